@@ -1,0 +1,92 @@
+"""Accounts JSON API under /t/{slug}/api/v1: me, users, invitations, API keys, workspace, audit log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, delete, get, patch, post, put
+
+from app.accounts import services
+from app.accounts.guards import requires, signed_in
+from app.accounts.schemas import (
+    ApiKeyCreated,
+    ApiKeyIn,
+    ApiKeyOut,
+    AuditOut,
+    InvitationIn,
+    InvitationOut,
+    MeOut,
+    Page,
+    UserOut,
+    UserPatch,
+    WorkspaceOut,
+    WorkspacePatch,
+    to,
+)
+from app.audit import services as audit
+
+Req = Request[services.Principal, Any, Any]
+
+
+class AccountsApi(Controller):
+    path = "/t/{slug:str}/api/v1"
+    tags = ["accounts"]
+    guards = [signed_in]
+
+    @get("/me", summary="The user behind this key or session, and their role")
+    async def me(self, request: Req, slug: str) -> MeOut:
+        p = request.user
+        return MeOut(id=p.user_id, email=p.email, name=p.name, role=p.role, auth=p.via, tenant=slug)
+
+    @get("/users", summary="Everyone in the workspace")
+    async def users(self) -> list[UserOut]:
+        return [to(UserOut, r) for r in await services.list_users()]
+
+    @get("/users/{user_id:int}")
+    async def user(self, user_id: int) -> UserOut:
+        return to(UserOut, await services.get_user(user_id))
+
+    @patch("/users/{user_id:int}", guards=[requires("admin")], summary="Change a user's role or disable them")
+    async def update_user(self, request: Req, user_id: int, data: UserPatch) -> UserOut:
+        return to(UserOut, await services.update_user(request.user, user_id, role=data.role, status=data.status))
+
+    @get("/invitations", guards=[requires("admin")])
+    async def invitations(self, request: Req) -> list[InvitationOut]:
+        return [to(InvitationOut, r) for r in await services.list_invitations(request.user)]
+
+    @post("/invitations", guards=[requires("admin")], summary="Invite someone by email")
+    async def invite(self, request: Req, data: InvitationIn) -> InvitationOut:
+        return to(InvitationOut, await services.invite(request.user, data.email, data.role))
+
+    @delete("/invitations/{invitation_id:int}", guards=[requires("admin")])
+    async def revoke_invitation(self, request: Req, invitation_id: int) -> None:
+        await services.revoke_invitation(request.user, invitation_id)
+
+    @get("/api-keys", guards=[requires("admin")])
+    async def api_keys(self, request: Req) -> list[ApiKeyOut]:
+        return [to(ApiKeyOut, r) for r in await services.list_api_keys(request.user)]
+
+    @post("/api-keys", guards=[requires("admin")], summary="Create a key; its secret is shown only in this answer")
+    async def create_api_key(self, request: Req, data: ApiKeyIn) -> ApiKeyCreated:
+        row, secret = await services.create_api_key(request.user, data.name)
+        return ApiKeyCreated(key=to(ApiKeyOut, row), secret=secret)
+
+    @delete("/api-keys/{key_id:int}", guards=[requires("admin")], status_code=200)
+    async def revoke_api_key(self, request: Req, key_id: int) -> ApiKeyOut:
+        return to(ApiKeyOut, await services.revoke_api_key(request.user, key_id))
+
+    @get("/workspace")
+    async def workspace(self) -> WorkspaceOut:
+        return to(WorkspaceOut, await services.workspace())
+
+    @put("/workspace", guards=[requires("admin")])
+    async def update_workspace(self, request: Req, data: WorkspacePatch) -> WorkspaceOut:
+        row = await services.update_workspace(request.user, display_name=data.display_name, timezone=data.timezone,
+                                              default_region=data.default_region,
+                                              onboarding_done=data.onboarding_done)
+        return to(WorkspaceOut, row)
+
+    @get("/audit", guards=[requires("admin")], summary="The audit log, newest first")
+    async def audit_log(self, before: int | None = None, action: str | None = None, limit: int = 50) -> Page:
+        rows = await audit.page(limit=limit, before_id=before, action=action)
+        return Page(items=[to(AuditOut, r) for r in rows], next=rows[-1]["id"] if len(rows) == limit else None)

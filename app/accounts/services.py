@@ -1,0 +1,385 @@
+"""Accounts rules: sign-in and sessions, roles, API keys, invitations and the workspace profile."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import datetime as dt
+import hashlib
+import hmac
+from typing import Any
+
+from app.accounts.tables import ROLES, ApiKey, Invitation, Session, User, Workspace
+from app.audit import services as audit
+from app.lib import jobs, reqctx
+from app.lib.db import TenantRef, current_tenant, current_uow
+from app.lib.errors import Conflict, Forbidden, Invalid, NotFound, TooManyAttempts, Unauthorized
+from app.lib.security import check_password_policy, hash_password, new_token, token_hash, verify_password
+from app.settings import get_settings
+
+RANK = {"operator": 1, "supervisor": 2, "admin": 3, "owner": 4}
+API_KEY_PREFIX = "sbk_"
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclasses.dataclass(frozen=True)
+class Principal:
+    """Who is making the request: a user, through a session or an API key."""
+
+    user_id: int
+    email: str
+    name: str
+    role: str
+    via: str  # "session" | "api_key"
+    credential_id: int
+
+    def has_role(self, role: str) -> bool:
+        return RANK[self.role] >= RANK[role]
+
+    @property
+    def label(self) -> str:
+        return self.email if self.via == "session" else f"{self.email} (API key {self.credential_id})"
+
+
+def check_role(role: str) -> str:
+    if role not in ROLES:
+        raise Invalid(f"Unknown role {role!r}; choose one of: {', '.join(ROLES)}.", field="role")
+    return role
+
+
+# -- workspace -------------------------------------------------------------------------------------------------
+
+async def seed_workspace(tenant: TenantRef, *, shop_name: str, email: str, name: str,
+                         password_hash: str) -> tuple[int, str]:
+    """Defaults of a new tenant schema: its profile, the owner and the owner's first API key."""
+    await Workspace.insert(Workspace(display_name=shop_name))
+    rows = await User.insert(User(email=email, name=name, role="owner", password_hash=password_hash)).returning(
+        User.id)
+    owner_id = rows[0]["id"]
+    _, key = await _insert_api_key(owner_id, "Created at signup")
+    await audit.record("tenant.created", actor_id=owner_id, actor=email, target_type="tenant",
+                       target_id=tenant.slug, detail={"shop_name": shop_name})
+    return owner_id, key
+
+
+async def workspace() -> dict[str, Any]:
+    row = await Workspace.select().first()
+    if row is None:
+        raise NotFound("This workspace has no profile yet.")
+    return row
+
+
+async def update_workspace(actor: Principal, *, display_name: str | None = None, timezone: str | None = None,
+                           default_region: str | None = None, onboarding_done: bool | None = None) -> dict[str, Any]:
+    _require(actor, "admin")
+    changes: dict[Any, Any] = {}
+    if display_name is not None:
+        if not display_name.strip() or len(display_name) > 200:
+            raise Invalid("The shop name must be 1 to 200 characters.", field="display_name")
+        changes[Workspace.display_name] = display_name.strip()
+    if timezone is not None:
+        import zoneinfo
+
+        try:
+            zoneinfo.ZoneInfo(timezone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise Invalid(f"Unknown time zone {timezone!r}; use a name like Europe/Berlin.", field="timezone") from None
+        changes[Workspace.timezone] = timezone
+    if default_region is not None:
+        import phonenumbers
+
+        region = default_region.upper()
+        if region not in phonenumbers.SUPPORTED_REGIONS:
+            raise Invalid(f"Unknown country code {default_region!r}; use two letters like US or DE.",
+                          field="default_region")
+        changes[Workspace.default_region] = region
+    if onboarding_done is not None:
+        changes[Workspace.onboarding_done] = onboarding_done
+    if changes:
+        await Workspace.update(changes, force=True)
+        await audit.record("workspace.updated", actor_id=actor.user_id, actor=actor.label, target_type="workspace",
+                           detail={c._meta.name: v for c, v in changes.items()})
+    return await workspace()
+
+
+# -- sign-in and sessions ----------------------------------------------------------------------------------------
+
+async def login(email: str, password: str) -> tuple[Principal, str]:
+    """Check credentials with lock-out back-off; returns the principal and a fresh session token.
+
+    Failures are written to the audit log and counted even though the request ends in an error.
+    """
+    sec = get_settings().security
+    email = (email or "").strip().lower()
+    user = await User.select().where(User.email == email).first()
+    uow = current_uow()
+    if user is not None and user["locked_until"] and user["locked_until"] > now():
+        uow.keep_on_error()
+        await audit.record("login.locked", actor=email, target_type="user", target_id=user["id"])
+        wait = int((user["locked_until"] - now()).total_seconds()) + 1
+        raise TooManyAttempts(f"Too many failed sign-ins. Try again in {wait} seconds.",
+                              extra={"retry_after": wait})
+    ok = await verify_password(user["password_hash"] if user else None, password or "")
+    if user is None or not ok or user["status"] != "active":
+        uow.keep_on_error()
+        if user is not None:
+            failures = user["failed_logins"] + 1
+            locked_until = None
+            if failures >= sec.login_max_failures:
+                seconds = min(sec.login_lock_seconds * 2 ** (failures - sec.login_max_failures), 3600)
+                locked_until = now() + dt.timedelta(seconds=seconds)
+            await User.update({User.failed_logins: failures, User.locked_until: locked_until}).where(
+                User.id == user["id"])
+        await audit.record("login.failed", actor=email, target_type="user",
+                           target_id=user["id"] if user else "", detail={"reason": "bad credentials"})
+        raise Unauthorized("Wrong email or password.")
+    await User.update({User.failed_logins: 0, User.locked_until: None, User.last_login_at: now()}).where(
+        User.id == user["id"])
+    token, session_id = await create_session(user["id"])
+    await audit.record("login.succeeded", actor_id=user["id"], actor=email, target_type="session",
+                       target_id=session_id)
+    return Principal(user["id"], user["email"], user["name"], user["role"], "session", session_id), token
+
+
+async def create_session(user_id: int) -> tuple[str, int]:
+    sec = get_settings().security
+    token = new_token(32)
+    rows = await Session.insert(Session(
+        token_hash=token_hash(token), user=user_id,
+        expires_at=now() + dt.timedelta(hours=sec.session_absolute_hours),
+        ip=reqctx.client_ip.get()[:64], user_agent=reqctx.user_agent.get()[:300],
+    )).returning(Session.id)
+    return token, rows[0]["id"]
+
+
+async def resolve_session(token: str) -> Principal | None:
+    """The live session behind a cookie: not revoked, within absolute expiry and idle timeout, user active."""
+    if not token or len(token) > 128:
+        return None
+    sec = get_settings().security
+    row = await Session.select(
+        Session.id, Session.last_seen_at, Session.expires_at, Session.revoked_at,
+        Session.user.id, Session.user.email, Session.user.name, Session.user.role, Session.user.status,
+    ).where(Session.token_hash == token_hash(token)).first()
+    if row is None or row["revoked_at"] is not None or row["user.status"] != "active":
+        return None
+    t = now()
+    if row["expires_at"] <= t or row["last_seen_at"] + dt.timedelta(minutes=sec.session_idle_minutes) <= t:
+        return None
+    if t - row["last_seen_at"] > dt.timedelta(seconds=30):
+        await Session.update({Session.last_seen_at: t}).where(Session.id == row["id"])
+    return Principal(row["user.id"], row["user.email"], row["user.name"], row["user.role"], "session", row["id"])
+
+
+async def logout(principal: Principal) -> None:
+    if principal.via == "session":
+        await Session.update({Session.revoked_at: now()}).where(Session.id == principal.credential_id)
+        await audit.record("logout", actor_id=principal.user_id, actor=principal.email, target_type="session",
+                           target_id=principal.credential_id)
+
+
+# -- API keys ----------------------------------------------------------------------------------------------------
+
+async def _insert_api_key(user_id: int, name: str) -> tuple[int, str]:
+    key = API_KEY_PREFIX + new_token(32)
+    rows = await ApiKey.insert(ApiKey(name=name, prefix=key[:12], key_hash=token_hash(key), user=user_id)).returning(
+        ApiKey.id)
+    return rows[0]["id"], key
+
+
+async def resolve_api_key(key: str) -> Principal | None:
+    if not key.startswith(API_KEY_PREFIX) or len(key) > 128:
+        return None
+    row = await ApiKey.select(
+        ApiKey.id, ApiKey.revoked_at, ApiKey.last_used_at,
+        ApiKey.user.id, ApiKey.user.email, ApiKey.user.name, ApiKey.user.role, ApiKey.user.status,
+    ).where(ApiKey.key_hash == token_hash(key)).first()
+    if row is None or row["revoked_at"] is not None or row["user.status"] != "active":
+        return None
+    t = now()
+    if row["last_used_at"] is None or t - row["last_used_at"] > dt.timedelta(minutes=1):
+        await ApiKey.update({ApiKey.last_used_at: t}).where(ApiKey.id == row["id"])
+    return Principal(row["user.id"], row["user.email"], row["user.name"], row["user.role"], "api_key", row["id"])
+
+
+async def create_api_key(actor: Principal, name: str) -> tuple[dict[str, Any], str]:
+    """A new key for the acting user; the plaintext is returned once and only its hash is kept."""
+    _require(actor, "admin")
+    name = (name or "").strip()
+    if not name or len(name) > 100:
+        raise Invalid("Give the key a name of 1 to 100 characters (what will use it?).", field="name")
+    key_id, key = await _insert_api_key(actor.user_id, name)
+    await audit.record("api_key.created", actor_id=actor.user_id, actor=actor.label, target_type="api_key",
+                       target_id=key_id, detail={"name": name})
+    return await _api_key_row(key_id), key
+
+
+async def _api_key_row(key_id: int) -> dict[str, Any]:
+    row = await ApiKey.select(ApiKey.id, ApiKey.name, ApiKey.prefix, ApiKey.created_at, ApiKey.last_used_at,
+                              ApiKey.revoked_at, ApiKey.user.email.as_alias("owner")).where(ApiKey.id == key_id).first()
+    if row is None:
+        raise NotFound(f"No API key {key_id}.")
+    return row
+
+
+async def list_api_keys(actor: Principal) -> list[dict[str, Any]]:
+    _require(actor, "admin")
+    return await ApiKey.select(ApiKey.id, ApiKey.name, ApiKey.prefix, ApiKey.created_at, ApiKey.last_used_at,
+                               ApiKey.revoked_at, ApiKey.user.email.as_alias("owner")).order_by(ApiKey.id)
+
+
+async def revoke_api_key(actor: Principal, key_id: int) -> dict[str, Any]:
+    _require(actor, "admin")
+    row = await _api_key_row(key_id)
+    if row["revoked_at"] is None:
+        await ApiKey.update({ApiKey.revoked_at: now()}).where(ApiKey.id == key_id)
+        await audit.record("api_key.revoked", actor_id=actor.user_id, actor=actor.label, target_type="api_key",
+                           target_id=key_id, detail={"name": row["name"]})
+    return await _api_key_row(key_id)
+
+
+# -- users and roles -----------------------------------------------------------------------------------------------
+
+USER_COLUMNS = (User.id, User.email, User.name, User.role, User.status, User.last_login_at, User.created_at)
+
+
+async def list_users() -> list[dict[str, Any]]:
+    return await User.select(*USER_COLUMNS).order_by(User.id)
+
+
+async def get_user(user_id: int) -> dict[str, Any]:
+    row = await User.select(*USER_COLUMNS).where(User.id == user_id).first()
+    if row is None:
+        raise NotFound(f"No user {user_id} in this workspace.")
+    return row
+
+
+async def update_user(actor: Principal, user_id: int, *, role: str | None = None,
+                      status: str | None = None) -> dict[str, Any]:
+    """Admins change roles and disable users; only an owner grants or takes `owner`; the last owner stays."""
+    _require(actor, "admin")
+    target = await get_user(user_id)
+    changes: dict[Any, Any] = {}
+    if role is not None and role != target["role"]:
+        check_role(role)
+        if user_id == actor.user_id:
+            raise Forbidden("You cannot change your own role; ask another admin.")
+        if (role == "owner" or target["role"] == "owner") and actor.role != "owner":
+            raise Forbidden("Only an owner can grant or remove the owner role.")
+        changes[User.role] = role
+    if status is not None and status != target["status"]:
+        if status not in {"active", "disabled"}:
+            raise Invalid("status must be active or disabled.", field="status")
+        if user_id == actor.user_id:
+            raise Forbidden("You cannot disable yourself.")
+        if target["role"] == "owner" and actor.role != "owner":
+            raise Forbidden("Only an owner can disable an owner.")
+        changes[User.status] = status
+    if not changes:
+        return target
+    if target["role"] == "owner" and (changes.get(User.role, "owner") != "owner" or changes.get(User.status) == "disabled"):
+        owners = await User.count().where((User.role == "owner") & (User.status == "active"))
+        if owners <= 1:
+            raise Conflict("This is the last owner of the workspace; make someone else owner first.")
+    await User.update(changes).where(User.id == user_id)
+    if changes.get(User.status) == "disabled" or User.role in changes:
+        # A role change or a disabled account ends the user's sessions at once.
+        await Session.update({Session.revoked_at: now()}).where(
+            (Session.user == user_id) & Session.revoked_at.is_null())
+    await audit.record("user.updated", actor_id=actor.user_id, actor=actor.label, target_type="user",
+                       target_id=user_id, detail={"email": target["email"], "before": {
+                           "role": target["role"], "status": target["status"]},
+                           "after": {c._meta.name: v for c, v in changes.items()}})
+    return await get_user(user_id)
+
+
+# -- invitations ---------------------------------------------------------------------------------------------------
+
+def invitation_token(tenant_slug: str, invitation_id: int, created_at: dt.datetime) -> str:
+    """Derived from the secret key, so the job can rebuild the link while only a hash is stored."""
+    key = get_settings().app.secret_key.encode()
+    digest = hmac.new(key, f"invite:{tenant_slug}:{invitation_id}:{created_at.isoformat()}".encode(),
+                      hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+def invitation_url(tenant_slug: str, token: str) -> str:
+    return f"{get_settings().app.base_url}/t/{tenant_slug}/invite/{token}"
+
+
+INVITATION_COLUMNS = (Invitation.id, Invitation.email, Invitation.role, Invitation.created_at, Invitation.expires_at,
+                      Invitation.accepted_at, Invitation.revoked_at)
+
+
+async def invite(actor: Principal, email: str, role: str) -> dict[str, Any]:
+    from tenants.services import normalize_email
+
+    _require(actor, "admin")
+    email = normalize_email(email)
+    check_role(role)
+    if role == "owner" or RANK[role] > RANK[actor.role]:
+        raise Forbidden(f"You cannot invite someone as {role}.")
+    if await User.exists().where(User.email == email):
+        raise Conflict(f"{email} is already a member of this workspace.", field="email")
+    days = get_settings().security.invite_days
+    rows = await Invitation.insert(Invitation(
+        email=email, role=role, token_hash=new_token(16), invited_by=actor.user_id,
+        expires_at=now() + dt.timedelta(days=days),
+    )).returning(Invitation.id, Invitation.created_at)
+    inv_id, created = rows[0]["id"], rows[0]["created_at"]
+    token = invitation_token(current_tenant().slug, inv_id, created)
+    await Invitation.update({Invitation.token_hash: token_hash(token)}).where(Invitation.id == inv_id)
+    await jobs.enqueue("accounts.send_invitation", {"invitation_id": inv_id})
+    await audit.record("user.invited", actor_id=actor.user_id, actor=actor.label, target_type="invitation",
+                       target_id=inv_id, detail={"email": email, "role": role})
+    return await Invitation.select(*INVITATION_COLUMNS).where(Invitation.id == inv_id).first()  # type: ignore[return-value]
+
+
+async def list_invitations(actor: Principal) -> list[dict[str, Any]]:
+    _require(actor, "admin")
+    return await Invitation.select(*INVITATION_COLUMNS).where(
+        Invitation.accepted_at.is_null() & Invitation.revoked_at.is_null() & (Invitation.expires_at > now())
+    ).order_by(Invitation.id, ascending=False)
+
+
+async def revoke_invitation(actor: Principal, invitation_id: int) -> None:
+    _require(actor, "admin")
+    updated = await Invitation.update({Invitation.revoked_at: now()}).where(
+        (Invitation.id == invitation_id) & Invitation.accepted_at.is_null()).returning(Invitation.id)
+    if not updated:
+        raise NotFound(f"No open invitation {invitation_id}.")
+    await audit.record("invitation.revoked", actor_id=actor.user_id, actor=actor.label, target_type="invitation",
+                       target_id=invitation_id)
+
+
+async def open_invitation(token: str) -> dict[str, Any]:
+    row = await Invitation.select(*INVITATION_COLUMNS).where(Invitation.token_hash == token_hash(token or "")).first()
+    if row is None or row["revoked_at"] is not None or row["accepted_at"] is not None or row["expires_at"] <= now():
+        raise NotFound("This invitation link is not valid any more. Ask your admin for a new one.")
+    return row
+
+
+async def accept_invitation(token: str, name: str, password: str) -> tuple[Principal, str]:
+    inv = await open_invitation(token)
+    name = (name or "").strip()
+    if not name or len(name) > 200:
+        raise Invalid("Enter your name (1 to 200 characters).", field="name")
+    check_password_policy(password, email=inv["email"])
+    if await User.exists().where(User.email == inv["email"]):
+        raise Conflict(f"{inv['email']} already has an account here; sign in instead.")
+    rows = await User.insert(User(email=inv["email"], name=name, role=inv["role"],
+                                  password_hash=await hash_password(password))).returning(User.id)
+    user_id = rows[0]["id"]
+    await Invitation.update({Invitation.accepted_at: now()}).where(Invitation.id == inv["id"])
+    session_token, session_id = await create_session(user_id)
+    await audit.record("invitation.accepted", actor_id=user_id, actor=inv["email"], target_type="user",
+                       target_id=user_id, detail={"role": inv["role"], "invitation_id": inv["id"]})
+    return Principal(user_id, inv["email"], name, inv["role"], "session", session_id), session_token
+
+
+def _require(actor: Principal, role: str) -> None:
+    if not actor.has_role(role):
+        raise Forbidden(f"This needs the {role} role or higher; you are {actor.role}.")

@@ -1,0 +1,67 @@
+"""Tenant-schema tables for accounts (unqualified: the unit of work's search_path picks the schema)."""
+
+from __future__ import annotations
+
+from piccolo.columns import Boolean, ForeignKey, Integer, Serial, Text, Timestamptz, Varchar
+from piccolo.columns.defaults.timestamptz import TimestamptzNow
+from piccolo.table import Table
+
+ROLES = ("owner", "admin", "supervisor", "operator")
+
+
+class User(Table, tablename="app_user"):
+    id: Serial
+    email = Varchar(length=254, unique=True, index=True)
+    name = Varchar(length=200)
+    role = Varchar(length=20, choices=None)
+    password_hash = Text(null=True, default=None)
+    status = Varchar(length=20, default="active")  # active | disabled
+    failed_logins = Integer(default=0)
+    locked_until = Timestamptz(null=True, default=None)
+    last_login_at = Timestamptz(null=True, default=None)
+    created_at = Timestamptz(default=TimestamptzNow())
+
+
+class Session(Table, tablename="user_session"):
+    id: Serial
+    token_hash = Varchar(length=64, unique=True, index=True)
+    user = ForeignKey(references=User, null=False)
+    created_at = Timestamptz(default=TimestamptzNow())
+    last_seen_at = Timestamptz(default=TimestamptzNow())
+    expires_at = Timestamptz()
+    revoked_at = Timestamptz(null=True, default=None)
+    ip = Varchar(length=64, default="")
+    user_agent = Varchar(length=300, default="")
+
+
+class ApiKey(Table, tablename="api_key"):
+    id: Serial
+    name = Varchar(length=100)
+    prefix = Varchar(length=16)
+    key_hash = Varchar(length=64, unique=True, index=True)
+    user = ForeignKey(references=User, null=False)
+    created_at = Timestamptz(default=TimestamptzNow())
+    last_used_at = Timestamptz(null=True, default=None)
+    revoked_at = Timestamptz(null=True, default=None)
+
+
+class Invitation(Table, tablename="invitation"):
+    id: Serial
+    email = Varchar(length=254, index=True)
+    role = Varchar(length=20)
+    token_hash = Varchar(length=64, unique=True)
+    invited_by = ForeignKey(references=User, null=True)
+    created_at = Timestamptz(default=TimestamptzNow())
+    expires_at = Timestamptz()
+    accepted_at = Timestamptz(null=True, default=None)
+    revoked_at = Timestamptz(null=True, default=None)
+
+
+class Workspace(Table, tablename="workspace"):
+    """The shop's profile: one row per tenant schema."""
+
+    id: Serial
+    display_name = Varchar(length=200)
+    timezone = Varchar(length=64, default="UTC")
+    default_region = Varchar(length=2, default="US")
+    onboarding_done = Boolean(default=False)

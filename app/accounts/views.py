@@ -1,0 +1,186 @@
+"""Accounts pages under /t/{slug}: sign-in, onboarding, dashboard, team, API keys, audit log, invitations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, get, post
+from litestar.datastructures import Cookie
+from litestar.response import Redirect, Template
+
+from app.accounts import services
+from app.accounts.guards import requires, signed_in
+from app.audit import services as audit
+from app.lib.csrf import CSRF_COOKIE
+from app.lib.errors import DomainError
+from app.lib.forms import fields
+from app.lib.security import new_token
+from app.lib.templates import render_page
+from app.settings import get_settings
+from tenants.routing import SESSION_COOKIE, session_cookie
+
+Req = Request[services.Principal, Any, Any]
+
+
+def _signed_in_redirect(slug: str, token: str, to: str) -> Redirect:
+    """Start a session: new session cookie, new CSRF secret (rotation at login)."""
+    sec = get_settings().security
+    response = Redirect(to, status_code=303)
+    response.cookies.append(session_cookie(slug, token, max_age=sec.session_absolute_hours * 3600,
+                                           secure=sec.cookie_secure))
+    response.cookies.append(Cookie(key=CSRF_COOKIE, value=new_token(24), path="/", httponly=True, samesite="lax",
+                                   secure=sec.cookie_secure))
+    return response
+
+
+def _safe_next(slug: str, target: str | None) -> str:
+    prefix = f"/t/{slug}/"
+    if target and target.startswith(prefix) and "//" not in target[1:] and "\\" not in target:
+        return target
+    return prefix
+
+
+class AuthViews(Controller):
+    path = "/t/{slug:str}"
+    include_in_schema = False
+
+    @get("/login")
+    async def login_form(self, request: Req, slug: str, next: str | None = None) -> Template:
+        return render_page(request, "pages/login.html", {"error": None, "email": "", "next": next or ""})
+
+    @post("/login")
+    async def login(self, request: Req, slug: str) -> Template | Redirect:
+        form = await fields(request, "email", "password", "next")
+        try:
+            _, token = await services.login(form["email"], form["password"])
+        except DomainError as exc:
+            return render_page(request, "pages/login.html",
+                               {"error": exc.detail, "email": form["email"], "next": form["next"]},
+                               status_code=exc.status_code)
+        return _signed_in_redirect(slug, token, _safe_next(slug, form["next"]))
+
+    @post("/logout", guards=[signed_in])
+    async def logout(self, request: Req, slug: str) -> Redirect:
+        await services.logout(request.user)
+        response = Redirect(f"/t/{slug}/login", status_code=303)
+        response.cookies.append(Cookie(key=SESSION_COOKIE, value="", path=f"/t/{slug}", max_age=0, httponly=True,
+                                       samesite="lax"))
+        return response
+
+    @get("/invite/{token:str}")
+    async def invitation(self, request: Req, slug: str, token: str) -> Template:
+        inv = await services.open_invitation(token)
+        return render_page(request, "pages/accept_invite.html", {"invitation": inv, "error": None, "name": ""})
+
+    @post("/invite/{token:str}")
+    async def accept(self, request: Req, slug: str, token: str) -> Template | Redirect:
+        form = await fields(request, "name", "password")
+        try:
+            _, session_token = await services.accept_invitation(token, form["name"], form["password"])
+        except DomainError as exc:
+            if exc.status_code == 404:
+                raise
+            inv = await services.open_invitation(token)
+            return render_page(request, "pages/accept_invite.html",
+                               {"invitation": inv, "error": exc.detail, "name": form["name"]},
+                               status_code=exc.status_code)
+        return _signed_in_redirect(slug, session_token, f"/t/{slug}/")
+
+
+class WorkspaceViews(Controller):
+    path = "/t/{slug:str}"
+    include_in_schema = False
+    guards = [signed_in]
+
+    @get("/")
+    async def dashboard(self, request: Req, slug: str) -> Template | Redirect:
+        ws = await services.workspace()
+        if not ws["onboarding_done"] and request.user.has_role("admin"):
+            return Redirect(f"/t/{slug}/onboarding", status_code=303)
+        return render_page(request, "pages/dashboard.html", {"workspace": ws,
+                                                             "users": await services.list_users()})
+
+    @get("/onboarding", guards=[requires("admin")])
+    async def onboarding(self, request: Req, slug: str, step: str = "profile") -> Template:
+        return render_page(request, "pages/onboarding.html", await self._wizard(request, step))
+
+    async def _wizard(self, request: Req, step: str, error: str | None = None) -> dict[str, Any]:
+        return {"step": step if step in {"profile", "team", "done"} else "profile", "error": error,
+                "workspace": await services.workspace(), "invitations": await services.list_invitations(request.user),
+                "users": await services.list_users()}
+
+    @post("/onboarding/profile", guards=[requires("admin")])
+    async def onboarding_profile(self, request: Req, slug: str) -> Template | Redirect:
+        form = await fields(request, "display_name", "timezone", "default_region")
+        try:
+            await services.update_workspace(request.user, **form)
+        except DomainError as exc:
+            return render_page(request, "pages/onboarding.html", await self._wizard(request, "profile", exc.detail),
+                               status_code=exc.status_code)
+        return Redirect(f"/t/{slug}/onboarding?step=team", status_code=303)
+
+    @post("/onboarding/finish", guards=[requires("admin")])
+    async def onboarding_finish(self, request: Req, slug: str) -> Redirect:
+        await services.update_workspace(request.user, onboarding_done=True)
+        return Redirect(f"/t/{slug}/", status_code=303)
+
+    @get("/settings/team", guards=[requires("admin")])
+    async def team(self, request: Req, slug: str) -> Template:
+        return render_page(request, "pages/team.html", await self._team(request))
+
+    async def _team(self, request: Req, error: str | None = None, notice: str | None = None) -> dict[str, Any]:
+        return {"users": await services.list_users(), "invitations": await services.list_invitations(request.user),
+                "error": error, "notice": notice}
+
+    @post("/settings/team/invite", guards=[requires("admin")])
+    async def invite(self, request: Req, slug: str) -> Template:
+        form = await fields(request, "email", "role", "back")
+        template = "pages/onboarding.html" if form["back"] == "onboarding" else "pages/team.html"
+        try:
+            inv = await services.invite(request.user, form["email"], form["role"] or "operator")
+        except DomainError as exc:
+            ctx = (await self._wizard(request, "team", exc.detail) if form["back"] == "onboarding"
+                   else await self._team(request, error=exc.detail))
+            return render_page(request, template, ctx, status_code=exc.status_code)
+        notice = f"Invitation sent to {inv['email']}."
+        ctx = (await self._wizard(request, "team") if form["back"] == "onboarding"
+               else await self._team(request, notice=notice))
+        ctx["notice"] = notice
+        return render_page(request, template, ctx)
+
+    @post("/settings/team/{user_id:int}", guards=[requires("admin")])
+    async def update_user(self, request: Req, slug: str, user_id: int) -> Template:
+        form = await fields(request, "role", "status")
+        try:
+            await services.update_user(request.user, user_id, role=form["role"] or None, status=form["status"] or None)
+        except DomainError as exc:
+            return render_page(request, "pages/team.html", await self._team(request, error=exc.detail),
+                               status_code=exc.status_code)
+        return render_page(request, "pages/team.html", await self._team(request, notice="Saved."))
+
+    @get("/settings/api-keys", guards=[requires("admin")])
+    async def api_keys(self, request: Req, slug: str) -> Template:
+        return render_page(request, "pages/api_keys.html",
+                           {"keys": await services.list_api_keys(request.user), "secret": None, "error": None})
+
+    @post("/settings/api-keys", guards=[requires("admin")])
+    async def create_api_key(self, request: Req, slug: str) -> Template:
+        form = await fields(request, "name")
+        secret, error, status = None, None, 200
+        try:
+            _, secret = await services.create_api_key(request.user, form["name"])
+        except DomainError as exc:
+            error, status = exc.detail, exc.status_code
+        return render_page(request, "pages/api_keys.html", {"keys": await services.list_api_keys(request.user),
+                                                            "secret": secret, "error": error}, status_code=status)
+
+    @post("/settings/api-keys/{key_id:int}/revoke", guards=[requires("admin")])
+    async def revoke_api_key(self, request: Req, slug: str, key_id: int) -> Redirect:
+        await services.revoke_api_key(request.user, key_id)
+        return Redirect(f"/t/{slug}/settings/api-keys", status_code=303)
+
+    @get("/settings/audit", guards=[requires("admin")])
+    async def audit_log(self, request: Req, slug: str, before: int | None = None) -> Template:
+        rows = await audit.page(limit=50, before_id=before)
+        return render_page(request, "pages/audit.html",
+                           {"entries": rows, "next": rows[-1]["id"] if len(rows) == 50 else None})

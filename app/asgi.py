@@ -1,0 +1,66 @@
+"""create_app(): the Litestar application and nothing else."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Litestar, Request, Response
+from litestar.config.response_cache import ResponseCacheConfig
+from litestar.contrib.jinja import JinjaTemplateEngine
+from litestar.middleware import DefineMiddleware
+from litestar.middleware.rate_limit import RateLimitConfig
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.response import Redirect
+from litestar.static_files import create_static_files_router
+from litestar.template.config import TemplateConfig
+
+from app.accounts.api import AccountsApi
+from app.accounts.guards import LoginRequired
+from app.accounts.views import AuthViews, WorkspaceViews
+from app.lib import csrf
+from app.lib.errors import EXCEPTION_HANDLERS, http_error_handler
+from app.lib.lifecycle import lifespan
+from app.lib.templates import STATIC_DIR, environment
+from tenants.api import health, signup
+from tenants.routing import TenantMiddleware, tenant_slug_from_path
+from tenants.views import landing, signup_form, signup_submit
+
+
+def _login_required(request: Request[Any, Any, Any], exc: LoginRequired) -> Response[Any]:
+    slug = tenant_slug_from_path(request.url.path)
+    if slug and "/api/" not in request.url.path and "text/html" in request.headers.get("accept", ""):
+        return Redirect(f"/t/{slug}/login?next={request.url.path}", status_code=303)
+    return http_error_handler(request, exc)
+
+
+def _rate_limited(request: Request[Any, Any, Any]) -> bool:
+    """Throttle only what guesses passwords or creates workspaces; per-account lock-out sits on top of it."""
+    path = request.url.path
+    return request.method == "POST" and (path.endswith("/login") or path.endswith("/signup"))
+
+
+def create_app() -> Litestar:
+    from app.settings import get_settings
+
+    settings = get_settings()
+    return Litestar(
+        route_handlers=[
+            landing, signup_form, signup_submit, signup, health,
+            AuthViews, WorkspaceViews, AccountsApi,
+            create_static_files_router(path="/static", directories=[STATIC_DIR], include_in_schema=False),
+        ],
+        middleware=[
+            RateLimitConfig(rate_limit=("minute", settings.security.auth_rate_per_minute),
+                            check_throttle_handler=_rate_limited, exclude=["/static"]).middleware,
+            DefineMiddleware(TenantMiddleware),
+        ],
+        before_request=csrf.check,
+        exception_handlers={**EXCEPTION_HANDLERS, LoginRequired: _login_required},
+        template_config=TemplateConfig(engine=JinjaTemplateEngine.from_environment(environment())),
+        openapi_config=OpenAPIConfig(title="Switchboard API", version="1.0.0", path="/schema",
+                                     render_plugins=[SwaggerRenderPlugin()]),
+        response_cache_config=ResponseCacheConfig(),
+        lifespan=[lifespan],
+        debug=False,
+    )

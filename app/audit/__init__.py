@@ -1,0 +1,1 @@
+"""The per-tenant, append-only audit log of who did what."""

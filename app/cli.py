@@ -1,0 +1,296 @@
+"""`switchboard` command line: run, worker, migrate, tenants, demo."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+from rich.panel import Panel
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+console = Console()
+T = TypeVar("T")
+
+
+def _settings() -> Any:
+    from app.settings import SettingsError, get_settings
+
+    try:
+        return get_settings()
+    except SettingsError as exc:
+        console.print(f"[red]Configuration error:[/red] {exc}")
+        sys.exit(2)
+
+
+def _with_db(fn: Callable[[], Awaitable[T]]) -> T:
+    """Run `fn` with the pool open (the embedded database must already be up when DATABASE_URL is unset)."""
+    from app.lib.db import start_database, stop_database
+    from app.lib.lifecycle import database_url
+
+    async def main() -> T:
+        settings = _settings()
+        await start_database(database_url(), 1, max(4, settings.db.pool_min))
+        try:
+            return await fn()
+        finally:
+            await stop_database()
+
+    return asyncio.run(main())
+
+
+@click.group()
+def main() -> None:
+    """Switchboard: a multi-tenant contact-center CRM."""
+
+
+def _ensure_database() -> Any:
+    """Use DATABASE_URL, or start the embedded PostgreSQL and point DATABASE_URL at it."""
+    settings = _settings()
+    if settings.db.url:
+        return None
+    from app.lib import embedded_pg
+    from app.settings import get_settings
+
+    with console.status("Starting embedded PostgreSQL…"):
+        server, uri = embedded_pg.start(settings.app.state_dir)
+    os.environ["DATABASE_URL"] = uri
+    get_settings.cache_clear()
+    console.print(f"[green]Embedded PostgreSQL[/green] running, data in {settings.app.state_dir / 'pg'}")
+    return server
+
+
+async def _prepare(progress: bool = True) -> Any:
+    from app.lib.jobs import install_queue
+    from tenants.provisioning import migrate_all
+
+    await install_queue()
+    return await migrate_all(on_progress=None)
+
+
+@main.command()
+@click.option("--host", default=None, help="Bind address (default HOST or 127.0.0.1).")
+@click.option("--port", default=None, type=int, help="Port (default PORT or 8000).")
+@click.option("--demo/--no-demo", default=True, help="Create the demo tenant if missing.")
+def run(host: str | None, port: int | None, demo: bool) -> None:
+    """Serve the web app (embedded PostgreSQL, in-memory fan-out and mail catcher when not configured)."""
+    import uvicorn
+
+    server = _ensure_database()
+    settings = _settings()
+    catcher = None
+    if settings.mail.catcher:
+        from app.lib.mail import start_catcher
+
+        def announce(path: Any, envelope: Any) -> None:
+            import email
+
+            msg = email.message_from_bytes(envelope.content)
+            text = ""
+            for part in msg.walk():
+                if part.get_content_type() == "text/plain":
+                    text = part.get_payload(decode=True).decode(part.get_content_charset() or "utf-8", "replace")
+                    break
+            console.print(Panel(f"[b]To:[/b] {msg['To']}\n[b]Subject:[/b] {msg['Subject']}\n\n{text}",
+                                title=f"mail caught → {path}", expand=False))
+
+        catcher = start_catcher(settings.mail.smtp_host, settings.mail.smtp_port,
+                                settings.app.state_dir / "mail", announce)
+        console.print(f"[green]Mail catcher[/green] on {settings.mail.smtp_host}:{settings.mail.smtp_port}; "
+                      f"mail is shown here and kept in {settings.app.state_dir / 'mail'}")
+
+    async def prepare() -> bool:
+        await _prepare()
+        if demo:
+            from app.demo import ensure_demo
+
+            return await ensure_demo()
+        return False
+
+    created = _with_db(prepare)
+    _banner(settings, demo, created)
+    try:
+        uvicorn.run("app.asgi:create_app", factory=True, host=host or settings.app.host,
+                    port=port or settings.app.port, log_level="info", lifespan="on")
+    finally:
+        if catcher is not None:
+            catcher.stop()
+        if server is not None:
+            server.cleanup()
+
+
+def _banner(settings: Any, demo: bool, created: bool) -> None:
+    from app import demo as d
+
+    lines = [f"Open [b]{settings.app.base_url}/[/b]  (sign up a new shop at {settings.app.base_url}/signup)",
+             f"API docs: {settings.app.base_url}/schema"]
+    if demo:
+        lines += ["", f"Demo shop: [b]{settings.app.base_url}/t/{d.DEMO_SLUG}/login[/b]" + (" (created now)" if created else ""),
+                  f"  owner     {d.DEMO_OWNER[0]} / {d.DEMO_OWNER[1]}",
+                  f"  supervisor {d.DEMO_SUPERVISOR[0]} / {d.DEMO_SUPERVISOR[1]}",
+                  f"  operator  {d.DEMO_OPERATOR[0]} / {d.DEMO_OPERATOR[1]}"]
+    console.print(Panel("\n".join(lines), title="Switchboard is starting", expand=False))
+
+
+@main.command()
+def worker() -> None:
+    """Process background jobs (set EMBEDDED_WORKER=false on web processes when you run this)."""
+    from app.lib.jobs import Worker, install_queue
+    from app.lib.lifecycle import database_url
+
+    server = _ensure_database()
+
+    async def work() -> None:
+        await install_queue()
+        w = Worker(database_url())
+        await w.start()
+        console.print("[green]Worker running[/green]; Ctrl-C to stop")
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        await w.stop()
+
+    try:
+        _with_db(work)
+    finally:
+        if server is not None:
+            server.cleanup()
+
+
+@main.command()
+@click.option("--concurrency", default=4, show_default=True, help="Schemas migrated at once.")
+def migrate(concurrency: int) -> None:
+    """Bring `public` and every tenant schema to head; failures are listed and do not stop the others."""
+    from app.lib.jobs import install_queue
+    from tenants.provisioning import all_tenants, migrate_all
+
+    server = _ensure_database()
+
+    async def go() -> Any:
+        await install_queue()
+        total = len(await all_tenants())
+        with Progress(TextColumn("[b]migrate[/b]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      TextColumn("{task.description}"), console=console) as progress:
+            task = progress.add_task("", total=total)
+
+            def tick(slug: str, outcome: str) -> None:
+                progress.update(task, advance=1, description=f"{slug}: {outcome}")
+
+            return await migrate_all(concurrency=concurrency, on_progress=tick)
+
+    try:
+        report = _with_db(go)
+    finally:
+        if server is not None:
+            server.cleanup()
+    console.print(f"{report.total} tenants: {len(report.migrated)} migrated, {len(report.up_to_date)} already at head, "
+                  f"{len(report.failed)} failed")
+    if report.failed:
+        table = Table("tenant", "error", title="Failed (fix and re-run `switchboard migrate`)")
+        for slug, error in sorted(report.failed.items()):
+            table.add_row(slug, error)
+        console.print(table)
+        sys.exit(1)
+
+
+@main.group()
+def tenants() -> None:
+    """List, create, suspend and reactivate tenants."""
+
+
+@tenants.command("list")
+def tenants_list() -> None:
+    from tenants import services
+
+    server = _ensure_database()
+    try:
+        rows = _with_db(services.list_all)
+    finally:
+        if server is not None:
+            server.cleanup()
+    table = Table("slug", "name", "status", "plan", "schema", "created")
+    for r in rows:
+        table.add_row(r["slug"], r["name"], r["status"], r["plan"], r["schema_name"], f"{r['created_at']:%Y-%m-%d %H:%M}")
+    console.print(table)
+
+
+@tenants.command("create")
+@click.argument("slug")
+@click.option("--name", required=True, help="Shop name.")
+@click.option("--owner-email", required=True)
+@click.option("--owner-password", prompt=True, hide_input=True, confirmation_prompt=True)
+def tenants_create(slug: str, name: str, owner_email: str, owner_password: str) -> None:
+    from app.lib.errors import DomainError
+    from tenants import services
+
+    server = _ensure_database()
+    try:
+        result = _with_db(lambda: services.signup(name, slug, owner_email, owner_password))
+    except DomainError as exc:
+        console.print(f"[red]{exc.detail}[/red]")
+        sys.exit(1)
+    finally:
+        if server is not None:
+            server.cleanup()
+    console.print(f"Created [b]{result.tenant.slug}[/b] in {result.seconds * 1000:.0f} ms. "
+                  f"Owner API key (shown once): {result.api_key}")
+
+
+def _set_status(slug: str, status: str) -> None:
+    from app.lib.errors import DomainError
+    from tenants import services
+
+    server = _ensure_database()
+    try:
+        _with_db(lambda: services.set_status(slug, status))
+    except DomainError as exc:
+        console.print(f"[red]{exc.detail}[/red]")
+        sys.exit(1)
+    finally:
+        if server is not None:
+            server.cleanup()
+    console.print(f"{slug}: {status}")
+
+
+@tenants.command("suspend")
+@click.argument("slug")
+def tenants_suspend(slug: str) -> None:
+    """Suspend a shop: every URL of it answers 404 until reactivated. Its data is kept."""
+    _set_status(slug, "suspended")
+
+
+@tenants.command("activate")
+@click.argument("slug")
+def tenants_activate(slug: str) -> None:
+    _set_status(slug, "active")
+
+
+@main.command()
+def demo() -> None:
+    """Create the demo tenant and its users if missing."""
+    from app.demo import ensure_demo
+
+    server = _ensure_database()
+
+    async def go() -> bool:
+        await _prepare()
+        return await ensure_demo()
+
+    try:
+        created = _with_db(go)
+    finally:
+        if server is not None:
+            server.cleanup()
+    _banner(_settings(), True, created)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Small shared pieces: database units of work, errors, security helpers, mail."""

@@ -1,0 +1,41 @@
+"""Start-up and shut-down of the web process: database pool, job worker."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import structlog
+
+from app.lib.db import start_database, stop_database
+from app.settings import SettingsError, get_settings
+
+log = structlog.get_logger(__name__)
+
+
+def database_url() -> str:
+    url = get_settings().db.url
+    if not url:
+        raise SettingsError("DATABASE_URL is not set: export it, or use `switchboard run`, which starts an embedded "
+                            "PostgreSQL when it is unset.")
+    return url
+
+
+@contextlib.asynccontextmanager
+async def lifespan(app: Any) -> AsyncIterator[None]:
+    settings = get_settings()
+    await start_database(database_url(), settings.db.pool_min, settings.db.pool_max)
+    worker = None
+    if settings.app.embedded_worker:
+        from app.lib.jobs import Worker
+
+        worker = Worker(database_url(), poll_seconds=1.0)
+        await worker.start()
+    log.info("started", base_url=settings.app.base_url, embedded_worker=bool(worker))
+    try:
+        yield
+    finally:
+        if worker is not None:
+            await worker.stop()
+        await stop_database()

@@ -1,0 +1,87 @@
+"""Outbound mail through aiosmtplib, and the dev mail catcher (aiosmtpd) that `switchboard run` starts."""
+
+from __future__ import annotations
+
+import dataclasses
+import email.utils
+import time
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import aiosmtplib
+import structlog
+
+from app.settings import MailSettings
+
+log = structlog.get_logger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class SmtpAccount:
+    host: str
+    port: int
+    user: str | None = None
+    password: str | None = None
+    tls: str = "none"  # none | starttls | tls
+    from_address: str = "no-reply@switchboard.localhost"
+
+    @classmethod
+    def platform(cls, mail: MailSettings) -> SmtpAccount:
+        return cls(mail.smtp_host, mail.smtp_port, mail.smtp_user, mail.smtp_password, mail.smtp_tls,
+                   mail.from_address)
+
+
+def build_message(sender: str, to: str, subject: str, text: str, html: str | None = None,
+                  headers: dict[str, str] | None = None) -> EmailMessage:
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = to
+    msg["Subject"] = subject
+    msg["Date"] = email.utils.formatdate(localtime=False)
+    msg["Message-ID"] = email.utils.make_msgid(domain=sender.rsplit("@", 1)[-1].strip(">") or "switchboard")
+    for key, value in (headers or {}).items():
+        msg[key] = value
+    msg.set_content(text)
+    if html:
+        msg.add_alternative(html, subtype="html")
+    return msg
+
+
+async def send(account: SmtpAccount, message: EmailMessage, *, timeout: float = 15.0) -> None:
+    """Deliver one message; raises on failure so the calling job retries with back-off."""
+    await aiosmtplib.send(
+        message,
+        hostname=account.host,
+        port=account.port,
+        username=account.user,
+        password=account.password,
+        use_tls=account.tls == "tls",
+        start_tls=True if account.tls == "starttls" else False,
+        timeout=timeout,
+    )
+    log.info("mail_sent", to=message["To"], subject=message["Subject"])
+
+
+class CatcherHandler:
+    """aiosmtpd handler that keeps every message as a .eml file and announces it on the console."""
+
+    def __init__(self, folder: Path, announce: Any = None) -> None:
+        self.folder = folder
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.announce = announce
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 (aiosmtpd's name)
+        path = self.folder / f"{time.time_ns()}.eml"
+        path.write_bytes(envelope.content)
+        if self.announce:
+            self.announce(path, envelope)
+        return "250 Message accepted for delivery"
+
+
+def start_catcher(host: str, port: int, folder: Path, announce: Any = None) -> Any:
+    from aiosmtpd.controller import Controller
+
+    controller = Controller(CatcherHandler(folder, announce), hostname=host, port=port)
+    controller.start()
+    return controller

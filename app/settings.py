@@ -1,0 +1,223 @@
+"""One settings object, read from environment variables and validated at start-up."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import os
+import secrets
+from pathlib import Path
+from urllib.parse import urlparse
+
+
+class SettingsError(ValueError):
+    """A setting has a value we cannot run with; the message names the variable and the fix."""
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return default if value is None or value == "" else value
+
+
+def _int(name: str, default: int, minimum: int = 0) -> int:
+    raw = _env(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a whole number") from None
+    if value < minimum:
+        raise SettingsError(f"{name}={value} must be at least {minimum}")
+    return value
+
+
+def _bool(name: str, default: bool) -> bool:
+    raw = _env(name)
+    if raw is None:
+        return default
+    if raw.lower() in {"1", "true", "yes", "on"}:
+        return True
+    if raw.lower() in {"0", "false", "no", "off"}:
+        return False
+    raise SettingsError(f"{name}={raw!r} must be one of true/false/1/0/yes/no/on/off")
+
+
+def _url(name: str, default: str | None, schemes: tuple[str, ...]) -> str | None:
+    raw = _env(name, default)
+    if raw is None:
+        return None
+    parsed = urlparse(raw)
+    if parsed.scheme not in schemes:
+        raise SettingsError(f"{name}={raw!r} must start with one of {', '.join(s + '://' for s in schemes)}")
+    return raw.rstrip("/") if schemes[0].startswith("http") else raw
+
+
+STATE_DIR_DEFAULT = Path(".state")
+
+
+@dataclasses.dataclass(frozen=True)
+class AppSettings:
+    env: str
+    """SWITCHBOARD_ENV: `dev` (default; embedded services allowed, insecure cookies on http) or `prod`."""
+    base_url: str
+    """BASE_URL: the public URL users and Twilio reach us at, e.g. https://crm.example.com (default http://127.0.0.1:8000)."""
+    host: str
+    """HOST: address `switchboard run` binds to (default 127.0.0.1)."""
+    port: int
+    """PORT: port `switchboard run` binds to (default 8000)."""
+    secret_key: str
+    """SECRET_KEY: signs CSRF tokens and encrypts tenant secrets. Required in prod (32+ chars); dev keeps one in the state dir."""
+    state_dir: Path
+    """STATE_DIR: where the embedded database, dev secret and caught mail live (default ./.state)."""
+    embedded_worker: bool
+    """EMBEDDED_WORKER: run background jobs inside the web process (default true; set false when running `switchboard worker`)."""
+
+    @property
+    def is_dev(self) -> bool:
+        return self.env == "dev"
+
+    @property
+    def allowed_origins(self) -> set[str]:
+        parsed = urlparse(self.base_url)
+        return {f"{parsed.scheme}://{parsed.netloc}"}
+
+
+@dataclasses.dataclass(frozen=True)
+class DatabaseSettings:
+    url: str | None
+    """DATABASE_URL: postgresql://user@host:port/db. Unset: `switchboard run` starts an embedded PostgreSQL in STATE_DIR."""
+    pool_min: int
+    """DB_POOL_MIN: connections kept open per process (default 2)."""
+    pool_max: int
+    """DB_POOL_MAX: most connections per process (default 20)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class RedisSettings:
+    url: str | None
+    """REDIS_URL: redis://host:port/db for realtime fan-out, presence and rate limits. Unset: in-memory (one process)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class MailSettings:
+    smtp_host: str
+    """SMTP_HOST: platform mail server for invitations and system mail (default 127.0.0.1: the dev catcher)."""
+    smtp_port: int
+    """SMTP_PORT: (default 1025, the port of the dev mail catcher)."""
+    smtp_user: str | None
+    """SMTP_USER: login for the platform mail server, if it needs one."""
+    smtp_password: str | None
+    """SMTP_PASSWORD: password for SMTP_USER."""
+    smtp_tls: str
+    """SMTP_TLS: `none`, `starttls` or `tls` (default none)."""
+    from_address: str
+    """MAIL_FROM: sender of platform mail (default Switchboard <no-reply@switchboard.localhost>)."""
+    catcher: bool
+    """MAIL_CATCHER: `switchboard run` starts a local SMTP catcher on SMTP_HOST:SMTP_PORT (default true in dev)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class SecuritySettings:
+    session_idle_minutes: int
+    """SESSION_IDLE_MINUTES: a session unused this long expires (default 120)."""
+    session_absolute_hours: int
+    """SESSION_ABSOLUTE_HOURS: a session expires this long after login whatever its use (default 12)."""
+    cookie_secure: bool
+    """COOKIE_SECURE: mark cookies Secure (default: true when BASE_URL is https)."""
+    login_max_failures: int
+    """LOGIN_MAX_FAILURES: failed logins in a row before an account is locked with back-off (default 5)."""
+    login_lock_seconds: int
+    """LOGIN_LOCK_SECONDS: first lock-out; doubles with each further failure, capped at 1 hour (default 30)."""
+    argon2_memory_kib: int
+    """ARGON2_MEMORY_KIB: argon2id memory cost (default 19456 = 19 MiB, OWASP minimum)."""
+    argon2_time_cost: int
+    """ARGON2_TIME_COST: argon2id iterations (default 2)."""
+    invite_days: int
+    """INVITE_DAYS: how long an invitation link stays valid (default 7)."""
+    auth_rate_per_minute: int
+    """AUTH_RATE_PER_MINUTE: sign-in and signup POSTs allowed per client address per minute (default 30)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    app: AppSettings
+    db: DatabaseSettings
+    redis: RedisSettings
+    mail: MailSettings
+    security: SecuritySettings
+
+
+def _dev_secret(state_dir: Path) -> str:
+    path = state_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    state_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key
+
+
+def load_settings() -> Settings:
+    """Read and validate every setting; raise SettingsError naming the first bad variable."""
+    env = _env("SWITCHBOARD_ENV", "dev")
+    if env not in {"dev", "prod"}:
+        raise SettingsError(f"SWITCHBOARD_ENV={env!r} must be `dev` or `prod`")
+    state_dir = Path(_env("STATE_DIR", str(STATE_DIR_DEFAULT)) or ".state").resolve()
+    base_url = _url("BASE_URL", "http://127.0.0.1:8000", ("http", "https")) or ""
+    secret = _env("SECRET_KEY")
+    if secret is None:
+        if env == "prod":
+            raise SettingsError("SECRET_KEY is required when SWITCHBOARD_ENV=prod (32 or more random characters)")
+        secret = _dev_secret(state_dir)
+    if len(secret) < 32:
+        raise SettingsError("SECRET_KEY must be at least 32 characters long")
+    db_url = _url("DATABASE_URL", None, ("postgresql", "postgres"))
+    if env == "prod" and db_url is None:
+        raise SettingsError("DATABASE_URL is required when SWITCHBOARD_ENV=prod")
+    pool_min = _int("DB_POOL_MIN", 2, minimum=1)
+    pool_max = _int("DB_POOL_MAX", 20, minimum=1)
+    if pool_max < pool_min:
+        raise SettingsError(f"DB_POOL_MAX={pool_max} must be at least DB_POOL_MIN={pool_min}")
+    smtp_tls = _env("SMTP_TLS", "none") or "none"
+    if smtp_tls not in {"none", "starttls", "tls"}:
+        raise SettingsError(f"SMTP_TLS={smtp_tls!r} must be none, starttls or tls")
+    return Settings(
+        app=AppSettings(
+            env=env,
+            base_url=base_url,
+            host=_env("HOST", "127.0.0.1") or "127.0.0.1",
+            port=_int("PORT", 8000, minimum=1),
+            secret_key=secret,
+            state_dir=state_dir,
+            embedded_worker=_bool("EMBEDDED_WORKER", True),
+        ),
+        db=DatabaseSettings(url=db_url, pool_min=pool_min, pool_max=pool_max),
+        redis=RedisSettings(url=_url("REDIS_URL", None, ("redis", "rediss", "unix"))),
+        mail=MailSettings(
+            smtp_host=_env("SMTP_HOST", "127.0.0.1") or "127.0.0.1",
+            smtp_port=_int("SMTP_PORT", 1025, minimum=1),
+            smtp_user=_env("SMTP_USER"),
+            smtp_password=_env("SMTP_PASSWORD"),
+            smtp_tls=smtp_tls,
+            from_address=_env("MAIL_FROM", "Switchboard <no-reply@switchboard.localhost>") or "",
+            catcher=_bool("MAIL_CATCHER", env == "dev"),
+        ),
+        security=SecuritySettings(
+            session_idle_minutes=_int("SESSION_IDLE_MINUTES", 120, minimum=1),
+            session_absolute_hours=_int("SESSION_ABSOLUTE_HOURS", 12, minimum=1),
+            cookie_secure=_bool("COOKIE_SECURE", base_url.startswith("https://")),
+            login_max_failures=_int("LOGIN_MAX_FAILURES", 5, minimum=1),
+            login_lock_seconds=_int("LOGIN_LOCK_SECONDS", 30, minimum=1),
+            argon2_memory_kib=_int("ARGON2_MEMORY_KIB", 19456, minimum=19456),
+            argon2_time_cost=_int("ARGON2_TIME_COST", 2, minimum=2),
+            invite_days=_int("INVITE_DAYS", 7, minimum=1),
+            auth_rate_per_minute=_int("AUTH_RATE_PER_MINUTE", 30, minimum=1),
+        ),
+    )
+
+
+@functools.cache
+def get_settings() -> Settings:
+    return load_settings()

@@ -1,0 +1,26 @@
+"""Platform JSON API: self-service signup and health."""
+
+from __future__ import annotations
+
+from litestar import Response, get, post
+
+from app.settings import get_settings
+from tenants import services
+from tenants.schemas import HealthOut, SignupIn, SignupOut
+
+
+@post("/api/v1/signup", status_code=201, opt={"csrf_exempt": True}, tags=["platform"],
+      summary="Create a shop: its workspace, owner account and first API key")
+async def signup(data: SignupIn) -> SignupOut:
+    result = await services.signup(data.shop_name, data.slug, data.email, data.password, data.owner_name)
+    return SignupOut(slug=result.tenant.slug, api_key=result.api_key,
+                     workspace_url=f"{get_settings().app.base_url}/t/{result.tenant.slug}/")
+
+
+@get("/health", tags=["platform"], summary="Liveness with database and Redis status")
+async def health() -> Response[HealthOut]:
+    from app.lib.health import check
+
+    db, redis = await check()
+    ok = db == "ok" and redis in {"ok", "not configured (in-memory)"}
+    return Response(HealthOut(status="ok" if ok else "degraded", db=db, redis=redis), status_code=200 if ok else 503)

@@ -1,0 +1,131 @@
+"""Per-request tenant routing: `/t/{slug}/...` resolves the tenant in `public`, then the whole request runs in
+one unit of work pinned to that tenant's schema, and is authenticated there.
+
+The response is held back until the transaction has committed (or rolled back, for any 4xx/5xx answer), so a
+client never sees success for work that did not land. Websockets only get the tenant selected: their handlers
+open short units of work with `tenant_context` themselves.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar.datastructures import Cookie
+from litestar.exceptions import NotFoundException
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.accounts import services as accounts
+from app.lib import reqctx
+from app.lib.db import tenant_context, tenant_selected
+from tenants import services as tenants
+
+SESSION_COOKIE = "sb_session"
+
+
+class _Rollback(Exception):
+    pass
+
+
+def tenant_slug_from_path(path: str) -> str | None:
+    if not path.startswith("/t/"):
+        return None
+    parts = path.split("/", 3)
+    return parts[2] if len(parts) > 2 else None
+
+
+def _header(scope: Scope, name: bytes) -> str:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return value.decode("latin-1")
+    return ""
+
+
+def _cookie(scope: Scope, name: str) -> str:
+    raw = _header(scope, b"cookie")
+    for part in raw.split(";"):
+        key, _, value = part.strip().partition("=")
+        if key == name:
+            return value
+    return ""
+
+
+async def authenticate(scope: Scope) -> None:
+    """Set scope['user'] from a Bearer API key or the session cookie. A key this tenant does not know gets the
+    same 404 as an unknown tenant: keys cannot be used to probe which shops exist."""
+    auth = _header(scope, b"authorization")
+    scope["user"] = None
+    scope["auth"] = None
+    if auth:
+        scheme, _, credential = auth.partition(" ")
+        if scheme.lower() != "bearer" or not credential.strip():
+            raise NotFoundException()
+        principal = await accounts.resolve_api_key(credential.strip())
+        if principal is None:
+            raise NotFoundException()
+        scope["user"], scope["auth"] = principal, "api_key"
+        return
+    token = _cookie(scope, SESSION_COOKIE)
+    if token:
+        principal = await accounts.resolve_session(token)
+        if principal is not None:
+            scope["user"], scope["auth"] = principal, "session"
+            scope.setdefault("state", {})["session_token"] = token
+
+
+class TenantMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        client = scope.get("client")
+        ip_token = reqctx.client_ip.set(client[0] if client else "")
+        ua_token = reqctx.user_agent.set(_header(scope, b"user-agent"))
+        try:
+            slug = tenant_slug_from_path(scope["path"])
+            if slug is None:
+                await self.app(scope, receive, send)
+                return
+            tenant = await tenants.resolve_active(slug)
+            if tenant is None:
+                raise NotFoundException()
+            scope.setdefault("state", {})["tenant"] = tenant
+            if scope["type"] == "websocket":
+                with tenant_selected(tenant):
+                    async with tenant_context(tenant):
+                        await authenticate(scope)
+                    await self.app(scope, receive, send)
+                return
+            await self._http(tenant, scope, receive, send)
+        finally:
+            reqctx.client_ip.reset(ip_token)
+            reqctx.user_agent.reset(ua_token)
+
+    async def _http(self, tenant: Any, scope: Scope, receive: Receive, send: Send) -> None:
+        held: list[Message] = []
+        status = 500
+
+        async def hold(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            held.append(message)
+
+        try:
+            async with tenant_context(tenant) as uow:
+                await authenticate(scope)
+                await self.app(scope, receive, hold)
+                if status >= 400 and not uow.commit_on_error:
+                    raise _Rollback
+        except _Rollback:
+            pass
+        for message in held:
+            await send(message)
+
+
+def session_cookie(slug: str, token: str, *, max_age: int | None, secure: bool) -> Cookie:
+    """The session cookie is scoped to the tenant's path: sessions of two shops never meet in one request."""
+    return Cookie(key=SESSION_COOKIE, value=token, path=f"/t/{slug}", httponly=True, samesite="lax", secure=secure,
+                  max_age=max_age)

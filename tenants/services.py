@@ -1,0 +1,150 @@
+"""Tenant registry rules: slugs, signup (provisioning in one transaction), lookup, suspension."""
+
+from __future__ import annotations
+
+import datetime
+import re
+import time
+
+import asyncpg
+from email_validator import EmailNotValidError, validate_email
+
+from app.lib.db import TenantRef, platform_context, quote_schema, schema_transaction
+from app.lib.errors import Conflict, Invalid, NotFound
+from app.lib.security import check_password_policy, hash_password
+from tenants import migrations
+from tenants.tables import Tenant
+
+SLUG_RE = re.compile(r"^[a-z][a-z0-9_]{2,40}$")
+RESERVED_SLUGS = frozenset({
+    "admin", "api", "app", "assets", "auth", "billing", "console", "dashboard", "default", "demo_admin", "docs",
+    "health", "help", "information_schema", "login", "logout", "mail", "platform", "postgres", "public", "root",
+    "schema", "signup", "static", "status", "support", "switchboard", "system", "template", "test_admin", "www",
+})
+
+
+def validate_slug(slug: str) -> str:
+    if not isinstance(slug, str) or not slug:
+        raise Invalid("Choose a workspace address (slug).", field="slug")
+    if len(slug) > 41:
+        raise Invalid("The slug must be at most 41 characters.", field="slug")
+    if not SLUG_RE.match(slug):
+        raise Invalid(
+            "The slug must be 3 to 41 characters: lowercase letters a-z, digits and underscores, starting with a "
+            "letter.",
+            field="slug",
+        )
+    if slug.startswith("pg_") or slug in RESERVED_SLUGS:
+        raise Invalid(f"The slug {slug!r} is reserved; choose another.", field="slug")
+    return slug
+
+
+def schema_for(slug: str) -> str:
+    return f"t_{validate_slug(slug)}"
+
+
+def normalize_email(email: str, field: str = "email") -> str:
+    try:
+        # Syntax only: deliverability checks would send DNS queries, and we never leave loopback in tests.
+        return validate_email(email, check_deliverability=False).normalized.lower()
+    except EmailNotValidError as exc:
+        raise Invalid(f"That email address is not valid: {exc}", field=field) from None
+
+
+def _ref(row: dict) -> TenantRef:
+    return TenantRef(id=row["id"], slug=row["slug"], schema=row["schema_name"], name=row["name"])
+
+
+async def resolve_active(slug: str) -> TenantRef | None:
+    """The tenant behind a URL slug, or None for unknown *and* suspended slugs (one answer: no probing)."""
+    if not SLUG_RE.match(slug):
+        return None
+    row = await Tenant.select(Tenant.id, Tenant.slug, Tenant.schema_name, Tenant.name).where(
+        (Tenant.slug == slug) & (Tenant.status == "active")
+    ).first()
+    return _ref(row) if row else None
+
+
+async def get(slug: str) -> TenantRef:
+    row = await Tenant.select(Tenant.id, Tenant.slug, Tenant.schema_name, Tenant.name).where(
+        Tenant.slug == slug).first()
+    if row is None:
+        raise NotFound(f"No tenant {slug!r}.")
+    return _ref(row)
+
+
+async def list_all() -> list[dict]:
+    return await Tenant.select().order_by(Tenant.id)
+
+
+async def set_status(slug: str, status: str) -> None:
+    """Suspend or reactivate a shop; a suspended shop answers 404 everywhere, like an unknown one."""
+    if status not in {"active", "suspended"}:
+        raise Invalid("status must be active or suspended", field="status")
+    suspended_at = datetime.datetime.now(datetime.UTC) if status == "suspended" else None
+    updated = await Tenant.update({Tenant.status: status, Tenant.suspended_at: suspended_at}).where(
+        Tenant.slug == slug).returning(Tenant.id)
+    if not updated:
+        raise NotFound(f"No tenant {slug!r}.")
+
+
+class SignupResult:
+    def __init__(self, tenant: TenantRef, user_id: int, api_key: str, seconds: float) -> None:
+        self.tenant = tenant
+        self.user_id = user_id
+        self.api_key = api_key
+        self.seconds = seconds
+
+
+async def signup(shop_name: str, slug: str, email: str, password: str, owner_name: str = "") -> SignupResult:
+    """Create a shop: registry row, schema, tables, owner and API key in ONE transaction (all or nothing)."""
+    from app.accounts import services as accounts
+
+    started = time.perf_counter()
+    shop_name = (shop_name or "").strip()
+    if not shop_name:
+        raise Invalid("Enter your shop's name.", field="shop_name")
+    if len(shop_name) > 200:
+        raise Invalid("The shop name must be at most 200 characters.", field="shop_name")
+    slug = validate_slug(slug)
+    email = normalize_email(email)
+    check_password_policy(password, email=email)
+    if await Tenant.exists().where(Tenant.slug == slug):
+        raise Conflict(f"The workspace address {slug!r} is already taken; choose another.", field="slug")
+    password_hash = await hash_password(password)
+    schema = schema_for(slug)
+    try:
+        async with platform_context() as uow:
+            row = await Tenant.insert(Tenant(slug=slug, schema_name=schema, name=shop_name)).returning(Tenant.id)
+            tenant = TenantRef(id=row[0]["id"], slug=slug, schema=schema, name=shop_name)
+            await uow.connection.execute(f"CREATE SCHEMA {quote_schema(schema)}")
+            await uow.connection.execute(f"SET LOCAL search_path TO {quote_schema(schema)}")
+            # Same connection and transaction, now pinned to the new schema.
+            uow.schema, uow.tenant = schema, tenant
+            await migrations.migrate_current_schema(migrations.TENANT_APPS)
+            owner_id, api_key = await accounts.seed_workspace(
+                tenant, shop_name=shop_name, email=email, name=owner_name or email.split("@")[0],
+                password_hash=password_hash,
+            )
+    except asyncpg.UniqueViolationError:
+        raise Conflict(f"The workspace address {slug!r} is already taken; choose another.", field="slug") from None
+    except asyncpg.DuplicateSchemaError:
+        raise Conflict(f"The workspace address {slug!r} is not available; choose another.", field="slug") from None
+    return SignupResult(tenant, owner_id, api_key, time.perf_counter() - started)
+
+
+async def migrate_tenant(tenant: TenantRef) -> list[str]:
+    async with schema_transaction(tenant.schema, tenant):
+        return await migrations.migrate_current_schema(migrations.TENANT_APPS)
+
+
+async def pending_for(tenant: TenantRef) -> list[tuple[str, str]]:
+    async with schema_transaction(tenant.schema, tenant):
+        return await migrations.pending(migrations.TENANT_APPS)
+
+
+async def migrate_platform() -> list[str]:
+    """Bring `public` to head (the registry). Safe to run concurrently: an advisory lock serialises runners."""
+    async with platform_context() as uow:
+        await uow.connection.execute("SELECT pg_advisory_xact_lock(727274)")
+        return await migrations.migrate_current_schema(migrations.PLATFORM_APPS)

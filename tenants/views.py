@@ -1,0 +1,46 @@
+"""Platform pages: the landing page and self-service signup."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, get, post
+from litestar.response import Redirect, Template
+
+from app.accounts import services as accounts
+from app.lib.db import tenant_context
+from app.lib.errors import DomainError
+from app.lib.forms import fields
+from app.lib.templates import render_page
+from app.settings import get_settings
+from tenants import services
+from tenants.routing import session_cookie
+
+
+@get("/", include_in_schema=False)
+async def landing(request: Request[Any, Any, Any]) -> Template:
+    return render_page(request, "pages/landing.html")
+
+
+@get("/signup", include_in_schema=False)
+async def signup_form(request: Request[Any, Any, Any]) -> Template:
+    return render_page(request, "pages/signup.html", {"form": {}, "error": None})
+
+
+@post("/signup", include_in_schema=False)
+async def signup_submit(request: Request[Any, Any, Any]) -> Template | Redirect:
+    form = await fields(request, "shop_name", "slug", "email", "password", "owner_name")
+    try:
+        result = await services.signup(form["shop_name"], form["slug"], form["email"], form["password"],
+                                       form["owner_name"])
+    except DomainError as exc:
+        return render_page(request, "pages/signup.html", {"form": form, "error": exc.detail, "field": exc.field},
+                           status_code=exc.status_code)
+    async with tenant_context(result.tenant):
+        token, _ = await accounts.create_session(result.user_id)
+    settings = get_settings()
+    response = Redirect(f"/t/{result.tenant.slug}/onboarding", status_code=303)
+    response.cookies.append(session_cookie(result.tenant.slug, token,
+                                           max_age=settings.security.session_absolute_hours * 3600,
+                                           secure=settings.security.cookie_secure))
+    return response
