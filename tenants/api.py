@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from litestar import Response, get, post
+from litestar.params import JSONBody
 
 from app.settings import get_settings
 from tenants import services
@@ -11,7 +12,7 @@ from tenants.schemas import HealthOut, SignupIn, SignupOut
 
 @post("/api/v1/signup", status_code=201, opt={"csrf_exempt": True}, tags=["platform"],
       summary="Create a shop: its workspace, owner account and first API key")
-async def signup(data: SignupIn) -> SignupOut:
+async def signup(data: JSONBody[SignupIn]) -> SignupOut:
     result = await services.signup(data.shop_name, data.slug, data.email, data.password, data.owner_name)
     return SignupOut(slug=result.tenant.slug, api_key=result.api_key,
                      workspace_url=f"{get_settings().app.base_url}/t/{result.tenant.slug}/")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, delete, get, patch, post, put
+from litestar.params import FromPath, FromQuery, JSONBody
 
 from app.accounts import services
 from app.accounts.guards import requires, signed_in
@@ -34,7 +35,7 @@ class AccountsApi(Controller):
     guards = [signed_in]
 
     @get("/me", summary="The user behind this key or session, and their role")
-    async def me(self, request: Req, slug: str) -> MeOut:
+    async def me(self, request: Req, slug: FromPath[str]) -> MeOut:
         p = request.user
         return MeOut(id=p.user_id, email=p.email, name=p.name, role=p.role, auth=p.via, tenant=slug)
 
@@ -43,11 +44,11 @@ class AccountsApi(Controller):
         return [to(UserOut, r) for r in await services.list_users()]
 
     @get("/users/{user_id:int}")
-    async def user(self, user_id: int) -> UserOut:
+    async def user(self, user_id: FromPath[int]) -> UserOut:
         return to(UserOut, await services.get_user(user_id))
 
     @patch("/users/{user_id:int}", guards=[requires("admin")], summary="Change a user's role or disable them")
-    async def update_user(self, request: Req, user_id: int, data: UserPatch) -> UserOut:
+    async def update_user(self, request: Req, user_id: FromPath[int], data: JSONBody[UserPatch]) -> UserOut:
         return to(UserOut, await services.update_user(request.user, user_id, role=data.role, status=data.status))
 
     @get("/invitations", guards=[requires("admin")])
@@ -55,11 +56,11 @@ class AccountsApi(Controller):
         return [to(InvitationOut, r) for r in await services.list_invitations(request.user)]
 
     @post("/invitations", guards=[requires("admin")], summary="Invite someone by email")
-    async def invite(self, request: Req, data: InvitationIn) -> InvitationOut:
+    async def invite(self, request: Req, data: JSONBody[InvitationIn]) -> InvitationOut:
         return to(InvitationOut, await services.invite(request.user, data.email, data.role))
 
     @delete("/invitations/{invitation_id:int}", guards=[requires("admin")])
-    async def revoke_invitation(self, request: Req, invitation_id: int) -> None:
+    async def revoke_invitation(self, request: Req, invitation_id: FromPath[int]) -> None:
         await services.revoke_invitation(request.user, invitation_id)
 
     @get("/api-keys", guards=[requires("admin")])
@@ -67,12 +68,12 @@ class AccountsApi(Controller):
         return [to(ApiKeyOut, r) for r in await services.list_api_keys(request.user)]
 
     @post("/api-keys", guards=[requires("admin")], summary="Create a key; its secret is shown only in this answer")
-    async def create_api_key(self, request: Req, data: ApiKeyIn) -> ApiKeyCreated:
+    async def create_api_key(self, request: Req, data: JSONBody[ApiKeyIn]) -> ApiKeyCreated:
         row, secret = await services.create_api_key(request.user, data.name)
         return ApiKeyCreated(key=to(ApiKeyOut, row), secret=secret)
 
     @delete("/api-keys/{key_id:int}", guards=[requires("admin")], status_code=200)
-    async def revoke_api_key(self, request: Req, key_id: int) -> ApiKeyOut:
+    async def revoke_api_key(self, request: Req, key_id: FromPath[int]) -> ApiKeyOut:
         return to(ApiKeyOut, await services.revoke_api_key(request.user, key_id))
 
     @get("/workspace")
@@ -80,13 +81,13 @@ class AccountsApi(Controller):
         return to(WorkspaceOut, await services.workspace())
 
     @put("/workspace", guards=[requires("admin")])
-    async def update_workspace(self, request: Req, data: WorkspacePatch) -> WorkspaceOut:
+    async def update_workspace(self, request: Req, data: JSONBody[WorkspacePatch]) -> WorkspaceOut:
         row = await services.update_workspace(request.user, display_name=data.display_name, timezone=data.timezone,
                                               default_region=data.default_region,
                                               onboarding_done=data.onboarding_done)
         return to(WorkspaceOut, row)
 
     @get("/audit", guards=[requires("admin")], summary="The audit log, newest first")
-    async def audit_log(self, before: int | None = None, action: str | None = None, limit: int = 50) -> Page:
+    async def audit_log(self, before: FromQuery[int | None] = None, action: FromQuery[str | None] = None, limit: FromQuery[int] = 50) -> Page:
         rows = await audit.page(limit=limit, before_id=before, action=action)
         return Page(items=[to(AuditOut, r) for r in rows], next=rows[-1]["id"] if len(rows) == limit else None)

@@ -6,6 +6,7 @@ from typing import Any
 
 from litestar import Controller, Request, get, post
 from litestar.datastructures import Cookie
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from app.accounts import services
@@ -22,7 +23,7 @@ from tenants.routing import SESSION_COOKIE, session_cookie
 Req = Request[services.Principal, Any, Any]
 
 
-def _signed_in_redirect(slug: str, token: str, to: str) -> Redirect:
+def _signed_in_redirect(slug: FromPath[str], token: FromPath[str], to: str) -> Redirect:
     """Start a session: new session cookie, new CSRF secret (rotation at login)."""
     sec = get_settings().security
     response = Redirect(to, status_code=303)
@@ -33,7 +34,7 @@ def _signed_in_redirect(slug: str, token: str, to: str) -> Redirect:
     return response
 
 
-def _safe_next(slug: str, target: str | None) -> str:
+def _safe_next(slug: FromPath[str], target: str | None) -> str:
     prefix = f"/t/{slug}/"
     if target and target.startswith(prefix) and "//" not in target[1:] and "\\" not in target:
         return target
@@ -45,11 +46,11 @@ class AuthViews(Controller):
     include_in_schema = False
 
     @get("/login")
-    async def login_form(self, request: Req, slug: str, next: str | None = None) -> Template:
+    async def login_form(self, request: Req, slug: FromPath[str], next: FromQuery[str | None] = None) -> Template:
         return render_page(request, "pages/login.html", {"error": None, "email": "", "next": next or ""})
 
     @post("/login")
-    async def login(self, request: Req, slug: str) -> Template | Redirect:
+    async def login(self, request: Req, slug: FromPath[str]) -> Template | Redirect:
         form = await fields(request, "email", "password", "next")
         try:
             _, token = await services.login(form["email"], form["password"])
@@ -60,7 +61,7 @@ class AuthViews(Controller):
         return _signed_in_redirect(slug, token, _safe_next(slug, form["next"]))
 
     @post("/logout", guards=[signed_in])
-    async def logout(self, request: Req, slug: str) -> Redirect:
+    async def logout(self, request: Req, slug: FromPath[str]) -> Redirect:
         await services.logout(request.user)
         response = Redirect(f"/t/{slug}/login", status_code=303)
         response.cookies.append(Cookie(key=SESSION_COOKIE, value="", path=f"/t/{slug}", max_age=0, httponly=True,
@@ -68,12 +69,12 @@ class AuthViews(Controller):
         return response
 
     @get("/invite/{token:str}")
-    async def invitation(self, request: Req, slug: str, token: str) -> Template:
+    async def invitation(self, request: Req, slug: FromPath[str], token: FromPath[str]) -> Template:
         inv = await services.open_invitation(token)
         return render_page(request, "pages/accept_invite.html", {"invitation": inv, "error": None, "name": ""})
 
     @post("/invite/{token:str}")
-    async def accept(self, request: Req, slug: str, token: str) -> Template | Redirect:
+    async def accept(self, request: Req, slug: FromPath[str], token: FromPath[str]) -> Template | Redirect:
         form = await fields(request, "name", "password")
         try:
             _, session_token = await services.accept_invitation(token, form["name"], form["password"])
@@ -93,7 +94,7 @@ class WorkspaceViews(Controller):
     guards = [signed_in]
 
     @get("/")
-    async def dashboard(self, request: Req, slug: str) -> Template | Redirect:
+    async def dashboard(self, request: Req, slug: FromPath[str]) -> Template | Redirect:
         ws = await services.workspace()
         if not ws["onboarding_done"] and request.user.has_role("admin"):
             return Redirect(f"/t/{slug}/onboarding", status_code=303)
@@ -101,7 +102,7 @@ class WorkspaceViews(Controller):
                                                              "users": await services.list_users()})
 
     @get("/onboarding", guards=[requires("admin")])
-    async def onboarding(self, request: Req, slug: str, step: str = "profile") -> Template:
+    async def onboarding(self, request: Req, slug: FromPath[str], step: FromQuery[str] = "profile") -> Template:
         return render_page(request, "pages/onboarding.html", await self._wizard(request, step))
 
     async def _wizard(self, request: Req, step: str, error: str | None = None) -> dict[str, Any]:
@@ -110,7 +111,7 @@ class WorkspaceViews(Controller):
                 "users": await services.list_users()}
 
     @post("/onboarding/profile", guards=[requires("admin")])
-    async def onboarding_profile(self, request: Req, slug: str) -> Template | Redirect:
+    async def onboarding_profile(self, request: Req, slug: FromPath[str]) -> Template | Redirect:
         form = await fields(request, "display_name", "timezone", "default_region")
         try:
             await services.update_workspace(request.user, **form)
@@ -120,12 +121,12 @@ class WorkspaceViews(Controller):
         return Redirect(f"/t/{slug}/onboarding?step=team", status_code=303)
 
     @post("/onboarding/finish", guards=[requires("admin")])
-    async def onboarding_finish(self, request: Req, slug: str) -> Redirect:
+    async def onboarding_finish(self, request: Req, slug: FromPath[str]) -> Redirect:
         await services.update_workspace(request.user, onboarding_done=True)
         return Redirect(f"/t/{slug}/", status_code=303)
 
     @get("/settings/team", guards=[requires("admin")])
-    async def team(self, request: Req, slug: str) -> Template:
+    async def team(self, request: Req, slug: FromPath[str]) -> Template:
         return render_page(request, "pages/team.html", await self._team(request))
 
     async def _team(self, request: Req, error: str | None = None, notice: str | None = None) -> dict[str, Any]:
@@ -133,7 +134,7 @@ class WorkspaceViews(Controller):
                 "error": error, "notice": notice}
 
     @post("/settings/team/invite", guards=[requires("admin")])
-    async def invite(self, request: Req, slug: str) -> Template:
+    async def invite(self, request: Req, slug: FromPath[str]) -> Template:
         form = await fields(request, "email", "role", "back")
         template = "pages/onboarding.html" if form["back"] == "onboarding" else "pages/team.html"
         try:
@@ -149,7 +150,7 @@ class WorkspaceViews(Controller):
         return render_page(request, template, ctx)
 
     @post("/settings/team/{user_id:int}", guards=[requires("admin")])
-    async def update_user(self, request: Req, slug: str, user_id: int) -> Template:
+    async def update_user(self, request: Req, slug: FromPath[str], user_id: FromPath[int]) -> Template:
         form = await fields(request, "role", "status")
         try:
             await services.update_user(request.user, user_id, role=form["role"] or None, status=form["status"] or None)
@@ -159,12 +160,12 @@ class WorkspaceViews(Controller):
         return render_page(request, "pages/team.html", await self._team(request, notice="Saved."))
 
     @get("/settings/api-keys", guards=[requires("admin")])
-    async def api_keys(self, request: Req, slug: str) -> Template:
+    async def api_keys(self, request: Req, slug: FromPath[str]) -> Template:
         return render_page(request, "pages/api_keys.html",
                            {"keys": await services.list_api_keys(request.user), "secret": None, "error": None})
 
     @post("/settings/api-keys", guards=[requires("admin")])
-    async def create_api_key(self, request: Req, slug: str) -> Template:
+    async def create_api_key(self, request: Req, slug: FromPath[str]) -> Template:
         form = await fields(request, "name")
         secret, error, status = None, None, 200
         try:
@@ -175,12 +176,12 @@ class WorkspaceViews(Controller):
                                                             "secret": secret, "error": error}, status_code=status)
 
     @post("/settings/api-keys/{key_id:int}/revoke", guards=[requires("admin")])
-    async def revoke_api_key(self, request: Req, slug: str, key_id: int) -> Redirect:
+    async def revoke_api_key(self, request: Req, slug: FromPath[str], key_id: FromPath[int]) -> Redirect:
         await services.revoke_api_key(request.user, key_id)
         return Redirect(f"/t/{slug}/settings/api-keys", status_code=303)
 
     @get("/settings/audit", guards=[requires("admin")])
-    async def audit_log(self, request: Req, slug: str, before: int | None = None) -> Template:
+    async def audit_log(self, request: Req, slug: FromPath[str], before: FromQuery[int | None] = None) -> Template:
         rows = await audit.page(limit=50, before_id=before)
         return render_page(request, "pages/audit.html",
                            {"entries": rows, "next": rows[-1]["id"] if len(rows) == 50 else None})

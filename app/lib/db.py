@@ -167,14 +167,17 @@ def platform_context() -> contextlib.AbstractAsyncContextManager[UnitOfWork]:
     return schema_transaction("public", None)
 
 
-async def start_database(dsn: str, min_size: int = 2, max_size: int = 20) -> None:
-    """Point Piccolo's engine at `dsn` and open the pool; connections start with no tenant schema selected."""
+async def start_database(dsn: str, min_size: int = 2, max_size: int = 20) -> bool:
+    """Point Piccolo's engine at `dsn` and open the pool; connections start with no tenant schema selected.
+    Returns False when a pool was already open (its owner closes it)."""
+    if DB.pool is not None:
+        return False
     DB.config = {
         "dsn": dsn,
         "server_settings": {"search_path": NO_TENANT_SEARCH_PATH, "application_name": "switchboard"},
     }
-    if DB.pool is None:
-        await DB.start_connection_pool(min_size=min_size, max_size=max_size)
+    await DB.start_connection_pool(min_size=min_size, max_size=max_size)
+    return True
 
 
 async def stop_database() -> None:

@@ -25,7 +25,7 @@ def database_url() -> str:
 @contextlib.asynccontextmanager
 async def lifespan(app: Any) -> AsyncIterator[None]:
     settings = get_settings()
-    await start_database(database_url(), settings.db.pool_min, settings.db.pool_max)
+    owns_pool = await start_database(database_url(), settings.db.pool_min, settings.db.pool_max)
     worker = None
     if settings.app.embedded_worker:
         from app.lib.jobs import Worker
@@ -38,4 +38,5 @@ async def lifespan(app: Any) -> AsyncIterator[None]:
     finally:
         if worker is not None:
             await worker.stop()
-        await stop_database()
+        if owns_pool:
+            await stop_database()

@@ -1,0 +1,131 @@
+"""Shared fixtures: a real PostgreSQL database per xdist worker, the app, tenants built through real signup."""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import tempfile
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+import pytest
+
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+ADMIN_DSN = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+TEST_DB = f"sb_test_{WORKER}"
+TEST_DSN = ADMIN_DSN.rsplit("/", 1)[0] + f"/{TEST_DB}"
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+# Settings are read from the environment once; fix them before any app module reads them.
+os.environ.update({
+    "SWITCHBOARD_ENV": "dev",
+    "DATABASE_URL": TEST_DSN,
+    "SECRET_KEY": "test-secret-key-" + "x" * 32,
+    "STATE_DIR": tempfile.mkdtemp(prefix=f"sb-state-{WORKER}-"),
+    "BASE_URL": "http://testserver.local",
+    "MAIL_CATCHER": "false",
+    "EMBEDDED_WORKER": "false",
+    "AUTH_RATE_PER_MINUTE": "100000",
+    "LOGIN_LOCK_SECONDS": "30",
+})
+os.environ.pop("REDIS_URL", None)
+
+from app.lib.db import start_database, stop_database  # noqa: E402
+from app.lib.jobs import install_queue  # noqa: E402
+from tenants import services as tenant_services  # noqa: E402
+
+CSRF_RE = re.compile(r'name="_csrf" value="([^"]+)"')
+
+
+async def _recreate_database() -> None:
+    conn = await asyncpg.connect(ADMIN_DSN)
+    try:
+        await conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+            TEST_DB)
+        await conn.execute(f'DROP DATABASE IF EXISTS "{TEST_DB}"')
+        await conn.execute(f'CREATE DATABASE "{TEST_DB}"')
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+async def fx_db() -> AsyncIterator[str]:
+    """A fresh database for this worker with the platform schema and the job queue installed."""
+    await _recreate_database()
+    await start_database(TEST_DSN, 2, 20)
+    await install_queue(TEST_DSN)
+    await tenant_services.migrate_platform()
+    yield TEST_DSN
+    await stop_database()
+
+
+@pytest.fixture(scope="session")
+async def fx_app(fx_db: str) -> Any:
+    from app.asgi import create_app
+
+    return create_app()
+
+
+@pytest.fixture
+async def fx_client(fx_app: Any) -> AsyncIterator[Any]:
+    """HTTP client calling the app in this event loop (Litestar's AsyncTestClient runs the app on another loop,
+    which the shared asyncpg pool cannot follow). The pool is the session's; the app's lifespan is not run."""
+    import httpx
+
+    transport = httpx.ASGITransport(app=fx_app, client=("127.0.0.1", 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver.local") as client:
+        yield client
+
+
+@dataclass
+class ShopFixture:
+    slug: str
+    api_key: str
+    email: str
+    password: str
+    user_id: int
+    tenant: Any
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.api_key}"}
+
+
+def unique_slug(prefix: str = "shop") -> str:
+    return f"{prefix}_{secrets.token_hex(4)}"
+
+
+async def make_shop(prefix: str = "shop") -> ShopFixture:
+    slug = unique_slug(prefix)
+    email = f"owner@{slug.replace('_', '-')}.example"
+    password = "owner-password-" + secrets.token_hex(4)
+    result = await tenant_services.signup(f"Shop {slug}", slug, email, password, owner_name="Owner")
+    return ShopFixture(slug, result.api_key, email, password, result.user_id, result.tenant)
+
+
+@pytest.fixture
+async def fx_shop(fx_db: str) -> ShopFixture:
+    return await make_shop("a")
+
+
+@pytest.fixture
+async def fx_other_shop(fx_db: str) -> ShopFixture:
+    return await make_shop("b")
+
+
+async def csrf_from(client: Any, path: str) -> str:
+    page = await client.get(path, headers={"accept": "text/html"})
+    match = CSRF_RE.search(page.text)
+    assert match, f"no CSRF token on {path}: {page.status_code}"
+    return match.group(1)
+
+
+async def browser_login(client: Any, slug: str, email: str, password: str) -> Any:
+    """Sign in through the HTML form, as a browser would (CSRF token from the page, session cookie kept)."""
+    token = await csrf_from(client, f"/t/{slug}/login")
+    return await client.post(f"/t/{slug}/login", data={"email": email, "password": password, "_csrf": token},
+                             headers={"accept": "text/html"})
