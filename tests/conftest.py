@@ -15,7 +15,10 @@ import pytest
 
 WORKER = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
 ADMIN_DSN = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-TEST_DB = f"sb_test_{WORKER}"
+# One database per worker of one pytest run (the run is named by the controller's pid), so parallel runs on one
+# machine never drop each other's data.
+RUN_ID = os.getppid() if "PYTEST_XDIST_WORKER" in os.environ else os.getpid()
+TEST_DB = f"sb_test_{RUN_ID}_{WORKER}"
 TEST_DSN = ADMIN_DSN.rsplit("/", 1)[0] + f"/{TEST_DB}"
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -61,6 +64,11 @@ async def fx_db() -> AsyncIterator[str]:
     await tenant_services.migrate_platform()
     yield TEST_DSN
     await stop_database()
+    conn = await asyncpg.connect(ADMIN_DSN)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{TEST_DB}" WITH (FORCE)')
+    finally:
+        await conn.close()
 
 
 @pytest.fixture(scope="session")
