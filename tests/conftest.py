@@ -126,7 +126,7 @@ async def fx_other_shop(fx_db: str) -> ShopFixture:
 
 
 async def csrf_from(client: Any, path: str) -> str:
-    page = await client.get(path, headers={"accept": "text/html"})
+    page = await client.get(path, headers={"accept": "text/html"}, follow_redirects=True)
     match = CSRF_RE.search(page.text)
     assert match, f"no CSRF token on {path}: {page.status_code}"
     return match.group(1)

@@ -95,7 +95,7 @@ class Worker:
         from app.jobs import REGISTRY
 
         self._conn = await raw_connect(self.dsn)
-        qm = QueueManager(AsyncpgDriver(self._conn))
+        qm = QueueManager(Queries(AsyncpgDriver(self._conn)))
         for name, spec in REGISTRY.items():
             def factory(params: EntrypointExecutorParameters, spec: JobSpec = spec) -> DatabaseRetryEntrypointExecutor:
                 return DatabaseRetryEntrypointExecutor(parameters=params, max_attempts=spec.max_attempts)

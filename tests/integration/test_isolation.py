@@ -1,0 +1,157 @@
+"""Tenant isolation: keys, sessions and ids of one shop never reach another shop's data."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from typing import Any
+
+import asyncpg
+import pytest
+
+from app.accounts.tables import User
+from app.lib.db import NO_TENANT_SEARCH_PATH, NoTenantError, current_tenant, tenant_context
+from app.piccolo_conf import DB
+from tests.conftest import ShopFixture, browser_login
+
+TENANT_ROUTES = [
+    ("GET", "/api/v1/me"),
+    ("GET", "/api/v1/users"),
+    ("GET", "/api/v1/users/1"),
+    ("PATCH", "/api/v1/users/1"),
+    ("GET", "/api/v1/invitations"),
+    ("POST", "/api/v1/invitations"),
+    ("DELETE", "/api/v1/invitations/1"),
+    ("GET", "/api/v1/api-keys"),
+    ("POST", "/api/v1/api-keys"),
+    ("DELETE", "/api/v1/api-keys/1"),
+    ("GET", "/api/v1/workspace"),
+    ("PUT", "/api/v1/workspace"),
+    ("GET", "/api/v1/audit"),
+]
+BODIES = {"PATCH": {"role": "admin"}, "POST": {"email": "x@y.example", "name": "k"}, "PUT": {"display_name": "Hacked"}}
+
+
+@pytest.mark.parametrize(("method", "path"), TENANT_ROUTES)
+async def test_other_tenants_key_gets_the_unknown_tenant_404(
+    fx_client: Any, fx_shop: ShopFixture, fx_other_shop: ShopFixture, method: str, path: str
+) -> None:
+    body = BODIES.get(method)
+    foreign = await fx_client.request(method, f"/t/{fx_shop.slug}{path}", headers=fx_other_shop.auth,
+                                      json={**body, "role": "operator"} if body else None)
+    unknown = await fx_client.request(method, f"/t/no_such_shop{path}", headers=fx_other_shop.auth, json=body)
+    suspended_like = await fx_client.request(method, f"/t/{fx_shop.slug}{path}",
+                                             headers={"Authorization": "Bearer sbk_forged"}, json=body)
+    assert foreign.status_code == unknown.status_code == suspended_like.status_code == 404
+    assert foreign.json() == unknown.json() == suspended_like.json()
+
+
+async def test_suspended_tenant_answers_like_an_unknown_one(fx_client: Any, fx_db: str) -> None:
+    from tenants import services
+    from tests.conftest import make_shop
+
+    shop = await make_shop("susp")
+    assert (await fx_client.get(f"/t/{shop.slug}/api/v1/me", headers=shop.auth)).status_code == 200
+    await services.set_status(shop.slug, "suspended")
+    suspended = await fx_client.get(f"/t/{shop.slug}/api/v1/me", headers=shop.auth)
+    unknown = await fx_client.get("/t/never_existed/api/v1/me", headers=shop.auth)
+    assert suspended.status_code == unknown.status_code == 404 and suspended.json() == unknown.json()
+    await services.set_status(shop.slug, "active")
+    assert (await fx_client.get(f"/t/{shop.slug}/api/v1/me", headers=shop.auth)).status_code == 200
+
+
+async def test_same_ids_in_two_shops_return_only_own_rows(
+    fx_client: Any, fx_shop: ShopFixture, fx_other_shop: ShopFixture
+) -> None:
+    """Ids are per schema: B asking for A's user id 1 gets B's own user 1, never A's."""
+    a = await fx_client.get(f"/t/{fx_shop.slug}/api/v1/users/{fx_shop.user_id}", headers=fx_shop.auth)
+    b = await fx_client.get(f"/t/{fx_other_shop.slug}/api/v1/users/{fx_shop.user_id}", headers=fx_other_shop.auth)
+    assert a.json()["email"] == fx_shop.email
+    assert b.status_code in (200, 404)
+    assert fx_shop.email not in b.text
+    users_b = await fx_client.get(f"/t/{fx_other_shop.slug}/api/v1/users", headers=fx_other_shop.auth)
+    assert fx_shop.email not in users_b.text and fx_other_shop.email in users_b.text
+
+
+async def test_session_cookie_of_one_shop_is_anonymous_in_another(
+    fx_client: Any, fx_shop: ShopFixture, fx_other_shop: ShopFixture
+) -> None:
+    resp = await browser_login(fx_client, fx_shop.slug, fx_shop.email, fx_shop.password)
+    assert resp.status_code == 303
+    token = fx_client.cookies.get("sb_session", path=f"/t/{fx_shop.slug}")
+    assert token
+    # Replay A's session token against B's URL on purpose (a browser would not even send it: cookie path).
+    resp = await fx_client.get(f"/t/{fx_other_shop.slug}/api/v1/me", headers={"cookie": f"sb_session={token}"})
+    assert resp.status_code == 401
+    assert fx_shop.email not in resp.text
+
+
+async def test_tenant_query_without_a_tenant_fails_loudly(fx_db: str) -> None:
+    with pytest.raises(asyncpg.UndefinedTableError):
+        await User.select()
+    with pytest.raises(NoTenantError):
+        current_tenant()
+
+
+async def test_cancelled_queries_never_leak_a_search_path(fx_shop: ShopFixture, fx_other_shop: ShopFixture) -> None:
+    """Hundreds of concurrent units of work over two tenants on a small pool, a third of them cancelled
+    mid-query: every completed read sees only its own tenant, and every pooled connection comes back with no
+    tenant schema selected (the CVE-2023-28859 class of bug)."""
+    shops = [fx_shop, fx_other_shop]
+    wrong: list[str] = []
+    done = 0
+
+    async def read(shop: ShopFixture) -> None:
+        nonlocal done
+        async with tenant_context(shop.tenant) as uow:
+            row = await uow.connection.fetchrow(
+                "SELECT current_schema() AS schema, (SELECT email FROM app_user ORDER BY id LIMIT 1) AS email, "
+                "pg_sleep($1) AS _", random.uniform(0, 0.02))
+            emails = await User.select(User.email).where(User.role == "owner")
+        if row["schema"] != shop.tenant.schema or row["email"] != shop.email or emails[0]["email"] != shop.email:
+            wrong.append(f"{shop.slug} saw {row['schema']}/{row['email']}")
+        done += 1
+
+    async def maybe_cancel(shop: ShopFixture, cancel: bool) -> None:
+        task = asyncio.create_task(read(shop))
+        if cancel:
+            await asyncio.sleep(random.uniform(0, 0.015))
+            task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass
+
+    await asyncio.gather(*(maybe_cancel(random.choice(shops), random.random() < 0.35) for _ in range(400)))
+    assert not wrong, wrong[:5]
+    assert done > 100
+    # Every connection the pool hands out now is back to "no tenant".
+    conns = [await DB.pool.acquire() for _ in range(DB.pool.get_max_size())]
+    try:
+        paths = {await c.fetchval("SHOW search_path") for c in conns}
+        in_tx = [c.is_in_transaction() for c in conns]
+    finally:
+        for c in conns:
+            await DB.pool.release(c)
+    assert paths == {NO_TENANT_SEARCH_PATH}
+    assert not any(in_tx)
+
+
+async def test_cancelled_http_requests_never_cross_tenants(
+    fx_client: Any, fx_shop: ShopFixture, fx_other_shop: ShopFixture
+) -> None:
+    shops = [fx_shop, fx_other_shop]
+    leaks: list[str] = []
+
+    async def call(shop: ShopFixture) -> None:
+        try:
+            resp = await asyncio.wait_for(
+                fx_client.get(f"/t/{shop.slug}/api/v1/users", headers=shop.auth), timeout=random.uniform(0.001, 0.05))
+        except TimeoutError:
+            return
+        other = fx_other_shop if shop is fx_shop else fx_shop
+        if resp.status_code != 200 or other.email in resp.text or shop.email not in resp.text:
+            leaks.append(f"{shop.slug}: {resp.status_code} {resp.text[:120]}")
+
+    await asyncio.gather(*(call(random.choice(shops)) for _ in range(200)))
+    assert not leaks, leaks[:5]
