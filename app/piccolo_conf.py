@@ -12,5 +12,7 @@ APP_REGISTRY = AppRegistry(
     apps=[
         "tenants.piccolo_app",
         "app.accounts.piccolo_app",
+        "app.contacts.piccolo_app",
+        "app.timeline.piccolo_app",
     ]
 )

@@ -7,10 +7,10 @@ import re
 import time
 
 import asyncpg
-from email_validator import EmailNotValidError, validate_email
 
 from app.lib.db import TenantRef, platform_context, quote_schema, schema_transaction
 from app.lib.errors import Conflict, Invalid, NotFound
+from app.lib.identities import normalize_email
 from app.lib.security import check_password_policy, hash_password
 from tenants import migrations
 from tenants.tables import Tenant
@@ -41,14 +41,6 @@ def validate_slug(slug: str) -> str:
 
 def schema_for(slug: str) -> str:
     return f"t_{validate_slug(slug)}"
-
-
-def normalize_email(email: str, field: str = "email") -> str:
-    try:
-        # Syntax only: deliverability checks would send DNS queries, and we never leave loopback in tests.
-        return validate_email(email, check_deliverability=False).normalized.lower()
-    except EmailNotValidError as exc:
-        raise Invalid(f"That email address is not valid: {exc}", field=field) from None
 
 
 def _ref(row: dict) -> TenantRef:

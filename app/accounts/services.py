@@ -13,6 +13,7 @@ from app.accounts.tables import ROLES, ApiKey, Invitation, Session, User, Worksp
 from app.audit import services as audit
 from app.lib import jobs, reqctx
 from app.lib.db import TenantRef, current_tenant, current_uow
+from app.lib.identities import normalize_email
 from app.lib.errors import Conflict, Forbidden, Invalid, NotFound, TooManyAttempts, Unauthorized
 from app.lib.security import check_password_policy, hash_password, new_token, token_hash, verify_password
 from app.settings import get_settings
@@ -315,8 +316,6 @@ INVITATION_COLUMNS = (Invitation.id, Invitation.email, Invitation.role, Invitati
 
 
 async def invite(actor: Principal, email: str, role: str) -> dict[str, Any]:
-    from tenants.services import normalize_email
-
     _require(actor, "admin")
     email = normalize_email(email)
     check_role(role)

@@ -1,0 +1,1 @@
+"""The client card: identities, custom fields, tags, temperature, owner, notes, files, search, merge, import."""

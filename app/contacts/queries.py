@@ -1,0 +1,70 @@
+"""SQL of the contact list: filters, search and sorting in one place, parameterised (never string-built values)."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+from typing import Any
+
+SORTS = {
+    "updated": "c.updated_at DESC, c.id DESC",
+    "created": "c.created_at DESC, c.id DESC",
+    "name": "lower(c.name) ASC, c.id ASC",
+    "last_contact": "c.last_contact_at DESC NULLS LAST, c.id DESC",
+}
+
+
+@dataclasses.dataclass
+class ContactFilter:
+    q: str = ""
+    phone_e164: str | None = None
+    tag: str | None = None
+    temperature: str | None = None
+    owner_id: int | None = None
+    custom: dict[str, Any] = dataclasses.field(default_factory=dict)
+    last_contact_from: dt.datetime | None = None
+    last_contact_to: dt.datetime | None = None
+    sort: str = "updated"
+
+
+def like_pattern(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def build(f: ContactFilter, *, limit: int, offset: int) -> tuple[str, list[Any]]:
+    """SELECT of matching contact ids, with $n placeholders and their arguments."""
+    where = ["c.deleted_at IS NULL"]
+    args: list[Any] = []
+
+    def arg(value: Any) -> str:
+        args.append(value)
+        return f"${len(args)}"
+
+    text = f.q.strip().lower()
+    if text:
+        digits = "".join(ch for ch in text if ch.isdigit())
+        phoneish = len(digits) >= 3 and all(ch.isdigit() or ch in " +-().\u00a0" for ch in text)
+        needle = digits if phoneish else text
+        match = f"c.search_text ILIKE {arg(like_pattern(needle))}"
+        if f.phone_e164:
+            match = (f"({match} OR c.id IN (SELECT p.contact FROM contact_phone p WHERE p.e164 = "
+                     f"{arg(f.phone_e164)}))")
+        where.append(match)
+    if f.tag:
+        where.append(f"c.tags @> ARRAY[{arg(f.tag)}]::varchar[]")
+    if f.temperature:
+        where.append(f"c.temperature = {arg(f.temperature)}")
+    if f.owner_id is not None:
+        where.append(f"c.owner = {arg(f.owner_id)}")
+    if f.custom:
+        where.append(f"c.custom @> {arg(json.dumps(f.custom))}::jsonb")
+    if f.last_contact_from:
+        where.append(f"c.last_contact_at >= {arg(f.last_contact_from)}")
+    if f.last_contact_to:
+        where.append(f"c.last_contact_at < {arg(f.last_contact_to)}")
+    order = SORTS.get(f.sort, SORTS["updated"])
+    sql = (f"SELECT c.id FROM contact c WHERE {' AND '.join(where)} ORDER BY {order} "
+           f"LIMIT {arg(limit)} OFFSET {arg(offset)}")
+    return sql, args

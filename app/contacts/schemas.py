@@ -1,0 +1,119 @@
+"""Wire shapes of the contacts and timeline API."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import msgspec
+
+
+class ContactIn(msgspec.Struct, forbid_unknown_fields=True):
+    name: str = ""
+    company: str = ""
+    phones: list[str] = []
+    emails: list[str] = []
+    tags: list[str] = []
+    temperature: str | None = None
+    owner_id: int | None = None
+    birth_date: dt.date | None = None
+    address: str = ""
+    preferences: str = ""
+    custom: dict[str, Any] = {}
+
+
+class ContactPatch(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """Only the fields present change. `version`, when sent, must match (optimistic concurrency)."""
+
+    name: str | msgspec.UnsetType = msgspec.UNSET
+    company: str | msgspec.UnsetType = msgspec.UNSET
+    phones: list[str] | msgspec.UnsetType = msgspec.UNSET
+    emails: list[str] | msgspec.UnsetType = msgspec.UNSET
+    tags: list[str] | msgspec.UnsetType = msgspec.UNSET
+    temperature: str | None | msgspec.UnsetType = msgspec.UNSET
+    owner_id: int | None | msgspec.UnsetType = msgspec.UNSET
+    birth_date: dt.date | None | msgspec.UnsetType = msgspec.UNSET
+    address: str | msgspec.UnsetType = msgspec.UNSET
+    preferences: str | msgspec.UnsetType = msgspec.UNSET
+    custom: dict[str, Any] | msgspec.UnsetType = msgspec.UNSET
+    version: int | msgspec.UnsetType = msgspec.UNSET
+
+    def changes(self) -> dict[str, Any]:
+        return {f: getattr(self, f) for f in self.__struct_fields__
+                if f != "version" and getattr(self, f) is not msgspec.UNSET}
+
+
+class ContactOut(msgspec.Struct):
+    id: int
+    name: str
+    company: str
+    phones: list[str]
+    emails: list[str]
+    tags: list[str]
+    temperature: str | None
+    owner_id: int | None
+    owner_name: str | None
+    birth_date: dt.date | None
+    address: str
+    preferences: str
+    custom: dict[str, Any]
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    last_contact_at: dt.datetime | None
+    version: int
+
+
+class ContactList(msgspec.Struct):
+    items: list[ContactOut]
+    next: str | None = None
+    total: int | None = None
+
+
+class NoteIn(msgspec.Struct, forbid_unknown_fields=True):
+    body: str
+
+
+class InteractionOut(msgspec.Struct):
+    id: int
+    contact_id: int
+    channel: str
+    direction: str
+    occurred_at: dt.datetime
+    actor_type: str
+    actor_id: int | None
+    actor_label: str
+    summary: str
+    payload: dict[str, Any]
+    links: dict[str, Any]
+
+
+class TimelinePage(msgspec.Struct):
+    items: list[InteractionOut]
+    next: str | None = None
+
+
+class CustomFieldIn(msgspec.Struct, forbid_unknown_fields=True):
+    key: str
+    label: str
+    kind: str
+    options: list[str] = []
+    required: bool = False
+    unique: bool = False
+    position: int = 0
+
+
+class CustomFieldOut(msgspec.Struct):
+    id: int
+    key: str
+    label: str
+    kind: str
+    options: list[str]
+    required: bool
+    unique: bool
+    position: int
+    archived: bool
+
+
+class MergeIn(msgspec.Struct, forbid_unknown_fields=True):
+    other_id: int
+    """The contact merged into this one (it disappears; everything of it moves here)."""

@@ -1,0 +1,268 @@
+"""Client card rules: create, read, edit, delete, search, notes, identities."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import msgspec
+
+from app.accounts.tables import User, Workspace
+from app.audit import services as audit
+from app.contacts import events, fields, queries
+from app.contacts.tables import TEMPERATURES, Contact, ContactEmail, ContactPhone, Note
+from app.lib.db import current_uow
+from app.lib.errors import Conflict, Invalid, NotFound
+from app.lib.identities import normalize_email, normalize_phone, try_phone
+from app.timeline import services as timeline
+
+EDITABLE = ("name", "company", "phones", "emails", "tags", "temperature", "owner_id", "birth_date", "address",
+            "preferences", "custom")
+MAX_TAGS = 50
+
+
+async def default_region() -> str:
+    row = await Workspace.select(Workspace.default_region).first()
+    return row["default_region"] if row else "US"
+
+
+def _text(value: Any, field: str, limit: int) -> str:
+    if not isinstance(value, str):
+        raise Invalid(f"{field} must be text.", field=field)
+    value = value.strip()
+    if len(value) > limit:
+        raise Invalid(f"{field} must be at most {limit} characters.", field=field)
+    return value
+
+
+async def _clean(values: dict[str, Any], *, contact_id: int | None = None,
+                 current_custom: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Validate and normalise the given fields; errors name the field (phones[1], custom.size...)."""
+    out: dict[str, Any] = {}
+    region = await default_region()
+    for key, value in values.items():
+        if key in ("name", "company"):
+            out[key] = _text(value, key, 200)
+        elif key in ("address", "preferences"):
+            out[key] = _text(value, key, 2000)
+        elif key == "phones":
+            phones: list[str] = []
+            for i, raw in enumerate(value or []):
+                e164 = normalize_phone(str(raw), region, field=f"phones[{i}]")
+                if e164 not in phones:
+                    phones.append(e164)
+            out[key] = phones
+        elif key == "emails":
+            emails: list[str] = []
+            for i, raw in enumerate(value or []):
+                addr = normalize_email(str(raw), field=f"emails[{i}]")
+                if addr not in emails:
+                    emails.append(addr)
+            out[key] = emails
+        elif key == "tags":
+            tags: list[str] = []
+            for raw in value or []:
+                tag = _text(raw, "tags", 50).lower()
+                if tag and tag not in tags:
+                    tags.append(tag)
+            if len(tags) > MAX_TAGS:
+                raise Invalid(f"At most {MAX_TAGS} tags per contact.", field="tags")
+            out[key] = tags
+        elif key == "temperature":
+            if value not in (None, "", *TEMPERATURES):
+                raise Invalid(f"temperature must be one of: {', '.join(TEMPERATURES)} (or empty).", field="temperature")
+            out[key] = value or None
+        elif key == "owner_id":
+            if value is not None and not await User.exists().where((User.id == value) & (User.status == "active")):
+                raise Invalid(f"No active user {value} to own this contact.", field="owner_id")
+            out[key] = value
+        elif key == "birth_date":
+            if isinstance(value, str):
+                try:
+                    value = dt.date.fromisoformat(value) if value else None
+                except ValueError:
+                    raise Invalid("birth_date must be a date written as YYYY-MM-DD.", field="birth_date") from None
+            if value is not None and not (dt.date(1900, 1, 1) <= value <= dt.date.today()):
+                raise Invalid("birth_date must be between 1900-01-01 and today.", field="birth_date")
+            out[key] = value
+        elif key == "custom":
+            if not isinstance(value, dict):
+                raise Invalid("custom must be an object of field keys to values.", field="custom")
+            out[key] = await fields.validate(value, current=current_custom, contact_id=contact_id)
+    return out
+
+
+def _search_text(name: str, company: str, emails: list[str], phones: list[str]) -> str:
+    return " ".join([name.lower(), company.lower(), *emails, *(p.lstrip("+") for p in phones)]).strip()
+
+
+async def _write_identities(contact_id: int, phones: list[str] | None, emails: list[str] | None) -> None:
+    if phones is not None:
+        await ContactPhone.delete().where(ContactPhone.contact == contact_id)
+        if phones:
+            await ContactPhone.insert(*[ContactPhone(contact=contact_id, e164=p, position=i)
+                                        for i, p in enumerate(phones)])
+    if emails is not None:
+        await ContactEmail.delete().where(ContactEmail.contact == contact_id)
+        if emails:
+            await ContactEmail.insert(*[ContactEmail(contact=contact_id, email=e, position=i)
+                                        for i, e in enumerate(emails)])
+
+
+async def _refresh_search_text(contact_id: int) -> None:
+    await Contact.raw(
+        "UPDATE contact c SET search_text = trim(concat_ws(' ', lower(c.name), lower(c.company), "
+        "(SELECT string_agg(e.email, ' ') FROM contact_email e WHERE e.contact = c.id), "
+        "(SELECT string_agg(ltrim(p.e164, '+'), ' ') FROM contact_phone p WHERE p.contact = c.id))) WHERE c.id = {}",
+        contact_id)
+
+
+async def create(actor: Any, values: dict[str, Any], *, source: str = "manual") -> dict[str, Any]:
+    clean = await _clean({k: v for k, v in values.items() if k in EDITABLE}, current_custom={})
+    if "custom" not in clean:
+        clean["custom"] = await fields.validate({}, current={})
+    if not (clean.get("name") or clean.get("phones") or clean.get("emails") or clean.get("company")):
+        raise Invalid("A contact needs at least a name, a company, a phone or an email.", field="name")
+    phones, emails = clean.pop("phones", []), clean.pop("emails", [])
+    owner = clean.pop("owner_id", None)
+    row = Contact(**clean, owner=owner,
+                  search_text=_search_text(clean.get("name", ""), clean.get("company", ""), emails, phones))
+    rows = await Contact.insert(row).returning(Contact.id)
+    contact_id = int(rows[0]["id"])
+    await _write_identities(contact_id, phones, emails)
+    actor_id = getattr(actor, "user_id", None)
+    await timeline.record(contact_id, "system", "internal", "Contact created" + (f" ({source})" if source != "manual" else ""),
+                          actor_type="user" if actor_id else "system", actor_id=actor_id,
+                          actor_label=getattr(actor, "label", ""), payload={"event": "created", "source": source})
+    if actor_id:
+        await audit.record("contact.created", actor_id=actor_id, actor=actor.label, target_type="contact",
+                           target_id=contact_id)
+    await events.emit("contact.created", contact_id=contact_id)
+    return await get(contact_id)
+
+
+async def _cards(ids: list[int]) -> list[dict[str, Any]]:
+    if not ids:
+        return []
+    rows = await Contact.select(
+        Contact.id, Contact.name, Contact.company, Contact.tags, Contact.temperature,
+        Contact.owner.as_alias("owner_id"), Contact.owner.name.as_alias("owner_name"), Contact.birth_date,
+        Contact.address, Contact.preferences, Contact.custom, Contact.created_at, Contact.updated_at,
+        Contact.last_contact_at, Contact.version,
+    ).where(Contact.id.is_in(ids)).output(load_json=True)
+    phones = await ContactPhone.select(ContactPhone.contact, ContactPhone.e164).where(
+        ContactPhone.contact.is_in(ids)).order_by(ContactPhone.position)
+    emails = await ContactEmail.select(ContactEmail.contact, ContactEmail.email).where(
+        ContactEmail.contact.is_in(ids)).order_by(ContactEmail.position)
+    by_id = {r["id"]: {**r, "phones": [], "emails": []} for r in rows}
+    for p in phones:
+        by_id[p["contact"]]["phones"].append(p["e164"])
+    for e in emails:
+        by_id[e["contact"]]["emails"].append(e["email"])
+    return [by_id[i] for i in ids if i in by_id]
+
+
+async def get(contact_id: int) -> dict[str, Any]:
+    exists = await Contact.select(Contact.id, Contact.merged_into, Contact.deleted_at).where(
+        Contact.id == contact_id).first()
+    if exists is None or exists["deleted_at"] is not None:
+        raise NotFound(f"No contact {contact_id}.", extra={"merged_into": exists["merged_into"]} if exists else None)
+    return (await _cards([contact_id]))[0]
+
+
+async def update(actor: Any, contact_id: int, values: dict[str, Any], *, version: int | None = None) -> dict[str, Any]:
+    current = await get(contact_id)
+    if version is not None and version != current["version"]:
+        raise Conflict(f"This contact was changed by someone else (version {current['version']}, you had {version}); "
+                       "reload it and apply your change again.", extra={"version": current["version"]})
+    clean = await _clean({k: v for k, v in values.items() if k in EDITABLE}, contact_id=contact_id,
+                         current_custom=current["custom"])
+    phones, emails = clean.pop("phones", None), clean.pop("emails", None)
+    changes: dict[Any, Any] = {getattr(Contact, k): v for k, v in clean.items() if k != "owner_id"}
+    if "owner_id" in clean:
+        changes[Contact.owner] = clean["owner_id"]
+    changed = sorted(k for k in [*clean, *(["phones"] if phones is not None else []),
+                                 *(["emails"] if emails is not None else [])]
+                     if (current.get(k) != (phones if k == "phones" else emails if k == "emails" else clean.get(k))))
+    if not changed:
+        return current
+    changes[Contact.updated_at] = dt.datetime.now(dt.UTC)
+    changes[Contact.version] = Contact.version + 1
+    updated = await Contact.update(changes).where((Contact.id == contact_id) & (Contact.version == current["version"])
+                                                  ).returning(Contact.id)
+    if not updated:
+        raise Conflict("This contact was changed by someone else just now; reload it and apply your change again.")
+    await _write_identities(contact_id, phones, emails)
+    await _refresh_search_text(contact_id)
+    actor_id = getattr(actor, "user_id", None)
+    await audit.record("contact.updated", actor_id=actor_id, actor=getattr(actor, "label", "system"),
+                       target_type="contact", target_id=contact_id, detail={"fields": changed})
+    await events.emit("contact.updated", contact_id=contact_id)
+    return await get(contact_id)
+
+
+async def delete(actor: Any, contact_id: int) -> None:
+    """Hide the contact; its timeline, notes and files are kept (nothing is ever lost)."""
+    await get(contact_id)
+    await Contact.update({Contact.deleted_at: dt.datetime.now(dt.UTC)}).where(Contact.id == contact_id)
+    await audit.record("contact.deleted", actor_id=actor.user_id, actor=actor.label, target_type="contact",
+                       target_id=contact_id)
+    await events.emit("contact.deleted", contact_id=contact_id)
+
+
+async def search(f: queries.ContactFilter, *, limit: int = 50, offset: int = 0) -> tuple[list[dict[str, Any]], int | None]:
+    if f.temperature and f.temperature not in TEMPERATURES:
+        raise Invalid(f"temperature must be one of: {', '.join(TEMPERATURES)}.", field="temperature")
+    if f.sort not in queries.SORTS:
+        raise Invalid(f"sort must be one of: {', '.join(queries.SORTS)}.", field="sort")
+    if f.q and f.phone_e164 is None:
+        f.phone_e164 = try_phone(f.q, await default_region())
+    limit = min(max(limit, 1), 200)
+    sql, args = queries.build(f, limit=limit + 1, offset=max(offset, 0))
+    rows = await current_uow().connection.fetch(sql, *args)
+    ids = [r["id"] for r in rows]
+    more = len(ids) > limit
+    return await _cards(ids[:limit]), (offset + limit if more else None)
+
+
+async def find_by_phone(e164: str) -> int | None:
+    row = await ContactPhone.select(ContactPhone.contact).where(
+        (ContactPhone.e164 == e164) & ContactPhone.contact.deleted_at.is_null()).order_by(ContactPhone.contact).first()
+    return row["contact"] if row else None
+
+
+async def find_by_email(email: str) -> int | None:
+    row = await ContactEmail.select(ContactEmail.contact).where(
+        (ContactEmail.email == email.lower()) & ContactEmail.contact.deleted_at.is_null()).order_by(
+        ContactEmail.contact).first()
+    return row["contact"] if row else None
+
+
+# -- notes -----------------------------------------------------------------------------------------------------
+
+MAX_NOTE = 20_000
+
+
+async def add_note(actor: Any, contact_id: int, body: str) -> dict[str, Any]:
+    await get(contact_id)
+    body = (body or "").strip()
+    if not body:
+        raise Invalid("The note is empty.", field="body")
+    if len(body) > MAX_NOTE:
+        raise Invalid(f"A note can be at most {MAX_NOTE} characters.", field="body")
+    rows = await Note.insert(Note(contact=contact_id, body=body, author=actor.user_id)).returning(Note.id,
+                                                                                                 Note.created_at)
+    note_id = rows[0]["id"]
+    first_line = body.splitlines()[0][:140]
+    await timeline.record(contact_id, "note", "internal", first_line, payload={"body": body}, links={"note_id": note_id},
+                          actor_type="user", actor_id=actor.user_id, actor_label=actor.name or actor.email,
+                          occurred_at=rows[0]["created_at"])
+    await audit.record("note.added", actor_id=actor.user_id, actor=actor.label, target_type="contact",
+                       target_id=contact_id, detail={"note_id": note_id})
+    await events.emit("note.added", contact_id=contact_id, note_id=note_id)
+    return {"id": note_id, "contact_id": contact_id, "body": body, "created_at": rows[0]["created_at"]}
+
+
+def to_struct(struct: type[msgspec.Struct], row: dict[str, Any]) -> Any:
+    names = set(struct.__struct_fields__)
+    return struct(**{k: v for k, v in row.items() if k in names})

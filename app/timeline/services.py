@@ -1,0 +1,84 @@
+"""The one way to write and read the timeline. Every channel records its interactions through `record`."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+from typing import Any
+
+from app.contacts.tables import Contact
+from app.lib.errors import Invalid, NotFound
+from app.timeline.tables import CHANNELS, DIRECTIONS, Interaction
+
+COLUMNS = (Interaction.id, Interaction.contact.as_alias("contact_id"), Interaction.channel, Interaction.direction,
+           Interaction.occurred_at, Interaction.actor_type, Interaction.actor_id, Interaction.actor_label,
+           Interaction.summary, Interaction.payload, Interaction.links)
+# Channels that count as talking to the customer (for "last contact" on the card).
+CONTACT_CHANNELS = frozenset({"call", "sms", "email", "chat"})
+
+
+async def record(contact_id: int, channel: str, direction: str, summary: str, *, payload: dict[str, Any] | None = None,
+                 links: dict[str, Any] | None = None, actor_type: str = "system", actor_id: int | None = None,
+                 actor_label: str = "", occurred_at: dt.datetime | None = None) -> int:
+    """Append one interaction to a contact's timeline (inside the caller's unit of work) and announce it."""
+    if channel not in CHANNELS:
+        raise ValueError(f"unknown timeline channel {channel!r}")
+    if direction not in DIRECTIONS:
+        raise ValueError(f"unknown direction {direction!r}")
+    when = occurred_at or dt.datetime.now(dt.UTC)
+    rows = await Interaction.insert(Interaction(
+        contact=contact_id, channel=channel, direction=direction, occurred_at=when, actor_type=actor_type,
+        actor_id=actor_id, actor_label=actor_label[:254], summary=summary[:500], payload=payload or {},
+        links=links or {},
+    )).returning(Interaction.id)
+    if channel in CONTACT_CHANNELS:
+        await Contact.raw("UPDATE contact SET last_contact_at = GREATEST(coalesce(last_contact_at, {}), {}) "
+                          "WHERE id = {}", when, when, contact_id)
+    from app.contacts import events
+
+    await events.emit("interaction.created", contact_id=contact_id, interaction_id=rows[0]["id"], channel=channel)
+    return int(rows[0]["id"])
+
+
+def _cursor(row: dict[str, Any]) -> str:
+    raw = f"{row['occurred_at'].isoformat()}|{row['id']}"
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _parse_cursor(cursor: str) -> tuple[dt.datetime, int]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        when, _, ident = raw.partition("|")
+        return dt.datetime.fromisoformat(when), int(ident)
+    except (ValueError, UnicodeDecodeError):
+        raise Invalid("The `before` cursor is not one this API gave out; start again without it.",
+                      field="before") from None
+
+
+async def page(contact_id: int, *, channel: str | None = None, before: str | None = None,
+               limit: int = 50) -> tuple[list[dict[str, Any]], str | None]:
+    """Newest first, `limit` at a time; `next` is the cursor for the following page (None at the end)."""
+    if not await Contact.exists().where((Contact.id == contact_id) & Contact.deleted_at.is_null()):
+        raise NotFound(f"No contact {contact_id}.")
+    if channel and channel not in CHANNELS:
+        raise Invalid(f"Unknown channel {channel!r}; choose one of: {', '.join(CHANNELS)}.", field="channel")
+    limit = min(max(limit, 1), 200)
+    query = Interaction.select(*COLUMNS).where(Interaction.contact == contact_id).order_by(
+        Interaction.occurred_at, ascending=False).order_by(Interaction.id, ascending=False).limit(limit + 1).output(
+        load_json=True)
+    if channel:
+        query = query.where(Interaction.channel == channel)
+    if before:
+        when, ident = _parse_cursor(before)
+        query = query.where((Interaction.occurred_at < when) | ((Interaction.occurred_at == when) & (Interaction.id < ident)))
+    rows = await query
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (_cursor(rows[-1]) if more and rows else None)
+
+
+async def move_to(source_contact_id: int, target_contact_id: int) -> int:
+    """Merge support: the whole timeline of one contact becomes the other's."""
+    moved = await Interaction.update({Interaction.contact: target_contact_id}).where(
+        Interaction.contact == source_contact_id).returning(Interaction.id)
+    return len(moved)
