@@ -19,6 +19,7 @@ from app.accounts.api import AccountsApi
 from app.accounts.guards import LoginRequired
 from app.accounts.views import AuthViews, WorkspaceViews
 from app.contacts.api import ContactsApi
+from app.contacts.views import ContactViews, CustomFieldViews
 from app.lib import csrf
 from app.lib.errors import EXCEPTION_HANDLERS, http_error_handler
 from app.lib.lifecycle import lifespan
@@ -48,7 +49,7 @@ def create_app() -> Litestar:
     return Litestar(
         route_handlers=[
             landing, signup_form, signup_submit, signup, health,
-            AuthViews, WorkspaceViews, AccountsApi, ContactsApi,
+            AuthViews, WorkspaceViews, AccountsApi, ContactsApi, ContactViews, CustomFieldViews,
             create_static_files_router(path="/static", directories=[STATIC_DIR], include_in_schema=False),
         ],
         middleware=[

@@ -21,6 +21,11 @@ def environment() -> Environment:
     env = Environment(loader=FileSystemLoader(TEMPLATE_DIR), autoescape=select_autoescape(["html", "xml"]),
                       enable_async=False)
     env.globals["ROLES"] = ("owner", "admin", "supervisor", "operator")
+    from app.lib.identities import pretty_phone
+    from app.lib.markdown import render as markdown
+
+    env.filters["markdown"] = markdown
+    env.filters["phone"] = pretty_phone
     return env
 
 
