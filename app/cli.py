@@ -82,6 +82,11 @@ def run(host: str | None, port: int | None, demo: bool) -> None:
     """Serve the web app (embedded PostgreSQL, in-memory fan-out and mail catcher when not configured)."""
     import uvicorn
 
+    from app.settings import get_settings
+
+    if host or port:
+        os.environ.update({k: str(v) for k, v in (("HOST", host), ("PORT", port)) if v})
+        get_settings.cache_clear()
     server = _ensure_database()
     settings = _settings()
     catcher = None
@@ -116,8 +121,8 @@ def run(host: str | None, port: int | None, demo: bool) -> None:
     created = _with_db(prepare)
     _banner(settings, demo, created)
     try:
-        uvicorn.run("app.asgi:create_app", factory=True, host=host or settings.app.host,
-                    port=port or settings.app.port, log_level="info", lifespan="on")
+        uvicorn.run("app.asgi:create_app", factory=True, host=settings.app.host, port=settings.app.port,
+                    log_level="info", lifespan="on")
     finally:
         if catcher is not None:
             catcher.stop()

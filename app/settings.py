@@ -61,7 +61,7 @@ class AppSettings:
     env: str
     """SWITCHBOARD_ENV: `dev` (default; embedded services allowed, insecure cookies on http) or `prod`."""
     base_url: str
-    """BASE_URL: the public URL users and Twilio reach us at, e.g. https://crm.example.com (default http://127.0.0.1:8000)."""
+    """BASE_URL: the public URL users and Twilio reach us at, e.g. https://crm.example.com (default http://HOST:PORT)."""
     host: str
     """HOST: address `switchboard run` binds to (default 127.0.0.1)."""
     port: int
@@ -165,7 +165,9 @@ def load_settings() -> Settings:
     if env not in {"dev", "prod"}:
         raise SettingsError(f"SWITCHBOARD_ENV={env!r} must be `dev` or `prod`")
     state_dir = Path(_env("STATE_DIR", str(STATE_DIR_DEFAULT)) or ".state").resolve()
-    base_url = _url("BASE_URL", "http://127.0.0.1:8000", ("http", "https")) or ""
+    host = _env("HOST", "127.0.0.1") or "127.0.0.1"
+    port = _int("PORT", 8000, minimum=1)
+    base_url = _url("BASE_URL", f"http://{host}:{port}", ("http", "https")) or ""
     secret = _env("SECRET_KEY")
     if secret is None:
         if env == "prod":
@@ -187,8 +189,8 @@ def load_settings() -> Settings:
         app=AppSettings(
             env=env,
             base_url=base_url,
-            host=_env("HOST", "127.0.0.1") or "127.0.0.1",
-            port=_int("PORT", 8000, minimum=1),
+            host=host,
+            port=port,
             secret_key=secret,
             state_dir=state_dir,
             embedded_worker=_bool("EMBEDDED_WORKER", True),
