@@ -20,6 +20,7 @@ from app.accounts.guards import LoginRequired
 from app.accounts.views import AuthViews, WorkspaceViews
 from app.contacts.api import ContactsApi
 from app.contacts.views import ContactViews, CustomFieldViews
+from app.conversations.api import ConversationsApi
 from app.lib import csrf
 from app.lib.errors import EXCEPTION_HANDLERS, http_error_handler
 from app.lib.lifecycle import lifespan
@@ -50,6 +51,7 @@ def create_app() -> Litestar:
         route_handlers=[
             landing, signup_form, signup_submit, signup, health,
             AuthViews, WorkspaceViews, AccountsApi, ContactsApi, ContactViews, CustomFieldViews,
+            ConversationsApi,
             create_static_files_router(path="/static", directories=[STATIC_DIR], include_in_schema=False),
         ],
         middleware=[

@@ -14,5 +14,6 @@ APP_REGISTRY = AppRegistry(
         "app.accounts.piccolo_app",
         "app.contacts.piccolo_app",
         "app.timeline.piccolo_app",
+        "app.conversations.piccolo_app",
     ]
 )

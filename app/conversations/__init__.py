@@ -1,0 +1,1 @@
+"""Conversations: interactions waiting in queues (topics), taken by operators, transferred, wrapped up."""

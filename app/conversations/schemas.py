@@ -1,0 +1,75 @@
+"""Wire shapes of the queue API."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import msgspec
+
+
+class ConversationIn(msgspec.Struct, forbid_unknown_fields=True):
+    channel: str
+    queue: str = "general"
+    contact_id: int | None = None
+    subject: str = ""
+    from_address: str = ""
+
+
+class ConversationOut(msgspec.Struct):
+    id: int
+    contact_id: int | None
+    contact_name: str | None
+    channel: str
+    queue_id: int
+    queue_key: str
+    queue_name: str
+    status: str
+    subject: str
+    from_address: str
+    assigned_to_id: int | None
+    assigned_to_name: str | None
+    created_at: dt.datetime
+    taken_at: dt.datetime | None
+    closed_at: dt.datetime | None
+    wrapup_code: str
+    wrapup_note: str
+
+
+class TransferIn(msgspec.Struct, forbid_unknown_fields=True):
+    queue: str | None = None
+    user_id: int | None = None
+
+
+class WrapUpIn(msgspec.Struct, forbid_unknown_fields=True):
+    code: str
+    note: str = ""
+
+
+class QueueIn(msgspec.Struct, forbid_unknown_fields=True):
+    key: str
+    name: str
+    roles: list[str] = []
+
+
+class QueueOut(msgspec.Struct):
+    id: int
+    key: str
+    name: str
+    roles: list[str]
+    position: int
+    archived: bool
+
+
+class QueueStat(msgspec.Struct):
+    id: int
+    key: str
+    name: str
+    waiting: int
+    oldest: dt.datetime | None
+
+
+class StatsOut(msgspec.Struct):
+    queues: list[QueueStat]
+    waiting: int
+    longest_wait_seconds: int
+    handled_today: int

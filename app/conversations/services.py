@@ -1,0 +1,227 @@
+"""Queue rules: open a conversation, take it (the database decides who wins), transfer, wrap up, statistics."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+
+from app.accounts.services import RANK, Principal
+from app.accounts.tables import User
+from app.audit import services as audit
+from app.contacts import events
+from app.contacts.tables import Contact
+from app.conversations.tables import Conversation, Queue
+from app.lib.db import current_uow
+from app.lib.errors import Conflict, Forbidden, Invalid, NotFound
+from app.timeline import services as timeline
+
+KEY_RE = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
+LIVE_CHANNELS = ("call", "sms", "email", "chat")
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+# -- queues ----------------------------------------------------------------------------------------------------
+
+async def queues(include_archived: bool = False) -> list[dict[str, Any]]:
+    query = Queue.select().order_by(Queue.position).order_by(Queue.id)
+    if not include_archived:
+        query = query.where(Queue.archived == False)  # noqa: E712
+    return await query
+
+
+def visible(queue: dict[str, Any], principal: Principal) -> bool:
+    return not queue["roles"] or principal.role in queue["roles"] or principal.has_role("admin")
+
+
+async def visible_queue_ids(principal: Principal) -> list[int]:
+    return [q["id"] for q in await queues() if visible(q, principal)]
+
+
+async def create_queue(actor: Principal, key: str, name: str, roles: list[str]) -> dict[str, Any]:
+    key = (key or "").strip().lower()
+    if not KEY_RE.match(key):
+        raise Invalid("The key must be 2 to 40 characters: lowercase letters, digits and _.", field="key")
+    name = (name or "").strip()
+    if not name or len(name) > 100:
+        raise Invalid("The name must be 1 to 100 characters.", field="name")
+    bad = [r for r in roles if r not in RANK]
+    if bad:
+        raise Invalid(f"Unknown role {bad[0]!r}.", field="roles")
+    if await Queue.exists().where(Queue.key == key):
+        raise Conflict(f"A queue with key {key!r} exists already.", field="key")
+    rows = await Queue.insert(Queue(key=key, name=name, roles=roles)).returning(Queue.id)
+    await audit.record("queue.created", actor_id=actor.user_id, actor=actor.label, target_type="queue", target_id=key)
+    return await Queue.select().where(Queue.id == rows[0]["id"]).first()  # type: ignore[return-value]
+
+
+async def queue_by_key(key: str) -> dict[str, Any]:
+    row = await Queue.select().where((Queue.key == key) & (Queue.archived == False)).first()  # noqa: E712
+    if row is None:
+        raise Invalid(f"Unknown queue {key!r}.", field="queue")
+    return row
+
+
+# -- conversations ---------------------------------------------------------------------------------------------
+
+COLUMNS = (Conversation.id, Conversation.contact.as_alias("contact_id"), Conversation.contact.name.as_alias(
+    "contact_name"), Conversation.channel, Conversation.queue.as_alias("queue_id"), Conversation.queue.name.as_alias(
+    "queue_name"), Conversation.queue.key.as_alias("queue_key"), Conversation.status, Conversation.subject,
+    Conversation.from_address, Conversation.assigned_to.as_alias("assigned_to_id"),
+    Conversation.assigned_to.name.as_alias("assigned_to_name"), Conversation.external_ref, Conversation.created_at,
+    Conversation.taken_at, Conversation.ended_at, Conversation.closed_at, Conversation.wrapup_code,
+    Conversation.wrapup_note)
+
+
+async def get(conversation_id: int) -> dict[str, Any]:
+    row = await Conversation.select(*COLUMNS).where(Conversation.id == conversation_id).first()
+    if row is None:
+        raise NotFound(f"No conversation {conversation_id}.")
+    return row
+
+
+async def _emit(name: str, row: dict[str, Any], **extra: Any) -> None:
+    await events.emit(name, contact_id=row["contact_id"] or 0, conversation_id=row["id"], queue_id=row["queue_id"],
+                      **extra)
+
+
+async def open_conversation(*, channel: str, queue_key: str = "general", contact_id: int | None = None,
+                            subject: str = "", from_address: str = "", external_ref: str = "",
+                            actor: Principal | None = None) -> dict[str, Any]:
+    """Put a new customer interaction in a queue; everyone who may see the queue is told at once."""
+    if channel not in LIVE_CHANNELS:
+        raise Invalid(f"channel must be one of: {', '.join(LIVE_CHANNELS)}.", field="channel")
+    queue = await queue_by_key(queue_key)
+    if contact_id is not None and not await Contact.exists().where(
+            (Contact.id == contact_id) & Contact.deleted_at.is_null()):
+        raise Invalid(f"No contact {contact_id}.", field="contact_id")
+    if len(subject) > 300:
+        raise Invalid("The subject must be at most 300 characters.", field="subject")
+    rows = await Conversation.insert(Conversation(
+        contact=contact_id, channel=channel, queue=queue["id"], subject=subject.strip(), from_address=from_address,
+        external_ref=external_ref)).returning(Conversation.id)
+    row = await get(rows[0]["id"])
+    if contact_id is not None:
+        await timeline.record(contact_id, channel, "in", subject or f"New {channel} in {queue['name']}",
+                              links={"conversation_id": row["id"]}, actor_type="customer",
+                              payload={"queue": queue["key"], "event": "queued"})
+    if actor is not None:
+        await audit.record("conversation.opened", actor_id=actor.user_id, actor=actor.label,
+                           target_type="conversation", target_id=row["id"], detail={"queue": queue["key"]})
+    await _emit("queue.item_added", row)
+    return row
+
+
+async def take(actor: Principal, conversation_id: int) -> dict[str, Any]:
+    """Assign a waiting conversation to `actor`. One UPDATE decides: of many operators at once, exactly one wins."""
+    current = await get(conversation_id)
+    if current["queue_id"] not in await visible_queue_ids(actor):
+        raise NotFound(f"No conversation {conversation_id}.")
+    won = await Conversation.update({Conversation.status: "active", Conversation.assigned_to: actor.user_id,
+                                     Conversation.taken_at: now()}).where(
+        (Conversation.id == conversation_id) & (Conversation.status == "waiting")).returning(Conversation.id)
+    if not won:
+        latest = await get(conversation_id)
+        who = latest["assigned_to_name"] or "someone else"
+        raise Conflict(f"{who} already took this {latest['channel']}." if latest["status"] != "closed"
+                       else "This conversation is already closed.", extra={"assigned_to": latest["assigned_to_id"]})
+    row = await get(conversation_id)
+    if row["contact_id"]:
+        await timeline.record(row["contact_id"], "system", "internal", f"{actor.name or actor.email} took the "
+                              f"{row['channel']}", links={"conversation_id": row["id"]}, actor_type="user",
+                              actor_id=actor.user_id, actor_label=actor.label)
+    await _emit("queue.item_taken", row, user_id=actor.user_id)
+    return row
+
+
+async def transfer(actor: Principal, conversation_id: int, *, queue_key: str | None = None,
+                   user_id: int | None = None) -> dict[str, Any]:
+    """Hand over to another queue (back to waiting) or straight to another operator."""
+    row = await get(conversation_id)
+    if row["status"] not in ("active", "waiting"):
+        raise Conflict(f"Only a waiting or active conversation can be transferred; this one is {row['status']}.")
+    if row["status"] == "active" and row["assigned_to_id"] != actor.user_id and not actor.has_role("supervisor"):
+        raise Forbidden("Only the operator handling it or a supervisor can transfer this conversation.")
+    if (queue_key is None) == (user_id is None):
+        raise Invalid("Transfer to either a queue or a user.", field="queue")
+    if queue_key is not None:
+        queue = await queue_by_key(queue_key)
+        changes: dict[Any, Any] = {Conversation.queue: queue["id"], Conversation.status: "waiting",
+                                   Conversation.assigned_to: None, Conversation.taken_at: None}
+        label = f"queue {queue['name']}"
+    else:
+        target = await User.select(User.id, User.name).where((User.id == user_id) & (User.status == "active")).first()
+        if target is None:
+            raise Invalid(f"No active user {user_id}.", field="user_id")
+        changes = {Conversation.status: "active", Conversation.assigned_to: user_id, Conversation.taken_at: now()}
+        label = target["name"]
+    await Conversation.update(changes).where(Conversation.id == conversation_id)
+    updated = await get(conversation_id)
+    if updated["contact_id"]:
+        await timeline.record(updated["contact_id"], "system", "internal", f"Transferred to {label}",
+                              links={"conversation_id": conversation_id}, actor_type="user", actor_id=actor.user_id,
+                              actor_label=actor.label)
+    await audit.record("conversation.transferred", actor_id=actor.user_id, actor=actor.label,
+                       target_type="conversation", target_id=conversation_id, detail={"to": label})
+    await _emit("queue.item_added" if queue_key else "queue.item_taken", updated)
+    return updated
+
+
+async def wrap_up(actor: Principal, conversation_id: int, *, code: str, note: str) -> dict[str, Any]:
+    """Close with a disposition code and a note; the note lands on the contact's timeline."""
+    row = await get(conversation_id)
+    if row["status"] == "closed":
+        raise Conflict("This conversation is already closed.")
+    if row["assigned_to_id"] != actor.user_id and not actor.has_role("supervisor"):
+        raise Forbidden("Only the operator handling it or a supervisor can wrap this conversation up.")
+    code = (code or "").strip()
+    if not code or len(code) > 50:
+        raise Invalid("Choose a disposition code (1 to 50 characters).", field="code")
+    t = now()
+    await Conversation.update({Conversation.status: "closed", Conversation.closed_at: t,
+                               Conversation.ended_at: row["ended_at"] or t, Conversation.wrapup_code: code,
+                               Conversation.wrapup_note: note.strip()}).where(Conversation.id == conversation_id)
+    updated = await get(conversation_id)
+    if updated["contact_id"]:
+        await timeline.record(updated["contact_id"], "note", "internal", f"Wrap-up: {code}",
+                              payload={"body": f"**Wrap-up: {code}**\n\n{note.strip()}".strip(), "code": code},
+                              links={"conversation_id": conversation_id}, actor_type="user", actor_id=actor.user_id,
+                              actor_label=actor.name or actor.email)
+    await _emit("queue.item_removed", updated)
+    return updated
+
+
+async def waiting(principal: Principal) -> list[dict[str, Any]]:
+    ids = await visible_queue_ids(principal)
+    if not ids:
+        return []
+    return await Conversation.select(*COLUMNS).where(
+        (Conversation.status == "waiting") & Conversation.queue.is_in(ids)).order_by(Conversation.created_at)
+
+
+async def mine(principal: Principal) -> list[dict[str, Any]]:
+    return await Conversation.select(*COLUMNS).where(
+        (Conversation.assigned_to == principal.user_id) & Conversation.status.is_in(["active", "wrapup"])).order_by(
+        Conversation.taken_at)
+
+
+async def stats(principal: Principal) -> dict[str, Any]:
+    """Totals for the visible queues: waiting per queue, longest wait, handled today (UTC)."""
+    ids = await visible_queue_ids(principal) or [0]
+    conn = current_uow().connection
+    per_queue = await conn.fetch(
+        "SELECT q.id, q.key, q.name, count(c.id) FILTER (WHERE c.status = 'waiting') AS waiting, "
+        "min(c.created_at) FILTER (WHERE c.status = 'waiting') AS oldest "
+        "FROM queue q LEFT JOIN conversation c ON c.queue = q.id WHERE q.id = ANY($1::int[]) AND NOT q.archived "
+        "GROUP BY q.id ORDER BY q.position, q.id", ids)
+    today = dt.datetime.combine(now().date(), dt.time(), tzinfo=dt.UTC)
+    handled = await conn.fetchval(
+        "SELECT count(*) FROM conversation WHERE closed_at >= $1 AND queue = ANY($2::int[])", today, ids)
+    oldest = min((r["oldest"] for r in per_queue if r["oldest"]), default=None)
+    return {"queues": [dict(r) for r in per_queue], "waiting": sum(r["waiting"] for r in per_queue),
+            "longest_wait_seconds": int((now() - oldest).total_seconds()) if oldest else 0,
+            "handled_today": handled}
+

@@ -1,0 +1,41 @@
+"""Tenant-schema tables of queues and conversations."""
+
+from __future__ import annotations
+
+from piccolo.columns import Array, Boolean, ForeignKey, Integer, Serial, Text, Timestamptz, Varchar
+from piccolo.columns.defaults.timestamptz import TimestamptzNow
+from piccolo.table import Table
+
+from app.accounts.tables import User
+from app.contacts.tables import Contact
+
+STATUSES = ("waiting", "active", "wrapup", "closed")
+
+
+class Queue(Table, tablename="queue"):
+    """A topic customers are routed to; `roles` limits who sees it (empty: every role)."""
+
+    id: Serial
+    key = Varchar(length=40, unique=True)
+    name = Varchar(length=100)
+    roles = Array(base_column=Varchar(length=20), default=list)
+    position = Integer(default=0)
+    archived = Boolean(default=False)
+
+
+class Conversation(Table, tablename="conversation"):
+    id: Serial
+    contact = ForeignKey(references=Contact, null=True)
+    channel = Varchar(length=10)
+    queue = ForeignKey(references=Queue, null=False)
+    status = Varchar(length=10, default="waiting", index=True)
+    subject = Varchar(length=300, default="")
+    from_address = Varchar(length=254, default="")  # phone/email/visitor the customer used
+    assigned_to = ForeignKey(references=User, null=True)
+    external_ref = Varchar(length=100, default="", index=True)  # CallSid, MessageSid thread, chat id
+    created_at = Timestamptz(default=TimestamptzNow())
+    taken_at = Timestamptz(null=True, default=None)
+    ended_at = Timestamptz(null=True, default=None)
+    closed_at = Timestamptz(null=True, default=None)
+    wrapup_code = Varchar(length=50, default="")
+    wrapup_note = Text(default="")
