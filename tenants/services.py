@@ -8,6 +8,7 @@ import time
 
 import asyncpg
 
+from app.piccolo_conf import DB
 from app.lib.db import TenantRef, platform_context, quote_schema, schema_transaction
 from app.lib.errors import Conflict, Invalid, NotFound
 from app.lib.identities import normalize_email
@@ -48,13 +49,14 @@ def _ref(row: dict) -> TenantRef:
 
 
 async def resolve_active(slug: str) -> TenantRef | None:
-    """The tenant behind a URL slug, or None for unknown *and* suspended slugs (one answer: no probing)."""
+    """The tenant behind a URL slug, or None for unknown *and* suspended slugs (one answer: no probing).
+    Hand-written SQL on a pooled connection: every tenant request runs it before its unit of work opens."""
     if not SLUG_RE.match(slug):
         return None
-    row = await Tenant.select(Tenant.id, Tenant.slug, Tenant.schema_name, Tenant.name).where(
-        (Tenant.slug == slug) & (Tenant.status == "active")
-    ).first()
-    return _ref(row) if row else None
+    async with DB.pool.acquire() as conn:
+        row = await conn.fetchrow(
+            "SELECT id, slug, schema_name, name FROM public.tenant WHERE slug = $1 AND status = 'active'", slug)
+    return _ref(dict(row)) if row else None
 
 
 async def get(slug: str) -> TenantRef:

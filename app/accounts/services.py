@@ -157,22 +157,24 @@ async def create_session(user_id: int) -> tuple[str, int]:
 
 
 async def resolve_session(token: str) -> Principal | None:
-    """The live session behind a cookie: not revoked, within absolute expiry and idle timeout, user active."""
+    """The live session behind a cookie: not revoked, within absolute expiry and idle timeout, user active.
+    Hand-written SQL: this runs on every browser request (see the GET /me benchmark)."""
     if not token or len(token) > 128:
         return None
     sec = get_settings().security
-    row = await Session.select(
-        Session.id, Session.last_seen_at, Session.expires_at, Session.revoked_at,
-        Session.user.id, Session.user.email, Session.user.name, Session.user.role, Session.user.status,
-    ).where(Session.token_hash == token_hash(token)).first()
-    if row is None or row["revoked_at"] is not None or row["user.status"] != "active":
+    conn = current_uow().connection
+    row = await conn.fetchrow(
+        "SELECT s.id, s.last_seen_at, s.expires_at, u.id AS user_id, u.email, u.name, u.role FROM user_session s "
+        "JOIN app_user u ON u.id = s.user WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND u.status = 'active'",
+        token_hash(token))
+    if row is None:
         return None
     t = now()
     if row["expires_at"] <= t or row["last_seen_at"] + dt.timedelta(minutes=sec.session_idle_minutes) <= t:
         return None
     if t - row["last_seen_at"] > dt.timedelta(seconds=30):
-        await Session.update({Session.last_seen_at: t}).where(Session.id == row["id"])
-    return Principal(row["user.id"], row["user.email"], row["user.name"], row["user.role"], "session", row["id"])
+        await conn.execute("UPDATE user_session SET last_seen_at = $1 WHERE id = $2", t, row["id"])
+    return Principal(row["user_id"], row["email"], row["name"], row["role"], "session", row["id"])
 
 
 async def logout(principal: Principal) -> None:
@@ -192,18 +194,20 @@ async def _insert_api_key(user_id: int, name: str) -> tuple[int, str]:
 
 
 async def resolve_api_key(key: str) -> Principal | None:
+    """The active key and user behind a Bearer token (hand-written SQL: every API request runs it)."""
     if not key.startswith(API_KEY_PREFIX) or len(key) > 128:
         return None
-    row = await ApiKey.select(
-        ApiKey.id, ApiKey.revoked_at, ApiKey.last_used_at,
-        ApiKey.user.id, ApiKey.user.email, ApiKey.user.name, ApiKey.user.role, ApiKey.user.status,
-    ).where(ApiKey.key_hash == token_hash(key)).first()
-    if row is None or row["revoked_at"] is not None or row["user.status"] != "active":
+    conn = current_uow().connection
+    row = await conn.fetchrow(
+        "SELECT k.id, k.last_used_at, u.id AS user_id, u.email, u.name, u.role FROM api_key k "
+        "JOIN app_user u ON u.id = k.user WHERE k.key_hash = $1 AND k.revoked_at IS NULL AND u.status = 'active'",
+        token_hash(key))
+    if row is None:
         return None
     t = now()
     if row["last_used_at"] is None or t - row["last_used_at"] > dt.timedelta(minutes=1):
-        await ApiKey.update({ApiKey.last_used_at: t}).where(ApiKey.id == row["id"])
-    return Principal(row["user.id"], row["user.email"], row["user.name"], row["user.role"], "api_key", row["id"])
+        await conn.execute("UPDATE api_key SET last_used_at = $1 WHERE id = $2", t, row["id"])
+    return Principal(row["user_id"], row["email"], row["name"], row["role"], "api_key", row["id"])
 
 
 async def create_api_key(actor: Principal, name: str) -> tuple[dict[str, Any], str]:
