@@ -176,11 +176,13 @@ def migrate(concurrency: int) -> None:
     """Bring `public` and every tenant schema to head; failures are listed and do not stop the others."""
     from app.lib.jobs import install_queue
     from tenants.provisioning import all_tenants, migrate_all
+    from tenants.services import migrate_platform
 
     server = _ensure_database()
 
     async def go() -> Any:
         await install_queue()
+        await migrate_platform()  # a fresh database has no tenant registry to count yet
         total = len(await all_tenants())
         with Progress(TextColumn("[b]migrate[/b]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       TextColumn("{task.description}"), console=console) as progress:
