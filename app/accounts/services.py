@@ -81,6 +81,9 @@ async def update_workspace(actor: Principal, *, display_name: str | None = None,
         if not display_name.strip() or len(display_name) > 200:
             raise Invalid("The shop name must be 1 to 200 characters.", field="display_name")
         changes[Workspace.display_name] = display_name.strip()
+        # The registry keeps the shop's name too (top bar, login page): both change together.
+        await current_uow().connection.execute("UPDATE public.tenant SET name = $1 WHERE id = $2",
+                                               display_name.strip(), current_tenant().id)
     if timezone is not None:
         import zoneinfo
 

@@ -36,6 +36,8 @@ def _signed_in_redirect(slug: FromPath[str], token: FromPath[str], to: str) -> R
 
 def _safe_next(slug: FromPath[str], target: str | None) -> str:
     prefix = f"/t/{slug}/"
+    if target == prefix.rstrip("/"):  # Litestar drops the trailing slash of the workspace root
+        return prefix
     if target and target.startswith(prefix) and "//" not in target[1:] and "\\" not in target:
         return target
     return prefix

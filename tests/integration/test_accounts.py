@@ -166,3 +166,11 @@ async def test_invitation_mail_survives_smtp_outage(
             controller.stop()
         monkeypatch.undo()
         get_settings.cache_clear()
+
+
+async def test_renaming_the_shop_renames_it_everywhere(fx_client: Any, fx_shop: ShopFixture) -> None:
+    resp = await fx_client.put(f"/t/{fx_shop.slug}/api/v1/workspace", json={"display_name": "Renamed Teas"},
+                               headers=fx_shop.auth)
+    assert resp.status_code == 200
+    login = await fx_client.get(f"/t/{fx_shop.slug}/login", headers={"accept": "text/html"})
+    assert "Sign in to Renamed Teas" in login.text
