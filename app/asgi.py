@@ -25,6 +25,7 @@ from app.lib import csrf
 from app.lib.errors import EXCEPTION_HANDLERS, http_error_handler
 from app.lib.lifecycle import lifespan
 from app.lib.templates import STATIC_DIR, environment
+from realtime.views import console_socket
 from tenants.api import health, signup
 from tenants.routing import TenantMiddleware, tenant_slug_from_path
 from tenants.views import landing, signup_form, signup_submit
@@ -49,7 +50,7 @@ def create_app() -> Litestar:
     settings = get_settings()
     return Litestar(
         route_handlers=[
-            landing, signup_form, signup_submit, signup, health,
+            landing, signup_form, signup_submit, signup, health, console_socket,
             AuthViews, WorkspaceViews, AccountsApi, ContactsApi, ContactViews, CustomFieldViews,
             ConversationsApi,
             create_static_files_router(path="/static", directories=[STATIC_DIR], include_in_schema=False),

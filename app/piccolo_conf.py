@@ -14,6 +14,7 @@ APP_REGISTRY = AppRegistry(
         "app.accounts.piccolo_app",
         "app.contacts.piccolo_app",
         "app.timeline.piccolo_app",
+        "realtime.piccolo_app",
         "app.conversations.piccolo_app",
     ]
 )

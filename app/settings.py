@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
+import re
 import secrets
 from pathlib import Path
 from urllib.parse import urlparse
@@ -53,6 +54,13 @@ def _url(name: str, default: str | None, schemes: tuple[str, ...]) -> str | None
     return raw.rstrip("/") if schemes[0].startswith("http") else raw
 
 
+def _prefix(name: str) -> str:
+    raw = _env(name, "sb") or "sb"
+    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,40}", raw):
+        raise SettingsError(f"{name}={raw!r} must be 1 to 40 letters, digits, dots, dashes or underscores")
+    return raw
+
+
 STATE_DIR_DEFAULT = Path(".state")
 
 
@@ -97,6 +105,8 @@ class DatabaseSettings:
 class RedisSettings:
     url: str | None
     """REDIS_URL: redis://host:port/db for realtime fan-out, presence and rate limits. Unset: in-memory (one process)."""
+    prefix: str = "sb"
+    """REDIS_PREFIX: prefix of every Redis key and channel we use, so deployments and test runs sharing a server never meet (default sb)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -196,7 +206,7 @@ def load_settings() -> Settings:
             embedded_worker=_bool("EMBEDDED_WORKER", True),
         ),
         db=DatabaseSettings(url=db_url, pool_min=pool_min, pool_max=pool_max),
-        redis=RedisSettings(url=_url("REDIS_URL", None, ("redis", "rediss", "unix"))),
+        redis=RedisSettings(url=_url("REDIS_URL", None, ("redis", "rediss", "unix")), prefix=_prefix("REDIS_PREFIX")),
         mail=MailSettings(
             smtp_host=_env("SMTP_HOST", "127.0.0.1") or "127.0.0.1",
             smtp_port=_int("SMTP_PORT", 1025, minimum=1),

@@ -9,7 +9,7 @@ from typing import Any
 from app.accounts.services import RANK, Principal
 from app.accounts.tables import User
 from app.audit import services as audit
-from app.contacts import events
+from app.conversations import events
 from app.contacts.tables import Contact
 from app.conversations.tables import Conversation, Queue
 from app.lib.db import current_uow
@@ -83,11 +83,6 @@ async def get(conversation_id: int) -> dict[str, Any]:
     return row
 
 
-async def _emit(name: str, row: dict[str, Any], **extra: Any) -> None:
-    await events.emit(name, contact_id=row["contact_id"] or 0, conversation_id=row["id"], queue_id=row["queue_id"],
-                      **extra)
-
-
 async def open_conversation(*, channel: str, queue_key: str = "general", contact_id: int | None = None,
                             subject: str = "", from_address: str = "", external_ref: str = "",
                             actor: Principal | None = None) -> dict[str, Any]:
@@ -111,7 +106,7 @@ async def open_conversation(*, channel: str, queue_key: str = "general", contact
     if actor is not None:
         await audit.record("conversation.opened", actor_id=actor.user_id, actor=actor.label,
                            target_type="conversation", target_id=row["id"], detail={"queue": queue["key"]})
-    await _emit("queue.item_added", row)
+    await events.emit("queue.item_added", row)
     return row
 
 
@@ -133,7 +128,7 @@ async def take(actor: Principal, conversation_id: int) -> dict[str, Any]:
         await timeline.record(row["contact_id"], "system", "internal", f"{actor.name or actor.email} took the "
                               f"{row['channel']}", links={"conversation_id": row["id"]}, actor_type="user",
                               actor_id=actor.user_id, actor_label=actor.label)
-    await _emit("queue.item_taken", row, user_id=actor.user_id)
+    await events.emit("queue.item_taken", row, user_id=actor.user_id)
     return row
 
 
@@ -166,7 +161,7 @@ async def transfer(actor: Principal, conversation_id: int, *, queue_key: str | N
                               actor_label=actor.label)
     await audit.record("conversation.transferred", actor_id=actor.user_id, actor=actor.label,
                        target_type="conversation", target_id=conversation_id, detail={"to": label})
-    await _emit("queue.item_added" if queue_key else "queue.item_taken", updated)
+    await events.emit("queue.item_added" if queue_key else "queue.item_taken", updated)
     return updated
 
 
@@ -190,7 +185,7 @@ async def wrap_up(actor: Principal, conversation_id: int, *, code: str, note: st
                               payload={"body": f"**Wrap-up: {code}**\n\n{note.strip()}".strip(), "code": code},
                               links={"conversation_id": conversation_id}, actor_type="user", actor_id=actor.user_id,
                               actor_label=actor.name or actor.email)
-    await _emit("queue.item_removed", updated)
+    await events.emit("queue.item_removed", updated)
     return updated
 
 

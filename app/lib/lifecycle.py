@@ -1,4 +1,4 @@
-"""Start-up and shut-down of the web process: database pool, job worker."""
+"""Start-up and shut-down of the web process: database pool, realtime fan-out, job worker."""
 
 from __future__ import annotations
 
@@ -26,6 +26,9 @@ def database_url() -> str:
 async def lifespan(app: Any) -> AsyncIterator[None]:
     settings = get_settings()
     owns_pool = await start_database(database_url(), settings.db.pool_min, settings.db.pool_max)
+    from realtime import runtime as realtime
+
+    owns_realtime = await realtime.start()
     worker = None
     if settings.app.embedded_worker:
         from app.lib.jobs import Worker
@@ -38,5 +41,7 @@ async def lifespan(app: Any) -> AsyncIterator[None]:
     finally:
         if worker is not None:
             await worker.stop()
+        if owns_realtime:
+            await realtime.stop()
         if owns_pool:
             await stop_database()

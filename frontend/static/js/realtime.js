@@ -1,0 +1,65 @@
+/* Switchboard realtime helper for the htmx ws extension: reconnect with the last event id, refresh on order.
+ *
+ * The page renders <div id="sb-last-event" data-event-id="{{ realtime_last_id }}" hidden></div> and a socket
+ * element <div hx-ext="ws" ws-connect="/t/{slug}/ws">. Every message from the hub ends with a new
+ * #sb-last-event (out-of-band swap); this script keeps the highest id seen and puts it in the URL of every
+ * (re)connection as ?last_id=N, so the hub replays exactly what was missed. When the hub answers with
+ * data-refresh="true" (too much missed), `sb:refresh` is dispatched on <body>: panels listen with
+ * hx-trigger="sb:refresh from:body" and reload themselves. While disconnected, <body> carries the class
+ * `sb-reconnecting` (style a small indicator with it). A socket closed because the session ended (4401)
+ * reloads the page, which leads to the sign-in form.
+ */
+(function () {
+  "use strict";
+  var lastId = null;
+
+  function markerId() {
+    var el = document.getElementById("sb-last-event");
+    if (!el) return null;
+    var n = parseInt(el.getAttribute("data-event-id"), 10);
+    return isNaN(n) ? null : n;
+  }
+
+  function withCursor(url) {
+    if (lastId === null) lastId = markerId();
+    var base = url.replace(/([?&])last_id=[^&]*(&|$)/, "$1").replace(/[?&]$/, "");
+    var sep = base.indexOf("?") >= 0 ? "&" : "?";
+    return base + sep + "last_id=" + (lastId === null ? "" : lastId);
+  }
+
+  function install() {
+    if (!window.htmx || window.htmx.__sbRealtime) return;
+    var create = window.htmx.createWebSocket;
+    window.htmx.createWebSocket = function (url) {
+      return create.call(window.htmx, /\/ws(\?|$)/.test(url) ? withCursor(url) : url);
+    };
+    window.htmx.__sbRealtime = true;
+  }
+
+  document.addEventListener("htmx:wsAfterMessage", function () {
+    var el = document.getElementById("sb-last-event");
+    var n = markerId();
+    if (n !== null && (lastId === null || n > lastId || (el && el.getAttribute("data-refresh") === "true"))) {
+      lastId = n;
+    }
+    if (el && el.getAttribute("data-refresh") === "true") {
+      el.removeAttribute("data-refresh");
+      document.body.dispatchEvent(new CustomEvent("sb:refresh", { bubbles: true }));
+    }
+  });
+  document.addEventListener("htmx:wsOpen", function () {
+    document.body.classList.remove("sb-reconnecting");
+  });
+  document.addEventListener("htmx:wsClose", function (evt) {
+    var code = evt.detail && evt.detail.event && evt.detail.event.code;
+    if (code === 4401) {
+      window.location.reload();
+      return;
+    }
+    document.body.classList.add("sb-reconnecting");
+  });
+
+  install();
+  document.addEventListener("DOMContentLoaded", install);
+  window.sbRealtime = { lastId: function () { return lastId; } };
+})();

@@ -1,0 +1,317 @@
+"""The websocket hub: one ordered feed per tenant per process, fanned out to the sockets its users may see.
+
+Ordering and completeness come from the event log (ids are gap-free and in commit order, see realtime.log);
+the backend only says "something happened". A feed that receives id wm+1 delivers it straight from the
+notification; any gap (an event on a channel nobody here listens to, a lost Redis message) is filled from the
+log in one query, so every socket sees its events once, in id order, whichever process committed them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import secrets
+from collections.abc import Awaitable, Callable
+
+import structlog
+
+from app.accounts.services import Principal
+from app.lib.db import TenantRef, tenant_context
+from app.settings import get_settings
+from realtime import log as event_log
+from realtime import presence as presence_mod
+from realtime.backends.base import BroadcastBackend, Subscription
+from realtime.channels import base_topics, channel_name
+from realtime.events import Event, decode
+from realtime.presence import PresenceStore
+from realtime.render import marker, render
+
+logger = structlog.get_logger(__name__)
+
+SESSION_CHECK_EVERY = 1.0
+"""Seconds between re-validations of every socket's session (revoked, expired, user disabled)."""
+CATCH_UP_EVERY = 5.0
+"""Seconds between reads of the log that recover notifications lost in transport."""
+REPLAY_MAX = 500
+"""A console that missed more of its events than this is told to refresh instead."""
+INBOX_MAX = 5000
+"""A socket this far behind is closed with 1013; it reconnects and catches up from the log."""
+
+CLOSE_SESSION_ENDED = 4401
+CLOSE_RESTART = 1012
+CLOSE_TOO_SLOW = 1013
+
+_SESSION_SQL = """
+SELECT s.id FROM user_session s JOIN app_user u ON u.id = s."user"
+WHERE s.id = ANY($1::int[]) AND s.revoked_at IS NULL AND u.status = 'active' AND s.expires_at > now()
+  AND s.last_seen_at + make_interval(mins => $2) > now()
+"""
+
+
+class Connection:
+    """One socket: who it is, what it listens to, and the events waiting to be rendered for it."""
+
+    def __init__(self, tenant: TenantRef, user: Principal, send: Callable[[str], Awaitable[None]]) -> None:
+        self.id = secrets.token_hex(8)
+        self.tenant = tenant
+        self.user = user
+        self.send = send
+        self.topics: set[str] = set(base_topics(user))
+        self.inbox: asyncio.Queue[Event | None] = asyncio.Queue()
+        self.last_sent = 0
+        self.close_code: int | None = None
+
+    def offer(self, event: Event) -> None:
+        if self.close_code is None and not self.topics.isdisjoint(event.channels):
+            if self.inbox.qsize() >= INBOX_MAX:
+                self.kick(CLOSE_TOO_SLOW)
+            else:
+                self.inbox.put_nowait(event)
+
+    def kick(self, code: int) -> None:
+        """End the socket with `code` (the sender loop closes it)."""
+        if self.close_code is None:
+            self.close_code = code
+            self.inbox.put_nowait(None)
+
+    async def start_from(self, last_id: int | None) -> None:
+        """Replay what the browser missed after `last_id`, or order a refresh; then mark the socket ready."""
+        async with tenant_context(self.tenant):
+            bounds = await event_log.bounds()
+            missed: list[Event] = []
+            refresh = False
+            if last_id is None:
+                self.last_sent = bounds.last_id
+            elif not bounds.can_replay_after(last_id):
+                refresh = True
+            else:
+                missed = await event_log.read(last_id, topics=self.topics, limit=REPLAY_MAX + 1)
+                refresh = len(missed) > REPLAY_MAX
+                self.last_sent = last_id
+        if refresh:
+            self.last_sent = bounds.last_id
+            await self.send(marker(bounds.last_id, refresh=True))
+            missed = []
+        for event in missed:
+            await self.deliver(event)
+        await self.send(marker(self.last_sent, ready=True))
+
+    async def deliver(self, event: Event) -> None:
+        if event.id <= self.last_sent:
+            return  # already sent by the replay or by an earlier notification
+        await self.send(await render(event, self.tenant, self.user))
+        self.last_sent = event.id
+
+    async def pump(self) -> int | None:
+        """Send queued events until the socket is kicked; returns the close code (None: the client left)."""
+        while True:
+            event = await self.inbox.get()
+            if event is None:
+                return self.close_code
+            await self.deliver(event)
+
+
+class TenantFeed:
+    """All sockets of one tenant in this process, one backend subscription, one cursor `wm` over the log."""
+
+    def __init__(self, hub: Hub, tenant: TenantRef) -> None:
+        self.hub = hub
+        self.tenant = tenant
+        self.conns: set[Connection] = set()
+        self._refs: collections.Counter[str] = collections.Counter()
+        self._sub: Subscription | None = None
+        self.wm = 0
+        self._tasks: list[asyncio.Task[None]] = []
+        self._check_now = asyncio.Event()
+        self._lock = asyncio.Lock()
+        self.members = 0
+        """Sockets joined or joining; the feed stops when it drops to zero."""
+
+    async def start(self) -> None:
+        self._sub = await self.hub.backend.subscribe()
+        async with tenant_context(self.tenant):
+            self.wm = await event_log.current_id()
+        self._tasks = [asyncio.create_task(self._run(), name=f"realtime-feed-{self.tenant.slug}"),
+                       asyncio.create_task(self._tick(), name=f"realtime-tick-{self.tenant.slug}")]
+
+    async def stop(self, code: int | None = None) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if code is not None:
+            for conn in self.conns:
+                conn.kick(code)
+        if self._sub is not None:
+            await self._sub.close()
+
+    async def add_topics(self, conn: Connection, topics: set[str]) -> None:
+        """Listen to `topics` for `conn`; returns once events published from now on will reach it."""
+        assert self._sub is not None
+        new = topics - conn.topics
+        conn.topics |= new
+        fresh = [t for t in new if self._refs[t] == 0]
+        self._refs.update(new)
+        await self._sub.add(channel_name(self.tenant, t) for t in fresh)
+
+    async def remove_topics(self, conn: Connection, topics: set[str]) -> None:
+        assert self._sub is not None
+        gone = topics & conn.topics
+        conn.topics -= gone
+        self._refs.subtract(gone)
+        stale = [t for t in gone if self._refs[t] <= 0]
+        for t in stale:
+            del self._refs[t]
+        await self._sub.remove(channel_name(self.tenant, t) for t in stale)
+
+    async def join(self, conn: Connection) -> None:
+        topics, conn.topics = set(conn.topics), set()
+        await self.add_topics(conn, topics)
+        self.conns.add(conn)
+        changed = await self.hub.presence.connect(self.tenant.slug, conn.user.user_id, conn.id)
+        if changed:
+            await presence_mod.announce(self.tenant, conn.user.user_id, changed)
+
+    async def leave(self, conn: Connection) -> None:
+        self.conns.discard(conn)
+        await self.remove_topics(conn, set(conn.topics))
+        changed = await self.hub.presence.disconnect(self.tenant.slug, conn.user.user_id, conn.id)
+        if changed:
+            await presence_mod.announce(self.tenant, conn.user.user_id, changed)
+
+    async def _run(self) -> None:
+        assert self._sub is not None
+        while True:
+            batch = [await self._sub.get()]
+            with contextlib.suppress(asyncio.QueueEmpty):
+                while len(batch) < 1000:
+                    batch.append(self._sub.get_nowait())
+            events: dict[int, Event] = {}
+            for _channel, payload in batch:
+                try:
+                    event = decode(payload)
+                except Exception:
+                    logger.warning("realtime_bad_payload", tenant=self.tenant.slug)
+                    continue
+                if event.tenant == self.tenant.slug and event.id > self.wm:
+                    events[event.id] = event
+            if not events:
+                continue
+            try:
+                await self._advance(events)
+            except Exception:
+                logger.exception("realtime_feed_failed", tenant=self.tenant.slug)
+
+    async def _advance(self, events: dict[int, Event]) -> None:
+        async with self._lock:
+            ids = sorted(i for i in events if i > self.wm)
+            if not ids:
+                return
+            if ids == list(range(self.wm + 1, ids[-1] + 1)):
+                for i in ids:
+                    self._dispatch(events[i])
+            else:
+                await self._catch_up(ids[-1])
+
+    async def _catch_up(self, upto: int | None = None) -> None:
+        """Deliver everything after `wm` (up to `upto`) from the log; caller holds the lock."""
+        while True:
+            async with tenant_context(self.tenant):
+                rows = await event_log.read(self.wm, upto=upto, limit=1000)
+            for event in rows:
+                self._dispatch(event)
+            if len(rows) < 1000:
+                return
+
+    def _dispatch(self, event: Event) -> None:
+        self.wm = max(self.wm, event.id)
+        for conn in tuple(self.conns):
+            conn.offer(event)
+        if event.name in ("session.revoked", "user.updated"):
+            self._check_now.set()
+
+    async def _tick(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_beat = next_catch_up = loop.time()
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._check_now.wait(), SESSION_CHECK_EVERY)
+            self._check_now.clear()
+            try:
+                await self._check_sessions()
+                now = loop.time()
+                if now >= next_beat:
+                    next_beat = now + presence_mod.HEARTBEAT_EVERY
+                    await self.hub.presence.heartbeat(self.tenant.slug, [(c.user.user_id, c.id) for c in self.conns])
+                    for user_id in await self.hub.presence.sweep(self.tenant.slug):
+                        await presence_mod.announce(self.tenant, user_id, "offline")
+                if now >= next_catch_up:
+                    next_catch_up = now + CATCH_UP_EVERY
+                    async with self._lock:
+                        await self._catch_up()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("realtime_tick_failed", tenant=self.tenant.slug)
+
+    async def _check_sessions(self) -> None:
+        conns = [c for c in self.conns if c.close_code is None]
+        if not conns:
+            return
+        idle = get_settings().security.session_idle_minutes
+        async with tenant_context(self.tenant) as uow:
+            rows = await uow.connection.fetch(_SESSION_SQL, list({c.user.credential_id for c in conns}), idle)
+        alive = {r["id"] for r in rows}
+        for conn in conns:
+            if conn.user.credential_id not in alive:
+                conn.kick(CLOSE_SESSION_ENDED)
+
+
+class Hub:
+    """This process's feeds, one per tenant with sockets here."""
+
+    def __init__(self, backend: BroadcastBackend, presence: PresenceStore) -> None:
+        self.backend = backend
+        self.presence = presence
+        self.feeds: dict[str, TenantFeed] = {}
+        self._lock = asyncio.Lock()
+
+    async def attach(self, conn: Connection) -> TenantFeed:
+        async with self._lock:
+            feed = self.feeds.get(conn.tenant.slug)
+            if feed is None:
+                feed = TenantFeed(self, conn.tenant)
+                await feed.start()
+                self.feeds[conn.tenant.slug] = feed
+            feed.members += 1
+        try:
+            await feed.join(conn)
+        except BaseException:
+            await self._release(feed)
+            raise
+        return feed
+
+    async def detach(self, conn: Connection) -> None:
+        feed = self.feeds.get(conn.tenant.slug)
+        if feed is None or conn not in feed.conns:
+            return
+        try:
+            await feed.leave(conn)
+        finally:
+            await self._release(feed)
+
+    async def _release(self, feed: TenantFeed) -> None:
+        async with self._lock:
+            feed.members -= 1
+            if feed.members > 0 or self.feeds.get(feed.tenant.slug) is not feed:
+                return
+            del self.feeds[feed.tenant.slug]
+        await feed.stop()
+
+    async def stop(self) -> None:
+        async with self._lock:
+            feeds, self.feeds = list(self.feeds.values()), {}
+        for feed in feeds:
+            await feed.stop(CLOSE_RESTART)

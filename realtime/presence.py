@@ -1,0 +1,266 @@
+"""Who is available, busy, away or offline: TTL heartbeats in Redis (or memory), so a crashed process leaves no
+ghosts. A user is online while any of their sockets, in any process, has heartbeated within the TTL."""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+import json
+import time
+
+import redis.asyncio as aioredis
+
+from app.lib.db import TenantRef, tenant_context
+
+STATUSES = ("available", "busy", "away")
+"""What a user can choose; `offline` is never chosen, it is what no live socket means."""
+TTL = 15.0
+"""Seconds a socket counts as alive after its last heartbeat."""
+HEARTBEAT_EVERY = TTL / 3
+
+
+@dataclasses.dataclass(frozen=True)
+class PresenceState:
+    status: str
+    """available | busy | away | offline"""
+    since: float
+    """Unix time of the last change of `status` (for "time in state")."""
+
+
+class PresenceStore(abc.ABC):
+    """Presence of one tenant's users; each method returns the new shown status when it changed, else None."""
+
+    @abc.abstractmethod
+    async def connect(self, slug: str, user_id: int, conn_id: str, ttl: float = TTL) -> str | None: ...
+
+    @abc.abstractmethod
+    async def heartbeat(self, slug: str, conns: list[tuple[int, str]], ttl: float = TTL) -> None: ...
+
+    @abc.abstractmethod
+    async def disconnect(self, slug: str, user_id: int, conn_id: str) -> str | None: ...
+
+    @abc.abstractmethod
+    async def set_status(self, slug: str, user_id: int, status: str) -> str | None: ...
+
+    @abc.abstractmethod
+    async def sweep(self, slug: str) -> list[int]:
+        """Mark offline the users whose sockets all stopped heartbeating; returns their ids."""
+
+    @abc.abstractmethod
+    async def snapshot(self, slug: str) -> dict[int, PresenceState]: ...
+
+    async def close(self) -> None:
+        return None
+
+
+@dataclasses.dataclass
+class _UserPresence:
+    chosen: str = "available"
+    shown: str = "offline"
+    since: float = 0.0
+    conns: dict[str, float] = dataclasses.field(default_factory=dict)
+
+    def live(self, now: float) -> bool:
+        self.conns = {c: exp for c, exp in self.conns.items() if exp > now}
+        return bool(self.conns)
+
+
+class MemoryPresence(PresenceStore):
+    """One process's view, for the embedded default."""
+
+    def __init__(self) -> None:
+        self._users: dict[str, dict[int, _UserPresence]] = {}
+
+    def _get(self, slug: str, user_id: int) -> _UserPresence:
+        return self._users.setdefault(slug, {}).setdefault(user_id, _UserPresence())
+
+    async def connect(self, slug: str, user_id: int, conn_id: str, ttl: float = TTL) -> str | None:
+        now = time.time()
+        p = self._get(slug, user_id)
+        p.live(now)
+        p.conns[conn_id] = now + ttl
+        if p.shown == "offline":
+            p.shown, p.since = p.chosen, now
+            return p.shown
+        return None
+
+    async def heartbeat(self, slug: str, conns: list[tuple[int, str]], ttl: float = TTL) -> None:
+        now = time.time()
+        for user_id, conn_id in conns:
+            self._get(slug, user_id).conns[conn_id] = now + ttl
+
+    async def disconnect(self, slug: str, user_id: int, conn_id: str) -> str | None:
+        now = time.time()
+        p = self._get(slug, user_id)
+        p.conns.pop(conn_id, None)
+        if not p.live(now) and p.shown != "offline":
+            p.shown, p.since = "offline", now
+            return p.shown
+        return None
+
+    async def set_status(self, slug: str, user_id: int, status: str) -> str | None:
+        p = self._get(slug, user_id)
+        p.chosen = status
+        if p.shown not in ("offline", status):
+            p.shown, p.since = status, time.time()
+            return status
+        return None
+
+    async def sweep(self, slug: str) -> list[int]:
+        now = time.time()
+        gone = []
+        for user_id, p in self._users.get(slug, {}).items():
+            if p.shown != "offline" and not p.live(now):
+                p.shown, p.since = "offline", now
+                gone.append(user_id)
+        return gone
+
+    async def snapshot(self, slug: str) -> dict[int, PresenceState]:
+        now = time.time()
+        return {uid: PresenceState(p.shown if p.live(now) else "offline", p.since)
+                for uid, p in self._users.get(slug, {}).items()}
+
+
+# Each script changes one user's state atomically, so two processes never both announce the same change.
+_LUA_STATE = """
+local function load(raw) if raw then return cjson.decode(raw) end
+  return {chosen='available', shown='offline', since=0} end
+local function live(key, now) redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+  return redis.call('ZCARD', key) > 0 end
+"""
+_LUA_CONNECT = _LUA_STATE + """
+local now = tonumber(ARGV[3])
+redis.call('ZADD', KEYS[2], now + tonumber(ARGV[4]), ARGV[2])
+redis.call('EXPIRE', KEYS[2], math.ceil(tonumber(ARGV[4])) + 1)
+local st = load(redis.call('HGET', KEYS[1], ARGV[1]))
+if st.shown ~= 'offline' then return false end
+st.shown = st.chosen; st.since = now
+redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(st))
+return st.shown
+"""
+_LUA_DISCONNECT = _LUA_STATE + """
+local now = tonumber(ARGV[3])
+redis.call('ZREM', KEYS[2], ARGV[2])
+local st = load(redis.call('HGET', KEYS[1], ARGV[1]))
+if st.shown == 'offline' or live(KEYS[2], now) then return false end
+st.shown = 'offline'; st.since = now
+redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(st))
+return st.shown
+"""
+_LUA_SET = _LUA_STATE + """
+local st = load(redis.call('HGET', KEYS[1], ARGV[1]))
+st.chosen = ARGV[2]
+local changed = false
+if st.shown ~= 'offline' and st.shown ~= ARGV[2] then
+  st.shown = ARGV[2]; st.since = tonumber(ARGV[3]); changed = true
+end
+redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(st))
+if changed then return st.shown end
+return false
+"""
+_LUA_SWEEP = _LUA_STATE + """
+local now = tonumber(ARGV[2])
+local gone = {}
+local all = redis.call('HGETALL', KEYS[1])
+for i = 1, #all, 2 do
+  local st = cjson.decode(all[i + 1])
+  if st.shown ~= 'offline' and not live(ARGV[1] .. all[i], now) then
+    st.shown = 'offline'; st.since = now
+    redis.call('HSET', KEYS[1], all[i], cjson.encode(st))
+    table.insert(gone, all[i])
+  end
+end
+return gone
+"""
+
+
+class RedisPresence(PresenceStore):
+    """`{prefix}:presence:{slug}` holds each user's state; `...:conns:{user_id}` the live sockets with expiry."""
+
+    def __init__(self, url: str, prefix: str) -> None:
+        self._client = aioredis.from_url(url)
+        self._prefix = prefix
+        self._connect = self._client.register_script(_LUA_CONNECT)
+        self._disconnect = self._client.register_script(_LUA_DISCONNECT)
+        self._set = self._client.register_script(_LUA_SET)
+        self._sweep = self._client.register_script(_LUA_SWEEP)
+
+    def _state_key(self, slug: str) -> str:
+        return f"{self._prefix}:presence:{slug}"
+
+    def _conns_key(self, slug: str, user_id: int | str = "") -> str:
+        return f"{self._prefix}:presence:{slug}:conns:{user_id}"
+
+    @staticmethod
+    def _result(raw: bytes | None) -> str | None:
+        return raw.decode() if raw else None
+
+    async def connect(self, slug: str, user_id: int, conn_id: str, ttl: float = TTL) -> str | None:
+        return self._result(await self._connect(keys=[self._state_key(slug), self._conns_key(slug, user_id)],
+                                                args=[user_id, conn_id, time.time(), ttl]))
+
+    async def heartbeat(self, slug: str, conns: list[tuple[int, str]], ttl: float = TTL) -> None:
+        if not conns:
+            return
+        expires = time.time() + ttl
+        async with self._client.pipeline(transaction=False) as pipe:
+            for user_id, conn_id in conns:
+                key = self._conns_key(slug, user_id)
+                pipe.zadd(key, {conn_id: expires})
+                pipe.expire(key, int(ttl) + 2)
+            await pipe.execute()
+
+    async def disconnect(self, slug: str, user_id: int, conn_id: str) -> str | None:
+        return self._result(await self._disconnect(keys=[self._state_key(slug), self._conns_key(slug, user_id)],
+                                                   args=[user_id, conn_id, time.time()]))
+
+    async def set_status(self, slug: str, user_id: int, status: str) -> str | None:
+        return self._result(await self._set(keys=[self._state_key(slug)], args=[user_id, status, time.time()]))
+
+    async def sweep(self, slug: str) -> list[int]:
+        gone = await self._sweep(keys=[self._state_key(slug)], args=[self._conns_key(slug), time.time()])
+        return [int(uid) for uid in gone]
+
+    async def snapshot(self, slug: str) -> dict[int, PresenceState]:
+        raw = await self._client.hgetall(self._state_key(slug))
+        states = {int(uid): json.loads(v) for uid, v in raw.items()}
+        now = time.time()
+        out = {}
+        for uid, st in states.items():
+            # A crashed process cannot announce; until a sweep does, expired sockets already read as offline.
+            alive = await self._client.zcount(self._conns_key(slug, uid), now, "+inf")
+            shown = st["shown"] if alive or st["shown"] == "offline" else "offline"
+            out[uid] = PresenceState(shown, st["since"])
+        return out
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+
+# -- announcing changes ------------------------------------------------------------------------------------------
+
+async def announce(tenant: TenantRef, user_id: int, status: str) -> None:
+    """Publish presence.changed on the tenant's console channel (its own unit of work)."""
+    from realtime import channels
+    from realtime.publish import publish
+
+    async with tenant_context(tenant):
+        await publish("presence.changed", {"user_id": user_id, "status": status}, channels=[channels.queue()])
+
+
+async def set_status(tenant: TenantRef, user_id: int, status: str) -> None:
+    """A user chose a status; everyone's console hears of it if it changed what they see."""
+    from realtime.runtime import runtime
+
+    if status not in STATUSES:
+        raise ValueError(f"status must be one of {', '.join(STATUSES)}")
+    changed = await runtime().presence.set_status(tenant.slug, user_id, status)
+    if changed:
+        await announce(tenant, user_id, changed)
+
+
+async def team(tenant: TenantRef) -> dict[int, PresenceState]:
+    """Everyone's presence in the tenant (users never seen online are absent: offline)."""
+    from realtime.runtime import runtime
+
+    return await runtime().presence.snapshot(tenant.slug)

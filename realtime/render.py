@@ -1,0 +1,78 @@
+"""What a console receives for an event: HTML fragments for htmx out-of-band swaps, one renderer per concern.
+
+A renderer is `async (event, tenant, user) -> str | None`; it runs inside a unit of work of the tenant, so it
+reloads what it shows (never trusts the event payload for state) and may return None when the user should see
+nothing. Every message ends with the `#sb-last-event` marker, so the browser always knows its replay cursor.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Awaitable, Callable
+
+import msgspec
+import structlog
+
+from app.accounts.services import Principal
+from app.lib.db import TenantRef, tenant_context
+from realtime.events import Event, check_name
+
+log = structlog.get_logger(__name__)
+
+Renderer = Callable[[Event, TenantRef, Principal], Awaitable[str | None]]
+_RENDERERS: dict[str, list[Renderer]] = {}
+
+
+def register_renderer(name: str, fn: Renderer) -> Renderer:
+    """Render `fn`'s fragment for every `name` event a console receives (several renderers may share a name)."""
+    check_name(name)
+    if fn not in _RENDERERS.setdefault(name, []):
+        _RENDERERS[name].append(fn)
+    return fn
+
+
+def renders(*names: str) -> Callable[[Renderer], Renderer]:
+    """Decorator form: `@renders("queue.item_added", "queue.item_taken")`."""
+
+    def decorate(fn: Renderer) -> Renderer:
+        for name in names:
+            register_renderer(name, fn)
+        return fn
+
+    return decorate
+
+
+def unregister_renderer(name: str, fn: Renderer) -> None:
+    if fn in _RENDERERS.get(name, []):
+        _RENDERERS[name].remove(fn)
+
+
+def marker(event_id: int, *, event: Event | None = None, refresh: bool = False, ready: bool = False) -> str:
+    """The `#sb-last-event` element: the browser's cursor, plus a refresh order when it missed too much."""
+    attrs = [f'data-event-id="{event_id}"']
+    if event is not None:
+        attrs.append(f'data-event="{html.escape(event.name)}"')
+        attrs.append(f'data-payload="{html.escape(msgspec.json.encode(event.data).decode())}"')
+    if refresh:
+        attrs.append('data-refresh="true"')
+    if ready:
+        attrs.append('data-ready="true"')
+    return f'<div id="sb-last-event" hx-swap-oob="true" hidden {" ".join(attrs)}></div>'
+
+
+async def render(event: Event, tenant: TenantRef, user: Principal) -> str:
+    parts: list[str] = []
+    renderers = _RENDERERS.get(event.name)
+    if renderers:
+        async with tenant_context(tenant):
+            for fn in renderers:
+                try:
+                    fragment = await fn(event, tenant, user)
+                except Exception:  # one broken panel must not cut the console off from every other event
+                    log.exception("realtime_render_failed", renderer=getattr(fn, "__qualname__", str(fn)),
+                                  event=event.name)
+                    continue
+                if fragment:
+                    parts.append(fragment)
+    parts.append(marker(event.id, event=event))
+    return "".join(parts)

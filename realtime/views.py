@@ -1,0 +1,123 @@
+"""The console websocket `/t/{slug}/ws`: handshake checks, then the hub serves the socket until it ends.
+
+Client messages are JSON objects (the htmx ws extension sends form fields this way):
+`{"last_id": N}` as the first message when the URL carried none, `{"presence": "busy"}`,
+`{"watch": "contact:12"}` / `{"unwatch": "contact:12"}` for an open card.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from typing import Any
+
+import structlog
+from litestar import WebSocket, websocket
+from litestar.exceptions import WebSocketDisconnect
+from litestar.params import FromPath
+
+from app.accounts.services import Principal
+from app.lib.db import TenantRef
+from app.settings import get_settings
+from realtime import presence
+from realtime.channels import may_watch
+from realtime.hub import Connection
+from realtime.runtime import runtime
+
+log = structlog.get_logger(__name__)
+
+HELLO_WAIT = 1.0
+"""Seconds to wait for a first `{"last_id": N}` message when the URL did not carry `last_id`."""
+CLOSE_REFUSED = 4403
+
+
+def _last_id(raw: str | None) -> int | None:
+    if raw is None or raw == "":
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        return None
+    return value if value >= 0 else None
+
+
+@websocket("/t/{slug:str}/ws", opt={"csrf_exempt": True}, include_in_schema=False)
+async def console_socket(socket: WebSocket[Any, Any, Any], slug: FromPath[str]) -> None:
+    """Refused before accepting (HTTP 403 at the handshake) without a live session or from a foreign Origin:
+    the session cookie alone must not let another site open a socket (cross-site websocket hijacking)."""
+    state = socket.scope.get("state", {})
+    tenant: TenantRef | None = state.get("tenant")
+    user = socket.scope.get("user")
+    origin = socket.headers.get("origin")
+    if (tenant is None or tenant.slug != slug or not isinstance(user, Principal) or user.via != "session"
+            or origin not in get_settings().app.allowed_origins):
+        await socket.close(code=CLOSE_REFUSED)
+        return
+    await socket.accept()
+    # `?last_id=N` replays after N; `?last_id=` (empty) means "no cursor, start now"; no parameter at all waits
+    # briefly for a first message carrying it.
+    raw = socket.query_params.get("last_id")
+    await _serve(socket, tenant, user, _last_id(raw), wait_hello=raw is None)
+
+
+async def _serve(socket: WebSocket[Any, Any, Any], tenant: TenantRef, user: Principal, last_id: int | None,
+                 *, wait_hello: bool) -> None:
+    hub = runtime().hub
+    conn = Connection(tenant, user, socket.send_text)
+    feed = await hub.attach(conn)
+    hello: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
+    if not wait_hello:
+        hello.set_result(last_id)
+
+    async def receive() -> None:
+        try:
+            while True:
+                raw = await socket.receive_text()
+                try:
+                    msg = json.loads(raw)
+                except ValueError:
+                    continue
+                if not isinstance(msg, dict):
+                    continue
+                if not hello.done():
+                    hello.set_result(_last_id(str(msg["last_id"])) if "last_id" in msg else None)
+                await _handle(msg)
+        except WebSocketDisconnect:
+            pass
+        finally:
+            if not hello.done():
+                hello.set_result(None)
+            conn.kick(0)
+
+    async def _handle(msg: dict[str, Any]) -> None:
+        status = msg.get("presence")
+        if isinstance(status, str) and status in presence.STATUSES:
+            await presence.set_status(tenant, user.user_id, status)
+        topic = msg.get("watch")
+        if isinstance(topic, str) and may_watch(user, topic):
+            await feed.add_topics(conn, {topic})
+        topic = msg.get("unwatch")
+        if isinstance(topic, str) and topic.split(":", 1)[0] in ("contact", "order"):
+            await feed.remove_topics(conn, {topic})
+
+    receiver = asyncio.create_task(receive())
+    code: int | None = 0
+    try:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(hello), HELLO_WAIT)
+        if conn.close_code is None:
+            await conn.start_from(hello.result() if hello.done() else None)
+            code = await conn.pump()
+        else:
+            code = conn.close_code
+    except (WebSocketDisconnect, RuntimeError, OSError):
+        code = 0  # the client went away mid-send
+    finally:
+        receiver.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await receiver
+        await hub.detach(conn)
+    if code:
+        with contextlib.suppress(Exception):
+            await socket.close(code=code)

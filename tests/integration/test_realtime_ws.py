@@ -1,0 +1,222 @@
+"""The console websocket through a real uvicorn server, the same tests on the memory and the Redis backend:
+handshake checks, channels per tenant and role, replay after reconnect, refresh, revoked sessions, presence."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from app.accounts.services import create_session, now
+from app.accounts.tables import Session, User
+from app.lib.db import tenant_context
+from realtime import channels, log
+from realtime.publish import publish
+from tests.conftest import ShopFixture, make_shop
+from tests.servers import ConsoleSocket, Frame, InProcessServer, realtime_runtime
+
+pytestmark = pytest.mark.xdist_group("realtime")
+
+ORIGIN = "http://testserver.local"  # BASE_URL of the test settings
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def fx_server(request: pytest.FixtureRequest, fx_db: str) -> AsyncIterator[InProcessServer]:
+    from app.asgi import create_app
+
+    async with realtime_runtime(request.param):
+        server = await InProcessServer(create_app()).start()
+        try:
+            yield server
+        finally:
+            await server.stop()
+
+
+async def add_user(shop: ShopFixture, role: str) -> int:
+    async with tenant_context(shop.tenant):
+        rows = await User.insert(User(email=f"{role}-{time.monotonic_ns()}@{shop.slug}.example", name=role.title(),
+                                      role=role)).returning(User.id)
+    return int(rows[0]["id"])
+
+
+async def login(shop: ShopFixture, user_id: int | None = None) -> tuple[str, int]:
+    async with tenant_context(shop.tenant):
+        return await create_session(user_id or shop.user_id)
+
+
+async def emit(shop: ShopFixture, name: str, data: dict[str, Any], *topics: str) -> int:
+    async with tenant_context(shop.tenant):
+        event = await publish(name, data, channels=topics or [channels.queue()])
+    return event.id
+
+
+async def connect(server: InProcessServer, shop: ShopFixture, token: str, **kw: Any) -> tuple[ConsoleSocket, Frame]:
+    sock = await ConsoleSocket.open(server.ws_url, shop.slug, token, ORIGIN, **kw)
+    replayed, ready = await sock.ready()
+    assert [f for f in replayed if f.event != "presence.changed"] == []
+    return sock, ready
+
+
+def named(frames: list[Frame], name: str = "contact.updated") -> list[Frame]:
+    return [f for f in frames if f.event == name]
+
+
+async def test_handshake_refuses_missing_session_foreign_origin_and_other_tenants(
+        fx_server: InProcessServer, fx_shop: ShopFixture, fx_other_shop: ShopFixture) -> None:
+    token, _ = await login(fx_shop)
+    cases = [
+        (fx_shop.slug, None, ORIGIN),  # no session
+        (fx_shop.slug, "not-a-session", ORIGIN),
+        (fx_shop.slug, token, "http://evil.example"),  # cross-site websocket hijacking
+        (fx_shop.slug, token, None),
+        (fx_other_shop.slug, token, ORIGIN),  # A's session at B's door
+    ]
+    for slug, tok, origin in cases:
+        with pytest.raises(InvalidStatus) as exc:
+            await ConsoleSocket.open(fx_server.ws_url, slug, tok, origin)
+        assert exc.value.response.status_code == 403, (slug, tok, origin)
+    sock, ready = await connect(fx_server, fx_shop, token)
+    assert ready.ready
+    await sock.close()
+
+
+async def test_events_reach_only_sockets_allowed_to_see_them(fx_server: InProcessServer, fx_shop: ShopFixture,
+                                                            fx_other_shop: ShopFixture) -> None:
+    owner, _ = await connect(fx_server, fx_shop, (await login(fx_shop))[0])
+    operator_id = await add_user(fx_shop, "operator")
+    operator, _ = await connect(fx_server, fx_shop, (await login(fx_shop, operator_id))[0])
+    other, _ = await connect(fx_server, fx_other_shop, (await login(fx_other_shop))[0])
+
+    await emit(fx_shop, "user.updated", {"user_id": operator_id}, channels.role("admin"))
+    await emit(fx_shop, "contact.updated", {"contact_id": 1}, channels.user(fx_shop.user_id))
+    last = await emit(fx_shop, "contact.updated", {"contact_id": 2})
+    await emit(fx_other_shop, "contact.updated", {"contact_id": 99})
+
+    got_owner = await owner.until(lambda f: f.event_id == last)
+    assert [f.event for f in got_owner if f.event != "presence.changed"] == [
+        "user.updated", "contact.updated", "contact.updated"]
+    assert [f.payload for f in named(got_owner)] == [{"contact_id": 1}, {"contact_id": 2}]
+    # Events arrive in id order, so anything meant for the operator would have come before `last`.
+    got_operator = await operator.until(lambda f: f.event_id == last)
+    assert [f.payload for f in got_operator if f.event != "presence.changed"] == [{"contact_id": 2}]
+    got_other = await other.until(lambda f: f.event == "contact.updated")
+    assert got_other[-1].payload == {"contact_id": 99}
+    assert not [f for f in got_other if f.payload.get("contact_id") in (1, 2)]
+    for s in (owner, operator, other):
+        await s.close()
+
+
+async def test_reconnect_replays_missed_events_once_in_order(fx_server: InProcessServer,
+                                                            fx_shop: ShopFixture) -> None:
+    token, _ = await login(fx_shop)
+    sock, ready = await connect(fx_server, fx_shop, token)
+    await sock.close()
+    missed = [await emit(fx_shop, "contact.updated", {"contact_id": i}) for i in (1, 2, 3)]
+    await emit(fx_shop, "contact.updated", {"contact_id": 4}, channels.contact(4))  # not this socket's channel
+
+    sock = await ConsoleSocket.open(fx_server.ws_url, fx_shop.slug, token, ORIGIN, last_id=ready.event_id)
+    replayed, ready2 = await sock.ready()
+    assert [f.event_id for f in named(replayed)] == missed
+    assert [f.payload["contact_id"] for f in named(replayed)] == [1, 2, 3]
+    assert ready2.event_id >= missed[-1]
+    live = await emit(fx_shop, "contact.updated", {"contact_id": 5})
+    frames = await sock.until(lambda f: f.event_id == live)
+    assert [f.event_id for f in named(frames)] == [live]  # nothing replayed twice
+    await sock.close()
+
+    # The first message can carry the cursor too (what realtime.js sends on htmx:wsOpen).
+    sock = await ConsoleSocket.open(fx_server.ws_url, fx_shop.slug, token, ORIGIN, hello=True)
+    await sock.send({"last_id": missed[1]})
+    replayed, _ = await sock.ready()
+    assert [f.event_id for f in named(replayed)] == [missed[2], live]
+    await sock.close()
+
+
+async def test_stale_or_foreign_cursor_gets_a_refresh(fx_server: InProcessServer, fx_shop: ShopFixture) -> None:
+    token, _ = await login(fx_shop)
+    first = await emit(fx_shop, "contact.updated", {"contact_id": 1})
+    for i in range(4):
+        await emit(fx_shop, "contact.updated", {"contact_id": i + 2})
+    async with tenant_context(fx_shop.tenant):
+        await log.trim(keep=2)
+        current = await log.current_id()
+    for cursor in (first, current + 100):
+        sock = await ConsoleSocket.open(fx_server.ws_url, fx_shop.slug, token, ORIGIN, last_id=cursor)
+        frame = await sock.frame()
+        assert frame.refresh and frame.event_id >= current
+        replayed, ready = await sock.ready()
+        assert named(replayed) == [] and ready.event_id == frame.event_id
+        await sock.close()
+
+
+async def test_revoked_session_or_disabled_user_is_disconnected_within_a_second(
+        fx_server: InProcessServer, fx_shop: ShopFixture) -> None:
+    token, session_id = await login(fx_shop)
+    operator_id = await add_user(fx_shop, "operator")
+    op_token, _ = await login(fx_shop, operator_id)
+    sock, _ = await connect(fx_server, fx_shop, token)
+    op_sock, _ = await connect(fx_server, fx_shop, op_token)
+
+    async with tenant_context(fx_shop.tenant):
+        await Session.update({Session.revoked_at: now()}).where(Session.id == session_id)
+        await User.update({User.status: "disabled"}).where(User.id == operator_id)
+    started = time.monotonic()
+    for s in (sock, op_sock):
+        with pytest.raises(ConnectionClosed) as exc:
+            while True:
+                await s.frame(wait=3)
+        assert exc.value.rcvd is not None and exc.value.rcvd.code == 4401
+    assert time.monotonic() - started < 1.6
+    with pytest.raises(InvalidStatus):
+        await ConsoleSocket.open(fx_server.ws_url, fx_shop.slug, token, ORIGIN)
+
+
+async def test_presence_is_announced_to_the_team(fx_server: InProcessServer, fx_shop: ShopFixture) -> None:
+    from realtime import presence
+
+    owner, _ = await connect(fx_server, fx_shop, (await login(fx_shop))[0])
+    operator_id = await add_user(fx_shop, "operator")
+    operator, _ = await connect(fx_server, fx_shop, (await login(fx_shop, operator_id))[0])
+
+    def presence_of(status: str) -> Any:
+        return lambda f: f.event == "presence.changed" and f.payload == {"user_id": operator_id, "status": status}
+
+    await owner.until(presence_of("available"))
+    await operator.send({"presence": "busy", "HEADERS": {"HX-Request": "true"}})  # as an htmx ws-send form
+    await owner.until(presence_of("busy"))
+    assert (await presence.team(fx_shop.tenant))[operator_id].status == "busy"
+    await operator.close()
+    await owner.until(presence_of("offline"))
+    assert (await presence.team(fx_shop.tenant))[operator_id].status == "offline"
+    await owner.close()
+
+
+async def test_socket_can_watch_a_contact_but_not_another_users_channel(
+        fx_server: InProcessServer, fx_shop: ShopFixture) -> None:
+    operator_id = await add_user(fx_shop, "operator")
+    sock, _ = await connect(fx_server, fx_shop, (await login(fx_shop, operator_id))[0])
+    await sock.send({"watch": "contact:42"})
+    await sock.send({"watch": f"user:{fx_shop.user_id}"})
+    await asyncio.sleep(0.2)
+    await emit(fx_shop, "contact.updated", {"contact_id": 42}, channels.contact(42))
+    await emit(fx_shop, "contact.updated", {"contact_id": 0}, channels.user(fx_shop.user_id))
+    last = await emit(fx_shop, "contact.updated", {"contact_id": 43}, channels.contact(43))
+    await emit(fx_shop, "contact.updated", {"contact_id": 1})
+    frames = await sock.until(lambda f: f.payload == {"contact_id": 1})
+    assert [f.payload["contact_id"] for f in named(frames)] == [42, 1]
+    assert last not in [f.event_id for f in frames]
+    await sock.close()
+
+
+async def test_many_sockets_of_many_tenants_stay_apart(fx_server: InProcessServer) -> None:
+    shops = [await make_shop("rt") for _ in range(3)]
+    socks = [(shop, (await connect(fx_server, shop, (await login(shop))[0]))[0]) for shop in shops for _ in range(2)]
+    await asyncio.gather(*(emit(shop, "contact.updated", {"contact_id": i + 1}) for i, shop in enumerate(shops)))
+    for shop, sock in socks:
+        frames = await sock.until(lambda f: f.event == "contact.updated")
+        assert frames[-1].payload == {"contact_id": shops.index(shop) + 1}
+        await sock.close()
