@@ -21,6 +21,7 @@ from app.accounts.views import AuthViews, WorkspaceViews
 from app.contacts.api import ContactsApi
 from app.contacts.views import ContactViews, CustomFieldViews
 from app.conversations.api import ConversationsApi
+from app.conversations.views import ConsoleViews
 from app.lib import csrf
 from app.lib.errors import EXCEPTION_HANDLERS, http_error_handler
 from app.lib.lifecycle import lifespan
@@ -45,6 +46,8 @@ def _rate_limited(request: Request[Any, Any, Any]) -> bool:
 
 
 def create_app() -> Litestar:
+    from app.contacts import live as _card_live  # noqa: F401  (live renderers register on import)
+    from app.conversations import live as _console_live  # noqa: F401
     from app.settings import get_settings
 
     settings = get_settings()
@@ -52,7 +55,7 @@ def create_app() -> Litestar:
         route_handlers=[
             landing, signup_form, signup_submit, signup, health, console_socket,
             AuthViews, WorkspaceViews, AccountsApi, ContactsApi, ContactViews, CustomFieldViews,
-            ConversationsApi,
+            ConversationsApi, ConsoleViews,
             create_static_files_router(path="/static", directories=[STATIC_DIR], include_in_schema=False),
         ],
         middleware=[

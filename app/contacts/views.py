@@ -95,7 +95,12 @@ class ContactViews(Controller):
 
     @get("/{contact_id:int}")
     async def card(self, request: Req, slug: FromPath[str], contact_id: FromPath[int]) -> Template:
-        return render_page(request, "pages/contact.html", await self._card_context(contact_id))
+        from realtime import current_id
+
+        ctx = await self._card_context(contact_id)
+        # Live: edits and notes by others arrive over the page's websocket (watching this contact's channel).
+        ctx.update(live=True, live_watch=f"contact:{contact_id}", last_event_id=await current_id())
+        return render_page(request, "pages/contact.html", ctx)
 
     @get("/{contact_id:int}/timeline")
     async def timeline_page(self, request: Req, slug: FromPath[str], contact_id: FromPath[int],

@@ -47,8 +47,14 @@
       document.body.dispatchEvent(new CustomEvent("sb:refresh", { bubbles: true }));
     }
   });
-  document.addEventListener("htmx:wsOpen", function () {
+  document.addEventListener("htmx:wsOpen", function (evt) {
     document.body.classList.remove("sb-reconnecting");
+    // Pages watching one record (a contact's card, an order) ask for its channel on every (re)connection.
+    var socket = evt.detail && evt.detail.socketWrapper;
+    if (!socket) return;
+    document.querySelectorAll("[data-sb-watch]").forEach(function (el) {
+      socket.send(JSON.stringify({ watch: el.getAttribute("data-sb-watch") }));
+    });
   });
   document.addEventListener("htmx:wsClose", function (evt) {
     var code = evt.detail && evt.detail.event && evt.detail.event.code;

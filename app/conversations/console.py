@@ -1,0 +1,30 @@
+"""What the operator console shows: one function per panel, used by the page, its refresh and the live pushes."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from app.accounts import services as accounts
+from app.accounts.services import Principal
+from app.conversations import services
+from app.lib.db import TenantRef
+
+PANELS = ("queue", "mine", "presence", "totals")
+
+
+async def panel_context(tenant: TenantRef, user: Principal) -> dict[str, Any]:
+    """Everything the console panels render, reloaded (never taken from an event payload)."""
+    from realtime import presence
+
+    team = await presence.team(tenant)
+    users = [u for u in await accounts.list_users() if u["status"] == "active"]
+    now = dt.datetime.now(dt.UTC).timestamp()
+    people = [{"id": u["id"], "name": u["name"], "role": u["role"],
+               "status": team[u["id"]].status if u["id"] in team else "offline",
+               "since": team[u["id"]].since if u["id"] in team else None} for u in users]
+    people.sort(key=lambda p: ({"available": 0, "busy": 1, "away": 2}.get(p["status"], 3), p["name"]))
+    return {"waiting": await services.waiting(user), "mine": await services.mine(user),
+            "stats": await services.stats(user), "people": people, "now": now,
+            "my_status": team[user.user_id].status if user.user_id in team else "offline",
+            "queues": [q for q in await services.queues() if services.visible(q, user)]}
