@@ -19,6 +19,10 @@ from app.accounts.api import AccountsApi
 from app.accounts.guards import LoginRequired
 from app.accounts.views import AuthViews, WorkspaceViews
 from app.contacts.api import ContactsApi
+from app.contacts.files_api import ContactFilesApi
+from app.contacts.files_views import ContactFileViews
+from app.contacts.merge_api import ContactMergeApi
+from app.contacts.merge_views import ContactMergeViews
 from app.contacts.views import ContactViews, CustomFieldViews
 from app.conversations.api import ConversationsApi
 from app.conversations.views import ConsoleViews
@@ -55,6 +59,7 @@ def create_app() -> Litestar:
         route_handlers=[
             landing, signup_form, signup_submit, signup, health, console_socket,
             AuthViews, WorkspaceViews, AccountsApi, ContactsApi, ContactViews, CustomFieldViews,
+            ContactFilesApi, ContactFileViews, ContactMergeApi, ContactMergeViews,
             ConversationsApi, ConsoleViews,
             create_static_files_router(path="/static", directories=[STATIC_DIR], include_in_schema=False),
         ],

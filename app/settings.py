@@ -80,6 +80,8 @@ class AppSettings:
     """STATE_DIR: where the embedded database, dev secret and caught mail live (default ./.state)."""
     embedded_worker: bool
     """EMBEDDED_WORKER: run background jobs inside the web process (default true; set false when running `switchboard worker`)."""
+    twilio_api_base: str = "http://127.0.0.1:8010"
+    """TWILIO_API_BASE: where the Twilio REST client sends requests meant for https://api.twilio.com (default: the local simulator `switchboard twilio-sim` serves; set https://api.twilio.com in production)."""
 
     @property
     def is_dev(self) -> bool:
@@ -150,12 +152,21 @@ class SecuritySettings:
 
 
 @dataclasses.dataclass(frozen=True)
+class StorageSettings:
+    backend: str
+    """STORAGE_BACKEND: where uploaded files live: `local` (default; STATE_DIR/files) or `memory` (tests, lost at exit)."""
+    upload_max_mb: int
+    """UPLOAD_MAX_MB: largest file a user may attach to a contact, in MiB (default 25); bigger uploads get 413."""
+
+
+@dataclasses.dataclass(frozen=True)
 class Settings:
     app: AppSettings
     db: DatabaseSettings
     redis: RedisSettings
     mail: MailSettings
     security: SecuritySettings
+    storage: StorageSettings
 
 
 def _dev_secret(state_dir: Path) -> str:
@@ -204,6 +215,7 @@ def load_settings() -> Settings:
             secret_key=secret,
             state_dir=state_dir,
             embedded_worker=_bool("EMBEDDED_WORKER", True),
+            twilio_api_base=_url("TWILIO_API_BASE", "http://127.0.0.1:8010", ("http", "https")) or "",
         ),
         db=DatabaseSettings(url=db_url, pool_min=pool_min, pool_max=pool_max),
         redis=RedisSettings(url=_url("REDIS_URL", None, ("redis", "rediss", "unix")), prefix=_prefix("REDIS_PREFIX")),
@@ -227,7 +239,15 @@ def load_settings() -> Settings:
             invite_days=_int("INVITE_DAYS", 7, minimum=1),
             auth_rate_per_minute=_int("AUTH_RATE_PER_MINUTE", 30, minimum=1),
         ),
+        storage=StorageSettings(backend=_storage_backend(), upload_max_mb=_int("UPLOAD_MAX_MB", 25, minimum=1)),
     )
+
+
+def _storage_backend() -> str:
+    backend = _env("STORAGE_BACKEND", "local") or "local"
+    if backend not in {"local", "memory"}:
+        raise SettingsError(f"STORAGE_BACKEND={backend!r} must be `local` or `memory`")
+    return backend
 
 
 @functools.cache

@@ -117,3 +117,43 @@ class CustomFieldOut(msgspec.Struct):
 class MergeIn(msgspec.Struct, forbid_unknown_fields=True):
     other_id: int
     """The contact merged into this one (it disappears; everything of it moves here)."""
+
+
+class FileOut(msgspec.Struct):
+    id: int
+    contact_id: int
+    filename: str
+    content_type: str
+    """Decided by the server from the file's first bytes, never taken from the client."""
+    size: int
+    sha256: str
+    uploaded_by_id: int | None
+    uploaded_by_name: str | None
+    created_at: dt.datetime
+
+
+class DuplicateOut(msgspec.Struct):
+    contact: ContactOut
+    reasons: list[str]
+    """Why it looks like the same person: `phone:+1415...`, `email:a@b.example`, `name` (similar or equal name)."""
+    score: float
+    """Name similarity 0..1 (pg_trgm), 1.0 for an equal normalised name, 0 when only an identity matched."""
+
+
+class DuplicatePairOut(msgspec.Struct):
+    contact_id: int
+    contact_name: str
+    other_id: int
+    other_name: str
+    reasons: list[str]
+
+
+class MergeOut(msgspec.Struct):
+    contact: ContactOut
+    merged_id: int
+    moved: dict[str, int]
+    """Rows moved to the survivor by each merge step (phones, emails, notes, files, timeline, ...)."""
+    filled: list[str]
+    """Fields of the survivor that were empty and now hold the other contact's value."""
+    conflicts: dict[str, Any]
+    """The other contact's values that lost to the survivor's; also kept in the merge timeline entry."""

@@ -220,3 +220,19 @@ async def stats(principal: Principal) -> dict[str, Any]:
             "longest_wait_seconds": int((now() - oldest).total_seconds()) if oldest else 0,
             "handled_today": handled}
 
+
+
+async def _reassign_contact(source: int, target: int) -> int:
+    """Merge step: a merged-away contact's conversations follow it to the survivor."""
+    moved = await Conversation.update({Conversation.contact: target}).where(Conversation.contact == source).returning(
+        Conversation.id)
+    return len(moved)
+
+
+def _register_merge_step() -> None:
+    from app.contacts.merge import register_reassign
+
+    register_reassign("conversations", _reassign_contact, tables=("conversation",))
+
+
+_register_merge_step()
