@@ -49,6 +49,15 @@ def _rate_limited(request: Request[Any, Any, Any]) -> bool:
     return request.method == "POST" and (path.endswith("/login") or path.endswith("/signup"))
 
 
+def _stores(settings: Any) -> dict[str, Any]:
+    """Rate-limit counters live in Redis when there is one, so every process shares them."""
+    if not settings.redis.url:
+        return {}
+    from litestar.stores.redis import RedisStore
+
+    return {"rate_limit": RedisStore.with_client(url=settings.redis.url, namespace=f"{settings.redis.prefix}:rl")}
+
+
 def create_app() -> Litestar:
     from app.contacts import live as _card_live  # noqa: F401  (live renderers register on import)
     from app.conversations import live as _console_live  # noqa: F401
@@ -74,6 +83,7 @@ def create_app() -> Litestar:
         openapi_config=OpenAPIConfig(title="Switchboard API", version="1.0.0", path="/schema",
                                      render_plugins=[SwaggerRenderPlugin()]),
         response_cache_config=ResponseCacheConfig(),
+        stores=_stores(settings),
         lifespan=[lifespan],
         debug=False,
     )
