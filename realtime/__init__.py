@@ -1,4 +1,7 @@
-"""Realtime: events published after commit, fanned out per tenant to the consoles allowed to see them."""
+"""Realtime: events published after commit, fanned out per tenant to the consoles allowed to see them.
+
+Publish with `from realtime.publish import publish` (the submodule's name would shadow a package-level export).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ from typing import Any
 # Re-exported lazily: Piccolo imports realtime.piccolo_app while app.accounts is still importing.
 _EXPORTS = {
     "EVENTS": "realtime.events", "Event": "realtime.events", "UnknownEvent": "realtime.events",
-    "channels": "realtime", "current_id": "realtime.log", "publish": "realtime.publish",
+    "channels": "realtime", "current_id": "realtime.log",
     "register_renderer": "realtime.render", "renders": "realtime.render",
 }
 __all__ = sorted(_EXPORTS)

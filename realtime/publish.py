@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import functools
-import sys
-import types
-from collections.abc import Coroutine, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 from app.lib.db import TenantRef, current_tenant, current_uow, tenant_context
@@ -43,15 +41,3 @@ async def _send(tenant: TenantRef, event: Event) -> None:
     if event.id % log.TRIM_EVERY == 0:
         async with tenant_context(tenant):
             await log.trim()
-
-
-class _CallableModule(types.ModuleType):
-    """`from realtime import publish` and `from realtime.publish import publish` both give something to await:
-    once this submodule is imported, Python binds `realtime.publish` to the module, so the module calls through."""
-
-    def __call__(self, name: str, data: dict[str, Any] | None = None, *,
-                 channels: Iterable[str]) -> Coroutine[Any, Any, Event]:
-        return publish(name, data, channels=channels)
-
-
-sys.modules[__name__].__class__ = _CallableModule
