@@ -26,6 +26,11 @@ from app.contacts.merge_views import ContactMergeViews
 from app.contacts.views import ContactViews, CustomFieldViews
 from app.conversations.api import ConversationsApi
 from app.conversations.views import ConsoleViews
+from app.deals.api import DealsApi
+from app.deals.views import DealViews
+from app.orders.api import OrdersApi
+from app.orders.socket import portal_socket
+from app.orders.views import OrderViews, PortalViews
 from app.lib import csrf
 from app.lib.errors import EXCEPTION_HANDLERS, http_error_handler
 from app.lib.lifecycle import lifespan
@@ -69,7 +74,8 @@ def create_app() -> Litestar:
             landing, signup_form, signup_submit, signup, health, console_socket,
             AuthViews, WorkspaceViews, AccountsApi, ContactsApi, ContactViews, CustomFieldViews,
             ContactFilesApi, ContactFileViews, ContactMergeApi, ContactMergeViews,
-            ConversationsApi, ConsoleViews,
+            ConversationsApi, ConsoleViews, OrdersApi, OrderViews, PortalViews, portal_socket,
+            DealsApi, DealViews,
             create_static_files_router(path="/static", directories=[STATIC_DIR], include_in_schema=False),
         ],
         middleware=[

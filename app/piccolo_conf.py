@@ -16,5 +16,7 @@ APP_REGISTRY = AppRegistry(
         "app.timeline.piccolo_app",
         "realtime.piccolo_app",
         "app.conversations.piccolo_app",
+        "app.orders.piccolo_app",
+        "app.deals.piccolo_app",
     ]
 )

@@ -16,7 +16,7 @@ from piccolo.apps.migrations.tables import Migration
 from piccolo.conf.apps import Finder
 
 PLATFORM_APPS = ("platform",)
-TENANT_APPS = ("accounts", "contacts", "timeline", "realtime", "conversations")
+TENANT_APPS = ("accounts", "contacts", "timeline", "realtime", "conversations", "orders", "deals")
 
 
 @functools.cache

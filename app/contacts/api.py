@@ -52,9 +52,11 @@ class ContactsApi(Controller):
         owner_id: FromQuery[int | None] = None, custom: FromQuery[list[str] | None] = None,
         last_contact_from: FromQuery[dt.datetime | None] = None, last_contact_to: FromQuery[dt.datetime | None] = None,
         sort: FromQuery[str] = "updated", cursor: FromQuery[int] = 0, limit: FromQuery[int] = 50,
+        min_revenue: FromQuery[int | None] = None, min_orders: FromQuery[int | None] = None,
     ) -> ContactList:
         f = ContactFilter(q=q, tag=tag, temperature=temperature, owner_id=owner_id, custom=parse_custom_filter(custom),
-                          last_contact_from=last_contact_from, last_contact_to=last_contact_to, sort=sort)
+                          last_contact_from=last_contact_from, last_contact_to=last_contact_to, sort=sort,
+                          min_revenue=min_revenue, min_orders=min_orders)
         rows, nxt = await services.search(f, limit=limit, offset=cursor)
         return ContactList(items=[to_struct(ContactOut, r) for r in rows], next=str(nxt) if nxt is not None else None)
 

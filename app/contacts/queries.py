@@ -7,11 +7,17 @@ import datetime as dt
 import json
 from typing import Any
 
+from app.orders.revenue import LAST_PURCHASE_SQL, NET_REVENUE_SQL, ORDER_COUNT_SQL
+
 SORTS = {
     "updated": "c.updated_at DESC, c.id DESC",
     "created": "c.created_at DESC, c.id DESC",
     "name": "lower(c.name) ASC, c.id ASC",
     "last_contact": "c.last_contact_at DESC NULLS LAST, c.id DESC",
+    # Purchase figures come from the orders domain (app.orders.revenue), computed by SQL per contact.
+    "revenue": f"{NET_REVENUE_SQL} DESC, c.id DESC",
+    "orders": f"{ORDER_COUNT_SQL} DESC, c.id DESC",
+    "last_purchase": f"{LAST_PURCHASE_SQL} DESC NULLS LAST, c.id DESC",
 }
 
 
@@ -26,6 +32,9 @@ class ContactFilter:
     last_contact_from: dt.datetime | None = None
     last_contact_to: dt.datetime | None = None
     sort: str = "updated"
+    min_revenue: int | None = None
+    """Net revenue (payments - refunds) of at least this many minor units."""
+    min_orders: int | None = None
 
 
 def like_pattern(text: str) -> str:
@@ -64,6 +73,10 @@ def build(f: ContactFilter, *, limit: int, offset: int) -> tuple[str, list[Any]]
         where.append(f"c.last_contact_at >= {arg(f.last_contact_from)}")
     if f.last_contact_to:
         where.append(f"c.last_contact_at < {arg(f.last_contact_to)}")
+    if f.min_revenue is not None:
+        where.append(f"{NET_REVENUE_SQL} >= {arg(f.min_revenue)}")
+    if f.min_orders is not None:
+        where.append(f"{ORDER_COUNT_SQL} >= {arg(f.min_orders)}")
     order = SORTS.get(f.sort, SORTS["updated"])
     sql = (f"SELECT c.id FROM contact c WHERE {' AND '.join(where)} ORDER BY {order} "
            f"LIMIT {arg(limit)} OFFSET {arg(offset)}")

@@ -1,0 +1,206 @@
+"""Wire shapes of the orders API. Money fields are integers of minor units: msgspec refuses a float by name."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import msgspec
+
+
+class ItemIn(msgspec.Struct, forbid_unknown_fields=True):
+    name: str
+    quantity: int
+    unit_price: int
+    """Minor units of the order's currency (1999 = 19.99 USD)."""
+    sku: str = ""
+
+
+class CustomerIn(msgspec.Struct, forbid_unknown_fields=True):
+    """Who ordered, when the shop does not know our contact id: found by email, then phone, else created."""
+
+    name: str = ""
+    email: str | None = None
+    phone: str | None = None
+
+
+class PaymentIn(msgspec.Struct, forbid_unknown_fields=True):
+    amount: int
+    method: str = ""
+    paid_at: dt.datetime | None = None
+    external_id: str | None = None
+    """The payment provider's id: sending the same one twice records one payment."""
+    note: str = ""
+
+
+class OrderIn(msgspec.Struct, forbid_unknown_fields=True):
+    currency: str
+    items: list[ItemIn]
+    external_id: str | None = None
+    """The shop's own order id: the idempotency key (the same one twice gives the same order, 200)."""
+    contact_id: int | None = None
+    customer: CustomerIn | None = None
+    number: str | None = None
+    status: str | None = None
+    shipping: int = 0
+    discount: int = 0
+    delivery_address: str = ""
+    note: str = ""
+    placed_at: dt.datetime | None = None
+    payments: list[PaymentIn] = []
+
+
+class OrderPatch(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """Only the fields present change; `version`, when sent, must match (optimistic concurrency)."""
+
+    items: list[ItemIn] | msgspec.UnsetType = msgspec.UNSET
+    shipping: int | msgspec.UnsetType = msgspec.UNSET
+    discount: int | msgspec.UnsetType = msgspec.UNSET
+    delivery_address: str | msgspec.UnsetType = msgspec.UNSET
+    note: str | msgspec.UnsetType = msgspec.UNSET
+    version: int | msgspec.UnsetType = msgspec.UNSET
+
+    def changes(self) -> dict[str, object]:
+        return {f: getattr(self, f) for f in self.__struct_fields__
+                if f != "version" and getattr(self, f) is not msgspec.UNSET}
+
+
+class StatusIn(msgspec.Struct, forbid_unknown_fields=True):
+    status: str
+    note: str = ""
+    version: int | None = None
+
+
+class MessageIn(msgspec.Struct, forbid_unknown_fields=True):
+    body: str
+
+
+class PortalSendIn(msgspec.Struct, forbid_unknown_fields=True):
+    channel: str = "email"
+    to: str | None = None
+    """Defaults to the contact's first email (or phone for sms)."""
+
+
+class ItemOut(msgspec.Struct):
+    name: str
+    sku: str
+    quantity: int
+    unit_price: int
+    line_total: int
+
+
+class PaymentOut(msgspec.Struct):
+    id: int
+    kind: str
+    amount: int
+    method: str
+    paid_at: dt.datetime
+    external_id: str | None
+    note: str
+
+
+class StatusChangeOut(msgspec.Struct):
+    from_status: str | None
+    to_status: str
+    changed_at: dt.datetime
+    actor_label: str
+    note: str
+
+
+class OrderOut(msgspec.Struct):
+    id: int
+    contact_id: int
+    number: str
+    external_id: str | None
+    currency: str
+    status: str
+    subtotal: int
+    shipping: int
+    discount: int
+    total: int
+    paid: int
+    refunded: int
+    balance: int
+    """total - (paid - refunded): what the customer still owes (negative: owed back)."""
+    delivery_address: str
+    note: str
+    placed_at: dt.datetime
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    version: int
+    items: list[ItemOut]
+    payments: list[PaymentOut]
+    history: list[StatusChangeOut]
+    portal_active: bool
+
+
+class OrderList(msgspec.Struct):
+    items: list[OrderOut]
+    next: str | None = None
+
+
+class PortalOut(msgspec.Struct):
+    url: str
+    issued_at: dt.datetime
+
+
+class MessageOut(msgspec.Struct):
+    id: int
+    direction: str
+    body: str
+    author_label: str
+    created_at: dt.datetime
+    conversation_id: int | None
+
+
+class StatusDefIn(msgspec.Struct, forbid_unknown_fields=True):
+    key: str
+    label: str
+    allowed: list[str] = []
+    position: int | None = None
+    final: bool = False
+    counts_as_sale: bool = True
+
+
+class StatusDefPatch(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    label: str | msgspec.UnsetType = msgspec.UNSET
+    allowed: list[str] | msgspec.UnsetType = msgspec.UNSET
+    position: int | msgspec.UnsetType = msgspec.UNSET
+    final: bool | msgspec.UnsetType = msgspec.UNSET
+    counts_as_sale: bool | msgspec.UnsetType = msgspec.UNSET
+    archived: bool | msgspec.UnsetType = msgspec.UNSET
+
+    def changes(self) -> dict[str, object]:
+        return {f: getattr(self, f) for f in self.__struct_fields__ if getattr(self, f) is not msgspec.UNSET}
+
+
+class StatusDefOut(msgspec.Struct):
+    key: str
+    label: str
+    position: int
+    allowed: list[str]
+    final: bool
+    counts_as_sale: bool
+    archived: bool
+
+
+class RevenueOut(msgspec.Struct):
+    currency: str
+    revenue: int
+    """Payments minus refunds, minor units."""
+    orders: int
+    average_order_value: int
+    last_purchase_at: dt.datetime | None
+
+
+class NotificationIn(msgspec.Struct, forbid_unknown_fields=True):
+    enabled: bool
+    subject: str
+    body: str = ""
+    statuses: list[str] = []
+
+
+class NotificationOut(msgspec.Struct):
+    enabled: bool
+    subject: str
+    body: str
+    statuses: list[str]

@@ -1,0 +1,121 @@
+"""The portal's live feed `/t/{slug}/portal/{token}/ws`: authorised by the portal token alone (no session), it
+listens to exactly one channel, `tenant:{slug}:order:{id}` of the token's own order, and pushes fresh fragments.
+
+Every message is a full re-render of the order's live parts (status, history, messages), so a missed or late
+event can never leave the page stale: the socket sends one render on connect and one after each burst of events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+import structlog
+from litestar import WebSocket, websocket
+from litestar.exceptions import WebSocketDisconnect
+from litestar.params import FromPath
+
+from app.lib import reqctx
+from app.lib.db import TenantRef, tenant_context
+from app.lib.errors import DomainError
+from app.lib.templates import render_text
+from app.orders import money, portal
+from app.settings import get_settings
+from realtime import channels
+from realtime.channels import channel_name
+from realtime.events import decode
+
+log = structlog.get_logger(__name__)
+
+CLOSE_GONE = 4404
+RECHECK_EVERY = 15.0
+"""Seconds between re-checks of the token while nothing happens: a revoked link's open pages stop within this."""
+
+
+async def render(tenant: TenantRef, token: str) -> str | None:
+    """The live fragments for the token's order, or None when the token no longer opens it (revoked)."""
+    async with tenant_context(tenant):
+        try:
+            order_id = await portal.resolve(token)
+        except DomainError:
+            return None
+        ctx = await portal.view(order_id)
+    ctx.update(token=token, fmt=money.fmt, tenant=tenant, live=True)
+    return render_text("_partials/portal_live.html", ctx)
+
+
+@websocket("/t/{slug:str}/portal/{token:str}/ws", opt={"csrf_exempt": True}, include_in_schema=False)
+async def portal_socket(socket: WebSocket[Any, Any, Any], slug: FromPath[str], token: FromPath[str]) -> None:
+    tenant: TenantRef | None = socket.scope.get("state", {}).get("tenant")
+    origin = socket.headers.get("origin")
+    foreign = origin is not None and origin not in get_settings().app.allowed_origins
+    if tenant is None or tenant.slug != slug or foreign:
+        await socket.close(code=CLOSE_GONE)
+        return
+    try:
+        portal.PAGE_LIMIT.check(reqctx.client_ip.get())
+        async with tenant_context(tenant):
+            order_id = await portal.resolve(token)
+    except DomainError:
+        await socket.close(code=CLOSE_GONE)
+        return
+    from realtime.runtime import ensure_started
+
+    backend = (await ensure_started()).backend
+    name = channel_name(tenant, channels.order(order_id))
+    topic = channels.order(order_id)
+    sub = await backend.subscribe([name])  # before the first render: nothing committed after it can be missed
+    await socket.accept()
+
+    async def receive() -> None:
+        with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+            while True:
+                await socket.receive_text()  # the portal sends nothing; this only notices the page going away
+
+    receiver = asyncio.create_task(receive())
+    try:
+        html = await render(tenant, token)
+        if html is None:
+            await socket.close(code=CLOSE_GONE)
+            return
+        await socket.send_text(html)
+        while True:
+            getter = asyncio.ensure_future(sub.get())
+            done, _ = await asyncio.wait({getter, receiver}, timeout=RECHECK_EVERY,
+                                         return_when=asyncio.FIRST_COMPLETED)
+            if receiver in done:
+                getter.cancel()
+                break
+            batch = []
+            if getter in done:
+                batch.append(getter.result())
+            else:
+                getter.cancel()
+            with contextlib.suppress(asyncio.QueueEmpty):
+                while True:
+                    batch.append(sub.get_nowait())
+            relevant = False
+            for channel, payload in batch:
+                try:
+                    event = decode(payload)
+                except Exception:
+                    log.warning("portal_bad_payload", tenant=tenant.slug)
+                    continue
+                # Belt and braces: the subscription names one channel, and the event must say so itself too.
+                relevant |= channel == name and event.tenant == tenant.slug and topic in event.channels
+            html = await render(tenant, token)  # also re-checks the token: a revoked link's page goes dark
+            if html is None:
+                await socket.close(code=CLOSE_GONE)
+                return
+            if relevant:
+                await socket.send_text(html)
+    except (WebSocketDisconnect, RuntimeError, OSError):
+        pass
+    finally:
+        receiver.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await receiver
+        await sub.close()
+    with contextlib.suppress(Exception):
+        await socket.close()

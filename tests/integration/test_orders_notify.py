@@ -1,0 +1,50 @@
+"""Status emails to the customer from the shop's own template, rendered in Jinja's sandbox, on the timeline."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from app.lib.jobs import Worker
+from tests.conftest import TEST_DSN, ShopFixture
+from tests.integration.test_accounts import _Inbox, fx_inbox  # noqa: F401 (the real SMTP fixture)
+from tests.integration.test_orders import api, make_contact, make_order
+
+
+async def test_status_email_from_sandboxed_template(fx_client: Any, fx_shop: ShopFixture, fx_inbox: _Inbox) -> None:
+    url = api(fx_shop, "/order-notifications")
+    unsafe = await fx_client.put(url, json={"enabled": True, "subject": "{{ order.__class__.__mro__ }}"},
+                                 headers=fx_shop.auth)
+    assert unsafe.status_code == 400 and unsafe.json()["errors"][0]["field"] == "subject"
+    broken = await fx_client.put(url, json={"enabled": True, "subject": "ok", "body": "{% if %}"},
+                                 headers=fx_shop.auth)
+    assert broken.status_code == 400 and broken.json()["errors"][0]["field"] == "body"
+    ok = await fx_client.put(url, json={
+        "enabled": True, "statuses": ["shipped"], "subject": "Order {{ order.number }}: {{ status }}",
+        "body": "Hi {{ customer }}, {{ order.number }} is {{ status }}. Track: {{ portal_url }}"}, headers=fx_shop.auth)
+    assert ok.status_code == 200, ok.text
+    c = await make_contact(fx_client, fx_shop, "Nia", emails=["nia@example.com"])
+    order = await make_order(fx_client, fx_shop, c["id"], number="N-5")
+    for status in ("paid", "packed", "shipped"):
+        await fx_client.post(api(fx_shop, f"/orders/{order['id']}/status"), json={"status": status},
+                             headers=fx_shop.auth)
+    worker = Worker(TEST_DSN, poll_seconds=0.2)
+    await worker.start()
+    try:
+        for _ in range(100):
+            if fx_inbox.messages:
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.3)
+    finally:
+        await worker.stop()
+    assert len(fx_inbox.messages) == 1  # only "shipped" was chosen
+    msg = fx_inbox.messages[0]
+    assert msg["To"] == "nia@example.com" and msg["Subject"] == "Order N-5: Shipped"
+    body = msg.get_payload(decode=True).decode()
+    assert body.startswith("Hi Nia, N-5 is Shipped. Track: http://testserver.local/t/") and "/portal/" in body
+    portal_path = body.split("http://testserver.local", 1)[1].strip()
+    assert "N-5" in (await fx_client.get(portal_path)).text
+    tl = (await fx_client.get(api(fx_shop, f"/contacts/{c['id']}/timeline"), params={"channel": "email"},
+                              headers=fx_shop.auth)).json()["items"]
+    assert [i["payload"]["event"] for i in tl] == ["status_email_sent"]
