@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, TypeVar
 
 import click
@@ -64,6 +65,23 @@ def _ensure_database() -> Any:
     get_settings.cache_clear()
     console.print(f"[green]Embedded PostgreSQL[/green] running, data in {settings.app.state_dir / 'pg'}")
     return server
+
+
+@contextlib.contextmanager
+def _database() -> Iterator[None]:
+    """DATABASE_URL, or an embedded PostgreSQL that lives as long as the command."""
+    server = _ensure_database()
+    try:
+        yield
+    finally:
+        if server is not None:
+            server.cleanup()
+
+
+def _db_call(fn: Callable[[], Awaitable[T]]) -> T:
+    """A one-shot command: the database (embedded if needed) and the pool around one coroutine."""
+    with _database():
+        return _with_db(fn)
 
 
 async def _prepare(progress: bool = True) -> Any:
@@ -136,7 +154,8 @@ def _banner(settings: Any, demo: bool, created: bool) -> None:
     lines = [f"Open [b]{settings.app.base_url}/[/b]  (sign up a new shop at {settings.app.base_url}/signup)",
              f"API docs: {settings.app.base_url}/schema"]
     if demo:
-        lines += ["", f"Demo shop: [b]{settings.app.base_url}/t/{d.DEMO_SLUG}/login[/b]" + (" (created now)" if created else ""),
+        login = f"{settings.app.base_url}/t/{d.DEMO_SLUG}/login"
+        lines += ["", f"Demo shop: [b]{login}[/b]" + (" (created now)" if created else ""),
                   f"  owner     {d.DEMO_OWNER[0]} / {d.DEMO_OWNER[1]}",
                   f"  supervisor {d.DEMO_SUPERVISOR[0]} / {d.DEMO_SUPERVISOR[1]}",
                   f"  operator  {d.DEMO_OPERATOR[0]} / {d.DEMO_OPERATOR[1]}"]
@@ -148,8 +167,6 @@ def worker() -> None:
     """Process background jobs (set EMBEDDED_WORKER=false on web processes when you run this)."""
     from app.lib.jobs import Worker, install_queue
     from app.lib.lifecycle import database_url
-
-    server = _ensure_database()
 
     async def work() -> None:
         await install_queue()
@@ -163,11 +180,7 @@ def worker() -> None:
         await stop.wait()
         await w.stop()
 
-    try:
-        _with_db(work)
-    finally:
-        if server is not None:
-            server.cleanup()
+    _db_call(work)
 
 
 @main.command()
@@ -177,8 +190,6 @@ def migrate(concurrency: int) -> None:
     from app.lib.jobs import install_queue
     from tenants.provisioning import all_tenants, migrate_all
     from tenants.services import migrate_platform
-
-    server = _ensure_database()
 
     async def go() -> Any:
         await install_queue()
@@ -193,11 +204,7 @@ def migrate(concurrency: int) -> None:
 
             return await migrate_all(concurrency=concurrency, on_progress=tick)
 
-    try:
-        report = _with_db(go)
-    finally:
-        if server is not None:
-            server.cleanup()
+    report = _db_call(go)
     console.print(f"{report.total} tenants: {len(report.migrated)} migrated, {len(report.up_to_date)} already at head, "
                   f"{len(report.failed)} failed")
     if report.failed:
@@ -217,15 +224,11 @@ def tenants() -> None:
 def tenants_list() -> None:
     from tenants import services
 
-    server = _ensure_database()
-    try:
-        rows = _with_db(services.list_all)
-    finally:
-        if server is not None:
-            server.cleanup()
+    rows = _db_call(services.list_all)
     table = Table("slug", "name", "status", "plan", "schema", "created")
     for r in rows:
-        table.add_row(r["slug"], r["name"], r["status"], r["plan"], r["schema_name"], f"{r['created_at']:%Y-%m-%d %H:%M}")
+        table.add_row(r["slug"], r["name"], r["status"], r["plan"], r["schema_name"],
+                      f"{r['created_at']:%Y-%m-%d %H:%M}")
     console.print(table)
 
 
@@ -238,15 +241,11 @@ def tenants_create(slug: str, name: str, owner_email: str, owner_password: str) 
     from app.lib.errors import DomainError
     from tenants import services
 
-    server = _ensure_database()
     try:
-        result = _with_db(lambda: services.signup(name, slug, owner_email, owner_password))
+        result = _db_call(lambda: services.signup(name, slug, owner_email, owner_password))
     except DomainError as exc:
         console.print(f"[red]{exc.detail}[/red]")
         sys.exit(1)
-    finally:
-        if server is not None:
-            server.cleanup()
     console.print(f"Created [b]{result.tenant.slug}[/b] in {result.seconds * 1000:.0f} ms. "
                   f"Owner API key (shown once): {result.api_key}")
 
@@ -255,15 +254,11 @@ def _set_status(slug: str, status: str) -> None:
     from app.lib.errors import DomainError
     from tenants import services
 
-    server = _ensure_database()
     try:
-        _with_db(lambda: services.set_status(slug, status))
+        _db_call(lambda: services.set_status(slug, status))
     except DomainError as exc:
         console.print(f"[red]{exc.detail}[/red]")
         sys.exit(1)
-    finally:
-        if server is not None:
-            server.cleanup()
     console.print(f"{slug}: {status}")
 
 
@@ -285,17 +280,11 @@ def demo() -> None:
     """Create the demo tenant and its users if missing."""
     from app.demo import ensure_demo
 
-    server = _ensure_database()
-
     async def go() -> bool:
         await _prepare()
         return await ensure_demo()
 
-    try:
-        created = _with_db(go)
-    finally:
-        if server is not None:
-            server.cleanup()
+    created = _db_call(go)
     _banner(_settings(), True, created)
 
 
