@@ -137,3 +137,63 @@ async def browser_login(client: Any, slug: str, email: str, password: str) -> An
     token = await csrf_from(client, f"/t/{slug}/login")
     return await client.post(f"/t/{slug}/login", data={"email": email, "password": password, "_csrf": token},
                              headers={"accept": "text/html"})
+
+
+# -- mail and jobs ------------------------------------------------------------------------------------------------
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Inbox:
+    """aiosmtpd handler keeping every message it receives (a real SMTP server on loopback)."""
+
+    def __init__(self) -> None:
+        self.messages: list[Any] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 (aiosmtpd's name)
+        import email
+
+        self.messages.append(email.message_from_bytes(envelope.content))
+        return "250 OK"
+
+
+@pytest.fixture
+def fx_inbox(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A real SMTP server on loopback; the app's platform mail settings point at it for the test."""
+    from aiosmtpd.controller import Controller
+
+    from app.settings import get_settings
+
+    inbox = Inbox()
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    monkeypatch.setenv("SMTP_PORT", str(port))
+    get_settings.cache_clear()
+    yield inbox
+    controller.stop()
+    monkeypatch.undo()
+    get_settings.cache_clear()
+
+
+async def run_jobs_until(done: Any, *, timeout: float = 5.0, settle: float = 0.0) -> None:
+    """Run the real job worker on this test's database until `done()` is true (or the timeout passes)."""
+    import asyncio
+
+    from app.lib.jobs import Worker
+
+    worker = Worker(TEST_DSN, poll_seconds=0.2)
+    await worker.start()
+    try:
+        for _ in range(int(timeout / 0.05)):
+            if done():
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(settle)
+    finally:
+        await worker.stop()

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import email
 import re
-import socket
 from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
 
 from app.lib.jobs import Worker
-from tests.conftest import TEST_DSN, ShopFixture, csrf_from
+from tests.conftest import TEST_DSN, Inbox, ShopFixture, csrf_from, free_port, run_jobs_until
 
 
 async def test_api_key_shown_once_listed_without_secret_and_revocable(fx_client: Any, fx_shop: ShopFixture) -> None:
@@ -35,54 +33,14 @@ async def test_api_key_shown_once_listed_without_secret_and_revocable(fx_client:
     assert bad.status_code == 400 and bad.json()["errors"][0]["field"] == "name"
 
 
-class _Inbox:
-    def __init__(self) -> None:
-        self.messages: list[email.message.Message] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
-        self.messages.append(email.message_from_bytes(envelope.content))
-        return "250 OK"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture
-def fx_inbox(monkeypatch: pytest.MonkeyPatch) -> Any:
-    """A real SMTP server on loopback; the app's platform mail settings point at it for the test."""
-    from app.settings import get_settings
-
-    inbox = _Inbox()
-    port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    monkeypatch.setenv("SMTP_PORT", str(port))
-    get_settings.cache_clear()
-    yield inbox
-    controller.stop()
-    monkeypatch.undo()
-    get_settings.cache_clear()
-
-
 async def test_invitation_mail_is_sent_by_a_job_and_accepting_creates_the_user(
-    fx_client: Any, fx_shop: ShopFixture, fx_inbox: _Inbox
+    fx_client: Any, fx_shop: ShopFixture, fx_inbox: Inbox
 ) -> None:
     base = f"/t/{fx_shop.slug}"
     resp = await fx_client.post(f"{base}/api/v1/invitations", json={"email": "New.Op@Example.COM", "role": "operator"},
                                 headers=fx_shop.auth)
     assert resp.status_code == 201 and resp.json()["email"] == "new.op@example.com"
-    worker = Worker(TEST_DSN, poll_seconds=0.2)
-    await worker.start()
-    try:
-        for _ in range(100):
-            if fx_inbox.messages:
-                break
-            await asyncio.sleep(0.05)
-    finally:
-        await worker.stop()
+    await run_jobs_until(lambda: fx_inbox.messages)
     assert fx_inbox.messages, "the invitation job did not send mail"
     msg = fx_inbox.messages[-1]
     assert msg["To"] == "new.op@example.com" and "invited" in msg["Subject"]
@@ -144,7 +102,7 @@ async def test_invitation_mail_survives_smtp_outage(
     port = free_port()
     monkeypatch.setenv("SMTP_PORT", str(port))
     get_settings.cache_clear()
-    inbox = _Inbox()
+    inbox = Inbox()
     controller = Controller(inbox, hostname="127.0.0.1", port=port)
     worker = Worker(TEST_DSN, poll_seconds=0.2)
     try:

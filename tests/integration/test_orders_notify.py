@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
-from app.lib.jobs import Worker
-from tests.conftest import TEST_DSN, ShopFixture
-from tests.integration.test_accounts import _Inbox, fx_inbox  # noqa: F401 (the real SMTP fixture)
+from tests.conftest import Inbox, ShopFixture, run_jobs_until
 from tests.integration.test_orders import api, make_contact, make_order
 
 
-async def test_status_email_from_sandboxed_template(fx_client: Any, fx_shop: ShopFixture, fx_inbox: _Inbox) -> None:
+async def test_status_email_from_sandboxed_template(fx_client: Any, fx_shop: ShopFixture, fx_inbox: Inbox) -> None:
     url = api(fx_shop, "/order-notifications")
     unsafe = await fx_client.put(url, json={"enabled": True, "subject": "{{ order.__class__.__mro__ }}"},
                                  headers=fx_shop.auth)
@@ -28,16 +25,7 @@ async def test_status_email_from_sandboxed_template(fx_client: Any, fx_shop: Sho
     for status in ("paid", "packed", "shipped"):
         await fx_client.post(api(fx_shop, f"/orders/{order['id']}/status"), json={"status": status},
                              headers=fx_shop.auth)
-    worker = Worker(TEST_DSN, poll_seconds=0.2)
-    await worker.start()
-    try:
-        for _ in range(100):
-            if fx_inbox.messages:
-                break
-            await asyncio.sleep(0.05)
-        await asyncio.sleep(0.3)
-    finally:
-        await worker.stop()
+    await run_jobs_until(lambda: fx_inbox.messages, settle=0.3)
     assert len(fx_inbox.messages) == 1  # only "shipped" was chosen
     msg = fx_inbox.messages[0]
     assert msg["To"] == "nia@example.com" and msg["Subject"] == "Order N-5: Shipped"
