@@ -36,6 +36,9 @@ from app.lib.errors import EXCEPTION_HANDLERS, http_error_handler
 from app.lib.lifecycle import lifespan
 from app.lib.templates import STATIC_DIR, environment
 from realtime.views import console_socket
+from telephony.api import TelephonyApi
+from telephony.views import TwilioSettingsViews
+from telephony.webhook_api import TwilioWebhooks, hold_music
 from tenants.api import health, signup
 from tenants.routing import TenantMiddleware, tenant_slug_from_path
 from tenants.views import landing, signup_form, signup_submit
@@ -75,7 +78,7 @@ def create_app() -> Litestar:
             AuthViews, WorkspaceViews, AccountsApi, ContactsApi, ContactViews, CustomFieldViews,
             ContactFilesApi, ContactFileViews, ContactMergeApi, ContactMergeViews,
             ConversationsApi, ConsoleViews, OrdersApi, OrderViews, PortalViews, portal_socket,
-            DealsApi, DealViews,
+            DealsApi, DealViews, TelephonyApi, TwilioSettingsViews, TwilioWebhooks, hold_music,
             create_static_files_router(path="/static", directories=[STATIC_DIR], include_in_schema=False),
         ],
         middleware=[

@@ -18,5 +18,6 @@ APP_REGISTRY = AppRegistry(
         "app.conversations.piccolo_app",
         "app.orders.piccolo_app",
         "app.deals.piccolo_app",
+        "telephony.piccolo_app",
     ]
 )

@@ -1,0 +1,70 @@
+"""Telephony JSON API under /t/{slug}/api/v1: Twilio settings, accept a queued call, click-to-call, SMS, recordings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, Response, get, post, put
+from litestar.params import FromPath, JSONBody
+
+from app.accounts.guards import requires, signed_in
+from app.accounts.services import Principal
+from app.lib.errors import NotFound
+from app.lib.storage import ObjectNotFound, get_storage
+from telephony import calls, config, selftest, sms
+
+Req = Request[Principal, Any, Any]
+
+
+class TelephonyApi(Controller):
+    path = "/t/{slug:str}/api/v1"
+    tags = ["telephony"]
+    guards = [signed_in]
+
+    @get("/channels/twilio", guards=[requires("admin")], summary="Twilio settings (never the Auth Token)")
+    async def read_config(self) -> dict[str, Any]:
+        return await config.public_view()
+
+    @put("/channels/twilio", guards=[requires("admin")], summary="Connect Twilio; the Auth Token is stored encrypted")
+    async def save_config(self, request: Req, data: JSONBody[dict[str, Any]]) -> dict[str, Any]:
+        return await config.save(request.user, data)
+
+    @post("/channels/twilio/test", guards=[requires("admin")], status_code=200,
+          summary="Prove the settings: Twilio's API and a signed request to our voice webhook")
+    async def test_config(self) -> dict[str, Any]:
+        return await selftest.run()
+
+    @post("/calls/{conversation_id:int}/accept", status_code=200,
+          summary="Take a queued call and bridge it to your phone or SIP device")
+    async def accept(self, request: Req, conversation_id: FromPath[int]) -> dict[str, Any]:
+        return await calls.accept(request.user, conversation_id)
+
+    @get("/calls/{call_id:int}")
+    async def read_call(self, call_id: FromPath[int]) -> dict[str, Any]:
+        call = await calls.get(call_id)
+        return {k: v for k, v in call.items() if k != "recording_key"} | {"has_recording": bool(call["recording_key"])}
+
+    @get("/calls/{call_id:int}/recording", summary="The call's recording, streamed from our storage")
+    async def recording(self, call_id: FromPath[int]) -> Response[bytes]:
+        call = await calls.get(call_id)
+        if not call["recording_key"]:
+            raise NotFound("This call has no recording.")
+        try:
+            body = await get_storage().read_all(call["recording_key"])
+        except ObjectNotFound:
+            raise NotFound("The recording file is missing.") from None
+        return Response(body, media_type="audio/wav", headers={"Cache-Control": "private, no-store"})
+
+    @post("/contacts/{contact_id:int}/call", status_code=201, summary="Click-to-call: your device rings first")
+    async def click_to_call(self, request: Req, contact_id: FromPath[int],
+                            data: JSONBody[dict[str, Any]]) -> dict[str, Any]:
+        """Body: {} to call the contact's first phone, or {"number": "+1..."}."""
+        return await calls.click_to_call(request.user, contact_id, data.get("number"))
+
+    @post("/contacts/{contact_id:int}/sms", status_code=201, summary="Send an SMS from the shop's number")
+    async def send_sms(self, request: Req, contact_id: FromPath[int], data: JSONBody[dict[str, Any]]) -> dict[str, Any]:
+        return await sms.send(request.user, contact_id, str(data.get("body") or ""), data.get("number"))
+
+    @get("/contacts/{contact_id:int}/sms")
+    async def list_sms(self, contact_id: FromPath[int]) -> list[dict[str, Any]]:
+        return await sms.for_contact(contact_id)

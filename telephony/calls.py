@@ -1,0 +1,299 @@
+"""Call workflows of the webhook jobs and the console: queue, accept, status, voicemail, recording, click-to-call."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from app.accounts.services import Principal
+from app.contacts import events as contact_events
+from app.contacts import merge
+from app.contacts import services as contacts
+from app.conversations import events as queue_events
+from app.conversations import services as conversations
+from app.conversations.tables import Conversation
+from app.lib.db import current_tenant, current_uow
+from app.lib.errors import Invalid, NotFound
+from app.lib.identities import pretty_phone, try_phone
+from app.lib.storage import get_storage
+from app.timeline import services as timeline
+from telephony import client, twiml
+from telephony import config as config_service
+from telephony.tables import Call
+
+FINAL = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
+RANK = {"queued": 0, "initiated": 1, "ringing": 2, "in-progress": 3}
+
+
+class NotReady(Exception):
+    """A callback arrived before the call it belongs to is known; the job is retried (Twilio does not order them)."""
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _conn() -> Any:
+    return current_uow().connection
+
+
+async def _contact_for(number: str) -> int | None:
+    """The contact owning `number`, created when the number is new; None for withheld or non-phone callers."""
+    e164 = try_phone(number, await contacts.default_region()) if number.startswith("+") else None
+    if e164 is None:
+        return None
+    found = await contacts.find_by_phone(e164)
+    if found is not None:
+        return found
+    card = await contacts.create(None, {"phones": [e164]}, source="telephony")
+    return int(card["id"])
+
+
+async def ensure_call(p: dict[str, str], *, direction: str | None = None) -> dict[str, Any]:
+    """The call row for CallSid, created (with its contact for inbound calls) on first sight; locked for update."""
+    sid = p["CallSid"]
+    conn = _conn()
+    row = await conn.fetchrow("SELECT * FROM twilio_call WHERE sid = $1 FOR UPDATE", sid)
+    if row is not None:
+        return dict(row)
+    direction = direction or p.get("Direction", "inbound")
+    customer = p.get("From", "") if direction == "inbound" else p.get("To", "")
+    contact_id = await _contact_for(customer) if direction == "inbound" else None
+    await conn.execute(
+        "INSERT INTO twilio_call (sid, direction, from_number, to_number, status, last_sequence, outcome, contact, "
+        "queue_key, created_at, recording_sid, recording_status, recording_key) "
+        "VALUES ($1, $2, $3, $4, $5, -1, '', $6, '', now(), '', '', '') ON CONFLICT (sid) DO NOTHING",
+        sid, direction, p.get("From", ""), p.get("To", ""), p.get("CallStatus") or "ringing", contact_id)
+    return dict(await conn.fetchrow("SELECT * FROM twilio_call WHERE sid = $1 FOR UPDATE", sid))
+
+
+async def _update(call_id: int, **values: Any) -> None:
+    await Call.update({getattr(Call, k): v for k, v in values.items()}).where(Call.id == call_id)
+
+
+def _label(call: dict[str, Any]) -> str:
+    number = call["from_number"] if call["direction"] == "inbound" else call["to_number"]
+    return pretty_phone(number) if number.startswith("+") else (number or "unknown caller")
+
+
+async def queue_call(p: dict[str, str], queue_key: str) -> None:
+    """The caller entered the tenant's queue: open the conversation every console sees."""
+    call = await ensure_call(p)
+    if call["conversation"] is not None:
+        return
+    row = await conversations.open_conversation(channel="call", queue_key=queue_key, contact_id=call["contact"],
+                                                subject=f"Call from {_label(call)}", from_address=call["from_number"],
+                                                external_ref=call["sid"])
+    await _update(call["id"], conversation=row["id"], queue_key=queue_key)
+
+
+async def on_voice(p: dict[str, str], meta: dict[str, Any]) -> None:
+    await ensure_call(p)
+    if meta.get("route") == "queue":
+        await queue_call(p, meta["queue"])
+
+
+async def on_gather(p: dict[str, str], meta: dict[str, Any]) -> None:
+    await queue_call(p, meta["queue"])
+
+
+async def on_status(p: dict[str, str], meta: dict[str, Any]) -> None:
+    """Apply a status callback unless it is older than what we know: SequenceNumber orders them, and a call
+    never leaves a final state."""
+    call = await ensure_call(p)
+    status = p["CallStatus"]
+    seq = int(p["SequenceNumber"]) if p.get("SequenceNumber", "").isdigit() else None
+    if call["status"] in FINAL:
+        return
+    if seq is not None and seq <= call["last_sequence"]:
+        return
+    if seq is None and status not in FINAL and RANK.get(status, 0) < RANK.get(call["status"], 0):
+        return
+    changes: dict[str, Any] = {"status": status}
+    if seq is not None:
+        changes["last_sequence"] = seq
+    if status == "in-progress" and call["direction"] != "inbound" and call["answered_at"] is None:
+        changes["answered_at"] = now()
+    if status in FINAL:
+        changes["ended_at"] = now()
+        if p.get("CallDuration", "").isdigit():
+            changes["duration"] = int(p["CallDuration"])
+    await _update(call["id"], **changes)
+    if status in FINAL:
+        await _finish({**call, **changes})
+
+
+async def _finish(call: dict[str, Any]) -> None:
+    """The call is over: settle the conversation and put the outcome on the timeline."""
+    outcome = call["outcome"]
+    if not outcome:
+        if call["status"] == "completed" and (call["answered_at"] or call["direction"] != "inbound"):
+            outcome = "answered"
+        elif call["direction"] == "inbound" and call["status"] == "completed":
+            outcome = "abandoned"
+        else:
+            outcome = "missed"
+        await _update(call["id"], outcome=outcome)
+    if call["conversation"] is not None:
+        conv = await conversations.get(call["conversation"])
+        if conv["status"] == "waiting" and outcome == "abandoned":
+            await Conversation.update({Conversation.status: "closed", Conversation.closed_at: now(),
+                                       Conversation.ended_at: now(), Conversation.wrapup_code: "abandoned"}).where(
+                Conversation.id == conv["id"])
+            await queue_events.emit("queue.item_removed", await conversations.get(conv["id"]))
+        elif conv["status"] == "active" and conv["ended_at"] is None:
+            await Conversation.update({Conversation.ended_at: now()}).where(Conversation.id == conv["id"])
+    if call["contact"] is None:
+        return
+    wait = talk = None
+    if call["answered_at"] is not None:
+        wait = int((call["answered_at"] - call["created_at"]).total_seconds())
+    if outcome == "answered" and call["answered_at"] is not None:
+        talk = max(0, int((call["ended_at"] - call["answered_at"]).total_seconds()))
+    summary = {"answered": f"Call {'with' if call['direction'] == 'inbound' else 'to'} {_label(call)} ended"
+                           f" after {call['duration'] or 0} s",
+               "abandoned": f"Caller {_label(call)} hung up while waiting",
+               "voicemail": f"Call from {_label(call)}: voicemail left",
+               "missed": f"Call {_label(call)}: {call['status']}"}.get(outcome, f"Call {call['status']}")
+    await timeline.record(call["contact"], "call", "in" if call["direction"] == "inbound" else "out", summary,
+                          links={"call_id": call["id"], "conversation_id": call["conversation"]},
+                          payload={"event": "ended", "call_sid": call["sid"], "status": call["status"],
+                                   "outcome": outcome, "duration": call["duration"], "wait_seconds": wait,
+                                   "talk_seconds": talk, "operator_id": call["operator"]})
+
+
+async def on_dial(p: dict[str, str], meta: dict[str, Any]) -> None:
+    call = await ensure_call(p)
+    status = p.get("DialCallStatus", "")
+    if status in ("completed", "answered"):
+        talk = int(p["DialCallDuration"]) if p.get("DialCallDuration", "").isdigit() else 0
+        await _update(call["id"], outcome="answered", answered_at=now() - dt.timedelta(seconds=talk))
+
+
+async def on_enqueue_leave(p: dict[str, str], meta: dict[str, Any]) -> None:
+    await ensure_call(p)  # the voicemail action that follows records the outcome
+
+
+async def on_voicemail(p: dict[str, str], meta: dict[str, Any]) -> None:
+    """The caller left a message: it becomes a callback task waiting in the queue."""
+    call = await ensure_call(p)
+    seconds = int(p["RecordingDuration"]) if p.get("RecordingDuration", "").isdigit() else 0
+    await _update(call["id"], outcome="voicemail")
+    subject = f"Callback: voicemail from {_label(call)}"
+    if call["conversation"] is None:
+        row = await conversations.open_conversation(channel="call", queue_key=call["queue_key"] or "general",
+                                                    contact_id=call["contact"], subject=subject,
+                                                    from_address=call["from_number"], external_ref=call["sid"])
+        await _update(call["id"], conversation=row["id"])
+    else:
+        await Conversation.update({Conversation.subject: subject, Conversation.status: "waiting",
+                                   Conversation.assigned_to: None, Conversation.taken_at: None}).where(
+            Conversation.id == call["conversation"])
+        await queue_events.emit("queue.item_added", await conversations.get(call["conversation"]))
+    if call["contact"] is not None:
+        await timeline.record(call["contact"], "call", "in", f"Voicemail from {_label(call)} ({seconds} s)",
+                              links={"call_id": call["id"], "conversation_id": call["conversation"]},
+                              actor_type="customer", payload={"event": "voicemail", "call_sid": call["sid"],
+                                                              "recording_sid": p.get("RecordingSid", ""),
+                                                              "duration": seconds})
+
+
+async def on_recording(p: dict[str, str], meta: dict[str, Any]) -> None:
+    """Copy a finished recording into our storage (with the account's credentials) and put it on the timeline."""
+    conn = _conn()
+    call = await conn.fetchrow("SELECT * FROM twilio_call WHERE sid = $1 FOR UPDATE", p.get("CallSid", ""))
+    if call is None:
+        raise NotReady(f"recording {p['RecordingSid']} for call {p.get('CallSid')} that is not known yet")
+    status = p["RecordingStatus"]
+    seconds = int(p["RecordingDuration"]) if p.get("RecordingDuration", "").lstrip("-").isdigit() else None
+    kind = "Voicemail recording" if p.get("RecordingSource") == "RecordVerb" else "Call recording"
+    if status != "completed":
+        await _update(call["id"], recording_sid=p["RecordingSid"], recording_status=status)
+        if call["contact"] is not None:
+            await timeline.record(call["contact"], "call", "internal", f"{kind} {status}: nothing was saved",
+                                  links={"call_id": call["id"]}, payload={"event": "recording", "status": status,
+                                                                          "error_code": p.get("ErrorCode", "")})
+        return
+    config = await config_service.require()
+    body, _ = await client.download(config, p["RecordingUrl"] + ".wav")
+
+    async def chunks() -> Any:
+        yield body
+
+    key = await get_storage().put(chunks(), namespace="recordings")
+    await _update(call["id"], recording_sid=p["RecordingSid"], recording_status="completed",
+                  recording_duration=seconds, recording_key=key)
+    if call["contact"] is not None:
+        await timeline.record(call["contact"], "call", "internal", f"{kind} ({seconds or 0} s)",
+                              links={"call_id": call["id"], "conversation_id": call["conversation"]},
+                              payload={"event": "recording", "status": "completed", "duration": seconds,
+                                       "url": f"/t/{current_tenant().slug}/api/v1/calls/{call['id']}/recording"})
+        await contact_events.emit("interaction.updated", contact_id=call["contact"], call_id=call["id"])
+
+
+# -- console actions --------------------------------------------------------------------------------------------
+
+async def by_conversation(conversation_id: int) -> dict[str, Any]:
+    call = await Call.select().where(Call.conversation == conversation_id).order_by(Call.id, ascending=False).first()
+    if call is None:
+        raise NotFound(f"Conversation {conversation_id} is not a phone call.")
+    return call
+
+
+async def get(call_id: int) -> dict[str, Any]:
+    call = await Call.select().where(Call.id == call_id).first()
+    if call is None:
+        raise NotFound(f"No call {call_id}.")
+    return call
+
+
+async def accept(actor: Principal, conversation_id: int) -> dict[str, Any]:
+    """Take the queued call and bridge it to the operator's device. If Twilio refuses, nothing is taken."""
+    call = await by_conversation(conversation_id)
+    if call["status"] in FINAL:
+        raise Invalid("The caller has already hung up.", field="conversation_id")
+    config = await config_service.require()
+    device = await config_service.device_of(actor.user_id)
+    row = await conversations.take(actor, conversation_id)
+    answer = twiml.bridge_to_operator(config, twiml.Urls(current_tenant().slug), device)
+    await client.call(config, lambda c: c.calls(call["sid"]).update(twiml=answer))
+    await _update(call["id"], operator=actor.user_id)
+    return {"conversation": row, "call": await get(call["id"]), "device": device["address"]}
+
+
+async def click_to_call(actor: Principal, contact_id: int, number: str | None) -> dict[str, Any]:
+    """Ring the operator's device first; when they answer, Twilio dials the customer from the shop's number."""
+    card = await contacts.get(contact_id)
+    if number:
+        to = try_phone(number, await contacts.default_region())
+        if to is None:
+            raise Invalid(f"{number!r} is not a valid phone number.", field="number")
+    elif card["phones"]:
+        to = card["phones"][0]
+    else:
+        raise Invalid("This contact has no phone number.", field="number")
+    config = await config_service.require()
+    device = await config_service.device_of(actor.user_id)
+    urls = twiml.Urls(current_tenant().slug)
+    answer = twiml.click_to_call(config, urls, to)
+    created = await client.call(config, lambda c: c.calls.create(
+        to=device["address"], from_=config.numbers[0], twiml=answer, status_callback=urls.status,
+        status_callback_event=["initiated", "ringing", "answered", "completed"], status_callback_method="POST"))
+    rows = await Call.insert(Call(sid=created.sid, direction="outbound-api", from_number=config.numbers[0],
+                                  to_number=to, status=created.status or "queued", contact=contact_id,
+                                  operator=actor.user_id)).returning(Call.id)
+    await timeline.record(contact_id, "call", "out", f"{actor.name or actor.email} called {pretty_phone(to)}",
+                          links={"call_id": rows[0]["id"]}, actor_type="user", actor_id=actor.user_id,
+                          actor_label=actor.label, payload={"event": "dialing", "call_sid": created.sid})
+    return await get(rows[0]["id"])
+
+
+async def _move_to_contact(source: int, target: int) -> int:
+    """Merge step: the merged-away contact's calls and SMS become the survivor's."""
+    conn = _conn()
+    calls = await conn.fetch("UPDATE twilio_call SET contact = $2 WHERE contact = $1 RETURNING id", source, target)
+    texts = await conn.fetch("UPDATE sms_message SET contact = $2 WHERE contact = $1 RETURNING id", source, target)
+    return len(calls) + len(texts)
+
+
+merge.register_reassign("telephony", _move_to_contact, tables=("twilio_call", "sms_message"))

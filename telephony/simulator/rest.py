@@ -1,0 +1,164 @@
+"""The simulator's REST API under /2010-04-01/Accounts/{AccountSid}/: basic auth, form bodies, Twilio JSON."""
+
+from __future__ import annotations
+
+import base64
+import re
+from typing import Any
+
+from litestar import Litestar, Request, Response, route
+from litestar.datastructures import FormMultiDict
+from litestar.params import FromPath
+
+from telephony.simulator.core import FINAL, Simulator
+from telephony.simulator.resources import error_body
+
+PREFIX = "/2010-04-01/Accounts"
+ROUTES = [
+    ("GET", re.compile(r"^/(?P<acct>AC\w+)\.json$"), "account"),
+    ("POST", re.compile(r"^/(?P<acct>AC\w+)/Calls\.json$"), "create_call"),
+    ("GET", re.compile(r"^/(?P<acct>AC\w+)/Calls\.json$"), "list_calls"),
+    ("GET", re.compile(r"^/(?P<acct>AC\w+)/Calls/(?P<sid>CA\w+)\.json$"), "fetch_call"),
+    ("POST", re.compile(r"^/(?P<acct>AC\w+)/Calls/(?P<sid>CA\w+)\.json$"), "update_call"),
+    ("POST", re.compile(r"^/(?P<acct>AC\w+)/Messages\.json$"), "create_message"),
+    ("GET", re.compile(r"^/(?P<acct>AC\w+)/Messages/(?P<sid>SM\w+)\.json$"), "fetch_message"),
+    ("GET", re.compile(r"^/(?P<acct>AC\w+)/Recordings/(?P<sid>RE\w+)\.json$"), "fetch_recording"),
+    ("GET", re.compile(r"^/(?P<acct>AC\w+)/Recordings/(?P<sid>RE\w+)(?P<ext>\.wav|\.mp3)?$"), "recording_media"),
+    ("GET", re.compile(r"^/(?P<acct>AC\w+)/Notifications\.json$"), "notifications"),
+]
+
+
+def _error(status: int, code: int, message: str) -> Response[Any]:
+    return Response(error_body(status, code, message), status_code=status)
+
+
+class Api:
+    def __init__(self, sim: Simulator) -> None:
+        self.sim = sim
+
+    def authenticate(self, request: Request[Any, Any, Any], acct: str) -> Response[Any] | None:
+        scheme, _, encoded = request.headers.get("authorization", "").partition(" ")
+        try:
+            user, _, password = base64.b64decode(encoded).decode().partition(":")
+        except (ValueError, UnicodeDecodeError):
+            user = password = ""
+        account = self.sim.accounts.get(user)
+        if scheme.lower() != "basic" or account is None or account.auth_token != password:
+            return _error(401, 20003, "Authenticate")
+        if user != acct:
+            return _error(403, 20003, "Authenticated account does not match the AccountSid in the URL")
+        return None
+
+    async def dispatch(self, request: Request[Any, Any, Any], rest: str) -> Response[Any]:
+        for method, pattern, name in ROUTES:
+            match = pattern.match(rest)
+            if match and request.method == method:
+                denied = self.authenticate(request, match["acct"])
+                if denied is not None:
+                    return denied
+                form = await request.form() if method == "POST" else FormMultiDict()
+                return await getattr(self, name)(form=form, **match.groupdict())
+        return _error(404, 20404, f"The requested resource {PREFIX}{rest} was not found")
+
+    async def account(self, form: FormMultiDict, acct: str) -> Response[Any]:
+        return Response(self.sim.accounts[acct].json())
+
+    async def create_call(self, form: FormMultiDict, acct: str) -> Response[Any]:
+        to, from_ = form.get("To", ""), form.get("From", "")
+        if not to:
+            return _error(400, 21201, "No 'To' number is specified")
+        if not from_:
+            return _error(400, 21213, "No 'From' number is specified")
+        if not form.get("Url") and not form.get("Twiml") and not form.get("ApplicationSid"):
+            return _error(400, 21205, "Url parameter is required")
+        if from_ not in self.sim.numbers or self.sim.numbers[from_].account_sid != acct:
+            return _error(400, 21210, f"The source phone number provided, {from_}, is not yet verified for your "
+                          "account")
+        events = tuple(e for v in form.getall("StatusCallbackEvent") for e in v.split())
+        call = self.sim.create_call(acct, to=to, from_=from_, url=form.get("Url", ""), twiml=form.get("Twiml", ""),
+                                    status_callback=form.get("StatusCallback", ""), status_events=events)
+        return Response(call.json(), status_code=201)
+
+    async def list_calls(self, form: FormMultiDict, acct: str) -> Response[Any]:
+        calls = [c.json() for c in self.sim.calls.values() if c.account_sid == acct]
+        return Response({"calls": calls, "page": 0, "page_size": 50, "start": 0, "end": len(calls) - 1,
+                         "first_page_uri": f"{PREFIX}/{acct}/Calls.json?PageSize=50&Page=0",
+                         "next_page_uri": None, "previous_page_uri": None, "uri": f"{PREFIX}/{acct}/Calls.json"})
+
+    def _call(self, acct: str, sid: str) -> Any:
+        call = self.sim.calls.get(sid)
+        return call if call is not None and call.account_sid == acct else None
+
+    async def fetch_call(self, form: FormMultiDict, acct: str, sid: str) -> Response[Any]:
+        call = self._call(acct, sid)
+        if call is None:
+            return _error(404, 20404, f"The requested resource {PREFIX}/{acct}/Calls/{sid}.json was not found")
+        return Response(call.json())
+
+    async def update_call(self, form: FormMultiDict, acct: str, sid: str) -> Response[Any]:
+        call = self._call(acct, sid)
+        if call is None:
+            return _error(404, 20404, f"The requested resource {PREFIX}/{acct}/Calls/{sid}.json was not found")
+        if call.status in FINAL:
+            return _error(400, 21220, "Call is not in-progress. Cannot redirect.")
+        status = form.get("Status", "")
+        if not status and not form.get("Url") and not form.get("Twiml"):
+            return _error(400, 21205, "Url parameter is required")
+        self.sim.update_call(call, url=form.get("Url", ""), twiml=form.get("Twiml", ""), status=status)
+        return Response(call.json())
+
+    async def create_message(self, form: FormMultiDict, acct: str) -> Response[Any]:
+        to, from_, body = form.get("To", ""), form.get("From", ""), form.get("Body", "")
+        if not to:
+            return _error(400, 21604, "A 'To' phone number is required.")
+        if not from_:
+            return _error(400, 21603, "A 'From' phone number is required.")
+        if not body:
+            return _error(400, 21602, "Message body is required.")
+        if from_ not in self.sim.numbers or self.sim.numbers[from_].account_sid != acct:
+            return _error(400, 21606, "The From phone number provided is not a valid message-capable Twilio phone "
+                          "number for this account.")
+        msg = self.sim.create_message(acct, to=to, from_=from_, body=body,
+                                      status_callback=form.get("StatusCallback", ""))
+        return Response(msg.json(), status_code=201)
+
+    async def fetch_message(self, form: FormMultiDict, acct: str, sid: str) -> Response[Any]:
+        msg = self.sim.messages.get(sid)
+        if msg is None or msg.account_sid != acct:
+            return _error(404, 20404, f"The requested resource {PREFIX}/{acct}/Messages/{sid}.json was not found")
+        return Response(msg.json())
+
+    def _recording(self, acct: str, sid: str) -> Any:
+        rec = self.sim.recordings.get(sid)
+        return rec if rec is not None and rec.account_sid == acct else None
+
+    async def fetch_recording(self, form: FormMultiDict, acct: str, sid: str) -> Response[Any]:
+        rec = self._recording(acct, sid)
+        if rec is None:
+            return _error(404, 20404, f"The requested resource {PREFIX}/{acct}/Recordings/{sid}.json was not found")
+        return Response(rec.json())
+
+    async def recording_media(self, form: FormMultiDict, acct: str, sid: str, ext: str | None) -> Response[Any]:
+        rec = self._recording(acct, sid)
+        if rec is None:
+            return _error(404, 20404, f"The requested resource {PREFIX}/{acct}/Recordings/{sid} was not found")
+        if ext == ".mp3":
+            # The simulator generates WAV only (no MP3 encoder in the standard library); ask for .wav.
+            return _error(404, 20404, "The simulator serves recordings as .wav only")
+        return Response(rec.audio, media_type="audio/x-wav")
+
+    async def notifications(self, form: FormMultiDict, acct: str) -> Response[Any]:
+        items = [n for n in self.sim.notifications if n["account_sid"] == acct]
+        return Response({"notifications": items, "page": 0, "page_size": 50, "start": 0, "end": len(items) - 1,
+                         "uri": f"{PREFIX}/{acct}/Notifications.json"})
+
+
+def create_app(sim: Simulator) -> Litestar:
+    """The simulator as an ASGI app: Twilio's REST API (a phone page for `make run` is still to come)."""
+    api = Api(sim)
+
+    @route(PREFIX + "/{rest:path}", http_method=["GET", "POST"], include_in_schema=False, status_code=200)
+    async def twilio_api(request: Request[Any, Any, Any], rest: FromPath[str]) -> Response[Any]:
+        return await api.dispatch(request, rest)
+
+    return Litestar(route_handlers=[twilio_api], openapi_config=None, debug=False)

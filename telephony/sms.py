@@ -1,0 +1,132 @@
+"""SMS: inbound messages onto the timeline and the queue, outbound through the REST API, delivery statuses."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from app.accounts.services import Principal
+from app.contacts import events as contact_events
+from app.contacts import services as contacts
+from app.conversations import services as conversations
+from app.conversations.tables import Conversation
+from app.lib.db import current_tenant, current_uow
+from app.lib.errors import Invalid
+from app.lib.identities import pretty_phone, try_phone
+from app.timeline import services as timeline
+from telephony import client
+from telephony import config as config_service
+from telephony.calls import NotReady, _contact_for
+from telephony.tables import SmsMessage
+from telephony.twiml import Urls
+
+MAX_BODY = 1600
+# Forward-only: a late "sent" never overwrites "delivered"; failed/undelivered/delivered are final.
+STATUS_RANK = {"accepted": 0, "scheduled": 0, "queued": 1, "sending": 2, "sent": 3, "receiving": 3, "received": 4,
+               "delivered": 5, "undelivered": 5, "failed": 5, "read": 6, "canceled": 5}
+FINAL = frozenset({"delivered", "undelivered", "failed", "canceled", "read", "received"})
+
+
+async def on_inbound(p: dict[str, str], meta: dict[str, Any]) -> None:
+    """A customer texted the shop: the message lands on the contact (new for an unknown number) and in the queue."""
+    sid = p.get("MessageSid") or p["SmsSid"]
+    conn = current_uow().connection
+    if await conn.fetchval("SELECT 1 FROM sms_message WHERE sid = $1", sid):
+        return
+    contact_id = await _contact_for(p.get("From", ""))
+    body = p.get("Body", "")
+    conversation_id = None
+    if contact_id is not None:
+        open_row = await Conversation.select(Conversation.id).where(
+            (Conversation.contact == contact_id) & (Conversation.channel == "sms")
+            & Conversation.status.is_in(["waiting", "active"])).order_by(Conversation.id, ascending=False).first()
+        conversation_id = open_row["id"] if open_row else None
+    if conversation_id is None:
+        label = pretty_phone(p.get("From", "")) if p.get("From", "").startswith("+") else p.get("From", "")
+        row = await conversations.open_conversation(channel="sms", contact_id=contact_id,
+                                                    from_address=p.get("From", ""),
+                                                    subject=f"SMS from {label}: {body[:60]}", external_ref=sid)
+        conversation_id = row["id"]
+    interaction_id = None
+    if contact_id is not None:
+        interaction_id = await timeline.record(
+            contact_id, "sms", "in", body[:200] or "(empty SMS)", actor_type="customer",
+            links={"conversation_id": conversation_id},
+            payload={"event": "sms", "sid": sid, "body": body, "from": p.get("From", ""), "status": "received",
+                     "num_media": int(p.get("NumMedia") or 0)})
+    rows = await SmsMessage.insert(SmsMessage(
+        sid=sid, direction="in", from_number=p.get("From", "")[:30], to_number=p.get("To", "")[:30], body=body,
+        status="received", contact=contact_id, conversation=conversation_id,
+        interaction_id=interaction_id)).returning(SmsMessage.id)
+    if contact_id is not None:
+        await contact_events.emit("message.received", contact_id=contact_id, message_id=rows[0]["id"])
+
+
+async def on_status(p: dict[str, str], meta: dict[str, Any]) -> None:
+    sid = p.get("MessageSid") or p["SmsSid"]
+    status = p.get("MessageStatus") or p.get("SmsStatus", "")
+    conn = current_uow().connection
+    row = await conn.fetchrow("SELECT * FROM sms_message WHERE sid = $1 FOR UPDATE", sid)
+    if row is None:
+        # Twilio may call back before the request that sent the message has committed: retry later.
+        raise NotReady(f"status {status} for message {sid} that is not known yet")
+    if row["status"] in FINAL or STATUS_RANK.get(status, 0) <= STATUS_RANK.get(row["status"], 0):
+        return
+    await conn.execute("UPDATE sms_message SET status = $2, error_code = $3, updated_at = now() WHERE id = $1",
+                       row["id"], status, p.get("ErrorCode", "")[:10])
+    if row["interaction_id"] is not None:
+        # The timeline entry shows the delivery status; only its payload's status and error change.
+        await conn.execute("UPDATE interaction SET payload = payload || jsonb_build_object('status', $2::text, "
+                           "'error_code', $3::text) WHERE id = $1", row["interaction_id"], status,
+                           p.get("ErrorCode", ""))
+    if row["contact"] is not None:
+        await contact_events.emit("message.status_changed", contact_id=row["contact"], message_id=row["id"],
+                                  status=status)
+
+
+async def send(actor: Principal, contact_id: int, body: str, number: str | None = None) -> dict[str, Any]:
+    """Send an SMS from the shop's first number; statuses arrive on the sms-status webhook."""
+    card = await contacts.get(contact_id)
+    body = (body or "").strip()
+    if not body:
+        raise Invalid("The message is empty.", field="body")
+    if len(body) > MAX_BODY:
+        raise Invalid(f"An SMS can be at most {MAX_BODY} characters.", field="body")
+    if number:
+        to = try_phone(number, await contacts.default_region())
+        if to is None:
+            raise Invalid(f"{number!r} is not a valid phone number.", field="number")
+    elif card["phones"]:
+        to = card["phones"][0]
+    else:
+        raise Invalid("This contact has no phone number.", field="number")
+    config = await config_service.require()
+    urls = Urls(current_tenant().slug)
+    msg = await client.call(config, lambda c: c.messages.create(to=to, from_=config.numbers[0], body=body,
+                                                                status_callback=urls.sms_status))
+    interaction_id = await timeline.record(
+        contact_id, "sms", "out", body[:200], actor_type="user", actor_id=actor.user_id, actor_label=actor.label,
+        payload={"event": "sms", "sid": msg.sid, "body": body, "to": to, "status": msg.status or "queued"})
+    conn = current_uow().connection
+    row = await conn.fetchrow(
+        "INSERT INTO sms_message (sid, direction, from_number, to_number, body, status, error_code, contact, "
+        "interaction_id, sent_by, created_at, updated_at) VALUES ($1, 'out', $2, $3, $4, $5, '', $6, $7, $8, now(), "
+        "now()) RETURNING id", msg.sid, config.numbers[0], to, body, msg.status or "queued", contact_id,
+        interaction_id, actor.user_id)
+    await contact_events.emit("message.sent", contact_id=contact_id, message_id=row["id"])
+    return await get(row["id"])
+
+
+async def get(message_id: int) -> dict[str, Any]:
+    row = await SmsMessage.select().where(SmsMessage.id == message_id).first()
+    assert row is not None
+    return row
+
+
+async def for_contact(contact_id: int) -> list[dict[str, Any]]:
+    await contacts.get(contact_id)
+    return await SmsMessage.select().where(SmsMessage.contact == contact_id).order_by(SmsMessage.id, ascending=False)
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)

@@ -1,0 +1,162 @@
+"""TwiML our webhooks answer, built with twilio's VoiceResponse (no hand-written XML)."""
+
+from __future__ import annotations
+
+import functools
+import io
+import math
+import struct
+import wave
+
+from twilio.twiml.messaging_response import MessagingResponse
+from twilio.twiml.voice_response import Dial, VoiceResponse
+
+from telephony.config import Config, webhook_base
+
+VOICEMAIL_MAX_SECONDS = 120
+HOLD_MUSIC_PATH = "/telephony/hold-music.wav"
+
+
+class Urls:
+    """The tenant's webhook URLs as Twilio must call them (absolute, from BASE_URL)."""
+
+    def __init__(self, slug: str) -> None:
+        self.base = webhook_base(slug)
+
+    def __getattr__(self, name: str) -> str:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return f"{self.base}/{name.replace('_', '-')}"
+
+    @property
+    def hold_music(self) -> str:
+        return self.base.split("/t/", 1)[0] + HOLD_MUSIC_PATH
+
+
+def empty() -> str:
+    return str(VoiceResponse())
+
+
+def empty_messaging() -> str:
+    return str(MessagingResponse())
+
+
+def _voicemail(r: VoiceResponse, urls: Urls, prompt: str) -> VoiceResponse:
+    r.say(prompt)
+    r.record(action=urls.voicemail, method="POST", max_length=VOICEMAIL_MAX_SECONDS, play_beep=True,
+             recording_status_callback=urls.recording, recording_status_callback_event="completed absent",
+             recording_status_callback_method="POST")
+    r.say("We did not get a message. Goodbye.")
+    r.hangup()
+    return r
+
+
+def voicemail(urls: Urls, reason: str) -> str:
+    prompt = ("We are closed right now." if reason == "after_hours" else "Nobody could take your call.") + \
+        " Please leave a message after the beep, and we will call you back."
+    return str(_voicemail(VoiceResponse(), urls, prompt))
+
+
+def ivr_prompt(config: Config, queue_names: dict[str, str]) -> str:
+    parts = [f"For {queue_names.get(key, key)}, press {digit}." for digit, key in sorted(config.ivr.items())]
+    return " ".join(parts)
+
+
+def inbound(config: Config, urls: Urls, queue_names: dict[str, str], *, open_now: bool) -> tuple[str, dict[str, str]]:
+    """The answer to a new call, and what it decided (for the processing job)."""
+    if not open_now:
+        return voicemail(urls, "after_hours"), {"route": "voicemail", "reason": "after_hours"}
+    r = VoiceResponse()
+    if config.greeting:
+        r.say(config.greeting)
+    if config.ivr:
+        gather = r.gather(num_digits=1, action=urls.gather, method="POST", timeout=6)
+        gather.say(ivr_prompt(config, queue_names))
+        # No key pressed: Twilio falls through to the next verb; the gather URL then routes to the default queue.
+        r.redirect(urls.gather, method="POST")
+        return str(r), {"route": "ivr"}
+    return str(enqueue(r, urls, "general")), {"route": "queue", "queue": "general"}
+
+
+def enqueue(r: VoiceResponse, urls: Urls, queue_key: str) -> VoiceResponse:
+    r.enqueue(queue_key, action=urls.enqueue_action, method="POST", wait_url=urls.wait, wait_url_method="POST")
+    return r
+
+
+def queued(queue_key: str, urls: Urls) -> str:
+    return str(enqueue(VoiceResponse(), urls, queue_key))
+
+
+def wait(position: int, queue_seconds: int, timeout: int, urls: Urls) -> str:
+    r = VoiceResponse()
+    if queue_seconds >= timeout:
+        r.leave()
+        return str(r)
+    r.say(f"You are number {position} in line. Thank you for waiting.")
+    r.play(urls.hold_music)
+    return str(r)
+
+
+def _dial(config: Config, urls: Urls, **extra: str | int) -> Dial:
+    attrs: dict[str, str | int] = {"action": urls.dial_action, "method": "POST", "timeout": 20, **extra}
+    if config.record_calls:
+        attrs.update(record="record-from-answer-dual", recording_status_callback=urls.recording,
+                     recording_status_callback_event="completed absent", recording_status_callback_method="POST")
+    return Dial(**attrs)
+
+
+def _device(dial: Dial, device: dict[str, str]) -> None:
+    if device["kind"] == "sip":
+        dial.sip(device["address"])
+    else:
+        dial.number(device["address"])
+
+
+def bridge_to_operator(config: Config, urls: Urls, device: dict[str, str]) -> str:
+    """The TwiML a queued call is redirected to when an operator accepts it."""
+    r = VoiceResponse()
+    dial = _dial(config, urls)
+    _device(dial, device)
+    r.append(dial)
+    return str(r)
+
+
+def click_to_call(config: Config, urls: Urls, customer: str) -> str:
+    """Runs on the operator's leg once they answer: dial the customer with the shop's number as caller ID."""
+    r = VoiceResponse()
+    r.say("Connecting you to the customer.")
+    dial = _dial(config, urls, caller_id=config.numbers[0])
+    dial.number(customer)
+    r.append(dial)
+    return str(r)
+
+
+def after_dial(dial_status: str, urls: Urls) -> str:
+    if dial_status in ("completed", "answered"):
+        r = VoiceResponse()
+        r.hangup()
+        return str(r)
+    return voicemail(urls, "no_answer")
+
+
+def goodbye() -> str:
+    r = VoiceResponse()
+    r.say("Thank you. Goodbye.")
+    r.hangup()
+    return str(r)
+
+
+@functools.cache
+def hold_music_wav() -> bytes:
+    """Two seconds of a soft two-tone chime (8 kHz mono), generated: nothing is fetched from elsewhere."""
+    rate, buf = 8000, io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        frames = bytearray()
+        for i in range(rate * 2):
+            freq = 440.0 if i < rate else 554.37
+            frames += struct.pack("<h", int(6000 * math.sin(2 * math.pi * freq * i / rate)))
+        w.writeframes(bytes(frames))
+    return buf.getvalue()

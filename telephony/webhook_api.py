@@ -1,0 +1,131 @@
+"""Twilio's webhooks under /t/{slug}/webhooks/twilio/: signed, stored with their job, answered at once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.exceptions import ValidationException
+
+from app.conversations.tables import Queue
+from telephony import twiml
+from telephony.webhooks import store, verified
+
+XML = "application/xml"
+OPT = {"csrf_exempt": True}
+
+
+def _xml(body: str) -> Response[str]:
+    return Response(body, media_type=XML)
+
+
+def _no_content() -> Response[None]:
+    return Response(None, status_code=204)
+
+
+def _need(params: dict[str, str], name: str) -> str:
+    value = params.get(name, "")
+    if not value:
+        raise ValidationException(f"{name} is missing.")
+    return value
+
+
+def _slug(request: Request[Any, Any, Any]) -> str:
+    return str(request.scope["state"]["tenant"].slug)
+
+
+async def _queue_names() -> dict[str, str]:
+    return {q["key"]: q["name"] for q in await Queue.select(Queue.key, Queue.name)}
+
+
+class TwilioWebhooks(Controller):
+    path = "/t/{slug:str}/webhooks/twilio"
+    include_in_schema = False
+    opt = OPT
+
+    @post("/voice", opt=OPT, status_code=200)
+    async def voice(self, request: Request[Any, Any, Any]) -> Response[str]:
+        config, p = await verified(request)
+        sid = _need(p, "CallSid")
+        urls = twiml.Urls(_slug(request))
+        if p.get("SwitchboardTest") == "1":  # the settings page's "test" button: signed, stored nowhere
+            return _xml(twiml.inbound(config, urls, await _queue_names(), open_now=config.is_open())[0])
+        answer, meta = twiml.inbound(config, urls, await _queue_names(), open_now=config.is_open())
+        await store("voice", sid, f"voice:{sid}", p, meta)
+        return _xml(answer)
+
+    @post("/gather", opt=OPT, status_code=200)
+    async def gather(self, request: Request[Any, Any, Any]) -> Response[str]:
+        config, p = await verified(request)
+        sid = _need(p, "CallSid")
+        queue_key = config.ivr.get(p.get("Digits", ""), "general")
+        await store("gather", sid, f"gather:{sid}", p, {"route": "queue", "queue": queue_key})
+        return _xml(twiml.queued(queue_key, twiml.Urls(_slug(request))))
+
+    @post("/wait", opt=OPT, status_code=200)
+    async def wait(self, request: Request[Any, Any, Any]) -> Response[str]:
+        config, p = await verified(request)
+        position = int(p.get("QueuePosition") or 1)
+        queue_time = int(p.get("QueueTime") or 0)
+        return _xml(twiml.wait(position, queue_time, config.timeout_seconds, twiml.Urls(_slug(request))))
+
+    @post("/enqueue-action", opt=OPT, status_code=200)
+    async def enqueue_action(self, request: Request[Any, Any, Any]) -> Response[str]:
+        _, p = await verified(request)
+        sid = _need(p, "CallSid")
+        result = p.get("QueueResult", "")
+        if result == "leave":  # the wait URL sent the caller out after the tenant's timeout
+            await store("enqueue", sid, f"enqueue:{sid}:leave", p, {"route": "voicemail", "reason": "no_answer"})
+            return _xml(twiml.voicemail(twiml.Urls(_slug(request)), "no_answer"))
+        return _xml(twiml.empty())
+
+    @post("/dial-action", opt=OPT, status_code=200)
+    async def dial_action(self, request: Request[Any, Any, Any]) -> Response[str]:
+        _, p = await verified(request)
+        sid = _need(p, "CallSid")
+        status = p.get("DialCallStatus", "")
+        await store("dial", sid, f"dial:{sid}:{p.get('DialCallSid', '')}:{status}", p)
+        return _xml(twiml.after_dial(status, twiml.Urls(_slug(request))))
+
+    @post("/voicemail", opt=OPT, status_code=200)
+    async def voicemail(self, request: Request[Any, Any, Any]) -> Response[str]:
+        _, p = await verified(request)
+        sid = _need(p, "CallSid")
+        await store("voicemail", sid, f"voicemail:{sid}:{p.get('RecordingSid', '')}", p)
+        return _xml(twiml.goodbye())
+
+    @post("/status", opt=OPT, status_code=204)
+    async def status(self, request: Request[Any, Any, Any]) -> Response[None]:
+        _, p = await verified(request)
+        sid = _need(p, "CallSid")
+        status = _need(p, "CallStatus")
+        await store("status", sid, f"status:{sid}:{status}:{p.get('SequenceNumber', '')}", p)
+        return _no_content()
+
+    @post("/recording", opt=OPT, status_code=204)
+    async def recording(self, request: Request[Any, Any, Any]) -> Response[None]:
+        _, p = await verified(request)
+        sid = _need(p, "RecordingSid")
+        await store("recording", sid, f"recording:{sid}:{_need(p, 'RecordingStatus')}", p)
+        return _no_content()
+
+    @post("/sms", opt=OPT, status_code=200)
+    async def sms(self, request: Request[Any, Any, Any]) -> Response[str]:
+        _, p = await verified(request)
+        sid = p.get("MessageSid") or _need(p, "SmsSid")
+        await store("sms", sid, f"sms:{sid}", p)
+        return _xml(twiml.empty_messaging())
+
+    @post("/sms-status", opt=OPT, status_code=204)
+    async def sms_status(self, request: Request[Any, Any, Any]) -> Response[None]:
+        _, p = await verified(request)
+        sid = p.get("MessageSid") or _need(p, "SmsSid")
+        status = p.get("MessageStatus") or _need(p, "SmsStatus")
+        await store("sms-status", sid, f"sms-status:{sid}:{status}", p)
+        return _no_content()
+
+
+@get(twiml.HOLD_MUSIC_PATH, include_in_schema=False, cache=3600)
+async def hold_music() -> Response[bytes]:
+    """What callers hear in the queue; Twilio fetches it without credentials, so it is public and generated."""
+    return Response(twiml.hold_music_wav(), media_type="audio/wav")

@@ -1,0 +1,71 @@
+"""Webhook intake: check Twilio's signature first, then store the raw request and its job in one transaction."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from litestar import Request
+from litestar.exceptions import PermissionDeniedException
+from twilio.request_validator import RequestValidator
+
+from app.lib import jobs
+from app.lib.crypto import SecretUnreadable
+from app.lib.db import current_uow
+from app.settings import get_settings
+from telephony import config as config_service
+from telephony.config import Config
+
+MAX_PARAMS = 120
+MAX_VALUE = 4000
+JOB = "telephony.process_webhook"
+
+
+def public_url(request: Request[Any, Any, Any]) -> str:
+    """The URL exactly as Twilio requested it: the configured public base, the path and the query string."""
+    path = request.scope.get("raw_path", b"").decode("latin-1") or request.scope["path"]
+    query = request.scope.get("query_string", b"").decode("latin-1")
+    return get_settings().app.base_url + path + (f"?{query}" if query else "")
+
+
+async def verified(request: Request[Any, Any, Any]) -> tuple[Config, dict[str, str]]:
+    """The tenant's Twilio config and the request's parameters, or 403 before anything is read or written.
+
+    Every failure gets the same 403: a caller learns nothing about which part was wrong."""
+    signature = request.headers.get("x-twilio-signature", "")
+    if not signature:
+        raise PermissionDeniedException("Missing X-Twilio-Signature.")
+    try:
+        config = await config_service.load()
+    except SecretUnreadable:
+        config = None
+    if config is None:
+        raise PermissionDeniedException("Invalid Twilio signature.")
+    url = public_url(request)
+    if "bodySHA256" in request.query_params:  # JSON-bodied webhooks are not configured for these routes
+        raise PermissionDeniedException("Invalid Twilio signature.")
+    form = await request.form()
+    if not RequestValidator(config.auth_token).validate(url, form, signature):
+        raise PermissionDeniedException("Invalid Twilio signature.")
+    if form.get("AccountSid", config.account_sid) != config.account_sid:
+        raise PermissionDeniedException("Invalid Twilio signature.")
+    params: dict[str, str] = {}
+    for key, value in form.multi_items():
+        if len(params) >= MAX_PARAMS:
+            break
+        if isinstance(value, str):
+            params[key] = value[:MAX_VALUE]
+    return config, params
+
+
+async def store(kind: str, sid: str, dedupe_key: str, params: dict[str, str],
+                meta: dict[str, Any] | None = None) -> int | None:
+    """Insert the raw webhook and queue its processing; a redelivery (same dedupe key) inserts and queues nothing."""
+    row = await current_uow().connection.fetchrow(
+        "INSERT INTO twilio_webhook (kind, sid, dedupe_key, params, meta, received_at, attempts, last_error) "
+        "VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, now(), 0, '') ON CONFLICT (dedupe_key) DO NOTHING RETURNING id",
+        kind, sid[:64], dedupe_key[:200], json.dumps(params), json.dumps(meta or {}))
+    if row is None:
+        return None
+    await jobs.enqueue(JOB, {"webhook_id": row["id"]})
+    return int(row["id"])
