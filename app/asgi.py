@@ -21,6 +21,8 @@ from app.accounts.views import AuthViews, WorkspaceViews
 from app.contacts.api import ContactsApi
 from app.contacts.files_api import ContactFilesApi
 from app.contacts.files_views import ContactFileViews
+from app.contacts.imports_api import ContactExportApi, ImportsApi
+from app.contacts.imports_views import ImportViews
 from app.contacts.merge_api import ContactMergeApi
 from app.contacts.merge_views import ContactMergeViews
 from app.contacts.views import ContactViews, CustomFieldViews
@@ -29,6 +31,8 @@ from app.conversations.views import ConsoleViews
 from app.deals.api import DealsApi
 from app.deals.views import DealViews
 from app.orders.api import OrdersApi
+from app.orders.imports_api import OrderImportsApi
+from app.orders.imports_views import OrderImportViews
 from app.orders.socket import portal_socket
 from app.orders.views import OrderViews, PortalViews
 from app.lib import csrf
@@ -36,7 +40,10 @@ from app.lib.errors import EXCEPTION_HANDLERS, http_error_handler
 from app.lib.lifecycle import lifespan
 from app.lib.templates import STATIC_DIR, environment
 from realtime.views import console_socket
+from app.messaging.api import MessagingApi
+from app.messaging.views import EmailComposeViews, EmailSettingsViews
 from telephony.api import TelephonyApi
+from telephony.console_views import CallConsoleViews
 from telephony.views import TwilioSettingsViews
 from telephony.webhook_api import TwilioWebhooks, hold_music
 from tenants.api import health, signup
@@ -69,6 +76,7 @@ def _stores(settings: Any) -> dict[str, Any]:
 def create_app() -> Litestar:
     from app.contacts import live as _card_live  # noqa: F401  (live renderers register on import)
     from app.conversations import live as _console_live  # noqa: F401
+    from app.orders import live as _order_live  # noqa: F401
     from app.settings import get_settings
 
     settings = get_settings()
@@ -77,8 +85,11 @@ def create_app() -> Litestar:
             landing, signup_form, signup_submit, signup, health, console_socket,
             AuthViews, WorkspaceViews, AccountsApi, ContactsApi, ContactViews, CustomFieldViews,
             ContactFilesApi, ContactFileViews, ContactMergeApi, ContactMergeViews,
+            ImportsApi, ImportViews, ContactExportApi,
             ConversationsApi, ConsoleViews, OrdersApi, OrderViews, PortalViews, portal_socket,
-            DealsApi, DealViews, TelephonyApi, TwilioSettingsViews, TwilioWebhooks, hold_music,
+            OrderImportsApi, OrderImportViews,
+            DealsApi, DealViews, TelephonyApi, TwilioSettingsViews, CallConsoleViews, TwilioWebhooks, hold_music,
+            MessagingApi, EmailSettingsViews, EmailComposeViews,
             create_static_files_router(path="/static", directories=[STATIC_DIR], include_in_schema=False),
         ],
         middleware=[

@@ -131,21 +131,50 @@ def run(host: str | None, port: int | None, demo: bool) -> None:
     async def prepare() -> bool:
         await _prepare()
         if demo:
-            from app.demo import ensure_demo
+            from app.demo import ensure_demo, ensure_demo_telephony
 
-            return await ensure_demo()
+            made = await ensure_demo()
+            await ensure_demo_telephony()
+            return made
         return False
 
     created = _with_db(prepare)
+    phones = _start_simulator(settings) if demo else None
     _banner(settings, demo, created)
+    if phones:
+        console.print(Panel(f"Twilio simulator: [b]{phones}/[/b]  (call or text the demo shop, answer operator "
+                            "phones)\n"
+                            "Sign in to the demo console as the operator, then call from the customer phone.",
+                            title="Phones", expand=False))
+    from app.messaging import listener
+
+    mail_in = listener.spawn()
     try:
         uvicorn.run("app.asgi:create_app", factory=True, host=settings.app.host, port=settings.app.port,
                     log_level="info", lifespan="on")
     finally:
+        mail_in.terminate()
         if catcher is not None:
             catcher.stop()
         if server is not None:
             server.cleanup()
+
+
+def _start_simulator(settings: Any) -> str | None:
+    """When TWILIO_API_BASE is a loopback address, the Twilio simulator serves it (REST API + phone page), with
+    the demo shop's account and number; its webhooks go to this server."""
+    from urllib.parse import urlparse
+
+    from app import demo as d
+    from telephony.simulator.serve import start_in_thread
+
+    url = urlparse(settings.app.twilio_api_base)
+    if url.hostname not in ("127.0.0.1", "localhost") or not url.port:
+        return None
+    start_in_thread(url.hostname, url.port, account_sid=d.DEMO_TWILIO_SID, auth_token=d.DEMO_TWILIO_TOKEN,
+                    number=d.DEMO_NUMBER, webhook_base=f"{settings.app.base_url}/t/{d.DEMO_SLUG}/webhooks/twilio",
+                    devices=list(d.DEMO_DEVICES.values()))
+    return str(settings.app.twilio_api_base)
 
 
 def _banner(settings: Any, demo: bool, created: bool) -> None:
@@ -160,6 +189,17 @@ def _banner(settings: Any, demo: bool, created: bool) -> None:
                   f"  supervisor {d.DEMO_SUPERVISOR[0]} / {d.DEMO_SUPERVISOR[1]}",
                   f"  operator  {d.DEMO_OPERATOR[0]} / {d.DEMO_OPERATOR[1]}"]
     console.print(Panel("\n".join(lines), title="Switchboard is starting", expand=False))
+
+
+@main.command("mail-in")
+@click.option("--host", default=None, help="Bind address (default MAIL_IN_HOST or 127.0.0.1).")
+@click.option("--port", default=None, type=int, help="Port (default MAIL_IN_PORT or 2525).")
+def mail_in(host: str | None, port: int | None) -> None:
+    """Receive every shop's inbound email over SMTP (addresses <slug>@MAIL_DOMAIN)."""
+    from app.messaging import listener
+
+    with _database():
+        listener.main(host, port)
 
 
 @main.command()

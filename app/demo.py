@@ -26,3 +26,34 @@ async def ensure_demo() -> bool:
 
         await Workspace.update({Workspace.onboarding_done: True}, force=True)
     return True
+
+
+# The demo shop's Twilio account lives in the simulator `switchboard run` starts (never a real Twilio account).
+DEMO_TWILIO_SID = "AC" + "de60" * 8
+DEMO_TWILIO_TOKEN = "d3m0" * 8
+DEMO_NUMBER = "+14155550100"
+DEMO_DEVICES = {DEMO_OPERATOR[0]: "+14155550123", DEMO_OWNER[0]: "+14155550121", DEMO_SUPERVISOR[0]: "+14155550122"}
+
+
+async def ensure_demo_telephony() -> bool:
+    """Connect the demo shop to the simulated Twilio account (once: an admin's later changes are kept)."""
+    from app.accounts.services import Principal
+    from telephony import config
+    from telephony.tables import TwilioConfig
+
+    tenant = await tenants.resolve_active(DEMO_SLUG)
+    if tenant is None:
+        return False
+    async with tenant_context(tenant):
+        if await TwilioConfig.exists().where(TwilioConfig.id > 0):
+            return False
+        users = {u["email"]: u for u in await User.select(User.id, User.email, User.name)}
+        owner = users[DEMO_OWNER[0]]
+        actor = Principal(user_id=owner["id"], email=owner["email"], name=owner["name"], role="owner", via="session",
+                          credential_id=0)
+        await config.save(actor, {
+            "account_sid": DEMO_TWILIO_SID, "auth_token": DEMO_TWILIO_TOKEN, "numbers": [DEMO_NUMBER],
+            "record_calls": True, "greeting": "Thank you for calling Demo Shop.", "ivr": {"1": "general"},
+            "devices": [{"user_id": users[email]["id"], "address": phone} for email, phone in DEMO_DEVICES.items()
+                        if email in users]})
+    return True

@@ -19,5 +19,6 @@ APP_REGISTRY = AppRegistry(
         "app.orders.piccolo_app",
         "app.deals.piccolo_app",
         "telephony.piccolo_app",
+        "app.messaging.piccolo_app",
     ]
 )

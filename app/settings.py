@@ -127,6 +127,14 @@ class MailSettings:
     """MAIL_FROM: sender of platform mail (default Switchboard <no-reply@switchboard.localhost>)."""
     catcher: bool
     """MAIL_CATCHER: `switchboard run` starts a local SMTP catcher on SMTP_HOST:SMTP_PORT (default true in dev)."""
+    mail_domain: str = "mail.switchboard.localhost"
+    """MAIL_DOMAIN: domain of the shops' inbound addresses (`<slug>@MAIL_DOMAIN`); its MX points at `switchboard mail-in`."""
+    mail_in_host: str = "127.0.0.1"
+    """MAIL_IN_HOST: address the inbound SMTP listener binds to (default 127.0.0.1)."""
+    mail_in_port: int = 2525
+    """MAIL_IN_PORT: port of the inbound SMTP listener (default 2525)."""
+    mail_in_max_bytes: int = 25 * 1024 * 1024
+    """MAIL_IN_MAX_BYTES: largest inbound message accepted; bigger ones get SMTP 552 (default 25 MiB)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -157,6 +165,8 @@ class StorageSettings:
     """STORAGE_BACKEND: where uploaded files live: `local` (default; STATE_DIR/files) or `memory` (tests, lost at exit)."""
     upload_max_mb: int
     """UPLOAD_MAX_MB: largest file a user may attach to a contact, in MiB (default 25); bigger uploads get 413."""
+    import_max_mb: int = 20
+    """IMPORT_MAX_MB: largest CSV an admin may upload to import contacts, in MiB (default 20); bigger uploads get 413."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -227,6 +237,10 @@ def load_settings() -> Settings:
             smtp_tls=smtp_tls,
             from_address=_env("MAIL_FROM", "Switchboard <no-reply@switchboard.localhost>") or "",
             catcher=_bool("MAIL_CATCHER", env == "dev"),
+            mail_domain=(_env("MAIL_DOMAIN", "mail.switchboard.localhost") or "").lower(),
+            mail_in_host=_env("MAIL_IN_HOST", "127.0.0.1") or "127.0.0.1",
+            mail_in_port=_int("MAIL_IN_PORT", 2525, minimum=1),
+            mail_in_max_bytes=_int("MAIL_IN_MAX_BYTES", 25 * 1024 * 1024, minimum=1024),
         ),
         security=SecuritySettings(
             session_idle_minutes=_int("SESSION_IDLE_MINUTES", 120, minimum=1),
@@ -239,7 +253,8 @@ def load_settings() -> Settings:
             invite_days=_int("INVITE_DAYS", 7, minimum=1),
             auth_rate_per_minute=_int("AUTH_RATE_PER_MINUTE", 30, minimum=1),
         ),
-        storage=StorageSettings(backend=_storage_backend(), upload_max_mb=_int("UPLOAD_MAX_MB", 25, minimum=1)),
+        storage=StorageSettings(backend=_storage_backend(), upload_max_mb=_int("UPLOAD_MAX_MB", 25, minimum=1),
+                                 import_max_mb=_int("IMPORT_MAX_MB", 20, minimum=1)),
     )
 
 

@@ -19,6 +19,7 @@ EVENTS: dict[str, str] = {
     "queue.item_added": "An interaction is waiting in a queue (interaction_id, queue_id).",
     "queue.item_taken": "An operator took a waiting interaction (interaction_id, queue_id, user_id).",
     "queue.item_removed": "A waiting interaction left the queue untaken: abandoned (interaction_id, queue_id).",
+    "call.updated": "A phone call changed: bridged, on hold, resumed, transferred, ended (conversation_id, call_id).",
     "presence.changed": "A user's presence changed: available, busy, away, offline (user_id, status).",
     "user.updated": "A user's role, status or profile changed (user_id).",
     "session.revoked": "A session was ended; its sockets close (user_id, session_id).",

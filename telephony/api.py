@@ -11,7 +11,7 @@ from app.accounts.guards import requires, signed_in
 from app.accounts.services import Principal
 from app.lib.errors import NotFound
 from app.lib.storage import ObjectNotFound, get_storage
-from telephony import calls, config, selftest, sms
+from telephony import calls, config, controls, selftest, sms
 
 Req = Request[Principal, Any, Any]
 
@@ -37,7 +37,26 @@ class TelephonyApi(Controller):
     @post("/calls/{conversation_id:int}/accept", status_code=200,
           summary="Take a queued call and bridge it to your phone or SIP device")
     async def accept(self, request: Req, conversation_id: FromPath[int]) -> dict[str, Any]:
-        return await calls.accept(request.user, conversation_id)
+        return await controls.accept(request.user, conversation_id)
+
+    @post("/calls/{conversation_id:int}/hangup", status_code=200, summary="End an active call for both sides")
+    async def hang_up(self, request: Req, conversation_id: FromPath[int]) -> dict[str, Any]:
+        return await controls.hang_up(request.user, conversation_id)
+
+    @post("/calls/{conversation_id:int}/hold", status_code=200,
+          summary='Hold ({"on": true}: the caller hears music) or resume ({"on": false}: your phone rings again)')
+    async def hold(self, request: Req, conversation_id: FromPath[int],
+                   data: JSONBody[dict[str, Any]]) -> dict[str, Any]:
+        return await controls.hold(request.user, conversation_id, bool(data.get("on", True)))
+
+    @post("/calls/{conversation_id:int}/transfer", status_code=200,
+          summary='Transfer an active call: {"user_id": N} rings their device, {"queue": "key"} back to a queue')
+    async def transfer(self, request: Req, conversation_id: FromPath[int],
+                       data: JSONBody[dict[str, Any]]) -> dict[str, Any]:
+        user_id = data.get("user_id")
+        return await controls.transfer(request.user, conversation_id,
+                                       user_id=user_id if isinstance(user_id, int) else None,
+                                       queue_key=str(data["queue"]) if data.get("queue") else None)
 
     @get("/calls/{call_id:int}")
     async def read_call(self, call_id: FromPath[int]) -> dict[str, Any]:

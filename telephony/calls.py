@@ -116,11 +116,24 @@ async def on_status(p: dict[str, str], meta: dict[str, Any]) -> None:
         changes["answered_at"] = now()
     if status in FINAL:
         changes["ended_at"] = now()
+        changes["on_hold"] = False
         if p.get("CallDuration", "").isdigit():
             changes["duration"] = int(p["CallDuration"])
     await _update(call["id"], **changes)
     if status in FINAL:
         await _finish({**call, **changes})
+    await emit_updated(call)
+
+
+async def emit_updated(call: dict[str, Any]) -> None:
+    """Consoles re-render the call's item (state, hold, end); only calls that are in a conversation are shown."""
+    if call["conversation"] is None:
+        return
+    from realtime import channels
+    from realtime.publish import publish
+
+    topics = [channels.queue()] + ([channels.user(call["operator"])] if call["operator"] else [])
+    await publish("call.updated", {"conversation_id": call["conversation"], "call_id": call["id"]}, channels=topics)
 
 
 async def _finish(call: dict[str, Any]) -> None:
@@ -245,20 +258,6 @@ async def get(call_id: int) -> dict[str, Any]:
     if call is None:
         raise NotFound(f"No call {call_id}.")
     return call
-
-
-async def accept(actor: Principal, conversation_id: int) -> dict[str, Any]:
-    """Take the queued call and bridge it to the operator's device. If Twilio refuses, nothing is taken."""
-    call = await by_conversation(conversation_id)
-    if call["status"] in FINAL:
-        raise Invalid("The caller has already hung up.", field="conversation_id")
-    config = await config_service.require()
-    device = await config_service.device_of(actor.user_id)
-    row = await conversations.take(actor, conversation_id)
-    answer = twiml.bridge_to_operator(config, twiml.Urls(current_tenant().slug), device)
-    await client.call(config, lambda c: c.calls(call["sid"]).update(twiml=answer))
-    await _update(call["id"], operator=actor.user_id)
-    return {"conversation": row, "call": await get(call["id"]), "device": device["address"]}
 
 
 async def click_to_call(actor: Principal, contact_id: int, number: str | None) -> dict[str, Any]:

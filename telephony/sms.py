@@ -84,8 +84,10 @@ async def on_status(p: dict[str, str], meta: dict[str, Any]) -> None:
                                   status=status)
 
 
-async def send(actor: Principal, contact_id: int, body: str, number: str | None = None) -> dict[str, Any]:
-    """Send an SMS from the shop's first number; statuses arrive on the sms-status webhook."""
+async def send(actor: Principal, contact_id: int, body: str, number: str | None = None, *,
+               links: dict[str, Any] | None = None, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Send an SMS from the shop's first number; statuses arrive on the sms-status webhook. `links` and `extra`
+    go onto the timeline entry (e.g. the order a portal link SMS belongs to)."""
     card = await contacts.get(contact_id)
     body = (body or "").strip()
     if not body:
@@ -106,7 +108,8 @@ async def send(actor: Principal, contact_id: int, body: str, number: str | None 
                                                                 status_callback=urls.sms_status))
     interaction_id = await timeline.record(
         contact_id, "sms", "out", body[:200], actor_type="user", actor_id=actor.user_id, actor_label=actor.label,
-        payload={"event": "sms", "sid": msg.sid, "body": body, "to": to, "status": msg.status or "queued"})
+        links=links, payload={**(extra or {}), "event": "sms", "sid": msg.sid, "body": body, "to": to,
+                              "status": msg.status or "queued"})
     conn = current_uow().connection
     row = await conn.fetchrow(
         "INSERT INTO sms_message (sid, direction, from_number, to_number, body, status, error_code, contact, "

@@ -71,6 +71,7 @@ class Call(Table, tablename="twilio_call"):
     recording_status = Varchar(length=20, default="")
     recording_duration = Integer(null=True, default=None)
     recording_key = Varchar(length=200, default="")  # storage key of our copy
+    on_hold = Boolean(default=False)  # the caller hears hold music; the operator's leg is released
 
 
 class SmsMessage(Table, tablename="sms_message"):

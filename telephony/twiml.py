@@ -121,6 +121,14 @@ def bridge_to_operator(config: Config, urls: Urls, device: dict[str, str]) -> st
     return str(r)
 
 
+def hold(urls: Urls) -> str:
+    """The caller on hold: music until the console redirects the call again (loop=0 plays until then)."""
+    r = VoiceResponse()
+    r.say("Please hold.")
+    r.play(urls.hold_music, loop=0)
+    return str(r)
+
+
 def click_to_call(config: Config, urls: Urls, customer: str) -> str:
     """Runs on the operator's leg once they answer: dial the customer with the shop's number as caller ID."""
     r = VoiceResponse()

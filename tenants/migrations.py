@@ -16,7 +16,8 @@ from piccolo.apps.migrations.tables import Migration
 from piccolo.conf.apps import Finder
 
 PLATFORM_APPS = ("platform",)
-TENANT_APPS = ("accounts", "contacts", "timeline", "realtime", "conversations", "orders", "deals", "telephony")
+TENANT_APPS = ("accounts", "contacts", "timeline", "realtime", "conversations", "orders", "deals", "telephony",
+               "messaging")
 
 
 @functools.cache

@@ -2,8 +2,9 @@
 one unit of work pinned to that tenant's schema, and is authenticated there.
 
 The response is held back until the transaction has committed (or rolled back, for any 4xx/5xx answer), so a
-client never sees success for work that did not land. Websockets only get the tenant selected: their handlers
-open short units of work with `tenant_context` themselves.
+client never sees success for work that did not land. A read-only handler that streams a large answer (the CSV
+export) sets `scope["state"][STREAM_RESPONSE]` to have a 2xx response passed through as it is produced instead.
+Websockets only get the tenant selected: their handlers open short units of work with `tenant_context` themselves.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from app.lib.db import tenant_context, tenant_selected
 from tenants import services as tenants
 
 SESSION_COOKIE = "sb_session"
+STREAM_RESPONSE = "stream_response"
 
 
 class _Rollback(Exception):
@@ -106,12 +108,18 @@ class TenantMiddleware:
     async def _http(self, tenant: Any, scope: Scope, receive: Receive, send: Send) -> None:
         held: list[Message] = []
         status = 500
+        streaming = False
 
         async def hold(message: Message) -> None:
-            nonlocal status
+            nonlocal status, streaming
             if message["type"] == "http.response.start":
                 status = message["status"]
-            held.append(message)
+                # Nothing to commit first for a read-only stream; holding it would keep it all in memory.
+                streaming = status < 400 and bool(scope.get("state", {}).get(STREAM_RESPONSE))
+            if streaming:
+                await send(message)
+            else:
+                held.append(message)
 
         try:
             async with tenant_context(tenant) as uow:

@@ -117,12 +117,23 @@ async def _refresh_search_text(contact_id: int) -> None:
         contact_id)
 
 
-async def create(actor: Any, values: dict[str, Any], *, source: str = "manual") -> dict[str, Any]:
-    clean = await _clean({k: v for k, v in values.items() if k in EDITABLE}, current_custom={})
+async def validate(values: dict[str, Any], *, contact_id: int | None = None) -> dict[str, Any]:
+    """The cleaned values by the rules of create (or of update of `contact_id`), writing nothing; Invalid or
+    Conflict names the field. Imports use it to preview rows and to check a whole row before merging it."""
+    editable = {k: v for k, v in values.items() if k in EDITABLE}
+    if contact_id is not None:
+        current = await get(contact_id)
+        return await _clean(editable, contact_id=contact_id, current_custom=current["custom"])
+    clean = await _clean(editable, current_custom={})
     if "custom" not in clean:
         clean["custom"] = await fields.validate({}, current={})
     if not (clean.get("name") or clean.get("phones") or clean.get("emails") or clean.get("company")):
         raise Invalid("A contact needs at least a name, a company, a phone or an email.", field="name")
+    return clean
+
+
+async def create(actor: Any, values: dict[str, Any], *, source: str = "manual") -> dict[str, Any]:
+    clean = await validate(values)
     phones, emails = clean.pop("phones", []), clean.pop("emails", [])
     owner = clean.pop("owner_id", None)
     row = Contact(**clean, owner=owner,
@@ -210,13 +221,19 @@ async def delete(actor: Any, contact_id: int) -> None:
     await events.emit("contact.deleted", contact_id=contact_id)
 
 
-async def search(f: queries.ContactFilter, *, limit: int = 50, offset: int = 0) -> tuple[list[dict[str, Any]], int | None]:
+async def prepare_filter(f: queries.ContactFilter) -> queries.ContactFilter:
+    """Check a filter and read a phone number out of `q`; the list and the CSV export share it."""
     if f.temperature and f.temperature not in TEMPERATURES:
         raise Invalid(f"temperature must be one of: {', '.join(TEMPERATURES)}.", field="temperature")
     if f.sort not in queries.SORTS:
         raise Invalid(f"sort must be one of: {', '.join(queries.SORTS)}.", field="sort")
     if f.q and f.phone_e164 is None:
         f.phone_e164 = try_phone(f.q, await default_region())
+    return f
+
+
+async def search(f: queries.ContactFilter, *, limit: int = 50, offset: int = 0) -> tuple[list[dict[str, Any]], int | None]:
+    await prepare_filter(f)
     limit = min(max(limit, 1), 200)
     sql, args = queries.build(f, limit=limit + 1, offset=max(offset, 0))
     rows = await current_uow().connection.fetch(sql, *args)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from app.accounts import services as accounts
@@ -24,7 +25,19 @@ async def panel_context(tenant: TenantRef, user: Principal) -> dict[str, Any]:
                "status": team[u["id"]].status if u["id"] in team else "offline",
                "since": team[u["id"]].since if u["id"] in team else None} for u in users]
     people.sort(key=lambda p: ({"available": 0, "busy": 1, "away": 2}.get(p["status"], 3), p["name"]))
-    return {"waiting": await services.waiting(user), "mine": await services.mine(user),
-            "stats": await services.stats(user), "people": people, "now": now,
-            "my_status": team[user.user_id].status if user.user_id in team else "offline",
-            "queues": [q for q in await services.queues() if services.visible(q, user)]}
+    ctx = {"waiting": await services.waiting(user), "mine": await services.mine(user),
+           "stats": await services.stats(user), "people": people, "now": now,
+           "my_status": team[user.user_id].status if user.user_id in team else "offline",
+           "queues": [q for q in await services.queues() if services.visible(q, user)]}
+    for extra in _extras:
+        ctx.update(await extra(ctx))
+    return ctx
+
+
+Extra = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
+_extras: list[Extra] = []
+
+
+def register_extra(fn: Extra) -> None:
+    """More context for the panels from another domain (telephony: call state, the caller's value)."""
+    _extras.append(fn)

@@ -10,7 +10,8 @@ from realtime import renders
 from realtime.events import Event
 
 
-@renders("queue.item_added", "queue.item_taken", "queue.item_removed", "presence.changed", "user.updated")
+@renders("queue.item_added", "queue.item_taken", "queue.item_removed", "presence.changed", "user.updated",
+         "call.updated")
 async def console_panels(event: Event, tenant: TenantRef, user: Principal) -> str:
     """Re-render every panel for this user (reloaded inside the tenant's unit of work: counts, mine, team)."""
     ctx = await panel_context(tenant, user)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from app.accounts.services import RANK, Principal
 from app.accounts.tables import User
 from app.audit import services as audit
-from app.conversations import events
 from app.contacts.tables import Contact
+from app.conversations import events
 from app.conversations.tables import Conversation, Queue
 from app.lib.db import current_uow
 from app.lib.errors import Conflict, Forbidden, Invalid, NotFound
@@ -130,6 +131,21 @@ async def take(actor: Principal, conversation_id: int) -> dict[str, Any]:
                               actor_id=actor.user_id, actor_label=actor.label)
     await events.emit("queue.item_taken", row, user_id=actor.user_id)
     return row
+
+
+Taker = Callable[[Principal, int], Awaitable[dict[str, Any]]]
+_takers: dict[str, Taker] = {}
+
+
+def register_taker(channel: str, fn: Taker) -> None:
+    """How a channel takes a waiting conversation (a call must also be bridged to the operator's phone)."""
+    _takers[channel] = fn
+
+
+async def accept(actor: Principal, conversation_id: int) -> dict[str, Any]:
+    """The console's Take: the channel's own way when it registered one, else `take`."""
+    taker = _takers.get((await get(conversation_id))["channel"])
+    return await (taker or take)(actor, conversation_id)
 
 
 async def transfer(actor: Principal, conversation_id: int, *, queue_key: str | None = None,

@@ -44,7 +44,7 @@ class ConsoleViews(Controller):
     @post("/take/{conversation_id:int}")
     async def take(self, request: Req, slug: FromPath[str], conversation_id: FromPath[int]) -> Template:
         try:
-            row = await services.take(request.user, conversation_id)
+            row = await services.accept(request.user, conversation_id)
         except DomainError as exc:
             # Keep the loser's answer a 200 fragment so htmx shows it; the message says what happened.
             return _flash(request, exc.detail, ok=False)

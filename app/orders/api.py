@@ -14,6 +14,7 @@ from app.accounts.services import Principal
 from app.contacts import services as contacts
 from app.contacts.services import to_struct
 from app.lib import jobs
+from app.lib.db import current_tenant
 from app.lib.errors import Invalid, NotFound
 from app.orders import notify, pipeline, portal, revenue, services
 from app.orders.schemas import (
@@ -150,7 +151,7 @@ class OrdersApi(Controller):
 
 
 async def send_portal_link(actor: Principal, order_id: int, channel: str, to: str | None) -> dict[str, Any]:
-    """Queue the email (SMS: the telephony layer's hook) with the order's portal link, issuing one if needed."""
+    """Queue the email or SMS with the order's portal link, issuing one if needed."""
     from app.lib.identities import normalize_email
 
     order = await services.get(order_id)
@@ -158,8 +159,7 @@ async def send_portal_link(actor: Principal, order_id: int, channel: str, to: st
         raise Invalid("channel must be email or sms.", field="channel")
     card = await contacts.get(order["contact_id"])
     if channel == "sms":
-        raise Invalid("Sending by SMS needs the telephony integration (hook: app.orders.jobs.send_portal_sms).",
-                      field="channel")
+        return await _queue_portal_sms(actor, order_id, card, to)
     address = normalize_email(to, field="to") if to else (card["emails"][0] if card["emails"] else None)
     if not address:
         raise Invalid("This contact has no email address; enter one.", field="to")
@@ -168,3 +168,30 @@ async def send_portal_link(actor: Principal, order_id: int, channel: str, to: st
     await jobs.enqueue("orders.send_portal_link", {"order_id": order_id, "to": address, "by": actor.label})
     return {"queued": True, "channel": channel, "to": address}
 
+
+
+async def _queue_portal_sms(actor: Principal, order_id: int, card: dict[str, Any], to: str | None) -> dict[str, Any]:
+    """The SMS goes out through the tenant's own Twilio account: without one, a 400 saying what to set up."""
+    import secrets
+
+    from app.lib.identities import try_phone
+    from telephony import config as twilio_config
+
+    twilio = await twilio_config.load()
+    if twilio is None or not twilio.numbers:
+        raise Invalid("Sending by SMS needs Twilio: an admin connects the shop's Twilio account (Account SID, Auth "
+                      "Token and a phone number that can send SMS) in Settings → Twilio "
+                      f"(/t/{current_tenant().slug}/settings/twilio) first.", field="channel")
+    if to:
+        number = try_phone(to, await contacts.default_region())
+        if number is None:
+            raise Invalid(f"{to!r} is not a valid phone number.", field="to")
+    elif card["phones"]:
+        number = card["phones"][0]
+    else:
+        raise Invalid("This contact has no phone number; enter one.", field="to")
+    if await portal.current_link(order_id) is None:
+        await portal.issue(actor, order_id)
+    await jobs.enqueue("orders.send_portal_sms", {"order_id": order_id, "to": number, "by": actor.label,
+                                                  "user_id": actor.user_id, "send_id": secrets.token_hex(12)})
+    return {"queued": True, "channel": "sms", "to": number}

@@ -1,12 +1,14 @@
-"""Background jobs of the orders domain: the portal link by email (an SMS hook for the telephony layer)."""
+"""Background jobs of the orders domain: the portal link by email or SMS, the status email."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
-from app.accounts.tables import Workspace
+from app.accounts.tables import User, Workspace
 from app.lib import mail
 from app.lib.db import tenant_context
+from app.lib.errors import DomainError
 from app.lib.templates import render_text
 from app.orders import portal
 from app.orders.tables import Order
@@ -40,9 +42,58 @@ async def send_portal_link(payload: dict[str, Any]) -> None:
                               payload={"event": "portal_link_sent", "order_id": order["id"], "to": payload["to"]})
 
 
+@dataclasses.dataclass(frozen=True)
+class SmsSender:
+    """Who the SMS is from on the timeline: the user who pressed "send" (None if they are gone since)."""
+
+    label: str
+    user_id: int | None = None
+
+
 async def send_portal_sms(payload: dict[str, Any]) -> None:
-    """Hook for the telephony layer: send `payload['to']` the portal link by SMS (not wired yet)."""
-    raise NotImplementedError("SMS sending lands with the telephony integration")
+    """Text the order's current portal link through the tenant's Twilio account; on the contact's timeline (an
+    outbound SMS linked to the order, its delivery status kept up to date by the status webhook).
+
+    Idempotent: a retry after the SMS was recorded finds the entry by `send_id` and sends nothing. A link revoked
+    since the job was queued is not sent. A refusal that a retry cannot fix (no Twilio, a bad number) is put on the
+    timeline instead of being retried; Twilio being unreachable (502) is retried with back-off.
+    """
+    from telephony import sms
+
+    tenant = await tenants.resolve_active(payload["tenant"])
+    if tenant is None:
+        return
+    send_id = str(payload.get("send_id") or "")
+    async with tenant_context(tenant) as uow:
+        order = await Order.select(Order.id, Order.number, Order.contact).where(
+            Order.id == payload["order_id"]).first()
+        link = await portal.current_link(payload["order_id"]) if order else None
+        if order is None or link is None:
+            return
+        if send_id and await uow.connection.fetchval(
+                "SELECT 1 FROM interaction WHERE contact = $1 AND payload->>'portal_send_id' = $2",
+                order["contact"], send_id):
+            return
+        ws = await Workspace.select(Workspace.display_name).first()
+        user_id = payload.get("user_id")
+        if user_id is not None and not await User.exists().where(User.id == user_id):
+            user_id = None
+        sender = SmsSender(label=str(payload.get("by", "")), user_id=user_id)
+        shop = ws["display_name"] if ws else tenant.name
+        body = f"{shop}: follow your order {order['number']} here: {link['url']}"
+        try:
+            async with uow.connection.transaction():  # a savepoint: a refusal leaves nothing half-written
+                await sms.send(sender, order["contact"], body, number=payload["to"],  # type: ignore[arg-type]
+                               links={"order_id": order["id"]},
+                               extra={"order_id": order["id"], "portal_link": True, "portal_send_id": send_id})
+        except DomainError as exc:
+            if exc.status_code >= 500:
+                raise  # Twilio unreachable or failing: the job is retried
+            await timeline.record(order["contact"], "sms", "out", f"Order {order['number']}: tracking link SMS to "
+                                  f"{payload['to']} not sent: {exc.detail}", links={"order_id": order["id"]},
+                                  actor_label=sender.label,
+                                  payload={"event": "portal_link_failed", "order_id": order["id"],
+                                           "to": payload["to"], "reason": exc.detail, "portal_send_id": send_id})
 
 
 async def send_status_email(payload: dict[str, Any]) -> None:
@@ -91,3 +142,13 @@ async def send_status_email(payload: dict[str, Any]) -> None:
                               links={"order_id": order["id"]},
                               payload={"event": "status_email_sent", "order_id": order["id"], "to": to,
                                        "status": payload["status"], "body": text})
+
+
+async def run_import(payload: dict[str, Any]) -> None:
+    """Land the orders of a CSV import in batches; resumes at the last committed order when retried."""
+    from app.orders import imports
+
+    tenant = await tenants.resolve_active(payload["tenant"])
+    if tenant is None:
+        return
+    await imports.run(tenant, int(payload["import_id"]), actor_label=str(payload.get("actor", "")))

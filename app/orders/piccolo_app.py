@@ -6,6 +6,7 @@ from piccolo.conf.apps import AppConfig
 
 from app.orders.tables import (
     Order,
+    OrderImport,
     OrderItem,
     OrderMessage,
     OrderNotification,
@@ -20,7 +21,7 @@ APP_CONFIG = AppConfig(
     app_name="orders",
     migrations_folder_path=os.path.join(CURRENT_DIRECTORY, "piccolo_migrations"),
     table_classes=[OrderStatus, Order, OrderItem, OrderPayment, OrderStatusChange, OrderMessage,
-                   OrderNotification],
+                   OrderNotification, OrderImport],
     migration_dependencies=["app.contacts.piccolo_app"],
     commands=[],
 )

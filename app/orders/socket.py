@@ -3,12 +3,18 @@ listens to exactly one channel, `tenant:{slug}:order:{id}` of the token's own or
 
 Every message is a full re-render of the order's live parts (status, history, messages), so a missed or late
 event can never leave the page stale: the socket sends one render on connect and one after each burst of events.
+
+Rendering once per event, not once per socket: all open pages of an order hold the same token (an order has one
+live link), so the sockets that wake for the same event share one render (`shared_render`): a render that *started*
+after a socket received its event reflects everything committed before that event was published, so it is fresh
+for that socket too. 100 pages of one order then cost one reload + one template render per event, not 100.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from typing import Any
 
 import structlog
@@ -43,6 +49,39 @@ async def render(tenant: TenantRef, token: str) -> str | None:
         ctx = await portal.view(order_id)
     ctx.update(token=token, fmt=money.fmt, tenant=tenant, live=True)
     return render_text("_partials/portal_live.html", ctx)
+
+
+SHARED_RENDER = os.environ.get("SB_PORTAL_SHARED_RENDER", "1") != "0"
+"""Off (`SB_PORTAL_SHARED_RENDER=0`) only to measure the per-socket rendering it replaced (tests/bench/bench_portal)."""
+_renders: dict[tuple[str, str], tuple[int, asyncio.Future[str | None]]] = {}
+
+
+async def shared_render(tenant: TenantRef, token: str, event_id: int) -> str | None:
+    """`render(tenant, token)`, shared by the sockets of one link: a render started by a socket that had received
+    event M is fresh for every socket whose newest event is N <= M (event ids follow commit order: M was published
+    after its commit, so everything up to M had committed before that render began). `event_id` -1: no event, a
+    periodic token re-check, which may reuse any render of the last second."""
+    if not SHARED_RENDER:
+        return await render(tenant, token)
+    key = (tenant.slug, token)
+    entry = _renders.get(key)
+    if entry is not None and entry[0] >= event_id and not (
+            entry[1].done() and (entry[1].cancelled() or entry[1].exception() is not None)):
+        return await asyncio.shield(entry[1])
+    future: asyncio.Future[str | None] = asyncio.ensure_future(render(tenant, token))
+    _renders[key] = (event_id, future)
+
+    def forget(done: asyncio.Future[str | None]) -> None:
+        # A finished render stays a moment for sockets still draining the same event, then goes: the map holds
+        # only the links rendered in the last second.
+        def drop() -> None:
+            if _renders.get(key, (0, None))[1] is done:
+                del _renders[key]
+
+        asyncio.get_running_loop().call_later(1.0, drop)
+
+    future.add_done_callback(forget)
+    return await asyncio.shield(future)
 
 
 @websocket("/t/{slug:str}/portal/{token:str}/ws", opt={"csrf_exempt": True}, include_in_schema=False)
@@ -96,6 +135,7 @@ async def portal_socket(socket: WebSocket[Any, Any, Any], slug: FromPath[str], t
                 while True:
                     batch.append(sub.get_nowait())
             relevant = False
+            newest = -1
             for channel, payload in batch:
                 try:
                     event = decode(payload)
@@ -103,8 +143,11 @@ async def portal_socket(socket: WebSocket[Any, Any, Any], slug: FromPath[str], t
                     log.warning("portal_bad_payload", tenant=tenant.slug)
                     continue
                 # Belt and braces: the subscription names one channel, and the event must say so itself too.
-                relevant |= channel == name and event.tenant == tenant.slug and topic in event.channels
-            html = await render(tenant, token)  # also re-checks the token: a revoked link's page goes dark
+                mine = channel == name and event.tenant == tenant.slug and topic in event.channels
+                relevant |= mine
+                if mine:
+                    newest = max(newest, event.id)
+            html = await shared_render(tenant, token, newest)  # also re-checks the token: a revoked link goes dark
             if html is None:
                 await socket.close(code=CLOSE_GONE)
                 return

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from piccolo.columns import Array, BigInt, Boolean, ForeignKey, Integer, Serial, Text, Timestamptz, Varchar
+from piccolo.columns import JSONB, Array, BigInt, Boolean, ForeignKey, Integer, Serial, Text, Timestamptz, Varchar
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
@@ -110,3 +110,31 @@ class OrderNotification(Table, tablename="order_notification"):
     """Statuses that trigger the email; empty: every status change."""
     subject = Varchar(length=300, default="Your order {{ order.number }} is {{ status }}")
     body = Text(default="")
+
+
+class OrderImport(Table, tablename="order_import"):
+    """A CSV of orders (1C-style exports): the file in storage, the column mapping, progress and refused rows.
+    Rows sharing an external id are the items of one order; `processed` counts rows of the orders done so far."""
+
+    id: Serial
+    filename = Varchar(length=255)
+    storage_key = Varchar(length=300)
+    encoding = Varchar(length=20, default="utf-8")
+    delimiter = Varchar(length=2, default=",")
+    mapping = JSONB(default={})
+    status = Varchar(length=20, default="uploaded")  # uploaded | queued | running | done | failed
+    total = Integer(default=0)
+    """Data rows in the file."""
+    processed = Integer(default=0)
+    orders_total = Integer(default=0)
+    orders_done = Integer(default=0)
+    """Orders (groups of rows) handled so far, in file order: where a retried job resumes."""
+    created = Integer(default=0)
+    updated = Integer(default=0)
+    unchanged = Integer(default=0)
+    failed = Integer(default=0)
+    """Orders refused; their rows are listed in `errors` with the reason."""
+    errors = JSONB(default=[])
+    created_by = ForeignKey(references=User, null=True)
+    created_at = Timestamptz(default=TimestamptzNow())
+    finished_at = Timestamptz(null=True, default=None)

@@ -86,16 +86,20 @@ class OrderViews(Controller):
     @get("/orders/{order_id:int}")
     async def show(self, request: Req, slug: FromPath[str], order_id: FromPath[int],
                    error: FromQuery[str] = "", notice: FromQuery[str] = "") -> Template:
-        return render_page(request, "pages/order.html", await self._order_context(order_id, error, notice))
+        from realtime import current_id
+
+        ctx = await self._order_context(order_id, error, notice)
+        # Live: status and payment changes by the API or another operator arrive over the page's websocket.
+        ctx.update(live=True, live_watch=f"order:{order_id}", last_event_id=await current_id())
+        return render_page(request, "pages/order.html", ctx)
 
     async def _order_context(self, order_id: int, error: str = "", notice: str = "") -> dict[str, Any]:
-        order = await services.get(order_id)
-        defs = await pipeline.by_key()
-        return {"o": order, "c": await contacts.get(order["contact_id"]), "defs": defs,
-                "next_statuses": [defs[k] for k in defs[order["status"]]["allowed"] if k in defs
-                                  and not defs[k]["archived"]] if order["status"] in defs else [],
+        from app.orders import live
+
+        parts = await live.page_parts(order_id)
+        return {**parts, "c": await contacts.get(parts["o"]["contact_id"]),
                 "portal": await portal.current_link(order_id), "messages": await portal.messages(order_id),
-                "fmt": money.fmt, "error": error, "notice": notice}
+                "error": error, "notice": notice}
 
     async def _act(self, request: Req, slug: str, order_id: int, fn: Any, notice: str) -> Template | Redirect:
         try:
@@ -137,6 +141,10 @@ class OrderViews(Controller):
         if action == "email":
             return await self._act(request, slug, order_id, lambda: orders_api.send_portal_link(
                 request.user, order_id, "email", str(form.get("to", "")) or None), "Portal link is being emailed.")
+        if action == "sms":
+            return await self._act(request, slug, order_id, lambda: orders_api.send_portal_link(
+                request.user, order_id, "sms", str(form.get("phone", "")).strip() or None),
+                "Portal link is being sent by SMS.")
         return await self._act(request, slug, order_id, lambda: portal.issue(request.user, order_id),
                                "New portal link issued.")
 

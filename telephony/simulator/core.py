@@ -81,6 +81,7 @@ class Call:
     bridged_to: str | None = None
     task: asyncio.Task[None] | None = None
     dequeued: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
+    looping: bool = False
 
     @property
     def duration(self) -> int:
@@ -120,6 +121,8 @@ class Simulator:
         self.undeliverable: set[str] = set()
         """Destinations whose SMS fail (error 30003 Unreachable destination handset)."""
         self._tasks: set[asyncio.Task[Any]] = set()
+        self.devices: list[str] = []
+        """Operator phones the phone page shows (a call to any address rings it; this is only for display)."""
 
     # -- set-up ------------------------------------------------------------------------------------------------
 
@@ -312,7 +315,7 @@ class Simulator:
     async def _run(self, call: Call, *, url: str = "", twiml: str = "", started: bool = False) -> None:
         """Execute documents until the call ends. A REST update cancels this task and starts another."""
         task = asyncio.current_task()
-        task.sb_idle = lambda: call.current in ("Gather", "Enqueue", "Dial", "Record")
+        task.sb_idle = lambda: call.current in ("Gather", "Enqueue", "Dial", "Record") or call.looping
         try:
             if not started:
                 call.start_clock, call.start_time = self.clock.now(), utcnow()
@@ -411,7 +414,10 @@ class Simulator:
                 call.heard.append(verb.text or "")
             elif verb.tag == "Play":
                 call.heard.append(f"[play {verb.text}]")
-                await self._wait(call, asyncio.sleep(3600), within=2 * int(a.get("loop", "1") or 1))
+                loops = int(a.get("loop", "1") or 1)
+                call.looping = loops == 0  # Twilio: loop="0" plays until the call is redirected or hung up
+                await self._wait(call, asyncio.sleep(3600), within=None if call.looping else 2 * loops)
+                call.looping = False
             elif verb.tag == "Pause":
                 await self._wait(call, asyncio.sleep(3600), within=int(a.get("length", "1")))
             elif verb.tag == "Hangup":
@@ -540,7 +546,13 @@ class Simulator:
             leg = Call(sid=sid("CA"), account_sid=call.account_sid, from_=a.get("callerId", call.from_), to=address,
                        direction="outbound-dial", status="ringing", parent_sid=call.sid)
             self.calls[leg.sid] = leg
-            got = await self._wait(call, leg.answered.wait(), within=timeout)
+            try:
+                got = await self._wait(call, leg.answered.wait(), within=timeout)
+            except asyncio.CancelledError:  # the parent was redirected (REST update): the ringing leg stops
+                leg.status = "canceled"
+                leg.end_clock = leg.start_clock = self.clock.now()
+                leg.ended.set()
+                raise
             if got is None and not leg.answered.is_set():
                 leg.status = "no-answer"
                 leg.end_clock = leg.start_clock = self.clock.now()
@@ -554,14 +566,18 @@ class Simulator:
                     await self._wait(call, leg.ended.wait())
                 except CallEnded:
                     call.ended.set()
+                except asyncio.CancelledError:
+                    # The parent was redirected (hold, transfer, hang-up by REST): Twilio disconnects the dialed
+                    # leg, ends the Dial without requesting its action URL, and still delivers the recording.
+                    self._end_leg(leg)
+                    self._record_dial(call, a, max(0, round(self.clock.now() - answered_at)))
+                    raise
                 leg.status = "completed"
                 leg.end_clock, leg.end_time = self.clock.now(), utcnow()
                 leg.ended.set()
         talk = max(0, round(self.clock.now() - answered_at)) if dial_status == "completed" else 0
-        if dial_status == "completed" and a.get("record", "do-not-record").startswith("record-from"):
-            rec = self._make_recording(call, talk, "DialVerb", 2 if a["record"].endswith("dual") else 1)
-            if a.get("recordingStatusCallback"):
-                self.spawn(self._recording_callback(call, rec, a["recordingStatusCallback"]))
+        if dial_status == "completed":
+            self._record_dial(call, a, talk)
         action = a.get("action", "")
         hung_up = call.ended.is_set()
         if action:
@@ -574,6 +590,17 @@ class Simulator:
         if hung_up:
             raise CallEnded
         return None
+
+    def _end_leg(self, leg: Call) -> None:
+        leg.status = "completed"
+        leg.end_clock, leg.end_time = self.clock.now(), utcnow()
+        leg.ended.set()
+
+    def _record_dial(self, call: Call, a: dict[str, str], talk: int) -> None:
+        if a.get("record", "do-not-record").startswith("record-from"):
+            rec = self._make_recording(call, talk, "DialVerb", 2 if a["record"].endswith("dual") else 1)
+            if a.get("recordingStatusCallback"):
+                self.spawn(self._recording_callback(call, rec, a["recordingStatusCallback"]))
 
     def _make_recording(self, call: Call, seconds: int, source: str, channels: int) -> Recording:
         rec = Recording(sid=sid("RE"), account_sid=call.account_sid, call_sid=call.sid, duration=seconds,

@@ -154,11 +154,13 @@ class Api:
 
 
 def create_app(sim: Simulator) -> Litestar:
-    """The simulator as an ASGI app: Twilio's REST API (a phone page for `make run` is still to come)."""
+    """The simulator as an ASGI app: Twilio's REST API, and the phone page for `make run` at /."""
+    from telephony.simulator.page import handlers
+
     api = Api(sim)
 
     @route(PREFIX + "/{rest:path}", http_method=["GET", "POST"], include_in_schema=False, status_code=200)
     async def twilio_api(request: Request[Any, Any, Any], rest: FromPath[str]) -> Response[Any]:
         return await api.dispatch(request, rest)
 
-    return Litestar(route_handlers=[twilio_api], openapi_config=None, debug=False)
+    return Litestar(route_handlers=[twilio_api, *handlers(sim)], openapi_config=None, debug=False)

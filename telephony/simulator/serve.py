@@ -1,7 +1,12 @@
-"""`switchboard twilio-sim`: the simulator on a loopback port, with one account and number pointed at a shop."""
+"""`switchboard twilio-sim` and `switchboard run`: the simulator on a loopback port, with one account and number
+pointed at a shop (its phone page at /)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import threading
+from collections.abc import Iterator
 from typing import Any
 
 import uvicorn
@@ -10,19 +15,56 @@ from telephony.simulator.core import Simulator
 from telephony.simulator.rest import create_app
 
 
-def build(*, account_sid: str | None, auth_token: str | None, number: str, webhook_base: str) -> tuple[Simulator, Any]:
-    """A simulator with one account whose `number` sends calls and SMS to `webhook_base` (…/t/{slug}/webhooks/twilio)."""
+def build(*, account_sid: str | None, auth_token: str | None, number: str, webhook_base: str,
+          devices: list[str] | None = None) -> tuple[Simulator, Any]:
+    """A simulator with one account whose `number` sends calls and SMS to `webhook_base` (…/t/{slug}/webhooks/twilio);
+    `devices` are the operator phones its page shows."""
     sim = Simulator()
     acct = sim.add_account(account_sid, auth_token)
     base = webhook_base.rstrip("/")
     sim.add_number(acct.sid, number, voice_url=f"{base}/voice", status_callback=f"{base}/status", sms_url=f"{base}/sms")
+    sim.devices = list(devices or [])
     return sim, create_app(sim)
 
 
 def serve(host: str, port: int, **kwargs: Any) -> Simulator:
     sim, app = build(**kwargs)
     acct = next(iter(sim.accounts.values()))
-    print(f"Twilio simulator on http://{host}:{port}  account {acct.sid}  token {acct.auth_token}  "  # noqa: T201
+    print(f"Twilio simulator on http://{host}:{port}  account {acct.sid}  token {acct.auth_token}  "
           f"number {kwargs['number']} -> {kwargs['webhook_base']}")
     uvicorn.run(app, host=host, port=port, log_level="warning")
     return sim
+
+
+class _ThreadServer(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield  # signals belong to the main thread's server (the app)
+
+
+def start_in_thread(host: str, port: int, **kwargs: Any) -> uvicorn.Server:
+    """The simulator on its own event loop in a daemon thread, beside the app `switchboard run` serves; built inside
+    that loop so its asyncio objects belong to it. Returns once it listens."""
+    ready = threading.Event()
+    holder: dict[str, uvicorn.Server] = {}
+
+    def main() -> None:
+        async def go() -> None:
+            _, app = build(**kwargs)
+            server = _ThreadServer(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off"))
+            holder["server"] = server
+            task = asyncio.create_task(server.serve())
+            while not server.started and not task.done():  # noqa: ASYNC110 (uvicorn offers no started event)
+                await asyncio.sleep(0.02)
+            ready.set()
+            await task
+
+        asyncio.run(go())
+        ready.set()
+
+    threading.Thread(target=main, name="twilio-simulator", daemon=True).start()
+    ready.wait(15)
+    server = holder.get("server")
+    if server is None or not server.started:
+        raise RuntimeError(f"the Twilio simulator could not listen on {host}:{port}")
+    return server

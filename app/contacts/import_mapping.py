@@ -1,0 +1,165 @@
+"""Mapping CSV columns to contact fields: the choices, a guess from header names (English and Russian), and
+turning one row into the values `services.create` / `services.update` take (they do all the validating)."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from typing import Any
+
+from app.lib.errors import Invalid
+
+IGNORE = "ignore"
+CUSTOM_PREFIX = "custom."
+
+
+@dataclasses.dataclass(frozen=True)
+class Target:
+    key: str
+    label: str
+    joiner: str | None
+    """How several columns mapped here combine: a separator for text, None for lists, "" for one column only."""
+
+
+BUILTIN = (
+    Target("name", "Name", " "),
+    Target("company", "Company", ""),
+    Target("phones", "Phone(s)", None),
+    Target("emails", "Email(s)", None),
+    Target("tags", "Tags (comma-separated)", None),
+    Target("temperature", "Temperature (hot / warm / cold)", ""),
+    Target("birth_date", "Birth date", ""),
+    Target("address", "Address", ", "),
+    Target("preferences", "Preferences", "; "),
+)
+
+# Header words → field. Compared after lower-casing, folding yo into ye and dropping punctuation and spaces.
+SYNONYMS: dict[str, tuple[str, ...]] = {
+    "name": ("name", "fullname", "contact", "contactname", "client", "clientname", "customer", "customername",
+             "firstname", "lastname", "surname", "middlename", "person", "имя", "фио", "фамилия", "отчество",
+             "клиент", "контакт", "контактноелицо", "покупатель", "заказчик", "контрагент", "наименование",
+             "имяклиента", "фиоклиента"),
+    "company": ("company", "companyname", "organization", "organisation", "org", "employer", "business", "firm",
+                "account", "компания", "организация", "фирма", "юрлицо", "работодатель", "названиекомпании",
+                "наименованиеорганизации"),
+    "phones": ("phone", "phones", "tel", "telephone", "mobile", "mobilephone", "cell", "cellphone", "phonenumber",
+               "workphone", "homephone", "whatsapp", "телефон", "телефоны", "тел", "мобильный", "мобильныйтелефон",
+               "сотовый", "номертелефона", "рабочийтелефон", "домашнийтелефон", "контактныйтелефон"),
+    "emails": ("email", "emails", "mail", "emailaddress", "почта", "электроннаяпочта", "элпочта", "емейл", "емэйл",
+               "имейл", "адресэлектроннойпочты"),
+    "tags": ("tags", "tag", "labels", "label", "groups", "group", "теги", "тег", "метки", "метка", "группа",
+             "группы"),
+    "temperature": ("temperature", "leadtemperature", "температура"),
+    "birth_date": ("birthdate", "birthday", "dateofbirth", "dob", "bday", "датарождения", "деньрождения", "др"),
+    "address": ("address", "street", "city", "postaladdress", "адрес", "улица", "город", "почтовыйадрес",
+                "адресдоставки", "фактическийадрес", "юридическийадрес"),
+    "preferences": ("preferences", "notes", "note", "comment", "comments", "remarks", "предпочтения", "комментарий",
+                    "комментарии", "примечание", "примечания", "заметки"),
+}
+_LOOKUP = {word: key for key, words in SYNONYMS.items() for word in words}
+TEMPERATURE_WORDS = {"горячий": "hot", "горячая": "hot", "теплый": "warm", "тёплый": "warm", "теплая": "warm",
+                     "холодный": "cold", "холодная": "cold"}
+_LIST_SPLIT = {"phones": re.compile(r"[,;\n]+"), "emails": re.compile(r"[,;\s]+"), "tags": re.compile(r"[,;\n]+")}
+_DMY = re.compile(r"^(\d{1,2})[./](\d{1,2})[./](\d{4})$")
+
+
+def _norm(header: str) -> str:
+    return re.sub(r"[\W_]+", "", header.lower().replace("\u0451", "\u0435"))  # yo -> ye
+
+
+def targets(defs: list[dict[str, Any]]) -> list[Target]:
+    """Every choice of the mapping form, custom fields after the built-in ones, "ignore" last."""
+    return [*BUILTIN, *(Target(CUSTOM_PREFIX + d["key"], d["label"], "") for d in defs),
+            Target(IGNORE, "— ignore —", None)]
+
+
+def suggest(header: list[str], defs: list[dict[str, Any]]) -> list[str]:
+    """A field per column from its name; a single-value field goes to the first column that names it."""
+    custom = {_norm(d["key"]): CUSTOM_PREFIX + d["key"] for d in defs}
+    custom.update({_norm(d["label"]): CUSTOM_PREFIX + d["key"] for d in defs})
+    joiners = {t.key: t.joiner for t in targets(defs)}
+    taken: set[str] = set()
+    out: list[str] = []
+    for name in header:
+        norm = _norm(name)
+        # Custom fields win over the synonyms: a tenant's own "Город" field beats the address guess.
+        key = custom.get(norm) or _LOOKUP.get(norm) or _by_word(norm) or IGNORE
+        if joiners.get(key) == "" and key in taken:
+            key = IGNORE
+        taken.add(key)
+        out.append(key)
+    return out
+
+
+# Words that name the field wherever they appear in a header (`Телефон 2`, `Work phone`, `E-mail 1`), in
+# this order: "email address" is an email, "почтовый адрес" an address.
+_CONTAINS = (("phones", ("phone", "телефон", "mobile")), ("emails", ("email", "почта", "почты")),
+             ("address", ("address", "адрес")))
+
+
+def _by_word(norm: str) -> str | None:
+    for key, words in _CONTAINS:
+        if any(word in norm for word in words):
+            return key
+    return None
+
+
+def check(fields: list[str], header: list[str], defs: list[dict[str, Any]]) -> list[str]:
+    """Validate a mapping sent by a client: one known field per column, single-value fields at most once."""
+    if len(fields) != len(header):
+        raise Invalid(f"The mapping needs one field per column: the file has {len(header)} columns, the mapping "
+                      f"{len(fields)}.", field="fields")
+    joiners = {t.key: t.joiner for t in targets(defs)}
+    seen: dict[str, int] = {}
+    for i, key in enumerate(fields):
+        if key not in joiners:
+            raise Invalid(f"Column {header[i]!r}: unknown field {key!r}; choose one of: {', '.join(joiners)}.",
+                          field=f"fields[{i}]")
+        if joiners[key] == "" and key in seen:
+            raise Invalid(f"Column {header[i]!r}: {key} is already mapped from column {header[seen[key]]!r}; a "
+                          "field that holds one value takes one column.", field=f"fields[{i}]")
+        seen.setdefault(key, i)
+    if not {"name", "company", "phones", "emails"} & set(fields):
+        raise Invalid("Map at least one column to name, company, phone or email.", field="fields")
+    return fields
+
+
+def row_values(fields: list[str], cells: list[str], kinds: dict[str, str]) -> dict[str, Any]:
+    """The row as service input: only fields with a value; lists split; dates written 31.12.1990 turned ISO.
+    `kinds` maps custom field keys to their type. No validation here: the services do it, naming the field."""
+    text: dict[str, list[str]] = {}
+    lists: dict[str, list[str]] = {}
+    for key, cell in zip(fields, cells, strict=False):
+        cell = cell.strip()
+        if key == IGNORE or not cell:
+            continue
+        if key in _LIST_SPLIT:
+            lists.setdefault(key, []).extend(p.strip() for p in _LIST_SPLIT[key].split(cell) if p.strip())
+        else:
+            text.setdefault(key, []).append(cell)
+    joiners = {t.key: t.joiner for t in BUILTIN}
+    values: dict[str, Any] = dict(lists)
+    custom: dict[str, Any] = {}
+    for key, parts in text.items():
+        if key.startswith(CUSTOM_PREFIX):
+            name = key[len(CUSTOM_PREFIX):]
+            custom[name] = _iso_date(parts[0]) if kinds.get(name) == "date" else parts[0]
+        elif key == "temperature":
+            values[key] = TEMPERATURE_WORDS.get(parts[0].lower(), parts[0].lower())
+        elif key == "birth_date":
+            values[key] = _iso_date(parts[0])
+        else:
+            values[key] = (joiners.get(key) or " ").join(parts)
+    if custom:
+        values["custom"] = custom
+    return values
+
+
+def _iso_date(text: str) -> str:
+    """`31.12.1990`, `31/12/1990` and 1C's `31.12.1990 0:00:00` as ISO; anything else is left for the services
+    to refuse with their own message."""
+    day = text.split(" ", 1)[0] if re.match(r"^\d{1,2}[./]\d{1,2}[./]\d{4} \d", text) else text
+    day = day.split("T", 1)[0] if re.match(r"^\d{4}-\d{2}-\d{2}[T ]", day) else day
+    if (m := _DMY.match(day)) is not None:
+        return f"{m.group(3)}-{int(m.group(2)):02d}-{int(m.group(1)):02d}"
+    return day.split(" ", 1)[0] if re.match(r"^\d{4}-\d{2}-\d{2} ", day) else day

@@ -1,0 +1,138 @@
+"""Contact import and export in the JSON API: /t/{slug}/api/v1/imports (admins), /contacts/export.csv (supervisors)."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import Any
+
+from litestar import Controller, Request, Response, get, post, put
+from litestar.datastructures import UploadFile
+from litestar.exceptions.http_exceptions import RequestEntityTooLarge
+from litestar.params import FromPath, FromQuery, JSONBody, MultipartBody
+from litestar.response import Stream
+
+from app.accounts.guards import requires
+from app.accounts.services import Principal
+from app.contacts import export, fields, import_mapping, imports, services
+from app.contacts.api import parse_custom_filter
+from app.contacts.imports_schemas import ImportOut, ImportRowError, MappingIn, PreviewOut, PreviewRow, UploadOut
+from app.contacts.queries import ContactFilter
+from app.lib.errors import Invalid
+from app.lib.storage import CHUNK
+from app.lib.uploads import download_headers
+from tenants.routing import STREAM_RESPONSE
+
+Req = Request[Principal, Any, Any]
+MULTIPART_OVERHEAD = 64 * 1024
+
+
+def body_limit() -> int:
+    """The route-level cap Litestar enforces while it reads the request (413 past it)."""
+    return imports.max_bytes() + MULTIPART_OVERHEAD
+
+
+def too_large_response(request: Request[Any, Any, Any], exc: RequestEntityTooLarge) -> Response[Any]:
+    message = imports.too_large_message()
+    return Response({"detail": message, "status_code": 413, "errors": [{"field": "file", "message": message}]},
+                    status_code=413)
+
+
+async def read_upload(upload: Any) -> tuple[str, bytes]:
+    """The file of a form field, read up to one byte past the limit (the service refuses it with 413)."""
+    if not isinstance(upload, UploadFile) or not upload.filename:
+        raise Invalid("Choose a CSV file to upload (multipart field `file`).", field="file")
+    parts: list[bytes] = []
+    size = 0
+    while size <= imports.max_bytes() and (chunk := await upload.read(CHUNK)):
+        parts.append(chunk)
+        size += len(chunk)
+    return upload.filename, b"".join(parts)
+
+
+def import_out(row: dict[str, Any], errors: list[dict[str, Any]] | None = None) -> ImportOut:
+    return ImportOut(
+        id=row["id"], filename=row["filename"], status=row["status"], encoding=row["encoding"],
+        delimiter=row["delimiter"], columns=row["header"], mapping=row["fields"], total=row["total"],
+        processed=row["processed"], created=row["created"], updated=row["updated"], unchanged=row["unchanged"],
+        failed=row["failed"], percent=row["percent"], created_at=row["created_at"], finished_at=row["finished_at"],
+        errors=[ImportRowError(row=e["row"], field=e["field"], message=e["message"]) for e in errors or []])
+
+
+@dataclasses.dataclass
+class CsvUpload:
+    file: UploadFile
+    """The CSV file, as the `file` field of a multipart/form-data body."""
+
+
+class ImportsApi(Controller):
+    path = "/t/{slug:str}/api/v1/imports"
+    tags = ["contacts"]
+    guards = [requires("admin")]
+    exception_handlers = {RequestEntityTooLarge: too_large_response}
+
+    @post("/", summary="Upload a CSV (multipart field `file`); answers its columns, a sample and a mapping guess",
+          request_max_body_size=body_limit())
+    async def upload(self, request: Req, data: MultipartBody[CsvUpload]) -> UploadOut:
+        try:
+            filename, content = await read_upload(data.file)
+        finally:
+            await data.file.close()
+        row = await imports.upload(request.user, filename, content)
+        choices = import_mapping.targets(await fields.definitions())
+        return UploadOut(id=row["id"], filename=row["filename"], encoding=row["encoding"],
+                         delimiter=row["delimiter"], columns=row["header"], sample=row["sample"],
+                         suggested_mapping=row["suggested"], fields=[{"key": t.key, "label": t.label} for t in choices],
+                         total=row["total"], status=row["status"])
+
+    @get("/{import_id:int}", summary="Progress, counts and the first refused rows")
+    async def read(self, import_id: FromPath[int]) -> ImportOut:
+        return import_out(await imports.get(import_id), await imports.errors(import_id))
+
+    @put("/{import_id:int}/mapping", summary="Choose a field for each column (before the import starts)")
+    async def set_mapping(self, request: Req, import_id: FromPath[int], data: JSONBody[MappingIn]) -> ImportOut:
+        return import_out(await imports.set_mapping(request.user, import_id, data.mapping))
+
+    @get("/{import_id:int}/preview", summary="The first rows as they would land, with the reason for refused ones")
+    async def preview(self, import_id: FromPath[int]) -> PreviewOut:
+        return PreviewOut(rows=[PreviewRow(**r) for r in await imports.preview(import_id)])
+
+    @post("/{import_id:int}/start", status_code=202, summary="Start the import in the background")
+    async def start(self, request: Req, import_id: FromPath[int]) -> ImportOut:
+        return import_out(await imports.start(request.user, import_id))
+
+    @get("/{import_id:int}/errors.csv", summary="The refused rows as in the file, plus an `error` column",
+         media_type="text/csv")
+    async def errors_csv(self, import_id: FromPath[int]) -> Response[bytes]:
+        return errors_csv_response(*await imports.errors_csv(import_id))
+
+
+def errors_csv_response(filename: str, body: bytes) -> Response[bytes]:
+    headers = download_headers(filename, "text/plain; charset=utf-8")
+    headers.pop("Content-Type")
+    return Response(body, media_type="text/csv; charset=utf-8", headers=headers)
+
+
+class ContactExportApi(Controller):
+    path = "/t/{slug:str}/api/v1/contacts"
+    tags = ["contacts"]
+    guards = [requires("supervisor")]
+
+    @get("/export.csv", summary="The filtered contact list as CSV (same filters as GET /contacts)",
+         media_type="text/csv")
+    async def export_csv(
+        self, request: Req, q: FromQuery[str] = "", tag: FromQuery[str | None] = None,
+        temperature: FromQuery[str | None] = None, owner_id: FromQuery[int | None] = None,
+        custom: FromQuery[list[str] | None] = None, last_contact_from: FromQuery[dt.datetime | None] = None,
+        last_contact_to: FromQuery[dt.datetime | None] = None, sort: FromQuery[str] = "updated",
+        min_revenue: FromQuery[int | None] = None, min_orders: FromQuery[int | None] = None,
+    ) -> Stream:
+        f = ContactFilter(q=q, tag=tag, temperature=temperature, owner_id=owner_id, custom=parse_custom_filter(custom),
+                          last_contact_from=last_contact_from, last_contact_to=last_contact_to, sort=sort,
+                          min_revenue=min_revenue, min_orders=min_orders)
+        await services.prepare_filter(f)
+        request.scope.setdefault("state", {})[STREAM_RESPONSE] = True
+        name = f"contacts-{dt.datetime.now(dt.UTC):%Y-%m-%d}.csv"
+        headers = download_headers(name, "text/plain; charset=utf-8")
+        headers.pop("Content-Type")
+        return Stream(export.csv_chunks(f), media_type="text/csv; charset=utf-8", headers=headers)

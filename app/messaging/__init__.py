@@ -1,0 +1,1 @@
+"""Email channel: per-tenant SMTP settings, outbound mail through jobs, the inbound SMTP listener, templates."""

@@ -1,0 +1,8 @@
+"""Background jobs of the email channel: deliver an outbound email, process a stored inbound one."""
+
+from __future__ import annotations
+
+from app.messaging.inbound import process as process_inbound
+from app.messaging.outbound import deliver as send_email
+
+__all__ = ["process_inbound", "send_email"]

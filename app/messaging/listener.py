@@ -1,0 +1,148 @@
+"""The inbound SMTP listener (aiosmtpd): routes RCPT TO to a tenant, stores the raw mail and its job in one transaction.
+
+Unknown addresses get 550 at RCPT, mail over MAIL_IN_MAX_BYTES gets 552 (aiosmtpd's data size limit), mail
+without a parseable From gets 550 at the end of DATA; a database failure is a 451 so the sender retries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+from email import policy
+from email.parser import BytesParser
+from typing import Any
+
+import structlog
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from app.lib.db import TenantRef, tenant_context
+from app.lib.jobs import enqueue
+from app.messaging.tables import InboundMail
+from app.settings import get_settings
+from tenants import services as tenants
+
+log = structlog.get_logger(__name__)
+
+
+def split_address(address: str) -> tuple[str, str, str] | None:
+    """`slug+token@domain` -> (slug, token, domain); None when it is not an address of ours."""
+    local, _, domain = (address or "").strip().strip("<>").rpartition("@")
+    if not local or domain.lower() != get_settings().mail.mail_domain:
+        return None
+    slug, _, token = local.lower().partition("+")
+    return slug, token, domain.lower()
+
+
+class InboundHandler:
+    """aiosmtpd handler: one instance serves every tenant; routing is by recipient address."""
+
+    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str,
+                          rcpt_options: list[str]) -> str:
+        parts = split_address(address)
+        tenant = await tenants.resolve_active(parts[0]) if parts else None
+        if tenant is None:
+            return "550 5.1.1 No such mailbox here"
+        envelope.rcpt_tos.append(address)
+        _routes(envelope)[address] = tenant
+        return "250 2.1.5 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        routes = _routes(envelope)
+        raw = envelope.original_content or (envelope.content if isinstance(envelope.content, bytes) else b"")
+        if not routes:
+            return "554 5.5.1 No valid recipients"
+        reason = malformed(raw)
+        if reason:
+            return f"550 5.6.0 Malformed message: {reason}"
+        peer = str(session.peer[0]) if isinstance(session.peer, tuple) else str(session.peer or "")
+        by_tenant: dict[str, tuple[TenantRef, str]] = {}
+        for address, tenant in routes.items():
+            by_tenant.setdefault(tenant.slug, (tenant, address))  # one copy per shop, however many of its addresses
+        try:
+            for tenant, address in by_tenant.values():
+                await store(tenant, raw, mail_from=envelope.mail_from or "", rcpt_to=address, peer=peer)
+        except Exception:  # the sender keeps the mail and tries again later
+            log.exception("inbound_store_failed")
+            return "451 4.3.0 Temporary failure, try again later"
+        return "250 2.0.0 Message accepted"
+
+
+
+def _routes(envelope: Envelope) -> dict[str, TenantRef]:
+    """The tenant of each accepted recipient, kept on the envelope (aiosmtpd makes a new one per transaction)."""
+    routes: dict[str, TenantRef] = envelope.__dict__.setdefault("sb_routes", {})
+    return routes
+
+
+def malformed(raw: bytes) -> str | None:
+    if not raw.strip():
+        return "empty"
+    headers = BytesParser(policy=policy.compat32).parsebytes(raw, headersonly=True)
+    if not headers.keys():
+        return "no headers"
+    _, sender = email.utils.parseaddr(str(headers.get("From", "")))
+    if "@" not in sender:
+        return "no sender address in From"
+    return None
+
+
+async def store(tenant: TenantRef, raw: bytes, *, mail_from: str, rcpt_to: str, peer: str) -> int:
+    """Keep the message as received and queue its processing, in one transaction."""
+    async with tenant_context(tenant):
+        rows = await InboundMail.insert(InboundMail(mail_from=mail_from[:254], rcpt_to=rcpt_to[:254], peer=peer[:100],
+                                                    size=len(raw), content=raw)).returning(InboundMail.id)
+        inbound_id = int(rows[0]["id"])
+        await enqueue("messaging.process_inbound", {"inbound_id": inbound_id})
+    return inbound_id
+
+
+async def start(host: str | None = None, port: int | None = None) -> asyncio.AbstractServer:
+    """Serve SMTP on this event loop (the database pool lives here), e.g. `switchboard mail-in` or a test."""
+    settings = get_settings().mail
+    handler = InboundHandler()
+    loop = asyncio.get_running_loop()
+    return await loop.create_server(
+        lambda: SMTP(handler, data_size_limit=settings.mail_in_max_bytes, enable_SMTPUTF8=True,
+                     hostname=settings.mail_domain, ident="Switchboard mail-in"),
+        host=host or settings.mail_in_host, port=port or settings.mail_in_port)
+
+
+async def serve_forever(stop: asyncio.Event | None = None, host: str | None = None, port: int | None = None) -> None:
+    """`switchboard mail-in`: the database pool, then the listener until stopped."""
+    from app.lib.db import start_database, stop_database
+    from app.lib.lifecycle import database_url
+
+    settings = get_settings()
+    owns = await start_database(database_url(), 1, max(4, settings.db.pool_min))
+    server = await start(host, port)
+    log.info("mail_in_listening", host=host or settings.mail.mail_in_host, port=port or settings.mail.mail_in_port,
+             domain=settings.mail.mail_domain)
+    try:
+        await (stop or asyncio.Event()).wait()
+    finally:
+        server.close()
+        await server.wait_closed()
+        if owns:
+            await stop_database()
+
+
+def main(host: str | None = None, port: int | None = None) -> None:
+    """Run the listener until SIGINT/SIGTERM (the `switchboard mail-in` command)."""
+    import signal
+
+    async def serve() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await serve_forever(stop, host, port)
+
+    asyncio.run(serve())
+
+
+def spawn() -> Any:
+    """`switchboard run` starts the listener as a child process (the database pool belongs to one event loop)."""
+    import subprocess
+    import sys
+
+    return subprocess.Popen([sys.executable, "-c", "from app.cli import main; main()", "mail-in"])

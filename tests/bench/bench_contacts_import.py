@@ -1,0 +1,169 @@
+"""Contact CSV import: rows/s of a 100k-row 1C-style file through the real job queue; re-import; export.
+
+A Windows-1251, semicolon-separated file as 1C exports it (Russian names from Faker's ru_RU lists, phones written
+`8 (9XX) XXX-XX-XX`, birth dates `DD.MM.YYYY`, quoted companies with separators inside), with 2% invalid phones,
+1% invalid emails and 3% rows repeating an earlier row's phone (they update that contact instead of creating one).
+
+Measured through the code the app runs: `imports.upload` (decode, sniff, count, store), `imports.start` (enqueue
+in the same transaction), then `app.lib.jobs.Worker` runs `contacts.run_import`, batch after batch, each in its own
+`tenant_context`, every row through `services.create` / `services.update` (validation, identities, timeline,
+events). The clock runs from the start's commit to the import's `done`. Then the same file again (every good row
+matches: nothing written), and the CSV export of all contacts (`export.csv_chunks`, as the endpoint streams it).
+
+Sizes (environment): BENCH_IMPORT_ROWS (100000).
+Standalone: `.venv/bin/python -m tests.bench.bench_contacts_import`.
+"""
+
+# ruff: noqa: RUF001  (the 1C-style test data is Cyrillic on purpose)
+from __future__ import annotations
+
+import asyncio
+import random
+import secrets
+import sys
+import time
+from typing import Any
+
+from tests.bench.harness import BenchContext
+
+SEED = 20261123
+HEADER = ["ФИО", "Телефон", "E-mail", "Компания", "Теги", "Дата рождения", "Адрес"]
+TAGS = ("vip", "опт", "розница", "партнёр", "новый", "")
+
+
+def make_csv(rows: int, seed: int = SEED) -> tuple[bytes, dict[str, int]]:
+    """The file and how many rows of each kind it holds."""
+    from faker.providers.address.ru_RU import Provider as Address
+    from faker.providers.company.ru_RU import Provider as Company
+    from faker.providers.person.ru_RU import Provider as Person
+
+    rnd = random.Random(seed)
+    firsts, lasts, middles = Person.first_names_male, Person.last_names_male, Person.middle_names_male
+    cities, streets = Address.city_names, Address.street_titles
+    prefixes = Company.company_prefixes
+    lines = [";".join(HEADER)]
+    kinds = {"good": 0, "bad_phone": 0, "bad_email": 0, "repeat": 0}
+    phones: list[str] = []
+    for i in range(rows):
+        roll = rnd.random()
+        name = f"{rnd.choice(lasts)} {rnd.choice(firsts)} {rnd.choice(middles)}"
+        number = f"9{(i * 7_919 + 1_000_003) % 1_000_000_000:09d}"
+        if number.startswith("930"):  # a range phonenumbers does not know as mobile: it would be refused
+            number = "91" + number[2:]
+        phone = f"8 ({number[:3]}) {number[3:6]}-{number[6:8]}-{number[8:]}"
+        email = f"client{i}@example.ru"
+        if roll < 0.02:
+            phone, kinds["bad_phone"] = "12-34", kinds["bad_phone"] + 1
+        elif roll < 0.03:
+            email, kinds["bad_email"] = f"client{i}@@example", kinds["bad_email"] + 1
+        elif roll < 0.06 and phones:
+            phone, email, kinds["repeat"] = rnd.choice(phones), "", kinds["repeat"] + 1
+        else:
+            kinds["good"] += 1
+            phones.append(phone)
+        company = f'"{rnd.choice(prefixes)} ""{rnd.choice(lasts)}""; филиал {rnd.randint(1, 9)}"' if roll > 0.5 else ""
+        tags = ", ".join(t for t in {rnd.choice(TAGS), rnd.choice(TAGS)} if t)
+        born = f"{rnd.randint(1, 28):02d}.{rnd.randint(1, 12):02d}.{rnd.randint(1950, 2005)}" if roll > 0.3 else ""
+        address = f'"г. {rnd.choice(cities)}, ул. {rnd.choice(streets)}, д. {rnd.randint(1, 99)}"'
+        lines.append(";".join([name, phone, email, company, f'"{tags}"' if "," in tags else tags, born, address]))
+        if rnd.random() < 0.01:
+            lines.append("")  # blank lines, as exports have
+    return ("\r\n".join(lines) + "\r\n").encode("cp1251"), kinds
+
+
+async def _wait(tenant: Any, import_id: int, ctx: BenchContext, label: str) -> dict[str, Any]:
+    from app.contacts import imports
+    from app.lib.db import tenant_context
+
+    last_log = time.perf_counter()
+    while True:
+        async with tenant_context(tenant):
+            state = await imports.get(import_id)
+        if state["status"] in ("done", "failed"):
+            return state
+        if time.perf_counter() - last_log > 10:
+            ctx.log(f"{label}: {state['processed']:,} / {state['total']:,} rows")
+            last_log = time.perf_counter()
+        await asyncio.sleep(0.2)
+
+
+async def _import(ctx: BenchContext, tenant: Any, actor: Any, data: bytes, label: str) -> tuple[dict[str, Any], float]:
+    from app.contacts import imports
+    from app.lib.db import tenant_context
+
+    t0 = time.perf_counter()
+    async with tenant_context(tenant):
+        up = await imports.upload(actor, "export-1c.csv", data)
+    upload_s = time.perf_counter() - t0
+    ctx.log(f"{label}: upload of {len(data) / 1e6:.1f} MB ({up['total']:,} rows, {up['encoding']}, "
+            f"{up['delimiter']!r}) in {upload_s:.2f} s; mapping {up['fields']}")
+    async with tenant_context(tenant):
+        await imports.start(actor, up["id"])
+    t0 = time.perf_counter()
+    state = await _wait(tenant, up["id"], ctx, label)
+    return state, time.perf_counter() - t0
+
+
+async def main(ctx: BenchContext) -> None:
+    from app.accounts.services import Principal
+    from app.contacts import export, queries
+    from app.contacts.tables import Contact
+    from app.lib.db import tenant_context
+    from app.lib.jobs import Worker
+    from tenants import services as tenant_services
+
+    rows = ctx.env_int("BENCH_IMPORT_ROWS", 100_000)
+    ctx.section(f"generate a {rows:,}-row 1C-style CSV (cp1251, ';')")
+    t0 = time.perf_counter()
+    data, kinds = make_csv(rows)
+    ctx.log(f"{len(data) / 1e6:.1f} MB in {time.perf_counter() - t0:.1f} s; {kinds}")
+
+    result = await tenant_services.signup("Bench import", "bench_import", "owner@bench-import.example",
+                                          "bench-password-" + secrets.token_hex(6), owner_name="Owner")
+    tenant = result.tenant
+    actor = Principal(user_id=result.user_id, email="owner@bench-import.example", name="Owner", role="owner",
+                      via="session", credential_id=0)
+    async with tenant_context(tenant):
+        from app.accounts.services import update_workspace
+
+        await update_workspace(actor, default_region="RU")
+
+    worker = Worker(ctx.dsn, poll_seconds=0.2)
+    await worker.start()
+    try:
+        ctx.section("first import: every row new (or a repeat of an earlier row's phone)")
+        state, seconds = await _import(ctx, tenant, actor, data, "first import")
+        if state["status"] != "done":
+            raise RuntimeError(f"import ended {state['status']}: {state}")
+        ctx.record("import rows/s (new contacts)", state["processed"] / seconds, "rows/s",
+                   f"{state['processed']:,} rows in {seconds:.1f} s through the queue: created {state['created']:,}, "
+                   f"updated {state['updated']:,}, refused {state['failed']:,}")
+        expected = (kinds["good"], kinds["bad_phone"] + kinds["bad_email"])
+        if (state["created"], state["failed"]) != expected:
+            raise RuntimeError(f"created/refused {state['created']}/{state['failed']}, expected {expected}")
+
+        ctx.section("same file again: every good row matches a contact, nothing to write")
+        again, seconds = await _import(ctx, tenant, actor, data, "re-import")
+        ctx.record("re-import rows/s (all matched)", again["processed"] / seconds, "rows/s",
+                   f"created {again['created']:,}, unchanged {again['unchanged']:,}, refused {again['failed']:,}")
+        if again["created"] != 0:
+            raise RuntimeError(f"re-import created {again['created']} contacts")
+    finally:
+        await worker.stop()
+
+    ctx.section("export every contact as CSV")
+    t0 = time.perf_counter()
+    size = 0
+    async with tenant_context(tenant):
+        count = await Contact.count()
+        async for chunk in export.csv_chunks(queries.ContactFilter()):
+            size += len(chunk)
+    seconds = time.perf_counter() - t0
+    ctx.record("export rows/s", count / seconds, "rows/s",
+               f"{count:,} contacts, {size / 1e6:.1f} MB in {seconds:.1f} s")
+
+
+if __name__ == "__main__":
+    from tests.bench.__main__ import main as run_benchmarks  # sets the environment before any app import
+
+    sys.exit(run_benchmarks(["contacts_import"]))

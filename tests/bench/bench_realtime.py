@@ -1,0 +1,640 @@
+"""Realtime: commit → websocket frame latency at 100/1,000/5,000 consoles, idle RSS per console, raw Redis pub/sub.
+
+Setup: BENCH_RT_TENANTS (10) shops from `tenants.services.signup`, BENCH_RT_USERS (5) users each (owner +
+operators), one session per console (`app.accounts.services.create_session` inside `tenant_context`). The real app
+runs as uvicorn subprocess(es) (`harness.app_server`: one worker, uvloop/httptools, the websockets-sansio
+protocol uvicorn picks with permessage-deflate on) with REDIS_URL and a unique REDIS_PREFIX, EMBEDDED_WORKER=false.
+Consoles are `websockets` clients in this process (one asyncio loop), each with its session cookie and
+`Origin` = the server's BASE_URL, opened with `?last_id=` like tests/servers.py ConsoleSocket; console c belongs
+to tenant c % TENANTS, so consoles are spread evenly.
+
+1. Idle consoles and RSS: a fresh server; VmRSS (/proc/<pid>/status) after one warm-up console, then after
+   connecting up to BENCH_RT_IDLE (5000) idle consoles in steps; KB per console = ΔRSS / Δconsoles.
+2. Raw Redis PUBLISH → SUBSCRIBE (redis.asyncio, publisher and subscriber in this process, payload = the
+   perf_counter_ns of the send) at each rate: the floor under our stack.
+3. Commit → frame: a fresh server; consoles connected in steps BENCH_RT_CONSOLES ("100,1000,5000"); at each
+   step, events are published at each rate of BENCH_RT_RATES ("100,1000") events/s in total (round-robin over the
+   tenants, so each console receives rate / TENANTS events/s) for BENCH_RT_SECONDS (5) s, open loop. An event is
+   `realtime.publish.publish(EVENT, {"contact_id": i}, channels=[queue()])` inside `tenant_context` (one
+   transaction: event-log row + commit, then the Redis PUBLISH after commit). The commit time is stamped by an
+   `after_commit` hook registered before `publish` (so it runs right after COMMIT, before the PUBLISH); the
+   arrival time is taken in the client when the frame is read, the event id parsed from the `#sb-last-event`
+   marker. Both are `time.perf_counter()` of this process. EVENT is the first of contact.created / order.created /
+   ... that has NO renderer (checked at start): the frame is the marker only, so this is the transport's
+   latency (hub, per-socket queue, marker, deflate, send), not a panel render. A cell whose fan-out would exceed
+   BENCH_RT_MAX_FRAMES (100000) frames is shortened (a burst, then): the offered and delivered frame rates tell
+   whether it was sustainable.
+4. Heavy event at the first console step: `queue.item_added`, whose renderer (console_panels, also used for
+   presence.changed, queue.item_taken/removed, user.updated, call.updated) reloads the console panels for each
+   socket (presence, users, waiting, mine, stats, queues: ~6 queries + 4 templates per console per event), at
+   BENCH_RT_HEAVY_RATES ("10") events/s.
+BENCH_RT_PROCS (1) server processes for the latency runs (consoles round-robin over them).
+
+Figures move with other work on the machine: the load average is printed per run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import os
+import re
+import resource
+import secrets
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from tests.bench.harness import AppServer, BenchContext, app_server, percentiles
+
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+LIGHT_CANDIDATES = ("contact.created", "order.created", "deal.moved", "message.received", "interaction.updated")
+HEAVY_EVENT = "queue.item_added"
+_MARKER_RE = re.compile(r'data-event-id="(\d+)"(?: data-event="([a-z_.]+)")?')
+TAIL = '<div id="sb-last-event"'
+
+
+def env_list(name: str, default: str) -> list[int]:
+    raw = os.environ.get(name) or default
+    return [int(x) for x in raw.replace(" ", "").split(",") if x]
+
+
+def load_avg() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def runq_wait(pid: int) -> float:
+    """Seconds the process's main thread spent runnable but waiting for a CPU (/proc/<pid>/schedstat)."""
+    try:
+        return int(Path(f"/proc/{pid}/schedstat").read_text().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def self_cpu() -> float:
+    t = os.times()
+    return t.user + t.system
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Shops, users, sessions
+
+
+@dataclasses.dataclass
+class Shop:
+    ref: Any  # TenantRef
+    users: list[int]
+    conversations: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+
+
+async def make_shops(ctx: BenchContext, n_tenants: int, n_users: int) -> list[Shop]:
+    from app.accounts.tables import User
+    from app.lib.db import tenant_context
+    from tenants import services
+
+    shops: list[Shop] = []
+    t0 = time.perf_counter()
+    for i in range(n_tenants):
+        res = await services.signup(f"Realtime shop {i}", f"rt_{i:03d}", f"owner@rt-{i}.example",
+                                    "bench-password-" + secrets.token_hex(6), owner_name="Owner")
+        users = [res.user_id]
+        async with tenant_context(res.tenant):
+            for u in range(1, n_users):
+                rows = await User.insert(User(email=f"op{u}@rt-{i}.example", name=f"Operator {u}",
+                                              role="operator")).returning(User.id)
+                users.append(rows[0]["id"])
+        shops.append(Shop(res.tenant, users))
+    ctx.log(f"{n_tenants} shops x {n_users} users created in {time.perf_counter() - t0:.1f} s (not timed)")
+    return shops
+
+
+async def make_sessions(shops: list[Shop], n_consoles: int) -> list[str]:
+    """One session per console; console c belongs to shop c % len(shops), user (c // len(shops)) % users."""
+    from app.accounts.services import create_session
+    from app.lib.db import tenant_context
+
+    tokens: list[str | None] = [None] * n_consoles
+    for ti, shop in enumerate(shops):
+        async with tenant_context(shop.ref):
+            for c in range(ti, n_consoles, len(shops)):
+                user = shop.users[(c // len(shops)) % len(shop.users)]
+                tokens[c], _ = await create_session(user)
+    return [t for t in tokens if t is not None]
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The consoles
+
+
+class Fleet:
+    """Websocket consoles in this process; every frame of a watched event is timestamped on arrival."""
+
+    def __init__(self) -> None:
+        self.socks: list[tuple[Any, int, asyncio.Task[None]]] = []
+        self.per_tenant: Counter[int] = Counter()
+        self.arrivals: list[tuple[int, int, float]] = []
+        self.watch: str = ""
+        self.close_codes: Counter[int | None] = Counter()
+        self.frames_total = 0
+
+    def __len__(self) -> int:
+        return len(self.socks)
+
+    async def connect_many(self, targets: list[tuple[str, str, int, str, str]], concurrency: int = 50) -> float:
+        """targets: (ws_url, origin, tenant_idx, slug, token). Returns the wall time."""
+        sem = asyncio.Semaphore(concurrency)
+
+        async def one(t: tuple[str, str, int, str, str]) -> None:
+            async with sem:
+                await self.connect(*t)
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(one(t) for t in targets))
+        return time.perf_counter() - t0
+
+    async def connect(self, ws_url: str, origin: str, ti: int, slug: str, token: str) -> None:
+        from websockets.asyncio.client import connect
+
+        ws = await connect(f"{ws_url}/t/{slug}/ws?last_id=", origin=origin,  # type: ignore[arg-type]
+                           additional_headers={"Cookie": f"sb_session={token}"}, open_timeout=60,
+                           ping_interval=None, close_timeout=2)
+        deadline = time.monotonic() + 60
+        while True:
+            msg = await asyncio.wait_for(ws.recv(), max(0.1, deadline - time.monotonic()))
+            if 'data-ready="true"' in msg:
+                break
+        task = asyncio.create_task(self._read(ws, ti))
+        self.socks.append((ws, ti, task))
+        self.per_tenant[ti] += 1
+
+    async def _read(self, ws: Any, ti: int) -> None:
+        from websockets.exceptions import ConnectionClosed
+
+        clock = time.perf_counter
+        try:
+            async for msg in ws:
+                t = clock()
+                self.frames_total += 1
+                at = msg.rfind(TAIL)
+                m = _MARKER_RE.search(msg, at if at >= 0 else 0)
+                if m is not None and m.group(2) == self.watch:
+                    self.arrivals.append((ti, int(m.group(1)), t))
+        except ConnectionClosed as exc:
+            self.close_codes[exc.rcvd.code if exc.rcvd is not None else None] += 1
+        except Exception:
+            self.close_codes[-1] += 1
+
+    def reset(self, watch: str) -> list[tuple[int, int, float]]:
+        self.watch = watch
+        self.arrivals = []
+        return self.arrivals
+
+    async def close_all(self) -> None:
+        async def one(ws: Any, task: asyncio.Task[None]) -> None:
+            with contextlib.suppress(Exception):
+                await ws.close()
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+
+        sem = asyncio.Semaphore(200)
+
+        async def limited(ws: Any, task: asyncio.Task[None]) -> None:
+            async with sem:
+                await one(ws, task)
+
+        await asyncio.gather(*(limited(ws, task) for ws, _, task in self.socks))
+        self.socks.clear()
+        self.per_tenant.clear()
+
+
+def targets_for(shops: list[Shop], tokens: list[str], servers: list[AppServer], start: int, stop: int
+                ) -> list[tuple[str, str, int, str, str]]:
+    out = []
+    for c in range(start, stop):
+        ti = c % len(shops)
+        server = servers[c % len(servers)]
+        out.append((server.base_url.replace("http://", "ws://"), server.base_url, ti, shops[ti].ref.slug, tokens[c]))
+    return out
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Open-loop publishing
+
+
+@dataclasses.dataclass
+class PubRun:
+    commits: dict[tuple[int, int], float]
+    commit_ms: list[float]
+    events: int
+    seconds: float
+    errors: int
+    first_error: str = ""
+
+    @property
+    def rate(self) -> float:
+        return self.events / self.seconds if self.seconds else 0.0
+
+
+async def open_loop(rate: float, n: int, fire: Callable[[int], Awaitable[None]]) -> float:
+    """Start fire(i) at start + i/rate (never waiting for earlier ones); returns the publishing wall time."""
+    loop = asyncio.get_running_loop()
+    tasks: set[asyncio.Task[None]] = set()
+    start = loop.time() + 0.01
+    for i in range(n):
+        delay = start + i / rate - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        task = asyncio.create_task(fire(i))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+    while tasks:
+        await asyncio.gather(*tasks, return_exceptions=True)
+    return loop.time() - start
+
+
+async def publish_events(shops: list[Shop], name: str, rate: float, n: int) -> PubRun:
+    from app.lib.db import tenant_context
+    from realtime import channels
+    from realtime.publish import publish
+
+    commits: dict[tuple[int, int], float] = {}
+    commit_ms: list[float] = []
+    errors: list[str] = []
+    clock = time.perf_counter
+
+    async def fire(i: int) -> None:
+        ti = i % len(shops)
+        shop = shops[ti]
+        holder: list[int] = []
+        t0 = clock()
+
+        async def stamp() -> None:  # runs right after COMMIT, before the Redis PUBLISH hook
+            t = clock()
+            commits[(ti, holder[0])] = t
+            commit_ms.append((t - t0) * 1000)
+
+        try:
+            async with tenant_context(shop.ref) as uow:
+                uow.after_commit(stamp)
+                if name == HEAVY_EVENT:
+                    conv = shop.conversations[i // len(shops) % len(shop.conversations)]
+                    data = {"conversation_id": conv["id"], "queue_id": conv["queue_id"], "contact_id": 0}
+                else:
+                    data = {"contact_id": i + 1}
+                event = await publish(name, data, channels=[channels.queue()])
+                holder.append(event.id)
+        except Exception as exc:
+            errors.append(f"{type(exc).__name__}: {exc}")
+
+    seconds = await open_loop(rate, n, fire)
+    return PubRun(commits, commit_ms, n, seconds, len(errors), errors[0] if errors else "")
+
+
+# --------------------------------------------------------------------------------------------------------------
+
+
+async def main(ctx: BenchContext) -> None:
+    from app.asgi import create_app
+    from realtime import runtime as rt_mod
+    from realtime.backends.redis import RedisBackend
+    from realtime.hub import Hub
+    from realtime.presence import RedisPresence
+    from realtime.render import _RENDERERS
+
+    create_app()  # imports what the server imports, so every renderer is registered here too
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    n_tenants = ctx.env_int("BENCH_RT_TENANTS", 10)
+    n_users = ctx.env_int("BENCH_RT_USERS", 5)
+    steps = sorted(env_list("BENCH_RT_CONSOLES", "100,1000,5000"))
+    rates = env_list("BENCH_RT_RATES", "100,1000")
+    heavy_rates = env_list("BENCH_RT_HEAVY_RATES", "10")
+    n_idle = ctx.env_int("BENCH_RT_IDLE", 5000)
+    seconds = float(ctx.env_int("BENCH_RT_SECONDS", 5))
+    max_frames = ctx.env_int("BENCH_RT_MAX_FRAMES", 100_000)
+    n_procs = max(1, ctx.env_int("BENCH_RT_PROCS", 1))
+    ctx.log(f"fd limit {resource.getrlimit(resource.RLIMIT_NOFILE)[0]}; load average {load_avg()}")
+
+    light = next((e for e in LIGHT_CANDIDATES if not _RENDERERS.get(e)), None)
+    if light is None:
+        raise RuntimeError(f"every candidate light event has a renderer now: {LIGHT_CANDIDATES}")
+    ctx.log(f"light event: {light!r} (no renderer: the frame is the #sb-last-event marker only); "
+            f"heavy event: {HEAVY_EVENT!r} (renderers: "
+            f"{', '.join(getattr(f, '__qualname__', '?') for f in _RENDERERS.get(HEAVY_EVENT, []))})")
+
+    shops = await make_shops(ctx, n_tenants, n_users)
+    n_sessions = max([n_idle, *steps])
+    t0 = time.perf_counter()
+    tokens = await make_sessions(shops, n_sessions)
+    ctx.log(f"{len(tokens):,} sessions created in {time.perf_counter() - t0:.1f} s (not timed)")
+
+    prefix = f"sbbench-{os.getpid()}-{secrets.token_hex(4)}"
+    env = {"REDIS_URL": REDIS_URL, "REDIS_PREFIX": prefix, "EMBEDDED_WORKER": "false"}
+    backend, presence = RedisBackend(REDIS_URL, prefix), RedisPresence(REDIS_URL, prefix)
+    await rt_mod.stop()
+    await rt_mod.start(rt_mod.Runtime(backend=backend, presence=presence, hub=Hub(backend, presence)))
+    try:
+        await seed_conversations(shops)
+        await bench_commit_floor(ctx, shops)
+        if n_idle > 0:
+            await bench_idle_rss(ctx, shops, tokens, env, n_idle)
+        await bench_raw_redis(ctx, rates, seconds)
+        await bench_latency(ctx, shops, tokens, env, steps, rates, heavy_rates, light, seconds, max_frames, n_procs)
+    finally:
+        await rt_mod.stop()
+        with contextlib.suppress(Exception):
+            await cleanup_redis(prefix)
+
+
+async def seed_conversations(shops: list[Shop]) -> None:
+    """A few waiting conversations per shop, so the heavy event's panels have something to render."""
+    from app.conversations import services
+    from app.lib.db import tenant_context
+
+    for shop in shops:
+        async with tenant_context(shop.ref):
+            for k in range(3):
+                shop.conversations.append(await services.open_conversation(
+                    channel=("chat", "sms", "email")[k], subject=f"Waiting customer {k}"))
+
+
+async def cleanup_redis(prefix: str) -> None:
+    import redis.asyncio as aioredis
+
+    r = aioredis.from_url(REDIS_URL)
+    try:
+        keys = [k async for k in r.scan_iter(match=f"{prefix}:*", count=1000)]
+        if keys:
+            await r.delete(*keys)
+    finally:
+        await r.aclose()
+
+
+async def bench_commit_floor(ctx: BenchContext, shops: list[Shop], n: int = 200) -> None:
+    """How fast one tenant can publish: the event-log counter row stays locked until COMMIT, so a tenant's
+    events commit one after another and its ceiling is about 1 / (the publish transaction's time)."""
+    from app.lib.db import tenant_context
+    from realtime import channels
+    from realtime.publish import publish
+
+    ctx.section("publish transaction, one at a time (the per-tenant ceiling: the event_seq row lock spans COMMIT)")
+    times: list[float] = []
+    shop = shops[0]
+    for i in range(n):
+        t0 = time.perf_counter()
+        async with tenant_context(shop.ref):
+            await publish("contact.created", {"contact_id": i + 1}, channels=[channels.queue()])
+        times.append((time.perf_counter() - t0) * 1000)
+    p = percentiles(times, (50, 99))
+    ctx.record("publish tx (BEGIN, SET LOCAL, event_log INSERT, COMMIT, PUBLISH) p50 / p99",
+               f"{p[50]:.2f} / {p[99]:.2f}", "ms",
+               f"{n} sequential, one tenant → ceiling ≈ {1000 / p[50]:,.0f} events/s per tenant; "
+               f"load average {load_avg()}")
+
+
+# --------------------------------------------------------------------------------------------------------------
+# 1. Idle consoles and RSS
+
+
+async def bench_idle_rss(ctx: BenchContext, shops: list[Shop], tokens: list[str], env: dict[str, str],
+                         n_idle: int) -> None:
+    ctx.section(f"idle consoles on ONE server process: RSS up to {n_idle:,} consoles")
+    fleet = Fleet()
+    async with app_server(env) as server:
+        pid = server.process.pid
+        # Warm up: one console and one delivered event (lazy imports, the feed, the Redis connections).
+        await fleet.connect_many(targets_for(shops, tokens, [server], 0, 1))
+        fleet.reset("contact.created")
+        await publish_events(shops[:1], "contact.created", 10, 1)
+        await asyncio.sleep(0.5)
+        base = rss_kb(pid)
+        ctx.record("server RSS, 1 console (warm)", base / 1024, "MiB", f"pid {pid}")
+        points = sorted({s for s in (100, 1000, 2000, n_idle) if 1 < s <= n_idle})
+        done = 1
+        prev_rss, prev_n = base, 1
+        for n in points:
+            cpu0 = cpu_seconds(pid)
+            took = await fleet.connect_many(targets_for(shops, tokens, [server], done, n))
+            cpu = cpu_seconds(pid) - cpu0
+            connected = n - done
+            done = n
+            await asyncio.sleep(2.0)  # heartbeats, session checks settle
+            now = rss_kb(pid)
+            ctx.record(f"server RSS, {n:,} idle consoles", now / 1024, "MiB",
+                       f"+{(now - prev_rss) / max(1, n - prev_n):.1f} KB/console over the last {n - prev_n:,}; "
+                       f"connected {connected:,} in {took:.1f} s ({connected / took:.0f}/s, "
+                       f"server CPU {cpu:.1f} s = {cpu / connected * 1000:.2f} ms/handshake)")
+            prev_rss, prev_n = now, n
+        final = rss_kb(pid)
+        ctx.record("server RSS per idle console", (final - base) / max(1, done - 1), "KB",
+                   f"(RSS at {done:,} - RSS at 1) / {done - 1:,}; load average {load_avg()}")
+        cpu0 = cpu_seconds(pid)
+        await asyncio.sleep(5.0)
+        ctx.record(f"server CPU with {done:,} idle consoles", (cpu_seconds(pid) - cpu0) / 5.0 * 100, "%",
+                   "of one core, over 5 s: session checks, presence heartbeats, pings")
+        await fleet.close_all()
+        await asyncio.sleep(1.0)
+        ctx.record("server RSS after closing them", rss_kb(pid) / 1024, "MiB",
+                   f"close codes seen (None: no close frame within 2 s): {dict(fleet.close_codes) or 'none'}")
+
+
+# --------------------------------------------------------------------------------------------------------------
+# 2. Raw Redis PUBLISH → SUBSCRIBE
+
+
+async def bench_raw_redis(ctx: BenchContext, rates: list[int], seconds: float) -> None:
+    import redis.asyncio as aioredis
+
+    ctx.section("raw Redis PUBLISH → SUBSCRIBE (redis.asyncio, one subscriber, this process)")
+    pub = aioredis.from_url(REDIS_URL, max_connections=1)
+    sub_client = aioredis.from_url(REDIS_URL)
+    pubsub = sub_client.pubsub()
+    channel = f"sbbench-raw-{os.getpid()}"
+    await pubsub.subscribe(channel)
+    while (await pubsub.get_message(timeout=1.0)) is None:
+        pass  # the subscribe confirmation
+    lat: list[float] = []
+
+    async def reader() -> None:
+        while True:
+            msg = await pubsub.get_message(timeout=None)
+            if msg is not None and msg["type"] == "message":
+                lat.append((time.perf_counter_ns() - int(msg["data"])) / 1e6)
+
+    task = asyncio.create_task(reader())
+    try:
+        for rate in rates:
+            lat.clear()
+            n = int(rate * seconds)
+
+            # One publisher, one command at a time on one connection (as the backend's publish does): tasks per
+            # message would make redis-py open a connection per concurrent PUBLISH.
+            loop = asyncio.get_running_loop()
+            start = loop.time()
+            for i in range(n):
+                delay = start + i / rate - loop.time()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                await pub.publish(channel, str(time.perf_counter_ns()))
+            took = loop.time() - start
+            deadline = time.monotonic() + 5
+            while len(lat) < n and time.monotonic() < deadline:  # noqa: ASYNC110 (a poll with a deadline)
+                await asyncio.sleep(0.05)
+            p = percentiles(lat, (50, 99))
+            ctx.record(f"raw Redis pub→sub @ {rate:,}/s p50 / p99", f"{p[50]:.3f} / {p[99]:.3f}", "ms",
+                       f"{len(lat):,}/{n:,} received, published in {took:.1f} s; load average {load_avg()}")
+    finally:
+        task.cancel()
+        with contextlib.suppress(BaseException):
+            await task
+        await pubsub.aclose()
+        await sub_client.aclose()
+        await pub.aclose()
+
+
+# --------------------------------------------------------------------------------------------------------------
+# 3. Commit → websocket frame
+
+
+async def bench_latency(ctx: BenchContext, shops: list[Shop], tokens: list[str], env: dict[str, str],
+                        steps: list[int], rates: list[int], heavy_rates: list[int], light: str, seconds: float,
+                        max_frames: int, n_procs: int) -> None:
+    async with contextlib.AsyncExitStack() as stack:
+        servers = [await stack.enter_async_context(app_server(env)) for _ in range(n_procs)]
+        pids = [s.process.pid for s in servers]
+        fleet = Fleet()
+        stack.push_async_callback(fleet.close_all)
+        done = 0
+        for step_no, n in enumerate(steps):
+            ctx.section(f"commit → websocket frame: {n:,} consoles on {n_procs} server process(es), "
+                        f"{len(shops)} tenants ({n // len(shops):,} consoles each)")
+            took = await fleet.connect_many(targets_for(shops, tokens, servers, done, n))
+            ctx.log(f"connected {n - done:,} more consoles in {took:.1f} s; {len(fleet):,} open; "
+                    f"server RSS {', '.join(f'{rss_kb(p) / 1024:.0f}' for p in pids)} MiB")
+            done = n
+            await quiet(fleet)
+            for rate in rates:
+                await one_cell(ctx, shops, fleet, pids, light, rate, seconds, max_frames, label="")
+            if step_no == 0:
+                await render_cost(ctx, shops)
+                for rate in heavy_rates:
+                    await one_cell(ctx, shops, fleet, pids, HEAVY_EVENT, rate, seconds, max_frames,
+                                   label=" [heavy]")
+        if fleet.close_codes:
+            ctx.log(f"[yellow]sockets closed by the server during the runs: {dict(fleet.close_codes)}[/yellow]")
+
+
+async def render_cost(ctx: BenchContext, shops: list[Shop], n: int = 50) -> None:
+    """What the server does per socket for a heavy event: realtime.render.render (console_panels) for one user."""
+    import datetime as dt
+
+    from app.accounts.services import Principal, create_session, resolve_session
+    from app.lib.db import tenant_context
+    from realtime.events import Event
+    from realtime.render import render
+
+    shop = shops[0]
+    async with tenant_context(shop.ref):  # a Principal as the websocket's middleware builds it
+        token, _ = await create_session(shop.users[-1])
+        user = await resolve_session(token)
+    assert isinstance(user, Principal), user
+    conv = shop.conversations[0]
+    event = Event(id=1, name=HEAVY_EVENT, tenant=shop.ref.slug, at=dt.datetime.now(dt.UTC),
+                  data={"conversation_id": conv["id"], "queue_id": conv["queue_id"], "contact_id": 0},
+                  channels=("queue",))
+    times: list[float] = []
+    size = 0
+    for _ in range(n):
+        t0 = time.perf_counter()
+        size = len(await render(event, shop.ref, user))
+        times.append((time.perf_counter() - t0) * 1000)
+    p = percentiles(times, (50, 99))
+    ctx.record(f"{HEAVY_EVENT} render for one socket (console_panels) p50 / p99", f"{p[50]:.1f} / {p[99]:.1f}", "ms",
+               f"in this process, one at a time, {size:,} bytes of HTML; the server does this per console per event; "
+               f"load average {load_avg()}")
+
+
+async def quiet(fleet: Fleet, settle: float = 1.0, limit: float = 20.0) -> None:
+    """Wait until no frame has arrived for `settle` seconds (presence announcements after connecting)."""
+    deadline = time.monotonic() + limit
+    last = -1
+    while time.monotonic() < deadline:
+        if fleet.frames_total == last:
+            return
+        last = fleet.frames_total
+        await asyncio.sleep(settle)
+
+
+async def one_cell(ctx: BenchContext, shops: list[Shop], fleet: Fleet, pids: list[int], event: str, rate: int,
+                   seconds: float, max_frames: int, label: str) -> None:
+    per_tenant = dict(fleet.per_tenant)
+    fanout = sum(per_tenant.values()) / len(shops)
+    n = int(rate * seconds)
+    shortened = ""
+    if n * fanout > max_frames:
+        n = int(max_frames / fanout)
+        shortened = f"; shortened to {n / rate:.1f} s (BENCH_RT_MAX_FRAMES {max_frames:,})"
+    n -= n % len(shops)
+    n = max(n, len(shops))
+    expected = sum(per_tenant.get(i % len(shops), 0) for i in range(n))
+    arrivals = fleet.reset(event)
+    la = load_avg()
+    cpu0 = [cpu_seconds(p) for p in pids]
+    wait0 = [runq_wait(p) for p in [*pids, os.getpid()]]
+    me0 = self_cpu()
+    t0 = time.perf_counter()
+    pub = await publish_events(shops, event, rate, n)
+    t_pub = time.perf_counter()
+    # Drain: until every frame arrived, or nothing arrived for 3 s, or 60 s passed.
+    last, last_change = -1, time.perf_counter()
+    while len(arrivals) < expected:
+        now = time.perf_counter()
+        if len(arrivals) != last:
+            last, last_change = len(arrivals), now
+        elif now - last_change > 3.0 or now - t_pub > 60:
+            break
+        await asyncio.sleep(0.05)
+    t_end = time.perf_counter()
+    cpu = [cpu_seconds(p) - c for p, c in zip(pids, cpu0, strict=True)]
+    me = self_cpu() - me0
+    waits = [runq_wait(p) - w for p, w in zip([*pids, os.getpid()], wait0, strict=True)]
+    lat = [(t - pub.commits[(ti, eid)]) * 1000 for ti, eid, t in arrivals if (ti, eid) in pub.commits]
+    stray = len(arrivals) - len(lat)
+    p = percentiles(lat, (50, 99))
+    last_arrival = max((t for _, _, t in arrivals), default=t_pub)
+    span = max(1e-6, last_arrival - t0)
+    offered = n * fanout / max(1e-6, pub.seconds)
+    delivered_rate = len(lat) / span
+    cp = percentiles(pub.commit_ms, (50, 99))
+    name = f"{len(fleet):,} consoles @ {rate:,} ev/s{label}"
+    ctx.record(f"{name}: commit→frame p50 / p99", f"{p[50]:.1f} / {p[99]:.1f}", "ms",
+               f"{event}; {len(lat):,}/{expected:,} frames ({100 * len(lat) / max(1, expected):.1f}%)"
+               f"{shortened}; max {max(lat, default=float('nan')):.0f} ms")
+    wall = t_end - t0
+    err = f"{pub.errors} errors" + (f" ({pub.first_error})" if pub.errors else "")
+    server_cpu = "+".join(f"{c / wall * 100:.0f}" for c in cpu)
+    server_wait = "+".join(f"{w / wall * 100:.0f}" for w in waits[:-1])
+    ctx.record(f"  {name}: frames/s offered → delivered", f"{offered:,.0f} → {delivered_rate:,.0f}", "frames/s",
+               f"{n:,} events published at {pub.rate:,.0f}/s (target {rate:,}) in {pub.seconds:.1f} s, publish call "
+               f"incl. pool wait p50/p99 {cp[50]:.1f}/{cp[99]:.1f} ms, {err}; last frame "
+               f"{last_arrival - t_pub:.1f} s after last publish; CPU used: server {server_cpu}%, bench process "
+               f"{me / wall * 100:.0f}%; waiting for a CPU (run queue): server {server_wait}%, bench "
+               f"{waits[-1] / wall * 100:.0f}% of the wall time; load avg {la}" + (f"; {stray} stray" if stray else ""))
+    await quiet(fleet, settle=0.5, limit=10)

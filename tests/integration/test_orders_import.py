@@ -1,0 +1,169 @@
+"""Orders by CSV import: a messy 1C export (cp1251, `;`, decimal commas, dd.mm.yyyy), mapping guess, preview, the
+background job through the real queue, refused rows with reasons, re-import idempotent on the order id."""
+# ruff: noqa: RUF001  (the Russian test data is Cyrillic on purpose)
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from app.lib.jobs import Worker
+from tests.conftest import TEST_DSN, ShopFixture, browser_login, csrf_from
+
+HEADER = "Код заказа;Номер;Дата;Покупатель;Телефон;E-mail;Номенклатура;Артикул;Количество;Цена;Валюта;Статус"
+LINES = [
+    HEADER,                                                                                            # row 1
+    "1C-0001;ЗК-101;05.03.2026;Иванов Иван;+7 912 345-67-89;ivan@example.ru;Кофе зерновой 1 кг;CF-1;2;1 234,50;руб.;"
+    "new",
+    "1C-0001;;;;;;Фильтры бумажные;FL-100;3;99,90;;",                                                  # 3
+    "",                                                                                                # 4 blank
+    '1C-0002;ЗК-102;06.03.2026 12:30:00;Петрова Анна;89123456780;;"Кофемолка ""Бош""; ручная";GR-2;1;4500;RUB;paid',
+    "1C-0003;ЗК-103;31.02.2026;Сидоров;+7 913 000-00-00;;Чай;T-1;1;100;руб.;new",                       # 6 bad date
+    ";ЗК-104;07.03.2026;Без кода;+7 913 111-11-11;;Чай;T-1;1;100;руб.;new",                             # 7 no id
+    "1C-0005;ЗК-105;07.03.2026;Кузнецова;+7 913 222-22-22;;Сахар;S-1;два;50;руб.;new",                  # 8 bad qty
+    "1C-0005;;;;;;Соль;S-2;1;30;;",                                                                    # 9
+    "1C-0001;;;;;;Кружка;MG-1;1;350,00;;",                                                             # 10
+    "1C-0006;ЗК-106;08.03.2026;Орлов;+7 913 333-33-33;;Мёд;H-1;1;500;руб.;отгружен",                    # 11
+]
+EXPECTED_MAPPING = ["external_id", "number", "date", "contact_name", "contact_phone", "contact_email", "item_name",
+                    "sku", "quantity", "price", "currency", "status"]
+
+
+def cp1251(lines: list[str]) -> bytes:
+    return ("\r\n".join(lines) + "\r\n").encode("cp1251")
+
+
+def api(shop: ShopFixture, path: str = "") -> str:
+    return f"/t/{shop.slug}/api/v1{path}"
+
+
+async def _prepare(client: Any, shop: ShopFixture) -> None:
+    resp = await client.put(api(shop, "/workspace"), json={"default_region": "RU"}, headers=shop.auth)
+    assert resp.status_code == 200, resp.text
+
+
+async def _upload(client: Any, shop: ShopFixture, data: bytes) -> dict[str, Any]:
+    resp = await client.post(api(shop, "/order-imports"), files={"file": ("zakazy.csv", data, "text/csv")},
+                             headers=shop.auth)
+    assert resp.status_code == 201, resp.text
+    return dict(resp.json())
+
+
+async def _run(client: Any, shop: ShopFixture, import_id: int) -> dict[str, Any]:
+    started = await client.post(api(shop, f"/order-imports/{import_id}/start"), headers=shop.auth)
+    assert started.status_code == 202 and started.json()["status"] == "queued", started.text
+    worker = Worker(TEST_DSN, poll_seconds=0.2)
+    await worker.start()
+    try:
+        for _ in range(300):
+            body = (await client.get(api(shop, f"/order-imports/{import_id}"), headers=shop.auth)).json()
+            if body["status"] in ("done", "failed"):
+                return dict(body)
+            await asyncio.sleep(0.1)
+    finally:
+        await worker.stop()
+    raise AssertionError(f"order import {import_id} did not finish")
+
+
+async def _orders(client: Any, shop: ShopFixture) -> dict[str, dict[str, Any]]:
+    items = (await client.get(api(shop, "/orders"), headers=shop.auth)).json()["items"]
+    return {o["external_id"]: o for o in items}
+
+
+async def test_messy_1c_export_imports_orders_and_lists_bad_rows(fx_client: Any, fx_shop: ShopFixture) -> None:
+    await _prepare(fx_client, fx_shop)
+    up = await _upload(fx_client, fx_shop, cp1251(LINES))
+    assert (up["encoding"], up["delimiter"], up["total"]) == ("cp1251", ";", 9)
+    assert up["columns"][0] == "Код заказа" and up["suggested_mapping"] == EXPECTED_MAPPING
+    import_id = up["id"]
+
+    wrong = await fx_client.put(api(fx_shop, f"/order-imports/{import_id}/mapping"), headers=fx_shop.auth,
+                                json={"mapping": ["ignore"] * 12})
+    assert wrong.status_code == 400 and wrong.json()["errors"][0]["field"] == "mapping"
+    bad_cur = await fx_client.put(api(fx_shop, f"/order-imports/{import_id}/mapping"), headers=fx_shop.auth,
+                                  json={"mapping": EXPECTED_MAPPING, "currency": "rubles"})
+    assert bad_cur.status_code == 400 and bad_cur.json()["errors"][0]["field"] == "currency"
+    ok = await fx_client.put(api(fx_shop, f"/order-imports/{import_id}/mapping"), headers=fx_shop.auth,
+                             json={"mapping": EXPECTED_MAPPING, "currency": "RUB"})
+    assert ok.status_code == 200 and ok.json()["currency"] == "RUB"
+
+    preview = (await fx_client.get(api(fx_shop, f"/order-imports/{import_id}/preview"), headers=fx_shop.auth)).json()
+    by_id = {p["external_id"]: p for p in preview["orders"]}
+    assert by_id["1C-0001"]["ok"] and by_id["1C-0001"]["rows"] == [2, 3, 10]
+    assert by_id["1C-0001"]["total"] == "3,118.70 RUB" and by_id["1C-0001"]["action"] == "create"
+    assert not by_id["1C-0003"]["ok"] and by_id["1C-0003"]["errors"][0]["field"] == "date"
+    assert not by_id["1C-0006"]["ok"] and "new" in by_id["1C-0006"]["errors"][0]["message"]
+
+    done = await _run(fx_client, fx_shop, import_id)
+    assert done["status"] == "done", done
+    assert (done["created"], done["updated"], done["unchanged"], done["failed"]) == (2, 0, 0, 4)
+    assert done["processed"] == 9 and done["percent"] == 100
+    errors = {(e["row"], e["field"]) for e in done["errors"]}
+    assert {(6, "date"), (7, "external_id"), (8, "quantity"), (9, ""), (11, "status")} == errors
+    assert next(e for e in done["errors"] if e["row"] == 8)["external_id"] == "1C-0005"
+
+    orders = await _orders(fx_client, fx_shop)
+    assert set(orders) == {"1C-0001", "1C-0002"}
+    first = orders["1C-0001"]
+    assert first["number"] == "ЗК-101" and first["currency"] == "RUB" and first["total"] == 311870
+    assert [(i["name"], i["sku"], i["quantity"], i["unit_price"]) for i in first["items"]] == [
+        ("Кофе зерновой 1 кг", "CF-1", 2, 123450), ("Фильтры бумажные", "FL-100", 3, 9990),
+        ("Кружка", "MG-1", 1, 35000)]
+    assert first["placed_at"].startswith("2026-03-05") and first["status"] == "new"
+    second = orders["1C-0002"]
+    assert second["status"] == "paid" and second["total"] == 450000
+    assert second["items"][0]["name"] == 'Кофемолка "Бош"; ручная'
+    assert second["placed_at"].startswith("2026-03-06T12:30")
+    buyer = (await fx_client.get(api(fx_shop, f"/contacts/{second['contact_id']}"), headers=fx_shop.auth)).json()
+    assert buyer["name"] == "Петрова Анна" and buyer["phones"] == ["+79123456780"]
+    timeline = (await fx_client.get(api(fx_shop, f"/contacts/{first['contact_id']}/timeline"),
+                                    headers=fx_shop.auth)).json()
+    assert any(i["payload"].get("event") == "created" for i in timeline["items"])
+
+    # The same file again: nothing new, nothing duplicated.
+    again = await _upload(fx_client, fx_shop, cp1251(LINES))
+    await fx_client.put(api(fx_shop, f"/order-imports/{again['id']}/mapping"), headers=fx_shop.auth,
+                        json={"mapping": EXPECTED_MAPPING, "currency": "RUB"})
+    twice = await _run(fx_client, fx_shop, again["id"])
+    assert (twice["created"], twice["updated"], twice["unchanged"], twice["failed"]) == (0, 0, 2, 4)
+    assert len(await _orders(fx_client, fx_shop)) == 2
+
+    # A later export: the status moved on and an item changed -> the same orders are updated.
+    changed = [ln.replace(";paid", ";packed") if ln.startswith("1C-0002") else ln for ln in LINES]
+    changed = [ln.replace("Кружка;MG-1;1;", "Кружка;MG-1;2;") for ln in changed]
+    later = await _upload(fx_client, fx_shop, cp1251(changed))
+    await fx_client.put(api(fx_shop, f"/order-imports/{later['id']}/mapping"), headers=fx_shop.auth,
+                        json={"mapping": EXPECTED_MAPPING, "currency": "RUB"})
+    preview = (await fx_client.get(api(fx_shop, f"/order-imports/{later['id']}/preview"),
+                                   headers=fx_shop.auth)).json()
+    assert {p["external_id"]: p["action"] for p in preview["orders"]}["1C-0001"] == "update"
+    third = await _run(fx_client, fx_shop, later["id"])
+    assert (third["created"], third["updated"], third["unchanged"]) == (0, 2, 0)
+    orders = await _orders(fx_client, fx_shop)
+    assert len(orders) == 2 and orders["1C-0002"]["status"] == "packed" and orders["1C-0001"]["total"] == 346870
+    started_twice = await fx_client.post(api(fx_shop, f"/order-imports/{later['id']}/start"), headers=fx_shop.auth)
+    assert started_twice.status_code == 409
+
+
+async def test_import_pages_upload_map_preview_progress(fx_client: Any, fx_shop: ShopFixture) -> None:
+    await _prepare(fx_client, fx_shop)
+    await browser_login(fx_client, fx_shop.slug, fx_shop.email, fx_shop.password)
+    base = f"/t/{fx_shop.slug}/orders/import"
+    token = await csrf_from(fx_client, base + "/")
+    resp = await fx_client.post(base + "/", data={"_csrf": token}, files={"file": ("z.csv", cp1251(LINES), "text/csv")},
+                                headers={"accept": "text/html"})
+    assert resp.status_code == 303, resp.text
+    page = await fx_client.get(resp.headers["location"], headers={"accept": "text/html"})
+    assert page.status_code == 200 and "Windows-1251" in page.text and 'data-testid="preview-row"' in page.text
+    import_id = int(resp.headers["location"].rstrip("/").rsplit("/", 1)[1])
+    form = {"_csrf": token, "currency": "RUB", **{f"col_{i}": f for i, f in enumerate(EXPECTED_MAPPING)}}
+    frag = await fx_client.post(f"{base}/{import_id}/preview", data=form,
+                                headers={"accept": "text/html", "hx-request": "true"})
+    assert frag.status_code == 200 and frag.text.lstrip().startswith("<div id=\"order-import-preview\"")
+    assert "3,118.70 RUB" in frag.text and 'data-ok="no"' in frag.text
+    started = await fx_client.post(f"{base}/{import_id}/start", data=form, headers={"accept": "text/html"})
+    assert started.status_code == 303
+    status = await fx_client.get(f"{base}/{import_id}", headers={"accept": "text/html"})
+    assert 'data-status="queued"' in status.text and "/progress" in status.text
+    listing = await fx_client.get(base + "/", headers={"accept": "text/html"})
+    assert "z.csv" in listing.text
