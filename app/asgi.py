@@ -33,7 +33,12 @@ from app.deals.views import DealViews
 from app.orders.api import OrdersApi
 from app.orders.imports_api import OrderImportsApi
 from app.orders.imports_views import OrderImportViews
+from app.orders.settings_views import OrderSettingsViews
 from app.orders.socket import portal_socket
+from app.chat.api import ChatApi
+from app.chat.socket import chat_socket
+from app.chat.views import ChatConsoleViews, ChatSettingsViews
+from app.chat.widget import WidgetApi, widget_js
 from app.orders.views import OrderViews, PortalViews
 from app.lib import csrf
 from app.lib.errors import EXCEPTION_HANDLERS, http_error_handler
@@ -41,9 +46,9 @@ from app.lib.lifecycle import lifespan
 from app.lib.templates import STATIC_DIR, environment
 from realtime.views import console_socket
 from app.messaging.api import MessagingApi
-from app.messaging.views import EmailComposeViews, EmailSettingsViews
+from app.messaging.views import ConsoleEmailViews, EmailComposeViews, EmailSettingsViews, EmailTemplateViews
 from telephony.api import TelephonyApi
-from telephony.console_views import CallConsoleViews
+from telephony.console_views import CallConsoleViews, ContactPhoneViews
 from telephony.views import TwilioSettingsViews
 from telephony.webhook_api import TwilioWebhooks, hold_music
 from tenants.api import health, signup
@@ -77,6 +82,8 @@ def create_app() -> Litestar:
     from app.contacts import live as _card_live  # noqa: F401  (live renderers register on import)
     from app.conversations import live as _console_live  # noqa: F401
     from app.orders import live as _order_live  # noqa: F401
+    from app.chat import live as _chat_live  # noqa: F401
+    from app.messaging import live as _email_live  # noqa: F401
     from app.settings import get_settings
 
     settings = get_settings()
@@ -87,9 +94,11 @@ def create_app() -> Litestar:
             ContactFilesApi, ContactFileViews, ContactMergeApi, ContactMergeViews,
             ImportsApi, ImportViews, ContactExportApi,
             ConversationsApi, ConsoleViews, OrdersApi, OrderViews, PortalViews, portal_socket,
-            OrderImportsApi, OrderImportViews,
+            ChatApi, ChatConsoleViews, ChatSettingsViews, WidgetApi, widget_js, chat_socket,
+            OrderImportsApi, OrderImportViews, OrderSettingsViews,
             DealsApi, DealViews, TelephonyApi, TwilioSettingsViews, CallConsoleViews, TwilioWebhooks, hold_music,
-            MessagingApi, EmailSettingsViews, EmailComposeViews,
+            ContactPhoneViews,
+            MessagingApi, EmailSettingsViews, EmailComposeViews, EmailTemplateViews, ConsoleEmailViews,
             create_static_files_router(path="/static", directories=[STATIC_DIR], include_in_schema=False),
         ],
         middleware=[

@@ -20,5 +20,6 @@ APP_REGISTRY = AppRegistry(
         "app.deals.piccolo_app",
         "telephony.piccolo_app",
         "app.messaging.piccolo_app",
+        "app.chat.piccolo_app",
     ]
 )

@@ -157,6 +157,12 @@ class SecuritySettings:
     """INVITE_DAYS: how long an invitation link stays valid (default 7)."""
     auth_rate_per_minute: int
     """AUTH_RATE_PER_MINUTE: sign-in and signup POSTs allowed per client address per minute (default 30)."""
+    chat_sessions_per_minute: int = 20
+    """CHAT_SESSIONS_PER_MINUTE: web chat sessions a client address may start per shop per minute (default 20)."""
+    chat_messages_per_minute: int = 20
+    """CHAT_MESSAGES_PER_MINUTE: messages one web chat visitor may send per minute (default 20)."""
+    chat_requests_per_minute: int = 600
+    """CHAT_REQUESTS_PER_MINUTE: widget requests and socket opens per client address per shop per minute (600)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -252,6 +258,9 @@ def load_settings() -> Settings:
             argon2_time_cost=_int("ARGON2_TIME_COST", 2, minimum=2),
             invite_days=_int("INVITE_DAYS", 7, minimum=1),
             auth_rate_per_minute=_int("AUTH_RATE_PER_MINUTE", 30, minimum=1),
+            chat_sessions_per_minute=_int("CHAT_SESSIONS_PER_MINUTE", 20, minimum=1),
+            chat_messages_per_minute=_int("CHAT_MESSAGES_PER_MINUTE", 20, minimum=1),
+            chat_requests_per_minute=_int("CHAT_REQUESTS_PER_MINUTE", 600, minimum=1),
         ),
         storage=StorageSettings(backend=_storage_backend(), upload_max_mb=_int("UPLOAD_MAX_MB", 25, minimum=1),
                                  import_max_mb=_int("IMPORT_MAX_MB", 20, minimum=1)),

@@ -15,11 +15,12 @@ KINDS: dict[str, str] = {
     "user": "One user's own channel: their assignments, their sessions.",
     "contact": "Watchers of one contact's card.",
     "order": "Watchers of one order.",
+    "chat": "One web chat session: the visitor's widget socket listens to it, and only to it.",
 }
 WATCHABLE = frozenset({"contact", "order"})
 """Kinds a socket may add on request (an open card); the others are given by who the user is."""
 
-_TOPIC_RE = re.compile(r"^(queue|role:[a-z]+|(user|contact|order):[1-9][0-9]{0,18})$")
+_TOPIC_RE = re.compile(r"^(queue|role:[a-z]+|(user|contact|order|chat):[1-9][0-9]{0,18})$")
 _SLUG_RE = re.compile(r"^[a-z][a-z0-9_]{2,40}$")
 
 
@@ -43,6 +44,10 @@ def contact(contact_id: int) -> str:
 
 def order(order_id: int) -> str:
     return check_topic(f"order:{int(order_id)}")
+
+
+def chat(session_id: int) -> str:
+    return check_topic(f"chat:{int(session_id)}")
 
 
 def check_topic(topic: str) -> str:

@@ -30,6 +30,9 @@ EVENTS: dict[str, str] = {
     "message.received": "An inbound SMS, email or chat message arrived (message_id, contact_id).",
     "message.sent": "An outbound message was sent (message_id, contact_id).",
     "message.status_changed": "Delivery status of an outbound message changed (message_id, contact_id).",
+    "chat.message": "A web chat message was stored, from the visitor or an operator (session_id, message_id).",
+    "chat.typing": "Someone in a web chat is typing: the visitor or the operator (session_id, who).",
+    "chat.status": "Web chat messages were delivered or read (session_id, upto, status).",
 }
 
 MAX_DATA_BYTES = 2048

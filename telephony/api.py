@@ -9,9 +9,7 @@ from litestar.params import FromPath, JSONBody
 
 from app.accounts.guards import requires, signed_in
 from app.accounts.services import Principal
-from app.lib.errors import NotFound
-from app.lib.storage import ObjectNotFound, get_storage
-from telephony import calls, config, controls, selftest, sms
+from telephony import calls, config, controls, selftest, sms, webhooks
 
 Req = Request[Principal, Any, Any]
 
@@ -33,6 +31,16 @@ class TelephonyApi(Controller):
           summary="Prove the settings: Twilio's API and a signed request to our voice webhook")
     async def test_config(self) -> dict[str, Any]:
         return await selftest.run()
+
+    @get("/channels/twilio/problems", guards=[requires("admin")],
+         summary="Webhooks whose processing failed (kept and retried) and errors Twilio reported via the fallback URL")
+    async def problems(self) -> dict[str, Any]:
+        return await webhooks.problems()
+
+    @post("/channels/twilio/webhooks/{webhook_id:int}/retry", guards=[requires("admin")], status_code=202,
+          summary="Queue a failed webhook's processing again")
+    async def retry_webhook(self, webhook_id: FromPath[int]) -> dict[str, Any]:
+        return await webhooks.retry(webhook_id)
 
     @post("/calls/{conversation_id:int}/accept", status_code=200,
           summary="Take a queued call and bridge it to your phone or SIP device")
@@ -65,14 +73,9 @@ class TelephonyApi(Controller):
 
     @get("/calls/{call_id:int}/recording", summary="The call's recording, streamed from our storage")
     async def recording(self, call_id: FromPath[int]) -> Response[bytes]:
-        call = await calls.get(call_id)
-        if not call["recording_key"]:
-            raise NotFound("This call has no recording.")
-        try:
-            body = await get_storage().read_all(call["recording_key"])
-        except ObjectNotFound:
-            raise NotFound("The recording file is missing.") from None
-        return Response(body, media_type="audio/wav", headers={"Cache-Control": "private, no-store"})
+        body, media_type = await calls.recording_media(call_id)
+        return Response(body, media_type=media_type, headers={"Cache-Control": "private, no-store",
+                                                               "X-Content-Type-Options": "nosniff"})
 
     @post("/contacts/{contact_id:int}/call", status_code=201, summary="Click-to-call: your device rings first")
     async def click_to_call(self, request: Req, contact_id: FromPath[int],

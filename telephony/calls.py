@@ -15,7 +15,7 @@ from app.conversations.tables import Conversation
 from app.lib.db import current_tenant, current_uow
 from app.lib.errors import Invalid, NotFound
 from app.lib.identities import pretty_phone, try_phone
-from app.lib.storage import get_storage
+from app.lib.storage import ObjectNotFound, get_storage
 from app.timeline import services as timeline
 from telephony import client, twiml
 from telephony import config as config_service
@@ -91,6 +91,18 @@ async def on_voice(p: dict[str, str], meta: dict[str, Any]) -> None:
     await ensure_call(p)
     if meta.get("route") == "queue":
         await queue_call(p, meta["queue"])
+
+
+async def on_fallback(p: dict[str, str], meta: dict[str, Any]) -> None:
+    """Twilio could not run our answer for this call and used the fallback URL, which queued the caller: say so on
+    the caller's timeline, so the operator knows why the menu was skipped."""
+    call = await ensure_call(p)
+    if call["contact"] is not None:
+        code = p.get("ErrorCode", "")
+        await timeline.record(call["contact"], "call", "internal",
+                              f"Phone system error {code}: the caller was sent to the general queue",
+                              links={"call_id": call["id"]},
+                              payload={"event": "twilio_error", "error_code": code, "error_url": p.get("ErrorUrl", "")})
 
 
 async def on_gather(p: dict[str, str], meta: dict[str, Any]) -> None:
@@ -228,7 +240,9 @@ async def on_recording(p: dict[str, str], meta: dict[str, Any]) -> None:
                                                                           "error_code": p.get("ErrorCode", "")})
         return
     config = await config_service.require()
-    body, _ = await client.download(config, p["RecordingUrl"] + ".wav")
+    # Twilio serves RecordingUrl as WAV (no extension, .wav) or MP3 (.mp3); MP3 is a quarter of the size of its
+    # 8 kHz 16-bit WAV and plays in every browser, so that is the copy we keep.
+    body, _ = await client.download(config, p["RecordingUrl"] + ".mp3")
 
     async def chunks() -> Any:
         yield body
@@ -258,6 +272,28 @@ async def get(call_id: int) -> dict[str, Any]:
     if call is None:
         raise NotFound(f"No call {call_id}.")
     return call
+
+
+def audio_type(head: bytes) -> str:
+    """The media type of stored recording bytes: MP3 (ID3 tag or an MPEG audio frame) or WAV (copies kept before we
+    switched to MP3); anything else is only offered as a download."""
+    if head[:3] == b"ID3" or (len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0):
+        return "audio/mpeg"
+    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+        return "audio/wav"
+    return "application/octet-stream"
+
+
+async def recording_media(call_id: int) -> tuple[bytes, str]:
+    """The call's recording from our storage, with its media type."""
+    call = await get(call_id)
+    if not call["recording_key"]:
+        raise NotFound("This call has no recording.")
+    try:
+        body = await get_storage().read_all(call["recording_key"])
+    except ObjectNotFound:
+        raise NotFound("The recording file is missing.") from None
+    return body, audio_type(body[:12])
 
 
 async def click_to_call(actor: Principal, contact_id: int, number: str | None) -> dict[str, Any]:

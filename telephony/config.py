@@ -25,7 +25,7 @@ AUTH_TOKEN_RE = re.compile(r"^[0-9a-zA-Z]{32}$")
 SIP_RE = re.compile(r"^sip:[A-Za-z0-9_.+\-]+@[A-Za-z0-9.\-]+(:\d{1,5})?(;transport=(udp|tcp|tls))?$")
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 HHMM_RE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
-WEBHOOKS = ("voice", "status", "recording", "sms", "sms-status")
+WEBHOOKS = ("voice", "voice-fallback", "status", "recording", "sms", "sms-status")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,10 +1,11 @@
-"""The console's call buttons (htmx): hang up, hold/resume, transfer; each answers a flash fragment."""
+"""The console's call buttons (htmx): hang up, hold/resume, transfer; the card's phone panel: click-to-call and SMS.
+Each button answers a flash fragment."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from litestar import Controller, Request, post
+from litestar import Controller, Request, get, post
 from litestar.params import FromPath
 from litestar.response import Template
 
@@ -12,7 +13,8 @@ from app.accounts.guards import signed_in
 from app.accounts.services import Principal
 from app.lib.errors import DomainError
 from app.lib.templates import render_page
-from telephony import controls
+from app.contacts import services as contacts
+from telephony import calls, config, controls, sms
 
 Req = Request[Principal, Any, Any]
 
@@ -56,3 +58,37 @@ class CallConsoleViews(Controller):
         except DomainError as exc:
             return _flash(request, exc.detail, ok=False, status=exc.status_code)
         return _flash(request, "Transferred.", ok=True)
+
+
+class ContactPhoneViews(Controller):
+    """The phone panel of a contact's card (loaded by htmx): call the contact (your device rings first) and text
+    them; each SMS shows on the timeline, its delivery status following Twilio's callbacks live."""
+
+    path = "/t/{slug:str}/contacts/{contact_id:int}/phone"
+    include_in_schema = False
+    guards = [signed_in]
+
+    @get("/")
+    async def panel(self, request: Req, slug: FromPath[str], contact_id: FromPath[int]) -> Template:
+        card = await contacts.get(contact_id)
+        connected = bool((await config.public_view())["connected"])
+        return render_page(request, "_partials/contact_phone.html", {"c": card, "connected": connected})
+
+    @post("/call")
+    async def call(self, request: Req, slug: FromPath[str], contact_id: FromPath[int]) -> Template:
+        number = str((await request.form()).get("number", "")).strip() or None
+        try:
+            await calls.click_to_call(request.user, contact_id, number)
+        except DomainError as exc:
+            return _flash(request, exc.detail, ok=False, status=exc.status_code)
+        return _flash(request, "Your phone rings: answer it and the customer is dialled.", ok=True)
+
+    @post("/sms")
+    async def send_sms(self, request: Req, slug: FromPath[str], contact_id: FromPath[int]) -> Template:
+        form = await request.form()
+        number = str(form.get("number", "")).strip() or None
+        try:
+            await sms.send(request.user, contact_id, str(form.get("body", "")), number)
+        except DomainError as exc:
+            return _flash(request, exc.detail, ok=False, status=exc.status_code)
+        return _flash(request, "SMS sent; its delivery status shows on the timeline.", ok=True)

@@ -17,6 +17,7 @@ log = structlog.get_logger(__name__)
 Handler = Callable[[dict[str, str], dict[str, Any]], Awaitable[None]]
 HANDLERS: dict[str, Handler] = {
     "voice": calls.on_voice,
+    "fallback": calls.on_fallback,
     "gather": calls.on_gather,
     "enqueue": calls.on_enqueue_leave,
     "dial": calls.on_dial,

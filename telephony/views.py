@@ -14,7 +14,7 @@ from app.accounts.services import Principal
 from app.lib.errors import DomainError
 from app.lib.forms import fields
 from app.lib.templates import render_page
-from telephony import config, selftest
+from telephony import config, selftest, webhooks
 
 Req = Request[Principal, Any, Any]
 PAGE = "pages/twilio_settings.html"
@@ -41,7 +41,7 @@ class TwilioSettingsViews(Controller):
     async def _context(self, error: str | None = None, notice: str | None = None,
                        form: dict[str, Any] | None = None) -> dict[str, Any]:
         view = await config.public_view()
-        return {"cfg": view, "error": error, "notice": notice, "form": form or {
+        return {"cfg": view, "error": error, "notice": notice, "problems": await webhooks.problems(), "form": form or {
             "account_sid": view.get("account_sid", ""), "numbers": ", ".join(view.get("numbers", [])),
             "record_calls": view.get("record_calls", False), "greeting": view.get("greeting", ""),
             "timeout_seconds": view.get("timeout_seconds", 60), "ivr": _ivr_text(view.get("ivr") or {}),
@@ -85,3 +85,14 @@ class TwilioSettingsViews(Controller):
         except DomainError as exc:
             result = {"ok": False, "checks": [{"check": "settings", "ok": False, "detail": exc.detail}]}
         return render_page(request, "_partials/twilio_test.html", {"result": result})
+
+    @post("/webhooks/{webhook_id:int}/retry")
+    async def retry(self, request: Req, slug: FromPath[str], webhook_id: FromPath[int]) -> Template:
+        try:
+            done = await webhooks.retry(webhook_id)
+        except DomainError as exc:
+            if exc.status_code == 404:
+                raise
+            return render_page(request, PAGE, await self._context(error=exc.detail), status_code=exc.status_code)
+        return render_page(request, PAGE, await self._context(
+            notice=f"The {done['kind']} webhook of {done['sid']} is queued again."))

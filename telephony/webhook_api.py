@@ -54,6 +54,17 @@ class TwilioWebhooks(Controller):
         await store("voice", sid, f"voice:{sid}", p, meta)
         return _xml(answer)
 
+    @post("/voice-fallback", opt=OPT, status_code=200)
+    async def voice_fallback(self, request: Request[Any, Any, Any]) -> Response[str]:
+        """Twilio asks this (the number's "primary handler fails" URL) when one of our answers for the call failed or
+        was not valid TwiML, with ErrorCode and ErrorUrl: the caller waits in the default queue instead of hearing
+        "an application error has occurred", and the error is kept for the admin (webhooks.problems)."""
+        _, p = await verified(request)
+        sid = _need(p, "CallSid")
+        await store("voice", sid, f"voice:{sid}", p, {"route": "queue", "queue": "general"})  # no-op if known
+        await store("fallback", sid, f"fallback:{sid}:{p.get('ErrorCode', '')}:{p.get('ErrorUrl', '')}", p)
+        return _xml(twiml.queued("general", twiml.Urls(_slug(request))))
+
     @post("/gather", opt=OPT, status_code=200)
     async def gather(self, request: Request[Any, Any, Any]) -> Response[str]:
         config, p = await verified(request)

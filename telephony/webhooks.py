@@ -12,6 +12,7 @@ from twilio.request_validator import RequestValidator
 from app.lib import jobs
 from app.lib.crypto import SecretUnreadable
 from app.lib.db import current_uow
+from app.lib.errors import Conflict, NotFound
 from app.settings import get_settings
 from telephony import config as config_service
 from telephony.config import Config
@@ -19,6 +20,7 @@ from telephony.config import Config
 MAX_PARAMS = 120
 MAX_VALUE = 4000
 JOB = "telephony.process_webhook"
+PROBLEMS_SHOWN = 50
 
 
 def public_url(request: Request[Any, Any, Any]) -> str:
@@ -69,3 +71,30 @@ async def store(kind: str, sid: str, dedupe_key: str, params: dict[str, str],
         return None
     await jobs.enqueue(JOB, {"webhook_id": row["id"]})
     return int(row["id"])
+
+
+async def problems(limit: int = PROBLEMS_SHOWN) -> dict[str, list[dict[str, Any]]]:
+    """What an admin must see, newest first: stored webhooks whose processing failed (kept; retried with back-off,
+    then held until someone retries them) and the errors Twilio reported through the voice fallback URL."""
+    conn = current_uow().connection
+    failing = await conn.fetch(
+        "SELECT id, kind, sid, received_at, attempts, last_error FROM twilio_webhook "
+        "WHERE processed_at IS NULL AND attempts > 0 ORDER BY id DESC LIMIT $1", limit)
+    reported = await conn.fetch(
+        "SELECT id, sid, received_at, params->>'ErrorCode' AS error_code, params->>'ErrorUrl' AS error_url "
+        "FROM twilio_webhook WHERE kind = 'fallback' ORDER BY id DESC LIMIT $1", limit)
+    return {"failing": [dict(r) for r in failing],
+            "twilio_errors": [{**dict(r), "error_code": r["error_code"] or "", "error_url": r["error_url"] or ""}
+                              for r in reported]}
+
+
+async def retry(webhook_id: int) -> dict[str, Any]:
+    """Queue a failed webhook's processing again (after the job gave up, or once the cause is fixed)."""
+    row = await current_uow().connection.fetchrow(
+        "SELECT id, kind, sid, processed_at FROM twilio_webhook WHERE id = $1 FOR UPDATE", webhook_id)
+    if row is None:
+        raise NotFound(f"No Twilio webhook {webhook_id}.")
+    if row["processed_at"] is not None:
+        raise Conflict(f"Twilio webhook {webhook_id} was processed already.")
+    await jobs.enqueue(JOB, {"webhook_id": webhook_id})
+    return {"id": webhook_id, "kind": row["kind"], "sid": row["sid"], "queued": True}

@@ -17,7 +17,7 @@ from piccolo.conf.apps import Finder
 
 PLATFORM_APPS = ("platform",)
 TENANT_APPS = ("accounts", "contacts", "timeline", "realtime", "conversations", "orders", "deals", "telephony",
-               "messaging")
+               "messaging", "chat")
 
 
 @functools.cache

@@ -18,37 +18,12 @@ from app.contacts import export, fields, import_mapping, imports, services
 from app.contacts.api import parse_custom_filter
 from app.contacts.imports_schemas import ImportOut, ImportRowError, MappingIn, PreviewOut, PreviewRow, UploadOut
 from app.contacts.queries import ContactFilter
-from app.lib.errors import Invalid
-from app.lib.storage import CHUNK
+from app.lib.import_errors import errors_csv_response
+from app.lib.imports import body_limit, read_upload, too_large_response
 from app.lib.uploads import download_headers
 from tenants.routing import STREAM_RESPONSE
 
 Req = Request[Principal, Any, Any]
-MULTIPART_OVERHEAD = 64 * 1024
-
-
-def body_limit() -> int:
-    """The route-level cap Litestar enforces while it reads the request (413 past it)."""
-    return imports.max_bytes() + MULTIPART_OVERHEAD
-
-
-def too_large_response(request: Request[Any, Any, Any], exc: RequestEntityTooLarge) -> Response[Any]:
-    message = imports.too_large_message()
-    return Response({"detail": message, "status_code": 413, "errors": [{"field": "file", "message": message}]},
-                    status_code=413)
-
-
-async def read_upload(upload: Any) -> tuple[str, bytes]:
-    """The file of a form field, read up to one byte past the limit (the service refuses it with 413)."""
-    if not isinstance(upload, UploadFile) or not upload.filename:
-        raise Invalid("Choose a CSV file to upload (multipart field `file`).", field="file")
-    parts: list[bytes] = []
-    size = 0
-    while size <= imports.max_bytes() and (chunk := await upload.read(CHUNK)):
-        parts.append(chunk)
-        size += len(chunk)
-    return upload.filename, b"".join(parts)
-
 
 def import_out(row: dict[str, Any], errors: list[dict[str, Any]] | None = None) -> ImportOut:
     return ImportOut(
@@ -105,12 +80,6 @@ class ImportsApi(Controller):
          media_type="text/csv")
     async def errors_csv(self, import_id: FromPath[int]) -> Response[bytes]:
         return errors_csv_response(*await imports.errors_csv(import_id))
-
-
-def errors_csv_response(filename: str, body: bytes) -> Response[bytes]:
-    headers = download_headers(filename, "text/plain; charset=utf-8")
-    headers.pop("Content-Type")
-    return Response(body, media_type="text/csv; charset=utf-8", headers=headers)
 
 
 class ContactExportApi(Controller):

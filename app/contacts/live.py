@@ -13,7 +13,7 @@ from realtime import renders
 from realtime.events import Event
 
 
-@renders("contact.updated", "note.added", "interaction.created", "contact.merged")
+@renders("contact.updated", "note.added", "interaction.created", "contact.merged", "message.status_changed")
 async def contact_card(event: Event, tenant: TenantRef, user: Principal) -> str | None:
     if f"contact:{event.data.get('contact_id')}" not in event.channels:
         return None

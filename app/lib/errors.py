@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from litestar import Request, Response
@@ -66,12 +67,18 @@ def domain_error_handler(request: Request[Any, Any, Any], exc: DomainError) -> R
     return Response(exc.to_dict(), status_code=exc.status_code)
 
 
+_MISSING_FIELD = re.compile(r"(?:missing required|contains unknown) field `([^`]+)`")
+
+
 def validation_error_handler(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
     """Litestar/msgspec validation: say which field is wrong, in the same shape as our own errors."""
     errors = []
     for item in exc.extra or []:
         if isinstance(item, dict):
             key = str(item.get("key") or "").removeprefix("$.") or str(item.get("source") or "body")
+            missing = _MISSING_FIELD.search(str(item.get("message", "")))
+            if missing:  # msgspec reports a missing or unknown field at its parent (`data` for the body itself)
+                key = missing.group(1) if key in ("data", "body") else f"{key}.{missing.group(1)}"
             errors.append({"field": key, "message": str(item.get("message", ""))})
     detail = exc.detail
     if errors:

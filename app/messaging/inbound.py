@@ -7,7 +7,7 @@ from typing import Any
 
 from app.contacts import services as contacts
 from app.conversations import services as conversations
-from app.lib.db import tenant_context
+from app.lib.db import current_uow, tenant_context
 from app.lib.errors import Invalid
 from app.lib.identities import normalize_email
 from app.messaging import outbound
@@ -59,6 +59,9 @@ class InboundEmail:
         except Invalid:
             address = ""
         if address:
+            # Mails of one new sender processed at once would each create a contact: take turns per address.
+            await current_uow().connection.execute("SELECT pg_advisory_xact_lock(hashtext($1))",
+                                                   f"contact-email:{address}")
             found = await contacts.find_by_email(address)
             if found is not None:
                 return found

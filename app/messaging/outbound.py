@@ -146,6 +146,27 @@ async def compose(actor: Principal, contact_id: int, data: dict[str, Any]) -> di
     return await get(email_id)
 
 
+async def reply(actor: Principal, conversation_id: int, data: dict[str, Any]) -> dict[str, Any]:
+    """Answer an email conversation (the console's reply box): threaded onto the customer's latest email in it,
+    sent to the address that wrote; the subject defaults to "Re: ..."."""
+    conv = await Conversation.select(Conversation.id, Conversation.contact).where(
+        Conversation.id == conversation_id).first()
+    if conv is None:
+        raise NotFound(f"No conversation {conversation_id}.")
+    if conv["contact"] is None:
+        raise Invalid("This conversation has no contact to write to.", field="conversation_id")
+    latest = await EmailMessage.select(EmailMessage.id, EmailMessage.from_address).where(
+        (EmailMessage.conversation == conversation_id) & (EmailMessage.direction == "in")).order_by(
+        EmailMessage.id, ascending=False).first()
+    values: dict[str, Any] = {k: v for k, v in data.items() if k in ("subject", "body", "attachments")}
+    if latest is None:
+        values["conversation_id"] = conversation_id
+    else:
+        values["reply_to"] = latest["id"]
+        values["to"] = data.get("to") or latest["from_address"]
+    return await compose(actor, int(conv["contact"]), values)
+
+
 async def get(email_id: int) -> dict[str, Any]:
     row = await EmailMessage.select(*PUBLIC).where(EmailMessage.id == email_id).first().output(load_json=True)
     if row is None:

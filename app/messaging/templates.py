@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Any
 
@@ -15,46 +16,82 @@ from app.messaging.tables import EmailTemplate
 
 KINDS = ("email", "canned")
 SHORTCUT_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+MAX_BODY = 20_000
 COLUMNS = (EmailTemplate.id, EmailTemplate.kind, EmailTemplate.name, EmailTemplate.shortcut, EmailTemplate.subject,
            EmailTemplate.body)
 
 
 async def list_all(kind: str | None = None) -> list[dict[str, Any]]:
-    query = EmailTemplate.select(*COLUMNS).order_by(EmailTemplate.name)
+    query = EmailTemplate.select(*COLUMNS).order_by(EmailTemplate.kind, EmailTemplate.name)
     if kind:
         query = query.where(EmailTemplate.kind == kind)
     return await query
 
 
-async def create(actor: Principal, data: dict[str, Any]) -> dict[str, Any]:
-    kind = str(data.get("kind") or "email")
+async def get(template_id: int) -> dict[str, Any]:
+    row = await EmailTemplate.select(*COLUMNS).where(EmailTemplate.id == template_id).first()
+    if row is None:
+        raise NotFound(f"No template {template_id}.")
+    return row
+
+
+async def _clean(values: dict[str, Any], *, template_id: int | None = None) -> dict[str, Any]:
+    """The checked values of a new or edited template (every field present)."""
+    kind = str(values.get("kind") or "email")
     if kind not in KINDS:
         raise Invalid(f"kind must be one of: {', '.join(KINDS)}.", field="kind")
-    name = str(data.get("name") or "").strip()
+    name = str(values.get("name") or "").strip()
     if not name or len(name) > 100:
         raise Invalid("The name must be 1 to 100 characters.", field="name")
-    shortcut = str(data.get("shortcut") or "").strip().lower().lstrip("/")
+    shortcut = str(values.get("shortcut") or "").strip().lower().lstrip("/")
     if shortcut and not SHORTCUT_RE.match(shortcut):
-        raise Invalid("A shortcut is up to 40 lowercase letters, digits, - or _.", field="shortcut")
-    if shortcut and await EmailTemplate.exists().where(EmailTemplate.shortcut == shortcut):
-        raise Conflict(f"The shortcut /{shortcut} is taken.", field="shortcut")
-    subject, body = str(data.get("subject") or ""), str(data.get("body") or "")
-    if not body.strip() or len(body) > 20_000 or len(subject) > 300:
-        raise Invalid("The body must be 1 to 20000 characters (subject at most 300).", field="body")
-    templating.render(subject, {}, field="subject")  # syntax errors surface now, not when an operator uses it
-    templating.render(body, {}, field="body")
-    rows = await EmailTemplate.insert(EmailTemplate(kind=kind, name=name, shortcut=shortcut, subject=subject,
-                                                    body=body)).returning(EmailTemplate.id)
+        raise Invalid("A shortcut is up to 40 lowercase letters, digits, - or _ (e.g. /thanks).", field="shortcut")
+    if shortcut:
+        taken = EmailTemplate.exists().where(EmailTemplate.shortcut == shortcut)
+        if template_id is not None:
+            taken = taken.where(EmailTemplate.id != template_id)
+        if await taken:
+            raise Conflict(f"The shortcut /{shortcut} is taken.", field="shortcut")
+    subject, body = str(values.get("subject") or ""), str(values.get("body") or "")
+    if len(subject) > 300 or "\n" in subject:
+        raise Invalid("The subject is one line of at most 300 characters.", field="subject")
+    if not body.strip() or len(body) > MAX_BODY:
+        raise Invalid(f"The body must be 1 to {MAX_BODY} characters.", field="body")
+    templating.check(subject, field="subject")  # syntax errors surface now, not when an operator uses it
+    templating.check(body, field="body")
+    return {"kind": kind, "name": name, "shortcut": shortcut, "subject": subject, "body": body}
+
+
+async def create(actor: Principal, data: dict[str, Any]) -> dict[str, Any]:
+    values = await _clean(data)
+    rows = await EmailTemplate.insert(EmailTemplate(**values)).returning(EmailTemplate.id)
     await audit.record("email_template.created", actor_id=actor.user_id, actor=actor.label, target_type="template",
-                       target_id=rows[0]["id"])
-    return await EmailTemplate.select(*COLUMNS).where(EmailTemplate.id == rows[0]["id"]).first()  # type: ignore[return-value]
+                       target_id=rows[0]["id"], detail={"kind": values["kind"], "shortcut": values["shortcut"]})
+    return await get(rows[0]["id"])
 
 
-async def render_for(actor: Principal, template_id: int, contact_id: Any) -> dict[str, Any]:
-    tpl = await EmailTemplate.select(*COLUMNS).where(EmailTemplate.id == template_id).first()
-    if tpl is None:
-        raise NotFound(f"No template {template_id}.")
-    contact = await contacts.get(int(contact_id)) if isinstance(contact_id, int) else {}
+async def update(actor: Principal, template_id: int, changes: dict[str, Any]) -> dict[str, Any]:
+    """Change the fields given; the others keep their values."""
+    current = await get(template_id)
+    values = await _clean({**current, **changes}, template_id=template_id)
+    await EmailTemplate.update({getattr(EmailTemplate, k): v for k, v in values.items()} | {
+        EmailTemplate.updated_at: dt.datetime.now(dt.UTC)}).where(EmailTemplate.id == template_id)
+    await audit.record("email_template.updated", actor_id=actor.user_id, actor=actor.label, target_type="template",
+                       target_id=template_id, detail={"fields": sorted(changes)})
+    return await get(template_id)
+
+
+async def delete(actor: Principal, template_id: int) -> None:
+    row = await get(template_id)
+    await EmailTemplate.delete().where(EmailTemplate.id == template_id)
+    await audit.record("email_template.deleted", actor_id=actor.user_id, actor=actor.label, target_type="template",
+                       target_id=template_id, detail={"name": row["name"], "kind": row["kind"]})
+
+
+async def render_for(actor: Principal, template_id: int, contact_id: int | None) -> dict[str, Any]:
+    """The template filled in with the contact's, the operator's and the shop's details."""
+    tpl = await get(template_id)
+    contact = await contacts.get(contact_id) if contact_id is not None else {}
     ws = await Workspace.select(Workspace.display_name).first()
     variables = templating.variables_for(contact, actor, ws["display_name"] if ws else "")
     return {"id": tpl["id"], "subject": templating.render(tpl["subject"], variables, field="subject"),

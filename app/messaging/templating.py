@@ -27,6 +27,14 @@ def render(text: str, variables: dict[str, Any], *, field: str = "body") -> str:
         raise Invalid(f"The template cannot be rendered: {exc}", field=field) from None
 
 
+def check(text: str, *, field: str = "body") -> None:
+    """Refuse a template whose syntax is broken (variables are only known when an operator uses it)."""
+    try:
+        _sandbox().parse(text or "")
+    except TemplateError as exc:
+        raise Invalid(f"The template cannot be read: {exc}", field=field) from None
+
+
 def to_html(text: str) -> Markup:
     """The HTML alternative of a plain-text body (markdown, raw HTML escaped, only safe link schemes)."""
     return markdown(text)

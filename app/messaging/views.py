@@ -1,4 +1,5 @@
-"""Email pages: the admin's settings (with "send test email") and the operator's compose form on a contact."""
+"""Email pages: the admin's settings (with "send test email"), templates and canned responses, the operator's
+compose form on a contact and the console's inline reply."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 
 from litestar import Controller, Request, get, post
 from litestar.datastructures import UploadFile
-from litestar.params import FromPath
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from app.accounts.guards import requires, signed_in
@@ -21,6 +22,12 @@ from app.messaging import config, outbound, templates
 Req = Request[Principal, Any, Any]
 SETTINGS_PAGE = "pages/email_settings.html"
 COMPOSE_PAGE = "pages/email_compose.html"
+TEMPLATES_PAGE = "pages/email_templates.html"
+TEMPLATE_FIELDS = ("kind", "name", "shortcut", "subject", "body")
+
+
+def _error_text(exc: DomainError) -> str:
+    return (f"{exc.field}: " if exc.field else "") + exc.detail
 
 
 class EmailSettingsViews(Controller):
@@ -66,13 +73,17 @@ class EmailComposeViews(Controller):
     include_in_schema = False
     guards = [signed_in]
 
-    async def _context(self, contact_id: int, **extra: Any) -> dict[str, Any]:
-        return {"contact": await contacts.get(contact_id), "emails": await outbound.for_contact(contact_id),
+    async def _context(self, contact_id: int, reply_to: int | None = None, **extra: Any) -> dict[str, Any]:
+        emails = await outbound.for_contact(contact_id)
+        reply = next((e for e in emails if e["id"] == reply_to), None) if reply_to is not None else None
+        return {"contact": await contacts.get(contact_id), "emails": emails, "reply": reply,
                 "templates": await templates.list_all(), "form": {}, **extra}
 
     @get("/")
-    async def page(self, request: Req, slug: FromPath[str], contact_id: FromPath[int]) -> Template:
-        return render_page(request, COMPOSE_PAGE, await self._context(contact_id))
+    async def page(self, request: Req, slug: FromPath[str], contact_id: FromPath[int],
+                   reply_to: FromQuery[int | None] = None) -> Template:
+        """The compose form; `?reply_to=<email id>` answers that email (threading headers, "Re:" subject)."""
+        return render_page(request, COMPOSE_PAGE, await self._context(contact_id, reply_to))
 
     @post("/")
     async def send(self, request: Req, slug: FromPath[str], contact_id: FromPath[int]) -> Template | Redirect:
@@ -85,11 +96,78 @@ class EmailComposeViews(Controller):
         data["attachments"] = [
             {"filename": f.filename, "content_type": f.content_type or "application/octet-stream",
              "data": base64.b64encode(await f.read()).decode()}
-            for f in form.getall("attachments") if isinstance(f, UploadFile) and f.filename]
+            for f in (form.getall("attachments") if "attachments" in form else [])
+            if isinstance(f, UploadFile) and f.filename]
         try:
             await outbound.compose(request.user, contact_id, data)
         except DomainError as exc:
-            label = f"{exc.field}: " if exc.field else ""
-            return render_page(request, COMPOSE_PAGE, await self._context(contact_id, error=label + exc.detail,
-                                                                           form=data), status_code=exc.status_code)
+            return render_page(request, COMPOSE_PAGE, await self._context(
+                contact_id, data.get("reply_to"), error=_error_text(exc), form=data), status_code=exc.status_code)
         return render_page(request, COMPOSE_PAGE, await self._context(contact_id, notice="Queued for sending."))
+
+
+class EmailTemplateViews(Controller):
+    """Settings → Templates: email templates and canned responses (admins)."""
+
+    path = "/t/{slug:str}/settings/templates"
+    include_in_schema = False
+    guards = [requires("admin")]
+
+    async def _page(self, request: Req, *, edit: int | None = None, form: dict[str, Any] | None = None,
+                    error: str | None = None, notice: str | None = None, status_code: int = 200) -> Template:
+        editing = None
+        if edit is not None:
+            editing = await templates.get(edit)
+        ctx = {"items": await templates.list_all(), "editing": editing, "error": error, "notice": notice,
+               "form": form or editing or {"kind": "canned"}}
+        return render_page(request, TEMPLATES_PAGE, ctx, status_code=status_code)
+
+    @get("/")
+    async def page(self, request: Req, slug: FromPath[str], edit: FromQuery[int | None] = None) -> Template:
+        return await self._page(request, edit=edit)
+
+    @post("/")
+    async def create(self, request: Req, slug: FromPath[str]) -> Template:
+        form = await fields(request, *TEMPLATE_FIELDS)
+        try:
+            row = await templates.create(request.user, dict(form))
+        except DomainError as exc:
+            return await self._page(request, form=form, error=_error_text(exc), status_code=exc.status_code)
+        return await self._page(request, notice=f"Saved “{row['name']}”.")
+
+    @post("/{template_id:int}")
+    async def update(self, request: Req, slug: FromPath[str], template_id: FromPath[int]) -> Template:
+        form = await fields(request, *TEMPLATE_FIELDS)
+        try:
+            row = await templates.update(request.user, template_id, dict(form))
+        except DomainError as exc:
+            if exc.status_code == 404:
+                raise
+            return await self._page(request, edit=template_id, form={**form, "id": template_id},
+                                    error=_error_text(exc), status_code=exc.status_code)
+        return await self._page(request, notice=f"Saved “{row['name']}”.")
+
+    @post("/{template_id:int}/delete")
+    async def delete(self, request: Req, slug: FromPath[str], template_id: FromPath[int]) -> Template:
+        row = await templates.get(template_id)
+        await templates.delete(request.user, template_id)
+        return await self._page(request, notice=f"Deleted “{row['name']}”.")
+
+
+class ConsoleEmailViews(Controller):
+    """The console's inline reply to an email conversation (threaded onto the customer's latest email)."""
+
+    path = "/t/{slug:str}/console/email"
+    include_in_schema = False
+    guards = [signed_in]
+
+    @post("/{conversation_id:int}/reply")
+    async def reply(self, request: Req, slug: FromPath[str], conversation_id: FromPath[int]) -> Template:
+        form = await fields(request, "body", "subject")
+        try:
+            row = await outbound.reply(request.user, conversation_id, dict(form))
+        except DomainError as exc:
+            return render_page(request, "_partials/messages.html", {"error": _error_text(exc)},
+                               status_code=exc.status_code)
+        return render_page(request, "_partials/messages.html",
+                           {"notice": f"Reply “{row['subject']}” queued to {row['to_address']}."})

@@ -21,14 +21,10 @@ from typing import Any
 import asyncpg
 import structlog
 
-from app.audit import services as audit
-from app.contacts import import_csv
-from app.contacts.imports import ImportActor, TooLarge, _one, max_bytes, too_large_message
-from app.lib import jobs
-from app.lib.db import TenantRef, current_uow, tenant_context, tenant_selected
-from app.lib.errors import Conflict, DomainError, Invalid, NotFound
-from app.lib.storage import ObjectNotFound, get_storage
-from app.lib.uploads import safe_filename
+from app.lib import import_csv
+from app.lib.db import TenantRef, tenant_context
+from app.lib.errors import Conflict, DomainError, Invalid
+from app.lib.imports import ERRORS_SHOWN, MAX_ERRORS_KEPT, ImportActor, ImportKind
 from app.orders import import_mapping, money, pipeline, services
 from app.orders.import_mapping import IGNORE, Line
 from app.orders.schemas import CustomerIn, ItemIn, OrderIn
@@ -36,66 +32,28 @@ from app.orders.tables import Order, OrderImport
 
 log = structlog.get_logger(__name__)
 
-JOB = "orders.run_import"
-SAMPLE_ROWS = 10
 PREVIEW_ORDERS = 10
 PREVIEW_SCAN_ROWS = 2000
 BATCH_ORDERS = 50
 BATCH_SECONDS = 0.5
-MAX_ERRORS_KEPT = 20_000
-ERRORS_SHOWN = 100
-COLUMNS = (OrderImport.id, OrderImport.filename, OrderImport.encoding, OrderImport.delimiter, OrderImport.mapping,
-           OrderImport.status, OrderImport.total, OrderImport.processed, OrderImport.orders_total,
-           OrderImport.orders_done, OrderImport.created, OrderImport.updated, OrderImport.unchanged,
-           OrderImport.failed, OrderImport.created_by, OrderImport.created_by.name.as_alias("created_by_name"),
-           OrderImport.created_at, OrderImport.finished_at)
+__all__ = ["ERRORS_SHOWN", "KIND", "errors", "errors_csv", "get", "preview", "recent", "run", "sample",
+           "set_mapping", "start", "upload"]
 
 
-# -- reading ---------------------------------------------------------------------------------------------------
-
-async def get(import_id: int) -> dict[str, Any]:
-    row = await OrderImport.select(*COLUMNS).where(OrderImport.id == import_id).output(load_json=True).first()
-    if row is None:
-        raise NotFound(f"No order import {import_id}.")
-    row["header"] = row["mapping"].get("header", [])
-    row["fields"] = row["mapping"].get("fields", [])
+def _decorate(row: dict[str, Any]) -> None:
     row["currency"] = row["mapping"].get("currency")
-    row["percent"] = 100 if row["status"] == "done" else (int(row["processed"] * 100 / row["total"])
-                                                          if row["total"] else 0)
-    return row
 
 
-async def errors(import_id: int, limit: int | None = ERRORS_SHOWN) -> list[dict[str, Any]]:
-    """Refused rows in file order: row (as a spreadsheet numbers it), order id, field, reason."""
-    await get(import_id)
-    sql = ("SELECT x.e FROM order_import, jsonb_array_elements(errors) WITH ORDINALITY AS x(e, n) WHERE id = $1 "
-           "ORDER BY (x.e->>'row')::int, x.n")
-    rows = await current_uow().connection.fetch(sql + (f" LIMIT {int(limit)}" if limit else ""), import_id)
-    return [json.loads(r["e"]) for r in rows]
-
-
-async def recent(limit: int = 10) -> list[dict[str, Any]]:
-    return await OrderImport.select(*COLUMNS).order_by(OrderImport.id, ascending=False).limit(limit).output(
-        load_json=True)
-
-
-async def _row_with_key(import_id: int, *, lock: bool = False) -> dict[str, Any]:
-    sql = ("SELECT id, storage_key, encoding, delimiter, mapping, status, total, orders_done, created_by, "
-           "jsonb_array_length(errors) AS errors_kept FROM order_import WHERE id = $1")
-    row = await current_uow().connection.fetchrow(sql + " FOR UPDATE" if lock else sql, import_id)
-    if row is None:
-        raise NotFound(f"No order import {import_id}.")
-    out = dict(row)
-    out["mapping"] = json.loads(out["mapping"])
-    return out
-
-
-async def _file(row: dict[str, Any]) -> tuple[list[str], Iterator[import_csv.Record]]:
-    try:
-        data = await get_storage().read_all(row["storage_key"])
-    except ObjectNotFound:
-        raise NotFound(f"The file of order import {row['id']} is missing from storage.") from None
-    return import_csv.records(import_csv.decode(data, row["encoding"]), row["delimiter"])
+KIND = ImportKind(
+    table=OrderImport, noun="order import", audit_name="order_import", default_filename="orders.csv",
+    job="orders.run_import", state_columns=("orders_done",), decorate=_decorate,
+    error_order="(x.e->>'row')::int, x.n", error_keys=(("external_id", ""),),
+    columns=(OrderImport.id, OrderImport.filename, OrderImport.encoding, OrderImport.delimiter, OrderImport.mapping,
+             OrderImport.status, OrderImport.total, OrderImport.processed, OrderImport.orders_total,
+             OrderImport.orders_done, OrderImport.created, OrderImport.updated, OrderImport.unchanged,
+             OrderImport.failed, OrderImport.created_by, OrderImport.created_by.name.as_alias("created_by_name"),
+             OrderImport.created_at, OrderImport.finished_at))
+get, errors, recent, sample, errors_csv = KIND.get, KIND.errors, KIND.recent, KIND.sample, KIND.errors_csv
 
 
 # -- grouping rows into orders -----------------------------------------------------------------------------------
@@ -257,66 +215,30 @@ def _errors_of(unit: Unit, exc: BaseException | None) -> list[dict[str, Any]]:
 
 # -- upload, mapping, preview, start ---------------------------------------------------------------------------
 
-def _inspect(data: bytes, name: str) -> tuple[import_csv.ParsedFile, list[str], list[list[str]], int]:
-    parsed = import_csv.parse(data, name)
-    header, rows = import_csv.records(parsed.text, parsed.delimiter)
-    sample = [r.cells for r in itertools.islice(rows, SAMPLE_ROWS)]
-    return parsed, header, sample, len(sample) + sum(1 for _ in rows)
+async def _suggest(header: list[str]) -> list[str]:
+    return import_mapping.suggest(header)
 
 
 async def upload(actor: Any, filename: str, data: bytes) -> dict[str, Any]:
-    if len(data) > max_bytes():
-        raise TooLarge(too_large_message(), field="file")
-    name = safe_filename(filename or "orders.csv")
-    parsed, header, sample, total = await asyncio.to_thread(_inspect, data, name)
-    if total == 0:
-        raise Invalid("The file has a header but no rows to import.", field="file")
-    suggested = import_mapping.suggest(header)
-    storage = get_storage()
-    key = await storage.put(_one(data), namespace="imports")
-    try:
-        rows = await OrderImport.insert(OrderImport(
-            filename=name, storage_key=key, encoding=parsed.encoding, delimiter=parsed.delimiter,
-            mapping={"header": header, "fields": suggested, "suggested": suggested, "currency": None},
-            status="uploaded", total=total, created_by=actor.user_id)).returning(OrderImport.id)
-        import_id = int(rows[0]["id"])
-        await audit.record("order_import.uploaded", actor_id=actor.user_id, actor=actor.label,
-                           target_type="order_import", target_id=import_id,
-                           detail={"filename": name, "rows": total, "encoding": parsed.encoding, "size": len(data)})
-    except BaseException:
-        await storage.delete(key)
-        raise
-    return {**await get(import_id), "sample": sample, "suggested": suggested}
-
-
-async def sample(import_id: int) -> list[list[str]]:
-    _, rows = await _file(await _row_with_key(import_id))
-    return [r.cells for r in itertools.islice(rows, SAMPLE_ROWS)]
-
-
-def _check_editable(row: dict[str, Any]) -> None:
-    if row["status"] != "uploaded":
-        raise Conflict(f"Order import {row['id']} has started already (status {row['status']}); upload the file "
-                       "again to import it with another mapping.")
+    return await KIND.upload(actor, filename, data, _suggest, currency=None)
 
 
 async def set_mapping(actor: Any, import_id: int, fields: list[str], currency: str | None = None) -> dict[str, Any]:
-    row = await _row_with_key(import_id, lock=True)
-    _check_editable(row)
-    import_mapping.check(fields, row["mapping"]["header"])
+    async def check(state: dict[str, Any]) -> None:
+        import_mapping.check(fields, state["mapping"]["header"])
+
     code = import_mapping.check_currency(currency)
-    await OrderImport.update({OrderImport.mapping: {**row["mapping"], "fields": fields, "currency": code}}).where(
-        OrderImport.id == import_id)
+    await KIND.save_mapping(import_id, check, fields=fields, currency=code)
     return await get(import_id)
 
 
 async def preview(import_id: int, limit: int = PREVIEW_ORDERS) -> list[dict[str, Any]]:
     """The first orders as they would land (create / update #id) or why they would be refused. Nothing is written;
     the customer's phone and email are checked when the job runs."""
-    row = await _row_with_key(import_id)
+    row = await KIND.state(import_id)
     fields = row["mapping"]["fields"]
     import_mapping.check(fields, row["mapping"]["header"])
-    _, records = await _file(row)
+    _, records = await KIND.file(row)
     units = group(fields, itertools.islice(records, PREVIEW_SCAN_ROWS))[:limit]
     defs = await pipeline.by_key()
     out = []
@@ -349,16 +271,11 @@ async def preview(import_id: int, limit: int = PREVIEW_ORDERS) -> list[dict[str,
 
 async def start(actor: Any, import_id: int) -> dict[str, Any]:
     """Queue the job in this transaction: it runs only if the start commits, and a start is accepted once."""
-    row = await _row_with_key(import_id, lock=True)
-    _check_editable(row)
-    import_mapping.check(row["mapping"]["fields"], row["mapping"]["header"])
-    await OrderImport.update({OrderImport.status: "queued"}).where(OrderImport.id == import_id)
-    await jobs.enqueue(JOB, {"import_id": import_id, "actor": actor.label})
-    mapped = {h: f for h, f in zip(row["mapping"]["header"], row["mapping"]["fields"], strict=True) if f != IGNORE}
-    await audit.record("order_import.started", actor_id=actor.user_id, actor=actor.label, target_type="order_import",
-                       target_id=import_id, detail={"rows": row["total"], "mapping": mapped,
-                                                    "currency": row["mapping"].get("currency")})
-    return await get(import_id)
+    async def check(state: dict[str, Any]) -> None:
+        import_mapping.check(state["mapping"]["fields"], state["mapping"]["header"])
+
+    state = await KIND.state(import_id)
+    return await KIND.start(actor, import_id, check, IGNORE, currency=state["mapping"].get("currency"))
 
 
 # -- the job ---------------------------------------------------------------------------------------------------
@@ -368,7 +285,7 @@ async def _process_batch(tenant: TenantRef, import_id: int, units: list[Unit], a
     them. A crash rolls the batch back whole, so a retried job resumes there and no order lands twice (and if it
     did, the external id would make it an update)."""
     async with tenant_context(tenant) as uow:
-        state = await _row_with_key(import_id, lock=True)
+        state = await KIND.state(import_id, lock=True)
         if state["status"] in ("done", "failed"):
             return True
         start_at = state["orders_done"]
@@ -406,41 +323,21 @@ async def _process_batch(tenant: TenantRef, import_id: int, units: list[Unit], a
             import_id, position, rows_done, counts["created"], counts["updated"], counts["unchanged"],
             counts["failed"], json.dumps(errs[:room]), status, len(units))
         if finished:
-            final = await get(import_id)
-            await audit.record("order_import.finished", actor_id=state["created_by"], actor=actor.label,
-                               target_type="order_import", target_id=import_id,
-                               detail={k: final[k] for k in ("total", "created", "updated", "unchanged", "failed")})
+            await KIND.finished(state, actor, import_id)
     return finished
-
-
-async def _fail(tenant: TenantRef, import_id: int, reason: str) -> None:
-    async with tenant_context(tenant):
-        await OrderImport.update({OrderImport.status: "failed", OrderImport.finished_at: dt.datetime.now(dt.UTC),
-                                  OrderImport.errors: [{"row": 0, "external_id": "", "field": "file",
-                                                        "message": reason}]}).where(OrderImport.id == import_id)
-        await audit.record("order_import.failed", actor=f"Order import #{import_id}", target_type="order_import",
-                           target_id=import_id, detail={"reason": reason})
 
 
 async def run(tenant: TenantRef, import_id: int, *, actor_label: str = "") -> None:
     """The job body: idempotent (a finished import is left alone) and resumable (from the committed order)."""
-    async with tenant_context(tenant):
-        try:
-            row = await _row_with_key(import_id)
-        except NotFound:
-            log.warning("order_import_vanished", tenant=tenant.slug, import_id=import_id)
-            return
-        if row["status"] in ("done", "failed"):
-            return
-        await OrderImport.update({OrderImport.status: "running"}).where(OrderImport.id == import_id)
-    with tenant_selected(tenant):  # storage keys are checked against the current tenant
-        try:
-            _, records = await _file(row)
-            units = await asyncio.to_thread(group, row["mapping"]["fields"], records)
-        except DomainError as exc:
-            await _fail(tenant, import_id, exc.detail)
-            return
-    actor = ImportActor(label=f"Order import #{import_id}" + (f" by {actor_label}" if actor_label else ""))
+    begun = await KIND.begin(tenant, import_id, actor_label)
+    if begun is None:
+        return
+    state, records, actor = begun
+    try:
+        units = await asyncio.to_thread(group, state["mapping"]["fields"], records)
+    except DomainError as exc:
+        await KIND.fail(tenant, import_id, exc.detail)
+        return
     while not await _process_batch(tenant, import_id, units, actor):
         pass
     log.info("order_import_finished", tenant=tenant.slug, import_id=import_id, orders=len(units))

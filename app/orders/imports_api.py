@@ -8,14 +8,15 @@ import datetime as dt
 from typing import Any
 
 import msgspec
-from litestar import Controller, Request, get, post, put
+from litestar import Controller, Request, Response, get, post, put
 from litestar.datastructures import UploadFile
 from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from litestar.params import FromPath, JSONBody, MultipartBody
 
 from app.accounts.guards import requires
 from app.accounts.services import Principal
-from app.contacts.imports_api import body_limit, read_upload, too_large_response
+from app.lib.import_errors import errors_csv_response
+from app.lib.imports import body_limit, read_upload, too_large_response
 from app.orders import import_mapping, imports
 
 Req = Request[Principal, Any, Any]
@@ -144,3 +145,8 @@ class OrderImportsApi(Controller):
     @post("/{import_id:int}/start", status_code=202, summary="Start the import in the background")
     async def start(self, request: Req, import_id: FromPath[int]) -> OrderImportOut:
         return import_out(await imports.start(request.user, import_id))
+
+    @get("/{import_id:int}/errors.csv", summary="Every refused row as in the file, plus an `error` column",
+         media_type="text/csv")
+    async def errors_csv(self, import_id: FromPath[int]) -> Response[bytes]:
+        return errors_csv_response(*await imports.errors_csv(import_id))

@@ -4,119 +4,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Controller, Request, Response, get, post
-from litestar.datastructures import UploadFile
-from litestar.exceptions.http_exceptions import RequestEntityTooLarge
-from litestar.params import FromPath
-from litestar.response import Redirect, Template
-
-from app.accounts.guards import requires
-from app.accounts.services import Principal
-from app.contacts import import_csv
-from app.contacts.imports_api import body_limit, read_upload
-from app.lib.errors import DomainError
-from app.lib.templates import render_page
+from app.lib.import_pages import ImportPages, MappingForm, controller
 from app.orders import import_mapping, imports
 
-Req = Request[Principal, Any, Any]
-UPLOAD = "pages/order_import_upload.html"
-MAPPING = "pages/order_import_mapping.html"
-PREVIEW = "_partials/order_import_preview.html"
-PROGRESS = "_partials/order_import_progress.html"
+
+async def _choices() -> Any:
+    return import_mapping.FIELDS
 
 
-def too_large_page(request: Request[Any, Any, Any], exc: RequestEntityTooLarge) -> Response[Any]:
-    return render_page(request, UPLOAD, {"error": imports.too_large_message(), "recent": [],
-                                         "max_mb": imports.max_bytes() >> 20}, status_code=413)
+def _read_mapping(form: Any, imp: dict[str, Any]) -> MappingForm:
+    mapping = [str(form.get(f"col_{i}", import_mapping.IGNORE)) for i in range(len(imp["header"]))]
+    currency = str(form.get("currency", "")).strip() or None
+    return (mapping, currency), {"fields": mapping, "currency": currency}
 
 
-class OrderImportViews(Controller):
-    path = "/t/{slug:str}/orders/import"
-    include_in_schema = False
-    guards = [requires("admin")]
-    exception_handlers = {RequestEntityTooLarge: too_large_page}
+PAGES = ImportPages(service=imports, section="orders", choices=_choices, read_mapping=_read_mapping, templates={
+    "upload": "pages/order_import_upload.html", "mapping": "pages/order_import_mapping.html",
+    "status": "pages/order_import_status.html", "preview": "_partials/order_import_preview.html",
+    "progress": "_partials/order_import_progress.html"})
 
-    async def _upload_page(self, request: Req, error: str | None = None, status: int = 200) -> Template:
-        return render_page(request, UPLOAD, {"error": error, "recent": await imports.recent(),
-                                             "max_mb": imports.max_bytes() >> 20}, status_code=status)
 
-    async def _mapping_context(self, imp: dict[str, Any], error: str | None = None) -> dict[str, Any]:
-        sample = await imports.sample(imp["id"])
-        examples = [[row[i] for row in sample if i < len(row) and row[i]][:3] for i in range(len(imp["header"]))]
-        rows: list[dict[str, Any]] = []
-        if error is None:
-            try:
-                rows = await imports.preview(imp["id"])
-            except DomainError as exc:
-                error = exc.detail
-        return {"imp": imp, "examples": examples, "choices": import_mapping.FIELDS, "preview": rows, "error": error,
-                "encoding_label": import_csv.encoding_label(imp["encoding"]),
-                "delimiter_label": import_csv.DELIMITER_NAMES.get(imp["delimiter"], imp["delimiter"])}
-
-    async def _read_mapping(self, request: Req, imp: dict[str, Any]) -> tuple[list[str], str | None]:
-        form = await request.form()
-        fields = [str(form.get(f"col_{i}", import_mapping.IGNORE)) for i in range(len(imp["header"]))]
-        return fields, str(form.get("currency", "")).strip() or None
-
-    @get("/")
-    async def index(self, request: Req) -> Template:
-        return await self._upload_page(request)
-
-    @post("/", request_max_body_size=body_limit())
-    async def upload(self, request: Req, slug: FromPath[str]) -> Template | Redirect:
-        form = await request.form()
-        upload = form.get("file")
-        try:
-            filename, content = await read_upload(upload)
-            row = await imports.upload(request.user, filename, content)
-        except DomainError as exc:
-            return await self._upload_page(request, exc.detail, exc.status_code)
-        finally:
-            if isinstance(upload, UploadFile):
-                await upload.close()
-        return Redirect(f"/t/{slug}/orders/import/{row['id']}", status_code=303)
-
-    @get("/{import_id:int}")
-    async def show(self, request: Req, import_id: FromPath[int]) -> Template:
-        imp = await imports.get(import_id)
-        if imp["status"] == "uploaded":
-            return render_page(request, MAPPING, await self._mapping_context(imp))
-        return render_page(request, "pages/order_import_status.html", await self._progress_context(imp))
-
-    @post("/{import_id:int}/preview")
-    async def preview(self, request: Req, import_id: FromPath[int]) -> Template:
-        """Save the mapping and show the preview again: the fragment for htmx, the whole page without it."""
-        imp = await imports.get(import_id)
-        fields, currency = await self._read_mapping(request, imp)
-        error, status = None, 200
-        try:
-            imp = await imports.set_mapping(request.user, import_id, fields, currency)
-        except DomainError as exc:
-            if exc.status_code == 404:
-                raise
-            error, status = exc.detail, exc.status_code
-            imp = {**imp, "fields": fields, "currency": currency}
-        ctx = await self._mapping_context(imp, error)
-        return render_page(request, PREVIEW if request.headers.get("hx-request") else MAPPING, ctx, status_code=status)
-
-    @post("/{import_id:int}/start")
-    async def start(self, request: Req, slug: FromPath[str], import_id: FromPath[int]) -> Template | Redirect:
-        imp = await imports.get(import_id)
-        fields, currency = await self._read_mapping(request, imp)
-        try:
-            await imports.set_mapping(request.user, import_id, fields, currency)
-            await imports.start(request.user, import_id)
-        except DomainError as exc:
-            if exc.status_code == 404:
-                raise
-            ctx = await self._mapping_context({**imp, "fields": fields, "currency": currency}, exc.detail)
-            return render_page(request, MAPPING, ctx, status_code=exc.status_code)
-        return Redirect(f"/t/{slug}/orders/import/{import_id}", status_code=303)
-
-    async def _progress_context(self, imp: dict[str, Any]) -> dict[str, Any]:
-        errors = await imports.errors(imp["id"]) if imp["status"] in ("done", "failed") else []
-        return {"imp": imp, "errors": errors, "errors_shown": imports.ERRORS_SHOWN}
-
-    @get("/{import_id:int}/progress")
-    async def progress(self, request: Req, import_id: FromPath[int]) -> Template:
-        return render_page(request, PROGRESS, await self._progress_context(await imports.get(import_id)))
+OrderImportViews = controller("OrderImportViews", PAGES)

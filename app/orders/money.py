@@ -66,3 +66,9 @@ def fmt(amount: int | None, currency: str) -> str:
     """1999, USD -> '19.99 USD' (exact; no locale rounding)."""
     value = Decimal(int(amount or 0)).scaleb(-exponent(currency))
     return f"{value:,.{exponent(currency)}f} {currency}"
+
+
+def major(amount: int | None, currency: str) -> str:
+    """1999, USD -> '19.99': what a form field shows and `parse_major` reads back."""
+    value = Decimal(int(amount or 0)).scaleb(-exponent(currency))
+    return f"{value:.{exponent(currency)}f}"

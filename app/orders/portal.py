@@ -8,12 +8,10 @@ ever holding it, and reissuing (a new nonce) or revoking (no hash) kills every e
 from __future__ import annotations
 
 import base64
-import collections
 import datetime as dt
 import hashlib
 import hmac
 import secrets
-import time
 from typing import Any
 
 from app.accounts.services import Principal
@@ -21,7 +19,8 @@ from app.audit import services as audit
 from app.conversations import services as conversations
 from app.conversations.tables import Conversation
 from app.lib.db import current_tenant
-from app.lib.errors import Invalid, NotFound, TooManyAttempts
+from app.lib.errors import Invalid, NotFound
+from app.lib.ratelimit import Limiter
 from app.lib.security import constant_time_equals, token_hash
 from app.orders import pipeline
 from app.orders.tables import Order, OrderMessage
@@ -189,29 +188,6 @@ async def reply(actor: Principal, order_id: int, body: str) -> dict[str, Any]:
     await publish("message.sent", {"message_id": rows[0]["id"], "order_id": order_id, "contact_id": row["contact"]},
                   channels=[channels.order(order_id), channels.contact(row["contact"])])
     return (await OrderMessage.select().where(OrderMessage.id == rows[0]["id"]).first()) or {}
-
-
-class Limiter:
-    """A sliding window per key (token hash + client address) in this process: the portal is public, so page
-    loads, socket opens and messages are capped per link and per visitor."""
-
-    def __init__(self, limit: int, window: float) -> None:
-        self.limit = limit
-        self.window = window
-        self._hits: dict[str, collections.deque[float]] = {}
-
-    def check(self, key: str) -> None:
-        t = time.monotonic()
-        hits = self._hits.setdefault(key, collections.deque())
-        while hits and hits[0] <= t - self.window:
-            hits.popleft()
-        if len(hits) >= self.limit:
-            raise TooManyAttempts("Too many requests for this page; wait a minute and try again.",
-                                  extra={"retry_after": int(self.window)})
-        hits.append(t)
-        if len(self._hits) > 50_000:  # forget idle visitors so the map cannot grow without bound
-            for k in [k for k, v in self._hits.items() if not v or v[-1] <= t - self.window]:
-                del self._hits[k]
 
 
 PAGE_LIMIT = Limiter(120, 60.0)

@@ -99,7 +99,7 @@ class OrderViews(Controller):
         parts = await live.page_parts(order_id)
         return {**parts, "c": await contacts.get(parts["o"]["contact_id"]),
                 "portal": await portal.current_link(order_id), "messages": await portal.messages(order_id),
-                "error": error, "notice": notice}
+                "error": error, "notice": notice, "major": money.major}
 
     async def _act(self, request: Req, slug: str, order_id: int, fn: Any, notice: str) -> Template | Redirect:
         try:
@@ -116,6 +116,24 @@ class OrderViews(Controller):
         return await self._act(request, slug, order_id, lambda: services.change_status(
             request.user, order_id, str(form.get("status", "")), note=str(form.get("note", "")), version=version),
             "Status changed.")
+
+    @post("/orders/{order_id:int}/edit")
+    async def edit(self, request: Req, slug: FromPath[str], order_id: FromPath[int]) -> Template | Redirect:
+        """Items, shipping, discount, address and note; totals are recomputed by the service. A stale version (the
+        order changed since the page was loaded) is refused with 409, like the status form."""
+        form = await request.form()
+        order = await services.get(order_id)
+        version = int(form["version"]) if str(form.get("version", "")).isdigit() else None
+
+        async def run() -> Any:
+            cur = order["currency"]
+            changes = {"items": _items_from_form(form, cur),
+                       "shipping": money.parse_major(str(form.get("shipping") or "0"), cur, "shipping"),
+                       "discount": money.parse_major(str(form.get("discount") or "0"), cur, "discount"),
+                       "delivery_address": str(form.get("delivery_address", "")), "note": str(form.get("note", ""))}
+            return await services.update(request.user, order_id, changes, version=version)
+
+        return await self._act(request, slug, order_id, run, "Order saved.")
 
     @post("/orders/{order_id:int}/money")
     async def add_money(self, request: Req, slug: FromPath[str], order_id: FromPath[int]) -> Template | Redirect:

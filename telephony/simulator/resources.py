@@ -50,6 +50,23 @@ def wav(seconds: int, *, channels: int = 1, rate: int = 8000) -> bytes:
     return buf.getvalue()
 
 
+# One MPEG-1 Layer III frame (32 kbps, 32 kHz, mono, 144 bytes, 36 ms) of a quiet 444.4 Hz tone: 16 periods per
+# frame and no bit reservoir (main_data_begin = 0), so repeating it plays a seamless tone. Made once with
+# `lame -r -s 32 --resample 32 -m m -b 32 --cbr --nores -t` from a 3 s tone (frame 40); the standard library has
+# no MP3 encoder, and Twilio serves every recording as MP3 too.
+_MP3_FRAME = bytes.fromhex(
+    "fffb18c40003c64912fe0bf94640c9225fc00ba890eae11f080ae638b0330570cbe7effc192fdff3b8323ba76f6c5e5f"
+    "afedd4b75d3b7170e77ebdf2828e77fe503efe9994a96a611f080184c80441980610cb3bf44c192f7a7ebc1914f7fd78"
+    "bc779df9dd4b73bf3b8b873b7e9c5c28edfbd2503eddff3ba964c414d45332e313030000000000000000000000000000"
+)
+MP3_FRAME_SECONDS = 1152 / 32000
+
+
+def mp3(seconds: int) -> bytes:
+    """A real MP3 of `seconds` (a quiet tone, as `wav` makes), like a recording's `.mp3` media."""
+    return _MP3_FRAME * max(1, math.ceil(max(seconds, 1) / MP3_FRAME_SECONDS))
+
+
 @dataclasses.dataclass
 class Account:
     sid: str

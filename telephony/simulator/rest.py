@@ -11,7 +11,7 @@ from litestar.datastructures import FormMultiDict
 from litestar.params import FromPath
 
 from telephony.simulator.core import FINAL, Simulator
-from telephony.simulator.resources import error_body
+from telephony.simulator.resources import error_body, mp3
 
 PREFIX = "/2010-04-01/Accounts"
 ROUTES = [
@@ -143,9 +143,8 @@ class Api:
         if rec is None:
             return _error(404, 20404, f"The requested resource {PREFIX}/{acct}/Recordings/{sid} was not found")
         if ext == ".mp3":
-            # The simulator generates WAV only (no MP3 encoder in the standard library); ask for .wav.
-            return _error(404, 20404, "The simulator serves recordings as .wav only")
-        return Response(rec.audio, media_type="audio/x-wav")
+            return Response(mp3(min(rec.duration, 600)), media_type="audio/mpeg")
+        return Response(rec.audio, media_type="audio/x-wav")  # Twilio: no extension or .wav -> WAV
 
     async def notifications(self, form: FormMultiDict, acct: str) -> Response[Any]:
         items = [n for n in self.sim.notifications if n["account_sid"] == acct]

@@ -22,7 +22,8 @@ def build(*, account_sid: str | None, auth_token: str | None, number: str, webho
     sim = Simulator()
     acct = sim.add_account(account_sid, auth_token)
     base = webhook_base.rstrip("/")
-    sim.add_number(acct.sid, number, voice_url=f"{base}/voice", status_callback=f"{base}/status", sms_url=f"{base}/sms")
+    sim.add_number(acct.sid, number, voice_url=f"{base}/voice", voice_fallback_url=f"{base}/voice-fallback",
+                   status_callback=f"{base}/status", sms_url=f"{base}/sms")
     sim.devices = list(devices or [])
     return sim, create_app(sim)
 

@@ -44,3 +44,33 @@ async def test_deal_pipeline_and_timeline(fx_client: Any, fx_shop: ShopFixture, 
         assert (await fx_client.request(method, api(fx_other_shop, path), json=body,
                                         headers=fx_other_shop.auth)).status_code == 404
     assert (await fx_client.get(api(fx_other_shop, "/deals"), headers=fx_other_shop.auth)).json() == []
+
+
+async def test_deals_page_adds_stages_and_assigns_an_owner(fx_client: Any, fx_shop: ShopFixture) -> None:
+    from tests.conftest import browser_login, csrf_from
+
+    c = await make_contact(fx_client, fx_shop)
+    await browser_login(fx_client, fx_shop.slug, fx_shop.email, fx_shop.password)
+    base = f"/t/{fx_shop.slug}/deals/"
+    page = await fx_client.get(base, headers={"accept": "text/html"})
+    assert 'data-testid="new-stage-form"' in page.text and 'name="owner_id"' in page.text
+    token = await csrf_from(fx_client, base)
+    htmx = {"X-CSRF-Token": token, "HX-Request": "true", "accept": "text/html"}
+    bad = await fx_client.post(base + "stages", data={"key": "x", "label": "X", "kind": "open"}, headers=htmx)
+    assert bad.status_code == 400 and "key must be" in bad.text
+    added = await fx_client.post(base + "stages", data={"key": "demo_booked", "label": "Demo booked", "kind": "open",
+                                                        "position": "1"}, headers=htmx)
+    assert added.status_code == 200 and 'data-testid="stage-demo_booked"' in added.text
+    stages = (await fx_client.get(api(fx_shop, "/deal-stages"), headers=fx_shop.auth)).json()
+    assert next(s for s in stages if s["key"] == "demo_booked")["label"] == "Demo booked"
+    made = await fx_client.post(base, headers=htmx, data={"title": "Office coffee", "contact_id": str(c["id"]),
+                                                          "currency": "USD", "value": "1200",
+                                                          "owner_id": str(fx_shop.user_id)})
+    assert made.status_code == 200 and 'data-testid="deal-owner"' in made.text
+    deal = next(d for d in (await fx_client.get(api(fx_shop, "/deals"), headers=fx_shop.auth)).json()
+                if d["title"] == "Office coffee")
+    assert deal["owner_id"] == fx_shop.user_id and deal["value"] == 120000
+    moved = await fx_client.post(f"{base}{deal['id']}/move", data={"stage": "demo_booked"}, headers=htmx)
+    assert moved.status_code == 200
+    assert (await fx_client.get(api(fx_shop, f"/deals/{deal['id']}"), headers=fx_shop.auth)).json()["stage"] == \
+        "demo_booked"

@@ -5,9 +5,12 @@ background job through the real queue, refused rows with reasons, re-import idem
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 from typing import Any
 
 from app.lib.jobs import Worker
+from app.orders import imports
 from tests.conftest import TEST_DSN, ShopFixture, browser_login, csrf_from
 
 HEADER = "Код заказа;Номер;Дата;Покупатель;Телефон;E-mail;Номенклатура;Артикул;Количество;Цена;Валюта;Статус"
@@ -101,6 +104,17 @@ async def test_messy_1c_export_imports_orders_and_lists_bad_rows(fx_client: Any,
     errors = {(e["row"], e["field"]) for e in done["errors"]}
     assert {(6, "date"), (7, "external_id"), (8, "quantity"), (9, ""), (11, "status")} == errors
     assert next(e for e in done["errors"] if e["row"] == 8)["external_id"] == "1C-0005"
+    refused = await fx_client.get(api(fx_shop, f"/order-imports/{import_id}/errors.csv"), headers=fx_shop.auth)
+    assert refused.status_code == 200 and refused.headers["content-type"].startswith("text/csv")
+    assert "attachment" in refused.headers["content-disposition"] and "zakazy-errors.csv" in refused.headers[
+        "content-disposition"]
+    assert refused.content.startswith(b"\xef\xbb\xbf"), "a BOM, so Excel reads the UTF-8"
+    table = list(csv.reader(io.StringIO(refused.content.decode("utf-8-sig")), delimiter=";"))
+    assert table[0] == [*HEADER.split(";"), "error"]
+    assert [r[:-1] for r in table[1:]] == [next(csv.reader([LINES[n - 1]], delimiter=";")) for n in (6, 7, 8, 9, 11)]
+    reasons = [r[-1] for r in table[1:]]
+    assert reasons[0].startswith("date: ") and reasons[2].startswith("quantity: ")
+    assert reasons[3] == "Not imported: another row of order 1C-0005 was refused." and reasons[4].startswith("status: ")
 
     orders = await _orders(fx_client, fx_shop)
     assert set(orders) == {"1C-0001", "1C-0002"}
@@ -165,5 +179,14 @@ async def test_import_pages_upload_map_preview_progress(fx_client: Any, fx_shop:
     assert started.status_code == 303
     status = await fx_client.get(f"{base}/{import_id}", headers={"accept": "text/html"})
     assert 'data-status="queued"' in status.text and "/progress" in status.text
+    await imports.run(fx_shop.tenant, import_id)
+    progress = await fx_client.get(f"{base}/{import_id}/progress",
+                                   headers={"accept": "text/html", "hx-request": "true"})
+    assert 'data-status="done"' in progress.text and 'data-testid="import-errors"' in progress.text
+    assert f'href="{base}/{import_id}/errors.csv"' in progress.text, "the refused rows are offered as a download"
+    download = await fx_client.get(f"{base}/{import_id}/errors.csv")
+    assert download.status_code == 200 and download.headers["content-type"].startswith("text/csv")
+    lines = download.content.decode("utf-8-sig").splitlines()
+    assert len(lines) == 6 and lines[1].startswith("1C-0003;") and "Сидоров" in lines[1]
     listing = await fx_client.get(base + "/", headers={"accept": "text/html"})
     assert "z.csv" in listing.text

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
+
 from app.lib.db import tenant_context
+from telephony import client as twilio_client
 from telephony.simulator import Simulator
 from telephony.tables import Call
 from tests.conftest import ShopFixture
@@ -57,7 +60,8 @@ async def test_inbound_call_ivr_queue_accept_bridge_complete_recording(fx_client
     assert row["operator"] == fx_shop.user_id and row["recording_status"] == "completed"
     assert row["recording_duration"] >= 42
     audio = await fx_client.get(api(fx_shop, f"/calls/{row['id']}/recording"), headers=fx_shop.auth)
-    assert audio.status_code == 200 and audio.content[:4] == b"RIFF" and audio.headers["content-type"] == "audio/wav"
+    assert audio.status_code == 200 and audio.headers["content-type"] == "audio/mpeg"
+    assert audio.content[:2] == b"\xff\xfb" and len(audio.content) >= 42 * 4000, "an MP3 of the whole call (32 kbps)"
     assert (await fx_client.get(api(fx_shop, f"/calls/{row['id']}/recording"))).status_code == 401
     timeline = (await fx_client.get(api(fx_shop, f"/contacts/{item['contact_id']}/timeline"),
                                     headers=fx_shop.auth)).json()["items"]
@@ -136,3 +140,29 @@ async def test_click_to_call_rings_the_operator_then_the_customer(fx_client: Any
                                     headers=fx_shop.auth)).json()["items"]
     assert any(i["payload"].get("event") == "dialing" for i in timeline)
     assert any(i["payload"].get("event") == "ended" and i["direction"] == "out" for i in timeline)
+
+
+async def test_simulator_serves_recording_media_as_twilio_does(fx_client: Any, fx_shop: ShopFixture,
+                                                              fx_sim: Simulator) -> None:
+    """RecordingUrl with no extension or .wav is WAV, .mp3 is MP3, .json the metadata; media needs the account's
+    credentials. The app keeps the .mp3 copy (test above), so these must all hold for it to hold against Twilio."""
+    line = await connect(fx_client, fx_shop, fx_sim)
+    from telephony.simulator.core import Call as SimCall
+
+    rec = fx_sim._make_recording(SimCall(sid="CA" + "0" * 32, account_sid=line.account_sid, from_=CUSTOMER,
+                                         to=line.number, direction="inbound"), 5, "DialVerb", 1)
+    path = f"/2010-04-01/Accounts/{line.account_sid}/Recordings/{rec.sid}"
+    assert fx_sim.recording_url(rec).endswith(path)
+    async with httpx.AsyncClient(base_url=twilio_client.api_base(), auth=(line.account_sid, line.token)) as twilio:
+        for suffix, media_type, magic in (("", "audio/x-wav", b"RIFF"), (".wav", "audio/x-wav", b"RIFF"),
+                                          (".mp3", "audio/mpeg", b"\xff\xfb")):
+            media = await twilio.get(path + suffix)
+            assert media.status_code == 200 and media.headers["content-type"] == media_type, suffix
+            assert media.content.startswith(magic), suffix
+        mp3 = (await twilio.get(path + ".mp3")).content
+        assert 5 * 4000 <= len(mp3) <= 5 * 4000 + 200, "32 kbps CBR: the length says the duration"
+        assert (await twilio.get(path + ".json")).json()["duration"] == "5"
+        assert (await twilio.get(path + ".ogg")).status_code == 404
+    async with httpx.AsyncClient(base_url=twilio_client.api_base()) as anonymous:
+        denied = await anonymous.get(path + ".mp3")
+        assert denied.status_code == 401 and denied.json()["code"] == 20003

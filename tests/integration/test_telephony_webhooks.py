@@ -39,7 +39,8 @@ async def test_signatures_are_checked_before_anything_is_stored(fx_client: Any, 
                             (params, "")):
         answer = await _post(fx_client, url, body, signature)
         assert answer.status_code == 403, (signature, answer.text)
-    for name in ("status", "recording", "sms", "sms-status", "gather", "wait", "dial-action", "voicemail"):
+    for name in ("status", "recording", "sms", "sms-status", "gather", "wait", "dial-action", "voicemail",
+                 "voice-fallback"):
         assert (await _post(fx_client, line.url(name), params, good)).status_code == 403, name
     assert await webhooks(fx_shop) == []
     # The twilio library's own signature is accepted, and the answer is TwiML.

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from app.contacts import import_csv, import_mapping
+from app.contacts import import_mapping
+from app.lib import import_csv
 from app.contacts.export import safe_cell
 from app.lib.errors import Invalid
 

@@ -1,0 +1,446 @@
+"""Web chat rules: the shop's widget settings, visitor sessions (token in the visitor's localStorage, its hash
+here), messages both ways with their delivery state, typing, and linking a visitor to a contact.
+
+A visitor message is stored first, in the request's unit of work; the conversation in the queue, the timeline
+entry and the event follow in the same transaction, so either all of it lands or the visitor gets an error.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from typing import Any
+from urllib.parse import urlsplit
+
+from app.accounts.services import Principal
+from app.audit import services as audit
+from app.chat.tables import STATUSES, ChatMessage, ChatSession, ChatSettings
+from app.contacts import services as contacts
+from app.conversations import events as conversation_events
+from app.conversations import services as conversations
+from app.conversations.tables import Conversation
+from app.lib.db import current_tenant, current_uow
+from app.lib.errors import Conflict, Forbidden, Invalid, NotFound
+from app.lib.identities import normalize_email, normalize_phone
+from app.lib.security import constant_time_equals, new_token, token_hash
+from app.timeline import services as timeline
+from realtime import channels
+from realtime.publish import publish
+
+MAX_MESSAGE = 2000
+MAX_ORIGINS = 20
+HISTORY = 100
+"""Messages the widget loads when it opens (the newest)."""
+CONSOLE_HISTORY = 40
+"""Messages a console chat pane shows (the newest); the whole chat is on the API and the contact's timeline."""
+TOKEN_LEN = (40, 64)
+OPEN = ("waiting", "active", "wrapup")
+TYPING_EVERY = 2.0
+"""Seconds between two typing events of one side of one chat: a typing burst costs one event, not one per key."""
+DEFAULT_GREETING = "Hi! How can we help?"
+GONE = "This chat has ended. Start a new one."
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def ref(session_id: int) -> str:
+    """Conversation.external_ref of a web chat."""
+    return f"chat:{session_id}"
+
+
+def session_id_of(conversation: dict[str, Any]) -> int | None:
+    """The chat session behind a conversation, or None when it is not a web chat (a portal chat is `order:N`)."""
+    external = conversation.get("external_ref") or ""
+    if conversation.get("channel") != "chat" or not external.startswith("chat:") or not external[5:].isdigit():
+        return None
+    return int(external[5:])
+
+
+# -- settings --------------------------------------------------------------------------------------------------
+
+def normalize_origin(raw: str) -> str:
+    """`https://shop.example.com` (scheme, host, port; no path): what a browser sends in the Origin header."""
+    text = (raw or "").strip().rstrip("/")
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path or parts.query or parts.fragment \
+            or parts.username or parts.password:
+        raise Invalid(f"{raw!r} is not an origin: write scheme and host, e.g. https://shop.example.com",
+                      field="allowed_origins")
+    try:
+        port = parts.port
+    except ValueError:
+        raise Invalid(f"{raw!r} has an invalid port.", field="allowed_origins") from None
+    default = {"http": 80, "https": 443}[parts.scheme]
+    host = parts.hostname.lower()
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{parts.scheme}://{host}" + (f":{port}" if port and port != default else "")
+
+
+SETTINGS_TTL = 5.0
+"""Seconds a process trusts its copy of a tenant's chat settings (every widget call checks the origin list)."""
+_settings_cache: dict[str, tuple[float, dict[str, Any]]] = {}
+
+
+async def cached_settings() -> dict[str, Any]:
+    """The settings, read at most every SETTINGS_TTL seconds per process; a change made here applies at once."""
+    slug = current_tenant().slug
+    hit = _settings_cache.get(slug)
+    if hit is not None and time.monotonic() - hit[0] < SETTINGS_TTL:
+        return hit[1]
+    row = await get_settings()
+    _settings_cache[slug] = (time.monotonic(), row)
+    return row
+
+
+async def get_settings() -> dict[str, Any]:
+    row = await ChatSettings.select().order_by(ChatSettings.id).output(load_json=True).first()
+    if row is None:
+        return {"allowed_origins": [], "greeting": DEFAULT_GREETING, "updated_at": None}
+    return {"allowed_origins": list(row["allowed_origins"] or []), "greeting": row["greeting"],
+            "updated_at": row["updated_at"]}
+
+
+async def update_settings(actor: Principal, *, allowed_origins: list[str], greeting: str) -> dict[str, Any]:
+    origins = list(dict.fromkeys(normalize_origin(o) for o in allowed_origins if o and o.strip()))
+    if len(origins) > MAX_ORIGINS:
+        raise Invalid(f"At most {MAX_ORIGINS} origins.", field="allowed_origins")
+    greeting = (greeting or "").strip() or DEFAULT_GREETING
+    if len(greeting) > 300:
+        raise Invalid("The greeting must be at most 300 characters.", field="greeting")
+    values: dict[Any, Any] = {ChatSettings.allowed_origins: origins, ChatSettings.greeting: greeting,
+                              ChatSettings.updated_at: now()}
+    row = await ChatSettings.select(ChatSettings.id).order_by(ChatSettings.id).first()
+    if row is None:
+        await ChatSettings.insert(ChatSettings(allowed_origins=origins, greeting=greeting))
+    else:
+        await ChatSettings.update(values).where(ChatSettings.id == row["id"])
+    await audit.record("chat.settings_updated", actor_id=actor.user_id, actor=actor.label, target_type="chat",
+                       target_id="settings", detail={"allowed_origins": origins})
+    _settings_cache.pop(current_tenant().slug, None)
+    return await get_settings()
+
+
+async def origin_allowed(origin: str | None) -> bool:
+    if not origin:
+        return False
+    try:
+        wanted = normalize_origin(origin)
+    except Invalid:
+        return False
+    return wanted in (await cached_settings())["allowed_origins"]
+
+
+# -- sessions --------------------------------------------------------------------------------------------------
+
+SESSION_COLUMNS = (ChatSession.id, ChatSession.origin, ChatSession.visitor_name, ChatSession.visitor_email,
+                   ChatSession.visitor_phone, ChatSession.contact.as_alias("contact_id"),
+                   ChatSession.conversation.as_alias("conversation_id"), ChatSession.created_at, ChatSession.token_hash)
+
+
+async def start_session(*, origin: str = "", page_url: str = "", name: str = "", email: str = "",
+                        phone: str = "") -> dict[str, Any]:
+    """A new chat for a visitor: the token is returned once and never stored."""
+    token = new_token(32)
+    rows = await ChatSession.insert(ChatSession(token_hash=token_hash(token), origin=origin[:300],
+                                                page_url=page_url[:500])).returning(ChatSession.id)
+    session_id = int(rows[0]["id"])
+    if name or email or phone:
+        await identify(session_id, name=name, email=email, phone=phone)
+    return {"token": token, "session_id": session_id, "greeting": (await get_settings())["greeting"]}
+
+
+async def resolve(token: str | None) -> dict[str, Any]:
+    """The session behind a widget token of the current tenant; the same 404 for unknown or malformed tokens."""
+    if not isinstance(token, str) or not TOKEN_LEN[0] <= len(token) <= TOKEN_LEN[1]:
+        raise NotFound(GONE)
+    wanted = token_hash(token)
+    row = await ChatSession.select(*SESSION_COLUMNS).where(ChatSession.token_hash == wanted).first()
+    if row is None or not constant_time_equals(row["token_hash"], wanted):
+        raise NotFound(GONE)
+    return row
+
+
+_LOCK_SESSION = """
+SELECT id, origin, visitor_name, visitor_email, visitor_phone, contact AS contact_id, conversation AS conversation_id,
+       created_at, token_hash FROM chat_session WHERE id = $1 FOR UPDATE
+"""
+
+
+async def get_session(session_id: int, *, lock: bool = False) -> dict[str, Any]:
+    if lock:
+        found = await current_uow().connection.fetchrow(_LOCK_SESSION, session_id)
+        row = dict(found) if found is not None else None
+    else:
+        row = await ChatSession.select(*SESSION_COLUMNS).where(ChatSession.id == session_id).first()
+    if row is None:
+        raise NotFound(GONE)
+    return row
+
+
+def _text(value: Any, field: str, limit: int) -> str:
+    text = value.strip() if isinstance(value, str) else ""
+    if len(text) > limit:
+        raise Invalid(f"{field} must be at most {limit} characters.", field=field)
+    return text
+
+
+async def identify(session_id: int, *, name: str = "", email: str = "", phone: str = "") -> dict[str, Any]:
+    """The visitor left an email or a phone: link the chat to that contact (or a new one), put the transcript so
+    far on its timeline, and attach the open conversation to it."""
+    name = _text(name, "name", 100)
+    email = normalize_email(email) if (email or "").strip() else ""
+    phone = normalize_phone(phone, await contacts.default_region(), field="phone") if (phone or "").strip() else ""
+    if not (email or phone):
+        raise Invalid("Leave an email address or a phone number.", field="email")
+    session = await get_session(session_id, lock=True)
+    contact_id = (await contacts.find_by_email(email) if email else None) or (
+        await contacts.find_by_phone(phone) if phone else None)
+    if contact_id is None:
+        card = await contacts.create(None, {"name": name, "emails": [email] if email else [],
+                                            "phones": [phone] if phone else []}, source="chat")
+        contact_id = int(card["id"])
+    await ChatSession.update({ChatSession.contact: contact_id,
+                              ChatSession.visitor_name: name or session["visitor_name"],
+                              ChatSession.visitor_email: email or session["visitor_email"],
+                              ChatSession.visitor_phone: phone or session["visitor_phone"]}).where(
+        ChatSession.id == session_id)
+    if session["contact_id"] != contact_id:
+        earlier = await ChatMessage.select(ChatMessage.direction, ChatMessage.body, ChatMessage.author_label,
+                                           ChatMessage.created_at).where(
+            ChatMessage.chat_session == session_id).order_by(ChatMessage.id)
+        if earlier:
+            transcript = "\n".join(
+                f"{m['created_at']:%H:%M} {'Visitor' if m['direction'] == 'in' else m['author_label']}: {m['body']}"
+                for m in earlier)
+            await timeline.record(contact_id, "chat", "in", f"Web chat transcript ({len(earlier)} messages)",
+                                  actor_type="customer", links=_links(session_id, session["conversation_id"]),
+                                  payload={"event": "chat_transcript", "body": transcript, "session_id": session_id})
+    conv = await _open_conversation_of(session)
+    if conv is not None and conv["contact_id"] != contact_id:
+        await Conversation.update({Conversation.contact: contact_id}).where(Conversation.id == conv["id"])
+        conv = await conversations.get(conv["id"])
+        await conversation_events.emit("queue.item_taken" if conv["assigned_to_id"] else "queue.item_added", conv)
+    return {"session_id": session_id, "contact_id": contact_id}
+
+
+def _links(session_id: int, conversation_id: int | None) -> dict[str, Any]:
+    return {"chat_session_id": session_id, **({"conversation_id": conversation_id} if conversation_id else {})}
+
+
+async def _open_conversation_of(session: dict[str, Any]) -> dict[str, Any] | None:
+    """The chat's open conversation: id, status, assignee, contact (a light read; the hot path of every message)."""
+    if not session["conversation_id"]:
+        return None
+    row = await current_uow().connection.fetchrow(
+        "SELECT id, status, assigned_to AS assigned_to_id, contact AS contact_id, queue AS queue_id "
+        "FROM conversation WHERE id = $1", session["conversation_id"])
+    return dict(row) if row is not None and row["status"] in OPEN else None
+
+
+# -- messages --------------------------------------------------------------------------------------------------
+
+MESSAGE_COLUMNS = (ChatMessage.id, ChatMessage.direction, ChatMessage.body, ChatMessage.author_label,
+                   ChatMessage.status, ChatMessage.created_at, ChatMessage.conversation.as_alias("conversation_id"))
+
+
+def _body(body: Any) -> str:
+    text = body.strip() if isinstance(body, str) else ""
+    if not text:
+        raise Invalid("The message is empty.", field="body")
+    if len(text) > MAX_MESSAGE:
+        raise Invalid(f"The message must be at most {MAX_MESSAGE} characters.", field="body")
+    return text
+
+
+_MESSAGES = """
+SELECT id, direction, body, author_label, status, created_at, conversation AS conversation_id FROM chat_message
+WHERE chat_session = $1 AND id >= $2 ORDER BY id DESC LIMIT $3
+"""
+
+
+async def messages(session_id: int, *, limit: int = HISTORY, since: int = 0) -> list[dict[str, Any]]:
+    """The newest messages (with `since`, only those from that id on), oldest first. Plain SQL: this runs for
+    every message on both sides."""
+    rows = await current_uow().connection.fetch(_MESSAGES, session_id, since, limit)
+    return [dict(r) for r in reversed(rows)]
+
+
+async def get_message(message_id: int) -> dict[str, Any]:
+    row = await ChatMessage.select(*MESSAGE_COLUMNS).where(ChatMessage.id == message_id).first()
+    if row is None:
+        raise NotFound(f"No chat message {message_id}.")
+    return row
+
+
+def _topics(session_id: int, conv: dict[str, Any] | None, *, visitor: bool = True) -> list[str]:
+    topics = [channels.chat(session_id)] if visitor else []
+    if conv is not None and conv.get("assigned_to_id"):
+        topics.append(channels.user(conv["assigned_to_id"]))
+    return topics
+
+
+async def visitor_message(session_id: int, body: str) -> dict[str, Any]:
+    """From the widget: stored at once, then the chat's conversation (opened in the queue if there is none open),
+    the contact's timeline when the visitor is known, and the event for the operator's console."""
+    text = _body(body)
+    session = await get_session(session_id, lock=True)  # one visitor message at a time: one conversation per chat
+    conn = current_uow().connection
+    stored = await conn.fetchrow(
+        "INSERT INTO chat_message (chat_session, conversation, direction, body, author_label) "
+        "VALUES ($1, $2, 'in', $3, $4) RETURNING id, direction, body, author_label, status, created_at",
+        session_id, session["conversation_id"], text, (session["visitor_name"] or "Visitor")[:100])
+    message_id = int(stored["id"])
+    conv = await _open_conversation_of(session)
+    if conv is None:
+        who = session["visitor_name"] or session["visitor_email"] or session["visitor_phone"] or "Web visitor"
+        # open_conversation puts it in the General queue and records it on the contact's timeline (chat, in).
+        conv = await conversations.open_conversation(channel="chat", contact_id=session["contact_id"],
+                                                     subject=f"Web chat: {text[:200]}", from_address=who[:254],
+                                                     external_ref=ref(session_id))
+    elif session["contact_id"]:
+        await timeline.record(session["contact_id"], "chat", "in", text[:200], actor_type="customer",
+                              links=_links(session_id, conv["id"]),
+                              payload={"event": "chat_message", "message_id": message_id, "body": text})
+    if conv["id"] != session["conversation_id"]:
+        await conn.execute("UPDATE chat_message SET conversation = $1 WHERE id = $2", conv["id"], message_id)
+    await conn.execute("UPDATE chat_session SET conversation = $1, last_seen_at = now() WHERE id = $2", conv["id"],
+                       session_id)
+    await publish("chat.message", {"session_id": session_id, "conversation_id": conv["id"], "message_id": message_id,
+                                   "direction": "in"}, channels=_topics(session_id, conv))
+    return {**dict(stored), "conversation_id": conv["id"]}
+
+
+async def conversation_session(conversation_id: int) -> tuple[dict[str, Any], int]:
+    """The conversation and its chat session id; NotFound when it is not a web chat."""
+    conv = await conversations.get(conversation_id)
+    session_id = session_id_of(conv)
+    if session_id is None:
+        raise NotFound(f"Conversation {conversation_id} is not a web chat.")
+    return conv, session_id
+
+
+def _may_answer(actor: Principal, conv: dict[str, Any]) -> None:
+    if conv["status"] == "closed":
+        raise Conflict("This chat is closed; the visitor's next message opens a new one.")
+    if conv["status"] == "waiting":
+        raise Conflict("Take this chat from the queue first.")
+    if conv["assigned_to_id"] != actor.user_id and not actor.has_role("supervisor"):
+        raise Forbidden("Only the operator handling this chat or a supervisor can answer it.")
+
+
+async def operator_reply(actor: Principal, conversation_id: int, body: str) -> dict[str, Any]:
+    """An operator's answer: stored, on the timeline when the visitor is known, live in the widget. Everything
+    the visitor wrote before it counts as read."""
+    text = _body(body)
+    conv, session_id = await conversation_session(conversation_id)
+    _may_answer(actor, conv)
+    session = await get_session(session_id, lock=True)
+    rows = await ChatMessage.insert(ChatMessage(chat_session=session_id, conversation=conversation_id,
+                                                direction="out", body=text, author=actor.user_id,
+                                                author_label=(actor.name or "Operator")[:100])).returning(
+        ChatMessage.id)
+    message_id = int(rows[0]["id"])
+    t = now()
+    await ChatMessage.update({ChatMessage.status: "read", ChatMessage.read_at: t}).where(
+        (ChatMessage.chat_session == session_id) & (ChatMessage.direction == "in") & (ChatMessage.status != "read"))
+    if session["contact_id"]:
+        await timeline.record(session["contact_id"], "chat", "out", text[:200], actor_type="user",
+                              actor_id=actor.user_id, actor_label=actor.label,
+                              links=_links(session_id, conversation_id),
+                              payload={"event": "chat_reply", "message_id": message_id, "body": text})
+    await publish("chat.message", {"session_id": session_id, "conversation_id": conversation_id,
+                                   "message_id": message_id, "direction": "out"}, channels=_topics(session_id, conv))
+    return await get_message(message_id)
+
+
+_RANK = {s: i for i, s in enumerate(STATUSES)}
+
+
+async def mark(session_id: int, *, direction: str, upto: int, status: str) -> int:
+    """Move messages of one direction up to `upto` forward to `status` (never back); tell both sides."""
+    if status not in ("delivered", "read") or direction not in ("in", "out"):
+        raise Invalid("status must be delivered or read.", field="status")
+    lower = [s for s in STATUSES if _RANK[s] < _RANK[status]]
+    stamp = ChatMessage.read_at if status == "read" else ChatMessage.delivered_at
+    changed = await ChatMessage.update({ChatMessage.status: status, stamp: now()}).where(
+        (ChatMessage.chat_session == session_id) & (ChatMessage.direction == direction)
+        & (ChatMessage.id <= upto) & ChatMessage.status.is_in(lower)).returning(ChatMessage.id)
+    if changed:
+        session = await get_session(session_id)
+        conv = await _open_conversation_of(session)
+        await publish("chat.status", {"session_id": session_id, "conversation_id": conv["id"] if conv else 0,
+                                      "upto": max(r["id"] for r in changed), "status": status,
+                                      "direction": direction}, channels=_topics(session_id, conv))
+    return len(changed)
+
+
+async def operator_seen(actor: Principal, conversation_id: int, upto: int) -> int:
+    """The operator's console showed the visitor's messages up to `upto`."""
+    conv, session_id = await conversation_session(conversation_id)
+    if conv["assigned_to_id"] != actor.user_id:
+        return 0
+    return await mark(session_id, direction="in", upto=upto, status="delivered")
+
+
+_typing: dict[tuple[str, int, str], float] = {}
+
+
+async def typing(session_id: int, who: str, *, conv: dict[str, Any] | None = None, tenant_slug: str = "") -> bool:
+    """Someone is typing; at most one event per side per chat every TYPING_EVERY seconds. Returns whether an
+    event went out."""
+    key = (tenant_slug, session_id, who)
+    t = time.monotonic()
+    if t - _typing.get(key, 0.0) < TYPING_EVERY:
+        return False
+    if who == "visitor":
+        conv = conv or await _open_conversation_of(await get_session(session_id))
+        topics = _topics(session_id, conv, visitor=False)
+    else:
+        topics = [channels.chat(session_id)]
+    if not topics:
+        return False  # a waiting chat: nobody is watching it yet
+    _typing[key] = t
+    if len(_typing) > 50_000:
+        for k in [k for k, v in _typing.items() if t - v > TYPING_EVERY]:
+            del _typing[k]
+    await publish("chat.typing", {"session_id": session_id, "conversation_id": conv["id"] if conv else 0,
+                                  "who": who}, channels=topics)
+    return True
+
+
+async def operator_typing(actor: Principal, conversation_id: int, tenant_slug: str = "") -> bool:
+    conv, session_id = await conversation_session(conversation_id)
+    _may_answer(actor, conv)
+    return await typing(session_id, "operator", conv=conv, tenant_slug=tenant_slug)
+
+
+async def console_view(conversation_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """The chat panes of the operator's open web chats: session, newest messages."""
+    if not conversation_ids:
+        return {}
+    sessions = await current_uow().connection.fetch(
+        "SELECT id, visitor_name, visitor_email, visitor_phone, contact AS contact_id, conversation AS conversation_id "
+        "FROM chat_session WHERE conversation = ANY($1::int[])", conversation_ids)
+    out: dict[int, dict[str, Any]] = {}
+    for s in sessions:
+        out[s["conversation_id"]] = {"session": dict(s), "messages": await messages(s["id"], limit=CONSOLE_HISTORY)}
+    return out
+
+
+async def _reassign_contact(source: int, target: int) -> int:
+    """Merge step: chats of a merged-away contact follow it to the survivor."""
+    moved = await ChatSession.update({ChatSession.contact: target}).where(ChatSession.contact == source).returning(
+        ChatSession.id)
+    return len(moved)
+
+
+def _register_merge_step() -> None:
+    from app.contacts.merge import register_reassign
+
+    register_reassign("chat", _reassign_contact, tables=("chat_session",))
+
+
+_register_merge_step()

@@ -1,0 +1,162 @@
+"""The widget's live feed `/t/{slug}/chat/ws?token=...`: authorised by the chat token alone (no cookies), from an
+Origin in the shop's chat settings; it listens to exactly one channel, `tenant:{slug}:chat:{session id}`.
+
+Server -> widget (JSON): `{"type": "sync", "messages": [...]}`, the chat's newest messages with their delivery
+state, reloaded after every burst of events (a missed event can never leave the widget stale; after the first,
+full one a frame carries only what may have changed, merged by id), and
+`{"type": "typing"}` while an operator types. Widget -> server: `{"typing": true}`, `{"read": <message id>}`.
+Operator messages the socket pushes count as delivered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from typing import Any
+
+import msgspec
+import structlog
+from litestar import WebSocket, websocket
+from litestar.exceptions import WebSocketDisconnect
+from litestar.params import FromPath
+
+from app.chat import services
+from app.chat.schemas import MessageOut
+from app.chat.widget import limits
+from app.contacts.services import to_struct
+from app.lib import reqctx
+from app.lib.db import TenantRef, tenant_context
+from app.lib.errors import DomainError
+from realtime import channels
+from realtime.channels import channel_name
+from realtime.events import decode
+
+log = structlog.get_logger(__name__)
+
+CLOSE_GONE = 4404
+CLOSE_REFUSED = 4403
+_encoder = msgspec.json.Encoder()
+
+
+async def sync(tenant: TenantRef, session_id: int, since: int = 0) -> tuple[bytes, int]:
+    """The messages from id `since` on (the newest HISTORY when 0) with their state; the widget merges them by id.
+    Returns the frame and the next `since`: after the newest message, or at the visitor's oldest message not yet
+    read (its state may still change). Operator messages in the frame count as delivered."""
+    async with tenant_context(tenant):
+        rows = await services.messages(session_id, since=since)
+        newest_out = max((m["id"] for m in rows if m["direction"] == "out" and m["status"] == "sent"), default=0)
+        if newest_out:
+            await services.mark(session_id, direction="out", upto=newest_out, status="delivered")
+            for m in rows:
+                if m["direction"] == "out" and m["status"] == "sent":
+                    m["status"] = "delivered"
+    frame = _encoder.encode({"type": "sync", "session_id": session_id, "full": since == 0,
+                             "messages": [to_struct(MessageOut, r) for r in rows]})
+    newest = max([since - 1, *(m["id"] for m in rows)])
+    return frame, min([newest + 1, *(m["id"] for m in rows if m["direction"] == "in" and m["status"] != "read")])
+
+
+@websocket("/t/{slug:str}/chat/ws", opt={"csrf_exempt": True}, include_in_schema=False)
+async def chat_socket(socket: WebSocket[Any, Any, Any], slug: FromPath[str]) -> None:
+    tenant: TenantRef | None = socket.scope.get("state", {}).get("tenant")
+    if tenant is None or tenant.slug != slug:
+        await _refuse(socket, CLOSE_GONE)
+        return
+    try:
+        limits()["requests"].check(f"{slug}|{reqctx.client_ip.get()}")
+        async with tenant_context(tenant):
+            allowed = await services.origin_allowed(socket.headers.get("origin"))
+            session = await services.resolve(socket.query_params.get("token")) if allowed else None
+    except DomainError:
+        await _refuse(socket, CLOSE_GONE)
+        return
+    if session is None:
+        await _refuse(socket, CLOSE_REFUSED)
+        return
+    session_id = int(session["id"])
+    from realtime.runtime import ensure_started
+
+    backend = (await ensure_started()).backend
+    topic = channels.chat(session_id)
+    name = channel_name(tenant, topic)
+    sub = await backend.subscribe([name])  # before the first sync: nothing committed after it can be missed
+    await socket.accept()
+
+    async def receive() -> None:
+        with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+            while True:
+                raw = await socket.receive_text()
+                try:
+                    msg = json.loads(raw)
+                except ValueError:
+                    continue
+                if not isinstance(msg, dict):
+                    continue
+                try:
+                    await _handle(tenant, session_id, msg)
+                except DomainError:
+                    continue  # a rate limit or a stale id: nothing to tell the widget
+
+    receiver = asyncio.create_task(receive())
+    try:
+        frame, cursor = await sync(tenant, session_id)
+        await socket.send_text(frame.decode())
+        while True:
+            getter = asyncio.ensure_future(sub.get())
+            done, _ = await asyncio.wait({getter, receiver}, return_when=asyncio.FIRST_COMPLETED)
+            if receiver in done:
+                getter.cancel()
+                break
+            batch = [getter.result()]
+            with contextlib.suppress(asyncio.QueueEmpty):
+                while True:
+                    batch.append(sub.get_nowait())
+            resync = typing = False
+            for channel, payload in batch:
+                try:
+                    event = decode(payload)
+                except Exception:
+                    log.warning("chat_bad_payload", tenant=tenant.slug)
+                    continue
+                # The subscription names one channel; the event must say so itself too.
+                if channel != name or event.tenant != tenant.slug or topic not in event.channels:
+                    continue
+                if event.name == "chat.typing":
+                    typing = typing or event.data.get("who") == "operator"
+                elif event.name == "chat.message" or (event.name == "chat.status"
+                                                      and event.data.get("direction") == "in"):
+                    resync = True
+            if resync:
+                frame, cursor = await sync(tenant, session_id, cursor)
+                await socket.send_text(frame.decode())
+            elif typing:
+                await socket.send_text(_encoder.encode({"type": "typing", "who": "operator"}).decode())
+    except (WebSocketDisconnect, RuntimeError, OSError):
+        pass
+    finally:
+        receiver.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await receiver
+        await sub.close()
+    with contextlib.suppress(Exception):
+        await socket.close()
+
+
+async def _refuse(socket: WebSocket[Any, Any, Any], code: int) -> None:
+    """Accept, then close with `code`: a browser sees a refused handshake only as 1006, and the widget needs to
+    know "this chat is gone" (4404: forget the token) from "not on this site" (4403)."""
+    with contextlib.suppress(Exception):
+        await socket.accept()
+        await socket.close(code=code)
+
+
+async def _handle(tenant: TenantRef, session_id: int, msg: dict[str, Any]) -> None:
+    if msg.get("typing") is True:
+        async with tenant_context(tenant):
+            await services.typing(session_id, "visitor", tenant_slug=tenant.slug)
+    upto = msg.get("read")
+    if isinstance(upto, int) and not isinstance(upto, bool) and upto > 0:
+        limits()["requests"].check(f"{tenant.slug}|{reqctx.client_ip.get()}")
+        async with tenant_context(tenant):
+            await services.mark(session_id, direction="out", upto=upto, status="read")

@@ -1,0 +1,165 @@
+"""The browser side of a CSV import, the same for every kind: upload form, column mapping with a live preview,
+start, progress and errors.csv. A domain describes its pages with an `ImportPages` and gets its admin-only
+controller from `controller(...)`."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import UploadFile
+from litestar.exceptions.http_exceptions import RequestEntityTooLarge
+from litestar.params import FromPath
+from litestar.response import Redirect, Template
+
+from app.accounts.guards import requires
+from app.lib import import_csv
+from app.lib.errors import DomainError
+from app.lib.import_errors import errors_csv_response
+from app.lib.imports import body_limit, max_bytes, read_upload, too_large_message
+from app.lib.templates import render_page
+
+Req = Request[Any, Any, Any]
+MappingForm = tuple[tuple[Any, ...], dict[str, Any]]
+"""What a mapping form says: the arguments of `service.set_mapping` after (actor, import_id), and the same values
+as they show on the import row (to render the form again with what the person chose)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ImportPages:
+    service: Any
+    """The kind's import module: get, recent, sample, preview, set_mapping, start, errors, errors_csv, ERRORS_SHOWN."""
+    section: str
+    """Pages live under /t/{slug}/{section}/import."""
+    templates: dict[str, str]
+    """upload, mapping, status (pages) and preview, progress (fragments)."""
+    choices: Callable[[], Awaitable[Any]]
+    """The fields a column can map to."""
+    read_mapping: Callable[[Any, dict[str, Any]], MappingForm]
+    """(form, import row) -> what the mapping form says."""
+
+    def _url(self, slug: str, import_id: int) -> str:
+        return f"/t/{slug}/{self.section}/import/{import_id}"
+
+    def too_large(self, request: Request[Any, Any, Any], exc: RequestEntityTooLarge) -> Response[Any]:
+        return render_page(request, self.templates["upload"], {"error": too_large_message(), "recent": [],
+                                                                "max_mb": max_bytes() >> 20}, status_code=413)
+
+    async def upload_page(self, request: Req, error: str | None = None, status: int = 200) -> Template:
+        return render_page(request, self.templates["upload"], {
+            "error": error, "recent": await self.service.recent(), "max_mb": max_bytes() >> 20}, status_code=status)
+
+    async def _mapping_context(self, imp: dict[str, Any], error: str | None = None) -> dict[str, Any]:
+        sample = await self.service.sample(imp["id"])
+        examples = [[row[i] for row in sample if i < len(row) and row[i]][:3] for i in range(len(imp["header"]))]
+        rows: list[dict[str, Any]] = []
+        if error is None:
+            try:
+                rows = await self.service.preview(imp["id"])
+            except DomainError as exc:
+                error = exc.detail
+        return {"imp": imp, "examples": examples, "choices": await self.choices(), "preview": rows, "error": error,
+                "encoding_label": import_csv.encoding_label(imp["encoding"]),
+                "delimiter_label": import_csv.DELIMITER_NAMES.get(imp["delimiter"], imp["delimiter"])}
+
+    async def _progress_context(self, imp: dict[str, Any]) -> dict[str, Any]:
+        errors = await self.service.errors(imp["id"]) if imp["status"] in ("done", "failed") else []
+        return {"imp": imp, "errors": errors, "errors_shown": self.service.ERRORS_SHOWN}
+
+    async def upload(self, request: Req, slug: str) -> Template | Redirect:
+        form = await request.form()
+        upload = form.get("file")
+        try:
+            filename, content = await read_upload(upload)
+            row = await self.service.upload(request.user, filename, content)
+        except DomainError as exc:
+            return await self.upload_page(request, exc.detail, exc.status_code)
+        finally:
+            if isinstance(upload, UploadFile):
+                await upload.close()
+        return Redirect(self._url(slug, row["id"]), status_code=303)
+
+    async def show(self, request: Req, import_id: int) -> Template:
+        imp = await self.service.get(import_id)
+        if imp["status"] == "uploaded":
+            return render_page(request, self.templates["mapping"], await self._mapping_context(imp))
+        return render_page(request, self.templates["status"], await self._progress_context(imp))
+
+    async def preview(self, request: Req, import_id: int) -> Template:
+        """Save the mapping and show the preview again: the fragment for htmx, the whole page without it."""
+        imp = await self.service.get(import_id)
+        args, shown = self.read_mapping(await request.form(), imp)
+        error, status = None, 200
+        try:
+            imp = await self.service.set_mapping(request.user, import_id, *args)
+        except DomainError as exc:
+            if exc.status_code == 404:
+                raise
+            error, status = exc.detail, exc.status_code
+            imp = {**imp, **shown}
+        ctx = await self._mapping_context(imp, error)
+        template = self.templates["preview" if request.headers.get("hx-request") else "mapping"]
+        return render_page(request, template, ctx, status_code=status)
+
+    async def start(self, request: Req, slug: str, import_id: int) -> Template | Redirect:
+        imp = await self.service.get(import_id)
+        args, shown = self.read_mapping(await request.form(), imp)
+        try:
+            await self.service.set_mapping(request.user, import_id, *args)
+            await self.service.start(request.user, import_id)
+        except DomainError as exc:
+            if exc.status_code == 404:
+                raise
+            ctx = await self._mapping_context({**imp, **shown}, exc.detail)
+            return render_page(request, self.templates["mapping"], ctx, status_code=exc.status_code)
+        return Redirect(self._url(slug, import_id), status_code=303)
+
+    async def progress(self, request: Req, import_id: int) -> Template:
+        return render_page(request, self.templates["progress"],
+                           await self._progress_context(await self.service.get(import_id)))
+
+    async def errors_csv(self, import_id: int) -> Response[bytes]:
+        return errors_csv_response(*await self.service.errors_csv(import_id))
+
+
+def controller(name: str, pages: ImportPages) -> type[Controller]:
+    """The routes of `pages` under /t/{slug}/{section}/import, for admins."""
+
+    class ImportViews(Controller):
+        path = f"/t/{{slug:str}}/{pages.section}/import"
+        include_in_schema = False
+        guards = [requires("admin")]
+        exception_handlers = {RequestEntityTooLarge: pages.too_large}
+
+        @get("/")
+        async def index(self, request: Req) -> Template:
+            return await pages.upload_page(request)
+
+        @post("/", request_max_body_size=body_limit())
+        async def upload(self, request: Req, slug: FromPath[str]) -> Template | Redirect:
+            return await pages.upload(request, slug)
+
+        @get("/{import_id:int}")
+        async def show(self, request: Req, import_id: FromPath[int]) -> Template:
+            return await pages.show(request, import_id)
+
+        @post("/{import_id:int}/preview")
+        async def preview(self, request: Req, import_id: FromPath[int]) -> Template:
+            return await pages.preview(request, import_id)
+
+        @post("/{import_id:int}/start")
+        async def start(self, request: Req, slug: FromPath[str], import_id: FromPath[int]) -> Template | Redirect:
+            return await pages.start(request, slug, import_id)
+
+        @get("/{import_id:int}/progress")
+        async def progress(self, request: Req, import_id: FromPath[int]) -> Template:
+            return await pages.progress(request, import_id)
+
+        @get("/{import_id:int}/errors.csv")
+        async def errors_csv(self, import_id: FromPath[int]) -> Response[bytes]:
+            return await pages.errors_csv(import_id)
+
+    ImportViews.__name__ = ImportViews.__qualname__ = name
+    return ImportViews

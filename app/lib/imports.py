@@ -1,0 +1,282 @@
+"""What every CSV import shares, whatever it imports: the uploaded file kept in storage, its import row (encoding,
+separator, column mapping, status, counters, refused rows), the upload limit, the sample shown beside the mapping,
+the editable-until-started rule, queueing the job, the job's start and failure, and errors.csv.
+
+A domain (contacts, orders) describes its import table with an `ImportKind` and keeps only its own rules: how
+columns map to fields, the preview, and how a batch of rows lands.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime as dt
+import itertools
+import json
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+from litestar import Request, Response
+from litestar.datastructures import UploadFile
+from litestar.exceptions.http_exceptions import RequestEntityTooLarge
+from piccolo.table import Table
+
+from app.audit import services as audit
+from app.lib import import_csv, import_errors, jobs
+from app.lib.db import TenantRef, current_uow, tenant_context, tenant_selected
+from app.lib.errors import Conflict, DomainError, Invalid, NotFound
+from app.lib.storage import CHUNK, ObjectNotFound, get_storage
+from app.lib.uploads import safe_filename
+from app.settings import get_settings
+
+SAMPLE_ROWS = 10
+ERRORS_SHOWN = 100
+MAX_ERRORS_KEPT = 20_000
+"""Row errors kept in detail (and in errors.csv); `failed` counts them all."""
+FINISHED = ("done", "failed")
+
+
+class TooLarge(DomainError):
+    status_code = 413
+
+
+def max_bytes() -> int:
+    return get_settings().storage.import_max_mb * 1024 * 1024
+
+
+def too_large_message() -> str:
+    return (f"The file is larger than the {get_settings().storage.import_max_mb} MB import limit; split it into "
+            "smaller files and import them one after another.")
+
+
+# -- the HTTP edge of an upload ---------------------------------------------------------------------------------
+
+MULTIPART_OVERHEAD = 64 * 1024
+
+
+def body_limit() -> int:
+    """The route-level cap Litestar enforces while it reads the request (413 past it)."""
+    return max_bytes() + MULTIPART_OVERHEAD
+
+
+def too_large_response(request: Request[Any, Any, Any], exc: RequestEntityTooLarge) -> Response[Any]:
+    message = too_large_message()
+    return Response({"detail": message, "status_code": 413, "errors": [{"field": "file", "message": message}]},
+                    status_code=413)
+
+
+async def read_upload(upload: Any) -> tuple[str, bytes]:
+    """The file of a form field, read up to one byte past the limit (the service refuses it with 413)."""
+    if not isinstance(upload, UploadFile) or not upload.filename:
+        raise Invalid("Choose a CSV file to upload (multipart field `file`).", field="file")
+    parts: list[bytes] = []
+    size = 0
+    while size <= max_bytes() and (chunk := await upload.read(CHUNK)):
+        parts.append(chunk)
+        size += len(chunk)
+    return upload.filename, b"".join(parts)
+
+
+@dataclasses.dataclass(frozen=True)
+class ImportActor:
+    """Who the services see as the author of imported changes: the import itself (the timeline says which and
+    who started it; the audit log has one entry per import rather than one per row)."""
+
+    label: str
+    user_id: int | None = None
+    name: str = ""
+    email: str = ""
+
+
+async def _one(data: bytes) -> AsyncIterator[bytes]:
+    yield data
+
+
+def _inspect(data: bytes, name: str) -> tuple[import_csv.ParsedFile, list[str], list[list[str]], int]:
+    parsed = import_csv.parse(data, name)
+    header, rows = import_csv.records(parsed.text, parsed.delimiter)
+    sample = [r.cells for r in itertools.islice(rows, SAMPLE_ROWS)]
+    return parsed, header, sample, len(sample) + sum(1 for _ in rows)
+
+
+@dataclasses.dataclass(frozen=True)
+class ImportKind:
+    """One import table (`contact_import`, `order_import`) and how it is named to people and in the audit log."""
+
+    table: type[Table]
+    noun: str
+    """What a person calls one: "import", "order import"."""
+    audit_name: str
+    """Prefix of the audit actions and the target type: "contact_import"."""
+    default_filename: str
+    job: str
+    columns: tuple[Any, ...]
+    """What `get` selects (Piccolo columns)."""
+    state_columns: tuple[str, ...]
+    """Extra columns the job needs besides the common ones (its resume position)."""
+    error_order: str = "x.n"
+    """ORDER BY of the kept row errors (`x.e` is one error, `x.n` its position)."""
+    decorate: Callable[[dict[str, Any]], None] = lambda row: None
+    """Adds the kind's derived values to a row `get` returns."""
+    error_keys: tuple[tuple[str, Any], ...] = ()
+    """Keys every kept row error of this kind has besides row/field/message (and their value for a file error)."""
+
+    @property
+    def tablename(self) -> str:
+        return self.table._meta.tablename
+
+    def _label(self, import_id: int) -> str:
+        return f"{self.noun.capitalize()} #{import_id}"
+
+    # -- reading -------------------------------------------------------------------------------------------------
+
+    async def get(self, import_id: int) -> dict[str, Any]:
+        row = await self.table.select(*self.columns).where(self.table.id == import_id).output(load_json=True).first()
+        if row is None:
+            raise NotFound(f"No {self.noun} {import_id}.")
+        row["header"] = row["mapping"].get("header", [])
+        row["fields"] = row["mapping"].get("fields", [])
+        row["percent"] = 100 if row["status"] == "done" else (int(row["processed"] * 100 / row["total"])
+                                                              if row["total"] else 0)
+        self.decorate(row)
+        return row
+
+    async def errors(self, import_id: int, limit: int | None = ERRORS_SHOWN) -> list[dict[str, Any]]:
+        """Row errors: row (as a spreadsheet numbers it; 0 for the whole file), field and message."""
+        await self.get(import_id)
+        sql = (f"SELECT x.e FROM {self.tablename}, jsonb_array_elements(errors) WITH ORDINALITY AS x(e, n) "  # noqa: S608
+               f"WHERE id = $1 ORDER BY {self.error_order}")
+        rows = await current_uow().connection.fetch(sql + (f" LIMIT {int(limit)}" if limit else ""), import_id)
+        return [json.loads(r["e"]) for r in rows]
+
+    async def recent(self, limit: int = 10) -> list[dict[str, Any]]:
+        return await self.table.select(*self.columns).order_by(self.table.id, ascending=False).limit(limit).output(
+            load_json=True)
+
+    async def state(self, import_id: int, *, lock: bool = False) -> dict[str, Any]:
+        """The row as the job and the mapping steps need it (storage key, mapping, errors kept), optionally locked."""
+        cols = ", ".join(("id", "storage_key", "encoding", "delimiter", "mapping", "status", "total", "created_by",
+                          *self.state_columns))
+        sql = f"SELECT {cols}, jsonb_array_length(errors) AS errors_kept FROM {self.tablename} WHERE id = $1"  # noqa: S608
+        row = await current_uow().connection.fetchrow(sql + " FOR UPDATE" if lock else sql, import_id)
+        if row is None:
+            raise NotFound(f"No {self.noun} {import_id}.")
+        out = dict(row)
+        out["mapping"] = json.loads(out["mapping"])
+        return out
+
+    async def file(self, state: dict[str, Any]) -> tuple[list[str], Iterator[import_csv.Record]]:
+        try:
+            data = await get_storage().read_all(state["storage_key"])
+        except ObjectNotFound:
+            raise NotFound(f"The file of {self.noun} {state['id']} is missing from storage.") from None
+        return import_csv.records(import_csv.decode(data, state["encoding"]), state["delimiter"])
+
+    async def sample(self, import_id: int) -> list[list[str]]:
+        _, rows = await self.file(await self.state(import_id))
+        return [r.cells for r in itertools.islice(rows, SAMPLE_ROWS)]
+
+    async def errors_csv(self, import_id: int) -> tuple[str, bytes]:
+        """The refused rows as they were in the file, plus an `error` column (app/lib/import_errors.py)."""
+        state = await self.state(import_id)
+        meta = await self.get(import_id)
+        problems = await self.errors(import_id, limit=None)
+        header, rows = await self.file(state)
+        return import_errors.download_name(meta["filename"]), import_errors.rejected_rows_csv(
+            header, rows, problems, state["delimiter"])
+
+    # -- upload, mapping, start ----------------------------------------------------------------------------------
+
+    async def upload(self, actor: Any, filename: str, data: bytes,
+                     suggest: Callable[[list[str]], Any], **mapping_extra: Any) -> dict[str, Any]:
+        """Check and keep the file; the mapping starts as `suggest(header)`. Returns the import and a sample."""
+        if len(data) > max_bytes():
+            raise TooLarge(too_large_message(), field="file")
+        name = safe_filename(filename or self.default_filename)
+        parsed, header, sample, total = await asyncio.to_thread(_inspect, data, name)  # up to 20 MB of parsing
+        if total == 0:
+            raise Invalid("The file has a header but no rows to import.", field="file")
+        suggested = await suggest(header)
+        storage = get_storage()
+        key = await storage.put(_one(data), namespace="imports")
+        try:
+            inserted = await self.table.insert(self.table(
+                filename=name, storage_key=key, encoding=parsed.encoding, delimiter=parsed.delimiter,
+                mapping={"header": header, "fields": suggested, "suggested": suggested, **mapping_extra},
+                status="uploaded", total=total, created_by=actor.user_id)).returning(self.table.id)
+            import_id = int(inserted[0]["id"])
+            await audit.record(f"{self.audit_name}.uploaded", actor_id=actor.user_id, actor=actor.label,
+                               target_type=self.audit_name, target_id=import_id,
+                               detail={"filename": name, "rows": total, "encoding": parsed.encoding,
+                                       "size": len(data)})
+        except BaseException:
+            await storage.delete(key)
+            raise
+        return {**await self.get(import_id), "sample": sample, "suggested": suggested}
+
+    def check_editable(self, state: dict[str, Any]) -> None:
+        if state["status"] != "uploaded":
+            raise Conflict(f"{self._label(state['id'])} has started already (status {state['status']}); upload the "
+                           "file again to import it with another mapping.")
+
+    async def save_mapping(self, import_id: int, check: Callable[[dict[str, Any]], Any], **changes: Any) -> None:
+        """Change the mapping of an import that has not started; `check(state)` refuses a bad one first."""
+        state = await self.state(import_id, lock=True)
+        self.check_editable(state)
+        await check(state)
+        await self.table.update({self.table.mapping: {**state["mapping"], **changes}}).where(
+            self.table.id == import_id)
+
+    async def start(self, actor: Any, import_id: int, check: Callable[[dict[str, Any]], Any],
+                    ignore: str, **detail: Any) -> dict[str, Any]:
+        """Queue the job in this transaction: it runs only if the start commits, and a start is accepted once."""
+        state = await self.state(import_id, lock=True)
+        self.check_editable(state)
+        await check(state)
+        await self.table.update({self.table.status: "queued"}).where(self.table.id == import_id)
+        await jobs.enqueue(self.job, {"import_id": import_id, "actor": actor.label})
+        mapped = {h: f for h, f in zip(state["mapping"]["header"], state["mapping"]["fields"], strict=True)
+                  if f != ignore}
+        await audit.record(f"{self.audit_name}.started", actor_id=actor.user_id, actor=actor.label,
+                           target_type=self.audit_name, target_id=import_id,
+                           detail={"rows": state["total"], "mapping": mapped, **detail})
+        return await self.get(import_id)
+
+    # -- the job -------------------------------------------------------------------------------------------------
+
+    async def begin(self, tenant: TenantRef, import_id: int, actor_label: str
+                    ) -> tuple[dict[str, Any], Iterator[import_csv.Record], ImportActor] | None:
+        """The job's first step: mark the import running and open its file. None when there is nothing to do (a
+        finished or vanished import: the job is idempotent) or the file cannot be read (the import has failed)."""
+        async with tenant_context(tenant):
+            try:
+                state = await self.state(import_id)
+            except NotFound:
+                return None
+            if state["status"] in FINISHED:
+                return None
+            await self.table.update({self.table.status: "running"}).where(self.table.id == import_id)
+        with tenant_selected(tenant):  # storage keys are checked against the current tenant
+            try:
+                _, records = await self.file(state)
+            except DomainError as exc:
+                await self.fail(tenant, import_id, exc.detail)
+                return None
+        actor = ImportActor(label=self._label(import_id) + (f" by {actor_label}" if actor_label else ""))
+        return state, records, actor
+
+    async def fail(self, tenant: TenantRef, import_id: int, reason: str) -> None:
+        """The whole file is refused (e.g. it vanished from storage): say so as the import's only error."""
+        async with tenant_context(tenant):
+            error = {**dict(self.error_keys), "row": 0, "field": "file", "message": reason}
+            await self.table.update({self.table.status: "failed", self.table.finished_at: dt.datetime.now(dt.UTC),
+                                     self.table.errors: [error]}).where(self.table.id == import_id)
+            await audit.record(f"{self.audit_name}.failed", actor=self._label(import_id),
+                               target_type=self.audit_name, target_id=import_id, detail={"reason": reason})
+
+    async def finished(self, state: dict[str, Any], actor: ImportActor, import_id: int) -> None:
+        """Audit the end of an import with its final counters (inside the batch transaction that finished it)."""
+        final = await self.get(import_id)
+        await audit.record(f"{self.audit_name}.finished", actor_id=state["created_by"], actor=actor.label,
+                           target_type=self.audit_name, target_id=import_id,
+                           detail={k: final[k] for k in ("total", "created", "updated", "unchanged", "failed")})

@@ -1,0 +1,43 @@
+"""Email in the live console: the latest customer email of each of my email conversations, and the console
+refresh when an inbound email arrives (the open card follows through `interaction.created`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.accounts.services import Principal
+from app.conversations import console
+from app.conversations.live import console_panels
+from app.lib.db import TenantRef, current_uow
+from realtime import renders
+from realtime.events import Event
+
+SNIPPET = 400
+
+_LATEST_INBOUND = """
+SELECT DISTINCT ON (conversation) id, conversation, subject, from_address, left(text, $2) AS snippet, created_at
+FROM email_message
+WHERE conversation = ANY($1::int[]) AND direction = 'in'
+ORDER BY conversation, id DESC
+"""
+
+
+async def _console_extras(ctx: dict[str, Any]) -> dict[str, Any]:
+    """`emails`: conversation id -> the customer's latest email, for the email items of "My conversations"."""
+    ids = [c["id"] for c in ctx["mine"] if c["channel"] == "email"]
+    if not ids:
+        return {"emails": {}}
+    rows = await current_uow().connection.fetch(_LATEST_INBOUND, ids, SNIPPET)
+    return {"emails": {r["conversation"]: dict(r) for r in rows}}
+
+
+@renders("message.received")
+async def console_on_email(event: Event, tenant: TenantRef, user: Principal) -> str | None:
+    """A new email in a conversation that is already in the console (a reply in its thread) changes no queue
+    event, so the panels are re-rendered here; other channels' messages are left to their own renderers."""
+    if event.data.get("channel") != "email":
+        return None
+    return await console_panels(event, tenant, user)
+
+
+console.register_extra(_console_extras)

@@ -1,0 +1,179 @@
+"""Inbound email: emails/s accepted by `switchboard mail-in` over real SMTP sessions, and emails/s parsed and stored
+(contact found or created, threaded, timeline, queue) by the processing job.
+
+The listener runs as its own process (as in production); concurrent SMTP sessions each deliver a series of mails.
+The mix: a third plain new threads, a third multipart (quoted-printable text + HTML + a 10 KiB attachment), a third
+replies threaded by In-Reply-To; 200 distinct senders, so most mails find an existing contact.
+Sizes: BENCH_MAIL_COUNT (2000) mails, BENCH_MAIL_SESSIONS (16) concurrent SMTP sessions, BENCH_MAIL_WORKERS (1) job
+workers."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import subprocess
+import sys
+import time
+from email.message import EmailMessage
+from typing import Any
+
+import aiosmtplib
+import asyncpg
+
+from tests.bench.harness import REPO, BenchContext, free_port, percentiles
+
+SENDERS = 200
+ATTACHMENT = bytes(range(256)) * 40  # 10 KiB
+
+
+def _mail(i: int, to: str, sent: dict[int, str]) -> EmailMessage:
+    """Mail number `i`; a reply answers the same sender's previous mail (`sent`: sender -> its last Message-ID)."""
+    sender = i % SENDERS
+    msg = EmailMessage()
+    msg["From"] = f"Customer {sender} <customer{sender}@bench-customers.example>"
+    msg["To"] = to
+    msg["Message-ID"] = f"<bench-{i}-{secrets.token_hex(4)}@bench-customers.example>"
+    kind = i % 3
+    if kind == 2 and sender in sent:
+        parent = sent[sender]
+        msg["Subject"] = f"Re: Order {i // 3}"
+        msg["In-Reply-To"] = parent
+        msg["References"] = parent
+        msg.set_content(f"Any news about my order?\n\n> earlier message {parent}\n")
+    elif kind == 1:
+        msg["Subject"] = f"Bestellung {i} - Rückfrage"
+        msg.set_content("Grüße! Wo bleibt meine Bestellung? " + "lange Zeile " * 40, cte="quoted-printable")
+        msg.add_alternative("<p>Grüße! <b>Wo</b> bleibt meine Bestellung?</p>", subtype="html")
+        msg.add_attachment(ATTACHMENT, maintype="application", subtype="octet-stream", filename=f"scan-{i}.bin")
+    else:
+        msg["Subject"] = f"Order {i // 3}"
+        msg.set_content(f"Hello, where is order {i}? Thanks.")
+    return msg
+
+
+async def _wait_port(port: int, proc: asyncio.subprocess.Process, within: float = 30.0) -> None:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if proc.returncode is not None:
+            raise RuntimeError(f"mail-in exited with {proc.returncode}")
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.close()
+            await writer.wait_closed()
+            return
+        except OSError:
+            await asyncio.sleep(0.1)
+    raise RuntimeError("mail-in did not listen in time")
+
+
+async def _deliver(port: int, to: str, count: int, sessions: int) -> tuple[float, list[float], int]:
+    """`count` mails over `sessions` concurrent SMTP sessions (each reuses its connection); wall time, per-mail
+    latencies, refusals."""
+    sent_ids: dict[int, str] = {}
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for i in range(count):
+        queue.put_nowait(i)
+    latencies: list[float] = []
+    refused = 0
+
+    async def session() -> None:
+        nonlocal refused
+        smtp = aiosmtplib.SMTP(hostname="127.0.0.1", port=port, timeout=60)
+        await smtp.connect()
+        try:
+            while True:
+                try:
+                    i = queue.get_nowait()
+                except asyncio.QueueEmpty:
+                    return
+                msg = _mail(i, to, sent_ids)
+                started = time.perf_counter()
+                try:
+                    await smtp.send_message(msg, sender=str(msg["From"]).split("<")[1].rstrip(">"), recipients=[to])
+                except aiosmtplib.SMTPException:
+                    refused += 1
+                    continue
+                latencies.append(time.perf_counter() - started)
+                sent_ids[i % SENDERS] = str(msg["Message-ID"])
+        finally:
+            await smtp.quit()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(session() for _ in range(sessions)))
+    return time.perf_counter() - started, latencies, refused
+
+
+async def main(ctx: BenchContext) -> None:
+    from app.lib.jobs import Worker
+    from app.settings import get_settings
+    from tenants import services as tenants
+
+    count = ctx.env_int("BENCH_MAIL_COUNT", 2000)
+    sessions = ctx.env_int("BENCH_MAIL_SESSIONS", 16)
+    workers = ctx.env_int("BENCH_MAIL_WORKERS", 1)
+    slug = f"mail_{secrets.token_hex(3)}"
+    shop = await tenants.signup("Bench mail shop", slug, f"owner@{slug.replace('_', '-')}.example",
+                                "bench owner passphrase", owner_name="Owner")
+    to = f"{slug}@{get_settings().mail.mail_domain}"
+    schema = shop.tenant.schema
+
+    ctx.section(f"SMTP accept: {count} mails over {sessions} sessions to `switchboard mail-in`")
+    port = free_port()
+    env = {**os.environ, "MAIL_IN_PORT": str(port), "MAIL_IN_HOST": "127.0.0.1"}
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-c", "from app.cli import main; main()", "mail-in",
+                                                cwd=REPO, env=env, stdout=subprocess.DEVNULL,
+                                                stderr=subprocess.DEVNULL)
+    try:
+        await _wait_port(port, proc)
+        await _deliver(port, to, 30, 2)  # warm-up: the listener's pool, the tenant lookup
+        elapsed, latencies, refused = await _deliver(port, to, count, sessions)
+    finally:
+        proc.terminate()
+        try:
+            await asyncio.wait_for(proc.wait(), 10)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+    pct = percentiles(latencies)
+    ctx.record("inbound accepted", len(latencies) / elapsed, "emails/s",
+               note=f"{len(latencies)} mails, {sessions} SMTP sessions; stored + job queued per mail")
+    ctx.record("inbound accept latency p50", pct[50] * 1000, "ms", note=f"p99 {pct[99] * 1000:.1f} ms")
+    if refused:
+        ctx.record("inbound refused", refused, "mails")
+
+    # The schema name comes from our tenant registry (a validated slug), so formatting it into SQL is safe.
+    conn = await asyncpg.connect(ctx.dsn)
+    try:
+        total = await conn.fetchval(f'SELECT count(*) FROM "{schema}".inbound_mail')  # noqa: S608
+        size = await conn.fetchval(f'SELECT coalesce(avg(size), 0)::int FROM "{schema}".inbound_mail')  # noqa: S608
+        ctx.log(f"{total} mails stored, {size} bytes on average")
+
+        ctx.section(f"parse + store: the processing job ({workers} worker(s))")
+        pool = [Worker(ctx.dsn, poll_seconds=0.2) for _ in range(workers)]
+        started = time.perf_counter()
+        for worker in pool:
+            await worker.start()
+        try:
+            while True:
+                left = await conn.fetchval(
+                    f'SELECT count(*) FROM "{schema}".inbound_mail WHERE processed_at IS NULL')  # noqa: S608
+                if not left:
+                    break
+                if time.perf_counter() - started > 600:
+                    raise RuntimeError(f"{left} mails still unprocessed after 10 minutes")
+                await asyncio.sleep(0.05)
+            elapsed = time.perf_counter() - started
+        finally:
+            for worker in pool:
+                await worker.stop()
+        stats: dict[str, Any] = dict(await conn.fetchrow(
+            f'SELECT (SELECT count(*) FROM "{schema}".email_message WHERE direction = \'in\') AS emails, '  # noqa: S608
+            f'(SELECT count(*) FROM "{schema}".contact) AS contacts, '
+            f'(SELECT count(*) FROM "{schema}".conversation) AS conversations, '
+            f'(SELECT count(*) FROM "{schema}".inbound_mail WHERE error <> \'\') AS errors'))
+    finally:
+        await conn.close()
+    ctx.record("inbound parsed + stored", total / elapsed, "emails/s",
+               note=f"{stats['emails']} emails, {stats['contacts']} contacts, {stats['conversations']} "
+                    f"conversations, {stats['errors']} errors; {workers} job worker(s)")
