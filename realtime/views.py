@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from typing import Any
 
 import structlog
@@ -24,6 +23,7 @@ from realtime import presence
 from realtime.channels import may_watch
 from realtime.hub import Connection
 from realtime.runtime import runtime
+from realtime.sockets import json_frames, stop_reader
 
 log = structlog.get_logger(__name__)
 
@@ -72,14 +72,7 @@ async def _serve(socket: WebSocket[Any, Any, Any], tenant: TenantRef, user: Prin
 
     async def receive() -> None:
         try:
-            while True:
-                raw = await socket.receive_text()
-                try:
-                    msg = json.loads(raw)
-                except ValueError:
-                    continue
-                if not isinstance(msg, dict):
-                    continue
+            async for msg in json_frames(socket):
                 if not hello.done():
                     hello.set_result(_last_id(str(msg["last_id"])) if "last_id" in msg else None)
                 await _handle(msg)
@@ -114,9 +107,7 @@ async def _serve(socket: WebSocket[Any, Any, Any], tenant: TenantRef, user: Prin
     except (WebSocketDisconnect, RuntimeError, OSError):
         code = 0  # the client went away mid-send
     finally:
-        receiver.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await receiver
+        await stop_reader(receiver)
         await hub.detach(conn)
     if code:
         with contextlib.suppress(Exception):

@@ -13,7 +13,7 @@ from app.conversations import events as queue_events
 from app.conversations import services as conversations
 from app.conversations.tables import Conversation
 from app.lib.db import current_tenant, current_uow
-from app.lib.errors import Invalid, NotFound
+from app.lib.errors import NotFound
 from app.lib.identities import pretty_phone, try_phone
 from app.lib.storage import ObjectNotFound, get_storage
 from app.timeline import services as timeline
@@ -299,14 +299,7 @@ async def recording_media(call_id: int) -> tuple[bytes, str]:
 async def click_to_call(actor: Principal, contact_id: int, number: str | None) -> dict[str, Any]:
     """Ring the operator's device first; when they answer, Twilio dials the customer from the shop's number."""
     card = await contacts.get(contact_id)
-    if number:
-        to = try_phone(number, await contacts.default_region())
-        if to is None:
-            raise Invalid(f"{number!r} is not a valid phone number.", field="number")
-    elif card["phones"]:
-        to = card["phones"][0]
-    else:
-        raise Invalid("This contact has no phone number.", field="number")
+    to = await contacts.number_to_reach(card, number)
     config = await config_service.require()
     device = await config_service.device_of(actor.user_id)
     urls = twiml.Urls(current_tenant().slug)

@@ -11,17 +11,12 @@ from litestar.response import Template
 
 from app.accounts.guards import signed_in
 from app.accounts.services import Principal
-from app.lib.errors import DomainError
-from app.lib.templates import render_page
 from app.contacts import services as contacts
+from app.lib.errors import DomainError
+from app.lib.templates import flash, render_page
 from telephony import calls, config, controls, sms
 
 Req = Request[Principal, Any, Any]
-
-
-def _flash(request: Req, message: str, *, ok: bool, status: int = 200) -> Template:
-    return render_page(request, "_partials/messages.html", {"notice" if ok else "error": message},
-                       status_code=status)
 
 
 class CallConsoleViews(Controller):
@@ -34,8 +29,8 @@ class CallConsoleViews(Controller):
         try:
             await controls.hang_up(request.user, conversation_id)
         except DomainError as exc:
-            return _flash(request, exc.detail, ok=False, status=exc.status_code)
-        return _flash(request, "Call ended.", ok=True)
+            return flash(request, exc.detail, ok=False, status=exc.status_code)
+        return flash(request, "Call ended.", ok=True)
 
     @post("/hold")
     async def hold(self, request: Req, slug: FromPath[str], conversation_id: FromPath[int]) -> Template:
@@ -43,8 +38,8 @@ class CallConsoleViews(Controller):
         try:
             await controls.hold(request.user, conversation_id, on)
         except DomainError as exc:
-            return _flash(request, exc.detail, ok=False, status=exc.status_code)
-        return _flash(request, "The caller is on hold." if on else "Resumed: your phone rings.", ok=True)
+            return flash(request, exc.detail, ok=False, status=exc.status_code)
+        return flash(request, "The caller is on hold." if on else "Resumed: your phone rings.", ok=True)
 
     @post("/transfer")
     async def transfer(self, request: Req, slug: FromPath[str], conversation_id: FromPath[int]) -> Template:
@@ -56,8 +51,8 @@ class CallConsoleViews(Controller):
             else:
                 await controls.transfer(request.user, conversation_id, queue_key=value if kind == "queue" else None)
         except DomainError as exc:
-            return _flash(request, exc.detail, ok=False, status=exc.status_code)
-        return _flash(request, "Transferred.", ok=True)
+            return flash(request, exc.detail, ok=False, status=exc.status_code)
+        return flash(request, "Transferred.", ok=True)
 
 
 class ContactPhoneViews(Controller):
@@ -80,8 +75,8 @@ class ContactPhoneViews(Controller):
         try:
             await calls.click_to_call(request.user, contact_id, number)
         except DomainError as exc:
-            return _flash(request, exc.detail, ok=False, status=exc.status_code)
-        return _flash(request, "Your phone rings: answer it and the customer is dialled.", ok=True)
+            return flash(request, exc.detail, ok=False, status=exc.status_code)
+        return flash(request, "Your phone rings: answer it and the customer is dialled.", ok=True)
 
     @post("/sms")
     async def send_sms(self, request: Req, slug: FromPath[str], contact_id: FromPath[int]) -> Template:
@@ -90,5 +85,5 @@ class ContactPhoneViews(Controller):
         try:
             await sms.send(request.user, contact_id, str(form.get("body", "")), number)
         except DomainError as exc:
-            return _flash(request, exc.detail, ok=False, status=exc.status_code)
-        return _flash(request, "SMS sent; its delivery status shows on the timeline.", ok=True)
+            return flash(request, exc.detail, ok=False, status=exc.status_code)
+        return flash(request, "SMS sent; its delivery status shows on the timeline.", ok=True)

@@ -12,7 +12,7 @@ from app.conversations import services as conversations
 from app.conversations.tables import Conversation
 from app.lib.db import current_tenant, current_uow
 from app.lib.errors import Invalid
-from app.lib.identities import pretty_phone, try_phone
+from app.lib.identities import pretty_phone
 from app.timeline import services as timeline
 from telephony import client
 from telephony import config as config_service
@@ -94,14 +94,7 @@ async def send(actor: Principal, contact_id: int, body: str, number: str | None 
         raise Invalid("The message is empty.", field="body")
     if len(body) > MAX_BODY:
         raise Invalid(f"An SMS can be at most {MAX_BODY} characters.", field="body")
-    if number:
-        to = try_phone(number, await contacts.default_region())
-        if to is None:
-            raise Invalid(f"{number!r} is not a valid phone number.", field="number")
-    elif card["phones"]:
-        to = card["phones"][0]
-    else:
-        raise Invalid("This contact has no phone number.", field="number")
+    to = await contacts.number_to_reach(card, number)
     config = await config_service.require()
     urls = Urls(current_tenant().slug)
     msg = await client.call(config, lambda c: c.messages.create(to=to, from_=config.numbers[0], body=body,

@@ -21,6 +21,7 @@ from app.conversations import services as conversations
 from app.conversations.tables import Conversation
 from app.lib.db import current_tenant, current_uow
 from app.lib.errors import Conflict, Forbidden, Invalid, NotFound
+from app.lib.forms import message_text
 from app.lib.identities import normalize_email, normalize_phone
 from app.lib.security import constant_time_equals, new_token, token_hash
 from app.timeline import services as timeline
@@ -247,12 +248,7 @@ MESSAGE_COLUMNS = (ChatMessage.id, ChatMessage.direction, ChatMessage.body, Chat
 
 
 def _body(body: Any) -> str:
-    text = body.strip() if isinstance(body, str) else ""
-    if not text:
-        raise Invalid("The message is empty.", field="body")
-    if len(text) > MAX_MESSAGE:
-        raise Invalid(f"The message must be at most {MAX_MESSAGE} characters.", field="body")
-    return text
+    return message_text(body, MAX_MESSAGE)
 
 
 _MESSAGES = """

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from typing import Any
 
 import msgspec
@@ -31,6 +30,7 @@ from app.lib.errors import DomainError
 from realtime import channels
 from realtime.channels import channel_name
 from realtime.events import decode
+from realtime.sockets import finish, json_frames
 
 log = structlog.get_logger(__name__)
 
@@ -85,14 +85,7 @@ async def chat_socket(socket: WebSocket[Any, Any, Any], slug: FromPath[str]) -> 
 
     async def receive() -> None:
         with contextlib.suppress(WebSocketDisconnect, RuntimeError):
-            while True:
-                raw = await socket.receive_text()
-                try:
-                    msg = json.loads(raw)
-                except ValueError:
-                    continue
-                if not isinstance(msg, dict):
-                    continue
+            async for msg in json_frames(socket):
                 try:
                     await _handle(tenant, session_id, msg)
                 except DomainError:
@@ -135,12 +128,7 @@ async def chat_socket(socket: WebSocket[Any, Any, Any], slug: FromPath[str]) -> 
     except (WebSocketDisconnect, RuntimeError, OSError):
         pass
     finally:
-        receiver.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await receiver
-        await sub.close()
-    with contextlib.suppress(Exception):
-        await socket.close()
+        await finish(socket, receiver, sub)
 
 
 async def _refuse(socket: WebSocket[Any, Any, Any], code: int) -> None:

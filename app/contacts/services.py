@@ -26,6 +26,19 @@ async def default_region() -> str:
     return row["default_region"] if row else "US"
 
 
+async def number_to_reach(card: dict[str, Any], number: str | None, *, field: str = "number") -> str:
+    """The number to call or text a contact on: the one typed (local formats in the shop's region), else the
+    card's first phone; E.164."""
+    if number:
+        to = try_phone(number, await default_region())
+        if to is None:
+            raise Invalid(f"{number!r} is not a valid phone number.", field=field)
+        return to
+    if card["phones"]:
+        return str(card["phones"][0])
+    raise Invalid("This contact has no phone number; enter one.", field=field)
+
+
 def _text(value: Any, field: str, limit: int) -> str:
     if not isinstance(value, str):
         raise Invalid(f"{field} must be text.", field=field)

@@ -12,14 +12,9 @@ from app.accounts.guards import signed_in
 from app.accounts.services import Principal
 from app.conversations import console, services
 from app.lib.errors import DomainError
-from app.lib.templates import render_page
+from app.lib.templates import flash, render_page
 
 Req = Request[Principal, Any, Any]
-
-
-def _flash(request: Req, message: str, *, ok: bool, status: int = 200) -> Template:
-    return render_page(request, "_partials/messages.html", {"notice" if ok else "error": message},
-                       status_code=status)
 
 
 class ConsoleViews(Controller):
@@ -47,9 +42,9 @@ class ConsoleViews(Controller):
             row = await services.accept(request.user, conversation_id)
         except DomainError as exc:
             # Keep the loser's answer a 200 fragment so htmx shows it; the message says what happened.
-            return _flash(request, exc.detail, ok=False)
+            return flash(request, exc.detail, ok=False)
         who = row["contact_name"] or row["from_address"] or "the customer"
-        return _flash(request, f"You took the {row['channel']} with {who}.", ok=True)
+        return flash(request, f"You took the {row['channel']} with {who}.", ok=True)
 
     @post("/wrapup/{conversation_id:int}")
     async def wrap_up(self, request: Req, slug: FromPath[str], conversation_id: FromPath[int]) -> Template:
@@ -58,8 +53,8 @@ class ConsoleViews(Controller):
             await services.wrap_up(request.user, conversation_id, code=str(form.get("code", "")),
                                    note=str(form.get("note", "")))
         except DomainError as exc:
-            return _flash(request, exc.detail, ok=False, status=exc.status_code)
-        return _flash(request, "Wrapped up.", ok=True)
+            return flash(request, exc.detail, ok=False, status=exc.status_code)
+        return flash(request, "Wrapped up.", ok=True)
 
     @post("/transfer/{conversation_id:int}")
     async def transfer(self, request: Req, slug: FromPath[str], conversation_id: FromPath[int]) -> Template:
@@ -67,5 +62,5 @@ class ConsoleViews(Controller):
         try:
             row = await services.transfer(request.user, conversation_id, queue_key=str(form.get("queue", "")))
         except DomainError as exc:
-            return _flash(request, exc.detail, ok=False, status=exc.status_code)
-        return _flash(request, f"Transferred to {row['queue_name']}.", ok=True)
+            return flash(request, exc.detail, ok=False, status=exc.status_code)
+        return flash(request, f"Transferred to {row['queue_name']}.", ok=True)

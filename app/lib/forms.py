@@ -6,6 +6,8 @@ from typing import Any
 
 from litestar import Request
 
+from app.lib.errors import Invalid
+
 
 async def fields(request: Request[Any, Any, Any], *names: str) -> dict[str, str]:
     form = await request.form()
@@ -14,3 +16,13 @@ async def fields(request: Request[Any, Any, Any], *names: str) -> dict[str, str]
         value = form.get(name, "")
         out[name] = value.strip() if isinstance(value, str) and name != "password" else (value or "")
     return out
+
+
+def message_text(body: Any, limit: int) -> str:
+    """A customer's or operator's message as stored: trimmed, not empty, at most `limit` characters."""
+    text = body.strip() if isinstance(body, str) else ""
+    if not text:
+        raise Invalid("The message is empty.", field="body")
+    if len(text) > limit:
+        raise Invalid(f"The message must be at most {limit} characters.", field="body")
+    return text

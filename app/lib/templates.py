@@ -46,3 +46,9 @@ def render_page(request: Request[Any, Any, Any], name: str, context: dict[str, A
     if cookie is not None:
         response.cookies.append(cookie)
     return response
+
+
+def flash(request: Request[Any, Any, Any], message: str, *, ok: bool, status: int = 200) -> Template:
+    """The one-line answer of an htmx button: a notice, or an error with the request's 4xx status."""
+    return render_page(request, "_partials/messages.html", {"notice" if ok else "error": message},
+                       status_code=status)

@@ -16,7 +16,7 @@ from app.accounts.services import Principal
 from app.contacts import services as contacts
 from app.lib.errors import DomainError
 from app.lib.forms import fields
-from app.lib.templates import render_page
+from app.lib.templates import flash, render_page
 from app.messaging import config, outbound, templates
 
 Req = Request[Principal, Any, Any]
@@ -167,7 +167,5 @@ class ConsoleEmailViews(Controller):
         try:
             row = await outbound.reply(request.user, conversation_id, dict(form))
         except DomainError as exc:
-            return render_page(request, "_partials/messages.html", {"error": _error_text(exc)},
-                               status_code=exc.status_code)
-        return render_page(request, "_partials/messages.html",
-                           {"notice": f"Reply “{row['subject']}” queued to {row['to_address']}."})
+            return flash(request, _error_text(exc), ok=False, status=exc.status_code)
+        return flash(request, f"Reply “{row['subject']}” queued to {row['to_address']}.", ok=True)

@@ -174,7 +174,6 @@ async def _queue_portal_sms(actor: Principal, order_id: int, card: dict[str, Any
     """The SMS goes out through the tenant's own Twilio account: without one, a 400 saying what to set up."""
     import secrets
 
-    from app.lib.identities import try_phone
     from telephony import config as twilio_config
 
     twilio = await twilio_config.load()
@@ -182,14 +181,7 @@ async def _queue_portal_sms(actor: Principal, order_id: int, card: dict[str, Any
         raise Invalid("Sending by SMS needs Twilio: an admin connects the shop's Twilio account (Account SID, Auth "
                       "Token and a phone number that can send SMS) in Settings → Twilio "
                       f"(/t/{current_tenant().slug}/settings/twilio) first.", field="channel")
-    if to:
-        number = try_phone(to, await contacts.default_region())
-        if number is None:
-            raise Invalid(f"{to!r} is not a valid phone number.", field="to")
-    elif card["phones"]:
-        number = card["phones"][0]
-    else:
-        raise Invalid("This contact has no phone number; enter one.", field="to")
+    number = await contacts.number_to_reach(card, to, field="to")
     if await portal.current_link(order_id) is None:
         await portal.issue(actor, order_id)
     await jobs.enqueue("orders.send_portal_sms", {"order_id": order_id, "to": number, "by": actor.label,

@@ -19,7 +19,8 @@ from app.audit import services as audit
 from app.conversations import services as conversations
 from app.conversations.tables import Conversation
 from app.lib.db import current_tenant
-from app.lib.errors import Invalid, NotFound
+from app.lib.errors import NotFound
+from app.lib.forms import message_text
 from app.lib.ratelimit import Limiter
 from app.lib.security import constant_time_equals, token_hash
 from app.orders import pipeline
@@ -128,12 +129,7 @@ async def messages(order_id: int) -> list[dict[str, Any]]:
 
 
 def _body(body: Any) -> str:
-    text = body.strip() if isinstance(body, str) else ""
-    if not text:
-        raise Invalid("The message is empty.", field="body")
-    if len(text) > MAX_MESSAGE:
-        raise Invalid(f"The message must be at most {MAX_MESSAGE} characters.", field="body")
-    return text
+    return message_text(body, MAX_MESSAGE)
 
 
 async def customer_message(order_id: int, body: str) -> dict[str, Any]:

@@ -31,6 +31,7 @@ from app.settings import get_settings
 from realtime import channels
 from realtime.channels import channel_name
 from realtime.events import decode
+from realtime.sockets import finish
 
 log = structlog.get_logger(__name__)
 
@@ -156,9 +157,4 @@ async def portal_socket(socket: WebSocket[Any, Any, Any], slug: FromPath[str], t
     except (WebSocketDisconnect, RuntimeError, OSError):
         pass
     finally:
-        receiver.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await receiver
-        await sub.close()
-    with contextlib.suppress(Exception):
-        await socket.close()
+        await finish(socket, receiver, sub)
