@@ -33,7 +33,13 @@ async def chat_pane(event: Event, tenant: TenantRef, user: Principal) -> str | N
     chat = (await services.console_view([conversation_id])).get(conversation_id)
     if chat is None:
         return None
-    typing_until = (event.at.timestamp() + TYPING_SHOWN) if event.name == "chat.typing" else None
+    # The console keeps a "typing" across re-renders of the pane (chat-console.js) until it expires; a message
+    # from the visitor ends it at once (0).
+    typing_until: float | None = None
+    if event.name == "chat.typing":
+        typing_until = event.at.timestamp() + TYPING_SHOWN
+    elif event.name == "chat.message" and event.data.get("direction") == "in":
+        typing_until = 0
     return render_text("_partials/console_chat_log.html", {"c": dict(conv), "chat": chat, "tenant": tenant, "oob": True,
                                                             "typing_until": typing_until})
 

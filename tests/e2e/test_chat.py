@@ -91,6 +91,11 @@ async def test_visitor_and_operator_chat_live_across_origins(fx_new_context: New
 
         await visitor.get_by_test_id("sb-chat-input").press_sequentially("Is the", delay=20)
         await expect(pane.get_by_test_id("chat-typing")).to_be_visible()
+        # Any panel re-render (here: the operator's own status change re-renders every panel) keeps "typing" up.
+        await operator.get_by_test_id("my-status").select_option("away")
+        await expect(operator.get_by_test_id("team-presence")).to_contain_text("away")
+        await expect(pane.get_by_test_id("chat-typing")).to_be_visible()
+        await operator.get_by_test_id("my-status").select_option("available")
         await visitor.get_by_test_id("sb-chat-input").fill("Are the beans fresh?")
         await visitor.get_by_test_id("sb-chat-send").click()
         await expect(pane.get_by_test_id("chat-message").filter(has_text="Are the beans fresh?")).to_be_visible()
