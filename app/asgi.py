@@ -6,11 +6,11 @@ from typing import Any
 
 from litestar import Litestar, Request, Response
 from litestar.config.response_cache import ResponseCacheConfig
-from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.middleware import DefineMiddleware
 from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
@@ -18,6 +18,10 @@ from litestar.template.config import TemplateConfig
 from app.accounts.api import AccountsApi
 from app.accounts.guards import LoginRequired
 from app.accounts.views import AuthViews, WorkspaceViews
+from app.chat.api import ChatApi
+from app.chat.socket import chat_socket
+from app.chat.views import ChatConsoleViews, ChatSettingsViews
+from app.chat.widget import WidgetApi, widget_js
 from app.contacts.api import ContactsApi
 from app.contacts.files_api import ContactFilesApi
 from app.contacts.files_views import ContactFileViews
@@ -30,23 +34,19 @@ from app.conversations.api import ConversationsApi
 from app.conversations.views import ConsoleViews
 from app.deals.api import DealsApi
 from app.deals.views import DealViews
+from app.lib import csrf
+from app.lib.errors import EXCEPTION_HANDLERS, http_error_handler
+from app.lib.lifecycle import lifespan
+from app.lib.templates import STATIC_DIR, environment
+from app.messaging.api import MessagingApi
+from app.messaging.views import ConsoleEmailViews, EmailComposeViews, EmailSettingsViews, EmailTemplateViews
 from app.orders.api import OrdersApi
 from app.orders.imports_api import OrderImportsApi
 from app.orders.imports_views import OrderImportViews
 from app.orders.settings_views import OrderSettingsViews
 from app.orders.socket import portal_socket
-from app.chat.api import ChatApi
-from app.chat.socket import chat_socket
-from app.chat.views import ChatConsoleViews, ChatSettingsViews
-from app.chat.widget import WidgetApi, widget_js
 from app.orders.views import OrderViews, PortalViews
-from app.lib import csrf
-from app.lib.errors import EXCEPTION_HANDLERS, http_error_handler
-from app.lib.lifecycle import lifespan
-from app.lib.templates import STATIC_DIR, environment
 from realtime.views import console_socket
-from app.messaging.api import MessagingApi
-from app.messaging.views import ConsoleEmailViews, EmailComposeViews, EmailSettingsViews, EmailTemplateViews
 from telephony.api import TelephonyApi
 from telephony.console_views import CallConsoleViews, ContactPhoneViews
 from telephony.views import TwilioSettingsViews
@@ -79,11 +79,11 @@ def _stores(settings: Any) -> dict[str, Any]:
 
 
 def create_app() -> Litestar:
+    from app.chat import live as _chat_live  # noqa: F401
     from app.contacts import live as _card_live  # noqa: F401  (live renderers register on import)
     from app.conversations import live as _console_live  # noqa: F401
-    from app.orders import live as _order_live  # noqa: F401
-    from app.chat import live as _chat_live  # noqa: F401
     from app.messaging import live as _email_live  # noqa: F401
+    from app.orders import live as _order_live  # noqa: F401
     from app.settings import get_settings
 
     settings = get_settings()

@@ -332,7 +332,8 @@ def demo() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8010, show_default=True, type=int)
 @click.option("--account-sid", default=None, help="AC… of the simulated account (default: a new one).")
-@click.option("--auth-token", default=None, help="Its Auth Token (default: a new one); save both in the shop's settings.")
+@click.option("--auth-token", default=None,
+              help="Its Auth Token (default: a new one); save both in the shop's settings.")
 @click.option("--number", default="+14155550100", show_default=True, help="The shop's simulated Twilio number.")
 @click.option("--webhook-base", required=True, help="The shop's webhook base, e.g. http://127.0.0.1:8000/t/demo/webhooks/twilio")
 def twilio_sim(host: str, port: int, account_sid: str | None, auth_token: str | None, number: str,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from app.accounts import jobs as accounts_jobs
 from app.contacts import jobs as contacts_jobs
-from app.orders import jobs as orders_jobs
 from app.lib.jobs import JobSpec
 from app.messaging import jobs as messaging_jobs
+from app.orders import jobs as orders_jobs
 from telephony import jobs as telephony_jobs
 
 REGISTRY: dict[str, JobSpec] = {

@@ -8,11 +8,11 @@ import time
 
 import asyncpg
 
-from app.piccolo_conf import DB
 from app.lib.db import TenantRef, platform_context, quote_schema, schema_transaction
 from app.lib.errors import Conflict, Invalid, NotFound
 from app.lib.identities import normalize_email
 from app.lib.security import check_password_policy, hash_password
+from app.piccolo_conf import DB
 from tenants import migrations
 from tenants.tables import Tenant
 

@@ -97,7 +97,7 @@ class ServerProcess:
     def start(self) -> ServerProcess:
         cmd = [sys.executable, "-m", "uvicorn", "app.asgi:create_app", "--factory", "--host", "127.0.0.1",
                "--port", str(self.port), "--ws", "websockets-sansio", "--lifespan", "on", "--log-level", "warning"]
-        self.proc = subprocess.Popen(cmd, cwd=REPO, env={**os.environ, **self.env}, stdout=self.log,  # noqa: S603
+        self.proc = subprocess.Popen(cmd, cwd=REPO, env={**os.environ, **self.env}, stdout=self.log,
                                      stderr=subprocess.STDOUT)
         return self
 

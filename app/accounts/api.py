@@ -88,6 +88,7 @@ class AccountsApi(Controller):
         return to(WorkspaceOut, row)
 
     @get("/audit", guards=[requires("admin")], summary="The audit log, newest first")
-    async def audit_log(self, before: FromQuery[int | None] = None, action: FromQuery[str | None] = None, limit: FromQuery[int] = 50) -> Page:
+    async def audit_log(self, before: FromQuery[int | None] = None, action: FromQuery[str | None] = None,
+                        limit: FromQuery[int] = 50) -> Page:
         rows = await audit.page(limit=limit, before_id=before, action=action)
         return Page(items=[to(AuditOut, r) for r in rows], next=rows[-1]["id"] if len(rows) == limit else None)

@@ -13,8 +13,8 @@ from app.accounts.tables import ROLES, ApiKey, Invitation, Session, User, Worksp
 from app.audit import services as audit
 from app.lib import jobs, reqctx
 from app.lib.db import TenantRef, current_tenant, current_uow
-from app.lib.identities import normalize_email
 from app.lib.errors import Conflict, Forbidden, Invalid, NotFound, TooManyAttempts, Unauthorized
+from app.lib.identities import normalize_email
 from app.lib.security import check_password_policy, hash_password, new_token, token_hash, verify_password
 from app.settings import get_settings
 
@@ -288,7 +288,8 @@ async def update_user(actor: Principal, user_id: int, *, role: str | None = None
         changes[User.status] = status
     if not changes:
         return target
-    if target["role"] == "owner" and (changes.get(User.role, "owner") != "owner" or changes.get(User.status) == "disabled"):
+    if target["role"] == "owner" and (changes.get(User.role, "owner") != "owner"
+                                      or changes.get(User.status) == "disabled"):
         owners = await User.count().where((User.role == "owner") & (User.status == "active"))
         if owners <= 1:
             raise Conflict("This is the last owner of the workspace; make someone else owner first.")

@@ -121,7 +121,8 @@ async def validate(values: dict[str, Any], *, current: dict[str, Any] | None = N
     defs = {d["key"]: d for d in await definitions()}
     unknown = sorted(set(values) - set(defs))
     if unknown:
-        raise Invalid(f"Unknown custom field {unknown[0]!r}; define it in settings first.", field=f"custom.{unknown[0]}")
+        raise Invalid(f"Unknown custom field {unknown[0]!r}; define it in settings first.",
+                      field=f"custom.{unknown[0]}")
     result = dict(current or {})
     for key, value in values.items():
         if _empty(value):

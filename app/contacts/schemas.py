@@ -30,9 +30,9 @@ class ContactPatch(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=Tru
     phones: list[str] | msgspec.UnsetType = msgspec.UNSET
     emails: list[str] | msgspec.UnsetType = msgspec.UNSET
     tags: list[str] | msgspec.UnsetType = msgspec.UNSET
-    temperature: str | None | msgspec.UnsetType = msgspec.UNSET
-    owner_id: int | None | msgspec.UnsetType = msgspec.UNSET
-    birth_date: dt.date | None | msgspec.UnsetType = msgspec.UNSET
+    temperature: str | msgspec.UnsetType | None = msgspec.UNSET
+    owner_id: int | msgspec.UnsetType | None = msgspec.UNSET
+    birth_date: dt.date | msgspec.UnsetType | None = msgspec.UNSET
     address: str | msgspec.UnsetType = msgspec.UNSET
     preferences: str | msgspec.UnsetType = msgspec.UNSET
     custom: dict[str, Any] | msgspec.UnsetType = msgspec.UNSET

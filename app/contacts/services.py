@@ -155,7 +155,8 @@ async def create(actor: Any, values: dict[str, Any], *, source: str = "manual") 
     contact_id = int(rows[0]["id"])
     await _write_identities(contact_id, phones, emails)
     actor_id = getattr(actor, "user_id", None)
-    await timeline.record(contact_id, "system", "internal", "Contact created" + (f" ({source})" if source != "manual" else ""),
+    await timeline.record(contact_id, "system", "internal",
+                          "Contact created" + (f" ({source})" if source != "manual" else ""),
                           actor_type="user" if actor_id else "system", actor_id=actor_id,
                           actor_label=getattr(actor, "label", ""), payload={"event": "created", "source": source})
     if actor_id:
@@ -245,7 +246,8 @@ async def prepare_filter(f: queries.ContactFilter) -> queries.ContactFilter:
     return f
 
 
-async def search(f: queries.ContactFilter, *, limit: int = 50, offset: int = 0) -> tuple[list[dict[str, Any]], int | None]:
+async def search(f: queries.ContactFilter, *, limit: int = 50,
+                 offset: int = 0) -> tuple[list[dict[str, Any]], int | None]:
     await prepare_filter(f)
     limit = min(max(limit, 1), 200)
     sql, args = queries.build(f, limit=limit + 1, offset=max(offset, 0))
@@ -284,8 +286,9 @@ async def add_note(actor: Any, contact_id: int, body: str) -> dict[str, Any]:
                                                                                                  Note.created_at)
     note_id = rows[0]["id"]
     first_line = body.splitlines()[0][:140]
-    await timeline.record(contact_id, "note", "internal", first_line, payload={"body": body}, links={"note_id": note_id},
-                          actor_type="user", actor_id=actor.user_id, actor_label=actor.name or actor.email,
+    await timeline.record(contact_id, "note", "internal", first_line, payload={"body": body},
+                          links={"note_id": note_id}, actor_type="user", actor_id=actor.user_id,
+                          actor_label=actor.name or actor.email,
                           occurred_at=rows[0]["created_at"])
     await audit.record("note.added", actor_id=actor.user_id, actor=actor.label, target_type="contact",
                        target_id=contact_id, detail={"note_id": note_id})

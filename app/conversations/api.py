@@ -60,7 +60,8 @@ class ConversationsApi(Controller):
         return to_struct(ConversationOut, await services.take(request.user, conversation_id))
 
     @post("/conversations/{conversation_id:int}/transfer", status_code=200)
-    async def transfer(self, request: Req, conversation_id: FromPath[int], data: JSONBody[TransferIn]) -> ConversationOut:
+    async def transfer(self, request: Req, conversation_id: FromPath[int],
+                       data: JSONBody[TransferIn]) -> ConversationOut:
         row = await services.transfer(request.user, conversation_id, queue_key=data.queue, user_id=data.user_id)
         return to_struct(ConversationOut, row)
 

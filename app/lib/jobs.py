@@ -20,12 +20,12 @@ import structlog
 
 os.environ.setdefault("PGQUEUER_SCHEMA", "public")
 
-from pgqueuer import Queries, QueueManager  # noqa: E402
-from pgqueuer.db import AsyncpgDriver  # noqa: E402
-from pgqueuer.executors import DatabaseRetryEntrypointExecutor, EntrypointExecutorParameters  # noqa: E402
-from pgqueuer.models import Job  # noqa: E402
+from pgqueuer import Queries, QueueManager
+from pgqueuer.db import AsyncpgDriver
+from pgqueuer.executors import DatabaseRetryEntrypointExecutor, EntrypointExecutorParameters
+from pgqueuer.models import Job
 
-from app.lib.db import current_tenant, current_uow, raw_connect  # noqa: E402
+from app.lib.db import current_tenant, current_uow, raw_connect
 
 log = structlog.get_logger(__name__)
 

@@ -48,7 +48,7 @@ def build_message(sender: str, to: str, subject: str, text: str, html: str | Non
     return msg
 
 
-async def send(account: SmtpAccount, message: EmailMessage, *, timeout: float = 15.0) -> None:
+async def send(account: SmtpAccount, message: EmailMessage, *, timeout: float = 15.0) -> None:  # noqa: ASYNC109
     """Deliver one message; raises on failure so the calling job retries with back-off."""
     await aiosmtplib.send(
         message,
@@ -71,7 +71,7 @@ class CatcherHandler:
         self.folder.mkdir(parents=True, exist_ok=True)
         self.announce = announce
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 (aiosmtpd's name)
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         path = self.folder / f"{time.time_ns()}.eml"
         path.write_bytes(envelope.content)
         if self.announce:

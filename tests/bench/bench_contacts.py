@@ -20,7 +20,6 @@ contacts), BENCH_TIMELINE_PAGES (200 per kind), BENCH_CONTACTS_CHUNK (100000 row
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import random
 import re
@@ -288,7 +287,7 @@ async def timed_series(calls: Callable[[], Awaitable[None]], n: int, warmup: int
     return out
 
 
-async def explain(tenant, q: str, *, analyze: bool = True) -> list[str]:  # noqa: ANN001
+async def explain(tenant, q: str, *, analyze: bool = True) -> list[str]:
     from app.contacts import queries
     from app.contacts.services import default_region
     from app.lib.db import current_uow, tenant_context
@@ -314,7 +313,7 @@ def plan_summary(lines: list[str]) -> str:
     return "; ".join(dict.fromkeys(nodes)) + (f" — {exec_ms}" if exec_ms else "")
 
 
-async def bench_search(ctx: BenchContext, tenant, sample: Sample, label: str, rnd: random.Random) -> None:  # noqa: ANN001
+async def bench_search(ctx: BenchContext, tenant, sample: Sample, label: str, rnd: random.Random) -> None:
     from app.contacts import queries, services
     from app.lib.db import tenant_context
 
@@ -363,7 +362,7 @@ async def bench_search(ctx: BenchContext, tenant, sample: Sample, label: str, rn
 PHONE_OR = "c.id IN (SELECT p.contact FROM contact_phone p WHERE p.e164 = "
 
 
-async def phone_what_if(ctx: BenchContext, tenant, make: Callable[[], tuple[str, int]], label: str) -> None:  # noqa: ANN001
+async def phone_what_if(ctx: BenchContext, tenant, make: Callable[[], tuple[str, int]], label: str) -> None:
     """Not the app's SQL: the same id query with the phone branch as `c.id = ANY (ARRAY(subquery))`, which lets
     PostgreSQL OR two bitmaps instead of walking contact_live_updated. Shows what the proposed fix would give."""
     from app.contacts import queries
@@ -410,7 +409,7 @@ async def phone_what_if(ctx: BenchContext, tenant, make: Callable[[], tuple[str,
         ctx.console.print(f"      {line}", highlight=False, markup=False, style="dim")
 
 
-async def bench_timeline(ctx: BenchContext, conn: asyncpg.Connection, tenant, n_contacts: int,  # noqa: ANN001
+async def bench_timeline(ctx: BenchContext, conn: asyncpg.Connection, tenant, n_contacts: int,
                          rnd: random.Random) -> None:
     from app.lib.db import tenant_context
     from app.timeline import services as timeline
@@ -541,7 +540,7 @@ async def bench_timeline(ctx: BenchContext, conn: asyncpg.Connection, tenant, n_
                note=next((ln.strip() for ln in alt if "Index Cond" in ln), ""))
 
 
-async def substring_what_if(ctx: BenchContext, tenant, sample: Sample, label: str, rnd: random.Random) -> None:  # noqa: ANN001
+async def substring_what_if(ctx: BenchContext, tenant, sample: Sample, label: str, rnd: random.Random) -> None:
     """Not the app's SQL: the same id query for 100 name/company substrings, as built (the planner may walk
     contact_live_updated and filter) and with the ORDER BY written so no index can supply it (`updated_at + 0s`),
     which leaves the trigram bitmap + top-N sort. Shows whether that would tame the tail."""

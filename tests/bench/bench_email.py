@@ -145,8 +145,8 @@ async def main(ctx: BenchContext) -> None:
     # The schema name comes from our tenant registry (a validated slug), so formatting it into SQL is safe.
     conn = await asyncpg.connect(ctx.dsn)
     try:
-        total = await conn.fetchval(f'SELECT count(*) FROM "{schema}".inbound_mail')  # noqa: S608
-        size = await conn.fetchval(f'SELECT coalesce(avg(size), 0)::int FROM "{schema}".inbound_mail')  # noqa: S608
+        total = await conn.fetchval(f'SELECT count(*) FROM "{schema}".inbound_mail')
+        size = await conn.fetchval(f'SELECT coalesce(avg(size), 0)::int FROM "{schema}".inbound_mail')
         ctx.log(f"{total} mails stored, {size} bytes on average")
 
         ctx.section(f"parse + store: the processing job ({workers} worker(s))")
@@ -157,7 +157,7 @@ async def main(ctx: BenchContext) -> None:
         try:
             while True:
                 left = await conn.fetchval(
-                    f'SELECT count(*) FROM "{schema}".inbound_mail WHERE processed_at IS NULL')  # noqa: S608
+                    f'SELECT count(*) FROM "{schema}".inbound_mail WHERE processed_at IS NULL')
                 if not left:
                     break
                 if time.perf_counter() - started > 600:
@@ -168,7 +168,7 @@ async def main(ctx: BenchContext) -> None:
             for worker in pool:
                 await worker.stop()
         stats: dict[str, Any] = dict(await conn.fetchrow(
-            f'SELECT (SELECT count(*) FROM "{schema}".email_message WHERE direction = \'in\') AS emails, '  # noqa: S608
+            f'SELECT (SELECT count(*) FROM "{schema}".email_message WHERE direction = \'in\') AS emails, '
             f'(SELECT count(*) FROM "{schema}".contact) AS contacts, '
             f'(SELECT count(*) FROM "{schema}".conversation) AS conversations, '
             f'(SELECT count(*) FROM "{schema}".inbound_mail WHERE error <> \'\') AS errors'))

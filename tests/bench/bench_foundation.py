@@ -94,9 +94,9 @@ async def bench_migrate(ctx: BenchContext, n: int) -> None:
 
 
 def _check_report(ctx: BenchContext, report: object, *, expect_migrated: int = 0, expect_up_to_date: int = 0) -> None:
-    failed = getattr(report, "failed")
-    migrated = len(getattr(report, "migrated"))
-    up_to_date = len(getattr(report, "up_to_date"))
+    failed = report.failed
+    migrated = len(report.migrated)
+    up_to_date = len(report.up_to_date)
     if failed:
         slug, err = next(iter(failed.items()))
         ctx.log(f"[red]{len(failed)} schemas failed; first {slug}: {err}[/red]")

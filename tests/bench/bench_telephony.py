@@ -97,7 +97,7 @@ async def bench_ack(ctx: BenchContext) -> None:
     conn = await asyncpg.connect(ctx.dsn)
     try:
         stored = await conn.fetchval(
-            f'SELECT count(*) FROM "{tenant.schema}".twilio_webhook WHERE kind = \'voice\'')  # noqa: S608 (our schema)
+            f'SELECT count(*) FROM "{tenant.schema}".twilio_webhook WHERE kind = \'voice\'')
         jobs = await conn.fetchval(
             "SELECT count(*) FROM public.pgqueuer WHERE entrypoint = 'telephony.process_webhook'")
         await conn.execute("DELETE FROM public.pgqueuer")  # the worker-less run left them; the next part starts clean

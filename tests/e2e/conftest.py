@@ -156,7 +156,7 @@ class SmtpServer:
         self.port = free_port()
         self._controller = Controller(self, hostname=self.host, port=self.port)
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 (aiosmtpd's name)
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         assert isinstance(message, EmailMessage)
         mail = Mail(envelope.mail_from or "", tuple(r.lower() for r in envelope.rcpt_tos), message)

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from playwright.async_api import expect
 
 from tests.e2e.conftest import (
@@ -86,7 +85,7 @@ async def test_queue_item_appears_in_both_consoles_and_vanishes_when_taken(
 
 
 async def _start(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(  # noqa: ASYNC220 (a child we kill on purpose; the loop keeps serving the browser)
+    proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "app.asgi:create_app", "--factory", "--host", "127.0.0.1", "--port",
          str(port)], cwd=REPO_ROOT, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL)

@@ -12,9 +12,9 @@ from typing import Any
 
 import httpx
 import pytest
+from playwright.async_api import expect
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
-from playwright.async_api import expect
 
 from tests.e2e.conftest import LiveServer, Mailbox, NewContext
 

@@ -53,7 +53,7 @@ async def phone_shop_server(tmp_path: Path) -> AsyncIterator[tuple[LiveServer, S
         port = free_port()
         env = {**_server_env(TEL_DSN, tmp_path, port=port), "TWILIO_API_BASE": rest.url}
         log = tmp_path / "server.log"
-        proc = subprocess.Popen(  # noqa: ASYNC220, S603 (started once; the loop keeps serving the simulator meanwhile)
+        proc = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "app.asgi:create_app", "--factory", "--host", "127.0.0.1", "--port",
              str(port)], cwd=REPO_ROOT, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL)

@@ -14,7 +14,7 @@ from app.lib.jobs import Worker
 from tests.conftest import TEST_DSN, ShopFixture, free_port
 
 SMTP_USER = "shop-mailer"
-SMTP_PASSWORD = "s3cret-Päss"  # noqa: S105 (a test server's password)
+SMTP_PASSWORD = "s3cret-Päss"
 
 
 class Mailbox:

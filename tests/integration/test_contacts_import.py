@@ -94,7 +94,7 @@ async def _user_key(shop: ShopFixture, role: str) -> dict[str, str]:
 
     async with tenant_context(shop.tenant):
         rows = await User.insert(User(email=f"{role}.{secrets.token_hex(3)}@x.example", name=role.title(), role=role,
-                                      password_hash="not-used")).returning(User.id)  # noqa: S106
+                                      password_hash="not-used")).returning(User.id)
         _, key = await accounts._insert_api_key(rows[0]["id"], "test")
     return {"Authorization": f"Bearer {key}"}
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from app.contacts import import_mapping
-from app.lib import import_csv
 from app.contacts.export import safe_cell
+from app.lib import import_csv
 from app.lib.errors import Invalid
 
 RUSSIAN = "Фамилия;Имя;Телефон\nПетров;Иван;+7 912 345-67-89\nСмирнова;Ольга;8 913 111 22 33\n"

@@ -1,8 +1,5 @@
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
-from piccolo.columns.column_types import Array
-from piccolo.columns.column_types import Boolean
-from piccolo.columns.column_types import Text
-from piccolo.columns.column_types import Varchar
+from piccolo.columns.column_types import Array, Boolean, Text, Varchar
 from piccolo.columns.indexes import IndexMethod
 
 ID = "2026-11-23T01:53:33:513020"
