@@ -64,7 +64,7 @@ async def chat_socket(socket: WebSocket[Any, Any, Any], slug: FromPath[str]) -> 
         await _refuse(socket, CLOSE_GONE)
         return
     try:
-        limits()["requests"].check(f"{slug}|{reqctx.client_ip.get()}")
+        limits()["requests"].check(slug, reqctx.client_ip.get())
         async with tenant_context(tenant):
             allowed = await services.origin_allowed(socket.headers.get("origin"))
             session = await services.resolve(socket.query_params.get("token")) if allowed else None
@@ -145,6 +145,6 @@ async def _handle(tenant: TenantRef, session_id: int, msg: dict[str, Any]) -> No
             await services.typing(session_id, "visitor", tenant_slug=tenant.slug)
     upto = msg.get("read")
     if isinstance(upto, int) and not isinstance(upto, bool) and upto > 0:
-        limits()["requests"].check(f"{tenant.slug}|{reqctx.client_ip.get()}")
+        limits()["requests"].check(tenant.slug, reqctx.client_ip.get())
         async with tenant_context(tenant):
             await services.mark(session_id, direction="out", upto=upto, status="read")

@@ -22,7 +22,10 @@ class Limiter:
         self.message = message
         self._hits: dict[str, collections.deque[float]] = {}
 
-    def check(self, key: str) -> None:
+    def check(self, tenant: str, key: str) -> None:
+        """Count a hit of `key` (a client address, a token hash, a chat) within `tenant`: the tenant is part of every
+        key, so one shop's traffic never spends another shop's allowance."""
+        key = f"{tenant}|{key}"
         t = time.monotonic()
         hits = self._hits.setdefault(key, collections.deque())
         while hits and hits[0] <= t - self.window:
