@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 from litestar import Controller, Request, Response, get, post, put
 from litestar.params import FromPath, JSONBody
 
 from app.accounts.guards import requires, signed_in
 from app.accounts.services import Principal
 from telephony import calls, config, controls, selftest, sms, webhooks
+from telephony.schemas import CallIn, CallTransferIn, HoldIn, SmsIn, TwilioConfigIn
 
 Req = Request[Principal, Any, Any]
 
@@ -24,8 +26,11 @@ class TelephonyApi(Controller):
         return await config.public_view()
 
     @put("/channels/twilio", guards=[requires("admin")], summary="Connect Twilio; the Auth Token is stored encrypted")
-    async def save_config(self, request: Req, data: JSONBody[dict[str, Any]]) -> dict[str, Any]:
-        return await config.save(request.user, data)
+    async def save_config(self, request: Req, data: JSONBody[TwilioConfigIn]) -> dict[str, Any]:
+        body = msgspec.to_builtins(data)
+        if data.devices is None:
+            body.pop("devices", None)
+        return await config.save(request.user, body)
 
     @post("/channels/twilio/test", guards=[requires("admin")], status_code=200,
           summary="Prove the settings: Twilio's API and a signed request to our voice webhook")
@@ -54,17 +59,15 @@ class TelephonyApi(Controller):
     @post("/calls/{conversation_id:int}/hold", status_code=200,
           summary='Hold ({"on": true}: the caller hears music) or resume ({"on": false}: your phone rings again)')
     async def hold(self, request: Req, conversation_id: FromPath[int],
-                   data: JSONBody[dict[str, Any]]) -> dict[str, Any]:
-        return await controls.hold(request.user, conversation_id, bool(data.get("on", True)))
+                   data: JSONBody[HoldIn]) -> dict[str, Any]:
+        return await controls.hold(request.user, conversation_id, data.on)
 
     @post("/calls/{conversation_id:int}/transfer", status_code=200,
           summary='Transfer an active call: {"user_id": N} rings their device, {"queue": "key"} back to a queue')
     async def transfer(self, request: Req, conversation_id: FromPath[int],
-                       data: JSONBody[dict[str, Any]]) -> dict[str, Any]:
-        user_id = data.get("user_id")
-        return await controls.transfer(request.user, conversation_id,
-                                       user_id=user_id if isinstance(user_id, int) else None,
-                                       queue_key=str(data["queue"]) if data.get("queue") else None)
+                       data: JSONBody[CallTransferIn]) -> dict[str, Any]:
+        return await controls.transfer(request.user, conversation_id, user_id=data.user_id,
+                                       queue_key=data.queue or None)
 
     @get("/calls/{call_id:int}")
     async def read_call(self, call_id: FromPath[int]) -> dict[str, Any]:
@@ -79,13 +82,13 @@ class TelephonyApi(Controller):
 
     @post("/contacts/{contact_id:int}/call", status_code=201, summary="Click-to-call: your device rings first")
     async def click_to_call(self, request: Req, contact_id: FromPath[int],
-                            data: JSONBody[dict[str, Any]]) -> dict[str, Any]:
+                            data: JSONBody[CallIn]) -> dict[str, Any]:
         """Body: {} to call the contact's first phone, or {"number": "+1..."}."""
-        return await calls.click_to_call(request.user, contact_id, data.get("number"))
+        return await calls.click_to_call(request.user, contact_id, data.number)
 
     @post("/contacts/{contact_id:int}/sms", status_code=201, summary="Send an SMS from the shop's number")
-    async def send_sms(self, request: Req, contact_id: FromPath[int], data: JSONBody[dict[str, Any]]) -> dict[str, Any]:
-        return await sms.send(request.user, contact_id, str(data.get("body") or ""), data.get("number"))
+    async def send_sms(self, request: Req, contact_id: FromPath[int], data: JSONBody[SmsIn]) -> dict[str, Any]:
+        return await sms.send(request.user, contact_id, data.body, data.number)
 
     @get("/contacts/{contact_id:int}/sms")
     async def list_sms(self, contact_id: FromPath[int]) -> list[dict[str, Any]]:

@@ -93,6 +93,19 @@ async def test_health(fx_client: Any) -> None:
     assert "/api/v1/signup" in paths and "/t/{slug}/api/v1/me" in paths
 
 
+async def test_openapi_covers_every_json_route_with_typed_bodies(fx_client: Any) -> None:
+    """Every /api/v1 route is in /schema, and every JSON body it takes is a declared shape (validated at the edge),
+    not a free-form object."""
+    paths = (await fx_client.get("/schema/openapi.json")).json()["paths"]
+    routes = {r.path.replace(":int", "").replace(":str", "") for r in fx_client._transport.app.routes}
+    assert sorted(r for r in routes if "/api/v1" in r and r not in paths) == []
+    untyped = [(method, path) for path, ops in paths.items() for method, op in ops.items()
+               for ctype, content in op.get("requestBody", {}).get("content", {}).items()
+               if ctype == "application/json" and "$ref" not in content.get("schema", {})
+               and not content.get("schema", {}).get("properties")]
+    assert untyped == []
+
+
 async def test_invitation_mail_survives_smtp_outage(
     fx_client: Any, fx_shop: ShopFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -24,7 +24,12 @@ async def test_settings_store_the_token_encrypted_and_never_return_it(fx_client:
                         ({"account_sid": sid, "auth_token": secrets.token_hex(16), "numbers": ["4155550100"]},
                          "numbers[0]"),
                         ({"account_sid": sid, "auth_token": secrets.token_hex(16), "numbers": ["+14155550100"],
-                          "ivr": {"1": "nosuchqueue"}}, "ivr.1")):
+                          "ivr": {"1": "nosuchqueue"}}, "ivr.1"),
+                        ({"account_sid": sid, "numbers": "+14155550100"}, "numbers"),
+                        ({"account_sid": sid, "numbers": ["+14155550100"], "record_calls": "yes"}, "record_calls"),
+                        ({"account_sid": sid, "numbers": ["+14155550100"], "devices": [{"user_id": "me"}]},
+                         "devices[0].user_id"),
+                        ({"account_sid": sid, "numbers": ["+14155550100"], "colour": "blue"}, "colour")):
         bad = await fx_client.put(url, json=body, headers=fx_shop.auth)
         assert bad.status_code == 400 and bad.json()["errors"][0]["field"] == field, bad.text
     line = await connect(fx_client, fx_shop, fx_sim)
