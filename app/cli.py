@@ -131,10 +131,12 @@ def run(host: str | None, port: int | None, demo: bool) -> None:
     async def prepare() -> bool:
         await _prepare()
         if demo:
-            from app.demo import ensure_demo, ensure_demo_telephony
+            from app.demo import ensure_demo, ensure_demo_chat, ensure_demo_telephony
 
             made = await ensure_demo()
             await ensure_demo_telephony()
+            if _simulated(settings):
+                await ensure_demo_chat(settings.app.twilio_api_base.rstrip("/"))
             return made
         return False
 
@@ -144,7 +146,8 @@ def run(host: str | None, port: int | None, demo: bool) -> None:
     if phones:
         console.print(Panel(f"Twilio simulator: [b]{phones}/[/b]  (call or text the demo shop, answer operator "
                             "phones)\n"
-                            "Sign in to the demo console as the operator, then call from the customer phone.",
+                            "Sign in to the demo console as the operator, then call from the customer phone.\n"
+                            f"Web chat: the shop's website at [b]{phones}/shop[/b] has the chat bubble.",
                             title="Phones", expand=False))
     from app.messaging import listener
 
@@ -160,6 +163,14 @@ def run(host: str | None, port: int | None, demo: bool) -> None:
             server.cleanup()
 
 
+def _simulated(settings: Any) -> bool:
+    """TWILIO_API_BASE on loopback: `run` serves the simulator there (and its /shop page plays the demo's website)."""
+    from urllib.parse import urlparse
+
+    url = urlparse(settings.app.twilio_api_base)
+    return url.hostname in ("127.0.0.1", "localhost") and bool(url.port)
+
+
 def _start_simulator(settings: Any) -> str | None:
     """When TWILIO_API_BASE is a loopback address, the Twilio simulator serves it (REST API + phone page), with
     the demo shop's account and number; its webhooks go to this server."""
@@ -168,12 +179,14 @@ def _start_simulator(settings: Any) -> str | None:
     from app import demo as d
     from telephony.simulator.serve import start_in_thread
 
-    url = urlparse(settings.app.twilio_api_base)
-    if url.hostname not in ("127.0.0.1", "localhost") or not url.port:
+    if not _simulated(settings):
         return None
+    url = urlparse(settings.app.twilio_api_base)
+    assert url.hostname and url.port
     start_in_thread(url.hostname, url.port, account_sid=d.DEMO_TWILIO_SID, auth_token=d.DEMO_TWILIO_TOKEN,
                     number=d.DEMO_NUMBER, webhook_base=f"{settings.app.base_url}/t/{d.DEMO_SLUG}/webhooks/twilio",
-                    devices=list(d.DEMO_DEVICES.values()))
+                    devices=list(d.DEMO_DEVICES.values()),
+                    shop_widget=f"{settings.app.base_url}/t/{d.DEMO_SLUG}/widget.js")
     return str(settings.app.twilio_api_base)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from app.accounts.tables import User
 from app.lib.db import tenant_context
 from app.lib.security import hash_password
@@ -37,7 +39,6 @@ DEMO_DEVICES = {DEMO_OPERATOR[0]: "+14155550123", DEMO_OWNER[0]: "+14155550121",
 
 async def ensure_demo_telephony() -> bool:
     """Connect the demo shop to the simulated Twilio account (once: an admin's later changes are kept)."""
-    from app.accounts.services import Principal
     from telephony import config
     from telephony.tables import TwilioConfig
 
@@ -48,12 +49,36 @@ async def ensure_demo_telephony() -> bool:
         if await TwilioConfig.exists().where(TwilioConfig.id > 0):
             return False
         users = {u["email"]: u for u in await User.select(User.id, User.email, User.name)}
-        owner = users[DEMO_OWNER[0]]
-        actor = Principal(user_id=owner["id"], email=owner["email"], name=owner["name"], role="owner", via="session",
-                          credential_id=0)
-        await config.save(actor, {
+        await config.save(_owner(users), {
             "account_sid": DEMO_TWILIO_SID, "auth_token": DEMO_TWILIO_TOKEN, "numbers": [DEMO_NUMBER],
             "record_calls": True, "greeting": "Thank you for calling Demo Shop.", "ivr": {"1": "general"},
             "devices": [{"user_id": users[email]["id"], "address": phone} for email, phone in DEMO_DEVICES.items()
                         if email in users]})
+    return True
+
+
+def _owner(users: dict[str, dict[str, object]]) -> Any:
+    """The demo owner as the author of the demo's settings (audit log)."""
+    from app.accounts.services import Principal
+
+    owner = users[DEMO_OWNER[0]]
+    return Principal(user_id=owner["id"], email=owner["email"], name=owner["name"], role="owner", via="session",
+                     credential_id=0)
+
+
+async def ensure_demo_chat(site_origin: str) -> bool:
+    """Let the demo shop's web chat run on `site_origin` (the simulator's /shop page plays the shop's website);
+    once: an admin's later changes are kept."""
+    from app.chat import services as chat
+    from app.chat.tables import ChatSettings
+
+    tenant = await tenants.resolve_active(DEMO_SLUG)
+    if tenant is None:
+        return False
+    async with tenant_context(tenant):
+        if await ChatSettings.exists().where(ChatSettings.id > 0):
+            return False
+        users = {u["email"]: u for u in await User.select(User.id, User.email, User.name)}
+        await chat.update_settings(_owner(users), allowed_origins=[site_origin],
+                                   greeting="Welcome to Demo Shop! Ask us anything.")
     return True

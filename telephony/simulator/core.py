@@ -122,6 +122,8 @@ class Simulator:
         """Destinations whose SMS fail (error 30003 Unreachable destination handset)."""
         self._tasks: set[asyncio.Task[Any]] = set()
         self.devices: list[str] = []
+        self.shop_widget = ""
+        """The web chat snippet's src of the shop the phone page plays the customer of: /shop embeds it."""
         """Operator phones the phone page shows (a call to any address rings it; this is only for display)."""
 
     # -- set-up ------------------------------------------------------------------------------------------------

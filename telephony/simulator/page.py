@@ -4,11 +4,23 @@ that ring and can be answered. Plain HTML polling a small JSON state every secon
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 from litestar import Request, Response, get, post
 
 from telephony.simulator.core import FINAL, Simulator
+
+SHOP_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Demo Shop · fresh coffee beans</title>
+<style>body{font:16px system-ui,sans-serif;margin:2rem auto;max-width:40rem;color:#222}</style></head><body>
+<h1>Demo Shop</h1>
+<p>Fresh coffee beans, roasted every morning. This page stands for the shop's own website, on another address than
+Switchboard: the chat bubble in the corner is the shop's web chat snippet. Write to the shop, then answer from the
+console (<code>/t/demo/console/</code>, signed in as the operator).</p>
+<script src="__WIDGET__" async></script>
+</body></html>"""
 
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Twilio simulator · phones</title>
@@ -20,7 +32,8 @@ PAGE = """<!doctype html>
  .ringing{color:#b00;font-weight:bold} ul{padding-left:1.1rem} input{padding:.3rem}
 </style></head><body>
 <h1>Twilio simulator</h1>
-<p class="muted">Calls and texts go to the shop's webhooks signed like Twilio's; the app's REST requests come here.</p>
+<p class="muted">Calls and texts go to the shop's webhooks signed like Twilio's; the app's REST requests come here.
+ The shop's website with its web chat: <a href="/shop">/shop</a>.</p>
 <div class="grid">
  <section class="phone" id="customer"><h2>Customer phone</h2>
   <label>My number <input id="from" value="+14155550199"></label>
@@ -88,6 +101,15 @@ def handlers(sim: Simulator) -> list[Any]:
     async def page() -> str:
         return _page()
 
+    @get("/shop", include_in_schema=False, media_type="text/html")
+    async def shop() -> Response[Any]:
+        """The shop's own website as its customers see it, on another origin, with its web chat snippet."""
+        if not sim.shop_widget:
+            return Response("No shop web chat configured (start with switchboard run).", status_code=404,
+                            media_type="text/plain")
+        return Response(SHOP_PAGE.replace("__WIDGET__", html.escape(sim.shop_widget, quote=True)),
+                        media_type="text/html")
+
     @get("/sim/state", include_in_schema=False)
     async def state() -> dict[str, Any]:
         recent = list(sim.calls)[-30:]
@@ -137,4 +159,4 @@ def handlers(sim: Simulator) -> list[Any]:
         msg = sim.send_sms(str(data.get("from") or "+14155550199"), data["to"], str(data["body"])[:1600])
         return Response({"sid": msg.sid})
 
-    return [page, state, call, press, hangup, answer, sms]
+    return [page, shop, state, call, press, hangup, answer, sms]

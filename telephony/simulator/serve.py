@@ -16,15 +16,16 @@ from telephony.simulator.rest import create_app
 
 
 def build(*, account_sid: str | None, auth_token: str | None, number: str, webhook_base: str,
-          devices: list[str] | None = None) -> tuple[Simulator, Any]:
+          devices: list[str] | None = None, shop_widget: str = "") -> tuple[Simulator, Any]:
     """A simulator with one account whose `number` sends calls and SMS to `webhook_base` (…/t/{slug}/webhooks/twilio);
-    `devices` are the operator phones its page shows."""
+    `devices` are the operator phones its page shows; `shop_widget` the shop's web chat script its /shop embeds."""
     sim = Simulator()
     acct = sim.add_account(account_sid, auth_token)
     base = webhook_base.rstrip("/")
     sim.add_number(acct.sid, number, voice_url=f"{base}/voice", voice_fallback_url=f"{base}/voice-fallback",
                    status_callback=f"{base}/status", sms_url=f"{base}/sms")
     sim.devices = list(devices or [])
+    sim.shop_widget = shop_widget
     return sim, create_app(sim)
 
 

@@ -4,6 +4,7 @@ on the timeline without a reload; another user's open card shows it too."""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import httpx
 from playwright.async_api import expect
@@ -55,3 +56,39 @@ async def test_search_partial_phone_open_card_add_note(fx_new_context: NewContex
     await section.get_by_role("button", name="Save").click()
     await expect(page.get_by_test_id("contact-name")).to_have_text("Nadia Novak-Ross")
     await expect(other.get_by_test_id("contact-name")).to_have_text("Nadia Novak-Ross")
+
+
+async def test_live_update_during_a_click_on_edit_does_not_swallow_the_edit_form(
+        fx_new_context: NewContext, fx_live_server: LiveServer) -> None:
+    """The race of a live card: Edit is clicked, and before its form arrives a note by someone else re-renders the
+    card. The edit form must still open (it used to land in the section the live update had just replaced)."""
+    shop = await live_signup(fx_live_server, "race")
+    async with httpx.AsyncClient(base_url=fx_live_server.url, trust_env=False, timeout=30) as client:
+        created = await client.post(f"/t/{shop.slug}/api/v1/contacts", headers=shop.auth, json={"name": "Rita Race"})
+        contact_id = created.json()["id"]
+        page = await (await fx_new_context()).new_page()
+        await sign_in(page, shop.slug, shop.email, shop.password)
+        await page.goto(f"/t/{shop.slug}/contacts/{contact_id}")
+        await expect(page.get_by_test_id("contact-name")).to_have_text("Rita Race")
+        await asyncio.sleep(0.3)  # the socket is watching the card
+
+        held = asyncio.get_running_loop().create_future()
+
+        async def hold_edit_form(route: Any) -> None:
+            held.set_result(None)
+            await note_pushed.wait()
+            await route.continue_()
+
+        note_pushed = asyncio.Event()
+        await page.route("**/section/main?edit=true", hold_edit_form)
+        await page.get_by_test_id("edit-main").click()
+        await held  # the edit form is on its way; now someone adds a note and the card re-renders live
+        resp = await client.post(f"/t/{shop.slug}/api/v1/contacts/{contact_id}/notes", headers=shop.auth,
+                                 json={"body": "Called while you were editing"})
+        assert resp.status_code == 201, resp.text
+        await expect(page.get_by_test_id("timeline-item").first).to_contain_text("Called while you were editing")
+        note_pushed.set()
+        section = page.get_by_test_id("section-main")
+        await section.get_by_label("Name", exact=True).fill("Rita Race-Winner")
+        await section.get_by_role("button", name="Save").click()
+        await expect(page.get_by_test_id("contact-name")).to_have_text("Rita Race-Winner")

@@ -47,6 +47,15 @@
       document.body.dispatchEvent(new CustomEvent("sb:refresh", { bubbles: true }));
     }
   });
+  // A live update never replaces a guarded part of the page (a card section) while a request of its own is in
+  // flight: its Edit button was just clicked, and the answer (the edit form) would land in a detached element.
+  document.addEventListener("htmx:oobBeforeSwap", function (evt) {
+    var target = evt.detail && evt.detail.target;
+    if (target && target.hasAttribute && target.hasAttribute("data-live-guard") &&
+        (target.classList.contains("htmx-request") || target.querySelector(".htmx-request"))) {
+      evt.detail.shouldSwap = false;
+    }
+  });
   document.addEventListener("htmx:wsOpen", function (evt) {
     document.body.classList.remove("sb-reconnecting");
     // Pages watching one record (a contact's card, an order) ask for its channel on every (re)connection.
