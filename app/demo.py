@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from app.accounts.tables import User
@@ -42,28 +43,14 @@ async def ensure_demo_telephony() -> bool:
     from telephony import config
     from telephony.tables import TwilioConfig
 
-    tenant = await tenants.resolve_active(DEMO_SLUG)
-    if tenant is None:
-        return False
-    async with tenant_context(tenant):
-        if await TwilioConfig.exists().where(TwilioConfig.id > 0):
-            return False
-        users = {u["email"]: u for u in await User.select(User.id, User.email, User.name)}
-        await config.save(_owner(users), {
+    async def configure(users: dict[str, dict[str, Any]], owner: Any) -> None:
+        await config.save(owner, {
             "account_sid": DEMO_TWILIO_SID, "auth_token": DEMO_TWILIO_TOKEN, "numbers": [DEMO_NUMBER],
             "record_calls": True, "greeting": "Thank you for calling Demo Shop.", "ivr": {"1": "general"},
             "devices": [{"user_id": users[email]["id"], "address": phone} for email, phone in DEMO_DEVICES.items()
                         if email in users]})
-    return True
 
-
-def _owner(users: dict[str, dict[str, object]]) -> Any:
-    """The demo owner as the author of the demo's settings (audit log)."""
-    from app.accounts.services import Principal
-
-    owner = users[DEMO_OWNER[0]]
-    return Principal(user_id=owner["id"], email=owner["email"], name=owner["name"], role="owner", via="session",
-                     credential_id=0)
+    return await _set_up_once(TwilioConfig, configure)
 
 
 async def ensure_demo_chat(site_origin: str) -> bool:
@@ -72,13 +59,25 @@ async def ensure_demo_chat(site_origin: str) -> bool:
     from app.chat import services as chat
     from app.chat.tables import ChatSettings
 
+    async def configure(users: dict[str, dict[str, Any]], owner: Any) -> None:
+        await chat.update_settings(owner, allowed_origins=[site_origin],
+                                   greeting="Welcome to Demo Shop! Ask us anything.")
+
+    return await _set_up_once(ChatSettings, configure)
+
+
+async def _set_up_once(table: Any, configure: Callable[[dict[str, dict[str, Any]], Any], Awaitable[None]]) -> bool:
+    """Run `configure(users by email, owner)` in the demo shop unless `table` has its row already."""
+    from app.accounts.services import Principal
+
     tenant = await tenants.resolve_active(DEMO_SLUG)
     if tenant is None:
         return False
     async with tenant_context(tenant):
-        if await ChatSettings.exists().where(ChatSettings.id > 0):
+        if await table.exists().where(table.id > 0):
             return False
         users = {u["email"]: u for u in await User.select(User.id, User.email, User.name)}
-        await chat.update_settings(_owner(users), allowed_origins=[site_origin],
-                                   greeting="Welcome to Demo Shop! Ask us anything.")
+        owner = users[DEMO_OWNER[0]]
+        await configure(users, Principal(user_id=owner["id"], email=owner["email"], name=owner["name"], role="owner",
+                                         via="session", credential_id=0))
     return True

@@ -11,6 +11,7 @@ from app import demo
 from app.chat.tables import ChatSettings
 from app.lib.db import tenant_context
 from telephony.simulator.serve import build
+from telephony.tables import OperatorDevice, TwilioConfig
 from tenants import services as tenants
 
 SIM_ORIGIN = "http://127.0.0.1:8010"
@@ -18,11 +19,15 @@ SIM_ORIGIN = "http://127.0.0.1:8010"
 
 async def test_demo_shop_chat_runs_on_the_simulated_shop_site(fx_client: Any) -> None:
     await demo.ensure_demo()
+    assert await demo.ensure_demo_telephony() is True
+    assert await demo.ensure_demo_telephony() is False
     assert await demo.ensure_demo_chat(SIM_ORIGIN) is True
     assert await demo.ensure_demo_chat("https://other.example") is False  # once: later admin changes are kept
     tenant = await tenants.resolve_active(demo.DEMO_SLUG)
     assert tenant is not None
     async with tenant_context(tenant):
+        line = await TwilioConfig.select(TwilioConfig.numbers).output(load_json=True).first()
+        assert line["numbers"] == [demo.DEMO_NUMBER] and await OperatorDevice.count() == 3
         row = await ChatSettings.select(ChatSettings.allowed_origins).output(load_json=True).first()
     assert row["allowed_origins"] == [SIM_ORIGIN]
 
