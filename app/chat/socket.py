@@ -64,7 +64,7 @@ async def chat_socket(socket: WebSocket[Any, Any, Any], slug: FromPath[str]) -> 
         await _refuse(socket, CLOSE_GONE)
         return
     try:
-        limits()["requests"].check(slug, reqctx.client_ip.get())
+        await limits()["requests"].check(slug, reqctx.client_ip.get())
         async with tenant_context(tenant):
             allowed = await services.origin_allowed(socket.headers.get("origin"))
             session = await services.resolve(socket.query_params.get("token")) if allowed else None
@@ -123,7 +123,7 @@ async def chat_socket(socket: WebSocket[Any, Any, Any], slug: FromPath[str]) -> 
             if resync:
                 frame, cursor = await sync(tenant, session_id, cursor)
                 await socket.send_text(frame.decode())
-            elif typing:
+            if typing:  # after the sync: the widget ends "typing" when the operator's message arrives, not before
                 await socket.send_text(_encoder.encode({"type": "typing", "who": "operator"}).decode())
     except (WebSocketDisconnect, RuntimeError, OSError):
         pass
@@ -145,6 +145,6 @@ async def _handle(tenant: TenantRef, session_id: int, msg: dict[str, Any]) -> No
             await services.typing(session_id, "visitor", tenant_slug=tenant.slug)
     upto = msg.get("read")
     if isinstance(upto, int) and not isinstance(upto, bool) and upto > 0:
-        limits()["requests"].check(tenant.slug, reqctx.client_ip.get())
+        await limits()["requests"].check(tenant.slug, reqctx.client_ip.get())
         async with tenant_context(tenant):
             await services.mark(session_id, direction="out", upto=upto, status="read")

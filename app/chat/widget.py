@@ -47,10 +47,12 @@ REFUSED = {"detail": "This site is not allowed to use this shop's chat. The shop
 @functools.cache
 def limits() -> dict[str, Limiter]:
     sec = get_settings().security
-    return {"requests": Limiter(sec.chat_requests_per_minute, 60.0, "Too many chat requests; wait a minute."),
-            "sessions": Limiter(sec.chat_sessions_per_minute, 60.0, "Too many new chats from here; wait a minute."),
+    return {"requests": Limiter(sec.chat_requests_per_minute, 60.0, "Too many chat requests; wait a minute.",
+                                name="chat-requests"),
+            "sessions": Limiter(sec.chat_sessions_per_minute, 60.0, "Too many new chats from here; wait a minute.",
+                                name="chat-sessions"),
             "messages": Limiter(sec.chat_messages_per_minute, 60.0, "You are sending messages too fast; wait a "
-                                                                    "moment.")}
+                                                                    "moment.", name="chat-messages")}
 
 
 def _slug(scope: Scope) -> str:
@@ -86,7 +88,7 @@ class WidgetCors:
         if origin and not await services.origin_allowed(origin):
             await _respond(send, 403, msgspec.json.encode(REFUSED), [(b"content-type", b"application/json")])
             return
-        limits()["requests"].check(_slug(scope), reqctx.client_ip.get())
+        await limits()["requests"].check(_slug(scope), reqctx.client_ip.get())
         if scope.get("method") == "OPTIONS":
             await _respond(send, 204, b"", cors_headers(origin) if origin else [])
             return
@@ -134,7 +136,7 @@ class WidgetApi(Controller):
     @post("/sessions", summary="Start a web chat; returns the visitor's token (keep it, send it as X-Chat-Token)")
     async def start(self, request: Request[Any, Any, Any], slug: FromPath[str],
                     data: JSONBody[SessionIn]) -> SessionOut:
-        limits()["sessions"].check(slug, reqctx.client_ip.get())
+        await limits()["sessions"].check(slug, reqctx.client_ip.get())
         row = await services.start_session(origin=request.headers.get("origin", ""), page_url=data.page_url,
                                            name=data.name, email=data.email, phone=data.phone)
         return SessionOut(**row)
@@ -154,7 +156,7 @@ class WidgetApi(Controller):
     async def send(self, request: Request[Any, Any, Any], slug: FromPath[str],
                    data: JSONBody[MessageIn]) -> MessageOut:
         session = await visitor(request)
-        limits()["messages"].check(slug, str(session["id"]))
+        await limits()["messages"].check(slug, str(session["id"]))
         return to_struct(MessageOut, await services.visitor_message(session["id"], data.body))
 
     @post("/typing", status_code=204, summary="The visitor is typing (shown to the operator for a few seconds)")
@@ -171,7 +173,7 @@ class WidgetApi(Controller):
     async def contact(self, request: Request[Any, Any, Any], slug: FromPath[str],
                       data: JSONBody[VisitorIn]) -> IdentifiedOut:
         session = await visitor(request)
-        limits()["messages"].check(slug, str(session["id"]))
+        await limits()["messages"].check(slug, str(session["id"]))
         row = await services.identify(session["id"], name=data.name, email=data.email, phone=data.phone)
         return IdentifiedOut(session_id=row["session_id"], linked=True)
 

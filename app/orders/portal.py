@@ -186,5 +186,5 @@ async def reply(actor: Principal, order_id: int, body: str) -> dict[str, Any]:
     return (await OrderMessage.select().where(OrderMessage.id == rows[0]["id"]).first()) or {}
 
 
-PAGE_LIMIT = Limiter(120, 60.0)
-MESSAGE_LIMIT = Limiter(10, 60.0)
+PAGE_LIMIT = Limiter(120, 60.0, name="portal-pages")
+MESSAGE_LIMIT = Limiter(10, 60.0, name="portal-messages")

@@ -94,7 +94,7 @@ async def portal_socket(socket: WebSocket[Any, Any, Any], slug: FromPath[str], t
         await socket.close(code=CLOSE_GONE)
         return
     try:
-        portal.PAGE_LIMIT.check(slug, reqctx.client_ip.get())
+        await portal.PAGE_LIMIT.check(slug, reqctx.client_ip.get())
         async with tenant_context(tenant):
             order_id = await portal.resolve(token)
     except DomainError:

@@ -192,7 +192,7 @@ class PortalViews(Controller):
 
     @get("/")
     async def page(self, request: Req, slug: FromPath[str], token: FromPath[str]) -> Template:
-        portal.PAGE_LIMIT.check(slug, reqctx.client_ip.get())
+        await portal.PAGE_LIMIT.check(slug, reqctx.client_ip.get())
         order_id = await portal.resolve(token)
         response = render_page(request, "pages/portal.html", await portal_context(request, token, order_id))
         response.headers.update(PORTAL_HEADERS)
@@ -200,9 +200,9 @@ class PortalViews(Controller):
 
     @post("/messages")
     async def message(self, request: Req, slug: FromPath[str], token: FromPath[str]) -> Template | Redirect:
-        portal.PAGE_LIMIT.check(slug, reqctx.client_ip.get())
+        await portal.PAGE_LIMIT.check(slug, reqctx.client_ip.get())
         order_id = await portal.resolve(token)
-        portal.MESSAGE_LIMIT.check(slug, _visitor(token))
+        await portal.MESSAGE_LIMIT.check(slug, _visitor(token))
         form = await request.form()
         error, status = None, 200
         try:

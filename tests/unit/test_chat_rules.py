@@ -34,12 +34,12 @@ def test_only_web_chats_have_a_session() -> None:
     assert session_id_of({"channel": "sms", "external_ref": "chat:12"}) is None
 
 
-def test_limiter_window_per_key_and_per_tenant() -> None:
-    limiter = Limiter(2, 60.0, "slow down")
-    limiter.check("shop_a", "1.2.3.4")
-    limiter.check("shop_a", "1.2.3.4")
-    limiter.check("shop_a", "5.6.7.8")
-    limiter.check("shop_b", "1.2.3.4")  # the same visitor on another shop has its own allowance
+async def test_limiter_window_per_key_and_per_tenant() -> None:
+    limiter = Limiter(2, 60.0, "slow down", redis_url="")  # in memory, as in one process without Redis
+    await limiter.check("shop_a", "1.2.3.4")
+    await limiter.check("shop_a", "1.2.3.4")
+    await limiter.check("shop_a", "5.6.7.8")
+    await limiter.check("shop_b", "1.2.3.4")  # the same visitor on another shop has its own allowance
     with pytest.raises(TooManyAttempts, match="slow down"):
-        limiter.check("shop_a", "1.2.3.4")
-    limiter.check("shop_b", "1.2.3.4")
+        await limiter.check("shop_a", "1.2.3.4")
+    await limiter.check("shop_b", "1.2.3.4")

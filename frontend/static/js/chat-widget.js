@@ -124,10 +124,15 @@
       var msg; try { msg = JSON.parse(evt.data); } catch (e) { return; }
       if (msg.type === "sync") {
         // The first frame is the whole chat; later ones carry what may have changed, merged by id.
-        var byId = {};
+        var byId = {}, known = {};
+        messages.forEach(function (m) { known[m.id] = true; });
         (msg.full ? [] : messages).concat(msg.messages || []).forEach(function (m) { byId[m.id] = m; });
         messages = Object.keys(byId).map(function (k) { return byId[k]; }).sort(function (x, y) { return x.id - y.id; });
-        typingEl.hidden = true;
+        // "Typing" ends when the operator's message arrives, not on a mere delivery-state change.
+        if ((msg.messages || []).some(function (m) { return m.direction === "out" && !known[m.id]; })) {
+          typingEl.hidden = true;
+          clearTimeout(typingTimer);
+        }
         render();
       } else if (msg.type === "typing") {
         typingEl.hidden = false;
