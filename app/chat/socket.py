@@ -57,6 +57,24 @@ async def sync(tenant: TenantRef, session_id: int, since: int = 0) -> tuple[byte
     return frame, min([newest + 1, *(m["id"] for m in rows if m["direction"] == "in" and m["status"] != "read")])
 
 
+SUBPROTOCOL = "sb-chat"
+"""The widget opens `new WebSocket(url, ["sb-chat", token])`: the token travels in the handshake's
+Sec-WebSocket-Protocol header, never in the URL (which access logs and proxies keep)."""
+
+
+def _token(socket: WebSocket[Any, Any, Any]) -> str | None:
+    offered = [p.strip() for p in (socket.headers.get("sec-websocket-protocol") or "").split(",")]
+    if len(offered) == 2 and offered[0] == SUBPROTOCOL and offered[1]:
+        return offered[1]
+    return None
+
+
+def _subprotocol(socket: WebSocket[Any, Any, Any]) -> str | None:
+    """Chromium fails a handshake that offered subprotocols and got none back, so answer with ours if offered."""
+    offered = (socket.headers.get("sec-websocket-protocol") or "").split(",")
+    return SUBPROTOCOL if SUBPROTOCOL in (p.strip() for p in offered) else None
+
+
 @websocket("/t/{slug:str}/chat/ws", opt={"csrf_exempt": True}, include_in_schema=False)
 async def chat_socket(socket: WebSocket[Any, Any, Any], slug: FromPath[str]) -> None:
     tenant: TenantRef | None = socket.scope.get("state", {}).get("tenant")
@@ -67,7 +85,7 @@ async def chat_socket(socket: WebSocket[Any, Any, Any], slug: FromPath[str]) -> 
         await limits()["requests"].check(slug, reqctx.client_ip.get())
         async with tenant_context(tenant):
             allowed = await services.origin_allowed(socket.headers.get("origin"))
-            session = await services.resolve(socket.query_params.get("token")) if allowed else None
+            session = await services.resolve(_token(socket)) if allowed else None
     except DomainError:
         await _refuse(socket, CLOSE_GONE)
         return
@@ -81,7 +99,7 @@ async def chat_socket(socket: WebSocket[Any, Any, Any], slug: FromPath[str]) -> 
     topic = channels.chat(session_id)
     name = channel_name(tenant, topic)
     sub = await backend.subscribe([name])  # before the first sync: nothing committed after it can be missed
-    await socket.accept()
+    await socket.accept(subprotocols=SUBPROTOCOL)
 
     async def receive() -> None:
         with contextlib.suppress(WebSocketDisconnect, RuntimeError):
@@ -135,7 +153,7 @@ async def _refuse(socket: WebSocket[Any, Any, Any], code: int) -> None:
     """Accept, then close with `code`: a browser sees a refused handshake only as 1006, and the widget needs to
     know "this chat is gone" (4404: forget the token) from "not on this site" (4403)."""
     with contextlib.suppress(Exception):
-        await socket.accept()
+        await socket.accept(subprotocols=_subprotocol(socket))
         await socket.close(code=code)
 
 

@@ -113,7 +113,8 @@ async def run(ctx: BenchContext, base: str, n_chats: int, n_ops: int, rounds: in
             consoles.append(ws)
         widgets = []
         for chat in chats:
-            ws = await websockets.connect(f"{ws_base}/t/{slug}/chat/ws?token={chat['token']}", origin=SITE,  # type: ignore[arg-type]
+            ws = await websockets.connect(f"{ws_base}/t/{slug}/chat/ws", origin=SITE,  # type: ignore[arg-type]
+                                          subprotocols=["sb-chat", chat["token"]],  # type: ignore[list-item]
                                           open_timeout=30, ping_interval=None, max_size=2**22)
             json.loads(await ws.recv())  # the first sync
             widgets.append(ws)

@@ -22,7 +22,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 
 FETCH_STATUS = """async ([url, token]) => (await fetch(url, {headers: {"X-Chat-Token": token},
     credentials: "omit"})).status"""
-WS_CLOSE_CODE = """(url) => new Promise((resolve) => { const ws = new WebSocket(url);
+WS_CLOSE_CODE = """([url, token]) => new Promise((resolve) => { const ws = new WebSocket(url, ["sb-chat", token]);
     ws.onmessage = () => resolve("message"); ws.onclose = (e) => resolve(e.code); })"""
 
 
@@ -115,7 +115,7 @@ async def test_visitor_and_operator_chat_live_across_origins(fx_new_context: New
         ws_base = fx_live_server.url.replace("http", "ws")
         url = fx_live_server.url
         assert await visitor.evaluate(FETCH_STATUS, [f"{url}/t/{other.slug}/chat/messages", token]) == 404
-        assert await visitor.evaluate(WS_CLOSE_CODE, f"{ws_base}/t/{other.slug}/chat/ws?token={token}") == 4404
+        assert await visitor.evaluate(WS_CLOSE_CODE, [f"{ws_base}/t/{other.slug}/chat/ws", token]) == 4404
         assert await visitor.evaluate(FETCH_STATUS, [f"{url}/t/{shop.slug}/chat/messages", token]) == 200
 
         # The same page from an origin the shop did not list: the browser gets no CORS grant and blocks the call.

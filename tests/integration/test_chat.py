@@ -257,8 +257,8 @@ class Widget:
 
 
 async def widget(server: InProcessServer, shop: ShopFixture, token: str, origin: str = SITE) -> Widget:
-    ws = await connect(f"{server.ws_url}/t/{shop.slug}/chat/ws?token={token}", origin=origin,  # type: ignore[arg-type]
-                       open_timeout=10)
+    ws = await connect(f"{server.ws_url}/t/{shop.slug}/chat/ws", origin=origin,  # type: ignore[arg-type]
+                       subprotocols=["sb-chat", token], open_timeout=10)  # type: ignore[list-item]
     return Widget(ws)
 
 
@@ -318,6 +318,11 @@ async def test_live_both_ways_with_typing_and_isolation(fx_server: InProcessServ
             await evil.ws.recv()
         with pytest.raises(TimeoutError):
             await op_b.until(lambda f: (f.event or "").startswith("chat.") or "are you there" in f.text, wait=0.5)
+        # The token travels only in the handshake's subprotocol header: in the URL it opens nothing.
+        with pytest.raises((ConnectionClosed, InvalidStatus)):
+            in_url = await connect(f"{fx_server.ws_url}/t/{a.slug}/chat/ws?token={s['token']}",
+                                   origin=SITE, open_timeout=10)  # type: ignore[arg-type]
+            await in_url.recv()
         await w.ws.close()
         await op_a.close()
         await op_b.close()

@@ -1,7 +1,7 @@
 /* Switchboard web chat widget, served as /t/{slug}/widget.js and embedded on the shop's own site:
  *   <script src="https://switchboard.example/t/{slug}/widget.js" async></script>
  * No cookies: the chat token lives in this site's localStorage (key "sb-chat:{slug}") and travels as the
- * X-Chat-Token header, or ?token= on the websocket. The UI sits in a shadow root so the shop's CSS cannot break
+ * X-Chat-Token header, or as the websocket's second subprotocol (["sb-chat", token]). The UI sits in a shadow root so the shop's CSS cannot break
  * it and ours cannot leak. Server messages: {"type": "sync", "full": bool, "messages": [...]} and {"type": "typing"}.
  */
 (function () {
@@ -118,7 +118,7 @@
 
   function connect() {
     if (!token || (socket && socket.readyState <= 1)) return;
-    socket = new WebSocket(wsBase + "?token=" + encodeURIComponent(token));
+    socket = new WebSocket(wsBase, ["sb-chat", token]); // the token rides in the handshake, not the URL
     socket.onopen = function () { retry = 0; showError(""); };
     socket.onmessage = function (evt) {
       var msg; try { msg = JSON.parse(evt.data); } catch (e) { return; }
