@@ -46,6 +46,34 @@ async def test_other_tenants_key_gets_the_unknown_tenant_404(
     assert foreign.json() == unknown.json() == suspended_like.json()
 
 
+async def test_every_tenant_route_refuses_another_tenants_key_like_an_unknown_tenant(
+    fx_client: Any, fx_shop: ShopFixture, fx_other_shop: ShopFixture
+) -> None:
+    """Every HTTP route under /t/{slug}/ (JSON API, pages, webhooks, widget, portal), with shop B's key on shop A's
+    URL, answers exactly what an unknown shop answers: B learns nothing about A, whatever the feature. The list is
+    the app's own route table, so a new feature is covered the day it is added."""
+    import re
+
+    from litestar.routes import HTTPRoute
+
+    checked = 0
+    for route in fx_client._transport.app.routes:
+        if not isinstance(route, HTTPRoute) or not route.path.startswith("/t/{slug"):
+            continue
+        path = re.sub(r"\{(\w+):int\}", "1", re.sub(r"\{(\w+):(str|path)\}", "x", route.path.replace(
+            "{slug:str}", "SLUG")))
+        for method in sorted(route.methods - {"HEAD", "OPTIONS"}):
+            body = {} if method in ("POST", "PUT", "PATCH") else None
+            foreign = await fx_client.request(method, path.replace("SLUG", fx_shop.slug), headers=fx_other_shop.auth,
+                                              json=body)
+            unknown = await fx_client.request(method, path.replace("SLUG", "no_such_shop"), headers=fx_other_shop.auth,
+                                              json=body)
+            assert foreign.status_code == unknown.status_code == 404, (method, route.path, foreign.status_code)
+            assert foreign.json() == unknown.json(), (method, route.path)
+            checked += 1
+    assert checked > 150
+
+
 async def test_suspended_tenant_answers_like_an_unknown_one(fx_client: Any, fx_db: str) -> None:
     from tenants import services
     from tests.conftest import make_shop
