@@ -74,6 +74,29 @@ async def test_every_tenant_route_refuses_another_tenants_key_like_an_unknown_te
     assert checked > 150
 
 
+async def test_without_credentials_only_public_routes_answer(fx_client: Any, fx_shop: ShopFixture) -> None:
+    """Anonymous requests to every route under /t/{slug}/ are refused, except the sign-in page and the public
+    web chat entry points (the widget script, its greeting, opening a chat)."""
+    import re
+
+    from litestar.routes import HTTPRoute
+
+    public = {("GET", "/t/{slug:str}/login"), ("GET", "/t/{slug:str}/widget.js"), ("GET", "/t/{slug:str}/chat/config"),
+              ("POST", "/t/{slug:str}/chat/sessions")}
+    answered = set()
+    for route in fx_client._transport.app.routes:
+        if not isinstance(route, HTTPRoute) or not route.path.startswith("/t/{slug"):
+            continue
+        path = re.sub(r"\{\w+:int\}", "1", re.sub(r"\{\w+:(str|path)\}", "x", route.path.replace(
+            "{slug:str}", fx_shop.slug)))
+        for method in sorted(route.methods - {"HEAD", "OPTIONS"}):
+            resp = await fx_client.request(method, path, json={} if method in ("POST", "PUT", "PATCH") else None)
+            assert resp.status_code < 500, (method, route.path)
+            if resp.status_code < 300:
+                answered.add((method, route.path))
+    assert answered == public
+
+
 async def test_suspended_tenant_answers_like_an_unknown_one(fx_client: Any, fx_db: str) -> None:
     from tenants import services
     from tests.conftest import make_shop
