@@ -97,6 +97,43 @@ async def test_without_credentials_only_public_routes_answer(fx_client: Any, fx_
     assert answered == public
 
 
+async def test_an_operator_reads_nothing_reserved_for_higher_roles(fx_client: Any, fx_shop: ShopFixture) -> None:
+    """Every GET route under /t/{slug}/ that a guard reserves for supervisors or admins refuses an operator's
+    session with 403, and no route open to operators refuses them (guards read from the route table)."""
+    import re
+
+    from litestar.routes import HTTPRoute
+
+    from app.accounts.services import RANK, create_session
+    from realtime.runtime import ensure_started
+
+    await ensure_started()
+    async with tenant_context(fx_shop.tenant):
+        rows = await User.insert(User(email=f"op@{fx_shop.slug}.example", name="Op", role="operator")).returning(
+            User.id)
+        token, _ = await create_session(rows[0]["id"])
+    cookie = {"cookie": f"sb_session={token}", "accept": "application/json"}
+    reserved = allowed = 0
+    for route in fx_client._transport.app.routes:
+        if not isinstance(route, HTTPRoute) or not route.path.startswith("/t/{slug"):
+            continue
+        path = re.sub(r"\{\w+:int\}", "1", re.sub(r"\{\w+:(str|path)\}", "x", route.path.replace(
+            "{slug:str}", fx_shop.slug)))
+        for handler in route.route_handlers:
+            if "GET" not in handler.http_methods:
+                continue
+            names = [getattr(getattr(g, "func", g), "__name__", "") for g in handler.resolve_guards()]
+            needed = max((RANK[n.removeprefix("requires_")] for n in names if n.startswith("requires_")), default=0)
+            resp = await fx_client.get(path, headers=cookie)
+            if needed > RANK["operator"]:
+                reserved += 1
+                assert resp.status_code == 403, (route.path, resp.status_code)
+            else:
+                allowed += 1
+                assert resp.status_code != 403, (route.path, resp.text[:200])
+    assert reserved > 20 and allowed > 40
+
+
 async def test_suspended_tenant_answers_like_an_unknown_one(fx_client: Any, fx_db: str) -> None:
     from tenants import services
     from tests.conftest import make_shop
