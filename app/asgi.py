@@ -31,6 +31,7 @@ from app.contacts.merge_api import ContactMergeApi
 from app.contacts.merge_views import ContactMergeViews
 from app.contacts.views import ContactViews, CustomFieldViews
 from app.conversations.api import ConversationsApi
+from app.conversations.settings_views import QueueSettingsViews
 from app.conversations.views import ConsoleViews
 from app.deals.api import DealsApi
 from app.deals.views import DealViews
@@ -93,7 +94,7 @@ def create_app() -> Litestar:
             AuthViews, WorkspaceViews, AccountsApi, ContactsApi, ContactViews, CustomFieldViews,
             ContactFilesApi, ContactFileViews, ContactMergeApi, ContactMergeViews,
             ImportsApi, ImportViews, ContactExportApi,
-            ConversationsApi, ConsoleViews, OrdersApi, OrderViews, PortalViews, portal_socket,
+            ConversationsApi, ConsoleViews, QueueSettingsViews, OrdersApi, OrderViews, PortalViews, portal_socket,
             ChatApi, ChatConsoleViews, ChatSettingsViews, WidgetApi, widget_js, chat_socket,
             OrderImportsApi, OrderImportViews, OrderSettingsViews,
             DealsApi, DealViews, TelephonyApi, TwilioSettingsViews, CallConsoleViews, TwilioWebhooks, hold_music,

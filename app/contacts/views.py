@@ -133,7 +133,7 @@ class ContactViews(Controller):
                       "preferences": form.get("preferences", "")}
         elif section == "custom":
             defs = await fields.definitions()
-            values = {"custom": {d["key"]: (form.getall(f"custom.{d['key']}") if d["kind"] == "multiselect"
+            values = {"custom": {d["key"]: (form.getall(f"custom.{d['key']}", []) if d["kind"] == "multiselect"
                                             else ("true" if form.get(f"custom.{d['key']}") else "false")
                                             if d["kind"] == "boolean" else form.get(f"custom.{d['key']}", ""))
                                  for d in defs}}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, Request, get, patch, post
 from litestar.params import FromPath, JSONBody
 
 from app.accounts.guards import requires, signed_in
@@ -16,6 +16,7 @@ from app.conversations.schemas import (
     ConversationOut,
     QueueIn,
     QueueOut,
+    QueuePatch,
     QueueStat,
     StatsOut,
     TransferIn,
@@ -77,6 +78,12 @@ class ConversationsApi(Controller):
     @post("/queues", guards=[requires("admin")])
     async def create_queue(self, request: Req, data: JSONBody[QueueIn]) -> QueueOut:
         return to_struct(QueueOut, await services.create_queue(request.user, data.key, data.name, data.roles))
+
+    @patch("/queues/{key:str}", guards=[requires("admin")],
+           summary="Rename, restrict to roles, reorder or archive a queue")
+    async def update_queue(self, request: Req, key: FromPath[str], data: JSONBody[QueuePatch]) -> QueueOut:
+        return to_struct(QueueOut, await services.update_queue(request.user, key, name=data.name, roles=data.roles,
+                                                               position=data.position, archived=data.archived))
 
     @get("/queue-stats", summary="Waiting per queue, longest wait, handled today")
     async def stats(self, request: Req) -> StatsOut:

@@ -51,6 +51,16 @@ class QueueIn(msgspec.Struct, forbid_unknown_fields=True):
     roles: list[str] = []
 
 
+class QueuePatch(msgspec.Struct, forbid_unknown_fields=True):
+    """Only what is given changes."""
+
+    name: str | None = None
+    roles: list[str] | None = None
+    """Roles that see the queue; empty: everyone."""
+    position: int | None = None
+    archived: bool | None = None
+
+
 class QueueOut(msgspec.Struct):
     id: int
     key: str

@@ -46,17 +46,49 @@ async def create_queue(actor: Principal, key: str, name: str, roles: list[str]) 
     key = (key or "").strip().lower()
     if not KEY_RE.match(key):
         raise Invalid("The key must be 2 to 40 characters: lowercase letters, digits and _.", field="key")
+    name, roles = _name_and_roles(name, roles)
+    if await Queue.exists().where(Queue.key == key):
+        raise Conflict(f"A queue with key {key!r} exists already.", field="key")
+    last = await Queue.select(Queue.position).order_by(Queue.position, ascending=False).first()
+    rows = await Queue.insert(Queue(key=key, name=name, roles=roles,
+                                    position=(last["position"] + 1) if last else 0)).returning(Queue.id)
+    await audit.record("queue.created", actor_id=actor.user_id, actor=actor.label, target_type="queue", target_id=key)
+    return await Queue.select().where(Queue.id == rows[0]["id"]).first()  # type: ignore[return-value]
+
+
+def _name_and_roles(name: str, roles: list[str]) -> tuple[str, list[str]]:
     name = (name or "").strip()
     if not name or len(name) > 100:
         raise Invalid("The name must be 1 to 100 characters.", field="name")
     bad = [r for r in roles if r not in RANK]
     if bad:
-        raise Invalid(f"Unknown role {bad[0]!r}.", field="roles")
-    if await Queue.exists().where(Queue.key == key):
-        raise Conflict(f"A queue with key {key!r} exists already.", field="key")
-    rows = await Queue.insert(Queue(key=key, name=name, roles=roles)).returning(Queue.id)
-    await audit.record("queue.created", actor_id=actor.user_id, actor=actor.label, target_type="queue", target_id=key)
-    return await Queue.select().where(Queue.id == rows[0]["id"]).first()  # type: ignore[return-value]
+        raise Invalid(f"Unknown role {bad[0]!r}; use {', '.join(RANK)}.", field="roles")
+    return name, list(dict.fromkeys(roles))
+
+
+async def update_queue(actor: Principal, key: str, *, name: str | None = None, roles: list[str] | None = None,
+                       position: int | None = None, archived: bool | None = None) -> dict[str, Any]:
+    """Rename, restrict to roles (empty: everyone), reorder or archive a queue. An archived queue takes no new
+    conversations and leaves the IVR; the last open queue cannot be archived (customers must land somewhere)."""
+    row = await Queue.select().where(Queue.key == key).first()
+    if row is None:
+        raise NotFound(f"No queue {key!r}.")
+    new_name, new_roles = _name_and_roles(row["name"] if name is None else name,
+                                          row["roles"] if roles is None else roles)
+    changes: dict[Any, Any] = {Queue.name: new_name, Queue.roles: new_roles}
+    if position is not None:
+        if not 0 <= position <= 10_000:
+            raise Invalid("The position must be 0 to 10000.", field="position")
+        changes[Queue.position] = position
+    if archived is not None:
+        if archived and not row["archived"] and await Queue.count().where(Queue.archived == False) <= 1:  # noqa: E712
+            raise Conflict("This is the only open queue: add another one before archiving it.", field="archived")
+        changes[Queue.archived] = archived
+    await Queue.update(changes).where(Queue.id == row["id"])
+    await audit.record("queue.updated", actor_id=actor.user_id, actor=actor.label, target_type="queue",
+                       target_id=key, detail={"name": new_name, "roles": new_roles, "position": position,
+                                              "archived": archived})
+    return await Queue.select().where(Queue.id == row["id"]).first()  # type: ignore[return-value]
 
 
 async def queue_by_key(key: str) -> dict[str, Any]:

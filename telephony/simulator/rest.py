@@ -74,7 +74,7 @@ class Api:
         if from_ not in self.sim.numbers or self.sim.numbers[from_].account_sid != acct:
             return _error(400, 21210, f"The source phone number provided, {from_}, is not yet verified for your "
                           "account")
-        events = tuple(e for v in form.getall("StatusCallbackEvent") for e in v.split())
+        events = tuple(e for v in form.getall("StatusCallbackEvent", []) for e in v.split())
         call = self.sim.create_call(acct, to=to, from_=from_, url=form.get("Url", ""), twiml=form.get("Twiml", ""),
                                     status_callback=form.get("StatusCallback", ""), status_events=events)
         return Response(call.json(), status_code=201)

@@ -24,6 +24,10 @@ async def _records(client: Any, shop: ShopFixture) -> dict[str, str]:
     """Id 1 of the main records exists, so requests get past "not found" into validation. Returns the headers of a
     second API key: the sweep revokes key 1 on the way (DELETE /api-keys/1) and must go on."""
     base = f"/t/{shop.slug}/api/v1"
+    for kind, options in (("multiselect", ["a", "b"]), ("select", ["a", "b"]), ("boolean", []), ("date", [])):
+        made = await client.post(base + "/custom-fields", json={"key": f"f_{kind}", "label": kind, "kind": kind,
+                                                                "options": options}, headers=shop.auth)
+        assert made.status_code == 201, made.text
     contact = (await client.post(base + "/contacts", json={"name": "Probe", "phones": ["+14155550100"],
                                                            "emails": ["p@x.example"]}, headers=shop.auth)).json()
     created = [

@@ -50,6 +50,24 @@ async def test_create_search_edit_and_note_through_pages(fx_client: Any, fx_shop
     assert api.json()["items"][0]["channel"] == "note"
 
 
+async def test_custom_section_saves_with_every_multiselect_option_unticked(fx_client: Any,
+                                                                           fx_shop: ShopFixture) -> None:
+    """A browser sends nothing for a multi-select with no box ticked: that clears the field (it was a 500)."""
+    made = await fx_client.post(f"/t/{fx_shop.slug}/api/v1/custom-fields", headers=fx_shop.auth, json={
+        "key": "colours", "label": "Colours", "kind": "multiselect", "options": ["red", "green"]})
+    assert made.status_code == 201, made.text
+    contact = (await fx_client.post(f"/t/{fx_shop.slug}/api/v1/contacts", headers=fx_shop.auth,
+                                    json={"name": "Multi", "custom": {"colours": ["red"]}})).json()
+    htmx = await _signed_in(fx_client, fx_shop)
+    card_url = f"/t/{fx_shop.slug}/contacts/{contact['id']}"
+    form = await fx_client.get(f"{card_url}/section/custom", params={"edit": "true"}, headers=htmx)
+    version = re.search(r'name="version" value="(\d+)"', form.text).group(1)
+    saved = await fx_client.post(f"{card_url}/section/custom", headers=htmx, data={"version": version})
+    assert saved.status_code == 200, saved.text
+    stored = await fx_client.get(f"/t/{fx_shop.slug}/api/v1/contacts/{contact['id']}", headers=fx_shop.auth)
+    assert stored.json()["custom"].get("colours") in (None, [])
+
+
 async def test_operator_cannot_open_field_settings_and_pages_need_login(fx_client: Any, fx_shop: ShopFixture) -> None:
     anon = await fx_client.get(f"/t/{fx_shop.slug}/contacts/", headers={"accept": "text/html"}, follow_redirects=False)
     assert anon.status_code == 303 and "/login" in anon.headers["location"]

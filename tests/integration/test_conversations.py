@@ -101,3 +101,45 @@ async def test_conversations_do_not_cross_tenants(fx_client: Any, fx_shop: ShopF
     assert "A only" not in waiting_b.text
     bad = await fx_client.post(api(fx_shop, "/conversations"), json={"channel": "pigeon"}, headers=fx_shop.auth)
     assert bad.status_code == 400 and bad.json()["errors"][0]["field"] == "channel"
+
+
+async def test_admin_manages_queues_on_the_page_and_in_the_api(fx_client: Any, fx_shop: ShopFixture,
+                                                               fx_other_shop: ShopFixture) -> None:
+    from tests.conftest import browser_login, csrf_from
+
+    await browser_login(fx_client, fx_shop.slug, fx_shop.email, fx_shop.password)
+    page = f"/t/{fx_shop.slug}/settings/queues/"
+    token = await csrf_from(fx_client, page)
+    html = {"accept": "text/html"}
+    added = await fx_client.post(page, data={"_csrf": token, "key": "billing", "name": "Billing",
+                                             "roles": ["supervisor"]}, headers=html)
+    assert added.status_code == 200 and "Queue “Billing” added." in added.text
+    bad = await fx_client.post(page, data={"_csrf": token, "key": "Bad Key!", "name": "x"}, headers=html)
+    assert bad.status_code == 400 and "lowercase letters" in bad.text
+    renamed = await fx_client.post(page + "billing", data={"_csrf": token, "name": "Billing & refunds",
+                                                            "position": "7"}, headers=html)
+    assert renamed.status_code == 200 and "Billing &amp; refunds" in renamed.text
+
+    # No roles ticked: everyone sees it now; an operator's queue list shows it.
+    [op] = await _operator_keys(fx_client, fx_shop, 1)
+    assert "billing" in [q["key"] for q in (await fx_client.get(api(fx_shop, "/queues"), headers=op)).json()]
+    restricted = await fx_client.patch(api(fx_shop, "/queues/billing"), json={"roles": ["supervisor"]},
+                                       headers=fx_shop.auth)
+    assert restricted.status_code == 200 and restricted.json()["roles"] == ["supervisor"]
+    assert "billing" not in [q["key"] for q in (await fx_client.get(api(fx_shop, "/queues"), headers=op)).json()]
+    assert (await fx_client.patch(api(fx_shop, "/queues/billing"), json={"name": "x"}, headers=op)).status_code == 403
+    assert (await fx_client.patch(api(fx_shop, "/queues/billing"), json={"roles": ["wizard"]},
+                                  headers=fx_shop.auth)).json()["errors"][0]["field"] == "roles"
+
+    # Archived: no new conversations land there; the last open queue cannot go.
+    archived = await fx_client.patch(api(fx_shop, "/queues/billing"), json={"archived": True}, headers=fx_shop.auth)
+    assert archived.status_code == 200 and archived.json()["archived"] is True
+    refused = await fx_client.post(api(fx_shop, "/conversations"), json={"channel": "chat", "queue": "billing"},
+                                   headers=fx_shop.auth)
+    assert refused.status_code == 400 and refused.json()["errors"][0]["field"] == "queue"
+    last = await fx_client.patch(api(fx_shop, "/queues/general"), json={"archived": True}, headers=fx_shop.auth)
+    assert last.status_code == 409 and "only open queue" in last.json()["detail"]
+
+    # Another shop has no such queue.
+    assert (await fx_client.patch(api(fx_other_shop, "/queues/billing"), json={"name": "x"},
+                                  headers=fx_other_shop.auth)).status_code == 404

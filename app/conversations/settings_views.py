@@ -1,0 +1,65 @@
+"""The admin's queues page at /t/{slug}/settings/queues: the topics customers are routed to (IVR digits, web chat,
+email and SMS land in them), who sees each, their order, and archiving."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, get, post
+from litestar.params import FromPath
+from litestar.response import Template
+
+from app.accounts.guards import requires
+from app.accounts.services import RANK, Principal
+from app.conversations import services
+from app.lib.errors import DomainError
+from app.lib.templates import render_page
+
+Req = Request[Principal, Any, Any]
+PAGE = "pages/queues.html"
+
+
+def _roles(form: Any) -> list[str]:
+    return [str(r) for r in form.getall("roles", [])]
+
+
+def _position(raw: Any) -> int | None:
+    text = str(raw or "").strip()
+    return int(text) if text.lstrip("-").isdigit() else None
+
+
+class QueueSettingsViews(Controller):
+    path = "/t/{slug:str}/settings/queues"
+    include_in_schema = False
+    guards = [requires("admin")]
+
+    async def _page(self, request: Req, *, error: str | None = None, notice: str | None = None,
+                    status: int = 200) -> Template:
+        return render_page(request, PAGE, {"queues": await services.queues(include_archived=True),
+                                           "roles": list(RANK), "error": error, "notice": notice},
+                           status_code=status)
+
+    @get("/")
+    async def page(self, request: Req, slug: FromPath[str]) -> Template:
+        return await self._page(request)
+
+    @post("/")
+    async def add(self, request: Req, slug: FromPath[str]) -> Template:
+        form = await request.form()
+        try:
+            row = await services.create_queue(request.user, str(form.get("key", "")), str(form.get("name", "")),
+                                              _roles(form))
+        except DomainError as exc:
+            return await self._page(request, error=exc.detail, status=exc.status_code)
+        return await self._page(request, notice=f"Queue “{row['name']}” added.")
+
+    @post("/{key:str}")
+    async def update(self, request: Req, slug: FromPath[str], key: FromPath[str]) -> Template:
+        form = await request.form()
+        try:
+            row = await services.update_queue(request.user, key, name=str(form.get("name", "")), roles=_roles(form),
+                                              position=_position(form.get("position")),
+                                              archived=form.get("archived") is not None)
+        except DomainError as exc:
+            return await self._page(request, error=exc.detail, status=exc.status_code)
+        return await self._page(request, notice=f"Queue “{row['name']}” saved.")
