@@ -13,19 +13,11 @@ from app.accounts.guards import requires
 from app.accounts.services import RANK, Principal
 from app.conversations import services
 from app.lib.errors import DomainError
+from app.lib.forms import optional_int, ticked
 from app.lib.templates import render_page
 
 Req = Request[Principal, Any, Any]
 PAGE = "pages/queues.html"
-
-
-def _roles(form: Any) -> list[str]:
-    return [str(r) for r in form.getall("roles", [])]
-
-
-def _position(raw: Any) -> int | None:
-    text = str(raw or "").strip()
-    return int(text) if text.lstrip("-").isdigit() else None
 
 
 class QueueSettingsViews(Controller):
@@ -48,7 +40,7 @@ class QueueSettingsViews(Controller):
         form = await request.form()
         try:
             row = await services.create_queue(request.user, str(form.get("key", "")), str(form.get("name", "")),
-                                              _roles(form))
+                                              ticked(form, "roles"))
         except DomainError as exc:
             return await self._page(request, error=exc.detail, status=exc.status_code)
         return await self._page(request, notice=f"Queue “{row['name']}” added.")
@@ -57,8 +49,8 @@ class QueueSettingsViews(Controller):
     async def update(self, request: Req, slug: FromPath[str], key: FromPath[str]) -> Template:
         form = await request.form()
         try:
-            row = await services.update_queue(request.user, key, name=str(form.get("name", "")), roles=_roles(form),
-                                              position=_position(form.get("position")),
+            row = await services.update_queue(request.user, key, name=str(form.get("name", "")),
+                                              roles=ticked(form, "roles"), position=optional_int(form.get("position")),
                                               archived=form.get("archived") is not None)
         except DomainError as exc:
             return await self._page(request, error=exc.detail, status=exc.status_code)

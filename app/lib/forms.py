@@ -26,3 +26,14 @@ def message_text(body: Any, limit: int) -> str:
     if len(text) > limit:
         raise Invalid(f"The message must be at most {limit} characters.", field="body")
     return text
+
+
+def ticked(form: Any, name: str) -> list[str]:
+    """Every ticked checkbox of that name; none ticked: the browser sends nothing, which is an empty list here."""
+    return [str(v) for v in form.getall(name, [])]
+
+
+def optional_int(raw: Any) -> int | None:
+    """A whole number typed in a form, or None when the box is empty or holds something else."""
+    text = str(raw or "").strip()
+    return int(text) if text.lstrip("-").isdigit() else None

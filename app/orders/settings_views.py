@@ -12,6 +12,7 @@ from litestar.response import Template
 from app.accounts.guards import requires
 from app.accounts.services import Principal
 from app.lib.errors import DomainError
+from app.lib.forms import optional_int, ticked
 from app.lib.templates import render_page
 from app.orders import notify, pipeline
 
@@ -21,16 +22,6 @@ PAGE = "pages/order_settings.html"
 
 def _checked(form: Any, name: str) -> bool:
     return str(form.get(name, "")) == "on"
-
-
-def _all(form: Any, name: str) -> list[str]:
-    """Every ticked checkbox of that name (none ticked: the field is absent from the form)."""
-    return [str(v) for v in form.getall(name, [])]
-
-
-def _position(raw: Any) -> int | None:
-    text = str(raw or "").strip()
-    return int(text) if text.lstrip("-").isdigit() else None
 
 
 class OrderSettingsViews(Controller):
@@ -53,8 +44,8 @@ class OrderSettingsViews(Controller):
         form = await request.form()
         try:
             made = await pipeline.create(request.user, key=str(form.get("key", "")), label=str(form.get("label", "")),
-                                         allowed=_all(form, "allowed"),
-                                         position=_position(form.get("position")), final=_checked(form, "final"),
+                                         allowed=ticked(form, "allowed"),
+                                         position=optional_int(form.get("position")), final=_checked(form, "final"),
                                          counts_as_sale=_checked(form, "counts_as_sale"))
         except DomainError as exc:
             return await self._page(request, error=exc.detail, status=exc.status_code)
@@ -63,10 +54,10 @@ class OrderSettingsViews(Controller):
     @post("/statuses/{key:str}")
     async def update_status(self, request: Req, slug: FromPath[str], key: FromPath[str]) -> Template:
         form = await request.form()
-        changes: dict[str, Any] = {"label": str(form.get("label", "")), "allowed": _all(form, "allowed"),
+        changes: dict[str, Any] = {"label": str(form.get("label", "")), "allowed": ticked(form, "allowed"),
                                    "final": _checked(form, "final"), "counts_as_sale": _checked(form, "counts_as_sale"),
                                    "archived": _checked(form, "archived")}
-        if (position := _position(form.get("position"))) is not None:
+        if (position := optional_int(form.get("position"))) is not None:
             changes["position"] = position
         try:
             saved = await pipeline.update(request.user, key, changes)
@@ -81,7 +72,7 @@ class OrderSettingsViews(Controller):
         form = await request.form()
         try:
             await notify.configure(request.user, enabled=_checked(form, "enabled"),
-                                   statuses=_all(form, "statuses"),
+                                   statuses=ticked(form, "statuses"),
                                    subject=str(form.get("subject", "")), body=str(form.get("body", "")))
         except DomainError as exc:
             return await self._page(request, error=exc.detail, status=exc.status_code)
