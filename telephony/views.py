@@ -73,8 +73,7 @@ class TwilioSettingsViews(Controller):
         try:
             await config.save(request.user, data)
         except DomainError as exc:
-            label = f"{exc.field}: " if exc.field else ""
-            return render_page(request, PAGE, await self._context(error=label + exc.detail, form=form),
+            return render_page(request, PAGE, await self._context(error=exc.labelled, form=form),
                                status_code=exc.status_code)
         return render_page(request, PAGE, await self._context(notice="Saved. Paste the webhook URLs into Twilio."))
 

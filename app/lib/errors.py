@@ -19,6 +19,11 @@ class DomainError(Exception):
         self.field = field
         self.extra = extra or {}
 
+    @property
+    def labelled(self) -> str:
+        """The message as a form shows it above the fields: `field: detail`."""
+        return (f"{self.field}: " if self.field else "") + self.detail
+
     def to_dict(self) -> dict[str, Any]:
         body: dict[str, Any] = {"detail": self.detail, "status_code": self.status_code}
         if self.field:

@@ -26,10 +26,6 @@ TEMPLATES_PAGE = "pages/email_templates.html"
 TEMPLATE_FIELDS = ("kind", "name", "shortcut", "subject", "body")
 
 
-def _error_text(exc: DomainError) -> str:
-    return (f"{exc.field}: " if exc.field else "") + exc.detail
-
-
 class EmailSettingsViews(Controller):
     path = "/t/{slug:str}/settings/email"
     include_in_schema = False
@@ -53,8 +49,7 @@ class EmailSettingsViews(Controller):
         try:
             await config.save(request.user, dict(form))
         except DomainError as exc:
-            label = f"{exc.field}: " if exc.field else ""
-            return render_page(request, SETTINGS_PAGE, await self._context(error=label + exc.detail, form=form),
+            return render_page(request, SETTINGS_PAGE, await self._context(error=exc.labelled, form=form),
                                status_code=exc.status_code)
         return render_page(request, SETTINGS_PAGE, await self._context(notice="Saved."))
 
@@ -102,7 +97,7 @@ class EmailComposeViews(Controller):
             await outbound.compose(request.user, contact_id, data)
         except DomainError as exc:
             return render_page(request, COMPOSE_PAGE, await self._context(
-                contact_id, data.get("reply_to"), error=_error_text(exc), form=data), status_code=exc.status_code)
+                contact_id, data.get("reply_to"), error=exc.labelled, form=data), status_code=exc.status_code)
         return render_page(request, COMPOSE_PAGE, await self._context(contact_id, notice="Queued for sending."))
 
 
@@ -132,7 +127,7 @@ class EmailTemplateViews(Controller):
         try:
             row = await templates.create(request.user, dict(form))
         except DomainError as exc:
-            return await self._page(request, form=form, error=_error_text(exc), status_code=exc.status_code)
+            return await self._page(request, form=form, error=exc.labelled, status_code=exc.status_code)
         return await self._page(request, notice=f"Saved “{row['name']}”.")
 
     @post("/{template_id:int}")
@@ -144,7 +139,7 @@ class EmailTemplateViews(Controller):
             if exc.status_code == 404:
                 raise
             return await self._page(request, edit=template_id, form={**form, "id": template_id},
-                                    error=_error_text(exc), status_code=exc.status_code)
+                                    error=exc.labelled, status_code=exc.status_code)
         return await self._page(request, notice=f"Saved “{row['name']}”.")
 
     @post("/{template_id:int}/delete")
@@ -167,5 +162,5 @@ class ConsoleEmailViews(Controller):
         try:
             row = await outbound.reply(request.user, conversation_id, dict(form))
         except DomainError as exc:
-            return flash(request, _error_text(exc), ok=False, status=exc.status_code)
+            return flash(request, exc.labelled, ok=False, status=exc.status_code)
         return flash(request, f"Reply “{row['subject']}” queued to {row['to_address']}.", ok=True)
