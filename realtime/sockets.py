@@ -1,5 +1,6 @@
-"""What every websocket endpoint of ours does the same way: read the client's JSON frames, and stop a connection's
-reader task and subscription cleanly when it ends (operator console, customer portal, web chat widget)."""
+"""What every websocket endpoint of ours does the same way: read the client's JSON frames, take the next burst of
+events of a single-channel feed, and stop a connection's reader task and subscription cleanly when it ends
+(operator console, customer portal, web chat widget)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,12 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
+import structlog
 from litestar import WebSocket
+
+from realtime.events import Event, decode
+
+log = structlog.get_logger(__name__)
 
 
 async def json_frames(socket: WebSocket[Any, Any, Any]) -> AsyncIterator[dict[str, Any]]:
@@ -23,6 +29,37 @@ async def json_frames(socket: WebSocket[Any, Any, Any]) -> AsyncIterator[dict[st
             continue
         if isinstance(msg, dict):
             yield msg
+
+
+async def next_burst(sub: Any, receiver: asyncio.Task[Any], *, tenant: str, channel: str, topic: str,
+                     idle: float | None = None) -> list[Event] | None:
+    """Wait for the feed's next event, then take every event already waiting too (one burst, in order). Only events
+    that came on `channel` and say themselves they are the tenant's and on `topic` are kept (belt and braces: the
+    subscription names that one channel). None: the client went away (`receiver` ended). After `idle` seconds
+    without an event: an empty burst."""
+    getter = asyncio.ensure_future(sub.get())
+    done, _ = await asyncio.wait({getter, receiver}, timeout=idle, return_when=asyncio.FIRST_COMPLETED)
+    if receiver in done:
+        getter.cancel()
+        return None
+    raw = []
+    if getter in done:
+        raw.append(getter.result())
+    else:
+        getter.cancel()
+    with contextlib.suppress(asyncio.QueueEmpty):
+        while True:
+            raw.append(sub.get_nowait())
+    events = []
+    for came_on, payload in raw:
+        try:
+            event = decode(payload)
+        except Exception:
+            log.warning("feed_bad_payload", tenant=tenant, channel=came_on)
+            continue
+        if came_on == channel and event.tenant == tenant and topic in event.channels:
+            events.append(event)
+    return events
 
 
 async def stop_reader(receiver: asyncio.Task[Any]) -> None:

@@ -15,7 +15,6 @@ import contextlib
 from typing import Any
 
 import msgspec
-import structlog
 from litestar import WebSocket, websocket
 from litestar.exceptions import WebSocketDisconnect
 from litestar.params import FromPath
@@ -29,10 +28,7 @@ from app.lib.db import TenantRef, tenant_context
 from app.lib.errors import DomainError
 from realtime import channels
 from realtime.channels import channel_name
-from realtime.events import decode
-from realtime.sockets import finish, json_frames
-
-log = structlog.get_logger(__name__)
+from realtime.sockets import finish, json_frames, next_burst
 
 CLOSE_GONE = 4404
 CLOSE_REFUSED = 4403
@@ -113,26 +109,9 @@ async def chat_socket(socket: WebSocket[Any, Any, Any], slug: FromPath[str]) -> 
     try:
         frame, cursor = await sync(tenant, session_id)
         await socket.send_text(frame.decode())
-        while True:
-            getter = asyncio.ensure_future(sub.get())
-            done, _ = await asyncio.wait({getter, receiver}, return_when=asyncio.FIRST_COMPLETED)
-            if receiver in done:
-                getter.cancel()
-                break
-            batch = [getter.result()]
-            with contextlib.suppress(asyncio.QueueEmpty):
-                while True:
-                    batch.append(sub.get_nowait())
+        while (burst := await next_burst(sub, receiver, tenant=tenant.slug, channel=name, topic=topic)) is not None:
             resync = typing = False
-            for channel, payload in batch:
-                try:
-                    event = decode(payload)
-                except Exception:
-                    log.warning("chat_bad_payload", tenant=tenant.slug)
-                    continue
-                # The subscription names one channel; the event must say so itself too.
-                if channel != name or event.tenant != tenant.slug or topic not in event.channels:
-                    continue
+            for event in burst:
                 if event.name == "chat.typing":
                     typing = typing or event.data.get("who") == "operator"
                 elif event.name == "chat.message" or (event.name == "chat.status"

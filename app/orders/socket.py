@@ -17,7 +17,6 @@ import contextlib
 import os
 from typing import Any
 
-import structlog
 from litestar import WebSocket, websocket
 from litestar.exceptions import WebSocketDisconnect
 from litestar.params import FromPath
@@ -30,10 +29,7 @@ from app.orders import money, portal
 from app.settings import get_settings
 from realtime import channels
 from realtime.channels import channel_name
-from realtime.events import decode
-from realtime.sockets import finish
-
-log = structlog.get_logger(__name__)
+from realtime.sockets import finish, next_burst
 
 CLOSE_GONE = 4404
 RECHECK_EVERY = 15.0
@@ -120,39 +116,14 @@ async def portal_socket(socket: WebSocket[Any, Any, Any], slug: FromPath[str], t
             await socket.close(code=CLOSE_GONE)
             return
         await socket.send_text(html)
-        while True:
-            getter = asyncio.ensure_future(sub.get())
-            done, _ = await asyncio.wait({getter, receiver}, timeout=RECHECK_EVERY,
-                                         return_when=asyncio.FIRST_COMPLETED)
-            if receiver in done:
-                getter.cancel()
-                break
-            batch = []
-            if getter in done:
-                batch.append(getter.result())
-            else:
-                getter.cancel()
-            with contextlib.suppress(asyncio.QueueEmpty):
-                while True:
-                    batch.append(sub.get_nowait())
-            relevant = False
-            newest = -1
-            for channel, payload in batch:
-                try:
-                    event = decode(payload)
-                except Exception:
-                    log.warning("portal_bad_payload", tenant=tenant.slug)
-                    continue
-                # Belt and braces: the subscription names one channel, and the event must say so itself too.
-                mine = channel == name and event.tenant == tenant.slug and topic in event.channels
-                relevant |= mine
-                if mine:
-                    newest = max(newest, event.id)
+        while (burst := await next_burst(sub, receiver, tenant=tenant.slug, channel=name, topic=topic,
+                                         idle=RECHECK_EVERY)) is not None:
+            newest = max((event.id for event in burst), default=-1)
             html = await shared_render(tenant, token, newest)  # also re-checks the token: a revoked link goes dark
             if html is None:
                 await socket.close(code=CLOSE_GONE)
                 return
-            if relevant:
+            if burst:
                 await socket.send_text(html)
     except (WebSocketDisconnect, RuntimeError, OSError):
         pass
