@@ -13,7 +13,7 @@ from app.accounts.tables import User
 from app.audit import services as audit
 from app.conversations.tables import Queue
 from app.lib import crypto
-from app.lib.db import current_tenant
+from app.lib.db import current_tenant, save_single_row
 from app.lib.errors import Invalid, NotFound
 from app.lib.identities import normalize_phone
 from app.settings import get_settings
@@ -183,10 +183,7 @@ async def save(actor: Principal, data: dict[str, Any]) -> dict[str, Any]:
         values[TwilioConfig.auth_token_enc] = crypto.encrypt(token, purpose=TOKEN_PURPOSE)
     if data.get("devices") is not None:
         await _save_devices(data["devices"])
-    if current is None:
-        await TwilioConfig.insert(TwilioConfig(**{col._meta.name: v for col, v in values.items()}))
-    else:
-        await TwilioConfig.update(values).where(TwilioConfig.id == current["id"])
+    await save_single_row(TwilioConfig, values, current["id"] if current else None)
     await audit.record("twilio.configured", actor_id=actor.user_id, actor=actor.label, target_type="channel",
                        target_id="twilio", detail={"token_changed": bool(token), "numbers": numbers})
     return await public_view()

@@ -19,7 +19,7 @@ from app.contacts import services as contacts
 from app.conversations import events as conversation_events
 from app.conversations import services as conversations
 from app.conversations.tables import Conversation
-from app.lib.db import current_tenant, current_uow
+from app.lib.db import current_tenant, current_uow, save_single_row
 from app.lib.errors import Conflict, Forbidden, Invalid, NotFound
 from app.lib.forms import message_text
 from app.lib.identities import normalize_email, normalize_phone
@@ -114,10 +114,7 @@ async def update_settings(actor: Principal, *, allowed_origins: list[str], greet
     values: dict[Any, Any] = {ChatSettings.allowed_origins: origins, ChatSettings.greeting: greeting,
                               ChatSettings.updated_at: now()}
     row = await ChatSettings.select(ChatSettings.id).order_by(ChatSettings.id).first()
-    if row is None:
-        await ChatSettings.insert(ChatSettings(allowed_origins=origins, greeting=greeting))
-    else:
-        await ChatSettings.update(values).where(ChatSettings.id == row["id"])
+    await save_single_row(ChatSettings, values, row["id"] if row else None)
     await audit.record("chat.settings_updated", actor_id=actor.user_id, actor=actor.label, target_type="chat",
                        target_id="settings", detail={"allowed_origins": origins})
     _settings_cache.pop(current_tenant().slug, None)

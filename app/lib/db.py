@@ -67,6 +67,15 @@ _current_uow: contextvars.ContextVar[UnitOfWork | None] = contextvars.ContextVar
 _current_tenant: contextvars.ContextVar[TenantRef | None] = contextvars.ContextVar("sb_tenant", default=None)
 
 
+async def save_single_row(table: Any, values: dict[Any, Any], row_id: int | None) -> None:
+    """Write `values` (column -> value) into a tenant's one-row settings table (email account, Twilio line, chat
+    settings): update row `row_id`, or insert the row the first time (None)."""
+    if row_id is None:
+        await table.insert(table(**{column._meta.name: value for column, value in values.items()}))
+    else:
+        await table.update(values).where(table.id == row_id)
+
+
 def quote_schema(schema: str) -> str:
     if not SCHEMA_RE.match(schema):
         raise ValueError(f"refusing unsafe schema name {schema!r}")

@@ -9,7 +9,7 @@ from typing import Any
 from app.accounts.services import Principal
 from app.audit import services as audit
 from app.lib import crypto
-from app.lib.db import current_tenant
+from app.lib.db import current_tenant, save_single_row
 from app.lib.errors import Invalid, NotFound
 from app.lib.identities import normalize_email
 from app.lib.mail import SmtpAccount
@@ -93,10 +93,7 @@ async def save(actor: Principal, data: dict[str, Any]) -> dict[str, Any]:
         values[EmailAccount.smtp_password_enc] = crypto.encrypt(password, purpose=PASSWORD_PURPOSE)
     elif not user:
         values[EmailAccount.smtp_password_enc] = ""
-    if current is None:
-        await EmailAccount.insert(EmailAccount(**{col._meta.name: v for col, v in values.items()}))
-    else:
-        await EmailAccount.update(values).where(EmailAccount.id == current["id"])
+    await save_single_row(EmailAccount, values, current["id"] if current else None)
     await audit.record("email.configured", actor_id=actor.user_id, actor=actor.label, target_type="channel",
                        target_id="email", detail={"password_changed": bool(password), "host": host})
     return await public_view()
