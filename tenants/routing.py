@@ -35,15 +35,8 @@ def tenant_slug_from_path(path: str) -> str | None:
     return parts[2] if len(parts) > 2 else None
 
 
-def _header(scope: Scope, name: bytes) -> str:
-    for key, value in scope.get("headers", []):
-        if key == name:
-            return value.decode("latin-1")
-    return ""
-
-
 def _cookie(scope: Scope, name: str) -> str:
-    raw = _header(scope, b"cookie")
+    raw = reqctx.scope_header(scope, b"cookie")
     for part in raw.split(";"):
         key, _, value = part.strip().partition("=")
         if key == name:
@@ -54,7 +47,7 @@ def _cookie(scope: Scope, name: str) -> str:
 async def authenticate(scope: Scope) -> None:
     """Set scope['user'] from a Bearer API key or the session cookie. A key this tenant does not know gets the
     same 404 as an unknown tenant: keys cannot be used to probe which shops exist."""
-    auth = _header(scope, b"authorization")
+    auth = reqctx.scope_header(scope, b"authorization")
     scope["user"] = None
     scope["auth"] = None
     if auth:
@@ -84,7 +77,7 @@ class TenantMiddleware:
             return
         client = scope.get("client")
         ip_token = reqctx.client_ip.set(client[0] if client else "")
-        ua_token = reqctx.user_agent.set(_header(scope, b"user-agent"))
+        ua_token = reqctx.user_agent.set(reqctx.scope_header(scope, b"user-agent"))
         try:
             slug = tenant_slug_from_path(scope["path"])
             if slug is None:

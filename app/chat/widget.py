@@ -60,13 +60,6 @@ def _slug(scope: Scope) -> str:
     return tenant.slug if tenant else ""
 
 
-def _header(scope: Scope, name: bytes) -> str:
-    for key, value in scope.get("headers", []):
-        if key == name:
-            return value.decode("latin-1")
-    return ""
-
-
 def cors_headers(origin: str) -> list[tuple[bytes, bytes]]:
     return [(b"access-control-allow-origin", origin.encode("latin-1")), (b"vary", b"Origin"),
             (b"access-control-allow-methods", CORS_METHODS.encode()),
@@ -84,7 +77,7 @@ class WidgetCors:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        origin = _header(scope, b"origin")
+        origin = reqctx.scope_header(scope, b"origin")
         if origin and not await services.origin_allowed(origin):
             await _respond(send, 403, msgspec.json.encode(REFUSED), [(b"content-type", b"application/json")])
             return
