@@ -228,8 +228,9 @@ class ImportKind:
             self.table.id == import_id)
 
     async def start(self, actor: Any, import_id: int, check: Callable[[dict[str, Any]], Any],
-                    ignore: str, **detail: Any) -> dict[str, Any]:
-        """Queue the job in this transaction: it runs only if the start commits, and a start is accepted once."""
+                    ignore: str) -> dict[str, Any]:
+        """Queue the job in this transaction: it runs only if the start commits, and a start is accepted once. The
+        audit entry names the mapped columns and the kind's own mapping choices (an order import's currency)."""
         state = await self.state(import_id, lock=True)
         self.check_editable(state)
         await check(state)
@@ -237,9 +238,10 @@ class ImportKind:
         await jobs.enqueue(self.job, {"import_id": import_id, "actor": actor.label})
         mapped = {h: f for h, f in zip(state["mapping"]["header"], state["mapping"]["fields"], strict=True)
                   if f != ignore}
+        choices = {k: v for k, v in state["mapping"].items() if k not in ("header", "fields", "suggested")}
         await audit.record(f"{self.audit_name}.started", actor_id=actor.user_id, actor=actor.label,
                            target_type=self.audit_name, target_id=import_id,
-                           detail={"rows": state["total"], "mapping": mapped, **detail})
+                           detail={"rows": state["total"], "mapping": mapped, **choices})
         return await self.get(import_id)
 
     # -- the job -------------------------------------------------------------------------------------------------

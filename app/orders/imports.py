@@ -274,8 +274,7 @@ async def start(actor: Any, import_id: int) -> dict[str, Any]:
     async def check(state: dict[str, Any]) -> None:
         import_mapping.check(state["mapping"]["fields"], state["mapping"]["header"])
 
-    state = await KIND.state(import_id)
-    return await KIND.start(actor, import_id, check, IGNORE, currency=state["mapping"].get("currency"))
+    return await KIND.start(actor, import_id, check, IGNORE)
 
 
 # -- the job ---------------------------------------------------------------------------------------------------
