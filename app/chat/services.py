@@ -18,7 +18,7 @@ from app.chat.tables import STATUSES, ChatMessage, ChatSession, ChatSettings
 from app.contacts import services as contacts
 from app.conversations import events as conversation_events
 from app.conversations import services as conversations
-from app.conversations.tables import Conversation
+from app.conversations.tables import OPEN_STATUSES, Conversation
 from app.lib.db import current_tenant, current_uow, save_single_row
 from app.lib.errors import Conflict, Forbidden, Invalid, NotFound
 from app.lib.forms import message_text
@@ -35,7 +35,6 @@ HISTORY = 100
 CONSOLE_HISTORY = 40
 """Messages a console chat pane shows (the newest); the whole chat is on the API and the contact's timeline."""
 TOKEN_LEN = (40, 64)
-OPEN = ("waiting", "active", "wrapup")
 TYPING_EVERY = 2.0
 """Seconds between two typing events of one side of one chat: a typing burst costs one event, not one per key."""
 DEFAULT_GREETING = "Hi! How can we help?"
@@ -235,7 +234,7 @@ async def _open_conversation_of(session: dict[str, Any]) -> dict[str, Any] | Non
     row = await current_uow().connection.fetchrow(
         "SELECT id, status, assigned_to AS assigned_to_id, contact AS contact_id, queue AS queue_id "
         "FROM conversation WHERE id = $1", session["conversation_id"])
-    return dict(row) if row is not None and row["status"] in OPEN else None
+    return dict(row) if row is not None and row["status"] in OPEN_STATUSES else None
 
 
 # -- messages --------------------------------------------------------------------------------------------------

@@ -58,8 +58,12 @@ SUBPROTOCOL = "sb-chat"
 Sec-WebSocket-Protocol header, never in the URL (which access logs and proxies keep)."""
 
 
+def _offered(socket: WebSocket[Any, Any, Any]) -> list[str]:
+    return [p.strip() for p in (socket.headers.get("sec-websocket-protocol") or "").split(",")]
+
+
 def _token(socket: WebSocket[Any, Any, Any]) -> str | None:
-    offered = [p.strip() for p in (socket.headers.get("sec-websocket-protocol") or "").split(",")]
+    offered = _offered(socket)
     if len(offered) == 2 and offered[0] == SUBPROTOCOL and offered[1]:
         return offered[1]
     return None
@@ -67,8 +71,7 @@ def _token(socket: WebSocket[Any, Any, Any]) -> str | None:
 
 def _subprotocol(socket: WebSocket[Any, Any, Any]) -> str | None:
     """Chromium fails a handshake that offered subprotocols and got none back, so answer with ours if offered."""
-    offered = (socket.headers.get("sec-websocket-protocol") or "").split(",")
-    return SUBPROTOCOL if SUBPROTOCOL in (p.strip() for p in offered) else None
+    return SUBPROTOCOL if SUBPROTOCOL in _offered(socket) else None
 
 
 @websocket("/t/{slug:str}/chat/ws", opt={"csrf_exempt": True}, include_in_schema=False)

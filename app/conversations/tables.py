@@ -10,6 +10,8 @@ from app.accounts.tables import User
 from app.contacts.tables import Contact
 
 STATUSES = ("waiting", "active", "wrapup", "closed")
+OPEN_STATUSES = ("waiting", "active", "wrapup")
+"""Not closed: a customer's next message joins the conversation rather than opening another."""
 
 
 class Queue(Table, tablename="queue"):

@@ -17,7 +17,7 @@ from typing import Any
 from app.accounts.services import Principal
 from app.audit import services as audit
 from app.conversations import services as conversations
-from app.conversations.tables import Conversation
+from app.conversations.tables import OPEN_STATUSES, Conversation
 from app.lib.db import current_tenant
 from app.lib.errors import NotFound
 from app.lib.forms import message_text
@@ -140,7 +140,7 @@ async def customer_message(order_id: int, body: str) -> dict[str, Any]:
     row = await services.lock(order_id)
     ref = f"order:{order_id}"
     open_conv = await Conversation.select(Conversation.id).where(
-        (Conversation.external_ref == ref) & Conversation.status.is_in(["waiting", "active", "wrapup"])).order_by(
+        (Conversation.external_ref == ref) & Conversation.status.is_in(list(OPEN_STATUSES))).order_by(
         Conversation.id, ascending=False).first()
     summary = f"Order {row['number']} · customer: {text[:200]}"
     if open_conv is None:
