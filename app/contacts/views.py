@@ -18,6 +18,7 @@ from app.contacts.api import parse_custom_filter
 from app.contacts.queries import SORTS, ContactFilter
 from app.contacts.tables import TEMPERATURES
 from app.lib.errors import DomainError
+from app.lib.forms import ticked
 from app.lib.templates import render_page
 from app.timeline import services as timeline
 from app.timeline.tables import CHANNELS
@@ -133,7 +134,7 @@ class ContactViews(Controller):
                       "preferences": form.get("preferences", "")}
         elif section == "custom":
             defs = await fields.definitions()
-            values = {"custom": {d["key"]: (form.getall(f"custom.{d['key']}", []) if d["kind"] == "multiselect"
+            values = {"custom": {d["key"]: (ticked(form, f"custom.{d['key']}") if d["kind"] == "multiselect"
                                             else ("true" if form.get(f"custom.{d['key']}") else "false")
                                             if d["kind"] == "boolean" else form.get(f"custom.{d['key']}", ""))
                                  for d in defs}}
