@@ -186,9 +186,13 @@ async def run_jobs_until(done: Any, *, timeout: float = 5.0, settle: float = 0.0
     import asyncio
 
     from app.lib.jobs import Worker
+    from app.listeners import DURABLE
+    from realtime.durable import Spine
 
     worker = Worker(TEST_DSN, poll_seconds=0.2)
     await worker.start()
+    spine = Spine(TEST_DSN, DURABLE)  # durable listeners (the order notifier) run beside the jobs, as in the worker
+    await spine.start()
     try:
         for _ in range(int(timeout / 0.05)):
             if done():
@@ -196,4 +200,5 @@ async def run_jobs_until(done: Any, *, timeout: float = 5.0, settle: float = 0.0
             await asyncio.sleep(0.05)
         await asyncio.sleep(settle)
     finally:
+        await spine.stop()
         await worker.stop()

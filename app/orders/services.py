@@ -185,9 +185,7 @@ async def change_status(actor: Principal, order_id: int, status: str, *, note: s
                                    "to": status, "note": note}, **_actor_fields(actor))
     await audit.record("order.status_changed", actor_id=actor.user_id, actor=actor.label, target_type="order",
                        target_id=order_id, detail={"from": row["status"], "to": status})
-    from app.orders import notify
-
-    await notify.on_status_changed(order_id, status)
+    # The customer's status email is a durable listener on this event (app/listeners.py), not a call from here.
     await events.emit("order.status_changed", order_id=order_id, contact_id=row["contact"], status=status)
     return await get(order_id)
 
