@@ -25,6 +25,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
+import asyncpg
 import structlog
 
 from app.lib.db import TenantRef, current_uow, raw_connect, tenant_context
@@ -126,8 +127,8 @@ async def _failed(listener: DurableListener, backoff: Backoff, cursor: int, atte
     error = f"Event #{event.id} ({event.name}): {type(exc).__name__}: {exc}"[:2000]
     await current_uow().connection.execute(
         """
-        UPDATE listener_cursor SET last_event_id = $2, attempts = $3, state = $4, last_error = $5,
-            next_attempt_at = CASE WHEN $4 = 'active' THEN clock_timestamp() + make_interval(secs => $6) END,
+        UPDATE listener_cursor SET last_event_id = $2, attempts = $3, state = $4::varchar, last_error = $5,
+            next_attempt_at = CASE WHEN $4::varchar = 'active' THEN clock_timestamp() + make_interval(secs => $6) END,
             updated_at = now()
         WHERE name = $1
         """, listener.name, cursor, attempts, "parked" if parked else "active", error, backoff.delay(attempts))
@@ -221,7 +222,7 @@ class Spine:
             try:
                 conn = await raw_connect(self.dsn)
                 lost = asyncio.Event()
-                conn.add_termination_listener(lambda _c: lost.set())
+                conn.add_termination_listener(lambda _c, lost=lost: lost.set())
                 await conn.add_listener(WAKE_CHANNEL, lambda _c, _pid, _ch, payload: self.wake(payload))
                 self.wake()
                 delay = 0.5
@@ -262,7 +263,13 @@ class Spine:
                 for schema in due:
                     self._retry_at.pop(schema, None)
                 for tenant in tenants:
-                    await self.run_tenant(tenant)
+                    try:
+                        await self.run_tenant(tenant)
+                    except (asyncio.CancelledError, OSError, asyncpg.exceptions.ConnectionDoesNotExistError):
+                        raise
+                    except Exception as exc:  # one broken schema must not hold up the other tenants
+                        log.exception("spine_tenant_failed", tenant=tenant.slug, error=str(exc))
+                        self._retry_at[tenant.schema] = time.monotonic() + self.sweep_seconds
                 delay = 0.5
             except asyncio.CancelledError:
                 raise
