@@ -15,8 +15,11 @@ from realtime.events import Event
 
 
 async def slow_effect(event: Event) -> None:
-    with open(os.environ["SPINE_TEST_TRACE"], "a") as trace:
-        trace.write(f"{event.id}\n")
+    fd = os.open(os.environ["SPINE_TEST_TRACE"], os.O_WRONLY | os.O_APPEND)
+    try:
+        os.write(fd, f"{event.id}\n".encode())
+    finally:
+        os.close(fd)
     await current_uow().connection.execute("INSERT INTO spine_effect (event_id) VALUES ($1)", event.id)
     await asyncio.sleep(0.05)
 

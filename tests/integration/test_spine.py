@@ -84,8 +84,8 @@ def start_worker(trace: Path) -> subprocess.Popen[bytes]:
 async def test_worker_killed_mid_batch_resumes_and_each_effect_happens_once(fx_shop: ShopFixture) -> None:
     await effect_table(fx_shop)
     async with tenant_context(fx_shop.tenant):
-        await durable.ensure_cursors([DurableListener("test.slow_effect", durable.DurableListener.__init__,
-                                                      frozenset({"contact.updated"}))])
+        # The worker's own listener (tests/integration/spine_worker.py) gets its cursor here, before the events.
+        await durable.ensure_cursors([recording("test.slow_effect", {"contact.updated"})])
     ids = await emit_many(fx_shop, "contact.updated", 150)  # a batch is 100 events, at 50 ms each
     trace = Path(tempfile.mkdtemp(prefix="sb-spine-")) / "trace"
     trace.touch()
@@ -155,7 +155,7 @@ async def test_failing_listener_backs_off_then_parks_without_blocking_others(
         await browser_login(fx_client, fx_shop.slug, fx_shop.email, fx_shop.password)
         page = (await fx_client.get(f"/t/{fx_shop.slug}/settings/listeners/")).text
         assert "test.flaky" in page and "Parked" in page and "the CRM on the other end said no" in page
-        assert f"/settings/listeners/test.flaky/resume" in page
+        assert "/settings/listeners/test.flaky/resume" in page
         fx_client.cookies.clear()
 
         broken["yes"] = False
