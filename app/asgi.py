@@ -81,6 +81,7 @@ def _stores(settings: Any) -> dict[str, Any]:
 
 
 def create_app() -> Litestar:
+    from app import events_catalogue as _catalogue  # noqa: F401  (every domain declares its events first)
     from app.chat import live as _chat_live  # noqa: F401
     from app.contacts import live as _card_live  # noqa: F401  (live renderers register on import)
     from app.conversations import live as _console_live  # noqa: F401

@@ -19,7 +19,7 @@ from app.lib.templates import render_page
 from app.listeners import docs as listener_docs
 from realtime import durable
 from realtime import log as event_log
-from realtime.events import EVENTS
+from realtime.events import CATALOGUE
 
 Req = Request[Principal, Any, Any]
 MAX_PAGE = 500
@@ -46,6 +46,20 @@ class EventPage(msgspec.Struct):
 class CatalogueEntry(msgspec.Struct):
     name: str
     doc: str
+    fields: list[str]
+    """The payload's fields (`data`); ones ending in `?` are not always present."""
+
+
+def _catalogue() -> list[CatalogueEntry]:
+    """Declared events minus the live-only ones (typing indicators, presence), which the log API does not serve."""
+    return [CatalogueEntry(name=t.name, doc=t.doc, fields=[f.name + ("" if f.required else "?")
+                                                          for f in msgspec.structs.fields(t.payload)])
+            for name, t in sorted(CATALOGUE.items()) if not t.ephemeral]
+
+
+def _described() -> str:
+    return "Events, oldest first, after `after`. Names:\n\n" + "\n".join(
+        f"- `{e.name}` ({', '.join(e.fields)}): {e.doc}" for e in _catalogue())
 
 
 class ListenerOut(msgspec.Struct):
@@ -72,20 +86,22 @@ class EventsApi(Controller):
     tags = ["events"]
     guards = [signed_in]
 
-    @get("/events", summary="The tenant's event log, oldest first, after a cursor (poll instead of webhooks)")
+    @get("/events", summary="The tenant's event log, oldest first, after a cursor (poll instead of webhooks)",
+         description=_described())
     async def events(self, after: FromQuery[int] = 0, limit: FromQuery[int] = 100) -> EventPage:
         if after < 0:
             raise Invalid("after must be 0 or an event id you received.", field="after")
         if not 1 <= limit <= MAX_PAGE:
             raise Invalid(f"limit must be between 1 and {MAX_PAGE}.", field="limit")
-        rows = await event_log.read(after, limit=limit)
         bounds = await event_log.bounds()
+        upto = min(bounds.last_id, after + limit)  # live-only events are skipped, but the cursor moves past them
+        rows = await event_log.read(after, upto=upto, names=[e.name for e in _catalogue()], limit=limit)
         return EventPage(items=[EventOut(id=e.id, name=e.name, at=e.at, data=e.data) for e in rows],
-                         next=rows[-1].id if rows else min(after, bounds.last_id), oldest=bounds.oldest_id)
+                         next=max(min(after, bounds.last_id), upto), oldest=bounds.oldest_id)
 
     @get("/events/catalogue", summary="Every event name with what it announces")
     async def catalogue(self) -> list[CatalogueEntry]:
-        return [CatalogueEntry(name=n, doc=d) for n, d in sorted(EVENTS.items())]
+        return _catalogue()
 
     @get("/listeners", guards=[requires("admin")], summary="Durable listeners: cursor, lag, state, last error")
     async def listeners(self) -> list[ListenerOut]:

@@ -3,6 +3,7 @@ about showing something. The worker runs them per tenant with their own cursor (
 
 from __future__ import annotations
 
+from app import events_catalogue  # noqa: F401  (the names listeners subscribe to are declared)
 from app.orders import notify
 from realtime.durable import DurableListener
 

@@ -31,7 +31,7 @@ import structlog
 from app.lib.db import TenantRef, current_uow, raw_connect, tenant_context
 from app.piccolo_conf import DB
 from realtime import log as event_log
-from realtime.events import Event
+from realtime.events import CATALOGUE, Event, check_name
 
 log = structlog.get_logger(__name__)
 
@@ -52,6 +52,14 @@ class DurableListener:
     events: frozenset[str]
     """The event names it reacts to; the cursor moves over the others without calling it."""
     doc: str = ""
+
+
+def check_subscription(listener: DurableListener) -> None:
+    """A durable listener subscribes to declared, non-ephemeral events (typing indicators are for consoles only)."""
+    for name in listener.events:
+        check_name(name)
+        if CATALOGUE[name].ephemeral:
+            raise ValueError(f"{listener.name}: {name} is live-only; durable listeners cannot subscribe to it")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -180,6 +188,8 @@ class Spine:
 
     def __init__(self, dsn: str | None, listeners: Sequence[DurableListener], *, backoff: Backoff | None = None,
                  sweep_seconds: float = 30.0, batch: int = BATCH) -> None:
+        for listener in listeners:
+            check_subscription(listener)
         self.dsn = dsn
         self.listeners = list(listeners)
         self.backoff = backoff or Backoff()

@@ -36,6 +36,7 @@ os.environ.update({
 })
 os.environ.pop("REDIS_URL", None)
 
+from app import events_catalogue  # noqa: E402, F401  (every domain declares its events, as the app does)
 from app.lib.db import start_database, stop_database  # noqa: E402
 from app.lib.jobs import install_queue  # noqa: E402
 from tenants import services as tenant_services  # noqa: E402

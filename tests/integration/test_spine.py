@@ -258,8 +258,17 @@ async def test_pull_api_pages_the_log_and_refuses_another_tenants_key(
         bad = await fx_client.get(url, params=params, headers=fx_shop.auth)
         assert bad.status_code == 400 and bad.json()["detail"], (params, bad.text)
 
+    async with tenant_context(fx_shop.tenant):  # live-only (a presence change) is skipped, the cursor moves past it
+        await publish("presence.changed", {"user_id": 1, "status": "away"}, channels=[channels.queue()])
+        after_live = (await publish("contact.deleted", {"contact_id": 9}, channels=[channels.queue()])).id
+    page3 = (await fx_client.get(url, params={"after": page2["next"], "limit": 1}, headers=fx_shop.auth)).json()
+    assert page3["items"] == [] and page3["next"] == after_live - 1
+    page4 = (await fx_client.get(url, params={"after": page3["next"]}, headers=fx_shop.auth)).json()
+    assert [e["id"] for e in page4["items"]] == [after_live]
+
     catalogue = (await fx_client.get(url + "/catalogue", headers=fx_shop.auth)).json()
-    assert {"name": "order.status_changed",
-            "doc": "An order moved to another status (order_id, contact_id, status)."} in catalogue
+    assert {"name": "order.status_changed", "doc": "An order moved to another status (order_id, contact_id, status).",
+            "fields": ["order_id", "contact_id", "status"]} in catalogue
+    assert "chat.typing" not in {e["name"] for e in catalogue}
     schema = (await fx_client.get("/schema/openapi.json")).json()
     assert "/t/{slug}/api/v1/events" in schema["paths"] and "/t/{slug}/api/v1/events/catalogue" in schema["paths"]
