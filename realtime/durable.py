@@ -12,8 +12,9 @@ back-off, and after `max_attempts` in a row the listener is parked for that tena
 shown to admins, who resume it). Other listeners and other tenants carry on.
 
 Wake-up: every event write sends `NOTIFY sb_events, '<schema>'` (delivered at commit, once per transaction), so
-the runner only visits tenants that have something new; a slow sweep of every tenant catches what a lost
-connection missed and retries that are due.
+the runner only visits tenants that have something new; retries are timed in memory. Every tenant is swept at
+start, after the LISTEN connection was lost (notifications sent meanwhile are gone) and every few minutes as a
+safety net; an idle tenant costs one short transaction.
 """
 
 from __future__ import annotations
@@ -146,6 +147,14 @@ async def _failed(listener: DurableListener, backoff: Backoff, cursor: int, atte
     return BatchResult(retry_in=None if parked else backoff.delay(attempts))
 
 
+async def pending() -> list[str]:
+    """Active listeners of the current tenant that are behind the log's end (due or backing off)."""
+    rows = await current_uow().connection.fetch(
+        "SELECT name FROM listener_cursor WHERE state = 'active' "
+        "AND last_event_id < COALESCE((SELECT last_id FROM event_seq WHERE id = 1), 0)")
+    return [r["name"] for r in rows]
+
+
 async def status(docs: dict[str, str] | None = None) -> list[dict[str, Any]]:
     """Every listener's cursor in the current tenant with its lag (events after the cursor it has to handle)."""
     rows = await current_uow().connection.fetch(
@@ -187,7 +196,7 @@ class Spine:
     worker, beside the job worker. Several may run at once: a cursor row is locked while its batch runs."""
 
     def __init__(self, dsn: str | None, listeners: Sequence[DurableListener], *, backoff: Backoff | None = None,
-                 sweep_seconds: float = 30.0, batch: int = BATCH) -> None:
+                 sweep_seconds: float = 300.0, batch: int = BATCH) -> None:
         for listener in listeners:
             check_subscription(listener)
         self.dsn = dsn
@@ -298,12 +307,16 @@ class Spine:
                     await asyncio.wait_for(self._wake.wait(), timeout=max(0.01, wait))
 
     async def run_tenant(self, tenant: TenantRef) -> None:
-        """Bring every listener of one tenant up to the log's end (or to its failure)."""
-        if tenant.schema not in self._ensured:
-            async with tenant_context(tenant):
+        """Bring every listener of one tenant up to the log's end (or to its failure). One short transaction finds
+        the listeners with something to do, so an idle tenant costs one round trip."""
+        async with tenant_context(tenant):
+            if tenant.schema not in self._ensured:
                 await ensure_cursors(self.listeners)
-            self._ensured.add(tenant.schema)
+            busy = set(await pending())
+        self._ensured.add(tenant.schema)
         for listener in self.listeners:
+            if listener.name not in busy:
+                continue
             result = BatchResult(more=True)
             while result.more and not self._stopping:
                 async with tenant_context(tenant):
