@@ -89,7 +89,7 @@ class EventsApi(Controller):
     @get("/events", summary="The tenant's event log, oldest first, after a cursor (poll instead of webhooks)",
          description=_described())
     async def events(self, after: FromQuery[int] = 0, limit: FromQuery[int] = 100) -> EventPage:
-        if after < 0:
+        if not 0 <= after < 2**62:
             raise Invalid("after must be 0 or an event id you received.", field="after")
         if not 1 <= limit <= MAX_PAGE:
             raise Invalid(f"limit must be between 1 and {MAX_PAGE}.", field="limit")

@@ -99,8 +99,10 @@ async def test_worker_killed_mid_batch_resumes_and_each_effect_happens_once(fx_s
             proc.kill()
     handled_before_kill = [int(x) for x in trace.read_text().split()]
     assert handled_before_kill[:30] == ids[:30]
-    assert await effects(fx_shop) == []  # nothing of the interrupted batch committed...
-    assert (await cursor(fx_shop, "test.slow_effect"))["last_event_id"] == ids[0] - 1  # ...nor its cursor
+    at_kill = (await cursor(fx_shop, "test.slow_effect"))["last_event_id"]
+    committed = await effects(fx_shop)
+    assert committed == [i for i in ids if i <= at_kill]  # effects and cursor committed together, or not at all
+    assert len(handled_before_kill) > len(committed)  # killed mid-batch: handled events whose effects were lost
 
     proc = start_worker(trace)
     try:
@@ -110,7 +112,7 @@ async def test_worker_killed_mid_batch_resumes_and_each_effect_happens_once(fx_s
         proc.wait(20)
     assert await effects(fx_shop) == ids  # each event's effect exactly once
     seen = [int(x) for x in trace.read_text().split()]
-    assert seen.count(ids[0]) == 2 and seen.count(ids[-1]) == 1  # the interrupted ones were handled again
+    assert set(seen) == set(ids) and seen.count(handled_before_kill[-1]) == 2  # the interrupted one ran again
 
 
 async def cursor_at(shop: ShopFixture, last: int) -> bool:
@@ -254,7 +256,7 @@ async def test_pull_api_pages_the_log_and_refuses_another_tenants_key(
     foreign = await fx_client.get(url, headers=fx_other_shop.auth)
     unknown = await fx_client.get("/t/no_such_shop/api/v1/events", headers=fx_other_shop.auth)
     assert foreign.status_code == unknown.status_code == 404 and foreign.json() == unknown.json()
-    for params in ({"limit": 0}, {"limit": 501}, {"after": -1}, {"after": "x"}):
+    for params in ({"limit": 0}, {"limit": 501}, {"after": -1}, {"after": "x"}, {"after": 10**30}):
         bad = await fx_client.get(url, params=params, headers=fx_shop.auth)
         assert bad.status_code == 400 and bad.json()["detail"], (params, bad.text)
 
