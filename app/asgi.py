@@ -35,6 +35,7 @@ from app.conversations.settings_views import QueueSettingsViews
 from app.conversations.views import ConsoleViews
 from app.deals.api import DealsApi
 from app.deals.views import DealViews
+from app.events_api import EventsApi, ListenerViews
 from app.lib import csrf
 from app.lib.errors import EXCEPTION_HANDLERS, http_error_handler
 from app.lib.lifecycle import lifespan
@@ -80,6 +81,7 @@ def _stores(settings: Any) -> dict[str, Any]:
 
 
 def create_app() -> Litestar:
+    from app import events_catalogue as _catalogue  # noqa: F401  (every domain declares its events first)
     from app.chat import live as _chat_live  # noqa: F401
     from app.contacts import live as _card_live  # noqa: F401  (live renderers register on import)
     from app.conversations import live as _console_live  # noqa: F401
@@ -98,7 +100,7 @@ def create_app() -> Litestar:
             ChatApi, ChatConsoleViews, ChatSettingsViews, WidgetApi, widget_js, chat_socket,
             OrderImportsApi, OrderImportViews, OrderSettingsViews,
             DealsApi, DealViews, TelephonyApi, TwilioSettingsViews, CallConsoleViews, TwilioWebhooks, hold_music,
-            ContactPhoneViews,
+            ContactPhoneViews, EventsApi, ListenerViews,
             MessagingApi, EmailSettingsViews, EmailComposeViews, EmailTemplateViews, ConsoleEmailViews,
             create_static_files_router(path="/static", directories=[STATIC_DIR], include_in_schema=False),
         ],

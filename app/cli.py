@@ -215,6 +215,17 @@ def mail_in(host: str | None, port: int | None) -> None:
         listener.main(host, port)
 
 
+async def _start_spine() -> Any:
+    """The durable listeners (app/listeners.py) run beside the job worker."""
+    from app.lib.lifecycle import database_url
+    from app.listeners import DURABLE
+    from realtime.durable import Spine
+
+    spine = Spine(database_url(), DURABLE)
+    await spine.start()
+    return spine
+
+
 @main.command()
 def worker() -> None:
     """Process background jobs (set EMBEDDED_WORKER=false on web processes when you run this)."""
@@ -225,12 +236,14 @@ def worker() -> None:
         await install_queue()
         w = Worker(database_url())
         await w.start()
+        spine = await _start_spine()
         console.print("[green]Worker running[/green]; Ctrl-C to stop")
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         await stop.wait()
+        await spine.stop()
         await w.stop()
 
     _db_call(work)

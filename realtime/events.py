@@ -1,46 +1,79 @@
-"""The event envelope and the one registry of event names: every realtime event is declared here."""
+"""The event envelope and the one registry of event types: each domain declares its events in its own
+`events.py` (an EventType with a typed payload and default topics) and registers them here with `declare()`;
+app/events_catalogue.py imports every domain's declarations in one place."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
 
-# name -> what it announces. Payloads carry ids only; consumers reload what they render.
-EVENTS: dict[str, str] = {
-    "contact.created": "A contact was created (contact_id).",
-    "contact.updated": "A contact's card changed: fields, identities, tags, temperature (contact_id).",
-    "contact.merged": "Contacts were merged into one (contact_id survives, merged_id is gone).",
-    "contact.deleted": "A contact was deleted (contact_id).",
-    "note.added": "A note landed on a contact's timeline (contact_id, note_id).",
-    "interaction.created": "An interaction was opened on a timeline (interaction_id, contact_id).",
-    "interaction.updated": "An interaction changed status, owner or outcome (interaction_id, contact_id).",
-    "queue.item_added": "An interaction is waiting in a queue (interaction_id, queue_id).",
-    "queue.item_taken": "An operator took a waiting interaction (interaction_id, queue_id, user_id).",
-    "queue.item_removed": "A waiting interaction left the queue untaken: abandoned (interaction_id, queue_id).",
-    "call.updated": "A phone call changed: bridged, on hold, resumed, transferred, ended (conversation_id, call_id).",
-    "presence.changed": "A user's presence changed: available, busy, away, offline (user_id, status).",
-    "user.updated": "A user's role, status or profile changed (user_id).",
-    "session.revoked": "A session was ended; its sockets close (user_id, session_id).",
-    "order.status_changed": "An order moved to another status (order_id, contact_id, status).",
-    "order.created": "An order was created (order_id, contact_id).",
-    "order.updated": "An order's items, payments, refunds or portal link changed (order_id, contact_id).",
-    "deal.moved": "A deal changed stage or was won or lost (deal_id, contact_id).",
-    "message.received": "An inbound SMS, email or chat message arrived (message_id, contact_id).",
-    "message.sent": "An outbound message was sent (message_id, contact_id).",
-    "message.status_changed": "Delivery status of an outbound message changed (message_id, contact_id).",
-    "chat.message": "A web chat message was stored, from the visitor or an operator (session_id, message_id).",
-    "chat.typing": "Someone in a web chat is typing: the visitor or the operator (session_id, who).",
-    "chat.status": "Web chat messages were delivered or read (session_id, upto, status).",
-}
+Topics = Callable[[dict[str, Any]], list[str]]
+
+
+class EventType(msgspec.Struct, frozen=True):
+    """One kind of event, declared by the domain that emits it in its own `events.py` and emitted with
+    `realtime.publish.emit(TYPE, **data)`. Payloads carry ids and short codes; consumers reload what they need."""
+
+    name: str
+    """Dotted, `domain.what_happened`: the name consoles, listeners and integrators see."""
+    doc: str
+    """What it announces, in one sentence (the catalogue in /schema and GET /api/v1/events/catalogue)."""
+    payload: type[msgspec.Struct]
+    """The fields every emit must carry, with their types (extra ids may ride along)."""
+    topics: Topics | None = None
+    """Default channel topics from the payload (the caller may give others for a case the default does not cover)."""
+    ephemeral: bool = False
+    """Only for live consoles (typing indicators): durable listeners may not subscribe to it and the pull API
+    leaves it out. It still takes an id in the log, because sockets detect gaps by gap-free ids."""
+
+
+CATALOGUE: dict[str, EventType] = {}
+"""Every declared event by name, filled by `declare()` as the domains' events modules are imported
+(app/events_catalogue.py imports them all in one place)."""
+EVENTS: dict[str, str] = {}
+"""name -> what it announces: the catalogue as documentation."""
+
+
+def declare(*types: EventType) -> None:
+    for event_type in types:
+        known = CATALOGUE.get(event_type.name)
+        if known is not None and known != event_type:
+            raise ValueError(f"event {event_type.name!r} is declared twice")
+        CATALOGUE[event_type.name] = event_type
+        EVENTS[event_type.name] = event_type.doc
+
+
+class UserPayload(msgspec.Struct):
+    user_id: int
+
+
+class PresencePayload(msgspec.Struct):
+    user_id: int
+    status: str
+
+
+class SessionPayload(msgspec.Struct):
+    user_id: int
+    session_id: int
+
+
+# The realtime layer's own events (who is online; sessions that end).
+PRESENCE_CHANGED = EventType("presence.changed", "A user's presence changed: available, busy, away, offline "
+                             "(user_id, status).", PresencePayload, ephemeral=True)
+USER_UPDATED = EventType("user.updated", "A user's role, status or profile changed (user_id).", UserPayload)
+SESSION_REVOKED = EventType("session.revoked", "A session was ended; its sockets close (user_id, session_id).",
+                            SessionPayload)
+declare(PRESENCE_CHANGED, USER_UPDATED, SESSION_REVOKED)
 
 MAX_DATA_BYTES = 2048
 _SCALARS = (int, str, bool, type(None))
 
 
 class UnknownEvent(ValueError):
-    """An event name that is not in the registry: add it to realtime.events.EVENTS first."""
+    """An event name nobody declared: declare it in its domain's events.py (realtime.events.declare)."""
 
 
 class Event(msgspec.Struct, frozen=True, kw_only=True):
@@ -58,7 +91,7 @@ class Event(msgspec.Struct, frozen=True, kw_only=True):
 
 def check_name(name: str) -> str:
     if name not in EVENTS:
-        raise UnknownEvent(f"unknown event {name!r}: declare it in realtime.events.EVENTS")
+        raise UnknownEvent(f"unknown event {name!r}: declare it in its domain's events.py")
     return name
 
 

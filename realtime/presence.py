@@ -242,10 +242,11 @@ class RedisPresence(PresenceStore):
 async def announce(tenant: TenantRef, user_id: int, status: str) -> None:
     """Publish presence.changed on the tenant's console channel (its own unit of work)."""
     from realtime import channels
-    from realtime.publish import publish
+    from realtime.events import PRESENCE_CHANGED
+    from realtime.publish import emit
 
     async with tenant_context(tenant):
-        await publish("presence.changed", {"user_id": user_id, "status": status}, channels=[channels.queue()])
+        await emit(PRESENCE_CHANGED, user_id=user_id, status=status, channels=[channels.queue()])
 
 
 async def set_status(tenant: TenantRef, user_id: int, status: str) -> None:

@@ -1,4 +1,8 @@
-"""publish(): record an event in the unit of work and send it through the backend only after commit."""
+"""emit(): record a declared event in the unit of work and send it through the backend only after commit.
+
+`emit(TYPE, **data)` is what domains call; `publish(name, data, channels=...)` is the step under it (the name
+checked against the catalogue, the row written, the send scheduled) and is not called from domain code.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +10,26 @@ import functools
 from collections.abc import Iterable
 from typing import Any
 
+import msgspec
+
 from app.lib.db import TenantRef, current_tenant, current_uow, tenant_context
 from realtime import log
 from realtime.channels import channel_name, check_topic
-from realtime.events import Event, check_data, check_name, encode
+from realtime.events import Event, EventType, check_data, check_name, encode
+
+
+async def emit(event_type: EventType, /, *, channels: Iterable[str] | None = None, **data: Any) -> Event:
+    """Announce a change of the current tenant, as the last write of its unit of work: `data` is checked against
+    the declaration's payload (missing or mistyped fields raise), topics come from the declaration unless given."""
+    try:
+        msgspec.convert(data, event_type.payload)
+    except msgspec.ValidationError as exc:
+        raise ValueError(f"{event_type.name}: {exc}") from None
+    if channels is None:
+        if event_type.topics is None:
+            raise ValueError(f"{event_type.name} declares no default topics: pass channels=")
+        channels = event_type.topics(data)
+    return await publish(event_type.name, data, channels=channels)
 
 
 async def publish(name: str, data: dict[str, Any] | None = None, *, channels: Iterable[str]) -> Event:

@@ -1,8 +1,8 @@
-"""Tenant-schema tables of the realtime layer: the bounded event log and its id counter."""
+"""Tenant-schema tables of the realtime layer: the event log, its id counter and the durable listeners' cursors."""
 
 from __future__ import annotations
 
-from piccolo.columns import JSONB, Array, BigInt, Integer, Timestamptz, Varchar
+from piccolo.columns import JSONB, Array, BigInt, Integer, Text, Timestamptz, Varchar
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
@@ -22,3 +22,20 @@ class EventSeq(Table, tablename="event_seq"):
 
     id = Integer(primary_key=True)
     last_id = BigInt(default=0)
+
+
+class ListenerCursor(Table, tablename="listener_cursor"):
+    """Where one durable listener stands in this tenant's event log, and whether it is running or parked."""
+
+    name = Varchar(length=64, primary_key=True)
+    last_event_id = BigInt(default=0)
+    """Every event up to this id has been handled (its effects committed with this row)."""
+    events = Array(base_column=Varchar(length=64))
+    """The event names the listener reacts to (empty: all); trimming keeps only those it has not handled yet."""
+    state = Varchar(length=16, default="active")
+    """`active` or `parked` (too many failures in a row, or too far behind the log: an admin resumes it)."""
+    attempts = Integer(default=0)
+    """Failures in a row on the event after the cursor."""
+    next_attempt_at = Timestamptz(null=True, default=None)
+    last_error = Text(default="")
+    updated_at = Timestamptz(default=TimestamptzNow())

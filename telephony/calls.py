@@ -17,6 +17,7 @@ from app.lib.errors import NotFound
 from app.lib.identities import pretty_phone, try_phone
 from app.lib.storage import ObjectNotFound, get_storage
 from app.timeline import services as timeline
+from realtime.publish import emit
 from telephony import client, twiml
 from telephony import config as config_service
 from telephony.tables import Call
@@ -142,10 +143,10 @@ async def emit_updated(call: dict[str, Any]) -> None:
     if call["conversation"] is None:
         return
     from realtime import channels
-    from realtime.publish import publish
+    from telephony.events import CALL_UPDATED
 
     topics = [channels.queue()] + ([channels.user(call["operator"])] if call["operator"] else [])
-    await publish("call.updated", {"conversation_id": call["conversation"], "call_id": call["id"]}, channels=topics)
+    await emit(CALL_UPDATED, conversation_id=call["conversation"], call_id=call["id"], channels=topics)
 
 
 async def _finish(call: dict[str, Any]) -> None:
@@ -165,7 +166,7 @@ async def _finish(call: dict[str, Any]) -> None:
             await Conversation.update({Conversation.status: "closed", Conversation.closed_at: now(),
                                        Conversation.ended_at: now(), Conversation.wrapup_code: "abandoned"}).where(
                 Conversation.id == conv["id"])
-            await queue_events.emit("queue.item_removed", await conversations.get(conv["id"]))
+            await emit(queue_events.QUEUE_ITEM_REMOVED, **queue_events.about(await conversations.get(conv["id"])))
         elif conv["status"] == "active" and conv["ended_at"] is None:
             await Conversation.update({Conversation.ended_at: now()}).where(Conversation.id == conv["id"])
     if call["contact"] is None:
@@ -214,7 +215,7 @@ async def on_voicemail(p: dict[str, str], meta: dict[str, Any]) -> None:
         await Conversation.update({Conversation.subject: subject, Conversation.status: "waiting",
                                    Conversation.assigned_to: None, Conversation.taken_at: None}).where(
             Conversation.id == call["conversation"])
-        await queue_events.emit("queue.item_added", await conversations.get(call["conversation"]))
+        await emit(queue_events.QUEUE_ITEM_ADDED, **queue_events.about(await conversations.get(call["conversation"])))
     if call["contact"] is not None:
         await timeline.record(call["contact"], "call", "in", f"Voicemail from {_label(call)} ({seconds} s)",
                               links={"call_id": call["id"], "conversation_id": call["conversation"]},
@@ -255,7 +256,7 @@ async def on_recording(p: dict[str, str], meta: dict[str, Any]) -> None:
                               links={"call_id": call["id"], "conversation_id": call["conversation"]},
                               payload={"event": "recording", "status": "completed", "duration": seconds,
                                        "url": f"/t/{current_tenant().slug}/api/v1/calls/{call['id']}/recording"})
-        await contact_events.emit("interaction.updated", contact_id=call["contact"], call_id=call["id"])
+        await emit(contact_events.INTERACTION_UPDATED, contact_id=call["contact"], call_id=call["id"])
 
 
 # -- console actions --------------------------------------------------------------------------------------------

@@ -6,14 +6,15 @@ import datetime as dt
 from typing import Any
 
 from app.accounts.services import Principal
-from app.contacts import events as contact_events
 from app.contacts import services as contacts
 from app.conversations import services as conversations
 from app.conversations.tables import Conversation
 from app.lib.db import current_tenant, current_uow
 from app.lib.errors import Invalid
 from app.lib.identities import pretty_phone
+from app.messaging import events as message_events
 from app.timeline import services as timeline
+from realtime.publish import emit
 from telephony import client
 from telephony import config as config_service
 from telephony.calls import NotReady, _contact_for
@@ -59,7 +60,7 @@ async def on_inbound(p: dict[str, str], meta: dict[str, Any]) -> None:
         status="received", contact=contact_id, conversation=conversation_id,
         interaction_id=interaction_id)).returning(SmsMessage.id)
     if contact_id is not None:
-        await contact_events.emit("message.received", contact_id=contact_id, message_id=rows[0]["id"])
+        await emit(message_events.MESSAGE_RECEIVED, contact_id=contact_id, message_id=rows[0]["id"])
 
 
 async def on_status(p: dict[str, str], meta: dict[str, Any]) -> None:
@@ -80,7 +81,7 @@ async def on_status(p: dict[str, str], meta: dict[str, Any]) -> None:
                            "'error_code', $3::text) WHERE id = $1", row["interaction_id"], status,
                            p.get("ErrorCode", ""))
     if row["contact"] is not None:
-        await contact_events.emit("message.status_changed", contact_id=row["contact"], message_id=row["id"],
+        await emit(message_events.MESSAGE_STATUS_CHANGED, contact_id=row["contact"], message_id=row["id"],
                                   status=status)
 
 
@@ -109,7 +110,7 @@ async def send(actor: Principal, contact_id: int, body: str, number: str | None 
         "interaction_id, sent_by, created_at, updated_at) VALUES ($1, 'out', $2, $3, $4, $5, '', $6, $7, $8, now(), "
         "now()) RETURNING id", msg.sid, config.numbers[0], to, body, msg.status or "queued", contact_id,
         interaction_id, actor.user_id)
-    await contact_events.emit("message.sent", contact_id=contact_id, message_id=row["id"])
+    await emit(message_events.MESSAGE_SENT, contact_id=contact_id, message_id=row["id"])
     return await get(row["id"])
 
 

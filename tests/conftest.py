@@ -36,6 +36,7 @@ os.environ.update({
 })
 os.environ.pop("REDIS_URL", None)
 
+from app import events_catalogue  # noqa: E402, F401  (every domain declares its events, as the app does)
 from app.lib.db import start_database, stop_database  # noqa: E402
 from app.lib.jobs import install_queue  # noqa: E402
 from tenants import services as tenant_services  # noqa: E402
@@ -186,9 +187,13 @@ async def run_jobs_until(done: Any, *, timeout: float = 5.0, settle: float = 0.0
     import asyncio
 
     from app.lib.jobs import Worker
+    from app.listeners import DURABLE
+    from realtime.durable import Spine
 
     worker = Worker(TEST_DSN, poll_seconds=0.2)
     await worker.start()
+    spine = Spine(TEST_DSN, DURABLE)  # durable listeners (the order notifier) run beside the jobs, as in the worker
+    await spine.start()
     try:
         for _ in range(int(timeout / 0.05)):
             if done():
@@ -196,4 +201,5 @@ async def run_jobs_until(done: Any, *, timeout: float = 5.0, settle: float = 0.0
             await asyncio.sleep(0.05)
         await asyncio.sleep(settle)
     finally:
+        await spine.stop()
         await worker.stop()

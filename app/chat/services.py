@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from app.accounts.services import Principal
 from app.audit import services as audit
+from app.chat import events as chat_events
 from app.chat.tables import STATUSES, ChatMessage, ChatSession, ChatSettings
 from app.contacts import services as contacts
 from app.conversations import events as conversation_events
@@ -26,7 +27,7 @@ from app.lib.identities import normalize_email, normalize_phone
 from app.lib.security import constant_time_equals, new_token, token_hash
 from app.timeline import services as timeline
 from realtime import channels
-from realtime.publish import publish
+from realtime.publish import emit
 
 MAX_MESSAGE = 2000
 MAX_ORIGINS = 20
@@ -219,7 +220,8 @@ async def identify(session_id: int, *, name: str = "", email: str = "", phone: s
     if conv is not None and conv["contact_id"] != contact_id:
         await Conversation.update({Conversation.contact: contact_id}).where(Conversation.id == conv["id"])
         conv = await conversations.get(conv["id"])
-        await conversation_events.emit("queue.item_taken" if conv["assigned_to_id"] else "queue.item_added", conv)
+        kind = conversation_events.QUEUE_ITEM_TAKEN if conv["assigned_to_id"] else conversation_events.QUEUE_ITEM_ADDED
+        await emit(kind, **conversation_events.about(conv))
     return {"session_id": session_id, "contact_id": contact_id}
 
 
@@ -300,8 +302,8 @@ async def visitor_message(session_id: int, body: str) -> dict[str, Any]:
         await conn.execute("UPDATE chat_message SET conversation = $1 WHERE id = $2", conv["id"], message_id)
     await conn.execute("UPDATE chat_session SET conversation = $1, last_seen_at = now() WHERE id = $2", conv["id"],
                        session_id)
-    await publish("chat.message", {"session_id": session_id, "conversation_id": conv["id"], "message_id": message_id,
-                                   "direction": "in"}, channels=_topics(session_id, conv))
+    await emit(chat_events.CHAT_MESSAGE, session_id=session_id, conversation_id=conv["id"], message_id=message_id,
+               direction="in", channels=_topics(session_id, conv))
     return {**dict(stored), "conversation_id": conv["id"]}
 
 
@@ -343,8 +345,8 @@ async def operator_reply(actor: Principal, conversation_id: int, body: str) -> d
                               actor_id=actor.user_id, actor_label=actor.label,
                               links=_links(session_id, conversation_id),
                               payload={"event": "chat_reply", "message_id": message_id, "body": text})
-    await publish("chat.message", {"session_id": session_id, "conversation_id": conversation_id,
-                                   "message_id": message_id, "direction": "out"}, channels=_topics(session_id, conv))
+    await emit(chat_events.CHAT_MESSAGE, session_id=session_id, conversation_id=conversation_id,
+               message_id=message_id, direction="out", channels=_topics(session_id, conv))
     return await get_message(message_id)
 
 
@@ -363,9 +365,9 @@ async def mark(session_id: int, *, direction: str, upto: int, status: str) -> in
     if changed:
         session = await get_session(session_id)
         conv = await _open_conversation_of(session)
-        await publish("chat.status", {"session_id": session_id, "conversation_id": conv["id"] if conv else 0,
-                                      "upto": max(r["id"] for r in changed), "status": status,
-                                      "direction": direction}, channels=_topics(session_id, conv))
+        await emit(chat_events.CHAT_STATUS, session_id=session_id, conversation_id=conv["id"] if conv else 0,
+                   upto=max(r["id"] for r in changed), status=status, direction=direction,
+                   channels=_topics(session_id, conv))
     return len(changed)
 
 
@@ -398,8 +400,8 @@ async def typing(session_id: int, who: str, *, conv: dict[str, Any] | None = Non
     if len(_typing) > 50_000:
         for k in [k for k, v in _typing.items() if t - v > TYPING_EVERY]:
             del _typing[k]
-    await publish("chat.typing", {"session_id": session_id, "conversation_id": conv["id"] if conv else 0,
-                                  "who": who}, channels=topics)
+    await emit(chat_events.CHAT_TYPING, session_id=session_id, conversation_id=conv["id"] if conv else 0, who=who,
+               channels=topics)
     return True
 
 

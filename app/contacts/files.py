@@ -15,6 +15,7 @@ from app.lib.storage import ObjectNotFound, get_storage
 from app.lib.uploads import SNIFF_BYTES, safe_filename, sniff
 from app.settings import get_settings
 from app.timeline import services as timeline
+from realtime.publish import emit
 
 COLUMNS = (StoredFile.id, StoredFile.contact.as_alias("contact_id"), StoredFile.filename, StoredFile.content_type,
            StoredFile.size, StoredFile.sha256, StoredFile.uploaded_by.as_alias("uploaded_by_id"),
@@ -81,7 +82,7 @@ async def upload(actor: Any, contact_id: int, filename: str, chunks: AsyncIterab
     except BaseException:
         await storage.delete(key)
         raise
-    await events.emit("contact.updated", contact_id=contact_id)
+    await emit(events.CONTACT_UPDATED, contact_id=contact_id)
     return await get(contact_id, file_id)
 
 
@@ -130,7 +131,7 @@ async def delete(actor: Any, contact_id: int, file_id: int) -> None:
             await storage.delete(key)
 
     current_uow().after_commit(_remove_bytes)
-    await events.emit("contact.updated", contact_id=contact_id)
+    await emit(events.CONTACT_UPDATED, contact_id=contact_id)
 
 
 async def move_to(source_contact_id: int, target_contact_id: int) -> int:

@@ -13,6 +13,7 @@ from app.contacts.tables import Contact, ContactEmail, ContactPhone, Note
 from app.lib.db import current_uow
 from app.lib.errors import Conflict, Forbidden, Invalid, NotFound
 from app.timeline import services as timeline
+from realtime.publish import emit
 
 Reassign = Callable[[int, int], Awaitable[int]]
 """`step(source_contact_id, target_contact_id) -> rows moved`, run inside the merge's transaction."""
@@ -187,7 +188,7 @@ async def merge(actor: Any, survivor_id: int, other_id: int) -> dict[str, Any]:
     await audit.record("contact.merged", actor_id=actor.user_id, actor=actor.label, target_type="contact",
                        target_id=survivor_id, detail={"merged_id": other_id, "moved": moved, "filled": filled,
                                                       "conflicts": sorted(conflicts)})
-    await events.emit("contact.merged", contact_id=survivor_id, merged_id=other_id)
-    await events.emit("contact.merged", contact_id=other_id, merged_id=other_id, merged_into=survivor_id)
+    await emit(events.CONTACT_MERGED, contact_id=survivor_id, merged_id=other_id)
+    await emit(events.CONTACT_MERGED, contact_id=other_id, merged_id=other_id, merged_into=survivor_id)
     return {"contact": await services.get(survivor_id), "merged_id": other_id, "moved": moved, "filled": filled,
             "conflicts": conflicts}

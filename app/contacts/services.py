@@ -15,6 +15,7 @@ from app.lib.db import current_uow
 from app.lib.errors import Conflict, Invalid, NotFound
 from app.lib.identities import normalize_email, normalize_phone, try_phone
 from app.timeline import services as timeline
+from realtime.publish import emit
 
 EDITABLE = ("name", "company", "phones", "emails", "tags", "temperature", "owner_id", "birth_date", "address",
             "preferences", "custom")
@@ -162,7 +163,7 @@ async def create(actor: Any, values: dict[str, Any], *, source: str = "manual") 
     if actor_id:
         await audit.record("contact.created", actor_id=actor_id, actor=actor.label, target_type="contact",
                            target_id=contact_id)
-    await events.emit("contact.created", contact_id=contact_id)
+    await emit(events.CONTACT_CREATED, contact_id=contact_id)
     return await get(contact_id)
 
 
@@ -222,7 +223,7 @@ async def update(actor: Any, contact_id: int, values: dict[str, Any], *, version
     actor_id = getattr(actor, "user_id", None)
     await audit.record("contact.updated", actor_id=actor_id, actor=getattr(actor, "label", "system"),
                        target_type="contact", target_id=contact_id, detail={"fields": changed})
-    await events.emit("contact.updated", contact_id=contact_id)
+    await emit(events.CONTACT_UPDATED, contact_id=contact_id)
     return await get(contact_id)
 
 
@@ -232,7 +233,7 @@ async def delete(actor: Any, contact_id: int) -> None:
     await Contact.update({Contact.deleted_at: dt.datetime.now(dt.UTC)}).where(Contact.id == contact_id)
     await audit.record("contact.deleted", actor_id=actor.user_id, actor=actor.label, target_type="contact",
                        target_id=contact_id)
-    await events.emit("contact.deleted", contact_id=contact_id)
+    await emit(events.CONTACT_DELETED, contact_id=contact_id)
 
 
 async def prepare_filter(f: queries.ContactFilter) -> queries.ContactFilter:
@@ -292,7 +293,7 @@ async def add_note(actor: Any, contact_id: int, body: str) -> dict[str, Any]:
                           occurred_at=rows[0]["created_at"])
     await audit.record("note.added", actor_id=actor.user_id, actor=actor.label, target_type="contact",
                        target_id=contact_id, detail={"note_id": note_id})
-    await events.emit("note.added", contact_id=contact_id, note_id=note_id)
+    await emit(events.NOTE_ADDED, contact_id=contact_id, note_id=note_id)
     return {"id": note_id, "contact_id": contact_id, "body": body, "created_at": rows[0]["created_at"]}
 
 

@@ -16,6 +16,7 @@ from app.conversations.tables import Conversation, Queue
 from app.lib.db import current_uow
 from app.lib.errors import Conflict, Forbidden, Invalid, NotFound
 from app.timeline import services as timeline
+from realtime.publish import emit
 
 KEY_RE = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
 LIVE_CHANNELS = ("call", "sms", "email", "chat")
@@ -139,7 +140,7 @@ async def open_conversation(*, channel: str, queue_key: str = "general", contact
     if actor is not None:
         await audit.record("conversation.opened", actor_id=actor.user_id, actor=actor.label,
                            target_type="conversation", target_id=row["id"], detail={"queue": queue["key"]})
-    await events.emit("queue.item_added", row)
+    await emit(events.QUEUE_ITEM_ADDED, **events.about(row))
     return row
 
 
@@ -161,7 +162,7 @@ async def take(actor: Principal, conversation_id: int) -> dict[str, Any]:
         await timeline.record(row["contact_id"], "system", "internal", f"{actor.name or actor.email} took the "
                               f"{row['channel']}", links={"conversation_id": row["id"]}, actor_type="user",
                               actor_id=actor.user_id, actor_label=actor.label)
-    await events.emit("queue.item_taken", row, user_id=actor.user_id)
+    await emit(events.QUEUE_ITEM_TAKEN, **events.about(row), user_id=actor.user_id)
     return row
 
 
@@ -209,7 +210,7 @@ async def transfer(actor: Principal, conversation_id: int, *, queue_key: str | N
                               actor_label=actor.label)
     await audit.record("conversation.transferred", actor_id=actor.user_id, actor=actor.label,
                        target_type="conversation", target_id=conversation_id, detail={"to": label})
-    await events.emit("queue.item_added" if queue_key else "queue.item_taken", updated)
+    await emit(events.QUEUE_ITEM_ADDED if queue_key else events.QUEUE_ITEM_TAKEN, **events.about(updated))
     return updated
 
 
@@ -233,7 +234,7 @@ async def wrap_up(actor: Principal, conversation_id: int, *, code: str, note: st
                               payload={"body": f"**Wrap-up: {code}**\n\n{note.strip()}".strip(), "code": code},
                               links={"conversation_id": conversation_id}, actor_type="user", actor_id=actor.user_id,
                               actor_label=actor.name or actor.email)
-    await events.emit("queue.item_removed", updated)
+    await emit(events.QUEUE_ITEM_REMOVED, **events.about(updated))
     return updated
 
 

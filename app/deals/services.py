@@ -12,14 +12,14 @@ from app.accounts.tables import User
 from app.audit import services as audit
 from app.contacts import merge
 from app.contacts.tables import Contact
+from app.deals.events import DEAL_MOVED
 from app.deals.tables import KINDS, Deal, DealOrder, DealStage, DealStageChange
 from app.lib.db import current_uow
 from app.lib.errors import Conflict, Forbidden, Invalid, NotFound
 from app.orders import money
 from app.orders.tables import Order
 from app.timeline import services as timeline
-from realtime import channels
-from realtime.publish import publish
+from realtime.publish import emit
 
 KEY_RE = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
 COLUMNS = (Deal.id, Deal.title, Deal.contact.as_alias("contact_id"), Deal.contact.name.as_alias("contact_name"),
@@ -91,8 +91,7 @@ async def create(actor: Principal, data: Any) -> dict[str, Any]:
                           payload={"event": "deal_created", "deal_id": deal_id, "stage": stage["key"]})
     await audit.record("deal.created", actor_id=actor.user_id, actor=actor.label, target_type="deal",
                        target_id=deal_id, detail={"title": title, "value": value, "currency": currency})
-    await publish("deal.moved", {"deal_id": deal_id, "contact_id": data.contact_id},
-                  channels=[channels.contact(data.contact_id)])
+    await emit(DEAL_MOVED, deal_id=deal_id, contact_id=data.contact_id)
     return await get(deal_id)
 
 
@@ -132,8 +131,7 @@ async def move(actor: Principal, deal_id: int, stage_key: str, *, reason: str = 
                                                             "reason": reason})
     await audit.record("deal.moved", actor_id=actor.user_id, actor=actor.label, target_type="deal", target_id=deal_id,
                        detail={"from": row["stage"], "to": stage["key"], "reason": reason})
-    await publish("deal.moved", {"deal_id": deal_id, "contact_id": row["contact"], "stage": stage["key"]},
-                  channels=[channels.contact(row["contact"])])
+    await emit(DEAL_MOVED, deal_id=deal_id, contact_id=row["contact"], stage=stage["key"])
     return await get(deal_id)
 
 

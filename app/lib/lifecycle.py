@@ -22,6 +22,16 @@ def database_url() -> str:
     return url
 
 
+async def _start_spine(dsn: str) -> Any:
+    """The durable listeners run beside the embedded job worker; the registry is handed in, not imported by lib."""
+    from app.listeners import DURABLE
+    from realtime.durable import Spine
+
+    spine = Spine(dsn, DURABLE)
+    await spine.start()
+    return spine
+
+
 @contextlib.asynccontextmanager
 async def lifespan(app: Any) -> AsyncIterator[None]:
     settings = get_settings()
@@ -35,10 +45,13 @@ async def lifespan(app: Any) -> AsyncIterator[None]:
 
         worker = Worker(database_url(), poll_seconds=1.0)
         await worker.start()
+    spine = await _start_spine(database_url()) if settings.app.embedded_worker else None
     log.info("started", base_url=settings.app.base_url, embedded_worker=bool(worker))
     try:
         yield
     finally:
+        if spine is not None:
+            await spine.stop()
         if worker is not None:
             await worker.stop()
         if owns_realtime:

@@ -10,13 +10,14 @@ from app.conversations import services as conversations
 from app.lib.db import current_uow, tenant_context
 from app.lib.errors import Invalid
 from app.lib.identities import normalize_email
+from app.messaging import events as message_events
 from app.messaging import outbound
 from app.messaging.listener import split_address
 from app.messaging.parse import ParsedMail, parse
 from app.messaging.tables import EmailMessage, InboundMail
 from app.timeline import services as timeline
 from realtime import channels
-from realtime.publish import publish
+from realtime.publish import emit
 from tenants import services as tenants
 
 
@@ -103,8 +104,8 @@ class InboundEmail:
         topics = [channels.queue(), channels.contact(contact_id)]
         if conv["assigned_to_id"]:
             topics.append(channels.user(conv["assigned_to_id"]))
-        await publish("message.received", {"message_id": email_id, "contact_id": contact_id,
-                                           "conversation_id": conversation_id, "channel": "email"}, channels=topics)
+        await emit(message_events.MESSAGE_RECEIVED, message_id=email_id, contact_id=contact_id,
+                   conversation_id=conversation_id, channel="email", channels=topics)
         return email_id
 
 

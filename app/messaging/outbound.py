@@ -16,7 +16,6 @@ import structlog
 
 from app.accounts.services import Principal
 from app.accounts.tables import Workspace
-from app.contacts import events as contact_events
 from app.contacts import services as contacts
 from app.conversations.tables import Conversation
 from app.lib import mail
@@ -26,9 +25,11 @@ from app.lib.identities import normalize_email
 from app.lib.jobs import enqueue
 from app.lib.storage import get_storage
 from app.messaging import config, templating
+from app.messaging import events as message_events
 from app.messaging.tables import EmailMessage, EmailTemplate
 from app.settings import get_settings
 from app.timeline import services as timeline
+from realtime.publish import emit
 from tenants import services as tenants
 
 log = structlog.get_logger(__name__)
@@ -227,8 +228,8 @@ async def _set_status(row: dict[str, Any], status: str, **changes: Any) -> None:
             "UPDATE interaction SET payload = payload || jsonb_build_object('status', $2::text, 'error', $3::text) "
             "WHERE id = $1", row["interaction_id"], status, changes.get("error", ""))
     if row["contact"]:
-        name = "message.sent" if status == "sent" else "message.status_changed"
-        await contact_events.emit(name, contact_id=row["contact"], message_id=row["id"], status=status)
+        kind = message_events.MESSAGE_SENT if status == "sent" else message_events.MESSAGE_STATUS_CHANGED
+        await emit(kind, contact_id=row["contact"], message_id=row["id"], status=status)
 
 
 async def deliver(payload: dict[str, Any]) -> None:

@@ -1,14 +1,35 @@
-"""Order events: published on the order's own channel (the portal listens there) and on its contact's card."""
+"""Order events: on the order's own channel (the portal listens there) and on its contact's card."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import msgspec
+
 from realtime import channels
-from realtime.publish import publish
+from realtime.events import EventType, declare
 
 
-async def emit(name: str, *, order_id: int, contact_id: int, **ids: Any) -> None:
-    """Announce an order change after commit; call it as the last write of the unit of work."""
-    await publish(name, {"order_id": order_id, "contact_id": contact_id, **ids},
-                  channels=[channels.order(order_id), channels.contact(contact_id)])
+class OrderPayload(msgspec.Struct):
+    order_id: int
+    contact_id: int
+
+
+class StatusPayload(msgspec.Struct):
+    order_id: int
+    contact_id: int
+    status: str
+    """The status key the order moved to."""
+
+
+def order_and_card(data: dict[str, Any]) -> list[str]:
+    return [channels.order(data["order_id"]), channels.contact(data["contact_id"])]
+
+
+ORDER_STATUS_CHANGED = EventType("order.status_changed", "An order moved to another status (order_id, contact_id, "
+                                 "status).", StatusPayload, order_and_card)
+ORDER_CREATED = EventType("order.created", "An order was created (order_id, contact_id).", OrderPayload,
+                          order_and_card)
+ORDER_UPDATED = EventType("order.updated", "An order's items, payments, refunds or portal link changed (order_id, "
+                          "contact_id).", OrderPayload, order_and_card)
+declare(ORDER_STATUS_CHANGED, ORDER_CREATED, ORDER_UPDATED)

@@ -13,6 +13,7 @@ from app.audit import services as audit
 from app.lib import jobs
 from app.lib.errors import Forbidden, Invalid
 from app.orders.tables import OrderNotification
+from realtime.events import Event
 
 DEFAULT_BODY = """Hello {{ customer }},
 
@@ -73,8 +74,10 @@ async def configure(actor: Principal, *, enabled: bool, statuses: list[str], sub
     return await settings()
 
 
-async def on_status_changed(order_id: int, status: str) -> None:
-    """Called inside the status change's unit of work: the email job commits (or not) with the change."""
+async def on_status_changed(event: Event) -> None:
+    """Durable listener on order.status_changed (app/listeners.py): the email job commits with the listener's
+    cursor, so a retried batch never queues it twice."""
+    order_id, status = event.data["order_id"], event.data["status"]
     conf = await settings()
     if conf["enabled"] and (not conf["statuses"] or status in conf["statuses"]):
         await jobs.enqueue("orders.send_status_email", {"order_id": order_id, "status": status})

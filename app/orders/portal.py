@@ -23,12 +23,13 @@ from app.lib.errors import NotFound
 from app.lib.forms import message_text
 from app.lib.ratelimit import Limiter
 from app.lib.security import constant_time_equals, token_hash
+from app.messaging.events import MESSAGE_RECEIVED, MESSAGE_SENT
 from app.orders import pipeline
 from app.orders.tables import Order, OrderMessage
 from app.settings import get_settings
 from app.timeline import services as timeline
 from realtime import channels
-from realtime.publish import publish
+from realtime.publish import emit
 
 MAX_MESSAGE = 2000
 TOKEN_RE_LEN = (40, 64)
@@ -156,9 +157,9 @@ async def customer_message(order_id: int, body: str) -> dict[str, Any]:
     rows = await OrderMessage.insert(OrderMessage(shop_order=order_id, direction="in", body=text,
                                                   author_label="Customer", conversation_id=conversation_id)
                                      ).returning(OrderMessage.id)
-    await publish("message.received", {"message_id": rows[0]["id"], "order_id": order_id,
-                                       "contact_id": row["contact"], "conversation_id": conversation_id},
-                  channels=[channels.order(order_id), channels.contact(row["contact"]), channels.queue()])
+    await emit(MESSAGE_RECEIVED, message_id=rows[0]["id"], order_id=order_id, contact_id=row["contact"],
+               conversation_id=conversation_id,
+               channels=[channels.order(order_id), channels.contact(row["contact"]), channels.queue()])
     return {"id": rows[0]["id"], "conversation_id": conversation_id}
 
 
@@ -181,8 +182,8 @@ async def reply(actor: Principal, order_id: int, body: str) -> dict[str, Any]:
                           payload={"event": "portal_reply", "order_id": order_id, "body": text})
     await audit.record("order.message_sent", actor_id=actor.user_id, actor=actor.label, target_type="order",
                        target_id=order_id)
-    await publish("message.sent", {"message_id": rows[0]["id"], "order_id": order_id, "contact_id": row["contact"]},
-                  channels=[channels.order(order_id), channels.contact(row["contact"])])
+    await emit(MESSAGE_SENT, message_id=rows[0]["id"], order_id=order_id, contact_id=row["contact"],
+               channels=[channels.order(order_id), channels.contact(row["contact"])])
     return (await OrderMessage.select().where(OrderMessage.id == rows[0]["id"]).first()) or {}
 
 

@@ -20,6 +20,7 @@ from app.lib.identities import normalize_email
 from app.orders import events, money, pipeline
 from app.orders.tables import Order, OrderItem, OrderPayment, OrderStatusChange
 from app.timeline import services as timeline
+from realtime.publish import emit
 
 MAX_ITEMS = 500
 ORDER_COLUMNS = (Order.id, Order.contact.as_alias("contact_id"), Order.number, Order.external_id, Order.currency,
@@ -141,7 +142,7 @@ async def create(actor: Principal, data: Any) -> tuple[dict[str, Any], bool]:
                                                    "total": sums["total"], "currency": currency})
     for i, payment in enumerate(data.payments or []):
         await _add_money(actor, order_id, "payment", payment, field=f"payments[{i}]", announce=False)
-    await events.emit("order.created", order_id=order_id, contact_id=contact_id)
+    await emit(events.ORDER_CREATED, order_id=order_id, contact_id=contact_id)
     return await get(order_id), True
 
 
@@ -185,10 +186,8 @@ async def change_status(actor: Principal, order_id: int, status: str, *, note: s
                                    "to": status, "note": note}, **_actor_fields(actor))
     await audit.record("order.status_changed", actor_id=actor.user_id, actor=actor.label, target_type="order",
                        target_id=order_id, detail={"from": row["status"], "to": status})
-    from app.orders import notify
-
-    await notify.on_status_changed(order_id, status)
-    await events.emit("order.status_changed", order_id=order_id, contact_id=row["contact"], status=status)
+    # The customer's status email is a durable listener on this event (app/listeners.py), not a call from here.
+    await emit(events.ORDER_STATUS_CHANGED, order_id=order_id, contact_id=row["contact"], status=status)
     return await get(order_id)
 
 
@@ -236,7 +235,7 @@ async def _add_money(actor: Principal, order_id: int, kind: str, data: Any, *, f
                        target_id=order_id, detail={"amount": amount, "currency": row["currency"], "method": method,
                                                    "external_id": external_id})
     if announce:
-        await events.emit("order.updated", order_id=order_id, contact_id=row["contact"])
+        await emit(events.ORDER_UPDATED, order_id=order_id, contact_id=row["contact"])
     return await get(order_id)
 
 
@@ -266,7 +265,7 @@ async def update(actor: Principal, order_id: int, changes: dict[str, Any], *, ve
                                                                  "fields": fields}, **_actor_fields(actor))
     await audit.record("order.updated", actor_id=actor.user_id, actor=actor.label, target_type="order",
                        target_id=order_id, detail={"fields": fields})
-    await events.emit("order.updated", order_id=order_id, contact_id=row["contact"])
+    await emit(events.ORDER_UPDATED, order_id=order_id, contact_id=row["contact"])
     return await get(order_id)
 
 

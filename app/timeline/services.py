@@ -37,8 +37,9 @@ async def record(contact_id: int, channel: str, direction: str, summary: str, *,
         await Contact.raw("UPDATE contact SET last_contact_at = GREATEST(coalesce(last_contact_at, {}), {}) "
                           "WHERE id = {}", when, when, contact_id)
     from app.contacts import events
+    from realtime.publish import emit
 
-    await events.emit("interaction.created", contact_id=contact_id, interaction_id=rows[0]["id"], channel=channel)
+    await emit(events.INTERACTION_CREATED, contact_id=contact_id, interaction_id=rows[0]["id"], channel=channel)
     return int(rows[0]["id"])
 
 

@@ -1,0 +1,131 @@
+"""The event spine over HTTP: the tenant's event log paged for integrators who poll (`GET /api/v1/events`), the
+catalogue of event names, and the durable listeners for admins (cursor, lag, state, last error; resume), as JSON
+under /t/{slug}/api/v1 and as a settings page."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import msgspec
+from litestar import Controller, Request, get, post
+from litestar.params import FromPath, FromQuery
+from litestar.response import Redirect, Template
+
+from app.accounts.guards import requires, signed_in
+from app.accounts.services import Principal
+from app.lib.errors import Invalid, NotFound
+from app.lib.templates import render_page
+from app.listeners import docs as listener_docs
+from realtime import durable
+from realtime import log as event_log
+from realtime.events import CATALOGUE
+
+Req = Request[Principal, Any, Any]
+MAX_PAGE = 500
+
+
+class EventOut(msgspec.Struct):
+    id: int
+    """Per-tenant, gap-free, in commit order: pass the last one you handled as `after`."""
+    name: str
+    """One of the names in GET /api/v1/events/catalogue."""
+    at: dt.datetime
+    data: dict[str, Any]
+    """Ids and short codes only: load what you need through the rest of the API."""
+
+
+class EventPage(msgspec.Struct):
+    items: list[EventOut]
+    next: int
+    """The `after` for your next call (the same value when nothing new came)."""
+    oldest: int | None
+    """The oldest id still kept; if your cursor is below it, events were trimmed before you read them."""
+
+
+class CatalogueEntry(msgspec.Struct):
+    name: str
+    doc: str
+    fields: list[str]
+    """The payload's fields (`data`); ones ending in `?` are not always present."""
+
+
+def _catalogue() -> list[CatalogueEntry]:
+    """Declared events minus the live-only ones (typing indicators, presence), which the log API does not serve."""
+    return [CatalogueEntry(name=t.name, doc=t.doc, fields=[f.name + ("" if f.required else "?")
+                                                          for f in msgspec.structs.fields(t.payload)])
+            for name, t in sorted(CATALOGUE.items()) if not t.ephemeral]
+
+
+def _described() -> str:
+    return "Events, oldest first, after `after`. Names:\n\n" + "\n".join(
+        f"- `{e.name}` ({', '.join(e.fields)}): {e.doc}" for e in _catalogue())
+
+
+class ListenerOut(msgspec.Struct):
+    name: str
+    doc: str
+    last_event_id: int
+    lag: int
+    """Events after the cursor that this listener still has to handle."""
+    state: str
+    """`active` or `parked` (an admin resumes it)."""
+    attempts: int
+    next_attempt_at: dt.datetime | None
+    last_error: str
+    updated_at: dt.datetime
+
+
+async def _listeners() -> list[ListenerOut]:
+    return [ListenerOut(**{f: r[f] for f in ListenerOut.__struct_fields__})
+            for r in await durable.status(listener_docs())]
+
+
+class EventsApi(Controller):
+    path = "/t/{slug:str}/api/v1"
+    tags = ["events"]
+    guards = [signed_in]
+
+    @get("/events", summary="The tenant's event log, oldest first, after a cursor (poll instead of webhooks)",
+         description=_described())
+    async def events(self, after: FromQuery[int] = 0, limit: FromQuery[int] = 100) -> EventPage:
+        if not 0 <= after < 2**62:
+            raise Invalid("after must be 0 or an event id you received.", field="after")
+        if not 1 <= limit <= MAX_PAGE:
+            raise Invalid(f"limit must be between 1 and {MAX_PAGE}.", field="limit")
+        bounds = await event_log.bounds()
+        upto = min(bounds.last_id, after + limit)  # live-only events are skipped, but the cursor moves past them
+        rows = await event_log.read(after, upto=upto, names=[e.name for e in _catalogue()], limit=limit)
+        return EventPage(items=[EventOut(id=e.id, name=e.name, at=e.at, data=e.data) for e in rows],
+                         next=max(min(after, bounds.last_id), upto), oldest=bounds.oldest_id)
+
+    @get("/events/catalogue", summary="Every event name with what it announces")
+    async def catalogue(self) -> list[CatalogueEntry]:
+        return _catalogue()
+
+    @get("/listeners", guards=[requires("admin")], summary="Durable listeners: cursor, lag, state, last error")
+    async def listeners(self) -> list[ListenerOut]:
+        return await _listeners()
+
+    @post("/listeners/{name:str}/resume", guards=[requires("admin")], status_code=200,
+          summary="Resume a parked listener (or retry a backing-off one now)")
+    async def resume(self, name: FromPath[str]) -> ListenerOut:
+        if not await durable.resume(name):
+            raise NotFound(f"No listener {name!r}.")
+        return next(li for li in await _listeners() if li.name == name)
+
+
+class ListenerViews(Controller):
+    path = "/t/{slug:str}/settings/listeners"
+    include_in_schema = False
+    guards = [requires("admin")]
+
+    @get("/")
+    async def page(self, request: Req, slug: FromPath[str]) -> Template:
+        return render_page(request, "pages/listeners.html", {"listeners": await _listeners()})
+
+    @post("/{name:str}/resume")
+    async def resume(self, slug: FromPath[str], name: FromPath[str]) -> Redirect:
+        if not await durable.resume(name):
+            raise NotFound(f"No listener {name!r}.")
+        return Redirect(f"/t/{slug}/settings/listeners/", status_code=303)
