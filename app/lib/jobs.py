@@ -357,9 +357,10 @@ class Worker:
         return run
 
     async def _not_an_attempt(self, job: Job) -> None:
-        """PgQueuer counts every re-queue as an attempt; a stop is not one (it would shorten the job's retries)."""
+        """PgQueuer counts every re-queue as an attempt (its retry adds one right after this); a stop is not one, it
+        would shorten the job's retries and lengthen its back-off."""
         try:
             await self.connection.execute(
-                f"UPDATE {_QUEUE_TABLE} SET attempts = greatest(attempts - 1, 0) WHERE id = $1", job.id)  # noqa: S608
+                f"UPDATE {_QUEUE_TABLE} SET attempts = attempts - 1 WHERE id = $1", job.id)  # noqa: S608
         except Exception:  # the count is cosmetic next to putting the job back
             log.warning("job_attempt_uncount_failed", job_id=job.id, exc_info=True)
