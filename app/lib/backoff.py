@@ -36,6 +36,12 @@ class Backoff:
                     error=self.last_error)
         return delay
 
+    def noticed(self, exc: BaseException) -> None:
+        """The connection was found gone; the caller reconnects at once (a failing reconnect then backs off)."""
+        self.failures += 1
+        self.last_error = f"{type(exc).__name__}: {exc}".strip()[:300]
+        log.warning("connection_lost", part=self.part, attempt=self.failures, retry_in=0, error=self.last_error)
+
     def recovered(self) -> None:
         if self.failures:
             log.info("connection_recovered", part=self.part, attempts=self.failures)

@@ -149,6 +149,8 @@ class QueueConnection:
 
     async def _connected(self) -> asyncpg.Connection:
         """The live connection, reconnecting until it works (the caller holds the lock)."""
+        if self._conn is not None and self._conn.is_closed() and not self.backoff.down:
+            self.backoff.noticed(ConnectionError("the database closed the connection"))
         while _connection_lost(self._conn):
             try:
                 conn = await raw_connect(self.dsn)
@@ -177,7 +179,7 @@ class QueueConnection:
                 except Exception as exc:
                     if not _connection_lost(conn) or self._give_up.is_set():
                         raise
-                    self.backoff.failed(exc)  # logged; the loop reconnects at once, then backs off if it must
+                    self.backoff.noticed(exc)  # the loop reconnects at once, then backs off if it must
 
     async def fetch(self, query: str, *args: object) -> list[dict[str, object]]:
         return [dict(r) for r in await self._run(lambda c: c.fetch(query, *args))]
