@@ -414,3 +414,52 @@ async def test_health_port_answers_only_health(fx_db: str) -> None:
         worker.proc.send_signal(signal.SIGINT)
         assert await worker.exited() == 0
         assert "worker_stopped" in worker.output()
+
+
+# -- 4. a job that does not checkpoint and outlives the stop's grace ----------------------------------------------
+
+async def test_a_job_still_running_after_the_grace_goes_back_to_the_queue(
+        fx_shop: ShopFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Short jobs do not call `checkpoint()`; one still running when WORKER_STOP_SECONDS is over is cancelled and
+    put back (not logged `canceled` and deleted, as PgQueuer would), and the next worker runs it to the end."""
+    from app import jobs as registry
+    from app.lib import jobs
+
+    started, finished = asyncio.Event(), asyncio.Event()
+    runs: list[str] = []
+
+    async def slow(payload: dict[str, Any]) -> None:
+        runs.append("start")
+        started.set()
+        if len(runs) == 1:
+            await asyncio.Event().wait()  # the first run never ends by itself
+        finished.set()
+
+    monkeypatch.setitem(registry.REGISTRY, "tests.slow", jobs.JobSpec(slow))
+    async with tenant_context(fx_shop.tenant):
+        await jobs.enqueue("tests.slow", {"n": 1}, dedupe_key=f"tests.slow:{fx_shop.slug}")
+
+    def rows() -> Awaitable[list[dict[str, Any]]]:
+        return query_test_db("SELECT status, attempts FROM public.pgqueuer WHERE dedupe_key = $1",
+                             f"tests.slow:{fx_shop.slug}")
+
+    first = Worker(TEST_DSN, poll_seconds=0.2, stop_seconds=0.5)
+    await first.start()
+    try:
+        await asyncio.wait_for(started.wait(), 30)
+    finally:
+        await first.stop()
+    assert await rows() == [{"status": "queued", "attempts": 0}]
+
+    second = Worker(TEST_DSN, poll_seconds=0.2)
+    await second.start()
+    try:
+        await asyncio.wait_for(finished.wait(), 30)
+
+        async def gone() -> bool:
+            return await rows() == []
+
+        await until("the finished job leaves the queue", gone)
+    finally:
+        await second.stop()
+    assert runs == ["start", "start"]
