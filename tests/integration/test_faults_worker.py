@@ -31,7 +31,7 @@ from app.lib.db import tenant_context
 from app.lib.jobs import Worker
 from app.messaging.tables import InboundMail
 from app.settings import get_settings
-from tests.conftest import ADMIN_DSN, TEST_DB, TEST_DSN, ShopFixture, browser_login, free_port
+from tests.conftest import ADMIN_DSN, TEST_DB, TEST_DSN, ShopFixture, browser_login, csrf_from, free_port
 from tests.servers import REPO, ServerProcess
 
 pytestmark = pytest.mark.xdist_group("faults")
@@ -249,6 +249,17 @@ async def test_an_import_left_without_a_job_is_resumed_by_its_owner(fx_client: A
     assert resumed.status_code == 202 and resumed.json()["status"] == "queued", resumed.text
     twice = await fx_client.post(api(fx_shop, f"/imports/{import_id}/start"), headers=fx_shop.auth)
     assert twice.status_code == 409
+
+    # Stranded again: this time its owner presses Resume on the page.
+    await query_test_db("UPDATE public.pgqueuer SET status = 'failed' WHERE dedupe_key = $1 AND status = 'queued'",
+                        f"contacts.run_import:{fx_shop.slug}:{import_id}")
+    token = await csrf_from(fx_client, page_url)
+    pressed = await fx_client.post(f"/t/{fx_shop.slug}/contacts/import/{import_id}/start", data={"_csrf": token},
+                                   headers={"accept": "text/html"})
+    assert pressed.status_code == 303, pressed.text
+    assert [j["status"] for j in await query_test_db(
+        "SELECT status FROM public.pgqueuer WHERE dedupe_key = $1 ORDER BY id",
+        f"contacts.run_import:{fx_shop.slug}:{import_id}")] == ["failed", "failed", "queued"]
 
     worker = Worker(TEST_DSN, poll_seconds=0.2)
     await worker.start()
