@@ -207,12 +207,14 @@ def _banner(settings: Any, demo: bool, created: bool) -> None:
 @main.command("mail-in")
 @click.option("--host", default=None, help="Bind address (default MAIL_IN_HOST or 127.0.0.1).")
 @click.option("--port", default=None, type=int, help="Port (default MAIL_IN_PORT or 2525).")
-def mail_in(host: str | None, port: int | None) -> None:
+@click.option("--health-port", default=None, type=int,
+              help="Answer GET /health on 127.0.0.1:PORT, 200 or 503 (default WORKER_HEALTH_PORT; unset: none).")
+def mail_in(host: str | None, port: int | None, health_port: int | None) -> None:
     """Receive every shop's inbound email over SMTP (addresses <slug>@MAIL_DOMAIN)."""
     from app.messaging import listener
 
     with _database():
-        listener.main(host, port)
+        listener.main(host, port, health_port=health_port or _settings().jobs.health_port)
 
 
 async def _start_spine() -> Any:
@@ -227,24 +229,40 @@ async def _start_spine() -> Any:
 
 
 @main.command()
-def worker() -> None:
-    """Process background jobs (set EMBEDDED_WORKER=false on web processes when you run this)."""
+@click.option("--health-port", default=None, type=int,
+              help="Answer GET /health on 127.0.0.1:PORT, 200 or 503 (default WORKER_HEALTH_PORT; unset: none).")
+def worker(health_port: int | None) -> None:
+    """Process background jobs (set EMBEDDED_WORKER=false on web processes when you run this).
+
+    SIGTERM or SIGINT stops it gracefully: no new jobs; running ones get WORKER_STOP_SECONDS to finish, long ones
+    (imports) go back to the queue at their next batch, and any still running then are put back for the next worker.
+    """
+    from app.lib import health
     from app.lib.jobs import Worker, install_queue
     from app.lib.lifecycle import database_url
+
+    port = health_port or _settings().jobs.health_port
 
     async def work() -> None:
         await install_queue()
         w = Worker(database_url())
-        await w.start()
-        spine = await _start_spine()
-        console.print("[green]Worker running[/green]; Ctrl-C to stop")
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await stop.wait()
-        await spine.stop()
-        await w.stop()
+        await w.start()
+        spine = await _start_spine()
+        health.register("worker", w.status)
+        server = await health.serve(port) if port else None
+        console.print("[green]Worker running[/green]; Ctrl-C to stop"
+                      + (f"; health on http://127.0.0.1:{port}/health" if port else ""))
+        try:
+            await stop.wait()
+        finally:
+            await spine.stop()
+            await w.stop()
+            if server is not None:
+                server.close()
 
     _db_call(work)
 

@@ -176,6 +176,19 @@ class StorageSettings:
 
 
 @dataclasses.dataclass(frozen=True)
+class JobSettings:
+    stop_seconds: int = 10
+    """WORKER_STOP_SECONDS: on SIGTERM/SIGINT a worker lets running jobs finish this long; jobs still running then go
+    back to the queue and resume on the next worker (long jobs such as imports go back at their next batch at once)."""
+    heartbeat_seconds: int = 30
+    """JOB_HEARTBEAT_SECONDS: a job whose worker stopped beating this long (killed, frozen, cut off) is picked up by
+    another worker (default 30; workers beat at half of it)."""
+    health_port: int | None = None
+    """WORKER_HEALTH_PORT: `switchboard worker` and `switchboard mail-in` answer GET /health on 127.0.0.1:PORT (200
+    or 503, JSON naming each part) for a process manager; unset: no health port (`--health-port` sets it too)."""
+
+
+@dataclasses.dataclass(frozen=True)
 class Settings:
     app: AppSettings
     db: DatabaseSettings
@@ -183,6 +196,7 @@ class Settings:
     mail: MailSettings
     security: SecuritySettings
     storage: StorageSettings
+    jobs: JobSettings = JobSettings()
 
 
 def _dev_secret(state_dir: Path) -> str:
@@ -264,6 +278,9 @@ def load_settings() -> Settings:
         ),
         storage=StorageSettings(backend=_storage_backend(), upload_max_mb=_int("UPLOAD_MAX_MB", 25, minimum=1),
                                  import_max_mb=_int("IMPORT_MAX_MB", 20, minimum=1)),
+        jobs=JobSettings(stop_seconds=_int("WORKER_STOP_SECONDS", 10, minimum=0),
+                         heartbeat_seconds=_int("JOB_HEARTBEAT_SECONDS", 30, minimum=2),
+                         health_port=_int("WORKER_HEALTH_PORT", 0, minimum=0) or None),
     )
 
 

@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 import structlog
 
 from app.accounts.services import Principal
+from app.lib.backoff import Backoff
 from app.lib.db import TenantRef, tenant_context
 from app.settings import get_settings
 from realtime import log as event_log
@@ -235,6 +236,7 @@ class TenantFeed:
     async def _tick(self) -> None:
         loop = asyncio.get_running_loop()
         next_beat = next_catch_up = loop.time()
+        backoff = Backoff(f"realtime_tick_{self.tenant.slug}", first=1.0, cap=10.0)
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._check_now.wait(), SESSION_CHECK_EVERY)
@@ -253,8 +255,12 @@ class TenantFeed:
                         await self._catch_up()
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                logger.exception("realtime_tick_failed", tenant=self.tenant.slug)
+            except Exception as exc:  # the database or Redis is away: keep ticking, less often, until it is back
+                if not backoff.down:
+                    logger.exception("realtime_tick_failed", tenant=self.tenant.slug)
+                await backoff.wait(exc)
+            else:
+                backoff.recovered()
 
     async def _check_sessions(self) -> None:
         conns = [c for c in self.conns if c.close_code is None]

@@ -19,7 +19,23 @@ class SignupOut(msgspec.Struct):
     workspace_url: str
 
 
+class QueueDepthOut(msgspec.Struct):
+    ready: int
+    """Jobs waiting for a worker now."""
+    running: int
+    held: int
+    """Jobs that failed their last attempt and wait for a person."""
+    oldest_ready_seconds: int
+
+
 class HealthOut(msgspec.Struct):
     status: str
+    """`ok`, or `degraded` when a part in `failing` is down (the answer is then 503)."""
     db: str
     redis: str
+    worker: str
+    """The job worker this process runs (EMBEDDED_WORKER), or "not run in this process" (`switchboard worker
+    answers on its own health port)."""
+    jobs: QueueDepthOut | None
+    failing: list[str]
+    """The parts that are down, by the names above."""

@@ -15,7 +15,7 @@ import structlog
 
 from app.contacts import fields, import_mapping, services
 from app.contacts.tables import ContactImport
-from app.lib import import_csv
+from app.lib import import_csv, jobs
 from app.lib.db import TenantRef, current_uow, tenant_context
 from app.lib.errors import DomainError, Invalid
 from app.lib.identities import normalize_email, try_phone
@@ -287,5 +287,5 @@ async def run(tenant: TenantRef, import_id: int, *, actor_label: str = "", batch
     _, records, actor = begun
     rows = _Rows(records)
     while not await _process_batch(tenant, import_id, rows, actor, batch_rows=batch_rows):
-        pass
+        jobs.checkpoint()  # a stopping worker puts the import back here; the next one resumes at this batch
     log.info("import_finished", tenant=tenant.slug, import_id=import_id, rows=rows.position)

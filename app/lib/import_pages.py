@@ -104,7 +104,12 @@ class ImportPages:
         return render_page(request, template, ctx, status_code=status)
 
     async def start(self, request: Req, slug: str, import_id: int) -> Template | Redirect:
+        """Start with the mapping of the form; for an import already started (the progress page's Resume), queue
+        it again with its own mapping."""
         imp = await self.service.get(import_id)
+        if imp["status"] != "uploaded":
+            await self.service.start(request.user, import_id)  # a Conflict (a worker has it) is a 409 page
+            return Redirect(self._url(slug, import_id), status_code=303)
         args, shown = self.read_mapping(await request.form(), imp)
         try:
             await self.service.set_mapping(request.user, import_id, *args)

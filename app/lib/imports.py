@@ -23,7 +23,7 @@ from piccolo.table import Table
 
 from app.audit import services as audit
 from app.lib import import_csv, import_errors, jobs
-from app.lib.db import TenantRef, current_uow, tenant_context, tenant_selected
+from app.lib.db import TenantRef, current_tenant, current_uow, tenant_context, tenant_selected
 from app.lib.errors import Conflict, DomainError, Invalid, NotFound
 from app.lib.storage import CHUNK, ObjectNotFound, get_storage
 from app.lib.uploads import safe_filename
@@ -138,6 +138,8 @@ class ImportKind:
         row["fields"] = row["mapping"].get("fields", [])
         row["percent"] = 100 if row["status"] == "done" else (int(row["processed"] * 100 / row["total"])
                                                               if row["total"] else 0)
+        row["stranded"] = row["status"] in ("queued", "running") and not await jobs.pending(self._job_key(import_id))
+        """Started, unfinished, and no job queued or running for it: its owner can resume it (start)."""
         self.decorate(row)
         return row
 
@@ -227,21 +229,44 @@ class ImportKind:
         await self.table.update({self.table.mapping: {**state["mapping"], **changes}}).where(
             self.table.id == import_id)
 
+    def _job_key(self, import_id: int) -> str:
+        """One live job per import: a start while it is queued or running adds nothing."""
+        return f"{self.job}:{current_tenant().slug}:{import_id}"
+
     async def start(self, actor: Any, import_id: int, check: Callable[[dict[str, Any]], Any],
                     ignore: str) -> dict[str, Any]:
         """Queue the job in this transaction: it runs only if the start commits, and a start is accepted once. The
-        audit entry names the mapped columns and the kind's own mapping choices (an order import's currency)."""
+        audit entry names the mapped columns and the kind's own mapping choices (an order import's currency).
+        A start of an import left queued or running with no job to carry it (held after its last attempt, or
+        lost) queues it again: it resumes at its last committed row."""
         state = await self.state(import_id, lock=True)
+        if state["status"] in ("queued", "running"):
+            return await self._resume(actor, state)
         self.check_editable(state)
         await check(state)
         await self.table.update({self.table.status: "queued"}).where(self.table.id == import_id)
-        await jobs.enqueue(self.job, {"import_id": import_id, "actor": actor.label})
+        await jobs.enqueue(self.job, {"import_id": import_id, "actor": actor.label},
+                           dedupe_key=self._job_key(import_id))
         mapped = {h: f for h, f in zip(state["mapping"]["header"], state["mapping"]["fields"], strict=True)
                   if f != ignore}
         choices = {k: v for k, v in state["mapping"].items() if k not in ("header", "fields", "suggested")}
         await audit.record(f"{self.audit_name}.started", actor_id=actor.user_id, actor=actor.label,
                            target_type=self.audit_name, target_id=import_id,
                            detail={"rows": state["total"], "mapping": mapped, **choices})
+        return await self.get(import_id)
+
+    async def _resume(self, actor: Any, state: dict[str, Any]) -> dict[str, Any]:
+        import_id = state["id"]
+        queued = await jobs.enqueue(self.job, {"import_id": import_id, "actor": actor.label},
+                                    dedupe_key=self._job_key(import_id))
+        if queued is None:
+            raise Conflict(f"{self._label(import_id)} has started already (status {state['status']}) and a worker "
+                           "has it in hand; wait for it to finish, or upload the file again to import it with "
+                           "another mapping.")
+        await self.table.update({self.table.status: "queued"}).where(self.table.id == import_id)
+        await audit.record(f"{self.audit_name}.resumed", actor_id=actor.user_id, actor=actor.label,
+                           target_type=self.audit_name, target_id=import_id,
+                           detail={"rows": state["total"], "was": state["status"]})
         return await self.get(import_id)
 
     # -- the job -------------------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ a tenant transaction whose search_path names only the tenant's schema.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import dataclasses
 import functools
 import os
@@ -20,14 +21,21 @@ import structlog
 
 os.environ.setdefault("PGQUEUER_SCHEMA", "public")
 
+import asyncpg
 from pgqueuer import Queries, QueueManager
-from pgqueuer.db import AsyncpgDriver
+from pgqueuer.adapters.drivers.asyncpg import Relay
+from pgqueuer.core.tm import TaskManager
+from pgqueuer.errors import RetryRequested
 from pgqueuer.executors import DatabaseRetryEntrypointExecutor, EntrypointExecutorParameters
 from pgqueuer.models import Job
+from pgqueuer.ports.driver import NotifyCallback
 
+from app.lib.backoff import Backoff
 from app.lib.db import current_tenant, current_uow, raw_connect
 
 log = structlog.get_logger(__name__)
+
+_QUEUE_TABLE = Queries(driver=None).qbq.qualified.queue_table  # type: ignore[arg-type]
 
 JobFn = Callable[[dict[str, Any]], Awaitable[None]]
 
@@ -40,16 +48,41 @@ class JobSpec:
 
 
 async def enqueue(entrypoint: str, payload: dict[str, Any], *, delay: timedelta | None = None,
-                  dedupe_key: str | None = None) -> int:
-    """Queue `entrypoint` for the current tenant inside the current transaction."""
+                  dedupe_key: str | None = None) -> int | None:
+    """Queue `entrypoint` for the current tenant inside the current transaction. With `dedupe_key`, a job with
+    that key still queued or running is kept and nothing is added (returns None)."""
     from app.jobs import REGISTRY
 
     if entrypoint not in REGISTRY:
         raise KeyError(f"unknown job {entrypoint!r}: register it in app/jobs.py")
     body = {"tenant": current_tenant().slug, **payload}
     queries = Queries.from_asyncpg_connection(current_uow().connection)
-    ids = await queries.enqueue(entrypoint, msgspec.json.encode(body), execute_after=delay, dedupe_key=dedupe_key)
-    return int(ids[0])
+    if dedupe_key is None:
+        ids = await queries.enqueue(entrypoint, msgspec.json.encode(body), execute_after=delay)
+        return int(ids[0])
+    # "skip" rather than raising: a unique violation would abort the caller's transaction.
+    maybe = await queries.enqueue(entrypoint, msgspec.json.encode(body), execute_after=delay, dedupe_key=dedupe_key,
+                                  on_conflict="skip")
+    return None if maybe[0] is None else int(maybe[0])
+
+
+async def pending(dedupe_key: str) -> bool:
+    """Whether a job with `dedupe_key` is queued or running (on the current unit of work's connection)."""
+    return bool(await current_uow().connection.fetchval(
+        f"SELECT EXISTS (SELECT 1 FROM {_QUEUE_TABLE} WHERE dedupe_key = $1 "  # noqa: S608
+        "AND status IN ('queued', 'picked'))", dedupe_key))
+
+
+async def depth() -> dict[str, int]:
+    """The queue as /health shows it: jobs ready to run, running (picked), held after their last attempt, and the
+    age in seconds of the oldest ready one (0 when none waits)."""
+    sql = (  # noqa: S608 (the table name is PgQueuer's own constant)
+           "SELECT count(*) FILTER (WHERE status = 'queued' AND execute_after <= now()) AS ready, "
+           "count(*) FILTER (WHERE status = 'picked') AS running, count(*) FILTER (WHERE status = 'failed') AS held, "
+           "coalesce(extract(epoch FROM now() - min(execute_after) FILTER (WHERE status = 'queued' "
+           "AND execute_after <= now()))::int, 0) AS oldest_ready_seconds FROM ") + _QUEUE_TABLE
+    row = await current_uow().connection.fetchrow(sql)
+    return dict(row)
 
 
 def decode(job: Job) -> dict[str, Any]:
@@ -68,49 +101,268 @@ async def install_queue(dsn: str | None = None) -> None:
         await conn.close()
 
 
-def _wrap(name: str, spec: JobSpec) -> Callable[[Job], Awaitable[None]]:
-    @functools.wraps(spec.fn)
-    async def run(job: Job) -> None:
-        payload = decode(job)
-        try:
-            await spec.fn(payload)
-        except Exception:
-            log.exception("job_failed", job=name, job_id=job.id, attempts=job.attempts, tenant=payload.get("tenant"))
-            raise
+class Interrupted(Exception):
+    """Raised by `checkpoint()` in a job whose worker is stopping."""
 
-    return run
+
+_stopping: contextvars.ContextVar[asyncio.Event | None] = contextvars.ContextVar("sb_worker_stopping", default=None)
+
+
+def checkpoint() -> None:
+    """Long jobs call this between committed steps (an import between batches): when the worker is stopping, the
+    job goes back to the queue at once and the next worker resumes it from its last committed step, instead of
+    holding the stop up or being cancelled halfway through a step."""
+    stopping = _stopping.get()
+    if stopping is not None and stopping.is_set():
+        raise Interrupted
+
+
+def _connection_lost(conn: asyncpg.Connection | None) -> bool:
+    return conn is None or conn.is_closed()
+
+
+class QueueConnection:
+    """PgQueuer's driver on one dedicated connection (LISTEN needs one) that comes back when PostgreSQL drops it.
+
+    A statement that finds the connection gone reconnects with back-off (logged through `Backoff`), LISTENs again
+    and runs once more: every statement PgQueuer sends is safe to repeat (a dequeue whose answer was lost leaves
+    jobs picked with no heartbeat, which any worker picks again after JOB_HEARTBEAT_SECONDS). `give_up()` makes it
+    raise instead of waiting, for a stop that cannot wait for the database any longer.
+    """
+
+    def __init__(self, dsn: str | None) -> None:
+        self.dsn = dsn
+        self.backoff = Backoff("job_queue")
+        self._conn: asyncpg.Connection | None = None
+        self._lock = asyncio.Lock()
+        self._listeners: list[tuple[str, NotifyCallback]] = []
+        self._shutdown = asyncio.Event()
+        self._give_up = asyncio.Event()
+
+    @property
+    def connected(self) -> bool:
+        return not _connection_lost(self._conn)
+
+    async def connect(self) -> None:
+        async with self._lock:
+            await self._connected()
+
+    async def _connected(self) -> asyncpg.Connection:
+        """The live connection, reconnecting until it works (the caller holds the lock)."""
+        if self._conn is not None and self._conn.is_closed() and not self.backoff.down:
+            self.backoff.noticed(ConnectionError("the database closed the connection"))
+        while _connection_lost(self._conn):
+            try:
+                conn = await raw_connect(self.dsn)
+                try:
+                    for channel, callback in self._listeners:
+                        await conn.add_listener(channel, Relay(callback))
+                except BaseException:
+                    conn.terminate()
+                    raise
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
+                if self._give_up.is_set():
+                    raise
+                await self.backoff.wait(exc, self._give_up)
+                continue
+            self._conn = conn
+            self.backoff.recovered()
+        assert self._conn is not None
+        return self._conn
+
+    async def _run(self, fn: Callable[[asyncpg.Connection], Awaitable[Any]]) -> Any:
+        async with self._lock:
+            while True:
+                conn = await self._connected()
+                try:
+                    return await fn(conn)
+                except Exception as exc:
+                    if not _connection_lost(conn) or self._give_up.is_set():
+                        raise
+                    self.backoff.noticed(exc)  # the loop reconnects at once, then backs off if it must
+
+    async def fetch(self, query: str, *args: object) -> list[dict[str, object]]:
+        return [dict(r) for r in await self._run(lambda c: c.fetch(query, *args))]
+
+    async def execute(self, query: str, *args: object) -> str:
+        return str(await self._run(lambda c: c.execute(query, *args)))
+
+    async def notify(self, channel: str, payload: str) -> None:
+        await self._run(lambda c: c.execute("SELECT pg_notify($1, $2)", channel, payload))
+
+    async def add_listener(self, channel: str, callback: NotifyCallback) -> None:
+        self._listeners.append((channel, callback))
+        await self._run(lambda c: c.add_listener(channel, Relay(callback)))
+
+    async def remove_listener(self, channel: str, callback: NotifyCallback) -> None:
+        if (channel, callback) in self._listeners:
+            self._listeners.remove((channel, callback))
+        if self.connected:
+            await self._run(lambda c: c.remove_listener(channel, Relay(callback)))
+
+    @property
+    def shutdown(self) -> asyncio.Event:
+        return self._shutdown
+
+    @property
+    def tm(self) -> TaskManager:
+        return TaskManager()
+
+    async def __aenter__(self) -> QueueConnection:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        self._listeners.clear()  # the next QueueManager on this connection registers its own
+
+    def give_up(self) -> None:
+        self._give_up.set()
+
+    async def close(self) -> None:
+        self.give_up()
+        conn, self._conn = self._conn, None
+        if conn is not None and not conn.is_closed():
+            try:
+                await asyncio.wait_for(conn.close(), 5)
+            except (OSError, TimeoutError, asyncpg.InterfaceError):
+                conn.terminate()
 
 
 class Worker:
-    """Runs every registered job until stopped; `switchboard worker` or embedded in the web process."""
+    """Runs every registered job until stopped; `switchboard worker` or embedded in the web process.
 
-    def __init__(self, dsn: str | None = None, *, poll_seconds: float = 5.0) -> None:
+    Its loops (today one: the job queue) each run under `_supervise`, which restarts a loop that fails with
+    back-off and records why for /health (`problems`). Stopping (`stop`) sets `stopping`: the queue takes no new
+    jobs, running jobs get WORKER_STOP_SECONDS to finish (long ones go back to the queue at their next
+    `checkpoint()`), and whatever still runs after that is cancelled and put back in the queue for the next worker.
+    """
+
+    def __init__(self, dsn: str | None = None, *, poll_seconds: float = 5.0, stop_seconds: float | None = None,
+                 heartbeat_seconds: float | None = None) -> None:
+        from app.settings import get_settings
+
+        settings = get_settings().jobs
         self.dsn = dsn
         self.poll = timedelta(seconds=poll_seconds)
-        self._qm: QueueManager | None = None
-        self._conn: Any = None
-        self._task: asyncio.Task[None] | None = None
+        self.stop_seconds = settings.stop_seconds if stop_seconds is None else stop_seconds
+        self.heartbeat = timedelta(seconds=settings.heartbeat_seconds if heartbeat_seconds is None
+                                   else heartbeat_seconds)
+        self.stopping = asyncio.Event()
+        self.connection = QueueConnection(dsn)
+        self.problems: dict[str, str | None] = {}
+        """Each loop's current trouble (None: running fine)."""
+        self._loops: dict[str, asyncio.Task[None]] = {}
+        self._running: set[asyncio.Task[Any]] = set()
+
+    # -- the life of the worker ----------------------------------------------------------------------------------
 
     async def start(self) -> None:
+        await self.connection.connect()
+        self._loop("jobs", self._run_jobs)
+        log.info("worker_started", heartbeat_seconds=self.heartbeat.total_seconds(), stop_seconds=self.stop_seconds)
+
+    def _loop(self, name: str, body: Callable[[], Awaitable[None]]) -> None:
+        self.problems[name] = None
+        self._loops[name] = asyncio.create_task(self._supervise(name, body), name=f"worker-{name}")
+
+    async def _supervise(self, name: str, body: Callable[[], Awaitable[None]]) -> None:
+        """Run `body` until the worker stops; when it fails, log it and run it again after a back-off."""
+        backoff = Backoff(f"worker_{name}")
+        while not self.stopping.is_set():
+            try:
+                await body()
+            except Exception as exc:
+                if self.stopping.is_set():
+                    log.warning("worker_loop_failed_while_stopping", loop=name, exc_info=True)
+                    return
+                log.exception("worker_loop_failed", loop=name)
+                self.problems[name] = f"restarting after {type(exc).__name__}: {exc}"[:300]
+                await backoff.wait(exc, self.stopping)
+                continue
+            self.problems[name] = None
+            backoff.recovered()
+
+    def status(self) -> str:
+        """`ok`, or what is wrong, for /health."""
+        if self.stopping.is_set():
+            return "stopping"
+        for name, task in self._loops.items():
+            if task.done():
+                return f"error: the {name} loop has ended"
+            if self.problems.get(name):
+                return f"error: {name}: {self.problems[name]}"
+        if not self.connection.connected:
+            return f"error: reconnecting to the database ({self.connection.backoff.last_error or 'connection lost'})"
+        return "ok"
+
+    async def stop(self) -> None:
+        if self.stopping.is_set():
+            return
+        self.stopping.set()
+        loops = set(self._loops.values())
+        pending = (await asyncio.wait(loops, timeout=self.stop_seconds))[1] if loops else set()
+        if pending and self._running:
+            log.info("worker_putting_back_jobs", jobs=len(self._running))
+            for task in list(self._running):
+                task.cancel()  # the job wrapper turns this into "back to the queue"
+            pending = (await asyncio.wait(pending, timeout=10))[1]
+        if pending:
+            self.connection.give_up()
+            for task in pending:
+                task.cancel()
+            pending = (await asyncio.wait(pending, timeout=5))[1]
+            if pending:
+                log.error("worker_stop_incomplete", loops=[t.get_name() for t in pending])
+        await self.connection.close()
+        log.info("worker_stopped")
+
+    # -- the job queue -------------------------------------------------------------------------------------------
+
+    async def _run_jobs(self) -> None:
         from app.jobs import REGISTRY
 
-        self._conn = await raw_connect(self.dsn)
-        qm = QueueManager(Queries(AsyncpgDriver(self._conn)))
+        qm = QueueManager(Queries(self.connection))  # type: ignore[arg-type]
+        qm.shutdown = self.stopping  # one stop for the queue, the jobs' checkpoints and the supervisor
         for name, spec in REGISTRY.items():
             def factory(params: EntrypointExecutorParameters, spec: JobSpec = spec) -> DatabaseRetryEntrypointExecutor:
                 return DatabaseRetryEntrypointExecutor(parameters=params, max_attempts=spec.max_attempts)
 
-            qm.entrypoint(name, executor_factory=factory, on_failure="hold")(_wrap(name, spec))
-        self._qm = qm
-        self._task = asyncio.create_task(qm.run(dequeue_timeout=self.poll, batch_size=10))
+            qm.entrypoint(name, executor_factory=factory, on_failure="hold")(self._entry(name, spec))
+        await qm.run(dequeue_timeout=self.poll, batch_size=10, heartbeat_timeout=self.heartbeat)
 
-    async def stop(self) -> None:
-        if self._qm is not None:
-            self._qm.shutdown.set()
-        if self._task is not None:
+    def _entry(self, name: str, spec: JobSpec) -> Callable[[Job], Awaitable[None]]:
+        @functools.wraps(spec.fn)
+        async def run(job: Job) -> None:
+            payload = decode(job)
+            task = asyncio.current_task()
+            assert task is not None
+            self._running.add(task)
+            token = _stopping.set(self.stopping)
             try:
-                await asyncio.wait_for(self._task, timeout=10)
-            except (TimeoutError, asyncio.CancelledError):
-                self._task.cancel()
-        if self._conn is not None:
-            await self._conn.close()
+                await spec.fn(payload)
+            except (Interrupted, asyncio.CancelledError) as exc:
+                if not self.stopping.is_set():
+                    raise
+                if isinstance(exc, asyncio.CancelledError):
+                    task.uncancel()
+                log.info("job_put_back", job=name, job_id=job.id, tenant=payload.get("tenant"),
+                         reason="checkpoint" if isinstance(exc, Interrupted) else "cancelled at stop")
+                await self._not_an_attempt(job)
+                raise RetryRequested(delay=timedelta(0), reason="the worker stopped; resumes on the next") from None
+            except Exception:
+                log.exception("job_failed", job=name, job_id=job.id, attempts=job.attempts,
+                              tenant=payload.get("tenant"))
+                raise
+            finally:
+                _stopping.reset(token)
+                self._running.discard(task)
+
+        return run
+
+    async def _not_an_attempt(self, job: Job) -> None:
+        """PgQueuer counts every re-queue as an attempt (its retry adds one right after this); a stop is not one, it
+        would shorten the job's retries and lengthen its back-off."""
+        try:
+            await self.connection.execute(
+                f"UPDATE {_QUEUE_TABLE} SET attempts = attempts - 1 WHERE id = $1", job.id)  # noqa: S608
+        except Exception:  # the count is cosmetic next to putting the job back
+            log.warning("job_attempt_uncount_failed", job_id=job.id, exc_info=True)

@@ -41,10 +41,12 @@ async def lifespan(app: Any) -> AsyncIterator[None]:
     owns_realtime = await realtime.start()
     worker = None
     if settings.app.embedded_worker:
+        from app.lib import health
         from app.lib.jobs import Worker
 
         worker = Worker(database_url(), poll_seconds=1.0)
         await worker.start()
+        health.register("worker", worker.status)
     spine = await _start_spine(database_url()) if settings.app.embedded_worker else None
     log.info("started", base_url=settings.app.base_url, embedded_worker=bool(worker))
     try:
@@ -53,6 +55,7 @@ async def lifespan(app: Any) -> AsyncIterator[None]:
         if spine is not None:
             await spine.stop()
         if worker is not None:
+            health.unregister("worker")
             await worker.stop()
         if owns_realtime:
             await realtime.stop()

@@ -107,26 +107,33 @@ async def start(host: str | None = None, port: int | None = None) -> asyncio.Abs
         host=host or settings.mail_in_host, port=port or settings.mail_in_port)
 
 
-async def serve_forever(stop: asyncio.Event | None = None, host: str | None = None, port: int | None = None) -> None:
-    """`switchboard mail-in`: the database pool, then the listener until stopped."""
+async def serve_forever(stop: asyncio.Event | None = None, host: str | None = None, port: int | None = None,
+                        health_port: int | None = None) -> None:
+    """`switchboard mail-in`: the database pool, then the listener until stopped (and /health on `health_port`)."""
+    from app.lib import health
     from app.lib.db import start_database, stop_database
     from app.lib.lifecycle import database_url
 
     settings = get_settings()
     owns = await start_database(database_url(), 1, max(4, settings.db.pool_min))
     server = await start(host, port)
+    health.register("mail_in", lambda: "ok" if server.is_serving() else "error: not listening")
+    health_server = await health.serve(health_port) if health_port else None
     log.info("mail_in_listening", host=host or settings.mail.mail_in_host, port=port or settings.mail.mail_in_port,
              domain=settings.mail.mail_domain)
     try:
         await (stop or asyncio.Event()).wait()
     finally:
+        health.unregister("mail_in")
+        if health_server is not None:
+            health_server.close()
         server.close()
         await server.wait_closed()
         if owns:
             await stop_database()
 
 
-def main(host: str | None = None, port: int | None = None) -> None:
+def main(host: str | None = None, port: int | None = None, health_port: int | None = None) -> None:
     """Run the listener until SIGINT/SIGTERM (the `switchboard mail-in` command)."""
     import signal
 
@@ -135,7 +142,7 @@ def main(host: str | None = None, port: int | None = None) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await serve_forever(stop, host, port)
+        await serve_forever(stop, host, port, health_port)
 
     asyncio.run(serve())
 

@@ -21,7 +21,7 @@ from typing import Any
 import asyncpg
 import structlog
 
-from app.lib import import_csv
+from app.lib import import_csv, jobs
 from app.lib.db import TenantRef, tenant_context
 from app.lib.errors import Conflict, DomainError, Invalid
 from app.lib.imports import ERRORS_SHOWN, MAX_ERRORS_KEPT, ImportActor, ImportKind
@@ -338,5 +338,5 @@ async def run(tenant: TenantRef, import_id: int, *, actor_label: str = "") -> No
         await KIND.fail(tenant, import_id, exc.detail)
         return
     while not await _process_batch(tenant, import_id, units, actor):
-        pass
+        jobs.checkpoint()  # a stopping worker puts the import back here; the next one resumes at this batch
     log.info("order_import_finished", tenant=tenant.slug, import_id=import_id, orders=len(units))

@@ -22,6 +22,7 @@ import contextlib
 import redis.asyncio as aioredis
 import structlog
 
+from app.lib.backoff import Backoff
 from realtime.backends.base import BroadcastBackend
 
 log = structlog.get_logger(__name__)
@@ -96,17 +97,18 @@ class RedisBackend(BroadcastBackend):
 
     async def _read(self) -> None:
         assert self._pubsub is not None
+        backoff = Backoff("realtime_redis", cap=10.0)
         while True:
             try:
                 msg = await self._pubsub.get_message(timeout=None)
             except asyncio.CancelledError:
                 raise
-            except Exception:
+            except Exception as exc:
                 # redis-py reconnects and re-subscribes on the next read; what was published meanwhile is
                 # recovered by the hub's periodic catch-up from the event log.
-                log.warning("realtime_redis_read_failed", exc_info=True)
-                await asyncio.sleep(0.5)
+                await backoff.wait(exc)
                 continue
+            backoff.recovered()
             if msg is None:
                 continue
             kind = msg["type"]
