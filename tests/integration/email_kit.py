@@ -154,9 +154,14 @@ class WorkerProcess:
             raise AssertionError(f"the worker did not stop:\n{self.output()}") from None
 
     async def stop(self) -> None:
+        """SIGTERM (the worker settles what it finished), SIGKILL when it does not end in time."""
         if self.proc is not None and self.proc.returncode is None:
-            self.proc.kill()
-            await self.proc.wait()
+            self.proc.terminate()
+            try:
+                await asyncio.wait_for(self.proc.wait(), 30)
+            except TimeoutError:
+                self.proc.kill()
+                await self.proc.wait()
         self.log.close()
         with contextlib.suppress(OSError):
             os.unlink(self.log.name)
