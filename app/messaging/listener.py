@@ -102,6 +102,8 @@ async def store(tenant: TenantRef, raw: bytes, *, mail_from: str, rcpt_to: str, 
             InboundMail.id)
         if not rows:
             stored = await InboundMail.select(InboundMail.id).where(InboundMail.message_id == message_id).first()
+            if stored is None:  # the copy it collided with is gone again: a 451, and the sender tries later
+                raise RuntimeError(f"inbound mail {message_id!r} collided with a copy that is gone")
             log.info("inbound_duplicate", tenant=tenant.slug, message_id=message_id, inbound_id=stored["id"])
             return int(stored["id"])
         inbound_id = int(rows[0]["id"])
