@@ -219,3 +219,52 @@ async def test_sigterm_while_the_server_hangs_past_the_grace_period_sends_once_l
     row = await _kill_mid_send(fx_client, fx_shop, box, signal.SIGTERM)
     assert row["status"] == "sent"
     assert _copies(box, row["message_id"]) == [f"<{row['message_id']}>"] and len(box.messages) == 1
+
+
+async def test_sigkill_after_the_marker_does_not_send_again(fx_client: Any, fx_shop: ShopFixture) -> None:
+    """The worker dies after the server's 250 and the "accepted" marker, while recording the status: the test
+    holds the email's timeline row locked so that recording waits, then kills the worker there. The next worker
+    finds the marker, finishes the status and timeline, and does not send again."""
+    box = Mailbox()
+    server, port = await serve_smtp(box)
+    first, second = WorkerProcess(), WorkerProcess()
+    conn = await asyncpg.connect(TEST_DSN)
+    try:
+        await configure(fx_client, fx_shop, port)
+        queued = await _queue_email(fx_client, fx_shop, "Killed after the marker")
+        interaction_id = (await _row(fx_shop, queued["id"]))["interaction_id"]
+        lock = conn.transaction()
+        await lock.start()
+        await conn.execute(f'SELECT 1 FROM "{fx_shop.tenant.schema}".interaction WHERE id = $1 FOR UPDATE',
+                           interaction_id)
+        await first.start()
+        holder = await conn.fetchval("SELECT pg_backend_pid()")
+        for _ in range(1200):
+            # pg_stat_activity is a snapshot per transaction: clear it to see the worker arrive
+            await conn.execute("SELECT pg_stat_clear_snapshot()")
+            blocked = await conn.fetchval("SELECT count(*) FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))",
+                                          holder)
+            if blocked:
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError(f"the worker never reached the status update:\n{first.output()}")
+        first.signal(signal.SIGKILL)
+        await first.wait_exit()
+        await lock.rollback()
+        row = await _row(fx_shop, queued["id"])
+        assert row["status"] == "queued" and row["sent_at"] is not None  # killed between marker and status
+        assert len(box.messages) == 1
+        await _age_picked_job(fx_shop, queued["id"])
+        await second.start()
+        row = await _wait_sent(fx_shop, queued["id"], second)
+    finally:
+        await conn.close()
+        await first.stop()
+        await second.stop()
+        server.close()
+        await server.wait_closed()
+    assert row["status"] == "sent" and row["attempts"] == 1
+    assert _copies(box, queued["message_id"]) == [f"<{queued['message_id']}>"] and len(box.messages) == 1
+    [item] = await _timeline_items(fx_shop, queued["id"])
+    assert item["payload"]["status"] == "sent"
