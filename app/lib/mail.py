@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import email.utils
 import time
+from collections.abc import Awaitable, Callable
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -48,19 +49,35 @@ def build_message(sender: str, to: str, subject: str, text: str, html: str | Non
     return msg
 
 
-async def send(account: SmtpAccount, message: EmailMessage, *, timeout: float = 15.0) -> None:  # noqa: ASYNC109
-    """Deliver one message; raises on failure so the calling job retries with back-off."""
-    await aiosmtplib.send(
-        message,
-        hostname=account.host,
-        port=account.port,
-        username=account.user,
-        password=account.password,
-        use_tls=account.tls == "tls",
-        start_tls=True if account.tls == "starttls" else False,
-        timeout=timeout,
-    )
+async def send(account: SmtpAccount, message: EmailMessage, *, timeout: float = 15.0,  # noqa: ASYNC109
+               on_accepted: Callable[[], Awaitable[None]] | None = None) -> None:
+    """Deliver one message; raises on failure so the calling job retries with back-off.
+
+    Once the server has answered 250 to the end of DATA the message is its responsibility: `on_accepted` runs
+    at that moment, before QUIT, so the caller can record it before anything else can fail; whatever goes wrong
+    after it (the server closing before QUIT, a bad answer to QUIT) is logged, never raised, because raising
+    would make the caller send the message a second time.
+    """
+    client = aiosmtplib.SMTP(hostname=account.host, port=account.port, username=account.user,
+                             password=account.password, use_tls=account.tls == "tls",
+                             start_tls=True if account.tls == "starttls" else False, timeout=timeout)
+    try:
+        await client.connect()
+        await client.send_message(message)
+    except BaseException:
+        client.close()
+        raise
     log.info("mail_sent", to=message["To"], subject=message["Subject"])
+    try:
+        if on_accepted is not None:
+            await on_accepted()
+    finally:
+        try:
+            await client.quit()
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            log.info("mail_quit_failed_after_accept", to=message["To"], error=f"{type(exc).__name__}: {exc}")
+        finally:
+            client.close()
 
 
 class CatcherHandler:

@@ -17,6 +17,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from app.lib.db import TenantRef, tenant_context
 from app.lib.jobs import enqueue
+from app.messaging import parse
 from app.messaging.tables import InboundMail
 from app.settings import get_settings
 from tenants import services as tenants
@@ -87,10 +88,24 @@ def malformed(raw: bytes) -> str | None:
 
 
 async def store(tenant: TenantRef, raw: bytes, *, mail_from: str, rcpt_to: str, peer: str) -> int:
-    """Keep the message as received and queue its processing, in one transaction."""
+    """Keep the message as received and queue its processing, in one transaction; return the stored row's id.
+
+    A Message-ID the shop already has (the same mail delivered again, even by another SMTP session at this very
+    moment) is not stored twice: the unique key makes the later insert wait for the earlier one's commit and
+    then do nothing; it returns the stored row, and the sender gets its 250 all the same.
+    """
+    message_id = parse.message_id(raw) or None
     async with tenant_context(tenant):
-        rows = await InboundMail.insert(InboundMail(mail_from=mail_from[:254], rcpt_to=rcpt_to[:254], peer=peer[:100],
-                                                    size=len(raw), content=raw)).returning(InboundMail.id)
+        rows = await InboundMail.insert(InboundMail(
+            mail_from=mail_from[:254], rcpt_to=rcpt_to[:254], peer=peer[:100], size=len(raw), content=raw,
+            message_id=message_id)).on_conflict(target=InboundMail.message_id, action="DO NOTHING").returning(
+            InboundMail.id)
+        if not rows:
+            stored = await InboundMail.select(InboundMail.id).where(InboundMail.message_id == message_id).first()
+            if stored is None:  # the copy it collided with is gone again: a 451, and the sender tries later
+                raise RuntimeError(f"inbound mail {message_id!r} collided with a copy that is gone")
+            log.info("inbound_duplicate", tenant=tenant.slug, message_id=message_id, inbound_id=stored["id"])
+            return int(stored["id"])
         inbound_id = int(rows[0]["id"])
         await enqueue("messaging.process_inbound", {"inbound_id": inbound_id})
     return inbound_id

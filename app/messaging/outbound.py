@@ -234,13 +234,28 @@ async def _set_status(row: dict[str, Any], status: str, **changes: Any) -> None:
 
 async def deliver(payload: dict[str, Any]) -> None:
     """Job: send one queued email. Transient failures raise (the queue retries with back-off, for hours);
-    a permanent refusal marks it failed with the server's reason. Already sent or failed: nothing to do."""
+    a permanent refusal marks it failed with the server's reason. Already sent or failed: nothing to do.
+
+    Sent once, as far as SMTP allows. The Message-ID was made when the email was queued and is stored, so every
+    attempt sends the same one. The moment the server answers 250 to the end of DATA, `sent_at` is written in
+    its own short transaction (`_accepted`), before QUIT and before the status, timeline and events; a run that
+    finds `sent_at` set only finishes that bookkeeping and never sends again. So a server that hangs up after
+    its 250, a failure while recording "sent", or a worker that dies after the marker cannot cause a resend.
+
+    What remains is at-least-once, and cannot be closed from our side: if the server has taken the message but
+    its 250 never reaches us (connection lost or worker killed after the final dot), or the worker dies (or the
+    database refuses the marker) between reading the 250 and committing `sent_at`, the next attempt sends the
+    message again, with the same Message-ID, so the receiving side can recognise the copy and drop it.
+    """
     tenant = await tenants.resolve_active(payload["tenant"])
     if tenant is None:
         return
     async with tenant_context(tenant):
         row = await EmailMessage.select().where(EmailMessage.id == payload["email_id"]).first().output(load_json=True)
         if row is None or row["status"] != "queued":
+            return
+        if row["sent_at"] is not None:  # accepted on an earlier attempt that stopped before recording the rest
+            await _set_status(row, "sent", error="")
             return
         found = await config.account()
         if found is None:
@@ -250,8 +265,15 @@ async def deliver(payload: dict[str, Any]) -> None:
         files = [(meta, await storage.read_all(meta["key"])) for meta in row["attachments"]]
         message = build_mime(row, files, tenant.slug)
     smtp, _ = found
+
+    async def _accepted() -> None:
+        async with tenant_context(tenant):
+            await EmailMessage.update({EmailMessage.sent_at: dt.datetime.now(dt.UTC),
+                                       EmailMessage.attempts: row["attempts"] + 1}).where(
+                (EmailMessage.id == row["id"]) & EmailMessage.sent_at.is_null())
+
     try:
-        await mail.send(smtp, message, timeout=SEND_TIMEOUT)
+        await mail.send(smtp, message, timeout=SEND_TIMEOUT, on_accepted=_accepted)
     except Exception as exc:
         reason = _permanent(exc)
         async with tenant_context(tenant):
@@ -260,10 +282,10 @@ async def deliver(payload: dict[str, Any]) -> None:
                 return
             await EmailMessage.update({EmailMessage.attempts: row["attempts"] + 1,
                                        EmailMessage.error: f"{type(exc).__name__}: {exc}"[:2000]}).where(
-                EmailMessage.id == row["id"])
+                (EmailMessage.id == row["id"]) & EmailMessage.sent_at.is_null())
         raise
     async with tenant_context(tenant):
-        await _set_status(row, "sent", error="", attempts=row["attempts"] + 1, sent_at=dt.datetime.now(dt.UTC))
+        await _set_status(row, "sent", error="")
 
 
 async def send_test(actor: Principal, to: str) -> dict[str, Any]:

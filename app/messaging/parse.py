@@ -65,6 +65,12 @@ def _bytes(part: Message) -> bytes:
     return payload if isinstance(payload, bytes) else b""
 
 
+def message_id(raw: bytes) -> str:
+    """The message's own Message-ID (without angle brackets) read from its headers alone; "" when it has none."""
+    ids = _ids(_header(BytesParser(policy=policy.default).parsebytes(raw, headersonly=True), "Message-ID"))
+    return ids[0] if ids else ""
+
+
 def parse(raw: bytes) -> ParsedMail:
     msg = BytesParser(policy=policy.default).parsebytes(raw)
     assert isinstance(msg, EmailMessage)

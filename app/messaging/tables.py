@@ -37,6 +37,8 @@ class InboundMail(Table, tablename="inbound_mail"):
     peer = Varchar(length=100, default="")
     size = Integer(default=0)
     content = Bytea()  # the message as received (not `raw`: that name is Table.raw())
+    # Its Message-ID (without angle brackets; NULL when it has none): one copy per shop however often it arrives.
+    message_id = Varchar(length=300, null=True, default=None, unique=True)
     received_at = Timestamptz(default=TimestamptzNow())
     processed_at = Timestamptz(null=True, default=None)
     error = Text(default="")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import quopri
 from collections.abc import AsyncIterator
@@ -9,6 +10,7 @@ from email.message import EmailMessage
 from typing import Any
 
 import aiosmtplib
+import asyncpg
 import pytest
 
 from app.lib.db import tenant_context
@@ -17,7 +19,8 @@ from app.messaging import listener
 from app.messaging.tables import EmailMessage as EmailRow
 from app.messaging.tables import InboundMail
 from app.settings import get_settings
-from tests.conftest import ShopFixture, free_port
+from app.timeline.tables import Interaction
+from tests.conftest import TEST_DSN, ShopFixture, free_port
 from tests.integration.email_kit import Mailbox, configure, run_jobs_until, smtp_server
 
 
@@ -206,3 +209,81 @@ async def test_mail_to_a_shop_lands_only_in_that_shop(fx_client: Any, fx_shop: S
     assert (found["items"] if isinstance(found, dict) else found) == []
     async with tenant_context(fx_shop.tenant):
         assert await InboundMail.count() == 0
+
+
+def _mail(to: list[str], message_id: str, subject: str) -> EmailMessage:
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = "Olga <olga@customer.example>", ", ".join(to), subject
+    msg["Message-ID"] = f"<{message_id}>"
+    msg.set_content("Where is my order?")
+    return msg
+
+
+async def _email_items(shop: ShopFixture, message_id: str) -> tuple[int, list[dict[str, Any]], list[dict[str, Any]]]:
+    """How many raw copies the shop kept of `message_id`, its email rows, and their timeline items."""
+    async with tenant_context(shop.tenant):
+        stored = await InboundMail.select(InboundMail.content)
+        rows = await EmailRow.select().where((EmailRow.message_id == message_id) & (EmailRow.direction == "in"))
+        items = await Interaction.select().where(Interaction.channel == "email").output(load_json=True)
+    raw = sum(f"<{message_id}>".encode() in bytes(r["content"]) for r in stored)
+    ids = {r["id"] for r in rows}
+    return raw, rows, [i for i in items if i["links"].get("email_id") in ids]
+
+
+async def _after_sentinel(port: int, shop: ShopFixture) -> None:
+    """Deliver a last, different mail and process jobs until it is filed: whatever the first mail caused is done."""
+    await deliver(port, _mail([address(shop)], f"sentinel-{shop.slug}@customer.example", "Sentinel"),
+                  "olga@customer.example", [address(shop)])
+
+    async def filed() -> bool:
+        async with tenant_context(shop.tenant):
+            return await EmailRow.exists().where(EmailRow.message_id == f"sentinel-{shop.slug}@customer.example")
+
+    await run_jobs_until(filed, within=30)
+
+
+async def test_same_message_over_two_sessions_at_once_is_stored_once(fx_shop: ShopFixture, fx_mail_in: int) -> None:
+    """Two SMTP sessions deliver one Message-ID at the same moment: both get 250, the shop keeps one copy, one
+    email, one timeline item. The inserts are made to meet: a lock on the table holds both until each waits."""
+    message_id = "twice-at-once@customer.example"
+    table = f'"{fx_shop.tenant.schema}".inbound_mail'
+    conn = await asyncpg.connect(TEST_DSN)
+    try:
+        lock = conn.transaction()
+        await lock.start()
+        await conn.execute(f"LOCK TABLE {table} IN SHARE MODE")
+        sessions = [asyncio.create_task(deliver(fx_mail_in, _mail([address(fx_shop)], message_id, "Order 7"),
+                                                "olga@customer.example", [address(fx_shop)])) for _ in range(2)]
+        for _ in range(600):
+            waiting_inserts = await conn.fetchval(
+                "SELECT count(*) FROM pg_locks WHERE relation = $1::regclass AND NOT granted", table)
+            if waiting_inserts == 2:
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError(f"the two sessions never reached the insert together ({waiting_inserts} waiting)")
+        await lock.rollback()
+    finally:
+        await conn.close()
+    answers = await asyncio.gather(*sessions)
+    assert [answer[1] for answer in answers] == ["2.0.0 Message accepted"] * 2
+
+    await _after_sentinel(fx_mail_in, fx_shop)
+    raw, rows, items = await _email_items(fx_shop, message_id)
+    assert raw == 1 and len(rows) == 1 and len(items) == 1
+    assert rows[0]["subject"] == "Order 7" and items[0]["direction"] == "in"
+
+
+async def test_same_message_to_two_shops_is_stored_once_in_each(fx_shop: ShopFixture, fx_other_shop: ShopFixture,
+                                                                fx_mail_in: int) -> None:
+    message_id = "to-both-shops@customer.example"
+    both = [address(fx_shop), address(fx_other_shop)]
+    sends = [([address(fx_shop)]), ([address(fx_shop)]), ([address(fx_other_shop)]), ([address(fx_other_shop)]), both]
+    answers = await asyncio.gather(*(deliver(fx_mail_in, _mail(to, message_id, "Both shops"),
+                                             "olga@customer.example", to) for to in sends))
+    assert all(answer[1] == "2.0.0 Message accepted" for answer in answers)
+    for shop in (fx_shop, fx_other_shop):
+        await _after_sentinel(fx_mail_in, shop)
+        raw, rows, items = await _email_items(shop, message_id)
+        assert raw == 1 and len(rows) == 1 and len(items) == 1, shop.slug
+        assert rows[0]["to_address"] == address(shop)
