@@ -36,9 +36,10 @@ from app.conversations.views import ConsoleViews
 from app.deals.api import DealsApi
 from app.deals.views import DealViews
 from app.events_api import EventsApi, ListenerViews
-from app.lib import csrf, edge, reqctx
+from app.lib import csrf, edge, logs, reqctx
 from app.lib.errors import EXCEPTION_HANDLERS, http_error_handler
 from app.lib.lifecycle import lifespan
+from app.lib.openapi import document_error_responses
 from app.lib.templates import STATIC_DIR, environment
 from app.messaging.api import MessagingApi
 from app.messaging.views import ConsoleEmailViews, EmailComposeViews, EmailSettingsViews, EmailTemplateViews
@@ -96,7 +97,8 @@ def create_app() -> Litestar:
     from app.settings import get_settings
 
     settings = get_settings()
-    return Litestar(
+    logs.configure()
+    app = Litestar(
         route_handlers=[
             landing, signup_form, signup_submit, signup, health, console_socket,
             AuthViews, WorkspaceViews, AccountsApi, ContactsApi, ContactViews, CustomFieldViews,
@@ -127,3 +129,5 @@ def create_app() -> Litestar:
         lifespan=[lifespan],
         debug=False,
     )
+    document_error_responses(app)
+    return app

@@ -7,7 +7,10 @@ hook), so that impossible values get a 400 naming the field instead of reaching 
   a number for a date); path and query values are strings, so they keep the loose conversion except for dates and
   times, which must be written in ISO 8601 (a bare number is not a date);
 - a whole number in the path is a record id: 1 to 2147483647 (routes declare it with `app.lib.wire.Id` for
-  `/schema`; this catches one that forgot).
+  `/schema`; this catches one that forgot);
+- HTML forms and the pages' query strings are read as text by their views, so the naming convention is the rule: a
+  field named `id` or `*_id` holds a record id, and `version`, `position`, `upto`, `quantity` and `reply_to` hold
+  numbers of an `integer` column; a whole number sent there must fit it.
 """
 
 from __future__ import annotations
@@ -21,9 +24,10 @@ from litestar import Request
 from litestar.exceptions import ValidationException
 from litestar.params import BodyKwarg, ParameterKwarg
 
-from app.lib.wire import INT32_MAX
+from app.lib.wire import INT32_MAX, INT32_MIN
 
 _TEMPORAL = (dt.datetime, dt.date, dt.time)
+_FORM_INTEGERS = frozenset({"version", "position", "upto", "quantity", "reply_to"})
 
 
 def _refuse(field: str, message: str, source: str) -> ValidationException:
@@ -58,6 +62,7 @@ def _check_path_and_query(request: Request[Any, Any, Any]) -> None:
     for key, value in request.query_params.multi_items():
         if "\x00" in key or "\x00" in value:
             raise _refuse(key.replace("\x00", "\\u0000"), NUL_MESSAGE, "query")
+        _check_named_number(key, value.strip(), "query")
     for key, value in request.path_params.items():
         if isinstance(value, int) and not 1 <= value <= INT32_MAX:
             raise _refuse(key, f"must be a record id from 1 to {INT32_MAX}", "path")
@@ -90,6 +95,15 @@ def _check_dates(request: Request[Any, Any, Any]) -> None:
             raise _refuse(name, f"must be written in ISO 8601, e.g. {example}", "query") from None
 
 
+def _check_named_number(key: str, value: str, source: str) -> None:
+    if not value.lstrip("+-").isdigit():
+        return
+    if (key == "id" or key.endswith("_id")) and not 1 <= int(value) <= INT32_MAX:
+        raise _refuse(key, f"must be a record id from 1 to {INT32_MAX}", source)
+    if key in _FORM_INTEGERS and not INT32_MIN <= int(value) <= INT32_MAX:
+        raise _refuse(key, f"must be a whole number from {INT32_MIN} to {INT32_MAX}", source)
+
+
 async def _check_body(request: Request[Any, Any, Any]) -> None:
     content_type, _ = request.content_type
     if content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
@@ -97,6 +111,8 @@ async def _check_body(request: Request[Any, Any, Any]) -> None:
         for key, value in form.multi_items():
             if "\x00" in key or (isinstance(value, str) and "\x00" in value):
                 raise _refuse(key.replace("\x00", "\\u0000"), NUL_MESSAGE, "body")
+            if isinstance(value, str):
+                _check_named_number(key, value.strip(), "body")
         return
     if content_type != "application/json" and not content_type.endswith("+json"):
         return
