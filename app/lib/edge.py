@@ -96,11 +96,16 @@ def _check_dates(request: Request[Any, Any, Any]) -> None:
 
 
 def _check_named_number(key: str, value: str, source: str) -> None:
-    if not value.lstrip("+-").isdigit():
+    digits = value.lstrip("+-")
+    is_id, is_int = key == "id" or key.endswith("_id"), key in _FORM_INTEGERS
+    if not (is_id or is_int) or not digits.isdigit():
         return
-    if (key == "id" or key.endswith("_id")) and not 1 <= int(value) <= INT32_MAX:
+    if not digits.isascii():  # "²" passes str.isdigit() and then breaks int()
+        raise _refuse(key, "must be written with the digits 0-9", source)
+    number = int(value) if len(digits) <= 19 else INT32_MAX + 1  # (int() refuses past 4300 digits)
+    if is_id and not 1 <= number <= INT32_MAX:
         raise _refuse(key, f"must be a record id from 1 to {INT32_MAX}", source)
-    if key in _FORM_INTEGERS and not INT32_MIN <= int(value) <= INT32_MAX:
+    if is_int and not INT32_MIN <= number <= INT32_MAX:
         raise _refuse(key, f"must be a whole number from {INT32_MIN} to {INT32_MAX}", source)
 
 

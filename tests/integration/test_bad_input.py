@@ -108,6 +108,7 @@ def _bad_value_logs(logs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ("POST", "/contacts", {"json": {"name": NUL}}, "name"),
     ("PATCH", "/contacts/{contact}", {"json": {"tags": ["ok", NUL]}}, "tags[1]"),
     ("GET", "/audit?before=0&limit=0", {}, "before"),
+    ("GET", "/contacts?owner_id=" + "9" * 5000, {}, "owner_id"),
     ("GET", "/audit?limit=2147483648", {}, "limit"),
     ("GET", "/orders?placed_to=0.5", {}, "placed_to"),
     ("GET", "/contacts?last_contact_from=1e10", {}, "last_contact_from"),
@@ -134,6 +135,7 @@ async def test_each_reported_input_answers_400_naming_the_field(
 
 async def test_the_largest_id_postgresql_holds_is_just_not_found(fx_client: Any, fx_shop: ShopFixture) -> None:
     base = f"/t/{fx_shop.slug}/api/v1"
+    assert (await fx_client.get("/t/a%00b/api/v1/me", headers=fx_shop.auth)).status_code == 404
     for path in ("/contacts/2147483647", "/orders/2147483647", "/calls/2147483647"):
         resp = await fx_client.get(base + path, headers=fx_shop.auth)
         assert resp.status_code == 404 and resp.json()["detail"], (path, resp.text)
@@ -210,6 +212,18 @@ async def test_no_route_answers_500_to_impossible_values(fx_client: Any, fx_shop
     assert failures == []
     assert [(e.get("method"), e.get("path")) for e in _bad_value_logs(logs)] == []
     assert sent > 500
+
+
+async def test_pages_refuse_impossible_numbers_in_named_fields(fx_client: Any, fx_shop: ShopFixture) -> None:
+    """Pages read their query and form fields as text; a field named `*_id` (or version, position...) holding a
+    number PostgreSQL cannot take is refused at the edge, with the page's 400."""
+    page = f"/t/{fx_shop.slug}/contacts/"
+    with structlog.testing.capture_logs() as logs:
+        answers = [await fx_client.get(page, params={"owner_id": value}, headers={**fx_shop.auth, "accept": "text/html"})
+                   for value in ("2147483648", "9" * 5000, "\u00b2", "\x00")]
+    assert [r.status_code for r in answers] == [400, 400, 400, 400]
+    assert all("owner_id: " in r.text for r in answers)
+    assert _bad_value_logs(logs) == []
 
 
 # -- the request id, and the log of a 500 ------------------------------------------------------------------------
