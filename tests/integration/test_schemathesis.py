@@ -1,6 +1,8 @@
 """Schemathesis against the real server: `uvicorn app.asgi:create_app` in its own process, a shop signed up through
-the API, its API key on every request, every operation of `/schema` with a few generated cases each (valid and
-invalid ones). No answer may be a 5xx, and every status code answered must be one `/schema` documents."""
+the API, its API key on every request, every operation of `/schema` with a few generated cases each (the coverage
+phase's boundary and invalid values, then a few fuzzed ones). No answer may be a 5xx, every status code answered
+must be one `/schema` documents, and data that breaks the schema must be refused (negative_data_rejection).
+About 4,500 requests; under a minute on an idle 2-core machine."""
 
 from __future__ import annotations
 
@@ -94,5 +96,7 @@ async def test_schemathesis_finds_no_server_error_and_no_undocumented_status(
     result = await asyncio.to_thread(_schemathesis, fx_server, slug, key, tmp_path)
     statuses = _statuses(tmp_path)
     (tmp_path / "schemathesis.out").write_text(result.stdout + result.stderr)
-    assert result.returncode == 0, result.stdout[-15000:] + result.stderr[-3000:] + fx_server.output()
-    assert sum(statuses.values()) > 500 and 500 not in statuses
+    assert result.returncode == 0, (f"full output in {tmp_path / 'schemathesis.out'}\n" + result.stdout[-15000:]
+                                    + result.stderr[-3000:] + fx_server.output())
+    assert sum(statuses.values()) > 2000 and not [code for code in statuses if code >= 500]
+    assert sum(n for code, n in statuses.items() if code < 300) > 200  # the key worked: real work, not only refusals
