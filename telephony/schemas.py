@@ -6,9 +6,11 @@ from typing import Any
 
 import msgspec
 
+from app.lib.wire import DbInt, Id
+
 
 class DeviceIn(msgspec.Struct, forbid_unknown_fields=True):
-    user_id: int
+    user_id: Id
     address: str
     """The operator's phone (E.164) or SIP address (sip:alice@pbx.example.com) that rings when they accept."""
 
@@ -22,7 +24,7 @@ class TwilioConfigIn(msgspec.Struct, forbid_unknown_fields=True):
     """The shop's Twilio numbers in E.164."""
     record_calls: bool = False
     greeting: str = ""
-    timeout_seconds: int = 60
+    timeout_seconds: DbInt = 60
     """How long a caller waits for an operator before voicemail (5 to 600)."""
     business_hours: dict[str, Any] | None = None
     """{"timezone": "Europe/Berlin", "days": {"mon": ["09:00", "18:00"], ...}}; none: always open."""
@@ -40,7 +42,7 @@ class HoldIn(msgspec.Struct, forbid_unknown_fields=True):
 class CallTransferIn(msgspec.Struct, forbid_unknown_fields=True):
     """Either an operator (their device rings) or a queue (the caller waits there again)."""
 
-    user_id: int | None = None
+    user_id: Id | None = None
     queue: str | None = None
 
 

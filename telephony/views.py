@@ -14,6 +14,7 @@ from app.accounts.services import Principal
 from app.lib.errors import DomainError
 from app.lib.forms import fields
 from app.lib.templates import render_page
+from app.lib.wire import PathId
 from telephony import config, selftest, webhooks
 
 Req = Request[Principal, Any, Any]
@@ -86,7 +87,7 @@ class TwilioSettingsViews(Controller):
         return render_page(request, "_partials/twilio_test.html", {"result": result})
 
     @post("/webhooks/{webhook_id:int}/retry")
-    async def retry(self, request: Req, slug: FromPath[str], webhook_id: FromPath[int]) -> Template:
+    async def retry(self, request: Req, slug: FromPath[str], webhook_id: PathId) -> Template:
         try:
             done = await webhooks.retry(webhook_id)
         except DomainError as exc:

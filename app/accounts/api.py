@@ -25,6 +25,7 @@ from app.accounts.schemas import (
     to,
 )
 from app.audit import services as audit
+from app.lib.wire import PathId, QueryId, QueryInt
 
 Req = Request[services.Principal, Any, Any]
 
@@ -44,11 +45,11 @@ class AccountsApi(Controller):
         return [to(UserOut, r) for r in await services.list_users()]
 
     @get("/users/{user_id:int}")
-    async def user(self, user_id: FromPath[int]) -> UserOut:
+    async def user(self, user_id: PathId) -> UserOut:
         return to(UserOut, await services.get_user(user_id))
 
     @patch("/users/{user_id:int}", guards=[requires("admin")], summary="Change a user's role or disable them")
-    async def update_user(self, request: Req, user_id: FromPath[int], data: JSONBody[UserPatch]) -> UserOut:
+    async def update_user(self, request: Req, user_id: PathId, data: JSONBody[UserPatch]) -> UserOut:
         return to(UserOut, await services.update_user(request.user, user_id, role=data.role, status=data.status))
 
     @get("/invitations", guards=[requires("admin")])
@@ -60,7 +61,7 @@ class AccountsApi(Controller):
         return to(InvitationOut, await services.invite(request.user, data.email, data.role))
 
     @delete("/invitations/{invitation_id:int}", guards=[requires("admin")])
-    async def revoke_invitation(self, request: Req, invitation_id: FromPath[int]) -> None:
+    async def revoke_invitation(self, request: Req, invitation_id: PathId) -> None:
         await services.revoke_invitation(request.user, invitation_id)
 
     @get("/api-keys", guards=[requires("admin")])
@@ -73,7 +74,7 @@ class AccountsApi(Controller):
         return ApiKeyCreated(key=to(ApiKeyOut, row), secret=secret)
 
     @delete("/api-keys/{key_id:int}", guards=[requires("admin")], status_code=200)
-    async def revoke_api_key(self, request: Req, key_id: FromPath[int]) -> ApiKeyOut:
+    async def revoke_api_key(self, request: Req, key_id: PathId) -> ApiKeyOut:
         return to(ApiKeyOut, await services.revoke_api_key(request.user, key_id))
 
     @get("/workspace")
@@ -88,7 +89,7 @@ class AccountsApi(Controller):
         return to(WorkspaceOut, row)
 
     @get("/audit", guards=[requires("admin")], summary="The audit log, newest first")
-    async def audit_log(self, before: FromQuery[int | None] = None, action: FromQuery[str | None] = None,
-                        limit: FromQuery[int] = 50) -> Page:
+    async def audit_log(self, before: QueryId = None, action: FromQuery[str | None] = None,
+                        limit: QueryInt = 50) -> Page:
         rows = await audit.page(limit=limit, before_id=before, action=action)
-        return Page(items=[to(AuditOut, r) for r in rows], next=rows[-1]["id"] if len(rows) == limit else None)
+        return Page(items=[to(AuditOut, r) for r in rows], next=rows[-1]["id"] if rows and len(rows) == limit else None)

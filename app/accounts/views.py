@@ -17,6 +17,7 @@ from app.lib.errors import DomainError
 from app.lib.forms import fields
 from app.lib.security import new_token
 from app.lib.templates import render_page
+from app.lib.wire import PathId, QueryId
 from app.settings import get_settings
 from tenants.routing import SESSION_COOKIE, session_cookie
 
@@ -152,7 +153,7 @@ class WorkspaceViews(Controller):
         return render_page(request, template, ctx)
 
     @post("/settings/team/{user_id:int}", guards=[requires("admin")])
-    async def update_user(self, request: Req, slug: FromPath[str], user_id: FromPath[int]) -> Template:
+    async def update_user(self, request: Req, slug: FromPath[str], user_id: PathId) -> Template:
         form = await fields(request, "role", "status")
         try:
             await services.update_user(request.user, user_id, role=form["role"] or None, status=form["status"] or None)
@@ -178,12 +179,12 @@ class WorkspaceViews(Controller):
                                                             "secret": secret, "error": error}, status_code=status)
 
     @post("/settings/api-keys/{key_id:int}/revoke", guards=[requires("admin")])
-    async def revoke_api_key(self, request: Req, slug: FromPath[str], key_id: FromPath[int]) -> Redirect:
+    async def revoke_api_key(self, request: Req, slug: FromPath[str], key_id: PathId) -> Redirect:
         await services.revoke_api_key(request.user, key_id)
         return Redirect(f"/t/{slug}/settings/api-keys", status_code=303)
 
     @get("/settings/audit", guards=[requires("admin")])
-    async def audit_log(self, request: Req, slug: FromPath[str], before: FromQuery[int | None] = None) -> Template:
+    async def audit_log(self, request: Req, slug: FromPath[str], before: QueryId = None) -> Template:
         rows = await audit.page(limit=50, before_id=before)
         return render_page(request, "pages/audit.html",
                            {"entries": rows, "next": rows[-1]["id"] if len(rows) == 50 else None})

@@ -15,6 +15,7 @@ from app.contacts.services import to_struct
 from app.conversations import services as conversations
 from app.lib.db import current_tenant
 from app.lib.errors import NotFound
+from app.lib.wire import PathId
 from app.settings import get_settings
 
 Req = Request[Principal, Any, Any]
@@ -46,21 +47,21 @@ class ChatApi(Controller):
     guards = [signed_in]
 
     @get("/conversations/{conversation_id:int}/chat", summary="A web chat's visitor and messages, oldest first")
-    async def read(self, request: Req, conversation_id: FromPath[int]) -> ChatOut:
+    async def read(self, request: Req, conversation_id: PathId) -> ChatOut:
         return await chat_of(request.user, conversation_id)
 
     @post("/conversations/{conversation_id:int}/chat", summary="Reply in a web chat you handle; live in the widget")
-    async def reply(self, request: Req, conversation_id: FromPath[int], data: JSONBody[MessageIn]) -> MessageOut:
+    async def reply(self, request: Req, conversation_id: PathId, data: JSONBody[MessageIn]) -> MessageOut:
         return to_struct(MessageOut, await services.operator_reply(request.user, conversation_id, data.body))
 
     @post("/conversations/{conversation_id:int}/chat/typing", status_code=204,
           summary="You are typing: the visitor sees it for a few seconds")
-    async def typing(self, request: Req, slug: FromPath[str], conversation_id: FromPath[int]) -> None:
+    async def typing(self, request: Req, slug: FromPath[str], conversation_id: PathId) -> None:
         await services.operator_typing(request.user, conversation_id, tenant_slug=slug)
 
     @post("/conversations/{conversation_id:int}/chat/seen", status_code=204,
           summary="You have seen the visitor's messages up to `upto` (the visitor sees them as delivered)")
-    async def seen(self, request: Req, conversation_id: FromPath[int], data: JSONBody[MarkIn]) -> None:
+    async def seen(self, request: Req, conversation_id: PathId, data: JSONBody[MarkIn]) -> None:
         await services.operator_seen(request.user, conversation_id, data.upto)
 
     @get("/chat/settings", guards=[requires("admin")], summary="Web chat settings and the snippet for the shop's site")

@@ -6,6 +6,8 @@ import datetime as dt
 
 import msgspec
 
+from app.lib.wire import DbInt
+
 
 class SessionIn(msgspec.Struct, forbid_unknown_fields=True):
     """Start a chat. Name, email and phone are optional: an email or phone links the chat to a contact."""
@@ -46,7 +48,7 @@ class MessageIn(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class MarkIn(msgspec.Struct, forbid_unknown_fields=True):
-    upto: int
+    upto: DbInt
     """The newest message id the reader has seen; older ones count as seen too."""
 
 

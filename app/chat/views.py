@@ -16,6 +16,7 @@ from app.chat.api import snippet
 from app.conversations import services as conversations
 from app.lib.errors import DomainError
 from app.lib.templates import render_page
+from app.lib.wire import PathId
 
 Req = Request[Principal, Any, Any]
 SETTINGS_PAGE = "pages/chat_settings.html"
@@ -61,7 +62,7 @@ class ChatConsoleViews(Controller):
     guards = [signed_in]
 
     @post("/")
-    async def reply(self, request: Req, slug: FromPath[str], conversation_id: FromPath[int]) -> Template:
+    async def reply(self, request: Req, slug: FromPath[str], conversation_id: PathId) -> Template:
         """Send; answers with the fresh message list (the pushed one follows for the other consoles)."""
         form = await request.form()
         error, status = None, 200
@@ -73,7 +74,7 @@ class ChatConsoleViews(Controller):
                            await pane_context(conversation_id, chat_error=error), status_code=status)
 
     @post("/typing", status_code=204)
-    async def typing(self, request: Req, slug: FromPath[str], conversation_id: FromPath[int]) -> Response[None]:
+    async def typing(self, request: Req, slug: FromPath[str], conversation_id: PathId) -> Response[None]:
         try:
             await services.operator_typing(request.user, conversation_id, tenant_slug=slug)
         except DomainError:
@@ -81,7 +82,7 @@ class ChatConsoleViews(Controller):
         return Response(None, status_code=204)
 
     @post("/seen", status_code=204)
-    async def seen(self, request: Req, slug: FromPath[str], conversation_id: FromPath[int]) -> Response[None]:
+    async def seen(self, request: Req, slug: FromPath[str], conversation_id: PathId) -> Response[None]:
         form = await request.form()
         upto = str(form.get("upto", ""))
         if upto.isdigit():

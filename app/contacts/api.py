@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any
 
 from litestar import Controller, Request, delete, get, patch, post
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromQuery, JSONBody
 
 from app.accounts.guards import requires, signed_in
 from app.accounts.services import Principal
@@ -25,6 +25,7 @@ from app.contacts.schemas import (
 )
 from app.contacts.services import to_struct
 from app.lib.errors import Invalid
+from app.lib.wire import PathId, QueryId, QueryInt, QueryMoney, QueryOptInt
 from app.timeline import services as timeline
 
 Req = Request[Principal, Any, Any]
@@ -49,10 +50,10 @@ class ContactsApi(Controller):
     @get("/contacts", summary="Search and filter contacts")
     async def list_contacts(
         self, q: FromQuery[str] = "", tag: FromQuery[str | None] = None, temperature: FromQuery[str | None] = None,
-        owner_id: FromQuery[int | None] = None, custom: FromQuery[list[str] | None] = None,
+        owner_id: QueryId = None, custom: FromQuery[list[str] | None] = None,
         last_contact_from: FromQuery[dt.datetime | None] = None, last_contact_to: FromQuery[dt.datetime | None] = None,
-        sort: FromQuery[str] = "updated", cursor: FromQuery[int] = 0, limit: FromQuery[int] = 50,
-        min_revenue: FromQuery[int | None] = None, min_orders: FromQuery[int | None] = None,
+        sort: FromQuery[str] = "updated", cursor: QueryInt = 0, limit: QueryInt = 50,
+        min_revenue: QueryMoney = None, min_orders: QueryOptInt = None,
     ) -> ContactList:
         f = ContactFilter(q=q, tag=tag, temperature=temperature, owner_id=owner_id, custom=parse_custom_filter(custom),
                           last_contact_from=last_contact_from, last_contact_to=last_contact_to, sort=sort,
@@ -66,26 +67,26 @@ class ContactsApi(Controller):
         return to_struct(ContactOut, await services.create(request.user, values))
 
     @get("/contacts/{contact_id:int}")
-    async def read(self, contact_id: FromPath[int]) -> ContactOut:
+    async def read(self, contact_id: PathId) -> ContactOut:
         return to_struct(ContactOut, await services.get(contact_id))
 
     @patch("/contacts/{contact_id:int}", summary="Change some fields; send `version` to refuse lost updates")
-    async def update(self, request: Req, contact_id: FromPath[int], data: JSONBody[ContactPatch]) -> ContactOut:
+    async def update(self, request: Req, contact_id: PathId, data: JSONBody[ContactPatch]) -> ContactOut:
         version = data.version if isinstance(data.version, int) else None
         return to_struct(ContactOut, await services.update(request.user, contact_id, data.changes(), version=version))
 
     @delete("/contacts/{contact_id:int}", guards=[requires("admin")])
-    async def remove(self, request: Req, contact_id: FromPath[int]) -> None:
+    async def remove(self, request: Req, contact_id: PathId) -> None:
         await services.delete(request.user, contact_id)
 
     @get("/contacts/{contact_id:int}/timeline", summary="Every interaction, newest first")
-    async def timeline(self, contact_id: FromPath[int], channel: FromQuery[str | None] = None,
-                       before: FromQuery[str | None] = None, limit: FromQuery[int] = 50) -> TimelinePage:
+    async def timeline(self, contact_id: PathId, channel: FromQuery[str | None] = None,
+                       before: FromQuery[str | None] = None, limit: QueryInt = 50) -> TimelinePage:
         rows, nxt = await timeline.page(contact_id, channel=channel, before=before, limit=limit)
         return TimelinePage(items=[to_struct(InteractionOut, r) for r in rows], next=nxt)
 
     @post("/contacts/{contact_id:int}/notes", summary="Add a note (markdown) to the card and the timeline")
-    async def add_note(self, request: Req, contact_id: FromPath[int], data: JSONBody[NoteIn]) -> dict[str, Any]:
+    async def add_note(self, request: Req, contact_id: PathId, data: JSONBody[NoteIn]) -> dict[str, Any]:
         return await services.add_note(request.user, contact_id, data.body)
 
     @get("/custom-fields", summary="Custom field definitions")
@@ -99,5 +100,5 @@ class ContactsApi(Controller):
         return to_struct(CustomFieldOut, row)
 
     @delete("/custom-fields/{field_id:int}", guards=[requires("admin")], summary="Archive a custom field")
-    async def archive_custom_field(self, request: Req, field_id: FromPath[int]) -> None:
+    async def archive_custom_field(self, request: Req, field_id: PathId) -> None:
         await fields.archive(request.user, field_id)

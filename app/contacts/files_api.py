@@ -9,7 +9,7 @@ from typing import Any
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.datastructures import UploadFile
 from litestar.exceptions.http_exceptions import RequestEntityTooLarge
-from litestar.params import FromPath, MultipartBody
+from litestar.params import MultipartBody
 
 from app.accounts.guards import requires, signed_in
 from app.accounts.services import Principal
@@ -18,6 +18,7 @@ from app.contacts.schemas import FileOut
 from app.contacts.services import to_struct
 from app.lib.storage import CHUNK
 from app.lib.uploads import download_headers
+from app.lib.wire import PathId
 from app.settings import get_settings
 
 Req = Request[Principal, Any, Any]
@@ -64,12 +65,12 @@ class ContactFilesApi(Controller):
     exception_handlers = {RequestEntityTooLarge: too_large_response}
 
     @get("/", summary="Files attached to a contact, newest first")
-    async def list_files(self, contact_id: FromPath[int]) -> list[FileOut]:
+    async def list_files(self, contact_id: PathId) -> list[FileOut]:
         return [to_struct(FileOut, r) for r in await files.list_for(contact_id)]
 
     @post("/", summary="Attach a file (multipart field `file`); the type is sniffed, the name sanitised",
           request_max_body_size=upload_body_limit())
-    async def upload(self, request: Req, contact_id: FromPath[int], data: MultipartBody[FileUpload]) -> FileOut:
+    async def upload(self, request: Req, contact_id: PathId, data: MultipartBody[FileUpload]) -> FileOut:
         try:
             row = await files.upload(request.user, contact_id, data.file.filename, upload_chunks(data.file))
         finally:
@@ -77,9 +78,9 @@ class ContactFilesApi(Controller):
         return to_struct(FileOut, row)
 
     @get("/{file_id:int}", summary="Download a file (always as an attachment)", media_type="application/octet-stream")
-    async def download(self, contact_id: FromPath[int], file_id: FromPath[int]) -> Response[bytes]:
+    async def download(self, contact_id: PathId, file_id: PathId) -> Response[bytes]:
         return await download_response(*await files.open_download(contact_id, file_id))
 
     @delete("/{file_id:int}", guards=[requires("admin")], summary="Delete a file; its upload stays on the timeline")
-    async def remove(self, request: Req, contact_id: FromPath[int], file_id: FromPath[int]) -> None:
+    async def remove(self, request: Req, contact_id: PathId, file_id: PathId) -> None:
         await files.delete(request.user, contact_id, file_id)

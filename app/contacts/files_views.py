@@ -7,7 +7,6 @@ from typing import Any
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import UploadFile
 from litestar.exceptions.http_exceptions import RequestEntityTooLarge
-from litestar.params import FromPath
 from litestar.response import Template
 
 from app.accounts.guards import requires, signed_in
@@ -16,6 +15,7 @@ from app.contacts import files
 from app.contacts.files_api import download_response, upload_body_limit, upload_chunks
 from app.lib.errors import DomainError, Invalid
 from app.lib.templates import render_page
+from app.lib.wire import PathId
 
 Req = Request[Principal, Any, Any]
 PARTIAL = "_partials/contact_files.html"
@@ -40,11 +40,11 @@ class ContactFileViews(Controller):
         return render_page(request, PARTIAL, ctx, status_code=status)
 
     @get("/")
-    async def index(self, request: Req, contact_id: FromPath[int]) -> Template:
+    async def index(self, request: Req, contact_id: PathId) -> Template:
         return await self._render(request, contact_id)
 
     @post("/", request_max_body_size=upload_body_limit())
-    async def upload(self, request: Req, contact_id: FromPath[int]) -> Template:
+    async def upload(self, request: Req, contact_id: PathId) -> Template:
         form = await request.form()
         upload = form.get("file")
         try:
@@ -61,10 +61,10 @@ class ContactFileViews(Controller):
         return await self._render(request, contact_id)
 
     @get("/{file_id:int}")
-    async def download(self, contact_id: FromPath[int], file_id: FromPath[int]) -> Response[bytes]:
+    async def download(self, contact_id: PathId, file_id: PathId) -> Response[bytes]:
         return await download_response(*await files.open_download(contact_id, file_id))
 
     @post("/{file_id:int}/delete", guards=[requires("admin")])
-    async def remove(self, request: Req, contact_id: FromPath[int], file_id: FromPath[int]) -> Template:
+    async def remove(self, request: Req, contact_id: PathId, file_id: PathId) -> Template:
         await files.delete(request.user, contact_id, file_id)
         return await self._render(request, contact_id)

@@ -9,7 +9,7 @@ from typing import Any
 from litestar import Controller, Request, Response, get, post, put
 from litestar.datastructures import UploadFile
 from litestar.exceptions.http_exceptions import RequestEntityTooLarge
-from litestar.params import FromPath, FromQuery, JSONBody, MultipartBody
+from litestar.params import FromQuery, JSONBody, MultipartBody
 from litestar.response import Stream
 
 from app.accounts.guards import requires
@@ -21,6 +21,7 @@ from app.contacts.queries import ContactFilter
 from app.lib.import_errors import errors_csv_response
 from app.lib.imports import body_limit, read_upload, too_large_response
 from app.lib.uploads import download_headers
+from app.lib.wire import PathId, QueryId, QueryMoney, QueryOptInt
 from tenants.routing import STREAM_RESPONSE
 
 Req = Request[Principal, Any, Any]
@@ -61,24 +62,24 @@ class ImportsApi(Controller):
                          total=row["total"], status=row["status"])
 
     @get("/{import_id:int}", summary="Progress, counts and the first refused rows")
-    async def read(self, import_id: FromPath[int]) -> ImportOut:
+    async def read(self, import_id: PathId) -> ImportOut:
         return import_out(await imports.get(import_id), await imports.errors(import_id))
 
     @put("/{import_id:int}/mapping", summary="Choose a field for each column (before the import starts)")
-    async def set_mapping(self, request: Req, import_id: FromPath[int], data: JSONBody[MappingIn]) -> ImportOut:
+    async def set_mapping(self, request: Req, import_id: PathId, data: JSONBody[MappingIn]) -> ImportOut:
         return import_out(await imports.set_mapping(request.user, import_id, data.mapping))
 
     @get("/{import_id:int}/preview", summary="The first rows as they would land, with the reason for refused ones")
-    async def preview(self, import_id: FromPath[int]) -> PreviewOut:
+    async def preview(self, import_id: PathId) -> PreviewOut:
         return PreviewOut(rows=[PreviewRow(**r) for r in await imports.preview(import_id)])
 
     @post("/{import_id:int}/start", status_code=202, summary="Start the import in the background")
-    async def start(self, request: Req, import_id: FromPath[int]) -> ImportOut:
+    async def start(self, request: Req, import_id: PathId) -> ImportOut:
         return import_out(await imports.start(request.user, import_id))
 
     @get("/{import_id:int}/errors.csv", summary="The refused rows as in the file, plus an `error` column",
          media_type="text/csv")
-    async def errors_csv(self, import_id: FromPath[int]) -> Response[bytes]:
+    async def errors_csv(self, import_id: PathId) -> Response[bytes]:
         return errors_csv_response(*await imports.errors_csv(import_id))
 
 
@@ -91,10 +92,10 @@ class ContactExportApi(Controller):
          media_type="text/csv")
     async def export_csv(
         self, request: Req, q: FromQuery[str] = "", tag: FromQuery[str | None] = None,
-        temperature: FromQuery[str | None] = None, owner_id: FromQuery[int | None] = None,
+        temperature: FromQuery[str | None] = None, owner_id: QueryId = None,
         custom: FromQuery[list[str] | None] = None, last_contact_from: FromQuery[dt.datetime | None] = None,
         last_contact_to: FromQuery[dt.datetime | None] = None, sort: FromQuery[str] = "updated",
-        min_revenue: FromQuery[int | None] = None, min_orders: FromQuery[int | None] = None,
+        min_revenue: QueryMoney = None, min_orders: QueryOptInt = None,
     ) -> Stream:
         f = ContactFilter(q=q, tag=tag, temperature=temperature, owner_id=owner_id, custom=parse_custom_filter(custom),
                           last_contact_from=last_contact_from, last_contact_to=last_contact_to, sort=sort,

@@ -13,6 +13,7 @@ from app.accounts.services import Principal
 from app.contacts import duplicates, merge
 from app.lib.errors import DomainError, Invalid
 from app.lib.templates import render_page
+from app.lib.wire import PathId
 
 Req = Request[Principal, Any, Any]
 
@@ -28,11 +29,11 @@ class ContactMergeViews(Controller):
         return render_page(request, "_partials/duplicates.html", ctx, status_code=status)
 
     @get("/contacts/{contact_id:int}/duplicates")
-    async def suggestions(self, request: Req, contact_id: FromPath[int]) -> Template:
+    async def suggestions(self, request: Req, contact_id: PathId) -> Template:
         return await self._suggestions(request, contact_id)
 
     @post("/contacts/{contact_id:int}/merge", guards=[requires("admin")])
-    async def merge_contacts(self, request: Req, slug: FromPath[str], contact_id: FromPath[int]) -> Response[Any]:
+    async def merge_contacts(self, request: Req, slug: FromPath[str], contact_id: PathId) -> Response[Any]:
         form = await request.form()
         raw = str(form.get("other_id", "")).strip()
         try:

@@ -7,6 +7,8 @@ from typing import Any
 
 import msgspec
 
+from app.lib.wire import DbInt, Id
+
 
 class ContactIn(msgspec.Struct, forbid_unknown_fields=True):
     name: str = ""
@@ -15,7 +17,7 @@ class ContactIn(msgspec.Struct, forbid_unknown_fields=True):
     emails: list[str] = []
     tags: list[str] = []
     temperature: str | None = None
-    owner_id: int | None = None
+    owner_id: Id | None = None
     birth_date: dt.date | None = None
     address: str = ""
     preferences: str = ""
@@ -31,12 +33,12 @@ class ContactPatch(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=Tru
     emails: list[str] | msgspec.UnsetType = msgspec.UNSET
     tags: list[str] | msgspec.UnsetType = msgspec.UNSET
     temperature: str | msgspec.UnsetType | None = msgspec.UNSET
-    owner_id: int | msgspec.UnsetType | None = msgspec.UNSET
+    owner_id: Id | msgspec.UnsetType | None = msgspec.UNSET
     birth_date: dt.date | msgspec.UnsetType | None = msgspec.UNSET
     address: str | msgspec.UnsetType = msgspec.UNSET
     preferences: str | msgspec.UnsetType = msgspec.UNSET
     custom: dict[str, Any] | msgspec.UnsetType = msgspec.UNSET
-    version: int | msgspec.UnsetType = msgspec.UNSET
+    version: DbInt | msgspec.UnsetType = msgspec.UNSET
 
     def changes(self) -> dict[str, Any]:
         return {f: getattr(self, f) for f in self.__struct_fields__
@@ -99,7 +101,7 @@ class CustomFieldIn(msgspec.Struct, forbid_unknown_fields=True):
     options: list[str] = []
     required: bool = False
     unique: bool = False
-    position: int = 0
+    position: DbInt = 0
 
 
 class CustomFieldOut(msgspec.Struct):
@@ -115,7 +117,7 @@ class CustomFieldOut(msgspec.Struct):
 
 
 class MergeIn(msgspec.Struct, forbid_unknown_fields=True):
-    other_id: int
+    other_id: Id
     """The contact merged into this one (it disappears; everything of it moves here)."""
 
 

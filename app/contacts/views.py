@@ -20,6 +20,7 @@ from app.contacts.tables import TEMPERATURES
 from app.lib.errors import DomainError
 from app.lib.forms import ticked
 from app.lib.templates import render_page
+from app.lib.wire import PathId, QueryInt
 from app.timeline import services as timeline
 from app.timeline.tables import CHANNELS
 
@@ -49,7 +50,7 @@ class ContactViews(Controller):
     async def index(self, request: Req, slug: FromPath[str], q: FromQuery[str] = "", tag: FromQuery[str] = "",
                     temperature: FromQuery[str] = "", owner_id: FromQuery[str] = "", custom: FromQuery[str] = "",
                     last_from: FromQuery[str] = "", last_to: FromQuery[str] = "", sort: FromQuery[str] = "updated",
-                    offset: FromQuery[int] = 0) -> Template:
+                    offset: QueryInt = 0) -> Template:
         params = {"q": q, "tag": tag, "temperature": temperature, "owner_id": owner_id, "custom": custom,
                   "last_from": last_from, "last_to": last_to, "sort": sort}
         error = None
@@ -95,7 +96,7 @@ class ContactViews(Controller):
                 "temperatures": TEMPERATURES, "error": None}
 
     @get("/{contact_id:int}")
-    async def card(self, request: Req, slug: FromPath[str], contact_id: FromPath[int]) -> Template:
+    async def card(self, request: Req, slug: FromPath[str], contact_id: PathId) -> Template:
         from realtime import current_id
 
         ctx = await self._card_context(contact_id)
@@ -104,21 +105,21 @@ class ContactViews(Controller):
         return render_page(request, "pages/contact.html", ctx)
 
     @get("/{contact_id:int}/timeline")
-    async def timeline_page(self, request: Req, slug: FromPath[str], contact_id: FromPath[int],
+    async def timeline_page(self, request: Req, slug: FromPath[str], contact_id: PathId,
                             channel: FromQuery[str] = "", before: FromQuery[str | None] = None) -> Template:
         items, nxt = await timeline.page(contact_id, channel=channel or None, before=before, limit=30)
         return render_page(request, "_partials/timeline_items.html",
                            {"c": {"id": contact_id}, "items": items, "next": nxt, "channel": channel})
 
     @get("/{contact_id:int}/section/{section:str}")
-    async def section(self, request: Req, slug: FromPath[str], contact_id: FromPath[int], section: FromPath[str],
+    async def section(self, request: Req, slug: FromPath[str], contact_id: PathId, section: FromPath[str],
                       edit: FromQuery[bool] = False) -> Template:
         ctx = await self._card_context(contact_id)
         ctx.update(section=section if section in SECTIONS else "main", edit=edit)
         return render_page(request, "_partials/contact_section.html", ctx)
 
     @post("/{contact_id:int}/section/{section:str}")
-    async def save_section(self, request: Req, slug: FromPath[str], contact_id: FromPath[int],
+    async def save_section(self, request: Req, slug: FromPath[str], contact_id: PathId,
                            section: FromPath[str]) -> Template:
         form = await request.form()
         values: dict[str, Any] = {}
@@ -150,7 +151,7 @@ class ContactViews(Controller):
         return render_page(request, "_partials/contact_section.html", ctx, status_code=status)
 
     @post("/{contact_id:int}/notes")
-    async def add_note(self, request: Req, slug: FromPath[str], contact_id: FromPath[int]) -> Template:
+    async def add_note(self, request: Req, slug: FromPath[str], contact_id: PathId) -> Template:
         form = await request.form()
         error, status = None, 200
         try:
@@ -186,6 +187,6 @@ class CustomFieldViews(Controller):
         return Redirect(f"/t/{slug}/settings/fields", status_code=303)
 
     @post("/{field_id:int}/archive")
-    async def archive(self, request: Req, slug: FromPath[str], field_id: FromPath[int]) -> Redirect:
+    async def archive(self, request: Req, slug: FromPath[str], field_id: PathId) -> Redirect:
         await fields.archive(request.user, field_id)
         return Redirect(f"/t/{slug}/settings/fields", status_code=303)

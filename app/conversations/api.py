@@ -22,6 +22,7 @@ from app.conversations.schemas import (
     TransferIn,
     WrapUpIn,
 )
+from app.lib.wire import PathId
 
 Req = Request[Principal, Any, Any]
 
@@ -47,7 +48,7 @@ class ConversationsApi(Controller):
         return [to_struct(ConversationOut, r) for r in await services.mine(request.user)]
 
     @get("/conversations/{conversation_id:int}")
-    async def read(self, request: Req, conversation_id: FromPath[int]) -> ConversationOut:
+    async def read(self, request: Req, conversation_id: PathId) -> ConversationOut:
         row = await services.get(conversation_id)
         if row["queue_id"] not in await services.visible_queue_ids(request.user):
             from app.lib.errors import NotFound
@@ -57,17 +58,17 @@ class ConversationsApi(Controller):
 
     @post("/conversations/{conversation_id:int}/take", status_code=200,
           summary="Take a waiting conversation; 409 if someone else was faster")
-    async def take(self, request: Req, conversation_id: FromPath[int]) -> ConversationOut:
+    async def take(self, request: Req, conversation_id: PathId) -> ConversationOut:
         return to_struct(ConversationOut, await services.take(request.user, conversation_id))
 
     @post("/conversations/{conversation_id:int}/transfer", status_code=200)
-    async def transfer(self, request: Req, conversation_id: FromPath[int],
+    async def transfer(self, request: Req, conversation_id: PathId,
                        data: JSONBody[TransferIn]) -> ConversationOut:
         row = await services.transfer(request.user, conversation_id, queue_key=data.queue, user_id=data.user_id)
         return to_struct(ConversationOut, row)
 
     @post("/conversations/{conversation_id:int}/wrapup", status_code=200, summary="Close with a disposition and note")
-    async def wrap_up(self, request: Req, conversation_id: FromPath[int], data: JSONBody[WrapUpIn]) -> ConversationOut:
+    async def wrap_up(self, request: Req, conversation_id: PathId, data: JSONBody[WrapUpIn]) -> ConversationOut:
         return to_struct(ConversationOut, await services.wrap_up(request.user, conversation_id, code=data.code,
                                                                  note=data.note))
 

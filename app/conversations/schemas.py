@@ -6,11 +6,13 @@ import datetime as dt
 
 import msgspec
 
+from app.lib.wire import DbInt, Id
+
 
 class ConversationIn(msgspec.Struct, forbid_unknown_fields=True):
     channel: str
     queue: str = "general"
-    contact_id: int | None = None
+    contact_id: Id | None = None
     subject: str = ""
     from_address: str = ""
 
@@ -37,7 +39,7 @@ class ConversationOut(msgspec.Struct):
 
 class TransferIn(msgspec.Struct, forbid_unknown_fields=True):
     queue: str | None = None
-    user_id: int | None = None
+    user_id: Id | None = None
 
 
 class WrapUpIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -57,7 +59,7 @@ class QueuePatch(msgspec.Struct, forbid_unknown_fields=True):
     name: str | None = None
     roles: list[str] | None = None
     """Roles that see the queue; empty: everyone."""
-    position: int | None = None
+    position: DbInt | None = None
     archived: bool | None = None
 
 

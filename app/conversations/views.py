@@ -13,6 +13,7 @@ from app.accounts.services import Principal
 from app.conversations import console, services
 from app.lib.errors import DomainError
 from app.lib.templates import flash, render_page
+from app.lib.wire import PathId
 
 Req = Request[Principal, Any, Any]
 
@@ -37,7 +38,7 @@ class ConsoleViews(Controller):
         return render_page(request, f"_partials/console_{name if name in console.PANELS else 'queue'}.html", ctx)
 
     @post("/take/{conversation_id:int}")
-    async def take(self, request: Req, slug: FromPath[str], conversation_id: FromPath[int]) -> Template:
+    async def take(self, request: Req, slug: FromPath[str], conversation_id: PathId) -> Template:
         try:
             row = await services.accept(request.user, conversation_id)
         except DomainError as exc:
@@ -47,7 +48,7 @@ class ConsoleViews(Controller):
         return flash(request, f"You took the {row['channel']} with {who}.", ok=True)
 
     @post("/wrapup/{conversation_id:int}")
-    async def wrap_up(self, request: Req, slug: FromPath[str], conversation_id: FromPath[int]) -> Template:
+    async def wrap_up(self, request: Req, slug: FromPath[str], conversation_id: PathId) -> Template:
         form = await request.form()
         try:
             await services.wrap_up(request.user, conversation_id, code=str(form.get("code", "")),
@@ -57,7 +58,7 @@ class ConsoleViews(Controller):
         return flash(request, "Wrapped up.", ok=True)
 
     @post("/transfer/{conversation_id:int}")
-    async def transfer(self, request: Req, slug: FromPath[str], conversation_id: FromPath[int]) -> Template:
+    async def transfer(self, request: Req, slug: FromPath[str], conversation_id: PathId) -> Template:
         form = await request.form()
         try:
             row = await services.transfer(request.user, conversation_id, queue_key=str(form.get("queue", "")))

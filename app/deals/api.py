@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, get, post
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import JSONBody
 
 from app.accounts.guards import requires, signed_in
 from app.accounts.services import Principal
 from app.contacts.services import to_struct
 from app.deals import services
 from app.deals.schemas import DealIn, DealOut, MoveIn, StageChangeOut, StageIn, StageOut
+from app.lib.wire import PathId, QueryId
 
 Req = Request[Principal, Any, Any]
 
@@ -27,7 +28,7 @@ class DealsApi(Controller):
     guards = [signed_in]
 
     @get("/deals", summary="Deals, by stage and position")
-    async def list_deals(self, contact_id: FromQuery[int | None] = None) -> list[DealOut]:
+    async def list_deals(self, contact_id: QueryId = None) -> list[DealOut]:
         return [deal_out(d) for s in await services.board(contact_id) for d in s["deals"]]
 
     @post("/deals", summary="Open a deal")
@@ -35,11 +36,11 @@ class DealsApi(Controller):
         return deal_out(await services.create(request.user, data))
 
     @get("/deals/{deal_id:int}")
-    async def read(self, deal_id: FromPath[int]) -> DealOut:
+    async def read(self, deal_id: PathId) -> DealOut:
         return deal_out(await services.get(deal_id))
 
     @post("/deals/{deal_id:int}/move", status_code=200, summary="Move to a stage (won/lost with a reason)")
-    async def move(self, request: Req, deal_id: FromPath[int], data: JSONBody[MoveIn]) -> DealOut:
+    async def move(self, request: Req, deal_id: PathId, data: JSONBody[MoveIn]) -> DealOut:
         return deal_out(await services.move(request.user, deal_id, data.stage, reason=data.reason,
                                             position=data.position, version=data.version))
 

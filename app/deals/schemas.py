@@ -6,30 +6,32 @@ import datetime as dt
 
 import msgspec
 
+from app.lib.wire import DbInt, Id, Money
+
 
 class DealIn(msgspec.Struct, forbid_unknown_fields=True):
     title: str
-    contact_id: int
+    contact_id: Id
     currency: str
-    value: int = 0
+    value: Money = 0
     stage: str | None = None
-    owner_id: int | None = None
+    owner_id: Id | None = None
     expected_close: dt.date | None = None
-    order_ids: list[int] = []
+    order_ids: list[Id] = []
 
 
 class MoveIn(msgspec.Struct, forbid_unknown_fields=True):
     stage: str
     reason: str = ""
-    position: int | None = None
-    version: int | None = None
+    position: DbInt | None = None
+    version: DbInt | None = None
 
 
 class StageIn(msgspec.Struct, forbid_unknown_fields=True):
     key: str
     label: str
     kind: str = "open"
-    position: int | None = None
+    position: DbInt | None = None
 
 
 class StageOut(msgspec.Struct):

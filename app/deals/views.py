@@ -19,6 +19,7 @@ from app.deals.schemas import DealIn
 from app.deals.tables import KINDS
 from app.lib.errors import DomainError
 from app.lib.templates import render_page
+from app.lib.wire import PathId
 from app.orders import money
 
 Req = Request[Principal, Any, Any]
@@ -58,7 +59,7 @@ class DealViews(Controller):
         return render_page(request, "_partials/deals_board.html", await _context())
 
     @post("/{deal_id:int}/move")
-    async def move(self, request: Req, slug: FromPath[str], deal_id: FromPath[int]) -> Template:
+    async def move(self, request: Req, slug: FromPath[str], deal_id: PathId) -> Template:
         form = await request.form()
         position = str(form.get("position", ""))
         try:

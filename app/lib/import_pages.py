@@ -20,6 +20,7 @@ from app.lib.errors import DomainError
 from app.lib.import_errors import errors_csv_response
 from app.lib.imports import body_limit, max_bytes, read_upload, too_large_message
 from app.lib.templates import render_page
+from app.lib.wire import PathId
 
 Req = Request[Any, Any, Any]
 MappingForm = tuple[tuple[Any, ...], dict[str, Any]]
@@ -147,23 +148,23 @@ def controller(name: str, pages: ImportPages) -> type[Controller]:
             return await pages.upload(request, slug)
 
         @get("/{import_id:int}")
-        async def show(self, request: Req, import_id: FromPath[int]) -> Template:
+        async def show(self, request: Req, import_id: PathId) -> Template:
             return await pages.show(request, import_id)
 
         @post("/{import_id:int}/preview")
-        async def preview(self, request: Req, import_id: FromPath[int]) -> Template:
+        async def preview(self, request: Req, import_id: PathId) -> Template:
             return await pages.preview(request, import_id)
 
         @post("/{import_id:int}/start")
-        async def start(self, request: Req, slug: FromPath[str], import_id: FromPath[int]) -> Template | Redirect:
+        async def start(self, request: Req, slug: FromPath[str], import_id: PathId) -> Template | Redirect:
             return await pages.start(request, slug, import_id)
 
         @get("/{import_id:int}/progress")
-        async def progress(self, request: Req, import_id: FromPath[int]) -> Template:
+        async def progress(self, request: Req, import_id: PathId) -> Template:
             return await pages.progress(request, import_id)
 
         @get("/{import_id:int}/errors.csv")
-        async def errors_csv(self, import_id: FromPath[int]) -> Response[bytes]:
+        async def errors_csv(self, import_id: PathId) -> Response[bytes]:
             return await pages.errors_csv(import_id)
 
     ImportViews.__name__ = ImportViews.__qualname__ = name

@@ -7,10 +7,11 @@ from typing import Any
 
 import msgspec
 from litestar import Controller, Request, delete, get, patch, post, put
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromQuery, JSONBody
 
 from app.accounts.guards import requires, signed_in
 from app.accounts.services import Principal
+from app.lib.wire import PathId
 from app.messaging import config, outbound, templates
 from app.messaging.schemas import (
     EmailConfigIn,
@@ -49,15 +50,15 @@ class MessagingApi(Controller):
         return msgspec.convert(await outbound.send_test(request.user, data.to), EmailTestOut)
 
     @post("/contacts/{contact_id:int}/emails", status_code=201, summary="Queue an email to a contact")
-    async def send(self, request: Req, contact_id: FromPath[int], data: JSONBody[EmailIn]) -> dict[str, Any]:
+    async def send(self, request: Req, contact_id: PathId, data: JSONBody[EmailIn]) -> dict[str, Any]:
         return await outbound.compose(request.user, contact_id, as_dict(data))
 
     @get("/contacts/{contact_id:int}/emails")
-    async def list_emails(self, contact_id: FromPath[int]) -> list[dict[str, Any]]:
+    async def list_emails(self, contact_id: PathId) -> list[dict[str, Any]]:
         return await outbound.for_contact(contact_id)
 
     @get("/emails/{email_id:int}")
-    async def read_email(self, email_id: FromPath[int]) -> dict[str, Any]:
+    async def read_email(self, email_id: PathId) -> dict[str, Any]:
         return await outbound.get(email_id)
 
     @get("/email-templates", summary="Email templates and canned responses (`kind` filters)")
@@ -70,20 +71,20 @@ class MessagingApi(Controller):
         return msgspec.convert(await templates.create(request.user, as_dict(data)), TemplateOut)
 
     @get("/email-templates/{template_id:int}")
-    async def read_template(self, template_id: FromPath[int]) -> TemplateOut:
+    async def read_template(self, template_id: PathId) -> TemplateOut:
         return msgspec.convert(await templates.get(template_id), TemplateOut)
 
     @patch("/email-templates/{template_id:int}", guards=[requires("admin")],
            summary="Change some fields of a template or canned response")
-    async def update_template(self, request: Req, template_id: FromPath[int],
+    async def update_template(self, request: Req, template_id: PathId,
                               data: JSONBody[TemplatePatch]) -> TemplateOut:
         return msgspec.convert(await templates.update(request.user, template_id, data.changes()), TemplateOut)
 
     @delete("/email-templates/{template_id:int}", guards=[requires("admin")])
-    async def delete_template(self, request: Req, template_id: FromPath[int]) -> None:
+    async def delete_template(self, request: Req, template_id: PathId) -> None:
         await templates.delete(request.user, template_id)
 
     @post("/email-templates/{template_id:int}/render", status_code=200,
           summary="A template or canned response filled in for a contact (what the reply box inserts)")
-    async def render_template(self, request: Req, template_id: FromPath[int], data: JSONBody[RenderIn]) -> RenderOut:
+    async def render_template(self, request: Req, template_id: PathId, data: JSONBody[RenderIn]) -> RenderOut:
         return msgspec.convert(await templates.render_for(request.user, template_id, data.contact_id), RenderOut)

@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 import msgspec
 
+from app.lib.wire import DbInt, Id
+
 TlsMode = Literal["none", "starttls", "tls"]
 TemplateKind = Literal["email", "canned"]
 
@@ -16,7 +18,7 @@ class EmailConfigIn(msgspec.Struct, forbid_unknown_fields=True):
 
     smtp_host: str
     from_address: str
-    smtp_port: int = 587
+    smtp_port: DbInt = 587
     smtp_tls: TlsMode = "starttls"
     smtp_user: str = ""
     smtp_password: str = ""
@@ -62,10 +64,10 @@ class EmailIn(msgspec.Struct, forbid_unknown_fields=True):
     subject: str = ""
     body: str = ""
     to: str = ""
-    template_id: int | None = None
+    template_id: Id | None = None
     variables: dict[str, Any] = {}
-    reply_to: int | None = None
-    conversation_id: int | None = None
+    reply_to: Id | None = None
+    conversation_id: Id | None = None
     attachments: list[AttachmentIn] = []
 
 
@@ -104,7 +106,7 @@ class TemplateOut(msgspec.Struct):
 class RenderIn(msgspec.Struct, forbid_unknown_fields=True):
     """The contact whose details fill the variables; none renders the contact's variables empty."""
 
-    contact_id: int | None = None
+    contact_id: Id | None = None
 
 
 class RenderOut(msgspec.Struct):

@@ -8,7 +8,7 @@ from typing import Any
 
 from litestar import Controller, Request, get, post
 from litestar.datastructures import UploadFile
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from app.accounts.guards import requires, signed_in
@@ -17,6 +17,7 @@ from app.contacts import services as contacts
 from app.lib.errors import DomainError
 from app.lib.forms import fields
 from app.lib.templates import flash, render_page
+from app.lib.wire import PathId, QueryId
 from app.messaging import config, outbound, templates
 
 Req = Request[Principal, Any, Any]
@@ -75,13 +76,13 @@ class EmailComposeViews(Controller):
                 "templates": await templates.list_all(), "form": {}, **extra}
 
     @get("/")
-    async def page(self, request: Req, slug: FromPath[str], contact_id: FromPath[int],
-                   reply_to: FromQuery[int | None] = None) -> Template:
+    async def page(self, request: Req, slug: FromPath[str], contact_id: PathId,
+                   reply_to: QueryId = None) -> Template:
         """The compose form; `?reply_to=<email id>` answers that email (threading headers, "Re:" subject)."""
         return render_page(request, COMPOSE_PAGE, await self._context(contact_id, reply_to))
 
     @post("/")
-    async def send(self, request: Req, slug: FromPath[str], contact_id: FromPath[int]) -> Template | Redirect:
+    async def send(self, request: Req, slug: FromPath[str], contact_id: PathId) -> Template | Redirect:
         form = await request.form()
         data: dict[str, Any] = {k: str(form.get(k) or "") for k in ("to", "subject", "body")}
         if str(form.get("template_id") or "").isdigit():
@@ -118,7 +119,7 @@ class EmailTemplateViews(Controller):
         return render_page(request, TEMPLATES_PAGE, ctx, status_code=status_code)
 
     @get("/")
-    async def page(self, request: Req, slug: FromPath[str], edit: FromQuery[int | None] = None) -> Template:
+    async def page(self, request: Req, slug: FromPath[str], edit: QueryId = None) -> Template:
         return await self._page(request, edit=edit)
 
     @post("/")
@@ -131,7 +132,7 @@ class EmailTemplateViews(Controller):
         return await self._page(request, notice=f"Saved “{row['name']}”.")
 
     @post("/{template_id:int}")
-    async def update(self, request: Req, slug: FromPath[str], template_id: FromPath[int]) -> Template:
+    async def update(self, request: Req, slug: FromPath[str], template_id: PathId) -> Template:
         form = await fields(request, *TEMPLATE_FIELDS)
         try:
             row = await templates.update(request.user, template_id, dict(form))
@@ -143,7 +144,7 @@ class EmailTemplateViews(Controller):
         return await self._page(request, notice=f"Saved “{row['name']}”.")
 
     @post("/{template_id:int}/delete")
-    async def delete(self, request: Req, slug: FromPath[str], template_id: FromPath[int]) -> Template:
+    async def delete(self, request: Req, slug: FromPath[str], template_id: PathId) -> Template:
         row = await templates.get(template_id)
         await templates.delete(request.user, template_id)
         return await self._page(request, notice=f"Deleted “{row['name']}”.")
@@ -157,7 +158,7 @@ class ConsoleEmailViews(Controller):
     guards = [signed_in]
 
     @post("/{conversation_id:int}/reply")
-    async def reply(self, request: Req, slug: FromPath[str], conversation_id: FromPath[int]) -> Template:
+    async def reply(self, request: Req, slug: FromPath[str], conversation_id: PathId) -> Template:
         form = await fields(request, "body", "subject")
         try:
             row = await outbound.reply(request.user, conversation_id, dict(form))

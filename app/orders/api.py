@@ -16,6 +16,7 @@ from app.contacts.services import to_struct
 from app.lib import jobs
 from app.lib.db import current_tenant
 from app.lib.errors import Invalid, NotFound
+from app.lib.wire import PathId, QueryId, QueryInt
 from app.orders import notify, pipeline, portal, revenue, services
 from app.orders.schemas import (
     ItemOut,
@@ -61,66 +62,66 @@ class OrdersApi(Controller):
         return Response(order_out(row), status_code=201 if created else 200)
 
     @get("/orders", summary="Orders, newest first, filtered by contact, status, number or dates")
-    async def list_orders(self, contact_id: FromQuery[int | None] = None, status: FromQuery[str | None] = None,
+    async def list_orders(self, contact_id: QueryId = None, status: FromQuery[str | None] = None,
                           q: FromQuery[str] = "", placed_from: FromQuery[dt.datetime | None] = None,
-                          placed_to: FromQuery[dt.datetime | None] = None, cursor: FromQuery[int] = 0,
-                          limit: FromQuery[int] = 50) -> OrderList:
+                          placed_to: FromQuery[dt.datetime | None] = None, cursor: QueryInt = 0,
+                          limit: QueryInt = 50) -> OrderList:
         rows, nxt = await services.search(contact_id=contact_id, status=status, q=q, placed_from=placed_from,
                                           placed_to=placed_to, limit=limit, offset=cursor)
         return OrderList(items=[order_out(r) for r in rows], next=str(nxt) if nxt is not None else None)
 
     @get("/orders/{order_id:int}")
-    async def read(self, order_id: FromPath[int]) -> OrderOut:
+    async def read(self, order_id: PathId) -> OrderOut:
         return order_out(await services.get(order_id))
 
     @patch("/orders/{order_id:int}", summary="Edit items, shipping, discount, address, note; totals recomputed")
-    async def update(self, request: Req, order_id: FromPath[int], data: JSONBody[OrderPatch]) -> OrderOut:
+    async def update(self, request: Req, order_id: PathId, data: JSONBody[OrderPatch]) -> OrderOut:
         version = data.version if isinstance(data.version, int) else None
         return order_out(await services.update(request.user, order_id, data.changes(), version=version))
 
     @post("/orders/{order_id:int}/status", status_code=200, summary="Move the order along the pipeline")
-    async def status(self, request: Req, order_id: FromPath[int], data: JSONBody[StatusIn]) -> OrderOut:
+    async def status(self, request: Req, order_id: PathId, data: JSONBody[StatusIn]) -> OrderOut:
         return order_out(await services.change_status(request.user, order_id, data.status, note=data.note,
                                                       version=data.version))
 
     @post("/orders/{order_id:int}/payments", status_code=200, summary="Record a payment (idempotent on external_id)")
-    async def payment(self, request: Req, order_id: FromPath[int], data: JSONBody[PaymentIn]) -> OrderOut:
+    async def payment(self, request: Req, order_id: PathId, data: JSONBody[PaymentIn]) -> OrderOut:
         return order_out(await services.add_payment(request.user, order_id, data))
 
     @post("/orders/{order_id:int}/refunds", status_code=200, summary="Record a refund (at most what was paid)")
-    async def refund(self, request: Req, order_id: FromPath[int], data: JSONBody[PaymentIn]) -> OrderOut:
+    async def refund(self, request: Req, order_id: PathId, data: JSONBody[PaymentIn]) -> OrderOut:
         return order_out(await services.add_refund(request.user, order_id, data))
 
     @get("/orders/{order_id:int}/portal", summary="The order's current portal link (404 when none is active)")
-    async def portal_link(self, order_id: FromPath[int]) -> PortalOut:
+    async def portal_link(self, order_id: PathId) -> PortalOut:
         link = await portal.current_link(order_id)
         if link is None:
             raise NotFound("This order has no active portal link; issue one with POST.")
         return PortalOut(**link)
 
     @post("/orders/{order_id:int}/portal", summary="Issue a new portal link (earlier links stop working)")
-    async def issue_portal(self, request: Req, order_id: FromPath[int]) -> PortalOut:
+    async def issue_portal(self, request: Req, order_id: PathId) -> PortalOut:
         return PortalOut(**await portal.issue(request.user, order_id))
 
     @delete("/orders/{order_id:int}/portal", summary="Revoke the portal link")
-    async def revoke_portal(self, request: Req, order_id: FromPath[int]) -> None:
+    async def revoke_portal(self, request: Req, order_id: PathId) -> None:
         await portal.revoke(request.user, order_id)
 
     @post("/orders/{order_id:int}/portal/send", status_code=202, summary="Send the portal link to the customer")
-    async def send_portal(self, request: Req, order_id: FromPath[int], data: JSONBody[PortalSendIn]) -> dict[str, Any]:
+    async def send_portal(self, request: Req, order_id: PathId, data: JSONBody[PortalSendIn]) -> dict[str, Any]:
         return await send_portal_link(request.user, order_id, data.channel, data.to)
 
     @get("/orders/{order_id:int}/messages", summary="Messages between the customer (portal) and the shop")
-    async def messages(self, order_id: FromPath[int]) -> list[MessageOut]:
+    async def messages(self, order_id: PathId) -> list[MessageOut]:
         await services.get(order_id)
         return [to_struct(MessageOut, m) for m in await portal.messages(order_id)]
 
     @post("/orders/{order_id:int}/messages", summary="Reply to the customer; it appears on their portal page")
-    async def reply(self, request: Req, order_id: FromPath[int], data: JSONBody[MessageIn]) -> MessageOut:
+    async def reply(self, request: Req, order_id: PathId, data: JSONBody[MessageIn]) -> MessageOut:
         return to_struct(MessageOut, await portal.reply(request.user, order_id, data.body))
 
     @get("/contacts/{contact_id:int}/revenue", summary="Revenue, order count, average order value per currency")
-    async def contact_revenue(self, contact_id: FromPath[int]) -> list[RevenueOut]:
+    async def contact_revenue(self, contact_id: PathId) -> list[RevenueOut]:
         await contacts.get(contact_id)
         return [to_struct(RevenueOut, r) for r in await revenue.for_contact(contact_id)]
 

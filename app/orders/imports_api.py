@@ -11,12 +11,13 @@ import msgspec
 from litestar import Controller, Request, Response, get, post, put
 from litestar.datastructures import UploadFile
 from litestar.exceptions.http_exceptions import RequestEntityTooLarge
-from litestar.params import FromPath, JSONBody, MultipartBody
+from litestar.params import JSONBody, MultipartBody
 
 from app.accounts.guards import requires
 from app.accounts.services import Principal
 from app.lib.import_errors import errors_csv_response
 from app.lib.imports import body_limit, read_upload, too_large_response
+from app.lib.wire import PathId
 from app.orders import import_mapping, imports
 
 Req = Request[Principal, Any, Any]
@@ -128,25 +129,25 @@ class OrderImportsApi(Controller):
                               fields=[{"key": k, "label": v} for k, v in import_mapping.FIELDS])
 
     @get("/{import_id:int}", summary="Progress, counts and the refused rows with their reasons")
-    async def read(self, import_id: FromPath[int]) -> OrderImportOut:
+    async def read(self, import_id: PathId) -> OrderImportOut:
         return import_out(await imports.get(import_id), await imports.errors(import_id))
 
     @put("/{import_id:int}/mapping", summary="Choose a field per column and a default currency (before the start)")
-    async def set_mapping(self, request: Req, import_id: FromPath[int], data: JSONBody[OrderMappingIn]
+    async def set_mapping(self, request: Req, import_id: PathId, data: JSONBody[OrderMappingIn]
                           ) -> OrderImportOut:
         return import_out(await imports.set_mapping(request.user, import_id, data.mapping, data.currency))
 
     @get("/{import_id:int}/preview", summary="The first orders as they would land, or why they would be refused")
-    async def preview(self, import_id: FromPath[int]) -> OrderPreviewOut:
+    async def preview(self, import_id: PathId) -> OrderPreviewOut:
         rows = await imports.preview(import_id)
         return OrderPreviewOut(orders=[OrderPreviewRow(**{**r, "errors": [OrderImportError(**e) for e in r["errors"]]})
                                        for r in rows])
 
     @post("/{import_id:int}/start", status_code=202, summary="Start the import in the background")
-    async def start(self, request: Req, import_id: FromPath[int]) -> OrderImportOut:
+    async def start(self, request: Req, import_id: PathId) -> OrderImportOut:
         return import_out(await imports.start(request.user, import_id))
 
     @get("/{import_id:int}/errors.csv", summary="Every refused row as in the file, plus an `error` column",
          media_type="text/csv")
-    async def errors_csv(self, import_id: FromPath[int]) -> Response[bytes]:
+    async def errors_csv(self, import_id: PathId) -> Response[bytes]:
         return errors_csv_response(*await imports.errors_csv(import_id))

@@ -6,11 +6,13 @@ import datetime as dt
 
 import msgspec
 
+from app.lib.wire import DbInt, Id, Money
+
 
 class ItemIn(msgspec.Struct, forbid_unknown_fields=True):
     name: str
-    quantity: int
-    unit_price: int
+    quantity: DbInt
+    unit_price: Money
     """Minor units of the order's currency (1999 = 19.99 USD)."""
     sku: str = ""
 
@@ -24,7 +26,7 @@ class CustomerIn(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class PaymentIn(msgspec.Struct, forbid_unknown_fields=True):
-    amount: int
+    amount: Money
     method: str = ""
     paid_at: dt.datetime | None = None
     external_id: str | None = None
@@ -37,12 +39,12 @@ class OrderIn(msgspec.Struct, forbid_unknown_fields=True):
     items: list[ItemIn]
     external_id: str | None = None
     """The shop's own order id: the idempotency key (the same one twice gives the same order, 200)."""
-    contact_id: int | None = None
+    contact_id: Id | None = None
     customer: CustomerIn | None = None
     number: str | None = None
     status: str | None = None
-    shipping: int = 0
-    discount: int = 0
+    shipping: Money = 0
+    discount: Money = 0
     delivery_address: str = ""
     note: str = ""
     placed_at: dt.datetime | None = None
@@ -53,11 +55,11 @@ class OrderPatch(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True)
     """Only the fields present change; `version`, when sent, must match (optimistic concurrency)."""
 
     items: list[ItemIn] | msgspec.UnsetType = msgspec.UNSET
-    shipping: int | msgspec.UnsetType = msgspec.UNSET
-    discount: int | msgspec.UnsetType = msgspec.UNSET
+    shipping: Money | msgspec.UnsetType = msgspec.UNSET
+    discount: Money | msgspec.UnsetType = msgspec.UNSET
     delivery_address: str | msgspec.UnsetType = msgspec.UNSET
     note: str | msgspec.UnsetType = msgspec.UNSET
-    version: int | msgspec.UnsetType = msgspec.UNSET
+    version: DbInt | msgspec.UnsetType = msgspec.UNSET
 
     def changes(self) -> dict[str, object]:
         return {f: getattr(self, f) for f in self.__struct_fields__
@@ -67,7 +69,7 @@ class OrderPatch(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True)
 class StatusIn(msgspec.Struct, forbid_unknown_fields=True):
     status: str
     note: str = ""
-    version: int | None = None
+    version: DbInt | None = None
 
 
 class MessageIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -156,7 +158,7 @@ class StatusDefIn(msgspec.Struct, forbid_unknown_fields=True):
     key: str
     label: str
     allowed: list[str] = []
-    position: int | None = None
+    position: DbInt | None = None
     final: bool = False
     counts_as_sale: bool = True
 
@@ -164,7 +166,7 @@ class StatusDefIn(msgspec.Struct, forbid_unknown_fields=True):
 class StatusDefPatch(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     label: str | msgspec.UnsetType = msgspec.UNSET
     allowed: list[str] | msgspec.UnsetType = msgspec.UNSET
-    position: int | msgspec.UnsetType = msgspec.UNSET
+    position: DbInt | msgspec.UnsetType = msgspec.UNSET
     final: bool | msgspec.UnsetType = msgspec.UNSET
     counts_as_sale: bool | msgspec.UnsetType = msgspec.UNSET
     archived: bool | msgspec.UnsetType = msgspec.UNSET

@@ -16,6 +16,7 @@ from app.lib import reqctx
 from app.lib.errors import DomainError, Invalid
 from app.lib.security import token_hash
 from app.lib.templates import render_page
+from app.lib.wire import PathId, QueryInt
 from app.orders import api as orders_api
 from app.orders import money, pipeline, portal, revenue, services
 from app.orders.schemas import ItemIn, OrderIn, PaymentIn
@@ -56,11 +57,11 @@ class OrderViews(Controller):
     guards = [signed_in]
 
     @get("/contacts/{contact_id:int}/orders-panel")
-    async def panel(self, request: Req, slug: FromPath[str], contact_id: FromPath[int]) -> Template:
+    async def panel(self, request: Req, slug: FromPath[str], contact_id: PathId) -> Template:
         return render_page(request, "_partials/order_card.html", await panel_context(contact_id))
 
     @post("/contacts/{contact_id:int}/orders")
-    async def create_from_card(self, request: Req, slug: FromPath[str], contact_id: FromPath[int]) -> Template:
+    async def create_from_card(self, request: Req, slug: FromPath[str], contact_id: PathId) -> Template:
         form = await request.form()
         try:
             currency = money.check_currency(str(form.get("currency", "")))
@@ -76,7 +77,7 @@ class OrderViews(Controller):
 
     @get("/orders/")
     async def index(self, request: Req, slug: FromPath[str], status: FromQuery[str] = "", q: FromQuery[str] = "",
-                    offset: FromQuery[int] = 0) -> Template:
+                    offset: QueryInt = 0) -> Template:
         rows, nxt = await services.search(status=status or None, q=q, limit=50, offset=offset)
         names = {r["id"]: r for r in await contacts._cards(list({o["contact_id"] for o in rows}))}
         return render_page(request, "pages/orders.html", {
@@ -84,7 +85,7 @@ class OrderViews(Controller):
             "contacts": names, "fmt": money.fmt})
 
     @get("/orders/{order_id:int}")
-    async def show(self, request: Req, slug: FromPath[str], order_id: FromPath[int],
+    async def show(self, request: Req, slug: FromPath[str], order_id: PathId,
                    error: FromQuery[str] = "", notice: FromQuery[str] = "") -> Template:
         from realtime import current_id
 
@@ -110,7 +111,7 @@ class OrderViews(Controller):
         return Redirect(f"/t/{slug}/orders/{order_id}?notice={notice}", status_code=303)
 
     @post("/orders/{order_id:int}/status")
-    async def set_status(self, request: Req, slug: FromPath[str], order_id: FromPath[int]) -> Template | Redirect:
+    async def set_status(self, request: Req, slug: FromPath[str], order_id: PathId) -> Template | Redirect:
         form = await request.form()
         version = int(form["version"]) if str(form.get("version", "")).isdigit() else None
         return await self._act(request, slug, order_id, lambda: services.change_status(
@@ -118,7 +119,7 @@ class OrderViews(Controller):
             "Status changed.")
 
     @post("/orders/{order_id:int}/edit")
-    async def edit(self, request: Req, slug: FromPath[str], order_id: FromPath[int]) -> Template | Redirect:
+    async def edit(self, request: Req, slug: FromPath[str], order_id: PathId) -> Template | Redirect:
         """Items, shipping, discount, address and note; totals are recomputed by the service. A stale version (the
         order changed since the page was loaded) is refused with 409, like the status form."""
         form = await request.form()
@@ -136,7 +137,7 @@ class OrderViews(Controller):
         return await self._act(request, slug, order_id, run, "Order saved.")
 
     @post("/orders/{order_id:int}/money")
-    async def add_money(self, request: Req, slug: FromPath[str], order_id: FromPath[int]) -> Template | Redirect:
+    async def add_money(self, request: Req, slug: FromPath[str], order_id: PathId) -> Template | Redirect:
         form = await request.form()
         order = await services.get(order_id)
 
@@ -150,7 +151,7 @@ class OrderViews(Controller):
         return await self._act(request, slug, order_id, run, "Recorded.")
 
     @post("/orders/{order_id:int}/portal")
-    async def portal_action(self, request: Req, slug: FromPath[str], order_id: FromPath[int]) -> Template | Redirect:
+    async def portal_action(self, request: Req, slug: FromPath[str], order_id: PathId) -> Template | Redirect:
         form = await request.form()
         action = str(form.get("action", ""))
         if action == "revoke":
@@ -167,7 +168,7 @@ class OrderViews(Controller):
                                "New portal link issued.")
 
     @post("/orders/{order_id:int}/messages")
-    async def reply(self, request: Req, slug: FromPath[str], order_id: FromPath[int]) -> Template | Redirect:
+    async def reply(self, request: Req, slug: FromPath[str], order_id: PathId) -> Template | Redirect:
         form = await request.form()
         return await self._act(request, slug, order_id, lambda: portal.reply(request.user, order_id,
                                                                              str(form.get("body", ""))),
