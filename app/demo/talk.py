@@ -126,7 +126,7 @@ class Talk:
     def _span(self, t: dict[str, Any]) -> tuple[int | None, int]:
         """When an operator took the thread (their first reply) and when it ended (the last message)."""
         outs = [m["at"] for m in t["messages"] if m["direction"] == "out"]
-        return (outs[0] + 30 if outs else None), t["messages"][-1]["at"] - 60
+        return (outs[0] + 30 if outs else None), max(20, t["messages"][-1]["at"] - 60)
 
     def sms_thread(self, t: dict[str, Any], cid: int, ids: Any) -> None:
         w, customer = self.w, self.w.phones[t["contact"]]
