@@ -351,7 +351,6 @@ def demo(seed: int | None, locale: str | None, anchor: dt.datetime | None) -> No
     import time
 
     from app import demo as d
-
     from tenants import services as tenants_service
 
     async def go() -> tuple[bool, dict[str, Any] | None]:

@@ -24,6 +24,13 @@ CUSTOM_FIELDS = (
     {"key": "children", "label": "Children", "kind": "number"},
 )
 
+# A message row keeps the id of its timeline item (as the channels do when they record one).
+BACKREF_SQL = {
+    table: f"UPDATE {table} t SET interaction_id = v.interaction "  # noqa: S608 (a constant table name)
+           "FROM unnest($1::int[], $2::int[]) AS v(id, interaction) WHERE t.id = v.id"
+    for table in ("sms_message", "email_message")
+}
+
 
 class Writer:
     def __init__(self, story: Any, anchor: dt.datetime, users: dict[str, dict[str, Any]], slug: str) -> None:
@@ -59,7 +66,7 @@ class Writer:
             "SELECT nextval(pg_get_serial_sequence($1, 'id')) AS id FROM generate_series(1, $2)", table, n)
         return [int(r["id"]) for r in rows]
 
-    # -- contacts ----------------------------------------------------------------------------------------------------
+    # -- contacts ---------------------------------------------------------------------------------------------------
 
     async def custom_fields(self, owner: Any) -> None:
         have = {f["key"] for f in await fields.definitions(include_archived=True)}
@@ -89,7 +96,7 @@ class Writer:
                        + (f" ({c['source']})" if c["source"] != "manual" else ""),
                        payload={"event": "created", "source": c["source"]})
 
-    # -- orders --------------------------------------------------------------------------------------------------------
+    # -- orders -----------------------------------------------------------------------------------------------------
 
     async def orders(self, labels: dict[str, str]) -> None:
         story = self.story.orders
@@ -146,7 +153,7 @@ class Writer:
             return {"actor_type": "system", "actor_label": "system"}
         return {"actor_type": "user", "actor_id": self.uid(email), "actor_label": self.label(email)}
 
-    # -- deals ---------------------------------------------------------------------------------------------------------
+    # -- deals ------------------------------------------------------------------------------------------------------
 
     async def deals(self, labels: dict[str, str]) -> None:
         ids = await self.ids("deal", len(self.story.deals))
@@ -180,7 +187,7 @@ class Writer:
         await Deal.insert(*deals)
         await DealStageChange.insert(*changes)
 
-    # -- notes ---------------------------------------------------------------------------------------------------------
+    # -- notes ------------------------------------------------------------------------------------------------------
 
     async def notes(self) -> None:
         ids = await self.ids("note", len(self.story.notes))
@@ -191,7 +198,7 @@ class Writer:
             self.later(n["at"], n["contact"], "note", "internal", n["body"].splitlines()[0][:140],
                        payload={"body": n["body"]}, links={"note_id": nid}, **self.actor(n["author"]))
 
-    # -- the timeline ----------------------------------------------------------------------------------------------------
+    # -- the timeline -----------------------------------------------------------------------------------------------
 
     async def timeline(self) -> int:
         """Record every item, oldest first, so ids follow time as they do in a shop that lived through it."""
@@ -201,8 +208,6 @@ class Writer:
             if backref is not None:
                 refs.setdefault(backref[0], []).append((backref[1], interaction_id))
         conn = current_uow().connection
-        for table in sorted(refs):  # sms_message, email_message: constant names, not input
-            await conn.execute(f"UPDATE {table} t SET interaction_id = v.interaction FROM unnest($1::int[], "
-                               "$2::int[]) AS v(id, interaction) WHERE t.id = v.id",
-                               [r for r, _ in refs[table]], [i for _, i in refs[table]])
+        for table in sorted(refs):
+            await conn.execute(BACKREF_SQL[table], [r for r, _ in refs[table]], [i for _, i in refs[table]])
         return len(self.items)

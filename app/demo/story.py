@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import itertools
 import random
 from dataclasses import dataclass, field
 from typing import Any
@@ -63,7 +64,7 @@ class _Teller:
     def pick(self, seq: Any) -> Any:
         return seq[self.rng.randrange(len(seq))]
 
-    # -- contacts ------------------------------------------------------------------------------------------------
+    # -- contacts ---------------------------------------------------------------------------------------------------
 
     def phone(self) -> str:
         while True:
@@ -90,8 +91,8 @@ class _Teller:
         if self.loc.cities:
             return f"{self.pick(self.loc.streets)} {self.rng.randint(1, 120)}, {self.pick(self.loc.cities)}"
         if self.loc.code == "ru_RU":
-            return (f"г. {self.fake.city_name()}, ул. {self.fake.street_title()}, д. {self.rng.randint(1, 99)}, "
-                    f"кв. {self.rng.randint(1, 240)}")
+            return (f"г. {self.fake.city_name()}, ул. {self.fake.street_title()}, "  # noqa: RUF001 (Cyrillic)
+                    f"д. {self.rng.randint(1, 99)}, кв. {self.rng.randint(1, 240)}")
         return f"{self.fake.street_address()}, {self.fake.city()}, {self.fake.state_abbr()} {self.fake.postcode()}"
 
     def contact(self, i: int) -> dict[str, Any]:
@@ -123,7 +124,7 @@ class _Teller:
         return {"values": values, "owner": self.pick(self.operators) if r.random() < 0.6 else None,
                 "created": created, "source": "import" if created > WINDOW - 2 * HOUR else "manual"}
 
-    # -- orders --------------------------------------------------------------------------------------------------
+    # -- orders -----------------------------------------------------------------------------------------------------
 
     def status_path(self, age: int) -> list[str]:
         """The statuses an order walked through, by the pipeline's allowed moves: older orders got further."""
@@ -157,7 +158,7 @@ class _Teller:
         path = self.status_path(placed)
         history, payments, t = [], [], placed
         actor = self.pick(self.operators)
-        for prev, nxt in zip(path, path[1:], strict=False):
+        for prev, nxt in itertools.pairwise(path):
             t = max(60, t - r.randrange(3 * HOUR, 2 * DAY))
             history.append({"from": prev, "to": nxt, "at": t, "actor": actor})
             paid = sum(p["amount"] for p in payments if p["kind"] == "payment")
@@ -165,8 +166,8 @@ class _Teller:
                 payments.append({"kind": "payment", "amount": total, "method": self.pick(self.loc.methods),
                                  "at": t + 120, "actor": actor})
             elif paid and not self.statuses[nxt]["counts_as_sale"]:
-                payments.append({"kind": "refund", "amount": paid, "method": payments[0]["method"], "at": max(30, t - 600),
-                                 "actor": actor})
+                payments.append({"kind": "refund", "amount": paid, "method": payments[0]["method"],
+                                 "at": max(30, t - 600), "actor": actor})
         if path[-1] == "delivered" and payments and len(items) > 1 and r.random() < 0.15:
             part = items[-1]["unit_price"]  # one item came back
             payments.append({"kind": "refund", "amount": min(part, total), "method": payments[0]["method"],
@@ -176,13 +177,13 @@ class _Teller:
                 "history": history, "payments": payments, "first_status": path[0],
                 "external_id": f"web-{self.seed}-{i + 1:05d}"}
 
-    # -- deals ---------------------------------------------------------------------------------------------------
+    # -- deals ------------------------------------------------------------------------------------------------------
 
     def deal(self, contact: int, stage: str, position: int, kinds: dict[str, str]) -> dict[str, Any]:
         r = self.rng
         created = r.randrange(2 * DAY, WINDOW - DAY)
         order = [k for k, kind in kinds.items() if kind == "open"]
-        path = order[: (order.index(stage) + 1)] if stage in order else order[: r.randint(1, len(order))] + [stage]
+        path = order[: (order.index(stage) + 1)] if stage in order else [*order[: r.randint(1, len(order))], stage]
         history, t = [], created
         for prev, nxt in zip([None, *path], path, strict=False):
             if prev is not None:
@@ -196,7 +197,7 @@ class _Teller:
                 "closed": t if kinds.get(stage) != "open" else None,
                 "expected_close": r.randrange(-20, 60) if kinds.get(stage) == "open" else None}
 
-    # -- conversations ---------------------------------------------------------------------------------------------
+    # -- conversations ----------------------------------------------------------------------------------------------
 
     def when(self, contact: dict[str, Any]) -> int:
         return self.rng.randrange(15 * 60, max(contact["created"] - 600, 20 * 60))
@@ -236,7 +237,7 @@ class _Teller:
                 else self.pick(self.operators), "state": state, "code": self.pick(WRAPUP_CODES),
                 "ref": _digest(self.seed, channel, at, contact)[:32]}
 
-    # -- the whole story -------------------------------------------------------------------------------------------
+    # -- the whole story --------------------------------------------------------------------------------------------
 
     def tell(self, deal_kinds: dict[str, str]) -> Story:
         s, r = self.story, self.rng

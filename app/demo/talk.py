@@ -76,7 +76,7 @@ class Talk:
                     payload={"body": f"**Wrap-up: {t['code']}**\n\n{t.get('note', '')}".strip(), "code": t["code"]},
                     links={"conversation_id": cid}, **w.actor(t["operator"]))
 
-    # -- calls ----------------------------------------------------------------------------------------------------------
+    # -- calls ------------------------------------------------------------------------------------------------------
 
     async def call(self, t: dict[str, Any], cid: int, call_id: int) -> None:
         w = self.w
@@ -121,7 +121,7 @@ class Talk:
                     payload={"event": "recording", "status": "completed", "duration": t["talk"],
                              "url": f"/t/{w.slug}/api/v1/calls/{call_id}/recording"})
 
-    # -- SMS, email, chat -----------------------------------------------------------------------------------------------
+    # -- SMS, email, chat -------------------------------------------------------------------------------------------
 
     def _span(self, t: dict[str, Any]) -> tuple[int | None, int]:
         """When an operator took the thread (their first reply) and when it ended (the last message)."""
