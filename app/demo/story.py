@@ -156,7 +156,9 @@ class _Teller:
         discount = subtotal // 10 if r.random() < 0.15 else 0
         total = subtotal + shipping - discount
         path = self.status_path(placed)
-        history, payments, t = [], [], placed
+        history: list[dict[str, Any]] = []
+        payments: list[dict[str, Any]] = []
+        t = placed
         actor = self.pick(self.operators)
         for prev, nxt in itertools.pairwise(path):
             t = max(60, t - r.randrange(3 * HOUR, 2 * DAY))

@@ -33,7 +33,10 @@ class Talk:
 
     async def write(self) -> None:
         threads = self.w.story.threads
-        queue = await Queue.select(Queue.id, Queue.key).order_by(Queue.position).order_by(Queue.id).first()
+        queue = await Queue.select(Queue.id, Queue.key).where(Queue.archived == False).order_by(  # noqa: E712
+            Queue.position).order_by(Queue.id).first()
+        if queue is None:
+            raise RuntimeError("The shop has no queue to put the demo's conversations in.")
         self.queue_id, self.queue_key = queue["id"], queue["key"]
         conv_ids = iter(await self.w.ids("conversation", len(threads)))
         need = {ch: sum(1 for t in threads if t["channel"] == ch) for ch in ("call", "chat")}
@@ -59,15 +62,14 @@ class Talk:
                 await table.insert(*rows)
 
     def conversation(self, t: dict[str, Any], cid: int, *, subject: str, address: str, ref: str,
-                     taken: int | None, ended: int | None) -> None:
+                     taken: int | None, ended: int) -> None:
         w, closed = self.w, t.get("state", "closed") == "closed"
         status = "active" if t.get("state") == "active" else "waiting" if t.get("state") == "waiting" else "closed"
         self.convs.append(Conversation(
             id=cid, contact=w.contact_ids[t["contact"]], channel=t["channel"], queue=self.queue_id, status=status,
             subject=subject[:300], from_address=address[:254], assigned_to=w.uid(t["operator"]), external_ref=ref,
             created_at=w.at(t["created"]), taken_at=w.at(taken) if taken is not None else None,
-            ended_at=w.at(ended) if ended is not None and closed else None,
-            closed_at=w.at(ended) if ended is not None and closed else None,
+            ended_at=w.at(ended) if closed else None, closed_at=w.at(ended) if closed else None,
             wrapup_code=t["code"] if closed else ""))
         w.later(t["created"], t["contact"], t["channel"], "in", subject, links={"conversation_id": cid},
                 actor_type="customer", payload={"queue": self.queue_key, "event": "queued"})
