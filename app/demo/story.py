@@ -10,11 +10,14 @@ import datetime as dt
 import hashlib
 import itertools
 import random
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
+import phonenumbers
 from faker import Faker
 
+from app.demo import texts
 from app.demo.texts import Locale
 from app.orders import money
 
@@ -59,6 +62,7 @@ class _Teller:
         self.fake.seed_instance(seed)
         self.statuses = {s["key"]: s for s in statuses}
         self.phones: set[str] = set()
+        self.emails: set[str] = set()
         self.story = Story(locale)
 
     def pick(self, seq: Any) -> Any:
@@ -76,7 +80,8 @@ class _Teller:
             else:  # 555-0100..0199: the numbers set aside for fiction
                 area = self.pick(("212", "312", "415", "617", "206", "303", "512", "404", "305", "702", "646", "213"))
                 number = f"+1{area}55501{r.randrange(100):02d}"
-            if number not in self.phones:
+            # Not every range is allocated: keep numbers the card's own phone rules accept.
+            if number not in self.phones and phonenumbers.is_valid_number(phonenumbers.parse(number)):
                 self.phones.add(number)
                 return number
 
@@ -86,6 +91,16 @@ class _Teller:
         first = self.pick(names[f"first_{sex}"]) if names else getattr(fake, f"first_name_{sex}")()
         last = self.pick(names[f"last_{sex}"]) if names else getattr(fake, f"last_name_{sex}")()
         return f"{first} {last}"
+
+    def email(self, name: str, i: int) -> str:
+        """first.last (in Latin letters) at one of the domains kept for examples, so no real inbox gets demo mail."""
+        first, _, last = name.lower().translate(texts.LATIN).partition(" ")
+        user = self.pick((f"{first}.{last}", f"{first}{last[:1]}", f"{first[:1]}{last}", f"{first}.{last}{i % 90}"))
+        address = f"{re.sub(r'[^a-z0-9.]', '', user)}@{self.pick(('example.com', 'example.net', 'example.org'))}"
+        if address in self.emails:  # two people of one name: the second one's address has a number
+            address = address.replace("@", f"{i}@")
+        self.emails.add(address)
+        return address
 
     def address(self) -> str:
         if self.loc.cities:
@@ -109,8 +124,7 @@ class _Teller:
             custom["children"] = r.choices((0, 1, 2, 3, 4), (30, 28, 28, 10, 4))[0]
         values: dict[str, Any] = {
             "name": name, "company": self.fake.company() if b2b else "", "phones": [self.phone()],
-            "emails": [f"{self.fake.user_name()}{i}@{self.pick(('example.com', 'example.net', 'example.org'))}"]
-            if r.random() < 0.85 else [],
+            "emails": [self.email(name, i)] if r.random() < 0.85 else [],
             "tags": sorted(set(r.sample(self.loc.tags, r.choices((0, 1, 2, 3), (35, 40, 18, 7))[0]))),
             "temperature": r.choices(("hot", "warm", "cold", None), (15, 35, 30, 20))[0],
             "birth_date": dt.date(r.randint(1956, 2005), 1, 1) + dt.timedelta(days=r.randrange(365))
@@ -131,7 +145,8 @@ class _Teller:
         ordered = sorted(self.statuses.values(), key=lambda s: s["position"])
         current = ordered[0]["key"]
         path = [current]
-        steps = min(len(ordered), 1 + age // (2 * DAY))
+        # Some orders fly through the pipeline in hours, some take days a step: the recent ones are still in it.
+        steps = min(len(ordered), 1 + age // self.pick((6 * HOUR, 12 * HOUR, DAY, 2 * DAY, 4 * DAY)))
         while len(path) < steps and self.statuses[current]["allowed"]:
             allowed = self.statuses[current]["allowed"]
             forward = [k for k in allowed if self.statuses[k]["counts_as_sale"]]
@@ -152,7 +167,7 @@ class _Teller:
                  for n, sku, price in lines]
         subtotal = sum(it["quantity"] * it["unit_price"] for it in items)
         # Free shipping from the price of the shoes; below that, about a third of a pair of socks.
-        shipping = 0 if subtotal >= self.loc.products[0][2] * exp else self.loc.products[2][2] * exp // 3
+        shipping = 0 if subtotal >= self.loc.products[0][2] * exp else self.loc.products[2][2] // 3 * exp
         discount = subtotal // 10 if r.random() < 0.15 else 0
         total = subtotal + shipping - discount
         path = self.status_path(placed)
@@ -161,7 +176,9 @@ class _Teller:
         t = placed
         actor = self.pick(self.operators)
         for prev, nxt in itertools.pairwise(path):
-            t = max(60, t - r.randrange(3 * HOUR, 2 * DAY))
+            # Each step takes hours to a couple of days, and the last one is done before the anchor.
+            most = max(120, min(2 * DAY, t // len(path)))
+            t = max(60, t - r.randrange(most // 4, most))
             history.append({"from": prev, "to": nxt, "at": t, "actor": actor})
             paid = sum(p["amount"] for p in payments if p["kind"] == "payment")
             if nxt == "paid" or (not paid and self.statuses[nxt]["final"] and self.statuses[nxt]["counts_as_sale"]):
@@ -192,7 +209,7 @@ class _Teller:
                 t = max(HOUR, t - r.randrange(DAY, 10 * DAY))
             history.append({"from": prev, "to": nxt, "at": t})
         reason = self.pick(self.loc.lost_reasons) if kinds.get(stage) == "lost" else ""
-        value = r.randrange(5, 80) * 10 * self.loc.products[0][2] * 10 ** money.exponent(self.loc.currency)
+        value = r.randrange(5, 80) * self.loc.products[0][2] * 10 ** money.exponent(self.loc.currency)
         return {"contact": contact, "title": self.pick(self.loc.deal_titles), "owner": self.pick(self.operators),
                 "value": value, "currency": self.loc.currency, "stage": stage, "position": position,
                 "reason": reason, "created": created, "history": history,
@@ -226,7 +243,8 @@ class _Teller:
         subject, first = self.pick(loc.email_in) if channel == "email" else ("", "")
         replies = {"sms": (loc.sms_in, loc.sms_out), "chat": (loc.chat_in, loc.chat_out),
                    "email": (tuple(b for _, b in loc.email_in), loc.email_out)}[channel]
-        gap = 300 if channel == "chat" else 6 * HOUR
+        # Replies take minutes (chat) or hours, and the whole exchange ends before the anchor.
+        gap = max(61, min(300 if channel == "chat" else 6 * HOUR, at // 5))
         msgs: list[dict[str, Any]] = []
         t = at
         for n in range(1 if state == "waiting" else 2 if state == "active" else r.randint(2, 4)):
@@ -241,6 +259,22 @@ class _Teller:
 
     # -- the whole story --------------------------------------------------------------------------------------------
 
+    def first_touches(self) -> None:
+        """A customer who arrived after the import came through a channel: an order, a call, a message."""
+        s, r = self.story, self.rng
+        for ci, c in enumerate(s.contacts):
+            if c["source"] == "import":
+                continue
+            at = max(60, c["created"] - r.randrange(60, 1800))
+            kind = self.pick(("order", "order", "call", "sms", "chat", *(("email",) if c["values"]["emails"] else ())))
+            c["source"] = {"order": "order", "call": "telephony", "sms": "telephony"}.get(kind, kind)
+            if kind == "order":
+                s.orders.append(self.order(len(s.orders), ci, at))
+            elif kind == "call":
+                s.threads.append(self.call(ci, at))
+            else:
+                s.threads.append(self.messages(kind, ci, at, "closed"))
+
     def tell(self, deal_kinds: dict[str, str]) -> Story:
         s, r = self.story, self.rng
         s.contacts = [self.contact(i) for i in range(CONTACTS)]
@@ -249,6 +283,7 @@ class _Teller:
             ci = r.choices(range(CONTACTS), weights)[0]
             s.orders.append(self.order(i, ci, r.randrange(HOUR, s.contacts[ci]["created"] - 60)
                                        if s.contacts[ci]["created"] > 2 * HOUR else 60))
+        self.first_touches()
         buyers = [i for i, c in enumerate(s.contacts) if c["values"]["company"] or c["values"]["temperature"] == "hot"]
         open_keys = [k for k, kind in deal_kinds.items() if kind == "open"]
         for stage, kind in deal_kinds.items():
