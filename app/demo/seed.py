@@ -13,6 +13,7 @@ from app.contacts import fields
 from app.contacts import services as contacts
 from app.contacts.tables import Contact, ContactEmail, ContactPhone, Note
 from app.deals.tables import Deal, DealStageChange
+from app.demo.story import Story
 from app.lib.db import current_uow
 from app.orders import money
 from app.orders.tables import Order, OrderItem, OrderPayment, OrderStatusChange
@@ -33,7 +34,9 @@ BACKREF_SQL = {
 
 
 class Writer:
-    def __init__(self, story: Any, anchor: dt.datetime, users: dict[str, dict[str, Any]], slug: str) -> None:
+    """Writes a story's contacts, orders, deals and notes, and collects every timeline item to record at the end."""
+
+    def __init__(self, story: Story, anchor: dt.datetime, users: dict[str, dict[str, Any]], slug: str) -> None:
         self.story, self.anchor, self.users, self.slug = story, anchor, users, slug
         self.contact_ids: list[int] = []
         self.phones: list[str] = []  # each contact's first phone and email (None when it has none)

@@ -38,6 +38,7 @@ class Talk:
         if queue is None:
             raise RuntimeError("The shop has no queue to put the demo's conversations in.")
         self.queue_id, self.queue_key = queue["id"], queue["key"]
+        # Outbound calls have no conversation: their ids stay unused, so every thread keeps its id.
         conv_ids = iter(await self.w.ids("conversation", len(threads)))
         need = {ch: sum(1 for t in threads if t["channel"] == ch) for ch in ("call", "chat")}
         call_ids = iter(await self.w.ids("twilio_call", need["call"]))
@@ -63,8 +64,8 @@ class Talk:
 
     def conversation(self, t: dict[str, Any], cid: int, *, subject: str, address: str, ref: str,
                      taken: int | None, ended: int) -> None:
-        w, closed = self.w, t.get("state", "closed") == "closed"
-        status = "active" if t.get("state") == "active" else "waiting" if t.get("state") == "waiting" else "closed"
+        w, status = self.w, t.get("state", "closed")  # calls are all over; messages may still be open
+        closed = status == "closed"
         self.convs.append(Conversation(
             id=cid, contact=w.contact_ids[t["contact"]], channel=t["channel"], queue=self.queue_id, status=status,
             subject=subject[:300], from_address=address[:254], assigned_to=w.uid(t["operator"]), external_ref=ref,
