@@ -25,12 +25,12 @@ DAY = 86_400
 HOUR = 3_600
 WINDOW = 90 * DAY
 CONTACTS = 320
-ORDERS = 230
-CALLS = 150
-SMS_THREADS = 80
-EMAIL_THREADS = 45
-CHATS = 40
-NOTES = 90
+ORDERS = 190
+CALLS = 130
+SMS_THREADS = 70
+EMAIL_THREADS = 40
+CHATS = 35
+NOTES = 70
 # Calls of the last days are recorded (the shop turned recording on recently): enough to listen to, without
 # filling the disk with audio.
 RECORDED_SINCE = 12 * DAY
