@@ -25,12 +25,12 @@ DAY = 86_400
 HOUR = 3_600
 WINDOW = 90 * DAY
 CONTACTS = 320
-ORDERS = 190
-CALLS = 130
-SMS_THREADS = 70
-EMAIL_THREADS = 40
-CHATS = 35
-NOTES = 70
+ORDERS = 150
+CALLS = 110
+SMS_THREADS = 55
+EMAIL_THREADS = 32
+CHATS = 28
+NOTES = 55
 # Calls of the last days are recorded (the shop turned recording on recently): enough to listen to, without
 # filling the disk with audio.
 RECORDED_SINCE = 12 * DAY

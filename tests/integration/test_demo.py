@@ -107,7 +107,7 @@ async def test_same_seed_grows_the_same_shop_whatever_the_day(fx_db: str) -> Non
 
     first, second = await shop_dump(twins[0]), await shop_dump(twins[1])
     sizes = {table: len(rows) for table, rows in first}
-    assert sizes["contact"] >= 300 and sizes["shop_order"] >= 200 and sizes["interaction"] >= 1000, sizes
+    assert sizes["contact"] >= 300 and sizes["shop_order"] >= 150 and sizes["interaction"] >= 1000, sizes
     for (table, rows_a), (_, rows_b) in zip(first, second, strict=True):
         assert rows_a == rows_b, f"{table} differs between two shops of seed 7"
     # ...and relative to their own anchor, every time lies in the 90 days before it.
