@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import os
 import signal
 import sys
@@ -197,10 +198,8 @@ def _banner(settings: Any, demo: bool, created: bool) -> None:
              f"API docs: {settings.app.base_url}/schema"]
     if demo:
         login = f"{settings.app.base_url}/t/{d.DEMO_SLUG}/login"
-        lines += ["", f"Demo shop: [b]{login}[/b]" + (" (created now)" if created else ""),
-                  f"  owner     {d.DEMO_OWNER[0]} / {d.DEMO_OWNER[1]}",
-                  f"  supervisor {d.DEMO_SUPERVISOR[0]} / {d.DEMO_SUPERVISOR[1]}",
-                  f"  operator  {d.DEMO_OPERATOR[0]} / {d.DEMO_OPERATOR[1]}"]
+        lines += ["", f"Demo shop: [b]{login}[/b]" + (" (created now)" if created else "")]
+        lines += [f"  {role:<10} {email} / {password}" for email, password, _, role in d.DEMO_TEAM]
     console.print(Panel("\n".join(lines), title="Switchboard is starting", expand=False))
 
 
@@ -360,15 +359,35 @@ def tenants_activate(slug: str) -> None:
 
 
 @main.command()
-def demo() -> None:
-    """Create the demo tenant and its users if missing."""
-    from app.demo import ensure_demo
+@click.option("--seed", default=None, type=int, help="Seed of the demo's history (default 13): same seed, same shop.")
+@click.option("--locale", default=None, type=click.Choice(["en_US", "ru_RU", "bg_BG"]),
+              help="Language and country of the demo's customers (default en_US).")
+@click.option("--anchor", default=None, type=click.DateTime(formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d"]),
+              help="UTC moment the 90 days of history end at (default: now). Pin it to get the very same timestamps.")
+def demo(seed: int | None, locale: str | None, anchor: dt.datetime | None) -> None:
+    """Create the demo shop, its team and its 90 days of history if missing (a second run changes nothing)."""
+    import time
 
-    async def go() -> bool:
+    from app import demo as d
+    from tenants import services as tenants_service
+
+    async def go() -> tuple[bool, dict[str, Any] | None]:
         await _prepare()
-        return await ensure_demo()
+        made = await d.ensure_demo(seed=d.DEFAULT_SEED if seed is None else seed, locale=locale or d.DEFAULT_LOCALE,
+                                   anchor=anchor.replace(tzinfo=dt.UTC) if anchor else None)
+        tenant = await tenants_service.resolve_active(d.DEMO_SLUG)
+        return made, (await d.seeded(tenant) if tenant else None)
 
-    created = _db_call(go)
+    started = time.perf_counter()
+    created, how = _db_call(go)
+    took = time.perf_counter() - started
+    if how:
+        console.print(f"Demo history: seed {how['seed']}, {how['locale']}, ending {how['anchor']}: "
+                      f"{how['contacts']} contacts, {how['orders']} orders, {how['deals']} deals, "
+                      f"{how['conversations']} conversations, {how['timeline_items']} timeline items"
+                      + (f" (made in {took:.1f} s)" if created else " (already there; nothing changed)"))
+        if not created and ((seed is not None and seed != how["seed"]) or (locale and locale != how["locale"])):
+            console.print("[yellow]The demo shop was seeded before with other options; it is kept as it is.[/yellow]")
     _banner(_settings(), True, created)
 
 

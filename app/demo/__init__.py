@@ -1,0 +1,29 @@
+"""The demo shop: a tenant with a team and a 90-day past (`switchboard demo`, `make run`).
+
+`story` tells the past as plain data from a seed, `seed` and `talk` write it through the domains' tables and the
+timeline service, `shop` creates the tenant and its simulated line and chat, `texts` holds each locale's words."""
+
+from app.demo.shop import (
+    DEFAULT_LOCALE,
+    DEFAULT_SEED,
+    DEMO_ADMIN,
+    DEMO_DEVICES,
+    DEMO_NUMBER,
+    DEMO_OPERATOR,
+    DEMO_OWNER,
+    DEMO_SLUG,
+    DEMO_SUPERVISOR,
+    DEMO_TEAM,
+    DEMO_TWILIO_SID,
+    DEMO_TWILIO_TOKEN,
+    ensure_demo,
+    ensure_demo_chat,
+    ensure_demo_telephony,
+    seed_shop,
+    seeded,
+)
+from app.demo.texts import LOCALES
+
+__all__ = ["DEFAULT_LOCALE", "DEFAULT_SEED", "DEMO_ADMIN", "DEMO_DEVICES", "DEMO_NUMBER", "DEMO_OPERATOR",
+           "DEMO_OWNER", "DEMO_SLUG", "DEMO_SUPERVISOR", "DEMO_TEAM", "DEMO_TWILIO_SID", "DEMO_TWILIO_TOKEN", "LOCALES",
+           "ensure_demo", "ensure_demo_chat", "ensure_demo_telephony", "seed_shop", "seeded"]

@@ -1,0 +1,168 @@
+"""The demo shop `make run` creates: its team, its 90 days of history, its simulated Twilio line and web chat."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from app.accounts.services import Principal
+from app.accounts.tables import User
+from app.lib.db import TenantRef, current_uow, tenant_context
+from app.lib.security import hash_password
+from tenants import services as tenants
+
+DEMO_SLUG = "demo"
+DEMO_OWNER = ("owner@demo.example", "demo-owner-pass")
+DEMO_ADMIN = ("admin@demo.example", "demo-admin-pass")
+DEMO_SUPERVISOR = ("supervisor@demo.example", "demo-supervisor-pass")
+DEMO_OPERATOR = ("operator@demo.example", "demo-operator-pass")
+# (email, password, name, role); the first operator is the one the README walks through the console with.
+DEMO_TEAM = (
+    (*DEMO_OWNER, "Olivia Owner", "owner"),
+    (*DEMO_ADMIN, "Adam Admin", "admin"),
+    (*DEMO_SUPERVISOR, "Sue Supervisor", "supervisor"),
+    (*DEMO_OPERATOR, "Oscar Operator", "operator"),
+    ("olga@demo.example", DEMO_OPERATOR[1], "Olga Operator", "operator"),
+    ("omar@demo.example", DEMO_OPERATOR[1], "Omar Operator", "operator"),
+    ("opal@demo.example", DEMO_OPERATOR[1], "Opal Operator", "operator"),
+)
+DEMO_SHOP_EMAIL = "shop@demo.example"
+DEFAULT_SEED = 13
+DEFAULT_LOCALE = "en_US"
+# The audit entry that says a shop has its demo history (with the seed, locale and anchor it was made from);
+# its presence makes seeding a no-op. Audit entries cannot be updated or deleted.
+SEEDED = "demo.seeded"
+STORY_VERSION = 1
+
+
+async def ensure_demo(*, seed: int = DEFAULT_SEED, locale: str = DEFAULT_LOCALE,
+                      anchor: dt.datetime | None = None) -> bool:
+    """Create the demo shop and its history if missing; True when something was created now."""
+    from app.demo.texts import LOCALES
+
+    created = False
+    tenant = await tenants.resolve_active(DEMO_SLUG)
+    if tenant is None:
+        result = await tenants.signup(LOCALES[locale].shop_name, DEMO_SLUG, DEMO_OWNER[0], DEMO_OWNER[1],
+                                      owner_name=DEMO_TEAM[0][2])
+        tenant, created = result.tenant, True
+    return await seed_shop(tenant, seed=seed, locale=locale, anchor=anchor) or created
+
+
+async def seeded(tenant: TenantRef) -> dict[str, Any] | None:
+    """How the shop's demo history was made (seed, locale, anchor, counts), or None when it has none."""
+    from app.audit.tables import AuditEntry
+
+    async with tenant_context(tenant):
+        row = await AuditEntry.select(AuditEntry.detail).where(AuditEntry.action == SEEDED).output(
+            load_json=True).first()
+    return row["detail"] if row else None
+
+
+async def seed_shop(tenant: TenantRef, *, seed: int = DEFAULT_SEED, locale: str = DEFAULT_LOCALE,
+                    anchor: dt.datetime | None = None) -> bool:
+    """Give `tenant` the demo team and 90 days of history ending at `anchor` (default: now, to the minute), in one
+    transaction; a shop that has it already is left as it is (False)."""
+    from app.accounts import services as accounts
+    from app.audit import services as audit
+    from app.audit.tables import AuditEntry
+    from app.deals import services as deals
+    from app.demo.seed import Writer
+    from app.demo.story import tell
+    from app.demo.talk import Talk
+    from app.demo.texts import LOCALES
+    from app.orders import pipeline
+
+    loc = LOCALES[locale]
+    anchor = (anchor or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).replace(second=0, microsecond=0)
+    async with tenant_context(tenant):
+        # Two `make run`s at once: the second waits here and then finds the marker.
+        await current_uow().connection.execute("SELECT pg_advisory_xact_lock(hashtext('switchboard.demo.seed'))")
+        if await AuditEntry.exists().where(AuditEntry.action == SEEDED):
+            return False
+        users = await _team()
+        owner_row = next(u for u in users.values() if u["role"] == "owner")
+        owner = Principal(user_id=owner_row["id"], email=owner_row["email"], name=owner_row["name"], role="owner",
+                          via="session", credential_id=0)
+        await accounts.update_workspace(owner, timezone=loc.timezone, default_region=loc.region,
+                                        onboarding_done=True)
+        statuses = await pipeline.statuses()
+        stages = await deals.stages()
+        story = tell(seed, loc, operators=[e for e, _, _, role in DEMO_TEAM if role == "operator"],
+                     statuses=statuses, deal_kinds={s["key"]: s["kind"] for s in stages})
+        w = Writer(story, anchor, users, tenant.slug)
+        await w.custom_fields(owner)
+        await w.contacts()
+        await w.orders({s["key"]: s["label"] for s in statuses})
+        await w.deals({s["key"]: s["label"] for s in stages})
+        await w.notes()
+        await Talk(w, DEMO_NUMBER, DEMO_SHOP_EMAIL).write()
+        items = await w.timeline()
+        await audit.record(SEEDED, actor_id=owner.user_id, actor=owner.email, target_type="tenant",
+                           target_id=tenant.slug, detail={
+                               "seed": seed, "locale": locale, "anchor": anchor.isoformat(), "version": STORY_VERSION,
+                               "contacts": len(story.contacts), "orders": len(story.orders), "deals": len(story.deals),
+                               "conversations": len(story.threads), "timeline_items": items})
+    return True
+
+
+async def _team() -> dict[str, dict[str, Any]]:
+    """The demo team by email: members missing from the shop are added (one password hash per password)."""
+    have = {u["email"] for u in await User.select(User.email)}
+    hashes: dict[str, str] = {}
+    for email, password, name, role in DEMO_TEAM:
+        if email not in have:
+            hashes[password] = hashes.get(password) or await hash_password(password)
+            await User.insert(User(email=email, name=name, role=role, password_hash=hashes[password]))
+    return {u["email"]: u for u in await User.select(User.id, User.email, User.name, User.role)}
+
+
+# The demo shop's Twilio account lives in the simulator `switchboard run` starts (never a real Twilio account).
+DEMO_TWILIO_SID = "AC" + "de60" * 8
+DEMO_TWILIO_TOKEN = "d3m0" * 8
+DEMO_NUMBER = "+14155550100"
+DEMO_DEVICES = {DEMO_OPERATOR[0]: "+14155550123", DEMO_OWNER[0]: "+14155550121", DEMO_SUPERVISOR[0]: "+14155550122"}
+
+
+async def ensure_demo_telephony() -> bool:
+    """Connect the demo shop to the simulated Twilio account (once: an admin's later changes are kept)."""
+    from telephony import config
+    from telephony.tables import TwilioConfig
+
+    async def configure(users: dict[str, dict[str, Any]], owner: Any) -> None:
+        await config.save(owner, {
+            "account_sid": DEMO_TWILIO_SID, "auth_token": DEMO_TWILIO_TOKEN, "numbers": [DEMO_NUMBER],
+            "record_calls": True, "greeting": "Thank you for calling Demo Shop.", "ivr": {"1": "general"},
+            "devices": [{"user_id": users[email]["id"], "address": phone} for email, phone in DEMO_DEVICES.items()
+                        if email in users]})
+
+    return await _set_up_once(TwilioConfig, configure)
+
+
+async def ensure_demo_chat(site_origin: str) -> bool:
+    """Let the demo shop's web chat run on `site_origin` (the simulator's /shop page plays the shop's website);
+    once: an admin's later changes are kept."""
+    from app.chat import services as chat
+    from app.chat.tables import ChatSettings
+
+    async def configure(users: dict[str, dict[str, Any]], owner: Any) -> None:
+        await chat.update_settings(owner, allowed_origins=[site_origin],
+                                   greeting="Welcome to Demo Shop! Ask us anything.")
+
+    return await _set_up_once(ChatSettings, configure)
+
+
+async def _set_up_once(table: Any, configure: Callable[[dict[str, dict[str, Any]], Any], Awaitable[None]]) -> bool:
+    """Run `configure(users by email, owner)` in the demo shop unless `table` has its row already."""
+    tenant = await tenants.resolve_active(DEMO_SLUG)
+    if tenant is None:
+        return False
+    async with tenant_context(tenant):
+        if await table.exists().where(table.id > 0):
+            return False
+        users = {u["email"]: u for u in await User.select(User.id, User.email, User.name)}
+        owner = users[DEMO_OWNER[0]]
+        await configure(users, Principal(user_id=owner["id"], email=owner["email"], name=owner["name"], role="owner",
+                                         via="session", credential_id=0))
+    return True
