@@ -7,7 +7,7 @@ from typing import Any
 
 from app.accounts.services import Principal
 from app.contacts import events as contact_events
-from app.contacts import merge
+from app.contacts import identities, merge
 from app.contacts import services as contacts
 from app.conversations import events as queue_events
 from app.conversations import services as conversations
@@ -38,16 +38,12 @@ def _conn() -> Any:
     return current_uow().connection
 
 
-async def _contact_for(number: str) -> int | None:
+async def contact_for(number: str) -> int | None:
     """The contact owning `number`, created when the number is new; None for withheld or non-phone callers."""
     e164 = try_phone(number, await contacts.default_region()) if number.startswith("+") else None
     if e164 is None:
         return None
-    found = await contacts.find_by_phone(e164)
-    if found is not None:
-        return found
-    card = await contacts.create(None, {"phones": [e164]}, source="telephony")
-    return int(card["id"])
+    return await identities.find_or_create(None, phone=e164, source="telephony")
 
 
 async def ensure_call(p: dict[str, str], *, direction: str | None = None) -> dict[str, Any]:
@@ -59,7 +55,7 @@ async def ensure_call(p: dict[str, str], *, direction: str | None = None) -> dic
         return dict(row)
     direction = direction or p.get("Direction", "inbound")
     customer = p.get("From", "") if direction == "inbound" else p.get("To", "")
-    contact_id = await _contact_for(customer) if direction == "inbound" else None
+    contact_id = await contact_for(customer) if direction == "inbound" else None
     await conn.execute(
         "INSERT INTO twilio_call (sid, direction, from_number, to_number, status, last_sequence, outcome, contact, "
         "queue_key, created_at, recording_sid, recording_status, recording_key) "
