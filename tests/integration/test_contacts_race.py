@@ -88,7 +88,7 @@ async def test_concurrent_find_or_create_for_ten_addresses_make_ten_contacts(fx_
 
 
 async def _someone_waits_for_an_address(within: float = 30) -> None:
-    """Until another connection is queued on an advisory lock (a lookup held up by a merge); fails when none does."""
+    """Until another connection is queued on an advisory lock (held up by an address we hold); fails when none is."""
     conn = await raw_connect(TEST_DSN)
     try:
         deadline = time.monotonic() + within
@@ -96,7 +96,9 @@ async def _someone_waits_for_an_address(within: float = 30) -> None:
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND "
                 "wait_event_type = 'Lock' AND wait_event = 'advisory'"):
             if time.monotonic() > deadline:
-                raise AssertionError("the lookup never waited for the merge: it read the contact being folded away")
+                activity = await conn.fetch("SELECT state, wait_event_type, wait_event, left(query, 200) AS q FROM "
+                                            "pg_stat_activity WHERE datname = current_database()")
+                raise AssertionError(f"{[dict(r) for r in activity]} nobody waited for the address we hold: they read it without taking their turn")
             await asyncio.sleep(0.02)
     finally:
         await conn.close()
@@ -135,6 +137,54 @@ async def test_a_lookup_during_a_merge_finds_the_survivor(fx_shop: ShopFixture) 
     _, found, _ = await asyncio.gather(do_merge(), lookup(), watch())
     assert found == survivor
     assert [c["id"] for c in await _live_contacts(fx_shop)] == [survivor]
+
+
+async def test_an_import_batch_waits_for_a_call_creating_the_same_number_and_matches_its_contact(
+        fx_client: Any, fx_shop: ShopFixture) -> None:
+    """A call's job has just made the contact of a new number (not committed yet) when a CSV import reaches a row
+    with that number: the batch waits for the call, then updates that contact instead of creating a second one."""
+    from app.lib.jobs import Worker
+
+    phone = "+14155550144"
+    upload = await fx_client.post(f"/t/{fx_shop.slug}/api/v1/imports", headers=fx_shop.auth,
+                                  files={"file": ("people.csv", f"Name,Phone\nAnn Caller,{phone}\n".encode(),
+                                                  "text/csv")})
+    assert upload.status_code == 201, upload.text
+    import_id = upload.json()["id"]
+    started = await fx_client.post(f"/t/{fx_shop.slug}/api/v1/imports/{import_id}/start", headers=fx_shop.auth)
+    assert started.status_code == 202, started.text
+    locked, release = asyncio.Event(), asyncio.Event()
+
+    async def call_job() -> int:
+        """The call's find_or_create, paused between taking the number and creating its contact."""
+        async with tenant_context(fx_shop.tenant):
+            await identities.lock([phone])
+            locked.set()
+            await asyncio.wait_for(release.wait(), 60)
+            return await identities.find_or_create(None, phone=phone, source="telephony")
+
+    call = asyncio.create_task(call_job())
+    await asyncio.wait_for(locked.wait(), 30)
+    worker = Worker(TEST_DSN, poll_seconds=0.2)  # started here, outside the call's unit of work
+    await worker.start()
+    try:
+        try:
+            await _someone_waits_for_an_address()  # the import's batch is queued behind the call
+        finally:
+            release.set()
+        called = await call
+        deadline = time.monotonic() + 30
+        while (body := (await fx_client.get(f"/t/{fx_shop.slug}/api/v1/imports/{import_id}",
+                                            headers=fx_shop.auth)).json())["status"] not in ("done", "failed"):
+            assert time.monotonic() < deadline, body
+            await asyncio.sleep(0.1)
+    finally:
+        await worker.stop()
+    assert (body["created"], body["updated"], body["failed"]) == (0, 1, 0), body
+    contacts = await _live_contacts(fx_shop)
+    assert [(c["id"], c["phones"]) for c in contacts] == [(called, [phone])]
+    card = (await fx_client.get(f"/t/{fx_shop.slug}/api/v1/contacts/{called}", headers=fx_shop.auth)).json()
+    assert card["name"] == "Ann Caller"
 
 
 # -- the real thing: webhooks and mails, two worker processes ----------------------------------------------------
