@@ -87,6 +87,40 @@ async def test_concurrent_find_or_create_for_ten_addresses_make_ten_contacts(fx_
     assert ids == [by_phone[phones[i % 10]] for i in range(CONCURRENT)]
 
 
+async def test_ten_orders_and_ten_chat_visitors_naming_one_new_customer_at_once_make_one_contact(
+        fx_client: Any, fx_shop: ShopFixture) -> None:
+    """The API and the chat widget reach the same find_or_create: requests in flight together, one contact."""
+    site = "https://shop-site.example"
+    allowed = await fx_client.put(f"/t/{fx_shop.slug}/api/v1/chat/settings", json={"allowed_origins": [site]},
+                                  headers=fx_shop.auth)
+    assert allowed.status_code == 200, allowed.text
+    order = {"currency": "USD", "items": [{"name": "Tea", "sku": "T-1", "quantity": 1, "unit_price": 900}],
+             "customer": {"name": "Bea Buyer", "email": "bea@customer.example", "phone": "+14155550145"}}
+    tokens = []
+    for _ in range(10):
+        started = await fx_client.post(f"/t/{fx_shop.slug}/chat/sessions", json={}, headers={"Origin": site})
+        assert started.status_code == 201, started.text
+        tokens.append(started.json()["token"])
+
+    async def place(i: int) -> Any:
+        return await fx_client.post(f"/t/{fx_shop.slug}/api/v1/orders", json={**order, "external_id": f"race-{i}"},
+                                    headers=fx_shop.auth)
+
+    async def leave_email(token: str) -> Any:
+        return await fx_client.post(f"/t/{fx_shop.slug}/chat/contact", json={"name": "Bea", "email":
+                                    "BEA@customer.example"}, headers={"Origin": site, "X-Chat-Token": token})
+
+    replies = await asyncio.gather(*(place(i) for i in range(10)), *(leave_email(t) for t in tokens))
+    assert all(r.status_code in (200, 201) for r in replies), [r.text for r in replies if r.status_code >= 300]
+    contacts = await _live_contacts(fx_shop)
+    # One contact; it has the phone too when an order (not a chat visitor) got there first.
+    assert [c["emails"] for c in contacts] == [["bea@customer.example"]], contacts
+    assert {r.json()["contact_id"] for r in replies[:10]} == {contacts[0]["id"]}
+    async with tenant_context(fx_shop.tenant):
+        linked = await current_uow().connection.fetch("SELECT DISTINCT contact FROM chat_session")
+    assert [r["contact"] for r in linked] == [contacts[0]["id"]]
+
+
 async def _someone_waits_for_an_address(within: float = 30) -> None:
     """Until another connection is queued on an advisory lock (held up by an address we hold); fails when none is."""
     conn = await raw_connect(TEST_DSN)
