@@ -194,9 +194,11 @@ async def identify(session_id: int, *, name: str = "", email: str = "", phone: s
     phone = normalize_phone(phone, await contacts.default_region(), field="phone") if (phone or "").strip() else ""
     if not (email or phone):
         raise Invalid("Leave an email address or a phone number.", field="email")
-    session = await get_session(session_id, lock=True)
+    await get_session(session_id)  # a gone chat is refused before anything is created
+    # The addresses before the session's row, in the order a merge takes them (which moves chat sessions too).
     contact_id = await identities.find_or_create(None, email=email or None, phone=phone or None, name=name,
                                                  source="chat")
+    session = await get_session(session_id, lock=True)
     await ChatSession.update({ChatSession.contact: contact_id,
                               ChatSession.visitor_name: name or session["visitor_name"],
                               ChatSession.visitor_email: email or session["visitor_email"],

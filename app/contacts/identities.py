@@ -14,7 +14,8 @@ sees the winner's contact and returns it. A merge takes the same locks for the a
 sees the contact before or after the merge, never the one being folded away while its links move.
 
 Several addresses are locked in one fixed order (their keys, sorted), so two transactions locking overlapping
-sets cannot deadlock each other here.
+sets cannot deadlock each other here. Take addresses before locking rows a merge also locks or moves (contacts,
+chat sessions, calls...), as the merge does: the other order can deadlock with a merge (PostgreSQL then aborts one).
 """
 
 from __future__ import annotations

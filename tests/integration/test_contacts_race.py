@@ -132,7 +132,8 @@ async def _someone_waits_for_an_address(within: float = 30) -> None:
             if time.monotonic() > deadline:
                 activity = await conn.fetch("SELECT state, wait_event_type, wait_event, left(query, 200) AS q FROM "
                                             "pg_stat_activity WHERE datname = current_database()")
-                raise AssertionError(f"{[dict(r) for r in activity]} nobody waited for the address we hold: they read it without taking their turn")
+                raise AssertionError("nobody waited for the address we hold: they read it without taking their "
+                                     f"turn; sessions: {[dict(r) for r in activity]}")
             await asyncio.sleep(0.02)
     finally:
         await conn.close()
