@@ -56,11 +56,14 @@ async def ensure_call(p: dict[str, str], *, direction: str | None = None) -> dic
     direction = direction or p.get("Direction", "inbound")
     customer = p.get("From", "") if direction == "inbound" else p.get("To", "")
     contact_id = await contact_for(customer) if direction == "inbound" else None
+    # A callback that ran before the call was known starts it as ringing even when it says the call is over: its
+    # handler then applies the final status like any other, so the call is finished (outcome, timeline) once.
+    status = p.get("CallStatus") or "ringing"
     await conn.execute(
         "INSERT INTO twilio_call (sid, direction, from_number, to_number, status, last_sequence, outcome, contact, "
         "queue_key, created_at, recording_sid, recording_status, recording_key) "
         "VALUES ($1, $2, $3, $4, $5, -1, '', $6, '', now(), '', '', '') ON CONFLICT (sid) DO NOTHING",
-        sid, direction, p.get("From", ""), p.get("To", ""), p.get("CallStatus") or "ringing", contact_id)
+        sid, direction, p.get("From", ""), p.get("To", ""), "ringing" if status in FINAL else status, contact_id)
     return dict(await conn.fetchrow("SELECT * FROM twilio_call WHERE sid = $1 FOR UPDATE", sid))
 
 
@@ -76,8 +79,8 @@ def _label(call: dict[str, Any]) -> str:
 async def queue_call(p: dict[str, str], queue_key: str) -> None:
     """The caller entered the tenant's queue: open the conversation every console sees."""
     call = await ensure_call(p)
-    if call["conversation"] is not None:
-        return
+    if call["conversation"] is not None or call["status"] in FINAL:
+        return  # a caller who hung up before this job ran is not waiting: the timeline says they hung up
     row = await conversations.open_conversation(channel="call", queue_key=queue_key, contact_id=call["contact"],
                                                 subject=f"Call from {_label(call)}", from_address=call["from_number"],
                                                 external_ref=call["sid"])

@@ -374,14 +374,16 @@ async def test_shuffled_calls_sms_and_mails_through_two_workers_make_one_contact
     assert sorted(links_b["calls"]) == sorted((p, owner_b[p]) for p in PHONES)
     assert links_b["sms"] == [] and links_b["emails"] == []
 
-    # Through the API each shop finds one card for the number, and its timeline holds that shop's calls only.
-    # (Which calls have an "ended" entry depends on the order the callbacks ran in, so only their shop is checked.)
-    for shop, texts in ((shop_a, SMS_PER_PHONE), (shop_b, 0)):
+    # Through the API each shop finds one card for the number, and its timeline holds that shop's calls only,
+    # each ended once whatever order its callbacks ran in; no finished call is left waiting in a queue.
+    for shop, prefix, calls, texts in ((shop_a, "CAa", CALLS_PER_PHONE, SMS_PER_PHONE), (shop_b, "CAb", 1, 0)):
         found = (await fx_client.get(f"/t/{shop.slug}/api/v1/contacts?q={PHONES[0][1:]}", headers=shop.auth)).json()
         assert [c["phones"] for c in found["items"]] == [[PHONES[0]]]
         timeline = (await fx_client.get(f"/t/{shop.slug}/api/v1/contacts/{found['items'][0]['id']}/timeline",
                                         headers=shop.auth)).json()["items"]
-        assert any(i["channel"] == "call" for i in timeline), timeline
-        sids = {i["payload"]["call_sid"] for i in timeline if "call_sid" in i["payload"]}
-        assert all(s.startswith("CAa" if shop is shop_a else "CAb") for s in sids), sids
+        ended = sorted(i["payload"]["call_sid"] for i in timeline if i["payload"].get("event") == "ended")
+        assert ended == sorted(f"{prefix}{PHONES[0][1:]}{n}" if shop is shop_a else f"{prefix}{PHONES[0][1:]}"
+                               for n in range(calls)), (seed, timeline)
         assert len([i for i in timeline if i["payload"].get("event") == "sms"]) == texts
+        waiting = (await fx_client.get(f"/t/{shop.slug}/api/v1/conversations/waiting", headers=shop.auth)).json()
+        assert [w for w in waiting if w["channel"] == "call"] == [], (seed, waiting)
