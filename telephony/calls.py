@@ -7,7 +7,7 @@ from typing import Any
 
 from app.accounts.services import Principal
 from app.contacts import events as contact_events
-from app.contacts import merge
+from app.contacts import identities, merge
 from app.contacts import services as contacts
 from app.conversations import events as queue_events
 from app.conversations import services as conversations
@@ -38,16 +38,12 @@ def _conn() -> Any:
     return current_uow().connection
 
 
-async def _contact_for(number: str) -> int | None:
+async def contact_for(number: str) -> int | None:
     """The contact owning `number`, created when the number is new; None for withheld or non-phone callers."""
     e164 = try_phone(number, await contacts.default_region()) if number.startswith("+") else None
     if e164 is None:
         return None
-    found = await contacts.find_by_phone(e164)
-    if found is not None:
-        return found
-    card = await contacts.create(None, {"phones": [e164]}, source="telephony")
-    return int(card["id"])
+    return await identities.find_or_create(None, phone=e164, source="telephony")
 
 
 async def ensure_call(p: dict[str, str], *, direction: str | None = None) -> dict[str, Any]:
@@ -59,12 +55,15 @@ async def ensure_call(p: dict[str, str], *, direction: str | None = None) -> dic
         return dict(row)
     direction = direction or p.get("Direction", "inbound")
     customer = p.get("From", "") if direction == "inbound" else p.get("To", "")
-    contact_id = await _contact_for(customer) if direction == "inbound" else None
+    contact_id = await contact_for(customer) if direction == "inbound" else None
+    # A callback that ran before the call was known starts it as ringing even when it says the call is over: its
+    # handler then applies the final status like any other, so the call is finished (outcome, timeline) once.
+    status = p.get("CallStatus") or "ringing"
     await conn.execute(
         "INSERT INTO twilio_call (sid, direction, from_number, to_number, status, last_sequence, outcome, contact, "
         "queue_key, created_at, recording_sid, recording_status, recording_key) "
         "VALUES ($1, $2, $3, $4, $5, -1, '', $6, '', now(), '', '', '') ON CONFLICT (sid) DO NOTHING",
-        sid, direction, p.get("From", ""), p.get("To", ""), p.get("CallStatus") or "ringing", contact_id)
+        sid, direction, p.get("From", ""), p.get("To", ""), "ringing" if status in FINAL else status, contact_id)
     return dict(await conn.fetchrow("SELECT * FROM twilio_call WHERE sid = $1 FOR UPDATE", sid))
 
 
@@ -80,8 +79,8 @@ def _label(call: dict[str, Any]) -> str:
 async def queue_call(p: dict[str, str], queue_key: str) -> None:
     """The caller entered the tenant's queue: open the conversation every console sees."""
     call = await ensure_call(p)
-    if call["conversation"] is not None:
-        return
+    if call["conversation"] is not None or call["status"] in FINAL:
+        return  # a caller who hung up before this job ran is not waiting: the timeline says they hung up
     row = await conversations.open_conversation(channel="call", queue_key=queue_key, contact_id=call["contact"],
                                                 subject=f"Call from {_label(call)}", from_address=call["from_number"],
                                                 external_ref=call["sid"])

@@ -17,7 +17,7 @@ from app.timeline import services as timeline
 from realtime.publish import emit
 from telephony import client
 from telephony import config as config_service
-from telephony.calls import NotReady, _contact_for
+from telephony.calls import NotReady, contact_for
 from telephony.tables import SmsMessage
 from telephony.twiml import Urls
 
@@ -34,7 +34,7 @@ async def on_inbound(p: dict[str, str], meta: dict[str, Any]) -> None:
     conn = current_uow().connection
     if await conn.fetchval("SELECT 1 FROM sms_message WHERE sid = $1", sid):
         return
-    contact_id = await _contact_for(p.get("From", ""))
+    contact_id = await contact_for(p.get("From", ""))
     body = p.get("Body", "")
     conversation_id = None
     if contact_id is not None:

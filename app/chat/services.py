@@ -16,6 +16,7 @@ from app.accounts.services import Principal
 from app.audit import services as audit
 from app.chat import events as chat_events
 from app.chat.tables import STATUSES, ChatMessage, ChatSession, ChatSettings
+from app.contacts import identities
 from app.contacts import services as contacts
 from app.conversations import events as conversation_events
 from app.conversations import services as conversations
@@ -193,13 +194,11 @@ async def identify(session_id: int, *, name: str = "", email: str = "", phone: s
     phone = normalize_phone(phone, await contacts.default_region(), field="phone") if (phone or "").strip() else ""
     if not (email or phone):
         raise Invalid("Leave an email address or a phone number.", field="email")
+    await get_session(session_id)  # a gone chat is refused before anything is created
+    # The addresses before the session's row, in the order a merge takes them (which moves chat sessions too).
+    contact_id = await identities.find_or_create(None, email=email or None, phone=phone or None, name=name,
+                                                 source="chat")
     session = await get_session(session_id, lock=True)
-    contact_id = (await contacts.find_by_email(email) if email else None) or (
-        await contacts.find_by_phone(phone) if phone else None)
-    if contact_id is None:
-        card = await contacts.create(None, {"name": name, "emails": [email] if email else [],
-                                            "phones": [phone] if phone else []}, source="chat")
-        contact_id = int(card["id"])
     await ChatSession.update({ChatSession.contact: contact_id,
                               ChatSession.visitor_name: name or session["visitor_name"],
                               ChatSession.visitor_email: email or session["visitor_email"],

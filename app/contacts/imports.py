@@ -13,10 +13,10 @@ from typing import Any
 import asyncpg
 import structlog
 
-from app.contacts import fields, import_mapping, services
+from app.contacts import fields, identities, import_mapping, services
 from app.contacts.tables import ContactImport
 from app.lib import import_csv, jobs
-from app.lib.db import TenantRef, current_uow, tenant_context
+from app.lib.db import TenantRef, tenant_context
 from app.lib.errors import DomainError, Invalid
 from app.lib.identities import normalize_email, try_phone
 from app.lib.imports import ERRORS_SHOWN, MAX_ERRORS_KEPT, ImportActor, ImportKind
@@ -72,14 +72,11 @@ async def _context() -> tuple[dict[str, str], str]:
 
 
 class _Known:
-    """The phones and emails of existing contacts that rows of a batch may match: looked up in one query each per
-    batch (not two per row), and kept current as rows create or extend contacts, so a file that names the same
-    person twice matches its own earlier row. The first match wins: phones before emails, lowest contact id."""
-
-    _PHONES = ("SELECT p.e164 AS key, p.contact FROM contact_phone p JOIN contact c ON c.id = p.contact "
-               "WHERE c.deleted_at IS NULL AND p.e164 = ANY($1::varchar[]) ORDER BY p.contact DESC")
-    _EMAILS = ("SELECT e.email AS key, e.contact FROM contact_email e JOIN contact c ON c.id = e.contact "
-               "WHERE c.deleted_at IS NULL AND e.email = ANY($1::varchar[]) ORDER BY e.contact DESC")
+    """The phones and emails of existing contacts that rows of a batch may match: looked up once per batch (not
+    twice per row) through `identities`, and kept current as rows create or extend contacts, so a file that names
+    the same person twice matches its own earlier row. The first match wins: phones before emails, lowest contact
+    id. The job claims (locks) the batch's addresses, so a call or an email from a new address arriving meanwhile
+    waits for the batch and finds its contact instead of making a second one."""
 
     def __init__(self, region: str) -> None:
         self.region = region
@@ -101,13 +98,13 @@ class _Known:
                 self._email[raw] = None
         return self._email[raw]
 
-    async def load(self, rows: list[dict[str, Any]]) -> _Known:
+    async def load(self, rows: list[dict[str, Any]], *, claim: bool) -> _Known:
+        """Who owns the rows' addresses; `claim` also locks them until the batch's transaction ends."""
         phones = {p for v in rows for raw in v.get("phones", []) if (p := self._phone_of(raw))}
         emails = {e for v in rows for raw in v.get("emails", []) if (e := self._email_of(raw))}
-        conn = current_uow().connection
-        for sql, keys, known in ((self._PHONES, phones, self.phones), (self._EMAILS, emails, self.emails)):
-            if keys:
-                known.update({r["key"]: r["contact"] for r in await conn.fetch(sql, list(keys))})  # lowest id last
+        found = await (identities.claim if claim else identities.owners)(phones, emails)
+        self.phones.update(found.phones)
+        self.emails.update(found.emails)
         return self
 
     def match(self, values: dict[str, Any]) -> int | None:
@@ -134,7 +131,7 @@ async def preview(import_id: int, limit: int = PREVIEW_ROWS) -> list[dict[str, A
     _, rows = await KIND.file(row)
     kinds, region = await _context()
     records = [(rec, import_mapping.row_values(mapping, rec.cells, kinds)) for rec in itertools.islice(rows, limit)]
-    known = await _Known(region).load([values for _, values in records])
+    known = await _Known(region).load([values for _, values in records], claim=False)
     out = []
     for rec, values in records:
         item: dict[str, Any] = {"row": rec.row, "values": values, "ok": True, "action": "create", "contact_id": None,
@@ -240,7 +237,7 @@ async def _process_batch(tenant: TenantRef, import_id: int, rows: _Rows, actor: 
         mapping = state["mapping"]["fields"]
         kinds, region = await _context()
         todo = [(rec, import_mapping.row_values(mapping, rec.cells, kinds)) for rec in rows.take(batch_rows)]
-        known = await _Known(region).load([values for _, values in todo])
+        known = await _Known(region).load([values for _, values in todo], claim=True)
         batch = _Batch()
         started = time.monotonic()
         for n, (rec, values) in enumerate(todo):

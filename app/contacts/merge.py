@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from app.audit import services as audit
-from app.contacts import events, files, services
+from app.contacts import events, files, identities, services
 from app.contacts.tables import Contact, ContactEmail, ContactPhone, Note
 from app.lib.db import current_uow
 from app.lib.errors import Conflict, Forbidden, Invalid, NotFound
@@ -109,6 +109,15 @@ async def _lock(survivor_id: int, other_id: int) -> dict[int, Any]:
     return {r["id"]: r for r in rows}
 
 
+async def _lock_addresses(survivor_id: int, other_id: int) -> None:
+    """Hold both contacts' phones and emails (identities.lock) before their rows: a call or mail from one of them
+    meanwhile waits for the merge and then finds the survivor, or went first and its link is moved with the rest."""
+    ids = [survivor_id, other_id]
+    phones = await ContactPhone.select(ContactPhone.e164).where(ContactPhone.contact.is_in(ids))
+    emails = await ContactEmail.select(ContactEmail.email).where(ContactEmail.contact.is_in(ids))
+    await identities.lock([r["e164"] for r in phones], [r["email"] for r in emails])
+
+
 def _check(locked: dict[int, Any], survivor_id: int, other_id: int) -> None:
     for cid, role in ((survivor_id, "This contact"), (other_id, f"Contact {other_id}")):
         row = locked.get(cid)
@@ -164,6 +173,7 @@ async def merge(actor: Any, survivor_id: int, other_id: int) -> dict[str, Any]:
         raise Forbidden("Only admins can merge contacts.")
     if survivor_id == other_id:
         raise Invalid("A contact cannot be merged into itself; choose another contact.", field="other_id")
+    await _lock_addresses(survivor_id, other_id)
     locked = await _lock(survivor_id, other_id)
     _check(locked, survivor_id, other_id)
     survivor, other = await services._cards([survivor_id, other_id])

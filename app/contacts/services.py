@@ -258,19 +258,6 @@ async def search(f: queries.ContactFilter, *, limit: int = 50,
     return await _cards(ids[:limit]), (offset + limit if more else None)
 
 
-async def find_by_phone(e164: str) -> int | None:
-    row = await ContactPhone.select(ContactPhone.contact).where(
-        (ContactPhone.e164 == e164) & ContactPhone.contact.deleted_at.is_null()).order_by(ContactPhone.contact).first()
-    return row["contact"] if row else None
-
-
-async def find_by_email(email: str) -> int | None:
-    row = await ContactEmail.select(ContactEmail.contact).where(
-        (ContactEmail.email == email.lower()) & ContactEmail.contact.deleted_at.is_null()).order_by(
-        ContactEmail.contact).first()
-    return row["contact"] if row else None
-
-
 # -- notes -----------------------------------------------------------------------------------------------------
 
 MAX_NOTE = 20_000

@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from app.contacts import services as contacts
+from app.contacts import identities
 from app.conversations import services as conversations
-from app.lib.db import current_uow, tenant_context
+from app.lib.db import tenant_context
 from app.lib.errors import Invalid
 from app.lib.identities import normalize_email
 from app.messaging import events as message_events
@@ -59,18 +59,9 @@ class InboundEmail:
             address = normalize_email(self.mail.from_address, field="from")
         except Invalid:
             address = ""
-        if address:
-            # Mails of one new sender processed at once would each create a contact: take turns per address.
-            await current_uow().connection.execute("SELECT pg_advisory_xact_lock(hashtext($1))",
-                                                   f"contact-email:{address}")
-            found = await contacts.find_by_email(address)
-            if found is not None:
-                return found
-        values: dict[str, Any] = {"name": self.mail.from_name or (address.split("@")[0] if address else "Unknown")}
-        if address:
-            values["emails"] = [address]
-        created = await contacts.create(None, values, source="email")
-        return int(created["id"])
+        return await identities.find_or_create(
+            None, email=address or None, name=self.mail.from_name or (address.split("@")[0] if address else "Unknown"),
+            source="email")
 
     async def _conversation(self, parent: dict[str, Any] | None, contact_id: int) -> int:
         if parent and parent["conversation"]:

@@ -11,12 +11,12 @@ from typing import Any
 
 from app.accounts.services import Principal
 from app.audit import services as audit
-from app.contacts import merge
+from app.contacts import identities, merge
 from app.contacts import services as contacts
 from app.contacts.tables import Contact
 from app.lib.db import current_uow
 from app.lib.errors import Conflict, Invalid, NotFound
-from app.lib.identities import normalize_email
+from app.lib.identities import normalize_email, normalize_phone
 from app.orders import events, money, pipeline
 from app.orders.tables import Order, OrderItem, OrderPayment, OrderStatusChange
 from app.timeline import services as timeline
@@ -81,19 +81,10 @@ async def _contact_for(actor: Principal, contact_id: int | None, customer: Any) 
         return contact_id
     if customer is None:
         raise Invalid("Say who ordered: contact_id, or customer with an email or phone.", field="contact_id")
-    found = None
-    if customer.email:
-        found = await contacts.find_by_email(normalize_email(customer.email, field="customer.email"))
-    if found is None and customer.phone:
-        from app.lib.identities import normalize_phone
-
-        found = await contacts.find_by_phone(normalize_phone(customer.phone, await contacts.default_region(),
-                                                             field="customer.phone"))
-    if found is not None:
-        return found
-    card = await contacts.create(actor, {"name": customer.name, "emails": [customer.email] if customer.email else [],
-                                         "phones": [customer.phone] if customer.phone else []}, source="order")
-    return int(card["id"])
+    email = normalize_email(customer.email, field="customer.email") if customer.email else None
+    phone = normalize_phone(customer.phone, await contacts.default_region(),
+                            field="customer.phone") if customer.phone else None
+    return await identities.find_or_create(actor, email=email, phone=phone, name=customer.name, source="order")
 
 
 def _actor_fields(actor: Principal | None) -> dict[str, Any]:

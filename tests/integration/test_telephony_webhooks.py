@@ -88,6 +88,28 @@ async def test_replays_and_reverse_order_status_callbacks(fx_client: Any, fx_sho
     assert all(w["processed_at"] is not None for w in await webhooks(fx_shop))
 
 
+async def test_a_completed_callback_processed_before_the_voice_request_finishes_the_call_once(
+        fx_client: Any, fx_shop: ShopFixture, fx_sim: Simulator) -> None:
+    """Jobs run in any order: when the caller's `completed` is handled before the voice request, the call still
+    gets its outcome and timeline entry, and no queue item is left waiting for a caller who has gone."""
+    line = await connect(fx_client, fx_shop, fx_sim)
+    sid = "CA" + secrets.token_hex(16)
+    params = _voice_params(line, sid)
+    done = {**params, "CallStatus": "completed", "SequenceNumber": "1", "CallDuration": "4"}
+    assert (await fx_sim.post(line.account_sid, line.url("status"), done)).status_code == 204
+    assert (await fx_sim.post(line.account_sid, line.url("voice"), params)).status_code == 200
+    await run_jobs(fx_shop)  # in the order stored: completed, then voice
+    async with tenant_context(fx_shop.tenant):
+        [call] = await Call.select().where(Call.sid == sid)
+    assert (call["status"], call["outcome"], call["duration"], call["conversation"]) == ("completed", "abandoned",
+                                                                                          4, None)
+    waiting = (await fx_client.get(f"/t/{fx_shop.slug}/api/v1/conversations/waiting", headers=fx_shop.auth)).json()
+    assert [w for w in waiting if w["channel"] == "call"] == []
+    timeline = (await fx_client.get(f"/t/{fx_shop.slug}/api/v1/contacts/{call['contact']}/timeline",
+                                    headers=fx_shop.auth)).json()["items"]
+    assert [i["payload"]["outcome"] for i in timeline if i["payload"].get("event") == "ended"] == ["abandoned"]
+
+
 async def test_a_failing_job_is_retried_and_stays_visible(fx_client: Any, fx_shop: ShopFixture,
                                                           fx_sim: Simulator) -> None:
     """A recording callback that overtakes its call fails (the call is unknown), is retried with back-off by the
