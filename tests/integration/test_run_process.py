@@ -59,15 +59,21 @@ def fx_state_dir() -> Iterator[Path]:
         yield Path(tmp)
 
 
-@pytest.fixture
-async def fx_run_database() -> AsyncIterator[str]:
-    """An empty database of its own: `run` migrates it and creates the demo shop there, apart from other tests."""
+@pytest.fixture(params=["embedded", "configured"])
+async def fx_run_setup(request: pytest.FixtureRequest, fx_state_dir: Path) -> AsyncIterator[tuple[str, Setup]]:
+    """Embedded defaults (no DATABASE_URL, no REDIS_URL), or configured: an empty database of its own (`run`
+    migrates it and creates the demo shop there, apart from other tests) and the local Redis."""
+    if request.param == "embedded":
+        yield "embedded", _setup(fx_state_dir)
+        return
     name = f"sb_test_run_{RUN_ID}_{WORKER}"
     conn = await asyncpg.connect(ADMIN_DSN)
     try:
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await conn.execute(f'CREATE DATABASE "{name}"')
-        yield ADMIN_DSN.rsplit("/", 1)[0] + f"/{name}"
+        dsn = ADMIN_DSN.rsplit("/", 1)[0] + f"/{name}"
+        yield "configured", _setup(fx_state_dir, DATABASE_URL=dsn, REDIS_URL=REDIS_URL,
+                                   REDIS_PREFIX=f"sb-run-{RUN_ID}-{WORKER}")
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await conn.close()
@@ -177,15 +183,8 @@ def _assert_all_gone(setup: Setup, tree: list[psutil.Process], run: Run) -> None
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
-@pytest.mark.parametrize("mode", ["embedded", "configured"])
-async def test_signal_stops_every_child_and_frees_every_port(
-    sig: int, mode: str, fx_state_dir: Path, request: pytest.FixtureRequest
-) -> None:
-    if mode == "configured":
-        dsn = request.getfixturevalue("fx_run_database")
-        setup = _setup(fx_state_dir, DATABASE_URL=dsn, REDIS_URL=REDIS_URL, REDIS_PREFIX=f"sb-run-{RUN_ID}-{WORKER}")
-    else:
-        setup = _setup(fx_state_dir)
+async def test_signal_stops_every_child_and_frees_every_port(sig: int, fx_run_setup: tuple[str, Setup]) -> None:
+    mode, setup = fx_run_setup
     for attempt in ("first start", "immediate restart"):
         run, tree = _start_and_check_owns_every_listener(setup, embedded=mode == "embedded")
         try:
