@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.conftest import Inbox, ShopFixture, run_jobs_until
+from tests.conftest import Inbox, ShopFixture, pending_jobs, run_jobs_until
 from tests.integration.test_orders import api, make_contact, make_order
 
 
@@ -25,7 +25,11 @@ async def test_status_email_from_sandboxed_template(fx_client: Any, fx_shop: Sho
     for status in ("paid", "packed", "shipped"):
         await fx_client.post(api(fx_shop, f"/orders/{order['id']}/status"), json={"status": status},
                              headers=fx_shop.auth)
-    await run_jobs_until(lambda: fx_inbox.messages, settle=0.3)
+
+    async def every_job_ran() -> bool:  # not "nothing more within X s": the queue itself says all is done
+        return await pending_jobs(fx_shop.slug) == 0
+
+    await run_jobs_until(every_job_ran)
     assert len(fx_inbox.messages) == 1  # only "shipped" was chosen
     msg = fx_inbox.messages[0]
     assert msg["To"] == "nia@example.com" and msg["Subject"] == "Order N-5: Shipped"
