@@ -4,6 +4,7 @@ listener; a port it needs that is taken stops it at once, naming the port."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import signal
@@ -241,3 +242,35 @@ def _env(**values: str) -> Iterator[None]:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+async def test_mail_in_child_ends_when_its_parent_is_killed(fx_db: str) -> None:
+    """SIGKILL leaves `run` no chance to clean up: its mail-in child still ends (Linux's parent-death signal)
+    and frees the port, instead of taking the shops' mail as an orphan."""
+    port = free_port()
+    parent_code = ("import sys\nfrom app.messaging import listener\nchild = listener.spawn()\n"
+                   "print('CHILD', child.proc.pid if child.wait_ready() else 'not ready', flush=True)\n"
+                   "import time\ntime.sleep(600)\n")
+    parent = subprocess.Popen([sys.executable, "-c", parent_code], cwd=REPO, stdout=subprocess.PIPE,
+                              env={**os.environ, "MAIL_IN_PORT": str(port)})
+    child: psutil.Process | None = None
+    try:
+        assert parent.stdout is not None
+        lines = [parent.stdout.readline().decode()]  # the child shares the pipe: its log lines come too
+        while lines[-1] and not lines[-1].startswith("CHILD "):
+            lines.append(parent.stdout.readline().decode())
+        said = lines[-1].split()
+        assert said[1:2] and said[1].isdigit(), f"mail-in did not start: {lines}"
+        child = psutil.Process(int(said[1]))
+        assert _listening(port)
+        parent.kill()
+        parent.wait(10)
+        _, alive = await asyncio.to_thread(psutil.wait_procs, [child], STOP_WITHIN)
+        assert alive == [] and not _alive(child), "mail-in outlived its killed parent"
+        assert not _listening(port)
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait(10)
+        if child is not None and _alive(child):
+            child.kill()
