@@ -9,7 +9,7 @@ import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Iterator
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import click
 from rich.console import Console
@@ -137,7 +137,7 @@ def _port_taken(host: str, port: int) -> str | None:
     return None
 
 
-def _cannot_listen(what: str, host: str, port: int, reason: str) -> None:
+def _cannot_listen(what: str, host: str, port: int, reason: str) -> NoReturn:
     console.print(f"[red]Cannot start:[/red] {what} cannot listen on {host}:{port} (port {port}): {reason}. "
                   "Stop whatever holds it or choose another port.")
     sys.exit(1)
