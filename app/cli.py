@@ -158,6 +158,9 @@ def run(host: str | None, port: int | None, demo: bool) -> None:
             _run(stack, host, port, demo)
     except _Stopped as stop:
         # End the way the signal meant (what uvicorn does after its own graceful stop): killed by it.
+        for stream in (sys.stdout, sys.stderr):  # dying by a signal skips Python's own flush at exit
+            with contextlib.suppress(Exception):
+                stream.flush()
         signal.signal(stop.signum, signal.SIG_DFL)
         signal.raise_signal(stop.signum)
     finally:
