@@ -213,10 +213,9 @@ async def run_jobs_until(done: Any, *, timeout: float = 10.0) -> None:
 async def pending_jobs(tenant_slug: str) -> int:
     """Jobs of this tenant still queued or running (finished ones leave the queue; failed ones are held as
     `failed`): zero means every job its requests enqueued has run, whatever it did."""
-    conn = await asyncpg.connect(TEST_DSN)
-    try:
+    from app.piccolo_conf import DB
+
+    async with DB.pool.acquire() as conn:  # the session's pool: polling opens no new connections
         return int(await conn.fetchval(
             "SELECT count(*) FROM public.pgqueuer WHERE status IN ('queued', 'picked') "
             "AND convert_from(payload, 'UTF8')::jsonb ->> 'tenant' = $1", tenant_slug))
-    finally:
-        await conn.close()
