@@ -210,12 +210,18 @@ async def run_jobs_until(done: Any, *, timeout: float = 10.0) -> None:
         await worker.stop()
 
 
-async def pending_jobs(tenant_slug: str) -> int:
-    """Jobs of this tenant still queued or running (finished ones leave the queue; failed ones are held as
-    `failed`): zero means every job its requests enqueued has run, whatever it did."""
+async def work_left(tenant: Any) -> list[str]:
+    """What this tenant still has to do: durable listeners behind the event log's end (they enqueue jobs, e.g.
+    the order notifier) and jobs queued or running (finished ones leave the queue; failed ones are held as
+    `failed`). Empty means everything its requests set in motion has run, whatever it did."""
+    from app.lib.db import tenant_context
     from app.piccolo_conf import DB
+    from realtime import durable
 
+    async with tenant_context(tenant):
+        left = [f"listener {name}" for name in await durable.pending()]
     async with DB.pool.acquire() as conn:  # the session's pool: polling opens no new connections
-        return int(await conn.fetchval(
+        jobs = int(await conn.fetchval(
             "SELECT count(*) FROM public.pgqueuer WHERE status IN ('queued', 'picked') "
-            "AND convert_from(payload, 'UTF8')::jsonb ->> 'tenant' = $1", tenant_slug))
+            "AND convert_from(payload, 'UTF8')::jsonb ->> 'tenant' = $1", tenant.slug))
+    return left + [f"{jobs} jobs"] * bool(jobs)
