@@ -303,7 +303,8 @@ def mail_in(host: str | None, port: int | None, health_port: int | None, ready_f
         listener.die_with_parent(parent)
     with _database():
         try:
-            listener.main(host, port, health_port=health_port or _settings().jobs.health_port, ready_fd=ready_fd)
+            listener.main(host, port, health_port=health_port or _settings().jobs.health_port,
+                          ready_fd=ready_fd)
         except listener.ListenError as exc:
             console.print(f"[red]Cannot start:[/red] {exc}")
             sys.exit(1)
