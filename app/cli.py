@@ -9,7 +9,7 @@ import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Iterator
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import click
 from rich.console import Console
@@ -93,12 +93,83 @@ async def _prepare(progress: bool = True) -> Any:
     return await migrate_all(on_progress=None)
 
 
+class _Stopped(BaseException):
+    """SIGTERM or SIGINT arrived outside uvicorn's own handling: unwind so every child is stopped first."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_stopped(signum: int, frame: Any) -> None:
+    for sig in (signal.SIGINT, signal.SIGTERM):  # the clean-up runs once, to the end
+        signal.signal(sig, signal.SIG_IGN)
+    raise _Stopped(signum)
+
+
+def _listeners(settings: Any, demo: bool) -> list[tuple[str, str, int]]:
+    """Every (setting, host, port) `run` listens on."""
+    from urllib.parse import urlparse
+
+    ports = [("PORT", settings.app.host, settings.app.port),
+             ("MAIL_IN_PORT", settings.mail.mail_in_host, settings.mail.mail_in_port)]
+    if settings.jobs.health_port:
+        ports.append(("WORKER_HEALTH_PORT (mail-in's /health)", "127.0.0.1", settings.jobs.health_port))
+    if settings.mail.catcher:
+        ports.append(("SMTP_PORT (mail catcher)", settings.mail.smtp_host, settings.mail.smtp_port))
+    if demo and _simulated(settings):
+        url = urlparse(settings.app.twilio_api_base)
+        ports.append(("TWILIO_API_BASE (Twilio simulator)", str(url.hostname), int(url.port or 0)))
+    return ports
+
+
+def _port_taken(host: str, port: int) -> str | None:
+    """Why `host:port` cannot be listened on (None when it can); the servers set SO_REUSEADDR, so do we."""
+    import socket
+
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        with socket.socket(family, socket.SOCK_STREAM) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind((host, port))
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return None
+
+
+def _cannot_listen(what: str, host: str, port: int, reason: str) -> NoReturn:
+    console.print(f"[red]Cannot start:[/red] {what} cannot listen on {host}:{port} (port {port}): {reason}. "
+                  "Stop whatever holds it or choose another port.")
+    sys.exit(1)
+
+
 @main.command()
 @click.option("--host", default=None, help="Bind address (default HOST or 127.0.0.1).")
 @click.option("--port", default=None, type=int, help="Port (default PORT or 8000).")
 @click.option("--demo/--no-demo", default=True, help="Create the demo tenant if missing.")
 def run(host: str | None, port: int | None, demo: bool) -> None:
-    """Serve the web app (embedded PostgreSQL, in-memory fan-out and mail catcher when not configured)."""
+    """Serve the web app (embedded PostgreSQL, in-memory fan-out and mail catcher when not configured).
+
+    SIGTERM and SIGINT stop everything it started (mail-in, the simulator, the mail catcher, the embedded
+    PostgreSQL) before it exits; a port it needs that is taken stops it at once with exit status 1."""
+    previous = {sig: signal.signal(sig, _raise_stopped) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with contextlib.ExitStack() as stack:
+            _run(stack, host, port, demo)
+    except _Stopped as stop:
+        # End the way the signal meant (what uvicorn does after its own graceful stop): killed by it.
+        for stream in (sys.stdout, sys.stderr):  # dying by a signal skips Python's own flush at exit
+            with contextlib.suppress(Exception):
+                stream.flush()
+        signal.signal(stop.signum, signal.SIG_DFL)
+        signal.raise_signal(stop.signum)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _run(stack: contextlib.ExitStack, host: str | None, port: int | None, demo: bool) -> None:
+    """`run`'s body; each thing it starts is pushed on `stack`, which stops them in reverse order."""
     import uvicorn
 
     from app.settings import get_settings
@@ -106,9 +177,15 @@ def run(host: str | None, port: int | None, demo: bool) -> None:
     if host or port:
         os.environ.update({k: str(v) for k, v in (("HOST", host), ("PORT", port)) if v})
         get_settings.cache_clear()
-    server = _ensure_database()
     settings = _settings()
-    catcher = None
+    for what, bind_host, bind_port in _listeners(settings, demo):
+        reason = _port_taken(bind_host, bind_port)
+        if reason:
+            _cannot_listen(what, bind_host, bind_port, reason)
+    server = _ensure_database()
+    if server is not None:
+        stack.callback(server.cleanup)
+    settings = _settings()
     if settings.mail.catcher:
         from app.lib.mail import start_catcher
 
@@ -124,8 +201,13 @@ def run(host: str | None, port: int | None, demo: bool) -> None:
             console.print(Panel(f"[b]To:[/b] {msg['To']}\n[b]Subject:[/b] {msg['Subject']}\n\n{text}",
                                 title=f"mail caught → {path}", expand=False))
 
-        catcher = start_catcher(settings.mail.smtp_host, settings.mail.smtp_port,
-                                settings.app.state_dir / "mail", announce)
+        try:
+            catcher = start_catcher(settings.mail.smtp_host, settings.mail.smtp_port,
+                                    settings.app.state_dir / "mail", announce)
+        except OSError as exc:
+            _cannot_listen("the mail catcher (SMTP_PORT)", settings.mail.smtp_host, settings.mail.smtp_port,
+                           exc.strerror or str(exc))
+        stack.callback(catcher.stop)
         console.print(f"[green]Mail catcher[/green] on {settings.mail.smtp_host}:{settings.mail.smtp_port}; "
                       f"mail is shown here and kept in {settings.app.state_dir / 'mail'}")
 
@@ -142,7 +224,7 @@ def run(host: str | None, port: int | None, demo: bool) -> None:
         return False
 
     created = _with_db(prepare)
-    phones = _start_simulator(settings) if demo else None
+    phones = _start_simulator(settings, stack) if demo else None
     _banner(settings, demo, created)
     if phones:
         console.print(Panel(f"Twilio simulator: [b]{phones}/[/b]  (call or text the demo shop, answer operator "
@@ -153,15 +235,12 @@ def run(host: str | None, port: int | None, demo: bool) -> None:
     from app.messaging import listener
 
     mail_in = listener.spawn()
-    try:
-        uvicorn.run("app.asgi:create_app", factory=True, host=settings.app.host, port=settings.app.port,
-                    log_level="info", lifespan="on")
-    finally:
-        mail_in.terminate()
-        if catcher is not None:
-            catcher.stop()
-        if server is not None:
-            server.cleanup()
+    stack.callback(mail_in.stop)
+    if not mail_in.wait_ready():
+        _cannot_listen(f"the inbound mail listener (mail-in, exit status {mail_in.returncode()})",
+                       settings.mail.mail_in_host, settings.mail.mail_in_port, "see its message above")
+    uvicorn.run("app.asgi:create_app", factory=True, host=settings.app.host, port=settings.app.port,
+                log_level="info", lifespan="on")
 
 
 def _simulated(settings: Any) -> bool:
@@ -172,7 +251,7 @@ def _simulated(settings: Any) -> bool:
     return url.hostname in ("127.0.0.1", "localhost") and bool(url.port)
 
 
-def _start_simulator(settings: Any) -> str | None:
+def _start_simulator(settings: Any, stack: contextlib.ExitStack) -> str | None:
     """When TWILIO_API_BASE is a loopback address, the Twilio simulator serves it (REST API + phone page), with
     the demo shop's account and number; its webhooks go to this server."""
     from urllib.parse import urlparse
@@ -184,10 +263,15 @@ def _start_simulator(settings: Any) -> str | None:
         return None
     url = urlparse(settings.app.twilio_api_base)
     assert url.hostname and url.port
-    start_in_thread(url.hostname, url.port, account_sid=d.DEMO_TWILIO_SID, auth_token=d.DEMO_TWILIO_TOKEN,
-                    number=d.DEMO_NUMBER, webhook_base=f"{settings.app.base_url}/t/{d.DEMO_SLUG}/webhooks/twilio",
-                    devices=list(d.DEMO_DEVICES.values()),
-                    shop_widget=f"{settings.app.base_url}/t/{d.DEMO_SLUG}/widget.js")
+    try:
+        simulator = start_in_thread(url.hostname, url.port, account_sid=d.DEMO_TWILIO_SID,
+                                    auth_token=d.DEMO_TWILIO_TOKEN, number=d.DEMO_NUMBER,
+                                    webhook_base=f"{settings.app.base_url}/t/{d.DEMO_SLUG}/webhooks/twilio",
+                                    devices=list(d.DEMO_DEVICES.values()),
+                                    shop_widget=f"{settings.app.base_url}/t/{d.DEMO_SLUG}/widget.js")
+    except RuntimeError as exc:
+        _cannot_listen("the Twilio simulator (TWILIO_API_BASE)", url.hostname, url.port, str(exc))
+    stack.callback(simulator.stop)
     return str(settings.app.twilio_api_base)
 
 
@@ -208,12 +292,22 @@ def _banner(settings: Any, demo: bool, created: bool) -> None:
 @click.option("--port", default=None, type=int, help="Port (default MAIL_IN_PORT or 2525).")
 @click.option("--health-port", default=None, type=int,
               help="Answer GET /health on 127.0.0.1:PORT, 200 or 503 (default WORKER_HEALTH_PORT; unset: none).")
-def mail_in(host: str | None, port: int | None, health_port: int | None) -> None:
+@click.option("--ready-fd", default=None, type=int, hidden=True, help="`run`: a pipe told when it listens.")
+@click.option("--parent", default=None, type=int, hidden=True, help="`run`: the process whose end ends this one.")
+def mail_in(host: str | None, port: int | None, health_port: int | None, ready_fd: int | None,
+            parent: int | None) -> None:
     """Receive every shop's inbound email over SMTP (addresses <slug>@MAIL_DOMAIN)."""
     from app.messaging import listener
 
+    if parent is not None:
+        listener.die_with_parent(parent)
     with _database():
-        listener.main(host, port, health_port=health_port or _settings().jobs.health_port)
+        try:
+            listener.main(host, port, health_port=health_port or _settings().jobs.health_port,
+                          ready_fd=ready_fd)
+        except listener.ListenError as exc:
+            console.print(f"[red]Cannot start:[/red] {exc}")
+            sys.exit(1)
 
 
 async def _start_spine() -> Any:

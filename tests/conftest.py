@@ -182,9 +182,11 @@ def fx_inbox(monkeypatch: pytest.MonkeyPatch) -> Any:
     get_settings.cache_clear()
 
 
-async def run_jobs_until(done: Any, *, timeout: float = 5.0, settle: float = 0.0) -> None:
-    """Run the real job worker on this test's database until `done()` is true (or the timeout passes)."""
+async def run_jobs_until(done: Any, *, timeout: float = 10.0) -> None:
+    """Run the real job worker on this test's database until `done()` (a function or a coroutine function) is
+    true; fails the test when the timeout passes first."""
     import asyncio
+    import inspect
 
     from app.lib.jobs import Worker
     from app.listeners import DURABLE
@@ -196,10 +198,30 @@ async def run_jobs_until(done: Any, *, timeout: float = 5.0, settle: float = 0.0
     await spine.start()
     try:
         for _ in range(int(timeout / 0.05)):
-            if done():
-                break
+            result = done()
+            if inspect.isawaitable(result):
+                result = await result
+            if result:
+                return
             await asyncio.sleep(0.05)
-        await asyncio.sleep(settle)
+        raise AssertionError(f"run_jobs_until: {getattr(done, '__name__', done)} still false after {timeout} s")
     finally:
         await spine.stop()
         await worker.stop()
+
+
+async def work_left(tenant: Any) -> list[str]:
+    """What this tenant still has to do: durable listeners behind the event log's end (they enqueue jobs, e.g.
+    the order notifier) and jobs queued or running (finished ones leave the queue; failed ones are held as
+    `failed`). Empty means everything its requests set in motion has run, whatever it did."""
+    from app.lib.db import tenant_context
+    from app.piccolo_conf import DB
+    from realtime import durable
+
+    async with tenant_context(tenant):
+        left = [f"listener {name}" for name in await durable.pending()]
+    async with DB.pool.acquire() as conn:  # the session's pool: polling opens no new connections
+        jobs = int(await conn.fetchval(
+            "SELECT count(*) FROM public.pgqueuer WHERE status IN ('queued', 'picked') "
+            "AND convert_from(payload, 'UTF8')::jsonb ->> 'tenant' = $1", tenant.slug))
+    return left + [f"{jobs} jobs"] * bool(jobs)

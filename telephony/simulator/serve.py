@@ -44,9 +44,22 @@ class _ThreadServer(uvicorn.Server):
         yield  # signals belong to the main thread's server (the app)
 
 
-def start_in_thread(host: str, port: int, **kwargs: Any) -> uvicorn.Server:
+class ThreadedSimulator:
+    """The simulator `start_in_thread` runs: its uvicorn server and the thread serving it."""
+
+    def __init__(self, server: uvicorn.Server, thread: threading.Thread) -> None:
+        self.server = server
+        self.thread = thread
+
+    def stop(self, timeout: float = 10) -> None:
+        """Close its listener and wait for its thread (`switchboard run` on the way out)."""
+        self.server.should_exit = True
+        self.thread.join(timeout)
+
+
+def start_in_thread(host: str, port: int, **kwargs: Any) -> ThreadedSimulator:
     """The simulator on its own event loop in a daemon thread, beside the app `switchboard run` serves; built inside
-    that loop so its asyncio objects belong to it. Returns once it listens."""
+    that loop so its asyncio objects belong to it. Returns once it listens; RuntimeError when it cannot."""
     ready = threading.Event()
     holder: dict[str, uvicorn.Server] = {}
 
@@ -61,12 +74,15 @@ def start_in_thread(host: str, port: int, **kwargs: Any) -> uvicorn.Server:
             ready.set()
             await task
 
-        asyncio.run(go())
-        ready.set()
+        try:
+            asyncio.run(go())
+        finally:  # uvicorn ends a server that cannot bind with sys.exit: say so at once
+            ready.set()
 
-    threading.Thread(target=main, name="twilio-simulator", daemon=True).start()
+    thread = threading.Thread(target=main, name="twilio-simulator", daemon=True)
+    thread.start()
     ready.wait(15)
     server = holder.get("server")
     if server is None or not server.started:
         raise RuntimeError(f"the Twilio simulator could not listen on {host}:{port}")
-    return server
+    return ThreadedSimulator(server, thread)

@@ -11,6 +11,7 @@ Contract for a benchmark module (add one per feature as `tests/bench/bench_<feat
         ctx.section("Something")                 # a heading in the live output
         ...                                      # app modules may be imported at module top level
         ctx.record("figure name", 12.3, "ms", note="p50 of 100")   # a row of the summary table
+        ctx.record("frame p50", 4.5, "ms", errors=n_failed, lost=n_missing)  # samples left out: marks it FAILED
 
 Before `main(ctx)` runs, the runner has:
 - set the environment like tests/conftest.py (SECRET_KEY, DATABASE_URL, MAIL_CATCHER=false,
@@ -22,4 +23,8 @@ After `main` returns (or raises) the pool is closed and the database dropped `WI
 `ctx` carries the DSNs, the rich console, sizes overridable from the environment (`ctx.env_int`) and helpers
 in `tests.bench.harness`: `percentiles`, `closed_loop` (N concurrent workers for a fixed time),
 `app_server` (the real app under uvicorn on a free loopback port), `wrk_load` (when `wrk` is installed).
+
+A percentile over the calls that worked says nothing about the ones that did not: pass every figure the failed
+calls and the frames or messages that never arrived behind it (`errors=`, `lost=`). The summary prints them
+beside each figure, marks it "FAILED: 3 errors", and the module's status says how many figures failed.
 """

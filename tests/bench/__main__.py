@@ -2,7 +2,8 @@
 
 NAME selects modules `tests/bench/bench_NAME.py` (exact name, or a substring of it). With no NAME, all run, in
 alphabetical order, each on its own throwaway database. The summary table is printed at the end; the exit
-status is 1 when a module raised (figures of the others are still printed).
+status is 1 when a module raised or a figure FAILED (had errors or lost samples; figures of the others are
+still printed).
 """
 
 from __future__ import annotations
@@ -67,6 +68,9 @@ async def run(selected: list[str], console: Console) -> tuple[list[harness.Figur
         except Exception as exc:
             status = f"failed: {type(exc).__name__}: {exc}"
             console.print(f"[red]{traceback.format_exc()}[/red]")
+        failed = [f for f in ctx.figures if f.failed]
+        if status == "ok" and failed:
+            status = f"{len(failed)} figures FAILED (errors or lost samples)"
         figures.extend(ctx.figures)
         outcomes.append((name, time.perf_counter() - started, status))
     return figures, outcomes
@@ -78,13 +82,15 @@ def summary(figures: list[harness.Figure], outcomes: list[tuple[str, float, str]
     table.add_column("figure")
     table.add_column("value", justify="right", style="bold")
     table.add_column("unit")
+    table.add_column("errors / lost", justify="right")
     table.add_column("note", style="dim", overflow="fold")
     previous = None
     for f in figures:
         if previous is not None and f.module != previous:
             table.add_section()
         previous = f.module
-        table.add_row(f.module, f.name, harness.fmt_value(f.value), f.unit, f.note)
+        value = harness.fmt_value(f.value) + (f"\n[red]{f.failed}[/red]" if f.failed else "")
+        table.add_row(f.module, f.name, value, f.unit, f"{f.errors} / {f.lost}", f.note)
     console.print(table)
     runs = Table(title="Modules")
     runs.add_column("module")

@@ -169,7 +169,8 @@ async def run(ctx: BenchContext, base: str, n_chats: int, n_ops: int, rounds: in
             await converse(chats[0], 1)
         pb = percentiles(round_ms, (50, 99))
         ctx.record("one chat alone: round trip p50 / p99", f"{pb[50]:.1f} / {pb[99]:.1f}", "ms",
-                   f"{len(round_ms)} rounds, no other traffic")
+                   f"{len(round_ms)} rounds, no other traffic", lost=lost)
+        lost_solo, lost = lost, 0
         for samples in (round_ms, leg1_ms, leg2_ms):
             samples.clear()
         think_ms = think_saved
@@ -180,11 +181,11 @@ async def run(ctx: BenchContext, base: str, n_chats: int, n_ops: int, rounds: in
         pr, p1, p2 = percentiles(round_ms, (50, 99)), percentiles(leg1_ms, (50, 99)), percentiles(leg2_ms, (50, 99))
         ctx.record("round trip visitor -> operator -> visitor p50", pr[50], "ms",
                    f"{len(round_ms)} rounds in {elapsed:.1f} s ({2 * len(round_ms) / elapsed:.0f} messages/s, "
-                   f"pauses up to {think_ms / 1000:.0f} s)")
-        ctx.record("round trip visitor -> operator -> visitor p99", pr[99], "ms")
-        ctx.record("  visitor POST -> operator console p50 / p99", f"{p1[50]:.1f} / {p1[99]:.1f}", "ms")
-        ctx.record("  operator reply POST -> widget p50 / p99", f"{p2[50]:.1f} / {p2[99]:.1f}", "ms")
-        ctx.record("  rounds lost (no arrival within 30 s)", lost, "")
+                   f"pauses up to {think_ms / 1000:.0f} s)", lost=lost)
+        ctx.record("round trip visitor -> operator -> visitor p99", pr[99], "ms", lost=lost)
+        ctx.record("  visitor POST -> operator console p50 / p99", f"{p1[50]:.1f} / {p1[99]:.1f}", "ms", lost=lost)
+        ctx.record("  operator reply POST -> widget p50 / p99", f"{p2[50]:.1f} / {p2[99]:.1f}", "ms", lost=lost)
+        ctx.record("  rounds lost (no arrival within 30 s)", lost_solo + lost, "", lost=lost_solo + lost)
         for task in listeners:
             task.cancel()
         for ws in consoles + widgets:

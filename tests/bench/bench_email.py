@@ -137,10 +137,10 @@ async def main(ctx: BenchContext) -> None:
             await proc.wait()
     pct = percentiles(latencies)
     ctx.record("inbound accepted", len(latencies) / elapsed, "emails/s",
-               note=f"{len(latencies)} mails, {sessions} SMTP sessions; stored + job queued per mail")
-    ctx.record("inbound accept latency p50", pct[50] * 1000, "ms", note=f"p99 {pct[99] * 1000:.1f} ms")
-    if refused:
-        ctx.record("inbound refused", refused, "mails")
+               note=f"{len(latencies)} mails, {sessions} SMTP sessions; stored + job queued per mail", errors=refused)
+    ctx.record("inbound accept latency p50", pct[50] * 1000, "ms", note=f"p99 {pct[99] * 1000:.1f} ms",
+               errors=refused)
+    ctx.record("inbound refused", refused, "mails", errors=refused)
 
     # The schema name comes from our tenant registry (a validated slug), so formatting it into SQL is safe.
     conn = await asyncpg.connect(ctx.dsn)
@@ -176,4 +176,5 @@ async def main(ctx: BenchContext) -> None:
         await conn.close()
     ctx.record("inbound parsed + stored", total / elapsed, "emails/s",
                note=f"{stats['emails']} emails, {stats['contacts']} contacts, {stats['conversations']} "
-                    f"conversations, {stats['errors']} errors; {workers} job worker(s)")
+                    f"conversations, {stats['errors']} errors; {workers} job worker(s)",
+               errors=int(stats["errors"]), lost=max(0, int(total) - int(stats["emails"]) - int(stats["errors"])))

@@ -202,7 +202,7 @@ async def bench_me(ctx: BenchContext, all_shops: list[Shop]) -> None:
 
         if wrk_available():
             w = await wrk_load(server.base_url, targets, connections=concurrency, duration=duration, warmup=warmup)
-            errors = w.non_2xx + (1 if w.socket_errors else 0)
+            errors = w.non_2xx + w.socket_error_count
             _record_load(ctx, "HTTP /me (wrk -t1)", w.rate, w.p50_ms, w.p99_ms, errors,
                          f"load tool: wrk, 1 thread, {concurrency} connections, {w.requests:,} requests"
                          + (f"; {w.socket_errors}" if w.socket_errors else ""))
@@ -249,5 +249,5 @@ async def bench_me(ctx: BenchContext, all_shops: list[Shop]) -> None:
 
 
 def _record_load(ctx: BenchContext, label: str, rate: float, p50: float, p99: float, errors: int, note: str) -> None:
-    ctx.record(f"{label}", rate, "req/s", note)
-    ctx.record(f"  {label} latency p50 / p99", f"{p50:.2f} / {p99:.2f}", "ms", f"{errors} errors")
+    ctx.record(f"{label}", rate, "req/s", note, errors=errors)
+    ctx.record(f"  {label} latency p50 / p99", f"{p50:.2f} / {p99:.2f}", "ms", f"{errors} errors", errors=errors)

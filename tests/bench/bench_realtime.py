@@ -499,7 +499,8 @@ async def bench_raw_redis(ctx: BenchContext, rates: list[int], seconds: float) -
                 await asyncio.sleep(0.05)
             p = percentiles(lat, (50, 99))
             ctx.record(f"raw Redis pub→sub @ {rate:,}/s p50 / p99", f"{p[50]:.3f} / {p[99]:.3f}", "ms",
-                       f"{len(lat):,}/{n:,} received, published in {took:.1f} s; load average {load_avg()}")
+                       f"{len(lat):,}/{n:,} received, published in {took:.1f} s; load average {load_avg()}",
+                       lost=max(0, n - len(lat)))
     finally:
         task.cancel()
         with contextlib.suppress(BaseException):
@@ -626,7 +627,8 @@ async def one_cell(ctx: BenchContext, shops: list[Shop], fleet: Fleet, pids: lis
     name = f"{len(fleet):,} consoles @ {rate:,} ev/s{label}"
     ctx.record(f"{name}: commit→frame p50 / p99", f"{p[50]:.1f} / {p[99]:.1f}", "ms",
                f"{event}; {len(lat):,}/{expected:,} frames ({100 * len(lat) / max(1, expected):.1f}%)"
-               f"{shortened}; max {max(lat, default=float('nan')):.0f} ms")
+               f"{shortened}; max {max(lat, default=float('nan')):.0f} ms",
+               errors=pub.errors, lost=max(0, expected - len(lat)))
     wall = t_end - t0
     err = f"{pub.errors} errors" + (f" ({pub.first_error})" if pub.errors else "")
     server_cpu = "+".join(f"{c / wall * 100:.0f}" for c in cpu)
@@ -636,5 +638,6 @@ async def one_cell(ctx: BenchContext, shops: list[Shop], fleet: Fleet, pids: lis
                f"incl. pool wait p50/p99 {cp[50]:.1f}/{cp[99]:.1f} ms, {err}; last frame "
                f"{last_arrival - t_pub:.1f} s after last publish; CPU used: server {server_cpu}%, bench process "
                f"{me / wall * 100:.0f}%; waiting for a CPU (run queue): server {server_wait}%, bench "
-               f"{waits[-1] / wall * 100:.0f}% of the wall time; load avg {la}" + (f"; {stray} stray" if stray else ""))
+               f"{waits[-1] / wall * 100:.0f}% of the wall time; load avg {la}" + (f"; {stray} stray" if stray else ""),
+               errors=pub.errors, lost=max(0, expected - len(lat)))
     await quiet(fleet, settle=0.5, limit=10)

@@ -91,9 +91,10 @@ async def bench_ack(ctx: BenchContext) -> None:
                 latencies, errors, took = await _open_loop(client, url, batch, rate)
                 sent_ok += len(latencies)
                 p = percentiles(latencies, (50, 99))
-                ctx.record(f"webhook ack p50 @ {rate}/s", p[50], "ms", f"{len(batch):,} signed POSTs in {took:.1f} s")
+                ctx.record(f"webhook ack p50 @ {rate}/s", p[50], "ms", f"{len(batch):,} signed POSTs in {took:.1f} s",
+                           errors=errors)
                 ctx.record(f"webhook ack p99 @ {rate}/s", p[99], "ms", f"{errors} errors, achieved "
-                           f"{len(latencies) / took:,.0f}/s")
+                           f"{len(latencies) / took:,.0f}/s", errors=errors)
     conn = await asyncpg.connect(ctx.dsn)
     try:
         stored = await conn.fetchval(

@@ -53,11 +53,22 @@ def setup_env() -> None:
 
 @dataclasses.dataclass
 class Figure:
+    """One figure; `errors` (failed calls) and `lost` (frames or mails that never arrived) were left out of it,
+    so any of them marks it FAILED: a percentile over the calls that worked hides the ones that did not."""
+
     module: str
     name: str
     value: float | int | str
     unit: str = ""
     note: str = ""
+    errors: int = 0
+    lost: int = 0
+
+    @property
+    def failed(self) -> str:
+        """'' when every sample counted, else e.g. 'FAILED: 3 errors, 1 lost'."""
+        parts = [f"{n} {what}" for n, what in ((self.errors, "errors"), (self.lost, "lost")) if n]
+        return f"FAILED: {', '.join(parts)}" if parts else ""
 
 
 @dataclasses.dataclass
@@ -69,11 +80,14 @@ class BenchContext:
     db_name: str = BENCH_DB
     figures: list[Figure] = dataclasses.field(default_factory=list)
 
-    def record(self, name: str, value: float | int | str, unit: str = "", note: str = "") -> None:
-        """A row of the summary table; also printed at once."""
-        fig = Figure(self.module, name, value, unit, note)
+    def record(self, name: str, value: float | int | str, unit: str = "", note: str = "", *, errors: int = 0,
+               lost: int = 0) -> None:
+        """A row of the summary table; also printed at once. Pass the failed calls (`errors`) and the frames or
+        messages that never arrived (`lost`) of the samples behind the figure: any marks it FAILED."""
+        fig = Figure(self.module, name, value, unit, note, errors, lost)
         self.figures.append(fig)
         self.console.print(f"  [cyan]{name}[/cyan]: [b]{fmt_value(value)}[/b] {unit}"
+                           + (f"  [red]{fig.failed}[/red]" if fig.failed else "")
                            + (f"  [dim]({note})[/dim]" if note else ""))
 
     def section(self, title: str) -> None:
@@ -342,6 +356,11 @@ class WrkResult:
     non_2xx: int
     socket_errors: str
     raw: str
+
+    @property
+    def socket_error_count(self) -> int:
+        """connect + read + write + timeout of wrk's 'Socket errors: connect 0, read 0, write 0, timeout 12'."""
+        return sum(int(n) for n in re.findall(r"\d+", self.socket_errors))
 
 
 async def wrk_load(base_url: str, targets: Sequence[tuple[str, str]], *, connections: int, duration: float,

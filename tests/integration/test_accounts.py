@@ -106,6 +106,26 @@ async def test_openapi_covers_every_json_route_with_typed_bodies(fx_client: Any)
     assert untyped == []
 
 
+async def _failed_attempts(invitation_id: int, within: float = 30.0) -> dict[str, Any]:
+    """The invitation job's queue row once an attempt has failed (fails the test when none has in time)."""
+    import asyncpg
+
+    conn = await asyncpg.connect(TEST_DSN)
+    try:
+        for _ in range(int(within / 0.1)):
+            row = await conn.fetchrow(
+                "SELECT q.attempts, q.status, (SELECT l.traceback::text FROM public.pgqueuer_log l "
+                "WHERE l.job_id = q.id AND l.traceback IS NOT NULL ORDER BY l.id DESC LIMIT 1) AS traceback "
+                "FROM public.pgqueuer q WHERE q.entrypoint = 'accounts.send_invitation' "
+                "AND (convert_from(q.payload, 'UTF8')::jsonb ->> 'invitation_id')::int = $1", invitation_id)
+            if row is not None and row["attempts"] >= 1:
+                return dict(row)
+            await asyncio.sleep(0.1)
+    finally:
+        await conn.close()
+    raise AssertionError(f"no failed attempt of invitation {invitation_id}'s mail within {within} s")
+
+
 async def test_invitation_mail_survives_smtp_outage(
     fx_client: Any, fx_shop: ShopFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -123,7 +143,10 @@ async def test_invitation_mail_survives_smtp_outage(
                                     headers=fx_shop.auth)
         assert resp.status_code == 201
         await worker.start()
-        await asyncio.sleep(1.0)  # at least one failed attempt against the closed port
+        invitation_id = resp.json()["id"]
+        failed = await _failed_attempts(invitation_id)  # at least one failed attempt against the closed port
+        assert failed["attempts"] >= 1 and failed["status"] == "queued", failed  # kept and queued again
+        assert failed["traceback"], failed  # with the reason it failed
         assert not inbox.messages
         controller.start()
         for _ in range(200):

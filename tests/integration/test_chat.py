@@ -316,8 +316,12 @@ async def test_live_both_ways_with_typing_and_isolation(fx_server: InProcessServ
         with pytest.raises((ConnectionClosed, InvalidStatus)):
             evil = await widget(fx_server, a, s["token"], origin="https://evil.example")
             await evil.ws.recv()
-        with pytest.raises(TimeoutError):
-            await op_b.until(lambda f: (f.event or "").startswith("chat.") or "are you there" in f.text, wait=0.5)
+        # B's own event, published after all of A's, is the first thing B's console gets.
+        sentinel = await client.post(api(b, "/conversations"), json={"channel": "chat", "subject": "B sentinel"},
+                                     headers=b.auth)
+        assert sentinel.status_code == 201, sentinel.text
+        b_frames = await op_b.until(lambda f: f.event == "queue.item_added" and "B sentinel" in f.text)
+        assert not [f for f in b_frames if (f.event or "").startswith("chat.") or "are you there" in f.text]
         # The token travels only in the handshake's subprotocol header: in the URL it opens nothing.
         with pytest.raises((ConnectionClosed, InvalidStatus)):
             in_url = await connect(f"{fx_server.ws_url}/t/{a.slug}/chat/ws?token={s['token']}",

@@ -181,9 +181,25 @@ async def test_notes_and_timeline_newest_first_with_cursor(fx_client: Any, fx_sh
 
 
 async def test_delete_hides_but_keeps_timeline(fx_client: Any, fx_shop: ShopFixture) -> None:
+    from app.contacts.tables import Note
+    from app.lib.db import tenant_context
+    from app.timeline.tables import Interaction
+
     card = await _create(fx_client, fx_shop, name="Gone")
+    note = await fx_client.post(api(fx_shop, f"/contacts/{card['id']}/notes"), json={"body": "Called about the kettle"},
+                                headers=fx_shop.auth)
+    assert note.status_code == 201, note.text
+    before = (await fx_client.get(api(fx_shop, f"/contacts/{card['id']}/timeline"), headers=fx_shop.auth)).json()
+    assert [i["channel"] for i in before["items"]] == ["note", "system"]  # the note, then "created"
     assert (await fx_client.delete(api(fx_shop, f"/contacts/{card['id']}"), headers=fx_shop.auth)).status_code == 204
     assert (await fx_client.get(api(fx_shop, f"/contacts/{card['id']}"), headers=fx_shop.auth)).status_code == 404
+    hidden = await fx_client.get(api(fx_shop, f"/contacts/{card['id']}/timeline"), headers=fx_shop.auth)
+    assert hidden.status_code == 404  # hidden from the app ...
+    async with tenant_context(fx_shop.tenant):  # ... but every entry and the note itself are still stored
+        kept = await Interaction.select(Interaction.id, Interaction.channel).where(Interaction.contact == card["id"])
+        notes = await Note.select(Note.body).where(Note.contact == card["id"])
+    assert [(r["id"], r["channel"]) for r in kept] == [(i["id"], i["channel"]) for i in before["items"]]
+    assert [n["body"] for n in notes] == ["Called about the kettle"]
 
 
 CONTACT_ROUTES = [

@@ -69,8 +69,32 @@ async def test_custom_section_saves_with_every_multiselect_option_unticked(fx_cl
 
 
 async def test_operator_cannot_open_field_settings_and_pages_need_login(fx_client: Any, fx_shop: ShopFixture) -> None:
-    anon = await fx_client.get(f"/t/{fx_shop.slug}/contacts/", headers={"accept": "text/html"}, follow_redirects=False)
-    assert anon.status_code == 303 and "/login" in anon.headers["location"]
+    from app.accounts.tables import User
+    from app.lib.db import tenant_context
+    from app.lib.security import hash_password
+
+    contact = (await fx_client.post(f"/t/{fx_shop.slug}/api/v1/contacts", json={"name": "Door Test"},
+                                    headers=fx_shop.auth)).json()
+    for path in ("/contacts/", f"/contacts/{contact['id']}", "/settings/fields/"):
+        anon = await fx_client.get(f"/t/{fx_shop.slug}{path}", headers={"accept": "text/html"},
+                                   follow_redirects=False)
+        assert anon.status_code == 303 and "/login" in anon.headers["location"], path
+        assert "Door Test" not in anon.text
+
+    op_email, op_password = f"op@{fx_shop.slug}.example", "operator-pass-1234"
+    async with tenant_context(fx_shop.tenant):
+        await User.insert(User(email=op_email, name="Olga Operator", role="operator",
+                               password_hash=await hash_password(op_password)))
+    signed_in = await browser_login(fx_client, fx_shop.slug, op_email, op_password)
+    assert signed_in.status_code in (200, 303), signed_in.text
+    mine = await fx_client.get(f"/t/{fx_shop.slug}/contacts/", headers={"accept": "text/html"},
+                               follow_redirects=False)
+    assert mine.status_code == 200 and "Door Test" in mine.text  # signed in: the refusal below is about the role
+    refused = await fx_client.get(f"/t/{fx_shop.slug}/settings/fields/", headers={"accept": "text/html"},
+                                  follow_redirects=False)
+    assert refused.status_code == 403 and "Custom fields" not in refused.text
+
+    fx_client.cookies.clear()
     await browser_login(fx_client, fx_shop.slug, fx_shop.email, fx_shop.password)
     page = await fx_client.get(f"/t/{fx_shop.slug}/settings/fields/", headers={"accept": "text/html"})
     assert page.status_code == 200 and "Custom fields" in page.text

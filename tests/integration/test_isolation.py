@@ -228,18 +228,36 @@ async def test_cancelled_queries_never_leak_a_search_path(fx_shop: ShopFixture, 
 async def test_cancelled_http_requests_never_cross_tenants(
     fx_client: Any, fx_shop: ShopFixture, fx_other_shop: ShopFixture
 ) -> None:
+    """Half the requests are cancelled after 1 to 40 turns of the event loop (before, during or after their
+    transaction), the other half run to the end; every finished one must show only its own shop."""
     shops = [fx_shop, fx_other_shop]
     leaks: list[str] = []
+    finished = 0
 
     async def call(shop: ShopFixture) -> None:
-        try:
-            resp = await asyncio.wait_for(
-                fx_client.get(f"/t/{shop.slug}/api/v1/users", headers=shop.auth), timeout=random.uniform(0.001, 0.05))
-        except TimeoutError:
-            return
+        nonlocal finished
+        resp = await fx_client.get(f"/t/{shop.slug}/api/v1/users", headers=shop.auth)
+        finished += 1
         other = fx_other_shop if shop is fx_shop else fx_shop
         if resp.status_code != 200 or other.email in resp.text or shop.email not in resp.text:
             leaks.append(f"{shop.slug}: {resp.status_code} {resp.text[:120]}")
 
-    await asyncio.gather(*(call(random.choice(shops)) for _ in range(200)))
+    async def call_then_cancel(shop: ShopFixture, turns: int) -> bool:
+        task = asyncio.create_task(call(shop))
+        for _ in range(turns):
+            await asyncio.sleep(0)
+        task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            return True
+        return False
+
+    plan = [(shops[i % 2], 1 + i % 40 if i % 4 < 2 else None) for i in range(200)]
+    outcomes = await asyncio.gather(*(call(shop) if turns is None else call_then_cancel(shop, turns)
+                                      for shop, turns in plan))
+    cancelled = sum(1 for o in outcomes if o is True)
+    uncancelled = sum(1 for _, turns in plan if turns is None)
     assert not leaks, leaks[:5]
+    assert finished >= uncancelled == 100  # every request left alone finished and was checked
+    assert cancelled > 0, "no cancellation landed inside a request: this test exercised nothing"

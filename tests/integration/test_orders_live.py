@@ -49,6 +49,10 @@ async def test_api_status_and_payment_appear_on_open_order_pages(fx_live: InProc
     assert "50.00 USD" in frames[-1].text and 'id="order-payments"' in frames[-1].text
     # Another order's change renders nothing for this page.
     await fx_client.post(api(fx_shop, f"/orders/{other['id']}/status"), json={"status": "paid"}, headers=fx_shop.auth)
-    with pytest.raises(TimeoutError):
-        await viewer.until(lambda f: f.event == "order.status_changed" and 'id="order-status"' in f.text, wait=1.0)
+    # Then this order's own change, which must come after it: only that one renders the status here.
+    packed = await fx_client.post(api(fx_shop, f"/orders/{order['id']}/status"), json={"status": "packed"},
+                                  headers=fx_shop.auth)
+    assert packed.status_code == 200
+    frames = await viewer.until(lambda f: f.event == "order.status_changed" and 'data-status="packed"' in f.text)
+    assert [f for f in frames if 'id="order-status"' in f.text] == [frames[-1]]
     await viewer.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.conftest import Inbox, ShopFixture, run_jobs_until
+from tests.conftest import Inbox, ShopFixture, run_jobs_until, work_left
 from tests.integration.test_orders import api, make_contact, make_order
 
 
@@ -25,7 +25,11 @@ async def test_status_email_from_sandboxed_template(fx_client: Any, fx_shop: Sho
     for status in ("paid", "packed", "shipped"):
         await fx_client.post(api(fx_shop, f"/orders/{order['id']}/status"), json={"status": status},
                              headers=fx_shop.auth)
-    await run_jobs_until(lambda: fx_inbox.messages, settle=0.3)
+
+    async def every_job_ran() -> bool:  # not "nothing more within X s": the log and the queue say all is done
+        return not await work_left(fx_shop.tenant)
+
+    await run_jobs_until(every_job_ran)
     assert len(fx_inbox.messages) == 1  # only "shipped" was chosen
     msg = fx_inbox.messages[0]
     assert msg["To"] == "nia@example.com" and msg["Subject"] == "Order N-5: Shipped"

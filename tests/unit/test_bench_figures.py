@@ -1,0 +1,27 @@
+"""Benchmark figures: errors and lost samples are shown beside a figure and mark it FAILED (tests.bench.__main__
+is not imported here: it points the environment at a benchmark database)."""
+
+from __future__ import annotations
+
+import io
+
+from rich.console import Console
+
+from tests.bench.harness import BenchContext, Figure
+
+
+def test_a_figure_with_errors_or_lost_samples_is_marked_failed() -> None:
+    assert Figure("m", "p50", 1.0).failed == ""
+    assert Figure("m", "p50", 1.0, errors=3).failed == "FAILED: 3 errors"
+    assert Figure("m", "p50", 1.0, errors=3, lost=1).failed == "FAILED: 3 errors, 1 lost"
+
+
+def test_record_prints_the_mark_beside_the_figure() -> None:
+    out = io.StringIO()
+    console = Console(file=out, width=200, color_system=None)
+    ctx = BenchContext(module="m", console=console)
+    ctx.record("frame p50", 12.5, "ms", lost=2)
+    ctx.record("clean p50", 3.0, "ms")
+    assert "FAILED: 2 lost" in out.getvalue().splitlines()[0]
+    assert "FAILED" not in out.getvalue().splitlines()[1]
+    assert [(f.errors, f.lost) for f in ctx.figures] == [(0, 2), (0, 0)]  # the summary prints them per figure
