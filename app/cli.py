@@ -17,6 +17,8 @@ from rich.panel import Panel
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from app.lib import logs
+
 console = Console()
 T = TypeVar("T")
 
@@ -50,6 +52,7 @@ def _with_db(fn: Callable[[], Awaitable[T]]) -> T:
 @click.group()
 def main() -> None:
     """Switchboard: a multi-tenant contact-center CRM."""
+    logs.configure()  # every command logs plain tracebacks: structlog's rich ones print locals (secrets)
 
 
 def _ensure_database() -> Any:
@@ -346,6 +349,7 @@ def worker(health_port: int | None) -> None:
         await w.start()
         spine = await _start_spine()
         health.register("worker", w.status)
+        health.register("listeners", spine.status)
         server = await health.serve(port) if port else None
         console.print("[green]Worker running[/green]; Ctrl-C to stop"
                       + (f"; health on http://127.0.0.1:{port}/health" if port else ""))

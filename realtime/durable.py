@@ -225,6 +225,15 @@ class Spine:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
 
+    def status(self) -> str:
+        """For /health: `ok` while both loops run (a lost connection is retried inside them, not a dead loop)."""
+        for name, task in (("runner", self._task), ("listener", self._listen_task)):
+            if task is None:
+                return "error: not started"
+            if task.done():
+                return f"error: {name} loop ended"
+        return "ok"
+
     def wake(self, schema: str | None = None) -> None:
         if schema is None:
             self._all = True

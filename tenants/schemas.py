@@ -36,6 +36,10 @@ class HealthOut(msgspec.Struct):
     worker: str
     """The job worker this process runs (EMBEDDED_WORKER), or "not run in this process" (`switchboard worker
     answers on its own health port)."""
-    jobs: QueueDepthOut | None
-    failing: list[str]
+    listeners: str = "not run in this process"
+    """The event spine's durable listeners, run beside the job worker."""
+    mail_in: str = "not run in this process"
+    """The inbound SMTP listener, when this process runs it."""
+    jobs: QueueDepthOut | None = None
+    failing: list[str] = msgspec.field(default_factory=list)
     """The parts that are down, by the names above."""

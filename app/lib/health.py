@@ -83,8 +83,8 @@ async def report() -> dict[str, Any]:
             parts[name] = probe()
         except Exception as exc:
             parts[name] = f"error: {type(exc).__name__}"
-    if "worker" not in parts:
-        parts["worker"] = NOT_HERE
+    for name in ("worker", "listeners"):
+        parts.setdefault(name, NOT_HERE)
     failing = [name for name, state in parts.items() if state not in HEALTHY]
     out: dict[str, Any] = {"status": "degraded" if failing else "ok", **parts,
                            "jobs": await _queue_depth() if db == OK else None, "failing": failing}

@@ -8,6 +8,7 @@ from typing import Any
 
 import structlog
 
+from app.lib import health
 from app.lib.db import start_database, stop_database
 from app.settings import SettingsError, get_settings
 
@@ -41,18 +42,20 @@ async def lifespan(app: Any) -> AsyncIterator[None]:
     owns_realtime = await realtime.start()
     worker = None
     if settings.app.embedded_worker:
-        from app.lib import health
         from app.lib.jobs import Worker
 
         worker = Worker(database_url(), poll_seconds=1.0)
         await worker.start()
         health.register("worker", worker.status)
     spine = await _start_spine(database_url()) if settings.app.embedded_worker else None
+    if spine is not None:
+        health.register("listeners", spine.status)
     log.info("started", base_url=settings.app.base_url, embedded_worker=bool(worker))
     try:
         yield
     finally:
         if spine is not None:
+            health.unregister("listeners")
             await spine.stop()
         if worker is not None:
             health.unregister("worker")

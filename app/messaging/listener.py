@@ -40,7 +40,11 @@ class InboundHandler:
     async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str,
                           rcpt_options: list[str]) -> str:
         parts = split_address(address)
-        tenant = await tenants.resolve_active(parts[0]) if parts else None
+        try:
+            tenant = await tenants.resolve_active(parts[0]) if parts else None
+        except Exception:  # the database is away: the sender keeps the mail and tries again later
+            log.exception("inbound_rcpt_lookup_failed")
+            return "451 4.3.0 Temporary failure, try again later"
         if tenant is None:
             return "550 5.1.1 No such mailbox here"
         envelope.rcpt_tos.append(address)

@@ -378,9 +378,11 @@ async def test_health_names_the_part_that_is_down_and_recovers(fx_client: Any, f
         async with httpx.AsyncClient(base_url=web.url, timeout=10) as client:
             body = (await client.get("/health")).json()
             assert body["status"] == "ok" and body["failing"] == [] and body["worker"] == "ok", body
+            assert body["listeners"] == "ok", body  # the event spine's durable listeners run here too
             assert set(body["jobs"]) == {"ready", "running", "held", "oldest_ready_seconds"}
             status, wbody = await worker.health()
             assert status == 200 and wbody["worker"] == "ok" and wbody["db"] == "ok", wbody
+            assert wbody["listeners"] == "ok", wbody
 
             await allow_connections(False)
             try:
