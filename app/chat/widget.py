@@ -31,7 +31,7 @@ from app.chat.schemas import (
     WidgetConfigOut,
 )
 from app.contacts.services import to_struct
-from app.lib import reqctx
+from app.lib import i18n, reqctx
 from app.lib.ratelimit import Limiter
 from app.lib.templates import STATIC_DIR
 from app.settings import get_settings
@@ -172,14 +172,18 @@ class WidgetApi(Controller):
 
 
 @functools.cache
-def _widget_source() -> bytes:
-    return (STATIC_DIR / "js" / "chat-widget.js").read_bytes()
+def _widget_source(language: str) -> bytes:
+    """The widget's script with its strings in `language` in place of the `/*SB_I18N*/null` marker."""
+    source = (STATIC_DIR / "js" / "chat-widget.js").read_text(encoding="utf-8")
+    return source.replace("/*SB_I18N*/null", i18n.js_runtime(language), 1).encode()
 
 
 @get("/t/{slug:str}/widget.js", include_in_schema=False, opt={"csrf_exempt": True})
-async def widget_js(slug: FromPath[str]) -> Response[bytes]:
+async def widget_js(request: Request[Any, Any, Any], slug: FromPath[str]) -> Response[bytes]:
     """The snippet's script: loaded by any page (a script tag needs no CORS); what it may then call is decided
-    by the shop's allowed origins."""
-    return Response(_widget_source(), media_type="application/javascript; charset=utf-8",
+    by the shop's allowed origins. It speaks the visitor's browser language when we have it, else the shop's."""
+    language = i18n.pick(i18n.negotiate(request.headers.get("accept-language", "")), i18n.current().language)
+    return Response(_widget_source(language), media_type="application/javascript; charset=utf-8",
                     headers={"Cache-Control": "public, max-age=300", "Cross-Origin-Resource-Policy": "cross-origin",
-                             "X-Content-Type-Options": "nosniff"})
+                             "X-Content-Type-Options": "nosniff", "Vary": "Accept-Language",
+                             "Content-Language": language})

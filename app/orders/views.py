@@ -12,7 +12,7 @@ from litestar.response import Redirect, Template
 from app.accounts.guards import signed_in
 from app.accounts.services import Principal
 from app.contacts import services as contacts
-from app.lib import reqctx
+from app.lib import i18n, reqctx
 from app.lib.errors import DomainError, Invalid
 from app.lib.security import token_hash
 from app.lib.templates import render_page
@@ -183,7 +183,8 @@ def _visitor(token: str) -> str:
 
 async def portal_context(request: Req, token: str, order_id: int) -> dict[str, Any]:
     ctx = await portal.view(order_id)
-    ctx.update(token=token, fmt=money.fmt)
+    ctx.update(token=token)
+    i18n.switch(ctx["language"])  # the customer reads the portal in the contact's language
     return ctx
 
 
