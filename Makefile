@@ -38,7 +38,7 @@ lint: install
 # Catalogues: extract every string to app/locale/messages.pot and merge it into each language's .po (translate
 # the new entries, then `make test` checks nothing is missing). The .po files are read at start-up: no compile step.
 messages: install
-	$(BIN)/pybabel extract -F babel.cfg -k _ -k gettext -k ngettext:1,2 -k N_ --sort-output \
+	$(BIN)/pybabel extract -F babel.cfg --ignore-dirs ".* __pycache__" -k _ -k gettext -k ngettext:1,2 -k N_ --sort-output \
 		--project Switchboard -o app/locale/messages.pot . >/dev/null
 	for lang in $$(ls app/locale | grep -v messages.pot); do \
 		$(BIN)/pybabel update -i app/locale/messages.pot -d app/locale -l $$lang --no-fuzzy-matching --ignore-obsolete; done

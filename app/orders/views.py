@@ -48,7 +48,8 @@ async def panel_context(contact_id: int, error: str | None = None) -> dict[str, 
     card = await contacts.get(contact_id)
     orders, _ = await services.search(contact_id=contact_id, limit=20)
     return {"c": card, "orders": orders, "revenue": await revenue.for_contact(contact_id), "error": error,
-            "labels": {k: s["label"] for k, s in (await pipeline.by_key()).items()}, "fmt": money.fmt}
+            "order_count": await services.count_for_contact(contact_id),
+            "labels": {k: s["label"] for k, s in (await pipeline.by_key()).items()}}
 
 
 class OrderViews(Controller):
