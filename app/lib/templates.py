@@ -30,6 +30,16 @@ WORDS: dict[str, str] = {
     "received": N_("received"), "undelivered": N_("undelivered"), "disabled": N_("disabled"),
     # temperatures
     "hot": N_("hot"), "warm": N_("warm"), "cold": N_("cold"),
+    # deal stages, custom field types, imports
+    "open": N_("open"), "won": N_("won"), "lost": N_("lost"),
+    "text": N_("text"), "number": N_("number"), "date": N_("date"), "boolean": N_("yes/no"),
+    "select": N_("one of a list"), "multiselect": N_("several of a list"),
+    "running": N_("running"), "done": N_("done"), "contact": N_("contact"), "tenant": N_("workspace"),
+    "user": N_("user"), "session": N_("session"), "template": N_("template"), "workspace": N_("workspace"),
+    "payment": N_("payment"), "refund": N_("refund"),
+    # sort orders of lists
+    "updated": N_("last updated"), "created": N_("newest"), "name": N_("name"), "last_contact": N_("last contact"),
+    "revenue": N_("revenue"), "orders": N_("number of orders"), "last_purchase": N_("last purchase"),
 }
 """The product's own vocabulary (stored as English keys) as a person reads it: `{{ c.channel|word }}`."""
 
