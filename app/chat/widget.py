@@ -32,6 +32,7 @@ from app.chat.schemas import (
 )
 from app.contacts.services import to_struct
 from app.lib import i18n, reqctx
+from app.lib.i18n import N_
 from app.lib.ratelimit import Limiter
 from app.lib.templates import STATIC_DIR
 from app.settings import get_settings
@@ -40,19 +41,18 @@ TOKEN_HEADER = "x-chat-token"  # noqa: S105 (a header name, not a secret)
 CORS_METHODS = "GET, POST, OPTIONS"
 CORS_HEADERS = "content-type, x-chat-token"
 PREFLIGHT_MAX_AGE = "600"
-REFUSED = {"detail": "This site is not allowed to use this shop's chat. The shop adds its site's origin in its "
-                     "chat settings.", "status_code": 403}
+REFUSED = N_("This site is not allowed to use this shop's chat. The shop adds its site's origin in its chat settings.")
 
 
 @functools.cache
 def limits() -> dict[str, Limiter]:
     sec = get_settings().security
-    return {"requests": Limiter(sec.chat_requests_per_minute, 60.0, "Too many chat requests; wait a minute.",
+    return {"requests": Limiter(sec.chat_requests_per_minute, 60.0, N_("Too many chat requests; wait a minute."),
                                 name="chat-requests"),
-            "sessions": Limiter(sec.chat_sessions_per_minute, 60.0, "Too many new chats from here; wait a minute.",
+            "sessions": Limiter(sec.chat_sessions_per_minute, 60.0, N_("Too many new chats from here; wait a minute."),
                                 name="chat-sessions"),
-            "messages": Limiter(sec.chat_messages_per_minute, 60.0, "You are sending messages too fast; wait a "
-                                                                    "moment.", name="chat-messages")}
+            "messages": Limiter(sec.chat_messages_per_minute, 60.0,
+                                N_("You are sending messages too fast; wait a moment."), name="chat-messages")}
 
 
 def _slug(scope: Scope) -> str:
@@ -77,9 +77,12 @@ class WidgetCors:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        # A visitor reads the shop's chat in their browser's language first (staff pages put the workspace first).
+        i18n.switch(i18n.negotiate(reqctx.scope_header(scope, b"accept-language")))
         origin = reqctx.scope_header(scope, b"origin")
         if origin and not await services.origin_allowed(origin):
-            await _respond(send, 403, msgspec.json.encode(REFUSED), [(b"content-type", b"application/json")])
+            body = {"detail": i18n.gettext(REFUSED), "status_code": 403}
+            await _respond(send, 403, msgspec.json.encode(body), [(b"content-type", b"application/json")])
             return
         await limits()["requests"].check(_slug(scope), reqctx.client_ip.get())
         if scope.get("method") == "OPTIONS":

@@ -1,5 +1,6 @@
 """Languages and the workspace's day through the app: who sees which language, "handled today" by the
 workspace's calendar, the contact's language on the portal, and the profile choice (never another tenant's)."""
+# ruff: noqa: RUF001  (Russian and Bulgarian text is Cyrillic on purpose)
 
 from __future__ import annotations
 
@@ -103,3 +104,19 @@ async def test_contact_language_drives_the_portal_and_defaults_to_the_workspaces
     assert "Поръчка" in pages["Боряна"] and "Пишете ни" in pages["Боряна"]
     assert f"2{nbsp}469,12{nbsp}€" in pages["Боряна"]
     assert "Заказ" in pages["Anna"] and "Напишите нам" in pages["Anna"]  # no language of her own: the shop's
+
+
+async def test_api_detail_speaks_the_callers_language(fx_client: Any, fx_shop: ShopFixture) -> None:
+    # An API key's user has no language of their own; the workspace has none: the client's Accept-Language.
+    contact = (await fx_client.post(api(fx_shop, "/contacts"), json={"name": "Ann"}, headers=fx_shop.auth)).json()
+    for language, expected in (("ru", "Заметка пустая."), ("bg", "Бележката е празна."), ("en", "The note is empty.")):
+        resp = await fx_client.post(api(fx_shop, f"/contacts/{contact['id']}/notes"), json={"body": " "},
+                                    headers={**fx_shop.auth, "accept-language": language})
+        assert resp.status_code == 400 and resp.json()["detail"] == expected
+    # The same refusal on a page, for a visitor of a Bulgarian workspace whatever the browser says.
+    await fx_client.put(api(fx_shop, "/workspace"), json={"language": "bg"}, headers=fx_shop.auth)
+    token = await csrf_from(fx_client, f"/t/{fx_shop.slug}/login")
+    page = await fx_client.post(f"/t/{fx_shop.slug}/login", data={"email": fx_shop.email, "password": "wrong",
+                                                                  "_csrf": token},
+                                headers={"accept": "text/html", "accept-language": "en-US"})
+    assert page.status_code == 401 and "Грешен имейл или парола." in page.text and "Вход в" in page.text
