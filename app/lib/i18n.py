@@ -129,6 +129,13 @@ def negotiate(accept_language: str) -> str | None:
     return None
 
 
+def posix_languages(environ: Any) -> str:
+    """The terminal's languages (`LANGUAGE=ru:en`, `LANG=bg_BG.UTF-8`) as an Accept-Language list for `negotiate`."""
+    raw = environ.get("LANGUAGE") or environ.get("LC_ALL") or environ.get("LC_MESSAGES") or environ.get("LANG") or ""
+    return ",".join(part.split(".")[0].replace("_", "-") for part in raw.split(":") if part and part not in ("C",
+                                                                                                        "POSIX"))
+
+
 def pick(*languages: str | None, accept_language: str = "") -> str:
     """The first of `languages` we ship, else the browser's best, else English."""
     for lang in languages:

@@ -120,3 +120,27 @@ async def test_api_detail_speaks_the_callers_language(fx_client: Any, fx_shop: S
                                                                   "_csrf": token},
                                 headers={"accept": "text/html", "accept-language": "en-US"})
     assert page.status_code == 401 and "Грешен имейл или парола." in page.text and "Вход в" in page.text
+
+
+async def test_cli_speaks_the_terminals_language(fx_db: str, fx_shop: ShopFixture) -> None:
+    import asyncio
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import TEST_DSN
+
+    def run(lang: str) -> str:
+        env = {**os.environ, "DATABASE_URL": TEST_DSN, "COLUMNS": "200", "LANG": lang}
+        env.pop("LANGUAGE", None), env.pop("LC_ALL", None), env.pop("LC_MESSAGES", None)
+        done = subprocess.run([sys.executable, "-m", "app.cli", "migrate"], env=env, capture_output=True, text=True,
+                              timeout=300, check=False)
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout
+
+    russian, bulgarian, english = await asyncio.gather(asyncio.to_thread(run, "ru_RU.UTF-8"),
+                                                       asyncio.to_thread(run, "bg_BG.UTF-8"),
+                                                       asyncio.to_thread(run, "C.UTF-8"))
+    assert "уже актуальны" in russian and "с ошибкой 0" in russian
+    assert "вече актуални" in bulgarian and "неуспешни 0" in bulgarian
+    assert "already at head" in english and "0 failed" in english

@@ -98,6 +98,9 @@ def test_language_choice_order() -> None:
     assert i18n.pick("", "", accept_language="ru-RU") == "ru"      # then the browser's
     assert i18n.pick("xx", accept_language="de") == "en"            # then English
     assert i18n.pick_zone("", "Nowhere/City", "Europe/Sofia") == SOFIA
+    assert i18n.negotiate(i18n.posix_languages({"LANG": "bg_BG.UTF-8"})) == "bg"
+    assert i18n.negotiate(i18n.posix_languages({"LANGUAGE": "de:ru", "LANG": "en_US.UTF-8"})) == "ru"
+    assert i18n.negotiate(i18n.posix_languages({"LANG": "C.UTF-8"})) is None
 
 
 # -- plurals ------------------------------------------------------------------------------------------------------
