@@ -4,7 +4,7 @@ from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 
 from app.lib.db import current_uow
 
-ID = "2026-11-30T14:30:00:000000"
+ID = "2026-11-30T14:41:00:000000"
 VERSION = "1.38.0"
 DESCRIPTION = "contact language"
 
