@@ -313,13 +313,6 @@ def format_money(amount: int | None, currency: str) -> str:
                                    decimal_quantization=False)
 
 
-def format_amount(value: Decimal | float | int | None, currency: str) -> str:
-    """A major-unit amount (19.99) as money in the viewer's locale."""
-    if value is None:
-        return ""
-    return numbers.format_currency(Decimal(str(value)), currency, locale=current().locale)
-
-
 # -- the workspace's day -----------------------------------------------------------------------------------------
 
 def day_start(zone: zoneinfo.ZoneInfo | str | None, at: dt.datetime | None = None) -> dt.datetime:
