@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 PYTEST_WORKERS ?= 2
 
-.PHONY: install run test test-fast bench lint clean
+.PHONY: install run test test-fast bench lint clean messages
 
 install: $(STAMP)
 
@@ -34,6 +34,14 @@ bench: install
 lint: install
 	$(BIN)/pip install -q ruff mypy
 	$(BIN)/ruff check app tenants realtime telephony tests
+
+# Catalogues: extract every string to app/locale/messages.pot and merge it into each language's .po (translate
+# the new entries, then `make test` checks nothing is missing). The .po files are read at start-up: no compile step.
+messages: install
+	$(BIN)/pybabel extract -F babel.cfg --ignore-dirs ".* __pycache__" -k _ -k gettext -k ngettext:1,2 -k N_ --sort-output \
+		--project Switchboard -o app/locale/messages.pot . >/dev/null
+	for lang in $$(ls app/locale | grep -v messages.pot); do \
+		$(BIN)/pybabel update -i app/locale/messages.pot -d app/locale -l $$lang --no-fuzzy-matching --ignore-obsolete; done
 
 clean:
 	rm -rf $(VENV) .state .pytest_cache

@@ -56,7 +56,7 @@ from telephony.views import TwilioSettingsViews
 from telephony.webhook_api import TwilioWebhooks, hold_music
 from tenants.api import health, signup
 from tenants.routing import TenantMiddleware, tenant_slug_from_path
-from tenants.views import landing, signup_form, signup_submit
+from tenants.views import landing, script_catalogue, signup_form, signup_submit
 
 
 def _login_required(request: Request[Any, Any, Any], exc: LoginRequired) -> Response[Any]:
@@ -100,7 +100,7 @@ def create_app() -> Litestar:
     logs.configure()
     app = Litestar(
         route_handlers=[
-            landing, signup_form, signup_submit, signup, health, console_socket,
+            landing, signup_form, signup_submit, signup, script_catalogue, health, console_socket,
             AuthViews, WorkspaceViews, AccountsApi, ContactsApi, ContactViews, CustomFieldViews,
             ContactFilesApi, ContactFileViews, ContactMergeApi, ContactMergeViews,
             ImportsApi, ImportViews, ContactExportApi,

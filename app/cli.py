@@ -17,7 +17,9 @@ from rich.panel import Panel
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from app.lib import logs
+from app.lib import i18n, logs
+from app.lib.i18n import gettext as _
+from app.lib.i18n import ngettext
 
 console = Console()
 T = TypeVar("T")
@@ -29,7 +31,7 @@ def _settings() -> Any:
     try:
         return get_settings()
     except SettingsError as exc:
-        console.print(f"[red]Configuration error:[/red] {exc}")
+        console.print(f"[red]{_('Configuration error:')}[/red] {exc}")
         sys.exit(2)
 
 
@@ -53,6 +55,8 @@ def _with_db(fn: Callable[[], Awaitable[T]]) -> T:
 def main() -> None:
     """Switchboard: a multi-tenant contact-center CRM."""
     logs.configure()  # every command logs plain tracebacks: structlog's rich ones print locals (secrets)
+    # Messages follow the terminal's locale (LANGUAGE, LC_ALL, LC_MESSAGES, LANG: ru_RU.UTF-8 -> Russian).
+    i18n.activate(i18n.Viewer(i18n.pick(accept_language=i18n.posix_languages(os.environ))))
 
 
 def _ensure_database() -> Any:
@@ -63,11 +67,11 @@ def _ensure_database() -> Any:
     from app.lib import embedded_pg
     from app.settings import get_settings
 
-    with console.status("Starting embedded PostgreSQL…"):
+    with console.status(_("Starting embedded PostgreSQL…")):
         server, uri = embedded_pg.start(settings.app.state_dir)
     os.environ["DATABASE_URL"] = uri
     get_settings.cache_clear()
-    console.print(f"[green]Embedded PostgreSQL[/green] running, data in {settings.app.state_dir / 'pg'}")
+    console.print(_("[green]Embedded PostgreSQL[/green] running, data in %(path)s", path=settings.app.state_dir / "pg"))
     return server
 
 
@@ -281,13 +285,13 @@ def _start_simulator(settings: Any, stack: contextlib.ExitStack) -> str | None:
 def _banner(settings: Any, demo: bool, created: bool) -> None:
     from app import demo as d
 
-    lines = [f"Open [b]{settings.app.base_url}/[/b]  (sign up a new shop at {settings.app.base_url}/signup)",
-             f"API docs: {settings.app.base_url}/schema"]
+    lines = [_("Open [b]%(url)s/[/b]  (sign up a new shop at %(url)s/signup)", url=settings.app.base_url),
+             _("API docs: %(url)s/schema", url=settings.app.base_url)]
     if demo:
         login = f"{settings.app.base_url}/t/{d.DEMO_SLUG}/login"
-        lines += ["", f"Demo shop: [b]{login}[/b]" + (" (created now)" if created else "")]
-        lines += [f"  {role:<10} {email} / {password}" for email, password, _, role in d.DEMO_TEAM]
-    console.print(Panel("\n".join(lines), title="Switchboard is starting", expand=False))
+        lines += ["", _("Demo shop: [b]%(url)s[/b]", url=login) + (_(" (created now)") if created else "")]
+        lines += [f"  {role:<10} {email} / {password}" for email, password, _key, role in d.DEMO_TEAM]
+    console.print(Panel("\n".join(lines), title=_("Switchboard is starting"), expand=False))
 
 
 @main.command("mail-in")
@@ -351,7 +355,7 @@ def worker(health_port: int | None) -> None:
         health.register("worker", w.status)
         health.register("listeners", spine.status)
         server = await health.serve(port) if port else None
-        console.print("[green]Worker running[/green]; Ctrl-C to stop"
+        console.print(_("[green]Worker running[/green]; Ctrl-C to stop")
                       + (f"; health on http://127.0.0.1:{port}/health" if port else ""))
         try:
             await stop.wait()
@@ -386,10 +390,12 @@ def migrate(concurrency: int) -> None:
             return await migrate_all(concurrency=concurrency, on_progress=tick)
 
     report = _db_call(go)
-    console.print(f"{report.total} tenants: {len(report.migrated)} migrated, {len(report.up_to_date)} already at head, "
-                  f"{len(report.failed)} failed")
+    console.print(ngettext("%(num)d tenant: %(migrated)d migrated, %(current)d already at head, %(failed)d failed",
+                           "%(num)d tenants: %(migrated)d migrated, %(current)d already at head, %(failed)d failed",
+                           report.total, migrated=len(report.migrated), current=len(report.up_to_date),
+                           failed=len(report.failed)))
     if report.failed:
-        table = Table("tenant", "error", title="Failed (fix and re-run `switchboard migrate`)")
+        table = Table(_("tenant"), _("error"), title=_("Failed (fix and re-run `switchboard migrate`)"))
         for slug, error in sorted(report.failed.items()):
             table.add_row(slug, error)
         console.print(table)
@@ -427,8 +433,8 @@ def tenants_create(slug: str, name: str, owner_email: str, owner_password: str) 
     except DomainError as exc:
         console.print(f"[red]{exc.detail}[/red]")
         sys.exit(1)
-    console.print(f"Created [b]{result.tenant.slug}[/b] in {result.seconds * 1000:.0f} ms. "
-                  f"Owner API key (shown once): {result.api_key}")
+    console.print(_("Created [b]%(slug)s[/b] in %(ms)s ms. Owner API key (shown once): %(key)s",
+                    slug=result.tenant.slug, ms=f"{result.seconds * 1000:.0f}", key=result.api_key))
 
 
 def _set_status(slug: str, status: str) -> None:
@@ -440,7 +446,9 @@ def _set_status(slug: str, status: str) -> None:
     except DomainError as exc:
         console.print(f"[red]{exc.detail}[/red]")
         sys.exit(1)
-    console.print(f"{slug}: {status}")
+    from app.lib.templates import word
+
+    console.print(f"{slug}: {word(status)}")
 
 
 @tenants.command("suspend")

@@ -14,6 +14,7 @@ import msgspec
 import structlog
 
 from app.accounts.services import Principal
+from app.lib import i18n
 from app.lib.db import TenantRef, tenant_context
 from realtime.events import Event, check_name
 
@@ -64,15 +65,17 @@ async def render(event: Event, tenant: TenantRef, user: Principal) -> str:
     parts: list[str] = []
     renderers = _RENDERERS.get(event.name)
     if renderers:
-        async with tenant_context(tenant):
-            for fn in renderers:
-                try:
-                    fragment = await fn(event, tenant, user)
-                except Exception:  # one broken panel must not cut the console off from every other event
-                    log.exception("realtime_render_failed", renderer=getattr(fn, "__qualname__", str(fn)),
-                                  event=event.name)
-                    continue
-                if fragment:
-                    parts.append(fragment)
+        # The principal of a socket carries the language and zone chosen when it connected (tenants/routing).
+        with i18n.viewing(user.language, user.timezone or None):
+            async with tenant_context(tenant):
+                for fn in renderers:
+                    try:
+                        fragment = await fn(event, tenant, user)
+                    except Exception:  # one broken panel must not cut the console off from every other event
+                        log.exception("realtime_render_failed", renderer=getattr(fn, "__qualname__", str(fn)),
+                                      event=event.name)
+                        continue
+                    if fragment:
+                        parts.append(fragment)
     parts.append(marker(event.id, event=event))
     return "".join(parts)

@@ -13,7 +13,7 @@ from app.accounts.tables import User
 from app.audit import services as audit
 from app.conversations.tables import Queue
 from app.lib import crypto
-from app.lib.db import current_tenant, save_single_row
+from app.lib.db import current_tenant, current_uow, save_single_row
 from app.lib.errors import Invalid, NotFound
 from app.lib.identities import normalize_phone
 from app.settings import get_settings
@@ -40,13 +40,14 @@ class Config:
     business_hours: dict[str, Any]
     timeout_seconds: int
     ivr: dict[str, str]
+    workspace_timezone: str = "UTC"
 
     def is_open(self, at: dt.datetime | None = None) -> bool:
-        """Inside business hours (always, when none are set)."""
+        """Inside business hours (always, when none are set), on the hours' own clock, else the workspace's."""
         days = (self.business_hours or {}).get("days") or {}
         if not days:
             return True
-        tz = zoneinfo.ZoneInfo(self.business_hours.get("timezone") or "UTC")
+        tz = zoneinfo.ZoneInfo(self.business_hours.get("timezone") or self.workspace_timezone or "UTC")
         local = (at or dt.datetime.now(dt.UTC)).astimezone(tz)
         span = days.get(DAYS[local.weekday()])
         if not span:
@@ -71,7 +72,9 @@ async def load() -> Config | None:
     return Config(account_sid=row["account_sid"], auth_token=token,
                   numbers=list(row["numbers"]), record_calls=row["record_calls"], greeting=row["greeting"],
                   business_hours=row["business_hours"] or {}, timeout_seconds=row["timeout_seconds"],
-                  ivr=row["ivr"] or {})
+                  ivr=row["ivr"] or {},
+                  workspace_timezone=await current_uow().connection.fetchval("SELECT timezone FROM workspace LIMIT 1")
+                  or "UTC")
 
 
 async def require() -> Config:

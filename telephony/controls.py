@@ -13,9 +13,10 @@ from typing import Any
 from app.accounts.services import Principal
 from app.conversations import console as console_panels
 from app.conversations import services as conversations
+from app.lib import i18n
 from app.lib.db import current_tenant, current_uow
 from app.lib.errors import Forbidden, Invalid
-from app.orders.money import fmt
+from app.orders import money as _money  # noqa: F401  (registers its currency digits for format_money)
 from app.timeline import services as timeline
 from telephony import client, twiml
 from telephony import config as config_service
@@ -168,7 +169,7 @@ async def _console_extras(ctx: dict[str, Any]) -> dict[str, Any]:
     customers: dict[int, dict[str, Any]] = {}
     contact_ids = sorted({c["contact_id"] for c in items if c["contact_id"]})
     for r in await current_uow().connection.fetch(_CUSTOMERS, contact_ids) if contact_ids else []:
-        seen = customers.setdefault(r["contact"], {"lifetime_value": fmt(r["revenue"], r["currency"]),
+        seen = customers.setdefault(r["contact"], {"lifetime_value": i18n.format_money(r["revenue"], r["currency"]),
                                                    "open_orders": 0})
         seen["open_orders"] += r["open_orders"]
     operators = []

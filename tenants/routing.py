@@ -9,6 +9,7 @@ Websockets only get the tenant selected: their handlers open short units of work
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from litestar.datastructures import Cookie
@@ -16,8 +17,8 @@ from litestar.exceptions import NotFoundException
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.accounts import services as accounts
-from app.lib import reqctx
-from app.lib.db import tenant_context, tenant_selected
+from app.lib import i18n, reqctx
+from app.lib.db import current_uow, tenant_context, tenant_selected
 from tenants import services as tenants
 
 SESSION_COOKIE = "sb_session"
@@ -67,6 +68,22 @@ async def authenticate(scope: Scope) -> None:
             scope.setdefault("state", {})["session_token"] = token
 
 
+async def choose_viewer(scope: Scope) -> None:
+    """The language and zone of this request: the user's (their own, else the workspace's, else the browser's
+    language), or for a visitor the workspace's, then the browser's. A signed-in user's principal carries the
+    outcome, so the sockets' renderers (which run outside this request) render for them alike."""
+    accept = reqctx.scope_header(scope, b"accept-language")
+    user = scope.get("user")
+    if user is not None:
+        language, zone = i18n.pick(user.language, accept_language=accept), i18n.pick_zone(user.timezone)
+        scope["user"] = dataclasses.replace(user, language=language, timezone=zone.key)
+    else:
+        ws = await current_uow().connection.fetchrow("SELECT language, timezone FROM workspace LIMIT 1")
+        language = i18n.pick(ws["language"] if ws else None, accept_language=accept)
+        zone = i18n.pick_zone(ws["timezone"] if ws else None)
+    i18n.activate(i18n.Viewer(language, zone))
+
+
 class TenantMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -78,6 +95,8 @@ class TenantMiddleware:
         client = scope.get("client")
         ip_token = reqctx.client_ip.set(client[0] if client else "")
         ua_token = reqctx.user_agent.set(reqctx.scope_header(scope, b"user-agent"))
+        viewer_token = i18n.activate(i18n.Viewer(i18n.pick(accept_language=reqctx.scope_header(
+            scope, b"accept-language"))))
         try:
             slug = tenant_slug_from_path(scope["path"])
             if slug is None:
@@ -91,10 +110,12 @@ class TenantMiddleware:
                 with tenant_selected(tenant):
                     async with tenant_context(tenant):
                         await authenticate(scope)
+                        await choose_viewer(scope)
                     await self.app(scope, receive, send)
                 return
             await self._http(tenant, scope, receive, send)
         finally:
+            i18n.deactivate(viewer_token)
             reqctx.client_ip.reset(ip_token)
             reqctx.user_agent.reset(ua_token)
 
@@ -117,6 +138,7 @@ class TenantMiddleware:
         try:
             async with tenant_context(tenant) as uow:
                 await authenticate(scope)
+                await choose_viewer(scope)
                 await self.app(scope, receive, hold)
                 if status >= 400 and not uow.commit_on_error:
                     raise _Rollback

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Request, get, post
+from litestar import Request, Response, get, post
+from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from app.accounts import services as accounts
+from app.lib import i18n
 from app.lib.db import tenant_context
 from app.lib.errors import DomainError
 from app.lib.forms import fields
@@ -20,6 +22,14 @@ from tenants.routing import session_cookie
 @get("/", include_in_schema=False)
 async def landing(request: Request[Any, Any, Any]) -> Template:
     return render_page(request, "pages/landing.html")
+
+
+@get("/i18n/{language:str}.js", include_in_schema=False, opt={"csrf_exempt": True})
+async def script_catalogue(language: FromPath[str]) -> Response[str]:
+    """`window.sbI18n`: the strings of our pages' scripts in one language (base.html loads the viewer's)."""
+    language = language if language in i18n.LANGUAGES else i18n.DEFAULT_LANGUAGE
+    return Response(f"window.sbI18n = {i18n.js_runtime(language)};\n",
+                    media_type="application/javascript; charset=utf-8", headers={"Cache-Control": "max-age=300"})
 
 
 @get("/signup", include_in_schema=False)

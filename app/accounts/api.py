@@ -25,6 +25,7 @@ from app.accounts.schemas import (
     to,
 )
 from app.audit import services as audit
+from app.lib import i18n
 from app.lib.wire import PathId, QueryId, QueryInt
 
 Req = Request[services.Principal, Any, Any]
@@ -38,7 +39,8 @@ class AccountsApi(Controller):
     @get("/me", summary="The user behind this key or session, and their role")
     async def me(self, request: Req, slug: FromPath[str]) -> MeOut:
         p = request.user
-        return MeOut(id=p.user_id, email=p.email, name=p.name, role=p.role, auth=p.via, tenant=slug)
+        return MeOut(id=p.user_id, email=p.email, name=p.name, role=p.role, auth=p.via, tenant=slug,
+                     language=i18n.current().language, timezone=i18n.current().zone.key)
 
     @get("/users", summary="Everyone in the workspace")
     async def users(self) -> list[UserOut]:
@@ -85,7 +87,7 @@ class AccountsApi(Controller):
     async def update_workspace(self, request: Req, data: JSONBody[WorkspacePatch]) -> WorkspaceOut:
         row = await services.update_workspace(request.user, display_name=data.display_name, timezone=data.timezone,
                                               default_region=data.default_region,
-                                              onboarding_done=data.onboarding_done)
+                                              onboarding_done=data.onboarding_done, language=data.language)
         return to(WorkspaceOut, row)
 
     @get("/audit", guards=[requires("admin")], summary="The audit log, newest first")

@@ -6,9 +6,9 @@ from typing import Any
 
 from app.accounts import services
 from app.accounts.tables import Invitation, Workspace
-from app.lib import mail
+from app.lib import i18n, mail
 from app.lib.db import tenant_context
-from app.lib.templates import render_text
+from app.lib.templates import render_text, word
 from app.settings import get_settings
 from tenants import services as tenants
 
@@ -23,15 +23,19 @@ async def send_invitation(payload: dict[str, Any]) -> None:
             Invitation.id, Invitation.email, Invitation.role, Invitation.created_at, Invitation.accepted_at,
             Invitation.revoked_at, Invitation.invited_by.name.as_alias("inviter"),
         ).where(Invitation.id == payload["invitation_id"]).first()
-        ws = await Workspace.select(Workspace.display_name).first()
+        ws = await Workspace.select(Workspace.display_name, Workspace.language).first()
     if inv is None or inv["accepted_at"] is not None or inv["revoked_at"] is not None:
         return
     token = services.invitation_token(tenant.slug, inv["id"], inv["created_at"])
     context = {"url": services.invitation_url(tenant.slug, token), "shop": ws["display_name"] if ws else tenant.name,
-               "inviter": inv["inviter"] or "An admin", "role": inv["role"]}
+               "inviter": inv["inviter"], "role": inv["role"]}
     settings = get_settings()
-    message = mail.build_message(
-        settings.mail.from_address, inv["email"], f"You are invited to {context['shop']} on Switchboard",
-        render_text("emails/invitation.txt", context), render_text("emails/invitation.html", context),
-    )
+    with i18n.viewing(ws["language"] if ws else None):  # not a user yet: the workspace's language
+        context["role"] = word(inv["role"])
+        context["inviter"] = context["inviter"] or i18n.gettext("An admin")
+        message = mail.build_message(
+            settings.mail.from_address, inv["email"],
+            i18n.gettext("You are invited to %(shop)s on Switchboard", shop=context["shop"]),
+            render_text("emails/invitation.txt", context), render_text("emails/invitation.html", context),
+        )
     await mail.send(mail.SmtpAccount.platform(settings.mail), message)

@@ -15,6 +15,9 @@ class MeOut(msgspec.Struct):
     role: str
     auth: str
     tenant: str
+    language: str = "en"
+    """What this request is answered in (the user's, else the workspace's, else the browser's language)."""
+    timezone: str = "UTC"
 
 
 class UserOut(msgspec.Struct):
@@ -72,6 +75,8 @@ class WorkspaceOut(msgspec.Struct):
     timezone: str
     default_region: str
     onboarding_done: bool
+    language: str = ""
+    """Staff without their own language and contacts without one get this; "" leaves it to the browser."""
 
 
 class WorkspacePatch(msgspec.Struct, forbid_unknown_fields=True):
@@ -79,6 +84,7 @@ class WorkspacePatch(msgspec.Struct, forbid_unknown_fields=True):
     timezone: str | None = None
     default_region: str | None = None
     onboarding_done: bool | None = None
+    language: str | None = None
 
 
 class AuditOut(msgspec.Struct):

@@ -11,7 +11,7 @@ from typing import Any
 
 from app.accounts.tables import ROLES, ApiKey, Invitation, Session, User, Workspace
 from app.audit import services as audit
-from app.lib import jobs, reqctx
+from app.lib import i18n, jobs, reqctx
 from app.lib.db import TenantRef, current_tenant, current_uow
 from app.lib.errors import Conflict, Forbidden, Invalid, NotFound, TooManyAttempts, Unauthorized
 from app.lib.identities import normalize_email
@@ -36,6 +36,9 @@ class Principal:
     role: str
     via: str  # "session" | "api_key"
     credential_id: int
+    # What the user reads in: their own choice, else the workspace's ("" = not chosen: the browser's, UTC).
+    language: str = ""
+    timezone: str = ""
 
     def has_role(self, role: str) -> bool:
         return RANK[self.role] >= RANK[role]
@@ -49,6 +52,20 @@ def check_role(role: str) -> str:
     if role not in ROLES:
         raise Invalid(f"Unknown role {role!r}; choose one of: {', '.join(ROLES)}.", field="role")
     return role
+
+
+def check_language(language: str, *, allow_unset: bool = False) -> str:
+    language = (language or "").strip()
+    if (language == "" and allow_unset) or language in i18n.LANGUAGES:
+        return language
+    raise Invalid(f"Unknown language {language!r}; choose one of: {', '.join(i18n.LANGUAGES)}.", field="language")
+
+
+def check_timezone(timezone: str, *, allow_unset: bool = False) -> str:
+    timezone = (timezone or "").strip()
+    if (timezone == "" and allow_unset) or i18n.check_zone(timezone):
+        return timezone
+    raise Invalid(f"Unknown time zone {timezone!r}; use a name like Europe/Berlin.", field="timezone")
 
 
 # -- workspace -------------------------------------------------------------------------------------------------
@@ -74,7 +91,8 @@ async def workspace() -> dict[str, Any]:
 
 
 async def update_workspace(actor: Principal, *, display_name: str | None = None, timezone: str | None = None,
-                           default_region: str | None = None, onboarding_done: bool | None = None) -> dict[str, Any]:
+                           default_region: str | None = None, onboarding_done: bool | None = None,
+                           language: str | None = None) -> dict[str, Any]:
     _require(actor, "admin")
     changes: dict[Any, Any] = {}
     if display_name is not None:
@@ -85,13 +103,7 @@ async def update_workspace(actor: Principal, *, display_name: str | None = None,
         await current_uow().connection.execute("UPDATE public.tenant SET name = $1 WHERE id = $2",
                                                display_name.strip(), current_tenant().id)
     if timezone is not None:
-        import zoneinfo
-
-        try:
-            zoneinfo.ZoneInfo(timezone)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            raise Invalid(f"Unknown time zone {timezone!r}; use a name like Europe/Berlin.", field="timezone") from None
-        changes[Workspace.timezone] = timezone
+        changes[Workspace.timezone] = check_timezone(timezone)
     if default_region is not None:
         import phonenumbers
 
@@ -100,6 +112,8 @@ async def update_workspace(actor: Principal, *, display_name: str | None = None,
             raise Invalid(f"Unknown country code {default_region!r}; use two letters like US or DE.",
                           field="default_region")
         changes[Workspace.default_region] = region
+    if language is not None:
+        changes[Workspace.language] = check_language(language, allow_unset=True)
     if onboarding_done is not None:
         changes[Workspace.onboarding_done] = onboarding_done
     if changes:
@@ -159,6 +173,11 @@ async def create_session(user_id: int) -> tuple[str, int]:
     return token, rows[0]["id"]
 
 
+_VIEWER_SQL = ("COALESCE(NULLIF(u.language, ''), w.language, '') AS language, "
+               "COALESCE(NULLIF(u.timezone, ''), w.timezone, '') AS timezone")
+"""The user's language and zone, else the workspace's: read with the credential, no second query."""
+
+
 async def resolve_session(token: str) -> Principal | None:
     """The live session behind a cookie: not revoked, within absolute expiry and idle timeout, user active.
     Hand-written SQL: this runs on every browser request (see the GET /me benchmark)."""
@@ -167,8 +186,9 @@ async def resolve_session(token: str) -> Principal | None:
     sec = get_settings().security
     conn = current_uow().connection
     row = await conn.fetchrow(
-        "SELECT s.id, s.last_seen_at, s.expires_at, u.id AS user_id, u.email, u.name, u.role FROM user_session s "
-        "JOIN app_user u ON u.id = s.user WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND u.status = 'active'",
+        "SELECT s.id, s.last_seen_at, s.expires_at, u.id AS user_id, u.email, u.name, u.role, " + _VIEWER_SQL +  # noqa: S608
+        " FROM user_session s JOIN app_user u ON u.id = s.user LEFT JOIN workspace w ON true "
+        "WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND u.status = 'active'",
         token_hash(token))
     if row is None:
         return None
@@ -177,7 +197,8 @@ async def resolve_session(token: str) -> Principal | None:
         return None
     if t - row["last_seen_at"] > dt.timedelta(seconds=30):
         await conn.execute("UPDATE user_session SET last_seen_at = $1 WHERE id = $2", t, row["id"])
-    return Principal(row["user_id"], row["email"], row["name"], row["role"], "session", row["id"])
+    return Principal(row["user_id"], row["email"], row["name"], row["role"], "session", row["id"],
+                     row["language"], row["timezone"])
 
 
 async def logout(principal: Principal) -> None:
@@ -202,15 +223,17 @@ async def resolve_api_key(key: str) -> Principal | None:
         return None
     conn = current_uow().connection
     row = await conn.fetchrow(
-        "SELECT k.id, k.last_used_at, u.id AS user_id, u.email, u.name, u.role FROM api_key k "
-        "JOIN app_user u ON u.id = k.user WHERE k.key_hash = $1 AND k.revoked_at IS NULL AND u.status = 'active'",
+        "SELECT k.id, k.last_used_at, u.id AS user_id, u.email, u.name, u.role, " + _VIEWER_SQL +  # noqa: S608
+        " FROM api_key k JOIN app_user u ON u.id = k.user LEFT JOIN workspace w ON true "
+        "WHERE k.key_hash = $1 AND k.revoked_at IS NULL AND u.status = 'active'",
         token_hash(key))
     if row is None:
         return None
     t = now()
     if row["last_used_at"] is None or t - row["last_used_at"] > dt.timedelta(minutes=1):
         await conn.execute("UPDATE api_key SET last_used_at = $1 WHERE id = $2", t, row["id"])
-    return Principal(row["user_id"], row["email"], row["name"], row["role"], "api_key", row["id"])
+    return Principal(row["user_id"], row["email"], row["name"], row["role"], "api_key", row["id"],
+                     row["language"], row["timezone"])
 
 
 async def create_api_key(actor: Principal, name: str) -> tuple[dict[str, Any], str]:
@@ -385,6 +408,29 @@ async def accept_invitation(token: str, name: str, password: str) -> tuple[Princ
     await audit.record("invitation.accepted", actor_id=user_id, actor=inv["email"], target_type="user",
                        target_id=user_id, detail={"role": inv["role"], "invitation_id": inv["id"]})
     return Principal(user_id, inv["email"], name, inv["role"], "session", session_id), session_token
+
+
+async def profile(actor: Principal) -> dict[str, Any]:
+    row = await User.select(User.id, User.email, User.name, User.role, User.language, User.timezone).where(
+        User.id == actor.user_id).first()
+    if row is None:
+        raise NotFound("Your account is gone.")
+    return row
+
+
+async def update_profile(actor: Principal, *, language: str | None = None,
+                         timezone: str | None = None) -> dict[str, Any]:
+    """The user's own language and time zone ("" follows the workspace)."""
+    changes: dict[Any, Any] = {}
+    if language is not None:
+        changes[User.language] = check_language(language, allow_unset=True)
+    if timezone is not None:
+        changes[User.timezone] = check_timezone(timezone, allow_unset=True)
+    if changes:
+        await User.update(changes).where(User.id == actor.user_id)
+        await audit.record("user.preferences_changed", actor_id=actor.user_id, actor=actor.label, target_type="user",
+                           target_id=actor.user_id, detail={c._meta.name: v for c, v in changes.items()})
+    return await profile(actor)
 
 
 def _require(actor: Principal, role: str) -> None:

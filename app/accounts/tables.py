@@ -20,6 +20,9 @@ class User(Table, tablename="app_user"):
     locked_until = Timestamptz(null=True, default=None)
     last_login_at = Timestamptz(null=True, default=None)
     created_at = Timestamptz(default=TimestamptzNow())
+    # The user's own choices; "" follows the workspace (then, for the language, the browser).
+    language = Varchar(length=8, default="")
+    timezone = Varchar(length=64, default="")
 
 
 class Session(Table, tablename="user_session"):
@@ -63,5 +66,7 @@ class Workspace(Table, tablename="workspace"):
     id: Serial
     display_name = Varchar(length=200)
     timezone = Varchar(length=64, default="UTC")
+    # Staff without a language of their own and contacts without one see this; "" leaves it to the browser.
+    language = Varchar(length=8, default="")
     default_region = Varchar(length=2, default="US")
     onboarding_done = Boolean(default=False)

@@ -12,6 +12,7 @@ from litestar.response import Redirect, Template
 from app.accounts import services
 from app.accounts.guards import requires, signed_in
 from app.audit import services as audit
+from app.lib import i18n
 from app.lib.csrf import CSRF_COOKIE
 from app.lib.errors import DomainError
 from app.lib.forms import fields
@@ -110,12 +111,13 @@ class WorkspaceViews(Controller):
 
     async def _wizard(self, request: Req, step: str, error: str | None = None) -> dict[str, Any]:
         return {"step": step if step in {"profile", "team", "done"} else "profile", "error": error,
+                "zones": i18n.zone_names(),
                 "workspace": await services.workspace(), "invitations": await services.list_invitations(request.user),
                 "users": await services.list_users()}
 
     @post("/onboarding/profile", guards=[requires("admin")])
     async def onboarding_profile(self, request: Req, slug: FromPath[str]) -> Template | Redirect:
-        form = await fields(request, "display_name", "timezone", "default_region")
+        form = await fields(request, "display_name", "timezone", "default_region", "language")
         try:
             await services.update_workspace(request.user, **form)
         except DomainError as exc:
@@ -127,6 +129,25 @@ class WorkspaceViews(Controller):
     async def onboarding_finish(self, request: Req, slug: FromPath[str]) -> Redirect:
         await services.update_workspace(request.user, onboarding_done=True)
         return Redirect(f"/t/{slug}/", status_code=303)
+
+    @get("/profile")
+    async def profile(self, request: Req, slug: FromPath[str]) -> Template:
+        return render_page(request, "pages/profile.html", await self._profile(request))
+
+    async def _profile(self, request: Req) -> dict[str, Any]:
+        return {"profile": await services.profile(request.user), "workspace": await services.workspace(),
+                "zones": i18n.zone_names(), "now": i18n.now(), "error": None, "notice": None}
+
+    @post("/profile")
+    async def save_profile(self, request: Req, slug: FromPath[str]) -> Template | Redirect:
+        form = await fields(request, "language", "timezone")
+        try:
+            await services.update_profile(request.user, language=form["language"], timezone=form["timezone"])
+        except DomainError as exc:
+            ctx = await self._profile(request)
+            ctx["error"] = exc.detail
+            return render_page(request, "pages/profile.html", ctx, status_code=exc.status_code)
+        return Redirect(f"/t/{slug}/profile?saved=1", status_code=303)  # the next page reads the new choice
 
     @get("/settings/team", guards=[requires("admin")])
     async def team(self, request: Req, slug: FromPath[str]) -> Template:

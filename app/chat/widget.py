@@ -31,7 +31,8 @@ from app.chat.schemas import (
     WidgetConfigOut,
 )
 from app.contacts.services import to_struct
-from app.lib import reqctx
+from app.lib import i18n, reqctx
+from app.lib.i18n import N_
 from app.lib.ratelimit import Limiter
 from app.lib.templates import STATIC_DIR
 from app.settings import get_settings
@@ -40,19 +41,18 @@ TOKEN_HEADER = "x-chat-token"  # noqa: S105 (a header name, not a secret)
 CORS_METHODS = "GET, POST, OPTIONS"
 CORS_HEADERS = "content-type, x-chat-token"
 PREFLIGHT_MAX_AGE = "600"
-REFUSED = {"detail": "This site is not allowed to use this shop's chat. The shop adds its site's origin in its "
-                     "chat settings.", "status_code": 403}
+REFUSED = N_("This site is not allowed to use this shop's chat. The shop adds its site's origin in its chat settings.")
 
 
 @functools.cache
 def limits() -> dict[str, Limiter]:
     sec = get_settings().security
-    return {"requests": Limiter(sec.chat_requests_per_minute, 60.0, "Too many chat requests; wait a minute.",
+    return {"requests": Limiter(sec.chat_requests_per_minute, 60.0, N_("Too many chat requests; wait a minute."),
                                 name="chat-requests"),
-            "sessions": Limiter(sec.chat_sessions_per_minute, 60.0, "Too many new chats from here; wait a minute.",
+            "sessions": Limiter(sec.chat_sessions_per_minute, 60.0, N_("Too many new chats from here; wait a minute."),
                                 name="chat-sessions"),
-            "messages": Limiter(sec.chat_messages_per_minute, 60.0, "You are sending messages too fast; wait a "
-                                                                    "moment.", name="chat-messages")}
+            "messages": Limiter(sec.chat_messages_per_minute, 60.0,
+                                N_("You are sending messages too fast; wait a moment."), name="chat-messages")}
 
 
 def _slug(scope: Scope) -> str:
@@ -77,9 +77,12 @@ class WidgetCors:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        # A visitor reads the shop's chat in their browser's language first (staff pages put the workspace first).
+        i18n.switch(i18n.negotiate(reqctx.scope_header(scope, b"accept-language")))
         origin = reqctx.scope_header(scope, b"origin")
         if origin and not await services.origin_allowed(origin):
-            await _respond(send, 403, msgspec.json.encode(REFUSED), [(b"content-type", b"application/json")])
+            body = {"detail": i18n.gettext(REFUSED), "status_code": 403}
+            await _respond(send, 403, msgspec.json.encode(body), [(b"content-type", b"application/json")])
             return
         await limits()["requests"].check(_slug(scope), reqctx.client_ip.get())
         if scope.get("method") == "OPTIONS":
@@ -172,14 +175,18 @@ class WidgetApi(Controller):
 
 
 @functools.cache
-def _widget_source() -> bytes:
-    return (STATIC_DIR / "js" / "chat-widget.js").read_bytes()
+def _widget_source(language: str) -> bytes:
+    """The widget's script with its strings in `language` in place of the `/*SB_I18N*/null` marker."""
+    source = (STATIC_DIR / "js" / "chat-widget.js").read_text(encoding="utf-8")
+    return source.replace("/*SB_I18N*/null", i18n.js_runtime(language), 1).encode()
 
 
 @get("/t/{slug:str}/widget.js", include_in_schema=False, opt={"csrf_exempt": True})
-async def widget_js(slug: FromPath[str]) -> Response[bytes]:
+async def widget_js(request: Request[Any, Any, Any], slug: FromPath[str]) -> Response[bytes]:
     """The snippet's script: loaded by any page (a script tag needs no CORS); what it may then call is decided
-    by the shop's allowed origins."""
-    return Response(_widget_source(), media_type="application/javascript; charset=utf-8",
+    by the shop's allowed origins. It speaks the visitor's browser language when we have it, else the shop's."""
+    language = i18n.pick(i18n.negotiate(request.headers.get("accept-language", "")), i18n.current().language)
+    return Response(_widget_source(language), media_type="application/javascript; charset=utf-8",
                     headers={"Cache-Control": "public, max-age=300", "Cross-Origin-Resource-Policy": "cross-origin",
-                             "X-Content-Type-Options": "nosniff"})
+                             "X-Content-Type-Options": "nosniff", "Vary": "Accept-Language",
+                             "Content-Language": language})

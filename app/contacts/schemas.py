@@ -22,6 +22,7 @@ class ContactIn(msgspec.Struct, forbid_unknown_fields=True):
     address: str = ""
     preferences: str = ""
     custom: dict[str, Any] = {}
+    language: str = ""
 
 
 class ContactPatch(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
@@ -38,6 +39,7 @@ class ContactPatch(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=Tru
     address: str | msgspec.UnsetType = msgspec.UNSET
     preferences: str | msgspec.UnsetType = msgspec.UNSET
     custom: dict[str, Any] | msgspec.UnsetType = msgspec.UNSET
+    language: str | msgspec.UnsetType = msgspec.UNSET
     version: DbInt | msgspec.UnsetType = msgspec.UNSET
 
     def changes(self) -> dict[str, Any]:
@@ -63,6 +65,7 @@ class ContactOut(msgspec.Struct):
     updated_at: dt.datetime
     last_contact_at: dt.datetime | None
     version: int
+    language: str = ""
 
 
 class ContactList(msgspec.Struct):

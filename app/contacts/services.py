@@ -11,6 +11,7 @@ from app.accounts.tables import User, Workspace
 from app.audit import services as audit
 from app.contacts import events, fields, queries
 from app.contacts.tables import TEMPERATURES, Contact, ContactEmail, ContactPhone, Note
+from app.lib import i18n
 from app.lib.db import current_uow
 from app.lib.errors import Conflict, Invalid, NotFound
 from app.lib.identities import normalize_email, normalize_phone, try_phone
@@ -18,13 +19,21 @@ from app.timeline import services as timeline
 from realtime.publish import emit
 
 EDITABLE = ("name", "company", "phones", "emails", "tags", "temperature", "owner_id", "birth_date", "address",
-            "preferences", "custom")
+            "preferences", "custom", "language")
 MAX_TAGS = 50
 
 
 async def default_region() -> str:
     row = await Workspace.select(Workspace.default_region).first()
     return row["default_region"] if row else "US"
+
+
+async def language_of(contact_id: int | None) -> str:
+    """What to speak to a contact: their language, else the workspace's ("" when neither is set: the browser's)."""
+    row = await current_uow().connection.fetchrow(
+        "SELECT COALESCE(NULLIF((SELECT language FROM contact WHERE id = $1), ''), "
+        "(SELECT language FROM workspace LIMIT 1), '') AS language", contact_id)
+    return str(row["language"]) if row else ""
 
 
 async def number_to_reach(card: dict[str, Any], number: str | None, *, field: str = "number") -> str:
@@ -86,6 +95,11 @@ async def _clean(values: dict[str, Any], *, contact_id: int | None = None,
             if value not in (None, "", *TEMPERATURES):
                 raise Invalid(f"temperature must be one of: {', '.join(TEMPERATURES)} (or empty).", field="temperature")
             out[key] = value or None
+        elif key == "language":
+            if value not in ("", None, *i18n.LANGUAGES):
+                raise Invalid(f"language must be one of: {', '.join(i18n.LANGUAGES)} (or empty: the workspace's).",
+                              field="language")
+            out[key] = value or ""
         elif key == "owner_id":
             if value is not None and not await User.exists().where((User.id == value) & (User.status == "active")):
                 raise Invalid(f"No active user {value} to own this contact.", field="owner_id")
@@ -174,7 +188,7 @@ async def _cards(ids: list[int]) -> list[dict[str, Any]]:
         Contact.id, Contact.name, Contact.company, Contact.tags, Contact.temperature,
         Contact.owner.as_alias("owner_id"), Contact.owner.name.as_alias("owner_name"), Contact.birth_date,
         Contact.address, Contact.preferences, Contact.custom, Contact.created_at, Contact.updated_at,
-        Contact.last_contact_at, Contact.version,
+        Contact.last_contact_at, Contact.version, Contact.language,
     ).where(Contact.id.is_in(ids)).output(load_json=True)
     phones = await ContactPhone.select(ContactPhone.contact, ContactPhone.e164).where(
         ContactPhone.contact.is_in(ids)).order_by(ContactPhone.position)

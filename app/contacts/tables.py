@@ -38,6 +38,8 @@ class Contact(Table, tablename="contact"):
     created_at = Timestamptz(default=TimestamptzNow())
     updated_at = Timestamptz(default=TimestamptzNow())
     last_contact_at = Timestamptz(null=True, default=None, index=True)
+    # What the portal, the chat and emails speak to this contact; "" is the workspace's language.
+    language = Varchar(length=8, default="")
     merged_into = Integer(null=True, default=None)
     deleted_at = Timestamptz(null=True, default=None)
     version = Integer(default=1)

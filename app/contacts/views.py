@@ -127,7 +127,7 @@ class ContactViews(Controller):
             values = {"name": form.get("name", ""), "company": form.get("company", ""),
                       "temperature": form.get("temperature") or None,
                       "owner_id": int(form["owner_id"]) if str(form.get("owner_id", "")).isdigit() else None,
-                      "tags": _split(form.get("tags", ""))}
+                      "tags": _split(form.get("tags", "")), "language": form.get("language", "")}
         elif section == "identities":
             values = {"phones": _split(form.get("phones", "")), "emails": _split(form.get("emails", ""))}
         elif section == "details":

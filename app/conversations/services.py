@@ -13,6 +13,7 @@ from app.audit import services as audit
 from app.contacts.tables import Contact
 from app.conversations import events
 from app.conversations.tables import Conversation, Queue
+from app.lib import i18n
 from app.lib.db import current_uow
 from app.lib.errors import Conflict, Forbidden, Invalid, NotFound
 from app.timeline import services as timeline
@@ -253,7 +254,7 @@ async def mine(principal: Principal) -> list[dict[str, Any]]:
 
 
 async def stats(principal: Principal) -> dict[str, Any]:
-    """Totals for the visible queues: waiting per queue, longest wait, handled today (UTC)."""
+    """Totals for the visible queues: waiting per queue, longest wait, handled today (the workspace's day)."""
     ids = await visible_queue_ids(principal) or [0]
     conn = current_uow().connection
     per_queue = await conn.fetch(
@@ -261,7 +262,7 @@ async def stats(principal: Principal) -> dict[str, Any]:
         "min(c.created_at) FILTER (WHERE c.status = 'waiting') AS oldest "
         "FROM queue q LEFT JOIN conversation c ON c.queue = q.id WHERE q.id = ANY($1::int[]) AND NOT q.archived "
         "GROUP BY q.id ORDER BY q.position, q.id", ids)
-    today = dt.datetime.combine(now().date(), dt.time(), tzinfo=dt.UTC)
+    today = i18n.day_start(await conn.fetchval("SELECT timezone FROM workspace LIMIT 1"), now())
     handled = await conn.fetchval(
         "SELECT count(*) FROM conversation WHERE closed_at >= $1 AND queue = ANY($2::int[])", today, ids)
     oldest = min((r["oldest"] for r in per_queue if r["oldest"]), default=None)

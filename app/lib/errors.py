@@ -21,9 +21,16 @@ class DomainError(Exception):
 
     def __init__(self, detail: str, *, field: str | None = None, extra: dict[str, Any] | None = None) -> None:
         super().__init__(detail)
-        self.detail = detail
+        self.message = detail
         self.field = field
         self.extra = extra or {}
+
+    @property
+    def detail(self) -> str:
+        """The message in the viewer's language (constant messages are in the catalogues; see lib/i18n_extract)."""
+        from app.lib import i18n
+
+        return i18n.current().translations.gettext(self.message)
 
     @property
     def labelled(self) -> str:
@@ -137,7 +144,10 @@ def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> R
     quote (the response's `X-Request-ID` header carries it too)."""
     rid = reqctx.request_id(request.scope)
     log.error("unhandled_error", method=request.method, path=request.url.path, request_id=rid, exc_info=exc)
-    detail = f"Something went wrong on our side and it has been logged. Quote request id {rid} when you report it."
+    from app.lib import i18n
+
+    detail = i18n.gettext(i18n.N_("Something went wrong on our side and it has been logged. Quote request id "
+                                  "%(rid)s when you report it."), rid=rid)
     if _wants_html(request):
         from app.lib.templates import render_page
 

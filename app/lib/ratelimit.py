@@ -16,6 +16,7 @@ from typing import Any
 import structlog
 
 from app.lib.errors import TooManyAttempts
+from app.lib.i18n import N_
 
 log = structlog.get_logger(__name__)
 
@@ -28,7 +29,7 @@ class Limiter:
     address, a chat) within a tenant. `name` keeps limiters apart in Redis."""
 
     def __init__(self, limit: int, window: float,
-                 message: str = "Too many requests for this page; wait a minute and try again.", *,
+                 message: str = N_("Too many requests for this page; wait a minute and try again."), *,
                  name: str = "public", redis_url: str | None = None, prefix: str | None = None) -> None:
         self.limit = limit
         self.window = window

@@ -10,7 +10,44 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from litestar import Request
 from litestar.response import Template
 
-from app.lib import csrf
+from app.lib import csrf, i18n
+from app.lib.i18n import N_
+
+WORDS: dict[str, str] = {
+    # channels and directions
+    "call": N_("call"), "sms": N_("SMS"), "email": N_("email"), "chat": N_("chat"), "note": N_("note"),
+    "file": N_("file"), "order": N_("order"), "task": N_("task"), "system": N_("system"),
+    "in": N_("incoming"), "out": N_("outgoing"), "internal": N_("internal"),
+    # roles
+    "owner": N_("owner"), "admin": N_("admin"), "supervisor": N_("supervisor"), "operator": N_("operator"),
+    # presence
+    "available": N_("available"), "busy": N_("busy"), "away": N_("away"), "offline": N_("offline"),
+    # conversations, calls, messages
+    "waiting": N_("waiting"), "active": N_("active"), "wrapup": N_("wrap-up"), "closed": N_("closed"),
+    "queued": N_("queued"), "ringing": N_("ringing"), "in-progress": N_("in progress"),
+    "completed": N_("completed"), "failed": N_("failed"), "no-answer": N_("no answer"), "canceled": N_("canceled"),
+    "initiated": N_("initiated"), "sent": N_("sent"), "delivered": N_("delivered"), "read": N_("read"),
+    "received": N_("received"), "undelivered": N_("undelivered"), "disabled": N_("disabled"),
+    # temperatures
+    "hot": N_("hot"), "warm": N_("warm"), "cold": N_("cold"),
+    # deal stages, custom field types, imports
+    "open": N_("open"), "won": N_("won"), "lost": N_("lost"),
+    "text": N_("text"), "number": N_("number"), "date": N_("date"), "boolean": N_("yes/no"),
+    "select": N_("one of a list"), "multiselect": N_("several of a list"),
+    "running": N_("running"), "done": N_("done"), "contact": N_("contact"), "tenant": N_("workspace"),
+    "user": N_("user"), "session": N_("session"), "template": N_("template"), "workspace": N_("workspace"),
+    "payment": N_("payment"), "refund": N_("refund"),
+    # sort orders of lists
+    "updated": N_("last updated"), "created": N_("newest"), "name": N_("name"), "last_contact": N_("last contact"),
+    "revenue": N_("revenue"), "orders": N_("number of orders"), "last_purchase": N_("last purchase"),
+}
+"""The product's own vocabulary (stored as English keys) as a person reads it: `{{ c.channel|word }}`."""
+
+
+def word(key: Any) -> str:
+    text = WORDS.get(str(key))
+    return i18n.current().translations.gettext(text) if text else str(key if key is not None else "")
+
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "frontend" / "templates"
 STATIC_DIR = Path(__file__).resolve().parents[2] / "frontend" / "static"
@@ -19,8 +56,22 @@ STATIC_DIR = Path(__file__).resolve().parents[2] / "frontend" / "static"
 @functools.cache
 def environment() -> Environment:
     env = Environment(loader=FileSystemLoader(TEMPLATE_DIR), autoescape=select_autoescape(["html", "xml"]),
-                      enable_async=False)
+                      enable_async=False, extensions=["jinja2.ext.i18n"])
+    # Every string goes through the viewer's catalogue (app/lib/i18n: the request's or the renderer's viewer).
+    env.install_gettext_callables(  # type: ignore[attr-defined]
+        lambda message: i18n.current().translations.gettext(message),
+        lambda singular, plural, n: i18n.current().translations.ngettext(singular, plural, n),
+        newstyle=True)
     env.globals["ROLES"] = ("owner", "admin", "supervisor", "operator")
+    env.globals["viewer"] = i18n.current
+    env.globals["LANGUAGES"] = i18n.LANGUAGES
+    env.filters["datetime"] = i18n.format_datetime
+    env.filters["date"] = i18n.format_date
+    env.filters["time"] = i18n.format_time
+    env.filters["timeago"] = i18n.timeago
+    env.filters["number"] = i18n.format_number
+    env.filters["money"] = i18n.format_money
+    env.filters["word"] = word
     from app.lib.identities import pretty_phone
     from app.lib.markdown import render as markdown
 

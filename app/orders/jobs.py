@@ -6,7 +6,8 @@ import dataclasses
 from typing import Any
 
 from app.accounts.tables import User, Workspace
-from app.lib import mail
+from app.contacts import services as contacts
+from app.lib import i18n, mail
 from app.lib.db import tenant_context
 from app.lib.errors import DomainError
 from app.lib.templates import render_text
@@ -27,14 +28,18 @@ async def send_portal_link(payload: dict[str, Any]) -> None:
             Order.id == payload["order_id"]).first()
         link = await portal.current_link(payload["order_id"]) if order else None
         ws = await Workspace.select(Workspace.display_name).first()
+        language = await contacts.language_of(order["contact"]) if order else ""
     if order is None or link is None:
         return
     shop = ws["display_name"] if ws else tenant.name
     context = {"shop": shop, "number": order["number"], "url": link["url"]}
     settings = get_settings()
-    message = mail.build_message(settings.mail.from_address, payload["to"], f"Your order {order['number']} at {shop}",
-                                 render_text("emails/order_portal.txt", context),
-                                 render_text("emails/order_portal.html", context))
+    with i18n.viewing(language):  # the customer reads it in the contact's language
+        message = mail.build_message(settings.mail.from_address, payload["to"],
+                                     i18n.gettext("Your order %(number)s at %(shop)s", number=order["number"],
+                                                  shop=shop),
+                                     render_text("emails/order_portal.txt", context),
+                                     render_text("emails/order_portal.html", context))
     await mail.send(mail.SmtpAccount.platform(settings.mail), message)
     async with tenant_context(tenant):
         await timeline.record(order["contact"], "email", "out", f"Order {order['number']}: tracking link emailed to "
@@ -80,7 +85,9 @@ async def send_portal_sms(payload: dict[str, Any]) -> None:
             user_id = None
         sender = SmsSender(label=str(payload.get("by", "")), user_id=user_id)
         shop = ws["display_name"] if ws else tenant.name
-        body = f"{shop}: follow your order {order['number']} here: {link['url']}"
+        with i18n.viewing(await contacts.language_of(order["contact"])):
+            body = i18n.gettext("%(shop)s: follow your order %(number)s here: %(url)s", shop=shop,
+                                number=order["number"], url=link["url"])
         try:
             async with uow.connection.transaction():  # a savepoint: a refusal leaves nothing half-written
                 await sms.send(sender, order["contact"], body, number=payload["to"],  # type: ignore[arg-type]
@@ -116,6 +123,7 @@ async def send_status_email(payload: dict[str, Any]) -> None:
         if link is None and order["portal_revoked_at"] is None:
             link = await portal.issue_for_system(order["id"])  # never issued yet: the email is the place for it
         label = (await pipeline.by_key()).get(payload["status"], {}).get("label", payload["status"])
+        language = await contacts.language_of(order["contact"])
         ws = await Workspace.select(Workspace.display_name).first()
     if not card["emails"]:
         return
@@ -126,8 +134,9 @@ async def send_status_email(payload: dict[str, Any]) -> None:
                "shop": shop}
     to = card["emails"][0]
     try:
-        subject = notify.render(conf["subject"], context).strip().replace("\n", " ")[:300]
-        text = notify.render(conf["body"], context)
+        with i18n.viewing(language):
+            subject = notify.render(notify.localised(conf["subject"]), context).strip().replace("\n", " ")[:300]
+            text = notify.render(notify.localised(conf["body"]), context)
     except Exception as exc:  # a template that fails at send time is reported, not retried forever
         async with tenant_context(tenant):
             await timeline.record(order["contact"], "email", "out", f"Status email for {order['number']} not sent: "

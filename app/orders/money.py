@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from app.lib import i18n
 from app.lib.errors import Invalid
 
 # Active ISO 4217 codes (2026), the funds and precious-metal codes left out: orders are priced in money people pay.
@@ -72,3 +73,6 @@ def major(amount: int | None, currency: str) -> str:
     """1999, USD -> '19.99': what a form field shows and `parse_major` reads back."""
     value = Decimal(int(amount or 0)).scaleb(-exponent(currency))
     return f"{value:.{exponent(currency)}f}"
+
+
+i18n.use_currency_digits(exponent)

@@ -10,22 +10,30 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from app.accounts.services import Principal
 from app.audit import services as audit
-from app.lib import jobs
+from app.lib import i18n, jobs
 from app.lib.errors import Forbidden, Invalid
+from app.lib.i18n import N_
 from app.orders.tables import OrderNotification
 from realtime.events import Event
 
-DEFAULT_BODY = """Hello {{ customer }},
+DEFAULT_BODY = N_("""Hello {{ customer }},
 
 your order {{ order.number }} at {{ shop }} is now: {{ status }}.
 {% if portal_url %}
 Follow it here: {{ portal_url }}
 {% endif %}
 {{ shop }}
-"""
+""")
+DEFAULT_SUBJECT = N_("Your order {{ order.number }} is {{ status }}")
+"""The shipped defaults: a customer gets them in their language until the shop writes its own."""
 SAMPLE = {"order": {"number": "1001", "total": "25.00 EUR", "currency": "EUR", "status": "shipped"},
           "status": "Shipped", "portal_url": "https://example.invalid/portal/x", "customer": "Ada", "shop": "Shop"}
 _ENV = ImmutableSandboxedEnvironment(autoescape=False, trim_blocks=True)
+
+
+def localised(template: str) -> str:
+    """A shipped default in the viewer's language; the shop's own text as it is."""
+    return i18n.gettext(template) if template in (DEFAULT_BODY, DEFAULT_SUBJECT) else template
 
 
 def render(template: str, context: dict[str, Any]) -> str:

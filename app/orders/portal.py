@@ -16,6 +16,7 @@ from typing import Any
 
 from app.accounts.services import Principal
 from app.audit import services as audit
+from app.contacts import services as contacts
 from app.conversations import services as conversations
 from app.conversations.tables import OPEN_STATUSES, Conversation
 from app.lib.db import current_tenant
@@ -116,7 +117,8 @@ async def view(order_id: int) -> dict[str, Any]:
     labels = {k: s["label"] for k, s in defs.items()}
     path = [s for s in await pipeline.statuses() if s["counts_as_sale"]]
     reached = {h["to_status"] for h in order["history"]}
-    return {"order": order, "labels": labels, "status_label": labels.get(order["status"], order["status"]),
+    return {"order": order, "language": await contacts.language_of(order["contact_id"]), "labels": labels,
+            "status_label": labels.get(order["status"], order["status"]),
             "steps": [{"key": s["key"], "label": s["label"], "done": s["key"] in reached,
                        "current": s["key"] == order["status"]} for s in path],
             "messages": await messages(order_id)}

@@ -260,6 +260,10 @@ async def update(actor: Principal, order_id: int, changes: dict[str, Any], *, ve
     return await get(order_id)
 
 
+async def count_for_contact(contact_id: int) -> int:
+    return int(await Order.count().where(Order.contact == contact_id))
+
+
 async def get(order_id: int) -> dict[str, Any]:
     row = await Order.select(*ORDER_COLUMNS).where(Order.id == order_id).first()
     if row is None:

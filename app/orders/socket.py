@@ -21,11 +21,11 @@ from litestar import WebSocket, websocket
 from litestar.exceptions import WebSocketDisconnect
 from litestar.params import FromPath
 
-from app.lib import reqctx
+from app.lib import i18n, reqctx
 from app.lib.db import TenantRef, tenant_context
 from app.lib.errors import DomainError
 from app.lib.templates import render_text
-from app.orders import money, portal
+from app.orders import portal
 from app.settings import get_settings
 from realtime import channels
 from realtime.channels import channel_name
@@ -38,14 +38,17 @@ RECHECK_EVERY = 15.0
 
 async def render(tenant: TenantRef, token: str) -> str | None:
     """The live fragments for the token's order, or None when the token no longer opens it (revoked)."""
-    async with tenant_context(tenant):
+    async with tenant_context(tenant) as uow:
         try:
             order_id = await portal.resolve(token)
         except DomainError:
             return None
         ctx = await portal.view(order_id)
-    ctx.update(token=token, fmt=money.fmt, tenant=tenant, live=True)
-    return render_text("_partials/portal_live.html", ctx)
+        zone = await uow.connection.fetchval("SELECT timezone FROM workspace LIMIT 1")
+    ctx.update(token=token, tenant=tenant, live=True)
+    # One render serves every page of the link: the contact's language; the browser shows times in its own zone.
+    with i18n.viewing(ctx["language"], zone):
+        return render_text("_partials/portal_live.html", ctx)
 
 
 SHARED_RENDER = os.environ.get("SB_PORTAL_SHARED_RENDER", "1") != "0"

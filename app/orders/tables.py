@@ -108,7 +108,7 @@ class OrderNotification(Table, tablename="order_notification"):
     enabled = Boolean(default=False)
     statuses = Array(base_column=Varchar(length=40), default=list)
     """Statuses that trigger the email; empty: every status change."""
-    subject = Varchar(length=300, default="Your order {{ order.number }} is {{ status }}")
+    subject = Varchar(length=300, default="Your order {{ order.number }} is {{ status }}")  # notify.DEFAULT_SUBJECT
     body = Text(default="")
 
 

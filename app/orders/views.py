@@ -12,7 +12,7 @@ from litestar.response import Redirect, Template
 from app.accounts.guards import signed_in
 from app.accounts.services import Principal
 from app.contacts import services as contacts
-from app.lib import reqctx
+from app.lib import i18n, reqctx
 from app.lib.errors import DomainError, Invalid
 from app.lib.security import token_hash
 from app.lib.templates import render_page
@@ -48,7 +48,8 @@ async def panel_context(contact_id: int, error: str | None = None) -> dict[str, 
     card = await contacts.get(contact_id)
     orders, _ = await services.search(contact_id=contact_id, limit=20)
     return {"c": card, "orders": orders, "revenue": await revenue.for_contact(contact_id), "error": error,
-            "labels": {k: s["label"] for k, s in (await pipeline.by_key()).items()}, "fmt": money.fmt}
+            "order_count": await services.count_for_contact(contact_id),
+            "labels": {k: s["label"] for k, s in (await pipeline.by_key()).items()}}
 
 
 class OrderViews(Controller):
@@ -183,7 +184,8 @@ def _visitor(token: str) -> str:
 
 async def portal_context(request: Req, token: str, order_id: int) -> dict[str, Any]:
     ctx = await portal.view(order_id)
-    ctx.update(token=token, fmt=money.fmt)
+    ctx.update(token=token)
+    i18n.switch(ctx["language"])  # the customer reads the portal in the contact's language
     return ctx
 
 

@@ -22,7 +22,7 @@ async def test_kanban_drag_moves_deal_and_records_stage_change(fx_new_context: N
     await sign_in(page, s)
     await page.goto(f"/t/{s['slug']}/deals/")
     card = page.get_by_test_id(f"deal-{deal['id']}")
-    await expect(page.get_by_test_id("stage-lead").get_by_test_id(f"deal-{deal['id']}")).to_contain_text("4,800.00 USD")
+    await expect(page.get_by_test_id("stage-lead").get_by_test_id(f"deal-{deal['id']}")).to_contain_text("$4,800.00")
 
     await card.drag_to(page.get_by_test_id("stage-proposal"))
     await expect(page.get_by_test_id("stage-proposal").get_by_test_id(f"deal-{deal['id']}")).to_be_visible()

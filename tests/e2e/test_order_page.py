@@ -33,8 +33,8 @@ async def test_open_order_page_follows_api_status_and_payment(fx_new_context: Ne
     await expect(page.get_by_test_id("order-status")).to_have_text("Paid")
     await expect(page.locator("#order-history")).to_contain_text("paid")
     await call(fx_live_server, s, "POST", f"/orders/{order['id']}/payments", {"amount": 1000, "method": "card"})
-    await expect(page.get_by_test_id("order-payments")).to_contain_text("10.00 EUR")
-    await expect(page.get_by_test_id("order-paid")).to_have_text("10.00 EUR")
+    await expect(page.get_by_test_id("order-payments")).to_contain_text("€10.00")
+    await expect(page.get_by_test_id("order-paid")).to_have_text("€10.00")
     assert await page.evaluate("window.__noReload === true"), "the page was reloaded"
     await expect(page.get_by_test_id("order-status")).to_have_attribute("data-status", "paid")  # not L-2's change
 

@@ -74,7 +74,7 @@ async def test_emailed_portal_link_shows_status_changes_live(fx_new_context: New
     customer = await (await fx_new_context(viewport={"width": 390, "height": 844}, is_mobile=True)).new_page()
     await customer.goto(link)
     await expect(customer.get_by_test_id("portal-status")).to_have_text("New")
-    await expect(customer.get_by_test_id("portal-total")).to_have_text("25.00 EUR")
+    await expect(customer.get_by_test_id("portal-total")).to_have_text("€25.00")  # the en-US browser's format
     await customer.evaluate("window.__noReload = true")
     width = await customer.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, f"the portal overflows a phone screen: {width}px"

@@ -16,7 +16,7 @@ TRIGGER_MIGRATION = "2026-11-23T00:58:00:000000"
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DATABASE_URL": TEST_DSN, "COLUMNS": "200"}
+    env = {**os.environ, "DATABASE_URL": TEST_DSN, "COLUMNS": "200", "LANGUAGE": "en"}  # messages checked in English
     return subprocess.run([sys.executable, "-m", "app.cli", *args], env=env, capture_output=True, text=True,
                           timeout=300, check=False)
 

@@ -46,7 +46,7 @@ async def test_api_status_and_payment_appear_on_open_order_pages(fx_live: InProc
                                 json={"amount": 5000, "method": "card"}, headers=fx_shop.auth)
     assert paid.status_code == 200
     frames = await viewer.until(lambda f: f.event == "order.updated")
-    assert "50.00 USD" in frames[-1].text and 'id="order-payments"' in frames[-1].text
+    assert "$50.00" in frames[-1].text and 'id="order-payments"' in frames[-1].text
     # Another order's change renders nothing for this page.
     await fx_client.post(api(fx_shop, f"/orders/{other['id']}/status"), json={"status": "paid"}, headers=fx_shop.auth)
     # Then this order's own change, which must come after it: only that one renders the status here.

@@ -59,7 +59,7 @@ async def test_revenue_figures_match_orders_and_payments_after_refunds(fx_client
     await browser_login(fx_client, fx_shop.slug, fx_shop.email, fx_shop.password)
     panel = await fx_client.get(f"/t/{fx_shop.slug}/contacts/{ada['id']}/orders-panel")
     assert panel.status_code == 200
-    assert "235.00 USD" in panel.text and "117.50 USD" in panel.text and "2026-10-06" in panel.text
+    assert "$235.00" in panel.text and "$117.50" in panel.text and "Oct 6, 2026" in panel.text  # en-US formats
     assert panel.text.count('data-testid="order-row"') == 3
     card = await fx_client.get(f"/t/{fx_shop.slug}/contacts/{ada['id']}")
     assert f"/contacts/{ada['id']}/orders-panel" in card.text

@@ -57,7 +57,7 @@ async def test_console_accept_bridges_the_call_and_shows_the_callers_card(fx_cli
 
     queue = await _panel(fx_client, fx_shop, "queue")
     assert 'data-testid="accept"' in queue and f'/contacts/{contact["id"]}' in queue and "Carla Caller" in queue
-    assert "lifetime value 42.00 USD · 1 open order<" in queue
+    assert "lifetime value $42.00 · 1 open order<" in queue
 
     took = await fx_client.post(f"/t/{fx_shop.slug}/console/take/{conversation_id}", headers={"X-CSRF-Token": token})
     assert "You took the call" in took.text

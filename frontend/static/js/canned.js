@@ -3,6 +3,7 @@
    with an id survive live re-renders of the panel around them. */
 (function () {
   "use strict";
+  var _ = (window.sbI18n && window.sbI18n.gettext) || function (s) { return s; };  // /i18n/{lang}.js, from base.html
   var TOKEN = /(^|\s)\/([a-z0-9][a-z0-9_-]{0,39})$/;
   var BOXES = "textarea[data-canned]";
   var loading = null;
@@ -76,9 +77,9 @@
   function picker(box, items) {
     var pick = document.createElement("select");
     pick.className = "canned-picker";
-    pick.setAttribute("aria-label", "Insert a canned response");
+    pick.setAttribute("aria-label", _("Insert a canned response"));
     pick.setAttribute("data-testid", "canned-picker");
-    pick.add(new Option("Canned response…", ""));
+    pick.add(new Option(_("Canned response…"), ""));
     items.forEach(function (t) { pick.add(new Option(t.name + (t.shortcut ? "  /" + t.shortcut : ""), t.id)); });
     pick.addEventListener("change", function () {
       var tpl = items.filter(function (t) { return String(t.id) === pick.value; })[0];
@@ -106,7 +107,7 @@
       boxes.forEach(function (box) {
         box._cannedItems = items;
         if (items.length) {
-          box.title = "Type /shortcut and Tab to insert a canned response";
+          box.title = _("Type /shortcut and Tab to insert a canned response");
           picker(box, items);
         }
       });

@@ -17,6 +17,10 @@
   var wsBase = (src.protocol === "https:" ? "wss://" : "ws://") + src.host + "/t/" + slug + "/chat/ws";
   var storeKey = "sb-chat:" + slug;
   var TYPING_EVERY = 2000, TYPING_SHOWN = 5000;
+  // The server puts the visitor's language here (their browser's, else the shop's) when it serves the script.
+  var i18n = /*SB_I18N*/null;
+  var _ = (i18n && i18n.gettext) || function (s) { return s; };
+  function esc(s) { return String(s).replace(/[&<>"']/g, function (c) { return "&#" + c.charCodeAt(0) + ";"; }); }
 
   function load() { try { return localStorage.getItem(storeKey); } catch (e) { return null; } }
   function save(t) { try { if (t) localStorage.setItem(storeKey, t); else localStorage.removeItem(storeKey); } catch (e) { /* private mode */ } }
@@ -43,16 +47,16 @@
     ".me{display:flex;gap:4px;padding:6px 8px;border-top:1px solid #eaecf0}.me input{flex:1;min-width:0;font:inherit;padding:4px;border:1px solid #d0d5dd;border-radius:6px}" +
     ".me button{font:inherit;border:1px solid #d0d5dd;background:#fff;border-radius:6px;cursor:pointer}" +
     "</style>" +
-    "<button class='bubble' type='button' aria-label='Chat with us' data-testid='sb-chat-bubble'>\uD83D\uDCAC</button>" +
-    "<div class='panel' role='dialog' aria-label='Chat' data-testid='sb-chat-panel'>" +
-    "<div class='head'>Chat with us</div>" +
+    "<button class='bubble' type='button' aria-label='" + esc(_("Chat with us")) + "' data-testid='sb-chat-bubble'>\uD83D\uDCAC</button>" +
+    "<div class='panel' role='dialog' aria-label='" + esc(_("Chat")) + "' data-testid='sb-chat-panel'>" +
+    "<div class='head' data-testid='sb-chat-head'>" + esc(_("Chat with us")) + "</div>" +
     "<div class='log' data-testid='sb-chat-log' aria-live='polite'></div>" +
-    "<div class='typing' data-testid='sb-chat-typing' hidden>Typing\u2026</div>" +
+    "<div class='typing' data-testid='sb-chat-typing' hidden>" + esc(_("Typing…")) + "</div>" +
     "<div class='err' data-testid='sb-chat-error' hidden></div>" +
-    "<form class='me' data-testid='sb-chat-me'><input name='email' type='email' placeholder='Email (optional)' aria-label='Your email'>" +
-    "<input name='phone' type='tel' placeholder='Phone' aria-label='Your phone'><button type='submit' data-testid='sb-chat-me-save'>Save</button></form>" +
-    "<form class='say'><textarea rows='2' aria-label='Your message' placeholder='Write a message\u2026' data-testid='sb-chat-input'></textarea>" +
-    "<button class='send' type='submit' data-testid='sb-chat-send'>Send</button></form></div>";
+    "<form class='me' data-testid='sb-chat-me'><input name='email' type='email' placeholder='" + esc(_("Email (optional)")) + "' aria-label='" + esc(_("Your email")) + "'>" +
+    "<input name='phone' type='tel' placeholder='" + esc(_("Phone")) + "' aria-label='" + esc(_("Your phone")) + "'><button type='submit' data-testid='sb-chat-me-save'>" + esc(_("Save")) + "</button></form>" +
+    "<form class='say'><textarea rows='2' aria-label='" + esc(_("Your message")) + "' placeholder='" + esc(_("Write a message…")) + "' data-testid='sb-chat-input'></textarea>" +
+    "<button class='send' type='submit' data-testid='sb-chat-send'>" + esc(_("Send")) + "</button></form></div>";
   var $ = function (sel) { return root.querySelector(sel); };
   var panel = $(".panel"), log = $(".log"), input = $("textarea"), typingEl = $(".typing"), errEl = $(".err");
 
@@ -66,7 +70,7 @@
       .then(function (resp) {
         if (resp.status === 204) return null;
         return resp.json().catch(function () { return {}; }).then(function (data) {
-          if (!resp.ok) { var e = new Error(data.detail || ("Error " + resp.status)); e.status = resp.status; throw e; }
+          if (!resp.ok) { var e = new Error(data.detail || (_("Error") + " " + resp.status)); e.status = resp.status; throw e; }
           return data;
         });
       });
@@ -100,7 +104,7 @@
       div.appendChild(document.createTextNode(m.body));
       if (m.direction === "in") {
         var st = document.createElement("span"); st.className = "st"; st.setAttribute("data-testid", "sb-chat-status");
-        st.textContent = m.status === "read" ? "Read" : m.status === "delivered" ? "Delivered" : "Sent";
+        st.textContent = m.status === "read" ? _("Read") : m.status === "delivered" ? _("Delivered") : _("Sent");
         div.appendChild(st);
       }
       log.appendChild(div);
@@ -143,7 +147,7 @@
     socket.onclose = function (evt) {
       socket = null;
       if (evt.code === 4404) { token = null; save(null); return; } // the chat is gone: the next message starts anew
-      if (evt.code === 4403) { showError("Chat is not available on this site."); return; }
+      if (evt.code === 4403) { showError(_("Chat is not available on this site.")); return; }
       retry = Math.min(retry + 1, 6);
       setTimeout(connect, 500 * Math.pow(2, retry - 1));
     };

@@ -1,6 +1,7 @@
 // Deals board: native HTML5 drag and drop; a drop posts the move with htmx and swaps the board it returns.
 (function () {
   "use strict";
+  var _ = (window.sbI18n && window.sbI18n.gettext) || function (s) { return s; };  // /i18n/{lang}.js, from base.html
   let dragged = null;
   function csrf() {
     try { return JSON.parse(document.body.getAttribute("hx-headers") || "{}")["X-CSRF-Token"] || ""; }
@@ -19,7 +20,7 @@
     form.elements.deal.value = id;
     form.elements.stage.value = stage.dataset.stage;
     form.querySelector("[data-role=question]").textContent =
-      stage.dataset.kind === "lost" ? "Why was it lost?" : "Why was it won? (optional)";
+      stage.dataset.kind === "lost" ? _("Why was it lost?") : _("Why was it won? (optional)");
     form.elements.reason.required = stage.dataset.kind === "lost";
     form.hidden = false;
     form.elements.reason.focus();

@@ -1,0 +1,146 @@
+"""Languages and the workspace's day through the app: who sees which language, "handled today" by the
+workspace's calendar, the contact's language on the portal, and the profile choice (never another tenant's)."""
+# ruff: noqa: RUF001  (Russian and Bulgarian text is Cyrillic on purpose)
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from typing import Any
+
+from app.lib.db import tenant_context
+from tests.conftest import ShopFixture, browser_login, csrf_from
+
+
+def api(shop: ShopFixture, path: str) -> str:
+    return f"/t/{shop.slug}/api/v1{path}"
+
+
+async def test_handled_today_counts_by_the_workspaces_day_not_utcs(fx_client: Any, fx_shop: ShopFixture) -> None:
+    # Honolulu is UTC-10 all year: its day and UTC's never start together, so a UTC count differs.
+    put = await fx_client.put(api(fx_shop, "/workspace"), json={"timezone": "Pacific/Honolulu"}, headers=fx_shop.auth)
+    assert put.status_code == 200, put.text
+    now = dt.datetime.now(dt.UTC)
+    local = now.astimezone(zoneinfo.ZoneInfo("Pacific/Honolulu"))
+    local_midnight = dt.datetime.combine(local.date(), dt.time(), tzinfo=local.tzinfo).astimezone(dt.UTC)
+    utc_midnight = dt.datetime.combine(now.date(), dt.time(), tzinfo=dt.UTC)
+    closed_at = {
+        "local day, early": local_midnight + dt.timedelta(seconds=1),
+        "local day, now": now - dt.timedelta(seconds=1),
+        "the local day before": local_midnight - dt.timedelta(seconds=1),
+        "UTC's day start": utc_midnight + dt.timedelta(seconds=1),
+        "just before UTC's day": utc_midnight - dt.timedelta(seconds=1),
+    }
+    ids = {}
+    for name in closed_at:
+        resp = await fx_client.post(api(fx_shop, "/conversations"), json={"channel": "chat", "subject": name},
+                                    headers=fx_shop.auth)
+        assert resp.status_code == 201, resp.text
+        ids[name] = resp.json()["id"]
+    async with tenant_context(fx_shop.tenant) as uow:
+        for name, at in closed_at.items():
+            await uow.connection.execute("UPDATE conversation SET status = 'closed', closed_at = $1 WHERE id = $2",
+                                         min(at, now), ids[name])
+    expected = sum(1 for at in closed_at.values() if local_midnight <= min(at, now))
+    utc_count = sum(1 for at in closed_at.values() if utc_midnight <= min(at, now))
+    assert expected != utc_count  # the data tells the two calendars apart
+    stats = (await fx_client.get(api(fx_shop, "/queue-stats"), headers=fx_shop.auth)).json()
+    assert stats["handled_today"] == expected
+
+    await browser_login(fx_client, fx_shop.slug, fx_shop.email, fx_shop.password)
+    panel = await fx_client.get(f"/t/{fx_shop.slug}/console/panels/totals", headers={"accept": "text/html"})
+    assert f'data-testid="handled-today">{expected}</b>' in panel.text
+
+
+async def test_staff_language_profile_then_workspace_then_browser(fx_client: Any, fx_shop: ShopFixture,
+                                                                  fx_other_shop: ShopFixture) -> None:
+    await browser_login(fx_client, fx_shop.slug, fx_shop.email, fx_shop.password)
+    home = f"/t/{fx_shop.slug}/console/"
+    page = await fx_client.get(home, headers={"accept": "text/html", "accept-language": "bg-BG,bg;q=0.9"})
+    assert '<html lang="bg">' in page.text and "Изход" in page.text  # nobody chose: the browser's
+    await fx_client.put(api(fx_shop, "/workspace"), json={"language": "en"}, headers=fx_shop.auth)
+    page = await fx_client.get(home, headers={"accept": "text/html", "accept-language": "bg-BG,bg;q=0.9"})
+    assert '<html lang="en">' in page.text and "Sign out" in page.text  # the workspace's beats the browser's
+
+    token = await csrf_from(fx_client, f"/t/{fx_shop.slug}/profile")
+    saved = await fx_client.post(f"/t/{fx_shop.slug}/profile",
+                                 data={"language": "ru", "timezone": "Europe/Sofia", "_csrf": token},
+                                 headers={"accept": "text/html"}, follow_redirects=True)
+    assert saved.status_code == 200 and "Сохранено." in saved.text and "Выйти" in saved.text
+    me = (await fx_client.get(api(fx_shop, "/me"))).json()
+    assert me["language"] == "ru" and me["timezone"] == "Europe/Sofia"
+
+    bad = await fx_client.post(f"/t/{fx_shop.slug}/profile", data={"language": "xx", "timezone": "", "_csrf": token},
+                               headers={"accept": "text/html"})
+    assert bad.status_code == 400 and "xx" in bad.text
+
+    # The other shop's owner keeps their own choice: nothing of this shop's profile crosses over.
+    me_other = (await fx_client.get(api(fx_other_shop, "/me"), headers=fx_other_shop.auth)).json()
+    assert me_other["language"] == "en" and me_other["timezone"] == "UTC"
+    async with tenant_context(fx_other_shop.tenant) as uow:
+        assert await uow.connection.fetchval("SELECT count(*) FROM app_user WHERE language <> ''") == 0
+
+
+async def test_contact_language_drives_the_portal_and_defaults_to_the_workspaces(fx_client: Any,
+                                                                                 fx_shop: ShopFixture) -> None:
+    await fx_client.put(api(fx_shop, "/workspace"), json={"language": "ru"}, headers=fx_shop.auth)
+    bg = (await fx_client.post(api(fx_shop, "/contacts"), json={"name": "Боряна", "language": "bg"},
+                               headers=fx_shop.auth)).json()
+    plain = (await fx_client.post(api(fx_shop, "/contacts"), json={"name": "Anna"}, headers=fx_shop.auth)).json()
+    assert bg["language"] == "bg" and plain["language"] == ""
+    bad = await fx_client.patch(api(fx_shop, f"/contacts/{plain['id']}"), json={"language": "klingon"},
+                                headers=fx_shop.auth)
+    assert bad.status_code == 400 and "en, ru, bg" in bad.json()["detail"]
+
+    pages = {}
+    for contact in (bg, plain):
+        order = (await fx_client.post(api(fx_shop, "/orders"), json={
+            "contact_id": contact["id"], "currency": "EUR",
+            "items": [{"name": "Tea", "quantity": 2, "unit_price": 123456}]}, headers=fx_shop.auth)).json()
+        link = (await fx_client.post(api(fx_shop, f"/orders/{order['id']}/portal"), headers=fx_shop.auth)).json()
+        path = link["url"].split("://", 1)[1].split("/", 1)[1]
+        pages[contact["name"]] = (await fx_client.get("/" + path, headers={"accept-language": "en-US"})).text
+    nbsp = "\xa0"
+    assert "Поръчка" in pages["Боряна"] and "Пишете ни" in pages["Боряна"]
+    assert f"2{nbsp}469,12{nbsp}€" in pages["Боряна"]
+    assert "Заказ" in pages["Anna"] and "Напишите нам" in pages["Anna"]  # no language of her own: the shop's
+
+
+async def test_api_detail_speaks_the_callers_language(fx_client: Any, fx_shop: ShopFixture) -> None:
+    # An API key's user has no language of their own; the workspace has none: the client's Accept-Language.
+    contact = (await fx_client.post(api(fx_shop, "/contacts"), json={"name": "Ann"}, headers=fx_shop.auth)).json()
+    for language, expected in (("ru", "Заметка пустая."), ("bg", "Бележката е празна."), ("en", "The note is empty.")):
+        resp = await fx_client.post(api(fx_shop, f"/contacts/{contact['id']}/notes"), json={"body": " "},
+                                    headers={**fx_shop.auth, "accept-language": language})
+        assert resp.status_code == 400 and resp.json()["detail"] == expected
+    # The same refusal on a page, for a visitor of a Bulgarian workspace whatever the browser says.
+    await fx_client.put(api(fx_shop, "/workspace"), json={"language": "bg"}, headers=fx_shop.auth)
+    token = await csrf_from(fx_client, f"/t/{fx_shop.slug}/login")
+    page = await fx_client.post(f"/t/{fx_shop.slug}/login", data={"email": fx_shop.email, "password": "wrong",
+                                                                  "_csrf": token},
+                                headers={"accept": "text/html", "accept-language": "en-US"})
+    assert page.status_code == 401 and "Грешен имейл или парола." in page.text and "Вход в" in page.text
+
+
+async def test_cli_speaks_the_terminals_language(fx_db: str, fx_shop: ShopFixture) -> None:
+    import asyncio
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import TEST_DSN
+
+    def run(lang: str) -> str:
+        env = {**os.environ, "DATABASE_URL": TEST_DSN, "COLUMNS": "200", "LANG": lang}
+        env.pop("LANGUAGE", None), env.pop("LC_ALL", None), env.pop("LC_MESSAGES", None)
+        done = subprocess.run([sys.executable, "-m", "app.cli", "migrate"], env=env, capture_output=True, text=True,
+                              timeout=300, check=False)
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout
+
+    russian, bulgarian, english = await asyncio.gather(asyncio.to_thread(run, "ru_RU.UTF-8"),
+                                                       asyncio.to_thread(run, "bg_BG.UTF-8"),
+                                                       asyncio.to_thread(run, "C.UTF-8"))
+    assert "уже актуальны" in russian and "с ошибкой 0" in russian
+    assert "вече актуални" in bulgarian and "неуспешни 0" in bulgarian
+    assert "already at head" in english and "0 failed" in english

@@ -1,0 +1,176 @@
+"""Languages and local time: formats for the viewer, the workspace's day across DST, language choice, plurals,
+and complete catalogues (a message id used anywhere without a translation fails here)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import zoneinfo
+from pathlib import Path
+
+import pytest
+from babel.messages.extract import extract_from_dir
+from babel.messages.frontend import parse_mapping_cfg
+
+from app.lib import i18n
+from app.lib.templates import environment
+
+REPO = Path(__file__).resolve().parents[2]
+SOFIA = zoneinfo.ZoneInfo("Europe/Sofia")
+
+
+def utc(*args: int) -> dt.datetime:
+    return dt.datetime(*args, tzinfo=dt.UTC)
+
+
+# -- local time ---------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("event", "shown"), [
+    (utc(2026, 1, 15, 13, 0), "15:00"),   # EET, UTC+2
+    (utc(2026, 3, 28, 13, 0), "15:00"),   # the day before summer time
+    (utc(2026, 3, 29, 13, 0), "16:00"),   # summer time began at 01:00Z that morning (EEST, UTC+3)
+    (utc(2026, 10, 24, 13, 0), "16:00"),  # the day before it ends
+    (utc(2026, 10, 25, 13, 0), "15:00"),  # back to UTC+2 at 01:00Z
+])
+def test_sofia_workspace_shows_local_wall_time_on_both_sides_of_dst(event: dt.datetime, shown: str) -> None:
+    for language in ("ru", "bg"):
+        with i18n.viewing(language, "Europe/Sofia"):
+            assert i18n.format_time(event) == shown
+            assert shown in i18n.format_datetime(event)
+            rendered = environment().from_string("{{ at|datetime }}").render(at=event)
+            assert shown in rendered
+    with i18n.viewing("en", "Europe/Sofia"):
+        hour = int(shown[:2]) - 12
+        assert i18n.format_time(event) == f"{hour}:00\u202fPM"
+
+
+def test_without_a_viewer_times_are_utc() -> None:
+    assert i18n.format_time(utc(2026, 1, 15, 13, 0)) == "1:00\u202fPM"
+
+
+def test_the_workspace_day_starts_at_local_midnight_and_dst_days_are_23_and_25_hours() -> None:
+    assert i18n.day_start(SOFIA, utc(2026, 1, 15, 21, 59)) == utc(2026, 1, 14, 22, 0)
+    assert i18n.day_start(SOFIA, utc(2026, 1, 15, 22, 0)) == utc(2026, 1, 15, 22, 0)  # 00:00 on the 16th in Sofia
+    spring = i18n.day_start(SOFIA, utc(2026, 3, 29, 12, 0))
+    after = i18n.day_start(SOFIA, utc(2026, 3, 30, 12, 0))
+    assert spring == utc(2026, 3, 28, 22, 0) and after - spring == dt.timedelta(hours=23)
+    autumn = i18n.day_start(SOFIA, utc(2026, 10, 25, 12, 0))
+    assert i18n.day_start(SOFIA, utc(2026, 10, 26, 12, 0)) - autumn == dt.timedelta(hours=25)
+    assert i18n.day_start("UTC", utc(2026, 1, 15, 13, 0)) == utc(2026, 1, 15)
+
+
+def test_relative_times_in_the_viewers_language() -> None:
+    at = utc(2026, 1, 15, 13, 0)
+    three_min = at - dt.timedelta(minutes=3)
+    with i18n.viewing("en"):
+        assert i18n.timeago(three_min, at=at) == "3 min. ago"
+        assert i18n.timeago(at - dt.timedelta(seconds=10), at=at) == "just now"
+    with i18n.viewing("ru"):
+        assert i18n.timeago(three_min, at=at) == "3 мин. назад"
+        assert i18n.timeago(at - dt.timedelta(seconds=10), at=at) == "только что"
+    with i18n.viewing("bg"):
+        assert i18n.timeago(three_min, at=at) == "преди 3 мин"
+
+
+# -- numbers and money --------------------------------------------------------------------------------------------
+
+def test_money_and_numbers_follow_the_viewers_locale() -> None:
+    nbsp = "\xa0"
+    with i18n.viewing("ru"):
+        assert i18n.format_money(123456, "RUB") == f"1{nbsp}234,56{nbsp}₽"
+        assert i18n.format_number(1234.5, 1) == f"1{nbsp}234,5"
+    with i18n.viewing("en"):
+        assert i18n.format_money(123456, "USD") == "$1,234.56"
+        assert i18n.format_money(1000, "JPY") == "¥1,000"
+        assert i18n.format_number(1234567) == "1,234,567"
+    with i18n.viewing("bg"):
+        assert i18n.format_money(123456, "EUR") == f"1{nbsp}234,56{nbsp}€"
+
+
+# -- choosing the language ----------------------------------------------------------------------------------------
+
+def test_language_choice_order() -> None:
+    assert i18n.negotiate("bg-BG,bg;q=0.9,en;q=0.8") == "bg"
+    assert i18n.negotiate("de-DE,de;q=0.9,ru;q=0.5,en;q=0.4") == "ru"
+    assert i18n.negotiate("en;q=0.1, ru;q=0.9") == "ru"
+    assert i18n.negotiate("de, fr") is None
+    assert i18n.pick("", "bg", accept_language="ru") == "bg"       # the workspace's before the browser's
+    assert i18n.pick("", "", accept_language="ru-RU") == "ru"      # then the browser's
+    assert i18n.pick("xx", accept_language="de") == "en"            # then English
+    assert i18n.pick_zone("", "Nowhere/City", "Europe/Sofia") == SOFIA
+    assert i18n.negotiate(i18n.posix_languages({"LANG": "bg_BG.UTF-8"})) == "bg"
+    assert i18n.negotiate(i18n.posix_languages({"LANGUAGE": "de:ru", "LANG": "en_US.UTF-8"})) == "ru"
+    assert i18n.negotiate(i18n.posix_languages({"LANG": "C.UTF-8"})) is None
+
+
+# -- plurals ------------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("language", "expected"), [
+    ("ru", ["1 заказ", "2 заказа", "5 заказов", "21 заказ", "11 заказов", "22 заказа"]),
+    ("bg", ["1 поръчка", "2 поръчки", "5 поръчки", "21 поръчки", "11 поръчки", "22 поръчки"]),
+    ("en", ["1 order", "2 orders", "5 orders", "21 orders", "11 orders", "22 orders"]),
+])
+def test_plural_forms(language: str, expected: list[str]) -> None:
+    with i18n.viewing(language):
+        got = [i18n.ngettext("%(num)d order", "%(num)d orders", n) for n in (1, 2, 5, 21, 11, 22)]
+        template = environment().from_string('{{ ngettext("%(num)d order", "%(num)d orders", n) }}')
+        assert [template.render(n=n) for n in (1, 2, 5, 21, 11, 22)] == expected
+    assert got == expected
+
+
+def test_script_catalogue_carries_the_plural_rule_and_script_strings() -> None:
+    js = i18n.js_runtime("ru")
+    assert '"Chat with us": "Напишите нам"' in js
+    assert "n % 10 == 1" in js  # Russian's three forms
+    assert '"Home"' not in js   # page strings stay on the server
+
+
+# -- catalogues are complete --------------------------------------------------------------------------------------
+
+def _used_message_ids() -> dict[object, str]:
+    """Every message id in templates, scripts and Python, as `make messages` extracts them."""
+    with (REPO / "babel.cfg").open() as fh:
+        method_map, options = parse_mapping_cfg(fh)
+    keywords = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None}
+    found: dict[object, str] = {}
+    for filename, _lineno, message, _comments, _context in extract_from_dir(
+            str(REPO), method_map, options, keywords=keywords, strip_comment_tags=True,
+            directory_filter=lambda d: not Path(d).name.startswith(".") and Path(d).name != "__pycache__"):
+        found.setdefault(message, filename)
+    return found
+
+
+PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]|\{\{ ?[\w.]+ ?\}\}")
+
+
+@pytest.mark.parametrize("language", [lang for lang in i18n.LANGUAGES if lang != i18n.DEFAULT_LANGUAGE])
+def test_every_message_id_has_a_translation_in_every_catalogue(language: str) -> None:
+    catalogue = i18n.catalogue(language)
+    assert catalogue is not None, f"no catalogue for {language}: app/locale/{language}/LC_MESSAGES/messages.po"
+    used = _used_message_ids()
+    assert len(used) > 200  # the extraction itself works (templates, scripts and Python all read)
+    nplurals = catalogue.num_plurals
+    problems = []
+    for msgid, where in used.items():
+        key = msgid[0] if isinstance(msgid, tuple) else msgid
+        entry = catalogue.get(key)
+        if entry is None or entry.fuzzy:
+            problems.append(f"{where}: {msgid!r} is missing")
+            continue
+        forms = entry.string if isinstance(entry.string, tuple) else (entry.string,)
+        if isinstance(msgid, tuple) and len(forms) != nplurals:
+            problems.append(f"{where}: {msgid!r} needs {nplurals} plural forms")
+        if not all(forms):
+            problems.append(f"{where}: {msgid!r} is not translated")
+            continue
+        wanted = set(PLACEHOLDER.findall(msgid[-1] if isinstance(msgid, tuple) else msgid))
+        for form in forms:
+            have = set(PLACEHOLDER.findall(form))
+            if have - wanted or (not isinstance(msgid, tuple) and wanted - have):
+                problems.append(f"{where}: {msgid!r} translation {form!r} does not keep the placeholders {wanted}")
+    assert not problems, "\n".join(problems)
+
+
+def test_the_catalogue_plural_rules_are_right() -> None:
+    ru, bg = i18n.catalogue("ru"), i18n.catalogue("bg")
+    assert ru.num_plurals == 3 and bg.num_plurals == 2
