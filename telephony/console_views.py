@@ -21,7 +21,7 @@ Req = Request[Principal, Any, Any]
 
 
 class CallConsoleViews(Controller):
-    path = "/t/{slug:str}/console/calls/{conversation_id:int}"
+    path = "/console/calls/{conversation_id:int}"
     include_in_schema = False
     guards = [signed_in]
 
@@ -60,7 +60,7 @@ class ContactPhoneViews(Controller):
     """The phone panel of a contact's card (loaded by htmx): call the contact (your device rings first) and text
     them; each SMS shows on the timeline, its delivery status following Twilio's callbacks live."""
 
-    path = "/t/{slug:str}/contacts/{contact_id:int}/phone"
+    path = "/contacts/{contact_id:int}/phone"
     include_in_schema = False
     guards = [signed_in]
 

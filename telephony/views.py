@@ -35,7 +35,7 @@ def _parse_ivr(text: str) -> dict[str, str]:
 
 
 class TwilioSettingsViews(Controller):
-    path = "/t/{slug:str}/settings/twilio"
+    path = "/settings/twilio"
     include_in_schema = False
     guards = [requires("admin")]
 

@@ -46,7 +46,7 @@ def _safe_next(slug: FromPath[str], target: str | None) -> str:
 
 
 class AuthViews(Controller):
-    path = "/t/{slug:str}"
+    path = "/"
     include_in_schema = False
 
     @get("/login")
@@ -93,7 +93,7 @@ class AuthViews(Controller):
 
 
 class WorkspaceViews(Controller):
-    path = "/t/{slug:str}"
+    path = "/"
     include_in_schema = False
     guards = [signed_in]
 

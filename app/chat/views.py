@@ -23,7 +23,7 @@ SETTINGS_PAGE = "pages/chat_settings.html"
 
 
 class ChatSettingsViews(Controller):
-    path = "/t/{slug:str}/settings/chat"
+    path = "/settings/chat"
     include_in_schema = False
     guards = [requires("admin")]
 
@@ -57,7 +57,7 @@ async def pane_context(conversation_id: int, **extra: Any) -> dict[str, Any]:
 
 
 class ChatConsoleViews(Controller):
-    path = "/t/{slug:str}/console/chat/{conversation_id:int}"
+    path = "/console/chat/{conversation_id:int}"
     include_in_schema = False
     guards = [signed_in]
 

@@ -42,7 +42,7 @@ def _split(text: str) -> list[str]:
 
 
 class ContactViews(Controller):
-    path = "/t/{slug:str}/contacts"
+    path = "/contacts"
     include_in_schema = False
     guards = [signed_in]
 
@@ -164,7 +164,7 @@ class ContactViews(Controller):
 
 
 class CustomFieldViews(Controller):
-    path = "/t/{slug:str}/settings/fields"
+    path = "/settings/fields"
     include_in_schema = False
     guards = [requires("admin")]
 

@@ -21,7 +21,7 @@ PAGE = "pages/queues.html"
 
 
 class QueueSettingsViews(Controller):
-    path = "/t/{slug:str}/settings/queues"
+    path = "/settings/queues"
     include_in_schema = False
     guards = [requires("admin")]
 

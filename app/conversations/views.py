@@ -19,7 +19,7 @@ Req = Request[Principal, Any, Any]
 
 
 class ConsoleViews(Controller):
-    path = "/t/{slug:str}/console"
+    path = "/console"
     include_in_schema = False
     guards = [signed_in]
 

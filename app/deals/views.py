@@ -32,7 +32,7 @@ async def _context(error: str | None = None) -> dict[str, Any]:
 
 
 class DealViews(Controller):
-    path = "/t/{slug:str}/deals"
+    path = "/deals"
     include_in_schema = False
     guards = [signed_in]
 

@@ -28,7 +28,7 @@ TEMPLATE_FIELDS = ("kind", "name", "shortcut", "subject", "body")
 
 
 class EmailSettingsViews(Controller):
-    path = "/t/{slug:str}/settings/email"
+    path = "/settings/email"
     include_in_schema = False
     guards = [requires("admin")]
 
@@ -65,7 +65,7 @@ class EmailSettingsViews(Controller):
 
 
 class EmailComposeViews(Controller):
-    path = "/t/{slug:str}/contacts/{contact_id:int}/email"
+    path = "/contacts/{contact_id:int}/email"
     include_in_schema = False
     guards = [signed_in]
 
@@ -105,7 +105,7 @@ class EmailComposeViews(Controller):
 class EmailTemplateViews(Controller):
     """Settings → Templates: email templates and canned responses (admins)."""
 
-    path = "/t/{slug:str}/settings/templates"
+    path = "/settings/templates"
     include_in_schema = False
     guards = [requires("admin")]
 
@@ -153,7 +153,7 @@ class EmailTemplateViews(Controller):
 class ConsoleEmailViews(Controller):
     """The console's inline reply to an email conversation (threaded onto the customer's latest email)."""
 
-    path = "/t/{slug:str}/console/email"
+    path = "/console/email"
     include_in_schema = False
     guards = [signed_in]
 

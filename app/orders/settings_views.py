@@ -25,7 +25,7 @@ def _checked(form: Any, name: str) -> bool:
 
 
 class OrderSettingsViews(Controller):
-    path = "/t/{slug:str}/settings/orders"
+    path = "/settings/orders"
     include_in_schema = False
     guards = [requires("admin")]
 

@@ -53,7 +53,7 @@ async def panel_context(contact_id: int, error: str | None = None) -> dict[str, 
 
 
 class OrderViews(Controller):
-    path = "/t/{slug:str}"
+    path = "/"
     include_in_schema = False
     guards = [signed_in]
 
@@ -190,7 +190,7 @@ async def portal_context(request: Req, token: str, order_id: int) -> dict[str, A
 
 
 class PortalViews(Controller):
-    path = "/t/{slug:str}/portal/{token:str}"
+    path = "/portal/{token:str}"
     include_in_schema = False
 
     @get("/")
