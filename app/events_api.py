@@ -121,7 +121,7 @@ class ListenerViews(Controller):
     guards = [requires("admin")]
 
     @get("/")
-    async def page(self, request: Req, slug: FromPath[str]) -> Template:
+    async def page(self, request: Req) -> Template:
         return render_page(request, "pages/listeners.html", {"listeners": await _listeners()})
 
     @post("/{name:str}/resume")

@@ -62,7 +62,7 @@ class ChatConsoleViews(Controller):
     guards = [signed_in]
 
     @post("/")
-    async def reply(self, request: Req, slug: FromPath[str], conversation_id: PathId) -> Template:
+    async def reply(self, request: Req, conversation_id: PathId) -> Template:
         """Send; answers with the fresh message list (the pushed one follows for the other consoles)."""
         form = await request.form()
         error, status = None, 200
@@ -82,7 +82,7 @@ class ChatConsoleViews(Controller):
         return Response(None, status_code=204)
 
     @post("/seen", status_code=204)
-    async def seen(self, request: Req, slug: FromPath[str], conversation_id: PathId) -> Response[None]:
+    async def seen(self, request: Req, conversation_id: PathId) -> Response[None]:
         form = await request.form()
         upto = str(form.get("upto", ""))
         if upto.isdigit():

@@ -182,7 +182,7 @@ def _widget_source(language: str) -> bytes:
 
 
 @get("/widget.js", include_in_schema=False, opt={"csrf_exempt": True})
-async def widget_js(request: Request[Any, Any, Any], slug: FromPath[str]) -> Response[bytes]:
+async def widget_js(request: Request[Any, Any, Any]) -> Response[bytes]:
     """The snippet's script: loaded by any page (a script tag needs no CORS); what it may then call is decided
     by the shop's allowed origins. It speaks the visitor's browser language when we have it, else the shop's."""
     language = i18n.pick(i18n.negotiate(request.headers.get("accept-language", "")), i18n.current().language)
