@@ -22,6 +22,7 @@ from app.lib.errors import EXCEPTION_HANDLERS, http_error_handler
 from app.lib.lifecycle import lifespan
 from app.lib.openapi import document_error_responses
 from app.lib.templates import STATIC_DIR, environment
+from app.settings import get_settings
 from tenants.routing import TenantMiddleware, tenant_slug_from_path
 
 
@@ -54,8 +55,7 @@ def _stores(settings: Any) -> dict[str, Any]:
 
 
 def create_app() -> Litestar:
-    from app.settings import get_settings
-
+    """The app: the domains' routes (workspace routes on one router under /t/{slug}), the edge, the tenant."""
     settings = get_settings()
     logs.configure()
     app = Litestar(
