@@ -131,7 +131,7 @@ class WorkspaceViews(Controller):
         return Redirect(f"/t/{slug}/", status_code=303)
 
     @get("/profile")
-    async def profile(self, request: Req, slug: FromPath[str]) -> Template:
+    async def profile(self, request: Req) -> Template:
         return render_page(request, "pages/profile.html", await self._profile(request))
 
     async def _profile(self, request: Req) -> dict[str, Any]:
