@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Litestar, Request, Response
+from litestar import Litestar, Request, Response, Router
 from litestar.config.response_cache import ResponseCacheConfig
 from litestar.middleware import DefineMiddleware
 from litestar.middleware.rate_limit import RateLimitConfig
@@ -15,48 +15,15 @@ from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
-from app.accounts.api import AccountsApi
+from app import domains
 from app.accounts.guards import LoginRequired
-from app.accounts.views import AuthViews, WorkspaceViews
-from app.chat.api import ChatApi
-from app.chat.socket import chat_socket
-from app.chat.views import ChatConsoleViews, ChatSettingsViews
-from app.chat.widget import WidgetApi, widget_js
-from app.contacts.api import ContactsApi
-from app.contacts.files_api import ContactFilesApi
-from app.contacts.files_views import ContactFileViews
-from app.contacts.imports_api import ContactExportApi, ImportsApi
-from app.contacts.imports_views import ImportViews
-from app.contacts.merge_api import ContactMergeApi
-from app.contacts.merge_views import ContactMergeViews
-from app.contacts.views import ContactViews, CustomFieldViews
-from app.conversations.api import ConversationsApi
-from app.conversations.settings_views import QueueSettingsViews
-from app.conversations.views import ConsoleViews
-from app.deals.api import DealsApi
-from app.deals.views import DealViews
-from app.events_api import EventsApi, ListenerViews
 from app.lib import csrf, edge, logs, reqctx
 from app.lib.errors import EXCEPTION_HANDLERS, http_error_handler
 from app.lib.lifecycle import lifespan
 from app.lib.openapi import document_error_responses
 from app.lib.templates import STATIC_DIR, environment
-from app.messaging.api import MessagingApi
-from app.messaging.views import ConsoleEmailViews, EmailComposeViews, EmailSettingsViews, EmailTemplateViews
-from app.orders.api import OrdersApi
-from app.orders.imports_api import OrderImportsApi
-from app.orders.imports_views import OrderImportViews
-from app.orders.settings_views import OrderSettingsViews
-from app.orders.socket import portal_socket
-from app.orders.views import OrderViews, PortalViews
-from realtime.views import console_socket
-from telephony.api import TelephonyApi
-from telephony.console_views import CallConsoleViews, ContactPhoneViews
-from telephony.views import TwilioSettingsViews
-from telephony.webhook_api import TwilioWebhooks, hold_music
-from tenants.api import health, signup
+from app.settings import get_settings
 from tenants.routing import TenantMiddleware, tenant_slug_from_path
-from tenants.views import landing, script_catalogue, signup_form, signup_submit
 
 
 def _login_required(request: Request[Any, Any, Any], exc: LoginRequired) -> Response[Any]:
@@ -88,28 +55,13 @@ def _stores(settings: Any) -> dict[str, Any]:
 
 
 def create_app() -> Litestar:
-    from app import events_catalogue as _catalogue  # noqa: F401  (every domain declares its events first)
-    from app.chat import live as _chat_live  # noqa: F401
-    from app.contacts import live as _card_live  # noqa: F401  (live renderers register on import)
-    from app.conversations import live as _console_live  # noqa: F401
-    from app.messaging import live as _email_live  # noqa: F401
-    from app.orders import live as _order_live  # noqa: F401
-    from app.settings import get_settings
-
+    """The app: the domains' routes (workspace routes on one router under /t/{slug}), the edge, the tenant."""
     settings = get_settings()
     logs.configure()
     app = Litestar(
         route_handlers=[
-            landing, signup_form, signup_submit, signup, script_catalogue, health, console_socket,
-            AuthViews, WorkspaceViews, AccountsApi, ContactsApi, ContactViews, CustomFieldViews,
-            ContactFilesApi, ContactFileViews, ContactMergeApi, ContactMergeViews,
-            ImportsApi, ImportViews, ContactExportApi,
-            ConversationsApi, ConsoleViews, QueueSettingsViews, OrdersApi, OrderViews, PortalViews, portal_socket,
-            ChatApi, ChatConsoleViews, ChatSettingsViews, WidgetApi, widget_js, chat_socket,
-            OrderImportsApi, OrderImportViews, OrderSettingsViews,
-            DealsApi, DealViews, TelephonyApi, TwilioSettingsViews, CallConsoleViews, TwilioWebhooks, hold_music,
-            ContactPhoneViews, EventsApi, ListenerViews,
-            MessagingApi, EmailSettingsViews, EmailComposeViews, EmailTemplateViews, ConsoleEmailViews,
+            Router(path="/t/{slug:str}", route_handlers=domains.tenant_routes()),
+            *domains.public_routes(),
             create_static_files_router(path="/static", directories=[STATIC_DIR], include_in_schema=False),
         ],
         middleware=[

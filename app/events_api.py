@@ -14,9 +14,9 @@ from litestar.response import Redirect, Template
 
 from app.accounts.guards import requires, signed_in
 from app.accounts.services import Principal
+from app.lib.domain import Domain
 from app.lib.errors import Invalid, NotFound
 from app.lib.templates import render_page
-from app.listeners import docs as listener_docs
 from realtime import durable
 from realtime import log as event_log
 from realtime.events import CATALOGUE
@@ -78,11 +78,11 @@ class ListenerOut(msgspec.Struct):
 
 async def _listeners() -> list[ListenerOut]:
     return [ListenerOut(**{f: r[f] for f in ListenerOut.__struct_fields__})
-            for r in await durable.status(listener_docs())]
+            for r in await durable.status(durable.docs())]
 
 
 class EventsApi(Controller):
-    path = "/t/{slug:str}/api/v1"
+    path = "/api/v1"
     tags = ["events"]
     guards = [signed_in]
 
@@ -116,12 +116,12 @@ class EventsApi(Controller):
 
 
 class ListenerViews(Controller):
-    path = "/t/{slug:str}/settings/listeners"
+    path = "/settings/listeners"
     include_in_schema = False
     guards = [requires("admin")]
 
     @get("/")
-    async def page(self, request: Req, slug: FromPath[str]) -> Template:
+    async def page(self, request: Req) -> Template:
         return render_page(request, "pages/listeners.html", {"listeners": await _listeners()})
 
     @post("/{name:str}/resume")
@@ -129,3 +129,7 @@ class ListenerViews(Controller):
         if not await durable.resume(name):
             raise NotFound(f"No listener {name!r}.")
         return Redirect(f"/t/{slug}/settings/listeners/", status_code=303)
+
+
+DOMAIN = Domain(name="spine", routes=(EventsApi, ListenerViews))
+"""The spine's HTTP surface (the pull API and the listeners' admin page); the listeners are the domains' own."""

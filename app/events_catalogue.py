@@ -1,20 +1,14 @@
-"""The event catalogue, assembled in one place: importing this module imports every domain's declarations
-(each domain's `events.py` registers its EventTypes with realtime.events.declare)."""
+"""The event catalogue, assembled from the domains' manifests: each domain's `events.py` registers its EventTypes
+with realtime.events.declare, and every manifest names its module (app/domains.py lists the manifests)."""
 
 from __future__ import annotations
 
-from app.chat import events as chat_events
-from app.contacts import events as contact_events
-from app.conversations import events as conversation_events
-from app.deals import events as deal_events
-from app.messaging import events as message_events
-from app.orders import events as order_events
-from realtime import events as realtime_events
-from realtime.events import CATALOGUE, EventType
-from telephony import events as call_events
+from types import ModuleType
 
-DOMAINS = (realtime_events, contact_events, conversation_events, order_events, deal_events, message_events,
-           chat_events, call_events)
+from app import domains
+from realtime.events import CATALOGUE, EventType
+
+DOMAINS: tuple[ModuleType, ...] = tuple(d.events for d in domains.DOMAINS if d.events is not None)
 
 
 def catalogue() -> list[EventType]:

@@ -1,25 +1,13 @@
-"""Piccolo's configuration: one engine, configured at start-up from settings, and the app registry."""
+"""Piccolo's configuration (PICCOLO_CONF): the engine and the app registry, whose apps are the domains' own
+(app/domains.py, in migration order). tenants.migrations reads the same registry for `switchboard migrate`."""
 
 from __future__ import annotations
 
 from piccolo.conf.apps import AppRegistry
-from piccolo.engine.postgres import PostgresEngine
 
-# The DSN is filled in by app.lib.db.start_database(); nothing connects at import time.
-DB = PostgresEngine(config={}, log_queries=False)
+from app.domains import piccolo_apps
+from app.lib.engine import DB
 
-APP_REGISTRY = AppRegistry(
-    apps=[
-        "tenants.piccolo_app",
-        "app.accounts.piccolo_app",
-        "app.contacts.piccolo_app",
-        "app.timeline.piccolo_app",
-        "realtime.piccolo_app",
-        "app.conversations.piccolo_app",
-        "app.orders.piccolo_app",
-        "app.deals.piccolo_app",
-        "telephony.piccolo_app",
-        "app.messaging.piccolo_app",
-        "app.chat.piccolo_app",
-    ]
-)
+__all__ = ["APP_REGISTRY", "DB"]
+
+APP_REGISTRY = AppRegistry(apps=piccolo_apps())

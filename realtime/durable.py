@@ -30,7 +30,7 @@ import asyncpg
 import structlog
 
 from app.lib.db import TenantRef, current_uow, raw_connect, tenant_context
-from app.piccolo_conf import DB
+from app.lib.engine import DB
 from realtime import log as event_log
 from realtime.events import CATALOGUE, Event, check_name
 
@@ -46,13 +46,30 @@ Handler = Callable[[Event], Awaitable[None]]
 
 @dataclasses.dataclass(frozen=True)
 class DurableListener:
-    """A reaction declared in app/listeners.py: `handler(event)` runs in the tenant's unit of work."""
+    """A reaction a domain's manifest declares (app/domains.py collects them): `handler(event)` runs in the tenant's
+    unit of work."""
 
     name: str
     handler: Handler
     events: frozenset[str]
     """The event names it reacts to; the cursor moves over the others without calling it."""
     doc: str = ""
+
+
+_DECLARED: dict[str, DurableListener] = {}
+"""The process's durable listeners by name, handed in at start-up from the domains' manifests (app/domains.py)."""
+
+
+def declare_listeners(listeners: Iterable[DurableListener]) -> None:
+    """Make listeners known to the process (the admin pages list them with their docs); idempotent."""
+    for listener in listeners:
+        check_subscription(listener)
+        _DECLARED[listener.name] = listener
+
+
+def docs() -> dict[str, str]:
+    """What each declared listener does, by name."""
+    return {li.name: li.doc for li in _DECLARED.values()}
 
 
 def check_subscription(listener: DurableListener) -> None:

@@ -33,14 +33,24 @@ def register_renderer(name: str, fn: Renderer) -> Renderer:
 
 
 def renders(*names: str) -> Callable[[Renderer], Renderer]:
-    """Decorator form: `@renders("queue.item_added", "queue.item_taken")`."""
+    """Mark `fn` as the renderer of `names` events: `@renders("queue.item_added", "queue.item_taken")`. The mark
+    registers nothing: the domain's manifest lists the renderer and start-up registers it (`register_marked`)."""
 
     def decorate(fn: Renderer) -> Renderer:
-        for name in names:
-            register_renderer(name, fn)
+        fn.event_names = names  # type: ignore[attr-defined]
         return fn
 
     return decorate
+
+
+def register_marked(fn: Renderer) -> Renderer:
+    """Register a renderer marked with `renders` for each of its events (idempotent)."""
+    names = getattr(fn, "event_names", None)
+    if not names:
+        raise ValueError(f"{getattr(fn, '__qualname__', fn)!r} is not marked with @renders(...)")
+    for name in names:
+        register_renderer(name, fn)
+    return fn
 
 
 def unregister_renderer(name: str, fn: Renderer) -> None:

@@ -42,7 +42,7 @@ def _last_id(raw: str | None) -> int | None:
     return value if value >= 0 else None
 
 
-@websocket("/t/{slug:str}/ws", opt={"csrf_exempt": True}, include_in_schema=False)
+@websocket("/ws", opt={"csrf_exempt": True}, include_in_schema=False)
 async def console_socket(socket: WebSocket[Any, Any, Any], slug: FromPath[str]) -> None:
     """Refused before accepting (HTTP 403 at the handshake) without a live session or from a foreign Origin:
     the session cookie alone must not let another site open a socket (cross-site websocket hijacking)."""

@@ -18,7 +18,7 @@ Req = Request[Principal, Any, Any]
 
 
 class TelephonyApi(Controller):
-    path = "/t/{slug:str}/api/v1"
+    path = "/api/v1"
     tags = ["telephony"]
     guards = [signed_in]
 

@@ -7,12 +7,13 @@ from typing import Any
 
 from app.accounts.services import Principal
 from app.contacts import events as contact_events
-from app.contacts import identities, merge
+from app.contacts import identities
 from app.contacts import services as contacts
 from app.conversations import events as queue_events
 from app.conversations import services as conversations
 from app.conversations.tables import Conversation
 from app.lib.db import current_tenant, current_uow
+from app.lib.domain import MergeStep
 from app.lib.errors import NotFound
 from app.lib.identities import pretty_phone, try_phone
 from app.lib.storage import ObjectNotFound, get_storage
@@ -324,4 +325,4 @@ async def _move_to_contact(source: int, target: int) -> int:
     return len(calls) + len(texts)
 
 
-merge.register_reassign("telephony", _move_to_contact, tables=("twilio_call", "sms_message"))
+MERGE_STEP = MergeStep("telephony", _move_to_contact, tables=("twilio_call", "sms_message"))

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, get, post
-from litestar.params import FromPath
 from litestar.response import Template
 
 from app.accounts.guards import signed_in
@@ -21,12 +20,12 @@ Req = Request[Principal, Any, Any]
 
 
 class CallConsoleViews(Controller):
-    path = "/t/{slug:str}/console/calls/{conversation_id:int}"
+    path = "/console/calls/{conversation_id:int}"
     include_in_schema = False
     guards = [signed_in]
 
     @post("/hangup")
-    async def hang_up(self, request: Req, slug: FromPath[str], conversation_id: PathId) -> Template:
+    async def hang_up(self, request: Req, conversation_id: PathId) -> Template:
         try:
             await controls.hang_up(request.user, conversation_id)
         except DomainError as exc:
@@ -34,7 +33,7 @@ class CallConsoleViews(Controller):
         return flash(request, "Call ended.", ok=True)
 
     @post("/hold")
-    async def hold(self, request: Req, slug: FromPath[str], conversation_id: PathId) -> Template:
+    async def hold(self, request: Req, conversation_id: PathId) -> Template:
         on = str((await request.form()).get("on", "1")) == "1"
         try:
             await controls.hold(request.user, conversation_id, on)
@@ -43,7 +42,7 @@ class CallConsoleViews(Controller):
         return flash(request, "The caller is on hold." if on else "Resumed: your phone rings.", ok=True)
 
     @post("/transfer")
-    async def transfer(self, request: Req, slug: FromPath[str], conversation_id: PathId) -> Template:
+    async def transfer(self, request: Req, conversation_id: PathId) -> Template:
         target = str((await request.form()).get("target", ""))
         kind, _, value = target.partition(":")
         try:
@@ -60,18 +59,18 @@ class ContactPhoneViews(Controller):
     """The phone panel of a contact's card (loaded by htmx): call the contact (your device rings first) and text
     them; each SMS shows on the timeline, its delivery status following Twilio's callbacks live."""
 
-    path = "/t/{slug:str}/contacts/{contact_id:int}/phone"
+    path = "/contacts/{contact_id:int}/phone"
     include_in_schema = False
     guards = [signed_in]
 
     @get("/")
-    async def panel(self, request: Req, slug: FromPath[str], contact_id: PathId) -> Template:
+    async def panel(self, request: Req, contact_id: PathId) -> Template:
         card = await contacts.get(contact_id)
         connected = bool((await config.public_view())["connected"])
         return render_page(request, "_partials/contact_phone.html", {"c": card, "connected": connected})
 
     @post("/call")
-    async def call(self, request: Req, slug: FromPath[str], contact_id: PathId) -> Template:
+    async def call(self, request: Req, contact_id: PathId) -> Template:
         number = str((await request.form()).get("number", "")).strip() or None
         try:
             await calls.click_to_call(request.user, contact_id, number)
@@ -80,7 +79,7 @@ class ContactPhoneViews(Controller):
         return flash(request, "Your phone rings: answer it and the customer is dialled.", ok=True)
 
     @post("/sms")
-    async def send_sms(self, request: Req, slug: FromPath[str], contact_id: PathId) -> Template:
+    async def send_sms(self, request: Req, contact_id: PathId) -> Template:
         form = await request.form()
         number = str(form.get("number", "")).strip() or None
         try:

@@ -6,7 +6,6 @@ import json
 from typing import Any
 
 from litestar import Controller, Request, get, post
-from litestar.params import FromPath
 from litestar.response import Template
 
 from app.accounts.guards import requires
@@ -35,7 +34,7 @@ def _parse_ivr(text: str) -> dict[str, str]:
 
 
 class TwilioSettingsViews(Controller):
-    path = "/t/{slug:str}/settings/twilio"
+    path = "/settings/twilio"
     include_in_schema = False
     guards = [requires("admin")]
 
@@ -50,11 +49,11 @@ class TwilioSettingsViews(Controller):
             "devices": "\n".join(f"{d['user_id']}={d['address']}" for d in view.get("devices", []))}}
 
     @get("/")
-    async def page(self, request: Req, slug: FromPath[str]) -> Template:
+    async def page(self, request: Req) -> Template:
         return render_page(request, PAGE, await self._context())
 
     @post("/")
-    async def save(self, request: Req, slug: FromPath[str]) -> Template:
+    async def save(self, request: Req) -> Template:
         form = await fields(request, "account_sid", "auth_token", "numbers", "record_calls", "greeting",
                             "timeout_seconds", "ivr", "business_hours", "devices")
         try:
@@ -79,7 +78,7 @@ class TwilioSettingsViews(Controller):
         return render_page(request, PAGE, await self._context(notice="Saved. Paste the webhook URLs into Twilio."))
 
     @post("/test")
-    async def test(self, request: Req, slug: FromPath[str]) -> Template:
+    async def test(self, request: Req) -> Template:
         try:
             result = await selftest.run()
         except DomainError as exc:
@@ -87,7 +86,7 @@ class TwilioSettingsViews(Controller):
         return render_page(request, "_partials/twilio_test.html", {"result": result})
 
     @post("/webhooks/{webhook_id:int}/retry")
-    async def retry(self, request: Req, slug: FromPath[str], webhook_id: PathId) -> Template:
+    async def retry(self, request: Req, webhook_id: PathId) -> Template:
         try:
             done = await webhooks.retry(webhook_id)
         except DomainError as exc:

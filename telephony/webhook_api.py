@@ -39,7 +39,7 @@ async def _queue_names() -> dict[str, str]:
 
 
 class TwilioWebhooks(Controller):
-    path = "/t/{slug:str}/webhooks/twilio"
+    path = "/webhooks/twilio"
     include_in_schema = False
     opt = OPT
 

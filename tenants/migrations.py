@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import inspect
 from types import ModuleType
+from typing import Any
 
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 from piccolo.apps.migrations.commands.base import BaseMigrationManager
@@ -16,8 +17,20 @@ from piccolo.apps.migrations.tables import Migration
 from piccolo.conf.apps import Finder
 
 PLATFORM_APPS = ("platform",)
-TENANT_APPS = ("accounts", "contacts", "timeline", "realtime", "conversations", "orders", "deals", "telephony",
-               "messaging", "chat")
+
+
+@functools.cache
+def tenant_apps() -> tuple[str, ...]:
+    """Every app of Piccolo's registry but the platform's, in the registry's order (app/piccolo_conf.py builds it
+    from the domains' manifests, each after the apps its tables point at)."""
+    return tuple(name for name in Finder().get_app_registry().app_configs if name not in PLATFORM_APPS)
+
+
+def __getattr__(name: str) -> Any:
+    # `migrations.TENANT_APPS` reads the registry when first asked, not at import: tenants sits below the domains.
+    if name == "TENANT_APPS":
+        return tenant_apps()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @functools.cache

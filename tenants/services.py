@@ -9,10 +9,10 @@ import time
 import asyncpg
 
 from app.lib.db import TenantRef, platform_context, quote_schema, schema_transaction
+from app.lib.engine import DB
 from app.lib.errors import Conflict, Invalid, NotFound
 from app.lib.identities import normalize_email
 from app.lib.security import check_password_policy, hash_password
-from app.piccolo_conf import DB
 from tenants import migrations
 from tenants.tables import Tenant
 
@@ -115,7 +115,7 @@ async def signup(shop_name: str, slug: str, email: str, password: str, owner_nam
             await uow.connection.execute(f"SET LOCAL search_path TO {quote_schema(schema)}")
             # Same connection and transaction, now pinned to the new schema.
             uow.schema, uow.tenant = schema, tenant
-            await migrations.migrate_current_schema(migrations.TENANT_APPS)
+            await migrations.migrate_current_schema(migrations.tenant_apps())
             owner_id, api_key = await accounts.seed_workspace(
                 tenant, shop_name=shop_name, email=email, name=owner_name or email.split("@")[0],
                 password_hash=password_hash,
@@ -129,12 +129,12 @@ async def signup(shop_name: str, slug: str, email: str, password: str, owner_nam
 
 async def migrate_tenant(tenant: TenantRef) -> list[str]:
     async with schema_transaction(tenant.schema, tenant):
-        return await migrations.migrate_current_schema(migrations.TENANT_APPS)
+        return await migrations.migrate_current_schema(migrations.tenant_apps())
 
 
 async def pending_for(tenant: TenantRef) -> list[tuple[str, str]]:
     async with schema_transaction(tenant.schema, tenant):
-        return await migrations.pending(migrations.TENANT_APPS)
+        return await migrations.pending(migrations.tenant_apps())
 
 
 async def migrate_platform() -> list[str]:

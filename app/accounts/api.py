@@ -32,7 +32,7 @@ Req = Request[services.Principal, Any, Any]
 
 
 class AccountsApi(Controller):
-    path = "/t/{slug:str}/api/v1"
+    path = "/api/v1"
     tags = ["accounts"]
     guards = [signed_in]
 

@@ -46,11 +46,11 @@ def _safe_next(slug: FromPath[str], target: str | None) -> str:
 
 
 class AuthViews(Controller):
-    path = "/t/{slug:str}"
+    path = "/"
     include_in_schema = False
 
     @get("/login")
-    async def login_form(self, request: Req, slug: FromPath[str], next: FromQuery[str | None] = None) -> Template:
+    async def login_form(self, request: Req, next: FromQuery[str | None] = None) -> Template:
         return render_page(request, "pages/login.html", {"error": None, "email": "", "next": next or ""})
 
     @post("/login")
@@ -73,7 +73,7 @@ class AuthViews(Controller):
         return response
 
     @get("/invite/{token:str}")
-    async def invitation(self, request: Req, slug: FromPath[str], token: FromPath[str]) -> Template:
+    async def invitation(self, request: Req, token: FromPath[str]) -> Template:
         inv = await services.open_invitation(token)
         return render_page(request, "pages/accept_invite.html", {"invitation": inv, "error": None, "name": ""})
 
@@ -93,7 +93,7 @@ class AuthViews(Controller):
 
 
 class WorkspaceViews(Controller):
-    path = "/t/{slug:str}"
+    path = "/"
     include_in_schema = False
     guards = [signed_in]
 
@@ -106,7 +106,7 @@ class WorkspaceViews(Controller):
                                                              "users": await services.list_users()})
 
     @get("/onboarding", guards=[requires("admin")])
-    async def onboarding(self, request: Req, slug: FromPath[str], step: FromQuery[str] = "profile") -> Template:
+    async def onboarding(self, request: Req, step: FromQuery[str] = "profile") -> Template:
         return render_page(request, "pages/onboarding.html", await self._wizard(request, step))
 
     async def _wizard(self, request: Req, step: str, error: str | None = None) -> dict[str, Any]:
@@ -131,7 +131,7 @@ class WorkspaceViews(Controller):
         return Redirect(f"/t/{slug}/", status_code=303)
 
     @get("/profile")
-    async def profile(self, request: Req, slug: FromPath[str]) -> Template:
+    async def profile(self, request: Req) -> Template:
         return render_page(request, "pages/profile.html", await self._profile(request))
 
     async def _profile(self, request: Req) -> dict[str, Any]:
@@ -150,7 +150,7 @@ class WorkspaceViews(Controller):
         return Redirect(f"/t/{slug}/profile?saved=1", status_code=303)  # the next page reads the new choice
 
     @get("/settings/team", guards=[requires("admin")])
-    async def team(self, request: Req, slug: FromPath[str]) -> Template:
+    async def team(self, request: Req) -> Template:
         return render_page(request, "pages/team.html", await self._team(request))
 
     async def _team(self, request: Req, error: str | None = None, notice: str | None = None) -> dict[str, Any]:
@@ -158,7 +158,7 @@ class WorkspaceViews(Controller):
                 "error": error, "notice": notice}
 
     @post("/settings/team/invite", guards=[requires("admin")])
-    async def invite(self, request: Req, slug: FromPath[str]) -> Template:
+    async def invite(self, request: Req) -> Template:
         form = await fields(request, "email", "role", "back")
         template = "pages/onboarding.html" if form["back"] == "onboarding" else "pages/team.html"
         try:
@@ -174,7 +174,7 @@ class WorkspaceViews(Controller):
         return render_page(request, template, ctx)
 
     @post("/settings/team/{user_id:int}", guards=[requires("admin")])
-    async def update_user(self, request: Req, slug: FromPath[str], user_id: PathId) -> Template:
+    async def update_user(self, request: Req, user_id: PathId) -> Template:
         form = await fields(request, "role", "status")
         try:
             await services.update_user(request.user, user_id, role=form["role"] or None, status=form["status"] or None)
@@ -184,12 +184,12 @@ class WorkspaceViews(Controller):
         return render_page(request, "pages/team.html", await self._team(request, notice="Saved."))
 
     @get("/settings/api-keys", guards=[requires("admin")])
-    async def api_keys(self, request: Req, slug: FromPath[str]) -> Template:
+    async def api_keys(self, request: Req) -> Template:
         return render_page(request, "pages/api_keys.html",
                            {"keys": await services.list_api_keys(request.user), "secret": None, "error": None})
 
     @post("/settings/api-keys", guards=[requires("admin")])
-    async def create_api_key(self, request: Req, slug: FromPath[str]) -> Template:
+    async def create_api_key(self, request: Req) -> Template:
         form = await fields(request, "name")
         secret, error, status = None, None, 200
         try:
@@ -205,7 +205,7 @@ class WorkspaceViews(Controller):
         return Redirect(f"/t/{slug}/settings/api-keys", status_code=303)
 
     @get("/settings/audit", guards=[requires("admin")])
-    async def audit_log(self, request: Req, slug: FromPath[str], before: QueryId = None) -> Template:
+    async def audit_log(self, request: Req, before: QueryId = None) -> Template:
         rows = await audit.page(limit=50, before_id=before)
         return render_page(request, "pages/audit.html",
                            {"entries": rows, "next": rows[-1]["id"] if len(rows) == 50 else None})

@@ -42,7 +42,7 @@ async def chat_of(user: Principal, conversation_id: int) -> ChatOut:
 
 
 class ChatApi(Controller):
-    path = "/t/{slug:str}/api/v1"
+    path = "/api/v1"
     tags = ["web chat"]
     guards = [signed_in]
 

@@ -22,6 +22,7 @@ from app.conversations import events as conversation_events
 from app.conversations import services as conversations
 from app.conversations.tables import OPEN_STATUSES, Conversation
 from app.lib.db import current_tenant, current_uow, save_single_row
+from app.lib.domain import MergeStep
 from app.lib.errors import Conflict, Forbidden, Invalid, NotFound
 from app.lib.forms import message_text
 from app.lib.identities import normalize_email, normalize_phone
@@ -430,10 +431,4 @@ async def _reassign_contact(source: int, target: int) -> int:
     return len(moved)
 
 
-def _register_merge_step() -> None:
-    from app.contacts.merge import register_reassign
-
-    register_reassign("chat", _reassign_contact, tables=("chat_session",))
-
-
-_register_merge_step()
+MERGE_STEP = MergeStep("chat", _reassign_contact, tables=("chat_session",))

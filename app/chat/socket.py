@@ -74,7 +74,7 @@ def _subprotocol(socket: WebSocket[Any, Any, Any]) -> str | None:
     return SUBPROTOCOL if SUBPROTOCOL in _offered(socket) else None
 
 
-@websocket("/t/{slug:str}/chat/ws", opt={"csrf_exempt": True}, include_in_schema=False)
+@websocket("/chat/ws", opt={"csrf_exempt": True}, include_in_schema=False)
 async def chat_socket(socket: WebSocket[Any, Any, Any], slug: FromPath[str]) -> None:
     tenant: TenantRef | None = socket.scope.get("state", {}).get("tenant")
     if tenant is None or tenant.slug != slug:

@@ -23,7 +23,7 @@ SETTINGS_PAGE = "pages/chat_settings.html"
 
 
 class ChatSettingsViews(Controller):
-    path = "/t/{slug:str}/settings/chat"
+    path = "/settings/chat"
     include_in_schema = False
     guards = [requires("admin")]
 
@@ -57,12 +57,12 @@ async def pane_context(conversation_id: int, **extra: Any) -> dict[str, Any]:
 
 
 class ChatConsoleViews(Controller):
-    path = "/t/{slug:str}/console/chat/{conversation_id:int}"
+    path = "/console/chat/{conversation_id:int}"
     include_in_schema = False
     guards = [signed_in]
 
     @post("/")
-    async def reply(self, request: Req, slug: FromPath[str], conversation_id: PathId) -> Template:
+    async def reply(self, request: Req, conversation_id: PathId) -> Template:
         """Send; answers with the fresh message list (the pushed one follows for the other consoles)."""
         form = await request.form()
         error, status = None, 200
@@ -82,7 +82,7 @@ class ChatConsoleViews(Controller):
         return Response(None, status_code=204)
 
     @post("/seen", status_code=204)
-    async def seen(self, request: Req, slug: FromPath[str], conversation_id: PathId) -> Response[None]:
+    async def seen(self, request: Req, conversation_id: PathId) -> Response[None]:
         form = await request.form()
         upto = str(form.get("upto", ""))
         if upto.isdigit():

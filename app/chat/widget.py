@@ -115,7 +115,7 @@ def _messages(rows: list[dict[str, Any]]) -> list[MessageOut]:
 class WidgetApi(Controller):
     """Public: authorised by the chat token alone. Used by widget.js on the shop's site."""
 
-    path = "/t/{slug:str}/chat"
+    path = "/chat"
     tags = ["web chat (visitor)"]
     middleware = [WidgetCors]
     opt = {"csrf_exempt": True}  # no cookies are involved: the token travels in a header the page has to set
@@ -181,8 +181,8 @@ def _widget_source(language: str) -> bytes:
     return source.replace("/*SB_I18N*/null", i18n.js_runtime(language), 1).encode()
 
 
-@get("/t/{slug:str}/widget.js", include_in_schema=False, opt={"csrf_exempt": True})
-async def widget_js(request: Request[Any, Any, Any], slug: FromPath[str]) -> Response[bytes]:
+@get("/widget.js", include_in_schema=False, opt={"csrf_exempt": True})
+async def widget_js(request: Request[Any, Any, Any]) -> Response[bytes]:
     """The snippet's script: loaded by any page (a script tag needs no CORS); what it may then call is decided
     by the shop's allowed origins. It speaks the visitor's browser language when we have it, else the shop's."""
     language = i18n.pick(i18n.negotiate(request.headers.get("accept-language", "")), i18n.current().language)

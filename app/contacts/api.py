@@ -43,7 +43,7 @@ def parse_custom_filter(custom: list[str] | None) -> dict[str, Any]:
 
 
 class ContactsApi(Controller):
-    path = "/t/{slug:str}/api/v1"
+    path = "/api/v1"
     tags = ["contacts"]
     guards = [signed_in]
 

@@ -59,7 +59,7 @@ class FileUpload:
 
 
 class ContactFilesApi(Controller):
-    path = "/t/{slug:str}/api/v1/contacts/{contact_id:int}/files"
+    path = "/api/v1/contacts/{contact_id:int}/files"
     tags = ["contacts"]
     guards = [signed_in]
     exception_handlers = {RequestEntityTooLarge: too_large_response}

@@ -29,7 +29,7 @@ def too_large_fragment(request: Request[Any, Any, Any], exc: RequestEntityTooLar
 
 
 class ContactFileViews(Controller):
-    path = "/t/{slug:str}/contacts/{contact_id:int}/files"
+    path = "/contacts/{contact_id:int}/files"
     include_in_schema = False
     guards = [signed_in]
     exception_handlers = {RequestEntityTooLarge: too_large_fragment}

@@ -42,7 +42,7 @@ class CsvUpload:
 
 
 class ImportsApi(Controller):
-    path = "/t/{slug:str}/api/v1/imports"
+    path = "/api/v1/imports"
     tags = ["contacts"]
     guards = [requires("admin")]
     exception_handlers = {RequestEntityTooLarge: too_large_response}
@@ -84,7 +84,7 @@ class ImportsApi(Controller):
 
 
 class ContactExportApi(Controller):
-    path = "/t/{slug:str}/api/v1/contacts"
+    path = "/api/v1/contacts"
     tags = ["contacts"]
     guards = [requires("supervisor")]
 

@@ -2,43 +2,33 @@
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from app.audit import services as audit
 from app.contacts import events, files, identities, services
 from app.contacts.tables import Contact, ContactEmail, ContactPhone, Note
 from app.lib.db import current_uow
+from app.lib.domain import MergeStep, Reassign
 from app.lib.errors import Conflict, Forbidden, Invalid, NotFound
 from app.timeline import services as timeline
 from realtime.publish import emit
-
-Reassign = Callable[[int, int], Awaitable[int]]
-"""`step(source_contact_id, target_contact_id) -> rows moved`, run inside the merge's transaction."""
 
 # Built-in fields: empty on the survivor -> take the other's; both set and different -> survivor wins, other's kept
 # in the merge entry.
 FIELDS = ("name", "company", "birth_date", "address", "preferences", "temperature", "owner_id")
 
 
-@dataclasses.dataclass(frozen=True)
-class _Step:
-    name: str
-    fn: Reassign
-    tables: tuple[str, ...]
-
-
-_steps: dict[str, _Step] = {}
+_steps: dict[str, MergeStep] = {}
 
 
 def register_reassign(name: str, fn: Reassign, *, tables: tuple[str, ...] = ()) -> Reassign:
     """Add a "move contact links from A to B" step that every merge runs (orders, conversations, tasks...).
 
-    Call it at import time of the domain's services module; `tables` names the tables whose contact column the
-    step moves, so a check can tell which links no step covers. Registering a name again replaces the step."""
-    _steps[name] = _Step(name, fn, tables)
+    A domain names its steps in its manifest (app.lib.domain.MergeStep) and start-up registers them here; `tables`
+    names the tables whose contact column the step moves, so a check can tell which links no step covers.
+    Registering a name again replaces the step."""
+    _steps[name] = MergeStep(name, fn, tables)
     return fn
 
 
@@ -85,12 +75,14 @@ async def _repoint_merged(source: int, target: int) -> int:
         Contact.id))
 
 
-register_reassign("phones", _move_phones, tables=("contact_phone",))
-register_reassign("emails", _move_emails, tables=("contact_email",))
-register_reassign("notes", _move_notes, tables=("note",))
-register_reassign("files", files.move_to, tables=("stored_file",))
-register_reassign("timeline", timeline.move_to, tables=("interaction",))
-register_reassign("merged_into", _repoint_merged)
+STEPS = (
+    MergeStep("phones", _move_phones, tables=("contact_phone",)),
+    MergeStep("emails", _move_emails, tables=("contact_email",)),
+    MergeStep("notes", _move_notes, tables=("note",)),
+    MergeStep("files", files.move_to, tables=("stored_file",)),
+    MergeStep("merged_into", _repoint_merged),
+)
+"""The card's own steps; other domains name theirs in their manifests (app/domains.py registers them all)."""
 
 
 def _empty(value: Any) -> bool:

@@ -18,7 +18,7 @@ Req = Request[Principal, Any, Any]
 
 
 class ContactMergeApi(Controller):
-    path = "/t/{slug:str}/api/v1"
+    path = "/api/v1"
     tags = ["contacts"]
     guards = [signed_in]
 

@@ -19,7 +19,7 @@ Req = Request[Principal, Any, Any]
 
 
 class ContactMergeViews(Controller):
-    path = "/t/{slug:str}"
+    path = "/"
     include_in_schema = False
     guards = [signed_in]
 

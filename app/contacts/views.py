@@ -42,12 +42,12 @@ def _split(text: str) -> list[str]:
 
 
 class ContactViews(Controller):
-    path = "/t/{slug:str}/contacts"
+    path = "/contacts"
     include_in_schema = False
     guards = [signed_in]
 
     @get("/")
-    async def index(self, request: Req, slug: FromPath[str], q: FromQuery[str] = "", tag: FromQuery[str] = "",
+    async def index(self, request: Req, q: FromQuery[str] = "", tag: FromQuery[str] = "",
                     temperature: FromQuery[str] = "", owner_id: FromQuery[str] = "", custom: FromQuery[str] = "",
                     last_from: FromQuery[str] = "", last_to: FromQuery[str] = "", sort: FromQuery[str] = "updated",
                     offset: QueryInt = 0) -> Template:
@@ -70,7 +70,7 @@ class ContactViews(Controller):
         return render_page(request, "pages/contacts.html", ctx)
 
     @get("/new")
-    async def new(self, request: Req, slug: FromPath[str]) -> Template:
+    async def new(self, request: Req) -> Template:
         return render_page(request, "pages/contact_new.html", {"form": {}, "error": None,
                                                                "temperatures": TEMPERATURES})
 
@@ -96,7 +96,7 @@ class ContactViews(Controller):
                 "temperatures": TEMPERATURES, "error": None}
 
     @get("/{contact_id:int}")
-    async def card(self, request: Req, slug: FromPath[str], contact_id: PathId) -> Template:
+    async def card(self, request: Req, contact_id: PathId) -> Template:
         from realtime import current_id
 
         ctx = await self._card_context(contact_id)
@@ -105,21 +105,21 @@ class ContactViews(Controller):
         return render_page(request, "pages/contact.html", ctx)
 
     @get("/{contact_id:int}/timeline")
-    async def timeline_page(self, request: Req, slug: FromPath[str], contact_id: PathId,
+    async def timeline_page(self, request: Req, contact_id: PathId,
                             channel: FromQuery[str] = "", before: FromQuery[str | None] = None) -> Template:
         items, nxt = await timeline.page(contact_id, channel=channel or None, before=before, limit=30)
         return render_page(request, "_partials/timeline_items.html",
                            {"c": {"id": contact_id}, "items": items, "next": nxt, "channel": channel})
 
     @get("/{contact_id:int}/section/{section:str}")
-    async def section(self, request: Req, slug: FromPath[str], contact_id: PathId, section: FromPath[str],
+    async def section(self, request: Req, contact_id: PathId, section: FromPath[str],
                       edit: FromQuery[bool] = False) -> Template:
         ctx = await self._card_context(contact_id)
         ctx.update(section=section if section in SECTIONS else "main", edit=edit)
         return render_page(request, "_partials/contact_section.html", ctx)
 
     @post("/{contact_id:int}/section/{section:str}")
-    async def save_section(self, request: Req, slug: FromPath[str], contact_id: PathId,
+    async def save_section(self, request: Req, contact_id: PathId,
                            section: FromPath[str]) -> Template:
         form = await request.form()
         values: dict[str, Any] = {}
@@ -151,7 +151,7 @@ class ContactViews(Controller):
         return render_page(request, "_partials/contact_section.html", ctx, status_code=status)
 
     @post("/{contact_id:int}/notes")
-    async def add_note(self, request: Req, slug: FromPath[str], contact_id: PathId) -> Template:
+    async def add_note(self, request: Req, contact_id: PathId) -> Template:
         form = await request.form()
         error, status = None, 200
         try:
@@ -164,12 +164,12 @@ class ContactViews(Controller):
 
 
 class CustomFieldViews(Controller):
-    path = "/t/{slug:str}/settings/fields"
+    path = "/settings/fields"
     include_in_schema = False
     guards = [requires("admin")]
 
     @get("/")
-    async def index(self, request: Req, slug: FromPath[str]) -> Template:
+    async def index(self, request: Req) -> Template:
         return render_page(request, "pages/custom_fields.html", {"defs": await fields.definitions(),
                                                                  "kinds": fields.KINDS, "error": None})
 

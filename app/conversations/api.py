@@ -28,7 +28,7 @@ Req = Request[Principal, Any, Any]
 
 
 class ConversationsApi(Controller):
-    path = "/t/{slug:str}/api/v1"
+    path = "/api/v1"
     tags = ["queue"]
     guards = [signed_in]
 

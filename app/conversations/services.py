@@ -15,6 +15,7 @@ from app.conversations import events
 from app.conversations.tables import Conversation, Queue
 from app.lib import i18n
 from app.lib.db import current_uow
+from app.lib.domain import MergeStep
 from app.lib.errors import Conflict, Forbidden, Invalid, NotFound
 from app.timeline import services as timeline
 from realtime.publish import emit
@@ -279,10 +280,4 @@ async def _reassign_contact(source: int, target: int) -> int:
     return len(moved)
 
 
-def _register_merge_step() -> None:
-    from app.contacts.merge import register_reassign
-
-    register_reassign("conversations", _reassign_contact, tables=("conversation",))
-
-
-_register_merge_step()
+MERGE_STEP = MergeStep("conversations", _reassign_contact, tables=("conversation",))

@@ -21,7 +21,7 @@ PAGE = "pages/queues.html"
 
 
 class QueueSettingsViews(Controller):
-    path = "/t/{slug:str}/settings/queues"
+    path = "/settings/queues"
     include_in_schema = False
     guards = [requires("admin")]
 
@@ -32,11 +32,11 @@ class QueueSettingsViews(Controller):
                            status_code=status)
 
     @get("/")
-    async def page(self, request: Req, slug: FromPath[str]) -> Template:
+    async def page(self, request: Req) -> Template:
         return await self._page(request)
 
     @post("/")
-    async def add(self, request: Req, slug: FromPath[str]) -> Template:
+    async def add(self, request: Req) -> Template:
         form = await request.form()
         try:
             row = await services.create_queue(request.user, str(form.get("key", "")), str(form.get("name", "")),
@@ -46,7 +46,7 @@ class QueueSettingsViews(Controller):
         return await self._page(request, notice=f"Queue “{row['name']}” added.")
 
     @post("/{key:str}")
-    async def update(self, request: Req, slug: FromPath[str], key: FromPath[str]) -> Template:
+    async def update(self, request: Req, key: FromPath[str]) -> Template:
         form = await request.form()
         try:
             row = await services.update_queue(request.user, key, name=str(form.get("name", "")),

@@ -19,12 +19,12 @@ Req = Request[Principal, Any, Any]
 
 
 class ConsoleViews(Controller):
-    path = "/t/{slug:str}/console"
+    path = "/console"
     include_in_schema = False
     guards = [signed_in]
 
     @get("/")
-    async def page(self, request: Req, slug: FromPath[str]) -> Template:
+    async def page(self, request: Req) -> Template:
         from realtime import current_id
 
         ctx = await console.panel_context(request.scope["state"]["tenant"], request.user)
@@ -32,13 +32,13 @@ class ConsoleViews(Controller):
         return render_page(request, "pages/console.html", ctx)
 
     @get("/panels/{name:str}")
-    async def panel(self, request: Req, slug: FromPath[str], name: FromPath[str]) -> Template:
+    async def panel(self, request: Req, name: FromPath[str]) -> Template:
         """One panel, fresh: what a console reloads after a refresh order from the hub."""
         ctx = await console.panel_context(request.scope["state"]["tenant"], request.user)
         return render_page(request, f"_partials/console_{name if name in console.PANELS else 'queue'}.html", ctx)
 
     @post("/take/{conversation_id:int}")
-    async def take(self, request: Req, slug: FromPath[str], conversation_id: PathId) -> Template:
+    async def take(self, request: Req, conversation_id: PathId) -> Template:
         try:
             row = await services.accept(request.user, conversation_id)
         except DomainError as exc:
@@ -48,7 +48,7 @@ class ConsoleViews(Controller):
         return flash(request, f"You took the {row['channel']} with {who}.", ok=True)
 
     @post("/wrapup/{conversation_id:int}")
-    async def wrap_up(self, request: Req, slug: FromPath[str], conversation_id: PathId) -> Template:
+    async def wrap_up(self, request: Req, conversation_id: PathId) -> Template:
         form = await request.form()
         try:
             await services.wrap_up(request.user, conversation_id, code=str(form.get("code", "")),
@@ -58,7 +58,7 @@ class ConsoleViews(Controller):
         return flash(request, "Wrapped up.", ok=True)
 
     @post("/transfer/{conversation_id:int}")
-    async def transfer(self, request: Req, slug: FromPath[str], conversation_id: PathId) -> Template:
+    async def transfer(self, request: Req, conversation_id: PathId) -> Template:
         form = await request.form()
         try:
             row = await services.transfer(request.user, conversation_id, queue_key=str(form.get("queue", "")))

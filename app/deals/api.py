@@ -23,7 +23,7 @@ def deal_out(row: dict[str, Any]) -> DealOut:
 
 
 class DealsApi(Controller):
-    path = "/t/{slug:str}/api/v1"
+    path = "/api/v1"
     tags = ["deals"]
     guards = [signed_in]
 

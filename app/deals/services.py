@@ -10,11 +10,11 @@ from typing import Any
 from app.accounts.services import Principal
 from app.accounts.tables import User
 from app.audit import services as audit
-from app.contacts import merge
 from app.contacts.tables import Contact
 from app.deals.events import DEAL_MOVED
 from app.deals.tables import KINDS, Deal, DealOrder, DealStage, DealStageChange
 from app.lib.db import current_uow
+from app.lib.domain import MergeStep
 from app.lib.errors import Conflict, Forbidden, Invalid, NotFound
 from app.orders import money
 from app.orders.tables import Order
@@ -167,4 +167,4 @@ async def _move_to_contact(source: int, target: int) -> int:
     return len(moved)
 
 
-merge.register_reassign("deals", _move_to_contact, tables=("deal",))
+MERGE_STEP = MergeStep("deals", _move_to_contact, tables=("deal",))

@@ -6,7 +6,6 @@ import datetime as dt
 from typing import Any
 
 from litestar import Controller, Request, get, post
-from litestar.params import FromPath
 from litestar.response import Template
 
 from app.accounts import services as accounts
@@ -32,16 +31,16 @@ async def _context(error: str | None = None) -> dict[str, Any]:
 
 
 class DealViews(Controller):
-    path = "/t/{slug:str}/deals"
+    path = "/deals"
     include_in_schema = False
     guards = [signed_in]
 
     @get("/")
-    async def board(self, request: Req, slug: FromPath[str]) -> Template:
+    async def board(self, request: Req) -> Template:
         return render_page(request, "pages/deals.html", await _context())
 
     @post("/")
-    async def create(self, request: Req, slug: FromPath[str]) -> Template:
+    async def create(self, request: Req) -> Template:
         form = await request.form()
         try:
             currency = money.check_currency(str(form.get("currency", "")))
@@ -59,7 +58,7 @@ class DealViews(Controller):
         return render_page(request, "_partials/deals_board.html", await _context())
 
     @post("/{deal_id:int}/move")
-    async def move(self, request: Req, slug: FromPath[str], deal_id: PathId) -> Template:
+    async def move(self, request: Req, deal_id: PathId) -> Template:
         form = await request.form()
         position = str(form.get("position", ""))
         try:
@@ -71,7 +70,7 @@ class DealViews(Controller):
         return render_page(request, "_partials/deals_board.html", await _context())
 
     @post("/stages")
-    async def add_stage(self, request: Req, slug: FromPath[str]) -> Template:
+    async def add_stage(self, request: Req) -> Template:
         """Admins add a stage to the pipeline (open, won or lost); the board comes back with its new column."""
         form = await request.form()
         position = str(form.get("position", "")).strip()

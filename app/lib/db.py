@@ -22,7 +22,7 @@ import asyncpg
 import structlog
 from piccolo.engine.postgres import PostgresTransaction
 
-from app.piccolo_conf import DB
+from app.lib.engine import DB
 
 log = structlog.get_logger(__name__)
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import structlog
 
-from app.piccolo_conf import DB
+from app.lib.engine import DB
 from app.settings import get_settings
 
 log = structlog.get_logger(__name__)

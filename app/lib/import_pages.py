@@ -41,6 +41,10 @@ class ImportPages:
     read_mapping: Callable[[Any, dict[str, Any]], MappingForm]
     """(form, import row) -> what the mapping form says."""
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> ImportPages:
+        # Frozen configuration holding a module: Litestar deep-copies a router when it mounts it; share this instead.
+        return self
+
     def _url(self, slug: str, import_id: int) -> str:
         return f"/t/{slug}/{self.section}/import/{import_id}"
 
@@ -134,7 +138,7 @@ def controller(name: str, pages: ImportPages) -> type[Controller]:
     """The routes of `pages` under /t/{slug}/{section}/import, for admins."""
 
     class ImportViews(Controller):
-        path = f"/t/{{slug:str}}/{pages.section}/import"
+        path = f"/{pages.section}/import"
         include_in_schema = False
         guards = [requires("admin")]
         exception_handlers = {RequestEntityTooLarge: pages.too_large}

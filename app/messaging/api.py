@@ -32,7 +32,7 @@ Req = Request[Principal, Any, Any]
 
 
 class MessagingApi(Controller):
-    path = "/t/{slug:str}/api/v1"
+    path = "/api/v1"
     tags = ["email"]
     guards = [signed_in]
 

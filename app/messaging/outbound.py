@@ -20,6 +20,7 @@ from app.contacts import services as contacts
 from app.conversations.tables import Conversation
 from app.lib import mail
 from app.lib.db import current_uow, tenant_context
+from app.lib.domain import MergeStep
 from app.lib.errors import Invalid, NotFound
 from app.lib.identities import normalize_email
 from app.lib.jobs import enqueue
@@ -311,10 +312,4 @@ async def _reassign_contact(source: int, target: int) -> int:
     return len(moved)
 
 
-def _register_merge_step() -> None:
-    from app.contacts.merge import register_reassign
-
-    register_reassign("messaging", _reassign_contact, tables=("email_message",))
-
-
-_register_merge_step()
+MERGE_STEP = MergeStep("messaging", _reassign_contact, tables=("email_message",))

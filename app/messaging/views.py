@@ -8,7 +8,6 @@ from typing import Any
 
 from litestar import Controller, Request, get, post
 from litestar.datastructures import UploadFile
-from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from app.accounts.guards import requires, signed_in
@@ -28,7 +27,7 @@ TEMPLATE_FIELDS = ("kind", "name", "shortcut", "subject", "body")
 
 
 class EmailSettingsViews(Controller):
-    path = "/t/{slug:str}/settings/email"
+    path = "/settings/email"
     include_in_schema = False
     guards = [requires("admin")]
 
@@ -40,11 +39,11 @@ class EmailSettingsViews(Controller):
                                           "from_name")}}
 
     @get("/")
-    async def page(self, request: Req, slug: FromPath[str]) -> Template:
+    async def page(self, request: Req) -> Template:
         return render_page(request, SETTINGS_PAGE, await self._context())
 
     @post("/")
-    async def save(self, request: Req, slug: FromPath[str]) -> Template:
+    async def save(self, request: Req) -> Template:
         form = await fields(request, "smtp_host", "smtp_port", "smtp_tls", "smtp_user", "smtp_password",
                             "from_address", "from_name")
         try:
@@ -55,7 +54,7 @@ class EmailSettingsViews(Controller):
         return render_page(request, SETTINGS_PAGE, await self._context(notice="Saved."))
 
     @post("/test")
-    async def test(self, request: Req, slug: FromPath[str]) -> Template:
+    async def test(self, request: Req) -> Template:
         form = await fields(request, "to")
         try:
             result = await outbound.send_test(request.user, form["to"])
@@ -65,7 +64,7 @@ class EmailSettingsViews(Controller):
 
 
 class EmailComposeViews(Controller):
-    path = "/t/{slug:str}/contacts/{contact_id:int}/email"
+    path = "/contacts/{contact_id:int}/email"
     include_in_schema = False
     guards = [signed_in]
 
@@ -76,13 +75,13 @@ class EmailComposeViews(Controller):
                 "templates": await templates.list_all(), "form": {}, **extra}
 
     @get("/")
-    async def page(self, request: Req, slug: FromPath[str], contact_id: PathId,
+    async def page(self, request: Req, contact_id: PathId,
                    reply_to: QueryId = None) -> Template:
         """The compose form; `?reply_to=<email id>` answers that email (threading headers, "Re:" subject)."""
         return render_page(request, COMPOSE_PAGE, await self._context(contact_id, reply_to))
 
     @post("/")
-    async def send(self, request: Req, slug: FromPath[str], contact_id: PathId) -> Template | Redirect:
+    async def send(self, request: Req, contact_id: PathId) -> Template | Redirect:
         form = await request.form()
         data: dict[str, Any] = {k: str(form.get(k) or "") for k in ("to", "subject", "body")}
         if str(form.get("template_id") or "").isdigit():
@@ -105,7 +104,7 @@ class EmailComposeViews(Controller):
 class EmailTemplateViews(Controller):
     """Settings → Templates: email templates and canned responses (admins)."""
 
-    path = "/t/{slug:str}/settings/templates"
+    path = "/settings/templates"
     include_in_schema = False
     guards = [requires("admin")]
 
@@ -119,11 +118,11 @@ class EmailTemplateViews(Controller):
         return render_page(request, TEMPLATES_PAGE, ctx, status_code=status_code)
 
     @get("/")
-    async def page(self, request: Req, slug: FromPath[str], edit: QueryId = None) -> Template:
+    async def page(self, request: Req, edit: QueryId = None) -> Template:
         return await self._page(request, edit=edit)
 
     @post("/")
-    async def create(self, request: Req, slug: FromPath[str]) -> Template:
+    async def create(self, request: Req) -> Template:
         form = await fields(request, *TEMPLATE_FIELDS)
         try:
             row = await templates.create(request.user, dict(form))
@@ -132,7 +131,7 @@ class EmailTemplateViews(Controller):
         return await self._page(request, notice=f"Saved “{row['name']}”.")
 
     @post("/{template_id:int}")
-    async def update(self, request: Req, slug: FromPath[str], template_id: PathId) -> Template:
+    async def update(self, request: Req, template_id: PathId) -> Template:
         form = await fields(request, *TEMPLATE_FIELDS)
         try:
             row = await templates.update(request.user, template_id, dict(form))
@@ -144,7 +143,7 @@ class EmailTemplateViews(Controller):
         return await self._page(request, notice=f"Saved “{row['name']}”.")
 
     @post("/{template_id:int}/delete")
-    async def delete(self, request: Req, slug: FromPath[str], template_id: PathId) -> Template:
+    async def delete(self, request: Req, template_id: PathId) -> Template:
         row = await templates.get(template_id)
         await templates.delete(request.user, template_id)
         return await self._page(request, notice=f"Deleted “{row['name']}”.")
@@ -153,12 +152,12 @@ class EmailTemplateViews(Controller):
 class ConsoleEmailViews(Controller):
     """The console's inline reply to an email conversation (threaded onto the customer's latest email)."""
 
-    path = "/t/{slug:str}/console/email"
+    path = "/console/email"
     include_in_schema = False
     guards = [signed_in]
 
     @post("/{conversation_id:int}/reply")
-    async def reply(self, request: Req, slug: FromPath[str], conversation_id: PathId) -> Template:
+    async def reply(self, request: Req, conversation_id: PathId) -> Template:
         form = await fields(request, "body", "subject")
         try:
             row = await outbound.reply(request.user, conversation_id, dict(form))

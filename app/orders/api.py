@@ -52,7 +52,7 @@ def order_out(row: dict[str, Any]) -> OrderOut:
 
 
 class OrdersApi(Controller):
-    path = "/t/{slug:str}/api/v1"
+    path = "/api/v1"
     tags = ["orders"]
     guards = [signed_in]
 

@@ -110,7 +110,7 @@ def import_out(row: dict[str, Any], errors: list[dict[str, Any]] | None = None) 
 
 
 class OrderImportsApi(Controller):
-    path = "/t/{slug:str}/api/v1/order-imports"
+    path = "/api/v1/order-imports"
     tags = ["orders"]
     guards = [requires("admin")]
     exception_handlers = {RequestEntityTooLarge: too_large_response}

@@ -11,10 +11,11 @@ from typing import Any
 
 from app.accounts.services import Principal
 from app.audit import services as audit
-from app.contacts import identities, merge
+from app.contacts import identities
 from app.contacts import services as contacts
 from app.contacts.tables import Contact
 from app.lib.db import current_uow
+from app.lib.domain import MergeStep
 from app.lib.errors import Conflict, Invalid, NotFound
 from app.lib.identities import normalize_email, normalize_phone
 from app.orders import events, money, pipeline
@@ -319,4 +320,4 @@ async def _move_to_contact(source: int, target: int) -> int:
     return len(moved)
 
 
-merge.register_reassign("orders", _move_to_contact, tables=("shop_order",))
+MERGE_STEP = MergeStep("orders", _move_to_contact, tables=("shop_order",))

@@ -25,7 +25,7 @@ def _checked(form: Any, name: str) -> bool:
 
 
 class OrderSettingsViews(Controller):
-    path = "/t/{slug:str}/settings/orders"
+    path = "/settings/orders"
     include_in_schema = False
     guards = [requires("admin")]
 
@@ -36,11 +36,11 @@ class OrderSettingsViews(Controller):
                                            "notice": notice}, status_code=status)
 
     @get("/")
-    async def page(self, request: Req, slug: FromPath[str]) -> Template:
+    async def page(self, request: Req) -> Template:
         return await self._page(request)
 
     @post("/statuses")
-    async def add_status(self, request: Req, slug: FromPath[str]) -> Template:
+    async def add_status(self, request: Req) -> Template:
         form = await request.form()
         try:
             made = await pipeline.create(request.user, key=str(form.get("key", "")), label=str(form.get("label", "")),
@@ -52,7 +52,7 @@ class OrderSettingsViews(Controller):
         return await self._page(request, notice=f"Status {made['label']} added.")
 
     @post("/statuses/{key:str}")
-    async def update_status(self, request: Req, slug: FromPath[str], key: FromPath[str]) -> Template:
+    async def update_status(self, request: Req, key: FromPath[str]) -> Template:
         form = await request.form()
         changes: dict[str, Any] = {"label": str(form.get("label", "")), "allowed": ticked(form, "allowed"),
                                    "final": _checked(form, "final"), "counts_as_sale": _checked(form, "counts_as_sale"),
@@ -68,7 +68,7 @@ class OrderSettingsViews(Controller):
         return await self._page(request, notice=f"Status {saved['label']} saved.")
 
     @post("/notifications")
-    async def save_notifications(self, request: Req, slug: FromPath[str]) -> Template:
+    async def save_notifications(self, request: Req) -> Template:
         form = await request.form()
         try:
             await notify.configure(request.user, enabled=_checked(form, "enabled"),

@@ -84,7 +84,7 @@ async def shared_render(tenant: TenantRef, token: str, event_id: int) -> str | N
     return await asyncio.shield(future)
 
 
-@websocket("/t/{slug:str}/portal/{token:str}/ws", opt={"csrf_exempt": True}, include_in_schema=False)
+@websocket("/portal/{token:str}/ws", opt={"csrf_exempt": True}, include_in_schema=False)
 async def portal_socket(socket: WebSocket[Any, Any, Any], slug: FromPath[str], token: FromPath[str]) -> None:
     tenant: TenantRef | None = socket.scope.get("state", {}).get("tenant")
     origin = socket.headers.get("origin")

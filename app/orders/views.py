@@ -53,16 +53,16 @@ async def panel_context(contact_id: int, error: str | None = None) -> dict[str, 
 
 
 class OrderViews(Controller):
-    path = "/t/{slug:str}"
+    path = "/"
     include_in_schema = False
     guards = [signed_in]
 
     @get("/contacts/{contact_id:int}/orders-panel")
-    async def panel(self, request: Req, slug: FromPath[str], contact_id: PathId) -> Template:
+    async def panel(self, request: Req, contact_id: PathId) -> Template:
         return render_page(request, "_partials/order_card.html", await panel_context(contact_id))
 
     @post("/contacts/{contact_id:int}/orders")
-    async def create_from_card(self, request: Req, slug: FromPath[str], contact_id: PathId) -> Template:
+    async def create_from_card(self, request: Req, contact_id: PathId) -> Template:
         form = await request.form()
         try:
             currency = money.check_currency(str(form.get("currency", "")))
@@ -77,7 +77,7 @@ class OrderViews(Controller):
         return render_page(request, "_partials/order_card.html", await panel_context(contact_id))
 
     @get("/orders/")
-    async def index(self, request: Req, slug: FromPath[str], status: FromQuery[str] = "", q: FromQuery[str] = "",
+    async def index(self, request: Req, status: FromQuery[str] = "", q: FromQuery[str] = "",
                     offset: QueryInt = 0) -> Template:
         rows, nxt = await services.search(status=status or None, q=q, limit=50, offset=offset)
         names = {r["id"]: r for r in await contacts._cards(list({o["contact_id"] for o in rows}))}
@@ -86,7 +86,7 @@ class OrderViews(Controller):
             "contacts": names, "fmt": money.fmt})
 
     @get("/orders/{order_id:int}")
-    async def show(self, request: Req, slug: FromPath[str], order_id: PathId,
+    async def show(self, request: Req, order_id: PathId,
                    error: FromQuery[str] = "", notice: FromQuery[str] = "") -> Template:
         from realtime import current_id
 
@@ -190,7 +190,7 @@ async def portal_context(request: Req, token: str, order_id: int) -> dict[str, A
 
 
 class PortalViews(Controller):
-    path = "/t/{slug:str}/portal/{token:str}"
+    path = "/portal/{token:str}"
     include_in_schema = False
 
     @get("/")

@@ -1,0 +1,94 @@
+"""The domains of the product: the only place that names them. Everything the process wires comes from this list.
+
+`app.asgi` builds its routes from it, the worker its jobs (app/jobs.py) and durable listeners (app/listeners.py),
+Piccolo and `switchboard migrate` their apps (app/piccolo_conf.py, in this order: a domain's tables after the ones
+they point at), the event catalogue its declarations (app/events_catalogue.py). Importing this module hands the
+lower layers what they run but do not import: the live renderers (realtime.render), the merge steps
+(app.contacts.merge) and the durable listeners' docs (realtime.durable).
+
+Adding a domain: a package with a `domain.py` exporting `DOMAIN = Domain(...)` (app/lib/domain.py says what each
+field means), and one line below.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.accounts.domain import DOMAIN as ACCOUNTS
+from app.audit.domain import DOMAIN as AUDIT
+from app.chat.domain import DOMAIN as CHAT
+from app.contacts import merge
+from app.contacts.domain import DOMAIN as CONTACTS
+from app.conversations.domain import DOMAIN as CONVERSATIONS
+from app.deals.domain import DOMAIN as DEALS
+from app.lib.domain import Domain
+from app.lib.jobs import JobSpec
+from app.messaging.domain import DOMAIN as EMAIL
+from app.orders.domain import DOMAIN as ORDERS
+from app.timeline.domain import DOMAIN as TIMELINE
+from realtime import durable, render
+from realtime.domain import DOMAIN as REALTIME
+from telephony.domain import DOMAIN as TELEPHONY
+from tenants.domain import DOMAIN as TENANTS
+
+# isort: split
+# Last: the spine's pull API documents the whole event catalogue, so every domain has declared its events by now.
+from app.events_api import DOMAIN as SPINE
+
+DOMAINS: tuple[Domain, ...] = (
+    TENANTS,
+    ACCOUNTS,
+    AUDIT,
+    CONTACTS,
+    TIMELINE,
+    REALTIME,
+    CONVERSATIONS,
+    ORDERS,
+    DEALS,
+    TELEPHONY,
+    EMAIL,
+    CHAT,
+    SPINE,
+)
+
+
+def tenant_routes() -> list[Any]:
+    """Every workspace route, relative to `/t/{slug}` (app.asgi mounts them on one router with that prefix)."""
+    return [route for domain in DOMAINS for route in domain.routes]
+
+
+def public_routes() -> list[Any]:
+    return [route for domain in DOMAINS for route in domain.public_routes]
+
+
+def jobs() -> dict[str, JobSpec]:
+    """Every background job by entrypoint name; a name declared twice is refused."""
+    out: dict[str, JobSpec] = {}
+    for domain in DOMAINS:
+        for name, spec in domain.jobs.items():
+            if name in out:
+                raise ValueError(f"job {name!r} is declared twice (second time by the {domain.name} domain)")
+            out[name] = spec
+    return out
+
+
+def listeners() -> list[durable.DurableListener]:
+    return [listener for domain in DOMAINS for listener in domain.listeners]
+
+
+def piccolo_apps() -> list[str]:
+    """Piccolo apps in migration order: the platform's first, then each domain's after those it points at."""
+    return [domain.piccolo_app for domain in DOMAINS if domain.piccolo_app]
+
+
+def install() -> None:
+    """Hand the lower layers what the manifests declare (idempotent: re-running registers nothing twice)."""
+    for domain in DOMAINS:
+        for renderer in domain.renderers:
+            render.register_marked(renderer)
+        for step in domain.merge_steps:
+            merge.register_reassign(step.name, step.fn, tables=step.tables)
+    durable.declare_listeners(listeners())
+
+
+install()
