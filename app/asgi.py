@@ -35,14 +35,14 @@ from app.conversations.settings_views import QueueSettingsViews
 from app.conversations.views import ConsoleViews
 from app.deals.api import DealsApi
 from app.deals.views import DealViews
+from app.email.api import MessagingApi
+from app.email.views import ConsoleEmailViews, EmailComposeViews, EmailSettingsViews, EmailTemplateViews
 from app.events_api import EventsApi, ListenerViews
 from app.lib import csrf, edge, logs, reqctx
 from app.lib.errors import EXCEPTION_HANDLERS, http_error_handler
 from app.lib.lifecycle import lifespan
 from app.lib.openapi import document_error_responses
 from app.lib.templates import STATIC_DIR, environment
-from app.messaging.api import MessagingApi
-from app.messaging.views import ConsoleEmailViews, EmailComposeViews, EmailSettingsViews, EmailTemplateViews
 from app.orders.api import OrdersApi
 from app.orders.imports_api import OrderImportsApi
 from app.orders.imports_views import OrderImportViews
@@ -92,7 +92,7 @@ def create_app() -> Litestar:
     from app.chat import live as _chat_live  # noqa: F401
     from app.contacts import live as _card_live  # noqa: F401  (live renderers register on import)
     from app.conversations import live as _console_live  # noqa: F401
-    from app.messaging import live as _email_live  # noqa: F401
+    from app.email import live as _email_live  # noqa: F401
     from app.orders import live as _order_live  # noqa: F401
     from app.settings import get_settings
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from app.accounts import jobs as accounts_jobs
 from app.contacts import jobs as contacts_jobs
+from app.email import jobs as email_jobs
 from app.lib.jobs import JobSpec
-from app.messaging import jobs as messaging_jobs
 from app.orders import jobs as orders_jobs
 from telephony import jobs as telephony_jobs
 
@@ -17,7 +17,8 @@ REGISTRY: dict[str, JobSpec] = {
     "orders.run_import": JobSpec(orders_jobs.run_import),
     "telephony.process_webhook": JobSpec(telephony_jobs.process_webhook),
     "orders.send_status_email": JobSpec(orders_jobs.send_status_email),
+    # The email jobs keep the names they had when the package was app.messaging: queued rows store them.
     # SMTP down for hours loses nothing: back-off doubles to 5 minutes, so 100 attempts span about 8 hours.
-    "messaging.send_email": JobSpec(messaging_jobs.send_email, max_attempts=100),
-    "messaging.process_inbound": JobSpec(messaging_jobs.process_inbound, max_attempts=20),
+    "messaging.send_email": JobSpec(email_jobs.send_email, max_attempts=100),
+    "messaging.process_inbound": JobSpec(email_jobs.process_inbound, max_attempts=20),
 }

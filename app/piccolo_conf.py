@@ -19,7 +19,7 @@ APP_REGISTRY = AppRegistry(
         "app.orders.piccolo_app",
         "app.deals.piccolo_app",
         "telephony.piccolo_app",
-        "app.messaging.piccolo_app",
+        "app.email.piccolo_app",
         "app.chat.piccolo_app",
     ]
 )

@@ -16,6 +16,7 @@ from piccolo.apps.migrations.tables import Migration
 from piccolo.conf.apps import Finder
 
 PLATFORM_APPS = ("platform",)
+# "messaging" is the Piccolo app of package app.email (its old name, kept so applied migrations stay recognised).
 TENANT_APPS = ("accounts", "contacts", "timeline", "realtime", "conversations", "orders", "deals", "telephony",
                "messaging", "chat")
 

@@ -18,15 +18,15 @@ from app.accounts.services import Principal
 from app.accounts.tables import Workspace
 from app.contacts import services as contacts
 from app.conversations.tables import Conversation
+from app.email import config, templating
+from app.email import events as message_events
+from app.email.tables import EmailMessage, EmailTemplate
 from app.lib import mail
 from app.lib.db import current_uow, tenant_context
 from app.lib.errors import Invalid, NotFound
 from app.lib.identities import normalize_email
 from app.lib.jobs import enqueue
 from app.lib.storage import get_storage
-from app.messaging import config, templating
-from app.messaging import events as message_events
-from app.messaging.tables import EmailMessage, EmailTemplate
 from app.settings import get_settings
 from app.timeline import services as timeline
 from realtime.publish import emit
@@ -314,7 +314,7 @@ async def _reassign_contact(source: int, target: int) -> int:
 def _register_merge_step() -> None:
     from app.contacts.merge import register_reassign
 
-    register_reassign("messaging", _reassign_contact, tables=("email_message",))
+    register_reassign("email", _reassign_contact, tables=("email_message",))
 
 
 _register_merge_step()
