@@ -77,9 +77,7 @@ async def on_status(p: dict[str, str], meta: dict[str, Any]) -> None:
                        row["id"], status, p.get("ErrorCode", "")[:10])
     if row["interaction_id"] is not None:
         # The timeline entry shows the delivery status; only its payload's status and error change.
-        await conn.execute("UPDATE interaction SET payload = payload || jsonb_build_object('status', $2::text, "
-                           "'error_code', $3::text) WHERE id = $1", row["interaction_id"], status,
-                           p.get("ErrorCode", ""))
+        await timeline.update_payload(row["interaction_id"], status=status, error_code=p.get("ErrorCode", ""))
     if row["contact"] is not None:
         await emit(message_events.MESSAGE_STATUS_CHANGED, contact_id=row["contact"], message_id=row["id"],
                                   status=status)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import json
 from typing import Any
 
 from piccolo.columns.combination import WhereRaw
@@ -41,6 +42,12 @@ async def record(contact_id: int, channel: str, direction: str, summary: str, *,
 
     await emit(events.INTERACTION_CREATED, contact_id=contact_id, interaction_id=rows[0]["id"], channel=channel)
     return int(rows[0]["id"])
+
+
+async def update_payload(interaction_id: int, **changes: str) -> None:
+    """Change some keys of an interaction's payload (a message's delivery status, its error), nothing else."""
+    await Interaction.raw("UPDATE interaction SET payload = payload || {}::jsonb WHERE id = {}",
+                          json.dumps(changes), interaction_id)
 
 
 def _cursor(row: dict[str, Any]) -> str:
