@@ -2,7 +2,8 @@
 
 Each action changes our rows first (the database decides who may), then asks Twilio; when Twilio refuses, a
 savepoint undoes our part, so the console and the call never disagree. The JSON API and the console both call
-these functions (the console through `conversations.services.accept`, where `call` is registered)."""
+these functions (the console through `conversations.services.accept`, which asks the `call` channel of
+app/channels.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from app.accounts.services import Principal
-from app.conversations import console as console_panels
 from app.conversations import services as conversations
 from app.lib.db import current_tenant, current_uow
 from app.lib.errors import Forbidden, Invalid
@@ -77,7 +77,7 @@ async def accept(actor: Principal, conversation_id: int) -> dict[str, Any]:
     return {"conversation": row, "call": await get(call["id"]), "device": device["address"]}
 
 
-async def _accept_from_console(actor: Principal, conversation_id: int) -> dict[str, Any]:
+async def accept_from_console(actor: Principal, conversation_id: int) -> dict[str, Any]:
     """The console's Take on a call: the same accept; a call conversation with no Twilio call is only taken."""
     if not await Call.exists().where(Call.conversation == conversation_id):
         return await conversations.take(actor, conversation_id)
@@ -147,7 +147,7 @@ async def transfer(actor: Principal, conversation_id: int, *, user_id: int | Non
 
 
 
-async def _console_extras(ctx: dict[str, Any]) -> dict[str, Any]:
+async def console_extras(ctx: dict[str, Any]) -> dict[str, Any]:
     """For the console's call items: the call's state and other operators to transfer to (the caller's lifetime
     value and open orders come from app.orders.live)."""
     items = [c for c in [*ctx["waiting"], *ctx["mine"]] if c["channel"] == "call"]
@@ -165,6 +165,3 @@ async def _console_extras(ctx: dict[str, Any]) -> dict[str, Any]:
             OperatorDevice.user.status == "active").order_by(OperatorDevice.user.name)
     return {"calls": calls, "operators": operators}
 
-
-console_panels.register_extra(_console_extras)
-conversations.register_taker("call", _accept_from_console)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Awaitable, Callable
 from typing import Any
 
+from app import channels
 from app.accounts.services import RANK, Principal
 from app.accounts.tables import User
 from app.audit import services as audit
@@ -20,7 +20,7 @@ from app.timeline import services as timeline
 from realtime.publish import emit
 
 KEY_RE = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
-LIVE_CHANNELS = ("call", "sms", "email", "chat")
+LIVE_CHANNELS = channels.KEYS
 
 
 def now() -> dt.datetime:
@@ -167,18 +167,9 @@ async def take(actor: Principal, conversation_id: int) -> dict[str, Any]:
     return row
 
 
-Taker = Callable[[Principal, int], Awaitable[dict[str, Any]]]
-_takers: dict[str, Taker] = {}
-
-
-def register_taker(channel: str, fn: Taker) -> None:
-    """How a channel takes a waiting conversation (a call must also be bridged to the operator's phone)."""
-    _takers[channel] = fn
-
-
 async def accept(actor: Principal, conversation_id: int) -> dict[str, Any]:
-    """The console's Take: the channel's own way when it registered one, else `take`."""
-    taker = _takers.get((await get(conversation_id))["channel"])
+    """The console's Take: the channel's own way when it declares one (a call is bridged too), else `take`."""
+    taker = channels.get((await get(conversation_id))["channel"]).take
     return await (taker or take)(actor, conversation_id)
 
 

@@ -11,13 +11,13 @@ from piccolo.columns.combination import WhereRaw
 
 from app.contacts.tables import Contact
 from app.lib.errors import Invalid, NotFound
-from app.timeline.tables import CHANNELS, DIRECTIONS, Interaction
+from app.timeline.tables import CHANNELS, CONVERSATION_CHANNELS, DIRECTIONS, Interaction
 
 COLUMNS = (Interaction.id, Interaction.contact.as_alias("contact_id"), Interaction.channel, Interaction.direction,
            Interaction.occurred_at, Interaction.actor_type, Interaction.actor_id, Interaction.actor_label,
            Interaction.summary, Interaction.payload, Interaction.links)
 # Channels that count as talking to the customer (for "last contact" on the card).
-CONTACT_CHANNELS = frozenset({"call", "sms", "email", "chat"})
+CONTACT_CHANNELS = frozenset(CONVERSATION_CHANNELS)
 
 
 async def record(contact_id: int, channel: str, direction: str, summary: str, *, payload: dict[str, Any] | None = None,
