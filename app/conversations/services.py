@@ -145,6 +145,30 @@ async def open_conversation(*, channel: str, queue_key: str = "general", contact
     return row
 
 
+async def receive_inbound(channel: str, contact_id: int | None, *, summary: str, subject: str,
+                          from_address: str = "", external_ref: str = "", payload: dict[str, Any] | None = None,
+                          actor_label: str = "") -> tuple[int, int | None]:
+    """A customer wrote on `channel`: the message joins the contact's open conversation on that channel, or opens
+    a new one in the queue, and lands on the contact's timeline (linked to the conversation). Returns the
+    conversation id and the timeline item id (None for a sender with no contact)."""
+    conversation_id = None
+    if contact_id is not None:
+        open_row = await Conversation.select(Conversation.id).where(
+            (Conversation.contact == contact_id) & (Conversation.channel == channel)
+            & Conversation.status.is_in(["waiting", "active"])).order_by(Conversation.id, ascending=False).first()
+        conversation_id = open_row["id"] if open_row else None
+    if conversation_id is None:
+        row = await open_conversation(channel=channel, contact_id=contact_id, from_address=from_address,
+                                      subject=subject, external_ref=external_ref)
+        conversation_id = row["id"]
+    interaction_id = None
+    if contact_id is not None:
+        interaction_id = await timeline.record(contact_id, channel, "in", summary, actor_type="customer",
+                                               actor_label=actor_label, links={"conversation_id": conversation_id},
+                                               payload=payload)
+    return int(conversation_id), interaction_id
+
+
 async def take(actor: Principal, conversation_id: int) -> dict[str, Any]:
     """Assign a waiting conversation to `actor`. One UPDATE decides: of many operators at once, exactly one wins."""
     current = await get(conversation_id)
