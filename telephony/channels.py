@@ -15,7 +15,7 @@ async def _send_sms(actor: Principal, conversation_id: int, body: str) -> dict[s
     """Answer an SMS conversation: a text to the number that wrote, on the conversation's timeline."""
     conv = await conversations.get(conversation_id)
     if conv["contact_id"] is None:
-        raise Invalid("This conversation has no contact to text.", field="conversation_id")
+        raise Invalid("This conversation has no contact to write to.", field="conversation_id")
     return await sms.send(actor, conv["contact_id"], body, conv["from_address"] or None,
                           links={"conversation_id": conversation_id})
 
