@@ -239,7 +239,7 @@ def _run(stack: contextlib.ExitStack, host: str | None, port: int | None, demo: 
                             "Sign in to the demo console as the operator, then call from the customer phone.\n"
                             f"Web chat: the shop's website at [b]{phones}/shop[/b] has the chat bubble.",
                             title="Phones", expand=False))
-    from app.messaging import listener
+    from app.email import listener
 
     mail_in = listener.spawn()
     stack.callback(mail_in.stop)
@@ -304,7 +304,7 @@ def _banner(settings: Any, demo: bool, created: bool) -> None:
 def mail_in(host: str | None, port: int | None, health_port: int | None, ready_fd: int | None,
             parent: int | None) -> None:
     """Receive every shop's inbound email over SMTP (addresses <slug>@MAIL_DOMAIN)."""
-    from app.messaging import listener
+    from app.email import listener
 
     if parent is not None:
         listener.die_with_parent(parent)

@@ -21,9 +21,9 @@ from app.contacts import merge
 from app.contacts.domain import DOMAIN as CONTACTS
 from app.conversations.domain import DOMAIN as CONVERSATIONS
 from app.deals.domain import DOMAIN as DEALS
+from app.email.domain import DOMAIN as EMAIL
 from app.lib.domain import Domain
 from app.lib.jobs import JobSpec
-from app.messaging.domain import DOMAIN as EMAIL
 from app.orders.domain import DOMAIN as ORDERS
 from app.timeline.domain import DOMAIN as TIMELINE
 from realtime import durable, render

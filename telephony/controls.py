@@ -2,7 +2,8 @@
 
 Each action changes our rows first (the database decides who may), then asks Twilio; when Twilio refuses, a
 savepoint undoes our part, so the console and the call never disagree. The JSON API and the console both call
-these functions (the console through `conversations.services.accept`, where `call` is registered)."""
+these functions (the console through `conversations.services.accept`, which asks the `call` channel of
+app/channels.py)."""
 
 from __future__ import annotations
 
@@ -11,12 +12,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from app.accounts.services import Principal
-from app.conversations import console as console_panels
 from app.conversations import services as conversations
-from app.lib import i18n
 from app.lib.db import current_tenant, current_uow
 from app.lib.errors import Forbidden, Invalid
-from app.orders import money as _money  # noqa: F401  (registers its currency digits for format_money)
 from app.timeline import services as timeline
 from telephony import client, twiml
 from telephony import config as config_service
@@ -79,7 +77,7 @@ async def accept(actor: Principal, conversation_id: int) -> dict[str, Any]:
     return {"conversation": row, "call": await get(call["id"]), "device": device["address"]}
 
 
-async def _accept_from_console(actor: Principal, conversation_id: int) -> dict[str, Any]:
+async def accept_from_console(actor: Principal, conversation_id: int) -> dict[str, Any]:
     """The console's Take on a call: the same accept; a call conversation with no Twilio call is only taken."""
     if not await Call.exists().where(Call.conversation == conversation_id):
         return await conversations.take(actor, conversation_id)
@@ -147,31 +145,17 @@ async def transfer(actor: Principal, conversation_id: int, *, user_id: int | Non
 
 # -- what the console shows next to a call ----------------------------------------------------------------------
 
-_CUSTOMERS = """
-SELECT o.contact, o.currency, coalesce(sum(o.paid - o.refunded), 0)::bigint AS revenue,
-       count(*) FILTER (WHERE NOT coalesce(s.final, false))::int AS open_orders
-FROM shop_order o LEFT JOIN order_status s ON s.key = o.status
-WHERE o.contact = ANY($1::int[])
-GROUP BY o.contact, o.currency
-ORDER BY revenue DESC, o.currency
-"""
 
 
-async def _console_extras(ctx: dict[str, Any]) -> dict[str, Any]:
-    """For the console's call items: the call's state, the caller's lifetime value and open orders, other
-    operators to transfer to."""
+async def console_extras(ctx: dict[str, Any]) -> dict[str, Any]:
+    """For the console's call items: the call's state and other operators to transfer to (the caller's lifetime
+    value and open orders come from app.orders.live)."""
     items = [c for c in [*ctx["waiting"], *ctx["mine"]] if c["channel"] == "call"]
     if not items:
-        return {"calls": {}, "customers": {}, "operators": []}
+        return {"calls": {}, "operators": []}
     rows = await Call.select(Call.conversation, Call.id, Call.status, Call.on_hold, Call.from_number).where(
         Call.conversation.is_in([c["id"] for c in items])).order_by(Call.id)
     calls = {r["conversation"]: r for r in rows}
-    customers: dict[int, dict[str, Any]] = {}
-    contact_ids = sorted({c["contact_id"] for c in items if c["contact_id"]})
-    for r in await current_uow().connection.fetch(_CUSTOMERS, contact_ids) if contact_ids else []:
-        seen = customers.setdefault(r["contact"], {"lifetime_value": i18n.format_money(r["revenue"], r["currency"]),
-                                                   "open_orders": 0})
-        seen["open_orders"] += r["open_orders"]
     operators = []
     if ctx["mine"]:
         from telephony.tables import OperatorDevice
@@ -179,8 +163,5 @@ async def _console_extras(ctx: dict[str, Any]) -> dict[str, Any]:
         operators = await OperatorDevice.select(OperatorDevice.user.as_alias("id"),
                                                 OperatorDevice.user.name.as_alias("name")).where(
             OperatorDevice.user.status == "active").order_by(OperatorDevice.user.name)
-    return {"calls": calls, "customers": customers, "operators": operators}
+    return {"calls": calls, "operators": operators}
 
-
-console_panels.register_extra(_console_extras)
-conversations.register_taker("call", _accept_from_console)

@@ -8,11 +8,10 @@ from typing import Any
 from app.accounts.services import Principal
 from app.contacts import services as contacts
 from app.conversations import services as conversations
-from app.conversations.tables import Conversation
+from app.email import events as message_events
 from app.lib.db import current_tenant, current_uow
 from app.lib.errors import Invalid
 from app.lib.identities import pretty_phone
-from app.messaging import events as message_events
 from app.timeline import services as timeline
 from realtime.publish import emit
 from telephony import client
@@ -36,25 +35,12 @@ async def on_inbound(p: dict[str, str], meta: dict[str, Any]) -> None:
         return
     contact_id = await contact_for(p.get("From", ""))
     body = p.get("Body", "")
-    conversation_id = None
-    if contact_id is not None:
-        open_row = await Conversation.select(Conversation.id).where(
-            (Conversation.contact == contact_id) & (Conversation.channel == "sms")
-            & Conversation.status.is_in(["waiting", "active"])).order_by(Conversation.id, ascending=False).first()
-        conversation_id = open_row["id"] if open_row else None
-    if conversation_id is None:
-        label = pretty_phone(p.get("From", "")) if p.get("From", "").startswith("+") else p.get("From", "")
-        row = await conversations.open_conversation(channel="sms", contact_id=contact_id,
-                                                    from_address=p.get("From", ""),
-                                                    subject=f"SMS from {label}: {body[:60]}", external_ref=sid)
-        conversation_id = row["id"]
-    interaction_id = None
-    if contact_id is not None:
-        interaction_id = await timeline.record(
-            contact_id, "sms", "in", body[:200] or "(empty SMS)", actor_type="customer",
-            links={"conversation_id": conversation_id},
-            payload={"event": "sms", "sid": sid, "body": body, "from": p.get("From", ""), "status": "received",
-                     "num_media": int(p.get("NumMedia") or 0)})
+    label = pretty_phone(p.get("From", "")) if p.get("From", "").startswith("+") else p.get("From", "")
+    conversation_id, interaction_id = await conversations.receive_inbound(
+        "sms", contact_id, summary=body[:200] or "(empty SMS)", subject=f"SMS from {label}: {body[:60]}",
+        from_address=p.get("From", ""), external_ref=sid,
+        payload={"event": "sms", "sid": sid, "body": body, "from": p.get("From", ""), "status": "received",
+                 "num_media": int(p.get("NumMedia") or 0)})
     rows = await SmsMessage.insert(SmsMessage(
         sid=sid, direction="in", from_number=p.get("From", "")[:30], to_number=p.get("To", "")[:30], body=body,
         status="received", contact=contact_id, conversation=conversation_id,
@@ -77,9 +63,7 @@ async def on_status(p: dict[str, str], meta: dict[str, Any]) -> None:
                        row["id"], status, p.get("ErrorCode", "")[:10])
     if row["interaction_id"] is not None:
         # The timeline entry shows the delivery status; only its payload's status and error change.
-        await conn.execute("UPDATE interaction SET payload = payload || jsonb_build_object('status', $2::text, "
-                           "'error_code', $3::text) WHERE id = $1", row["interaction_id"], status,
-                           p.get("ErrorCode", ""))
+        await timeline.update_payload(row["interaction_id"], status=status, error_code=p.get("ErrorCode", ""))
     if row["contact"] is not None:
         await emit(message_events.MESSAGE_STATUS_CHANGED, contact_id=row["contact"], message_id=row["id"],
                                   status=status)

@@ -7,7 +7,6 @@ from typing import Any
 
 from app.accounts.services import Principal
 from app.chat import services
-from app.conversations.console import register_extra
 from app.lib.db import TenantRef, current_uow
 from app.lib.templates import render_text
 from realtime import renders
@@ -44,9 +43,7 @@ async def chat_pane(event: Event, tenant: TenantRef, user: Principal) -> str | N
                                                             "typing_until": typing_until})
 
 
-async def _console_chats(ctx: dict[str, Any]) -> dict[str, Any]:
+async def console_extras(ctx: dict[str, Any]) -> dict[str, Any]:
     ids = [c["id"] for c in ctx["mine"] if services.session_id_of(c)]
     return {"chats": await services.console_view(ids)}
 
-
-register_extra(_console_chats)

@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from app import channels
 from app.accounts import services as accounts
 from app.accounts.services import Principal
 from app.conversations import services
@@ -29,6 +30,9 @@ async def panel_context(tenant: TenantRef, user: Principal) -> dict[str, Any]:
            "stats": await services.stats(user), "people": people, "now": now,
            "my_status": team[user.user_id].status if user.user_id in team else "offline",
            "queues": [q for q in await services.queues() if services.visible(q, user)]}
+    for channel in channels.implementations().values():
+        if channel.console_extras is not None:
+            ctx.update(await channel.console_extras(ctx))
     for extra in _extras:
         ctx.update(await extra(ctx))
     return ctx
@@ -39,5 +43,6 @@ _extras: list[Extra] = []
 
 
 def register_extra(fn: Extra) -> None:
-    """More context for the panels from another domain (telephony: call state, the caller's value)."""
+    """More context for the panels from a domain that is not a channel (orders: the caller's value). A channel
+    declares its own in its `Channel` (app/channels.py)."""
     _extras.append(fn)

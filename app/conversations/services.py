@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Awaitable, Callable
 from typing import Any
 
+from app import channels
 from app.accounts.services import RANK, Principal
 from app.accounts.tables import User
 from app.audit import services as audit
@@ -21,7 +21,7 @@ from app.timeline import services as timeline
 from realtime.publish import emit
 
 KEY_RE = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
-LIVE_CHANNELS = ("call", "sms", "email", "chat")
+LIVE_CHANNELS = channels.KEYS
 
 
 def now() -> dt.datetime:
@@ -146,6 +146,30 @@ async def open_conversation(*, channel: str, queue_key: str = "general", contact
     return row
 
 
+async def receive_inbound(channel: str, contact_id: int | None, *, summary: str, subject: str,
+                          from_address: str = "", external_ref: str = "", payload: dict[str, Any] | None = None,
+                          actor_label: str = "") -> tuple[int, int | None]:
+    """A customer wrote on `channel`: the message joins the contact's open conversation on that channel, or opens
+    a new one in the queue, and lands on the contact's timeline (linked to the conversation). Returns the
+    conversation id and the timeline item id (None for a sender with no contact)."""
+    conversation_id = None
+    if contact_id is not None:
+        open_row = await Conversation.select(Conversation.id).where(
+            (Conversation.contact == contact_id) & (Conversation.channel == channel)
+            & Conversation.status.is_in(["waiting", "active"])).order_by(Conversation.id, ascending=False).first()
+        conversation_id = open_row["id"] if open_row else None
+    if conversation_id is None:
+        row = await open_conversation(channel=channel, contact_id=contact_id, from_address=from_address,
+                                      subject=subject, external_ref=external_ref)
+        conversation_id = row["id"]
+    interaction_id = None
+    if contact_id is not None:
+        interaction_id = await timeline.record(contact_id, channel, "in", summary, actor_type="customer",
+                                               actor_label=actor_label, links={"conversation_id": conversation_id},
+                                               payload=payload)
+    return int(conversation_id), interaction_id
+
+
 async def take(actor: Principal, conversation_id: int) -> dict[str, Any]:
     """Assign a waiting conversation to `actor`. One UPDATE decides: of many operators at once, exactly one wins."""
     current = await get(conversation_id)
@@ -168,18 +192,9 @@ async def take(actor: Principal, conversation_id: int) -> dict[str, Any]:
     return row
 
 
-Taker = Callable[[Principal, int], Awaitable[dict[str, Any]]]
-_takers: dict[str, Taker] = {}
-
-
-def register_taker(channel: str, fn: Taker) -> None:
-    """How a channel takes a waiting conversation (a call must also be bridged to the operator's phone)."""
-    _takers[channel] = fn
-
-
 async def accept(actor: Principal, conversation_id: int) -> dict[str, Any]:
-    """The console's Take: the channel's own way when it registered one, else `take`."""
-    taker = _takers.get((await get(conversation_id))["channel"])
+    """The console's Take: the channel's own way when it declares one (a call is bridged too), else `take`."""
+    taker = channels.get((await get(conversation_id))["channel"]).take
     return await (taker or take)(actor, conversation_id)
 
 

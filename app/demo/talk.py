@@ -9,10 +9,10 @@ from app.chat.services import ref as chat_ref
 from app.chat.tables import ChatMessage, ChatSession
 from app.conversations.tables import Conversation, Queue
 from app.demo.seed import Writer
+from app.email.tables import EmailMessage
 from app.lib.identities import pretty_phone
 from app.lib.security import token_hash
 from app.lib.storage import get_storage
-from app.messaging.tables import EmailMessage
 from telephony.simulator.resources import mp3
 from telephony.tables import Call, SmsMessage
 

@@ -7,10 +7,11 @@ from __future__ import annotations
 from typing import Any
 
 from app.accounts.services import Principal
+from app.conversations import console
 from app.lib.db import TenantRef
 from app.lib.errors import NotFound
 from app.lib.templates import render_text
-from app.orders import money, pipeline, services
+from app.orders import money, pipeline, revenue, services
 from realtime import renders
 from realtime.events import Event
 
@@ -34,3 +35,12 @@ async def order_page(event: Event, tenant: TenantRef, user: Principal) -> str | 
     except NotFound:
         return None
     return render_text("_partials/order_live.html", {**ctx, "oob": True})
+
+
+async def console_callers(ctx: dict[str, Any]) -> dict[str, Any]:
+    """The console's call items show the caller's lifetime value and open orders (`customers`)."""
+    items = [c for c in [*ctx["waiting"], *ctx["mine"]] if c["channel"] == "call" and c["contact_id"]]
+    return {"customers": await revenue.callers(sorted({c["contact_id"] for c in items}))}
+
+
+console.register_extra(console_callers)

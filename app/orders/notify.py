@@ -6,11 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 from jinja2 import TemplateError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from app.accounts.services import Principal
 from app.audit import services as audit
-from app.lib import i18n, jobs
+from app.lib import i18n, jobs, usertemplates
 from app.lib.errors import Forbidden, Invalid
 from app.lib.i18n import N_
 from app.orders.tables import OrderNotification
@@ -28,7 +27,6 @@ DEFAULT_SUBJECT = N_("Your order {{ order.number }} is {{ status }}")
 """The shipped defaults: a customer gets them in their language until the shop writes its own."""
 SAMPLE = {"order": {"number": "1001", "total": "25.00 EUR", "currency": "EUR", "status": "shipped"},
           "status": "Shipped", "portal_url": "https://example.invalid/portal/x", "customer": "Ada", "shop": "Shop"}
-_ENV = ImmutableSandboxedEnvironment(autoescape=False, trim_blocks=True)
 
 
 def localised(template: str) -> str:
@@ -38,7 +36,7 @@ def localised(template: str) -> str:
 
 def render(template: str, context: dict[str, Any]) -> str:
     """Plain-data context only (dicts of strings): the sandbox refuses attribute tricks, and we give it nothing else."""
-    return _ENV.from_string(template).render(**context)
+    return usertemplates.template(template, trim_blocks=True).render(**context)
 
 
 def check(template: str, field: str) -> str:

@@ -19,12 +19,12 @@ from app.audit import services as audit
 from app.contacts import services as contacts
 from app.conversations import services as conversations
 from app.conversations.tables import OPEN_STATUSES, Conversation
+from app.email.events import MESSAGE_RECEIVED, MESSAGE_SENT
 from app.lib.db import current_tenant
 from app.lib.errors import NotFound
 from app.lib.forms import message_text
 from app.lib.ratelimit import Limiter
 from app.lib.security import constant_time_equals, token_hash
-from app.messaging.events import MESSAGE_RECEIVED, MESSAGE_SENT
 from app.orders import pipeline
 from app.orders.tables import Order, OrderMessage
 from app.settings import get_settings

@@ -4,20 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
+from app.lib import i18n
 from app.lib.db import current_uow
+from app.orders import money as _money  # noqa: F401  (registers its currency digits for format_money)
 
 # One row per currency: a contact who bought in USD and EUR has two figures, never a sum of different moneys.
 # Cancelled/returned orders (counts_as_sale = false) leave the order count, and their net money stays in revenue
 # (a returned order is normally refunded, which takes it out).
 _PER_CURRENCY = """
-SELECT o.currency,
+SELECT o.contact, o.currency,
        coalesce(sum(o.paid - o.refunded), 0)::bigint AS revenue,
        count(*) FILTER (WHERE coalesce(s.counts_as_sale, true))::int AS orders,
-       max(o.placed_at) FILTER (WHERE coalesce(s.counts_as_sale, true)) AS last_purchase_at
+       max(o.placed_at) FILTER (WHERE coalesce(s.counts_as_sale, true)) AS last_purchase_at,
+       count(*) FILTER (WHERE NOT coalesce(s.final, false))::int AS open_orders
 FROM shop_order o LEFT JOIN order_status s ON s.key = o.status
-WHERE o.contact = $1
-GROUP BY o.currency
-ORDER BY revenue DESC, o.currency
+WHERE o.contact = ANY($1::int[])
+GROUP BY o.contact, o.currency
+ORDER BY o.contact, revenue DESC, o.currency
 """
 
 NET_REVENUE_SQL = "(SELECT coalesce(sum(o.paid - o.refunded), 0) FROM shop_order o WHERE o.contact = c.id)"
@@ -27,11 +30,28 @@ ORDER_COUNT_SQL = ("(SELECT count(*) FROM shop_order o LEFT JOIN order_status s 
 LAST_PURCHASE_SQL = "(SELECT max(o.placed_at) FROM shop_order o WHERE o.contact = c.id)"
 
 
+async def per_currency(contact_ids: list[int]) -> list[dict[str, Any]]:
+    """The one revenue query: per contact and currency, net revenue, orders that count as sales, the last purchase
+    and the orders not in a final status; each contact's biggest currency first."""
+    if not contact_ids:
+        return []
+    return [dict(r) for r in await current_uow().connection.fetch(_PER_CURRENCY, contact_ids)]
+
+
 async def for_contact(contact_id: int) -> list[dict[str, Any]]:
-    rows = await current_uow().connection.fetch(_PER_CURRENCY, contact_id)
     out = []
-    for r in rows:
-        d = dict(r)
+    for d in await per_currency([contact_id]):
+        d = {k: d[k] for k in ("currency", "revenue", "orders", "last_purchase_at")}
         d["average_order_value"] = d["revenue"] // d["orders"] if d["orders"] else 0
         out.append(d)
     return out
+
+
+async def callers(contact_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """For the console's call items: each caller's lifetime value (biggest currency) and open orders (all)."""
+    seen: dict[int, dict[str, Any]] = {}
+    for r in await per_currency(contact_ids):
+        row = seen.setdefault(r["contact"], {"lifetime_value": i18n.format_money(r["revenue"], r["currency"]),
+                                                "open_orders": 0})
+        row["open_orders"] += r["open_orders"]
+    return seen

@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import json
 from typing import Any
 
 from piccolo.columns.combination import WhereRaw
 
 from app.contacts.tables import Contact
 from app.lib.errors import Invalid, NotFound
-from app.timeline.tables import CHANNELS, DIRECTIONS, Interaction
+from app.timeline.tables import CHANNELS, CONVERSATION_CHANNELS, DIRECTIONS, Interaction
 
 COLUMNS = (Interaction.id, Interaction.contact.as_alias("contact_id"), Interaction.channel, Interaction.direction,
            Interaction.occurred_at, Interaction.actor_type, Interaction.actor_id, Interaction.actor_label,
            Interaction.summary, Interaction.payload, Interaction.links)
 # Channels that count as talking to the customer (for "last contact" on the card).
-CONTACT_CHANNELS = frozenset({"call", "sms", "email", "chat"})
+CONTACT_CHANNELS = frozenset(CONVERSATION_CHANNELS)
 
 
 async def record(contact_id: int, channel: str, direction: str, summary: str, *, payload: dict[str, Any] | None = None,
@@ -41,6 +42,12 @@ async def record(contact_id: int, channel: str, direction: str, summary: str, *,
 
     await emit(events.INTERACTION_CREATED, contact_id=contact_id, interaction_id=rows[0]["id"], channel=channel)
     return int(rows[0]["id"])
+
+
+async def update_payload(interaction_id: int, **changes: str) -> None:
+    """Change some keys of an interaction's payload (a message's delivery status, its error), nothing else."""
+    await Interaction.raw("UPDATE interaction SET payload = payload || {}::jsonb WHERE id = {}",
+                          json.dumps(changes), interaction_id)
 
 
 def _cursor(row: dict[str, Any]) -> str:

@@ -6,9 +6,11 @@ from piccolo.columns import JSONB, ForeignKey, Integer, Serial, Timestamptz, Var
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
+from app.channels import KEYS as CONVERSATION_CHANNELS
 from app.contacts.tables import Contact
 
-CHANNELS = ("call", "sms", "email", "chat", "note", "file", "order", "task", "system")
+# The conversation channels come from the channel registry (app/channels.py); the rest are the timeline's own.
+CHANNELS = (*CONVERSATION_CHANNELS, "note", "file", "order", "task", "system")
 DIRECTIONS = ("in", "out", "internal")
 
 

@@ -24,8 +24,8 @@ import aiosmtplib
 import pytest
 
 from app.contacts import identities
+from app.email import listener
 from app.lib.db import current_uow, raw_connect, tenant_context
-from app.messaging import listener
 from app.settings import get_settings
 from telephony import client as twilio_client
 from telephony.simulator import Simulator

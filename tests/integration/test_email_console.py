@@ -12,9 +12,9 @@ import aiosmtplib
 import pytest
 
 from app.accounts.services import create_session
+from app.email import listener
+from app.email.tables import EmailMessage as EmailRow
 from app.lib.db import tenant_context
-from app.messaging import listener
-from app.messaging.tables import EmailMessage as EmailRow
 from app.settings import get_settings
 from tests.conftest import ShopFixture, browser_login, csrf_from, free_port
 from tests.integration.email_kit import Mailbox, configure, run_jobs_until, smtp_server

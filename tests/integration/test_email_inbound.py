@@ -13,11 +13,11 @@ import aiosmtplib
 import asyncpg
 import pytest
 
+from app.email import listener
+from app.email.tables import EmailMessage as EmailRow
+from app.email.tables import InboundMail
 from app.lib.db import tenant_context
 from app.lib.storage import get_storage
-from app.messaging import listener
-from app.messaging.tables import EmailMessage as EmailRow
-from app.messaging.tables import InboundMail
 from app.settings import get_settings
 from app.timeline.tables import Interaction
 from tests.conftest import TEST_DSN, ShopFixture, free_port

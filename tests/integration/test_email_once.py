@@ -9,8 +9,8 @@ from typing import Any
 
 import asyncpg
 
+from app.email.tables import EmailMessage
 from app.lib.db import tenant_context
-from app.messaging.tables import EmailMessage
 from app.timeline.tables import Interaction
 from tests.conftest import TEST_DSN, ShopFixture
 from tests.integration.email_kit import (

@@ -6,8 +6,8 @@ import asyncio
 import base64
 from typing import Any
 
+from app.email.tables import EmailAccount
 from app.lib.db import tenant_context
-from app.messaging.tables import EmailAccount
 from tests.conftest import ShopFixture, free_port
 from tests.integration.email_kit import SMTP_PASSWORD, Mailbox, configure, run_jobs_until, smtp_server
 

@@ -27,9 +27,9 @@ import httpx
 import pytest
 
 from app.contacts.tables import Contact, ContactImport
+from app.email.tables import InboundMail
 from app.lib.db import tenant_context
 from app.lib.jobs import Worker
-from app.messaging.tables import InboundMail
 from app.settings import get_settings
 from tests.conftest import ADMIN_DSN, TEST_DB, TEST_DSN, ShopFixture, browser_login, csrf_from, free_port
 from tests.servers import REPO, ServerProcess

@@ -216,7 +216,7 @@ async def test_a_taken_port_stops_run_with_a_message_naming_it(fx_state_dir: Pat
 async def test_mail_in_child_that_cannot_bind_says_so(fx_db: str) -> None:
     """Past the start-up check (another process takes the port in between), `run` still learns that its mail-in
     child did not bind: the child exits 1 naming the port and never reports ready."""
-    from app.messaging import listener
+    from app.email import listener
 
     port = free_port()
     with socket.socket() as holder, _env(MAIL_IN_PORT=str(port)):
@@ -248,7 +248,7 @@ async def test_mail_in_child_ends_when_its_parent_is_killed(fx_db: str) -> None:
     """SIGKILL leaves `run` no chance to clean up: its mail-in child still ends (Linux's parent-death signal)
     and frees the port, instead of taking the shops' mail as an orphan."""
     port = free_port()
-    parent_code = ("import sys\nfrom app.messaging import listener\nchild = listener.spawn()\n"
+    parent_code = ("import sys\nfrom app.email import listener\nchild = listener.spawn()\n"
                    "print('CHILD', child.proc.pid if child.wait_ready() else 'not ready', flush=True)\n"
                    "import time\ntime.sleep(600)\n")
     parent = subprocess.Popen([sys.executable, "-c", parent_code], cwd=REPO, stdout=subprocess.PIPE,

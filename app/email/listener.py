@@ -15,10 +15,10 @@ from email.parser import BytesParser
 import structlog
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from app.email import parse
+from app.email.tables import InboundMail
 from app.lib.db import TenantRef, tenant_context
 from app.lib.jobs import enqueue
-from app.messaging import parse
-from app.messaging.tables import InboundMail
 from app.settings import get_settings
 from tenants import services as tenants
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.messaging.inbound import process as process_inbound
-from app.messaging.outbound import deliver as send_email
+from app.email.inbound import process as process_inbound
+from app.email.outbound import deliver as send_email
 
 __all__ = ["process_inbound", "send_email"]

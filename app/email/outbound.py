@@ -18,16 +18,16 @@ from app.accounts.services import Principal
 from app.accounts.tables import Workspace
 from app.contacts import services as contacts
 from app.conversations.tables import Conversation
+from app.email import config, templating
+from app.email import events as message_events
+from app.email.tables import EmailMessage, EmailTemplate
 from app.lib import mail
-from app.lib.db import current_uow, tenant_context
+from app.lib.db import tenant_context
 from app.lib.domain import MergeStep
 from app.lib.errors import Invalid, NotFound
 from app.lib.identities import normalize_email
 from app.lib.jobs import enqueue
 from app.lib.storage import get_storage
-from app.messaging import config, templating
-from app.messaging import events as message_events
-from app.messaging.tables import EmailMessage, EmailTemplate
 from app.settings import get_settings
 from app.timeline import services as timeline
 from realtime.publish import emit
@@ -225,9 +225,7 @@ async def _set_status(row: dict[str, Any], status: str, **changes: Any) -> None:
     await EmailMessage.update({getattr(EmailMessage, k): v for k, v in changes.items()} | {
         EmailMessage.status: status}).where(EmailMessage.id == row["id"])
     if row["interaction_id"] is not None:
-        await current_uow().connection.execute(
-            "UPDATE interaction SET payload = payload || jsonb_build_object('status', $2::text, 'error', $3::text) "
-            "WHERE id = $1", row["interaction_id"], status, changes.get("error", ""))
+        await timeline.update_payload(row["interaction_id"], status=status, error=changes.get("error", ""))
     if row["contact"]:
         kind = message_events.MESSAGE_SENT if status == "sent" else message_events.MESSAGE_STATUS_CHANGED
         await emit(kind, contact_id=row["contact"], message_id=row["id"], status=status)
@@ -312,4 +310,4 @@ async def _reassign_contact(source: int, target: int) -> int:
     return len(moved)
 
 
-MERGE_STEP = MergeStep("messaging", _reassign_contact, tables=("email_message",))
+MERGE_STEP = MergeStep("email", _reassign_contact, tables=("email_message",))

@@ -11,9 +11,8 @@ from litestar.params import FromQuery, JSONBody
 
 from app.accounts.guards import requires, signed_in
 from app.accounts.services import Principal
-from app.lib.wire import PathId
-from app.messaging import config, outbound, templates
-from app.messaging.schemas import (
+from app.email import config, outbound, templates
+from app.email.schemas import (
     EmailConfigIn,
     EmailConfigOut,
     EmailIn,
@@ -27,6 +26,7 @@ from app.messaging.schemas import (
     TemplatePatch,
     as_dict,
 )
+from app.lib.wire import PathId
 
 Req = Request[Principal, Any, Any]
 

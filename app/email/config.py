@@ -8,12 +8,12 @@ from typing import Any
 
 from app.accounts.services import Principal
 from app.audit import services as audit
+from app.email.tables import TLS_MODES, EmailAccount
 from app.lib import crypto
 from app.lib.db import current_tenant, save_single_row
 from app.lib.errors import Invalid, NotFound
 from app.lib.identities import normalize_email
 from app.lib.mail import SmtpAccount
-from app.messaging.tables import TLS_MODES, EmailAccount
 from app.settings import get_settings
 
 PASSWORD_PURPOSE = "smtp.password"  # noqa: S105 (a key-derivation label, not a secret)

@@ -1,15 +1,16 @@
-"""The email channel's manifest: accounts, templates, compose, inbound and outbound mail."""
+"""The email channel's manifest (package app.email; its Piccolo app and job names keep the old name "messaging", which
+applied migrations and queued job rows store): accounts, templates, compose, inbound and outbound mail."""
 
 from __future__ import annotations
 
+from app.email import events, jobs, live, outbound
+from app.email.api import MessagingApi
+from app.email.views import ConsoleEmailViews, EmailComposeViews, EmailSettingsViews, EmailTemplateViews
 from app.lib.domain import Domain
 from app.lib.jobs import JobSpec
-from app.messaging import events, jobs, live, outbound
-from app.messaging.api import MessagingApi
-from app.messaging.views import ConsoleEmailViews, EmailComposeViews, EmailSettingsViews, EmailTemplateViews
 
 DOMAIN = Domain(
-    name="messaging",
+    name="email",
     routes=(MessagingApi, EmailSettingsViews, EmailComposeViews, EmailTemplateViews, ConsoleEmailViews),
     jobs={
         # SMTP down for hours loses nothing: back-off doubles to 5 minutes, so 100 attempts span about 8 hours.
@@ -18,6 +19,6 @@ DOMAIN = Domain(
     },
     renderers=(live.console_on_email,),
     merge_steps=(outbound.MERGE_STEP,),
-    piccolo_app="app.messaging.piccolo_app",
+    piccolo_app="app.email.piccolo_app",
     events=events,
 )

@@ -10,9 +10,9 @@ from app.accounts.services import Principal
 from app.accounts.tables import Workspace
 from app.audit import services as audit
 from app.contacts import services as contacts
+from app.email import templating
+from app.email.tables import EmailTemplate
 from app.lib.errors import Conflict, Invalid, NotFound
-from app.messaging import templating
-from app.messaging.tables import EmailTemplate
 
 KINDS = ("email", "canned")
 SHORTCUT_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 from app.accounts.services import Principal
-from app.conversations import console
 from app.conversations.live import console_panels
 from app.lib.db import TenantRef, current_uow
 from realtime import renders
@@ -22,7 +21,7 @@ ORDER BY conversation, id DESC
 """
 
 
-async def _console_extras(ctx: dict[str, Any]) -> dict[str, Any]:
+async def console_extras(ctx: dict[str, Any]) -> dict[str, Any]:
     """`emails`: conversation id -> the customer's latest email, for the email items of "My conversations"."""
     ids = [c["id"] for c in ctx["mine"] if c["channel"] == "email"]
     if not ids:
@@ -39,5 +38,3 @@ async def console_on_email(event: Event, tenant: TenantRef, user: Principal) -> 
         return None
     return await console_panels(event, tenant, user)
 
-
-console.register_extra(_console_extras)

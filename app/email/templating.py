@@ -2,27 +2,20 @@
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 from jinja2 import TemplateError
-from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
+from app.lib import usertemplates
 from app.lib.errors import Invalid
 from app.lib.markdown import render as markdown
-
-
-@functools.cache
-def _sandbox() -> SandboxedEnvironment:
-    # No autoescape: the output is plain text; HTML is made from it by markdown-it with raw HTML disabled.
-    return SandboxedEnvironment(autoescape=False, keep_trailing_newline=True)
 
 
 def render(text: str, variables: dict[str, Any], *, field: str = "body") -> str:
     """Render `text` with `variables`; a template that breaks the sandbox or its syntax is an input error."""
     try:
-        return _sandbox().from_string(text or "").render(**variables)
+        return usertemplates.template(text, keep_trailing_newline=True).render(**variables)
     except TemplateError as exc:
         raise Invalid(f"The template cannot be rendered: {exc}", field=field) from None
 
@@ -30,7 +23,7 @@ def render(text: str, variables: dict[str, Any], *, field: str = "body") -> str:
 def check(text: str, *, field: str = "body") -> None:
     """Refuse a template whose syntax is broken (variables are only known when an operator uses it)."""
     try:
-        _sandbox().parse(text or "")
+        usertemplates.parse(text, keep_trailing_newline=True)
     except TemplateError as exc:
         raise Invalid(f"The template cannot be read: {exc}", field=field) from None
 

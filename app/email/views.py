@@ -13,11 +13,11 @@ from litestar.response import Redirect, Template
 from app.accounts.guards import requires, signed_in
 from app.accounts.services import Principal
 from app.contacts import services as contacts
+from app.email import config, outbound, templates
 from app.lib.errors import DomainError
 from app.lib.forms import fields
 from app.lib.templates import flash, render_page
 from app.lib.wire import PathId, QueryId
-from app.messaging import config, outbound, templates
 
 Req = Request[Principal, Any, Any]
 SETTINGS_PAGE = "pages/email_settings.html"

@@ -7,14 +7,14 @@ from typing import Any
 
 from app.contacts import identities
 from app.conversations import services as conversations
+from app.email import events as message_events
+from app.email import outbound
+from app.email.listener import split_address
+from app.email.parse import ParsedMail, parse
+from app.email.tables import EmailMessage, InboundMail
 from app.lib.db import tenant_context
 from app.lib.errors import Invalid
 from app.lib.identities import normalize_email
-from app.messaging import events as message_events
-from app.messaging import outbound
-from app.messaging.listener import split_address
-from app.messaging.parse import ParsedMail, parse
-from app.messaging.tables import EmailMessage, InboundMail
 from app.timeline import services as timeline
 from realtime import channels
 from realtime.publish import emit

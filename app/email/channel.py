@@ -1,0 +1,18 @@
+"""Email as a channel (app/channels.py): what the console, the registry and merges need to know."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.accounts.services import Principal
+from app.channels import Channel
+from app.email import live, outbound
+
+
+async def _reply(actor: Principal, conversation_id: int, body: str) -> dict[str, Any]:
+    """Answer an email conversation, threaded onto the customer's latest email in it."""
+    return await outbound.reply(actor, conversation_id, {"body": body})
+
+
+EMAIL = Channel(key="email", label="Email", icon="mail", settings_path="settings/email", merge_step="email",
+                console_partial="_partials/console_email.html", console_extras=live.console_extras, send=_reply)
