@@ -10,6 +10,7 @@ from typing import Any
 from app.audit import services as audit
 from app.contacts import events, files, identities, services
 from app.contacts.tables import Contact, ContactEmail, ContactPhone, Note
+from app.lib.clock import now
 from app.lib.db import current_uow
 from app.lib.errors import Conflict, Forbidden, Invalid, NotFound
 from app.timeline import services as timeline
@@ -178,12 +179,12 @@ async def merge(actor: Any, survivor_id: int, other_id: int) -> dict[str, Any]:
     _check(locked, survivor_id, other_id)
     survivor, other = await services._cards([survivor_id, other_id])
     changes, filled, conflicts = _combine(survivor, other)
-    now = dt.datetime.now(dt.UTC)
+    at = now()
     # The other leaves first: unique custom fields and "live contact" lookups never see both at once.
-    await Contact.update({Contact.merged_into: survivor_id, Contact.deleted_at: now, Contact.updated_at: now,
+    await Contact.update({Contact.merged_into: survivor_id, Contact.deleted_at: at, Contact.updated_at: at,
                           Contact.version: Contact.version + 1}).where(Contact.id == other_id)
     moved = {step.name: await step.fn(other_id, survivor_id) for step in list(_steps.values())}
-    changes.update({Contact.updated_at: now, Contact.version: Contact.version + 1})
+    changes.update({Contact.updated_at: at, Contact.version: Contact.version + 1})
     await Contact.update(changes).where(Contact.id == survivor_id)
     await services._refresh_search_text(survivor_id)
     label = f"#{other_id} {other['name']}".strip()

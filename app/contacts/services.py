@@ -12,6 +12,7 @@ from app.audit import services as audit
 from app.contacts import events, fields, queries
 from app.contacts.tables import TEMPERATURES, Contact, ContactEmail, ContactPhone, Note
 from app.lib import i18n
+from app.lib.clock import now
 from app.lib.db import current_uow
 from app.lib.errors import Conflict, Invalid, NotFound
 from app.lib.identities import normalize_email, normalize_phone, try_phone
@@ -226,7 +227,7 @@ async def update(actor: Any, contact_id: int, values: dict[str, Any], *, version
                      if (current.get(k) != (phones if k == "phones" else emails if k == "emails" else clean.get(k))))
     if not changed:
         return current
-    changes[Contact.updated_at] = dt.datetime.now(dt.UTC)
+    changes[Contact.updated_at] = now()
     changes[Contact.version] = Contact.version + 1
     updated = await Contact.update(changes).where((Contact.id == contact_id) & (Contact.version == current["version"])
                                                   ).returning(Contact.id)
@@ -244,7 +245,7 @@ async def update(actor: Any, contact_id: int, values: dict[str, Any], *, version
 async def delete(actor: Any, contact_id: int) -> None:
     """Hide the contact; its timeline, notes and files are kept (nothing is ever lost)."""
     await get(contact_id)
-    await Contact.update({Contact.deleted_at: dt.datetime.now(dt.UTC)}).where(Contact.id == contact_id)
+    await Contact.update({Contact.deleted_at: now()}).where(Contact.id == contact_id)
     await audit.record("contact.deleted", actor_id=actor.user_id, actor=actor.label, target_type="contact",
                        target_id=contact_id)
     await emit(events.CONTACT_DELETED, contact_id=contact_id)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from app.contacts import identities
 from app.conversations import services as conversations
+from app.lib.clock import now
 from app.lib.db import tenant_context
 from app.lib.errors import Invalid
 from app.lib.identities import normalize_email
@@ -114,6 +114,6 @@ async def process(payload: dict[str, Any]) -> None:
             (EmailMessage.message_id == handler.mail.message_id) & (EmailMessage.direction == "in"))
         if not duplicate:
             await handler.handle()
-        await InboundMail.update({InboundMail.processed_at: dt.datetime.now(dt.UTC),
+        await InboundMail.update({InboundMail.processed_at: now(),
                                   InboundMail.error: "duplicate Message-ID" if duplicate else ""}).where(
             InboundMail.id == row["id"])

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import datetime as dt
 import email.utils
 import secrets
 from email.message import EmailMessage as MimeMessage
@@ -19,6 +18,7 @@ from app.accounts.tables import Workspace
 from app.contacts import services as contacts
 from app.conversations.tables import Conversation
 from app.lib import mail
+from app.lib.clock import now
 from app.lib.db import current_uow, tenant_context
 from app.lib.errors import Invalid, NotFound
 from app.lib.identities import normalize_email
@@ -268,7 +268,7 @@ async def deliver(payload: dict[str, Any]) -> None:
 
     async def _accepted() -> None:
         async with tenant_context(tenant):
-            await EmailMessage.update({EmailMessage.sent_at: dt.datetime.now(dt.UTC),
+            await EmailMessage.update({EmailMessage.sent_at: now(),
                                        EmailMessage.attempts: row["attempts"] + 1}).where(
                 (EmailMessage.id == row["id"]) & EmailMessage.sent_at.is_null())
 
