@@ -14,7 +14,6 @@ from app.contacts import fields, queries
 from app.contacts import fields_spec as spec
 from app.lib.db import current_uow
 
-HEADER = tuple(str(f.export) for f in spec.exported())
 CHUNK = 1000
 BOM = "\ufeff"
 NO_LIMIT = 2**62
@@ -29,9 +28,18 @@ _COMPUTED = {
     "emails": "(SELECT string_agg(e.email, ', ' ORDER BY e.position, e.id) FROM contact_email e "
               "WHERE e.contact = c.id)",
 }
-_COLUMNS = ", ".join(f'{_COMPUTED.get(f.name) or "c." + str(f.column)} AS "{f.export}"' for f in spec.exported())
-_DETAILS = (f"SELECT {_COLUMNS}, c.custom AS _custom "  # noqa: S608 (identifiers from the field declaration)
-            "FROM contact c LEFT JOIN app_user u ON u.id = c.owner WHERE c.id = ANY($1::int[])")
+
+
+def columns(fields: spec.Fields = spec.FIELDS) -> tuple[tuple[str, ...], str]:
+    """The export's built-in column headers and the query that reads them for a chunk of contact ids."""
+    exported = spec.exported(fields)
+    cols = ", ".join(f'{_COMPUTED.get(f.name) or "c." + str(f.column)} AS "{f.export}"' for f in exported)
+    sql = (f"SELECT {cols}, c.custom AS _custom "  # noqa: S608 (identifiers from the field declaration)
+           "FROM contact c LEFT JOIN app_user u ON u.id = c.owner WHERE c.id = ANY($1::int[])")
+    return tuple(str(f.export) for f in exported), sql
+
+
+HEADER, _DETAILS = columns()
 
 
 def safe_cell(value: str) -> str:

@@ -111,26 +111,29 @@ FIELDS: tuple[ContactField, ...] = (
 )
 BY_NAME = {f.name: f for f in FIELDS}
 
-def writable() -> tuple[str, ...]:
+Fields = tuple[ContactField, ...]
+
+
+def writable(fields: Fields = FIELDS) -> tuple[str, ...]:
     """What create and update take."""
-    return tuple(f.name for f in FIELDS if f.writable)
+    return tuple(f.name for f in fields if f.writable)
 
 
-def exported() -> tuple[ContactField, ...]:
+def exported(fields: Fields = FIELDS) -> Fields:
     """The exported fields, in column order (the order of FIELDS)."""
-    return tuple(f for f in FIELDS if f.export)
+    return tuple(f for f in fields if f.export)
 
 
-def importable() -> tuple[ContactField, ...]:
-    return tuple(f for f in FIELDS if f.importable is not None)
+def importable(fields: Fields = FIELDS) -> Fields:
+    return tuple(f for f in fields if f.importable is not None)
 
 
-def merged(rule: str) -> tuple[str, ...]:
-    return tuple(f.name for f in FIELDS if f.merge == rule)
+def merged(rule: str, fields: Fields = FIELDS) -> tuple[str, ...]:
+    return tuple(f.name for f in fields if f.merge == rule)
 
 
-def in_section(section: str) -> tuple[ContactField, ...]:
-    return tuple(f for f in FIELDS if f.section == section)
+def in_section(section: str, fields: Fields = FIELDS) -> Fields:
+    return tuple(f for f in fields if f.section == section)
 
 
 def wire(kind: str) -> tuple[Any, Any, Any]:

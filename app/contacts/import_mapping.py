@@ -22,8 +22,13 @@ class Target:
     """How several columns mapped here combine: a separator for text, None for lists, "" for one column only."""
 
 
-BUILTIN = tuple(Target(f.name, f.importable.label, f.importable.joiner) for f in spec.FIELDS if f.importable)
-"""The built-in fields a column can map to, from the one declaration (app.contacts.fields_spec)."""
+def builtin(fields: spec.Fields = spec.FIELDS) -> tuple[Target, ...]:
+    """The built-in fields a column can map to, from the one declaration (app.contacts.fields_spec)."""
+    return tuple(Target(f.name, f.importable.label, f.importable.joiner) for f in spec.importable(fields)
+                 if f.importable is not None)
+
+
+BUILTIN = builtin()
 
 # Header words → field. Compared after lower-casing, folding yo into ye and dropping punctuation and spaces.
 SYNONYMS: dict[str, tuple[str, ...]] = {

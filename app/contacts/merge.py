@@ -24,9 +24,7 @@ Reassign = Callable[[int, int], Awaitable[int]]
 # both set and different -> survivor wins, other's kept in the merge entry. "union" -> lists joined.
 FIELDS = spec.merged("fill")
 UNIONS = spec.merged("union")
-
-
-_MERGED = tuple(f.name for f in spec.FIELDS if f.merge is not None)
+KEPT = tuple(f.name for f in spec.FIELDS if f.merge is not None)
 """What the merge entry keeps of the other contact."""
 
 
@@ -201,7 +199,7 @@ async def merge(actor: Any, survivor_id: int, other_id: int) -> dict[str, Any]:
         survivor_id, "system", "internal", f"Merged {label} into this contact",
         payload={"event": "merged", "merged_id": other_id, "merged_name": other["name"], "filled": filled,
                  "conflicts": conflicts, "moved": moved,
-                 "other": {k: _plain(v) for k, v in other.items() if k in _MERGED}},
+                 "other": {k: _plain(v) for k, v in other.items() if k in KEPT}},
         links={"merged_contact_id": other_id}, actor_type="user", actor_id=actor.user_id, actor_label=actor_label)
     await audit.record("contact.merged", actor_id=actor.user_id, actor=actor.label, target_type="contact",
                        target_id=survivor_id, detail={"merged_id": other_id, "moved": moved, "filled": filled,

@@ -17,25 +17,29 @@ def _changes(self: Any) -> dict[str, Any]:
 
 
 def _described(f: spec.ContactField, type_: Any) -> Any:
-    return Annotated[type_, msgspec.Meta(description=f.label)]
+    """The type with the field's label as its description; an id keeps its own (and its bounds in /schema)."""
+    return type_ if f.kind == "user" else Annotated[type_, msgspec.Meta(description=f.label)]
 
 
-# Built from the one declaration of a contact's fields (app.contacts.fields_spec).
-ContactIn = msgspec.defstruct(
-    "ContactIn", [(f.name, _described(f, spec.wire(f.kind)[0]), spec.wire(f.kind)[1])
-                  for f in spec.FIELDS if f.writable],
-    module=__name__, forbid_unknown_fields=True)
+def contact_structs(fields: spec.Fields = spec.FIELDS) -> tuple[type[msgspec.Struct], ...]:
+    """ContactIn, ContactPatch and ContactOut, built from the one declaration of a contact's fields."""
+    contact_in = msgspec.defstruct(
+        "ContactIn", [(f.name, _described(f, spec.wire(f.kind)[0]), spec.wire(f.kind)[1])
+                      for f in fields if f.writable],
+        module=__name__, forbid_unknown_fields=True)
+    contact_patch = msgspec.defstruct(
+        "ContactPatch", [*((f.name, _described(f, spec.wire(f.kind)[0] | msgspec.UnsetType), msgspec.UNSET)
+                           for f in fields if f.writable),
+                         ("version", DbInt | msgspec.UnsetType, msgspec.UNSET)],
+        module=__name__, forbid_unknown_fields=True, omit_defaults=True,
+        namespace={"__doc__": "Only the fields present change. `version`, when sent, must match (optimistic "
+                              "concurrency).", "changes": _changes})
+    contact_out = msgspec.defstruct(
+        "ContactOut", [(f.name, _described(f, spec.wire(f.kind)[2])) for f in fields], module=__name__)
+    return contact_in, contact_patch, contact_out
 
-ContactPatch = msgspec.defstruct(
-    "ContactPatch", [*((f.name, _described(f, spec.wire(f.kind)[0] | msgspec.UnsetType), msgspec.UNSET)
-                       for f in spec.FIELDS if f.writable),
-                     ("version", DbInt | msgspec.UnsetType, msgspec.UNSET)],
-    module=__name__, forbid_unknown_fields=True, omit_defaults=True,
-    namespace={"__doc__": "Only the fields present change. `version`, when sent, must match (optimistic "
-                          "concurrency).", "changes": _changes})
 
-ContactOut = msgspec.defstruct(
-    "ContactOut", [(f.name, _described(f, spec.wire(f.kind)[2])) for f in spec.FIELDS], module=__name__)
+ContactIn, ContactPatch, ContactOut = contact_structs()
 
 
 class ContactList(msgspec.Struct):
