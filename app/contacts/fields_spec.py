@@ -136,5 +136,13 @@ def in_section(section: str, fields: Fields = FIELDS) -> Fields:
     return tuple(f for f in fields if f.section == section)
 
 
+def card_sections(fields: Fields = FIELDS) -> dict[str, Fields]:
+    """Each card section and the built-in fields it edits, in page order (what the card template loops over)."""
+    return {section: in_section(section, fields) for section in SECTIONS}
+
+
+CARD = card_sections()
+
+
 def wire(kind: str) -> tuple[Any, Any, Any]:
     return _WIRE[kind]

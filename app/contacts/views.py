@@ -27,8 +27,6 @@ from app.timeline.tables import CHANNELS
 
 Req = Request[Principal, Any, Any]
 SECTIONS = spec.SECTIONS
-# The card's sections and the fields each edits, for the template (app/contacts/fields_spec.py declares them).
-CARD_FIELDS = {section: spec.in_section(section) for section in SECTIONS}
 
 
 def _date(value: str | None) -> dt.datetime | None:
@@ -108,7 +106,7 @@ class ContactViews(Controller):
         items, nxt = await timeline.page(contact_id, channel=channel or None, limit=30)
         return {"c": card, "items": items, "next": nxt, "channel": channel or "", "channels": CHANNELS,
                 "fields": await fields.definitions(), "users": await accounts.list_users(),
-                "temperatures": TEMPERATURES, "card_fields": CARD_FIELDS, "error": None}
+                "temperatures": TEMPERATURES, "card_fields": spec.CARD, "error": None}
 
     @get("/{contact_id:int}")
     async def card(self, request: Req, slug: FromPath[str], contact_id: PathId) -> Template:

@@ -27,7 +27,8 @@ def test_the_modules_use_the_declaration() -> None:
     assert [t.key for t in import_mapping.BUILTIN] == [f.name for f in spec.FIELDS if f.importable]
     assert merge.FIELDS == tuple(f.name for f in spec.FIELDS if f.merge == "fill")
     assert merge.UNIONS == tuple(f.name for f in spec.FIELDS if f.merge == "union")
-    assert views.CARD_FIELDS == {s: tuple(f for f in spec.FIELDS if f.section == s) for s in spec.SECTIONS}
+    assert spec.CARD == {s: tuple(f for f in spec.FIELDS if f.section == s) for s in spec.SECTIONS}
+    assert views.SECTIONS == tuple(spec.CARD)
 
 
 def test_the_export_and_the_api_keep_their_shape() -> None:
@@ -51,7 +52,7 @@ def test_a_field_added_to_the_declaration_shows_up_everywhere() -> None:
     assert header[-1] == "nickname" and 'c.nickname AS "nickname"' in sql
     assert import_mapping.builtin(EXTENDED)[-1] == import_mapping.Target("nickname", "Nickname", "")
     assert spec.merged("fill", EXTENDED)[-1] == "nickname"
-    assert spec.in_section("details", EXTENDED)[-1] == NEW
+    assert spec.card_sections(EXTENDED)["details"][-1] == NEW
     assert "nickname" in spec.writable(EXTENDED)
     # Read-only or not exported: not in the input structs, not in the export.
     hidden = dataclasses.replace(NEW, writable=False, export=None, importable=None)
