@@ -79,7 +79,7 @@ class ContactField:
 
 
 FIELDS: tuple[ContactField, ...] = (
-    ContactField("id", N_("Id"), "id", writable=False, column="id", export="id"),
+    ContactField("id", "Id", "id", writable=False, column="id", export="id"),
     ContactField("name", N_("Name"), "text", column="name", export="name", importable=ImportTarget("Name", " "),
                  merge="fill", section="main"),
     ContactField("company", N_("Company"), "text", column="company", export="company",
@@ -107,7 +107,7 @@ FIELDS: tuple[ContactField, ...] = (
                  export="last_contact_at"),
     ContactField("created_at", N_("Created"), "timestamp", writable=False, column="created_at", export="created_at"),
     ContactField("updated_at", N_("Updated"), "timestamp", writable=False, column="updated_at"),
-    ContactField("version", N_("Version"), "version", writable=False, column="version"),
+    ContactField("version", "Version", "version", writable=False, column="version"),
 )
 BY_NAME = {f.name: f for f in FIELDS}
 
