@@ -12,6 +12,7 @@ from app.contacts import services as contacts
 from app.conversations import events as queue_events
 from app.conversations import services as conversations
 from app.conversations.tables import Conversation
+from app.lib.clock import now
 from app.lib.db import current_tenant, current_uow
 from app.lib.domain import MergeStep
 from app.lib.errors import NotFound
@@ -29,10 +30,6 @@ RANK = {"queued": 0, "initiated": 1, "ringing": 2, "in-progress": 3}
 
 class NotReady(Exception):
     """A callback arrived before the call it belongs to is known; the job is retried (Twilio does not order them)."""
-
-
-def now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def _conn() -> Any:

@@ -13,6 +13,7 @@ from app.accounts.tables import User
 from app.audit import services as audit
 from app.conversations.tables import Queue
 from app.lib import crypto
+from app.lib.clock import now
 from app.lib.db import current_tenant, current_uow, save_single_row
 from app.lib.errors import Invalid, NotFound
 from app.lib.identities import normalize_phone
@@ -48,7 +49,7 @@ class Config:
         if not days:
             return True
         tz = zoneinfo.ZoneInfo(self.business_hours.get("timezone") or self.workspace_timezone or "UTC")
-        local = (at or dt.datetime.now(dt.UTC)).astimezone(tz)
+        local = (at or now()).astimezone(tz)
         span = days.get(DAYS[local.weekday()])
         if not span:
             return False
@@ -181,7 +182,7 @@ async def save(actor: Principal, data: dict[str, Any]) -> dict[str, Any]:
     values = {TwilioConfig.account_sid: sid, TwilioConfig.numbers: numbers, TwilioConfig.record_calls: record,
               TwilioConfig.greeting: greeting, TwilioConfig.business_hours: _business_hours(data.get("business_hours")),
               TwilioConfig.timeout_seconds: timeout, TwilioConfig.ivr: await _ivr(data.get("ivr")),
-              TwilioConfig.updated_at: dt.datetime.now(dt.UTC)}
+              TwilioConfig.updated_at: now()}
     if token:
         values[TwilioConfig.auth_token_enc] = crypto.encrypt(token, purpose=TOKEN_PURPOSE)
     if data.get("devices") is not None:

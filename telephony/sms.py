@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from app.accounts.services import Principal
@@ -107,7 +106,3 @@ async def get(message_id: int) -> dict[str, Any]:
 async def for_contact(contact_id: int) -> list[dict[str, Any]]:
     await contacts.get(contact_id)
     return await SmsMessage.select().where(SmsMessage.contact == contact_id).order_by(SmsMessage.id, ascending=False)
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import datetime
 import re
 import time
 
 import asyncpg
 
+from app.lib.clock import now
 from app.lib.db import TenantRef, platform_context, quote_schema, schema_transaction
 from app.lib.engine import DB
 from app.lib.errors import Conflict, Invalid, NotFound
@@ -75,7 +75,7 @@ async def set_status(slug: str, status: str) -> None:
     """Suspend or reactivate a shop; a suspended shop answers 404 everywhere, like an unknown one."""
     if status not in {"active", "suspended"}:
         raise Invalid("status must be active or suspended", field="status")
-    suspended_at = datetime.datetime.now(datetime.UTC) if status == "suspended" else None
+    suspended_at = now() if status == "suspended" else None
     updated = await Tenant.update({Tenant.status: status, Tenant.suspended_at: suspended_at}).where(
         Tenant.slug == slug).returning(Tenant.id)
     if not updated:

@@ -12,6 +12,7 @@ from typing import Any
 from app.accounts.tables import ROLES, ApiKey, Invitation, Session, User, Workspace
 from app.audit import services as audit
 from app.lib import i18n, jobs, reqctx
+from app.lib.clock import now
 from app.lib.db import TenantRef, current_tenant, current_uow
 from app.lib.errors import Conflict, Forbidden, Invalid, NotFound, TooManyAttempts, Unauthorized
 from app.lib.identities import normalize_email
@@ -20,10 +21,6 @@ from app.settings import get_settings
 
 RANK = {"operator": 1, "supervisor": 2, "admin": 3, "owner": 4}
 API_KEY_PREFIX = "sbk_"
-
-
-def now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -7,7 +7,6 @@ entry and the event follow in the same transaction, so either all of it lands or
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 from typing import Any
 from urllib.parse import urlsplit
@@ -21,6 +20,7 @@ from app.contacts import services as contacts
 from app.conversations import events as conversation_events
 from app.conversations import services as conversations
 from app.conversations.tables import OPEN_STATUSES, Conversation
+from app.lib.clock import now
 from app.lib.db import current_tenant, current_uow, save_single_row
 from app.lib.domain import MergeStep
 from app.lib.errors import Conflict, Forbidden, Invalid, NotFound
@@ -42,10 +42,6 @@ TYPING_EVERY = 2.0
 """Seconds between two typing events of one side of one chat: a typing burst costs one event, not one per key."""
 DEFAULT_GREETING = "Hi! How can we help?"
 GONE = "This chat has ended. Start a new one."
-
-
-def now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def ref(session_id: int) -> str:

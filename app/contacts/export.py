@@ -11,26 +11,35 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from app.contacts import fields, queries
+from app.contacts import fields_spec as spec
 from app.lib.db import current_uow
 
-HEADER = ("id", "name", "company", "phones", "emails", "tags", "temperature", "owner", "birth_date", "address",
-          "last_contact_at", "created_at")
 CHUNK = 1000
 BOM = "\ufeff"
 NO_LIMIT = 2**62
 # Cells a spreadsheet would run as a formula (CSV injection); phone numbers and plain numbers are left alone.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _NUMBERISH = re.compile(r"^[+-]?[\d\s().-]+$")
-_DETAILS = """
-SELECT c.id, c.name, c.company, c.tags, c.temperature, u.name AS owner, c.birth_date, c.address,
-       c.last_contact_at, c.created_at, c.custom,
-       (SELECT string_agg(p.e164, ', ' ORDER BY p.position, p.id) FROM contact_phone p
-         WHERE p.contact = c.id) AS phones,
-       (SELECT string_agg(e.email, ', ' ORDER BY e.position, e.id) FROM contact_email e
-         WHERE e.contact = c.id) AS emails
-FROM contact c LEFT JOIN app_user u ON u.id = c.owner
-WHERE c.id = ANY($1::int[])
-"""
+# How a field that is not a plain `contact` column is read; the others are `c.<column>`.
+_COMPUTED = {
+    "owner_id": "u.name",
+    "phones": "(SELECT string_agg(p.e164, ', ' ORDER BY p.position, p.id) FROM contact_phone p "
+              "WHERE p.contact = c.id)",
+    "emails": "(SELECT string_agg(e.email, ', ' ORDER BY e.position, e.id) FROM contact_email e "
+              "WHERE e.contact = c.id)",
+}
+
+
+def columns(fields: spec.Fields = spec.FIELDS) -> tuple[tuple[str, ...], str]:
+    """The export's built-in column headers and the query that reads them for a chunk of contact ids."""
+    exported = spec.exported(fields)
+    cols = ", ".join(f'{_COMPUTED.get(f.name) or "c." + str(f.column)} AS "{f.export}"' for f in exported)
+    sql = (f"SELECT {cols}, c.custom AS _custom "  # noqa: S608 (identifiers from the field declaration)
+           "FROM contact c LEFT JOIN app_user u ON u.id = c.owner WHERE c.id = ANY($1::int[])")
+    return tuple(str(f.export) for f in exported), sql
+
+
+HEADER, _DETAILS = columns()
 
 
 def safe_cell(value: str) -> str:
@@ -85,7 +94,7 @@ async def csv_chunks(f: queries.ContactFilter) -> AsyncIterator[bytes]:
             r = by_id.get(contact_id)
             if r is None:
                 continue
-            custom = json.loads(r["custom"]) if isinstance(r["custom"], str) else (r["custom"] or {})
+            custom = json.loads(r["_custom"]) if isinstance(r["_custom"], str) else (r["_custom"] or {})
             cells = [_text(r[k]) for k in HEADER]
             cells += [_text(custom.get(d["key"])) for d in defs]
             lines.append(_line(cells))

@@ -7,6 +7,7 @@ import dataclasses
 import re
 from typing import Any
 
+from app.contacts import fields_spec as spec
 from app.lib.errors import Invalid
 
 IGNORE = "ignore"
@@ -21,17 +22,13 @@ class Target:
     """How several columns mapped here combine: a separator for text, None for lists, "" for one column only."""
 
 
-BUILTIN = (
-    Target("name", "Name", " "),
-    Target("company", "Company", ""),
-    Target("phones", "Phone(s)", None),
-    Target("emails", "Email(s)", None),
-    Target("tags", "Tags (comma-separated)", None),
-    Target("temperature", "Temperature (hot / warm / cold)", ""),
-    Target("birth_date", "Birth date", ""),
-    Target("address", "Address", ", "),
-    Target("preferences", "Preferences", "; "),
-)
+def builtin(fields: spec.Fields = spec.FIELDS) -> tuple[Target, ...]:
+    """The built-in fields a column can map to, from the one declaration (app.contacts.fields_spec)."""
+    return tuple(Target(f.name, f.importable.label, f.importable.joiner) for f in spec.importable(fields)
+                 if f.importable is not None)
+
+
+BUILTIN = builtin()
 
 # Header words → field. Compared after lower-casing, folding yo into ye and dropping punctuation and spaces.
 SYNONYMS: dict[str, tuple[str, ...]] = {

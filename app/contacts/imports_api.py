@@ -18,6 +18,7 @@ from app.contacts import export, fields, import_mapping, imports, services
 from app.contacts.api import parse_custom_filter
 from app.contacts.imports_schemas import ImportOut, ImportRowError, MappingIn, PreviewOut, PreviewRow, UploadOut
 from app.contacts.queries import ContactFilter
+from app.lib.clock import now
 from app.lib.import_errors import errors_csv_response
 from app.lib.imports import body_limit, read_upload, too_large_response
 from app.lib.uploads import download_headers
@@ -102,7 +103,7 @@ class ContactExportApi(Controller):
                           min_revenue=min_revenue, min_orders=min_orders)
         await services.prepare_filter(f)
         request.scope.setdefault("state", {})[STREAM_RESPONSE] = True
-        name = f"contacts-{dt.datetime.now(dt.UTC):%Y-%m-%d}.csv"
+        name = f"contacts-{now():%Y-%m-%d}.csv"
         headers = download_headers(name, "text/plain; charset=utf-8")
         headers.pop("Content-Type")
         return Stream(export.csv_chunks(f), media_type="text/csv; charset=utf-8", headers=headers)

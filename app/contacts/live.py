@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from app.accounts.services import Principal
 from app.contacts import fields, services
+from app.contacts import fields_spec as spec
 from app.lib.db import TenantRef
 from app.lib.errors import NotFound
 from app.lib.templates import render_text
@@ -26,8 +27,7 @@ async def contact_card(event: Event, tenant: TenantRef, user: Principal) -> str 
 
     ctx = {"c": card, "items": items, "next": nxt, "channel": "", "channels": CHANNELS, "tenant": tenant,
            "user": user, "fields": await fields.definitions(), "users": await accounts.list_users(),
-           "temperatures": ("hot", "warm", "cold"), "edit": False, "oob": True}
-    sections = "".join(render_text("_partials/contact_section.html", {**ctx, "section": s})
-                       for s in ("main", "identities", "details", "custom"))
+           "temperatures": ("hot", "warm", "cold"), "card_fields": spec.CARD, "edit": False, "oob": True}
+    sections = "".join(render_text("_partials/contact_section.html", {**ctx, "section": s}) for s in spec.SECTIONS)
     items_html = render_text("_partials/timeline_items.html", ctx)
     return f'{sections}<ol class="timeline" id="timeline-items" hx-swap-oob="true">{items_html}</ol>'

@@ -7,16 +7,21 @@ from typing import Any
 
 from app.audit import services as audit
 from app.contacts import events, files, identities, services
+from app.contacts import fields_spec as spec
 from app.contacts.tables import Contact, ContactEmail, ContactPhone, Note
+from app.lib.clock import now
 from app.lib.db import current_uow
 from app.lib.domain import MergeStep, Reassign
 from app.lib.errors import Conflict, Forbidden, Invalid, NotFound
 from app.timeline import services as timeline
 from realtime.publish import emit
 
-# Built-in fields: empty on the survivor -> take the other's; both set and different -> survivor wins, other's kept
-# in the merge entry.
-FIELDS = ("name", "company", "birth_date", "address", "preferences", "temperature", "owner_id")
+# Built-in fields, by their merge rule in app.contacts.fields_spec: "fill" -> empty on the survivor takes the other's;
+# both set and different -> survivor wins, other's kept in the merge entry. "union" -> lists joined.
+FIELDS = spec.merged("fill")
+UNIONS = spec.merged("union")
+KEPT = tuple(f.name for f in spec.FIELDS if f.merge is not None)
+"""What the merge entry keeps of the other contact."""
 
 
 _steps: dict[str, MergeStep] = {}
@@ -134,17 +139,19 @@ def _combine(survivor: dict[str, Any], other: dict[str, Any]) -> tuple[dict[Any,
         if _empty(theirs) or mine == theirs:
             continue
         if _empty(mine):
-            changes[Contact.owner if field == "owner_id" else getattr(Contact, field)] = theirs
+            changes[services.column(field)] = theirs
             filled.append(field)
         else:
             conflicts[field] = _plain(theirs)
-    tags = list(dict.fromkeys([*survivor["tags"], *other["tags"]]))
-    if len(tags) > services.MAX_TAGS:
-        conflicts["tags"] = tags[services.MAX_TAGS:]
-        tags = tags[:services.MAX_TAGS]
-    if tags != survivor["tags"]:
-        changes[Contact.tags] = tags
-        filled.append("tags")
+    for field in UNIONS:
+        items = list(dict.fromkeys([*survivor[field], *other[field]]))
+        limit = services.LIST_LIMITS.get(field)
+        if limit is not None and len(items) > limit:
+            conflicts[field] = items[limit:]
+            items = items[:limit]
+        if items != survivor[field]:
+            changes[services.column(field)] = items
+            filled.append(field)
     custom = dict(survivor["custom"])
     for key, theirs in other["custom"].items():
         if _empty(theirs) or custom.get(key) == theirs:
@@ -170,12 +177,12 @@ async def merge(actor: Any, survivor_id: int, other_id: int) -> dict[str, Any]:
     _check(locked, survivor_id, other_id)
     survivor, other = await services._cards([survivor_id, other_id])
     changes, filled, conflicts = _combine(survivor, other)
-    now = dt.datetime.now(dt.UTC)
+    at = now()
     # The other leaves first: unique custom fields and "live contact" lookups never see both at once.
-    await Contact.update({Contact.merged_into: survivor_id, Contact.deleted_at: now, Contact.updated_at: now,
+    await Contact.update({Contact.merged_into: survivor_id, Contact.deleted_at: at, Contact.updated_at: at,
                           Contact.version: Contact.version + 1}).where(Contact.id == other_id)
     moved = {step.name: await step.fn(other_id, survivor_id) for step in list(_steps.values())}
-    changes.update({Contact.updated_at: now, Contact.version: Contact.version + 1})
+    changes.update({Contact.updated_at: at, Contact.version: Contact.version + 1})
     await Contact.update(changes).where(Contact.id == survivor_id)
     await services._refresh_search_text(survivor_id)
     label = f"#{other_id} {other['name']}".strip()
@@ -184,8 +191,7 @@ async def merge(actor: Any, survivor_id: int, other_id: int) -> dict[str, Any]:
         survivor_id, "system", "internal", f"Merged {label} into this contact",
         payload={"event": "merged", "merged_id": other_id, "merged_name": other["name"], "filled": filled,
                  "conflicts": conflicts, "moved": moved,
-                 "other": {k: _plain(v) for k, v in other.items() if k in (*FIELDS, "phones", "emails", "tags",
-                                                                           "custom")}},
+                 "other": {k: _plain(v) for k, v in other.items() if k in KEPT}},
         links={"merged_contact_id": other_id}, actor_type="user", actor_id=actor.user_id, actor_label=actor_label)
     await audit.record("contact.merged", actor_id=actor.user_id, actor=actor.label, target_type="contact",
                        target_id=survivor_id, detail={"merged_id": other_id, "moved": moved, "filled": filled,

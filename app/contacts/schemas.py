@@ -3,69 +3,43 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 
+from app.contacts import fields_spec as spec
 from app.lib.wire import DbInt, Id
 
 
-class ContactIn(msgspec.Struct, forbid_unknown_fields=True):
-    name: str = ""
-    company: str = ""
-    phones: list[str] = []
-    emails: list[str] = []
-    tags: list[str] = []
-    temperature: str | None = None
-    owner_id: Id | None = None
-    birth_date: dt.date | None = None
-    address: str = ""
-    preferences: str = ""
-    custom: dict[str, Any] = {}
-    language: str = ""
+def _changes(self: Any) -> dict[str, Any]:
+    return {f: getattr(self, f) for f in self.__struct_fields__
+            if f != "version" and getattr(self, f) is not msgspec.UNSET}
 
 
-class ContactPatch(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
-    """Only the fields present change. `version`, when sent, must match (optimistic concurrency)."""
-
-    name: str | msgspec.UnsetType = msgspec.UNSET
-    company: str | msgspec.UnsetType = msgspec.UNSET
-    phones: list[str] | msgspec.UnsetType = msgspec.UNSET
-    emails: list[str] | msgspec.UnsetType = msgspec.UNSET
-    tags: list[str] | msgspec.UnsetType = msgspec.UNSET
-    temperature: str | msgspec.UnsetType | None = msgspec.UNSET
-    owner_id: Id | msgspec.UnsetType | None = msgspec.UNSET
-    birth_date: dt.date | msgspec.UnsetType | None = msgspec.UNSET
-    address: str | msgspec.UnsetType = msgspec.UNSET
-    preferences: str | msgspec.UnsetType = msgspec.UNSET
-    custom: dict[str, Any] | msgspec.UnsetType = msgspec.UNSET
-    language: str | msgspec.UnsetType = msgspec.UNSET
-    version: DbInt | msgspec.UnsetType = msgspec.UNSET
-
-    def changes(self) -> dict[str, Any]:
-        return {f: getattr(self, f) for f in self.__struct_fields__
-                if f != "version" and getattr(self, f) is not msgspec.UNSET}
+def _described(f: spec.ContactField, type_: Any) -> Any:
+    """The type with the field's label as its description; an id keeps its own (and its bounds in /schema)."""
+    return type_ if f.kind == "user" else Annotated[type_, msgspec.Meta(description=f.label)]
 
 
-class ContactOut(msgspec.Struct):
-    id: int
-    name: str
-    company: str
-    phones: list[str]
-    emails: list[str]
-    tags: list[str]
-    temperature: str | None
-    owner_id: int | None
-    owner_name: str | None
-    birth_date: dt.date | None
-    address: str
-    preferences: str
-    custom: dict[str, Any]
-    created_at: dt.datetime
-    updated_at: dt.datetime
-    last_contact_at: dt.datetime | None
-    version: int
-    language: str = ""
+def contact_structs(fields: spec.Fields = spec.FIELDS) -> tuple[type[msgspec.Struct], ...]:
+    """ContactIn, ContactPatch and ContactOut, built from the one declaration of a contact's fields."""
+    contact_in = msgspec.defstruct(
+        "ContactIn", [(f.name, _described(f, spec.wire(f.kind)[0]), spec.wire(f.kind)[1])
+                      for f in fields if f.writable],
+        module=__name__, forbid_unknown_fields=True)
+    contact_patch = msgspec.defstruct(
+        "ContactPatch", [*((f.name, _described(f, spec.wire(f.kind)[0] | msgspec.UnsetType), msgspec.UNSET)
+                           for f in fields if f.writable),
+                         ("version", DbInt | msgspec.UnsetType, msgspec.UNSET)],
+        module=__name__, forbid_unknown_fields=True, omit_defaults=True,
+        namespace={"__doc__": "Only the fields present change. `version`, when sent, must match (optimistic "
+                              "concurrency).", "changes": _changes})
+    contact_out = msgspec.defstruct(
+        "ContactOut", [(f.name, _described(f, spec.wire(f.kind)[2])) for f in fields], module=__name__)
+    return contact_in, contact_patch, contact_out
+
+
+ContactIn, ContactPatch, ContactOut = contact_structs()
 
 
 class ContactList(msgspec.Struct):

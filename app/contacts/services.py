@@ -10,17 +10,21 @@ import msgspec
 from app.accounts.tables import User, Workspace
 from app.audit import services as audit
 from app.contacts import events, fields, queries
+from app.contacts import fields_spec as spec
 from app.contacts.tables import TEMPERATURES, Contact, ContactEmail, ContactPhone, Note
 from app.lib import i18n
+from app.lib.clock import now
 from app.lib.db import current_uow
 from app.lib.errors import Conflict, Invalid, NotFound
 from app.lib.identities import normalize_email, normalize_phone, try_phone
 from app.timeline import services as timeline
 from realtime.publish import emit
 
-EDITABLE = ("name", "company", "phones", "emails", "tags", "temperature", "owner_id", "birth_date", "address",
-            "preferences", "custom", "language")
+EDITABLE = spec.writable()
+TEXT_LIMITS = {"text": 200, "longtext": 2000}
 MAX_TAGS = 50
+LIST_LIMITS = {"tags": MAX_TAGS}
+"""How many items a list field holds at most (a merge's union keeps the first ones)."""
 
 
 async def default_region() -> str:
@@ -64,10 +68,9 @@ async def _clean(values: dict[str, Any], *, contact_id: int | None = None,
     out: dict[str, Any] = {}
     region = await default_region()
     for key, value in values.items():
-        if key in ("name", "company"):
-            out[key] = _text(value, key, 200)
-        elif key in ("address", "preferences"):
-            out[key] = _text(value, key, 2000)
+        kind = spec.BY_NAME[key].kind
+        if kind in TEXT_LIMITS:
+            out[key] = _text(value, key, TEXT_LIMITS[kind])
         elif key == "phones":
             phones: list[str] = []
             for i, raw in enumerate(value or []):
@@ -184,12 +187,7 @@ async def create(actor: Any, values: dict[str, Any], *, source: str = "manual") 
 async def _cards(ids: list[int]) -> list[dict[str, Any]]:
     if not ids:
         return []
-    rows = await Contact.select(
-        Contact.id, Contact.name, Contact.company, Contact.tags, Contact.temperature,
-        Contact.owner.as_alias("owner_id"), Contact.owner.name.as_alias("owner_name"), Contact.birth_date,
-        Contact.address, Contact.preferences, Contact.custom, Contact.created_at, Contact.updated_at,
-        Contact.last_contact_at, Contact.version, Contact.language,
-    ).where(Contact.id.is_in(ids)).output(load_json=True)
+    rows = await Contact.select(*_CARD_COLUMNS).where(Contact.id.is_in(ids)).output(load_json=True)
     phones = await ContactPhone.select(ContactPhone.contact, ContactPhone.e164).where(
         ContactPhone.contact.is_in(ids)).order_by(ContactPhone.position)
     emails = await ContactEmail.select(ContactEmail.contact, ContactEmail.email).where(
@@ -200,6 +198,24 @@ async def _cards(ids: list[int]) -> list[dict[str, Any]]:
     for e in emails:
         by_id[e["contact"]]["emails"].append(e["email"])
     return [by_id[i] for i in ids if i in by_id]
+
+
+def _column(path: str) -> Any:
+    """`owner.name` -> Contact.owner.name (a column across a foreign key)."""
+    col: Any = Contact
+    for part in path.split("."):
+        col = getattr(col, part)
+    return col
+
+
+def column(field: str) -> Any:
+    """The contact table column that stores a field (`owner_id` -> Contact.owner)."""
+    return _column(spec.BY_NAME[field].column or field)
+
+
+# What a card reads from the contact row, each under its field's name (phones and emails come from their tables).
+_CARD_COLUMNS = [_column(f.column).as_alias(f.name) if f.column != f.name else _column(f.column)
+                 for f in spec.FIELDS if f.column]
 
 
 async def get(contact_id: int) -> dict[str, Any]:
@@ -218,15 +234,13 @@ async def update(actor: Any, contact_id: int, values: dict[str, Any], *, version
     clean = await _clean({k: v for k, v in values.items() if k in EDITABLE}, contact_id=contact_id,
                          current_custom=current["custom"])
     phones, emails = clean.pop("phones", None), clean.pop("emails", None)
-    changes: dict[Any, Any] = {getattr(Contact, k): v for k, v in clean.items() if k != "owner_id"}
-    if "owner_id" in clean:
-        changes[Contact.owner] = clean["owner_id"]
+    changes: dict[Any, Any] = {column(k): v for k, v in clean.items()}
     changed = sorted(k for k in [*clean, *(["phones"] if phones is not None else []),
                                  *(["emails"] if emails is not None else [])]
                      if (current.get(k) != (phones if k == "phones" else emails if k == "emails" else clean.get(k))))
     if not changed:
         return current
-    changes[Contact.updated_at] = dt.datetime.now(dt.UTC)
+    changes[Contact.updated_at] = now()
     changes[Contact.version] = Contact.version + 1
     updated = await Contact.update(changes).where((Contact.id == contact_id) & (Contact.version == current["version"])
                                                   ).returning(Contact.id)
@@ -244,7 +258,7 @@ async def update(actor: Any, contact_id: int, values: dict[str, Any], *, version
 async def delete(actor: Any, contact_id: int) -> None:
     """Hide the contact; its timeline, notes and files are kept (nothing is ever lost)."""
     await get(contact_id)
-    await Contact.update({Contact.deleted_at: dt.datetime.now(dt.UTC)}).where(Contact.id == contact_id)
+    await Contact.update({Contact.deleted_at: now()}).where(Contact.id == contact_id)
     await audit.record("contact.deleted", actor_id=actor.user_id, actor=actor.label, target_type="contact",
                        target_id=contact_id)
     await emit(events.CONTACT_DELETED, contact_id=contact_id)

@@ -14,6 +14,7 @@ from app.accounts import services as accounts
 from app.accounts.guards import requires, signed_in
 from app.accounts.services import Principal
 from app.contacts import fields, services
+from app.contacts import fields_spec as spec
 from app.contacts.api import parse_custom_filter
 from app.contacts.queries import SORTS, ContactFilter
 from app.contacts.tables import TEMPERATURES
@@ -25,7 +26,7 @@ from app.timeline import services as timeline
 from app.timeline.tables import CHANNELS
 
 Req = Request[Principal, Any, Any]
-SECTIONS = ("main", "identities", "details", "custom")
+SECTIONS = spec.SECTIONS
 
 
 def _date(value: str | None) -> dt.datetime | None:
@@ -39,6 +40,18 @@ def _date(value: str | None) -> dt.datetime | None:
 
 def _split(text: str) -> list[str]:
     return [part.strip() for part in text.replace("\n", ",").split(",") if part.strip()]
+
+
+def _read(form: Any, f: spec.ContactField) -> Any:
+    """A built-in field's value from the card's form, by its kind."""
+    raw = form.get(f.name)
+    if f.kind == "list":
+        return _split(raw or "")
+    if f.kind == "user":
+        return int(raw) if str(raw or "").isdigit() else None
+    if f.kind in ("choice", "date"):
+        return raw or None
+    return raw if raw is not None else ""
 
 
 class ContactViews(Controller):
@@ -93,7 +106,7 @@ class ContactViews(Controller):
         items, nxt = await timeline.page(contact_id, channel=channel or None, limit=30)
         return {"c": card, "items": items, "next": nxt, "channel": channel or "", "channels": CHANNELS,
                 "fields": await fields.definitions(), "users": await accounts.list_users(),
-                "temperatures": TEMPERATURES, "error": None}
+                "temperatures": TEMPERATURES, "card_fields": spec.CARD, "error": None}
 
     @get("/{contact_id:int}")
     async def card(self, request: Req, contact_id: PathId) -> Template:
@@ -122,18 +135,8 @@ class ContactViews(Controller):
     async def save_section(self, request: Req, contact_id: PathId,
                            section: FromPath[str]) -> Template:
         form = await request.form()
-        values: dict[str, Any] = {}
-        if section == "main":
-            values = {"name": form.get("name", ""), "company": form.get("company", ""),
-                      "temperature": form.get("temperature") or None,
-                      "owner_id": int(form["owner_id"]) if str(form.get("owner_id", "")).isdigit() else None,
-                      "tags": _split(form.get("tags", "")), "language": form.get("language", "")}
-        elif section == "identities":
-            values = {"phones": _split(form.get("phones", "")), "emails": _split(form.get("emails", ""))}
-        elif section == "details":
-            values = {"birth_date": form.get("birth_date") or None, "address": form.get("address", ""),
-                      "preferences": form.get("preferences", "")}
-        elif section == "custom":
+        values: dict[str, Any] = {f.name: _read(form, f) for f in spec.in_section(section) if f.kind != "custom"}
+        if section == "custom":
             defs = await fields.definitions()
             values = {"custom": {d["key"]: (ticked(form, f"custom.{d['key']}") if d["kind"] == "multiselect"
                                             else ("true" if form.get(f"custom.{d['key']}") else "false")

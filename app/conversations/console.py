@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -10,6 +9,7 @@ from app import channels
 from app.accounts import services as accounts
 from app.accounts.services import Principal
 from app.conversations import services
+from app.lib.clock import now
 from app.lib.db import TenantRef
 
 PANELS = ("queue", "mine", "presence", "totals")
@@ -21,13 +21,13 @@ async def panel_context(tenant: TenantRef, user: Principal) -> dict[str, Any]:
 
     team = await presence.team(tenant)
     users = [u for u in await accounts.list_users() if u["status"] == "active"]
-    now = dt.datetime.now(dt.UTC).timestamp()
+    now_ts = now().timestamp()
     people = [{"id": u["id"], "name": u["name"], "role": u["role"],
                "status": team[u["id"]].status if u["id"] in team else "offline",
                "since": team[u["id"]].since if u["id"] in team else None} for u in users]
     people.sort(key=lambda p: ({"available": 0, "busy": 1, "away": 2}.get(p["status"], 3), p["name"]))
     ctx = {"waiting": await services.waiting(user), "mine": await services.mine(user),
-           "stats": await services.stats(user), "people": people, "now": now,
+           "stats": await services.stats(user), "people": people, "now": now_ts,
            "my_status": team[user.user_id].status if user.user_id in team else "offline",
            "queues": [q for q in await services.queues() if services.visible(q, user)]}
     for channel in channels.implementations().values():

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from typing import Any
 
@@ -14,6 +13,7 @@ from app.contacts.tables import Contact
 from app.conversations import events
 from app.conversations.tables import Conversation, Queue
 from app.lib import i18n
+from app.lib.clock import now
 from app.lib.db import current_uow
 from app.lib.domain import MergeStep
 from app.lib.errors import Conflict, Forbidden, Invalid, NotFound
@@ -22,10 +22,6 @@ from realtime.publish import emit
 
 KEY_RE = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
 LIVE_CHANNELS = channels.KEYS
-
-
-def now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 # -- queues ----------------------------------------------------------------------------------------------------

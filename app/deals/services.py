@@ -3,7 +3,6 @@ A move locks the deal row, so two people dragging the same card cannot lose one 
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from typing import Any
 
@@ -13,6 +12,7 @@ from app.audit import services as audit
 from app.contacts.tables import Contact
 from app.deals.events import DEAL_MOVED
 from app.deals.tables import KINDS, Deal, DealOrder, DealStage, DealStageChange
+from app.lib.clock import now
 from app.lib.db import current_uow
 from app.lib.domain import MergeStep
 from app.lib.errors import Conflict, Forbidden, Invalid, NotFound
@@ -25,10 +25,6 @@ KEY_RE = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
 COLUMNS = (Deal.id, Deal.title, Deal.contact.as_alias("contact_id"), Deal.contact.name.as_alias("contact_name"),
            Deal.owner.as_alias("owner_id"), Deal.owner.name.as_alias("owner_name"), Deal.value, Deal.currency,
            Deal.expected_close, Deal.stage, Deal.position, Deal.reason, Deal.closed_at, Deal.version)
-
-
-def now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 async def stages() -> list[dict[str, Any]]:

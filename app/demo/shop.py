@@ -8,6 +8,7 @@ from typing import Any
 
 from app.accounts.services import Principal
 from app.accounts.tables import User
+from app.lib.clock import now
 from app.lib.db import TenantRef, current_uow, tenant_context
 from app.lib.security import hash_password
 from tenants import services as tenants
@@ -75,7 +76,7 @@ async def seed_shop(tenant: TenantRef, *, seed: int = DEFAULT_SEED, locale: str 
     from app.orders import pipeline
 
     loc = LOCALES[locale]
-    anchor = (anchor or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).replace(second=0, microsecond=0)
+    anchor = (anchor or now()).astimezone(dt.UTC).replace(second=0, microsecond=0)
     async with tenant_context(tenant):
         # Two `make run`s at once: the second waits here and then finds the marker.
         await current_uow().connection.execute("SELECT pg_advisory_xact_lock(hashtext('switchboard.demo.seed'))")

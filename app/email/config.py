@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from typing import Any
 
@@ -10,6 +9,7 @@ from app.accounts.services import Principal
 from app.audit import services as audit
 from app.email.tables import TLS_MODES, EmailAccount
 from app.lib import crypto
+from app.lib.clock import now
 from app.lib.db import current_tenant, save_single_row
 from app.lib.errors import Invalid, NotFound
 from app.lib.identities import normalize_email
@@ -88,7 +88,7 @@ async def save(actor: Principal, data: dict[str, Any]) -> dict[str, Any]:
         raise Invalid("The sender name must be at most 100 characters.", field="from_name")
     values: dict[Any, Any] = {EmailAccount.smtp_host: host, EmailAccount.smtp_port: port, EmailAccount.smtp_tls: tls,
                               EmailAccount.smtp_user: user, EmailAccount.from_address: from_address,
-                              EmailAccount.from_name: from_name, EmailAccount.updated_at: dt.datetime.now(dt.UTC)}
+                              EmailAccount.from_name: from_name, EmailAccount.updated_at: now()}
     if password:
         values[EmailAccount.smtp_password_enc] = crypto.encrypt(password, purpose=PASSWORD_PURPOSE)
     elif not user:

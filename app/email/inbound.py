@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from app.contacts import identities
@@ -12,6 +11,7 @@ from app.email import outbound
 from app.email.listener import split_address
 from app.email.parse import ParsedMail, parse
 from app.email.tables import EmailMessage, InboundMail
+from app.lib.clock import now
 from app.lib.db import tenant_context
 from app.lib.errors import Invalid
 from app.lib.identities import normalize_email
@@ -114,6 +114,6 @@ async def process(payload: dict[str, Any]) -> None:
             (EmailMessage.message_id == handler.mail.message_id) & (EmailMessage.direction == "in"))
         if not duplicate:
             await handler.handle()
-        await InboundMail.update({InboundMail.processed_at: dt.datetime.now(dt.UTC),
+        await InboundMail.update({InboundMail.processed_at: now(),
                                   InboundMail.error: "duplicate Message-ID" if duplicate else ""}).where(
             InboundMail.id == row["id"])

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import datetime as dt
 import email.utils
 import secrets
 from email.message import EmailMessage as MimeMessage
@@ -22,6 +21,7 @@ from app.email import config, templating
 from app.email import events as message_events
 from app.email.tables import EmailMessage, EmailTemplate
 from app.lib import mail
+from app.lib.clock import now
 from app.lib.db import tenant_context
 from app.lib.domain import MergeStep
 from app.lib.errors import Invalid, NotFound
@@ -267,7 +267,7 @@ async def deliver(payload: dict[str, Any]) -> None:
 
     async def _accepted() -> None:
         async with tenant_context(tenant):
-            await EmailMessage.update({EmailMessage.sent_at: dt.datetime.now(dt.UTC),
+            await EmailMessage.update({EmailMessage.sent_at: now(),
                                        EmailMessage.attempts: row["attempts"] + 1}).where(
                 (EmailMessage.id == row["id"]) & EmailMessage.sent_at.is_null())
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from typing import Any
 
@@ -12,6 +11,7 @@ from app.audit import services as audit
 from app.contacts import services as contacts
 from app.email import templating
 from app.email.tables import EmailTemplate
+from app.lib.clock import now
 from app.lib.errors import Conflict, Invalid, NotFound
 
 KINDS = ("email", "canned")
@@ -75,7 +75,7 @@ async def update(actor: Principal, template_id: int, changes: dict[str, Any]) ->
     current = await get(template_id)
     values = await _clean({**current, **changes}, template_id=template_id)
     await EmailTemplate.update({getattr(EmailTemplate, k): v for k, v in values.items()} | {
-        EmailTemplate.updated_at: dt.datetime.now(dt.UTC)}).where(EmailTemplate.id == template_id)
+        EmailTemplate.updated_at: now()}).where(EmailTemplate.id == template_id)
     await audit.record("email_template.updated", actor_id=actor.user_id, actor=actor.label, target_type="template",
                        target_id=template_id, detail={"fields": sorted(changes)})
     return await get(template_id)

@@ -30,6 +30,8 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
 
+from app.lib.clock import now
+
 LANGUAGES: dict[str, str] = {
     "en": "English",
     "ru": "Русский",
@@ -240,10 +242,6 @@ def js_catalogue(language: str) -> str:
 
 
 # -- formatting for the viewer -----------------------------------------------------------------------------------
-
-def now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
 
 def local(value: dt.datetime) -> dt.datetime:
     """An aware moment in the viewer's zone (naive values are taken as UTC, as the database stores them)."""

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import datetime as dt
 import itertools
 import json
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -23,6 +22,7 @@ from piccolo.table import Table
 
 from app.audit import services as audit
 from app.lib import import_csv, import_errors, jobs
+from app.lib.clock import now
 from app.lib.db import TenantRef, current_tenant, current_uow, tenant_context, tenant_selected
 from app.lib.errors import Conflict, DomainError, Invalid, NotFound
 from app.lib.storage import CHUNK, ObjectNotFound, get_storage
@@ -296,7 +296,7 @@ class ImportKind:
         """The whole file is refused (e.g. it vanished from storage): say so as the import's only error."""
         async with tenant_context(tenant):
             error = {**dict(self.error_keys), "row": 0, "field": "file", "message": reason}
-            await self.table.update({self.table.status: "failed", self.table.finished_at: dt.datetime.now(dt.UTC),
+            await self.table.update({self.table.status: "failed", self.table.finished_at: now(),
                                      self.table.errors: [error]}).where(self.table.id == import_id)
             await audit.record(f"{self.audit_name}.failed", actor=self._label(import_id),
                                target_type=self.audit_name, target_id=import_id, detail={"reason": reason})

@@ -8,7 +8,6 @@ ever holding it, and reissuing (a new nonce) or revoking (no hash) kills every e
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import hashlib
 import hmac
 import secrets
@@ -20,6 +19,7 @@ from app.contacts import services as contacts
 from app.conversations import services as conversations
 from app.conversations.tables import OPEN_STATUSES, Conversation
 from app.email.events import MESSAGE_RECEIVED, MESSAGE_SENT
+from app.lib.clock import now
 from app.lib.db import current_tenant
 from app.lib.errors import NotFound
 from app.lib.forms import message_text
@@ -34,10 +34,6 @@ from realtime.publish import emit
 
 MAX_MESSAGE = 2000
 TOKEN_RE_LEN = (40, 64)
-
-
-def now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def derive_token(slug: str, order_id: int, nonce: str) -> str:

@@ -14,6 +14,7 @@ from app.audit import services as audit
 from app.contacts import identities
 from app.contacts import services as contacts
 from app.contacts.tables import Contact
+from app.lib.clock import now
 from app.lib.db import current_uow
 from app.lib.domain import MergeStep
 from app.lib.errors import Conflict, Invalid, NotFound
@@ -28,10 +29,6 @@ ORDER_COLUMNS = (Order.id, Order.contact.as_alias("contact_id"), Order.number, O
                  Order.status, Order.subtotal, Order.shipping, Order.discount, Order.total, Order.paid,
                  Order.refunded, Order.delivery_address, Order.note, Order.placed_at, Order.created_at,
                  Order.updated_at, Order.version, Order.portal_token_hash)
-
-
-def now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def _text(value: Any, field: str, limit: int, *, required: bool = False) -> str:

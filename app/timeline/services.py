@@ -10,6 +10,7 @@ from typing import Any
 from piccolo.columns.combination import WhereRaw
 
 from app.contacts.tables import Contact
+from app.lib.clock import now
 from app.lib.errors import Invalid, NotFound
 from app.timeline.tables import CHANNELS, CONVERSATION_CHANNELS, DIRECTIONS, Interaction
 
@@ -28,7 +29,7 @@ async def record(contact_id: int, channel: str, direction: str, summary: str, *,
         raise ValueError(f"unknown timeline channel {channel!r}")
     if direction not in DIRECTIONS:
         raise ValueError(f"unknown direction {direction!r}")
-    when = occurred_at or dt.datetime.now(dt.UTC)
+    when = occurred_at or now()
     rows = await Interaction.insert(Interaction(
         contact=contact_id, channel=channel, direction=direction, occurred_at=when, actor_type=actor_type,
         actor_id=actor_id, actor_label=actor_label[:254], summary=summary[:500], payload=payload or {},
