@@ -36,12 +36,14 @@ from app.conversations.views import ConsoleViews
 from app.deals.api import DealsApi
 from app.deals.views import DealViews
 from app.events_api import EventsApi, ListenerViews
+from app.home.views import HomeViews
 from app.lib import csrf, edge, logs, reqctx
 from app.lib.errors import EXCEPTION_HANDLERS, http_error_handler
 from app.lib.lifecycle import lifespan
 from app.lib.openapi import document_error_responses
 from app.lib.templates import STATIC_DIR, environment
 from app.messaging.api import MessagingApi
+from app.onboarding.views import OnboardingViews
 from app.messaging.views import ConsoleEmailViews, EmailComposeViews, EmailSettingsViews, EmailTemplateViews
 from app.orders.api import OrdersApi
 from app.orders.imports_api import OrderImportsApi
@@ -92,6 +94,7 @@ def create_app() -> Litestar:
     from app.chat import live as _chat_live  # noqa: F401
     from app.contacts import live as _card_live  # noqa: F401  (live renderers register on import)
     from app.conversations import live as _console_live  # noqa: F401
+    from app.home import live as _home_live  # noqa: F401
     from app.messaging import live as _email_live  # noqa: F401
     from app.orders import live as _order_live  # noqa: F401
     from app.settings import get_settings
@@ -101,7 +104,7 @@ def create_app() -> Litestar:
     app = Litestar(
         route_handlers=[
             landing, signup_form, signup_submit, signup, script_catalogue, health, console_socket,
-            AuthViews, WorkspaceViews, AccountsApi, ContactsApi, ContactViews, CustomFieldViews,
+            AuthViews, WorkspaceViews, HomeViews, OnboardingViews, AccountsApi, ContactsApi, ContactViews, CustomFieldViews,
             ContactFilesApi, ContactFileViews, ContactMergeApi, ContactMergeViews,
             ImportsApi, ImportViews, ContactExportApi,
             ConversationsApi, ConsoleViews, QueueSettingsViews, OrdersApi, OrderViews, PortalViews, portal_socket,
