@@ -28,11 +28,13 @@ async def business(at: dt.datetime | None = None) -> dict[str, Any]:
     today, month = i18n.day_start(ws["timezone"], at), month_start(ws["timezone"], at)
     conn = current_uow().connection
     rows = await conn.fetch(
-        "SELECT o.currency, count(*) FILTER (WHERE o.placed_at >= $1) AS orders_today, "
-        "coalesce(sum(o.total) FILTER (WHERE o.placed_at >= $1), 0)::bigint AS revenue_today, "
-        "count(*) AS orders_month, coalesce(sum(o.total), 0)::bigint AS revenue_month "
+        # As on the card (app.orders.revenue): revenue is money paid less refunds; cancelled orders are no sale.
+        "SELECT o.currency, count(*) FILTER (WHERE o.placed_at >= $1 AND s.counts_as_sale) AS orders_today, "
+        "coalesce(sum(o.paid - o.refunded) FILTER (WHERE o.placed_at >= $1), 0)::bigint AS revenue_today, "
+        "count(*) FILTER (WHERE s.counts_as_sale) AS orders_month, "
+        "coalesce(sum(o.paid - o.refunded), 0)::bigint AS revenue_month "
         "FROM shop_order o JOIN order_status s ON s.key = o.status "
-        "WHERE o.placed_at >= $2 AND s.counts_as_sale GROUP BY o.currency", today, month)
+        "WHERE o.placed_at >= $2 GROUP BY o.currency", today, month)
     per_currency = sorted((dict(r) for r in rows), key=lambda r: (r["currency"] != ws["currency"], -r["revenue_month"]))
     return {
         "currency": ws["currency"],
