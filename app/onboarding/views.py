@@ -47,7 +47,7 @@ class OnboardingViews(Controller):
             ctx["zones"] = i18n.zone_names()
         elif step == "phone":
             ctx["cfg"] = await twilio_config.public_view()
-            ctx["simulator"] = get_settings().is_dev
+            ctx["simulator"] = get_settings().app.is_dev
         elif step == "email":
             ctx["cfg"] = await email_config.public_view()
         elif step == "chat":
@@ -93,7 +93,7 @@ class OnboardingViews(Controller):
 
     @post("/phone/simulator")
     async def phone_simulator(self, request: Req, slug: FromPath[str]) -> Template | Redirect:
-        if not get_settings().is_dev:
+        if not get_settings().app.is_dev:
             return render_page(request, PAGE, await self._context(
                 request, "phone", error=i18n.gettext("The simulator is only there in development.")), status_code=409)
         await services.use_simulator(request.user)
@@ -140,7 +140,7 @@ class OnboardingViews(Controller):
         return render_page(request, PAGE, await self._context(
             request, "team", notice=i18n.gettext("Invitation sent to %(email)s.", email=inv["email"])))
 
-    @post("/{step:str}/next")
+    @post("/next/{step:str}")
     async def confirm(self, request: Req, slug: FromPath[str], step: FromPath[str]) -> Redirect:
         """Queues and team: nothing more to fill in, the admin says this step is done."""
         return await self._done(request, slug, step if step in services.STEPS else "profile")
