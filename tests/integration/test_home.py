@@ -107,3 +107,67 @@ async def test_supervisor_sees_queue_and_team_now(fx_client: Any, fx_shop: ShopF
         assert marker in html, marker
     assert _figure(html, "total-waiting") == "1"
     assert 'data-testid="home-business"' not in html
+
+
+# -- live: the owner's numbers follow new orders over the console's socket; an operator's socket never gets them --
+
+import pytest  # noqa: E402
+
+from tests.servers import ConsoleSocket, InProcessServer, realtime_runtime  # noqa: E402
+
+ORIGIN = "http://testserver.local"
+
+
+@pytest.fixture
+async def fx_live(fx_db: str) -> Any:
+    from app.asgi import create_app
+
+    async with realtime_runtime("redis"):
+        server = await InProcessServer(create_app()).start()
+        try:
+            yield server
+        finally:
+            await server.stop()
+
+
+async def _socket(server: InProcessServer, shop: ShopFixture, role: str | None = None) -> ConsoleSocket:
+    async with tenant_context(shop.tenant):
+        user_id = shop.user_id
+        if role:
+            rows = await User.insert(User(email=f"{role}-live@{shop.slug}.example", name=f"{role.title()} Live",
+                                          role=role)).returning(User.id)
+            user_id = rows[0]["id"]
+        token, _ = await create_session(user_id)
+    sock = await ConsoleSocket.open(server.ws_url, shop.slug, token, ORIGIN)
+    await sock.ready()
+    return sock
+
+
+@pytest.mark.xdist_group("realtime")
+async def test_owner_home_counts_a_new_order_live_and_operators_never_get_revenue(
+    fx_live: InProcessServer, fx_client: Any, fx_shop: ShopFixture, fx_other_shop: ShopFixture
+) -> None:
+    owner = await _socket(fx_live, fx_shop)
+    operator = await _socket(fx_live, fx_shop, "operator")
+    stranger = await _socket(fx_live, fx_other_shop)
+    ada = await make_contact(fx_client, fx_shop, "Ada")
+    order = await make_order(fx_client, fx_shop, ada["id"])
+    frames = await owner.until(lambda f: f.event == "order.created" and 'id="home-business"' in f.text)
+    assert 'hx-swap-oob="true"' in frames[-1].text
+    assert _figure(frames[-1].text, "orders-today") == "1"
+    paid = await fx_client.post(api(fx_shop, f"/orders/{order['id']}/payments"), json={"amount": 13000,
+                                                                                      "method": "card"},
+                                headers=fx_shop.auth)
+    assert paid.status_code == 200
+    frames = await owner.until(lambda f: f.event == "order.updated" and 'id="home-business"' in f.text)
+    assert _figure(frames[-1].text, "revenue-today-USD") == "$130.00"
+
+    # The operator's socket heard the queue of the same shop (a sentinel that must arrive) but never the numbers.
+    await fx_client.post(api(fx_shop, "/conversations"), json={"channel": "chat", "subject": "Sentinel"},
+                         headers=fx_shop.auth)
+    heard = await operator.until(lambda f: f.event == "queue.item_added" and "Sentinel" in f.text)
+    assert heard and not any("home-business" in f.text or "$130.00" in f.text for f in heard)
+    with pytest.raises(TimeoutError):  # another shop's owner hears nothing of it
+        await stranger.until(lambda f: f.event is not None and f.event.startswith(("order.", "queue.")), wait=1.0)
+    for sock in (owner, operator, stranger):
+        await sock.close()
