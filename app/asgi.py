@@ -43,8 +43,8 @@ from app.lib.lifecycle import lifespan
 from app.lib.openapi import document_error_responses
 from app.lib.templates import STATIC_DIR, environment
 from app.messaging.api import MessagingApi
-from app.onboarding.views import OnboardingViews
 from app.messaging.views import ConsoleEmailViews, EmailComposeViews, EmailSettingsViews, EmailTemplateViews
+from app.onboarding.views import OnboardingViews
 from app.orders.api import OrdersApi
 from app.orders.imports_api import OrderImportsApi
 from app.orders.imports_views import OrderImportViews
@@ -104,7 +104,8 @@ def create_app() -> Litestar:
     app = Litestar(
         route_handlers=[
             landing, signup_form, signup_submit, signup, script_catalogue, health, console_socket,
-            AuthViews, WorkspaceViews, HomeViews, OnboardingViews, AccountsApi, ContactsApi, ContactViews, CustomFieldViews,
+            AuthViews, WorkspaceViews, HomeViews, OnboardingViews, AccountsApi,
+            ContactsApi, ContactViews, CustomFieldViews,
             ContactFilesApi, ContactFileViews, ContactMergeApi, ContactMergeViews,
             ImportsApi, ImportViews, ContactExportApi,
             ConversationsApi, ConsoleViews, QueueSettingsViews, OrdersApi, OrderViews, PortalViews, portal_socket,
