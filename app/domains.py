@@ -22,8 +22,10 @@ from app.contacts.domain import DOMAIN as CONTACTS
 from app.conversations.domain import DOMAIN as CONVERSATIONS
 from app.deals.domain import DOMAIN as DEALS
 from app.email.domain import DOMAIN as EMAIL
+from app.home.domain import DOMAIN as HOME
 from app.lib.domain import Domain
 from app.lib.jobs import JobSpec
+from app.onboarding.domain import DOMAIN as ONBOARDING
 from app.orders.domain import DOMAIN as ORDERS
 from app.timeline.domain import DOMAIN as TIMELINE
 from realtime import durable, render
@@ -48,6 +50,8 @@ DOMAINS: tuple[Domain, ...] = (
     TELEPHONY,
     EMAIL,
     CHAT,
+    HOME,
+    ONBOARDING,
     SPINE,
 )
 

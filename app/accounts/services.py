@@ -89,7 +89,7 @@ async def workspace() -> dict[str, Any]:
 
 async def update_workspace(actor: Principal, *, display_name: str | None = None, timezone: str | None = None,
                            default_region: str | None = None, onboarding_done: bool | None = None,
-                           language: str | None = None) -> dict[str, Any]:
+                           language: str | None = None, currency: str | None = None) -> dict[str, Any]:
     _require(actor, "admin")
     changes: dict[Any, Any] = {}
     if display_name is not None:
@@ -113,6 +113,13 @@ async def update_workspace(actor: Principal, *, display_name: str | None = None,
         changes[Workspace.language] = check_language(language, allow_unset=True)
     if onboarding_done is not None:
         changes[Workspace.onboarding_done] = onboarding_done
+    if currency is not None:
+        from babel.numbers import list_currencies
+
+        code = currency.strip().upper()
+        if code not in list_currencies():
+            raise Invalid("Write the currency as three letters like USD, EUR or BGN.", field="currency")
+        changes[Workspace.currency] = code
     if changes:
         await Workspace.update(changes, force=True)
         await audit.record("workspace.updated", actor_id=actor.user_id, actor=actor.label, target_type="workspace",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from piccolo.columns import Boolean, ForeignKey, Integer, Serial, Text, Timestamptz, Varchar
+from piccolo.columns import Array, Boolean, ForeignKey, Integer, Serial, Text, Timestamptz, Varchar
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
@@ -70,3 +70,7 @@ class Workspace(Table, tablename="workspace"):
     language = Varchar(length=8, default="")
     default_region = Varchar(length=2, default="US")
     onboarding_done = Boolean(default=False)
+    # Onboarding steps the admin finished in the wizard (app.onboarding.STEPS); skipped ones stay on the checklist.
+    onboarding_steps = Array(base_column=Varchar(length=16), default=list)
+    # The shop's main currency: new orders default to it and the owner's home shows revenue in it first.
+    currency = Varchar(length=3, default="USD")

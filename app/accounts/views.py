@@ -1,4 +1,4 @@
-"""Accounts pages under /t/{slug}: sign-in, onboarding, dashboard, team, API keys, audit log, invitations."""
+"""Accounts pages under /t/{slug}: sign-in, profile, team, API keys, audit log, invitations."""
 
 from __future__ import annotations
 
@@ -97,39 +97,6 @@ class WorkspaceViews(Controller):
     include_in_schema = False
     guards = [signed_in]
 
-    @get("/")
-    async def dashboard(self, request: Req, slug: FromPath[str]) -> Template | Redirect:
-        ws = await services.workspace()
-        if not ws["onboarding_done"] and request.user.has_role("admin"):
-            return Redirect(f"/t/{slug}/onboarding", status_code=303)
-        return render_page(request, "pages/dashboard.html", {"workspace": ws,
-                                                             "users": await services.list_users()})
-
-    @get("/onboarding", guards=[requires("admin")])
-    async def onboarding(self, request: Req, step: FromQuery[str] = "profile") -> Template:
-        return render_page(request, "pages/onboarding.html", await self._wizard(request, step))
-
-    async def _wizard(self, request: Req, step: str, error: str | None = None) -> dict[str, Any]:
-        return {"step": step if step in {"profile", "team", "done"} else "profile", "error": error,
-                "zones": i18n.zone_names(),
-                "workspace": await services.workspace(), "invitations": await services.list_invitations(request.user),
-                "users": await services.list_users()}
-
-    @post("/onboarding/profile", guards=[requires("admin")])
-    async def onboarding_profile(self, request: Req, slug: FromPath[str]) -> Template | Redirect:
-        form = await fields(request, "display_name", "timezone", "default_region", "language")
-        try:
-            await services.update_workspace(request.user, **form)
-        except DomainError as exc:
-            return render_page(request, "pages/onboarding.html", await self._wizard(request, "profile", exc.detail),
-                               status_code=exc.status_code)
-        return Redirect(f"/t/{slug}/onboarding?step=team", status_code=303)
-
-    @post("/onboarding/finish", guards=[requires("admin")])
-    async def onboarding_finish(self, request: Req, slug: FromPath[str]) -> Redirect:
-        await services.update_workspace(request.user, onboarding_done=True)
-        return Redirect(f"/t/{slug}/", status_code=303)
-
     @get("/profile")
     async def profile(self, request: Req) -> Template:
         return render_page(request, "pages/profile.html", await self._profile(request))
@@ -159,19 +126,15 @@ class WorkspaceViews(Controller):
 
     @post("/settings/team/invite", guards=[requires("admin")])
     async def invite(self, request: Req) -> Template:
-        form = await fields(request, "email", "role", "back")
-        template = "pages/onboarding.html" if form["back"] == "onboarding" else "pages/team.html"
+        form = await fields(request, "email", "role")
         try:
             inv = await services.invite(request.user, form["email"], form["role"] or "operator")
         except DomainError as exc:
-            ctx = (await self._wizard(request, "team", exc.detail) if form["back"] == "onboarding"
-                   else await self._team(request, error=exc.detail))
-            return render_page(request, template, ctx, status_code=exc.status_code)
-        notice = f"Invitation sent to {inv['email']}."
-        ctx = (await self._wizard(request, "team") if form["back"] == "onboarding"
-               else await self._team(request, notice=notice))
-        ctx["notice"] = notice
-        return render_page(request, template, ctx)
+            return render_page(request, "pages/team.html", await self._team(request, error=exc.detail),
+                               status_code=exc.status_code)
+        return render_page(request, "pages/team.html",
+                           await self._team(request, notice=i18n.gettext("Invitation sent to %(email)s.",
+                                                                         email=inv["email"])))
 
     @post("/settings/team/{user_id:int}", guards=[requires("admin")])
     async def update_user(self, request: Req, user_id: PathId) -> Template:

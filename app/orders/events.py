@@ -23,7 +23,8 @@ class StatusPayload(msgspec.Struct):
 
 
 def order_and_card(data: dict[str, Any]) -> list[str]:
-    return [channels.order(data["order_id"]), channels.contact(data["contact_id"])]
+    # Admins' channel too: the owner's home page counts today's orders and revenue live.
+    return [channels.order(data["order_id"]), channels.contact(data["contact_id"]), channels.role("admin")]
 
 
 ORDER_STATUS_CHANGED = EventType("order.status_changed", "An order moved to another status (order_id, contact_id, "

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 import httpx
@@ -154,6 +155,10 @@ async def test_every_main_page_of_the_demo_shows_its_data(fx_client: Any, fx_oth
 
     home = await page("/")
     assert all(escape(name) in home for _, _, name, _ in demo.DEMO_TEAM)
+    # The owner's home: the shop's figures, and no onboarding left (the demo is a finished set-up).
+    month_orders = re.search(r'data-testid="orders-month">([\d,.\s\u00a0]+)<', home)
+    assert month_orders and int(re.sub(r"\D", "", month_orders.group(1))) > 0
+    assert 'data-testid="checklist"' not in home and 'data-testid="open-conversations"' in home
     assert (await page("/contacts/")).count('data-testid="contact-row"') >= 20
     card = await page(f"/contacts/{heard['contact']}")
     assert escape(heard["name"]) in card and card.count('data-testid="timeline-item"') >= 2
@@ -179,3 +184,5 @@ async def test_every_main_page_of_the_demo_shows_its_data(fx_client: Any, fx_oth
         await browser_login(operator, demo.DEMO_SLUG, *demo.DEMO_OPERATOR)
         panel = await operator.get(f"/t/{demo.DEMO_SLUG}/console/panels/mine", headers=html)
         assert panel.status_code == 200 and escape(mine) in panel.text
+        operator_home = await operator.get(f"/t/{demo.DEMO_SLUG}/", headers=html)
+        assert escape(mine) in operator_home.text and 'data-testid="home-business"' not in operator_home.text

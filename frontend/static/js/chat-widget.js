@@ -34,7 +34,7 @@
   root.innerHTML =
     "<style>" +
     ":host{all:initial;font:14px/1.4 system-ui,sans-serif;color:#101828}" +
-    ".bubble{position:fixed;right:20px;bottom:20px;width:56px;height:56px;border-radius:50%;border:0;background:#1d4ed8;color:#fff;font-size:24px;cursor:pointer;box-shadow:0 4px 14px rgba(0,0,0,.25);z-index:2147483646}" +
+    ".bubble{position:fixed;right:20px;bottom:20px;width:56px;height:56px;border-radius:50%;border:0;background:#1d4ed8;color:#fff;font-size:24px;cursor:pointer;box-shadow:0 4px 14px rgba(0,0,0,.25);z-index:2147483646;display:flex;align-items:center;justify-content:center}" +
     ".panel{position:fixed;right:20px;bottom:88px;width:min(340px,calc(100vw - 40px));height:min(460px,calc(100vh - 120px));display:none;flex-direction:column;background:#fff;border-radius:12px;box-shadow:0 8px 30px rgba(0,0,0,.25);overflow:hidden;z-index:2147483647}" +
     ".panel.open{display:flex}.head{background:#1d4ed8;color:#fff;padding:10px 12px;font-weight:600}" +
     ".log{flex:1;overflow-y:auto;padding:10px;display:flex;flex-direction:column;gap:6px;background:#f9fafb}" +
@@ -47,7 +47,7 @@
     ".me{display:flex;gap:4px;padding:6px 8px;border-top:1px solid #eaecf0}.me input{flex:1;min-width:0;font:inherit;padding:4px;border:1px solid #d0d5dd;border-radius:6px}" +
     ".me button{font:inherit;border:1px solid #d0d5dd;background:#fff;border-radius:6px;cursor:pointer}" +
     "</style>" +
-    "<button class='bubble' type='button' aria-label='" + esc(_("Chat with us")) + "' data-testid='sb-chat-bubble'>\uD83D\uDCAC</button>" +
+    "<button class='bubble' type='button' aria-label='" + esc(_("Chat with us")) + "' data-testid='sb-chat-bubble'><svg aria-hidden='true' focusable='false' width='26' height='26' viewBox='0 0 24 24' fill='none' stroke='currentColor' stroke-width='2' stroke-linecap='round' stroke-linejoin='round'><path d='M21 12a8 8 0 0 1-11.6 7.1L4 20.5l1.4-4.9A8 8 0 1 1 21 12z'/></svg></button>" +
     "<div class='panel' role='dialog' aria-label='" + esc(_("Chat")) + "' data-testid='sb-chat-panel'>" +
     "<div class='head' data-testid='sb-chat-head'>" + esc(_("Chat with us")) + "</div>" +
     "<div class='log' data-testid='sb-chat-log' aria-live='polite'></div>" +

@@ -1,0 +1,20 @@
+"""Live home: the owner's numbers follow orders, payments, new clients and conversations as they happen (the queue,
+mine, presence and totals panels are the console's own pushes, app.conversations.live)."""
+
+from __future__ import annotations
+
+from app.accounts.services import Principal
+from app.home import services
+from app.lib.db import TenantRef
+from app.lib.templates import render_text
+from realtime import renders
+from realtime.events import Event
+
+
+@renders("order.created", "order.updated", "order.status_changed", "contact.created", "queue.item_added",
+         "queue.item_taken", "queue.item_removed")
+async def home_business(event: Event, tenant: TenantRef, user: Principal) -> str | None:
+    if not user.has_role("admin"):
+        return None  # revenue is for admins and the owner only
+    ctx = {"business": await services.business(), "tenant": tenant, "user": user, "oob": True}
+    return render_text("_partials/home_business.html", ctx)
