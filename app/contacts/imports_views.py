@@ -8,8 +8,8 @@ from app.contacts import fields, import_mapping, imports
 from app.lib.import_pages import ImportPages, MappingForm, controller
 
 
-async def _choices() -> Any:
-    return import_mapping.targets(await fields.definitions())
+async def _choices() -> list[tuple[str, str]]:
+    return [(t.key, t.label) for t in import_mapping.targets(await fields.definitions())]
 
 
 def _read_mapping(form: Any, imp: dict[str, Any]) -> MappingForm:
@@ -17,9 +17,7 @@ def _read_mapping(form: Any, imp: dict[str, Any]) -> MappingForm:
     return (mapping,), {"fields": mapping}
 
 
-PAGES = ImportPages(service=imports, section="contacts", choices=_choices, read_mapping=_read_mapping, templates={
-    "upload": "pages/import_upload.html", "mapping": "pages/import_mapping.html", "status": "pages/import_status.html",
-    "preview": "_partials/import_preview.html", "progress": "_partials/import_progress.html"})
+PAGES = ImportPages(service=imports, section="contacts", choices=_choices, read_mapping=_read_mapping)
 
 
 ImportViews = controller("ImportViews", PAGES)

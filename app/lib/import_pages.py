@@ -1,6 +1,7 @@
 """The browser side of a CSV import, the same for every kind: upload form, column mapping with a live preview,
 start, progress and errors.csv. A domain describes its pages with an `ImportPages` and gets its admin-only
-controller from `controller(...)`."""
+controller from `controller(...)`. The pages are one set of templates (pages/import_*.html,
+_partials/import_{preview,progress}.html); what they say about a kind is in _partials/import_kinds/<section>.html."""
 
 from __future__ import annotations
 
@@ -28,18 +29,29 @@ MappingForm = tuple[tuple[Any, ...], dict[str, Any]]
 as they show on the import row (to render the form again with what the person chose)."""
 
 
+TEMPLATES = {"upload": "pages/import_upload.html", "mapping": "pages/import_mapping.html",
+             "status": "pages/import_status.html", "preview": "_partials/import_preview.html",
+             "progress": "_partials/import_progress.html"}
+"""One set of pages for every import kind."""
+
+
 @dataclasses.dataclass(frozen=True)
 class ImportPages:
     service: Any
     """The kind's import module: get, recent, sample, preview, set_mapping, start, errors, errors_csv, ERRORS_SHOWN."""
     section: str
     """Pages live under /t/{slug}/{section}/import."""
-    templates: dict[str, str]
-    """upload, mapping, status (pages) and preview, progress (fragments)."""
-    choices: Callable[[], Awaitable[Any]]
-    """The fields a column can map to."""
+    choices: Callable[[], Awaitable[list[tuple[str, str]]]]
+    """The fields a column can map to: (key, label)."""
     read_mapping: Callable[[Any, dict[str, Any]], MappingForm]
     """(form, import row) -> what the mapping form says."""
+    dom: str = "import"
+    """Prefix of the pages' element ids (`<dom>-preview`, `<dom>-progress`) and form test ids."""
+
+    @property
+    def kind(self) -> dict[str, str]:
+        """What the templates need to know of the kind."""
+        return {"section": self.section, "dom": self.dom, "words": f"_partials/import_kinds/{self.section}.html"}
 
     def __deepcopy__(self, memo: dict[int, Any]) -> ImportPages:
         # Frozen configuration holding a module: Litestar deep-copies a router when it mounts it; share this instead.
@@ -49,12 +61,13 @@ class ImportPages:
         return f"/t/{slug}/{self.section}/import/{import_id}"
 
     def too_large(self, request: Request[Any, Any, Any], exc: RequestEntityTooLarge) -> Response[Any]:
-        return render_page(request, self.templates["upload"], {"error": too_large_message(), "recent": [],
-                                                                "max_mb": max_bytes() >> 20}, status_code=413)
+        return render_page(request, TEMPLATES["upload"], {"kind": self.kind, "error": too_large_message(),
+                                                          "recent": [], "max_mb": max_bytes() >> 20}, status_code=413)
 
     async def upload_page(self, request: Req, error: str | None = None, status: int = 200) -> Template:
-        return render_page(request, self.templates["upload"], {
-            "error": error, "recent": await self.service.recent(), "max_mb": max_bytes() >> 20}, status_code=status)
+        return render_page(request, TEMPLATES["upload"], {
+            "kind": self.kind, "error": error, "recent": await self.service.recent(), "max_mb": max_bytes() >> 20},
+            status_code=status)
 
     async def _mapping_context(self, imp: dict[str, Any], error: str | None = None) -> dict[str, Any]:
         sample = await self.service.sample(imp["id"])
@@ -65,13 +78,14 @@ class ImportPages:
                 rows = await self.service.preview(imp["id"])
             except DomainError as exc:
                 error = exc.detail
-        return {"imp": imp, "examples": examples, "choices": await self.choices(), "preview": rows, "error": error,
+        return {"kind": self.kind, "imp": imp, "examples": examples, "choices": await self.choices(),
+                "preview": rows, "error": error,
                 "encoding_label": import_csv.encoding_label(imp["encoding"]),
                 "delimiter_label": import_csv.DELIMITER_NAMES.get(imp["delimiter"], imp["delimiter"])}
 
     async def _progress_context(self, imp: dict[str, Any]) -> dict[str, Any]:
         errors = await self.service.errors(imp["id"]) if imp["status"] in ("done", "failed") else []
-        return {"imp": imp, "errors": errors, "errors_shown": self.service.ERRORS_SHOWN}
+        return {"kind": self.kind, "imp": imp, "errors": errors, "errors_shown": self.service.ERRORS_SHOWN}
 
     async def upload(self, request: Req, slug: str) -> Template | Redirect:
         form = await request.form()
@@ -89,8 +103,8 @@ class ImportPages:
     async def show(self, request: Req, import_id: int) -> Template:
         imp = await self.service.get(import_id)
         if imp["status"] == "uploaded":
-            return render_page(request, self.templates["mapping"], await self._mapping_context(imp))
-        return render_page(request, self.templates["status"], await self._progress_context(imp))
+            return render_page(request, TEMPLATES["mapping"], await self._mapping_context(imp))
+        return render_page(request, TEMPLATES["status"], await self._progress_context(imp))
 
     async def preview(self, request: Req, import_id: int) -> Template:
         """Save the mapping and show the preview again: the fragment for htmx, the whole page without it."""
@@ -105,7 +119,7 @@ class ImportPages:
             error, status = exc.detail, exc.status_code
             imp = {**imp, **shown}
         ctx = await self._mapping_context(imp, error)
-        template = self.templates["preview" if request.headers.get("hx-request") else "mapping"]
+        template = TEMPLATES["preview" if request.headers.get("hx-request") else "mapping"]
         return render_page(request, template, ctx, status_code=status)
 
     async def start(self, request: Req, slug: str, import_id: int) -> Template | Redirect:
@@ -123,11 +137,11 @@ class ImportPages:
             if exc.status_code == 404:
                 raise
             ctx = await self._mapping_context({**imp, **shown}, exc.detail)
-            return render_page(request, self.templates["mapping"], ctx, status_code=exc.status_code)
+            return render_page(request, TEMPLATES["mapping"], ctx, status_code=exc.status_code)
         return Redirect(self._url(slug, import_id), status_code=303)
 
     async def progress(self, request: Req, import_id: int) -> Template:
-        return render_page(request, self.templates["progress"],
+        return render_page(request, TEMPLATES["progress"],
                            await self._progress_context(await self.service.get(import_id)))
 
     async def errors_csv(self, import_id: int) -> Response[bytes]:

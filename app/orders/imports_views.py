@@ -8,8 +8,8 @@ from app.lib.import_pages import ImportPages, MappingForm, controller
 from app.orders import import_mapping, imports
 
 
-async def _choices() -> Any:
-    return import_mapping.FIELDS
+async def _choices() -> list[tuple[str, str]]:
+    return list(import_mapping.FIELDS)
 
 
 def _read_mapping(form: Any, imp: dict[str, Any]) -> MappingForm:
@@ -18,10 +18,8 @@ def _read_mapping(form: Any, imp: dict[str, Any]) -> MappingForm:
     return (mapping, currency), {"fields": mapping, "currency": currency}
 
 
-PAGES = ImportPages(service=imports, section="orders", choices=_choices, read_mapping=_read_mapping, templates={
-    "upload": "pages/order_import_upload.html", "mapping": "pages/order_import_mapping.html",
-    "status": "pages/order_import_status.html", "preview": "_partials/order_import_preview.html",
-    "progress": "_partials/order_import_progress.html"})
+PAGES = ImportPages(service=imports, section="orders", choices=_choices, read_mapping=_read_mapping,
+                    dom="order-import")
 
 
 OrderImportViews = controller("OrderImportViews", PAGES)
