@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request, Response, get, post
+from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
@@ -24,9 +25,13 @@ async def landing(request: Request[Any, Any, Any]) -> Template:
     return render_page(request, "pages/landing.html")
 
 
-@get("/i18n/{language:str}.js", include_in_schema=False, opt={"csrf_exempt": True})
-async def script_catalogue(language: FromPath[str]) -> Response[str]:
-    """`window.sbI18n`: the strings of our pages' scripts in one language (base.html loads the viewer's)."""
+@get("/i18n/{script:str}", include_in_schema=False, opt={"csrf_exempt": True})
+async def script_catalogue(script: FromPath[str]) -> Response[str]:
+    """`window.sbI18n`: the strings of our pages' scripts in one language (base.html loads the viewer's as
+    /i18n/<language>.js; Litestar matches whole path segments, so the `.js` is taken off here)."""
+    if not script.endswith(".js"):
+        raise NotFoundException("Scripts are served as /i18n/<language>.js.")
+    language = script.removesuffix(".js")
     language = language if language in i18n.LANGUAGES else i18n.DEFAULT_LANGUAGE
     return Response(f"window.sbI18n = {i18n.js_runtime(language)};\n",
                     media_type="application/javascript; charset=utf-8", headers={"Cache-Control": "max-age=300"})

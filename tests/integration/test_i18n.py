@@ -144,3 +144,14 @@ async def test_cli_speaks_the_terminals_language(fx_db: str, fx_shop: ShopFixtur
     assert "уже актуальны" in russian and "с ошибкой 0" in russian
     assert "вече актуални" in bulgarian and "неуспешни 0" in bulgarian
     assert "already at head" in english and "0 failed" in english
+
+
+async def test_script_catalogue_is_served_in_each_language(fx_client: Any, fx_db: str) -> None:
+    """base.html loads /i18n/<lang>.js for the page's scripts; an unknown language falls back to English."""
+    from app.lib import i18n
+
+    for language in i18n.LANGUAGES:
+        resp = await fx_client.get(f"/i18n/{language}.js")
+        assert resp.status_code == 200, (language, resp.status_code, resp.text[:200])
+        assert resp.text.startswith("window.sbI18n = ") and "javascript" in resp.headers["content-type"]
+    assert (await fx_client.get("/i18n/xx.js")).status_code == 200
