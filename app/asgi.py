@@ -13,15 +13,19 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
+from litestar.stores.redis import RedisStore
 from litestar.template.config import TemplateConfig
 
+from app import events_catalogue  # noqa: F401  (every domain declares its events first)
 from app.accounts.api import AccountsApi
 from app.accounts.guards import LoginRequired
 from app.accounts.views import AuthViews, WorkspaceViews
+from app.chat import live as _chat_live  # noqa: F401  (live renderers register on import)
 from app.chat.api import ChatApi
 from app.chat.socket import chat_socket
 from app.chat.views import ChatConsoleViews, ChatSettingsViews
 from app.chat.widget import WidgetApi, widget_js
+from app.contacts import live as _card_live  # noqa: F401
 from app.contacts.api import ContactsApi
 from app.contacts.files_api import ContactFilesApi
 from app.contacts.files_views import ContactFileViews
@@ -30,6 +34,7 @@ from app.contacts.imports_views import ImportViews
 from app.contacts.merge_api import ContactMergeApi
 from app.contacts.merge_views import ContactMergeViews
 from app.contacts.views import ContactViews, CustomFieldViews
+from app.conversations import live as _console_live  # noqa: F401
 from app.conversations.api import ConversationsApi
 from app.conversations.settings_views import QueueSettingsViews
 from app.conversations.views import ConsoleViews
@@ -37,18 +42,21 @@ from app.deals.api import DealsApi
 from app.deals.views import DealViews
 from app.events_api import EventsApi, ListenerViews
 from app.lib import csrf, edge, logs, reqctx
-from app.lib.errors import EXCEPTION_HANDLERS, http_error_handler
-from app.lib.lifecycle import lifespan
+from app.lib.error_handlers import EXCEPTION_HANDLERS, http_error_handler
 from app.lib.openapi import document_error_responses
 from app.lib.templates import STATIC_DIR, environment
+from app.lifecycle import lifespan
+from app.messaging import live as _email_live  # noqa: F401
 from app.messaging.api import MessagingApi
 from app.messaging.views import ConsoleEmailViews, EmailComposeViews, EmailSettingsViews, EmailTemplateViews
+from app.orders import live as _order_live  # noqa: F401
 from app.orders.api import OrdersApi
 from app.orders.imports_api import OrderImportsApi
 from app.orders.imports_views import OrderImportViews
 from app.orders.settings_views import OrderSettingsViews
 from app.orders.socket import portal_socket
 from app.orders.views import OrderViews, PortalViews
+from app.settings import get_settings
 from realtime.views import console_socket
 from telephony.api import TelephonyApi
 from telephony.console_views import CallConsoleViews, ContactPhoneViews
@@ -82,20 +90,10 @@ def _stores(settings: Any) -> dict[str, Any]:
     """Rate-limit counters live in Redis when there is one, so every process shares them."""
     if not settings.redis.url:
         return {}
-    from litestar.stores.redis import RedisStore
-
     return {"rate_limit": RedisStore.with_client(url=settings.redis.url, namespace=f"{settings.redis.prefix}:rl")}
 
 
 def create_app() -> Litestar:
-    from app import events_catalogue as _catalogue  # noqa: F401  (every domain declares its events first)
-    from app.chat import live as _chat_live  # noqa: F401
-    from app.contacts import live as _card_live  # noqa: F401  (live renderers register on import)
-    from app.conversations import live as _console_live  # noqa: F401
-    from app.messaging import live as _email_live  # noqa: F401
-    from app.orders import live as _order_live  # noqa: F401
-    from app.settings import get_settings
-
     settings = get_settings()
     logs.configure()
     app = Litestar(

@@ -6,8 +6,8 @@ from __future__ import annotations
 from app.chat import events as chat_events
 from app.contacts import events as contact_events
 from app.conversations import events as conversation_events
+from app.conversations import message_events
 from app.deals import events as deal_events
-from app.messaging import events as message_events
 from app.orders import events as order_events
 from realtime import events as realtime_events
 from realtime.events import CATALOGUE, EventType

@@ -1,10 +1,11 @@
-"""Every background job, registered in one place (name -> function taking the decoded payload)."""
+"""Every background job, registered in one place (name -> function taking the decoded payload). Importing this
+module hands the registry to app.lib.jobs; the composition roots (app.asgi, app.cli, tests/conftest.py) do."""
 
 from __future__ import annotations
 
 from app.accounts import jobs as accounts_jobs
 from app.contacts import jobs as contacts_jobs
-from app.lib.jobs import JobSpec
+from app.lib.jobs import JobSpec, register
 from app.messaging import jobs as messaging_jobs
 from app.orders import jobs as orders_jobs
 from telephony import jobs as telephony_jobs
@@ -21,3 +22,4 @@ REGISTRY: dict[str, JobSpec] = {
     "messaging.send_email": JobSpec(messaging_jobs.send_email, max_attempts=100),
     "messaging.process_inbound": JobSpec(messaging_jobs.process_inbound, max_attempts=20),
 }
+register(REGISTRY)

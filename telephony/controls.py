@@ -14,14 +14,14 @@ from app.accounts.services import Principal
 from app.conversations import console as console_panels
 from app.conversations import services as conversations
 from app.lib import i18n
+from app.lib import money as _money  # noqa: F401  (registers its currency digits for format_money)
 from app.lib.db import current_tenant, current_uow
 from app.lib.errors import Forbidden, Invalid
-from app.orders import money as _money  # noqa: F401  (registers its currency digits for format_money)
 from app.timeline import services as timeline
 from telephony import client, twiml
 from telephony import config as config_service
 from telephony.calls import FINAL, by_conversation, emit_updated, get
-from telephony.tables import Call
+from telephony.tables import Call, OperatorDevice
 
 
 @contextlib.asynccontextmanager
@@ -174,8 +174,6 @@ async def _console_extras(ctx: dict[str, Any]) -> dict[str, Any]:
         seen["open_orders"] += r["open_orders"]
     operators = []
     if ctx["mine"]:
-        from telephony.tables import OperatorDevice
-
         operators = await OperatorDevice.select(OperatorDevice.user.as_alias("id"),
                                                 OperatorDevice.user.name.as_alias("name")).where(
             OperatorDevice.user.status == "active").order_by(OperatorDevice.user.name)

@@ -7,12 +7,12 @@ from typing import Any
 
 from app.accounts.services import Principal
 from app.contacts import services as contacts
+from app.conversations import message_events
 from app.conversations import services as conversations
 from app.conversations.tables import Conversation
 from app.lib.db import current_tenant, current_uow
 from app.lib.errors import Invalid
 from app.lib.identities import pretty_phone
-from app.messaging import events as message_events
 from app.timeline import services as timeline
 from realtime.publish import emit
 from telephony import client

@@ -18,6 +18,7 @@ from app.chat import events as chat_events
 from app.chat.tables import STATUSES, ChatMessage, ChatSession, ChatSettings
 from app.contacts import identities
 from app.contacts import services as contacts
+from app.contacts.merge import register_reassign
 from app.conversations import events as conversation_events
 from app.conversations import services as conversations
 from app.conversations.tables import OPEN_STATUSES, Conversation
@@ -431,8 +432,6 @@ async def _reassign_contact(source: int, target: int) -> int:
 
 
 def _register_merge_step() -> None:
-    from app.contacts.merge import register_reassign
-
     register_reassign("chat", _reassign_contact, tables=("chat_session",))
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from app.accounts.guards import requires
 from app.contacts import fields, import_mapping, imports
 from app.lib.import_pages import ImportPages, MappingForm, controller
 
@@ -22,4 +23,4 @@ PAGES = ImportPages(service=imports, section="contacts", choices=_choices, read_
     "preview": "_partials/import_preview.html", "progress": "_partials/import_progress.html"})
 
 
-ImportViews = controller("ImportViews", PAGES)
+ImportViews = controller("ImportViews", PAGES, guards=[requires("admin")])

@@ -10,6 +10,7 @@ from typing import Any
 from app.accounts.services import RANK, Principal
 from app.accounts.tables import User
 from app.audit import services as audit
+from app.contacts.merge import register_reassign
 from app.contacts.tables import Contact
 from app.conversations import events
 from app.conversations.tables import Conversation, Queue
@@ -280,8 +281,6 @@ async def _reassign_contact(source: int, target: int) -> int:
 
 
 def _register_merge_step() -> None:
-    from app.contacts.merge import register_reassign
-
     register_reassign("conversations", _reassign_contact, tables=("conversation",))
 
 

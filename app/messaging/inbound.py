@@ -6,11 +6,11 @@ import datetime as dt
 from typing import Any
 
 from app.contacts import identities
+from app.conversations import message_events
 from app.conversations import services as conversations
-from app.lib.db import tenant_context
+from app.lib.db import resolve_active, tenant_context
 from app.lib.errors import Invalid
 from app.lib.identities import normalize_email
-from app.messaging import events as message_events
 from app.messaging import outbound
 from app.messaging.listener import split_address
 from app.messaging.parse import ParsedMail, parse
@@ -18,7 +18,6 @@ from app.messaging.tables import EmailMessage, InboundMail
 from app.timeline import services as timeline
 from realtime import channels
 from realtime.publish import emit
-from tenants import services as tenants
 
 
 class InboundEmail:
@@ -102,7 +101,7 @@ class InboundEmail:
 
 async def process(payload: dict[str, Any]) -> None:
     """Job: parse and file one stored inbound mail. Idempotent: a processed mail is left alone."""
-    tenant = await tenants.resolve_active(payload["tenant"])
+    tenant = await resolve_active(payload["tenant"])
     if tenant is None:
         return
     async with tenant_context(tenant):

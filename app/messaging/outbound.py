@@ -17,20 +17,20 @@ import structlog
 from app.accounts.services import Principal
 from app.accounts.tables import Workspace
 from app.contacts import services as contacts
+from app.contacts.merge import register_reassign
+from app.conversations import message_events
 from app.conversations.tables import Conversation
 from app.lib import mail
-from app.lib.db import current_uow, tenant_context
+from app.lib.db import current_uow, resolve_active, tenant_context
 from app.lib.errors import Invalid, NotFound
 from app.lib.identities import normalize_email
 from app.lib.jobs import enqueue
 from app.lib.storage import get_storage
 from app.messaging import config, templating
-from app.messaging import events as message_events
 from app.messaging.tables import EmailMessage, EmailTemplate
 from app.settings import get_settings
 from app.timeline import services as timeline
 from realtime.publish import emit
-from tenants import services as tenants
 
 log = structlog.get_logger(__name__)
 
@@ -247,7 +247,7 @@ async def deliver(payload: dict[str, Any]) -> None:
     database refuses the marker) between reading the 250 and committing `sent_at`, the next attempt sends the
     message again, with the same Message-ID, so the receiving side can recognise the copy and drop it.
     """
-    tenant = await tenants.resolve_active(payload["tenant"])
+    tenant = await resolve_active(payload["tenant"])
     if tenant is None:
         return
     async with tenant_context(tenant):
@@ -312,8 +312,6 @@ async def _reassign_contact(source: int, target: int) -> int:
 
 
 def _register_merge_step() -> None:
-    from app.contacts.merge import register_reassign
-
     register_reassign("messaging", _reassign_contact, tables=("email_message",))
 
 

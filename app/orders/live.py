@@ -7,10 +7,11 @@ from __future__ import annotations
 from typing import Any
 
 from app.accounts.services import Principal
+from app.lib import money
 from app.lib.db import TenantRef
 from app.lib.errors import NotFound
 from app.lib.templates import render_text
-from app.orders import money, pipeline, services
+from app.orders import pipeline, services
 from realtime import renders
 from realtime.events import Event
 

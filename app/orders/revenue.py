@@ -1,4 +1,7 @@
-"""Revenue per contact, computed by SQL from orders and payments: net revenue = payments - refunds."""
+"""Revenue per contact, computed by SQL from orders and payments: net revenue = payments - refunds.
+
+The same figures as SQL expressions for sorting and filtering contact lists live in app.contacts.queries (the
+contact list reads the orders tables by name; contacts does not import the orders domain)."""
 
 from __future__ import annotations
 
@@ -20,11 +23,6 @@ GROUP BY o.currency
 ORDER BY revenue DESC, o.currency
 """
 
-NET_REVENUE_SQL = "(SELECT coalesce(sum(o.paid - o.refunded), 0) FROM shop_order o WHERE o.contact = c.id)"
-"""Net revenue of contact `c` in minor units, for sorting and filtering contact lists (see contacts.queries)."""
-ORDER_COUNT_SQL = ("(SELECT count(*) FROM shop_order o LEFT JOIN order_status s ON s.key = o.status "
-                   "WHERE o.contact = c.id AND coalesce(s.counts_as_sale, true))")
-LAST_PURCHASE_SQL = "(SELECT max(o.placed_at) FROM shop_order o WHERE o.contact = c.id)"
 
 
 async def for_contact(contact_id: int) -> list[dict[str, Any]]:
