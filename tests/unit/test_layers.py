@@ -77,7 +77,7 @@ def test_every_function_local_import_says_why() -> None:
     assert not bare, (
         "imports inside functions hide import cycles; import at the top of the module, or say why it must wait "
         f"with a `{MARK} <reason>` comment (an optional dependency, or the cycle by name): {bare}")
-    # Today: the embedded PostgreSQL (optional at run time) and realtime.publish -> realtime.runtime (a named cycle).
+    # Today: the embedded PostgreSQL and psutil (optional at run time), realtime.publish -> realtime.runtime (a cycle).
     assert explained <= 5, f"{explained} deferred imports: a cycle may be growing back; see tests/unit/test_layers.py"
 
 
