@@ -31,9 +31,10 @@ bench: install
 	bash infra/ensure-services.sh
 	$(BIN)/python -m tests.bench
 
+# ruff, then the layer contracts of pyproject.toml ([tool.importlinter]): which package may import which.
 lint: install
-	$(BIN)/pip install -q ruff mypy
 	$(BIN)/ruff check app tenants realtime telephony tests
+	$(BIN)/lint-imports --no-cache
 
 # Catalogues: extract every string to app/locale/messages.pot and merge it into each language's .po (translate
 # the new entries, then `make test` checks nothing is missing). The .po files are read at start-up: no compile step.

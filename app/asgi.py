@@ -13,15 +13,16 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
+from litestar.stores.redis import RedisStore
 from litestar.template.config import TemplateConfig
 
 from app import domains
 from app.accounts.guards import LoginRequired
 from app.lib import csrf, edge, logs, reqctx
-from app.lib.errors import EXCEPTION_HANDLERS, http_error_handler
-from app.lib.lifecycle import lifespan
+from app.lib.error_handlers import EXCEPTION_HANDLERS, http_error_handler
 from app.lib.openapi import document_error_responses
 from app.lib.templates import STATIC_DIR, environment
+from app.lifecycle import lifespan
 from app.settings import get_settings
 from tenants.routing import TenantMiddleware, tenant_slug_from_path
 
@@ -49,8 +50,6 @@ def _stores(settings: Any) -> dict[str, Any]:
     """Rate-limit counters live in Redis when there is one, so every process shares them."""
     if not settings.redis.url:
         return {}
-    from litestar.stores.redis import RedisStore
-
     return {"rate_limit": RedisStore.with_client(url=settings.redis.url, namespace=f"{settings.redis.prefix}:rl")}
 
 

@@ -5,29 +5,49 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import email
 import os
 import signal
+import socket
 import sys
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, NoReturn, TypeVar
+from urllib.parse import urlparse
 
 import click
+import uvicorn
 from rich.console import Console
 from rich.panel import Panel
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from app.lib import i18n, logs
+from app import demo as d
+from app import jobs as _jobs  # noqa: F401  (hands the job registry to app.lib.jobs: the worker and mail-in enqueue)
+from app.demo import ensure_demo, ensure_demo_chat, ensure_demo_telephony
+from app.email import listener
+from app.lib import embedded_pg, health, i18n, logs
+from app.lib.db import database_url, start_database, stop_database
+from app.lib.errors import DomainError
 from app.lib.i18n import gettext as _
 from app.lib.i18n import ngettext
+from app.lib.jobs import Worker, install_queue
+from app.lib.mail import start_catcher
+from app.lib.templates import word
+from app.listeners import DURABLE
+from app.settings import SettingsError, get_settings
+from realtime.durable import Spine
+from telephony.simulator.serve import serve, start_in_thread
+from tenants import services
+from tenants import services as tenants_service
+from tenants.provisioning import all_tenants, migrate_all
+from tenants.services import migrate_platform
 
 console = Console()
 T = TypeVar("T")
 
 
 def _settings() -> Any:
-    from app.settings import SettingsError, get_settings
-
     try:
         return get_settings()
     except SettingsError as exc:
@@ -37,9 +57,6 @@ def _settings() -> Any:
 
 def _with_db(fn: Callable[[], Awaitable[T]]) -> T:
     """Run `fn` with the pool open (the embedded database must already be up when DATABASE_URL is unset)."""
-    from app.lib.db import start_database, stop_database
-    from app.lib.lifecycle import database_url
-
     async def main() -> T:
         settings = _settings()
         await start_database(database_url(), 1, max(4, settings.db.pool_min))
@@ -64,9 +81,6 @@ def _ensure_database() -> Any:
     settings = _settings()
     if settings.db.url:
         return None
-    from app.lib import embedded_pg
-    from app.settings import get_settings
-
     with console.status(_("Starting embedded PostgreSQL…")):
         server, uri = embedded_pg.start(settings.app.state_dir)
     os.environ["DATABASE_URL"] = uri
@@ -93,9 +107,6 @@ def _db_call(fn: Callable[[], Awaitable[T]]) -> T:
 
 
 async def _prepare(progress: bool = True) -> Any:
-    from app.lib.jobs import install_queue
-    from tenants.provisioning import migrate_all
-
     await install_queue()
     return await migrate_all(on_progress=None)
 
@@ -116,8 +127,6 @@ def _raise_stopped(signum: int, frame: Any) -> None:
 
 def _listeners(settings: Any, demo: bool) -> list[tuple[str, str, int]]:
     """Every (setting, host, port) `run` listens on."""
-    from urllib.parse import urlparse
-
     ports = [("PORT", settings.app.host, settings.app.port),
              ("MAIL_IN_PORT", settings.mail.mail_in_host, settings.mail.mail_in_port)]
     if settings.jobs.health_port:
@@ -132,8 +141,6 @@ def _listeners(settings: Any, demo: bool) -> list[tuple[str, str, int]]:
 
 def _port_taken(host: str, port: int) -> str | None:
     """Why `host:port` cannot be listened on (None when it can); the servers set SO_REUSEADDR, so do we."""
-    import socket
-
     try:
         family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
         with socket.socket(family, socket.SOCK_STREAM) as s:
@@ -177,9 +184,6 @@ def run(host: str | None, port: int | None, demo: bool) -> None:
 
 def _run(stack: contextlib.ExitStack, host: str | None, port: int | None, demo: bool) -> None:
     """`run`'s body; each thing it starts is pushed on `stack`, which stops them in reverse order."""
-    import uvicorn
-
-    from app.settings import get_settings
 
     if host or port:
         os.environ.update({k: str(v) for k, v in (("HOST", host), ("PORT", port)) if v})
@@ -194,11 +198,7 @@ def _run(stack: contextlib.ExitStack, host: str | None, port: int | None, demo: 
         stack.callback(server.cleanup)
     settings = _settings()
     if settings.mail.catcher:
-        from app.lib.mail import start_catcher
-
         def announce(path: Any, envelope: Any) -> None:
-            import email
-
             msg = email.message_from_bytes(envelope.content)
             text = ""
             for part in msg.walk():
@@ -221,8 +221,6 @@ def _run(stack: contextlib.ExitStack, host: str | None, port: int | None, demo: 
     async def prepare() -> bool:
         await _prepare()
         if demo:
-            from app.demo import ensure_demo, ensure_demo_chat, ensure_demo_telephony
-
             made = await ensure_demo()
             await ensure_demo_telephony()
             if _simulated(settings):
@@ -239,8 +237,6 @@ def _run(stack: contextlib.ExitStack, host: str | None, port: int | None, demo: 
                             "Sign in to the demo console as the operator, then call from the customer phone.\n"
                             f"Web chat: the shop's website at [b]{phones}/shop[/b] has the chat bubble.",
                             title="Phones", expand=False))
-    from app.email import listener
-
     mail_in = listener.spawn()
     stack.callback(mail_in.stop)
     if not mail_in.wait_ready():
@@ -252,8 +248,6 @@ def _run(stack: contextlib.ExitStack, host: str | None, port: int | None, demo: 
 
 def _simulated(settings: Any) -> bool:
     """TWILIO_API_BASE on loopback: `run` serves the simulator there (and its /shop page plays the demo's website)."""
-    from urllib.parse import urlparse
-
     url = urlparse(settings.app.twilio_api_base)
     return url.hostname in ("127.0.0.1", "localhost") and bool(url.port)
 
@@ -261,10 +255,6 @@ def _simulated(settings: Any) -> bool:
 def _start_simulator(settings: Any, stack: contextlib.ExitStack) -> str | None:
     """When TWILIO_API_BASE is a loopback address, the Twilio simulator serves it (REST API + phone page), with
     the demo shop's account and number; its webhooks go to this server."""
-    from urllib.parse import urlparse
-
-    from app import demo as d
-    from telephony.simulator.serve import start_in_thread
 
     if not _simulated(settings):
         return None
@@ -283,8 +273,6 @@ def _start_simulator(settings: Any, stack: contextlib.ExitStack) -> str | None:
 
 
 def _banner(settings: Any, demo: bool, created: bool) -> None:
-    from app import demo as d
-
     lines = [_("Open [b]%(url)s/[/b]  (sign up a new shop at %(url)s/signup)", url=settings.app.base_url),
              _("API docs: %(url)s/schema", url=settings.app.base_url)]
     if demo:
@@ -304,8 +292,6 @@ def _banner(settings: Any, demo: bool, created: bool) -> None:
 def mail_in(host: str | None, port: int | None, health_port: int | None, ready_fd: int | None,
             parent: int | None) -> None:
     """Receive every shop's inbound email over SMTP (addresses <slug>@MAIL_DOMAIN)."""
-    from app.email import listener
-
     if parent is not None:
         listener.die_with_parent(parent)
     with _database():
@@ -319,10 +305,6 @@ def mail_in(host: str | None, port: int | None, health_port: int | None, ready_f
 
 async def _start_spine() -> Any:
     """The durable listeners (app/listeners.py) run beside the job worker."""
-    from app.lib.lifecycle import database_url
-    from app.listeners import DURABLE
-    from realtime.durable import Spine
-
     spine = Spine(database_url(), DURABLE)
     await spine.start()
     return spine
@@ -337,10 +319,6 @@ def worker(health_port: int | None) -> None:
     SIGTERM or SIGINT stops it gracefully: no new jobs; running ones get WORKER_STOP_SECONDS to finish, long ones
     (imports) go back to the queue at their next batch, and any still running then are put back for the next worker.
     """
-    from app.lib import health
-    from app.lib.jobs import Worker, install_queue
-    from app.lib.lifecycle import database_url
-
     port = health_port or _settings().jobs.health_port
 
     async def work() -> None:
@@ -372,10 +350,6 @@ def worker(health_port: int | None) -> None:
 @click.option("--concurrency", default=4, show_default=True, help="Schemas migrated at once.")
 def migrate(concurrency: int) -> None:
     """Bring `public` and every tenant schema to head; failures are listed and do not stop the others."""
-    from app.lib.jobs import install_queue
-    from tenants.provisioning import all_tenants, migrate_all
-    from tenants.services import migrate_platform
-
     async def go() -> Any:
         await install_queue()
         await migrate_platform()  # a fresh database has no tenant registry to count yet
@@ -409,8 +383,6 @@ def tenants() -> None:
 
 @tenants.command("list")
 def tenants_list() -> None:
-    from tenants import services
-
     rows = _db_call(services.list_all)
     table = Table("slug", "name", "status", "plan", "schema", "created")
     for r in rows:
@@ -425,9 +397,6 @@ def tenants_list() -> None:
 @click.option("--owner-email", required=True)
 @click.option("--owner-password", prompt=True, hide_input=True, confirmation_prompt=True)
 def tenants_create(slug: str, name: str, owner_email: str, owner_password: str) -> None:
-    from app.lib.errors import DomainError
-    from tenants import services
-
     try:
         result = _db_call(lambda: services.signup(name, slug, owner_email, owner_password))
     except DomainError as exc:
@@ -438,16 +407,11 @@ def tenants_create(slug: str, name: str, owner_email: str, owner_password: str) 
 
 
 def _set_status(slug: str, status: str) -> None:
-    from app.lib.errors import DomainError
-    from tenants import services
-
     try:
         _db_call(lambda: services.set_status(slug, status))
     except DomainError as exc:
         console.print(f"[red]{exc.detail}[/red]")
         sys.exit(1)
-    from app.lib.templates import word
-
     console.print(f"{slug}: {word(status)}")
 
 
@@ -472,10 +436,6 @@ def tenants_activate(slug: str) -> None:
               help="UTC moment the 90 days of history end at (default: now). Pin it to get the very same timestamps.")
 def demo(seed: int | None, locale: str | None, anchor: dt.datetime | None) -> None:
     """Create the demo shop, its team and its 90 days of history if missing (a second run changes nothing)."""
-    import time
-
-    from app import demo as d
-    from tenants import services as tenants_service
 
     async def go() -> tuple[bool, dict[str, Any] | None]:
         await _prepare()
@@ -508,8 +468,6 @@ def demo(seed: int | None, locale: str | None, anchor: dt.datetime | None) -> No
 def twilio_sim(host: str, port: int, account_sid: str | None, auth_token: str | None, number: str,
                webhook_base: str) -> None:
     """Run the Twilio simulator (REST API + signed webhooks); point TWILIO_API_BASE at it."""
-    from telephony.simulator.serve import serve
-
     serve(host, port, account_sid=account_sid, auth_token=auth_token, number=number, webhook_base=webhook_base)
 
 

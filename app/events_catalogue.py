@@ -8,7 +8,10 @@ from types import ModuleType
 from app import domains
 from realtime.events import CATALOGUE, EventType
 
-DOMAINS: tuple[ModuleType, ...] = tuple(d.events for d in domains.DOMAINS if d.events is not None)
+DOMAINS: tuple[ModuleType, ...] = tuple(
+    module for d in domains.DOMAINS if d.events is not None
+    for module in (d.events if isinstance(d.events, tuple) else (d.events,))
+)
 
 
 def catalogue() -> list[EventType]:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 
-from app.accounts.services import RANK, Principal
 from app.lib.db import TenantRef
+from app.lib.roles import RANK
+from realtime.viewer import Viewer
 
 # Topics are tenant-relative (`queue`, `user:7`); `channel_name` turns one into `tenant:{slug}:{topic}` for the
 # tenant of the unit of work, so no caller can spell another tenant's channel.
@@ -63,13 +64,13 @@ def channel_name(tenant: TenantRef, topic: str) -> str:
     return f"tenant:{tenant.slug}:{check_topic(topic)}"
 
 
-def base_topics(principal: Principal) -> frozenset[str]:
+def base_topics(principal: Viewer) -> frozenset[str]:
     """What a user's socket listens to from the start: the console channel, their role and below, themselves."""
     roles = {role(r) for r in RANK if principal.has_role(r)}
     return frozenset({queue(), user(principal.user_id), *roles})
 
 
-def may_watch(principal: Principal, topic: str) -> bool:
+def may_watch(principal: Viewer, topic: str) -> bool:
     """Whether a socket may add `topic` on request. Every user of a shop may see its contacts and orders today;
     a per-record rule goes here when one exists."""
     try:

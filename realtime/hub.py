@@ -16,7 +16,6 @@ from collections.abc import Awaitable, Callable
 
 import structlog
 
-from app.accounts.services import Principal
 from app.lib.backoff import Backoff
 from app.lib.db import TenantRef, tenant_context
 from app.settings import get_settings
@@ -27,6 +26,7 @@ from realtime.channels import base_topics, channel_name
 from realtime.events import Event, decode
 from realtime.presence import PresenceStore
 from realtime.render import marker, render
+from realtime.viewer import Viewer
 
 logger = structlog.get_logger(__name__)
 
@@ -53,7 +53,7 @@ WHERE s.id = ANY($1::int[]) AND s.revoked_at IS NULL AND u.status = 'active' AND
 class Connection:
     """One socket: who it is, what it listens to, and the events waiting to be rendered for it."""
 
-    def __init__(self, tenant: TenantRef, user: Principal, send: Callable[[str], Awaitable[None]]) -> None:
+    def __init__(self, tenant: TenantRef, user: Viewer, send: Callable[[str], Awaitable[None]]) -> None:
         self.id = secrets.token_hex(8)
         self.tenant = tenant
         self.user = user

@@ -11,6 +11,9 @@ import time
 import redis.asyncio as aioredis
 
 from app.lib.db import TenantRef, tenant_context
+from realtime import channels
+from realtime.events import PRESENCE_CHANGED
+from realtime.publish import emit
 
 STATUSES = ("available", "busy", "away")
 """What a user can choose; `offline` is never chosen, it is what no live socket means."""
@@ -239,29 +242,37 @@ class RedisPresence(PresenceStore):
 
 # -- announcing changes ------------------------------------------------------------------------------------------
 
+_running: PresenceStore | None = None
+
+
+def use(store: PresenceStore | None) -> None:
+    """realtime.runtime hands in the store it built when it starts (None when it stops): the runtime sits above this
+    module, so the store is given, not looked up."""
+    global _running
+    _running = store
+
+
+def running() -> PresenceStore:
+    if _running is None:
+        raise RuntimeError("realtime is not started: the app lifespan starts it (realtime.runtime.start)")
+    return _running
+
+
 async def announce(tenant: TenantRef, user_id: int, status: str) -> None:
     """Publish presence.changed on the tenant's console channel (its own unit of work)."""
-    from realtime import channels
-    from realtime.events import PRESENCE_CHANGED
-    from realtime.publish import emit
-
     async with tenant_context(tenant):
         await emit(PRESENCE_CHANGED, user_id=user_id, status=status, channels=[channels.queue()])
 
 
 async def set_status(tenant: TenantRef, user_id: int, status: str) -> None:
     """A user chose a status; everyone's console hears of it if it changed what they see."""
-    from realtime.runtime import runtime
-
     if status not in STATUSES:
         raise ValueError(f"status must be one of {', '.join(STATUSES)}")
-    changed = await runtime().presence.set_status(tenant.slug, user_id, status)
+    changed = await running().set_status(tenant.slug, user_id, status)
     if changed:
         await announce(tenant, user_id, changed)
 
 
 async def team(tenant: TenantRef) -> dict[int, PresenceState]:
     """Everyone's presence in the tenant (users never seen online are absent: offline)."""
-    from realtime.runtime import runtime
-
-    return await runtime().presence.snapshot(tenant.slug)
+    return await running().snapshot(tenant.slug)

@@ -52,6 +52,8 @@ async def publish(name: str, data: dict[str, Any] | None = None, *, channels: It
 
 
 async def _send(tenant: TenantRef, event: Event) -> None:
+    # deferred import: a real cycle, realtime.runtime -> hub -> presence -> publish (the hub announces presence
+    # through emit); sending after commit needs the running runtime, which a worker starts here on first use.
     from realtime.runtime import ensure_started
 
     rt = await ensure_started()

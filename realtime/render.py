@@ -13,14 +13,14 @@ from collections.abc import Awaitable, Callable
 import msgspec
 import structlog
 
-from app.accounts.services import Principal
 from app.lib import i18n
 from app.lib.db import TenantRef, tenant_context
 from realtime.events import Event, check_name
+from realtime.viewer import Viewer
 
 log = structlog.get_logger(__name__)
 
-Renderer = Callable[[Event, TenantRef, Principal], Awaitable[str | None]]
+Renderer = Callable[[Event, TenantRef, Viewer], Awaitable[str | None]]
 _RENDERERS: dict[str, list[Renderer]] = {}
 
 
@@ -71,7 +71,7 @@ def marker(event_id: int, *, event: Event | None = None, refresh: bool = False, 
     return f'<div id="sb-last-event" hx-swap-oob="true" hidden {" ".join(attrs)}></div>'
 
 
-async def render(event: Event, tenant: TenantRef, user: Principal) -> str:
+async def render(event: Event, tenant: TenantRef, user: Viewer) -> str:
     parts: list[str] = []
     renderers = _RENDERERS.get(event.name)
     if renderers:

@@ -8,8 +8,10 @@ import dataclasses
 import structlog
 
 from app.settings import Settings, get_settings
+from realtime import presence
 from realtime.backends.base import BroadcastBackend
 from realtime.backends.memory import MemoryBackend
+from realtime.backends.redis import RedisBackend
 from realtime.hub import Hub
 from realtime.presence import MemoryPresence, PresenceStore, RedisPresence
 
@@ -33,8 +35,6 @@ def build(settings: Settings | None = None) -> Runtime:
     backend: BroadcastBackend
     presence: PresenceStore
     if settings.redis.url:
-        from realtime.backends.redis import RedisBackend
-
         backend = RedisBackend(settings.redis.url, settings.redis.prefix)
         presence = RedisPresence(settings.redis.url, settings.redis.prefix)
     else:
@@ -51,6 +51,7 @@ async def start(rt: Runtime | None = None) -> bool:
     rt = rt or build()
     await rt.backend.start()
     _current = rt
+    presence.use(rt.presence)
     log.info("realtime_started", backend=rt.backend.name)
     return True
 
@@ -60,6 +61,7 @@ async def stop() -> None:
     rt, _current = _current, None
     if rt is None:
         return
+    presence.use(None)
     await rt.hub.stop()
     await rt.backend.stop()
     await rt.presence.close()

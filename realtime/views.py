@@ -16,7 +16,6 @@ from litestar import WebSocket, websocket
 from litestar.exceptions import WebSocketDisconnect
 from litestar.params import FromPath
 
-from app.accounts.services import Principal
 from app.lib.db import TenantRef
 from app.settings import get_settings
 from realtime import presence
@@ -24,6 +23,7 @@ from realtime.channels import may_watch
 from realtime.hub import Connection
 from realtime.runtime import runtime
 from realtime.sockets import json_frames, stop_reader
+from realtime.viewer import Viewer
 
 log = structlog.get_logger(__name__)
 
@@ -50,7 +50,7 @@ async def console_socket(socket: WebSocket[Any, Any, Any], slug: FromPath[str]) 
     tenant: TenantRef | None = state.get("tenant")
     user = socket.scope.get("user")
     origin = socket.headers.get("origin")
-    if (tenant is None or tenant.slug != slug or not isinstance(user, Principal) or user.via != "session"
+    if (tenant is None or tenant.slug != slug or not isinstance(user, Viewer) or user.via != "session"
             or origin not in get_settings().app.allowed_origins):
         await socket.close(code=CLOSE_REFUSED)
         return
@@ -61,7 +61,7 @@ async def console_socket(socket: WebSocket[Any, Any, Any], slug: FromPath[str]) 
     await _serve(socket, tenant, user, _last_id(raw), wait_hello=raw is None)
 
 
-async def _serve(socket: WebSocket[Any, Any, Any], tenant: TenantRef, user: Principal, last_id: int | None,
+async def _serve(socket: WebSocket[Any, Any, Any], tenant: TenantRef, user: Viewer, last_id: int | None,
                  *, wait_hello: bool) -> None:
     hub = runtime().hub
     conn = Connection(tenant, user, socket.send_text)

@@ -19,9 +19,11 @@ from app.lib.errors import NotFound
 from app.lib.identities import pretty_phone, try_phone
 from app.lib.storage import ObjectNotFound, get_storage
 from app.timeline import services as timeline
+from realtime import channels
 from realtime.publish import emit
 from telephony import client, twiml
 from telephony import config as config_service
+from telephony.events import CALL_UPDATED
 from telephony.tables import Call
 
 FINAL = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
@@ -139,9 +141,6 @@ async def emit_updated(call: dict[str, Any]) -> None:
     """Consoles re-render the call's item (state, hold, end); only calls that are in a conversation are shown."""
     if call["conversation"] is None:
         return
-    from realtime import channels
-    from telephony.events import CALL_UPDATED
-
     topics = [channels.queue()] + ([channels.user(call["operator"])] if call["operator"] else [])
     await emit(CALL_UPDATED, conversation_id=call["conversation"], call_id=call["id"], channels=topics)
 

@@ -19,7 +19,7 @@ from app.timeline import services as timeline
 from telephony import client, twiml
 from telephony import config as config_service
 from telephony.calls import FINAL, by_conversation, emit_updated, get
-from telephony.tables import Call
+from telephony.tables import Call, OperatorDevice
 
 
 @contextlib.asynccontextmanager
@@ -158,8 +158,6 @@ async def console_extras(ctx: dict[str, Any]) -> dict[str, Any]:
     calls = {r["conversation"]: r for r in rows}
     operators = []
     if ctx["mine"]:
-        from telephony.tables import OperatorDevice
-
         operators = await OperatorDevice.select(OperatorDevice.user.as_alias("id"),
                                                 OperatorDevice.user.name.as_alias("name")).where(
             OperatorDevice.user.status == "active").order_by(OperatorDevice.user.name)

@@ -8,9 +8,8 @@ from typing import Any
 
 import structlog
 
-from app.lib.db import current_uow, tenant_context
+from app.lib.db import current_uow, resolve_active, tenant_context
 from telephony import calls, sms
-from tenants import services as tenants
 
 log = structlog.get_logger(__name__)
 
@@ -32,7 +31,7 @@ HANDLERS: dict[str, Handler] = {
 async def process_webhook(payload: dict[str, Any]) -> None:
     """Apply one stored webhook. A failure is written on the webhook row (attempts, last_error) in its own
     transaction, then re-raised so the queue retries with back-off; a processed webhook is never applied twice."""
-    tenant = await tenants.resolve_active(payload["tenant"])
+    tenant = await resolve_active(payload["tenant"])
     if tenant is None:
         return
     webhook_id = int(payload["webhook_id"])

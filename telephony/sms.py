@@ -6,8 +6,8 @@ from typing import Any
 
 from app.accounts.services import Principal
 from app.contacts import services as contacts
+from app.conversations import message_events
 from app.conversations import services as conversations
-from app.email import events as message_events
 from app.lib.db import current_tenant, current_uow
 from app.lib.errors import Invalid
 from app.lib.identities import pretty_phone

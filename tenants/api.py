@@ -6,6 +6,7 @@ import msgspec
 from litestar import Response, get, post
 from litestar.params import JSONBody
 
+from app.lib.health import report
 from app.settings import get_settings
 from tenants import services
 from tenants.schemas import HealthOut, SignupIn, SignupOut
@@ -22,7 +23,5 @@ async def signup(data: JSONBody[SignupIn]) -> SignupOut:
 @get("/health", tags=["platform"],
      summary="Each part this process runs (database, Redis, job worker) and the queue depth; 503 when one is down")
 async def health() -> Response[HealthOut]:
-    from app.lib.health import report
-
     body = await report()
     return Response(msgspec.convert(body, HealthOut), status_code=503 if body["failing"] else 200)

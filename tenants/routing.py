@@ -12,16 +12,14 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from litestar.datastructures import Cookie
 from litestar.exceptions import NotFoundException
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.accounts import services as accounts
+from app.accounts.cookies import SESSION_COOKIE
 from app.lib import i18n, reqctx
-from app.lib.db import current_uow, tenant_context, tenant_selected
-from tenants import services as tenants
+from app.lib.db import current_uow, resolve_active, tenant_context, tenant_selected
 
-SESSION_COOKIE = "sb_session"
 STREAM_RESPONSE = "stream_response"
 
 
@@ -102,7 +100,7 @@ class TenantMiddleware:
             if slug is None:
                 await self.app(scope, receive, send)
                 return
-            tenant = await tenants.resolve_active(slug)
+            tenant = await resolve_active(slug)
             if tenant is None:
                 raise NotFoundException()
             scope.setdefault("state", {})["tenant"] = tenant
@@ -146,9 +144,3 @@ class TenantMiddleware:
             pass
         for message in held:
             await send(message)
-
-
-def session_cookie(slug: str, token: str, *, max_age: int | None, secure: bool) -> Cookie:
-    """The session cookie is scoped to the tenant's path: sessions of two shops never meet in one request."""
-    return Cookie(key=SESSION_COOKIE, value=token, path=f"/t/{slug}", httponly=True, samesite="lax", secure=secure,
-                  max_age=max_age)

@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import re
 import time
 
 import asyncpg
 
+from app.accounts import services as accounts
 from app.lib.clock import now
-from app.lib.db import TenantRef, platform_context, quote_schema, schema_transaction
-from app.lib.engine import DB
+from app.lib.db import SLUG_RE, TenantRef, platform_context, quote_schema, schema_transaction
 from app.lib.errors import Conflict, Invalid, NotFound
 from app.lib.identities import normalize_email
 from app.lib.security import check_password_policy, hash_password
 from tenants import migrations
 from tenants.tables import Tenant
 
-SLUG_RE = re.compile(r"^[a-z][a-z0-9_]{2,40}$")
 RESERVED_SLUGS = frozenset({
     "admin", "api", "app", "assets", "auth", "billing", "console", "dashboard", "default", "demo_admin", "docs",
     "health", "help", "information_schema", "login", "logout", "mail", "platform", "postgres", "public", "root",
@@ -46,17 +44,6 @@ def schema_for(slug: str) -> str:
 
 def _ref(row: dict) -> TenantRef:
     return TenantRef(id=row["id"], slug=row["slug"], schema=row["schema_name"], name=row["name"])
-
-
-async def resolve_active(slug: str) -> TenantRef | None:
-    """The tenant behind a URL slug, or None for unknown *and* suspended slugs (one answer: no probing).
-    Hand-written SQL on a pooled connection: every tenant request runs it before its unit of work opens."""
-    if not SLUG_RE.match(slug):
-        return None
-    async with DB.pool.acquire() as conn:
-        row = await conn.fetchrow(
-            "SELECT id, slug, schema_name, name FROM public.tenant WHERE slug = $1 AND status = 'active'", slug)
-    return _ref(dict(row)) if row else None
 
 
 async def get(slug: str) -> TenantRef:
@@ -92,8 +79,6 @@ class SignupResult:
 
 async def signup(shop_name: str, slug: str, email: str, password: str, owner_name: str = "") -> SignupResult:
     """Create a shop: registry row, schema, tables, owner and API key in ONE transaction (all or nothing)."""
-    from app.accounts import services as accounts
-
     started = time.perf_counter()
     shop_name = (shop_name or "").strip()
     if not shop_name:

@@ -10,6 +10,7 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from app.accounts import services as accounts
+from app.accounts.cookies import session_cookie
 from app.lib import i18n
 from app.lib.db import tenant_context
 from app.lib.errors import DomainError
@@ -17,7 +18,6 @@ from app.lib.forms import fields
 from app.lib.templates import render_page
 from app.settings import get_settings
 from tenants import services
-from tenants.routing import session_cookie
 
 
 @get("/", include_in_schema=False)

@@ -37,6 +37,7 @@ os.environ.update({
 os.environ.pop("REDIS_URL", None)
 
 from app import events_catalogue  # noqa: E402, F401  (every domain declares its events, as the app does)
+from app import jobs as _jobs  # noqa: E402, F401  (the job registry is handed to app.lib.jobs, as the app does)
 from app.lib.db import start_database, stop_database  # noqa: E402
 from app.lib.jobs import install_queue  # noqa: E402
 from tenants import services as tenant_services  # noqa: E402

@@ -7,15 +7,14 @@ from typing import Any
 from app.accounts import services
 from app.accounts.tables import Invitation, Workspace
 from app.lib import i18n, mail
-from app.lib.db import tenant_context
+from app.lib.db import resolve_active, tenant_context
 from app.lib.templates import render_text, word
 from app.settings import get_settings
-from tenants import services as tenants
 
 
 async def send_invitation(payload: dict[str, Any]) -> None:
     """Email the invitation link. Idempotent enough: re-sending the same link twice is harmless."""
-    tenant = await tenants.resolve_active(payload["tenant"])
+    tenant = await resolve_active(payload["tenant"])
     if tenant is None:
         return  # the shop was suspended or removed since; nothing to send
     async with tenant_context(tenant):

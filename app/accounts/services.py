@@ -9,17 +9,20 @@ import hashlib
 import hmac
 from typing import Any
 
-from app.accounts.tables import ROLES, ApiKey, Invitation, Session, User, Workspace
+import phonenumbers
+from babel.numbers import list_currencies
+
+from app.accounts.tables import ApiKey, Invitation, Session, User, Workspace
 from app.audit import services as audit
 from app.lib import i18n, jobs, reqctx
 from app.lib.clock import now
 from app.lib.db import TenantRef, current_tenant, current_uow
 from app.lib.errors import Conflict, Forbidden, Invalid, NotFound, TooManyAttempts, Unauthorized
 from app.lib.identities import normalize_email
+from app.lib.roles import RANK, ROLES
 from app.lib.security import check_password_policy, hash_password, new_token, token_hash, verify_password
 from app.settings import get_settings
 
-RANK = {"operator": 1, "supervisor": 2, "admin": 3, "owner": 4}
 API_KEY_PREFIX = "sbk_"
 
 
@@ -102,8 +105,6 @@ async def update_workspace(actor: Principal, *, display_name: str | None = None,
     if timezone is not None:
         changes[Workspace.timezone] = check_timezone(timezone)
     if default_region is not None:
-        import phonenumbers
-
         region = default_region.upper()
         if region not in phonenumbers.SUPPORTED_REGIONS:
             raise Invalid(f"Unknown country code {default_region!r}; use two letters like US or DE.",
@@ -114,8 +115,6 @@ async def update_workspace(actor: Principal, *, display_name: str | None = None,
     if onboarding_done is not None:
         changes[Workspace.onboarding_done] = onboarding_done
     if currency is not None:
-        from babel.numbers import list_currencies
-
         code = currency.strip().upper()
         if code not in list_currencies():
             raise Invalid("Write the currency as three letters like USD, EUR or BGN.", field="currency")

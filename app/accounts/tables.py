@@ -6,8 +6,6 @@ from piccolo.columns import Array, Boolean, ForeignKey, Integer, Serial, Text, T
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
-ROLES = ("owner", "admin", "supervisor", "operator")
-
 
 class User(Table, tablename="app_user"):
     id: Serial

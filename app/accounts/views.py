@@ -10,6 +10,7 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from app.accounts import services
+from app.accounts.cookies import SESSION_COOKIE, session_cookie
 from app.accounts.guards import requires, signed_in
 from app.audit import services as audit
 from app.lib import i18n
@@ -20,7 +21,6 @@ from app.lib.security import new_token
 from app.lib.templates import render_page
 from app.lib.wire import PathId, QueryId
 from app.settings import get_settings
-from tenants.routing import SESSION_COOKIE, session_cookie
 
 Req = Request[services.Principal, Any, Any]
 

@@ -28,6 +28,7 @@ from app.lib.db import TenantRef, tenant_context
 from app.lib.errors import DomainError
 from realtime import channels
 from realtime.channels import channel_name
+from realtime.runtime import ensure_started
 from realtime.sockets import finish, json_frames, next_burst
 
 CLOSE_GONE = 4404
@@ -92,8 +93,6 @@ async def chat_socket(socket: WebSocket[Any, Any, Any], slug: FromPath[str]) -> 
         await _refuse(socket, CLOSE_REFUSED)
         return
     session_id = int(session["id"])
-    from realtime.runtime import ensure_started
-
     backend = (await ensure_started()).backend
     topic = channels.chat(session_id)
     name = channel_name(tenant, topic)

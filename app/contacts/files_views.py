@@ -8,6 +8,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import UploadFile
 from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from litestar.response import Template
+from markupsafe import escape
 
 from app.accounts.guards import requires, signed_in
 from app.accounts.services import Principal
@@ -22,8 +23,6 @@ PARTIAL = "_partials/contact_files.html"
 
 
 def too_large_fragment(request: Request[Any, Any, Any], exc: RequestEntityTooLarge) -> Response[Any]:
-    from markupsafe import escape
-
     return Response(f'<p class="error" role="alert" data-testid="error">{escape(files.too_large_message())}</p>',
                     status_code=413, media_type="text/html")
 

@@ -13,6 +13,7 @@ from typing import Any
 import asyncpg
 import structlog
 
+from app.audit import services as audit
 from app.contacts import fields, identities, import_mapping, services
 from app.contacts.tables import ContactImport
 from app.lib import import_csv, jobs
@@ -37,7 +38,8 @@ def _decorate(row: dict[str, Any]) -> None:
 
 
 KIND = ImportKind(
-    table=ContactImport, noun="import", audit_name="contact_import", default_filename="contacts.csv",
+    table=ContactImport, noun="import", audit_name="contact_import", audit=audit.record,
+    default_filename="contacts.csv",
     job="contacts.run_import", state_columns=("processed",), decorate=_decorate, error_keys=(("index", -1),),
     columns=(ContactImport.id, ContactImport.filename, ContactImport.encoding, ContactImport.delimiter,
              ContactImport.mapping, ContactImport.status, ContactImport.total, ContactImport.processed,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from app.accounts.guards import requires
 from app.contacts import fields, import_mapping, imports
 from app.lib.import_pages import ImportPages, MappingForm, controller
 
@@ -20,4 +21,4 @@ def _read_mapping(form: Any, imp: dict[str, Any]) -> MappingForm:
 PAGES = ImportPages(service=imports, section="contacts", choices=_choices, read_mapping=_read_mapping)
 
 
-ImportViews = controller("ImportViews", PAGES)
+ImportViews = controller("ImportViews", PAGES, guards=[requires("admin")])

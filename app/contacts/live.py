@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from app.accounts import services as accounts
 from app.accounts.services import Principal
 from app.contacts import fields, services
 from app.contacts import fields_spec as spec
@@ -23,8 +24,6 @@ async def contact_card(event: Event, tenant: TenantRef, user: Principal) -> str 
     except NotFound:
         return None
     items, nxt = await timeline.page(card["id"], limit=30)
-    from app.accounts import services as accounts
-
     ctx = {"c": card, "items": items, "next": nxt, "channel": "", "channels": CHANNELS, "tenant": tenant,
            "user": user, "fields": await fields.definitions(), "users": await accounts.list_users(),
            "temperatures": ("hot", "warm", "cold"), "card_fields": spec.CARD, "edit": False, "oob": True}

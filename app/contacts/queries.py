@@ -7,14 +7,19 @@ import datetime as dt
 import json
 from typing import Any
 
-from app.orders.revenue import LAST_PURCHASE_SQL, NET_REVENUE_SQL, ORDER_COUNT_SQL
+# Purchase figures per contact `c`, read from the orders tables by name (keep in step with app.orders.revenue,
+# which computes the same figures for one contact's card). SQL text only: contacts sits below orders.
+NET_REVENUE_SQL = "(SELECT coalesce(sum(o.paid - o.refunded), 0) FROM shop_order o WHERE o.contact = c.id)"
+"""Net revenue of contact `c` in minor units (payments - refunds), for sorting and filtering contact lists."""
+ORDER_COUNT_SQL = ("(SELECT count(*) FROM shop_order o LEFT JOIN order_status s ON s.key = o.status "
+                   "WHERE o.contact = c.id AND coalesce(s.counts_as_sale, true))")
+LAST_PURCHASE_SQL = "(SELECT max(o.placed_at) FROM shop_order o WHERE o.contact = c.id)"
 
 SORTS = {
     "updated": "c.updated_at DESC, c.id DESC",
     "created": "c.created_at DESC, c.id DESC",
     "name": "lower(c.name) ASC, c.id ASC",
     "last_contact": "c.last_contact_at DESC NULLS LAST, c.id DESC",
-    # Purchase figures come from the orders domain (app.orders.revenue), computed by SQL per contact.
     "revenue": f"{NET_REVENUE_SQL} DESC, c.id DESC",
     "orders": f"{ORDER_COUNT_SQL} DESC, c.id DESC",
     "last_purchase": f"{LAST_PURCHASE_SQL} DESC NULLS LAST, c.id DESC",

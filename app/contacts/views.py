@@ -24,6 +24,7 @@ from app.lib.templates import render_page
 from app.lib.wire import PathId, QueryInt
 from app.timeline import services as timeline
 from app.timeline.tables import CHANNELS
+from realtime import current_id
 
 Req = Request[Principal, Any, Any]
 SECTIONS = spec.SECTIONS
@@ -110,8 +111,6 @@ class ContactViews(Controller):
 
     @get("/{contact_id:int}")
     async def card(self, request: Req, contact_id: PathId) -> Template:
-        from realtime import current_id
-
         ctx = await self._card_context(contact_id)
         # Live: edits and notes by others arrive over the page's websocket (watching this contact's channel).
         ctx.update(live=True, live_watch=f"contact:{contact_id}", last_event_id=await current_id())

@@ -22,6 +22,7 @@ from app.conversations.schemas import (
     TransferIn,
     WrapUpIn,
 )
+from app.lib.errors import NotFound
 from app.lib.wire import PathId
 
 Req = Request[Principal, Any, Any]
@@ -51,8 +52,6 @@ class ConversationsApi(Controller):
     async def read(self, request: Req, conversation_id: PathId) -> ConversationOut:
         row = await services.get(conversation_id)
         if row["queue_id"] not in await services.visible_queue_ids(request.user):
-            from app.lib.errors import NotFound
-
             raise NotFound(f"No conversation {conversation_id}.")
         return to_struct(ConversationOut, row)
 

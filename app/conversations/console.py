@@ -11,14 +11,13 @@ from app.accounts.services import Principal
 from app.conversations import services
 from app.lib.clock import now
 from app.lib.db import TenantRef
+from realtime import presence
 
 PANELS = ("queue", "mine", "presence", "totals")
 
 
 async def panel_context(tenant: TenantRef, user: Principal) -> dict[str, Any]:
     """Everything the console panels render, reloaded (never taken from an event payload)."""
-    from realtime import presence
-
     team = await presence.team(tenant)
     users = [u for u in await accounts.list_users() if u["status"] == "active"]
     now_ts = now().timestamp()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.conversations import events, live, services
+from app.conversations import events, live, message_events, services
 from app.conversations.api import ConversationsApi
 from app.conversations.settings_views import QueueSettingsViews
 from app.conversations.views import ConsoleViews
@@ -14,5 +14,6 @@ DOMAIN = Domain(
     renderers=(live.console_panels,),
     merge_steps=(services.MERGE_STEP,),
     piccolo_app="app.conversations.piccolo_app",
-    events=events,
+    # Message events are shared by every channel (email, SMS, chat, portal), so they live below the channels.
+    events=(events, message_events),
 )

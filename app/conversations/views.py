@@ -14,6 +14,7 @@ from app.conversations import console, services
 from app.lib.errors import DomainError
 from app.lib.templates import flash, render_page
 from app.lib.wire import PathId
+from realtime import current_id
 
 Req = Request[Principal, Any, Any]
 
@@ -25,8 +26,6 @@ class ConsoleViews(Controller):
 
     @get("/")
     async def page(self, request: Req) -> Template:
-        from realtime import current_id
-
         ctx = await console.panel_context(request.scope["state"]["tenant"], request.user)
         ctx.update(live=True, last_event_id=await current_id())
         return render_page(request, "pages/console.html", ctx)

@@ -12,11 +12,11 @@ from app.audit import services as audit
 from app.contacts.tables import Contact
 from app.deals.events import DEAL_MOVED
 from app.deals.tables import KINDS, Deal, DealOrder, DealStage, DealStageChange
+from app.lib import money
 from app.lib.clock import now
 from app.lib.db import current_uow
 from app.lib.domain import MergeStep
 from app.lib.errors import Conflict, Forbidden, Invalid, NotFound
-from app.orders import money
 from app.orders.tables import Order
 from app.timeline import services as timeline
 from realtime.publish import emit

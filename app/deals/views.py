@@ -16,10 +16,10 @@ from app.contacts.queries import ContactFilter
 from app.deals import services
 from app.deals.schemas import DealIn
 from app.deals.tables import KINDS
+from app.lib import money
 from app.lib.errors import DomainError
 from app.lib.templates import render_page
 from app.lib.wire import PathId
-from app.orders import money
 
 Req = Request[Principal, Any, Any]
 

@@ -14,8 +14,8 @@ from app.contacts import services as contacts
 from app.contacts.tables import Contact, ContactEmail, ContactPhone, Note
 from app.deals.tables import Deal, DealStageChange
 from app.demo.story import Story
+from app.lib import money
 from app.lib.db import current_uow
-from app.orders import money
 from app.orders.tables import Order, OrderItem, OrderPayment, OrderStatusChange
 from app.timeline import services as timeline
 

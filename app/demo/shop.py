@@ -7,11 +7,24 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from app import onboarding
+from app.accounts import services as accounts
 from app.accounts.services import Principal
 from app.accounts.tables import User
+from app.audit import services as audit
+from app.audit.tables import AuditEntry
+from app.chat import services as chat
+from app.chat.tables import ChatSettings
+from app.deals import services as deals
+from app.demo.seed import Writer
+from app.demo.story import tell
+from app.demo.talk import Talk
+from app.demo.texts import LOCALES
 from app.lib.clock import now
-from app.lib.db import TenantRef, current_uow, tenant_context
+from app.lib.db import TenantRef, current_uow, resolve_active, tenant_context
 from app.lib.security import hash_password
+from app.orders import pipeline
+from telephony import config
+from telephony.tables import TwilioConfig
 from tenants import services as tenants
 
 DEMO_SLUG = "demo"
@@ -41,10 +54,8 @@ STORY_VERSION = 1
 async def ensure_demo(*, seed: int = DEFAULT_SEED, locale: str = DEFAULT_LOCALE,
                       anchor: dt.datetime | None = None) -> bool:
     """Create the demo shop and its history if missing; True when something was created now."""
-    from app.demo.texts import LOCALES
-
     created = False
-    tenant = await tenants.resolve_active(DEMO_SLUG)
+    tenant = await resolve_active(DEMO_SLUG)
     if tenant is None:
         result = await tenants.signup(LOCALES[locale].shop_name, DEMO_SLUG, DEMO_OWNER[0], DEMO_OWNER[1],
                                       owner_name=DEMO_TEAM[0][2])
@@ -54,8 +65,6 @@ async def ensure_demo(*, seed: int = DEFAULT_SEED, locale: str = DEFAULT_LOCALE,
 
 async def seeded(tenant: TenantRef) -> dict[str, Any] | None:
     """How the shop's demo history was made (seed, locale, anchor, counts), or None when it has none."""
-    from app.audit.tables import AuditEntry
-
     async with tenant_context(tenant):
         row = await AuditEntry.select(AuditEntry.detail).where(AuditEntry.action == SEEDED).output(
             load_json=True).first()
@@ -66,16 +75,6 @@ async def seed_shop(tenant: TenantRef, *, seed: int = DEFAULT_SEED, locale: str 
                     anchor: dt.datetime | None = None) -> bool:
     """Give `tenant` the demo team and 90 days of history ending at `anchor` (default: now, to the minute), in one
     transaction; a shop that has it already is left as it is (False)."""
-    from app.accounts import services as accounts
-    from app.audit import services as audit
-    from app.audit.tables import AuditEntry
-    from app.deals import services as deals
-    from app.demo.seed import Writer
-    from app.demo.story import tell
-    from app.demo.talk import Talk
-    from app.demo.texts import LOCALES
-    from app.orders import pipeline
-
     loc = LOCALES[locale]
     anchor = (anchor or now()).astimezone(dt.UTC).replace(second=0, microsecond=0)
     async with tenant_context(tenant):
@@ -131,9 +130,6 @@ DEMO_DEVICES = {DEMO_OPERATOR[0]: "+14155550123", DEMO_OWNER[0]: "+14155550121",
 
 async def ensure_demo_telephony() -> bool:
     """Connect the demo shop to the simulated Twilio account (once: an admin's later changes are kept)."""
-    from telephony import config
-    from telephony.tables import TwilioConfig
-
     async def configure(users: dict[str, dict[str, Any]], owner: Any) -> None:
         await config.save(owner, {
             "account_sid": DEMO_TWILIO_SID, "auth_token": DEMO_TWILIO_TOKEN, "numbers": [DEMO_NUMBER],
@@ -147,9 +143,6 @@ async def ensure_demo_telephony() -> bool:
 async def ensure_demo_chat(site_origin: str) -> bool:
     """Let the demo shop's web chat run on `site_origin` (the simulator's /shop page plays the shop's website);
     once: an admin's later changes are kept."""
-    from app.chat import services as chat
-    from app.chat.tables import ChatSettings
-
     async def configure(users: dict[str, dict[str, Any]], owner: Any) -> None:
         await chat.update_settings(owner, allowed_origins=[site_origin],
                                    greeting="Welcome to Demo Shop! Ask us anything.")
@@ -159,7 +152,7 @@ async def ensure_demo_chat(site_origin: str) -> bool:
 
 async def _set_up_once(table: Any, configure: Callable[[dict[str, dict[str, Any]], Any], Awaitable[None]]) -> bool:
     """Run `configure(users by email, owner)` in the demo shop unless `table` has its row already."""
-    tenant = await tenants.resolve_active(DEMO_SLUG)
+    tenant = await resolve_active(DEMO_SLUG)
     if tenant is None:
         return False
     async with tenant_context(tenant):

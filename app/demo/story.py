@@ -19,7 +19,7 @@ from faker import Faker
 
 from app.demo import texts
 from app.demo.texts import Locale
-from app.orders import money
+from app.lib import money
 
 DAY = 86_400
 HOUR = 3_600

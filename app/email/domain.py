@@ -3,7 +3,7 @@ applied migrations and queued job rows store): accounts, templates, compose, inb
 
 from __future__ import annotations
 
-from app.email import events, jobs, live, outbound
+from app.email import jobs, live, outbound
 from app.email.api import MessagingApi
 from app.email.views import ConsoleEmailViews, EmailComposeViews, EmailSettingsViews, EmailTemplateViews
 from app.lib.domain import Domain
@@ -20,5 +20,4 @@ DOMAIN = Domain(
     renderers=(live.console_on_email,),
     merge_steps=(outbound.MERGE_STEP,),
     piccolo_app="app.email.piccolo_app",
-    events=events,
 )

@@ -5,20 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from app.contacts import identities
+from app.conversations import message_events
 from app.conversations import services as conversations
-from app.email import events as message_events
 from app.email import outbound
 from app.email.listener import split_address
 from app.email.parse import ParsedMail, parse
 from app.email.tables import EmailMessage, InboundMail
 from app.lib.clock import now
-from app.lib.db import tenant_context
+from app.lib.db import resolve_active, tenant_context
 from app.lib.errors import Invalid
 from app.lib.identities import normalize_email
 from app.timeline import services as timeline
 from realtime import channels
 from realtime.publish import emit
-from tenants import services as tenants
 
 
 class InboundEmail:
@@ -102,7 +101,7 @@ class InboundEmail:
 
 async def process(payload: dict[str, Any]) -> None:
     """Job: parse and file one stored inbound mail. Idempotent: a processed mail is left alone."""
-    tenant = await tenants.resolve_active(payload["tenant"])
+    tenant = await resolve_active(payload["tenant"])
     if tenant is None:
         return
     async with tenant_context(tenant):

@@ -7,7 +7,13 @@ without a parseable From gets 550 at the end of DATA; a database failure is a 45
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import email.utils
+import os
+import select
+import signal
+import subprocess
+import sys
 from collections.abc import Callable
 from email import policy
 from email.parser import BytesParser
@@ -17,10 +23,10 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from app.email import parse
 from app.email.tables import InboundMail
-from app.lib.db import TenantRef, tenant_context
+from app.lib import health
+from app.lib.db import TenantRef, database_url, resolve_active, start_database, stop_database, tenant_context
 from app.lib.jobs import enqueue
 from app.settings import get_settings
-from tenants import services as tenants
 
 log = structlog.get_logger(__name__)
 
@@ -41,7 +47,7 @@ class InboundHandler:
                           rcpt_options: list[str]) -> str:
         parts = split_address(address)
         try:
-            tenant = await tenants.resolve_active(parts[0]) if parts else None
+            tenant = await resolve_active(parts[0]) if parts else None
         except Exception:  # the database is away: the sender keeps the mail and tries again later
             log.exception("inbound_rcpt_lookup_failed")
             return "451 4.3.0 Temporary failure, try again later"
@@ -134,10 +140,6 @@ async def serve_forever(stop: asyncio.Event | None = None, host: str | None = No
                         health_port: int | None = None, on_ready: Callable[[], None] | None = None) -> None:
     """`switchboard mail-in`: the database pool, then the listener until stopped (and /health on `health_port`);
     `on_ready` once it listens."""
-    from app.lib import health
-    from app.lib.db import start_database, stop_database
-    from app.lib.lifecycle import database_url
-
     settings = get_settings()
     owns = await start_database(database_url(), 1, max(4, settings.db.pool_min))
     bind_host, bind_port = host or settings.mail.mail_in_host, port or settings.mail.mail_in_port
@@ -174,9 +176,6 @@ def main(host: str | None = None, port: int | None = None, health_port: int | No
          ready_fd: int | None = None) -> None:
     """Run the listener until SIGINT/SIGTERM (the `switchboard mail-in` command); `ready_fd` gets one byte once
     it listens and is closed (how `switchboard run` learns that its child bound the port)."""
-    import os
-    import signal
-
     def ready() -> None:
         if ready_fd is not None:
             os.write(ready_fd, b"1")
@@ -195,11 +194,6 @@ def main(host: str | None = None, port: int | None = None, health_port: int | No
 def die_with_parent(parent: int) -> None:
     """Ask Linux to send SIGTERM when the parent goes (even by SIGKILL), so a child of `switchboard run` never
     outlives it holding the port; then check the parent was not already gone."""
-    import ctypes
-    import os
-    import signal
-    import sys
-
     if sys.platform.startswith("linux"):
         pr_set_pdeathsig = 1
         ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, int(signal.SIGTERM))
@@ -211,10 +205,6 @@ class Child:
     """The `mail-in` process `switchboard run` starts, with a pipe on which it says it listens."""
 
     def __init__(self) -> None:
-        import os
-        import subprocess
-        import sys
-
         read_fd, write_fd = os.pipe()
         self._ready = os.fdopen(read_fd, "rb", buffering=0)
         cmd = [sys.executable, "-c", "from app.cli import main; main()", "mail-in", "--ready-fd", str(write_fd),
@@ -224,8 +214,6 @@ class Child:
 
     def wait_ready(self, timeout: float = 120) -> bool:
         """True once the child listens; False when it exited (or went silent) without listening."""
-        import select
-
         try:
             readable, _, _ = select.select([self._ready], [], [], timeout)
             return bool(readable) and self._ready.read(1) == b"1"
@@ -233,8 +221,6 @@ class Child:
             self._ready.close()
 
     def returncode(self) -> int | None:
-        import subprocess
-
         try:
             return self.proc.wait(5)
         except subprocess.TimeoutExpired:
@@ -242,8 +228,6 @@ class Child:
 
     def stop(self, timeout: float = 15) -> None:
         """SIGTERM, wait for it to close its port and pool, SIGKILL if it will not."""
-        import subprocess
-
         if self.proc.poll() is None:
             self.proc.terminate()
             try:

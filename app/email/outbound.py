@@ -16,13 +16,13 @@ import structlog
 from app.accounts.services import Principal
 from app.accounts.tables import Workspace
 from app.contacts import services as contacts
+from app.conversations import message_events
 from app.conversations.tables import Conversation
 from app.email import config, templating
-from app.email import events as message_events
 from app.email.tables import EmailMessage, EmailTemplate
 from app.lib import mail
 from app.lib.clock import now
-from app.lib.db import tenant_context
+from app.lib.db import resolve_active, tenant_context
 from app.lib.domain import MergeStep
 from app.lib.errors import Invalid, NotFound
 from app.lib.identities import normalize_email
@@ -31,7 +31,6 @@ from app.lib.storage import get_storage
 from app.settings import get_settings
 from app.timeline import services as timeline
 from realtime.publish import emit
-from tenants import services as tenants
 
 log = structlog.get_logger(__name__)
 
@@ -246,7 +245,7 @@ async def deliver(payload: dict[str, Any]) -> None:
     database refuses the marker) between reading the 250 and committing `sent_at`, the next attempt sends the
     message again, with the same Message-ID, so the receiving side can recognise the copy and drop it.
     """
-    tenant = await tenants.resolve_active(payload["tenant"])
+    tenant = await resolve_active(payload["tenant"])
     if tenant is None:
         return
     async with tenant_context(tenant):

@@ -12,6 +12,7 @@ from app.accounts.guards import signed_in
 from app.accounts.services import Principal
 from app.home import services
 from app.lib.templates import render_page
+from realtime import current_id
 
 Req = Request[Principal, Any, Any]
 
@@ -23,8 +24,6 @@ class HomeViews(Controller):
 
     @get("/")
     async def home(self, request: Req, slug: FromPath[str]) -> Template | Redirect:
-        from realtime import current_id
-
         ctx = await services.context(request.scope["state"]["tenant"], request.user)
         if not ctx["workspace"]["onboarding_done"] and request.user.has_role("admin"):
             return Redirect(f"/t/{slug}/onboarding", status_code=303)

@@ -10,6 +10,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from app.lib.db import current_tenant
+from app.settings import get_settings
 
 
 class SecretUnreadable(Exception):
@@ -25,8 +26,6 @@ def _fernet(secret_key: str, schema: str, purpose: str) -> Fernet:
 
 
 def _current(purpose: str) -> Fernet:
-    from app.settings import get_settings
-
     return _fernet(get_settings().app.secret_key, current_tenant().schema, purpose)
 
 

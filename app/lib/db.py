@@ -23,11 +23,14 @@ import structlog
 from piccolo.engine.postgres import PostgresTransaction
 
 from app.lib.engine import DB
+from app.settings import SettingsError, get_settings
 
 log = structlog.get_logger(__name__)
 
 NO_TENANT_SEARCH_PATH = "sb_no_tenant_selected"
 SCHEMA_RE = re.compile(r"^(t_[a-z][a-z0-9_]{2,40}|public)$")
+SLUG_RE = re.compile(r"^[a-z][a-z0-9_]{2,40}$")
+"""A tenant slug (tenants.services.validate_slug says why one is refused); its schema is `t_<slug>`."""
 
 
 class NoTenantError(RuntimeError):
@@ -74,6 +77,17 @@ async def save_single_row(table: Any, values: dict[Any, Any], row_id: int | None
         await table.insert(table(**{column._meta.name: value for column, value in values.items()}))
     else:
         await table.update(values).where(table.id == row_id)
+
+
+async def resolve_active(slug: str) -> TenantRef | None:
+    """The tenant behind a URL slug, or None for unknown *and* suspended slugs (one answer: no probing).
+    Hand-written SQL on a pooled connection: every tenant request runs it before its unit of work opens."""
+    if not SLUG_RE.match(slug):
+        return None
+    async with DB.pool.acquire() as conn:
+        row = await conn.fetchrow(
+            "SELECT id, slug, schema_name, name FROM public.tenant WHERE slug = $1 AND status = 'active'", slug)
+    return TenantRef(id=row["id"], slug=row["slug"], schema=row["schema_name"], name=row["name"]) if row else None
 
 
 def quote_schema(schema: str) -> str:
@@ -174,6 +188,14 @@ def tenant_context(tenant: TenantRef) -> contextlib.AbstractAsyncContextManager[
 def platform_context() -> contextlib.AbstractAsyncContextManager[UnitOfWork]:
     """A transaction in `public`, for the tenant registry and other platform-wide tables."""
     return schema_transaction("public", None)
+
+
+def database_url() -> str:
+    url = get_settings().db.url
+    if not url:
+        raise SettingsError("DATABASE_URL is not set: export it, or use `switchboard run`, which starts an embedded "
+                            "PostgreSQL when it is unset.")
+    return url
 
 
 async def start_database(dsn: str, min_size: int = 2, max_size: int = 20) -> bool:

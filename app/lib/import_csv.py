@@ -9,6 +9,8 @@ import io
 from collections import Counter
 from collections.abc import Iterator
 
+from charset_normalizer import from_bytes
+
 from app.lib.errors import Invalid
 from app.lib.uploads import TEXT, sniff
 
@@ -54,8 +56,6 @@ def detect_encoding(data: bytes) -> str:
 
 
 def _legacy(data: bytes) -> str:
-    from charset_normalizer import from_bytes
-
     best = from_bytes(data[:200_000]).best()
     if best is None:
         raise Invalid("The file is not text in any encoding we know; upload a CSV file (UTF-8 or Windows-1251).",

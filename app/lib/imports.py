@@ -12,7 +12,7 @@ import asyncio
 import dataclasses
 import itertools
 import json
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 from litestar import Request, Response
@@ -20,7 +20,6 @@ from litestar.datastructures import UploadFile
 from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from piccolo.table import Table
 
-from app.audit import services as audit
 from app.lib import import_csv, import_errors, jobs
 from app.lib.clock import now
 from app.lib.db import TenantRef, current_tenant, current_uow, tenant_context, tenant_selected
@@ -108,6 +107,9 @@ class ImportKind:
     """What a person calls one: "import", "order import"."""
     audit_name: str
     """Prefix of the audit actions and the target type: "contact_import"."""
+    audit: Callable[..., Awaitable[None]]
+    """Writes one audit entry in the current unit of work: app.audit.services.record, handed in by the domain
+    (lib sits below the audit domain)."""
     default_filename: str
     job: str
     columns: tuple[Any, ...]
@@ -207,10 +209,10 @@ class ImportKind:
                 mapping={"header": header, "fields": suggested, "suggested": suggested, **mapping_extra},
                 status="uploaded", total=total, created_by=actor.user_id)).returning(self.table.id)
             import_id = int(inserted[0]["id"])
-            await audit.record(f"{self.audit_name}.uploaded", actor_id=actor.user_id, actor=actor.label,
-                               target_type=self.audit_name, target_id=import_id,
-                               detail={"filename": name, "rows": total, "encoding": parsed.encoding,
-                                       "size": len(data)})
+            await self.audit(f"{self.audit_name}.uploaded", actor_id=actor.user_id, actor=actor.label,
+                             target_type=self.audit_name, target_id=import_id,
+                             detail={"filename": name, "rows": total, "encoding": parsed.encoding,
+                                     "size": len(data)})
         except BaseException:
             await storage.delete(key)
             raise
@@ -250,9 +252,9 @@ class ImportKind:
         mapped = {h: f for h, f in zip(state["mapping"]["header"], state["mapping"]["fields"], strict=True)
                   if f != ignore}
         choices = {k: v for k, v in state["mapping"].items() if k not in ("header", "fields", "suggested")}
-        await audit.record(f"{self.audit_name}.started", actor_id=actor.user_id, actor=actor.label,
-                           target_type=self.audit_name, target_id=import_id,
-                           detail={"rows": state["total"], "mapping": mapped, **choices})
+        await self.audit(f"{self.audit_name}.started", actor_id=actor.user_id, actor=actor.label,
+                         target_type=self.audit_name, target_id=import_id,
+                         detail={"rows": state["total"], "mapping": mapped, **choices})
         return await self.get(import_id)
 
     async def _resume(self, actor: Any, state: dict[str, Any]) -> dict[str, Any]:
@@ -264,9 +266,9 @@ class ImportKind:
                            "has it in hand; wait for it to finish, or upload the file again to import it with "
                            "another mapping.")
         await self.table.update({self.table.status: "queued"}).where(self.table.id == import_id)
-        await audit.record(f"{self.audit_name}.resumed", actor_id=actor.user_id, actor=actor.label,
-                           target_type=self.audit_name, target_id=import_id,
-                           detail={"rows": state["total"], "was": state["status"]})
+        await self.audit(f"{self.audit_name}.resumed", actor_id=actor.user_id, actor=actor.label,
+                         target_type=self.audit_name, target_id=import_id,
+                         detail={"rows": state["total"], "was": state["status"]})
         return await self.get(import_id)
 
     # -- the job -------------------------------------------------------------------------------------------------
@@ -298,12 +300,12 @@ class ImportKind:
             error = {**dict(self.error_keys), "row": 0, "field": "file", "message": reason}
             await self.table.update({self.table.status: "failed", self.table.finished_at: now(),
                                      self.table.errors: [error]}).where(self.table.id == import_id)
-            await audit.record(f"{self.audit_name}.failed", actor=self._label(import_id),
-                               target_type=self.audit_name, target_id=import_id, detail={"reason": reason})
+            await self.audit(f"{self.audit_name}.failed", actor=self._label(import_id),
+                             target_type=self.audit_name, target_id=import_id, detail={"reason": reason})
 
     async def finished(self, state: dict[str, Any], actor: ImportActor, import_id: int) -> None:
         """Audit the end of an import with its final counters (inside the batch transaction that finished it)."""
         final = await self.get(import_id)
-        await audit.record(f"{self.audit_name}.finished", actor_id=state["created_by"], actor=actor.label,
-                           target_type=self.audit_name, target_id=import_id,
-                           detail={k: final[k] for k in ("total", "created", "updated", "unchanged", "failed")})
+        await self.audit(f"{self.audit_name}.finished", actor_id=state["created_by"], actor=actor.label,
+                         target_type=self.audit_name, target_id=import_id,
+                         detail={k: final[k] for k in ("total", "created", "updated", "unchanged", "failed")})

@@ -12,7 +12,7 @@ import contextvars
 import dataclasses
 import functools
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -32,6 +32,7 @@ from pgqueuer.ports.driver import NotifyCallback
 
 from app.lib.backoff import Backoff
 from app.lib.db import current_tenant, current_uow, raw_connect
+from app.settings import get_settings
 
 log = structlog.get_logger(__name__)
 
@@ -47,14 +48,22 @@ class JobSpec:
     """Retries with exponential back-off (1 s doubling, capped at 5 minutes); after that the job is held as failed."""
 
 
+_REGISTRY: dict[str, JobSpec] = {}
+"""Every job the process knows, by entrypoint name. Filled by `register()`, which app/jobs.py calls on import: lib
+holds the registry, the composition roots (app.asgi, app.cli, the tests) import app.jobs to fill it."""
+
+
+def register(jobs: Mapping[str, JobSpec]) -> None:
+    """Add jobs to the registry that `enqueue` checks names against and `Worker` runs."""
+    _REGISTRY.update(jobs)
+
+
 async def enqueue(entrypoint: str, payload: dict[str, Any], *, delay: timedelta | None = None,
                   dedupe_key: str | None = None) -> int | None:
     """Queue `entrypoint` for the current tenant inside the current transaction. With `dedupe_key`, a job with
     that key still queued or running is kept and nothing is added (returns None)."""
-    from app.jobs import REGISTRY
-
-    if entrypoint not in REGISTRY:
-        raise KeyError(f"unknown job {entrypoint!r}: register it in app/jobs.py")
+    if entrypoint not in _REGISTRY:
+        raise KeyError(f"unknown job {entrypoint!r}: register it in app/jobs.py (and import app.jobs at start-up)")
     body = {"tenant": current_tenant().slug, **payload}
     queries = Queries.from_asyncpg_connection(current_uow().connection)
     if dedupe_key is None:
@@ -238,8 +247,6 @@ class Worker:
 
     def __init__(self, dsn: str | None = None, *, poll_seconds: float = 5.0, stop_seconds: float | None = None,
                  heartbeat_seconds: float | None = None) -> None:
-        from app.settings import get_settings
-
         settings = get_settings().jobs
         self.dsn = dsn
         self.poll = timedelta(seconds=poll_seconds)
@@ -318,11 +325,9 @@ class Worker:
     # -- the job queue -------------------------------------------------------------------------------------------
 
     async def _run_jobs(self) -> None:
-        from app.jobs import REGISTRY
-
         qm = QueueManager(Queries(self.connection))  # type: ignore[arg-type]
         qm.shutdown = self.stopping  # one stop for the queue, the jobs' checkpoints and the supervisor
-        for name, spec in REGISTRY.items():
+        for name, spec in _REGISTRY.items():
             def factory(params: EntrypointExecutorParameters, spec: JobSpec = spec) -> DatabaseRetryEntrypointExecutor:
                 return DatabaseRetryEntrypointExecutor(parameters=params, max_attempts=spec.max_attempts)
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import aiosmtplib
 import structlog
+from aiosmtpd.controller import Controller
 
 from app.settings import MailSettings
 
@@ -97,8 +98,6 @@ class CatcherHandler:
 
 
 def start_catcher(host: str, port: int, folder: Path, announce: Any = None) -> Any:
-    from aiosmtpd.controller import Controller
-
     controller = Controller(CatcherHandler(folder, announce), hostname=host, port=port)
     controller.start()
     return controller

@@ -13,10 +13,12 @@ import collections
 import time
 from typing import Any
 
+import redis.asyncio as aioredis
 import structlog
 
 from app.lib.errors import TooManyAttempts
 from app.lib.i18n import N_
+from app.settings import get_settings
 
 log = structlog.get_logger(__name__)
 
@@ -66,8 +68,6 @@ class Limiter:
     def _redis(self) -> tuple[str | None, str]:
         if self._redis_url is not None:
             return self._redis_url, self._prefix or "sb"
-        from app.settings import get_settings
-
         settings = get_settings().redis
         return settings.url, self._prefix or settings.prefix
 
@@ -98,8 +98,6 @@ _clients: dict[tuple[int, str], Any] = {}
 
 def _client(url: str) -> Any:
     """One client per event loop and URL (connections belong to the loop that opened them)."""
-    import redis.asyncio as aioredis
-
     loop = asyncio.get_running_loop()
     key = (id(loop), url)
     client = _clients.get(key)

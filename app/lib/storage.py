@@ -12,6 +12,7 @@ from collections.abc import AsyncIterable, AsyncIterator
 from pathlib import Path
 
 from app.lib.db import current_tenant
+from app.settings import get_settings
 
 CHUNK = 64 * 1024
 # `<tenant schema>/<namespace>/<32 hex>`: nothing a caller or a filename can influence reaches a path.
@@ -176,8 +177,6 @@ _override: Storage | None = None
 
 @functools.cache
 def _configured() -> Storage:
-    from app.settings import get_settings
-
     settings = get_settings()
     if settings.storage.backend == "memory":
         return MemoryStorage()

@@ -12,6 +12,9 @@ from litestar.response import Template
 
 from app.lib import csrf, i18n
 from app.lib.i18n import N_
+from app.lib.identities import pretty_phone
+from app.lib.markdown import render as markdown
+from app.lib.roles import ROLES
 
 WORDS: dict[str, str] = {
     # channels and directions
@@ -62,7 +65,7 @@ def environment() -> Environment:
         lambda message: i18n.current().translations.gettext(message),
         lambda singular, plural, n: i18n.current().translations.ngettext(singular, plural, n),
         newstyle=True)
-    env.globals["ROLES"] = ("owner", "admin", "supervisor", "operator")
+    env.globals["ROLES"] = ROLES
     env.globals["viewer"] = i18n.current
     env.globals["LANGUAGES"] = i18n.LANGUAGES
     env.filters["datetime"] = i18n.format_datetime
@@ -72,9 +75,6 @@ def environment() -> Environment:
     env.filters["number"] = i18n.format_number
     env.filters["money"] = i18n.format_money
     env.filters["word"] = word
-    from app.lib.identities import pretty_phone
-    from app.lib.markdown import render as markdown
-
     env.filters["markdown"] = markdown
     env.filters["phone"] = pretty_phone
     return env

@@ -4,6 +4,7 @@ portal links, messages, revenue per contact, and the admin's pipeline."""
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from typing import Any
 
 from litestar import Controller, Request, Response, delete, get, patch, post, put
@@ -16,6 +17,7 @@ from app.contacts.services import to_struct
 from app.lib import jobs
 from app.lib.db import current_tenant
 from app.lib.errors import Invalid, NotFound
+from app.lib.identities import normalize_email
 from app.lib.wire import PathId, QueryId, QueryInt
 from app.orders import notify, pipeline, portal, revenue, services
 from app.orders.schemas import (
@@ -39,6 +41,7 @@ from app.orders.schemas import (
     StatusDefPatch,
     StatusIn,
 )
+from telephony import config as twilio_config
 
 Req = Request[Principal, Any, Any]
 
@@ -153,8 +156,6 @@ class OrdersApi(Controller):
 
 async def send_portal_link(actor: Principal, order_id: int, channel: str, to: str | None) -> dict[str, Any]:
     """Queue the email or SMS with the order's portal link, issuing one if needed."""
-    from app.lib.identities import normalize_email
-
     order = await services.get(order_id)
     if channel not in ("email", "sms"):
         raise Invalid("channel must be email or sms.", field="channel")
@@ -173,9 +174,6 @@ async def send_portal_link(actor: Principal, order_id: int, channel: str, to: st
 
 async def _queue_portal_sms(actor: Principal, order_id: int, card: dict[str, Any], to: str | None) -> dict[str, Any]:
     """The SMS goes out through the tenant's own Twilio account: without one, a 400 saying what to set up."""
-    import secrets
-
-    from telephony import config as twilio_config
 
     twilio = await twilio_config.load()
     if twilio is None or not twilio.numbers:

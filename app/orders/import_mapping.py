@@ -10,8 +10,8 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from app.lib import money
 from app.lib.errors import Invalid
-from app.orders import money
 
 IGNORE = "ignore"
 FIELDS: tuple[tuple[str, str], ...] = (

@@ -21,11 +21,12 @@ from typing import Any
 import asyncpg
 import structlog
 
-from app.lib import import_csv, jobs
+from app.audit import services as audit
+from app.lib import import_csv, jobs, money
 from app.lib.db import TenantRef, tenant_context
 from app.lib.errors import Conflict, DomainError, Invalid
 from app.lib.imports import ERRORS_SHOWN, MAX_ERRORS_KEPT, ImportActor, ImportKind
-from app.orders import import_mapping, money, pipeline, services
+from app.orders import import_mapping, pipeline, services
 from app.orders.import_mapping import IGNORE, Line
 from app.orders.schemas import CustomerIn, ItemIn, OrderIn
 from app.orders.tables import Order, OrderImport
@@ -45,7 +46,8 @@ def _decorate(row: dict[str, Any]) -> None:
 
 
 KIND = ImportKind(
-    table=OrderImport, noun="order import", audit_name="order_import", default_filename="orders.csv",
+    table=OrderImport, noun="order import", audit_name="order_import", audit=audit.record,
+    default_filename="orders.csv",
     job="orders.run_import", state_columns=("orders_done",), decorate=_decorate,
     error_order="(x.e->>'row')::int, x.n", error_keys=(("external_id", ""),),
     columns=(OrderImport.id, OrderImport.filename, OrderImport.encoding, OrderImport.delimiter, OrderImport.mapping,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from app.accounts.guards import requires
 from app.lib.import_pages import ImportPages, MappingForm, controller
 from app.orders import import_mapping, imports
 
@@ -22,4 +23,4 @@ PAGES = ImportPages(service=imports, section="orders", choices=_choices, read_ma
                     dom="order-import")
 
 
-OrderImportViews = controller("OrderImportViews", PAGES)
+OrderImportViews = controller("OrderImportViews", PAGES, guards=[requires("admin")])

@@ -7,20 +7,20 @@ from typing import Any
 
 from app.accounts.tables import User, Workspace
 from app.contacts import services as contacts
-from app.lib import i18n, mail
-from app.lib.db import tenant_context
+from app.lib import i18n, mail, money
+from app.lib.db import resolve_active, tenant_context
 from app.lib.errors import DomainError
 from app.lib.templates import render_text
-from app.orders import portal
+from app.orders import imports, notify, pipeline, portal
 from app.orders.tables import Order
 from app.settings import get_settings
 from app.timeline import services as timeline
-from tenants import services as tenants
+from telephony import sms
 
 
 async def send_portal_link(payload: dict[str, Any]) -> None:
     """Email the order's current portal link; a link revoked since the job was queued is not sent."""
-    tenant = await tenants.resolve_active(payload["tenant"])
+    tenant = await resolve_active(payload["tenant"])
     if tenant is None:
         return
     async with tenant_context(tenant):
@@ -63,9 +63,7 @@ async def send_portal_sms(payload: dict[str, Any]) -> None:
     since the job was queued is not sent. A refusal that a retry cannot fix (no Twilio, a bad number) is put on the
     timeline instead of being retried; Twilio being unreachable (502) is retried with back-off.
     """
-    from telephony import sms
-
-    tenant = await tenants.resolve_active(payload["tenant"])
+    tenant = await resolve_active(payload["tenant"])
     if tenant is None:
         return
     send_id = str(payload.get("send_id") or "")
@@ -105,10 +103,7 @@ async def send_portal_sms(payload: dict[str, Any]) -> None:
 
 async def send_status_email(payload: dict[str, Any]) -> None:
     """The tenant's status email to the customer, from its sandboxed template; recorded on the timeline."""
-    from app.contacts import services as contacts
-    from app.orders import money, notify, pipeline
-
-    tenant = await tenants.resolve_active(payload["tenant"])
+    tenant = await resolve_active(payload["tenant"])
     if tenant is None:
         return
     async with tenant_context(tenant):
@@ -155,9 +150,7 @@ async def send_status_email(payload: dict[str, Any]) -> None:
 
 async def run_import(payload: dict[str, Any]) -> None:
     """Land the orders of a CSV import in batches; resumes at the last committed order when retried."""
-    from app.orders import imports
-
-    tenant = await tenants.resolve_active(payload["tenant"])
+    tenant = await resolve_active(payload["tenant"])
     if tenant is None:
         return
     await imports.run(tenant, int(payload["import_id"]), actor_label=str(payload.get("actor", "")))

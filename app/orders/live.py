@@ -8,10 +8,11 @@ from typing import Any
 
 from app.accounts.services import Principal
 from app.conversations import console
+from app.lib import money
 from app.lib.db import TenantRef
 from app.lib.errors import NotFound
 from app.lib.templates import render_text
-from app.orders import money, pipeline, revenue, services
+from app.orders import pipeline, revenue, services
 from realtime import renders
 from realtime.events import Event
 

@@ -12,6 +12,7 @@ from app.audit import services as audit
 from app.lib import i18n, jobs, usertemplates
 from app.lib.errors import Forbidden, Invalid
 from app.lib.i18n import N_
+from app.orders import pipeline
 from app.orders.tables import OrderNotification
 from realtime.events import Event
 
@@ -59,8 +60,6 @@ async def configure(actor: Principal, *, enabled: bool, statuses: list[str], sub
                     ) -> dict[str, Any]:
     if not actor.has_role("admin"):
         raise Forbidden("Only an admin can change customer notifications.")
-    from app.orders import pipeline
-
     known = await pipeline.by_key()
     for i, key in enumerate(statuses):
         if key not in known:

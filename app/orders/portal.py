@@ -17,15 +17,15 @@ from app.accounts.services import Principal
 from app.audit import services as audit
 from app.contacts import services as contacts
 from app.conversations import services as conversations
+from app.conversations.message_events import MESSAGE_RECEIVED, MESSAGE_SENT
 from app.conversations.tables import OPEN_STATUSES, Conversation
-from app.email.events import MESSAGE_RECEIVED, MESSAGE_SENT
 from app.lib.clock import now
 from app.lib.db import current_tenant
 from app.lib.errors import NotFound
 from app.lib.forms import message_text
 from app.lib.ratelimit import Limiter
 from app.lib.security import constant_time_equals, token_hash
-from app.orders import pipeline
+from app.orders import pipeline, services
 from app.orders.tables import Order, OrderMessage
 from app.settings import get_settings
 from app.timeline import services as timeline
@@ -48,8 +48,6 @@ def url_for(slug: str, token: str) -> str:
 
 async def issue(actor: Principal, order_id: int) -> dict[str, Any]:
     """A new portal link for the order; any earlier link stops working."""
-    from app.orders import services
-
     row = await services.lock(order_id)
     nonce = secrets.token_hex(16)
     token = derive_token(current_tenant().slug, order_id, nonce)
@@ -84,8 +82,6 @@ async def current_link(order_id: int) -> dict[str, Any] | None:
 
 
 async def revoke(actor: Principal, order_id: int) -> None:
-    from app.orders import services
-
     row = await services.lock(order_id)
     await Order.update({Order.portal_nonce: None, Order.portal_token_hash: None,
                         Order.portal_revoked_at: now()}).where(Order.id == order_id)
@@ -106,8 +102,6 @@ async def resolve(token: str) -> int:
 
 async def view(order_id: int) -> dict[str, Any]:
     """Everything the portal page shows, and nothing else: this one order, its history, its messages."""
-    from app.orders import services
-
     order = await services.get(order_id)
     defs = await pipeline.by_key()
     labels = {k: s["label"] for k, s in defs.items()}
@@ -133,8 +127,6 @@ def _body(body: Any) -> str:
 
 async def customer_message(order_id: int, body: str) -> dict[str, Any]:
     """From the portal: lands on the contact's timeline (channel chat, in) and in the console queue."""
-    from app.orders import services
-
     text = _body(body)
     row = await services.lock(order_id)
     ref = f"order:{order_id}"
@@ -163,8 +155,6 @@ async def customer_message(order_id: int, body: str) -> dict[str, Any]:
 
 async def reply(actor: Principal, order_id: int, body: str) -> dict[str, Any]:
     """The shop's answer: on the timeline (chat, out) and, live, on the customer's portal page."""
-    from app.orders import services
-
     text = _body(body)
     row = await services.lock(order_id)
     conv = await Conversation.select(Conversation.id).where(Conversation.external_ref == f"order:{order_id}").order_by(

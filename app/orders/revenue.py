@@ -1,12 +1,15 @@
-"""Revenue per contact, computed by SQL from orders and payments: net revenue = payments - refunds."""
+"""Revenue per contact, computed by SQL from orders and payments: net revenue = payments - refunds.
+
+The same figures as SQL expressions for sorting and filtering contact lists live in app.contacts.queries (the
+contact list reads the orders tables by name; contacts does not import the orders domain)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from app.lib import i18n
+from app.lib import money as _money  # noqa: F401  (registers its currency digits for format_money)
 from app.lib.db import current_uow
-from app.orders import money as _money  # noqa: F401  (registers its currency digits for format_money)
 
 # One row per currency: a contact who bought in USD and EUR has two figures, never a sum of different moneys.
 # Cancelled/returned orders (counts_as_sale = false) leave the order count, and their net money stays in revenue
@@ -23,11 +26,6 @@ GROUP BY o.contact, o.currency
 ORDER BY o.contact, revenue DESC, o.currency
 """
 
-NET_REVENUE_SQL = "(SELECT coalesce(sum(o.paid - o.refunded), 0) FROM shop_order o WHERE o.contact = c.id)"
-"""Net revenue of contact `c` in minor units, for sorting and filtering contact lists (see contacts.queries)."""
-ORDER_COUNT_SQL = ("(SELECT count(*) FROM shop_order o LEFT JOIN order_status s ON s.key = o.status "
-                   "WHERE o.contact = c.id AND coalesce(s.counts_as_sale, true))")
-LAST_PURCHASE_SQL = "(SELECT max(o.placed_at) FROM shop_order o WHERE o.contact = c.id)"
 
 
 async def per_currency(contact_ids: list[int]) -> list[dict[str, Any]]:

@@ -14,12 +14,13 @@ from app.audit import services as audit
 from app.contacts import identities
 from app.contacts import services as contacts
 from app.contacts.tables import Contact
+from app.lib import money
 from app.lib.clock import now
 from app.lib.db import current_uow
 from app.lib.domain import MergeStep
 from app.lib.errors import Conflict, Invalid, NotFound
 from app.lib.identities import normalize_email, normalize_phone
-from app.orders import events, money, pipeline
+from app.orders import events, pipeline
 from app.orders.tables import Order, OrderItem, OrderPayment, OrderStatusChange
 from app.timeline import services as timeline
 from realtime.publish import emit

@@ -29,6 +29,7 @@ from app.orders import portal
 from app.settings import get_settings
 from realtime import channels
 from realtime.channels import channel_name
+from realtime.runtime import ensure_started
 from realtime.sockets import finish, next_burst
 
 CLOSE_GONE = 4404
@@ -99,8 +100,6 @@ async def portal_socket(socket: WebSocket[Any, Any, Any], slug: FromPath[str], t
     except DomainError:
         await socket.close(code=CLOSE_GONE)
         return
-    from realtime.runtime import ensure_started
-
     backend = (await ensure_started()).backend
     name = channel_name(tenant, channels.order(order_id))
     topic = channels.order(order_id)

@@ -12,14 +12,15 @@ from litestar.response import Redirect, Template
 from app.accounts.guards import signed_in
 from app.accounts.services import Principal
 from app.contacts import services as contacts
-from app.lib import i18n, reqctx
+from app.lib import i18n, money, reqctx
 from app.lib.errors import DomainError, Invalid
 from app.lib.security import token_hash
 from app.lib.templates import render_page
 from app.lib.wire import PathId, QueryInt
 from app.orders import api as orders_api
-from app.orders import money, pipeline, portal, revenue, services
+from app.orders import live, pipeline, portal, revenue, services
 from app.orders.schemas import ItemIn, OrderIn, PaymentIn
+from realtime import current_id
 
 Req = Request[Principal, Any, Any]
 PORTAL_HEADERS = {"Referrer-Policy": "no-referrer", "Cache-Control": "no-store", "X-Robots-Tag": "noindex",
@@ -88,16 +89,12 @@ class OrderViews(Controller):
     @get("/orders/{order_id:int}")
     async def show(self, request: Req, order_id: PathId,
                    error: FromQuery[str] = "", notice: FromQuery[str] = "") -> Template:
-        from realtime import current_id
-
         ctx = await self._order_context(order_id, error, notice)
         # Live: status and payment changes by the API or another operator arrive over the page's websocket.
         ctx.update(live=True, live_watch=f"order:{order_id}", last_event_id=await current_id())
         return render_page(request, "pages/order.html", ctx)
 
     async def _order_context(self, order_id: int, error: str = "", notice: str = "") -> dict[str, Any]:
-        from app.orders import live
-
         parts = await live.page_parts(order_id)
         return {**parts, "c": await contacts.get(parts["o"]["contact_id"]),
                 "portal": await portal.current_link(order_id), "messages": await portal.messages(order_id),

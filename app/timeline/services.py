@@ -9,10 +9,12 @@ from typing import Any
 
 from piccolo.columns.combination import WhereRaw
 
+from app.contacts import events
 from app.contacts.tables import Contact
 from app.lib.clock import now
 from app.lib.errors import Invalid, NotFound
 from app.timeline.tables import CHANNELS, CONVERSATION_CHANNELS, DIRECTIONS, Interaction
+from realtime.publish import emit
 
 COLUMNS = (Interaction.id, Interaction.contact.as_alias("contact_id"), Interaction.channel, Interaction.direction,
            Interaction.occurred_at, Interaction.actor_type, Interaction.actor_id, Interaction.actor_label,
@@ -38,9 +40,6 @@ async def record(contact_id: int, channel: str, direction: str, summary: str, *,
     if channel in CONTACT_CHANNELS:
         await Contact.raw("UPDATE contact SET last_contact_at = GREATEST(coalesce(last_contact_at, {}), {}) "
                           "WHERE id = {}", when, when, contact_id)
-    from app.contacts import events
-    from realtime.publish import emit
-
     await emit(events.INTERACTION_CREATED, contact_id=contact_id, interaction_id=rows[0]["id"], channel=channel)
     return int(rows[0]["id"])
 

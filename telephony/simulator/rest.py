@@ -11,6 +11,7 @@ from litestar.datastructures import FormMultiDict
 from litestar.params import FromPath
 
 from telephony.simulator.core import FINAL, Simulator
+from telephony.simulator.page import handlers
 from telephony.simulator.resources import error_body, mp3
 
 PREFIX = "/2010-04-01/Accounts"
@@ -154,8 +155,6 @@ class Api:
 
 def create_app(sim: Simulator) -> Litestar:
     """The simulator as an ASGI app: Twilio's REST API, and the phone page for `make run` at /."""
-    from telephony.simulator.page import handlers
-
     api = Api(sim)
 
     @route(PREFIX + "/{rest:path}", http_method=["GET", "POST"], include_in_schema=False, status_code=200)

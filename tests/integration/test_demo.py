@@ -12,7 +12,7 @@ from markupsafe import escape
 
 from app import demo
 from app.chat.tables import ChatSettings
-from app.lib.db import tenant_context
+from app.lib.db import resolve_active, tenant_context
 from telephony.simulator.resources import mp3
 from telephony.simulator.serve import build
 from telephony.tables import OperatorDevice, TwilioConfig
@@ -28,7 +28,7 @@ async def test_demo_shop_chat_runs_on_the_simulated_shop_site(fx_client: Any) ->
     assert await demo.ensure_demo_telephony() is False
     assert await demo.ensure_demo_chat(SIM_ORIGIN) is True
     assert await demo.ensure_demo_chat("https://other.example") is False  # once: later admin changes are kept
-    tenant = await tenants.resolve_active(demo.DEMO_SLUG)
+    tenant = await resolve_active(demo.DEMO_SLUG)
     assert tenant is not None
     async with tenant_context(tenant):
         line = await TwilioConfig.select(TwilioConfig.numbers).output(load_json=True).first()
@@ -118,7 +118,7 @@ async def test_same_seed_grows_the_same_shop_whatever_the_day(fx_db: str) -> Non
 
 async def test_a_second_run_changes_nothing(fx_db: str) -> None:
     await demo.ensure_demo()
-    tenant = await tenants.resolve_active(demo.DEMO_SLUG)
+    tenant = await resolve_active(demo.DEMO_SLUG)
     assert tenant is not None
     before, counts = await shop_dump(tenant), await table_counts(tenant)
     assert await demo.ensure_demo() is False
@@ -129,7 +129,7 @@ async def test_a_second_run_changes_nothing(fx_db: str) -> None:
 
 async def test_every_main_page_of_the_demo_shows_its_data(fx_client: Any, fx_other_shop: Any) -> None:
     await demo.ensure_demo()
-    tenant = await tenants.resolve_active(demo.DEMO_SLUG)
+    tenant = await resolve_active(demo.DEMO_SLUG)
     assert tenant is not None
     async with tenant_context(tenant) as uow:
         q = uow.connection

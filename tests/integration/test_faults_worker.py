@@ -441,7 +441,6 @@ async def test_a_job_still_running_after_the_grace_goes_back_to_the_queue(
         fx_shop: ShopFixture, monkeypatch: pytest.MonkeyPatch) -> None:
     """Short jobs do not call `checkpoint()`; one still running when WORKER_STOP_SECONDS is over is cancelled and
     put back (not logged `canceled` and deleted, as PgQueuer would), and the next worker runs it to the end."""
-    from app import jobs as registry
     from app.lib import jobs
 
     started, finished = asyncio.Event(), asyncio.Event()
@@ -454,7 +453,7 @@ async def test_a_job_still_running_after_the_grace_goes_back_to_the_queue(
             await asyncio.Event().wait()  # the first run never ends by itself
         finished.set()
 
-    monkeypatch.setitem(registry.REGISTRY, "tests.slow", jobs.JobSpec(slow))
+    monkeypatch.setitem(jobs._REGISTRY, "tests.slow", jobs.JobSpec(slow))  # the registry app/jobs.py handed to lib
     async with tenant_context(fx_shop.tenant):
         await jobs.enqueue("tests.slow", {"n": 1}, dedupe_key=f"tests.slow:{fx_shop.slug}")
 

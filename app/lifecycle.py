@@ -1,4 +1,5 @@
-"""Start-up and shut-down of the web process: database pool, realtime fan-out, job worker."""
+"""Start-up and shut-down of the web process: database pool, realtime fan-out, job worker, durable listeners.
+A composition root (like app.asgi and app.cli): it hands the job registry and the listeners to the base layer."""
 
 from __future__ import annotations
 
@@ -8,26 +9,20 @@ from typing import Any
 
 import structlog
 
+from app import jobs as _jobs  # noqa: F401  (hands the job registry to app.lib.jobs)
 from app.lib import health
-from app.lib.db import start_database, stop_database
-from app.settings import SettingsError, get_settings
+from app.lib.db import database_url, start_database, stop_database
+from app.lib.jobs import Worker
+from app.listeners import DURABLE
+from app.settings import get_settings
+from realtime import runtime as realtime
+from realtime.durable import Spine
 
 log = structlog.get_logger(__name__)
 
 
-def database_url() -> str:
-    url = get_settings().db.url
-    if not url:
-        raise SettingsError("DATABASE_URL is not set: export it, or use `switchboard run`, which starts an embedded "
-                            "PostgreSQL when it is unset.")
-    return url
-
-
-async def _start_spine(dsn: str) -> Any:
+async def _start_spine(dsn: str) -> Spine:
     """The durable listeners run beside the embedded job worker; the registry is handed in, not imported by lib."""
-    from app.listeners import DURABLE
-    from realtime.durable import Spine
-
     spine = Spine(dsn, DURABLE)
     await spine.start()
     return spine
@@ -37,13 +32,9 @@ async def _start_spine(dsn: str) -> Any:
 async def lifespan(app: Any) -> AsyncIterator[None]:
     settings = get_settings()
     owns_pool = await start_database(database_url(), settings.db.pool_min, settings.db.pool_max)
-    from realtime import runtime as realtime
-
     owns_realtime = await realtime.start()
     worker = None
     if settings.app.embedded_worker:
-        from app.lib.jobs import Worker
-
         worker = Worker(database_url(), poll_seconds=1.0)
         await worker.start()
         health.register("worker", worker.status)
