@@ -226,3 +226,18 @@ async def work_left(tenant: Any) -> list[str]:
             "SELECT count(*) FROM public.pgqueuer WHERE status IN ('queued', 'picked') "
             "AND convert_from(payload, 'UTF8')::jsonb ->> 'tenant' = $1", tenant.slug))
     return left + [f"{jobs} jobs"] * bool(jobs)
+
+
+@pytest.fixture
+async def fx_live(fx_db: str) -> Any:
+    """The app served in this event loop on a loopback port, with the Redis fan-out: for tests that open real
+    console sockets (tests.servers.ConsoleSocket) against it."""
+    from app.asgi import create_app
+    from tests.servers import InProcessServer, realtime_runtime
+
+    async with realtime_runtime("redis"):
+        server = await InProcessServer(create_app()).start()
+        try:
+            yield server
+        finally:
+            await server.stop()

@@ -34,21 +34,9 @@ import pytest  # noqa: E402
 from app.accounts.services import create_session  # noqa: E402
 from app.accounts.tables import User  # noqa: E402
 from app.lib.db import tenant_context  # noqa: E402
-from tests.servers import ConsoleSocket, InProcessServer, realtime_runtime  # noqa: E402
+from tests.servers import ConsoleSocket, InProcessServer  # noqa: E402
 
 ORIGIN = "http://testserver.local"
-
-
-@pytest.fixture
-async def fx_live(fx_db: str) -> Any:
-    from app.asgi import create_app
-
-    async with realtime_runtime("redis"):
-        server = await InProcessServer(create_app()).start()
-        try:
-            yield server
-        finally:
-            await server.stop()
 
 
 async def _session(shop: ShopFixture, role: str | None = None) -> str:

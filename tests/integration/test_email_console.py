@@ -18,7 +18,7 @@ from app.lib.db import tenant_context
 from app.settings import get_settings
 from tests.conftest import ShopFixture, browser_login, csrf_from, free_port
 from tests.integration.email_kit import Mailbox, configure, run_jobs_until, smtp_server
-from tests.servers import ConsoleSocket, InProcessServer, realtime_runtime
+from tests.servers import ConsoleSocket, InProcessServer
 
 ORIGIN = "http://testserver.local"
 HTML = {"accept": "text/html"}
@@ -158,18 +158,6 @@ async def test_card_has_an_email_action_and_compose_answers_a_given_email(fx_cli
 
 
 # -- live: an inbound email reaches open consoles and cards through the hub ------------------------------------------
-
-@pytest.fixture
-async def fx_live(fx_db: str) -> Any:
-    from app.asgi import create_app
-
-    async with realtime_runtime("redis"):
-        server = await InProcessServer(create_app()).start()
-        try:
-            yield server
-        finally:
-            await server.stop()
-
 
 @pytest.mark.xdist_group("realtime")
 async def test_inbound_email_updates_open_consoles_and_cards_live(fx_live: InProcessServer, fx_client: Any,

@@ -113,21 +113,9 @@ async def test_supervisor_sees_queue_and_team_now(fx_client: Any, fx_shop: ShopF
 
 import pytest  # noqa: E402
 
-from tests.servers import ConsoleSocket, InProcessServer, realtime_runtime  # noqa: E402
+from tests.servers import ConsoleSocket, InProcessServer  # noqa: E402
 
 ORIGIN = "http://testserver.local"
-
-
-@pytest.fixture
-async def fx_live(fx_db: str) -> Any:
-    from app.asgi import create_app
-
-    async with realtime_runtime("redis"):
-        server = await InProcessServer(create_app()).start()
-        try:
-            yield server
-        finally:
-            await server.stop()
 
 
 async def _socket(server: InProcessServer, shop: ShopFixture, role: str | None = None) -> ConsoleSocket:
