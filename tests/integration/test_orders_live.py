@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import ShopFixture, browser_login
-from tests.integration.test_console import _console, _session, fx_live  # noqa: F401
+from tests.integration.test_console import _console, _session
 from tests.integration.test_orders import api, make_contact, make_order
 from tests.servers import InProcessServer
 
@@ -25,7 +25,7 @@ async def test_order_page_watches_its_order(fx_client: Any, fx_shop: ShopFixture
 
 
 @pytest.mark.xdist_group("realtime")
-async def test_api_status_and_payment_appear_on_open_order_pages(fx_live: InProcessServer,  # noqa: F811
+async def test_api_status_and_payment_appear_on_open_order_pages(fx_live: InProcessServer,
                                                                  fx_client: Any,
                                                                  fx_shop: ShopFixture) -> None:
     c = await make_contact(fx_client, fx_shop)

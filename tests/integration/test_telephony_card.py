@@ -11,7 +11,7 @@ import pytest
 from telephony.simulator import Simulator
 from tests.conftest import ShopFixture, browser_login, csrf_from
 from tests.integration.telephony_kit import OPERATOR_PHONE, connect, run_jobs, sim_fixture  # noqa: F401
-from tests.integration.test_console import _console, _session, fx_live  # noqa: F401
+from tests.integration.test_console import _console, _session
 from tests.servers import InProcessServer
 
 PHONE = "+14155550177"
@@ -19,7 +19,7 @@ PHONE = "+14155550177"
 
 @pytest.mark.xdist_group("realtime")
 async def test_card_calls_and_texts_the_contact_with_live_delivery_status(
-        fx_live: InProcessServer, fx_client: Any, fx_shop: ShopFixture, fx_sim: Simulator) -> None:  # noqa: F811
+        fx_live: InProcessServer, fx_client: Any, fx_shop: ShopFixture, fx_sim: Simulator) -> None:
     contact = (await fx_client.post(f"/t/{fx_shop.slug}/api/v1/contacts", json={"name": "Cleo", "phones": [PHONE]},
                                     headers=fx_shop.auth)).json()
     await browser_login(fx_client, fx_shop.slug, fx_shop.email, fx_shop.password)
