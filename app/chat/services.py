@@ -284,16 +284,16 @@ async def visitor_message(session_id: int, body: str) -> dict[str, Any]:
         session_id, session["conversation_id"], text, (session["visitor_name"] or "Visitor")[:100])
     message_id = int(stored["id"])
     conv = await _open_conversation_of(session)
+    who = session["visitor_name"] or session["visitor_email"] or session["visitor_phone"] or "Web visitor"
+    # A chat threads by its session: the message joins the session's open conversation, or opens one in the
+    # General queue whose "queued" item (subject "Web chat: ...") is the first message on the contact's timeline.
+    conversation_id, _ = await conversations.receive_inbound(
+        "chat", session["contact_id"], summary=text[:200], subject=f"Web chat: {text[:200]}",
+        from_address=who[:254], external_ref=ref(session_id), thread=conv["id"] if conv else None,
+        record_on_open=False, links=_links(session_id, None),
+        payload={"event": "chat_message", "message_id": message_id, "body": text})
     if conv is None:
-        who = session["visitor_name"] or session["visitor_email"] or session["visitor_phone"] or "Web visitor"
-        # open_conversation puts it in the General queue and records it on the contact's timeline (chat, in).
-        conv = await conversations.open_conversation(channel="chat", contact_id=session["contact_id"],
-                                                     subject=f"Web chat: {text[:200]}", from_address=who[:254],
-                                                     external_ref=ref(session_id))
-    elif session["contact_id"]:
-        await timeline.record(session["contact_id"], "chat", "in", text[:200], actor_type="customer",
-                              links=_links(session_id, conv["id"]),
-                              payload={"event": "chat_message", "message_id": message_id, "body": text})
+        conv = {"id": conversation_id, "assigned_to_id": None}  # just opened: waiting, nobody's yet
     if conv["id"] != session["conversation_id"]:
         await conn.execute("UPDATE chat_message SET conversation = $1 WHERE id = $2", conv["id"], message_id)
     await conn.execute("UPDATE chat_session SET conversation = $1, last_seen_at = now() WHERE id = $2", conv["id"],

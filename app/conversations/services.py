@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Any
 
@@ -142,27 +143,41 @@ async def open_conversation(*, channel: str, queue_key: str = "general", contact
     return row
 
 
+BY_CONTACT: Any = object()
+"""`receive_inbound(thread=BY_CONTACT)`: the message joins the contact's open conversation on its channel."""
+
+
 async def receive_inbound(channel: str, contact_id: int | None, *, summary: str, subject: str,
                           from_address: str = "", external_ref: str = "", payload: dict[str, Any] | None = None,
-                          actor_label: str = "") -> tuple[int, int | None]:
-    """A customer wrote on `channel`: the message joins the contact's open conversation on that channel, or opens
-    a new one in the queue, and lands on the contact's timeline (linked to the conversation). Returns the
-    conversation id and the timeline item id (None for a sender with no contact)."""
-    conversation_id = None
-    if contact_id is not None:
+                          actor_label: str = "", thread: int | None = BY_CONTACT, links: dict[str, Any] | None = None,
+                          occurred_at: dt.datetime | None = None,
+                          record_on_open: bool = True) -> tuple[int, int | None]:
+    """A customer wrote on `channel`: the one way every channel turns an inbound message into a conversation and a
+    timeline item. The message joins an open conversation or opens a new one in the queue, and lands on the
+    contact's timeline (linked to the conversation, plus `links`). Returns the conversation id and the timeline
+    item id (None for a sender with no contact, or when no item of its own was written).
+
+    `thread` says which conversation: BY_CONTACT (SMS) the contact's open one on this channel; a channel that
+    threads by its own keys (email headers, a chat session) passes the conversation it found, or None for a new
+    one. `record_on_open=False` when the message is the new conversation's own "queued" item (a chat's first
+    line is its subject) rather than a second item beside it."""
+    conversation_id = None if thread is BY_CONTACT else thread
+    if thread is BY_CONTACT and contact_id is not None:
         open_row = await Conversation.select(Conversation.id).where(
             (Conversation.contact == contact_id) & (Conversation.channel == channel)
             & Conversation.status.is_in(["waiting", "active"])).order_by(Conversation.id, ascending=False).first()
         conversation_id = open_row["id"] if open_row else None
+    opened = conversation_id is None
     if conversation_id is None:
         row = await open_conversation(channel=channel, contact_id=contact_id, from_address=from_address,
                                       subject=subject, external_ref=external_ref)
         conversation_id = row["id"]
     interaction_id = None
-    if contact_id is not None:
+    if contact_id is not None and (record_on_open or not opened):
         interaction_id = await timeline.record(contact_id, channel, "in", summary, actor_type="customer",
-                                               actor_label=actor_label, links={"conversation_id": conversation_id},
-                                               payload=payload)
+                                               actor_label=actor_label,
+                                               links={**(links or {}), "conversation_id": conversation_id},
+                                               payload=payload, occurred_at=occurred_at)
     return int(conversation_id), interaction_id
 
 

@@ -15,7 +15,6 @@ from app.lib.clock import now
 from app.lib.db import resolve_active, tenant_context
 from app.lib.errors import Invalid
 from app.lib.identities import normalize_email
-from app.timeline import services as timeline
 from realtime import channels
 from realtime.publish import emit
 
@@ -30,8 +29,7 @@ class InboundEmail:
     async def handle(self) -> int:
         parent = await self._thread_parent()
         contact_id = await self._find_or_create_contact()
-        conversation_id = await self._conversation(parent, contact_id)
-        return await self._record(contact_id, conversation_id)
+        return await self._record(contact_id, await self._open_conversation(parent, contact_id))
 
     async def _thread_parent(self) -> dict[str, Any] | None:
         """The earlier message this one answers: by In-Reply-To/References, else by the reply token."""
@@ -62,20 +60,19 @@ class InboundEmail:
             None, email=address or None, name=self.mail.from_name or (address.split("@")[0] if address else "Unknown"),
             source="email")
 
-    async def _conversation(self, parent: dict[str, Any] | None, contact_id: int) -> int:
+    async def _open_conversation(self, parent: dict[str, Any] | None, contact_id: int) -> int | None:
+        """The thread's conversation when it is still open and still this contact's; None: a new one."""
         if parent and parent["conversation"]:
             current = await conversations.get(parent["conversation"])
             if current["status"] != "closed" and current["contact_id"] == contact_id:
                 return int(current["id"])
-        row = await conversations.open_conversation(
-            channel="email", contact_id=contact_id, subject=self.mail.subject[:300],
-            from_address=self.mail.from_address[:254], external_ref=self.mail.message_id[:100])
-        return int(row["id"])
+        return None
 
-    async def _record(self, contact_id: int, conversation_id: int) -> int:
+    async def _record(self, contact_id: int, thread: int | None) -> int:
+        """Store the message, then file it through the one inbound path (conversation and timeline item)."""
         attachments = [await outbound._store(a.filename, a.content_type, a.data) for a in self.mail.attachments]
         rows = await EmailMessage.insert(EmailMessage(
-            direction="in", contact=contact_id, conversation=conversation_id, inbound=self.row["id"], status="received",
+            direction="in", contact=contact_id, conversation=None, inbound=self.row["id"], status="received",
             message_id=self.mail.message_id or f"inbound-{self.row['id']}", subject=self.mail.subject,
             in_reply_to=(self.mail.in_reply_to or [""])[0][:300], thread_refs=" ".join(
                 f"<{r}>" for r in self.mail.references[-20:]), from_address=self.mail.from_address[:254],
@@ -83,13 +80,15 @@ class InboundEmail:
             attachments=attachments, sent_at=self.row["received_at"],
         )).returning(EmailMessage.id)
         email_id = int(rows[0]["id"])
-        interaction_id = await timeline.record(
-            contact_id, "email", "in", self.mail.subject or "(no subject)",
+        conversation_id, interaction_id = await conversations.receive_inbound(
+            "email", contact_id, summary=self.mail.subject or "(no subject)", subject=self.mail.subject[:300],
+            from_address=self.mail.from_address[:254], external_ref=self.mail.message_id[:100], thread=thread,
             payload={"event": "email", "status": "received", "from": self.mail.from_address,
                      "body": self.mail.text[:2000], "attachments": [a["filename"] for a in attachments]},
-            links={"email_id": email_id, "conversation_id": conversation_id}, actor_type="customer",
-            actor_label=self.mail.from_name or self.mail.from_address, occurred_at=self.row["received_at"])
-        await EmailMessage.update({EmailMessage.interaction_id: interaction_id}).where(EmailMessage.id == email_id)
+            links={"email_id": email_id}, actor_label=self.mail.from_name or self.mail.from_address,
+            occurred_at=self.row["received_at"])
+        await EmailMessage.update({EmailMessage.conversation: conversation_id,
+                                   EmailMessage.interaction_id: interaction_id}).where(EmailMessage.id == email_id)
         conv = await conversations.get(conversation_id)
         topics = [channels.queue(), channels.contact(contact_id)]
         if conv["assigned_to_id"]:
