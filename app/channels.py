@@ -29,7 +29,7 @@ KEYS: tuple[str, ...] = tuple(CHANNELS)
 
 ConsoleExtra = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
 Take = Callable[[Any, int], Awaitable[dict[str, Any]]]
-Send = Callable[[Any, int, str], Awaitable[dict[str, Any]]]
+Send = Callable[..., Awaitable[dict[str, Any]]]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,8 +51,9 @@ class Channel:
     console_extras: ConsoleExtra | None = None
     """More context for the console panels (reloaded on every render), e.g. the call's state or the chat log."""
     send: Send | None = None
-    """Answer the customer in a conversation: send(actor, conversation_id, body). None: the channel is not written
-    to (a call is placed, not sent)."""
+    """Answer the customer in a conversation: send(actor, conversation_id, body, **options), where options are the
+    channel's own extras (email: subject). Every "answer the customer" goes through it, from the console and the API.
+    None: the channel is not written to (a call is placed, not sent)."""
     take: Take | None = None
     """The console's Take when the channel needs more than `conversations.services.take` (a call is bridged)."""
 

@@ -7,6 +7,7 @@ from typing import Any
 from litestar import Controller, Request, get, post, put
 from litestar.params import FromPath, JSONBody
 
+from app import channels
 from app.accounts.guards import requires, signed_in
 from app.accounts.services import Principal
 from app.chat import services
@@ -52,7 +53,7 @@ class ChatApi(Controller):
 
     @post("/conversations/{conversation_id:int}/chat", summary="Reply in a web chat you handle; live in the widget")
     async def reply(self, request: Req, conversation_id: PathId, data: JSONBody[MessageIn]) -> MessageOut:
-        return to_struct(MessageOut, await services.operator_reply(request.user, conversation_id, data.body))
+        return to_struct(MessageOut, await channels.get("chat").send(request.user, conversation_id, data.body))
 
     @post("/conversations/{conversation_id:int}/chat/typing", status_code=204,
           summary="You are typing: the visitor sees it for a few seconds")

@@ -9,6 +9,7 @@ from litestar import Controller, Request, get, post
 from litestar.params import FromPath
 from litestar.response import Response, Template
 
+from app import channels
 from app.accounts.guards import requires, signed_in
 from app.accounts.services import Principal
 from app.chat import services
@@ -67,7 +68,7 @@ class ChatConsoleViews(Controller):
         form = await request.form()
         error, status = None, 200
         try:
-            await services.operator_reply(request.user, conversation_id, str(form.get("body", "")))
+            await channels.get("chat").send(request.user, conversation_id, str(form.get("body", "")))
         except DomainError as exc:
             error, status = exc.detail, exc.status_code
         return render_page(request, "_partials/console_chat_log.html",

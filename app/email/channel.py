@@ -9,9 +9,9 @@ from app.channels import Channel
 from app.email import live, outbound
 
 
-async def _reply(actor: Principal, conversation_id: int, body: str) -> dict[str, Any]:
-    """Answer an email conversation, threaded onto the customer's latest email in it."""
-    return await outbound.reply(actor, conversation_id, {"body": body})
+async def _reply(actor: Principal, conversation_id: int, body: str, *, subject: str = "") -> dict[str, Any]:
+    """Answer an email conversation, threaded onto the customer's latest email in it ("Re: ..." by default)."""
+    return await outbound.reply(actor, conversation_id, {"body": body, "subject": subject})
 
 
 EMAIL = Channel(key="email", label="Email", icon="mail", settings_path="settings/email", merge_step="email",

@@ -29,7 +29,7 @@ class InboundEmail:
     async def handle(self) -> int:
         parent = await self._thread_parent()
         contact_id = await self._find_or_create_contact()
-        return await self._record(contact_id, await self._open_conversation(parent, contact_id))
+        return await self._record(contact_id, await self._open_thread(parent, contact_id))
 
     async def _thread_parent(self) -> dict[str, Any] | None:
         """The earlier message this one answers: by In-Reply-To/References, else by the reply token."""
@@ -60,7 +60,7 @@ class InboundEmail:
             None, email=address or None, name=self.mail.from_name or (address.split("@")[0] if address else "Unknown"),
             source="email")
 
-    async def _open_conversation(self, parent: dict[str, Any] | None, contact_id: int) -> int | None:
+    async def _open_thread(self, parent: dict[str, Any] | None, contact_id: int) -> int | None:
         """The thread's conversation when it is still open and still this contact's; None: a new one."""
         if parent and parent["conversation"]:
             current = await conversations.get(parent["conversation"])

@@ -10,6 +10,7 @@ from litestar import Controller, Request, get, post
 from litestar.datastructures import UploadFile
 from litestar.response import Redirect, Template
 
+from app import channels
 from app.accounts.guards import requires, signed_in
 from app.accounts.services import Principal
 from app.contacts import services as contacts
@@ -160,7 +161,8 @@ class ConsoleEmailViews(Controller):
     async def reply(self, request: Req, conversation_id: PathId) -> Template:
         form = await fields(request, "body", "subject")
         try:
-            row = await outbound.reply(request.user, conversation_id, dict(form))
+            row = await channels.get("email").send(request.user, conversation_id, form["body"],
+                                                    subject=form["subject"])
         except DomainError as exc:
             return flash(request, exc.labelled, ok=False, status=exc.status_code)
         return flash(request, f"Reply “{row['subject']}” queued to {row['to_address']}.", ok=True)

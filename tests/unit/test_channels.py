@@ -72,3 +72,15 @@ def test_a_line_that_names_the_wrong_object_is_refused(monkeypatch: pytest.Monke
         monkeypatch.undo()
         channels.implementations.cache_clear()
     assert channels.get("chat").key == "chat"
+
+
+def test_answers_and_inbound_messages_go_through_the_one_shape() -> None:
+    """Handlers answer a customer through `channels.get(key).send`, never the channel's own reply function, and
+    every channel's inbound path ends in `conversations.receive_inbound` (no second way to open + record)."""
+    direct = re.compile(r"\b(?:operator_reply|outbound\.reply)\(")
+    handlers = [path for package in ("app", "telephony") for path in (ROOT / package).rglob("*.py")
+                if path.name in ("api.py", "views.py", "console_views.py", "webhook_api.py")]
+    assert [str(p.relative_to(ROOT)) for p in handlers if direct.search(p.read_text())] == []
+    for inbound in ("telephony/sms.py", "app/email/inbound.py", "app/chat/services.py"):
+        source = (ROOT / inbound).read_text()
+        assert "receive_inbound(" in source and "conversations.open_conversation(" not in source, inbound
