@@ -8,6 +8,9 @@ import subprocess
 import sys
 from typing import Any
 
+import asyncpg
+import pytest
+
 from app.piccolo_conf import DB
 from tenants import migrations
 from tests.conftest import TEST_DSN, make_shop
@@ -67,6 +70,81 @@ async def test_each_schema_keeps_its_own_migration_table(fx_db: str) -> None:
     assert await services.pending_for(b.tenant) == []
     heads = migrations.head(migrations.TENANT_APPS)
     assert ("accounts", TRIGGER_MIGRATION) in heads
+
+
+CATALOGUE = """
+SELECT 'column', table_name || '.' || column_name || ' ' || data_type || ' ' || is_nullable || ' '
+       || coalesce(column_default, '') FROM information_schema.columns WHERE table_schema = $1
+UNION ALL SELECT 'index', replace(indexdef, $1, 'S') FROM pg_indexes WHERE schemaname = $1
+UNION ALL SELECT 'constraint', c.conrelid::regclass::text || ' ' || c.conname || ' ' || pg_get_constraintdef(c.oid)
+       FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace WHERE n.nspname = $1
+UNION ALL SELECT 'trigger', t.tgname || ' ' || t.tgrelid::regclass::text FROM pg_trigger t JOIN pg_class r
+       ON r.oid = t.tgrelid JOIN pg_namespace n ON n.oid = r.relnamespace WHERE n.nspname = $1 AND NOT t.tgisinternal
+UNION ALL SELECT 'function', p.proname || ' ' || md5(p.prosrc) FROM pg_proc p JOIN pg_namespace n
+       ON n.oid = p.pronamespace WHERE n.nspname = $1
+"""
+
+
+async def _catalogue(schema: str) -> tuple[list[tuple[str, str]], dict[str, int], list[tuple[str, str]]]:
+    """A schema's shape (columns, indexes, constraints, triggers, functions), seeded rows and migration rows."""
+    async with DB.pool.acquire() as conn:
+        await conn.execute(f'SET search_path TO "{schema}"')
+        try:
+            shape = sorted((r[0], r[1].replace(f'"{schema}".', "").replace(f"{schema}.", ""))
+                           for r in await conn.fetch(CATALOGUE, schema))
+            seeded = {t: await conn.fetchval(f'SELECT count(*) FROM "{schema}".{t}')
+                      for t in ("queue", "order_status", "deal_stage")}
+            applied = sorted((r["app_name"], r["name"]) for r in await conn.fetch(
+                f'SELECT app_name, name FROM "{schema}".migration'))
+        finally:
+            await conn.execute("RESET search_path")
+    return shape, seeded, applied
+
+
+async def test_a_new_schema_replays_what_the_migrations_did(fx_db: str, monkeypatch: Any) -> None:
+    """The first empty schema of a process runs every migration and records its SQL; the next ones replay it. Both
+    end with the same tables, columns, indexes, constraints, triggers, seeded rows and migration rows."""
+    monkeypatch.setattr(migrations, "_FRESH_PLANS", {})
+    recorded = await make_shop("plan")
+    assert migrations.tenant_apps() in migrations._FRESH_PLANS
+    replays: list[int] = []
+    replay = migrations._replay
+
+    async def counted(connection: Any, plan: Any) -> None:
+        replays.append(len(plan))
+        await replay(connection, plan)
+
+    monkeypatch.setattr(migrations, "_replay", counted)
+    replayed = await make_shop("plan")
+    assert replays and replays[0] > 50
+    first, second = await _catalogue(recorded.tenant.schema), await _catalogue(replayed.tenant.schema)
+    assert first == second
+    assert len(first[2]) == len(migrations.head(migrations.TENANT_APPS)) and first[1]["queue"] == 1
+
+
+async def test_a_replay_that_fails_midway_leaves_the_schema_empty_and_a_rerun_finishes(
+        fx_db: str, monkeypatch: Any) -> None:
+    from app.lib.db import TenantRef
+    from tenants import services
+
+    shop = await make_shop("half")  # records the plan in this process if no earlier test did
+    plan = migrations._FRESH_PLANS[migrations.tenant_apps()]
+    schema = shop.tenant.schema.replace("t_", "t_z", 1)
+    async with DB.pool.acquire() as conn:
+        await conn.execute(f'CREATE SCHEMA "{schema}"')
+    tenant = TenantRef(id=shop.tenant.id, slug=shop.slug, schema=schema, name="half")
+    broken = (*plan[: len(plan) // 2], ("SELECT 1 / 0", ()), *plan[len(plan) // 2:])
+    monkeypatch.setitem(migrations._FRESH_PLANS, migrations.tenant_apps(), broken)
+    with pytest.raises(asyncpg.DivisionByZeroError):
+        await services.migrate_tenant(tenant)
+    async with DB.pool.acquire() as conn:
+        assert await conn.fetchval(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = $1", schema) == 0
+    monkeypatch.setitem(migrations._FRESH_PLANS, migrations.tenant_apps(), plan)
+    assert len(await services.migrate_tenant(tenant)) == len(migrations.head(migrations.TENANT_APPS))
+    assert (await _catalogue(schema))[0] == (await _catalogue(shop.tenant.schema))[0]
+    async with DB.pool.acquire() as conn:
+        await conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
 def test_tenants_cli_list_create_suspend(fx_db: Any) -> None:
