@@ -6,7 +6,8 @@ and where the card shows and edits it. Admin-defined fields (`app.contacts.field
 are declared by each tenant, not here.
 
 Adding a built-in field: a column on `tables.Contact` (and its migration), a line in `FIELDS`, a rule in
-`services._clean` if its kind is new. The structs, the export, the import choices, the merge and the card follow.
+`services._clean` if its kind (or a list's item kind) is new. The structs, the validation, the export, the import
+mapping and fill, the merge, the new-contact form and the card follow.
 """
 
 from __future__ import annotations
@@ -40,6 +41,9 @@ MERGE_RULES = ("fill", "union", "identities", "custom")
 """fill: empty on the survivor takes the other's, both set and different keeps the survivor's (the other's is kept
 in the merge entry); union: the lists are joined; identities: moved by a merge step (phones, emails); custom: per
 key, like fill."""
+
+ITEMS = ("phone", "email", "tag")
+"""What the items of a "list" field are: how they are normalised (services._clean) and split in an import."""
 
 SECTIONS = ("main", "identities", "details", "custom")
 """The card's sections, in page order; each edits the fields declared in it."""
@@ -76,23 +80,35 @@ class ContactField:
     """A short help text next to the card's input."""
     options: tuple[str, ...] = ()
     """The values a "choice" field takes."""
+    items: str = ""
+    """For a "list" field: one of ITEMS."""
+    max_items: int | None = None
+    """For a "list" field: how many items it holds at most (a merge's union keeps the first ones)."""
+    identifies: bool = False
+    """A contact needs at least one of these fields (to be created; an import maps a column to one of them)."""
+    on_new_form: bool = False
+    """Asked for on the new-contact page (in the order of FIELDS)."""
 
 
 FIELDS: tuple[ContactField, ...] = (
     ContactField("id", "Id", "id", writable=False, column="id", export="id"),
     ContactField("name", N_("Name"), "text", column="name", export="name", importable=ImportTarget("Name", " "),
-                 merge="fill", section="main"),
+                 merge="fill", section="main", identifies=True, on_new_form=True),
     ContactField("company", N_("Company"), "text", column="company", export="company",
-                 importable=ImportTarget("Company", ""), merge="fill", section="main"),
+                 importable=ImportTarget("Company", ""), merge="fill", section="main", identifies=True,
+                 on_new_form=True),
     ContactField("phones", N_("Phones"), "list", export="phones", importable=ImportTarget("Phone(s)", None),
-                 merge="identities", section="identities", hint=N_("Comma-separated.")),
+                 merge="identities", section="identities", hint=N_("Comma-separated."), items="phone",
+                 identifies=True, on_new_form=True),
     ContactField("emails", N_("Emails"), "list", export="emails", importable=ImportTarget("Email(s)", None),
-                 merge="identities", section="identities", hint=N_("Comma-separated.")),
+                 merge="identities", section="identities", hint=N_("Comma-separated."), items="email",
+                 identifies=True, on_new_form=True),
     ContactField("tags", N_("Tags"), "list", column="tags", export="tags",
-                 importable=ImportTarget("Tags (comma-separated)", None), merge="union", section="main"),
+                 importable=ImportTarget("Tags (comma-separated)", None), merge="union", section="main", items="tag",
+                 max_items=50, on_new_form=True),
     ContactField("temperature", N_("Temperature"), "choice", column="temperature", export="temperature",
                  importable=ImportTarget("Temperature (hot / warm / cold)", ""), merge="fill", section="main",
-                 options=TEMPERATURES),
+                 options=TEMPERATURES, on_new_form=True),
     ContactField("owner_id", N_("Owner"), "user", column="owner", export="owner", merge="fill", section="main"),
     ContactField("owner_name", N_("Owner"), "name", writable=False, column="owner.name"),
     ContactField("language", N_("Language"), "language", column="language", section="main"),
@@ -126,6 +142,21 @@ def exported(fields: Fields = FIELDS) -> Fields:
 
 def importable(fields: Fields = FIELDS) -> Fields:
     return tuple(f for f in fields if f.importable is not None)
+
+
+def identifying(fields: Fields = FIELDS) -> tuple[str, ...]:
+    """A contact needs one of these (create refuses a contact with none; an import must map a column to one)."""
+    return tuple(f.name for f in fields if f.identifies)
+
+
+def new_form(fields: Fields = FIELDS) -> Fields:
+    """The fields the new-contact page asks for, in order."""
+    return tuple(f for f in fields if f.on_new_form)
+
+
+def list_limits(fields: Fields = FIELDS) -> dict[str, int]:
+    """How many items each bounded list field holds at most."""
+    return {f.name: f.max_items for f in fields if f.kind == "list" and f.max_items is not None}
 
 
 def merged(rule: str, fields: Fields = FIELDS) -> tuple[str, ...]:

@@ -56,7 +56,8 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
 _LOOKUP = {word: key for key, words in SYNONYMS.items() for word in words}
 TEMPERATURE_WORDS = {"горячий": "hot", "горячая": "hot", "теплый": "warm", "тёплый": "warm", "теплая": "warm",
                      "холодный": "cold", "холодная": "cold"}
-_LIST_SPLIT = {"phones": re.compile(r"[,;\n]+"), "emails": re.compile(r"[,;\s]+"), "tags": re.compile(r"[,;\n]+")}
+_ITEM_SPLIT = {"phone": re.compile(r"[,;\n]+"), "email": re.compile(r"[,;\s]+"), "tag": re.compile(r"[,;\n]+")}
+_LIST_SPLIT = {f.name: _ITEM_SPLIT[f.items] for f in spec.importable() if f.kind == "list"}
 _DMY = re.compile(r"^(\d{1,2})[./](\d{1,2})[./](\d{4})$")
 
 
@@ -116,7 +117,7 @@ def check(fields: list[str], header: list[str], defs: list[dict[str, Any]]) -> l
             raise Invalid(f"Column {header[i]!r}: {key} is already mapped from column {header[seen[key]]!r}; a "
                           "field that holds one value takes one column.", field=f"fields[{i}]")
         seen.setdefault(key, i)
-    if not {"name", "company", "phones", "emails"} & set(fields):
+    if not set(spec.identifying()) & set(fields):
         raise Invalid("Map at least one column to name, company, phone or email.", field="fields")
     return fields
 
@@ -143,7 +144,7 @@ def row_values(fields: list[str], cells: list[str], kinds: dict[str, str]) -> di
             custom[name] = _iso_date(parts[0]) if kinds.get(name) == "date" else parts[0]
         elif key == "temperature":
             values[key] = TEMPERATURE_WORDS.get(parts[0].lower(), parts[0].lower())
-        elif key == "birth_date":
+        elif key in spec.BY_NAME and spec.BY_NAME[key].kind == "date":
             values[key] = _iso_date(parts[0])
         else:
             values[key] = (joiners.get(key) or " ").join(parts)

@@ -15,6 +15,7 @@ import structlog
 
 from app.audit import services as audit
 from app.contacts import fields, identities, import_mapping, services
+from app.contacts import fields_spec as spec
 from app.contacts.tables import ContactImport
 from app.lib import import_csv, jobs
 from app.lib.db import TenantRef, tenant_context
@@ -171,13 +172,14 @@ def _fills(current: dict[str, Any], values: dict[str, Any], clean: dict[str, Any
     """What a row adds to the contact it matched: empty fields filled, new phones/emails/tags appended. Values
     already on the card win, so re-importing a file (or an old export) never undoes an operator's edit."""
     changes: dict[str, Any] = {}
-    for key in ("name", "company", "address", "preferences"):
+    importable = spec.importable()
+    for key in (f.name for f in importable if f.kind in ("text", "longtext")):
         if clean.get(key) and not current[key]:
             changes[key] = clean[key]
-    for key in ("birth_date", "temperature"):
+    for key in (f.name for kind in ("date", "choice") for f in importable if f.kind == kind):
         if clean.get(key) is not None and current[key] is None:
             changes[key] = clean[key]
-    for key in ("phones", "emails", "tags"):
+    for key in (f.name for f in importable if f.kind == "list"):
         new = [v for v in clean.get(key, []) if v not in current[key]]
         if new:
             changes[key] = [*current[key], *new]

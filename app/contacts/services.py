@@ -22,9 +22,9 @@ from realtime.publish import emit
 
 EDITABLE = spec.writable()
 TEXT_LIMITS = {"text": 200, "longtext": 2000}
-MAX_TAGS = 50
-LIST_LIMITS = {"tags": MAX_TAGS}
+LIST_LIMITS = spec.list_limits()
 """How many items a list field holds at most (a merge's union keeps the first ones)."""
+MAX_TAGS = LIST_LIMITS["tags"]
 
 
 async def default_region() -> str:
@@ -68,59 +68,55 @@ async def _clean(values: dict[str, Any], *, contact_id: int | None = None,
     out: dict[str, Any] = {}
     region = await default_region()
     for key, value in values.items():
-        kind = spec.BY_NAME[key].kind
-        if kind in TEXT_LIMITS:
-            out[key] = _text(value, key, TEXT_LIMITS[kind])
-        elif key == "phones":
-            phones: list[str] = []
-            for i, raw in enumerate(value or []):
-                e164 = normalize_phone(str(raw), region, field=f"phones[{i}]")
-                if e164 not in phones:
-                    phones.append(e164)
-            out[key] = phones
-        elif key == "emails":
-            emails: list[str] = []
-            for i, raw in enumerate(value or []):
-                addr = normalize_email(str(raw), field=f"emails[{i}]")
-                if addr not in emails:
-                    emails.append(addr)
-            out[key] = emails
-        elif key == "tags":
-            tags: list[str] = []
-            for raw in value or []:
-                tag = _text(raw, "tags", 50).lower()
-                if tag and tag not in tags:
-                    tags.append(tag)
-            if len(tags) > MAX_TAGS:
-                raise Invalid(f"At most {MAX_TAGS} tags per contact.", field="tags")
-            out[key] = tags
-        elif key == "temperature":
-            if value not in (None, "", *TEMPERATURES):
-                raise Invalid(f"temperature must be one of: {', '.join(TEMPERATURES)} (or empty).", field="temperature")
+        f = spec.BY_NAME[key]
+        if f.kind in TEXT_LIMITS:
+            out[key] = _text(value, key, TEXT_LIMITS[f.kind])
+        elif f.kind == "list":
+            out[key] = _clean_list(f, value, region)
+        elif f.kind == "choice":
+            if value not in (None, "", *f.options):
+                raise Invalid(f"{key} must be one of: {', '.join(f.options)} (or empty).", field=key)
             out[key] = value or None
-        elif key == "language":
+        elif f.kind == "language":
             if value not in ("", None, *i18n.LANGUAGES):
-                raise Invalid(f"language must be one of: {', '.join(i18n.LANGUAGES)} (or empty: the workspace's).",
-                              field="language")
+                raise Invalid(f"{key} must be one of: {', '.join(i18n.LANGUAGES)} (or empty: the workspace's).",
+                              field=key)
             out[key] = value or ""
-        elif key == "owner_id":
+        elif f.kind == "user":
             if value is not None and not await User.exists().where((User.id == value) & (User.status == "active")):
-                raise Invalid(f"No active user {value} to own this contact.", field="owner_id")
+                raise Invalid(f"No active user {value} to own this contact.", field=key)
             out[key] = value
-        elif key == "birth_date":
+        elif f.kind == "date":
             if isinstance(value, str):
                 try:
                     value = dt.date.fromisoformat(value) if value else None
                 except ValueError:
-                    raise Invalid("birth_date must be a date written as YYYY-MM-DD.", field="birth_date") from None
+                    raise Invalid(f"{key} must be a date written as YYYY-MM-DD.", field=key) from None
             if value is not None and not (dt.date(1900, 1, 1) <= value <= dt.date.today()):
-                raise Invalid("birth_date must be between 1900-01-01 and today.", field="birth_date")
+                raise Invalid(f"{key} must be between 1900-01-01 and today.", field=key)
             out[key] = value
-        elif key == "custom":
+        elif f.kind == "custom":
             if not isinstance(value, dict):
-                raise Invalid("custom must be an object of field keys to values.", field="custom")
+                raise Invalid(f"{key} must be an object of field keys to values.", field=key)
             out[key] = await fields.validate(value, current=current_custom, contact_id=contact_id)
     return out
+
+
+def _clean_list(f: spec.ContactField, value: Any, region: str) -> list[str]:
+    """A list field's items normalised by their kind (fields_spec.ITEMS), duplicates dropped, order kept."""
+    items: list[str] = []
+    for i, raw in enumerate(value or []):
+        if f.items == "phone":
+            item = normalize_phone(str(raw), region, field=f"{f.name}[{i}]")
+        elif f.items == "email":
+            item = normalize_email(str(raw), field=f"{f.name}[{i}]")
+        else:  # a tag: trimmed and lowercased, blanks dropped
+            item = _text(raw, f.name, 50).lower()
+        if item and item not in items:
+            items.append(item)
+    if f.max_items is not None and len(items) > f.max_items:
+        raise Invalid(f"At most {f.max_items} {f.name} per contact.", field=f.name)
+    return items
 
 
 def _search_text(name: str, company: str, emails: list[str], phones: list[str]) -> str:
@@ -158,7 +154,7 @@ async def validate(values: dict[str, Any], *, contact_id: int | None = None) -> 
     clean = await _clean(editable, current_custom={})
     if "custom" not in clean:
         clean["custom"] = await fields.validate({}, current={})
-    if not (clean.get("name") or clean.get("phones") or clean.get("emails") or clean.get("company")):
+    if not any(clean.get(key) for key in spec.identifying()):
         raise Invalid("A contact needs at least a name, a company, a phone or an email.", field="name")
     return clean
 

@@ -86,19 +86,17 @@ class ContactViews(Controller):
     @get("/new")
     async def new(self, request: Req) -> Template:
         return render_page(request, "pages/contact_new.html", {"form": {}, "error": None,
-                                                               "temperatures": TEMPERATURES})
+                                                               "new_fields": spec.new_form()})
 
     @post("/")
     async def create(self, request: Req, slug: FromPath[str]) -> Template | Redirect:
         form = await request.form()
-        values = {"name": form.get("name", ""), "company": form.get("company", ""),
-                  "phones": _split(form.get("phones", "")), "emails": _split(form.get("emails", "")),
-                  "tags": _split(form.get("tags", "")), "temperature": form.get("temperature") or None}
+        values = {f.name: _read(form, f) for f in spec.new_form()}
         try:
             card = await services.create(request.user, values)
         except DomainError as exc:
             return render_page(request, "pages/contact_new.html", {"form": dict(form), "error": exc.detail,
-                                                                   "temperatures": TEMPERATURES},
+                                                                   "new_fields": spec.new_form()},
                                status_code=exc.status_code)
         return Redirect(f"/t/{slug}/contacts/{card['id']}", status_code=303)
 

@@ -94,3 +94,22 @@ def test_every_writable_field_is_described_in_the_schema(field: spec.ContactFiel
         assert any(d.get("minimum") == 1 for d in described)
     else:
         assert any(d.get("description") == field.label for d in described)
+
+
+def test_the_new_contact_form_the_validation_and_the_import_read_the_declaration() -> None:
+    """The new-contact page, create's "needs one of" rule, the list rules and the import's mapping check and list
+    splitting are derived from the declaration, not written beside it."""
+    from app.contacts import imports, services
+
+    assert [f.name for f in spec.new_form()] == ["name", "company", "phones", "emails", "tags", "temperature"]
+    assert spec.identifying() == ("name", "company", "phones", "emails")
+    assert services.LIST_LIMITS == {"tags": 50} == spec.list_limits()
+    assert {f.items for f in spec.FIELDS if f.kind == "list"} == set(spec.ITEMS)
+    assert set(import_mapping._LIST_SPLIT) == {f.name for f in spec.importable() if f.kind == "list"}
+    assert set(import_mapping.SYNONYMS) == {f.name for f in spec.importable()}
+    assert imports.spec is spec
+    with pytest.raises(Exception, match="Map at least one column to name, company, phone or email"):
+        import_mapping.check(["tags"], ["Tags"], [])
+    assert import_mapping.check(["company"], ["Firm"], []) == ["company"]
+    nick = dataclasses.replace(NEW, on_new_form=True, identifies=True)
+    assert spec.new_form((*spec.FIELDS, nick))[-1] == nick and spec.identifying((*spec.FIELDS, nick))[-1] == "nickname"
