@@ -106,3 +106,18 @@ async def test_card_of_another_tenant_is_404(fx_client: Any, fx_shop: ShopFixtur
     await browser_login(fx_client, fx_other_shop.slug, fx_other_shop.email, fx_other_shop.password)
     resp = await fx_client.get(f"/t/{fx_other_shop.slug}/contacts/{contact_id}", headers={"accept": "text/html"})
     assert resp.status_code == 404 and "Only A" not in resp.text
+
+
+async def test_the_new_contact_page_asks_for_the_declared_fields_and_keeps_them_on_an_error(
+        fx_client: Any, fx_shop: ShopFixture) -> None:
+    base = f"/t/{fx_shop.slug}/contacts"
+    htmx = await _signed_in(fx_client, fx_shop)
+    page = await fx_client.get(f"{base}/new", headers={"accept": "text/html"})
+    assert page.status_code == 200
+    assert re.findall(r'name="(\w+)"', page.text.split(f'action="{base}/"', 1)[1].split("</form>", 1)[0]) == [
+        "_csrf", "name", "company", "phones", "emails", "tags", "temperature"]
+    assert "local numbers use your shop" in page.text and 'value="warm"' in page.text
+    bad = await fx_client.post(f"{base}/", data={"name": "", "company": "", "phones": "", "emails": "",
+                                                 "tags": "tea", "temperature": "hot", "_csrf": htmx["X-CSRF-Token"]})
+    assert bad.status_code == 400 and "needs at least a name, a company, a phone or an email" in bad.text
+    assert 'value="tea"' in bad.text and re.search(r'value="hot"\s+selected', bad.text)
