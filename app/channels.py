@@ -45,7 +45,7 @@ class Channel:
     settings_path: str
     """The channel's settings page, under /t/{slug}/ (e.g. "settings/email")."""
     merge_step: str
-    """The contacts.merge step (register_reassign name) that moves this channel's rows to a surviving contact."""
+    """The contacts.merge step (its MergeStep name) that moves this channel's rows to a surviving contact."""
     console_partial: str = ""
     """The `_partials/` template the console shows for this channel's conversations ("" when none)."""
     console_extras: ConsoleExtra | None = None

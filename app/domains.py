@@ -91,7 +91,7 @@ def install() -> None:
         for renderer in domain.renderers:
             render.register_marked(renderer)
         for step in domain.merge_steps:
-            merge.register_reassign(step.name, step.fn, tables=step.tables)
+            merge.register(step)
     durable.declare_listeners(listeners())
 
 

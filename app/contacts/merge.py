@@ -11,7 +11,7 @@ from app.contacts import fields_spec as spec
 from app.contacts.tables import Contact, ContactEmail, ContactPhone, Note
 from app.lib.clock import now
 from app.lib.db import current_uow
-from app.lib.domain import MergeStep, Reassign
+from app.lib.domain import MergeStep
 from app.lib.errors import Conflict, Forbidden, Invalid, NotFound
 from app.timeline import services as timeline
 from realtime.publish import emit
@@ -27,14 +27,19 @@ KEPT = tuple(f.name for f in spec.FIELDS if f.merge is not None)
 _steps: dict[str, MergeStep] = {}
 
 
-def register_reassign(name: str, fn: Reassign, *, tables: tuple[str, ...] = ()) -> Reassign:
+def register(step: MergeStep) -> MergeStep:
     """Add a "move contact links from A to B" step that every merge runs (orders, conversations, tasks...).
 
-    A domain names its steps in its manifest (app.lib.domain.MergeStep) and start-up registers them here; `tables`
-    names the tables whose contact column the step moves, so a check can tell which links no step covers.
+    A domain declares its steps in its manifest (app.lib.domain.MergeStep) and start-up registers them here; the
+    step's `tables` name the tables whose contact column it moves, so a check can tell which links no step covers.
     Registering a name again replaces the step."""
-    _steps[name] = MergeStep(name, fn, tables)
-    return fn
+    _steps[step.name] = step
+    return step
+
+
+def unregister(name: str) -> None:
+    """Forget a step (a test's own step, once the test is done)."""
+    _steps.pop(name, None)
 
 
 def registered() -> dict[str, tuple[str, ...]]:

@@ -12,6 +12,7 @@ from app.accounts.tables import User
 from app.audit.tables import AuditEntry
 from app.contacts import duplicates, merge
 from app.lib.db import tenant_context
+from app.lib.domain import MergeStep
 from tests.conftest import ShopFixture, browser_login, csrf_from
 
 
@@ -162,7 +163,7 @@ async def test_registered_steps_run_on_every_merge(fx_client: Any, fx_shop: Shop
         calls.append((source, target))
         return 7
 
-    merge.register_reassign("test_widgets", move_widgets)
+    merge.register(MergeStep("test_widgets", move_widgets))
     try:
         a = await _create(fx_client, fx_shop, name="Keeper")
         b = await _create(fx_client, fx_shop, name="Goner")
@@ -170,7 +171,7 @@ async def test_registered_steps_run_on_every_merge(fx_client: Any, fx_shop: Shop
         assert resp.status_code == 200 and resp.json()["moved"]["test_widgets"] == 7
         assert calls == [(b["id"], a["id"])]
     finally:
-        merge._steps.pop("test_widgets", None)
+        merge.unregister("test_widgets")
     assert {"phones", "emails", "notes", "files", "timeline"} <= set(merge.registered())
 
 
