@@ -4,7 +4,8 @@
 Piccolo and `switchboard migrate` their apps (app/piccolo_conf.py, in this order: a domain's tables after the ones
 they point at), the event catalogue its declarations (app/events_catalogue.py). Importing this module hands the
 lower layers what they run but do not import: the live renderers (realtime.render), the merge steps
-(app.contacts.merge) and the durable listeners' docs (realtime.durable).
+(app.contacts.merge), the console's extra context (app.conversations.console) and the durable listeners' docs
+(realtime.durable).
 
 Adding a domain: a package with a `domain.py` exporting `DOMAIN = Domain(...)` (app/lib/domain.py says what each
 field means), and one line below.
@@ -19,6 +20,7 @@ from app.audit.domain import DOMAIN as AUDIT
 from app.chat.domain import DOMAIN as CHAT
 from app.contacts import merge
 from app.contacts.domain import DOMAIN as CONTACTS
+from app.conversations import console
 from app.conversations.domain import DOMAIN as CONVERSATIONS
 from app.deals.domain import DOMAIN as DEALS
 from app.email.domain import DOMAIN as EMAIL
@@ -92,6 +94,8 @@ def install() -> None:
             render.register_marked(renderer)
         for step in domain.merge_steps:
             merge.register(step)
+        for extra in domain.console_extras:
+            console.register_extra(extra)
     durable.declare_listeners(listeners())
 
 

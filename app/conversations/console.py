@@ -42,6 +42,12 @@ _extras: list[Extra] = []
 
 
 def register_extra(fn: Extra) -> None:
-    """More context for the panels from a domain that is not a channel (orders: the caller's value). A channel
-    declares its own in its `Channel` (app/channels.py)."""
-    _extras.append(fn)
+    """More context for the panels from a domain that is not a channel (orders: the caller's value), declared in
+    its manifest (`Domain.console_extras`; app/domains.py registers them, once each). A channel declares its own
+    in its `Channel` (app/channels.py)."""
+    if fn not in _extras:
+        _extras.append(fn)
+
+
+def registered_extras() -> tuple[Extra, ...]:
+    return tuple(_extras)

@@ -46,6 +46,9 @@ class Domain:
     renderers: tuple[Any, ...] = ()
     """Live renderers (functions marked with realtime.render.renders) for the consoles' websockets."""
     merge_steps: tuple[MergeStep, ...] = ()
+    console_extras: tuple[Any, ...] = ()
+    """More context for the operator console's panels from a domain that is not a channel (orders: the caller's
+    value), `async fn(ctx) -> dict`; a channel declares its own in its `Channel` (app/channels.py)."""
     piccolo_app: str | None = None
     """Dotted path of the Piccolo app with the domain's tables and migrations."""
     events: ModuleType | tuple[ModuleType, ...] | None = None

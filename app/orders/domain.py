@@ -28,6 +28,7 @@ DOMAIN = Domain(
                         "Emails the customer when their order reaches a status the shop chose."),
     ),
     renderers=(live.order_page,),
+    console_extras=(live.console_callers,),
     merge_steps=(services.MERGE_STEP,),
     piccolo_app="app.orders.piccolo_app",
     events=events,

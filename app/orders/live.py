@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Any
 
 from app.accounts.services import Principal
-from app.conversations import console
 from app.lib import money
 from app.lib.db import TenantRef
 from app.lib.errors import NotFound
@@ -42,6 +41,3 @@ async def console_callers(ctx: dict[str, Any]) -> dict[str, Any]:
     """The console's call items show the caller's lifetime value and open orders (`customers`)."""
     items = [c for c in [*ctx["waiting"], *ctx["mine"]] if c["channel"] == "call" and c["contact_id"]]
     return {"customers": await revenue.callers(sorted({c["contact_id"] for c in items}))}
-
-
-console.register_extra(console_callers)

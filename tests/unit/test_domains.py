@@ -96,3 +96,7 @@ def test_merge_steps_and_renderers_are_registered_from_the_manifests() -> None:
     assert {k: v for k, v in merge.registered().items() if not k.startswith("test_")} == declared
     registered = {fn for fns in _RENDERERS.values() for fn in fns}
     assert registered == {fn for d in domains.DOMAINS for fn in d.renderers}
+    from app.conversations import console
+
+    assert console.registered_extras() == tuple(fn for d in domains.DOMAINS for fn in d.console_extras)
+    assert [d.name for d in domains.DOMAINS if d.console_extras] == ["orders"]
