@@ -8,12 +8,7 @@ from typing import Annotated, Any
 import msgspec
 
 from app.contacts import fields_spec as spec
-from app.lib.wire import DbInt, Id
-
-
-def _changes(self: Any) -> dict[str, Any]:
-    return {f: getattr(self, f) for f in self.__struct_fields__
-            if f != "version" and getattr(self, f) is not msgspec.UNSET}
+from app.lib.wire import DbInt, Id, Patch
 
 
 def _described(f: spec.ContactField, type_: Any) -> Any:
@@ -31,9 +26,9 @@ def contact_structs(fields: spec.Fields = spec.FIELDS) -> tuple[type[msgspec.Str
         "ContactPatch", [*((f.name, _described(f, spec.wire(f.kind)[0] | msgspec.UnsetType), msgspec.UNSET)
                            for f in fields if f.writable),
                          ("version", DbInt | msgspec.UnsetType, msgspec.UNSET)],
-        module=__name__, forbid_unknown_fields=True, omit_defaults=True,
+        module=__name__, bases=(Patch,), forbid_unknown_fields=True, omit_defaults=True,
         namespace={"__doc__": "Only the fields present change. `version`, when sent, must match (optimistic "
-                              "concurrency).", "changes": _changes})
+                              "concurrency)."})
     contact_out = msgspec.defstruct(
         "ContactOut", [(f.name, _described(f, spec.wire(f.kind)[2])) for f in fields], module=__name__)
     return contact_in, contact_patch, contact_out

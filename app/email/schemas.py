@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 import msgspec
 
-from app.lib.wire import DbInt, Id
+from app.lib.wire import DbInt, Id, Patch
 
 TlsMode = Literal["none", "starttls", "tls"]
 TemplateKind = Literal["email", "canned"]
@@ -81,7 +81,7 @@ class TemplateIn(msgspec.Struct, forbid_unknown_fields=True):
     subject: str = ""
 
 
-class TemplatePatch(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+class TemplatePatch(Patch, forbid_unknown_fields=True, omit_defaults=True):
     """Only the fields present change."""
 
     name: str | msgspec.UnsetType = msgspec.UNSET
@@ -89,9 +89,6 @@ class TemplatePatch(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=Tr
     kind: TemplateKind | msgspec.UnsetType = msgspec.UNSET
     shortcut: str | msgspec.UnsetType = msgspec.UNSET
     subject: str | msgspec.UnsetType = msgspec.UNSET
-
-    def changes(self) -> dict[str, Any]:
-        return {f: getattr(self, f) for f in self.__struct_fields__ if getattr(self, f) is not msgspec.UNSET}
 
 
 class TemplateOut(msgspec.Struct):

@@ -3,12 +3,14 @@ PostgreSQL's `integer`, is refused with a 400 naming the field before a handler 
 
 Bodies (msgspec structs) use `Id`, `DbInt`, `Money`. Path and query parameters use the `Path*`/`Query*` spellings:
 Litestar replaces a parameter's msgspec `Meta` with one built from its `Parameter(...)`, so their bounds live there.
+A partial update's body subclasses `Patch`.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
+import msgspec
 from litestar.params import PathParameter, QueryParameter
 from msgspec import Meta
 
@@ -40,3 +42,13 @@ QueryOptInt = Annotated[int | None, QueryParameter(ge=INT32_MIN, le=INT32_MAX)]
 
 QueryMoney = Annotated[int | None, QueryParameter(ge=INT64_MIN, le=INT64_MAX, description=_MONEY)]
 """An optional amount in minor units in the query."""
+
+
+class Patch(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """A partial update: its fields default to `msgspec.UNSET`, and only the fields present change. A `version`
+    field, when the patch has one, is the optimistic-concurrency check, not a change."""
+
+    def changes(self) -> dict[str, Any]:
+        """The fields the client sent, by name (without `version`)."""
+        return {f: getattr(self, f) for f in self.__struct_fields__
+                if f != "version" and getattr(self, f) is not msgspec.UNSET}

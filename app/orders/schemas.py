@@ -6,7 +6,7 @@ import datetime as dt
 
 import msgspec
 
-from app.lib.wire import DbInt, Id, Money
+from app.lib.wire import DbInt, Id, Money, Patch
 
 
 class ItemIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -51,7 +51,7 @@ class OrderIn(msgspec.Struct, forbid_unknown_fields=True):
     payments: list[PaymentIn] = []
 
 
-class OrderPatch(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+class OrderPatch(Patch, forbid_unknown_fields=True, omit_defaults=True):
     """Only the fields present change; `version`, when sent, must match (optimistic concurrency)."""
 
     items: list[ItemIn] | msgspec.UnsetType = msgspec.UNSET
@@ -60,10 +60,6 @@ class OrderPatch(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True)
     delivery_address: str | msgspec.UnsetType = msgspec.UNSET
     note: str | msgspec.UnsetType = msgspec.UNSET
     version: DbInt | msgspec.UnsetType = msgspec.UNSET
-
-    def changes(self) -> dict[str, object]:
-        return {f: getattr(self, f) for f in self.__struct_fields__
-                if f != "version" and getattr(self, f) is not msgspec.UNSET}
 
 
 class StatusIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -163,16 +159,13 @@ class StatusDefIn(msgspec.Struct, forbid_unknown_fields=True):
     counts_as_sale: bool = True
 
 
-class StatusDefPatch(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+class StatusDefPatch(Patch, forbid_unknown_fields=True, omit_defaults=True):
     label: str | msgspec.UnsetType = msgspec.UNSET
     allowed: list[str] | msgspec.UnsetType = msgspec.UNSET
     position: DbInt | msgspec.UnsetType = msgspec.UNSET
     final: bool | msgspec.UnsetType = msgspec.UNSET
     counts_as_sale: bool | msgspec.UnsetType = msgspec.UNSET
     archived: bool | msgspec.UnsetType = msgspec.UNSET
-
-    def changes(self) -> dict[str, object]:
-        return {f: getattr(self, f) for f in self.__struct_fields__ if getattr(self, f) is not msgspec.UNSET}
 
 
 class StatusDefOut(msgspec.Struct):

@@ -9,14 +9,12 @@ import os
 import subprocess
 import sys
 import tempfile
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
-from app.lib.jobs import Worker
 from tests.conftest import TEST_DSN, ShopFixture, free_port
 from tests.servers import REPO
 
@@ -65,20 +63,6 @@ async def configure(client: Any, shop: ShopFixture, port: int) -> dict[str, Any]
         "smtp_password": SMTP_PASSWORD, "from_address": "hello@teashop.example", "from_name": "Tea Shop"})
     assert resp.status_code == 200, resp.text
     return resp.json()
-
-
-async def run_jobs_until(done: Callable[[], Awaitable[bool]], *, within: float = 10.0) -> None:
-    """Run the real job worker until the async predicate holds (asserts it did)."""
-    worker = Worker(TEST_DSN, poll_seconds=0.2)
-    await worker.start()
-    try:
-        for _ in range(int(within / 0.1)):
-            if await done():
-                return
-            await asyncio.sleep(0.1)
-        raise AssertionError("jobs did not finish in time")
-    finally:
-        await worker.stop()
 
 
 async def serve_smtp(box: Mailbox, smtp_class: type[SMTP] = SMTP) -> tuple[asyncio.AbstractServer, int]:

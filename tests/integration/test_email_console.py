@@ -16,8 +16,8 @@ from app.email import listener
 from app.email.tables import EmailMessage as EmailRow
 from app.lib.db import tenant_context
 from app.settings import get_settings
-from tests.conftest import ShopFixture, browser_login, csrf_from, free_port
-from tests.integration.email_kit import Mailbox, configure, run_jobs_until, smtp_server
+from tests.conftest import ShopFixture, browser_login, csrf_from, free_port, run_jobs_until
+from tests.integration.email_kit import Mailbox, configure, smtp_server
 from tests.servers import ConsoleSocket, InProcessServer
 
 ORIGIN = "http://testserver.local"

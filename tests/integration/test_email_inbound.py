@@ -20,8 +20,8 @@ from app.lib.db import tenant_context
 from app.lib.storage import get_storage
 from app.settings import get_settings
 from app.timeline.tables import Interaction
-from tests.conftest import TEST_DSN, ShopFixture, free_port
-from tests.integration.email_kit import Mailbox, configure, run_jobs_until, smtp_server
+from tests.conftest import TEST_DSN, ShopFixture, free_port, run_jobs_until
+from tests.integration.email_kit import Mailbox, configure, smtp_server
 
 
 def api(shop: ShopFixture, path: str) -> str:
@@ -239,7 +239,7 @@ async def _after_sentinel(port: int, shop: ShopFixture) -> None:
         async with tenant_context(shop.tenant):
             return await EmailRow.exists().where(EmailRow.message_id == f"sentinel-{shop.slug}@customer.example")
 
-    await run_jobs_until(filed, within=30)
+    await run_jobs_until(filed, timeout=30)
 
 
 async def test_same_message_over_two_sessions_at_once_is_stored_once(fx_shop: ShopFixture, fx_mail_in: int) -> None:

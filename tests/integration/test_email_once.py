@@ -12,14 +12,13 @@ import asyncpg
 from app.email.tables import EmailMessage
 from app.lib.db import tenant_context
 from app.timeline.tables import Interaction
-from tests.conftest import TEST_DSN, ShopFixture
+from tests.conftest import TEST_DSN, ShopFixture, run_jobs_until
 from tests.integration.email_kit import (
     HangUpAfterData,
     HoldingMailbox,
     Mailbox,
     WorkerProcess,
     configure,
-    run_jobs_until,
     serve_smtp,
 )
 
@@ -128,7 +127,7 @@ async def test_a_failure_after_the_250_is_retried_without_sending_again(fx_clien
             async def done() -> bool:
                 return (await _row(fx_shop, queued["id"]))["status"] != "queued"
 
-            await run_jobs_until(done, within=60)
+            await run_jobs_until(done, timeout=60)
             failures = await conn.fetchval(f'SELECT last_value FROM "{schema}".after_accept_failures')
         finally:
             await conn.close()

@@ -8,8 +8,8 @@ from typing import Any
 
 from app.email.tables import EmailAccount
 from app.lib.db import tenant_context
-from tests.conftest import ShopFixture, free_port
-from tests.integration.email_kit import SMTP_PASSWORD, Mailbox, configure, run_jobs_until, smtp_server
+from tests.conftest import ShopFixture, free_port, run_jobs_until
+from tests.integration.email_kit import SMTP_PASSWORD, Mailbox, configure, smtp_server
 
 
 def api(shop: ShopFixture, path: str) -> str:
@@ -148,7 +148,7 @@ async def test_smtp_down_is_retried_later_and_delivered(fx_client: Any, fx_shop:
         return bool(box.messages)
 
     try:
-        await run_jobs_until(sent, within=15)
+        await run_jobs_until(sent, timeout=15)
         [row] = await _emails(fx_client, fx_shop, contact_id)
         for _ in range(20):
             if row["status"] == "sent":
