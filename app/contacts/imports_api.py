@@ -57,10 +57,7 @@ class ImportsApi(Controller):
             await data.file.close()
         row = await imports.upload(request.user, filename, content)
         choices = import_mapping.targets(await fields.definitions())
-        return UploadOut(id=row["id"], filename=row["filename"], encoding=row["encoding"],
-                         delimiter=row["delimiter"], columns=row["header"], sample=row["sample"],
-                         suggested_mapping=row["suggested"], fields=[{"key": t.key, "label": t.label} for t in choices],
-                         total=row["total"], status=row["status"])
+        return UploadOut.of(row, [{"key": t.key, "label": t.label} for t in choices])
 
     @get("/{import_id:int}", summary="Progress, counts and the first refused rows")
     async def read(self, import_id: PathId) -> ImportOut:

@@ -7,6 +7,8 @@ from typing import Any
 
 import msgspec
 
+from app.lib.imports import UploadAnswer
+
 
 class ImportRowError(msgspec.Struct):
     row: int
@@ -41,20 +43,8 @@ class ImportOut(msgspec.Struct):
     """The first refused rows; every one of them is in errors.csv."""
 
 
-class UploadOut(msgspec.Struct):
-    id: int
-    filename: str
-    encoding: str
-    delimiter: str
-    columns: list[str]
-    sample: list[list[str]]
-    """The first data rows, as split."""
-    suggested_mapping: list[str]
-    """A guess from the column names (English and Russian), one field per column."""
-    fields: list[dict[str, str]]
-    """Every field a column can map to: key and label."""
-    total: int
-    status: str
+class UploadOut(UploadAnswer):
+    """A contacts CSV as read: columns, a sample, the mapping guess and every field a column can map to."""
 
 
 class MappingIn(msgspec.Struct, forbid_unknown_fields=True):

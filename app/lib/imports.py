@@ -15,6 +15,7 @@ import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
+import msgspec
 from litestar import Request, Response
 from litestar.datastructures import UploadFile
 from litestar.exceptions.http_exceptions import RequestEntityTooLarge
@@ -74,6 +75,32 @@ async def read_upload(upload: Any) -> tuple[str, bytes]:
         parts.append(chunk)
         size += len(chunk)
     return upload.filename, b"".join(parts)
+
+
+class UploadAnswer(msgspec.Struct):
+    """What an upload answers, whatever is imported: the file as read, a sample, the mapping guess and the choices.
+    Each domain's answer subclasses it (its own name in /schema) and builds it with `of()`."""
+
+    id: int
+    filename: str
+    encoding: str
+    delimiter: str
+    columns: list[str]
+    sample: list[list[str]]
+    """The first data rows, as split."""
+    suggested_mapping: list[str]
+    """A guess from the column names (English and Russian), one field per column."""
+    fields: list[dict[str, str]]
+    """Every field a column can map to: key and label."""
+    total: int
+    status: str
+
+    @classmethod
+    def of(cls, row: dict[str, Any], fields: list[dict[str, str]]) -> Any:
+        """The answer for an upload row (`ImportKind.upload`'s) and the mapping's choices."""
+        return cls(id=row["id"], filename=row["filename"], encoding=row["encoding"], delimiter=row["delimiter"],
+                   columns=row["header"], sample=row["sample"], suggested_mapping=row["suggested"], fields=fields,
+                   total=row["total"], status=row["status"])
 
 
 @dataclasses.dataclass(frozen=True)

@@ -16,7 +16,7 @@ from litestar.params import JSONBody, MultipartBody
 from app.accounts.guards import requires
 from app.accounts.services import Principal
 from app.lib.import_errors import errors_csv_response
-from app.lib.imports import body_limit, read_upload, too_large_response
+from app.lib.imports import UploadAnswer, body_limit, read_upload, too_large_response
 from app.lib.wire import PathId
 from app.orders import import_mapping, imports
 
@@ -58,17 +58,8 @@ class OrderImportOut(msgspec.Struct):
     errors: list[OrderImportError] = []
 
 
-class OrderUploadOut(msgspec.Struct):
-    id: int
-    filename: str
-    encoding: str
-    delimiter: str
-    columns: list[str]
-    sample: list[list[str]]
-    suggested_mapping: list[str]
-    fields: list[dict[str, str]]
-    total: int
-    status: str
+class OrderUploadOut(UploadAnswer):
+    """An orders CSV as read: columns, a sample, the mapping guess and every field a column can map to."""
 
 
 class OrderMappingIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -123,10 +114,7 @@ class OrderImportsApi(Controller):
         finally:
             await data.file.close()
         row = await imports.upload(request.user, filename, content)
-        return OrderUploadOut(id=row["id"], filename=row["filename"], encoding=row["encoding"],
-                              delimiter=row["delimiter"], columns=row["header"], sample=row["sample"],
-                              suggested_mapping=row["suggested"], total=row["total"], status=row["status"],
-                              fields=[{"key": k, "label": v} for k, v in import_mapping.FIELDS])
+        return OrderUploadOut.of(row, [{"key": k, "label": v} for k, v in import_mapping.FIELDS])
 
     @get("/{import_id:int}", summary="Progress, counts and the refused rows with their reasons")
     async def read(self, import_id: PathId) -> OrderImportOut:
