@@ -46,7 +46,7 @@ async def number_to_reach(card: dict[str, Any], number: str | None, *, field: st
     if number:
         to = try_phone(number, await default_region())
         if to is None:
-            raise Invalid(f"{number!r} is not a valid phone number.", field=field)
+            raise Invalid("%(number)s is not a valid phone number.", field=field, number=repr(number))
         return to
     if card["phones"]:
         return str(card["phones"][0])
@@ -55,10 +55,11 @@ async def number_to_reach(card: dict[str, Any], number: str | None, *, field: st
 
 def _text(value: Any, field: str, limit: int) -> str:
     if not isinstance(value, str):
-        raise Invalid(f"{field} must be text.", field=field)
+        raise Invalid("%(field_name)s must be text.", field=field, field_name=field)
     value = value.strip()
     if len(value) > limit:
-        raise Invalid(f"{field} must be at most {limit} characters.", field=field)
+        raise Invalid("%(field_name)s must be at most %(limit)s characters.", field=field, field_name=field,
+                      limit=limit)
     return value
 
 
@@ -92,20 +93,21 @@ async def _clean(values: dict[str, Any], *, contact_id: int | None = None,
                 if tag and tag not in tags:
                     tags.append(tag)
             if len(tags) > MAX_TAGS:
-                raise Invalid(f"At most {MAX_TAGS} tags per contact.", field="tags")
+                raise Invalid("At most %(max_tags)s tags per contact.", field="tags", max_tags=MAX_TAGS)
             out[key] = tags
         elif key == "temperature":
             if value not in (None, "", *TEMPERATURES):
-                raise Invalid(f"temperature must be one of: {', '.join(TEMPERATURES)} (or empty).", field="temperature")
+                raise Invalid("temperature must be one of: %(choices)s (or empty).", field="temperature",
+                              choices=', '.join(TEMPERATURES))
             out[key] = value or None
         elif key == "language":
             if value not in ("", None, *i18n.LANGUAGES):
-                raise Invalid(f"language must be one of: {', '.join(i18n.LANGUAGES)} (or empty: the workspace's).",
-                              field="language")
+                raise Invalid("language must be one of: %(choices)s (or empty: the workspace's).", field="language",
+                              choices=', '.join(i18n.LANGUAGES))
             out[key] = value or ""
         elif key == "owner_id":
             if value is not None and not await User.exists().where((User.id == value) & (User.status == "active")):
-                raise Invalid(f"No active user {value} to own this contact.", field="owner_id")
+                raise Invalid("No active user %(value)s to own this contact.", field="owner_id", value=value)
             out[key] = value
         elif key == "birth_date":
             if isinstance(value, str):
@@ -222,15 +224,17 @@ async def get(contact_id: int) -> dict[str, Any]:
     exists = await Contact.select(Contact.id, Contact.merged_into, Contact.deleted_at).where(
         Contact.id == contact_id).first()
     if exists is None or exists["deleted_at"] is not None:
-        raise NotFound(f"No contact {contact_id}.", extra={"merged_into": exists["merged_into"]} if exists else None)
+        raise NotFound("No contact %(contact_id)s.", extra={"merged_into": exists["merged_into"]} if exists else None,
+                       contact_id=contact_id)
     return (await _cards([contact_id]))[0]
 
 
 async def update(actor: Any, contact_id: int, values: dict[str, Any], *, version: int | None = None) -> dict[str, Any]:
     current = await get(contact_id)
     if version is not None and version != current["version"]:
-        raise Conflict(f"This contact was changed by someone else (version {current['version']}, you had {version}); "
-                       "reload it and apply your change again.", extra={"version": current["version"]})
+        raise Conflict("This contact was changed by someone else (version %(version)s, you had %(yours)s); reload "
+                       "it and apply your change again.", extra={"version": current["version"]},
+                       version=current['version'], yours=version)
     clean = await _clean({k: v for k, v in values.items() if k in EDITABLE}, contact_id=contact_id,
                          current_custom=current["custom"])
     phones, emails = clean.pop("phones", None), clean.pop("emails", None)
@@ -267,9 +271,9 @@ async def delete(actor: Any, contact_id: int) -> None:
 async def prepare_filter(f: queries.ContactFilter) -> queries.ContactFilter:
     """Check a filter and read a phone number out of `q`; the list and the CSV export share it."""
     if f.temperature and f.temperature not in TEMPERATURES:
-        raise Invalid(f"temperature must be one of: {', '.join(TEMPERATURES)}.", field="temperature")
+        raise Invalid("temperature must be one of: %(choices)s.", field="temperature", choices=', '.join(TEMPERATURES))
     if f.sort not in queries.SORTS:
-        raise Invalid(f"sort must be one of: {', '.join(queries.SORTS)}.", field="sort")
+        raise Invalid("sort must be one of: %(choices)s.", field="sort", choices=', '.join(queries.SORTS))
     if f.q and f.phone_e164 is None:
         f.phone_e164 = try_phone(f.q, await default_region())
     return f
@@ -297,7 +301,7 @@ async def add_note(actor: Any, contact_id: int, body: str) -> dict[str, Any]:
     if not body:
         raise Invalid("The note is empty.", field="body")
     if len(body) > MAX_NOTE:
-        raise Invalid(f"A note can be at most {MAX_NOTE} characters.", field="body")
+        raise Invalid("A note can be at most %(max_note)s characters.", field="body", max_note=MAX_NOTE)
     rows = await Note.insert(Note(contact=contact_id, body=body, author=actor.user_id)).returning(Note.id,
                                                                                                  Note.created_at)
     note_id = rows[0]["id"]

@@ -7,6 +7,7 @@ from typing import Any
 
 from app.accounts.services import Principal
 from app.audit import services as audit
+from app.lib import i18n
 from app.lib.errors import Conflict, Forbidden, Invalid, NotFound
 from app.orders.tables import Order, OrderStatus
 
@@ -37,11 +38,13 @@ async def check_transition(current: str | None, target: str) -> dict[str, Any]:
     live = [k for k, s in defs.items() if not s["archived"]]
     allowed = [k for k in (defs[current]["allowed"] if current in defs else live) if k in live]
     if target not in live:
-        raise Invalid(f"Unknown status {target!r}; allowed here: {', '.join(allowed) or 'none (final status)'}.",
-                      field="status", extra={"allowed": allowed})
+        raise Invalid("Unknown status %(target)s; allowed here: %(allowed)s.", field="status",
+                      extra={"allowed": allowed}, target=repr(target),
+                      allowed=", ".join(allowed) or i18n.gettext("none (final status)"))
     if current is not None and target not in allowed:
-        raise Invalid(f"An order that is {current} cannot become {target}; allowed: "
-                      f"{', '.join(allowed) or 'none (final status)'}.", field="status", extra={"allowed": allowed})
+        raise Invalid("An order that is %(current)s cannot become %(target)s; allowed: %(allowed)s.",
+                      field="status", extra={"allowed": allowed}, current=current, target=target,
+                      allowed=", ".join(allowed) or i18n.gettext("none (final status)"))
     return defs[target]
 
 
@@ -55,7 +58,8 @@ async def _check_allowed(allowed: list[str], own_key: str) -> list[str]:
     out: list[str] = []
     for i, key in enumerate(allowed):
         if key not in defs and key != own_key:
-            raise Invalid(f"allowed[{i}]: no status {key!r}; define it first.", field=f"allowed[{i}]")
+            raise Invalid("allowed[%(i)s]: no status %(key)s; define it first.", field=f"allowed[{i}]", i=i,
+                          key=repr(key))
         if key not in out and key != own_key:
             out.append(key)
     return out
@@ -71,7 +75,7 @@ async def create(actor: Principal, *, key: str, label: str, allowed: list[str], 
     if not label or len(label) > 100:
         raise Invalid("label must be 1 to 100 characters.", field="label")
     if await OrderStatus.exists().where(OrderStatus.key == key):
-        raise Conflict(f"A status {key!r} exists already.", field="key")
+        raise Conflict("A status %(key)s exists already.", field="key", key=repr(key))
     allowed = await _check_allowed(allowed, key)
     if position is None:
         last = await OrderStatus.select(OrderStatus.position).order_by(OrderStatus.position, ascending=False).first()
@@ -87,7 +91,7 @@ async def update(actor: Principal, key: str, changes: dict[str, Any]) -> dict[st
     _require_admin(actor)
     defs = await by_key()
     if key not in defs:
-        raise NotFound(f"No order status {key!r}.")
+        raise NotFound("No order status %(key)s.", key=repr(key))
     values: dict[Any, Any] = {}
     if "label" in changes:
         label = str(changes["label"] or "").strip()

@@ -74,7 +74,7 @@ async def current_link(order_id: int) -> dict[str, Any] | None:
     row = await Order.select(Order.portal_nonce, Order.portal_token_hash, Order.portal_issued_at).where(
         Order.id == order_id).first()
     if row is None:
-        raise NotFound(f"No order {order_id}.")
+        raise NotFound("No order %(order_id)s.", order_id=order_id)
     if row["portal_token_hash"] is None or not row["portal_nonce"]:
         return None
     token = derive_token(current_tenant().slug, order_id, row["portal_nonce"])

@@ -37,7 +37,7 @@ def _items_from_form(form: Any, currency: str) -> list[dict[str, Any]]:
         qty = str(qtys[i] if i < len(qtys) else "1").strip() or "1"
         if not qty.isdigit():
             field = f"items[{len(items)}].quantity"
-            raise Invalid(f"{field} must be a whole number.", field=field)
+            raise Invalid("%(field_name)s must be a whole number.", field=field, field_name=field)
         price = money.parse_major(str(prices[i] if i < len(prices) else ""), currency,
                                   f"items[{len(items)}].unit_price")
         items.append({"name": str(name), "sku": str(skus[i] if i < len(skus) else ""), "quantity": int(qty),

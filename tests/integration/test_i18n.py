@@ -155,3 +155,61 @@ async def test_script_catalogue_is_served_in_each_language(fx_client: Any, fx_db
         assert resp.status_code == 200, (language, resp.status_code, resp.text[:200])
         assert resp.text.startswith("window.sbI18n = ") and "javascript" in resp.headers["content-type"]
     assert (await fx_client.get("/i18n/xx.js")).status_code == 200
+
+
+async def test_api_detail_with_values_speaks_the_users_language(fx_client: Any, fx_shop: ShopFixture,
+                                                                fx_other_shop: ShopFixture) -> None:
+    """Messages with values in them (`No order 999999.`) are translated too, with the values kept: for a user
+    whose profile says Russian, whatever the browser says; for a Bulgarian workspace's users without a language."""
+    contact = (await fx_client.post(api(fx_shop, "/contacts"), json={"name": "Ann"}, headers=fx_shop.auth)).json()
+    cases = [
+        ("get", "/orders/999999", None, 404,
+         {"ru": "Нет заказа 999999.", "bg": "Няма поръчка 999999.", "en": "No order 999999."}),
+        ("patch", f"/contacts/{contact['id']}", {"temperature": "lukewarm"}, 400,
+         {"ru": "temperature — одно из значений: hot, warm, cold (или пусто).",
+          "bg": "temperature трябва да е една от стойностите: hot, warm, cold (или празно).",
+          "en": "temperature must be one of: hot, warm, cold (or empty)."}),
+        ("patch", f"/contacts/{contact['id']}", {"name": "Anne", "version": 999}, 409,
+         {"ru": "Этот контакт изменил кто-то другой (версия 1, у вас была 999); обновите его и внесите изменение "
+                "снова.",
+          "bg": "Този контакт е променен от някой друг (версия 1, вие имахте 999); презаредете го и направете "
+                "промяната отново.",
+          "en": "This contact was changed by someone else (version 1, you had 999); reload it and apply your "
+                "change again."}),
+        ("post", "/orders", {"contact_id": contact["id"], "currency": "EUR",
+                             "items": [{"name": "Tea", "quantity": 1, "unit_price": 100}] * 501}, 400,
+         {"ru": "Не больше 500 позиций в заказе.", "bg": "Най-много 500 артикула в поръчка.",
+          "en": "At most 500 items per order."}),
+    ]
+
+    async def details(shop: ShopFixture, browser: str) -> dict[str, str]:
+        got = []
+        for method, path, body, status, _ in cases:
+            kwargs = {"json": body} if body is not None else {}
+            resp = await getattr(fx_client, method)(api(shop, path), headers={**shop.auth, "accept-language": browser},
+                                                    **kwargs)
+            assert resp.status_code == status, resp.text
+            got.append(resp.json()["detail"])
+            if resp.json().get("errors"):
+                assert resp.json()["errors"][0]["message"] == resp.json()["detail"]
+        return got
+
+    assert await details(fx_shop, "en-US") == [c[4]["en"] for c in cases]
+    async with tenant_context(fx_shop.tenant) as uow:
+        await uow.connection.execute("UPDATE app_user SET language = 'ru' WHERE id = $1", fx_shop.user_id)
+    assert await details(fx_shop, "bg-BG,bg;q=0.9") == [c[4]["ru"] for c in cases]  # the profile beats the browser
+
+    await fx_client.put(api(fx_shop, "/workspace"), json={"language": "bg"}, headers=fx_shop.auth)
+    async with tenant_context(fx_shop.tenant) as uow:
+        await uow.connection.execute("UPDATE app_user SET language = '' WHERE id = $1", fx_shop.user_id)
+    assert await details(fx_shop, "ru-RU") == [c[4]["bg"] for c in cases]  # the workspace's beats the browser
+
+    # The same message on a page (HTML error page) for a person signed in, in the workspace's language.
+    await browser_login(fx_client, fx_shop.slug, fx_shop.email, fx_shop.password)
+    page = await fx_client.get(f"/t/{fx_shop.slug}/orders/999999", headers={"accept": "text/html"})
+    assert page.status_code == 404 and "Няма поръчка 999999." in page.text
+
+    # Another tenant's caller is untouched by this workspace's language, and cannot see its order ids either.
+    other = await fx_client.get(api(fx_other_shop, "/orders/999999"),
+                                headers={**fx_other_shop.auth, "accept-language": "en"})
+    assert other.status_code == 404 and other.json()["detail"] == "No order 999999."
