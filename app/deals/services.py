@@ -12,11 +12,12 @@ from app.audit import services as audit
 from app.contacts.tables import Contact
 from app.deals.events import DEAL_MOVED
 from app.deals.tables import KINDS, Deal, DealOrder, DealStage, DealStageChange
-from app.lib import money
+from app.lib import i18n, money
 from app.lib.clock import now
 from app.lib.db import current_uow
 from app.lib.domain import MergeStep
 from app.lib.errors import Conflict, Forbidden, Invalid, NotFound
+from app.lib.i18n import N_
 from app.orders.tables import Order
 from app.timeline import services as timeline
 from realtime.publish import emit
@@ -27,8 +28,18 @@ COLUMNS = (Deal.id, Deal.title, Deal.contact.as_alias("contact_id"), Deal.contac
            Deal.expected_close, Deal.stage, Deal.position, Deal.reason, Deal.closed_at, Deal.version)
 
 
+DEFAULT_LABELS: dict[str, str] = {
+    "lead": N_("Lead"), "qualified": N_("Qualified"), "proposal": N_("Proposal"), "negotiation": N_("Negotiation"),
+    "won": N_("Won"), "lost": N_("Lost"),
+}
+"""The stages every workspace starts with (deals migration 01_40): shown in the reader's language (`name`) until the
+shop renames one; `label` is what is stored, and what the API returns."""
+
+
 async def stages() -> list[dict[str, Any]]:
-    return await DealStage.select().order_by(DealStage.position).order_by(DealStage.id)
+    """The stages in order, each with `name`: its label as the viewer reads it."""
+    rows = await DealStage.select().order_by(DealStage.position).order_by(DealStage.id)
+    return [{**s, "name": i18n.shipped(DEFAULT_LABELS, s["key"], s["label"])} for s in rows]
 
 
 async def create_stage(actor: Principal, *, key: str, label: str, kind: str, position: int | None) -> dict[str, Any]:

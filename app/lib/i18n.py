@@ -204,6 +204,20 @@ def N_(message: str) -> str:
     return message
 
 
+def shipped(defaults: dict[str, str], key: str, name: str) -> str:
+    """A stored name as the viewer reads it: the name a workspace was given by default (`defaults[key]`, English,
+    marked N_) in the viewer's language; a name the shop typed itself, as typed. Stored keys never change."""
+    default = defaults.get(key)
+    return gettext(default) if default is not None and name == default else name
+
+
+def unshipped(defaults: dict[str, str], key: str, typed: str) -> str:
+    """What to store for a name a form sends back: the default's own translation (left as shown) stays the
+    default, so it goes on following each reader's language; anything else is the shop's own name."""
+    default = defaults.get(key)
+    return default if default is not None and typed in (default, gettext(default)) else typed
+
+
 JS_RUNTIME = """{
   language: CAT.data.language,
   gettext: function (s) { var t = CAT.data.messages[s]; return typeof t === "string" ? t : s; },

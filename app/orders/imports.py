@@ -114,7 +114,7 @@ class Draft:
 def _status_key(text: str, defs: dict[str, dict[str, Any]]) -> str:
     wanted = text.strip().lower()
     for key, s in defs.items():
-        if not s["archived"] and wanted in (key.lower(), s["label"].strip().lower()):
+        if not s["archived"] and wanted in pipeline.spellings(s):
             return key
     live = [k for k, s in defs.items() if not s["archived"]]
     raise Invalid("Unknown status %(text)s; use one of: %(choices)s (or their labels).", field="status",

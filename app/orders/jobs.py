@@ -117,7 +117,8 @@ async def send_status_email(payload: dict[str, Any]) -> None:
         link = await portal.current_link(order["id"])
         if link is None and order["portal_revoked_at"] is None:
             link = await portal.issue_for_system(order["id"])  # never issued yet: the email is the place for it
-        label = (await pipeline.by_key()).get(payload["status"], {}).get("label", payload["status"])
+        status = (await pipeline.by_key()).get(payload["status"]) or {"key": payload["status"],
+                                                                     "label": payload["status"]}
         language = await contacts.language_of(order["contact"])
         ws = await Workspace.select(Workspace.display_name).first()
     if not card["emails"]:
@@ -125,11 +126,12 @@ async def send_status_email(payload: dict[str, Any]) -> None:
     shop = ws["display_name"] if ws else tenant.name
     context = {"order": {"number": order["number"], "total": money.fmt(order["total"], order["currency"]),
                          "currency": order["currency"], "status": payload["status"]},
-               "status": label, "portal_url": link["url"] if link else "", "customer": card["name"] or "customer",
+               "status": "", "portal_url": link["url"] if link else "", "customer": card["name"] or "customer",
                "shop": shop}
     to = card["emails"][0]
     try:
         with i18n.viewing(language):
+            context["status"] = pipeline.named(status)["name"]  # a default status in the customer's language
             subject = notify.render(notify.localised(conf["subject"]), context).strip().replace("\n", " ")[:300]
             text = notify.render(notify.localised(conf["body"]), context)
     except Exception as exc:  # a template that fails at send time is reported, not retried forever

@@ -9,16 +9,44 @@ from app.accounts.services import Principal
 from app.audit import services as audit
 from app.lib import i18n
 from app.lib.errors import Conflict, Forbidden, Invalid, NotFound
+from app.lib.i18n import N_
 from app.orders.tables import Order, OrderStatus
 
 KEY_RE = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
 
+DEFAULT_LABELS: dict[str, str] = {
+    "new": N_("New"), "paid": N_("Paid"), "packed": N_("Packed"), "shipped": N_("Shipped"),
+    "delivered": N_("Delivered"), "cancelled": N_("Cancelled"), "returned": N_("Returned"),
+}
+"""The pipeline every workspace starts with (orders migration 01_27): shown in the reader's language until the shop
+renames a status (`name`); `label` is what is stored, and what the API returns."""
+
+
+def named(status: dict[str, Any]) -> dict[str, Any]:
+    return {**status, "name": i18n.shipped(DEFAULT_LABELS, status["key"], status["label"])}
+
 
 async def statuses(include_archived: bool = False) -> list[dict[str, Any]]:
+    """The statuses in order, each with `name`: its label as the viewer reads it."""
     query = OrderStatus.select().order_by(OrderStatus.position).order_by(OrderStatus.id)
     if not include_archived:
         query = query.where(OrderStatus.archived == False)  # noqa: E712
-    return await query
+    return [named(s) for s in await query]
+
+
+def spellings(status: dict[str, Any]) -> set[str]:
+    """How a file may write this status (lower case): its key, its label and, while it is a default, the default's
+    name in each of our languages (a Russian 1C export says «Оплачен»)."""
+    found = {status["key"], status["label"]}
+    default = DEFAULT_LABELS.get(status["key"])
+    if default == status["label"]:
+        found |= {i18n.translations(language).gettext(default) for language in i18n.LANGUAGES}
+    return {s.strip().lower() for s in found}
+
+
+async def names() -> dict[str, str]:
+    """Status key -> the name the viewer reads (archived ones too: old orders still carry them)."""
+    return {k: s["name"] for k, s in (await by_key()).items()}
 
 
 async def by_key() -> dict[str, dict[str, Any]]:
@@ -97,7 +125,7 @@ async def update(actor: Principal, key: str, changes: dict[str, Any]) -> dict[st
         label = str(changes["label"] or "").strip()
         if not label or len(label) > 100:
             raise Invalid("label must be 1 to 100 characters.", field="label")
-        values[OrderStatus.label] = label
+        values[OrderStatus.label] = i18n.unshipped(DEFAULT_LABELS, key, label)
     if "allowed" in changes:
         values[OrderStatus.allowed] = await _check_allowed(list(changes["allowed"]), key)
     for name in ("position", "final", "counts_as_sale", "archived"):

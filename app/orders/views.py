@@ -50,7 +50,7 @@ async def panel_context(contact_id: int, error: str | None = None) -> dict[str, 
     orders, _ = await services.search(contact_id=contact_id, limit=20)
     return {"c": card, "orders": orders, "revenue": await revenue.for_contact(contact_id), "error": error,
             "order_count": await services.count_for_contact(contact_id),
-            "labels": {k: s["label"] for k, s in (await pipeline.by_key()).items()}}
+            "labels": await pipeline.names()}
 
 
 class OrderViews(Controller):
@@ -84,7 +84,7 @@ class OrderViews(Controller):
         names = {r["id"]: r for r in await contacts._cards(list({o["contact_id"] for o in rows}))}
         return render_page(request, "pages/orders.html", {
             "orders": rows, "next": nxt, "status": status, "q": q, "statuses": await pipeline.statuses(),
-            "contacts": names, "fmt": money.fmt})
+            "labels": await pipeline.names(), "contacts": names, "fmt": money.fmt})
 
     @get("/orders/{order_id:int}")
     async def show(self, request: Req, order_id: PathId,

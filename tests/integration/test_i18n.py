@@ -213,3 +213,72 @@ async def test_api_detail_with_values_speaks_the_users_language(fx_client: Any, 
     other = await fx_client.get(api(fx_other_shop, "/orders/999999"),
                                 headers={**fx_other_shop.auth, "accept-language": "en"})
     assert other.status_code == 404 and other.json()["detail"] == "No order 999999."
+
+
+async def test_built_in_names_are_shown_in_the_readers_language_and_typed_names_as_typed(
+        fx_client: Any, fx_shop: ShopFixture, fx_other_shop: ShopFixture) -> None:
+    """Order statuses and deal stages a workspace starts with are stored as English keys and labels; people read
+    them in their language. A status the shop renamed shows as the shop wrote it; the API keeps what is stored."""
+    await fx_client.put(api(fx_shop, "/workspace"), json={"language": "ru"}, headers=fx_shop.auth)
+    bg = (await fx_client.post(api(fx_shop, "/contacts"), json={"name": "Боряна", "language": "bg"},
+                               headers=fx_shop.auth)).json()
+    order = (await fx_client.post(api(fx_shop, "/orders"), json={
+        "contact_id": bg["id"], "currency": "EUR", "items": [{"name": "Tea", "quantity": 1, "unit_price": 500}]},
+        headers=fx_shop.auth)).json()
+    paid = await fx_client.post(api(fx_shop, f"/orders/{order['id']}/status"), json={"status": "paid"},
+                                headers=fx_shop.auth)
+    assert paid.status_code == 200, paid.text
+    await browser_login(fx_client, fx_shop.slug, fx_shop.email, fx_shop.password)
+    html = {"accept": "text/html"}
+
+    listing = (await fx_client.get(f"/t/{fx_shop.slug}/orders/", headers=html)).text
+    assert 'data-status="paid">Оплачено</span>' in listing and '>Отправлено</option>' in listing
+    page = (await fx_client.get(f"/t/{fx_shop.slug}/orders/{order['id']}", headers=html)).text
+    assert 'data-status="paid"' in page and ">Оплачено</span>" in page
+    assert 'Новый → <strong data-status="paid">Оплачено</strong>' in page  # the history too
+    board = (await fx_client.get(f"/t/{fx_shop.slug}/deals/", headers=html)).text
+    assert "<h2>Лид " in board and "<h2>Выиграна " in board
+
+    # The customer reads the portal in her own language.
+    link = (await fx_client.post(api(fx_shop, f"/orders/{order['id']}/portal"), headers=fx_shop.auth)).json()
+    portal = (await fx_client.get("/" + link["url"].split("://", 1)[1].split("/", 1)[1])).text
+    assert 'data-status="paid">Платено</div>' in portal and "<li class=\"done \">Нов</li>" in portal
+
+    # Saving the settings form with the shown (translated) name keeps the default; a typed name is the shop's.
+    settings = f"/t/{fx_shop.slug}/settings/orders"
+    form = (await fx_client.get(f"{settings}/", headers=html)).text
+    assert 'name="label" value="Оплачено"' in form
+    token = await csrf_from(fx_client, f"{settings}/")
+    statuses = {s["key"]: s for s in (await fx_client.get(api(fx_shop, "/order-statuses"),
+                                                          headers=fx_shop.auth)).json()}
+
+    async def save(key: str, label: str) -> str:
+        s = statuses[key]
+        resp = await fx_client.post(f"{settings}/statuses/{key}", headers=html, data={
+            "_csrf": token, "label": label, "position": str(s["position"]), "allowed": s["allowed"],
+            **({"counts_as_sale": "on"} if s["counts_as_sale"] else {}), **({"final": "on"} if s["final"] else {})})
+        assert resp.status_code == 200, resp.text
+        return resp.text
+
+    assert "Статус «Оплачено» сохранён." in await save("paid", "Оплачено")
+    await save("shipped", "Передан в СДЭК")
+    stored = {s["key"]: s["label"] for s in (await fx_client.get(api(fx_shop, "/order-statuses"),
+                                                                 headers=fx_shop.auth)).json()}
+    assert stored["paid"] == "Paid" and stored["shipped"] == "Передан в СДЭК" and stored["new"] == "New"
+    await fx_client.put(api(fx_shop, "/workspace"), json={"language": "en"}, headers=fx_shop.auth)
+    en = await fx_client.get(f"/t/{fx_shop.slug}/orders/", headers=html)
+    assert '>Передан в СДЭК</option>' in en.text and ">Paid</option>" in en.text  # as typed, in every language
+
+    # Another workspace's pipeline is its own: English for its English owner, untouched by this one's renaming.
+    other = {s["key"]: s["label"] for s in (await fx_client.get(api(fx_other_shop, "/order-statuses"),
+                                                                headers=fx_other_shop.auth)).json()}
+    assert other["shipped"] == "Shipped"
+
+
+async def test_an_order_import_reads_default_status_names_in_any_of_our_languages(fx_shop: ShopFixture) -> None:
+    from app.orders import imports, pipeline
+
+    async with tenant_context(fx_shop.tenant):
+        defs = await pipeline.by_key()
+    assert imports._status_key("Оплачено", defs) == "paid" and imports._status_key("изпратено", defs) == "shipped"
+    assert imports._status_key("Paid", defs) == "paid" and imports._status_key("new", defs) == "new"
