@@ -248,13 +248,14 @@ async def preview(import_id: int, limit: int = PREVIEW_ORDERS) -> list[dict[str,
     _, records = await KIND.file(row)
     units = group(fields, itertools.islice(records, PREVIEW_SCAN_ROWS))[:limit]
     defs = await pipeline.by_key()
+    fallback = await services.default_currency()
     out = []
     for unit in units:
         item: dict[str, Any] = {"external_id": unit.key or "", "rows": unit.rows, "ok": True, "action": "create",
                                 "order_id": None, "number": None, "customer": "", "items": [], "total": "",
                                 "status": None, "errors": []}
         try:
-            d = draft(unit, row["mapping"].get("currency"), defs)
+            d = draft(unit, row["mapping"].get("currency") or fallback, defs)
             existing = await Order.select(Order.id, Order.status).where(Order.external_id == d.external_id).first()
             if existing is not None:
                 item.update(action="update", order_id=existing["id"])
@@ -296,6 +297,7 @@ async def _process_batch(tenant: TenantRef, import_id: int, units: list[Unit], a
             return True
         start_at = state["orders_done"]
         defs = await pipeline.by_key()
+        fallback = await services.default_currency()
         counts = {"created": 0, "updated": 0, "unchanged": 0, "failed": 0}
         errs: list[dict[str, Any]] = []
         rows_done = 0
@@ -306,7 +308,7 @@ async def _process_batch(tenant: TenantRef, import_id: int, units: list[Unit], a
                 break
             problem: BaseException | None = None
             try:
-                d = draft(unit, state["mapping"].get("currency"), defs)
+                d = draft(unit, state["mapping"].get("currency") or fallback, defs)
                 async with uow.connection.transaction():  # a savepoint: a refused order leaves nothing behind
                     outcome, _ = await _apply(actor, d)
             except (DomainError, _UnitRefusedError, asyncpg.DataError) as exc:

@@ -10,6 +10,7 @@ import datetime as dt
 from typing import Any
 
 from app.accounts.services import Principal
+from app.accounts.tables import Workspace
 from app.audit import services as audit
 from app.contacts import identities
 from app.contacts import services as contacts
@@ -93,6 +94,12 @@ def _actor_fields(actor: Principal | None) -> dict[str, Any]:
     return {"actor_type": "user", "actor_id": actor.user_id, "actor_label": actor.label}
 
 
+async def default_currency() -> str:
+    """The workspace's currency: what an order (form, API, import) that names none is in."""
+    row = await Workspace.select(Workspace.currency).first()
+    return str(row["currency"]) if row and row["currency"] else "USD"
+
+
 async def create(actor: Principal, data: Any) -> tuple[dict[str, Any], bool]:
     """Create an order; with an external_id already known, return that order instead (created=False)."""
     conn = current_uow().connection
@@ -103,7 +110,7 @@ async def create(actor: Principal, data: Any) -> tuple[dict[str, Any], bool]:
         existing = await Order.select(Order.id).where(Order.external_id == external_id).first()
         if existing is not None:
             return await get(existing["id"]), False
-    currency = money.check_currency(data.currency)
+    currency = money.check_currency(data.currency or await default_currency())
     items = clean_items(data.items)
     sums = totals(items, data.shipping, data.discount)
     status = data.status or await pipeline.initial_status()

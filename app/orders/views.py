@@ -50,7 +50,7 @@ async def panel_context(contact_id: int, error: str | None = None) -> dict[str, 
     orders, _ = await services.search(contact_id=contact_id, limit=20)
     return {"c": card, "orders": orders, "revenue": await revenue.for_contact(contact_id), "error": error,
             "order_count": await services.count_for_contact(contact_id),
-            "labels": await pipeline.names()}
+            "labels": await pipeline.names(), "default_currency": await services.default_currency()}
 
 
 class OrderViews(Controller):
@@ -66,7 +66,7 @@ class OrderViews(Controller):
     async def create_from_card(self, request: Req, contact_id: PathId) -> Template:
         form = await request.form()
         try:
-            currency = money.check_currency(str(form.get("currency", "")))
+            currency = money.check_currency(str(form.get("currency", "")).strip() or await services.default_currency())
             items = [ItemIn(**i) for i in _items_from_form(form, currency)]
             await services.create(request.user, OrderIn(
                 currency=currency, items=items, contact_id=contact_id, note=str(form.get("note", "")),
