@@ -52,6 +52,7 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
                 "адресдоставки", "фактическийадрес", "юридическийадрес"),
     "preferences": ("preferences", "notes", "note", "comment", "comments", "remarks", "предпочтения", "комментарий",
                     "комментарии", "примечание", "примечания", "заметки"),
+    "timezone": ("timezone", "tz", "zone", "часовойпояс", "часоваязона", "часовазона", "таймзона"),
 }
 _LOOKUP = {word: key for key, words in SYNONYMS.items() for word in words}
 TEMPERATURE_WORDS = {"горячий": "hot", "горячая": "hot", "теплый": "warm", "тёплый": "warm", "теплая": "warm",

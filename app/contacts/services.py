@@ -40,6 +40,15 @@ async def language_of(contact_id: int | None) -> str:
     return str(row["language"]) if row else ""
 
 
+async def zone_of(contact_id: int | None, *, or_workspace: bool = False) -> str:
+    """The contact's time zone ("" when they have none: the portal and the chat use the browser's); with
+    `or_workspace`, the workspace's when they have none (emails, which have no browser)."""
+    row = await current_uow().connection.fetchrow(
+        "SELECT COALESCE(NULLIF((SELECT timezone FROM contact WHERE id = $1), ''), "
+        "CASE WHEN $2 THEN (SELECT timezone FROM workspace LIMIT 1) END, '') AS zone", contact_id, or_workspace)
+    return str(row["zone"]) if row else ""
+
+
 async def number_to_reach(card: dict[str, Any], number: str | None, *, field: str = "number") -> str:
     """The number to call or text a contact on: the one typed (local formats in the shop's region), else the
     card's first phone; E.164."""
@@ -105,6 +114,12 @@ async def _clean(values: dict[str, Any], *, contact_id: int | None = None,
                 raise Invalid("language must be one of: %(choices)s (or empty: the workspace's).", field="language",
                               choices=', '.join(i18n.LANGUAGES))
             out[key] = value or ""
+        elif key == "timezone":
+            zone = str(value or "").strip()
+            if zone and not i18n.check_zone(zone):
+                raise Invalid("Unknown time zone %(timezone)s; use a name like Europe/Berlin.", field="timezone",
+                              timezone=repr(zone))
+            out[key] = zone
         elif key == "owner_id":
             if value is not None and not await User.exists().where((User.id == value) & (User.status == "active")):
                 raise Invalid("No active user %(value)s to own this contact.", field="owner_id", value=value)

@@ -81,10 +81,11 @@ def viewing(language: str | None = None, zone: str | zoneinfo.ZoneInfo | None = 
         _viewer.reset(token)
 
 
-def switch(language: str | None) -> None:
-    """For handlers: render the rest of this request in `language` (a customer's), same zone; no-op if unknown."""
-    if language in LANGUAGES:
-        _viewer.set(Viewer(language, current().zone))
+def switch(language: str | None, zone: str | None = None) -> None:
+    """For handlers: render the rest of this request in `language` (a customer's) and `zone` (theirs, when they
+    have one); an unknown or empty one keeps the current."""
+    now = current()
+    _viewer.set(Viewer(language if language in LANGUAGES else now.language, to_zone(zone) or now.zone))
 
 
 def activate(viewer: Viewer) -> contextvars.Token[Viewer]:
@@ -336,5 +337,11 @@ def day_start(zone: zoneinfo.ZoneInfo | str | None, at: dt.datetime | None = Non
 
 
 def zone_names() -> list[str]:
-    """Every IANA zone name, sorted, for the profile and workspace pickers."""
-    return sorted(z for z in zoneinfo.available_timezones() if "/" in z and not z.startswith(("Etc/", "SystemV/")))
+    """Every IANA zone name, sorted, for the profile, workspace and contact pickers."""
+    return list(_zone_names())
+
+
+@functools.cache
+def _zone_names() -> tuple[str, ...]:
+    return tuple(sorted(z for z in zoneinfo.available_timezones() if "/" in z and not z.startswith(("Etc/",
+                                                                                                    "SystemV/"))))

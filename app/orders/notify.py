@@ -26,7 +26,8 @@ Follow it here: {{ portal_url }}
 """)
 DEFAULT_SUBJECT = N_("Your order {{ order.number }} is {{ status }}")
 """The shipped defaults: a customer gets them in their language until the shop writes its own."""
-SAMPLE = {"order": {"number": "1001", "total": "25.00 EUR", "currency": "EUR", "status": "shipped"},
+SAMPLE = {"order": {"number": "1001", "total": "25.00 EUR", "currency": "EUR", "status": "shipped",
+                    "placed_at": "1/15/26, 3:00 PM"},
           "status": "Shipped", "portal_url": "https://example.invalid/portal/x", "customer": "Ada", "shop": "Shop"}
 
 

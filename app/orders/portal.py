@@ -110,6 +110,7 @@ async def view(order_id: int) -> dict[str, Any]:
         path = [s for s in await pipeline.statuses() if s["counts_as_sale"]]
     reached = {h["to_status"] for h in order["history"]}
     return {"order": order, "language": language, "labels": labels,
+            "time_zone": await contacts.zone_of(order["contact_id"]),
             "status_label": labels.get(order["status"], order["status"]),
             "steps": [{"key": s["key"], "label": s["name"], "done": s["key"] in reached,
                        "current": s["key"] == order["status"]} for s in path],

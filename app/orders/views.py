@@ -182,7 +182,9 @@ def _visitor(token: str) -> str:
 async def portal_context(request: Req, token: str, order_id: int) -> dict[str, Any]:
     ctx = await portal.view(order_id)
     ctx.update(token=token)
-    i18n.switch(ctx["language"])  # the customer reads the portal in the contact's language
+    # The customer reads the portal in the contact's language; times in their zone when the card has one (else
+    # the page's script shows them in the browser's, see local-time.js).
+    i18n.switch(ctx["language"], ctx["time_zone"])
     return ctx
 
 

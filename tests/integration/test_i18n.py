@@ -282,3 +282,88 @@ async def test_an_order_import_reads_default_status_names_in_any_of_our_language
         defs = await pipeline.by_key()
     assert imports._status_key("Оплачено", defs) == "paid" and imports._status_key("изпратено", defs) == "shipped"
     assert imports._status_key("Paid", defs) == "paid" and imports._status_key("new", defs) == "new"
+
+
+async def test_contact_time_zone_on_card_api_export_import_portal_and_email(
+        fx_client: Any, fx_shop: ShopFixture, fx_other_shop: ShopFixture, fx_inbox: Any) -> None:
+    """A contact's time zone (fields_spec: one declaration) is written by the API and the card, checked, exported
+    and imported; the portal renders in it and tells the page's script to; a customer email uses it, else the
+    workspace's zone."""
+    import csv
+    import io
+    import re
+
+    from app.contacts import import_mapping
+    from tests.conftest import run_jobs_until, work_left
+
+    await fx_client.put(api(fx_shop, "/workspace"), json={"timezone": "Europe/Sofia"}, headers=fx_shop.auth)
+    made = await fx_client.post(api(fx_shop, "/contacts"), headers=fx_shop.auth,
+                                json={"name": "Yuki", "emails": ["yuki@example.jp"], "timezone": "Asia/Tokyo"})
+    assert made.status_code == 201 and made.json()["timezone"] == "Asia/Tokyo", made.text
+    yuki = made.json()
+    plain = (await fx_client.post(api(fx_shop, "/contacts"), headers=fx_shop.auth,
+                                  json={"name": "Ana", "emails": ["ana@example.bg"]})).json()
+    assert plain["timezone"] == ""
+    bad = await fx_client.patch(api(fx_shop, f"/contacts/{plain['id']}"), json={"timezone": "Mars/Olympus"},
+                                headers={**fx_shop.auth, "accept-language": "ru"})
+    assert bad.status_code == 400 and bad.json()["errors"][0]["field"] == "timezone"
+    assert "Неизвестный часовой пояс 'Mars/Olympus'" in bad.json()["detail"]
+
+    # The card: edited and shown in the main section.
+    await browser_login(fx_client, fx_shop.slug, fx_shop.email, fx_shop.password)
+    card_url = f"/t/{fx_shop.slug}/contacts/{yuki['id']}"
+    token = await csrf_from(fx_client, card_url)
+    htmx = {"X-CSRF-Token": token, "HX-Request": "true"}
+    form = await fx_client.get(f"{card_url}/section/main", params={"edit": "true"}, headers=htmx)
+    assert 'data-testid="contact-timezone"' in form.text and '<option value="Europe/Sofia">' in form.text
+    assert 'value="Asia/Tokyo"' in form.text
+    version = re.search(r'name="version" value="(\d+)"', form.text).group(1)
+    saved = await fx_client.post(f"{card_url}/section/main", headers=htmx, data={
+        "name": "Yuki", "company": "", "tags": "", "temperature": "", "owner_id": "", "language": "",
+        "timezone": "America/New_York", "version": version})
+    assert saved.status_code == 200 and 'data-testid="contact-timezone-shown">America/New_York<' in saved.text
+    await fx_client.patch(api(fx_shop, f"/contacts/{yuki['id']}"), json={"timezone": "Asia/Tokyo"},
+                          headers=fx_shop.auth)
+
+    # Export and import carry it (the import's mapping guesses the column).
+    export = await fx_client.get(api(fx_shop, "/contacts/export.csv"), headers=fx_shop.auth)
+    rows = {r["name"]: r for r in csv.DictReader(io.StringIO(export.text.lstrip("\ufeff")))}
+    assert rows["Yuki"]["timezone"] == "Asia/Tokyo" and rows["Ana"]["timezone"] == ""
+    assert import_mapping.suggest(["Name", "Часовой пояс", "Time zone"], [])[1:] == ["timezone", "ignore"]
+
+    # The portal: rendered in the contact's zone, and the page's script told to keep it.
+    placed = dt.datetime(2026, 1, 15, 13, 0, tzinfo=dt.UTC)
+    order = (await fx_client.post(api(fx_shop, "/orders"), headers=fx_shop.auth, json={
+        "contact_id": yuki["id"], "currency": "JPY", "number": "Y-1", "placed_at": placed.isoformat(),
+        "items": [{"name": "Tea", "quantity": 1, "unit_price": 500}]})).json()
+    link = (await fx_client.post(api(fx_shop, f"/orders/{order['id']}/portal"), headers=fx_shop.auth)).json()
+    portal = (await fx_client.get("/" + link["url"].split("://", 1)[1].split("/", 1)[1])).text
+    assert 'data-time-zone="Asia/Tokyo"' in portal
+    stamp = re.search(r'<time datetime="([^"]+)" data-local>([^<]+)</time>', portal)
+    tokyo = dt.datetime.fromisoformat(stamp.group(1)).astimezone(zoneinfo.ZoneInfo("Asia/Tokyo"))
+    assert f"{tokyo:%-m/%-d/%y}, {tokyo:%-I:%M}" in stamp.group(2), stamp.group(2)  # not UTC's hour (9 h off)
+
+    # Status emails: the order's date in the contact's zone (Tokyo: 22:00), else the workspace's (Sofia: 15:00).
+    ok = await fx_client.put(api(fx_shop, "/order-notifications"), headers=fx_shop.auth, json={
+        "enabled": True, "statuses": ["paid"], "subject": "{{ order.number }}", "body": "{{ order.placed_at }}"})
+    assert ok.status_code == 200, ok.text
+    other = (await fx_client.post(api(fx_shop, "/orders"), headers=fx_shop.auth, json={
+        "contact_id": plain["id"], "currency": "EUR", "number": "A-1", "placed_at": placed.isoformat(),
+        "items": [{"name": "Tea", "quantity": 1, "unit_price": 500}]})).json()
+    for o in (order, other):
+        await fx_client.post(api(fx_shop, f"/orders/{o['id']}/status"), json={"status": "paid"},
+                             headers=fx_shop.auth)
+
+    async def sent() -> bool:
+        return not await work_left(fx_shop.tenant)
+
+    await run_jobs_until(sent)
+    bodies = {m["Subject"]: m.get_payload(decode=True).decode() for m in fx_inbox.messages}
+    assert "10:00" in bodies["Y-1"] and "1/15/26" in bodies["Y-1"], bodies  # 22:00 in Tokyo, in English
+    assert "3:00" in bodies["A-1"] and "PM" in bodies["A-1"], bodies        # 15:00 in Sofia
+
+    # Another tenant's API reaches its own contacts only: this one's zone is untouched.
+    await fx_client.patch(api(fx_other_shop, f"/contacts/{yuki['id']}"), json={"timezone": "UTC"},
+                          headers=fx_other_shop.auth)
+    assert (await fx_client.get(api(fx_shop, f"/contacts/{yuki['id']}"), headers=fx_shop.auth)).json()[
+        "timezone"] == "Asia/Tokyo"
