@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import email
+import inspect
 import os
 import signal
 import socket
@@ -29,8 +30,8 @@ from app.email import listener
 from app.lib import embedded_pg, health, i18n, logs
 from app.lib.db import database_url, start_database, stop_database
 from app.lib.errors import DomainError
+from app.lib.i18n import N_, ngettext
 from app.lib.i18n import gettext as _
-from app.lib.i18n import ngettext
 from app.lib.jobs import Worker, install_queue
 from app.lib.mail import start_catcher
 from app.lib.templates import word
@@ -68,7 +69,27 @@ def _with_db(fn: Callable[[], Awaitable[T]]) -> T:
     return asyncio.run(main())
 
 
-@click.group()
+class _Group(click.Group):
+    """Speaks the terminal's language from the start, `--help` included (help texts are catalogue entries: option
+    help is marked N_, command docstrings are extracted by lib/i18n_extract)."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        i18n.activate(i18n.Viewer(i18n.pick(accept_language=i18n.posix_languages(os.environ))))
+        _translate_help(self)
+        return super().main(*args, **kwargs)
+
+
+def _translate_help(command: click.Command) -> None:
+    if command.help:
+        command.help = _(inspect.cleandoc(command.help))  # a docstring, as lib/i18n_extract reads it
+    for param in command.params:
+        if getattr(param, "help", None):
+            param.help = _(param.help)  # type: ignore[attr-defined]
+    for sub in getattr(command, "commands", {}).values():
+        _translate_help(sub)
+
+
+@click.group(cls=_Group)
 def main() -> None:
     """Switchboard: a multi-tenant contact-center CRM."""
     logs.configure()  # every command logs plain tracebacks: structlog's rich ones print locals (secrets)
@@ -152,15 +173,16 @@ def _port_taken(host: str, port: int) -> str | None:
 
 
 def _cannot_listen(what: str, host: str, port: int, reason: str) -> NoReturn:
-    console.print(f"[red]Cannot start:[/red] {what} cannot listen on {host}:{port} (port {port}): {reason}. "
-                  "Stop whatever holds it or choose another port.")
+    console.print(_("[red]Cannot start:[/red] %(what)s cannot listen on %(host)s:%(port)s (port %(port)s): "
+                    "%(reason)s. Stop whatever holds it or choose another port.", what=what, host=host, port=port,
+                    reason=reason))
     sys.exit(1)
 
 
 @main.command()
-@click.option("--host", default=None, help="Bind address (default HOST or 127.0.0.1).")
-@click.option("--port", default=None, type=int, help="Port (default PORT or 8000).")
-@click.option("--demo/--no-demo", default=True, help="Create the demo tenant if missing.")
+@click.option("--host", default=None, help=N_("Bind address (default HOST or 127.0.0.1)."))
+@click.option("--port", default=None, type=int, help=N_("Port (default PORT or 8000)."))
+@click.option("--demo/--no-demo", default=True, help=N_("Create the demo tenant if missing."))
 def run(host: str | None, port: int | None, demo: bool) -> None:
     """Serve the web app (embedded PostgreSQL, in-memory fan-out and mail catcher when not configured).
 
@@ -205,18 +227,20 @@ def _run(stack: contextlib.ExitStack, host: str | None, port: int | None, demo: 
                 if part.get_content_type() == "text/plain":
                     text = part.get_payload(decode=True).decode(part.get_content_charset() or "utf-8", "replace")
                     break
-            console.print(Panel(f"[b]To:[/b] {msg['To']}\n[b]Subject:[/b] {msg['Subject']}\n\n{text}",
-                                title=f"mail caught → {path}", expand=False))
+            console.print(Panel(_("[b]To:[/b] %(to)s\n[b]Subject:[/b] %(subject)s", to=msg["To"],
+                                  subject=msg["Subject"]) + f"\n\n{text}",
+                                title=_("mail caught → %(path)s", path=path), expand=False))
 
         try:
             catcher = start_catcher(settings.mail.smtp_host, settings.mail.smtp_port,
                                     settings.app.state_dir / "mail", announce)
         except OSError as exc:
-            _cannot_listen("the mail catcher (SMTP_PORT)", settings.mail.smtp_host, settings.mail.smtp_port,
+            _cannot_listen(_("the mail catcher (SMTP_PORT)"), settings.mail.smtp_host, settings.mail.smtp_port,
                            exc.strerror or str(exc))
         stack.callback(catcher.stop)
-        console.print(f"[green]Mail catcher[/green] on {settings.mail.smtp_host}:{settings.mail.smtp_port}; "
-                      f"mail is shown here and kept in {settings.app.state_dir / 'mail'}")
+        console.print(_("[green]Mail catcher[/green] on %(host)s:%(port)s; mail is shown here and kept in %(path)s",
+                        host=settings.mail.smtp_host, port=settings.mail.smtp_port,
+                        path=settings.app.state_dir / "mail"))
 
     async def prepare() -> bool:
         await _prepare()
@@ -232,16 +256,15 @@ def _run(stack: contextlib.ExitStack, host: str | None, port: int | None, demo: 
     phones = _start_simulator(settings, stack) if demo else None
     _banner(settings, demo, created)
     if phones:
-        console.print(Panel(f"Twilio simulator: [b]{phones}/[/b]  (call or text the demo shop, answer operator "
-                            "phones)\n"
-                            "Sign in to the demo console as the operator, then call from the customer phone.\n"
-                            f"Web chat: the shop's website at [b]{phones}/shop[/b] has the chat bubble.",
-                            title="Phones", expand=False))
+        console.print(Panel(_("Twilio simulator: [b]%(url)s/[/b]  (call or text the demo shop, answer operator "
+                              "phones)\nSign in to the demo console as the operator, then call from the customer "
+                              "phone.\nWeb chat: the shop's website at [b]%(url)s/shop[/b] has the chat bubble.",
+                              url=phones), title=_("Phones"), expand=False))
     mail_in = listener.spawn()
     stack.callback(mail_in.stop)
     if not mail_in.wait_ready():
-        _cannot_listen(f"the inbound mail listener (mail-in, exit status {mail_in.returncode()})",
-                       settings.mail.mail_in_host, settings.mail.mail_in_port, "see its message above")
+        _cannot_listen(_("the inbound mail listener (mail-in, exit status %(status)s)", status=mail_in.returncode()),
+                       settings.mail.mail_in_host, settings.mail.mail_in_port, _("see its message above"))
     uvicorn.run("app.asgi:create_app", factory=True, host=settings.app.host, port=settings.app.port,
                 log_level="info", lifespan="on")
 
@@ -267,7 +290,7 @@ def _start_simulator(settings: Any, stack: contextlib.ExitStack) -> str | None:
                                     devices=list(d.DEMO_DEVICES.values()),
                                     shop_widget=f"{settings.app.base_url}/t/{d.DEMO_SLUG}/widget.js")
     except RuntimeError as exc:
-        _cannot_listen("the Twilio simulator (TWILIO_API_BASE)", url.hostname, url.port, str(exc))
+        _cannot_listen(_("the Twilio simulator (TWILIO_API_BASE)"), url.hostname, url.port, str(exc))
     stack.callback(simulator.stop)
     return str(settings.app.twilio_api_base)
 
@@ -283,12 +306,12 @@ def _banner(settings: Any, demo: bool, created: bool) -> None:
 
 
 @main.command("mail-in")
-@click.option("--host", default=None, help="Bind address (default MAIL_IN_HOST or 127.0.0.1).")
-@click.option("--port", default=None, type=int, help="Port (default MAIL_IN_PORT or 2525).")
+@click.option("--host", default=None, help=N_("Bind address (default MAIL_IN_HOST or 127.0.0.1)."))
+@click.option("--port", default=None, type=int, help=N_("Port (default MAIL_IN_PORT or 2525)."))
 @click.option("--health-port", default=None, type=int,
-              help="Answer GET /health on 127.0.0.1:PORT, 200 or 503 (default WORKER_HEALTH_PORT; unset: none).")
-@click.option("--ready-fd", default=None, type=int, hidden=True, help="`run`: a pipe told when it listens.")
-@click.option("--parent", default=None, type=int, hidden=True, help="`run`: the process whose end ends this one.")
+              help=N_("Answer GET /health on 127.0.0.1:PORT, 200 or 503 (default WORKER_HEALTH_PORT; unset: none)."))
+@click.option("--ready-fd", default=None, type=int, hidden=True, help=N_("`run`: a pipe told when it listens."))
+@click.option("--parent", default=None, type=int, hidden=True, help=N_("`run`: the process whose end ends this one."))
 def mail_in(host: str | None, port: int | None, health_port: int | None, ready_fd: int | None,
             parent: int | None) -> None:
     """Receive every shop's inbound email over SMTP (addresses <slug>@MAIL_DOMAIN)."""
@@ -299,7 +322,7 @@ def mail_in(host: str | None, port: int | None, health_port: int | None, ready_f
             listener.main(host, port, health_port=health_port or _settings().jobs.health_port,
                           ready_fd=ready_fd)
         except listener.ListenError as exc:
-            console.print(f"[red]Cannot start:[/red] {exc}")
+            console.print(_("[red]Cannot start:[/red] %(reason)s", reason=exc))
             sys.exit(1)
 
 
@@ -312,7 +335,7 @@ async def _start_spine() -> Any:
 
 @main.command()
 @click.option("--health-port", default=None, type=int,
-              help="Answer GET /health on 127.0.0.1:PORT, 200 or 503 (default WORKER_HEALTH_PORT; unset: none).")
+              help=N_("Answer GET /health on 127.0.0.1:PORT, 200 or 503 (default WORKER_HEALTH_PORT; unset: none)."))
 def worker(health_port: int | None) -> None:
     """Process background jobs (set EMBEDDED_WORKER=false on web processes when you run this).
 
@@ -334,7 +357,7 @@ def worker(health_port: int | None) -> None:
         health.register("listeners", spine.status)
         server = await health.serve(port) if port else None
         console.print(_("[green]Worker running[/green]; Ctrl-C to stop")
-                      + (f"; health on http://127.0.0.1:{port}/health" if port else ""))
+                      + (_("; health on %(url)s", url=f"http://127.0.0.1:{port}/health") if port else ""))
         try:
             await stop.wait()
         finally:
@@ -347,7 +370,7 @@ def worker(health_port: int | None) -> None:
 
 
 @main.command()
-@click.option("--concurrency", default=4, show_default=True, help="Schemas migrated at once.")
+@click.option("--concurrency", default=4, show_default=True, help=N_("Schemas migrated at once."))
 def migrate(concurrency: int) -> None:
     """Bring `public` and every tenant schema to head; failures are listed and do not stop the others."""
     async def go() -> Any:
@@ -384,16 +407,16 @@ def tenants() -> None:
 @tenants.command("list")
 def tenants_list() -> None:
     rows = _db_call(services.list_all)
-    table = Table("slug", "name", "status", "plan", "schema", "created")
+    table = Table(_("address"), _("name"), _("status"), _("plan"), _("schema"), _("created"))
     for r in rows:
-        table.add_row(r["slug"], r["name"], r["status"], r["plan"], r["schema_name"],
+        table.add_row(r["slug"], r["name"], word(r["status"]), r["plan"], r["schema_name"],
                       f"{r['created_at']:%Y-%m-%d %H:%M}")
     console.print(table)
 
 
 @tenants.command("create")
 @click.argument("slug")
-@click.option("--name", required=True, help="Shop name.")
+@click.option("--name", required=True, help=N_("Shop name."))
 @click.option("--owner-email", required=True)
 @click.option("--owner-password", prompt=True, hide_input=True, confirmation_prompt=True)
 def tenants_create(slug: str, name: str, owner_email: str, owner_password: str) -> None:
@@ -429,11 +452,13 @@ def tenants_activate(slug: str) -> None:
 
 
 @main.command()
-@click.option("--seed", default=None, type=int, help="Seed of the demo's history (default 13): same seed, same shop.")
+@click.option("--seed", default=None, type=int,
+              help=N_("Seed of the demo's history (default 13): same seed, same shop."))
 @click.option("--locale", default=None, type=click.Choice(["en_US", "ru_RU", "bg_BG"]),
-              help="Language and country of the demo's customers (default en_US).")
+              help=N_("Language and country of the demo's customers (default en_US)."))
 @click.option("--anchor", default=None, type=click.DateTime(formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d"]),
-              help="UTC moment the 90 days of history end at (default: now). Pin it to get the very same timestamps.")
+              help=N_("UTC moment the 90 days of history end at (default: now). Pin it to get the very same "
+                      "timestamps."))
 def demo(seed: int | None, locale: str | None, anchor: dt.datetime | None) -> None:
     """Create the demo shop, its team and its 90 days of history if missing (a second run changes nothing)."""
 
@@ -448,23 +473,28 @@ def demo(seed: int | None, locale: str | None, anchor: dt.datetime | None) -> No
     created, how = _db_call(go)
     took = time.perf_counter() - started
     if how:
-        console.print(f"Demo history: seed {how['seed']}, {how['locale']}, ending {how['anchor']}: "
-                      f"{how['contacts']} contacts, {how['orders']} orders, {how['deals']} deals, "
-                      f"{how['conversations']} conversations, {how['timeline_items']} timeline items"
-                      + (f" (made in {took:.1f} s)" if created else " (already there; nothing changed)"))
+        console.print(_("Demo history: seed %(seed)s, %(locale)s, ending %(anchor)s: %(contacts)s contacts, "
+                        "%(orders)s orders, %(deals)s deals, %(conversations)s conversations, %(items)s timeline "
+                        "items", seed=how["seed"], locale=how["locale"], anchor=how["anchor"],
+                        contacts=how["contacts"], orders=how["orders"], deals=how["deals"],
+                        conversations=how["conversations"], items=how["timeline_items"])
+                      + (_(" (made in %(s)s s)", s=f"{took:.1f}") if created
+                         else _(" (already there; nothing changed)")))
         if not created and ((seed is not None and seed != how["seed"]) or (locale and locale != how["locale"])):
-            console.print("[yellow]The demo shop was seeded before with other options; it is kept as it is.[/yellow]")
+            console.print(_("[yellow]The demo shop was seeded before with other options; it is kept as it is."
+                            "[/yellow]"))
     _banner(_settings(), True, created)
 
 
 @main.command("twilio-sim")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8010, show_default=True, type=int)
-@click.option("--account-sid", default=None, help="AC… of the simulated account (default: a new one).")
+@click.option("--account-sid", default=None, help=N_("AC… of the simulated account (default: a new one)."))
 @click.option("--auth-token", default=None,
-              help="Its Auth Token (default: a new one); save both in the shop's settings.")
-@click.option("--number", default="+14155550100", show_default=True, help="The shop's simulated Twilio number.")
-@click.option("--webhook-base", required=True, help="The shop's webhook base, e.g. http://127.0.0.1:8000/t/demo/webhooks/twilio")
+              help=N_("Its Auth Token (default: a new one); save both in the shop's settings."))
+@click.option("--number", default="+14155550100", show_default=True, help=N_("The shop's simulated Twilio number."))
+@click.option("--webhook-base", required=True,
+              help=N_("The shop's webhook base, e.g. http://127.0.0.1:8000/t/demo/webhooks/twilio"))
 def twilio_sim(host: str, port: int, account_sid: str | None, auth_token: str | None, number: str,
                webhook_base: str) -> None:
     """Run the Twilio simulator (REST API + signed webhooks); point TWILIO_API_BASE at it."""

@@ -92,7 +92,7 @@ class EventsApi(Controller):
         if not 0 <= after < 2**62:
             raise Invalid("after must be 0 or an event id you received.", field="after")
         if not 1 <= limit <= MAX_PAGE:
-            raise Invalid(f"limit must be between 1 and {MAX_PAGE}.", field="limit")
+            raise Invalid("limit must be between 1 and %(max_page)s.", field="limit", max_page=MAX_PAGE)
         bounds = await event_log.bounds()
         upto = min(bounds.last_id, after + limit)  # live-only events are skipped, but the cursor moves past them
         rows = await event_log.read(after, upto=upto, names=[e.name for e in _catalogue()], limit=limit)
@@ -111,7 +111,7 @@ class EventsApi(Controller):
           summary="Resume a parked listener (or retry a backing-off one now)")
     async def resume(self, name: FromPath[str]) -> ListenerOut:
         if not await durable.resume(name):
-            raise NotFound(f"No listener {name!r}.")
+            raise NotFound("No listener %(name)s.", name=repr(name))
         return next(li for li in await _listeners() if li.name == name)
 
 
@@ -127,7 +127,7 @@ class ListenerViews(Controller):
     @post("/{name:str}/resume")
     async def resume(self, slug: FromPath[str], name: FromPath[str]) -> Redirect:
         if not await durable.resume(name):
-            raise NotFound(f"No listener {name!r}.")
+            raise NotFound("No listener %(name)s.", name=repr(name))
         return Redirect(f"/t/{slug}/settings/listeners/", status_code=303)
 
 

@@ -260,14 +260,14 @@ async def on_recording(p: dict[str, str], meta: dict[str, Any]) -> None:
 async def by_conversation(conversation_id: int) -> dict[str, Any]:
     call = await Call.select().where(Call.conversation == conversation_id).order_by(Call.id, ascending=False).first()
     if call is None:
-        raise NotFound(f"Conversation {conversation_id} is not a phone call.")
+        raise NotFound("Conversation %(conversation_id)s is not a phone call.", conversation_id=conversation_id)
     return call
 
 
 async def get(call_id: int) -> dict[str, Any]:
     call = await Call.select().where(Call.id == call_id).first()
     if call is None:
-        raise NotFound(f"No call {call_id}.")
+        raise NotFound("No call %(call_id)s.", call_id=call_id)
     return call
 
 

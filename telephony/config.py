@@ -108,11 +108,12 @@ def _business_hours(value: Any) -> dict[str, Any]:
     try:
         zoneinfo.ZoneInfo(str(tz))
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise Invalid(f"Unknown time zone {tz!r}.", field="business_hours.timezone") from None
+        raise Invalid("Unknown time zone %(tz)s.", field="business_hours.timezone", tz=repr(tz)) from None
     days: dict[str, list[str]] = {}
     for day, span in (value.get("days") or {}).items():
         if day not in DAYS:
-            raise Invalid(f"Unknown day {day!r}; use {', '.join(DAYS)}.", field=f"business_hours.days.{day}")
+            raise Invalid("Unknown day %(day)s; use %(choices)s.", field=f"business_hours.days.{day}", day=repr(day),
+                          choices=', '.join(DAYS))
         if span in (None, [], ""):
             continue
         well_formed = isinstance(span, list) and len(span) == 2 and all(
@@ -133,9 +134,9 @@ async def _ivr(value: Any) -> dict[str, str]:
     out: dict[str, str] = {}
     for digit, queue_key in value.items():
         if not re.fullmatch(r"[0-9]", str(digit)):
-            raise Invalid(f"IVR keys are single digits 0-9, not {digit!r}.", field=f"ivr.{digit}")
+            raise Invalid("IVR keys are single digits 0-9, not %(digit)s.", field=f"ivr.{digit}", digit=repr(digit))
         if queue_key not in keys:
-            raise Invalid(f"Unknown queue {queue_key!r}.", field=f"ivr.{digit}")
+            raise Invalid("Unknown queue %(queue_key)s.", field=f"ivr.{digit}", queue_key=repr(queue_key))
         out[str(digit)] = str(queue_key)
     return out
 
@@ -144,7 +145,8 @@ def device_kind(address: str, field: str) -> tuple[str, str]:
     address = (address or "").strip()
     if address.startswith("sip:"):
         if not SIP_RE.match(address):
-            raise Invalid(f"{address!r} is not a SIP address like sip:alice@pbx.example.com.", field=field)
+            raise Invalid("%(address)s is not a SIP address like sip:alice@pbx.example.com.", field=field,
+                          address=repr(address))
         return "sip", address
     return "number", normalize_phone(address, "US", field=field)
 
@@ -201,7 +203,7 @@ async def _save_devices(devices: Any) -> None:
         if not isinstance(item, dict) or not isinstance(item.get("user_id"), int):
             raise Invalid("Each device names a user_id and an address.", field=f"devices[{i}]")
         if not await User.exists().where((User.id == item["user_id"]) & (User.status == "active")):
-            raise Invalid(f"No active user {item['user_id']}.", field=f"devices[{i}].user_id")
+            raise Invalid("No active user %(user_id)s.", field=f"devices[{i}].user_id", user_id=item['user_id'])
         kind, address = device_kind(str(item.get("address") or ""), f"devices[{i}].address")
         rows.append(OperatorDevice(user=item["user_id"], kind=kind, address=address))
     await OperatorDevice.delete(force=True)

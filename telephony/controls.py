@@ -45,7 +45,7 @@ async def _live_call(conversation_id: int) -> dict[str, Any]:
 async def _handled_by(actor: Principal, conversation_id: int) -> dict[str, Any]:
     row = await conversations.get(conversation_id)
     if row["status"] != "active":
-        raise Invalid(f"This call is {row['status']}, not active.", field="conversation_id")
+        raise Invalid("This call is %(status)s, not active.", field="conversation_id", status=row['status'])
     if row["assigned_to_id"] != actor.user_id and not actor.has_role("supervisor"):
         raise Forbidden("Only the operator handling this call or a supervisor can do that.")
     return row

@@ -77,7 +77,7 @@ async def send(actor: Principal, contact_id: int, body: str, number: str | None 
     if not body:
         raise Invalid("The message is empty.", field="body")
     if len(body) > MAX_BODY:
-        raise Invalid(f"An SMS can be at most {MAX_BODY} characters.", field="body")
+        raise Invalid("An SMS can be at most %(max_body)s characters.", field="body", max_body=MAX_BODY)
     to = await contacts.number_to_reach(card, number)
     config = await config_service.require()
     urls = Urls(current_tenant().slug)

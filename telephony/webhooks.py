@@ -93,8 +93,8 @@ async def retry(webhook_id: int) -> dict[str, Any]:
     row = await current_uow().connection.fetchrow(
         "SELECT id, kind, sid, processed_at FROM twilio_webhook WHERE id = $1 FOR UPDATE", webhook_id)
     if row is None:
-        raise NotFound(f"No Twilio webhook {webhook_id}.")
+        raise NotFound("No Twilio webhook %(webhook_id)s.", webhook_id=webhook_id)
     if row["processed_at"] is not None:
-        raise Conflict(f"Twilio webhook {webhook_id} was processed already.")
+        raise Conflict("Twilio webhook %(webhook_id)s was processed already.", webhook_id=webhook_id)
     await jobs.enqueue(JOB, {"webhook_id": webhook_id})
     return {"id": webhook_id, "kind": row["kind"], "sid": row["sid"], "queued": True}

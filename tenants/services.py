@@ -34,7 +34,7 @@ def validate_slug(slug: str) -> str:
             field="slug",
         )
     if slug.startswith("pg_") or slug in RESERVED_SLUGS:
-        raise Invalid(f"The slug {slug!r} is reserved; choose another.", field="slug")
+        raise Invalid("The slug %(slug)s is reserved; choose another.", field="slug", slug=repr(slug))
     return slug
 
 
@@ -50,7 +50,7 @@ async def get(slug: str) -> TenantRef:
     row = await Tenant.select(Tenant.id, Tenant.slug, Tenant.schema_name, Tenant.name).where(
         Tenant.slug == slug).first()
     if row is None:
-        raise NotFound(f"No tenant {slug!r}.")
+        raise NotFound("No tenant %(slug)s.", slug=repr(slug))
     return _ref(row)
 
 
@@ -66,7 +66,7 @@ async def set_status(slug: str, status: str) -> None:
     updated = await Tenant.update({Tenant.status: status, Tenant.suspended_at: suspended_at}).where(
         Tenant.slug == slug).returning(Tenant.id)
     if not updated:
-        raise NotFound(f"No tenant {slug!r}.")
+        raise NotFound("No tenant %(slug)s.", slug=repr(slug))
 
 
 class SignupResult:
@@ -89,7 +89,8 @@ async def signup(shop_name: str, slug: str, email: str, password: str, owner_nam
     email = normalize_email(email)
     check_password_policy(password, email=email)
     if await Tenant.exists().where(Tenant.slug == slug):
-        raise Conflict(f"The workspace address {slug!r} is already taken; choose another.", field="slug")
+        raise Conflict("The workspace address %(slug)s is already taken; choose another.", field="slug",
+                       slug=repr(slug))
     password_hash = await hash_password(password)
     schema = schema_for(slug)
     try:
@@ -106,9 +107,11 @@ async def signup(shop_name: str, slug: str, email: str, password: str, owner_nam
                 password_hash=password_hash,
             )
     except asyncpg.UniqueViolationError:
-        raise Conflict(f"The workspace address {slug!r} is already taken; choose another.", field="slug") from None
+        raise Conflict("The workspace address %(slug)s is already taken; choose another.", field="slug",
+                       slug=repr(slug)) from None
     except asyncpg.DuplicateSchemaError:
-        raise Conflict(f"The workspace address {slug!r} is not available; choose another.", field="slug") from None
+        raise Conflict("The workspace address %(slug)s is not available; choose another.", field="slug",
+                       slug=repr(slug)) from None
     return SignupResult(tenant, owner_id, api_key, time.perf_counter() - started)
 
 

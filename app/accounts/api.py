@@ -87,7 +87,8 @@ class AccountsApi(Controller):
     async def update_workspace(self, request: Req, data: JSONBody[WorkspacePatch]) -> WorkspaceOut:
         row = await services.update_workspace(request.user, display_name=data.display_name, timezone=data.timezone,
                                               default_region=data.default_region,
-                                              onboarding_done=data.onboarding_done, language=data.language)
+                                              onboarding_done=data.onboarding_done, language=data.language,
+                                              currency=data.currency)
         return to(WorkspaceOut, row)
 
     @get("/audit", guards=[requires("admin")], summary="The audit log, newest first")

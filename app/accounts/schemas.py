@@ -77,6 +77,8 @@ class WorkspaceOut(msgspec.Struct):
     onboarding_done: bool
     language: str = ""
     """Staff without their own language and contacts without one get this; "" leaves it to the browser."""
+    currency: str = "USD"
+    """ISO 4217: orders that name no currency (API, form, import) are in it."""
 
 
 class WorkspacePatch(msgspec.Struct, forbid_unknown_fields=True):
@@ -85,6 +87,7 @@ class WorkspacePatch(msgspec.Struct, forbid_unknown_fields=True):
     default_region: str | None = None
     onboarding_done: bool | None = None
     language: str | None = None
+    currency: str | None = None
 
 
 class AuditOut(msgspec.Struct):

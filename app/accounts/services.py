@@ -50,7 +50,8 @@ class Principal:
 
 def check_role(role: str) -> str:
     if role not in ROLES:
-        raise Invalid(f"Unknown role {role!r}; choose one of: {', '.join(ROLES)}.", field="role")
+        raise Invalid("Unknown role %(role)s; choose one of: %(choices)s.", field="role", role=repr(role),
+                      choices=', '.join(ROLES))
     return role
 
 
@@ -58,14 +59,16 @@ def check_language(language: str, *, allow_unset: bool = False) -> str:
     language = (language or "").strip()
     if (language == "" and allow_unset) or language in i18n.LANGUAGES:
         return language
-    raise Invalid(f"Unknown language {language!r}; choose one of: {', '.join(i18n.LANGUAGES)}.", field="language")
+    raise Invalid("Unknown language %(language)s; choose one of: %(choices)s.", field="language",
+                  language=repr(language), choices=', '.join(i18n.LANGUAGES))
 
 
 def check_timezone(timezone: str, *, allow_unset: bool = False) -> str:
     timezone = (timezone or "").strip()
     if (timezone == "" and allow_unset) or i18n.check_zone(timezone):
         return timezone
-    raise Invalid(f"Unknown time zone {timezone!r}; use a name like Europe/Berlin.", field="timezone")
+    raise Invalid("Unknown time zone %(timezone)s; use a name like Europe/Berlin.", field="timezone",
+                  timezone=repr(timezone))
 
 
 # -- workspace -------------------------------------------------------------------------------------------------
@@ -107,8 +110,8 @@ async def update_workspace(actor: Principal, *, display_name: str | None = None,
     if default_region is not None:
         region = default_region.upper()
         if region not in phonenumbers.SUPPORTED_REGIONS:
-            raise Invalid(f"Unknown country code {default_region!r}; use two letters like US or DE.",
-                          field="default_region")
+            raise Invalid("Unknown country code %(default_region)s; use two letters like US or DE.",
+                          field="default_region", default_region=repr(default_region))
         changes[Workspace.default_region] = region
     if language is not None:
         changes[Workspace.language] = check_language(language, allow_unset=True)
@@ -141,8 +144,8 @@ async def login(email: str, password: str) -> tuple[Principal, str]:
         uow.keep_on_error()
         await audit.record("login.locked", actor=email, target_type="user", target_id=user["id"])
         wait = int((user["locked_until"] - now()).total_seconds()) + 1
-        raise TooManyAttempts(f"Too many failed sign-ins. Try again in {wait} seconds.",
-                              extra={"retry_after": wait})
+        raise TooManyAttempts("Too many failed sign-ins. Try again in %(wait)s seconds.", extra={"retry_after": wait},
+                              wait=wait)
     ok = await verify_password(user["password_hash"] if user else None, password or "")
     if user is None or not ok or user["status"] != "active":
         uow.keep_on_error()
@@ -255,7 +258,7 @@ async def _api_key_row(key_id: int) -> dict[str, Any]:
     row = await ApiKey.select(ApiKey.id, ApiKey.name, ApiKey.prefix, ApiKey.created_at, ApiKey.last_used_at,
                               ApiKey.revoked_at, ApiKey.user.email.as_alias("owner")).where(ApiKey.id == key_id).first()
     if row is None:
-        raise NotFound(f"No API key {key_id}.")
+        raise NotFound("No API key %(key_id)s.", key_id=key_id)
     return row
 
 
@@ -287,7 +290,7 @@ async def list_users() -> list[dict[str, Any]]:
 async def get_user(user_id: int) -> dict[str, Any]:
     row = await User.select(*USER_COLUMNS).where(User.id == user_id).first()
     if row is None:
-        raise NotFound(f"No user {user_id} in this workspace.")
+        raise NotFound("No user %(user_id)s in this workspace.", user_id=user_id)
     return row
 
 
@@ -354,9 +357,9 @@ async def invite(actor: Principal, email: str, role: str) -> dict[str, Any]:
     email = normalize_email(email)
     check_role(role)
     if role == "owner" or RANK[role] > RANK[actor.role]:
-        raise Forbidden(f"You cannot invite someone as {role}.")
+        raise Forbidden("You cannot invite someone as %(role)s.", role=role)
     if await User.exists().where(User.email == email):
-        raise Conflict(f"{email} is already a member of this workspace.", field="email")
+        raise Conflict("%(email)s is already a member of this workspace.", field="email", email=email)
     days = get_settings().security.invite_days
     rows = await Invitation.insert(Invitation(
         email=email, role=role, token_hash=new_token(16), invited_by=actor.user_id,
@@ -383,7 +386,7 @@ async def revoke_invitation(actor: Principal, invitation_id: int) -> None:
     updated = await Invitation.update({Invitation.revoked_at: now()}).where(
         (Invitation.id == invitation_id) & Invitation.accepted_at.is_null()).returning(Invitation.id)
     if not updated:
-        raise NotFound(f"No open invitation {invitation_id}.")
+        raise NotFound("No open invitation %(invitation_id)s.", invitation_id=invitation_id)
     await audit.record("invitation.revoked", actor_id=actor.user_id, actor=actor.label, target_type="invitation",
                        target_id=invitation_id)
 
@@ -402,7 +405,7 @@ async def accept_invitation(token: str, name: str, password: str) -> tuple[Princ
         raise Invalid("Enter your name (1 to 200 characters).", field="name")
     check_password_policy(password, email=inv["email"])
     if await User.exists().where(User.email == inv["email"]):
-        raise Conflict(f"{inv['email']} already has an account here; sign in instead.")
+        raise Conflict("%(email)s already has an account here; sign in instead.", email=inv['email'])
     rows = await User.insert(User(email=inv["email"], name=name, role=inv["role"],
                                   password_hash=await hash_password(password))).returning(User.id)
     user_id = rows[0]["id"]
@@ -438,4 +441,4 @@ async def update_profile(actor: Principal, *, language: str | None = None,
 
 def _require(actor: Principal, role: str) -> None:
     if not actor.has_role(role):
-        raise Forbidden(f"This needs the {role} role or higher; you are {actor.role}.")
+        raise Forbidden("This needs the %(role)s role or higher; you are %(yours)s.", role=role, yours=actor.role)

@@ -144,7 +144,7 @@ class WorkspaceViews(Controller):
         except DomainError as exc:
             return render_page(request, "pages/team.html", await self._team(request, error=exc.detail),
                                status_code=exc.status_code)
-        return render_page(request, "pages/team.html", await self._team(request, notice="Saved."))
+        return render_page(request, "pages/team.html", await self._team(request, notice=i18n.gettext("Saved.")))
 
     @get("/settings/api-keys", guards=[requires("admin")])
     async def api_keys(self, request: Req) -> Template:

@@ -35,7 +35,7 @@ async def settings_out() -> ChatSettingsOut:
 async def chat_of(user: Principal, conversation_id: int) -> ChatOut:
     conv, session_id = await services.conversation_session(conversation_id)
     if conv["queue_id"] not in await conversations.visible_queue_ids(user):
-        raise NotFound(f"No conversation {conversation_id}.")
+        raise NotFound("No conversation %(conversation_id)s.", conversation_id=conversation_id)
     s = await services.get_session(session_id)
     return ChatOut(conversation_id=conversation_id, session_id=session_id, visitor_name=s["visitor_name"],
                    visitor_email=s["visitor_email"], visitor_phone=s["visitor_phone"], contact_id=s["contact_id"],

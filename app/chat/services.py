@@ -25,6 +25,7 @@ from app.lib.db import current_tenant, current_uow, save_single_row
 from app.lib.domain import MergeStep
 from app.lib.errors import Conflict, Forbidden, Invalid, NotFound
 from app.lib.forms import message_text
+from app.lib.i18n import N_
 from app.lib.identities import normalize_email, normalize_phone
 from app.lib.security import constant_time_equals, new_token, token_hash
 from app.timeline import services as timeline
@@ -41,7 +42,7 @@ TOKEN_LEN = (40, 64)
 TYPING_EVERY = 2.0
 """Seconds between two typing events of one side of one chat: a typing burst costs one event, not one per key."""
 DEFAULT_GREETING = "Hi! How can we help?"
-GONE = "This chat has ended. Start a new one."
+GONE = N_("This chat has ended. Start a new one.")
 
 
 def ref(session_id: int) -> str:
@@ -65,12 +66,12 @@ def normalize_origin(raw: str) -> str:
     parts = urlsplit(text)
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.path or parts.query or parts.fragment \
             or parts.username or parts.password:
-        raise Invalid(f"{raw!r} is not an origin: write scheme and host, e.g. https://shop.example.com",
-                      field="allowed_origins")
+        raise Invalid("%(raw)s is not an origin: write scheme and host, e.g. https://shop.example.com",
+                      field="allowed_origins", raw=repr(raw))
     try:
         port = parts.port
     except ValueError:
-        raise Invalid(f"{raw!r} has an invalid port.", field="allowed_origins") from None
+        raise Invalid("%(raw)s has an invalid port.", field="allowed_origins", raw=repr(raw)) from None
     default = {"http": 80, "https": 443}[parts.scheme]
     host = parts.hostname.lower()
     if ":" in host:
@@ -105,7 +106,7 @@ async def get_settings() -> dict[str, Any]:
 async def update_settings(actor: Principal, *, allowed_origins: list[str], greeting: str) -> dict[str, Any]:
     origins = list(dict.fromkeys(normalize_origin(o) for o in allowed_origins if o and o.strip()))
     if len(origins) > MAX_ORIGINS:
-        raise Invalid(f"At most {MAX_ORIGINS} origins.", field="allowed_origins")
+        raise Invalid("At most %(max_origins)s origins.", field="allowed_origins", max_origins=MAX_ORIGINS)
     greeting = (greeting or "").strip() or DEFAULT_GREETING
     if len(greeting) > 300:
         raise Invalid("The greeting must be at most 300 characters.", field="greeting")
@@ -179,7 +180,8 @@ async def get_session(session_id: int, *, lock: bool = False) -> dict[str, Any]:
 def _text(value: Any, field: str, limit: int) -> str:
     text = value.strip() if isinstance(value, str) else ""
     if len(text) > limit:
-        raise Invalid(f"{field} must be at most {limit} characters.", field=field)
+        raise Invalid("%(field_name)s must be at most %(limit)s characters.", field=field, field_name=field,
+                      limit=limit)
     return text
 
 
@@ -261,7 +263,7 @@ async def messages(session_id: int, *, limit: int = HISTORY, since: int = 0) -> 
 async def get_message(message_id: int) -> dict[str, Any]:
     row = await ChatMessage.select(*MESSAGE_COLUMNS).where(ChatMessage.id == message_id).first()
     if row is None:
-        raise NotFound(f"No chat message {message_id}.")
+        raise NotFound("No chat message %(message_id)s.", message_id=message_id)
     return row
 
 
@@ -308,7 +310,7 @@ async def conversation_session(conversation_id: int) -> tuple[dict[str, Any], in
     conv = await conversations.get(conversation_id)
     session_id = session_id_of(conv)
     if session_id is None:
-        raise NotFound(f"Conversation {conversation_id} is not a web chat.")
+        raise NotFound("Conversation %(conversation_id)s is not a web chat.", conversation_id=conversation_id)
     return conv, session_id
 
 

@@ -1,9 +1,10 @@
 """The widget's live feed `/t/{slug}/chat/ws?token=...`: authorised by the chat token alone (no cookies), from an
 Origin in the shop's chat settings; it listens to exactly one channel, `tenant:{slug}:chat:{session id}`.
 
-Server -> widget (JSON): `{"type": "sync", "messages": [...]}`, the chat's newest messages with their delivery
-state, reloaded after every burst of events (a missed event can never leave the widget stale; after the first,
-full one a frame carries only what may have changed, merged by id), and
+Server -> widget (JSON): `{"type": "sync", "messages": [...], "time_zone": ...}`, the chat's newest messages with
+their delivery state (and, in the first frame, the linked contact's time zone, "" for none), reloaded after every
+burst of events (a missed event can never leave the widget stale; after the first, full one a frame carries only
+what may have changed, merged by id), and
 `{"type": "typing"}` while an operator types. Widget -> server: `{"typing": true}`, `{"read": <message id>}`.
 Operator messages the socket pushes count as delivered.
 """
@@ -22,6 +23,7 @@ from litestar.params import FromPath
 from app.chat import services
 from app.chat.schemas import MessageOut
 from app.chat.widget import limits
+from app.contacts import services as contacts
 from app.contacts.services import to_struct
 from app.lib import reqctx
 from app.lib.db import TenantRef, tenant_context
@@ -40,7 +42,7 @@ async def sync(tenant: TenantRef, session_id: int, since: int = 0) -> tuple[byte
     """The messages from id `since` on (the newest HISTORY when 0) with their state; the widget merges them by id.
     Returns the frame and the next `since`: after the newest message, or at the visitor's oldest message not yet
     read (its state may still change). Operator messages in the frame count as delivered."""
-    async with tenant_context(tenant):
+    async with tenant_context(tenant) as uow:
         rows = await services.messages(session_id, since=since)
         newest_out = max((m["id"] for m in rows if m["direction"] == "out" and m["status"] == "sent"), default=0)
         if newest_out:
@@ -48,7 +50,11 @@ async def sync(tenant: TenantRef, session_id: int, since: int = 0) -> tuple[byte
             for m in rows:
                 if m["direction"] == "out" and m["status"] == "sent":
                     m["status"] = "delivered"
-    frame = _encoder.encode({"type": "sync", "session_id": session_id, "full": since == 0,
+        # The first frame also says the contact's time zone when the chat is linked to a contact who has one (the
+        # widget shows times in it; else in the browser's).
+        zone = await contacts.zone_of(await uow.connection.fetchval(
+            "SELECT contact FROM chat_session WHERE id = $1", session_id)) if since == 0 else ""
+    frame = _encoder.encode({"type": "sync", "session_id": session_id, "full": since == 0, "time_zone": zone,
                              "messages": [to_struct(MessageOut, r) for r in rows]})
     newest = max([since - 1, *(m["id"] for m in rows)])
     return frame, min([newest + 1, *(m["id"] for m in rows if m["direction"] == "in" and m["status"] != "read")])

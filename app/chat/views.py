@@ -15,6 +15,7 @@ from app.accounts.services import Principal
 from app.chat import services
 from app.chat.api import snippet
 from app.conversations import services as conversations
+from app.lib import i18n
 from app.lib.errors import DomainError
 from app.lib.templates import render_page
 from app.lib.wire import PathId
@@ -48,7 +49,7 @@ class ChatSettingsViews(Controller):
         except DomainError as exc:
             return render_page(request, SETTINGS_PAGE, await self._context(slug, error=exc.detail, form=values),
                                status_code=exc.status_code)
-        return render_page(request, SETTINGS_PAGE, await self._context(slug, notice="Saved."))
+        return render_page(request, SETTINGS_PAGE, await self._context(slug, notice=i18n.gettext("Saved.")))
 
 
 async def pane_context(conversation_id: int, **extra: Any) -> dict[str, Any]:

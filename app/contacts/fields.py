@@ -35,16 +35,17 @@ async def create(actor: Any, *, key: str, label: str, kind: str, options: list[s
     if not label or len(label) > 100:
         raise Invalid("The label must be 1 to 100 characters.", field="label")
     if kind not in KINDS:
-        raise Invalid(f"Unknown field type {kind!r}; choose one of: {', '.join(KINDS)}.", field="kind")
+        raise Invalid("Unknown field type %(kind)s; choose one of: %(choices)s.", field="kind", kind=repr(kind),
+                      choices=', '.join(KINDS))
     options = [o.strip() for o in options if o and o.strip()]
     if kind in ("select", "multiselect") and not options:
         raise Invalid("A select field needs at least one option.", field="options")
     if len(set(options)) != len(options):
         raise Invalid("Options must be different from each other.", field="options")
     if unique and kind in ("boolean", "multiselect"):
-        raise Invalid(f"A {kind} field cannot be unique.", field="unique")
+        raise Invalid("A %(kind)s field cannot be unique.", field="unique", kind=kind)
     if await CustomField.exists().where(CustomField.key == key):
-        raise Conflict(f"A field with key {key!r} exists already.", field="key")
+        raise Conflict("A field with key %(key)s exists already.", field="key", key=repr(key))
     rows = await CustomField.insert(CustomField(key=key, label=label, kind=kind, options=options, required=required,
                                                 unique=unique, position=position)).returning(CustomField.id)
     await audit.record("custom_field.created", actor_id=actor.user_id, actor=actor.label, target_type="custom_field",
@@ -56,7 +57,7 @@ async def archive(actor: Any, field_id: int) -> None:
     updated = await CustomField.update({CustomField.archived: True}).where(CustomField.id == field_id).returning(
         CustomField.key)
     if not updated:
-        raise NotFound(f"No custom field {field_id}.")
+        raise NotFound("No custom field %(field_id)s.", field_id=field_id)
     await audit.record("custom_field.archived", actor_id=actor.user_id, actor=actor.label,
                        target_type="custom_field", target_id=updated[0]["key"])
 
@@ -66,20 +67,20 @@ def _coerce(defn: dict[str, Any], value: Any) -> Any:
     field = f"custom.{key}"
     if kind == "text":
         if not isinstance(value, str | int | float) or isinstance(value, bool):
-            raise Invalid(f"{label} must be text.", field=field)
+            raise Invalid("%(label)s must be text.", field=field, label=label)
         text = str(value).strip()
         if len(text) > 2000:
-            raise Invalid(f"{label} must be at most 2000 characters.", field=field)
+            raise Invalid("%(label)s must be at most 2000 characters.", field=field, label=label)
         return text
     if kind == "number":
         if isinstance(value, bool):
-            raise Invalid(f"{label} must be a number.", field=field)
+            raise Invalid("%(label)s must be a number.", field=field, label=label)
         try:
             number = Decimal(str(value).strip().replace(",", ".").replace(" ", ""))
         except InvalidOperation:
-            raise Invalid(f"{label} must be a number, e.g. 12 or 3.5.", field=field) from None
+            raise Invalid("%(label)s must be a number, e.g. 12 or 3.5.", field=field, label=label) from None
         if not number.is_finite():
-            raise Invalid(f"{label} must be a finite number.", field=field)
+            raise Invalid("%(label)s must be a finite number.", field=field, label=label)
         return int(number) if number == number.to_integral_value() else float(number)
     if kind == "date":
         if isinstance(value, dt.date):
@@ -87,7 +88,7 @@ def _coerce(defn: dict[str, Any], value: Any) -> Any:
         try:
             return dt.date.fromisoformat(str(value).strip()).isoformat()
         except ValueError:
-            raise Invalid(f"{label} must be a date written as YYYY-MM-DD.", field=field) from None
+            raise Invalid("%(label)s must be a date written as YYYY-MM-DD.", field=field, label=label) from None
     if kind == "boolean":
         if isinstance(value, bool):
             return value
@@ -96,19 +97,20 @@ def _coerce(defn: dict[str, Any], value: Any) -> Any:
             return True
         if text in {"false", "no", "0", "off", "нет"}:
             return False
-        raise Invalid(f"{label} must be yes or no.", field=field)
+        raise Invalid("%(label)s must be yes or no.", field=field, label=label)
     if kind == "select":
         if value not in defn["options"]:
-            raise Invalid(f"{label} must be one of: {', '.join(defn['options'])}.", field=field)
+            raise Invalid("%(label)s must be one of: %(choices)s.", field=field, label=label,
+                          choices=', '.join(defn['options']))
         return value
     if kind == "multiselect":
         values = value if isinstance(value, list) else [v.strip() for v in str(value).split(",") if v.strip()]
         bad = [v for v in values if v not in defn["options"]]
         if bad:
-            raise Invalid(f"{label}: {', '.join(map(str, bad))} not allowed; choose from: "
-                          f"{', '.join(defn['options'])}.", field=field)
+            raise Invalid("%(label)s: %(choices)s not allowed; choose from: %(options)s.", field=field, label=label,
+                          choices=', '.join(map(str, bad)), options=', '.join(defn['options']))
         return list(dict.fromkeys(values))
-    raise Invalid(f"{label} has an unknown type.", field=field)
+    raise Invalid("%(label)s has an unknown type.", field=field, label=label)
 
 
 def _empty(value: Any) -> bool:
@@ -121,8 +123,8 @@ async def validate(values: dict[str, Any], *, current: dict[str, Any] | None = N
     defs = {d["key"]: d for d in await definitions()}
     unknown = sorted(set(values) - set(defs))
     if unknown:
-        raise Invalid(f"Unknown custom field {unknown[0]!r}; define it in settings first.",
-                      field=f"custom.{unknown[0]}")
+        raise Invalid("Unknown custom field %(unknown)s; define it in settings first.", field=f"custom.{unknown[0]}",
+                      unknown=repr(unknown[0]))
     result = dict(current or {})
     for key, value in values.items():
         if _empty(value):
@@ -131,11 +133,12 @@ async def validate(values: dict[str, Any], *, current: dict[str, Any] | None = N
             result[key] = _coerce(defs[key], value)
     for key, defn in defs.items():
         if defn["required"] and _empty(result.get(key)):
-            raise Invalid(f"{defn['label']} is required.", field=f"custom.{key}")
+            raise Invalid("%(label)s is required.", field=f"custom.{key}", label=defn['label'])
         if defn["unique"] and key in values and not _empty(result.get(key)):
             taken = await Contact.raw(
                 "SELECT EXISTS (SELECT 1 FROM contact WHERE custom -> {} = {}::jsonb AND deleted_at IS NULL "
                 "AND id <> {}) AS taken", key, json.dumps(result[key]), contact_id or 0)
             if taken[0]["taken"]:
-                raise Conflict(f"Another contact already has {defn['label']} = {result[key]}.", field=f"custom.{key}")
+                raise Conflict("Another contact already has %(label)s = %(result)s.", field=f"custom.{key}",
+                               label=defn['label'], result=result[key])
     return result

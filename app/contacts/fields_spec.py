@@ -28,6 +28,7 @@ _WIRE: dict[str, tuple[Any, Any, Any]] = {
     "list": (list[str], [], list[str]),
     "choice": (str | None, None, str | None),
     "language": (str, "", str),
+    "timezone": (str, "", str),
     "user": (Id | None, None, int | None),
     "name": (None, None, str | None),
     "date": (dt.date | None, None, dt.date | None),
@@ -124,6 +125,10 @@ FIELDS: tuple[ContactField, ...] = (
     ContactField("created_at", N_("Created"), "timestamp", writable=False, column="created_at", export="created_at"),
     ContactField("updated_at", N_("Updated"), "timestamp", writable=False, column="updated_at"),
     ContactField("version", "Version", "version", writable=False, column="version"),
+    ContactField("timezone", N_("Time zone"), "timezone", column="timezone", export="timezone",
+                 importable=ImportTarget("Time zone", ""), merge="fill", section="main",
+                 hint=N_("Like Europe/Sofia. Empty: the portal and the chat show the customer's browser's, emails "
+                         "the workspace's.")),
 )
 BY_NAME = {f.name: f for f in FIELDS}
 

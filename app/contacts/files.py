@@ -9,6 +9,7 @@ from typing import Any
 from app.audit import services as audit
 from app.contacts import events, services
 from app.contacts.tables import StoredFile
+from app.lib import i18n
 from app.lib.db import current_tenant, current_uow, tenant_selected
 from app.lib.errors import DomainError, Forbidden, Invalid, NotFound
 from app.lib.storage import ObjectNotFound, get_storage
@@ -31,8 +32,8 @@ def max_bytes() -> int:
 
 
 def too_large_message() -> str:
-    return (f"The file is larger than the {get_settings().storage.upload_max_mb} MB limit; "
-            "compress it or share a link instead.")
+    return i18n.gettext("The file is larger than the %(mb)s MB limit; compress it or share a link instead.",
+                        mb=get_settings().storage.upload_max_mb)
 
 
 class _Measured:
@@ -98,7 +99,7 @@ async def get(contact_id: int, file_id: int) -> dict[str, Any]:
     row = await StoredFile.select(*COLUMNS, StoredFile.storage_key).where(
         (StoredFile.id == file_id) & (StoredFile.contact == contact_id)).first()
     if row is None:
-        raise NotFound(f"No file {file_id} on contact {contact_id}.")
+        raise NotFound("No file %(file_id)s on contact %(contact_id)s.", file_id=file_id, contact_id=contact_id)
     return row
 
 
@@ -107,7 +108,7 @@ async def open_download(contact_id: int, file_id: int) -> tuple[dict[str, Any], 
     try:
         stream = await get_storage().open(row["storage_key"])
     except ObjectNotFound:
-        raise NotFound(f"The content of file {file_id} is missing from storage.") from None
+        raise NotFound("The content of file %(file_id)s is missing from storage.", file_id=file_id) from None
     return row, stream
 
 

@@ -52,6 +52,7 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
                 "адресдоставки", "фактическийадрес", "юридическийадрес"),
     "preferences": ("preferences", "notes", "note", "comment", "comments", "remarks", "предпочтения", "комментарий",
                     "комментарии", "примечание", "примечания", "заметки"),
+    "timezone": ("timezone", "tz", "zone", "часовойпояс", "часоваязона", "часовазона", "таймзона"),
 }
 _LOOKUP = {word: key for key, words in SYNONYMS.items() for word in words}
 TEMPERATURE_WORDS = {"горячий": "hot", "горячая": "hot", "теплый": "warm", "тёплый": "warm", "теплая": "warm",
@@ -105,17 +106,18 @@ def _by_word(norm: str) -> str | None:
 def check(fields: list[str], header: list[str], defs: list[dict[str, Any]]) -> list[str]:
     """Validate a mapping sent by a client: one known field per column, single-value fields at most once."""
     if len(fields) != len(header):
-        raise Invalid(f"The mapping needs one field per column: the file has {len(header)} columns, the mapping "
-                      f"{len(fields)}.", field="fields")
+        raise Invalid("The mapping needs one field per column: the file has %(columns)s columns, the mapping "
+                      "%(fields)s.", field="fields", columns=len(header), fields=len(fields))
     joiners = {t.key: t.joiner for t in targets(defs)}
     seen: dict[str, int] = {}
     for i, key in enumerate(fields):
         if key not in joiners:
-            raise Invalid(f"Column {header[i]!r}: unknown field {key!r}; choose one of: {', '.join(joiners)}.",
-                          field=f"fields[{i}]")
+            raise Invalid("Column %(header)s: unknown field %(key)s; choose one of: %(choices)s.", field=f"fields[{i}]",
+                          header=repr(header[i]), key=repr(key), choices=', '.join(joiners))
         if joiners[key] == "" and key in seen:
-            raise Invalid(f"Column {header[i]!r}: {key} is already mapped from column {header[seen[key]]!r}; a "
-                          "field that holds one value takes one column.", field=f"fields[{i}]")
+            raise Invalid("Column %(header)s: %(key)s is already mapped from column %(other)s; a field that holds "
+                          "one value takes one column.", field=f"fields[{i}]", header=repr(header[i]), key=key,
+                          other=repr(header[seen[key]]))
         seen.setdefault(key, i)
     if not set(spec.identifying()) & set(fields):
         raise Invalid("Map at least one column to name, company, phone or email.", field="fields")

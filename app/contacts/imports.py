@@ -17,9 +17,10 @@ from app.audit import services as audit
 from app.contacts import fields, identities, import_mapping, services
 from app.contacts import fields_spec as spec
 from app.contacts.tables import ContactImport
-from app.lib import import_csv, jobs
+from app.lib import i18n, import_csv, jobs
 from app.lib.db import TenantRef, tenant_context
 from app.lib.errors import DomainError, Invalid
+from app.lib.i18n import N_
 from app.lib.identities import normalize_email, try_phone
 from app.lib.imports import ERRORS_SHOWN, MAX_ERRORS_KEPT, ImportActor, ImportKind
 
@@ -39,7 +40,7 @@ def _decorate(row: dict[str, Any]) -> None:
 
 
 KIND = ImportKind(
-    table=ContactImport, noun="import", audit_name="contact_import", audit=audit.record,
+    table=ContactImport, noun=N_("import"), audit_name="contact_import", audit=audit.record,
     default_filename="contacts.csv",
     job="contacts.run_import", state_columns=("processed",), decorate=_decorate, error_keys=(("index", -1),),
     columns=(ContactImport.id, ContactImport.filename, ContactImport.encoding, ContactImport.delimiter,
@@ -259,7 +260,7 @@ async def _process_batch(tenant: TenantRef, import_id: int, rows: _Rows, actor: 
             except asyncpg.DataError as exc:  # a value the rules let through but the column refuses
                 outcome = "failed"
                 batch.errors.append({"index": rec.index, "row": rec.row, "field": "",
-                                     "message": f"The database refused this row: {exc}"})
+                                     "message": i18n.gettext("The database refused this row: %(exc)s", exc=exc)})
             if outcome == "created":
                 batch.created += 1
             elif outcome == "updated":

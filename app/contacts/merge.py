@@ -124,14 +124,14 @@ def _check(locked: dict[int, Any], survivor_id: int, other_id: int) -> None:
     for cid, role in ((survivor_id, "This contact"), (other_id, f"Contact {other_id}")):
         row = locked.get(cid)
         if row is None:
-            raise NotFound(f"No contact {cid}.", field="other_id" if cid == other_id else None)
+            raise NotFound("No contact %(cid)s.", field="other_id" if cid == other_id else None, cid=cid)
         if row["merged_into"] is not None:
-            raise Conflict(f"{role} was already merged into contact {row['merged_into']}; merge with that one "
-                           "instead.", field="other_id" if cid == other_id else None,
-                           extra={"merged_into": row["merged_into"]})
+            raise Conflict("%(role)s was already merged into contact %(merged_into)s; merge with that one instead.",
+                           field="other_id" if cid == other_id else None, extra={"merged_into": row["merged_into"]},
+                           role=role, merged_into=row['merged_into'])
         if row["deleted_at"] is not None:
-            raise Conflict(f"{role} was deleted; it cannot take part in a merge.",
-                           field="other_id" if cid == other_id else None)
+            raise Conflict("%(role)s was deleted; it cannot take part in a merge.",
+                           field="other_id" if cid == other_id else None, role=role)
 
 
 def _combine(survivor: dict[str, Any], other: dict[str, Any]) -> tuple[dict[Any, Any], list[str], dict[str, Any]]:

@@ -40,13 +40,22 @@ async def language_of(contact_id: int | None) -> str:
     return str(row["language"]) if row else ""
 
 
+async def zone_of(contact_id: int | None, *, or_workspace: bool = False) -> str:
+    """The contact's time zone ("" when they have none: the portal and the chat use the browser's); with
+    `or_workspace`, the workspace's when they have none (emails, which have no browser)."""
+    row = await current_uow().connection.fetchrow(
+        "SELECT COALESCE(NULLIF((SELECT timezone FROM contact WHERE id = $1), ''), "
+        "CASE WHEN $2 THEN (SELECT timezone FROM workspace LIMIT 1) END, '') AS zone", contact_id, or_workspace)
+    return str(row["zone"]) if row else ""
+
+
 async def number_to_reach(card: dict[str, Any], number: str | None, *, field: str = "number") -> str:
     """The number to call or text a contact on: the one typed (local formats in the shop's region), else the
     card's first phone; E.164."""
     if number:
         to = try_phone(number, await default_region())
         if to is None:
-            raise Invalid(f"{number!r} is not a valid phone number.", field=field)
+            raise Invalid("%(number)s is not a valid phone number.", field=field, number=repr(number))
         return to
     if card["phones"]:
         return str(card["phones"][0])
@@ -55,10 +64,11 @@ async def number_to_reach(card: dict[str, Any], number: str | None, *, field: st
 
 def _text(value: Any, field: str, limit: int) -> str:
     if not isinstance(value, str):
-        raise Invalid(f"{field} must be text.", field=field)
+        raise Invalid("%(field_name)s must be text.", field=field, field_name=field)
     value = value.strip()
     if len(value) > limit:
-        raise Invalid(f"{field} must be at most {limit} characters.", field=field)
+        raise Invalid("%(field_name)s must be at most %(limit)s characters.", field=field, field_name=field,
+                      limit=limit)
     return value
 
 
@@ -75,29 +85,37 @@ async def _clean(values: dict[str, Any], *, contact_id: int | None = None,
             out[key] = _clean_list(f, value, region)
         elif f.kind == "choice":
             if value not in (None, "", *f.options):
-                raise Invalid(f"{key} must be one of: {', '.join(f.options)} (or empty).", field=key)
+                raise Invalid("%(field_name)s must be one of: %(choices)s (or empty).", field=key, field_name=key,
+                              choices=", ".join(f.options))
             out[key] = value or None
         elif f.kind == "language":
             if value not in ("", None, *i18n.LANGUAGES):
-                raise Invalid(f"{key} must be one of: {', '.join(i18n.LANGUAGES)} (or empty: the workspace's).",
-                              field=key)
+                raise Invalid("%(field_name)s must be one of: %(choices)s (or empty: the workspace's).", field=key,
+                              field_name=key, choices=", ".join(i18n.LANGUAGES))
             out[key] = value or ""
+        elif f.kind == "timezone":
+            zone = str(value or "").strip()
+            if zone and not i18n.check_zone(zone):
+                raise Invalid("Unknown time zone %(timezone)s; use a name like Europe/Berlin.", field=key,
+                              timezone=repr(zone))
+            out[key] = zone
         elif f.kind == "user":
             if value is not None and not await User.exists().where((User.id == value) & (User.status == "active")):
-                raise Invalid(f"No active user {value} to own this contact.", field=key)
+                raise Invalid("No active user %(value)s to own this contact.", field=key, value=value)
             out[key] = value
         elif f.kind == "date":
             if isinstance(value, str):
                 try:
                     value = dt.date.fromisoformat(value) if value else None
                 except ValueError:
-                    raise Invalid(f"{key} must be a date written as YYYY-MM-DD.", field=key) from None
+                    raise Invalid("%(field_name)s must be a date written as YYYY-MM-DD.", field=key,
+                                  field_name=key) from None
             if value is not None and not (dt.date(1900, 1, 1) <= value <= dt.date.today()):
-                raise Invalid(f"{key} must be between 1900-01-01 and today.", field=key)
+                raise Invalid("%(field_name)s must be between 1900-01-01 and today.", field=key, field_name=key)
             out[key] = value
         elif f.kind == "custom":
             if not isinstance(value, dict):
-                raise Invalid(f"{key} must be an object of field keys to values.", field=key)
+                raise Invalid("%(field_name)s must be an object of field keys to values.", field=key, field_name=key)
             out[key] = await fields.validate(value, current=current_custom, contact_id=contact_id)
     return out
 
@@ -115,7 +133,8 @@ def _clean_list(f: spec.ContactField, value: Any, region: str) -> list[str]:
         if item and item not in items:
             items.append(item)
     if f.max_items is not None and len(items) > f.max_items:
-        raise Invalid(f"At most {f.max_items} {f.name} per contact.", field=f.name)
+        raise Invalid("At most %(max_items)s %(field_name)s per contact.", field=f.name, max_items=f.max_items,
+                      field_name=f.name)
     return items
 
 
@@ -218,15 +237,17 @@ async def get(contact_id: int) -> dict[str, Any]:
     exists = await Contact.select(Contact.id, Contact.merged_into, Contact.deleted_at).where(
         Contact.id == contact_id).first()
     if exists is None or exists["deleted_at"] is not None:
-        raise NotFound(f"No contact {contact_id}.", extra={"merged_into": exists["merged_into"]} if exists else None)
+        raise NotFound("No contact %(contact_id)s.", extra={"merged_into": exists["merged_into"]} if exists else None,
+                       contact_id=contact_id)
     return (await _cards([contact_id]))[0]
 
 
 async def update(actor: Any, contact_id: int, values: dict[str, Any], *, version: int | None = None) -> dict[str, Any]:
     current = await get(contact_id)
     if version is not None and version != current["version"]:
-        raise Conflict(f"This contact was changed by someone else (version {current['version']}, you had {version}); "
-                       "reload it and apply your change again.", extra={"version": current["version"]})
+        raise Conflict("This contact was changed by someone else (version %(version)s, you had %(yours)s); reload "
+                       "it and apply your change again.", extra={"version": current["version"]},
+                       version=current['version'], yours=version)
     clean = await _clean({k: v for k, v in values.items() if k in EDITABLE}, contact_id=contact_id,
                          current_custom=current["custom"])
     phones, emails = clean.pop("phones", None), clean.pop("emails", None)
@@ -263,9 +284,9 @@ async def delete(actor: Any, contact_id: int) -> None:
 async def prepare_filter(f: queries.ContactFilter) -> queries.ContactFilter:
     """Check a filter and read a phone number out of `q`; the list and the CSV export share it."""
     if f.temperature and f.temperature not in TEMPERATURES:
-        raise Invalid(f"temperature must be one of: {', '.join(TEMPERATURES)}.", field="temperature")
+        raise Invalid("temperature must be one of: %(choices)s.", field="temperature", choices=', '.join(TEMPERATURES))
     if f.sort not in queries.SORTS:
-        raise Invalid(f"sort must be one of: {', '.join(queries.SORTS)}.", field="sort")
+        raise Invalid("sort must be one of: %(choices)s.", field="sort", choices=', '.join(queries.SORTS))
     if f.q and f.phone_e164 is None:
         f.phone_e164 = try_phone(f.q, await default_region())
     return f
@@ -293,7 +314,7 @@ async def add_note(actor: Any, contact_id: int, body: str) -> dict[str, Any]:
     if not body:
         raise Invalid("The note is empty.", field="body")
     if len(body) > MAX_NOTE:
-        raise Invalid(f"A note can be at most {MAX_NOTE} characters.", field="body")
+        raise Invalid("A note can be at most %(max_note)s characters.", field="body", max_note=MAX_NOTE)
     rows = await Note.insert(Note(contact=contact_id, body=body, author=actor.user_id)).returning(Note.id,
                                                                                                  Note.created_at)
     note_id = rows[0]["id"]

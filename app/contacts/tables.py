@@ -40,6 +40,9 @@ class Contact(Table, tablename="contact"):
     last_contact_at = Timestamptz(null=True, default=None, index=True)
     # What the portal, the chat and emails speak to this contact; "" is the workspace's language.
     language = Varchar(length=8, default="")
+    # The customer's IANA time zone for the times the portal, the chat widget and emails show them; "" is the
+    # browser's on the portal and in the chat, the workspace's in emails.
+    timezone = Varchar(length=64, default="")
     merged_into = Integer(null=True, default=None)
     deleted_at = Timestamptz(null=True, default=None)
     version = Integer(default=1)

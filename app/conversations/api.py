@@ -52,7 +52,7 @@ class ConversationsApi(Controller):
     async def read(self, request: Req, conversation_id: PathId) -> ConversationOut:
         row = await services.get(conversation_id)
         if row["queue_id"] not in await services.visible_queue_ids(request.user):
-            raise NotFound(f"No conversation {conversation_id}.")
+            raise NotFound("No conversation %(conversation_id)s.", conversation_id=conversation_id)
         return to_struct(ConversationOut, row)
 
     @post("/conversations/{conversation_id:int}/take", status_code=200,

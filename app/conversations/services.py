@@ -48,7 +48,7 @@ async def create_queue(actor: Principal, key: str, name: str, roles: list[str]) 
         raise Invalid("The key must be 2 to 40 characters: lowercase letters, digits and _.", field="key")
     name, roles = _name_and_roles(name, roles)
     if await Queue.exists().where(Queue.key == key):
-        raise Conflict(f"A queue with key {key!r} exists already.", field="key")
+        raise Conflict("A queue with key %(key)s exists already.", field="key", key=repr(key))
     last = await Queue.select(Queue.position).order_by(Queue.position, ascending=False).first()
     rows = await Queue.insert(Queue(key=key, name=name, roles=roles,
                                     position=(last["position"] + 1) if last else 0)).returning(Queue.id)
@@ -62,7 +62,8 @@ def _name_and_roles(name: str, roles: list[str]) -> tuple[str, list[str]]:
         raise Invalid("The name must be 1 to 100 characters.", field="name")
     bad = [r for r in roles if r not in RANK]
     if bad:
-        raise Invalid(f"Unknown role {bad[0]!r}; use {', '.join(RANK)}.", field="roles")
+        raise Invalid("Unknown role %(bad)s; use %(choices)s.", field="roles", bad=repr(bad[0]),
+                      choices=', '.join(RANK))
     return name, list(dict.fromkeys(roles))
 
 
@@ -72,7 +73,7 @@ async def update_queue(actor: Principal, key: str, *, name: str | None = None, r
     conversations and leaves the IVR; the last open queue cannot be archived (customers must land somewhere)."""
     row = await Queue.select().where(Queue.key == key).first()
     if row is None:
-        raise NotFound(f"No queue {key!r}.")
+        raise NotFound("No queue %(key)s.", key=repr(key))
     new_name, new_roles = _name_and_roles(row["name"] if name is None else name,
                                           row["roles"] if roles is None else roles)
     changes: dict[Any, Any] = {Queue.name: new_name, Queue.roles: new_roles}
@@ -94,7 +95,7 @@ async def update_queue(actor: Principal, key: str, *, name: str | None = None, r
 async def queue_by_key(key: str) -> dict[str, Any]:
     row = await Queue.select().where((Queue.key == key) & (Queue.archived == False)).first()  # noqa: E712
     if row is None:
-        raise Invalid(f"Unknown queue {key!r}.", field="queue")
+        raise Invalid("Unknown queue %(key)s.", field="queue", key=repr(key))
     return row
 
 
@@ -112,7 +113,7 @@ COLUMNS = (Conversation.id, Conversation.contact.as_alias("contact_id"), Convers
 async def get(conversation_id: int) -> dict[str, Any]:
     row = await Conversation.select(*COLUMNS).where(Conversation.id == conversation_id).first()
     if row is None:
-        raise NotFound(f"No conversation {conversation_id}.")
+        raise NotFound("No conversation %(conversation_id)s.", conversation_id=conversation_id)
     return row
 
 
@@ -121,11 +122,11 @@ async def open_conversation(*, channel: str, queue_key: str = "general", contact
                             actor: Principal | None = None) -> dict[str, Any]:
     """Put a new customer interaction in a queue; everyone who may see the queue is told at once."""
     if channel not in LIVE_CHANNELS:
-        raise Invalid(f"channel must be one of: {', '.join(LIVE_CHANNELS)}.", field="channel")
+        raise Invalid("channel must be one of: %(choices)s.", field="channel", choices=', '.join(LIVE_CHANNELS))
     queue = await queue_by_key(queue_key)
     if contact_id is not None and not await Contact.exists().where(
             (Contact.id == contact_id) & Contact.deleted_at.is_null()):
-        raise Invalid(f"No contact {contact_id}.", field="contact_id")
+        raise Invalid("No contact %(contact_id)s.", field="contact_id", contact_id=contact_id)
     if len(subject) > 300:
         raise Invalid("The subject must be at most 300 characters.", field="subject")
     rows = await Conversation.insert(Conversation(
@@ -185,15 +186,16 @@ async def take(actor: Principal, conversation_id: int) -> dict[str, Any]:
     """Assign a waiting conversation to `actor`. One UPDATE decides: of many operators at once, exactly one wins."""
     current = await get(conversation_id)
     if current["queue_id"] not in await visible_queue_ids(actor):
-        raise NotFound(f"No conversation {conversation_id}.")
+        raise NotFound("No conversation %(conversation_id)s.", conversation_id=conversation_id)
     won = await Conversation.update({Conversation.status: "active", Conversation.assigned_to: actor.user_id,
                                      Conversation.taken_at: now()}).where(
         (Conversation.id == conversation_id) & (Conversation.status == "waiting")).returning(Conversation.id)
     if not won:
         latest = await get(conversation_id)
-        who = latest["assigned_to_name"] or "someone else"
-        raise Conflict(f"{who} already took this {latest['channel']}." if latest["status"] != "closed"
-                       else "This conversation is already closed.", extra={"assigned_to": latest["assigned_to_id"]})
+        who = latest["assigned_to_name"] or i18n.gettext("someone else")
+        raise Conflict("%(who)s already took this %(channel)s." if latest["status"] != "closed"
+                       else "This conversation is already closed.", extra={"assigned_to": latest["assigned_to_id"]},
+                       who=who, channel=i18n.gettext(latest["channel"]))
     row = await get(conversation_id)
     if row["contact_id"]:
         await timeline.record(row["contact_id"], "system", "internal", f"{actor.name or actor.email} took the "
@@ -214,7 +216,8 @@ async def transfer(actor: Principal, conversation_id: int, *, queue_key: str | N
     """Hand over to another queue (back to waiting) or straight to another operator."""
     row = await get(conversation_id)
     if row["status"] not in ("active", "waiting"):
-        raise Conflict(f"Only a waiting or active conversation can be transferred; this one is {row['status']}.")
+        raise Conflict("Only a waiting or active conversation can be transferred; this one is %(status)s.",
+                       status=row['status'])
     if row["status"] == "active" and row["assigned_to_id"] != actor.user_id and not actor.has_role("supervisor"):
         raise Forbidden("Only the operator handling it or a supervisor can transfer this conversation.")
     if (queue_key is None) == (user_id is None):
@@ -227,7 +230,7 @@ async def transfer(actor: Principal, conversation_id: int, *, queue_key: str | N
     else:
         target = await User.select(User.id, User.name).where((User.id == user_id) & (User.status == "active")).first()
         if target is None:
-            raise Invalid(f"No active user {user_id}.", field="user_id")
+            raise Invalid("No active user %(user_id)s.", field="user_id", user_id=user_id)
         changes = {Conversation.status: "active", Conversation.assigned_to: user_id, Conversation.taken_at: now()}
         label = target["name"]
     await Conversation.update(changes).where(Conversation.id == conversation_id)

@@ -12,6 +12,7 @@ from litestar.response import Template
 from app.accounts.guards import requires
 from app.accounts.services import RANK, Principal
 from app.conversations import services
+from app.lib import i18n
 from app.lib.errors import DomainError
 from app.lib.forms import optional_int, ticked
 from app.lib.templates import render_page
@@ -43,7 +44,7 @@ class QueueSettingsViews(Controller):
                                               ticked(form, "roles"))
         except DomainError as exc:
             return await self._page(request, error=exc.detail, status=exc.status_code)
-        return await self._page(request, notice=f"Queue “{row['name']}” added.")
+        return await self._page(request, notice=i18n.gettext("Queue “%(name)s” added.", name=row["name"]))
 
     @post("/{key:str}")
     async def update(self, request: Req, key: FromPath[str]) -> Template:
@@ -54,4 +55,4 @@ class QueueSettingsViews(Controller):
                                               archived=form.get("archived") is not None)
         except DomainError as exc:
             return await self._page(request, error=exc.detail, status=exc.status_code)
-        return await self._page(request, notice=f"Queue “{row['name']}” saved.")
+        return await self._page(request, notice=i18n.gettext("Queue “%(name)s” saved.", name=row["name"]))

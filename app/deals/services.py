@@ -12,11 +12,12 @@ from app.audit import services as audit
 from app.contacts.tables import Contact
 from app.deals.events import DEAL_MOVED
 from app.deals.tables import KINDS, Deal, DealOrder, DealStage, DealStageChange
-from app.lib import money
+from app.lib import i18n, money
 from app.lib.clock import now
 from app.lib.db import current_uow
 from app.lib.domain import MergeStep
 from app.lib.errors import Conflict, Forbidden, Invalid, NotFound
+from app.lib.i18n import N_
 from app.orders.tables import Order
 from app.timeline import services as timeline
 from realtime.publish import emit
@@ -27,8 +28,18 @@ COLUMNS = (Deal.id, Deal.title, Deal.contact.as_alias("contact_id"), Deal.contac
            Deal.expected_close, Deal.stage, Deal.position, Deal.reason, Deal.closed_at, Deal.version)
 
 
+DEFAULT_LABELS: dict[str, str] = {
+    "lead": N_("Lead"), "qualified": N_("Qualified"), "proposal": N_("Proposal"), "negotiation": N_("Negotiation"),
+    "won": N_("Won"), "lost": N_("Lost"),
+}
+"""The stages every workspace starts with (deals migration 01_40): shown in the reader's language (`name`) until the
+shop renames one; `label` is what is stored, and what the API returns."""
+
+
 async def stages() -> list[dict[str, Any]]:
-    return await DealStage.select().order_by(DealStage.position).order_by(DealStage.id)
+    """The stages in order, each with `name`: its label as the viewer reads it."""
+    rows = await DealStage.select().order_by(DealStage.position).order_by(DealStage.id)
+    return [{**s, "name": i18n.shipped(DEFAULT_LABELS, s["key"], s["label"])} for s in rows]
 
 
 async def create_stage(actor: Principal, *, key: str, label: str, kind: str, position: int | None) -> dict[str, Any]:
@@ -40,9 +51,9 @@ async def create_stage(actor: Principal, *, key: str, label: str, kind: str, pos
     if not (label or "").strip() or len(label) > 100:
         raise Invalid("label must be 1 to 100 characters.", field="label")
     if kind not in KINDS:
-        raise Invalid(f"kind must be one of: {', '.join(KINDS)}.", field="kind")
+        raise Invalid("kind must be one of: %(choices)s.", field="kind", choices=', '.join(KINDS))
     if await DealStage.exists().where(DealStage.key == key):
-        raise Conflict(f"A stage {key!r} exists already.", field="key")
+        raise Conflict("A stage %(key)s exists already.", field="key", key=repr(key))
     if position is None:
         position = len(await stages())
     await DealStage.insert(DealStage(key=key, label=label.strip(), kind=kind, position=position))
@@ -56,8 +67,9 @@ async def _stage(key: str) -> dict[str, Any]:
     for s in all_stages:
         if s["key"] == key:
             return s
-    raise Invalid(f"Unknown stage {key!r}; choose one of: {', '.join(s['key'] for s in all_stages)}.", field="stage",
-                  extra={"allowed": [s["key"] for s in all_stages]})
+    raise Invalid("Unknown stage %(key)s; choose one of: %(choices)s.", field="stage",
+                  extra={"allowed": [s["key"] for s in all_stages]}, key=repr(key),
+                  choices=', '.join(s['key'] for s in all_stages))
 
 
 async def create(actor: Principal, data: Any) -> dict[str, Any]:
@@ -67,13 +79,13 @@ async def create(actor: Principal, data: Any) -> dict[str, Any]:
     currency = money.check_currency(data.currency)
     value = money.check_amount(data.value, "value")
     if not await Contact.exists().where((Contact.id == data.contact_id) & Contact.deleted_at.is_null()):
-        raise Invalid(f"No contact {data.contact_id}.", field="contact_id")
+        raise Invalid("No contact %(contact_id)s.", field="contact_id", contact_id=data.contact_id)
     if data.owner_id is not None and not await User.exists().where(User.id == data.owner_id):
-        raise Invalid(f"No user {data.owner_id}.", field="owner_id")
+        raise Invalid("No user %(owner_id)s.", field="owner_id", owner_id=data.owner_id)
     stage = await _stage(data.stage) if data.stage else (await stages())[0]
     for i, oid in enumerate(data.order_ids):
         if not await Order.exists().where((Order.id == oid) & (Order.contact == data.contact_id)):
-            raise Invalid(f"No order {oid} of this contact.", field=f"order_ids[{i}]")
+            raise Invalid("No order %(oid)s of this contact.", field=f"order_ids[{i}]", oid=oid)
     rows = await Deal.insert(Deal(title=title, contact=data.contact_id, owner=data.owner_id or actor.user_id,
                                   value=value, currency=currency, expected_close=data.expected_close,
                                   stage=stage["key"])).returning(Deal.id)
@@ -96,10 +108,10 @@ async def move(actor: Principal, deal_id: int, stage_key: str, *, reason: str = 
     row = await current_uow().connection.fetchrow(
         "SELECT id, title, contact, stage, version FROM deal WHERE id = $1 FOR UPDATE", deal_id)
     if row is None:
-        raise NotFound(f"No deal {deal_id}.")
+        raise NotFound("No deal %(deal_id)s.", deal_id=deal_id)
     if version is not None and version != row["version"]:
-        raise Conflict(f"This deal was moved by someone else (version {row['version']}); reload the board.",
-                       extra={"version": row["version"]})
+        raise Conflict("This deal was moved by someone else (version %(version)s); reload the board.",
+                       extra={"version": row["version"]}, version=row['version'])
     stage = await _stage((stage_key or "").strip())
     reason = (reason or "").strip()
     if len(reason) > 1000:
@@ -134,7 +146,7 @@ async def move(actor: Principal, deal_id: int, stage_key: str, *, reason: str = 
 async def get(deal_id: int) -> dict[str, Any]:
     rows = await _details(await Deal.select(*COLUMNS).where(Deal.id == deal_id))
     if not rows:
-        raise NotFound(f"No deal {deal_id}.")
+        raise NotFound("No deal %(deal_id)s.", deal_id=deal_id)
     return rows[0]
 
 

@@ -75,7 +75,7 @@ async def save(actor: Principal, data: dict[str, Any]) -> dict[str, Any]:
         raise Invalid("The SMTP port is a number from 1 to 65535 (usually 587, 465 or 25).", field="smtp_port")
     tls = str(data.get("smtp_tls") or "starttls")
     if tls not in TLS_MODES:
-        raise Invalid(f"smtp_tls must be one of: {', '.join(TLS_MODES)}.", field="smtp_tls")
+        raise Invalid("smtp_tls must be one of: %(choices)s.", field="smtp_tls", choices=', '.join(TLS_MODES))
     user = str(data.get("smtp_user") or "").strip()
     if len(user) > 254:
         raise Invalid("The SMTP user must be at most 254 characters.", field="smtp_user")

@@ -60,7 +60,8 @@ def _attachment(i: int, item: Any) -> tuple[str, str, bytes]:
     except (binascii.Error, ValueError):
         raise Invalid("The attachment's data must be base64.", field=f"{field}.data") from None
     if len(data) > get_settings().storage.upload_max_mb * 1024 * 1024:
-        raise Invalid(f"An attachment can be at most {get_settings().storage.upload_max_mb} MiB.", field=field)
+        raise Invalid("An attachment can be at most %(upload_max_mb)s MiB.", field=field,
+                      upload_max_mb=get_settings().storage.upload_max_mb)
     return filename, ctype, data
 
 
@@ -79,11 +80,13 @@ async def _thread_of(reply_to_id: int | None, conversation_id: int | None, conta
         parent = await EmailMessage.select().where(
             (EmailMessage.id == reply_to_id) & (EmailMessage.contact == contact_id)).first()
         if parent is None:
-            raise Invalid(f"No email {reply_to_id} of this contact to reply to.", field="reply_to")
+            raise Invalid("No email %(reply_to_id)s of this contact to reply to.", field="reply_to",
+                          reply_to_id=reply_to_id)
     elif conversation_id is not None:
         if not await Conversation.exists().where(
                 (Conversation.id == conversation_id) & (Conversation.contact == contact_id)):
-            raise Invalid(f"No conversation {conversation_id} of this contact.", field="conversation_id")
+            raise Invalid("No conversation %(conversation_id)s of this contact.", field="conversation_id",
+                          conversation_id=conversation_id)
         parent = await EmailMessage.select().where(EmailMessage.conversation == conversation_id).order_by(
             EmailMessage.id, ascending=False).first()
     if parent is None:
@@ -108,7 +111,7 @@ async def compose(actor: Principal, contact_id: int, data: dict[str, Any]) -> di
     if template_id is not None:
         tpl = await EmailTemplate.select().where(EmailTemplate.id == template_id).first()
         if tpl is None:
-            raise Invalid(f"No template {template_id}.", field="template_id")
+            raise Invalid("No template %(template_id)s.", field="template_id", template_id=template_id)
         subject, body = subject or tpl["subject"], body or tpl["body"]
     ws = await Workspace.select(Workspace.display_name).first()
     variables = templating.variables_for(contact, actor, ws["display_name"] if ws else "",
@@ -118,12 +121,13 @@ async def compose(actor: Principal, contact_id: int, data: dict[str, Any]) -> di
     if not subject and thread["subject"]:
         subject = thread["subject"] if thread["subject"].lower().startswith("re:") else f"Re: {thread['subject']}"
     if not subject or len(subject) > MAX_SUBJECT or "\n" in subject:
-        raise Invalid(f"The subject must be one line of 1 to {MAX_SUBJECT} characters.", field="subject")
+        raise Invalid("The subject must be one line of 1 to %(max_subject)s characters.", field="subject",
+                      max_subject=MAX_SUBJECT)
     if not body.strip() or len(body) > MAX_BODY:
-        raise Invalid(f"The body must be 1 to {MAX_BODY} characters.", field="body")
+        raise Invalid("The body must be 1 to %(max_body)s characters.", field="body", max_body=MAX_BODY)
     raw_attachments = data.get("attachments") or []
     if not isinstance(raw_attachments, list) or len(raw_attachments) > MAX_ATTACHMENTS:
-        raise Invalid(f"At most {MAX_ATTACHMENTS} attachments.", field="attachments")
+        raise Invalid("At most %(max_attachments)s attachments.", field="attachments", max_attachments=MAX_ATTACHMENTS)
     parsed = [_attachment(i, item) for i, item in enumerate(raw_attachments)]
     _, sender = await config.require_account()
     attachments = [await _store(*item) for item in parsed]
@@ -153,7 +157,7 @@ async def reply(actor: Principal, conversation_id: int, data: dict[str, Any]) ->
     conv = await Conversation.select(Conversation.id, Conversation.contact).where(
         Conversation.id == conversation_id).first()
     if conv is None:
-        raise NotFound(f"No conversation {conversation_id}.")
+        raise NotFound("No conversation %(conversation_id)s.", conversation_id=conversation_id)
     if conv["contact"] is None:
         raise Invalid("This conversation has no contact to write to.", field="conversation_id")
     latest = await EmailMessage.select(EmailMessage.id, EmailMessage.from_address).where(
@@ -171,7 +175,7 @@ async def reply(actor: Principal, conversation_id: int, data: dict[str, Any]) ->
 async def get(email_id: int) -> dict[str, Any]:
     row = await EmailMessage.select(*PUBLIC).where(EmailMessage.id == email_id).first().output(load_json=True)
     if row is None:
-        raise NotFound(f"No email {email_id}.")
+        raise NotFound("No email %(email_id)s.", email_id=email_id)
     return row
 
 

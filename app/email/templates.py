@@ -31,7 +31,7 @@ async def list_all(kind: str | None = None) -> list[dict[str, Any]]:
 async def get(template_id: int) -> dict[str, Any]:
     row = await EmailTemplate.select(*COLUMNS).where(EmailTemplate.id == template_id).first()
     if row is None:
-        raise NotFound(f"No template {template_id}.")
+        raise NotFound("No template %(template_id)s.", template_id=template_id)
     return row
 
 
@@ -39,7 +39,7 @@ async def _clean(values: dict[str, Any], *, template_id: int | None = None) -> d
     """The checked values of a new or edited template (every field present)."""
     kind = str(values.get("kind") or "email")
     if kind not in KINDS:
-        raise Invalid(f"kind must be one of: {', '.join(KINDS)}.", field="kind")
+        raise Invalid("kind must be one of: %(choices)s.", field="kind", choices=', '.join(KINDS))
     name = str(values.get("name") or "").strip()
     if not name or len(name) > 100:
         raise Invalid("The name must be 1 to 100 characters.", field="name")
@@ -51,12 +51,12 @@ async def _clean(values: dict[str, Any], *, template_id: int | None = None) -> d
         if template_id is not None:
             taken = taken.where(EmailTemplate.id != template_id)
         if await taken:
-            raise Conflict(f"The shortcut /{shortcut} is taken.", field="shortcut")
+            raise Conflict("The shortcut /%(shortcut)s is taken.", field="shortcut", shortcut=shortcut)
     subject, body = str(values.get("subject") or ""), str(values.get("body") or "")
     if len(subject) > 300 or "\n" in subject:
         raise Invalid("The subject is one line of at most 300 characters.", field="subject")
     if not body.strip() or len(body) > MAX_BODY:
-        raise Invalid(f"The body must be 1 to {MAX_BODY} characters.", field="body")
+        raise Invalid("The body must be 1 to %(max_body)s characters.", field="body", max_body=MAX_BODY)
     templating.check(subject, field="subject")  # syntax errors surface now, not when an operator uses it
     templating.check(body, field="body")
     return {"kind": kind, "name": name, "shortcut": shortcut, "subject": subject, "body": body}

@@ -17,7 +17,7 @@ def render(text: str, variables: dict[str, Any], *, field: str = "body") -> str:
     try:
         return usertemplates.template(text, keep_trailing_newline=True).render(**variables)
     except TemplateError as exc:
-        raise Invalid(f"The template cannot be rendered: {exc}", field=field) from None
+        raise Invalid("The template cannot be rendered: %(exc)s", field=field, exc=exc) from None
 
 
 def check(text: str, *, field: str = "body") -> None:
@@ -25,7 +25,7 @@ def check(text: str, *, field: str = "body") -> None:
     try:
         usertemplates.parse(text, keep_trailing_newline=True)
     except TemplateError as exc:
-        raise Invalid(f"The template cannot be read: {exc}", field=field) from None
+        raise Invalid("The template cannot be read: %(exc)s", field=field, exc=exc) from None
 
 
 def to_html(text: str) -> Markup:

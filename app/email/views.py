@@ -15,6 +15,7 @@ from app.accounts.guards import requires, signed_in
 from app.accounts.services import Principal
 from app.contacts import services as contacts
 from app.email import config, outbound, templates
+from app.lib import i18n
 from app.lib.errors import DomainError
 from app.lib.forms import fields
 from app.lib.templates import flash, render_page
@@ -52,7 +53,7 @@ class EmailSettingsViews(Controller):
         except DomainError as exc:
             return render_page(request, SETTINGS_PAGE, await self._context(error=exc.labelled, form=form),
                                status_code=exc.status_code)
-        return render_page(request, SETTINGS_PAGE, await self._context(notice="Saved."))
+        return render_page(request, SETTINGS_PAGE, await self._context(notice=i18n.gettext("Saved.")))
 
     @post("/test")
     async def test(self, request: Req) -> Template:
@@ -99,7 +100,8 @@ class EmailComposeViews(Controller):
         except DomainError as exc:
             return render_page(request, COMPOSE_PAGE, await self._context(
                 contact_id, data.get("reply_to"), error=exc.labelled, form=data), status_code=exc.status_code)
-        return render_page(request, COMPOSE_PAGE, await self._context(contact_id, notice="Queued for sending."))
+        return render_page(request, COMPOSE_PAGE, await self._context(contact_id,
+                                                                      notice=i18n.gettext("Queued for sending.")))
 
 
 class EmailTemplateViews(Controller):
@@ -129,7 +131,7 @@ class EmailTemplateViews(Controller):
             row = await templates.create(request.user, dict(form))
         except DomainError as exc:
             return await self._page(request, form=form, error=exc.labelled, status_code=exc.status_code)
-        return await self._page(request, notice=f"Saved “{row['name']}”.")
+        return await self._page(request, notice=i18n.gettext("Saved “%(name)s”.", name=row["name"]))
 
     @post("/{template_id:int}")
     async def update(self, request: Req, template_id: PathId) -> Template:
@@ -141,13 +143,13 @@ class EmailTemplateViews(Controller):
                 raise
             return await self._page(request, edit=template_id, form={**form, "id": template_id},
                                     error=exc.labelled, status_code=exc.status_code)
-        return await self._page(request, notice=f"Saved “{row['name']}”.")
+        return await self._page(request, notice=i18n.gettext("Saved “%(name)s”.", name=row["name"]))
 
     @post("/{template_id:int}/delete")
     async def delete(self, request: Req, template_id: PathId) -> Template:
         row = await templates.get(template_id)
         await templates.delete(request.user, template_id)
-        return await self._page(request, notice=f"Deleted “{row['name']}”.")
+        return await self._page(request, notice=i18n.gettext("Deleted “%(name)s”.", name=row["name"]))
 
 
 class ConsoleEmailViews(Controller):

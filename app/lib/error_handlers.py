@@ -76,8 +76,8 @@ def database_value_error_handler(request: Request[Any, Any, Any], exc: asyncpg.e
         return internal_error_handler(request, exc)
     log.warning("bad_value_reached_database", method=request.method, path=request.url.path,
                 request_id=reqctx.request_id(request.scope), exc_info=exc)
-    detail = "A value in the request cannot be stored (" + str(exc).splitlines()[0] + "); correct it and try again."
-    return domain_error_handler(request, Invalid(detail))
+    return domain_error_handler(request, Invalid("A value in the request cannot be stored (%(problem)s); correct it "
+                                                 "and try again.", problem=str(exc).splitlines()[0]))
 
 
 def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:

@@ -8,19 +8,33 @@ from typing import Any
 from app.lib import i18n
 
 
+def _fill(text: str, params: dict[str, Any]) -> str:
+    return text % params if params else text
+
+
 class DomainError(Exception):
+    """`detail` is an English message in the catalogues, with `%(name)s` placeholders filled from `params`:
+    `raise NotFound("No queue %(key)s.", key=key)`. It is translated when it is shown, for whoever reads it."""
+
     status_code = 400
 
-    def __init__(self, detail: str, *, field: str | None = None, extra: dict[str, Any] | None = None) -> None:
-        super().__init__(detail)
-        self.message = detail
+    def __init__(self, detail: str, *, field: str | None = None, extra: dict[str, Any] | None = None,
+                 **params: Any) -> None:
+        self.template = detail
+        self.params = params
+        self.message = _fill(detail, params)  # English, for logs and tracebacks
+        super().__init__(self.message)
         self.field = field
         self.extra = extra or {}
 
     @property
     def detail(self) -> str:
-        """The message in the viewer's language (constant messages are in the catalogues; see lib/i18n_extract)."""
-        return i18n.current().translations.gettext(self.message)
+        """The message in the viewer's language (the catalogues hold the templates; see lib/i18n_extract)."""
+        text = i18n.current().translations.gettext(self.template)
+        try:
+            return _fill(text, self.params)
+        except (KeyError, ValueError, TypeError):  # a translation that lost a placeholder: the English one
+            return self.message
 
     @property
     def labelled(self) -> str:

@@ -24,7 +24,7 @@ def message_text(body: Any, limit: int) -> str:
     if not text:
         raise Invalid("The message is empty.", field="body")
     if len(text) > limit:
-        raise Invalid(f"The message must be at most {limit} characters.", field="body")
+        raise Invalid("The message must be at most %(limit)s characters.", field="body", limit=limit)
     return text
 
 

@@ -81,10 +81,11 @@ def viewing(language: str | None = None, zone: str | zoneinfo.ZoneInfo | None = 
         _viewer.reset(token)
 
 
-def switch(language: str | None) -> None:
-    """For handlers: render the rest of this request in `language` (a customer's), same zone; no-op if unknown."""
-    if language in LANGUAGES:
-        _viewer.set(Viewer(language, current().zone))
+def switch(language: str | None, zone: str | None = None) -> None:
+    """For handlers: render the rest of this request in `language` (a customer's) and `zone` (theirs, when they
+    have one); an unknown or empty one keeps the current."""
+    now = current()
+    _viewer.set(Viewer(language if language in LANGUAGES else now.language, to_zone(zone) or now.zone))
 
 
 def activate(viewer: Viewer) -> contextvars.Token[Viewer]:
@@ -202,6 +203,20 @@ _ = gettext
 def N_(message: str) -> str:
     """Marks a string for the catalogue (`make messages`); it is translated where it is shown."""
     return message
+
+
+def shipped(defaults: dict[str, str], key: str, name: str) -> str:
+    """A stored name as the viewer reads it: the name a workspace was given by default (`defaults[key]`, English,
+    marked N_) in the viewer's language; a name the shop typed itself, as typed. Stored keys never change."""
+    default = defaults.get(key)
+    return gettext(default) if default is not None and name == default else name
+
+
+def unshipped(defaults: dict[str, str], key: str, typed: str) -> str:
+    """What to store for a name a form sends back: the default's own translation (left as shown) stays the
+    default, so it goes on following each reader's language; anything else is the shop's own name."""
+    default = defaults.get(key)
+    return default if default is not None and typed in (default, gettext(default)) else typed
 
 
 JS_RUNTIME = """{
@@ -322,5 +337,11 @@ def day_start(zone: zoneinfo.ZoneInfo | str | None, at: dt.datetime | None = Non
 
 
 def zone_names() -> list[str]:
-    """Every IANA zone name, sorted, for the profile and workspace pickers."""
-    return sorted(z for z in zoneinfo.available_timezones() if "/" in z and not z.startswith(("Etc/", "SystemV/")))
+    """Every IANA zone name, sorted, for the profile, workspace and contact pickers."""
+    return list(_zone_names())
+
+
+@functools.cache
+def _zone_names() -> tuple[str, ...]:
+    return tuple(sorted(z for z in zoneinfo.available_timezones() if "/" in z and not z.startswith(("Etc/",
+                                                                                                    "SystemV/"))))

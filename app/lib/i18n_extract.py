@@ -1,8 +1,9 @@
 """`make messages` support: Python files yield their gettext calls and the constant messages of domain errors.
 
 `raise Invalid("The note is empty.")` is a message a person reads (the JSON API's `detail`, a form's error), so its
-text goes into the catalogue and `DomainError.detail` is looked up there for the viewer. Messages built with
-f-strings are left out: they stay English until they are written with `%(name)s` placeholders.
+text goes into the catalogue and `DomainError.detail` is looked up there for the viewer. Variable parts are
+`%(name)s` placeholders filled from the error's keyword arguments (`raise NotFound("No deal %(id)s.", id=deal_id)`),
+never f-strings: an f-string's text is not in any catalogue (tests/unit/test_i18n.py refuses them).
 """
 
 from __future__ import annotations
@@ -26,9 +27,23 @@ def extract(fileobj: Any, keywords: Any, comment_tags: Any, options: Any) -> Ite
     except SyntaxError:
         return
     for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef) and any(_is_click_command(dec) for dec in node.decorator_list):
+            doc = ast.get_docstring(node)  # click shows it (cleaned alike) as the command's help
+            if doc:
+                yield node.lineno, "_", doc, []
+            continue
         if not isinstance(node, ast.Call) or not node.args:
             continue
         name = node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", "")
+        if name not in ERROR_CLASSES:
+            continue
         first = node.args[0]
-        if name in ERROR_CLASSES and isinstance(first, ast.Constant) and isinstance(first.value, str):
-            yield node.lineno, "_", first.value, []
+        for option in (first.body, first.orelse) if isinstance(first, ast.IfExp) else (first,):
+            if isinstance(option, ast.Constant) and isinstance(option.value, str):
+                yield node.lineno, "_", option.value, []
+
+
+def _is_click_command(decorator: ast.expr) -> bool:
+    """`@main.command()`, `@tenants.command("list")`, `@click.group(...)`: a CLI command whose docstring is help."""
+    func = decorator.func if isinstance(decorator, ast.Call) else decorator
+    return isinstance(func, ast.Attribute) and func.attr in ("command", "group")

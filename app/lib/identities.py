@@ -13,7 +13,7 @@ def normalize_email(email: str, field: str = "email") -> str:
         # Syntax only: deliverability checks would send DNS queries, and we never leave loopback in tests.
         return validate_email((email or "").strip(), check_deliverability=False).normalized.lower()
     except EmailNotValidError as exc:
-        raise Invalid(f"That email address is not valid: {exc}", field=field) from None
+        raise Invalid("That email address is not valid: %(exc)s", field=field, exc=exc) from None
 
 
 def normalize_phone(raw: str, region: str = "US", field: str = "phones") -> str:
@@ -35,8 +35,8 @@ def normalize_phone(raw: str, region: str = "US", field: str = "phones") -> str:
             continue
         if phonenumbers.is_valid_number(number):
             return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-    raise Invalid(f"{raw!r} is not a valid phone number (default country {region}); write it with its "
-                  "country code, e.g. +1 415 555 0100.", field=field)
+    raise Invalid("%(raw)s is not a valid phone number (default country %(region)s); write it with its country code, "
+                  "e.g. +1 415 555 0100.", field=field, raw=repr(raw), region=region)
 
 
 def try_phone(raw: str, region: str) -> str | None:

@@ -94,16 +94,16 @@ def check_is_text(data: bytes, filename: str) -> None:
         raise Invalid("This is a spreadsheet workbook, not a CSV file: open it and save it as CSV "
                       "(File → Save as → CSV), then upload that.", field="file")
     if b"\x00" in data[:8192] or kind != "application/octet-stream":
-        raise Invalid(f"This is not a CSV file (it looks like {kind}); upload a text file with one contact per line.",
-                      field="file")
+        raise Invalid("This is not a CSV file (it looks like %(kind)s); upload a text file with one contact per line.",
+                      field="file", kind=kind)
 
 
 def decode(data: bytes, encoding: str) -> str:
     try:
         text = data.decode(encoding)
     except UnicodeDecodeError as exc:
-        raise Invalid(f"The file is not valid {encoding} text (byte {exc.start}); save it as UTF-8 CSV and upload it "
-                      "again.", field="file") from None
+        raise Invalid("The file is not valid %(encoding)s text (byte %(start)s); save it as UTF-8 CSV and upload it "
+                      "again.", field="file", encoding=encoding, start=exc.start) from None
     head = text[:20_000]
     controls = sum(1 for ch in head if ch < " " and ch not in "\t\r\n")
     if controls > len(head) // 100:  # binary data that happens to decode
@@ -149,11 +149,12 @@ def records(text: str, delimiter: str) -> tuple[list[str], Iterator[Record]]:
             header = [c.strip().lstrip("\ufeff") for c in cells]
             break
     except csv.Error as exc:
-        raise Invalid(f"The file cannot be read as CSV: {exc}.", field="file") from None
+        raise Invalid("The file cannot be read as CSV: %(exc)s.", field="file", exc=exc) from None
     if header is None:
         raise Invalid("The file has no rows.", field="file")
     if len(header) > MAX_COLUMNS:
-        raise Invalid(f"The file has {len(header)} columns; at most {MAX_COLUMNS} are supported.", field="file")
+        raise Invalid("The file has %(columns)s columns; at most %(max_columns)s are supported.", field="file",
+                      columns=len(header), max_columns=MAX_COLUMNS)
     header = [name or f"Column {i + 1}" for i, name in enumerate(header)]
 
     def data_rows() -> Iterator[Record]:
@@ -167,7 +168,8 @@ def records(text: str, delimiter: str) -> tuple[list[str], Iterator[Record]]:
                 yield Record(index, row_no, [c.strip() for c in cells])
                 index += 1
         except csv.Error as exc:
-            raise Invalid(f"The file stops being valid CSV after row {row_no}: {exc}.", field="file") from None
+            raise Invalid("The file stops being valid CSV after row %(row_no)s: %(exc)s.", field="file", row_no=row_no,
+                          exc=exc) from None
 
     return header, data_rows()
 

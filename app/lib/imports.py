@@ -21,7 +21,7 @@ from litestar.datastructures import UploadFile
 from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from piccolo.table import Table
 
-from app.lib import import_csv, import_errors, jobs
+from app.lib import i18n, import_csv, import_errors, jobs
 from app.lib.clock import now
 from app.lib.db import TenantRef, current_tenant, current_uow, tenant_context, tenant_selected
 from app.lib.errors import Conflict, DomainError, Invalid, NotFound
@@ -45,8 +45,8 @@ def max_bytes() -> int:
 
 
 def too_large_message() -> str:
-    return (f"The file is larger than the {get_settings().storage.import_max_mb} MB import limit; split it into "
-            "smaller files and import them one after another.")
+    return i18n.gettext("The file is larger than the %(mb)s MB import limit; split it into smaller files and import "
+                        "them one after another.", mb=get_settings().storage.import_max_mb)
 
 
 # -- the HTTP edge of an upload ---------------------------------------------------------------------------------
@@ -162,7 +162,7 @@ class ImportKind:
     async def get(self, import_id: int) -> dict[str, Any]:
         row = await self.table.select(*self.columns).where(self.table.id == import_id).output(load_json=True).first()
         if row is None:
-            raise NotFound(f"No {self.noun} {import_id}.")
+            raise NotFound("No %(noun)s %(import_id)s.", noun=i18n.gettext(self.noun), import_id=import_id)
         row["header"] = row["mapping"].get("header", [])
         row["fields"] = row["mapping"].get("fields", [])
         row["percent"] = 100 if row["status"] == "done" else (int(row["processed"] * 100 / row["total"])
@@ -191,7 +191,7 @@ class ImportKind:
         sql = f"SELECT {cols}, jsonb_array_length(errors) AS errors_kept FROM {self.tablename} WHERE id = $1"  # noqa: S608
         row = await current_uow().connection.fetchrow(sql + " FOR UPDATE" if lock else sql, import_id)
         if row is None:
-            raise NotFound(f"No {self.noun} {import_id}.")
+            raise NotFound("No %(noun)s %(import_id)s.", noun=i18n.gettext(self.noun), import_id=import_id)
         out = dict(row)
         out["mapping"] = json.loads(out["mapping"])
         return out
@@ -200,7 +200,8 @@ class ImportKind:
         try:
             data = await get_storage().read_all(state["storage_key"])
         except ObjectNotFound:
-            raise NotFound(f"The file of {self.noun} {state['id']} is missing from storage.") from None
+            raise NotFound("The file of %(noun)s %(id)s is missing from storage.", noun=i18n.gettext(self.noun),
+                           id=state["id"]) from None
         return import_csv.records(import_csv.decode(data, state["encoding"]), state["delimiter"])
 
     async def sample(self, import_id: int) -> list[list[str]]:
@@ -247,8 +248,9 @@ class ImportKind:
 
     def check_editable(self, state: dict[str, Any]) -> None:
         if state["status"] != "uploaded":
-            raise Conflict(f"{self._label(state['id'])} has started already (status {state['status']}); upload the "
-                           "file again to import it with another mapping.")
+            raise Conflict("The %(noun)s #%(id)s has started already (status %(status)s); upload the file again to "
+                           "import it with another mapping.", noun=i18n.gettext(self.noun), id=state["id"],
+                           status=state["status"])
 
     async def save_mapping(self, import_id: int, check: Callable[[dict[str, Any]], Any], **changes: Any) -> None:
         """Change the mapping of an import that has not started; `check(state)` refuses a bad one first."""
@@ -289,9 +291,9 @@ class ImportKind:
         queued = await jobs.enqueue(self.job, {"import_id": import_id, "actor": actor.label},
                                     dedupe_key=self._job_key(import_id))
         if queued is None:
-            raise Conflict(f"{self._label(import_id)} has started already (status {state['status']}) and a worker "
-                           "has it in hand; wait for it to finish, or upload the file again to import it with "
-                           "another mapping.")
+            raise Conflict("The %(noun)s #%(id)s has started already (status %(status)s) and a worker has it in "
+                           "hand; wait for it to finish, or upload the file again to import it with another mapping.",
+                           noun=i18n.gettext(self.noun), id=import_id, status=state["status"])
         await self.table.update({self.table.status: "queued"}).where(self.table.id == import_id)
         await self.audit(f"{self.audit_name}.resumed", actor_id=actor.user_id, actor=actor.label,
                          target_type=self.audit_name, target_id=import_id,

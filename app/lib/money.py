@@ -31,20 +31,21 @@ def exponent(currency: str) -> int:
 def check_currency(value: Any, field: str = "currency") -> str:
     code = value.strip().upper() if isinstance(value, str) else ""
     if code not in CURRENCIES:
-        raise Invalid(f"{value!r} is not an ISO 4217 currency code; write three letters like USD, EUR or JPY.",
-                      field=field)
+        raise Invalid("%(value)s is not an ISO 4217 currency code; write three letters like USD, EUR or JPY.",
+                      field=field, value=repr(value))
     return code
 
 
 def check_amount(value: Any, field: str, *, allow_zero: bool = True) -> int:
     """Integer minor units; a float (or a bool, or text) is refused with the field named."""
     if isinstance(value, bool) or not isinstance(value, int):
-        raise Invalid(f"{field} must be a whole number of minor units (cents), e.g. 1999 for 19.99; "
-                      f"got {type(value).__name__}.", field=field)
+        raise Invalid("%(field_name)s must be a whole number of minor units (cents), e.g. 1999 for 19.99; got "
+                      "%(got)s.", field=field, field_name=field, got=type(value).__name__)
     if value < 0 or (value == 0 and not allow_zero):
-        raise Invalid(f"{field} must be {'zero or ' if allow_zero else ''}more than zero.", field=field)
+        raise Invalid("%(field_name)s must be zero or more than zero." if allow_zero
+                      else "%(field_name)s must be more than zero.", field=field, field_name=field)
     if value > MAX_AMOUNT:
-        raise Invalid(f"{field} is implausibly large ({value}).", field=field)
+        raise Invalid("%(field_name)s is implausibly large (%(value)s).", field=field, field_name=field, value=value)
     return value
 
 
@@ -54,12 +55,13 @@ def parse_major(text: str, currency: str, field: str) -> int:
     try:
         value = Decimal(raw)
     except ArithmeticError:
-        raise Invalid(f"{field} must be an amount like 19.99.", field=field) from None
+        raise Invalid("%(field_name)s must be an amount like 19.99.", field=field, field_name=field) from None
     if not value.is_finite():
-        raise Invalid(f"{field} must be an amount like 19.99.", field=field)
+        raise Invalid("%(field_name)s must be an amount like 19.99.", field=field, field_name=field)
     scaled = value.scaleb(exponent(currency))
     if scaled != scaled.to_integral_value():
-        raise Invalid(f"{field} has more decimals than {currency} allows ({exponent(currency)}).", field=field)
+        raise Invalid("%(field_name)s has more decimals than %(currency)s allows (%(digits)s).", field=field,
+                      field_name=field, currency=currency, digits=exponent(currency))
     return check_amount(int(scaled), field)
 
 

@@ -30,7 +30,8 @@ def _hasher() -> PasswordHasher:
 
 def check_password_policy(password: str, *, email: str = "", field: str = "password") -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise Invalid(f"Password must be at least {MIN_PASSWORD_LENGTH} characters long.", field=field)
+        raise Invalid("Password must be at least %(min_password_length)s characters long.", field=field,
+                      min_password_length=MIN_PASSWORD_LENGTH)
     if len(password) > 256:
         raise Invalid("Password must be at most 256 characters long.", field=field)
     if password.lower() in _COMMON or len(set(password)) < 4:

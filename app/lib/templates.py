@@ -68,6 +68,7 @@ def environment() -> Environment:
     env.globals["ROLES"] = ROLES
     env.globals["viewer"] = i18n.current
     env.globals["LANGUAGES"] = i18n.LANGUAGES
+    env.globals["zone_names"] = i18n.zone_names
     env.filters["datetime"] = i18n.format_datetime
     env.filters["date"] = i18n.format_date
     env.filters["time"] = i18n.format_time

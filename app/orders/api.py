@@ -178,8 +178,8 @@ async def _queue_portal_sms(actor: Principal, order_id: int, card: dict[str, Any
     twilio = await twilio_config.load()
     if twilio is None or not twilio.numbers:
         raise Invalid("Sending by SMS needs Twilio: an admin connects the shop's Twilio account (Account SID, Auth "
-                      "Token and a phone number that can send SMS) in Settings → Twilio "
-                      f"(/t/{current_tenant().slug}/settings/twilio) first.", field="channel")
+                      "Token and a phone number that can send SMS) in Settings → Twilio (/t/%(slug)s/settings/twilio) "
+                      "first.", field="channel", slug=current_tenant().slug)
     number = await contacts.number_to_reach(card, to, field="to")
     if await portal.current_link(order_id) is None:
         await portal.issue(actor, order_id)

@@ -10,24 +10,25 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from app.lib import money
+from app.lib import i18n, money
 from app.lib.errors import Invalid
+from app.lib.i18n import N_
 
 IGNORE = "ignore"
 FIELDS: tuple[tuple[str, str], ...] = (
-    ("external_id", "Order id in the shop (external id)"),
-    ("number", "Order number"),
-    ("contact_phone", "Customer phone"),
-    ("contact_email", "Customer email"),
-    ("contact_name", "Customer name"),
-    ("item_name", "Item name"),
-    ("sku", "SKU / article"),
-    ("quantity", "Quantity"),
-    ("price", "Unit price"),
-    ("currency", "Currency"),
-    ("status", "Status"),
-    ("date", "Order date"),
-    (IGNORE, "— ignore —"),
+    ("external_id", N_("Order id in the shop (external id)")),
+    ("number", N_("Order number")),
+    ("contact_phone", N_("Customer phone")),
+    ("contact_email", N_("Customer email")),
+    ("contact_name", N_("Customer name")),
+    ("item_name", N_("Item name")),
+    ("sku", N_("SKU / article")),
+    ("quantity", N_("Quantity")),
+    ("price", N_("Unit price")),
+    ("currency", N_("Currency")),
+    ("status", N_("Status")),
+    ("date", N_("Order date")),
+    (IGNORE, N_("— ignore —")),
 )
 KEYS = frozenset(k for k, _ in FIELDS)
 REQUIRED = ("external_id", "item_name", "price")
@@ -95,21 +96,22 @@ def _by_word(n: str) -> str | None:
 def check(fields: list[str], header: list[str]) -> list[str]:
     """A mapping sent by a client: a known field per column, each at most once, the required ones present."""
     if len(fields) != len(header):
-        raise Invalid(f"The mapping needs one field per column: the file has {len(header)} columns, the mapping "
-                      f"{len(fields)}.", field="mapping")
+        raise Invalid("The mapping needs one field per column: the file has %(columns)s columns, the mapping "
+                      "%(fields)s.", field="mapping", columns=len(header), fields=len(fields))
     seen: dict[str, int] = {}
     for i, key in enumerate(fields):
         if key not in KEYS:
-            raise Invalid(f"Column {header[i]!r}: unknown field {key!r}; choose one of: {', '.join(sorted(KEYS))}.",
-                          field=f"mapping[{i}]")
+            raise Invalid("Column %(header)s: unknown field %(key)s; choose one of: %(choices)s.",
+                          field=f"mapping[{i}]", header=repr(header[i]), key=repr(key), choices=', '.join(sorted(KEYS)))
         if key != IGNORE and key in seen:
-            raise Invalid(f"Column {header[i]!r}: {key} is already mapped from column {header[seen[key]]!r}.",
-                          field=f"mapping[{i}]")
+            raise Invalid("Column %(header)s: %(key)s is already mapped from column %(other)s.",
+                          field=f"mapping[{i}]", header=repr(header[i]), key=key, other=repr(header[seen[key]]))
         seen.setdefault(key, i)
     missing = [k for k in REQUIRED if k not in seen]
     if missing:
         labels = dict(FIELDS)
-        raise Invalid("Map a column to " + ", ".join(labels[k] for k in missing) + ".", field="mapping")
+        raise Invalid("Map a column to %(fields)s.", field="mapping",
+                      fields=", ".join(i18n.gettext(labels[k]) for k in missing))
     return fields
 
 
@@ -145,9 +147,10 @@ def parse_quantity(text: str) -> int:
     try:
         value = Decimal(raw)
     except InvalidOperation:
-        raise Invalid(f"{text!r} is not a quantity; write a whole number like 2.", field="quantity") from None
+        raise Invalid("%(text)s is not a quantity; write a whole number like 2.", field="quantity",
+                      text=repr(text)) from None
     if not value.is_finite() or value != value.to_integral_value() or not 0 < value <= 1_000_000:
-        raise Invalid(f"{text!r} is not a whole quantity from 1 to 1000000.", field="quantity")
+        raise Invalid("%(text)s is not a whole quantity from 1 to 1000000.", field="quantity", text=repr(text))
     return int(value)
 
 
@@ -165,7 +168,7 @@ def parse_price(text: str, currency: str) -> int:
     try:
         return money.parse_major(raw, currency, "price")
     except Invalid as exc:
-        raise Invalid(f"{text!r}: {exc.detail}", field="price") from None
+        raise Invalid("%(text)s: %(problem)s", field="price", text=repr(text), problem=exc.detail) from None
 
 
 def parse_currency(text: str, field: str = "currency") -> str:
@@ -186,11 +189,11 @@ def parse_date(text: str) -> dt.datetime:
         year, month, day = int(m.group(1)), int(m.group(2)), int(m.group(3))
         hms = [int(g) if g else 0 for g in m.group(4, 5, 6)]
     else:
-        raise Invalid(f"{text!r} is not a date; write it as 31.12.2026.", field="date")
+        raise Invalid("%(text)s is not a date; write it as 31.12.2026.", field="date", text=repr(text))
     try:
         return dt.datetime(year, month, day, hms[0], hms[1], hms[2], tzinfo=dt.UTC)
     except ValueError:
-        raise Invalid(f"{text!r} is not a real date.", field="date") from None
+        raise Invalid("%(text)s is not a real date.", field="date", text=repr(text)) from None
 
 
 def read(fields: list[str], row: int, cells: list[str]) -> Line:

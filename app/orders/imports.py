@@ -22,9 +22,10 @@ import asyncpg
 import structlog
 
 from app.audit import services as audit
-from app.lib import import_csv, jobs, money
+from app.lib import i18n, import_csv, jobs, money
 from app.lib.db import TenantRef, tenant_context
 from app.lib.errors import Conflict, DomainError, Invalid
+from app.lib.i18n import N_
 from app.lib.imports import ERRORS_SHOWN, MAX_ERRORS_KEPT, ImportActor, ImportKind
 from app.orders import import_mapping, pipeline, services
 from app.orders.import_mapping import IGNORE, Line
@@ -46,7 +47,7 @@ def _decorate(row: dict[str, Any]) -> None:
 
 
 KIND = ImportKind(
-    table=OrderImport, noun="order import", audit_name="order_import", audit=audit.record,
+    table=OrderImport, noun=N_("order import"), audit_name="order_import", audit=audit.record,
     default_filename="orders.csv",
     job="orders.run_import", state_columns=("orders_done",), decorate=_decorate,
     error_order="(x.e->>'row')::int, x.n", error_keys=(("external_id", ""),),
@@ -113,10 +114,11 @@ class Draft:
 def _status_key(text: str, defs: dict[str, dict[str, Any]]) -> str:
     wanted = text.strip().lower()
     for key, s in defs.items():
-        if not s["archived"] and wanted in (key.lower(), s["label"].strip().lower()):
+        if not s["archived"] and wanted in pipeline.spellings(s):
             return key
     live = [k for k, s in defs.items() if not s["archived"]]
-    raise Invalid(f"Unknown status {text!r}; use one of: {', '.join(live)} (or their labels).", field="status")
+    raise Invalid("Unknown status %(text)s; use one of: %(choices)s (or their labels).", field="status",
+                  text=repr(text), choices=', '.join(live))
 
 
 def draft(unit: Unit, default_currency: str | None, defs: dict[str, dict[str, Any]]) -> Draft:
@@ -126,11 +128,13 @@ def draft(unit: Unit, default_currency: str | None, defs: dict[str, dict[str, An
     lines = unit.lines
     currencies = {ln.currency for ln in lines if ln.currency}
     if len(currencies) > 1:
-        raise _row_error(lines[0], "currency", f"The rows of order {unit.key} have different currencies "
-                                               f"({', '.join(sorted(currencies))}).")
+        raise _row_error(lines[0], "currency", i18n.gettext(
+            "The rows of order %(order)s have different currencies (%(currencies)s).", order=unit.key,
+            currencies=", ".join(sorted(currencies))))
     currency = currencies.pop() if currencies else default_currency
     if not currency:
-        raise _row_error(lines[0], "currency", "No currency: map a currency column or choose a default currency.")
+        raise _row_error(lines[0], "currency", i18n.gettext(
+            "No currency: map a currency column or choose a default currency."))
     items = []
     for ln in lines:
         try:
@@ -182,8 +186,9 @@ async def _apply(actor: ImportActor, d: Draft) -> tuple[str, int]:
     order_id = int(existing["id"])
     current = await services.get(order_id)
     if current["currency"] != d.currency:
-        raise Conflict(f"Order {d.external_id} is in {current['currency']} already; the file says {d.currency}.",
-                       field="currency")
+        raise Conflict("Order %(external_id)s is in %(currency)s already; the file says %(file_currency)s.",
+                       field="currency", external_id=d.external_id, currency=current["currency"],
+                       file_currency=d.currency)
     changed = False
     stored = [(i["name"], i["sku"], i["quantity"], i["unit_price"]) for i in current["items"]]
     if stored != [(i["name"], i["sku"], i["quantity"], i["unit_price"]) for i in d.items]:
@@ -207,10 +212,10 @@ def _errors_of(unit: Unit, exc: BaseException | None) -> list[dict[str, Any]]:
                  "message": exc.detail}]
     else:
         errs = [{"row": unit.rows[0], "external_id": unit.key or "", "field": "",
-                 "message": f"The database refused this order: {exc}"}]
+                 "message": i18n.gettext("The database refused this order: %(exc)s", exc=exc)}]
     named = {e["row"] for e in errs}
     errs += [{"row": r, "external_id": unit.key or "", "field": "",
-              "message": f"Not imported: another row of order {unit.key} was refused."}
+              "message": i18n.gettext("Not imported: another row of order %(order)s was refused.", order=unit.key)}
              for r in unit.rows if r not in named and unit.key]
     return errs
 
@@ -243,13 +248,14 @@ async def preview(import_id: int, limit: int = PREVIEW_ORDERS) -> list[dict[str,
     _, records = await KIND.file(row)
     units = group(fields, itertools.islice(records, PREVIEW_SCAN_ROWS))[:limit]
     defs = await pipeline.by_key()
+    fallback = await services.default_currency()
     out = []
     for unit in units:
         item: dict[str, Any] = {"external_id": unit.key or "", "rows": unit.rows, "ok": True, "action": "create",
                                 "order_id": None, "number": None, "customer": "", "items": [], "total": "",
                                 "status": None, "errors": []}
         try:
-            d = draft(unit, row["mapping"].get("currency"), defs)
+            d = draft(unit, row["mapping"].get("currency") or fallback, defs)
             existing = await Order.select(Order.id, Order.status).where(Order.external_id == d.external_id).first()
             if existing is not None:
                 item.update(action="update", order_id=existing["id"])
@@ -291,6 +297,7 @@ async def _process_batch(tenant: TenantRef, import_id: int, units: list[Unit], a
             return True
         start_at = state["orders_done"]
         defs = await pipeline.by_key()
+        fallback = await services.default_currency()
         counts = {"created": 0, "updated": 0, "unchanged": 0, "failed": 0}
         errs: list[dict[str, Any]] = []
         rows_done = 0
@@ -301,7 +308,7 @@ async def _process_batch(tenant: TenantRef, import_id: int, units: list[Unit], a
                 break
             problem: BaseException | None = None
             try:
-                d = draft(unit, state["mapping"].get("currency"), defs)
+                d = draft(unit, state["mapping"].get("currency") or fallback, defs)
                 async with uow.connection.transaction():  # a savepoint: a refused order leaves nothing behind
                     outcome, _ = await _apply(actor, d)
             except (DomainError, _UnitRefusedError, asyncpg.DataError) as exc:

@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from app.accounts.guards import requires
+from app.lib import i18n
 from app.lib.import_pages import ImportPages, MappingForm, controller
 from app.orders import import_mapping, imports
 
 
 async def _choices() -> list[tuple[str, str]]:
-    return list(import_mapping.FIELDS)
+    return [(key, i18n.gettext(label)) for key, label in import_mapping.FIELDS]
 
 
 def _read_mapping(form: Any, imp: dict[str, Any]) -> MappingForm:

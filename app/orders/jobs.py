@@ -29,12 +29,13 @@ async def send_portal_link(payload: dict[str, Any]) -> None:
         link = await portal.current_link(payload["order_id"]) if order else None
         ws = await Workspace.select(Workspace.display_name).first()
         language = await contacts.language_of(order["contact"]) if order else ""
+        zone = await contacts.zone_of(order["contact"], or_workspace=True) if order else ""
     if order is None or link is None:
         return
     shop = ws["display_name"] if ws else tenant.name
     context = {"shop": shop, "number": order["number"], "url": link["url"]}
     settings = get_settings()
-    with i18n.viewing(language):  # the customer reads it in the contact's language
+    with i18n.viewing(language, zone):  # the customer reads it in the contact's language (and zone, or the shop's)
         message = mail.build_message(settings.mail.from_address, payload["to"],
                                      i18n.gettext("Your order %(number)s at %(shop)s", number=order["number"],
                                                   shop=shop),
@@ -109,7 +110,7 @@ async def send_status_email(payload: dict[str, Any]) -> None:
     async with tenant_context(tenant):
         conf = await notify.settings()
         order = await Order.select(Order.id, Order.number, Order.contact, Order.total, Order.currency,
-                                   Order.portal_nonce, Order.portal_revoked_at).where(
+                                   Order.placed_at, Order.portal_nonce, Order.portal_revoked_at).where(
             Order.id == payload["order_id"]).first()
         if order is None or not conf["enabled"]:
             return
@@ -117,19 +118,23 @@ async def send_status_email(payload: dict[str, Any]) -> None:
         link = await portal.current_link(order["id"])
         if link is None and order["portal_revoked_at"] is None:
             link = await portal.issue_for_system(order["id"])  # never issued yet: the email is the place for it
-        label = (await pipeline.by_key()).get(payload["status"], {}).get("label", payload["status"])
+        status = (await pipeline.by_key()).get(payload["status"]) or {"key": payload["status"],
+                                                                     "label": payload["status"]}
         language = await contacts.language_of(order["contact"])
+        zone = await contacts.zone_of(order["contact"], or_workspace=True)
         ws = await Workspace.select(Workspace.display_name).first()
     if not card["emails"]:
         return
     shop = ws["display_name"] if ws else tenant.name
     context = {"order": {"number": order["number"], "total": money.fmt(order["total"], order["currency"]),
                          "currency": order["currency"], "status": payload["status"]},
-               "status": label, "portal_url": link["url"] if link else "", "customer": card["name"] or "customer",
+               "status": "", "portal_url": link["url"] if link else "", "customer": card["name"] or "customer",
                "shop": shop}
     to = card["emails"][0]
     try:
-        with i18n.viewing(language):
+        with i18n.viewing(language, zone):  # the customer's language, and their zone (else the shop's)
+            context["status"] = pipeline.named(status)["name"]  # a default status in the customer's language
+            context["order"]["placed_at"] = i18n.format_datetime(order["placed_at"])
             subject = notify.render(notify.localised(conf["subject"]), context).strip().replace("\n", " ")[:300]
             text = notify.render(notify.localised(conf["body"]), context)
     except Exception as exc:  # a template that fails at send time is reported, not retried forever

@@ -26,7 +26,8 @@ Follow it here: {{ portal_url }}
 """)
 DEFAULT_SUBJECT = N_("Your order {{ order.number }} is {{ status }}")
 """The shipped defaults: a customer gets them in their language until the shop writes its own."""
-SAMPLE = {"order": {"number": "1001", "total": "25.00 EUR", "currency": "EUR", "status": "shipped"},
+SAMPLE = {"order": {"number": "1001", "total": "25.00 EUR", "currency": "EUR", "status": "shipped",
+                    "placed_at": "1/15/26, 3:00 PM"},
           "status": "Shipped", "portal_url": "https://example.invalid/portal/x", "customer": "Ada", "shop": "Shop"}
 
 
@@ -44,7 +45,8 @@ def check(template: str, field: str) -> str:
     try:
         render(template, SAMPLE)
     except TemplateError as exc:  # syntax errors and SecurityError (sandbox) alike
-        raise Invalid(f"{field} is not a valid template: {exc}", field=field) from None
+        raise Invalid("%(field_name)s is not a valid template: %(exc)s", field=field, field_name=field,
+                      exc=exc) from None
     return template
 
 
@@ -63,7 +65,7 @@ async def configure(actor: Principal, *, enabled: bool, statuses: list[str], sub
     known = await pipeline.by_key()
     for i, key in enumerate(statuses):
         if key not in known:
-            raise Invalid(f"No status {key!r}.", field=f"statuses[{i}]")
+            raise Invalid("No status %(key)s.", field=f"statuses[{i}]", key=repr(key))
     if not subject.strip() or len(subject) > 300:
         raise Invalid("subject must be 1 to 300 characters.", field="subject")
     if len(body) > 20_000:

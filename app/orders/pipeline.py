@@ -7,17 +7,46 @@ from typing import Any
 
 from app.accounts.services import Principal
 from app.audit import services as audit
+from app.lib import i18n
 from app.lib.errors import Conflict, Forbidden, Invalid, NotFound
+from app.lib.i18n import N_
 from app.orders.tables import Order, OrderStatus
 
 KEY_RE = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
 
+DEFAULT_LABELS: dict[str, str] = {
+    "new": N_("New"), "paid": N_("Paid"), "packed": N_("Packed"), "shipped": N_("Shipped"),
+    "delivered": N_("Delivered"), "cancelled": N_("Cancelled"), "returned": N_("Returned"),
+}
+"""The pipeline every workspace starts with (orders migration 01_27): shown in the reader's language until the shop
+renames a status (`name`); `label` is what is stored, and what the API returns."""
+
+
+def named(status: dict[str, Any]) -> dict[str, Any]:
+    return {**status, "name": i18n.shipped(DEFAULT_LABELS, status["key"], status["label"])}
+
 
 async def statuses(include_archived: bool = False) -> list[dict[str, Any]]:
+    """The statuses in order, each with `name`: its label as the viewer reads it."""
     query = OrderStatus.select().order_by(OrderStatus.position).order_by(OrderStatus.id)
     if not include_archived:
         query = query.where(OrderStatus.archived == False)  # noqa: E712
-    return await query
+    return [named(s) for s in await query]
+
+
+def spellings(status: dict[str, Any]) -> set[str]:
+    """How a file may write this status (lower case): its key, its label and, while it is a default, the default's
+    name in each of our languages (a Russian 1C export says «Оплачен»)."""
+    found = {status["key"], status["label"]}
+    default = DEFAULT_LABELS.get(status["key"])
+    if default == status["label"]:
+        found |= {i18n.translations(language).gettext(default) for language in i18n.LANGUAGES}
+    return {s.strip().lower() for s in found}
+
+
+async def names() -> dict[str, str]:
+    """Status key -> the name the viewer reads (archived ones too: old orders still carry them)."""
+    return {k: s["name"] for k, s in (await by_key()).items()}
 
 
 async def by_key() -> dict[str, dict[str, Any]]:
@@ -37,11 +66,13 @@ async def check_transition(current: str | None, target: str) -> dict[str, Any]:
     live = [k for k, s in defs.items() if not s["archived"]]
     allowed = [k for k in (defs[current]["allowed"] if current in defs else live) if k in live]
     if target not in live:
-        raise Invalid(f"Unknown status {target!r}; allowed here: {', '.join(allowed) or 'none (final status)'}.",
-                      field="status", extra={"allowed": allowed})
+        raise Invalid("Unknown status %(target)s; allowed here: %(allowed)s.", field="status",
+                      extra={"allowed": allowed}, target=repr(target),
+                      allowed=", ".join(allowed) or i18n.gettext("none (final status)"))
     if current is not None and target not in allowed:
-        raise Invalid(f"An order that is {current} cannot become {target}; allowed: "
-                      f"{', '.join(allowed) or 'none (final status)'}.", field="status", extra={"allowed": allowed})
+        raise Invalid("An order that is %(current)s cannot become %(target)s; allowed: %(allowed)s.",
+                      field="status", extra={"allowed": allowed}, current=current, target=target,
+                      allowed=", ".join(allowed) or i18n.gettext("none (final status)"))
     return defs[target]
 
 
@@ -55,7 +86,8 @@ async def _check_allowed(allowed: list[str], own_key: str) -> list[str]:
     out: list[str] = []
     for i, key in enumerate(allowed):
         if key not in defs and key != own_key:
-            raise Invalid(f"allowed[{i}]: no status {key!r}; define it first.", field=f"allowed[{i}]")
+            raise Invalid("allowed[%(i)s]: no status %(key)s; define it first.", field=f"allowed[{i}]", i=i,
+                          key=repr(key))
         if key not in out and key != own_key:
             out.append(key)
     return out
@@ -71,7 +103,7 @@ async def create(actor: Principal, *, key: str, label: str, allowed: list[str], 
     if not label or len(label) > 100:
         raise Invalid("label must be 1 to 100 characters.", field="label")
     if await OrderStatus.exists().where(OrderStatus.key == key):
-        raise Conflict(f"A status {key!r} exists already.", field="key")
+        raise Conflict("A status %(key)s exists already.", field="key", key=repr(key))
     allowed = await _check_allowed(allowed, key)
     if position is None:
         last = await OrderStatus.select(OrderStatus.position).order_by(OrderStatus.position, ascending=False).first()
@@ -87,13 +119,13 @@ async def update(actor: Principal, key: str, changes: dict[str, Any]) -> dict[st
     _require_admin(actor)
     defs = await by_key()
     if key not in defs:
-        raise NotFound(f"No order status {key!r}.")
+        raise NotFound("No order status %(key)s.", key=repr(key))
     values: dict[Any, Any] = {}
     if "label" in changes:
         label = str(changes["label"] or "").strip()
         if not label or len(label) > 100:
             raise Invalid("label must be 1 to 100 characters.", field="label")
-        values[OrderStatus.label] = label
+        values[OrderStatus.label] = i18n.unshipped(DEFAULT_LABELS, key, label)
     if "allowed" in changes:
         values[OrderStatus.allowed] = await _check_allowed(list(changes["allowed"]), key)
     for name in ("position", "final", "counts_as_sale", "archived"):

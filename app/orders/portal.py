@@ -19,6 +19,7 @@ from app.contacts import services as contacts
 from app.conversations import services as conversations
 from app.conversations.message_events import MESSAGE_RECEIVED, MESSAGE_SENT
 from app.conversations.tables import OPEN_STATUSES, Conversation
+from app.lib import i18n
 from app.lib.clock import now
 from app.lib.db import current_tenant
 from app.lib.errors import NotFound
@@ -74,7 +75,7 @@ async def current_link(order_id: int) -> dict[str, Any] | None:
     row = await Order.select(Order.portal_nonce, Order.portal_token_hash, Order.portal_issued_at).where(
         Order.id == order_id).first()
     if row is None:
-        raise NotFound(f"No order {order_id}.")
+        raise NotFound("No order %(order_id)s.", order_id=order_id)
     if row["portal_token_hash"] is None or not row["portal_nonce"]:
         return None
     token = derive_token(current_tenant().slug, order_id, row["portal_nonce"])
@@ -103,13 +104,15 @@ async def resolve(token: str) -> int:
 async def view(order_id: int) -> dict[str, Any]:
     """Everything the portal page shows, and nothing else: this one order, its history, its messages."""
     order = await services.get(order_id)
-    defs = await pipeline.by_key()
-    labels = {k: s["label"] for k, s in defs.items()}
-    path = [s for s in await pipeline.statuses() if s["counts_as_sale"]]
+    language = await contacts.language_of(order["contact_id"])
+    with i18n.viewing(language or None):  # the contact's language ("": the browser's), as the page is rendered in
+        labels = await pipeline.names()
+        path = [s for s in await pipeline.statuses() if s["counts_as_sale"]]
     reached = {h["to_status"] for h in order["history"]}
-    return {"order": order, "language": await contacts.language_of(order["contact_id"]), "labels": labels,
+    return {"order": order, "language": language, "labels": labels,
+            "time_zone": await contacts.zone_of(order["contact_id"]),
             "status_label": labels.get(order["status"], order["status"]),
-            "steps": [{"key": s["key"], "label": s["label"], "done": s["key"] in reached,
+            "steps": [{"key": s["key"], "label": s["name"], "done": s["key"] in reached,
                        "current": s["key"] == order["status"]} for s in path],
             "messages": await messages(order_id)}
 

@@ -35,8 +35,9 @@ class PaymentIn(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class OrderIn(msgspec.Struct, forbid_unknown_fields=True):
-    currency: str
     items: list[ItemIn]
+    currency: str = ""
+    """ISO 4217 code; empty or left out: the workspace's currency."""
     external_id: str | None = None
     """The shop's own order id: the idempotency key (the same one twice gives the same order, 200)."""
     contact_id: Id | None = None

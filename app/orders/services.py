@@ -10,11 +10,12 @@ import datetime as dt
 from typing import Any
 
 from app.accounts.services import Principal
+from app.accounts.tables import Workspace
 from app.audit import services as audit
 from app.contacts import identities
 from app.contacts import services as contacts
 from app.contacts.tables import Contact
-from app.lib import money
+from app.lib import i18n, money
 from app.lib.clock import now
 from app.lib.db import current_uow
 from app.lib.domain import MergeStep
@@ -34,12 +35,13 @@ ORDER_COLUMNS = (Order.id, Order.contact.as_alias("contact_id"), Order.number, O
 
 def _text(value: Any, field: str, limit: int, *, required: bool = False) -> str:
     if not isinstance(value, str):
-        raise Invalid(f"{field} must be text.", field=field)
+        raise Invalid("%(field_name)s must be text.", field=field, field_name=field)
     value = value.strip()
     if required and not value:
-        raise Invalid(f"{field} is required.", field=field)
+        raise Invalid("%(field_name)s is required.", field=field, field_name=field)
     if len(value) > limit:
-        raise Invalid(f"{field} must be at most {limit} characters.", field=field)
+        raise Invalid("%(field_name)s must be at most %(limit)s characters.", field=field, field_name=field,
+                      limit=limit)
     return value
 
 
@@ -47,14 +49,14 @@ def clean_items(items: list[Any]) -> list[dict[str, Any]]:
     if not items:
         raise Invalid("An order needs at least one item.", field="items")
     if len(items) > MAX_ITEMS:
-        raise Invalid(f"At most {MAX_ITEMS} items per order.", field="items")
+        raise Invalid("At most %(max_items)s items per order.", field="items", max_items=MAX_ITEMS)
     out = []
     for i, item in enumerate(items):
         get = item.get if isinstance(item, dict) else lambda k, it=item: getattr(it, k, None)
         quantity = get("quantity")
         if isinstance(quantity, bool) or not isinstance(quantity, int) or not 0 < quantity <= 1_000_000:
-            raise Invalid(f"items[{i}].quantity must be a whole number from 1 to 1000000.",
-                          field=f"items[{i}].quantity")
+            raise Invalid("items[%(i)s].quantity must be a whole number from 1 to 1000000.",
+                          field=f"items[{i}].quantity", i=i)
         price = money.check_amount(get("unit_price"), f"items[{i}].unit_price")
         out.append({"name": _text(get("name"), f"items[{i}].name", 200, required=True),
                     "sku": _text(get("sku") or "", f"items[{i}].sku", 64), "quantity": quantity,
@@ -76,7 +78,7 @@ def totals(items: list[dict[str, Any]], shipping: int, discount: int) -> dict[st
 async def _contact_for(actor: Principal, contact_id: int | None, customer: Any) -> int:
     if contact_id is not None:
         if not await Contact.exists().where((Contact.id == contact_id) & Contact.deleted_at.is_null()):
-            raise Invalid(f"No contact {contact_id}.", field="contact_id")
+            raise Invalid("No contact %(contact_id)s.", field="contact_id", contact_id=contact_id)
         return contact_id
     if customer is None:
         raise Invalid("Say who ordered: contact_id, or customer with an email or phone.", field="contact_id")
@@ -92,6 +94,12 @@ def _actor_fields(actor: Principal | None) -> dict[str, Any]:
     return {"actor_type": "user", "actor_id": actor.user_id, "actor_label": actor.label}
 
 
+async def default_currency() -> str:
+    """The workspace's currency: what an order (form, API, import) that names none is in."""
+    row = await Workspace.select(Workspace.currency).first()
+    return str(row["currency"]) if row and row["currency"] else "USD"
+
+
 async def create(actor: Principal, data: Any) -> tuple[dict[str, Any], bool]:
     """Create an order; with an external_id already known, return that order instead (created=False)."""
     conn = current_uow().connection
@@ -102,14 +110,14 @@ async def create(actor: Principal, data: Any) -> tuple[dict[str, Any], bool]:
         existing = await Order.select(Order.id).where(Order.external_id == external_id).first()
         if existing is not None:
             return await get(existing["id"]), False
-    currency = money.check_currency(data.currency)
+    currency = money.check_currency(data.currency or await default_currency())
     items = clean_items(data.items)
     sums = totals(items, data.shipping, data.discount)
     status = data.status or await pipeline.initial_status()
     await pipeline.check_transition(None, status)
     number = _text(data.number, "number", 50) if data.number else None
     if number and await Order.exists().where(Order.number == number):
-        raise Conflict(f"An order numbered {number!r} exists already.", field="number")
+        raise Conflict("An order numbered %(number)s exists already.", field="number", number=repr(number))
     contact_id = await _contact_for(actor, data.contact_id, data.customer)
     order_id = int(await conn.fetchval("SELECT nextval(pg_get_serial_sequence('shop_order', 'id'))"))
     t = now()
@@ -142,14 +150,15 @@ async def lock(order_id: int) -> dict[str, Any]:
         "SELECT id, contact, number, status, version, currency, paid, refunded, total FROM shop_order "
         "WHERE id = $1 FOR UPDATE", order_id)
     if row is None:
-        raise NotFound(f"No order {order_id}.")
+        raise NotFound("No order %(order_id)s.", order_id=order_id)
     return dict(row)
 
 
 def _check_version(row: dict[str, Any], version: int | None) -> None:
     if version is not None and version != row["version"]:
-        raise Conflict(f"Order {row['number']} was changed by someone else (version {row['version']}, you had "
-                       f"{version}); reload it and apply your change again.", extra={"version": row["version"]})
+        raise Conflict("Order %(number)s was changed by someone else (version %(version)s, you had %(yours)s); "
+                       "reload it and apply your change again.", extra={"version": row["version"]},
+                       number=row['number'], version=row['version'], yours=version)
 
 
 async def _touch(order_id: int, changes: dict[Any, Any]) -> None:
@@ -199,13 +208,15 @@ async def _add_money(actor: Principal, order_id: int, kind: str, data: Any, *, f
             OrderPayment.external_id == external_id).first()
         if seen is not None:
             if seen["shop_order"] != order_id or seen["kind"] != kind:
-                raise Conflict(f"{kind} {external_id!r} is already recorded on another order or as a "
-                               f"{seen['kind']}.", field=f"{prefix}external_id")
+                raise Conflict("The %(kind)s %(external_id)s is already recorded on another order or as a %(other)s.",
+                               field=f"{prefix}external_id", kind=i18n.gettext(kind), external_id=repr(external_id),
+                               other=i18n.gettext(seen["kind"]))
             return await get(order_id)
     amount = money.check_amount(data.amount, f"{prefix}amount", allow_zero=False)
     if kind == "refund" and amount > row["paid"] - row["refunded"]:
-        raise Invalid(f"A refund of {money.fmt(amount, row['currency'])} is more than was paid and not yet refunded "
-                      f"({money.fmt(row['paid'] - row['refunded'], row['currency'])}).", field=f"{prefix}amount")
+        raise Invalid("A refund of %(amount)s is more than was paid and not yet refunded (%(available)s).",
+                      field=f"{prefix}amount", amount=money.fmt(amount, row['currency']),
+                      available=money.fmt(row['paid'] - row['refunded'], row['currency']))
     method = _text(data.method or "", f"{prefix}method", 40)
     note = _text(data.note or "", f"{prefix}note", 500)
     paid_at = data.paid_at or now()
@@ -266,7 +277,7 @@ async def count_for_contact(contact_id: int) -> int:
 async def get(order_id: int) -> dict[str, Any]:
     row = await Order.select(*ORDER_COLUMNS).where(Order.id == order_id).first()
     if row is None:
-        raise NotFound(f"No order {order_id}.")
+        raise NotFound("No order %(order_id)s.", order_id=order_id)
     return (await _with_details([row]))[0]
 
 

@@ -11,6 +11,7 @@ from litestar.response import Template
 
 from app.accounts.guards import requires
 from app.accounts.services import Principal
+from app.lib import i18n
 from app.lib.errors import DomainError
 from app.lib.forms import optional_int, ticked
 from app.lib.templates import render_page
@@ -49,7 +50,7 @@ class OrderSettingsViews(Controller):
                                          counts_as_sale=_checked(form, "counts_as_sale"))
         except DomainError as exc:
             return await self._page(request, error=exc.detail, status=exc.status_code)
-        return await self._page(request, notice=f"Status {made['label']} added.")
+        return await self._page(request, notice=i18n.gettext("Status %(name)s added.", name=made["name"]))
 
     @post("/statuses/{key:str}")
     async def update_status(self, request: Req, key: FromPath[str]) -> Template:
@@ -65,7 +66,7 @@ class OrderSettingsViews(Controller):
             if exc.status_code == 404:
                 raise
             return await self._page(request, error=exc.detail, status=exc.status_code)
-        return await self._page(request, notice=f"Status {saved['label']} saved.")
+        return await self._page(request, notice=i18n.gettext("Status %(name)s saved.", name=saved["name"]))
 
     @post("/notifications")
     async def save_notifications(self, request: Req) -> Template:
@@ -76,4 +77,4 @@ class OrderSettingsViews(Controller):
                                    subject=str(form.get("subject", "")), body=str(form.get("body", "")))
         except DomainError as exc:
             return await self._page(request, error=exc.detail, status=exc.status_code)
-        return await self._page(request, notice="Customer notifications saved.")
+        return await self._page(request, notice=i18n.gettext("Customer notifications saved."))

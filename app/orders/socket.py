@@ -47,8 +47,9 @@ async def render(tenant: TenantRef, token: str) -> str | None:
         ctx = await portal.view(order_id)
         zone = await uow.connection.fetchval("SELECT timezone FROM workspace LIMIT 1")
     ctx.update(token=token, tenant=tenant, live=True)
-    # One render serves every page of the link: the contact's language; the browser shows times in its own zone.
-    with i18n.viewing(ctx["language"], zone):
+    # One render serves every page of the link: the contact's language and zone (none: the browser shows times in
+    # its own zone).
+    with i18n.viewing(ctx["language"], ctx["time_zone"] or zone):
         return render_text("_partials/portal_live.html", ctx)
 
 

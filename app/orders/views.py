@@ -37,7 +37,7 @@ def _items_from_form(form: Any, currency: str) -> list[dict[str, Any]]:
         qty = str(qtys[i] if i < len(qtys) else "1").strip() or "1"
         if not qty.isdigit():
             field = f"items[{len(items)}].quantity"
-            raise Invalid(f"{field} must be a whole number.", field=field)
+            raise Invalid("%(field_name)s must be a whole number.", field=field, field_name=field)
         price = money.parse_major(str(prices[i] if i < len(prices) else ""), currency,
                                   f"items[{len(items)}].unit_price")
         items.append({"name": str(name), "sku": str(skus[i] if i < len(skus) else ""), "quantity": int(qty),
@@ -50,7 +50,7 @@ async def panel_context(contact_id: int, error: str | None = None) -> dict[str, 
     orders, _ = await services.search(contact_id=contact_id, limit=20)
     return {"c": card, "orders": orders, "revenue": await revenue.for_contact(contact_id), "error": error,
             "order_count": await services.count_for_contact(contact_id),
-            "labels": {k: s["label"] for k, s in (await pipeline.by_key()).items()}}
+            "labels": await pipeline.names(), "default_currency": await services.default_currency()}
 
 
 class OrderViews(Controller):
@@ -66,7 +66,7 @@ class OrderViews(Controller):
     async def create_from_card(self, request: Req, contact_id: PathId) -> Template:
         form = await request.form()
         try:
-            currency = money.check_currency(str(form.get("currency", "")))
+            currency = money.check_currency(str(form.get("currency", "")).strip() or await services.default_currency())
             items = [ItemIn(**i) for i in _items_from_form(form, currency)]
             await services.create(request.user, OrderIn(
                 currency=currency, items=items, contact_id=contact_id, note=str(form.get("note", "")),
@@ -84,7 +84,7 @@ class OrderViews(Controller):
         names = {r["id"]: r for r in await contacts._cards(list({o["contact_id"] for o in rows}))}
         return render_page(request, "pages/orders.html", {
             "orders": rows, "next": nxt, "status": status, "q": q, "statuses": await pipeline.statuses(),
-            "contacts": names, "fmt": money.fmt})
+            "labels": await pipeline.names(), "contacts": names, "fmt": money.fmt})
 
     @get("/orders/{order_id:int}")
     async def show(self, request: Req, order_id: PathId,
@@ -182,7 +182,9 @@ def _visitor(token: str) -> str:
 async def portal_context(request: Req, token: str, order_id: int) -> dict[str, Any]:
     ctx = await portal.view(order_id)
     ctx.update(token=token)
-    i18n.switch(ctx["language"])  # the customer reads the portal in the contact's language
+    # The customer reads the portal in the contact's language; times in their zone when the card has one (else
+    # the page's script shows them in the browser's, see local-time.js).
+    i18n.switch(ctx["language"], ctx["time_zone"])
     return ctx
 
 

@@ -69,9 +69,10 @@ async def page(contact_id: int, *, channel: str | None = None, before: str | Non
                limit: int = 50) -> tuple[list[dict[str, Any]], str | None]:
     """Newest first, `limit` at a time; `next` is the cursor for the following page (None at the end)."""
     if not await Contact.exists().where((Contact.id == contact_id) & Contact.deleted_at.is_null()):
-        raise NotFound(f"No contact {contact_id}.")
+        raise NotFound("No contact %(contact_id)s.", contact_id=contact_id)
     if channel and channel not in CHANNELS:
-        raise Invalid(f"Unknown channel {channel!r}; choose one of: {', '.join(CHANNELS)}.", field="channel")
+        raise Invalid("Unknown channel %(channel)s; choose one of: %(choices)s.", field="channel",
+                      channel=repr(channel), choices=', '.join(CHANNELS))
     limit = min(max(limit, 1), 200)
     query = Interaction.select(*COLUMNS).where(Interaction.contact == contact_id).order_by(
         Interaction.occurred_at, ascending=False).order_by(Interaction.id, ascending=False).limit(limit + 1).output(

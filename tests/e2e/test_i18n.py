@@ -129,6 +129,14 @@ async def test_bulgarian_customer_sees_portal_and_chat_widget_in_bulgarian(
     local = at.astimezone(zoneinfo.ZoneInfo("America/New_York"))
     await expect(stamp).to_have_text(re.compile(rf"\b0?{local.hour}:{local.minute:02d}\b"))
 
+    # With a time zone on her card, the portal shows her zone's time whatever the browser's.
+    await _api(fx_live_server, shop, "PATCH", f"/contacts/{contact['id']}", {"timezone": "Asia/Tokyo"})
+    await customer.reload()
+    stamp = customer.get_by_test_id("portal-message").locator("time")
+    await expect(stamp).to_have_attribute("data-zone", "Asia/Tokyo")
+    tokyo = at.astimezone(zoneinfo.ZoneInfo("Asia/Tokyo"))
+    await expect(stamp).to_have_text(re.compile(rf"\b0?{tokyo.hour}:{tokyo.minute:02d}\b"))
+
     # The chat widget on the shop's own site, opened from a Bulgarian browser.
     with shop_site(tmp_path, "<!doctype html><title>Мед</title>") as site:
         snippet = await chat_settings(fx_live_server, shop, site)
@@ -146,3 +154,20 @@ async def test_bulgarian_customer_sees_portal_and_chat_widget_in_bulgarian(
         await visitor.get_by_test_id("sb-chat-send").click()
         sent = visitor.get_by_test_id("sb-chat-message").filter(has_text="Здравейте!")
         await expect(sent.get_by_test_id("sb-chat-status")).to_have_text(re.compile("Изпратено|Доставено|Прочетено"))
+        # Message times: the browser's zone while the chat knows no contact ...
+        await expect(sent.get_by_test_id("sb-chat-time")).to_have_attribute("data-zone", "Europe/Sofia")
+        # ... the contact's once the visitor leaves an email that belongs to a card with a zone.
+        await _api(fx_live_server, shop, "POST", "/contacts", {"name": "Ема", "emails": ["ema@example.bg"],
+                                                               "timezone": "America/Chicago"})
+        await visitor.locator("[data-testid=sb-chat-me] input[name=email]").fill("ema@example.bg")
+        async with visitor.expect_response(lambda r: r.url.endswith("/chat/contact") and r.request.method == "POST"
+                                           ) as linked:
+            await visitor.get_by_test_id("sb-chat-me-save").click()
+        assert (await linked.value).ok
+        await visitor.reload()
+        await visitor.get_by_test_id("sb-chat-bubble").click()
+        stamp = visitor.get_by_test_id("sb-chat-message").filter(has_text="Здравейте!").get_by_test_id("sb-chat-time")
+        await expect(stamp).to_have_attribute("data-zone", "America/Chicago")
+        written = dt.datetime.fromisoformat(await stamp.get_attribute("datetime") or "")
+        chicago = written.astimezone(zoneinfo.ZoneInfo("America/Chicago"))
+        await expect(stamp).to_have_text(f"{chicago:%H:%M}")

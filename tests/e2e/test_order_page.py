@@ -31,7 +31,7 @@ async def test_open_order_page_follows_api_status_and_payment(fx_new_context: Ne
     await call(fx_live_server, s, "POST", f"/orders/{other['id']}/status", {"status": "cancelled"})
     await call(fx_live_server, s, "POST", f"/orders/{order['id']}/status", {"status": "paid"})
     await expect(page.get_by_test_id("order-status")).to_have_text("Paid")
-    await expect(page.locator("#order-history")).to_contain_text("paid")
+    await expect(page.locator("#order-history")).to_contain_text("New → Paid")  # names, not keys
     await call(fx_live_server, s, "POST", f"/orders/{order['id']}/payments", {"amount": 1000, "method": "card"})
     await expect(page.get_by_test_id("order-payments")).to_contain_text("€10.00")
     await expect(page.get_by_test_id("order-paid")).to_have_text("€10.00")

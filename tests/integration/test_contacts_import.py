@@ -348,12 +348,12 @@ async def test_export_returns_exactly_the_filtered_contacts(fx_client: Any, fx_s
     assert resp.content.startswith(b"\xef\xbb\xbf"), "Excel needs the BOM to read UTF-8"
     table = list(csv.reader(io.StringIO(resp.content.decode("utf-8-sig"))))
     assert table[0] == ["id", "name", "company", "phones", "emails", "tags", "temperature", "owner", "birth_date",
-                        "address", "last_contact_at", "created_at", "tier"]
+                        "address", "last_contact_at", "created_at", "timezone", "tier"]
     assert [int(r[0]) for r in table[1:]] == [c["id"] for c in listed]
     assert {int(r[0]) for r in table[1:]} == {made[0]["id"], made[3]["id"], danger.json()["id"]}
     row = next(r for r in table[1:] if int(r[0]) == made[3]["id"])
     assert row[3:7] == ["+14155550203", "e3@example.com", "vip, b2b", "hot"] and row[8] == "1990-01-04"
-    assert row[12] == "t3" and re.match(r"^\d{4}-\d{2}-\d{2}T", row[11])
+    assert row[13] == "t3" and re.match(r"^\d{4}-\d{2}-\d{2}T", row[11])
     evil = next(r for r in table[1:] if int(r[0]) == danger.json()["id"])
     assert evil[1].startswith("'="), "a formula is neutralised"
 

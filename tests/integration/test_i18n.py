@@ -155,3 +155,215 @@ async def test_script_catalogue_is_served_in_each_language(fx_client: Any, fx_db
         assert resp.status_code == 200, (language, resp.status_code, resp.text[:200])
         assert resp.text.startswith("window.sbI18n = ") and "javascript" in resp.headers["content-type"]
     assert (await fx_client.get("/i18n/xx.js")).status_code == 200
+
+
+async def test_api_detail_with_values_speaks_the_users_language(fx_client: Any, fx_shop: ShopFixture,
+                                                                fx_other_shop: ShopFixture) -> None:
+    """Messages with values in them (`No order 999999.`) are translated too, with the values kept: for a user
+    whose profile says Russian, whatever the browser says; for a Bulgarian workspace's users without a language."""
+    contact = (await fx_client.post(api(fx_shop, "/contacts"), json={"name": "Ann"}, headers=fx_shop.auth)).json()
+    cases = [
+        ("get", "/orders/999999", None, 404,
+         {"ru": "Нет заказа 999999.", "bg": "Няма поръчка 999999.", "en": "No order 999999."}),
+        ("patch", f"/contacts/{contact['id']}", {"temperature": "lukewarm"}, 400,
+         {"ru": "temperature — одно из значений: hot, warm, cold (или пусто).",
+          "bg": "temperature трябва да е една от стойностите: hot, warm, cold (или празно).",
+          "en": "temperature must be one of: hot, warm, cold (or empty)."}),
+        ("patch", f"/contacts/{contact['id']}", {"name": "Anne", "version": 999}, 409,
+         {"ru": "Этот контакт изменил кто-то другой (версия 1, у вас была 999); обновите его и внесите изменение "
+                "снова.",
+          "bg": "Този контакт е променен от някой друг (версия 1, вие имахте 999); презаредете го и направете "
+                "промяната отново.",
+          "en": "This contact was changed by someone else (version 1, you had 999); reload it and apply your "
+                "change again."}),
+        ("post", "/orders", {"contact_id": contact["id"], "currency": "EUR",
+                             "items": [{"name": "Tea", "quantity": 1, "unit_price": 100}] * 501}, 400,
+         {"ru": "Не больше 500 позиций в заказе.", "bg": "Най-много 500 артикула в поръчка.",
+          "en": "At most 500 items per order."}),
+    ]
+
+    async def details(shop: ShopFixture, browser: str) -> dict[str, str]:
+        got = []
+        for method, path, body, status, _ in cases:
+            kwargs = {"json": body} if body is not None else {}
+            resp = await getattr(fx_client, method)(api(shop, path), headers={**shop.auth, "accept-language": browser},
+                                                    **kwargs)
+            assert resp.status_code == status, resp.text
+            got.append(resp.json()["detail"])
+            if resp.json().get("errors"):
+                assert resp.json()["errors"][0]["message"] == resp.json()["detail"]
+        return got
+
+    assert await details(fx_shop, "en-US") == [c[4]["en"] for c in cases]
+    async with tenant_context(fx_shop.tenant) as uow:
+        await uow.connection.execute("UPDATE app_user SET language = 'ru' WHERE id = $1", fx_shop.user_id)
+    assert await details(fx_shop, "bg-BG,bg;q=0.9") == [c[4]["ru"] for c in cases]  # the profile beats the browser
+
+    await fx_client.put(api(fx_shop, "/workspace"), json={"language": "bg"}, headers=fx_shop.auth)
+    async with tenant_context(fx_shop.tenant) as uow:
+        await uow.connection.execute("UPDATE app_user SET language = '' WHERE id = $1", fx_shop.user_id)
+    assert await details(fx_shop, "ru-RU") == [c[4]["bg"] for c in cases]  # the workspace's beats the browser
+
+    # The same message on a page (HTML error page) for a person signed in, in the workspace's language.
+    await browser_login(fx_client, fx_shop.slug, fx_shop.email, fx_shop.password)
+    page = await fx_client.get(f"/t/{fx_shop.slug}/orders/999999", headers={"accept": "text/html"})
+    assert page.status_code == 404 and "Няма поръчка 999999." in page.text
+
+    # Another tenant's caller is untouched by this workspace's language, and cannot see its order ids either.
+    other = await fx_client.get(api(fx_other_shop, "/orders/999999"),
+                                headers={**fx_other_shop.auth, "accept-language": "en"})
+    assert other.status_code == 404 and other.json()["detail"] == "No order 999999."
+
+
+async def test_built_in_names_are_shown_in_the_readers_language_and_typed_names_as_typed(
+        fx_client: Any, fx_shop: ShopFixture, fx_other_shop: ShopFixture) -> None:
+    """Order statuses and deal stages a workspace starts with are stored as English keys and labels; people read
+    them in their language. A status the shop renamed shows as the shop wrote it; the API keeps what is stored."""
+    await fx_client.put(api(fx_shop, "/workspace"), json={"language": "ru"}, headers=fx_shop.auth)
+    bg = (await fx_client.post(api(fx_shop, "/contacts"), json={"name": "Боряна", "language": "bg"},
+                               headers=fx_shop.auth)).json()
+    order = (await fx_client.post(api(fx_shop, "/orders"), json={
+        "contact_id": bg["id"], "currency": "EUR", "items": [{"name": "Tea", "quantity": 1, "unit_price": 500}]},
+        headers=fx_shop.auth)).json()
+    paid = await fx_client.post(api(fx_shop, f"/orders/{order['id']}/status"), json={"status": "paid"},
+                                headers=fx_shop.auth)
+    assert paid.status_code == 200, paid.text
+    await browser_login(fx_client, fx_shop.slug, fx_shop.email, fx_shop.password)
+    html = {"accept": "text/html"}
+
+    listing = (await fx_client.get(f"/t/{fx_shop.slug}/orders/", headers=html)).text
+    assert 'data-status="paid">Оплачено</span>' in listing and '>Отправлено</option>' in listing
+    page = (await fx_client.get(f"/t/{fx_shop.slug}/orders/{order['id']}", headers=html)).text
+    assert 'data-status="paid"' in page and ">Оплачено</span>" in page
+    assert 'Новый → <strong data-status="paid">Оплачено</strong>' in page  # the history too
+    board = (await fx_client.get(f"/t/{fx_shop.slug}/deals/", headers=html)).text
+    assert "<h2>Лид " in board and "<h2>Выиграна " in board
+
+    # The customer reads the portal in her own language.
+    link = (await fx_client.post(api(fx_shop, f"/orders/{order['id']}/portal"), headers=fx_shop.auth)).json()
+    portal = (await fx_client.get("/" + link["url"].split("://", 1)[1].split("/", 1)[1])).text
+    assert 'data-status="paid">Платено</div>' in portal and "<li class=\"done \">Нов</li>" in portal
+
+    # Saving the settings form with the shown (translated) name keeps the default; a typed name is the shop's.
+    settings = f"/t/{fx_shop.slug}/settings/orders"
+    form = (await fx_client.get(f"{settings}/", headers=html)).text
+    assert 'name="label" value="Оплачено"' in form
+    token = await csrf_from(fx_client, f"{settings}/")
+    statuses = {s["key"]: s for s in (await fx_client.get(api(fx_shop, "/order-statuses"),
+                                                          headers=fx_shop.auth)).json()}
+
+    async def save(key: str, label: str) -> str:
+        s = statuses[key]
+        resp = await fx_client.post(f"{settings}/statuses/{key}", headers=html, data={
+            "_csrf": token, "label": label, "position": str(s["position"]), "allowed": s["allowed"],
+            **({"counts_as_sale": "on"} if s["counts_as_sale"] else {}), **({"final": "on"} if s["final"] else {})})
+        assert resp.status_code == 200, resp.text
+        return resp.text
+
+    assert "Статус «Оплачено» сохранён." in await save("paid", "Оплачено")
+    await save("shipped", "Передан в СДЭК")
+    stored = {s["key"]: s["label"] for s in (await fx_client.get(api(fx_shop, "/order-statuses"),
+                                                                 headers=fx_shop.auth)).json()}
+    assert stored["paid"] == "Paid" and stored["shipped"] == "Передан в СДЭК" and stored["new"] == "New"
+    await fx_client.put(api(fx_shop, "/workspace"), json={"language": "en"}, headers=fx_shop.auth)
+    en = await fx_client.get(f"/t/{fx_shop.slug}/orders/", headers=html)
+    assert '>Передан в СДЭК</option>' in en.text and ">Paid</option>" in en.text  # as typed, in every language
+
+    # Another workspace's pipeline is its own: English for its English owner, untouched by this one's renaming.
+    other = {s["key"]: s["label"] for s in (await fx_client.get(api(fx_other_shop, "/order-statuses"),
+                                                                headers=fx_other_shop.auth)).json()}
+    assert other["shipped"] == "Shipped"
+
+
+async def test_an_order_import_reads_default_status_names_in_any_of_our_languages(fx_shop: ShopFixture) -> None:
+    from app.orders import imports, pipeline
+
+    async with tenant_context(fx_shop.tenant):
+        defs = await pipeline.by_key()
+    assert imports._status_key("Оплачено", defs) == "paid" and imports._status_key("изпратено", defs) == "shipped"
+    assert imports._status_key("Paid", defs) == "paid" and imports._status_key("new", defs) == "new"
+
+
+async def test_contact_time_zone_on_card_api_export_import_portal_and_email(
+        fx_client: Any, fx_shop: ShopFixture, fx_other_shop: ShopFixture, fx_inbox: Any) -> None:
+    """A contact's time zone (fields_spec: one declaration) is written by the API and the card, checked, exported
+    and imported; the portal renders in it and tells the page's script to; a customer email uses it, else the
+    workspace's zone."""
+    import csv
+    import io
+    import re
+
+    from app.contacts import import_mapping
+    from tests.conftest import run_jobs_until, work_left
+
+    await fx_client.put(api(fx_shop, "/workspace"), json={"timezone": "Europe/Sofia"}, headers=fx_shop.auth)
+    made = await fx_client.post(api(fx_shop, "/contacts"), headers=fx_shop.auth,
+                                json={"name": "Yuki", "emails": ["yuki@example.jp"], "timezone": "Asia/Tokyo"})
+    assert made.status_code == 201 and made.json()["timezone"] == "Asia/Tokyo", made.text
+    yuki = made.json()
+    plain = (await fx_client.post(api(fx_shop, "/contacts"), headers=fx_shop.auth,
+                                  json={"name": "Ana", "emails": ["ana@example.bg"]})).json()
+    assert plain["timezone"] == ""
+    bad = await fx_client.patch(api(fx_shop, f"/contacts/{plain['id']}"), json={"timezone": "Mars/Olympus"},
+                                headers={**fx_shop.auth, "accept-language": "ru"})
+    assert bad.status_code == 400 and bad.json()["errors"][0]["field"] == "timezone"
+    assert "Неизвестный часовой пояс 'Mars/Olympus'" in bad.json()["detail"]
+
+    # The card: edited and shown in the main section.
+    await browser_login(fx_client, fx_shop.slug, fx_shop.email, fx_shop.password)
+    card_url = f"/t/{fx_shop.slug}/contacts/{yuki['id']}"
+    token = await csrf_from(fx_client, card_url)
+    htmx = {"X-CSRF-Token": token, "HX-Request": "true"}
+    form = await fx_client.get(f"{card_url}/section/main", params={"edit": "true"}, headers=htmx)
+    assert 'data-testid="contact-timezone"' in form.text and '<option value="Europe/Sofia">' in form.text
+    assert 'value="Asia/Tokyo"' in form.text
+    version = re.search(r'name="version" value="(\d+)"', form.text).group(1)
+    saved = await fx_client.post(f"{card_url}/section/main", headers=htmx, data={
+        "name": "Yuki", "company": "", "tags": "", "temperature": "", "owner_id": "", "language": "",
+        "timezone": "America/New_York", "version": version})
+    assert saved.status_code == 200 and 'data-testid="contact-timezone-shown">America/New_York<' in saved.text
+    await fx_client.patch(api(fx_shop, f"/contacts/{yuki['id']}"), json={"timezone": "Asia/Tokyo"},
+                          headers=fx_shop.auth)
+
+    # Export and import carry it (the import's mapping guesses the column).
+    export = await fx_client.get(api(fx_shop, "/contacts/export.csv"), headers=fx_shop.auth)
+    rows = {r["name"]: r for r in csv.DictReader(io.StringIO(export.text.lstrip("\ufeff")))}
+    assert rows["Yuki"]["timezone"] == "Asia/Tokyo" and rows["Ana"]["timezone"] == ""
+    assert import_mapping.suggest(["Name", "Часовой пояс", "Time zone"], [])[1:] == ["timezone", "ignore"]
+
+    # The portal: rendered in the contact's zone, and the page's script told to keep it.
+    placed = dt.datetime(2026, 1, 15, 13, 0, tzinfo=dt.UTC)
+    order = (await fx_client.post(api(fx_shop, "/orders"), headers=fx_shop.auth, json={
+        "contact_id": yuki["id"], "currency": "JPY", "number": "Y-1", "placed_at": placed.isoformat(),
+        "items": [{"name": "Tea", "quantity": 1, "unit_price": 500}]})).json()
+    link = (await fx_client.post(api(fx_shop, f"/orders/{order['id']}/portal"), headers=fx_shop.auth)).json()
+    portal = (await fx_client.get("/" + link["url"].split("://", 1)[1].split("/", 1)[1])).text
+    assert 'data-time-zone="Asia/Tokyo"' in portal
+    stamp = re.search(r'<time datetime="([^"]+)" data-local>([^<]+)</time>', portal)
+    tokyo = dt.datetime.fromisoformat(stamp.group(1)).astimezone(zoneinfo.ZoneInfo("Asia/Tokyo"))
+    assert f"{tokyo:%-m/%-d/%y}, {tokyo:%-I:%M}" in stamp.group(2), stamp.group(2)  # not UTC's hour (9 h off)
+
+    # Status emails: the order's date in the contact's zone (Tokyo: 22:00), else the workspace's (Sofia: 15:00).
+    ok = await fx_client.put(api(fx_shop, "/order-notifications"), headers=fx_shop.auth, json={
+        "enabled": True, "statuses": ["paid"], "subject": "{{ order.number }}", "body": "{{ order.placed_at }}"})
+    assert ok.status_code == 200, ok.text
+    other = (await fx_client.post(api(fx_shop, "/orders"), headers=fx_shop.auth, json={
+        "contact_id": plain["id"], "currency": "EUR", "number": "A-1", "placed_at": placed.isoformat(),
+        "items": [{"name": "Tea", "quantity": 1, "unit_price": 500}]})).json()
+    for o in (order, other):
+        await fx_client.post(api(fx_shop, f"/orders/{o['id']}/status"), json={"status": "paid"},
+                             headers=fx_shop.auth)
+
+    async def sent() -> bool:
+        return not await work_left(fx_shop.tenant)
+
+    await run_jobs_until(sent)
+    bodies = {m["Subject"]: m.get_payload(decode=True).decode() for m in fx_inbox.messages}
+    assert "10:00" in bodies["Y-1"] and "1/15/26" in bodies["Y-1"], bodies  # 22:00 in Tokyo, in English
+    assert "3:00" in bodies["A-1"] and "PM" in bodies["A-1"], bodies        # 15:00 in Sofia
+
+    # Another tenant's API reaches its own contacts only: this one's zone is untouched.
+    await fx_client.patch(api(fx_other_shop, f"/contacts/{yuki['id']}"), json={"timezone": "UTC"},
+                          headers=fx_other_shop.auth)
+    assert (await fx_client.get(api(fx_shop, f"/contacts/{yuki['id']}"), headers=fx_shop.auth)).json()[
+        "timezone"] == "Asia/Tokyo"

@@ -190,3 +190,43 @@ async def test_import_pages_upload_map_preview_progress(fx_client: Any, fx_shop:
     assert len(lines) == 6 and lines[1].startswith("1C-0003;") and "Сидоров" in lines[1]
     listing = await fx_client.get(base + "/", headers={"accept": "text/html"})
     assert "z.csv" in listing.text
+
+
+async def test_orders_without_a_currency_take_the_workspaces(fx_client: Any, fx_shop: ShopFixture,
+                                                             fx_other_shop: ShopFixture) -> None:
+    """API, the card's form and the import: an order that names no currency is in the workspace's, not USD."""
+    assert (await fx_client.put(api(fx_shop, "/workspace"), json={"currency": "BGN"},
+                                headers=fx_shop.auth)).status_code == 200
+    contact = (await fx_client.post(api(fx_shop, "/contacts"), json={"name": "Ива"}, headers=fx_shop.auth)).json()
+    made = await fx_client.post(api(fx_shop, "/orders"), headers=fx_shop.auth, json={
+        "contact_id": contact["id"], "items": [{"name": "Чай", "quantity": 1, "unit_price": 500}]})
+    assert made.status_code == 201 and made.json()["currency"] == "BGN", made.text
+    named = await fx_client.post(api(fx_shop, "/orders"), headers=fx_shop.auth, json={
+        "contact_id": contact["id"], "currency": "eur", "items": [{"name": "Чай", "quantity": 1, "unit_price": 500}]})
+    assert named.json()["currency"] == "EUR"  # a currency given is kept
+    other = await fx_client.post(api(fx_other_shop, "/orders"), headers=fx_other_shop.auth, json={
+        "customer": {"name": "Ann"}, "items": [{"name": "Tea", "quantity": 1, "unit_price": 500}]})
+    assert other.status_code == 201 and other.json()["currency"] == "USD"  # the other workspace's own
+
+    await browser_login(fx_client, fx_shop.slug, fx_shop.email, fx_shop.password)
+    panel = await fx_client.get(f"/t/{fx_shop.slug}/contacts/{contact['id']}/orders-panel",
+                                headers={"accept": "text/html"})
+    assert 'name="currency" value="BGN"' in panel.text
+    token = await csrf_from(fx_client, f"/t/{fx_shop.slug}/contacts/{contact['id']}")
+    posted = await fx_client.post(f"/t/{fx_shop.slug}/contacts/{contact['id']}/orders", headers={
+        "accept": "text/html"}, data={"_csrf": token, "currency": "", "item_name": "Мед", "item_qty": "1",
+                                      "item_price": "12.50"})
+    assert posted.status_code == 200, posted.text
+    orders = (await fx_client.get(api(fx_shop, "/orders"), params={"contact_id": contact["id"]},
+                                  headers=fx_shop.auth)).json()["items"]
+    assert sorted(o["currency"] for o in orders) == ["BGN", "BGN", "EUR"]
+
+    up = await _upload(fx_client, fx_shop, "id,name,item,price\nW-1,Ива,Мед,12.50\n".encode())
+    mapped = await fx_client.put(api(fx_shop, f"/order-imports/{up['id']}/mapping"), headers=fx_shop.auth,
+                                 json={"mapping": ["external_id", "contact_name", "item_name", "price"]})
+    assert mapped.status_code == 200, mapped.text
+    preview = (await fx_client.get(api(fx_shop, f"/order-imports/{up['id']}/preview"), headers=fx_shop.auth)).json()
+    assert preview["orders"][0]["ok"] and "BGN" in preview["orders"][0]["total"], preview["orders"][0]["errors"]
+    done = await _run(fx_client, fx_shop, up["id"])
+    assert done["created"] == 1, done
+    assert (await _orders(fx_client, fx_shop))["W-1"]["currency"] == "BGN"

@@ -32,14 +32,15 @@ def test_the_modules_use_the_declaration() -> None:
 
 
 def test_the_export_and_the_api_keep_their_shape() -> None:
-    """What clients and spreadsheets already read does not move."""
+    """What clients and spreadsheets already read does not move (a new column comes last)."""
     assert export.HEADER == ("id", "name", "company", "phones", "emails", "tags", "temperature", "owner",
-                             "birth_date", "address", "last_contact_at", "created_at")
+                             "birth_date", "address", "last_contact_at", "created_at", "timezone")
     assert set(schemas.ContactOut.__struct_fields__) == {
         "id", "name", "company", "phones", "emails", "tags", "temperature", "owner_id", "owner_name", "birth_date",
-        "address", "preferences", "custom", "created_at", "updated_at", "last_contact_at", "version", "language"}
+        "address", "preferences", "custom", "created_at", "updated_at", "last_contact_at", "version", "language",
+        "timezone"}
     assert set(merge.FIELDS) == {"name", "company", "birth_date", "address", "preferences", "temperature",
-                                 "owner_id"}
+                                 "owner_id", "timezone"}
 
 
 def test_a_field_added_to_the_declaration_shows_up_everywhere() -> None:
@@ -75,14 +76,14 @@ def test_every_contact_column_is_declared() -> None:
 def test_a_merge_fills_every_fill_field_the_declaration_names() -> None:
     empty = {f: None if f in ("birth_date", "temperature", "owner_id") else "" for f in merge.FIELDS}
     values = {"name": "Ivan", "company": "Acme", "birth_date": dt.date(1990, 1, 2), "address": "Tver",
-              "preferences": "tea", "temperature": "warm", "owner_id": 3}
+              "preferences": "tea", "temperature": "warm", "owner_id": 3, "timezone": "Europe/Moscow"}
     assert set(values) == set(merge.FIELDS)
     survivor = {**empty, "tags": ["a"], "custom": {}}
     other = {**values, "tags": ["b"], "custom": {}}
     changes, filled, conflicts = merge._combine(survivor, other)
     assert filled == [*merge.FIELDS, "tags"] and conflicts == {}
     assert {c._meta.name for c in changes} == {"name", "company", "birth_date", "address", "preferences",
-                                               "temperature", "owner", "tags"}
+                                               "temperature", "owner", "tags", "timezone"}
 
 
 @pytest.mark.parametrize("field", [f for f in spec.FIELDS if f.writable])

@@ -174,3 +174,56 @@ def test_every_message_id_has_a_translation_in_every_catalogue(language: str) ->
 def test_the_catalogue_plural_rules_are_right() -> None:
     ru, bg = i18n.catalogue("ru"), i18n.catalogue("bg")
     assert ru.num_plurals == 3 and bg.num_plurals == 2
+
+
+def test_domain_error_messages_are_catalogue_templates_not_f_strings() -> None:
+    """`raise Invalid(f"No queue {key}.")` would stay English (its text is in no catalogue): the message is a constant
+    with `%(name)s` placeholders and the values are keyword arguments, filled after translation."""
+    import ast
+
+    from app.lib.i18n_extract import ERROR_CLASSES
+
+    built = []
+    for root in ("app", "tenants", "telephony", "realtime"):
+        for path in sorted((REPO / root).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if not isinstance(node, ast.Call) or not node.args:
+                    continue
+                name = node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", "")
+                first = node.args[0]
+                options = (first.body, first.orelse) if isinstance(first, ast.IfExp) else (first,)
+                if name in ERROR_CLASSES and any(isinstance(o, (ast.JoinedStr, ast.BinOp)) for o in options):
+                    built.append(f"{path.relative_to(REPO)}:{node.lineno}")
+    assert not built, "messages built at runtime, not translatable: " + ", ".join(built)
+
+
+def test_a_domain_error_is_translated_when_shown_with_its_values() -> None:
+    from app.lib.errors import Conflict, NotFound
+
+    err = NotFound("No queue %(key)s.", key="'vip'")
+    assert err.message == str(err) == "No queue 'vip'."  # English for logs, whoever raised it
+    with i18n.viewing("ru"):
+        assert err.detail == "Нет очереди 'vip'." and err.to_dict()["detail"] == "Нет очереди 'vip'."
+    with i18n.viewing("bg"):
+        assert err.detail == "Няма опашка 'vip'."
+    assert err.detail == "No queue 'vip'."
+    plain = Conflict("A value 100% taken.")  # no values: a % in the text stays as written
+    assert plain.detail == "A value 100% taken."
+
+
+@pytest.mark.parametrize(("lang", "expected"), [
+    ("ru_RU.UTF-8", ["Создать демо-магазин", "Язык и страна клиентов демо"]),
+    ("bg_BG.UTF-8", ["Създава демо магазина", "Език и държава на клиентите"]),
+    ("C.UTF-8", ["Create the demo shop", "Language and country of the demo's customers"]),
+])
+def test_cli_help_speaks_the_terminals_language(lang: str, expected: list[str]) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ("LANGUAGE", "LC_ALL", "LC_MESSAGES")}
+    done = subprocess.run([sys.executable, "-m", "app.cli", "demo", "--help"], env={**env, "LANG": lang,
+                          "COLUMNS": "200"}, capture_output=True, text=True, timeout=120, check=False, cwd=REPO)
+    assert done.returncode == 0, done.stderr
+    for text in expected:
+        assert text in done.stdout

@@ -40,7 +40,7 @@
     ".log{flex:1;overflow-y:auto;padding:10px;display:flex;flex-direction:column;gap:6px;background:#f9fafb}" +
     ".msg{max-width:80%;padding:6px 10px;border-radius:10px;white-space:pre-wrap;word-break:break-word}" +
     ".in{align-self:flex-end;background:#1d4ed8;color:#fff}.out{align-self:flex-start;background:#fff;border:1px solid #eaecf0}" +
-    ".st{display:block;font-size:11px;opacity:.75;text-align:right}.who{display:block;font-size:11px;color:#667085}" +
+    ".st{display:block;font-size:11px;opacity:.75;text-align:right}.at{font-size:11px;opacity:.75;margin-left:6px}.who{display:block;font-size:11px;color:#667085}" +
     ".typing{font-size:12px;color:#667085;padding:0 10px 4px}.err{color:#b42318;font-size:12px;padding:0 10px}" +
     "form{display:flex;gap:6px;padding:8px;border-top:1px solid #eaecf0}textarea{flex:1;resize:none;font:inherit;padding:6px;border:1px solid #d0d5dd;border-radius:8px}" +
     "button.send{background:#1d4ed8;color:#fff;border:0;border-radius:8px;padding:0 12px;cursor:pointer}" +
@@ -84,6 +84,27 @@
   }
 
   var greeting = null;
+  // Message times: in the contact's time zone when the shop knows it (the socket's first frame says), else the
+  // browser's; in the widget's language.
+  var zone = "", timeFormats = {};
+  function timeFormat() {
+    if (!(zone in timeFormats)) {
+      var opts = { hour: "2-digit", minute: "2-digit" };
+      if (zone) opts.timeZone = zone;
+      try { timeFormats[zone] = new Intl.DateTimeFormat((i18n && i18n.language) || undefined, opts); }
+      catch (e) { timeFormats[zone] = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" }); }
+    }
+    return timeFormats[zone];
+  }
+  function stamp(iso) {
+    var at = new Date(iso), el = document.createElement("time");
+    el.className = "at"; el.setAttribute("datetime", iso); el.setAttribute("data-testid", "sb-chat-time");
+    if (!isNaN(at.getTime())) {
+      el.textContent = timeFormat().format(at);
+      el.setAttribute("data-zone", timeFormat().resolvedOptions().timeZone);
+    }
+    return el;
+  }
 
   function render() {
     log.textContent = "";
@@ -102,6 +123,7 @@
         var who = document.createElement("span"); who.className = "who"; who.textContent = m.author_label; div.appendChild(who);
       }
       div.appendChild(document.createTextNode(m.body));
+      if (m.created_at) div.appendChild(stamp(m.created_at));
       if (m.direction === "in") {
         var st = document.createElement("span"); st.className = "st"; st.setAttribute("data-testid", "sb-chat-status");
         st.textContent = m.status === "read" ? _("Read") : m.status === "delivered" ? _("Delivered") : _("Sent");
@@ -127,6 +149,7 @@
     socket.onmessage = function (evt) {
       var msg; try { msg = JSON.parse(evt.data); } catch (e) { return; }
       if (msg.type === "sync") {
+        if (msg.full) zone = msg.time_zone || "";
         // The first frame is the whole chat; later ones carry what may have changed, merged by id.
         var byId = {}, known = {};
         messages.forEach(function (m) { known[m.id] = true; });
