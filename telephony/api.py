@@ -12,7 +12,17 @@ from app.accounts.guards import requires, signed_in
 from app.accounts.services import Principal
 from app.lib.wire import PathId
 from telephony import calls, config, controls, selftest, sms, webhooks
-from telephony.schemas import CallIn, CallTransferIn, HoldIn, SmsIn, TwilioConfigIn
+from telephony.schemas import (
+    CallIn,
+    CallTransferIn,
+    DigitsIn,
+    HoldIn,
+    MonitorIn,
+    MuteIn,
+    SmsIn,
+    TwilioConfigIn,
+    WarmTransferIn,
+)
 
 Req = Request[Principal, Any, Any]
 
@@ -70,10 +80,54 @@ class TelephonyApi(Controller):
         return await controls.transfer(request.user, conversation_id, user_id=data.user_id,
                                        queue_key=data.queue or None)
 
+    @post("/calls/{conversation_id:int}/mute", status_code=200,
+          summary='Mute your own line ({"on": true}) or speak again ({"on": false})')
+    async def mute(self, request: Req, conversation_id: PathId, data: JSONBody[MuteIn]) -> dict[str, Any]:
+        return await controls.mute(request.user, conversation_id, data.on)
+
+    @post("/calls/{conversation_id:int}/digits", status_code=200,
+          summary='Keypad: play DTMF tones to the caller ({"digits": "1#"})')
+    async def digits(self, request: Req, conversation_id: PathId, data: JSONBody[DigitsIn]) -> dict[str, Any]:
+        return await controls.send_digits(request.user, conversation_id, data.digits)
+
+    @post("/calls/{conversation_id:int}/warm-transfer", status_code=200,
+          summary='Warm transfer: the caller is held and a colleague ({"user_id": N}) joins you on the line')
+    async def warm_transfer(self, request: Req, conversation_id: PathId,
+                            data: JSONBody[WarmTransferIn]) -> dict[str, Any]:
+        return await controls.warm_transfer(request.user, conversation_id, data.user_id)
+
+    @post("/calls/{conversation_id:int}/warm-transfer/connect", status_code=200,
+          summary="Warm transfer: you leave, the caller talks to the colleague, who now handles the call")
+    async def warm_connect(self, request: Req, conversation_id: PathId) -> dict[str, Any]:
+        return await controls.warm_complete(request.user, conversation_id, connect=True)
+
+    @post("/calls/{conversation_id:int}/warm-transfer/back", status_code=200,
+          summary="Warm transfer: the colleague leaves and the caller talks to you again")
+    async def warm_back(self, request: Req, conversation_id: PathId) -> dict[str, Any]:
+        return await controls.warm_complete(request.user, conversation_id, connect=False)
+
+    @post("/calls/{conversation_id:int}/monitor", status_code=200,
+          summary='Supervisors: listen, whisper or barge on a live call ({"mode": "listen"}); again to switch')
+    async def monitor(self, request: Req, conversation_id: PathId, data: JSONBody[MonitorIn]) -> dict[str, Any]:
+        return await controls.monitor(request.user, conversation_id, data.mode)
+
+    @post("/calls/{conversation_id:int}/monitor/leave", status_code=200,
+          summary="Supervisors: leave the call you listen to")
+    async def monitor_leave(self, request: Req, conversation_id: PathId) -> dict[str, Any]:
+        return await controls.stop_monitoring(request.user, conversation_id)
+
+    @get("/calls/{conversation_id:int}/participants",
+         summary="Who is on the call's line: customer, operator, colleague, supervisor, with muted/hold/coaching")
+    async def participants(self, request: Req, conversation_id: PathId) -> dict[str, Any]:
+        return await controls.line(request.user, conversation_id)
+
+    @get("/calls/live", guards=[requires("supervisor")], summary="Every live call of the team (supervisors)")
+    async def live_calls(self) -> list[dict[str, Any]]:
+        return await controls.live_calls()
+
     @get("/calls/{call_id:int}")
     async def read_call(self, call_id: PathId) -> dict[str, Any]:
-        call = await calls.get(call_id)
-        return {k: v for k, v in call.items() if k != "recording_key"} | {"has_recording": bool(call["recording_key"])}
+        return controls.public(await calls.get(call_id))
 
     @get("/calls/{call_id:int}/recording", summary="The call's recording, streamed from our storage")
     async def recording(self, call_id: PathId) -> Response[bytes]:

@@ -172,6 +172,9 @@ async def _finish(call: dict[str, Any]) -> None:
         wait = int((call["answered_at"] - call["created_at"]).total_seconds())
     if outcome == "answered" and call["answered_at"] is not None:
         talk = max(0, int((call["ended_at"] - call["answered_at"]).total_seconds()))
+        if call["direction"] == "inbound" and call["duration"] is not None and wait is not None:
+            # Twilio's CallDuration of the caller's leg is the authority: the talk is what followed the wait.
+            talk = max(talk, call["duration"] - wait)
     summary = {"answered": f"Call {'with' if call['direction'] == 'inbound' else 'to'} {_label(call)} ended"
                            f" after {call['duration'] or 0} s",
                "abandoned": f"Caller {_label(call)} hung up while waiting",
@@ -223,10 +226,20 @@ async def on_voicemail(p: dict[str, str], meta: dict[str, Any]) -> None:
 async def on_recording(p: dict[str, str], meta: dict[str, Any]) -> None:
     """Copy a finished recording into our storage (with the account's credentials) and put it on the timeline."""
     conn = _conn()
-    call = await conn.fetchrow("SELECT * FROM twilio_call WHERE sid = $1 FOR UPDATE", p.get("CallSid", ""))
+    # A conference's recording names the ConferenceSid, not a CallSid: the call whose conference it is.
+    call = await conn.fetchrow(
+        "SELECT * FROM twilio_call WHERE (sid = $1 AND $1 <> '') OR (conference_sid = $2 AND $2 <> '') OR id = "
+        "(SELECT call FROM call_participant WHERE conference_sid = $2 AND $2 <> '' LIMIT 1) ORDER BY id LIMIT 1 "
+        "FOR UPDATE", p.get("CallSid", ""), p.get("ConferenceSid", ""))
     if call is None:
-        raise NotReady(f"recording {p['RecordingSid']} for call {p.get('CallSid')} that is not known yet")
+        raise NotReady(f"recording {p['RecordingSid']} for call {p.get('CallSid') or p.get('ConferenceSid')} that is "
+                       "not known yet")
     status = p["RecordingStatus"]
+    if status == "in-progress":  # the console's recording dot
+        if call["recording_status"] != "completed":
+            await _update(call["id"], recording_status="in-progress")
+            await emit_updated(dict(call))
+        return
     seconds = int(p["RecordingDuration"]) if p.get("RecordingDuration", "").lstrip("-").isdigit() else None
     kind = "Voicemail recording" if p.get("RecordingSource") == "RecordVerb" else "Call recording"
     if status != "completed":

@@ -11,7 +11,8 @@ from litestar.response import Template
 from app.accounts.guards import signed_in
 from app.accounts.services import Principal
 from app.contacts import services as contacts
-from app.lib.errors import DomainError
+from app.lib.errors import DomainError, Invalid
+from app.lib.i18n import gettext as _
 from app.lib.templates import flash, render_page
 from app.lib.wire import PathId
 from telephony import calls, config, controls, sms
@@ -39,7 +40,68 @@ class CallConsoleViews(Controller):
             await controls.hold(request.user, conversation_id, on)
         except DomainError as exc:
             return flash(request, exc.detail, ok=False, status=exc.status_code)
-        return flash(request, "The caller is on hold." if on else "Resumed: your phone rings.", ok=True)
+        return flash(request, _("The caller is on hold.") if on else _("Resumed: you and the caller hear each other."),
+                     ok=True)
+
+    @post("/mute")
+    async def mute(self, request: Req, conversation_id: PathId) -> Template:
+        on = str((await request.form()).get("on", "1")) == "1"
+        try:
+            await controls.mute(request.user, conversation_id, on)
+        except DomainError as exc:
+            return flash(request, exc.detail, ok=False, status=exc.status_code)
+        return flash(request, _("You are muted.") if on else _("You are no longer muted."), ok=True)
+
+    @post("/digits")
+    async def digits(self, request: Req, conversation_id: PathId) -> Template:
+        try:
+            digits = str((await request.form()).get("digits", ""))
+            sent = await controls.send_digits(request.user, conversation_id, digits)
+        except DomainError as exc:
+            return flash(request, exc.detail, ok=False, status=exc.status_code)
+        return flash(request, _("Tones sent: %(digits)s", digits=sent["digits"]), ok=True)
+
+    @post("/warm-transfer")
+    async def warm_transfer(self, request: Req, conversation_id: PathId) -> Template:
+        value = str((await request.form()).get("user_id", ""))
+        try:
+            if not value.isdigit():
+                raise Invalid("Choose a colleague.", field="user_id")
+            await controls.warm_transfer(request.user, conversation_id, int(value))
+        except DomainError as exc:
+            return flash(request, exc.detail, ok=False, status=exc.status_code)
+        return flash(request, _("The caller is on hold; your colleague's phone rings."), ok=True)
+
+    @post("/warm-transfer/connect")
+    async def warm_connect(self, request: Req, conversation_id: PathId) -> Template:
+        return await self._warm_step(request, conversation_id, connect=True)
+
+    @post("/warm-transfer/back")
+    async def warm_back(self, request: Req, conversation_id: PathId) -> Template:
+        return await self._warm_step(request, conversation_id, connect=False)
+
+    async def _warm_step(self, request: Req, conversation_id: int, *, connect: bool) -> Template:
+        try:
+            await controls.warm_complete(request.user, conversation_id, connect=connect)
+        except DomainError as exc:
+            return flash(request, exc.detail, ok=False, status=exc.status_code)
+        return flash(request, _("Connected: your colleague has the call.") if connect
+                     else _("You are back with the caller."), ok=True)
+
+    @post("/monitor")
+    async def monitor(self, request: Req, conversation_id: PathId) -> Template:
+        mode = str((await request.form()).get("mode", ""))
+        try:
+            if mode == "leave":
+                await controls.stop_monitoring(request.user, conversation_id)
+            else:
+                await controls.monitor(request.user, conversation_id, mode)
+        except DomainError as exc:
+            return flash(request, exc.detail, ok=False, status=exc.status_code)
+        return flash(request, {"listen": _("Your phone rings: you will listen, muted."),
+                               "whisper": _("Whispering: only the operator hears you."),
+                               "barge": _("Barged in: everyone on the call hears you."),
+                               "leave": _("You left the call.")}[mode], ok=True)
 
     @post("/transfer")
     async def transfer(self, request: Req, conversation_id: PathId) -> Template:

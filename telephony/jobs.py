@@ -9,7 +9,7 @@ from typing import Any
 import structlog
 
 from app.lib.db import current_uow, resolve_active, tenant_context
-from telephony import calls, sms
+from telephony import calls, conference, sms
 
 log = structlog.get_logger(__name__)
 
@@ -23,6 +23,8 @@ HANDLERS: dict[str, Handler] = {
     "voicemail": calls.on_voicemail,
     "status": calls.on_status,
     "recording": calls.on_recording,
+    "conference": conference.on_conference,
+    "participant-status": conference.on_participant_status,
     "sms": sms.on_inbound,
     "sms-status": sms.on_status,
 }

@@ -55,3 +55,23 @@ class SmsIn(msgspec.Struct, forbid_unknown_fields=True):
     body: str
     number: str | None = None
     """The number to text; none: the contact's first phone."""
+
+
+class MuteIn(msgspec.Struct, forbid_unknown_fields=True):
+    on: bool = True
+    """true: the others on the call stop hearing you; false: they hear you again."""
+
+
+class DigitsIn(msgspec.Struct, forbid_unknown_fields=True):
+    digits: str
+    """DTMF tones to play to the caller: 0-9, * and #, w for a half-second pause (at most 32)."""
+
+
+class WarmTransferIn(msgspec.Struct, forbid_unknown_fields=True):
+    user_id: Id
+    """The colleague whose device rings; the caller is held while you two talk."""
+
+
+class MonitorIn(msgspec.Struct, forbid_unknown_fields=True):
+    mode: str
+    """listen (muted), whisper (only the operator hears you) or barge (everyone hears you)."""

@@ -71,7 +71,27 @@ class Call(Table, tablename="twilio_call"):
     recording_status = Varchar(length=20, default="")
     recording_duration = Integer(null=True, default=None)
     recording_key = Varchar(length=200, default="")  # storage key of our copy
-    on_hold = Boolean(default=False)  # the caller hears hold music; the operator's leg is released
+    on_hold = Boolean(default=False)  # the caller is held in the call's conference (hears hold music)
+    conference_name = Varchar(length=64, default="")  # the Twilio Conference the call runs in, named per join
+    conference_sid = Varchar(length=64, default="")
+    last_conference_sequence = Integer(default=-1)
+
+
+class CallParticipant(Table, tablename="call_participant"):
+    """Who is on a call's conference line, as Twilio's conference callbacks report it."""
+
+    id: Serial
+    call = ForeignKey(references=Call, null=False)
+    call_sid = Varchar(length=64, unique=True)
+    conference_sid = Varchar(length=64, default="")
+    role = Varchar(length=20)  # customer | operator | transfer (warm transfer target) | supervisor
+    user = ForeignKey(references=User, null=True)
+    status = Varchar(length=20, default="ringing")  # ringing | joined | left
+    muted = Boolean(default=False)
+    hold = Boolean(default=False)
+    coaching = Boolean(default=False)
+    created_at = Timestamptz(default=TimestamptzNow())
+    updated_at = Timestamptz(default=TimestamptzNow())
 
 
 class SmsMessage(Table, tablename="sms_message"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import io
 import math
+import re
 import struct
 import wave
 
@@ -118,6 +119,39 @@ def bridge_to_operator(config: Config, urls: Urls, device: dict[str, str]) -> st
     dial = _dial(config, urls)
     _device(dial, device)
     r.append(dial)
+    return str(r)
+
+
+CONFERENCE_EVENTS = "start end join leave mute hold modify announcement"
+
+
+def join_conference(config: Config, urls: Urls, name: str) -> str:
+    """The customer's leg joins the call's conference: hold music until an operator joins (startConferenceOnEnter
+    false), and their hang-up ends it for everyone (endConferenceOnExit). The conference reports every join, leave,
+    mute, hold and coaching change to our conference callback; the recording, when the shop records calls, is of
+    the whole conference."""
+    r = VoiceResponse()
+    dial = Dial()
+    attrs: dict[str, str] = {}
+    if config.record_calls:
+        attrs.update(record="record-from-start", recording_status_callback=urls.recording,
+                     recording_status_callback_event="in-progress completed absent",
+                     recording_status_callback_method="POST")
+    dial.conference(name, start_conference_on_enter=False, end_conference_on_exit=True, beep="false",
+                    wait_url=urls.hold_music, wait_method="GET", status_callback=urls.conference,
+                    status_callback_event=CONFERENCE_EVENTS, status_callback_method="POST",
+                    participant_label="customer", **attrs)
+    r.append(dial)
+    return str(r)
+
+
+DTMF_RE = re.compile(r"^[0-9*#wW]{1,32}$")
+
+
+def play_digits(digits: str) -> str:
+    """An announcement to one conference participant: the keypad's tones (w: half a second's pause)."""
+    r = VoiceResponse()
+    r.play(digits=digits)
     return str(r)
 
 

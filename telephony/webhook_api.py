@@ -113,6 +113,34 @@ class TwilioWebhooks(Controller):
         await store("status", sid, f"status:{sid}:{status}:{p.get('SequenceNumber', '')}", p)
         return _no_content()
 
+    @post("/conference", opt=OPT, status_code=204)
+    async def conference(self, request: Request[Any, Any, Any]) -> Response[None]:
+        """The call's conference reports joins, leaves, mute, hold, coaching changes, start and end."""
+        _, p = await verified(request)
+        sid = _need(p, "ConferenceSid")
+        event = _need(p, "StatusCallbackEvent")
+        await store("conference", sid, f"conference:{sid}:{event}:{p.get('SequenceNumber', '')}:"
+                    f"{p.get('CallSid', '')}", p)
+        return _no_content()
+
+    @post("/participant-status", opt=OPT, status_code=204)
+    async def participant_status(self, request: Request[Any, Any, Any]) -> Response[None]:
+        """A teammate's leg into a conference ended (no answer, busy, hung up)."""
+        _, p = await verified(request)
+        sid = _need(p, "CallSid")
+        status = _need(p, "CallStatus")
+        await store("participant-status", sid, f"participant-status:{sid}:{status}", p)
+        return _no_content()
+
+    @post("/announce", opt=OPT, status_code=200)
+    async def announce(self, request: Request[Any, Any, Any]) -> Response[str]:
+        """What Twilio plays to one participant when the operator uses the keypad: the digits as DTMF tones."""
+        await verified(request)
+        digits = request.query_params.get("digits", "")
+        if not twiml.DTMF_RE.match(digits):
+            raise ValidationException("digits must be 0-9, *, # or w.")
+        return _xml(twiml.play_digits(digits))
+
     @post("/recording", opt=OPT, status_code=204)
     async def recording(self, request: Request[Any, Any, Any]) -> Response[None]:
         _, p = await verified(request)

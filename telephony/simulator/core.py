@@ -24,6 +24,7 @@ import httpx
 from twilio.request_validator import RequestValidator
 
 from telephony.simulator.clock import Clock
+from telephony.simulator.conference import Conferences
 from telephony.simulator.resources import (
     API_VERSION,
     PUBLIC_API,
@@ -82,6 +83,10 @@ class Call:
     task: asyncio.Task[None] | None = None
     dequeued: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
     looping: bool = False
+    held: bool = False
+    """On hold in a conference: hearing the participant's HoldUrl."""
+    dtmf_heard: str = ""
+    """Digits played to this call (<Play digits> in an announcement): what the person's phone received."""
 
     @property
     def duration(self) -> int:
@@ -121,6 +126,7 @@ class Simulator:
         self.undeliverable: set[str] = set()
         """Destinations whose SMS fail (error 30003 Unreachable destination handset)."""
         self._tasks: set[asyncio.Task[Any]] = set()
+        self.conferences = Conferences(self)
         self.devices: list[str] = []
         self.shop_widget = ""
         """The web chat snippet's src of the shop the phone page plays the customer of: /shop embeds it."""
@@ -145,9 +151,12 @@ class Simulator:
         return task
 
     async def close(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        for _ in range(5):  # a cancelled call may still spawn its last callbacks (a conference ending): those too
+            if not self._tasks:
+                break
+            for task in list(self._tasks):
+                task.cancel()
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
         await self.http.aclose()
 
     async def settle(self, within: float = 10) -> None:
@@ -260,6 +269,14 @@ class Simulator:
                     status="queued", status_callback=status_callback, status_events=status_events or ("completed",))
         self.calls[call.sid] = call
         call.task = self.spawn(self._outbound(call, url, twiml))
+        return call
+
+    def new_leg(self, account_sid: str, *, to: str, from_: str, status_callback: str = "",
+                status_events: tuple[str, ...] = ()) -> Call:
+        """A call Twilio places for a conference participant (Participants.json POST); the conference runs it."""
+        call = Call(sid=sid("CA"), account_sid=account_sid, from_=from_, to=to, direction="outbound-api",
+                    status="queued", status_callback=status_callback, status_events=status_events or ("completed",))
+        self.calls[call.sid] = call
         return call
 
     def update_call(self, call: Call, *, url: str = "", twiml: str = "", status: str = "") -> None:
@@ -531,7 +548,9 @@ class Simulator:
     async def _dial(self, call: Call, verb: ET.Element) -> tuple[str, str] | None:
         a = verb.attrib
         timeout = int(a.get("timeout", "30"))
-        nouns = [c for c in verb if c.tag in ("Number", "Sip", "Client", "Queue")]
+        nouns = [c for c in verb if c.tag in ("Number", "Sip", "Client", "Queue", "Conference")]
+        if nouns and nouns[0].tag == "Conference":
+            return await self.conferences.dial(call, verb, nouns[0])
         leg: Call | None = None
         dial_status = "no-answer"
         answered_at = self.clock.now()
@@ -605,8 +624,13 @@ class Simulator:
                 self.spawn(self._recording_callback(call, rec, a["recordingStatusCallback"]))
 
     def _make_recording(self, call: Call, seconds: int, source: str, channels: int) -> Recording:
-        rec = Recording(sid=sid("RE"), account_sid=call.account_sid, call_sid=call.sid, duration=seconds,
-                        source=source, channels=channels, audio=wav(min(seconds, 600), channels=channels))
+        return self._make_recording_of(call.account_sid, call.sid, seconds, source, channels)
+
+    def _make_recording_of(self, account_sid: str, call_sid: str, seconds: int, source: str, channels: int,
+                           conference_sid: str | None = None) -> Recording:
+        rec = Recording(sid=sid("RE"), account_sid=account_sid, call_sid=call_sid, duration=seconds,
+                        source=source, channels=channels, audio=wav(min(seconds, 600), channels=channels),
+                        conference_sid=conference_sid)
         self.recordings[rec.sid] = rec
         return rec
 

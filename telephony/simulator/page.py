@@ -88,7 +88,7 @@ def _page() -> str:
 def _call_json(sim: Simulator, sid: str) -> dict[str, Any]:
     c = sim.calls[sid]
     return {"sid": c.sid, "from": c.from_, "to": c.to, "status": c.status, "direction": c.direction,
-            "queue": c.queue, "heard": c.heard[-10:], "final": c.status in FINAL, "on_hold": c.looping}
+            "queue": c.queue, "heard": c.heard[-10:], "final": c.status in FINAL, "on_hold": c.looping or c.held}
 
 
 def handlers(sim: Simulator) -> list[Any]:

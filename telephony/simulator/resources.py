@@ -106,10 +106,12 @@ class Recording:
     audio: bytes
     status: str = "completed"
     created: dt.datetime = dataclasses.field(default_factory=utcnow)
+    conference_sid: str | None = None
 
     def json(self) -> dict[str, Any]:
         uri = f"/{API_VERSION}/Accounts/{self.account_sid}/Recordings/{self.sid}"
-        return {"sid": self.sid, "account_sid": self.account_sid, "call_sid": self.call_sid, "conference_sid": None,
+        return {"sid": self.sid, "account_sid": self.account_sid, "call_sid": self.call_sid or None,
+                "conference_sid": self.conference_sid,
                 "channels": self.channels, "date_created": rfc2822(self.created), "date_updated": rfc2822(self.created),
                 "start_time": rfc2822(self.created), "duration": str(self.duration), "price": None,
                 "price_unit": "USD", "source": self.source, "status": self.status, "error_code": None,

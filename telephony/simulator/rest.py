@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import re
 from typing import Any
+from urllib.parse import unquote
 
 from litestar import Litestar, Request, Response, route
 from litestar.datastructures import FormMultiDict
@@ -26,6 +27,17 @@ ROUTES = [
     ("GET", re.compile(r"^/(?P<acct>AC\w+)/Recordings/(?P<sid>RE\w+)\.json$"), "fetch_recording"),
     ("GET", re.compile(r"^/(?P<acct>AC\w+)/Recordings/(?P<sid>RE\w+)(?P<ext>\.wav|\.mp3)?$"), "recording_media"),
     ("GET", re.compile(r"^/(?P<acct>AC\w+)/Notifications\.json$"), "notifications"),
+    ("GET", re.compile(r"^/(?P<acct>AC\w+)/Conferences\.json$"), "list_conferences"),
+    ("GET", re.compile(r"^/(?P<acct>AC\w+)/Conferences/(?P<conf>[^/]+)/Participants\.json$"), "list_participants"),
+    ("POST", re.compile(r"^/(?P<acct>AC\w+)/Conferences/(?P<conf>[^/]+)/Participants\.json$"), "create_participant"),
+    ("GET", re.compile(r"^/(?P<acct>AC\w+)/Conferences/(?P<conf>[^/]+)/Participants/(?P<who>[^/]+)\.json$"),
+     "fetch_participant"),
+    ("POST", re.compile(r"^/(?P<acct>AC\w+)/Conferences/(?P<conf>[^/]+)/Participants/(?P<who>[^/]+)\.json$"),
+     "update_participant"),
+    ("DELETE", re.compile(r"^/(?P<acct>AC\w+)/Conferences/(?P<conf>[^/]+)/Participants/(?P<who>[^/]+)\.json$"),
+     "delete_participant"),
+    ("GET", re.compile(r"^/(?P<acct>AC\w+)/Conferences/(?P<conf>CF\w+)\.json$"), "fetch_conference"),
+    ("POST", re.compile(r"^/(?P<acct>AC\w+)/Conferences/(?P<conf>CF\w+)\.json$"), "update_conference"),
 ]
 
 
@@ -57,7 +69,7 @@ class Api:
                 denied = self.authenticate(request, match["acct"])
                 if denied is not None:
                     return denied
-                form = await request.form() if method == "POST" else FormMultiDict()
+                form = await request.form() if method == "POST" else FormMultiDict(request.query_params.multi_items())
                 return await getattr(self, name)(form=form, **match.groupdict())
         return _error(404, 20404, f"The requested resource {PREFIX}{rest} was not found")
 
@@ -153,11 +165,105 @@ class Api:
                          "uri": f"{PREFIX}/{acct}/Notifications.json"})
 
 
+    # -- Conferences and Participants ---------------------------------------------------------------------------
+
+    def _room(self, acct: str, conf: str) -> Any:
+        return self.sim.conferences.get(acct, unquote(conf))
+
+    def _missing(self, acct: str, what: str) -> Response[Any]:
+        return _error(404, 20404, f"The requested resource {PREFIX}/{acct}/Conferences/{what} was not found")
+
+    async def list_conferences(self, form: FormMultiDict, acct: str) -> Response[Any]:
+        rooms = [r for r in self.sim.conferences.rooms.values() if r.account_sid == acct
+                 and (not form.get("FriendlyName") or r.friendly_name == form.get("FriendlyName"))
+                 and (not form.get("Status") or r.status == form.get("Status"))]
+        items = [r.json() for r in reversed(rooms)]
+        return Response({"conferences": items, "page": 0, "page_size": 50, "start": 0, "end": len(items) - 1,
+                         "first_page_uri": f"{PREFIX}/{acct}/Conferences.json?PageSize=50&Page=0",
+                         "next_page_uri": None, "previous_page_uri": None, "uri": f"{PREFIX}/{acct}/Conferences.json"})
+
+    async def fetch_conference(self, form: FormMultiDict, acct: str, conf: str) -> Response[Any]:
+        room = self._room(acct, conf)
+        return Response(room.json()) if room is not None else self._missing(acct, f"{conf}.json")
+
+    async def update_conference(self, form: FormMultiDict, acct: str, conf: str) -> Response[Any]:
+        room = self._room(acct, conf)
+        if room is None:
+            return self._missing(acct, f"{conf}.json")
+        if form.get("Status") == "completed":
+            await self.sim.conferences.end_by_api(room)
+        return Response(room.json())
+
+    async def list_participants(self, form: FormMultiDict, acct: str, conf: str) -> Response[Any]:
+        room = self._room(acct, conf)
+        if room is None:
+            return self._missing(acct, f"{conf}/Participants.json")
+        items = [p.json() for p in room.live()]
+        for name, key in (("Muted", "muted"), ("Hold", "hold"), ("Coaching", "coaching")):
+            if form.get(name):
+                items = [i for i in items if i[key] == (form.get(name).lower() == "true")]
+        return Response({"participants": items, "page": 0, "page_size": 50, "start": 0, "end": len(items) - 1,
+                         "first_page_uri": f"{PREFIX}/{acct}/Conferences/{room.sid}/Participants.json?PageSize=50"
+                                           "&Page=0", "next_page_uri": None, "previous_page_uri": None,
+                         "uri": f"{PREFIX}/{acct}/Conferences/{room.sid}/Participants.json"})
+
+    async def create_participant(self, form: FormMultiDict, acct: str, conf: str) -> Response[Any]:
+        to, from_ = form.get("To", ""), form.get("From", "")
+        if not to:
+            return _error(400, 21201, "No 'To' number is specified")
+        if not from_:
+            return _error(400, 21213, "No 'From' number is specified")
+        if from_ not in self.sim.numbers or self.sim.numbers[from_].account_sid != acct:
+            return _error(400, 21210, f"The source phone number provided, {from_}, is not yet verified for your "
+                          "account")
+        name = unquote(conf)
+        room = self.sim.conferences.get(acct, name, create=not name.startswith("CF"))
+        if room is None or room.status == "completed":
+            return self._missing(acct, f"{conf}/Participants.json")
+        coach = form.get("CallSidToCoach", "")
+        if form.get("Coaching", "").lower() == "true" and not coach:
+            return _error(400, 16027, "CallSidToCoach is required when Coaching is true")
+        if coach and room.find(coach) is None:
+            return _error(400, 16028, f"The participant to coach, {coach}, is not in this conference")
+        events = tuple(e for v in form.getall("StatusCallbackEvent", []) for e in v.split())
+        leg = self.sim.new_leg(acct, to=to, from_=from_, status_callback=form.get("StatusCallback", ""),
+                               status_events=events)
+        participant = self.sim.conferences.add(room, form, leg)
+        return Response(participant.json(), status_code=201)
+
+    def _participant(self, acct: str, conf: str, who: str) -> Any:
+        room = self._room(acct, conf)
+        return (room, room.find(unquote(who))) if room is not None else (None, None)
+
+    async def fetch_participant(self, form: FormMultiDict, acct: str, conf: str, who: str) -> Response[Any]:
+        _, p = self._participant(acct, conf, who)
+        return Response(p.json()) if p is not None else self._missing(acct, f"{conf}/Participants/{who}.json")
+
+    async def update_participant(self, form: FormMultiDict, acct: str, conf: str, who: str) -> Response[Any]:
+        room, p = self._participant(acct, conf, who)
+        if p is None:
+            return self._missing(acct, f"{conf}/Participants/{who}.json")
+        coach = form.get("CallSidToCoach", "")
+        if coach and room.find(coach) is None:
+            return _error(400, 16028, f"The participant to coach, {coach}, is not in this conference")
+        if form.get("Coaching", "").lower() == "true" and not (coach or p.call_sid_to_coach):
+            return _error(400, 16027, "CallSidToCoach is required when Coaching is true")
+        await self.sim.conferences.update(room, p, form)
+        return Response(p.json())
+
+    async def delete_participant(self, form: FormMultiDict, acct: str, conf: str, who: str) -> Response[Any]:
+        room, p = self._participant(acct, conf, who)
+        if p is None:
+            return self._missing(acct, f"{conf}/Participants/{who}.json")
+        await self.sim.conferences.kick(room, p)
+        return Response(None, status_code=204)
+
+
 def create_app(sim: Simulator) -> Litestar:
     """The simulator as an ASGI app: Twilio's REST API, and the phone page for `make run` at /."""
     api = Api(sim)
 
-    @route(PREFIX + "/{rest:path}", http_method=["GET", "POST"], include_in_schema=False, status_code=200)
+    @route(PREFIX + "/{rest:path}", http_method=["GET", "POST", "DELETE"], include_in_schema=False, status_code=200)
     async def twilio_api(request: Request[Any, Any, Any], rest: FromPath[str]) -> Response[Any]:
         return await api.dispatch(request, rest)
 

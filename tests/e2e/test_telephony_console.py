@@ -114,14 +114,29 @@ async def test_operator_accepts_a_call_in_the_console_and_hears_the_recording_on
 
     await item.get_by_test_id("accept").click()
     await expect(page.get_by_test_id("console-flash")).to_contain_text("You took the call")
-    leg = await sim.answer(OPERATOR_PHONE, within=15)
-    assert call.bridged_to == leg.sid and leg.parent_sid == call.sid and call.queue is None
     mine = page.get_by_test_id("mine-item")
+    await expect(mine.get_by_test_id("call-status")).to_have_text("ringing")  # the operator's phone rings
+    leg = await sim.answer(OPERATOR_PHONE, within=15)
+    # Calls run as Twilio Conferences (issue 14): the caller and the operator's leg are in one started conference.
+    await sim.until(lambda: sim.conferences.together(call.sid, leg.sid) is not None, what="the conference")
+    assert call.queue is None
     await expect(mine.get_by_test_id("hang-up")).to_be_visible()
+    # The badge follows the real call: in progress once the operator's phone answered (the conference's join
+    # callback), on hold while held, with the call's timer and the recording dot.
+    await expect(mine.get_by_test_id("call-status")).to_have_text("in progress")
+    await expect(mine.get_by_test_id("call-timer")).to_be_visible()
+    await expect(mine.get_by_test_id("recording-dot")).to_be_visible()
+    await mine.get_by_test_id("hold").click()
+    await expect(mine.get_by_test_id("call-status")).to_have_text("on hold")
+    await sim.until(lambda: call.held, what="the caller on hold")
+    await mine.get_by_test_id("resume").click()
+    await expect(mine.get_by_test_id("call-status")).to_have_text("in progress")
+    await sim.until(lambda: not call.held, what="the caller back")
 
     sim.clock.advance(12)
     await sim.hangup(call.sid)
-    await expect(mine.get_by_test_id("call-status")).to_have_text("completed")  # pushed by the status callback
+    await expect(mine.get_by_test_id("call-status")).to_have_text("ended")  # pushed by the status callback
+    await expect(mine.get_by_test_id("wrapup-timer")).to_be_visible()
     card = await mine.get_by_test_id("caller-card-link").get_attribute("href")
     assert card and card.startswith(f"/t/{shop.slug}/contacts/")
 

@@ -49,7 +49,9 @@ async def test_inbound_call_ivr_queue_accept_bridge_complete_recording(fx_client
     assert accepted.status_code == 200, accepted.text
     assert accepted.json()["conversation"]["status"] == "active"
     leg = await fx_sim.answer(OPERATOR_PHONE)
-    assert call.bridged_to == leg.sid and leg.parent_sid == call.sid and call.queue is None
+    # Calls run as Twilio Conferences (issue 14): the caller and the operator's leg are in one started conference.
+    await fx_sim.until(lambda: fx_sim.conferences.together(call.sid, leg.sid) is not None, what="the conference")
+    assert call.queue is None and leg.from_ == line.number and call.verbs[-1] == "Dial"
     fx_sim.clock.advance(42)
     await fx_sim.hangup(call.sid)
     await fx_sim.settle()

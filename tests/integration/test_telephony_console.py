@@ -62,7 +62,8 @@ async def test_console_accept_bridges_the_call_and_shows_the_callers_card(fx_cli
     took = await fx_client.post(f"/t/{fx_shop.slug}/console/take/{conversation_id}", headers={"X-CSRF-Token": token})
     assert "You took the call" in took.text
     leg = await fx_sim.answer(OPERATOR_PHONE)
-    assert call.bridged_to == leg.sid and leg.parent_sid == call.sid
+    # Calls run as Twilio Conferences (issue 14): the caller and the operator's leg are in one started conference.
+    await fx_sim.until(lambda: fx_sim.conferences.together(call.sid, leg.sid) is not None, what="the conference")
     row = await _call_row(fx_shop, call.sid)
     assert row["operator"] == fx_shop.user_id
     mine = await _panel(fx_client, fx_shop, "mine")
@@ -102,18 +103,22 @@ async def test_hold_resume_transfer_and_hang_up_from_the_console(fx_client: Any,
 
     held = await fx_client.post(f"{base}/hold", data={"on": "1"}, headers=headers)
     assert "on hold" in held.text
-    await fx_sim.until(lambda: first_leg.status == "completed" and call.looping, what="the caller on hold music")
-    assert call.heard[-2:] == ["Please hold.", f"[play http://testserver.local{'/telephony/hold-music.wav'}]"]
+    # Conference hold (issue 14): the caller hears the hold music, the operator stays on the line.
+    await fx_sim.until(lambda: call.held, what="the caller on hold music")
+    assert call.heard[-1] == f"[play http://testserver.local{'/telephony/hold-music.wav'}]"
+    assert first_leg.status == "in-progress"
     assert 'data-testid="resume"' in await _panel(fx_client, fx_shop, "mine")
 
     resumed = await fx_client.post(f"{base}/hold", data={"on": "0"}, headers=headers)
     assert "Resumed" in resumed.text
-    await fx_sim.answer(OPERATOR_PHONE)
+    await fx_sim.until(lambda: not call.held, what="the caller off hold")
+    assert fx_sim.conferences.together(call.sid, first_leg.sid) is not None
 
     moved = await fx_client.post(f"{base}/transfer", data={"target": f"user:{second}"}, headers=headers)
     assert "Transferred" in moved.text, moved.text
     second_leg = await fx_sim.answer(SECOND_PHONE)
-    assert call.bridged_to == second_leg.sid
+    await fx_sim.until(lambda: fx_sim.conferences.together(call.sid, second_leg.sid) is not None
+                       and first_leg.status == "completed", what="the caller with the second operator only")
     conv = (await fx_client.get(api(fx_shop, f"/conversations/{conversation_id}"), headers=fx_shop.auth)).json()
     assert conv["assigned_to_id"] == second
     # The owner is an admin (a supervisor too): they may move it on, back into the queue.

@@ -1,0 +1,220 @@
+"""Calls as Twilio Conferences: the customer's leg joins a conference named per join, the operator, a colleague of a
+warm transfer and a listening supervisor are its Participants. Twilio's conference callbacks keep our
+`call_participant` rows (who is on the line, muted, held, coaching) and the call's state (in progress once an
+operator joined) in step with the real call."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from app.lib.clock import now
+from app.lib.db import current_tenant, current_uow
+from telephony import client, twiml
+from telephony.calls import FINAL, NotReady, emit_updated
+from telephony.config import Config
+from telephony.tables import Call, CallParticipant
+
+ROLES = ("customer", "operator", "transfer", "supervisor")
+LIVE = ("ringing", "joined")
+MODES = {"listen": {"muted": True, "coaching": False}, "whisper": {"muted": False, "coaching": True},
+         "barge": {"muted": False, "coaching": False}}
+
+
+def new_name(call: dict[str, Any]) -> str:
+    """A fresh conference per join (accept, cold transfer): a redirected customer leaves the old one, which ends."""
+    return f"sb-{call['id']}-{secrets.token_hex(4)}"
+
+
+def _urls() -> twiml.Urls:
+    return twiml.Urls(current_tenant().slug)
+
+
+async def join_customer(config: Config, call: dict[str, Any], name: str) -> None:
+    """Redirect the customer's leg into conference `name` (they hear hold music until an operator joins)."""
+    answer = twiml.join_conference(config, _urls(), name)
+    await client.call(config, lambda c: c.calls(call["sid"]).update(twiml=answer))
+    await Call.update({Call.conference_name: name, Call.conference_sid: "", Call.on_hold: False}).where(
+        Call.id == call["id"])
+    await _upsert(call["id"], call["sid"], role="customer", user_id=None, status="ringing", conference_sid="")
+
+
+async def add_leg(config: Config, call: dict[str, Any], *, role: str, user_id: int, device: dict[str, Any],
+                  muted: bool = False, coaching: bool = False, coach: str | None = None) -> dict[str, Any]:
+    """Ring a teammate's device; when they answer Twilio puts them into the call's conference."""
+    urls = _urls()
+    name = call["conference_name"]
+    extra: dict[str, Any] = {}
+    if coaching and coach:
+        extra.update(coaching=True, call_sid_to_coach=coach)
+    created = await client.call(config, lambda c: c.conferences(name).participants.create(
+        from_=config.numbers[0], to=device["address"], label=f"{role}-{user_id}", muted=muted, beep="false",
+        start_conference_on_enter=True, end_conference_on_exit=False, early_media=True, timeout=30,
+        status_callback=urls.participant_status, status_callback_method="POST",
+        status_callback_event=["completed"], conference_status_callback=urls.conference,
+        conference_status_callback_method="POST", conference_status_callback_event=twiml.CONFERENCE_EVENTS.split(),
+        **extra))
+    if created.conference_sid and not call["conference_sid"]:
+        await Call.update({Call.conference_sid: created.conference_sid}).where(Call.id == call["id"])
+    await _upsert(call["id"], created.call_sid, role=role, user_id=user_id, status="ringing",
+                  conference_sid=created.conference_sid or "", muted=muted, coaching=bool(coaching and coach))
+    return await participant(created.call_sid)
+
+
+async def update_leg(config: Config, call: dict[str, Any], call_sid: str, **changes: Any) -> None:
+    name = call["conference_sid"] or call["conference_name"]
+    await client.call(config, lambda c: c.conferences(name).participants(call_sid).update(**changes))
+    local = {getattr(CallParticipant, k): v for k, v in changes.items() if k in ("muted", "hold", "coaching")}
+    if local:
+        await CallParticipant.update({**local, CallParticipant.updated_at: now()}).where(
+            CallParticipant.call_sid == call_sid)
+
+
+async def remove_leg(config: Config, call: dict[str, Any], call_sid: str) -> None:
+    name = call["conference_sid"] or call["conference_name"]
+    await client.call(config, lambda c: c.conferences(name).participants(call_sid).delete())
+    await CallParticipant.update({CallParticipant.status: "left", CallParticipant.updated_at: now()}).where(
+        CallParticipant.call_sid == call_sid)
+
+
+async def _upsert(call_id: int, call_sid: str, *, role: str, user_id: int | None, status: str,
+                  conference_sid: str, muted: bool = False, hold: bool = False, coaching: bool = False) -> None:
+    await current_uow().connection.execute(
+        "INSERT INTO call_participant (call, call_sid, conference_sid, role, \"user\", status, muted, hold, coaching, "
+        "created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, now(), now()) "
+        "ON CONFLICT (call_sid) DO UPDATE SET conference_sid = EXCLUDED.conference_sid, role = EXCLUDED.role, "
+        "\"user\" = EXCLUDED.\"user\", status = EXCLUDED.status, muted = EXCLUDED.muted, hold = EXCLUDED.hold, "
+        "coaching = EXCLUDED.coaching, updated_at = now()",
+        call_id, call_sid, conference_sid, role, user_id, status, muted, hold, coaching)
+
+
+async def participant(call_sid: str) -> dict[str, Any]:
+    return await CallParticipant.select().where(CallParticipant.call_sid == call_sid).first()
+
+
+async def on_line(call_id: int) -> list[dict[str, Any]]:
+    """Who is on the call now (ringing or joined), customer first, with names: what the console shows."""
+    return await CallParticipant.select(
+        CallParticipant.id, CallParticipant.call_sid, CallParticipant.role, CallParticipant.user,
+        CallParticipant.user.name.as_alias("name"), CallParticipant.status, CallParticipant.muted,
+        CallParticipant.hold, CallParticipant.coaching).where(
+        (CallParticipant.call == call_id) & CallParticipant.status.is_in(list(LIVE))).order_by(CallParticipant.id)
+
+
+async def on_line_of(call_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    if not call_ids:
+        return {}
+    rows = await CallParticipant.select(
+        CallParticipant.call, CallParticipant.call_sid, CallParticipant.role, CallParticipant.user,
+        CallParticipant.user.name.as_alias("name"), CallParticipant.status, CallParticipant.muted,
+        CallParticipant.hold, CallParticipant.coaching).where(
+        CallParticipant.call.is_in(call_ids) & CallParticipant.status.is_in(list(LIVE))).order_by(CallParticipant.id)
+    out: dict[int, list[dict[str, Any]]] = {}
+    for r in rows:
+        out.setdefault(r["call"], []).append(r)
+    return out
+
+
+def mode_of(p: dict[str, Any]) -> str:
+    """A supervisor's mode, from the flags Twilio reports."""
+    if p["coaching"]:
+        return "whisper"
+    return "listen" if p["muted"] else "barge"
+
+
+async def leg_of(call_id: int, *, role: str | None = None, user_id: int | None = None) -> dict[str, Any] | None:
+    query = CallParticipant.select().where((CallParticipant.call == call_id)
+                                           & CallParticipant.status.is_in(list(LIVE)))
+    if role is not None:
+        query = query.where(CallParticipant.role == role)
+    if user_id is not None:
+        query = query.where(CallParticipant.user == user_id)
+    return await query.order_by(CallParticipant.id, ascending=False).first()
+
+
+# -- Twilio's callbacks (webhook jobs) ---------------------------------------------------------------------------
+
+def _role_of(label: str) -> tuple[str, int | None]:
+    role, _, user = label.partition("-")
+    return (role if role in ROLES else "customer"), (int(user) if user.isdigit() else None)
+
+
+async def _call_of_conference(p: dict[str, str]) -> dict[str, Any] | None:
+    conn = current_uow().connection
+    row = await conn.fetchrow(
+        "SELECT * FROM twilio_call WHERE (conference_sid = $1 AND $1 <> '') OR conference_name = $2 "
+        "OR id = (SELECT call FROM call_participant WHERE conference_sid = $1 AND $1 <> '' LIMIT 1) "
+        "ORDER BY id DESC LIMIT 1 FOR UPDATE", p.get("ConferenceSid", ""), p.get("FriendlyName", ""))
+    return dict(row) if row is not None else None
+
+
+async def on_conference(p: dict[str, str], meta: dict[str, Any]) -> None:
+    """A conference status callback: keep who is on the line and the call's state as Twilio reports them."""
+    call = await _call_of_conference(p)
+    if call is None:
+        raise NotReady(f"conference {p.get('FriendlyName')} of a call that is not known yet")
+    event = p.get("StatusCallbackEvent", "")
+    conference_sid = p.get("ConferenceSid", "")
+    current = p.get("FriendlyName", "") == call["conference_name"]
+    if current and conference_sid and call["conference_sid"] != conference_sid:
+        await Call.update({Call.conference_sid: conference_sid, Call.last_conference_sequence: -1}).where(
+            Call.id == call["id"])
+        call["last_conference_sequence"] = -1
+    seq = int(p["SequenceNumber"]) if p.get("SequenceNumber", "").isdigit() else None
+    if current and seq is not None:
+        if seq <= call["last_conference_sequence"]:
+            return  # a redelivery or an older event: Twilio orders them by SequenceNumber
+        await Call.update({Call.last_conference_sequence: seq}).where(Call.id == call["id"])
+    if event == "conference-end":
+        await CallParticipant.update({CallParticipant.status: "left", CallParticipant.updated_at: now()}).where(
+            (CallParticipant.call == call["id"]) & (CallParticipant.conference_sid == conference_sid)
+            & (CallParticipant.role != "customer"))
+        if current:
+            await CallParticipant.update({CallParticipant.status: "left"}).where(
+                (CallParticipant.call == call["id"]) & (CallParticipant.role == "customer"))
+        await emit_updated(call)
+        return
+    call_sid = p.get("CallSid", "")
+    if not call_sid:
+        return
+    flags = {"muted": p.get("Muted") == "true", "hold": p.get("Hold") == "true",
+             "coaching": p.get("Coaching") == "true"}
+    known = await participant(call_sid)
+    if event == "participant-leave":
+        if known is not None and (current or known["conference_sid"] == conference_sid):
+            await CallParticipant.update({CallParticipant.status: "left", CallParticipant.updated_at: now()}).where(
+                CallParticipant.call_sid == call_sid)
+        await emit_updated(call)
+        return
+    if not current:
+        return  # an older conference of this call: only its leaves matter
+    role, user_id = _role_of(p.get("ParticipantLabel", ""))
+    if known is not None:
+        role, user_id = known["role"], known["user"]
+    status = "joined" if event == "participant-join" or (known and known["status"] == "joined") else "ringing"
+    if known is not None and known["status"] == "left" and event != "participant-join":
+        return
+    await _upsert(call["id"], call_sid, role=role, user_id=user_id, status=status, conference_sid=conference_sid,
+                  **flags)
+    if role == "customer" and call["status"] not in FINAL:
+        await Call.update({Call.on_hold: flags["hold"]}).where(Call.id == call["id"])
+    if event == "participant-join" and role == "operator" and call["status"] not in FINAL:
+        changes: dict[Any, Any] = {Call.status: "in-progress"}
+        if call["answered_at"] is None:
+            changes[Call.answered_at] = now()
+        await Call.update(changes).where(Call.id == call["id"])
+    await emit_updated(call)
+
+
+async def on_participant_status(p: dict[str, str], meta: dict[str, Any]) -> None:
+    """A participant's own call ended (no answer, busy, hung up): they are off the line."""
+    if p.get("CallStatus", "") not in FINAL:
+        return
+    known = await participant(p.get("CallSid", ""))
+    if known is None or known["status"] == "left":
+        return
+    await CallParticipant.update({CallParticipant.status: "left", CallParticipant.updated_at: now()}).where(
+        CallParticipant.id == known["id"])
+    call = await Call.select().where(Call.id == known["call"]).first()
+    if call is not None:
+        await emit_updated(call)
