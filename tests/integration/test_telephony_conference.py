@@ -1,0 +1,349 @@
+"""Calls as Twilio Conferences (issue 14) against the simulator: the badge follows the real call (ringing, in
+progress once the operator's phone answers, on hold, ended), warm transfer (connect / come back), supervisors'
+listen / whisper / barge, mute and the keypad; participants and their flags as the simulator's REST Participants
+list reports them to the twilio library; operators refused, other tenants refused."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from typing import Any
+
+from twilio.rest import Client
+
+from app.accounts import services as accounts
+from app.accounts.tables import User
+from app.lib.db import tenant_context
+from telephony import client as twilio_client
+from telephony.simulator import Simulator
+from telephony.tables import Call
+from tests.conftest import ShopFixture, browser_login, csrf_from
+from tests.integration.telephony_kit import CUSTOMER, OPERATOR_PHONE, Line, connect, run_jobs, sim_fixture  # noqa: F401
+
+SECOND_PHONE = "+14155550177"
+SUPERVISOR_PHONE = "+14155550166"
+
+
+def api(shop: ShopFixture, path: str) -> str:
+    return f"/t/{shop.slug}/api/v1{path}"
+
+
+async def _user(shop: ShopFixture, role: str, name: str) -> tuple[int, dict[str, str]]:
+    """A user of `role` with an API key of their own."""
+    async with tenant_context(shop.tenant):
+        rows = await User.insert(User(email=f"{role}.{secrets.token_hex(3)}@{shop.slug}.example", name=name,
+                                      role=role)).returning(User.id)
+        _, key = await accounts._insert_api_key(rows[0]["id"], "test")
+    return rows[0]["id"], {"Authorization": f"Bearer {key}"}
+
+
+async def _call_row(shop: ShopFixture, sid: str) -> dict[str, Any]:
+    async with tenant_context(shop.tenant):
+        row = await Call.select().where(Call.sid == sid).first()
+    assert row is not None
+    return row
+
+
+async def _twilio_participants(line: Line, conference_sid: str) -> dict[str, Any]:
+    """The conference's participants as the twilio library reads them from the simulator's REST API, by label."""
+    def read() -> dict[str, Any]:
+        rest = Client(line.account_sid, line.token, http_client=twilio_client.RoutedHttpClient(twilio_client.api_base()))
+        return {p.label: p for p in rest.conferences(conference_sid).participants.list()}
+    return await asyncio.to_thread(read)
+
+
+async def _twilio_conference(line: Line, conference_sid: str) -> Any:
+    def read() -> Any:
+        rest = Client(line.account_sid, line.token, http_client=twilio_client.RoutedHttpClient(twilio_client.api_base()))
+        return rest.conferences(conference_sid).fetch()
+    return await asyncio.to_thread(read)
+
+
+async def _line(client: Any, shop: ShopFixture, conversation_id: int, headers: dict[str, str]) -> dict[str, Any]:
+    got = await client.get(api(shop, f"/calls/{conversation_id}/participants"), headers=headers)
+    assert got.status_code == 200, got.text
+    return got.json()
+
+
+async def _settled(shop: ShopFixture, sim: Simulator) -> None:
+    await sim.settle()
+    await run_jobs(shop)
+
+
+async def _taken_call(client: Any, shop: ShopFixture, sim: Simulator, line: Line, headers: dict[str, str],
+                      phone: str = OPERATOR_PHONE) -> tuple[Any, Any, int]:
+    """A caller queued, accepted by the user of `headers`, whose phone answers: the caller, the leg, the id."""
+    call = sim.place_call(CUSTOMER, line.number)
+    await sim.until(lambda: call.queue == "general", what="the caller in the queue")
+    await run_jobs(shop)
+    conversation_id = (await _call_row(shop, call.sid))["conversation"]
+    accepted = await client.post(api(shop, f"/calls/{conversation_id}/accept"), headers=headers)
+    assert accepted.status_code == 200, accepted.text
+    await _settled(shop, sim)
+    ringing = await _line(client, shop, conversation_id, headers)
+    assert ringing["call"]["state"] == "ringing", "the operator's phone rings: nobody talks to the caller yet"
+    leg = await sim.answer(phone)
+    await sim.until(lambda: sim.conferences.together(call.sid, leg.sid) is not None, what="the conference")
+    await _settled(shop, sim)
+    return call, leg, conversation_id
+
+
+async def test_badge_follows_the_real_call_ringing_in_progress_on_hold_ended(fx_client: Any, fx_shop: ShopFixture,
+                                                                           fx_sim: Simulator) -> None:
+    line = await connect(fx_client, fx_shop, fx_sim)
+    call, leg, conversation_id = await _taken_call(fx_client, fx_shop, fx_sim, line, fx_shop.auth)
+
+    state = await _line(fx_client, fx_shop, conversation_id, fx_shop.auth)
+    assert state["call"]["state"] == "in-progress" and state["call"]["answered_at"] is not None
+    assert state["call"]["recording_status"] == "in-progress"
+    assert {(p["role"], p["status"], p["user"]) for p in state["participants"]} == {
+        ("customer", "joined", None), ("operator", "joined", fx_shop.user_id)}
+    row = await _call_row(fx_shop, call.sid)
+    assert row["status"] == "in-progress" and row["conference_sid"].startswith("CF")
+    participants = await _twilio_participants(line, row["conference_sid"])
+    assert set(participants) == {"customer", f"operator-{fx_shop.user_id}"}
+    assert participants["customer"].call_sid == call.sid and participants[f"operator-{fx_shop.user_id}"].call_sid == leg.sid
+    assert participants["customer"].end_conference_on_exit is True
+    assert participants[f"operator-{fx_shop.user_id}"].end_conference_on_exit is False
+    assert all(p.status == "connected" and not p.hold and not p.muted for p in participants.values())
+
+    await browser_login(fx_client, fx_shop.slug, fx_shop.email, fx_shop.password)
+    await csrf_from(fx_client, f"/t/{fx_shop.slug}/console/")
+    mine = (await fx_client.get(f"/t/{fx_shop.slug}/console/panels/mine", headers={"accept": "text/html"})).text
+    assert 'data-call-state="in-progress"' in mine and 'data-testid="call-timer"' in mine
+    assert 'data-testid="recording-dot"' in mine and 'data-testid="on-line-operator"' in mine
+
+    held = await fx_client.post(api(fx_shop, f"/calls/{conversation_id}/hold"), json={"on": True},
+                                headers=fx_shop.auth)
+    assert held.status_code == 200, held.text
+    await fx_sim.until(lambda: call.held, what="the caller on hold")
+    await _settled(fx_shop, fx_sim)
+    assert (await _line(fx_client, fx_shop, conversation_id, fx_shop.auth))["call"]["state"] == "on-hold"
+    participants = await _twilio_participants(line, row["conference_sid"])
+    assert participants["customer"].hold is True and participants[f"operator-{fx_shop.user_id}"].hold is False
+    assert leg.status == "in-progress", "the operator stays on the line while the caller hears music"
+    assert call.heard[-1].startswith("[play ") and call.heard[-1].endswith("/telephony/hold-music.wav]")
+
+    resumed = await fx_client.post(api(fx_shop, f"/calls/{conversation_id}/hold"), json={"on": False},
+                                   headers=fx_shop.auth)
+    assert resumed.status_code == 200, resumed.text
+    await _settled(fx_shop, fx_sim)
+    assert (await _line(fx_client, fx_shop, conversation_id, fx_shop.auth))["call"]["state"] == "in-progress"
+    assert (await _twilio_participants(line, row["conference_sid"]))["customer"].hold is False
+
+    fx_sim.clock.advance(30)
+    await fx_sim.hangup(call.sid)
+    await fx_sim.until(lambda: leg.status == "completed", what="the operator's leg to end with the conference")
+    await _settled(fx_shop, fx_sim)
+    ended = await _line(fx_client, fx_shop, conversation_id, fx_shop.auth)
+    assert ended["call"]["state"] == "ended" and ended["participants"] == []
+    room = await _twilio_conference(line, row["conference_sid"])
+    assert room.status == "completed" and room.reason_conference_ended == "participant-with-end-conference-on-exit-left"
+    assert room.call_sid_ending_conference == call.sid
+    row = await _call_row(fx_shop, call.sid)
+    assert row["outcome"] == "answered" and row["recording_status"] == "completed" and row["recording_duration"] >= 30
+    mine = (await fx_client.get(f"/t/{fx_shop.slug}/console/panels/mine", headers={"accept": "text/html"})).text
+    assert 'data-call-state="ended"' in mine and 'data-testid="wrapup-timer"' in mine
+    assert 'data-testid="disposition-resolved"' in mine
+
+
+async def test_warm_transfer_come_back_then_connect(fx_client: Any, fx_shop: ShopFixture, fx_sim: Simulator) -> None:
+    colleague, colleague_auth = await _user(fx_shop, "operator", "Olga Colleague")
+    line = await connect(fx_client, fx_shop, fx_sim, devices=[
+        {"user_id": fx_shop.user_id, "address": OPERATOR_PHONE}, {"user_id": colleague, "address": SECOND_PHONE}])
+    call, first_leg, conversation_id = await _taken_call(fx_client, fx_shop, fx_sim, line, fx_shop.auth)
+    cf = (await _call_row(fx_shop, call.sid))["conference_sid"]
+    me, olga = f"operator-{fx_shop.user_id}", f"transfer-{colleague}"
+
+    asked = await fx_client.post(api(fx_shop, f"/calls/{conversation_id}/warm-transfer"), json={"user_id": colleague},
+                                 headers=fx_shop.auth)
+    assert asked.status_code == 200, asked.text
+    early = await fx_client.post(api(fx_shop, f"/calls/{conversation_id}/warm-transfer/connect"), headers=fx_shop.auth)
+    assert early.status_code == 400 and "not answered" in early.json()["detail"]
+    second_leg = await fx_sim.answer(SECOND_PHONE)
+    await fx_sim.until(lambda: fx_sim.conferences.together(first_leg.sid, second_leg.sid) is not None,
+                       what="the colleague on the line")
+    await _settled(fx_shop, fx_sim)
+    participants = await _twilio_participants(line, cf)
+    assert set(participants) == {"customer", me, olga}
+    assert participants["customer"].hold is True, "the caller hears music while the operators talk"
+    assert not participants[me].hold and not participants[olga].hold and not participants[olga].muted
+    state = await _line(fx_client, fx_shop, conversation_id, fx_shop.auth)
+    assert state["call"]["state"] == "on-hold"
+    assert ("transfer", "joined", colleague) in {(p["role"], p["status"], p["user"]) for p in state["participants"]}
+
+    back = await fx_client.post(api(fx_shop, f"/calls/{conversation_id}/warm-transfer/back"), headers=fx_shop.auth)
+    assert back.status_code == 200, back.text
+    await fx_sim.until(lambda: second_leg.status == "completed" and not call.held, what="the colleague to leave")
+    await _settled(fx_shop, fx_sim)
+    participants = await _twilio_participants(line, cf)
+    assert set(participants) == {"customer", me} and participants["customer"].hold is False
+    assert (await _line(fx_client, fx_shop, conversation_id, fx_shop.auth))["call"]["state"] == "in-progress"
+
+    again = await fx_client.post(api(fx_shop, f"/calls/{conversation_id}/warm-transfer"), json={"user_id": colleague},
+                                 headers=fx_shop.auth)
+    assert again.status_code == 200, again.text
+    twice = await fx_client.post(api(fx_shop, f"/calls/{conversation_id}/warm-transfer"), json={"user_id": colleague},
+                                 headers=fx_shop.auth)
+    assert twice.status_code == 409
+    third_leg = await fx_sim.answer(SECOND_PHONE)
+    await fx_sim.until(lambda: fx_sim.conferences.together(first_leg.sid, third_leg.sid) is not None,
+                       what="the colleague on the line again")
+    await _settled(fx_shop, fx_sim)
+    connected = await fx_client.post(api(fx_shop, f"/calls/{conversation_id}/warm-transfer/connect"),
+                                     headers=fx_shop.auth)
+    assert connected.status_code == 200, connected.text
+    await fx_sim.until(lambda: first_leg.status == "completed" and not call.held, what="the first operator to leave")
+    await _settled(fx_shop, fx_sim)
+    assert fx_sim.conferences.together(call.sid, third_leg.sid) is not None
+    participants = await _twilio_participants(line, cf)
+    assert set(participants) == {"customer", olga} and participants["customer"].hold is False
+    conv = (await fx_client.get(api(fx_shop, f"/conversations/{conversation_id}"), headers=fx_shop.auth)).json()
+    assert conv["assigned_to_id"] == colleague
+    state = await _line(fx_client, fx_shop, conversation_id, colleague_auth)
+    assert state["call"]["operator"] == colleague and state["call"]["state"] == "in-progress"
+    assert {(p["role"], p["user"]) for p in state["participants"]} == {("customer", None), ("operator", colleague)}
+    timeline = (await fx_client.get(api(fx_shop, f"/contacts/{conv['contact_id']}/timeline"),
+                                    headers=fx_shop.auth)).json()["items"]
+    summaries = [i["summary"] for i in timeline]
+    for expected in ("asked Olga Colleague to take the call", "came back to the caller",
+                     "connected the caller to a colleague", "Transferred to Olga Colleague"):
+        assert any(expected in s for s in summaries), (expected, summaries)
+
+
+async def test_supervisor_listens_whispers_barges_and_operators_are_refused(fx_client: Any, fx_shop: ShopFixture,
+                                                                           fx_sim: Simulator) -> None:
+    operator, operator_auth = await _user(fx_shop, "operator", "Oscar Operator")
+    supervisor, supervisor_auth = await _user(fx_shop, "supervisor", "Sonia Supervisor")
+    line = await connect(fx_client, fx_shop, fx_sim, devices=[
+        {"user_id": operator, "address": OPERATOR_PHONE}, {"user_id": supervisor, "address": SUPERVISOR_PHONE}])
+    call, operator_leg, conversation_id = await _taken_call(fx_client, fx_shop, fx_sim, line, operator_auth)
+    cf = (await _call_row(fx_shop, call.sid))["conference_sid"]
+    sonia = f"supervisor-{supervisor}"
+
+    for mode in ("listen", "whisper", "barge"):
+        refused = await fx_client.post(api(fx_shop, f"/calls/{conversation_id}/monitor"), json={"mode": mode},
+                                       headers=operator_auth)
+        assert refused.status_code == 403, refused.text
+    assert (await fx_client.get(api(fx_shop, "/calls/live"), headers=operator_auth)).status_code == 403
+    wrong = await fx_client.post(api(fx_shop, f"/calls/{conversation_id}/monitor"), json={"mode": "shout"},
+                                 headers=supervisor_auth)
+    assert wrong.status_code == 400 and "listen, whisper or barge" in wrong.json()["detail"]
+
+    live = (await fx_client.get(api(fx_shop, "/calls/live"), headers=supervisor_auth)).json()
+    assert [c["call"]["conversation"] for c in live] == [conversation_id]
+
+    listen = await fx_client.post(api(fx_shop, f"/calls/{conversation_id}/monitor"), json={"mode": "listen"},
+                                  headers=supervisor_auth)
+    assert listen.status_code == 200, listen.text
+    supervisor_leg = await fx_sim.answer(SUPERVISOR_PHONE)
+    await fx_sim.until(lambda: fx_sim.conferences.together(call.sid, supervisor_leg.sid) is not None,
+                       what="the supervisor in the conference")
+    await _settled(fx_shop, fx_sim)
+    p = (await _twilio_participants(line, cf))[sonia]
+    assert (p.muted, p.coaching, p.call_sid_to_coach, p.call_sid) == (True, False, None, supervisor_leg.sid)
+    seen = await _line(fx_client, fx_shop, conversation_id, operator_auth)  # the operator sees who is on the line
+    assert ("supervisor", supervisor, True, False) in {(x["role"], x["user"], x["muted"], x["coaching"])
+                                                       for x in seen["participants"]}
+    await browser_login(fx_client, fx_shop.slug, fx_shop.email, fx_shop.password)
+    await csrf_from(fx_client, f"/t/{fx_shop.slug}/console/")
+    team = (await fx_client.get(f"/t/{fx_shop.slug}/console/panels/presence", headers={"accept": "text/html"})).text
+    assert 'data-testid="live-call"' in team and 'data-testid="monitor-whisper"' in team
+    assert "Sonia Supervisor" in team and "listening" in team
+
+    whisper = await fx_client.post(api(fx_shop, f"/calls/{conversation_id}/monitor"), json={"mode": "whisper"},
+                                   headers=supervisor_auth)
+    assert whisper.status_code == 200, whisper.text
+    await _settled(fx_shop, fx_sim)
+    p = (await _twilio_participants(line, cf))[sonia]
+    assert (p.muted, p.coaching, p.call_sid_to_coach) == (False, True, operator_leg.sid)
+    assert any(x["role"] == "supervisor" and x["coaching"]
+               for x in (await _line(fx_client, fx_shop, conversation_id, operator_auth))["participants"])
+
+    barge = await fx_client.post(api(fx_shop, f"/calls/{conversation_id}/monitor"), json={"mode": "barge"},
+                                 headers=supervisor_auth)
+    assert barge.status_code == 200, barge.text
+    await _settled(fx_shop, fx_sim)
+    participants = await _twilio_participants(line, cf)
+    assert (participants[sonia].muted, participants[sonia].coaching) == (False, False)
+    assert set(participants) == {"customer", f"operator-{operator}", sonia}
+    assert len([r for r in fx_sim.calls.values() if r.to == SUPERVISOR_PHONE]) == 1, "switching modes rang once"
+
+    left = await fx_client.post(api(fx_shop, f"/calls/{conversation_id}/monitor/leave"), headers=supervisor_auth)
+    assert left.status_code == 200, left.text
+    await fx_sim.until(lambda: supervisor_leg.status == "completed", what="the supervisor's leg to end")
+    await _settled(fx_shop, fx_sim)
+    assert set(await _twilio_participants(line, cf)) == {"customer", f"operator-{operator}"}
+    assert operator_leg.status == "in-progress" and call.status == "in-progress"
+
+
+async def test_mute_and_keypad_through_the_conference(fx_client: Any, fx_shop: ShopFixture, fx_sim: Simulator) -> None:
+    line = await connect(fx_client, fx_shop, fx_sim)
+    call, leg, conversation_id = await _taken_call(fx_client, fx_shop, fx_sim, line, fx_shop.auth)
+    cf = (await _call_row(fx_shop, call.sid))["conference_sid"]
+    me = f"operator-{fx_shop.user_id}"
+
+    muted = await fx_client.post(api(fx_shop, f"/calls/{conversation_id}/mute"), json={"on": True},
+                                 headers=fx_shop.auth)
+    assert muted.status_code == 200, muted.text
+    assert (await _twilio_participants(line, cf))[me].muted is True
+    again = await fx_client.post(api(fx_shop, f"/calls/{conversation_id}/mute"), json={"on": True},
+                                 headers=fx_shop.auth)
+    assert again.status_code == 400
+    await fx_client.post(api(fx_shop, f"/calls/{conversation_id}/mute"), json={"on": False}, headers=fx_shop.auth)
+    assert (await _twilio_participants(line, cf))[me].muted is False
+
+    tones = await fx_client.post(api(fx_shop, f"/calls/{conversation_id}/digits"), json={"digits": "12#"},
+                                 headers=fx_shop.auth)
+    assert tones.status_code == 200, tones.text
+    await fx_sim.until(lambda: call.dtmf_heard == "12#", what="the caller's phone to hear the tones")
+    assert leg.dtmf_heard == "", "only the caller's leg hears the announcement"
+    announce = [w for w in fx_sim.webhook_log if "/announce" in w["url"]]
+    assert announce and announce[-1]["status"] == 200, "Twilio fetched the signed announcement URL"
+    assert fx_sim.conferences.together(call.sid, leg.sid) is not None, "the caller stayed in the conference"
+    for bad in ("", "12a", "1" * 33):
+        refused = await fx_client.post(api(fx_shop, f"/calls/{conversation_id}/digits"), json={"digits": bad},
+                                       headers=fx_shop.auth)
+        assert refused.status_code == 400, (bad, refused.text)
+    forged = await fx_client.post(f"/t/{fx_shop.slug}/webhooks/twilio/announce?digits=1",
+                                  headers={"X-Twilio-Signature": "forged"})
+    assert forged.status_code == 403
+
+
+async def test_other_tenants_cannot_touch_a_call(fx_client: Any, fx_shop: ShopFixture, fx_other_shop: ShopFixture,
+                                                 fx_sim: Simulator) -> None:
+    line = await connect(fx_client, fx_shop, fx_sim)
+    call, leg, conversation_id = await _taken_call(fx_client, fx_shop, fx_sim, line, fx_shop.auth)
+    attempts = [("POST", f"/calls/{conversation_id}/monitor", {"mode": "listen"}),
+                ("POST", f"/calls/{conversation_id}/monitor/leave", None),
+                ("POST", f"/calls/{conversation_id}/warm-transfer", {"user_id": fx_other_shop.user_id}),
+                ("POST", f"/calls/{conversation_id}/warm-transfer/connect", None),
+                ("POST", f"/calls/{conversation_id}/warm-transfer/back", None),
+                ("POST", f"/calls/{conversation_id}/mute", {"on": True}),
+                ("POST", f"/calls/{conversation_id}/digits", {"digits": "1"}),
+                ("POST", f"/calls/{conversation_id}/hold", {"on": True}),
+                ("GET", f"/calls/{conversation_id}/participants", None),
+                ("GET", "/calls/live", None)]
+    for method, path, body in attempts:
+        # B's key on A's URL: the unknown-tenant 404; B's key on B's URL with A's id: nothing of A's is there.
+        on_a = await fx_client.request(method, api(fx_shop, path), headers=fx_other_shop.auth, json=body)
+        assert on_a.status_code == 404, (path, on_a.text)
+        on_b = await fx_client.request(method, api(fx_other_shop, path), headers=fx_other_shop.auth, json=body)
+        assert on_b.status_code in (404, 400) if path != "/calls/live" else on_b.status_code == 200, (path, on_b.text)
+        if path == "/calls/live":
+            assert on_b.json() == []
+    await browser_login(fx_client, fx_other_shop.slug, fx_other_shop.email, fx_other_shop.password)
+    token = await csrf_from(fx_client, f"/t/{fx_other_shop.slug}/console/")
+    for step in ("monitor", "mute", "digits", "warm-transfer", "warm-transfer/connect", "warm-transfer/back"):
+        answer = await fx_client.post(f"/t/{fx_other_shop.slug}/console/calls/{conversation_id}/{step}",
+                                      data={"mode": "listen", "on": "1", "digits": "1", "user_id": "1"},
+                                      headers={"X-CSRF-Token": token})
+        assert answer.status_code in (400, 404), (step, answer.text)
+        foreign = await fx_client.post(f"/t/{fx_shop.slug}/console/calls/{conversation_id}/{step}",
+                                       data={"mode": "listen"}, headers={"X-CSRF-Token": token})
+        assert foreign.status_code in (401, 403, 404), (step, foreign.status_code)
+    cf = (await _call_row(fx_shop, call.sid))["conference_sid"]
+    participants = await _twilio_participants(line, cf)
+    assert set(participants) == {"customer", f"operator-{fx_shop.user_id}"}, "nothing reached shop A's call"
+    assert not any(p.muted or p.hold for p in participants.values())
+    assert leg.status == "in-progress" and not call.held
