@@ -8,9 +8,16 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
+from app.accounts.tables import User
+from app.conversations import events as queue_events
+from app.conversations import services as conversations
+from app.conversations.tables import Conversation
 from app.lib.clock import now
 from app.lib.db import current_tenant, current_uow
+from app.timeline import services as timeline
+from realtime.publish import emit
 from telephony import client, twiml
+from telephony import config as config_service
 from telephony.calls import FINAL, NotReady, emit_updated
 from telephony.config import Config
 from telephony.tables import Call, CallParticipant
@@ -207,7 +214,8 @@ async def on_conference(p: dict[str, str], meta: dict[str, Any]) -> None:
 
 
 async def on_participant_status(p: dict[str, str], meta: dict[str, Any]) -> None:
-    """A participant's own call ended (no answer, busy, hung up): they are off the line."""
+    """A participant's own call ended (no answer, busy, hung up): they are off the line. An operator whose phone
+    never answered leaves the caller alone in the conference: the caller goes back to the queue instead."""
     if p.get("CallStatus", "") not in FINAL:
         return
     known = await participant(p.get("CallSid", ""))
@@ -215,6 +223,32 @@ async def on_participant_status(p: dict[str, str], meta: dict[str, Any]) -> None
         return
     await CallParticipant.update({CallParticipant.status: "left", CallParticipant.updated_at: now()}).where(
         CallParticipant.id == known["id"])
-    call = await Call.select().where(Call.id == known["call"]).first()
-    if call is not None:
-        await emit_updated(call)
+    row = await current_uow().connection.fetchrow("SELECT * FROM twilio_call WHERE id = $1 FOR UPDATE", known["call"])
+    if row is None:
+        return
+    call = dict(row)
+    if known["role"] == "operator" and known["status"] == "ringing" and call["status"] not in FINAL \
+            and call["conference_name"] and await leg_of(call["id"], role="operator") is None:
+        await _back_to_queue(call, known, p.get("CallStatus", ""))
+    await emit_updated(call)
+
+
+async def _back_to_queue(call: dict[str, Any], leg: dict[str, Any], status: str) -> None:
+    queue_key = call["queue_key"] or "general"
+    config = await config_service.require()
+    await client.call(config, lambda c: c.calls(call["sid"]).update(twiml=twiml.queued(queue_key, _urls())))
+    await Call.update({Call.operator: None, Call.conference_name: "", Call.conference_sid: "",
+                       Call.on_hold: False}).where(Call.id == call["id"])
+    await CallParticipant.update({CallParticipant.status: "left"}).where(
+        (CallParticipant.call == call["id"]) & (CallParticipant.role == "customer"))
+    if call["conversation"] is not None:
+        await Conversation.update({Conversation.status: "waiting", Conversation.assigned_to: None,
+                                   Conversation.taken_at: None}).where(Conversation.id == call["conversation"])
+        conv = await conversations.get(call["conversation"])
+        await emit(queue_events.QUEUE_ITEM_ADDED, **queue_events.about(conv))
+    if call["contact"] is not None:
+        who = (await User.select(User.name).where(User.id == leg["user"]).first() or {}).get("name") or "The operator"
+        await timeline.record(call["contact"], "call", "internal",
+                              f"{who} did not answer ({status}): the caller is back in the queue",
+                              links={"call_id": call["id"], "conversation_id": call["conversation"]},
+                              payload={"event": "operator_missed", "call_sid": call["sid"], "status": status})

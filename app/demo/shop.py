@@ -125,7 +125,8 @@ async def _team() -> dict[str, dict[str, Any]]:
 DEMO_TWILIO_SID = "AC" + "de60" * 8
 DEMO_TWILIO_TOKEN = "d3m0" * 8
 DEMO_NUMBER = "+14155550100"
-DEMO_DEVICES = {DEMO_OPERATOR[0]: "+14155550123", DEMO_OWNER[0]: "+14155550121", DEMO_SUPERVISOR[0]: "+14155550122"}
+DEMO_DEVICES = {DEMO_OPERATOR[0]: "+14155550123", DEMO_OWNER[0]: "+14155550121", DEMO_SUPERVISOR[0]: "+14155550122",
+                "olga@demo.example": "+14155550124"}  # Olga: a colleague to warm-transfer a call to
 
 
 async def ensure_demo_telephony() -> bool:

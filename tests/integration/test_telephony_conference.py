@@ -347,3 +347,33 @@ async def test_other_tenants_cannot_touch_a_call(fx_client: Any, fx_shop: ShopFi
     assert set(participants) == {"customer", f"operator-{fx_shop.user_id}"}, "nothing reached shop A's call"
     assert not any(p.muted or p.hold for p in participants.values())
     assert leg.status == "in-progress" and not call.held
+
+
+async def test_an_operator_phone_that_never_answers_sends_the_caller_back_to_the_queue(
+        fx_client: Any, fx_shop: ShopFixture, fx_sim: Simulator) -> None:
+    line = await connect(fx_client, fx_shop, fx_sim)
+    call = fx_sim.place_call(CUSTOMER, line.number)
+    await fx_sim.until(lambda: call.queue == "general", what="the caller in the queue")
+    await run_jobs(fx_shop)
+    conversation_id = (await _call_row(fx_shop, call.sid))["conversation"]
+    accepted = await fx_client.post(api(fx_shop, f"/calls/{conversation_id}/accept"), headers=fx_shop.auth)
+    assert accepted.status_code == 200, accepted.text
+    await fx_sim.until(lambda: bool(fx_sim.ringing(OPERATOR_PHONE)), what="the operator's phone to ring")
+    leg = fx_sim.ringing(OPERATOR_PHONE)[0]
+    await fx_sim.hangup(leg.sid)  # declined: Twilio ends the participant's call before it joins
+    await _settled(fx_shop, fx_sim)
+    await fx_sim.until(lambda: call.queue == "general", what="the caller back in the queue")
+    await run_jobs(fx_shop)
+    conv = (await fx_client.get(api(fx_shop, f"/conversations/{conversation_id}"), headers=fx_shop.auth)).json()
+    assert conv["status"] == "waiting" and conv["assigned_to_id"] is None
+    state = await _line(fx_client, fx_shop, conversation_id, fx_shop.auth)
+    assert state["call"]["state"] == "ringing" and state["participants"] == [] and state["call"]["operator"] is None
+    timeline = (await fx_client.get(api(fx_shop, f"/contacts/{conv['contact_id']}/timeline"),
+                                    headers=fx_shop.auth)).json()["items"]
+    assert any("did not answer" in i["summary"] and "back in the queue" in i["summary"] for i in timeline)
+    again = await fx_client.post(api(fx_shop, f"/calls/{conversation_id}/accept"), headers=fx_shop.auth)
+    assert again.status_code == 200, again.text
+    second = await fx_sim.answer(OPERATOR_PHONE)
+    await fx_sim.until(lambda: fx_sim.conferences.together(call.sid, second.sid) is not None, what="the conference")
+    await _settled(fx_shop, fx_sim)
+    assert (await _line(fx_client, fx_shop, conversation_id, fx_shop.auth))["call"]["state"] == "in-progress"
