@@ -32,7 +32,7 @@ async def test_demo_shop_chat_runs_on_the_simulated_shop_site(fx_client: Any) ->
     assert tenant is not None
     async with tenant_context(tenant):
         line = await TwilioConfig.select(TwilioConfig.numbers).output(load_json=True).first()
-        assert line["numbers"] == [demo.DEMO_NUMBER] and await OperatorDevice.count() == 3
+        assert line["numbers"] == [demo.DEMO_NUMBER] and await OperatorDevice.count() == len(demo.DEMO_DEVICES) == 4
         row = await ChatSettings.select(ChatSettings.allowed_origins).output(load_json=True).first()
     assert row["allowed_origins"] == [SIM_ORIGIN]
 
