@@ -48,7 +48,9 @@ async def join_customer(config: Config, call: dict[str, Any], name: str) -> None
 
 async def add_leg(config: Config, call: dict[str, Any], *, role: str, user_id: int, device: dict[str, Any],
                   muted: bool = False, coaching: bool = False, coach: str | None = None) -> dict[str, Any]:
-    """Ring a teammate's device; when they answer Twilio puts them into the call's conference."""
+    """Ring a teammate's device; when they answer Twilio puts them into the call's conference. The handling
+    operator's hang-up ends the conference (and the call), as a hang-up did before calls were conferences; a
+    colleague's or a supervisor's does not."""
     urls = _urls()
     name = call["conference_name"]
     extra: dict[str, Any] = {}
@@ -56,7 +58,7 @@ async def add_leg(config: Config, call: dict[str, Any], *, role: str, user_id: i
         extra.update(coaching=True, call_sid_to_coach=coach)
     created = await client.call(config, lambda c: c.conferences(name).participants.create(
         from_=config.numbers[0], to=device["address"], label=f"{role}-{user_id}", muted=muted, beep="false",
-        start_conference_on_enter=True, end_conference_on_exit=False, early_media=True, timeout=30,
+        start_conference_on_enter=True, end_conference_on_exit=role == "operator", early_media=True, timeout=30,
         status_callback=urls.participant_status, status_callback_method="POST",
         status_callback_event=["completed"], conference_status_callback=urls.conference,
         conference_status_callback_method="POST", conference_status_callback_event=twiml.CONFERENCE_EVENTS.split(),

@@ -232,7 +232,10 @@ async def warm_complete(actor: Principal, conversation_id: int, *, connect: bool
     config = await config_service.require()
     async with _undo_on_error():
         if connect:
+            # The colleague's hang-up ends the call from now on; the leaving operator's no longer does.
+            await conference.update_leg(config, call, leg["call_sid"], end_conference_on_exit=True)
             while (mine := await conference.leg_of(call["id"], role="operator")) is not None:
+                await conference.update_leg(config, call, mine["call_sid"], end_conference_on_exit=False)
                 await conference.remove_leg(config, call, mine["call_sid"])
             await conversations.transfer(actor, conversation_id, user_id=leg["user"])
             await Call.update({Call.operator: leg["user"]}).where(Call.id == call["id"])

@@ -104,7 +104,7 @@ async def test_badge_follows_the_real_call_ringing_in_progress_on_hold_ended(fx_
     assert set(participants) == {"customer", f"operator-{fx_shop.user_id}"}
     assert participants["customer"].call_sid == call.sid and participants[f"operator-{fx_shop.user_id}"].call_sid == leg.sid
     assert participants["customer"].end_conference_on_exit is True
-    assert participants[f"operator-{fx_shop.user_id}"].end_conference_on_exit is False
+    assert participants[f"operator-{fx_shop.user_id}"].end_conference_on_exit is True  # their hang-up ends the call
     assert all(p.status == "connected" and not p.hold and not p.muted for p in participants.values())
 
     await browser_login(fx_client, fx_shop.slug, fx_shop.email, fx_shop.password)
@@ -198,6 +198,7 @@ async def test_warm_transfer_come_back_then_connect(fx_client: Any, fx_shop: Sho
     assert fx_sim.conferences.together(call.sid, third_leg.sid) is not None
     participants = await _twilio_participants(line, cf)
     assert set(participants) == {"customer", olga} and participants["customer"].hold is False
+    assert participants[olga].end_conference_on_exit is True, "the colleague's hang-up now ends the call"
     conv = (await fx_client.get(api(fx_shop, f"/conversations/{conversation_id}"), headers=fx_shop.auth)).json()
     assert conv["assigned_to_id"] == colleague
     state = await _line(fx_client, fx_shop, conversation_id, colleague_auth)
@@ -242,6 +243,7 @@ async def test_supervisor_listens_whispers_barges_and_operators_are_refused(fx_c
     await _settled(fx_shop, fx_sim)
     p = (await _twilio_participants(line, cf))[sonia]
     assert (p.muted, p.coaching, p.call_sid_to_coach, p.call_sid) == (True, False, None, supervisor_leg.sid)
+    assert p.end_conference_on_exit is False, "a supervisor leaving never ends the call"
     seen = await _line(fx_client, fx_shop, conversation_id, operator_auth)  # the operator sees who is on the line
     assert ("supervisor", supervisor, True, False) in {(x["role"], x["user"], x["muted"], x["coaching"])
                                                        for x in seen["participants"]}
@@ -377,3 +379,17 @@ async def test_an_operator_phone_that_never_answers_sends_the_caller_back_to_the
     await fx_sim.until(lambda: fx_sim.conferences.together(call.sid, second.sid) is not None, what="the conference")
     await _settled(fx_shop, fx_sim)
     assert (await _line(fx_client, fx_shop, conversation_id, fx_shop.auth))["call"]["state"] == "in-progress"
+
+
+async def test_the_operator_hanging_up_their_phone_ends_the_call(fx_client: Any, fx_shop: ShopFixture,
+                                                                 fx_sim: Simulator) -> None:
+    line = await connect(fx_client, fx_shop, fx_sim)
+    call, leg, conversation_id = await _taken_call(fx_client, fx_shop, fx_sim, line, fx_shop.auth)
+    cf = (await _call_row(fx_shop, call.sid))["conference_sid"]
+    assert (await _twilio_participants(line, cf))[f"operator-{fx_shop.user_id}"].end_conference_on_exit is True
+    await fx_sim.hangup(leg.sid)
+    await fx_sim.until(lambda: call.status == "completed", what="the caller's leg to end with the conference")
+    await _settled(fx_shop, fx_sim)
+    assert (await _line(fx_client, fx_shop, conversation_id, fx_shop.auth))["call"]["state"] == "ended"
+    room = await _twilio_conference(line, cf)
+    assert room.status == "completed" and room.call_sid_ending_conference == leg.sid
