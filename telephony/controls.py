@@ -372,3 +372,14 @@ async def console_extras(ctx: dict[str, Any]) -> dict[str, Any]:
 
 DISPOSITIONS = ("resolved", "callback", "sale", "complaint", "wrong-number", "no-answer")
 """Wrap-up codes offered after a call (the wrap-up form still takes any code)."""
+
+
+async def call_panel(conversation_id: int) -> dict[str, Any]:
+    """What `_partials/console_call.html` needs for one conversation outside the console (the workspace includes the
+    partial with `c`, `user`, `tenant`, `queues` and this): the call with its state and who is on the line, operators
+    to transfer to, the disposition codes; {} when the conversation has no call."""
+    extras = await console_extras({"waiting": [], "mine": [{"id": conversation_id, "channel": "call"}]})
+    call = extras["calls"].get(conversation_id)
+    if call is None:
+        return {}
+    return {"call": call, "operators": extras["operators"], "dispositions": DISPOSITIONS}

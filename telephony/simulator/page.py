@@ -64,7 +64,7 @@ async function refresh() {
   const s = await (await fetch("/sim/state")).json();
   if (!$("to").options.length) s.numbers.forEach((n) => $("to").add(new Option(n, n)));
   const call = s.calls.find((c) => c.sid === mine);
-  $("status").textContent = call ? `${call.status}${call.queue ? " · waiting in queue " + call.queue : ""}${call.on_hold ? " · on hold" : ""}` : "idle";
+  $("status").textContent = call ? `${call.status}${call.queue ? " · waiting in queue " + call.queue : ""}${call.conference ? " · in conference" : ""}${call.on_hold ? " · on hold" : ""}${call.dtmf ? " · tones heard " + call.dtmf : ""}` : "idle";
   $("heard").innerHTML = call ? call.heard.slice(-6).map((h) => `<li>${esc(h)}</li>`).join("") : "";
   $("sms").innerHTML = s.messages.filter((m) => m.to === $("from").value || m.from === $("from").value)
     .slice(-8).map((m) => `<li>${m.direction === "inbound" ? "me" : "shop"}: ${esc(m.body)} <span class="muted">${m.status}</span></li>`).join("");
@@ -72,7 +72,7 @@ async function refresh() {
     const legs = s.calls.filter((c) => c.to === d && c.direction !== "inbound" && !c.final);
     const rows = legs.map((c) => c.status === "ringing"
       ? `<div class="ringing">Ringing: ${esc(c.from)} <button onclick="api('/sim/answer',{sid:'${c.sid}'})">Answer</button></div>`
-      : `<div>In call with ${esc(c.from)} (${c.status}) <button onclick="api('/sim/hangup',{sid:'${c.sid}'})">Hang up</button></div>`).join("");
+      : `<div>In call with ${esc(c.from)} (${c.status}${c.conference ? " · conference, " + c.others + " other(s)" : ""}${c.muted ? " · muted" : ""}${c.coaching ? " · whispering" : ""}) <button onclick="api('/sim/hangup',{sid:'${c.sid}'})">Hang up</button></div>`).join("");
     return `<div><b>${esc(d)}</b>${rows || ' <span class="muted">idle</span>'}</div>`;
   }).join("") || '<p class="muted">No operator devices configured.</p>';
 }
@@ -87,8 +87,12 @@ def _page() -> str:
 
 def _call_json(sim: Simulator, sid: str) -> dict[str, Any]:
     c = sim.calls[sid]
+    seat = sim.conferences.of_call(sid)
+    room = {"conference": seat[0].friendly_name, "others": len(seat[0].connected()) - 1, "muted": seat[1].muted,
+            "coaching": seat[1].coaching} if seat and seat[1].status == "connected" else {}
     return {"sid": c.sid, "from": c.from_, "to": c.to, "status": c.status, "direction": c.direction,
-            "queue": c.queue, "heard": c.heard[-10:], "final": c.status in FINAL, "on_hold": c.looping or c.held}
+            "queue": c.queue, "heard": c.heard[-10:], "final": c.status in FINAL, "on_hold": c.looping or c.held,
+            "dtmf": c.dtmf_heard[-12:], **room}
 
 
 def handlers(sim: Simulator) -> list[Any]:

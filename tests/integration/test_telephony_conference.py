@@ -9,6 +9,7 @@ import asyncio
 import secrets
 from typing import Any
 
+import httpx
 from twilio.rest import Client
 
 from app.accounts import services as accounts
@@ -106,6 +107,10 @@ async def test_badge_follows_the_real_call_ringing_in_progress_on_hold_ended(fx_
     assert participants["customer"].end_conference_on_exit is True
     assert participants[f"operator-{fx_shop.user_id}"].end_conference_on_exit is True  # their hang-up ends the call
     assert all(p.status == "connected" and not p.hold and not p.muted for p in participants.values())
+
+    async with httpx.AsyncClient(base_url=twilio_client.api_base()) as page:  # the simulator's phone page
+        phones = {c["sid"]: c for c in (await page.get("/sim/state")).json()["calls"]}
+    assert phones[leg.sid]["conference"] == row["conference_name"] and phones[leg.sid]["others"] == 1
 
     await browser_login(fx_client, fx_shop.slug, fx_shop.email, fx_shop.password)
     await csrf_from(fx_client, f"/t/{fx_shop.slug}/console/")
