@@ -106,22 +106,6 @@ def _dial(config: Config, urls: Urls, **extra: str | int) -> Dial:
     return Dial(**attrs)
 
 
-def _device(dial: Dial, device: dict[str, str]) -> None:
-    if device["kind"] == "sip":
-        dial.sip(device["address"])
-    else:
-        dial.number(device["address"])
-
-
-def bridge_to_operator(config: Config, urls: Urls, device: dict[str, str]) -> str:
-    """The TwiML a queued call is redirected to when an operator accepts it."""
-    r = VoiceResponse()
-    dial = _dial(config, urls)
-    _device(dial, device)
-    r.append(dial)
-    return str(r)
-
-
 CONFERENCE_EVENTS = "start end join leave mute hold modify announcement"
 
 
@@ -152,14 +136,6 @@ def play_digits(digits: str) -> str:
     """An announcement to one conference participant: the keypad's tones (w: half a second's pause)."""
     r = VoiceResponse()
     r.play(digits=digits)
-    return str(r)
-
-
-def hold(urls: Urls) -> str:
-    """The caller on hold: music until the console redirects the call again (loop=0 plays until then)."""
-    r = VoiceResponse()
-    r.say("Please hold.")
-    r.play(urls.hold_music, loop=0)
     return str(r)
 
 
