@@ -58,6 +58,8 @@ class Participant:
     updated: dt.datetime = dataclasses.field(default_factory=utcnow)
     left: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
     leave_reason: str = ""
+    staying: bool = False
+    """In the room and waiting for nothing but people (what `Simulator.settle` counts as idle)."""
 
     def json(self) -> dict[str, Any]:
         base = f"/{API_VERSION}/Accounts/{self.conference.account_sid}/Conferences/{self.conference.sid}"
@@ -204,9 +206,11 @@ class Conferences:
         """Wait in the room until this participant leaves: 'kicked', 'ended' (the conference), or CallEnded/cancel
         propagate from the caller (the call hung up or was redirected to new TwiML)."""
         waiters = {asyncio.ensure_future(p.left.wait()), asyncio.ensure_future(room.ended.wait())}
+        p.staying = True
         try:
             await self.sim._wait(call, asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED))
         finally:
+            p.staying = False
             for w in waiters:
                 w.cancel()
         return p.leave_reason or ("ended" if room.ended.is_set() else "kicked")
@@ -294,8 +298,9 @@ class Conferences:
                         muted=_flag(a.get("muted")), start_on_enter=_flag(a.get("startConferenceOnEnter"), True),
                         end_on_exit=_flag(a.get("endConferenceOnExit")), coaching=coach is not None,
                         call_sid_to_coach=coach)
-        call.current = "Dial"
+        call.current = "Joining"  # busy (not idle) until the join's callbacks are delivered
         await self.join(room, call, p)
+        call.current = "Dial"
         try:
             await self.stay(room, call, p)
         except BaseException:
@@ -336,7 +341,7 @@ class Conferences:
         p.status = "ringing"
         await sim._status_callback(leg, "ringing", "ringing")
         task = asyncio.current_task()
-        task.sb_idle = lambda: leg.status == "ringing" or p.status == "connected"  # type: ignore[union-attr]
+        task.sb_idle = lambda: leg.status == "ringing" or p.staying  # type: ignore[union-attr]
         answered = asyncio.ensure_future(leg.answered.wait())
         ended = asyncio.ensure_future(leg.ended.wait())
         gone = asyncio.ensure_future(room.ended.wait())
@@ -394,10 +399,14 @@ class Conferences:
         if modified:
             events.append("participant-modify")
         p.updated = utcnow()
-        for event in events:
-            await self._callback(room, event, p)
+        if events:  # Twilio answers the update first; its callbacks follow on their own
+            self.sim.spawn(self._callbacks(room, events, p))
         if form.get("AnnounceUrl") and call is not None:
             self.sim.spawn(self._announce(room, p, call, form.get("AnnounceUrl", "")))
+
+    async def _callbacks(self, room: Conference, events: list[str], p: Participant) -> None:
+        for event in events:
+            await self._callback(room, event, p)
 
     async def _announce(self, room: Conference, p: Participant, call: Call, url: str) -> None:
         """Twilio requests the AnnounceUrl (signed) and plays the document to this participant only."""

@@ -16,6 +16,7 @@ from app.accounts import services as accounts
 from app.accounts.tables import User
 from app.lib.db import tenant_context
 from telephony import client as twilio_client
+from telephony import controls
 from telephony.simulator import Simulator
 from telephony.tables import Call
 from tests.conftest import ShopFixture, browser_login, csrf_from
@@ -150,6 +151,15 @@ async def test_badge_follows_the_real_call_ringing_in_progress_on_hold_ended(fx_
     mine = (await fx_client.get(f"/t/{fx_shop.slug}/console/panels/mine", headers={"accept": "text/html"})).text
     assert 'data-call-state="ended"' in mine and 'data-testid="wrapup-timer"' in mine
     assert 'data-testid="disposition-resolved"' in mine
+    async with tenant_context(fx_shop.tenant):  # the workspace renders the same partial from this
+        panel = await controls.call_panel(conversation_id)
+    assert panel["call"]["state"] == "ended" and "resolved" in panel["dispositions"]
+    token = await csrf_from(fx_client, f"/t/{fx_shop.slug}/console/")
+    wrapped = await fx_client.post(f"/t/{fx_shop.slug}/console/wrapup/{conversation_id}",
+                                   data={"code": "resolved", "note": ""}, headers={"X-CSRF-Token": token})
+    assert "Wrapped up" in wrapped.text
+    conv = (await fx_client.get(api(fx_shop, f"/conversations/{conversation_id}"), headers=fx_shop.auth)).json()
+    assert conv["status"] == "closed" and conv["wrapup_code"] == "resolved"
 
 
 async def test_warm_transfer_come_back_then_connect(fx_client: Any, fx_shop: ShopFixture, fx_sim: Simulator) -> None:
