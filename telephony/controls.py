@@ -272,7 +272,9 @@ async def monitor(actor: Principal, conversation_id: int, mode: str) -> dict[str
         raise Invalid("The operator is not on the line yet: whispering needs them.", field="mode")
     flags = conference.MODES[mode]
     coach = operator["call_sid"] if operator is not None and flags["coaching"] else None
-    mine = await conference.leg_of(call["id"], role="supervisor", user_id=actor.user_id)
+    mine = await conference.leg_of(call["id"], user_id=actor.user_id)
+    if mine is not None and mine["role"] != "supervisor":
+        raise Invalid("You are on this call already.", field="mode")
     config = await config_service.require()
     async with _undo_on_error():
         if mine is None:

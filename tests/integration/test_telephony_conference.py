@@ -408,3 +408,46 @@ async def test_the_operator_hanging_up_their_phone_ends_the_call(fx_client: Any,
     assert (await _line(fx_client, fx_shop, conversation_id, fx_shop.auth))["call"]["state"] == "ended"
     room = await _twilio_conference(line, cf)
     assert room.status == "completed" and room.call_sid_ending_conference == leg.sid
+
+
+async def test_console_buttons_mute_keypad_warm_transfer_and_supervise(fx_client: Any, fx_shop: ShopFixture,
+                                                                       fx_sim: Simulator) -> None:
+    colleague, _ = await _user(fx_shop, "operator", "Olga Colleague")
+    line = await connect(fx_client, fx_shop, fx_sim, devices=[
+        {"user_id": fx_shop.user_id, "address": OPERATOR_PHONE}, {"user_id": colleague, "address": SECOND_PHONE}])
+    call, leg, conversation_id = await _taken_call(fx_client, fx_shop, fx_sim, line, fx_shop.auth)
+    await browser_login(fx_client, fx_shop.slug, fx_shop.email, fx_shop.password)
+    token = await csrf_from(fx_client, f"/t/{fx_shop.slug}/console/")
+    headers = {"X-CSRF-Token": token}
+    base = f"/t/{fx_shop.slug}/console/calls/{conversation_id}"
+
+    mine = (await fx_client.get(f"/t/{fx_shop.slug}/console/panels/mine", headers={"accept": "text/html"})).text
+    for button in ("mute", "hold", "keypad", "warm-transfer", "transfer-call", "hang-up"):
+        assert f'data-testid="{button}"' in mine, button
+    assert "You are muted." in (await fx_client.post(f"{base}/mute", data={"on": "1"}, headers=headers)).text
+    assert 'data-testid="unmute"' in (await fx_client.get(f"/t/{fx_shop.slug}/console/panels/mine",
+                                                          headers={"accept": "text/html"})).text
+    assert "no longer muted" in (await fx_client.post(f"{base}/mute", data={"on": "0"}, headers=headers)).text
+    sent = await fx_client.post(f"{base}/digits", data={"digits": "42#"}, headers=headers)
+    assert "Tones sent: 42#" in sent.text
+    await fx_sim.until(lambda: call.dtmf_heard == "42#", what="the tones")
+    bad = await fx_client.post(f"{base}/digits", data={"digits": "hello"}, headers=headers)
+    assert bad.status_code == 400 and "0-9" in bad.text
+
+    asked = await fx_client.post(f"{base}/warm-transfer", data={"user_id": str(colleague)}, headers=headers)
+    assert "your colleague&#39;s phone rings" in asked.text, asked.text
+    second = await fx_sim.answer(SECOND_PHONE)
+    await fx_sim.until(lambda: fx_sim.conferences.together(leg.sid, second.sid) is not None, what="the colleague")
+    await _settled(fx_shop, fx_sim)
+    mine = (await fx_client.get(f"/t/{fx_shop.slug}/console/panels/mine", headers={"accept": "text/html"})).text
+    assert 'data-testid="warm-connect"' in mine and 'data-testid="warm-back"' in mine
+    assert 'data-testid="on-line-transfer"' in mine and "Olga Colleague" in mine and 'data-call-state="on-hold"' in mine
+    back = await fx_client.post(f"{base}/warm-transfer/back", headers=headers)
+    assert "You are back with the caller." in back.text
+    await fx_sim.until(lambda: second.status == "completed", what="the colleague to leave")
+
+    # The owner is an admin: a supervisor too, so the team panel lists the live call with the supervisor buttons.
+    listened = await fx_client.post(f"{base}/monitor", data={"mode": "listen"}, headers=headers)
+    assert listened.status_code == 400 and "on this call already" in listened.text  # they handle it
+    wrong = await fx_client.post(f"{base}/monitor", data={"mode": "shout"}, headers=headers)
+    assert wrong.status_code == 400 and "listen, whisper or barge" in wrong.text
