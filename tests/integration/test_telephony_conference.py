@@ -10,6 +10,7 @@ import secrets
 from typing import Any
 
 import httpx
+from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
 from app.accounts import services as accounts
@@ -20,7 +21,15 @@ from telephony import controls
 from telephony.simulator import Simulator
 from telephony.tables import Call
 from tests.conftest import ShopFixture, browser_login, csrf_from
-from tests.integration.telephony_kit import CUSTOMER, OPERATOR_PHONE, Line, connect, run_jobs, sim_fixture  # noqa: F401
+from tests.integration.telephony_kit import (  # noqa: F401
+    CUSTOMER,
+    OPERATOR_PHONE,
+    Line,
+    connect,
+    run_jobs,
+    sim_fixture,
+    webhooks,
+)
 
 SECOND_PHONE = "+14155550177"
 SUPERVISOR_PHONE = "+14155550166"
@@ -451,3 +460,33 @@ async def test_console_buttons_mute_keypad_warm_transfer_and_supervise(fx_client
     assert listened.status_code == 400 and "on this call already" in listened.text  # they handle it
     wrong = await fx_client.post(f"{base}/monitor", data={"mode": "shout"}, headers=headers)
     assert wrong.status_code == 400 and "listen, whisper or barge" in wrong.text
+
+
+async def test_conference_callbacks_of_shop_a_are_refused_by_shop_b_and_replays_are_no_ops(
+        fx_client: Any, fx_shop: ShopFixture, fx_other_shop: ShopFixture, fx_sim: Simulator) -> None:
+    line = await connect(fx_client, fx_shop, fx_sim)
+    other = await connect(fx_client, fx_other_shop, fx_sim)
+    call, leg, conversation_id = await _taken_call(fx_client, fx_shop, fx_sim, line, fx_shop.auth)
+    joins = [w for w in fx_sim.webhook_log if w["url"].endswith("/conference")
+             and w["params"]["StatusCallbackEvent"] == "participant-join"]
+    assert {w["params"]["CallSid"] for w in joins} == {call.sid, leg.sid}
+    join = joins[-1]["params"]
+    # Shop A's signed callback, replayed at shop B (signed with A's token for B's URL): refused, nothing stored.
+    for url in (other.url("conference"), other.url("participant-status"), other.url("announce") + "?digits=1"):
+        signed = RequestValidator(line.token).compute_signature(url, join)
+        refused = await fx_client.post(url, data=join, headers={"X-Twilio-Signature": signed})
+        assert refused.status_code == 403, url
+    assert await webhooks(fx_other_shop) == []
+    # The same callback delivered twice to A is stored once.
+    before = len(await webhooks(fx_shop, "conference"))
+    signed = RequestValidator(line.token).compute_signature(line.url("conference"), join)
+    again = await fx_client.post(line.url("conference"), data=join, headers={"X-Twilio-Signature": signed})
+    assert again.status_code == 204 and len(await webhooks(fx_shop, "conference")) == before
+    # An out-of-date hold event (lower SequenceNumber than what was applied) changes nothing.
+    stale = {**join, "StatusCallbackEvent": "participant-hold", "Hold": "true", "CallSid": call.sid,
+             "SequenceNumber": "0", "ParticipantLabel": "customer"}
+    signed = RequestValidator(line.token).compute_signature(line.url("conference"), stale)
+    stored = await fx_client.post(line.url("conference"), data=stale, headers={"X-Twilio-Signature": signed})
+    assert stored.status_code == 204
+    await run_jobs(fx_shop)
+    assert (await _line(fx_client, fx_shop, conversation_id, fx_shop.auth))["call"]["state"] == "in-progress"

@@ -40,7 +40,7 @@ async def test_signatures_are_checked_before_anything_is_stored(fx_client: Any, 
         answer = await _post(fx_client, url, body, signature)
         assert answer.status_code == 403, (signature, answer.text)
     for name in ("status", "recording", "sms", "sms-status", "gather", "wait", "dial-action", "voicemail",
-                 "voice-fallback"):
+                 "voice-fallback", "conference", "participant-status", "announce"):
         assert (await _post(fx_client, line.url(name), params, good)).status_code == 403, name
     assert await webhooks(fx_shop) == []
     # The twilio library's own signature is accepted, and the answer is TwiML.
