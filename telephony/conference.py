@@ -41,8 +41,8 @@ async def join_customer(config: Config, call: dict[str, Any], name: str) -> None
     """Redirect the customer's leg into conference `name` (they hear hold music until an operator joins)."""
     answer = twiml.join_conference(config, _urls(), name)
     await client.call(config, lambda c: c.calls(call["sid"]).update(twiml=answer))
-    await Call.update({Call.conference_name: name, Call.conference_sid: "", Call.on_hold: False}).where(
-        Call.id == call["id"])
+    await Call.update({Call.conference_name: name, Call.conference_sid: "", Call.on_hold: False,
+                       Call.last_conference_sequence: -1}).where(Call.id == call["id"])  # a new conference counts anew
     await _upsert(call["id"], call["sid"], role="customer", user_id=None, status="ringing", conference_sid="")
 
 

@@ -188,6 +188,8 @@ async def transfer(actor: Principal, conversation_id: int, *, user_id: int | Non
         else:
             await _redirect(call, twiml=twiml.queued(str(queue_key), urls))
             await Call.update({Call.conference_name: "", Call.conference_sid: ""}).where(Call.id == call["id"])
+            await CallParticipant.update({CallParticipant.status: "left"}).where(
+                (CallParticipant.call == call["id"]) & (CallParticipant.role == "customer"))
     return {"conversation": row, "call": await get(call["id"])}
 
 

@@ -490,3 +490,34 @@ async def test_conference_callbacks_of_shop_a_are_refused_by_shop_b_and_replays_
     assert stored.status_code == 204
     await run_jobs(fx_shop)
     assert (await _line(fx_client, fx_shop, conversation_id, fx_shop.auth))["call"]["state"] == "in-progress"
+
+
+async def test_cold_transfers_move_the_caller_to_a_new_conference_or_back_to_the_queue(
+        fx_client: Any, fx_shop: ShopFixture, fx_sim: Simulator) -> None:
+    colleague, colleague_auth = await _user(fx_shop, "operator", "Olga Colleague")
+    line = await connect(fx_client, fx_shop, fx_sim, devices=[
+        {"user_id": fx_shop.user_id, "address": OPERATOR_PHONE}, {"user_id": colleague, "address": SECOND_PHONE}])
+    call, leg, conversation_id = await _taken_call(fx_client, fx_shop, fx_sim, line, fx_shop.auth)
+    first = await _call_row(fx_shop, call.sid)
+    moved = await fx_client.post(api(fx_shop, f"/calls/{conversation_id}/transfer"), json={"user_id": colleague},
+                                 headers=fx_shop.auth)
+    assert moved.status_code == 200, moved.text
+    second = await fx_sim.answer(SECOND_PHONE)
+    await fx_sim.until(lambda: fx_sim.conferences.together(call.sid, second.sid) is not None
+                       and leg.status == "completed", what="the caller with the colleague only")
+    await _settled(fx_shop, fx_sim)
+    row = await _call_row(fx_shop, call.sid)
+    assert row["conference_name"] != first["conference_name"] and row["conference_sid"] != first["conference_sid"]
+    assert (await _twilio_conference(line, first["conference_sid"])).status == "completed"
+    state = await _line(fx_client, fx_shop, conversation_id, colleague_auth)
+    assert {(p["role"], p["user"], p["status"]) for p in state["participants"]} == {
+        ("customer", None, "joined"), ("operator", colleague, "joined")}
+    assert state["call"]["state"] == "in-progress"
+
+    queued = await fx_client.post(api(fx_shop, f"/calls/{conversation_id}/transfer"), json={"queue": "general"},
+                                  headers=fx_shop.auth)
+    assert queued.status_code == 200, queued.text
+    await fx_sim.until(lambda: call.queue == "general" and second.status == "completed", what="the caller queued")
+    await _settled(fx_shop, fx_sim)
+    state = await _line(fx_client, fx_shop, conversation_id, fx_shop.auth)
+    assert state["participants"] == [] and state["call"]["conference_name"] == ""
