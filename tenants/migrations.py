@@ -64,10 +64,12 @@ async def pending(apps: tuple[str, ...]) -> list[tuple[str, str]]:
 
 
 Statement = tuple[str, tuple[Any, ...]]
-_FRESH_PLANS: dict[tuple[str, ...], tuple[Statement, ...]] = {}
-"""Per process, per app list: the SQL that took an empty schema to head, recorded the first time one was migrated.
-Every later empty schema (a signup, `switchboard migrate` over new schemas) replays it: the same statements in the
-same order, without building each migration's Piccolo manager again (most of a fresh schema's Python time)."""
+_FRESH_PLANS: dict[tuple[tuple[str, ...], str], tuple[Statement, ...]] = {}
+"""Per process, per app list and database: the SQL that took an empty schema to head, recorded the first time one
+was migrated. Every later empty schema (a signup, `switchboard migrate` over new schemas) replays it: the same
+statements in the same order, without building each migration's Piccolo manager again (most of a fresh schema's
+Python time). Tenant migrations may look at the database (is pg_trgm installed?) but not at data or the clock:
+what they do to an empty schema must be the same every time in one database."""
 
 
 async def migrate_current_schema(apps: tuple[str, ...]) -> list[str]:
@@ -81,7 +83,8 @@ async def migrate_current_schema(apps: tuple[str, ...]) -> list[str]:
     if not todo:
         return []
     connection = current_uow().connection
-    plan = _FRESH_PLANS.get(apps) if not done else None
+    key = (apps, await _database(connection)) if not done else None
+    plan = _FRESH_PLANS.get(key) if key else None
     if plan is not None:
         await _replay(connection, plan)
     else:
@@ -101,10 +104,23 @@ async def migrate_current_schema(apps: tuple[str, ...]) -> list[str]:
         finally:
             if not done:
                 connection.remove_query_logger(record)
-        if not done and all(query for query, _ in recorded):
-            _FRESH_PLANS.setdefault(apps, tuple(recorded))
+        if key and all(query for query, _ in recorded):
+            _FRESH_PLANS.setdefault(key, tuple(recorded))
     await Migration.insert(*(Migration(name=mid, app_name=app) for app, mid, _ in todo))
     return [f"{app}:{mid}" for app, mid, _ in todo]
+
+
+async def _database(connection: Any) -> str:
+    """Which database this is (a process may migrate in several, e.g. the benchmarks' throwaway ones)."""
+    return str(await connection.fetchval(
+        "SELECT current_database() || '@' || coalesce(inet_server_addr()::text, 'local') || ':' "
+        "|| current_setting('port') || '/' || (SELECT oid FROM pg_database WHERE datname = current_database())"))
+
+
+def fresh_plan(apps: tuple[str, ...]) -> tuple[Statement, ...] | None:
+    """The recorded plan for `apps` in this process (the newest database's; for tests and diagnostics)."""
+    plans = [plan for (key_apps, _), plan in _FRESH_PLANS.items() if key_apps == apps]
+    return plans[-1] if plans else None
 
 
 async def _replay(connection: Any, plan: tuple[Statement, ...]) -> None:
