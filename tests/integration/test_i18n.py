@@ -238,6 +238,8 @@ async def test_built_in_names_are_shown_in_the_readers_language_and_typed_names_
     assert 'Новый → <strong data-status="paid">Оплачено</strong>' in page  # the history too
     board = (await fx_client.get(f"/t/{fx_shop.slug}/deals/", headers=html)).text
     assert "<h2>Лид " in board and "<h2>Выиграна " in board
+    console = (await fx_client.get(f"/t/{fx_shop.slug}/console/", headers=html)).text
+    assert 'data-testid="queue-count-general">Общая: 0<' in console  # the default queue's name
 
     # The customer reads the portal in her own language.
     link = (await fx_client.post(api(fx_shop, f"/orders/{order['id']}/portal"), headers=fx_shop.auth)).json()
