@@ -395,3 +395,13 @@ async def test_a_sofia_workspace_shows_its_wall_clock_on_pages_on_both_sides_of_
     assert "<td>15.01.26\u202fг., 15:00</td>" in shown("W-1")
     assert "<td>15.07.26\u202fг., 16:00</td>" in shown("S-1")
     assert "<td>29.03.26\u202fг., 16:00</td>" in shown("D-1")
+
+
+async def test_the_frameworks_own_refusals_speak_the_callers_language(fx_client: Any, fx_shop: ShopFixture) -> None:
+    nope = await fx_client.get(api(fx_shop, "/no-such-thing"), headers={**fx_shop.auth, "accept-language": "ru"})
+    assert nope.status_code == 404 and nope.json()["detail"] == "Не найдено"
+    anonymous = await fx_client.get(api(fx_shop, "/contacts"), headers={"accept-language": "bg"})
+    assert anonymous.status_code == 401 and anonymous.json()["detail"].startswith("Първо влезте"), anonymous.text
+    forged = await fx_client.post(f"/t/{fx_shop.slug}/login", data={"email": fx_shop.email, "password": "x"},
+                                  headers={"accept-language": "ru"})
+    assert forged.status_code == 403 and "CSRF-токена" in forged.json()["detail"], forged.text
