@@ -9,6 +9,7 @@ from litestar.exceptions import NotAuthorizedException, PermissionDeniedExceptio
 from litestar.handlers.base import BaseRouteHandler
 
 from app.accounts.services import RANK, Principal
+from app.lib import i18n
 
 
 class LoginRequired(NotAuthorizedException):
@@ -17,7 +18,7 @@ class LoginRequired(NotAuthorizedException):
 
 def signed_in(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     if not isinstance(connection.scope.get("user"), Principal):
-        raise LoginRequired("Sign in first: send `Authorization: Bearer <api key>` or log in.")
+        raise LoginRequired(i18n.gettext("Sign in first: send `Authorization: Bearer <api key>` or log in."))
 
 
 def requires(role: str) -> Any:
@@ -25,7 +26,8 @@ def requires(role: str) -> Any:
         signed_in(connection, handler)
         user: Principal = connection.scope["user"]
         if RANK[user.role] < RANK[role]:
-            raise PermissionDeniedException(f"This needs the {role} role or higher; you are {user.role}.")
+            raise PermissionDeniedException(i18n.gettext("This needs the %(role)s role or higher; you are %(yours)s.",
+                                                         role=role, yours=user.role))
 
     guard.__name__ = f"requires_{role}"
     return guard

@@ -9,6 +9,7 @@ from app.audit import services as audit
 from app.contacts import events, files, identities, services
 from app.contacts import fields_spec as spec
 from app.contacts.tables import Contact, ContactEmail, ContactPhone, Note
+from app.lib import i18n
 from app.lib.clock import now
 from app.lib.db import current_uow
 from app.lib.domain import MergeStep
@@ -121,7 +122,8 @@ async def _lock_addresses(survivor_id: int, other_id: int) -> None:
 
 
 def _check(locked: dict[int, Any], survivor_id: int, other_id: int) -> None:
-    for cid, role in ((survivor_id, "This contact"), (other_id, f"Contact {other_id}")):
+    for cid, role in ((survivor_id, i18n.gettext("This contact")),
+                      (other_id, i18n.gettext("Contact %(id)s", id=other_id))):
         row = locked.get(cid)
         if row is None:
             raise NotFound("No contact %(cid)s.", field="other_id" if cid == other_id else None, cid=cid)

@@ -40,6 +40,14 @@ CLOSED_DEALS = {"won": 6, "lost": 4}
 WRAPUP_CODES = ("resolved", "sale", "callback", "info")
 
 
+CUSTOMER_ZONES: dict[str, tuple[str, ...]] = {
+    "ru_RU": ("Asia/Yekaterinburg", "Asia/Novosibirsk", "Europe/Kaliningrad", "Asia/Vladivostok"),
+    "bg_BG": ("Europe/London", "Europe/Berlin"),
+    "en_US": ("America/Chicago", "America/Denver", "America/Los_Angeles"),
+}
+"""Time zones of the customers who do not live in the shop's own (the portal and emails show them their times)."""
+
+
 @dataclass
 class Story:
     locale: Locale
@@ -135,6 +143,9 @@ class _Teller:
         }
         if r.random() < 0.12:
             values["phones"].append(self.phone())
+        zones = CUSTOMER_ZONES.get(self.loc.code, ())
+        if zones and i % 7 == 3:  # some customers live in another zone than the shop (no draw: the rest is unchanged)
+            values["timezone"] = zones[(i // 7) % len(zones)]
         return {"values": values, "owner": self.pick(self.operators) if r.random() < 0.6 else None,
                 "created": created, "source": "import" if created > WINDOW - 2 * HOUR else "manual"}
 

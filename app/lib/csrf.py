@@ -13,6 +13,7 @@ from litestar import Request
 from litestar.datastructures import Cookie
 from litestar.exceptions import PermissionDeniedException
 
+from app.lib import i18n
 from app.lib.security import constant_time_equals, new_token, sign
 from app.settings import get_settings
 
@@ -57,6 +58,6 @@ async def check(request: Request[Any, Any, Any]) -> None:
         if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
             sent = (await request.form()).get(CSRF_FIELD)
     if not cookie or not sent or not isinstance(sent, str):
-        raise PermissionDeniedException("Missing CSRF token: reload the page and submit the form again.")
+        raise PermissionDeniedException(i18n.gettext("Missing CSRF token: reload the page and submit the form again."))
     if not constant_time_equals(sent, token_for(request)):
-        raise PermissionDeniedException("Invalid CSRF token: reload the page and submit the form again.")
+        raise PermissionDeniedException(i18n.gettext("Invalid CSRF token: reload the page and submit the form again."))

@@ -13,6 +13,7 @@ from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from app.lib import i18n, reqctx
 from app.lib.errors import DomainError, Invalid
+from app.lib.i18n import N_
 from app.lib.templates import render_page
 
 log = structlog.get_logger("app.lib.errors")
@@ -55,13 +56,23 @@ def validation_error_handler(request: Request[Any, Any, Any], exc: ValidationExc
     return Response({"detail": detail, "status_code": 400, "errors": errors}, status_code=400)
 
 
+LITESTAR_DETAILS = (N_("Not Found"), N_("Method Not Allowed"), N_("Unauthorized"), N_("Forbidden"),
+                    N_("Bad Request"), N_("Request Entity Too Large"), N_("Too Many Requests"))
+"""Litestar's own refusals (`NotFoundException()` says "Not Found"): in the catalogues, shown translated."""
+
+
 def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     if exc.status_code >= 500:
         return internal_error_handler(request, exc)
+    detail = exc.detail
+    if detail in LITESTAR_DETAILS:  # a path no route matches never met the tenant middleware: the browser's language
+        language = i18n.current().language if i18n.chosen() else i18n.negotiate(request.headers.get(
+            "accept-language", ""))
+        detail = i18n.translations(language or i18n.DEFAULT_LANGUAGE).gettext(detail)
     if _wants_html(request) and exc.status_code in (401, 403, 404, 405):
-        return render_page(request, "pages/error.html", {"status": exc.status_code, "detail": exc.detail},
+        return render_page(request, "pages/error.html", {"status": exc.status_code, "detail": detail},
                            status_code=exc.status_code)
-    body: dict[str, Any] = {"detail": exc.detail, "status_code": exc.status_code}
+    body: dict[str, Any] = {"detail": detail, "status_code": exc.status_code}
     return Response(body, status_code=exc.status_code, headers=exc.headers)
 
 

@@ -68,6 +68,12 @@ def current() -> Viewer:
     return _viewer.get()
 
 
+def chosen() -> bool:
+    """Whether anyone chose the viewer (a middleware, a job, a mail): false where a request never reached the
+    tenant middleware (e.g. a path no route matches)."""
+    return _viewer.get() is not _DEFAULT
+
+
 @contextlib.contextmanager
 def viewing(language: str | None = None, zone: str | zoneinfo.ZoneInfo | None = None) -> Iterator[Viewer]:
     """Render for this language and zone inside the block (unknown values fall back to the current viewer's)."""

@@ -314,6 +314,11 @@ class ImportKind:
             if state["status"] in FINISHED:
                 return None
             await self.table.update({self.table.status: "running"}).where(self.table.id == import_id)
+            # The refused rows' reasons are stored in the words of whoever started the import (their language, else
+            # the workspace's): the progress page and the errors file show them as written.
+            i18n.switch(await current_uow().connection.fetchval(
+                "SELECT COALESCE(NULLIF((SELECT language FROM app_user WHERE id = $1), ''), "
+                "(SELECT language FROM workspace LIMIT 1), '')", state["created_by"]))
         with tenant_selected(tenant):  # storage keys are checked against the current tenant
             try:
                 _, records = await self.file(state)

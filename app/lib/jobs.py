@@ -30,6 +30,7 @@ from pgqueuer.executors import DatabaseRetryEntrypointExecutor, EntrypointExecut
 from pgqueuer.models import Job
 from pgqueuer.ports.driver import NotifyCallback
 
+from app.lib import i18n
 from app.lib.backoff import Backoff
 from app.lib.db import current_tenant, current_uow, raw_connect
 from app.settings import get_settings
@@ -342,6 +343,7 @@ class Worker:
             assert task is not None
             self._running.add(task)
             token = _stopping.set(self.stopping)
+            viewer = i18n.activate(i18n.Viewer())  # each job starts in English and UTC; it sets its reader's own
             try:
                 await spec.fn(payload)
             except (Interrupted, asyncio.CancelledError) as exc:
@@ -358,6 +360,7 @@ class Worker:
                               tenant=payload.get("tenant"))
                 raise
             finally:
+                i18n.deactivate(viewer)
                 _stopping.reset(token)
                 self._running.discard(task)
 

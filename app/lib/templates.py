@@ -31,6 +31,8 @@ WORDS: dict[str, str] = {
     "completed": N_("completed"), "failed": N_("failed"), "no-answer": N_("no answer"), "canceled": N_("canceled"),
     "initiated": N_("initiated"), "sent": N_("sent"), "delivered": N_("delivered"), "read": N_("read"),
     "received": N_("received"), "undelivered": N_("undelivered"), "disabled": N_("disabled"),
+    # the queue every workspace starts with (conversations migration 01_30): its name until the shop renames it
+    "General": N_("General"),
     # temperatures
     "hot": N_("hot"), "warm": N_("warm"), "cold": N_("cold"),
     # deal stages, custom field types, imports

@@ -435,3 +435,15 @@ async def test_oversized_and_garbage_uploads_on_the_page(fx_client: Any, fx_shop
     resp = await fx_client.post(f"{base}/", data={"_csrf": token}, headers={"accept": "text/html"},
                                 files={"file": ("big.csv", huge, "text/csv")})
     assert resp.status_code == 413 and "20 MB import limit" in resp.text
+
+
+async def test_refused_rows_are_explained_in_the_importers_language(fx_client: Any, fx_shop: ShopFixture) -> None:
+    """The job stores each refusal's reason in the words of whoever started the import (here the workspace's
+    Bulgarian: the owner chose no language of their own); the progress page shows them as stored."""
+    await fx_client.put(api(fx_shop, "/workspace"), json={"language": "bg"}, headers=fx_shop.auth)
+    data = "name,phone,temperature\nИва,+359 88 123 4567,hot\nБоби,12,warm\nДани,+359 88 765 4321,lukewarm\n"
+    done = await _import_through_queue(fx_client, fx_shop, data.encode())
+    assert done["created"] == 1 and [e["row"] for e in done["errors"]] == [3, 4], done
+    assert "не е валиден телефонен номер" in done["errors"][0]["message"]
+    assert "temperature трябва да е една от стойностите: hot, warm, cold (или празно)." == done["errors"][1][
+        "message"]

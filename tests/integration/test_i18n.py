@@ -238,6 +238,8 @@ async def test_built_in_names_are_shown_in_the_readers_language_and_typed_names_
     assert 'Новый → <strong data-status="paid">Оплачено</strong>' in page  # the history too
     board = (await fx_client.get(f"/t/{fx_shop.slug}/deals/", headers=html)).text
     assert "<h2>Лид " in board and "<h2>Выиграна " in board
+    console = (await fx_client.get(f"/t/{fx_shop.slug}/console/", headers=html)).text
+    assert 'data-testid="queue-count-general">Общая: 0<' in console  # the default queue's name
 
     # The customer reads the portal in her own language.
     link = (await fx_client.post(api(fx_shop, f"/orders/{order['id']}/portal"), headers=fx_shop.auth)).json()
@@ -367,3 +369,39 @@ async def test_contact_time_zone_on_card_api_export_import_portal_and_email(
                           headers=fx_other_shop.auth)
     assert (await fx_client.get(api(fx_shop, f"/contacts/{yuki['id']}"), headers=fx_shop.auth)).json()[
         "timezone"] == "Asia/Tokyo"
+
+
+async def test_a_sofia_workspace_shows_its_wall_clock_on_pages_on_both_sides_of_dst(fx_client: Any,
+                                                                                    fx_shop: ShopFixture) -> None:
+    """13:00Z is 15:00 in Sofia in winter and 16:00 in summer, on the orders list a person reads; the API keeps ISO
+    8601 with the offset it was given."""
+    await fx_client.put(api(fx_shop, "/workspace"), json={"timezone": "Europe/Sofia", "language": "bg"},
+                        headers=fx_shop.auth)
+    contact = (await fx_client.post(api(fx_shop, "/contacts"), json={"name": "Ива"}, headers=fx_shop.auth)).json()
+    for number, at in (("W-1", "2026-01-15T13:00:00Z"), ("S-1", "2026-07-15T13:00:00Z"),
+                       ("D-1", "2026-03-29T13:00:00Z")):  # the day summer time begins
+        made = await fx_client.post(api(fx_shop, "/orders"), headers=fx_shop.auth, json={
+            "contact_id": contact["id"], "number": number, "placed_at": at,
+            "items": [{"name": "Мед", "quantity": 1, "unit_price": 500}]})
+        assert made.status_code == 201, made.text
+        assert dt.datetime.fromisoformat(made.json()["placed_at"]) == dt.datetime.fromisoformat(at)
+    await browser_login(fx_client, fx_shop.slug, fx_shop.email, fx_shop.password)
+    listing = (await fx_client.get(f"/t/{fx_shop.slug}/orders/", headers={"accept": "text/html"})).text
+
+    def shown(number: str) -> str:
+        row = listing[listing.index(number):]
+        return row[:row.index("</tr>")]
+
+    assert "<td>15.01.26\u202fг., 15:00</td>" in shown("W-1")
+    assert "<td>15.07.26\u202fг., 16:00</td>" in shown("S-1")
+    assert "<td>29.03.26\u202fг., 16:00</td>" in shown("D-1")
+
+
+async def test_the_frameworks_own_refusals_speak_the_callers_language(fx_client: Any, fx_shop: ShopFixture) -> None:
+    nope = await fx_client.get(api(fx_shop, "/no-such-thing"), headers={**fx_shop.auth, "accept-language": "ru"})
+    assert nope.status_code == 404 and nope.json()["detail"] == "Не найдено"
+    anonymous = await fx_client.get(api(fx_shop, "/contacts"), headers={"accept-language": "bg"})
+    assert anonymous.status_code == 401 and anonymous.json()["detail"].startswith("Първо влезте"), anonymous.text
+    forged = await fx_client.post(f"/t/{fx_shop.slug}/login", data={"email": fx_shop.email, "password": "x"},
+                                  headers={"accept-language": "ru"})
+    assert forged.status_code == 403 and "CSRF-токена" in forged.json()["detail"], forged.text
