@@ -61,7 +61,7 @@ FROM unnest($1::int[]) AS c(id)
 LEFT JOIN ws_seen s ON s.conversation = c.id AND s."user" = $2
 LEFT JOIN interaction i ON (i.links ->> 'conversation_id') = c.id::text AND i.direction = 'in'
      AND i.occurred_at > coalesce(s.seen_at, '-infinity'::timestamptz)
-     AND (i.payload ->> 'event') IS DISTINCT FROM 'queued'
+     AND NOT (i.channel IN ('sms', 'email') AND (i.payload ->> 'event') IS NOT DISTINCT FROM 'queued')
 GROUP BY c.id
 """
 
@@ -97,9 +97,11 @@ async def mark_seen(actor: Principal, conversation_id: int) -> None:
 
 # -- the thread ------------------------------------------------------------------------------------------------
 
-_NOT_A_MARKER = "NOT (channel IN ('sms', 'email', 'chat') AND payload ->> 'event' IS NOT DISTINCT FROM 'queued')"
-"""A written conversation's "queued" marker repeats its first message; a call's is the call's only trace until it
-ends, so it stays."""
+MARKED_TWICE = ("sms", "email")
+"""Channels whose first message is recorded twice: as the conversation's "queued" marker and as the message itself
+(receive_inbound, email threading). The thread drops the marker; a chat's first message and a call exist only as
+their marker, so those stay."""
+_NOT_A_MARKER = "NOT (channel IN ('sms', 'email') AND payload ->> 'event' IS NOT DISTINCT FROM 'queued')"
 
 
 def _cursor(row: dict[str, Any]) -> str:
@@ -145,7 +147,7 @@ async def thread_item(interaction_id: int) -> dict[str, Any] | None:
         load_json=True)
     if row is None or row["channel"] not in THREAD_CHANNELS:
         return None
-    if row["channel"] in ("sms", "email", "chat") and (row["payload"] or {}).get("event") == "queued":
+    if row["channel"] in MARKED_TWICE and (row["payload"] or {}).get("event") == "queued":
         return None
     return row
 

@@ -67,7 +67,9 @@
   }
   function click(selector) {
     var el = document.querySelector(selector);
-    if (el) el.click();
+    if (!el) return;
+    if (window.htmx) window.htmx.process(el);  // pressed right after a swap, before htmx settled the new pane
+    el.click();
   }
   var actions = {
     j: function () { move(1); },
