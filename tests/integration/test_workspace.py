@@ -285,3 +285,26 @@ async def test_new_messages_and_mentions_arrive_live(
     assert "Owner mentioned you" in frames[-1].text
     for sock in (owner, mentioned):
         await sock.close()
+
+
+async def test_the_demo_operator_finds_conversations_with_history_and_a_mention(fx_client: Any) -> None:
+    from app import demo
+    from app.lib.db import resolve_active
+
+    await demo.ensure_demo()
+    tenant = await resolve_active(demo.DEMO_SLUG)
+    async with tenant_context(tenant):
+        operator = await User.select().where(User.email == demo.DEMO_OPERATOR[0]).first()
+        me = Principal(user_id=operator["id"], email=operator["email"], name=operator["name"], role=operator["role"],
+                       via="session", credential_id=0)
+        listed = await services.left_list(me)
+        assert listed["mine"] and listed["waiting"]
+        mentions = await services.mentions(me.user_id)
+        assert len(mentions) == 1 and mentions[0]["conversation_id"] in [c["id"] for c in listed["mine"]]
+        items, _ = await services.thread(listed["mine"][0]["contact_id"])
+        assert len(items) >= 2
+    await browser_login(fx_client, demo.DEMO_SLUG, *demo.DEMO_OPERATOR)
+    home = await fx_client.get(f"/t/{demo.DEMO_SLUG}/", headers={"accept": "text/html"})
+    assert 'data-testid="open-workspace"' in home.text and 'data-testid="nav-workspace"' in home.text
+    panel = await fx_client.get(f"/t/{demo.DEMO_SLUG}/workspace/mentions")
+    assert 'data-testid="ws-mention"' in panel.text
