@@ -8,6 +8,7 @@ from typing import Any
 from app import channels
 from app.accounts import services as accounts
 from app.accounts.services import Principal
+from app.conversations import services as conversations
 from app.lib.db import TenantRef, tenant_context
 from app.lib.errors import NotFound
 from app.lib.templates import render_text
@@ -36,6 +37,23 @@ async def left_list(event: Event, tenant: TenantRef, user: Principal) -> str | N
         return None
     ctx = await services.left_list(user)
     return render_text("_partials/ws_list.html", {**ctx, "tenant": tenant, "user": user, "oob": True})
+
+
+@renders("call.updated", "queue.item_taken", "queue.item_removed", "queue.item_added")
+async def conversation_state(event: Event, tenant: TenantRef, user: Principal) -> str | None:
+    """The open conversation's status badge and, for a call, its controls (ringing, in progress, on hold, ended),
+    for whoever may see it; pages without that conversation open ignore the fragment."""
+    try:
+        row = await services.conversation_for(user, int(event.data["conversation_id"]))
+    except NotFound:
+        return None
+    ctx: dict[str, Any] = {"conv": row, "tenant": tenant, "user": user, "oob": True}
+    extras = channels.get(row["channel"]).console_extras
+    if row["channel"] == "call" and extras is not None:
+        ctx.update(await extras({"waiting": [row] if row["status"] == "waiting" else [],
+                                 "mine": [row] if row["assigned_to_id"] == user.user_id else []}))
+        ctx["queues"] = [q for q in await conversations.queues() if conversations.visible(q, user)]
+    return render_text("_partials/ws_call.html", ctx)
 
 
 @renders("workspace.typing")

@@ -128,7 +128,9 @@ async def test_operator_handles_sms_chat_and_call_from_one_screen(
     leg = await sim.answer(OPERATOR_PHONE, within=15)
     assert call.bridged_to == leg.sid
     await expect(main.get_by_test_id("ws-status")).to_have_attribute("data-status", "active")
+    await expect(main.get_by_test_id("ws-call").get_by_test_id("hang-up")).to_be_visible()
     await sim.hangup(call.sid)
+    await expect(main.get_by_test_id("call-status")).to_have_text("completed")  # pushed by call.updated
     await main.get_by_test_id("ws-wrapup-code").fill("resolved")
     await main.get_by_test_id("ws-wrapup").click()
     await expect(main.get_by_test_id("ws-status")).to_have_attribute("data-status", "closed")
