@@ -10,7 +10,7 @@ from app.workspace.views import WorkspaceViews
 DOMAIN = Domain(
     name="workspace",
     routes=(WorkspaceApi, WorkspaceViews),
-    renderers=(live.thread_item, live.left_list, live.conversation_state, live.typing, live.mentioned),
+    renderers=(live.thread_item, live.delivery, live.left_list, live.conversation_state, live.typing, live.mentioned),
     piccolo_app="app.workspace.piccolo_app",
     events=events,
     socket_messages={"typing": live.on_typing},

@@ -30,6 +30,19 @@ async def thread_item(event: Event, tenant: TenantRef, user: Principal) -> str |
     return f'<div hx-swap-oob="beforeend:#ws-thread-{item["contact_id"]}">{html}</div>'
 
 
+@renders("message.status_changed")
+async def delivery(event: Event, tenant: TenantRef, user: Principal) -> str | None:
+    """Sent, delivered, failed: the client's newest outbound items of the open thread, replaced in place."""
+    if f"contact:{event.data.get('contact_id')}" not in event.channels:
+        return None
+    items, _ = await services.thread(int(event.data["contact_id"]), limit=10)
+    items = [i for i in items if i["direction"] == "out"]
+    if not items:
+        return None
+    return render_text("_partials/ws_thread_items.html", {"items": items, "tenant": tenant, "user": user,
+                                                          "oob_each": True})
+
+
 @renders("queue.item_added", "queue.item_taken", "queue.item_removed", "interaction.created")
 async def left_list(event: Event, tenant: TenantRef, user: Principal) -> str | None:
     """The queue and my conversations with fresh unread counts."""

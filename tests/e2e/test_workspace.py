@@ -85,7 +85,16 @@ async def test_operator_handles_sms_chat_and_call_from_one_screen(
     await page.keyboard.press("Control+Enter")
     await expect(main.get_by_test_id("ws-flash")).to_contain_text("Sent.")
     await expect(main.get_by_test_id("ws-thread")).to_contain_text("Yes, it left this morning.")  # pushed live
+    sent = main.get_by_test_id("ws-item-msg").filter(has_text="Yes, it left this morning.")
+    await expect(sent.locator(".status")).to_have_attribute("data-status", "delivered")  # the status callback
     await still_in_the_workspace()
+    # @ in a note lists teammates; Tab completes the handle.
+    await main.get_by_test_id("ws-note-body").click()
+    await page.keyboard.type("@ow")
+    await expect(main.get_by_test_id("ws-mention-option")).to_have_text(["owner"])  # the signed-up owner is called so
+    await page.keyboard.press("Tab")
+    await expect(main.get_by_test_id("ws-note-body")).to_have_value("@owner ")
+    await main.get_by_test_id("ws-note-body").fill("")
 
     # 2. A web chat from the same client (the visitor leaves her phone): one thread across channels.
     async with httpx.AsyncClient(base_url=server.url, timeout=30, trust_env=False,
