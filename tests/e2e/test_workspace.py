@@ -88,6 +88,10 @@ async def test_operator_handles_sms_chat_and_call_from_one_screen(
     sent = main.get_by_test_id("ws-item-msg").filter(has_text="Yes, it left this morning.")
     await expect(sent.locator(".status")).to_have_attribute("data-status", "delivered")  # the status callback
     await still_in_the_workspace()
+    # The client writes again while the conversation is on screen: it appears, and counts as read.
+    sim.send_sms(CUSTOMER, NUMBER, "Great, thanks!")
+    await expect(main.get_by_test_id("ws-thread")).to_contain_text("Great, thanks!")
+    await expect(item.get_by_test_id("ws-unread")).to_have_count(0)
     # @ in a note lists teammates; Tab completes the handle.
     await main.get_by_test_id("ws-note-body").click()
     await page.keyboard.type("@ow")

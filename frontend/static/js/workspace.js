@@ -127,6 +127,34 @@
     }
     if (el && el.classList && el.classList.contains("ws-thread")) { el.scrollTop = el.scrollHeight; }
   });
+  /* A message that arrives in the conversation on screen is read: tell the server, then refresh the list's counts. */
+  var readTimer = null;
+  function csrf() {
+    try { return JSON.parse(document.body.getAttribute("hx-headers") || "{}")["X-CSRF-Token"] || ""; }
+    catch (e) { return ""; }
+  }
+  function markRead() {
+    var main = document.getElementById("ws-main");
+    var id = main && main.getAttribute("data-conversation-id");
+    var slug = document.querySelector("[data-slug]");
+    if (!id || !slug || document.visibilityState !== "visible") return;
+    var base = "/t/" + slug.getAttribute("data-slug");
+    fetch(base + "/api/v1/workspace/conversations/" + id + "/read", {
+      method: "POST", credentials: "same-origin", headers: { "X-CSRF-Token": csrf() },
+    }).then(function (r) {
+      if (r.ok && window.htmx) {
+        window.htmx.ajax("GET", base + "/workspace/list?selected=" + id, { target: "#ws-list", swap: "outerHTML" });
+      }
+    }).catch(function () { /* the count stays until the conversation is opened again */ });
+  }
+  document.addEventListener("htmx:oobAfterSwap", function (e) {
+    var el = e.detail && e.detail.target;
+    if (el && el.classList && el.classList.contains("ws-thread")) {
+      clearTimeout(readTimer);
+      readTimer = setTimeout(markRead, 700);
+    }
+  });
+
   /* A new item pushed into the open thread scrolls it; a reply's own item may also come twice (push + replay). */
   document.addEventListener("htmx:oobAfterSwap", function () {
     var seen = {};
