@@ -192,7 +192,7 @@ async def reply(actor: Principal, conversation_id: int, *, channel: str, body: s
     row = await conversation_for(actor, conversation_id)
     channel = channel or row["channel"]
     if channel not in REPLY_CHANNELS:
-        raise Invalid(f"Reply by {', '.join(REPLY_CHANNELS)}; a call is placed with Call back.", field="channel")
+        raise Invalid("Reply by SMS, email or chat; a call is placed with Call back.", field="channel")
     if not (body or "").strip():
         raise Invalid("Write the reply first.", field="body")
     card = await contacts.get(row["contact_id"]) if row["contact_id"] else None

@@ -87,7 +87,7 @@ class WorkspaceViews(Controller):
         return render_page(request, "_partials/ws_main.html", ctx, status_code=status)
 
     @get("/list")
-    async def list(self, request: Req, selected: FromQuery[int | None] = None) -> Template:
+    async def list_panel(self, request: Req, selected: FromQuery[int | None] = None) -> Template:
         ctx = await services.left_list(request.user)
         return render_page(request, "_partials/ws_list.html", {**ctx, "selected": selected})
 

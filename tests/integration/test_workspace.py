@@ -303,6 +303,9 @@ async def test_the_demo_operator_finds_conversations_with_history_and_a_mention(
         assert len(mentions) == 1 and mentions[0]["conversation_id"] in [c["id"] for c in listed["mine"]]
         items, _ = await services.thread(listed["mine"][0]["contact_id"])
         assert len(items) >= 2
+    from realtime.runtime import ensure_started
+
+    await ensure_started()  # the home page reads presence (the app's lifespan is not run here)
     await browser_login(fx_client, demo.DEMO_SLUG, *demo.DEMO_OPERATOR)
     home = await fx_client.get(f"/t/{demo.DEMO_SLUG}/", headers={"accept": "text/html"})
     assert 'data-testid="open-workspace"' in home.text and 'data-testid="nav-workspace"' in home.text
