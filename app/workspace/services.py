@@ -59,7 +59,8 @@ _UNREAD_SQL = """
 SELECT c.id, count(i.id) AS unread
 FROM unnest($1::int[]) AS c(id)
 LEFT JOIN ws_seen s ON s.conversation = c.id AND s."user" = $2
-LEFT JOIN interaction i ON (i.links ->> 'conversation_id') = c.id::text AND i.direction = 'in'
+LEFT JOIN interaction i ON i.links ? 'conversation_id' AND (i.links ->> 'conversation_id') = c.id::text
+     AND i.direction = 'in'
      AND i.occurred_at > coalesce(s.seen_at, '-infinity'::timestamptz)
      AND NOT (i.channel IN ('sms', 'email') AND (i.payload ->> 'event') IS NOT DISTINCT FROM 'queued')
 GROUP BY c.id
