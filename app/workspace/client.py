@@ -50,7 +50,7 @@ async def order_of(row: dict[str, Any], order_id: int) -> dict[str, Any]:
     """One of the conversation's client's orders (NotFound for anyone else's)."""
     order = await orders.get(order_id)
     if not row["contact_id"] or order["contact_id"] != row["contact_id"]:
-        raise NotFound(f"No order {order_id}.")
+        raise NotFound("No order %(order_id)s.", order_id=order_id)
     return order
 
 

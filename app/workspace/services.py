@@ -49,7 +49,7 @@ async def conversation_for(actor: Principal, conversation_id: int) -> dict[str, 
     """The conversation, or NotFound (the same answer as for a missing one) when the actor may not open it."""
     row = await conversations.get(conversation_id)
     if not may_open(actor, row, await conversations.visible_queue_ids(actor)):
-        raise NotFound(f"No conversation {conversation_id}.")
+        raise NotFound("No conversation %(conversation_id)s.", conversation_id=conversation_id)
     return row
 
 
@@ -211,9 +211,9 @@ async def reply(actor: Principal, conversation_id: int, *, channel: str, body: s
     target = conversation_id if channel == row["channel"] else None
     if channel == "chat" and target is None:
         target = await _open_conversation_on(int(row["contact_id"]), "chat")
-    if channel == "email" and (subject or attachments or row["channel"] != "email"):
-        # An email with a subject or files, or one that starts a thread from another channel, needs more than
-        # the channel's send(body): the workspace sits above every channel and composes it itself.
+    if channel == "email" and (attachments or row["channel"] != "email"):
+        # An email with files, or one that starts a thread from another channel, needs more than the channel's
+        # send(body, subject=): the workspace sits above every channel and composes it itself.
         return await outbound.compose(actor, int(row["contact_id"]), {
             "body": body, "subject": subject or _subject_for(row), "conversation_id": conversation_id,
             "attachments": attachments})
@@ -221,6 +221,8 @@ async def reply(actor: Principal, conversation_id: int, *, channel: str, body: s
         return await sms.send(actor, int(row["contact_id"]), body, None, links={"conversation_id": conversation_id})
     send = channels.get(channel).send
     assert send is not None and target is not None
+    if channel == "email":
+        return await send(actor, target, body, subject=subject)
     return await send(actor, target, body)
 
 
