@@ -311,3 +311,44 @@ async def test_the_demo_operator_finds_conversations_with_history_and_a_mention(
     assert 'data-testid="open-workspace"' in home.text and 'data-testid="nav-workspace"' in home.text
     panel = await fx_client.get(f"/t/{demo.DEMO_SLUG}/workspace/mentions")
     assert 'data-testid="ws-mention"' in panel.text
+
+
+async def test_a_chat_answered_by_email_with_a_file_sends_it_and_keeps_it_on_the_card(
+    fx_client: Any, fx_shop: ShopFixture
+) -> None:
+    from tests.conftest import free_port, run_jobs_until
+    from tests.integration.email_kit import Mailbox, configure, smtp_server
+
+    box = Mailbox()
+    server = smtp_server(box, free_port())
+    server.start()
+    try:
+        await configure(fx_client, fx_shop, server.port)
+        contact_id = await _contact(fx_client, fx_shop)
+        async with tenant_context(fx_shop.tenant):
+            conv = await conversations.open_conversation(channel="chat", contact_id=contact_id,
+                                                         subject="Web chat: send me the invoice")
+        await browser_login(fx_client, fx_shop.slug, fx_shop.email, fx_shop.password)
+        base = f"/t/{fx_shop.slug}/workspace/{conv['id']}"
+        token = await csrf_from(fx_client, base)
+        await fx_client.post(f"{base}/take", headers={"X-CSRF-Token": token, "HX-Request": "true"})
+        pdf = b"%PDF-1.4\n% invoice\n"
+        sent = await fx_client.post(f"{base}/reply", headers={"X-CSRF-Token": token},
+                                    data={"channel": "email", "body": "Here it is.", "subject": "Your invoice"},
+                                    files={"file": ("invoice.pdf", pdf, "application/pdf")})
+        assert sent.status_code == 200 and "Sent." in sent.text, sent.text
+
+        async def delivered() -> bool:
+            return bool(box.messages)
+
+        await run_jobs_until(delivered)
+        [msg] = box.messages
+        assert msg["Subject"] == "Your invoice" and msg["To"] == "mara@example.com"
+        [part] = list(msg.iter_attachments())
+        assert part.get_filename() == "invoice.pdf" and part.get_content() == pdf
+        thread = (await fx_client.get(f"/t/{fx_shop.slug}/api/v1/workspace/conversations/{conv['id']}")).json()
+        assert [i["channel"] for i in thread["items"]][-2:] == ["file", "email"]
+        files = await fx_client.get(f"/t/{fx_shop.slug}/contacts/{contact_id}/files/")
+        assert "invoice.pdf" in files.text
+    finally:
+        server.stop()
