@@ -30,7 +30,9 @@ from app.lib.jobs import JobSpec
 from app.onboarding.domain import DOMAIN as ONBOARDING
 from app.orders.domain import DOMAIN as ORDERS
 from app.timeline.domain import DOMAIN as TIMELINE
+from app.workspace.domain import DOMAIN as WORKSPACE
 from realtime import durable, render
+from realtime import views as sockets
 from realtime.domain import DOMAIN as REALTIME
 from telephony.domain import DOMAIN as TELEPHONY
 from tenants.domain import DOMAIN as TENANTS
@@ -54,6 +56,7 @@ DOMAINS: tuple[Domain, ...] = (
     CHAT,
     HOME,
     ONBOARDING,
+    WORKSPACE,
     SPINE,
 )
 
@@ -96,6 +99,8 @@ def install() -> None:
             merge.register(step)
         for extra in domain.console_extras:
             console.register_extra(extra)
+        for key, handler in domain.socket_messages.items():
+            sockets.register_message(key, handler)
     durable.declare_listeners(listeners())
 
 

@@ -2,13 +2,15 @@
 
 Client messages are JSON objects (the htmx ws extension sends form fields this way):
 `{"last_id": N}` as the first message when the URL carried none, `{"presence": "busy"}`,
-`{"watch": "contact:12"}` / `{"unwatch": "contact:12"}` for an open card.
+`{"watch": "contact:12"}` / `{"unwatch": "contact:12"}` for an open card, and the keys domains declare in their
+manifest's `socket_messages` (`{"typing": 42}` from the workspace's reply box).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
@@ -26,6 +28,18 @@ from realtime.sockets import json_frames, stop_reader
 from realtime.viewer import Viewer
 
 log = structlog.get_logger(__name__)
+
+MessageHandler = Callable[[TenantRef, Viewer, Any], Awaitable[None]]
+_MESSAGES: dict[str, MessageHandler] = {}
+"""More client message keys, each with its handler (a domain's manifest declares them; app.domains registers)."""
+
+
+def register_message(key: str, fn: MessageHandler) -> None:
+    """Handle `{key: value}` frames from console sockets with `fn(tenant, user, value)` (idempotent)."""
+    if key in ("last_id", "presence", "watch", "unwatch") or _MESSAGES.get(key, fn) is not fn:
+        raise ValueError(f"socket message {key!r} is handled already")
+    _MESSAGES[key] = fn
+
 
 HELLO_WAIT = 1.0
 """Seconds to wait for a first `{"last_id": N}` message when the URL did not carry `last_id`."""
@@ -93,6 +107,12 @@ async def _serve(socket: WebSocket[Any, Any, Any], tenant: TenantRef, user: View
         topic = msg.get("unwatch")
         if isinstance(topic, str) and topic.split(":", 1)[0] in ("contact", "order"):
             await feed.remove_topics(conn, {topic})
+        for key, handler in _MESSAGES.items():
+            if key in msg:
+                try:
+                    await handler(tenant, user, msg[key])
+                except Exception:  # a broken handler must not end the socket
+                    log.exception("socket_message_failed", key=key)
 
     receiver = asyncio.create_task(receive())
     code: int | None = 0

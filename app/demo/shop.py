@@ -14,6 +14,8 @@ from app.audit import services as audit
 from app.audit.tables import AuditEntry
 from app.chat import services as chat
 from app.chat.tables import ChatSettings
+from app.contacts.tables import Note
+from app.conversations.tables import Conversation
 from app.deals import services as deals
 from app.demo.seed import Writer
 from app.demo.story import tell
@@ -23,6 +25,8 @@ from app.lib.clock import now
 from app.lib.db import TenantRef, current_uow, resolve_active, tenant_context
 from app.lib.security import hash_password
 from app.orders import pipeline
+from app.timeline import services as timeline
+from app.workspace.tables import Mention
 from telephony import config
 from telephony.tables import TwilioConfig
 from tenants import services as tenants
@@ -102,12 +106,34 @@ async def seed_shop(tenant: TenantRef, *, seed: int = DEFAULT_SEED, locale: str 
         await w.notes()
         await Talk(w, DEMO_NUMBER, DEMO_SHOP_EMAIL).write()
         items = await w.timeline()
+        await _mention_for_the_operator(users, anchor)
         await audit.record(SEEDED, actor_id=owner.user_id, actor=owner.email, target_type="tenant",
                            target_id=tenant.slug, detail={
                                "seed": seed, "locale": locale, "anchor": anchor.isoformat(), "version": STORY_VERSION,
                                "contacts": len(story.contacts), "orders": len(story.orders), "deals": len(story.deals),
                                "conversations": len(story.threads), "timeline_items": items})
     return True
+
+
+async def _mention_for_the_operator(users: dict[str, dict[str, Any]], anchor: dt.datetime) -> None:
+    """The supervisor's note with an @mention of the demo operator on their first open conversation: the operator's
+    home and workspace show a mention to follow up from the first sign-in."""
+    operator, supervisor = users[DEMO_OPERATOR[0]], users[DEMO_SUPERVISOR[0]]
+    conv = await Conversation.select(Conversation.id, Conversation.contact).where(
+        (Conversation.assigned_to == operator["id"]) & (Conversation.status == "active")
+        & Conversation.contact.is_not_null()).order_by(Conversation.id).first()
+    if conv is None:
+        return
+    at = anchor - dt.timedelta(minutes=12)
+    handle = ".".join(operator["name"].lower().split())
+    body = f"@{handle} this client asked twice already; please check their last order before replying."
+    note = await Note.insert(Note(contact=conv["contact"], body=body, author=supervisor["id"], created_at=at)
+                             ).returning(Note.id)
+    await timeline.record(conv["contact"], "note", "internal", body[:140], payload={"body": body},
+                          links={"note_id": note[0]["id"]}, actor_type="user", actor_id=supervisor["id"],
+                          actor_label=supervisor["name"], occurred_at=at)
+    await Mention.insert(Mention(user=operator["id"], by_user=supervisor["id"], conversation=conv["id"],
+                                 note_id=note[0]["id"], created_at=at))
 
 
 async def _team() -> dict[str, dict[str, Any]]:

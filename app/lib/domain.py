@@ -53,3 +53,6 @@ class Domain:
     """Dotted path of the Piccolo app with the domain's tables and migrations."""
     events: ModuleType | tuple[ModuleType, ...] | None = None
     """The module (or modules) that declare the domain's events (realtime.events.declare)."""
+    socket_messages: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    """Client message keys of the console socket this domain answers: {"typing": fn(tenant, user, value)}
+    (realtime.views.register_message)."""

@@ -1,0 +1,1 @@
+"""The operator's workspace: the conversation, the client and the next step on one three-pane screen."""
