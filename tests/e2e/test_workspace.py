@@ -139,11 +139,13 @@ async def test_operator_handles_sms_chat_and_call_from_one_screen(
     await expect(main.get_by_test_id("ws-channel")).to_have_text("call")
     await main.get_by_test_id("ws-take").click()
     leg = await sim.answer(OPERATOR_PHONE, within=15)
-    assert call.bridged_to == leg.sid
+    # Calls run as Twilio Conferences: the caller and the operator's leg are in one started conference.
+    await sim.until(lambda: sim.conferences.together(call.sid, leg.sid) is not None, what="the conference")
     await expect(main.get_by_test_id("ws-status")).to_have_attribute("data-status", "active")
     await expect(main.get_by_test_id("ws-call").get_by_test_id("hang-up")).to_be_visible()
+    await expect(main.get_by_test_id("call-status")).to_have_text("in progress")  # pushed by call.updated
     await sim.hangup(call.sid)
-    await expect(main.get_by_test_id("call-status")).to_have_text("completed")  # pushed by call.updated
+    await expect(main.get_by_test_id("call-status")).to_have_text("ended")  # pushed by call.updated
     await main.get_by_test_id("ws-wrapup-code").fill("resolved")
     await main.get_by_test_id("ws-wrapup").click()
     await expect(main.get_by_test_id("ws-status")).to_have_attribute("data-status", "closed")
