@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-from app.conversations import events, live, message_events, services
+from app.conversations import actions, events, live, message_events, services
+from app.conversations.actions_api import ConversationActionsApi
+from app.conversations.actions_views import BlockedSettingsViews, ConversationActionViews
 from app.conversations.api import ConversationsApi
 from app.conversations.settings_views import QueueSettingsViews
 from app.conversations.views import ConsoleViews
 from app.lib.domain import Domain
+from app.lib.jobs import JobSpec
 
 DOMAIN = Domain(
     name="conversations",
-    routes=(ConversationsApi, ConsoleViews, QueueSettingsViews),
+    routes=(ConversationsApi, ConsoleViews, QueueSettingsViews, ConversationActionsApi, ConversationActionViews,
+            BlockedSettingsViews),
+    jobs={actions.WAKE_JOB: JobSpec(actions.wake)},
     renderers=(live.console_panels,),
     merge_steps=(services.MERGE_STEP,),
     piccolo_app="app.conversations.piccolo_app",

@@ -11,7 +11,8 @@ from realtime.events import Event
 
 
 @renders("queue.item_added", "queue.item_taken", "queue.item_removed", "presence.changed", "user.updated",
-         "call.updated")
+         "call.updated", "conversation.assigned", "conversation.snoozed", "conversation.reopened",
+         "conversation.closed", "conversation.merged")
 async def console_panels(event: Event, tenant: TenantRef, user: Principal) -> str:
     """Re-render every panel for this user (reloaded inside the tenant's unit of work: counts, mine, team)."""
     ctx = await panel_context(tenant, user)

@@ -35,6 +35,10 @@ class ConversationOut(msgspec.Struct):
     closed_at: dt.datetime | None
     wrapup_code: str
     wrapup_note: str
+    snoozed_until: dt.datetime | None = None
+    """While `snoozed`: when it comes back by itself."""
+    merged_into: int | None = None
+    """On a conversation merged into another: the survivor's id."""
 
 
 class TransferIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -85,3 +89,44 @@ class StatsOut(msgspec.Struct):
     waiting: int
     longest_wait_seconds: int
     handled_today: int
+
+
+# -- conversation actions ------------------------------------------------------------------------------------------
+
+class AssignIn(msgspec.Struct, forbid_unknown_fields=True):
+    """Either a colleague who sees the conversation's queue (it becomes theirs) or another queue (it waits there)."""
+
+    user_id: Id | None = None
+    queue: str | None = None
+
+
+class SnoozeIn(msgspec.Struct, forbid_unknown_fields=True):
+    until: dt.datetime
+    """ISO 8601 with its UTC offset (2026-12-01T09:00:00+02:00); at most a year ahead."""
+
+
+class CloseIn(msgspec.Struct, forbid_unknown_fields=True):
+    note: str = ""
+
+
+class MergeIn(msgspec.Struct, forbid_unknown_fields=True):
+    other_id: Id
+    """The conversation merged into this one (the same client's); it is closed with a pointer here."""
+
+
+class BlockIn(msgspec.Struct, forbid_unknown_fields=True):
+    """An address, or a conversation whose sender is blocked (its open conversations close)."""
+
+    address: str | None = None
+    conversation_id: Id | None = None
+    reason: str = ""
+
+
+class BlockedOut(msgspec.Struct):
+    id: int
+    address: str
+    kind: str
+    reason: str
+    blocked_by_id: int | None
+    blocked_by_name: str | None
+    created_at: dt.datetime

@@ -12,7 +12,7 @@ from app.accounts.tables import User
 from app.audit import services as audit
 from app.contacts.tables import Contact
 from app.conversations import events
-from app.conversations.tables import Conversation, Queue
+from app.conversations.tables import BlockedAddress, Conversation, Queue
 from app.lib import i18n
 from app.lib.clock import now
 from app.lib.db import current_uow
@@ -107,7 +107,7 @@ COLUMNS = (Conversation.id, Conversation.contact.as_alias("contact_id"), Convers
     Conversation.from_address, Conversation.assigned_to.as_alias("assigned_to_id"),
     Conversation.assigned_to.name.as_alias("assigned_to_name"), Conversation.external_ref, Conversation.created_at,
     Conversation.taken_at, Conversation.ended_at, Conversation.closed_at, Conversation.wrapup_code,
-    Conversation.wrapup_note)
+    Conversation.wrapup_note, Conversation.snoozed_until, Conversation.merged_into)
 
 
 async def get(conversation_id: int) -> dict[str, Any]:
@@ -129,6 +129,9 @@ async def open_conversation(*, channel: str, queue_key: str = "general", contact
         raise Invalid("No contact %(contact_id)s.", field="contact_id", contact_id=contact_id)
     if len(subject) > 300:
         raise Invalid("The subject must be at most 300 characters.", field="subject")
+    if from_address and await is_blocked(from_address):
+        return await _open_blocked(channel=channel, queue_id=queue["id"], contact_id=contact_id, subject=subject,
+                                   from_address=from_address, external_ref=external_ref)
     rows = await Conversation.insert(Conversation(
         contact=contact_id, channel=channel, queue=queue["id"], subject=subject.strip(), from_address=from_address,
         external_ref=external_ref)).returning(Conversation.id)
@@ -161,18 +164,28 @@ async def receive_inbound(channel: str, contact_id: int | None, *, summary: str,
     `thread` says which conversation: BY_CONTACT (SMS) the contact's open one on this channel; a channel that
     threads by its own keys (email headers, a chat session) passes the conversation it found, or None for a new
     one. `record_on_open=False` when the message is the new conversation's own "queued" item (a chat's first
-    line is its subject) rather than a second item beside it."""
+    line is its subject) rather than a second item beside it.
+
+    A snoozed conversation the message joins wakes up; a blocked sender's message joins nothing open and opens
+    no queue item: it is kept in a closed conversation of its own (services.open_conversation)."""
     conversation_id = None if thread is BY_CONTACT else thread
-    if thread is BY_CONTACT and contact_id is not None:
+    blocked = bool(from_address) and await is_blocked(from_address)
+    if blocked:
+        conversation_id = None
+    elif thread is BY_CONTACT and contact_id is not None:
         open_row = await Conversation.select(Conversation.id).where(
             (Conversation.contact == contact_id) & (Conversation.channel == channel)
-            & Conversation.status.is_in(["waiting", "active"])).order_by(Conversation.id, ascending=False).first()
+            & Conversation.status.is_in(["waiting", "active", "snoozed"])).order_by(
+            Conversation.id, ascending=False).first()
         conversation_id = open_row["id"] if open_row else None
     opened = conversation_id is None
+    if not opened:
+        await customer_wrote(conversation_id)
     if conversation_id is None:
         row = await open_conversation(channel=channel, contact_id=contact_id, from_address=from_address,
                                       subject=subject, external_ref=external_ref)
         conversation_id = row["id"]
+        opened = not blocked  # a blocked sender's conversation may be an earlier one: the message gets its own item
     interaction_id = None
     if contact_id is not None and (record_on_open or not opened):
         interaction_id = await timeline.record(contact_id, channel, "in", summary, actor_type="customer",
@@ -310,3 +323,78 @@ async def _reassign_contact(source: int, target: int) -> int:
 
 
 MERGE_STEP = MergeStep("conversations", _reassign_contact, tables=("conversation",))
+
+
+# -- snoozed and closed conversations come back; blocked senders open nothing ----------------------------------
+
+async def return_to_work(conversation_id: int, *, from_status: str, reason: str, actor: Principal | None = None,
+                         due: Any = None) -> dict[str, Any] | None:
+    """A snoozed or closed conversation comes back where it was: to its operator when they are still active, else
+    waiting in its queue. One UPDATE decides (a wake-up job and a customer's message at once: one wins). `due`: only
+    if its snooze ended by then (a later snooze keeps it asleep). None when it was not in `from_status`."""
+    back = await current_uow().connection.fetchrow(
+        "UPDATE conversation c SET status = CASE WHEN u.id IS NULL THEN 'waiting' ELSE 'active' END, "
+        "assigned_to = u.id, taken_at = CASE WHEN u.id IS NULL THEN NULL ELSE c.taken_at END, snoozed_until = NULL, "
+        "closed_at = NULL FROM conversation old LEFT JOIN app_user u ON u.id = old.assigned_to AND u.status = 'active' "
+        "WHERE c.id = $1 AND old.id = c.id AND c.status = $2 AND c.merged_into IS NULL "
+        "AND ($3::timestamptz IS NULL OR c.snoozed_until <= $3) RETURNING c.id", conversation_id, from_status, due)
+    if back is None:
+        return None
+    row = await get(conversation_id)
+    if row["contact_id"]:
+        summary = {"snooze_ended": "Snooze ended", "customer_wrote": "The customer wrote: back from snooze"}.get(
+            reason, "Reopened")
+        await timeline.record(row["contact_id"], "system", "internal", summary, links={"conversation_id": row["id"]},
+                              actor_type="user" if actor else "system", actor_id=actor.user_id if actor else None,
+                              actor_label=actor.label if actor else "", payload={"event": "reopened", "reason": reason})
+    await emit(events.CONVERSATION_REOPENED, **events.about(row), reason=reason,
+               user_id=actor.user_id if actor else None)
+    return row
+
+
+async def customer_wrote(conversation_id: int) -> None:
+    """Every inbound path that joins an open conversation calls this: a snoozed one wakes up early."""
+    await return_to_work(conversation_id, from_status="snoozed", reason="customer_wrote")
+
+
+def address_key(address: str) -> tuple[str, str]:
+    """The blocked-address form of what a customer wrote from, and its kind: E.164 digits for phones, lowercase
+    e-mail addresses, anything else (a chat visitor's label) lowercased."""
+    text = (address or "").strip()
+    if "@" in text:
+        return text.lower(), "email"
+    digits = "".join(ch for ch in text if ch.isdigit())
+    if digits and len(digits) >= 5 and all(ch.isdigit() or ch in "+-() ." for ch in text):
+        return "+" + digits if text.startswith("+") else digits, "phone"
+    return text.lower(), "other"
+
+
+async def is_blocked(address: str) -> bool:
+    key = address_key(address)[0]
+    return bool(key) and await BlockedAddress.exists().where(BlockedAddress.address == key)
+
+
+BLOCKED_CODE = "blocked"
+
+
+async def _open_blocked(*, channel: str, queue_id: int, contact_id: int | None, subject: str, from_address: str,
+                        external_ref: str) -> dict[str, Any]:
+    """A blocked sender wrote: nothing is lost (the message is stored by the caller, linked to this conversation),
+    but no queue item opens and no console hears of it. Its messages gather in one closed conversation."""
+    found = await Conversation.select(Conversation.id).where(
+        (Conversation.from_address == from_address) & (Conversation.channel == channel)
+        & (Conversation.status == "closed") & (Conversation.wrapup_code == BLOCKED_CODE)).order_by(
+        Conversation.id, ascending=False).first()
+    if found is not None:
+        return await get(found["id"])
+    t = now()
+    rows = await Conversation.insert(Conversation(
+        contact=contact_id, channel=channel, queue=queue_id, subject=subject.strip(), from_address=from_address,
+        external_ref=external_ref, status="closed", closed_at=t, ended_at=t, wrapup_code=BLOCKED_CODE)).returning(
+        Conversation.id)
+    row = await get(rows[0]["id"])
+    if contact_id is not None:
+        await timeline.record(contact_id, channel, "in", f"Blocked sender {from_address}: not queued",
+                              links={"conversation_id": row["id"]}, actor_type="customer",
+                              payload={"event": "blocked", "from": from_address})
+    return row

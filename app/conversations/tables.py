@@ -9,9 +9,10 @@ from piccolo.table import Table
 from app.accounts.tables import User
 from app.contacts.tables import Contact
 
-STATUSES = ("waiting", "active", "wrapup", "closed")
-OPEN_STATUSES = ("waiting", "active", "wrapup")
-"""Not closed: a customer's next message joins the conversation rather than opening another."""
+STATUSES = ("waiting", "active", "wrapup", "snoozed", "closed")
+OPEN_STATUSES = ("waiting", "active", "wrapup", "snoozed")
+"""Not closed: a customer's next message joins the conversation rather than opening another (and wakes a snoozed
+one)."""
 
 
 class Queue(Table, tablename="queue"):
@@ -41,3 +42,19 @@ class Conversation(Table, tablename="conversation"):
     closed_at = Timestamptz(null=True, default=None)
     wrapup_code = Varchar(length=50, default="")
     wrapup_note = Text(default="")
+    snoozed_until = Timestamptz(null=True, default=None)
+    """While `snoozed`: when it comes back on its own (a customer's message brings it back sooner)."""
+    merged_into = Integer(null=True, default=None)
+    """Set on a conversation merged into another (closed): the survivor's id."""
+
+
+class BlockedAddress(Table, tablename="blocked_address"):
+    """A phone number or e-mail address marked as spam: its messages are still stored, but open no queue item."""
+
+    id: Serial
+    address = Varchar(length=254, unique=True)
+    """Normalised: E.164 for phones, lowercase for e-mail."""
+    kind = Varchar(length=10)  # phone | email | other
+    reason = Varchar(length=300, default="")
+    blocked_by = ForeignKey(references=User, null=True)
+    created_at = Timestamptz(default=TimestamptzNow())

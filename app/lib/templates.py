@@ -27,6 +27,7 @@ WORDS: dict[str, str] = {
     "available": N_("available"), "busy": N_("busy"), "away": N_("away"), "offline": N_("offline"),
     # conversations, calls, messages
     "waiting": N_("waiting"), "active": N_("active"), "wrapup": N_("wrap-up"), "closed": N_("closed"),
+    "snoozed": N_("snoozed"),
     "queued": N_("queued"), "ringing": N_("ringing"), "in-progress": N_("in progress"),
     "completed": N_("completed"), "failed": N_("failed"), "no-answer": N_("no answer"), "canceled": N_("canceled"),
     "initiated": N_("initiated"), "sent": N_("sent"), "delivered": N_("delivered"), "read": N_("read"),

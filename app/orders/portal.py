@@ -144,6 +144,7 @@ async def customer_message(order_id: int, body: str) -> dict[str, Any]:
         conversation_id = int(conv["id"])
     else:
         conversation_id = int(open_conv["id"])
+        await conversations.customer_wrote(conversation_id)  # a snoozed conversation wakes up
         await timeline.record(row["contact"], "chat", "in", summary, actor_type="customer",
                               links={"order_id": order_id, "conversation_id": conversation_id},
                               payload={"event": "portal_message", "order_id": order_id, "body": text})
