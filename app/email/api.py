@@ -85,6 +85,8 @@ class MessagingApi(Controller):
         await templates.delete(request.user, template_id)
 
     @post("/email-templates/{template_id:int}/render", status_code=200,
-          summary="A template or canned response filled in for a contact (what the reply box inserts)")
+          summary="A template or canned response filled in for a contact or a conversation's client (what the reply "
+                  "box inserts)")
     async def render_template(self, request: Req, template_id: PathId, data: JSONBody[RenderIn]) -> RenderOut:
-        return msgspec.convert(await templates.render_for(request.user, template_id, data.contact_id), RenderOut)
+        return msgspec.convert(await templates.render_for(request.user, template_id, data.contact_id,
+                                                          data.conversation_id), RenderOut)

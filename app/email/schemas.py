@@ -101,9 +101,11 @@ class TemplateOut(msgspec.Struct):
 
 
 class RenderIn(msgspec.Struct, forbid_unknown_fields=True):
-    """The contact whose details fill the variables; none renders the contact's variables empty."""
+    """The contact whose details fill the variables; none renders the contact's variables empty. Or a conversation:
+    its client fills them (404 for a conversation whose queue you do not see)."""
 
     contact_id: Id | None = None
+    conversation_id: Id | None = None
 
 
 class RenderOut(msgspec.Struct):

@@ -9,6 +9,7 @@ from app.accounts.services import Principal
 from app.accounts.tables import Workspace
 from app.audit import services as audit
 from app.contacts import services as contacts
+from app.conversations import actions
 from app.email import templating
 from app.email.tables import EmailTemplate
 from app.lib.clock import now
@@ -88,11 +89,23 @@ async def delete(actor: Principal, template_id: int) -> None:
                        target_id=template_id, detail={"name": row["name"], "kind": row["kind"]})
 
 
-async def render_for(actor: Principal, template_id: int, contact_id: int | None) -> dict[str, Any]:
-    """The template filled in with the contact's, the operator's and the shop's details."""
+async def render_for(actor: Principal, template_id: int, contact_id: int | None,
+                     conversation_id: int | None = None) -> dict[str, Any]:
+    """The template filled in with the contact's (or the conversation's client's), the operator's and the shop's
+    details."""
+    if conversation_id is not None:
+        conversation = await actions.visible(actor, conversation_id)
+        if contact_id is not None and contact_id != conversation["contact_id"]:
+            raise Invalid("Give a conversation or a contact, not both.", field="contact_id")
+        contact_id = conversation["contact_id"]
     tpl = await get(template_id)
     contact = await contacts.get(contact_id) if contact_id is not None else {}
     ws = await Workspace.select(Workspace.display_name).first()
     variables = templating.variables_for(contact, actor, ws["display_name"] if ws else "")
     return {"id": tpl["id"], "subject": templating.render(tpl["subject"], variables, field="subject"),
             "body": templating.render(tpl["body"], variables, field="body")}
+
+
+async def canned_for_picker() -> list[dict[str, Any]]:
+    """What `_partials/canned_picker.html` lists (context `canned`): every canned response, by name."""
+    return [{"id": r["id"], "name": r["name"], "shortcut": r["shortcut"]} for r in await list_all("canned")]

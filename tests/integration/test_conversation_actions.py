@@ -413,3 +413,44 @@ async def test_the_forms_answer_htmx_with_the_actions_partial(fx_client: Any, fx
     assert spam.status_code == 200 and 'data-status="closed"' in spam.text
     page = await fx_client.get(f"/t/{fx_shop.slug}/settings/blocked/", headers={"accept": "text/html"})
     assert page.status_code == 200 and phone in page.text
+
+
+async def test_a_canned_response_renders_for_a_conversations_client_and_the_picker_lists_it(
+        fx_client: Any, fx_shop: ShopFixture, fx_other_shop: ShopFixture) -> None:
+    """Canned responses live with the email templates (kind `canned`, Settings → Templates, /email-templates);
+    the reply box of a conversation renders one for the conversation's client, if its queue is visible."""
+    created = await fx_client.post(api(fx_shop, "/email-templates"), headers=fx_shop.auth, json={
+        "kind": "canned", "name": "Parcel on its way", "shortcut": "parcel",
+        "body": "Hi {{ contact.first_name }}, your parcel left {{ shop }} today. {{ operator.name }}"})
+    assert created.status_code == 201, created.text
+    tpl = created.json()
+    contact_id = await _contact(fx_client, fx_shop, "Petra Parcel", "+14155550801")
+    item = await _open(fx_client, fx_shop, contact_id=contact_id)
+    await fx_client.post(api(fx_shop, "/queues"), json={"key": "vip", "name": "VIP", "roles": ["supervisor"]},
+                         headers=fx_shop.auth)
+    vip = await _open(fx_client, fx_shop, contact_id=contact_id, queue="vip")
+    _, op = await _user(fx_shop, name="Olga")
+
+    rendered = await fx_client.post(api(fx_shop, f"/email-templates/{tpl['id']}/render"), headers=op,
+                                    json={"conversation_id": item["id"]})
+    assert rendered.status_code == 200, rendered.text
+    assert rendered.json()["body"] == f"Hi Petra, your parcel left Shop {fx_shop.slug} today. Olga"
+    hidden = await fx_client.post(api(fx_shop, f"/email-templates/{tpl['id']}/render"), headers=op,
+                                  json={"conversation_id": vip["id"]})
+    assert hidden.status_code == 404 and "Petra" not in hidden.text
+    both = await fx_client.post(api(fx_shop, f"/email-templates/{tpl['id']}/render"), headers=op,
+                                json={"conversation_id": item["id"], "contact_id": contact_id + 1})
+    assert both.status_code == 400
+    theirs = await fx_client.post(api(fx_other_shop, f"/email-templates/{tpl['id']}/render"),
+                                  headers=fx_other_shop.auth, json={"conversation_id": item["id"]})
+    assert theirs.status_code == 404 and "Petra" not in theirs.text
+
+    from app.email import templates
+    from app.lib.templates import render_text
+
+    async with tenant_context(fx_shop.tenant):
+        canned = await templates.canned_for_picker()
+    html = render_text("_partials/canned_picker.html", {"canned": canned, "box_id": "reply-1"})
+    assert f'<option value="{tpl["id"]}" data-shortcut="parcel">Parcel on its way  /parcel</option>' in html
+    assert 'data-canned-for="reply-1"' in html
+    assert render_text("_partials/canned_picker.html", {"canned": []}).strip() == ""

@@ -1,6 +1,7 @@
 /* Canned responses in every reply box (`textarea[data-canned]`): "/shortcut" then Tab or Enter, or the picker next
-   to the box, inserts the snippet rendered for the box's contact (`data-contact-id`) by the server. Drafts of boxes
-   with an id survive live re-renders of the panel around them. */
+   to the box (the server's `_partials/canned_picker.html` when the page has one, else one made here), inserts the
+   snippet rendered by the server for the box's conversation (`data-conversation-id`) or contact (`data-contact-id`).
+   Drafts of boxes with an id survive live re-renders of the panel around them. */
 (function () {
   "use strict";
   var _ = (window.sbI18n && window.sbI18n.gettext) || function (s) { return s; };  // /i18n/{lang}.js, from base.html
@@ -31,10 +32,12 @@
 
   function render(box, id) {
     var contact = parseInt(box.getAttribute("data-contact-id") || "", 10);
+    var conversation = parseInt(box.getAttribute("data-conversation-id") || "", 10);
+    var body = isNaN(conversation) ? { contact_id: isNaN(contact) ? null : contact } : { conversation_id: conversation };
     return fetch(api("/email-templates/" + id + "/render"), {
       method: "POST", credentials: "same-origin",
       headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRF-Token": csrf() },
-      body: JSON.stringify({ contact_id: isNaN(contact) ? null : contact }),
+      body: JSON.stringify(body),
     }).then(function (r) {
       if (!r.ok) throw new Error("canned response not rendered: " + r.status);
       return r.json();
@@ -74,19 +77,32 @@
     expand(box, tpl, box.selectionStart - m[2].length - 1, box.selectionStart);
   }
 
+  /* The server-rendered picker of this box (_partials/canned_picker.html), if the page has one. */
+  function serverPicker(box) {
+    if (box.id) {
+      var named = document.querySelector('select[data-canned-picker][data-canned-for="' + box.id + '"]');
+      if (named) return named;
+    }
+    var form = box.closest("form");
+    return form ? form.querySelector("select[data-canned-picker]:not([data-canned-for])") : null;
+  }
+
   function picker(box, items) {
-    var pick = document.createElement("select");
-    pick.className = "canned-picker";
-    pick.setAttribute("aria-label", _("Insert a canned response"));
-    pick.setAttribute("data-testid", "canned-picker");
-    pick.add(new Option(_("Canned response…"), ""));
-    items.forEach(function (t) { pick.add(new Option(t.name + (t.shortcut ? "  /" + t.shortcut : ""), t.id)); });
+    var pick = serverPicker(box);
+    if (!pick) {
+      pick = document.createElement("select");
+      pick.className = "canned-picker";
+      pick.setAttribute("aria-label", _("Insert a canned response"));
+      pick.setAttribute("data-testid", "canned-picker");
+      pick.add(new Option(_("Canned response…"), ""));
+      items.forEach(function (t) { pick.add(new Option(t.name + (t.shortcut ? "  /" + t.shortcut : ""), t.id)); });
+      box.insertAdjacentElement("afterend", pick);
+    }
     pick.addEventListener("change", function () {
       var tpl = items.filter(function (t) { return String(t.id) === pick.value; })[0];
       pick.value = "";
       if (tpl) expand(box, tpl, box.selectionStart, box.selectionEnd);
     });
-    box.insertAdjacentElement("afterend", pick);
   }
 
   function restore(box) {
