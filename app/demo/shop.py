@@ -17,6 +17,7 @@ from app.chat.tables import ChatSettings
 from app.contacts.tables import Note
 from app.conversations.tables import Conversation
 from app.deals import services as deals
+from app.demo import actions as demo_actions
 from app.demo.seed import Writer
 from app.demo.story import tell
 from app.demo.talk import Talk
@@ -104,7 +105,9 @@ async def seed_shop(tenant: TenantRef, *, seed: int = DEFAULT_SEED, locale: str 
         await w.orders({s["key"]: s["label"] for s in statuses})
         await w.deals({s["key"]: s["label"] for s in stages})
         await w.notes()
-        await Talk(w, DEMO_NUMBER, DEMO_SHOP_EMAIL).write()
+        talk = Talk(w, DEMO_NUMBER, DEMO_SHOP_EMAIL)
+        await talk.write()
+        await demo_actions.write(w, talk.convs, owner.user_id, locale)
         items = await w.timeline()
         await _mention_for_the_operator(users, anchor)
         await audit.record(SEEDED, actor_id=owner.user_id, actor=owner.email, target_type="tenant",

@@ -454,3 +454,26 @@ async def test_a_canned_response_renders_for_a_conversations_client_and_the_pick
     assert f'<option value="{tpl["id"]}" data-shortcut="parcel">Parcel on its way  /parcel</option>' in html
     assert 'data-canned-for="reply-1"' in html
     assert render_text("_partials/canned_picker.html", {"canned": []}).strip() == ""
+
+
+async def test_the_demo_shop_has_canned_responses_a_snoozed_conversation_and_a_blocked_number(fx_db: str) -> None:
+    from app import demo
+    from app.conversations import actions
+    from app.email import templates
+    from app.lib.db import resolve_active
+
+    await demo.ensure_demo()
+    tenant = await resolve_active(demo.DEMO_SLUG)
+    assert tenant is not None
+    async with tenant_context(tenant):
+        canned = await templates.canned_for_picker()
+        blocked = await actions.blocked_list()
+        snoozed = await current_uow().connection.fetch(
+            "SELECT id, snoozed_until FROM conversation WHERE status = 'snoozed'")
+        wake = await current_uow().connection.fetchval(
+            "SELECT count(*) FROM public.pgqueuer WHERE entrypoint = $1 AND convert_from(payload, 'UTF8')::jsonb "
+            "->> 'tenant' = $2", actions.WAKE_JOB, tenant.slug)
+    assert {"thanks", "parcel", "callback"} <= {c["shortcut"] for c in canned}
+    assert [b["address"] for b in blocked] == ["+14155550199"]
+    assert len(snoozed) == 1 and snoozed[0]["snoozed_until"] > dt.datetime.now(dt.UTC)
+    assert wake >= 1  # `make run`'s worker brings it back when its time comes
