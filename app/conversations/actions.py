@@ -21,6 +21,8 @@ from app.timeline import services as timeline
 from realtime.publish import emit
 
 MAX_SNOOZE = dt.timedelta(days=366)
+BLOCKABLE = ("phone", "email")
+"""A web chat's sender is a name the visitor typed, not an address: blocking it would block every namesake."""
 WAKE_JOB = "conversations.wake"
 
 
@@ -151,9 +153,14 @@ async def wake(payload: dict[str, Any]) -> None:
     tenant = await resolve_active(payload["tenant"])
     if tenant is None:
         return
+    # Due at the snooze's own time even if the queue hands the job over a moment early (its clock is PostgreSQL's);
+    # a snooze moved later since then is left to its own job.
+    due = now()
+    if payload.get("until"):
+        due = max(due, dt.datetime.fromisoformat(payload["until"]))
     async with tenant_context(tenant):
         await services.return_to_work(int(payload["conversation_id"]), from_status="snoozed", reason="snooze_ended",
-                                      due=now())
+                                      due=due)
 
 
 async def snoozed(principal: Principal) -> list[dict[str, Any]]:
@@ -242,6 +249,9 @@ async def merge(actor: Principal, survivor_id: int, other_id: int) -> dict[str, 
         raise Conflict("One of these conversations was merged a moment ago; reload it.")
     moved = await _move_links(conn, other_id, survivor_id)
     await _close_row(other, merged_into=survivor_id, wrapup_code="merged")
+    if survivor["status"] == "closed" and other["status"] != "closed":
+        # The customer was still waiting in the other one: the merged conversation carries on, open.
+        await services.return_to_work(survivor_id, from_status="closed", reason="reopened", actor=actor)
     merged = await services.get(other_id)
     updated = await services.get(survivor_id)
     await _note(actor, updated, f"Conversation #{other_id} merged into #{survivor_id}", event="merged",
@@ -295,7 +305,7 @@ async def block(actor: Principal, *, address: str | None = None, conversation_id
         if not address:
             raise Invalid("This conversation has no sender address to block.", field="conversation_id")
     key, kind = services.address_key(address or "")
-    if not key or len(key) > 254:
+    if not key or len(key) > 254 or kind not in BLOCKABLE:
         raise Invalid("Give a phone number or an e-mail address (at most 254 characters).", field="address")
     reason = (reason or "").strip()
     if len(reason) > 300:

@@ -263,6 +263,19 @@ async def test_merge_keeps_every_message_once_in_order_on_the_clients_timeline(f
     assert [e["merged_id"] for e in await _events(fx_client, fx_shop, "conversation.merged")] == [chat["id"]]
 
 
+async def test_merging_an_open_conversation_into_a_closed_one_keeps_the_customer_in_the_queue(
+        fx_client: Any, fx_shop: ShopFixture) -> None:
+    contact_id = await _contact(fx_client, fx_shop, "Olaf Open", "+14155550311")
+    old = await _open(fx_client, fx_shop, contact_id=contact_id, subject="last week")
+    await fx_client.post(api(fx_shop, f"/conversations/{old['id']}/close"), json={}, headers=fx_shop.auth)
+    new = await _open(fx_client, fx_shop, channel="chat", contact_id=contact_id, subject="today")
+    merged = await fx_client.post(api(fx_shop, f"/conversations/{old['id']}/merge"), json={"other_id": new["id"]},
+                                  headers=fx_shop.auth)
+    assert merged.status_code == 200 and merged.json()["status"] == "waiting"
+    waiting = (await fx_client.get(api(fx_shop, "/conversations/waiting"), headers=fx_shop.auth)).json()
+    assert [c["id"] for c in waiting] == [old["id"]]
+
+
 async def test_a_blocked_senders_message_is_kept_but_opens_no_queue_item(fx_client: Any,
                                                                          fx_shop: ShopFixture) -> None:
     phone = "+14155550301"
@@ -299,6 +312,9 @@ async def test_a_blocked_senders_message_is_kept_but_opens_no_queue_item(fx_clie
     assert email.status_code == 201 and email.json()["address"] == "spam@example.com"
     bad = await fx_client.post(api(fx_shop, "/blocked-addresses"), json={}, headers=fx_shop.auth)
     assert bad.status_code == 400 and bad.json()["errors"][0]["field"] == "address"
+    a_name = await fx_client.post(api(fx_shop, "/blocked-addresses"), json={"address": "Web visitor"},
+                                  headers=fx_shop.auth)
+    assert a_name.status_code == 400 and "phone number or an e-mail" in a_name.json()["detail"]
     assert (await fx_client.delete(api(fx_shop, f"/blocked-addresses/{listed[0]['id']}"),
                                    headers=fx_shop.auth)).status_code == 204
     await _sms_in(fx_shop, phone, "Sorry, real question now")
