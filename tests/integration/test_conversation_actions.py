@@ -8,6 +8,8 @@ import datetime as dt
 import secrets
 from typing import Any
 
+import pytest
+
 from app.accounts.tables import User
 from app.lib.db import current_uow, tenant_context
 from app.lib.security import hash_password
@@ -493,3 +495,39 @@ async def test_the_demo_shop_has_canned_responses_a_snoozed_conversation_and_a_b
     assert [b["address"] for b in blocked] == ["+14155550199"]
     assert len(snoozed) == 1 and snoozed[0]["snoozed_until"] > dt.datetime.now(dt.UTC)
     assert wake >= 1  # `make run`'s worker brings it back when its time comes
+
+
+@pytest.mark.xdist_group("realtime")
+async def test_action_events_refresh_the_consoles_of_this_shop_only(fx_live: Any, fx_client: Any,
+                                                                     fx_shop: ShopFixture,
+                                                                     fx_other_shop: ShopFixture) -> None:
+    from app.accounts.services import create_session
+    from tests.servers import ConsoleSocket
+
+    async def console(shop: ShopFixture, user_id: int) -> Any:
+        async with tenant_context(shop.tenant):
+            token, _ = await create_session(user_id)
+        sock = await ConsoleSocket.open(fx_live.ws_url, shop.slug, token, "http://testserver.local")
+        await sock.ready()
+        return sock
+
+    op_id, op = await _user(fx_shop, name="Olga")
+    mine = await console(fx_shop, op_id)
+    stranger = await console(fx_other_shop, fx_other_shop.user_id)
+    item = await _open(fx_client, fx_shop, subject="Snooze me live")
+    await fx_client.post(api(fx_shop, f"/conversations/{item['id']}/take"), headers=op)
+    frames = await mine.until(lambda f: f.event == "queue.item_taken")
+    assert "Snooze me live" in frames[-1].text.split('id="console-mine"')[1]
+    assert f'id="conversation-actions-{item["id"]}"' in frames[-1].text  # the actions are on the row
+
+    await fx_client.post(api(fx_shop, f"/conversations/{item['id']}/snooze"), json={"until": SOON}, headers=op)
+    frames = await mine.until(lambda f: f.event == "conversation.snoozed")
+    assert "Snooze me live" not in frames[-1].text.split('id="console-mine"')[1]  # gone from my list, live
+    await fx_client.post(api(fx_shop, f"/conversations/{item['id']}/close"), json={}, headers=op)
+    await mine.until(lambda f: f.event == "conversation.closed")
+    # Shop B's console heard none of it: B's own item is the first event it gets.
+    await _open(fx_client, fx_other_shop, subject="Only for B")
+    b_frames = await stranger.until(lambda f: f.event == "queue.item_added")
+    assert not [f for f in b_frames if (f.event or "").startswith("conversation.") or "Snooze me live" in f.text]
+    for sock in (mine, stranger):
+        await sock.close()
