@@ -14,6 +14,7 @@ from app.accounts.tables import User
 from app.lib.db import current_uow, tenant_context
 from app.lib.security import hash_password
 from tests.conftest import TEST_DSN, ShopFixture, browser_login, csrf_from
+from tests.integration.test_email_inbound import address, deliver, fx_mail_in, process_all  # noqa: F401 (a fixture)
 
 
 def api(shop: ShopFixture, path: str) -> str:
@@ -531,3 +532,29 @@ async def test_action_events_refresh_the_consoles_of_this_shop_only(fx_live: Any
     assert not [f for f in b_frames if (f.event or "").startswith("conversation.") or "Snooze me live" in f.text]
     for sock in (mine, stranger):
         await sock.close()
+
+
+async def test_mail_from_a_blocked_address_is_stored_but_opens_no_queue_item(
+        fx_client: Any, fx_shop: ShopFixture, fx_mail_in: int) -> None:  # noqa: F811 (the imported fixture)
+    from email.message import EmailMessage
+
+    blocked = await fx_client.post(api(fx_shop, "/blocked-addresses"), json={"address": "spam@customer.example",
+                                                                             "reason": "newsletters"},
+                                   headers=fx_shop.auth)
+    assert blocked.status_code == 201 and blocked.json()["kind"] == "email"
+    msg = EmailMessage()
+    msg["From"] = "Spam Bot <Spam@Customer.example>"
+    msg["To"] = address(fx_shop)
+    msg["Subject"] = "Cheap watches"
+    msg["Message-ID"] = "<spam-1@customer.example>"
+    msg.set_content("Buy now!")
+    await deliver(fx_mail_in, msg, "spam@customer.example", [address(fx_shop)])
+    [row] = await process_all(fx_shop, 1)
+    assert row["subject"] == "Cheap watches" and row["text"].startswith("Buy now!")  # kept
+    conv = (await fx_client.get(api(fx_shop, f"/conversations/{row['conversation']}"), headers=fx_shop.auth)).json()
+    assert conv["status"] == "closed" and conv["wrapup_code"] == "blocked"
+    waiting = (await fx_client.get(api(fx_shop, "/conversations/waiting"), headers=fx_shop.auth)).json()
+    assert row["conversation"] not in [c["id"] for c in waiting]
+    timeline = (await fx_client.get(api(fx_shop, f"/contacts/{row['contact']}/timeline"),
+                                    headers=fx_shop.auth)).json()["items"]
+    assert "Cheap watches" in [i["summary"] for i in timeline]
