@@ -21,6 +21,10 @@ from app.timeline import services as timeline
 from realtime.publish import emit
 
 MAX_SNOOZE = dt.timedelta(days=366)
+EARLY = dt.timedelta(seconds=30)
+"""A wake-up job run this much before its time (the queue's clock is PostgreSQL's, ours the app's) still wakes."""
+OVERDUE = dt.timedelta(minutes=5)
+"""A snooze this late has lost its wake-up job; the next wake-up job of the shop brings it back."""
 BLOCKABLE = ("phone", "email")
 """A web chat's sender is a name the visitor typed, not an address: blocking it would block every namesake."""
 WAKE_JOB = "conversations.wake"
@@ -157,10 +161,16 @@ async def wake(payload: dict[str, Any]) -> None:
     # a snooze moved later since then is left to its own job.
     due = now()
     if payload.get("until"):
-        due = max(due, dt.datetime.fromisoformat(payload["until"]))
+        due = max(due, min(dt.datetime.fromisoformat(payload["until"]), due + EARLY))
     async with tenant_context(tenant):
         await services.return_to_work(int(payload["conversation_id"]), from_status="snoozed", reason="snooze_ended",
                                       due=due)
+        # Catch-up: a snooze whose own job is gone (held after its retries, a schema restored without the queue)
+        # comes back with the next one that runs in its shop, instead of sleeping for ever.
+        overdue = await Conversation.select(Conversation.id).where(
+            (Conversation.status == "snoozed") & (Conversation.snoozed_until < now() - OVERDUE)).limit(100)
+        for row in overdue:
+            await services.return_to_work(row["id"], from_status="snoozed", reason="snooze_ended", due=now())
 
 
 async def snoozed(principal: Principal) -> list[dict[str, Any]]:

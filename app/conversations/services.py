@@ -328,7 +328,7 @@ MERGE_STEP = MergeStep("conversations", _reassign_contact, tables=("conversation
 # -- snoozed and closed conversations come back; blocked senders open nothing ----------------------------------
 
 async def return_to_work(conversation_id: int, *, from_status: str, reason: str, actor: Principal | None = None,
-                         due: Any = None) -> dict[str, Any] | None:
+                         due: dt.datetime | None = None) -> dict[str, Any] | None:
     """A snoozed or closed conversation comes back where it was: to its operator when they are still active, else
     waiting in its queue. One UPDATE decides (a wake-up job and a customer's message at once: one wins). `due`: only
     if its snooze ended by then (a later snooze keeps it asleep). None when it was not in `from_status`."""

@@ -558,3 +558,21 @@ async def test_mail_from_a_blocked_address_is_stored_but_opens_no_queue_item(
     timeline = (await fx_client.get(api(fx_shop, f"/contacts/{row['contact']}/timeline"),
                                     headers=fx_shop.auth)).json()["items"]
     assert "Cheap watches" in [i["summary"] for i in timeline]
+
+
+async def test_a_snooze_whose_job_was_lost_comes_back_with_the_next_wake_up_of_its_shop(fx_client: Any,
+                                                                                       fx_shop: ShopFixture) -> None:
+    from app.conversations import actions
+
+    lost, other = await _open(fx_client, fx_shop, subject="lost job"), await _open(fx_client, fx_shop)
+    for item in (lost, other):
+        assert (await fx_client.post(api(fx_shop, f"/conversations/{item['id']}/snooze"), json={"until": SOON},
+                                     headers=fx_shop.auth)).status_code == 200
+    async with tenant_context(fx_shop.tenant):  # its job is gone and its time passed long ago
+        await current_uow().connection.execute(
+            "UPDATE conversation SET snoozed_until = now() - interval '1 hour' WHERE id = $1", lost["id"])
+    await actions.wake({"tenant": fx_shop.slug, "conversation_id": other["id"], "until": SOON})
+    read = (await fx_client.get(api(fx_shop, f"/conversations/{lost['id']}"), headers=fx_shop.auth)).json()
+    assert read["status"] == "waiting"
+    still = (await fx_client.get(api(fx_shop, f"/conversations/{other['id']}"), headers=fx_shop.auth)).json()
+    assert still["status"] == "snoozed"  # its own time has not come
