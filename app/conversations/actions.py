@@ -41,9 +41,10 @@ async def visible(actor: Principal, conversation_id: int) -> dict[str, Any]:
 
 
 def _may_act(actor: Principal, row: dict[str, Any]) -> None:
-    """A conversation someone else is handling is theirs: only they or a supervisor act on it."""
+    """A conversation someone else is handling (or snoozed for themselves) is theirs: only they or a supervisor act
+    on it."""
     handler = row["assigned_to_id"]
-    if row["status"] in ("active", "wrapup") and handler not in (None, actor.user_id) and not actor.has_role(
+    if row["status"] in ("active", "wrapup", "snoozed") and handler not in (None, actor.user_id) and not actor.has_role(
             "supervisor"):
         raise Forbidden("Only the operator handling this conversation or a supervisor can do that.")
 
@@ -68,7 +69,8 @@ async def _audit(actor: Principal, action: str, conversation_id: int, **detail: 
                        target_type="conversation", target_id=conversation_id, detail=detail)
 
 
-def _user_sees(queue: dict[str, Any], role: str) -> bool:
+def user_sees(queue: dict[str, Any], role: str) -> bool:
+    """Whether a colleague of `role` sees `queue` (services.visible asks it of a signed-in principal)."""
     return not queue["roles"] or role in queue["roles"] or RANK[role] >= RANK["admin"]
 
 
@@ -84,7 +86,7 @@ async def assign(actor: Principal, conversation_id: int, user_id: int) -> dict[s
     if target is None:
         raise Invalid(f"No active colleague {user_id}.", field="user_id")
     queue = next(q for q in await services.queues(include_archived=True) if q["id"] == row["queue_id"])
-    if not _user_sees(queue, target["role"]):
+    if not user_sees(queue, target["role"]):
         raise Invalid(f"{target['name']} does not see the queue {queue['name']}; move the conversation to a queue "
                       "they see first.", field="user_id")
     changes: dict[Any, Any] = {Conversation.assigned_to: user_id}

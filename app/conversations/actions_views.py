@@ -33,7 +33,7 @@ async def actions_context(user: Principal, conversation: dict[str, Any]) -> dict
     queue = next((q for q in await services.queues(include_archived=True) if q["id"] == conversation["queue_id"]),
                  None)
     team = [{"id": u["id"], "name": u["name"], "role": u["role"]} for u in await accounts.list_users()
-            if u["status"] == "active" and (queue is None or actions._user_sees(queue, u["role"]))]
+            if u["status"] == "active" and (queue is None or actions.user_sees(queue, u["role"]))]
     siblings = await actions.siblings(conversation)
     return {"conversation": conversation, "queues": queues, "team": team, "siblings": siblings}
 

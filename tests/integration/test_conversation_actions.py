@@ -356,6 +356,9 @@ async def test_an_operator_cannot_see_or_act_on_a_queue_their_role_does_not_see(
     assert resp.status_code == 403 and "supervisor" in resp.json()["detail"]
     assert (await fx_client.post(api(fx_shop, f"/conversations/{theirs['id']}/snooze"),
                                  json={"until": SOON}, headers=sup)).status_code == 200
+    # Snoozed, it is still the other operator's.
+    assert (await fx_client.post(api(fx_shop, f"/conversations/{theirs['id']}/close"), json={},
+                                 headers=op)).status_code == 403
 
 
 async def test_conversation_actions_do_not_cross_tenants(fx_client: Any, fx_shop: ShopFixture,
