@@ -36,7 +36,7 @@ async def visible(actor: Principal, conversation_id: int) -> dict[str, Any]:
     """The conversation, or 404 when the actor's role does not see its queue (the same answer as for no such id)."""
     row = await services.get(conversation_id)
     if row["queue_id"] not in await services.visible_queue_ids(actor):
-        raise NotFound(f"No conversation {conversation_id}.")
+        raise NotFound("No conversation %(conversation_id)s.", conversation_id=conversation_id)
     return row
 
 
@@ -53,8 +53,8 @@ async def _acting(actor: Principal, conversation_id: int) -> dict[str, Any]:
     row = await visible(actor, conversation_id)
     _may_act(actor, row)
     if row["merged_into"]:
-        raise Conflict(f"This conversation was merged into #{row['merged_into']}; act on that one.",
-                       extra={"merged_into": row["merged_into"]})
+        raise Conflict("This conversation was merged into #%(survivor)s; act on that one.",
+                       extra={"merged_into": row["merged_into"]}, survivor=row["merged_into"])
     return row
 
 
@@ -84,11 +84,11 @@ async def assign(actor: Principal, conversation_id: int, user_id: int) -> dict[s
     target = await User.select(User.id, User.name, User.role).where(
         (User.id == user_id) & (User.status == "active")).first()
     if target is None:
-        raise Invalid(f"No active colleague {user_id}.", field="user_id")
+        raise Invalid("No active colleague %(user_id)s.", field="user_id", user_id=user_id)
     queue = next(q for q in await services.queues(include_archived=True) if q["id"] == row["queue_id"])
     if not user_sees(queue, target["role"]):
-        raise Invalid(f"{target['name']} does not see the queue {queue['name']}; move the conversation to a queue "
-                      "they see first.", field="user_id")
+        raise Invalid("%(name)s does not see the queue %(queue)s; move the conversation to a queue they see first.",
+                      field="user_id", name=target["name"], queue=queue["name"])
     changes: dict[Any, Any] = {Conversation.assigned_to: user_id}
     if row["status"] in ("waiting", "active"):
         changes.update({Conversation.status: "active", Conversation.taken_at: now()})
@@ -216,8 +216,8 @@ async def reopen(actor: Principal, conversation_id: int) -> dict[str, Any]:
     """Reopen a closed conversation: back to its operator if they are still active, else waiting in its queue."""
     row = await visible(actor, conversation_id)
     if row["merged_into"]:
-        raise Conflict(f"This conversation was merged into #{row['merged_into']}; open that one instead.",
-                       extra={"merged_into": row["merged_into"]})
+        raise Conflict("This conversation was merged into #%(survivor)s; open that one instead.",
+                       extra={"merged_into": row["merged_into"]}, survivor=row["merged_into"])
     if row["status"] != "closed":
         raise Conflict("Only a closed conversation can be reopened.")
     back = await services.return_to_work(conversation_id, from_status="closed", reason="reopened", actor=actor)
@@ -248,7 +248,8 @@ async def merge(actor: Principal, survivor_id: int, other_id: int) -> dict[str, 
     other = await visible(actor, other_id)
     _may_act(actor, other)
     if other["merged_into"]:
-        raise Conflict(f"Conversation #{other_id} was merged into #{other['merged_into']} already.")
+        raise Conflict("Conversation #%(other)s was merged into #%(survivor)s already.", other=other_id,
+                       survivor=other["merged_into"])
     if not survivor["contact_id"] or survivor["contact_id"] != other["contact_id"]:
         raise Conflict("These conversations belong to different clients; only the same client's conversations "
                        "can be merged (merge the two contacts first if they are one person).",
@@ -352,7 +353,7 @@ async def blocked_list() -> list[dict[str, Any]]:
 async def unblock(actor: Principal, blocked_id: int) -> None:
     row = await BlockedAddress.select().where(BlockedAddress.id == blocked_id).first()
     if row is None:
-        raise NotFound(f"No blocked address {blocked_id}.")
+        raise NotFound("No blocked address %(blocked_id)s.", blocked_id=blocked_id)
     await BlockedAddress.delete().where(BlockedAddress.id == blocked_id)
     await audit.record("address.unblocked", actor_id=actor.user_id, actor=actor.label, target_type="address",
                        target_id=row["address"])
