@@ -1,6 +1,6 @@
 """Conversation actions from the console in Chromium: the operator snoozes one of their conversations and closes
 another with the buttons on its row; each leaves "My conversations" at once, without a page change, and the API
-reads the new state."""
+reads the new state. The snooze choices stay open while a live update re-renders the panel around them."""
 
 from __future__ import annotations
 
@@ -39,6 +39,12 @@ async def test_operator_snoozes_and_closes_from_the_console(fx_new_context: NewC
 
     snoozing = mine.filter(has_text="Sofia Snooze")
     await snoozing.get_by_text("Snooze", exact=True).first.click()  # opens the snooze choices
+    choices = snoozing.locator(f"details#actions-{items[0]['id']}-snooze")
+    await expect(choices).to_have_attribute("open", "")
+    # A live update re-renders the panel meanwhile (a new customer waits): the open choices stay open.
+    await _api(fx_live_server.url, shop, "POST", "/conversations", {"channel": "chat", "subject": "Meanwhile"})
+    await expect(page.get_by_test_id("queue-item")).to_have_count(1)
+    await expect(choices).to_have_attribute("open", "")
     await snoozing.get_by_test_id("action-snooze-1h").click()
     await expect(mine.filter(has_text="Sofia Snooze")).to_have_count(0)
     snoozed = await _api(fx_live_server.url, shop, "GET", f"/conversations/{items[0]['id']}")
