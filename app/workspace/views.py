@@ -14,7 +14,9 @@ from app import channels
 from app.accounts import services as accounts
 from app.accounts.guards import signed_in
 from app.accounts.services import Principal
+from app.conversations import actions as conversation_actions
 from app.conversations import services as conversations
+from app.email import templates as email_templates
 from app.lib.errors import DomainError
 from app.lib.i18n import gettext as _
 from app.lib.templates import flash, render_page
@@ -44,7 +46,8 @@ async def main_context(request: Req, conversation_id: int, *, before: str | None
     ctx.update(conv=row, thread=items, earlier=earlier, team=team, dispositions=DISPOSITIONS,
                reply_channels=await services.reply_channels(row, ctx["c"]),
                queues=[q for q in await conversations.queues() if conversations.visible(q, user)],
-               conversation=row, is_mine=row["assigned_to_id"] == user.user_id)
+               conversation=row, is_mine=row["assigned_to_id"] == user.user_id,
+               canned=await email_templates.canned_for_picker(), siblings=await conversation_actions.siblings(row))
     if ctx["unknown"]:
         ctx["suggestions"] = await client.suggestions(row)
     extras = channels.get(row["channel"]).console_extras
