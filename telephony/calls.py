@@ -91,6 +91,8 @@ async def on_voice(p: dict[str, str], meta: dict[str, Any]) -> None:
     await ensure_call(p)
     if meta.get("route") == "queue":
         await queue_call(p, meta["queue"])
+    elif meta.get("route") == "blocked":  # refused by the voice webhook: kept as a closed conversation, no queue item
+        await queue_call(p, "general")
 
 
 async def on_fallback(p: dict[str, str], meta: dict[str, Any]) -> None:

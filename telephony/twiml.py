@@ -63,6 +63,13 @@ def ivr_prompt(config: Config, queue_names: dict[str, str]) -> str:
     return " ".join(parts)
 
 
+def reject() -> str:
+    """Refuse the call before it is answered (the caller hears busy; nothing is billed): a blocked number."""
+    r = VoiceResponse()
+    r.reject(reason="busy")
+    return str(r)
+
+
 def inbound(config: Config, urls: Urls, queue_names: dict[str, str], *, open_now: bool) -> tuple[str, dict[str, str]]:
     """The answer to a new call, and what it decided (for the processing job)."""
     if not open_now:

@@ -7,6 +7,7 @@ from typing import Any
 from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import ValidationException
 
+from app.conversations.services import is_blocked
 from app.conversations.tables import Queue
 from telephony import twiml
 from telephony.webhooks import store, verified
@@ -50,7 +51,10 @@ class TwilioWebhooks(Controller):
         urls = twiml.Urls(_slug(request))
         if p.get("SwitchboardTest") == "1":  # the settings page's "test" button: signed, stored nowhere
             return _xml(twiml.inbound(config, urls, await _queue_names(), open_now=config.is_open())[0])
-        answer, meta = twiml.inbound(config, urls, await _queue_names(), open_now=config.is_open())
+        if await is_blocked(p.get("From", "")):  # a number blocked as spam: refused, yet on the timeline (a job)
+            answer, meta = twiml.reject(), {"route": "blocked"}
+        else:
+            answer, meta = twiml.inbound(config, urls, await _queue_names(), open_now=config.is_open())
         await store("voice", sid, f"voice:{sid}", p, meta)
         return _xml(answer)
 

@@ -168,3 +168,29 @@ async def test_simulator_serves_recording_media_as_twilio_does(fx_client: Any, f
     async with httpx.AsyncClient(base_url=twilio_client.api_base()) as anonymous:
         denied = await anonymous.get(path + ".mp3")
         assert denied.status_code == 401 and denied.json()["code"] == 20003
+
+
+async def test_a_blocked_caller_is_refused_yet_kept_on_the_timeline(fx_client: Any, fx_shop: ShopFixture,
+                                                                    fx_sim: Simulator) -> None:
+    """A number blocked as spam (conversation actions, issue 14): Twilio is told <Reject> so the caller never waits
+    in a queue nobody will take, and the call is still stored, on a closed conversation, with no queue item."""
+    line = await connect(fx_client, fx_shop, fx_sim)
+    blocked = await fx_client.post(api(fx_shop, "/blocked-addresses"), json={"address": CUSTOMER, "reason": "spam"},
+                                   headers=fx_shop.auth)
+    assert blocked.status_code == 201, blocked.text
+
+    call = fx_sim.place_call(CUSTOMER, line.number)
+    await fx_sim.until(lambda: call.status == "busy", what="the call refused")
+    assert call.verbs == ["Reject"] and call.queue is None
+    await fx_sim.settle()
+    await run_jobs(fx_shop)
+    row = await _call_row(fx_shop, call.sid)
+    assert row["status"] == "busy" and row["conversation"] is not None
+    waiting = (await fx_client.get(api(fx_shop, "/conversations/waiting"), headers=fx_shop.auth)).json()
+    assert row["conversation"] not in [w["id"] for w in waiting]
+    conversation = (await fx_client.get(api(fx_shop, f"/conversations/{row['conversation']}"),
+                                        headers=fx_shop.auth)).json()
+    assert conversation["status"] == "closed" and conversation["from_address"] == CUSTOMER
+
+    other = fx_sim.place_call("+14155550177", line.number)  # everyone else still reaches the queue
+    await fx_sim.until(lambda: other.queue == "general", what="an unblocked caller in the queue")
