@@ -211,7 +211,8 @@ async def identify(session_id: int, *, name: str = "", email: str = "", phone: s
             transcript = "\n".join(
                 f"{m['created_at']:%H:%M} {'Visitor' if m['direction'] == 'in' else m['author_label']}: {m['body']}"
                 for m in earlier)
-            await timeline.record(contact_id, "chat", "in", f"Web chat transcript ({len(earlier)} messages)",
+            await timeline.record(contact_id, "chat", "in", "Web chat transcript (%(count)s messages)",
+                                  params={"count": len(earlier)},
                                   actor_type="customer", links=_links(session_id, session["conversation_id"]),
                                   payload={"event": "chat_transcript", "body": transcript, "session_id": session_id})
     conv = await _open_conversation_of(session)

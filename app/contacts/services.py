@@ -189,7 +189,8 @@ async def create(actor: Any, values: dict[str, Any], *, source: str = "manual") 
     await _write_identities(contact_id, phones, emails)
     actor_id = getattr(actor, "user_id", None)
     await timeline.record(contact_id, "system", "internal",
-                          "Contact created" + (f" ({source})" if source != "manual" else ""),
+                          "Contact created (%(source)s)" if source != "manual" else "Contact created",
+                          params={"source": source} if source != "manual" else {},
                           actor_type="user" if actor_id else "system", actor_id=actor_id,
                           actor_label=getattr(actor, "label", ""), payload={"event": "created", "source": source})
     if actor_id:

@@ -225,6 +225,43 @@ def unshipped(defaults: dict[str, str], key: str, typed: str) -> str:
     return default if default is not None and typed in (default, gettext(default)) else typed
 
 
+STORED_TEXT = "_text"
+"""The reserved key under which a stored record (a timeline item's payload) keeps the catalogue template its English
+text was filled from, so it can be shown in each reader's language: {"t": template, "p": params, "tr": [keys]}."""
+
+
+def fill(template: str, params: dict[str, Any] | None) -> str:
+    """A catalogue template with its `%(name)s` placeholders filled (English when the template is)."""
+    return template % params if params else template
+
+
+def stored_text(template: str, params: dict[str, Any] | None = None,
+                translated: tuple[str, ...] = ()) -> dict[str, Any]:
+    """What to keep next to a stored English text so it can be shown translated (see `show_stored`). `translated`
+    names the params that are themselves shipped English words (a default stage's name) to translate on display."""
+    spec: dict[str, Any] = {"t": template, "p": dict(params or {})}
+    if translated:
+        spec["tr"] = list(translated)
+    return spec
+
+
+def show_stored(spec: Any, fallback: str) -> str:
+    """A stored text in the viewer's language from its `stored_text` spec; a row written before (no spec) or a
+    spec that does not fit shows `fallback`, the text as stored."""
+    if not isinstance(spec, dict) or not isinstance(spec.get("t"), str):
+        return fallback
+    tr = current().translations
+    params = spec.get("p") if isinstance(spec.get("p"), dict) else {}
+    keys = set(spec.get("tr") or ())
+    params = {k: (tr.gettext(v) if k in keys and isinstance(v, str) and v else v) for k, v in params.items()}
+    for template in (tr.gettext(spec["t"]), spec["t"]):  # a translation that lost a placeholder: the English
+        try:
+            return template % params if params or "%(" in template else template
+        except (KeyError, ValueError, TypeError):
+            continue
+    return fallback
+
+
 JS_RUNTIME = """{
   language: CAT.data.language,
   gettext: function (s) { var t = CAT.data.messages[s]; return typeof t === "string" ? t : s; },

@@ -405,3 +405,43 @@ async def test_the_frameworks_own_refusals_speak_the_callers_language(fx_client:
     forged = await fx_client.post(f"/t/{fx_shop.slug}/login", data={"email": fx_shop.email, "password": "x"},
                                   headers={"accept-language": "ru"})
     assert forged.status_code == 403 and "CSRF-токена" in forged.json()["detail"], forged.text
+
+
+async def test_timeline_and_audit_texts_are_shown_in_the_readers_language(fx_client: Any, fx_shop: ShopFixture,
+                                                                         fx_other_shop: ShopFixture) -> None:
+    """Timeline summaries are stored in English with their catalogue template: the card shows them in the reader's
+    language, the API keeps the English `summary`; rows written before show as stored; the audit page names each
+    action in the reader's language. Another workspace's card is not reachable."""
+    contact = (await fx_client.post(api(fx_shop, "/contacts"), json={"name": "Лада"}, headers=fx_shop.auth)).json()
+    order = (await fx_client.post(api(fx_shop, "/orders"), json={
+        "contact_id": contact["id"], "currency": "EUR", "items": [{"name": "Tea", "quantity": 1, "unit_price": 500}]},
+        headers=fx_shop.auth)).json()
+    paid = await fx_client.post(api(fx_shop, f"/orders/{order['id']}/status"), json={"status": "paid"},
+                                headers=fx_shop.auth)
+    assert paid.status_code == 200, paid.text
+    async with tenant_context(fx_shop.tenant) as uow:
+        await uow.connection.execute(
+            "INSERT INTO interaction (contact, channel, direction, occurred_at, summary, payload, links) "
+            "VALUES ($1, 'system', 'internal', now(), 'Written before templates', '{}', '{}')", contact["id"])
+    items = (await fx_client.get(api(fx_shop, f"/contacts/{contact['id']}/timeline"), headers=fx_shop.auth)).json()
+    summaries = [i["summary"] for i in items["items"]]
+    number = order["number"]
+    assert f"Order {number}: new → Paid" in summaries and "Contact created" in summaries  # the API: English
+
+    await browser_login(fx_client, fx_shop.slug, fx_shop.email, fx_shop.password)
+    html = {"accept": "text/html"}
+    timeline = f"/t/{fx_shop.slug}/contacts/{contact['id']}/timeline"
+    await fx_client.put(api(fx_shop, "/workspace"), json={"language": "ru"}, headers=fx_shop.auth)
+    ru = (await fx_client.get(timeline, headers=html)).text
+    assert f"Заказ {number}: new → Оплачено" in ru and "Контакт создан" in ru and f"Заказ {number} оформлен" in ru
+    assert "Written before templates" in ru and "Contact created" not in ru
+    audit = (await fx_client.get(f"/t/{fx_shop.slug}/settings/audit", headers=html)).text
+    assert 'data-action="order.created">Заказ создан</span>' in audit
+    assert 'data-action="order.status_changed">Статус заказа изменён</span>' in audit
+
+    await fx_client.put(api(fx_shop, "/workspace"), json={"language": "bg"}, headers=fx_shop.auth)
+    bg = (await fx_client.get(timeline, headers=html)).text
+    assert f"Поръчка {number}: new → Платено" in bg and "Контактът е създаден" in bg
+
+    other = await fx_client.get(api(fx_other_shop, f"/contacts/{contact['id']}/timeline"), headers=fx_other_shop.auth)
+    assert other.status_code == 404 or contact["name"] not in other.text
