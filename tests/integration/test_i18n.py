@@ -445,3 +445,31 @@ async def test_timeline_and_audit_texts_are_shown_in_the_readers_language(fx_cli
 
     other = await fx_client.get(api(fx_other_shop, f"/contacts/{contact['id']}/timeline"), headers=fx_other_shop.auth)
     assert other.status_code == 404 or contact["name"] not in other.text
+
+
+async def test_edge_validation_messages_speak_the_callers_language_and_keep_the_field(fx_client: Any,
+                                                                                      fx_shop: ShopFixture) -> None:
+    """msgspec's and the edge's own refusals (a wrong type, a missing or unknown field, a bad date, an id out of
+    range) in the reader's language, each still naming its field."""
+    cases = [
+        ("post", "/contacts", {"name": 5}, "name", {
+            "ru": "Ожидается `str`, получено `int`", "bg": "Очаква се `str`, получено е `int`",
+            "en": "Expected `str`, got `int`"}),
+        ("post", "/contacts", {"name": "A", "zzz": 1}, "zzz", {
+            "ru": "В объекте есть неизвестное поле `zzz`", "en": "Object contains unknown field `zzz`"}),
+        ("post", "/contacts", {"name": "A", "birth_date": "31.01.2000"}, "birth_date", {
+            "ru": "Дата не в формате RFC 3339 (например 2026-01-31)", "bg": "Датата не е във формат RFC 3339"}),
+        ("get", "/contacts/0", None, "contact_id", {
+            "ru": "должно быть идентификатором записи от 1 до 2147483647",
+            "bg": "трябва да е идентификатор на запис от 1 до 2147483647",
+            "en": "must be a record id from 1 to 2147483647"}),
+    ]
+    for method, path, body, field, wanted in cases:
+        for language, text in wanted.items():
+            kw: dict[str, Any] = {"json": body} if body is not None else {}
+            resp = await getattr(fx_client, method)(api(fx_shop, path), headers={
+                **fx_shop.auth, "accept-language": language}, **kw)
+            assert resp.status_code == 400, resp.text
+            errors = resp.json()["errors"]
+            assert any(e["field"] == field and e["message"].startswith(text) for e in errors), (language, errors)
+            assert f"{field}: {text}" in resp.json()["detail"]
