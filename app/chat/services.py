@@ -149,6 +149,15 @@ async def start_session(*, origin: str = "", page_url: str = "", name: str = "",
     return {"token": token, "session_id": session_id, "greeting": (await get_settings())["greeting"]}
 
 
+async def language_of_token(token: str | None) -> str:
+    """The language of the contact a widget token's chat is linked to ("" for none, or for no valid token)."""
+    try:
+        session = await resolve(token)
+    except NotFound:
+        return ""
+    return await contacts.own_language_of(session["contact_id"])
+
+
 async def resolve(token: str | None) -> dict[str, Any]:
     """The session behind a widget token of the current tenant; the same 404 for unknown or malformed tokens."""
     if not isinstance(token, str) or not TOKEN_LEN[0] <= len(token) <= TOKEN_LEN[1]:

@@ -49,6 +49,15 @@ async def zone_of(contact_id: int | None, *, or_workspace: bool = False) -> str:
     return str(row["zone"]) if row else ""
 
 
+async def own_language_of(contact_id: int | None) -> str:
+    """The contact's own language ("" when they have none, or for no contact: the caller keeps its choice, as the
+    chat widget keeps the browser's)."""
+    if contact_id is None:
+        return ""
+    value = await current_uow().connection.fetchval("SELECT language FROM contact WHERE id = $1", contact_id)
+    return str(value or "")
+
+
 async def number_to_reach(card: dict[str, Any], number: str | None, *, field: str = "number") -> str:
     """The number to call or text a contact on: the one typed (local formats in the shop's region), else the
     card's first phone; E.164."""

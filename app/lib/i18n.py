@@ -279,13 +279,11 @@ def js_runtime(language: str) -> str:
     return f"(function () {{ var CAT = {js_catalogue(language)}; return {JS_RUNTIME}; }})()"
 
 
-def js_catalogue(language: str) -> str:
-    """`window.SB_I18N`: the strings of our scripts in `language`, and its plural rule (from the catalogue)."""
+def js_messages(language: str) -> dict[str, Any]:
+    """The strings of our scripts in `language` (msgid -> translation; plural ones as lists)."""
     cat = catalogue(language if language in LANGUAGES else DEFAULT_LANGUAGE)
     messages: dict[str, Any] = {}
-    plural_expr = "n != 1"
     if cat is not None:
-        plural_expr = cat.plural_expr
         for m in cat:
             if not m.id or m.fuzzy or not any(str(loc[0]).endswith(".js") for loc in m.locations):
                 continue
@@ -294,6 +292,14 @@ def js_catalogue(language: str) -> str:
                     messages[m.id[0]] = list(m.string)
             elif m.string:
                 messages[m.id] = m.string
+    return messages
+
+
+def js_catalogue(language: str) -> str:
+    """`window.SB_I18N`: the strings of our scripts in `language`, and its plural rule (from the catalogue)."""
+    cat = catalogue(language if language in LANGUAGES else DEFAULT_LANGUAGE)
+    plural_expr = cat.plural_expr if cat is not None else "n != 1"
+    messages = js_messages(language)
     data = json.dumps({"language": language, "messages": messages}, ensure_ascii=False)
     # The plural expression is gettext's C syntax, which is also JavaScript; it comes from our own catalogue.
     return f"{{data: {data}, plural: function (n) {{ return +({plural_expr}); }}}}"

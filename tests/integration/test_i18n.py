@@ -473,3 +473,31 @@ async def test_edge_validation_messages_speak_the_callers_language_and_keep_the_
             errors = resp.json()["errors"]
             assert any(e["field"] == field and e["message"].startswith(text) for e in errors), (language, errors)
             assert f"{field}: {text}" in resp.json()["detail"]
+
+
+async def test_the_chat_widget_speaks_the_linked_contacts_language(fx_client: Any, fx_shop: ShopFixture,
+                                                                   fx_other_shop: ShopFixture) -> None:
+    """Before the chat knows who writes: the browser's language. Once it is linked to a contact who has a language:
+    the contact's, for the widget's strings (GET /chat/strings, the socket's frames, POST /contact's answer) and for
+    what the server says (a refusal's detail). Another shop's token says nothing about this shop's contact."""
+    from app.chat import socket as chat_socket
+
+    base = f"/t/{fx_shop.slug}/chat"
+    ru = {"accept-language": "ru-RU,ru;q=0.9"}
+    token = (await fx_client.post(f"{base}/sessions", json={"page_url": "https://shop.example/"}, headers=ru)).json()
+    auth = {**ru, "X-Chat-Token": token["token"]}
+    before = (await fx_client.get(f"{base}/strings", headers=auth)).json()
+    assert before["language"] == "ru" and before["messages"]["Chat with us"] == "Напишите нам"
+    await fx_client.post(api(fx_shop, "/contacts"), json={"name": "Ема", "emails": ["ema@example.bg"],
+                                                          "language": "bg"}, headers=fx_shop.auth)
+    linked = await fx_client.post(f"{base}/contact", json={"email": "ema@example.bg"}, headers=auth)
+    assert linked.status_code == 200 and linked.json()["language"] == "bg", linked.text
+    after = (await fx_client.get(f"{base}/strings", headers=auth)).json()
+    assert after["language"] == "bg" and after["messages"]["Chat with us"] == "Пишете ни"
+    refused = await fx_client.post(f"{base}/messages", json={"body": 5}, headers=auth)
+    assert refused.status_code == 400 and refused.json()["errors"][0]["message"].startswith("Очаква се `str`")
+    frame, _cursor = await chat_socket.sync(fx_shop.tenant, token["session_id"])
+    assert b'"language":"bg"' in frame
+
+    other = (await fx_client.get(f"/t/{fx_other_shop.slug}/chat/strings", headers=auth)).json()
+    assert other["language"] == "ru"  # the browser's: the token is not the other shop's
