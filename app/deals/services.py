@@ -94,7 +94,7 @@ async def create(actor: Principal, data: Any) -> dict[str, Any]:
         await DealOrder.insert(*[DealOrder(deal=deal_id, shop_order=oid) for oid in dict.fromkeys(data.order_ids)])
     await DealStageChange.insert(DealStageChange(deal=deal_id, to_stage=stage["key"], actor_label=actor.label))
     await timeline.record(data.contact_id, "system", "internal", "Deal “%(title)s” opened in %(stage)s (%(value)s)",
-                          params={"title": title, "stage": stage["label"], "value": money.fmt(value, currency)},
+                          params={"title": title, "stage": stage["label"], "value": i18n.money_param(value, currency)},
                           translated=("stage",), links={"deal_id": deal_id}, actor_type="user",
                           actor_id=actor.user_id, actor_label=actor.label,
                           payload={"event": "deal_created", "deal_id": deal_id, "stage": stage["key"]})

@@ -14,7 +14,7 @@ from app.contacts import services as contacts
 from app.contacts.tables import Contact, ContactEmail, ContactPhone, Note
 from app.deals.tables import Deal, DealStageChange
 from app.demo.story import Story
-from app.lib import money
+from app.lib import i18n
 from app.lib.db import current_uow
 from app.orders.tables import Order, OrderItem, OrderPayment, OrderStatusChange
 from app.timeline import services as timeline
@@ -122,9 +122,8 @@ class Writer:
                       for i, it in enumerate(o["items"])]
             changes.append(OrderStatusChange(shop_order=oid, from_status=None, to_status=o["first_status"],
                                              actor_label="system", changed_at=self.at(o["placed"])))
-            fmt = money.fmt(o["total"], o["currency"])
             self.later(o["placed"], o["contact"], "order", "in", "Order %(number)s placed: %(total)s",
-                       params={"number": number, "total": fmt},
+                       params={"number": number, "total": i18n.money_param(o["total"], o["currency"])},
                        links={"order_id": oid}, payload={"event": "created", "order_id": oid, "number": number,
                                                          "total": o["total"], "currency": o["currency"],
                                                          "status": o["first_status"]},
@@ -145,7 +144,7 @@ class Writer:
                 self.later(p["at"], o["contact"], "order", "in" if p["kind"] == "payment" else "out",
                            "Order %(number)s: payment received %(amount)s (%(method)s)" if p["kind"] == "payment"
                            else "Order %(number)s: refund %(amount)s (%(method)s)",
-                           params={"number": number, "amount": money.fmt(p["amount"], o["currency"]),
+                           params={"number": number, "amount": i18n.money_param(p["amount"], o["currency"]),
                                    "method": p["method"]},
                            links={"order_id": oid}, payload={
                                "event": "payment_received" if p["kind"] == "payment" else "refund", "order_id": oid,
@@ -186,7 +185,7 @@ class Writer:
                     self.later(h["at"], d["contact"], "system", "internal",
                                "Deal “%(title)s” opened in %(stage)s (%(value)s)", translated=("stage",),
                                params={"title": d["title"], "stage": labels[h["to"]],
-                                       "value": money.fmt(d["value"], d["currency"])}, links={"deal_id": did},
+                                       "value": i18n.money_param(d["value"], d["currency"])}, links={"deal_id": did},
                                payload={"event": "deal_created", "deal_id": did, "stage": h["to"]}, **actor)
                 else:
                     self.later(h["at"], d["contact"], "system", "internal",

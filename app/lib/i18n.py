@@ -245,6 +245,18 @@ def stored_text(template: str, params: dict[str, Any] | None = None,
     return spec
 
 
+def money_param(amount: int | None, currency: str) -> dict[str, Any]:
+    """A stored text's money value (minor units): shown as each reader's locale writes money (`format_money`)."""
+    return {"money": [int(amount or 0), currency]}
+
+
+def _shown_param(value: Any) -> Any:
+    money = value.get("money") if isinstance(value, dict) else None
+    if isinstance(money, list) and len(money) == 2:
+        return format_money(money[0], str(money[1]))
+    return value
+
+
 def show_stored(spec: Any, fallback: str) -> str:
     """A stored text in the viewer's language from its `stored_text` spec; a row written before (no spec) or a
     spec that does not fit shows `fallback`, the text as stored."""
@@ -253,7 +265,8 @@ def show_stored(spec: Any, fallback: str) -> str:
     tr = current().translations
     params = spec.get("p") if isinstance(spec.get("p"), dict) else {}
     keys = set(spec.get("tr") or ())
-    params = {k: (tr.gettext(v) if k in keys and isinstance(v, str) and v else v) for k, v in params.items()}
+    params = {k: (tr.gettext(v) if k in keys and isinstance(v, str) and v else _shown_param(v))
+              for k, v in params.items()}
     for template in (tr.gettext(spec["t"]), spec["t"]):  # a translation that lost a placeholder: the English
         try:
             return template % params if params or "%(" in template else template

@@ -131,7 +131,7 @@ async def create(actor: Principal, data: Any) -> tuple[dict[str, Any], bool]:
                                                      actor_label=actor.label, changed_at=t))
     order = await get(order_id)
     await timeline.record(contact_id, "order", "in", "Order %(number)s placed: %(total)s",
-                          params={"number": order["number"], "total": money.fmt(sums["total"], currency)},
+                          params={"number": order["number"], "total": i18n.money_param(sums["total"], currency)},
                           links={"order_id": order_id},
                           payload={"event": "created", "order_id": order_id, "number": order["number"],
                                    "total": sums["total"], "currency": currency, "status": status},
@@ -233,7 +233,7 @@ async def _add_money(actor: Principal, order_id: int, kind: str, data: Any, *, f
                             else "Order %(number)s: payment received %(amount)s") if kind == "payment"
                            else ("Order %(number)s: refund %(amount)s (%(method)s)" if method
                                  else "Order %(number)s: refund %(amount)s")),
-                          params={"number": row["number"], "amount": money.fmt(amount, row["currency"]),
+                          params={"number": row["number"], "amount": i18n.money_param(amount, row["currency"]),
                                   **({"method": method} if method else {})}, links={"order_id": order_id},
                           payload={"event": "payment_received" if kind == "payment" else "refund", "order_id": order_id,
                                    "amount": amount, "currency": row["currency"], "method": method},

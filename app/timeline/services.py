@@ -11,7 +11,7 @@ from piccolo.columns.combination import WhereRaw
 
 from app.contacts import events
 from app.contacts.tables import Contact
-from app.lib import i18n
+from app.lib import i18n, money
 from app.lib.clock import now
 from app.lib.errors import Invalid, NotFound
 from app.timeline.tables import CHANNELS, CONVERSATION_CHANNELS, DIRECTIONS, Interaction
@@ -22,6 +22,12 @@ COLUMNS = (Interaction.id, Interaction.contact.as_alias("contact_id"), Interacti
            Interaction.summary, Interaction.payload, Interaction.links)
 # Channels that count as talking to the customer (for "last contact" on the card).
 CONTACT_CHANNELS = frozenset(CONVERSATION_CHANNELS)
+
+
+def _english(value: Any) -> Any:
+    """A param as the stored English summary writes it (money as `money.fmt`, exact, with its code)."""
+    amount = value.get("money") if isinstance(value, dict) else None
+    return money.fmt(amount[0], amount[1]) if isinstance(amount, list) and len(amount) == 2 else value
 
 
 async def record(contact_id: int, channel: str, direction: str, summary: str, *, payload: dict[str, Any] | None = None,
@@ -41,7 +47,7 @@ async def record(contact_id: int, channel: str, direction: str, summary: str, *,
     when = occurred_at or now()
     if params is not None:
         payload = {**(payload or {}), i18n.STORED_TEXT: i18n.stored_text(summary, params, translated)}
-        summary = i18n.fill(summary, params)
+        summary = i18n.fill(summary, {k: _english(v) for k, v in params.items()})
     rows = await Interaction.insert(Interaction(
         contact=contact_id, channel=channel, direction=direction, occurred_at=when, actor_type=actor_type,
         actor_id=actor_id, actor_label=actor_label[:254], summary=summary[:500], payload=payload or {},

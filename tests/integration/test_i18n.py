@@ -427,6 +427,7 @@ async def test_timeline_and_audit_texts_are_shown_in_the_readers_language(fx_cli
     summaries = [i["summary"] for i in items["items"]]
     number = order["number"]
     assert f"Order {number}: new → Paid" in summaries and "Contact created" in summaries  # the API: English
+    assert f"Order {number} placed: 5.00 EUR" in summaries
 
     await browser_login(fx_client, fx_shop.slug, fx_shop.email, fx_shop.password)
     html = {"accept": "text/html"}
@@ -435,6 +436,7 @@ async def test_timeline_and_audit_texts_are_shown_in_the_readers_language(fx_cli
     ru = (await fx_client.get(timeline, headers=html)).text
     assert f"Заказ {number}: new → Оплачено" in ru and "Контакт создан" in ru and f"Заказ {number} оформлен" in ru
     assert "Written before templates" in ru and "Contact created" not in ru
+    assert f"Заказ {number} оформлен: 5,00\xa0€" in ru  # money as the reader's locale writes it
     audit = (await fx_client.get(f"/t/{fx_shop.slug}/settings/audit", headers=html)).text
     assert 'data-action="order.created">Заказ создан</span>' in audit
     assert 'data-action="order.status_changed">Статус заказа изменён</span>' in audit
