@@ -16,6 +16,7 @@ from app.lib.clock import now
 from app.lib.db import current_tenant, current_uow
 from app.lib.domain import MergeStep
 from app.lib.errors import NotFound
+from app.lib.i18n import N_
 from app.lib.identities import pretty_phone, try_phone
 from app.lib.storage import ObjectNotFound, get_storage
 from app.timeline import services as timeline
@@ -102,7 +103,8 @@ async def on_fallback(p: dict[str, str], meta: dict[str, Any]) -> None:
     if call["contact"] is not None:
         code = p.get("ErrorCode", "")
         await timeline.record(call["contact"], "call", "internal",
-                              f"Phone system error {code}: the caller was sent to the general queue",
+                              "Phone system error %(code)s: the caller was sent to the general queue",
+                              params={"code": code},
                               links={"call_id": call["id"]},
                               payload={"event": "twilio_error", "error_code": code, "error_url": p.get("ErrorUrl", "")})
 
@@ -177,12 +179,13 @@ async def _finish(call: dict[str, Any]) -> None:
         if call["direction"] == "inbound" and call["duration"] is not None and wait is not None:
             # Twilio's CallDuration of the caller's leg is the authority: the talk is what followed the wait.
             talk = max(talk, call["duration"] - wait)
-    summary = {"answered": f"Call {'with' if call['direction'] == 'inbound' else 'to'} {_label(call)} ended"
-                           f" after {call['duration'] or 0} s",
-               "abandoned": f"Caller {_label(call)} hung up while waiting",
-               "voicemail": f"Call from {_label(call)}: voicemail left",
-               "missed": f"Call {_label(call)}: {call['status']}"}.get(outcome, f"Call {call['status']}")
+    summary = {"answered": N_("Call with %(caller)s ended after %(seconds)s s") if call["direction"] == "inbound"
+               else N_("Call to %(caller)s ended after %(seconds)s s"),
+               "abandoned": N_("Caller %(caller)s hung up while waiting"),
+               "voicemail": N_("Call from %(caller)s: voicemail left"),
+               "missed": N_("Call %(caller)s: %(status)s")}.get(outcome, N_("Call %(status)s"))
     await timeline.record(call["contact"], "call", "in" if call["direction"] == "inbound" else "out", summary,
+                          params={"caller": _label(call), "seconds": call["duration"] or 0, "status": call["status"]},
                           links={"call_id": call["id"], "conversation_id": call["conversation"]},
                           payload={"event": "ended", "call_sid": call["sid"], "status": call["status"],
                                    "outcome": outcome, "duration": call["duration"], "wait_seconds": wait,
@@ -218,7 +221,8 @@ async def on_voicemail(p: dict[str, str], meta: dict[str, Any]) -> None:
             Conversation.id == call["conversation"])
         await emit(queue_events.QUEUE_ITEM_ADDED, **queue_events.about(await conversations.get(call["conversation"])))
     if call["contact"] is not None:
-        await timeline.record(call["contact"], "call", "in", f"Voicemail from {_label(call)} ({seconds} s)",
+        await timeline.record(call["contact"], "call", "in", "Voicemail from %(caller)s (%(seconds)s s)",
+                              params={"caller": _label(call), "seconds": seconds},
                               links={"call_id": call["id"], "conversation_id": call["conversation"]},
                               actor_type="customer", payload={"event": "voicemail", "call_sid": call["sid"],
                                                               "recording_sid": p.get("RecordingSid", ""),
@@ -243,11 +247,13 @@ async def on_recording(p: dict[str, str], meta: dict[str, Any]) -> None:
             await emit_updated(dict(call))
         return
     seconds = int(p["RecordingDuration"]) if p.get("RecordingDuration", "").lstrip("-").isdigit() else None
-    kind = "Voicemail recording" if p.get("RecordingSource") == "RecordVerb" else "Call recording"
+    voicemail = p.get("RecordingSource") == "RecordVerb"
     if status != "completed":
         await _update(call["id"], recording_sid=p["RecordingSid"], recording_status=status)
         if call["contact"] is not None:
-            await timeline.record(call["contact"], "call", "internal", f"{kind} {status}: nothing was saved",
+            await timeline.record(call["contact"], "call", "internal",
+                                  "Voicemail recording %(status)s: nothing was saved" if voicemail
+                                  else "Call recording %(status)s: nothing was saved", params={"status": status},
                                   links={"call_id": call["id"]}, payload={"event": "recording", "status": status,
                                                                           "error_code": p.get("ErrorCode", "")})
         return
@@ -263,7 +269,8 @@ async def on_recording(p: dict[str, str], meta: dict[str, Any]) -> None:
     await _update(call["id"], recording_sid=p["RecordingSid"], recording_status="completed",
                   recording_duration=seconds, recording_key=key)
     if call["contact"] is not None:
-        await timeline.record(call["contact"], "call", "internal", f"{kind} ({seconds or 0} s)",
+        await timeline.record(call["contact"], "call", "internal", "Voicemail recording (%(seconds)s s)" if voicemail
+                              else "Call recording (%(seconds)s s)", params={"seconds": seconds or 0},
                               links={"call_id": call["id"], "conversation_id": call["conversation"]},
                               payload={"event": "recording", "status": "completed", "duration": seconds,
                                        "url": f"/t/{current_tenant().slug}/api/v1/calls/{call['id']}/recording"})
@@ -322,7 +329,8 @@ async def click_to_call(actor: Principal, contact_id: int, number: str | None) -
     rows = await Call.insert(Call(sid=created.sid, direction="outbound-api", from_number=config.numbers[0],
                                   to_number=to, status=created.status or "queued", contact=contact_id,
                                   operator=actor.user_id)).returning(Call.id)
-    await timeline.record(contact_id, "call", "out", f"{actor.name or actor.email} called {pretty_phone(to)}",
+    await timeline.record(contact_id, "call", "out", "%(name)s called %(phone)s",
+                          params={"name": actor.name or actor.email, "phone": pretty_phone(to)},
                           links={"call_id": rows[0]["id"]}, actor_type="user", actor_id=actor.user_id,
                           actor_label=actor.label, payload={"event": "dialing", "call_sid": created.sid})
     return await get(rows[0]["id"])

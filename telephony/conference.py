@@ -249,8 +249,10 @@ async def _back_to_queue(call: dict[str, Any], leg: dict[str, Any], status: str)
         conv = await conversations.get(call["conversation"])
         await emit(queue_events.QUEUE_ITEM_ADDED, **queue_events.about(conv))
     if call["contact"] is not None:
-        who = (await User.select(User.name).where(User.id == leg["user"]).first() or {}).get("name") or "The operator"
+        who = (await User.select(User.name).where(User.id == leg["user"]).first() or {}).get("name")
         await timeline.record(call["contact"], "call", "internal",
-                              f"{who} did not answer ({status}): the caller is back in the queue",
+                              "%(name)s did not answer (%(status)s): the caller is back in the queue" if who
+                              else "The operator did not answer (%(status)s): the caller is back in the queue",
+                              params={"name": who, "status": status} if who else {"status": status},
                               links={"call_id": call["id"], "conversation_id": call["conversation"]},
                               payload={"event": "operator_missed", "call_sid": call["sid"], "status": status})

@@ -17,6 +17,7 @@ from app.accounts.tables import User
 from app.conversations import services as conversations
 from app.lib.db import current_tenant, current_uow
 from app.lib.errors import Conflict, Forbidden, Invalid, NotFound
+from app.lib.i18n import N_
 from app.timeline import services as timeline
 from telephony import client, conference, twiml
 from telephony import config as config_service
@@ -58,9 +59,13 @@ async def _redirect(call: dict[str, Any], **update: Any) -> None:
     await client.call(config, lambda c: c.calls(call["sid"]).update(**update))
 
 
-async def _note(actor: Principal, call: dict[str, Any], summary: str, event: str, **payload: Any) -> None:
+async def _note(actor: Principal, call: dict[str, Any], summary: str, event: str, *,
+                words: dict[str, Any] | None = None, **payload: Any) -> None:
+    """`summary` is a catalogue template (N_); `%(name)s` is the operator, `words` fill its other placeholders."""
     if call["contact"] is not None:
-        await timeline.record(call["contact"], "call", "internal", summary, actor_type="user", actor_id=actor.user_id,
+        await timeline.record(call["contact"], "call", "internal", summary,
+                              params={"name": actor.name or actor.email, **(words or {})}, actor_type="user",
+                              actor_id=actor.user_id,
                               actor_label=actor.label,
                               links={"call_id": call["id"], "conversation_id": call["conversation"]},
                               payload={"event": event, "call_sid": call["sid"], **payload})
@@ -99,7 +104,7 @@ async def hang_up(actor: Principal, conversation_id: int) -> dict[str, Any]:
     call = await _live_call(conversation_id)
     async with _undo_on_error():
         await Call.update({Call.on_hold: False}).where(Call.id == call["id"])
-        await _note(actor, call, f"{actor.name or actor.email} hung up", "hung_up")
+        await _note(actor, call, N_("%(name)s hung up"), "hung_up")
         await _redirect(call, status="completed")
     return await get(call["id"])
 
@@ -114,8 +119,7 @@ async def hold(actor: Principal, conversation_id: int, on: bool) -> dict[str, An
     config = await config_service.require()
     async with _undo_on_error():
         await Call.update({Call.on_hold: on}).where(Call.id == call["id"])
-        what = "put the caller on hold" if on else "resumed the call"
-        await _note(actor, call, f"{actor.name or actor.email} {what}",
+        await _note(actor, call, N_("%(name)s put the caller on hold") if on else N_("%(name)s resumed the call"),
                     "hold" if on else "resumed")
         changes: dict[str, Any] = {"hold": on}
         if on:
@@ -215,8 +219,8 @@ async def warm_transfer(actor: Principal, conversation_id: int, user_id: int) ->
             await conference.update_leg(config, call, call["sid"], hold=True, hold_method="GET",
                                         hold_url=twiml.Urls(current_tenant().slug).hold_music)
         await conference.add_leg(config, call, role="transfer", user_id=user_id, device=device)
-        await _note(actor, call, f"{actor.name or actor.email} asked {target['name']} to take the call",
-                    "warm_transfer", user_id=user_id)
+        await _note(actor, call, N_("%(name)s asked %(colleague)s to take the call"), "warm_transfer",
+                    words={"colleague": target["name"]}, user_id=user_id)
         await emit_updated(call)
     return await _state(call)
 
@@ -246,8 +250,8 @@ async def warm_complete(actor: Principal, conversation_id: int, *, connect: bool
             await conference.remove_leg(config, call, leg["call_sid"])
         await Call.update({Call.on_hold: False}).where(Call.id == call["id"])
         await conference.update_leg(config, call, call["sid"], hold=False)
-        what = "connected the caller to a colleague" if connect else "came back to the caller"
-        await _note(actor, call, f"{actor.name or actor.email} {what}", "warm_connect" if connect else "warm_back")
+        await _note(actor, call, N_("%(name)s connected the caller to a colleague") if connect
+                    else N_("%(name)s came back to the caller"), "warm_connect" if connect else "warm_back")
         await emit_updated(call)
     return await _state(call)
 
@@ -288,9 +292,10 @@ async def monitor(actor: Principal, conversation_id: int, mode: str) -> dict[str
             if coach:
                 changes["call_sid_to_coach"] = coach
             await conference.update_leg(config, call, mine["call_sid"], **changes)
-        doing = {"listen": "is listening to", "whisper": "is whispering to the operator on",
-                 "barge": "joined"}[mode]
-        await _note(actor, call, f"{actor.name or actor.email} {doing} the call", "supervisor", mode=mode)
+        doing = {"listen": N_("%(name)s is listening to the call"),
+                 "whisper": N_("%(name)s is whispering to the operator on the call"),
+                 "barge": N_("%(name)s joined the call")}[mode]
+        await _note(actor, call, doing, "supervisor", mode=mode)
         await emit_updated(call)
     return {**await _state(call), "mode": mode}
 

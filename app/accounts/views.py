@@ -170,5 +170,6 @@ class WorkspaceViews(Controller):
     @get("/settings/audit", guards=[requires("admin")])
     async def audit_log(self, request: Req, before: QueryId = None) -> Template:
         rows = await audit.page(limit=50, before_id=before)
+        entries = [{**r, "what": audit.describe(r["action"])} for r in rows]
         return render_page(request, "pages/audit.html",
-                           {"entries": rows, "next": rows[-1]["id"] if len(rows) == 50 else None})
+                           {"entries": entries, "next": rows[-1]["id"] if len(rows) == 50 else None})

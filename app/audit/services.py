@@ -5,7 +5,76 @@ from __future__ import annotations
 from typing import Any
 
 from app.audit.tables import AuditEntry
-from app.lib import reqctx
+from app.lib import i18n, reqctx
+from app.lib.i18n import N_
+
+ACTIONS: dict[str, str] = {
+    "tenant.created": N_("Workspace created"),
+    "workspace.updated": N_("Workspace settings changed"),
+    "login.succeeded": N_("Signed in"),
+    "login.failed": N_("Sign-in failed"),
+    "login.locked": N_("Sign-in locked after failed attempts"),
+    "logout": N_("Signed out"),
+    "api_key.created": N_("API key created"),
+    "api_key.revoked": N_("API key revoked"),
+    "user.updated": N_("User changed"),
+    "user.invited": N_("User invited"),
+    "user.preferences_changed": N_("Own preferences changed"),
+    "invitation.revoked": N_("Invitation revoked"),
+    "invitation.accepted": N_("Invitation accepted"),
+    "contact.created": N_("Contact created"),
+    "contact.updated": N_("Contact changed"),
+    "contact.deleted": N_("Contact deleted"),
+    "contact.merged": N_("Contacts merged"),
+    "note.added": N_("Note added"),
+    "file.uploaded": N_("File uploaded"),
+    "file.deleted": N_("File deleted"),
+    "custom_field.created": N_("Custom field created"),
+    "custom_field.archived": N_("Custom field archived"),
+    "contact_import.uploaded": N_("Contact import uploaded"),
+    "contact_import.started": N_("Contact import started"),
+    "contact_import.resumed": N_("Contact import resumed"),
+    "contact_import.failed": N_("Contact import failed"),
+    "contact_import.finished": N_("Contact import finished"),
+    "order_import.uploaded": N_("Order import uploaded"),
+    "order_import.started": N_("Order import started"),
+    "order_import.resumed": N_("Order import resumed"),
+    "order_import.failed": N_("Order import failed"),
+    "order_import.finished": N_("Order import finished"),
+    "order.created": N_("Order created"),
+    "order.updated": N_("Order changed"),
+    "order.status_changed": N_("Order status changed"),
+    "order.payment": N_("Payment recorded"),
+    "order.refund": N_("Refund recorded"),
+    "order.portal_issued": N_("Order tracking link issued"),
+    "order.portal_revoked": N_("Order tracking link revoked"),
+    "order.message_sent": N_("Message to the customer sent"),
+    "order_notification.updated": N_("Order notification changed"),
+    "order_status.created": N_("Order status created"),
+    "order_status.updated": N_("Order status changed in settings"),
+    "deal.created": N_("Deal created"),
+    "deal.moved": N_("Deal moved to another stage"),
+    "deal_stage.created": N_("Deal stage created"),
+    "queue.created": N_("Queue created"),
+    "queue.updated": N_("Queue changed"),
+    "conversation.opened": N_("Conversation opened"),
+    "conversation.transferred": N_("Conversation transferred"),
+    "conversation.linked": N_("Conversation linked to a client"),
+    "chat.settings_updated": N_("Web chat settings changed"),
+    "email.configured": N_("Email settings changed"),
+    "email_template.created": N_("Email template created"),
+    "email_template.updated": N_("Email template changed"),
+    "email_template.deleted": N_("Email template deleted"),
+    "twilio.configured": N_("Twilio settings changed"),
+    "demo.seeded": N_("Demo data created"),
+}
+"""What each stored action (an English key) means, as the audit page shows it in the reader's language."""
+
+
+def describe(action: str) -> str:
+    """An action as a person reads it; one without a description shows its key."""
+    text = ACTIONS.get(action)
+    return i18n.gettext(text) if text else action
 
 
 async def record(action: str, *, actor_id: int | None = None, actor: str = "", target_type: str = "",

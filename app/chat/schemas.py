@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import msgspec
 
@@ -41,6 +42,13 @@ class VisitorIn(msgspec.Struct, forbid_unknown_fields=True):
 class IdentifiedOut(msgspec.Struct):
     session_id: int
     linked: bool
+    language: str = ""
+    """The linked contact's language ("" for none): the widget speaks it from now on (GET /chat/strings)."""
+
+
+class StringsOut(msgspec.Struct):
+    language: str
+    messages: dict[str, Any]
 
 
 class MessageIn(msgspec.Struct, forbid_unknown_fields=True):

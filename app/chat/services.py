@@ -149,6 +149,15 @@ async def start_session(*, origin: str = "", page_url: str = "", name: str = "",
     return {"token": token, "session_id": session_id, "greeting": (await get_settings())["greeting"]}
 
 
+async def language_of_token(token: str | None) -> str:
+    """The language of the contact a widget token's chat is linked to ("" for none, or for no valid token)."""
+    try:
+        session = await resolve(token)
+    except NotFound:
+        return ""
+    return await contacts.own_language_of(session["contact_id"])
+
+
 async def resolve(token: str | None) -> dict[str, Any]:
     """The session behind a widget token of the current tenant; the same 404 for unknown or malformed tokens."""
     if not isinstance(token, str) or not TOKEN_LEN[0] <= len(token) <= TOKEN_LEN[1]:
@@ -211,7 +220,8 @@ async def identify(session_id: int, *, name: str = "", email: str = "", phone: s
             transcript = "\n".join(
                 f"{m['created_at']:%H:%M} {'Visitor' if m['direction'] == 'in' else m['author_label']}: {m['body']}"
                 for m in earlier)
-            await timeline.record(contact_id, "chat", "in", f"Web chat transcript ({len(earlier)} messages)",
+            await timeline.record(contact_id, "chat", "in", "Web chat transcript (%(count)s messages)",
+                                  params={"count": len(earlier)},
                                   actor_type="customer", links=_links(session_id, session["conversation_id"]),
                                   payload={"event": "chat_transcript", "body": transcript, "session_id": session_id})
     conv = await _open_conversation_of(session)

@@ -51,10 +51,13 @@ async def sync(tenant: TenantRef, session_id: int, since: int = 0) -> tuple[byte
                 if m["direction"] == "out" and m["status"] == "sent":
                     m["status"] = "delivered"
         # The first frame also says the contact's time zone when the chat is linked to a contact who has one (the
-        # widget shows times in it; else in the browser's).
-        zone = await contacts.zone_of(await uow.connection.fetchval(
-            "SELECT contact FROM chat_session WHERE id = $1", session_id)) if since == 0 else ""
+        # widget shows times in it; else in the browser's); every frame says the contact's language ("" for none:
+        # the widget keeps its own), so a chat linked meanwhile switches the widget to it.
+        contact_id = await uow.connection.fetchval("SELECT contact FROM chat_session WHERE id = $1", session_id)
+        zone = await contacts.zone_of(contact_id) if since == 0 else ""
+        language = await contacts.own_language_of(contact_id)
     frame = _encoder.encode({"type": "sync", "session_id": session_id, "full": since == 0, "time_zone": zone,
+                             "language": language,
                              "messages": [to_struct(MessageOut, r) for r in rows]})
     newest = max([since - 1, *(m["id"] for m in rows)])
     return frame, min([newest + 1, *(m["id"] for m in rows if m["direction"] == "in" and m["status"] != "read")])

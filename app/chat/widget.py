@@ -26,10 +26,12 @@ from app.chat.schemas import (
     MessageOut,
     SessionIn,
     SessionOut,
+    StringsOut,
     TranscriptOut,
     VisitorIn,
     WidgetConfigOut,
 )
+from app.contacts import services as contacts
 from app.contacts.services import to_struct
 from app.lib import i18n, reqctx
 from app.lib.i18n import N_
@@ -77,8 +79,12 @@ class WidgetCors:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        # A visitor reads the shop's chat in their browser's language first (staff pages put the workspace first).
+        # A visitor reads the shop's chat in their browser's language first (staff pages put the workspace first);
+        # once the chat is linked to a contact who has a language, in the contact's.
         i18n.switch(i18n.negotiate(reqctx.scope_header(scope, b"accept-language")))
+        token = reqctx.scope_header(scope, TOKEN_HEADER.encode())
+        if token:
+            i18n.switch(await services.language_of_token(token))
         origin = reqctx.scope_header(scope, b"origin")
         if origin and not await services.origin_allowed(origin):
             body = {"detail": i18n.gettext(REFUSED), "status_code": 403}
@@ -120,7 +126,8 @@ class WidgetApi(Controller):
     middleware = [WidgetCors]
     opt = {"csrf_exempt": True}  # no cookies are involved: the token travels in a header the page has to set
 
-    @route(["/config", "/sessions", "/messages", "/typing", "/read", "/contact"], http_method=[HttpMethod.OPTIONS],
+    @route(["/config", "/sessions", "/messages", "/typing", "/read", "/contact", "/strings"],
+           http_method=[HttpMethod.OPTIONS],
            include_in_schema=False)
     async def preflight(self) -> None:  # answered by WidgetCors; here so the route exists
         return None
@@ -128,6 +135,12 @@ class WidgetApi(Controller):
     @get("/config", summary="What the widget shows before a chat starts (no token needed)")
     async def config(self) -> WidgetConfigOut:
         return WidgetConfigOut(greeting=(await services.cached_settings())["greeting"])
+
+    @get("/strings", summary="The widget's strings in the language it should speak: the linked contact's, if they have "
+                              "one, else the browser's, else the shop's")
+    async def strings(self) -> StringsOut:
+        language = i18n.current().language
+        return StringsOut(language=language, messages=i18n.js_messages(language))
 
     @post("/sessions", summary="Start a web chat; returns the visitor's token (keep it, send it as X-Chat-Token)")
     async def start(self, request: Request[Any, Any, Any], slug: FromPath[str],
@@ -171,7 +184,9 @@ class WidgetApi(Controller):
         session = await visitor(request)
         await limits()["messages"].check(slug, str(session["id"]))
         row = await services.identify(session["id"], name=data.name, email=data.email, phone=data.phone)
-        return IdentifiedOut(session_id=row["session_id"], linked=True)
+        language = await contacts.own_language_of(row["contact_id"])
+        i18n.switch(language)
+        return IdentifiedOut(session_id=row["session_id"], linked=True, language=language)
 
 
 @functools.cache

@@ -53,7 +53,7 @@ SECTIONS = ("main", "identities", "details", "custom")
 @dataclasses.dataclass(frozen=True)
 class ImportTarget:
     label: str
-    """The choice as the mapping form shows it."""
+    """The choice as the mapping form shows it (English, marked N_; translated where it is shown)."""
     joiner: str | None
     """How several columns mapped here combine: a separator for text, None for lists, "" for one column only."""
 
@@ -93,32 +93,32 @@ class ContactField:
 
 FIELDS: tuple[ContactField, ...] = (
     ContactField("id", "Id", "id", writable=False, column="id", export="id"),
-    ContactField("name", N_("Name"), "text", column="name", export="name", importable=ImportTarget("Name", " "),
+    ContactField("name", N_("Name"), "text", column="name", export="name", importable=ImportTarget(N_("Name"), " "),
                  merge="fill", section="main", identifies=True, on_new_form=True),
     ContactField("company", N_("Company"), "text", column="company", export="company",
-                 importable=ImportTarget("Company", ""), merge="fill", section="main", identifies=True,
+                 importable=ImportTarget(N_("Company"), ""), merge="fill", section="main", identifies=True,
                  on_new_form=True),
-    ContactField("phones", N_("Phones"), "list", export="phones", importable=ImportTarget("Phone(s)", None),
+    ContactField("phones", N_("Phones"), "list", export="phones", importable=ImportTarget(N_("Phone(s)"), None),
                  merge="identities", section="identities", hint=N_("Comma-separated."), items="phone",
                  identifies=True, on_new_form=True),
-    ContactField("emails", N_("Emails"), "list", export="emails", importable=ImportTarget("Email(s)", None),
+    ContactField("emails", N_("Emails"), "list", export="emails", importable=ImportTarget(N_("Email(s)"), None),
                  merge="identities", section="identities", hint=N_("Comma-separated."), items="email",
                  identifies=True, on_new_form=True),
     ContactField("tags", N_("Tags"), "list", column="tags", export="tags",
-                 importable=ImportTarget("Tags (comma-separated)", None), merge="union", section="main", items="tag",
-                 max_items=50, on_new_form=True),
+                 importable=ImportTarget(N_("Tags (comma-separated)"), None), merge="union", section="main",
+                 items="tag", max_items=50, on_new_form=True),
     ContactField("temperature", N_("Temperature"), "choice", column="temperature", export="temperature",
-                 importable=ImportTarget("Temperature (hot / warm / cold)", ""), merge="fill", section="main",
+                 importable=ImportTarget(N_("Temperature (hot / warm / cold)"), ""), merge="fill", section="main",
                  options=TEMPERATURES, on_new_form=True),
     ContactField("owner_id", N_("Owner"), "user", column="owner", export="owner", merge="fill", section="main"),
     ContactField("owner_name", N_("Owner"), "name", writable=False, column="owner.name"),
     ContactField("language", N_("Language"), "language", column="language", section="main"),
     ContactField("birth_date", N_("Birth date"), "date", column="birth_date", export="birth_date",
-                 importable=ImportTarget("Birth date", ""), merge="fill", section="details"),
+                 importable=ImportTarget(N_("Birth date"), ""), merge="fill", section="details"),
     ContactField("address", N_("Address"), "longtext", column="address", export="address",
-                 importable=ImportTarget("Address", ", "), merge="fill", section="details"),
+                 importable=ImportTarget(N_("Address"), ", "), merge="fill", section="details"),
     ContactField("preferences", N_("Preferences"), "longtext", column="preferences",
-                 importable=ImportTarget("Preferences", "; "), merge="fill", section="details"),
+                 importable=ImportTarget(N_("Preferences"), "; "), merge="fill", section="details"),
     ContactField("custom", N_("Custom fields"), "custom", column="custom", merge="custom", section="custom"),
     ContactField("last_contact_at", N_("Last contact"), "timestamp?", writable=False, column="last_contact_at",
                  export="last_contact_at"),
@@ -126,7 +126,7 @@ FIELDS: tuple[ContactField, ...] = (
     ContactField("updated_at", N_("Updated"), "timestamp", writable=False, column="updated_at"),
     ContactField("version", "Version", "version", writable=False, column="version"),
     ContactField("timezone", N_("Time zone"), "timezone", column="timezone", export="timezone",
-                 importable=ImportTarget("Time zone", ""), merge="fill", section="main",
+                 importable=ImportTarget(N_("Time zone"), ""), merge="fill", section="main",
                  hint=N_("Like Europe/Sofia. Empty: the portal and the chat show the customer's browser's, emails "
                          "the workspace's.")),
 )

@@ -72,7 +72,7 @@ async def upload(actor: Any, contact_id: int, filename: str, chunks: AsyncIterab
             contact=contact_id, filename=name, content_type=content_type, size=measured.size, sha256=sha256,
             storage_key=key, uploaded_by=actor.user_id)).returning(StoredFile.id, StoredFile.created_at)
         file_id = int(rows[0]["id"])
-        await timeline.record(contact_id, "file", "internal", f"File attached: {name}",
+        await timeline.record(contact_id, "file", "internal", "File attached: %(name)s", params={"name": name},
                               payload={"filename": name, "size": measured.size, "content_type": content_type,
                                        "sha256": sha256}, links={"file_id": file_id}, actor_type="user",
                               actor_id=actor.user_id, actor_label=actor.name or actor.email,
@@ -118,7 +118,8 @@ async def delete(actor: Any, contact_id: int, file_id: int) -> None:
         raise Forbidden("Only admins can delete files.")
     row = await get(contact_id, file_id)
     await StoredFile.delete().where(StoredFile.id == file_id)
-    await timeline.record(contact_id, "file", "internal", f"File deleted: {row['filename']}",
+    await timeline.record(contact_id, "file", "internal", "File deleted: %(name)s",
+                          params={"name": row["filename"]},
                           payload={"event": "deleted", "filename": row["filename"], "sha256": row["sha256"]},
                           links={"file_id": file_id}, actor_type="user", actor_id=actor.user_id,
                           actor_label=actor.name or actor.email)

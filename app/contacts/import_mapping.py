@@ -9,6 +9,7 @@ from typing import Any
 
 from app.contacts import fields_spec as spec
 from app.lib.errors import Invalid
+from app.lib.i18n import N_
 
 IGNORE = "ignore"
 CUSTOM_PREFIX = "custom."
@@ -18,6 +19,7 @@ CUSTOM_PREFIX = "custom."
 class Target:
     key: str
     label: str
+    """English (N_) for the built-in fields and "ignore", to translate where shown; a custom field's as typed."""
     joiner: str | None
     """How several columns mapped here combine: a separator for text, None for lists, "" for one column only."""
 
@@ -56,7 +58,9 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
 }
 _LOOKUP = {word: key for key, words in SYNONYMS.items() for word in words}
 TEMPERATURE_WORDS = {"горячий": "hot", "горячая": "hot", "теплый": "warm", "тёплый": "warm", "теплая": "warm",
-                     "холодный": "cold", "холодная": "cold"}
+                     "холодный": "cold", "холодная": "cold",
+                     "горещ": "hot", "гореща": "hot", "топъл": "warm", "топла": "warm", "студен": "cold",
+                     "студена": "cold"}
 _ITEM_SPLIT = {"phone": re.compile(r"[,;\n]+"), "email": re.compile(r"[,;\s]+"), "tag": re.compile(r"[,;\n]+")}
 _LIST_SPLIT = {f.name: _ITEM_SPLIT[f.items] for f in spec.importable() if f.kind == "list"}
 _DMY = re.compile(r"^(\d{1,2})[./](\d{1,2})[./](\d{4})$")
@@ -69,7 +73,7 @@ def _norm(header: str) -> str:
 def targets(defs: list[dict[str, Any]]) -> list[Target]:
     """Every choice of the mapping form, custom fields after the built-in ones, "ignore" last."""
     return [*BUILTIN, *(Target(CUSTOM_PREFIX + d["key"], d["label"], "") for d in defs),
-            Target(IGNORE, "— ignore —", None)]
+            Target(IGNORE, N_("— ignore —"), None)]
 
 
 def suggest(header: list[str], defs: list[dict[str, Any]]) -> list[str]:

@@ -6,11 +6,14 @@ from typing import Any
 
 from app.accounts.guards import requires
 from app.contacts import fields, import_mapping, imports
+from app.lib import i18n
 from app.lib.import_pages import ImportPages, MappingForm, controller
 
 
 async def _choices() -> list[tuple[str, str]]:
-    return [(t.key, t.label) for t in import_mapping.targets(await fields.definitions())]
+    """The mapping form's choices in the reader's language (a custom field's label as the shop typed it)."""
+    return [(t.key, t.label if t.key.startswith(import_mapping.CUSTOM_PREFIX) else i18n.gettext(t.label))
+            for t in import_mapping.targets(await fields.definitions())]
 
 
 def _read_mapping(form: Any, imp: dict[str, Any]) -> MappingForm:

@@ -195,7 +195,7 @@ async def merge(actor: Any, survivor_id: int, other_id: int) -> dict[str, Any]:
     label = f"#{other_id} {other['name']}".strip()
     actor_label = getattr(actor, "name", "") or getattr(actor, "email", "")
     await timeline.record(
-        survivor_id, "system", "internal", f"Merged {label} into this contact",
+        survivor_id, "system", "internal", "Merged %(name)s into this contact", params={"name": label},
         payload={"event": "merged", "merged_id": other_id, "merged_name": other["name"], "filled": filled,
                  "conflicts": conflicts, "moved": moved,
                  "other": {k: _plain(v) for k, v in other.items() if k in KEPT}},

@@ -49,6 +49,15 @@ async def zone_of(contact_id: int | None, *, or_workspace: bool = False) -> str:
     return str(row["zone"]) if row else ""
 
 
+async def own_language_of(contact_id: int | None) -> str:
+    """The contact's own language ("" when they have none, or for no contact: the caller keeps its choice, as the
+    chat widget keeps the browser's)."""
+    if contact_id is None:
+        return ""
+    value = await current_uow().connection.fetchval("SELECT language FROM contact WHERE id = $1", contact_id)
+    return str(value or "")
+
+
 async def number_to_reach(card: dict[str, Any], number: str | None, *, field: str = "number") -> str:
     """The number to call or text a contact on: the one typed (local formats in the shop's region), else the
     card's first phone; E.164."""
@@ -189,7 +198,8 @@ async def create(actor: Any, values: dict[str, Any], *, source: str = "manual") 
     await _write_identities(contact_id, phones, emails)
     actor_id = getattr(actor, "user_id", None)
     await timeline.record(contact_id, "system", "internal",
-                          "Contact created" + (f" ({source})" if source != "manual" else ""),
+                          "Contact created (%(source)s)" if source != "manual" else "Contact created",
+                          params={"source": source} if source != "manual" else {},
                           actor_type="user" if actor_id else "system", actor_id=actor_id,
                           actor_label=getattr(actor, "label", ""), payload={"event": "created", "source": source})
     if actor_id:

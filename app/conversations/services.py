@@ -137,7 +137,9 @@ async def open_conversation(*, channel: str, queue_key: str = "general", contact
         external_ref=external_ref)).returning(Conversation.id)
     row = await get(rows[0]["id"])
     if contact_id is not None:
-        await timeline.record(contact_id, channel, "in", subject or f"New {channel} in {queue['name']}",
+        await timeline.record(contact_id, channel, "in", subject or "New %(channel)s in %(queue)s",
+                              params=None if subject else {"channel": channel, "queue": queue["name"]},
+                              translated=("queue",),
                               links={"conversation_id": row["id"]}, actor_type="customer",
                               payload={"queue": queue["key"], "event": "queued"})
     if actor is not None:
@@ -211,8 +213,11 @@ async def take(actor: Principal, conversation_id: int) -> dict[str, Any]:
                        who=who, channel=i18n.gettext(latest["channel"]))
     row = await get(conversation_id)
     if row["contact_id"]:
-        await timeline.record(row["contact_id"], "system", "internal", f"{actor.name or actor.email} took the "
-                              f"{row['channel']}", links={"conversation_id": row["id"]}, actor_type="user",
+        await timeline.record(row["contact_id"], "system", "internal",
+                              "%(name)s took the %(channel)s",
+                              params={"name": actor.name or actor.email, "channel": row["channel"]},
+                              translated=("channel",),
+                              links={"conversation_id": row["id"]}, actor_type="user",
                               actor_id=actor.user_id, actor_label=actor.label)
     await emit(events.QUEUE_ITEM_TAKEN, **events.about(row), user_id=actor.user_id)
     return row
@@ -249,7 +254,8 @@ async def transfer(actor: Principal, conversation_id: int, *, queue_key: str | N
     await Conversation.update(changes).where(Conversation.id == conversation_id)
     updated = await get(conversation_id)
     if updated["contact_id"]:
-        await timeline.record(updated["contact_id"], "system", "internal", f"Transferred to {label}",
+        await timeline.record(updated["contact_id"], "system", "internal", "Transferred to %(target)s",
+                              params={"target": label},
                               links={"conversation_id": conversation_id}, actor_type="user", actor_id=actor.user_id,
                               actor_label=actor.label)
     await audit.record("conversation.transferred", actor_id=actor.user_id, actor=actor.label,
@@ -274,7 +280,7 @@ async def wrap_up(actor: Principal, conversation_id: int, *, code: str, note: st
                                Conversation.wrapup_note: note.strip()}).where(Conversation.id == conversation_id)
     updated = await get(conversation_id)
     if updated["contact_id"]:
-        await timeline.record(updated["contact_id"], "note", "internal", f"Wrap-up: {code}",
+        await timeline.record(updated["contact_id"], "note", "internal", "Wrap-up: %(code)s", params={"code": code},
                               payload={"body": f"**Wrap-up: {code}**\n\n{note.strip()}".strip(), "code": code},
                               links={"conversation_id": conversation_id}, actor_type="user", actor_id=actor.user_id,
                               actor_label=actor.name or actor.email)

@@ -93,8 +93,9 @@ async def create(actor: Principal, data: Any) -> dict[str, Any]:
     if data.order_ids:
         await DealOrder.insert(*[DealOrder(deal=deal_id, shop_order=oid) for oid in dict.fromkeys(data.order_ids)])
     await DealStageChange.insert(DealStageChange(deal=deal_id, to_stage=stage["key"], actor_label=actor.label))
-    await timeline.record(data.contact_id, "system", "internal", f"Deal “{title}” opened in {stage['label']} "
-                          f"({money.fmt(value, currency)})", links={"deal_id": deal_id}, actor_type="user",
+    await timeline.record(data.contact_id, "system", "internal", "Deal “%(title)s” opened in %(stage)s (%(value)s)",
+                          params={"title": title, "stage": stage["label"], "value": i18n.money_param(value, currency)},
+                          translated=("stage",), links={"deal_id": deal_id}, actor_type="user",
                           actor_id=actor.user_id, actor_label=actor.label,
                           payload={"event": "deal_created", "deal_id": deal_id, "stage": stage["key"]})
     await audit.record("deal.created", actor_id=actor.user_id, actor=actor.label, target_type="deal",
@@ -131,8 +132,10 @@ async def move(actor: Principal, deal_id: int, stage_key: str, *, reason: str = 
     await DealStageChange.insert(DealStageChange(deal=deal_id, from_stage=row["stage"], to_stage=stage["key"],
                                                  reason=reason, actor_label=actor.label))
     await timeline.record(row["contact"], "system", "internal",
-                          f"Deal “{row['title']}”: {row['stage']} → {stage['label']}"
-                          + (f" ({reason})" if reason else ""),
+                          "Deal “%(title)s”: %(from)s → %(to)s (%(reason)s)" if reason
+                          else "Deal “%(title)s”: %(from)s → %(to)s",
+                          params={"title": row["title"], "from": row["stage"], "to": stage["label"],
+                                  **({"reason": reason} if reason else {})}, translated=("to",),
                           links={"deal_id": deal_id}, actor_type="user", actor_id=actor.user_id,
                           actor_label=actor.label, payload={"event": "deal_stage_changed", "deal_id": deal_id,
                                                             "from": row["stage"], "to": stage["key"],

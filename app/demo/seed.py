@@ -14,7 +14,7 @@ from app.contacts import services as contacts
 from app.contacts.tables import Contact, ContactEmail, ContactPhone, Note
 from app.deals.tables import Deal, DealStageChange
 from app.demo.story import Story
-from app.lib import money
+from app.lib import i18n
 from app.lib.db import current_uow
 from app.orders.tables import Order, OrderItem, OrderPayment, OrderStatusChange
 from app.timeline import services as timeline
@@ -95,8 +95,9 @@ class Writer:
         await ContactPhone.insert(*phones)
         await ContactEmail.insert(*emails)
         for i, c in enumerate(self.story.contacts):
-            self.later(c["created"], i, "system", "internal", "Contact created"
-                       + (f" ({c['source']})" if c["source"] != "manual" else ""),
+            self.later(c["created"], i, "system", "internal",
+                       "Contact created (%(source)s)" if c["source"] != "manual" else "Contact created",
+                       params={"source": c["source"]} if c["source"] != "manual" else {},
                        payload={"event": "created", "source": c["source"]})
 
     # -- orders -----------------------------------------------------------------------------------------------------
@@ -121,8 +122,8 @@ class Writer:
                       for i, it in enumerate(o["items"])]
             changes.append(OrderStatusChange(shop_order=oid, from_status=None, to_status=o["first_status"],
                                              actor_label="system", changed_at=self.at(o["placed"])))
-            fmt = money.fmt(o["total"], o["currency"])
-            self.later(o["placed"], o["contact"], "order", "in", f"Order {number} placed: {fmt}",
+            self.later(o["placed"], o["contact"], "order", "in", "Order %(number)s placed: %(total)s",
+                       params={"number": number, "total": i18n.money_param(o["total"], o["currency"])},
                        links={"order_id": oid}, payload={"event": "created", "order_id": oid, "number": number,
                                                          "total": o["total"], "currency": o["currency"],
                                                          "status": o["first_status"]},
@@ -131,16 +132,20 @@ class Writer:
                 changes.append(OrderStatusChange(shop_order=oid, from_status=h["from"], to_status=h["to"],
                                                  actor_label=self.label(h["actor"]), changed_at=self.at(h["at"])))
                 self.later(h["at"], o["contact"], "order", "internal",
-                           f"Order {number}: {h['from']} → {labels.get(h['to'], h['to'])}", links={"order_id": oid},
+                           "Order %(number)s: %(from)s → %(to)s", translated=("to",),
+                           params={"number": number, "from": h["from"], "to": labels.get(h["to"], h["to"])},
+                           links={"order_id": oid},
                            payload={"event": "status_changed", "order_id": oid, "from": h["from"], "to": h["to"],
                                     "note": ""}, **self.actor(h["actor"]))
             for n, p in enumerate(o["payments"]):
                 pays.append(OrderPayment(shop_order=oid, kind=p["kind"], amount=p["amount"], method=p["method"],
                                          paid_at=self.at(p["at"]), external_id=f"{o['external_id']}-{p['kind']}-{n}",
                                          created_by=self.uid(p["actor"]), created_at=self.at(p["at"])))
-                what = "payment received" if p["kind"] == "payment" else "refund"
                 self.later(p["at"], o["contact"], "order", "in" if p["kind"] == "payment" else "out",
-                           f"Order {number}: {what} {money.fmt(p['amount'], o['currency'])} ({p['method']})",
+                           "Order %(number)s: payment received %(amount)s (%(method)s)" if p["kind"] == "payment"
+                           else "Order %(number)s: refund %(amount)s (%(method)s)",
+                           params={"number": number, "amount": i18n.money_param(p["amount"], o["currency"]),
+                                   "method": p["method"]},
                            links={"order_id": oid}, payload={
                                "event": "payment_received" if p["kind"] == "payment" else "refund", "order_id": oid,
                                "amount": p["amount"], "currency": o["currency"], "method": p["method"]},
@@ -178,13 +183,16 @@ class Writer:
                                                actor_label=actor["actor_label"], changed_at=self.at(h["at"])))
                 if h["from"] is None:
                     self.later(h["at"], d["contact"], "system", "internal",
-                               f"Deal “{d['title']}” opened in {labels[h['to']]} "
-                               f"({money.fmt(d['value'], d['currency'])})", links={"deal_id": did},
+                               "Deal “%(title)s” opened in %(stage)s (%(value)s)", translated=("stage",),
+                               params={"title": d["title"], "stage": labels[h["to"]],
+                                       "value": i18n.money_param(d["value"], d["currency"])}, links={"deal_id": did},
                                payload={"event": "deal_created", "deal_id": did, "stage": h["to"]}, **actor)
                 else:
                     self.later(h["at"], d["contact"], "system", "internal",
-                               f"Deal “{d['title']}”: {h['from']} → {labels[h['to']]}"
-                               + (f" ({reason})" if reason else ""), links={"deal_id": did},
+                               "Deal “%(title)s”: %(from)s → %(to)s (%(reason)s)" if reason
+                               else "Deal “%(title)s”: %(from)s → %(to)s", translated=("to",),
+                               params={"title": d["title"], "from": h["from"], "to": labels[h["to"]],
+                                       **({"reason": reason} if reason else {})}, links={"deal_id": did},
                                payload={"event": "deal_stage_changed", "deal_id": did, "from": h["from"],
                                         "to": h["to"], "reason": reason}, **actor)
         await Deal.insert(*deals)

@@ -10,6 +10,7 @@ from app.chat.tables import ChatMessage, ChatSession
 from app.conversations.tables import Conversation, Queue
 from app.demo.seed import Writer
 from app.email.tables import EmailMessage
+from app.lib.i18n import N_
 from app.lib.identities import pretty_phone
 from app.lib.security import token_hash
 from app.lib.storage import get_storage
@@ -75,7 +76,7 @@ class Talk:
         w.later(t["created"], t["contact"], t["channel"], "in", subject, links={"conversation_id": cid},
                 actor_type="customer", payload={"queue": self.queue_key, "event": "queued"})
         if closed and t["operator"]:
-            w.later(ended - 1, t["contact"], "note", "internal", f"Wrap-up: {t['code']}",
+            w.later(ended - 1, t["contact"], "note", "internal", "Wrap-up: %(code)s", params={"code": t["code"]},
                     payload={"body": f"**Wrap-up: {t['code']}**\n\n{t.get('note', '')}".strip(), "code": t["code"]},
                     links={"conversation_id": cid}, **w.actor(t["operator"]))
 
@@ -111,16 +112,19 @@ class Talk:
             else "", created_at=w.at(start), answered_at=w.at(answered) if answered is not None else None,
             ended_at=w.at(ended), duration=start - ended, **recording))
         links = {"call_id": call_id, "conversation_id": conversation}
-        summary = {"answered": f"Call {'with' if inbound else 'to'} {label} ended after {start - ended} s",
-                   "abandoned": f"Caller {label} hung up while waiting",
-                   "voicemail": f"Call from {label}: voicemail left",
-                   "missed": f"Call {label}: {status}"}[outcome]
-        w.later(ended, t["contact"], "call", "in" if inbound else "out", summary, links=links, payload={
+        summary = {"answered": N_("Call with %(caller)s ended after %(seconds)s s") if inbound
+                   else N_("Call to %(caller)s ended after %(seconds)s s"),
+                   "abandoned": N_("Caller %(caller)s hung up while waiting"),
+                   "voicemail": N_("Call from %(caller)s: voicemail left"),
+                   "missed": N_("Call %(caller)s: %(status)s")}[outcome]
+        w.later(ended, t["contact"], "call", "in" if inbound else "out", summary, links=links,
+                params={"caller": label, "seconds": start - ended, "status": status}, payload={
             "event": "ended", "call_sid": t["sid"], "status": status, "outcome": outcome, "duration": start - ended,
             "wait_seconds": t["wait"] if answered is not None else None,
             "talk_seconds": t["talk"] if answered is not None else None, "operator_id": w.uid(t["operator"])})
         if recording:
-            w.later(ended - 5, t["contact"], "call", "internal", f"Call recording ({t['talk']} s)", links=links,
+            w.later(ended - 5, t["contact"], "call", "internal", "Call recording (%(seconds)s s)", links=links,
+                    params={"seconds": t["talk"]},
                     payload={"event": "recording", "status": "completed", "duration": t["talk"],
                              "url": f"/t/{w.slug}/api/v1/calls/{call_id}/recording"})
 

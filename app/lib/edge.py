@@ -24,13 +24,23 @@ from litestar import Request
 from litestar.exceptions import ValidationException
 from litestar.params import BodyKwarg, ParameterKwarg
 
+from app.lib.i18n import N_
 from app.lib.wire import INT32_MAX, INT32_MIN
 
 _TEMPORAL = (dt.datetime, dt.date, dt.time)
 _FORM_INTEGERS = frozenset({"version", "position", "upto", "quantity", "reply_to"})
 
 
-def _refuse(field: str, message: str, source: str) -> ValidationException:
+def _refuse(field: str, message: str, source: str, **params: Any) -> ValidationException:
+    """`message` is a catalogue template (N_) with `%(name)s` placeholders filled from `params`: the English text is
+    the item's `message`; the error handler shows it in the reader's language (app.lib.error_handlers)."""
+    return ValidationException(f"Validation failed for {source}", extra=[{
+        "key": field, "message": message % params if params else message, "source": source, "template": message,
+        "params": params}])
+
+
+def _refuse_as_msgspec(field: str, message: str, source: str) -> ValidationException:
+    """msgspec's own message: the error handler translates it by its shape."""
     return ValidationException(f"Validation failed for {source}", extra=[{"key": field, "message": message,
                                                                           "source": source}])
 
@@ -53,7 +63,7 @@ def _nul_in(value: Any, where: str) -> str | None:
     return None
 
 
-NUL_MESSAGE = "must not contain a NUL character (\\u0000)"
+NUL_MESSAGE = N_("must not contain a NUL character (\\u0000)")
 
 
 def _check_path_and_query(request: Request[Any, Any, Any]) -> None:
@@ -65,7 +75,7 @@ def _check_path_and_query(request: Request[Any, Any, Any]) -> None:
         _check_named_number(key, value.strip(), "query")
     for key, value in request.path_params.items():
         if isinstance(value, int) and not 1 <= value <= INT32_MAX:
-            raise _refuse(key, f"must be a record id from 1 to {INT32_MAX}", "path")
+            raise _refuse(key, N_("must be a record id from 1 to %(max)s"), "path", max=INT32_MAX)
 
 
 def _temporal(annotation: Any) -> type | None:
@@ -92,7 +102,7 @@ def _check_dates(request: Request[Any, Any, Any]) -> None:
             msgspec.convert(raw, kind, strict=True)
         except msgspec.ValidationError:
             example = {dt.datetime: "2026-01-31T09:30:00Z", dt.date: "2026-01-31", dt.time: "09:30:00"}[kind]
-            raise _refuse(name, f"must be written in ISO 8601, e.g. {example}", "query") from None
+            raise _refuse(name, N_("must be written in ISO 8601, e.g. %(example)s"), "query", example=example) from None
 
 
 def _check_named_number(key: str, value: str, source: str) -> None:
@@ -101,12 +111,12 @@ def _check_named_number(key: str, value: str, source: str) -> None:
     if not (is_id or is_int) or not digits.isdigit():
         return
     if not digits.isascii():  # "²" passes str.isdigit() and then breaks int()
-        raise _refuse(key, "must be written with the digits 0-9", source)
+        raise _refuse(key, N_("must be written with the digits 0-9"), source)
     number = int(value) if len(digits) <= 19 else INT32_MAX + 1  # (int() refuses past 4300 digits)
     if is_id and not 1 <= number <= INT32_MAX:
-        raise _refuse(key, f"must be a record id from 1 to {INT32_MAX}", source)
+        raise _refuse(key, N_("must be a record id from 1 to %(max)s"), source, max=INT32_MAX)
     if is_int and not INT32_MIN <= number <= INT32_MAX:
-        raise _refuse(key, f"must be a whole number from {INT32_MIN} to {INT32_MAX}", source)
+        raise _refuse(key, N_("must be a whole number from %(min)s to %(max)s"), source, min=INT32_MIN, max=INT32_MAX)
 
 
 async def _check_body(request: Request[Any, Any, Any]) -> None:
@@ -134,7 +144,8 @@ async def _check_body(request: Request[Any, Any, Any]) -> None:
                                     dec_hook=request.route_handler.default_deserializer)
     except msgspec.ValidationError as exc:
         message, _, where = str(exc).partition(" - at `")
-        raise _refuse(where.rstrip("`").removeprefix("$.").removeprefix("$") or "body", message, "body") from None
+        raise _refuse_as_msgspec(where.rstrip("`").removeprefix("$.").removeprefix("$") or "body", message,
+                                 "body") from None
     except msgspec.DecodeError:
         return  # not JSON at all: Litestar's own parsing answers that with a 400
     if found := _nul_in(msgspec.to_builtins(value), ""):

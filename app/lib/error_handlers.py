@@ -33,6 +33,46 @@ def domain_error_handler(request: Request[Any, Any, Any], exc: DomainError) -> R
 
 _MISSING_FIELD = re.compile(r"(?:missing required|contains unknown) field `([^`]+)`")
 
+# The shapes of msgspec's (and so Litestar's) validation messages, as catalogue templates: the reader gets them in
+# their language with the values (types, bounds, the field) kept as they were.
+_SHAPES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"Expected `(?P<expected>[^`]+)`, got `(?P<got>[^`]+)`"),
+     N_("Expected `%(expected)s`, got `%(got)s`")),
+    (re.compile(r"Expected `(?P<type>[^`]+)` of length (?P<op>[<>]=?) (?P<bound>\S+)"),
+     N_("Expected `%(type)s` of length %(op)s %(bound)s")),
+    (re.compile(r"Expected `(?P<type>[^`]+)` (?P<op>[<>]=?) (?P<bound>\S+)"),
+     N_("Expected `%(type)s` %(op)s %(bound)s")),
+    (re.compile(r"Expected `(?P<type>[^`]+)` matching regex (?P<regex>.+)"),
+     N_("Expected `%(type)s` matching regex %(regex)s")),
+    (re.compile(r"Invalid enum value (?P<value>.+)"), N_("Invalid enum value %(value)s")),
+    (re.compile(r"Object missing required field `(?P<field>[^`]+)`"), N_("Object missing required field `%(field)s`")),
+    (re.compile(r"Object contains unknown field `(?P<field>[^`]+)`"), N_("Object contains unknown field `%(field)s`")),
+    (re.compile(r"Invalid RFC3339 encoded datetime"), N_("Invalid RFC3339 encoded datetime")),
+    (re.compile(r"Invalid RFC3339 encoded date"), N_("Invalid RFC3339 encoded date")),
+    (re.compile(r"Invalid RFC3339 encoded time"), N_("Invalid RFC3339 encoded time")),
+)
+
+
+def validation_message(item: dict[str, Any]) -> str:
+    """One validation message in the reader's language: ours (app.lib.edge) from its template, msgspec's by its
+    shape (a trailing "- at `$.path`" is kept as it is); anything else as it came."""
+    template, params = item.get("template"), item.get("params")
+    if isinstance(template, str):
+        try:
+            return i18n.gettext(template, **params) if isinstance(params, dict) and params else i18n.gettext(template)
+        except (KeyError, ValueError, TypeError):
+            return str(item.get("message", ""))
+    message = str(item.get("message", ""))
+    head, at, where = message.partition(" - at `")
+    for shape, text in _SHAPES:
+        found = shape.fullmatch(head)
+        if found:
+            try:
+                return i18n.gettext(text, **found.groupdict()) + (at + where if at else "")
+            except (KeyError, ValueError, TypeError):
+                return message
+    return message
+
 
 def validation_error_handler(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
     """Litestar/msgspec validation: say which field is wrong, in the same shape as our own errors."""
@@ -47,7 +87,7 @@ def validation_error_handler(request: Request[Any, Any, Any], exc: ValidationExc
             missing = _MISSING_FIELD.search(str(item.get("message", "")))
             if missing:  # msgspec reports a missing or unknown field at its parent (`data` for the body itself)
                 key = missing.group(1) if key in ("data", "body") else f"{key}.{missing.group(1)}"
-            errors.append({"field": key, "message": str(item.get("message", ""))})
+            errors.append({"field": key, "message": validation_message(item)})
     detail = exc.detail
     if errors:
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)

@@ -225,6 +225,56 @@ def unshipped(defaults: dict[str, str], key: str, typed: str) -> str:
     return default if default is not None and typed in (default, gettext(default)) else typed
 
 
+STORED_TEXT = "_text"
+"""The reserved key under which a stored record (a timeline item's payload) keeps the catalogue template its English
+text was filled from, so it can be shown in each reader's language: {"t": template, "p": params, "tr": [keys]}."""
+
+
+def fill(template: str, params: dict[str, Any] | None) -> str:
+    """A catalogue template with its `%(name)s` placeholders filled (English when the template is)."""
+    return template % params if params else template
+
+
+def stored_text(template: str, params: dict[str, Any] | None = None,
+                translated: tuple[str, ...] = ()) -> dict[str, Any]:
+    """What to keep next to a stored English text so it can be shown translated (see `show_stored`). `translated`
+    names the params that are themselves shipped English words (a default stage's name) to translate on display."""
+    spec: dict[str, Any] = {"t": template, "p": dict(params or {})}
+    if translated:
+        spec["tr"] = list(translated)
+    return spec
+
+
+def money_param(amount: int | None, currency: str) -> dict[str, Any]:
+    """A stored text's money value (minor units): shown as each reader's locale writes money (`format_money`)."""
+    return {"money": [int(amount or 0), currency]}
+
+
+def _shown_param(value: Any) -> Any:
+    money = value.get("money") if isinstance(value, dict) else None
+    if isinstance(money, list) and len(money) == 2:
+        return format_money(money[0], str(money[1]))
+    return value
+
+
+def show_stored(spec: Any, fallback: str) -> str:
+    """A stored text in the viewer's language from its `stored_text` spec; a row written before (no spec) or a
+    spec that does not fit shows `fallback`, the text as stored."""
+    if not isinstance(spec, dict) or not isinstance(spec.get("t"), str):
+        return fallback
+    tr = current().translations
+    params = spec.get("p") if isinstance(spec.get("p"), dict) else {}
+    keys = set(spec.get("tr") or ())
+    params = {k: (tr.gettext(v) if k in keys and isinstance(v, str) and v else _shown_param(v))
+              for k, v in params.items()}
+    for template in (tr.gettext(spec["t"]), spec["t"]):  # a translation that lost a placeholder: the English
+        try:
+            return template % params if params or "%(" in template else template
+        except (KeyError, ValueError, TypeError):
+            continue
+    return fallback
+
+
 JS_RUNTIME = """{
   language: CAT.data.language,
   gettext: function (s) { var t = CAT.data.messages[s]; return typeof t === "string" ? t : s; },
@@ -242,13 +292,11 @@ def js_runtime(language: str) -> str:
     return f"(function () {{ var CAT = {js_catalogue(language)}; return {JS_RUNTIME}; }})()"
 
 
-def js_catalogue(language: str) -> str:
-    """`window.SB_I18N`: the strings of our scripts in `language`, and its plural rule (from the catalogue)."""
+def js_messages(language: str) -> dict[str, Any]:
+    """The strings of our scripts in `language` (msgid -> translation; plural ones as lists)."""
     cat = catalogue(language if language in LANGUAGES else DEFAULT_LANGUAGE)
     messages: dict[str, Any] = {}
-    plural_expr = "n != 1"
     if cat is not None:
-        plural_expr = cat.plural_expr
         for m in cat:
             if not m.id or m.fuzzy or not any(str(loc[0]).endswith(".js") for loc in m.locations):
                 continue
@@ -257,6 +305,14 @@ def js_catalogue(language: str) -> str:
                     messages[m.id[0]] = list(m.string)
             elif m.string:
                 messages[m.id] = m.string
+    return messages
+
+
+def js_catalogue(language: str) -> str:
+    """`window.SB_I18N`: the strings of our scripts in `language`, and its plural rule (from the catalogue)."""
+    cat = catalogue(language if language in LANGUAGES else DEFAULT_LANGUAGE)
+    plural_expr = cat.plural_expr if cat is not None else "n != 1"
+    messages = js_messages(language)
     data = json.dumps({"language": language, "messages": messages}, ensure_ascii=False)
     # The plural expression is gettext's C syntax, which is also JavaScript; it comes from our own catalogue.
     return f"{{data: {data}, plural: function (n) {{ return +({plural_expr}); }}}}"

@@ -16,6 +16,29 @@ from babel.messages.extract import extract_python
 
 ERROR_CLASSES = frozenset({"DomainError", "Invalid", "Conflict", "NotFound", "Forbidden", "Unauthorized",
                            "TooManyAttempts"})
+STORED_SUMMARIES = {"record": 3, "later": 4}
+"""Calls that store a text with its catalogue template (`timeline.record(contact, channel, direction, summary,
+params=...)`, the demo's `later(at, contact, channel, direction, summary, params=...)`): the summary's position."""
+
+
+def stored_summary(node: ast.Call) -> ast.expr | None:
+    """The summary argument of a call that stores a translatable text (it passes `params=`), else None."""
+    name = node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", "")
+    index = STORED_SUMMARIES.get(name)
+    if index is None or len(node.args) <= index or not any(k.arg == "params" for k in node.keywords):
+        return None
+    return node.args[index]
+
+
+def _constants(node: ast.expr) -> Iterator[str]:
+    if isinstance(node, ast.IfExp):
+        yield from _constants(node.body)
+        yield from _constants(node.orelse)
+    elif isinstance(node, ast.BoolOp):  # `subject or "New %(channel)s in %(queue)s"`
+        for value in node.values:
+            yield from _constants(value)
+    elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+        yield node.value
 
 
 def extract(fileobj: Any, keywords: Any, comment_tags: Any, options: Any) -> Iterator[tuple[int, str, Any, list[str]]]:
@@ -33,6 +56,11 @@ def extract(fileobj: Any, keywords: Any, comment_tags: Any, options: Any) -> Ite
                 yield node.lineno, "_", doc, []
             continue
         if not isinstance(node, ast.Call) or not node.args:
+            continue
+        summary = stored_summary(node)
+        if summary is not None:
+            for text in _constants(summary):
+                yield node.lineno, "_", text, []
             continue
         name = node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", "")
         if name not in ERROR_CLASSES:

@@ -55,6 +55,12 @@ def word(key: Any) -> str:
     return i18n.current().translations.gettext(text) if text else str(key if key is not None else "")
 
 
+def summary(item: dict[str, Any]) -> str:
+    """A stored record's text (a timeline item's summary) in the viewer's language: from the catalogue template it
+    was written with (i18n.STORED_TEXT in its payload), else as stored."""
+    return i18n.show_stored((item.get("payload") or {}).get(i18n.STORED_TEXT), item.get("summary") or "")
+
+
 TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "frontend" / "templates"
 STATIC_DIR = Path(__file__).resolve().parents[2] / "frontend" / "static"
 
@@ -79,6 +85,7 @@ def environment() -> Environment:
     env.filters["number"] = i18n.format_number
     env.filters["money"] = i18n.format_money
     env.filters["word"] = word
+    env.filters["summary"] = summary
     env.filters["markdown"] = markdown
     env.filters["phone"] = pretty_phone
     return env

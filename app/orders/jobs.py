@@ -43,8 +43,10 @@ async def send_portal_link(payload: dict[str, Any]) -> None:
                                      render_text("emails/order_portal.html", context))
     await mail.send(mail.SmtpAccount.platform(settings.mail), message)
     async with tenant_context(tenant):
-        await timeline.record(order["contact"], "email", "out", f"Order {order['number']}: tracking link emailed to "
-                              f"{payload['to']}", links={"order_id": order["id"]}, actor_label=payload.get("by", ""),
+        await timeline.record(order["contact"], "email", "out",
+                              "Order %(number)s: tracking link emailed to %(to)s",
+                              params={"number": order["number"], "to": payload["to"]}, links={"order_id": order["id"]},
+                              actor_label=payload.get("by", ""),
                               payload={"event": "portal_link_sent", "order_id": order["id"], "to": payload["to"]})
 
 
@@ -95,8 +97,10 @@ async def send_portal_sms(payload: dict[str, Any]) -> None:
         except DomainError as exc:
             if exc.status_code >= 500:
                 raise  # Twilio unreachable or failing: the job is retried
-            await timeline.record(order["contact"], "sms", "out", f"Order {order['number']}: tracking link SMS to "
-                                  f"{payload['to']} not sent: {exc.detail}", links={"order_id": order["id"]},
+            await timeline.record(order["contact"], "sms", "out",
+                                  "Order %(number)s: tracking link SMS to %(to)s not sent: %(reason)s",
+                                  params={"number": order["number"], "to": payload["to"], "reason": exc.detail},
+                                  links={"order_id": order["id"]},
                                   actor_label=sender.label,
                                   payload={"event": "portal_link_failed", "order_id": order["id"],
                                            "to": payload["to"], "reason": exc.detail, "portal_send_id": send_id})
@@ -139,15 +143,18 @@ async def send_status_email(payload: dict[str, Any]) -> None:
             text = notify.render(notify.localised(conf["body"]), context)
     except Exception as exc:  # a template that fails at send time is reported, not retried forever
         async with tenant_context(tenant):
-            await timeline.record(order["contact"], "email", "out", f"Status email for {order['number']} not sent: "
-                                  f"template error ({type(exc).__name__})", links={"order_id": order["id"]},
+            await timeline.record(order["contact"], "email", "out",
+                                  "Status email for %(number)s not sent: template error (%(error)s)",
+                                  params={"number": order["number"], "error": type(exc).__name__},
+                                  links={"order_id": order["id"]},
                                   payload={"event": "status_email_failed", "order_id": order["id"]})
         return
     settings = get_settings()
     await mail.send(mail.SmtpAccount.platform(settings.mail),
                     mail.build_message(settings.mail.from_address, to, subject, text))
     async with tenant_context(tenant):
-        await timeline.record(order["contact"], "email", "out", f"Status email sent to {to}: {subject}",
+        await timeline.record(order["contact"], "email", "out", "Status email sent to %(to)s: %(subject)s",
+                              params={"to": to, "subject": subject},
                               links={"order_id": order["id"]},
                               payload={"event": "status_email_sent", "order_id": order["id"], "to": to,
                                        "status": payload["status"], "body": text})

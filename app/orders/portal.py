@@ -145,7 +145,8 @@ async def customer_message(order_id: int, body: str) -> dict[str, Any]:
     else:
         conversation_id = int(open_conv["id"])
         await conversations.customer_wrote(conversation_id)  # a snoozed conversation wakes up
-        await timeline.record(row["contact"], "chat", "in", summary, actor_type="customer",
+        await timeline.record(row["contact"], "chat", "in", "Order %(number)s · customer: %(text)s",
+                              params={"number": row["number"], "text": text[:200]}, actor_type="customer",
                               links={"order_id": order_id, "conversation_id": conversation_id},
                               payload={"event": "portal_message", "order_id": order_id, "body": text})
     rows = await OrderMessage.insert(OrderMessage(shop_order=order_id, direction="in", body=text,
@@ -167,7 +168,8 @@ async def reply(actor: Principal, order_id: int, body: str) -> dict[str, Any]:
     rows = await OrderMessage.insert(OrderMessage(shop_order=order_id, direction="out", body=text,
                                                   author_label=actor.name or "The shop",
                                                   conversation_id=conversation_id)).returning(OrderMessage.id)
-    await timeline.record(row["contact"], "chat", "out", f"Order {row['number']} · reply: {text[:200]}",
+    await timeline.record(row["contact"], "chat", "out", "Order %(number)s · reply: %(text)s",
+                          params={"number": row["number"], "text": text[:200]},
                           actor_type="user", actor_id=actor.user_id, actor_label=actor.label,
                           links={"order_id": order_id, **({"conversation_id": conversation_id} if conversation_id
                                                           else {})},

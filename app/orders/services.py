@@ -130,8 +130,9 @@ async def create(actor: Principal, data: Any) -> tuple[dict[str, Any], bool]:
     await OrderStatusChange.insert(OrderStatusChange(shop_order=order_id, from_status=None, to_status=status,
                                                      actor_label=actor.label, changed_at=t))
     order = await get(order_id)
-    await timeline.record(contact_id, "order", "in", f"Order {order['number']} placed: "
-                          f"{money.fmt(sums['total'], currency)}", links={"order_id": order_id},
+    await timeline.record(contact_id, "order", "in", "Order %(number)s placed: %(total)s",
+                          params={"number": order["number"], "total": i18n.money_param(sums["total"], currency)},
+                          links={"order_id": order_id},
                           payload={"event": "created", "order_id": order_id, "number": order["number"],
                                    "total": sums["total"], "currency": currency, "status": status},
                           **_actor_fields(actor))
@@ -180,7 +181,9 @@ async def change_status(actor: Principal, order_id: int, status: str, *, note: s
     await OrderStatusChange.insert(OrderStatusChange(shop_order=order_id, from_status=row["status"],
                                                      to_status=status, actor_label=actor.label, note=note))
     await timeline.record(row["contact"], "order", "internal",
-                          f"Order {row['number']}: {row['status']} → {target['label']}", links={"order_id": order_id},
+                          "Order %(number)s: %(from)s → %(to)s",
+                          params={"number": row["number"], "from": row["status"], "to": target["label"]},
+                          translated=("to",), links={"order_id": order_id},
                           payload={"event": "status_changed", "order_id": order_id, "from": row["status"],
                                    "to": status, "note": note}, **_actor_fields(actor))
     await audit.record("order.status_changed", actor_id=actor.user_id, actor=actor.label, target_type="order",
@@ -225,10 +228,13 @@ async def _add_money(actor: Principal, order_id: int, kind: str, data: Any, *, f
                                            created_by=actor.user_id))
     column = Order.paid if kind == "payment" else Order.refunded
     await _touch(order_id, {column: column + amount})
-    label = "Payment received" if kind == "payment" else "Refund"
     await timeline.record(row["contact"], "order", "in" if kind == "payment" else "out",
-                          f"Order {row['number']}: {label.lower()} {money.fmt(amount, row['currency'])}"
-                          + (f" ({method})" if method else ""), links={"order_id": order_id},
+                          (("Order %(number)s: payment received %(amount)s (%(method)s)" if method
+                            else "Order %(number)s: payment received %(amount)s") if kind == "payment"
+                           else ("Order %(number)s: refund %(amount)s (%(method)s)" if method
+                                 else "Order %(number)s: refund %(amount)s")),
+                          params={"number": row["number"], "amount": i18n.money_param(amount, row["currency"]),
+                                  **({"method": method} if method else {})}, links={"order_id": order_id},
                           payload={"event": "payment_received" if kind == "payment" else "refund", "order_id": order_id,
                                    "amount": amount, "currency": row["currency"], "method": method},
                           occurred_at=paid_at, **_actor_fields(actor))
@@ -261,7 +267,8 @@ async def update(actor: Principal, order_id: int, changes: dict[str, Any], *, ve
         await OrderItem.delete().where(OrderItem.shop_order == order_id)
         await OrderItem.insert(*[OrderItem(shop_order=order_id, position=i, **it) for i, it in enumerate(items)])
     fields = sorted([c._meta.name for c in values] + (["items"] if items is not None else []))
-    await timeline.record(row["contact"], "order", "internal", f"Order {row['number']} edited: {', '.join(fields)}",
+    await timeline.record(row["contact"], "order", "internal", "Order %(number)s edited: %(fields)s",
+                          params={"number": row["number"], "fields": ", ".join(fields)},
                           links={"order_id": order_id}, payload={"event": "edited", "order_id": order_id,
                                                                  "fields": fields}, **_actor_fields(actor))
     await audit.record("order.updated", actor_id=actor.user_id, actor=actor.label, target_type="order",

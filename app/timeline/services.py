@@ -11,6 +11,7 @@ from piccolo.columns.combination import WhereRaw
 
 from app.contacts import events
 from app.contacts.tables import Contact
+from app.lib import i18n, money
 from app.lib.clock import now
 from app.lib.errors import Invalid, NotFound
 from app.timeline.tables import CHANNELS, CONVERSATION_CHANNELS, DIRECTIONS, Interaction
@@ -23,15 +24,30 @@ COLUMNS = (Interaction.id, Interaction.contact.as_alias("contact_id"), Interacti
 CONTACT_CHANNELS = frozenset(CONVERSATION_CHANNELS)
 
 
+def _english(value: Any) -> Any:
+    """A param as the stored English summary writes it (money as `money.fmt`, exact, with its code)."""
+    amount = value.get("money") if isinstance(value, dict) else None
+    return money.fmt(amount[0], amount[1]) if isinstance(amount, list) and len(amount) == 2 else value
+
+
 async def record(contact_id: int, channel: str, direction: str, summary: str, *, payload: dict[str, Any] | None = None,
                  links: dict[str, Any] | None = None, actor_type: str = "system", actor_id: int | None = None,
-                 actor_label: str = "", occurred_at: dt.datetime | None = None) -> int:
-    """Append one interaction to a contact's timeline (inside the caller's unit of work) and announce it."""
+                 actor_label: str = "", occurred_at: dt.datetime | None = None,
+                 params: dict[str, Any] | None = None, translated: tuple[str, ...] = ()) -> int:
+    """Append one interaction to a contact's timeline (inside the caller's unit of work) and announce it.
+
+    A summary the product writes is an English catalogue template with `%(name)s` placeholders and `params` (pass
+    `params={}` for one without placeholders): the filled English text is stored as `summary` (the API's), the
+    template and params go into the payload (i18n.STORED_TEXT) and the timeline shows it in each reader's language.
+    A summary without `params` is someone's own words (a message, a subject) and shows as written."""
     if channel not in CHANNELS:
         raise ValueError(f"unknown timeline channel {channel!r}")
     if direction not in DIRECTIONS:
         raise ValueError(f"unknown direction {direction!r}")
     when = occurred_at or now()
+    if params is not None:
+        payload = {**(payload or {}), i18n.STORED_TEXT: i18n.stored_text(summary, params, translated)}
+        summary = i18n.fill(summary, {k: _english(v) for k, v in params.items()})
     rows = await Interaction.insert(Interaction(
         contact=contact_id, channel=channel, direction=direction, occurred_at=when, actor_type=actor_type,
         actor_id=actor_id, actor_label=actor_label[:254], summary=summary[:500], payload=payload or {},

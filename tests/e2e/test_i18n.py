@@ -171,3 +171,31 @@ async def test_bulgarian_customer_sees_portal_and_chat_widget_in_bulgarian(
         written = dt.datetime.fromisoformat(await stamp.get_attribute("datetime") or "")
         chicago = written.astimezone(zoneinfo.ZoneInfo("America/Chicago"))
         await expect(stamp).to_have_text(f"{chicago:%H:%M}")
+
+
+async def test_the_chat_widget_switches_to_the_linked_contacts_language(
+        fx_new_context: NewContext, fx_live_server: LiveServer, tmp_path: Path) -> None:
+    shop = await live_signup(fx_live_server, "ru_chat")
+    await _api(fx_live_server, shop, "POST", "/contacts", {"name": "Ольга", "emails": ["olga@example.ru"],
+                                                           "language": "ru"})
+    with shop_site(tmp_path, "<!doctype html><title>Shop</title>") as site:
+        snippet = await chat_settings(fx_live_server, shop, site)
+        (tmp_path / "index.html").write_text(f"<!doctype html><title>Shop</title><h1>Shop</h1>{snippet}")
+        visitor = await (await fx_new_context(locale="en-US", timezone_id="Europe/Moscow")).new_page()
+        await visitor.goto(site + "/")
+        await visitor.get_by_test_id("sb-chat-bubble").click()
+        await expect(visitor.get_by_test_id("sb-chat-head")).to_have_text("Chat with us")  # the browser's
+        await visitor.get_by_test_id("sb-chat-input").fill("Hello!")
+        await visitor.get_by_test_id("sb-chat-send").click()
+        sent = visitor.get_by_test_id("sb-chat-message").filter(has_text="Hello!")
+        await expect(sent.get_by_test_id("sb-chat-status")).to_have_text(re.compile("Sent|Delivered|Read"))
+        # She leaves the email of a card whose language is Russian: the widget speaks Russian from then on.
+        await visitor.locator("[data-testid=sb-chat-me] input[name=email]").fill("olga@example.ru")
+        await visitor.get_by_test_id("sb-chat-me-save").click()
+        await expect(visitor.get_by_test_id("sb-chat-head")).to_have_text("Напишите нам")
+        await expect(visitor.get_by_test_id("sb-chat-send")).to_have_text("Отправить")
+        await expect(sent.get_by_test_id("sb-chat-status")).to_have_text(re.compile("Отправлено|Доставлено|Прочитано"))
+        # ... also on her next visit, although the script is served in her browser's English.
+        await visitor.reload()
+        await expect(visitor.get_by_test_id("sb-chat-bubble")).to_have_attribute("aria-label", "Напишите нам")
+        await expect(visitor.get_by_test_id("sb-chat-panel")).to_have_attribute("lang", "ru")

@@ -447,3 +447,23 @@ async def test_refused_rows_are_explained_in_the_importers_language(fx_client: A
     assert "не е валиден телефонен номер" in done["errors"][0]["message"]
     assert "temperature трябва да е една от стойностите: hot, warm, cold (или празно)." == done["errors"][1][
         "message"]
+
+
+@pytest.mark.parametrize(("language", "expected"), [
+    ("ru", ["Телефон(ы)", "Теги (через запятую)", "Температура (горячий / тёплый / холодный)", "— пропустить —"]),
+    ("bg", ["Телефон(и)", "Имейл(и)", "Етикети (разделени със запетая)", "Температура (горещ / топъл / студен)"]),
+])
+async def test_the_mapping_choices_speak_the_readers_language(fx_client: Any, fx_shop: ShopFixture, language: str,
+                                                             expected: list[str]) -> None:
+    await _prepare_shop(fx_client, fx_shop)
+    await fx_client.put(api(fx_shop, "/workspace"), json={"language": language}, headers=fx_shop.auth)
+    await browser_login(fx_client, fx_shop.slug, fx_shop.email, fx_shop.password)
+    base = f"/t/{fx_shop.slug}/contacts/import"
+    token = await csrf_from(fx_client, f"{base}/")
+    resp = await fx_client.post(f"{base}/", data={"_csrf": token}, files={"file": ("c.csv", MESSY_CP1251, "text/csv")},
+                                headers={"accept": "text/html"})
+    assert resp.status_code == 303, resp.text
+    page = (await fx_client.get(resp.headers["location"], headers={"accept": "text/html"})).text
+    for label in expected:
+        assert f">{label}</option>" in page, label
+    assert ">Размер</option>" in page and ">Phone(s)</option>" not in page  # the shop's own field: as typed

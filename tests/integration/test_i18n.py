@@ -405,3 +405,101 @@ async def test_the_frameworks_own_refusals_speak_the_callers_language(fx_client:
     forged = await fx_client.post(f"/t/{fx_shop.slug}/login", data={"email": fx_shop.email, "password": "x"},
                                   headers={"accept-language": "ru"})
     assert forged.status_code == 403 and "CSRF-токена" in forged.json()["detail"], forged.text
+
+
+async def test_timeline_and_audit_texts_are_shown_in_the_readers_language(fx_client: Any, fx_shop: ShopFixture,
+                                                                         fx_other_shop: ShopFixture) -> None:
+    """Timeline summaries are stored in English with their catalogue template: the card shows them in the reader's
+    language, the API keeps the English `summary`; rows written before show as stored; the audit page names each
+    action in the reader's language. Another workspace's card is not reachable."""
+    contact = (await fx_client.post(api(fx_shop, "/contacts"), json={"name": "Лада"}, headers=fx_shop.auth)).json()
+    order = (await fx_client.post(api(fx_shop, "/orders"), json={
+        "contact_id": contact["id"], "currency": "EUR", "items": [{"name": "Tea", "quantity": 1, "unit_price": 500}]},
+        headers=fx_shop.auth)).json()
+    paid = await fx_client.post(api(fx_shop, f"/orders/{order['id']}/status"), json={"status": "paid"},
+                                headers=fx_shop.auth)
+    assert paid.status_code == 200, paid.text
+    async with tenant_context(fx_shop.tenant) as uow:
+        await uow.connection.execute(
+            "INSERT INTO interaction (contact, channel, direction, occurred_at, summary, payload, links) "
+            "VALUES ($1, 'system', 'internal', now(), 'Written before templates', '{}', '{}')", contact["id"])
+    items = (await fx_client.get(api(fx_shop, f"/contacts/{contact['id']}/timeline"), headers=fx_shop.auth)).json()
+    summaries = [i["summary"] for i in items["items"]]
+    number = order["number"]
+    assert f"Order {number}: new → Paid" in summaries and "Contact created" in summaries  # the API: English
+    assert f"Order {number} placed: 5.00 EUR" in summaries
+
+    await browser_login(fx_client, fx_shop.slug, fx_shop.email, fx_shop.password)
+    html = {"accept": "text/html"}
+    timeline = f"/t/{fx_shop.slug}/contacts/{contact['id']}/timeline"
+    await fx_client.put(api(fx_shop, "/workspace"), json={"language": "ru"}, headers=fx_shop.auth)
+    ru = (await fx_client.get(timeline, headers=html)).text
+    assert f"Заказ {number}: new → Оплачено" in ru and "Контакт создан" in ru and f"Заказ {number} оформлен" in ru
+    assert "Written before templates" in ru and "Contact created" not in ru
+    assert f"Заказ {number} оформлен: 5,00\xa0€" in ru  # money as the reader's locale writes it
+    audit = (await fx_client.get(f"/t/{fx_shop.slug}/settings/audit", headers=html)).text
+    assert 'data-action="order.created">Заказ создан</span>' in audit
+    assert 'data-action="order.status_changed">Статус заказа изменён</span>' in audit
+
+    await fx_client.put(api(fx_shop, "/workspace"), json={"language": "bg"}, headers=fx_shop.auth)
+    bg = (await fx_client.get(timeline, headers=html)).text
+    assert f"Поръчка {number}: new → Платено" in bg and "Контактът е създаден" in bg
+
+    other = await fx_client.get(api(fx_other_shop, f"/contacts/{contact['id']}/timeline"), headers=fx_other_shop.auth)
+    assert other.status_code == 404 or contact["name"] not in other.text
+
+
+async def test_edge_validation_messages_speak_the_callers_language_and_keep_the_field(fx_client: Any,
+                                                                                      fx_shop: ShopFixture) -> None:
+    """msgspec's and the edge's own refusals (a wrong type, a missing or unknown field, a bad date, an id out of
+    range) in the reader's language, each still naming its field."""
+    cases = [
+        ("post", "/contacts", {"name": 5}, "name", {
+            "ru": "Ожидается `str`, получено `int`", "bg": "Очаква се `str`, получено е `int`",
+            "en": "Expected `str`, got `int`"}),
+        ("post", "/contacts", {"name": "A", "zzz": 1}, "zzz", {
+            "ru": "В объекте есть неизвестное поле `zzz`", "en": "Object contains unknown field `zzz`"}),
+        ("post", "/contacts", {"name": "A", "birth_date": "31.01.2000"}, "birth_date", {
+            "ru": "Дата не в формате RFC 3339 (например 2026-01-31)", "bg": "Датата не е във формат RFC 3339"}),
+        ("get", "/contacts/0", None, "contact_id", {
+            "ru": "должно быть идентификатором записи от 1 до 2147483647",
+            "bg": "трябва да е идентификатор на запис от 1 до 2147483647",
+            "en": "must be a record id from 1 to 2147483647"}),
+    ]
+    for method, path, body, field, wanted in cases:
+        for language, text in wanted.items():
+            kw: dict[str, Any] = {"json": body} if body is not None else {}
+            resp = await getattr(fx_client, method)(api(fx_shop, path), headers={
+                **fx_shop.auth, "accept-language": language}, **kw)
+            assert resp.status_code == 400, resp.text
+            errors = resp.json()["errors"]
+            assert any(e["field"] == field and e["message"].startswith(text) for e in errors), (language, errors)
+            assert f"{field}: {text}" in resp.json()["detail"]
+
+
+async def test_the_chat_widget_speaks_the_linked_contacts_language(fx_client: Any, fx_shop: ShopFixture,
+                                                                   fx_other_shop: ShopFixture) -> None:
+    """Before the chat knows who writes: the browser's language. Once it is linked to a contact who has a language:
+    the contact's, for the widget's strings (GET /chat/strings, the socket's frames, POST /contact's answer) and for
+    what the server says (a refusal's detail). Another shop's token says nothing about this shop's contact."""
+    from app.chat import socket as chat_socket
+
+    base = f"/t/{fx_shop.slug}/chat"
+    ru = {"accept-language": "ru-RU,ru;q=0.9"}
+    token = (await fx_client.post(f"{base}/sessions", json={"page_url": "https://shop.example/"}, headers=ru)).json()
+    auth = {**ru, "X-Chat-Token": token["token"]}
+    before = (await fx_client.get(f"{base}/strings", headers=auth)).json()
+    assert before["language"] == "ru" and before["messages"]["Chat with us"] == "Напишите нам"
+    await fx_client.post(api(fx_shop, "/contacts"), json={"name": "Ема", "emails": ["ema@example.bg"],
+                                                          "language": "bg"}, headers=fx_shop.auth)
+    linked = await fx_client.post(f"{base}/contact", json={"email": "ema@example.bg"}, headers=auth)
+    assert linked.status_code == 200 and linked.json()["language"] == "bg", linked.text
+    after = (await fx_client.get(f"{base}/strings", headers=auth)).json()
+    assert after["language"] == "bg" and after["messages"]["Chat with us"] == "Пишете ни"
+    refused = await fx_client.post(f"{base}/messages", json={"body": 5}, headers=auth)
+    assert refused.status_code == 400 and refused.json()["errors"][0]["message"].startswith("Очаква се `str`")
+    frame, _cursor = await chat_socket.sync(fx_shop.tenant, token["session_id"])
+    assert b'"language":"bg"' in frame
+
+    other = (await fx_client.get(f"/t/{fx_other_shop.slug}/chat/strings", headers=auth)).json()
+    assert other["language"] == "ru"  # the browser's: the token is not the other shop's

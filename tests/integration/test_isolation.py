@@ -76,13 +76,13 @@ async def test_every_tenant_route_refuses_another_tenants_key_like_an_unknown_te
 
 async def test_without_credentials_only_public_routes_answer(fx_client: Any, fx_shop: ShopFixture) -> None:
     """Anonymous requests to every route under /t/{slug}/ are refused, except the sign-in page and the public
-    web chat entry points (the widget script, its greeting, opening a chat)."""
+    web chat entry points (the widget script, its greeting, its shipped strings, opening a chat)."""
     import re
 
     from litestar.routes import HTTPRoute
 
     public = {("GET", "/t/{slug:str}/login"), ("GET", "/t/{slug:str}/widget.js"), ("GET", "/t/{slug:str}/chat/config"),
-              ("POST", "/t/{slug:str}/chat/sessions")}
+              ("GET", "/t/{slug:str}/chat/strings"), ("POST", "/t/{slug:str}/chat/sessions")}
     answered = set()
     for route in fx_client._transport.app.routes:
         if not isinstance(route, HTTPRoute) or not route.path.startswith("/t/{slug"):

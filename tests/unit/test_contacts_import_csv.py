@@ -84,3 +84,9 @@ def test_formulas_are_neutralised_but_phones_are_not() -> None:
     assert safe_cell("-12.5") == "-12.5"
     assert safe_cell("+1 (415) 555-0100") == "+1 (415) 555-0100"
     assert safe_cell("Plain") == "Plain"
+
+
+def test_temperature_words_the_mapping_labels_offer_are_read_in_russian_and_bulgarian() -> None:
+    read = [import_mapping.row_values(["temperature"], [word], {})["temperature"]
+            for word in ("Горячий", "тёплый", "холодная", "горещ", "Топла", "студен", "warm")]
+    assert read == ["hot", "warm", "cold", "hot", "warm", "cold", "warm"]

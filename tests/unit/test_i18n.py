@@ -227,3 +227,70 @@ def test_cli_help_speaks_the_terminals_language(lang: str, expected: list[str]) 
     assert done.returncode == 0, done.stderr
     for text in expected:
         assert text in done.stdout
+
+
+# -- stored texts (timeline summaries) are shown in the reader's language -------------------------------------------
+
+def test_a_stored_text_is_shown_in_the_readers_language_and_old_rows_as_stored() -> None:
+    spec = i18n.stored_text("Deal “%(title)s” opened in %(stage)s (%(value)s)",
+                            {"title": "Kia 50%", "stage": "Lead", "value": "$5.00"}, ("stage",))
+    english = "Deal “Kia 50%” opened in Lead ($5.00)"
+    assert i18n.fill(spec["t"], spec["p"]) == english
+    assert i18n.show_stored(spec, english) == english
+    with i18n.viewing("ru"):
+        assert i18n.show_stored(spec, english) == "Сделка «Kia 50%» открыта на этапе «Лид» ($5.00)"
+    with i18n.viewing("bg"):
+        assert i18n.show_stored(spec, english).startswith("Сделка „Kia 50%“ е открита на етап")  # noqa: RUF001
+        assert i18n.show_stored(None, "Old text") == "Old text"  # written before templates were kept
+        assert i18n.show_stored({"t": "Order %(number)s placed: %(total)s", "p": {}}, "kept") == "kept"
+        assert i18n.show_stored({"t": "Contact created", "p": {}}, "x") == "Контактът е създаден"  # noqa: RUF001
+
+
+def test_timeline_summaries_the_product_writes_are_catalogue_templates() -> None:
+    """`timeline.record(c, "order", "in", f"Order {n} placed")` would be stored and shown in English only: a summary
+    the product writes is a constant template with `params=`; only someone's own words go without."""
+    import ast
+
+    from app.lib.i18n_extract import STORED_SUMMARIES
+
+    wrong = []
+    for root in ("app", "tenants", "telephony", "realtime"):
+        for path in sorted((REPO / root).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if not isinstance(node, ast.Call):
+                    continue
+                name = node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", "")
+                owner = getattr(getattr(node.func, "value", None), "id", "")
+                if name not in STORED_SUMMARIES or owner not in ("timeline", "self", "w"):
+                    continue
+                index = STORED_SUMMARIES[name]
+                if len(node.args) <= index:
+                    continue
+                summary = node.args[index]
+                parts = [summary.body, summary.orelse] if isinstance(summary, ast.IfExp) else (
+                    summary.values if isinstance(summary, ast.BoolOp) else [summary])
+                has_params = any(k.arg == "params" for k in node.keywords)
+                if any(isinstance(p, (ast.JoinedStr, ast.BinOp)) for p in parts) or (
+                        not has_params and any(isinstance(p, ast.Constant) for p in parts)):
+                    wrong.append(f"{path.relative_to(REPO)}:{node.lineno}")
+    assert not wrong, "timeline summaries stored in English only: " + ", ".join(wrong)
+
+
+def test_every_audit_action_has_a_description_in_every_language() -> None:
+    import ast
+
+    from app.audit.services import ACTIONS, describe
+
+    missing = []
+    for root in ("app", "tenants", "telephony"):
+        for path in sorted((REPO / root).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if (isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "record"
+                        and getattr(getattr(node.func, "value", None), "id", "") == "audit" and node.args
+                        and isinstance(node.args[0], ast.Constant) and node.args[0].value not in ACTIONS):
+                    missing.append(f"{path.relative_to(REPO)}:{node.lineno} {node.args[0].value}")
+    assert not missing, "audit actions without a description: " + ", ".join(missing)
+    with i18n.viewing("ru"):
+        assert describe("order.created") == "Заказ создан" and describe("some.new_thing") == "some.new_thing"
+    with i18n.viewing("bg"):
+        assert describe("contact.merged") == "Контактите са обединени"  # noqa: RUF001

@@ -17,9 +17,10 @@
   var wsBase = (src.protocol === "https:" ? "wss://" : "ws://") + src.host + "/t/" + slug + "/chat/ws";
   var storeKey = "sb-chat:" + slug;
   var TYPING_EVERY = 2000, TYPING_SHOWN = 5000;
-  // The server puts the visitor's language here (their browser's, else the shop's) when it serves the script.
+  // The server puts the visitor's language here (their browser's, else the shop's) when it serves the script; once
+  // the chat is linked to a contact who has a language, the widget switches to it (speak(), from GET /strings).
   var i18n = /*SB_I18N*/null;
-  var _ = (i18n && i18n.gettext) || function (s) { return s; };
+  function _(s) { return i18n && i18n.gettext ? i18n.gettext(s) : s; }
   function esc(s) { return String(s).replace(/[&<>"']/g, function (c) { return "&#" + c.charCodeAt(0) + ";"; }); }
 
   function load() { try { return localStorage.getItem(storeKey); } catch (e) { return null; } }
@@ -47,17 +48,32 @@
     ".me{display:flex;gap:4px;padding:6px 8px;border-top:1px solid #eaecf0}.me input{flex:1;min-width:0;font:inherit;padding:4px;border:1px solid #d0d5dd;border-radius:6px}" +
     ".me button{font:inherit;border:1px solid #d0d5dd;background:#fff;border-radius:6px;cursor:pointer}" +
     "</style>" +
-    "<button class='bubble' type='button' aria-label='" + esc(_("Chat with us")) + "' data-testid='sb-chat-bubble'><svg aria-hidden='true' focusable='false' width='26' height='26' viewBox='0 0 24 24' fill='none' stroke='currentColor' stroke-width='2' stroke-linecap='round' stroke-linejoin='round'><path d='M21 12a8 8 0 0 1-11.6 7.1L4 20.5l1.4-4.9A8 8 0 1 1 21 12z'/></svg></button>" +
-    "<div class='panel' role='dialog' aria-label='" + esc(_("Chat")) + "' data-testid='sb-chat-panel'>" +
-    "<div class='head' data-testid='sb-chat-head'>" + esc(_("Chat with us")) + "</div>" +
+    "<button class='bubble' type='button' data-testid='sb-chat-bubble'><svg aria-hidden='true' focusable='false' width='26' height='26' viewBox='0 0 24 24' fill='none' stroke='currentColor' stroke-width='2' stroke-linecap='round' stroke-linejoin='round'><path d='M21 12a8 8 0 0 1-11.6 7.1L4 20.5l1.4-4.9A8 8 0 1 1 21 12z'/></svg></button>" +
+    "<div class='panel' role='dialog' data-testid='sb-chat-panel'>" +
+    "<div class='head' data-testid='sb-chat-head'></div>" +
     "<div class='log' data-testid='sb-chat-log' aria-live='polite'></div>" +
-    "<div class='typing' data-testid='sb-chat-typing' hidden>" + esc(_("Typing…")) + "</div>" +
+    "<div class='typing' data-testid='sb-chat-typing' hidden></div>" +
     "<div class='err' data-testid='sb-chat-error' hidden></div>" +
-    "<form class='me' data-testid='sb-chat-me'><input name='email' type='email' placeholder='" + esc(_("Email (optional)")) + "' aria-label='" + esc(_("Your email")) + "'>" +
-    "<input name='phone' type='tel' placeholder='" + esc(_("Phone")) + "' aria-label='" + esc(_("Your phone")) + "'><button type='submit' data-testid='sb-chat-me-save'>" + esc(_("Save")) + "</button></form>" +
-    "<form class='say'><textarea rows='2' aria-label='" + esc(_("Your message")) + "' placeholder='" + esc(_("Write a message…")) + "' data-testid='sb-chat-input'></textarea>" +
-    "<button class='send' type='submit' data-testid='sb-chat-send'>" + esc(_("Send")) + "</button></form></div>";
+    "<form class='me' data-testid='sb-chat-me'><input name='email' type='email'>" +
+    "<input name='phone' type='tel'><button type='submit' data-testid='sb-chat-me-save'></button></form>" +
+    "<form class='say'><textarea rows='2' data-testid='sb-chat-input'></textarea>" +
+    "<button class='send' type='submit' data-testid='sb-chat-send'></button></form></div>";
   var $ = function (sel) { return root.querySelector(sel); };
+
+  // Every fixed string of the widget: [selector, attribute (null: the text), text in the current language].
+  function applyStrings() {
+    [[".bubble", "aria-label", _("Chat with us")], [".panel", "aria-label", _("Chat")], [".head", null, _("Chat with us")],
+     [".typing", null, _("Typing…")], ["input[name=email]", "placeholder", _("Email (optional)")],
+     ["input[name=email]", "aria-label", _("Your email")], ["input[name=phone]", "placeholder", _("Phone")],
+     ["input[name=phone]", "aria-label", _("Your phone")], ["form.me button", null, _("Save")],
+     ["textarea", "aria-label", _("Your message")], ["textarea", "placeholder", _("Write a message…")],
+     [".send", null, _("Send")]].forEach(function (t) {
+      var el = $(t[0]);
+      if (t[1]) el.setAttribute(t[1], t[2]); else el.textContent = t[2];
+    });
+    if (i18n && i18n.language) $(".panel").setAttribute("lang", i18n.language);
+  }
+  applyStrings();
   var panel = $(".panel"), log = $(".log"), input = $("textarea"), typingEl = $(".typing"), errEl = $(".err");
 
   function showError(text) { errEl.textContent = text || ""; errEl.hidden = !text; }
@@ -74,6 +90,21 @@
           return data;
         });
       });
+  }
+
+  // The chat is linked to a contact with a language (the socket's frames and POST /contact say which): speak it.
+  var asked = "";
+  function follow(language) {
+    if (!language || language === asked || (i18n && i18n.language === language)) return;
+    asked = language;
+    request("GET", "/strings").then(function (data) {
+      if (!data || !data.language) return;
+      var messages = data.messages || {};
+      i18n = { language: data.language,
+               gettext: function (s) { var t = messages[s]; return typeof t === "string" ? t : s; } };
+      timeFormats = {};
+      applyStrings(); render();
+    }).catch(function () { asked = ""; });
   }
 
   function ensureSession() {
@@ -150,6 +181,7 @@
       var msg; try { msg = JSON.parse(evt.data); } catch (e) { return; }
       if (msg.type === "sync") {
         if (msg.full) zone = msg.time_zone || "";
+        follow(msg.language);
         // The first frame is the whole chat; later ones carry what may have changed, merged by id.
         var byId = {}, known = {};
         messages.forEach(function (m) { known[m.id] = true; });
@@ -212,8 +244,8 @@
   $("form.me").addEventListener("submit", function (evt) {
     evt.preventDefault();
     var f = evt.target, body = { email: f.email.value.trim(), phone: f.phone.value.trim() };
-    ensureSession().then(function () { return request("POST", "/contact", body); }).then(function () {
-      showError(""); f.hidden = true;
+    ensureSession().then(function () { return request("POST", "/contact", body); }).then(function (data) {
+      showError(""); f.hidden = true; follow(data && data.language);
     }).catch(function (e) { showError(e.message); });
   });
 
