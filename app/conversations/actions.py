@@ -58,10 +58,13 @@ async def _acting(actor: Principal, conversation_id: int) -> dict[str, Any]:
     return row
 
 
-async def _note(actor: Principal, row: dict[str, Any], summary: str, **payload: Any) -> None:
+async def _note(actor: Principal, row: dict[str, Any], summary: str, params: dict[str, Any],
+                **payload: Any) -> None:
+    """A line on the client's timeline: `summary` is a catalogue template filled from `params` (shown translated)."""
     if row["contact_id"]:
-        await timeline.record(row["contact_id"], "system", "internal", summary, links={"conversation_id": row["id"]},
-                              actor_type="user", actor_id=actor.user_id, actor_label=actor.label, payload=payload)
+        await timeline.record(row["contact_id"], "system", "internal", summary, params=params,
+                              links={"conversation_id": row["id"]}, actor_type="user", actor_id=actor.user_id,
+                              actor_label=actor.label, payload=payload)
 
 
 async def _audit(actor: Principal, action: str, conversation_id: int, **detail: Any) -> None:
@@ -94,7 +97,7 @@ async def assign(actor: Principal, conversation_id: int, user_id: int) -> dict[s
         changes.update({Conversation.status: "active", Conversation.taken_at: now()})
     await Conversation.update(changes).where(Conversation.id == conversation_id)
     updated = await services.get(conversation_id)
-    await _note(actor, updated, f"Assigned to {target['name']}", event="assigned", user_id=user_id)
+    await _note(actor, updated, "Assigned to %(name)s", {"name": target["name"]}, event="assigned", user_id=user_id)
     await _audit(actor, "assigned", conversation_id, to=target["name"], user_id=user_id)
     await emit(events.CONVERSATION_ASSIGNED, **_about(updated, row), user_id=user_id)
     return updated
@@ -112,7 +115,7 @@ async def move(actor: Principal, conversation_id: int, queue_key: str) -> dict[s
         changes[Conversation.status] = "waiting"
     await Conversation.update(changes).where(Conversation.id == conversation_id)
     updated = await services.get(conversation_id)
-    await _note(actor, updated, f"Moved to queue {queue['name']}", event="moved", queue=queue["key"])
+    await _note(actor, updated, "Moved to queue %(name)s", {"name": queue["name"]}, event="moved", queue=queue["key"])
     await _audit(actor, "moved", conversation_id, queue=queue["key"])
     await emit(events.CONVERSATION_ASSIGNED, **_about(updated, row))
     return updated
@@ -146,7 +149,7 @@ async def snooze(actor: Principal, conversation_id: int, until: dt.datetime) -> 
         Conversation.id == conversation_id)
     await jobs.enqueue(WAKE_JOB, {"conversation_id": conversation_id, "until": until.isoformat()}, delay=until - t)
     updated = await services.get(conversation_id)
-    await _note(actor, updated, f"Snoozed until {until:%Y-%m-%d %H:%M} UTC", event="snoozed",
+    await _note(actor, updated, "Snoozed until %(until)s UTC", {"until": f"{until:%Y-%m-%d %H:%M}"}, event="snoozed",
                 until=until.isoformat())
     await _audit(actor, "snoozed", conversation_id, until=until.isoformat())
     await emit(events.CONVERSATION_SNOOZED, **events.about(updated), until=until.isoformat(), user_id=actor.user_id)
@@ -198,7 +201,8 @@ async def close(actor: Principal, conversation_id: int, *, note: str = "", reaso
     if note:
         await Conversation.update({Conversation.wrapup_note: note}).where(Conversation.id == conversation_id)
     updated = await services.get(conversation_id)
-    await _note(actor, updated, "Closed" + (f": {note[:200]}" if note else ""), event="closed", body=note)
+    await _note(actor, updated, "Closed: %(note)s" if note else "Closed", {"note": note[:200]} if note else {},
+                event="closed", body=note)
     await _audit(actor, "closed", conversation_id, reason=reason)
     await emit(events.CONVERSATION_CLOSED, **_about(updated, row), reason=reason, user_id=actor.user_id)
     return updated
@@ -267,7 +271,8 @@ async def merge(actor: Principal, survivor_id: int, other_id: int) -> dict[str, 
         await services.return_to_work(survivor_id, from_status="closed", reason="reopened", actor=actor)
     merged = await services.get(other_id)
     updated = await services.get(survivor_id)
-    await _note(actor, updated, f"Conversation #{other_id} merged into #{survivor_id}", event="merged",
+    await _note(actor, updated, "Conversation #%(merged)s merged into #%(survivor)s",
+                {"merged": other_id, "survivor": survivor_id}, event="merged",
                 merged_id=other_id, moved=moved)
     await _audit(actor, "merged", survivor_id, merged_id=other_id, moved=moved)
     await emit(events.CONVERSATION_CLOSED, **_about(merged, other), reason="merged", user_id=actor.user_id)
@@ -338,7 +343,8 @@ async def block(actor: Principal, *, address: str | None = None, conversation_id
         & Conversation.queue.is_in(await services.visible_queue_ids(actor) or [0]))
     for conv in closing:
         await _close_row(conv, wrapup_code=services.BLOCKED_CODE)
-        await _note(actor, conv, f"Closed: sender {key} blocked as spam", event="blocked", address=key)
+        await _note(actor, conv, "Closed: sender %(address)s blocked as spam", {"address": key}, event="blocked",
+                    address=key)
         await emit(events.CONVERSATION_CLOSED, **events.about(conv), reason="blocked", user_id=actor.user_id)
     return dict(blocked)
 

@@ -400,7 +400,8 @@ async def _open_blocked(*, channel: str, queue_id: int, contact_id: int | None, 
         Conversation.id)
     row = await get(rows[0]["id"])
     if contact_id is not None:
-        await timeline.record(contact_id, channel, "in", f"Blocked sender {from_address}: not queued",
-                              links={"conversation_id": row["id"]}, actor_type="customer",
+        await timeline.record(contact_id, channel, "in", "Blocked sender %(address)s: not queued",
+                              params={"address": from_address}, links={"conversation_id": row["id"]},
+                              actor_type="customer",
                               payload={"event": "blocked", "from": from_address})
     return row

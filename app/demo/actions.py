@@ -67,5 +67,6 @@ async def write(w: Writer, conversations: list[Conversation], owner_id: int, loc
     await jobs.enqueue(WAKE_JOB, {"conversation_id": conv.id, "until": until.isoformat()},
                        delay=max(until - now(), dt.timedelta(0)))
     # Said relative to the anchor, so two shops grown from one seed on different days keep the same timeline.
-    w.later(60, w.contact_ids.index(conv.contact), "system", "internal", f"Snoozed for {SNOOZE_HOURS} hours",
-            links={"conversation_id": conv.id}, payload={"event": "snoozed", "hours": SNOOZE_HOURS}, **w.actor(None))
+    w.later(60, w.contact_ids.index(conv.contact), "system", "internal", "Snoozed for %(hours)s hours",
+            params={"hours": SNOOZE_HOURS}, links={"conversation_id": conv.id},
+            payload={"event": "snoozed", "hours": SNOOZE_HOURS}, **w.actor(None))
