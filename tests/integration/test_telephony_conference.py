@@ -6,6 +6,8 @@ list reports them to the twilio library; operators refused, other tenants refuse
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import json
 import secrets
 from typing import Any
 
@@ -15,12 +17,14 @@ from twilio.rest import Client
 
 from app.accounts import services as accounts
 from app.accounts.tables import User
-from app.lib.db import tenant_context
+from app.lib.db import raw_connect, tenant_context
 from telephony import client as twilio_client
 from telephony import controls
+from telephony.calls import NotReady
+from telephony.jobs import process_webhook
 from telephony.simulator import Simulator
 from telephony.tables import Call
-from tests.conftest import ShopFixture, browser_login, csrf_from
+from tests.conftest import TEST_DSN, ShopFixture, browser_login, csrf_from
 from tests.integration.telephony_kit import (  # noqa: F401
     CUSTOMER,
     OPERATOR_PHONE,
@@ -169,6 +173,67 @@ async def test_badge_follows_the_real_call_ringing_in_progress_on_hold_ended(fx_
     assert "Wrapped up" in wrapped.text
     conv = (await fx_client.get(api(fx_shop, f"/conversations/{conversation_id}"), headers=fx_shop.auth)).json()
     assert conv["status"] == "closed" and conv["wrapup_code"] == "resolved"
+
+
+async def _attempt_jobs(shop: ShopFixture) -> list[tuple[int, str, str]]:
+    """Take the shop's queued webhook jobs off the queue and run each once, as the worker would, noting each one's
+    webhook id, kind and the exception it raised ('' when it went through)."""
+    conn = await raw_connect(TEST_DSN)
+    try:
+        rows = await conn.fetch(
+            "DELETE FROM public.pgqueuer WHERE entrypoint = 'telephony.process_webhook' "
+            "AND convert_from(payload, 'UTF8')::jsonb ->> 'tenant' = $1 RETURNING id, payload", shop.slug)
+    finally:
+        await conn.close()
+    ran: list[tuple[int, str, str]] = []
+    for row in sorted(rows, key=lambda r: r["id"]):
+        payload = json.loads(row["payload"])
+        try:
+            await process_webhook(payload)
+            outcome = ""
+        except NotReady:
+            outcome = "NotReady"
+        ran.append((int(payload["webhook_id"]), "", outcome))
+    kinds = {w["id"]: w["kind"] for w in await webhooks(shop)}
+    return [(wid, kinds[wid], outcome) for wid, _, outcome in ran]
+
+
+async def test_callbacks_that_come_before_the_accept_commits_still_make_the_call_in_progress(
+        fx_client: Any, fx_shop: ShopFixture, fx_sim: Simulator, monkeypatch: Any) -> None:
+    """Issue 14's race, made deterministic: the operator's phone answers while the accept's transaction is still
+    open, so the conference callbacks' jobs run before the call's conference is committed and are retried (NotReady);
+    the retries then run in the worst order (newest first: Twilio does not order callbacks, nor does a queue running
+    retries side by side). The call still ends up in progress with the caller and the operator on the line."""
+    line = await connect(fx_client, fx_shop, fx_sim)
+    call = fx_sim.place_call(CUSTOMER, line.number)
+    await fx_sim.until(lambda: call.queue == "general", what="the caller in the queue")
+    await run_jobs(fx_shop)
+    conversation_id = (await _call_row(fx_shop, call.sid))["conversation"]
+    early: list[tuple[int, str, str]] = []
+    into_conference = controls._into_conference
+
+    async def answered_before_commit(config: Any, row: dict[str, Any], user_id: int, device: dict[str, Any]) -> None:
+        await into_conference(config, row, user_id, device)
+        leg = await fx_sim.answer(OPERATOR_PHONE)
+        await fx_sim.until(lambda: fx_sim.conferences.together(call.sid, leg.sid) is not None, what="the conference")
+        await fx_sim.settle()
+        # The worker runs the callbacks' jobs now, on connections of its own, before this transaction commits.
+        early.extend(await asyncio.create_task(_attempt_jobs(fx_shop), context=contextvars.Context()))
+
+    monkeypatch.setattr(controls, "_into_conference", answered_before_commit)
+    accepted = await fx_client.post(api(fx_shop, f"/calls/{conversation_id}/accept"), headers=fx_shop.auth)
+    assert accepted.status_code == 200, accepted.text
+    not_ready = [wid for wid, kind, outcome in early if kind == "conference" and outcome == "NotReady"]
+    assert len(not_ready) >= 3, early  # the caller's join, the operator's join, the conference's start
+
+    for webhook_id in sorted(not_ready, reverse=True):  # the retries, newest first
+        await process_webhook({"tenant": fx_shop.slug, "webhook_id": webhook_id})
+    await _settled(fx_shop, fx_sim)
+    state = await _line(fx_client, fx_shop, conversation_id, fx_shop.auth)
+    assert state["call"]["state"] == "in-progress" and state["call"]["answered_at"] is not None
+    assert {(p["role"], p["status"], p["user"]) for p in state["participants"]} == {
+        ("customer", "joined", None), ("operator", "joined", fx_shop.user_id)}
+    assert all(w["processed_at"] is not None for w in await webhooks(fx_shop, "conference"))
 
 
 async def test_warm_transfer_come_back_then_connect(fx_client: Any, fx_shop: ShopFixture, fx_sim: Simulator) -> None:
