@@ -6,6 +6,7 @@ list reports them to the twilio library; operators refused, other tenants refuse
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import json
 import secrets
@@ -18,8 +19,9 @@ from twilio.rest import Client
 from app.accounts import services as accounts
 from app.accounts.tables import User
 from app.lib.db import raw_connect, tenant_context
+from app.lib.jobs import Worker
 from telephony import client as twilio_client
-from telephony import controls
+from telephony import conference, controls
 from telephony.calls import NotReady
 from telephony.jobs import process_webhook
 from telephony.simulator import Simulator
@@ -234,6 +236,63 @@ async def test_callbacks_that_come_before_the_accept_commits_still_make_the_call
     assert {(p["role"], p["status"], p["user"]) for p in state["participants"]} == {
         ("customer", "joined", None), ("operator", "joined", fx_shop.user_id)}
     assert all(w["processed_at"] is not None for w in await webhooks(fx_shop, "conference"))
+
+
+async def test_the_workers_retries_of_early_callbacks_converge_whichever_takes_the_call_first(
+        fx_client: Any, fx_shop: ShopFixture, fx_sim: Simulator, monkeypatch: Any) -> None:
+    """The same race through the real job queue, as the live server runs it: the callbacks fail NotReady while the
+    accept is open, PgQueuer retries them a second later side by side, and (as on a loaded machine) the conference's
+    start takes the call's row before the joins do. Every retry runs once and the call is in progress."""
+    line = await connect(fx_client, fx_shop, fx_sim)
+    call = fx_sim.place_call(CUSTOMER, line.number)
+    await fx_sim.until(lambda: call.queue == "general", what="the caller in the queue")
+    await run_jobs(fx_shop)
+    conversation_id = (await _call_row(fx_shop, call.sid))["conversation"]
+    into_conference = controls._into_conference
+    find_call = conference._call_of_conference
+    committed, started = asyncio.Event(), asyncio.Event()
+
+    async def answered_before_commit(config: Any, row: dict[str, Any], user_id: int, device: dict[str, Any]) -> None:
+        await into_conference(config, row, user_id, device)
+        leg = await fx_sim.answer(OPERATOR_PHONE)
+        await fx_sim.until(lambda: fx_sim.conferences.together(call.sid, leg.sid) is not None, what="the conference")
+        await fx_sim.settle()
+        for _ in range(200):  # the worker has tried each of them once
+            tried = await webhooks(fx_shop, "conference")
+            if len(tried) >= 3 and all(w["attempts"] >= 1 for w in tried):
+                break
+            await asyncio.sleep(0.05)
+        assert all("NotReady" in w["last_error"] and w["processed_at"] is None for w in tried), tried
+
+    async def start_first(p: dict[str, str]) -> dict[str, Any] | None:
+        if committed.is_set() and p.get("StatusCallbackEvent") == "participant-join":
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(started.wait(), 3)
+        found = await find_call(p)
+        if found is not None and p.get("StatusCallbackEvent") == "conference-start":
+            started.set()
+        return found
+
+    monkeypatch.setattr(controls, "_into_conference", answered_before_commit)
+    monkeypatch.setattr(conference, "_call_of_conference", start_first)
+    worker = Worker(TEST_DSN, poll_seconds=1.0)  # as the live server's embedded worker
+    await worker.start()
+    try:
+        accepted = await fx_client.post(api(fx_shop, f"/calls/{conversation_id}/accept"), headers=fx_shop.auth)
+        assert accepted.status_code == 200, accepted.text
+        committed.set()
+        for _ in range(300):
+            if all(w["processed_at"] is not None for w in await webhooks(fx_shop, "conference")):
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await worker.stop()
+    assert started.is_set()
+    assert [w["attempts"] for w in await webhooks(fx_shop, "conference")] == [2, 2, 2]
+    state = await _line(fx_client, fx_shop, conversation_id, fx_shop.auth)
+    assert state["call"]["state"] == "in-progress" and state["call"]["answered_at"] is not None
+    assert {(p["role"], p["status"], p["user"]) for p in state["participants"]} == {
+        ("customer", "joined", None), ("operator", "joined", fx_shop.user_id)}
 
 
 async def test_warm_transfer_come_back_then_connect(fx_client: Any, fx_shop: ShopFixture, fx_sim: Simulator) -> None:
