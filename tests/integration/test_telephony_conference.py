@@ -295,6 +295,43 @@ async def test_the_workers_retries_of_early_callbacks_converge_whichever_takes_t
         ("customer", "joined", None), ("operator", "joined", fx_shop.user_id)}
 
 
+async def test_late_conference_callbacks_never_undo_newer_ones(fx_client: Any, fx_shop: ShopFixture,
+                                                                 fx_sim: Simulator) -> None:
+    """Out-of-order callbacks on a live call: a participant's flags come from its own newest event (an unhold that
+    overtook its hold leaves the caller talking), and a participant who left stays off the line whatever older
+    event of theirs arrives after; another participant's newer events never make these stale."""
+    line = await connect(fx_client, fx_shop, fx_sim)
+    call, leg, conversation_id = await _taken_call(fx_client, fx_shop, fx_sim, line, fx_shop.auth)
+    row = await _call_row(fx_shop, call.sid)
+    base = {"AccountSid": line.account_sid, "ConferenceSid": row["conference_sid"],
+            "FriendlyName": row["conference_name"], "Muted": "false", "Hold": "false", "Coaching": "false"}
+    caller = {**base, "CallSid": call.sid, "ParticipantLabel": "customer"}
+    operator = {**base, "CallSid": leg.sid, "ParticipantLabel": f"operator-{fx_shop.user_id}"}
+
+    async def deliver(params: dict[str, str]) -> None:
+        signed = RequestValidator(line.token).compute_signature(line.url("conference"), params)
+        stored = await fx_client.post(line.url("conference"), data=params, headers={"X-Twilio-Signature": signed})
+        assert stored.status_code == 204
+        await run_jobs(fx_shop)
+
+    await deliver({**operator, "StatusCallbackEvent": "participant-mute", "Muted": "true", "SequenceNumber": "40"})
+    await deliver({**caller, "StatusCallbackEvent": "participant-hold", "Hold": "true", "SequenceNumber": "30"})
+    state = await _line(fx_client, fx_shop, conversation_id, fx_shop.auth)
+    assert state["call"]["state"] == "on-hold", "the operator's newer mute does not make the caller's hold stale"
+    await deliver({**caller, "StatusCallbackEvent": "participant-unhold", "SequenceNumber": "32"})
+    await deliver({**caller, "StatusCallbackEvent": "participant-hold", "Hold": "true", "SequenceNumber": "31"})
+    state = await _line(fx_client, fx_shop, conversation_id, fx_shop.auth)
+    assert state["call"]["state"] == "in-progress", "the hold is older than the unhold that came first"
+    seats = {p["role"]: p for p in state["participants"]}
+    assert seats["customer"]["hold"] is False and seats["operator"]["muted"] is True
+
+    await deliver({**operator, "StatusCallbackEvent": "participant-leave", "SequenceNumber": "51"})
+    await deliver({**operator, "StatusCallbackEvent": "participant-unmute", "SequenceNumber": "50"})
+    await deliver({**operator, "StatusCallbackEvent": "participant-join", "SequenceNumber": "49"})
+    state = await _line(fx_client, fx_shop, conversation_id, fx_shop.auth)
+    assert [p["role"] for p in state["participants"]] == ["customer"], "the operator left; older events change nothing"
+
+
 async def test_warm_transfer_come_back_then_connect(fx_client: Any, fx_shop: ShopFixture, fx_sim: Simulator) -> None:
     colleague, colleague_auth = await _user(fx_shop, "operator", "Olga Colleague")
     line = await connect(fx_client, fx_shop, fx_sim, devices=[
