@@ -41,9 +41,10 @@ async def join_customer(config: Config, call: dict[str, Any], name: str) -> None
     """Redirect the customer's leg into conference `name` (they hear hold music until an operator joins)."""
     answer = twiml.join_conference(config, _urls(), name)
     await client.call(config, lambda c: c.calls(call["sid"]).update(twiml=answer))
-    await Call.update({Call.conference_name: name, Call.conference_sid: "", Call.on_hold: False,
-                       Call.last_conference_sequence: -1}).where(Call.id == call["id"])  # a new conference counts anew
-    await _upsert(call["id"], call["sid"], role="customer", user_id=None, status="ringing", conference_sid="")
+    await Call.update({Call.conference_name: name, Call.conference_sid: "", Call.on_hold: False}).where(
+        Call.id == call["id"])
+    await _upsert(call["id"], call["sid"], role="customer", user_id=None, status="ringing", conference_sid="",
+                  ours=True)
 
 
 async def add_leg(config: Config, call: dict[str, Any], *, role: str, user_id: int, device: dict[str, Any],
@@ -66,7 +67,8 @@ async def add_leg(config: Config, call: dict[str, Any], *, role: str, user_id: i
     if created.conference_sid and not call["conference_sid"]:
         await Call.update({Call.conference_sid: created.conference_sid}).where(Call.id == call["id"])
     await _upsert(call["id"], created.call_sid, role=role, user_id=user_id, status="ringing",
-                  conference_sid=created.conference_sid or "", muted=muted, coaching=bool(coaching and coach))
+                  conference_sid=created.conference_sid or "", muted=muted, coaching=bool(coaching and coach),
+                  ours=True)
     return await participant(created.call_sid)
 
 
@@ -87,14 +89,21 @@ async def remove_leg(config: Config, call: dict[str, Any], call_sid: str) -> Non
 
 
 async def _upsert(call_id: int, call_sid: str, *, role: str, user_id: int | None, status: str,
-                  conference_sid: str, muted: bool = False, hold: bool = False, coaching: bool = False) -> None:
+                  conference_sid: str, muted: bool = False, hold: bool = False, coaching: bool = False,
+                  sequence: int = -1, ours: bool = False) -> None:
+    """Write a participant's row. `ours`: the row our side writes when it rings a leg (or moves the caller to a new
+    conference); it does not overwrite what a callback of the same conference already applied (the worker may have
+    run the leg's join before the request that rang it got this far)."""
+    keep = (" WHERE call_participant.conference_sid IS DISTINCT FROM EXCLUDED.conference_sid "
+            "OR call_participant.conference_sequence < 0") if ours else ""
     await current_uow().connection.execute(
-        "INSERT INTO call_participant (call, call_sid, conference_sid, role, \"user\", status, muted, hold, coaching, "
-        "created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, now(), now()) "
+        "INSERT INTO call_participant (call, call_sid, conference_sid, role, \"user\", status, muted, hold, coaching, "  # noqa: S608 (`keep` is one of two constants)
+        "conference_sequence, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, now(), now()) "
         "ON CONFLICT (call_sid) DO UPDATE SET conference_sid = EXCLUDED.conference_sid, role = EXCLUDED.role, "
         "\"user\" = EXCLUDED.\"user\", status = EXCLUDED.status, muted = EXCLUDED.muted, hold = EXCLUDED.hold, "
-        "coaching = EXCLUDED.coaching, updated_at = now()",
-        call_id, call_sid, conference_sid, role, user_id, status, muted, hold, coaching)
+        "coaching = EXCLUDED.coaching, conference_sequence = EXCLUDED.conference_sequence, updated_at = now()"
+        + keep,
+        call_id, call_sid, conference_sid, role, user_id, status, muted, hold, coaching, sequence)
 
 
 async def participant(call_sid: str) -> dict[str, Any]:
@@ -158,7 +167,14 @@ async def _call_of_conference(p: dict[str, str]) -> dict[str, Any] | None:
 
 
 async def on_conference(p: dict[str, str], meta: dict[str, Any]) -> None:
-    """A conference status callback: keep who is on the line and the call's state as Twilio reports them."""
+    """A conference status callback: keep who is on the line and the call's state as Twilio reports them.
+
+    Twilio does not deliver callbacks in order, and one that comes before the accept (or transfer) that made the
+    conference has committed is retried later (NotReady), after callbacks that were sent after it. So nothing here
+    depends on arrival order: a participant goes ringing -> joined -> left and never back (a join that arrives after
+    its leave changes nothing), the call goes in progress on the operator's join whenever it is applied, and a
+    participant's flags (muted, hold, coaching) come from its newest event by SequenceNumber, kept per participant:
+    a newer event of one participant (or the conference's start) never makes an older event of another stale."""
     call = await _call_of_conference(p)
     if call is None:
         raise NotReady(f"conference {p.get('FriendlyName')} of a call that is not known yet")
@@ -166,20 +182,15 @@ async def on_conference(p: dict[str, str], meta: dict[str, Any]) -> None:
     conference_sid = p.get("ConferenceSid", "")
     current = p.get("FriendlyName", "") == call["conference_name"]
     if current and conference_sid and call["conference_sid"] != conference_sid:
-        await Call.update({Call.conference_sid: conference_sid, Call.last_conference_sequence: -1}).where(
-            Call.id == call["id"])
-        call["last_conference_sequence"] = -1
+        await Call.update({Call.conference_sid: conference_sid}).where(Call.id == call["id"])
     seq = int(p["SequenceNumber"]) if p.get("SequenceNumber", "").isdigit() else None
-    if current and seq is not None:
-        if seq <= call["last_conference_sequence"]:
-            return  # a redelivery or an older event: Twilio orders them by SequenceNumber
-        await Call.update({Call.last_conference_sequence: seq}).where(Call.id == call["id"])
     if event == "conference-end":
         await CallParticipant.update({CallParticipant.status: "left", CallParticipant.updated_at: now()}).where(
             (CallParticipant.call == call["id"]) & (CallParticipant.conference_sid == conference_sid)
             & (CallParticipant.role != "customer"))
-        if current:
-            await CallParticipant.update({CallParticipant.status: "left"}).where(
+        if current:  # the caller's row names this conference from now on: a late join of theirs changes nothing
+            await CallParticipant.update({CallParticipant.status: "left", CallParticipant.updated_at: now(),
+                                          CallParticipant.conference_sid: conference_sid}).where(
                 (CallParticipant.call == call["id"]) & (CallParticipant.role == "customer"))
         await emit_updated(call)
         return
@@ -189,23 +200,33 @@ async def on_conference(p: dict[str, str], meta: dict[str, Any]) -> None:
     flags = {"muted": p.get("Muted") == "true", "hold": p.get("Hold") == "true",
              "coaching": p.get("Coaching") == "true"}
     known = await participant(call_sid)
+    # What we know of this participant in this conference (the caller's row, written before the conference had a
+    # sid, and a row from an earlier conference of the same call count as nothing known yet).
+    here = known is not None and known["conference_sid"] == conference_sid
+    applied = known["conference_sequence"] if here and known is not None else -1
+    newer = seq is None or seq > applied
     if event == "participant-leave":
-        if known is not None and (current or known["conference_sid"] == conference_sid):
-            await CallParticipant.update({CallParticipant.status: "left", CallParticipant.updated_at: now()}).where(
+        if known is not None and (current or here):
+            await CallParticipant.update({CallParticipant.status: "left", CallParticipant.updated_at: now(),
+                                          CallParticipant.conference_sid: conference_sid,
+                                          CallParticipant.conference_sequence: max(applied, -1 if seq is None else seq)}
+                                         ).where(
                 CallParticipant.call_sid == call_sid)
         await emit_updated(call)
         return
     if not current:
         return  # an older conference of this call: only its leaves matter
+    if here and known is not None and known["status"] == "left":
+        return  # they have left this conference: an event from before their leave changes nothing
     role, user_id = _role_of(p.get("ParticipantLabel", ""))
     if known is not None:
         role, user_id = known["role"], known["user"]
-    status = "joined" if event == "participant-join" or (known and known["status"] == "joined") else "ringing"
-    if known is not None and known["status"] == "left" and event != "participant-join":
-        return
-    await _upsert(call["id"], call_sid, role=role, user_id=user_id, status=status, conference_sid=conference_sid,
-                  **flags)
-    if role == "customer" and call["status"] not in FINAL:
+    joined = event == "participant-join" or (here and known is not None and known["status"] == "joined")
+    if not newer and known is not None:
+        flags = {"muted": known["muted"], "hold": known["hold"], "coaching": known["coaching"]}
+    await _upsert(call["id"], call_sid, role=role, user_id=user_id, status="joined" if joined else "ringing",
+                  conference_sid=conference_sid, sequence=max(applied, -1 if seq is None else seq), **flags)
+    if role == "customer" and newer and call["status"] not in FINAL:
         await Call.update({Call.on_hold: flags["hold"]}).where(Call.id == call["id"])
     if event == "participant-join" and role == "operator" and call["status"] not in FINAL:
         changes: dict[Any, Any] = {Call.status: "in-progress"}

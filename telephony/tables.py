@@ -74,7 +74,6 @@ class Call(Table, tablename="twilio_call"):
     on_hold = Boolean(default=False)  # the caller is held in the call's conference (hears hold music)
     conference_name = Varchar(length=64, default="")  # the Twilio Conference the call runs in, named per join
     conference_sid = Varchar(length=64, default="")
-    last_conference_sequence = Integer(default=-1)
 
 
 class CallParticipant(Table, tablename="call_participant"):
@@ -90,6 +89,8 @@ class CallParticipant(Table, tablename="call_participant"):
     muted = Boolean(default=False)
     hold = Boolean(default=False)
     coaching = Boolean(default=False)
+    conference_sequence = Integer(default=-1)
+    """SequenceNumber of the newest of this participant's conference events applied (its flags are from that one)."""
     created_at = Timestamptz(default=TimestamptzNow())
     updated_at = Timestamptz(default=TimestamptzNow())
 

@@ -6,6 +6,9 @@ list reports them to the twilio library; operators refused, other tenants refuse
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
+import json
 import secrets
 from typing import Any
 
@@ -15,12 +18,15 @@ from twilio.rest import Client
 
 from app.accounts import services as accounts
 from app.accounts.tables import User
-from app.lib.db import tenant_context
+from app.lib.db import raw_connect, tenant_context
+from app.lib.jobs import Worker
 from telephony import client as twilio_client
-from telephony import controls
+from telephony import conference, controls
+from telephony.calls import NotReady
+from telephony.jobs import process_webhook
 from telephony.simulator import Simulator
 from telephony.tables import Call
-from tests.conftest import ShopFixture, browser_login, csrf_from
+from tests.conftest import TEST_DSN, ShopFixture, browser_login, csrf_from
 from tests.integration.telephony_kit import (  # noqa: F401
     CUSTOMER,
     OPERATOR_PHONE,
@@ -169,6 +175,161 @@ async def test_badge_follows_the_real_call_ringing_in_progress_on_hold_ended(fx_
     assert "Wrapped up" in wrapped.text
     conv = (await fx_client.get(api(fx_shop, f"/conversations/{conversation_id}"), headers=fx_shop.auth)).json()
     assert conv["status"] == "closed" and conv["wrapup_code"] == "resolved"
+
+
+async def _attempt_jobs(shop: ShopFixture) -> list[tuple[int, str, str]]:
+    """Take the shop's queued webhook jobs off the queue and run each once, as the worker would, noting each one's
+    webhook id, kind and the exception it raised ('' when it went through)."""
+    conn = await raw_connect(TEST_DSN)
+    try:
+        rows = await conn.fetch(
+            "DELETE FROM public.pgqueuer WHERE entrypoint = 'telephony.process_webhook' "
+            "AND convert_from(payload, 'UTF8')::jsonb ->> 'tenant' = $1 RETURNING id, payload", shop.slug)
+    finally:
+        await conn.close()
+    ran: list[tuple[int, str, str]] = []
+    for row in sorted(rows, key=lambda r: r["id"]):
+        payload = json.loads(row["payload"])
+        try:
+            await process_webhook(payload)
+            outcome = ""
+        except NotReady:
+            outcome = "NotReady"
+        ran.append((int(payload["webhook_id"]), "", outcome))
+    kinds = {w["id"]: w["kind"] for w in await webhooks(shop)}
+    return [(wid, kinds[wid], outcome) for wid, _, outcome in ran]
+
+
+async def test_callbacks_that_come_before_the_accept_commits_still_make_the_call_in_progress(
+        fx_client: Any, fx_shop: ShopFixture, fx_sim: Simulator, monkeypatch: Any) -> None:
+    """Issue 14's race, made deterministic: the operator's phone answers while the accept's transaction is still
+    open, so the conference callbacks' jobs run before the call's conference is committed and are retried (NotReady);
+    the retries then run in the worst order (newest first: Twilio does not order callbacks, nor does a queue running
+    retries side by side). The call still ends up in progress with the caller and the operator on the line."""
+    line = await connect(fx_client, fx_shop, fx_sim)
+    call = fx_sim.place_call(CUSTOMER, line.number)
+    await fx_sim.until(lambda: call.queue == "general", what="the caller in the queue")
+    await run_jobs(fx_shop)
+    conversation_id = (await _call_row(fx_shop, call.sid))["conversation"]
+    early: list[tuple[int, str, str]] = []
+    into_conference = controls._into_conference
+
+    async def answered_before_commit(config: Any, row: dict[str, Any], user_id: int, device: dict[str, Any]) -> None:
+        await into_conference(config, row, user_id, device)
+        leg = await fx_sim.answer(OPERATOR_PHONE)
+        await fx_sim.until(lambda: fx_sim.conferences.together(call.sid, leg.sid) is not None, what="the conference")
+        await fx_sim.settle()
+        # The worker runs the callbacks' jobs now, on connections of its own, before this transaction commits.
+        early.extend(await asyncio.create_task(_attempt_jobs(fx_shop), context=contextvars.Context()))
+
+    monkeypatch.setattr(controls, "_into_conference", answered_before_commit)
+    accepted = await fx_client.post(api(fx_shop, f"/calls/{conversation_id}/accept"), headers=fx_shop.auth)
+    assert accepted.status_code == 200, accepted.text
+    not_ready = [wid for wid, kind, outcome in early if kind == "conference" and outcome == "NotReady"]
+    assert len(not_ready) >= 3, early  # the caller's join, the operator's join, the conference's start
+
+    for webhook_id in sorted(not_ready, reverse=True):  # the retries, newest first
+        await process_webhook({"tenant": fx_shop.slug, "webhook_id": webhook_id})
+    await _settled(fx_shop, fx_sim)
+    state = await _line(fx_client, fx_shop, conversation_id, fx_shop.auth)
+    assert state["call"]["state"] == "in-progress" and state["call"]["answered_at"] is not None
+    assert {(p["role"], p["status"], p["user"]) for p in state["participants"]} == {
+        ("customer", "joined", None), ("operator", "joined", fx_shop.user_id)}
+    assert all(w["processed_at"] is not None for w in await webhooks(fx_shop, "conference"))
+
+
+async def test_the_workers_retries_of_early_callbacks_converge_whichever_takes_the_call_first(
+        fx_client: Any, fx_shop: ShopFixture, fx_sim: Simulator, monkeypatch: Any) -> None:
+    """The same race through the real job queue, as the live server runs it: the callbacks fail NotReady while the
+    accept is open, PgQueuer retries them a second later side by side, and (as on a loaded machine) the conference's
+    start takes the call's row before the joins do. Every retry runs once and the call is in progress."""
+    line = await connect(fx_client, fx_shop, fx_sim)
+    call = fx_sim.place_call(CUSTOMER, line.number)
+    await fx_sim.until(lambda: call.queue == "general", what="the caller in the queue")
+    await run_jobs(fx_shop)
+    conversation_id = (await _call_row(fx_shop, call.sid))["conversation"]
+    into_conference = controls._into_conference
+    find_call = conference._call_of_conference
+    committed, started = asyncio.Event(), asyncio.Event()
+
+    async def answered_before_commit(config: Any, row: dict[str, Any], user_id: int, device: dict[str, Any]) -> None:
+        await into_conference(config, row, user_id, device)
+        leg = await fx_sim.answer(OPERATOR_PHONE)
+        await fx_sim.until(lambda: fx_sim.conferences.together(call.sid, leg.sid) is not None, what="the conference")
+        await fx_sim.settle()
+        for _ in range(200):  # the worker has tried each of them once
+            tried = await webhooks(fx_shop, "conference")
+            if len(tried) >= 3 and all(w["attempts"] >= 1 for w in tried):
+                break
+            await asyncio.sleep(0.05)
+        assert all("NotReady" in w["last_error"] and w["processed_at"] is None for w in tried), tried
+
+    async def start_first(p: dict[str, str]) -> dict[str, Any] | None:
+        if committed.is_set() and p.get("StatusCallbackEvent") == "participant-join":
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(started.wait(), 3)
+        found = await find_call(p)
+        if found is not None and p.get("StatusCallbackEvent") == "conference-start":
+            started.set()
+        return found
+
+    monkeypatch.setattr(controls, "_into_conference", answered_before_commit)
+    monkeypatch.setattr(conference, "_call_of_conference", start_first)
+    worker = Worker(TEST_DSN, poll_seconds=1.0)  # as the live server's embedded worker
+    await worker.start()
+    try:
+        accepted = await fx_client.post(api(fx_shop, f"/calls/{conversation_id}/accept"), headers=fx_shop.auth)
+        assert accepted.status_code == 200, accepted.text
+        committed.set()
+        for _ in range(300):
+            if all(w["processed_at"] is not None for w in await webhooks(fx_shop, "conference")):
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await worker.stop()
+    assert started.is_set()
+    assert [w["attempts"] for w in await webhooks(fx_shop, "conference")] == [2, 2, 2]
+    state = await _line(fx_client, fx_shop, conversation_id, fx_shop.auth)
+    assert state["call"]["state"] == "in-progress" and state["call"]["answered_at"] is not None
+    assert {(p["role"], p["status"], p["user"]) for p in state["participants"]} == {
+        ("customer", "joined", None), ("operator", "joined", fx_shop.user_id)}
+
+
+async def test_late_conference_callbacks_never_undo_newer_ones(fx_client: Any, fx_shop: ShopFixture,
+                                                                 fx_sim: Simulator) -> None:
+    """Out-of-order callbacks on a live call: a participant's flags come from its own newest event (an unhold that
+    overtook its hold leaves the caller talking), and a participant who left stays off the line whatever older
+    event of theirs arrives after; another participant's newer events never make these stale."""
+    line = await connect(fx_client, fx_shop, fx_sim)
+    call, leg, conversation_id = await _taken_call(fx_client, fx_shop, fx_sim, line, fx_shop.auth)
+    row = await _call_row(fx_shop, call.sid)
+    base = {"AccountSid": line.account_sid, "ConferenceSid": row["conference_sid"],
+            "FriendlyName": row["conference_name"], "Muted": "false", "Hold": "false", "Coaching": "false"}
+    caller = {**base, "CallSid": call.sid, "ParticipantLabel": "customer"}
+    operator = {**base, "CallSid": leg.sid, "ParticipantLabel": f"operator-{fx_shop.user_id}"}
+
+    async def deliver(params: dict[str, str]) -> None:
+        signed = RequestValidator(line.token).compute_signature(line.url("conference"), params)
+        stored = await fx_client.post(line.url("conference"), data=params, headers={"X-Twilio-Signature": signed})
+        assert stored.status_code == 204
+        await run_jobs(fx_shop)
+
+    await deliver({**operator, "StatusCallbackEvent": "participant-mute", "Muted": "true", "SequenceNumber": "40"})
+    await deliver({**caller, "StatusCallbackEvent": "participant-hold", "Hold": "true", "SequenceNumber": "30"})
+    state = await _line(fx_client, fx_shop, conversation_id, fx_shop.auth)
+    assert state["call"]["state"] == "on-hold", "the operator's newer mute does not make the caller's hold stale"
+    await deliver({**caller, "StatusCallbackEvent": "participant-unhold", "SequenceNumber": "32"})
+    await deliver({**caller, "StatusCallbackEvent": "participant-hold", "Hold": "true", "SequenceNumber": "31"})
+    state = await _line(fx_client, fx_shop, conversation_id, fx_shop.auth)
+    assert state["call"]["state"] == "in-progress", "the hold is older than the unhold that came first"
+    seats = {p["role"]: p for p in state["participants"]}
+    assert seats["customer"]["hold"] is False and seats["operator"]["muted"] is True
+
+    await deliver({**operator, "StatusCallbackEvent": "participant-leave", "SequenceNumber": "51"})
+    await deliver({**operator, "StatusCallbackEvent": "participant-unmute", "SequenceNumber": "50"})
+    await deliver({**operator, "StatusCallbackEvent": "participant-join", "SequenceNumber": "49"})
+    state = await _line(fx_client, fx_shop, conversation_id, fx_shop.auth)
+    assert [p["role"] for p in state["participants"]] == ["customer"], "the operator left; older events change nothing"
 
 
 async def test_warm_transfer_come_back_then_connect(fx_client: Any, fx_shop: ShopFixture, fx_sim: Simulator) -> None:
