@@ -264,8 +264,9 @@ async def on_participant_status(p: dict[str, str], meta: dict[str, Any]) -> None
 async def _operator_missed_own_call(call: dict[str, Any], status: str) -> None:
     """Click-to-call whose operator never answered: the customer was never rung; the call ends there."""
     status = status if status in FINAL else "canceled"
-    await Call.update({Call.status: status, Call.ended_at: now(), Call.on_hold: False}).where(Call.id == call["id"])
-    call.update(status=status, ended_at=now(), on_hold=False)
+    await Call.update({Call.status: status, Call.ended_at: now(), Call.on_hold: False, Call.outcome: "missed"}).where(
+        Call.id == call["id"])
+    call.update(status=status, ended_at=now(), on_hold=False, outcome="missed")
     await calls.finish(call)
 
 

@@ -542,6 +542,9 @@ async def test_click_to_call_is_a_conference_call_with_the_same_controls(
     await _settled(fx_shop, fx_sim)
     assert (await _line(fx_client, fx_shop, conversation_id, fx_shop.auth))["call"]["state"] == "ringing"
     assert not fx_sim.ringing(CUSTOMER), "the customer is rung only once the operator is on the line"
+    for path, body in (("/hold", {"on": True}), ("/transfer", {"queue": "general"}), ("/digits", {"digits": "1"})):
+        early = await fx_client.post(api(fx_shop, f"/calls/{conversation_id}{path}"), json=body, headers=fx_shop.auth)
+        assert early.status_code == 400 and "not on the line" in early.json()["detail"], (path, early.text)
 
     first_leg = await fx_sim.answer(OPERATOR_PHONE)
     await _settled(fx_shop, fx_sim)  # the operator's join adds the customer
