@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from typing import Any
 
 from app.accounts.services import Principal
@@ -25,7 +26,7 @@ from realtime.publish import emit
 from telephony import client, twiml
 from telephony import config as config_service
 from telephony.events import CALL_UPDATED
-from telephony.tables import Call
+from telephony.tables import Call, CallParticipant
 
 FINAL = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
 RANK = {"queued": 0, "initiated": 1, "ringing": 2, "in-progress": 3}
@@ -55,6 +56,10 @@ async def ensure_call(p: dict[str, str], *, direction: str | None = None) -> dic
     if row is not None:
         return dict(row)
     direction = direction or p.get("Direction", "inbound")
+    if direction != "inbound":
+        # Our own calls (click-to-call's customer leg) are stored before Twilio is asked for them; a callback that
+        # is faster than that commit waits for it (the job is retried) rather than starting a second call row.
+        raise NotReady(f"{direction} call {sid} that is not known yet")
     customer = p.get("From", "") if direction == "inbound" else p.get("To", "")
     contact_id = await contact_for(customer) if direction == "inbound" else None
     # A callback that ran before the call was known starts it as ringing even when it says the call is over: its
@@ -123,8 +128,8 @@ async def on_status(p: dict[str, str], meta: dict[str, Any]) -> None:
         return
     if seq is not None and seq <= call["last_sequence"]:
         return
-    if seq is None and status not in FINAL and RANK.get(status, 0) < RANK.get(call["status"], 0):
-        return
+    if status not in FINAL and RANK.get(status, 0) < RANK.get(call["status"], 0):
+        return  # a call never goes back (a conference join may have told us it is in progress first)
     changes: dict[str, Any] = {"status": status}
     if seq is not None:
         changes["last_sequence"] = seq
@@ -137,8 +142,29 @@ async def on_status(p: dict[str, str], meta: dict[str, Any]) -> None:
             changes["duration"] = int(p["CallDuration"])
     await _update(call["id"], **changes)
     if status in FINAL:
-        await _finish({**call, **changes})
+        await finish({**call, **changes})
+        if call["direction"] != "inbound" and call["answered_at"] is None:
+            await _release_own_legs(call)
     await emit_updated(call)
+
+
+async def _release_own_legs(call: dict[str, Any]) -> None:
+    """Click-to-call whose customer never answered (busy, no answer): the operator is alone in the conference, which
+    their end would not end; hang up our own legs. A leg Twilio says is over already is simply marked left."""
+    legs = await CallParticipant.select(CallParticipant.id, CallParticipant.call_sid).where(
+        (CallParticipant.call == call["id"]) & (CallParticipant.role != "customer")
+        & CallParticipant.status.is_in(["ringing", "joined"]))
+    if not legs:
+        return
+    config = await config_service.require()
+    for leg in legs:
+        try:
+            await client.call(config, lambda c, sid=leg["call_sid"]: c.calls(sid).update(status="completed"))
+        except client.TwilioUnavailable as exc:
+            if "twilio_code" not in exc.extra:
+                raise  # Twilio not reachable: the job is retried
+        await CallParticipant.update({CallParticipant.status: "left", CallParticipant.updated_at: now()}).where(
+            CallParticipant.id == leg["id"])
 
 
 async def emit_updated(call: dict[str, Any]) -> None:
@@ -149,7 +175,7 @@ async def emit_updated(call: dict[str, Any]) -> None:
     await emit(CALL_UPDATED, conversation_id=call["conversation"], call_id=call["id"], channels=topics)
 
 
-async def _finish(call: dict[str, Any]) -> None:
+async def finish(call: dict[str, Any]) -> None:
     """The call is over: settle the conversation and put the outcome on the timeline."""
     outcome = call["outcome"]
     if not outcome:
@@ -316,23 +342,35 @@ async def recording_media(call_id: int) -> tuple[bytes, str]:
 
 
 async def click_to_call(actor: Principal, contact_id: int, number: str | None) -> dict[str, Any]:
-    """Ring the operator's device first; when they answer, Twilio dials the customer from the shop's number."""
+    """A call as a Twilio Conference, like an inbound one: the operator's device rings first and, once answered,
+    starts the call's conference; their join (the conference callback) adds the customer from the shop's number
+    (conference.on_conference). The call has its conversation at once, active and the operator's, so the console's
+    and the workspace's call controls work on it as on an inbound call."""
     card = await contacts.get(contact_id)
     to = await contacts.number_to_reach(card, number)
     config = await config_service.require()
     device = await config_service.device_of(actor.user_id)
     urls = twiml.Urls(current_tenant().slug)
-    answer = twiml.click_to_call(config, urls, to)
+    name = f"sb-out-{secrets.token_hex(6)}"
+    answer = twiml.click_to_call(config, urls, name, actor.user_id)
+    # The operator's leg reports only its end (participant-status, like a teammate's leg): the call's status is the
+    # customer's leg, whose sid becomes the call's once they are added.
     created = await client.call(config, lambda c: c.calls.create(
-        to=device["address"], from_=config.numbers[0], twiml=answer, status_callback=urls.status,
-        status_callback_event=["initiated", "ringing", "answered", "completed"], status_callback_method="POST"))
+        to=device["address"], from_=config.numbers[0], twiml=answer, status_callback=urls.participant_status,
+        status_callback_event=["completed"], status_callback_method="POST"))
+    conv = await conversations.open_outbound(actor, channel="call", contact_id=contact_id, to_address=to,
+                                             subject=f"Call to {pretty_phone(to)}", external_ref=created.sid)
     rows = await Call.insert(Call(sid=created.sid, direction="outbound-api", from_number=config.numbers[0],
-                                  to_number=to, status=created.status or "queued", contact=contact_id,
-                                  operator=actor.user_id)).returning(Call.id)
+                                  to_number=to, status="queued", contact=contact_id, operator=actor.user_id,
+                                  conversation=conv["id"], conference_name=name)).returning(Call.id)
+    await CallParticipant.insert(CallParticipant(call=rows[0]["id"], call_sid=created.sid, role="operator",
+                                                 user=actor.user_id, status="ringing", created_at=now(),
+                                                 updated_at=now()))
     await timeline.record(contact_id, "call", "out", "%(name)s called %(phone)s",
                           params={"name": actor.name or actor.email, "phone": pretty_phone(to)},
-                          links={"call_id": rows[0]["id"]}, actor_type="user", actor_id=actor.user_id,
-                          actor_label=actor.label, payload={"event": "dialing", "call_sid": created.sid})
+                          links={"call_id": rows[0]["id"], "conversation_id": conv["id"]}, actor_type="user",
+                          actor_id=actor.user_id, actor_label=actor.label,
+                          payload={"event": "dialing", "call_sid": created.sid})
     return await get(rows[0]["id"])
 
 

@@ -16,7 +16,7 @@ from app.lib.clock import now
 from app.lib.db import current_tenant, current_uow
 from app.timeline import services as timeline
 from realtime.publish import emit
-from telephony import client, twiml
+from telephony import calls, client, twiml
 from telephony import config as config_service
 from telephony.calls import FINAL, NotReady, emit_updated
 from telephony.config import Config
@@ -228,12 +228,35 @@ async def on_conference(p: dict[str, str], meta: dict[str, Any]) -> None:
                   conference_sid=conference_sid, sequence=max(applied, -1 if seq is None else seq), **flags)
     if role == "customer" and newer and call["status"] not in FINAL:
         await Call.update({Call.on_hold: flags["hold"]}).where(Call.id == call["id"])
-    if event == "participant-join" and role == "operator" and call["status"] not in FINAL:
+    outbound = call["direction"] != "inbound"
+    if outbound and event == "participant-join" and role == "operator" and call["status"] not in FINAL \
+            and not await CallParticipant.exists().where((CallParticipant.call == call["id"])
+                                                         & (CallParticipant.role == "customer")):
+        await _dial_customer(call)  # click-to-call: the operator is in, now ring the customer
+    if event == "participant-join" and role == ("customer" if outbound else "operator") \
+            and call["status"] not in FINAL:
         changes: dict[Any, Any] = {Call.status: "in-progress"}
         if call["answered_at"] is None:
             changes[Call.answered_at] = now()
         await Call.update(changes).where(Call.id == call["id"])
     await emit_updated(call)
+
+
+async def _dial_customer(call: dict[str, Any]) -> None:
+    """Click-to-call, once the operator joined: the customer as a participant, from the shop's number. Their leg is
+    the call from now on (its sid is the call's, its status callbacks the call's status), as the caller's leg is of
+    an inbound call; their hang-up ends the conference for everyone."""
+    config = await config_service.require()
+    urls = _urls()
+    created = await client.call(config, lambda c: c.conferences(call["conference_name"]).participants.create(
+        from_=config.numbers[0], to=call["to_number"], label="customer", beep="false",
+        start_conference_on_enter=True, end_conference_on_exit=True, early_media=True, timeout=30,
+        status_callback=urls.status, status_callback_method="POST",
+        status_callback_event=["initiated", "ringing", "answered", "completed"]))
+    await Call.update({Call.sid: created.call_sid, Call.status: "ringing"}).where(Call.id == call["id"])
+    await _upsert(call["id"], created.call_sid, role="customer", user_id=None, status="ringing",
+                  conference_sid=created.conference_sid or call["conference_sid"] or "")
+    call["sid"] = created.call_sid
 
 
 async def on_participant_status(p: dict[str, str], meta: dict[str, Any]) -> None:
@@ -252,8 +275,20 @@ async def on_participant_status(p: dict[str, str], meta: dict[str, Any]) -> None
     call = dict(row)
     if known["role"] == "operator" and known["status"] == "ringing" and call["status"] not in FINAL \
             and call["conference_name"] and await leg_of(call["id"], role="operator") is None:
-        await _back_to_queue(call, known, p.get("CallStatus", ""))
+        if call["direction"] == "inbound":
+            await _back_to_queue(call, known, p.get("CallStatus", ""))
+        elif await leg_of(call["id"], role="customer") is None:
+            await _operator_missed_own_call(call, p.get("CallStatus", ""))
     await emit_updated(call)
+
+
+async def _operator_missed_own_call(call: dict[str, Any], status: str) -> None:
+    """Click-to-call whose operator never answered: the customer was never rung; the call ends there."""
+    status = status if status in FINAL else "canceled"
+    await Call.update({Call.status: status, Call.ended_at: now(), Call.on_hold: False, Call.outcome: "missed"}).where(
+        Call.id == call["id"])
+    call.update(status=status, ended_at=now(), on_hold=False, outcome="missed")
+    await calls.finish(call)
 
 
 async def _back_to_queue(call: dict[str, Any], leg: dict[str, Any], status: str) -> None:

@@ -132,7 +132,15 @@ async def hold(actor: Principal, conversation_id: int, on: bool) -> dict[str, An
 async def _customer_leg(call: dict[str, Any]) -> str:
     if not call["conference_name"]:
         raise Invalid("This call is not connected to an operator yet.", field="conversation_id")
+    await _customer_rung(call)
     return str(call["sid"])
+
+
+async def _customer_rung(call: dict[str, Any]) -> None:
+    """A click-to-call's customer is rung once the operator is on the line: until then the call has no customer
+    leg to hold, transfer or play tones to."""
+    if call["direction"] != "inbound" and await conference.leg_of(call["id"], role="customer") is None:
+        raise Invalid("The customer is not on the line yet.", field="conversation_id")
 
 
 async def mute(actor: Principal, conversation_id: int, on: bool) -> dict[str, Any]:
@@ -171,6 +179,7 @@ async def transfer(actor: Principal, conversation_id: int, *, user_id: int | Non
     with music again, and any console can accept it)."""
     await _handled_by(actor, conversation_id)
     call = await _live_call(conversation_id)
+    await _customer_rung(call)
     urls = twiml.Urls(current_tenant().slug)
     config = await config_service.require()
     device: dict[str, Any] | None = None

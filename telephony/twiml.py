@@ -116,24 +116,35 @@ def _dial(config: Config, urls: Urls, **extra: str | int) -> Dial:
 CONFERENCE_EVENTS = "start end join leave mute hold modify announcement"
 
 
-def join_conference(config: Config, urls: Urls, name: str) -> str:
-    """The customer's leg joins the call's conference: hold music until an operator joins (startConferenceOnEnter
-    false), and their hang-up ends it for everyone (endConferenceOnExit). The conference reports every join, leave,
-    mute, hold and coaching change to our conference callback; the recording, when the shop records calls, is of
-    the whole conference."""
-    r = VoiceResponse()
+def _conference_dial(r: VoiceResponse, config: Config, urls: Urls, name: str, *, label: str, start: bool) -> str:
     dial = Dial()
     attrs: dict[str, str] = {}
     if config.record_calls:
         attrs.update(record="record-from-start", recording_status_callback=urls.recording,
                      recording_status_callback_event="in-progress completed absent",
                      recording_status_callback_method="POST")
-    dial.conference(name, start_conference_on_enter=False, end_conference_on_exit=True, beep="false",
+    dial.conference(name, start_conference_on_enter=start, end_conference_on_exit=True, beep="false",
                     wait_url=urls.hold_music, wait_method="GET", status_callback=urls.conference,
                     status_callback_event=CONFERENCE_EVENTS, status_callback_method="POST",
-                    participant_label="customer", **attrs)
+                    participant_label=label, **attrs)
     r.append(dial)
     return str(r)
+
+
+def join_conference(config: Config, urls: Urls, name: str) -> str:
+    """The customer's leg joins the call's conference: hold music until an operator joins (startConferenceOnEnter
+    false), and their hang-up ends it for everyone (endConferenceOnExit). The conference reports every join, leave,
+    mute, hold and coaching change to our conference callback; the recording, when the shop records calls, is of
+    the whole conference."""
+    return _conference_dial(VoiceResponse(), config, urls, name, label="customer", start=False)
+
+
+def click_to_call(config: Config, urls: Urls, name: str, user_id: int) -> str:
+    """Runs on the operator's leg of a click-to-call once they answer: they start the call's conference (the same
+    callbacks and recording as an inbound call's); their join makes us add the customer as a participant."""
+    r = VoiceResponse()
+    r.say("Connecting you to the customer.")
+    return _conference_dial(r, config, urls, name, label=f"operator-{user_id}", start=True)
 
 
 DTMF_RE = re.compile(r"^[0-9*#wW]{1,32}$")
@@ -143,16 +154,6 @@ def play_digits(digits: str) -> str:
     """An announcement to one conference participant: the keypad's tones (w: half a second's pause)."""
     r = VoiceResponse()
     r.play(digits=digits)
-    return str(r)
-
-
-def click_to_call(config: Config, urls: Urls, customer: str) -> str:
-    """Runs on the operator's leg once they answer: dial the customer with the shop's number as caller ID."""
-    r = VoiceResponse()
-    r.say("Connecting you to the customer.")
-    dial = _dial(config, urls, caller_id=config.numbers[0])
-    dial.number(customer)
-    r.append(dial)
     return str(r)
 
 

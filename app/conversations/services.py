@@ -149,6 +149,21 @@ async def open_conversation(*, channel: str, queue_key: str = "general", contact
     return row
 
 
+async def open_outbound(actor: Principal, *, channel: str, contact_id: int, subject: str, to_address: str,
+                        external_ref: str = "", queue_key: str = "general") -> dict[str, Any]:
+    """An interaction the operator starts (click-to-call): active and theirs at once, never waiting in a queue."""
+    if channel not in LIVE_CHANNELS:
+        raise Invalid("channel must be one of: %(choices)s.", field="channel", choices=', '.join(LIVE_CHANNELS))
+    queue = await queue_by_key(queue_key)
+    rows = await Conversation.insert(Conversation(
+        contact=contact_id, channel=channel, queue=queue["id"], subject=subject.strip()[:300], status="active",
+        assigned_to=actor.user_id, taken_at=now(), from_address=to_address, external_ref=external_ref)).returning(
+        Conversation.id)
+    row = await get(rows[0]["id"])
+    await emit(events.QUEUE_ITEM_TAKEN, **events.about(row), user_id=actor.user_id)
+    return row
+
+
 BY_CONTACT: Any = object()
 """`receive_inbound(thread=BY_CONTACT)`: the message joins the contact's open conversation on its channel."""
 

@@ -39,7 +39,7 @@ class Talk:
         if queue is None:
             raise RuntimeError("The shop has no queue to put the demo's conversations in.")
         self.queue_id, self.queue_key = queue["id"], queue["key"]
-        # Outbound calls have no conversation: their ids stay unused, so every thread keeps its id.
+        # Every thread has a conversation, outbound calls too (click-to-call opens one, active and the operator's).
         conv_ids = iter(await self.w.ids("conversation", len(threads)))
         need = {ch: sum(1 for t in threads if t["channel"] == ch) for ch in ("call", "chat")}
         call_ids = iter(await self.w.ids("twilio_call", need["call"]))
@@ -64,7 +64,7 @@ class Talk:
                 await table.insert(*rows)
 
     def conversation(self, t: dict[str, Any], cid: int, *, subject: str, address: str, ref: str,
-                     taken: int | None, ended: int) -> None:
+                     taken: int | None, ended: int, queued: bool = True) -> None:
         w, status = self.w, t.get("state", "closed")  # calls are all over; messages may still be open
         closed = status == "closed"
         self.convs.append(Conversation(
@@ -73,8 +73,9 @@ class Talk:
             created_at=w.at(t["created"]), taken_at=w.at(taken) if taken is not None else None,
             ended_at=w.at(ended) if closed else None, closed_at=w.at(ended) if closed else None,
             wrapup_code=t["code"] if closed else ""))
-        w.later(t["created"], t["contact"], t["channel"], "in", subject, links={"conversation_id": cid},
-                actor_type="customer", payload={"queue": self.queue_key, "event": "queued"})
+        if queued:  # an operator's own call (click-to-call) never waited in a queue
+            w.later(t["created"], t["contact"], t["channel"], "in", subject, links={"conversation_id": cid},
+                    actor_type="customer", payload={"queue": self.queue_key, "event": "queued"})
         if closed and t["operator"]:
             w.later(ended - 1, t["contact"], "note", "internal", "Wrap-up: %(code)s", params={"code": t["code"]},
                     payload={"body": f"**Wrap-up: {t['code']}**\n\n{t.get('note', '')}".strip(), "code": t["code"]},
@@ -89,10 +90,9 @@ class Talk:
         start, inbound, outcome = t["created"], t["inbound"], t["outcome"]
         answered = start - t["wait"] if outcome == "answered" else None
         ended = (answered - t["talk"]) if answered is not None else start - max(t["wait"], 20)
-        conversation = cid if inbound else None
-        if inbound:
-            self.conversation(t, cid, subject=f"Call from {label}", address=customer, ref=t["sid"],
-                              taken=answered, ended=ended)
+        conversation = cid
+        self.conversation(t, cid, subject=f"Call {'from' if inbound else 'to'} {label}", address=customer,
+                          ref=t["sid"], taken=answered if inbound else start, ended=ended, queued=inbound)
         status = "completed" if outcome in ("answered", "voicemail", "abandoned") else "no-answer"
         recording: dict[str, Any] = {}
         if t["recorded"]:

@@ -129,14 +129,18 @@ async def test_click_to_call_rings_the_operator_then_the_customer(fx_client: Any
     sid = placed.json()["sid"]
     operator_leg = await fx_sim.answer(OPERATOR_PHONE)
     assert operator_leg.sid == sid
+    await fx_sim.settle()
+    await run_jobs(fx_shop)  # the operator's join (conference callback) adds the customer
     customer_leg = await fx_sim.answer("+14155550144")
-    assert customer_leg.parent_sid == sid and customer_leg.from_ == fx_sim.calls[sid].from_
+    # A conference call (issue 14): the customer and operator legs together in one started conference.
+    await fx_sim.until(lambda: fx_sim.conferences.together(customer_leg.sid, sid) is not None, what="the conference")
+    assert customer_leg.from_ == fx_sim.calls[sid].from_
     fx_sim.clock.advance(20)
     await fx_sim.hangup(customer_leg.sid)
     await fx_sim.until(lambda: fx_sim.calls[sid].status == "completed", what="the call to end")
     await fx_sim.settle()
     await run_jobs(fx_shop)
-    row = await _call_row(fx_shop, sid)
+    row = await _call_row(fx_shop, customer_leg.sid)  # the customer's leg is the call, as the caller's is inbound
     assert row["status"] == "completed" and row["outcome"] == "answered" and row["last_sequence"] == 3
     timeline = (await fx_client.get(api(fx_shop, f"/contacts/{contact['id']}/timeline"),
                                     headers=fx_shop.auth)).json()["items"]

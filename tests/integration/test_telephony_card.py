@@ -56,5 +56,8 @@ async def test_card_calls_and_texts_the_contact_with_live_delivery_status(
     called = await fx_client.post(f"{panel_url}/call", data={}, headers=htmx)
     assert called.status_code == 200 and "Your phone rings" in called.text, called.text
     operator_leg = await fx_sim.answer(OPERATOR_PHONE)
+    await fx_sim.settle()
+    await run_jobs(fx_shop)  # the operator's join (conference callback) adds the customer
     customer_leg = await fx_sim.answer(PHONE)
-    assert customer_leg.parent_sid == operator_leg.sid
+    await fx_sim.until(lambda: fx_sim.conferences.together(customer_leg.sid, operator_leg.sid) is not None,
+                       what="the conference")

@@ -682,3 +682,138 @@ async def test_cold_transfers_move_the_caller_to_a_new_conference_or_back_to_the
     await _settled(fx_shop, fx_sim)
     state = await _line(fx_client, fx_shop, conversation_id, fx_shop.auth)
     assert state["participants"] == [] and state["call"]["conference_name"] == ""
+
+
+async def test_click_to_call_is_a_conference_call_with_the_same_controls(
+        fx_client: Any, fx_shop: ShopFixture, fx_other_shop: ShopFixture, fx_sim: Simulator) -> None:
+    """Click-to-call (issue 14): the operator's phone rings first and starts the conference; their join adds the
+    customer from the shop's number; the call has an active conversation of the operator's, so hold, warm transfer
+    and the badge work on it as on an inbound call, and another tenant cannot touch it."""
+    colleague, colleague_auth = await _user(fx_shop, "operator", "Olga Colleague")
+    line = await connect(fx_client, fx_shop, fx_sim, devices=[
+        {"user_id": fx_shop.user_id, "address": OPERATOR_PHONE}, {"user_id": colleague, "address": SECOND_PHONE}])
+    contact = (await fx_client.post(api(fx_shop, "/contacts"), json={"name": "Cleo Outbound", "phones": [CUSTOMER]},
+                                    headers=fx_shop.auth)).json()
+    placed = await fx_client.post(api(fx_shop, f"/contacts/{contact['id']}/call"), json={}, headers=fx_shop.auth)
+    assert placed.status_code == 201, placed.text
+    conversation_id = placed.json()["conversation"]
+    conv = (await fx_client.get(api(fx_shop, f"/conversations/{conversation_id}"), headers=fx_shop.auth)).json()
+    assert (conv["channel"], conv["status"], conv["assigned_to_id"], conv["contact_id"]) == (
+        "call", "active", fx_shop.user_id, contact["id"])
+    await _settled(fx_shop, fx_sim)
+    assert (await _line(fx_client, fx_shop, conversation_id, fx_shop.auth))["call"]["state"] == "ringing"
+    assert not fx_sim.ringing(CUSTOMER), "the customer is rung only once the operator is on the line"
+    for path, body in (("/hold", {"on": True}), ("/transfer", {"queue": "general"}), ("/digits", {"digits": "1"})):
+        early = await fx_client.post(api(fx_shop, f"/calls/{conversation_id}{path}"), json=body, headers=fx_shop.auth)
+        assert early.status_code == 400 and "not on the line" in early.json()["detail"], (path, early.text)
+
+    first_leg = await fx_sim.answer(OPERATOR_PHONE)
+    await _settled(fx_shop, fx_sim)  # the operator's join adds the customer
+    state = await _line(fx_client, fx_shop, conversation_id, fx_shop.auth)
+    assert state["call"]["state"] == "ringing", "nobody talks until the customer answers"
+    assert {(p["role"], p["status"]) for p in state["participants"]} == {("operator", "joined"),
+                                                                        ("customer", "ringing")}
+    customer = await fx_sim.answer(CUSTOMER)
+    assert customer.from_ == line.number
+    await fx_sim.until(lambda: fx_sim.conferences.together(customer.sid, first_leg.sid) is not None,
+                       what="the conference")
+    await _settled(fx_shop, fx_sim)
+    state = await _line(fx_client, fx_shop, conversation_id, fx_shop.auth)
+    assert state["call"]["state"] == "in-progress" and state["call"]["answered_at"] is not None
+    assert {(p["role"], p["status"], p["user"]) for p in state["participants"]} == {
+        ("customer", "joined", None), ("operator", "joined", fx_shop.user_id)}
+    row = await _call_row(fx_shop, customer.sid)
+    assert row["conversation"] == conversation_id and row["conference_sid"].startswith("CF")
+    me, olga = f"operator-{fx_shop.user_id}", f"transfer-{colleague}"
+    assert set(await _twilio_participants(line, row["conference_sid"])) == {"customer", me}
+
+    await browser_login(fx_client, fx_shop.slug, fx_shop.email, fx_shop.password)
+    await csrf_from(fx_client, f"/t/{fx_shop.slug}/console/")
+    mine = (await fx_client.get(f"/t/{fx_shop.slug}/console/panels/mine", headers={"accept": "text/html"})).text
+    assert 'data-call-state="in-progress"' in mine and 'data-testid="hold"' in mine and "Cleo Outbound" in mine
+
+    for method, path, body in [("POST", f"/calls/{conversation_id}/hold", {"on": True}),
+                               ("POST", f"/calls/{conversation_id}/warm-transfer", {"user_id": fx_other_shop.user_id}),
+                               ("POST", f"/calls/{conversation_id}/hangup", None),
+                               ("GET", f"/calls/{conversation_id}/participants", None)]:
+        on_a = await fx_client.request(method, api(fx_shop, path), headers=fx_other_shop.auth, json=body)
+        assert on_a.status_code == 404, (path, on_a.text)
+        on_b = await fx_client.request(method, api(fx_other_shop, path), headers=fx_other_shop.auth, json=body)
+        assert on_b.status_code in (400, 404), (path, on_b.text)
+    assert not customer.held and customer.status == "in-progress", "nothing reached shop A's call"
+
+    held = await fx_client.post(api(fx_shop, f"/calls/{conversation_id}/hold"), json={"on": True},
+                                headers=fx_shop.auth)
+    assert held.status_code == 200, held.text
+    await fx_sim.until(lambda: customer.held, what="the customer on hold")
+    await _settled(fx_shop, fx_sim)
+    assert (await _line(fx_client, fx_shop, conversation_id, fx_shop.auth))["call"]["state"] == "on-hold"
+    resumed = await fx_client.post(api(fx_shop, f"/calls/{conversation_id}/hold"), json={"on": False},
+                                   headers=fx_shop.auth)
+    assert resumed.status_code == 200, resumed.text
+    await fx_sim.until(lambda: not customer.held, what="the customer back")
+    await _settled(fx_shop, fx_sim)
+    assert (await _line(fx_client, fx_shop, conversation_id, fx_shop.auth))["call"]["state"] == "in-progress"
+
+    asked = await fx_client.post(api(fx_shop, f"/calls/{conversation_id}/warm-transfer"), json={"user_id": colleague},
+                                 headers=fx_shop.auth)
+    assert asked.status_code == 200, asked.text
+    second_leg = await fx_sim.answer(SECOND_PHONE)
+    await fx_sim.until(lambda: fx_sim.conferences.together(first_leg.sid, second_leg.sid) is not None,
+                       what="the colleague on the line")
+    await _settled(fx_shop, fx_sim)
+    assert (await _line(fx_client, fx_shop, conversation_id, fx_shop.auth))["call"]["state"] == "on-hold"
+    assert set(await _twilio_participants(line, row["conference_sid"])) == {"customer", me, olga}
+    connected = await fx_client.post(api(fx_shop, f"/calls/{conversation_id}/warm-transfer/connect"),
+                                     headers=fx_shop.auth)
+    assert connected.status_code == 200, connected.text
+    await fx_sim.until(lambda: first_leg.status == "completed" and not customer.held, what="the first operator out")
+    await _settled(fx_shop, fx_sim)
+    assert fx_sim.conferences.together(customer.sid, second_leg.sid) is not None
+    state = await _line(fx_client, fx_shop, conversation_id, colleague_auth)
+    assert state["call"]["operator"] == colleague and state["call"]["state"] == "in-progress"
+    assert {(p["role"], p["user"]) for p in state["participants"]} == {("customer", None), ("operator", colleague)}
+    assert (await fx_client.get(api(fx_shop, f"/conversations/{conversation_id}"),
+                                headers=fx_shop.auth)).json()["assigned_to_id"] == colleague
+
+    await fx_sim.hangup(customer.sid)
+    await fx_sim.until(lambda: second_leg.status == "completed", what="the conference to end")
+    await _settled(fx_shop, fx_sim)
+    assert (await _line(fx_client, fx_shop, conversation_id, colleague_auth))["call"]["state"] == "ended"
+    row = await _call_row(fx_shop, customer.sid)
+    assert row["outcome"] == "answered" and row["direction"] == "outbound-api"
+    timeline = (await fx_client.get(api(fx_shop, f"/contacts/{contact['id']}/timeline"),
+                                    headers=fx_shop.auth)).json()["items"]
+    assert any(i["payload"].get("event") == "ended" and i["direction"] == "out" for i in timeline)
+    assert any("asked Olga Colleague to take the call" in i["summary"] for i in timeline)
+
+
+async def test_click_to_call_nobody_answers_ends_the_call(fx_client: Any, fx_shop: ShopFixture,
+                                                          fx_sim: Simulator) -> None:
+    """The operator declines: the customer is never rung and the call ends as missed. The customer declines: the
+    operator, alone in the conference, is hung up, and the call ends as missed."""
+    await connect(fx_client, fx_shop, fx_sim)
+    contact = (await fx_client.post(api(fx_shop, "/contacts"), json={"name": "Nora Noanswer", "phones": [CUSTOMER]},
+                                    headers=fx_shop.auth)).json()
+    placed = await fx_client.post(api(fx_shop, f"/contacts/{contact['id']}/call"), json={}, headers=fx_shop.auth)
+    assert placed.status_code == 201, placed.text
+    first = placed.json()
+    await fx_sim.until(lambda: bool(fx_sim.ringing(OPERATOR_PHONE)), what="the operator's phone to ring")
+    await fx_sim.hangup(fx_sim.ringing(OPERATOR_PHONE)[0].sid)
+    await _settled(fx_shop, fx_sim)
+    assert not fx_sim.ringing(CUSTOMER)
+    state = await _line(fx_client, fx_shop, first["conversation"], fx_shop.auth)
+    assert state["call"]["state"] == "ended" and state["call"]["outcome"] == "missed" and state["participants"] == []
+
+    placed = await fx_client.post(api(fx_shop, f"/contacts/{contact['id']}/call"), json={}, headers=fx_shop.auth)
+    assert placed.status_code == 201, placed.text
+    second = placed.json()
+    operator_leg = await fx_sim.answer(OPERATOR_PHONE)
+    await _settled(fx_shop, fx_sim)
+    await fx_sim.until(lambda: bool(fx_sim.ringing(CUSTOMER)), what="the customer's phone to ring")
+    await fx_sim.hangup(fx_sim.ringing(CUSTOMER)[0].sid)
+    await _settled(fx_shop, fx_sim)
+    await fx_sim.until(lambda: operator_leg.status == "completed", what="the operator's leg hung up")
+    await _settled(fx_shop, fx_sim)
+    state = await _line(fx_client, fx_shop, second["conversation"], fx_shop.auth)
+    assert state["call"]["state"] == "ended" and state["call"]["outcome"] == "missed" and state["participants"] == []
