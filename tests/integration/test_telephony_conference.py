@@ -720,3 +720,8 @@ async def test_a_caller_redirected_while_still_joining_leaves_the_conference_and
     room = rooms.rooms[joins[0]]
     assert room.status == "completed" and room.reason_ended == "participant-with-end-conference-on-exit-left"
     assert room.participants[call.sid].status == "complete" and rooms.of_call(call.sid) is None
+    await _settled(fx_shop, fx_sim)
+    state = await _line(fx_client, fx_shop, conversation_id, fx_shop.auth)
+    assert state["participants"] == [] and state["call"]["conference_name"] == ""
+    conv = (await fx_client.get(api(fx_shop, f"/conversations/{conversation_id}"), headers=fx_shop.auth)).json()
+    assert conv["status"] == "waiting" and conv["assigned_to_id"] is None
