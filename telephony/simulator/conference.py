@@ -299,15 +299,17 @@ class Conferences:
                         end_on_exit=_flag(a.get("endConferenceOnExit")), coaching=coach is not None,
                         call_sid_to_coach=coach)
         call.current = "Joining"  # busy (not idle) until the join's callbacks are delivered
-        await self.join(room, call, p)
-        call.current = "Dial"
         try:
+            # The join is inside: a redirect can come while its callbacks are still in flight (slow webhooks under
+            # load), and Twilio takes a redirected call out of its conference whatever it was doing.
+            await self.join(room, call, p)
+            call.current = "Dial"
             await self.stay(room, call, p)
         except BaseException:
             # hung up (CallEnded) or redirected by REST (cancelled): out of the room, and the call goes on elsewhere
             await asyncio.shield(self.leave(room, p, "hangup" if call.ended.is_set() else "redirected"))
             raise
-        await self.leave(room, p, "kicked")
+        await asyncio.shield(self.leave(room, p, "kicked"))  # a redirect now must not leave the room half-ended
         action = verb.attrib.get("action", "")
         if action:
             doc = await self.sim._fetch(call, action, self.sim._call_params(call, DialCallStatus="completed"))

@@ -817,3 +817,44 @@ async def test_click_to_call_nobody_answers_ends_the_call(fx_client: Any, fx_sho
     await _settled(fx_shop, fx_sim)
     state = await _line(fx_client, fx_shop, second["conversation"], fx_shop.auth)
     assert state["call"]["state"] == "ended" and state["call"]["outcome"] == "missed" and state["participants"] == []
+async def test_a_caller_redirected_while_still_joining_leaves_the_conference_and_ends_it(
+        fx_client: Any, fx_shop: ShopFixture, fx_sim: Simulator, monkeypatch: Any) -> None:
+    """The flake of the console test: under load the caller's participant-join callback into the colleague's
+    conference was still in flight when the transfer back to the queue redirected the caller. Twilio takes a
+    redirected call out of its conference whatever it was doing (and the caller's endConferenceOnExit ends it, with
+    the colleague's leg); the simulator kept a ghost participant, so the room and the colleague's leg lived on."""
+    colleague, _ = await _user(fx_shop, "operator", "Olga Colleague")
+    line = await connect(fx_client, fx_shop, fx_sim, devices=[
+        {"user_id": fx_shop.user_id, "address": OPERATOR_PHONE}, {"user_id": colleague, "address": SECOND_PHONE}])
+    call, leg, conversation_id = await _taken_call(fx_client, fx_shop, fx_sim, line, fx_shop.auth)
+    rooms = fx_sim.conferences
+    slow = rooms._callback
+    joins: list[str] = []
+
+    async def stuck_second_join(room: Any, event: str, p: Any = None, **extra: str) -> None:
+        if event == "participant-join" and p is not None and p.call_sid == call.sid:
+            joins.append(room.sid)
+            if len(joins) == 1:  # the caller joining the colleague's conference: its callback never comes back
+                await asyncio.Event().wait()
+        await slow(room, event, p, **extra)
+
+    monkeypatch.setattr(rooms, "_callback", stuck_second_join)
+    moved = await fx_client.post(api(fx_shop, f"/calls/{conversation_id}/transfer"), json={"user_id": colleague},
+                                 headers=fx_shop.auth)
+    assert moved.status_code == 200, moved.text
+    second = await fx_sim.answer(SECOND_PHONE)
+    await fx_sim.until(lambda: fx_sim.conferences.together(call.sid, second.sid) is not None
+                       and leg.status == "completed", what="the caller with the colleague only")
+    assert len(joins) == 1 and rooms.of_call(call.sid) is not None, "the caller is still joining"
+    queued = await fx_client.post(api(fx_shop, f"/calls/{conversation_id}/transfer"), json={"queue": "general"},
+                                  headers=fx_shop.auth)
+    assert queued.status_code == 200, queued.text
+    await fx_sim.until(lambda: call.queue == "general" and second.status == "completed", what="the caller queued")
+    room = rooms.rooms[joins[0]]
+    assert room.status == "completed" and room.reason_ended == "participant-with-end-conference-on-exit-left"
+    assert room.participants[call.sid].status == "complete" and rooms.of_call(call.sid) is None
+    await _settled(fx_shop, fx_sim)
+    state = await _line(fx_client, fx_shop, conversation_id, fx_shop.auth)
+    assert state["participants"] == [] and state["call"]["conference_name"] == ""
+    conv = (await fx_client.get(api(fx_shop, f"/conversations/{conversation_id}"), headers=fx_shop.auth)).json()
+    assert conv["status"] == "waiting" and conv["assigned_to_id"] is None
