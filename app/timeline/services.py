@@ -66,19 +66,21 @@ async def update_payload(interaction_id: int, **changes: str) -> None:
                           json.dumps(changes), interaction_id)
 
 
-def _cursor(row: dict[str, Any]) -> str:
+def cursor_of(row: dict[str, Any]) -> str:
+    """An opaque keyset cursor for a timeline row (its time and id): the API's and the workspace thread's `before`."""
     raw = f"{row['occurred_at'].isoformat()}|{row['id']}"
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def _parse_cursor(cursor: str) -> tuple[dt.datetime, int]:
+def parse_cursor(cursor: str, refused: str = "The `before` cursor is not one this API gave out; start again without "
+                                          "it.") -> tuple[dt.datetime, int]:
+    """The (time, id) a `cursor_of` cursor holds; `refused` is the 400's message (a catalogue template)."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         when, _, ident = raw.partition("|")
         return dt.datetime.fromisoformat(when), int(ident)
     except (ValueError, UnicodeDecodeError):
-        raise Invalid("The `before` cursor is not one this API gave out; start again without it.",
-                      field="before") from None
+        raise Invalid(refused, field="before") from None
 
 
 async def page(contact_id: int, *, channel: str | None = None, before: str | None = None,
@@ -96,13 +98,13 @@ async def page(contact_id: int, *, channel: str | None = None, before: str | Non
     if channel:
         query = query.where(Interaction.channel == channel)
     if before:
-        when, ident = _parse_cursor(before)
+        when, ident = parse_cursor(before)
         # A row comparison is an index condition on (contact, occurred_at, id); the OR form was a filter.
         query = query.where(WhereRaw("(occurred_at, id) < ({}, {})", when, ident))
     rows = await query
     more = len(rows) > limit
     rows = rows[:limit]
-    return rows, (_cursor(rows[-1]) if more and rows else None)
+    return rows, (cursor_of(rows[-1]) if more and rows else None)
 
 
 async def move_to(source_contact_id: int, target_contact_id: int) -> int:

@@ -5,7 +5,6 @@ with @mentions, and read markers."""
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import re
 from collections.abc import AsyncIterator
 from typing import Any
@@ -23,6 +22,7 @@ from app.email import outbound
 from app.lib.clock import now
 from app.lib.db import current_uow
 from app.lib.errors import Invalid, NotFound
+from app.lib.i18n import N_
 from app.timeline import services as timeline
 from app.timeline.tables import Interaction
 from app.workspace import events
@@ -105,19 +105,6 @@ their marker, so those stay."""
 _NOT_A_MARKER = "NOT (channel IN ('sms', 'email') AND payload ->> 'event' IS NOT DISTINCT FROM 'queued')"
 
 
-def _cursor(row: dict[str, Any]) -> str:
-    raw = f"{row['occurred_at'].isoformat()}|{row['id']}"
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def _parse_cursor(cursor: str) -> tuple[dt.datetime, int]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        when, _, ident = raw.partition("|")
-        return dt.datetime.fromisoformat(when), int(ident)
-    except (ValueError, UnicodeDecodeError):
-        raise Invalid("The `before` cursor is not one this page gave out; open the conversation again.",
-                      field="before") from None
 
 
 async def thread(contact_id: int | None, *, before: str | None = None,
@@ -133,12 +120,13 @@ async def thread(contact_id: int | None, *, before: str | None = None,
         Interaction.occurred_at, ascending=False).order_by(Interaction.id, ascending=False).limit(
         limit + 1).output(load_json=True)
     if before:
-        when, ident = _parse_cursor(before)
+        when, ident = timeline.parse_cursor(
+            before, N_("The `before` cursor is not one this page gave out; open the conversation again."))
         query = query.where(WhereRaw("(occurred_at, id) < ({}, {})", when, ident))
     rows = await query
     more = len(rows) > limit
     rows = rows[:limit]
-    earlier = _cursor(rows[-1]) if more and rows else None
+    earlier = timeline.cursor_of(rows[-1]) if more and rows else None
     rows.reverse()
     return rows, earlier
 

@@ -1,22 +1,3 @@
-/* Console clocks: every element with data-since (unix seconds) shows the time elapsed, ticking each second. */
-(function () {
-  "use strict";
-  function fmt(s) {
-    s = Math.max(0, Math.floor(s));
-    var h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = s % 60;
-    return (h ? h + ":" + (m < 10 ? "0" : "") : "") + m + ":" + (r < 10 ? "0" : "") + r;
-  }
-  function tick() {
-    var now = Date.now() / 1000;
-    document.querySelectorAll("[data-since]").forEach(function (el) {
-      el.textContent = fmt(now - parseFloat(el.getAttribute("data-since")));
-    });
-  }
-  setInterval(tick, 1000);
-  document.addEventListener("DOMContentLoaded", tick);
-  document.addEventListener("htmx:afterSwap", tick);
-  document.addEventListener("htmx:oobAfterSwap", tick);
-})();
 /* Console keyboard shortcuts (listed on the `?` overlay): n takes the next waiting item, r focuses the reply box of
    my first conversation, w its wrap-up, ? opens the list. Keys typed into a field are the field's, never ours. */
 (function () {

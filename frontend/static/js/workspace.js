@@ -222,19 +222,6 @@
     }
   }, true);
 
-  /* Wait clocks: every [data-since] (unix seconds) shows the time elapsed. */
-  function fmt(s) {
-    s = Math.max(0, Math.floor(s));
-    var h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = s % 60;
-    return (h ? h + ":" + (m < 10 ? "0" : "") : "") + m + ":" + (r < 10 ? "0" : "") + r;
-  }
-  function tick() {
-    var now = Date.now() / 1000;
-    document.querySelectorAll("[data-since]").forEach(function (el) {
-      el.textContent = fmt(now - parseFloat(el.getAttribute("data-since")));
-    });
-  }
-  setInterval(tick, 1000);
   /* Email-only fields show when the reply goes by email. */
   function channelFields() {
     var sel = document.querySelector("#ws-reply select[name=channel]");
@@ -245,7 +232,7 @@
   document.addEventListener("change", function (e) {
     if (e.target && e.target.matches && e.target.matches("#ws-reply select[name=channel]")) channelFields();
   });
-  function settle() { tick(); follow(); markSelected(); channelFields(); }
+  function settle() { follow(); markSelected(); channelFields(); }
   document.addEventListener("DOMContentLoaded", settle);
   document.addEventListener("htmx:afterSettle", settle);
   document.addEventListener("htmx:historyRestore", settle);
