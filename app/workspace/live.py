@@ -61,10 +61,8 @@ async def conversation_state(event: Event, tenant: TenantRef, user: Principal) -
     except NotFound:
         return None
     ctx: dict[str, Any] = {"conv": row, "tenant": tenant, "user": user, "oob": True}
-    extras = channels.get(row["channel"]).console_extras
-    if row["channel"] == "call" and extras is not None:
-        ctx.update(await extras({"waiting": [row] if row["status"] == "waiting" else [],
-                                 "mine": [row] if row["assigned_to_id"] == user.user_id else []}))
+    if row["channel"] == "call":
+        ctx.update(await services.channel_extras(row, user))
         ctx["queues"] = [q for q in await conversations.queues() if conversations.visible(q, user)]
     return render_text("_partials/ws_call.html", ctx)
 

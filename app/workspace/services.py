@@ -98,6 +98,16 @@ async def mark_seen(actor: Principal, conversation_id: int) -> None:
 
 # -- the thread ------------------------------------------------------------------------------------------------
 
+async def channel_extras(row: dict[str, Any], user: Principal) -> dict[str, Any]:
+    """The conversation's channel's console context for this one conversation (a call's state, who is on the line,
+    operators to transfer to, disposition codes), as the console's panels get it; {} for a channel without any."""
+    extras = channels.get(row["channel"]).console_extras
+    if extras is None:
+        return {}
+    return await extras({"waiting": [row] if row["status"] == "waiting" else [],
+                         "mine": [row] if row["assigned_to_id"] == user.user_id else []})
+
+
 MARKED_TWICE = ("sms", "email")
 """Channels whose first message is recorded twice: as the conversation's "queued" marker and as the message itself
 (receive_inbound, email threading). The thread drops the marker; a chat's first message and a call exist only as

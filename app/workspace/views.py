@@ -10,7 +10,6 @@ from litestar import Controller, Request, get, post
 from litestar.params import FromQuery
 from litestar.response import Template
 
-from app import channels
 from app.accounts import services as accounts
 from app.accounts.guards import signed_in
 from app.accounts.services import Principal
@@ -50,10 +49,7 @@ async def main_context(request: Req, conversation_id: int, *, before: str | None
                canned=await email_templates.canned_for_picker(), siblings=await conversation_actions.siblings(row))
     if ctx["unknown"]:
         ctx["suggestions"] = await client.suggestions(row)
-    extras = channels.get(row["channel"]).console_extras
-    if extras is not None:
-        ctx.update(await extras({"waiting": [row] if row["status"] == "waiting" else [],
-                                 "mine": [row] if ctx["is_mine"] else []}))
+    ctx.update(await services.channel_extras(row, user))
     return ctx
 
 
