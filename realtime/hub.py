@@ -25,7 +25,7 @@ from realtime.backends.base import BroadcastBackend, Subscription
 from realtime.channels import base_topics, channel_name
 from realtime.events import Event, decode
 from realtime.presence import PresenceStore
-from realtime.render import marker, render
+from realtime.render import frames, marker, render
 from realtime.viewer import Viewer
 
 logger = structlog.get_logger(__name__)
@@ -51,7 +51,8 @@ WHERE s.id = ANY($1::int[]) AND s.revoked_at IS NULL AND u.status = 'active' AND
 
 
 class Connection:
-    """One socket: who it is, what it listens to, and the events waiting to be rendered for it."""
+    """One socket: who it is, what it listens to, and the messages (rendered once per audience by its feed) waiting
+    to be sent to it."""
 
     def __init__(self, tenant: TenantRef, user: Viewer, send: Callable[[str], Awaitable[None]]) -> None:
         self.id = secrets.token_hex(8)
@@ -59,16 +60,19 @@ class Connection:
         self.user = user
         self.send = send
         self.topics: set[str] = set(base_topics(user))
-        self.inbox: asyncio.Queue[Event | None] = asyncio.Queue()
+        self.inbox: asyncio.Queue[tuple[int, str] | None] = asyncio.Queue()
         self.last_sent = 0
         self.close_code: int | None = None
 
-    def offer(self, event: Event) -> None:
-        if self.close_code is None and not self.topics.isdisjoint(event.channels):
+    def hears(self, event: Event) -> bool:
+        return self.close_code is None and not self.topics.isdisjoint(event.channels)
+
+    def offer(self, event_id: int, frame: str) -> None:
+        if self.close_code is None:
             if self.inbox.qsize() >= INBOX_MAX:
                 self.kick(CLOSE_TOO_SLOW)
             else:
-                self.inbox.put_nowait(event)
+                self.inbox.put_nowait((event_id, frame))
 
     def kick(self, code: int) -> None:
         """End the socket with `code` (the sender loop closes it)."""
@@ -95,22 +99,22 @@ class Connection:
             await self.send(marker(bounds.last_id, refresh=True))
             missed = []
         for event in missed:
-            await self.deliver(event)
+            await self.deliver(event.id, await render(event, self.tenant, self.user))
         await self.send(marker(self.last_sent, ready=True))
 
-    async def deliver(self, event: Event) -> None:
-        if event.id <= self.last_sent:
+    async def deliver(self, event_id: int, frame: str) -> None:
+        if event_id <= self.last_sent:
             return  # already sent by the replay or by an earlier notification
-        await self.send(await render(event, self.tenant, self.user))
-        self.last_sent = event.id
+        await self.send(frame)
+        self.last_sent = event_id
 
     async def pump(self) -> int | None:
-        """Send queued events until the socket is kicked; returns the close code (None: the client left)."""
+        """Send queued messages until the socket is kicked; returns the close code (None: the client left)."""
         while True:
-            event = await self.inbox.get()
-            if event is None:
+            item = await self.inbox.get()
+            if item is None:
                 return self.close_code
-            await self.deliver(event)
+            await self.deliver(*item)
 
 
 class TenantFeed:
@@ -212,7 +216,7 @@ class TenantFeed:
                 return
             if ids == list(range(self.wm + 1, ids[-1] + 1)):
                 for i in ids:
-                    self._dispatch(events[i])
+                    await self._dispatch(events[i])
             else:
                 await self._catch_up(ids[-1])
 
@@ -222,14 +226,22 @@ class TenantFeed:
             async with tenant_context(self.tenant):
                 rows = await event_log.read(self.wm, upto=upto, limit=1000)
             for event in rows:
-                self._dispatch(event)
+                await self._dispatch(event)
             if len(rows) < 1000:
                 return
 
-    def _dispatch(self, event: Event) -> None:
+    async def _dispatch(self, event: Event) -> None:
+        """Render `event` once per audience among the sockets that hear it and queue each socket its message."""
         self.wm = max(self.wm, event.id)
-        for conn in tuple(self.conns):
-            conn.offer(event)
+        conns = [c for c in self.conns if c.hears(event)]
+        if conns:
+            try:
+                messages = await frames(event, self.tenant, [c.user for c in conns])
+            except Exception:  # the database is away: the marker alone keeps cursors moving; a refresh heals
+                logger.exception("realtime_render_batch_failed", tenant=self.tenant.slug, event=event.name)
+                messages = [marker(event.id, event=event)] * len(conns)
+            for conn, message in zip(conns, messages, strict=True):
+                conn.offer(event.id, message)
         if event.name in ("session.revoked", "user.updated"):
             self._check_now.set()
 

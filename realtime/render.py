@@ -1,27 +1,93 @@
-"""What a console receives for an event: HTML fragments for htmx out-of-band swaps, one renderer per concern.
+"""What a console receives for an event: HTML fragments for htmx out-of-band swaps, one renderer per concern,
+rendered once per *audience*, not once per socket.
 
-A renderer is `async (event, tenant, user) -> str | None`; it runs inside a unit of work of the tenant, so it
-reloads what it shows (never trusts the event payload for state) and may return None when the user should see
-nothing. Every message ends with the `#sb-last-event` marker, so the browser always knows its replay cursor.
+A renderer is `async (event, tenant, viewer) -> str | None`; it runs inside the one unit of work the feed opens for
+the event, reloads what it shows (never trusts the event payload for state) and may return None when the viewer
+should see nothing. Each renderer declares who its fragment differs for (`@renders(..., audience=...)`):
+
+- `EVERYONE`: the same fragment for every socket that hears the event (per language and time zone);
+- `BY_ROLE`: one fragment per role (queue visibility and admin-only figures depend on the role and nothing else);
+- `CONCERNED`: only the users the event is about (its `user:N` topics, plus what `Audience.users` finds), each
+  rendered for themselves: "my conversations", "my status";
+- `PER_USER`: one render per user with a socket here (optionally `only` some, e.g. supervisors): the fallback;
+- `BATCH`: one call for every user at once returning a small fragment per user (`async (event, tenant, viewers)
+  -> {user_id: html}`), for per-user numbers that one query computes for all (unread counts).
+
+A shared render (EVERYONE, BY_ROLE) is given `viewer.as_audience(role)`: the role with no user behind it (user id
+0), so a fragment rendered once for many can never carry one user's own items. Language and time zone are always
+part of the audience. Every message ends with the `#sb-last-event` marker, so the browser knows its cursor.
 """
 
 from __future__ import annotations
 
+import collections
+import dataclasses
 import html
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
+from typing import Any, Literal
 
 import msgspec
 import structlog
 
 from app.lib import i18n
 from app.lib.db import TenantRef, tenant_context
+from app.lib.roles import RANK
 from realtime.events import Event, check_name
 from realtime.viewer import Viewer
 
 log = structlog.get_logger(__name__)
 
-Renderer = Callable[[Event, TenantRef, Viewer], Awaitable[str | None]]
+Renderer = Callable[..., Awaitable[Any]]
+Kind = Literal["everyone", "role", "concerned", "user", "batch"]
+LOWEST_ROLE = min(RANK, key=RANK.__getitem__)
+
+
+@dataclasses.dataclass(frozen=True)
+class Audience:
+    """Who a renderer's fragment differs for (see the module's docstring)."""
+
+    kind: Kind
+    users: Callable[[Event, Memo], Awaitable[Iterable[int]]] | None = None
+    """CONCERNED: more users the event is about than its `user:N` topics (loaded once per event)."""
+    only: Callable[[Viewer], bool] | None = None
+    """PER_USER, CONCERNED: only these viewers get a render at all."""
+    skip: Callable[[Event, Viewer], bool] | None = None
+    """Any kind: these sockets get nothing from this renderer (the typist's own "is replying")."""
+
+    def but(self, **changes: Any) -> Audience:
+        return dataclasses.replace(self, **changes)
+
+
+EVERYONE = Audience("everyone")
+BY_ROLE = Audience("role")
+CONCERNED = Audience("concerned")
+PER_USER = Audience("user")
+BATCH = Audience("batch")
+
+
+class Memo:
+    """Per-event loads shared by the audiences and renderers of one event (inside its unit of work)."""
+
+    def __init__(self) -> None:
+        self._values: dict[Hashable, Any] = {}
+
+    async def get(self, key: Hashable, load: Callable[[], Awaitable[Any]]) -> Any:
+        if key not in self._values:
+            self._values[key] = await load()
+        return self._values[key]
+
+
 _RENDERERS: dict[str, list[Renderer]] = {}
+RENDERS: collections.Counter[str] = collections.Counter()
+"""Renders done in this process, by renderer: what the audience tests count (and a cheap production metric)."""
+
+
+def _name(fn: Renderer) -> str:
+    return f"{fn.__module__}.{getattr(fn, '__qualname__', fn)}"
+
+
+def audience_of(fn: Renderer) -> Audience:
+    return getattr(fn, "audience", PER_USER)
 
 
 def register_renderer(name: str, fn: Renderer) -> Renderer:
@@ -32,12 +98,14 @@ def register_renderer(name: str, fn: Renderer) -> Renderer:
     return fn
 
 
-def renders(*names: str) -> Callable[[Renderer], Renderer]:
-    """Mark `fn` as the renderer of `names` events: `@renders("queue.item_added", "queue.item_taken")`. The mark
-    registers nothing: the domain's manifest lists the renderer and start-up registers it (`register_marked`)."""
+def renders(*names: str, audience: Audience = PER_USER) -> Callable[[Renderer], Renderer]:
+    """Mark `fn` as the renderer of `names` events for `audience`: `@renders("queue.item_added", audience=BY_ROLE)`.
+    The mark registers nothing: the domain's manifest lists the renderer and start-up registers it
+    (`register_marked`)."""
 
     def decorate(fn: Renderer) -> Renderer:
         fn.event_names = names  # type: ignore[attr-defined]
+        fn.audience = audience  # type: ignore[attr-defined]
         return fn
 
     return decorate
@@ -58,9 +126,9 @@ def unregister_renderer(name: str, fn: Renderer) -> None:
         _RENDERERS[name].remove(fn)
 
 
-def marker(event_id: int, *, event: Event | None = None, refresh: bool = False, ready: bool = False) -> str:
+def marker(event_id: Any, *, event: Event | None = None, refresh: bool = False, ready: bool = False) -> str:
     """The `#sb-last-event` element: the browser's cursor, plus a refresh order when it missed too much."""
-    attrs = [f'data-event-id="{event_id}"']
+    attrs = [f'data-event-id="{html.escape(str(event_id))}"']
     if event is not None:
         attrs.append(f'data-event="{html.escape(event.name)}"')
         attrs.append(f'data-payload="{html.escape(msgspec.json.encode(event.data).decode())}"')
@@ -71,21 +139,97 @@ def marker(event_id: int, *, event: Event | None = None, refresh: bool = False, 
     return f'<div id="sb-last-event" hx-swap-oob="true" hidden {" ".join(attrs)}></div>'
 
 
-async def render(event: Event, tenant: TenantRef, user: Viewer) -> str:
-    parts: list[str] = []
+def concerned_users(event: Event) -> set[int]:
+    """The users an event is about by its topics (`user:N`)."""
+    return {int(t[5:]) for t in event.channels if t.startswith("user:")}
+
+
+async def _call(fn: Renderer, *args: Any) -> Any:
+    RENDERS[_name(fn)] += 1
+    try:
+        return await fn(*args)
+    except Exception:  # one broken panel must not cut the console off from every other event
+        log.exception("realtime_render_failed", renderer=_name(fn), event=args[0].name)
+        return None
+
+
+async def frames(event: Event, tenant: TenantRef, viewers: Sequence[Viewer]) -> list[str]:
+    """The message of `event` for each of `viewers` (same order), each fragment rendered once per audience, all in
+    one unit of work of the tenant."""
+    parts: list[list[str]] = [[] for _ in viewers]
     renderers = _RENDERERS.get(event.name)
-    if renderers:
-        # The principal of a socket carries the language and zone chosen when it connected (tenants/routing).
-        with i18n.viewing(user.language, user.timezone or None):
-            async with tenant_context(tenant):
-                for fn in renderers:
-                    try:
-                        fragment = await fn(event, tenant, user)
-                    except Exception:  # one broken panel must not cut the console off from every other event
-                        log.exception("realtime_render_failed", renderer=getattr(fn, "__qualname__", str(fn)),
-                                      event=event.name)
-                        continue
-                    if fragment:
-                        parts.append(fragment)
-    parts.append(marker(event.id, event=event))
-    return "".join(parts)
+    if renderers and viewers:
+        memo = Memo()
+        async with tenant_context(tenant):
+            for fn in renderers:
+                await _render_one(fn, event, tenant, viewers, parts, memo)
+    tail = marker(event.id, event=event)
+    shared: dict[tuple[int, ...], str] = {}
+    out = []
+    for chosen in parts:
+        key = tuple(id(p) for p in chosen)
+        if key not in shared:
+            shared[key] = "".join(chosen) + tail
+        out.append(shared[key])
+    return out
+
+
+async def _render_one(fn: Renderer, event: Event, tenant: TenantRef, viewers: Sequence[Viewer],
+                      parts: list[list[str]], memo: Memo) -> None:
+    aud = audience_of(fn)
+    groups: dict[Hashable, list[int]] = {}
+    reps: dict[Hashable, Viewer] = {}
+    wanted: set[int] | None = None
+    if aud.kind == "concerned":
+        wanted = concerned_users(event)
+        if aud.users is not None:
+            wanted |= set(await aud.users(event, memo))
+    for i, v in enumerate(viewers):
+        if aud.skip is not None and aud.skip(event, v):
+            continue
+        lang = (getattr(v, "language", "") or "", getattr(v, "timezone", "") or "")
+        if aud.kind == "everyone":
+            key: Hashable = lang
+        elif aud.kind == "role":
+            key = (v.role, *lang)
+        else:
+            if wanted is not None and v.user_id not in wanted:
+                continue
+            if aud.only is not None and not aud.only(v):
+                continue
+            key = (v.user_id, *lang)
+        if key not in groups:
+            groups[key] = []
+            reps[key] = v
+        groups[key].append(i)
+    if not groups:
+        return
+    if aud.kind == "batch":
+        by_lang: dict[tuple[str, str], list[Hashable]] = {}
+        for key in groups:
+            by_lang.setdefault(key[1:], []).append(key)  # type: ignore[index]
+        for (language, zone), keys in by_lang.items():
+            with i18n.viewing(language, zone or None):
+                got = await _call(fn, event, tenant, [reps[k] for k in keys]) or {}
+            for k in keys:
+                fragment = got.get(reps[k].user_id)
+                if fragment:
+                    for i in groups[k]:
+                        parts[i].append(fragment)
+        return
+    for key, members in groups.items():
+        rep = reps[key]
+        if aud.kind == "everyone":
+            rep = rep.as_audience(LOWEST_ROLE)
+        elif aud.kind == "role":
+            rep = rep.as_audience(rep.role)
+        with i18n.viewing(getattr(rep, "language", "") or "", getattr(rep, "timezone", "") or None):
+            fragment = await _call(fn, event, tenant, rep)
+        if fragment:
+            for i in members:
+                parts[i].append(fragment)
+
+
+async def render(event: Event, tenant: TenantRef, user: Viewer) -> str:
+    """The message of `event` for one viewer (replay of one socket)."""
+    return (await frames(event, tenant, [user]))[0]

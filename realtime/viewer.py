@@ -14,5 +14,12 @@ class Viewer(Protocol):
     """"session" or "api_key": only a session may hold a console socket."""
     credential_id: int
     """The session (or API key) id: a socket closes when its session is revoked."""
+    language: str
+    timezone: str
 
     def has_role(self, role: str) -> bool: ...
+
+    def as_audience(self, role: str) -> Viewer:
+        """The same language and zone with `role` and no user behind it (user id 0): what a fragment shared by
+        many sockets is rendered as (realtime.render)."""
+        ...

@@ -47,6 +47,11 @@ class Principal:
     def label(self) -> str:
         return self.email if self.via == "session" else f"{self.email} (API key {self.credential_id})"
 
+    def as_audience(self, role: str) -> Principal:
+        """`role` with nobody behind it (user id 0), in this viewer's language and zone: what a live fragment
+        shared by many consoles is rendered as (realtime.render), so it cannot carry one user's own items."""
+        return Principal(0, "", "", role, self.via, 0, self.language, self.timezone)
+
 
 def check_role(role: str) -> str:
     if role not in ROLES:

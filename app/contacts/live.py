@@ -13,9 +13,11 @@ from app.timeline import services as timeline
 from app.timeline.tables import CHANNELS
 from realtime import renders
 from realtime.events import Event
+from realtime.render import BY_ROLE
 
 
-@renders("contact.updated", "note.added", "interaction.created", "contact.merged", "message.status_changed")
+@renders("contact.updated", "note.added", "interaction.created", "contact.merged", "message.status_changed",
+         audience=BY_ROLE)
 async def contact_card(event: Event, tenant: TenantRef, user: Principal) -> str | None:
     if f"contact:{event.data.get('contact_id')}" not in event.channels:
         return None

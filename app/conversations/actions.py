@@ -99,7 +99,7 @@ async def assign(actor: Principal, conversation_id: int, user_id: int) -> dict[s
     updated = await services.get(conversation_id)
     await _note(actor, updated, "Assigned to %(name)s", {"name": target["name"]}, event="assigned", user_id=user_id)
     await _audit(actor, "assigned", conversation_id, to=target["name"], user_id=user_id)
-    await emit(events.CONVERSATION_ASSIGNED, **_about(updated, row), user_id=user_id)
+    await emit(events.CONVERSATION_ASSIGNED, **events.about(updated, row), user_id=user_id)
     return updated
 
 
@@ -117,16 +117,8 @@ async def move(actor: Principal, conversation_id: int, queue_key: str) -> dict[s
     updated = await services.get(conversation_id)
     await _note(actor, updated, "Moved to queue %(name)s", {"name": queue["name"]}, event="moved", queue=queue["key"])
     await _audit(actor, "moved", conversation_id, queue=queue["key"])
-    await emit(events.CONVERSATION_ASSIGNED, **_about(updated, row))
+    await emit(events.CONVERSATION_ASSIGNED, **events.about(updated, row))
     return updated
-
-
-def _about(updated: dict[str, Any], before: dict[str, Any]) -> dict[str, Any]:
-    """The event's payload and topics: the operator who had it hears it too (it leaves their list)."""
-    about = events.about(updated)
-    if before.get("assigned_to_id") and before["assigned_to_id"] != updated.get("assigned_to_id"):
-        about["channels"] = [*about["channels"], *events.about(before)["channels"]]
-    return about
 
 
 # -- snooze --------------------------------------------------------------------------------------------------------
@@ -204,7 +196,7 @@ async def close(actor: Principal, conversation_id: int, *, note: str = "", reaso
     await _note(actor, updated, "Closed: %(note)s" if note else "Closed", {"note": note[:200]} if note else {},
                 event="closed", body=note)
     await _audit(actor, "closed", conversation_id, reason=reason)
-    await emit(events.CONVERSATION_CLOSED, **_about(updated, row), reason=reason, user_id=actor.user_id)
+    await emit(events.CONVERSATION_CLOSED, **events.about(updated, row), reason=reason, user_id=actor.user_id)
     return updated
 
 
@@ -275,7 +267,7 @@ async def merge(actor: Principal, survivor_id: int, other_id: int) -> dict[str, 
                 {"merged": other_id, "survivor": survivor_id}, event="merged",
                 merged_id=other_id, moved=moved)
     await _audit(actor, "merged", survivor_id, merged_id=other_id, moved=moved)
-    await emit(events.CONVERSATION_CLOSED, **_about(merged, other), reason="merged", user_id=actor.user_id)
+    await emit(events.CONVERSATION_CLOSED, **events.about(merged, other), reason="merged", user_id=actor.user_id)
     await emit(events.CONVERSATION_MERGED, **events.about(updated), merged_id=other_id, user_id=actor.user_id)
     return updated
 

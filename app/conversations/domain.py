@@ -16,7 +16,7 @@ DOMAIN = Domain(
     routes=(ConversationsApi, ConsoleViews, QueueSettingsViews, ConversationActionsApi, ConversationActionViews,
             BlockedSettingsViews),
     jobs={actions.WAKE_JOB: JobSpec(actions.wake)},
-    renderers=(live.console_panels,),
+    renderers=(live.console_shared, live.console_mine, live.console_my_status, live.console_live_calls),
     merge_steps=(services.MERGE_STEP,),
     piccolo_app="app.conversations.piccolo_app",
     # Message events are shared by every channel (email, SMS, chat, portal), so they live below the channels.

@@ -28,12 +28,15 @@ QUEUE_ITEM_REMOVED = EventType("queue.item_removed", "A waiting interaction left
 declare(QUEUE_ITEM_ADDED, QUEUE_ITEM_TAKEN, QUEUE_ITEM_REMOVED)
 
 
-def about(row: dict[str, Any]) -> dict[str, Any]:
+def about(row: dict[str, Any], before: dict[str, Any] | None = None) -> dict[str, Any]:
     """The event's payload and topics for a conversation row: `emit(QUEUE_ITEM_ADDED, **about(row))`. The topics
-    depend on the row (its operator), not only on the payload."""
+    depend on the row (its operator), not only on the payload; with `before` (the row before a change of hands),
+    the operator who had it hears it too: it leaves their list (their console re-renders "mine" only then)."""
     topics = [channels.queue()]
     if row.get("assigned_to_id"):
         topics.append(channels.user(row["assigned_to_id"]))
+    if before and before.get("assigned_to_id") and before["assigned_to_id"] != row.get("assigned_to_id"):
+        topics.append(channels.user(before["assigned_to_id"]))
     if row.get("contact_id"):
         topics.append(channels.contact(row["contact_id"]))
     return {"conversation_id": row["id"], "queue_id": row["queue_id"], "contact_id": row.get("contact_id") or 0,

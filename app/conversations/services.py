@@ -275,7 +275,7 @@ async def transfer(actor: Principal, conversation_id: int, *, queue_key: str | N
                               actor_label=actor.label)
     await audit.record("conversation.transferred", actor_id=actor.user_id, actor=actor.label,
                        target_type="conversation", target_id=conversation_id, detail={"to": label})
-    await emit(events.QUEUE_ITEM_ADDED if queue_key else events.QUEUE_ITEM_TAKEN, **events.about(updated))
+    await emit(events.QUEUE_ITEM_ADDED if queue_key else events.QUEUE_ITEM_TAKEN, **events.about(updated, row))
     return updated
 
 
@@ -315,6 +315,17 @@ async def mine(principal: Principal) -> list[dict[str, Any]]:
     return await Conversation.select(*COLUMNS).where(
         (Conversation.assigned_to == principal.user_id) & Conversation.status.is_in(["active", "wrapup"])).order_by(
         Conversation.taken_at)
+
+
+async def mine_of(user_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    """`mine` for many operators in one query: user id -> their active and wrap-up conversations."""
+    rows = await Conversation.select(*COLUMNS).where(
+        Conversation.assigned_to.is_in(user_ids or [0]) & Conversation.status.is_in(["active", "wrapup"])).order_by(
+        Conversation.taken_at)
+    out: dict[int, list[dict[str, Any]]] = {}
+    for row in rows:
+        out.setdefault(row["assigned_to_id"], []).append(row)
+    return out
 
 
 async def stats(principal: Principal) -> dict[str, Any]:

@@ -17,7 +17,7 @@ DOMAIN = Domain(
         "messaging.send_email": JobSpec(jobs.send_email, max_attempts=100),
         "messaging.process_inbound": JobSpec(jobs.process_inbound, max_attempts=20),
     },
-    renderers=(live.console_on_email,),
+    renderers=(live.console_on_email, live.mine_on_email),
     merge_steps=(outbound.MERGE_STEP,),
     piccolo_app="app.email.piccolo_app",
 )

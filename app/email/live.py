@@ -6,10 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from app.accounts.services import Principal
-from app.conversations.live import console_panels
+from app.conversations.live import console_mine, console_shared
 from app.lib.db import TenantRef, current_uow
 from realtime import renders
 from realtime.events import Event
+from realtime.render import BY_ROLE, CONCERNED, Memo
 
 SNIPPET = 400
 
@@ -30,11 +31,29 @@ async def console_extras(ctx: dict[str, Any]) -> dict[str, Any]:
     return {"emails": {r["conversation"]: dict(r) for r in rows}}
 
 
-@renders("message.received")
+async def _handler(event: Event, memo: Memo) -> list[int]:
+    """The operator handling the email's conversation (loaded once per event)."""
+    conversation_id = event.data.get("conversation_id")
+    if event.data.get("channel") != "email" or not conversation_id:
+        return []
+    who = await memo.get(("assignee", conversation_id), lambda: current_uow().connection.fetchval(
+        "SELECT assigned_to FROM conversation WHERE id = $1", int(conversation_id)))
+    return [who] if who else []
+
+
+@renders("message.received", audience=BY_ROLE)
 async def console_on_email(event: Event, tenant: TenantRef, user: Principal) -> str | None:
     """A new email in a conversation that is already in the console (a reply in its thread) changes no queue
     event, so the panels are re-rendered here; other channels' messages are left to their own renderers."""
     if event.data.get("channel") != "email":
         return None
-    return await console_panels(event, tenant, user)
+    return await console_shared(event, tenant, user)
+
+
+@renders("message.received", audience=CONCERNED.but(users=_handler))
+async def mine_on_email(event: Event, tenant: TenantRef, user: Principal) -> str | None:
+    """The handling operator's "my conversations" shows the new email's snippet."""
+    if event.data.get("channel") != "email":
+        return None
+    return await console_mine(event, tenant, user)
 

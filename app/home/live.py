@@ -9,10 +9,11 @@ from app.lib.db import TenantRef
 from app.lib.templates import render_text
 from realtime import renders
 from realtime.events import Event
+from realtime.render import BY_ROLE
 
 
 @renders("order.created", "order.updated", "order.status_changed", "contact.created", "queue.item_added",
-         "queue.item_taken", "queue.item_removed")
+         "queue.item_taken", "queue.item_removed", audience=BY_ROLE)
 async def home_business(event: Event, tenant: TenantRef, user: Principal) -> str | None:
     if not user.has_role("admin"):
         return None  # revenue is for admins and the owner only

@@ -14,6 +14,7 @@ from app.lib.templates import render_text
 from app.orders import pipeline, revenue, services
 from realtime import renders
 from realtime.events import Event
+from realtime.render import EVERYONE
 
 
 async def page_parts(order_id: int) -> dict[str, Any]:
@@ -25,7 +26,7 @@ async def page_parts(order_id: int) -> dict[str, Any]:
     return {"o": order, "defs": defs, "next_statuses": nxt, "fmt": money.fmt}
 
 
-@renders("order.status_changed", "order.updated")
+@renders("order.status_changed", "order.updated", audience=EVERYONE)
 async def order_page(event: Event, tenant: TenantRef, user: Principal) -> str | None:
     order_id = event.data.get("order_id")
     if order_id is None or f"order:{order_id}" not in event.channels:

@@ -10,7 +10,8 @@ from app.workspace.views import WorkspaceViews
 DOMAIN = Domain(
     name="workspace",
     routes=(WorkspaceApi, WorkspaceViews),
-    renderers=(live.thread_item, live.delivery, live.left_list, live.conversation_state, live.typing, live.mentioned),
+    renderers=(live.thread_item, live.delivery, live.left_queue, live.left_mine, live.left_unread,
+               live.conversation_state, live.conversation_state_mine, live.typing, live.mentioned),
     piccolo_app="app.workspace.piccolo_app",
     events=events,
     socket_messages={"typing": live.on_typing},

@@ -15,9 +15,10 @@ from app.lib.templates import render_text
 from app.workspace import services
 from realtime import renders
 from realtime.events import Event
+from realtime.render import BATCH, BY_ROLE, CONCERNED, Memo, concerned_users
 
 
-@renders("interaction.created")
+@renders("interaction.created", audience=BY_ROLE)
 async def thread_item(event: Event, tenant: TenantRef, user: Principal) -> str | None:
     """A new item of a client's thread, appended to that client's open thread (only pages that show it have the
     target; a card page watching the same contact ignores it)."""
@@ -30,7 +31,7 @@ async def thread_item(event: Event, tenant: TenantRef, user: Principal) -> str |
     return f'<div hx-swap-oob="beforeend:#ws-thread-{item["contact_id"]}">{html}</div>'
 
 
-@renders("message.status_changed")
+@renders("message.status_changed", audience=BY_ROLE)
 async def delivery(event: Event, tenant: TenantRef, user: Principal) -> str | None:
     """Sent, delivered, failed: the client's newest outbound items of the open thread, replaced in place."""
     if f"contact:{event.data.get('contact_id')}" not in event.channels:
@@ -43,19 +44,67 @@ async def delivery(event: Event, tenant: TenantRef, user: Principal) -> str | No
                                                           "oob_each": True})
 
 
-@renders("queue.item_added", "queue.item_taken", "queue.item_removed", "interaction.created")
-async def left_list(event: Event, tenant: TenantRef, user: Principal) -> str | None:
-    """The queue and my conversations with fresh unread counts."""
-    if event.name == "interaction.created" and event.data.get("channel") not in channels.KEYS:
-        return None
-    ctx = await services.left_list(user)
-    return render_text("_partials/ws_list.html", {**ctx, "tenant": tenant, "user": user, "oob": True})
+LIST_EVENTS = ("queue.item_added", "queue.item_taken", "queue.item_removed", "conversation.assigned",
+               "conversation.snoozed", "conversation.reopened", "conversation.closed", "conversation.merged")
 
 
-@renders("call.updated", "queue.item_taken", "queue.item_removed", "queue.item_added")
+def _list_changes(event: Event) -> bool:
+    return event.name != "interaction.created" or event.data.get("channel") in channels.KEYS
+
+
+@renders(*LIST_EVENTS, audience=BY_ROLE)
+async def left_queue(event: Event, tenant: TenantRef, user: Principal) -> str | None:
+    """The queue part of the left list: the same for every console of a role (unread counts follow per user)."""
+    ctx = {"waiting": await conversations.waiting(user), "mine": [], "now": None}
+    return render_text("_partials/ws_list_part.html", {**ctx, "kind": "queue", "tenant": tenant, "oob": True})
+
+
+@renders(*LIST_EVENTS, audience=CONCERNED)
+async def left_mine(event: Event, tenant: TenantRef, user: Principal) -> str | None:
+    """ "My conversations" of the left list, for the operators the event is about."""
+    ctx = {"waiting": [], "mine": await conversations.mine(user), "now": None}
+    return render_text("_partials/ws_list_part.html", {**ctx, "kind": "mine", "tenant": tenant, "oob": True})
+
+
+@renders(*LIST_EVENTS, "interaction.created", audience=BATCH)
+async def left_unread(event: Event, tenant: TenantRef, viewers: list[Principal]) -> dict[int, str]:
+    """Each user's unread counts on the items of their left list, for every user at once (one query for the
+    queue each role sees, one for everyone's own, one for the counts)."""
+    if not _list_changes(event):
+        return {}
+    roles = {v.role: v for v in viewers}
+    waiting = {role: await conversations.waiting(v.as_audience(role)) for role, v in roles.items()}
+    mine = await conversations.mine_of([v.user_id for v in viewers])
+    listed = [*waiting.values(), *mine.values()]
+    ids = sorted({c["id"] for rows in listed for c in rows})
+    counts = await services.unread_by_user([v.user_id for v in viewers], ids)
+    out = {}
+    for v in viewers:
+        rows = [*waiting[v.role], *mine.get(v.user_id, [])]
+        out[v.user_id] = "".join(render_text("_partials/ws_unread.html", {
+            "c": {"id": c["id"], "unread": counts.get((v.user_id, c["id"]), 0)}, "oob": True}) for c in rows)
+    return out
+
+
+def _concerned(event: Event, viewer: Principal) -> bool:
+    return viewer.user_id in concerned_users(event)
+
+
+@renders("call.updated", "queue.item_taken", "queue.item_removed", "queue.item_added",
+         audience=BY_ROLE.but(skip=_concerned))
 async def conversation_state(event: Event, tenant: TenantRef, user: Principal) -> str | None:
     """The open conversation's status badge and, for a call, its controls (ringing, in progress, on hold, ended),
-    for whoever may see it; pages without that conversation open ignore the fragment."""
+    for whoever may see it; pages without that conversation open ignore the fragment. Rendered once per role, and
+    apart for the operators the event is about (their own line of a call: `conversation_state_mine`)."""
+    return await _conversation_state(event, tenant, user)
+
+
+@renders("call.updated", "queue.item_taken", "queue.item_removed", "queue.item_added", audience=CONCERNED)
+async def conversation_state_mine(event: Event, tenant: TenantRef, user: Principal) -> str | None:
+    return await _conversation_state(event, tenant, user)
+
+
+async def _conversation_state(event: Event, tenant: TenantRef, user: Principal) -> str | None:
     try:
         row = await services.conversation_for(user, int(event.data["conversation_id"]))
     except NotFound:
@@ -67,12 +116,14 @@ async def conversation_state(event: Event, tenant: TenantRef, user: Principal) -
     return render_text("_partials/ws_call.html", ctx)
 
 
-@renders("workspace.typing")
+def _is_typist(event: Event, viewer: Principal) -> bool:
+    return int(event.data["user_id"]) == viewer.user_id
+
+
+@renders("workspace.typing", audience=BY_ROLE.but(skip=_is_typist))
 async def typing(event: Event, tenant: TenantRef, user: Principal) -> str | None:
     """ "Olga is replying" for the teammates who may see the conversation, never for the one typing."""
     who = int(event.data["user_id"])
-    if who == user.user_id:
-        return None
     try:
         await services.conversation_for(user, int(event.data["conversation_id"]))
     except NotFound:
@@ -84,7 +135,11 @@ async def typing(event: Event, tenant: TenantRef, user: Principal) -> str | None
                                                     "name": typist["name"] or typist["email"], "oob": True})
 
 
-@renders("workspace.mentioned")
+async def _mentioned_user(event: Event, memo: Memo) -> list[int]:
+    return [int(event.data["user_id"])]
+
+
+@renders("workspace.mentioned", audience=CONCERNED.but(users=_mentioned_user))
 async def mentioned(event: Event, tenant: TenantRef, user: Principal) -> str | None:
     """The mentioned teammate's list of unread mentions (home and workspace), fresh."""
     if int(event.data["user_id"]) != user.user_id:

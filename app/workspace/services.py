@@ -56,23 +56,34 @@ async def conversation_for(actor: Principal, conversation_id: int) -> dict[str, 
 # -- the left list ---------------------------------------------------------------------------------------------
 
 _UNREAD_SQL = """
-SELECT c.id, count(i.id) AS unread
-FROM unnest($1::int[]) AS c(id)
-LEFT JOIN ws_seen s ON s.conversation = c.id AND s."user" = $2
-LEFT JOIN interaction i ON i.links ? 'conversation_id' AND (i.links ->> 'conversation_id') = c.id::text
-     AND i.direction = 'in'
-     AND i.occurred_at > coalesce(s.seen_at, '-infinity'::timestamptz)
-     AND NOT (i.channel IN ('sms', 'email') AND (i.payload ->> 'event') IS NOT DISTINCT FROM 'queued')
-GROUP BY c.id
+WITH inbound AS (
+    SELECT (i.links ->> 'conversation_id')::int AS conversation, i.occurred_at
+    FROM interaction i
+    WHERE i.links ? 'conversation_id' AND (i.links ->> 'conversation_id') = ANY($1::text[]) AND i.direction = 'in'
+      AND NOT (i.channel IN ('sms', 'email') AND (i.payload ->> 'event') IS NOT DISTINCT FROM 'queued')
+)
+SELECT u.id AS "user", m.conversation AS id, count(*) AS unread
+FROM unnest($2::int[]) AS u(id)
+JOIN inbound m ON true
+LEFT JOIN ws_seen s ON s.conversation = m.conversation AND s."user" = u.id
+WHERE m.occurred_at > coalesce(s.seen_at, '-infinity'::timestamptz)
+GROUP BY u.id, m.conversation
 """
+
+
+async def unread_by_user(user_ids: list[int], conversation_ids: list[int]) -> dict[tuple[int, int], int]:
+    """Customer messages in each conversation since each user last had it open (all of them if never), for many
+    users in one query: (user id, conversation id) -> count; pairs with none are left out."""
+    if not conversation_ids or not user_ids:
+        return {}
+    rows = await current_uow().connection.fetch(_UNREAD_SQL, [str(i) for i in conversation_ids], user_ids)
+    return {(r["user"], r["id"]): int(r["unread"]) for r in rows}
 
 
 async def unread_counts(user_id: int, conversation_ids: list[int]) -> dict[int, int]:
     """Customer messages in each conversation since `user_id` last had it open (all of them if never)."""
-    if not conversation_ids:
-        return {}
-    rows = await current_uow().connection.fetch(_UNREAD_SQL, conversation_ids, user_id)
-    return {r["id"]: int(r["unread"]) for r in rows}
+    got = await unread_by_user([user_id], conversation_ids)
+    return {i: got.get((user_id, i), 0) for i in conversation_ids}
 
 
 async def left_list(actor: Principal) -> dict[str, Any]:
