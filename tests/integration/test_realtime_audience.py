@@ -1,0 +1,79 @@
+"""Render once per audience: many console sockets of a few audiences cost one render per audience, not one per
+socket, and every socket still gets exactly what its user may see (an operator never a supervisor-only fragment,
+nobody another operator's own conversations), with other shops' consoles hearing nothing."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from app.conversations import services as conversations
+from app.lib.db import tenant_context
+from realtime import render
+from tests.conftest import ShopFixture
+from tests.integration.test_workspace import _contact, _inbound, _socket, _user
+from tests.servers import ConsoleSocket, Frame, InProcessServer
+
+SHARED = "app.conversations.live.console_shared"
+MINE = "app.conversations.live.console_mine"
+LIVE_CALLS = "app.conversations.live.console_live_calls"
+LEFT_QUEUE = "app.workspace.live.left_queue"
+UNREAD = "app.workspace.live.left_unread"
+
+
+async def _all_get(socks: list[ConsoleSocket], event: str) -> list[Frame]:
+    got = await asyncio.gather(*(s.until(lambda f: f.event == event) for s in socks))
+    return [frames[-1] for frames in got]
+
+
+@pytest.mark.xdist_group("realtime")
+async def test_one_render_per_audience_and_each_socket_sees_only_its_own(
+    fx_live: InProcessServer, fx_client: Any, fx_shop: ShopFixture, fx_other_shop: ShopFixture
+) -> None:
+    anna = await _user(fx_shop, "operator", "Anna Operator")
+    boris = await _user(fx_shop, "operator", "Boris Operator")
+    sveta = await _user(fx_shop, "supervisor", "Sveta Supervisor")
+    contact_id = await _contact(fx_client, fx_shop)
+    # 9 sockets, 3 roles (operator, supervisor, owner), 4 users; a console of another shop listens too.
+    anna_socks = [await _socket(fx_live, fx_shop, anna.user_id) for _ in range(3)]
+    boris_socks = [await _socket(fx_live, fx_shop, boris.user_id) for _ in range(3)]
+    sveta_socks = [await _socket(fx_live, fx_shop, sveta.user_id) for _ in range(2)]
+    owner = await _socket(fx_live, fx_shop, fx_shop.user_id)
+    stranger = await _socket(fx_live, fx_other_shop, fx_other_shop.user_id)
+    everyone = [*anna_socks, *boris_socks, *sveta_socks, owner]
+    await asyncio.sleep(0.2)
+
+    render.RENDERS.clear()
+    conversation_id = await _inbound(fx_shop, contact_id, "Where is my parcel?")  # queue.item_added
+    added = await _all_get(everyone, "queue.item_added")
+    assert render.RENDERS[SHARED] == 3  # operator, supervisor, owner: not 9
+    assert render.RENDERS[LEFT_QUEUE] == 3
+    assert render.RENDERS[UNREAD] == 1  # every user's unread counts in one call
+    assert render.RENDERS[MINE] == 0  # nobody has it yet
+    assert render.RENDERS[LIVE_CALLS] == 2  # per supervisor or above: Sveta and the owner
+    for frame in added:
+        assert 'id="console-queue"' in frame.text and f'data-conversation-id="{conversation_id}"' in frame.text
+        assert f'id="ws-unread-{conversation_id}"' in frame.text  # each user's own count
+    for frame in added[:6]:  # operators never get the supervisors' fragment
+        assert 'id="console-live-calls"' not in frame.text and 'id="console-mine"' not in frame.text
+    for frame in added[6:]:
+        assert 'id="console-live-calls"' in frame.text
+
+    render.RENDERS.clear()
+    async with tenant_context(fx_shop.tenant):
+        await conversations.take(anna, conversation_id)  # queue.item_taken, about Anna
+    taken = await _all_get(everyone, "queue.item_taken")
+    assert render.RENDERS[SHARED] == 3
+    assert render.RENDERS[MINE] == 1  # Anna, once for her three sockets
+    for frame in taken[:3]:
+        assert 'id="console-mine"' in frame.text and "Where is my parcel?" in frame.text
+    for frame in taken[3:]:  # Boris, Sveta and the owner never receive Anna's own list
+        assert 'id="console-mine"' not in frame.text and 'id="ws-list-part-mine"' not in frame.text
+    assert 'id="console-live-calls"' not in "".join(f.text for f in taken[:6])
+
+    with pytest.raises(asyncio.TimeoutError):  # another shop's console hears none of it
+        await stranger.until(lambda f: f.event in ("queue.item_added", "queue.item_taken"), wait=0.5)
+    for sock in (*everyone, stranger):
+        await sock.close()
