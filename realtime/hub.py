@@ -13,6 +13,7 @@ import collections
 import contextlib
 import secrets
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import structlog
 
@@ -60,6 +61,9 @@ class Connection:
         self.user = user
         self.send = send
         self.topics: set[str] = set(base_topics(user))
+        self.view = (user.user_id, user.role, getattr(user, "language", ""), getattr(user, "timezone", ""))
+        """Sockets with the same view get the same message: the same user, role, language and zone (what a socket
+        listens to decides only whether it hears an event; renderers look at the event's topics, not the socket's)."""
         self.inbox: asyncio.Queue[tuple[int, str] | None] = asyncio.Queue()
         self.last_sent = 0
         self.close_code: int | None = None
@@ -233,15 +237,20 @@ class TenantFeed:
     async def _dispatch(self, event: Event) -> None:
         """Render `event` once per audience among the sockets that hear it and queue each socket its message."""
         self.wm = max(self.wm, event.id)
-        conns = [c for c in self.conns if c.hears(event)]
-        if conns:
+        viewers: dict[tuple[Any, ...], list[Connection]] = {}
+        for conn in self.conns:
+            if conn.hears(event):
+                viewers.setdefault(conn.view, []).append(conn)
+        if viewers:
+            groups = list(viewers.values())
             try:
-                messages = await frames(event, self.tenant, [c.user for c in conns])
+                messages = await frames(event, self.tenant, [g[0].user for g in groups])
             except Exception:  # the database is away: the marker alone keeps cursors moving; a refresh heals
                 logger.exception("realtime_render_batch_failed", tenant=self.tenant.slug, event=event.name)
-                messages = [marker(event.id, event=event)] * len(conns)
-            for conn, message in zip(conns, messages, strict=True):
-                conn.offer(event.id, message)
+                messages = [marker(event.id, event=event)] * len(groups)
+            for group, message in zip(groups, messages, strict=True):
+                for conn in group:
+                    conn.offer(event.id, message)
         if event.name in ("session.revoked", "user.updated"):
             self._check_now.set()
 

@@ -323,9 +323,9 @@ async def main(ctx: BenchContext) -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     n_tenants = ctx.env_int("BENCH_RT_TENANTS", 10)
     n_users = ctx.env_int("BENCH_RT_USERS", 5)
-    steps = sorted(env_list("BENCH_RT_CONSOLES", "100,1000,5000"))
+    steps = sorted(env_list("BENCH_RT_CONSOLES", "100,1000,2000,5000"))
     rates = env_list("BENCH_RT_RATES", "100,1000")
-    heavy_rates = env_list("BENCH_RT_HEAVY_RATES", "10")
+    heavy_rates = env_list("BENCH_RT_HEAVY_RATES", "10,200")
     n_idle = ctx.env_int("BENCH_RT_IDLE", 5000)
     seconds = float(ctx.env_int("BENCH_RT_SECONDS", 5))
     max_frames = ctx.env_int("BENCH_RT_MAX_FRAMES", 100_000)
@@ -535,9 +535,9 @@ async def bench_latency(ctx: BenchContext, shops: list[Shop], tokens: list[str],
                 await one_cell(ctx, shops, fleet, pids, light, rate, seconds, max_frames, label="")
             if step_no == 0:
                 await render_cost(ctx, shops)
-                for rate in heavy_rates:
-                    await one_cell(ctx, shops, fleet, pids, HEAVY_EVENT, rate, seconds, max_frames,
-                                   label=" [heavy]")
+            for rate in heavy_rates:
+                await one_cell(ctx, shops, fleet, pids, HEAVY_EVENT, rate, seconds, max_frames,
+                               label=" [rendered]")
         if fleet.close_codes:
             ctx.log(f"[yellow]sockets closed by the server during the runs: {dict(fleet.close_codes)}[/yellow]")
 
