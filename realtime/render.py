@@ -15,7 +15,7 @@ import structlog
 
 from app.lib import i18n
 from app.lib.db import TenantRef, tenant_context
-from realtime.events import Event, check_name
+from realtime.events import Event, Position, check_name
 from realtime.viewer import Viewer
 
 log = structlog.get_logger(__name__)
@@ -58,9 +58,10 @@ def unregister_renderer(name: str, fn: Renderer) -> None:
         _RENDERERS[name].remove(fn)
 
 
-def marker(event_id: int, *, event: Event | None = None, refresh: bool = False, ready: bool = False) -> str:
-    """The `#sb-last-event` element: the browser's cursor, plus a refresh order when it missed too much."""
-    attrs = [f'data-event-id="{event_id}"']
+def marker(position: Position, *, event: Event | None = None, refresh: bool = False, ready: bool = False) -> str:
+    """The `#sb-last-event` element: the browser's cursor (a position, `"<tx>.<id>"`, which it echoes back
+    as `last_id`), plus a refresh order when it missed too much."""
+    attrs = [f'data-event-id="{position}"']
     if event is not None:
         attrs.append(f'data-event="{html.escape(event.name)}"')
         attrs.append(f'data-payload="{html.escape(msgspec.json.encode(event.data).decode())}"')
@@ -87,5 +88,5 @@ async def render(event: Event, tenant: TenantRef, user: Viewer) -> str:
                         continue
                     if fragment:
                         parts.append(fragment)
-    parts.append(marker(event.id, event=event))
+    parts.append(marker(event.position, event=event))
     return "".join(parts)
