@@ -158,7 +158,7 @@ async def run_batch(listener: DurableListener, backoff: Backoff, batch: int = BA
 async def _failed(listener: DurableListener, backoff: Backoff, cursor: Position, attempts: int, event: Event,
                   exc: Exception) -> BatchResult:
     parked = attempts >= backoff.max_attempts
-    error = f"Event {event.position} ({event.name}): {type(exc).__name__}: {exc}"[:2000]
+    error = f"Event #{event.id} ({event.name}, at {event.position}): {type(exc).__name__}: {exc}"[:2000]
     await current_uow().connection.execute(
         """
         UPDATE listener_cursor SET last_tx = $7, last_event_id = $2, attempts = $3, state = $4::varchar,

@@ -138,6 +138,34 @@ async def test_reconnect_replays_missed_events_once_in_order(fx_server: InProces
     await sock.close()
 
 
+async def test_an_event_committed_behind_an_open_older_transaction_reaches_consoles_after_it(
+        fx_server: InProcessServer, fx_shop: ShopFixture) -> None:
+    """Positions are (tx, id): B commits while older A is still open, so A's event sorts first. The socket gets
+    both, A then B, once A commits; B alone first would have made A unreachable (behind the socket's cursor)."""
+    token, _ = await login(fx_shop)
+    sock, _ = await connect(fx_server, fx_shop, token)
+    a_written, a_release = asyncio.Event(), asyncio.Event()
+
+    async def writer_a() -> Position:
+        async with tenant_context(fx_shop.tenant):
+            event = await publish("contact.updated", {"contact_id": 1}, channels=[channels.queue()])
+            a_written.set()
+            await a_release.wait()
+        return event.position
+
+    task = asyncio.create_task(writer_a())
+    try:
+        await asyncio.wait_for(a_written.wait(), 30)
+        b = await asyncio.wait_for(emit(fx_shop, "contact.updated", {"contact_id": 2}), 30)  # does not wait for A
+    finally:
+        a_release.set()
+        a = await asyncio.wait_for(task, 30)
+    assert a < b
+    frames = await sock.until(lambda f: f.event_id == b, wait=30)
+    assert [(f.event_id, f.payload) for f in named(frames)] == [(a, {"contact_id": 1}), (b, {"contact_id": 2})]
+    await sock.close()
+
+
 async def test_stale_or_foreign_cursor_gets_a_refresh(fx_server: InProcessServer, fx_shop: ShopFixture) -> None:
     token, _ = await login(fx_shop)
     first = await emit(fx_shop, "contact.updated", {"contact_id": 1})
