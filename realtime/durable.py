@@ -13,10 +13,10 @@ A handler that raises: the events before it commit with the cursor, the failing 
 back-off, and after `max_attempts` in a row the listener is parked for that tenant (state, error and lag are
 shown to admins, who resume it). Other listeners and other tenants carry on.
 
-Wake-up: every event write sends `NOTIFY sb_events, '<schema>'` (delivered at commit, once per transaction), so
-the runner only visits tenants that have something new; retries are timed in memory. Every tenant is swept at
-start, after the LISTEN connection was lost (notifications sent meanwhile are gone) and every few minutes as a
-safety net; an idle tenant costs one short transaction.
+Wake-up: every unit of work that published sends `NOTIFY sb_events, '<schema>'` right after its commit (not in
+it: see realtime.log), so the runner only visits tenants that have something new; retries are timed in memory.
+Every tenant is swept at start, after the LISTEN connection was lost (notifications sent meanwhile are gone) and
+every few minutes as a safety net; an idle tenant costs one short transaction.
 """
 
 from __future__ import annotations
@@ -38,8 +38,8 @@ from realtime.events import CATALOGUE, Event, Position, check_name
 
 log = structlog.get_logger(__name__)
 
-WAKE_CHANNEL = "sb_events"
-"""Postgres NOTIFY channel; the payload is the tenant's schema (see realtime.log.append)."""
+WAKE_CHANNEL = event_log.WAKE_CHANNEL
+"""Postgres NOTIFY channel; the payload is the tenant's schema (sent by realtime.publish after each commit)."""
 BATCH = 100
 """Events handled per transaction."""
 HELD_BACK_RETRY = 0.2

@@ -28,8 +28,23 @@ from realtime.events import START, BadPosition, Event, Position
 
 log = structlog.get_logger(__name__)
 
-__all__ = ["HORIZON", "START", "BadPosition", "Bounds", "Position", "append", "bounds", "current_id",
-           "has_unsafe_after", "newest", "position_of", "read", "replayable", "trim"]
+__all__ = [
+    "HORIZON",
+    "START",
+    "WAKE_CHANNEL",
+    "BadPosition",
+    "Bounds",
+    "Position",
+    "append",
+    "bounds",
+    "current_id",
+    "has_unsafe_after",
+    "newest",
+    "position_of",
+    "read",
+    "replayable",
+    "trim",
+]
 
 KEEP_EVENTS = 10_000
 """Events kept per tenant; older ones are trimmed (a console that missed more gets a full refresh)."""
@@ -57,11 +72,14 @@ Constant SQL, spliced into the queries below."""
 
 _APPEND = """
 INSERT INTO event_log (name, data, channels, at)
-SELECT $1, $2::jsonb, $3::varchar[], clock_timestamp()
-FROM (SELECT pg_notify('sb_events', current_schema())) AS wake
+VALUES ($1, $2::jsonb, $3::varchar[], clock_timestamp())
 RETURNING id, tx, at
 """
-# The NOTIFY (sent at commit, once per transaction and schema) wakes the durable listeners (realtime.durable).
+WAKE_CHANNEL = "sb_events"
+"""Postgres NOTIFY channel that wakes the durable listeners; the payload is the tenant's schema."""
+# No NOTIFY in the writing transaction: PostgreSQL serialises the commits of transactions that sent one (a
+# cluster-wide lock held through the commit's WAL flush), which halved the writers' rate. realtime.publish wakes
+# the durable listeners after the commit instead (`wake`).
 
 _BOUNDS = """
 SELECT l.tx AS last_tx, l.id AS last_id, o.tx AS oldest_tx, o.id AS oldest_id,

@@ -6,6 +6,7 @@ checked against the catalogue, the row written, the send scheduled) and is not c
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Iterable
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 import msgspec
 
 from app.lib.db import TenantRef, current_tenant, current_uow, tenant_context
+from app.lib.engine import DB
 from realtime import log
 from realtime.channels import channel_name, check_topic
 from realtime.events import Event, EventType, check_data, check_name, encode
@@ -48,7 +50,21 @@ async def publish(name: str, data: dict[str, Any] | None = None, *, channels: It
     tenant = current_tenant()
     event = await log.append(name, data, topics)
     uow.after_commit(functools.partial(_send, tenant, event))
+    uow.after_commit_once(Wake(tenant.schema))
     return event
+
+
+@dataclasses.dataclass(frozen=True)
+class Wake:
+    """`NOTIFY sb_events, '<schema>'` on its own, once per committed unit of work that published (equal instances:
+    registered once): the durable listeners' runner (realtime.durable) visits the tenant. Sent after the commit,
+    not in it (see realtime.log); one lost with a crashed process is made up by the runner's periodic sweep."""
+
+    schema: str
+
+    async def __call__(self) -> None:
+        async with DB.pool.acquire() as conn:
+            await conn.execute("SELECT pg_notify($1, $2)", log.WAKE_CHANNEL, self.schema)
 
 
 async def _send(tenant: TenantRef, event: Event) -> None:

@@ -61,6 +61,11 @@ class UnitOfWork:
         """Run `fn` only if and after this transaction commits (events, notifications)."""
         self._after_commit.append(fn)
 
+    def after_commit_once(self, fn: Callable[[], Awaitable[None]]) -> None:
+        """`after_commit(fn)` unless an equal `fn` is registered already (one wake-up per unit of work)."""
+        if fn not in self._after_commit:
+            self._after_commit.append(fn)
+
     def keep_on_error(self) -> None:
         """Commit what was written even though the request ends in an error (audit of failed logins)."""
         self.commit_on_error = True
