@@ -10,7 +10,9 @@ import random
 import pytest
 
 from app.lib.db import tenant_context
+from realtime import durable
 from realtime import log as event_log
+from realtime.durable import Backoff, DurableListener
 from realtime.events import Event, Position
 from tests.conftest import ShopFixture, until_final
 
@@ -72,6 +74,49 @@ async def test_a_writer_holding_its_transaction_open_blocks_no_other_writer(fx_s
     async with tenant_context(fx_shop.tenant):
         bounds = await event_log.bounds()
         assert bounds.last == b.position and await event_log.replayable(a.position, bounds)
+
+
+async def test_a_durable_listener_waits_for_the_older_open_transaction_and_skips_nothing(fx_shop: ShopFixture) -> None:
+    handled: list[Position] = []
+
+    async def handle(event: Event) -> None:
+        handled.append(event.position)
+
+    listener = DurableListener("test.positions", handle, frozenset({"contact.updated"}))
+    await settled(fx_shop)
+    async with tenant_context(fx_shop.tenant):
+        await durable.ensure_cursors([listener])
+    a_written, a_release = asyncio.Event(), asyncio.Event()
+
+    async def writer_a() -> Event:
+        async with tenant_context(fx_shop.tenant):
+            event = await append(1)
+            a_written.set()
+            await a_release.wait()
+        return event
+
+    task = asyncio.create_task(writer_a())
+    try:
+        await asyncio.wait_for(a_written.wait(), DEADLOCK_GUARD)
+        async with tenant_context(fx_shop.tenant):
+            b = await append(2)
+        async with tenant_context(fx_shop.tenant):
+            result = await durable.run_batch(listener, Backoff())
+        # B is committed but not final: nothing handled, the cursor stays, and the runner is told to look again.
+        assert handled == [] and result.retry_in is not None and not result.more
+        async with tenant_context(fx_shop.tenant):
+            assert "test.positions" in await durable.pending()
+    finally:
+        a_release.set()
+        a = await asyncio.wait_for(task, DEADLOCK_GUARD)
+    await until_final(fx_shop.tenant, b.position)
+    async with tenant_context(fx_shop.tenant):
+        result = await durable.run_batch(listener, Backoff())
+    assert handled == [a.position, b.position] and result.retry_in is None
+    async with tenant_context(fx_shop.tenant):
+        assert "test.positions" not in await durable.pending()
+        await durable.run_batch(listener, Backoff())
+    assert handled == [a.position, b.position]  # each once
 
 
 async def test_concurrent_writers_with_rollbacks_are_read_exactly_once_in_order(fx_shop: ShopFixture) -> None:
