@@ -26,8 +26,13 @@ MAX_PAGE = 500
 
 
 class EventOut(msgspec.Struct):
+    """One event. Its `position` (`"<tx>.<id>"`: the writing transaction, then the event id) orders the log; pass
+    the last one you handled as `after`. Treat it as an opaque string: compare nothing, echo it back."""
+
     id: int
-    """Per-tenant, gap-free, in commit order: pass the last one you handled as `after`."""
+    """Unique in the tenant (a sequence: not in commit order, and with gaps); use it to deduplicate."""
+    position: str
+    """The cursor: everything after it comes in later pages, nothing before it ever appears later."""
     name: str
     """One of the names in GET /api/v1/events/catalogue."""
     at: dt.datetime
@@ -36,11 +41,15 @@ class EventOut(msgspec.Struct):
 
 
 class EventPage(msgspec.Struct):
+    """A page of events in log order. Only events whose transaction and every older one have ended are served,
+    so a page never misses one that commits later: poll with `after=next` and you get each event exactly once."""
+
     items: list[EventOut]
-    next: int
-    """The `after` for your next call (the same value when nothing new came)."""
-    oldest: int | None
-    """The oldest id still kept; if your cursor is below it, events were trimmed before you read them."""
+    next: str
+    """The `after` for your next call, a position string (the same value when nothing new came)."""
+    oldest: str | None
+    """The position of the oldest event still kept (None: the log is empty). A cursor whose events were trimmed
+    meanwhile is refused with 400; `after=0.0` always starts from the oldest event still kept."""
 
 
 class CatalogueEntry(msgspec.Struct):
@@ -65,7 +74,8 @@ def _described() -> str:
 class ListenerOut(msgspec.Struct):
     name: str
     doc: str
-    last_event_id: int
+    cursor: str
+    """The position of the last event it handled (`"<tx>.<id>"`)."""
     lag: int
     """Events after the cursor that this listener still has to handle."""
     state: str
@@ -88,16 +98,23 @@ class EventsApi(Controller):
 
     @get("/events", summary="The tenant's event log, oldest first, after a cursor (poll instead of webhooks)",
          description=_described())
-    async def events(self, after: FromQuery[int] = 0, limit: FromQuery[int] = 100) -> EventPage:
-        if not 0 <= after < 2**62:
-            raise Invalid("after must be 0 or an event id you received.", field="after")
+    async def events(self, after: FromQuery[str] = "0.0", limit: FromQuery[int] = 100) -> EventPage:
+        cursor = event_log.position_of(after)
+        if cursor is None:
+            raise Invalid("after must be 0.0 or the position (next) of a page you received, like 1234.56.",
+                          field="after")
         if not 1 <= limit <= MAX_PAGE:
             raise Invalid("limit must be between 1 and %(max_page)s.", field="limit", max_page=MAX_PAGE)
         bounds = await event_log.bounds()
-        upto = min(bounds.last_id, after + limit)  # live-only events are skipped, but the cursor moves past them
-        rows = await event_log.read(after, upto=upto, names=[e.name for e in _catalogue()], limit=limit)
-        return EventPage(items=[EventOut(id=e.id, name=e.name, at=e.at, data=e.data) for e in rows],
-                         next=max(min(after, bounds.last_id), upto), oldest=bounds.oldest_id)
+        if cursor != event_log.START and not await event_log.replayable(cursor, bounds):
+            raise Invalid("Events after %(after)s are no longer kept (or the position is not from this workspace): "
+                          "start again from 0.0 or from the next of a fresh page.", field="after", after=after)
+        rows = await event_log.read(cursor, upto=bounds.last, names=[e.name for e in _catalogue()], limit=limit)
+        # Live-only events are skipped, but the cursor moves past them: to the end when the page is not full.
+        end = rows[-1].position if len(rows) == limit else max(cursor, bounds.last)
+        return EventPage(items=[EventOut(id=e.id, position=str(e.position), name=e.name, at=e.at, data=e.data)
+                                for e in rows],
+                         next=str(end), oldest=None if bounds.oldest is None else str(bounds.oldest))
 
     @get("/events/catalogue", summary="Every event name with what it announces")
     async def catalogue(self) -> list[CatalogueEntry]:

@@ -5,16 +5,18 @@ A handler runs inside the tenant's unit of work that also moves the listener's c
 (rows written, jobs enqueued) commit together with the cursor: a worker killed mid-batch rolls both back and the
 next run handles the same events again. Each event is handled at least once and, for database effects, exactly
 once in effect. An effect outside the database goes through a job the handler enqueues (use
-`dedupe_key=f"{listener}:{event.id}"` when the same job could be queued twice).
+`dedupe_key=f"{listener}:{event.id}"` when the same job could be queued twice). The cursor is a log position
+(last_tx, last_event_id); a batch reads only final events (below the safe horizon, see realtime.log), and when
+committed events wait above the horizon the tenant is visited again shortly.
 
 A handler that raises: the events before it commit with the cursor, the failing one is retried with doubling
 back-off, and after `max_attempts` in a row the listener is parked for that tenant (state, error and lag are
 shown to admins, who resume it). Other listeners and other tenants carry on.
 
-Wake-up: every event write sends `NOTIFY sb_events, '<schema>'` (delivered at commit, once per transaction), so
-the runner only visits tenants that have something new; retries are timed in memory. Every tenant is swept at
-start, after the LISTEN connection was lost (notifications sent meanwhile are gone) and every few minutes as a
-safety net; an idle tenant costs one short transaction.
+Wake-up: every unit of work that published sends `NOTIFY sb_events, '<schema>'` right after its commit (not in
+it: see realtime.log), so the runner only visits tenants that have something new; retries are timed in memory.
+Every tenant is swept at start, after the LISTEN connection was lost (notifications sent meanwhile are gone) and
+every few minutes as a safety net; an idle tenant costs one short transaction.
 """
 
 from __future__ import annotations
@@ -32,14 +34,16 @@ import structlog
 from app.lib.db import TenantRef, current_uow, raw_connect, tenant_context
 from app.lib.engine import DB
 from realtime import log as event_log
-from realtime.events import CATALOGUE, Event, check_name
+from realtime.events import CATALOGUE, Event, Position, check_name
 
 log = structlog.get_logger(__name__)
 
-WAKE_CHANNEL = "sb_events"
-"""Postgres NOTIFY channel; the payload is the tenant's schema (see realtime.log.append)."""
+WAKE_CHANNEL = event_log.WAKE_CHANNEL
+"""Postgres NOTIFY channel; the payload is the tenant's schema (sent by realtime.publish after each commit)."""
 BATCH = 100
 """Events handled per transaction."""
+HELD_BACK_RETRY = 0.2
+"""Seconds before visiting a tenant again whose newest events wait above the horizon (an older transaction)."""
 
 Handler = Callable[[Event], Awaitable[None]]
 
@@ -98,15 +102,15 @@ async def ensure_cursors(listeners: Iterable[DurableListener]) -> None:
     """Give each listener a cursor in the current tenant: a new one starts at the log's current end (a listener
     that must see history ships a migration inserting its row, as the order notifier does)."""
     items = list(listeners)
+    end = (await event_log.bounds()).last
     await current_uow().connection.execute(
         """
-        INSERT INTO listener_cursor (name, events, last_event_id)
-        SELECT x.name, string_to_array(x.events, ' ')::varchar[],
-               COALESCE((SELECT last_id FROM event_seq WHERE id = 1), 0)
+        INSERT INTO listener_cursor (name, events, last_tx, last_event_id)
+        SELECT x.name, string_to_array(x.events, ' ')::varchar[], $3::xid8, $4::bigint
         FROM unnest($1::varchar[], $2::text[]) AS x(name, events)
         ON CONFLICT (name) DO UPDATE SET events = EXCLUDED.events
             WHERE listener_cursor.events IS DISTINCT FROM EXCLUDED.events
-        """, [li.name for li in items], [" ".join(sorted(li.events)) for li in items])
+        """, [li.name for li in items], [" ".join(sorted(li.events)) for li in items], end.tx, end.id)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -122,42 +126,47 @@ async def run_batch(listener: DurableListener, backoff: Backoff, batch: int = BA
     holds the cursor, when the listener is parked, or when its retry is not due yet."""
     conn = current_uow().connection
     row = await conn.fetchrow(
-        "SELECT last_event_id, state, attempts, next_attempt_at, clock_timestamp() AS now FROM listener_cursor "
-        "WHERE name = $1 FOR UPDATE SKIP LOCKED", listener.name)
+        "SELECT last_tx, last_event_id, state, attempts, next_attempt_at, clock_timestamp() AS now "
+        "FROM listener_cursor WHERE name = $1 FOR UPDATE SKIP LOCKED", listener.name)
     if row is None or row["state"] != "active":
         return BatchResult()
     if row["next_attempt_at"] is not None and row["next_attempt_at"] > row["now"]:
         return BatchResult(retry_in=(row["next_attempt_at"] - row["now"]).total_seconds())
-    upto = await conn.fetchval("SELECT last_id FROM event_seq WHERE id = 1") or 0
-    if upto <= row["last_event_id"]:
-        return BatchResult()
-    events = await event_log.read(row["last_event_id"], upto=upto, names=sorted(listener.events), limit=batch)
-    cursor = row["last_event_id"]
-    for event in events:
-        try:
-            async with conn.transaction():  # a savepoint: a failing handler leaves nothing half-written
-                await listener.handler(event)
-        except Exception as exc:
-            return await _failed(listener, backoff, cursor, row["attempts"] + 1, event, exc)
-        cursor = event.id
-    more = len(events) == batch
-    await conn.execute(
-        "UPDATE listener_cursor SET last_event_id = $2, attempts = 0, next_attempt_at = NULL, updated_at = now() "
-        "WHERE name = $1", listener.name, cursor if more else upto)
-    return BatchResult(more=more)
+    cursor = Position(row["last_tx"], row["last_event_id"])
+    upto = (await event_log.bounds()).last
+    if upto > cursor:
+        events = await event_log.read(cursor, upto=upto, names=sorted(listener.events), limit=batch)
+        for event in events:
+            try:
+                async with conn.transaction():  # a savepoint: a failing handler leaves nothing half-written
+                    await listener.handler(event)
+            except Exception as exc:
+                return await _failed(listener, backoff, cursor, row["attempts"] + 1, event, exc)
+            cursor = event.position
+        more = len(events) == batch
+        done = cursor if more else upto
+        await conn.execute(
+            "UPDATE listener_cursor SET last_tx = $2, last_event_id = $3, attempts = 0, next_attempt_at = NULL, "
+            "updated_at = now() WHERE name = $1", listener.name, done.tx, done.id)
+        if more:
+            return BatchResult(more=True)
+    # Committed events above the horizon (an older transaction is still open): look again shortly, no NOTIFY
+    # will say when that transaction ends.
+    return BatchResult(retry_in=HELD_BACK_RETRY if await event_log.has_unsafe_after(max(upto, cursor)) else None)
 
 
-async def _failed(listener: DurableListener, backoff: Backoff, cursor: int, attempts: int, event: Event,
+async def _failed(listener: DurableListener, backoff: Backoff, cursor: Position, attempts: int, event: Event,
                   exc: Exception) -> BatchResult:
     parked = attempts >= backoff.max_attempts
-    error = f"Event #{event.id} ({event.name}): {type(exc).__name__}: {exc}"[:2000]
+    error = f"Event #{event.id} ({event.name}, at {event.position}): {type(exc).__name__}: {exc}"[:2000]
     await current_uow().connection.execute(
         """
-        UPDATE listener_cursor SET last_event_id = $2, attempts = $3, state = $4::varchar, last_error = $5,
-            next_attempt_at = CASE WHEN $4::varchar = 'active' THEN clock_timestamp() + make_interval(secs => $6) END,
-            updated_at = now()
+        UPDATE listener_cursor SET last_tx = $7, last_event_id = $2, attempts = $3, state = $4::varchar,
+            last_error = $5, updated_at = now(),
+            next_attempt_at = CASE WHEN $4::varchar = 'active' THEN clock_timestamp() + make_interval(secs => $6) END
         WHERE name = $1
-        """, listener.name, cursor, attempts, "parked" if parked else "active", error, backoff.delay(attempts))
+        """, listener.name, cursor.id, attempts, "parked" if parked else "active", error, backoff.delay(attempts),
+        cursor.tx)
     (log.error if parked else log.warning)(
         "durable_listener_parked" if parked else "durable_listener_failed", listener=listener.name,
         tenant=event.tenant, event_id=event.id, attempts=attempts, error=error)
@@ -168,18 +177,19 @@ async def pending() -> list[str]:
     """Active listeners of the current tenant that are behind the log's end (due or backing off)."""
     rows = await current_uow().connection.fetch(
         "SELECT name FROM listener_cursor WHERE state = 'active' "
-        "AND last_event_id < COALESCE((SELECT last_id FROM event_seq WHERE id = 1), 0)")
+        "AND (last_tx, last_event_id) < (SELECT tx, id FROM event_log ORDER BY tx DESC, id DESC LIMIT 1)")
     return [r["name"] for r in rows]
 
 
 async def status(docs: dict[str, str] | None = None) -> list[dict[str, Any]]:
-    """Every listener's cursor in the current tenant with its lag (events after the cursor it has to handle)."""
+    """Every listener's cursor (a position string) in the current tenant with its lag (events after the cursor it
+    has to handle)."""
     rows = await current_uow().connection.fetch(
         """
-        SELECT c.name, c.last_event_id, c.state, c.attempts, c.next_attempt_at, c.last_error, c.updated_at,
-               (SELECT count(*) FROM event_log e WHERE e.id > c.last_event_id
-                  AND (c.events = '{}' OR e.name = ANY(c.events))) AS lag,
-               COALESCE((SELECT last_id FROM event_seq WHERE id = 1), 0) AS log_end
+        SELECT c.name, c.last_tx::text || '.' || c.last_event_id AS cursor, c.state, c.attempts,
+               c.next_attempt_at, c.last_error, c.updated_at,
+               (SELECT count(*) FROM event_log e WHERE (e.tx, e.id) > (c.last_tx, c.last_event_id)
+                  AND (c.events = '{}' OR e.name = ANY(c.events))) AS lag
         FROM listener_cursor c ORDER BY c.name
         """)
     return [dict(r) | {"doc": (docs or {}).get(r["name"], "")} for r in rows]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 
@@ -27,7 +27,7 @@ class EventType(msgspec.Struct, frozen=True):
     """Default channel topics from the payload (the caller may give others for a case the default does not cover)."""
     ephemeral: bool = False
     """Only for live consoles (typing indicators): durable listeners may not subscribe to it and the pull API
-    leaves it out. It still takes an id in the log, because sockets detect gaps by gap-free ids."""
+    leaves it out. It still takes a row in the log: sockets replay their live events from there."""
 
 
 CATALOGUE: dict[str, EventType] = {}
@@ -76,17 +76,60 @@ class UnknownEvent(ValueError):
     """An event name nobody declared: declare it in its domain's events.py (realtime.events.declare)."""
 
 
+_MAX_XID8 = 2**63 - 1
+
+
+class BadPosition(ValueError):
+    """A cursor string that is not a position this server hands out (`<tx>.<id>`, both decimal)."""
+
+
+class Position(NamedTuple):
+    """Where an event sits in its tenant's log: (transaction id, event id), totally ordered as a tuple.
+
+    Ids come from a sequence, so they are unique but not in commit order; the writing transaction's id (`xid8`)
+    comes first, and readers only read below the safe horizon (realtime.log), so the order of what a reader has
+    seen never changes afterwards. On the wire it is `"<tx>.<id>"`; `"0.0"` is the start of the log."""
+
+    tx: int
+    id: int
+
+    def __str__(self) -> str:
+        return f"{self.tx}.{self.id}"
+
+    @classmethod
+    def parse(cls, raw: str) -> Position:
+        """The position of `"<tx>.<id>"`; anything else (an old integer cursor, garbage) raises BadPosition."""
+        tx, dot, seq = raw.partition(".")
+        if (not dot or not (tx.isascii() and tx.isdigit() and seq.isascii() and seq.isdigit())
+                or len(tx) > 19 or len(seq) > 19):
+            raise BadPosition(raw)
+        position = cls(int(tx), int(seq))
+        if position.tx > _MAX_XID8 or position.id > _MAX_XID8:
+            raise BadPosition(raw)
+        return position
+
+
+START = Position(0, 0)
+"""Before every event: replaying after it means the whole log (possible only while nothing was trimmed)."""
+
+
 class Event(msgspec.Struct, frozen=True, kw_only=True):
     """One committed change, as consoles and other listeners receive it."""
 
     id: int
-    """Per-tenant, gap-free, commit-ordered: the replay cursor."""
+    """Per-tenant and unique (a sequence: not in commit order, and rolled-back writes leave gaps)."""
+    tx: int = 0
+    """The writing transaction's id (`xid8`): (tx, id) is the event's position, the replay cursor."""
     name: str
     tenant: str
     at: dt.datetime
     data: dict[str, Any] = msgspec.field(default_factory=dict)
     channels: tuple[str, ...] = ()
     """Tenant-relative topics (`queue`, `user:7`, ...) the event was published on."""
+
+    @property
+    def position(self) -> Position:
+        return Position(self.tx, self.id)
 
 
 def check_name(name: str) -> str:

@@ -1,9 +1,11 @@
 """The websocket hub: one ordered feed per tenant per process, fanned out to the sockets its users may see.
 
-Ordering and completeness come from the event log (ids are gap-free and in commit order, see realtime.log);
-the backend only says "something happened". A feed that receives id wm+1 delivers it straight from the
-notification; any gap (an event on a channel nobody here listens to, a lost Redis message) is filled from the
-log in one query, so every socket sees its events once, in id order, whichever process committed them.
+Ordering and completeness come from the event log (positions (tx, id) read below the safe horizon, see
+realtime.log); the backend only says "something happened". On each batch of notifications the feed reads the log
+after its cursor `wm` up to the horizon, in one query for all its sockets, and dispatches what it got; a lost
+Redis message is recovered by the next batch or the periodic catch-up, and events held back by an open older
+transaction are re-read shortly after. Every socket sees its events once, in position order, whichever process
+committed them.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from realtime import log as event_log
 from realtime import presence as presence_mod
 from realtime.backends.base import BroadcastBackend, Subscription
 from realtime.channels import base_topics, channel_name
-from realtime.events import Event, decode
+from realtime.events import START, Event, Position, decode
 from realtime.presence import PresenceStore
 from realtime.render import frames, marker, render
 from realtime.viewer import Viewer
@@ -39,6 +41,10 @@ REPLAY_MAX = 500
 """A console that missed more of its events than this is told to refresh instead."""
 INBOX_MAX = 5000
 """A socket this far behind is closed with 1013; it reconnects and catches up from the log."""
+HELD_BACK_RETRY = (0.02, 1.0)
+"""Seconds before re-reading the log when notified events are still above the horizon (first, cap; doubling)."""
+UNREPLAYABLE = Position(-1, -1)
+"""What a socket's unreadable cursor becomes: below every floor, so the console is told to refresh."""
 
 CLOSE_SESSION_ENDED = 4401
 CLOSE_RESTART = 1012
@@ -64,19 +70,19 @@ class Connection:
         self.view = (user.user_id, user.role, getattr(user, "language", ""), getattr(user, "timezone", ""))
         """Sockets with the same view get the same message: the same user, role, language and zone (what a socket
         listens to decides only whether it hears an event; renderers look at the event's topics, not the socket's)."""
-        self.inbox: asyncio.Queue[tuple[int, str] | None] = asyncio.Queue()
-        self.last_sent = 0
+        self.inbox: asyncio.Queue[tuple[Position, str] | None] = asyncio.Queue()
+        self.last_sent: Position = START
         self.close_code: int | None = None
 
     def hears(self, event: Event) -> bool:
         return self.close_code is None and not self.topics.isdisjoint(event.channels)
 
-    def offer(self, event_id: int, frame: str) -> None:
+    def offer(self, position: Position, frame: str) -> None:
         if self.close_code is None:
             if self.inbox.qsize() >= INBOX_MAX:
                 self.kick(CLOSE_TOO_SLOW)
             else:
-                self.inbox.put_nowait((event_id, frame))
+                self.inbox.put_nowait((position, frame))
 
     def kick(self, code: int) -> None:
         """End the socket with `code` (the sender loop closes it)."""
@@ -84,33 +90,33 @@ class Connection:
             self.close_code = code
             self.inbox.put_nowait(None)
 
-    async def start_from(self, last_id: int | None) -> None:
-        """Replay what the browser missed after `last_id`, or order a refresh; then mark the socket ready."""
+    async def start_from(self, last: Position | None) -> None:
+        """Replay what the browser missed after position `last`, or order a refresh; then mark the socket ready."""
         async with tenant_context(self.tenant):
             bounds = await event_log.bounds()
             missed: list[Event] = []
             refresh = False
-            if last_id is None:
-                self.last_sent = bounds.last_id
-            elif not bounds.can_replay_after(last_id):
+            if last is None:
+                self.last_sent = bounds.last
+            elif not await event_log.replayable(last, bounds):
                 refresh = True
             else:
-                missed = await event_log.read(last_id, topics=self.topics, limit=REPLAY_MAX + 1)
+                missed = await event_log.read(last, upto=bounds.last, topics=self.topics, limit=REPLAY_MAX + 1)
                 refresh = len(missed) > REPLAY_MAX
-                self.last_sent = last_id
+                self.last_sent = last
         if refresh:
-            self.last_sent = bounds.last_id
-            await self.send(marker(bounds.last_id, refresh=True))
+            self.last_sent = bounds.last
+            await self.send(marker(bounds.last, refresh=True))
             missed = []
         for event in missed:
-            await self.deliver(event.id, await render(event, self.tenant, self.user))
+            await self.deliver(event.position, await render(event, self.tenant, self.user))
         await self.send(marker(self.last_sent, ready=True))
 
-    async def deliver(self, event_id: int, frame: str) -> None:
-        if event_id <= self.last_sent:
+    async def deliver(self, position: Position, frame: str) -> None:
+        if position <= self.last_sent:
             return  # already sent by the replay or by an earlier notification
         await self.send(frame)
-        self.last_sent = event_id
+        self.last_sent = position
 
     async def pump(self) -> int | None:
         """Send queued messages until the socket is kicked; returns the close code (None: the client left)."""
@@ -130,7 +136,9 @@ class TenantFeed:
         self.conns: set[Connection] = set()
         self._refs: collections.Counter[str] = collections.Counter()
         self._sub: Subscription | None = None
-        self.wm = 0
+        self.wm: Position = START
+        self._held_back: Position = START
+        """The newest position notified but not yet readable (above the horizon): re-read until wm reaches it."""
         self._tasks: list[asyncio.Task[None]] = []
         self._check_now = asyncio.Event()
         self._lock = asyncio.Lock()
@@ -141,6 +149,7 @@ class TenantFeed:
         self._sub = await self.hub.backend.subscribe()
         async with tenant_context(self.tenant):
             self.wm = await event_log.current_id()
+            self._held_back = await event_log.newest()  # above wm: committed, not final yet; read again shortly
         self._tasks = [asyncio.create_task(self._run(), name=f"realtime-feed-{self.tenant.slug}"),
                        asyncio.create_task(self._tick(), name=f"realtime-tick-{self.tenant.slug}")]
 
@@ -192,43 +201,48 @@ class TenantFeed:
 
     async def _run(self) -> None:
         assert self._sub is not None
+        retry = HELD_BACK_RETRY[0]
         while True:
-            batch = [await self._sub.get()]
+            batch: list[tuple[str, bytes]] = []
+            if self._held_back > self.wm:  # notified events wait above the horizon: look again soon
+                with contextlib.suppress(TimeoutError):
+                    batch.append(await asyncio.wait_for(self._sub.get(), retry))
+                retry = min(retry * 2, HELD_BACK_RETRY[1])
+            else:
+                batch.append(await self._sub.get())
+                retry = HELD_BACK_RETRY[0]
             with contextlib.suppress(asyncio.QueueEmpty):
                 while len(batch) < 1000:
                     batch.append(self._sub.get_nowait())
-            events: dict[int, Event] = {}
+            newest: Position | None = None
             for _channel, payload in batch:
                 try:
                     event = decode(payload)
                 except Exception:
                     logger.warning("realtime_bad_payload", tenant=self.tenant.slug)
                     continue
-                if event.tenant == self.tenant.slug and event.id > self.wm:
-                    events[event.id] = event
-            if not events:
+                if event.tenant == self.tenant.slug and event.position > self.wm:
+                    newest = event.position if newest is None else max(newest, event.position)
+            if newest is None and self._held_back <= self.wm:
                 continue
             try:
-                await self._advance(events)
+                await self._advance(newest)
             except Exception:
                 logger.exception("realtime_feed_failed", tenant=self.tenant.slug)
 
-    async def _advance(self, events: dict[int, Event]) -> None:
+    async def _advance(self, newest: Position | None) -> None:
+        """Read and dispatch what the log holds after `wm` up to the horizon (one query per batch, whatever the
+        number of sockets); remember `newest` if it is not readable yet."""
         async with self._lock:
-            ids = sorted(i for i in events if i > self.wm)
-            if not ids:
-                return
-            if ids == list(range(self.wm + 1, ids[-1] + 1)):
-                for i in ids:
-                    await self._dispatch(events[i])
-            else:
-                await self._catch_up(ids[-1])
+            if newest is not None:
+                self._held_back = max(self._held_back, newest)
+            await self._catch_up()
 
-    async def _catch_up(self, upto: int | None = None) -> None:
-        """Deliver everything after `wm` (up to `upto`) from the log; caller holds the lock."""
+    async def _catch_up(self) -> None:
+        """Deliver everything final after `wm` from the log, in position order; caller holds the lock."""
         while True:
             async with tenant_context(self.tenant):
-                rows = await event_log.read(self.wm, upto=upto, limit=1000)
+                rows = await event_log.read(self.wm, limit=1000)
             for event in rows:
                 await self._dispatch(event)
             if len(rows) < 1000:
@@ -236,7 +250,7 @@ class TenantFeed:
 
     async def _dispatch(self, event: Event) -> None:
         """Render `event` once per audience among the sockets that hear it and queue each socket its message."""
-        self.wm = max(self.wm, event.id)
+        self.wm = max(self.wm, event.position)
         viewers: dict[tuple[Any, ...], list[Connection]] = {}
         for conn in self.conns:
             if conn.hears(event):
@@ -247,10 +261,10 @@ class TenantFeed:
                 messages = await frames(event, self.tenant, [g[0].user for g in groups])
             except Exception:  # the database is away: the marker alone keeps cursors moving; a refresh heals
                 logger.exception("realtime_render_batch_failed", tenant=self.tenant.slug, event=event.name)
-                messages = [marker(event.id, event=event)] * len(groups)
+                messages = [marker(event.position, event=event)] * len(groups)
             for group, message in zip(groups, messages, strict=True):
                 for conn in group:
-                    conn.offer(event.id, message)
+                    conn.offer(event.position, message)
         if event.name in ("session.revoked", "user.updated"):
             self._check_now.set()
 

@@ -6,16 +6,22 @@ checked against the catalogue, the row written, the send scheduled) and is not c
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import functools
 from collections.abc import Iterable
 from typing import Any
 
 import msgspec
+import structlog
 
 from app.lib.db import TenantRef, current_tenant, current_uow, tenant_context
+from app.lib.engine import DB
 from realtime import log
 from realtime.channels import channel_name, check_topic
 from realtime.events import Event, EventType, check_data, check_name, encode
+
+logger = structlog.get_logger(__name__)
 
 
 async def emit(event_type: EventType, /, *, channels: Iterable[str] | None = None, **data: Any) -> Event:
@@ -48,7 +54,48 @@ async def publish(name: str, data: dict[str, Any] | None = None, *, channels: It
     tenant = current_tenant()
     event = await log.append(name, data, topics)
     uow.after_commit(functools.partial(_send, tenant, event))
+    uow.after_commit_once(Wake(tenant.schema))
     return event
+
+
+@dataclasses.dataclass(frozen=True)
+class Wake:
+    """`NOTIFY sb_events, '<schema>'` after the commit of a unit of work that published (equal instances: registered
+    once per unit of work): the durable listeners' runner (realtime.durable) visits the tenant. Sent after the
+    commit, not in it (see realtime.log), and off the request path: the schemas of all commits meanwhile go in one
+    statement. One lost with a crashed process is made up by the runner's periodic sweep."""
+
+    schema: str
+
+    async def __call__(self) -> None:
+        _waker.add(self.schema)
+
+
+class _Waker:
+    """Coalesces wake-ups: one task per event loop sends every schema collected while it ran."""
+
+    def __init__(self) -> None:
+        self.pending: set[str] = set()
+        self.task: asyncio.Task[None] | None = None
+
+    def add(self, schema: str) -> None:
+        self.pending.add(schema)
+        loop = asyncio.get_running_loop()
+        if self.task is None or self.task.done() or self.task.get_loop() is not loop:
+            self.task = loop.create_task(self._flush(), name="realtime-wake")
+
+    async def _flush(self) -> None:
+        while self.pending:
+            schemas, self.pending = sorted(self.pending), set()
+            try:
+                async with DB.pool.acquire() as conn:
+                    await conn.execute("SELECT pg_notify($1, s) FROM unnest($2::text[]) AS s", log.WAKE_CHANNEL,
+                                       schemas)
+            except Exception:  # the runner's sweep catches up; a wake-up must never fail a request
+                logger.warning("realtime_wake_failed", schemas=len(schemas), exc_info=True)
+
+
+_waker = _Waker()
 
 
 async def _send(tenant: TenantRef, event: Event) -> None:

@@ -32,7 +32,7 @@ import structlog
 from app.lib import i18n
 from app.lib.db import TenantRef, tenant_context
 from app.lib.roles import RANK
-from realtime.events import Event, check_name
+from realtime.events import Event, Position, check_name
 from realtime.viewer import Viewer
 
 log = structlog.get_logger(__name__)
@@ -126,9 +126,10 @@ def unregister_renderer(name: str, fn: Renderer) -> None:
         _RENDERERS[name].remove(fn)
 
 
-def marker(event_id: Any, *, event: Event | None = None, refresh: bool = False, ready: bool = False) -> str:
-    """The `#sb-last-event` element: the browser's cursor, plus a refresh order when it missed too much."""
-    attrs = [f'data-event-id="{html.escape(str(event_id))}"']
+def marker(position: Position, *, event: Event | None = None, refresh: bool = False, ready: bool = False) -> str:
+    """The `#sb-last-event` element: the browser's cursor (a position, `"<tx>.<id>"`, which it echoes back
+    as `last_id`), plus a refresh order when it missed too much."""
+    attrs = [f'data-event-id="{position}"']
     if event is not None:
         attrs.append(f'data-event="{html.escape(event.name)}"')
         attrs.append(f'data-payload="{html.escape(msgspec.json.encode(event.data).decode())}"')
@@ -163,7 +164,7 @@ async def frames(event: Event, tenant: TenantRef, viewers: Sequence[Viewer]) -> 
         async with tenant_context(tenant):
             for fn in renderers:
                 await _render_one(fn, event, tenant, viewers, parts, memo)
-    tail = marker(event.id, event=event)
+    tail = marker(event.position, event=event)
     shared: dict[tuple[int, ...], str] = {}
     out = []
     for chosen in parts:

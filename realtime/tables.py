@@ -1,4 +1,9 @@
-"""Tenant-schema tables of the realtime layer: the event log, its id counter and the durable listeners' cursors."""
+"""Tenant-schema tables of the realtime layer: the event log and the durable listeners' cursors.
+
+Columns Piccolo has no type for are created in SQL by the migrations (realtime_2026_11_30t21_00_00): the log's
+`tx xid8` (the writing transaction; positions are (tx, id), see realtime.log), its id sequence, the one-row
+`event_log_floor` (the newest position trimmed away) and the cursors' `last_tx`.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ from piccolo.table import Table
 
 
 class EventLog(Table, tablename="event_log"):
-    """Recent events of this tenant, oldest trimmed; `id` is the replay cursor a console sends back."""
+    """Recent events of this tenant, oldest trimmed; (tx, id) is the replay cursor a console sends back."""
 
     id = BigInt(primary_key=True)
     name = Varchar(length=64)
@@ -17,19 +22,13 @@ class EventLog(Table, tablename="event_log"):
     at = Timestamptz(default=TimestamptzNow(), index=True)
 
 
-class EventSeq(Table, tablename="event_seq"):
-    """One row: the last event id handed out. Its row lock orders ids by commit (see realtime.log)."""
-
-    id = Integer(primary_key=True)
-    last_id = BigInt(default=0)
-
-
 class ListenerCursor(Table, tablename="listener_cursor"):
     """Where one durable listener stands in this tenant's event log, and whether it is running or parked."""
 
     name = Varchar(length=64, primary_key=True)
     last_event_id = BigInt(default=0)
-    """Every event up to this id has been handled (its effects committed with this row)."""
+    """With `last_tx` (xid8, SQL only): every event up to the position (last_tx, last_event_id) has been handled
+    (its effects committed with this row)."""
     events = Array(base_column=Varchar(length=64))
     """The event names the listener reacts to (empty: all); trimming keeps only those it has not handled yet."""
     state = Varchar(length=16, default="active")

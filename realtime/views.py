@@ -1,7 +1,8 @@
 """The console websocket `/t/{slug}/ws`: handshake checks, then the hub serves the socket until it ends.
 
 Client messages are JSON objects (the htmx ws extension sends form fields this way):
-`{"last_id": N}` as the first message when the URL carried none, `{"presence": "busy"}`,
+`{"last_id": "<tx>.<id>"}` (the last position the page received) as the first message when the URL carried
+none, `{"presence": "busy"}`,
 `{"watch": "contact:12"}` / `{"unwatch": "contact:12"}` for an open card, and the keys domains declare in their
 manifest's `socket_messages` (`{"typing": 42}` from the workspace's reply box).
 """
@@ -22,7 +23,9 @@ from app.lib.db import TenantRef
 from app.settings import get_settings
 from realtime import presence
 from realtime.channels import may_watch
-from realtime.hub import Connection
+from realtime.events import Position
+from realtime.hub import UNREPLAYABLE, Connection
+from realtime.log import position_of
 from realtime.runtime import runtime
 from realtime.sockets import json_frames, stop_reader
 from realtime.viewer import Viewer
@@ -42,18 +45,16 @@ def register_message(key: str, fn: MessageHandler) -> None:
 
 
 HELLO_WAIT = 1.0
-"""Seconds to wait for a first `{"last_id": N}` message when the URL did not carry `last_id`."""
+"""Seconds to wait for a first `{"last_id": "<tx>.<id>"}` message when the URL did not carry `last_id`."""
 CLOSE_REFUSED = 4403
 
 
-def _last_id(raw: str | None) -> int | None:
+def _last_id(raw: str | None) -> Position | None:
+    """The socket's cursor: None (no cursor, start now) for an empty one; a string that is not a position (an old
+    page's integer id, garbage) cannot be replayed after, so the console is told to refresh."""
     if raw is None or raw == "":
         return None
-    try:
-        value = int(raw)
-    except ValueError:
-        return None
-    return value if value >= 0 else None
+    return position_of(raw) or UNREPLAYABLE
 
 
 @websocket("/ws", opt={"csrf_exempt": True}, include_in_schema=False)
@@ -69,18 +70,18 @@ async def console_socket(socket: WebSocket[Any, Any, Any], slug: FromPath[str]) 
         await socket.close(code=CLOSE_REFUSED)
         return
     await socket.accept()
-    # `?last_id=N` replays after N; `?last_id=` (empty) means "no cursor, start now"; no parameter at all waits
-    # briefly for a first message carrying it.
+    # `?last_id=<tx>.<id>` replays after that position; `?last_id=` (empty) means "no cursor, start now"; no
+    # parameter at all waits briefly for a first message carrying it.
     raw = socket.query_params.get("last_id")
     await _serve(socket, tenant, user, _last_id(raw), wait_hello=raw is None)
 
 
-async def _serve(socket: WebSocket[Any, Any, Any], tenant: TenantRef, user: Viewer, last_id: int | None,
+async def _serve(socket: WebSocket[Any, Any, Any], tenant: TenantRef, user: Viewer, last_id: Position | None,
                  *, wait_hello: bool) -> None:
     hub = runtime().hub
     conn = Connection(tenant, user, socket.send_text)
     feed = await hub.attach(conn)
-    hello: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
+    hello: asyncio.Future[Position | None] = asyncio.get_running_loop().create_future()
     if not wait_hello:
         hello.set_result(last_id)
 
@@ -88,7 +89,8 @@ async def _serve(socket: WebSocket[Any, Any, Any], tenant: TenantRef, user: View
         try:
             async for msg in json_frames(socket):
                 if not hello.done():
-                    hello.set_result(_last_id(str(msg["last_id"])) if "last_id" in msg else None)
+                    raw = msg.get("last_id")
+                    hello.set_result(None if raw is None else _last_id(str(raw)))
                 await _handle(msg)
         except WebSocketDisconnect:
             pass

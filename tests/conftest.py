@@ -241,3 +241,23 @@ async def fx_live(fx_db: str) -> Any:
             yield server
         finally:
             await server.stop()
+
+
+async def until_final(tenant: Any, position: Any, *, timeout: float = 60.0) -> None:
+    """Wait until the event at `position` is below the safe horizon (realtime.log), so readers of the log see it.
+    Any open transaction in the cluster (another test worker migrating a schema) holds the horizon back; the
+    timeout only guards against a deadlock."""
+    import asyncio
+    import time
+
+    from app.lib.db import tenant_context
+    from realtime.log import HORIZON
+
+    deadline = time.monotonic() + timeout
+    while True:
+        async with tenant_context(tenant) as uow:
+            if await uow.connection.fetchval("SELECT HORIZON_ > $1::xid8".replace("HORIZON_", HORIZON), position.tx):
+                return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the horizon did not pass {position} in {timeout} s: a transaction left open?")
+        await asyncio.sleep(0.02)

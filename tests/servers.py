@@ -22,6 +22,8 @@ from typing import Any
 import httpx
 import uvicorn
 
+from realtime.events import Position
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -151,7 +153,8 @@ class Frame:
     """One message from the hub: its fragments and the `#sb-last-event` marker that ends it."""
 
     text: str
-    event_id: int
+    event_id: Position
+    """The log position the marker carries (the socket's cursor)."""
     event: str | None = None
     payload: dict[str, Any] = field(default_factory=dict)
     refresh: bool = False
@@ -162,7 +165,7 @@ def parse_frame(text: str) -> Frame:
     match = _MARKER_RE.search(text)
     assert match, f"no #sb-last-event marker in {text!r}"
     attrs = {k: html.unescape(v) for k, v in _ATTR_RE.findall(match.group(1))}
-    return Frame(text=text, event_id=int(attrs["event-id"]), event=attrs.get("event"),
+    return Frame(text=text, event_id=Position.parse(attrs["event-id"]), event=attrs.get("event"),
                  payload=json.loads(attrs["payload"]) if "payload" in attrs else {},
                  refresh=attrs.get("refresh") == "true", ready=attrs.get("ready") == "true")
 
@@ -175,7 +178,7 @@ class ConsoleSocket:
 
     @classmethod
     async def open(cls, base_ws_url: str, slug: str, token: str | None, origin: str | None,
-                   last_id: int | None = None, query: str = "", hello: bool = False) -> ConsoleSocket:
+                   last_id: Position | None = None, query: str = "", hello: bool = False) -> ConsoleSocket:
         """`last_id=None` connects with no cursor (`?last_id=`); `hello=True` leaves it out of the URL, for a
         first message to carry it."""
         from websockets.asyncio.client import connect

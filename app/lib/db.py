@@ -61,6 +61,11 @@ class UnitOfWork:
         """Run `fn` only if and after this transaction commits (events, notifications)."""
         self._after_commit.append(fn)
 
+    def after_commit_once(self, fn: Callable[[], Awaitable[None]]) -> None:
+        """`after_commit(fn)` unless an equal `fn` is registered already (one wake-up per unit of work)."""
+        if fn not in self._after_commit:
+            self._after_commit.append(fn)
+
     def keep_on_error(self) -> None:
         """Commit what was written even though the request ends in an error (audit of failed logins)."""
         self.commit_on_error = True
@@ -198,6 +203,10 @@ def database_url() -> str:
     return url
 
 
+IDLE_IN_TRANSACTION_TIMEOUT = "60s"
+"""The server ends a transaction of the app left idle this long (see realtime.log: open ones delay events)."""
+
+
 async def start_database(dsn: str, min_size: int = 2, max_size: int = 20) -> bool:
     """Point Piccolo's engine at `dsn` and open the pool; connections start with no tenant schema selected.
     Returns False when a pool was already open (its owner closes it)."""
@@ -205,7 +214,10 @@ async def start_database(dsn: str, min_size: int = 2, max_size: int = 20) -> boo
         return False
     DB.config = {
         "dsn": dsn,
-        "server_settings": {"search_path": NO_TENANT_SEARCH_PATH, "application_name": "switchboard"},
+        # An open transaction holds back every tenant's event delivery (realtime.log, the safe horizon): one the
+        # app leaves idle is ended by the server after a minute.
+        "server_settings": {"search_path": NO_TENANT_SEARCH_PATH, "application_name": "switchboard",
+                            "idle_in_transaction_session_timeout": IDLE_IN_TRANSACTION_TIMEOUT},
     }
     await DB.start_connection_pool(min_size=min_size, max_size=max_size)
     return True

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import os
 from typing import Any
 
@@ -56,13 +57,16 @@ async def render(tenant: TenantRef, token: str) -> str | None:
 SHARED_RENDER = os.environ.get("SB_PORTAL_SHARED_RENDER", "1") != "0"
 """Off (`SB_PORTAL_SHARED_RENDER=0`) only to measure the per-socket rendering it replaced (tests/bench/bench_portal)."""
 _renders: dict[tuple[str, str], tuple[int, asyncio.Future[str | None]]] = {}
+ARRIVALS = itertools.count()
+"""Bursts received by portal sockets of this process, numbered in arrival order (see shared_render)."""
 
 
 async def shared_render(tenant: TenantRef, token: str, event_id: int) -> str | None:
-    """`render(tenant, token)`, shared by the sockets of one link: a render started by a socket that had received
-    event M is fresh for every socket whose newest event is N <= M (event ids follow commit order: M was published
-    after its commit, so everything up to M had committed before that render began). `event_id` -1: no event, a
-    periodic token re-check, which may reuse any render of the last second."""
+    """`render(tenant, token)`, shared by the sockets of one link: a render started by a socket for a burst it
+    received as arrival number M (`next(ARRIVALS)`, counted in this process) is fresh for every socket whose newest
+    burst arrived as N <= M (that burst's events had committed before they were published, so before M arrived
+    and before that render began). Event ids cannot serve here: they do not follow commit order. `event_id` -1:
+    no event, a periodic token re-check, which may reuse any render of the last second."""
     if not SHARED_RENDER:
         return await render(tenant, token)
     key = (tenant.slug, token)
@@ -121,7 +125,7 @@ async def portal_socket(socket: WebSocket[Any, Any, Any], slug: FromPath[str], t
         await socket.send_text(html)
         while (burst := await next_burst(sub, receiver, tenant=tenant.slug, channel=name, topic=topic,
                                          idle=RECHECK_EVERY)) is not None:
-            newest = max((event.id for event in burst), default=-1)
+            newest = next(ARRIVALS) if burst else -1
             html = await shared_render(tenant, token, newest)  # also re-checks the token: a revoked link goes dark
             if html is None:
                 await socket.close(code=CLOSE_GONE)

@@ -13,7 +13,7 @@ from app.lib.db import tenant_context
 from realtime import channels, log
 from realtime.events import UnknownEvent, decode
 from realtime.publish import publish
-from tests.conftest import ShopFixture
+from tests.conftest import ShopFixture, until_final
 from tests.servers import realtime_runtime, unique_redis_prefix
 
 pytestmark = pytest.mark.xdist_group("realtime")
@@ -90,8 +90,8 @@ async def test_rolled_back_unit_of_work_publishes_nothing(fx_rt: Any, fx_shop: S
             raise RuntimeError("boom")
     await _nothing(sub, 0.3)
     async with tenant_context(fx_shop.tenant):
-        assert await log.read(0, topics=["queue"]) == []
-        assert (await log.bounds()).last_id == 0  # the counter rolled back too: ids stay gap-free
+        assert await log.read(log.START, topics=["queue"]) == []
+        assert (await log.bounds()).last == log.START  # no row: the log's end did not move
     await sub.close()
 
 
@@ -102,12 +102,13 @@ async def test_committed_events_arrive_after_commit_with_increasing_ids(fx_rt: A
         second = await publish("note.added", {"contact_id": 7, "note_id": 3}, channels=[channels.queue()])
         await _nothing(sub, 0.1)  # not before the commit
     got = [decode((await _next(sub))[1]) for _ in range(2)]
-    assert [e.id for e in got] == [first.id, second.id] == [first.id, first.id + 1]
+    assert [e.position for e in got] == [first.position, second.position]
+    assert first.tx == second.tx and first.position < second.position  # one transaction, in publishing order
     assert [e.name for e in got] == ["contact.created", "note.added"]
     assert got[1].data == {"contact_id": 7, "note_id": 3} and got[1].tenant == fx_shop.slug
     async with tenant_context(fx_shop.tenant):
         third = await publish("contact.updated", {"contact_id": 7}, channels=[channels.queue()])
-    assert decode((await _next(sub))[1]).id == third.id == second.id + 1
+    assert decode((await _next(sub))[1]).position == third.position > second.position
     await sub.close()
 
 
@@ -139,15 +140,21 @@ async def test_unknown_names_and_fat_payloads_are_refused(fx_rt: Any, fx_shop: S
 async def test_log_is_bounded_and_knows_what_it_can_replay(fx_rt: Any, fx_shop: ShopFixture) -> None:
     async with tenant_context(fx_shop.tenant):
         for i in range(5):
-            await publish("contact.updated", {"contact_id": i + 1}, channels=[channels.contact(i + 1)])
+            newest = await publish("contact.updated", {"contact_id": i + 1}, channels=[channels.contact(i + 1)])
+    await until_final(fx_shop.tenant, newest.position)
     async with tenant_context(fx_shop.tenant):
-        assert [e.data["contact_id"] for e in await log.read(2, topics=["contact:4", "contact:5"])] == [4, 5]
+        every = await log.read(log.START)
+        assert [e.data["contact_id"] for e in await log.read(every[1].position, topics=["contact:4", "contact:5"])] \
+            == [4, 5]
         assert await log.trim(keep=2) == 3
         bounds = await log.bounds()
-    assert (bounds.last_id, bounds.oldest_id) == (5, 4)
-    assert bounds.can_replay_after(3) and bounds.can_replay_after(5)
-    assert not bounds.can_replay_after(2)  # event 3 is gone
-    assert not bounds.can_replay_after(6)  # a cursor from the future: another database
+    p = [e.position for e in every]
+    assert (bounds.last, bounds.oldest, bounds.floor) == (p[4], p[3], p[2])
+    assert bounds.can_replay_after(p[2]) and bounds.can_replay_after(p[4])
+    assert not bounds.can_replay_after(p[1])  # event 3 is gone
+    assert not bounds.can_replay_after(log.START)
+    assert not bounds.can_replay_after(log.Position(p[4].tx, p[4].id + 1))  # from the future: another database
+    assert not bounds.can_replay_after(log.Position(p[4].tx + 1, 0))
 
 
 # -- presence ------------------------------------------------------------------------------------------------

@@ -76,14 +76,14 @@ async def test_event_committed_in_one_process_reaches_a_socket_on_another(
             event = await publish("contact.updated", {"contact_id": 5}, channels=[channels.queue()])
     for sock in (owner, operator):
         frames = await sock.until(lambda f: f.event == "contact.updated")
-        assert frames[-1].event_id == event.id and frames[-1].payload == {"contact_id": 5}
-    assert event.id > busy.event_id
+        assert frames[-1].event_id == event.position and frames[-1].payload == {"contact_id": 5}
+    assert event.position > busy.event_id
 
     # The cursor is the tenant's, not the process's: reconnect to the other process and catch up there.
     await owner.close()
     await operator.send({"presence": "away"})
     await operator.until(_presence(operator_id, "away"))
-    owner = await ConsoleSocket.open(one.ws_url, fx_shop.slug, owner_token, ORIGIN, last_id=event.id)
+    owner = await ConsoleSocket.open(one.ws_url, fx_shop.slug, owner_token, ORIGIN, last_id=event.position)
     replayed, _ = await owner.ready()
     assert [f.event_id for f in replayed] == sorted({f.event_id for f in replayed})  # in order, once each
     assert [f.payload for f in replayed if f.payload.get("user_id") == operator_id] == [

@@ -15,8 +15,9 @@ from app.accounts.services import create_session, now
 from app.accounts.tables import Session, User
 from app.lib.db import tenant_context
 from realtime import channels, log
+from realtime.events import Position
 from realtime.publish import publish
-from tests.conftest import ShopFixture, make_shop
+from tests.conftest import ShopFixture, make_shop, until_final
 from tests.servers import ConsoleSocket, Frame, InProcessServer, realtime_runtime
 
 pytestmark = pytest.mark.xdist_group("realtime")
@@ -48,10 +49,10 @@ async def login(shop: ShopFixture, user_id: int | None = None) -> tuple[str, int
         return await create_session(user_id or shop.user_id)
 
 
-async def emit(shop: ShopFixture, name: str, data: dict[str, Any], *topics: str) -> int:
+async def emit(shop: ShopFixture, name: str, data: dict[str, Any], *topics: str) -> Position:
     async with tenant_context(shop.tenant):
         event = await publish(name, data, channels=topics or [channels.queue()])
-    return event.id
+    return event.position
 
 
 async def connect(server: InProcessServer, shop: ShopFixture, token: str, **kw: Any) -> tuple[ConsoleSocket, Frame]:
@@ -117,6 +118,7 @@ async def test_reconnect_replays_missed_events_once_in_order(fx_server: InProces
     await sock.close()
     missed = [await emit(fx_shop, "contact.updated", {"contact_id": i}) for i in (1, 2, 3)]
     await emit(fx_shop, "contact.updated", {"contact_id": 4}, channels.contact(4))  # not this socket's channel
+    await until_final(fx_shop.tenant, missed[-1])  # replay serves final events (a later one comes live)
 
     sock = await ConsoleSocket.open(fx_server.ws_url, fx_shop.slug, token, ORIGIN, last_id=ready.event_id)
     replayed, ready2 = await sock.ready()
@@ -130,9 +132,37 @@ async def test_reconnect_replays_missed_events_once_in_order(fx_server: InProces
 
     # The first message can carry the cursor too (what realtime.js sends on htmx:wsOpen).
     sock = await ConsoleSocket.open(fx_server.ws_url, fx_shop.slug, token, ORIGIN, hello=True)
-    await sock.send({"last_id": missed[1]})
+    await sock.send({"last_id": str(missed[1])})
     replayed, _ = await sock.ready()
     assert [f.event_id for f in named(replayed)] == [missed[2], live]
+    await sock.close()
+
+
+async def test_an_event_committed_behind_an_open_older_transaction_reaches_consoles_after_it(
+        fx_server: InProcessServer, fx_shop: ShopFixture) -> None:
+    """Positions are (tx, id): B commits while older A is still open, so A's event sorts first. The socket gets
+    both, A then B, once A commits; B alone first would have made A unreachable (behind the socket's cursor)."""
+    token, _ = await login(fx_shop)
+    sock, _ = await connect(fx_server, fx_shop, token)
+    a_written, a_release = asyncio.Event(), asyncio.Event()
+
+    async def writer_a() -> Position:
+        async with tenant_context(fx_shop.tenant):
+            event = await publish("contact.updated", {"contact_id": 1}, channels=[channels.queue()])
+            a_written.set()
+            await a_release.wait()
+        return event.position
+
+    task = asyncio.create_task(writer_a())
+    try:
+        await asyncio.wait_for(a_written.wait(), 30)
+        b = await asyncio.wait_for(emit(fx_shop, "contact.updated", {"contact_id": 2}), 30)  # does not wait for A
+    finally:
+        a_release.set()
+        a = await asyncio.wait_for(task, 30)
+    assert a < b
+    frames = await sock.until(lambda f: f.event_id == b, wait=30)
+    assert [(f.event_id, f.payload) for f in named(frames)] == [(a, {"contact_id": 1}), (b, {"contact_id": 2})]
     await sock.close()
 
 
@@ -144,10 +174,14 @@ async def test_stale_or_foreign_cursor_gets_a_refresh(fx_server: InProcessServer
     async with tenant_context(fx_shop.tenant):
         await log.trim(keep=2)
         current = await log.current_id()
-    for cursor in (first, current + 100):
-        sock = await ConsoleSocket.open(fx_server.ws_url, fx_shop.slug, token, ORIGIN, last_id=cursor)
+    # Trimmed past, from the future (another database), and not a position at all (an old page's integer id).
+    cursors: list[dict[str, Any]] = [{"last_id": first}, {"last_id": Position(current.tx, current.id + 100)},
+                                     {"last_id": Position(current.tx + 100, 0)}, {"hello": True, "query": "last_id=17"},
+                                     {"hello": True, "query": "last_id=1.2.3"}]
+    for cursor in cursors:
+        sock = await ConsoleSocket.open(fx_server.ws_url, fx_shop.slug, token, ORIGIN, **cursor)
         frame = await sock.frame()
-        assert frame.refresh and frame.event_id >= current
+        assert frame.refresh and frame.event_id >= current, cursor
         replayed, ready = await sock.ready()
         assert named(replayed) == [] and ready.event_id == frame.event_id
         await sock.close()

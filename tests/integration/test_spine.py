@@ -21,7 +21,7 @@ from realtime import log as event_log
 from realtime.durable import Backoff, DurableListener, Spine
 from realtime.events import Event
 from realtime.publish import publish
-from tests.conftest import TEST_DSN, ShopFixture, browser_login
+from tests.conftest import TEST_DSN, ShopFixture, browser_login, until_final
 from tests.servers import REPO
 
 
@@ -50,11 +50,17 @@ async def effects(shop: ShopFixture, listener: str | None = None) -> list[int]:
 
 
 async def emit_many(shop: ShopFixture, name: str, count: int) -> list[int]:
-    ids = []
+    return [e.id for e in await publish_many(shop, name, count)]
+
+
+async def publish_many(shop: ShopFixture, name: str, count: int) -> list[Event]:
+    """`count` events in one transaction (one `tx`: their ids follow each other), final when this returns."""
+    events = []
     async with tenant_context(shop.tenant):
         for i in range(count):
-            ids.append((await publish(name, {"contact_id": i + 1}, channels=[channels.contact(i + 1)])).id)
-    return ids
+            events.append(await publish(name, {"contact_id": i + 1}, channels=[channels.contact(i + 1)]))
+    await until_final(shop.tenant, events[-1].position)
+    return events
 
 
 async def cursor(shop: ShopFixture, name: str) -> dict[str, Any]:
@@ -225,12 +231,13 @@ async def test_trimming_waits_for_the_slowest_cursor_and_the_cap_parks_it(fx_sho
     assert await effects(fx_shop, "test.slow") == ids[:4]
     async with tenant_context(fx_shop.tenant):
         assert await event_log.trim(keep=2) == 4  # up to the slow cursor, not to the newest 2
-        assert (await event_log.bounds()).oldest_id == ids[4]
+        oldest = (await event_log.bounds()).oldest
+        assert oldest is not None and oldest.id == ids[4]
     async with tenant_context(fx_shop.tenant):
         # The cap: a listener may hold back the newest 3 at most; it is parked past the 3 it had not handled.
         assert await event_log.trim(keep=2, cap_events=3) == 3
         bounds = await event_log.bounds()
-    assert bounds.oldest_id == ids[-3]
+    assert bounds.oldest is not None and bounds.oldest.id == ids[-3]
     parked = await cursor(fx_shop, "test.slow")
     assert parked["state"] == "parked" and parked["last_event_id"] == ids[-4]
     assert "3 events up to" in parked["last_error"]
@@ -242,31 +249,40 @@ async def test_trimming_waits_for_the_slowest_cursor_and_the_cap_parks_it(fx_sho
 async def test_pull_api_pages_the_log_and_refuses_another_tenants_key(
         fx_client: Any, fx_shop: ShopFixture, fx_other_shop: ShopFixture) -> None:
     url = f"/t/{fx_shop.slug}/api/v1/events"
-    start = (await fx_client.get(url, params={"after": 0, "limit": 500}, headers=fx_shop.auth)).json()["next"]
-    ids = await emit_many(fx_shop, "contact.updated", 5)
+    start = (await fx_client.get(url, params={"after": "0.0", "limit": 500}, headers=fx_shop.auth)).json()["next"]
+    events = await publish_many(fx_shop, "contact.updated", 5)
+    ids, at = [e.id for e in events], [str(e.position) for e in events]
     await emit_many(fx_other_shop, "contact.created", 2)
     page1 = (await fx_client.get(url, params={"after": start, "limit": 3}, headers=fx_shop.auth)).json()
-    assert [e["id"] for e in page1["items"]] == ids[:3] and page1["next"] == ids[2]
+    assert [e["id"] for e in page1["items"]] == ids[:3] and page1["next"] == at[2]
+    assert [e["position"] for e in page1["items"]] == at[:3]
     assert page1["items"][0]["name"] == "contact.updated" and page1["items"][0]["data"] == {"contact_id": 1}
     page2 = (await fx_client.get(url, params={"after": page1["next"], "limit": 3}, headers=fx_shop.auth)).json()
-    assert [e["id"] for e in page2["items"]] == ids[3:] and page2["next"] == ids[-1]
+    assert [e["id"] for e in page2["items"]] == ids[3:] and page2["next"] == at[-1]
     empty = (await fx_client.get(url, params={"after": page2["next"]}, headers=fx_shop.auth)).json()
-    assert empty["items"] == [] and empty["next"] == ids[-1]
+    assert empty["items"] == [] and empty["next"] == at[-1]
 
     foreign = await fx_client.get(url, headers=fx_other_shop.auth)
     unknown = await fx_client.get("/t/no_such_shop/api/v1/events", headers=fx_other_shop.auth)
     assert foreign.status_code == unknown.status_code == 404 and foreign.json() == unknown.json()
-    for params in ({"limit": 0}, {"limit": 501}, {"after": -1}, {"after": "x"}, {"after": 10**30}):
+    # Not a position (an old integer cursor among them), out of range, or a position this log never handed out.
+    for params in ({"limit": 0}, {"limit": 501}, {"after": -1}, {"after": "x"}, {"after": 10**30}, {"after": 3},
+                   {"after": "1.2.3"}, {"after": f"{10**30}.1"}, {"after": "-1.5"}, {"after": f"{events[-1].tx}.0"},
+                   {"after": f"{events[-1].tx + 10**6}.1"}):
         bad = await fx_client.get(url, params=params, headers=fx_shop.auth)
         assert bad.status_code == 400 and bad.json()["detail"], (params, bad.text)
+        assert "500" in bad.json()["detail"] or "0.0" in bad.json()["detail"], bad.text  # says what to send
 
     async with tenant_context(fx_shop.tenant):  # live-only (a presence change) is skipped, the cursor moves past it
-        await publish("presence.changed", {"user_id": 1, "status": "away"}, channels=[channels.queue()])
-        after_live = (await publish("contact.deleted", {"contact_id": 9}, channels=[channels.queue()])).id
+        live = await publish("presence.changed", {"user_id": 1, "status": "away"}, channels=[channels.queue()])
+        after_live = await publish("contact.deleted", {"contact_id": 9}, channels=[channels.queue()])
+    await until_final(fx_shop.tenant, after_live.position)
     page3 = (await fx_client.get(url, params={"after": page2["next"], "limit": 1}, headers=fx_shop.auth)).json()
-    assert page3["items"] == [] and page3["next"] == after_live - 1
-    page4 = (await fx_client.get(url, params={"after": page3["next"]}, headers=fx_shop.auth)).json()
-    assert [e["id"] for e in page4["items"]] == [after_live]
+    assert [e["id"] for e in page3["items"]] == [after_live.id] and page3["next"] == str(after_live.position)
+    page4 = (await fx_client.get(url, params={"after": str(live.position)}, headers=fx_shop.auth)).json()
+    assert [e["id"] for e in page4["items"]] == [after_live.id]
+    page5 = (await fx_client.get(url, params={"after": page3["next"]}, headers=fx_shop.auth)).json()
+    assert page5["items"] == [] and page5["next"] == page3["next"]
 
     catalogue = (await fx_client.get(url + "/catalogue", headers=fx_shop.auth)).json()
     assert {"name": "order.status_changed", "doc": "An order moved to another status (order_id, contact_id, status).",

@@ -1,9 +1,10 @@
-/* Switchboard realtime helper for the htmx ws extension: reconnect with the last event id, refresh on order.
+/* Switchboard realtime helper for the htmx ws extension: reconnect with the last position, refresh on order.
  *
- * The page renders <div id="sb-last-event" data-event-id="{{ realtime_last_id }}" hidden></div> and a socket
+ * The page renders <div id="sb-last-event" data-event-id="{{ last_event_id }}" hidden></div> and a socket
  * element <div hx-ext="ws" ws-connect="/t/{slug}/ws">. Every message from the hub ends with a new
- * #sb-last-event (out-of-band swap); this script keeps the highest id seen and puts it in the URL of every
- * (re)connection as ?last_id=N, so the hub replays exactly what was missed. When the hub answers with
+ * #sb-last-event (out-of-band swap) carrying a log position ("<tx>.<id>", an opaque string: the hub sends them
+ * in order, only the server compares them); this script keeps the latest one and puts it in the URL of every
+ * (re)connection as ?last_id=<position>, so the hub replays exactly what was missed. When the hub answers with
  * data-refresh="true" (too much missed), `sb:refresh` is dispatched on <body>: panels listen with
  * hx-trigger="sb:refresh from:body" and reload themselves. While disconnected, <body> carries the class
  * `sb-reconnecting` (style a small indicator with it). A socket closed because the session ended (4401)
@@ -16,15 +17,15 @@
   function markerId() {
     var el = document.getElementById("sb-last-event");
     if (!el) return null;
-    var n = parseInt(el.getAttribute("data-event-id"), 10);
-    return isNaN(n) ? null : n;
+    var position = el.getAttribute("data-event-id");
+    return position ? position : null;
   }
 
   function withCursor(url) {
     if (lastId === null) lastId = markerId();
     var base = url.replace(/([?&])last_id=[^&]*(&|$)/, "$1").replace(/[?&]$/, "");
     var sep = base.indexOf("?") >= 0 ? "&" : "?";
-    return base + sep + "last_id=" + (lastId === null ? "" : lastId);
+    return base + sep + "last_id=" + (lastId === null ? "" : encodeURIComponent(lastId));
   }
 
   function install() {
@@ -38,10 +39,8 @@
 
   document.addEventListener("htmx:wsAfterMessage", function () {
     var el = document.getElementById("sb-last-event");
-    var n = markerId();
-    if (n !== null && (lastId === null || n > lastId || (el && el.getAttribute("data-refresh") === "true"))) {
-      lastId = n;
-    }
+    var position = markerId();
+    if (position !== null) lastId = position;  // messages arrive in log order: the newest marker is the cursor
     if (el && el.getAttribute("data-refresh") === "true") {
       el.removeAttribute("data-refresh");
       document.body.dispatchEvent(new CustomEvent("sb:refresh", { bubbles: true }));
