@@ -146,11 +146,12 @@ def _raise_stopped(signum: int, frame: Any) -> None:
     raise _Stopped(signum)
 
 
-def _listeners(settings: Any, demo: bool) -> list[tuple[str, str, int]]:
+def _listeners(settings: Any, demo: bool, mail_in: bool = True) -> list[tuple[str, str, int]]:
     """Every (setting, host, port) `run` listens on."""
-    ports = [("PORT", settings.app.host, settings.app.port),
-             ("MAIL_IN_PORT", settings.mail.mail_in_host, settings.mail.mail_in_port)]
-    if settings.jobs.health_port:
+    ports = [("PORT", settings.app.host, settings.app.port)]
+    if mail_in:
+        ports.append(("MAIL_IN_PORT", settings.mail.mail_in_host, settings.mail.mail_in_port))
+    if mail_in and settings.jobs.health_port:
         ports.append(("WORKER_HEALTH_PORT (mail-in's /health)", "127.0.0.1", settings.jobs.health_port))
     if settings.mail.catcher:
         ports.append(("SMTP_PORT (mail catcher)", settings.mail.smtp_host, settings.mail.smtp_port))
@@ -186,7 +187,10 @@ def _cannot_listen(what: str, host: str, port: int, reason: str) -> NoReturn:
 @click.option("--workers", default=None, type=click.IntRange(min=1),
               help=N_("Web processes serving the one port (default WEB_WORKERS or 1); more than one needs REDIS_URL. "
                       "The embedded PostgreSQL, simulator, mail catcher and mail-in stay single."))
-def run(host: str | None, port: int | None, demo: bool, workers: int | None) -> None:
+@click.option("--mail-in/--no-mail-in", default=True,
+              help=N_("Start the inbound SMTP listener beside the web app (off when `switchboard mail-in` runs "
+                      "elsewhere)."))
+def run(host: str | None, port: int | None, demo: bool, workers: int | None, mail_in: bool) -> None:
     """Serve the web app (embedded PostgreSQL, in-memory fan-out and mail catcher when not configured).
 
     SIGTERM and SIGINT stop everything it started (mail-in, the simulator, the mail catcher, the embedded
@@ -194,7 +198,7 @@ def run(host: str | None, port: int | None, demo: bool, workers: int | None) -> 
     previous = {sig: signal.signal(sig, _raise_stopped) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         with contextlib.ExitStack() as stack:
-            _run(stack, host, port, demo, workers)
+            _run(stack, host, port, demo, workers, mail_in)
     except _Stopped as stop:
         # End the way the signal meant (what uvicorn does after its own graceful stop): killed by it.
         for stream in (sys.stdout, sys.stderr):  # dying by a signal skips Python's own flush at exit
@@ -207,7 +211,8 @@ def run(host: str | None, port: int | None, demo: bool, workers: int | None) -> 
             signal.signal(sig, handler)
 
 
-def _run(stack: contextlib.ExitStack, host: str | None, port: int | None, demo: bool, workers: int | None) -> None:
+def _run(stack: contextlib.ExitStack, host: str | None, port: int | None, demo: bool, workers: int | None,
+         with_mail_in: bool = True) -> None:
     """`run`'s body; each thing it starts is pushed on `stack`, which stops them in reverse order."""
 
     if host or port:
@@ -219,7 +224,7 @@ def _run(stack: contextlib.ExitStack, host: str | None, port: int | None, demo: 
         console.print(_("[red]Cannot start:[/red] %(reason)s", reason=_(
             "%(num)s web processes need REDIS_URL: without it each process only sees its own events.", num=workers)))
         sys.exit(2)
-    for what, bind_host, bind_port in _listeners(settings, demo):
+    for what, bind_host, bind_port in _listeners(settings, demo, with_mail_in):
         reason = _port_taken(bind_host, bind_port)
         if reason:
             _cannot_listen(what, bind_host, bind_port, reason)
@@ -268,11 +273,13 @@ def _run(stack: contextlib.ExitStack, host: str | None, port: int | None, demo: 
                               "phones)\nSign in to the demo console as the operator, then call from the customer "
                               "phone.\nWeb chat: the shop's website at [b]%(url)s/shop[/b] has the chat bubble.",
                               url=phones), title=_("Phones"), expand=False))
-    mail_in = listener.spawn()
-    stack.callback(mail_in.stop)
-    if not mail_in.wait_ready():
-        _cannot_listen(_("the inbound mail listener (mail-in, exit status %(status)s)", status=mail_in.returncode()),
-                       settings.mail.mail_in_host, settings.mail.mail_in_port, _("see its message above"))
+    if with_mail_in:
+        mail_in = listener.spawn()
+        stack.callback(mail_in.stop)
+        if not mail_in.wait_ready():
+            _cannot_listen(_("the inbound mail listener (mail-in, exit status %(status)s)",
+                             status=mail_in.returncode()),
+                           settings.mail.mail_in_host, settings.mail.mail_in_port, _("see its message above"))
     # With workers > 1 uvicorn's supervisor binds the port once and serves it from that many processes (each runs
     # the app factory and its lifespan); SIGTERM/SIGINT stop them all, then `stack` stops what this process started.
     uvicorn.run("app.asgi:create_app", factory=True, host=settings.app.host, port=settings.app.port,

@@ -70,6 +70,7 @@ class PgBouncer:
             f"default_pool_size = {self.pool_size}",
             "max_client_conn = 1000",
             "ignore_startup_parameters = extra_float_digits,search_path",
+            f"admin_users = {self.user}",
             f"logfile = {self.dir / 'pgbouncer.log'}",
             f"pidfile = {self.dir / 'pgbouncer.pid'}",
             "",
@@ -93,6 +94,16 @@ class PgBouncer:
             time.sleep(0.05)
         self.stop()
         raise TimeoutError(f"pgbouncer did not listen on {self.port}:\n{self.log()}")
+
+    def transactions(self, database: str) -> int:
+        """Transactions PgBouncer has passed to `database` so far (its admin console's SHOW STATS)."""
+        out = subprocess.run(["psql", "-h", "127.0.0.1", "-p", str(self.port), "-U", self.user, "-At", "-F", "\t",
+                              "-c", "SHOW STATS", "pgbouncer"], capture_output=True, text=True, timeout=10, check=True)
+        for line in out.stdout.splitlines():
+            cells = line.split("\t")
+            if cells[0] == database:
+                return int(cells[1])  # total_xact_count
+        return 0
 
     def log(self) -> str:
         path = self.dir / "pgbouncer.log"

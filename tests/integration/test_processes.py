@@ -1,0 +1,220 @@
+"""The production layout on one machine: two web processes and two `switchboard worker` processes, all reaching
+PostgreSQL through a PgBouncer in transaction pooling mode (LISTEN and the queue's lock go straight to PostgreSQL
+through DATABASE_DIRECT_URL), sharing one Redis. A shop's day crosses processes at every step."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import websockets
+
+from telephony.simulator import Simulator, create_app
+from tests.conftest import browser_login
+from tests.pgbouncer import PgBouncer, missing_reason
+from tests.servers import (
+    REDIS_TEST_URL,
+    REPO,
+    ConsoleSocket,
+    InProcessServer,
+    ServerProcess,
+    free_port,
+    start_processes,
+    unique_redis_prefix,
+)
+
+pytestmark = pytest.mark.xdist_group("realtime")
+
+ORIGIN = "http://testserver.local"
+CUSTOMER = "+14155550142"
+
+
+@pytest.fixture
+def fx_bouncer(fx_db: str) -> Iterator[PgBouncer]:
+    reason = missing_reason()
+    if reason:
+        pytest.skip(reason)
+    bouncer = PgBouncer(fx_db).start()
+    try:
+        yield bouncer
+    finally:
+        bouncer.stop()
+
+
+class WorkerProcess:
+    """`switchboard worker --concurrency N` in its own process, ready once its /health answers 200."""
+
+    def __init__(self, env: dict[str, str], concurrency: int) -> None:
+        self.health_port = free_port()
+        self.log = tempfile.NamedTemporaryFile(prefix="sb-worker-", suffix=".log", delete=False)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "app.cli", "worker", "--concurrency", str(concurrency),
+             "--health-port", str(self.health_port)],
+            cwd=REPO, env={**os.environ, **env}, stdout=self.log, stderr=subprocess.STDOUT)
+
+    def output(self) -> str:
+        return Path(self.log.name).read_text(errors="replace")[-5000:]
+
+    async def wait_ready(self, wait: float = 30) -> None:
+        deadline = time.monotonic() + wait
+        async with httpx.AsyncClient() as client:
+            while time.monotonic() < deadline:
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"worker exited with {self.proc.returncode}:\n{self.output()}")
+                with contextlib.suppress(httpx.HTTPError):
+                    if (await client.get(f"http://127.0.0.1:{self.health_port}/health", timeout=2)).status_code == 200:
+                        return
+                await asyncio.sleep(0.1)
+        raise TimeoutError(f"worker not ready:\n{self.output()}")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.log.close()
+        with contextlib.suppress(OSError):
+            os.unlink(self.log.name)
+
+
+class _ToProcess(httpx.AsyncBaseTransport):
+    """The simulator signs webhooks for BASE_URL (what the app checks signatures against) and this sends them to one
+    web process's real port."""
+
+    def __init__(self) -> None:
+        self.port = 0
+        self._inner = httpx.AsyncHTTPTransport()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        request.url = request.url.copy_with(scheme="http", host="127.0.0.1", port=self.port)
+        return await self._inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+@contextlib.asynccontextmanager
+async def _layout(fx_db: str, bouncer: PgBouncer, sim_url: str) -> AsyncIterator[list[ServerProcess]]:
+    env = {"DATABASE_URL": bouncer.url(fx_db), "DATABASE_DIRECT_URL": fx_db, "DATABASE_POOLER": "pgbouncer",
+           "DB_POOL_MIN": "1", "DB_POOL_MAX": "5", "REDIS_URL": REDIS_TEST_URL, "REDIS_PREFIX": unique_redis_prefix(),
+           "BASE_URL": ORIGIN, "EMBEDDED_WORKER": "false", "MAIL_CATCHER": "false", "TWILIO_API_BASE": sim_url,
+           "STORAGE_BACKEND": "memory"}
+    workers = [WorkerProcess(env, concurrency=2) for _ in range(2)]
+    try:
+        servers = await start_processes(2, env)
+        try:
+            await asyncio.gather(*(w.wait_ready() for w in workers))
+            yield servers
+        finally:
+            for s in servers:
+                s.stop()
+    finally:
+        for w in workers:
+            w.stop()
+
+
+async def _until(fetch: Any, wait: float = 20) -> Any:
+    """Poll `fetch()` until it returns something truthy (work done by a worker process)."""
+    deadline = time.monotonic() + wait
+    while True:
+        found = await fetch()
+        if found or time.monotonic() > deadline:
+            return found
+        await asyncio.sleep(0.1)
+
+
+async def test_two_web_processes_and_two_workers_behind_pgbouncer_serve_a_shops_day(
+        fx_db: str, fx_bouncer: PgBouncer) -> None:
+    to_one = _ToProcess()
+    sim = Simulator(webhooks=httpx.AsyncClient(transport=to_one, base_url=ORIGIN, timeout=15))
+    rest = await InProcessServer(create_app(sim)).start()
+    try:
+        async with _layout(fx_db, fx_bouncer, rest.url) as (one, two), \
+                httpx.AsyncClient(base_url=one.url, timeout=30) as web1, \
+                httpx.AsyncClient(base_url=two.url, timeout=30) as web2:
+            to_one.port = one.port
+            # Sign up on process one; everything after it alternates between the processes.
+            slug = "procs_" + secrets.token_hex(3)
+            email = f"owner@{slug.replace('_', '-')}.example"
+            signed = await web1.post("/api/v1/signup", json={
+                "shop_name": "Procs Shop", "slug": slug, "email": email, "password": "correct-horse-battery-staple",
+                "owner_name": "Olive Owner"})
+            assert signed.status_code == 201, signed.text
+            auth = {"Authorization": f"Bearer {signed.json()['api_key']}"}
+            api = f"/t/{slug}/api/v1"
+
+            contact = await web2.post(f"{api}/contacts", json={"name": "Ada Buyer", "phones": ["+14155550143"]},
+                                      headers=auth)
+            assert contact.status_code == 201, contact.text
+
+            # The owner's console on process two, signed in through process two's login form.
+            web2.headers["origin"] = ORIGIN
+            login = await browser_login(web2, slug, email, "correct-horse-battery-staple")
+            assert login.status_code in (200, 303), login.text
+            token = web2.cookies.get("sb_session")
+            assert token
+            console = await ConsoleSocket.open(two.ws_url, slug, token, ORIGIN)
+            await console.ready()
+
+            # A Twilio line in the simulator; an SMS in reaches process one as a signed webhook, a worker handles it.
+            account = sim.add_account(auth_token=secrets.token_hex(16))
+            number = "+1415555" + f"{secrets.randbelow(9000) + 1000}"
+            hooks = f"{ORIGIN}/t/{slug}/webhooks/twilio"
+            sim.add_number(account.sid, number, voice_url=f"{hooks}/voice", status_callback=f"{hooks}/status",
+                           sms_url=f"{hooks}/sms")
+            saved = await web1.put(f"{api}/channels/twilio", headers=auth, json={
+                "account_sid": account.sid, "auth_token": account.auth_token, "numbers": [number]})
+            assert saved.status_code == 200, saved.text
+            sim.send_sms(CUSTOMER, number, "Is my order on its way?")
+            await sim.settle()
+            assert [h["status"] for h in sim.webhook_log if h["url"].endswith("/sms")] == [200]
+            added = await console.until(lambda f: f.event == "queue.item_added", wait=20)
+            assert added
+
+            async def waiting() -> list[dict[str, Any]]:
+                rows = (await web2.get(f"{api}/conversations/waiting", headers=auth)).json()
+                return [w for w in rows if w["channel"] == "sms"]
+
+            [item] = await _until(waiting)
+            taken = await web1.post(f"{api}/conversations/{item['id']}/take", headers=auth)
+            assert taken.status_code == 200, taken.text
+            await console.until(lambda f: f.event == "queue.item_taken", wait=20)
+            assert await waiting() == []
+
+            # An order whose customer portal is open on process one changes through process two: the page updates.
+            order = await web1.post(f"{api}/orders", headers=auth, json={
+                "contact_id": contact.json()["id"], "currency": "USD",
+                "items": [{"name": "Espresso beans 1kg", "quantity": 1, "unit_price": 1999}]})
+            assert order.status_code == 201, order.text
+            link = (await web2.post(f"{api}/orders/{order.json()['id']}/portal", headers=auth)).json()["url"]
+            portal_token = link.rsplit("/", 1)[1]
+            async with websockets.connect(f"{one.ws_url}/t/{slug}/portal/{portal_token}/ws", origin=ORIGIN,
+                                          open_timeout=10) as portal:  # type: ignore[arg-type]
+                first = await asyncio.wait_for(portal.recv(), 10)
+                assert 'data-status="paid"' not in first
+                paid = await web2.post(f"{api}/orders/{order.json()['id']}/status", json={"status": "paid"},
+                                       headers=auth)
+                assert paid.status_code == 200, paid.text
+                while 'data-status="paid"' not in (frame := await asyncio.wait_for(portal.recv(), 20)):
+                    pass
+                assert 'data-status="paid"' in frame
+            await console.close()
+        # It all went through PgBouncer (the web processes' pools and the workers' jobs).
+        assert fx_bouncer.transactions(fx_db.rsplit("/", 1)[1]) > 50
+    finally:
+        await sim.close()
+        await rest.stop()
