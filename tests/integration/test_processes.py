@@ -20,8 +20,9 @@ import httpx
 import pytest
 import websockets
 
+from app.lib.db import tenant_context
 from telephony.simulator import Simulator, create_app
-from tests.conftest import browser_login
+from tests.conftest import TEST_DSN, ShopFixture, browser_login
 from tests.pgbouncer import PgBouncer, missing_reason
 from tests.servers import (
     REDIS_TEST_URL,
@@ -128,13 +129,15 @@ async def _layout(fx_db: str, bouncer: PgBouncer, sim_url: str) -> AsyncIterator
 
 
 async def _until(fetch: Any, wait: float = 20) -> Any:
-    """Poll `fetch()` until it returns something truthy (work done by a worker process)."""
+    """Poll `fetch()` until it returns something truthy (work done by a worker process); fail when it never does."""
     deadline = time.monotonic() + wait
     while True:
         found = await fetch()
-        if found or time.monotonic() > deadline:
+        if found:
             return found
-        await asyncio.sleep(0.1)
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still {found!r} after {wait} s")
+        await asyncio.sleep(0.05)
 
 
 async def test_two_web_processes_and_two_workers_behind_pgbouncer_serve_a_shops_day(
@@ -218,3 +221,50 @@ async def test_two_web_processes_and_two_workers_behind_pgbouncer_serve_a_shops_
     finally:
         await sim.close()
         await rest.stop()
+
+
+@pytest.mark.parametrize("concurrency", [1, 3])
+async def test_worker_runs_up_to_its_concurrency_at_once(
+        fx_shop: ShopFixture, monkeypatch: pytest.MonkeyPatch, concurrency: int) -> None:
+    """Jobs hold until the test lets them go: with N allowed, N start together and never one more (each job checks
+    the count when it starts), and all of them run in the end."""
+    from app.lib import jobs  # deferred import: conftest must set the environment before app modules load
+
+    running: list[int] = []
+    done: list[int] = []
+    over: list[int] = []
+    gates = {n: asyncio.Event() for n in range(concurrency + 3)}
+
+    async def gated(payload: dict[str, Any]) -> None:
+        running.append(payload["n"])
+        if len(running) > concurrency:
+            over.append(payload["n"])
+        try:
+            await gates[payload["n"]].wait()
+        finally:
+            running.remove(payload["n"])
+        done.append(payload["n"])
+
+    monkeypatch.setitem(jobs._REGISTRY, "tests.gated", jobs.JobSpec(gated))
+    async with tenant_context(fx_shop.tenant):
+        for n in gates:
+            await jobs.enqueue("tests.gated", {"n": n})
+    worker = jobs.Worker(TEST_DSN, poll_seconds=0.2, concurrency=concurrency)
+    await worker.start()
+    try:
+        await _until(lambda: _now(len(running) == concurrency))
+        assert len(running) == concurrency
+        for _ in gates:  # let the running ones go; the next ones start
+            if len(done) == len(gates):
+                break
+            for n in list(running):
+                gates[n].set()
+            await _until(lambda: _now(len(done) == len(gates) or any(not gates[n].is_set() for n in running)))
+    finally:
+        await worker.stop()
+    assert sorted(done) == sorted(gates) and over == []
+    assert worker.running_peak == concurrency
+
+
+async def _now(value: Any) -> Any:
+    return value
