@@ -282,8 +282,10 @@ def _run(stack: contextlib.ExitStack, host: str | None, port: int | None, demo: 
                            settings.mail.mail_in_host, settings.mail.mail_in_port, _("see its message above"))
     # With workers > 1 uvicorn's supervisor binds the port once and serves it from that many processes (each runs
     # the app factory and its lifespan); SIGTERM/SIGINT stop them all, then `stack` stops what this process started.
+    # The supervisor kills a process that does not answer its ping in time: a fresh one still starting Python on a
+    # busy machine took more than uvicorn's 5 s here, so it gets 30.
     uvicorn.run("app.asgi:create_app", factory=True, host=settings.app.host, port=settings.app.port,
-                log_level="info", lifespan="on", workers=workers)
+                log_level="info", lifespan="on", workers=workers, timeout_worker_healthcheck=30)
 
 
 def _simulated(settings: Any) -> bool:

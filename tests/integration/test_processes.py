@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import os
 import secrets
+import signal
 import subprocess
 import sys
 import tempfile
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 import pytest
 import websockets
 
@@ -268,3 +270,54 @@ async def test_worker_runs_up_to_its_concurrency_at_once(
 
 async def _now(value: Any) -> Any:
     return value
+
+
+async def test_run_serves_one_port_from_two_processes_through_pgbouncer(
+        fx_db: str, fx_bouncer: PgBouncer, tmp_path: Path) -> None:
+    """`switchboard run --workers 2`: two web processes answer on one port (each with its own pool through
+    PgBouncer), the embedded pieces (mail-in here) stay single in the parent, and SIGTERM stops them all."""
+    port, mail_port = free_port(), free_port()
+    env = {**os.environ, "DATABASE_URL": fx_bouncer.url(fx_db), "DATABASE_DIRECT_URL": fx_db,
+           "DATABASE_POOLER": "pgbouncer", "REDIS_URL": REDIS_TEST_URL, "REDIS_PREFIX": unique_redis_prefix(),
+           "PORT": str(port), "MAIL_IN_PORT": str(mail_port), "MAIL_CATCHER": "false", "STATE_DIR": str(tmp_path),
+           "EMBEDDED_WORKER": "false", "PYTHONUNBUFFERED": "1"}
+    log = tmp_path / "run.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "app.cli", "run", "--no-demo", "--workers", "2"], cwd=REPO,
+                                env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+            async def healthy() -> bool:
+                assert proc.poll() is None, log.read_text()[-4000:]
+                with contextlib.suppress(httpx.HTTPError):
+                    return (await client.get("/health")).status_code == 200
+                return False
+
+            await _until(healthy, wait=120)
+            children = psutil.Process(proc.pid).children()
+            web = [p for p in children if "spawn_main" in " ".join(p.cmdline())]
+            mail_in = [p for p in children if "mail-in" in p.cmdline()]
+            assert len(web) == 2 and len(mail_in) == 1, [p.cmdline() for p in children]
+
+            async def both_started() -> bool:  # each ran the app's lifespan: its own pool, through PgBouncer
+                return all(any(c.raddr and c.raddr.port == fx_bouncer.port and c.status == psutil.CONN_ESTABLISHED
+                               for c in p.net_connections()) for p in web)
+
+            await _until(both_started, wait=60)
+            for _ in range(10):
+                assert (await client.get("/health")).status_code == 200
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(60) in (0, -signal.SIGTERM), log.read_text()[-4000:]
+        assert not [p for p in [*web, *mail_in] if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+
+
+async def test_run_refuses_several_processes_without_redis(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+    env.update({"STATE_DIR": str(tmp_path), "PORT": str(free_port()), "MAIL_IN_PORT": str(free_port())})
+    done = subprocess.run([sys.executable, "-m", "app.cli", "run", "--workers", "2"], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "REDIS_URL" in done.stdout, done.stdout + done.stderr
