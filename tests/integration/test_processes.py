@@ -315,7 +315,7 @@ async def test_run_serves_one_port_from_two_processes_through_pgbouncer(
             proc.wait(10)
 
 
-async def test_run_refuses_several_processes_without_redis(tmp_path: Path) -> None:
+def test_run_refuses_several_processes_without_redis(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
     env.update({"STATE_DIR": str(tmp_path), "PORT": str(free_port()), "MAIL_IN_PORT": str(free_port())})
     done = subprocess.run([sys.executable, "-m", "app.cli", "run", "--workers", "2"], cwd=REPO, env=env,
