@@ -263,9 +263,9 @@ class Worker:
         """Each loop's current trouble (None: running fine)."""
         self._loops: dict[str, asyncio.Task[None]] = {}
         self._running: set[asyncio.Task[Any]] = set()
-        self.running_peak = 0
         self._active = 0
-        """Most jobs seen running at once under a concurrency cap (for tests and /health)."""
+        self.running_peak = 0
+        """Most jobs seen running at once under a concurrency cap (tests read it)."""
 
     # -- the life of the worker ----------------------------------------------------------------------------------
 

@@ -121,6 +121,13 @@ async def _layout(fx_db: str, bouncer: PgBouncer, sim_url: str) -> AsyncIterator
         servers = await start_processes(2, env)
         try:
             await asyncio.gather(*(w.wait_ready() for w in workers))
+            # Each worker LISTENs on connections straight to PostgreSQL and runs its jobs' units of work through
+            # PgBouncer.
+            upstream = int(fx_db.rsplit(":", 1)[1].split("/", 1)[0])
+            for w in workers:
+                ports = {c.raddr.port for c in psutil.Process(w.proc.pid).net_connections()
+                         if c.raddr and c.status == psutil.CONN_ESTABLISHED}
+                assert {upstream, bouncer.port} <= ports, (ports, upstream, bouncer.port)
             yield servers
         finally:
             for s in servers:
