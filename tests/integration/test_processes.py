@@ -116,9 +116,12 @@ async def _layout(fx_db: str, bouncer: PgBouncer, sim_url: str) -> AsyncIterator
            "DB_POOL_MIN": "1", "DB_POOL_MAX": "5", "REDIS_URL": REDIS_TEST_URL, "REDIS_PREFIX": unique_redis_prefix(),
            "BASE_URL": ORIGIN, "EMBEDDED_WORKER": "false", "MAIL_CATCHER": "false", "TWILIO_API_BASE": sim_url,
            "STORAGE_BACKEND": "memory"}
-    workers = [WorkerProcess(env, concurrency=2) for _ in range(2)]
+    servers = await start_processes(2, env)
+    workers: list[WorkerProcess] = []
     try:
-        servers = await start_processes(2, env)
+        # Started after the web processes are up, not beside them: four processes importing the app at once on two
+        # busy cores is what the start-up bound of each would have to absorb.
+        workers = [WorkerProcess(env, concurrency=2) for _ in range(2)]
         try:
             await asyncio.gather(*(w.wait_ready() for w in workers))
             # Each worker LISTENs on connections straight to PostgreSQL and runs its jobs' units of work through
@@ -130,11 +133,11 @@ async def _layout(fx_db: str, bouncer: PgBouncer, sim_url: str) -> AsyncIterator
                 assert {upstream, bouncer.port} <= ports, (ports, upstream, bouncer.port)
             yield servers
         finally:
-            for s in servers:
-                s.stop()
+            for w in workers:
+                w.stop()
     finally:
-        for w in workers:
-            w.stop()
+        for s in servers:
+            s.stop()
 
 
 async def _until(fetch: Any, wait: float = 20) -> Any:
