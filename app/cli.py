@@ -28,7 +28,7 @@ from app import jobs as _jobs  # noqa: F401  (hands the job registry to app.lib.
 from app.demo import ensure_demo, ensure_demo_chat, ensure_demo_telephony
 from app.email import listener
 from app.lib import embedded_pg, health, i18n, logs
-from app.lib.db import database_url, start_database, stop_database
+from app.lib.db import database_url, direct_database_url, start_database, stop_database
 from app.lib.errors import DomainError
 from app.lib.i18n import N_, ngettext
 from app.lib.i18n import gettext as _
@@ -146,11 +146,12 @@ def _raise_stopped(signum: int, frame: Any) -> None:
     raise _Stopped(signum)
 
 
-def _listeners(settings: Any, demo: bool) -> list[tuple[str, str, int]]:
+def _listeners(settings: Any, demo: bool, mail_in: bool = True) -> list[tuple[str, str, int]]:
     """Every (setting, host, port) `run` listens on."""
-    ports = [("PORT", settings.app.host, settings.app.port),
-             ("MAIL_IN_PORT", settings.mail.mail_in_host, settings.mail.mail_in_port)]
-    if settings.jobs.health_port:
+    ports = [("PORT", settings.app.host, settings.app.port)]
+    if mail_in:
+        ports.append(("MAIL_IN_PORT", settings.mail.mail_in_host, settings.mail.mail_in_port))
+    if mail_in and settings.jobs.health_port:
         ports.append(("WORKER_HEALTH_PORT (mail-in's /health)", "127.0.0.1", settings.jobs.health_port))
     if settings.mail.catcher:
         ports.append(("SMTP_PORT (mail catcher)", settings.mail.smtp_host, settings.mail.smtp_port))
@@ -183,7 +184,13 @@ def _cannot_listen(what: str, host: str, port: int, reason: str) -> NoReturn:
 @click.option("--host", default=None, help=N_("Bind address (default HOST or 127.0.0.1)."))
 @click.option("--port", default=None, type=int, help=N_("Port (default PORT or 8000)."))
 @click.option("--demo/--no-demo", default=True, help=N_("Create the demo tenant if missing."))
-def run(host: str | None, port: int | None, demo: bool) -> None:
+@click.option("--workers", default=None, type=click.IntRange(min=1),
+              help=N_("Web processes serving the one port (default WEB_WORKERS or 1); more than one needs REDIS_URL. "
+                      "The embedded PostgreSQL, simulator, mail catcher and mail-in stay single."))
+@click.option("--mail-in/--no-mail-in", default=True,
+              help=N_("Start the inbound SMTP listener beside the web app (off when `switchboard mail-in` runs "
+                      "elsewhere)."))
+def run(host: str | None, port: int | None, demo: bool, workers: int | None, mail_in: bool) -> None:
     """Serve the web app (embedded PostgreSQL, in-memory fan-out and mail catcher when not configured).
 
     SIGTERM and SIGINT stop everything it started (mail-in, the simulator, the mail catcher, the embedded
@@ -191,7 +198,7 @@ def run(host: str | None, port: int | None, demo: bool) -> None:
     previous = {sig: signal.signal(sig, _raise_stopped) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         with contextlib.ExitStack() as stack:
-            _run(stack, host, port, demo)
+            _run(stack, host, port, demo, workers, mail_in)
     except _Stopped as stop:
         # End the way the signal meant (what uvicorn does after its own graceful stop): killed by it.
         for stream in (sys.stdout, sys.stderr):  # dying by a signal skips Python's own flush at exit
@@ -204,14 +211,20 @@ def run(host: str | None, port: int | None, demo: bool) -> None:
             signal.signal(sig, handler)
 
 
-def _run(stack: contextlib.ExitStack, host: str | None, port: int | None, demo: bool) -> None:
+def _run(stack: contextlib.ExitStack, host: str | None, port: int | None, demo: bool, workers: int | None,
+         with_mail_in: bool = True) -> None:
     """`run`'s body; each thing it starts is pushed on `stack`, which stops them in reverse order."""
 
     if host or port:
         os.environ.update({k: str(v) for k, v in (("HOST", host), ("PORT", port)) if v})
         get_settings.cache_clear()
     settings = _settings()
-    for what, bind_host, bind_port in _listeners(settings, demo):
+    workers = workers or settings.app.workers
+    if workers > 1 and not settings.redis.url:
+        console.print(_("[red]Cannot start:[/red] %(reason)s", reason=_(
+            "%(num)s web processes need REDIS_URL: without it each process only sees its own events.", num=workers)))
+        sys.exit(2)
+    for what, bind_host, bind_port in _listeners(settings, demo, with_mail_in):
         reason = _port_taken(bind_host, bind_port)
         if reason:
             _cannot_listen(what, bind_host, bind_port, reason)
@@ -260,13 +273,19 @@ def _run(stack: contextlib.ExitStack, host: str | None, port: int | None, demo: 
                               "phones)\nSign in to the demo console as the operator, then call from the customer "
                               "phone.\nWeb chat: the shop's website at [b]%(url)s/shop[/b] has the chat bubble.",
                               url=phones), title=_("Phones"), expand=False))
-    mail_in = listener.spawn()
-    stack.callback(mail_in.stop)
-    if not mail_in.wait_ready():
-        _cannot_listen(_("the inbound mail listener (mail-in, exit status %(status)s)", status=mail_in.returncode()),
-                       settings.mail.mail_in_host, settings.mail.mail_in_port, _("see its message above"))
+    if with_mail_in:
+        mail_in = listener.spawn()
+        stack.callback(mail_in.stop)
+        if not mail_in.wait_ready():
+            _cannot_listen(_("the inbound mail listener (mail-in, exit status %(status)s)",
+                             status=mail_in.returncode()),
+                           settings.mail.mail_in_host, settings.mail.mail_in_port, _("see its message above"))
+    # With workers > 1 uvicorn's supervisor binds the port once and serves it from that many processes (each runs
+    # the app factory and its lifespan); SIGTERM/SIGINT stop them all, then `stack` stops what this process started.
+    # The supervisor kills a process that does not answer its ping in time: a fresh one still starting Python on a
+    # busy machine took more than uvicorn's 5 s here, so it gets 30.
     uvicorn.run("app.asgi:create_app", factory=True, host=settings.app.host, port=settings.app.port,
-                log_level="info", lifespan="on")
+                log_level="info", lifespan="on", workers=workers, timeout_worker_healthcheck=30)
 
 
 def _simulated(settings: Any) -> bool:
@@ -328,7 +347,7 @@ def mail_in(host: str | None, port: int | None, health_port: int | None, ready_f
 
 async def _start_spine() -> Any:
     """The durable listeners (app/listeners.py) run beside the job worker."""
-    spine = Spine(database_url(), DURABLE)
+    spine = Spine(direct_database_url(), DURABLE)
     await spine.start()
     return spine
 
@@ -336,7 +355,9 @@ async def _start_spine() -> Any:
 @main.command()
 @click.option("--health-port", default=None, type=int,
               help=N_("Answer GET /health on 127.0.0.1:PORT, 200 or 503 (default WORKER_HEALTH_PORT; unset: none)."))
-def worker(health_port: int | None) -> None:
+@click.option("--concurrency", default=None, type=click.IntRange(min=1),
+              help=N_("Most jobs run at once (default WORKER_CONCURRENCY; unset: batches of 10, no cap)."))
+def worker(health_port: int | None, concurrency: int | None) -> None:
     """Process background jobs (set EMBEDDED_WORKER=false on web processes when you run this).
 
     SIGTERM or SIGINT stops it gracefully: no new jobs; running ones get WORKER_STOP_SECONDS to finish, long ones
@@ -346,7 +367,7 @@ def worker(health_port: int | None) -> None:
 
     async def work() -> None:
         await install_queue()
-        w = Worker(database_url())
+        w = Worker(direct_database_url(), concurrency=concurrency)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

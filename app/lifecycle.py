@@ -11,7 +11,7 @@ import structlog
 
 from app import jobs as _jobs  # noqa: F401  (hands the job registry to app.lib.jobs)
 from app.lib import health
-from app.lib.db import database_url, start_database, stop_database
+from app.lib.db import database_url, direct_database_url, start_database, stop_database
 from app.lib.jobs import Worker
 from app.listeners import DURABLE
 from app.settings import get_settings
@@ -35,10 +35,10 @@ async def lifespan(app: Any) -> AsyncIterator[None]:
     owns_realtime = await realtime.start()
     worker = None
     if settings.app.embedded_worker:
-        worker = Worker(database_url(), poll_seconds=1.0)
+        worker = Worker(direct_database_url(), poll_seconds=1.0)
         await worker.start()
         health.register("worker", worker.status)
-    spine = await _start_spine(database_url()) if settings.app.embedded_worker else None
+    spine = await _start_spine(direct_database_url()) if settings.app.embedded_worker else None
     if spine is not None:
         health.register("listeners", spine.status)
     log.info("started", base_url=settings.app.base_url, embedded_worker=bool(worker))

@@ -80,6 +80,8 @@ class AppSettings:
     """STATE_DIR: where the embedded database, dev secret and caught mail live (default ./.state)."""
     embedded_worker: bool
     """EMBEDDED_WORKER: run background jobs inside the web process (default true; set false when running `switchboard worker`)."""
+    workers: int = 1
+    """WEB_WORKERS: web processes `switchboard run` serves its port from (default 1; `--workers N`; more need REDIS_URL)."""
     twilio_api_base: str = "http://127.0.0.1:8010"
     """TWILIO_API_BASE: where the Twilio REST client sends requests meant for https://api.twilio.com (default: the local simulator `switchboard twilio-sim` serves; set https://api.twilio.com in production)."""
 
@@ -101,6 +103,13 @@ class DatabaseSettings:
     """DB_POOL_MIN: connections kept open per process (default 2)."""
     pool_max: int
     """DB_POOL_MAX: most connections per process (default 20)."""
+    pooler: str = "none"
+    """DATABASE_POOLER: `none` (default: DATABASE_URL is PostgreSQL itself) or `pgbouncer` (DATABASE_URL goes through
+    PgBouncer in transaction pooling mode: no prepared statement is cached or named, and the pool sends no session
+    reset)."""
+    direct_url: str | None = None
+    """DATABASE_DIRECT_URL: PostgreSQL itself, bypassing any pooler, for what needs one session: the job queue's and
+    the durable listeners' LISTEN, the queue's install lock (default DATABASE_URL)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -183,6 +192,9 @@ class JobSettings:
     heartbeat_seconds: int = 30
     """JOB_HEARTBEAT_SECONDS: a job whose worker stopped beating this long (killed, frozen, cut off) is picked up by
     another worker (default 30; workers beat at half of it)."""
+    concurrency: int = 0
+    """WORKER_CONCURRENCY: most jobs one worker runs at once (`switchboard worker --concurrency N` sets it too; default
+    0: no cap beyond the queue's batches of 10)."""
     health_port: int | None = None
     """WORKER_HEALTH_PORT: `switchboard worker` and `switchboard mail-in` answer GET /health on 127.0.0.1:PORT (200
     or 503, JSON naming each part) for a process manager; unset: no health port (`--health-port` sets it too)."""
@@ -229,6 +241,10 @@ def load_settings() -> Settings:
     db_url = _url("DATABASE_URL", None, ("postgresql", "postgres"))
     if env == "prod" and db_url is None:
         raise SettingsError("DATABASE_URL is required when SWITCHBOARD_ENV=prod")
+    direct_url = _url("DATABASE_DIRECT_URL", None, ("postgresql", "postgres")) or db_url
+    pooler = (_env("DATABASE_POOLER", "none") or "none").lower()
+    if pooler not in {"none", "pgbouncer"}:
+        raise SettingsError(f"DATABASE_POOLER={pooler!r} must be `none` or `pgbouncer`")
     pool_min = _int("DB_POOL_MIN", 2, minimum=1)
     pool_max = _int("DB_POOL_MAX", 20, minimum=1)
     if pool_max < pool_min:
@@ -245,9 +261,10 @@ def load_settings() -> Settings:
             secret_key=secret,
             state_dir=state_dir,
             embedded_worker=_bool("EMBEDDED_WORKER", True),
+            workers=_int("WEB_WORKERS", 1, minimum=1),
             twilio_api_base=_url("TWILIO_API_BASE", "http://127.0.0.1:8010", ("http", "https")) or "",
         ),
-        db=DatabaseSettings(url=db_url, pool_min=pool_min, pool_max=pool_max),
+        db=DatabaseSettings(url=db_url, pool_min=pool_min, pool_max=pool_max, pooler=pooler, direct_url=direct_url),
         redis=RedisSettings(url=_url("REDIS_URL", None, ("redis", "rediss", "unix")), prefix=_prefix("REDIS_PREFIX")),
         mail=MailSettings(
             smtp_host=_env("SMTP_HOST", "127.0.0.1") or "127.0.0.1",
@@ -280,6 +297,7 @@ def load_settings() -> Settings:
                                  import_max_mb=_int("IMPORT_MAX_MB", 20, minimum=1)),
         jobs=JobSettings(stop_seconds=_int("WORKER_STOP_SECONDS", 10, minimum=0),
                          heartbeat_seconds=_int("JOB_HEARTBEAT_SECONDS", 30, minimum=2),
+                         concurrency=_int("WORKER_CONCURRENCY", 0, minimum=0),
                          health_port=_int("WORKER_HEALTH_PORT", 0, minimum=0) or None),
     )
 

@@ -105,15 +105,21 @@ class ServerProcess:
 
     async def wait_ready(self, wait: float = 30) -> None:
         deadline = time.monotonic() + wait
+        last = "no answer"
         async with httpx.AsyncClient() as client:
             while time.monotonic() < deadline:
                 if self.proc is not None and self.proc.poll() is not None:
                     raise RuntimeError(f"server exited with {self.proc.returncode}:\n{self.output()}")
-                with contextlib.suppress(httpx.HTTPError):
-                    if (await client.get(self.url + "/health", timeout=2)).status_code == 200:
+                try:
+                    health = await client.get(self.url + "/health", timeout=2)
+                except httpx.HTTPError as exc:
+                    last = f"{type(exc).__name__}: {exc}"
+                else:
+                    if health.status_code == 200:
                         return
+                    last = f"/health {health.status_code}: {health.text[:500]}"
                 await asyncio.sleep(0.1)
-        raise TimeoutError(f"server on {self.url} not ready:\n{self.output()}")
+        raise TimeoutError(f"server on {self.url} not ready ({last}):\n{self.output()}")
 
     def output(self) -> str:
         return Path(self.log.name).read_text(errors="replace")[-5000:]

@@ -207,19 +207,47 @@ IDLE_IN_TRANSACTION_TIMEOUT = "60s"
 """The server ends a transaction of the app left idle this long (see realtime.log: open ones delay events)."""
 
 
-async def start_database(dsn: str, min_size: int = 2, max_size: int = 20) -> bool:
+def direct_database_url() -> str:
+    """PostgreSQL itself, bypassing a pooler (DATABASE_DIRECT_URL, default DATABASE_URL): for LISTEN and the other
+    things that need one session, which PgBouncer's transaction pooling does not keep."""
+    return get_settings().db.direct_url or database_url()
+
+
+async def _no_session_reset(conn: asyncpg.Connection) -> None:
+    """Releasing a connection through PgBouncer (transaction mode): asyncpg still rolls back an open transaction
+    first; its default reset (`RESET ALL`, `UNLISTEN *`, `pg_advisory_unlock_all()`) would only run on whichever
+    server connection PgBouncer lends, where no session state of ours lives (our settings are `SET LOCAL`)."""
+
+
+def pool_config(dsn: str, pooler: str | None = None) -> dict[str, Any]:
+    """asyncpg connection arguments for the pool (and Piccolo's own one-off connections).
+
+    Through PgBouncer in transaction mode (`DATABASE_POOLER=pgbouncer`) consecutive transactions of one client
+    connection run on different server connections: named prepared statements (asyncpg's statement cache) would be
+    missing or collide there, so the cache is off (asyncpg then uses the unnamed statement, parsed and run within
+    one round of messages), and the start-up `search_path` is left out (PgBouncer does not pass it on; tenant code
+    still fails loudly outside a unit of work because `public` holds no tenant tables)."""
+    pooler = pooler or get_settings().db.pooler
+    if pooler == "pgbouncer":
+        return {"dsn": dsn, "statement_cache_size": 0, "server_settings": {"application_name": "switchboard"}}
+    # An open transaction holds back every tenant's event delivery (realtime.log, the safe horizon): one the app
+    # leaves idle is ended by the server after a minute. (PgBouncer refuses this start-up parameter: behind it,
+    # set it on the role, `ALTER ROLE ... SET idle_in_transaction_session_timeout = '60s'`, see the README.)
+    return {"dsn": dsn,
+            "server_settings": {"search_path": NO_TENANT_SEARCH_PATH, "application_name": "switchboard",
+                                "idle_in_transaction_session_timeout": IDLE_IN_TRANSACTION_TIMEOUT}}
+
+
+async def start_database(dsn: str, min_size: int = 2, max_size: int = 20, pooler: str | None = None) -> bool:
     """Point Piccolo's engine at `dsn` and open the pool; connections start with no tenant schema selected.
     Returns False when a pool was already open (its owner closes it)."""
     if DB.pool is not None:
         return False
-    DB.config = {
-        "dsn": dsn,
-        # An open transaction holds back every tenant's event delivery (realtime.log, the safe horizon): one the
-        # app leaves idle is ended by the server after a minute.
-        "server_settings": {"search_path": NO_TENANT_SEARCH_PATH, "application_name": "switchboard",
-                            "idle_in_transaction_session_timeout": IDLE_IN_TRANSACTION_TIMEOUT},
-    }
-    await DB.start_connection_pool(min_size=min_size, max_size=max_size)
+    DB.config = pool_config(dsn, pooler)
+    extra: dict[str, Any] = {}
+    if (pooler or get_settings().db.pooler) == "pgbouncer":
+        extra["reset"] = _no_session_reset
+    await DB.start_connection_pool(min_size=min_size, max_size=max_size, **extra)
     return True
 
 
@@ -229,7 +257,8 @@ async def stop_database() -> None:
 
 
 async def raw_connect(dsn: str | None = None) -> asyncpg.Connection:
-    """A dedicated connection outside the pool (LISTEN for the job queue, admin tasks)."""
+    """A dedicated connection outside the pool (LISTEN for the job queue, admin tasks), straight to PostgreSQL:
+    `dsn`, else DATABASE_DIRECT_URL (never through a transaction-pooling PgBouncer, which cannot LISTEN)."""
     return await asyncpg.connect(
-        dsn or DB.config["dsn"], server_settings={"search_path": NO_TENANT_SEARCH_PATH}
+        dsn or get_settings().db.direct_url or DB.config["dsn"], server_settings={"search_path": NO_TENANT_SEARCH_PATH}
     )

@@ -247,9 +247,12 @@ class Worker:
     """
 
     def __init__(self, dsn: str | None = None, *, poll_seconds: float = 5.0, stop_seconds: float | None = None,
-                 heartbeat_seconds: float | None = None) -> None:
+                 heartbeat_seconds: float | None = None, concurrency: int | None = None) -> None:
         settings = get_settings().jobs
         self.dsn = dsn
+        self.concurrency = settings.concurrency if concurrency is None else concurrency
+        """Most jobs running at once (0: no cap but the dequeue batch)."""
+        self._slots = asyncio.Semaphore(self.concurrency) if self.concurrency else None
         self.poll = timedelta(seconds=poll_seconds)
         self.stop_seconds = settings.stop_seconds if stop_seconds is None else stop_seconds
         self.heartbeat = timedelta(seconds=settings.heartbeat_seconds if heartbeat_seconds is None
@@ -260,6 +263,9 @@ class Worker:
         """Each loop's current trouble (None: running fine)."""
         self._loops: dict[str, asyncio.Task[None]] = {}
         self._running: set[asyncio.Task[Any]] = set()
+        self._active = 0
+        self.running_peak = 0
+        """Most jobs seen running at once under a concurrency cap (tests read it)."""
 
     # -- the life of the worker ----------------------------------------------------------------------------------
 
@@ -333,7 +339,18 @@ class Worker:
                 return DatabaseRetryEntrypointExecutor(parameters=params, max_attempts=spec.max_attempts)
 
             qm.entrypoint(name, executor_factory=factory, on_failure="hold")(self._entry(name, spec))
-        await qm.run(dequeue_timeout=self.poll, batch_size=10, heartbeat_timeout=self.heartbeat)
+        batch, picked = self.dequeue_limits()
+        await qm.run(dequeue_timeout=self.poll, batch_size=batch, max_concurrent_tasks=picked,
+                     heartbeat_timeout=self.heartbeat)
+
+    def dequeue_limits(self) -> tuple[int, int | None]:
+        """PgQueuer's batch size and cap of picked jobs for this worker's concurrency. PgQueuer wants the cap at least
+        twice the batch, so with a concurrency of 1 a second job may be picked (it waits for the slot, its heartbeat
+        beating); the semaphore in `_entry` holds the running ones to the concurrency exactly."""
+        if not self.concurrency:
+            return 10, None
+        batch = max(1, min(10, self.concurrency // 2))
+        return batch, max(self.concurrency, 2 * batch)
 
     def _entry(self, name: str, spec: JobSpec) -> Callable[[Job], Awaitable[None]]:
         @functools.wraps(spec.fn)
@@ -345,7 +362,16 @@ class Worker:
             token = _stopping.set(self.stopping)
             viewer = i18n.activate(i18n.Viewer())  # each job starts in English and UTC; it sets its reader's own
             try:
-                await spec.fn(payload)
+                if self._slots is None:
+                    await spec.fn(payload)
+                else:
+                    async with self._slots:
+                        self._active += 1
+                        self.running_peak = max(self.running_peak, self._active)
+                        try:
+                            await spec.fn(payload)
+                        finally:
+                            self._active -= 1
             except (Interrupted, asyncio.CancelledError) as exc:
                 if not self.stopping.is_set():
                     raise

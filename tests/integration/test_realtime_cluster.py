@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
-from collections.abc import AsyncIterator
+import subprocess
+import tempfile
+import time
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+import httpx
 import pytest
 from websockets.exceptions import ConnectionClosed
 
@@ -19,6 +24,7 @@ from tests.servers import (
     REDIS_TEST_URL,
     ConsoleSocket,
     ServerProcess,
+    free_port,
     realtime_runtime,
     start_processes,
     unique_redis_prefix,
@@ -97,3 +103,79 @@ async def test_event_committed_in_one_process_reaches_a_socket_on_another(
             while True:
                 await sock.frame(wait=10)
         assert exc.value.rcvd is not None and exc.value.rcvd.code == 1012
+
+
+class PrivateRedis:
+    """A redis-server of this test's own, on its own loopback port (never the shared 6379), that can be restarted."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.dir = tempfile.mkdtemp(prefix="sb-redis-")
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> PrivateRedis:
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", self.dir], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 10
+        while subprocess.run(["redis-cli", "-p", str(self.port), "ping"], capture_output=True).stdout != b"PONG\n":
+            assert self.proc.poll() is None and time.monotonic() < deadline, "redis-server did not start"
+            time.sleep(0.05)
+        return self
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+
+
+@pytest.fixture
+def fx_private_redis() -> Iterator[PrivateRedis]:
+    redis = PrivateRedis().start()
+    try:
+        yield redis
+    finally:
+        redis.stop()
+
+
+async def test_redis_restart_while_another_process_publishes_loses_nothing_on_this_one(
+        fx_db: str, fx_shop: ShopFixture, fx_private_redis: PrivateRedis) -> None:
+    servers = await start_processes(2, {"DATABASE_URL": fx_db, "REDIS_URL": fx_private_redis.url,
+                                        "REDIS_PREFIX": unique_redis_prefix(), "BASE_URL": ORIGIN,
+                                        "EMBEDDED_WORKER": "false", "MAIL_CATCHER": "false"})
+    one, two = servers
+    try:
+        owner_token, _ = await _session(fx_shop)
+        console = await ConsoleSocket.open(one.ws_url, fx_shop.slug, owner_token, ORIGIN)
+        await console.ready()
+        created: list[int] = []
+        async with httpx.AsyncClient(base_url=two.url, timeout=30) as web:
+            async def publish_from_two(count: int) -> None:
+                for _ in range(count):
+                    resp = await web.post(f"/t/{fx_shop.slug}/api/v1/contacts", json={"name": f"C{len(created)}"},
+                                          headers=fx_shop.auth)
+                    assert resp.status_code == 201, resp.text
+                    created.append(resp.json()["id"])
+
+            await publish_from_two(3)  # before
+            fx_private_redis.stop()
+            await publish_from_two(3)  # while Redis is down: the commits stand, the fan-out waits
+            fx_private_redis.start()  # the same port, empty: nothing survived in Redis
+            await publish_from_two(3)  # after
+        frames = await console.until(
+            lambda f: f.event == "contact.created" and f.payload.get("contact_id") == created[-1], wait=60)
+        assert not [f for f in frames if f.refresh]
+        assert [f.payload["contact_id"] for f in frames if f.event == "contact.created"] == created
+        ids = [f.event_id for f in frames]
+        assert ids == sorted(set(ids))  # in order, once each
+        with contextlib.suppress(TimeoutError):  # nothing delivered twice after the last one
+            extra = await console.frame(wait=1)
+            assert extra.event != "contact.created" or extra.payload.get("contact_id") not in created
+        await console.close()
+    finally:
+        for s in servers:
+            s.stop()
