@@ -1,0 +1,106 @@
+"""The baseline for the tenant-scoped HTTP figures: a bare Litestar app running the same SQL as the real handlers of
+`GET /t/{slug}/api/v1/me` and `GET /t/{slug}/api/v1/contacts/{id}` on the same kind of pool (one asyncpg pool on
+DATABASE_URL, DB_POOL_MIN/DB_POOL_MAX as the app reads them), under uvicorn with the same flags (bench_http).
+
+Per request, like the real app: the tenant by slug in `public` (the bare app asks PostgreSQL every time; the real
+app may cache it), then one transaction: `SET LOCAL search_path`, the API key ⨝ user ⨝ workspace row, for a contact
+its card row (with its phones and emails), COMMIT; the answer encoded by Litestar (msgspec) from plain dicts.
+No middleware, no logging, no DTOs, nothing from `app`: `uvicorn tests.bench.bare_app:create_app --factory`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+import msgspec
+from litestar import Litestar, Request, get
+from litestar.exceptions import NotFoundException
+
+SLUG_RE = re.compile(r"^[a-z][a-z0-9_]{2,40}$")
+SCHEMA_RE = re.compile(r"^t_[a-z][a-z0-9_]{2,40}$")
+TENANT_SQL = "SELECT id, slug, schema_name, name FROM public.tenant WHERE slug = $1 AND status = 'active'"
+KEY_SQL = ("SELECT k.id, k.last_used_at, u.id AS user_id, u.email, u.name, u.role, "
+           "COALESCE(NULLIF(u.language, ''), w.language, '') AS language, "
+           "COALESCE(NULLIF(u.timezone, ''), w.timezone, '') AS timezone "
+           "FROM api_key k JOIN app_user u ON u.id = k.user LEFT JOIN workspace w ON true "
+           "WHERE k.key_hash = $1 AND k.revoked_at IS NULL AND u.status = 'active'")
+CARD_SQL = (
+    'SELECT c.id, c.name, c.company, c.tags, c.temperature, c.owner AS owner_id, o.name AS owner_name, c.language, '
+    "c.birth_date, c.address, c.preferences, c.custom::text AS custom, c.last_contact_at, c.created_at, "
+    "c.updated_at, c.version, c.timezone, c.merged_into, c.deleted_at, "
+    "ARRAY(SELECT p.e164 FROM contact_phone p WHERE p.contact = c.id ORDER BY p.position) AS phones, "
+    "ARRAY(SELECT e.email FROM contact_email e WHERE e.contact = c.id ORDER BY e.position) AS emails "
+    'FROM contact c LEFT JOIN app_user o ON o.id = c.owner WHERE c.id = $1')
+
+_pool: asyncpg.Pool | None = None
+
+
+def _token_hash(token: str) -> str:
+    """Same as app.lib.security.token_hash (SHA-256 hex), written out: the bare app imports nothing from app."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@contextlib.asynccontextmanager
+async def _lifespan(_: Litestar) -> AsyncIterator[None]:
+    global _pool
+    _pool = await asyncpg.create_pool(os.environ["DATABASE_URL"], min_size=int(os.environ.get("DB_POOL_MIN", "2")),
+                                      max_size=int(os.environ.get("DB_POOL_MAX", "20")))
+    try:
+        yield
+    finally:
+        await _pool.close()
+
+
+async def _scoped(request: Request[Any, Any, Any], slug: str, conn: asyncpg.Connection) -> asyncpg.Record:
+    """Tenant lookup, then (inside the caller's transaction) search_path and the key check; 404 like the app."""
+    if not SLUG_RE.match(slug):
+        raise NotFoundException()
+    tenant = await conn.fetchrow(TENANT_SQL, slug)
+    if tenant is None or not SCHEMA_RE.match(tenant["schema_name"]):
+        raise NotFoundException()
+    await conn.execute(f'SET LOCAL search_path TO "{tenant["schema_name"]}"')
+    scheme, _, key = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not key:
+        raise NotFoundException()
+    row = await conn.fetchrow(KEY_SQL, _token_hash(key.strip()))
+    if row is None:
+        raise NotFoundException()
+    return row
+
+
+@get("/t/{slug:str}/api/v1/me")
+async def me(request: Request[Any, Any, Any], slug: str) -> dict[str, Any]:
+    assert _pool is not None
+    async with _pool.acquire() as conn, conn.transaction():
+        p = await _scoped(request, slug, conn)
+    return {"id": p["user_id"], "email": p["email"], "name": p["name"], "role": p["role"], "auth": "api_key",
+            "tenant": slug, "language": p["language"] or "en", "timezone": p["timezone"] or "UTC"}
+
+
+@get("/t/{slug:str}/api/v1/contacts/{contact_id:int}")
+async def contact(request: Request[Any, Any, Any], slug: str, contact_id: int) -> dict[str, Any]:
+    assert _pool is not None
+    async with _pool.acquire() as conn, conn.transaction():
+        await _scoped(request, slug, conn)
+        row = await conn.fetchrow(CARD_SQL, contact_id)
+    if row is None or row["deleted_at"] is not None:
+        raise NotFoundException()
+    out = dict(row)
+    del out["merged_into"], out["deleted_at"]
+    out["custom"] = msgspec.json.decode(out["custom"]) if out["custom"] else {}
+    return out
+
+
+@get("/health")
+async def health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+def create_app() -> Litestar:
+    return Litestar(route_handlers=[me, contact, health], lifespan=[_lifespan], debug=False)
