@@ -40,8 +40,9 @@ async def _before_request(request: Request[Any, Any, Any]) -> None:
     await edge.check_input(request)
 
 
-def _rate_limited(request: Request[Any, Any, Any]) -> bool:
-    """Throttle only what guesses passwords or creates workspaces; per-account lock-out sits on top of it."""
+async def _rate_limited(request: Request[Any, Any, Any]) -> bool:
+    """Throttle only what guesses passwords or creates workspaces; per-account lock-out sits on top of it.
+    A coroutine: Litestar runs a plain function here in a worker thread, on every request."""
     path = request.url.path
     return request.method == "POST" and (path.endswith("/login") or path.endswith("/signup"))
 

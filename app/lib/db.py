@@ -15,6 +15,7 @@ import contextlib
 import contextvars
 import dataclasses
 import re
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -88,6 +89,44 @@ async def resolve_active(slug: str) -> TenantRef | None:
         row = await conn.fetchrow(
             "SELECT id, slug, schema_name, name FROM public.tenant WHERE slug = $1 AND status = 'active'", slug)
     return TenantRef(id=row["id"], slug=row["slug"], schema=row["schema_name"], name=row["name"]) if row else None
+
+
+TENANT_CACHE_SECONDS = 5.0
+"""How long a process answers a slug from memory: a suspension made by *another* process (the CLI, a second web
+process) shows within this time; one made in this process at once (`forget_tenant`)."""
+_TENANT_CACHE_MAX = 20_000
+_tenant_cache: dict[str, tuple[float, TenantRef]] = {}
+
+
+async def resolve_active_cached(slug: str) -> TenantRef | None:
+    """`resolve_active` for the per-request routing: an active tenant is remembered for TENANT_CACHE_SECONDS, keyed
+    by its slug (the tenant's own name, so one tenant's entry can never answer for another). Unknown and suspended
+    slugs are not remembered: a new shop answers at once, and the answer for them is the same 404."""
+    hit = _tenant_cache.get(slug)
+    clock = time.monotonic()
+    if hit is not None and hit[0] > clock:
+        return hit[1]
+    tenant = await resolve_active(slug)
+    if tenant is None:
+        _tenant_cache.pop(slug, None)
+        return None
+    if len(_tenant_cache) >= _TENANT_CACHE_MAX:  # bounded: a process serving every tenant keeps a flat size
+        _tenant_cache.clear()
+    _tenant_cache[slug] = (clock + TENANT_CACHE_SECONDS, tenant)
+    return tenant
+
+
+def forget_tenant(slug: str) -> None:
+    """Drop `slug` from this process's cache once the change to its registry row is visible: after the open unit
+    of work commits, or now when none is open (suspension, rename, signup)."""
+    uow = _current_uow.get()
+
+    async def forget() -> None:
+        _tenant_cache.pop(slug, None)
+
+    _tenant_cache.pop(slug, None)
+    if uow is not None:
+        uow.after_commit(forget)  # a request between now and the commit may have cached the old row again
 
 
 def quote_schema(schema: str) -> str:

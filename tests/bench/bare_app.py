@@ -31,12 +31,15 @@ KEY_SQL = ("SELECT k.id, k.last_used_at, u.id AS user_id, u.email, u.name, u.rol
            "FROM api_key k JOIN app_user u ON u.id = k.user LEFT JOIN workspace w ON true "
            "WHERE k.key_hash = $1 AND k.revoked_at IS NULL AND u.status = 'active'")
 CARD_SQL = (
-    'SELECT c.id, c.name, c.company, c.tags, c.temperature, c.owner AS owner_id, o.name AS owner_name, c.language, '
-    "c.birth_date, c.address, c.preferences, c.custom::text AS custom, c.last_contact_at, c.created_at, "
-    "c.updated_at, c.version, c.timezone, c.merged_into, c.deleted_at, "
-    "ARRAY(SELECT p.e164 FROM contact_phone p WHERE p.contact = c.id ORDER BY p.position) AS phones, "
-    "ARRAY(SELECT e.email FROM contact_email e WHERE e.contact = c.id ORDER BY e.position) AS emails "
-    'FROM contact c LEFT JOIN app_user o ON o.id = c.owner WHERE c.id = $1')
+    'SELECT c."id" AS "id", c."name" AS "name", c."company" AS "company", c."tags" AS "tags", '
+    'c."temperature" AS "temperature", c."owner" AS "owner_id", o."name" AS "owner_name", '
+    'c."language" AS "language", c."birth_date" AS "birth_date", c."address" AS "address", '
+    'c."preferences" AS "preferences", c."custom" AS "custom", c."last_contact_at" AS "last_contact_at", '
+    'c."created_at" AS "created_at", c."updated_at" AS "updated_at", c."version" AS "version", '
+    'c."timezone" AS "timezone", c.merged_into AS _merged_into, c.deleted_at AS _deleted_at, '
+    'ARRAY(SELECT p.e164 FROM contact_phone p WHERE p.contact = c.id ORDER BY p.position) AS phones, '
+    'ARRAY(SELECT e.email FROM contact_email e WHERE e.contact = c.id ORDER BY e.position) AS emails FROM contact c LEFT JOIN app_user o ON o.id = c.owner WHERE c.id = $1'
+)
 
 _pool: asyncpg.Pool | None = None
 
@@ -89,10 +92,10 @@ async def contact(request: Request[Any, Any, Any], slug: str, contact_id: int) -
     async with _pool.acquire() as conn, conn.transaction():
         await _scoped(request, slug, conn)
         row = await conn.fetchrow(CARD_SQL, contact_id)
-    if row is None or row["deleted_at"] is not None:
+    if row is None or row["_deleted_at"] is not None:
         raise NotFoundException()
     out = dict(row)
-    del out["merged_into"], out["deleted_at"]
+    del out["_merged_into"], out["_deleted_at"]
     out["custom"] = msgspec.json.decode(out["custom"]) if out["custom"] else {}
     return out
 
