@@ -78,22 +78,40 @@ async def main(ctx: BenchContext) -> None:
             ctx.section(f"{name}: wrk -t1 -c{connections}, {duration:.0f} s after {warmup:.0f} s warm-up, "
                         f"{len(targets)} URLs over {len(shops)} tenants")
             rates: dict[str, list[float]] = {"bare": [], "real": []}
+            cpu: dict[str, list[float]] = {"bare": [], "real": []}
             for _ in range(rounds):
                 for label, server in (("bare", bare), ("real", real)):
+                    await wrk_load(server.base_url, targets, connections=connections, duration=warmup, warmup=0)
+                    cpu0 = _cpu_seconds(server.process.pid)
                     w = await wrk_load(server.base_url, targets, connections=connections, duration=duration,
-                                       warmup=warmup)
+                                       warmup=0)
+                    cpu_ms = (_cpu_seconds(server.process.pid) - cpu0) * 1000 / max(1, w.requests)
                     errors = w.non_2xx + w.socket_error_count
                     rates[label].append(w.rate)
+                    cpu[label].append(cpu_ms)
                     what = "bare Litestar + asyncpg, same SQL" if label == "bare" else "the app"
                     ctx.record(f"{name} {label}", w.rate, "req/s",
-                               f"{what}; p50 {w.p50_ms:.2f} ms, p99 {w.p99_ms:.2f} ms, {w.requests:,} requests"
+                               f"{what}; p50 {w.p50_ms:.2f} ms, p99 {w.p99_ms:.2f} ms, {w.requests:,} requests, "
+                               f"server CPU {cpu_ms:.2f} ms/request"
                                + (f"; {w.socket_errors}" if w.socket_errors else ""), errors=errors)
             ratio = _mean(rates["real"]) / _mean(rates["bare"]) if _mean(rates["bare"]) else 0.0
-            ctx.record(f"{name} real ÷ bare", ratio, "x", "target ≥ 0.6, same run")
+            ctx.record(f"{name} real ÷ bare", ratio, "x", "req/s; target ≥ 0.6, same run")
+            cpu_ratio = _mean(cpu["bare"]) / _mean(cpu["real"]) if _mean(cpu["real"]) else 0.0
+            ctx.record(f"{name} bare ÷ real server CPU per request", cpu_ratio, "x",
+                       f"{_mean(cpu['bare']):.2f} vs {_mean(cpu['real']):.2f} ms of the server process per "
+                       "request: what throughput would be with the CPU to itself (less moved by other work)")
 
 
 def _auth(key: str) -> dict[str, Any]:
     return {"Authorization": f"Bearer {key}"}
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process so far."""
+    import psutil
+
+    times = psutil.Process(pid).cpu_times()
+    return float(times.user + times.system)
 
 
 def _mean(values: list[float]) -> float:
