@@ -121,7 +121,7 @@ async def resolve_active_cached(slug: str) -> TenantRef | None:
 
 def forget_tenant(slug: str) -> None:
     """Drop `slug` from this process's cache once the change to its registry row is visible: after the open unit
-    of work commits, or now when none is open (suspension, rename, signup)."""
+    of work commits, or now when none is open (suspension, rename)."""
     uow = _current_uow.get()
 
     async def forget() -> None:
