@@ -7,7 +7,7 @@ from typing import Any
 from litestar import Litestar, Request, Response, Router
 from litestar.config.response_cache import ResponseCacheConfig
 from litestar.middleware import DefineMiddleware
-from litestar.middleware.rate_limit import RateLimitConfig
+from litestar.middleware.rate_limit import RateLimitConfig, RateLimitMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.plugins.jinja import JinjaTemplateEngine
@@ -15,6 +15,7 @@ from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
 from litestar.stores.redis import RedisStore
 from litestar.template.config import TemplateConfig
+from litestar.types import ASGIApp, Receive, Scope, Send
 
 from app import domains
 from app.accounts.guards import LoginRequired
@@ -40,10 +41,28 @@ async def _before_request(request: Request[Any, Any, Any]) -> None:
     await edge.check_input(request)
 
 
-def _rate_limited(request: Request[Any, Any, Any]) -> bool:
+def _throttled(method: str, path: str) -> bool:
     """Throttle only what guesses passwords or creates workspaces; per-account lock-out sits on top of it."""
-    path = request.url.path
-    return request.method == "POST" and (path.endswith("/login") or path.endswith("/signup"))
+    return method == "POST" and (path.endswith("/login") or path.endswith("/signup"))
+
+
+async def _rate_limited(request: Request[Any, Any, Any]) -> bool:
+    return _throttled(request.method, request.url.path)
+
+
+class _AuthThrottle:
+    """Litestar's rate limiter, entered only by the requests it may throttle: it builds a Request for every request
+    it sees, which the other requests (every API call) need not pay for."""
+
+    def __init__(self, app: ASGIApp, config: RateLimitConfig) -> None:
+        self.app = app
+        self.limiter = RateLimitMiddleware(app, config)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and _throttled(scope["method"], scope["path"]):
+            await self.limiter(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
 
 
 def _stores(settings: Any) -> dict[str, Any]:
@@ -65,8 +84,9 @@ def create_app() -> Litestar:
         ],
         middleware=[
             DefineMiddleware(reqctx.RequestIdMiddleware),
-            RateLimitConfig(rate_limit=("minute", settings.security.auth_rate_per_minute),
-                            check_throttle_handler=_rate_limited, exclude=["/static"]).middleware,
+            DefineMiddleware(_AuthThrottle, config=RateLimitConfig(
+                rate_limit=("minute", settings.security.auth_rate_per_minute), check_throttle_handler=_rate_limited,
+                exclude=["/static"])),
             DefineMiddleware(TenantMiddleware),
         ],
         before_request=_before_request,

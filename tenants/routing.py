@@ -18,7 +18,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from app.accounts import services as accounts
 from app.accounts.cookies import SESSION_COOKIE
 from app.lib import i18n, reqctx
-from app.lib.db import current_uow, resolve_active, tenant_context, tenant_selected
+from app.lib.db import current_uow, resolve_active_cached, tenant_context, tenant_selected
 
 STREAM_RESPONSE = "stream_response"
 
@@ -100,7 +100,7 @@ class TenantMiddleware:
             if slug is None:
                 await self.app(scope, receive, send)
                 return
-            tenant = await resolve_active(slug)
+            tenant = await resolve_active_cached(slug)
             if tenant is None:
                 raise NotFoundException()
             scope.setdefault("state", {})["tenant"] = tenant

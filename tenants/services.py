@@ -8,7 +8,7 @@ import asyncpg
 
 from app.accounts import services as accounts
 from app.lib.clock import now
-from app.lib.db import SLUG_RE, TenantRef, platform_context, quote_schema, schema_transaction
+from app.lib.db import SLUG_RE, TenantRef, forget_tenant, platform_context, quote_schema, schema_transaction
 from app.lib.errors import Conflict, Invalid, NotFound
 from app.lib.identities import normalize_email
 from app.lib.security import check_password_policy, hash_password
@@ -67,6 +67,7 @@ async def set_status(slug: str, status: str) -> None:
         Tenant.slug == slug).returning(Tenant.id)
     if not updated:
         raise NotFound("No tenant %(slug)s.", slug=repr(slug))
+    forget_tenant(slug)
 
 
 class SignupResult:

@@ -16,14 +16,21 @@ class LoginRequired(NotAuthorizedException):
     """Raised for anonymous requests; HTML requests are redirected to the tenant's login page."""
 
 
-def signed_in(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+# Guards are coroutines on purpose: Litestar runs a plain-function guard in a worker thread, a thread hop (and GIL
+# contention) on every request for what is one isinstance check (see bench_http).
+
+def _require_user(connection: ASGIConnection[Any, Any, Any, Any]) -> None:
     if not isinstance(connection.scope.get("user"), Principal):
         raise LoginRequired(i18n.gettext("Sign in first: send `Authorization: Bearer <api key>` or log in."))
 
 
+async def signed_in(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    _require_user(connection)
+
+
 def requires(role: str) -> Any:
-    def guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
-        signed_in(connection, handler)
+    async def guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+        _require_user(connection)
         user: Principal = connection.scope["user"]
         if RANK[user.role] < RANK[role]:
             raise PermissionDeniedException(i18n.gettext("This needs the %(role)s role or higher; you are %(yours)s.",

@@ -16,7 +16,7 @@ from app.accounts.tables import ApiKey, Invitation, Session, User, Workspace
 from app.audit import services as audit
 from app.lib import i18n, jobs, reqctx
 from app.lib.clock import now
-from app.lib.db import TenantRef, current_tenant, current_uow
+from app.lib.db import TenantRef, current_tenant, current_uow, forget_tenant
 from app.lib.errors import Conflict, Forbidden, Invalid, NotFound, TooManyAttempts, Unauthorized
 from app.lib.identities import normalize_email
 from app.lib.roles import RANK, ROLES
@@ -110,6 +110,7 @@ async def update_workspace(actor: Principal, *, display_name: str | None = None,
         # The registry keeps the shop's name too (top bar, login page): both change together.
         await current_uow().connection.execute("UPDATE public.tenant SET name = $1 WHERE id = $2",
                                                display_name.strip(), current_tenant().id)
+        forget_tenant(current_tenant().slug)
     if timezone is not None:
         changes[Workspace.timezone] = check_timezone(timezone)
     if default_region is not None:

@@ -118,8 +118,10 @@ def check_zone(name: str) -> bool:
     return to_zone(name) is not None
 
 
+@functools.lru_cache(maxsize=1024)
 def negotiate(accept_language: str) -> str | None:
-    """The best of our languages for an `Accept-Language` header (`bg-BG,bg;q=0.9,en;q=0.8`), or None."""
+    """The best of our languages for an `Accept-Language` header (`bg-BG,bg;q=0.9,en;q=0.8`), or None. Remembered
+    per header text (bounded): every request asks, and browsers send a handful of distinct headers."""
     wanted: list[tuple[float, int, str]] = []
     for i, part in enumerate((accept_language or "").split(",")[:20]):
         tag, _, params = part.strip().partition(";")

@@ -282,16 +282,18 @@ class AppServer:
 
 
 @contextlib.asynccontextmanager
-async def app_server(extra_env: dict[str, str] | None = None, timeout: float = 60.0) -> AsyncIterator[AppServer]:
-    """The real app (`app.asgi:create_app`) under uvicorn, one worker process, on a free loopback port, against
-    the bench database. Stopped with SIGTERM (then SIGKILL) on exit."""
+async def app_server(extra_env: dict[str, str] | None = None, timeout: float = 60.0,
+                     factory: str = "app.asgi:create_app") -> AsyncIterator[AppServer]:
+    """The real app (`app.asgi:create_app`; or another app `factory`, e.g. the bare baseline) under uvicorn, one
+    worker process, on a free loopback port, against the bench database. Stopped with SIGTERM (then SIGKILL) on
+    exit."""
     import httpx
 
     port = free_port()
     env = {**os.environ, "DATABASE_URL": BENCH_DSN, "EMBEDDED_WORKER": "false",
            "BASE_URL": f"http://127.0.0.1:{port}", **(extra_env or {})}
     log_file = tempfile.NamedTemporaryFile(prefix="sb-bench-uvicorn-", suffix=".log", delete=False)
-    cmd = [sys.executable, "-m", "uvicorn", "app.asgi:create_app", "--factory", "--host", "127.0.0.1",
+    cmd = [sys.executable, "-m", "uvicorn", factory, "--factory", "--host", "127.0.0.1",
            "--port", str(port), "--workers", "1", "--no-access-log", "--log-level", "warning",
            "--lifespan", "on"]
     proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log_file, stderr=subprocess.STDOUT)

@@ -1,0 +1,147 @@
+"""Units of work as the hot path runs them: BEGIN and SET LOCAL in one round trip, savepoints, rollback, a clean
+connection afterwards; and the per-process slug -> tenant cache (forgotten on suspend and rename)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import asyncpg
+import pytest
+
+from app.lib import db
+from app.lib.db import NO_TENANT_SEARCH_PATH, forget_tenant, resolve_active_cached, tenant_context
+from app.piccolo_conf import DB
+from tests.conftest import ShopFixture, make_shop
+
+
+class _Refused(Exception):
+    pass
+
+
+async def test_unit_of_work_runs_in_the_tenant_schema_with_working_savepoints(fx_shop: ShopFixture) -> None:
+    async with tenant_context(fx_shop.tenant) as uow:
+        conn = uow.connection
+        assert conn.is_in_transaction()
+        assert await conn.fetchval("SHOW search_path") == fx_shop.tenant.schema
+        await conn.execute("CREATE TABLE probe (n int)")
+        await conn.execute("INSERT INTO probe VALUES (1)")
+        with pytest.raises(_Refused):
+            async with conn.transaction():  # a savepoint inside the unit of work
+                await conn.execute("INSERT INTO probe VALUES (2)")
+                raise _Refused
+        async with conn.transaction():
+            await conn.execute("INSERT INTO probe VALUES (3)")
+    async with tenant_context(fx_shop.tenant) as uow:
+        assert [r["n"] for r in await uow.connection.fetch("SELECT n FROM probe ORDER BY n")] == [1, 3]
+        await uow.connection.execute("DROP TABLE probe")
+    async with DB.pool.acquire() as conn:
+        assert not conn.is_in_transaction()
+        assert await conn.fetchval("SHOW search_path") == NO_TENANT_SEARCH_PATH
+
+
+async def test_an_error_rolls_the_unit_of_work_back_and_the_connection_comes_back_clean(fx_shop: ShopFixture) -> None:
+    with pytest.raises(_Refused):
+        async with tenant_context(fx_shop.tenant) as uow:
+            await uow.connection.execute("CREATE TABLE probe_gone (n int)")
+            raise _Refused
+    with pytest.raises(asyncpg.UndefinedTableError):
+        async with tenant_context(fx_shop.tenant) as uow:
+            await uow.connection.execute("SELECT 1 FROM probe_gone")
+    # every connection of the pool is usable again: outside a transaction, no tenant selected
+    conns = [await DB.pool.acquire() for _ in range(3)]
+    try:
+        for conn in conns:
+            assert not conn.is_in_transaction()
+            assert await conn.fetchval("SHOW search_path") == NO_TENANT_SEARCH_PATH
+    finally:
+        for conn in conns:
+            await DB.pool.release(conn)
+
+
+async def test_units_of_work_of_two_tenants_side_by_side_read_their_own_rows(
+    fx_shop: ShopFixture, fx_other_shop: ShopFixture
+) -> None:
+    async def owner(shop: ShopFixture) -> tuple[str, str]:
+        async with tenant_context(shop.tenant) as uow:
+            await asyncio.sleep(0)
+            return shop.email, await uow.connection.fetchval("SELECT email FROM app_user ORDER BY id LIMIT 1")
+
+    pairs = await asyncio.gather(*(owner(s) for _ in range(20) for s in (fx_shop, fx_other_shop)))
+    assert all(expected == got for expected, got in pairs)
+
+
+async def test_tenant_cache_answers_per_slug_and_forgets_a_suspension(fx_client: Any, fx_db: str) -> None:
+    from tenants import services
+
+    a, b = await make_shop("cache_a"), await make_shop("cache_b")
+    ta, tb = await resolve_active_cached(a.slug), await resolve_active_cached(b.slug)
+    assert ta is not None and tb is not None
+    assert (ta.slug, ta.schema, ta.id) == (a.slug, a.tenant.schema, a.tenant.id)
+    assert (tb.slug, tb.schema, tb.id) == (b.slug, b.tenant.schema, b.tenant.id)
+    assert await resolve_active_cached("never_there") is None
+    await services.set_status(a.slug, "suspended")
+    assert await resolve_active_cached(a.slug) is None
+    assert (await fx_client.get(f"/t/{a.slug}/api/v1/me", headers=a.auth)).status_code == 404
+    assert (await fx_client.get(f"/t/{b.slug}/api/v1/me", headers=b.auth)).status_code == 200
+    await services.set_status(a.slug, "active")
+    assert (await fx_client.get(f"/t/{a.slug}/api/v1/me", headers=a.auth)).status_code == 200
+
+
+async def test_a_suspension_by_another_process_shows_once_the_entry_expires(
+    fx_client: Any, fx_shop: ShopFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert (await fx_client.get(f"/t/{fx_shop.slug}/api/v1/me", headers=fx_shop.auth)).status_code == 200
+    async with DB.pool.acquire() as conn:  # what `switchboard tenants suspend` in another process writes
+        await conn.execute("UPDATE public.tenant SET status = 'suspended' WHERE slug = $1", fx_shop.slug)
+    try:
+        monkeypatch.setitem(db._tenant_cache, fx_shop.slug, (0.0, db._tenant_cache[fx_shop.slug][1]))  # expired
+        assert (await fx_client.get(f"/t/{fx_shop.slug}/api/v1/me", headers=fx_shop.auth)).status_code == 404
+    finally:
+        async with DB.pool.acquire() as conn:
+            await conn.execute("UPDATE public.tenant SET status = 'active' WHERE slug = $1", fx_shop.slug)
+
+
+async def test_a_rename_inside_a_unit_of_work_is_forgotten_after_it_commits(fx_shop: ShopFixture) -> None:
+    slug = fx_shop.slug
+    assert (await resolve_active_cached(slug)) is not None
+    async with tenant_context(fx_shop.tenant) as uow:
+        await uow.connection.execute("UPDATE public.tenant SET name = 'Renamed shop' WHERE slug = $1", slug)
+        forget_tenant(slug)
+        # a request served meanwhile still reads the committed (old) row, and remembers it
+        racing = await asyncio.create_task(resolve_active_cached(slug))
+        assert racing is not None and racing.name != "Renamed shop"
+    fresh = await resolve_active_cached(slug)
+    assert fresh is not None and fresh.name == "Renamed shop"
+
+
+async def test_the_pool_skips_the_reset_query_only_after_a_committed_unit_of_work(
+    fx_shop: ShopFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    full_resets: list[object] = []
+    original = asyncpg.connection.Connection.reset
+
+    async def counting(self: Any, *, timeout: float | None = None) -> None:
+        full_resets.append(self)
+        await original(self, timeout=timeout)
+
+    monkeypatch.setattr(asyncpg.connection.Connection, "reset", counting)
+    async with tenant_context(fx_shop.tenant):
+        pass
+    assert full_resets == []
+    with pytest.raises(_Refused):
+        async with tenant_context(fx_shop.tenant) as uow:
+            failed = uow.connection._con
+            raise _Refused
+    assert full_resets == [failed]
+    async with DB.pool.acquire() as conn:  # a pooled connection used outside a unit of work
+        used = conn._con
+    assert full_resets == [failed, used]
+    # Any other use of a pooled connection gets asyncpg's full reset: session settings go back to the startup ones.
+    conn = await db.raw_connect()
+    try:
+        await conn.execute("SET application_name = 'left_behind'")
+        await db._reset_on_release(conn)
+        assert await conn.fetchval("SHOW application_name") != "left_behind"
+    finally:
+        await conn.close()
