@@ -105,6 +105,7 @@ async def _import(ctx: BenchContext, tenant: Any, actor: Any, data: bytes, label
 
 
 async def main(ctx: BenchContext) -> None:
+    from app import jobs as _jobs  # noqa: F401  (the job registry: `imports.start` enqueues contacts.run_import)
     from app.accounts.services import Principal
     from app.contacts import export, queries
     from app.contacts.tables import Contact
