@@ -31,14 +31,12 @@ from app.lib.errors import DomainError, Invalid
 from app.lib.i18n import N_
 from app.lib.identities import normalize_email, try_phone
 from app.lib.imports import ERRORS_SHOWN, MAX_ERRORS_KEPT, ImportActor, ImportKind
+from app.settings import get_settings
 from realtime.publish import emit
 
 log = structlog.get_logger(__name__)
 
 PREVIEW_ROWS = 10
-BATCH_ROWS = 2_000
-"""Rows per batch: one transaction, a few set-based statements, one progress event (its last write, so the tenant's
-event counter (realtime/log.py) is held only for the commit)."""
 __all__ = ["ERRORS_SHOWN", "KIND", "errors", "errors_csv", "get", "preview", "recent", "run", "sample",
            "set_mapping", "start", "upload"]
 
@@ -464,13 +462,20 @@ async def _process_batch(tenant: TenantRef, import_id: int, rows: _Rows, actor: 
     return finished
 
 
-async def run(tenant: TenantRef, import_id: int, *, actor_label: str = "", batch_rows: int = BATCH_ROWS) -> None:
+def default_batch_rows() -> int:
+    """Rows per batch (IMPORT_BATCH_ROWS): one transaction, a few set-based statements, one progress event (its last
+    write, so the tenant's event counter (realtime/log.py) is held only for the commit)."""
+    return get_settings().jobs.import_batch_rows
+
+
+async def run(tenant: TenantRef, import_id: int, *, actor_label: str = "", batch_rows: int | None = None) -> None:
     """The job body: idempotent (a finished import is left alone) and resumable (from the committed position)."""
     begun = await KIND.begin(tenant, import_id, actor_label, stream=True)
     if begun is None:
         return
     _, records, actor = begun
     rows = _Rows(records)
-    while not await _process_batch(tenant, import_id, rows, actor, batch_rows=batch_rows):
+    size = batch_rows or default_batch_rows()
+    while not await _process_batch(tenant, import_id, rows, actor, batch_rows=size):
         jobs.checkpoint()  # a stopping worker puts the import back here; the next one resumes at this batch
     log.info("import_finished", tenant=tenant.slug, import_id=import_id, rows=rows.position)

@@ -178,8 +178,8 @@ async def main(ctx: BenchContext) -> None:
         get_settings.cache_clear()
         ctx.log(f"upload limit raised to {os.environ['IMPORT_MAX_MB']} MB for this file")
 
-    ctx.section(f"raw baseline: COPY of the same rows into a plain table ({imports.BATCH_ROWS:,} per transaction)")
-    raw = await _raw_baseline(ctx, data, imports.BATCH_ROWS)
+    ctx.section(f"raw baseline: COPY of the same rows into a plain table ({imports.default_batch_rows():,} per transaction)")
+    raw = await _raw_baseline(ctx, data, imports.default_batch_rows())
     ctx.record("raw COPY rows/s (baseline)", raw, "rows/s", "asyncpg copy_records_to_table, same rows, same run")
 
     result = await tenant_services.signup("Bench import", "bench_import", "owner@bench-import.example",
