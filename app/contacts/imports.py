@@ -14,7 +14,7 @@ import dataclasses
 import datetime as dt
 import itertools
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import asyncpg
@@ -107,6 +107,13 @@ class _Known:
             except Invalid:
                 self._email[raw] = None
         return self._email[raw]
+
+    def warm(self, values: dict[str, Any]) -> None:
+        """Normalise a row's phones and emails ahead (identities memoises them for `load` and the rules)."""
+        for raw in values.get("phones", []):
+            try_phone(raw, self.region)
+        for raw in values.get("emails", []):
+            self._email_of(raw)
 
     async def load(self, rows: list[dict[str, Any]], *, claim: bool) -> _Known:
         """Who owns the rows' addresses; `claim` also locks them until the batch's transaction ends."""
@@ -210,27 +217,65 @@ async def _apply(actor: ImportActor, values: dict[str, Any], known: _Known) -> t
 
 
 class _Rows:
-    """The file's data rows, read once per job run as they are taken (the file is streamed from storage: take
-    them with `take`/`skip_to`, which read off the event loop)."""
+    """The file's data rows, read once per job run as they are taken (the file is streamed from storage, read off
+    the event loop). While a batch is written, the next one is read ahead in a thread and its values worked out
+    (`read_ahead`): the Python work of the next batch overlaps the database work of this one."""
 
     def __init__(self, rows: Iterator[import_csv.Record]) -> None:
         self._rows = rows
+        self._buffer: list[tuple[import_csv.Record, dict[str, Any] | None]] = []
+        self._ahead: asyncio.Future[list[tuple[import_csv.Record, dict[str, Any] | None]]] | None = None
+        self._prepared_for: Any = None
         self.position = 0
         """Index of the next row to hand out."""
 
-    def _take(self, n: int) -> list[import_csv.Record]:
-        out = list(itertools.islice(self._rows, n))
+    def _read(self, n: int, prepare: Callable[[list[str]], dict[str, Any]] | None
+              ) -> list[tuple[import_csv.Record, dict[str, Any] | None]]:
+        return [(rec, prepare(rec.cells) if prepare else None) for rec in itertools.islice(self._rows, n)]
+
+    async def _take(self, n: int) -> list[tuple[import_csv.Record, dict[str, Any] | None]]:
+        if self._ahead is not None:
+            self._buffer += await self._ahead
+            self._ahead = None
+        out, self._buffer = self._buffer[:n], self._buffer[n:]
+        if len(out) < n:
+            out += await asyncio.to_thread(self._read, n - len(out), None)
         self.position += len(out)
         return out
 
-    async def take(self, n: int) -> list[import_csv.Record]:
-        return await asyncio.to_thread(self._take, n)
+    async def take(self, n: int, mapping: list[str], kinds: dict[str, str]) -> list[tuple[import_csv.Record,
+                                                                                         dict[str, Any]]]:
+        """The next `n` rows with their values (read ahead under the same mapping, or worked out now)."""
+        ready = self._prepared_for == (mapping, kinds)
+        return [(rec, values if ready and values is not None else import_mapping.row_values(mapping, rec.cells, kinds))
+                for rec, values in await self._take(n)]
+
+    def read_ahead(self, n: int, mapping: list[str], kinds: dict[str, str], warm: Callable[[dict[str, Any]], None]
+                   ) -> None:
+        """Start reading the next `n` rows in a thread: their values, and `warm(values)` (the memoised phone and
+        email normalising) done there while the caller writes the current batch."""
+        if self._ahead is not None:
+            return
+
+        def prepare(cells: list[str]) -> dict[str, Any]:
+            values = import_mapping.row_values(mapping, cells, kinds)
+            warm(values)
+            return values
+
+        self._prepared_for = (mapping, kinds)
+        self._ahead = asyncio.ensure_future(asyncio.to_thread(self._read, n, prepare))
 
     async def skip_to(self, position: int) -> None:
         if position < self.position:
             raise RuntimeError(f"rows cannot go back from {self.position} to {position}")
-        while self.position < position and await self.take(min(position - self.position, 10_000)):
+        while self.position < position and await self._take(min(position - self.position, 10_000)):
             pass
+
+    async def close(self) -> None:
+        """Wait for a read ahead still running (it cannot be cancelled), so nothing outlives the job."""
+        if self._ahead is not None:
+            await asyncio.gather(self._ahead, return_exceptions=True)
+            self._ahead = None
 
 
 # -- a batch, set-based ----------------------------------------------------------------------------------------
@@ -442,9 +487,10 @@ async def _process_batch(tenant: TenantRef, import_id: int, rows: _Rows, actor: 
         await rows.skip_to(state["processed"])  # another run may have got further
         mapping = state["mapping"]["fields"]
         kinds, region = await _context()
-        todo = [(rec, import_mapping.row_values(mapping, rec.cells, kinds)) for rec in await rows.take(batch_rows)]
+        todo = await rows.take(batch_rows, mapping, kinds)
         batch = _Batch()
         if todo:
+            rows.read_ahead(batch_rows, mapping, kinds, _Known(region).warm)
             batch = await _land_set_based(todo, region, actor) or await _land_row_by_row(todo, region, actor)
         finished = not todo
         room = max(MAX_ERRORS_KEPT - state["errors_kept"], 0)
@@ -476,6 +522,9 @@ async def run(tenant: TenantRef, import_id: int, *, actor_label: str = "", batch
     _, records, actor = begun
     rows = _Rows(records)
     size = batch_rows or default_batch_rows()
-    while not await _process_batch(tenant, import_id, rows, actor, batch_rows=size):
-        jobs.checkpoint()  # a stopping worker puts the import back here; the next one resumes at this batch
+    try:
+        while not await _process_batch(tenant, import_id, rows, actor, batch_rows=size):
+            jobs.checkpoint()  # a stopping worker puts the import back here; the next one resumes at this batch
+    finally:
+        await rows.close()
     log.info("import_finished", tenant=tenant.slug, import_id=import_id, rows=rows.position)
