@@ -183,9 +183,11 @@ class JobSettings:
     heartbeat_seconds: int = 30
     """JOB_HEARTBEAT_SECONDS: a job whose worker stopped beating this long (killed, frozen, cut off) is picked up by
     another worker (default 30; workers beat at half of it)."""
-    import_batch_rows: int = 2_000
-    """IMPORT_BATCH_ROWS: rows a contact import lands per transaction (default 2000): each batch is a few set-based
-    statements and one progress event; a stopped worker's import resumes at its next batch."""
+    import_batch_rows: int = 1_000
+    """IMPORT_BATCH_ROWS: rows a contact import lands per transaction (default 1000): each batch is a few set-based
+    statements and one progress event; a stopped worker's import resumes at its next batch. A batch holds one
+    advisory lock per distinct phone and email until it commits, and PostgreSQL's lock table holds
+    max_locks_per_transaction x max_connections (6,400 by default) for everyone: raise both together."""
     health_port: int | None = None
     """WORKER_HEALTH_PORT: `switchboard worker` and `switchboard mail-in` answer GET /health on 127.0.0.1:PORT (200
     or 503, JSON naming each part) for a process manager; unset: no health port (`--health-port` sets it too)."""
@@ -283,7 +285,7 @@ def load_settings() -> Settings:
                                  import_max_mb=_int("IMPORT_MAX_MB", 20, minimum=1)),
         jobs=JobSettings(stop_seconds=_int("WORKER_STOP_SECONDS", 10, minimum=0),
                          heartbeat_seconds=_int("JOB_HEARTBEAT_SECONDS", 30, minimum=2),
-                         import_batch_rows=_int("IMPORT_BATCH_ROWS", 2_000, minimum=1),
+                         import_batch_rows=_int("IMPORT_BATCH_ROWS", 1_000, minimum=1),
                          health_port=_int("WORKER_HEALTH_PORT", 0, minimum=0) or None),
     )
 
