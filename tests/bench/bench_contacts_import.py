@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import resource
 import secrets
 import sys
 import time
@@ -84,6 +85,11 @@ def _rss_kib(field: str = "VmRSS") -> int:
             if line.startswith(field + ":"):
                 return int(line.split()[1])
     return 0
+
+
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _reset_peak() -> bool:
@@ -150,8 +156,13 @@ async def _import(ctx: BenchContext, tenant: Any, actor: Any, data: bytes, label
     async with tenant_context(tenant):
         await imports.start(actor, up["id"])
     t0 = time.perf_counter()
+    cpu0 = _cpu_seconds()
     state = await _wait(tenant, up["id"], ctx, label)
     seconds = time.perf_counter() - t0
+    cpu = _cpu_seconds() - cpu0
+    ctx.record(f"{label}: rows per CPU-second of the app process", state["processed"] / cpu, "rows/s",
+               f"{cpu:.1f} s CPU (all threads; PostgreSQL's own not counted) for {state['processed']:,} rows in "
+               f"{seconds:.1f} s wall: what one uncontended core would do, as other work on the machine moves wall time")
     if peak_known:
         ctx.record(f"{label}: peak RSS during the job", _rss_kib("VmHWM") / 1024, "MiB",
                    f"RSS before the start {rss_before / 1024:.0f} MiB (the bench holds the file and its rows)")
