@@ -145,9 +145,8 @@ async def preview(import_id: int, limit: int = PREVIEW_ROWS) -> list[dict[str, A
     row would be refused. Nothing is written."""
     row = await KIND.state(import_id)
     mapping = row["mapping"]["fields"]
-    _, rows = await KIND.file(row)
     kinds, region = await _context()
-    records = [(rec, import_mapping.row_values(mapping, rec.cells, kinds)) for rec in itertools.islice(rows, limit)]
+    records = [(rec, import_mapping.row_values(mapping, rec.cells, kinds)) for rec in await KIND.head(row, limit)]
     known = await _Known(region).load([values for _, values in records], claim=False)
     out = []
     for rec, values in records:

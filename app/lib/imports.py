@@ -244,9 +244,13 @@ class ImportKind:
         text = io.TextIOWrapper(raw, encoding=state["encoding"], newline="")
         return await asyncio.to_thread(import_csv.records, text, state["delimiter"])
 
+    async def head(self, state: dict[str, Any], n: int) -> list[import_csv.Record]:
+        """The first `n` data rows, reading no more of the file than they take (a 1M-row file's preview)."""
+        _, rows = await self.stream(state)
+        return await asyncio.to_thread(lambda: list(itertools.islice(rows, n)))
+
     async def sample(self, import_id: int) -> list[list[str]]:
-        _, rows = await self.file(await self.state(import_id))
-        return [r.cells for r in itertools.islice(rows, SAMPLE_ROWS)]
+        return [r.cells for r in await self.head(await self.state(import_id), SAMPLE_ROWS)]
 
     async def errors_csv(self, import_id: int) -> tuple[str, bytes]:
         """The refused rows as they were in the file, plus an `error` column (app/lib/import_errors.py)."""
