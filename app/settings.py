@@ -195,6 +195,11 @@ class JobSettings:
     concurrency: int = 0
     """WORKER_CONCURRENCY: most jobs one worker runs at once (`switchboard worker --concurrency N` sets it too; default
     0: no cap beyond the queue's batches of 10)."""
+    import_batch_rows: int = 1_000
+    """IMPORT_BATCH_ROWS: rows a contact import lands per transaction (default 1000): each batch is a few set-based
+    statements and one progress event; a stopped worker's import resumes at its next batch. A batch holds one
+    advisory lock per distinct phone and email until it commits, and PostgreSQL's lock table holds
+    max_locks_per_transaction x max_connections (6,400 by default) for everyone: raise both together."""
     health_port: int | None = None
     """WORKER_HEALTH_PORT: `switchboard worker` and `switchboard mail-in` answer GET /health on 127.0.0.1:PORT (200
     or 503, JSON naming each part) for a process manager; unset: no health port (`--health-port` sets it too)."""
@@ -298,6 +303,7 @@ def load_settings() -> Settings:
         jobs=JobSettings(stop_seconds=_int("WORKER_STOP_SECONDS", 10, minimum=0),
                          heartbeat_seconds=_int("JOB_HEARTBEAT_SECONDS", 30, minimum=2),
                          concurrency=_int("WORKER_CONCURRENCY", 0, minimum=0),
+                         import_batch_rows=_int("IMPORT_BATCH_ROWS", 1_000, minimum=1),
                          health_port=_int("WORKER_HEALTH_PORT", 0, minimum=0) or None),
     )
 

@@ -35,6 +35,15 @@ class InteractionPayload(msgspec.Struct):
     channel: str | None = None
 
 
+class ImportProgressPayload(msgspec.Struct):
+    import_id: int
+    processed: int
+    created: int
+    updated: int
+    failed: int
+    status: str
+
+
 def card(data: dict[str, Any]) -> list[str]:
     return [channels.contact(data["contact_id"])]
 
@@ -54,5 +63,10 @@ INTERACTION_CREATED = EventType("interaction.created", "An interaction was opene
                                 "contact_id).", InteractionPayload, card)
 INTERACTION_UPDATED = EventType("interaction.updated", "An interaction changed status, owner or outcome "
                                 "(interaction_id, contact_id).", InteractionPayload, card)
+CONTACT_IMPORT_PROGRESS = EventType(
+    "contact_import.progress", "A batch of a contact import landed: the import's counters so far (import_id, "
+    "processed, created, updated, failed, status). One event per batch stands for the contacts it created and "
+    "changed (they get no contact.created / contact.updated each).", ImportProgressPayload,
+    lambda data: [channels.role("admin")])
 declare(CONTACT_CREATED, CONTACT_UPDATED, CONTACT_MERGED, CONTACT_DELETED, NOTE_ADDED, INTERACTION_CREATED,
-        INTERACTION_UPDATED)
+        INTERACTION_UPDATED, CONTACT_IMPORT_PROGRESS)

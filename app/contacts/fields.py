@@ -5,15 +5,18 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+from collections.abc import Generator
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TypeVar
 
+from app.accounts.tables import User
 from app.audit import services as audit
 from app.contacts.tables import Contact, CustomField
 from app.lib.errors import Conflict, Invalid, NotFound
 
 KINDS = ("text", "number", "date", "boolean", "select", "multiselect")
 KEY_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+T = TypeVar("T")
 FIELD_COLUMNS = (CustomField.id, CustomField.key, CustomField.label, CustomField.kind, CustomField.options,
                  CustomField.required, CustomField.unique, CustomField.position, CustomField.archived)
 
@@ -117,11 +120,18 @@ def _empty(value: Any) -> bool:
     return value is None or value == "" or value == []
 
 
-async def validate(values: dict[str, Any], *, current: dict[str, Any] | None = None,
-                   contact_id: int | None = None) -> dict[str, Any]:
-    """Clean `values` against the definitions; returns the full custom dict to store (merged onto `current`)."""
-    defs = {d["key"]: d for d in await definitions()}
-    unknown = sorted(set(values) - set(defs))
+Check = tuple[str, Any]
+"""A question a rule needs the database for, yielded by a `cleaning` generator: ("user", id) - is it an active user;
+("unique", (key, json)) - does another live contact hold this custom value. The answer is sent back (a bool)."""
+
+
+def cleaning(values: dict[str, Any], defs: list[dict[str, Any]], *,
+             current: dict[str, Any] | None = None) -> Generator[Check, bool, dict[str, Any]]:
+    """The rules of `validate` as a generator: it yields the database questions (`Check`) in rule order and returns
+    the full custom dict. `validate` answers them with queries; a caller that has every answer (or no question can
+    come up: no unique field among `values`) runs it with `run_plain` - the contact import, many rows at once."""
+    by_key = {d["key"]: d for d in defs}
+    unknown = sorted(set(values) - set(by_key))
     if unknown:
         raise Invalid("Unknown custom field %(unknown)s; define it in settings first.", field=f"custom.{unknown[0]}",
                       unknown=repr(unknown[0]))
@@ -130,15 +140,53 @@ async def validate(values: dict[str, Any], *, current: dict[str, Any] | None = N
         if _empty(value):
             result.pop(key, None)
         else:
-            result[key] = _coerce(defs[key], value)
-    for key, defn in defs.items():
+            result[key] = _coerce(by_key[key], value)
+    for key, defn in by_key.items():
         if defn["required"] and _empty(result.get(key)):
             raise Invalid("%(label)s is required.", field=f"custom.{key}", label=defn['label'])
         if defn["unique"] and key in values and not _empty(result.get(key)):
-            taken = await Contact.raw(
-                "SELECT EXISTS (SELECT 1 FROM contact WHERE custom -> {} = {}::jsonb AND deleted_at IS NULL "
-                "AND id <> {}) AS taken", key, json.dumps(result[key]), contact_id or 0)
-            if taken[0]["taken"]:
+            if (yield ("unique", (key, json.dumps(result[key])))):
                 raise Conflict("Another contact already has %(label)s = %(result)s.", field=f"custom.{key}",
                                label=defn['label'], result=result[key])
     return result
+
+
+class NeedsDatabase(Exception):
+    """`run_plain` met a rule that asks the database (a unique custom field, an owner)."""
+
+
+def run_plain(rules: Generator[Check, bool, T]) -> T:
+    """Run a `cleaning` generator that must not ask the database (NeedsDatabase if it does)."""
+    try:
+        check = next(rules)
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]
+    rules.close()
+    raise NeedsDatabase(check[0])
+
+
+async def run_checked(rules: Generator[Check, bool, T], *, contact_id: int | None) -> T:
+    """Run a `cleaning` generator, answering its questions with queries (`contact_id` is not "another" contact)."""
+    try:
+        check = next(rules)
+        while True:
+            check = rules.send(await _answer(check, contact_id))
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]
+
+
+async def _answer(check: Check, contact_id: int | None) -> bool:
+    kind, arg = check
+    if kind == "user":
+        return bool(await User.exists().where((User.id == arg) & (User.status == "active")))
+    key, value = arg
+    taken = await Contact.raw(
+        "SELECT EXISTS (SELECT 1 FROM contact WHERE custom -> {} = {}::jsonb AND deleted_at IS NULL "
+        "AND id <> {}) AS taken", key, value, contact_id or 0)
+    return bool(taken[0]["taken"])
+
+
+async def validate(values: dict[str, Any], *, current: dict[str, Any] | None = None,
+                   contact_id: int | None = None) -> dict[str, Any]:
+    """Clean `values` against the definitions; returns the full custom dict to store (merged onto `current`)."""
+    return await run_checked(cleaning(values, await definitions(), current=current), contact_id=contact_id)

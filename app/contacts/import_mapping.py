@@ -31,6 +31,7 @@ def builtin(fields: spec.Fields = spec.FIELDS) -> tuple[Target, ...]:
 
 
 BUILTIN = builtin()
+_JOINERS = {t.key: t.joiner for t in BUILTIN}
 
 # Header words → field. Compared after lower-casing, folding yo into ye and dropping punctuation and spaces.
 SYNONYMS: dict[str, tuple[str, ...]] = {
@@ -64,6 +65,10 @@ TEMPERATURE_WORDS = {"горячий": "hot", "горячая": "hot", "тепл
 _ITEM_SPLIT = {"phone": re.compile(r"[,;\n]+"), "email": re.compile(r"[,;\s]+"), "tag": re.compile(r"[,;\n]+")}
 _LIST_SPLIT = {f.name: _ITEM_SPLIT[f.items] for f in spec.importable() if f.kind == "list"}
 _DMY = re.compile(r"^(\d{1,2})[./](\d{1,2})[./](\d{4})$")
+_DMY_TIME = re.compile(r"^\d{1,2}[./]\d{1,2}[./]\d{4} \d")
+_ISO_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]")
+_ISO_SPACE = re.compile(r"^\d{4}-\d{2}-\d{2} ")
+_DATE_FIELDS = frozenset(f.name for f in spec.FIELDS if f.kind == "date")
 
 
 def _norm(header: str) -> str:
@@ -141,7 +146,7 @@ def row_values(fields: list[str], cells: list[str], kinds: dict[str, str]) -> di
             lists.setdefault(key, []).extend(p.strip() for p in _LIST_SPLIT[key].split(cell) if p.strip())
         else:
             text.setdefault(key, []).append(cell)
-    joiners = {t.key: t.joiner for t in BUILTIN}
+    joiners = _JOINERS
     values: dict[str, Any] = dict(lists)
     custom: dict[str, Any] = {}
     for key, parts in text.items():
@@ -150,7 +155,7 @@ def row_values(fields: list[str], cells: list[str], kinds: dict[str, str]) -> di
             custom[name] = _iso_date(parts[0]) if kinds.get(name) == "date" else parts[0]
         elif key == "temperature":
             values[key] = TEMPERATURE_WORDS.get(parts[0].lower(), parts[0].lower())
-        elif key in spec.BY_NAME and spec.BY_NAME[key].kind == "date":
+        elif key in _DATE_FIELDS:
             values[key] = _iso_date(parts[0])
         else:
             values[key] = (joiners.get(key) or " ").join(parts)
@@ -162,8 +167,8 @@ def row_values(fields: list[str], cells: list[str], kinds: dict[str, str]) -> di
 def _iso_date(text: str) -> str:
     """`31.12.1990`, `31/12/1990` and 1C's `31.12.1990 0:00:00` as ISO; anything else is left for the services
     to refuse with their own message."""
-    day = text.split(" ", 1)[0] if re.match(r"^\d{1,2}[./]\d{1,2}[./]\d{4} \d", text) else text
-    day = day.split("T", 1)[0] if re.match(r"^\d{4}-\d{2}-\d{2}[T ]", day) else day
+    day = text.split(" ", 1)[0] if _DMY_TIME.match(text) else text
+    day = day.split("T", 1)[0] if _ISO_TIME.match(day) else day
     if (m := _DMY.match(day)) is not None:
         return f"{m.group(3)}-{int(m.group(2)):02d}-{int(m.group(1)):02d}"
-    return day.split(" ", 1)[0] if re.match(r"^\d{4}-\d{2}-\d{2} ", day) else day
+    return day.split(" ", 1)[0] if _ISO_SPACE.match(day) else day

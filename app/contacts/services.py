@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+from collections.abc import Generator
 from typing import Any
 
 import msgspec
 from piccolo.utils.encoding import load_json
 
-from app.accounts.tables import User, Workspace
+from app.accounts.tables import Workspace
 from app.audit import services as audit
 from app.contacts import events, fields, queries
 from app.contacts import fields_spec as spec
@@ -82,11 +84,11 @@ def _text(value: Any, field: str, limit: int) -> str:
     return value
 
 
-async def _clean(values: dict[str, Any], *, contact_id: int | None = None,
-                 current_custom: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Validate and normalise the given fields; errors name the field (phones[1], custom.size...)."""
+def _cleaning(values: dict[str, Any], region: str, defs: list[dict[str, Any]], current_custom: dict[str, Any] | None
+              ) -> Generator[fields.Check, bool, dict[str, Any]]:
+    """Validate and normalise the given fields; errors name the field (phones[1], custom.size...). The rules that
+    need the database (an owner, a unique custom field) yield their question (fields.Check) and get the answer."""
     out: dict[str, Any] = {}
-    region = await default_region()
     for key, value in values.items():
         f = spec.BY_NAME[key]
         if f.kind in TEXT_LIMITS:
@@ -110,7 +112,7 @@ async def _clean(values: dict[str, Any], *, contact_id: int | None = None,
                               timezone=repr(zone))
             out[key] = zone
         elif f.kind == "user":
-            if value is not None and not await User.exists().where((User.id == value) & (User.status == "active")):
+            if value is not None and not (yield ("user", value)):
                 raise Invalid("No active user %(value)s to own this contact.", field=key, value=value)
             out[key] = value
         elif f.kind == "date":
@@ -126,8 +128,16 @@ async def _clean(values: dict[str, Any], *, contact_id: int | None = None,
         elif f.kind == "custom":
             if not isinstance(value, dict):
                 raise Invalid("%(field_name)s must be an object of field keys to values.", field=key, field_name=key)
-            out[key] = await fields.validate(value, current=current_custom, contact_id=contact_id)
+            out[key] = yield from fields.cleaning(value, defs, current=current_custom)
     return out
+
+
+async def _clean(values: dict[str, Any], *, contact_id: int | None = None,
+                 current_custom: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Validate and normalise the given fields; errors name the field (phones[1], custom.size...)."""
+    region = await default_region()
+    defs = await fields.definitions() if "custom" in values else []
+    return await fields.run_checked(_cleaning(values, region, defs, current_custom), contact_id=contact_id)
 
 
 def _clean_list(f: spec.ContactField, value: Any, region: str) -> list[str]:
@@ -166,11 +176,7 @@ async def _write_identities(contact_id: int, phones: list[str] | None, emails: l
 
 
 async def _refresh_search_text(contact_id: int) -> None:
-    await Contact.raw(
-        "UPDATE contact c SET search_text = trim(concat_ws(' ', lower(c.name), lower(c.company), "
-        "(SELECT string_agg(e.email, ' ') FROM contact_email e WHERE e.contact = c.id), "
-        "(SELECT string_agg(ltrim(p.e164, '+'), ' ') FROM contact_phone p WHERE p.contact = c.id))) WHERE c.id = {}",
-        contact_id)
+    await Contact.raw(f"UPDATE contact c SET search_text = {SEARCH_TEXT_SQL} WHERE c.id = {{}}", contact_id)  # noqa: S608
 
 
 async def validate(values: dict[str, Any], *, contact_id: int | None = None) -> dict[str, Any]:
@@ -186,6 +192,44 @@ async def validate(values: dict[str, Any], *, contact_id: int | None = None) -> 
     if not any(clean.get(key) for key in spec.identifying()):
         raise Invalid("A contact needs at least a name, a company, a phone or an email.", field="name")
     return clean
+
+
+@dataclasses.dataclass(frozen=True)
+class Rules:
+    """What `validate_plain` needs from the database, read once for many rows (the contact import's batch)."""
+
+    region: str
+    defs: list[dict[str, Any]]
+    """The custom field definitions (fields.definitions())."""
+
+
+async def rules() -> Rules:
+    return Rules(await default_region(), await fields.definitions())
+
+
+def validate_plain(values: dict[str, Any], rules: Rules, *, current: dict[str, Any] | None = None) -> dict[str, Any]:
+    """`validate` without a query: the rules of create, or of update of the card `current`. Raises
+    fields.NeedsDatabase for a rule that must ask the database (an owner, a unique custom field)."""
+    editable = {k: v for k, v in values.items() if k in EDITABLE}
+    if current is not None:
+        return fields.run_plain(_cleaning(editable, rules.region, rules.defs, current["custom"]))
+    clean = fields.run_plain(_cleaning(editable, rules.region, rules.defs, {}))
+    if "custom" not in clean:
+        clean["custom"] = fields.run_plain(fields.cleaning({}, rules.defs, current={}))
+    if not any(clean.get(key) for key in spec.identifying()):
+        raise Invalid("A contact needs at least a name, a company, a phone or an email.", field="name")
+    return clean
+
+
+def search_text(name: str, company: str, emails: list[str], phones: list[str]) -> str:
+    """What partial search matches (`contact.search_text`), as create writes it."""
+    return _search_text(name, company, emails, phones)
+
+
+SEARCH_TEXT_SQL = ("trim(concat_ws(' ', lower(c.name), lower(c.company), "
+                   "(SELECT string_agg(e.email, ' ') FROM contact_email e WHERE e.contact = c.id), "
+                   "(SELECT string_agg(ltrim(p.e164, '+'), ' ') FROM contact_phone p WHERE p.contact = c.id)))")
+"""`contact.search_text` recomputed from the row `c` and its identities (after identities changed)."""
 
 
 async def create(actor: Any, values: dict[str, Any], *, source: str = "manual") -> dict[str, Any]:

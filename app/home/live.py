@@ -12,8 +12,8 @@ from realtime.events import Event
 from realtime.render import BY_ROLE
 
 
-@renders("order.created", "order.updated", "order.status_changed", "contact.created", "queue.item_added",
-         "queue.item_taken", "queue.item_removed", audience=BY_ROLE)
+@renders("order.created", "order.updated", "order.status_changed", "contact.created", "contact_import.progress",
+         "queue.item_added", "queue.item_taken", "queue.item_removed", audience=BY_ROLE)
 async def home_business(event: Event, tenant: TenantRef, user: Principal) -> str | None:
     if not user.has_role("admin"):
         return None  # revenue is for admins and the owner only

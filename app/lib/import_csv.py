@@ -134,10 +134,12 @@ def detect_delimiter(text: str) -> str:
     return best
 
 
-def records(text: str, delimiter: str) -> tuple[list[str], Iterator[Record]]:
-    """The header and an iterator over the data rows. Blank lines (and rows of empty cells) are skipped."""
+def records(text: str | io.TextIOBase, delimiter: str) -> tuple[list[str], Iterator[Record]]:
+    """The header and an iterator over the data rows. Blank lines (and rows of empty cells) are skipped. `text` is
+    the whole file, or a text stream opened with newline="" (read as the rows are taken)."""
     csv.field_size_limit(MAX_CELL)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quotechar='"', doublequote=True,
+    source = io.StringIO(text, newline="") if isinstance(text, str) else text
+    reader = csv.reader(source, delimiter=delimiter, quotechar='"', doublequote=True,
                         skipinitialspace=False, strict=False)
     row_no = 0
     header: list[str] | None = None
@@ -150,6 +152,9 @@ def records(text: str, delimiter: str) -> tuple[list[str], Iterator[Record]]:
             break
     except csv.Error as exc:
         raise Invalid("The file cannot be read as CSV: %(exc)s.", field="file", exc=exc) from None
+    except UnicodeDecodeError as exc:
+        raise Invalid("The file is not valid %(encoding)s text (byte %(start)s); save it as UTF-8 CSV and upload it "
+                      "again.", field="file", encoding=exc.encoding, start=exc.start) from None
     if header is None:
         raise Invalid("The file has no rows.", field="file")
     if len(header) > MAX_COLUMNS:
@@ -170,6 +175,9 @@ def records(text: str, delimiter: str) -> tuple[list[str], Iterator[Record]]:
         except csv.Error as exc:
             raise Invalid("The file stops being valid CSV after row %(row_no)s: %(exc)s.", field="file", row_no=row_no,
                           exc=exc) from None
+        except UnicodeDecodeError as exc:
+            raise Invalid("The file is not valid %(encoding)s text (byte %(start)s); save it as UTF-8 CSV and upload "
+                          "it again.", field="file", encoding=exc.encoding, start=exc.start) from None
 
     return header, data_rows()
 

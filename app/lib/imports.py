@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import io
 import itertools
 import json
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
@@ -114,6 +116,32 @@ class ImportActor:
     email: str = ""
 
 
+class _Pull(io.RawIOBase):
+    """The bytes of a storage stream for a reader running in another thread (the CSV reader of a job): each read
+    asks the event loop for the next chunk. Reading it on the loop's own thread would wait for itself: refused."""
+
+    def __init__(self, chunks: AsyncIterator[bytes], loop: asyncio.AbstractEventLoop) -> None:
+        self._chunks = chunks
+        self._loop = loop
+        self._left = b""
+
+    def readable(self) -> bool:
+        return True
+
+    async def _next(self) -> bytes:
+        return await anext(self._chunks, b"")
+
+    def readinto(self, buffer: Any) -> int:
+        if not self._left:
+            if threading.get_ident() == getattr(self._loop, "_thread_id", None):
+                raise RuntimeError("a streamed import file is read off the event loop (asyncio.to_thread)")
+            self._left = asyncio.run_coroutine_threadsafe(self._next(), self._loop).result()
+        n = min(len(buffer), len(self._left))
+        buffer[:n] = self._left[:n]
+        self._left = self._left[n:]
+        return n
+
+
 async def _one(data: bytes) -> AsyncIterator[bytes]:
     yield data
 
@@ -204,9 +232,25 @@ class ImportKind:
                            id=state["id"]) from None
         return import_csv.records(import_csv.decode(data, state["encoding"]), state["delimiter"])
 
+    async def stream(self, state: dict[str, Any]) -> tuple[list[str], Iterator[import_csv.Record]]:
+        """Like `file`, without holding the file in memory: storage is read as rows are taken, so a 1M-row file
+        costs a few chunks. Take the rows off the event loop (`asyncio.to_thread`): they wait for its reads."""
+        try:
+            chunks = await get_storage().open(state["storage_key"])
+        except ObjectNotFound:
+            raise NotFound("The file of %(noun)s %(id)s is missing from storage.", noun=i18n.gettext(self.noun),
+                           id=state["id"]) from None
+        raw = io.BufferedReader(_Pull(chunks, asyncio.get_running_loop()), buffer_size=CHUNK)
+        text = io.TextIOWrapper(raw, encoding=state["encoding"], newline="")
+        return await asyncio.to_thread(import_csv.records, text, state["delimiter"])
+
+    async def head(self, state: dict[str, Any], n: int) -> list[import_csv.Record]:
+        """The first `n` data rows, reading no more of the file than they take (a 1M-row file's preview)."""
+        _, rows = await self.stream(state)
+        return await asyncio.to_thread(lambda: list(itertools.islice(rows, n)))
+
     async def sample(self, import_id: int) -> list[list[str]]:
-        _, rows = await self.file(await self.state(import_id))
-        return [r.cells for r in itertools.islice(rows, SAMPLE_ROWS)]
+        return [r.cells for r in await self.head(await self.state(import_id), SAMPLE_ROWS)]
 
     async def errors_csv(self, import_id: int) -> tuple[str, bytes]:
         """The refused rows as they were in the file, plus an `error` column (app/lib/import_errors.py)."""
@@ -302,10 +346,11 @@ class ImportKind:
 
     # -- the job -------------------------------------------------------------------------------------------------
 
-    async def begin(self, tenant: TenantRef, import_id: int, actor_label: str
+    async def begin(self, tenant: TenantRef, import_id: int, actor_label: str, *, stream: bool = False
                     ) -> tuple[dict[str, Any], Iterator[import_csv.Record], ImportActor] | None:
-        """The job's first step: mark the import running and open its file. None when there is nothing to do (a
-        finished or vanished import: the job is idempotent) or the file cannot be read (the import has failed)."""
+        """The job's first step: mark the import running and open its file (`stream`: as `stream` does, the rows
+        then taken off the event loop). None when there is nothing to do (a finished or vanished import: the job is
+        idempotent) or the file cannot be read (the import has failed)."""
         async with tenant_context(tenant):
             try:
                 state = await self.state(import_id)
@@ -321,7 +366,7 @@ class ImportKind:
                 "(SELECT language FROM workspace LIMIT 1), '')", state["created_by"]))
         with tenant_selected(tenant):  # storage keys are checked against the current tenant
             try:
-                _, records = await self.file(state)
+                _, records = await (self.stream(state) if stream else self.file(state))
             except DomainError as exc:
                 await self.fail(tenant, import_id, exc.detail)
                 return None

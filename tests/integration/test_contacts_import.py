@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from app.accounts.tables import User
-from app.contacts import imports, services
+from app.contacts import imports
 from app.contacts.tables import Contact, ContactPhone
-from app.lib.db import tenant_context
+from app.lib.db import current_uow, tenant_context
 from app.lib.imports import max_bytes
 from app.lib.jobs import Worker
 from tests.conftest import TEST_DSN, ShopFixture, browser_login, csrf_from
@@ -232,16 +232,16 @@ async def test_a_retried_job_resumes_without_doubling_rows(
     up = (await _upload(fx_client, fx_shop, "\n".join(lines).encode())).json()
     assert (await fx_client.post(api(fx_shop, f"/imports/{up['id']}/start"), headers=fx_shop.auth)).status_code == 202
 
-    real_create = services.create
+    real_write = imports._write
     calls = {"n": 0}
 
-    async def flaky_create(*args: Any, **kwargs: Any) -> Any:
+    async def flaky_write(*args: Any, **kwargs: Any) -> Any:
         calls["n"] += 1
-        if calls["n"] == 5:  # the second row of the second batch: the worker dies mid-batch
+        if calls["n"] == 2:  # the second batch's writes: the worker dies mid-batch
             raise RuntimeError("worker lost its connection")
-        return await real_create(*args, **kwargs)
+        return await real_write(*args, **kwargs)
 
-    monkeypatch.setattr(imports.services, "create", flaky_create)
+    monkeypatch.setattr(imports, "_write", flaky_write)
     with pytest.raises(RuntimeError):
         await imports.run(fx_shop.tenant, up["id"], batch_rows=3)
     async with tenant_context(fx_shop.tenant):
@@ -249,7 +249,7 @@ async def test_a_retried_job_resumes_without_doubling_rows(
     assert (state["status"], state["processed"], state["created"]) == ("running", 3, 3)
     assert await _contact_count(fx_shop) == 3, "the interrupted batch rolled back whole"
 
-    monkeypatch.setattr(imports.services, "create", real_create)
+    monkeypatch.setattr(imports, "_write", real_write)
     await imports.run(fx_shop.tenant, up["id"], batch_rows=3)
     await imports.run(fx_shop.tenant, up["id"], batch_rows=3)  # a duplicate delivery of a finished job: no-op
     done = (await fx_client.get(api(fx_shop, f"/imports/{up['id']}"), headers=fx_shop.auth)).json()
@@ -467,3 +467,51 @@ async def test_the_mapping_choices_speak_the_readers_language(fx_client: Any, fx
     for label in expected:
         assert f">{label}</option>" in page, label
     assert ">Размер</option>" in page and ">Phone(s)</option>" not in page  # the shop's own field: as typed
+
+
+# -- set-based batches -----------------------------------------------------------------------------------------
+
+async def test_batches_fill_existing_contacts_as_the_services_would_and_announce_one_event_each(
+        fx_client: Any, fx_shop: ShopFixture) -> None:
+    """An existing card is filled (company, a second phone, a tag) by a row matching its email; a later row of the
+    next batch matches the phone that row added; rows repeating each other inside a batch make one contact. Each
+    batch writes its audit entries and publishes one progress event, not an event per contact."""
+    from app.audit.tables import AuditEntry
+
+    made = await fx_client.post(api(fx_shop, "/contacts"), headers=fx_shop.auth,
+                                json={"name": "Old Card", "emails": ["old@example.com"], "tags": ["keep"],
+                                      "phones": ["+1 415 555 0300"]})
+    assert made.status_code == 201, made.text
+    old = made.json()
+    lines = ["name,company,phone,email,tags",
+             "Ignored Name,Acme,+1 415 555 0301,old@example.com,new",     # fills the old card
+             "Twin,,+1 415 555 0310,twin@example.com,a",                 # new
+             "Twin again,Twin Co,+1 415 555 0310,,b",                    # same batch: fills the new card
+             "Bad,,12,,",                                                # refused
+             "Via second phone,,+1 415 555 0301,,later"]                 # next batch: the phone row 2 added
+    up = (await _upload(fx_client, fx_shop, "\n".join(lines).encode())).json()
+    assert (await fx_client.post(api(fx_shop, f"/imports/{up['id']}/start"), headers=fx_shop.auth)).status_code == 202
+    await imports.run(fx_shop.tenant, up["id"], batch_rows=4)
+    done = (await fx_client.get(api(fx_shop, f"/imports/{up['id']}"), headers=fx_shop.auth)).json()
+    assert (done["status"], done["created"], done["updated"], done["unchanged"], done["failed"]) == (
+        "done", 1, 3, 0, 1), done
+
+    card = (await fx_client.get(api(fx_shop, f"/contacts/{old['id']}"), headers=fx_shop.auth)).json()
+    assert card["name"] == "Old Card" and card["company"] == "Acme"
+    assert card["phones"] == ["+14155550300", "+14155550301"] and card["tags"] == ["keep", "new", "later"]
+    assert card["version"] == old["version"] + 2
+    assert (await _find(fx_client, fx_shop, "4155550301"))[0]["id"] == old["id"], "search text follows the phone"
+    twins = await _find(fx_client, fx_shop, "twin")
+    assert len(twins) == 1 and twins[0]["company"] == "Twin Co" and twins[0]["tags"] == ["a", "b"]
+    assert twins[0]["emails"] == ["twin@example.com"] and twins[0]["version"] == 2
+
+    async with tenant_context(fx_shop.tenant):
+        audited = await AuditEntry.select(AuditEntry.target_id, AuditEntry.detail).where(
+            AuditEntry.action == "contact.updated").order_by(AuditEntry.id).output(load_json=True)
+        names = {r["name"]: r["n"] for r in await current_uow().connection.fetch(
+            "SELECT name, count(*) AS n FROM event_log GROUP BY name")}
+    assert [(a["target_id"], a["detail"]["fields"]) for a in audited] == [
+        (str(old["id"]), ["company", "phones", "tags"]), (str(twins[0]["id"]), ["company", "tags"]),
+        (str(old["id"]), ["tags"])]
+    assert names.get("contact_import.progress") == 3, names  # two batches of rows, then the empty one that ends it
+    assert names.get("contact.created") == 1 and "contact.updated" not in names, names  # only the card made above
