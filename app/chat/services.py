@@ -166,6 +166,14 @@ SELECT id, origin, visitor_name, visitor_email, visitor_phone, contact AS contac
 """
 
 
+_LOCK_SESSION_CONVERSATION = """
+SELECT s.id, s.visitor_name, s.visitor_email, s.visitor_phone, s.contact AS contact_id,
+       s.conversation AS conversation_id, c.status AS conv_status, c.assigned_to AS conv_assigned_to_id,
+       c.contact AS conv_contact_id, c.queue AS conv_queue_id
+FROM chat_session s LEFT JOIN conversation c ON c.id = s.conversation WHERE s.id = $1 FOR UPDATE OF s
+"""
+
+
 async def get_session(session_id: int, *, lock: bool = False) -> dict[str, Any]:
     if lock:
         found = await current_uow().connection.fetchrow(_LOCK_SESSION, session_id)
@@ -238,6 +246,18 @@ async def _open_conversation_of(session: dict[str, Any]) -> dict[str, Any] | Non
     return dict(row) if row is not None and row["status"] in OPEN_STATUSES else None
 
 
+_SESSION_CONVERSATION = """
+SELECT c.id, c.status, c.assigned_to AS assigned_to_id, c.contact AS contact_id, c.queue AS queue_id
+FROM chat_session s JOIN conversation c ON c.id = s.conversation WHERE s.id = $1
+"""
+
+
+async def _open_conversation_of_session(session_id: int) -> dict[str, Any] | None:
+    """`_open_conversation_of(get_session(session_id))` in one query (a status change of every pushed message)."""
+    row = await current_uow().connection.fetchrow(_SESSION_CONVERSATION, session_id)
+    return dict(row) if row is not None and row["status"] in OPEN_STATUSES else None
+
+
 # -- messages --------------------------------------------------------------------------------------------------
 
 MESSAGE_COLUMNS = (ChatMessage.id, ChatMessage.direction, ChatMessage.body, ChatMessage.author_label,
@@ -279,14 +299,23 @@ async def visitor_message(session_id: int, body: str) -> dict[str, Any]:
     """From the widget: stored at once, then the chat's conversation (opened in the queue if there is none open),
     the contact's timeline when the visitor is known, and the event for the operator's console."""
     text = _body(body)
-    session = await get_session(session_id, lock=True)  # one visitor message at a time: one conversation per chat
     conn = current_uow().connection
+    # One visitor message at a time (the session's row lock): one conversation per chat. Its conversation comes in
+    # the same read.
+    found = await conn.fetchrow(_LOCK_SESSION_CONVERSATION, session_id)
+    if found is None:
+        raise NotFound(GONE)
+    session = dict(found)
     stored = await conn.fetchrow(
         "INSERT INTO chat_message (chat_session, conversation, direction, body, author_label) "
         "VALUES ($1, $2, 'in', $3, $4) RETURNING id, direction, body, author_label, status, created_at",
         session_id, session["conversation_id"], text, (session["visitor_name"] or "Visitor")[:100])
     message_id = int(stored["id"])
-    conv = await _open_conversation_of(session)
+    conv = None
+    if session["conversation_id"] and session["conv_status"] in OPEN_STATUSES:
+        conv = {"id": session["conversation_id"], "status": session["conv_status"],
+                "assigned_to_id": session["conv_assigned_to_id"], "contact_id": session["conv_contact_id"],
+                "queue_id": session["conv_queue_id"]}
     who = session["visitor_name"] or session["visitor_email"] or session["visitor_phone"] or "Web visitor"
     # A chat threads by its session: the message joins the session's open conversation, or opens one in the
     # General queue whose "queued" item (subject "Web chat: ...") is the first message on the contact's timeline.
@@ -377,8 +406,7 @@ async def mark(session_id: int, *, direction: str, upto: int, status: str) -> in
         (ChatMessage.chat_session == session_id) & (ChatMessage.direction == direction)
         & (ChatMessage.id <= upto) & ChatMessage.status.is_in(lower)).returning(ChatMessage.id)
     if changed:
-        session = await get_session(session_id)
-        conv = await _open_conversation_of(session)
+        conv = await _open_conversation_of_session(session_id)
         await emit(chat_events.CHAT_STATUS, session_id=session_id, conversation_id=conv["id"] if conv else 0,
                    upto=max(r["id"] for r in changed), status=status, direction=direction,
                    channels=_topics(session_id, conv))
