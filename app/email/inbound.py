@@ -25,12 +25,14 @@ from app.lib.clock import now
 from app.lib.db import resolve_active, tenant_context
 from app.lib.errors import Invalid
 from app.lib.identities import normalize_email
+from app.lib.jobs import QUEUE_TABLE
 from realtime import channels
 from realtime.publish import emit
 
 log = structlog.get_logger(__name__)
 
 BATCH = 20
+JOB = "messaging.process_inbound"
 """Mails one job files in one transaction (its own and up to BATCH - 1 waiting ones). Events of a tenant are
 numbered under a lock held until commit (realtime/log.py), so a bigger batch holds the shop's other writers longer."""
 
@@ -122,9 +124,13 @@ class InboundEmail:
 
 
 _OWN = "SELECT * FROM inbound_mail WHERE id = $1 FOR UPDATE"
-_WAITING = """
-SELECT * FROM inbound_mail WHERE processed_at IS NULL AND id <> $1 ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED
-"""
+_WAITING = (  # PgQueuer's own table name goes into the text
+    "SELECT * FROM inbound_mail WHERE processed_at IS NULL AND id <> $1 AND id NOT IN ("  # noqa: S608
+    " SELECT (convert_from(payload, 'UTF8')::jsonb ->> 'inbound_id')::int FROM " + QUEUE_TABLE +
+    " WHERE entrypoint = $3 AND status = 'picked' AND convert_from(payload, 'UTF8')::jsonb ->> 'tenant' = $4)"
+    " ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED")
+"""Waiting mails to batch: not locked by another batch, and not the own mail of a job a worker is running (that job
+would only wait for this batch to commit, holding a worker's slot; it files its own mail, in a batch of its own)."""
 
 
 async def process(payload: dict[str, Any]) -> None:
@@ -140,7 +146,7 @@ async def process(payload: dict[str, Any]) -> None:
             return
         first = InboundEmail(dict(own))
         batch: list[InboundEmail] = []
-        for row in await uow.connection.fetch(_WAITING, own["id"], BATCH - 1):
+        for row in await uow.connection.fetch(_WAITING, own["id"], BATCH - 1, JOB, tenant.slug):
             try:
                 batch.append(InboundEmail(dict(row)))
             except Exception:  # its own job parses it again and keeps the failure
