@@ -149,15 +149,6 @@ async def start_session(*, origin: str = "", page_url: str = "", name: str = "",
     return {"token": token, "session_id": session_id, "greeting": (await get_settings())["greeting"]}
 
 
-async def language_of_token(token: str | None) -> str:
-    """The language of the contact a widget token's chat is linked to ("" for none, or for no valid token)."""
-    try:
-        session = await resolve(token)
-    except NotFound:
-        return ""
-    return await contacts.own_language_of(session["contact_id"])
-
-
 async def resolve(token: str | None) -> dict[str, Any]:
     """The session behind a widget token of the current tenant; the same 404 for unknown or malformed tokens."""
     if not isinstance(token, str) or not TOKEN_LEN[0] <= len(token) <= TOKEN_LEN[1]:
@@ -172,6 +163,14 @@ async def resolve(token: str | None) -> dict[str, Any]:
 _LOCK_SESSION = """
 SELECT id, origin, visitor_name, visitor_email, visitor_phone, contact AS contact_id, conversation AS conversation_id,
        created_at, token_hash FROM chat_session WHERE id = $1 FOR UPDATE
+"""
+
+
+_LOCK_SESSION_CONVERSATION = """
+SELECT s.id, s.visitor_name, s.visitor_email, s.visitor_phone, s.contact AS contact_id,
+       s.conversation AS conversation_id, c.status AS conv_status, c.assigned_to AS conv_assigned_to_id,
+       c.contact AS conv_contact_id, c.queue AS conv_queue_id
+FROM chat_session s LEFT JOIN conversation c ON c.id = s.conversation WHERE s.id = $1 FOR UPDATE OF s
 """
 
 
@@ -247,6 +246,18 @@ async def _open_conversation_of(session: dict[str, Any]) -> dict[str, Any] | Non
     return dict(row) if row is not None and row["status"] in OPEN_STATUSES else None
 
 
+_SESSION_CONVERSATION = """
+SELECT c.id, c.status, c.assigned_to AS assigned_to_id, c.contact AS contact_id, c.queue AS queue_id
+FROM chat_session s JOIN conversation c ON c.id = s.conversation WHERE s.id = $1
+"""
+
+
+async def _open_conversation_of_session(session_id: int) -> dict[str, Any] | None:
+    """`_open_conversation_of(get_session(session_id))` in one query (a status change of every pushed message)."""
+    row = await current_uow().connection.fetchrow(_SESSION_CONVERSATION, session_id)
+    return dict(row) if row is not None and row["status"] in OPEN_STATUSES else None
+
+
 # -- messages --------------------------------------------------------------------------------------------------
 
 MESSAGE_COLUMNS = (ChatMessage.id, ChatMessage.direction, ChatMessage.body, ChatMessage.author_label,
@@ -288,14 +299,23 @@ async def visitor_message(session_id: int, body: str) -> dict[str, Any]:
     """From the widget: stored at once, then the chat's conversation (opened in the queue if there is none open),
     the contact's timeline when the visitor is known, and the event for the operator's console."""
     text = _body(body)
-    session = await get_session(session_id, lock=True)  # one visitor message at a time: one conversation per chat
     conn = current_uow().connection
+    # One visitor message at a time (the session's row lock): one conversation per chat. Its conversation comes in
+    # the same read.
+    found = await conn.fetchrow(_LOCK_SESSION_CONVERSATION, session_id)
+    if found is None:
+        raise NotFound(GONE)
+    session = dict(found)
     stored = await conn.fetchrow(
         "INSERT INTO chat_message (chat_session, conversation, direction, body, author_label) "
         "VALUES ($1, $2, 'in', $3, $4) RETURNING id, direction, body, author_label, status, created_at",
         session_id, session["conversation_id"], text, (session["visitor_name"] or "Visitor")[:100])
     message_id = int(stored["id"])
-    conv = await _open_conversation_of(session)
+    conv = None
+    if session["conversation_id"] and session["conv_status"] in OPEN_STATUSES:
+        conv = {"id": session["conversation_id"], "status": session["conv_status"],
+                "assigned_to_id": session["conv_assigned_to_id"], "contact_id": session["conv_contact_id"],
+                "queue_id": session["conv_queue_id"]}
     who = session["visitor_name"] or session["visitor_email"] or session["visitor_phone"] or "Web visitor"
     # A chat threads by its session: the message joins the session's open conversation, or opens one in the
     # General queue whose "queued" item (subject "Web chat: ...") is the first message on the contact's timeline.
@@ -315,9 +335,19 @@ async def visitor_message(session_id: int, body: str) -> dict[str, Any]:
     return {**dict(stored), "conversation_id": conv["id"]}
 
 
+_CONVERSATION = """
+SELECT id, channel, external_ref, status, assigned_to AS assigned_to_id, contact AS contact_id, queue AS queue_id
+FROM conversation WHERE id = $1
+"""
+
+
 async def conversation_session(conversation_id: int) -> tuple[dict[str, Any], int]:
-    """The conversation and its chat session id; NotFound when it is not a web chat."""
-    conv = await conversations.get(conversation_id)
+    """The conversation (id, channel, status, assignee, contact, queue: a light read, on every operator message)
+    and its chat session id; NotFound when it is not a web chat."""
+    found = await current_uow().connection.fetchrow(_CONVERSATION, conversation_id)
+    if found is None:
+        raise NotFound("No conversation %(conversation_id)s.", conversation_id=conversation_id)
+    conv = dict(found)
     session_id = session_id_of(conv)
     if session_id is None:
         raise NotFound("Conversation %(conversation_id)s is not a web chat.", conversation_id=conversation_id)
@@ -340,14 +370,12 @@ async def operator_reply(actor: Principal, conversation_id: int, body: str) -> d
     conv, session_id = await conversation_session(conversation_id)
     _may_answer(actor, conv)
     session = await get_session(session_id, lock=True)
-    rows = await ChatMessage.insert(ChatMessage(chat_session=session_id, conversation=conversation_id,
-                                                direction="out", body=text, author=actor.user_id,
-                                                author_label=(actor.name or "Operator")[:100])).returning(
-        ChatMessage.id)
-    message_id = int(rows[0]["id"])
-    t = now()
-    await ChatMessage.update({ChatMessage.status: "read", ChatMessage.read_at: t}).where(
-        (ChatMessage.chat_session == session_id) & (ChatMessage.direction == "in") & (ChatMessage.status != "read"))
+    conn = current_uow().connection
+    stored = dict(await conn.fetchrow(_REPLY, session_id, conversation_id, text, actor.user_id,
+                                      (actor.name or "Operator")[:100]))
+    message_id = int(stored["id"])
+    await conn.execute("UPDATE chat_message SET status = 'read', read_at = $2 WHERE chat_session = $1 "
+                       "AND direction = 'in' AND status <> 'read'", session_id, now())
     if session["contact_id"]:
         await timeline.record(session["contact_id"], "chat", "out", text[:200], actor_type="user",
                               actor_id=actor.user_id, actor_label=actor.label,
@@ -355,7 +383,14 @@ async def operator_reply(actor: Principal, conversation_id: int, body: str) -> d
                               payload={"event": "chat_reply", "message_id": message_id, "body": text})
     await emit(chat_events.CHAT_MESSAGE, session_id=session_id, conversation_id=conversation_id,
                message_id=message_id, direction="out", channels=_topics(session_id, conv))
-    return await get_message(message_id)
+    return stored
+
+
+_REPLY = """
+INSERT INTO chat_message (chat_session, conversation, direction, body, author, author_label)
+VALUES ($1, $2, 'out', $3, $4, $5)
+RETURNING id, direction, body, author_label, status, created_at, conversation AS conversation_id
+"""
 
 
 _RANK = {s: i for i, s in enumerate(STATUSES)}
@@ -371,8 +406,7 @@ async def mark(session_id: int, *, direction: str, upto: int, status: str) -> in
         (ChatMessage.chat_session == session_id) & (ChatMessage.direction == direction)
         & (ChatMessage.id <= upto) & ChatMessage.status.is_in(lower)).returning(ChatMessage.id)
     if changed:
-        session = await get_session(session_id)
-        conv = await _open_conversation_of(session)
+        conv = await _open_conversation_of_session(session_id)
         await emit(chat_events.CHAT_STATUS, session_id=session_id, conversation_id=conv["id"] if conv else 0,
                    upto=max(r["id"] for r in changed), status=status, direction=direction,
                    channels=_topics(session_id, conv))

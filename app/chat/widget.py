@@ -34,6 +34,7 @@ from app.chat.schemas import (
 from app.contacts import services as contacts
 from app.contacts.services import to_struct
 from app.lib import i18n, reqctx
+from app.lib.errors import NotFound
 from app.lib.i18n import N_
 from app.lib.ratelimit import Limiter
 from app.lib.templates import STATIC_DIR
@@ -84,7 +85,13 @@ class WidgetCors:
         i18n.switch(i18n.negotiate(reqctx.scope_header(scope, b"accept-language")))
         token = reqctx.scope_header(scope, TOKEN_HEADER.encode())
         if token:
-            i18n.switch(await services.language_of_token(token))
+            try:
+                session = await services.resolve(token)
+            except NotFound:
+                pass  # the handler answers the 404 in the visitor's language
+            else:
+                scope.setdefault("state", {})[SESSION_STATE] = (token, session)  # the handler's `visitor()`
+                i18n.switch(await contacts.own_language_of(session["contact_id"]))
         origin = reqctx.scope_header(scope, b"origin")
         if origin and not await services.origin_allowed(origin):
             body = {"detail": i18n.gettext(REFUSED), "status_code": 403}
@@ -110,8 +117,16 @@ async def _respond(send: Send, status: int, body: bytes, headers: list[tuple[byt
     await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
+SESSION_STATE = "chat_session"
+"""Where WidgetCors leaves the session it resolved from the token (one lookup per request, not two)."""
+
+
 async def visitor(request: Request[Any, Any, Any]) -> dict[str, Any]:
-    return await services.resolve(request.headers.get(TOKEN_HEADER))
+    token = request.headers.get(TOKEN_HEADER)
+    resolved = request.scope.get("state", {}).get(SESSION_STATE)
+    if resolved is not None and resolved[0] == token:
+        return dict(resolved[1])
+    return await services.resolve(token)
 
 
 def _messages(rows: list[dict[str, Any]]) -> list[MessageOut]:

@@ -1,4 +1,10 @@
-"""Reading an inbound message: MIME structure, transfer encodings, charsets (cp1251, koi8-r...), attachments."""
+"""Reading an inbound message: MIME structure, transfer encodings, charsets (cp1251, koi8-r...), attachments.
+
+Speed: the MIME tree is parsed with the `compat32` policy, which keeps headers as raw strings (`policy.default`
+builds a header object on every header access, the parser's own included, and that was most of the time: 2.2 ms of
+2.3 ms per mail). Only the headers we read (From, Subject, the ids) and attachment file names go through
+`policy.default`'s header parsing, so encoded words and RFC 2231 parameters decode exactly as before.
+"""
 
 from __future__ import annotations
 
@@ -40,11 +46,37 @@ class ParsedMail:
         return list(dict.fromkeys([*self.in_reply_to, *reversed(self.references)]))
 
 
+class _Parsed(EmailMessage):
+    """EmailMessage's body and attachment walk (get_body, iter_attachments) over compat32's raw-string headers."""
+
+    def is_attachment(self) -> bool:
+        return self.get_content_disposition() == "attachment"
+
+
+_PARSER = BytesParser(_class=_Parsed, policy=policy.compat32)
+_HEADERS_ONLY = BytesParser(policy=policy.compat32)
+
+
 def _header(msg: Message, name: str) -> str:
+    """The first `name` header decoded as policy.default decodes it (encoded words, folding)."""
+    wanted = name.lower()
+    for key, raw in msg.raw_items():
+        if key.lower() == wanted:
+            try:
+                return str(policy.default.header_fetch_parse(key, raw) or "").strip()
+            except (ValueError, LookupError, IndexError):  # a broken encoded-word: keep going without it
+                return ""
+    return ""
+
+
+def _filename(part: Message) -> str | None:
+    """The part's file name with policy.default's decoding (RFC 2231 and encoded words in the parameter)."""
+    kept = part.policy
+    part.policy = policy.default
     try:
-        return str(msg.get(name, "") or "").strip()
-    except (ValueError, LookupError, IndexError):  # a broken encoded-word: keep going without it
-        return ""
+        return part.get_filename()
+    finally:
+        part.policy = kept
 
 
 def _ids(value: str) -> list[str]:
@@ -67,13 +99,13 @@ def _bytes(part: Message) -> bytes:
 
 def message_id(raw: bytes) -> str:
     """The message's own Message-ID (without angle brackets) read from its headers alone; "" when it has none."""
-    ids = _ids(_header(BytesParser(policy=policy.default).parsebytes(raw, headersonly=True), "Message-ID"))
+    ids = _ids(_header(_HEADERS_ONLY.parsebytes(raw, headersonly=True), "Message-ID"))
     return ids[0] if ids else ""
 
 
 def parse(raw: bytes) -> ParsedMail:
-    msg = BytesParser(policy=policy.default).parsebytes(raw)
-    assert isinstance(msg, EmailMessage)
+    msg = _PARSER.parsebytes(raw)
+    assert isinstance(msg, _Parsed)
     from_name, from_address = email.utils.parseaddr(_header(msg, "From"))
     body_plain = msg.get_body(preferencelist=("plain",))
     body_html = msg.get_body(preferencelist=("html",))
@@ -88,7 +120,7 @@ def parse(raw: bytes) -> ParsedMail:
         if part.is_multipart():
             continue
         data = _bytes(part)
-        name = part.get_filename() or f"attachment-{len(attachments) + 1}"
+        name = _filename(part) or f"attachment-{len(attachments) + 1}"
         attachments.append(Attachment(name.replace("/", "_")[:200], part.get_content_type(), data))
     message_ids = _ids(_header(msg, "Message-ID"))
     return ParsedMail(

@@ -74,6 +74,18 @@ class UnitOfWork:
         """Commit what was written even though the request ends in an error (audit of failed logins)."""
         self.commit_on_error = True
 
+    @contextlib.asynccontextmanager
+    async def savepoint(self) -> AsyncIterator[None]:
+        """A savepoint: when the block raises, its writes are undone and so are the after-commit hooks it added
+        (an event it emitted is not sent for rows that never committed); the rest of the unit of work goes on."""
+        hooks = len(self._after_commit)
+        try:
+            async with self.connection.transaction():
+                yield
+        except BaseException:
+            del self._after_commit[hooks:]
+            raise
+
 
 _current_uow: contextvars.ContextVar[UnitOfWork | None] = contextvars.ContextVar("sb_uow", default=None)
 _current_tenant: contextvars.ContextVar[TenantRef | None] = contextvars.ContextVar("sb_tenant", default=None)

@@ -38,6 +38,8 @@ from app.settings import get_settings
 log = structlog.get_logger(__name__)
 
 _QUEUE_TABLE = Queries(driver=None).qbq.qualified.queue_table  # type: ignore[arg-type]
+QUEUE_TABLE = _QUEUE_TABLE
+"""PgQueuer's job table, schema-qualified (for a query that asks which jobs are queued or running)."""
 
 JobFn = Callable[[dict[str, Any]], Awaitable[None]]
 

@@ -1,0 +1,67 @@
+"""Inbound mail is filed in batches: one job files its own mail and others still waiting, each in a savepoint; a
+batched mail that fails is left, untouched, to its own job, which files it (or fails and is retried) later."""
+
+from __future__ import annotations
+
+from email.message import EmailMessage
+from typing import Any
+
+import pytest
+
+from app.email import inbound, listener
+from app.email.tables import EmailMessage as EmailRow
+from app.email.tables import InboundMail
+from app.lib.db import tenant_context
+from app.settings import get_settings
+from tests.conftest import ShopFixture
+
+
+def _raw(n: int, subject: str) -> bytes:
+    msg = EmailMessage()
+    msg["From"] = f"Customer {n} <batch{n}@customers.example>"
+    msg["To"] = "shop@example"
+    msg["Subject"] = subject
+    msg["Message-ID"] = f"<batch-{n}@customers.example>"
+    msg.set_content(f"mail {n}")
+    return bytes(msg)
+
+
+async def _store(shop: ShopFixture, subjects: list[str]) -> list[int]:
+    to = f"{shop.slug}@{get_settings().mail.mail_domain}"
+    return [await listener.store(shop.tenant, _raw(n, s), mail_from=f"batch{n}@customers.example", rcpt_to=to,
+                                 peer="127.0.0.1") for n, s in enumerate(subjects)]
+
+
+async def _state(shop: ShopFixture) -> tuple[dict[int, Any], list[str]]:
+    async with tenant_context(shop.tenant):
+        rows = await InboundMail.select(InboundMail.id, InboundMail.processed_at).order_by(InboundMail.id)
+        filed = await EmailRow.select(EmailRow.subject).where(EmailRow.direction == "in").order_by(EmailRow.id)
+    return {r["id"]: r["processed_at"] for r in rows}, [r["subject"] for r in filed]
+
+
+async def test_one_job_files_waiting_mails_and_leaves_a_failing_one_to_its_own_job(
+        fx_shop: ShopFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    ids = await _store(fx_shop, ["first", "poison", "third"])
+    real = inbound.InboundEmail.handle
+
+    async def handle(self: inbound.InboundEmail, known: Any = None) -> int:
+        if self.mail.subject == "poison":
+            raise RuntimeError("cannot file this one yet")
+        return await real(self, known)
+
+    monkeypatch.setattr(inbound.InboundEmail, "handle", handle)
+    await inbound.process({"tenant": fx_shop.slug, "inbound_id": ids[0]})
+    processed, subjects = await _state(fx_shop)
+    assert processed[ids[0]] is not None and processed[ids[2]] is not None
+    assert processed[ids[1]] is None  # rolled back alone, still waiting for its own job
+    assert sorted(subjects) == ["first", "third"]
+
+    # Its own job fails while the cause lasts (the queue retries it), then files it; the others are not filed twice.
+    with pytest.raises(RuntimeError):
+        await inbound.process({"tenant": fx_shop.slug, "inbound_id": ids[1]})
+    monkeypatch.setattr(inbound.InboundEmail, "handle", real)
+    await inbound.process({"tenant": fx_shop.slug, "inbound_id": ids[1]})
+    await inbound.process({"tenant": fx_shop.slug, "inbound_id": ids[2]})  # its mail was filed by the first job
+    processed, subjects = await _state(fx_shop)
+    assert all(processed[i] is not None for i in ids)
+    assert sorted(subjects) == ["first", "poison", "third"]
