@@ -41,7 +41,7 @@ async def migrate_all(concurrency: int = 4, on_progress: Callable[[str, str], No
     report = MigrateReport(total=len(tenants))
     apps = migrations.tenant_apps()
     target = len(migrations.head(apps))
-    applied = await migrations.survey([t.schema for t in tenants], apps, concurrency=min(2, max(1, concurrency)))
+    applied = await migrations.survey([t.schema for t in tenants], apps, concurrency=max(1, concurrency))
 
     def done(tenant: TenantRef, outcome: str, error: str = "") -> None:
         if outcome == "failed":
