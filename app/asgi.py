@@ -25,6 +25,7 @@ from app.lib.openapi import document_error_responses
 from app.lib.templates import STATIC_DIR, environment
 from app.lifecycle import lifespan
 from app.settings import get_settings
+from realtime.sockets import lean_compression
 from tenants.routing import TenantMiddleware, tenant_slug_from_path
 
 
@@ -76,6 +77,7 @@ def create_app() -> Litestar:
     """The app: the domains' routes (workspace routes on one router under /t/{slug}), the edge, the tenant."""
     settings = get_settings()
     logs.configure()
+    lean_compression()
     app = Litestar(
         route_handlers=[
             Router(path="/t/{slug:str}", route_handlers=domains.tenant_routes()),

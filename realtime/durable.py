@@ -33,6 +33,7 @@ import structlog
 
 from app.lib.db import TenantRef, current_uow, raw_connect, tenant_context
 from app.lib.engine import DB
+from app.lib.lru import LRU
 from realtime import log as event_log
 from realtime.events import CATALOGUE, Event, Position, check_name
 
@@ -44,6 +45,9 @@ BATCH = 100
 """Events handled per transaction."""
 HELD_BACK_RETRY = 0.2
 """Seconds before visiting a tenant again whose newest events wait above the horizon (an older transaction)."""
+ENSURED_KEPT = 4096
+"""Schemas whose cursor rows this process knows exist (most recently run first); one it forgot is checked again, a
+cheap idempotent insert: the set must not grow with every tenant the process has swept."""
 
 Handler = Callable[[Event], Awaitable[None]]
 
@@ -235,7 +239,7 @@ class Spine:
         self._all = True
         self._wake = asyncio.Event()
         self._retry_at: dict[str, float] = {}
-        self._ensured: set[str] = set()
+        self._ensured: LRU[str, bool] = LRU(ENSURED_KEPT)
         self._task: asyncio.Task[None] | None = None
         self._listen_task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -349,7 +353,7 @@ class Spine:
             if tenant.schema not in self._ensured:
                 await ensure_cursors(self.listeners)
             busy = set(await pending())
-        self._ensured.add(tenant.schema)
+        self._ensured[tenant.schema] = True
         for listener in self.listeners:
             if listener.name not in busy:
                 continue

@@ -18,6 +18,35 @@ from realtime.events import Event, decode
 log = structlog.get_logger(__name__)
 
 
+def lean_compression() -> None:
+    """Keep permessage-deflate, but without a compression context kept per socket between messages.
+
+    uvicorn's websocket protocol (websockets-sansio, the `auto` choice) negotiates permessage-deflate with a zlib
+    compressor and decompressor per socket that live as long as the socket: about 33 KB of its ~54 KB per idle
+    socket (2,000 idle sockets on a bare ASGI app: 53.8 KB each with it, 20.9 KB with this; see tests/bench/
+    bench_realtime's idle figures). With `no_context_takeover` both ways, each message is compressed on its own and
+    the zlib state is freed after it: frames stay compressed (less well: no shared dictionary across messages), idle
+    sockets cost none. Browsers must honour client_no_context_takeover (RFC 7692 §7.1.1.1). uvicorn builds its
+    factory by this module-level name for every new socket, so rebinding it applies to the sockets opened after."""
+    try:
+        # deferred import: only the web server's process has a websocket server to tune; uvicorn may lack it
+        from uvicorn.protocols.websockets import websockets_sansio_impl as impl
+        from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory  # deferred import: same
+    except ImportError:
+        return
+    if getattr(impl.ServerPerMessageDeflateFactory, "lean", False):
+        return
+
+    class LeanDeflateFactory(ServerPerMessageDeflateFactory):
+        lean = True
+
+        def __init__(self, **kwargs: Any) -> None:
+            kwargs.update(server_no_context_takeover=True, client_no_context_takeover=True)
+            super().__init__(**kwargs)
+
+    impl.ServerPerMessageDeflateFactory = LeanDeflateFactory  # type: ignore[misc]
+
+
 async def json_frames(socket: WebSocket[Any, Any, Any]) -> AsyncIterator[dict[str, Any]]:
     """The client's frames that are JSON objects, in order; anything else is skipped (clients are not trusted).
     Ends by raising WebSocketDisconnect when the client goes away."""

@@ -8,7 +8,7 @@ import asyncpg
 
 from app.accounts import services as accounts
 from app.lib.clock import now
-from app.lib.db import SLUG_RE, TenantRef, forget_tenant, platform_context, quote_schema, schema_transaction
+from app.lib.db import SLUG_RE, TenantRef, forget_tenant, platform_context, quote_schema, repinned, schema_transaction
 from app.lib.errors import Conflict, Invalid, NotFound
 from app.lib.identities import normalize_email
 from app.lib.security import check_password_policy, hash_password
@@ -119,6 +119,17 @@ async def signup(shop_name: str, slug: str, email: str, password: str, owner_nam
 async def migrate_tenant(tenant: TenantRef) -> list[str]:
     async with schema_transaction(tenant.schema, tenant):
         return await migrations.migrate_current_schema(migrations.tenant_apps())
+
+
+async def migrate_tenants(tenants: list[TenantRef]) -> list[list[str]]:
+    """Bring several schemas to head in ONE transaction (cheap when each has little to do): all or none commit.
+    Returns the migration ids applied, per tenant in order."""
+    first, done = tenants[0], []
+    async with schema_transaction(first.schema, first) as uow:
+        for tenant in tenants:
+            async with repinned(uow, tenant.schema, tenant):
+                done.append(await migrations.migrate_current_schema(migrations.tenant_apps()))
+    return done
 
 
 async def pending_for(tenant: TenantRef) -> list[tuple[str, str]]:

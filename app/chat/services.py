@@ -27,6 +27,7 @@ from app.lib.errors import Conflict, Forbidden, Invalid, NotFound
 from app.lib.forms import message_text
 from app.lib.i18n import N_
 from app.lib.identities import normalize_email, normalize_phone
+from app.lib.lru import LRU
 from app.lib.security import constant_time_equals, new_token, token_hash
 from app.timeline import services as timeline
 from realtime import channels
@@ -81,7 +82,10 @@ def normalize_origin(raw: str) -> str:
 
 SETTINGS_TTL = 5.0
 """Seconds a process trusts its copy of a tenant's chat settings (every widget call checks the origin list)."""
-_settings_cache: dict[str, tuple[float, dict[str, Any]]] = {}
+SETTINGS_CACHED = 1024
+"""Tenants whose chat settings one process keeps (the most recently used): a process serving every shop must not
+keep a copy for each shop it ever served."""
+_settings_cache: LRU[str, tuple[float, dict[str, Any]]] = LRU(SETTINGS_CACHED)
 
 
 async def cached_settings() -> dict[str, Any]:

@@ -271,6 +271,25 @@ async def _reset_on_release(conn: asyncpg.Connection) -> None:
     await conn.reset()
 
 
+@contextlib.asynccontextmanager
+async def repinned(uow: UnitOfWork, schema: str, tenant: TenantRef | None) -> AsyncIterator[UnitOfWork]:
+    """The open unit of work, pinned to `schema` for the block: several schemas' work in ONE transaction (batched
+    migrations; all commit together or none does). Back to the schema it had afterwards."""
+    if _current_uow.get() is not uow:
+        raise RuntimeError("repinned() needs the unit of work that is open here")
+    before = (uow.schema, uow.tenant)
+    await uow.connection.execute(f"SET LOCAL search_path TO {quote_schema(schema)}")
+    uow.schema, uow.tenant = schema, tenant
+    token = _current_tenant.set(tenant)
+    try:
+        yield uow
+    finally:
+        _current_tenant.reset(token)
+        uow.schema, uow.tenant = before
+    # Only on success: after an error the transaction is aborted and rolls back as a whole.
+    await uow.connection.execute(f"SET LOCAL search_path TO {quote_schema(before[0])}")
+
+
 async def _rollback_quietly(tx: Any) -> None:
     try:
         await asyncio.shield(tx.rollback())

@@ -23,6 +23,7 @@ from app.lib.clock import now
 from app.lib.db import current_uow
 from app.lib.errors import Invalid, NotFound
 from app.lib.i18n import N_
+from app.lib.lru import LRU
 from app.timeline import services as timeline
 from app.timeline.tables import Interaction
 from app.workspace import events
@@ -295,7 +296,7 @@ async def mentions(user_id: int, *, limit: int = 20) -> list[dict[str, Any]]:
 
 TYPING_EVERY = 2.0
 """Seconds: one typing event per operator and conversation at most this often (the browser throttles too)."""
-_last_typing: dict[tuple[str, int, int], float] = {}
+_last_typing: LRU[tuple[str, int, int], float] = LRU(10_000)
 
 
 async def typing(tenant_slug: str, actor: Any, conversation_id: int) -> bool:
@@ -309,8 +310,6 @@ async def typing(tenant_slug: str, actor: Any, conversation_id: int) -> bool:
         await conversation_for(actor, conversation_id)
     except NotFound:
         return False
-    if len(_last_typing) > 10_000:
-        _last_typing.clear()
     _last_typing[key] = t
     await emit(events.TYPING, conversation_id=conversation_id, user_id=actor.user_id)
     return True

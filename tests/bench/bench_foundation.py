@@ -4,6 +4,9 @@ Sizes (environment, for quick runs): BENCH_TENANTS (1000) schemas for `migrate`,
 BENCH_CONCURRENCY (16) concurrent clients, BENCH_WARMUP (2) and BENCH_DURATION (10) seconds per load run,
 BENCH_HTTP_TENANTS (20) tenants the load rotates over. Order: migrate first (so it covers exactly
 BENCH_TENANTS schemas), then signups (with those schemas already in the catalog), then HTTP on the signed-up shops.
+BENCH_RAW_SCHEMAS (20) schemas per raw DDL baseline (the recorded SQL over bare asyncpg, 1 and 4 connections).
+BENCH_SURVEY_TENANTS (0: skipped) schemas for the no-op check alone: stand-ins holding only a `migration` table at
+head (the full DDL for 10,000 schemas takes 10,000 x the raw DDL baseline; the no-op check reads only that table).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 
@@ -33,7 +37,10 @@ async def main(ctx: BenchContext) -> None:
     n_tenants = ctx.env_int("BENCH_TENANTS", 1000)
     n_signups = ctx.env_int("BENCH_SIGNUPS", 100)
     await bench_migrate(ctx, n_tenants)
-    shops = await bench_signup(ctx, n_signups)
+    n_survey = ctx.env_int("BENCH_SURVEY_TENANTS", 0)
+    if n_survey:
+        await bench_survey(ctx, n_survey)
+    shops = await bench_signup(ctx, n_signups) if n_signups else []
     await bench_me(ctx, shops)
 
 
@@ -70,13 +77,16 @@ async def bench_migrate(ctx: BenchContext, n: int) -> None:
                f"{len(report.failed)} failed")
     ctx.record("migrate_all: empty → head rate", n / elapsed, "tenants/s")
 
+    await _raw_ddl_baseline(ctx, n, elapsed)
+
     # (b) every schema at head: the no-op check.
     t0 = time.perf_counter()
     report = await migrate_all()
     elapsed = time.perf_counter() - t0
     _check_report(ctx, report, expect_up_to_date=n)
-    ctx.record("migrate_all: no-op check", elapsed, "s", f"{len(report.up_to_date):,} already at head")
+    ctx.record("migrate_all: no-op check", elapsed, "s", f"{len(report.up_to_date):,} already at head (one survey)")
     ctx.record("migrate_all: no-op check rate", n / elapsed, "tenants/s")
+    await _per_schema_check_baseline(ctx, slugs, elapsed)
 
     # (c) the real command end to end (process start, imports, pool, progress bar). Normally a no-op here; if the
     # code on disk gained migrations since this process imported it, the CLI applies them and says so.
@@ -91,6 +101,91 @@ async def bench_migrate(ctx: BenchContext, n: int) -> None:
     else:
         last = (proc.stdout.strip().splitlines() or [""])[-1]
         ctx.record("`switchboard migrate` (CLI, wall)", elapsed, "s", f"incl. process start; says: {last}")
+
+
+async def _raw_ddl_baseline(ctx: BenchContext, n: int, app_seconds: float) -> None:
+    """The same DDL without the app: the SQL the app recorded for an empty schema, sent by bare asyncpg into fresh
+    schemas (CREATE SCHEMA; SET LOCAL; the script; one transaction each), over 1 and over 4 connections."""
+    from tenants import migrations
+
+    plan = migrations.fresh_plan(migrations.tenant_apps())
+    if plan is None or any(args for _, args in plan):
+        ctx.log("no recorded plan (or one with arguments): skipping the raw DDL baseline")
+        return
+    script = ";\n".join(query.strip().rstrip(";") for query, _ in plan)
+    k = ctx.env_int("BENCH_RAW_SCHEMAS", 20)
+    for connections in (1, 4):
+        conns = [await asyncpg.connect(ctx.dsn) for _ in range(connections)]
+        names = iter(f"t_raw{connections}_{i:04d}" for i in range(k))
+        try:
+            async def worker(conn: asyncpg.Connection, names: Any = names) -> None:
+                for schema in names:
+                    async with conn.transaction():
+                        await conn.execute(f'CREATE SCHEMA "{schema}"; SET LOCAL search_path TO "{schema}"')
+                        await conn.execute(script)
+
+            t0 = time.perf_counter()
+            await asyncio.gather(*(worker(c) for c in conns))
+            per = (time.perf_counter() - t0) / k
+        finally:
+            for c in conns:
+                await c.close()
+        ctx.record(f"  raw DDL baseline, {connections} connection{'s' if connections > 1 else ''}", per * 1000,
+                   "ms/schema", f"{k} schemas, {len(plan)} statements each; x {n:,} = {per * n:.0f} s; app/raw "
+                   f"{app_seconds / (per * n):.2f}x")
+
+
+async def _per_schema_check_baseline(ctx: BenchContext, slugs: list[str], survey_seconds: float) -> None:
+    """What the no-op check cost before the survey: one transaction per schema reading its `migration` table."""
+    from app.lib.db import TenantRef
+    from tenants import services
+
+    tenants = [TenantRef(id=0, slug=s, schema=f"t_{s}") for s in slugs]
+    gate = asyncio.Semaphore(4)
+
+    async def one(tenant: TenantRef) -> None:
+        async with gate:
+            await services.pending_for(tenant)
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(one(t) for t in tenants))
+    elapsed = time.perf_counter() - t0
+    ctx.record("  baseline: a transaction per schema (pending_for, 4 at once)", elapsed, "s",
+               f"{len(tenants):,} schemas; survey is {elapsed / survey_seconds:.1f}x faster")
+
+
+async def bench_survey(ctx: BenchContext, n: int) -> None:
+    from tenants import migrations
+    from tenants.provisioning import migrate_all
+
+    ctx.section(f"no-op check over {n:,} more schemas (stand-ins: only a `migration` table, at head)")
+    apps = migrations.tenant_apps()
+    rows = sorted(migrations.head(apps))
+    slugs = [f"srv_{i:05d}" for i in range(n)]
+    conn = await asyncpg.connect(ctx.dsn)
+    try:
+        t0 = time.perf_counter()
+        await conn.executemany(
+            "INSERT INTO public.tenant (slug, schema_name, name, status, plan, created_at) "
+            "VALUES ($1, $2, $3, 'active', 'trial', now())", [(s, f"t_{s}", f"Bench {s}") for s in slugs])
+        for i in range(0, n, 500):
+            async with conn.transaction():
+                for s in slugs[i:i + 500]:
+                    await conn.execute(f'CREATE SCHEMA "t_{s}"; CREATE TABLE "t_{s}".migration (id serial PRIMARY KEY, '
+                                       "name varchar(200) NOT NULL, app_name varchar(200) NOT NULL, "
+                                       "ran_on timestamptz DEFAULT now())")
+                    await conn.executemany(f'INSERT INTO "t_{s}".migration (app_name, name) VALUES ($1, $2)', rows)
+        total = await conn.fetchval("SELECT count(*) FROM public.tenant")
+        ctx.log(f"{n:,} stand-in schemas created in {time.perf_counter() - t0:.1f} s (not timed); "
+                f"{total:,} tenants in the registry")
+    finally:
+        await conn.close()
+    t0 = time.perf_counter()
+    report = await migrate_all()
+    elapsed = time.perf_counter() - t0
+    _check_report(ctx, report, expect_up_to_date=total)
+    ctx.record("migrate_all: no-op check, all tenants", elapsed, "s", f"{len(report.up_to_date):,} already at head")
+    await _per_schema_check_baseline(ctx, [t.removeprefix("t_") for t in [f"t_{s}" for s in slugs]], elapsed)
 
 
 def _check_report(ctx: BenchContext, report: object, *, expect_migrated: int = 0, expect_up_to_date: int = 0) -> None:

@@ -171,3 +171,70 @@ def test_tenants_cli_list_create_suspend(fx_db: Any) -> None:
     assert suspended.returncode == 0
     assert "suspended" in _cli("tenants", "list").stdout
     assert _cli("tenants", "suspend", "no_such_tenant").returncode == 1
+
+
+async def _behind(schema: str) -> None:
+    """Put a schema one migration behind head (as test_migrate_fifty_tenants_with_one_broken does)."""
+    async with DB.pool.acquire() as conn:
+        await conn.execute(f'DROP TRIGGER audit_entry_no_change ON "{schema}".audit_entry; '
+                           f'DROP FUNCTION "{schema}".audit_entry_append_only();')
+        await conn.execute(f'DELETE FROM "{schema}".migration WHERE name = $1', TRIGGER_MIGRATION)
+
+
+async def test_the_survey_finds_the_schema_that_is_behind_and_migrates_only_it(fx_db: str, monkeypatch: Any) -> None:
+    """A no-op `migrate` opens no transaction per schema: one survey reads every schema's `migration` table. A
+    schema put behind is found among those at head and migrated; several behind go in one transaction, and a broken
+    one in that batch fails alone while the others of its batch are migrated."""
+    from tenants import provisioning, services
+
+    shops = [await make_shop("survey") for _ in range(4)]
+    ours = {s.tenant.schema: s for s in shops}
+    touched: list[list[str]] = []
+    single, several = services.migrate_tenant, services.migrate_tenants
+
+    async def spy_single(tenant: Any) -> list[str]:
+        touched.append([tenant.schema])
+        return await single(tenant)
+
+    async def spy_several(tenants: list[Any]) -> list[list[str]]:
+        touched.append([t.schema for t in tenants])
+        return await several(tenants)
+
+    monkeypatch.setattr(services, "migrate_tenant", spy_single)
+    monkeypatch.setattr(services, "migrate_tenants", spy_several)
+
+    def ours_touched() -> list[list[str]]:
+        return [[s for s in group if s in ours] for group in touched if any(s in ours for s in group)]
+
+    report = await provisioning.migrate_all()
+    assert {s.slug for s in shops} <= set(report.up_to_date)
+    assert ours_touched() == []
+
+    a, b, c, d = shops
+    await _behind(b.tenant.schema)
+    touched.clear()
+    report = await provisioning.migrate_all()
+    assert b.slug in report.migrated and {a.slug, c.slug, d.slug} <= set(report.up_to_date)
+    assert ours_touched() == [[b.tenant.schema]]
+    assert await _has_trigger_migration(b.tenant.schema)
+
+    for shop in (a, c, d):
+        await _behind(shop.tenant.schema)
+    async with DB.pool.acquire() as conn:
+        await conn.execute(f'DROP TABLE "{c.tenant.schema}".audit_entry')
+    touched.clear()
+    report = await provisioning.migrate_all()
+    assert {a.slug, d.slug} <= set(report.migrated) and b.slug in report.up_to_date
+    assert c.slug in report.failed and 'relation "audit_entry" does not exist' in report.failed[c.slug]
+    batched = [group for group in ours_touched() if len(group) > 1]
+    assert batched and {a.tenant.schema, c.tenant.schema, d.tenant.schema} <= set(batched[0])
+    for shop in (a, b, d):
+        assert await _has_trigger_migration(shop.tenant.schema), shop.slug
+    assert not await _has_trigger_migration(c.tenant.schema)
+
+    async with DB.pool.acquire() as conn:  # repaired, the next run finishes it; the rest stays a no-op
+        await conn.execute(f'CREATE TABLE "{c.tenant.schema}".audit_entry (id serial PRIMARY KEY)')
+    touched.clear()
+    report = await provisioning.migrate_all()
+    assert c.slug in report.migrated and ours_touched() == [[c.tenant.schema]]
+    assert not report.failed.get(c.slug)

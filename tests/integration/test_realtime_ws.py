@@ -254,3 +254,22 @@ async def test_many_sockets_of_many_tenants_stay_apart(fx_server: InProcessServe
         frames = await sock.until(lambda f: f.event == "contact.updated")
         assert frames[-1].payload == {"contact_id": shops.index(shop) + 1}
         await sock.close()
+
+
+async def test_console_frames_are_compressed_without_a_context_kept_per_socket(
+        fx_server: InProcessServer, fx_shop: ShopFixture) -> None:
+    """permessage-deflate is negotiated with no_context_takeover both ways (realtime.sockets.lean_compression): an
+    idle socket holds no zlib state, and frames still arrive, compressed, in order."""
+    token, _ = await login(fx_shop)
+    sock, _ready = await connect(fx_server, fx_shop, token)
+    try:
+        offered = sock.ws.response.headers.get("Sec-WebSocket-Extensions", "")
+        assert "permessage-deflate" in offered
+        assert "server_no_context_takeover" in offered and "client_no_context_takeover" in offered
+        [deflate] = sock.ws.protocol.extensions
+        assert deflate.local_no_context_takeover and deflate.remote_no_context_takeover
+        ids = [await emit(fx_shop, "contact.updated", {"contact_id": n, "name": "x" * 200}) for n in range(3)]
+        frames = await sock.until(lambda f: f.event_id == ids[-1])
+        assert [f.event_id for f in named(frames)] == ids
+    finally:
+        await sock.close()
