@@ -21,6 +21,7 @@ part of the audience. Every message ends with the `#sb-last-event` marker, so th
 from __future__ import annotations
 
 import collections
+import contextvars
 import dataclasses
 import html
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
@@ -75,6 +76,17 @@ class Memo:
         if key not in self._values:
             self._values[key] = await load()
         return self._values[key]
+
+
+_MEMO: contextvars.ContextVar[Memo | None] = contextvars.ContextVar("sb_render_memo", default=None)
+
+
+def shared(key: Hashable, load: Callable[[], Awaitable[Any]]) -> Awaitable[Any]:
+    """`load()`, once per event while an event is being rendered (every renderer and audience of the event reads
+    the same rows in the same unit of work), else every time: for reads many renderers repeat (the queues, the
+    waiting list of a role). Never for anything one viewer may see and another not: key it by what it depends on."""
+    memo = _MEMO.get()
+    return memo.get(key, load) if memo is not None else load()
 
 
 _RENDERERS: dict[str, list[Renderer]] = {}
@@ -161,9 +173,13 @@ async def frames(event: Event, tenant: TenantRef, viewers: Sequence[Viewer]) -> 
     renderers = _RENDERERS.get(event.name)
     if renderers and viewers:
         memo = Memo()
-        async with tenant_context(tenant):
-            for fn in renderers:
-                await _render_one(fn, event, tenant, viewers, parts, memo)
+        token = _MEMO.set(memo)
+        try:
+            async with tenant_context(tenant):
+                for fn in renderers:
+                    await _render_one(fn, event, tenant, viewers, parts, memo)
+        finally:
+            _MEMO.reset(token)
     tail = marker(event.position, event=event)
     shared: dict[tuple[int, ...], str] = {}
     out = []

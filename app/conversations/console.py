@@ -12,14 +12,15 @@ from app.conversations import services
 from app.lib.clock import now
 from app.lib.db import TenantRef
 from realtime import presence
+from realtime.render import shared as render_shared
 
 PANELS = ("queue", "mine", "presence", "totals")
 
 
 async def panel_context(tenant: TenantRef, user: Principal) -> dict[str, Any]:
     """Everything the console panels render, reloaded (never taken from an event payload)."""
-    team = await presence.team(tenant)
-    users = [u for u in await accounts.list_users() if u["status"] == "active"]
+    team = await render_shared("presence", lambda: presence.team(tenant))
+    users = [u for u in await render_shared("users", accounts.list_users) if u["status"] == "active"]
     now_ts = now().timestamp()
     people = [{"id": u["id"], "name": u["name"], "role": u["role"],
                "status": team[u["id"]].status if u["id"] in team else "offline",

@@ -20,6 +20,7 @@ from app.lib.domain import MergeStep
 from app.lib.errors import Conflict, Forbidden, Invalid, NotFound
 from app.timeline import services as timeline
 from realtime.publish import emit
+from realtime.render import shared as render_shared
 
 KEY_RE = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
 LIVE_CHANNELS = channels.KEYS
@@ -28,10 +29,14 @@ LIVE_CHANNELS = channels.KEYS
 # -- queues ----------------------------------------------------------------------------------------------------
 
 async def queues(include_archived: bool = False) -> list[dict[str, Any]]:
-    query = Queue.select().order_by(Queue.position).order_by(Queue.id)
-    if not include_archived:
-        query = query.where(Queue.archived == False)  # noqa: E712
-    return await query
+    async def load() -> list[dict[str, Any]]:
+        query = Queue.select().order_by(Queue.position).order_by(Queue.id)
+        if not include_archived:
+            query = query.where(Queue.archived == False)  # noqa: E712
+        return await query
+
+    # Read once per live event however many panels ask (realtime.render.shared); copies, so no caller edits another's.
+    return [dict(q) for q in await render_shared(("queues", include_archived), load)]
 
 
 def visible(queue: dict[str, Any], principal: Principal) -> bool:
@@ -307,8 +312,13 @@ async def waiting(principal: Principal) -> list[dict[str, Any]]:
     ids = await visible_queue_ids(principal)
     if not ids:
         return []
-    return await Conversation.select(*COLUMNS).where(
-        (Conversation.status == "waiting") & Conversation.queue.is_in(ids)).order_by(Conversation.created_at)
+
+    async def load() -> list[dict[str, Any]]:
+        return await Conversation.select(*COLUMNS).where(
+            (Conversation.status == "waiting") & Conversation.queue.is_in(ids)).order_by(Conversation.created_at)
+
+    # The waiting list depends on the visible queues alone: once per live event per set of queues.
+    return [dict(c) for c in await render_shared(("waiting", tuple(ids)), load)]
 
 
 async def mine(principal: Principal) -> list[dict[str, Any]]:
