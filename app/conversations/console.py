@@ -26,7 +26,8 @@ async def panel_context(tenant: TenantRef, user: Principal) -> dict[str, Any]:
                "status": team[u["id"]].status if u["id"] in team else "offline",
                "since": team[u["id"]].since if u["id"] in team else None} for u in users]
     people.sort(key=lambda p: ({"available": 0, "busy": 1, "away": 2}.get(p["status"], 3), p["name"]))
-    ctx = {"waiting": await services.waiting(user), "mine": await services.mine(user),
+    # A fragment shared by a role is rendered for nobody in particular (user id 0): it has no conversations.
+    ctx = {"waiting": await services.waiting(user), "mine": await services.mine(user) if user.user_id else [],
            "stats": await services.stats(user), "people": people, "now": now_ts,
            "my_status": team[user.user_id].status if user.user_id in team else "offline",
            "queues": [q for q in await services.queues() if services.visible(q, user)]}

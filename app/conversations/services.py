@@ -116,7 +116,11 @@ COLUMNS = (Conversation.id, Conversation.contact.as_alias("contact_id"), Convers
 
 
 async def get(conversation_id: int) -> dict[str, Any]:
-    row = await Conversation.select(*COLUMNS).where(Conversation.id == conversation_id).first()
+    async def load() -> dict[str, Any] | None:
+        return await Conversation.select(*COLUMNS).where(Conversation.id == conversation_id).first()
+
+    row = await render_shared(("conversation", conversation_id), load)  # once per live event (realtime.render)
+    row = dict(row) if row is not None else None
     if row is None:
         raise NotFound("No conversation %(conversation_id)s.", conversation_id=conversation_id)
     return row
