@@ -125,16 +125,22 @@ class ServerProcess:
         return Path(self.log.name).read_text(errors="replace")[-5000:]
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        self.log.close()
-        with contextlib.suppress(OSError):
-            os.unlink(self.log.name)
+        end_process(self.proc, self.log, sig)
+
+
+def end_process(proc: subprocess.Popen[Any] | None, log: Any, sig: int = signal.SIGTERM, wait: float = 15,
+                then: float = 5) -> None:
+    """Stop a test's child process: `sig`, `wait` seconds for it to go, else SIGKILL; then drop its log file."""
+    if proc is not None and proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(wait)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(then)
+    log.close()
+    with contextlib.suppress(OSError):
+        os.unlink(log.name)
 
 
 async def start_processes(count: int, env: dict[str, str]) -> list[ServerProcess]:

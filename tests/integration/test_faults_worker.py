@@ -32,7 +32,7 @@ from app.lib.db import tenant_context
 from app.lib.jobs import Worker
 from app.settings import get_settings
 from tests.conftest import ADMIN_DSN, TEST_DB, TEST_DSN, ShopFixture, browser_login, csrf_from, free_port
-from tests.servers import REPO, ServerProcess
+from tests.servers import REPO, ServerProcess, end_process
 
 pytestmark = pytest.mark.xdist_group("faults")
 
@@ -73,16 +73,7 @@ class Cli:
         return self.proc.returncode
 
     def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-        self.log.close()
-        with contextlib.suppress(OSError):
-            os.unlink(self.log.name)
+        end_process(self.proc, self.log, wait=20, then=10)
 
 
 async def until(what: str, check: Callable[[], Awaitable[bool]], *procs: Any, wait: float = WAIT) -> None:

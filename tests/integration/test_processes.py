@@ -32,6 +32,7 @@ from tests.servers import (
     ConsoleSocket,
     InProcessServer,
     ServerProcess,
+    end_process,
     free_port,
     start_processes,
     unique_redis_prefix,
@@ -82,16 +83,7 @@ class WorkerProcess:
         raise TimeoutError(f"worker not ready:\n{self.output()}")
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        self.log.close()
-        with contextlib.suppress(OSError):
-            os.unlink(self.log.name)
+        end_process(self.proc, self.log, wait=20)
 
 
 class _ToProcess(httpx.AsyncBaseTransport):
