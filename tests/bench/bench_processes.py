@@ -7,16 +7,23 @@ import asyncio
 import contextlib
 import os
 import secrets
-import signal
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from tests.bench.harness import REPO, BenchContext, WrkResult, free_port, wrk_available, wrk_load
+from tests.bench.harness import (
+    REPO,
+    BenchContext,
+    WrkResult,
+    free_port,
+    stop_child,
+    wait_healthy,
+    wrk_available,
+    wrk_load,
+)
 from tests.pgbouncer import PgBouncer, missing_reason
 
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -25,7 +32,6 @@ REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 @contextlib.asynccontextmanager
 async def switchboard_run(ctx: BenchContext, workers: int, env: dict[str, str]) -> AsyncIterator[str]:
     """`switchboard run --workers N --no-demo --no-mail-in` on a free port; its base URL once /health answers."""
-    import httpx
 
     port = free_port()
     full = {**os.environ, "PORT": str(port), "BASE_URL": f"http://127.0.0.1:{port}", "EMBEDDED_WORKER": "false",
@@ -36,30 +42,11 @@ async def switchboard_run(ctx: BenchContext, workers: int, env: dict[str, str]) 
                              str(workers)], cwd=REPO, env=full, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 180
-        async with httpx.AsyncClient(base_url=base, timeout=2.0) as client:
-            while True:
-                if proc.poll() is not None:
-                    raise RuntimeError(f"run exited with {proc.returncode}:\n{Path(log.name).read_text()[-3000:]}")
-                with contextlib.suppress(httpx.HTTPError):
-                    if (await client.get("/health")).status_code == 200:
-                        break
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"run not ready:\n{Path(log.name).read_text()[-3000:]}")
-                await asyncio.sleep(0.2)
+        await wait_healthy(base, proc, lambda: Path(log.name).read_text()[-3000:], 180, "run")
         await asyncio.sleep(3 if workers > 1 else 0)  # the other processes finish their start-up too
         yield base
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.to_thread(proc.wait, 30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                await asyncio.to_thread(proc.wait)
-        log.close()
-        with contextlib.suppress(OSError):
-            os.unlink(log.name)
+        await stop_child(proc, log, 30)
 
 
 async def main(ctx: BenchContext) -> None:

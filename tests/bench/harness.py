@@ -287,7 +287,6 @@ async def app_server(extra_env: dict[str, str] | None = None, timeout: float = 6
     """The real app (`app.asgi:create_app`; or another app `factory`, e.g. the bare baseline) under uvicorn, one
     worker process, on a free loopback port, against the bench database. Stopped with SIGTERM (then SIGKILL) on
     exit."""
-    import httpx
 
     port = free_port()
     env = {**os.environ, "DATABASE_URL": BENCH_DSN, "EMBEDDED_WORKER": "false",
@@ -299,29 +298,42 @@ async def app_server(extra_env: dict[str, str] | None = None, timeout: float = 6
     proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log_file, stderr=subprocess.STDOUT)
     server = AppServer(f"http://127.0.0.1:{port}", proc, Path(log_file.name))
     try:
-        deadline = time.monotonic() + timeout
-        async with httpx.AsyncClient(base_url=server.base_url, timeout=2.0) as client:
-            while True:
-                if proc.poll() is not None:
-                    raise RuntimeError(f"uvicorn exited with {proc.returncode}:\n{server.log_tail()}")
-                with contextlib.suppress(httpx.HTTPError):
-                    if (await client.get("/health")).status_code == 200:
-                        break
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"uvicorn did not answer /health within {timeout:.0f}s:\n{server.log_tail()}")
-                await asyncio.sleep(0.2)
+        await wait_healthy(server.base_url, proc, server.log_tail, timeout, "uvicorn")
         yield server
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.to_thread(proc.wait, 15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                await asyncio.to_thread(proc.wait)
-        log_file.close()
-        with contextlib.suppress(OSError):
-            os.unlink(log_file.name)
+        await stop_child(proc, log_file, 15)
+
+
+async def wait_healthy(base_url: str, proc: subprocess.Popen[bytes], log_tail: Callable[[], str], timeout: float,
+                       what: str) -> None:
+    """Until `base_url`/health answers 200; an error with the log's tail if `proc` exits or `timeout` passes."""
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    async with httpx.AsyncClient(base_url=base_url, timeout=2.0) as client:
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"{what} exited with {proc.returncode}:\n{log_tail()}")
+            with contextlib.suppress(httpx.HTTPError):
+                if (await client.get("/health")).status_code == 200:
+                    return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{what} did not answer /health within {timeout:.0f}s:\n{log_tail()}")
+            await asyncio.sleep(0.2)
+
+
+async def stop_child(proc: subprocess.Popen[bytes], log_file: Any, wait: float) -> None:
+    """SIGTERM, `wait` seconds, then SIGKILL; the log file is closed and removed."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.to_thread(proc.wait, wait)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            await asyncio.to_thread(proc.wait)
+    log_file.close()
+    with contextlib.suppress(OSError):
+        os.unlink(log_file.name)
 
 
 def wrk_available() -> str | None:
