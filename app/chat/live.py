@@ -7,27 +7,18 @@ from typing import Any
 
 from app.accounts.services import Principal
 from app.chat import services
+from app.conversations.live import handler_of
 from app.lib.db import TenantRef, current_uow
 from app.lib.templates import render_text
 from realtime import renders
 from realtime.events import Event
-from realtime.render import CONCERNED, Memo
+from realtime.render import CONCERNED
 
 TYPING_SHOWN = 5.0
 """Seconds a "visitor is typing" stays up after the last typing event."""
 
 
-async def _handler(event: Event, memo: Memo) -> list[int]:
-    """The operator handling the chat (loaded once per event): only their console has its pane open."""
-    conversation_id = int(event.data.get("conversation_id") or 0)
-    if not conversation_id:
-        return []
-    who = await memo.get(("assignee", conversation_id), lambda: current_uow().connection.fetchval(
-        "SELECT assigned_to FROM conversation WHERE id = $1 AND status <> 'closed'", conversation_id))
-    return [who] if who else []
-
-
-@renders("chat.message", "chat.typing", "chat.status", audience=CONCERNED.but(users=_handler))
+@renders("chat.message", "chat.typing", "chat.status", audience=CONCERNED.but(users=handler_of))
 async def chat_pane(event: Event, tenant: TenantRef, user: Principal) -> str | None:
     conversation_id = int(event.data.get("conversation_id") or 0)
     if not conversation_id:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from app.accounts.services import Principal
 from app.conversations.console import panel_context
-from app.lib.db import TenantRef
+from app.lib.db import TenantRef, current_uow
 from app.lib.templates import render_text
 from realtime import renders
 from realtime.events import Event
@@ -33,6 +33,17 @@ async def console_shared(event: Event, tenant: TenantRef, user: Principal) -> st
 async def console_mine(event: Event, tenant: TenantRef, user: Principal) -> str:
     """ "My conversations", for the operators the event is about (its `user:N` topics: who has it, who had it)."""
     return await _render(tenant, user, "mine")
+
+
+async def handler_of(event: Event, memo: Memo) -> list[int]:
+    """`Audience.users` for events about one conversation (`conversation_id`): the operator handling it while it is
+    open, loaded once per event (chat panes, "my conversations" on a new email)."""
+    conversation_id = int(event.data.get("conversation_id") or 0)
+    if not conversation_id:
+        return []
+    who = await memo.get(("handler", conversation_id), lambda: current_uow().connection.fetchval(
+        "SELECT assigned_to FROM conversation WHERE id = $1 AND status <> 'closed'", conversation_id))
+    return [who] if who else []
 
 
 async def _presence_user(event: Event, memo: Memo) -> list[int]:

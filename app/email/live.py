@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.accounts.services import Principal
-from app.conversations.live import console_mine, console_shared
+from app.conversations.live import console_mine, console_shared, handler_of
 from app.lib.db import TenantRef, current_uow
 from realtime import renders
 from realtime.events import Event
@@ -32,13 +32,8 @@ async def console_extras(ctx: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _handler(event: Event, memo: Memo) -> list[int]:
-    """The operator handling the email's conversation (loaded once per event)."""
-    conversation_id = event.data.get("conversation_id")
-    if event.data.get("channel") != "email" or not conversation_id:
-        return []
-    who = await memo.get(("assignee", conversation_id), lambda: current_uow().connection.fetchval(
-        "SELECT assigned_to FROM conversation WHERE id = $1", int(conversation_id)))
-    return [who] if who else []
+    """The operator handling the email's conversation (only for email: other channels' messages are theirs)."""
+    return await handler_of(event, memo) if event.data.get("channel") == "email" else []
 
 
 @renders("message.received", audience=BY_ROLE)
