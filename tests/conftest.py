@@ -83,9 +83,14 @@ async def fx_app(fx_db: str) -> Any:
 @pytest.fixture
 async def fx_client(fx_app: Any) -> AsyncIterator[Any]:
     """HTTP client calling the app in this event loop (Litestar's AsyncTestClient runs the app on another loop,
-    which the shared asyncpg pool cannot follow). The pool is the session's; the app's lifespan is not run."""
+    which the shared asyncpg pool cannot follow). The pool is the session's; the app's lifespan is not run, so the
+    realtime runtime it would start (presence on the console and home pages) is ensured here: an earlier test of
+    this process may have stopped the one it used."""
     import httpx
 
+    from realtime import runtime as rt_mod
+
+    await rt_mod.ensure_started()
     transport = httpx.ASGITransport(app=fx_app, client=("127.0.0.1", 40000))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver.local") as client:
         yield client
