@@ -421,3 +421,22 @@ async def set_queue_hours(actor: Principal, queue_id: int, *, calendar_id: int |
                                                    "auto_reply": bool(auto_reply)})
     forget_cached()
     return await queue_setting(queue_id)
+
+
+# -- outside hours ------------------------------------------------------------------------------------------------
+
+async def closed_now(queue_key: str, at: dt.datetime | None = None) -> dict[str, Any] | None:
+    """None when the queue `queue_key` is open at `at` (now) or unknown; else what a caller gets: `reopens_at` (UTC,
+    None if it never opens again), `reopens_local` (wall time in the calendar's zone) and `outside_hours_call`."""
+    row = await Queue.select(Queue.id).where(Queue.key == queue_key).first()
+    if row is None:
+        return None
+    hours = await hours_for_queue(row["id"])
+    moment = at or now()
+    if hours is None or hours.is_open(moment):
+        return None
+    link = await QueueHours.select(QueueHours.outside_hours_call).where(QueueHours.queue == row["id"]).first()
+    reopens = hours.next_open(moment)
+    return {"queue_id": row["id"], "reopens_at": reopens,
+            "reopens_local": reopens.astimezone(hours.zone) if reopens else None,
+            "outside_hours_call": link["outside_hours_call"] if link else "voicemail"}
