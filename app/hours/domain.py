@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from app.hours import outside
 from app.hours.api import HoursApi
 from app.lib.domain import Domain
 
 DOMAIN = Domain(
     name="hours",
     routes=(HoursApi,),
+    listeners=(outside.AUTO_REPLY,),
     piccolo_app="app.hours.piccolo_app",
 )
