@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from app.hours import outside
 from app.hours.api import HoursApi
+from app.hours.views import HoursViews
 from app.lib.domain import Domain
 
 DOMAIN = Domain(
     name="hours",
-    routes=(HoursApi,),
+    routes=(HoursApi, HoursViews),
     listeners=(outside.AUTO_REPLY,),
     piccolo_app="app.hours.piccolo_app",
 )
