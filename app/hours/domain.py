@@ -11,5 +11,6 @@ DOMAIN = Domain(
     name="hours",
     routes=(HoursApi, HoursViews),
     listeners=(outside.AUTO_REPLY,),
+    console_extras=(outside.console_closed,),
     piccolo_app="app.hours.piccolo_app",
 )

@@ -7,6 +7,7 @@ committed, whatever channel stored it, and the reply goes out through the channe
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import structlog
@@ -17,6 +18,7 @@ from app.conversations.tables import Conversation
 from app.hours import services
 from app.hours.tables import QueueHours
 from app.lib import i18n
+from app.lib.clock import now
 from app.lib.db import current_uow
 from app.lib.errors import DomainError
 from app.lib.i18n import N_
@@ -32,6 +34,8 @@ REPLY_NO_OPENING = N_("Thank you for your message. We are closed right now. Your
                       "will answer it as soon as we can.")
 OPENS_FORMAT = "EEEE d MMMM, HH:mm"
 """How the reply names the next opening (Babel pattern, in the customer's language and the calendar's zone)."""
+SOON = dt.timedelta(hours=20)
+"""A queue that opens within this long shows the time only on the console's badge ("closed until 09:00")."""
 OPENS_MARK = "{opens}"
 """Where the shop's own reply text names the next opening."""
 
@@ -100,3 +104,14 @@ AUTO_REPLY = DurableListener(
     "hours.auto_reply", on_inbound, frozenset({"message.received", "chat.message"}),
     "Answers a chat or email that arrives while its queue is closed, once per conversation and closed period, in "
     "the customer's language; the item still waits in the queue.")
+
+
+async def console_closed(ctx: dict[str, Any]) -> dict[str, Any]:
+    """The console's queue panel marks the queues that are closed now ("closed until 09:00"): `closed_queues` maps
+    a queue key to its next opening (None: not again), `closed_soon` the keys that open within a day (time only)."""
+    queues = {q["id"]: q["key"] for q in ctx.get("queues", [])}
+    moment = now()
+    closed = await services.closed_queues(queues, moment)
+    return {"closed_queues": {queues[qid]: opens for qid, opens in closed.items()},
+            "closed_soon": {queues[qid] for qid, opens in closed.items()
+                            if opens is not None and opens - moment < SOON}}

@@ -3,7 +3,9 @@ closed date and an override, give a queue the calendar; mistakes come back as a 
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from tests.conftest import ShopFixture, browser_login, csrf_from
 from tests.integration.test_hours_api import api, general_queue
@@ -49,3 +51,20 @@ async def test_calendar_pages(fx_client: Any, fx_shop: ShopFixture) -> None:
     assert setting["calendar_id"] == cal["id"] and setting["auto_reply"] == "Closed; back {opens}."
     refused = await fx_client.post(f"{url}/delete", data={"_csrf": token}, headers=html)
     assert refused.status_code == 409 and "General" in refused.text
+
+
+async def test_console_marks_closed_queues(fx_client: Any, fx_shop: ShopFixture) -> None:
+    from tests.integration.test_hours_outside import close_general
+
+    await browser_login(fx_client, fx_shop.slug, fx_shop.email, fx_shop.password)
+    panel = f"/t/{fx_shop.slug}/console/panels/queue"
+    before = await fx_client.get(panel, headers={"accept": "text/html"})
+    assert before.status_code == 200 and 'data-testid="queue-closed-general"' not in before.text
+    queue_id = await close_general(fx_client, fx_shop)
+    status = (await fx_client.get(api(fx_shop, f"/queue-hours/{queue_id}/status"), headers=fx_shop.auth)).json()
+    assert status["open"] is False and status["opens_at"]
+    after = await fx_client.get(panel, headers={"accept": "text/html"})
+    assert 'data-testid="queue-closed-general"' in after.text and "closed until" in after.text
+    badge = after.text.split('data-testid="queue-closed-general"')[1].split("</span>")[0]
+    opens = dt.datetime.fromisoformat(status["opens_at"])  # 12:00 in Sofia, shown in the viewer's zone (UTC)
+    assert f"{opens:%-I:%M}" in badge and opens.astimezone(ZoneInfo("Europe/Sofia")).hour == 12
