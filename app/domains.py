@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.accounts.domain import DOMAIN as ACCOUNTS
+from app.agents.domain import DOMAIN as AGENTS
 from app.audit.domain import DOMAIN as AUDIT
 from app.chat.domain import DOMAIN as CHAT
 from app.contacts import merge
@@ -49,6 +50,7 @@ DOMAINS: tuple[Domain, ...] = (
     TIMELINE,
     REALTIME,
     CONVERSATIONS,
+    AGENTS,
     ORDERS,
     DEALS,
     TELEPHONY,
