@@ -4,8 +4,8 @@
 Piccolo and `switchboard migrate` their apps (app/piccolo_conf.py, in this order: a domain's tables after the ones
 they point at), the event catalogue its declarations (app/events_catalogue.py). Importing this module hands the
 lower layers what they run but do not import: the live renderers (realtime.render), the merge steps
-(app.contacts.merge), the console's extra context (app.conversations.console) and the durable listeners' docs
-(realtime.durable).
+(app.contacts.merge), the console's extra context (app.conversations.console), the durable listeners' docs
+(realtime.durable) and the presence watchers (realtime.presence).
 
 Adding a domain: a package with a `domain.py` exporting `DOMAIN = Domain(...)` (app/lib/domain.py says what each
 field means), and one line below.
@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.accounts.domain import DOMAIN as ACCOUNTS
+from app.agents.domain import DOMAIN as AGENTS
 from app.audit.domain import DOMAIN as AUDIT
 from app.chat.domain import DOMAIN as CHAT
 from app.contacts import merge
@@ -32,7 +33,7 @@ from app.onboarding.domain import DOMAIN as ONBOARDING
 from app.orders.domain import DOMAIN as ORDERS
 from app.timeline.domain import DOMAIN as TIMELINE
 from app.workspace.domain import DOMAIN as WORKSPACE
-from realtime import durable, render
+from realtime import durable, presence, render
 from realtime import views as sockets
 from realtime.domain import DOMAIN as REALTIME
 from telephony.domain import DOMAIN as TELEPHONY
@@ -51,6 +52,7 @@ DOMAINS: tuple[Domain, ...] = (
     REALTIME,
     CONVERSATIONS,
     HOURS,
+    AGENTS,
     ORDERS,
     DEALS,
     TELEPHONY,
@@ -103,6 +105,8 @@ def install() -> None:
             console.register_extra(extra)
         for key, handler in domain.socket_messages.items():
             sockets.register_message(key, handler)
+        for watcher in domain.presence_watchers:
+            presence.watch(watcher)
     durable.declare_listeners(listeners())
 
 
