@@ -46,6 +46,8 @@ class Conversation(Table, tablename="conversation"):
     """While `snoozed`: when it comes back on its own (a customer's message brings it back sooner)."""
     merged_into = Integer(null=True, default=None)
     """Set on a conversation merged into another (closed): the survivor's id."""
+    priority = Integer(default=0)
+    """Higher first in the queue (app.routing adds the column and ages it: app/routing/services.py)."""
 
 
 class BlockedAddress(Table, tablename="blocked_address"):
