@@ -58,8 +58,7 @@ async def on_item(event: Event) -> None:
     if conversation_id:
         await services.withdraw_for_item(conversation_id)
     if event.name == "queue.item_added" and event.data.get("queue_id"):
-        await services.kick(int(event.data["queue_id"]))
-        await services.schedule_overflow(conversation_id, int(event.data["queue_id"]))
+        await services.new_item(conversation_id, int(event.data["queue_id"]))
     elif event.name in ("conversation.reopened", "conversation.assigned") and event.data.get("queue_id"):
         await services.kick(int(event.data["queue_id"]))
         if event.name == "conversation.assigned":

@@ -23,6 +23,7 @@ from app.agents import load, state
 from app.audit import services as audit
 from app.conversations import actions
 from app.conversations import services as conversations
+from app.hours.services import hours_for_queue
 from app.lib import jobs
 from app.lib.clock import now
 from app.lib.db import current_tenant, current_uow
@@ -548,14 +549,29 @@ SYSTEM = Principal(user_id=0, email="", name="Router", role="owner", via="system
 """Who moves an item to its overflow queue: the router, with every queue in sight."""
 
 
-async def schedule_overflow(conversation_id: int, queue_id: int) -> None:
-    """On a new item: check its queue's overflow once its overflow time has passed."""
-    after = await current_uow().connection.fetchval(
-        "SELECT overflow_after FROM queue_routing WHERE queue = $1 AND overflow_queue IS NOT NULL", queue_id)
-    if after:
+async def _closed(queue_id: int) -> bool:
+    """Whether the queue is outside its business hours now (app.hours; no calendar: open around the clock)."""
+    hours = await hours_for_queue(queue_id)
+    return hours is not None and not hours.is_open(now())
+
+
+async def new_item(conversation_id: int, queue_id: int) -> dict[str, Any] | None:
+    """A new item in a queue: outside the queue's hours it moves to the overflow queue at once (when the queue has
+    one); else the queue is routed, and its overflow is checked once the overflow time has passed."""
+    row = await current_uow().connection.fetchrow(
+        "SELECT r.overflow_after, q.key AS target FROM queue_routing r JOIN queue q ON q.id = r.overflow_queue "
+        "WHERE r.queue = $1", queue_id)
+    if row is not None and await _closed(queue_id):
+        status = await current_uow().connection.fetchval(
+            "SELECT status FROM conversation WHERE id = $1 AND queue = $2", conversation_id, queue_id)
+        if status == "waiting":
+            return await move_to_overflow(conversation_id, row["target"], "closed")
+    await kick(queue_id)
+    if row is not None and row["overflow_after"]:
         await jobs.enqueue(OVERFLOW_JOB, {"conversation_id": conversation_id, "queue_id": queue_id},
-                           delay=dt.timedelta(seconds=after),
+                           delay=dt.timedelta(seconds=row["overflow_after"]),
                            dedupe_key=f"{OVERFLOW_JOB}:{current_tenant().slug}:{conversation_id}:{queue_id}")
+    return None
 
 
 async def overflow(conversation_id: int, queue_id: int) -> dict[str, Any] | None:
@@ -571,6 +587,8 @@ async def overflow(conversation_id: int, queue_id: int) -> dict[str, Any] | None
                               "JOIN queue src ON src.id = r.queue WHERE r.queue = $1", queue_id)
     if item is None or row is None:
         return None
+    if await _closed(queue_id):
+        return await move_to_overflow(conversation_id, row["target_key"], "closed")
     settings = {**_settings_row({"id": row["qid"], "key": row["key"], "name": row["name"]}, row),
                 "rr_last_user": row["rr_last_user"]}
     agents = await _candidates({"id": row["qid"], "roles": row["roles"]})

@@ -277,3 +277,48 @@ async def test_another_tenants_offers_and_decisions_are_out_of_reach(fx_client: 
     # The route job of shop B never touches shop A's items.
     assert await _route(fx_other_shop) == []
     assert [o["status"] for o in await _offers(fx_shop, item)] == ["pending"]
+
+
+async def test_overflow_when_nobody_is_eligible_or_the_queue_is_closed(fx_client: Any, fx_shop: ShopFixture) -> None:
+    await fx_client.post(api(fx_shop, "/queues"), json={"key": "backup", "name": "Backup"}, headers=fx_shop.auth)
+    (a, _), = await _agents(fx_shop, "Ana")
+    await fx_client.put(api(fx_shop, f"/users/{a}/skills"), json={"skills": {"french": 1}}, headers=fx_shop.auth)
+    await _configure(fx_client, fx_shop, skills={"german": 2}, overflow_queue="backup", overflow_after=30)
+    general = (await fx_client.get(api(fx_shop, "/routing/queues/general"), headers=fx_shop.auth)).json()
+    assert general["overflow_queue"] == "backup" and general["overflow_after"] == 30
+    contact = (await fx_client.post(api(fx_shop, "/contacts"), json={"name": "Mila", "phones": ["+35929990002"]},
+                                    headers=fx_shop.auth)).json()["id"]
+    item = await _open(fx_client, fx_shop, contact_id=contact)
+    async with tenant_context(fx_shop.tenant) as uow:
+        queue_id = await uow.connection.fetchval("SELECT id FROM queue WHERE key = 'general'")
+        await services.new_item(item, queue_id)  # the listener's step: routed, overflow checked in 30 s
+        due = await uow.connection.fetchval(
+            "SELECT execute_after - now() FROM public.pgqueuer WHERE entrypoint = 'routing.overflow' "
+            "AND convert_from(payload, 'UTF8')::jsonb ->> 'conversation_id' = $1", str(item))
+        assert dt.timedelta(seconds=25) < due <= dt.timedelta(seconds=30)
+        # Nobody has German: when the job fires, the item moves on.
+        moved = await services.overflow(item, queue_id)
+    assert moved is not None and moved["queue_key"] == "backup" and moved["status"] == "waiting"
+    timeline = (await fx_client.get(api(fx_shop, f"/contacts/{contact}/timeline"), headers=fx_shop.auth)).json()
+    assert any("Overflow" in (i.get("summary") or "") for i in timeline["items"]), timeline
+    events = (await fx_client.get(api(fx_shop, "/events?limit=500"), headers=fx_shop.auth)).json()["items"]
+    assert [e["data"]["reason"] for e in events if e["name"] == "routing.overflowed"] == ["no_agent"]
+
+    # An item someone could take stays where it is.
+    await _configure(fx_client, fx_shop, skills={"french": 1}, overflow_queue="backup", overflow_after=30)
+    stays = await _open(fx_client, fx_shop)
+    async with tenant_context(fx_shop.tenant):
+        assert await services.overflow(stays, queue_id) is None
+
+    # Closed (a calendar with no opening hours at all): a new item moves at once.
+    cal = await fx_client.post(api(fx_shop, "/calendars"), json={"name": "Never", "zone": "Europe/Sofia",
+                                                                  "public_holidays": False, "weekly": []},
+                               headers=fx_shop.auth)
+    assert cal.status_code == 201, cal.text
+    linked = await fx_client.put(api(fx_shop, f"/queue-hours/{queue_id}"), json={"calendar_id": cal.json()["id"]},
+                                 headers=fx_shop.auth)
+    assert linked.status_code == 200, linked.text
+    late = await _open(fx_client, fx_shop)
+    async with tenant_context(fx_shop.tenant):
+        closed = await services.new_item(late, queue_id)
+    assert closed is not None and closed["queue_key"] == "backup"
