@@ -77,7 +77,7 @@ def _int(form: Any, name: str, default: int) -> int:
     try:
         return int(raw)
     except ValueError:
-        raise Invalid("%(field)s must be a whole number.", field=name, **{"field": name}) from None
+        raise Invalid("Write a whole number.", field=name) from None
 
 
 def parse_skills(text: str, field: str = "skills") -> dict[str, int]:
