@@ -381,11 +381,16 @@ async def _offer(item: dict[str, Any], pick: Pick, settings: dict[str, Any]) -> 
 
 
 async def kick(queue_id: int) -> None:
-    """Have the queue routed soon (a job, one queued per queue; a second is kept while one runs, so an item added
-    during a run is not missed). Never routes inline: the caller's transaction stays short."""
-    key = f"{ROUTE_JOB}:{current_tenant().slug}:{queue_id}"
-    if await jobs.enqueue(ROUTE_JOB, {"queue_id": queue_id}, dedupe_key=key) is None:
-        await jobs.enqueue(ROUTE_JOB, {"queue_id": queue_id}, dedupe_key=key + ":again")
+    """Have the queue routed soon: a route job, unless one is still waiting to start. One already running does not
+    count (it may have read the queue before this change committed), so nothing added meanwhile is missed; two that
+    run at once take turns on the queue's settings row. Never routes inline: the caller's transaction stays short."""
+    tenant = current_tenant().slug
+    waiting = await current_uow().connection.fetchval(
+        f"SELECT EXISTS (SELECT 1 FROM {jobs.QUEUE_TABLE} WHERE entrypoint = $1 AND status = 'queued' "  # noqa: S608
+        "AND convert_from(payload, 'UTF8')::jsonb @> jsonb_build_object('tenant', $2::text, 'queue_id', $3::int))",
+        ROUTE_JOB, tenant, queue_id)
+    if not waiting:
+        await jobs.enqueue(ROUTE_JOB, {"queue_id": queue_id})
 
 
 async def routed_queue_ids() -> list[int]:
