@@ -31,6 +31,7 @@ from app.lib.domain import Domain
 from app.lib.jobs import JobSpec
 from app.onboarding.domain import DOMAIN as ONBOARDING
 from app.orders.domain import DOMAIN as ORDERS
+from app.routing.domain import DOMAIN as ROUTING
 from app.timeline.domain import DOMAIN as TIMELINE
 from app.workspace.domain import DOMAIN as WORKSPACE
 from realtime import durable, presence, render
@@ -58,6 +59,7 @@ DOMAINS: tuple[Domain, ...] = (
     TELEPHONY,
     EMAIL,
     CHAT,
+    ROUTING,
     HOME,
     ONBOARDING,
     WORKSPACE,

@@ -51,6 +51,8 @@ class Conversation(Table, tablename="conversation"):
     """While `snoozed`: when it comes back on its own (a customer's message brings it back sooner)."""
     merged_into = Integer(null=True, default=None)
     """Set on a conversation merged into another (closed): the survivor's id."""
+    priority = Integer(default=0)
+    """Higher first in the queue (app.routing adds the column and ages it: app/routing/services.py)."""
 
 
 class Disposition(Table, tablename="queue_disposition"):
