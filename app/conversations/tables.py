@@ -46,6 +46,10 @@ class Conversation(Table, tablename="conversation"):
     """While `snoozed`: when it comes back on its own (a customer's message brings it back sooner)."""
     merged_into = Integer(null=True, default=None)
     """Set on a conversation merged into another (closed): the survivor's id."""
+    callback_number = Varchar(length=30, default="")
+    """A caller who pressed the callback digit while waiting: the number to call back (E.164). The item keeps its
+    place (created_at); added by telephony's migration (telephony.callbacks)."""
+    callback_requested_at = Timestamptz(null=True, default=None)
 
 
 class BlockedAddress(Table, tablename="blocked_address"):
