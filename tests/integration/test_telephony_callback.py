@@ -13,7 +13,8 @@ from app.lib.db import tenant_context
 from telephony.simulator import Simulator
 from telephony.simulator.core import Call as SimCall
 from telephony.tables import Call
-from tests.conftest import ShopFixture, run_jobs_until, work_left
+from telephony.tables import TwilioConfig as TwilioConfigRow
+from tests.conftest import ShopFixture, browser_login, csrf_from, run_jobs_until, work_left
 from tests.integration.telephony_kit import (  # noqa: F401
     CUSTOMER,
     OPERATOR_PHONE,
@@ -246,3 +247,87 @@ async def test_a_supervisor_cancels_a_callback(fx_client: Any, fx_shop: ShopFixt
     again = await fx_client.post(api(fx_shop, f"/calls/{item['id']}/callback/cancel"), json={},
                                  headers=fx_shop.auth)
     assert again.status_code == 400
+
+
+async def test_console_shows_the_callback_and_its_take_dials_the_customer(fx_client: Any, fx_shop: ShopFixture,
+                                                                         fx_sim: Simulator) -> None:
+    line = await connect(fx_client, fx_shop, fx_sim, offer_callback=True)
+    caller = await _queued(fx_sim, line, CUSTOMER)
+    await run_jobs(fx_shop)
+    await browser_login(fx_client, fx_shop.slug, fx_shop.email, fx_shop.password)
+    token = await csrf_from(fx_client, f"/t/{fx_shop.slug}/console/")
+    queue = (await fx_client.get(f"/t/{fx_shop.slug}/console/panels/queue", headers={"accept": "text/html"})).text
+    assert 'data-testid="accept"' in queue and 'data-testid="callback-badge"' not in queue
+
+    await fx_sim.press(caller.sid, "1")
+    await fx_sim.until(lambda: caller.status == "completed", what="the hang-up after 1")
+    await fx_sim.settle()
+    await run_jobs(fx_shop)
+    queue = (await fx_client.get(f"/t/{fx_shop.slug}/console/panels/queue", headers={"accept": "text/html"})).text
+    assert 'data-testid="callback-badge"' in queue and 'data-testid="call-back"' in queue
+    assert 'data-testid="cancel-callback"' in queue and 'data-testid="accept"' not in queue
+    item = (await _waiting(fx_client, fx_shop))[0]
+
+    took = await fx_client.post(f"/t/{fx_shop.slug}/console/take/{item['id']}", headers={"X-CSRF-Token": token})
+    assert took.status_code == 200, took.text
+    operator_leg = await fx_sim.answer(OPERATOR_PHONE)
+    await fx_sim.settle()
+    await run_jobs(fx_shop)
+    customer_leg = await fx_sim.answer(CUSTOMER)
+    await fx_sim.until(lambda: fx_sim.conferences.together(customer_leg.sid, operator_leg.sid) is not None,
+                       what="the operator and the customer together")
+    mine = (await fx_client.get(f"/t/{fx_shop.slug}/console/panels/mine", headers={"accept": "text/html"})).text
+    assert 'data-testid="hang-up"' in mine
+    await fx_sim.hangup(customer_leg.sid)
+    await fx_sim.settle()
+    await run_jobs(fx_shop)
+    conv = (await fx_client.get(api(fx_shop, f"/conversations/{item['id']}"), headers=fx_shop.auth)).json()
+    assert conv["status"] in ("active", "wrapup") and conv["assigned_to_id"] == fx_shop.user_id
+
+
+async def test_settings_page_turns_the_offer_on_and_the_prompt_speaks_the_workspace_language(
+        fx_client: Any, fx_shop: ShopFixture, fx_sim: Simulator) -> None:
+    line = await connect(fx_client, fx_shop, fx_sim)
+    await browser_login(fx_client, fx_shop.slug, fx_shop.email, fx_shop.password)
+    page = f"/t/{fx_shop.slug}/settings/twilio/"
+    token = await csrf_from(fx_client, page)
+    saved = (await fx_client.get(api(fx_shop, "/channels/twilio"), headers=fx_shop.auth)).json()
+    assert saved["offer_callback"] is False
+    form = {"_csrf": token, "account_sid": line.account_sid, "auth_token": "", "numbers": line.number,
+            "timeout_seconds": "60", "offer_callback": "on", "devices": f"{fx_shop.user_id}={OPERATOR_PHONE}"}
+    posted = await fx_client.post(page, data=form)
+    assert posted.status_code == 200 and 'data-testid="offer-callback" checked' in posted.text, posted.text[-2000:]
+    assert (await fx_client.get(api(fx_shop, "/channels/twilio"), headers=fx_shop.auth)).json()["offer_callback"]
+    bad = await fx_client.put(api(fx_shop, "/channels/twilio"), json={"account_sid": line.account_sid,
+                                                                     "numbers": [line.number], "offer_callback": "yes"},
+                              headers=fx_shop.auth)
+    assert bad.status_code == 400
+
+    changed = await fx_client.put(api(fx_shop, "/workspace"), json={"language": "ru"}, headers=fx_shop.auth)
+    assert changed.status_code == 200, changed.text
+    caller = await _queued(fx_sim, line, CUSTOMER)
+    assert any("Нажмите 1" in h and "перезвоним" in h for h in caller.heard), caller.heard
+    await fx_sim.hangup(caller.sid)
+    await fx_sim.settle()
+
+
+async def test_the_demo_shop_has_one_waiting_callback_with_its_portal_line(fx_client: Any) -> None:
+    from app import demo
+    from app.conversations.tables import Conversation
+    from app.lib.db import resolve_active
+    from app.orders import portal
+
+    await demo.ensure_demo()
+    assert await demo.ensure_demo_telephony() in (True, False)
+    tenant = await resolve_active(demo.DEMO_SLUG)
+    assert tenant is not None
+    async with tenant_context(tenant) as uow:
+        waiting = await Conversation.select().where(
+            (Conversation.status == "waiting") & Conversation.callback_requested_at.is_not_null())
+        assert len(waiting) == 1 and waiting[0]["channel"] == "call" and waiting[0]["callback_number"].startswith("+")
+        order_id = await uow.connection.fetchval(
+            "SELECT o.id FROM shop_order o JOIN order_status s ON s.key = o.status WHERE o.contact = $1 "
+            "AND NOT s.final ORDER BY o.id LIMIT 1", waiting[0]["contact"])
+        view = await portal.view(order_id)
+        assert view["callback"] is not None and view["callback"]["position"] >= 1
+        assert (await TwilioConfigRow.select(TwilioConfigRow.offer_callback).first())["offer_callback"] is True
