@@ -88,7 +88,15 @@ async def on_request(p: dict[str, str], meta: dict[str, Any]) -> None:
     if call["conversation"] is None:
         raise NotReady(f"callback for call {call['sid']} whose queue item is not open yet")
     conv = await conversations.get(call["conversation"])
-    if conv["callback_requested_at"] is not None or conv["status"] != "waiting":
+    if conv["callback_requested_at"] is not None:
+        return
+    if conv["status"] != "waiting":  # an operator took the call as the caller pressed 1: say so, nothing is queued
+        if conv["contact_id"] is not None:
+            await timeline.record(conv["contact_id"], "call", "in",
+                                  "%(caller)s asked to be called back as the call was being taken",
+                                  params={"caller": pretty_phone(call["from_number"])}, actor_type="customer",
+                                  links={"call_id": call["id"], "conversation_id": conv["id"]},
+                                  payload={"event": "callback_too_late", "call_sid": call["sid"]})
         return
     number = call["from_number"]
     await Conversation.update({Conversation.callback_number: number[:30],

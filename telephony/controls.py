@@ -76,9 +76,10 @@ async def accept(actor: Principal, conversation_id: int) -> dict[str, Any]:
     callback (the caller hung up, keeping their place) rings the operator, then the customer. If Twilio refuses,
     nothing is taken."""
     if await callbacks.is_callback(conversation_id):  # the caller hung up to be called back: dial them
+        device = await config_service.device_of(actor.user_id)
         async with _undo_on_error():
             done = await callbacks.call_back(actor, conversation_id)
-        return {**done, "device": (await config_service.device_of(actor.user_id))["address"]}
+        return {**done, "device": device["address"]}
     call = await _live_call(conversation_id)
     config = await config_service.require()
     device = await config_service.device_of(actor.user_id)

@@ -29,16 +29,17 @@ async def write(w: Writer, queue_id: int, queue_key: str, line: str) -> None:
     conv_id, call_id = (await w.ids("conversation", 1))[0], (await w.ids("twilio_call", 1))[0]
     sid = f"CA{conv_id:032x}"
     label = pretty_phone(phone)
+    subject = f"Call from {label}"  # the conversation's subject, as the queue item of a real call has it
     await Conversation.insert(Conversation(
         id=conv_id, contact=contact_id, channel="call", queue=queue_id, status="waiting",
-        subject=f"Call from {label}", from_address=phone, external_ref=sid, created_at=w.at(CALLED),
+        subject=subject, from_address=phone, external_ref=sid, created_at=w.at(CALLED),
         callback_number=phone, callback_requested_at=w.at(ASKED)))
     await Call.insert(Call(id=call_id, sid=sid, direction="inbound", from_number=phone, to_number=line,
                            status="completed", last_sequence=3, outcome="callback", conversation=conv_id,
                            contact=contact_id, queue_key=queue_key, created_at=w.at(CALLED), ended_at=w.at(ASKED),
                            duration=CALLED - ASKED))
     links: dict[str, Any] = {"call_id": call_id, "conversation_id": conv_id}
-    w.later(CALLED, pick, "call", "in", f"Call from {label}", links={"conversation_id": conv_id},
+    w.later(CALLED, pick, "call", "in", subject, links={"conversation_id": conv_id},
             actor_type="customer", payload={"queue": queue_key, "event": "queued"})
     w.later(ASKED, pick, "call", "in", "%(caller)s asked to be called back, keeping their place (number %(position)s)",
             params={"caller": label, "position": 1}, links=links, actor_type="customer",

@@ -331,3 +331,23 @@ async def test_the_demo_shop_has_one_waiting_callback_with_its_portal_line(fx_cl
         view = await portal.view(order_id)
         assert view["callback"] is not None and view["callback"]["position"] >= 1
         assert (await TwilioConfigRow.select(TwilioConfigRow.offer_callback).first())["offer_callback"] is True
+
+
+async def test_a_digit_pressed_as_the_call_is_taken_queues_nothing_but_is_on_the_timeline(
+        fx_client: Any, fx_shop: ShopFixture, fx_sim: Simulator) -> None:
+    line = await connect(fx_client, fx_shop, fx_sim, offer_callback=True)
+    caller = await _queued(fx_sim, line, CUSTOMER)
+    await run_jobs(fx_shop)
+    item = (await _waiting(fx_client, fx_shop))[0]
+    await fx_sim.press(caller.sid, "1")
+    await fx_sim.until(lambda: caller.status == "completed", what="the hang-up after 1")
+    await fx_sim.settle()
+    taken = await fx_client.post(api(fx_shop, f"/conversations/{item['id']}/take"), headers=fx_shop.auth)
+    assert taken.status_code == 200, taken.text  # the operator got there before the digit's job ran
+    await run_jobs(fx_shop)
+    assert await _waiting(fx_client, fx_shop) == []
+    conv = (await fx_client.get(api(fx_shop, f"/conversations/{item['id']}"), headers=fx_shop.auth)).json()
+    assert conv["status"] == "active" and conv["callback_requested_at"] is None
+    timeline = (await fx_client.get(api(fx_shop, f"/contacts/{item['contact_id']}/timeline"),
+                                    headers=fx_shop.auth)).json()["items"]
+    assert any(i["payload"].get("event") == "callback_too_late" for i in timeline)
