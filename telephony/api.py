@@ -10,9 +10,12 @@ from litestar.params import JSONBody
 
 from app.accounts.guards import requires, signed_in
 from app.accounts.services import Principal
+from app.contacts.services import to_struct
+from app.conversations.schemas import ConversationOut
 from app.lib.wire import PathId
-from telephony import calls, config, controls, selftest, sms, webhooks
+from telephony import callbacks, calls, config, controls, selftest, sms, webhooks
 from telephony.schemas import (
+    CallbackCancelIn,
     CallIn,
     CallTransferIn,
     DigitsIn,
@@ -62,6 +65,12 @@ class TelephonyApi(Controller):
           summary="Take a queued call and bridge it to your phone or SIP device")
     async def accept(self, request: Req, conversation_id: PathId) -> dict[str, Any]:
         return await controls.accept(request.user, conversation_id)
+
+    @post("/calls/{conversation_id:int}/callback/cancel", guards=[requires("supervisor")], status_code=200,
+          summary="Cancel a waiting callback (supervisors): the item leaves the queue")
+    async def cancel_callback(self, request: Req, conversation_id: PathId,
+                              data: JSONBody[CallbackCancelIn]) -> ConversationOut:
+        return to_struct(ConversationOut, await callbacks.cancel(request.user, conversation_id, data.reason))
 
     @post("/calls/{conversation_id:int}/hangup", status_code=200, summary="End an active call for both sides")
     async def hang_up(self, request: Req, conversation_id: PathId) -> dict[str, Any]:

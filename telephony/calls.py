@@ -73,6 +73,13 @@ async def ensure_call(p: dict[str, str], *, direction: str | None = None) -> dic
     return dict(await conn.fetchrow("SELECT * FROM twilio_call WHERE sid = $1 FOR UPDATE", sid))
 
 
+async def callback_asked(sid: str) -> bool:
+    """Whether the caller pressed the callback digit while waiting: its webhook is stored before Twilio reports the
+    call's end, so this holds whichever of the two jobs runs first."""
+    return bool(await _conn().fetchval(
+        "SELECT 1 FROM twilio_webhook WHERE kind = 'callback' AND sid = $1 LIMIT 1", sid[:64]))
+
+
 async def _update(call_id: int, **values: Any) -> None:
     await Call.update({getattr(Call, k): v for k, v in values.items()}).where(Call.id == call_id)
 
@@ -85,8 +92,8 @@ def _label(call: dict[str, Any]) -> str:
 async def queue_call(p: dict[str, str], queue_key: str) -> None:
     """The caller entered the tenant's queue: open the conversation every console sees."""
     call = await ensure_call(p)
-    if call["conversation"] is not None or call["status"] in FINAL:
-        return  # a caller who hung up before this job ran is not waiting: the timeline says they hung up
+    if call["conversation"] is not None or (call["status"] in FINAL and call["outcome"] != "callback"):
+        return  # a caller who hung up before this job ran is not waiting (unless to be called back)
     row = await conversations.open_conversation(channel="call", queue_key=queue_key, contact_id=call["contact"],
                                                 subject=f"Call from {_label(call)}", from_address=call["from_number"],
                                                 external_ref=call["sid"])
@@ -186,6 +193,8 @@ async def finish(call: dict[str, Any]) -> None:
     if not outcome:
         if call["status"] == "completed" and (call["answered_at"] or call["direction"] != "inbound"):
             outcome = "answered"
+        elif call["direction"] == "inbound" and call["status"] == "completed" and await callback_asked(call["sid"]):
+            outcome = "callback"  # hung up to be called back: the queue item keeps its place (telephony.callbacks)
         elif call["direction"] == "inbound" and call["status"] == "completed":
             outcome = "abandoned"
         else:
@@ -213,6 +222,7 @@ async def finish(call: dict[str, Any]) -> None:
     summary = {"answered": N_("Call with %(caller)s ended after %(seconds)s s") if call["direction"] == "inbound"
                else N_("Call to %(caller)s ended after %(seconds)s s"),
                "abandoned": N_("Caller %(caller)s hung up while waiting"),
+               "callback": N_("Caller %(caller)s hung up to be called back"),
                "voicemail": N_("Call from %(caller)s: voicemail left"),
                "missed": N_("Call %(caller)s: %(status)s")}.get(outcome, N_("Call %(status)s"))
     await timeline.record(call["contact"], "call", "in" if call["direction"] == "inbound" else "out", summary,
@@ -353,6 +363,13 @@ async def click_to_call(actor: Principal, contact_id: int, number: str | None) -
     and the workspace's call controls work on it as on an inbound call."""
     card = await contacts.get(contact_id)
     to = await contacts.number_to_reach(card, number)
+    return await dial_out(actor, contact_id, to)
+
+
+async def dial_out(actor: Principal, contact_id: int | None, to: str, *,
+                   conversation_id: int | None = None) -> dict[str, Any]:
+    """Ring the operator's device, then (once they are in the call's conference) `to`: click-to-call, and a
+    callback (telephony.callbacks) into the conversation it was asked from (`conversation_id`, taken already)."""
     config = await config_service.require()
     device = await config_service.device_of(actor.user_id)
     urls = twiml.Urls(current_tenant().slug)
@@ -363,19 +380,23 @@ async def click_to_call(actor: Principal, contact_id: int, number: str | None) -
     created = await client.call(config, lambda c: c.calls.create(
         to=device["address"], from_=config.numbers[0], twiml=answer, status_callback=urls.participant_status,
         status_callback_event=["completed"], status_callback_method="POST"))
-    conv = await conversations.open_outbound(actor, channel="call", contact_id=contact_id, to_address=to,
-                                             subject=f"Call to {pretty_phone(to)}", external_ref=created.sid)
+    if conversation_id is None:
+        assert contact_id is not None
+        conv = await conversations.open_outbound(actor, channel="call", contact_id=contact_id, to_address=to,
+                                                 subject=f"Call to {pretty_phone(to)}", external_ref=created.sid)
+        conversation_id = conv["id"]
     rows = await Call.insert(Call(sid=created.sid, direction="outbound-api", from_number=config.numbers[0],
                                   to_number=to, status="queued", contact=contact_id, operator=actor.user_id,
-                                  conversation=conv["id"], conference_name=name)).returning(Call.id)
+                                  conversation=conversation_id, conference_name=name)).returning(Call.id)
     await CallParticipant.insert(CallParticipant(call=rows[0]["id"], call_sid=created.sid, role="operator",
                                                  user=actor.user_id, status="ringing", created_at=now(),
                                                  updated_at=now()))
-    await timeline.record(contact_id, "call", "out", "%(name)s called %(phone)s",
-                          params={"name": actor.name or actor.email, "phone": pretty_phone(to)},
-                          links={"call_id": rows[0]["id"], "conversation_id": conv["id"]}, actor_type="user",
-                          actor_id=actor.user_id, actor_label=actor.label,
-                          payload={"event": "dialing", "call_sid": created.sid})
+    if contact_id is not None:
+        await timeline.record(contact_id, "call", "out", "%(name)s called %(phone)s",
+                              params={"name": actor.name or actor.email, "phone": pretty_phone(to)},
+                              links={"call_id": rows[0]["id"], "conversation_id": conversation_id}, actor_type="user",
+                              actor_id=actor.user_id, actor_label=actor.label,
+                              payload={"event": "dialing", "call_sid": created.sid})
     return await get(rows[0]["id"])
 
 

@@ -42,6 +42,10 @@ class Config:
     timeout_seconds: int
     ivr: dict[str, str]
     workspace_timezone: str = "UTC"
+    offer_callback: bool = False
+    """Waiting callers may press CALLBACK_DIGIT to hang up and be called back without losing their place."""
+    workspace_language: str = ""
+    """What the phone says to callers is in this language (the workspace's; "": English)."""
 
     def is_open(self, at: dt.datetime | None = None) -> bool:
         """Inside business hours (always, when none are set), on the hours' own clock, else the workspace's."""
@@ -70,12 +74,12 @@ async def load() -> Config | None:
     if row is None:
         return None
     token = crypto.decrypt(row["auth_token_enc"], purpose=TOKEN_PURPOSE)
+    ws = await current_uow().connection.fetchrow("SELECT timezone, language FROM workspace LIMIT 1")
     return Config(account_sid=row["account_sid"], auth_token=token,
                   numbers=list(row["numbers"]), record_calls=row["record_calls"], greeting=row["greeting"],
                   business_hours=row["business_hours"] or {}, timeout_seconds=row["timeout_seconds"],
-                  ivr=row["ivr"] or {},
-                  workspace_timezone=await current_uow().connection.fetchval("SELECT timezone FROM workspace LIMIT 1")
-                  or "UTC")
+                  ivr=row["ivr"] or {}, workspace_timezone=(ws["timezone"] if ws else "") or "UTC",
+                  offer_callback=row["offer_callback"], workspace_language=(ws["language"] if ws else "") or "")
 
 
 async def require() -> Config:
@@ -95,7 +99,8 @@ async def public_view() -> dict[str, Any]:
         return {"connected": False, "webhook_urls": webhook_urls(slug), "devices": devices}
     return {"connected": True, "account_sid": row["account_sid"], "auth_token_set": True, "numbers": row["numbers"],
             "record_calls": row["record_calls"], "greeting": row["greeting"], "business_hours": row["business_hours"],
-            "timeout_seconds": row["timeout_seconds"], "ivr": row["ivr"], "devices": devices,
+            "timeout_seconds": row["timeout_seconds"], "ivr": row["ivr"], "offer_callback": row["offer_callback"],
+            "devices": devices,
             "webhook_urls": webhook_urls(slug), "updated_at": row["updated_at"]}
 
 
@@ -181,17 +186,21 @@ async def save(actor: Principal, data: dict[str, Any]) -> dict[str, Any]:
     record = data.get("record_calls", False)
     if not isinstance(record, bool):
         raise Invalid("record_calls must be true or false.", field="record_calls")
+    offer_callback = data.get("offer_callback", False)
+    if not isinstance(offer_callback, bool):
+        raise Invalid("offer_callback must be true or false.", field="offer_callback")
     values = {TwilioConfig.account_sid: sid, TwilioConfig.numbers: numbers, TwilioConfig.record_calls: record,
               TwilioConfig.greeting: greeting, TwilioConfig.business_hours: _business_hours(data.get("business_hours")),
               TwilioConfig.timeout_seconds: timeout, TwilioConfig.ivr: await _ivr(data.get("ivr")),
-              TwilioConfig.updated_at: now()}
+              TwilioConfig.offer_callback: offer_callback, TwilioConfig.updated_at: now()}
     if token:
         values[TwilioConfig.auth_token_enc] = crypto.encrypt(token, purpose=TOKEN_PURPOSE)
     if data.get("devices") is not None:
         await _save_devices(data["devices"])
     await save_single_row(TwilioConfig, values, current["id"] if current else None)
     await audit.record("twilio.configured", actor_id=actor.user_id, actor=actor.label, target_type="channel",
-                       target_id="twilio", detail={"token_changed": bool(token), "numbers": numbers})
+                       target_id="twilio", detail={"token_changed": bool(token), "numbers": numbers,
+                                                         "offer_callback": offer_callback})
     return await public_view()
 
 

@@ -15,7 +15,7 @@ from app.lib.errors import DomainError, Invalid
 from app.lib.i18n import gettext as _
 from app.lib.templates import flash, render_page
 from app.lib.wire import PathId
-from telephony import calls, config, controls, sms
+from telephony import callbacks, calls, config, controls, sms
 
 Req = Request[Principal, Any, Any]
 
@@ -32,6 +32,15 @@ class CallConsoleViews(Controller):
         except DomainError as exc:
             return flash(request, exc.detail, ok=False, status=exc.status_code)
         return flash(request, "Call ended.", ok=True)
+
+    @post("/callback/cancel")
+    async def cancel_callback(self, request: Req, conversation_id: PathId) -> Template:
+        """A supervisor drops a waiting callback from the queue."""
+        try:
+            await callbacks.cancel(request.user, conversation_id, str((await request.form()).get("reason", "")))
+        except DomainError as exc:
+            return flash(request, exc.detail, ok=False, status=exc.status_code)
+        return flash(request, _("The callback is cancelled."), ok=True)
 
     @post("/hold")
     async def hold(self, request: Req, conversation_id: PathId) -> Template:

@@ -19,7 +19,7 @@ from app.lib.db import current_tenant, current_uow
 from app.lib.errors import Conflict, Forbidden, Invalid, NotFound
 from app.lib.i18n import N_
 from app.timeline import services as timeline
-from telephony import client, conference, twiml
+from telephony import callbacks, client, conference, twiml
 from telephony import config as config_service
 from telephony.calls import FINAL, by_conversation, emit_updated, get
 from telephony.tables import Call, CallParticipant, OperatorDevice
@@ -72,8 +72,14 @@ async def _note(actor: Principal, call: dict[str, Any], summary: str, event: str
 
 
 async def accept(actor: Principal, conversation_id: int) -> dict[str, Any]:
-    """Take the queued call: the caller joins the call's conference and the operator's device rings to join it.
-    If Twilio refuses, nothing is taken."""
+    """Take the queued call: the caller joins the call's conference and the operator's device rings to join it; a
+    callback (the caller hung up, keeping their place) rings the operator, then the customer. If Twilio refuses,
+    nothing is taken."""
+    if await callbacks.is_callback(conversation_id):  # the caller hung up to be called back: dial them
+        device = await config_service.device_of(actor.user_id)
+        async with _undo_on_error():
+            done = await callbacks.call_back(actor, conversation_id)
+        return {**done, "device": device["address"]}
     call = await _live_call(conversation_id)
     config = await config_service.require()
     device = await config_service.device_of(actor.user_id)
@@ -92,8 +98,10 @@ async def _into_conference(config: Any, call: dict[str, Any], user_id: int, devi
 
 
 async def accept_from_console(actor: Principal, conversation_id: int) -> dict[str, Any]:
-    """The console's Take on a call: the same accept; a call conversation with no Twilio call is only taken."""
-    if not await Call.exists().where(Call.conversation == conversation_id):
+    """The console's Take on a call: the same accept (a callback dials the customer); a call conversation with no
+    Twilio call is only taken."""
+    if not await callbacks.is_callback(conversation_id) and not await Call.exists().where(
+            Call.conversation == conversation_id):
         return await conversations.take(actor, conversation_id)
     return (await accept(actor, conversation_id))["conversation"]
 

@@ -14,4 +14,17 @@ class CallPayload(msgspec.Struct):
 
 CALL_UPDATED = EventType("call.updated", "A phone call changed: bridged, on hold, resumed, transferred, ended "
                          "(conversation_id, call_id).", CallPayload)
-declare(CALL_UPDATED)
+
+
+class CallbackPayload(msgspec.Struct):
+    conversation_id: int
+    queue_id: int
+    contact_id: int
+    """0 when the caller is not a known contact."""
+
+
+CALLBACK_REQUESTED = EventType("call.callback_requested", "A waiting caller asked to be called back, keeping their "
+                               "place in the queue (conversation_id, queue_id, contact_id).", CallbackPayload)
+CALLBACK_CANCELLED = EventType("call.callback_cancelled", "A supervisor cancelled a waiting callback (conversation_id, "
+                               "queue_id, contact_id).", CallbackPayload)
+declare(CALL_UPDATED, CALLBACK_REQUESTED, CALLBACK_CANCELLED)

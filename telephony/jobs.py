@@ -9,7 +9,7 @@ from typing import Any
 import structlog
 
 from app.lib.db import current_uow, resolve_active, tenant_context
-from telephony import calls, conference, sms
+from telephony import callbacks, calls, conference, sms
 
 log = structlog.get_logger(__name__)
 
@@ -18,6 +18,7 @@ HANDLERS: dict[str, Handler] = {
     "voice": calls.on_voice,
     "fallback": calls.on_fallback,
     "gather": calls.on_gather,
+    "callback": callbacks.on_request,
     "enqueue": calls.on_enqueue_leave,
     "dial": calls.on_dial,
     "voicemail": calls.on_voicemail,

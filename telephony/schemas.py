@@ -32,6 +32,8 @@ class TwilioConfigIn(msgspec.Struct, forbid_unknown_fields=True):
     """A digit to a queue key, e.g. {"1": "sales", "2": "support"}."""
     devices: list[DeviceIn] | None = None
     """Replaces the operators' devices when given."""
+    offer_callback: bool = False
+    """Callers waiting in a queue may press 1 to hang up and be called back without losing their place."""
 
 
 class HoldIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -75,3 +77,8 @@ class WarmTransferIn(msgspec.Struct, forbid_unknown_fields=True):
 class MonitorIn(msgspec.Struct, forbid_unknown_fields=True):
     mode: str
     """listen (muted), whisper (only the operator hears you) or barge (everyone hears you)."""
+
+
+class CallbackCancelIn(msgspec.Struct, forbid_unknown_fields=True):
+    reason: str = ""
+    """Why the callback is dropped (on the conversation's wrap-up note and the audit log); at most 500 characters."""

@@ -68,10 +68,11 @@ async def on_status(p: dict[str, str], meta: dict[str, Any]) -> None:
                                   status=status)
 
 
-async def send(actor: Principal, contact_id: int, body: str, number: str | None = None, *,
+async def send(actor: Principal | None, contact_id: int, body: str, number: str | None = None, *,
                links: dict[str, Any] | None = None, extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """Send an SMS from the shop's first number; statuses arrive on the sms-status webhook. `links` and `extra`
-    go onto the timeline entry (e.g. the order a portal link SMS belongs to)."""
+    go onto the timeline entry (e.g. the order a portal link SMS belongs to). `actor` None: the system sends it (a
+    callback's confirmation, written in the contact's language)."""
     card = await contacts.get(contact_id)
     body = (body or "").strip()
     if not body:
@@ -84,15 +85,16 @@ async def send(actor: Principal, contact_id: int, body: str, number: str | None 
     msg = await client.call(config, lambda c: c.messages.create(to=to, from_=config.numbers[0], body=body,
                                                                 status_callback=urls.sms_status))
     interaction_id = await timeline.record(
-        contact_id, "sms", "out", body[:200], actor_type="user", actor_id=actor.user_id, actor_label=actor.label,
-        links=links, payload={**(extra or {}), "event": "sms", "sid": msg.sid, "body": body, "to": to,
-                              "status": msg.status or "queued"})
+        contact_id, "sms", "out", body[:200], actor_type="user" if actor else "system",
+        actor_id=actor.user_id if actor else None, actor_label=actor.label if actor else "", links=links,
+        payload={**(extra or {}), "event": "sms", "sid": msg.sid, "body": body, "to": to,
+                                "status": msg.status or "queued"})
     conn = current_uow().connection
     row = await conn.fetchrow(
         "INSERT INTO sms_message (sid, direction, from_number, to_number, body, status, error_code, contact, "
         "interaction_id, sent_by, created_at, updated_at) VALUES ($1, 'out', $2, $3, $4, $5, '', $6, $7, $8, now(), "
         "now()) RETURNING id", msg.sid, config.numbers[0], to, body, msg.status or "queued", contact_id,
-        interaction_id, actor.user_id)
+        interaction_id, actor.user_id if actor else None)
     await emit(message_events.MESSAGE_SENT, contact_id=contact_id, message_id=row["id"])
     return await get(row["id"])
 

@@ -23,6 +23,8 @@ class TwilioConfig(Table, tablename="twilio_config"):
     business_hours = JSONB(default={})  # {"timezone": "Europe/Berlin", "days": {"mon": ["09:00", "17:00"], ...}}
     timeout_seconds = Integer(default=60)
     ivr = JSONB(default={})  # {"1": "sales", "2": "support"}: digit -> queue key
+    offer_callback = Boolean(default=False)
+    """Callers waiting in a queue hear "press 1 to be called back without losing your place" (telephony.callbacks)."""
     updated_at = Timestamptz(default=TimestamptzNow())
 
 
@@ -58,7 +60,7 @@ class Call(Table, tablename="twilio_call"):
     to_number = Varchar(length=254, default="")
     status = Varchar(length=20, default="ringing")
     last_sequence = Integer(default=-1)
-    outcome = Varchar(length=20, default="")  # answered | voicemail | abandoned | missed
+    outcome = Varchar(length=20, default="")  # answered | voicemail | abandoned | missed | callback
     conversation = ForeignKey(references=Conversation, null=True)
     contact = ForeignKey(references=Contact, null=True)
     operator = ForeignKey(references=User, null=True)

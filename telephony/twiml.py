@@ -14,6 +14,7 @@ from typing import Any
 from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import Dial, VoiceResponse
 
+from app.lib import i18n
 from telephony.config import Config, webhook_base
 
 VOICEMAIL_MAX_SECONDS = 120
@@ -109,14 +110,60 @@ def queued(queue_key: str, urls: Urls) -> str:
     return str(enqueue(VoiceResponse(), urls, queue_key))
 
 
-def wait(position: int, queue_seconds: int, timeout: int, urls: Urls) -> str:
+CALLBACK_DIGIT = "1"
+SAY_LANGUAGES = {"en": "en-US", "ru": "ru-RU", "bg": "bg-BG"}
+"""<Say language> per workspace language (Twilio's codes)."""
+
+
+def _say_language() -> str:
+    return SAY_LANGUAGES.get(i18n.current().language, "en-US")
+
+
+def wait(position: int, queue_seconds: int, timeout: int, urls: Urls, *, offer_callback: bool = False,
+         language: str = "") -> str:
+    """The hold loop (the Enqueue's waitUrl document, run again each time it ends). With `offer_callback`, the
+    prompt and the music sit in a one-digit <Gather> (a verb Twilio allows in a waitUrl document): pressing
+    CALLBACK_DIGIT posts it to our callback URL, which answers <Leave/>."""
     r = VoiceResponse()
     if queue_seconds >= timeout:
         r.leave()
         return str(r)
-    r.say(f"You are number {position} in line. Thank you for waiting.")
-    r.play(urls.hold_music)
+    with i18n.viewing(language or None):
+        line = i18n.gettext("You are number %(position)s in line. Thank you for waiting.", position=position)
+        if not offer_callback:
+            r.say(line, language=_say_language())
+            r.play(urls.hold_music)
+            return str(r)
+        offer = i18n.gettext("Press %(digit)s to hang up and be called back without losing your place.",
+                             digit=CALLBACK_DIGIT)
+        gather = r.gather(num_digits=1, action=urls.callback, method="POST", timeout=1)
+        gather.say(f"{line} {offer}", language=_say_language())
+        gather.play(urls.hold_music)
     return str(r)
+
+
+def callback_confirmed(language: str = "") -> str:
+    """The callback digit's answer, still in the queue's wait: a word, then out of the queue (the Enqueue's action
+    URL is requested with QueueResult=leave and ends the call)."""
+    r = VoiceResponse()
+    with i18n.viewing(language or None):
+        r.say(i18n.gettext("Thank you. We will call you back and you keep your place in line."),
+              language=_say_language())
+    r.leave()
+    return str(r)
+
+
+def callback_goodbye(language: str = "") -> str:
+    r = VoiceResponse()
+    with i18n.viewing(language or None):
+        r.say(i18n.gettext("Goodbye."), language=_say_language())
+    r.hangup()
+    return str(r)
+
+
+def keep_waiting() -> str:
+    """Any other key in the hold loop: nothing happens; the wait document runs again."""
+    return str(VoiceResponse())
 
 
 def _dial(config: Config, urls: Urls, **extra: str | int) -> Dial:

@@ -45,6 +45,7 @@ class TwilioSettingsViews(Controller):
             "account_sid": view.get("account_sid", ""), "numbers": ", ".join(view.get("numbers", [])),
             "record_calls": view.get("record_calls", False), "greeting": view.get("greeting", ""),
             "timeout_seconds": view.get("timeout_seconds", 60), "ivr": _ivr_text(view.get("ivr") or {}),
+            "offer_callback": view.get("offer_callback", False),
             "business_hours": json.dumps(view.get("business_hours") or {}),
             "devices": "\n".join(f"{d['user_id']}={d['address']}" for d in view.get("devices", []))}}
 
@@ -55,7 +56,7 @@ class TwilioSettingsViews(Controller):
     @post("/")
     async def save(self, request: Req) -> Template:
         form = await fields(request, "account_sid", "auth_token", "numbers", "record_calls", "greeting",
-                            "timeout_seconds", "ivr", "business_hours", "devices")
+                            "timeout_seconds", "ivr", "business_hours", "devices", "offer_callback")
         try:
             hours = json.loads(form["business_hours"] or "{}")
         except ValueError:
@@ -69,7 +70,8 @@ class TwilioSettingsViews(Controller):
                 "numbers": [n.strip() for n in form["numbers"].split(",") if n.strip()],
                 "record_calls": form["record_calls"] == "on", "greeting": form["greeting"],
                 "timeout_seconds": int(form["timeout_seconds"]) if form["timeout_seconds"].isdigit() else -1,
-                "ivr": _parse_ivr(form["ivr"]), "business_hours": hours, "devices": devices}
+                "ivr": _parse_ivr(form["ivr"]), "business_hours": hours, "devices": devices,
+                "offer_callback": form["offer_callback"] == "on"}
         try:
             await config.save(request.user, data)
         except DomainError as exc:

@@ -10,7 +10,8 @@ from litestar.exceptions import ValidationException
 from app.conversations.services import is_blocked
 from app.conversations.tables import Queue
 from app.hours import services as hours
-from telephony import twiml
+from telephony import callbacks, twiml
+from telephony.calls import callback_asked
 from telephony.webhooks import store, verified
 
 XML = "application/xml"
@@ -89,15 +90,30 @@ class TwilioWebhooks(Controller):
     @post("/wait", opt=OPT, status_code=200)
     async def wait(self, request: Request[Any, Any, Any]) -> Response[str]:
         config, p = await verified(request)
-        position = int(p.get("QueuePosition") or 1)
-        queue_time = int(p.get("QueueTime") or 0)
-        return _xml(twiml.wait(position, queue_time, config.timeout_seconds, twiml.Urls(_slug(request))))
+        position = int(p.get("QueuePosition") or 1) if (p.get("QueuePosition") or "1").isdigit() else 1
+        queue_time = int(p.get("QueueTime") or 0) if (p.get("QueueTime") or "0").isdigit() else 0
+        return _xml(twiml.wait(position, queue_time, config.timeout_seconds, twiml.Urls(_slug(request)),
+                               offer_callback=callbacks.may_offer(config, p), language=config.workspace_language))
+
+    @post("/callback", opt=OPT, status_code=200)
+    async def callback(self, request: Request[Any, Any, Any]) -> Response[str]:
+        """The hold loop's <Gather> action: the callback digit stores the request (its job marks the queue item)
+        and takes the caller out of the queue; any other key, or a second delivery, changes nothing."""
+        config, p = await verified(request)
+        sid = _need(p, "CallSid")
+        if p.get("Digits") != twiml.CALLBACK_DIGIT or not callbacks.may_offer(config, p) \
+                or not await callbacks.known_call(sid):
+            return _xml(twiml.keep_waiting())
+        await store("callback", sid, f"callback:{sid}", p)
+        return _xml(twiml.callback_confirmed(config.workspace_language))
 
     @post("/enqueue-action", opt=OPT, status_code=200)
     async def enqueue_action(self, request: Request[Any, Any, Any]) -> Response[str]:
-        _, p = await verified(request)
+        config, p = await verified(request)
         sid = _need(p, "CallSid")
         result = p.get("QueueResult", "")
+        if result == "leave" and await callback_asked(sid):  # out of the queue to be called back: goodbye
+            return _xml(twiml.callback_goodbye(config.workspace_language))
         if result == "leave":  # the wait URL sent the caller out after the tenant's timeout
             await store("enqueue", sid, f"enqueue:{sid}:leave", p, {"route": "voicemail", "reason": "no_answer"})
             return _xml(twiml.voicemail(twiml.Urls(_slug(request)), "no_answer"))

@@ -89,6 +89,7 @@ ACTIONS: dict[str, str] = {
     "email_template.updated": N_("Email template changed"),
     "email_template.deleted": N_("Email template deleted"),
     "twilio.configured": N_("Twilio settings changed"),
+    "callback.cancelled": N_("Callback cancelled"),
     "demo.seeded": N_("Demo data created"),
 }
 """What each stored action (an English key) means, as the audit page shows it in the reader's language."""

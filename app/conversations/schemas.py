@@ -39,6 +39,10 @@ class ConversationOut(msgspec.Struct):
     """While `snoozed`: when it comes back by itself."""
     merged_into: int | None = None
     """On a conversation merged into another: the survivor's id."""
+    callback_number: str = ""
+    """A caller who asked to be called back (keeping their place in the queue): the number to call; "" otherwise."""
+    callback_requested_at: dt.datetime | None = None
+    """When the caller asked for the callback."""
 
 
 class TransferIn(msgspec.Struct, forbid_unknown_fields=True):

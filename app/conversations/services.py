@@ -116,7 +116,8 @@ COLUMNS = (Conversation.id, Conversation.contact.as_alias("contact_id"), Convers
     Conversation.from_address, Conversation.assigned_to.as_alias("assigned_to_id"),
     Conversation.assigned_to.name.as_alias("assigned_to_name"), Conversation.external_ref, Conversation.created_at,
     Conversation.taken_at, Conversation.ended_at, Conversation.closed_at, Conversation.wrapup_code,
-    Conversation.wrapup_note, Conversation.snoozed_until, Conversation.merged_into)
+    Conversation.wrapup_note, Conversation.snoozed_until, Conversation.merged_into, Conversation.callback_number,
+    Conversation.callback_requested_at)
 
 
 async def get(conversation_id: int) -> dict[str, Any]:

@@ -53,6 +53,10 @@ class Conversation(Table, tablename="conversation"):
     """Set on a conversation merged into another (closed): the survivor's id."""
     priority = Integer(default=0)
     """Higher first in the queue (app.routing adds the column and ages it: app/routing/services.py)."""
+    callback_number = Varchar(length=30, default="")
+    """A caller who pressed the callback digit while waiting: the number to call back (E.164). The item keeps its
+    place (created_at); added by telephony's migration (telephony.callbacks)."""
+    callback_requested_at = Timestamptz(null=True, default=None)
 
 
 class Disposition(Table, tablename="queue_disposition"):

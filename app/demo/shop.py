@@ -19,6 +19,7 @@ from app.conversations import services as conversations
 from app.conversations.tables import Conversation, Queue
 from app.deals import services as deals
 from app.demo import actions as demo_actions
+from app.demo import callback as demo_callback
 from app.demo.seed import Writer
 from app.demo.story import tell
 from app.demo.talk import Talk
@@ -112,6 +113,7 @@ async def seed_shop(tenant: TenantRef, *, seed: int = DEFAULT_SEED, locale: str 
         talk = Talk(w, DEMO_NUMBER, DEMO_SHOP_EMAIL)
         await talk.write()
         await demo_actions.write(w, talk.convs, owner.user_id, locale)
+        await demo_callback.write(w, talk.queue_id, talk.queue_key, DEMO_NUMBER)
         items = await w.timeline()
         await _mention_for_the_operator(users, anchor)
         await audit.record(SEEDED, actor_id=owner.user_id, actor=owner.email, target_type="tenant",
@@ -168,6 +170,7 @@ async def ensure_demo_telephony() -> bool:
         await config.save(owner, {
             "account_sid": DEMO_TWILIO_SID, "auth_token": DEMO_TWILIO_TOKEN, "numbers": [DEMO_NUMBER],
             "record_calls": True, "greeting": "Thank you for calling Demo Shop.", "ivr": {"1": "general"},
+            "offer_callback": True,
             "devices": [{"user_id": users[email]["id"], "address": phone} for email, phone in DEMO_DEVICES.items()
                         if email in users]})
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from app.lib.domain import Domain
 from app.lib.jobs import JobSpec
-from app.orders import events, jobs, live, notify, services
+from app.orders import callbacks, events, jobs, live, notify, services
 from app.orders.api import OrdersApi
 from app.orders.imports_api import OrderImportsApi
 from app.orders.imports_views import OrderImportViews
@@ -26,6 +26,8 @@ DOMAIN = Domain(
     listeners=(
         DurableListener("orders.status_notifier", notify.on_status_changed, frozenset({"order.status_changed"}),
                         "Emails the customer when their order reaches a status the shop chose."),
+        DurableListener("orders.callback_line", callbacks.on_queue_changed, callbacks.QUEUE_EVENTS,
+                        "Tells the portal of a customer with a waiting callback that their place in line moved."),
     ),
     renderers=(live.order_page,),
     console_extras=(live.console_callers,),

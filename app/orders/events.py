@@ -33,4 +33,13 @@ ORDER_CREATED = EventType("order.created", "An order was created (order_id, cont
                           order_and_card)
 ORDER_UPDATED = EventType("order.updated", "An order's items, payments, refunds or portal link changed (order_id, "
                           "contact_id).", OrderPayload, order_and_card)
-declare(ORDER_STATUS_CHANGED, ORDER_CREATED, ORDER_UPDATED)
+
+
+def order_only(data: dict[str, Any]) -> list[str]:
+    return [channels.order(data["order_id"])]
+
+
+ORDER_CALLBACK_MOVED = EventType("order.callback_moved", "The customer's waiting callback moved in its queue, was "
+                                 "made or was cancelled: the portal's 'you are number N' line changed (order_id, "
+                                 "contact_id).", OrderPayload, order_only)
+declare(ORDER_STATUS_CHANGED, ORDER_CREATED, ORDER_UPDATED, ORDER_CALLBACK_MOVED)

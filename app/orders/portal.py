@@ -26,7 +26,7 @@ from app.lib.errors import NotFound
 from app.lib.forms import message_text
 from app.lib.ratelimit import Limiter
 from app.lib.security import constant_time_equals, token_hash
-from app.orders import pipeline, services
+from app.orders import callbacks, pipeline, services
 from app.orders.tables import Order, OrderMessage
 from app.settings import get_settings
 from app.timeline import services as timeline
@@ -114,7 +114,7 @@ async def view(order_id: int) -> dict[str, Any]:
             "status_label": labels.get(order["status"], order["status"]),
             "steps": [{"key": s["key"], "label": s["name"], "done": s["key"] in reached,
                        "current": s["key"] == order["status"]} for s in path],
-            "messages": await messages(order_id)}
+            "messages": await messages(order_id), "callback": await callbacks.line(order["contact_id"])}
 
 
 async def messages(order_id: int) -> list[dict[str, Any]]:

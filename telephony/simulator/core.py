@@ -41,6 +41,8 @@ from telephony.simulator.resources import (
 FINAL = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
 VERBS = frozenset({"Say", "Play", "Pause", "Gather", "Enqueue", "Dial", "Record", "Redirect", "Hangup", "Leave",
                    "Reject"})
+WAIT_VERBS = frozenset({"Say", "Play", "Pause", "Gather", "Redirect", "Hangup", "Leave"})
+"""What Twilio runs in an <Enqueue> waitUrl document (https://www.twilio.com/docs/voice/twiml/enqueue#attributes-wait-url)."""
 
 
 class CallEnded(Exception):
@@ -503,7 +505,7 @@ class Simulator:
                                            AvgQueueTime="0", CurrentQueueSize=str(len(members)), MaxQueueSize="100")
                 if wait_url:
                     root = self._parse(wait_url, await self._fetch(call, wait_url, params))
-                    outcome = await self._wait_document(call, root)
+                    outcome = await self._wait_document(call, root, wait_url)
                     if outcome in ("leave", "hangup"):
                         result = outcome
                         break
@@ -525,9 +527,19 @@ class Simulator:
                                                                 QueueTime=str(int(self.clock.now() - entered))))
         return action, doc
 
-    async def _wait_document(self, call: Call, root: ET.Element) -> Any:
+    async def _wait_document(self, call: Call, root: ET.Element, url: str = "") -> Any:
+        """Run a waitUrl document (or the answer of a <Gather> inside one) while the caller stays queued. Twilio allows
+        only Play, Say, Pause, Hangup, Redirect, Leave and Gather there."""
         for verb in root:
-            if verb.tag == "Say":
+            if verb.tag not in WAIT_VERBS:
+                raise TwimlError(12200, f"Schema validation warning: <{verb.tag}> is not allowed in a waitUrl "
+                                 "document", url)
+        for verb in root:
+            if verb.tag == "Gather":
+                outcome = await self._wait_gather(call, verb)
+                if outcome is not None:
+                    return outcome
+            elif verb.tag == "Say":
                 call.heard.append(verb.text or "")
             elif verb.tag == "Play":
                 call.heard.append(f"[play {verb.text}]")
@@ -544,6 +556,55 @@ class Simulator:
             if call.dequeued.is_set():
                 return None
         return None
+
+    async def _digit_or_dequeued(self, call: Call, within: float) -> str | None:
+        """A key the queued caller presses within `within` simulated seconds; None on silence or when dequeued."""
+        key = asyncio.ensure_future(call.digits.get())
+        out = asyncio.ensure_future(call.dequeued.wait())
+        try:
+            await self._wait(call, asyncio.wait({key, out}, return_when=asyncio.FIRST_COMPLETED), within=within)
+            return key.result() if key.done() else None
+        finally:
+            for f in (key, out):
+                if not f.done():
+                    f.cancel()
+
+    async def _wait_gather(self, call: Call, verb: ET.Element) -> Any:
+        """<Gather> in the hold loop: its Say and Play run (a key interrupts them), then it waits `timeout` seconds
+        for more keys. Keys: its action is requested with Digits (and the queue's parameters), and the answer runs in
+        the same waiting context (<Leave/> takes the caller out of the queue; an empty answer: the wait goes on)."""
+        a = verb.attrib
+        num = int(a.get("numDigits", "0") or 0)
+        timeout = int(a.get("timeout", "5") or 5)
+        finish = a.get("finishOnKey", "#")
+        digits = ""
+        call.current = "Gather"
+        try:
+            for child in verb:
+                if child.tag == "Say":
+                    call.heard.append(child.text or "")
+                elif child.tag in ("Play", "Pause"):
+                    if child.tag == "Play":
+                        call.heard.append(f"[play {child.text}]")
+                    length = 2 if child.tag == "Play" else int(child.attrib.get("length", "1"))
+                    key = await self._digit_or_dequeued(call, length)
+                    if key is not None:
+                        digits += key
+                        break
+                if call.dequeued.is_set():
+                    return None
+            while not call.dequeued.is_set() and not (num and len(digits) >= num):
+                key = await self._digit_or_dequeued(call, timeout)
+                if key is None or (key == finish and not num):
+                    break
+                digits += key
+        finally:
+            call.current = "Enqueue"
+        if call.dequeued.is_set() or not digits:
+            return None
+        action = a.get("action", "")
+        doc = await self._fetch(call, action, self._call_params(call, Digits=digits, FinishedOnKey=""))
+        return await self._wait_document(call, self._parse(action, doc), action)
 
     async def _dial(self, call: Call, verb: ET.Element) -> tuple[str, str] | None:
         a = verb.attrib
