@@ -29,6 +29,7 @@ from app.lib.domain import Domain
 from app.lib.jobs import JobSpec
 from app.onboarding.domain import DOMAIN as ONBOARDING
 from app.orders.domain import DOMAIN as ORDERS
+from app.sla.domain import DOMAIN as SLA
 from app.timeline.domain import DOMAIN as TIMELINE
 from app.workspace.domain import DOMAIN as WORKSPACE
 from realtime import durable, render
@@ -49,6 +50,7 @@ DOMAINS: tuple[Domain, ...] = (
     TIMELINE,
     REALTIME,
     CONVERSATIONS,
+    SLA,
     ORDERS,
     DEALS,
     TELEPHONY,
