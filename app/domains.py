@@ -25,6 +25,7 @@ from app.conversations.domain import DOMAIN as CONVERSATIONS
 from app.deals.domain import DOMAIN as DEALS
 from app.email.domain import DOMAIN as EMAIL
 from app.home.domain import DOMAIN as HOME
+from app.hours.domain import DOMAIN as HOURS
 from app.lib.domain import Domain
 from app.lib.jobs import JobSpec
 from app.onboarding.domain import DOMAIN as ONBOARDING
@@ -50,6 +51,7 @@ DOMAINS: tuple[Domain, ...] = (
     TIMELINE,
     REALTIME,
     CONVERSATIONS,
+    HOURS,
     SLA,
     ORDERS,
     DEALS,

@@ -94,8 +94,10 @@ async def queue_call(p: dict[str, str], queue_key: str) -> None:
 
 
 async def on_voice(p: dict[str, str], meta: dict[str, Any]) -> None:
-    await ensure_call(p)
-    if meta.get("route") == "queue":
+    call = await ensure_call(p)
+    if meta.get("route") == "voicemail" and meta.get("queue"):  # the queue's calendar is closed
+        await _update(call["id"], queue_key=meta["queue"])  # the voicemail's callback task waits in that queue
+    elif meta.get("route") == "queue":
         await queue_call(p, meta["queue"])
     elif meta.get("route") == "blocked":  # refused by the voice webhook: kept as a closed conversation, no queue item
         await queue_call(p, "general")
@@ -115,6 +117,9 @@ async def on_fallback(p: dict[str, str], meta: dict[str, Any]) -> None:
 
 
 async def on_gather(p: dict[str, str], meta: dict[str, Any]) -> None:
+    if meta.get("route") == "voicemail":  # the chosen queue's calendar is closed: the caller leaves a message
+        await _update((await ensure_call(p))["id"], queue_key=meta["queue"])
+        return
     await queue_call(p, meta["queue"])
 
 

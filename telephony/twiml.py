@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import io
 import math
 import re
 import struct
 import wave
+from typing import Any
 
 from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import Dial, VoiceResponse
@@ -52,10 +54,22 @@ def _voicemail(r: VoiceResponse, urls: Urls, prompt: str) -> VoiceResponse:
     return r
 
 
-def voicemail(urls: Urls, reason: str) -> str:
-    prompt = ("We are closed right now." if reason == "after_hours" else "Nobody could take your call.") + \
-        " Please leave a message after the beep, and we will call you back."
+def voicemail(urls: Urls, reason: str, reopens: dt.datetime | None = None) -> str:
+    """`reopens`: when the queue's calendar opens again, in its own zone (said as "We open again Monday at 09:00")."""
+    prompt = ("We are closed right now." if reason == "after_hours" else "Nobody could take your call.")
+    if reopens is not None:
+        prompt += f" We open again {reopens.strftime('%A')} at {reopens.strftime('%H:%M')}."
+    prompt += " Please leave a message after the beep, and we will call you back."
     return str(_voicemail(VoiceResponse(), urls, prompt))
+
+
+def closed_queue(urls: Urls, queue_key: str, closed: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """A call to a queue whose calendar is closed (app.hours.services.closed_now): voicemail with the closed greeting.
+    A queue set to offer a callback outside hours gets voicemail too until callbacks are offered; the setting is kept
+    in the decision for the job."""
+    meta = {"route": "voicemail", "reason": "after_hours", "queue": queue_key,
+            "outside_hours_call": closed["outside_hours_call"]}
+    return voicemail(urls, "after_hours", closed["reopens_local"]), meta
 
 
 def ivr_prompt(config: Config, queue_names: dict[str, str]) -> str:

@@ -9,6 +9,7 @@ from litestar.exceptions import ValidationException
 
 from app.conversations.services import is_blocked
 from app.conversations.tables import Queue
+from app.hours import services as hours
 from telephony import twiml
 from telephony.webhooks import store, verified
 
@@ -51,8 +52,11 @@ class TwilioWebhooks(Controller):
         urls = twiml.Urls(_slug(request))
         if p.get("SwitchboardTest") == "1":  # the settings page's "test" button: signed, stored nowhere
             return _xml(twiml.inbound(config, urls, await _queue_names(), open_now=config.is_open())[0])
+        closed = None if config.ivr else await hours.closed_now("general")  # with a menu: once a queue is chosen
         if await is_blocked(p.get("From", "")):  # a number blocked as spam: refused, yet on the timeline (a job)
             answer, meta = twiml.reject(), {"route": "blocked"}
+        elif closed is not None and config.is_open():  # the line is open, the general queue's calendar is not
+            answer, meta = twiml.closed_queue(urls, "general", closed)
         else:
             answer, meta = twiml.inbound(config, urls, await _queue_names(), open_now=config.is_open())
         await store("voice", sid, f"voice:{sid}", p, meta)
@@ -74,6 +78,11 @@ class TwilioWebhooks(Controller):
         config, p = await verified(request)
         sid = _need(p, "CallSid")
         queue_key = config.ivr.get(p.get("Digits", ""), "general")
+        closed = await hours.closed_now(queue_key)
+        if closed is not None:  # the chosen queue's calendar is closed: voicemail left in that queue
+            answer, meta = twiml.closed_queue(twiml.Urls(_slug(request)), queue_key, closed)
+            await store("gather", sid, f"gather:{sid}", p, meta)
+            return _xml(answer)
         await store("gather", sid, f"gather:{sid}", p, {"route": "queue", "queue": queue_key})
         return _xml(twiml.queued(queue_key, twiml.Urls(_slug(request))))
 

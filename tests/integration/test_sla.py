@@ -240,3 +240,34 @@ async def test_tenant_b_cannot_read_or_edit_a_policies_or_clocks(fx_client: Any,
     assert (await fx_client.get(api(other, "/sla/policies"), headers=fx_shop.auth)).status_code in (401, 403, 404)
     mine = (await fx_client.get(api(fx_shop, f"/sla/policies/{rule['id']}"), headers=fx_shop.auth)).json()
     assert mine["name"] == "Test" and mine["first_response_seconds"] == 600
+
+
+async def test_business_hours_due_waits_over_closed_days(fx_client: Any, fx_shop: ShopFixture) -> None:
+    """The queue opens one hour a week (10:00-11:00 UTC, three days from today): a 90-minute business-hours target
+    uses that hour and half an hour of the next week's, so it falls due more than a week later."""
+    from zoneinfo import ZoneInfo
+
+    from app.hours.clock import Hours
+
+    day = (dt.datetime.now(dt.UTC).weekday() + 3) % 7
+    cal = await fx_client.post(api(fx_shop, "/calendars"), json={
+        "name": "One hour a week", "zone": "UTC", "public_holidays": False,
+        "weekly": [{"weekday": day, "opens": "10:00", "closes": "11:00"}]}, headers=fx_shop.auth)
+    assert cal.status_code == 201, cal.text
+    queues = (await fx_client.get(api(fx_shop, "/queues"), headers=fx_shop.auth)).json()
+    general = next(q["id"] for q in queues if q["key"] == "general")
+    attached = await fx_client.put(api(fx_shop, f"/queue-hours/{general}"), json={"calendar_id": cal.json()["id"]},
+                                   headers=fx_shop.auth)
+    assert attached.status_code == 200, attached.text
+    await policy(fx_client, fx_shop, channel="sms", first_response_seconds=5400, business_hours=True)
+    await policy(fx_client, fx_shop, channel="email", first_response_seconds=5400, business_hours=False)
+    sms = (await fx_client.post(api(fx_shop, "/conversations"), json={"channel": "sms"}, headers=fx_shop.auth)).json()
+    email = (await fx_client.post(api(fx_shop, "/conversations"), json={"channel": "email"},
+                                  headers=fx_shop.auth)).json()
+    clock = (await settle(fx_client, fx_shop, sms["id"], lambda c: ("first_response", 0) in c))[("first_response", 0)]
+    hours = Hours(zone=ZoneInfo("UTC"), weekly={day: [(dt.time(10), dt.time(11))]})
+    started = at(clock["started_at"])
+    assert at(clock["due_at"]) == hours.add(started, 5400) and at(clock["due_at"]) - started > dt.timedelta(days=7)
+    assert at(clock["warn_at"]) == hours.add(started, 5400 * 0.8) and clock["business_hours"]
+    wall = (await settle(fx_client, fx_shop, email["id"], lambda c: ("first_response", 0) in c))[("first_response", 0)]
+    assert at(wall["due_at"]) - at(wall["started_at"]) == dt.timedelta(minutes=90)  # around the clock: same queue
