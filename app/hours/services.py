@@ -260,24 +260,23 @@ async def save_calendar(actor: Principal, data: Any, calendar_id: int | None = N
         raise Conflict("A calendar named %(name)s exists already.", field="name", name=repr(name))
     values = {Calendar.name: name, Calendar.zone: zone, Calendar.country: country,
               Calendar.subdivision: subdivision, Calendar.public_holidays: bool(data.public_holidays)}
+    detail = {"name": name, "zone": zone, "country": country, "subdivision": subdivision,
+              "weekly": {d: [f"{clock_text(a, start=True)}-{clock_text(b, start=False)}" for a, b in p]
+                         for d, p in weekly.items() if p}}
     if calendar_id is None:
         rows = await Calendar.insert(Calendar(**{c._meta.name: v for c, v in values.items()})).returning(Calendar.id)
         calendar_id = int(rows[0]["id"])
-        action = "hours_calendar.created"
+        await audit.record("hours_calendar.created", actor_id=actor.user_id, actor=actor.label,
+                           target_type="hours_calendar", target_id=calendar_id, detail=detail)
     else:
         await Calendar.update(values).where(Calendar.id == calendar_id)
         await WeeklyInterval.delete().where(WeeklyInterval.calendar == calendar_id)
-        action = "hours_calendar.updated"
+        await audit.record("hours_calendar.updated", actor_id=actor.user_id, actor=actor.label,
+                           target_type="hours_calendar", target_id=calendar_id, detail=detail)
     rows_in = [WeeklyInterval(calendar=calendar_id, weekday=d, opens=a, closes=b)
                for d, pairs in weekly.items() for a, b in pairs]
     if rows_in:
         await WeeklyInterval.insert(*rows_in)
-    await audit.record(action, actor_id=actor.user_id, actor=actor.label, target_type="hours_calendar",
-                       target_id=calendar_id, detail={"name": name, "zone": zone, "country": country,
-                                                      "subdivision": subdivision,
-                                                      "weekly": {d: [f"{clock_text(a, start=True)}-"
-                                                                     f"{clock_text(b, start=False)}" for a, b in p]
-                                                                 for d, p in weekly.items() if p}})
     forget_cached()
     return await calendar(calendar_id)
 
