@@ -15,11 +15,12 @@ from app import channels
 from app.accounts.services import Principal
 from app.audit import services as audit
 from app.conversations.tables import Queue
+from app.lib import i18n
 from app.lib.clock import now
 from app.lib.db import current_uow
 from app.lib.errors import Conflict, Forbidden, Invalid, NotFound
 from app.sla.schemas import PolicyIn
-from app.sla.tables import PAUSE_STATUSES, SlaPolicy
+from app.sla.tables import MAX_TARGET, METRIC_LABELS, METRICS, PAUSE_STATUSES, SlaPolicy
 
 _COLUMNS = """p.id, p.name, q.key AS queue, p.queue AS queue_id, p.channel, p.priority, p.first_response_seconds,
     p.next_response_seconds, p.resolution_seconds, p.business_hours, p.pause_statuses, p.warn_percent, p.updated_at"""
@@ -73,12 +74,16 @@ async def _values(data: PolicyIn) -> dict[str, Any]:
     if bad:
         raise Invalid("A clock can pause on %(choices)s, not %(bad)s.", field="pause_statuses",
                       choices=", ".join(PAUSE_STATUSES), bad=repr(bad[0]))
-    targets = (data.first_response_seconds, data.next_response_seconds, data.resolution_seconds)
-    if all(t is None for t in targets):
+    targets = {m: getattr(data, f"{m}_seconds") for m in METRICS}
+    if all(t is None for t in targets.values()):
         raise Invalid("Set at least one target: first response, next response or resolution.",
                       field="first_response_seconds")
+    for metric, seconds in targets.items():
+        if seconds is not None and not 1 <= seconds <= MAX_TARGET:
+            raise Invalid("%(metric)s: the target must be 1 second to 366 days.", field=f"{metric}_seconds",
+                          metric=i18n.gettext(METRIC_LABELS[metric]))
     if not 1 <= data.warn_percent <= 99:
-        raise Invalid("The warning share must be 1 to 99 %%.", field="warn_percent")
+        raise Invalid("The warning share must be 1 to 99 per cent.", field="warn_percent")
     return {"name": name, "queue": queue_id, "channel": data.channel or None, "priority": data.priority,
             "first_response_seconds": data.first_response_seconds,
             "next_response_seconds": data.next_response_seconds, "resolution_seconds": data.resolution_seconds,

@@ -9,8 +9,9 @@ import msgspec
 from msgspec import Meta
 
 from app.lib.wire import DbInt, Id
+from app.sla.tables import MAX_TARGET
 
-Seconds = Annotated[int, Meta(ge=1, le=366 * 24 * 3600, description="A target in seconds (1 s to 366 days).")]
+Seconds = Annotated[int, Meta(ge=1, le=MAX_TARGET, description="A target in seconds (1 s to 366 days).")]
 
 
 class PolicyIn(msgspec.Struct, forbid_unknown_fields=True):

@@ -7,8 +7,12 @@ from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
 from app.conversations.tables import Conversation, Queue
+from app.lib.i18n import N_
 
 METRICS = ("first_response", "next_response", "resolution")
+METRIC_LABELS = {"first_response": N_("First response"), "next_response": N_("Next response"),
+                 "resolution": N_("Resolution")}
+MAX_TARGET = 366 * 24 * 3600
 PAUSE_STATUSES = ("snoozed", "awaiting_customer")
 """What may pause a policy's clocks: the conversation's `snoozed` status, and `awaiting_customer`, the pseudo-status
 "the last message is ours" (an agent replied and the customer has not written since; it pauses resolution only)."""
