@@ -32,6 +32,7 @@ from app.lib.jobs import JobSpec
 from app.onboarding.domain import DOMAIN as ONBOARDING
 from app.orders.domain import DOMAIN as ORDERS
 from app.routing.domain import DOMAIN as ROUTING
+from app.sla.domain import DOMAIN as SLA
 from app.timeline.domain import DOMAIN as TIMELINE
 from app.workspace.domain import DOMAIN as WORKSPACE
 from realtime import durable, presence, render
@@ -54,6 +55,7 @@ DOMAINS: tuple[Domain, ...] = (
     CONVERSATIONS,
     HOURS,
     AGENTS,
+    SLA,
     ORDERS,
     DEALS,
     TELEPHONY,
