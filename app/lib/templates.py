@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
+from jinja2.runtime import Context
 from litestar import Request
 from litestar.response import Template
 
@@ -82,17 +84,29 @@ def environment() -> Environment:
     env.globals["viewer"] = i18n.current
     env.globals["LANGUAGES"] = i18n.LANGUAGES
     env.globals["zone_names"] = i18n.zone_names
-    env.filters["datetime"] = i18n.format_datetime
-    env.filters["date"] = i18n.format_date
-    env.filters["time"] = i18n.format_time
-    env.filters["timeago"] = i18n.timeago
-    env.filters["number"] = i18n.format_number
-    env.filters["money"] = i18n.format_money
-    env.filters["word"] = word
-    env.filters["summary"] = summary
+    env.filters["datetime"] = _per_viewer(i18n.format_datetime)
+    env.filters["date"] = _per_viewer(i18n.format_date)
+    env.filters["time"] = _per_viewer(i18n.format_time)
+    env.filters["timeago"] = _per_viewer(i18n.timeago)
+    env.filters["number"] = _per_viewer(i18n.format_number)
+    env.filters["money"] = _per_viewer(i18n.format_money)
+    env.filters["word"] = _per_viewer(word)
+    env.filters["summary"] = _per_viewer(summary)
     env.filters["markdown"] = markdown
     env.filters["phone"] = pretty_phone
     return env
+
+
+def _per_viewer(fn: Callable[..., str]) -> Callable[..., str]:
+    """`fn` as a filter Jinja never runs at compile time: its optimizer folds a filter over a literal
+    (`{{ "available"|word }}`) into the compiled template, in the language of whoever rendered it first, and the
+    template cache then shows that word to every viewer. A filter that takes the context is never folded."""
+
+    @pass_context
+    def filter_(_context: Context, value: Any, *args: Any, **kwargs: Any) -> str:
+        return fn(value, *args, **kwargs)
+
+    return filter_
 
 
 def render_text(name: str, context: dict[str, Any]) -> str:

@@ -44,6 +44,18 @@ def test_sofia_workspace_shows_local_wall_time_on_both_sides_of_dst(event: dt.da
         assert i18n.format_time(event) == f"{hour}:00\u202fPM"
 
 
+def test_a_filter_over_a_literal_follows_each_viewer_not_the_first_render() -> None:
+    """Jinja's optimizer folds a filter over a constant at compile time: a cached template would then show the first
+    viewer's word to everyone (an English "available" in a Russian console)."""
+    template = environment().from_string('{{ "available"|word }} {{ 1234567|number }}')
+    with i18n.viewing("en"):
+        assert template.render() == "available 1,234,567"
+    with i18n.viewing("ru"):
+        assert template.render() == "на месте 1\xa0234\xa0567"
+    with i18n.viewing("bg"):
+        assert template.render().startswith(i18n.translations("bg").gettext("available") + " ")
+
+
 def test_without_a_viewer_times_are_utc() -> None:
     assert i18n.format_time(utc(2026, 1, 15, 13, 0)) == "1:00\u202fPM"
 
