@@ -102,6 +102,12 @@ async def test_email_while_closed_gets_one_reply_in_the_contacts_language(fx_cli
             msg.set_content(f"Здравейте, писмо {n}")
             await deliver(fx_mail_in, msg, "boris@example.com", [address(fx_shop)])
 
+            async def filed(n: int = n) -> bool:  # the reply threads onto a stored first mail, not one in flight
+                async with tenant_context(fx_shop.tenant):
+                    return await EmailRow.count().where(EmailRow.direction == "in") == n
+
+            await run_jobs_until(filed, timeout=20)
+
         async def sent_and_quiet() -> bool:
             async with tenant_context(fx_shop.tenant):
                 inbound = await EmailRow.count().where(EmailRow.direction == "in")
