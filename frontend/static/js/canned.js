@@ -139,8 +139,10 @@
     lastFocused = ev.target.matches && ev.target.matches(BOXES) ? ev.target.id || null : null;
   });
   document.addEventListener("htmx:afterRequest", function (ev) {
+    // A sent form forgets its drafts; a panel reloading itself (a GET) must not.
     var elt = ev.detail && ev.detail.elt;
-    if (ev.detail.successful && elt && elt.querySelectorAll) {
+    var verb = ev.detail && ev.detail.requestConfig && ev.detail.requestConfig.verb;
+    if (ev.detail.successful && verb && verb !== "get" && elt && elt.querySelectorAll) {
       elt.querySelectorAll(BOXES).forEach(function (box) { delete drafts[box.id]; });
     }
   });
