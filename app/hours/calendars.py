@@ -17,6 +17,7 @@ from app.audit import services as audit
 from app.hours.clock import Interval
 from app.hours.services import (
     WEEKDAYS,
+    announce_calendar,
     calendar,
     calendar_row,
     clock_text,
@@ -129,6 +130,7 @@ async def save_calendar(actor: Principal, data: Any, calendar_id: int | None = N
     if rows_in:
         await WeeklyInterval.insert(*rows_in)
     forget_cached()
+    await announce_calendar(calendar_id)
     return await calendar(calendar_id)
 
 
@@ -165,6 +167,7 @@ async def add_closed_date(actor: Principal, calendar_id: int, day: Any, name: st
                        target_type="hours_calendar", target_id=calendar_id,
                        detail={"day": when.isoformat(), "name": label})
     forget_cached()
+    await announce_calendar(calendar_id)
     return await calendar(calendar_id)
 
 
@@ -177,6 +180,7 @@ async def remove_closed_date(actor: Principal, calendar_id: int, closed_id: int)
     await audit.record("hours_closed_date.removed", actor_id=actor.user_id, actor=actor.label,
                        target_type="hours_calendar", target_id=calendar_id, detail={"day": str(rows[0]["day"])})
     forget_cached()
+    await announce_calendar(calendar_id)
     return await calendar(calendar_id)
 
 
@@ -195,6 +199,7 @@ async def set_override(actor: Principal, calendar_id: int, day: Any, name: str,
     await audit.record("hours_override.set", actor_id=actor.user_id, actor=actor.label, target_type="hours_calendar",
                        target_id=calendar_id, detail={"day": when.isoformat(), "name": label, "intervals": stored})
     forget_cached()
+    await announce_calendar(calendar_id)
     return await calendar(calendar_id)
 
 
@@ -207,4 +212,5 @@ async def remove_override(actor: Principal, calendar_id: int, override_id: int) 
     await audit.record("hours_override.removed", actor_id=actor.user_id, actor=actor.label,
                        target_type="hours_calendar", target_id=calendar_id, detail={"day": str(rows[0]["day"])})
     forget_cached()
+    await announce_calendar(calendar_id)
     return await calendar(calendar_id)

@@ -22,11 +22,14 @@ from app.accounts.services import Principal
 from app.audit import services as audit
 from app.conversations.tables import Queue
 from app.hours.clock import Hours, Interval
+from app.hours.events import QUEUE_HOURS_CHANGED
 from app.hours.tables import OUTSIDE_HOURS_CALL, Calendar, ClosedDate, Override, QueueHours, WeeklyInterval
+from app.lib import jobs
 from app.lib.clock import now
-from app.lib.db import current_uow
+from app.lib.db import current_tenant, current_uow
 from app.lib.errors import Forbidden, Invalid, NotFound
 from app.lib.lru import LRU
+from realtime.publish import emit
 
 CACHE_SECONDS = 10.0
 """How long a process answers `hours_for_queue` from memory (an edit in another process shows within this)."""
@@ -235,6 +238,7 @@ async def set_queue_hours(actor: Principal, queue_id: int, *, calendar_id: int |
                                                    "outside_hours_call": outside_hours_call,
                                                    "auto_reply": bool(auto_reply)})
     forget_cached()
+    await announce(queue_id)
     return await queue_setting(queue_id)
 
 
@@ -255,3 +259,33 @@ async def closed_now(queue_key: str, at: dt.datetime | None = None) -> dict[str,
     return {"queue_id": row["id"], "reopens_at": reopens,
             "reopens_local": reopens.astimezone(hours.zone) if reopens else None,
             "outside_hours_call": link["outside_hours_call"] if link else "voicemail"}
+
+
+# -- opening and closing on the consoles ----------------------------------------------------------------------------
+
+TICK_JOB = "hours.tick"
+"""The timer job (app.hours.live.tick) that announces a queue's next opening or closing."""
+
+
+async def announce(queue_id: int, at: dt.datetime | None = None) -> None:
+    """Tell the consoles whether `queue_id` is open at `at` (now), and time the next announcement at its next opening
+    or closing: one job per queue and instant, so edits and earlier timers converge on the same job (the key names
+    the tenant: job keys are shared by every shop)."""
+    hours = await hours_for_queue(queue_id)
+    moment = at or now()
+    is_open = hours is None or hours.is_open(moment)
+    opens = None if hours is None or is_open else hours.next_open(moment)
+    await emit(QUEUE_HOURS_CHANGED, queue_id=queue_id, open=is_open,
+               **({"opens_at": opens.isoformat()} if opens else {}))
+    if hours is None:
+        return
+    change = hours.next_close(moment) if is_open else opens
+    if change is not None:
+        await jobs.enqueue(TICK_JOB, {"queue_id": queue_id, "at": change.isoformat()}, delay=change - now(),
+                           dedupe_key=f"{TICK_JOB}:{current_tenant().slug}:{queue_id}:{change.isoformat()}")
+
+
+async def announce_calendar(calendar_id: int) -> None:
+    """`announce` every queue that keeps the calendar (after an edit of it)."""
+    for row in await QueueHours.select(QueueHours.queue).where(QueueHours.calendar == calendar_id):
+        await announce(row["queue"])
