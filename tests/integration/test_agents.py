@@ -225,3 +225,26 @@ async def test_another_tenant_reaches_no_agent_state_or_capacity(fx_client: Any,
             AgentCapacity.user == agent.user_id)}
     assert caps == {"chat": 2}
     assert (await _state(a, agent.user_id))["state"] == "available"
+
+
+async def test_console_team_panel_and_picker_show_states_reasons_and_time(fx_client: Any,
+                                                                            fx_shop: ShopFixture) -> None:
+    from app.agents import state
+    from tests.conftest import browser_login
+
+    agent = await _agent(fx_shop, "Mila Missed")
+    await presence.announce(fx_shop.tenant, agent.user_id, "online")
+    await presence.announce(fx_shop.tenant, fx_shop.user_id, "online")
+    async with tenant_context(fx_shop.tenant):
+        await state.set_state(agent.user_id, "away", reason="missed_offers")  # what routing does
+        await state.set_state(fx_shop.user_id, "away", reason="missed_offers")
+    await browser_login(fx_client, fx_shop.slug, fx_shop.email, fx_shop.password)
+    panel = (await fx_client.get(f"/t/{fx_shop.slug}/console/panels/presence", headers={"accept": "text/html"})).text
+    row = panel[panel.index(f'data-testid="presence-{agent.user_id}"'):]
+    row = row[:row.index("</li>")]
+    assert 'data-state="away"' in row and "Mila Missed" in row and "away (missed offers)" in row
+    assert 'class="wait" data-since="' in row  # time in state, counted by the page
+    # My own picker: a reason only the system sets is shown (not offered); the choices stay available and away:…
+    assert 'data-testid="my-state">away (missed offers)' in panel
+    assert '<option value="away:missed_offers" selected disabled>away: missed offers</option>' in panel
+    assert '<option value="away:lunch" >away: lunch</option>' in panel
