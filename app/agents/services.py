@@ -50,17 +50,19 @@ async def _existing(user_id: int) -> dict[str, Any] | None:
 
 
 async def derive(user_id: int, row: dict[str, Any], at: dt.datetime | None = None) -> tuple[str, str, Any]:
-    """(state, reason, wrapup_until) the agent is in by their choice and their work, as if online."""
+    """(state, reason, wrapup_until) the agent is in by their choice and their work, as if online. In this order:
+    away (chosen), busy on a live call, wrap-up owed (a required code), timed wrap-up, busy at capacity on every
+    channel, available."""
     at = at or now()
     if row["chosen"] == "away":
         return "away", row["chosen_reason"], None
+    used = (await load.loads([user_id]))[user_id]
+    if used["on_call"]:  # a live call outranks any wrap-up still owed
+        return "busy", "call", None
     if await dispositions.pending(user_id) is not None:
         return "wrapup", "disposition", None
     if row["wrapup_until"] is not None and row["wrapup_until"] > at:
         return "wrapup", "timer", row["wrapup_until"]
-    used = (await load.loads([user_id]))[user_id]
-    if used["on_call"]:
-        return "busy", "call", None
     if any(used["used"].values()):
         caps = (await load.capacities([user_id]))[user_id]
         if all(used["used"][c] >= caps.get(c, 0) for c in CHANNELS):
