@@ -144,6 +144,29 @@ async def statuses(user_ids: list[int]) -> dict[int, dict[str, Any]]:
     return out
 
 
+MAX_INTERVALS = 1000
+MAX_SPAN = dt.timedelta(days=93)
+
+
+async def intervals(user_id: int, since: dt.datetime | None = None,
+                    until: dt.datetime | None = None) -> list[dict[str, Any]]:
+    """An agent's states that overlap [since, until) (default: the last 24 hours), oldest first, at most
+    MAX_INTERVALS: what the reports read."""
+    t = now()
+    until = until or t
+    since = since or until - dt.timedelta(days=1)
+    if since.tzinfo is None or until.tzinfo is None:
+        raise Invalid("Give times with their UTC offset (2026-12-01T09:00:00+02:00).", field="since")
+    if since >= until or until - since > MAX_SPAN:
+        raise Invalid("The period must end after it starts and span at most %(days)s days.", field="until",
+                      days=MAX_SPAN.days)
+    rows = await current_uow().connection.fetch(
+        'SELECT state, reason, started_at, ended_at FROM agent_state_interval WHERE "user" = $1 '
+        "AND started_at < $3 AND (ended_at IS NULL OR ended_at > $2) ORDER BY started_at, id LIMIT $4",
+        user_id, since, until, MAX_INTERVALS)
+    return [{**dict(r), "seconds": int(((r["ended_at"] or t) - r["started_at"]).total_seconds())} for r in rows]
+
+
 # -- reactions to work -----------------------------------------------------------------------------------------
 
 async def start_wrapup(conversation_id: int) -> int | None:

@@ -84,6 +84,15 @@ async def test_take_makes_busy_at_capacity_close_gives_timed_wrapup_then_availab
     await run_jobs_until(_is(fx_shop, agent.user_id, "available"), timeout=30)  # the delayed job, once
 
     await presence.announce(fx_shop.tenant, agent.user_id, "offline")  # the last console left
+    reported = await fx_client.get(f"{api}/agents/{agent.user_id}/intervals", headers=fx_shop.auth)
+    assert reported.status_code == 200, reported.text
+    assert [(i["state"], i["reason"]) for i in reported.json()] == [
+        ("available", ""), ("busy", "capacity"), ("wrapup", "timer"), ("available", ""), ("offline", "")]
+    assert reported.json()[2]["seconds"] >= 3 and reported.json()[-1]["ended_at"] is None
+    bad = await fx_client.get(f"{api}/agents/{agent.user_id}/intervals",
+                              params={"since": "2026-01-01T00:00:00+00:00", "until": "2025-01-01T00:00:00+00:00"},
+                              headers=fx_shop.auth)
+    assert bad.status_code == 400 and "must end after it starts" in bad.json()["detail"], bad.text
     intervals = await _intervals(fx_shop, agent.user_id)
     assert [(i["state"], i["reason"]) for i in intervals] == [
         ("available", ""), ("busy", "capacity"), ("wrapup", "timer"), ("available", ""), ("offline", "")]
@@ -209,6 +218,7 @@ async def test_another_tenant_reaches_no_agent_state_or_capacity(fx_client: Any,
     # B's key at A's address: refused; A's rows unchanged.
     for method, path, body in (("GET", "/me/status", None), ("PUT", "/me/status", {"state": "available"}),
                                ("GET", "/agents", None), ("GET", f"/agents/{agent.user_id}/capacity", None),
+                               ("GET", f"/agents/{agent.user_id}/intervals", None),
                                ("PUT", f"/agents/{agent.user_id}/capacity", {"chat": 9})):
         got = await fx_client.request(method, f"/t/{a.slug}/api/v1{path}", json=body, headers=b.auth)
         assert got.status_code in (401, 403, 404), (method, path, got.status_code)
