@@ -3,9 +3,8 @@ per channel (admins)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import datetime as dt
+from typing import Any
 
 import msgspec
 from litestar import Controller, Request, get, put
