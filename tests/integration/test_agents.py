@@ -65,8 +65,9 @@ async def test_take_makes_busy_at_capacity_close_gives_timed_wrapup_then_availab
     assert set_cap.status_code == 200, set_cap.text
     assert set_cap.json() == {"user_id": agent.user_id, "call": 0, "sms": 1, "email": 0, "chat": 0,
                               "call_blocks": True}
-    patched = await fx_client.patch(f"{api}/queues/general", json={"wrapup_seconds": 4}, headers=fx_shop.auth)
-    assert patched.status_code == 200 and patched.json()["wrapup_seconds"] == 4, patched.text
+    # Long enough for the worker to see the close while it lasts on a loaded machine; the job ends it.
+    patched = await fx_client.patch(f"{api}/queues/general", json={"wrapup_seconds": 8}, headers=fx_shop.auth)
+    assert patched.status_code == 200 and patched.json()["wrapup_seconds"] == 8, patched.text
 
     await presence.announce(fx_shop.tenant, agent.user_id, "online")  # the agent's first console connected
     assert (await _state(fx_shop, agent.user_id))["state"] == "available"
