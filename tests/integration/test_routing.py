@@ -322,3 +322,20 @@ async def test_overflow_when_nobody_is_eligible_or_the_queue_is_closed(fx_client
     async with tenant_context(fx_shop.tenant):
         closed = await services.new_item(late, queue_id)
     assert closed is not None and closed["queue_key"] == "backup"
+
+
+async def test_the_demo_shop_has_a_routed_queue_and_skilled_operators(fx_client: Any) -> None:
+    from app import demo
+    from app.lib.db import resolve_active
+
+    await demo.ensure_demo()
+    assert await demo.ensure_demo_routing() is True
+    assert await demo.ensure_demo_routing() is False  # once: an admin's later changes are kept
+    tenant = await resolve_active(demo.DEMO_SLUG)
+    assert tenant is not None
+    async with tenant_context(tenant):
+        conf = await services.queue_settings("returns")
+        team = {u["email"]: u["skills"] for u in await services.team_skills()}
+    assert conf["strategy"] == "round_robin" and conf["skills"] == {"returns": 1}
+    assert conf["overflow_queue"] == "general" and conf["sticky_minutes"] == 60
+    assert team[demo.DEMO_OPERATOR[0]] == {"english": 4, "returns": 3}
