@@ -39,6 +39,8 @@ class ConversationOut(msgspec.Struct):
     """While `snoozed`: when it comes back by itself."""
     merged_into: int | None = None
     """On a conversation merged into another: the survivor's id."""
+    warnings: list[str] = []
+    """On a hand assignment: what the assigner should know (the colleague is above capacity now)."""
 
 
 class TransferIn(msgspec.Struct, forbid_unknown_fields=True):

@@ -24,7 +24,7 @@ from app.audit import services as audit
 from app.conversations import actions
 from app.conversations import services as conversations
 from app.hours.services import hours_for_queue
-from app.lib import jobs
+from app.lib import i18n, jobs
 from app.lib.clock import now
 from app.lib.db import current_tenant, current_uow
 from app.lib.errors import Conflict, Forbidden, Invalid, NotFound
@@ -530,6 +530,18 @@ async def withdraw_for_item(conversation_id: int) -> list[dict[str, Any]]:
             if done:
                 closed.append(done)
     return closed
+
+
+async def capacity_warning(user_id: int, channel: str) -> str | None:
+    """Assign check: a colleague given an item by hand above their capacity on its channel (allowed; said)."""
+    if channel not in load.DEFAULT_CAPACITY:
+        return None
+    used = (await load.loads([user_id]))[user_id]["used"].get(channel, 0)
+    slots = (await load.capacities([user_id]))[user_id].get(channel, 0)
+    if used <= slots:
+        return None
+    return i18n.gettext("Above capacity: they now have %(used)s of %(slots)s %(channel)s slots in use.",
+                        used=used, slots=slots, channel=i18n.gettext(channel))
 
 
 # -- why this agent ------------------------------------------------------------------------------------------------

@@ -339,3 +339,26 @@ async def test_the_demo_shop_has_a_routed_queue_and_skilled_operators(fx_client:
     assert conf["strategy"] == "round_robin" and conf["skills"] == {"returns": 1}
     assert conf["overflow_queue"] == "general" and conf["sticky_minutes"] == 60
     assert team[demo.DEMO_OPERATOR[0]] == {"english": 4, "returns": 3}
+
+
+async def test_a_supervisor_assigns_above_capacity_with_a_warning(fx_client: Any, fx_shop: ShopFixture) -> None:
+    (a, a_auth), = await _agents(fx_shop, "Ana")
+    (_, sup_auth), = await _agents(fx_shop, "Sveta", role="supervisor", available=False)
+    async with tenant_context(fx_shop.tenant) as uow:
+        await uow.connection.execute('INSERT INTO agent_capacity ("user", channel, slots) VALUES ($1, \'chat\', 1)', a)
+    first, second = await _open(fx_client, fx_shop), await _open(fx_client, fx_shop)
+    within = await fx_client.post(api(fx_shop, f"/conversations/{first}/assign"), json={"user_id": a},
+                                  headers=sup_auth)
+    assert within.status_code == 200 and within.json()["warnings"] == []
+    above = await fx_client.post(api(fx_shop, f"/conversations/{second}/assign"), json={"user_id": a},
+                                 headers=sup_auth)
+    assert above.status_code == 200, above.text  # allowed, and said
+    assert above.json()["assigned_to_id"] == a
+    assert above.json()["warnings"] == ["Above capacity: they now have 2 of 1 chat slots in use."]
+    # The console's assign form shows it too.
+    third = await _open(fx_client, fx_shop)
+    await browser_login(fx_client, fx_shop.slug, fx_shop.email, fx_shop.password)
+    token = await csrf_from(fx_client, f"/t/{fx_shop.slug}/console/")
+    page = await fx_client.post(f"/t/{fx_shop.slug}/conversations/{third}/assign",
+                                data={"_csrf": token, "user_id": str(a)})
+    assert page.status_code == 200 and "3 of 1 chat slots" in page.text, page.text
