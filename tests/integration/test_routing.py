@@ -176,6 +176,18 @@ async def test_timeout_goes_to_the_next_agent_and_misses_in_a_row_set_away(fx_cl
     events = (await fx_client.get(api(fx_shop, "/events?limit=500"), headers=fx_shop.auth)).json()["items"]
     assert {"user_id": a, "misses": 2} in [{k: e["data"][k] for k in ("user_id", "misses")}
                                            for e in events if e["name"] == "routing.missed_away"]
+    # Ana's console says why (the live renderer of routing.missed_away, for her alone).
+    from app.accounts.services import Principal
+    from realtime.events import Event
+    from realtime.render import frames
+
+    event = Event(id=10**9, name="routing.missed_away", tenant=fx_shop.slug, at=now(),
+                  data={"user_id": a, "misses": 2}, channels=(f"user:{a}", ))
+    ana = Principal(a, "ana@x.example", "Ana", "operator", "session", 0)
+    bob = Principal(b, "bob@x.example", "Boris", "operator", "session", 0)
+    to_ana, to_bob = await frames(event, fx_shop.tenant, [ana, bob])
+    assert "You were set away because you missed 2 offers in a row" in to_ana and 'id="console-flash"' in to_ana
+    assert "set away" not in to_bob
     # The accepted or rejected offers in between would have broken the row: Boris missed one, he stays available.
     assert (await _agent_state(fx_shop, b))[0] == "available"
     # Ana is away: nothing more is offered to her.
