@@ -4,8 +4,8 @@
 Piccolo and `switchboard migrate` their apps (app/piccolo_conf.py, in this order: a domain's tables after the ones
 they point at), the event catalogue its declarations (app/events_catalogue.py). Importing this module hands the
 lower layers what they run but do not import: the live renderers (realtime.render), the merge steps
-(app.contacts.merge), the console's extra context (app.conversations.console) and the durable listeners' docs
-(realtime.durable).
+(app.contacts.merge), the console's extra context (app.conversations.console), the durable listeners' docs
+(realtime.durable) and the presence watchers (realtime.presence).
 
 Adding a domain: a package with a `domain.py` exporting `DOMAIN = Domain(...)` (app/lib/domain.py says what each
 field means), and one line below.
@@ -34,7 +34,7 @@ from app.orders.domain import DOMAIN as ORDERS
 from app.routing.domain import DOMAIN as ROUTING
 from app.timeline.domain import DOMAIN as TIMELINE
 from app.workspace.domain import DOMAIN as WORKSPACE
-from realtime import durable, render
+from realtime import durable, presence, render
 from realtime import views as sockets
 from realtime.domain import DOMAIN as REALTIME
 from telephony.domain import DOMAIN as TELEPHONY
@@ -109,6 +109,8 @@ def install() -> None:
             actions.register_assign_check(check)
         for key, handler in domain.socket_messages.items():
             sockets.register_message(key, handler)
+        for watcher in domain.presence_watchers:
+            presence.watch(watcher)
     durable.declare_listeners(listeners())
 
 

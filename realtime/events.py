@@ -61,8 +61,9 @@ class SessionPayload(msgspec.Struct):
 
 
 # The realtime layer's own events (who is online; sessions that end).
-PRESENCE_CHANGED = EventType("presence.changed", "A user's presence changed: available, busy, away, offline "
-                             "(user_id, status).", PresencePayload, ephemeral=True)
+PRESENCE_CHANGED = EventType("presence.changed", "A user's first console connected or their last one left "
+                             "(user_id, status: online | offline); agent.state_changed says what they are doing.",
+                             PresencePayload, ephemeral=True)
 USER_UPDATED = EventType("user.updated", "A user's role, status or profile changed (user_id).", UserPayload)
 SESSION_REVOKED = EventType("session.revoked", "A session was ended; its sockets close (user_id, session_id).",
                             SessionPayload)

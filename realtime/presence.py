@@ -1,5 +1,10 @@
-"""Who is available, busy, away or offline: TTL heartbeats in Redis (or memory), so a crashed process leaves no
-ghosts. A user is online while any of their sockets, in any process, has heartbeated within the TTL."""
+"""Who is online: TTL heartbeats in Redis (or memory), so a crashed process leaves no ghosts. A user is online while
+any of their sockets, in any process, has heartbeated within the TTL.
+
+This is liveness only. What an agent is doing (available, busy, wrap-up, away with a reason, offline) is the
+agents domain's `agent_state` row in PostgreSQL, the one truth routing reads; it hears every change here through
+the watchers its manifest declares (`Domain.presence_watchers`, registered by app.domains), which run in the same
+unit of work as the `presence.changed` event."""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ import abc
 import dataclasses
 import json
 import time
+from collections.abc import Awaitable, Callable
 
 import redis.asyncio as aioredis
 
@@ -15,8 +21,7 @@ from realtime import channels
 from realtime.events import PRESENCE_CHANGED
 from realtime.publish import emit
 
-STATUSES = ("available", "busy", "away")
-"""What a user can choose; `offline` is never chosen, it is what no live socket means."""
+ONLINE, OFFLINE = "online", "offline"
 TTL = 15.0
 """Seconds a socket counts as alive after its last heartbeat."""
 HEARTBEAT_EVERY = TTL / 3
@@ -25,7 +30,7 @@ HEARTBEAT_EVERY = TTL / 3
 @dataclasses.dataclass(frozen=True)
 class PresenceState:
     status: str
-    """available | busy | away | offline"""
+    """online | offline"""
     since: float
     """Unix time of the last change of `status` (for "time in state")."""
 
@@ -43,9 +48,6 @@ class PresenceStore(abc.ABC):
     async def disconnect(self, slug: str, user_id: int, conn_id: str) -> str | None: ...
 
     @abc.abstractmethod
-    async def set_status(self, slug: str, user_id: int, status: str) -> str | None: ...
-
-    @abc.abstractmethod
     async def sweep(self, slug: str) -> list[int]:
         """Mark offline the users whose sockets all stopped heartbeating; returns their ids."""
 
@@ -58,7 +60,6 @@ class PresenceStore(abc.ABC):
 
 @dataclasses.dataclass
 class _UserPresence:
-    chosen: str = "available"
     shown: str = "offline"
     since: float = 0.0
     conns: dict[str, float] = dataclasses.field(default_factory=dict)
@@ -83,7 +84,7 @@ class MemoryPresence(PresenceStore):
         p.live(now)
         p.conns[conn_id] = now + ttl
         if p.shown == "offline":
-            p.shown, p.since = p.chosen, now
+            p.shown, p.since = ONLINE, now
             return p.shown
         return None
 
@@ -99,14 +100,6 @@ class MemoryPresence(PresenceStore):
         if not p.live(now) and p.shown != "offline":
             p.shown, p.since = "offline", now
             return p.shown
-        return None
-
-    async def set_status(self, slug: str, user_id: int, status: str) -> str | None:
-        p = self._get(slug, user_id)
-        p.chosen = status
-        if p.shown not in ("offline", status):
-            p.shown, p.since = status, time.time()
-            return status
         return None
 
     async def sweep(self, slug: str) -> list[int]:
@@ -127,7 +120,7 @@ class MemoryPresence(PresenceStore):
 # Each script changes one user's state atomically, so two processes never both announce the same change.
 _LUA_STATE = """
 local function load(raw) if raw then return cjson.decode(raw) end
-  return {chosen='available', shown='offline', since=0} end
+  return {shown='offline', since=0} end
 local function live(key, now) redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
   return redis.call('ZCARD', key) > 0 end
 """
@@ -137,7 +130,7 @@ redis.call('ZADD', KEYS[2], now + tonumber(ARGV[4]), ARGV[2])
 redis.call('EXPIRE', KEYS[2], math.ceil(tonumber(ARGV[4])) + 1)
 local st = load(redis.call('HGET', KEYS[1], ARGV[1]))
 if st.shown ~= 'offline' then return false end
-st.shown = st.chosen; st.since = now
+st.shown = 'online'; st.since = now
 redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(st))
 return st.shown
 """
@@ -149,17 +142,6 @@ if st.shown == 'offline' or live(KEYS[2], now) then return false end
 st.shown = 'offline'; st.since = now
 redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(st))
 return st.shown
-"""
-_LUA_SET = _LUA_STATE + """
-local st = load(redis.call('HGET', KEYS[1], ARGV[1]))
-st.chosen = ARGV[2]
-local changed = false
-if st.shown ~= 'offline' and st.shown ~= ARGV[2] then
-  st.shown = ARGV[2]; st.since = tonumber(ARGV[3]); changed = true
-end
-redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(st))
-if changed then return st.shown end
-return false
 """
 _LUA_SWEEP = _LUA_STATE + """
 local now = tonumber(ARGV[2])
@@ -185,7 +167,6 @@ class RedisPresence(PresenceStore):
         self._prefix = prefix
         self._connect = self._client.register_script(_LUA_CONNECT)
         self._disconnect = self._client.register_script(_LUA_DISCONNECT)
-        self._set = self._client.register_script(_LUA_SET)
         self._sweep = self._client.register_script(_LUA_SWEEP)
 
     def _state_key(self, slug: str) -> str:
@@ -216,9 +197,6 @@ class RedisPresence(PresenceStore):
     async def disconnect(self, slug: str, user_id: int, conn_id: str) -> str | None:
         return self._result(await self._disconnect(keys=[self._state_key(slug), self._conns_key(slug, user_id)],
                                                    args=[user_id, conn_id, time.time()]))
-
-    async def set_status(self, slug: str, user_id: int, status: str) -> str | None:
-        return self._result(await self._set(keys=[self._state_key(slug)], args=[user_id, status, time.time()]))
 
     async def sweep(self, slug: str) -> list[int]:
         gone = await self._sweep(keys=[self._state_key(slug)], args=[self._conns_key(slug), time.time()])
@@ -258,21 +236,26 @@ def running() -> PresenceStore:
     return _running
 
 
+Watcher = Callable[[int, str], Awaitable[None]]
+"""`fn(user_id, status)` with status online | offline, run inside the tenant's unit of work of the change."""
+_watchers: list[Watcher] = []
+
+
+def watch(fn: Watcher) -> None:
+    """Hear every online/offline change (app.domains registers the manifests' `presence_watchers`; idempotent)."""
+    if fn not in _watchers:
+        _watchers.append(fn)
+
+
 async def announce(tenant: TenantRef, user_id: int, status: str) -> None:
-    """Publish presence.changed on the tenant's console channel (its own unit of work)."""
+    """A user's first console connected (online) or their last one left (offline): one unit of work publishes
+    presence.changed and runs the watchers (the agents domain moves the user's state with it)."""
     async with tenant_context(tenant):
         await emit(PRESENCE_CHANGED, user_id=user_id, status=status, channels=[channels.queue()])
-
-
-async def set_status(tenant: TenantRef, user_id: int, status: str) -> None:
-    """A user chose a status; everyone's console hears of it if it changed what they see."""
-    if status not in STATUSES:
-        raise ValueError(f"status must be one of {', '.join(STATUSES)}")
-    changed = await running().set_status(tenant.slug, user_id, status)
-    if changed:
-        await announce(tenant, user_id, changed)
+        for fn in _watchers:
+            await fn(user_id, status)
 
 
 async def team(tenant: TenantRef) -> dict[int, PresenceState]:
-    """Everyone's presence in the tenant (users never seen online are absent: offline)."""
+    """Everyone's liveness in the tenant (users never seen online are absent: offline)."""
     return await running().snapshot(tenant.slug)

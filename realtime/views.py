@@ -2,9 +2,9 @@
 
 Client messages are JSON objects (the htmx ws extension sends form fields this way):
 `{"last_id": "<tx>.<id>"}` (the last position the page received) as the first message when the URL carried
-none, `{"presence": "busy"}`,
-`{"watch": "contact:12"}` / `{"unwatch": "contact:12"}` for an open card, and the keys domains declare in their
-manifest's `socket_messages` (`{"typing": 42}` from the workspace's reply box).
+none, `{"watch": "contact:12"}` / `{"unwatch": "contact:12"}` for an open card, and the keys domains declare in their
+manifest's `socket_messages` (`{"typing": 42}` from the workspace's reply box, `{"presence": "away:lunch"}` from
+the console's status picker, answered by the agents domain).
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from litestar.params import FromPath
 
 from app.lib.db import TenantRef
 from app.settings import get_settings
-from realtime import presence
 from realtime.channels import may_watch
 from realtime.events import Position
 from realtime.hub import UNREPLAYABLE, Connection
@@ -39,7 +38,7 @@ _MESSAGES: dict[str, MessageHandler] = {}
 
 def register_message(key: str, fn: MessageHandler) -> None:
     """Handle `{key: value}` frames from console sockets with `fn(tenant, user, value)` (idempotent)."""
-    if key in ("last_id", "presence", "watch", "unwatch") or _MESSAGES.get(key, fn) is not fn:
+    if key in ("last_id", "watch", "unwatch") or _MESSAGES.get(key, fn) is not fn:
         raise ValueError(f"socket message {key!r} is handled already")
     _MESSAGES[key] = fn
 
@@ -100,9 +99,6 @@ async def _serve(socket: WebSocket[Any, Any, Any], tenant: TenantRef, user: View
             conn.kick(0)
 
     async def _handle(msg: dict[str, Any]) -> None:
-        status = msg.get("presence")
-        if isinstance(status, str) and status in presence.STATUSES:
-            await presence.set_status(tenant, user.user_id, status)
         topic = msg.get("watch")
         if isinstance(topic, str) and may_watch(user, topic):
             await feed.add_topics(conn, {topic})

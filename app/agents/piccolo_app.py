@@ -12,6 +12,6 @@ APP_CONFIG = AppConfig(
     app_name="agents",
     migrations_folder_path=os.path.join(CURRENT_DIRECTORY, "piccolo_migrations"),
     table_classes=[AgentState, AgentStateInterval, AgentCapacity],
-    migration_dependencies=["app.conversations.piccolo_app"],
+    migration_dependencies=["app.conversations.piccolo_app", "realtime.piccolo_app"],
     commands=[],
 )

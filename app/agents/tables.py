@@ -7,13 +7,15 @@ from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
 from app.accounts.tables import User
+from app.channels import KEYS
 
 STATES = ("available", "busy", "wrapup", "away", "offline")
 CHOSEN = ("available", "away")
 """The states a person picks; busy and wrap-up follow from what they do, offline from their sockets."""
 WORKING = ("available", "busy")
 """The states in which an agent has room for work at all (app.agents.load.room)."""
-CHANNELS = ("call", "sms", "email", "chat")
+CHANNELS = KEYS
+"""Capacity is set per channel of the registry (app.channels)."""
 
 
 class AgentState(Table, tablename="agent_state"):

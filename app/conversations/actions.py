@@ -12,7 +12,7 @@ from typing import Any
 from app.accounts.services import RANK, Principal
 from app.accounts.tables import User
 from app.audit import services as audit
-from app.conversations import events, services
+from app.conversations import dispositions, events, services
 from app.conversations.tables import BlockedAddress, Conversation
 from app.lib import jobs
 from app.lib.clock import now
@@ -201,6 +201,7 @@ async def close(actor: Principal, conversation_id: int, *, note: str = "", reaso
     row = await _acting(actor, conversation_id)
     if row["status"] == "closed":
         raise Conflict("This conversation is already closed.")
+    await dispositions.close_allowed(row)
     note = (note or "").strip()
     if len(note) > 2000:
         raise Invalid("The note must be at most 2000 characters.", field="note")

@@ -83,7 +83,9 @@ class ConversationsApi(Controller):
            summary="Rename, restrict to roles, reorder or archive a queue")
     async def update_queue(self, request: Req, key: FromPath[str], data: JSONBody[QueuePatch]) -> QueueOut:
         return to_struct(QueueOut, await services.update_queue(request.user, key, name=data.name, roles=data.roles,
-                                                               position=data.position, archived=data.archived))
+                                                               position=data.position, archived=data.archived,
+                                                               wrapup_seconds=data.wrapup_seconds,
+                                                               wrapup_required=data.wrapup_required))
 
     @get("/queue-stats", summary="Waiting per queue, longest wait, handled today")
     async def stats(self, request: Req) -> StatsOut:

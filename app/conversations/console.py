@@ -8,10 +8,9 @@ from typing import Any
 from app import channels
 from app.accounts import services as accounts
 from app.accounts.services import Principal
-from app.conversations import services
+from app.conversations import dispositions, services
 from app.lib.clock import now
 from app.lib.db import TenantRef
-from realtime import presence
 from realtime.render import shared as render_shared
 
 PANELS = ("queue", "mine", "presence", "totals")
@@ -19,17 +18,17 @@ PANELS = ("queue", "mine", "presence", "totals")
 
 async def panel_context(tenant: TenantRef, user: Principal) -> dict[str, Any]:
     """Everything the console panels render, reloaded (never taken from an event payload)."""
-    team = await render_shared("presence", lambda: presence.team(tenant))
     users = [u for u in await render_shared("users", accounts.list_users) if u["status"] == "active"]
-    now_ts = now().timestamp()
-    people = [{"id": u["id"], "name": u["name"], "role": u["role"],
-               "status": team[u["id"]].status if u["id"] in team else "offline",
-               "since": team[u["id"]].since if u["id"] in team else None} for u in users]
-    people.sort(key=lambda p: ({"available": 0, "busy": 1, "away": 2}.get(p["status"], 3), p["name"]))
+    # Who is doing what (state, reason, since) is the agents domain's: its console extra fills these in.
+    people = [{"id": u["id"], "name": u["name"], "role": u["role"], "status": "offline", "reason": "",
+               "since": None} for u in users]
     # A fragment shared by a role is rendered for nobody in particular (user id 0): it has no conversations.
-    ctx = {"waiting": await services.waiting(user), "mine": await services.mine(user) if user.user_id else [],
-           "stats": await services.stats(user), "people": people, "now": now_ts,
-           "my_status": team[user.user_id].status if user.user_id in team else "offline",
+    mine = await services.mine(user) if user.user_id else []
+    ctx = {"waiting": await services.waiting(user), "mine": mine,
+           "codes": await dispositions.by_queue(sorted({c["queue_id"] for c in mine})) if mine else {},
+           "suggested_codes": dispositions.SUGGESTED,
+           "stats": await services.stats(user), "people": people, "now": now().timestamp(),
+           "user_id": user.user_id, "my_status": "offline", "my_reason": "",
            "queues": [q for q in await services.queues() if services.visible(q, user)]}
     for channel in channels.implementations().values():
         if channel.console_extras is not None:

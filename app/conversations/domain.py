@@ -6,6 +6,7 @@ from app.conversations import actions, events, live, message_events, services
 from app.conversations.actions_api import ConversationActionsApi
 from app.conversations.actions_views import BlockedSettingsViews, ConversationActionViews
 from app.conversations.api import ConversationsApi
+from app.conversations.dispositions_api import DispositionsApi
 from app.conversations.settings_views import QueueSettingsViews
 from app.conversations.views import ConsoleViews
 from app.lib.domain import Domain
@@ -14,9 +15,9 @@ from app.lib.jobs import JobSpec
 DOMAIN = Domain(
     name="conversations",
     routes=(ConversationsApi, ConsoleViews, QueueSettingsViews, ConversationActionsApi, ConversationActionViews,
-            BlockedSettingsViews),
+            BlockedSettingsViews, DispositionsApi),
     jobs={actions.WAKE_JOB: JobSpec(actions.wake)},
-    renderers=(live.console_shared, live.console_mine, live.console_my_status, live.console_live_calls),
+    renderers=(live.console_shared, live.console_mine, live.console_live_calls),
     merge_steps=(services.MERGE_STEP,),
     piccolo_app="app.conversations.piccolo_app",
     # Message events are shared by every channel (email, SMS, chat, portal), so they live below the channels.

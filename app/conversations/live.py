@@ -1,6 +1,7 @@
-"""Live console: how queue and presence events become out-of-band fragments on every console that may see them,
-each rendered once per audience (realtime.render): the queue, totals and team once per role, "my conversations"
-and "my status" only for the users the event is about, the live calls per supervisor."""
+"""Live console: how queue events become out-of-band fragments on every console that may see them, each rendered
+once per audience (realtime.render): the queue, totals and team once per role, "my conversations" only for the
+users the event is about, the live calls per supervisor. An agent's state changes re-render the team and "my status"
+from app.agents.live."""
 
 from __future__ import annotations
 
@@ -12,12 +13,12 @@ from realtime import renders
 from realtime.events import Event
 from realtime.render import BY_ROLE, CONCERNED, PER_USER, Memo
 
-CONSOLE_EVENTS = ("queue.item_added", "queue.item_taken", "queue.item_removed", "presence.changed", "user.updated",
+CONSOLE_EVENTS = ("queue.item_added", "queue.item_taken", "queue.item_removed", "user.updated",
                   "call.updated", "conversation.assigned", "conversation.snoozed", "conversation.reopened",
                   "conversation.closed", "conversation.merged")
 
 
-async def _render(tenant: TenantRef, user: Principal, *names: str) -> str:
+async def render_panels(tenant: TenantRef, user: Principal, *names: str) -> str:
     ctx = await panel_context(tenant, user)
     ctx.update(tenant=tenant, user=user, oob=True)
     return "".join(render_text(f"_partials/console_{name}.html", ctx) for name in names)
@@ -26,13 +27,13 @@ async def _render(tenant: TenantRef, user: Principal, *names: str) -> str:
 @renders(*CONSOLE_EVENTS, audience=BY_ROLE)
 async def console_shared(event: Event, tenant: TenantRef, user: Principal) -> str:
     """The queue the role may see, its totals and the team's presence: the same for every console of a role."""
-    return await _render(tenant, user, "queue", "totals", "team")
+    return await render_panels(tenant, user, "queue", "totals", "team")
 
 
 @renders(*CONSOLE_EVENTS, audience=CONCERNED)
 async def console_mine(event: Event, tenant: TenantRef, user: Principal) -> str:
     """ "My conversations", for the operators the event is about (its `user:N` topics: who has it, who had it)."""
-    return await _render(tenant, user, "mine")
+    return await render_panels(tenant, user, "mine")
 
 
 async def handler_of(event: Event, memo: Memo) -> list[int]:
@@ -46,16 +47,6 @@ async def handler_of(event: Event, memo: Memo) -> list[int]:
     return [who] if who else []
 
 
-async def _presence_user(event: Event, memo: Memo) -> list[int]:
-    return [int(event.data["user_id"])] if event.name == "presence.changed" and event.data.get("user_id") else []
-
-
-@renders("presence.changed", audience=CONCERNED.but(users=_presence_user))
-async def console_my_status(event: Event, tenant: TenantRef, user: Principal) -> str:
-    """My status, on my consoles, when it changed (from another tab, or the hub after my last socket left)."""
-    return await _render(tenant, user, "my_status")
-
-
 def _supervises(user: Principal) -> bool:
     return user.has_role("supervisor")
 
@@ -64,4 +55,4 @@ def _supervises(user: Principal) -> bool:
          audience=PER_USER.but(only=_supervises))
 async def console_live_calls(event: Event, tenant: TenantRef, user: Principal) -> str:
     """Every live call of the team, for supervisors (each sees which line is their own to leave)."""
-    return await _render(tenant, user, "live_calls")
+    return await render_panels(tenant, user, "live_calls")

@@ -67,6 +67,10 @@ class QueuePatch(msgspec.Struct, forbid_unknown_fields=True):
     """Roles that see the queue; empty: everyone."""
     position: DbInt | None = None
     archived: bool | None = None
+    wrapup_seconds: DbInt | None = None
+    """Seconds an operator stays in wrap-up after closing one of its conversations (0 to 3600; 0: none)."""
+    wrapup_required: bool | None = None
+    """Require a disposition code: an ended call must be wrapped up before its operator takes new work."""
 
 
 class QueueOut(msgspec.Struct):
@@ -76,6 +80,27 @@ class QueueOut(msgspec.Struct):
     roles: list[str]
     position: int
     archived: bool
+    wrapup_seconds: int = 0
+    wrapup_required: bool = False
+
+
+class DispositionIn(msgspec.Struct, forbid_unknown_fields=True):
+    code: str
+    """Lowercase letters, digits, `_ . -`; unique in the queue."""
+    label: str
+    position: DbInt | None = None
+    """Order on the wrap-up form; omitted: after the last."""
+
+
+class DispositionPatch(msgspec.Struct, forbid_unknown_fields=True):
+    label: str | None = None
+    position: DbInt | None = None
+
+
+class DispositionOut(msgspec.Struct):
+    code: str
+    label: str
+    position: int
 
 
 class QueueStat(msgspec.Struct):

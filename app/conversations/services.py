@@ -11,7 +11,7 @@ from app.accounts.services import RANK, Principal
 from app.accounts.tables import User
 from app.audit import services as audit
 from app.contacts.tables import Contact
-from app.conversations import events
+from app.conversations import dispositions, events
 from app.conversations.tables import BlockedAddress, Conversation, Queue
 from app.lib import i18n
 from app.lib.clock import now
@@ -73,9 +73,11 @@ def _name_and_roles(name: str, roles: list[str]) -> tuple[str, list[str]]:
 
 
 async def update_queue(actor: Principal, key: str, *, name: str | None = None, roles: list[str] | None = None,
-                       position: int | None = None, archived: bool | None = None) -> dict[str, Any]:
-    """Rename, restrict to roles (empty: everyone), reorder or archive a queue. An archived queue takes no new
-    conversations and leaves the IVR; the last open queue cannot be archived (customers must land somewhere)."""
+                       position: int | None = None, archived: bool | None = None, wrapup_seconds: int | None = None,
+                       wrapup_required: bool | None = None) -> dict[str, Any]:
+    """Rename, restrict to roles (empty: everyone), reorder or archive a queue, set its wrap-up (seconds after a
+    close, a required disposition). An archived queue takes no new conversations and leaves the IVR; the last open
+    queue cannot be archived (customers must land somewhere)."""
     row = await Queue.select().where(Queue.key == key).first()
     if row is None:
         raise NotFound("No queue %(key)s.", key=repr(key))
@@ -90,10 +92,12 @@ async def update_queue(actor: Principal, key: str, *, name: str | None = None, r
         if archived and not row["archived"] and await Queue.count().where(Queue.archived == False) <= 1:  # noqa: E712
             raise Conflict("This is the only open queue: add another one before archiving it.", field="archived")
         changes[Queue.archived] = archived
+    changes.update(dispositions.checked_settings(wrapup_seconds, wrapup_required))
     await Queue.update(changes).where(Queue.id == row["id"])
     await audit.record("queue.updated", actor_id=actor.user_id, actor=actor.label, target_type="queue",
                        target_id=key, detail={"name": new_name, "roles": new_roles, "position": position,
-                                              "archived": archived})
+                                              "archived": archived, "wrapup_seconds": wrapup_seconds,
+                                              "wrapup_required": wrapup_required})
     return await Queue.select().where(Queue.id == row["id"]).first()  # type: ignore[return-value]
 
 
@@ -226,6 +230,7 @@ async def take(actor: Principal, conversation_id: int) -> dict[str, Any]:
     current = await get(conversation_id)
     if current["queue_id"] not in await visible_queue_ids(actor):
         raise NotFound("No conversation %(conversation_id)s.", conversation_id=conversation_id)
+    await dispositions.refuse_new_work(actor.user_id)
     won = await Conversation.update({Conversation.status: "active", Conversation.assigned_to: actor.user_id,
                                      Conversation.taken_at: now()}).where(
         (Conversation.id == conversation_id) & (Conversation.status == "waiting")).returning(Conversation.id)
@@ -289,7 +294,8 @@ async def transfer(actor: Principal, conversation_id: int, *, queue_key: str | N
 
 
 async def wrap_up(actor: Principal, conversation_id: int, *, code: str, note: str) -> dict[str, Any]:
-    """Close with a disposition code and a note; the note lands on the contact's timeline."""
+    """Close with a disposition code and a note; both land on the contact's timeline. When the queue defines its
+    codes, the code must be one of them."""
     row = await get(conversation_id)
     if row["status"] == "closed":
         raise Conflict("This conversation is already closed.")
@@ -298,6 +304,8 @@ async def wrap_up(actor: Principal, conversation_id: int, *, code: str, note: st
     code = (code or "").strip()
     if not code or len(code) > 50:
         raise Invalid("Choose a disposition code (1 to 50 characters).", field="code")
+    chosen = await dispositions.check_code(row["queue_id"], code)
+    label = chosen["label"] if chosen else code
     t = now()
     await Conversation.update({Conversation.status: "closed", Conversation.closed_at: t,
                                Conversation.ended_at: row["ended_at"] or t, Conversation.wrapup_code: code,
@@ -305,7 +313,8 @@ async def wrap_up(actor: Principal, conversation_id: int, *, code: str, note: st
     updated = await get(conversation_id)
     if updated["contact_id"]:
         await timeline.record(updated["contact_id"], "note", "internal", "Wrap-up: %(code)s", params={"code": code},
-                              payload={"body": f"**Wrap-up: {code}**\n\n{note.strip()}".strip(), "code": code},
+                              payload={"body": f"**Wrap-up: {label}**\n\n{note.strip()}".strip(), "code": code,
+                                       "label": label, "note": note.strip()},
                               links={"conversation_id": conversation_id}, actor_type="user", actor_id=actor.user_id,
                               actor_label=actor.name or actor.email)
     await emit(events.QUEUE_ITEM_REMOVED, **events.about(updated))

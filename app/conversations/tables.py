@@ -24,6 +24,11 @@ class Queue(Table, tablename="queue"):
     roles = Array(base_column=Varchar(length=20), default=list)
     position = Integer(default=0)
     archived = Boolean(default=False)
+    wrapup_seconds = Integer(default=0)
+    """After an operator closes or wraps up one of its conversations, they stay in wrap-up this long (0: none)."""
+    wrapup_required = Boolean(default=False)
+    """A disposition code is required: an ended call cannot be left without one, and its operator takes no new work
+    until they wrapped it up (app.conversations.dispositions)."""
 
 
 class Conversation(Table, tablename="conversation"):
@@ -48,6 +53,16 @@ class Conversation(Table, tablename="conversation"):
     """Set on a conversation merged into another (closed): the survivor's id."""
     priority = Integer(default=0)
     """Higher first in the queue (app.routing adds the column and ages it: app/routing/services.py)."""
+
+
+class Disposition(Table, tablename="queue_disposition"):
+    """A wrap-up code admins offer on a queue's wrap-up form (unique per queue); none defined: any short code."""
+
+    id: Serial
+    queue = ForeignKey(references=Queue, null=False, index=True)
+    code = Varchar(length=50)
+    label = Varchar(length=100)
+    position = Integer(default=0)
 
 
 class BlockedAddress(Table, tablename="blocked_address"):

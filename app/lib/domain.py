@@ -59,3 +59,6 @@ class Domain:
     socket_messages: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     """Client message keys of the console socket this domain answers: {"typing": fn(tenant, user, value)}
     (realtime.views.register_message)."""
+    presence_watchers: tuple[Any, ...] = ()
+    """`async fn(user_id, status)` run when a user's first console connects (online) or their last one leaves
+    (offline), inside that change's unit of work (realtime.presence.watch)."""

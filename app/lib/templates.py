@@ -25,6 +25,10 @@ WORDS: dict[str, str] = {
     "owner": N_("owner"), "admin": N_("admin"), "supervisor": N_("supervisor"), "operator": N_("operator"),
     # presence
     "available": N_("available"), "busy": N_("busy"), "away": N_("away"), "offline": N_("offline"),
+    # agent states' reasons (app.agents.services.AWAY_REASONS and the derived ones)
+    "break": N_("break"), "lunch": N_("lunch"), "training": N_("training"), "meeting": N_("meeting"),
+    "missed_offers": N_("missed offers"), "capacity": N_("at capacity"), "disposition": N_("disposition needed"),
+    "timer": N_("after-work time"),
     # conversations, calls, messages
     "waiting": N_("waiting"), "active": N_("active"), "wrapup": N_("wrap-up"), "closed": N_("closed"),
     "snoozed": N_("snoozed"),

@@ -14,6 +14,7 @@ from app.accounts import services as accounts
 from app.accounts.guards import signed_in
 from app.accounts.services import Principal
 from app.conversations import actions as conversation_actions
+from app.conversations import dispositions as conversation_dispositions
 from app.conversations import services as conversations
 from app.email import templates as email_templates
 from app.lib.errors import DomainError
@@ -25,13 +26,19 @@ from app.workspace import client, services
 from realtime import current_id
 
 Req = Request[Principal, Any, Any]
-DISPOSITIONS = ("resolved", "order_placed", "callback", "no_answer", "spam")
-"""Suggested wrap-up codes (any short code is accepted)."""
 
 
 def _partial(request: Req) -> bool:
     """An htmx swap of the panes (not a history restore, which needs the whole page)."""
     return bool(request.headers.get("hx-request")) and not request.headers.get("hx-history-restore-request")
+
+
+async def _codes(row: dict[str, Any]) -> dict[str, Any]:
+    """The wrap-up form's codes: the queue's own (a closed list) or suggestions (any short code)."""
+    own = await conversation_dispositions.of_queue(row["queue_id"])
+    if own:
+        return {"fixed": True, "codes": own}
+    return {"fixed": False, "codes": [{"code": c, "label": c} for c in conversation_dispositions.SUGGESTED]}
 
 
 async def main_context(request: Req, conversation_id: int, *, before: str | None = None) -> dict[str, Any]:
@@ -42,7 +49,7 @@ async def main_context(request: Req, conversation_id: int, *, before: str | None
     items, earlier = await services.thread(row["contact_id"], before=before)
     ctx = await client.context(row)
     team = [u for u in await accounts.list_users() if u["status"] == "active"]
-    ctx.update(conv=row, thread=items, earlier=earlier, team=team, dispositions=DISPOSITIONS,
+    ctx.update(conv=row, thread=items, earlier=earlier, team=team, dispositions=await _codes(row),
                reply_channels=await services.reply_channels(row, ctx["c"]),
                queues=[q for q in await conversations.queues() if conversations.visible(q, user)],
                conversation=row, is_mine=row["assigned_to_id"] == user.user_id,

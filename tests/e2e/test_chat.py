@@ -92,7 +92,7 @@ async def test_visitor_and_operator_chat_live_across_origins(fx_new_context: New
         await visitor.get_by_test_id("sb-chat-input").press_sequentially("Is the", delay=20)
         await expect(pane.get_by_test_id("chat-typing")).to_be_visible()
         # Any panel re-render (here: the operator's own status change re-renders every panel) keeps "typing" up.
-        await operator.get_by_test_id("my-status").select_option("away")
+        await operator.get_by_test_id("my-status").select_option("away:break")
         await expect(operator.get_by_test_id("team-presence")).to_contain_text("away")
         await expect(pane.get_by_test_id("chat-typing")).to_be_visible()
         await operator.get_by_test_id("my-status").select_option("available")

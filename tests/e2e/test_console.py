@@ -78,10 +78,14 @@ async def test_queue_item_appears_in_both_consoles_and_vanishes_when_taken(
     # Gone from the owner's console at the same moment, without a reload.
     await expect(owner.get_by_test_id("queue-item")).to_have_count(0)
     await expect(owner.get_by_test_id("total-waiting")).to_have_text("0")
-    # The operator's presence is on the owner's team panel.
-    await operator.get_by_test_id("my-status").select_option("busy")
-    await expect(owner.get_by_test_id("team-presence")).to_contain_text("Otto Operator")
-    await expect(owner.get_by_test_id("team-presence")).to_contain_text("busy")
+    # The operator's state is on the owner's team panel, live: away for lunch (the owner is a supervisor).
+    await operator.get_by_test_id("my-status").select_option("away:lunch")
+    await expect(operator.get_by_test_id("my-state")).to_have_text("away (lunch)")
+    row = owner.get_by_test_id("team-presence").locator("li", has_text="Otto Operator")
+    await expect(row).to_contain_text("away (lunch)")
+    await expect(row).to_have_attribute("data-state", "away")
+    await operator.get_by_test_id("my-status").select_option("available")
+    await expect(row).to_have_attribute("data-state", "available")
 
 
 async def _start(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:

@@ -162,14 +162,12 @@ async def test_log_is_bounded_and_knows_what_it_can_replay(fx_rt: Any, fx_shop: 
 async def test_presence_follows_sockets_and_expires_without_heartbeats(fx_rt: Any) -> None:
     p = fx_rt.presence
     slug = "acme_" + unique_redis_prefix()[-8:]
-    assert await p.connect(slug, 1, "c1") == "available"
+    assert await p.connect(slug, 1, "c1") == "online"
     assert await p.connect(slug, 1, "c2") is None  # second tab: no change
-    assert await p.set_status(slug, 1, "busy") == "busy"
-    assert await p.set_status(slug, 1, "busy") is None
     assert await p.disconnect(slug, 1, "c1") is None  # still one socket
-    assert (await p.snapshot(slug))[1].status == "busy"
+    assert (await p.snapshot(slug))[1].status == "online"
     assert await p.disconnect(slug, 1, "c2") == "offline"
-    assert await p.connect(slug, 1, "c3", ttl=0.3) == "busy"  # the chosen status comes back
+    assert await p.connect(slug, 1, "c3", ttl=0.3) == "online"
     assert await p.sweep(slug) == []
     await asyncio.sleep(0.5)  # the process "crashed": no heartbeat, no disconnect
     assert (await p.snapshot(slug))[1].status == "offline"
@@ -179,7 +177,7 @@ async def test_presence_follows_sockets_and_expires_without_heartbeats(fx_rt: An
     await p.heartbeat(slug, [(2, "c4")], ttl=5)
     await asyncio.sleep(0.5)
     assert await p.sweep(slug) == []
-    assert (await p.snapshot(slug))[2].status == "available"
+    assert (await p.snapshot(slug))[2].status == "online"
 
 
 async def test_redis_subscriptions_survive_a_dropped_connection(fx_db: str) -> None:

@@ -61,6 +61,11 @@ def _presence(user_id: int, status: str) -> Any:
     return lambda f: f.event == "presence.changed" and f.payload == {"user_id": user_id, "status": status}
 
 
+def _state(user_id: int, state: str, reason: str = "") -> Any:
+    return lambda f: (f.event == "agent.state_changed" and f.payload.get("user_id") == user_id
+                      and f.payload.get("state") == state and f.payload.get("reason") == reason)
+
+
 async def test_event_committed_in_one_process_reaches_a_socket_on_another(
         fx_cluster: tuple[list[ServerProcess], str], fx_shop: ShopFixture) -> None:
     (one, two), prefix = fx_cluster
@@ -70,11 +75,11 @@ async def test_event_committed_in_one_process_reaches_a_socket_on_another(
     await owner.ready()
     operator = await ConsoleSocket.open(one.ws_url, fx_shop.slug, op_token, ORIGIN)
     await operator.ready()
-    await owner.until(_presence(operator_id, "available"))
+    await owner.until(_presence(operator_id, "online"))
 
     # Committed by process one (the operator's status change), delivered by process two.
-    await operator.send({"presence": "busy"})
-    busy = (await owner.until(_presence(operator_id, "busy")))[-1]
+    await operator.send({"presence": "away:break"})
+    busy = (await owner.until(_state(operator_id, "away", "break")))[-1]
 
     # Committed by a third process (this test), delivered by both.
     async with realtime_runtime("redis", prefix):
@@ -87,13 +92,13 @@ async def test_event_committed_in_one_process_reaches_a_socket_on_another(
 
     # The cursor is the tenant's, not the process's: reconnect to the other process and catch up there.
     await owner.close()
-    await operator.send({"presence": "away"})
-    await operator.until(_presence(operator_id, "away"))
+    await operator.send({"presence": "away:lunch"})
+    await operator.until(_state(operator_id, "away", "lunch"))
     owner = await ConsoleSocket.open(one.ws_url, fx_shop.slug, owner_token, ORIGIN, last_id=event.position)
     replayed, _ = await owner.ready()
     assert [f.event_id for f in replayed] == sorted({f.event_id for f in replayed})  # in order, once each
     assert [f.payload for f in replayed if f.payload.get("user_id") == operator_id] == [
-        {"user_id": operator_id, "status": "away"}]
+        {"user_id": operator_id, "state": "away", "reason": "lunch", "previous": "away"}]
 
     # A restarting process closes its sockets with 1012, which the htmx ws extension reconnects after.
     assert one.proc is not None

@@ -58,8 +58,12 @@ async def emit(shop: ShopFixture, name: str, data: dict[str, Any], *topics: str)
 async def connect(server: InProcessServer, shop: ShopFixture, token: str, **kw: Any) -> tuple[ConsoleSocket, Frame]:
     sock = await ConsoleSocket.open(server.ws_url, shop.slug, token, ORIGIN, **kw)
     replayed, ready = await sock.ready()
-    assert [f for f in replayed if f.event != "presence.changed"] == []
+    assert [f for f in replayed if f.event not in LIVENESS] == []
     return sock, ready
+
+
+LIVENESS = ("presence.changed", "agent.state_changed")
+"""What connecting and leaving consoles announce (who is online; their agent state follows)."""
 
 
 def named(frames: list[Frame], name: str = "contact.updated") -> list[Frame]:
@@ -98,12 +102,12 @@ async def test_events_reach_only_sockets_allowed_to_see_them(fx_server: InProces
     await emit(fx_other_shop, "contact.updated", {"contact_id": 99})
 
     got_owner = await owner.until(lambda f: f.event_id == last)
-    assert [f.event for f in got_owner if f.event != "presence.changed"] == [
+    assert [f.event for f in got_owner if f.event not in LIVENESS] == [
         "user.updated", "contact.updated", "contact.updated"]
     assert [f.payload for f in named(got_owner)] == [{"contact_id": 1}, {"contact_id": 2}]
     # Events arrive in id order, so anything meant for the operator would have come before `last`.
     got_operator = await operator.until(lambda f: f.event_id == last)
-    assert [f.payload for f in got_operator if f.event != "presence.changed"] == [{"contact_id": 2}]
+    assert [f.payload for f in got_operator if f.event not in LIVENESS] == [{"contact_id": 2}]
     got_other = await other.until(lambda f: f.event == "contact.updated")
     assert got_other[-1].payload == {"contact_id": 99}
     assert not [f for f in got_other if f.payload.get("contact_id") in (1, 2)]
@@ -210,6 +214,8 @@ async def test_revoked_session_or_disabled_user_is_disconnected_within_a_second(
 
 
 async def test_presence_is_announced_to_the_team(fx_server: InProcessServer, fx_shop: ShopFixture) -> None:
+    """Sockets say who is online (presence.changed); what the agent does is their agent state, which follows:
+    connecting brings them to their choice, the picker's frame sets away with a reason, leaving sets offline."""
     from realtime import presence
 
     owner, _ = await connect(fx_server, fx_shop, (await login(fx_shop))[0])
@@ -219,12 +225,19 @@ async def test_presence_is_announced_to_the_team(fx_server: InProcessServer, fx_
     def presence_of(status: str) -> Any:
         return lambda f: f.event == "presence.changed" and f.payload == {"user_id": operator_id, "status": status}
 
-    await owner.until(presence_of("available"))
-    await operator.send({"presence": "busy", "HEADERS": {"HX-Request": "true"}})  # as an htmx ws-send form
-    await owner.until(presence_of("busy"))
-    assert (await presence.team(fx_shop.tenant))[operator_id].status == "busy"
+    def state_of(state: str, reason: str = "") -> Any:
+        return lambda f: (f.event == "agent.state_changed" and f.payload.get("user_id") == operator_id
+                          and f.payload.get("state") == state and f.payload.get("reason") == reason)
+
+    await owner.until(presence_of("online"))
+    await owner.until(state_of("available"))
+    await operator.send({"presence": "away:lunch", "HEADERS": {"HX-Request": "true"}})  # as an htmx ws-send form
+    await owner.until(state_of("away", "lunch"))
+    await operator.send({"presence": "busy"})  # busy is never chosen: ignored
+    assert (await presence.team(fx_shop.tenant))[operator_id].status == "online"
     await operator.close()
     await owner.until(presence_of("offline"))
+    await owner.until(state_of("offline"))
     assert (await presence.team(fx_shop.tenant))[operator_id].status == "offline"
     await owner.close()
 

@@ -274,7 +274,7 @@ async def test_pull_api_pages_the_log_and_refuses_another_tenants_key(
         assert "500" in bad.json()["detail"] or "0.0" in bad.json()["detail"], bad.text  # says what to send
 
     async with tenant_context(fx_shop.tenant):  # live-only (a presence change) is skipped, the cursor moves past it
-        live = await publish("presence.changed", {"user_id": 1, "status": "away"}, channels=[channels.queue()])
+        live = await publish("presence.changed", {"user_id": 1, "status": "offline"}, channels=[channels.queue()])
         after_live = await publish("contact.deleted", {"contact_id": 9}, channels=[channels.queue()])
     await until_final(fx_shop.tenant, after_live.position)
     page3 = (await fx_client.get(url, params={"after": page2["next"], "limit": 1}, headers=fx_shop.auth)).json()

@@ -99,12 +99,12 @@ def test_merge_steps_and_renderers_are_registered_from_the_manifests() -> None:
     from app.conversations import console
 
     assert console.registered_extras() == tuple(fn for d in domains.DOMAINS for fn in d.console_extras)
-    assert [d.name for d in domains.DOMAINS if d.console_extras] == ["orders"]
+    assert [d.name for d in domains.DOMAINS if d.console_extras] == ["agents", "orders"]
 
 
 def test_socket_messages_are_exactly_the_manifests() -> None:
-    """Client frames the console socket answers beyond its own (last_id, presence, watch) come from the manifests."""
+    """Client frames the console socket answers beyond its own (last_id, watch) come from the manifests."""
     from realtime import views
 
     declared = {key: fn for d in domains.DOMAINS for key, fn in d.socket_messages.items()}
-    assert views._MESSAGES == declared and "typing" in declared
+    assert views._MESSAGES == declared and "typing" in declared and "presence" in declared
