@@ -197,6 +197,9 @@ async def test_timeout_goes_to_the_next_agent_and_misses_in_a_row_set_away(fx_cl
 
 async def test_the_worker_offers_new_items_and_going_offline_withdraws_them(fx_client: Any,
                                                                             fx_shop: ShopFixture) -> None:
+    async with tenant_context(fx_shop.tenant) as uow:  # from the shop's start: no event before a worker came is lost
+        assert {r["name"] for r in await uow.connection.fetch("SELECT name FROM listener_cursor")} >= {
+            "routing.items", "routing.agents"}
     (a, a_auth), = await _agents(fx_shop, "Ana")
     await _configure(fx_client, fx_shop)
     item = await _open(fx_client, fx_shop)
