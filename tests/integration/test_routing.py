@@ -123,6 +123,8 @@ async def test_skills_choose_the_skilled_agent_and_the_decision_says_why(fx_clie
     await browser_login(fx_client, fx_shop.slug, fx_shop.email, fx_shop.password)
     page = await fx_client.get(f"/t/{fx_shop.slug}/routing/why/{item}")
     assert page.status_code == 200 and 'data-reason="skills"' in page.text and "Boris" in page.text
+    actions = await fx_client.get(f"/t/{fx_shop.slug}/conversations/{item}/actions")  # the item's own panel links it
+    assert f'href="/t/{fx_shop.slug}/routing/why/{item}"' in actions.text
     _, op_auth = (await _agents(fx_shop, "Olga", available=False))[0]
     assert (await fx_client.get(api(fx_shop, f"/conversations/{item}/routing"), headers=op_auth)).status_code == 403
 
