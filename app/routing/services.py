@@ -193,6 +193,11 @@ async def set_priority(actor: Principal, conversation_id: int, priority: int) ->
     return {**row, "priority": priority}
 
 
+async def priority_of(conversation_id: int) -> int:
+    return int(await current_uow().connection.fetchval("SELECT priority FROM conversation WHERE id = $1",
+                                                       conversation_id) or 0)
+
+
 # -- the router ----------------------------------------------------------------------------------------------------
 
 _ITEMS = f"""

@@ -125,6 +125,13 @@ async def test_skills_choose_the_skilled_agent_and_the_decision_says_why(fx_clie
     assert page.status_code == 200 and 'data-reason="skills"' in page.text and "Boris" in page.text
     actions = await fx_client.get(f"/t/{fx_shop.slug}/conversations/{item}/actions")  # the item's own panel links it
     assert f'href="/t/{fx_shop.slug}/routing/why/{item}"' in actions.text
+    token = await csrf_from(fx_client, f"/t/{fx_shop.slug}/routing/why/{item}")
+    raised = await fx_client.post(f"/t/{fx_shop.slug}/routing/why/{item}/priority", data={"_csrf": token,
+                                                                                           "priority": "5"})
+    assert raised.status_code == 200 and 'value="5"' in raised.text
+    too_high = await fx_client.post(f"/t/{fx_shop.slug}/routing/why/{item}/priority", data={"_csrf": token,
+                                                                                             "priority": "50"})
+    assert too_high.status_code == 400 and "-10 to 10" in too_high.text
     _, op_auth = (await _agents(fx_shop, "Olga", available=False))[0]
     assert (await fx_client.get(api(fx_shop, f"/conversations/{item}/routing"), headers=op_auth)).status_code == 403
 
@@ -379,3 +386,22 @@ async def test_a_supervisor_assigns_above_capacity_with_a_warning(fx_client: Any
     page = await fx_client.post(f"/t/{fx_shop.slug}/conversations/{third}/assign",
                                 data={"_csrf": token, "user_id": str(a)})
     assert page.status_code == 200 and "3 of 1 chat slots" in page.text, page.text
+
+
+async def test_higher_priority_goes_first_and_waiting_ages_so_nothing_starves(fx_client: Any,
+                                                                              fx_shop: ShopFixture) -> None:
+    (a, _), = await _agents(fx_shop, "Ana")
+    await _configure(fx_client, fx_shop)
+    old, urgent, plain = [await _open(fx_client, fx_shop) for _ in range(3)]
+    (_, sup_auth), = await _agents(fx_shop, "Sveta", role="supervisor", available=False)
+    resp = await fx_client.post(api(fx_shop, f"/conversations/{urgent}/priority"), json={"priority": 5},
+                                headers=sup_auth)
+    assert resp.status_code == 200, resp.text
+    async with tenant_context(fx_shop.tenant) as uow:
+        # `old` has waited 10 minutes: 0 + 10 points of age beats 5 (a minute ago); `plain` is last.
+        await uow.connection.execute("UPDATE conversation SET created_at = now() - interval '10 minutes' "
+                                     "WHERE id = $1", old)
+        await uow.connection.execute("UPDATE conversation SET created_at = now() - interval '1 minute' "
+                                     "WHERE id = ANY($1::int[])", [urgent, plain])
+    made = await _route(fx_shop)
+    assert [m["conversation_id"] for m in made] == [old, urgent, plain]
