@@ -489,7 +489,11 @@ async def expire(offer_id: int, *, due: dt.datetime | None = None) -> dict[str, 
     `misses_before_away` misses in a row (since the agent was last away or offline) set them away."""
     conn = current_uow().connection
     row = await conn.fetchrow("SELECT id, expires_at, status FROM routing_offer WHERE id = $1", offer_id)
-    if row is None or row["status"] != "pending" or row["expires_at"] > (due or now()) + EARLY:
+    if row is None or row["status"] != "pending":
+        return None
+    at = due or now()
+    if row["expires_at"] > at + EARLY:  # handed over early: come back at the offer's own time
+        await jobs.enqueue(TIMEOUT_JOB, {"offer_id": offer_id}, delay=row["expires_at"] - at)
         return None
     closed = await _close(offer_id, "timeout")
     if closed is None:
