@@ -204,13 +204,16 @@ _ITEMS = f"""
     SELECT c.id, c.channel, c.contact, c.priority, c.created_at FROM conversation c
     WHERE c.queue = $1 AND c.status = 'waiting'
       AND NOT EXISTS (SELECT 1 FROM routing_offer o WHERE o.conversation = c.id AND o.status = 'pending')
-    ORDER BY c.priority + floor(extract(epoch FROM now() - c.created_at) / {AGEING_SECONDS}) DESC, c.created_at, c.id
+    ORDER BY (c.created_at AT TIME ZONE 'UTC') - c.priority * interval '{AGEING_SECONDS} seconds', c.id
     LIMIT $2 FOR UPDATE OF c SKIP LOCKED
 """  # noqa: S608 (a constant)
-"""Waiting items not on offer, by effective priority: `priority + floor(waited seconds / AGEING_SECONDS)`, then the
-longest wait. Ageing is linear and unbounded, so an item of priority 0 passes a priority 5 that arrived 5 minutes
-later: a steady stream of urgent items delays the others by at most (difference in priority) x AGEING_SECONDS, never
-for ever (no starvation); within equal effective priority the first come is served first."""
+"""Waiting items not on offer, best first. The effective priority of an item is `priority + waited seconds /
+AGEING_SECONDS`: each AGEING_SECONDS of waiting is worth one point of priority. Ordering by it, highest first, is
+ordering by `created_at - priority x AGEING_SECONDS`, earliest first (`now` is the same for every row), which an index
+serves (migration 00_02) instead of a sort of the whole queue. Ageing is linear and unbounded, so nothing starves: an
+item of priority 0 passes one of priority 5 that arrived 5 x AGEING_SECONDS after it; a steady stream of urgent items
+delays the others by at most (difference in priority) x AGEING_SECONDS. Equal effective priority: first come, first
+served."""
 
 
 @dataclasses.dataclass
