@@ -30,6 +30,7 @@ KEYS: tuple[str, ...] = tuple(CHANNELS)
 ConsoleExtra = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
 Take = Callable[[Any, int], Awaitable[dict[str, Any]]]
 Send = Callable[..., Awaitable[dict[str, Any]]]
+Notice = Callable[..., Awaitable[dict[str, Any]]]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,6 +57,10 @@ class Channel:
     None: the channel is not written to (a call is placed, not sent)."""
     take: Take | None = None
     """The console's Take when the channel needs more than `conversations.services.take` (a call is bridged)."""
+    notice: Notice | None = None
+    """An automatic message from the shop to the customer, with no operator behind it (the outside-hours auto-reply
+    of app.hours): notice(conversation_id, body, subject="") -> the stored message. The conversation keeps its
+    status and place in the queue. None: the channel cannot send one (a call)."""
 
 
 @functools.cache

@@ -7,4 +7,4 @@ from app.chat import live, services
 
 CHAT = Channel(key="chat", label="Chat", icon="chat", settings_path="settings/chat", merge_step="chat",
                console_partial="_partials/console_chat.html", console_extras=live.console_extras,
-               send=services.operator_reply)
+               send=services.operator_reply, notice=services.auto_message)

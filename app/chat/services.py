@@ -390,6 +390,19 @@ async def operator_reply(actor: Principal, conversation_id: int, body: str) -> d
     return stored
 
 
+async def auto_message(conversation_id: int, body: str, *, subject: str = "") -> dict[str, Any]:
+    """An automatic message from the shop (the outside-hours reply): stored and live in the widget like an operator's
+    answer, with no operator; the conversation keeps its place in the queue and the visitor's messages stay unread.
+    Chats have no subject."""
+    text = _body(body)
+    conv, session_id = await conversation_session(conversation_id)
+    stored = dict(await current_uow().connection.fetchrow(_REPLY, session_id, conversation_id, text, None,
+                                                          "Auto-reply"))
+    await emit(chat_events.CHAT_MESSAGE, session_id=session_id, conversation_id=conversation_id,
+               message_id=int(stored["id"]), direction="out", channels=_topics(session_id, conv))
+    return stored
+
+
 _REPLY = """
 INSERT INTO chat_message (chat_session, conversation, direction, body, author, author_label)
 VALUES ($1, $2, 'out', $3, $4, $5)

@@ -23,6 +23,10 @@ from app.demo.seed import Writer
 from app.demo.story import tell
 from app.demo.talk import Talk
 from app.demo.texts import LOCALES
+from app.hours import calendars as hour_calendars
+from app.hours import services as hours
+from app.hours.schemas import CalendarIn, IntervalIn
+from app.hours.tables import Calendar
 from app.lib.clock import now
 from app.lib.db import TenantRef, current_uow, resolve_active, tenant_context
 from app.lib.security import hash_password
@@ -226,3 +230,32 @@ async def ensure_demo_routing() -> bool:
                                       overflow_queue="general", overflow_after=120)
     return True
 
+DEMO_HOURS_QUEUE = ("pickup", "In-store pickup")
+"""The demo queue that keeps shop hours (the general queue stays open around the clock, so the demo's calls and
+chats are answered whenever it runs); outside its hours the console marks it "closed until ..."."""
+
+
+async def ensure_demo_hours() -> bool:
+    """The demo shop's calendar "Shop hours" (Mon-Fri 09:00-13:00 and 14:00-18:00, Sat 10:00-14:00 in the demo's
+    zone, the demo country's public holidays, a short day as an override) on the in-store pickup queue; once."""
+    tenant = await resolve_active(DEMO_SLUG)
+    if tenant is None:
+        return False
+    story = await seeded(tenant)
+    loc = LOCALES[(story or {}).get("locale") or DEFAULT_LOCALE]
+
+    async def configure(users: dict[str, dict[str, Any]], owner: Any) -> None:
+        week = [IntervalIn(weekday=d, opens=a, closes=b) for d in range(5)
+                for a, b in (("09:00", "13:00"), ("14:00", "18:00"))]
+        cal = await hour_calendars.save_calendar(owner, CalendarIn(
+            name="Shop hours", zone=loc.timezone, country=loc.region, public_holidays=True,
+            weekly=[*week, IntervalIn(weekday=5, opens="10:00", closes="14:00")]))
+        short_day = (now() + dt.timedelta(days=10)).date()
+        await hour_calendars.set_override(owner, cal["id"], short_day, "Stocktaking: short day", [("09:00", "12:00")])
+        key, name = DEMO_HOURS_QUEUE
+        if not await Queue.exists().where(Queue.key == key):
+            await conversations.create_queue(owner, key, name, [])
+        await hours.set_queue_hours(owner, await hours.queue_id_of(key), calendar_id=cal["id"],
+                                    outside_hours_call="voicemail", auto_reply="")
+
+    return await _set_up_once(Calendar, configure)

@@ -136,7 +136,7 @@ async def compose(actor: Principal, contact_id: int, data: dict[str, Any]) -> di
         direction="out", contact=contact_id, conversation=thread["conversation"], status="queued",
         message_id=new_message_id(token), in_reply_to=thread["in_reply_to"], thread_refs=thread["refs"],
         reply_token=token, subject=subject, from_address=sender, to_address=to, text=body,
-        html=str(templating.to_html(body)), attachments=attachments, sent_by=actor.user_id,
+        html=str(templating.to_html(body)), attachments=attachments, sent_by=actor.user_id or None,
     )).returning(EmailMessage.id)
     email_id = int(rows[0]["id"])
     links: dict[str, Any] = {"email_id": email_id}
@@ -145,7 +145,8 @@ async def compose(actor: Principal, contact_id: int, data: dict[str, Any]) -> di
     interaction_id = await timeline.record(
         contact_id, "email", "out", subject, payload={"event": "email", "status": "queued", "to": to,
                                                       "body": body[:2000], "attachments": len(attachments)},
-        links=links, actor_type="user", actor_id=actor.user_id, actor_label=actor.name or actor.email)
+        links=links, actor_type="user" if actor.user_id else "system", actor_id=actor.user_id or None,
+        actor_label=actor.name or actor.email)
     await EmailMessage.update({EmailMessage.interaction_id: interaction_id}).where(EmailMessage.id == email_id)
     await enqueue("messaging.send_email", {"email_id": email_id})
     return await get(email_id)

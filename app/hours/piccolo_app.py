@@ -12,6 +12,6 @@ APP_CONFIG = AppConfig(
     app_name="hours",
     migrations_folder_path=os.path.join(CURRENT_DIRECTORY, "piccolo_migrations"),
     table_classes=[Calendar, WeeklyInterval, ClosedDate, Override, QueueHours, AutoReplySent],
-    migration_dependencies=["app.conversations.piccolo_app"],
+    migration_dependencies=["app.conversations.piccolo_app", "realtime.piccolo_app"],
     commands=[],
 )
