@@ -14,7 +14,9 @@ from urllib.parse import urlencode
 
 from app.accounts.services import Principal
 from app.accounts.tables import User
+from app.conversations import dispositions
 from app.conversations import services as conversations
+from app.conversations.tables import Conversation
 from app.lib.db import current_tenant, current_uow
 from app.lib.errors import Conflict, Forbidden, Invalid, NotFound
 from app.lib.i18n import N_
@@ -376,8 +378,10 @@ async def console_extras(ctx: dict[str, Any]) -> dict[str, Any]:
     live = await Call.select(*columns).where(Call.status.not_in(list(FINAL)) & (Call.conference_name != "")
                                              & Call.conversation.is_not_null()).order_by(Call.id)
     lines = await conference.on_line_of([r["id"] for r in [*rows, *live]])
+    codes = await _queue_codes([r["conversation"] for r in rows])
     for r in [*rows, *live]:
         r["state"] = state_of(r)
+        r["codes"] = codes.get(r["conversation"], [])
         r["participants"] = lines.get(r["id"], [])
     calls = {r["conversation"]: r for r in rows}
     operators = []
@@ -389,7 +393,18 @@ async def console_extras(ctx: dict[str, Any]) -> dict[str, Any]:
 
 
 DISPOSITIONS = ("resolved", "callback", "sale", "complaint", "wrong-number", "no-answer")
-"""Wrap-up codes offered after a call (the wrap-up form still takes any code)."""
+"""Wrap-up codes offered after a call in a queue that defines none of its own (the form still takes any code);
+a queue's own codes (app.conversations.dispositions) replace them on its calls (`call["codes"]`)."""
+
+
+async def _queue_codes(conversation_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    """The disposition codes of each call conversation's queue (empty: the queue defines none)."""
+    if not conversation_ids:
+        return {}
+    rows = await Conversation.select(Conversation.id, Conversation.queue.as_alias("queue_id")).where(
+        Conversation.id.is_in(conversation_ids))
+    by_queue = await dispositions.by_queue(sorted({r["queue_id"] for r in rows}))
+    return {r["id"]: by_queue.get(r["queue_id"], []) for r in rows}
 
 
 async def call_panel(conversation_id: int) -> dict[str, Any]:

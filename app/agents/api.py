@@ -3,17 +3,18 @@ per channel (admins)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import msgspec
 from litestar import Controller, Request, get, put
-from litestar.params import JSONBody
+from litestar.params import FromQuery, JSONBody
 
 from app.accounts import services as accounts
 from app.accounts.guards import requires, signed_in
 from app.accounts.services import Principal
 from app.agents import services
-from app.agents.schemas import CapacityIn, CapacityOut, StatusIn, StatusOut, TeamMemberOut
+from app.agents.schemas import CapacityIn, CapacityOut, IntervalOut, StatusIn, StatusOut, TeamMemberOut
 from app.lib.wire import PathId
 
 Req = Request[Principal, Any, Any]
@@ -57,3 +58,10 @@ class AgentsApi(Controller):
                                                                    "email": data.email, "chat": data.chat},
                                           data.call_blocks)
         return msgspec.convert(row, CapacityOut)
+
+    @get("/agents/{user_id:int}/intervals", guards=[requires("supervisor")],
+         summary="An agent's states over a period (default the last 24 hours), oldest first, for reports")
+    async def intervals(self, request: Req, user_id: PathId, since: FromQuery[dt.datetime | None] = None,
+                        until: FromQuery[dt.datetime | None] = None) -> list[IntervalOut]:
+        await accounts.get_user(user_id)
+        return [msgspec.convert(r, IntervalOut) for r in await services.intervals(user_id, since, until)]

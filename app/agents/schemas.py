@@ -61,3 +61,13 @@ class CapacityOut(msgspec.Struct):
     email: int
     chat: int
     call_blocks: bool
+
+
+class IntervalOut(msgspec.Struct):
+    state: str
+    reason: str
+    started_at: dt.datetime
+    ended_at: dt.datetime | None
+    """None while it lasts."""
+    seconds: int
+    """Its length so far (until now when it lasts)."""

@@ -50,17 +50,19 @@ async def _existing(user_id: int) -> dict[str, Any] | None:
 
 
 async def derive(user_id: int, row: dict[str, Any], at: dt.datetime | None = None) -> tuple[str, str, Any]:
-    """(state, reason, wrapup_until) the agent is in by their choice and their work, as if online."""
+    """(state, reason, wrapup_until) the agent is in by their choice and their work, as if online. In this order:
+    away (chosen), busy on a live call, wrap-up owed (a required code), timed wrap-up, busy at capacity on every
+    channel, available."""
     at = at or now()
     if row["chosen"] == "away":
         return "away", row["chosen_reason"], None
+    used = (await load.loads([user_id]))[user_id]
+    if used["on_call"]:  # a live call outranks any wrap-up still owed
+        return "busy", "call", None
     if await dispositions.pending(user_id) is not None:
         return "wrapup", "disposition", None
     if row["wrapup_until"] is not None and row["wrapup_until"] > at:
         return "wrapup", "timer", row["wrapup_until"]
-    used = (await load.loads([user_id]))[user_id]
-    if used["on_call"]:
-        return "busy", "call", None
     if any(used["used"].values()):
         caps = (await load.capacities([user_id]))[user_id]
         if all(used["used"][c] >= caps.get(c, 0) for c in CHANNELS):
@@ -140,6 +142,29 @@ async def statuses(user_ids: list[int]) -> dict[int, dict[str, Any]]:
         row["room"] = rooms.get(uid, dict.fromkeys(CHANNELS, 0))
         out[uid] = row
     return out
+
+
+MAX_INTERVALS = 1000
+MAX_SPAN = dt.timedelta(days=93)
+
+
+async def intervals(user_id: int, since: dt.datetime | None = None,
+                    until: dt.datetime | None = None) -> list[dict[str, Any]]:
+    """An agent's states that overlap [since, until) (default: the last 24 hours), oldest first, at most
+    MAX_INTERVALS: what the reports read."""
+    t = now()
+    until = until or t
+    since = since or until - dt.timedelta(days=1)
+    if since.tzinfo is None or until.tzinfo is None:
+        raise Invalid("Give times with their UTC offset (2026-12-01T09:00:00+02:00).", field="since")
+    if since >= until or until - since > MAX_SPAN:
+        raise Invalid("The period must end after it starts and span at most %(days)s days.", field="until",
+                      days=MAX_SPAN.days)
+    rows = await current_uow().connection.fetch(
+        'SELECT state, reason, started_at, ended_at FROM agent_state_interval WHERE "user" = $1 '
+        "AND started_at < $3 AND (ended_at IS NULL OR ended_at > $2) ORDER BY started_at, id LIMIT $4",
+        user_id, since, until, MAX_INTERVALS)
+    return [{**dict(r), "seconds": int(((r["ended_at"] or t) - r["started_at"]).total_seconds())} for r in rows]
 
 
 # -- reactions to work -----------------------------------------------------------------------------------------

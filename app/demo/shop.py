@@ -19,6 +19,7 @@ from app.conversations import services as conversations
 from app.conversations.tables import Conversation, Queue
 from app.deals import services as deals
 from app.demo import actions as demo_actions
+from app.demo import agents as demo_agents
 from app.demo.seed import Writer
 from app.demo.story import tell
 from app.demo.talk import Talk
@@ -117,6 +118,7 @@ async def seed_shop(tenant: TenantRef, *, seed: int = DEFAULT_SEED, locale: str 
         await demo_actions.write(w, talk.convs, owner.user_id, locale)
         items = await w.timeline()
         await _mention_for_the_operator(users, anchor)
+        await demo_agents.write(users, anchor, locale)
         await audit.record(SEEDED, actor_id=owner.user_id, actor=owner.email, target_type="tenant",
                            target_id=tenant.slug, detail={
                                "seed": seed, "locale": locale, "anchor": anchor.isoformat(), "version": STORY_VERSION,

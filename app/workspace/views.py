@@ -49,7 +49,7 @@ async def main_context(request: Req, conversation_id: int, *, before: str | None
     items, earlier = await services.thread(row["contact_id"], before=before)
     ctx = await client.context(row)
     team = [u for u in await accounts.list_users() if u["status"] == "active"]
-    ctx.update(conv=row, thread=items, earlier=earlier, team=team, dispositions=await _codes(row),
+    ctx.update(conv=row, thread=items, earlier=earlier, team=team, wrapup_codes=await _codes(row),
                reply_channels=await services.reply_channels(row, ctx["c"]),
                queues=[q for q in await conversations.queues() if conversations.visible(q, user)],
                conversation=row, is_mine=row["assigned_to_id"] == user.user_id,

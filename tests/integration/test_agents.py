@@ -65,8 +65,9 @@ async def test_take_makes_busy_at_capacity_close_gives_timed_wrapup_then_availab
     assert set_cap.status_code == 200, set_cap.text
     assert set_cap.json() == {"user_id": agent.user_id, "call": 0, "sms": 1, "email": 0, "chat": 0,
                               "call_blocks": True}
-    patched = await fx_client.patch(f"{api}/queues/general", json={"wrapup_seconds": 4}, headers=fx_shop.auth)
-    assert patched.status_code == 200 and patched.json()["wrapup_seconds"] == 4, patched.text
+    # Long enough for the worker to see the close while it lasts on a loaded machine; the job ends it.
+    patched = await fx_client.patch(f"{api}/queues/general", json={"wrapup_seconds": 8}, headers=fx_shop.auth)
+    assert patched.status_code == 200 and patched.json()["wrapup_seconds"] == 8, patched.text
 
     await presence.announce(fx_shop.tenant, agent.user_id, "online")  # the agent's first console connected
     assert (await _state(fx_shop, agent.user_id))["state"] == "available"
@@ -84,6 +85,15 @@ async def test_take_makes_busy_at_capacity_close_gives_timed_wrapup_then_availab
     await run_jobs_until(_is(fx_shop, agent.user_id, "available"), timeout=30)  # the delayed job, once
 
     await presence.announce(fx_shop.tenant, agent.user_id, "offline")  # the last console left
+    reported = await fx_client.get(f"{api}/agents/{agent.user_id}/intervals", headers=fx_shop.auth)
+    assert reported.status_code == 200, reported.text
+    assert [(i["state"], i["reason"]) for i in reported.json()] == [
+        ("available", ""), ("busy", "capacity"), ("wrapup", "timer"), ("available", ""), ("offline", "")]
+    assert reported.json()[2]["seconds"] >= 3 and reported.json()[-1]["ended_at"] is None
+    bad = await fx_client.get(f"{api}/agents/{agent.user_id}/intervals",
+                              params={"since": "2026-01-01T00:00:00+00:00", "until": "2025-01-01T00:00:00+00:00"},
+                              headers=fx_shop.auth)
+    assert bad.status_code == 400 and "must end after it starts" in bad.json()["detail"], bad.text
     intervals = await _intervals(fx_shop, agent.user_id)
     assert [(i["state"], i["reason"]) for i in intervals] == [
         ("available", ""), ("busy", "capacity"), ("wrapup", "timer"), ("available", ""), ("offline", "")]
@@ -209,6 +219,7 @@ async def test_another_tenant_reaches_no_agent_state_or_capacity(fx_client: Any,
     # B's key at A's address: refused; A's rows unchanged.
     for method, path, body in (("GET", "/me/status", None), ("PUT", "/me/status", {"state": "available"}),
                                ("GET", "/agents", None), ("GET", f"/agents/{agent.user_id}/capacity", None),
+                               ("GET", f"/agents/{agent.user_id}/intervals", None),
                                ("PUT", f"/agents/{agent.user_id}/capacity", {"chat": 9})):
         got = await fx_client.request(method, f"/t/{a.slug}/api/v1{path}", json=body, headers=b.auth)
         assert got.status_code in (401, 403, 404), (method, path, got.status_code)
@@ -225,3 +236,26 @@ async def test_another_tenant_reaches_no_agent_state_or_capacity(fx_client: Any,
             AgentCapacity.user == agent.user_id)}
     assert caps == {"chat": 2}
     assert (await _state(a, agent.user_id))["state"] == "available"
+
+
+async def test_console_team_panel_and_picker_show_states_reasons_and_time(fx_client: Any,
+                                                                            fx_shop: ShopFixture) -> None:
+    from app.agents import state
+    from tests.conftest import browser_login
+
+    agent = await _agent(fx_shop, "Mila Missed")
+    await presence.announce(fx_shop.tenant, agent.user_id, "online")
+    await presence.announce(fx_shop.tenant, fx_shop.user_id, "online")
+    async with tenant_context(fx_shop.tenant):
+        await state.set_state(agent.user_id, "away", reason="missed_offers")  # what routing does
+        await state.set_state(fx_shop.user_id, "away", reason="missed_offers")
+    await browser_login(fx_client, fx_shop.slug, fx_shop.email, fx_shop.password)
+    panel = (await fx_client.get(f"/t/{fx_shop.slug}/console/panels/presence", headers={"accept": "text/html"})).text
+    row = panel[panel.index(f'data-testid="presence-{agent.user_id}"'):]
+    row = row[:row.index("</li>")]
+    assert 'data-state="away"' in row and "Mila Missed" in row and "away (missed offers)" in row
+    assert 'class="wait" data-since="' in row  # time in state, counted by the page
+    # My own picker: a reason only the system sets is shown (not offered); the choices stay available and away:…
+    assert 'data-testid="my-state">away (missed offers)' in panel
+    assert '<option value="away:missed_offers" selected disabled>away: missed offers</option>' in panel
+    assert '<option value="away:lunch" >away: lunch</option>' in panel

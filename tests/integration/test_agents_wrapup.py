@@ -81,6 +81,17 @@ async def test_required_code_blocks_new_work_until_wrapped_up_and_lands_on_timel
     assert unknown.status_code == 400, unknown.text
     assert unknown.json()["detail"] == "Choose one of this queue's disposition codes: sold, no_sale."
 
+    # The console's and the workspace's wrap-up forms offer the queue's codes (a closed list), by label.
+    from tests.conftest import browser_login
+
+    await browser_login(fx_client, fx_shop.slug, fx_shop.email, fx_shop.password)
+    mine = (await fx_client.get(f"/t/{fx_shop.slug}/console/panels/mine", headers={"accept": "text/html"})).text
+    assert '<option value="sold">Sale made</option><option value="no_sale">No sale</option>' in mine
+    pane = (await fx_client.get(f"/t/{fx_shop.slug}/workspace/{conversation_id}", headers={"HX-Request": "true"})).text
+    assert '<select name="code" required' in pane and '<option value="no_sale">No sale</option>' in pane
+    assert 'data-testid="disposition-sold">Sale made</button>' in pane  # the ended call's quick buttons too
+    assert 'data-testid="disposition-sold">Sale made</button>' in mine
+
     done = await fx_client.post(f"{api}/conversations/{conversation_id}/wrapup",
                                 json={"code": "sold", "note": "Two bags of beans"}, headers=fx_shop.auth)
     assert done.status_code == 200 and done.json()["wrapup_code"] == "sold", done.text

@@ -55,7 +55,8 @@ async def test_demo_shop_chat_runs_on_the_simulated_shop_site(fx_client: Any) ->
 
 STORY_TABLES = ("app_user", "custom_field", "contact", "contact_phone", "contact_email", "note", "shop_order",
                 "order_item", "order_payment", "order_status_change", "deal", "deal_stage_change", "conversation",
-                "twilio_call", "sms_message", "email_message", "chat_session", "chat_message", "interaction")
+                "twilio_call", "sms_message", "email_message", "chat_session", "chat_message", "interaction",
+                "agent_state", "agent_state_interval", "agent_capacity", "queue_disposition")
 # Columns the clock or the machine fills in while seeding (when the row was written, a password's salt, a storage
 # key): not part of "the same shop".
 MACHINE_COLUMNS = {"interaction": {"created_at"}, "app_user": {"created_at", "password_hash", "last_login_at"},
@@ -172,6 +173,8 @@ async def test_every_main_page_of_the_demo_shows_its_data(fx_client: Any, fx_oth
         assert f'data-testid="stage-{row["stage"]}"' in board and escape(row["title"]) in board
     console = await page("/console/")
     assert all(escape(r["subject"]) in console for r in waiting)
+    agents = await page("/settings/agents/")  # capacities per channel; one operator chose "away: training" last
+    assert "Oscar Operator" in agents and 'name="chat" value="4"' in agents and 'name="chat" value="2"' in agents
 
     # The recording is real audio: the MP3 the Twilio simulator serves for a recording of that length.
     audio = await fx_client.get(heard["url"])
@@ -186,5 +189,6 @@ async def test_every_main_page_of_the_demo_shows_its_data(fx_client: Any, fx_oth
         await browser_login(operator, demo.DEMO_SLUG, *demo.DEMO_OPERATOR)
         panel = await operator.get(f"/t/{demo.DEMO_SLUG}/console/panels/mine", headers=html)
         assert panel.status_code == 200 and escape(mine) in panel.text
+        assert '<option value="order_placed">Order placed</option>' in panel.text  # the queue's own codes
         operator_home = await operator.get(f"/t/{demo.DEMO_SLUG}/", headers=html)
         assert escape(mine) in operator_home.text and 'data-testid="home-business"' not in operator_home.text
