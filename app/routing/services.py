@@ -23,6 +23,7 @@ from app.agents import load, state
 from app.audit import services as audit
 from app.conversations import actions
 from app.conversations import services as conversations
+from app.conversations.tables import PRIORITY_AGEING_SECONDS, waiting_order
 from app.hours.services import hours_for_queue
 from app.lib import i18n, jobs
 from app.lib.clock import now
@@ -36,7 +37,7 @@ from realtime.publish import emit
 ROUTE_JOB = "routing.route"
 TIMEOUT_JOB = "routing.offer_timeout"
 OVERFLOW_JOB = "routing.overflow"
-AGEING_SECONDS = 60
+AGEING_SECONDS = PRIORITY_AGEING_SECONDS
 """Priority ageing: an item gains one priority point per this many seconds of waiting (see `_ITEMS`)."""
 BATCH = 50
 """Items one routing transaction looks at; the route job runs transactions until nothing more can be offered."""
@@ -204,7 +205,7 @@ _ITEMS = f"""
     SELECT c.id, c.channel, c.contact, c.priority, c.created_at FROM conversation c
     WHERE c.queue = $1 AND c.status = 'waiting'
       AND NOT EXISTS (SELECT 1 FROM routing_offer o WHERE o.conversation = c.id AND o.status = 'pending')
-    ORDER BY (c.created_at AT TIME ZONE 'UTC') - c.priority * interval '{AGEING_SECONDS} seconds', c.id
+    ORDER BY {waiting_order("c")}
     LIMIT $2 FOR UPDATE OF c SKIP LOCKED
 """  # noqa: S608 (a constant)
 """Waiting items not on offer, best first. The effective priority of an item is `priority + waited seconds /

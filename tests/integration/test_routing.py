@@ -403,5 +403,8 @@ async def test_higher_priority_goes_first_and_waiting_ages_so_nothing_starves(fx
                                      "WHERE id = $1", old)
         await uow.connection.execute("UPDATE conversation SET created_at = now() - interval '1 minute' "
                                      "WHERE id = ANY($1::int[])", [urgent, plain])
+    # The console's queue is in the same order as the router's.
+    listed = (await fx_client.get(api(fx_shop, "/conversations/waiting"), headers=sup_auth)).json()
+    assert [c["id"] for c in listed] == [old, urgent, plain]
     made = await _route(fx_shop)
     assert [m["conversation_id"] for m in made] == [old, urgent, plain]
