@@ -21,7 +21,7 @@ from app.audit.domain import DOMAIN as AUDIT
 from app.chat.domain import DOMAIN as CHAT
 from app.contacts import merge
 from app.contacts.domain import DOMAIN as CONTACTS
-from app.conversations import console
+from app.conversations import actions, console
 from app.conversations.domain import DOMAIN as CONVERSATIONS
 from app.deals.domain import DOMAIN as DEALS
 from app.email.domain import DOMAIN as EMAIL
@@ -107,6 +107,8 @@ def install() -> None:
             merge.register(step)
         for extra in domain.console_extras:
             console.register_extra(extra)
+        for check in domain.assign_checks:
+            actions.register_assign_check(check)
         for key, handler in domain.socket_messages.items():
             sockets.register_message(key, handler)
         for watcher in domain.presence_watchers:

@@ -6,6 +6,7 @@ row and emits its event (app/conversations/events.py) so every console and works
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from app.accounts.services import RANK, Principal
@@ -79,8 +80,21 @@ def user_sees(queue: dict[str, Any], role: str) -> bool:
 
 # -- assign and move -----------------------------------------------------------------------------------------------
 
+AssignCheck = Callable[[int, str], Awaitable[str | None]]
+"""`check(user_id, channel) -> warning or None`, run after a hand assignment (routing: above capacity)."""
+_assign_checks: list[AssignCheck] = []
+
+
+def register_assign_check(fn: AssignCheck) -> None:
+    """A domain above that knows more about the colleague (their capacity) warns about a hand assignment; declared
+    in its manifest (`Domain.assign_checks`), registered once by app/domains.py."""
+    if fn not in _assign_checks:
+        _assign_checks.append(fn)
+
+
 async def assign(actor: Principal, conversation_id: int, user_id: int) -> dict[str, Any]:
-    """Hand the conversation to a colleague who sees its queue: it becomes theirs (a snoozed one stays snoozed)."""
+    """Hand the conversation to a colleague who sees its queue: it becomes theirs (a snoozed one stays snoozed).
+    Allowed above the colleague's capacity; `warnings` then says so (the registered assign checks)."""
     row = await _acting(actor, conversation_id)
     if row["status"] == "closed":
         raise Conflict("This conversation is closed; reopen it first.")
@@ -100,7 +114,8 @@ async def assign(actor: Principal, conversation_id: int, user_id: int) -> dict[s
     await _note(actor, updated, "Assigned to %(name)s", {"name": target["name"]}, event="assigned", user_id=user_id)
     await _audit(actor, "assigned", conversation_id, to=target["name"], user_id=user_id)
     await emit(events.CONVERSATION_ASSIGNED, **events.about(updated, row), user_id=user_id)
-    return updated
+    warnings = [w for w in [await check(user_id, updated["channel"]) for check in _assign_checks] if w]
+    return {**updated, "warnings": warnings}
 
 
 async def move(actor: Principal, conversation_id: int, queue_key: str) -> dict[str, Any]:

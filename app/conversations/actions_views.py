@@ -80,7 +80,8 @@ class ConversationActionViews(Controller):
         ctx.update(notice=notice, error=error.detail if error else None)
         return render_page(request, PARTIAL, ctx, status_code=error.status_code if error else 200)
 
-    async def _run(self, request: Req, conversation_id: int, act: Any, notice: str) -> Template:
+    async def _run(self, request: Req, conversation_id: int, act: Any, notice: str | Any) -> Template:
+        """`act()`, then the panel with `notice` (or `notice()`, worded after the act), or with the error."""
         try:
             await actions.visible(request.user, conversation_id)
             await act()
@@ -88,7 +89,7 @@ class ConversationActionViews(Controller):
             if exc.status_code == 404:  # no partial for a conversation the user may not see
                 return render_page(request, "_partials/messages.html", {"error": exc.detail}, status_code=404)
             return await self._answer(request, conversation_id, error=exc)
-        return await self._answer(request, conversation_id, notice=notice)
+        return await self._answer(request, conversation_id, notice=notice if isinstance(notice, str) else notice())
 
     @get("/{conversation_id:int}/actions")
     async def panel(self, request: Req, conversation_id: PathId) -> Template:
@@ -100,16 +101,19 @@ class ConversationActionViews(Controller):
         form = await request.form()
         queue = str(form.get("queue") or "")
 
+        warnings: list[str] = []
+
         async def act() -> None:
             user_id = _form_id(form.get("user_id"), "user_id")
             if user_id is not None:
-                await actions.assign(request.user, conversation_id, user_id)
+                warnings.extend((await actions.assign(request.user, conversation_id, user_id))["warnings"])
             elif queue:
                 await actions.move(request.user, conversation_id, queue)
             else:
                 raise Invalid("Choose a colleague or a queue.", field="user_id")
 
-        return await self._run(request, conversation_id, act, i18n.gettext("Assigned."))
+        return await self._run(request, conversation_id, act,
+                               lambda: " ".join([i18n.gettext("Assigned."), *warnings]))
 
     @post("/{conversation_id:int}/snooze")
     async def snooze(self, request: Req, conversation_id: PathId) -> Template:

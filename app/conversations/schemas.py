@@ -43,6 +43,8 @@ class ConversationOut(msgspec.Struct):
     """A caller who asked to be called back (keeping their place in the queue): the number to call; "" otherwise."""
     callback_requested_at: dt.datetime | None = None
     """When the caller asked for the callback."""
+    warnings: list[str] = []
+    """On a hand assignment: what the assigner should know (the colleague is above capacity now)."""
 
 
 class TransferIn(msgspec.Struct, forbid_unknown_fields=True):

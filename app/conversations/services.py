@@ -6,13 +6,15 @@ import datetime as dt
 import re
 from typing import Any
 
+from piccolo.query import OrderByRaw
+
 from app import channels
 from app.accounts.services import RANK, Principal
 from app.accounts.tables import User
 from app.audit import services as audit
 from app.contacts.tables import Contact
 from app.conversations import dispositions, events
-from app.conversations.tables import BlockedAddress, Conversation, Queue
+from app.conversations.tables import BlockedAddress, Conversation, Queue, waiting_order
 from app.lib import i18n
 from app.lib.clock import now
 from app.lib.db import current_uow
@@ -329,7 +331,7 @@ async def waiting(principal: Principal) -> list[dict[str, Any]]:
 
     async def load() -> list[dict[str, Any]]:
         return await Conversation.select(*COLUMNS).where(
-            (Conversation.status == "waiting") & Conversation.queue.is_in(ids)).order_by(Conversation.created_at)
+            (Conversation.status == "waiting") & Conversation.queue.is_in(ids)).order_by(OrderByRaw(waiting_order()))
 
     # The waiting list depends on the visible queues alone: once per live event per set of queues.
     return [dict(c) for c in await render_shared(("waiting", tuple(ids)), load)]

@@ -10,6 +10,18 @@ from app.accounts.tables import User
 from app.contacts.tables import Contact
 
 STATUSES = ("waiting", "active", "wrapup", "snoozed", "closed")
+PRIORITY_AGEING_SECONDS = 60
+"""Each this many seconds of waiting count as one point of `Conversation.priority`: the queue is in the order of
+`created_at - priority x PRIORITY_AGEING_SECONDS` (earliest first), so an urgent item goes ahead and none starves."""
+
+
+def waiting_order(table: str = '"conversation"') -> str:
+    """SQL of that order for `table` (a name or alias): the console's list, the router's claim and the index of
+    routing's migration 00_02 use this one expression (UTC wall time, so the index may hold it)."""
+    return (f"({table}.created_at AT TIME ZONE 'UTC') - {table}.priority * interval '{PRIORITY_AGEING_SECONDS} "
+            f"seconds', {table}.id")
+
+
 OPEN_STATUSES = ("waiting", "active", "wrapup", "snoozed")
 """Not closed: a customer's next message joins the conversation rather than opening another (and wakes a snoozed
 one)."""
@@ -52,7 +64,7 @@ class Conversation(Table, tablename="conversation"):
     merged_into = Integer(null=True, default=None)
     """Set on a conversation merged into another (closed): the survivor's id."""
     priority = Integer(default=0)
-    """Higher first in the queue (app.routing adds the column and ages it: app/routing/services.py)."""
+    """Higher first in the queue; waiting ages it (PRIORITY_AGEING_SECONDS). app.routing adds the column."""
     callback_number = Varchar(length=30, default="")
     """A caller who pressed the callback digit while waiting: the number to call back (E.164). The item keeps its
     place (created_at); added by telephony's migration (telephony.callbacks)."""

@@ -33,6 +33,8 @@ from app.lib.clock import now
 from app.lib.db import TenantRef, current_uow, resolve_active, tenant_context
 from app.lib.security import hash_password
 from app.orders import pipeline
+from app.routing import services as routing
+from app.routing.tables import QueueRouting
 from app.timeline import services as timeline
 from app.workspace.tables import Mention
 from telephony import config
@@ -204,6 +206,34 @@ async def _set_up_once(table: Any, configure: Callable[[dict[str, dict[str, Any]
                                          via="session", credential_id=0))
     return True
 
+
+DEMO_SKILLS = {DEMO_OPERATOR[0]: {"english": 4, "returns": 3}, "olga@demo.example": {"english": 3, "russian": 5},
+               "omar@demo.example": {"english": 2}, "opal@demo.example": {"english": 5, "returns": 1}}
+
+
+async def ensure_demo_routing() -> bool:
+    """A routed queue in the demo shop (once: an admin's later changes are kept): "Returns" offers each item, in
+    turn, to an operator with the returns skill (level 1+), a returning customer to their last agent within an hour,
+    and overflows to General after two minutes with nobody eligible; the operators have skills."""
+    tenant = await resolve_active(DEMO_SLUG)
+    if tenant is None:
+        return False
+    async with tenant_context(tenant):
+        if await QueueRouting.exists().where(QueueRouting.id > 0):
+            return False
+        users = {u["email"]: u for u in await User.select(User.id, User.email, User.name)}
+        owner = users[DEMO_OWNER[0]]
+        actor = Principal(user_id=owner["id"], email=owner["email"], name=owner["name"], role="owner",
+                          via="session", credential_id=0)
+        if not await Queue.exists().where(Queue.key == "returns"):
+            await conversations.create_queue(actor, "returns", "Returns", [])
+        for email, skills in DEMO_SKILLS.items():
+            if email in users:
+                await routing.set_skills(actor, users[email]["id"], skills)
+        await routing.update_settings(actor, "returns", strategy="round_robin", skills={"returns": 1},
+                                      sticky_minutes=60, offer_timeout=30, misses_before_away=3,
+                                      overflow_queue="general", overflow_after=120)
+    return True
 
 DEMO_HOURS_QUEUE = ("pickup", "In-store pickup")
 """The demo queue that keeps shop hours (the general queue stays open around the clock, so the demo's calls and

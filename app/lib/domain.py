@@ -53,6 +53,9 @@ class Domain:
     """Dotted path of the Piccolo app with the domain's tables and migrations."""
     events: ModuleType | tuple[ModuleType, ...] | None = None
     """The module (or modules) that declare the domain's events (realtime.events.declare)."""
+    assign_checks: tuple[Any, ...] = ()
+    """Warnings about a hand assignment, `async fn(user_id, channel) -> str | None` (routing: above capacity;
+    app.conversations.actions.register_assign_check)."""
     socket_messages: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     """Client message keys of the console socket this domain answers: {"typing": fn(tenant, user, value)}
     (realtime.views.register_message)."""

@@ -24,6 +24,7 @@ DOMAIN = Domain(
                         "Withdraws the offers of an agent who left work; routes the backlog when one is available."),
     ),
     renderers=(live.console_offers, live.console_team_offers, live.console_missed_away),
+    assign_checks=(services.capacity_warning,),
     piccolo_app="app.routing.piccolo_app",
     events=events,
 )

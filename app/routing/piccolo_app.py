@@ -12,6 +12,6 @@ APP_CONFIG = AppConfig(
     app_name="routing",
     migrations_folder_path=os.path.join(CURRENT_DIRECTORY, "piccolo_migrations"),
     table_classes=[QueueRouting, AgentSkill, RoutingDecision, RoutingOffer],
-    migration_dependencies=["app.conversations.piccolo_app"],
+    migration_dependencies=["app.conversations.piccolo_app", "realtime.piccolo_app"],
     commands=[],
 )

@@ -23,8 +23,9 @@ from app.agents import load, state
 from app.audit import services as audit
 from app.conversations import actions
 from app.conversations import services as conversations
+from app.conversations.tables import PRIORITY_AGEING_SECONDS, waiting_order
 from app.hours.services import hours_for_queue
-from app.lib import jobs
+from app.lib import i18n, jobs
 from app.lib.clock import now
 from app.lib.db import current_tenant, current_uow
 from app.lib.errors import Conflict, Forbidden, Invalid, NotFound
@@ -36,7 +37,7 @@ from realtime.publish import emit
 ROUTE_JOB = "routing.route"
 TIMEOUT_JOB = "routing.offer_timeout"
 OVERFLOW_JOB = "routing.overflow"
-AGEING_SECONDS = 60
+AGEING_SECONDS = PRIORITY_AGEING_SECONDS
 """Priority ageing: an item gains one priority point per this many seconds of waiting (see `_ITEMS`)."""
 BATCH = 50
 """Items one routing transaction looks at; the route job runs transactions until nothing more can be offered."""
@@ -193,19 +194,27 @@ async def set_priority(actor: Principal, conversation_id: int, priority: int) ->
     return {**row, "priority": priority}
 
 
+async def priority_of(conversation_id: int) -> int:
+    return int(await current_uow().connection.fetchval("SELECT priority FROM conversation WHERE id = $1",
+                                                       conversation_id) or 0)
+
+
 # -- the router ----------------------------------------------------------------------------------------------------
 
 _ITEMS = f"""
     SELECT c.id, c.channel, c.contact, c.priority, c.created_at FROM conversation c
     WHERE c.queue = $1 AND c.status = 'waiting'
       AND NOT EXISTS (SELECT 1 FROM routing_offer o WHERE o.conversation = c.id AND o.status = 'pending')
-    ORDER BY c.priority + floor(extract(epoch FROM now() - c.created_at) / {AGEING_SECONDS}) DESC, c.created_at, c.id
+    ORDER BY {waiting_order("c")}
     LIMIT $2 FOR UPDATE OF c SKIP LOCKED
 """  # noqa: S608 (a constant)
-"""Waiting items not on offer, by effective priority: `priority + floor(waited seconds / AGEING_SECONDS)`, then the
-longest wait. Ageing is linear and unbounded, so an item of priority 0 passes a priority 5 that arrived 5 minutes
-later: a steady stream of urgent items delays the others by at most (difference in priority) x AGEING_SECONDS, never
-for ever (no starvation); within equal effective priority the first come is served first."""
+"""Waiting items not on offer, best first. The effective priority of an item is `priority + waited seconds /
+AGEING_SECONDS`: each AGEING_SECONDS of waiting is worth one point of priority. Ordering by it, highest first, is
+ordering by `created_at - priority x AGEING_SECONDS`, earliest first (`now` is the same for every row), which an index
+serves (migration 00_02) instead of a sort of the whole queue. Ageing is linear and unbounded, so nothing starves: an
+item of priority 0 passes one of priority 5 that arrived 5 x AGEING_SECONDS after it; a steady stream of urgent items
+delays the others by at most (difference in priority) x AGEING_SECONDS. Equal effective priority: first come, first
+served."""
 
 
 @dataclasses.dataclass
@@ -484,7 +493,11 @@ async def expire(offer_id: int, *, due: dt.datetime | None = None) -> dict[str, 
     `misses_before_away` misses in a row (since the agent was last away or offline) set them away."""
     conn = current_uow().connection
     row = await conn.fetchrow("SELECT id, expires_at, status FROM routing_offer WHERE id = $1", offer_id)
-    if row is None or row["status"] != "pending" or row["expires_at"] > (due or now()) + EARLY:
+    if row is None or row["status"] != "pending":
+        return None
+    at = due or now()
+    if row["expires_at"] > at + EARLY:  # handed over early: come back at the offer's own time
+        await jobs.enqueue(TIMEOUT_JOB, {"offer_id": offer_id}, delay=row["expires_at"] - at)
         return None
     closed = await _close(offer_id, "timeout")
     if closed is None:
@@ -530,6 +543,18 @@ async def withdraw_for_item(conversation_id: int) -> list[dict[str, Any]]:
             if done:
                 closed.append(done)
     return closed
+
+
+async def capacity_warning(user_id: int, channel: str) -> str | None:
+    """Assign check: a colleague given an item by hand above their capacity on its channel (allowed; said)."""
+    if channel not in load.DEFAULT_CAPACITY:
+        return None
+    used = (await load.loads([user_id]))[user_id]["used"].get(channel, 0)
+    slots = (await load.capacities([user_id]))[user_id].get(channel, 0)
+    if used <= slots:
+        return None
+    return i18n.gettext("Above capacity: they now have %(used)s of %(slots)s %(channel)s slots in use.",
+                        used=used, slots=slots, channel=i18n.gettext(channel))
 
 
 # -- why this agent ------------------------------------------------------------------------------------------------

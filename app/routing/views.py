@@ -63,11 +63,28 @@ class WhyViews(Controller):
     include_in_schema = False
     guards = [requires("supervisor")]
 
-    @get("/{conversation_id:int}")
-    async def page(self, request: Req, conversation_id: PathId) -> Template:
+    async def _page(self, request: Req, conversation_id: int, *, notice: str | None = None,
+                    error: DomainError | None = None) -> Template:
         conversation = await actions.visible(request.user, conversation_id)
         return render_page(request, "pages/routing_why.html", {
-            "conversation": conversation, "decisions": await services.decisions(request.user, conversation_id)})
+            "conversation": conversation, "priority": await services.priority_of(conversation_id),
+            "decisions": await services.decisions(request.user, conversation_id), "notice": notice,
+            "error": error.detail if error else None}, status_code=error.status_code if error else 200)
+
+    @get("/{conversation_id:int}")
+    async def page(self, request: Req, conversation_id: PathId) -> Template:
+        return await self._page(request, conversation_id)
+
+    @post("/{conversation_id:int}/priority")
+    async def priority(self, request: Req, conversation_id: PathId) -> Template:
+        form = await request.form()
+        try:
+            await services.set_priority(request.user, conversation_id, _int(form, "priority", 0))
+        except DomainError as exc:
+            if exc.status_code == 404:
+                raise
+            return await self._page(request, conversation_id, error=exc)
+        return await self._page(request, conversation_id, notice=i18n.gettext("Priority saved."))
 
 
 def _int(form: Any, name: str, default: int) -> int:

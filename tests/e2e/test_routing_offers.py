@@ -7,11 +7,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import asyncpg
 import httpx
 from playwright.async_api import expect
 
-from tenants.services import schema_for
 from tests.e2e.conftest import LiveServer, NewContext, live_signup, sign_in
 
 
@@ -23,23 +21,18 @@ async def _api(base: str, shop: Any, method: str, path: str, body: Any = None) -
 
 
 async def test_an_operator_sees_an_offer_with_a_countdown_and_accepts_it(
-        fx_new_context: NewContext, fx_live_server: LiveServer, fx_live_db: str) -> None:
+        fx_new_context: NewContext, fx_live_server: LiveServer) -> None:
     shop = await live_signup(fx_live_server, "routing")
     page = await (await fx_new_context()).new_page()
     await sign_in(page, shop.slug, shop.email, shop.password)
     await _api(fx_live_server.url, shop, "PUT", "/routing/queues/general",
                {"strategy": "round_robin", "offer_timeout": 120})
-    # The owner is the one agent on duty. (The agents branch sets this from the console's status control; the
-    # contract's table is written here so this test depends on routing alone.)
-    conn = await asyncpg.connect(fx_live_db)
-    try:
-        owner = await conn.fetchval(f'SELECT id FROM "{schema_for(shop.slug)}".app_user WHERE email = $1', shop.email)
-        await conn.execute(f'INSERT INTO "{schema_for(shop.slug)}".agent_state ("user", state) VALUES ($1, '
-                           "'available') ON CONFLICT (\"user\") DO UPDATE SET state = 'available'", owner)
-    finally:
-        await conn.close()
     await page.goto(f"/t/{shop.slug}/console/")
     await expect(page.get_by_test_id("queue-empty")).to_be_visible()
+    # The owner is the one agent on duty: their console is open, and they choose available.
+    status = await _api(fx_live_server.url, shop, "PUT", "/me/status", {"state": "available"})
+    assert status["state"] == "available", status
+    owner = (await _api(fx_live_server.url, shop, "GET", "/me/status"))["user_id"]
 
     item = await _api(fx_live_server.url, shop, "POST", "/conversations",
                       {"channel": "chat", "subject": "Where is my parcel?", "from_address": "Mila"})

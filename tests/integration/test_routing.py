@@ -123,6 +123,15 @@ async def test_skills_choose_the_skilled_agent_and_the_decision_says_why(fx_clie
     await browser_login(fx_client, fx_shop.slug, fx_shop.email, fx_shop.password)
     page = await fx_client.get(f"/t/{fx_shop.slug}/routing/why/{item}")
     assert page.status_code == 200 and 'data-reason="skills"' in page.text and "Boris" in page.text
+    actions = await fx_client.get(f"/t/{fx_shop.slug}/conversations/{item}/actions")  # the item's own panel links it
+    assert f'href="/t/{fx_shop.slug}/routing/why/{item}"' in actions.text
+    token = await csrf_from(fx_client, f"/t/{fx_shop.slug}/routing/why/{item}")
+    raised = await fx_client.post(f"/t/{fx_shop.slug}/routing/why/{item}/priority", data={"_csrf": token,
+                                                                                           "priority": "5"})
+    assert raised.status_code == 200 and 'value="5"' in raised.text
+    too_high = await fx_client.post(f"/t/{fx_shop.slug}/routing/why/{item}/priority", data={"_csrf": token,
+                                                                                             "priority": "50"})
+    assert too_high.status_code == 400 and "-10 to 10" in too_high.text
     _, op_auth = (await _agents(fx_shop, "Olga", available=False))[0]
     assert (await fx_client.get(api(fx_shop, f"/conversations/{item}/routing"), headers=op_auth)).status_code == 403
 
@@ -176,6 +185,18 @@ async def test_timeout_goes_to_the_next_agent_and_misses_in_a_row_set_away(fx_cl
     events = (await fx_client.get(api(fx_shop, "/events?limit=500"), headers=fx_shop.auth)).json()["items"]
     assert {"user_id": a, "misses": 2} in [{k: e["data"][k] for k in ("user_id", "misses")}
                                            for e in events if e["name"] == "routing.missed_away"]
+    # Ana's console says why (the live renderer of routing.missed_away, for her alone).
+    from app.accounts.services import Principal
+    from realtime.events import Event
+    from realtime.render import frames
+
+    event = Event(id=10**9, name="routing.missed_away", tenant=fx_shop.slug, at=now(),
+                  data={"user_id": a, "misses": 2}, channels=(f"user:{a}", ))
+    ana = Principal(a, "ana@x.example", "Ana", "operator", "session", 0)
+    bob = Principal(b, "bob@x.example", "Boris", "operator", "session", 0)
+    to_ana, to_bob = await frames(event, fx_shop.tenant, [ana, bob])
+    assert "You were set away because you missed 2 offers in a row" in to_ana and 'id="console-flash"' in to_ana
+    assert "set away" not in to_bob
     # The accepted or rejected offers in between would have broken the row: Boris missed one, he stays available.
     assert (await _agent_state(fx_shop, b))[0] == "available"
     # Ana is away: nothing more is offered to her.
@@ -185,6 +206,9 @@ async def test_timeout_goes_to_the_next_agent_and_misses_in_a_row_set_away(fx_cl
 
 async def test_the_worker_offers_new_items_and_going_offline_withdraws_them(fx_client: Any,
                                                                             fx_shop: ShopFixture) -> None:
+    async with tenant_context(fx_shop.tenant) as uow:  # from the shop's start: no event before a worker came is lost
+        assert {r["name"] for r in await uow.connection.fetch("SELECT name FROM listener_cursor")} >= {
+            "routing.items", "routing.agents"}
     (a, a_auth), = await _agents(fx_shop, "Ana")
     await _configure(fx_client, fx_shop)
     item = await _open(fx_client, fx_shop)
@@ -322,3 +346,65 @@ async def test_overflow_when_nobody_is_eligible_or_the_queue_is_closed(fx_client
     async with tenant_context(fx_shop.tenant):
         closed = await services.new_item(late, queue_id)
     assert closed is not None and closed["queue_key"] == "backup"
+
+
+async def test_the_demo_shop_has_a_routed_queue_and_skilled_operators(fx_client: Any) -> None:
+    from app import demo
+    from app.lib.db import resolve_active
+
+    await demo.ensure_demo()
+    assert await demo.ensure_demo_routing() is True
+    assert await demo.ensure_demo_routing() is False  # once: an admin's later changes are kept
+    tenant = await resolve_active(demo.DEMO_SLUG)
+    assert tenant is not None
+    async with tenant_context(tenant):
+        conf = await services.queue_settings("returns")
+        team = {u["email"]: u["skills"] for u in await services.team_skills()}
+    assert conf["strategy"] == "round_robin" and conf["skills"] == {"returns": 1}
+    assert conf["overflow_queue"] == "general" and conf["sticky_minutes"] == 60
+    assert team[demo.DEMO_OPERATOR[0]] == {"english": 4, "returns": 3}
+
+
+async def test_a_supervisor_assigns_above_capacity_with_a_warning(fx_client: Any, fx_shop: ShopFixture) -> None:
+    (a, a_auth), = await _agents(fx_shop, "Ana")
+    (_, sup_auth), = await _agents(fx_shop, "Sveta", role="supervisor", available=False)
+    async with tenant_context(fx_shop.tenant) as uow:
+        await uow.connection.execute('INSERT INTO agent_capacity ("user", channel, slots) VALUES ($1, \'chat\', 1)', a)
+    first, second = await _open(fx_client, fx_shop), await _open(fx_client, fx_shop)
+    within = await fx_client.post(api(fx_shop, f"/conversations/{first}/assign"), json={"user_id": a},
+                                  headers=sup_auth)
+    assert within.status_code == 200 and within.json()["warnings"] == []
+    above = await fx_client.post(api(fx_shop, f"/conversations/{second}/assign"), json={"user_id": a},
+                                 headers=sup_auth)
+    assert above.status_code == 200, above.text  # allowed, and said
+    assert above.json()["assigned_to_id"] == a
+    assert above.json()["warnings"] == ["Above capacity: they now have 2 of 1 chat slots in use."]
+    # The console's assign form shows it too.
+    third = await _open(fx_client, fx_shop)
+    await browser_login(fx_client, fx_shop.slug, fx_shop.email, fx_shop.password)
+    token = await csrf_from(fx_client, f"/t/{fx_shop.slug}/console/")
+    page = await fx_client.post(f"/t/{fx_shop.slug}/conversations/{third}/assign",
+                                data={"_csrf": token, "user_id": str(a)})
+    assert page.status_code == 200 and "3 of 1 chat slots" in page.text, page.text
+
+
+async def test_higher_priority_goes_first_and_waiting_ages_so_nothing_starves(fx_client: Any,
+                                                                              fx_shop: ShopFixture) -> None:
+    (a, _), = await _agents(fx_shop, "Ana")
+    await _configure(fx_client, fx_shop)
+    old, urgent, plain = [await _open(fx_client, fx_shop) for _ in range(3)]
+    (_, sup_auth), = await _agents(fx_shop, "Sveta", role="supervisor", available=False)
+    resp = await fx_client.post(api(fx_shop, f"/conversations/{urgent}/priority"), json={"priority": 5},
+                                headers=sup_auth)
+    assert resp.status_code == 200, resp.text
+    async with tenant_context(fx_shop.tenant) as uow:
+        # `old` has waited 10 minutes: 0 + 10 points of age beats 5 (a minute ago); `plain` is last.
+        await uow.connection.execute("UPDATE conversation SET created_at = now() - interval '10 minutes' "
+                                     "WHERE id = $1", old)
+        await uow.connection.execute("UPDATE conversation SET created_at = now() - interval '1 minute' "
+                                     "WHERE id = ANY($1::int[])", [urgent, plain])
+    # The console's queue is in the same order as the router's.
+    listed = (await fx_client.get(api(fx_shop, "/conversations/waiting"), headers=sup_auth)).json()
+    assert [c["id"] for c in listed] == [old, urgent, plain]
+    made = await _route(fx_shop)
+    assert [m["conversation_id"] for m in made] == [old, urgent, plain]
