@@ -256,3 +256,26 @@ async def badges(conversation_ids: list[int]) -> dict[int, dict[str, Any]]:
     for row in await running(conversation_ids, limit=10_000):
         out.setdefault(row["conversation_id"], row)
     return out
+
+
+async def alerts(queue_ids: list[int], limit: int = 20) -> list[dict[str, Any]]:
+    """Running clocks past their warning or due time in these queues, due soonest first: what a supervisor's SLA
+    alerts panel shows when it opens (live alerts are added on top as they happen)."""
+    rows = await current_uow().connection.fetch(
+        "SELECT k.conversation AS id, k.metric, k.due_at, coalesce(k.breached_at, k.warned_at) AS at, "
+        "CASE WHEN k.breached_at IS NULL THEN 'warning' ELSE 'breached' END AS kind, ct.name AS contact_name, "
+        "c.from_address, q.name AS queue_name, u.name AS assigned_to_name "
+        "FROM sla_clock k JOIN conversation c ON c.id = k.conversation JOIN queue q ON q.id = c.queue "
+        "LEFT JOIN contact ct ON ct.id = c.contact LEFT JOIN app_user u ON u.id = c.assigned_to "
+        "WHERE k.met_at IS NULL AND k.stopped_at IS NULL AND k.paused_at IS NULL AND k.warned_at IS NOT NULL "
+        "AND c.queue = ANY($1::int[]) ORDER BY k.due_at, k.id LIMIT $2", queue_ids or [0], limit)
+    return [dict(r) for r in rows]
+
+
+async def names(conversation_id: int) -> dict[str, Any] | None:
+    """What an alert line shows of a conversation: who, which queue, who has it."""
+    row = await current_uow().connection.fetchrow(
+        "SELECT c.id, ct.name AS contact_name, c.from_address, q.name AS queue_name, u.name AS assigned_to_name "
+        "FROM conversation c JOIN queue q ON q.id = c.queue LEFT JOIN contact ct ON ct.id = c.contact "
+        "LEFT JOIN app_user u ON u.id = c.assigned_to WHERE c.id = $1", conversation_id)
+    return dict(row) if row else None

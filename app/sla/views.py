@@ -17,7 +17,7 @@ from app.lib.errors import DomainError, Invalid
 from app.lib.forms import optional_int, ticked
 from app.lib.templates import render_page
 from app.lib.wire import PathId
-from app.sla import policies
+from app.sla import clocks, policies
 from app.sla.schemas import PolicyIn
 from app.sla.tables import METRIC_LABELS, METRICS, PAUSE_STATUSES
 
@@ -99,3 +99,16 @@ class SlaSettingsViews(Controller):
         except DomainError as exc:
             return await self._page(request, error=exc.labelled, status=exc.status_code)
         return await self._page(request, notice=i18n.gettext("SLA policy removed; running clocks keep their terms."))
+
+
+class SlaConsoleViews(Controller):
+    """The supervisor's SLA alerts panel on the console: what is past its warning or due time when it opens."""
+
+    path = "/console/sla-alerts"
+    include_in_schema = False
+    guards = [requires("supervisor")]
+
+    @get("/")
+    async def alerts(self, request: Req) -> Template:
+        rows = await clocks.alerts(await conversations.visible_queue_ids(request.user))
+        return render_page(request, "_partials/sla_alert_rows.html", {"alerts": rows})

@@ -220,6 +220,14 @@ async def test_breach_is_an_event_and_a_live_alert_for_supervisors_only(
     assert not [f for f in b_frames if "Late one" in f.text]  # (ids repeat across workspaces; A's subject does not)
     for sock in (supervisor, operator, stranger):
         await sock.close()
+    # The panel as it opens: A's overdue item for A's supervisor, nothing for an operator, nothing of A's for B.
+    from app.sla import clocks as sla_clocks
+
+    async with tenant_context(fx_shop.tenant):
+        listed = await sla_clocks.alerts([row["queue_id"]])
+    assert [(a["id"], a["kind"]) for a in listed] == [(row["id"], "breached")]
+    async with tenant_context(fx_other_shop.tenant):
+        assert [a["id"] for a in await sla_clocks.alerts([b_row["queue_id"]])] == [b_row["id"]]
 
 
 async def test_tenant_b_cannot_read_or_edit_a_policies_or_clocks(fx_client: Any, fx_shop: ShopFixture) -> None:
@@ -327,3 +335,35 @@ async def test_sla_settings_page_for_admins(fx_client: Any, fx_shop: ShopFixture
     audit = [a["action"] for a in (await fx_client.get(api(fx_shop, "/audit?limit=50"), headers=fx_shop.auth)
                                    ).json()["items"]]
     assert {"sla_policy.created", "sla_policy.updated", "sla_policy.deleted"} <= set(audit)
+
+
+async def test_closing_stops_owed_responses_and_reopening_starts_a_new_resolution(fx_client: Any,
+                                                                                  fx_shop: ShopFixture) -> None:
+    await policy(fx_client, fx_shop, channel="sms", first_response_seconds=600, resolution_seconds=3600)
+    row = (await fx_client.post(api(fx_shop, "/conversations"), json={"channel": "sms"}, headers=fx_shop.auth)).json()
+    await settle(fx_client, fx_shop, row["id"], lambda c: ("resolution", 0) in c)
+    closed = await fx_client.post(api(fx_shop, f"/conversations/{row['id']}/close"), json={}, headers=fx_shop.auth)
+    assert closed.status_code == 200, closed.text
+    found = await settle(fx_client, fx_shop, row["id"], lambda c: c[("resolution", 0)]["met_at"])
+    assert found[("first_response", 0)]["state"] == "stopped" and found[("resolution", 0)]["state"] == "met"
+    reopened = await fx_client.post(api(fx_shop, f"/conversations/{row['id']}/reopen"), json={}, headers=fx_shop.auth)
+    assert reopened.status_code == 200, reopened.text
+    found = await settle(fx_client, fx_shop, row["id"], lambda c: ("resolution", 1) in c)
+    assert found[("resolution", 1)]["state"] == "running" and found[("resolution", 0)]["state"] == "met"
+    assert ("first_response", 1) not in found
+
+
+async def test_operators_cannot_edit_policies_or_open_the_alerts_panel(fx_client: Any, fx_shop: ShopFixture) -> None:
+    from tests.integration.test_conversation_actions import _user
+
+    _, operator = await _user(fx_shop, "operator")
+    _, supervisor = await _user(fx_shop, "supervisor")
+    body = {"name": "Mine", "first_response_seconds": 60}
+    assert (await fx_client.post(api(fx_shop, "/sla/policies"), json=body, headers=operator)).status_code == 403
+    assert (await fx_client.get(api(fx_shop, "/sla/policies"), headers=operator)).status_code == 200  # reading is fine
+    html = {"accept": "text/html"}
+    assert (await fx_client.get(f"/t/{fx_shop.slug}/console/sla-alerts", headers={**operator, **html})
+            ).status_code == 403
+    panel = await fx_client.get(f"/t/{fx_shop.slug}/console/sla-alerts", headers={**supervisor, **html})
+    assert panel.status_code == 200 and "sla-alert" not in panel.text  # nothing overdue yet
+    assert (await fx_client.get(f"/t/{fx_shop.slug}/settings/sla/", headers={**supervisor, **html})).status_code == 403
