@@ -367,3 +367,29 @@ async def test_operators_cannot_edit_policies_or_open_the_alerts_panel(fx_client
     panel = await fx_client.get(f"/t/{fx_shop.slug}/console/sla-alerts", headers={**supervisor, **html})
     assert panel.status_code == 200 and "sla-alert" not in panel.text  # nothing overdue yet
     assert (await fx_client.get(f"/t/{fx_shop.slug}/settings/sla/", headers={**supervisor, **html})).status_code == 403
+
+
+async def test_timer_jobs_fire_once_wait_while_paused_and_follow_a_moved_due(fx_client: Any,
+                                                                              fx_shop: ShopFixture) -> None:
+    from app.lib import jobs
+    from app.sla import clocks as sla_clocks
+
+    await policy(fx_client, fx_shop, channel="sms", first_response_seconds=3600)
+    row = (await fx_client.post(api(fx_shop, "/conversations"), json={"channel": "sms"}, headers=fx_shop.auth)).json()
+    clock = (await settle(fx_client, fx_shop, row["id"], lambda c: ("first_response", 0) in c))[("first_response", 0)]
+
+    async with tenant_context(fx_shop.tenant):
+        assert await jobs.pending(sla_clocks._key(clock["id"], "breach", at(clock["due_at"])))
+        assert await sla_clocks.fire(clock["id"], "breach") is False  # not due yet: waits for its time again
+        conn = current_uow().connection
+        await conn.execute("UPDATE sla_clock SET paused_at = now() - interval '2 hours', due_at = now() - interval "
+                           "'1 second' WHERE id = $1", clock["id"])
+        assert await sla_clocks.fire(clock["id"], "breach") is False  # paused: resuming schedules anew
+        await conn.execute("UPDATE sla_clock SET paused_at = NULL WHERE id = $1", clock["id"])
+        assert await sla_clocks.fire(clock["id"], "breach") is True
+        assert await sla_clocks.fire(clock["id"], "breach") is False  # once
+        assert await sla_clocks.fire(clock["id"], "warn") is False  # a breach implies its warning
+    async with tenant_context(fx_shop.tenant):
+        names = [r["name"] for r in await current_uow().connection.fetch(
+            "SELECT name FROM event_log WHERE name LIKE 'sla.%' AND name <> 'sla.clocks_changed'")]
+    assert names == ["sla.breached"]
