@@ -23,6 +23,7 @@ from app.demo.seed import Writer
 from app.demo.story import tell
 from app.demo.talk import Talk
 from app.demo.texts import LOCALES
+from app.hours import calendars as hour_calendars
 from app.hours import services as hours
 from app.hours.schemas import CalendarIn, IntervalIn
 from app.hours.tables import Calendar
@@ -220,11 +221,11 @@ async def ensure_demo_hours() -> bool:
     async def configure(users: dict[str, dict[str, Any]], owner: Any) -> None:
         week = [IntervalIn(weekday=d, opens=a, closes=b) for d in range(5)
                 for a, b in (("09:00", "13:00"), ("14:00", "18:00"))]
-        cal = await hours.save_calendar(owner, CalendarIn(
+        cal = await hour_calendars.save_calendar(owner, CalendarIn(
             name="Shop hours", zone=loc.timezone, country=loc.region, public_holidays=True,
             weekly=[*week, IntervalIn(weekday=5, opens="10:00", closes="14:00")]))
         short_day = (now() + dt.timedelta(days=10)).date()
-        await hours.set_override(owner, cal["id"], short_day, "Stocktaking: short day", [("09:00", "12:00")])
+        await hour_calendars.set_override(owner, cal["id"], short_day, "Stocktaking: short day", [("09:00", "12:00")])
         key, name = DEMO_HOURS_QUEUE
         if not await Queue.exists().where(Queue.key == key):
             await conversations.create_queue(owner, key, name, [])

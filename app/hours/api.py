@@ -11,7 +11,7 @@ from litestar.params import JSONBody
 
 from app.accounts.guards import requires, signed_in
 from app.accounts.services import Principal
-from app.hours import services
+from app.hours import calendars, services
 from app.hours.schemas import (
     CalendarIn,
     CalendarOut,
@@ -44,7 +44,7 @@ class HoursApi(Controller):
     @post("/calendars", guards=[requires("admin")], summary="Create a calendar: zone, public holidays, weekly "
           "intervals (several per day for split shifts)")
     async def create_calendar(self, request: Req, data: JSONBody[CalendarIn]) -> CalendarOut:
-        return calendar_out(await services.save_calendar(request.user, data))
+        return calendar_out(await calendars.save_calendar(request.user, data))
 
     @get("/calendars/{calendar_id:int}", summary="A calendar with its week, closed dates, overrides and the public "
          "holidays of the next 12 months")
@@ -54,32 +54,32 @@ class HoursApi(Controller):
     @put("/calendars/{calendar_id:int}", guards=[requires("admin")], summary="Replace a calendar's name, zone, "
          "holidays and week")
     async def update_calendar(self, request: Req, calendar_id: PathId, data: JSONBody[CalendarIn]) -> CalendarOut:
-        return calendar_out(await services.save_calendar(request.user, data, calendar_id))
+        return calendar_out(await calendars.save_calendar(request.user, data, calendar_id))
 
     @delete("/calendars/{calendar_id:int}", guards=[requires("admin")], summary="Delete a calendar no queue keeps")
     async def delete_calendar(self, request: Req, calendar_id: PathId) -> None:
-        await services.delete_calendar(request.user, calendar_id)
+        await calendars.delete_calendar(request.user, calendar_id)
 
     @post("/calendars/{calendar_id:int}/closed-dates", guards=[requires("admin")], summary="Add one of the shop's "
           "own closed dates")
     async def add_closed_date(self, request: Req, calendar_id: PathId, data: JSONBody[ClosedDateIn]) -> CalendarOut:
-        return calendar_out(await services.add_closed_date(request.user, calendar_id, data.day, data.name))
+        return calendar_out(await calendars.add_closed_date(request.user, calendar_id, data.day, data.name))
 
     @delete("/calendars/{calendar_id:int}/closed-dates/{closed_id:int}", guards=[requires("admin")], status_code=200,
             summary="Remove a closed date")
     async def remove_closed_date(self, request: Req, calendar_id: PathId, closed_id: PathId) -> CalendarOut:
-        return calendar_out(await services.remove_closed_date(request.user, calendar_id, closed_id))
+        return calendar_out(await calendars.remove_closed_date(request.user, calendar_id, closed_id))
 
     @post("/calendars/{calendar_id:int}/overrides", guards=[requires("admin")], summary="Give one date its own "
           "intervals (none: closed all day)")
     async def set_override(self, request: Req, calendar_id: PathId, data: JSONBody[OverrideIn]) -> CalendarOut:
-        return calendar_out(await services.set_override(request.user, calendar_id, data.day, data.name,
+        return calendar_out(await calendars.set_override(request.user, calendar_id, data.day, data.name,
                                                         [(i.opens, i.closes) for i in data.intervals]))
 
     @delete("/calendars/{calendar_id:int}/overrides/{override_id:int}", guards=[requires("admin")], status_code=200,
             summary="Remove an override")
     async def remove_override(self, request: Req, calendar_id: PathId, override_id: PathId) -> CalendarOut:
-        return calendar_out(await services.remove_override(request.user, calendar_id, override_id))
+        return calendar_out(await calendars.remove_override(request.user, calendar_id, override_id))
 
     @get("/queue-hours", summary="Every queue's calendar and outside-hours behaviour")
     async def queue_hours(self) -> list[QueueHoursOut]:

@@ -130,8 +130,15 @@ class Hours:
             for span in sorted(self._day_spans(day)):
                 if current is None:
                     current = span
-                elif span[0] <= current[1] and current[1] - current[0] < _CHUNK:
-                    current = (current[0], max(current[1], span[1]))
+                elif span[0] <= current[1]:  # touches or overlaps: one opening
+                    if span[1] <= current[1]:
+                        continue
+                    if current[1] - current[0] < _CHUNK:
+                        current = (current[0], span[1])
+                    else:  # hand out a long opening in pieces that do not overlap
+                        if current[1] > after:
+                            yield current
+                        current = (current[1], span[1])
                 else:
                     if current[1] > after:
                         yield current

@@ -12,7 +12,7 @@ from litestar.response import Template
 
 from app.accounts.guards import requires
 from app.accounts.services import Principal
-from app.hours import services
+from app.hours import calendars, services
 from app.hours.schemas import CalendarIn, IntervalIn
 from app.hours.tables import OUTSIDE_HOURS_CALL
 from app.lib import i18n
@@ -92,7 +92,7 @@ class HoursViews(Controller):
     async def create(self, request: Req) -> Template:
         form = await request.form()
         try:
-            cal = await services.save_calendar(request.user, calendar_in(form))
+            cal = await calendars.save_calendar(request.user, calendar_in(form))
         except DomainError as exc:
             return await self._list(request, error=exc.labelled, status=exc.status_code, form=dict(form))
         return await self._calendar(request, cal["id"], notice=i18n.gettext("Calendar “%(name)s” added.",
@@ -119,7 +119,7 @@ class HoursViews(Controller):
     async def update(self, request: Req, calendar_id: PathId) -> Template:
         form = await request.form()
         try:
-            await services.save_calendar(request.user, calendar_in(form), calendar_id)
+            await calendars.save_calendar(request.user, calendar_in(form), calendar_id)
         except DomainError as exc:
             return await self._calendar(request, calendar_id, error=exc.labelled, status=exc.status_code)
         return await self._calendar(request, calendar_id, notice=i18n.gettext("Saved."))
@@ -127,7 +127,7 @@ class HoursViews(Controller):
     @post("/{calendar_id:int}/delete")
     async def delete(self, request: Req, calendar_id: PathId) -> Template:
         try:
-            await services.delete_calendar(request.user, calendar_id)
+            await calendars.delete_calendar(request.user, calendar_id)
         except DomainError as exc:
             return await self._calendar(request, calendar_id, error=exc.labelled, status=exc.status_code)
         return await self._list(request, notice=i18n.gettext("Calendar deleted."))
@@ -136,7 +136,7 @@ class HoursViews(Controller):
     async def add_closed(self, request: Req, calendar_id: PathId) -> Template:
         form = await request.form()
         try:
-            await services.add_closed_date(request.user, calendar_id, str(form.get("day", "")),
+            await calendars.add_closed_date(request.user, calendar_id, str(form.get("day", "")),
                                            str(form.get("name", "")))
         except DomainError as exc:
             return await self._calendar(request, calendar_id, error=exc.labelled, status=exc.status_code)
@@ -145,7 +145,7 @@ class HoursViews(Controller):
     @post("/{calendar_id:int}/closed-dates/{closed_id:int}/delete")
     async def remove_closed(self, request: Req, calendar_id: PathId, closed_id: PathId) -> Template:
         try:
-            await services.remove_closed_date(request.user, calendar_id, closed_id)
+            await calendars.remove_closed_date(request.user, calendar_id, closed_id)
         except DomainError as exc:
             return await self._calendar(request, calendar_id, error=exc.labelled, status=exc.status_code)
         return await self._calendar(request, calendar_id, notice=i18n.gettext("Saved."))
@@ -154,7 +154,7 @@ class HoursViews(Controller):
     async def add_override(self, request: Req, calendar_id: PathId) -> Template:
         form = await request.form()
         try:
-            await services.set_override(request.user, calendar_id, str(form.get("day", "")),
+            await calendars.set_override(request.user, calendar_id, str(form.get("day", "")),
                                         str(form.get("name", "")),
                                         parse_day(str(form.get("intervals", "")), "intervals"))
         except DomainError as exc:
@@ -164,7 +164,7 @@ class HoursViews(Controller):
     @post("/{calendar_id:int}/overrides/{override_id:int}/delete")
     async def remove_override(self, request: Req, calendar_id: PathId, override_id: PathId) -> Template:
         try:
-            await services.remove_override(request.user, calendar_id, override_id)
+            await calendars.remove_override(request.user, calendar_id, override_id)
         except DomainError as exc:
             return await self._calendar(request, calendar_id, error=exc.labelled, status=exc.status_code)
         return await self._calendar(request, calendar_id, notice=i18n.gettext("Saved."))

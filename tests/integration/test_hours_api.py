@@ -127,3 +127,18 @@ async def test_other_shop_cannot_reach_calendars(fx_client: Any, fx_shop: ShopFi
     assert attach.status_code == 400 and attach.json()["errors"][0]["field"] == "calendar_id"
     assert (await fx_client.get(api(fx_shop, f"/calendars/{cal['id']}"), headers=fx_shop.auth)).json()["name"] == \
         "Shop hours"
+
+
+async def test_cached_hours_never_answer_for_another_shop(fx_client: Any, fx_shop: ShopFixture,
+                                                          fx_other_shop: ShopFixture) -> None:
+    """Both shops' general queue has the same id; A's calendar (cached in this process) is never B's."""
+    cal = await make_calendar(fx_client, fx_shop)
+    a_queue, b_queue = await general_queue(fx_client, fx_shop), await general_queue(fx_client, fx_other_shop)
+    assert a_queue == b_queue
+    await fx_client.put(api(fx_shop, f"/queue-hours/{a_queue}"), json={"calendar_id": cal["id"]}, headers=fx_shop.auth)
+    async with tenant_context(fx_shop.tenant):
+        assert await services.hours_for_queue(a_queue) is not None
+    async with tenant_context(fx_other_shop.tenant):
+        assert await services.hours_for_queue(b_queue) is None
+    status = await fx_client.get(api(fx_other_shop, f"/queue-hours/{b_queue}/status"), headers=fx_other_shop.auth)
+    assert status.json() == {"queue_id": b_queue, "open": True, "opens_at": None}

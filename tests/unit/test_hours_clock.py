@@ -171,3 +171,59 @@ def test_around_the_clock_calendar_stays_finite() -> None:
     assert always.is_open(start)
     assert always.next_close(start) is None
     assert always.add(start, 30 * 24 * H) == (start + timedelta(days=30)).astimezone(UTC)
+
+
+def test_overlapping_intervals_around_the_clock_count_once() -> None:
+    overlapping = Hours(SOFIA, {d: [(time(0), time(0)), (time(22), time(2))] for d in range(7)})
+    start = sofia(2026, 12, 1, 0, 0)
+    assert overlapping.elapsed(start, start + timedelta(days=20)) == 20 * 24 * H
+    assert overlapping.add(start, 20 * 24 * H) == (start + timedelta(days=20)).astimezone(UTC)
+    assert overlapping.next_close(start) is None
+
+
+def _reference_open(hours: Hours, at: datetime) -> bool:
+    """Minute-level reference outside DST changes: the local wall time lies in an interval of its own date, or in a
+    past-midnight interval of the day before."""
+    local = at.astimezone(hours.zone).replace(tzinfo=None)
+    for back in (0, 1):
+        day = local.date() - timedelta(days=back)
+        for opens, closes in hours.intervals_on(day):
+            start = datetime.combine(day, opens)
+            end = datetime.combine(day + timedelta(days=1) if closes <= opens else day, closes)
+            if start <= local < end:
+                return True
+    return False
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_random_calendars_match_a_minute_by_minute_reference(seed: int) -> None:
+    import random
+
+    rnd = random.Random(seed)
+
+    def intervals() -> list[tuple[time, time]]:
+        marks = sorted(rnd.sample(range(0, 96), rnd.choice((0, 2, 2, 4, 4, 6))))
+        pairs = [(marks[i], marks[i + 1]) for i in range(0, len(marks), 2)]
+        if rnd.random() < 0.2:  # an interval that runs past midnight
+            pairs.append((rnd.randrange(80, 96), rnd.randrange(1, 16)))
+        return [(time(a // 4, a % 4 * 15), time(b // 4 % 24, b % 4 * 15)) for a, b in pairs]
+
+    first = date(2026, 11, 2)
+    days = [first + timedelta(days=i) for i in range(40)]
+    hours = Hours(SOFIA, {d: intervals() for d in range(7)},
+                  frozenset(rnd.sample(days, 4)), {d: intervals() for d in rnd.sample(days, 4)})
+    start = datetime.combine(first + timedelta(days=2), time(0), tzinfo=SOFIA)
+    minutes = [start + timedelta(minutes=m) for m in range(0, 60 * 24 * 21, 15)]
+    flags = [_reference_open(hours, m) for m in minutes]
+    for m, flag in zip(minutes, flags, strict=True):
+        assert hours.is_open(m) == flag, m
+    for _ in range(20):
+        i, j = sorted(rnd.sample(range(len(minutes)), 2))
+        assert hours.elapsed(minutes[i], minutes[j]) == sum(flags[i:j]) * 15 * 60
+        if sum(flags[i:j]):
+            due = hours.add(minutes[i], sum(flags[i:j]) * 15 * 60)
+            assert hours.elapsed(minutes[i], due) == sum(flags[i:j]) * 15 * 60 and due <= minutes[j]
+        opened = hours.next_open(minutes[i])
+        expected = next((m for m, f in zip(minutes[i:], flags[i:], strict=True) if f), None)
+        if expected is not None:
+            assert opened == expected.astimezone(UTC)
