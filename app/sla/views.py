@@ -48,13 +48,16 @@ def _target(form: Any, metric: str) -> int | None:
 
 
 def policy_in(form: Any) -> PolicyIn:
-    """The form as the API's body, validated by the same struct."""
-    raw = {"name": str(form.get("name", "")), "queue": str(form.get("queue", "")) or None,
-           "channel": str(form.get("channel", "")) or None, "priority": optional_int(form.get("priority")),
-           "business_hours": form.get("business_hours") is not None, "pause_statuses": ticked(form, "pause_statuses"),
-           "warn_percent": optional_int(form.get("warn_percent")) or 80}
-    raw.update({f"{m}_seconds": _target(form, m) for m in METRICS})
-    return PolicyIn(**raw)  # the service checks every rule the API's struct checks, with messages a person reads
+    """The form as the API's body (the service checks every rule the API's struct checks, with messages a person
+    reads)."""
+    return PolicyIn(name=str(form.get("name", "")), queue=str(form.get("queue", "")) or None,
+                    channel=str(form.get("channel", "")) or None, priority=optional_int(form.get("priority")),
+                    first_response_seconds=_target(form, "first_response"),
+                    next_response_seconds=_target(form, "next_response"),
+                    resolution_seconds=_target(form, "resolution"),
+                    business_hours=form.get("business_hours") is not None,
+                    pause_statuses=ticked(form, "pause_statuses"),
+                    warn_percent=optional_int(form.get("warn_percent")) or 80)
 
 
 class SlaSettingsViews(Controller):
