@@ -19,8 +19,8 @@ from app.conversations import services as conversations
 from app.conversations.tables import Conversation, Queue
 from app.deals import services as deals
 from app.demo import actions as demo_actions
-from app.demo import callback as demo_callback
 from app.demo import agents as demo_agents
+from app.demo import callback as demo_callback
 from app.demo.seed import Writer
 from app.demo.story import tell
 from app.demo.talk import Talk
@@ -35,6 +35,10 @@ from app.lib.security import hash_password
 from app.orders import pipeline
 from app.routing import services as routing
 from app.routing.tables import QueueRouting
+from app.sla import clocks as sla_clocks
+from app.sla import policies as sla_policies
+from app.sla.schemas import PolicyIn
+from app.sla.tables import SlaPolicy
 from app.timeline import services as timeline
 from app.workspace.tables import Mention
 from telephony import config
@@ -264,3 +268,38 @@ async def ensure_demo_hours() -> bool:
                                     outside_hours_call="voicemail", auto_reply="")
 
     return await _set_up_once(Calendar, configure)
+
+
+DEMO_SLA = (
+    PolicyIn(name="Default", first_response_seconds=15 * 60, resolution_seconds=8 * 3600,
+             pause_statuses=["snoozed", "awaiting_customer"]),
+    PolicyIn(name="Web chat", channel="chat", first_response_seconds=5 * 60, next_response_seconds=5 * 60,
+             resolution_seconds=24 * 3600, business_hours=True, pause_statuses=["snoozed"]),
+    PolicyIn(name="Email", channel="email", first_response_seconds=3600, next_response_seconds=4 * 3600,
+             resolution_seconds=24 * 3600, business_hours=True, pause_statuses=["snoozed", "awaiting_customer"]),
+)
+NEAR_BREACH = 0.9
+"""Share of its first-response target the newest waiting demo item has used when the demo starts."""
+
+
+async def ensure_demo_sla() -> bool:
+    """The demo shop's SLA policies (every conversation: first response 15 min, resolution 8 h; chat 5 min; email
+    1 h; chat and email count business hours), and running clocks on its open conversations, which were queued
+    before the policies existed: the newest waiting one is near its breach, the others green. Once."""
+
+    async def configure(users: dict[str, dict[str, Any]], owner: Any) -> None:
+        for policy in DEMO_SLA:
+            await sla_policies.create(owner, policy)
+        open_ids = await current_uow().connection.fetch(
+            "SELECT id FROM conversation WHERE status IN ('waiting', 'active') ORDER BY status DESC, created_at DESC")
+        t = now()
+        for i, row in enumerate(open_ids):
+            conv = await sla_clocks.conversation(row["id"])
+            if conv is None:
+                continue
+            policy = await sla_policies.match(conv["queue_id"], conv["channel"], conv["priority"])
+            target = (policy or {}).get("first_response_seconds") or 0
+            used = NEAR_BREACH if i == 0 else 0.1
+            await sla_clocks.start_queued(conv, t - dt.timedelta(seconds=target * used))
+
+    return await _set_up_once(SlaPolicy, configure)

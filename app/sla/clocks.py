@@ -154,17 +154,22 @@ async def reopened(conv: dict[str, Any], at: dt.datetime) -> int:
 
 # -- timers ------------------------------------------------------------------------------------------------------
 
-async def _timers(clock_id: int, warn_at: dt.datetime, due_at: dt.datetime, *, again: str | None = None) -> None:
-    """One job per clock, kind and time (a time queued already is not queued twice); `again`: the kind whose job is
-    running now and came early (its own dedupe key is still taken while it runs)."""
-    slug = current_tenant().slug
+def _key(clock_id: int, kind: str, when: dt.datetime) -> str:
+    return f"{CHECK_JOB}:{current_tenant().slug}:{clock_id}:{kind}:{when.timestamp():.3f}"
+
+
+async def _timers(clock_id: int, warn_at: dt.datetime, due_at: dt.datetime, *, only: str | None = None,
+                  own_key: str | None = None) -> None:
+    """One job per clock, kind and time: a time queued already is not queued twice (a resume that moved the time
+    queues the new one). `own_key`: the job that is running now came early, and its own key stays taken while it
+    runs, so its successor for the same time is queued without one."""
     t = now()
     for kind, when in (("warn", warn_at), ("breach", due_at)):
-        if again is not None and kind != again:
+        if only is not None and kind != only:
             continue
-        key = None if again else f"{CHECK_JOB}:{slug}:{clock_id}:{kind}:{when.timestamp():.3f}"
-        await jobs.enqueue(CHECK_JOB, {"clock_id": clock_id, "kind": kind}, delay=max(when - t, dt.timedelta(0)),
-                           dedupe_key=key)
+        key = _key(clock_id, kind, when)
+        await jobs.enqueue(CHECK_JOB, {"clock_id": clock_id, "kind": kind, "key": key},
+                           delay=max(when - t, dt.timedelta(0)), dedupe_key=None if key == own_key else key)
 
 
 async def check(payload: dict[str, Any]) -> None:
@@ -173,10 +178,10 @@ async def check(payload: dict[str, Any]) -> None:
     if tenant is None:
         return
     async with tenant_context(tenant):
-        await fire(int(payload["clock_id"]), str(payload["kind"]))
+        await fire(int(payload["clock_id"]), str(payload["kind"]), own_key=payload.get("key"))
 
 
-async def fire(clock_id: int, kind: str) -> bool:
+async def fire(clock_id: int, kind: str, *, own_key: str | None = None) -> bool:
     """Raise the clock's warning or breach if its time has come and it is running; True when it did."""
     conn = current_uow().connection
     row = await conn.fetchrow(f"SELECT * FROM sla_clock WHERE id = $1 AND {RUNNING} FOR UPDATE", clock_id)  # noqa: S608
@@ -188,7 +193,7 @@ async def fire(clock_id: int, kind: str) -> bool:
         return False
     t = now()
     if t < when:  # the queue handed it over early (its clock is PostgreSQL's), or the time moved: wait again
-        await _timers(clock_id, row["warn_at"], row["due_at"], again=kind)
+        await _timers(clock_id, row["warn_at"], row["due_at"], only=kind, own_key=own_key)
         return False
     if kind == "warn":
         await conn.execute("UPDATE sla_clock SET warned_at = $2 WHERE id = $1", clock_id, t)
@@ -256,3 +261,26 @@ async def badges(conversation_ids: list[int]) -> dict[int, dict[str, Any]]:
     for row in await running(conversation_ids, limit=10_000):
         out.setdefault(row["conversation_id"], row)
     return out
+
+
+async def alerts(queue_ids: list[int], limit: int = 20) -> list[dict[str, Any]]:
+    """Running clocks past their warning or due time in these queues, due soonest first: what a supervisor's SLA
+    alerts panel shows when it opens (live alerts are added on top as they happen)."""
+    rows = await current_uow().connection.fetch(
+        "SELECT k.conversation AS id, k.metric, k.due_at, coalesce(k.breached_at, k.warned_at) AS at, "
+        "CASE WHEN k.breached_at IS NULL THEN 'warning' ELSE 'breached' END AS kind, ct.name AS contact_name, "
+        "c.from_address, q.name AS queue_name, u.name AS assigned_to_name "
+        "FROM sla_clock k JOIN conversation c ON c.id = k.conversation JOIN queue q ON q.id = c.queue "
+        "LEFT JOIN contact ct ON ct.id = c.contact LEFT JOIN app_user u ON u.id = c.assigned_to "
+        "WHERE k.met_at IS NULL AND k.stopped_at IS NULL AND k.paused_at IS NULL AND k.warned_at IS NOT NULL "
+        "AND c.queue = ANY($1::int[]) ORDER BY k.due_at, k.id LIMIT $2", queue_ids or [0], limit)
+    return [dict(r) for r in rows]
+
+
+async def names(conversation_id: int) -> dict[str, Any] | None:
+    """What an alert line shows of a conversation: who, which queue, who has it."""
+    row = await current_uow().connection.fetchrow(
+        "SELECT c.id, ct.name AS contact_name, c.from_address, q.name AS queue_name, u.name AS assigned_to_name "
+        "FROM conversation c JOIN queue q ON q.id = c.queue LEFT JOIN contact ct ON ct.id = c.contact "
+        "LEFT JOIN app_user u ON u.id = c.assigned_to WHERE c.id = $1", conversation_id)
+    return dict(row) if row else None

@@ -6,11 +6,11 @@ from app.lib.domain import Domain
 from app.lib.jobs import JobSpec
 from app.sla import clocks, events, listener, live
 from app.sla.api import SlaApi
-from app.sla.views import SlaSettingsViews
+from app.sla.views import SlaConsoleViews, SlaSettingsViews
 
 DOMAIN = Domain(
     name="sla",
-    routes=(SlaApi, SlaSettingsViews),
+    routes=(SlaApi, SlaSettingsViews, SlaConsoleViews),
     jobs={clocks.CHECK_JOB: JobSpec(clocks.check)},
     listeners=(listener.LISTENER,),
     renderers=(live.console_queue_badges, live.console_mine_badges, live.supervisor_alert),

@@ -38,11 +38,10 @@ async def _interaction(interaction_id: int) -> dict[str, Any] | None:
 async def on_event(event: Event) -> None:
     data = event.data
     conversation_id = data.get("conversation_id")
+    item: dict[str, Any] = {}
     if event.name == "interaction.created":
-        item = await _interaction(int(data["interaction_id"]))
-        if item is None or not item["conversation_id"]:
-            return
-        conversation_id = item["conversation_id"]
+        item = await _interaction(int(data["interaction_id"])) or {}
+        conversation_id = item.get("conversation_id")
     if not conversation_id:
         return
     conv = await clocks.conversation(int(conversation_id))

@@ -8,7 +8,7 @@ from typing import Any
 from app.accounts.services import Principal
 from app.conversations.console import panel_context
 from app.conversations.live import handler_of
-from app.lib.db import TenantRef, current_uow
+from app.lib.db import TenantRef
 from app.lib.templates import render_text
 from app.sla import clocks
 from realtime import renders
@@ -45,19 +45,9 @@ async def supervisor_alert(event: Event, tenant: TenantRef, user: Principal) -> 
     """One line on top of the supervisors' SLA alerts panel (an operator's console gets nothing)."""
     if not user.has_role("supervisor"):
         return None
-    conversation_id = int(event.data["conversation_id"])
-    row = await clocks.conversation(conversation_id)
-    if row is None:
+    conversation = await clocks.names(int(event.data["conversation_id"]))
+    if conversation is None:
         return None
-    names = await _names(conversation_id)
-    return render_text("_partials/sla_alert.html", {
-        "tenant": tenant, "event": event, "kind": "breached" if event.name == "sla.breached" else "warning",
-        "metric": event.data["metric"], "conversation": row | names})
-
-
-async def _names(conversation_id: int) -> dict[str, Any]:
-    row = await current_uow().connection.fetchrow(
-        "SELECT ct.name AS contact_name, c.from_address, q.name AS queue_name, u.name AS assigned_to_name "
-        "FROM conversation c JOIN queue q ON q.id = c.queue LEFT JOIN contact ct ON ct.id = c.contact "
-        "LEFT JOIN app_user u ON u.id = c.assigned_to WHERE c.id = $1", conversation_id)
-    return dict(row) if row else {}
+    alert = conversation | {"metric": event.data["metric"], "at": event.at,
+                            "kind": "breached" if event.name == "sla.breached" else "warning"}
+    return render_text("_partials/sla_alert.html", {"tenant": tenant, "alert": alert})

@@ -8,7 +8,7 @@ from typing import Annotated
 import msgspec
 from msgspec import Meta
 
-from app.lib.wire import DbInt, Id
+from app.lib.wire import DbInt
 from app.sla.tables import MAX_TARGET
 
 Seconds = Annotated[int, Meta(ge=1, le=MAX_TARGET, description="A target in seconds (1 s to 366 days).")]
@@ -66,6 +66,3 @@ class ClockOut(msgspec.Struct):
     met_at: dt.datetime | None
     breached_at: dt.datetime | None
     stopped_at: dt.datetime | None
-
-
-IdList = list[Id]

@@ -17,7 +17,7 @@ from app.lib.errors import DomainError, Invalid
 from app.lib.forms import optional_int, ticked
 from app.lib.templates import render_page
 from app.lib.wire import PathId
-from app.sla import policies
+from app.sla import clocks, policies
 from app.sla.schemas import PolicyIn
 from app.sla.tables import METRIC_LABELS, METRICS, PAUSE_STATUSES
 
@@ -48,13 +48,16 @@ def _target(form: Any, metric: str) -> int | None:
 
 
 def policy_in(form: Any) -> PolicyIn:
-    """The form as the API's body, validated by the same struct."""
-    raw = {"name": str(form.get("name", "")), "queue": str(form.get("queue", "")) or None,
-           "channel": str(form.get("channel", "")) or None, "priority": optional_int(form.get("priority")),
-           "business_hours": form.get("business_hours") is not None, "pause_statuses": ticked(form, "pause_statuses"),
-           "warn_percent": optional_int(form.get("warn_percent")) or 80}
-    raw.update({f"{m}_seconds": _target(form, m) for m in METRICS})
-    return PolicyIn(**raw)  # the service checks every rule the API's struct checks, with messages a person reads
+    """The form as the API's body (the service checks every rule the API's struct checks, with messages a person
+    reads)."""
+    return PolicyIn(name=str(form.get("name", "")), queue=str(form.get("queue", "")) or None,
+                    channel=str(form.get("channel", "")) or None, priority=optional_int(form.get("priority")),
+                    first_response_seconds=_target(form, "first_response"),
+                    next_response_seconds=_target(form, "next_response"),
+                    resolution_seconds=_target(form, "resolution"),
+                    business_hours=form.get("business_hours") is not None,
+                    pause_statuses=ticked(form, "pause_statuses"),
+                    warn_percent=optional_int(form.get("warn_percent")) or 80)
 
 
 class SlaSettingsViews(Controller):
@@ -99,3 +102,16 @@ class SlaSettingsViews(Controller):
         except DomainError as exc:
             return await self._page(request, error=exc.labelled, status=exc.status_code)
         return await self._page(request, notice=i18n.gettext("SLA policy removed; running clocks keep their terms."))
+
+
+class SlaConsoleViews(Controller):
+    """The supervisor's SLA alerts panel on the console: what is past its warning or due time when it opens."""
+
+    path = "/console/sla-alerts"
+    include_in_schema = False
+    guards = [requires("supervisor")]
+
+    @get("/")
+    async def alerts(self, request: Req) -> Template:
+        rows = await clocks.alerts(await conversations.visible_queue_ids(request.user))
+        return render_page(request, "_partials/sla_alert_rows.html", {"alerts": rows})

@@ -220,6 +220,14 @@ async def test_breach_is_an_event_and_a_live_alert_for_supervisors_only(
     assert not [f for f in b_frames if "Late one" in f.text]  # (ids repeat across workspaces; A's subject does not)
     for sock in (supervisor, operator, stranger):
         await sock.close()
+    # The panel as it opens: A's overdue item for A's supervisor, nothing for an operator, nothing of A's for B.
+    from app.sla import clocks as sla_clocks
+
+    async with tenant_context(fx_shop.tenant):
+        listed = await sla_clocks.alerts([row["queue_id"]])
+    assert [(a["id"], a["kind"]) for a in listed] == [(row["id"], "breached")]
+    async with tenant_context(fx_other_shop.tenant):
+        assert [a["id"] for a in await sla_clocks.alerts([b_row["queue_id"]])] == [b_row["id"]]
 
 
 async def test_tenant_b_cannot_read_or_edit_a_policies_or_clocks(fx_client: Any, fx_shop: ShopFixture) -> None:
@@ -271,3 +279,117 @@ async def test_business_hours_due_waits_over_closed_days(fx_client: Any, fx_shop
     assert at(clock["warn_at"]) == hours.add(started, 5400 * 0.8) and clock["business_hours"]
     wall = (await settle(fx_client, fx_shop, email["id"], lambda c: ("first_response", 0) in c))[("first_response", 0)]
     assert at(wall["due_at"]) - at(wall["started_at"]) == dt.timedelta(minutes=90)  # around the clock: same queue
+
+
+async def test_waiting_for_the_customer_pauses_resolution_and_a_call_is_answered_by_taking_it(
+        fx_client: Any, fx_shop: ShopFixture) -> None:
+    await policy(fx_client, fx_shop, channel="chat", resolution_seconds=3600, pause_statuses=["awaiting_customer"])
+    token, conv = await chat_conversation(fx_client, fx_shop)
+    before = (await settle(fx_client, fx_shop, conv, lambda c: ("resolution", 0) in c))[("resolution", 0)]
+    await fx_client.post(api(fx_shop, f"/conversations/{conv}/take"), headers=fx_shop.auth)
+    await fx_client.post(api(fx_shop, f"/conversations/{conv}/chat"), json={"body": "Could you send the order number?"},
+                         headers=fx_shop.auth)
+    paused = (await settle(fx_client, fx_shop, conv, lambda c: c[("resolution", 0)]["paused_at"]))[("resolution", 0)]
+    assert paused["state"] == "paused"  # the last message is ours: the customer's turn
+    assert (await say(fx_client, fx_shop, token, "It is 1042")).status_code == 201
+    after = (await settle(fx_client, fx_shop, conv, lambda c: c[("resolution", 0)]["paused_at"] is None)
+             )[("resolution", 0)]
+    assert after["state"] == "running" and after["paused_seconds"] > 0
+    assert at(after["due_at"]) == at(before["due_at"]) + dt.timedelta(seconds=after["paused_seconds"])
+
+    await policy(fx_client, fx_shop, channel="call", first_response_seconds=30)
+    call = (await fx_client.post(api(fx_shop, "/conversations"), json={"channel": "call"}, headers=fx_shop.auth)).json()
+    await settle(fx_client, fx_shop, call["id"], lambda c: ("first_response", 0) in c)
+    assert (await fx_client.post(api(fx_shop, f"/conversations/{call['id']}/take"), headers=fx_shop.auth)
+            ).status_code == 200
+    found = await settle(fx_client, fx_shop, call["id"], lambda c: c[("first_response", 0)]["met_at"])
+    assert found[("first_response", 0)]["state"] == "met"  # answering the call is the response
+
+
+async def test_sla_settings_page_for_admins(fx_client: Any, fx_shop: ShopFixture) -> None:
+    from tests.conftest import browser_login, csrf_from
+
+    assert (await browser_login(fx_client, fx_shop.slug, fx_shop.email, fx_shop.password)).status_code in (200, 302, 303)
+    url = f"/t/{fx_shop.slug}/settings/sla/"
+    token = await csrf_from(fx_client, url)
+    form = {"_csrf": token, "name": "Email promise", "channel": "email", "first_response_value": "2",
+            "first_response_unit": "hours", "resolution_value": "1", "resolution_unit": "hours",
+            "pause_statuses": "snoozed", "warn_percent": "75"}
+    added = await fx_client.post(url, data=form, headers={"accept": "text/html"})
+    assert added.status_code == 200 and "Email promise" in added.text and 'data-testid="notice"' in added.text
+    [row] = (await fx_client.get(api(fx_shop, "/sla/policies"), headers=fx_shop.auth)).json()
+    assert (row["first_response_seconds"], row["resolution_seconds"], row["warn_percent"]) == (7200, 3600, 75)
+    bad = await fx_client.post(url, data={**form, "name": "Other", "first_response_value": "soon"},
+                               headers={"accept": "text/html"})
+    assert bad.status_code == 400 and "whole number" in bad.text
+    twice = await fx_client.post(url, data={**form, "name": "Same scope"}, headers={"accept": "text/html"})
+    assert twice.status_code == 409 and "already covers" in twice.text
+    edited = await fx_client.post(f"{url}{row['id']}", data={**form, "first_response_value": "30",
+                                                             "first_response_unit": "minutes"},
+                                  headers={"accept": "text/html"})
+    assert edited.status_code == 200
+    got = (await fx_client.get(api(fx_shop, f"/sla/policies/{row['id']}"), headers=fx_shop.auth)).json()
+    assert got["first_response_seconds"] == 1800
+    removed = await fx_client.post(f"{url}{row['id']}/delete", data={"_csrf": token}, headers={"accept": "text/html"})
+    assert removed.status_code == 200 and 'data-testid="sla-none"' in removed.text
+    audit = [a["action"] for a in (await fx_client.get(api(fx_shop, "/audit?limit=50"), headers=fx_shop.auth)
+                                   ).json()["items"]]
+    assert {"sla_policy.created", "sla_policy.updated", "sla_policy.deleted"} <= set(audit)
+
+
+async def test_closing_stops_owed_responses_and_reopening_starts_a_new_resolution(fx_client: Any,
+                                                                                  fx_shop: ShopFixture) -> None:
+    await policy(fx_client, fx_shop, channel="sms", first_response_seconds=600, resolution_seconds=3600)
+    row = (await fx_client.post(api(fx_shop, "/conversations"), json={"channel": "sms"}, headers=fx_shop.auth)).json()
+    await settle(fx_client, fx_shop, row["id"], lambda c: ("resolution", 0) in c)
+    closed = await fx_client.post(api(fx_shop, f"/conversations/{row['id']}/close"), json={}, headers=fx_shop.auth)
+    assert closed.status_code == 200, closed.text
+    found = await settle(fx_client, fx_shop, row["id"], lambda c: c[("resolution", 0)]["met_at"])
+    assert found[("first_response", 0)]["state"] == "stopped" and found[("resolution", 0)]["state"] == "met"
+    reopened = await fx_client.post(api(fx_shop, f"/conversations/{row['id']}/reopen"), json={}, headers=fx_shop.auth)
+    assert reopened.status_code == 200, reopened.text
+    found = await settle(fx_client, fx_shop, row["id"], lambda c: ("resolution", 1) in c)
+    assert found[("resolution", 1)]["state"] == "running" and found[("resolution", 0)]["state"] == "met"
+    assert ("first_response", 1) not in found
+
+
+async def test_operators_cannot_edit_policies_or_open_the_alerts_panel(fx_client: Any, fx_shop: ShopFixture) -> None:
+    from tests.integration.test_conversation_actions import _user
+
+    _, operator = await _user(fx_shop, "operator")
+    _, supervisor = await _user(fx_shop, "supervisor")
+    body = {"name": "Mine", "first_response_seconds": 60}
+    assert (await fx_client.post(api(fx_shop, "/sla/policies"), json=body, headers=operator)).status_code == 403
+    assert (await fx_client.get(api(fx_shop, "/sla/policies"), headers=operator)).status_code == 200  # reading is fine
+    html = {"accept": "text/html"}
+    assert (await fx_client.get(f"/t/{fx_shop.slug}/console/sla-alerts", headers={**operator, **html})
+            ).status_code == 403
+    panel = await fx_client.get(f"/t/{fx_shop.slug}/console/sla-alerts", headers={**supervisor, **html})
+    assert panel.status_code == 200 and "sla-alert" not in panel.text  # nothing overdue yet
+    assert (await fx_client.get(f"/t/{fx_shop.slug}/settings/sla/", headers={**supervisor, **html})).status_code == 403
+
+
+async def test_timer_jobs_fire_once_wait_while_paused_and_follow_a_moved_due(fx_client: Any,
+                                                                              fx_shop: ShopFixture) -> None:
+    from app.lib import jobs
+    from app.sla import clocks as sla_clocks
+
+    await policy(fx_client, fx_shop, channel="sms", first_response_seconds=3600)
+    row = (await fx_client.post(api(fx_shop, "/conversations"), json={"channel": "sms"}, headers=fx_shop.auth)).json()
+    clock = (await settle(fx_client, fx_shop, row["id"], lambda c: ("first_response", 0) in c))[("first_response", 0)]
+
+    async with tenant_context(fx_shop.tenant):
+        assert await jobs.pending(sla_clocks._key(clock["id"], "breach", at(clock["due_at"])))
+        assert await sla_clocks.fire(clock["id"], "breach") is False  # not due yet: waits for its time again
+        conn = current_uow().connection
+        await conn.execute("UPDATE sla_clock SET paused_at = now() - interval '2 hours', due_at = now() - interval "
+                           "'1 second' WHERE id = $1", clock["id"])
+        assert await sla_clocks.fire(clock["id"], "breach") is False  # paused: resuming schedules anew
+        await conn.execute("UPDATE sla_clock SET paused_at = NULL WHERE id = $1", clock["id"])
+        assert await sla_clocks.fire(clock["id"], "breach") is True
+        assert await sla_clocks.fire(clock["id"], "breach") is False  # once
+        assert await sla_clocks.fire(clock["id"], "warn") is False  # a breach implies its warning
+    async with tenant_context(fx_shop.tenant):
+        names = [r["name"] for r in await current_uow().connection.fetch(
+            "SELECT name FROM event_log WHERE name LIKE 'sla.%' AND name <> 'sla.clocks_changed'")]
+    assert names == ["sla.breached"]

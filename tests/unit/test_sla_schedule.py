@@ -13,8 +13,8 @@ SOFIA = ZoneInfo("Europe/Sofia")
 WEEKDAYS = Hours(zone=SOFIA, weekly={d: [(dt.time(9), dt.time(17))] for d in range(5)})
 
 
-def local(*args: int) -> dt.datetime:
-    return dt.datetime(*args, tzinfo=SOFIA)
+def local(year: int, month: int, day: int, hour: int, minute: int = 0) -> dt.datetime:
+    return dt.datetime(year, month, day, hour, minute, tzinfo=SOFIA)
 
 
 def test_around_the_clock_counts_every_second() -> None:
