@@ -32,12 +32,12 @@ class OfferViews(Controller):
     @get("/")
     async def panel(self, request: Req) -> Template:
         ctx = await live.offers_context(request.scope["state"]["tenant"], request.user)
-        return render_page(request, "_partials/console_offers.html", ctx)
+        return render_page(request, "_partials/console_offers.html", {**ctx, "loaded": True})
 
     @get("/team", guards=[requires("supervisor")])
     async def team(self, request: Req) -> Template:
         ctx = await live.offers_context(request.scope["state"]["tenant"], request.user)
-        return render_page(request, "_partials/console_team_offers.html", ctx)
+        return render_page(request, "_partials/console_team_offers.html", {**ctx, "loaded": True})
 
     @post("/{offer_id:int}/accept")
     async def accept(self, request: Req, offer_id: PathId) -> Template:

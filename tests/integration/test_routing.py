@@ -279,6 +279,18 @@ async def test_admin_page_sets_a_queue_and_skills(fx_client: Any, fx_shop: ShopF
     assert wrong.status_code == 400 and "name:level" in wrong.text
 
 
+async def test_the_console_loads_its_offer_panels_once(fx_client: Any, fx_shop: ShopFixture) -> None:
+    """The console page's offer panels fetch themselves on load; what the fetch returns must not fetch again (an
+    endless reload would busy the server and wipe reply drafts)."""
+    await browser_login(fx_client, fx_shop.slug, fx_shop.email, fx_shop.password)
+    page = (await fx_client.get(f"/t/{fx_shop.slug}/console/")).text
+    for path in ("/console/offers/", "/console/offers/team"):
+        assert f'hx-get="/t/{fx_shop.slug}{path.rstrip("/")}" hx-trigger="load, sb:refresh from:body"' in page
+        panel = await fx_client.get(f"/t/{fx_shop.slug}{path}")
+        assert panel.status_code == 200 and 'hx-trigger="sb:refresh from:body"' in panel.text, panel.text
+        assert "load" not in panel.text.split("hx-trigger=", 1)[1].split(">", 1)[0]
+
+
 async def test_another_tenants_offers_and_decisions_are_out_of_reach(fx_client: Any, fx_shop: ShopFixture,
                                                                      fx_other_shop: ShopFixture) -> None:
     (a, a_auth), = await _agents(fx_shop, "Ana")
