@@ -183,6 +183,17 @@ def test_every_message_id_has_a_translation_in_every_catalogue(language: str) ->
     assert not problems, "\n".join(problems)
 
 
+@pytest.mark.parametrize("language", [lang for lang in i18n.LANGUAGES if lang != i18n.DEFAULT_LANGUAGE])
+def test_no_message_is_defined_twice(language: str) -> None:
+    """Babel keeps the last of two entries with one msgid where msgfmt refuses the file: a catalogue that entries were
+    appended to from several branches must not carry one twice."""
+    text = i18n.catalogue_path(language).read_text(encoding="utf-8")
+    keys = re.findall(r'^(?:msgctxt "(?:[^"\\]|\\.)*"\n)?msgid "(?:[^"\\]|\\.)*"\n(?:"(?:[^"\\]|\\.)*"\n)*', text,
+                      re.MULTILINE)
+    repeated = sorted({k for k in keys if keys.count(k) > 1 and k != 'msgid ""\n'})
+    assert not repeated, f"defined twice in {language}: {repeated[:5]}"
+
+
 def test_the_catalogue_plural_rules_are_right() -> None:
     ru, bg = i18n.catalogue("ru"), i18n.catalogue("bg")
     assert ru.num_plurals == 3 and bg.num_plurals == 2
