@@ -5,7 +5,11 @@ The hold loop offers it (twiml.wait, when the shop turned it on); the digit's we
 (webhook_api.callback) and the caller leaves the queue. The job marks the conversation (callback_number,
 callback_requested_at) and texts the customer; the call's end is then no abandonment (calls.finish asks
 calls.callback_asked). Taking the item dials the customer: the operator's device first, then the customer into the
-call's conference (calls.dial_out, as click-to-call). A supervisor can cancel a callback."""
+call's conference (calls.dial_out, as click-to-call). A supervisor can cancel a callback.
+
+Outside a queue's hours, when the queue offers callbacks (app.hours, outside_hours_call), the closed greeting offers
+the same digit (twiml.closed_offer, webhook_api.closed_callback): its job opens the call's item in that queue, marked
+the same way, and the caller hangs up instead of leaving a voicemail."""
 
 from __future__ import annotations
 
@@ -85,6 +89,10 @@ async def on_request(p: dict[str, str], meta: dict[str, Any]) -> None:
     """The caller pressed the callback digit: their queue item stays where it is, marked as a callback, and they get
     an SMS. Idempotent: a marked item is left alone; an item an operator took meanwhile needs no callback."""
     call = await ensure_call(p)
+    closed = meta.get("route") == "closed"  # asked from the closed greeting: the item opens in that queue now
+    if call["conversation"] is None and closed:
+        await calls.queue_call(p, meta["queue"])
+        call = await ensure_call(p)
     if call["conversation"] is None:
         raise NotReady(f"callback for call {call['sid']} whose queue item is not open yet")
     conv = await conversations.get(call["conversation"])
@@ -109,10 +117,13 @@ async def on_request(p: dict[str, str], meta: dict[str, Any]) -> None:
     if conv["contact_id"] is None:
         return
     await timeline.record(conv["contact_id"], "call", "in",
+                          "%(caller)s called while we were closed and asked to be called back (number %(position)s)"
+                          if closed else
                           "%(caller)s asked to be called back, keeping their place (number %(position)s)",
                           params={"caller": pretty_phone(number), "position": place}, actor_type="customer",
                           links={"call_id": call["id"], "conversation_id": conv["id"]},
-                          payload={"event": "callback_requested", "call_sid": call["sid"], "number": number})
+                          payload={"event": "callback_requested", "call_sid": call["sid"], "number": number,
+                                   "outside_hours": closed})
     await _confirm(conv, number, place)
 
 

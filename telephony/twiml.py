@@ -10,7 +10,9 @@ import re
 import struct
 import wave
 from typing import Any
+from urllib.parse import urlencode
 
+from babel import dates as babel_dates
 from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import Dial, VoiceResponse
 
@@ -18,6 +20,9 @@ from app.lib import i18n
 from telephony.config import Config, webhook_base
 
 VOICEMAIL_MAX_SECONDS = 120
+CALLBACK_DIGIT = "1"
+CLOSED_OFFER_SECONDS = 5
+"""How long the closed greeting's callback offer waits for the digit before the voicemail's beep."""
 HOLD_MUSIC_PATH = "/telephony/hold-music.wav"
 
 
@@ -45,12 +50,13 @@ def empty_messaging() -> str:
     return str(MessagingResponse())
 
 
-def _voicemail(r: VoiceResponse, urls: Urls, prompt: str) -> VoiceResponse:
-    r.say(prompt)
+def _voicemail(r: VoiceResponse, urls: Urls, prompt: str, *, language: str | None = None,
+               silence: str = "We did not get a message. Goodbye.") -> VoiceResponse:
+    r.say(prompt, language=language)
     r.record(action=urls.voicemail, method="POST", max_length=VOICEMAIL_MAX_SECONDS, play_beep=True,
              recording_status_callback=urls.recording, recording_status_callback_event="completed absent",
              recording_status_callback_method="POST")
-    r.say("We did not get a message. Goodbye.")
+    r.say(silence, language=language)
     r.hangup()
     return r
 
@@ -64,13 +70,46 @@ def voicemail(urls: Urls, reason: str, reopens: dt.datetime | None = None) -> st
     return str(_voicemail(VoiceResponse(), urls, prompt))
 
 
-def closed_queue(urls: Urls, queue_key: str, closed: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+def closed_queue(urls: Urls, queue_key: str, closed: dict[str, Any], *, caller: str = "",
+                 language: str = "") -> tuple[str, dict[str, Any]]:
     """A call to a queue whose calendar is closed (app.hours.services.closed_now): voicemail with the closed greeting.
-    A queue set to offer a callback outside hours gets voicemail too until callbacks are offered; the setting is kept
-    in the decision for the job."""
+    A queue set to offer a callback outside hours (and a caller with a number to call back) first hears the offer in
+    a one-digit <Gather> (closed_offer); no key falls through to the same voicemail."""
     meta = {"route": "voicemail", "reason": "after_hours", "queue": queue_key,
             "outside_hours_call": closed["outside_hours_call"]}
+    if closed["outside_hours_call"] == "callback" and caller.startswith("+"):
+        return closed_offer(urls, queue_key, closed["reopens_local"], language), {**meta, "offered": "callback"}
     return voicemail(urls, "after_hours", closed["reopens_local"]), meta
+
+
+def closed_offer(urls: Urls, queue_key: str, reopens: dt.datetime | None, language: str = "") -> str:
+    """Outside hours, with callbacks offered: the closed greeting and the offer in the workspace language; pressing
+    CALLBACK_DIGIT posts to the closed-callback URL (which names the queue), silence leaves a message."""
+    r = VoiceResponse()
+    with i18n.viewing(language or None):
+        lang = _say_language()
+        greeting = i18n.gettext("We are closed right now.")
+        if reopens is not None:
+            day = babel_dates.format_date(reopens, "EEEE", locale=i18n.babel_locale(i18n.current().language))
+            greeting += " " + i18n.gettext("We open again %(day)s at %(time)s.", day=day,
+                                           time=reopens.strftime("%H:%M"))
+        r.say(greeting, language=lang)
+        gather = r.gather(num_digits=1, action=f"{urls.closed_callback}?{urlencode({'queue': queue_key})}",
+                          method="POST", timeout=CLOSED_OFFER_SECONDS)
+        gather.say(i18n.gettext("Press %(digit)s to be called back when we open, or stay on the line to leave a "
+                                "message.", digit=CALLBACK_DIGIT), language=lang)
+        _voicemail(r, urls, i18n.gettext("Please leave a message after the beep, and we will call you back."),
+                   language=lang, silence=i18n.gettext("We did not get a message. Goodbye."))
+    return str(r)
+
+
+def closed_callback_confirmed(language: str = "") -> str:
+    """The closed offer's digit was taken: a word, and the call ends (no voicemail)."""
+    r = VoiceResponse()
+    with i18n.viewing(language or None):
+        r.say(i18n.gettext("Thank you. We will call you back when we open. Goodbye."), language=_say_language())
+    r.hangup()
+    return str(r)
 
 
 def ivr_prompt(config: Config, queue_names: dict[str, str]) -> str:
@@ -110,7 +149,6 @@ def queued(queue_key: str, urls: Urls) -> str:
     return str(enqueue(VoiceResponse(), urls, queue_key))
 
 
-CALLBACK_DIGIT = "1"
 SAY_LANGUAGES = {"en": "en-US", "ru": "ru-RU", "bg": "bg-BG"}
 """<Say language> per workspace language (Twilio's codes)."""
 

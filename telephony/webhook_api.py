@@ -57,7 +57,8 @@ class TwilioWebhooks(Controller):
         if await is_blocked(p.get("From", "")):  # a number blocked as spam: refused, yet on the timeline (a job)
             answer, meta = twiml.reject(), {"route": "blocked"}
         elif closed is not None and config.is_open():  # the line is open, the general queue's calendar is not
-            answer, meta = twiml.closed_queue(urls, "general", closed)
+            answer, meta = twiml.closed_queue(urls, "general", closed, caller=p.get("From", ""),
+                                              language=config.workspace_language)
         else:
             answer, meta = twiml.inbound(config, urls, await _queue_names(), open_now=config.is_open())
         await store("voice", sid, f"voice:{sid}", p, meta)
@@ -81,7 +82,8 @@ class TwilioWebhooks(Controller):
         queue_key = config.ivr.get(p.get("Digits", ""), "general")
         closed = await hours.closed_now(queue_key)
         if closed is not None:  # the chosen queue's calendar is closed: voicemail left in that queue
-            answer, meta = twiml.closed_queue(twiml.Urls(_slug(request)), queue_key, closed)
+            answer, meta = twiml.closed_queue(twiml.Urls(_slug(request)), queue_key, closed, caller=p.get("From", ""),
+                                              language=config.workspace_language)
             await store("gather", sid, f"gather:{sid}", p, meta)
             return _xml(answer)
         await store("gather", sid, f"gather:{sid}", p, {"route": "queue", "queue": queue_key})
@@ -106,6 +108,21 @@ class TwilioWebhooks(Controller):
             return _xml(twiml.keep_waiting())
         await store("callback", sid, f"callback:{sid}", p)
         return _xml(twiml.callback_confirmed(config.workspace_language))
+
+    @post("/closed-callback", opt=OPT, status_code=200)
+    async def closed_callback(self, request: Request[Any, Any, Any]) -> Response[str]:
+        """The closed greeting's <Gather> action (twiml.closed_offer): the callback digit stores the request (its job
+        opens the item in the closed queue, marked as a callback) and ends the call; any other key, a queue that
+        does not offer callbacks or a call this shop did not receive leaves the caller with the voicemail."""
+        config, p = await verified(request)
+        sid = _need(p, "CallSid")
+        queue_key = request.query_params.get("queue", "")
+        urls = twiml.Urls(_slug(request))
+        if p.get("Digits") != twiml.CALLBACK_DIGIT or not p.get("From", "").startswith("+") \
+                or not await hours.offers_callback(queue_key) or not await callbacks.known_call(sid):
+            return _xml(twiml.voicemail(urls, "after_hours"))
+        await store("callback", sid, f"callback:{sid}", p, {"route": "closed", "queue": queue_key})
+        return _xml(twiml.closed_callback_confirmed(config.workspace_language))
 
     @post("/enqueue-action", opt=OPT, status_code=200)
     async def enqueue_action(self, request: Request[Any, Any, Any]) -> Response[str]:

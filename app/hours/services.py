@@ -261,6 +261,12 @@ async def closed_now(queue_key: str, at: dt.datetime | None = None) -> dict[str,
             "outside_hours_call": link["outside_hours_call"] if link else "voicemail"}
 
 
+async def offers_callback(queue_key: str) -> bool:
+    """Whether the queue `queue_key` (an existing one) offers callers a callback outside its hours."""
+    row = await QueueHours.select(QueueHours.outside_hours_call).where(QueueHours.queue.key == queue_key).first()
+    return row is not None and row["outside_hours_call"] == "callback"
+
+
 # -- opening and closing on the consoles ----------------------------------------------------------------------------
 
 TICK_JOB = "hours.tick"

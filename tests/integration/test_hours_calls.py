@@ -37,13 +37,13 @@ async def _closed_queue(client: Any, shop: ShopFixture, key: str, **setting: Any
 
 async def test_call_to_a_closed_queue_goes_to_voicemail(fx_client: Any, fx_shop: ShopFixture,
                                                         fx_sim: Simulator) -> None:
-    await _closed_queue(fx_client, fx_shop, "general", outside_hours_call="callback")
+    await _closed_queue(fx_client, fx_shop, "general", outside_hours_call="voicemail")
     line = await connect(fx_client, fx_shop, fx_sim)
     call = fx_sim.place_call(CUSTOMER, line.number, message_seconds=4)
     await fx_sim.until(lambda: call.current == "Record", what="the voicemail prompt")
     fx_sim.clock.advance(5)
     await fx_sim.until(lambda: call.status == "completed", what="the voicemail call to end")
-    assert "Enqueue" not in call.verbs and "Record" in call.verbs
+    assert "Enqueue" not in call.verbs and "Record" in call.verbs and "Gather" not in call.verbs
     assert any("closed" in h and "open again" in h and "12:00" in h for h in call.heard), call.heard
     await fx_sim.settle()
     await run_jobs(fx_shop)

@@ -43,3 +43,31 @@ def test_the_digit_leaves_the_queue_and_any_other_key_keeps_waiting() -> None:
     assert [v.tag for v in _root(twiml.callback_confirmed("ru"))] == ["Say", "Leave"]
     assert list(_root(twiml.keep_waiting())) == []
     assert [v.tag for v in _root(twiml.callback_goodbye())] == ["Say", "Hangup"]
+
+
+CLOSED = {"outside_hours_call": "callback", "reopens_local": None}
+
+
+def test_outside_hours_the_callback_offer_falls_through_to_the_voicemail() -> None:
+    xml, meta = twiml.closed_queue(urls(), "sales", CLOSED, caller="+14155550199")
+    root = _root(xml)
+    assert [v.tag for v in root] == ["Say", "Gather", "Say", "Record", "Say", "Hangup"]
+    gather = root[1]
+    assert gather.attrib["numDigits"] == "1" and int(gather.attrib["timeout"]) > 0
+    assert gather.attrib["action"].endswith("/t/shop/webhooks/twilio/closed-callback?queue=sales")
+    assert "Press 1 to be called back when we open" in (gather[0].text or "")
+    assert meta["route"] == "voicemail" and meta["queue"] == "sales" and meta["offered"] == "callback"
+
+
+def test_outside_hours_no_offer_for_voicemail_queues_or_withheld_numbers() -> None:
+    for closed, caller in (({**CLOSED, "outside_hours_call": "voicemail"}, "+14155550199"), (CLOSED, "anonymous")):
+        xml, meta = twiml.closed_queue(urls(), "sales", closed, caller=caller)
+        assert "Gather" not in [v.tag for v in _root(xml)] and "offered" not in meta
+
+
+def test_the_closed_offer_and_its_confirmation_speak_the_workspace_language() -> None:
+    root = _root(twiml.closed_queue(urls(), "sales", CLOSED, caller="+14155550199", language="bg")[0])
+    assert root[0].attrib["language"] == "bg-BG" and "не работим" in (root[0].text or "")
+    assert "Натиснете 1" in (root[1][0].text or "")
+    done = _root(twiml.closed_callback_confirmed("ru"))
+    assert [v.tag for v in done] == ["Say", "Hangup"] and "когда откроемся" in (done[0].text or "")
