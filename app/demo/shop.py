@@ -265,7 +265,7 @@ async def ensure_demo_hours() -> bool:
         if not await Queue.exists().where(Queue.key == key):
             await conversations.create_queue(owner, key, name, [])
         await hours.set_queue_hours(owner, await hours.queue_id_of(key), calendar_id=cal["id"],
-                                    outside_hours_call="voicemail", auto_reply="")
+                                    outside_hours_call="callback", auto_reply="")
 
     return await _set_up_once(Calendar, configure)
 
