@@ -158,3 +158,22 @@ async def test_another_tenants_signature_cannot_queue_a_closed_callback(
             marked = await uow.connection.fetchval(
                 "SELECT count(*) FROM conversation WHERE callback_requested_at IS NOT NULL")
         assert marked == 0
+
+
+async def test_a_menu_choice_of_a_closed_queue_offers_its_callback(fx_client: Any, fx_shop: ShopFixture,
+                                                                   fx_sim: Simulator) -> None:
+    await fx_client.post(api(fx_shop, "/queues"), json={"key": "repairs", "name": "Repairs"}, headers=fx_shop.auth)
+    await _closed_queue(fx_client, fx_shop, "repairs", outside_hours_call="callback")
+    line = await connect(fx_client, fx_shop, fx_sim, ivr={"2": "repairs"})
+    call = fx_sim.place_call(CUSTOMER, line.number)
+    await fx_sim.press(call.sid, "2")
+    await fx_sim.until(lambda: any("Press 1 to be called back" in h for h in call.heard) and call.current == "Gather",
+                       what="the closed repairs queue's callback offer")
+    await fx_sim.press(call.sid, "1")
+    await fx_sim.until(lambda: call.status == "completed", what="the caller to hang up after pressing 1")
+    await fx_sim.settle()
+    await run_jobs(fx_shop)
+    row = await _call_row(fx_shop, call.sid)
+    assert row["outcome"] == "callback" and row["queue_key"] == "repairs"
+    items = await _waiting_calls(fx_client, fx_shop)
+    assert [(w["queue_key"], w["callback_number"]) for w in items] == [("repairs", CUSTOMER)]
