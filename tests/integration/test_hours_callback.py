@@ -70,6 +70,14 @@ async def test_press_one_when_closed_queues_a_callback_texts_and_records_no_voic
     assert not any(i["payload"].get("outcome") in ("abandoned", "voicemail") for i in timeline)
     assert await webhooks(fx_shop, "voicemail") == []
 
+    # Twilio delivers the digit again: nothing more is stored, queued or texted.
+    digit = next(w for w in fx_sim.webhook_log if "/closed-callback" in w["url"])
+    again = await fx_sim.post(line.account_sid, digit["url"], digit["params"])
+    assert again.status_code == 200 and "<Hangup" in again.text
+    await run_jobs(fx_shop)
+    assert len(await webhooks(fx_shop, "callback")) == 1 and len(await _waiting_calls(fx_client, fx_shop)) == 1
+    assert len([m for m in fx_sim.messages.values() if m.to == CUSTOMER]) == 1
+
     # Taken like a queue callback: the operator's phone rings, then the customer's.
     accepted = await fx_client.post(api(fx_shop, f"/calls/{item['id']}/accept"), headers=fx_shop.auth)
     assert accepted.status_code == 200, accepted.text
