@@ -30,6 +30,7 @@ from app.lib.jobs import JobSpec
 from app.onboarding.domain import DOMAIN as ONBOARDING
 from app.orders.domain import DOMAIN as ORDERS
 from app.timeline.domain import DOMAIN as TIMELINE
+from app.webhooks_out.domain import DOMAIN as WEBHOOKS_OUT
 from app.workspace.domain import DOMAIN as WORKSPACE
 from realtime import durable, render
 from realtime import views as sockets
@@ -54,6 +55,7 @@ DOMAINS: tuple[Domain, ...] = (
     TELEPHONY,
     EMAIL,
     CHAT,
+    WEBHOOKS_OUT,
     HOME,
     ONBOARDING,
     WORKSPACE,
