@@ -30,7 +30,6 @@ from app.lib.jobs import JobSpec
 from app.onboarding.domain import DOMAIN as ONBOARDING
 from app.orders.domain import DOMAIN as ORDERS
 from app.timeline.domain import DOMAIN as TIMELINE
-from app.webhooks_out.domain import DOMAIN as WEBHOOKS_OUT
 from app.workspace.domain import DOMAIN as WORKSPACE
 from realtime import durable, render
 from realtime import views as sockets
@@ -39,8 +38,10 @@ from telephony.domain import DOMAIN as TELEPHONY
 from tenants.domain import DOMAIN as TENANTS
 
 # isort: split
-# Last: the spine's pull API documents the whole event catalogue, so every domain has declared its events by now.
+# Last: the spine's pull API documents the whole event catalogue, and outbound webhooks subscribe to all of it, so
+# every domain has declared its events by now.
 from app.events_api import DOMAIN as SPINE
+from app.webhooks_out.domain import DOMAIN as WEBHOOKS_OUT
 
 DOMAINS: tuple[Domain, ...] = (
     TENANTS,
