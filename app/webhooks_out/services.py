@@ -378,7 +378,8 @@ async def disable(endpoint_id: int, reason: str) -> None:
     await _fail_pending(endpoint_id)
     await audit.record("webhook.disabled", actor="Switchboard", target_type="webhook", target_id=endpoint_id,
                        detail={"reason": reason})
-    await jobs.enqueue(NOTIFY_JOB, {"endpoint_id": endpoint_id}, dedupe_key=f"{NOTIFY_JOB}:{current_tenant().slug}:{endpoint_id}")
+    await jobs.enqueue(NOTIFY_JOB, {"endpoint_id": endpoint_id},
+                       dedupe_key=f"{NOTIFY_JOB}:{current_tenant().slug}:{endpoint_id}")
     await emit(ENDPOINT_DISABLED, endpoint_id=endpoint_id, reason=reason)
 
 
