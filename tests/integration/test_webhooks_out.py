@@ -21,76 +21,19 @@ from app.webhooks_out import net, services
 from app.webhooks_out.tables import WebhookDelivery, WebhookEndpoint, WebhookSecret
 from tests.conftest import Inbox, ShopFixture, run_jobs_until
 from tests.integration.test_orders import api, make_contact
-from tests.servers import InProcessServer
-
-
-class Receiver:
-    """A webhook receiver (an ASGI app served by uvicorn on loopback): keeps every request, answers from `script`
-    in order ((status, headers) pairs), then 200."""
-
-    def __init__(self) -> None:
-        self.requests: list[dict[str, Any]] = []
-        self.script: list[tuple[int, dict[str, str]]] = []
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                else:
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
-        body, more = b"", True
-        while more:
-            message = await receive()
-            body += message.get("body", b"")
-            more = message.get("more_body", False)
-        self.requests.append({"path": scope["path"], "body": body.decode(),
-                              "headers": {k.decode(): v.decode() for k, v in scope["headers"]}})
-        status, headers = self.script.pop(0) if self.script else (200, {})
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [(k.encode(), v.encode()) for k, v in headers.items()]})
-        await send({"type": "http.response.body", "body": b"thanks" if status < 300 else b"nope"})
+from tests.integration.webhooks_kit import Receiver, deliveries, receiving, settled, subscribe, verified
 
 
 @pytest.fixture
 async def fx_receiver() -> AsyncIterator[tuple[Receiver, str]]:
-    receiver = Receiver()
-    server = await InProcessServer(receiver).start()
-    try:
-        yield receiver, f"{server.url}/hooks"
-    finally:
-        await server.stop()
+    async with receiving() as served:
+        yield served
 
 
 @pytest.fixture
 def fx_fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     """The retry schedule in tenths of a second (its real values are checked in tests/unit/test_webhooks_out)."""
     monkeypatch.setattr(sender, "SCHEDULE", (0.1,) * len(sender.SCHEDULE))
-
-
-async def subscribe(client: Any, shop: ShopFixture, url: str, events: list[str]) -> dict[str, Any]:
-    resp = await client.post(api(shop, "/webhooks"), json={"url": url, "events": events}, headers=shop.auth)
-    assert resp.status_code == 201, resp.text
-    return resp.json()
-
-
-async def deliveries(client: Any, shop: ShopFixture, endpoint_id: int) -> list[dict[str, Any]]:
-    resp = await client.get(api(shop, f"/webhooks/{endpoint_id}/deliveries"), headers=shop.auth)
-    assert resp.status_code == 200, resp.text
-    return resp.json()
-
-
-async def settled(shop: ShopFixture, n: int) -> bool:
-    """`n` deliveries exist in the shop and none waits any more."""
-    async with tenant_context(shop.tenant):
-        rows = await WebhookDelivery.select(WebhookDelivery.status)
-    return len(rows) >= n and all(r["status"] != "pending" for r in rows)
-
-
-def verified(request: dict[str, Any], secret: str) -> dict[str, Any]:
-    return Webhook(secret).verify(request["body"], request["headers"])  # type: ignore[no-any-return]
 
 
 async def test_a_committed_event_is_delivered_signed_the_standard_webhooks_way(
