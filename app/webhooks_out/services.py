@@ -194,6 +194,7 @@ async def create(actor: Principal, *, url: str, events: list[str], description: 
                                                        enabled=enabled)).returning(WebhookEndpoint.id)
     endpoint_id = int(row[0]["id"])
     secret = await _add_secret(endpoint_id)
+    await _start_fan_out()
     await audit.record("webhook.created", actor_id=actor.user_id, actor=actor.label, target_type="webhook",
                        target_id=endpoint_id, detail={"url": url, "events": chosen})
     return {**await get(endpoint_id), "secret": secret}
@@ -418,6 +419,24 @@ async def send_mail(message: EmailMessage) -> None:
 
 
 # -- the fan-out (durable listener) -------------------------------------------------------------------------------
+
+FAN_OUT = "webhooks_out.fan_out"
+
+
+async def _start_fan_out() -> None:
+    """Make sure the fan-out's cursor exists, at the log's end, once an endpoint exists: every event committed after
+    the endpoint is delivered even when the worker has not visited the workspace yet (a cursor it makes itself
+    starts where the log ends at that visit). Until then there is no cursor, so a workspace without webhooks never
+    holds its event log back. The worker fills in the cursor's event names."""
+    await current_uow().connection.execute(
+        """
+        INSERT INTO listener_cursor (name, events, last_tx, last_event_id)
+        SELECT $1, '{}', COALESCE(l.tx, '0'::xid8), COALESCE(l.id, 0)
+        FROM (SELECT 1) one LEFT JOIN LATERAL (SELECT tx, id FROM event_log ORDER BY tx DESC, id DESC LIMIT 1) l
+            ON true
+        ON CONFLICT (name) DO NOTHING
+        """, FAN_OUT)
+
 
 async def fan_out(event: Event) -> None:
     """One delivery per enabled endpoint subscribed to the event (by name or "*"); a second run over the same
