@@ -10,6 +10,7 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
@@ -83,6 +84,19 @@ async def test_5xx_is_retried_with_the_same_webhook_id_until_it_succeeds(
     async with tenant_context(fx_shop.tenant):
         endpoint = await WebhookEndpoint.select().where(WebhookEndpoint.id == created["id"]).first()
     assert endpoint["enabled"] and endpoint["failing_since"] is None  # the success ended the run of failures
+
+
+async def test_a_timeout_is_retried(fx_client: Any, fx_shop: ShopFixture, fx_receiver: tuple[Receiver, str],
+                                    fx_fast_retries: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    receiver, url = fx_receiver
+    monkeypatch.setattr(sender, "TIMEOUT", httpx.Timeout(0.3))
+    receiver.script = [(200, {"x-test-delay": "2"})]  # answers after the sender gave up
+    created = await subscribe(fx_client, fx_shop, url, ["contact.created"])
+    await make_contact(fx_client, fx_shop, "Timid Tom")
+    await run_jobs_until(lambda: settled(fx_shop, 1))
+    [log] = await deliveries(fx_client, fx_shop, created["id"])
+    assert log["status"] == "succeeded" and log["attempts"] == 2
+    assert log["attempt_log"][0]["response_code"] is None and "timed out" in log["attempt_log"][0]["error"]
 
 
 async def test_429_waits_as_long_as_retry_after_says(
