@@ -85,7 +85,8 @@ async def queue(*, url: str, event_type: str, payload: str, endpoint_id: int | N
     """Write a pending delivery and queue its first attempt in the current unit of work; returns its id."""
     row = await WebhookDelivery.insert(WebhookDelivery(
         endpoint=endpoint_id, url=url, secret=crypto.encrypt(secret, purpose=SECRET_PURPOSE) if secret else None,
-        msg_id=new_msg_id(), event_id=event_id, event_type=event_type, body=payload, causation=causation,
+        msg_id=new_msg_id(), event_id=event_id, event_type=event_type, body=payload,
+        causation=None if causation is None else json.dumps(causation, default=str),
         status="pending", next_attempt_at=now(), is_test=is_test)).returning(WebhookDelivery.id)
     delivery_id = int(row[0]["id"])
     await jobs.enqueue(SEND_JOB, {"delivery_id": delivery_id, "attempt": 1, "step": 0},

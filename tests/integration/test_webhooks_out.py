@@ -330,15 +330,16 @@ async def test_deliver_once_sends_one_signed_message(fx_shop: ShopFixture, fx_re
     receiver, url = fx_receiver
     secret = services.new_secret()
     async with tenant_context(fx_shop.tenant):
+        causation = {"rule_id": 7, "depth": 1, "at": dt.datetime(2026, 12, 1, tzinfo=dt.UTC)}  # kept as JSON
         delivery_id = await services.deliver_once(url, "automation.rule_fired", {"rule_id": 7, "contact_id": 1},
-                                                  secret=secret, causation={"rule_id": 7, "depth": 1})
+                                                  secret=secret, causation=causation)
     await run_jobs_until(lambda: settled(fx_shop, 1))
     payload = verified(receiver.requests[0], secret)
     assert payload["type"] == "automation.rule_fired" and payload["data"] == {"rule_id": 7, "contact_id": 1}
     async with tenant_context(fx_shop.tenant):
         row = await WebhookDelivery.select().where(WebhookDelivery.id == delivery_id).first()
     assert row["status"] == "succeeded" and row["endpoint"] is None and row["secret"] != secret
-    assert json.loads(row["causation"]) == {"rule_id": 7, "depth": 1}
+    assert json.loads(row["causation"]) == {"rule_id": 7, "depth": 1, "at": "2026-12-01 00:00:00+00:00"}
 
 
 async def test_a_tenants_endpoint_never_sees_another_tenants_events(
