@@ -126,6 +126,7 @@ async def _prepare(delivery_id: int, attempt: int, step: int) -> Prepared | None
     if d is None or d["status"] != "pending" or d["attempts"] != attempt - 1:
         return None  # removed, finished, or this attempt ran already
     secrets: list[str] = []
+    url = d["url"]
     if d["endpoint"] is not None:
         endpoint = await WebhookEndpoint.select().where(WebhookEndpoint.id == d["endpoint"]).first()
         if endpoint is None:
@@ -134,11 +135,12 @@ async def _prepare(delivery_id: int, attempt: int, step: int) -> Prepared | None
             await _finish(delivery_id, "failed", error=i18n.N_("The endpoint is disabled."))
             return None
         secrets = await services.signing_secrets(d["endpoint"])
+        url = endpoint["url"]  # an admin may have moved the endpoint since the delivery was queued
     elif d["secret"]:
         secrets = [crypto.decrypt(d["secret"], purpose=services.SECRET_PURPOSE)]
     stamp = int(time.time())
     headers = signing.headers(d["msg_id"], stamp, d["body"], secrets)
-    return Prepared(delivery_id, d["endpoint"], attempt, step, d["is_test"], d["url"], d["body"], headers)
+    return Prepared(delivery_id, d["endpoint"], attempt, step, d["is_test"], url, d["body"], headers)
 
 
 _clients: dict[int, httpx.AsyncClient] = {}
@@ -207,10 +209,11 @@ async def _record(p: Prepared, outcome: Outcome) -> None:
     landed = await conn.fetchval(
         """
         UPDATE webhook_delivery SET attempts = $2, status = $3, next_attempt_at = $4, last_attempt_at = $5,
-            response_code = $6, latency_ms = $7, error = $8, response_body = $9, request_headers = $10::jsonb
+            response_code = $6, latency_ms = $7, error = $8, response_body = $9, request_headers = $10::jsonb,
+            url = $11
         WHERE id = $1 AND attempts = $2 - 1 AND status = 'pending' RETURNING id
         """, p.delivery_id, p.attempt, status, next_at, at, outcome.code, outcome.latency_ms, error,
-        outcome.response, services.encode_headers(p.headers))
+        outcome.response, services.encode_headers(p.headers), p.url)
     if landed is None:
         return  # another run of this attempt recorded it first
     await WebhookAttempt.insert(WebhookAttempt(
