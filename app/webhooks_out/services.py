@@ -27,13 +27,13 @@ from app.lib.errors import Conflict, Forbidden, Invalid, NotFound
 from app.settings import get_settings
 from app.webhooks_out import net
 from app.webhooks_out.events import ENDPOINT_DISABLED
+from app.webhooks_out.signing import SECRET_PREFIX
 from app.webhooks_out.tables import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookSecret
 from realtime.events import CATALOGUE, Event
 from realtime.publish import emit
 
 SEND_JOB = "webhooks_out.send"
 SECRET_PURPOSE = "webhooks_out.secret"  # noqa: S105 (a key-derivation label, not a secret)
-SECRET_PREFIX = "whsec_"  # noqa: S105 (the Standard Webhooks prefix)
 SECRET_BYTES = 32
 """Random bytes of a new signing secret (Standard Webhooks asks for 24 to 64)."""
 NOTIFY_JOB = "webhooks_out.notify_disabled"

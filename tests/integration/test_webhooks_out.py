@@ -4,6 +4,7 @@ redelivery, test sends, secret rotation, SSRF refusals and tenant isolation."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import email.header
 import json
@@ -340,6 +341,29 @@ async def test_deliver_once_sends_one_signed_message(fx_shop: ShopFixture, fx_re
         row = await WebhookDelivery.select().where(WebhookDelivery.id == delivery_id).first()
     assert row["status"] == "succeeded" and row["endpoint"] is None and row["secret"] != secret
     assert json.loads(row["causation"]) == {"rule_id": 7, "depth": 1, "at": "2026-12-01 00:00:00+00:00"}
+
+
+async def test_the_fan_out_queues_one_delivery_per_endpoint_and_event_however_often_it_runs(
+        fx_client: Any, fx_shop: ShopFixture) -> None:
+    """A worker killed after handling an event but before moving its cursor handles it again: nothing doubles."""
+    from realtime import log as event_log
+
+    one = await subscribe(fx_client, fx_shop, "http://127.0.0.1:9/one", ["contact.created"])
+    two = await subscribe(fx_client, fx_shop, "http://127.0.0.1:9/two", ["*"])
+    await subscribe(fx_client, fx_shop, "http://127.0.0.1:9/other", ["order.created"])
+    await make_contact(fx_client, fx_shop, "Twice Tina")
+    for _ in range(500):  # until the event is final (below the log's horizon: readers see it)
+        async with tenant_context(fx_shop.tenant):
+            created = [e for e in await event_log.read(event_log.START) if e.name == "contact.created"]
+        if created:
+            break
+        await asyncio.sleep(0.02)
+    [event] = created
+    async with tenant_context(fx_shop.tenant):
+        await services.fan_out(event)
+        await services.fan_out(event)
+        rows = await WebhookDelivery.select(WebhookDelivery.endpoint).where(WebhookDelivery.event_id == event.id)
+    assert sorted(r["endpoint"] for r in rows) == sorted([one["id"], two["id"]])
 
 
 async def test_a_tenants_endpoint_never_sees_another_tenants_events(
