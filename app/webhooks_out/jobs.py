@@ -26,10 +26,10 @@ import structlog
 
 from app.lib import crypto, i18n
 from app.lib.clock import now
-from app.lib.db import current_uow, resolve_active, tenant_context
+from app.lib.db import current_uow, resolve_active, resolve_active_cached, tenant_context
 from app.lib.jobs import enqueue
 from app.webhooks_out import net, services, signing
-from app.webhooks_out.tables import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from app.webhooks_out.tables import WebhookAttempt, WebhookDelivery
 
 log = structlog.get_logger(__name__)
 
@@ -58,6 +58,8 @@ class Prepared:
     url: str
     body: str
     headers: dict[str, str]
+    failing: bool = False
+    """The endpoint had failed since its last success (a success clears that)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -109,7 +111,7 @@ def parse_retry_after(value: str | None) -> float | None:
 
 async def send(payload: dict[str, Any]) -> None:
     """Job `webhooks_out.send`: {delivery_id, attempt (1-based, over the delivery's life), step (in SCHEDULE)}."""
-    tenant = await resolve_active(payload["tenant"])
+    tenant = await resolve_active_cached(payload["tenant"])
     if tenant is None:
         return
     async with tenant_context(tenant):
@@ -122,25 +124,33 @@ async def send(payload: dict[str, Any]) -> None:
 
 
 async def _prepare(delivery_id: int, attempt: int, step: int) -> Prepared | None:
-    d = await WebhookDelivery.select().where(WebhookDelivery.id == delivery_id).first()
+    """The delivery, its endpoint and the endpoint's active secrets in one query; the headers signed now."""
+    d = await current_uow().connection.fetchrow(
+        """
+        SELECT d.endpoint, d.url, d.secret, d.msg_id, d.body, d.status, d.attempts, d.is_test,
+               e.id AS endpoint_found, e.url AS endpoint_url, e.enabled, e.failing_since IS NOT NULL AS failing,
+               ARRAY(SELECT s.secret FROM webhook_secret s WHERE s.endpoint = d.endpoint
+                       AND (s.expires_at IS NULL OR s.expires_at > now()) ORDER BY s.id DESC) AS secrets
+        FROM webhook_delivery d LEFT JOIN webhook_endpoint e ON e.id = d.endpoint WHERE d.id = $1
+        """, delivery_id)
     if d is None or d["status"] != "pending" or d["attempts"] != attempt - 1:
         return None  # removed, finished, or this attempt ran already
-    secrets: list[str] = []
+    stored: list[str] = []
     url = d["url"]
     if d["endpoint"] is not None:
-        endpoint = await WebhookEndpoint.select().where(WebhookEndpoint.id == d["endpoint"]).first()
-        if endpoint is None:
+        if d["endpoint_found"] is None:
             return None
-        if not endpoint["enabled"] and not d["is_test"]:
+        if not d["enabled"] and not d["is_test"]:
             await _finish(delivery_id, "failed", error=i18n.N_("The endpoint is disabled."))
             return None
-        secrets = await services.signing_secrets(d["endpoint"])
-        url = endpoint["url"]  # an admin may have moved the endpoint since the delivery was queued
+        stored = list(d["secrets"])
+        url = d["endpoint_url"]  # an admin may have moved the endpoint since the delivery was queued
     elif d["secret"]:
-        secrets = [crypto.decrypt(d["secret"], purpose=services.SECRET_PURPOSE)]
-    stamp = int(time.time())
-    headers = signing.headers(d["msg_id"], stamp, d["body"], secrets)
-    return Prepared(delivery_id, d["endpoint"], attempt, step, d["is_test"], url, d["body"], headers)
+        stored = [d["secret"]]
+    secrets = [crypto.decrypt(token, purpose=services.SECRET_PURPOSE) for token in stored]
+    headers = signing.headers(d["msg_id"], int(time.time()), d["body"], secrets)
+    return Prepared(delivery_id, d["endpoint"], attempt, step, d["is_test"], url, d["body"], headers,
+                    bool(d["failing"]))
 
 
 _clients: dict[int, httpx.AsyncClient] = {}
@@ -227,8 +237,8 @@ async def _record(p: Prepared, outcome: Outcome) -> None:
     if p.endpoint_id is None or p.is_test:
         return
     if outcome.ok:
-        await conn.execute("UPDATE webhook_endpoint SET failing_since = NULL WHERE id = $1 AND failing_since IS NOT "
-                           "NULL", p.endpoint_id)
+        if p.failing:
+            await conn.execute("UPDATE webhook_endpoint SET failing_since = NULL WHERE id = $1", p.endpoint_id)
         return
     since = await conn.fetchval(
         "UPDATE webhook_endpoint SET failing_since = coalesce(failing_since, $2) WHERE id = $1 AND enabled "
