@@ -230,10 +230,9 @@ async def _record(p: Prepared, outcome: Outcome) -> None:
         delivery=p.delivery_id, attempted_at=at, response_code=outcome.code, latency_ms=outcome.latency_ms,
         error=error, response_body=outcome.response))
     if delay is not None:
-        await enqueue(services.SEND_JOB, {"delivery_id": p.delivery_id, "attempt": p.attempt + 1,
-                                               "step": p.step + 1},
-                           delay=dt.timedelta(seconds=delay), dedupe_key=services.send_key(p.delivery_id,
-                                                                                            p.attempt + 1))
+        following = {"delivery_id": p.delivery_id, "attempt": p.attempt + 1, "step": p.step + 1}
+        await enqueue(services.SEND_JOB, following, delay=dt.timedelta(seconds=delay),
+                      dedupe_key=services.send_key(p.delivery_id, p.attempt + 1))
     if p.endpoint_id is None or p.is_test:
         return
     if outcome.ok:
