@@ -11,7 +11,7 @@ from standardwebhooks.webhooks import Webhook
 
 from app.lib.db import tenant_context
 from app.webhooks_out.tables import WebhookDelivery
-from tests.conftest import ShopFixture
+from tests.conftest import ShopFixture, work_left
 from tests.integration.test_orders import api
 from tests.servers import InProcessServer
 
@@ -76,6 +76,12 @@ async def settled(shop: ShopFixture, n: int) -> bool:
     async with tenant_context(shop.tenant):
         rows = await WebhookDelivery.select(WebhookDelivery.status)
     return len(rows) >= n and all(r["status"] != "pending" for r in rows)
+
+
+async def all_done(shop: ShopFixture, n: int) -> bool:
+    """`settled(shop, n)` and nothing left to do: every listener has passed the shop's events and no job waits (an
+    event that must NOT be delivered has had its chance)."""
+    return await settled(shop, n) and not await work_left(shop.tenant)
 
 
 def verified(request: dict[str, Any], secret: str) -> dict[str, Any]:
