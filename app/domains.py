@@ -38,7 +38,9 @@ from telephony.domain import DOMAIN as TELEPHONY
 from tenants.domain import DOMAIN as TENANTS
 
 # isort: split
-# Last: the spine's pull API documents the whole event catalogue, so every domain has declared its events by now.
+# Last: the spine's pull API documents the whole event catalogue, and automation's listener subscribes to all of it,
+# so every domain has declared its events by now.
+from app.automation.domain import DOMAIN as AUTOMATION
 from app.events_api import DOMAIN as SPINE
 
 DOMAINS: tuple[Domain, ...] = (
@@ -57,6 +59,7 @@ DOMAINS: tuple[Domain, ...] = (
     HOME,
     ONBOARDING,
     WORKSPACE,
+    AUTOMATION,
     SPINE,
 )
 

@@ -45,7 +45,8 @@ async def on_inbound(p: dict[str, str], meta: dict[str, Any]) -> None:
         status="received", contact=contact_id, conversation=conversation_id,
         interaction_id=interaction_id)).returning(SmsMessage.id)
     if contact_id is not None:
-        await emit(message_events.MESSAGE_RECEIVED, contact_id=contact_id, message_id=rows[0]["id"])
+        await emit(message_events.MESSAGE_RECEIVED, contact_id=contact_id, message_id=rows[0]["id"],
+                   conversation_id=conversation_id, channel="sms")
 
 
 async def on_status(p: dict[str, str], meta: dict[str, Any]) -> None:

@@ -75,6 +75,12 @@ ACTIONS: dict[str, str] = {
     "email_template.deleted": N_("Email template deleted"),
     "twilio.configured": N_("Twilio settings changed"),
     "demo.seeded": N_("Demo data created"),
+    "automation_rule.created": N_("Automation rule created"),
+    "automation_rule.updated": N_("Automation rule changed (new version)"),
+    "automation_rule.enabled": N_("Automation rule enabled"),
+    "automation_rule.disabled": N_("Automation rule disabled"),
+    "automation_rule.moved": N_("Automation rule moved in the order"),
+    "automation_rule.deleted": N_("Automation rule deleted"),
 }
 """What each stored action (an English key) means, as the audit page shows it in the reader's language."""
 

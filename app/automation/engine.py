@@ -1,0 +1,281 @@
+"""The engine: a durable listener evaluates the enabled rules whose trigger matches each committed event, and jobs
+carry on what cannot finish at once (a wait, a delayed trigger, a failed action's retries).
+
+Safe by construction:
+- once per (rule, event): the run row is claimed (unique index) in the same transaction as the actions' writes,
+  so a second worker, or the same batch run again after a crash, finds it and does nothing;
+- no loops: actions run with `realtime.publish.causation_depth` = the event's depth + 1, so the events they cause
+  carry it, and a rule never acts on an event of depth MAX_DEPTH or more (the run is logged as depth_limit);
+- a per-rule rate limit per contact (runs per hour);
+- each action runs in its own savepoint: one that fails is undone, retried by a job (RETRIES times, backing off),
+  then recorded failed; the other actions and rules go on.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import msgspec
+import structlog
+
+from app.accounts.tables import User, Workspace
+from app.automation import actions as steps
+from app.automation import conditions
+from app.automation import context as records
+from app.automation.actions import AutomationActor
+from app.automation.events import RUN_LOGGED
+from app.lib import i18n, jobs
+from app.lib.clock import now
+from app.lib.db import TenantRef, current_uow, resolve_active, tenant_context
+from realtime.events import Event
+from realtime.publish import causation_depth, depth_of, emit
+
+log = structlog.get_logger(__name__)
+
+MAX_DEPTH = 3
+"""Events caused by this many automated reactions in a row are not acted on (a rule that feeds itself stops)."""
+RETRIES = 3
+"""Attempts of a failing action (the first included) before it is recorded failed."""
+RETRY_DELAYS = (dt.timedelta(seconds=5), dt.timedelta(seconds=30), dt.timedelta(minutes=2))
+
+_RULES_SQL = """
+SELECT id, name, version, trigger, event, delay_minutes, conditions, actions, rate_limit, created_by
+FROM automation_rule WHERE enabled AND event = $1 AND trigger IN ('event', 'delay') ORDER BY position, id
+"""
+
+
+def _json(value: Any) -> Any:
+    return msgspec.json.decode(value) if isinstance(value, (str, bytes)) else value
+
+
+async def zone() -> Any:
+    row = await Workspace.select(Workspace.timezone).first()
+    return i18n.pick_zone(row["timezone"] if row else None)
+
+
+async def actor_for(rule: dict[str, Any]) -> AutomationActor:
+    """The account a rule acts as: its author, else the workspace's first owner."""
+    query = User.select(User.id, User.email, User.name)
+    row = None
+    if rule.get("created_by"):
+        row = await query.where(User.id == rule["created_by"]).first()
+    if row is None:
+        row = await User.select(User.id, User.email, User.name).where(User.role == "owner").order_by(User.id).first()
+    assert row is not None, "a workspace always has an owner"
+    return AutomationActor(user_id=row["id"], email=row["email"], name=row["name"], role="admin", via="automation",
+                           credential_id=rule["id"], rule_name=rule["name"])
+
+
+# -- the durable listener --------------------------------------------------------------------------------------
+
+async def on_event(event: Event) -> None:
+    """Every enabled rule whose trigger is this event, in order (app.automation.domain declares the listener)."""
+    rules = [dict(r) for r in await current_uow().connection.fetch(_RULES_SQL, event.name)]
+    if not rules:
+        return
+    ids = records.ids_of(event)
+    ctx = await records.load(dict(ids), event_name=event.name)
+    when, tz = now(), await zone()
+    for rule in rules:
+        await _evaluate(rule, event, ctx, when, tz)
+
+
+async def _evaluate(rule: dict[str, Any], event: Event, ctx: dict[str, Any], when: dt.datetime, tz: Any) -> None:
+    conn = current_uow().connection
+    depth = depth_of(event.data)
+    ids = ctx["ids"]
+    run_id = await conn.fetchval(
+        "INSERT INTO automation_run (rule, version, event_id, event_name, depth, contact_id, conversation_id, "
+        "order_id, ids, status) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, 'pending') "
+        "ON CONFLICT (rule, event_id) WHERE event_id IS NOT NULL DO NOTHING RETURNING id",
+        rule["id"], rule["version"], event.id, event.name, depth, ids.get("contact_id"), ids.get("conversation_id"),
+        ids.get("order_id"), msgspec.json.encode({k: v for k, v in ids.items() if v is not None}).decode())
+    if run_id is None:
+        return  # this rule has handled this event already (another worker, or a batch run again)
+    if depth >= MAX_DEPTH:
+        await _finish(run_id, rule, "depth_limit", note=f"caused by {depth} automated reactions in a row: stopped")
+        return
+    evaluation = conditions.evaluate(_json(rule["conditions"]), ctx, now=when, zone=tz)
+    await conn.execute("UPDATE automation_run SET leaves = $2::jsonb, matched = $3 WHERE id = $1", run_id,
+                       msgspec.json.encode(evaluation.leaves).decode(), evaluation.matched)
+    if not evaluation.matched:
+        await _finish(run_id, rule, "not_matched", emit_event=False)
+        return
+    if rule["rate_limit"] and ids.get("contact_id"):
+        recent = await conn.fetchval(
+            "SELECT count(*) FROM automation_run WHERE rule = $1 AND contact_id = $2 AND matched AND id <> $3 "
+            "AND status NOT IN ('rate_limited', 'depth_limit') AND created_at > now() - interval '1 hour'",
+            rule["id"], ids["contact_id"], run_id)
+        if recent >= rule["rate_limit"]:
+            await _finish(run_id, rule, "rate_limited", note=f"{recent} runs for this contact in the last hour")
+            return
+    plan = [{"type": a["type"], "params": a, "status": "pending"} for a in _json(rule["actions"])]
+    await conn.execute("UPDATE automation_run SET actions = $2::jsonb WHERE id = $1", run_id,
+                       msgspec.json.encode(plan).decode())
+    if rule["trigger"] == "delay" and rule["delay_minutes"]:
+        await _wait(run_id, rule, 0, rule["delay_minutes"])
+        return
+    await _execute(run_id, rule, ctx, depth, start=0)
+
+
+# -- running the actions ---------------------------------------------------------------------------------------
+
+async def _execute(run_id: int, rule: dict[str, Any], ctx: dict[str, Any], depth: int, *, start: int) -> None:
+    conn = current_uow().connection
+    plan = _json(await conn.fetchval("SELECT actions FROM automation_run WHERE id = $1", run_id))
+    actor = await actor_for(rule)
+    token = causation_depth.set(depth + 1)
+    try:
+        for i in range(start, len(plan)):
+            step = plan[i]
+            if step["type"] == "wait":
+                step["status"] = "done"
+                step["result"] = f"waited {step['params']['minutes']} min"
+                await _save_plan(run_id, plan)
+                await _wait(run_id, rule, i + 1, int(step["params"]["minutes"]))
+                return
+            await _attempt(run_id, plan, i, actor, ctx)
+    finally:
+        causation_depth.reset(token)
+    await _save_plan(run_id, plan)
+    await _finish(run_id, rule, _status(plan))
+
+
+async def _attempt(run_id: int, plan: list[dict[str, Any]], i: int, actor: AutomationActor,
+                   ctx: dict[str, Any]) -> None:
+    step = plan[i]
+    action = steps.ACTIONS.get(step["type"])
+    step["attempts"] = int(step.get("attempts", 0)) + 1
+    try:
+        if action is None or action.run is None:
+            raise ValueError(f"unknown action {step['type']!r}")
+        async with current_uow().savepoint():
+            step["result"] = await action.run(actor, ctx, step["params"])
+        step["status"] = "done"
+        step.pop("error", None)
+    except Exception as exc:  # an action's failure is recorded; the other actions and rules go on
+        detail = getattr(exc, "detail", None) or f"{type(exc).__name__}: {exc}"
+        step["error"] = str(detail)[:500]
+        if step["attempts"] < RETRIES:
+            step["status"] = "retrying"
+            await jobs.enqueue("automation.retry_step", {"run_id": run_id, "step": i},
+                               delay=RETRY_DELAYS[step["attempts"] - 1],
+                               dedupe_key=f"automation:retry:{run_id}:{i}:{step['attempts']}")
+        else:
+            step["status"] = "failed"
+        log.info("automation_action_failed", run_id=run_id, step=i, attempts=step["attempts"], error=step["error"])
+
+
+def _status(plan: list[dict[str, Any]]) -> str:
+    states = {s["status"] for s in plan}
+    if "retrying" in states:
+        return "retrying" if states <= {"retrying", "done", "skipped"} else "partial"
+    if "failed" in states:
+        return "failed" if "done" not in states else "partial"
+    return "done"
+
+
+async def _save_plan(run_id: int, plan: list[dict[str, Any]]) -> None:
+    await current_uow().connection.execute(
+        "UPDATE automation_run SET actions = $2::jsonb, updated_at = now() WHERE id = $1", run_id,
+        msgspec.json.encode(plan).decode())
+
+
+async def _wait(run_id: int, rule: dict[str, Any], step: int, minutes: int) -> None:
+    await current_uow().connection.execute(
+        "UPDATE automation_run SET status = 'waiting', next_step = $2, updated_at = now() WHERE id = $1",
+        run_id, step)
+    await jobs.enqueue("automation.resume", {"run_id": run_id, "step": step}, delay=dt.timedelta(minutes=minutes),
+                       dedupe_key=f"automation:resume:{run_id}:{step}")
+
+
+async def _finish(run_id: int, rule: dict[str, Any], status: str, *, note: str = "",
+                  emit_event: bool = True) -> None:
+    row = await current_uow().connection.fetchrow(
+        "UPDATE automation_run SET status = $2, note = CASE WHEN $3 = '' THEN note ELSE $3 END, updated_at = now() "
+        "WHERE id = $1 RETURNING contact_id", run_id, status, note)
+    if emit_event:
+        await emit(RUN_LOGGED, run_id=run_id, rule_id=rule["id"], status=status, contact_id=row["contact_id"])
+
+
+# -- jobs ------------------------------------------------------------------------------------------------------
+
+async def _locked_run(run_id: int) -> dict[str, Any] | None:
+    row = await current_uow().connection.fetchrow("SELECT * FROM automation_run WHERE id = $1 FOR UPDATE", run_id)
+    return dict(row) if row is not None else None
+
+
+async def _definition(rule_id: int, version: int) -> dict[str, Any] | None:
+    row = await current_uow().connection.fetchrow(
+        "SELECT r.id, r.name, r.created_by, r.trigger, r.delay_minutes, v.definition FROM automation_rule r "
+        "JOIN automation_rule_version v ON v.rule = r.id AND v.version = $2 WHERE r.id = $1", rule_id, version)
+    if row is None:
+        return None
+    definition = _json(row["definition"])
+    return {**dict(row), "conditions": definition.get("conditions") or {"all": []},
+            "actions": definition.get("actions") or []}
+
+
+async def _tenant(payload: dict[str, Any]) -> TenantRef | None:
+    return await resolve_active(payload["tenant"])
+
+
+async def resume(payload: dict[str, Any]) -> None:
+    """A wait (or a delayed trigger) ended: check the conditions again on fresh records, then go on or stop."""
+    tenant = await _tenant(payload)
+    if tenant is None:
+        return
+    async with tenant_context(tenant):
+        run = await _locked_run(int(payload["run_id"]))
+        if run is None or run["status"] != "waiting" or run["next_step"] != int(payload["step"]):
+            return
+        rule = await _definition(run["rule"], run["version"])
+        if rule is None:
+            return
+        ctx = await records.load(dict(_json(run["ids"])), event_name=run["event_name"])
+        evaluation = conditions.evaluate(rule["conditions"], ctx, now=now(), zone=await zone())
+        leaves = _json(run["leaves"]) + [{**leaf, "phase": "recheck"} for leaf in evaluation.leaves]
+        await current_uow().connection.execute("UPDATE automation_run SET leaves = $2::jsonb WHERE id = $1",
+                                               run["id"], msgspec.json.encode(leaves).decode())
+        if not evaluation.matched:
+            plan = _json(run["actions"])
+            for step in plan[run["next_step"]:]:
+                step["status"] = "skipped"
+            await _save_plan(run["id"], plan)
+            await _finish(run["id"], rule, "stopped", note="the conditions no longer held when the wait ended")
+            return
+        await _execute(run["id"], rule, ctx, run["depth"], start=run["next_step"])
+
+
+async def retry_step(payload: dict[str, Any]) -> None:
+    """Try a failed action again (the run's other actions have gone on already)."""
+    tenant = await _tenant(payload)
+    if tenant is None:
+        return
+    async with tenant_context(tenant):
+        run = await _locked_run(int(payload["run_id"]))
+        if run is None:
+            return
+        plan = _json(run["actions"])
+        i = int(payload["step"])
+        if i >= len(plan) or plan[i]["status"] != "retrying":
+            return
+        rule = await _definition(run["rule"], run["version"])
+        if rule is None:
+            return
+        ctx = await records.load(dict(_json(run["ids"])), event_name=run["event_name"])
+        token = causation_depth.set(run["depth"] + 1)
+        try:
+            await _attempt(run["id"], plan, i, await actor_for(rule), ctx)
+        finally:
+            causation_depth.reset(token)
+        await _save_plan(run["id"], plan)
+        if run["status"] != "waiting":
+            await _finish(run["id"], rule, _status(plan))
+
+
+JOBS = {
+    "automation.resume": jobs.JobSpec(resume),
+    "automation.retry_step": jobs.JobSpec(retry_step),
+}
