@@ -94,7 +94,7 @@ async def send(actor: Principal, contact_id: int, body: str, number: str | None 
         "interaction_id, sent_by, created_at, updated_at) VALUES ($1, 'out', $2, $3, $4, $5, '', $6, $7, $8, now(), "
         "now()) RETURNING id", msg.sid, config.numbers[0], to, body, msg.status or "queued", contact_id,
         interaction_id, actor.user_id)
-    await emit(message_events.MESSAGE_SENT, contact_id=contact_id, message_id=row["id"])
+    await emit(message_events.MESSAGE_SENT, contact_id=contact_id, message_id=row["id"], channel="sms")
     return await get(row["id"])
 
 

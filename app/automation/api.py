@@ -6,7 +6,7 @@ from typing import Any
 
 import msgspec
 from litestar import Controller, Request, delete, get, patch, post
-from litestar.params import JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody
 
 from app.accounts.guards import requires
 from app.accounts.services import Principal
@@ -112,8 +112,8 @@ class AutomationApi(Controller):
         return to_struct(PreviewOut, await services.preview({"conditions": data.conditions, "event": data.event}))
 
     @get("/runs", summary="The run log, newest first (by rule, contact, status; q searches)")
-    async def runs(self, rule_id: QueryId = None, contact_id: QueryId = None, status: str | None = None,
-                   q: str = "", before: QueryId = None, limit: QueryInt = 50) -> list[RunOut]:
+    async def runs(self, rule_id: QueryId = None, contact_id: QueryId = None, status: FromQuery[str | None] = None,
+                   q: FromQuery[str] = "", before: QueryId = None, limit: QueryInt = 50) -> list[RunOut]:
         return [run_out(r) for r in await services.runs(rule_id=rule_id, contact_id=contact_id, status=status, q=q,
                                                         before=before, limit=max(1, limit))]
 
@@ -122,5 +122,5 @@ class AutomationApi(Controller):
         return await starters_out()
 
     @post("/starters/{key:str}/enable", status_code=200)
-    async def enable_starter(self, request: Req, key: str) -> RuleOut:
+    async def enable_starter(self, request: Req, key: FromPath[str]) -> RuleOut:
         return rule_out(await services.enable_starter(request.user, key))

@@ -45,6 +45,7 @@ FIELDS: tuple[Field, ...] = (
     Field("message.body", N_("Text"), "text"),
     Field("message.channel", N_("Channel"), "choice", ("sms", "email", "portal")),
     Field("message.direction", N_("Direction"), "choice", ("in", "out")),
+    Field("message.answered", N_("Answered since (the other side wrote)"), "choice", ("yes", "no")),
     Field("order.number", N_("Number"), "text"),
     Field("order.status", N_("Status"), "text"),
     Field("order.total", N_("Total (minor units)"), "number"),

@@ -84,19 +84,29 @@ async def _message(ids: dict[str, Any]) -> dict[str, Any] | None:
     conn = current_uow().connection
     channel = ids.get("channel")
     if channel == "sms":
-        row = await conn.fetchrow("SELECT id, direction, body, conversation AS conversation_id, from_number "
-                                  "FROM sms_message WHERE id = $1", ids["message_id"])
+        row = await conn.fetchrow("SELECT id, direction, body, conversation AS conversation_id, from_number, "
+                                  "contact, created_at FROM sms_message WHERE id = $1", ids["message_id"])
     elif channel == "email":
         row = await conn.fetchrow("SELECT id, direction, subject || E'\\n' || text AS body, "
-                                  "conversation AS conversation_id, from_address FROM email_message WHERE id = $1",
-                                  ids["message_id"])
+                                  "conversation AS conversation_id, from_address, contact, created_at "
+                                  "FROM email_message WHERE id = $1", ids["message_id"])
     elif ids.get("order_id"):
         channel = "portal"
-        row = await conn.fetchrow("SELECT id, direction, body, conversation_id FROM order_message WHERE id = $1",
-                                  ids["message_id"])
+        row = await conn.fetchrow("SELECT id, direction, body, conversation_id, created_at FROM order_message "
+                                  "WHERE id = $1", ids["message_id"])
     else:
         return None
-    return {**dict(row), "channel": channel} if row is not None else None
+    if row is None:
+        return None
+    message = {**dict(row), "channel": channel}
+    if ids.get("contact_id") and message["direction"] in ("in", "out"):
+        # Answered: the other side wrote after this message (on any conversation channel).
+        later = await conn.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM interaction WHERE contact = $1 AND direction = $2 AND occurred_at > $3 "
+            "AND channel IN ('sms', 'email', 'chat', 'call'))", ids["contact_id"],
+            "out" if message["direction"] == "in" else "in", message["created_at"])
+        message["answered"] = "yes" if later else "no"
+    return message
 
 
 async def for_record(kind: str, record_id: int) -> dict[str, Any]:

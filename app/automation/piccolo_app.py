@@ -12,6 +12,6 @@ APP_CONFIG = AppConfig(
     app_name="automation",
     migrations_folder_path=os.path.join(CURRENT_DIRECTORY, "piccolo_migrations"),
     table_classes=[Rule, RuleVersion, Run],
-    migration_dependencies=["app.accounts.piccolo_app", "app.orders.piccolo_app"],
+    migration_dependencies=["realtime.piccolo_app", "app.accounts.piccolo_app", "app.orders.piccolo_app"],
     commands=[],
 )

@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from litestar import Controller, Request, get, post
-from litestar.params import FromQuery
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from app.accounts import services as accounts
@@ -125,7 +125,7 @@ class AutomationViews(Controller):
         return render_page(request, "_partials/automation_toggle.html", {"r": rule})
 
     @post("/starters/{key:str}")
-    async def starter(self, request: Req, key: str) -> Redirect:
+    async def starter(self, request: Req, key: FromPath[str]) -> Redirect:
         rule = await services.enable_starter(request.user, key)
         slug = request.scope["state"]["tenant"].slug
         return Redirect(f"/t/{slug}/automation/{rule['id']}", status_code=303)
