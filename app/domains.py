@@ -29,6 +29,7 @@ from app.lib.domain import Domain
 from app.lib.jobs import JobSpec
 from app.onboarding.domain import DOMAIN as ONBOARDING
 from app.orders.domain import DOMAIN as ORDERS
+from app.tasks.domain import DOMAIN as TASKS
 from app.timeline.domain import DOMAIN as TIMELINE
 from app.workspace.domain import DOMAIN as WORKSPACE
 from realtime import durable, render
@@ -53,6 +54,7 @@ DOMAINS: tuple[Domain, ...] = (
     CONVERSATIONS,
     ORDERS,
     DEALS,
+    TASKS,
     TELEPHONY,
     EMAIL,
     CHAT,
