@@ -10,6 +10,7 @@ from app.conversations import services as conversations
 from app.lib.db import current_uow
 from app.lib.errors import NotFound
 from app.orders import services as orders
+from app.tasks import services as tasks
 from realtime.events import Event
 
 IDS = ("contact_id", "conversation_id", "order_id", "message_id", "task_id", "interaction_id")
@@ -37,13 +38,16 @@ async def load(ids: dict[str, Any], *, event_name: str = "") -> dict[str, Any]:
             ctx["interaction"] = dict(row)
             if not ids.get("conversation_id") and row["conversation_id"]:
                 ids["conversation_id"] = int(row["conversation_id"])
-    if ids.get("task_id") and await conn.fetchval("SELECT to_regclass('task') IS NOT NULL"):
-        task = await conn.fetchrow("SELECT * FROM task WHERE id = $1", ids["task_id"])
+    if ids.get("task_id"):
+        try:
+            task = await tasks.get(int(ids["task_id"]))
+        except NotFound:
+            task = None
         if task is not None:
-            ctx["task"] = dict(task)
-            for key in ("contact", "conversation", "shop_order"):
-                if key in ctx["task"] and ctx["task"][key] and not ids.get(f"{key}_id"):
-                    ids[f"{'order' if key == 'shop_order' else key}_id"] = ctx["task"][key]
+            ctx["task"] = task
+            for key in ("contact_id", "conversation_id", "order_id"):
+                if task.get(key) and not ids.get(key):
+                    ids[key] = task[key]
     if ids.get("conversation_id"):
         try:
             conv = await conversations.get(int(ids["conversation_id"]))

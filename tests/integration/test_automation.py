@@ -31,6 +31,8 @@ async def test_inbound_sms_fires_a_rule_that_tags_and_replies_and_logs_each_leaf
                 {"any": [{"field": "message.channel", "op": "equals", "value": "sms"},
                          {"not": {"field": "contact.tags", "op": "contains", "value": "blocked"}}]}]},
         actions=[{"type": "add_tag", "tag": "refund"},
+                 {"type": "create_task", "title": "Refund: {{ message.body }}", "kind": "follow_up",
+                  "due_in_minutes": 120},
                  {"type": "reply", "body": "We got your refund request, {{ contact.first_name or 'friend' }}."}])
     assert rule["version"] == 1 and rule["enabled"]
     fx_sim.send_sms(customer, line.number, "Hello, I want a REFUND please")
@@ -48,13 +50,18 @@ async def test_inbound_sms_fires_a_rule_that_tags_and_replies_and_logs_each_leaf
     assert body_leaf["actual"] == "Hello, I want a REFUND please" and body_leaf["result"] is True
     channel_leaf = next(leaf for leaf in done["leaves"] if leaf["field"] == "message.channel")
     assert channel_leaf["actual"] == "sms" and channel_leaf["result"] is True
-    assert [(a["type"], a["status"]) for a in done["actions"]] == [("add_tag", "done"), ("reply", "done")]
+    assert [(a["type"], a["status"]) for a in done["actions"]] == [("add_tag", "done"), ("create_task", "done"),
+                                                                   ("reply", "done")]
     missed = next(r for r in logged if r["status"] == "not_matched")
     assert next(leaf for leaf in missed["leaves"] if leaf["field"] == "message.body")["result"] is False
 
     card = (await fx_client.get(api(fx_shop, f"/contacts/{done['contact_id']}"), headers=fx_shop.auth)).json()
     assert "refund" in card["tags"]
     assert sent_to(fx_sim, customer) == ["We got your refund request, friend."]
+    [task] = await tenant_rows(fx_shop, "SELECT contact, conversation, kind, title, status FROM task")
+    assert (task["contact"], task["conversation"], task["kind"], task["status"]) == (
+        done["contact_id"], done["conversation_id"], "follow_up", "open")
+    assert task["title"] == "Refund: Hello, I want a REFUND please"
     assert sent_to(fx_sim, "+14155550143") == []
     per_contact = await runs(fx_client, fx_shop, contact_id=done["contact_id"])
     assert [r["id"] for r in per_contact] == [done["id"]]
