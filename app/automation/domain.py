@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.automation import engine, events
+from app.automation import engine, events, live
 from app.automation.api import AutomationApi
 from app.automation.views import AutomationCardViews, AutomationViews
 from app.lib.domain import Domain
@@ -25,6 +25,7 @@ DOMAIN = Domain(
     routes=(AutomationApi, AutomationViews, AutomationCardViews),
     jobs=engine.JOBS,
     listeners=(LISTENER,),
+    renderers=(live.card_runs, live.toast),
     piccolo_app="app.automation.piccolo_app",
     events=events,
 )

@@ -130,8 +130,8 @@ async def _execute(run_id: int, rule: dict[str, Any], ctx: dict[str, Any], depth
         for i in range(start, len(plan)):
             step = plan[i]
             if step["type"] == "wait":
-                step["status"] = "done"
-                step["result"] = f"waited {step['params']['minutes']} min"
+                step["status"] = "waiting"
+                step["result"] = f"until {(now() + dt.timedelta(minutes=int(step['params']['minutes']))).isoformat()}"
                 await _save_plan(run_id, plan)
                 await _wait(run_id, rule, i + 1, int(step["params"]["minutes"]))
                 return
@@ -183,11 +183,11 @@ async def _save_plan(run_id: int, plan: list[dict[str, Any]]) -> None:
 
 
 async def _wait(run_id: int, rule: dict[str, Any], step: int, minutes: int) -> None:
-    await current_uow().connection.execute(
-        "UPDATE automation_run SET status = 'waiting', next_step = $2, updated_at = now() WHERE id = $1",
-        run_id, step)
+    """Park the run: a job resumes it at `step` after `minutes` (once: keyed by run and step)."""
+    await current_uow().connection.execute("UPDATE automation_run SET next_step = $2 WHERE id = $1", run_id, step)
     await jobs.enqueue("automation.resume", {"run_id": run_id, "step": step}, delay=dt.timedelta(minutes=minutes),
                        dedupe_key=f"automation:resume:{run_id}:{step}")
+    await _finish(run_id, rule, "waiting")
 
 
 async def _finish(run_id: int, rule: dict[str, Any], status: str, *, note: str = "",
@@ -235,11 +235,14 @@ async def resume(payload: dict[str, Any]) -> None:
             return
         ctx = await records.load(dict(_json(run["ids"])), event_name=run["event_name"])
         evaluation = conditions.evaluate(rule["conditions"], ctx, now=now(), zone=await zone())
+        plan = _json(run["actions"])
+        if run["next_step"] > 0 and plan[run["next_step"] - 1]["type"] == "wait":
+            plan[run["next_step"] - 1]["status"] = "done"
+        await _save_plan(run["id"], plan)
         leaves = _json(run["leaves"]) + [{**leaf, "phase": "recheck"} for leaf in evaluation.leaves]
         await current_uow().connection.execute("UPDATE automation_run SET leaves = $2::jsonb WHERE id = $1",
                                                run["id"], msgspec.json.encode(leaves).decode())
         if not evaluation.matched:
-            plan = _json(run["actions"])
             for step in plan[run["next_step"]:]:
                 step["status"] = "skipped"
             await _save_plan(run["id"], plan)

@@ -191,11 +191,7 @@
   var trigger = document.getElementById("rule-trigger");
   var delay = document.getElementById("rule-delay");
   var rate = document.getElementById("rule-rate");
-  cat.events.forEach(function (e) { event.appendChild(option(e, e, e === rule.event)); });
-  name.value = rule.name || "";
-  trigger.value = rule.trigger || "event";
-  delay.value = rule.delay_minutes || "";
-  rate.value = rule.rate_limit || 0;
+  // name, event, trigger, delay and rate come rendered by the server (typed before this script ran: kept)
 
   function sync() {
     rule.name = name.value;
