@@ -1,5 +1,5 @@
 """Live automation: a contact card's run list refreshes when a rule ran for that contact, and a rule's "notify a
-user" shows a toast on that user's open live pages."""
+user" shows a toast on every page that user has open (the base layout's #sb-toasts, app.tasks' too)."""
 
 from __future__ import annotations
 
@@ -29,5 +29,5 @@ async def card_runs(event: Event, tenant: TenantRef, user: Principal) -> str | N
 async def toast(event: Event, tenant: TenantRef, user: Principal) -> str | None:
     if event.data.get("user_id") != user.user_id:
         return None
-    return (f'<div id="automation-toasts" hx-swap-oob="beforeend"><div class="toast" role="status" '
+    return (f'<div id="sb-toasts" hx-swap-oob="beforeend"><div class="toast" role="status" '
             f'data-testid="automation-toast">{html.escape(str(event.data.get("text", "")))}</div></div>')
