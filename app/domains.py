@@ -31,6 +31,7 @@ from app.onboarding.domain import DOMAIN as ONBOARDING
 from app.orders.domain import DOMAIN as ORDERS
 from app.tasks.domain import DOMAIN as TASKS
 from app.timeline.domain import DOMAIN as TIMELINE
+from app.webhooks_out.domain import DOMAIN as WEBHOOKS_OUT
 from app.workspace.domain import DOMAIN as WORKSPACE
 from realtime import durable, render
 from realtime import views as sockets
@@ -58,6 +59,7 @@ DOMAINS: tuple[Domain, ...] = (
     TELEPHONY,
     EMAIL,
     CHAT,
+    WEBHOOKS_OUT,
     HOME,
     ONBOARDING,
     WORKSPACE,
