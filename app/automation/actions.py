@@ -21,6 +21,7 @@ from app.lib.errors import Invalid
 from app.lib.i18n import N_
 from app.orders import services as orders
 from app.tasks import services as tasks
+from app.webhooks_out import services as webhooks
 from realtime import channels
 from realtime.publish import emit
 from telephony import sms
@@ -189,6 +190,19 @@ async def create_task(actor: AutomationActor, ctx: dict[str, Any], p: dict[str, 
     return f"task {task['id']}"
 
 
+async def call_webhook(actor: AutomationActor, ctx: dict[str, Any], p: dict[str, Any]) -> str:
+    """One signed delivery of the event's records (ids and a few fields) to a URL (app.webhooks_out)."""
+    run = ctx.get("run") or {}
+    contact = ctx.get("contact") or {}
+    data = {**{k: v for k, v in (ctx.get("ids") or {}).items() if v is not None}, "rule": actor.rule_name,
+            "contact": {"id": contact.get("id"), "name": contact.get("name"), "tags": contact.get("tags"),
+                        "temperature": contact.get("temperature")}}
+    delivery = await webhooks.deliver_once(str(p["url"]), str(p.get("event_type") or ctx["event"]["name"] or
+                                                             "automation.webhook"), data,
+                                           secret=p.get("secret") or None, causation=run or None)
+    return f"webhook delivery {delivery}"
+
+
 KINDS = ("callback", "follow_up", "todo")
 ACTIONS: dict[str, Action] = {a.key: a for a in (
     Action("add_tag", N_("Add a tag"), (Param("tag", N_("Tag")),), add_tag, "contact"),
@@ -214,6 +228,9 @@ ACTIONS: dict[str, Action] = {a.key: a for a in (
            "conversation"),
     Action("order_status", N_("Change the order's status"), (Param("status", N_("Status"), "status"),),
            order_status, "order"),
+    Action("call_webhook", N_("Call a webhook"), (Param("url", N_("URL")),
+                                                  Param("secret", N_("Signing secret (whsec_…)"), required=False)),
+           call_webhook),
     Action("notify_user", N_("Notify a user"), (Param("user_id", N_("User"), "user"),
                                                 Param("text", N_("Text (template)"))), notify_user),
     Action("wait", N_("Wait, then check the conditions again"), (Param("minutes", N_("Minutes"), "number"),), None),
@@ -254,6 +271,10 @@ def check(actions: Any) -> list[dict[str, Any]]:
             elif param.kind in ("text", "longtext") and param.name in ("body", "text", "title", "subject"):
                 templating.check(str(value), field=f"{where}.{param.name}")
             clean[param.name] = value
+        if action.key == "call_webhook":
+            clean["url"] = webhooks.check_url(str(clean["url"]))
+            if clean.get("secret"):
+                webhooks.check_secret(str(clean["secret"]))
         if action.key == "send_email" and not (clean.get("template_id") or clean.get("body")):
             raise Invalid("Send an email needs a body or a template.", field=f"{where}.body")
         out.append(clean)

@@ -76,6 +76,7 @@ async def on_event(event: Event) -> None:
         return
     ids = records.ids_of(event)
     ctx = await records.load(dict(ids), event_name=event.name)
+    ctx["event"]["id"] = event.id
     when, tz = now(), await zone()
     for rule in rules:
         await _evaluate(rule, event, ctx, when, tz)
@@ -125,6 +126,7 @@ async def _execute(run_id: int, rule: dict[str, Any], ctx: dict[str, Any], depth
     conn = current_uow().connection
     plan = _json(await conn.fetchval("SELECT actions FROM automation_run WHERE id = $1", run_id))
     actor = await actor_for(rule)
+    ctx["run"] = {"run_id": run_id, "rule_id": rule["id"], "event_id": ctx["event"].get("id"), "depth": depth + 1}
     token = causation_depth.set(depth + 1)
     try:
         for i in range(start, len(plan)):

@@ -176,3 +176,32 @@ async def test_a_rule_of_one_tenant_never_sees_another_tenants_events(
     test = await fx_client.post(api(fx_shop, f"/automation/rules/{rule['id']}/test"),
                                 json={"record": "contact", "record_id": other["id"]}, headers=fx_shop.auth)
     assert other["id"] > mine["id"] and test.status_code == 404  # another workspace's contact is no record here
+
+
+async def test_a_failing_action_is_retried_then_recorded_failed_while_the_others_go_on(
+        fx_client: Any, fx_shop: ShopFixture) -> None:
+    bad = await fx_client.post(api(fx_shop, "/automation/rules"), headers=fx_shop.auth, json={
+        "name": "Bad", "event": "note.added", "conditions": {"all": [{"field": "contact.tags", "op": "resembles"}]}})
+    assert bad.status_code == 400 and bad.json()["errors"][0]["field"] == "conditions.all[0].op"
+    rule = await make_rule(fx_client, fx_shop, name="Mixed", event="note.added", actions=[
+        {"type": "move_to_queue", "queue": "general"},  # a note has no conversation: this step cannot succeed
+        {"type": "add_tag", "tag": "noted"},
+        {"type": "call_webhook", "url": "http://127.0.0.1:9/hooks/crm"}])
+    contact = (await fx_client.post(api(fx_shop, "/contacts"), json={"name": "Nora"}, headers=fx_shop.auth)).json()
+    await fx_client.post(api(fx_shop, f"/contacts/{contact['id']}/notes"), json={"body": "hi"}, headers=fx_shop.auth)
+    await settle(fx_shop)
+    [run] = await runs(fx_client, fx_shop, rule_id=rule["id"])
+    assert run["status"] == "retrying"
+    assert [(a["status"], a["attempts"]) for a in run["actions"]] == [("retrying", 1), ("done", 1), ("done", 1)]
+    assert "no conversation" in run["actions"][0]["error"]
+    for attempt in (2, 3):
+        assert await due_now(fx_shop, "automation.retry_step") == 1
+        await settle(fx_shop)
+        [run] = await runs(fx_client, fx_shop, rule_id=rule["id"])
+        assert run["actions"][0]["attempts"] == attempt
+    assert run["actions"][0]["status"] == "failed" and run["status"] == "partial"
+    assert await queued(fx_shop, "automation.retry_step") == 0
+    card = (await fx_client.get(api(fx_shop, f"/contacts/{contact['id']}"), headers=fx_shop.auth)).json()
+    assert card["tags"] == ["noted"]  # done once, not again with each retry
+    [delivery] = await tenant_rows(fx_shop, "SELECT url, event_type, causation FROM webhook_delivery")
+    assert delivery["url"] == "http://127.0.0.1:9/hooks/crm" and delivery["event_type"] == "note.added"
