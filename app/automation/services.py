@@ -18,6 +18,7 @@ from app.automation.tables import Rule, RuleVersion, Run
 from app.lib.clock import now
 from app.lib.db import current_uow
 from app.lib.errors import Forbidden, Invalid, NotFound
+from app.lib.i18n import gettext
 from realtime.events import CATALOGUE
 
 DEFINITION = ("name", "trigger", "event", "delay_minutes", "conditions", "actions", "rate_limit")
@@ -170,8 +171,6 @@ async def enable_starter(actor: Principal, key: str) -> dict[str, Any]:
     existing = await Rule.select(Rule.id).where(Rule.starter == key).first()
     if existing is not None:
         return await set_enabled(actor, existing["id"], True)
-    from app.lib.i18n import gettext
-
     return await create(actor, {"name": gettext(starter.name), **starter.definition}, enabled=True, starter=key)
 
 
