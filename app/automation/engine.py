@@ -79,18 +79,28 @@ async def on_event(event: Event) -> None:
     ctx["event"]["id"] = event.id
     when, tz = now(), await zone()
     for rule in rules:
-        await _evaluate(rule, event, ctx, when, tz)
+        await _evaluate(rule, event.id, event.name, depth_of(event.data), ctx, when, tz)
 
 
-async def _evaluate(rule: dict[str, Any], event: Event, ctx: dict[str, Any], when: dt.datetime, tz: Any) -> None:
+async def evaluate_now(rule_id: int, event_name: str, ids: dict[str, Any]) -> None:
+    """Evaluate one rule for records as if `event_name` had just happened to them (demo data; no event id, so no
+    once-per-event claim)."""
+    row = await current_uow().connection.fetchrow(
+        "SELECT id, name, version, trigger, event, delay_minutes, conditions, actions, rate_limit, created_by "
+        "FROM automation_rule WHERE id = $1", rule_id)
+    ctx = await records.load(dict(ids), event_name=event_name)
+    await _evaluate(dict(row), None, event_name, 0, ctx, now(), await zone())
+
+
+async def _evaluate(rule: dict[str, Any], event_id: int | None, event_name: str, depth: int, ctx: dict[str, Any],
+                    when: dt.datetime, tz: Any) -> None:
     conn = current_uow().connection
-    depth = depth_of(event.data)
     ids = ctx["ids"]
     run_id = await conn.fetchval(
         "INSERT INTO automation_run (rule, version, event_id, event_name, depth, contact_id, conversation_id, "
         "order_id, ids, status) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, 'pending') "
         "ON CONFLICT (rule, event_id) WHERE event_id IS NOT NULL DO NOTHING RETURNING id",
-        rule["id"], rule["version"], event.id, event.name, depth, ids.get("contact_id"), ids.get("conversation_id"),
+        rule["id"], rule["version"], event_id, event_name, depth, ids.get("contact_id"), ids.get("conversation_id"),
         ids.get("order_id"), msgspec.json.encode({k: v for k, v in ids.items() if v is not None}).decode())
     if run_id is None:
         return  # this rule has handled this event already (another worker, or a batch run again)

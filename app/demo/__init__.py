@@ -17,6 +17,7 @@ from app.demo.shop import (
     DEMO_TWILIO_SID,
     DEMO_TWILIO_TOKEN,
     ensure_demo,
+    ensure_demo_automation,
     ensure_demo_chat,
     ensure_demo_telephony,
     seed_shop,
@@ -26,4 +27,4 @@ from app.demo.texts import LOCALES
 
 __all__ = ["DEFAULT_LOCALE", "DEFAULT_SEED", "DEMO_ADMIN", "DEMO_DEVICES", "DEMO_NUMBER", "DEMO_OPERATOR",
            "DEMO_OWNER", "DEMO_SLUG", "DEMO_SUPERVISOR", "DEMO_TEAM", "DEMO_TWILIO_SID", "DEMO_TWILIO_TOKEN", "LOCALES",
-           "ensure_demo", "ensure_demo_chat", "ensure_demo_telephony", "seed_shop", "seeded"]
+           "ensure_demo", "ensure_demo_automation", "ensure_demo_chat", "ensure_demo_telephony", "seed_shop", "seeded"]

@@ -10,6 +10,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from app import demo
+from app.automation import services as automation
+from app.lib.db import resolve_active, tenant_context
 from telephony.simulator import Simulator
 from tests.conftest import ShopFixture
 from tests.integration.automation_kit import api, due_now, make_rule, queued, runs, settle, tenant_rows
@@ -205,3 +208,18 @@ async def test_a_failing_action_is_retried_then_recorded_failed_while_the_others
     assert card["tags"] == ["noted"]  # done once, not again with each retry
     [delivery] = await tenant_rows(fx_shop, "SELECT url, event_type, causation FROM webhook_delivery")
     assert delivery["url"] == "http://127.0.0.1:9/hooks/crm" and delivery["event_type"] == "note.added"
+
+
+async def test_demo_shop_has_starter_rules_one_enabled_and_logged_runs(fx_client: Any) -> None:
+    await demo.ensure_demo()
+    first = await demo.ensure_demo_automation()
+    assert await demo.ensure_demo_automation() is False  # once: an admin's later changes are kept
+    tenant = await resolve_active(demo.DEMO_SLUG)
+    assert tenant is not None
+    async with tenant_context(tenant):
+        rules = await automation.list_rules()
+        logged = await automation.runs(limit=50)
+    assert first is True or rules  # an earlier test of this session may have made them already
+    assert [(r["starter"], r["enabled"]) for r in rules] == [("hot_after_big_order", True), ("", False)]
+    assert logged and {r["rule_id"] for r in logged} == {rules[0]["id"]}
+    assert {r["status"] for r in logged} <= {"done", "not_matched"} and any(r["leaves"] for r in logged)
