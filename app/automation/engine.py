@@ -77,9 +77,7 @@ async def on_event(event: Event) -> None:
     ids = records.ids_of(event)
     ctx = await records.load(dict(ids), event_name=event.name)
     ctx["event"]["id"] = event.id
-    when, tz = now(), await zone()
-    for rule in rules:
-        await _evaluate(rule, event.id, event.name, depth_of(event.data), ctx, when, tz)
+    await _evaluate(rules, event.id, event.name, depth_of(event.data), ctx, now(), await zone())
 
 
 async def evaluate_now(rule_id: int, event_name: str, ids: dict[str, Any]) -> None:
@@ -89,53 +87,87 @@ async def evaluate_now(rule_id: int, event_name: str, ids: dict[str, Any]) -> No
         "SELECT id, name, version, trigger, event, delay_minutes, conditions, actions, rate_limit, created_by "
         "FROM automation_rule WHERE id = $1", rule_id)
     ctx = await records.load(dict(ids), event_name=event_name)
-    await _evaluate(dict(row), None, event_name, 0, ctx, now(), await zone())
+    await _evaluate([dict(row)], None, event_name, 0, ctx, now(), await zone())
 
 
-async def _evaluate(rule: dict[str, Any], event_id: int | None, event_name: str, depth: int, ctx: dict[str, Any],
-                    when: dt.datetime, tz: Any) -> None:
+_CLAIM = """
+INSERT INTO automation_run (rule, version, event_id, event_name, depth, contact_id, conversation_id, order_id, ids,
+                            status, matched, leaves, note)
+SELECT x.rule, x.version, $1, $2, $3, $4, $5, $6, $7::jsonb, x.status, x.matched, x.leaves::jsonb, x.note
+FROM unnest($8::int[], $9::int[], $10::text[], $11::bool[], $12::text[], $13::text[])
+    AS x(rule, version, status, matched, leaves, note)
+ON CONFLICT (rule, event_id) WHERE event_id IS NOT NULL DO NOTHING
+RETURNING id, rule, status
+"""
+
+
+async def _evaluate(rules: list[dict[str, Any]], event_id: int | None, event_name: str, depth: int,
+                    ctx: dict[str, Any], when: dt.datetime, tz: Any) -> None:
+    """Evaluate every rule, then claim all their runs in one statement (a run already there: another worker, or
+    this batch run again, had this rule handle this event; it is skipped), then act for the matched ones in
+    order. A rule after one that acted is evaluated again first: it sees what the earlier rule changed."""
     conn = current_uow().connection
     ids = ctx["ids"]
-    run_id = await conn.fetchval(
-        "INSERT INTO automation_run (rule, version, event_id, event_name, depth, contact_id, conversation_id, "
-        "order_id, ids, status) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, 'pending') "
-        "ON CONFLICT (rule, event_id) WHERE event_id IS NOT NULL DO NOTHING RETURNING id",
-        rule["id"], rule["version"], event_id, event_name, depth, ids.get("contact_id"), ids.get("conversation_id"),
-        ids.get("order_id"), msgspec.json.encode({k: v for k, v in ids.items() if v is not None}).decode())
-    if run_id is None:
-        return  # this rule has handled this event already (another worker, or a batch run again)
-    if depth >= MAX_DEPTH:
-        await _finish(run_id, rule, "depth_limit", note=f"caused by {depth} automated reactions in a row: stopped")
-        return
-    evaluation = conditions.evaluate(_json(rule["conditions"]), ctx, now=when, zone=tz)
-    await conn.execute("UPDATE automation_run SET leaves = $2::jsonb, matched = $3 WHERE id = $1", run_id,
-                       msgspec.json.encode(evaluation.leaves).decode(), evaluation.matched)
-    if not evaluation.matched:
-        await _finish(run_id, rule, "not_matched", emit_event=False)
-        return
-    if rule["rate_limit"] and ids.get("contact_id"):
-        recent = await conn.fetchval(
+    columns: list[list[Any]] = [[], [], [], [], [], []]
+    for rule in rules:
+        if depth >= MAX_DEPTH:
+            row = (rule["id"], rule["version"], "depth_limit", False, "[]",
+                   f"caused by {depth} automated reactions in a row: stopped")
+        else:
+            evaluation = conditions.evaluate(_json(rule["conditions"]), ctx, now=when, zone=tz)
+            row = (rule["id"], rule["version"], "pending" if evaluation.matched else "not_matched",
+                   evaluation.matched, msgspec.json.encode(evaluation.leaves).decode(), "")
+        for column, value in zip(columns, row, strict=True):
+            column.append(value)
+    claimed = {r["rule"]: r for r in await conn.fetch(
+        _CLAIM, event_id, event_name, depth, ids.get("contact_id"), ids.get("conversation_id"), ids.get("order_id"),
+        msgspec.json.encode({k: v for k, v in ids.items() if v is not None}).decode(), *columns)}
+    acted = False
+    for rule in rules:
+        run = claimed.get(rule["id"])
+        if run is None or run["status"] == "not_matched":
+            continue
+        if run["status"] == "depth_limit":
+            await _logged(run["id"], rule, "depth_limit", ids.get("contact_id"))
+            continue
+        if acted:
+            evaluation = conditions.evaluate(_json(rule["conditions"]), ctx, now=when, zone=tz)
+            await conn.execute("UPDATE automation_run SET leaves = $2::jsonb, matched = $3 WHERE id = $1", run["id"],
+                               msgspec.json.encode(evaluation.leaves).decode(), evaluation.matched)
+            if not evaluation.matched:
+                await _finish(run["id"], rule, "not_matched", emit_event=False)
+                continue
+        acted = await _proceed(run["id"], rule, ctx, depth) or acted
+
+
+async def _proceed(run_id: int, rule: dict[str, Any], ctx: dict[str, Any], depth: int) -> bool:
+    """A matched rule: its rate limit, then its actions (or the wait of a delayed trigger). True when it acted."""
+    contact_id = ctx["ids"].get("contact_id")
+    if rule["rate_limit"] and contact_id:
+        recent = await current_uow().connection.fetchval(
             "SELECT count(*) FROM automation_run WHERE rule = $1 AND contact_id = $2 AND matched AND id <> $3 "
             "AND status NOT IN ('rate_limited', 'depth_limit') AND created_at > now() - interval '1 hour'",
-            rule["id"], ids["contact_id"], run_id)
+            rule["id"], contact_id, run_id)
         if recent >= rule["rate_limit"]:
             await _finish(run_id, rule, "rate_limited", note=f"{recent} runs for this contact in the last hour")
-            return
+            return False
     plan = [{"type": a["type"], "params": a, "status": "pending"} for a in _json(rule["actions"])]
-    await conn.execute("UPDATE automation_run SET actions = $2::jsonb WHERE id = $1", run_id,
-                       msgspec.json.encode(plan).decode())
     if rule["trigger"] == "delay" and rule["delay_minutes"]:
+        await _save_plan(run_id, plan)
         await _wait(run_id, rule, 0, rule["delay_minutes"])
-        return
-    await _execute(run_id, rule, ctx, depth, start=0)
+        return False
+    await _execute(run_id, rule, ctx, depth, start=0, plan=plan)
+    return bool(plan)
 
 
 # -- running the actions ---------------------------------------------------------------------------------------
 
-async def _execute(run_id: int, rule: dict[str, Any], ctx: dict[str, Any], depth: int, *, start: int) -> None:
-    conn = current_uow().connection
-    plan = _json(await conn.fetchval("SELECT actions FROM automation_run WHERE id = $1", run_id))
-    actor = await actor_for(rule)
+async def _execute(run_id: int, rule: dict[str, Any], ctx: dict[str, Any], depth: int, *, start: int,
+                   plan: list[dict[str, Any]] | None = None) -> None:
+    if plan is None:
+        plan = _json(await current_uow().connection.fetchval("SELECT actions FROM automation_run WHERE id = $1",
+                                                             run_id))
+    actor = await actor_for(rule) if len(plan) > start else None
     ctx["run"] = {"run_id": run_id, "rule_id": rule["id"], "event_id": ctx["event"].get("id"), "depth": depth + 1}
     token = causation_depth.set(depth + 1)
     try:
@@ -147,11 +179,11 @@ async def _execute(run_id: int, rule: dict[str, Any], ctx: dict[str, Any], depth
                 await _save_plan(run_id, plan)
                 await _wait(run_id, rule, i + 1, int(step["params"]["minutes"]))
                 return
+            assert actor is not None
             await _attempt(run_id, plan, i, actor, ctx)
     finally:
         causation_depth.reset(token)
-    await _save_plan(run_id, plan)
-    await _finish(run_id, rule, _status(plan))
+    await _finish(run_id, rule, _status(plan), plan=plan)
 
 
 async def _attempt(run_id: int, plan: list[dict[str, Any]], i: int, actor: AutomationActor,
@@ -203,12 +235,18 @@ async def _wait(run_id: int, rule: dict[str, Any], step: int, minutes: int) -> N
 
 
 async def _finish(run_id: int, rule: dict[str, Any], status: str, *, note: str = "",
-                  emit_event: bool = True) -> None:
+                  emit_event: bool = True, plan: list[dict[str, Any]] | None = None) -> None:
     row = await current_uow().connection.fetchrow(
-        "UPDATE automation_run SET status = $2, note = CASE WHEN $3 = '' THEN note ELSE $3 END, updated_at = now() "
-        "WHERE id = $1 RETURNING contact_id", run_id, status, note)
+        "UPDATE automation_run SET status = $2, note = CASE WHEN $3 = '' THEN note ELSE $3 END, updated_at = now(), "
+        "actions = coalesce($4::jsonb, actions) WHERE id = $1 RETURNING contact_id", run_id, status, note,
+        None if plan is None else msgspec.json.encode(plan).decode())
     if emit_event:
-        await emit(RUN_LOGGED, run_id=run_id, rule_id=rule["id"], status=status, contact_id=row["contact_id"])
+        await _logged(run_id, rule, status, row["contact_id"])
+
+
+async def _logged(run_id: int, rule: dict[str, Any], status: str, contact_id: int | None) -> None:
+    """Announce a run the card and the rule's page show (not for runs whose conditions did not hold: too many)."""
+    await emit(RUN_LOGGED, run_id=run_id, rule_id=rule["id"], status=status, contact_id=contact_id)
 
 
 # -- jobs ------------------------------------------------------------------------------------------------------
