@@ -18,6 +18,7 @@ from typing import Any
 
 import msgspec
 import structlog
+from croniter import croniter
 
 from app.accounts.tables import User, Workspace
 from app.automation import actions as steps
@@ -102,7 +103,7 @@ RETURNING id, rule, status
 
 
 async def _evaluate(rules: list[dict[str, Any]], event_id: int | None, event_name: str, depth: int,
-                    ctx: dict[str, Any], when: dt.datetime, tz: Any) -> None:
+                    ctx: dict[str, Any], when: dt.datetime, tz: Any, *, log_unmatched: bool = True) -> None:
     """Evaluate every rule, then claim all their runs in one statement (a run already there: another worker, or
     this batch run again, had this rule handle this event; it is skipped), then act for the matched ones in
     order. A rule after one that acted is evaluated again first: it sees what the earlier rule changed."""
@@ -115,10 +116,14 @@ async def _evaluate(rules: list[dict[str, Any]], event_id: int | None, event_nam
                    f"caused by {depth} automated reactions in a row: stopped")
         else:
             evaluation = conditions.evaluate(_json(rule["conditions"]), ctx, now=when, zone=tz)
+            if not evaluation.matched and not log_unmatched:
+                continue
             row = (rule["id"], rule["version"], "pending" if evaluation.matched else "not_matched",
                    evaluation.matched, msgspec.json.encode(evaluation.leaves).decode(), "")
         for column, value in zip(columns, row, strict=True):
             column.append(value)
+    if not columns[0]:
+        return
     claimed = {r["rule"]: r for r in await conn.fetch(
         _CLAIM, event_id, event_name, depth, ids.get("contact_id"), ids.get("conversation_id"), ids.get("order_id"),
         msgspec.json.encode({k: v for k, v in ids.items() if v is not None}).decode(), *columns)}
@@ -328,7 +333,55 @@ async def retry_step(payload: dict[str, Any]) -> None:
             await _finish(run["id"], rule, _status(plan))
 
 
+# -- schedules ----------------------------------------------------------------------------------------------------
+
+SCHEDULE_CONTACTS = 500
+"""Contacts a scheduled rule looks at per firing (the most recently updated)."""
+
+
+async def plan_schedule(rule_id: int, *, after: dt.datetime | None = None) -> None:
+    """Queue the next firing of an enabled scheduled rule (its cron in the workspace's zone). Once per (rule,
+    version, time): the job and `next_run_at` carry the time, so a stale or duplicate job finds a mismatch."""
+    conn = current_uow().connection
+    rule = await conn.fetchrow("SELECT id, version, enabled, trigger, schedule FROM automation_rule WHERE id = $1",
+                               rule_id)
+    if rule is None or not rule["enabled"] or rule["trigger"] != "schedule":
+        await conn.execute("UPDATE automation_rule SET next_run_at = NULL WHERE id = $1", rule_id)
+        return
+    local = max(now(), after or now()).astimezone(await zone())
+    at = croniter(rule["schedule"], local).get_next(dt.datetime).astimezone(dt.UTC)
+    await conn.execute("UPDATE automation_rule SET next_run_at = $2 WHERE id = $1", rule_id, at)
+    await jobs.enqueue("automation.schedule", {"rule_id": rule_id, "version": rule["version"], "at": at.isoformat()},
+                       delay=max(dt.timedelta(0), at - now()),
+                       dedupe_key=f"automation:schedule:{rule_id}:{rule['version']}:{at.isoformat()}")
+
+
+async def fire_schedule(payload: dict[str, Any]) -> None:
+    """A scheduled rule's time came: its conditions over each contact, its actions for those that match (only the
+    matches are logged), then the next firing. Late after downtime it fires once and plans from now."""
+    tenant = await _tenant(payload)
+    if tenant is None:
+        return
+    async with tenant_context(tenant):
+        conn = current_uow().connection
+        rule = await conn.fetchrow(
+            "SELECT id, name, version, trigger, event, delay_minutes, conditions, actions, rate_limit, created_by, "
+            "enabled, next_run_at FROM automation_rule WHERE id = $1 FOR UPDATE", int(payload["rule_id"]))
+        if (rule is None or not rule["enabled"] or rule["trigger"] != "schedule"
+                or rule["version"] != payload["version"] or rule["next_run_at"] is None
+                or rule["next_run_at"] != dt.datetime.fromisoformat(payload["at"])):
+            return  # changed, disabled, or fired already
+        contacts = await conn.fetch("SELECT id FROM contact WHERE deleted_at IS NULL ORDER BY updated_at DESC "
+                                    "LIMIT $1", SCHEDULE_CONTACTS)
+        when, tz = now(), await zone()
+        for contact in contacts:
+            ctx = await records.load({"contact_id": contact["id"]}, event_name="schedule")
+            await _evaluate([dict(rule)], None, "schedule", 0, ctx, when, tz, log_unmatched=False)
+        await plan_schedule(rule["id"], after=rule["next_run_at"])
+
+
 JOBS = {
+    "automation.schedule": jobs.JobSpec(fire_schedule),
     "automation.resume": jobs.JobSpec(resume),
     "automation.retry_step": jobs.JobSpec(retry_step),
 }

@@ -13,9 +13,12 @@ from app.lib.wire import DbInt, Id, Patch
 
 class RuleIn(msgspec.Struct, forbid_unknown_fields=True):
     name: str
-    event: str
-    """A name from the event catalogue (GET /api/v1/events/catalogue)."""
-    trigger: Literal["event", "delay"] = "event"
+    event: str = ""
+    """A name from the event catalogue (GET /api/v1/events/catalogue); not for trigger = schedule."""
+    trigger: Literal["event", "delay", "schedule"] = "event"
+    schedule: str = ""
+    """For trigger = schedule: cron, five fields, in the workspace's zone ("0 9 * * 1": Mondays at 9:00); the
+    conditions are checked over the contacts and the actions run for each that matches."""
     delay_minutes: DbInt = 0
     """For trigger = delay: minutes after the event; the conditions are checked again when they have passed."""
     conditions: dict[str, Any] = {}
@@ -31,7 +34,8 @@ class RuleIn(msgspec.Struct, forbid_unknown_fields=True):
 class RulePatch(Patch):
     name: str | msgspec.UnsetType = msgspec.UNSET
     event: str | msgspec.UnsetType = msgspec.UNSET
-    trigger: Literal["event", "delay"] | msgspec.UnsetType = msgspec.UNSET
+    trigger: Literal["event", "delay", "schedule"] | msgspec.UnsetType = msgspec.UNSET
+    schedule: str | msgspec.UnsetType = msgspec.UNSET
     delay_minutes: DbInt | msgspec.UnsetType = msgspec.UNSET
     conditions: dict[str, Any] | msgspec.UnsetType = msgspec.UNSET
     actions: list[dict[str, Any]] | msgspec.UnsetType = msgspec.UNSET
@@ -47,6 +51,8 @@ class RuleOut(msgspec.Struct):
     version: int
     trigger: str
     event: str
+    schedule: str
+    next_run_at: dt.datetime | None
     delay_minutes: int
     conditions: dict[str, Any]
     actions: list[dict[str, Any]]

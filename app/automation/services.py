@@ -6,11 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
+from croniter import croniter
 
 from app.accounts.services import Principal
 from app.audit import services as audit
 from app.automation import actions as steps
-from app.automation import conditions
+from app.automation import conditions, engine
 from app.automation import context as records
 from app.automation.engine import zone
 from app.automation.starters import BY_KEY as STARTERS
@@ -21,10 +22,10 @@ from app.lib.errors import Forbidden, Invalid, NotFound
 from app.lib.i18n import gettext
 from realtime.events import CATALOGUE
 
-DEFINITION = ("name", "trigger", "event", "delay_minutes", "conditions", "actions", "rate_limit")
+DEFINITION = ("name", "trigger", "event", "schedule", "delay_minutes", "conditions", "actions", "rate_limit")
 RULE_COLUMNS = (Rule.id, Rule.name, Rule.position, Rule.enabled, Rule.version, Rule.trigger, Rule.event,
-                Rule.delay_minutes, Rule.conditions, Rule.actions, Rule.rate_limit, Rule.starter, Rule.created_at,
-                Rule.updated_at)
+                Rule.schedule, Rule.next_run_at, Rule.delay_minutes, Rule.conditions, Rule.actions, Rule.rate_limit,
+                Rule.starter, Rule.created_at, Rule.updated_at)
 PREVIEW_LIMIT = 200
 RUN_STATUSES = ("pending", "not_matched", "done", "waiting", "retrying", "partial", "failed", "stopped",
                 "rate_limited", "depth_limit")
@@ -46,19 +47,28 @@ def check(values: dict[str, Any]) -> dict[str, Any]:
     if not name or len(name) > 200:
         raise Invalid("name must be 1 to 200 characters.", field="name")
     trigger = values.get("trigger") or "event"
-    if trigger not in ("event", "delay"):
-        raise Invalid("trigger must be event or delay.", field="trigger")
+    if trigger not in ("event", "delay", "schedule"):
+        raise Invalid("trigger must be event, delay or schedule.", field="trigger")
     event = str(values.get("event") or "")
-    if event not in events():
-        raise Invalid("Unknown event %(event)s; pick one from the catalogue.", field="event", event=repr(event),
-                      extra={"events": events()})
+    schedule = str(values.get("schedule") or "").strip()
+    if trigger == "schedule":
+        event = ""
+        if not croniter.is_valid(schedule) or len(schedule.split()) != 5:
+            raise Invalid("schedule must be a cron expression of five fields, like 0 9 * * 1 (Mondays at 9:00).",
+                          field="schedule")
+    else:
+        schedule = ""
+        if event not in events():
+            raise Invalid("Unknown event %(event)s; pick one from the catalogue.", field="event", event=repr(event),
+                          extra={"events": events()})
     delay = values.get("delay_minutes") or 0
     if not isinstance(delay, int) or delay < 0 or delay > 60 * 24 * 60 or (trigger == "delay" and delay < 1):
         raise Invalid("delay_minutes must be 1 to 86400 for a delayed trigger.", field="delay_minutes")
     rate = values.get("rate_limit") or 0
     if not isinstance(rate, int) or not 0 <= rate <= 1000:
         raise Invalid("rate_limit must be 0 (none) to 1000 runs per hour per contact.", field="rate_limit")
-    return {"name": name, "trigger": trigger, "event": event, "delay_minutes": delay if trigger == "delay" else 0,
+    return {"name": name, "trigger": trigger, "event": event, "schedule": schedule,
+            "delay_minutes": delay if trigger == "delay" else 0,
             "conditions": conditions.check(values.get("conditions")), "actions": steps.check(values.get("actions")),
             "rate_limit": rate}
 
@@ -107,6 +117,7 @@ async def create(actor: Principal, values: dict[str, Any], *, enabled: bool = Fa
     await audit.record("automation_rule.created", actor_id=actor.user_id, actor=actor.label,
                        target_type="automation_rule", target_id=rule_id, detail={"name": clean["name"],
                                                                                  "enabled": enabled})
+    await engine.plan_schedule(rule_id)
     return await get(rule_id)
 
 
@@ -125,6 +136,7 @@ async def update(actor: Principal, rule_id: int, values: dict[str, Any]) -> dict
                                          created_by_label=actor.label))
     await audit.record("automation_rule.updated", actor_id=actor.user_id, actor=actor.label,
                        target_type="automation_rule", target_id=rule_id, detail={"version": version})
+    await engine.plan_schedule(rule_id)
     return await get(rule_id)
 
 
@@ -136,6 +148,7 @@ async def set_enabled(actor: Principal, rule_id: int, enabled: bool) -> dict[str
         await audit.record("automation_rule.enabled" if enabled else "automation_rule.disabled",
                            actor_id=actor.user_id, actor=actor.label, target_type="automation_rule",
                            target_id=rule_id)
+        await engine.plan_schedule(rule_id)
     return await get(rule_id)
 
 

@@ -25,7 +25,7 @@ from app.lib.wire import PathId, QueryId
 from app.orders import pipeline
 
 Req = Request[Principal, Any, Any]
-EMPTY = {"name": "", "trigger": "event", "event": "message.received", "delay_minutes": 0,
+EMPTY = {"name": "", "trigger": "event", "event": "message.received", "schedule": "", "delay_minutes": 0,
          "conditions": {"all": []}, "actions": [], "rate_limit": 0}
 
 

@@ -223,3 +223,33 @@ async def test_demo_shop_has_starter_rules_one_enabled_and_logged_runs(fx_client
     assert [(r["starter"], r["enabled"]) for r in rules] == [("hot_after_big_order", True), ("", False)]
     assert logged and {r["rule_id"] for r in logged} == {rules[0]["id"]}
     assert {r["status"] for r in logged} <= {"done", "not_matched"} and any(r["leaves"] for r in logged)
+
+
+async def test_a_scheduled_rule_fires_once_over_matching_contacts_and_plans_the_next(
+        fx_client: Any, fx_shop: ShopFixture) -> None:
+    bad = await fx_client.post(api(fx_shop, "/automation/rules"), headers=fx_shop.auth, json={
+        "name": "Weekly", "trigger": "schedule", "schedule": "every monday"})
+    assert bad.status_code == 400 and bad.json()["errors"][0]["field"] == "schedule"
+    vip = (await fx_client.post(api(fx_shop, "/contacts"), json={"name": "Vic", "tags": ["vip"]},
+                                headers=fx_shop.auth)).json()
+    plain = (await fx_client.post(api(fx_shop, "/contacts"), json={"name": "Pat"}, headers=fx_shop.auth)).json()
+    rule = await make_rule(fx_client, fx_shop, name="Weekly VIP check", trigger="schedule", schedule="0 9 * * 1",
+                           conditions={"all": [{"op": "has_tag", "value": "vip"}]},
+                           actions=[{"type": "set_temperature", "temperature": "warm"}])
+    assert rule["next_run_at"] and rule["event"] == ""
+    await settle(fx_shop)
+    assert await queued(fx_shop, "automation.schedule") == 1
+    assert await due_now(fx_shop, "automation.schedule") == 1
+    await settle(fx_shop)
+    logged = await runs(fx_client, fx_shop, rule_id=rule["id"])
+    assert [(r["contact_id"], r["event_name"], r["status"]) for r in logged] == [(vip["id"], "schedule", "done")]
+    assert (await fx_client.get(api(fx_shop, f"/contacts/{vip['id']}"), headers=fx_shop.auth)).json()[
+        "temperature"] == "warm"
+    assert (await fx_client.get(api(fx_shop, f"/contacts/{plain['id']}"), headers=fx_shop.auth)).json()[
+        "temperature"] != "warm"
+    assert await queued(fx_shop, "automation.schedule") == 1  # the next Monday, once
+    disabled = await fx_client.post(api(fx_shop, f"/automation/rules/{rule['id']}/disable"), headers=fx_shop.auth)
+    assert disabled.json()["next_run_at"] is None
+    await due_now(fx_shop, "automation.schedule")
+    await settle(fx_shop)
+    assert len(await runs(fx_client, fx_shop, rule_id=rule["id"])) == 1  # a disabled rule's firing does nothing

@@ -191,6 +191,7 @@
   var trigger = document.getElementById("rule-trigger");
   var delay = document.getElementById("rule-delay");
   var rate = document.getElementById("rule-rate");
+  var schedule = document.getElementById("rule-schedule");
   // name, event, trigger, delay and rate come rendered by the server (typed before this script ran: kept)
 
   function sync() {
@@ -198,6 +199,9 @@
     rule.event = event.value;
     rule.trigger = trigger.value;
     rule.delay_minutes = trigger.value === "delay" ? (parseInt(delay.value, 10) || 0) : 0;
+    rule.schedule = trigger.value === "schedule" ? schedule.value.trim() : "";
+    document.getElementById("rule-schedule-label").hidden = trigger.value !== "schedule";
+    document.getElementById("rule-event-label").hidden = trigger.value === "schedule";
     rule.rate_limit = parseInt(rate.value, 10) || 0;
     document.getElementById("rule-delay-label").hidden = trigger.value !== "delay";
     rule.conditions = fromModel(tree);
@@ -210,7 +214,7 @@
     list.replaceChildren.apply(list, rule.actions.map(renderAction));
     sync();
   }
-  [name, event, trigger, delay, rate].forEach(function (input) {
+  [name, event, trigger, delay, rate, schedule].forEach(function (input) {
     input.addEventListener("input", sync);
     input.addEventListener("change", sync);
   });
