@@ -124,6 +124,17 @@ class AutomationViews(Controller):
         rule = await services.set_enabled(request.user, rule_id, form.get("enabled") == "1")
         return render_page(request, "_partials/automation_toggle.html", {"r": rule})
 
+    @post("/{rule_id:int}/move")
+    async def move(self, request: Req, rule_id: PathId) -> Redirect:
+        """Up or down one place in the order the rules run."""
+        form = await request.form()
+        rule = await services.get(rule_id)
+        order = [r["id"] for r in await services.list_rules()]
+        step = -1 if form.get("direction") == "up" else 1
+        await services.move(request.user, rule_id, max(1, order.index(rule["id"]) + 1 + step))
+        slug = request.scope["state"]["tenant"].slug
+        return Redirect(f"/t/{slug}/automation/", status_code=303)
+
     @post("/starters/{key:str}")
     async def starter(self, request: Req, key: FromPath[str]) -> Redirect:
         rule = await services.enable_starter(request.user, key)
