@@ -25,7 +25,14 @@ from rich.table import Table
 
 from app import demo as d
 from app import jobs as _jobs  # noqa: F401  (hands the job registry to app.lib.jobs: the worker and mail-in enqueue)
-from app.demo import ensure_demo, ensure_demo_automation, ensure_demo_chat, ensure_demo_telephony
+from app.demo import (
+    DEMO_SLUG,
+    ensure_demo,
+    ensure_demo_automation,
+    ensure_demo_chat,
+    ensure_demo_telephony,
+    ensure_demo_webhooks,
+)
 from app.email import listener
 from app.lib import embedded_pg, health, i18n, logs
 from app.lib.db import database_url, direct_database_url, start_database, stop_database
@@ -261,6 +268,7 @@ def _run(stack: contextlib.ExitStack, host: str | None, port: int | None, demo: 
             made = await ensure_demo()
             await ensure_demo_telephony()
             await ensure_demo_automation()
+            await ensure_demo_webhooks(DEMO_SLUG)
             if _simulated(settings):
                 await ensure_demo_chat(settings.app.twilio_api_base.rstrip("/"))
             return made

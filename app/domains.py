@@ -31,7 +31,6 @@ from app.onboarding.domain import DOMAIN as ONBOARDING
 from app.orders.domain import DOMAIN as ORDERS
 from app.tasks.domain import DOMAIN as TASKS
 from app.timeline.domain import DOMAIN as TIMELINE
-from app.webhooks_out.domain import DOMAIN as WEBHOOKS_OUT
 from app.workspace.domain import DOMAIN as WORKSPACE
 from realtime import durable, render
 from realtime import views as sockets
@@ -40,10 +39,11 @@ from telephony.domain import DOMAIN as TELEPHONY
 from tenants.domain import DOMAIN as TENANTS
 
 # isort: split
-# Last: the spine's pull API documents the whole event catalogue, and automation's listener subscribes to all of it,
-# so every domain has declared its events by now.
+# Last: the spine's pull API documents the whole event catalogue, and outbound webhooks and automation's listener
+# subscribe to all of it, so every domain has declared its events by now.
 from app.automation.domain import DOMAIN as AUTOMATION
 from app.events_api import DOMAIN as SPINE
+from app.webhooks_out.domain import DOMAIN as WEBHOOKS_OUT
 
 DOMAINS: tuple[Domain, ...] = (
     TENANTS,

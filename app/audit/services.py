@@ -81,6 +81,12 @@ ACTIONS: dict[str, str] = {
     "automation_rule.disabled": N_("Automation rule disabled"),
     "automation_rule.moved": N_("Automation rule moved in the order"),
     "automation_rule.deleted": N_("Automation rule deleted"),
+    "webhook.created": N_("Webhook endpoint created"),
+    "webhook.updated": N_("Webhook endpoint changed"),
+    "webhook.deleted": N_("Webhook endpoint removed"),
+    "webhook.secret_rotated": N_("Webhook signing secret rotated"),
+    "webhook.redelivered": N_("Webhook delivery sent again"),
+    "webhook.disabled": N_("Webhook endpoint turned off after failures"),
 }
 """What each stored action (an English key) means, as the audit page shows it in the reader's language."""
 

@@ -11,6 +11,7 @@ import datetime as dt
 import zoneinfo
 from typing import Any
 
+from app import channels
 from app.lib.errors import Invalid
 from app.lib.i18n import N_
 
@@ -37,7 +38,7 @@ FIELDS: tuple[Field, ...] = (
     Field("contact.phones", N_("Phones"), "list"),
     Field("contact.emails", N_("Emails"), "list"),
     Field("contact.orders_count", N_("Number of orders"), "number"),
-    Field("conversation.channel", N_("Channel"), "choice", ("sms", "email", "chat", "call", "portal")),
+    Field("conversation.channel", N_("Channel"), "choice", channels.KEYS),
     Field("conversation.status", N_("Status"), "choice", ("waiting", "active", "wrapup", "snoozed", "closed")),
     Field("conversation.queue", N_("Queue"), "text"),
     Field("conversation.assigned_to_id", N_("Assigned to (user id)"), "number"),
@@ -53,7 +54,7 @@ FIELDS: tuple[Field, ...] = (
     Field("task.kind", N_("Kind"), "choice", ("callback", "follow_up", "todo")),
     Field("task.status", N_("Status"), "choice", ("open", "done", "cancelled", "missed")),
     Field("task.priority", N_("Priority"), "number"),
-    Field("interaction.channel", N_("Channel"), "choice", ("call", "sms", "email", "chat", "note", "order")),
+    Field("interaction.channel", N_("Channel"), "choice", (*channels.KEYS, "note", "order", "task")),
     Field("interaction.outcome", N_("Call outcome"), "choice", ("answered", "missed", "abandoned", "voicemail")),
     Field("interaction.direction", N_("Direction"), "choice", ("in", "out", "internal")),
     Field("event.name", N_("Event name"), "text"),

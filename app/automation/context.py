@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from app import channels
 from app.contacts import services as contacts
 from app.conversations import services as conversations
 from app.lib.db import current_uow
@@ -107,8 +108,8 @@ async def _message(ids: dict[str, Any]) -> dict[str, Any] | None:
         # Answered: the other side wrote after this message (on any conversation channel).
         later = await conn.fetchval(
             "SELECT EXISTS (SELECT 1 FROM interaction WHERE contact = $1 AND direction = $2 AND occurred_at > $3 "
-            "AND channel IN ('sms', 'email', 'chat', 'call'))", ids["contact_id"],
-            "out" if message["direction"] == "in" else "in", message["created_at"])
+            "AND channel = ANY($4::varchar[]))", ids["contact_id"],
+            "out" if message["direction"] == "in" else "in", message["created_at"], list(channels.KEYS))
         message["answered"] = "yes" if later else "no"
     return message
 
