@@ -17,6 +17,7 @@ from app.contacts.tables import TEMPERATURES
 from app.conversations import actions as conversation_actions
 from app.email import outbound as email_out
 from app.email import templating
+from app.lib import i18n
 from app.lib.errors import Invalid
 from app.lib.i18n import N_
 from app.orders import services as orders
@@ -38,7 +39,21 @@ class AutomationActor(Principal):
         return f"Automation: {self.rule_name}"
 
 
-Run = Callable[[AutomationActor, dict[str, Any], dict[str, Any]], Awaitable[str]]
+Said = dict[str, Any]
+"""What an action did, for the run log: {"text": catalogue template, "params": {...}}, shown in the reader's
+language (`said()`)."""
+Run = Callable[[AutomationActor, dict[str, Any], dict[str, Any]], Awaitable[Said]]
+
+
+def _said(text: str, **params: Any) -> Said:
+    return {"text": text, "params": params}
+
+
+def said(value: Any) -> str:
+    """A logged outcome or note as the viewer reads it (older plain strings as stored)."""
+    if isinstance(value, dict) and "text" in value:
+        return i18n.fill(i18n.gettext(value["text"]), value.get("params") or {})
+    return i18n.gettext(value) if isinstance(value, str) and value else ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,91 +97,91 @@ async def _text(ctx: dict[str, Any], actor: AutomationActor, text: str, field: s
     return templating.render(text, _variables(ctx, actor, ws["display_name"] if ws else ""), field=field).strip()
 
 
-async def _tags(actor: AutomationActor, ctx: dict[str, Any], tag: str, add: bool) -> str:
+async def _tags(actor: AutomationActor, ctx: dict[str, Any], tag: str, add: bool) -> Said:
     contact = _need(ctx, "contact")
     tags = list(contact.get("tags") or [])
     tag = tag.strip()
     if (tag in tags) == add:
-        return "unchanged"
+        return _said(N_("Tag %(tag)s was already so"), tag=tag)
     tags = [*tags, tag] if add else [t for t in tags if t != tag]
     card = await contacts.update(actor, contact["id"], {"tags": tags})
     ctx["contact"] = {**ctx["contact"], "tags": list(card.get("tags") or [])}
-    return ("tag %s added" if add else "tag %s removed") % tag
+    return _said(N_("Tag %(tag)s added") if add else N_("Tag %(tag)s removed"), tag=tag)
 
 
-async def add_tag(actor: AutomationActor, ctx: dict[str, Any], p: dict[str, Any]) -> str:
+async def add_tag(actor: AutomationActor, ctx: dict[str, Any], p: dict[str, Any]) -> Said:
     return await _tags(actor, ctx, str(p["tag"]), True)
 
 
-async def remove_tag(actor: AutomationActor, ctx: dict[str, Any], p: dict[str, Any]) -> str:
+async def remove_tag(actor: AutomationActor, ctx: dict[str, Any], p: dict[str, Any]) -> Said:
     return await _tags(actor, ctx, str(p["tag"]), False)
 
 
-async def set_temperature(actor: AutomationActor, ctx: dict[str, Any], p: dict[str, Any]) -> str:
+async def set_temperature(actor: AutomationActor, ctx: dict[str, Any], p: dict[str, Any]) -> Said:
     contact = _need(ctx, "contact")
     await contacts.update(actor, contact["id"], {"temperature": p["temperature"]})
     ctx["contact"]["temperature"] = p["temperature"]
-    return f"temperature {p['temperature']}"
+    return _said(N_("Temperature set to %(temperature)s"), temperature=p["temperature"])
 
 
-async def set_field(actor: AutomationActor, ctx: dict[str, Any], p: dict[str, Any]) -> str:
+async def set_field(actor: AutomationActor, ctx: dict[str, Any], p: dict[str, Any]) -> Said:
     contact = _need(ctx, "contact")
     custom = dict(contact.get("custom") or {})
     custom[str(p["field"])] = p["value"]
     await contacts.update(actor, contact["id"], {"custom": custom})
-    return f"{p['field']} = {p['value']}"
+    return _said(N_("Field %(field)s set to %(value)s"), field=p["field"], value=p["value"])
 
 
-async def move_to_queue(actor: AutomationActor, ctx: dict[str, Any], p: dict[str, Any]) -> str:
+async def move_to_queue(actor: AutomationActor, ctx: dict[str, Any], p: dict[str, Any]) -> Said:
     conv = _need(ctx, "conversation")
     await conversation_actions.move(actor, conv["id"], str(p["queue"]))
-    return f"moved to {p['queue']}"
+    return _said(N_("Moved to the queue %(queue)s"), queue=p["queue"])
 
 
-async def assign_agent(actor: AutomationActor, ctx: dict[str, Any], p: dict[str, Any]) -> str:
+async def assign_agent(actor: AutomationActor, ctx: dict[str, Any], p: dict[str, Any]) -> Said:
     conv = _need(ctx, "conversation")
     await conversation_actions.assign(actor, conv["id"], int(p["user_id"]))
-    return f"assigned to user {p['user_id']}"
+    return _said(N_("Assigned to user %(user_id)s"), user_id=p["user_id"])
 
 
-async def send_sms(actor: AutomationActor, ctx: dict[str, Any], p: dict[str, Any]) -> str:
+async def send_sms(actor: AutomationActor, ctx: dict[str, Any], p: dict[str, Any]) -> Said:
     contact = _need(ctx, "contact")
     msg = await sms.send(actor, contact["id"], await _text(ctx, actor, str(p["body"]), "body"))
-    return f"SMS {msg['sid']}"
+    return _said(N_("SMS %(sid)s sent"), sid=msg["sid"])
 
 
-async def send_email(actor: AutomationActor, ctx: dict[str, Any], p: dict[str, Any]) -> str:
+async def send_email(actor: AutomationActor, ctx: dict[str, Any], p: dict[str, Any]) -> Said:
     contact = _need(ctx, "contact")
     data: dict[str, Any] = {"subject": p.get("subject") or "", "body": p.get("body") or "",
                             "variables": _variables(ctx, actor, "")}
     if p.get("template_id"):
         data["template_id"] = int(p["template_id"])
     email = await email_out.compose(actor, contact["id"], data)
-    return f"email {email['id']} queued"
+    return _said(N_("Email %(email_id)s queued"), email_id=email["id"])
 
 
-async def reply(actor: AutomationActor, ctx: dict[str, Any], p: dict[str, Any]) -> str:
+async def reply(actor: AutomationActor, ctx: dict[str, Any], p: dict[str, Any]) -> Said:
     """Answer in the conversation, on its own channel (SMS to the number that wrote, email threaded)."""
     conv = _need(ctx, "conversation")
     body = await _text(ctx, actor, str(p["body"]), "body")
     if conv["channel"] == "sms":
         msg = await sms.send(actor, conv["contact_id"], body, conv.get("from_address") or None,
                              links={"conversation_id": conv["id"]})
-        return f"SMS {msg['sid']}"
+        return _said(N_("SMS %(sid)s sent"), sid=msg["sid"])
     if conv["channel"] == "email":
         email = await email_out.reply(actor, conv["id"], {"body": body})
-        return f"email {email['id']} queued"
+        return _said(N_("Email %(email_id)s queued"), email_id=email["id"])
     raise Invalid("Automations reply by SMS or email; this conversation is on %(channel)s.", field="conversation",
                   channel=conv["channel"])
 
 
-async def order_status(actor: AutomationActor, ctx: dict[str, Any], p: dict[str, Any]) -> str:
+async def order_status(actor: AutomationActor, ctx: dict[str, Any], p: dict[str, Any]) -> Said:
     order = _need(ctx, "order")
     await orders.change_status(actor, order["id"], str(p["status"]), note="automation")
-    return f"order {order['number']} → {p['status']}"
+    return _said(N_("Order %(number)s moved to %(status)s"), number=order["number"], status=p["status"])
 
 
-async def notify_user(actor: AutomationActor, ctx: dict[str, Any], p: dict[str, Any]) -> str:
+async def notify_user(actor: AutomationActor, ctx: dict[str, Any], p: dict[str, Any]) -> Said:
     """A live toast on every page the user has open (their own channel)."""
     user_id = int(p["user_id"])
     if not await User.exists().where(User.id == user_id):
@@ -174,10 +189,10 @@ async def notify_user(actor: AutomationActor, ctx: dict[str, Any], p: dict[str, 
     text = await _text(ctx, actor, str(p["text"]), "text")
     contact_id = (ctx.get("contact") or {}).get("id")
     await emit(NOTIFIED, channels=[channels.user(user_id)], user_id=user_id, text=text[:300], contact_id=contact_id)
-    return f"user {user_id} notified"
+    return _said(N_("User %(user_id)s notified"), user_id=user_id)
 
 
-async def create_task(actor: AutomationActor, ctx: dict[str, Any], p: dict[str, Any]) -> str:
+async def create_task(actor: AutomationActor, ctx: dict[str, Any], p: dict[str, Any]) -> Said:
     """A task on the contact (due in so many minutes, for an assignee or the rule's author)."""
     contact = _need(ctx, "contact")
     minutes = int(p.get("due_in_minutes") or 0)
@@ -187,10 +202,10 @@ async def create_task(actor: AutomationActor, ctx: dict[str, Any], p: dict[str, 
                               kind=str(p.get("kind") or "todo"), due_at=due, assignee_id=assignee,
                               conversation_id=(ctx.get("conversation") or {}).get("id"),
                               order_id=(ctx.get("order") or {}).get("id"))
-    return f"task {task['id']}"
+    return _said(N_("Task %(task_id)s created"), task_id=task["id"])
 
 
-async def call_webhook(actor: AutomationActor, ctx: dict[str, Any], p: dict[str, Any]) -> str:
+async def call_webhook(actor: AutomationActor, ctx: dict[str, Any], p: dict[str, Any]) -> Said:
     """One signed delivery of the event's records (ids and a few fields) to a URL (app.webhooks_out)."""
     run = ctx.get("run") or {}
     contact = ctx.get("contact") or {}
@@ -200,7 +215,7 @@ async def call_webhook(actor: AutomationActor, ctx: dict[str, Any], p: dict[str,
     delivery = await webhooks.deliver_once(str(p["url"]), str(p.get("event_type") or ctx["event"]["name"] or
                                                              "automation.webhook"), data,
                                            secret=p.get("secret") or None, causation=run or None)
-    return f"webhook delivery {delivery}"
+    return _said(N_("Webhook delivery %(delivery_id)s queued"), delivery_id=delivery)
 
 
 KINDS = ("callback", "follow_up", "todo")

@@ -29,6 +29,8 @@ from app.automation.events import RUN_LOGGED
 from app.lib import i18n, jobs
 from app.lib.clock import now
 from app.lib.db import TenantRef, current_uow, resolve_active, tenant_context
+from app.lib.errors import DomainError
+from app.lib.i18n import N_
 from realtime.events import Event
 from realtime.publish import causation_depth, depth_of, emit
 
@@ -113,7 +115,7 @@ async def _evaluate(rules: list[dict[str, Any]], event_id: int | None, event_nam
     for rule in rules:
         if depth >= MAX_DEPTH:
             row = (rule["id"], rule["version"], "depth_limit", False, "[]",
-                   f"caused by {depth} automated reactions in a row: stopped")
+                   N_("Caused by three automated reactions in a row: not acted on."))
         else:
             evaluation = conditions.evaluate(_json(rule["conditions"]), ctx, now=when, zone=tz)
             if not evaluation.matched and not log_unmatched:
@@ -154,7 +156,8 @@ async def _proceed(run_id: int, rule: dict[str, Any], ctx: dict[str, Any], depth
             "AND status NOT IN ('rate_limited', 'depth_limit') AND created_at > now() - interval '1 hour'",
             rule["id"], contact_id, run_id)
         if recent >= rule["rate_limit"]:
-            await _finish(run_id, rule, "rate_limited", note=f"{recent} runs for this contact in the last hour")
+            await _finish(run_id, rule, "rate_limited",
+                          note=N_("The rule's limit of runs per hour for this contact was reached."))
             return False
     plan = [{"type": a["type"], "params": a, "status": "pending"} for a in _json(rule["actions"])]
     if rule["trigger"] == "delay" and rule["delay_minutes"]:
@@ -180,7 +183,8 @@ async def _execute(run_id: int, rule: dict[str, Any], ctx: dict[str, Any], depth
             step = plan[i]
             if step["type"] == "wait":
                 step["status"] = "waiting"
-                step["result"] = f"until {(now() + dt.timedelta(minutes=int(step['params']['minutes']))).isoformat()}"
+                step["result"] = {"text": N_("Waiting %(minutes)s min"),
+                                  "params": {"minutes": step["params"]["minutes"]}}
                 await _save_plan(run_id, plan)
                 await _wait(run_id, rule, i + 1, int(step["params"]["minutes"]))
                 return
@@ -204,8 +208,8 @@ async def _attempt(run_id: int, plan: list[dict[str, Any]], i: int, actor: Autom
         step["status"] = "done"
         step.pop("error", None)
     except Exception as exc:  # an action's failure is recorded; the other actions and rules go on
-        detail = getattr(exc, "detail", None) or f"{type(exc).__name__}: {exc}"
-        step["error"] = str(detail)[:500]
+        step["error"] = ({"text": exc.template, "params": exc.params} if isinstance(exc, DomainError)
+                         else f"{type(exc).__name__}: {exc}"[:500])
         if step["attempts"] < RETRIES:
             step["status"] = "retrying"
             await jobs.enqueue("automation.retry_step", {"run_id": run_id, "step": i},
@@ -213,7 +217,7 @@ async def _attempt(run_id: int, plan: list[dict[str, Any]], i: int, actor: Autom
                                dedupe_key=f"automation:retry:{run_id}:{i}:{step['attempts']}")
         else:
             step["status"] = "failed"
-        log.info("automation_action_failed", run_id=run_id, step=i, attempts=step["attempts"], error=step["error"])
+        log.info("automation_action_failed", run_id=run_id, step=i, attempts=step["attempts"], error=str(exc))
 
 
 def _status(plan: list[dict[str, Any]]) -> str:
@@ -301,7 +305,7 @@ async def resume(payload: dict[str, Any]) -> None:
             for step in plan[run["next_step"]:]:
                 step["status"] = "skipped"
             await _save_plan(run["id"], plan)
-            await _finish(run["id"], rule, "stopped", note="the conditions no longer held when the wait ended")
+            await _finish(run["id"], rule, "stopped", note=N_("The conditions no longer held when the wait ended."))
             return
         await _execute(run["id"], rule, ctx, run["depth"], start=run["next_step"])
 

@@ -7,7 +7,7 @@ import html
 
 from app.accounts.services import Principal
 from app.automation import services
-from app.automation.views import names
+from app.automation.views import texts
 from app.lib.db import TenantRef
 from app.lib.templates import render_text
 from realtime import renders
@@ -22,7 +22,7 @@ async def card_runs(event: Event, tenant: TenantRef, user: Principal) -> str | N
         return None
     return render_text("_partials/automation_card.html", {
         "tenant": tenant, "runs": await services.runs(contact_id=int(contact_id), limit=10),
-        "contact_id": contact_id, "names": names(), "oob": True})
+        "contact_id": contact_id, **texts(), "oob": True})
 
 
 @renders("automation.notified", audience=CONCERNED)

@@ -61,6 +61,11 @@ def names() -> dict[str, str]:
             **{a.key: gettext(a.label) for a in steps.ACTIONS.values()}}
 
 
+def texts() -> dict[str, Any]:
+    """What the run log's templates read words through: `names` (statuses, operators, actions) and `said()`."""
+    return {"names": names(), "said": steps.said}
+
+
 def _definition(form: Any) -> dict[str, Any]:
     raw = str(form.get("definition") or "")
     try:
@@ -83,7 +88,7 @@ class AutomationViews(Controller):
         return render_page(request, "pages/automation_rule.html", {
             "rule": rule, "definition": definition, "catalogue": await catalogue(), "error": error, "q": q,
             "versions": await services.versions(rule["id"]) if rule else [],
-            "runs": await services.runs(rule_id=rule["id"], q=q) if rule else [], "names": names()},
+            "runs": await services.runs(rule_id=rule["id"], q=q) if rule else [], **texts()},
             status_code=status_code)
 
     @get("/")
@@ -93,7 +98,7 @@ class AutomationViews(Controller):
         starters = [{"key": s.key, "name": gettext(s.name), "doc": gettext(s.doc), "rule": made.get(s.key)}
                     for s in STARTERS]
         return render_page(request, "pages/automation.html", {
-            "rules": rules, "starters": starters, "q": q, "runs": await services.runs(q=q, limit=30), "names": names()})
+            "rules": rules, "starters": starters, "q": q, "runs": await services.runs(q=q, limit=30), **texts()})
 
     @get("/new")
     async def new(self, request: Req) -> Template:
@@ -151,7 +156,7 @@ class AutomationViews(Controller):
             result = await services.test(_definition(form), str(form.get("record") or "contact"), int(record_id))
         except DomainError as exc:
             return flash(request, exc.labelled, ok=False, status=exc.status_code)
-        return render_page(request, "_partials/automation_test.html", {"result": result, "names": names()})
+        return render_page(request, "_partials/automation_test.html", {"result": result, **texts()})
 
     @post("/preview")
     async def preview(self, request: Req) -> Template:
@@ -167,7 +172,7 @@ class AutomationViews(Controller):
     async def runs(self, request: Req, rule_id: QueryId = None, q: FromQuery[str] = "") -> Template:
         return render_page(request, "_partials/automation_runs.html",
                            {"runs": await services.runs(rule_id=rule_id, q=q), "show_rule": rule_id is None,
-                            "names": names()})
+                            **texts()})
 
 
 class AutomationCardViews(Controller):
@@ -181,4 +186,4 @@ class AutomationCardViews(Controller):
     async def contact_runs(self, request: Req, contact_id: PathId) -> Template:
         return render_page(request, "_partials/automation_card.html",
                            {"runs": await services.runs(contact_id=contact_id, limit=10), "contact_id": contact_id,
-                            "names": names()})
+                            **texts()})

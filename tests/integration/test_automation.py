@@ -68,7 +68,8 @@ async def test_inbound_sms_fires_a_rule_that_tags_and_replies_and_logs_each_leaf
     assert sent_to(fx_sim, "+14155550143") == []
     per_contact = await runs(fx_client, fx_shop, contact_id=done["contact_id"])
     assert [r["id"] for r in per_contact] == [done["id"]]
-    assert [r["id"] for r in await runs(fx_client, fx_shop, q="SMS SM")] == [done["id"]]  # the reply's outcome
+    [reply_sid] = [m.sid for m in fx_sim.messages.values() if m.to == customer and m.direction == "outbound-api"]
+    assert [r["id"] for r in await runs(fx_client, fx_shop, q=reply_sid)] == [done["id"]]  # the reply's outcome
 
 
 async def test_a_rule_that_feeds_itself_stops_at_depth_three(fx_client: Any, fx_shop: ShopFixture) -> None:
@@ -196,7 +197,8 @@ async def test_a_failing_action_is_retried_then_recorded_failed_while_the_others
     [run] = await runs(fx_client, fx_shop, rule_id=rule["id"])
     assert run["status"] == "retrying"
     assert [(a["status"], a["attempts"]) for a in run["actions"]] == [("retrying", 1), ("done", 1), ("done", 1)]
-    assert "no conversation" in run["actions"][0]["error"]
+    assert run["actions"][0]["error"] == {"text": "This event has no %(entity)s to act on.",
+                                          "params": {"entity": "conversation"}}  # shown in the reader's language
     for attempt in (2, 3):
         assert await due_now(fx_shop, "automation.retry_step") == 1
         await settle(fx_shop)
