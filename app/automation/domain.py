@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.automation import engine, events, live
+from app.automation import engine, events, live, services
 from app.automation.api import AutomationApi
 from app.automation.views import AutomationCardViews, AutomationViews
 from app.lib.domain import Domain
@@ -16,7 +16,7 @@ def _subscribed() -> frozenset[str]:
 
 
 LISTENER = DurableListener(
-    "automation.rules", engine.on_event, _subscribed(),
+    services.LISTENER_NAME, engine.on_event, _subscribed(),
     doc="Evaluates the enabled automation rules whose trigger is the event and runs their actions (run log under "
         "Automation).")
 

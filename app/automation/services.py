@@ -20,12 +20,15 @@ from app.lib.clock import now
 from app.lib.db import current_uow
 from app.lib.errors import Forbidden, Invalid, NotFound
 from app.lib.i18n import gettext
+from realtime import log as event_log
 from realtime.events import CATALOGUE
 
 DEFINITION = ("name", "trigger", "event", "schedule", "delay_minutes", "conditions", "actions", "rate_limit")
 RULE_COLUMNS = (Rule.id, Rule.name, Rule.position, Rule.enabled, Rule.version, Rule.trigger, Rule.event,
                 Rule.schedule, Rule.next_run_at, Rule.delay_minutes, Rule.conditions, Rule.actions, Rule.rate_limit,
                 Rule.starter, Rule.created_at, Rule.updated_at)
+LISTENER_NAME = "automation.rules"
+"""The engine's durable listener (app.automation.domain)."""
 PREVIEW_LIMIT = 200
 RUN_STATUSES = ("pending", "not_matched", "done", "waiting", "retrying", "partial", "failed", "stopped",
                 "rate_limited", "depth_limit")
@@ -113,12 +116,23 @@ async def create(actor: Principal, values: dict[str, Any], *, enabled: bool = Fa
     rows = await Rule.insert(Rule(**clean, enabled=enabled, position=position, starter=starter,
                                   created_by=actor.user_id)).returning(Rule.id)
     rule_id = int(rows[0]["id"])
+    await _listen_from_now()
     await RuleVersion.insert(RuleVersion(rule=rule_id, version=1, definition=clean, created_by_label=actor.label))
     await audit.record("automation_rule.created", actor_id=actor.user_id, actor=actor.label,
                        target_type="automation_rule", target_id=rule_id, detail={"name": clean["name"],
                                                                                  "enabled": enabled})
     await engine.plan_schedule(rule_id)
     return await get(rule_id)
+
+
+async def _listen_from_now() -> None:
+    """The engine's cursor starts with the workspace's first rule, at the log's end: rules act on what happens from
+    their creation on (a cursor made earlier would hold the log's trimming back for events no rule wanted; one made
+    later, by the worker's first visit, would miss the events between)."""
+    end = (await event_log.bounds()).last
+    await current_uow().connection.execute(
+        "INSERT INTO listener_cursor (name, events, last_tx, last_event_id) VALUES ($1, '{}', $2::xid8, $3) "
+        "ON CONFLICT (name) DO NOTHING", LISTENER_NAME, end.tx, end.id)
 
 
 async def update(actor: Principal, rule_id: int, values: dict[str, Any]) -> dict[str, Any]:

@@ -222,9 +222,6 @@ async def test_trimming_waits_for_the_slowest_cursor_and_the_cap_parks_it(fx_sho
     slow = recording("test.slow", {"contact.updated"})
     uninterested = recording("test.deals_only", {"deal.moved"})
     async with tenant_context(fx_shop.tenant):
-        # Only this test's listeners: a domain's own cursor (automation's, from its migration) would hold the log
-        # back too, with no worker running here to move it.
-        await current_uow().connection.execute("DELETE FROM listener_cursor WHERE name NOT LIKE 'test.%'")
         await durable.ensure_cursors([slow, uninterested])
     ids = await emit_many(fx_shop, "contact.updated", 10)
     async with tenant_context(fx_shop.tenant):

@@ -68,13 +68,6 @@ async def forwards() -> MigrationManager:
                 WHERE event_id IS NOT NULL;
             CREATE INDEX IF NOT EXISTS automation_run_rule ON automation_run (rule, id DESC);
             CREATE INDEX IF NOT EXISTS automation_run_contact ON automation_run (contact_id, id DESC);
-            -- The engine's durable listener starts at the log's current end (no rule existed before); a new
-            -- workspace's log is empty, so it sees every event from its first.
-            INSERT INTO listener_cursor (name, events, last_tx, last_event_id)
-            SELECT 'automation.rules', '{}', COALESCE(l.tx, '0'::xid8), COALESCE(l.id, 0)
-            FROM (SELECT 1) one LEFT JOIN LATERAL (SELECT tx, id FROM event_log ORDER BY tx DESC, id DESC LIMIT 1) l
-                ON true
-            ON CONFLICT (name) DO NOTHING;
         """)
 
     manager.add_raw(run)
