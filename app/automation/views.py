@@ -16,6 +16,8 @@ from app.accounts.services import Principal
 from app.automation import actions as steps
 from app.automation import conditions, services
 from app.automation.starters import STARTERS
+from app.contacts import services as contacts
+from app.contacts.queries import ContactFilter
 from app.conversations import services as conversations
 from app.email import templates as email_templates
 from app.lib.errors import DomainError, Invalid
@@ -88,6 +90,7 @@ class AutomationViews(Controller):
         return render_page(request, "pages/automation_rule.html", {
             "rule": rule, "definition": definition, "catalogue": await catalogue(), "error": error, "q": q,
             "versions": await services.versions(rule["id"]) if rule else [],
+            "recent_contacts": (await contacts.search(ContactFilter(sort="updated"), limit=50))[0],
             "runs": await services.runs(rule_id=rule["id"], q=q) if rule else [], **texts()},
             status_code=status_code)
 
