@@ -8,6 +8,7 @@ the jobs already queued for the old time find the time changed when they run and
 from __future__ import annotations
 
 import datetime as dt
+import zoneinfo
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,9 +19,9 @@ from app.accounts.tables import User
 from app.contacts.tables import Contact, ContactPhone
 from app.conversations import services as conversations
 from app.conversations.tables import Conversation, Queue
-from app.lib import jobs
+from app.lib import i18n, jobs
 from app.lib.clock import now
-from app.lib.db import current_uow
+from app.lib.db import current_tenant, current_uow
 from app.lib.domain import MergeStep
 from app.lib.errors import Forbidden, Invalid, NotFound
 from app.lib.i18n import N_
@@ -69,11 +70,32 @@ def check_rrule(rrule: str, due_at: dt.datetime | None) -> str:
     return rrule
 
 
-def next_occurrence(rrule: str, start: dt.datetime, after: dt.datetime) -> dt.datetime | None:
-    """The first occurrence of `rrule` (its series started at `start`) after `after`, or None when it has ended."""
+def next_occurrence(rrule: str, start: dt.datetime, after: dt.datetime,
+                    zone: zoneinfo.ZoneInfo | None = None) -> dt.datetime | None:
+    """The first occurrence of `rrule` (its series started at `start`) after `after`, or None when it has ended.
+    The rule runs on the wall clock of `zone` (the assignee's): "Mondays at 10:00" stays at 10:00 across a change
+    to or from summer time. A rule whose UNTIL is in UTC runs in UTC (dateutil wants both or neither aware)."""
+    if zone is not None:
+        try:
+            local = rrulestr(rrule, dtstart=start.astimezone(zone).replace(tzinfo=None))
+            following = local.after(after.astimezone(zone).replace(tzinfo=None), inc=False)  # type: ignore[union-attr]
+        except (ValueError, TypeError):
+            pass
+        else:
+            if not isinstance(following, dt.datetime):
+                return None
+            return following.replace(tzinfo=zone).astimezone(dt.UTC)
     rule = rrulestr(rrule, dtstart=start)
     following = rule.after(after, inc=False)  # type: ignore[union-attr]
     return following if isinstance(following, dt.datetime) else None
+
+
+async def zone_of(user_id: int | None) -> zoneinfo.ZoneInfo:
+    """The time zone a user's tasks recur in: theirs, else the workspace's, else UTC."""
+    name = await current_uow().connection.fetchval(
+        "SELECT COALESCE(NULLIF((SELECT timezone FROM app_user WHERE id = $1), ''), "
+        "(SELECT timezone FROM workspace LIMIT 1), 'UTC')", user_id)
+    return i18n.to_zone(name) or i18n.UTC
 
 
 async def _check_links(*, contact_id: int, assignee_id: int | None, queue_id: int | None,
@@ -159,8 +181,6 @@ def job_key(kind: str, task_id: int, due_at: dt.datetime, tenant_slug: str) -> s
 
 async def schedule(task_id: int) -> None:
     """Queue the task's timed work for its current due time (nothing for a task without one, or not open)."""
-    from app.lib.db import current_tenant
-
     row = await Task.select(Task.id, Task.kind, Task.due_at, Task.remind_before, Task.queue, Task.status).where(
         Task.id == task_id).first()
     if row is None or row["due_at"] is None or row["status"] != "open":
@@ -175,6 +195,26 @@ async def schedule(task_id: int) -> None:
     for entrypoint, when in plan:
         await jobs.enqueue(entrypoint, payload, delay=max(when - at, dt.timedelta(0)),
                            dedupe_key=job_key(entrypoint, task_id, due, slug))
+
+
+async def contact_tasks(contact_id: int) -> list[dict[str, Any]]:
+    """A contact's open tasks (its card); another shop's contact id, or a deleted one, is not found."""
+    if not await Contact.exists().where((Contact.id == contact_id) & Contact.deleted_at.is_null()):
+        raise NotFound("No contact %(contact_id)s.", contact_id=contact_id)
+    return await search(contact_id=contact_id, status="open")
+
+
+async def unschedule(task_id: int, due_at: dt.datetime | None) -> None:
+    """Take the task's waiting jobs for `due_at` off the queue (done, cancelled or moved: they would only find that
+    out when they ran, and the scheduled jobs page would list them meanwhile). A job already running finishes and
+    finds out. By their exact dedupe keys, which PgQueuer indexes."""
+    if due_at is None:
+        return
+    slug = current_tenant().slug
+    keys = [job_key(entrypoint, task_id, due_at, slug) for entrypoint in (REMIND_JOB, OVERDUE_JOB, ROUTE_JOB)]
+    await current_uow().connection.execute(
+        "".join(("DELETE FROM ", jobs.QUEUE_TABLE, " WHERE dedupe_key = ANY($1::text[]) AND status = 'queued'")),
+        keys)
 
 
 async def get(task_id: int) -> dict[str, Any]:
@@ -260,11 +300,14 @@ async def complete(actor: Principal | None, task_id: int, *, outcome: str = "") 
                           params={"title": row["title"], **({"outcome": outcome} if outcome else {})},
                           links={"task_id": task_id}, **_actor_fields(actor),
                           payload={"event": "task_done", "task_id": task_id, "outcome": outcome})
+    await unschedule(task_id, row["due_at"])
     await emit(TASK_COMPLETED, task_id=task_id, contact_id=row["contact"], kind=row["kind"],
                assignee_id=row["assignee"], queue_id=row["queue"], status="done")
     result = await get(task_id)
     if row["rrule"] and row["due_at"] is not None:
-        following = next_occurrence(row["rrule"], row["series_start"] or row["due_at"], row["due_at"])
+        # The next occurrence after the later of its due time and now: one done late opens no overdue backlog.
+        following = next_occurrence(row["rrule"], row["series_start"] or row["due_at"], max(row["due_at"], now()),
+                                    await zone_of(row["assignee"]))
         if following is not None:
             nxt = await create(actor, contact_id=row["contact"], title=row["title"], kind=row["kind"],
                                due_at=following, assignee_id=row["assignee"], queue_id=row["queue"],
@@ -280,7 +323,8 @@ async def update(actor: Principal | None, task_id: int, *, due_at: dt.datetime |
                  assignee_id: int | None = None, priority: int | None = None, title: str | None = None,
                  remind_before: int | None = None, status: str | None = None,
                  outcome: str | None = None) -> dict[str, Any]:
-    """Reschedule, reassign, retitle or cancel (status `cancelled`); `status: done` completes (with `outcome`)."""
+    """Reschedule, reassign, retitle, cancel (status `cancelled`) or give up on (status `missed`: the customer could
+    not be reached); `status: done` completes (with `outcome`)."""
     if status == "done":
         if any(v is not None for v in (due_at, assignee_id, priority, title, remind_before)):
             raise Invalid("Complete a task on its own; change it in a separate request.", field="status")
@@ -290,8 +334,8 @@ async def update(actor: Principal | None, task_id: int, *, due_at: dt.datetime |
     if row["status"] != "open":
         raise Invalid("This task is %(status)s; only an open task can be changed.", field="status",
                       status=row["status"])
-    if status is not None and status != "cancelled":
-        raise Invalid("status can be set to done or cancelled.", field="status")
+    if status is not None and status not in ("cancelled", "missed"):
+        raise Invalid("status can be set to done, missed or cancelled.", field="status")
     changes: dict[Any, Any] = {Task.updated_at: now()}
     params: dict[str, Any] = {"title": row["title"]}
     new_due = _utc(due_at)
@@ -311,19 +355,22 @@ async def update(actor: Principal | None, task_id: int, *, due_at: dt.datetime |
             changes[Task.priority] = priority
         if remind_before is not None:
             changes.update({Task.remind_before: remind_before, Task.reminded_at: None})
-    if status == "cancelled":
-        changes.update({Task.status: "cancelled", Task.outcome: (outcome or "").strip()[:2000],
-                        Task.completed_at: now()})
+    if status in ("cancelled", "missed"):
+        changes.update({Task.status: status, Task.outcome: (outcome or "").strip()[:2000], Task.completed_at: now()})
     await Task.update(changes).where(Task.id == task_id)
     if status == "cancelled":
         summary, event = N_("Task “%(title)s” cancelled"), "task_cancelled"
+    elif status == "missed":
+        summary, event = N_("Task “%(title)s” missed"), "task_missed"
     elif new_due is not None:
         summary, event = N_("Task “%(title)s” rescheduled"), "task_rescheduled"
     else:
         summary, event = N_("Task “%(title)s” changed"), "task_changed"
     await timeline.record(row["contact"], "system", "internal", summary, params=params, links={"task_id": task_id},
                           **_actor_fields(actor), payload={"event": event, "task_id": task_id})
-    if status != "cancelled":
+    if status is not None or new_due is not None or remind_before is not None:
+        await unschedule(task_id, row["due_at"])
+    if status is None:
         await schedule(task_id)
     await emit(TASK_UPDATED, task_id=task_id, contact_id=row["contact"], kind=row["kind"],
                assignee_id=assignee_id if assignee_id is not None else row["assignee"], queue_id=row["queue"],

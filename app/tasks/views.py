@@ -86,7 +86,7 @@ async def mine_context(user: Principal) -> dict[str, Any]:
 
 
 async def card_context(contact_id: int) -> dict[str, Any]:
-    return {"contact_id": contact_id, "tasks": await services.search(contact_id=contact_id, status="open"),
+    return {"contact_id": contact_id, "tasks": await services.contact_tasks(contact_id),
             "users": [u for u in await accounts.list_users() if u["status"] == "active"],
             "queues": await conversations.queues(), "default_due": tomorrow_at_ten(), **labels()}
 
@@ -147,10 +147,12 @@ class TaskViews(Controller):
 
     @post("/{task_id:int}/cancel")
     async def cancel(self, request: Req, task_id: PathId) -> Template:
+        """Cancel, or (`status=missed`) give up: the customer could not be reached."""
         form = await request.form()
         error = None
         try:
-            await services.update(request.user, task_id, status="cancelled", outcome=str(form.get("outcome", "")))
+            status = "missed" if form.get("status") == "missed" else "cancelled"
+            await services.update(request.user, task_id, status=status, outcome=str(form.get("outcome", "")))
         except DomainError as exc:
             error = exc.detail
         return await self._panel(request, str(form.get("panel", "task")), task_id, error)
@@ -222,5 +224,7 @@ class ScheduleViews(Controller):
 
     @get("/")
     async def index(self, request: Req) -> Template:
+        states = {"queued": i18n.gettext(N_("waiting")), "picked": i18n.gettext(N_("running")),
+                  "failed": i18n.gettext(N_("held after its last attempt"))}
         return render_page(request, "pages/scheduled.html",
-                           {"jobs": await services.scheduled_jobs(current_tenant().slug)})
+                           {"jobs": await services.scheduled_jobs(current_tenant().slug), "states": states})

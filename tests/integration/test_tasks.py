@@ -80,17 +80,26 @@ async def test_api_creates_lists_completes_reschedules_and_refuses_bad_input(
     assert moved.status_code == 200 and dt.datetime.fromisoformat(moved.json()["due_at"]) == later
     jobs = (await fx_client.get(api(fx_shop, "/scheduled-jobs"), headers=fx_shop.auth)).json()
     reminders = sorted(dt.datetime.fromisoformat(j["due_at"]) for j in jobs if j["entrypoint"] == "tasks.remind")
-    expected = [due - dt.timedelta(minutes=15), later - dt.timedelta(minutes=15)]  # the old one will do nothing
-    assert len(reminders) == 2 and all(abs((a - b).total_seconds()) < 5 for a, b in zip(reminders, expected, strict=True))
+    # The old time's jobs left the queue with the move; the new time's wait.
+    assert len(reminders) == 1 and abs((reminders[0] - (later - dt.timedelta(minutes=15))).total_seconds()) < 5
+    assert {j["entrypoint"] for j in jobs} == {"tasks.remind", "tasks.overdue"} and len(jobs) == 2
 
     done = await fx_client.patch(one, json={"status": "done", "outcome": "Quote sent"}, headers=fx_shop.auth)
     assert done.status_code == 200 and (done.json()["status"], done.json()["outcome"]) == ("done", "Quote sent")
+    assert (await fx_client.get(api(fx_shop, "/scheduled-jobs"), headers=fx_shop.auth)).json() == []  # done: none
     again = await fx_client.patch(one, json={"status": "done"}, headers=fx_shop.auth)
     assert again.status_code == 400 and again.json()["errors"][0]["field"] == "status"
     timeline = (await fx_client.get(api(fx_shop, f"/contacts/{c['id']}/timeline"), params={"channel": "system"},
                                     headers=fx_shop.auth)).json()["items"]
     events = [i["payload"].get("event") for i in timeline]
     assert {"task_created", "task_rescheduled", "task_done"} <= set(events)
+    other = (await fx_client.post(url, json={"contact_id": c["id"], "title": "Call back", "kind": "callback"},
+                                  headers=fx_shop.auth)).json()
+    missed = await fx_client.patch(api(fx_shop, f"/tasks/{other['id']}"), json={"status": "missed",
+                                                                                "outcome": "No answer twice"},
+                                   headers=fx_shop.auth)
+    assert missed.status_code == 200 and missed.json()["status"] == "missed"
+    assert (await fx_client.get(url, params={"status": "missed"}, headers=fx_shop.auth)).json()[0]["id"] == other["id"]
 
     # Another shop sees none of it, and cannot reach it by id.
     assert (await fx_client.get(api(fx_other_shop, "/tasks"), headers=fx_other_shop.auth)).json() == []
@@ -143,6 +152,10 @@ async def test_card_console_and_home_show_tasks_and_the_wrap_up_form_creates_a_c
     made = await fx_client.post(f"{base}/contacts/{c['id']}/tasks/", headers=htmx, data={
         "title": "Send samples", "kind": "follow_up", "due_at": "2020-01-01T10:00", "priority": "2"})
     assert made.status_code == 200 and "Send samples" in made.text and 'data-overdue="true"' in made.text
+    panel = await fx_client.get(f"{base}/contacts/{c['id']}/tasks/", headers={"accept": "text/html"})
+    assert panel.status_code == 200 and "Send samples" in panel.text
+    missing = await fx_client.get(f"{base}/contacts/999999/tasks/", headers={"accept": "text/html"})
+    assert missing.status_code == 404
 
     async with tenant_context(fx_shop.tenant):
         conv = await conversations.open_conversation(channel="sms", contact_id=c["id"], subject="Where is it?")
@@ -167,3 +180,49 @@ async def test_card_console_and_home_show_tasks_and_the_wrap_up_form_creates_a_c
     assert (local.hour, local.minute) == (10, 0)  # the owner has no zone: UTC
     scheduled = await fx_client.get(f"{base}/settings/scheduled/", headers={"accept": "text/html"})
     assert scheduled.status_code == 200 and "tasks.remind" in scheduled.text
+
+
+async def test_the_demo_operator_has_an_overdue_a_due_soon_and_a_recurring_task(fx_db: str) -> None:
+    from app import demo
+    from app.lib.db import resolve_active
+    from app.tasks import services
+
+    await demo.ensure_demo()
+    tenant = await resolve_active(demo.DEMO_SLUG)
+    assert tenant is not None
+    async with tenant_context(tenant):
+        operator = await current_uow().connection.fetchval("SELECT id FROM app_user WHERE email = $1",
+                                                           demo.DEMO_OPERATOR[0])
+        mine = await services.mine(operator)
+    assert len(mine) == 3
+    assert [t["overdue"] for t in mine] == [True, False, False] and mine[2]["rrule"] == "FREQ=WEEKLY"
+    assert mine[0]["kind"] == "callback" and mine[1]["due_at"] - mine[0]["due_at"] < dt.timedelta(hours=3)
+
+
+async def test_a_recurring_task_done_late_skips_the_occurrences_already_past(fx_client: Any,
+                                                                            fx_shop: ShopFixture) -> None:
+    c = await make_contact(fx_client, fx_shop)
+    due = (dt.datetime.now(dt.UTC) - dt.timedelta(days=3, hours=1)).replace(microsecond=0)
+    first = (await fx_client.post(api(fx_shop, "/tasks"), json={
+        "contact_id": c["id"], "title": "Daily stock call", "due_at": iso(due), "rrule": "FREQ=DAILY"},
+        headers=fx_shop.auth)).json()
+    done = (await fx_client.patch(api(fx_shop, f"/tasks/{first['id']}"), json={"status": "done"},
+                                  headers=fx_shop.auth)).json()
+    nxt = (await fx_client.get(api(fx_shop, f"/tasks/{done['next_id']}"), headers=fx_shop.auth)).json()
+    assert dt.datetime.fromisoformat(nxt["due_at"]) == due + dt.timedelta(days=4) and nxt["overdue"] is False
+
+
+async def test_a_weekly_task_keeps_its_local_time_across_the_change_to_summer_time(fx_client: Any,
+                                                                                    fx_shop: ShopFixture) -> None:
+    c = await make_contact(fx_client, fx_shop)
+    async with tenant_context(fx_shop.tenant):
+        await current_uow().connection.execute("UPDATE app_user SET timezone = 'Europe/Sofia' WHERE id = $1",
+                                               fx_shop.user_id)
+    due = dt.datetime(2027, 3, 22, 8, 0, tzinfo=dt.UTC)  # Monday 10:00 in Sofia (UTC+2); summer time from the 28th
+    first = (await fx_client.post(api(fx_shop, "/tasks"), json={
+        "contact_id": c["id"], "title": "Monday stock call", "due_at": iso(due), "rrule": "FREQ=WEEKLY"},
+        headers=fx_shop.auth)).json()
+    done = (await fx_client.patch(api(fx_shop, f"/tasks/{first['id']}"), json={"status": "done"},
+                                  headers=fx_shop.auth)).json()
+    nxt = (await fx_client.get(api(fx_shop, f"/tasks/{done['next_id']}"), headers=fx_shop.auth)).json()
+    assert dt.datetime.fromisoformat(nxt["due_at"]) == dt.datetime(2027, 3, 29, 7, 0, tzinfo=dt.UTC)  # 10:00 (UTC+3)

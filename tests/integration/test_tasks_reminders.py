@@ -56,8 +56,11 @@ async def test_a_reminder_reaches_the_assignees_sockets_only_and_their_inbox_in_
         task = await services.create(None, contact_id=c["id"], title="Confirm the delivery slot", kind="follow_up",
                                      due_at=due, assignee_id=fx_shop.user_id, remind_before=5)
 
+    def to_owner() -> list[Any]:  # the worker runs every shop's jobs: other tests' mails may come too
+        return [m for m in fx_inbox.messages if m["To"] == fx_shop.email]
+
     async def reminded() -> bool:
-        return len(fx_inbox.messages) >= 1
+        return len(to_owner()) >= 1
 
     await run_jobs_until(reminded, timeout=30)
     got = await mine.until(lambda f: bool(toasts([f])), wait=15)
@@ -71,8 +74,7 @@ async def test_a_reminder_reaches_the_assignees_sockets_only_and_their_inbox_in_
     other_last = await emit(fx_other_shop, "contact.updated", {"contact_id": 1})
     assert not toasts(await stranger.until(lambda f: f.event_id == other_last))
 
-    [mail] = fx_inbox.messages
-    assert mail["To"] == fx_shop.email
+    [mail] = to_owner()
     subject = str(email.header.make_header(email.header.decode_header(mail["Subject"])))
     assert subject.startswith("Напомняне: Confirm the delivery slot в "), subject  # Bulgarian, the owner's language
     with i18n.viewing("bg", "Europe/Sofia"):
@@ -83,7 +85,7 @@ async def test_a_reminder_reaches_the_assignees_sockets_only_and_their_inbox_in_
 
 
 async def test_a_reminder_or_overdue_job_run_twice_fires_once_and_a_moved_task_ignores_its_old_job(
-        fx_client: Any, fx_shop: ShopFixture) -> None:
+        fx_client: Any, fx_shop: ShopFixture, fx_other_shop: ShopFixture) -> None:
     c = await make_contact(fx_client, fx_shop)
     due = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
     async with tenant_context(fx_shop.tenant):
@@ -103,6 +105,13 @@ async def test_a_reminder_or_overdue_job_run_twice_fires_once_and_a_moved_task_i
         supervisors = await current_uow().connection.fetchval(
             "SELECT channels FROM event_log WHERE name = 'task.overdue'")
     assert "role:supervisor" in supervisors
+
+    # A job names its tenant: another shop's job with this task's id finds nothing of this shop.
+    async with tenant_context(fx_other_shop.tenant):
+        await current_uow().connection.execute("DELETE FROM event_log")
+    await task_jobs.remind({"tenant": fx_other_shop.slug, "task_id": moved["id"],
+                            "due_at": (due + dt.timedelta(days=1)).isoformat()})
+    assert await _due_events(fx_other_shop) == [] and await _due_events(fx_shop) == [task["id"]]
 
 
 async def test_a_callback_task_at_its_time_opens_a_waiting_call_in_its_queue(fx_client: Any,
@@ -128,3 +137,49 @@ async def test_a_callback_task_at_its_time_opens_a_waiting_call_in_its_queue(fx_
         count = await Conversation.count().where(Conversation.external_ref == f"task:{task['id']}")
         linked = await services.get(task["id"])
     assert count == 1 and linked["conversation_id"] == conv["id"]
+
+
+async def test_an_overdue_task_turns_red_for_its_assignee_and_tells_the_supervisors(
+        fx_live: Any, fx_client: Any, fx_shop: ShopFixture) -> None:
+    c = await make_contact(fx_client, fx_shop, name="Late Larry")
+    operator_id = await add_user(fx_shop, "operator")
+    supervisor_id = await add_user(fx_shop, "supervisor")
+    bystander_id = await add_user(fx_shop, "operator")
+    assignee = await _connect(fx_live, fx_shop, operator_id)
+    supervisor = await _connect(fx_live, fx_shop, supervisor_id)
+    bystander = await _connect(fx_live, fx_shop, bystander_id)
+    due = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
+    async with tenant_context(fx_shop.tenant):
+        task = await services.create(None, contact_id=c["id"], title="Return the deposit", due_at=due,
+                                     assignee_id=operator_id)
+    await task_jobs.overdue({"tenant": fx_shop.slug, "task_id": task["id"], "due_at": task["due_at"].isoformat()})
+
+    got = await assignee.until(lambda f: f.event == "task.overdue")
+    assert len(toasts(got)) == 1 and 'data-overdue="true"' in got[-1].text  # one toast, and "My tasks" in red
+    told = await supervisor.until(lambda f: f.event == "task.overdue")
+    assert len(toasts(told)) == 1 and "Return the deposit" in told[-1].text and "Late Larry" in told[-1].text
+    last = await emit(fx_shop, "contact.updated", {"contact_id": c["id"]})
+    assert not toasts(await bystander.until(lambda f: f.event_id == last))
+    for s in (assignee, supervisor, bystander):
+        await s.close()
+
+
+async def test_a_pages_passive_socket_gets_toasts_without_making_the_user_online(
+        fx_live: Any, fx_client: Any, fx_shop: ShopFixture) -> None:
+    from realtime import presence
+
+    c = await make_contact(fx_client, fx_shop)
+    operator_id = await add_user(fx_shop, "operator")
+    token = (await login(fx_shop, operator_id))[0]
+    passive = await ConsoleSocket.open(fx_live.ws_url, fx_shop.slug, token, ORIGIN, query="presence=0")
+    await passive.ready()
+    async with tenant_context(fx_shop.tenant):
+        task = await services.create(None, contact_id=c["id"], title="Check the refund", assignee_id=operator_id,
+                                     due_at=dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1))
+    await task_jobs.remind({"tenant": fx_shop.slug, "task_id": task["id"], "due_at": task["due_at"].isoformat()})
+    assert "Check the refund" in toasts(await passive.until(lambda f: f.event == "task.due"))[0].text
+    assert operator_id not in await presence.team(fx_shop.tenant)  # a settings page open is not being online
+    console = await _connect(fx_live, fx_shop, operator_id)
+    assert (await presence.team(fx_shop.tenant))[operator_id].status != "offline"
+    for s in (passive, console):
+        await s.close()
