@@ -13,7 +13,7 @@ from app.webhooks_out.views import WebhookViews
 from realtime.durable import DurableListener
 
 LISTENER = DurableListener(
-    "webhooks_out.fan_out", services.fan_out, frozenset(services.catalogue()),
+    services.FAN_OUT, services.fan_out, frozenset(services.catalogue()),
     doc="Queues one signed delivery of each event to every enabled webhook endpoint subscribed to it.")
 
 DOMAIN = Domain(

@@ -26,10 +26,10 @@ import structlog
 
 from app.lib import crypto, i18n
 from app.lib.clock import now
-from app.lib.db import current_uow, resolve_active, tenant_context
+from app.lib.db import current_uow, resolve_active, resolve_active_cached, tenant_context
 from app.lib.jobs import enqueue
 from app.webhooks_out import net, services, signing
-from app.webhooks_out.tables import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from app.webhooks_out.tables import WebhookAttempt, WebhookDelivery
 
 log = structlog.get_logger(__name__)
 
@@ -41,6 +41,8 @@ RETRY_AFTER_CAP = 10 * 3600.0
 """The longest Retry-After honoured (a longer one waits this long)."""
 FAILING_DISABLE = dt.timedelta(days=1)
 TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+DEADLINE = 15.0
+"""Seconds one attempt may take in all (a receiver that drips its answer byte by byte is cut off)."""
 RESPONSE_KEPT = 2000
 """Characters of a response body kept in the log."""
 USER_AGENT = "Switchboard-Webhooks/1.0"
@@ -56,6 +58,8 @@ class Prepared:
     url: str
     body: str
     headers: dict[str, str]
+    failing: bool = False
+    """The endpoint had failed since its last success (a success clears that)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,7 +111,7 @@ def parse_retry_after(value: str | None) -> float | None:
 
 async def send(payload: dict[str, Any]) -> None:
     """Job `webhooks_out.send`: {delivery_id, attempt (1-based, over the delivery's life), step (in SCHEDULE)}."""
-    tenant = await resolve_active(payload["tenant"])
+    tenant = await resolve_active_cached(payload["tenant"])
     if tenant is None:
         return
     async with tenant_context(tenant):
@@ -120,23 +124,33 @@ async def send(payload: dict[str, Any]) -> None:
 
 
 async def _prepare(delivery_id: int, attempt: int, step: int) -> Prepared | None:
-    d = await WebhookDelivery.select().where(WebhookDelivery.id == delivery_id).first()
+    """The delivery, its endpoint and the endpoint's active secrets in one query; the headers signed now."""
+    d = await current_uow().connection.fetchrow(
+        """
+        SELECT d.endpoint, d.url, d.secret, d.msg_id, d.body, d.status, d.attempts, d.is_test,
+               e.id AS endpoint_found, e.url AS endpoint_url, e.enabled, e.failing_since IS NOT NULL AS failing,
+               ARRAY(SELECT s.secret FROM webhook_secret s WHERE s.endpoint = d.endpoint
+                       AND (s.expires_at IS NULL OR s.expires_at > now()) ORDER BY s.id DESC) AS secrets
+        FROM webhook_delivery d LEFT JOIN webhook_endpoint e ON e.id = d.endpoint WHERE d.id = $1
+        """, delivery_id)
     if d is None or d["status"] != "pending" or d["attempts"] != attempt - 1:
         return None  # removed, finished, or this attempt ran already
-    secrets: list[str] = []
+    stored: list[str] = []
+    url = d["url"]
     if d["endpoint"] is not None:
-        endpoint = await WebhookEndpoint.select().where(WebhookEndpoint.id == d["endpoint"]).first()
-        if endpoint is None:
+        if d["endpoint_found"] is None:
             return None
-        if not endpoint["enabled"] and not d["is_test"]:
+        if not d["enabled"] and not d["is_test"]:
             await _finish(delivery_id, "failed", error=i18n.N_("The endpoint is disabled."))
             return None
-        secrets = await services.signing_secrets(d["endpoint"])
+        stored = list(d["secrets"])
+        url = d["endpoint_url"]  # an admin may have moved the endpoint since the delivery was queued
     elif d["secret"]:
-        secrets = [crypto.decrypt(d["secret"], purpose=services.SECRET_PURPOSE)]
-    stamp = int(time.time())
-    headers = signing.headers(d["msg_id"], stamp, d["body"], secrets)
-    return Prepared(delivery_id, d["endpoint"], attempt, step, d["is_test"], d["url"], d["body"], headers)
+        stored = [d["secret"]]
+    secrets = [crypto.decrypt(token, purpose=services.SECRET_PURPOSE) for token in stored]
+    headers = signing.headers(d["msg_id"], int(time.time()), d["body"], secrets)
+    return Prepared(delivery_id, d["endpoint"], attempt, step, d["is_test"], url, d["body"], headers,
+                    bool(d["failing"]))
 
 
 _clients: dict[int, httpx.AsyncClient] = {}
@@ -170,13 +184,19 @@ async def post(url: str, body: str, headers: dict[str, str]) -> Outcome:
         sent["connection"] = "close"
     start = time.monotonic()
     try:
-        response = await _client().post(target.pinned_url(), content=body.encode(), headers=sent,
-                                        extensions=extensions)
-    except httpx.TimeoutException:
-        return Outcome(latency_ms=_ms(start), error=f"timed out after {TIMEOUT.read:g} s")
+        async with asyncio.timeout(DEADLINE):
+            async with _client().stream("POST", target.pinned_url(), content=body.encode(), headers=sent,
+                                        extensions=extensions, timeout=TIMEOUT) as response:
+                kept = b""
+                async for chunk in response.aiter_bytes():  # a receiver's endless answer is cut short
+                    kept += chunk
+                    if len(kept) >= RESPONSE_KEPT:
+                        break
+    except (httpx.TimeoutException, TimeoutError):
+        return Outcome(latency_ms=_ms(start), error=f"timed out after {_ms(start) / 1000:.1f} s")
     except httpx.HTTPError as exc:
         return Outcome(latency_ms=_ms(start), error=f"network error: {type(exc).__name__}: {exc}"[:500])
-    text = response.text[:RESPONSE_KEPT]
+    text = kept[:RESPONSE_KEPT].decode("utf-8", "replace")
     retry_after = parse_retry_after(response.headers.get("retry-after")) if response.status_code == 429 else None
     error = ""
     if 300 <= response.status_code < 400:
@@ -199,25 +219,25 @@ async def _record(p: Prepared, outcome: Outcome) -> None:
     landed = await conn.fetchval(
         """
         UPDATE webhook_delivery SET attempts = $2, status = $3, next_attempt_at = $4, last_attempt_at = $5,
-            response_code = $6, latency_ms = $7, error = $8, response_body = $9, request_headers = $10::jsonb
+            response_code = $6, latency_ms = $7, error = $8, response_body = $9, request_headers = $10::jsonb,
+            url = $11
         WHERE id = $1 AND attempts = $2 - 1 AND status = 'pending' RETURNING id
         """, p.delivery_id, p.attempt, status, next_at, at, outcome.code, outcome.latency_ms, error,
-        outcome.response, services.encode_headers(p.headers))
+        outcome.response, services.encode_headers(p.headers), p.url)
     if landed is None:
         return  # another run of this attempt recorded it first
     await WebhookAttempt.insert(WebhookAttempt(
         delivery=p.delivery_id, attempted_at=at, response_code=outcome.code, latency_ms=outcome.latency_ms,
         error=error, response_body=outcome.response))
     if delay is not None:
-        await enqueue(services.SEND_JOB, {"delivery_id": p.delivery_id, "attempt": p.attempt + 1,
-                                               "step": p.step + 1},
-                           delay=dt.timedelta(seconds=delay), dedupe_key=services.send_key(p.delivery_id,
-                                                                                            p.attempt + 1))
+        following = {"delivery_id": p.delivery_id, "attempt": p.attempt + 1, "step": p.step + 1}
+        await enqueue(services.SEND_JOB, following, delay=dt.timedelta(seconds=delay),
+                      dedupe_key=services.send_key(p.delivery_id, p.attempt + 1))
     if p.endpoint_id is None or p.is_test:
         return
     if outcome.ok:
-        await conn.execute("UPDATE webhook_endpoint SET failing_since = NULL WHERE id = $1 AND failing_since IS NOT "
-                           "NULL", p.endpoint_id)
+        if p.failing:
+            await conn.execute("UPDATE webhook_endpoint SET failing_since = NULL WHERE id = $1", p.endpoint_id)
         return
     since = await conn.fetchval(
         "UPDATE webhook_endpoint SET failing_since = coalesce(failing_since, $2) WHERE id = $1 AND enabled "

@@ -75,9 +75,13 @@ def refusal(ip: IPAddress, *, allow_loopback: bool | None = None) -> str | None:
     return None
 
 
+RESOLVE_SECONDS = 5.0
+
+
 async def getaddrinfo(host: str, port: int) -> list[str]:
     """The addresses `host` resolves to (tests replace this function to stand in for DNS)."""
-    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    async with asyncio.timeout(RESOLVE_SECONDS):
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
@@ -122,8 +126,9 @@ async def check(url: str) -> Target:
     except ValueError:
         try:
             resolved = await getaddrinfo(host, port)
-        except (OSError, UnicodeError) as exc:
-            raise Refused(N_("%(host)s could not be resolved (%(reason)s)"), host=host, reason=str(exc)) from None
+        except (OSError, UnicodeError, TimeoutError) as exc:
+            raise Refused(N_("%(host)s could not be resolved (%(reason)s)"), host=host,
+                          reason=str(exc) or type(exc).__name__) from None
         addresses = [ipaddress.ip_address(a.split("%", 1)[0]) for a in resolved]
     if not addresses:
         raise Refused(N_("%(host)s has no address"), host=host)

@@ -27,13 +27,13 @@ from app.lib.errors import Conflict, Forbidden, Invalid, NotFound
 from app.settings import get_settings
 from app.webhooks_out import net
 from app.webhooks_out.events import ENDPOINT_DISABLED
+from app.webhooks_out.signing import SECRET_PREFIX
 from app.webhooks_out.tables import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookSecret
 from realtime.events import CATALOGUE, Event
 from realtime.publish import emit
 
 SEND_JOB = "webhooks_out.send"
 SECRET_PURPOSE = "webhooks_out.secret"  # noqa: S105 (a key-derivation label, not a secret)
-SECRET_PREFIX = "whsec_"  # noqa: S105 (the Standard Webhooks prefix)
 SECRET_BYTES = 32
 """Random bytes of a new signing secret (Standard Webhooks asks for 24 to 64)."""
 NOTIFY_JOB = "webhooks_out.notify_disabled"
@@ -85,7 +85,8 @@ async def queue(*, url: str, event_type: str, payload: str, endpoint_id: int | N
     """Write a pending delivery and queue its first attempt in the current unit of work; returns its id."""
     row = await WebhookDelivery.insert(WebhookDelivery(
         endpoint=endpoint_id, url=url, secret=crypto.encrypt(secret, purpose=SECRET_PURPOSE) if secret else None,
-        msg_id=new_msg_id(), event_id=event_id, event_type=event_type, body=payload, causation=causation,
+        msg_id=new_msg_id(), event_id=event_id, event_type=event_type, body=payload,
+        causation=None if causation is None else json.dumps(causation, default=str),
         status="pending", next_attempt_at=now(), is_test=is_test)).returning(WebhookDelivery.id)
     delivery_id = int(row[0]["id"])
     await jobs.enqueue(SEND_JOB, {"delivery_id": delivery_id, "attempt": 1, "step": 0},
@@ -194,6 +195,7 @@ async def create(actor: Principal, *, url: str, events: list[str], description: 
                                                        enabled=enabled)).returning(WebhookEndpoint.id)
     endpoint_id = int(row[0]["id"])
     secret = await _add_secret(endpoint_id)
+    await _start_fan_out()
     await audit.record("webhook.created", actor_id=actor.user_id, actor=actor.label, target_type="webhook",
                        target_id=endpoint_id, detail={"url": url, "events": chosen})
     return {**await get(endpoint_id), "secret": secret}
@@ -418,6 +420,24 @@ async def send_mail(message: EmailMessage) -> None:
 
 
 # -- the fan-out (durable listener) -------------------------------------------------------------------------------
+
+FAN_OUT = "webhooks_out.fan_out"
+
+
+async def _start_fan_out() -> None:
+    """Make sure the fan-out's cursor exists, at the log's end, once an endpoint exists: every event committed after
+    the endpoint is delivered even when the worker has not visited the workspace yet (a cursor it makes itself
+    starts where the log ends at that visit). Until then there is no cursor, so a workspace without webhooks never
+    holds its event log back. The worker fills in the cursor's event names."""
+    await current_uow().connection.execute(
+        """
+        INSERT INTO listener_cursor (name, events, last_tx, last_event_id)
+        SELECT $1, '{}', COALESCE(l.tx, '0'::xid8), COALESCE(l.id, 0)
+        FROM (SELECT 1) one LEFT JOIN LATERAL (SELECT tx, id FROM event_log ORDER BY tx DESC, id DESC LIMIT 1) l
+            ON true
+        ON CONFLICT (name) DO NOTHING
+        """, FAN_OUT)
+
 
 async def fan_out(event: Event) -> None:
     """One delivery per enabled endpoint subscribed to the event (by name or "*"); a second run over the same

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, get, post
-from litestar.params import FromPath
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from app.accounts.guards import requires
@@ -15,10 +15,12 @@ from app.lib import i18n
 from app.lib.errors import DomainError
 from app.lib.forms import fields, ticked
 from app.lib.templates import render_page
-from app.lib.wire import PathId
+from app.lib.wire import PathId, QueryId
 from app.webhooks_out import services
+from app.webhooks_out.tables import STATUSES
 
 Req = Request[Principal, Any, Any]
+PAGE = 50
 
 
 class WebhookViews(Controller):
@@ -30,9 +32,12 @@ class WebhookViews(Controller):
         return {"endpoints": await services.endpoints(), "catalogue": services.catalogue(), "error": None,
                 "notice": None, "secret": None, "form": {"url": "", "description": "", "events": []}, **extra}
 
-    async def _detail(self, request: Req, endpoint_id: int, **extra: Any) -> dict[str, Any]:
-        return {"endpoint": await services.get(endpoint_id), "catalogue": services.catalogue(),
-                "deliveries": await services.deliveries(endpoint_id, limit=50),
+    async def _detail(self, request: Req, endpoint_id: int, *, status: str | None = None, before: int | None = None,
+                      **extra: Any) -> dict[str, Any]:
+        status = status if status in STATUSES else None
+        rows = await services.deliveries(endpoint_id, status=status, before=before, limit=PAGE)
+        return {"endpoint": await services.get(endpoint_id), "catalogue": services.catalogue(), "deliveries": rows,
+                "status": status, "older": rows[-1]["id"] if len(rows) == PAGE else None,
                 "reason": services.reason_text, "error": None, "notice": None, "secret": None, **extra}
 
     @get("/")
@@ -53,8 +58,10 @@ class WebhookViews(Controller):
             request, row["id"], secret=row["secret"], notice=i18n.gettext("Endpoint created.")), status_code=201)
 
     @get("/{endpoint_id:int}")
-    async def detail(self, request: Req, endpoint_id: PathId) -> Template:
-        return render_page(request, "pages/webhook.html", await self._detail(request, endpoint_id))
+    async def detail(self, request: Req, endpoint_id: PathId, status: FromQuery[str | None] = None,
+                     before: QueryId = None) -> Template:
+        return render_page(request, "pages/webhook.html", await self._detail(request, endpoint_id, status=status,
+                                                                              before=before))
 
     async def _act(self, request: Req, endpoint_id: int, action: Any, notice: str) -> Template:
         try:

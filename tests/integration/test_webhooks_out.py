@@ -4,12 +4,14 @@ redelivery, test sends, secret rotation, SSRF refusals and tenant isolation."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import email.header
 import json
 from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
@@ -83,6 +85,19 @@ async def test_5xx_is_retried_with_the_same_webhook_id_until_it_succeeds(
     async with tenant_context(fx_shop.tenant):
         endpoint = await WebhookEndpoint.select().where(WebhookEndpoint.id == created["id"]).first()
     assert endpoint["enabled"] and endpoint["failing_since"] is None  # the success ended the run of failures
+
+
+async def test_a_timeout_is_retried(fx_client: Any, fx_shop: ShopFixture, fx_receiver: tuple[Receiver, str],
+                                    fx_fast_retries: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    receiver, url = fx_receiver
+    monkeypatch.setattr(sender, "TIMEOUT", httpx.Timeout(0.3))
+    receiver.script = [(200, {"x-test-delay": "2"})]  # answers after the sender gave up
+    created = await subscribe(fx_client, fx_shop, url, ["contact.created"])
+    await make_contact(fx_client, fx_shop, "Timid Tom")
+    await run_jobs_until(lambda: settled(fx_shop, 1))
+    [log] = await deliveries(fx_client, fx_shop, created["id"])
+    assert log["status"] == "succeeded" and log["attempts"] == 2
+    assert log["attempt_log"][0]["response_code"] is None and "timed out" in log["attempt_log"][0]["error"]
 
 
 async def test_429_waits_as_long_as_retry_after_says(
@@ -316,15 +331,39 @@ async def test_deliver_once_sends_one_signed_message(fx_shop: ShopFixture, fx_re
     receiver, url = fx_receiver
     secret = services.new_secret()
     async with tenant_context(fx_shop.tenant):
+        causation = {"rule_id": 7, "depth": 1, "at": dt.datetime(2026, 12, 1, tzinfo=dt.UTC)}  # kept as JSON
         delivery_id = await services.deliver_once(url, "automation.rule_fired", {"rule_id": 7, "contact_id": 1},
-                                                  secret=secret, causation={"rule_id": 7, "depth": 1})
+                                                  secret=secret, causation=causation)
     await run_jobs_until(lambda: settled(fx_shop, 1))
     payload = verified(receiver.requests[0], secret)
     assert payload["type"] == "automation.rule_fired" and payload["data"] == {"rule_id": 7, "contact_id": 1}
     async with tenant_context(fx_shop.tenant):
         row = await WebhookDelivery.select().where(WebhookDelivery.id == delivery_id).first()
     assert row["status"] == "succeeded" and row["endpoint"] is None and row["secret"] != secret
-    assert json.loads(row["causation"]) == {"rule_id": 7, "depth": 1}
+    assert json.loads(row["causation"]) == {"rule_id": 7, "depth": 1, "at": "2026-12-01 00:00:00+00:00"}
+
+
+async def test_the_fan_out_queues_one_delivery_per_endpoint_and_event_however_often_it_runs(
+        fx_client: Any, fx_shop: ShopFixture) -> None:
+    """A worker killed after handling an event but before moving its cursor handles it again: nothing doubles."""
+    from realtime import log as event_log
+
+    one = await subscribe(fx_client, fx_shop, "http://127.0.0.1:9/one", ["contact.created"])
+    two = await subscribe(fx_client, fx_shop, "http://127.0.0.1:9/two", ["*"])
+    await subscribe(fx_client, fx_shop, "http://127.0.0.1:9/other", ["order.created"])
+    await make_contact(fx_client, fx_shop, "Twice Tina")
+    for _ in range(500):  # until the event is final (below the log's horizon: readers see it)
+        async with tenant_context(fx_shop.tenant):
+            created = [e for e in await event_log.read(event_log.START) if e.name == "contact.created"]
+        if created:
+            break
+        await asyncio.sleep(0.02)
+    [event] = created
+    async with tenant_context(fx_shop.tenant):
+        await services.fan_out(event)
+        await services.fan_out(event)
+        rows = await WebhookDelivery.select(WebhookDelivery.endpoint).where(WebhookDelivery.event_id == event.id)
+    assert sorted(r["endpoint"] for r in rows) == sorted([one["id"], two["id"]])
 
 
 async def test_a_tenants_endpoint_never_sees_another_tenants_events(

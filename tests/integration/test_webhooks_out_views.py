@@ -65,6 +65,11 @@ async def test_an_admin_manages_an_endpoint_from_the_settings_pages(
     await run_jobs_until(lambda: settled(fx_shop, 1))
     assert len(receiver.requests) == 2
 
+    failed_only = await fx_client.get(endpoint_url + "?status=failed", headers={"accept": "text/html"})
+    assert failed_only.status_code == 200 and 'data-testid="delivery"' not in failed_only.text
+    delivered = await fx_client.get(endpoint_url + "?status=succeeded", headers={"accept": "text/html"})
+    assert delivered.text.count('data-testid="delivery"') == 1
+
     off = await fx_client.post(endpoint_url, data={"_csrf": token, "url": url, "description": "ERP",
                                                    "events": ["contact.created"]}, headers={"accept": "text/html"})
     assert off.status_code == 200 and 'data-testid="disabled"' in off.text  # the box was not ticked: turned off

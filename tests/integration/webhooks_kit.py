@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
@@ -40,6 +41,8 @@ class Receiver:
         self.requests.append({"path": scope["path"], "body": body.decode(),
                               "headers": {k.decode(): v.decode() for k, v in scope["headers"]}})
         status, headers = self.script.pop(0) if self.script else (200, {})
+        if "x-test-delay" in headers:  # answer late: the sender's timeout is what the test is about
+            await asyncio.sleep(float(headers["x-test-delay"]))
         await send({"type": "http.response.start", "status": status,
                     "headers": [(k.encode(), v.encode()) for k, v in headers.items()]})
         await send({"type": "http.response.body", "body": b"thanks" if status < 300 else b"nope"})

@@ -106,3 +106,16 @@ def test_the_fan_out_subscribes_to_every_lasting_event_of_the_catalogue() -> Non
     lasting = {name for name, t in CATALOGUE.items() if not t.ephemeral}
     assert set(catalogue()) == lasting == set(LISTENER.events)
     assert "webhook.endpoint_disabled" in lasting and "contact.created" in lasting
+
+
+def test_loopback_targets_are_for_development_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    from app.settings import SettingsError, load_settings
+
+    monkeypatch.setenv("WEBHOOK_ALLOW_LOOPBACK", "true")
+    assert load_settings().app.webhook_allow_loopback is True  # dev (as tests/conftest.py sets it)
+    monkeypatch.setenv("SWITCHBOARD_ENV", "prod")
+    monkeypatch.setenv("DATABASE_URL", "postgresql://x@127.0.0.1:5432/x")
+    with pytest.raises(SettingsError, match="WEBHOOK_ALLOW_LOOPBACK"):
+        load_settings()
+    monkeypatch.delenv("WEBHOOK_ALLOW_LOOPBACK")
+    assert load_settings().app.webhook_allow_loopback is False

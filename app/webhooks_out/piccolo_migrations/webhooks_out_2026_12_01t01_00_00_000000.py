@@ -69,13 +69,6 @@ async def forwards() -> MigrationManager:
                 response_body text NOT NULL DEFAULT ''
             );
             CREATE INDEX IF NOT EXISTS webhook_attempt_delivery ON webhook_attempt (delivery, id);
-            -- The fan-out starts at the log's current end (no endpoint existed before); a new workspace's log is
-            -- empty, so an endpoint made on its first day gets every event from the first.
-            INSERT INTO listener_cursor (name, events, last_tx, last_event_id)
-            SELECT 'webhooks_out.fan_out', '{}', COALESCE(l.tx, '0'::xid8), COALESCE(l.id, 0)
-            FROM (SELECT 1) one LEFT JOIN LATERAL (SELECT tx, id FROM event_log ORDER BY tx DESC, id DESC LIMIT 1) l
-                ON true
-            ON CONFLICT (name) DO NOTHING;
         """)
 
     manager.add_raw(run)
