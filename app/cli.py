@@ -28,6 +28,7 @@ from app import jobs as _jobs  # noqa: F401  (hands the job registry to app.lib.
 from app.demo import (
     DEMO_SLUG,
     ensure_demo,
+    ensure_demo_automation,
     ensure_demo_chat,
     ensure_demo_hours,
     ensure_demo_routing,
@@ -272,6 +273,7 @@ def _run(stack: contextlib.ExitStack, host: str | None, port: int | None, demo: 
             await ensure_demo_routing()
             await ensure_demo_hours()
             await ensure_demo_sla()
+            await ensure_demo_automation()
             await ensure_demo_webhooks(DEMO_SLUG)
             if _simulated(settings):
                 await ensure_demo_chat(settings.app.twilio_api_base.rstrip("/"))

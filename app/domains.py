@@ -43,8 +43,9 @@ from telephony.domain import DOMAIN as TELEPHONY
 from tenants.domain import DOMAIN as TENANTS
 
 # isort: split
-# Last: the spine's pull API documents the whole event catalogue, and outbound webhooks subscribe to all of it, so
-# every domain has declared its events by now.
+# Last: the spine's pull API documents the whole event catalogue, and outbound webhooks and automation's listener
+# subscribe to all of it, so every domain has declared its events by now.
+from app.automation.domain import DOMAIN as AUTOMATION
 from app.events_api import DOMAIN as SPINE
 from app.webhooks_out.domain import DOMAIN as WEBHOOKS_OUT
 
@@ -70,6 +71,7 @@ DOMAINS: tuple[Domain, ...] = (
     HOME,
     ONBOARDING,
     WORKSPACE,
+    AUTOMATION,
     SPINE,
 )
 

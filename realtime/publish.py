@@ -7,6 +7,7 @@ checked against the catalogue, the row written, the send scheduled) and is not c
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import dataclasses
 import functools
 from collections.abc import Iterable
@@ -22,6 +23,19 @@ from realtime.channels import channel_name, check_topic
 from realtime.events import Event, EventType, check_data, check_name, encode
 
 logger = structlog.get_logger(__name__)
+
+DEPTH_KEY = "_depth"
+"""Key in an event's data of its causation depth: how many automated reactions led to it (absent: a person or an
+outside system caused it). Reactions that emit set `causation_depth` for the events they cause."""
+causation_depth: contextvars.ContextVar[int] = contextvars.ContextVar("sb_causation_depth", default=0)
+"""The causation depth of the events emitted in this context: a reaction to an event of depth d runs with d + 1
+(app.automation), so a chain of reactions can be stopped before it loops."""
+
+
+def depth_of(data: dict[str, Any]) -> int:
+    """The causation depth an event's data carries (0: caused by a person or an outside system)."""
+    value = data.get(DEPTH_KEY, 0)
+    return value if isinstance(value, int) else 0
 
 
 async def emit(event_type: EventType, /, *, channels: Iterable[str] | None = None, **data: Any) -> Event:
@@ -46,7 +60,11 @@ async def publish(name: str, data: dict[str, Any] | None = None, *, channels: It
     transaction, so a rollback publishes nothing, and it is sent to consoles only once the commit succeeded.
     """
     check_name(name)
-    data = check_data(dict(data or {}))
+    data = dict(data or {})
+    depth = causation_depth.get()
+    if depth:
+        data[DEPTH_KEY] = depth
+    data = check_data(data)
     topics = tuple(dict.fromkeys(check_topic(t) for t in channels))
     if not topics:
         raise ValueError("publish needs at least one channel")

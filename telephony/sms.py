@@ -45,7 +45,8 @@ async def on_inbound(p: dict[str, str], meta: dict[str, Any]) -> None:
         status="received", contact=contact_id, conversation=conversation_id,
         interaction_id=interaction_id)).returning(SmsMessage.id)
     if contact_id is not None:
-        await emit(message_events.MESSAGE_RECEIVED, contact_id=contact_id, message_id=rows[0]["id"])
+        await emit(message_events.MESSAGE_RECEIVED, contact_id=contact_id, message_id=rows[0]["id"],
+                   conversation_id=conversation_id, channel="sms")
 
 
 async def on_status(p: dict[str, str], meta: dict[str, Any]) -> None:
@@ -95,7 +96,7 @@ async def send(actor: Principal | None, contact_id: int, body: str, number: str 
         "interaction_id, sent_by, created_at, updated_at) VALUES ($1, 'out', $2, $3, $4, $5, '', $6, $7, $8, now(), "
         "now()) RETURNING id", msg.sid, config.numbers[0], to, body, msg.status or "queued", contact_id,
         interaction_id, actor.user_id if actor else None)
-    await emit(message_events.MESSAGE_SENT, contact_id=contact_id, message_id=row["id"])
+    await emit(message_events.MESSAGE_SENT, contact_id=contact_id, message_id=row["id"], channel="sms")
     return await get(row["id"])
 
 

@@ -21,6 +21,7 @@ from app.deals import services as deals
 from app.demo import actions as demo_actions
 from app.demo import agents as demo_agents
 from app.demo import callback as demo_callback
+from app.demo import automation as demo_automation
 from app.demo.seed import Writer
 from app.demo.story import tell
 from app.demo.talk import Talk
@@ -221,6 +222,11 @@ async def ensure_demo_chat(site_origin: str) -> bool:
                                    greeting="Welcome to Demo Shop! Ask us anything.")
 
     return await _set_up_once(ChatSettings, configure)
+
+
+async def ensure_demo_automation() -> bool:
+    """Starter and custom automation rules with a few logged runs in the demo shop (once)."""
+    return await _set_up_once(demo_automation.TABLE, demo_automation.configure)
 
 
 async def _set_up_once(table: Any, configure: Callable[[dict[str, dict[str, Any]], Any], Awaitable[None]]) -> bool:
