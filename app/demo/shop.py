@@ -20,8 +20,8 @@ from app.conversations.tables import Conversation, Queue
 from app.deals import services as deals
 from app.demo import actions as demo_actions
 from app.demo import agents as demo_agents
-from app.demo import callback as demo_callback
 from app.demo import automation as demo_automation
+from app.demo import callback as demo_callback
 from app.demo.seed import Writer
 from app.demo.story import tell
 from app.demo.talk import Talk
