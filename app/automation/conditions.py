@@ -43,6 +43,7 @@ FIELDS: tuple[Field, ...] = (
     Field("conversation.queue", N_("Queue"), "text"),
     Field("conversation.assigned_to_id", N_("Assigned to (user id)"), "number"),
     Field("conversation.awaiting_reply", N_("Awaiting our reply"), "choice", ("yes", "no")),
+    Field("conversation.inside_hours", N_("Inside the queue's business hours now"), "choice", ("yes", "no")),
     Field("message.body", N_("Text"), "text"),
     Field("message.channel", N_("Channel"), "choice", ("sms", "email", "portal")),
     Field("message.direction", N_("Direction"), "choice", ("in", "out")),

@@ -8,6 +8,8 @@ from typing import Any
 from app import channels
 from app.contacts import services as contacts
 from app.conversations import services as conversations
+from app.hours import services as hours
+from app.lib.clock import now
 from app.lib.db import current_uow
 from app.lib.errors import NotFound
 from app.orders import services as orders
@@ -60,6 +62,8 @@ async def load(ids: dict[str, Any], *, event_name: str = "") -> dict[str, Any]:
                 "SELECT direction FROM interaction WHERE contact = $1 AND links->>'conversation_id' = $2 "
                 "AND direction IN ('in', 'out') ORDER BY id DESC LIMIT 1", conv["contact_id"], str(conv["id"]))
             conv["awaiting_reply"] = "yes" if last == "in" else "no"
+            calendar = await hours.hours_for_queue(int(conv["queue_id"]))  # None: open around the clock
+            conv["inside_hours"] = "yes" if calendar is None or calendar.is_open(now()) else "no"
             ctx["conversation"] = conv
             if not ids.get("contact_id"):
                 ids["contact_id"] = conv["contact_id"]
