@@ -89,7 +89,7 @@ async def test_answering_the_offered_call_accepts_it_and_bridges_that_leg(fx_cli
     async def in_progress() -> bool:
         async with tenant_context(fx_shop.tenant):
             row = await Call.select(Call.status).where(Call.sid == caller.sid).first()
-            ops = await CallParticipant.select().where((CallParticipant.call_sid == leg.sid))
+            ops = await CallParticipant.select().where(CallParticipant.call_sid == leg.sid)
         return row["status"] == "in-progress" and [(p["role"], p["status"], p["user"]) for p in ops] == [
             ("operator", "joined", fx_shop.user_id)]
 
