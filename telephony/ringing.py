@@ -111,6 +111,8 @@ async def answered(call_sid: str) -> bool:
     """Twilio fetched the answer URL of an offer leg: True (and routing told) while the leg is still offered."""
     leg = await CallParticipant.select().where((CallParticipant.call_sid == call_sid)
                                                & (CallParticipant.role == ROLE)).first()
+    if leg is not None and leg["status"] == "joined":
+        return True  # Twilio asked again (our first answer did not reach it): the same answer, told once
     if leg is None or leg["status"] != "ringing":
         return False
     call = await Call.select(Call.conversation).where(Call.id == leg["call"]).first()

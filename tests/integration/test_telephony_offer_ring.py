@@ -75,6 +75,11 @@ async def test_answering_the_offered_call_accepts_it_and_bridges_that_leg(fx_cli
     assert caller.status == "in-progress" and caller.queue == "general", "the caller still waits with music"
 
     await fx_sim.answer(OPERATOR_PHONE)
+    await fx_sim.until(lambda: any("Connecting you to the caller." in h for h in leg.heard), what="the answer")
+    again = await fx_sim.post(line.account_sid, line.url("offer-answer"),
+                              {"CallSid": leg.sid, "AccountSid": line.account_sid, "From": line.number,
+                               "To": OPERATOR_PHONE, "CallStatus": "in-progress", "Direction": "outbound-api"})
+    assert again.status_code == 200 and "<Hangup" not in again.text, "a redelivered answer does not hang up"
 
     async def bridged() -> bool:
         return fx_sim.conferences.together(caller.sid, leg.sid) is not None and \
@@ -84,6 +89,8 @@ async def test_answering_the_offered_call_accepts_it_and_bridges_that_leg(fx_cli
     assert (await _offer_of(fx_shop, caller.sid))["status"] == "accepted"  # type: ignore[index]
     assert await _conversation(fx_shop, offer["conversation"]) == {"status": "active", "assigned_to": fx_shop.user_id}
     assert [c.sid for c in _device_legs(fx_sim)] == [leg.sid], "the device was not rung a second time"
+    events = (await fx_client.get(api(fx_shop, "/events?limit=500"), headers=fx_shop.auth)).json()["items"]
+    assert [e["data"]["user_id"] for e in events if e["name"] == "call.offer_answered"] == [fx_shop.user_id]
     assert any("Connecting you to the caller." in h for h in leg.heard)
 
     async def in_progress() -> bool:
