@@ -68,8 +68,8 @@ class Channel:
     timeout_seconds) alerts them beyond the console (a call rings their phone). It only queues work: it runs inside
     the router's transaction. None: the console's offer is the only alert."""
     stop_ringing: StopRing | None = None
-    """The offer closed without an accept (rejected, timed out, withdrawn): stop_ringing(conversation_id, user_id)
-    ends what `ring` started (queues work only)."""
+    """The offer closed without an accept (rejected, timed out, withdrawn): stop_ringing(offer_id,
+    conversation_id) ends what `ring` started (queues work only)."""
 
 
 @functools.cache

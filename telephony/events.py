@@ -31,12 +31,13 @@ CALLBACK_CANCELLED = EventType("call.callback_cancelled", "A supervisor cancelle
 
 
 class OfferAnsweredPayload(msgspec.Struct):
+    offer_id: int
     conversation_id: int
     call_id: int
     user_id: int
 
 
 CALL_OFFER_ANSWERED = EventType("call.offer_answered", "An agent answered the phone that rang for a call offered to "
-                                "them: routing accepts the offer (conversation_id, call_id, user_id).",
+                                "them: routing accepts the offer (offer_id, conversation_id, call_id, user_id).",
                                 OfferAnsweredPayload, lambda data: [channels.user(int(data["user_id"]))])
 declare(CALL_UPDATED, CALLBACK_REQUESTED, CALLBACK_CANCELLED, CALL_OFFER_ANSWERED)

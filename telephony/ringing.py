@@ -19,7 +19,7 @@ import structlog
 
 from app.lib import jobs
 from app.lib.clock import now
-from app.lib.db import current_tenant, resolve_active, tenant_context
+from app.lib.db import current_tenant, current_uow, resolve_active, tenant_context
 from app.lib.errors import DomainError
 from realtime.publish import emit
 from telephony import client, twiml
@@ -41,9 +41,9 @@ async def ring(offer_id: int, conversation_id: int, user_id: int, seconds: int) 
                                   "timeout": seconds})
 
 
-async def stop(conversation_id: int, user_id: int) -> None:
+async def stop(offer_id: int, conversation_id: int) -> None:
     """The `call` Channel's `stop_ringing` hook: queue the end of the offer's leg."""
-    await jobs.enqueue(STOP_JOB, {"conversation_id": conversation_id, "user_id": user_id})
+    await jobs.enqueue(STOP_JOB, {"offer_id": offer_id, "conversation_id": conversation_id})
 
 
 async def _waiting_call(conversation_id: int) -> dict[str, Any] | None:
@@ -61,8 +61,11 @@ async def offer_leg(call_id: int, user_id: int) -> dict[str, Any] | None:
         & CallParticipant.status.is_in(["ringing", "joined"])).order_by(CallParticipant.id, ascending=False).first()
 
 
-async def dial(conversation_id: int, user_id: int, seconds: int) -> str | None:
-    """Ring the agent's device for an offered call; returns the leg's sid (None: nothing to ring)."""
+async def dial(offer_id: int, conversation_id: int, user_id: int, seconds: int) -> str | None:
+    """Ring the agent's device for an offered call; returns the leg's sid (None: nothing to ring, or the offer
+    closed already: its stop left a marker)."""
+    if await CallParticipant.exists().where(CallParticipant.offer_id == offer_id):
+        return None
     call = await _waiting_call(conversation_id)
     device = await OperatorDevice.select().where(OperatorDevice.user == user_id).first()
     config = await config_service.load()
@@ -80,7 +83,8 @@ async def dial(conversation_id: int, user_id: int, seconds: int) -> str | None:
         log.warning("offer_ring_refused", conversation_id=conversation_id, user_id=user_id, error=str(exc))
         return None
     await CallParticipant.insert(CallParticipant(call=call["id"], call_sid=created.sid, role=ROLE, user=user_id,
-                                                 status="ringing", created_at=now(), updated_at=now()))
+                                                 status="ringing", offer_id=offer_id, created_at=now(),
+                                                 updated_at=now()))
     return str(created.sid)
 
 
@@ -99,11 +103,20 @@ async def hang_up(leg: dict[str, Any]) -> None:
         log.info("offer_leg_end_refused", call_sid=leg["call_sid"], error=str(exc))
 
 
-async def end(conversation_id: int, user_id: int) -> None:
-    call = await Call.select(Call.id).where(Call.conversation == conversation_id).order_by(
-        Call.id, ascending=False).first()
-    leg = await offer_leg(call["id"], user_id) if call is not None else None
-    if leg is not None:
+async def end(offer_id: int, conversation_id: int) -> None:
+    """End the offer's leg. The offer closed before its ring job ran: a marker row (no call, status left) keeps that
+    job from ringing."""
+    leg = await CallParticipant.select().where(CallParticipant.offer_id == offer_id).order_by(
+        CallParticipant.id, ascending=False).first()
+    if leg is None:
+        call = await Call.select(Call.id).where(Call.conversation == conversation_id).order_by(
+            Call.id, ascending=False).first()
+        if call is not None:
+            await current_uow().connection.execute(
+                "INSERT INTO call_participant (call, call_sid, conference_sid, role, status, offer_id, created_at, "
+                "updated_at) VALUES ($1, $2, '', $3, 'left', $4, now(), now()) ON CONFLICT (call_sid) DO NOTHING",
+                call["id"], f"offer:{offer_id}", ROLE, offer_id)
+    elif leg["status"] in ("ringing", "joined") and leg["role"] == ROLE:
         await hang_up(leg)
 
 
@@ -118,7 +131,8 @@ async def answered(call_sid: str) -> bool:
     call = await Call.select(Call.conversation).where(Call.id == leg["call"]).first()
     await CallParticipant.update({CallParticipant.status: "joined", CallParticipant.updated_at: now()}).where(
         CallParticipant.id == leg["id"])
-    await emit(CALL_OFFER_ANSWERED, conversation_id=call["conversation"], call_id=leg["call"], user_id=leg["user"])
+    await emit(CALL_OFFER_ANSWERED, offer_id=leg["offer_id"], conversation_id=call["conversation"], call_id=leg["call"],
+               user_id=leg["user"])
     return True
 
 
@@ -129,7 +143,8 @@ async def ring_job(payload: dict[str, Any]) -> None:
     if tenant is None:
         return
     async with tenant_context(tenant):
-        await dial(int(payload["conversation_id"]), int(payload["user_id"]), int(payload["timeout"]))
+        await dial(int(payload["offer_id"]), int(payload["conversation_id"]), int(payload["user_id"]),
+                   int(payload["timeout"]))
 
 
 async def stop_job(payload: dict[str, Any]) -> None:
@@ -137,4 +152,4 @@ async def stop_job(payload: dict[str, Any]) -> None:
     if tenant is None:
         return
     async with tenant_context(tenant):
-        await end(int(payload["conversation_id"]), int(payload["user_id"]))
+        await end(int(payload["offer_id"]), int(payload["conversation_id"]))

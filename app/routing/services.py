@@ -457,7 +457,7 @@ async def _close(offer_id: int, status: str, *, reason: str = "", user_id: int |
         return None
     channel = _channel(row["channel"])
     if status != "accepted" and channel is not None and channel.stop_ringing is not None:
-        await channel.stop_ringing(row["conversation"], row["user"])
+        await channel.stop_ringing(row["id"], row["conversation"])
     await emit(events.ROUTING_OFFER_CLOSED, offer_id=row["id"], conversation_id=row["conversation"],
                queue_id=row["queue"], user_id=row["user"], status=status, reason=reason or None)
     return dict(row)
@@ -488,14 +488,11 @@ async def accept(actor: Principal, offer_id: int) -> dict[str, Any]:
     return {**current, "status": "accepted", "conversation": row}
 
 
-async def accept_answered(conversation_id: int, user_id: int) -> dict[str, Any] | None:
+async def accept_answered(offer_id: int, conversation_id: int, user_id: int) -> dict[str, Any] | None:
     """The agent answered the phone that rang for their offer (`call.offer_answered`): accept it as them. When it
-    cannot be accepted any more (closed, no room, taken meanwhile) the ringing leg is ended instead."""
-    offer_id = await current_uow().connection.fetchval(
-        'SELECT id FROM routing_offer WHERE conversation = $1 AND "user" = $2 AND status = \'pending\'',
-        conversation_id, user_id)
+    cannot be accepted any more (closed, no room, taken meanwhile) the answered leg is ended instead."""
     user = await User.select(User.id, User.email, User.name, User.role).where(User.id == user_id).first()
-    if offer_id is not None and user is not None:
+    if user is not None:
         agent = Principal(user_id=user_id, email=user["email"], name=user["name"], role=user["role"], via="system",
                           credential_id=0)
         uow = current_uow()
@@ -507,7 +504,7 @@ async def accept_answered(conversation_id: int, user_id: int) -> dict[str, Any] 
             del uow._after_commit[queued:]
     channel = _channel("call")
     if channel is not None and channel.stop_ringing is not None:
-        await channel.stop_ringing(conversation_id, user_id)
+        await channel.stop_ringing(offer_id, conversation_id)
     return None
 
 

@@ -11,6 +11,7 @@ from app.agents import state
 from app.lib.clock import now
 from app.lib.db import current_uow, tenant_context
 from app.routing import services
+from telephony import ringing
 from telephony.simulator import Simulator
 from telephony.tables import Call, CallParticipant
 from tests.conftest import ShopFixture, run_jobs_until
@@ -162,5 +163,23 @@ async def test_another_tenant_cannot_answer_for_our_offer(fx_client: Any, fx_sho
     # B's agents cannot accept A's offer through the API either.
     refused = await fx_client.post(api(fx_other_shop, f"/offers/{offer['id']}/accept"), headers=fx_other_shop.auth)
     assert refused.status_code == 404
+    await fx_sim.hangup(caller.sid)
+    await fx_sim.settle()
+
+
+async def test_rejecting_ends_the_ringing_leg_and_a_closed_offer_never_rings(fx_client: Any, fx_shop: ShopFixture,
+                                                                               fx_sim: Simulator) -> None:
+    line = await _routed_line(fx_client, fx_shop, fx_sim)
+    caller, leg, offer = await _offered_and_ringing(fx_shop, fx_sim, line)
+    rejected = await fx_client.post(api(fx_shop, f"/offers/{offer['id']}/reject"), headers=fx_shop.auth)
+    assert rejected.status_code == 200, rejected.text
+    await run_jobs_until(lambda: leg.status == "canceled")
+    assert caller.status == "in-progress" and caller.queue == "general"
+    # An offer that closes before its ring job runs leaves a marker: the job then rings nothing.
+    async with tenant_context(fx_shop.tenant):
+        await ringing.end(10**6, offer["conversation"])
+        marker = await CallParticipant.select().where(CallParticipant.offer_id == 10**6).first()
+        assert marker is not None and marker["status"] == "left" and marker["call_sid"] == f"offer:{10**6}"
+        assert await ringing.dial(10**6, offer["conversation"], fx_shop.user_id, 20) is None
     await fx_sim.hangup(caller.sid)
     await fx_sim.settle()
