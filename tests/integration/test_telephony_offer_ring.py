@@ -14,7 +14,7 @@ from app.routing import services
 from telephony import ringing
 from telephony.simulator import Simulator
 from telephony.tables import Call, CallParticipant
-from tests.conftest import ShopFixture, run_jobs_until
+from tests.conftest import ShopFixture, browser_login, run_jobs_until
 from tests.integration.telephony_kit import (  # noqa: F401
     CUSTOMER,
     OPERATOR_PHONE,
@@ -74,6 +74,9 @@ async def test_answering_the_offered_call_accepts_it_and_bridges_that_leg(fx_cli
     line = await _routed_line(fx_client, fx_shop, fx_sim)
     caller, leg, offer = await _offered_and_ringing(fx_shop, fx_sim, line)
     assert caller.status == "in-progress" and caller.queue == "general", "the caller still waits with music"
+    await browser_login(fx_client, fx_shop.slug, fx_shop.email, fx_shop.password)
+    panel = (await fx_client.get(f"/t/{fx_shop.slug}/console/offers/")).text
+    assert f'data-offer-id="{offer["id"]}"' in panel and 'data-testid="offer-phone-rings"' in panel
 
     await fx_sim.answer(OPERATOR_PHONE)
     await fx_sim.until(lambda: any("Connecting you to the caller." in h for h in leg.heard), what="the answer")
