@@ -89,16 +89,17 @@ async def dial(offer_id: int, conversation_id: int, user_id: int, seconds: int) 
 
 
 async def hang_up(leg: dict[str, Any]) -> None:
-    """End an offer leg: canceled while it rings, completed once answered. Twilio refusing (it ended already) is
+    """End an offer leg: canceled while it rings; once answered, a message and a hang-up. Twilio refusing (it ended already) is
     fine: the leg is off the line either way."""
     await CallParticipant.update({CallParticipant.status: "left", CallParticipant.updated_at: now()}).where(
         CallParticipant.id == leg["id"])
     config = await config_service.load()
     if config is None:
         return
-    status = "canceled" if leg["status"] == "ringing" else "completed"
+    # Ringing: canceled. Answered: told the call is gone, then hung up (the leg ends completed).
+    change: dict[str, Any] = {"status": "canceled"} if leg["status"] == "ringing" else {"twiml": twiml.offer_gone()}
     try:
-        await client.call(config, lambda c: c.calls(leg["call_sid"]).update(status=status))
+        await client.call(config, lambda c: c.calls(leg["call_sid"]).update(**change))
     except DomainError as exc:
         log.info("offer_leg_end_refused", call_sid=leg["call_sid"], error=str(exc))
 

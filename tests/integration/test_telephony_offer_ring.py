@@ -186,3 +186,22 @@ async def test_rejecting_ends_the_ringing_leg_and_a_closed_offer_never_rings(fx_
         assert await ringing.dial(10**6, offer["conversation"], fx_shop.user_id, 20) is None
     await fx_sim.hangup(caller.sid)
     await fx_sim.settle()
+
+
+async def test_an_answer_after_the_offer_expired_is_told_and_hung_up(fx_client: Any, fx_shop: ShopFixture,
+                                                                     fx_sim: Simulator) -> None:
+    line = await _routed_line(fx_client, fx_shop, fx_sim, offer_timeout=5)
+    caller, leg, offer = await _offered_and_ringing(fx_shop, fx_sim, line)
+    await fx_sim.answer(OPERATOR_PHONE)
+    await fx_sim.until(lambda: any("Connecting you to the caller." in h for h in leg.heard), what="the answer")
+    async with tenant_context(fx_shop.tenant):  # the offer times out before routing hears of the answer
+        assert await services.expire(offer["id"], due=now() + dt.timedelta(seconds=6)) is not None
+    await run_jobs_until(lambda: leg.status == "completed")
+    assert any("no longer offered" in h for h in leg.heard)
+    assert fx_sim.conferences.together(caller.sid, leg.sid) is None and caller.queue == "general"
+    async with tenant_context(fx_shop.tenant):
+        closed = await current_uow().connection.fetchval("SELECT status FROM routing_offer WHERE id = $1",
+                                                         offer["id"])
+    assert closed == "timeout"
+    await fx_sim.hangup(caller.sid)
+    await fx_sim.settle()
