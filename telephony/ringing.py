@@ -89,8 +89,8 @@ async def dial(offer_id: int, conversation_id: int, user_id: int, seconds: int) 
 
 
 async def hang_up(leg: dict[str, Any]) -> None:
-    """End an offer leg: canceled while it rings; once answered, a message and a hang-up. Twilio refusing (it ended already) is
-    fine: the leg is off the line either way."""
+    """End an offer leg: canceled while it rings; once answered, a message and a hang-up. Twilio refusing (it ended
+    already) is fine: the leg is off the line either way."""
     await CallParticipant.update({CallParticipant.status: "left", CallParticipant.updated_at: now()}).where(
         CallParticipant.id == leg["id"])
     config = await config_service.load()
