@@ -31,6 +31,8 @@ ConsoleExtra = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
 Take = Callable[[Any, int], Awaitable[dict[str, Any]]]
 Send = Callable[..., Awaitable[dict[str, Any]]]
 Notice = Callable[..., Awaitable[dict[str, Any]]]
+Ring = Callable[[int, int, int, int], Awaitable[None]]
+StopRing = Callable[[int, int], Awaitable[None]]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,6 +63,13 @@ class Channel:
     """An automatic message from the shop to the customer, with no operator behind it (the outside-hours auto-reply
     of app.hours): notice(conversation_id, body, subject="") -> the stored message. The conversation keeps its
     status and place in the queue. None: the channel cannot send one (a call)."""
+    ring: Ring | None = None
+    """An item of this channel was offered to an agent (app.routing): ring(offer_id, conversation_id, user_id,
+    timeout_seconds) alerts them beyond the console (a call rings their phone). It only queues work: it runs inside
+    the router's transaction. None: the console's offer is the only alert."""
+    stop_ringing: StopRing | None = None
+    """The offer closed without an accept (rejected, timed out, withdrawn): stop_ringing(offer_id,
+    conversation_id) ends what `ring` started (queues work only)."""
 
 
 @functools.cache

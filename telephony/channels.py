@@ -8,7 +8,7 @@ from app.accounts.services import Principal
 from app.channels import Channel
 from app.conversations import services as conversations
 from app.lib.errors import Invalid
-from telephony import controls, sms
+from telephony import controls, ringing, sms
 
 
 async def _send_sms(actor: Principal, conversation_id: int, body: str) -> dict[str, Any]:
@@ -22,6 +22,6 @@ async def _send_sms(actor: Principal, conversation_id: int, body: str) -> dict[s
 
 VOICE = Channel(key="call", label="Call", icon="phone", settings_path="settings/twilio", merge_step="telephony",
                 console_partial="_partials/console_call.html", console_extras=controls.console_extras,
-                take=controls.accept_from_console)
+                take=controls.accept_from_console, ring=ringing.ring, stop_ringing=ringing.stop)
 SMS = Channel(key="sms", label="SMS", icon="message", settings_path="settings/twilio", merge_step="telephony",
               send=_send_sms)

@@ -269,6 +269,8 @@ async def on_participant_status(p: dict[str, str], meta: dict[str, Any]) -> None
         return
     await CallParticipant.update({CallParticipant.status: "left", CallParticipant.updated_at: now()}).where(
         CallParticipant.id == known["id"])
+    if known["role"] == "offer":  # the phone that rang for an offer (telephony.ringing): the call is not touched
+        return
     row = await current_uow().connection.fetchrow("SELECT * FROM twilio_call WHERE id = $1 FOR UPDATE", known["call"])
     if row is None:
         return

@@ -21,7 +21,7 @@ from app.lib.db import current_tenant, current_uow
 from app.lib.errors import Conflict, Forbidden, Invalid, NotFound
 from app.lib.i18n import N_
 from app.timeline import services as timeline
-from telephony import callbacks, client, conference, twiml
+from telephony import callbacks, client, conference, ringing, twiml
 from telephony import config as config_service
 from telephony.calls import FINAL, by_conversation, emit_updated, get
 from telephony.tables import Call, CallParticipant, OperatorDevice
@@ -88,7 +88,13 @@ async def accept(actor: Principal, conversation_id: int) -> dict[str, Any]:
     async with _undo_on_error():
         row = await conversations.take(actor, conversation_id)
         await Call.update({Call.operator: actor.user_id, Call.on_hold: False}).where(Call.id == call["id"])
-        await _into_conference(config, call, actor.user_id, device)
+        leg = await ringing.offer_leg(call["id"], actor.user_id)
+        if leg is not None and leg["status"] == "joined":  # they answered the offer's ring: no second ring
+            await _join_answered(config, call, actor.user_id, leg)
+        else:
+            if leg is not None:  # accepted on the console while the phone rings: that ring ends, the accept's rings
+                await ringing.hang_up(leg)
+            await _into_conference(config, call, actor.user_id, device)
     return {"conversation": row, "call": await get(call["id"]), "device": device["address"]}
 
 
@@ -97,6 +103,16 @@ async def _into_conference(config: Any, call: dict[str, Any], user_id: int, devi
     name = conference.new_name(call)
     await conference.join_customer(config, call, name)
     await conference.add_leg(config, await get(call["id"]), role="operator", user_id=user_id, device=device)
+
+
+async def _join_answered(config: Any, call: dict[str, Any], user_id: int, leg: dict[str, Any]) -> None:
+    """The caller into a fresh conference, and the agent's already answered offer leg redirected into it."""
+    name = conference.new_name(call)
+    await conference.join_customer(config, call, name)
+    answer = twiml.operator_join(config, twiml.Urls(current_tenant().slug), name, user_id)
+    await client.call(config, lambda c: c.calls(leg["call_sid"]).update(twiml=answer))
+    await CallParticipant.update({CallParticipant.role: "operator", CallParticipant.status: "ringing"}).where(
+        CallParticipant.id == leg["id"])
 
 
 async def accept_from_console(actor: Principal, conversation_id: int) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from app.lib.domain import Domain
 from app.lib.jobs import JobSpec
-from telephony import calls, events, jobs
+from telephony import calls, events, jobs, ringing
 from telephony.api import TelephonyApi
 from telephony.console_views import CallConsoleViews, ContactPhoneViews
 from telephony.views import TwilioSettingsViews
@@ -14,7 +14,8 @@ DOMAIN = Domain(
     name="telephony",
     routes=(TelephonyApi, TwilioSettingsViews, CallConsoleViews, TwilioWebhooks, ContactPhoneViews),
     public_routes=(hold_music,),
-    jobs={"telephony.process_webhook": JobSpec(jobs.process_webhook)},
+    jobs={"telephony.process_webhook": JobSpec(jobs.process_webhook), ringing.RING_JOB: JobSpec(ringing.ring_job),
+          ringing.STOP_JOB: JobSpec(ringing.stop_job)},
     merge_steps=(calls.MERGE_STEP,),
     piccolo_app="telephony.piccolo_app",
     events=events,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import msgspec
 
+from realtime import channels
 from realtime.events import EventType, declare
 
 
@@ -27,4 +28,16 @@ CALLBACK_REQUESTED = EventType("call.callback_requested", "A waiting caller aske
                                "place in the queue (conversation_id, queue_id, contact_id).", CallbackPayload)
 CALLBACK_CANCELLED = EventType("call.callback_cancelled", "A supervisor cancelled a waiting callback (conversation_id, "
                                "queue_id, contact_id).", CallbackPayload)
-declare(CALL_UPDATED, CALLBACK_REQUESTED, CALLBACK_CANCELLED)
+
+
+class OfferAnsweredPayload(msgspec.Struct):
+    offer_id: int
+    conversation_id: int
+    call_id: int
+    user_id: int
+
+
+CALL_OFFER_ANSWERED = EventType("call.offer_answered", "An agent answered the phone that rang for a call offered to "
+                                "them: routing accepts the offer (offer_id, conversation_id, call_id, user_id).",
+                                OfferAnsweredPayload, lambda data: [channels.user(int(data["user_id"]))])
+declare(CALL_UPDATED, CALLBACK_REQUESTED, CALLBACK_CANCELLED, CALL_OFFER_ANSWERED)

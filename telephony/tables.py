@@ -93,6 +93,8 @@ class CallParticipant(Table, tablename="call_participant"):
     coaching = Boolean(default=False)
     conference_sequence = Integer(default=-1)
     """SequenceNumber of the newest of this participant's conference events applied (its flags are from that one)."""
+    offer_id = Integer(null=True, default=None)
+    """Role "offer": the routing offer this leg rings for (telephony.ringing); no foreign key, routing is above us."""
     created_at = Timestamptz(default=TimestamptzNow())
     updated_at = Timestamptz(default=TimestamptzNow())
 

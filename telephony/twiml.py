@@ -246,6 +246,27 @@ def click_to_call(config: Config, urls: Urls, name: str, user_id: int) -> str:
     return _conference_dial(r, config, urls, name, label=f"operator-{user_id}", start=True)
 
 
+def offer_answered(urls: Urls) -> str:
+    """The agent answered the phone that rang for an offered call: music until the accept joins them to the caller."""
+    r = VoiceResponse()
+    r.say("Connecting you to the caller.")
+    r.play(urls.hold_music, loop=0)
+    return str(r)
+
+
+def offer_gone() -> str:
+    """The agent answered after the offer closed (timed out, taken, withdrawn)."""
+    r = VoiceResponse()
+    r.say("This call is no longer offered to you. Goodbye.")
+    r.hangup()
+    return str(r)
+
+
+def operator_join(config: Config, urls: Urls, name: str, user_id: int) -> str:
+    """An answered offer leg, once the offer is accepted: into the call's conference as its operator."""
+    return _conference_dial(VoiceResponse(), config, urls, name, label=f"operator-{user_id}", start=True)
+
+
 DTMF_RE = re.compile(r"^[0-9*#wW]{1,32}$")
 
 

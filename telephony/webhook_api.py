@@ -10,7 +10,7 @@ from litestar.exceptions import ValidationException
 from app.conversations.services import is_blocked
 from app.conversations.tables import Queue
 from app.hours import services as hours
-from telephony import callbacks, twiml
+from telephony import callbacks, ringing, twiml
 from telephony.calls import callback_asked
 from telephony.webhooks import store, verified
 
@@ -168,6 +168,15 @@ class TwilioWebhooks(Controller):
         await store("conference", sid, f"conference:{sid}:{event}:{p.get('SequenceNumber', '')}:"
                     f"{p.get('CallSid', '')}", p)
         return _no_content()
+
+    @post("/offer-answer", opt=OPT, status_code=200)
+    async def offer_answer(self, request: Request[Any, Any, Any]) -> Response[str]:
+        """An agent answered the phone that rang for a call offered to them (telephony.ringing)."""
+        _, p = await verified(request)
+        sid = _need(p, "CallSid")
+        if await ringing.answered(sid):
+            return _xml(twiml.offer_answered(twiml.Urls(_slug(request))))
+        return _xml(twiml.offer_gone())
 
     @post("/participant-status", opt=OPT, status_code=204)
     async def participant_status(self, request: Request[Any, Any, Any]) -> Response[None]:

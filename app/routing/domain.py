@@ -22,6 +22,8 @@ DOMAIN = Domain(
                         "Routes new and freed work; withdraws an offer whose item was taken, moved or closed."),
         DurableListener("routing.agents", jobs.on_agent, frozenset({"agent.state_changed"}),
                         "Withdraws the offers of an agent who left work; routes the backlog when one is available."),
+        DurableListener("routing.offer_answered", jobs.on_offer_answered, frozenset({"call.offer_answered"}),
+                        "Accepts a call offer when the agent answers the phone that rang for it."),
     ),
     renderers=(live.console_offers, live.console_team_offers, live.console_missed_away),
     assign_checks=(services.capacity_warning,),

@@ -75,3 +75,9 @@ async def on_agent(event: Event) -> None:
         await services.withdraw_for_agent(int(event.data["user_id"]), f"went_{state}")
     else:
         await services.kick_all()
+
+
+async def on_offer_answered(event: Event) -> None:
+    """The agent answered the phone that rang for a call offered to them: the offer is accepted as them."""
+    await services.accept_answered(int(event.data["offer_id"]), int(event.data["conversation_id"]),
+                                   int(event.data["user_id"]))

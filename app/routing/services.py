@@ -17,6 +17,7 @@ import datetime as dt
 import json
 from typing import Any
 
+from app import channels
 from app.accounts.services import Principal
 from app.accounts.tables import User
 from app.agents import load, state
@@ -28,7 +29,7 @@ from app.hours.services import hours_for_queue
 from app.lib import i18n, jobs
 from app.lib.clock import now
 from app.lib.db import current_tenant, current_uow
-from app.lib.errors import Conflict, Forbidden, Invalid, NotFound
+from app.lib.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from app.routing import events
 from app.routing.tables import STRATEGIES
 from app.timeline import services as timeline
@@ -382,6 +383,9 @@ async def _offer(item: dict[str, Any], pick: Pick, settings: dict[str, Any]) -> 
         "VALUES ($1, $2, $3, $4, $5, now() + $6::interval) RETURNING id, expires_at", item["id"],
         settings["queue_id"], pick.winner.user_id, item["channel"], decision_id, timeout)
     await jobs.enqueue(TIMEOUT_JOB, {"offer_id": offer["id"]}, delay=timeout)
+    ring = _channel(item["channel"])
+    if ring is not None and ring.ring is not None:  # a call also rings the agent's phone (queued work only)
+        await ring.ring(offer["id"], item["id"], pick.winner.user_id, settings["offer_timeout"])
     out = {"offer_id": offer["id"], "conversation_id": item["id"], "queue_id": settings["queue_id"],
            "user_id": pick.winner.user_id, "status": "pending", "expires_at": offer["expires_at"].isoformat(),
            "reason": pick.reason}
@@ -447,13 +451,20 @@ async def _close(offer_id: int, status: str, *, reason: str = "", user_id: int |
     """Close a pending offer (one UPDATE decides between an accept, a reject, a timeout and a withdrawal)."""
     row = await current_uow().connection.fetchrow(
         "UPDATE routing_offer SET status = $2, closed_at = now(), reason = $3 WHERE id = $1 AND status = 'pending' "
-        'AND ($4::int IS NULL OR "user" = $4) RETURNING id, conversation, queue, "user"', offer_id, status, reason,
-        user_id)
+        'AND ($4::int IS NULL OR "user" = $4) RETURNING id, conversation, queue, "user", channel', offer_id, status,
+        reason, user_id)
     if row is None:
         return None
+    channel = _channel(row["channel"])
+    if status != "accepted" and channel is not None and channel.stop_ringing is not None:
+        await channel.stop_ringing(row["id"], row["conversation"])
     await emit(events.ROUTING_OFFER_CLOSED, offer_id=row["id"], conversation_id=row["conversation"],
                queue_id=row["queue"], user_id=row["user"], status=status, reason=reason or None)
     return dict(row)
+
+
+def _channel(key: str) -> channels.Channel | None:
+    return channels.implementations().get(key)
 
 
 async def accept(actor: Principal, offer_id: int) -> dict[str, Any]:
@@ -475,6 +486,26 @@ async def accept(actor: Principal, offer_id: int) -> dict[str, Any]:
     row = await conversations.accept(actor, current["conversation_id"])  # 409 when a supervisor took it meanwhile
     await kick(current["queue_id"])
     return {**current, "status": "accepted", "conversation": row}
+
+
+async def accept_answered(offer_id: int, conversation_id: int, user_id: int) -> dict[str, Any] | None:
+    """The agent answered the phone that rang for their offer (`call.offer_answered`): accept it as them. When it
+    cannot be accepted any more (closed, no room, taken meanwhile) the answered leg is ended instead."""
+    user = await User.select(User.id, User.email, User.name, User.role).where(User.id == user_id).first()
+    if user is not None:
+        agent = Principal(user_id=user_id, email=user["email"], name=user["name"], role=user["role"], via="system",
+                          credential_id=0)
+        uow = current_uow()
+        queued = len(uow._after_commit)
+        try:
+            async with uow.connection.transaction():
+                return await accept(agent, offer_id)
+        except DomainError:
+            del uow._after_commit[queued:]
+    channel = _channel("call")
+    if channel is not None and channel.stop_ringing is not None:
+        await channel.stop_ringing(offer_id, conversation_id)
+    return None
 
 
 async def reject(actor: Principal, offer_id: int) -> dict[str, Any]:
