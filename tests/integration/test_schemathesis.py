@@ -57,11 +57,14 @@ async def _signed_up_shop(base: str) -> tuple[str, str]:
 def _schemathesis(server: ServerProcess, slug: str, key: str, workdir: Path) -> subprocess.CompletedProcess[str]:
     config = workdir / "schemathesis.toml"
     config.write_text(f'[parameters]\n"path.slug" = "{slug}"\n')
+    # One worker: with two threads, Hypothesis describing a strategy's lambda runs ast.parse concurrently, which
+    # CPython 3.11 can fail with "SystemError: AST constructor recursion depth mismatch" (a crash of the fuzzer,
+    # not a finding).
     cmd = [str(Path(sys.executable).parent / "schemathesis"), "--config-file", str(config), "run",
            f"{server.url}/schema/openapi.json", "--url", server.url,
            "-H", f"Authorization: Bearer {key}", "--checks", CHECKS,
            "--exclude-path-regex", EXCLUDE_PATH_REGEX,
-           "--phases", "examples,coverage,fuzzing", "--max-examples", "5", "--seed", "1", "--workers", "2",
+           "--phases", "examples,coverage,fuzzing", "--max-examples", "5", "--seed", "1", "--workers", "1",
            "--no-shrink", "--continue-on-failure", "--request-timeout", "20",
            "--report", "ndjson", "--report-dir", str(workdir)]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=workdir,
