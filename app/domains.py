@@ -33,6 +33,7 @@ from app.onboarding.domain import DOMAIN as ONBOARDING
 from app.orders.domain import DOMAIN as ORDERS
 from app.routing.domain import DOMAIN as ROUTING
 from app.sla.domain import DOMAIN as SLA
+from app.tasks.domain import DOMAIN as TASKS
 from app.timeline.domain import DOMAIN as TIMELINE
 from app.workspace.domain import DOMAIN as WORKSPACE
 from realtime import durable, presence, render
@@ -58,6 +59,7 @@ DOMAINS: tuple[Domain, ...] = (
     SLA,
     ORDERS,
     DEALS,
+    TASKS,
     TELEPHONY,
     EMAIL,
     CHAT,
