@@ -68,11 +68,10 @@ def check_rrule(rrule: str, due_at: dt.datetime | None) -> str:
     return rrule
 
 
-def next_occurrence(rrule: str, due_at: dt.datetime, after: dt.datetime | None = None) -> dt.datetime | None:
-    """The first occurrence of `rrule` (started at `due_at`) after `due_at` and after `after`, or None at its end."""
-    rule = rrulestr(rrule, dtstart=due_at)
-    limit = max(due_at, after) if after else due_at
-    following = rule.after(limit, inc=False)  # type: ignore[union-attr]
+def next_occurrence(rrule: str, start: dt.datetime, after: dt.datetime) -> dt.datetime | None:
+    """The first occurrence of `rrule` (its series started at `start`) after `after`, or None when it has ended."""
+    rule = rrulestr(rrule, dtstart=start)
+    following = rule.after(after, inc=False)  # type: ignore[union-attr]
     return following if isinstance(following, dt.datetime) else None
 
 
@@ -116,8 +115,8 @@ def _utc(value: dt.datetime | None, field: str = "due_at") -> dt.datetime | None
     if value is None:
         return None
     if value.tzinfo is None:
-        raise Invalid("%(field)s needs a time zone (for example 2026-12-01T10:00:00+02:00).", field=field,
-                      **{"field": field})
+        raise Invalid("%(name)s needs a time zone (for example 2026-12-01T10:00:00+02:00).", field=field,
+                      name=field)
     return value.astimezone(dt.UTC)
 
 
@@ -125,7 +124,7 @@ async def create(actor: Principal | None, *, contact_id: int, title: str, kind: 
                  due_at: dt.datetime | None = None, assignee_id: int | None = None, queue_id: int | None = None,
                  priority: int = 0, conversation_id: int | None = None, order_id: int | None = None,
                  deal_id: int | None = None, note: str = "", rrule: str = "", remind_before: int = 15,
-                 previous_id: int | None = None) -> dict[str, Any]:
+                 previous_id: int | None = None, series_start: dt.datetime | None = None) -> dict[str, Any]:
     """Create a task inside the caller's unit of work and schedule its reminder, overdue check and (for a callback
     with a queue) its routing. `actor` None is an automation. With neither assignee nor queue, the task is the
     actor's own."""
@@ -140,6 +139,7 @@ async def create(actor: Principal | None, *, contact_id: int, title: str, kind: 
         kind=kind, title=title, note=note or "", contact=contact_id, conversation=conversation_id,
         shop_order=order_id, deal=deal_id, assignee=assignee_id, queue=queue_id, due_at=due_at,
         remind_before=remind_before, priority=priority, rrule=rrule, previous=previous_id,
+        series_start=(series_start or due_at) if rrule else None,
         created_by=actor.user_id if actor else None)).returning(Task.id)
     task_id = rows[0]["id"]
     await timeline.record(contact_id, "system", "internal", "Task “%(title)s” created", params={"title": title},
@@ -192,7 +192,7 @@ async def search(*, status: str | None = None, assignee_id: int | None = None, k
                  contact_id: int | None = None, due_from: dt.datetime | None = None,
                  due_to: dt.datetime | None = None, queue_id: int | None = None,
                  limit: int = 200) -> list[dict[str, Any]]:
-    """Tasks by filters, the soonest due first (those without a due time last)."""
+    """Tasks by filters, the soonest due first (those without a due time last: PostgreSQL sorts NULL last ascending)."""
     if status is not None and status not in STATUSES:
         raise Invalid("status must be one of: %(choices)s.", field="status", choices=", ".join(STATUSES))
     if kind is not None and kind not in KINDS:
@@ -216,7 +216,7 @@ async def search(*, status: str | None = None, assignee_id: int | None = None, k
         clauses.append(Task.due_at < due_to)
     for clause in clauses:
         query = query.where(clause)
-    rows = await query.order_by(Task.due_at, nulls="last").order_by(Task.id).limit(max(1, min(limit, 1000)))
+    rows = await query.order_by(Task.due_at).order_by(Task.id).limit(max(1, min(limit, 1000)))
     return [_shaped(r) for r in rows]
 
 
@@ -228,7 +228,7 @@ async def mine(user_id: int, limit: int = 20) -> list[dict[str, Any]]:
 async def _locked(task_id: int) -> dict[str, Any]:
     row = await current_uow().connection.fetchrow(
         "SELECT id, kind, title, contact, assignee, queue, status, due_at, rrule, remind_before, priority, note, "
-        "conversation, shop_order, deal, created_by FROM task WHERE id = $1 FOR UPDATE", task_id)
+        "conversation, shop_order, deal, created_by, series_start FROM task WHERE id = $1 FOR UPDATE", task_id)
     if row is None:
         raise NotFound("No task %(task_id)s.", task_id=task_id)
     return dict(row)
@@ -263,13 +263,14 @@ async def complete(actor: Principal | None, task_id: int, *, outcome: str = "") 
                assignee_id=row["assignee"], queue_id=row["queue"], status="done")
     result = await get(task_id)
     if row["rrule"] and row["due_at"] is not None:
-        following = next_occurrence(row["rrule"], row["due_at"])
+        following = next_occurrence(row["rrule"], row["series_start"] or row["due_at"], row["due_at"])
         if following is not None:
             nxt = await create(actor, contact_id=row["contact"], title=row["title"], kind=row["kind"],
                                due_at=following, assignee_id=row["assignee"], queue_id=row["queue"],
                                priority=row["priority"], conversation_id=row["conversation"],
                                order_id=row["shop_order"], deal_id=row["deal"], note=row["note"],
-                               rrule=row["rrule"], remind_before=row["remind_before"], previous_id=task_id)
+                               rrule=row["rrule"], remind_before=row["remind_before"], previous_id=task_id,
+                               series_start=row["series_start"])
             result["next_id"] = nxt["id"]
     return result
 

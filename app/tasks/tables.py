@@ -37,6 +37,8 @@ class Task(Table, tablename="task"):
     outcome = Text(default="")
     rrule = Text(default="")
     """An RFC 5545 RRULE (`FREQ=WEEKLY;BYDAY=MO`): completing the task opens the next occurrence."""
+    series_start = Timestamptz(null=True, default=None)
+    """A recurring task's first due time: the rule's DTSTART, so COUNT and BYSETPOS count from the series' start."""
     previous = Integer(null=True, default=None)
     """The occurrence this one follows (recurring tasks)."""
     created_by = ForeignKey(references=User, null=True, default=None)

@@ -8,9 +8,10 @@ from typing import Any
 
 import msgspec
 
+from app.accounts.services import Principal
 from app.lib.db import current_uow, tenant_context
 from tests.conftest import ShopFixture
-from tests.integration.test_orders import make_contact
+from tests.integration.test_orders import api, make_contact
 
 
 async def test_the_contract_creates_a_task_with_its_jobs_and_event(fx_client: Any, fx_shop: ShopFixture) -> None:
@@ -31,3 +32,138 @@ async def test_the_contract_creates_a_task_with_its_jobs_and_event(fx_client: An
     remind = next(j for j in scheduled if j["entrypoint"] == services.REMIND_JOB)
     assert abs((remind["due_at"] - (due - dt.timedelta(minutes=15))).total_seconds()) < 1
     assert [msgspec.json.decode(e["data"])["task_id"] for e in events] == [task["id"]]
+
+
+def iso(when: dt.datetime) -> str:
+    return when.isoformat()
+
+
+async def test_api_creates_lists_completes_reschedules_and_refuses_bad_input(
+        fx_client: Any, fx_shop: ShopFixture, fx_other_shop: ShopFixture) -> None:
+    c = await make_contact(fx_client, fx_shop)
+    url = api(fx_shop, "/tasks")
+    due = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(days=1)
+    resp = await fx_client.post(url, json={"contact_id": c["id"], "title": "Send the quote", "kind": "follow_up",
+                                           "due_at": iso(due)}, headers=fx_shop.auth)
+    assert resp.status_code == 201, resp.text
+    task = resp.json()
+    assert task["id"] and task["assignee_id"] == fx_shop.user_id and task["status"] == "open"
+    assert dt.datetime.fromisoformat(task["due_at"]) == due and task["overdue"] is False
+
+    for body, field in [({"contact_id": c["id"], "title": "x", "kind": "meeting"}, "kind"),
+                        ({"contact_id": c["id"], "title": "  "}, "title"),
+                        ({"contact_id": 999_999, "title": "x"}, "contact_id"),
+                        ({"contact_id": c["id"], "title": "x", "due_at": "2026-12-01T10:00:00"}, "due_at"),
+                        ({"contact_id": c["id"], "title": "x", "rrule": "FREQ=DAILY"}, "due_at"),
+                        ({"contact_id": c["id"], "title": "x", "due_at": iso(due), "rrule": "FREQ=SOMETIMES"},
+                         "rrule"),
+                        ({"contact_id": c["id"], "title": "x", "assignee_id": 999_999}, "assignee_id"),
+                        ({"contact_id": c["id"], "title": "x", "priority": 9}, "priority"),
+                        ({"contact_id": c["id"], "title": "x", "order_id": 999_999}, "order_id")]:
+        bad = await fx_client.post(url, json=body, headers=fx_shop.auth)
+        assert bad.status_code == 400, (body, bad.text)
+        assert bad.json()["errors"][0]["field"] == field, (body, bad.json())
+
+    mine = (await fx_client.get(url, params={"status": "open", "assignee": "me"}, headers=fx_shop.auth)).json()
+    assert [t["id"] for t in mine] == [task["id"]]
+    assert (await fx_client.get(url, params={"assignee": "nobody"}, headers=fx_shop.auth)).status_code == 400
+    assert (await fx_client.get(url, params={"status": "late"}, headers=fx_shop.auth)).status_code == 400
+    ranged = (await fx_client.get(url, params={"due_from": iso(due + dt.timedelta(hours=1))},
+                                  headers=fx_shop.auth)).json()
+    assert ranged == []
+
+    one = api(fx_shop, f"/tasks/{task['id']}")
+    assert (await fx_client.patch(one, json={}, headers=fx_shop.auth)).status_code == 400
+    assert (await fx_client.patch(one, json={"status": "open"}, headers=fx_shop.auth)).status_code == 400
+    later = due + dt.timedelta(days=2)
+    moved = await fx_client.patch(one, json={"due_at": iso(later)}, headers=fx_shop.auth)
+    assert moved.status_code == 200 and dt.datetime.fromisoformat(moved.json()["due_at"]) == later
+    jobs = (await fx_client.get(api(fx_shop, "/scheduled-jobs"), headers=fx_shop.auth)).json()
+    reminders = sorted(dt.datetime.fromisoformat(j["due_at"]) for j in jobs if j["entrypoint"] == "tasks.remind")
+    expected = [due - dt.timedelta(minutes=15), later - dt.timedelta(minutes=15)]  # the old one will do nothing
+    assert len(reminders) == 2 and all(abs((a - b).total_seconds()) < 5 for a, b in zip(reminders, expected, strict=True))
+
+    done = await fx_client.patch(one, json={"status": "done", "outcome": "Quote sent"}, headers=fx_shop.auth)
+    assert done.status_code == 200 and (done.json()["status"], done.json()["outcome"]) == ("done", "Quote sent")
+    again = await fx_client.patch(one, json={"status": "done"}, headers=fx_shop.auth)
+    assert again.status_code == 400 and again.json()["errors"][0]["field"] == "status"
+    timeline = (await fx_client.get(api(fx_shop, f"/contacts/{c['id']}/timeline"), params={"channel": "system"},
+                                    headers=fx_shop.auth)).json()["items"]
+    events = [i["payload"].get("event") for i in timeline]
+    assert {"task_created", "task_rescheduled", "task_done"} <= set(events)
+
+    # Another shop sees none of it, and cannot reach it by id.
+    assert (await fx_client.get(api(fx_other_shop, "/tasks"), headers=fx_other_shop.auth)).json() == []
+    for method, body in [("GET", None), ("PATCH", {"status": "cancelled"})]:
+        assert (await fx_client.request(method, api(fx_other_shop, f"/tasks/{task['id']}"), json=body,
+                                        headers=fx_other_shop.auth)).status_code == 404
+    foreign = await fx_client.post(api(fx_other_shop, "/tasks"), json={"contact_id": c["id"], "title": "steal"},
+                                   headers=fx_other_shop.auth)
+    assert foreign.status_code == 400 and foreign.json()["errors"][0]["field"] == "contact_id"
+    assert (await fx_client.get(api(fx_other_shop, "/scheduled-jobs"), headers=fx_other_shop.auth)).json() == []
+
+
+async def test_completing_a_recurring_task_opens_the_next_occurrence_once(fx_client: Any, fx_shop: ShopFixture) -> None:
+    c = await make_contact(fx_client, fx_shop)
+    due = dt.datetime(2026, 12, 7, 9, 0, tzinfo=dt.UTC)  # a Monday
+    resp = await fx_client.post(api(fx_shop, "/tasks"), json={
+        "contact_id": c["id"], "title": "Weekly check-in", "kind": "callback", "due_at": iso(due),
+        "rrule": "RRULE:FREQ=WEEKLY;BYDAY=MO;COUNT=2"}, headers=fx_shop.auth)
+    assert resp.status_code == 201, resp.text
+    first = resp.json()
+    done = (await fx_client.patch(api(fx_shop, f"/tasks/{first['id']}"), json={"status": "done"},
+                                  headers=fx_shop.auth)).json()
+    assert done["next_id"]
+    nxt = (await fx_client.get(api(fx_shop, f"/tasks/{done['next_id']}"), headers=fx_shop.auth)).json()
+    assert (nxt["title"], nxt["kind"], nxt["status"], nxt["previous_id"]) == ("Weekly check-in", "callback", "open",
+                                                                               first["id"])
+    assert dt.datetime.fromisoformat(nxt["due_at"]) == due + dt.timedelta(days=7)
+    last = (await fx_client.patch(api(fx_shop, f"/tasks/{nxt['id']}"), json={"status": "done"},
+                                  headers=fx_shop.auth)).json()
+    assert last.get("next_id") is None  # COUNT=2: the rule has ended
+    open_ = (await fx_client.get(api(fx_shop, "/tasks"), params={"contact_id": c["id"], "status": "open"},
+                                 headers=fx_shop.auth)).json()
+    assert open_ == []
+
+
+async def test_card_console_and_home_show_tasks_and_the_wrap_up_form_creates_a_callback(
+        fx_client: Any, fx_shop: ShopFixture) -> None:
+    from app.conversations import services as conversations
+    from tests.conftest import browser_login, csrf_from
+
+    c = await make_contact(fx_client, fx_shop, name="Grace Caller")
+    await browser_login(fx_client, fx_shop.slug, fx_shop.email, fx_shop.password)
+    base = f"/t/{fx_shop.slug}"
+    card = await fx_client.get(f"{base}/contacts/{c['id']}", headers={"accept": "text/html"})
+    assert 'data-testid="card-tasks-loader"' in card.text
+    token = await csrf_from(fx_client, f"{base}/contacts/{c['id']}")
+    htmx = {"X-CSRF-Token": token, "HX-Request": "true", "accept": "text/html"}
+    bad = await fx_client.post(f"{base}/contacts/{c['id']}/tasks/", data={"title": "", "kind": "todo"}, headers=htmx)
+    assert bad.status_code == 400 and "title must be" in bad.text
+    made = await fx_client.post(f"{base}/contacts/{c['id']}/tasks/", headers=htmx, data={
+        "title": "Send samples", "kind": "follow_up", "due_at": "2020-01-01T10:00", "priority": "2"})
+    assert made.status_code == 200 and "Send samples" in made.text and 'data-overdue="true"' in made.text
+
+    async with tenant_context(fx_shop.tenant):
+        conv = await conversations.open_conversation(channel="sms", contact_id=c["id"], subject="Where is it?")
+        await conversations.take(Principal(fx_shop.user_id, fx_shop.email, "Owner", "owner", "session", 0), conv["id"])
+    console = await fx_client.get(f"{base}/console/", headers={"accept": "text/html"})
+    assert 'data-testid="my-tasks-loader"' in console.text and 'data-testid="quick-callback"' in console.text
+    quick = await fx_client.post(f"{base}/tasks/quick", headers=htmx, data={
+        "conversation_id": str(conv["id"]), "due_at": "2031-05-02T10:00"})
+    assert quick.status_code == 200 and "Call back Grace Caller" in quick.text, quick.text
+    mine = await fx_client.get(f"{base}/tasks/mine", headers={"accept": "text/html"})
+    assert "Call back Grace Caller" in mine.text and "Send samples" in mine.text
+    async with tenant_context(fx_shop.tenant):
+        await current_uow().connection.execute("UPDATE workspace SET onboarding_done = true")
+    home = await fx_client.get(f"{base}/", headers={"accept": "text/html"})
+    assert 'data-testid="my-tasks-loader"' in home.text
+    listed = await fx_client.get(f"{base}/tasks/", params={"kind": "callback", "assignee": "me"},
+                                 headers={"accept": "text/html"})
+    assert "Call back Grace Caller" in listed.text and "Send samples" not in listed.text
+    task = (await fx_client.get(api(fx_shop, "/tasks"), params={"kind": "callback"}, headers=fx_shop.auth)).json()[0]
+    assert task["conversation_id"] == conv["id"] and task["kind"] == "callback"
+    local = dt.datetime.fromisoformat(task["due_at"])
+    assert (local.hour, local.minute) == (10, 0)  # the owner has no zone: UTC
+    scheduled = await fx_client.get(f"{base}/settings/scheduled/", headers={"accept": "text/html"})
+    assert scheduled.status_code == 200 and "tasks.remind" in scheduled.text

@@ -32,6 +32,7 @@ async def forwards() -> MigrationManager:
                     CHECK (status IN ('open', 'done', 'cancelled', 'missed')),
                 outcome text NOT NULL DEFAULT '',
                 rrule text NOT NULL DEFAULT '',
+                series_start timestamptz,
                 previous integer REFERENCES task (id) ON DELETE SET NULL,
                 created_by integer REFERENCES app_user (id) ON DELETE SET NULL,
                 created_at timestamptz NOT NULL DEFAULT now(),
