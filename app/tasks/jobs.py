@@ -93,7 +93,7 @@ async def remind_email(payload: dict[str, Any]) -> None:
     with i18n.viewing(user["language"], user["timezone"]):
         context = {"title": task["title"], "contact": task["contact_name"] or "",
                    "due": i18n.format_datetime(task["due_at"]) if task["due_at"] else "",
-                   "url": f"{settings.base_url.rstrip('/')}/t/{slug}/tasks/{task['id']}"}
+                   "url": f"{settings.app.base_url.rstrip('/')}/t/{slug}/tasks/{task['id']}"}
         message = mail.build_message(settings.mail.from_address, user["email"],
                                      i18n.gettext("Reminder: %(title)s at %(due)s", title=task["title"],
                                                   due=context["due"]),

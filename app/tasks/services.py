@@ -23,6 +23,7 @@ from app.lib.clock import now
 from app.lib.db import current_uow
 from app.lib.domain import MergeStep
 from app.lib.errors import Forbidden, Invalid, NotFound
+from app.lib.i18n import N_
 from app.tasks.events import TASK_COMPLETED, TASK_CREATED, TASK_UPDATED
 from app.tasks.tables import KINDS, STATUSES, Task
 from app.timeline import services as timeline
@@ -315,11 +316,11 @@ async def update(actor: Principal | None, task_id: int, *, due_at: dt.datetime |
                         Task.completed_at: now()})
     await Task.update(changes).where(Task.id == task_id)
     if status == "cancelled":
-        summary, event = "Task “%(title)s” cancelled", "task_cancelled"
+        summary, event = N_("Task “%(title)s” cancelled"), "task_cancelled"
     elif new_due is not None:
-        summary, event = "Task “%(title)s” rescheduled", "task_rescheduled"
+        summary, event = N_("Task “%(title)s” rescheduled"), "task_rescheduled"
     else:
-        summary, event = "Task “%(title)s” changed", "task_changed"
+        summary, event = N_("Task “%(title)s” changed"), "task_changed"
     await timeline.record(row["contact"], "system", "internal", summary, params=params, links={"task_id": task_id},
                           **_actor_fields(actor), payload={"event": event, "task_id": task_id})
     if status != "cancelled":
