@@ -57,6 +57,7 @@
   });
   document.addEventListener("htmx:wsOpen", function (evt) {
     document.body.classList.remove("sb-reconnecting");
+    document.body.setAttribute("data-sb-socket", "open");  // tests (and styles) can tell the page is live
     // Pages watching one record (a contact's card, an order) ask for its channel on every (re)connection.
     var socket = evt.detail && evt.detail.socketWrapper;
     if (!socket) return;
