@@ -39,6 +39,7 @@ from app.sla import clocks as sla_clocks
 from app.sla import policies as sla_policies
 from app.sla.schemas import PolicyIn
 from app.sla.tables import SlaPolicy
+from app.tasks import services as tasks
 from app.timeline import services as timeline
 from app.workspace.tables import Mention
 from telephony import config
@@ -125,6 +126,7 @@ async def seed_shop(tenant: TenantRef, *, seed: int = DEFAULT_SEED, locale: str 
         items = await w.timeline()
         await _mention_for_the_operator(users, anchor)
         await demo_agents.write(users, anchor, locale)
+        await _tasks(users, anchor)
         await audit.record(SEEDED, actor_id=owner.user_id, actor=owner.email, target_type="tenant",
                            target_id=tenant.slug, detail={
                                "seed": seed, "locale": locale, "anchor": anchor.isoformat(), "version": STORY_VERSION,
@@ -152,6 +154,31 @@ async def _mention_for_the_operator(users: dict[str, dict[str, Any]], anchor: dt
                           actor_label=supervisor["name"], occurred_at=at)
     await Mention.insert(Mention(user=operator["id"], by_user=supervisor["id"], conversation=conv["id"],
                                  note_id=note[0]["id"], created_at=at))
+
+
+async def _tasks(users: dict[str, dict[str, Any]], anchor: dt.datetime) -> None:
+    """The operator's tasks from the supervisor: one overdue callback, one follow-up due soon (its reminder comes
+    as a toast while the demo runs), a weekly recurring check-in; each on a contact with an open conversation."""
+    operator, supervisor = users[DEMO_OPERATOR[0]], users[DEMO_SUPERVISOR[0]]
+    by = Principal(user_id=supervisor["id"], email=supervisor["email"], name=supervisor["name"], role="supervisor",
+                   via="session", credential_id=0)
+    contacts = [r["contact"] for r in await Conversation.select(Conversation.contact).where(
+        Conversation.contact.is_not_null()).order_by(Conversation.id).limit(3)]
+    if len(contacts) < 3:
+        return
+    for contact, title, kind, due, rrule in [
+            (contacts[0], "Call back about the late delivery", "callback", anchor - dt.timedelta(hours=2), ""),
+            (contacts[1], "Send the size chart", "follow_up", anchor + dt.timedelta(minutes=20), ""),
+            (contacts[2], "Weekly check-in with a wholesale client", "todo",
+             anchor.replace(hour=10, minute=0) + dt.timedelta(days=1), "FREQ=WEEKLY")]:
+        task = await tasks.create(by, contact_id=contact, title=title, kind=kind, due_at=due,
+                                  assignee_id=operator["id"], rrule=rrule, priority=1 if kind == "callback" else 0)
+        # Written at the anchor (yesterday for the overdue one), like the rest of the story: one seed, one shop.
+        at = anchor - dt.timedelta(days=1 if due < anchor else 0, minutes=30)
+        await current_uow().connection.execute(
+            "UPDATE task SET created_at = $2, updated_at = $2 WHERE id = $1", task["id"], at)
+        await current_uow().connection.execute(
+            "UPDATE interaction SET occurred_at = $2 WHERE links ->> 'task_id' = $1", str(task["id"]), at)
 
 
 async def _team() -> dict[str, dict[str, Any]]:

@@ -167,3 +167,20 @@ async def test_card_console_and_home_show_tasks_and_the_wrap_up_form_creates_a_c
     assert (local.hour, local.minute) == (10, 0)  # the owner has no zone: UTC
     scheduled = await fx_client.get(f"{base}/settings/scheduled/", headers={"accept": "text/html"})
     assert scheduled.status_code == 200 and "tasks.remind" in scheduled.text
+
+
+async def test_the_demo_operator_has_an_overdue_a_due_soon_and_a_recurring_task(fx_db: str) -> None:
+    from app import demo
+    from app.lib.db import resolve_active
+    from app.tasks import services
+
+    await demo.ensure_demo()
+    tenant = await resolve_active(demo.DEMO_SLUG)
+    assert tenant is not None
+    async with tenant_context(tenant):
+        operator = await current_uow().connection.fetchval("SELECT id FROM app_user WHERE email = $1",
+                                                           demo.DEMO_OPERATOR[0])
+        mine = await services.mine(operator)
+    assert len(mine) == 3
+    assert [t["overdue"] for t in mine] == [True, False, False] and mine[2]["rrule"] == "FREQ=WEEKLY"
+    assert mine[0]["kind"] == "callback" and mine[1]["due_at"] - mine[0]["due_at"] < dt.timedelta(hours=3)
