@@ -34,7 +34,8 @@ class TaskIn(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class TaskPatch(Patch):
-    """Complete (`status: done` with an `outcome`), cancel (`status: cancelled`), or reschedule/reassign."""
+    """Complete (`status: done` with an `outcome`), cancel (`status: cancelled`), give up (`status: missed`: the
+    customer could not be reached), or reschedule/reassign."""
 
     status: str | msgspec.UnsetType = msgspec.UNSET
     outcome: str | msgspec.UnsetType = msgspec.UNSET

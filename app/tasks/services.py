@@ -280,7 +280,8 @@ async def update(actor: Principal | None, task_id: int, *, due_at: dt.datetime |
                  assignee_id: int | None = None, priority: int | None = None, title: str | None = None,
                  remind_before: int | None = None, status: str | None = None,
                  outcome: str | None = None) -> dict[str, Any]:
-    """Reschedule, reassign, retitle or cancel (status `cancelled`); `status: done` completes (with `outcome`)."""
+    """Reschedule, reassign, retitle, cancel (status `cancelled`) or give up on (status `missed`: the customer could
+    not be reached); `status: done` completes (with `outcome`)."""
     if status == "done":
         if any(v is not None for v in (due_at, assignee_id, priority, title, remind_before)):
             raise Invalid("Complete a task on its own; change it in a separate request.", field="status")
@@ -290,8 +291,8 @@ async def update(actor: Principal | None, task_id: int, *, due_at: dt.datetime |
     if row["status"] != "open":
         raise Invalid("This task is %(status)s; only an open task can be changed.", field="status",
                       status=row["status"])
-    if status is not None and status != "cancelled":
-        raise Invalid("status can be set to done or cancelled.", field="status")
+    if status is not None and status not in ("cancelled", "missed"):
+        raise Invalid("status can be set to done, missed or cancelled.", field="status")
     changes: dict[Any, Any] = {Task.updated_at: now()}
     params: dict[str, Any] = {"title": row["title"]}
     new_due = _utc(due_at)
@@ -311,19 +312,20 @@ async def update(actor: Principal | None, task_id: int, *, due_at: dt.datetime |
             changes[Task.priority] = priority
         if remind_before is not None:
             changes.update({Task.remind_before: remind_before, Task.reminded_at: None})
-    if status == "cancelled":
-        changes.update({Task.status: "cancelled", Task.outcome: (outcome or "").strip()[:2000],
-                        Task.completed_at: now()})
+    if status in ("cancelled", "missed"):
+        changes.update({Task.status: status, Task.outcome: (outcome or "").strip()[:2000], Task.completed_at: now()})
     await Task.update(changes).where(Task.id == task_id)
     if status == "cancelled":
         summary, event = N_("Task “%(title)s” cancelled"), "task_cancelled"
+    elif status == "missed":
+        summary, event = N_("Task “%(title)s” missed"), "task_missed"
     elif new_due is not None:
         summary, event = N_("Task “%(title)s” rescheduled"), "task_rescheduled"
     else:
         summary, event = N_("Task “%(title)s” changed"), "task_changed"
     await timeline.record(row["contact"], "system", "internal", summary, params=params, links={"task_id": task_id},
                           **_actor_fields(actor), payload={"event": event, "task_id": task_id})
-    if status != "cancelled":
+    if status is None:
         await schedule(task_id)
     await emit(TASK_UPDATED, task_id=task_id, contact_id=row["contact"], kind=row["kind"],
                assignee_id=assignee_id if assignee_id is not None else row["assignee"], queue_id=row["queue"],

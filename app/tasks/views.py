@@ -147,10 +147,12 @@ class TaskViews(Controller):
 
     @post("/{task_id:int}/cancel")
     async def cancel(self, request: Req, task_id: PathId) -> Template:
+        """Cancel, or (`status=missed`) give up: the customer could not be reached."""
         form = await request.form()
         error = None
         try:
-            await services.update(request.user, task_id, status="cancelled", outcome=str(form.get("outcome", "")))
+            status = "missed" if form.get("status") == "missed" else "cancelled"
+            await services.update(request.user, task_id, status=status, outcome=str(form.get("outcome", "")))
         except DomainError as exc:
             error = exc.detail
         return await self._panel(request, str(form.get("panel", "task")), task_id, error)
@@ -222,5 +224,7 @@ class ScheduleViews(Controller):
 
     @get("/")
     async def index(self, request: Req) -> Template:
+        states = {"queued": i18n.gettext(N_("waiting")), "picked": i18n.gettext(N_("running")),
+                  "failed": i18n.gettext(N_("held after its last attempt"))}
         return render_page(request, "pages/scheduled.html",
-                           {"jobs": await services.scheduled_jobs(current_tenant().slug)})
+                           {"jobs": await services.scheduled_jobs(current_tenant().slug), "states": states})

@@ -91,6 +91,13 @@ async def test_api_creates_lists_completes_reschedules_and_refuses_bad_input(
                                     headers=fx_shop.auth)).json()["items"]
     events = [i["payload"].get("event") for i in timeline]
     assert {"task_created", "task_rescheduled", "task_done"} <= set(events)
+    other = (await fx_client.post(url, json={"contact_id": c["id"], "title": "Call back", "kind": "callback"},
+                                  headers=fx_shop.auth)).json()
+    missed = await fx_client.patch(api(fx_shop, f"/tasks/{other['id']}"), json={"status": "missed",
+                                                                                "outcome": "No answer twice"},
+                                   headers=fx_shop.auth)
+    assert missed.status_code == 200 and missed.json()["status"] == "missed"
+    assert (await fx_client.get(url, params={"status": "missed"}, headers=fx_shop.auth)).json()[0]["id"] == other["id"]
 
     # Another shop sees none of it, and cannot reach it by id.
     assert (await fx_client.get(api(fx_other_shop, "/tasks"), headers=fx_other_shop.auth)).json() == []
