@@ -17,7 +17,7 @@ DOMAIN = Domain(
         services.ROUTE_JOB: JobSpec(jobs.route_callback),
         services.EMAIL_JOB: JobSpec(jobs.remind_email, max_attempts=20),
     },
-    renderers=(live.my_tasks, live.card_tasks),
+    renderers=(live.my_tasks, live.card_tasks, live.supervisors_overdue),
     merge_steps=(services.MERGE_STEP,),
     piccolo_app="app.tasks.piccolo_app",
     events=events,

@@ -39,3 +39,22 @@ async def card_tasks(event: Event, tenant: TenantRef, user: Principal) -> str | 
         return None
     ctx = {"tenant": tenant, "user": user, "oob": True, **await views.card_context(int(event.data["contact_id"]))}
     return render_text("_partials/tasks_card.html", ctx)
+
+
+def _is_the_assignee(event: Event, viewer: Principal) -> bool:
+    return bool(viewer.user_id) and viewer.user_id == event.data.get("assignee_id")
+
+
+@renders("task.overdue", audience=BY_ROLE.but(skip=_is_the_assignee))
+async def supervisors_overdue(event: Event, tenant: TenantRef, user: Principal) -> str | None:
+    """Supervisors (and above) are told of anyone's overdue task with a toast; the assignee has their own."""
+    if not user.has_role("supervisor") or "role:supervisor" not in event.channels:
+        return None
+    try:
+        task = await services.get(int(event.data["task_id"]))
+    except NotFound:
+        return None
+    if task["status"] != "open":
+        return None
+    return render_text("_partials/task_toast.html", {"tenant": tenant, "user": user, "t": task, "overdue": True,
+                                                     "supervisor": True})

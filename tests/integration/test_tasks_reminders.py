@@ -137,3 +137,28 @@ async def test_a_callback_task_at_its_time_opens_a_waiting_call_in_its_queue(fx_
         count = await Conversation.count().where(Conversation.external_ref == f"task:{task['id']}")
         linked = await services.get(task["id"])
     assert count == 1 and linked["conversation_id"] == conv["id"]
+
+
+async def test_an_overdue_task_turns_red_for_its_assignee_and_tells_the_supervisors(
+        fx_live: Any, fx_client: Any, fx_shop: ShopFixture) -> None:
+    c = await make_contact(fx_client, fx_shop, name="Late Larry")
+    operator_id = await add_user(fx_shop, "operator")
+    supervisor_id = await add_user(fx_shop, "supervisor")
+    bystander_id = await add_user(fx_shop, "operator")
+    assignee = await _connect(fx_live, fx_shop, operator_id)
+    supervisor = await _connect(fx_live, fx_shop, supervisor_id)
+    bystander = await _connect(fx_live, fx_shop, bystander_id)
+    due = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
+    async with tenant_context(fx_shop.tenant):
+        task = await services.create(None, contact_id=c["id"], title="Return the deposit", due_at=due,
+                                     assignee_id=operator_id)
+    await task_jobs.overdue({"tenant": fx_shop.slug, "task_id": task["id"], "due_at": task["due_at"].isoformat()})
+
+    got = await assignee.until(lambda f: f.event == "task.overdue")
+    assert len(toasts(got)) == 1 and 'data-overdue="true"' in got[-1].text  # one toast, and "My tasks" in red
+    told = await supervisor.until(lambda f: f.event == "task.overdue")
+    assert len(toasts(told)) == 1 and "Return the deposit" in told[-1].text and "Late Larry" in told[-1].text
+    last = await emit(fx_shop, "contact.updated", {"contact_id": c["id"]})
+    assert not toasts(await bystander.until(lambda f: f.event_id == last))
+    for s in (assignee, supervisor, bystander):
+        await s.close()
