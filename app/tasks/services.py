@@ -264,7 +264,8 @@ async def complete(actor: Principal | None, task_id: int, *, outcome: str = "") 
                assignee_id=row["assignee"], queue_id=row["queue"], status="done")
     result = await get(task_id)
     if row["rrule"] and row["due_at"] is not None:
-        following = next_occurrence(row["rrule"], row["series_start"] or row["due_at"], row["due_at"])
+        # The next occurrence after the later of its due time and now: one done late opens no overdue backlog.
+        following = next_occurrence(row["rrule"], row["series_start"] or row["due_at"], max(row["due_at"], now()))
         if following is not None:
             nxt = await create(actor, contact_id=row["contact"], title=row["title"], kind=row["kind"],
                                due_at=following, assignee_id=row["assignee"], queue_id=row["queue"],

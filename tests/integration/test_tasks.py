@@ -191,3 +191,16 @@ async def test_the_demo_operator_has_an_overdue_a_due_soon_and_a_recurring_task(
     assert len(mine) == 3
     assert [t["overdue"] for t in mine] == [True, False, False] and mine[2]["rrule"] == "FREQ=WEEKLY"
     assert mine[0]["kind"] == "callback" and mine[1]["due_at"] - mine[0]["due_at"] < dt.timedelta(hours=3)
+
+
+async def test_a_recurring_task_done_late_skips_the_occurrences_already_past(fx_client: Any,
+                                                                            fx_shop: ShopFixture) -> None:
+    c = await make_contact(fx_client, fx_shop)
+    due = (dt.datetime.now(dt.UTC) - dt.timedelta(days=3, hours=1)).replace(microsecond=0)
+    first = (await fx_client.post(api(fx_shop, "/tasks"), json={
+        "contact_id": c["id"], "title": "Daily stock call", "due_at": iso(due), "rrule": "FREQ=DAILY"},
+        headers=fx_shop.auth)).json()
+    done = (await fx_client.patch(api(fx_shop, f"/tasks/{first['id']}"), json={"status": "done"},
+                                  headers=fx_shop.auth)).json()
+    nxt = (await fx_client.get(api(fx_shop, f"/tasks/{done['next_id']}"), headers=fx_shop.auth)).json()
+    assert dt.datetime.fromisoformat(nxt["due_at"]) == due + dt.timedelta(days=4) and nxt["overdue"] is False
