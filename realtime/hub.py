@@ -61,8 +61,11 @@ class Connection:
     """One socket: who it is, what it listens to, and the messages (rendered once per audience by its feed) waiting
     to be sent to it."""
 
-    def __init__(self, tenant: TenantRef, user: Viewer, send: Callable[[str], Awaitable[None]]) -> None:
+    def __init__(self, tenant: TenantRef, user: Viewer, send: Callable[[str], Awaitable[None]], *,
+                 counts_presence: bool = True) -> None:
         self.id = secrets.token_hex(8)
+        self.counts_presence = counts_presence
+        """False for a page's passive socket (only toasts, `?presence=0`): the user is not online because of it."""
         self.tenant = tenant
         self.user = user
         self.send = send
@@ -188,6 +191,8 @@ class TenantFeed:
         topics, conn.topics = set(conn.topics), set()
         await self.add_topics(conn, topics)
         self.conns.add(conn)
+        if not conn.counts_presence:
+            return
         changed = await self.hub.presence.connect(self.tenant.slug, conn.user.user_id, conn.id)
         if changed:
             await presence_mod.announce(self.tenant, conn.user.user_id, changed)
@@ -195,6 +200,8 @@ class TenantFeed:
     async def leave(self, conn: Connection) -> None:
         self.conns.discard(conn)
         await self.remove_topics(conn, set(conn.topics))
+        if not conn.counts_presence:
+            return
         changed = await self.hub.presence.disconnect(self.tenant.slug, conn.user.user_id, conn.id)
         if changed:
             await presence_mod.announce(self.tenant, conn.user.user_id, changed)
@@ -281,7 +288,8 @@ class TenantFeed:
                 now = loop.time()
                 if now >= next_beat:
                     next_beat = now + presence_mod.HEARTBEAT_EVERY
-                    await self.hub.presence.heartbeat(self.tenant.slug, [(c.user.user_id, c.id) for c in self.conns])
+                    await self.hub.presence.heartbeat(self.tenant.slug, [(c.user.user_id, c.id) for c in self.conns
+                                                                         if c.counts_presence])
                     for user_id in await self.hub.presence.sweep(self.tenant.slug):
                         await presence_mod.announce(self.tenant, user_id, "offline")
                 if now >= next_catch_up:

@@ -71,14 +71,16 @@ async def console_socket(socket: WebSocket[Any, Any, Any], slug: FromPath[str]) 
     await socket.accept()
     # `?last_id=<tx>.<id>` replays after that position; `?last_id=` (empty) means "no cursor, start now"; no
     # parameter at all waits briefly for a first message carrying it.
+    # `?presence=0`: a page's passive socket (toasts on a page without a console) does not make the user online.
     raw = socket.query_params.get("last_id")
-    await _serve(socket, tenant, user, _last_id(raw), wait_hello=raw is None)
+    await _serve(socket, tenant, user, _last_id(raw), wait_hello=raw is None,
+                 counts_presence=socket.query_params.get("presence") != "0")
 
 
 async def _serve(socket: WebSocket[Any, Any, Any], tenant: TenantRef, user: Viewer, last_id: Position | None,
-                 *, wait_hello: bool) -> None:
+                 *, wait_hello: bool, counts_presence: bool = True) -> None:
     hub = runtime().hub
-    conn = Connection(tenant, user, socket.send_text)
+    conn = Connection(tenant, user, socket.send_text, counts_presence=counts_presence)
     feed = await hub.attach(conn)
     hello: asyncio.Future[Position | None] = asyncio.get_running_loop().create_future()
     if not wait_hello:

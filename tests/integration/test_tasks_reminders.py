@@ -162,3 +162,24 @@ async def test_an_overdue_task_turns_red_for_its_assignee_and_tells_the_supervis
     assert not toasts(await bystander.until(lambda f: f.event_id == last))
     for s in (assignee, supervisor, bystander):
         await s.close()
+
+
+async def test_a_pages_passive_socket_gets_toasts_without_making_the_user_online(
+        fx_live: Any, fx_client: Any, fx_shop: ShopFixture) -> None:
+    from realtime import presence
+
+    c = await make_contact(fx_client, fx_shop)
+    operator_id = await add_user(fx_shop, "operator")
+    token = (await login(fx_shop, operator_id))[0]
+    passive = await ConsoleSocket.open(fx_live.ws_url, fx_shop.slug, token, ORIGIN, query="presence=0")
+    await passive.ready()
+    async with tenant_context(fx_shop.tenant):
+        task = await services.create(None, contact_id=c["id"], title="Check the refund", assignee_id=operator_id,
+                                     due_at=dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1))
+    await task_jobs.remind({"tenant": fx_shop.slug, "task_id": task["id"], "due_at": task["due_at"].isoformat()})
+    assert "Check the refund" in toasts(await passive.until(lambda f: f.event == "task.due"))[0].text
+    assert operator_id not in await presence.team(fx_shop.tenant)  # a settings page open is not being online
+    console = await _connect(fx_live, fx_shop, operator_id)
+    assert (await presence.team(fx_shop.tenant))[operator_id].status != "offline"
+    for s in (passive, console):
+        await s.close()
