@@ -20,7 +20,7 @@ from app.conversations import services as conversations
 from app.conversations.tables import Conversation, Queue
 from app.lib import jobs
 from app.lib.clock import now
-from app.lib.db import current_uow
+from app.lib.db import current_tenant, current_uow
 from app.lib.domain import MergeStep
 from app.lib.errors import Forbidden, Invalid, NotFound
 from app.lib.i18n import N_
@@ -159,8 +159,6 @@ def job_key(kind: str, task_id: int, due_at: dt.datetime, tenant_slug: str) -> s
 
 async def schedule(task_id: int) -> None:
     """Queue the task's timed work for its current due time (nothing for a task without one, or not open)."""
-    from app.lib.db import current_tenant
-
     row = await Task.select(Task.id, Task.kind, Task.due_at, Task.remind_before, Task.queue, Task.status).where(
         Task.id == task_id).first()
     if row is None or row["due_at"] is None or row["status"] != "open":
