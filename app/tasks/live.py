@@ -37,8 +37,11 @@ async def card_tasks(event: Event, tenant: TenantRef, user: Principal) -> str | 
     """An open card of the task's contact: its tasks panel (the timeline follows by its own event)."""
     if f"contact:{event.data.get('contact_id')}" not in event.channels:
         return None
-    ctx = {"tenant": tenant, "user": user, "oob": True, **await views.card_context(int(event.data["contact_id"]))}
-    return render_text("_partials/tasks_card.html", ctx)
+    try:
+        card = await views.card_context(int(event.data["contact_id"]))
+    except NotFound:  # the contact was deleted meanwhile
+        return None
+    return render_text("_partials/tasks_card.html", {"tenant": tenant, "user": user, "oob": True, **card})
 
 
 def _is_the_assignee(event: Event, viewer: Principal) -> bool:

@@ -175,6 +175,13 @@ async def schedule(task_id: int) -> None:
                            dedupe_key=job_key(entrypoint, task_id, due, slug))
 
 
+async def contact_tasks(contact_id: int) -> list[dict[str, Any]]:
+    """A contact's open tasks (its card); another shop's contact id, or a deleted one, is not found."""
+    if not await Contact.exists().where((Contact.id == contact_id) & Contact.deleted_at.is_null()):
+        raise NotFound("No contact %(contact_id)s.", contact_id=contact_id)
+    return await search(contact_id=contact_id, status="open")
+
+
 async def get(task_id: int) -> dict[str, Any]:
     row = await Task.select(*COLUMNS).where(Task.id == task_id).first()
     if row is None:

@@ -86,7 +86,7 @@ async def mine_context(user: Principal) -> dict[str, Any]:
 
 
 async def card_context(contact_id: int) -> dict[str, Any]:
-    return {"contact_id": contact_id, "tasks": await services.search(contact_id=contact_id, status="open"),
+    return {"contact_id": contact_id, "tasks": await services.contact_tasks(contact_id),
             "users": [u for u in await accounts.list_users() if u["status"] == "active"],
             "queues": await conversations.queues(), "default_due": tomorrow_at_ten(), **labels()}
 

@@ -150,6 +150,10 @@ async def test_card_console_and_home_show_tasks_and_the_wrap_up_form_creates_a_c
     made = await fx_client.post(f"{base}/contacts/{c['id']}/tasks/", headers=htmx, data={
         "title": "Send samples", "kind": "follow_up", "due_at": "2020-01-01T10:00", "priority": "2"})
     assert made.status_code == 200 and "Send samples" in made.text and 'data-overdue="true"' in made.text
+    panel = await fx_client.get(f"{base}/contacts/{c['id']}/tasks/", headers={"accept": "text/html"})
+    assert panel.status_code == 200 and "Send samples" in panel.text
+    missing = await fx_client.get(f"{base}/contacts/999999/tasks/", headers={"accept": "text/html"})
+    assert missing.status_code == 404
 
     async with tenant_context(fx_shop.tenant):
         conv = await conversations.open_conversation(channel="sms", contact_id=c["id"], subject="Where is it?")
