@@ -8,6 +8,7 @@ the jobs already queued for the old time find the time changed when they run and
 from __future__ import annotations
 
 import datetime as dt
+import zoneinfo
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,7 +19,7 @@ from app.accounts.tables import User
 from app.contacts.tables import Contact, ContactPhone
 from app.conversations import services as conversations
 from app.conversations.tables import Conversation, Queue
-from app.lib import jobs
+from app.lib import i18n, jobs
 from app.lib.clock import now
 from app.lib.db import current_tenant, current_uow
 from app.lib.domain import MergeStep
@@ -69,11 +70,32 @@ def check_rrule(rrule: str, due_at: dt.datetime | None) -> str:
     return rrule
 
 
-def next_occurrence(rrule: str, start: dt.datetime, after: dt.datetime) -> dt.datetime | None:
-    """The first occurrence of `rrule` (its series started at `start`) after `after`, or None when it has ended."""
+def next_occurrence(rrule: str, start: dt.datetime, after: dt.datetime,
+                    zone: zoneinfo.ZoneInfo | None = None) -> dt.datetime | None:
+    """The first occurrence of `rrule` (its series started at `start`) after `after`, or None when it has ended.
+    The rule runs on the wall clock of `zone` (the assignee's): "Mondays at 10:00" stays at 10:00 across a change
+    to or from summer time. A rule whose UNTIL is in UTC runs in UTC (dateutil wants both or neither aware)."""
+    if zone is not None:
+        try:
+            local = rrulestr(rrule, dtstart=start.astimezone(zone).replace(tzinfo=None))
+            following = local.after(after.astimezone(zone).replace(tzinfo=None), inc=False)  # type: ignore[union-attr]
+        except (ValueError, TypeError):
+            pass
+        else:
+            if not isinstance(following, dt.datetime):
+                return None
+            return following.replace(tzinfo=zone).astimezone(dt.UTC)
     rule = rrulestr(rrule, dtstart=start)
     following = rule.after(after, inc=False)  # type: ignore[union-attr]
     return following if isinstance(following, dt.datetime) else None
+
+
+async def zone_of(user_id: int | None) -> zoneinfo.ZoneInfo:
+    """The time zone a user's tasks recur in: theirs, else the workspace's, else UTC."""
+    name = await current_uow().connection.fetchval(
+        "SELECT COALESCE(NULLIF((SELECT timezone FROM app_user WHERE id = $1), ''), "
+        "(SELECT timezone FROM workspace LIMIT 1), 'UTC')", user_id)
+    return i18n.to_zone(name) or i18n.UTC
 
 
 async def _check_links(*, contact_id: int, assignee_id: int | None, queue_id: int | None,
@@ -270,7 +292,8 @@ async def complete(actor: Principal | None, task_id: int, *, outcome: str = "") 
     result = await get(task_id)
     if row["rrule"] and row["due_at"] is not None:
         # The next occurrence after the later of its due time and now: one done late opens no overdue backlog.
-        following = next_occurrence(row["rrule"], row["series_start"] or row["due_at"], max(row["due_at"], now()))
+        following = next_occurrence(row["rrule"], row["series_start"] or row["due_at"], max(row["due_at"], now()),
+                                    await zone_of(row["assignee"]))
         if following is not None:
             nxt = await create(actor, contact_id=row["contact"], title=row["title"], kind=row["kind"],
                                due_at=following, assignee_id=row["assignee"], queue_id=row["queue"],

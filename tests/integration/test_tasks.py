@@ -208,3 +208,19 @@ async def test_a_recurring_task_done_late_skips_the_occurrences_already_past(fx_
                                   headers=fx_shop.auth)).json()
     nxt = (await fx_client.get(api(fx_shop, f"/tasks/{done['next_id']}"), headers=fx_shop.auth)).json()
     assert dt.datetime.fromisoformat(nxt["due_at"]) == due + dt.timedelta(days=4) and nxt["overdue"] is False
+
+
+async def test_a_weekly_task_keeps_its_local_time_across_the_change_to_summer_time(fx_client: Any,
+                                                                                    fx_shop: ShopFixture) -> None:
+    c = await make_contact(fx_client, fx_shop)
+    async with tenant_context(fx_shop.tenant):
+        await current_uow().connection.execute("UPDATE app_user SET timezone = 'Europe/Sofia' WHERE id = $1",
+                                               fx_shop.user_id)
+    due = dt.datetime(2027, 3, 22, 8, 0, tzinfo=dt.UTC)  # Monday 10:00 in Sofia (UTC+2); summer time from the 28th
+    first = (await fx_client.post(api(fx_shop, "/tasks"), json={
+        "contact_id": c["id"], "title": "Monday stock call", "due_at": iso(due), "rrule": "FREQ=WEEKLY"},
+        headers=fx_shop.auth)).json()
+    done = (await fx_client.patch(api(fx_shop, f"/tasks/{first['id']}"), json={"status": "done"},
+                                  headers=fx_shop.auth)).json()
+    nxt = (await fx_client.get(api(fx_shop, f"/tasks/{done['next_id']}"), headers=fx_shop.auth)).json()
+    assert dt.datetime.fromisoformat(nxt["due_at"]) == dt.datetime(2027, 3, 29, 7, 0, tzinfo=dt.UTC)  # 10:00 (UTC+3)
