@@ -204,6 +204,19 @@ async def contact_tasks(contact_id: int) -> list[dict[str, Any]]:
     return await search(contact_id=contact_id, status="open")
 
 
+async def unschedule(task_id: int, due_at: dt.datetime | None) -> None:
+    """Take the task's waiting jobs for `due_at` off the queue (done, cancelled or moved: they would only find that
+    out when they ran, and the scheduled jobs page would list them meanwhile). A job already running finishes and
+    finds out. By their exact dedupe keys, which PgQueuer indexes."""
+    if due_at is None:
+        return
+    slug = current_tenant().slug
+    keys = [job_key(entrypoint, task_id, due_at, slug) for entrypoint in (REMIND_JOB, OVERDUE_JOB, ROUTE_JOB)]
+    await current_uow().connection.execute(
+        "".join(("DELETE FROM ", jobs.QUEUE_TABLE, " WHERE dedupe_key = ANY($1::text[]) AND status = 'queued'")),
+        keys)
+
+
 async def get(task_id: int) -> dict[str, Any]:
     row = await Task.select(*COLUMNS).where(Task.id == task_id).first()
     if row is None:
@@ -287,6 +300,7 @@ async def complete(actor: Principal | None, task_id: int, *, outcome: str = "") 
                           params={"title": row["title"], **({"outcome": outcome} if outcome else {})},
                           links={"task_id": task_id}, **_actor_fields(actor),
                           payload={"event": "task_done", "task_id": task_id, "outcome": outcome})
+    await unschedule(task_id, row["due_at"])
     await emit(TASK_COMPLETED, task_id=task_id, contact_id=row["contact"], kind=row["kind"],
                assignee_id=row["assignee"], queue_id=row["queue"], status="done")
     result = await get(task_id)
@@ -354,6 +368,8 @@ async def update(actor: Principal | None, task_id: int, *, due_at: dt.datetime |
         summary, event = N_("Task “%(title)s” changed"), "task_changed"
     await timeline.record(row["contact"], "system", "internal", summary, params=params, links={"task_id": task_id},
                           **_actor_fields(actor), payload={"event": event, "task_id": task_id})
+    if status is not None or new_due is not None or remind_before is not None:
+        await unschedule(task_id, row["due_at"])
     if status is None:
         await schedule(task_id)
     await emit(TASK_UPDATED, task_id=task_id, contact_id=row["contact"], kind=row["kind"],
