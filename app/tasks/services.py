@@ -391,9 +391,9 @@ async def scheduled_jobs(tenant_slug: str, entrypoints: Sequence[str] | None = N
 
 
 async def open_callback(task: dict[str, Any]) -> dict[str, Any] | None:
-    """A callback task at its time becomes a waiting call in its queue (routing offers it like any other item), the
-    number to call being the contact's first phone. A contact with no phone gets no conversation (the task stays
-    open and overdue shows it)."""
+    """A callback task at its time becomes a waiting call in its queue, marked as a callback to the contact's first
+    phone (routing offers it like any other item; taking it dials the customer). A contact with no phone gets no
+    conversation (the task stays open and overdue shows it)."""
     phone = await ContactPhone.select(ContactPhone.e164).where(ContactPhone.contact == task["contact"]).order_by(
         ContactPhone.position).first()
     queue = await Queue.select(Queue.key).where(Queue.id == task["queue"]).first()
@@ -402,6 +402,9 @@ async def open_callback(task: dict[str, Any]) -> dict[str, Any] | None:
     conversation = await conversations.open_conversation(
         channel="call", queue_key=queue["key"], contact_id=task["contact"], subject=task["title"][:300],
         from_address=phone["e164"], external_ref=f"task:{task['id']}")
+    # Marked as a callback (telephony.callbacks): the console shows it as one, and taking it dials the customer.
+    await Conversation.update({Conversation.callback_number: phone["e164"][:30],
+                               Conversation.callback_requested_at: now()}).where(Conversation.id == conversation["id"])
     await Task.update({Task.conversation: conversation["id"]}).where(Task.id == task["id"])
     return conversation
 

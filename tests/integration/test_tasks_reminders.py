@@ -131,6 +131,7 @@ async def test_a_callback_task_at_its_time_opens_a_waiting_call_in_its_queue(fx_
         conv = await Conversation.select().where(Conversation.external_ref == f"task:{task['id']}").first()
     assert (conv["channel"], conv["status"], conv["queue"], conv["from_address"], conv["contact"]) == (
         "call", "waiting", queue["id"], "+14155550199", c["id"])
+    assert conv["callback_number"] == "+14155550199" and conv["callback_requested_at"] is not None
     await task_jobs.route_callback({"tenant": fx_shop.slug, "task_id": task["id"],
                                     "due_at": task["due_at"].isoformat()})  # run again: nothing more
     async with tenant_context(fx_shop.tenant):
