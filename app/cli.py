@@ -26,12 +26,14 @@ from rich.table import Table
 from app import demo as d
 from app import jobs as _jobs  # noqa: F401  (hands the job registry to app.lib.jobs: the worker and mail-in enqueue)
 from app.demo import (
+    DEMO_SLUG,
     ensure_demo,
     ensure_demo_chat,
     ensure_demo_hours,
     ensure_demo_routing,
     ensure_demo_sla,
     ensure_demo_telephony,
+    ensure_demo_webhooks,
 )
 from app.email import listener
 from app.lib import embedded_pg, health, i18n, logs
@@ -270,6 +272,7 @@ def _run(stack: contextlib.ExitStack, host: str | None, port: int | None, demo: 
             await ensure_demo_routing()
             await ensure_demo_hours()
             await ensure_demo_sla()
+            await ensure_demo_webhooks(DEMO_SLUG)
             if _simulated(settings):
                 await ensure_demo_chat(settings.app.twilio_api_base.rstrip("/"))
             return made

@@ -42,8 +42,10 @@ from telephony.domain import DOMAIN as TELEPHONY
 from tenants.domain import DOMAIN as TENANTS
 
 # isort: split
-# Last: the spine's pull API documents the whole event catalogue, so every domain has declared its events by now.
+# Last: the spine's pull API documents the whole event catalogue, and outbound webhooks subscribe to all of it, so
+# every domain has declared its events by now.
 from app.events_api import DOMAIN as SPINE
+from app.webhooks_out.domain import DOMAIN as WEBHOOKS_OUT
 
 DOMAINS: tuple[Domain, ...] = (
     TENANTS,
@@ -62,6 +64,7 @@ DOMAINS: tuple[Domain, ...] = (
     EMAIL,
     CHAT,
     ROUTING,
+    WEBHOOKS_OUT,
     HOME,
     ONBOARDING,
     WORKSPACE,

@@ -84,6 +84,8 @@ class AppSettings:
     """WEB_WORKERS: web processes `switchboard run` serves its port from (default 1; `--workers N`; more need REDIS_URL)."""
     twilio_api_base: str = "http://127.0.0.1:8010"
     """TWILIO_API_BASE: where the Twilio REST client sends requests meant for https://api.twilio.com (default: the local simulator `switchboard twilio-sim` serves; set https://api.twilio.com in production)."""
+    webhook_allow_loopback: bool = False
+    """WEBHOOK_ALLOW_LOOPBACK: outbound webhooks may go to 127.0.0.1 and ::1 (default false; for development and tests only, refused when SWITCHBOARD_ENV=prod). Private, link-local and other special addresses stay refused."""
 
     @property
     def is_dev(self) -> bool:
@@ -255,6 +257,9 @@ def load_settings() -> Settings:
     if pool_max < pool_min:
         raise SettingsError(f"DB_POOL_MAX={pool_max} must be at least DB_POOL_MIN={pool_min}")
     smtp_tls = _env("SMTP_TLS", "none") or "none"
+    webhook_allow_loopback = _bool("WEBHOOK_ALLOW_LOOPBACK", False)
+    if webhook_allow_loopback and env == "prod":
+        raise SettingsError("WEBHOOK_ALLOW_LOOPBACK is for development and tests only: unset it when SWITCHBOARD_ENV=prod")
     if smtp_tls not in {"none", "starttls", "tls"}:
         raise SettingsError(f"SMTP_TLS={smtp_tls!r} must be none, starttls or tls")
     return Settings(
@@ -268,6 +273,7 @@ def load_settings() -> Settings:
             embedded_worker=_bool("EMBEDDED_WORKER", True),
             workers=_int("WEB_WORKERS", 1, minimum=1),
             twilio_api_base=_url("TWILIO_API_BASE", "http://127.0.0.1:8010", ("http", "https")) or "",
+            webhook_allow_loopback=webhook_allow_loopback,
         ),
         db=DatabaseSettings(url=db_url, pool_min=pool_min, pool_max=pool_max, pooler=pooler, direct_url=direct_url),
         redis=RedisSettings(url=_url("REDIS_URL", None, ("redis", "rediss", "unix")), prefix=_prefix("REDIS_PREFIX")),

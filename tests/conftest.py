@@ -33,6 +33,7 @@ os.environ.update({
     "EMBEDDED_WORKER": "false",
     "AUTH_RATE_PER_MINUTE": "100000",
     "LOGIN_LOCK_SECONDS": "30",
+    "WEBHOOK_ALLOW_LOOPBACK": "true",  # tests' webhook receivers listen on 127.0.0.1 (private ranges stay refused)
 })
 os.environ.pop("REDIS_URL", None)
 

@@ -94,6 +94,12 @@ ACTIONS: dict[str, str] = {
     "twilio.configured": N_("Twilio settings changed"),
     "callback.cancelled": N_("Callback cancelled"),
     "demo.seeded": N_("Demo data created"),
+    "webhook.created": N_("Webhook endpoint created"),
+    "webhook.updated": N_("Webhook endpoint changed"),
+    "webhook.deleted": N_("Webhook endpoint removed"),
+    "webhook.secret_rotated": N_("Webhook signing secret rotated"),
+    "webhook.redelivered": N_("Webhook delivery sent again"),
+    "webhook.disabled": N_("Webhook endpoint turned off after failures"),
 }
 """What each stored action (an English key) means, as the audit page shows it in the reader's language."""
 

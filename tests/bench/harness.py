@@ -43,6 +43,7 @@ def setup_env() -> None:
         "MAIL_CATCHER": "false",
         "EMBEDDED_WORKER": "false",
         "AUTH_RATE_PER_MINUTE": "1000000",
+        "WEBHOOK_ALLOW_LOOPBACK": "true",  # bench_webhooks' receiver listens on 127.0.0.1
     })
     os.environ.pop("REDIS_URL", None)
 
