@@ -21,6 +21,7 @@ from app.lib import i18n
 from app.lib.errors import Invalid
 from app.lib.i18n import N_
 from app.orders import services as orders
+from app.routing import services as routing
 from app.tasks import services as tasks
 from app.webhooks_out import services as webhooks
 from realtime import channels
@@ -138,6 +139,12 @@ async def move_to_queue(actor: AutomationActor, ctx: dict[str, Any], p: dict[str
     return _said(N_("Moved to the queue %(queue)s"), queue=p["queue"])
 
 
+async def set_priority(actor: AutomationActor, ctx: dict[str, Any], p: dict[str, Any]) -> Said:
+    conv = _need(ctx, "conversation")
+    await routing.set_priority(actor, conv["id"], int(p["priority"]))
+    return _said(N_("Priority set to %(priority)s"), priority=p["priority"])
+
+
 async def assign_agent(actor: AutomationActor, ctx: dict[str, Any], p: dict[str, Any]) -> Said:
     conv = _need(ctx, "conversation")
     await conversation_actions.assign(actor, conv["id"], int(p["user_id"]))
@@ -228,6 +235,8 @@ ACTIONS: dict[str, Action] = {a.key: a for a in (
            set_field, "contact"),
     Action("move_to_queue", N_("Move to a queue"), (Param("queue", N_("Queue"), "queue"),), move_to_queue,
            "conversation"),
+    Action("set_priority", N_("Set the priority (-10 to 10)"), (Param("priority", N_("Priority"), "number"),),
+           set_priority, "conversation"),
     Action("assign_agent", N_("Assign to an agent"), (Param("user_id", N_("Agent"), "user"),), assign_agent,
            "conversation"),
     Action("create_task", N_("Create a task"), (

@@ -1,11 +1,12 @@
-"""The "inside business hours" condition: read from the conversation's queue calendar (app.hours) at the moment
-the rule runs; a queue without a calendar is open around the clock."""
+"""Automation over #16's pieces: the "inside business hours" condition (the conversation's queue calendar, read
+when the rule runs; no calendar: open around the clock) and the "set priority" action (routing's priority)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from tests.conftest import ShopFixture
+from tests.integration.automation_kit import make_rule, runs, settle, tenant_rows
 from tests.integration.test_hours_api import api
 from tests.integration.test_hours_outside import close_general
 
@@ -40,3 +41,18 @@ async def test_inside_business_hours_follows_the_queue_calendar(fx_client: Any, 
     assert closed["matched"] is False
     leaf = closed["leaves"][0]
     assert (leaf["field"], leaf["actual"], leaf["result"]) == ("conversation.inside_hours", "no", False)
+
+
+async def test_a_rule_sets_the_priority_of_a_new_waiting_item(fx_client: Any, fx_shop: ShopFixture) -> None:
+    """The "set priority" action (routing's priority: higher is offered first)."""
+    rule = await make_rule(fx_client, fx_shop, name="VIP first", event="queue.item_added",
+                           actions=[{"type": "set_priority", "priority": 7}])
+    conversation_id = await _conversation(fx_client, fx_shop)
+    await settle(fx_shop, waiting_ok=True)
+    logged = await runs(fx_client, fx_shop, rule_id=rule["id"])
+    assert [r["status"] for r in logged] == ["done"], logged
+    rows = await tenant_rows(fx_shop, "SELECT priority FROM conversation WHERE id = $1", conversation_id)
+    assert rows[0]["priority"] == 7
+    refused = await fx_client.post(api(fx_shop, "/automation/rules"), headers=fx_shop.auth, json={
+        "name": "Too high", "event": "queue.item_added", "actions": [{"type": "set_priority", "priority": "x"}]})
+    assert refused.status_code == 400, refused.text
