@@ -4,6 +4,7 @@ offer disappears."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 
@@ -30,7 +31,15 @@ async def test_an_operator_sees_an_offer_with_a_countdown_and_accepts_it(
     await page.goto(f"/t/{shop.slug}/console/")
     await expect(page.get_by_test_id("queue-empty")).to_be_visible()
     # The owner is the one agent on duty: their console is open, and they choose available.
-    status = await _api(fx_live_server.url, shop, "PUT", "/me/status", {"state": "available"})
+    # The choice is kept; it takes effect once the console's socket has registered the agent online, which may land
+    # a moment after the page shows (the socket connects after the first paint): wait for it, do not race it.
+    await _api(fx_live_server.url, shop, "PUT", "/me/status", {"state": "available"})
+    status: dict[str, Any] = {}
+    for _ in range(100):
+        status = await _api(fx_live_server.url, shop, "GET", "/me/status")
+        if status["state"] == "available":
+            break
+        await asyncio.sleep(0.1)
     assert status["state"] == "available", status
     owner = (await _api(fx_live_server.url, shop, "GET", "/me/status"))["user_id"]
 
