@@ -189,7 +189,7 @@ def fx_inbox(monkeypatch: pytest.MonkeyPatch) -> Any:
     get_settings.cache_clear()
 
 
-async def run_jobs_until(done: Any, *, timeout: float = 10.0) -> None:
+async def run_jobs_until(done: Any, *, timeout: float = 30.0) -> None:
     """Run the real job worker on this test's database until `done()` (a function or a coroutine function) is
     true; fails the test when the timeout passes first."""
     import asyncio

@@ -9,6 +9,8 @@ freezes thresholds per applied SLA for the same reason). Pausing keeps `paused_a
 Timers: each running clock has one delayed job for its warning and one for its breach. A job fires once, locks the
 row and re-checks it: a met, stopped or paused clock is left alone (resuming schedules new jobs), a clock whose
 time moved later is rescheduled, and `warned_at`/`breached_at` make the event happen once however many jobs fire.
+A breach whose warning has not been raised yet (both jobs due at once on a busy worker) raises the warning first,
+so `sla.warning` always precedes `sla.breached`.
 """
 
 from __future__ import annotations
@@ -203,6 +205,12 @@ async def fire(clock_id: int, kind: str, *, own_key: str | None = None) -> bool:
                            "WHERE id = $1", clock_id, t)
         event = events.SLA_BREACHED
     queue_id = await conn.fetchval("SELECT queue FROM conversation WHERE id = $1", row["conversation"])
+    if event is events.SLA_BREACHED and row["warned_at"] is None:
+        # The breach came first (a busy worker took both due jobs at once, or the warning's time had passed when
+        # the clock started): the warning is still raised, before it, so every breach is preceded by its warning
+        # for supervisors, automations and webhooks alike. The warning's own job then finds it done.
+        await emit(events.SLA_WARNING, conversation_id=row["conversation"], metric=row["metric"],
+                   due_at=row["due_at"].isoformat(), clock_id=clock_id, queue_id=queue_id)
     await emit(event, conversation_id=row["conversation"], metric=row["metric"], due_at=row["due_at"].isoformat(),
                clock_id=clock_id, queue_id=queue_id)
     return True
