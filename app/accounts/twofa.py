@@ -45,8 +45,8 @@ CHALLENGE_MINUTES = 10
 """How long the half of a sign-in after the password waits for the second factor."""
 
 _LIMIT_MESSAGE = N_("Too many codes tried; wait five minutes and try again.")
-USER_ATTEMPTS = Limiter(5, 300.0, _LIMIT_MESSAGE, name="twofa-user")
-IP_ATTEMPTS = Limiter(20, 300.0, _LIMIT_MESSAGE, name="twofa-ip")
+USER_ATTEMPTS = Limiter(10, 300.0, _LIMIT_MESSAGE, name="twofa-user")
+IP_ATTEMPTS = Limiter(30, 300.0, _LIMIT_MESSAGE, name="twofa-ip")
 
 WRONG_CODE = N_("That code is not right or was already used; enter the current code from your app, or one of "
                 "your recovery codes.")
