@@ -338,3 +338,24 @@ async def test_another_shop_cannot_reach_or_reset(fx_app: Any, fx_client: Any, f
         forged = await browser.post(f"/t/{b.slug}/login/2fa", data={"code": _next_code(totp_a), "_csrf": token},
                                     headers={"accept": "text/html", "cookie": cookie})
         assert forged.status_code == 401 and not await _has_session(browser, b.slug)
+
+
+async def test_demo_admin_has_two_factor_sign_in_once(fx_client: Any) -> None:
+    from app import demo
+    from app.lib.db import resolve_active
+
+    await demo.ensure_demo()
+    await demo.ensure_demo_twofa(demo.DEMO_SLUG, demo.DEMO_ADMIN[0])
+    assert await demo.ensure_demo_twofa(demo.DEMO_SLUG, demo.DEMO_ADMIN[0]) is False  # once
+    tenant = await resolve_active(demo.DEMO_SLUG)
+    assert tenant is not None
+    async with tenant_context(tenant):
+        admin = await User.select(User.id).where(User.email == demo.DEMO_ADMIN[0]).first()
+        row = await UserTotp.select().where(UserTotp.user == admin["id"]).first()
+        assert row is not None and row["confirmed_at"] is not None
+        assert decrypt(row["secret_enc"], purpose=TOTP_PURPOSE) == demo.DEMO_TOTP_KEY
+    # The demo admin signs in with a code of the published key.
+    signed = await browser_login(fx_client, demo.DEMO_SLUG, *demo.DEMO_ADMIN)
+    assert signed.status_code == 303 and signed.headers["location"] == f"/t/{demo.DEMO_SLUG}/login/2fa"
+    ok = await _second_step(fx_client, demo.DEMO_SLUG, _next_code(pyotp.TOTP(demo.DEMO_TOTP_KEY)))
+    assert ok.status_code == 303 and await _has_session(fx_client, demo.DEMO_SLUG)
