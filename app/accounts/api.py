@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, delete, get, patch, post, put
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from app.accounts import services, twofa
@@ -31,9 +32,15 @@ from app.accounts.schemas import (
 )
 from app.audit import services as audit
 from app.lib import i18n
+from app.lib.openapi import ErrorOut
 from app.lib.wire import PathId, QueryId, QueryInt
 
 Req = Request[services.Principal, Any, Any]
+
+CODE_LIMIT = {429: ResponseSpec(data_container=ErrorOut, generate_examples=False,
+                                description="Too many codes tried for this user or from this address: wait five "
+                                            "minutes and try again.")}
+"""Routes that check a two-factor code answer 429 past its attempt limit (app.accounts.twofa)."""
 
 
 class AccountsApi(Controller):
@@ -56,15 +63,18 @@ class AccountsApi(Controller):
         setup = await services.start_twofa_setup(request.user)
         return TwoFactorSetupOut(secret=setup.secret, otpauth_uri=setup.otpauth_uri)
 
-    @post("/me/2fa/confirm", summary="Turn two-factor sign-in on with a first code; returns ten recovery codes")
+    @post("/me/2fa/confirm", responses=CODE_LIMIT,
+          summary="Turn two-factor sign-in on with a first code; returns ten recovery codes")
     async def confirm_twofa(self, request: Req, data: JSONBody[TwoFactorCodeIn]) -> RecoveryCodesOut:
         return RecoveryCodesOut(recovery_codes=await services.confirm_twofa(request.user, data.code))
 
-    @post("/me/2fa/recovery-codes", summary="New recovery codes (the old ones stop working); needs a current code")
+    @post("/me/2fa/recovery-codes", responses=CODE_LIMIT,
+          summary="New recovery codes (the old ones stop working); needs a current code")
     async def renew_recovery_codes(self, request: Req, data: JSONBody[TwoFactorCodeIn]) -> RecoveryCodesOut:
         return RecoveryCodesOut(recovery_codes=await services.regenerate_recovery_codes(request.user, data.code))
 
-    @delete("/me/2fa", status_code=200, summary="Turn my two-factor sign-in off with a current or recovery code")
+    @delete("/me/2fa", status_code=200, responses=CODE_LIMIT,
+            summary="Turn my two-factor sign-in off with a current or recovery code")
     async def disable_twofa(self, request: Req, data: JSONBody[TwoFactorCodeIn]) -> TwoFactorOut:
         await services.disable_twofa(request.user, data.code)
         return to(TwoFactorOut, await services.my_twofa(request.user))
