@@ -359,3 +359,76 @@ async def test_demo_admin_has_two_factor_sign_in_once(fx_client: Any) -> None:
     assert signed.status_code == 303 and signed.headers["location"] == f"/t/{demo.DEMO_SLUG}/login/2fa"
     ok = await _second_step(fx_client, demo.DEMO_SLUG, _next_code(pyotp.TOTP(demo.DEMO_TOTP_KEY)))
     assert ok.status_code == 303 and await _has_session(fx_client, demo.DEMO_SLUG)
+
+
+async def test_an_invited_member_under_the_policy_enrols_before_the_first_session(fx_app: Any, fx_client: Any,
+                                                                                  fx_shop: ShopFixture) -> None:
+    from app.accounts.services import invitation_token
+    from app.accounts.tables import Invitation
+
+    slug, base = fx_shop.slug, f"/t/{fx_shop.slug}/api/v1"
+    await _enrol_by_key(fx_client, fx_shop)
+    assert (await fx_client.put(f"{base}/security/2fa-policy", json={"policy": "everyone"},
+                                headers=fx_shop.auth)).status_code == 200
+    inv = (await fx_client.post(f"{base}/invitations", json={"email": "new.op@example.com"}, headers=fx_shop.auth)).json()
+    async with tenant_context(fx_shop.tenant):
+        row = await Invitation.select(Invitation.created_at).where(Invitation.id == inv["id"]).first()
+    link = f"/t/{slug}/invite/{invitation_token(slug, inv['id'], row['created_at'])}"
+    async with _browser(fx_app) as newcomer:
+        token = await csrf_from(newcomer, link)
+        accepted = await newcomer.post(link, data={"name": "New Op", "password": "a fine long password",
+                                                   "_csrf": token})
+        assert accepted.status_code == 303 and accepted.headers["location"] == f"/t/{slug}/login/2fa/setup"
+        assert not await _has_session(newcomer, slug)
+        setup = await newcomer.get(f"/t/{slug}/login/2fa/setup", headers={"accept": "text/html"})
+        secret = re.search(r'data-secret="([A-Z2-7]+)"', setup.text)
+        token_match = re.search(r'name="_csrf" value="([^"]+)"', setup.text)
+        assert secret and token_match
+        done = await newcomer.post(f"/t/{slug}/login/2fa/setup",
+                                   data={"code": pyotp.TOTP(secret.group(1)).now(), "_csrf": token_match.group(1)},
+                                   headers={"accept": "text/html"})
+        assert done.status_code == 200 and 'data-testid="twofa-continue"' in done.text
+        me = await newcomer.get(f"{base}/me")
+        assert me.status_code == 200 and me.json()["email"] == "new.op@example.com"
+
+
+async def test_the_team_and_profile_forms(fx_app: Any, fx_client: Any, fx_shop: ShopFixture) -> None:
+    """The HTML forms: the admin sets the policy and resets a user on the Team page; a user turns theirs off on the
+    profile with a code."""
+    slug = fx_shop.slug
+    owner_totp, _ = await _enrol_by_key(fx_client, fx_shop)
+    op_id, op_email, op_password = await _add_user(fx_shop, "operator")
+    assert (await browser_login(fx_client, slug, fx_shop.email, fx_shop.password)).status_code == 303
+    assert (await _second_step(fx_client, slug, _next_code(owner_totp))).status_code == 303
+    token = await csrf_from(fx_client, f"/t/{slug}/settings/team")
+    saved = await fx_client.post(f"/t/{slug}/settings/team/2fa-policy", data={"policy": "admins", "_csrf": token})
+    assert saved.status_code == 200 and 'value="admins" selected' in saved.text
+    assert (await fx_client.get(f"/t/{slug}/api/v1/security/2fa-policy",
+                                headers=fx_shop.auth)).json() == {"policy": "admins"}
+
+    async with _browser(fx_app) as op:
+        # "admins" does not cover an operator: the password signs them in; they turn 2FA on and off themselves.
+        assert (await browser_login(op, slug, op_email, op_password)).headers["location"] == f"/t/{slug}/"
+        op_token = await csrf_from(op, f"/t/{slug}/profile")
+        started = await op.post(f"/t/{slug}/profile/2fa/setup", data={"_csrf": op_token})
+        secret = re.search(r'data-secret="([A-Z2-7]+)"', started.text)
+        assert started.status_code == 200 and secret and "<svg" in started.text
+        op_totp = pyotp.TOTP(secret.group(1))
+        on = await op.post(f"/t/{slug}/profile/2fa/confirm", data={"code": op_totp.now(), "_csrf": op_token})
+        assert on.status_code == 200 and len(re.findall('data-testid="recovery-code"', on.text)) == 10
+        wrong = await op.post(f"/t/{slug}/profile/2fa/disable", data={"code": _wrong_code(op_totp), "_csrf": op_token})
+        assert wrong.status_code == 400 and "not right" in wrong.text
+        off = await op.post(f"/t/{slug}/profile/2fa/disable", data={"code": _next_code(op_totp), "_csrf": op_token})
+        assert off.status_code == 200 and "Two-factor sign-in is off" in off.text
+        again = await op.post(f"/t/{slug}/profile/2fa/setup", data={"_csrf": op_token})
+        secret = re.search(r'data-secret="([A-Z2-7]+)"', again.text)
+        assert secret
+        # A new key: the step spent on the old one does not matter.
+        assert (await op.post(f"/t/{slug}/profile/2fa/confirm", data={"code": pyotp.TOTP(secret.group(1)).now(),
+                                                                       "_csrf": op_token})).status_code == 200
+
+    page = await fx_client.get(f"/t/{slug}/settings/team", headers={"accept": "text/html"})
+    assert f'data-testid="twofa-reset-{op_email}"' in page.text
+    reset = await fx_client.post(f"/t/{slug}/settings/team/{op_id}/2fa/reset", data={"_csrf": token})
+    assert reset.status_code == 200 and f'data-testid="twofa-reset-{op_email}"' not in reset.text
+    assert any(e["action"] == "twofa.reset" and e["target_id"] == str(op_id) for e in await _actions(fx_shop))
