@@ -1,9 +1,10 @@
 """Two-factor sign-in (TOTP, RFC 6238): authenticators, recovery codes, sign-in challenges and the shop's policy.
 
 The seed is a tenant secret: it is stored only as `user_totp.secret_enc`, encrypted with app.lib.crypto under
-TOTP_PURPOSE (secrets rotation re-encrypts that column; see ENCRYPTED_COLUMNS). Recovery codes are high-entropy
-(60 bits) and kept as SHA-256 digests. A code is accepted once: the last accepted time step is kept per user and
-only later steps pass. Who acts and with what role is checked by app.accounts.services, which calls these.
+TOTP_PURPOSE (secrets rotation re-encrypts that column once the accounts manifest declares it among its encrypted
+columns). Recovery codes are high-entropy (60 bits) and kept as SHA-256 digests. A code is accepted once: the last
+accepted time step is kept per user and only later steps pass. Who acts and with what role is checked by
+app.accounts.services, which calls these.
 """
 
 from __future__ import annotations
@@ -32,9 +33,6 @@ from app.lib.security import new_token, token_hash
 
 TOTP_PURPOSE = "accounts.totp_seed"
 """The app.lib.crypto purpose of `user_totp.secret_enc`."""
-
-ENCRYPTED_COLUMNS = (("user_totp", "secret_enc", TOTP_PURPOSE),)
-"""(table, column, crypto purpose) of the secrets this module keeps, for secrets rotation."""
 
 POLICIES = ("off", "admins", "everyone")
 STEP_SECONDS = 30
