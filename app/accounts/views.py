@@ -169,7 +169,8 @@ class WorkspaceViews(Controller):
     async def _profile(self, request: Req, **extra: Any) -> dict[str, Any]:
         return {"profile": await services.profile(request.user), "workspace": await services.workspace(),
                 "zones": i18n.zone_names(), "now": i18n.now(), "error": None, "notice": None,
-                "twofa": await services.my_twofa(request.user), "setup": None, "codes": None, **extra}
+                "twofa": await services.my_twofa(request.user), "setup": None, "codes": None,
+                "twofa_error": None, "twofa_notice": None, **extra}
 
     async def _twofa_page(self, request: Req, action: Any, notice: str) -> Template:
         """Run one change of the user's own 2FA and show the profile with its outcome (or the error)."""
@@ -178,9 +179,9 @@ class WorkspaceViews(Controller):
         except DomainError as exc:
             pending = await twofa.pending_setup(request.user.user_id, request.user.email)
             return render_page(request, "pages/profile.html",
-                               await self._profile(request, error=exc.detail, setup=pending),
+                               await self._profile(request, twofa_error=exc.detail, setup=pending),
                                status_code=exc.status_code)
-        ctx = await self._profile(request, notice=notice)
+        ctx = await self._profile(request, twofa_notice=notice)
         if isinstance(outcome, twofa.Setup):
             ctx["setup"] = outcome
         elif isinstance(outcome, list):

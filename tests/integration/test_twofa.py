@@ -284,8 +284,9 @@ async def test_admin_reset_is_audited_and_an_operator_cannot_reset(fx_app: Any, 
     assert (await browser_login(fx_client, slug, fx_shop.email, fx_shop.password)).status_code == 303
     assert (await _second_step(fx_client, slug, _next_code(owner_totp))).status_code == 303
     team = await fx_client.get(f"/t/{slug}/settings/team", headers={"accept": "text/html"})
-    assert team.status_code == 200 and f'data-testid="twofa-reset-{fx_shop.email}"' in team.text
-    assert f'data-testid="twofa-reset-{op_email}"' not in team.text
+    assert team.status_code == 200 and f'data-testid="twofa-{fx_shop.email}">' in team.text
+    assert f'data-testid="twofa-reset-{op_email}"' not in team.text  # off: nothing to reset
+    assert f'data-testid="twofa-reset-{fx_shop.email}"' not in team.text  # oneself: from the profile, with a code
 
 
 async def test_own_disable_needs_a_code_and_renewal_kills_old_codes(fx_client: Any, fx_shop: ShopFixture) -> None:
