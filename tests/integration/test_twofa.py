@@ -433,3 +433,22 @@ async def test_the_team_and_profile_forms(fx_app: Any, fx_client: Any, fx_shop: 
     reset = await fx_client.post(f"/t/{slug}/settings/team/{op_id}/2fa/reset", data={"_csrf": token})
     assert reset.status_code == 200 and f'data-testid="twofa-reset-{op_email}"' not in reset.text
     assert any(e["action"] == "twofa.reset" and e["target_id"] == str(op_id) for e in await _actions(fx_shop))
+
+
+async def test_one_code_sent_twice_at_once_signs_in_once(fx_app: Any, fx_client: Any, fx_shop: ShopFixture) -> None:
+    """Two sign-ins racing with the same code: the authenticator row is locked, so exactly one gets a session."""
+    import asyncio
+
+    slug = fx_shop.slug
+    totp, _ = await _enrol_by_key(fx_client, fx_shop)
+    async with _browser(fx_app) as one, _browser(fx_app) as two:
+        tokens = []
+        for browser in (one, two):
+            assert (await browser_login(browser, slug, fx_shop.email, fx_shop.password)).status_code == 303
+            tokens.append(await csrf_from(browser, f"/t/{slug}/login/2fa"))
+        code = _next_code(totp)
+        answers = await asyncio.gather(*[
+            browser.post(f"/t/{slug}/login/2fa", data={"code": code, "_csrf": token}, headers={"accept": "text/html"})
+            for browser, token in ((one, tokens[0]), (two, tokens[1]))])
+        assert sorted(a.status_code for a in answers) == [303, 401]
+        assert [await _has_session(one, slug), await _has_session(two, slug)].count(True) == 1
