@@ -26,6 +26,7 @@ from rich.table import Table
 from app import demo as d
 from app import jobs as _jobs  # noqa: F401  (hands the job registry to app.lib.jobs: the worker and mail-in enqueue)
 from app.demo import (
+    DEMO_ADMIN,
     DEMO_SLUG,
     ensure_demo,
     ensure_demo_automation,
@@ -34,6 +35,7 @@ from app.demo import (
     ensure_demo_routing,
     ensure_demo_sla,
     ensure_demo_telephony,
+    ensure_demo_twofa,
     ensure_demo_webhooks,
 )
 from app.email import listener
@@ -275,6 +277,7 @@ def _run(stack: contextlib.ExitStack, host: str | None, port: int | None, demo: 
             await ensure_demo_sla()
             await ensure_demo_automation()
             await ensure_demo_webhooks(DEMO_SLUG)
+            await ensure_demo_twofa(DEMO_SLUG, DEMO_ADMIN[0])
             if _simulated(settings):
                 await ensure_demo_chat(settings.app.twilio_api_base.rstrip("/"))
             return made

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, delete, get, patch, post, put
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery, JSONBody
 
-from app.accounts import services
+from app.accounts import services, twofa
 from app.accounts.guards import requires, signed_in
 from app.accounts.schemas import (
     ApiKeyCreated,
@@ -18,6 +19,11 @@ from app.accounts.schemas import (
     InvitationOut,
     MeOut,
     Page,
+    RecoveryCodesOut,
+    TwoFactorCodeIn,
+    TwoFactorOut,
+    TwoFactorPolicy,
+    TwoFactorSetupOut,
     UserOut,
     UserPatch,
     WorkspaceOut,
@@ -26,9 +32,15 @@ from app.accounts.schemas import (
 )
 from app.audit import services as audit
 from app.lib import i18n
+from app.lib.openapi import ErrorOut
 from app.lib.wire import PathId, QueryId, QueryInt
 
 Req = Request[services.Principal, Any, Any]
+
+CODE_LIMIT = {429: ResponseSpec(data_container=ErrorOut, generate_examples=False,
+                                description="Too many codes tried for this user or from this address: wait five "
+                                            "minutes and try again.")}
+"""Routes that check a two-factor code answer 429 past its attempt limit (app.accounts.twofa)."""
 
 
 class AccountsApi(Controller):
@@ -41,6 +53,45 @@ class AccountsApi(Controller):
         p = request.user
         return MeOut(id=p.user_id, email=p.email, name=p.name, role=p.role, auth=p.via, tenant=slug,
                      language=i18n.current().language, timezone=i18n.current().zone.key)
+
+    @get("/me/2fa", summary="Is two-factor sign-in on for me, is it required, how many recovery codes are left")
+    async def my_twofa(self, request: Req) -> TwoFactorOut:
+        return to(TwoFactorOut, await services.my_twofa(request.user))
+
+    @post("/me/2fa/setup", summary="Start setting up two-factor sign-in: a new key and its otpauth URI")
+    async def setup_twofa(self, request: Req) -> TwoFactorSetupOut:
+        setup = await services.start_twofa_setup(request.user)
+        return TwoFactorSetupOut(secret=setup.secret, otpauth_uri=setup.otpauth_uri)
+
+    @post("/me/2fa/confirm", responses=CODE_LIMIT,
+          summary="Turn two-factor sign-in on with a first code; returns ten recovery codes")
+    async def confirm_twofa(self, request: Req, data: JSONBody[TwoFactorCodeIn]) -> RecoveryCodesOut:
+        return RecoveryCodesOut(recovery_codes=await services.confirm_twofa(request.user, data.code))
+
+    @post("/me/2fa/recovery-codes", responses=CODE_LIMIT,
+          summary="New recovery codes (the old ones stop working); needs a current code")
+    async def renew_recovery_codes(self, request: Req, data: JSONBody[TwoFactorCodeIn]) -> RecoveryCodesOut:
+        return RecoveryCodesOut(recovery_codes=await services.regenerate_recovery_codes(request.user, data.code))
+
+    @delete("/me/2fa", status_code=200, responses=CODE_LIMIT,
+            summary="Turn my two-factor sign-in off with a current or recovery code")
+    async def disable_twofa(self, request: Req, data: JSONBody[TwoFactorCodeIn]) -> TwoFactorOut:
+        await services.disable_twofa(request.user, data.code)
+        return to(TwoFactorOut, await services.my_twofa(request.user))
+
+    @get("/security/2fa-policy", summary="The shop's two-factor sign-in policy")
+    async def twofa_policy(self) -> TwoFactorPolicy:
+        return TwoFactorPolicy(policy=await twofa.policy())
+
+    @put("/security/2fa-policy", guards=[requires("admin")],
+         summary="Require two-factor sign-in: off, admins or everyone")
+    async def set_twofa_policy(self, request: Req, data: JSONBody[TwoFactorPolicy]) -> TwoFactorPolicy:
+        return TwoFactorPolicy(policy=await services.set_twofa_policy(request.user, data.policy))
+
+    @delete("/users/{user_id:int}/2fa", guards=[requires("admin")], status_code=200,
+            summary="Reset a user's two-factor sign-in (a lost phone); their sessions end")
+    async def reset_twofa(self, request: Req, user_id: PathId) -> TwoFactorOut:
+        return to(TwoFactorOut, await services.reset_twofa(request.user, user_id))
 
     @get("/users", summary="Everyone in the workspace")
     async def users(self) -> list[UserOut]:

@@ -90,6 +90,39 @@ class WorkspacePatch(msgspec.Struct, forbid_unknown_fields=True):
     currency: str | None = None
 
 
+class TwoFactorOut(msgspec.Struct):
+    enabled: bool
+    """Sign-in asks this user for a code after the password."""
+    pending: bool
+    """A set-up was started and waits for its first code (POST .../me/2fa/confirm)."""
+    required: bool
+    """The shop's policy requires two-factor sign-in of this user's role."""
+    recovery_codes_left: int
+    enabled_at: dt.datetime | None = None
+
+
+class TwoFactorSetupOut(msgspec.Struct):
+    secret: str
+    """The base32 key to type into an authenticator app (TOTP, SHA-1, 6 digits, 30 s)."""
+    otpauth_uri: str
+    """The same as an otpauth:// URI (what the QR code on the profile page holds)."""
+
+
+class TwoFactorCodeIn(msgspec.Struct, forbid_unknown_fields=True):
+    code: str
+    """Six digits from the app, or (where said) one of the recovery codes."""
+
+
+class RecoveryCodesOut(msgspec.Struct):
+    recovery_codes: list[str]
+    """Ten single-use codes, shown only in this answer; the earlier ones no longer work."""
+
+
+class TwoFactorPolicy(msgspec.Struct, forbid_unknown_fields=True):
+    policy: str
+    """off | admins (admins and owners must use two-factor sign-in) | everyone."""
+
+
 class AuditOut(msgspec.Struct):
     id: int
     at: dt.datetime

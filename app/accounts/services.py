@@ -12,6 +12,7 @@ from typing import Any
 import phonenumbers
 from babel.numbers import list_currencies
 
+from app.accounts import twofa
 from app.accounts.tables import ApiKey, Invitation, Session, User, Workspace
 from app.audit import services as audit
 from app.lib import i18n, jobs, reqctx
@@ -51,6 +52,18 @@ class Principal:
         """`role` with nobody behind it (user id 0), in this viewer's language and zone: what a live fragment
         shared by many consoles is rendered as (realtime.render), so it cannot carry one user's own items."""
         return Principal(0, "", "", role, self.via, 0, self.language, self.timezone)
+
+
+@dataclasses.dataclass(frozen=True)
+class SignIn:
+    """Where a sign-in stands after the password: a session, or a challenge waiting for the second factor
+    (`step` "code") or for the enrolment the shop's policy demands (`step` "enrol"). No session exists before."""
+
+    principal: Principal | None
+    session_token: str = ""
+    challenge_token: str = ""
+    step: str = ""
+    next_path: str = ""
 
 
 def check_role(role: str) -> str:
@@ -137,8 +150,9 @@ async def update_workspace(actor: Principal, *, display_name: str | None = None,
 
 # -- sign-in and sessions ----------------------------------------------------------------------------------------
 
-async def login(email: str, password: str) -> tuple[Principal, str]:
-    """Check credentials with lock-out back-off; returns the principal and a fresh session token.
+async def login(email: str, password: str, next_path: str = "") -> SignIn:
+    """Check credentials with lock-out back-off; returns a fresh session, or, when the user has two-factor
+    sign-in on (or the shop's policy demands it), a challenge for the second step and no session.
 
     Failures are written to the audit log and counted even though the request ends in an error.
     """
@@ -166,12 +180,68 @@ async def login(email: str, password: str) -> tuple[Principal, str]:
         await audit.record("login.failed", actor=email, target_type="user",
                            target_id=user["id"] if user else "", detail={"reason": "bad credentials"})
         raise Unauthorized("Wrong email or password.")
-    await User.update({User.failed_logins: 0, User.locked_until: None, User.last_login_at: now()}).where(
-        User.id == user["id"])
+    await User.update({User.failed_logins: 0, User.locked_until: None}).where(User.id == user["id"])
+    step = await second_step_for(user["id"], user["role"])
+    if step:
+        return SignIn(None, challenge_token=await twofa.start_challenge(user["id"], next_path), step=step)
+    return await _signed_in(user, {})
+
+
+async def _signed_in(user: dict[str, Any], detail: dict[str, Any]) -> SignIn:
+    await User.update({User.last_login_at: now()}).where(User.id == user["id"])
     token, session_id = await create_session(user["id"])
-    await audit.record("login.succeeded", actor_id=user["id"], actor=email, target_type="session",
-                       target_id=session_id)
-    return Principal(user["id"], user["email"], user["name"], user["role"], "session", session_id), token
+    await audit.record("login.succeeded", actor_id=user["id"], actor=user["email"], target_type="session",
+                       target_id=session_id, detail=detail or None)
+    return SignIn(Principal(user["id"], user["email"], user["name"], user["role"], "session", session_id), token)
+
+
+def _challenge_user(ch: dict[str, Any]) -> dict[str, Any]:
+    return {"id": ch["user_id"], "email": ch["email"], "name": ch["name"], "role": ch["role"]}
+
+
+async def second_step_for(user_id: int, role: str) -> str:
+    """"code" when the user has 2FA on, "enrol" when the shop requires it of them and they have none, else ""."""
+    if (await twofa.state(user_id))["enabled"]:
+        return "code"
+    return "enrol" if twofa.required_for(await twofa.policy(), role) else ""
+
+
+async def sign_in_with_code(challenge_token: str, code: str) -> SignIn:
+    """The second step: a current code or an unused recovery code; the session is created only now."""
+    ch = await twofa.open_challenge(challenge_token)
+    if not ch["enabled"]:
+        raise Conflict("Set up two-factor sign-in first.")
+    await twofa.limit_attempts(ch["user_id"])
+    method = await twofa.verify(ch["user_id"], code)
+    if method is None:
+        current_uow().keep_on_error()
+        await audit.record("login.failed", actor=ch["email"], target_type="user", target_id=ch["user_id"],
+                           detail={"reason": "wrong second-factor code"})
+        raise Unauthorized(twofa.WRONG_CODE, field="code")
+    await twofa.close_challenge(ch["id"])
+    signed_in = await _signed_in(_challenge_user(ch), {"second_factor": method})
+    return dataclasses.replace(signed_in, next_path=ch["next_path"])
+
+
+async def enrolment_for_sign_in(challenge_token: str) -> tuple[dict[str, Any], twofa.Setup]:
+    """The enrolment a sign-in waits for (the shop requires 2FA of this user): the one in progress or a new one."""
+    ch = await twofa.open_challenge(challenge_token)
+    if ch["enabled"]:
+        raise Conflict("Two-factor sign-in is already on. Turn it off first to set up another app.")
+    setup = await twofa.pending_setup(ch["user_id"], ch["email"]) or await twofa.begin_setup(ch["user_id"],
+                                                                                              ch["email"])
+    return ch, setup
+
+
+async def enrol_at_sign_in(challenge_token: str, code: str) -> tuple[SignIn, list[str]]:
+    """Finish the enrolment a sign-in waits for; then the session starts. Returns it and the recovery codes."""
+    ch = await twofa.open_challenge(challenge_token)
+    codes = await twofa.confirm_setup(ch["user_id"], code)
+    await audit.record("twofa.enabled", actor_id=ch["user_id"], actor=ch["email"], target_type="user",
+                       target_id=ch["user_id"], detail={"at_sign_in": True})
+    await twofa.close_challenge(ch["id"])
+    signed_in = await _signed_in(_challenge_user(ch), {"second_factor": "enrolment"})
+    return dataclasses.replace(signed_in, next_path=ch["next_path"]), codes
 
 
 async def create_session(user_id: int) -> tuple[str, int]:
@@ -404,7 +474,7 @@ async def open_invitation(token: str) -> dict[str, Any]:
     return row
 
 
-async def accept_invitation(token: str, name: str, password: str) -> tuple[Principal, str]:
+async def accept_invitation(token: str, name: str, password: str) -> SignIn:
     inv = await open_invitation(token)
     name = (name or "").strip()
     if not name or len(name) > 200:
@@ -416,10 +486,13 @@ async def accept_invitation(token: str, name: str, password: str) -> tuple[Princ
                                   password_hash=await hash_password(password))).returning(User.id)
     user_id = rows[0]["id"]
     await Invitation.update({Invitation.accepted_at: now()}).where(Invitation.id == inv["id"])
-    session_token, session_id = await create_session(user_id)
     await audit.record("invitation.accepted", actor_id=user_id, actor=inv["email"], target_type="user",
                        target_id=user_id, detail={"role": inv["role"], "invitation_id": inv["id"]})
-    return Principal(user_id, inv["email"], name, inv["role"], "session", session_id), session_token
+    if twofa.required_for(await twofa.policy(), inv["role"]):
+        # The shop requires 2FA of this role: no session before the new member has set it up.
+        return SignIn(None, challenge_token=await twofa.start_challenge(user_id), step="enrol")
+    session_token, session_id = await create_session(user_id)
+    return SignIn(Principal(user_id, inv["email"], name, inv["role"], "session", session_id), session_token)
 
 
 async def profile(actor: Principal) -> dict[str, Any]:
@@ -443,6 +516,83 @@ async def update_profile(actor: Principal, *, language: str | None = None,
         await audit.record("user.preferences_changed", actor_id=actor.user_id, actor=actor.label, target_type="user",
                            target_id=actor.user_id, detail={c._meta.name: v for c, v in changes.items()})
     return await profile(actor)
+
+
+# -- two-factor sign-in: one's own, an admin's reset, the shop's policy ----------------------------------------------
+
+async def my_twofa(actor: Principal) -> dict[str, Any]:
+    return {**await twofa.state(actor.user_id), "required": twofa.required_for(await twofa.policy(), actor.role)}
+
+
+async def start_twofa_setup(actor: Principal) -> twofa.Setup:
+    return await twofa.begin_setup(actor.user_id, actor.email)
+
+
+async def confirm_twofa(actor: Principal, code: str) -> list[str]:
+    """The first code from the app turns 2FA on; the ten recovery codes are returned (shown once)."""
+    codes = await twofa.confirm_setup(actor.user_id, code)
+    await audit.record("twofa.enabled", actor_id=actor.user_id, actor=actor.label, target_type="user",
+                       target_id=actor.user_id)
+    return codes
+
+
+async def regenerate_recovery_codes(actor: Principal, code: str) -> list[str]:
+    await twofa.check_code(actor.user_id, code)
+    codes = await twofa.new_recovery_codes(actor.user_id)
+    await audit.record("twofa.recovery_codes_renewed", actor_id=actor.user_id, actor=actor.label,
+                       target_type="user", target_id=actor.user_id)
+    return codes
+
+
+async def disable_twofa(actor: Principal, code: str) -> None:
+    """Turn one's own 2FA off with a current code (or a recovery code), unless the shop requires it."""
+    if twofa.required_for(await twofa.policy(), actor.role):
+        raise Forbidden("Your shop requires two-factor sign-in for your role; to move to another phone, ask an "
+                        "admin to reset it and set it up again at your next sign-in.")
+    await twofa.check_code(actor.user_id, code)
+    await twofa.remove(actor.user_id)
+    await audit.record("twofa.disabled", actor_id=actor.user_id, actor=actor.label, target_type="user",
+                       target_id=actor.user_id)
+
+
+async def reset_twofa(actor: Principal, user_id: int) -> dict[str, Any]:
+    """An admin turns another user's 2FA off (a lost phone): their sessions end; they sign in with the password and
+    set it up again if the shop requires it. Audited."""
+    _require(actor, "admin")
+    target = await get_user(user_id)
+    if user_id == actor.user_id:
+        raise Forbidden("Turn your own two-factor sign-in off from your profile, with a code.")
+    if target["role"] == "owner" and actor.role != "owner":
+        raise Forbidden("Only an owner can reset an owner's two-factor sign-in.")
+    if not await twofa.remove(user_id):
+        raise Conflict("%(email)s has no two-factor sign-in to reset.", email=target["email"])
+    await Session.update({Session.revoked_at: now()}).where((Session.user == user_id) & Session.revoked_at.is_null())
+    await audit.record("twofa.reset", actor_id=actor.user_id, actor=actor.label, target_type="user",
+                       target_id=user_id, detail={"email": target["email"]})
+    return {**await twofa.state(user_id), "required": twofa.required_for(await twofa.policy(), target["role"])}
+
+
+async def set_twofa_policy(actor: Principal, policy: str) -> str:
+    """off | admins | everyone. Tightening it ends the sessions of the users it now covers who have no 2FA: at
+    their next sign-in they set it up before anything else. The admin must have it on first if it covers them."""
+    _require(actor, "admin")
+    policy = twofa.check_policy(policy)
+    before = await twofa.policy()
+    if policy == before:
+        return policy
+    enabled = await twofa.enabled_users()
+    if twofa.required_for(policy, actor.role) and actor.user_id not in enabled:
+        raise Conflict("Turn on two-factor sign-in for yourself first (on your profile), then require it.")
+    await Workspace.update({Workspace.twofa_policy: policy}, force=True)
+    covered = [u["id"] for u in await User.select(User.id, User.role)
+               if twofa.required_for(policy, u["role"]) and u["id"] not in enabled]
+    ended = 0
+    if covered:
+        ended = len(await Session.update({Session.revoked_at: now()}).where(
+            Session.user.is_in(covered) & Session.revoked_at.is_null()).returning(Session.id))
+    await audit.record("twofa.policy_changed", actor_id=actor.user_id, actor=actor.label, target_type="workspace",
+                       detail={"before": before, "after": policy, "sessions_ended": ended})
+    return policy
 
 
 def _require(actor: Principal, role: str) -> None:

@@ -1,8 +1,12 @@
-"""Tenant-schema tables for accounts (unqualified: the unit of work's search_path picks the schema)."""
+"""Tenant-schema tables for accounts (unqualified: the unit of work's search_path picks the schema).
+
+Encrypted columns (app.lib.crypto, per-tenant Fernet; secrets rotation must re-encrypt them):
+- `user_totp.secret_enc` (UserTotp.secret_enc): a user's TOTP seed (base32), purpose "accounts.totp_seed".
+"""
 
 from __future__ import annotations
 
-from piccolo.columns import Array, Boolean, ForeignKey, Integer, Serial, Text, Timestamptz, Varchar
+from piccolo.columns import Array, BigInt, Boolean, ForeignKey, Integer, Serial, Text, Timestamptz, Varchar
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
@@ -72,3 +76,42 @@ class Workspace(Table, tablename="workspace"):
     onboarding_steps = Array(base_column=Varchar(length=16), default=list)
     # The shop's main currency: new orders default to it and the owner's home shows revenue in it first.
     currency = Varchar(length=3, default="USD")
+    # Two-factor sign-in: "off", "admins" (admins and owners must use it) or "everyone".
+    twofa_policy = Varchar(length=10, default="off")
+
+
+class UserTotp(Table, tablename="user_totp"):
+    """A user's TOTP authenticator (RFC 6238, 30 s steps, 6 digits). A row with confirmed_at NULL is an enrolment
+    in progress: it does not protect the sign-in until a first valid code confirms it."""
+
+    id: Serial
+    user = ForeignKey(references=User, null=False, unique=True)
+    # The base32 seed encrypted with app.lib.crypto.encrypt(seed, purpose=TOTP_PURPOSE) -- never stored in clear.
+    secret_enc = Text()
+    confirmed_at = Timestamptz(null=True, default=None)
+    # The last time step (unix time // 30) a code was accepted at: a code is never accepted twice.
+    last_step = BigInt(null=True, default=None)
+    created_at = Timestamptz(default=TimestamptzNow())
+
+
+class RecoveryCode(Table, tablename="user_recovery_code"):
+    """Single-use recovery codes: only a SHA-256 of each (high-entropy) code is kept."""
+
+    id: Serial
+    user = ForeignKey(references=User, null=False)
+    code_hash = Varchar(length=64, index=True)
+    created_at = Timestamptz(default=TimestamptzNow())
+    used_at = Timestamptz(null=True, default=None)
+
+
+class LoginChallenge(Table, tablename="login_challenge"):
+    """The half of a sign-in after the password: no session exists until the second factor (or the enrolment a
+    policy demands) is done. The browser holds the token in a short-lived cookie; only its hash is kept."""
+
+    id: Serial
+    token_hash = Varchar(length=64, unique=True, index=True)
+    user = ForeignKey(references=User, null=False)
+    created_at = Timestamptz(default=TimestamptzNow())
+    expires_at = Timestamptz()
+    done_at = Timestamptz(null=True, default=None)
+    next_path = Varchar(length=300, default="")

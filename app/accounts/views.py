@@ -9,8 +9,8 @@ from litestar.datastructures import Cookie
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
-from app.accounts import services
-from app.accounts.cookies import SESSION_COOKIE, session_cookie
+from app.accounts import services, twofa
+from app.accounts.cookies import SESSION_COOKIE, TWOFA_COOKIE, session_cookie, twofa_cookie
 from app.accounts.guards import requires, signed_in
 from app.audit import services as audit
 from app.lib import i18n
@@ -25,14 +25,29 @@ from app.settings import get_settings
 Req = Request[services.Principal, Any, Any]
 
 
-def _signed_in_redirect(slug: FromPath[str], token: FromPath[str], to: str) -> Redirect:
-    """Start a session: new session cookie, new CSRF secret (rotation at login)."""
+def _session_cookies(slug: str, token: str) -> list[Cookie]:
+    """A new session cookie, a new CSRF secret (rotation at login), and no waiting second step any more."""
     sec = get_settings().security
+    return [session_cookie(slug, token, max_age=sec.session_absolute_hours * 3600, secure=sec.cookie_secure),
+            Cookie(key=CSRF_COOKIE, value=new_token(24), path="/", httponly=True, samesite="lax",
+                   secure=sec.cookie_secure),
+            twofa_cookie(slug, "", max_age=0, secure=sec.cookie_secure)]
+
+
+def _signed_in_redirect(slug: FromPath[str], token: FromPath[str], to: str) -> Redirect:
+    """Start a session."""
     response = Redirect(to, status_code=303)
-    response.cookies.append(session_cookie(slug, token, max_age=sec.session_absolute_hours * 3600,
-                                           secure=sec.cookie_secure))
-    response.cookies.append(Cookie(key=CSRF_COOKIE, value=new_token(24), path="/", httponly=True, samesite="lax",
-                                   secure=sec.cookie_secure))
+    response.cookies.extend(_session_cookies(slug, token))
+    return response
+
+
+def _after_password(slug: str, result: services.SignIn, to: str) -> Redirect:
+    """Signed in, or on to the second step (a code, or the enrolment the shop requires) with its cookie."""
+    if result.session_token:
+        return _signed_in_redirect(slug, result.session_token, to)
+    response = Redirect(f"/t/{slug}/login/2fa" + ("/setup" if result.step == "enrol" else ""), status_code=303)
+    response.cookies.append(twofa_cookie(slug, result.challenge_token, max_age=twofa.CHALLENGE_MINUTES * 60,
+                                         secure=get_settings().security.cookie_secure))
     return response
 
 
@@ -56,13 +71,63 @@ class AuthViews(Controller):
     @post("/login")
     async def login(self, request: Req, slug: FromPath[str]) -> Template | Redirect:
         form = await fields(request, "email", "password", "next")
+        to = _safe_next(slug, form["next"])
         try:
-            _, token = await services.login(form["email"], form["password"])
+            result = await services.login(form["email"], form["password"], to)
         except DomainError as exc:
             return render_page(request, "pages/login.html",
                                {"error": exc.detail, "email": form["email"], "next": form["next"]},
                                status_code=exc.status_code)
-        return _signed_in_redirect(slug, token, _safe_next(slug, form["next"]))
+        return _after_password(slug, result, to)
+
+    @get("/login/2fa")
+    async def second_step_form(self, request: Req, slug: FromPath[str]) -> Template | Redirect:
+        try:
+            challenge = await twofa.open_challenge(request.cookies.get(TWOFA_COOKIE, ""))
+        except DomainError:
+            return Redirect(f"/t/{slug}/login", status_code=303)
+        if not challenge["enabled"]:
+            return Redirect(f"/t/{slug}/login/2fa/setup", status_code=303)
+        return render_page(request, "pages/login_2fa.html", {"error": None, "gone": False})
+
+    @post("/login/2fa")
+    async def second_step(self, request: Req, slug: FromPath[str]) -> Template | Redirect:
+        form = await fields(request, "code")
+        try:
+            result = await services.sign_in_with_code(request.cookies.get(TWOFA_COOKIE, ""), form["code"])
+        except DomainError as exc:
+            return render_page(request, "pages/login_2fa.html",
+                               {"error": exc.detail, "gone": exc.template == twofa.CHALLENGE_GONE},
+                               status_code=exc.status_code)
+        return _signed_in_redirect(slug, result.session_token, _safe_next(slug, result.next_path))
+
+    @get("/login/2fa/setup")
+    async def enrolment_form(self, request: Req, slug: FromPath[str]) -> Template | Redirect:
+        try:
+            _, setup = await services.enrolment_for_sign_in(request.cookies.get(TWOFA_COOKIE, ""))
+        except DomainError:
+            return Redirect(f"/t/{slug}/login", status_code=303)
+        return render_page(request, "pages/login_2fa_setup.html", {"setup": setup, "codes": None, "error": None})
+
+    @post("/login/2fa/setup")
+    async def enrol(self, request: Req, slug: FromPath[str]) -> Template | Redirect:
+        form = await fields(request, "code")
+        token = request.cookies.get(TWOFA_COOKIE, "")
+        try:
+            result, codes = await services.enrol_at_sign_in(token, form["code"])
+        except DomainError as exc:
+            try:
+                _, setup = await services.enrolment_for_sign_in(token)
+            except DomainError:
+                return Redirect(f"/t/{slug}/login", status_code=303)
+            return render_page(request, "pages/login_2fa_setup.html",
+                               {"setup": setup, "codes": None, "error": exc.detail}, status_code=exc.status_code)
+        # The session starts now; the recovery codes are shown once, then the user goes on.
+        page = render_page(request, "pages/login_2fa_setup.html",
+                           {"setup": None, "codes": codes, "error": None,
+                            "next": _safe_next(slug, result.next_path)})
+        page.cookies.extend(_session_cookies(slug, result.session_token))
+        return page
 
     @post("/logout", guards=[signed_in])
     async def logout(self, request: Req, slug: FromPath[str]) -> Redirect:
@@ -81,7 +146,7 @@ class AuthViews(Controller):
     async def accept(self, request: Req, slug: FromPath[str], token: FromPath[str]) -> Template | Redirect:
         form = await fields(request, "name", "password")
         try:
-            _, session_token = await services.accept_invitation(token, form["name"], form["password"])
+            result = await services.accept_invitation(token, form["name"], form["password"])
         except DomainError as exc:
             if exc.status_code == 404:
                 raise
@@ -89,7 +154,7 @@ class AuthViews(Controller):
             return render_page(request, "pages/accept_invite.html",
                                {"invitation": inv, "error": exc.detail, "name": form["name"]},
                                status_code=exc.status_code)
-        return _signed_in_redirect(slug, session_token, f"/t/{slug}/")
+        return _after_password(slug, result, f"/t/{slug}/")
 
 
 class WorkspaceViews(Controller):
@@ -101,9 +166,52 @@ class WorkspaceViews(Controller):
     async def profile(self, request: Req) -> Template:
         return render_page(request, "pages/profile.html", await self._profile(request))
 
-    async def _profile(self, request: Req) -> dict[str, Any]:
+    async def _profile(self, request: Req, **extra: Any) -> dict[str, Any]:
         return {"profile": await services.profile(request.user), "workspace": await services.workspace(),
-                "zones": i18n.zone_names(), "now": i18n.now(), "error": None, "notice": None}
+                "zones": i18n.zone_names(), "now": i18n.now(), "error": None, "notice": None,
+                "twofa": await services.my_twofa(request.user), "setup": None, "codes": None,
+                "twofa_error": None, "twofa_notice": None, **extra}
+
+    async def _twofa_page(self, request: Req, action: Any, notice: str) -> Template:
+        """Run one change of the user's own 2FA and show the profile with its outcome (or the error)."""
+        try:
+            outcome = await action()
+        except DomainError as exc:
+            pending = await twofa.pending_setup(request.user.user_id, request.user.email)
+            return render_page(request, "pages/profile.html",
+                               await self._profile(request, twofa_error=exc.detail, setup=pending),
+                               status_code=exc.status_code)
+        ctx = await self._profile(request, twofa_notice=notice)
+        if isinstance(outcome, twofa.Setup):
+            ctx["setup"] = outcome
+        elif isinstance(outcome, list):
+            ctx["codes"] = outcome
+        return render_page(request, "pages/profile.html", ctx)
+
+    @post("/profile/2fa/setup")
+    async def start_twofa(self, request: Req) -> Template:
+        return await self._twofa_page(request, lambda: services.start_twofa_setup(request.user),
+                                      i18n.gettext("Scan the code with your authenticator app, then enter the "
+                                                   "six digits it shows."))
+
+    @post("/profile/2fa/confirm")
+    async def confirm_twofa(self, request: Req) -> Template:
+        form = await fields(request, "code")
+        return await self._twofa_page(request, lambda: services.confirm_twofa(request.user, form["code"]),
+                                      i18n.gettext("Two-factor sign-in is on."))
+
+    @post("/profile/2fa/recovery-codes")
+    async def renew_recovery_codes(self, request: Req) -> Template:
+        form = await fields(request, "code")
+        return await self._twofa_page(
+            request, lambda: services.regenerate_recovery_codes(request.user, form["code"]),
+            i18n.gettext("New recovery codes made; the old ones no longer work."))
+
+    @post("/profile/2fa/disable")
+    async def disable_twofa(self, request: Req) -> Template:
+        form = await fields(request, "code")
+        return await self._twofa_page(request, lambda: services.disable_twofa(request.user, form["code"]),
+                                      i18n.gettext("Two-factor sign-in is off."))
 
     @post("/profile")
     async def save_profile(self, request: Req, slug: FromPath[str]) -> Template | Redirect:
@@ -122,7 +230,28 @@ class WorkspaceViews(Controller):
 
     async def _team(self, request: Req, error: str | None = None, notice: str | None = None) -> dict[str, Any]:
         return {"users": await services.list_users(), "invitations": await services.list_invitations(request.user),
-                "error": error, "notice": notice}
+                "error": error, "notice": notice, "twofa_users": await twofa.enabled_users(),
+                "twofa_policy": await twofa.policy(), "twofa_policies": twofa.POLICIES}
+
+    @post("/settings/team/2fa-policy", guards=[requires("admin")])
+    async def set_twofa_policy(self, request: Req) -> Template:
+        form = await fields(request, "policy")
+        try:
+            await services.set_twofa_policy(request.user, form["policy"])
+        except DomainError as exc:
+            return render_page(request, "pages/team.html", await self._team(request, error=exc.detail),
+                               status_code=exc.status_code)
+        return render_page(request, "pages/team.html", await self._team(request, notice=i18n.gettext("Saved.")))
+
+    @post("/settings/team/{user_id:int}/2fa/reset", guards=[requires("admin")])
+    async def reset_twofa(self, request: Req, user_id: PathId) -> Template:
+        try:
+            await services.reset_twofa(request.user, user_id)
+        except DomainError as exc:
+            return render_page(request, "pages/team.html", await self._team(request, error=exc.detail),
+                               status_code=exc.status_code)
+        return render_page(request, "pages/team.html", await self._team(
+            request, notice=i18n.gettext("Two-factor sign-in reset; the user's sessions ended.")))
 
     @post("/settings/team/invite", guards=[requires("admin")])
     async def invite(self, request: Req) -> Template:

@@ -106,6 +106,11 @@ ACTIONS: dict[str, str] = {
     "webhook.secret_rotated": N_("Webhook signing secret rotated"),
     "webhook.redelivered": N_("Webhook delivery sent again"),
     "webhook.disabled": N_("Webhook endpoint turned off after failures"),
+    "twofa.enabled": N_("Two-factor sign-in turned on"),
+    "twofa.disabled": N_("Two-factor sign-in turned off"),
+    "twofa.reset": N_("Two-factor sign-in reset by an admin"),
+    "twofa.recovery_codes_renewed": N_("New recovery codes made"),
+    "twofa.policy_changed": N_("Two-factor sign-in policy changed"),
 }
 """What each stored action (an English key) means, as the audit page shows it in the reader's language."""
 
