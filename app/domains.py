@@ -32,6 +32,7 @@ from app.lib.jobs import JobSpec
 from app.onboarding.domain import DOMAIN as ONBOARDING
 from app.orders.domain import DOMAIN as ORDERS
 from app.routing.domain import DOMAIN as ROUTING
+from app.security.domain import DOMAIN as SECURITY
 from app.sla.domain import DOMAIN as SLA
 from app.tasks.domain import DOMAIN as TASKS
 from app.timeline.domain import DOMAIN as TIMELINE
@@ -66,6 +67,7 @@ DOMAINS: tuple[Domain, ...] = (
     TELEPHONY,
     EMAIL,
     CHAT,
+    SECURITY,
     ROUTING,
     WEBHOOKS_OUT,
     HOME,
