@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from piccolo.columns import Integer, Serial, Text, Timestamptz, Varchar
+from piccolo.columns import Bytea, Integer, Serial, Text, Timestamptz, Varchar
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
@@ -29,3 +29,11 @@ class RejectionMinute(Table, tablename="security_rejection_minute"):
     minute = Timestamptz()
     recorded = Integer(default=0)
     dropped = Integer(default=0)
+
+
+class SeenRequest(Table, tablename="security_seen_request"):
+    """A signed request accepted once (sha256 of its signature, URL and body): seen again after the redelivery window,
+    it is a replay."""
+
+    digest = Bytea(primary_key=True)
+    first_at = Timestamptz(default=TimestamptzNow())

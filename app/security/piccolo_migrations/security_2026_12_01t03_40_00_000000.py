@@ -1,4 +1,5 @@
-"""Rejected inbound requests (bad signatures, replays, foreign origins) and their counts per minute."""
+"""Rejected inbound requests (bad signatures, replays, foreign origins), their counts per minute, and the digests of
+signed requests seen (replay detection)."""
 
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 
@@ -34,6 +35,13 @@ async def forwards() -> MigrationManager:
                 UNIQUE (reason, source, minute)
             );
             CREATE INDEX IF NOT EXISTS security_rejection_minute_at ON security_rejection_minute (minute);
+            -- Digests of signed requests already accepted: the same request again after the redelivery window is a
+            -- replay (app.security.replay).
+            CREATE TABLE IF NOT EXISTS security_seen_request (
+                digest bytea PRIMARY KEY,
+                first_at timestamptz NOT NULL DEFAULT now()
+            );
+            CREATE INDEX IF NOT EXISTS security_seen_request_at ON security_seen_request (first_at);
         """)
 
     manager.add_raw(run)
