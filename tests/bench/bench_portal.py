@@ -9,6 +9,7 @@ import secrets
 import time
 from typing import Any
 
+from app.settings import get_settings
 from tests.bench.harness import BenchContext, app_server, percentiles
 
 STATUSES = ("paid", "packed", "shipped", "delivered")
@@ -65,12 +66,13 @@ async def run(ctx: BenchContext, base: str, n_pages: int, n_orders: int) -> None
             tokens[order["id"]] = url.rsplit("/", 1)[1]
 
         ws_base = base.replace("http://", "ws://")
+        origin = sorted(get_settings().app.allowed_origins)[0]  # a browser always sends it; the portal needs it
         order_ids = list(tokens)
         pages: list[Page] = []
         t_open = time.perf_counter()
         for n, order_id in zip(range(n_pages), itertools.cycle(order_ids), strict=False):
             address = f"127.0.0.{2 + n // PAGES_PER_ADDRESS}"
-            ws = await websockets.connect(f"{ws_base}/t/{slug}/portal/{tokens[order_id]}/ws",
+            ws = await websockets.connect(f"{ws_base}/t/{slug}/portal/{tokens[order_id]}/ws", origin=origin,
                                           local_addr=(address, 0), open_timeout=30, ping_interval=None,
                                           max_size=2**22)
             await ws.recv()  # the first render, on connect
