@@ -4,6 +4,7 @@ past CAP_PER_MINUTE rows per reason, source and minute, a rejection is only coun
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import structlog
@@ -22,6 +23,10 @@ FOREIGN_SIGNATURE = "foreign_signature"
 REPLAYED = "replayed"
 STALE = "stale"
 FOREIGN_ORIGIN = "foreign_origin"
+
+KEEP = dt.timedelta(days=90)
+"""Rejections (and their counts) older than this are deleted, a batch at a time, as new ones come in."""
+PURGE_BATCH = 200
 
 REASONS: dict[str, str] = {
     MISSING_SIGNATURE: N_("Missing Twilio signature"),
@@ -66,7 +71,14 @@ async def _write(reason: str, source: str, path: str, detail: str) -> None:
         "INSERT INTO security_rejection_minute AS m (reason, source, minute, recorded, dropped) "
         "VALUES ($1, $2, date_trunc('minute', now()), 1, 0) "
         "ON CONFLICT (reason, source, minute) DO UPDATE SET recorded = m.recorded + 1 WHERE m.recorded < $3 "
-        "RETURNING id", reason, source, CAP_PER_MINUTE)
+        "RETURNING id, xmax = 0 AS fresh", reason, source, CAP_PER_MINUTE)
+    if kept is not None and kept["fresh"]:  # once per reason, source and minute: forget what is past keeping
+        await conn.execute(
+            "DELETE FROM security_rejection WHERE id IN (SELECT id FROM security_rejection "
+            "WHERE at < now() - $1::interval ORDER BY at LIMIT $2)", KEEP, PURGE_BATCH)
+        await conn.execute(
+            "DELETE FROM security_rejection_minute WHERE id IN (SELECT id FROM security_rejection_minute "
+            "WHERE minute < now() - $1::interval ORDER BY minute LIMIT $2)", KEEP, PURGE_BATCH)
     if kept is None:  # past the cap: counted, not stored
         await conn.execute(
             "UPDATE security_rejection_minute SET dropped = dropped + 1 "

@@ -149,3 +149,14 @@ async def test_the_demo_shop_has_a_few_rejections_once(fx_client: Any, fx_shop: 
     assert {i["reason"] for i in body["items"]} == {rejections.BAD_SIGNATURE, rejections.FOREIGN_SIGNATURE,
                                                     rejections.REPLAYED, rejections.FOREIGN_ORIGIN}
     assert sum(d["count"] for d in body["per_day"]) == len(body["items"]) == 7
+
+
+async def test_rejections_older_than_the_keeping_time_are_forgotten(fx_shop: ShopFixture) -> None:
+    async with tenant_context(fx_shop.tenant) as uow:
+        await rejections.record(rejections.BAD_SIGNATURE, source="192.0.2.1", path="/old")
+        await uow.connection.execute("UPDATE security_rejection SET at = now() - interval '91 days'")
+        await uow.connection.execute("UPDATE security_rejection_minute SET minute = minute - interval '91 days'")
+        await rejections.record(rejections.BAD_SIGNATURE, source="192.0.2.1", path="/new")
+        paths = [r["path"] for r in await uow.connection.fetch("SELECT path FROM security_rejection")]
+        minutes = await uow.connection.fetchval("SELECT count(*) FROM security_rejection_minute")
+    assert paths == ["/new"] and minutes == 1
