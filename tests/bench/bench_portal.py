@@ -9,7 +9,6 @@ import secrets
 import time
 from typing import Any
 
-from app.settings import get_settings
 from tests.bench.harness import BenchContext, app_server, percentiles
 
 STATUSES = ("paid", "packed", "shipped", "delivered")
@@ -66,7 +65,7 @@ async def run(ctx: BenchContext, base: str, n_pages: int, n_orders: int) -> None
             tokens[order["id"]] = url.rsplit("/", 1)[1]
 
         ws_base = base.replace("http://", "ws://")
-        origin = sorted(get_settings().app.allowed_origins)[0]  # a browser always sends it; the portal needs it
+        origin = base.rstrip("/")  # the server's BASE_URL: a browser always sends its page's Origin
         order_ids = list(tokens)
         pages: list[Page] = []
         t_open = time.perf_counter()
