@@ -33,11 +33,13 @@ from app.demo import (
     ensure_demo_chat,
     ensure_demo_hours,
     ensure_demo_routing,
+    ensure_demo_security,
     ensure_demo_sla,
     ensure_demo_telephony,
     ensure_demo_twofa,
     ensure_demo_webhooks,
 )
+from app.domains import encrypted_columns
 from app.email import listener
 from app.lib import embedded_pg, health, i18n, logs
 from app.lib.db import database_url, direct_database_url, start_database, stop_database
@@ -48,6 +50,7 @@ from app.lib.jobs import Worker, install_queue
 from app.lib.mail import start_catcher
 from app.lib.templates import word
 from app.listeners import DURABLE
+from app.security.rotation import TenantRotation, rotate_all
 from app.settings import SettingsError, get_settings
 from realtime.durable import Spine
 from telephony.simulator.serve import serve, start_in_thread
@@ -278,6 +281,7 @@ def _run(stack: contextlib.ExitStack, host: str | None, port: int | None, demo: 
             await ensure_demo_automation()
             await ensure_demo_webhooks(DEMO_SLUG)
             await ensure_demo_twofa(DEMO_SLUG, DEMO_ADMIN[0])
+            await ensure_demo_security(DEMO_SLUG)
             if _simulated(settings):
                 await ensure_demo_chat(settings.app.twilio_api_base.rstrip("/"))
             return made
@@ -434,6 +438,42 @@ def migrate(concurrency: int) -> None:
         table = Table(_("tenant"), _("error"), title=_("Failed (fix and re-run `switchboard migrate`)"))
         for slug, error in sorted(report.failed.items()):
             table.add_row(slug, error)
+        console.print(table)
+        sys.exit(1)
+
+
+@main.group("secrets")
+def secrets_group() -> None:
+    """Tenant secrets at rest: rotate the encryption key."""
+
+
+@secrets_group.command("rotate")
+def secrets_rotate() -> None:
+    """Re-encrypt every tenant secret under the newest key of SECRET_KEYS; reads go on meanwhile, re-running resumes."""
+    async def go() -> Any:
+        tenants = await all_tenants()
+        with Progress(TextColumn("[b]rotate[/b]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      TextColumn("{task.description}"), console=console) as progress:
+            task = progress.add_task("", total=len(tenants))
+
+            def tick(slug: str, done: TenantRotation | None) -> None:
+                outcome = _("failed") if done is None else _("%(rotated)s re-encrypted, %(current)s current",
+                                                             rotated=done.rotated, current=done.current)
+                progress.update(task, advance=1, description=f"{slug}: {outcome}")
+
+            return await rotate_all(tenants, encrypted_columns(), on_progress=tick)
+
+    report = _db_call(go)
+    console.print(_("Secrets: %(rotated)s re-encrypted, %(current)s already under the newest key, %(unreadable)s "
+                    "unreadable, %(failed)s tenants failed", rotated=report.rotated, current=report.current,
+                    unreadable=len(report.unreadable), failed=len(report.failed)))
+    if report.unreadable or report.failed:
+        table = Table(_("tenant"), _("error"), title=_("Not rotated (fix and re-run `switchboard secrets rotate`)"))
+        for slug, error in sorted(report.failed.items()):
+            table.add_row(slug, error)
+        for where in report.unreadable:
+            slug, _sep, column = where.partition(": ")
+            table.add_row(slug, _("no key of SECRET_KEYS decrypts %(column)s", column=column))
         console.print(table)
         sys.exit(1)
 

@@ -27,11 +27,13 @@ from app.deals.domain import DOMAIN as DEALS
 from app.email.domain import DOMAIN as EMAIL
 from app.home.domain import DOMAIN as HOME
 from app.hours.domain import DOMAIN as HOURS
+from app.lib.crypto import EncryptedColumn
 from app.lib.domain import Domain
 from app.lib.jobs import JobSpec
 from app.onboarding.domain import DOMAIN as ONBOARDING
 from app.orders.domain import DOMAIN as ORDERS
 from app.routing.domain import DOMAIN as ROUTING
+from app.security.domain import DOMAIN as SECURITY
 from app.sla.domain import DOMAIN as SLA
 from app.tasks.domain import DOMAIN as TASKS
 from app.timeline.domain import DOMAIN as TIMELINE
@@ -66,6 +68,7 @@ DOMAINS: tuple[Domain, ...] = (
     TELEPHONY,
     EMAIL,
     CHAT,
+    SECURITY,
     ROUTING,
     WEBHOOKS_OUT,
     HOME,
@@ -98,6 +101,11 @@ def jobs() -> dict[str, JobSpec]:
 
 def listeners() -> list[durable.DurableListener]:
     return [listener for domain in DOMAINS for listener in domain.listeners]
+
+
+def encrypted_columns() -> list[EncryptedColumn]:
+    """Every encrypted column of a tenant schema (what `switchboard secrets rotate` re-encrypts)."""
+    return [column for domain in DOMAINS for column in domain.secrets]
 
 
 def piccolo_apps() -> list[str]:

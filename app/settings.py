@@ -84,12 +84,19 @@ class AppSettings:
     """WEB_WORKERS: web processes `switchboard run` serves its port from (default 1; `--workers N`; more need REDIS_URL)."""
     twilio_api_base: str = "http://127.0.0.1:8010"
     """TWILIO_API_BASE: where the Twilio REST client sends requests meant for https://api.twilio.com (default: the local simulator `switchboard twilio-sim` serves; set https://api.twilio.com in production)."""
+    secret_keys: tuple[str, ...] = ()
+    """SECRET_KEYS: the keyring that encrypts tenant secrets (Twilio tokens, SMTP passwords, webhook secrets), comma-separated, newest first: the first encrypts, every one decrypts (default: SECRET_KEY alone). Rotate: README "Security"."""
     webhook_allow_loopback: bool = False
     """WEBHOOK_ALLOW_LOOPBACK: outbound webhooks may go to 127.0.0.1 and ::1 (default false; for development and tests only, refused when SWITCHBOARD_ENV=prod). Private, link-local and other special addresses stay refused."""
 
     @property
     def is_dev(self) -> bool:
         return self.env == "dev"
+
+    @property
+    def encryption_keys(self) -> tuple[str, ...]:
+        """The keyring of tenant secrets, newest first."""
+        return self.secret_keys or (self.secret_key,)
 
     @property
     def allowed_origins(self) -> set[str]:
@@ -245,6 +252,11 @@ def load_settings() -> Settings:
         secret = _dev_secret(state_dir)
     if len(secret) < 32:
         raise SettingsError("SECRET_KEY must be at least 32 characters long")
+    secret_keys = tuple(k.strip() for k in (_env("SECRET_KEYS", "") or "").split(",") if k.strip())
+    if any(len(k) < 32 for k in secret_keys):
+        raise SettingsError("SECRET_KEYS: every key must be at least 32 characters long (comma-separated, newest first)")
+    if len(set(secret_keys)) != len(secret_keys):
+        raise SettingsError("SECRET_KEYS names one key twice")
     db_url = _url("DATABASE_URL", None, ("postgresql", "postgres"))
     if env == "prod" and db_url is None:
         raise SettingsError("DATABASE_URL is required when SWITCHBOARD_ENV=prod")
@@ -269,6 +281,7 @@ def load_settings() -> Settings:
             host=host,
             port=port,
             secret_key=secret,
+            secret_keys=secret_keys,
             state_dir=state_dir,
             embedded_worker=_bool("EMBEDDED_WORKER", True),
             workers=_int("WEB_WORKERS", 1, minimum=1),

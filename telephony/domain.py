@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from app.lib.crypto import EncryptedColumn
 from app.lib.domain import Domain
 from app.lib.jobs import JobSpec
-from telephony import calls, events, jobs, ringing
+from telephony import calls, config, events, jobs, ringing
 from telephony.api import TelephonyApi
 from telephony.console_views import CallConsoleViews, ContactPhoneViews
 from telephony.views import TwilioSettingsViews
@@ -18,5 +19,6 @@ DOMAIN = Domain(
           ringing.STOP_JOB: JobSpec(ringing.stop_job)},
     merge_steps=(calls.MERGE_STEP,),
     piccolo_app="telephony.piccolo_app",
+    secrets=(EncryptedColumn("twilio_config", "auth_token_enc", config.TOKEN_PURPOSE),),
     events=events,
 )

@@ -9,10 +9,11 @@ from litestar import Request
 from litestar.exceptions import PermissionDeniedException
 from twilio.request_validator import RequestValidator
 
-from app.lib import jobs
+from app.lib import jobs, reqctx
 from app.lib.crypto import SecretUnreadable
 from app.lib.db import current_uow
 from app.lib.errors import Conflict, NotFound
+from app.security import rejections, replay
 from app.settings import get_settings
 from telephony import config as config_service
 from telephony.config import Config
@@ -33,23 +34,29 @@ def public_url(request: Request[Any, Any, Any]) -> str:
 async def verified(request: Request[Any, Any, Any]) -> tuple[Config, dict[str, str]]:
     """The tenant's Twilio config and the request's parameters, or 403 before anything is read or written.
 
-    Every failure gets the same 403: a caller learns nothing about which part was wrong."""
+    Every failure gets the same 403: a caller learns nothing about which part was wrong. The shop's admins do: each
+    refusal is recorded with its reason for the security console (app.security.rejections)."""
     signature = request.headers.get("x-twilio-signature", "")
     if not signature:
+        await _reject(request, rejections.MISSING_SIGNATURE)
         raise PermissionDeniedException("Missing X-Twilio-Signature.")
     try:
         config = await config_service.load()
     except SecretUnreadable:
         config = None
     if config is None:
+        await _reject(request, rejections.BAD_SIGNATURE, "no Twilio account is configured")
         raise PermissionDeniedException("Invalid Twilio signature.")
     url = public_url(request)
     if "bodySHA256" in request.query_params:  # JSON-bodied webhooks are not configured for these routes
+        await _reject(request, rejections.BAD_SIGNATURE, "JSON-bodied webhook")
         raise PermissionDeniedException("Invalid Twilio signature.")
     form = await request.form()
-    if not RequestValidator(config.auth_token).validate(url, form, signature):
-        raise PermissionDeniedException("Invalid Twilio signature.")
-    if form.get("AccountSid", config.account_sid) != config.account_sid:
+    account = form.get("AccountSid", config.account_sid)
+    if not RequestValidator(config.auth_token).validate(url, form, signature) or account != config.account_sid:
+        foreign = isinstance(account, str) and account != config.account_sid
+        await _reject(request, rejections.FOREIGN_SIGNATURE if foreign else rejections.BAD_SIGNATURE,
+                      f"AccountSid {str(account)[:40]}" if foreign else "")
         raise PermissionDeniedException("Invalid Twilio signature.")
     params: dict[str, str] = {}
     for key, value in form.multi_items():
@@ -57,7 +64,16 @@ async def verified(request: Request[Any, Any, Any]) -> tuple[Config, dict[str, s
             break
         if isinstance(value, str):
             params[key] = value[:MAX_VALUE]
+    refused = await replay.verdict(signature, url, params)
+    if refused is not None:
+        await _reject(request, refused, params.get("CallSid") or params.get("MessageSid") or "")
+        raise PermissionDeniedException("Invalid Twilio signature.")
     return config, params
+
+
+async def _reject(request: Request[Any, Any, Any], reason: str, detail: str = "") -> None:
+    await rejections.record(reason, source=reqctx.client_ip.get() or (request.client.host if request.client else ""),
+                            path=request.url.path, detail=detail)
 
 
 async def store(kind: str, sid: str, dedupe_key: str, params: dict[str, str],

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from app.accounts import jobs
+from app.accounts import jobs, twofa
 from app.accounts.api import AccountsApi
 from app.accounts.views import AuthViews, WorkspaceViews
+from app.lib.crypto import EncryptedColumn
 from app.lib.domain import Domain
 from app.lib.jobs import JobSpec
 
@@ -13,4 +14,5 @@ DOMAIN = Domain(
     routes=(AuthViews, WorkspaceViews, AccountsApi),
     jobs={"accounts.send_invitation": JobSpec(jobs.send_invitation)},
     piccolo_app="app.accounts.piccolo_app",
+    secrets=(EncryptedColumn("user_totp", "secret_enc", twofa.TOTP_PURPOSE),),
 )

@@ -28,6 +28,7 @@ from app.contacts.services import to_struct
 from app.lib import reqctx
 from app.lib.db import TenantRef, tenant_context
 from app.lib.errors import DomainError
+from app.security import rejections
 from realtime import channels
 from realtime.channels import channel_name
 from realtime.runtime import ensure_started
@@ -97,7 +98,11 @@ async def chat_socket(socket: WebSocket[Any, Any, Any], slug: FromPath[str]) -> 
     try:
         await limits()["requests"].check(slug, reqctx.client_ip.get())
         async with tenant_context(tenant):
-            allowed = await services.origin_allowed(socket.headers.get("origin"))
+            origin = socket.headers.get("origin")
+            allowed = await services.origin_allowed(origin)
+            if not allowed:
+                await rejections.record(rejections.FOREIGN_ORIGIN, source=reqctx.client_ip.get(),
+                                        path=socket.url.path, detail=f"Origin {(origin or '(none)')[:200]}")
             session = await services.resolve(_token(socket)) if allowed else None
     except DomainError:
         await _refuse(socket, CLOSE_GONE)

@@ -38,6 +38,7 @@ from app.lib.errors import NotFound
 from app.lib.i18n import N_
 from app.lib.ratelimit import Limiter
 from app.lib.templates import STATIC_DIR
+from app.security import rejections
 from app.settings import get_settings
 
 TOKEN_HEADER = "x-chat-token"  # noqa: S105 (a header name, not a secret)
@@ -94,6 +95,8 @@ class WidgetCors:
                 i18n.switch(await contacts.own_language_of(session["contact_id"]))
         origin = reqctx.scope_header(scope, b"origin")
         if origin and not await services.origin_allowed(origin):
+            await rejections.record(rejections.FOREIGN_ORIGIN, source=reqctx.client_ip.get(),
+                                    path=str(scope.get("path", "")), detail=f"Origin {origin[:200]}")
             body = {"detail": i18n.gettext(REFUSED), "status_code": 403}
             await _respond(send, 403, msgspec.json.encode(body), [(b"content-type", b"application/json")])
             return

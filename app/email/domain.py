@@ -3,9 +3,10 @@ applied migrations and queued job rows store): accounts, templates, compose, inb
 
 from __future__ import annotations
 
-from app.email import jobs, live, outbound
+from app.email import config, jobs, live, outbound
 from app.email.api import MessagingApi
 from app.email.views import ConsoleEmailViews, EmailComposeViews, EmailSettingsViews, EmailTemplateViews
+from app.lib.crypto import EncryptedColumn
 from app.lib.domain import Domain
 from app.lib.jobs import JobSpec
 
@@ -20,4 +21,5 @@ DOMAIN = Domain(
     renderers=(live.console_on_email, live.mine_on_email),
     merge_steps=(outbound.MERGE_STEP,),
     piccolo_app="app.email.piccolo_app",
+    secrets=(EncryptedColumn("email_account", "smtp_password_enc", config.PASSWORD_PURPOSE),),
 )

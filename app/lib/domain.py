@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from types import ModuleType
 from typing import Any
 
+from app.lib.crypto import EncryptedColumn
 from app.lib.jobs import JobSpec
 
 Reassign = Callable[[int, int], Awaitable[int]]
@@ -59,6 +60,8 @@ class Domain:
     socket_messages: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     """Client message keys of the console socket this domain answers: {"typing": fn(tenant, user, value)}
     (realtime.views.register_message)."""
+    secrets: tuple[EncryptedColumn, ...] = ()
+    """The domain's encrypted columns (app.lib.crypto): `switchboard secrets rotate` re-encrypts exactly these."""
     presence_watchers: tuple[Any, ...] = ()
     """`async fn(user_id, status)` run when a user's first console connects (online) or their last one leaves
     (offline), inside that change's unit of work (realtime.presence.watch)."""

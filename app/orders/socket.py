@@ -93,8 +93,8 @@ async def shared_render(tenant: TenantRef, token: str, event_id: int) -> str | N
 @websocket("/portal/{token:str}/ws", opt={"csrf_exempt": True}, include_in_schema=False)
 async def portal_socket(socket: WebSocket[Any, Any, Any], slug: FromPath[str], token: FromPath[str]) -> None:
     tenant: TenantRef | None = socket.scope.get("state", {}).get("tenant")
-    origin = socket.headers.get("origin")
-    foreign = origin is not None and origin not in get_settings().app.allowed_origins
+    # A browser always sends Origin on a websocket handshake: a missing one is not a page of ours.
+    foreign = socket.headers.get("origin") not in get_settings().app.allowed_origins
     if tenant is None or tenant.slug != slug or foreign:
         await socket.close(code=CLOSE_GONE)
         return

@@ -5,6 +5,7 @@ durable event of the catalogue, which is complete only once they have all declar
 
 from __future__ import annotations
 
+from app.lib.crypto import EncryptedColumn
 from app.lib.domain import Domain
 from app.lib.jobs import JobSpec
 from app.webhooks_out import events, jobs, services
@@ -23,5 +24,7 @@ DOMAIN = Domain(
           services.NOTIFY_JOB: JobSpec(jobs.notify_disabled)},
     listeners=(LISTENER,),
     piccolo_app="app.webhooks_out.piccolo_app",
+    secrets=(EncryptedColumn("webhook_secret", "secret", services.SECRET_PURPOSE),
+             EncryptedColumn("webhook_delivery", "secret", services.SECRET_PURPOSE)),
     events=events,
 )

@@ -65,12 +65,13 @@ async def run(ctx: BenchContext, base: str, n_pages: int, n_orders: int) -> None
             tokens[order["id"]] = url.rsplit("/", 1)[1]
 
         ws_base = base.replace("http://", "ws://")
+        origin = base.rstrip("/")  # the server's BASE_URL: a browser always sends its page's Origin
         order_ids = list(tokens)
         pages: list[Page] = []
         t_open = time.perf_counter()
         for n, order_id in zip(range(n_pages), itertools.cycle(order_ids), strict=False):
             address = f"127.0.0.{2 + n // PAGES_PER_ADDRESS}"
-            ws = await websockets.connect(f"{ws_base}/t/{slug}/portal/{tokens[order_id]}/ws",
+            ws = await websockets.connect(f"{ws_base}/t/{slug}/portal/{tokens[order_id]}/ws", origin=origin,
                                           local_addr=(address, 0), open_timeout=30, ping_interval=None,
                                           max_size=2**22)
             await ws.recv()  # the first render, on connect
