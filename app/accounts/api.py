@@ -18,6 +18,8 @@ from app.accounts.schemas import (
     InvitationOut,
     MeOut,
     Page,
+    QuotaOut,
+    QuotasOut,
     UserOut,
     UserPatch,
     WorkspaceOut,
@@ -25,7 +27,7 @@ from app.accounts.schemas import (
     to,
 )
 from app.audit import services as audit
-from app.lib import i18n
+from app.lib import i18n, quotas
 from app.lib.wire import PathId, QueryId, QueryInt
 
 Req = Request[services.Principal, Any, Any]
@@ -41,6 +43,12 @@ class AccountsApi(Controller):
         p = request.user
         return MeOut(id=p.user_id, email=p.email, name=p.name, role=p.role, auth=p.via, tenant=slug,
                      language=i18n.current().language, timezone=i18n.current().zone.key)
+
+    @get("/quotas", guards=[requires("admin")],
+         summary="The plan's quotas: contacts, users, storage bytes, messages per day; used and limit (null: none)")
+    async def quotas(self) -> QuotasOut:
+        return QuotasOut(items=[QuotaOut(kind=q.kind, label=i18n.gettext(q.label), used=q.used, limit=q.limit,
+                                         full=q.full) for q in await quotas.usage()])
 
     @get("/users", summary="Everyone in the workspace")
     async def users(self) -> list[UserOut]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.accounts import jobs
+from app.accounts import jobs, services
 from app.accounts.api import AccountsApi
 from app.accounts.views import AuthViews, WorkspaceViews
 from app.lib.domain import Domain
@@ -13,4 +13,5 @@ DOMAIN = Domain(
     routes=(AuthViews, WorkspaceViews, AccountsApi),
     jobs={"accounts.send_invitation": JobSpec(jobs.send_invitation)},
     piccolo_app="app.accounts.piccolo_app",
+    quota_usage={"users": services.quota_used},
 )

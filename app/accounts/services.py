@@ -14,7 +14,7 @@ from babel.numbers import list_currencies
 
 from app.accounts.tables import ApiKey, Invitation, Session, User, Workspace
 from app.audit import services as audit
-from app.lib import i18n, jobs, reqctx
+from app.lib import i18n, jobs, quotas, reqctx
 from app.lib.clock import now
 from app.lib.db import TenantRef, current_tenant, current_uow, forget_tenant
 from app.lib.errors import Conflict, Forbidden, Invalid, NotFound, TooManyAttempts, Unauthorized
@@ -321,6 +321,8 @@ async def update_user(actor: Principal, user_id: int, *, role: str | None = None
         if target["role"] == "owner" and actor.role != "owner":
             raise Forbidden("Only an owner can disable an owner.")
         changes[User.status] = status
+        if status == "active":
+            await quotas.check("users")
     if not changes:
         return target
     if target["role"] == "owner" and (changes.get(User.role, "owner") != "owner"
@@ -338,6 +340,13 @@ async def update_user(actor: Principal, user_id: int, *, role: str | None = None
                            "role": target["role"], "status": target["status"]},
                            "after": {c._meta.name: v for c, v in changes.items()}})
     return await get_user(user_id)
+
+
+async def quota_used() -> int:
+    """Users the plan's quota counts: active users and open invitations (each becomes a user when accepted)."""
+    return int(await current_uow().connection.fetchval(
+        "SELECT (SELECT count(*) FROM app_user WHERE status = 'active') + (SELECT count(*) FROM invitation "
+        "WHERE accepted_at IS NULL AND revoked_at IS NULL AND expires_at > now())"))
 
 
 # -- invitations ---------------------------------------------------------------------------------------------------
@@ -366,6 +375,7 @@ async def invite(actor: Principal, email: str, role: str) -> dict[str, Any]:
         raise Forbidden("You cannot invite someone as %(role)s.", role=role)
     if await User.exists().where(User.email == email):
         raise Conflict("%(email)s is already a member of this workspace.", field="email", email=email)
+    await quotas.check("users")
     days = get_settings().security.invite_days
     rows = await Invitation.insert(Invitation(
         email=email, role=role, token_hash=new_token(16), invited_by=actor.user_id,

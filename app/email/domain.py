@@ -20,4 +20,5 @@ DOMAIN = Domain(
     renderers=(live.console_on_email, live.mine_on_email),
     merge_steps=(outbound.MERGE_STEP,),
     piccolo_app="app.email.piccolo_app",
+    quota_usage={"messages_per_day": outbound.sent_today},
 )

@@ -105,8 +105,14 @@ def shown(kind: str, amount: int | None) -> str:
     return i18n.format_number(amount)
 
 
-async def check(kind: str, adding: int = 1) -> None:
-    """Refuse with QuotaExceeded when `adding` more of `kind` would pass the current tenant's limit."""
+IMPORT_REFUSAL = N_("This file has %(adding)s rows and your plan allows %(limit)s contacts; you have %(used)s. An "
+                    "import is checked as if every row made a new contact: split the file, delete contacts you no "
+                    "longer need or ask us to raise the limit.")
+
+
+async def check(kind: str, adding: int = 1, *, message: str | None = None) -> None:
+    """Refuse with QuotaExceeded when `adding` more of `kind` would pass the current tenant's limit (`message`:
+    another catalogue template with the same placeholders, for a particular place)."""
     limit = (await limits())[kind]
     if limit is None or adding <= 0:
         return
@@ -114,5 +120,5 @@ async def check(kind: str, adding: int = 1) -> None:
     await conn.execute("SELECT pg_advisory_xact_lock(hashtext('quota:' || $1), $2)", kind, current_tenant().id)
     count = await used(kind)
     if count + adding > limit:
-        raise QuotaExceeded(_REFUSALS[kind], limit=shown(kind, limit), used=shown(kind, count),
+        raise QuotaExceeded(message or _REFUSALS[kind], limit=shown(kind, limit), used=shown(kind, count),
                             adding=shown(kind, adding), extra={"quota": kind, "limit": limit, "used": count})
