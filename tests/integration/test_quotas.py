@@ -10,9 +10,9 @@ import pytest
 
 from app.lib.db import platform_context, tenant_context
 from app.lib.quotas import QuotaExceeded
+from telephony.simulator import Simulator
 from tenants import services as tenants
 from tests.conftest import ShopFixture, browser_login, free_port
-from telephony.simulator import Simulator
 from tests.integration.email_kit import configure
 from tests.integration.telephony_kit import connect, sim_fixture  # noqa: F401
 
