@@ -62,6 +62,11 @@ class AccountsApi(Controller):
     async def update_user(self, request: Req, user_id: PathId, data: JSONBody[UserPatch]) -> UserOut:
         return to(UserOut, await services.update_user(request.user, user_id, role=data.role, status=data.status))
 
+    @delete("/users/{user_id:int}/sessions", guards=[requires("admin")], status_code=200,
+            summary="Sign a user out everywhere: their sessions end and their open consoles close")
+    async def revoke_sessions(self, request: Req, user_id: PathId) -> dict[str, int]:
+        return {"revoked": await services.revoke_sessions(request.user, user_id)}
+
     @get("/invitations", guards=[requires("admin")])
     async def invitations(self, request: Req) -> list[InvitationOut]:
         return [to(InvitationOut, r) for r in await services.list_invitations(request.user)]

@@ -146,6 +146,16 @@ class WorkspaceViews(Controller):
                                status_code=exc.status_code)
         return render_page(request, "pages/team.html", await self._team(request, notice=i18n.gettext("Saved.")))
 
+    @post("/settings/team/{user_id:int}/sign-out", guards=[requires("admin")])
+    async def sign_out_everywhere(self, request: Req, user_id: PathId) -> Template:
+        try:
+            count = await services.revoke_sessions(request.user, user_id)
+        except DomainError as exc:
+            return render_page(request, "pages/team.html", await self._team(request, error=exc.detail),
+                               status_code=exc.status_code)
+        return render_page(request, "pages/team.html", await self._team(request, notice=i18n.ngettext(
+            "%(num)d session ended.", "%(num)d sessions ended.", count)))
+
     @get("/settings/api-keys", guards=[requires("admin")])
     async def api_keys(self, request: Req) -> Template:
         return render_page(request, "pages/api_keys.html",
