@@ -31,6 +31,7 @@ from app.demo import (
     ensure_demo_automation,
     ensure_demo_chat,
     ensure_demo_hours,
+    ensure_demo_quotas,
     ensure_demo_routing,
     ensure_demo_sla,
     ensure_demo_telephony,
@@ -275,6 +276,7 @@ def _run(stack: contextlib.ExitStack, host: str | None, port: int | None, demo: 
             await ensure_demo_sla()
             await ensure_demo_automation()
             await ensure_demo_webhooks(DEMO_SLUG)
+            await ensure_demo_quotas(DEMO_SLUG)
             if _simulated(settings):
                 await ensure_demo_chat(settings.app.twilio_api_base.rstrip("/"))
             return made

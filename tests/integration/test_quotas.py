@@ -177,3 +177,12 @@ async def test_set_quotas_refuses_bad_values_and_unknown_shops(fx_db: str, fx_sh
     row = await set_quotas(fx_shop, users=3, contacts=tenants.UNSET)
     assert row["quota_users"] == 3 and row["quota_contacts"] is None
     assert issubclass(QuotaExceeded, Exception)
+
+
+async def test_the_demo_shop_gets_its_plan_once(fx_db: str, fx_shop: ShopFixture) -> None:
+    from app.demo import ensure_demo_quotas
+
+    assert await ensure_demo_quotas(fx_shop.slug) is True
+    assert await ensure_demo_quotas(fx_shop.slug) is False  # once; the platform's later changes are kept
+    row = await set_quotas(fx_shop)
+    assert row["quota_contacts"] == 5000 and row["quota_storage_bytes"] == 1_000_000_000
