@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from app.lib.domain import Domain
 from app.lib.jobs import JobSpec
-from telephony import calls, events, jobs, ringing
+from telephony import calls, events, jobs, ringing, sms
 from telephony.api import TelephonyApi
 from telephony.console_views import CallConsoleViews, ContactPhoneViews
 from telephony.views import TwilioSettingsViews
@@ -19,4 +19,5 @@ DOMAIN = Domain(
     merge_steps=(calls.MERGE_STEP,),
     piccolo_app="telephony.piccolo_app",
     events=events,
+    quota_usage={"messages_per_day": sms.sent_today},
 )
