@@ -186,3 +186,20 @@ async def test_the_demo_shop_gets_its_plan_once(fx_db: str, fx_shop: ShopFixture
     assert await ensure_demo_quotas(fx_shop.slug) is False  # once; the platform's later changes are kept
     row = await set_quotas(fx_shop)
     assert row["quota_contacts"] == 5000 and row["quota_storage_bytes"] == 1_000_000_000
+
+
+async def test_re_enabling_a_user_is_refused_when_the_users_quota_is_full(fx_client: Any, fx_shop: ShopFixture) -> None:
+    from app.accounts.tables import User
+
+    async with tenant_context(fx_shop.tenant):
+        rows = await User.insert(User(email="op@example.com", name="Op", role="operator")).returning(User.id)
+    op_id = rows[0]["id"]
+    await set_quotas(fx_shop, users=2)
+    user = api(fx_shop, f"/users/{op_id}")
+    assert (await fx_client.patch(user, json={"status": "disabled"}, headers=fx_shop.auth)).status_code == 200
+    invited = await fx_client.post(api(fx_shop, "/invitations"), json={"email": "new@example.com", "role": "operator"},
+                                   headers=fx_shop.auth)
+    assert invited.status_code == 201, invited.text  # the disabled user's seat went to the invitation
+    refused = await fx_client.patch(user, json={"status": "active"}, headers=fx_shop.auth)
+    assert refused.status_code == 403 and "Your plan allows 2 users" in refused.json()["detail"]
+    assert await count(fx_shop, f"SELECT count(*) FROM app_user WHERE id = {int(op_id)} AND status = 'disabled'") == 1
