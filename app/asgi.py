@@ -19,7 +19,7 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 
 from app import domains
 from app.accounts.guards import LoginRequired
-from app.lib import csrf, edge, logs, reqctx
+from app.lib import csrf, edge, headers, logs, reqctx
 from app.lib.error_handlers import EXCEPTION_HANDLERS, http_error_handler
 from app.lib.openapi import document_error_responses
 from app.lib.templates import STATIC_DIR, environment
@@ -92,7 +92,7 @@ def create_app() -> Litestar:
             DefineMiddleware(TenantMiddleware),
         ],
         before_request=_before_request,
-        before_send=[reqctx.stamp_request_id],
+        before_send=[reqctx.stamp_request_id, headers.add_security_headers],
         exception_handlers={**EXCEPTION_HANDLERS, LoginRequired: _login_required},
         template_config=TemplateConfig(engine=JinjaTemplateEngine.from_environment(environment())),
         openapi_config=OpenAPIConfig(title="Switchboard API", version="1.0.0", path="/schema",

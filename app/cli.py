@@ -32,6 +32,7 @@ from app.demo import (
     ensure_demo_automation,
     ensure_demo_chat,
     ensure_demo_hours,
+    ensure_demo_quotas,
     ensure_demo_routing,
     ensure_demo_security,
     ensure_demo_sla,
@@ -282,6 +283,7 @@ def _run(stack: contextlib.ExitStack, host: str | None, port: int | None, demo: 
             await ensure_demo_webhooks(DEMO_SLUG)
             await ensure_demo_twofa(DEMO_SLUG, DEMO_ADMIN[0])
             await ensure_demo_security(DEMO_SLUG)
+            await ensure_demo_quotas(DEMO_SLUG)
             if _simulated(settings):
                 await ensure_demo_chat(settings.app.twilio_api_base.rstrip("/"))
             return made
@@ -528,6 +530,53 @@ def tenants_suspend(slug: str) -> None:
 @click.argument("slug")
 def tenants_activate(slug: str) -> None:
     _set_status(slug, "active")
+
+
+def _quota_option(value: str | None) -> Any:
+    """A quota as typed: a whole number, `none`/`unlimited` (no limit), or absent (unchanged)."""
+    if value is None:
+        return services.UNSET
+    if value.strip().lower() in {"none", "unlimited", "-"}:
+        return None
+    try:
+        number = int(value)
+    except ValueError:
+        raise click.BadParameter(_("a whole number, or `none` for unlimited")) from None
+    if number < 0:
+        raise click.BadParameter(_("a whole number, or `none` for unlimited"))
+    return number
+
+
+@tenants.command("quota")
+@click.argument("slug")
+@click.option("--contacts", default=None, help=N_("Most contacts (a number, or `none` for unlimited)."))
+@click.option("--users", default=None, help=N_("Most users, invitations included (a number, or `none`)."))
+@click.option("--storage-mb", default=None, help=N_("Most file storage in MB (a number, or `none`)."))
+@click.option("--messages-per-day", default=None,
+              help=N_("Most SMS and emails sent per day, UTC (a number, or `none`)."))
+def tenants_quota(slug: str, contacts: str | None, users: str | None, storage_mb: str | None,
+                  messages_per_day: str | None) -> None:
+    """Show or set a shop's quotas; an option left out stays as it is, `none` makes it unlimited."""
+    storage = _quota_option(storage_mb)
+    if isinstance(storage, int):
+        storage *= 1_000_000
+    limits = {"contacts": _quota_option(contacts), "users": _quota_option(users), "storage": storage,
+              "messages_per_day": _quota_option(messages_per_day)}
+    try:
+        row = _db_call(lambda: services.set_quotas(slug, **limits))
+    except DomainError as exc:
+        console.print(f"[red]{exc.detail}[/red]")
+        sys.exit(1)
+    table = Table(_("quota"), _("limit"), title=_("Quotas of %(slug)s", slug=row["slug"]))
+
+    def limit(value: int | None, unit: int = 1, suffix: str = "") -> str:
+        return _("unlimited") if value is None else f"{value // unit}{suffix}"
+
+    table.add_row(_("contacts"), limit(row["quota_contacts"]))
+    table.add_row(_("users"), limit(row["quota_users"]))
+    table.add_row(_("storage"), limit(row["quota_storage_bytes"], 1_000_000, " MB"))
+    table.add_row(_("messages per day"), limit(row["quota_messages_per_day"]))
+    console.print(table)
 
 
 @main.command()

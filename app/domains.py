@@ -27,6 +27,7 @@ from app.deals.domain import DOMAIN as DEALS
 from app.email.domain import DOMAIN as EMAIL
 from app.home.domain import DOMAIN as HOME
 from app.hours.domain import DOMAIN as HOURS
+from app.lib import quotas
 from app.lib.crypto import EncryptedColumn
 from app.lib.domain import Domain
 from app.lib.jobs import JobSpec
@@ -128,6 +129,8 @@ def install() -> None:
             sockets.register_message(key, handler)
         for watcher in domain.presence_watchers:
             presence.watch(watcher)
+        for kind, counter in domain.quota_usage.items():
+            quotas.register(kind, counter)
     durable.declare_listeners(listeners())
 
 

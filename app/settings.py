@@ -181,6 +181,10 @@ class SecuritySettings:
     """CHAT_MESSAGES_PER_MINUTE: messages one web chat visitor may send per minute (default 20)."""
     chat_requests_per_minute: int = 600
     """CHAT_REQUESTS_PER_MINUTE: widget requests and socket opens per client address per shop per minute (600)."""
+    api_rate_per_minute: int = 600
+    """API_RATE_PER_MINUTE: requests one API key may make in any 60 seconds (sliding window; default 600); more get 429 with Retry-After."""
+    tenant_api_rate_per_minute: int = 3000
+    """TENANT_API_RATE_PER_MINUTE: requests all of one shop's API keys together may make in any 60 seconds (default 3000)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -316,6 +320,8 @@ def load_settings() -> Settings:
             chat_sessions_per_minute=_int("CHAT_SESSIONS_PER_MINUTE", 20, minimum=1),
             chat_messages_per_minute=_int("CHAT_MESSAGES_PER_MINUTE", 20, minimum=1),
             chat_requests_per_minute=_int("CHAT_REQUESTS_PER_MINUTE", 600, minimum=1),
+            api_rate_per_minute=_int("API_RATE_PER_MINUTE", 600, minimum=1),
+            tenant_api_rate_per_minute=_int("TENANT_API_RATE_PER_MINUTE", 3000, minimum=1),
         ),
         storage=StorageSettings(backend=_storage_backend(), upload_max_mb=_int("UPLOAD_MAX_MB", 25, minimum=1),
                                  import_max_mb=_int("IMPORT_MAX_MB", 20, minimum=1)),

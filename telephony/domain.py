@@ -5,7 +5,7 @@ from __future__ import annotations
 from app.lib.crypto import EncryptedColumn
 from app.lib.domain import Domain
 from app.lib.jobs import JobSpec
-from telephony import calls, config, events, jobs, ringing
+from telephony import calls, config, events, jobs, ringing, sms
 from telephony.api import TelephonyApi
 from telephony.console_views import CallConsoleViews, ContactPhoneViews
 from telephony.views import TwilioSettingsViews
@@ -21,4 +21,5 @@ DOMAIN = Domain(
     piccolo_app="telephony.piccolo_app",
     secrets=(EncryptedColumn("twilio_config", "auth_token_enc", config.TOKEN_PURPOSE),),
     events=events,
+    quota_usage={"messages_per_day": sms.sent_today},
 )

@@ -8,6 +8,7 @@ from app.accounts.services import Principal
 from app.contacts import services as contacts
 from app.conversations import message_events
 from app.conversations import services as conversations
+from app.lib import quotas
 from app.lib.db import current_tenant, current_uow
 from app.lib.errors import Invalid
 from app.lib.identities import pretty_phone
@@ -82,6 +83,7 @@ async def send(actor: Principal | None, contact_id: int, body: str, number: str 
         raise Invalid("An SMS can be at most %(max_body)s characters.", field="body", max_body=MAX_BODY)
     to = await contacts.number_to_reach(card, number)
     config = await config_service.require()
+    await quotas.check("messages_per_day")  # before Twilio is asked: a refused message is not sent
     urls = Urls(current_tenant().slug)
     msg = await client.call(config, lambda c: c.messages.create(to=to, from_=config.numbers[0], body=body,
                                                                 status_callback=urls.sms_status))
@@ -98,6 +100,12 @@ async def send(actor: Principal | None, contact_id: int, body: str, number: str 
         interaction_id, actor.user_id if actor else None)
     await emit(message_events.MESSAGE_SENT, contact_id=contact_id, message_id=row["id"], channel="sms")
     return await get(row["id"])
+
+
+async def sent_today() -> int:
+    """SMS sent since midnight UTC, as the plan's messages-per-day quota counts them."""
+    return int(await current_uow().connection.fetchval(
+        "SELECT count(*) FROM sms_message WHERE direction = 'out' AND created_at >= date_trunc('day', now(), 'UTC')"))
 
 
 async def get(message_id: int) -> dict[str, Any]:

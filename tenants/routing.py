@@ -17,7 +17,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.accounts import services as accounts
 from app.accounts.cookies import SESSION_COOKIE
-from app.lib import i18n, reqctx
+from app.lib import i18n, ratelimit, reqctx
 from app.lib.db import current_uow, resolve_active_cached, tenant_context, tenant_selected
 
 STREAM_RESPONSE = "stream_response"
@@ -56,6 +56,8 @@ async def authenticate(scope: Scope) -> None:
         principal = await accounts.resolve_api_key(credential.strip())
         if principal is None:
             raise NotFoundException()
+        tenant = scope["state"]["tenant"]
+        await ratelimit.api_limiter().check(tenant.slug, str(principal.credential_id))
         scope["user"], scope["auth"] = principal, "api_key"
         return
     token = _cookie(scope, SESSION_COOKIE)

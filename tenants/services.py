@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import asyncpg
 
@@ -68,6 +69,38 @@ async def set_status(slug: str, status: str) -> None:
     if not updated:
         raise NotFound("No tenant %(slug)s.", slug=repr(slug))
     forget_tenant(slug)
+
+
+QUOTA_COLUMNS = {"contacts": Tenant.quota_contacts, "users": Tenant.quota_users,
+                 "storage": Tenant.quota_storage_bytes, "messages_per_day": Tenant.quota_messages_per_day}
+UNSET = object()
+"""A quota left as it is (None sets it unlimited)."""
+
+
+async def set_quotas(slug: str, **limits: Any) -> dict[str, Any]:
+    """Set some of a shop's quotas (contacts, users, storage in bytes, messages_per_day); None: unlimited, UNSET:
+    unchanged. Returns the shop's row with every quota."""
+    changes: dict[Any, Any] = {}
+    for kind, value in limits.items():
+        if kind not in QUOTA_COLUMNS:
+            raise Invalid("Unknown quota %(kind)s.", field=kind, kind=repr(kind))
+        if value is UNSET:
+            continue
+        if value is not None and (not isinstance(value, int) or value < 0 or value > 2**62):
+            raise Invalid("A quota is a whole number, 0 or more (or unset: unlimited).", field=kind)
+        if value is not None and kind != "storage" and value > 2**31 - 1:
+            raise Invalid("A quota is a whole number, 0 or more (or unset: unlimited).", field=kind)
+        changes[QUOTA_COLUMNS[kind]] = value
+    if changes:
+        updated = await Tenant.update(changes).where(Tenant.slug == slug).returning(Tenant.id)
+    else:
+        updated = await Tenant.select(Tenant.id).where(Tenant.slug == slug)
+    if not updated:
+        raise NotFound("No tenant %(slug)s.", slug=repr(slug))
+    row = await Tenant.select(Tenant.slug, Tenant.name, Tenant.plan, *QUOTA_COLUMNS.values()).where(
+        Tenant.slug == slug).first()
+    assert row is not None
+    return row
 
 
 class SignupResult:

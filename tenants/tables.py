@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from piccolo.columns import Serial, Timestamptz, Varchar
+from piccolo.columns import BigInt, Integer, Serial, Timestamptz, Varchar
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
 
 class Tenant(Table, schema="public", tablename="tenant"):
-    """One shop. Its data lives in schema `schema_name`; `status` is `active` or `suspended`."""
+    """One shop. Its data lives in schema `schema_name`; `status` is `active` or `suspended`; the `quota_*` limits
+    are set by the platform (`switchboard tenants quota`, app.lib.quotas), NULL: unlimited."""
 
     id: Serial
     slug = Varchar(length=41, unique=True, index=True)
@@ -18,3 +19,7 @@ class Tenant(Table, schema="public", tablename="tenant"):
     plan = Varchar(length=40, default="trial")
     created_at = Timestamptz(default=TimestamptzNow())
     suspended_at = Timestamptz(null=True, default=None)
+    quota_contacts = Integer(null=True, default=None)
+    quota_users = Integer(null=True, default=None)
+    quota_storage_bytes = BigInt(null=True, default=None)
+    quota_messages_per_day = Integer(null=True, default=None)

@@ -32,6 +32,8 @@ os.environ.update({
     "MAIL_CATCHER": "false",
     "EMBEDDED_WORKER": "false",
     "AUTH_RATE_PER_MINUTE": "100000",
+    "API_RATE_PER_MINUTE": "100000",
+    "TENANT_API_RATE_PER_MINUTE": "100000",
     "LOGIN_LOCK_SECONDS": "30",
     "WEBHOOK_ALLOW_LOOPBACK": "true",  # tests' webhook receivers listen on 127.0.0.1 (private ranges stay refused)
 })

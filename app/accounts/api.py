@@ -19,6 +19,8 @@ from app.accounts.schemas import (
     InvitationOut,
     MeOut,
     Page,
+    QuotaOut,
+    QuotasOut,
     RecoveryCodesOut,
     TwoFactorCodeIn,
     TwoFactorOut,
@@ -31,7 +33,7 @@ from app.accounts.schemas import (
     to,
 )
 from app.audit import services as audit
-from app.lib import i18n
+from app.lib import i18n, quotas
 from app.lib.openapi import ErrorOut
 from app.lib.wire import PathId, QueryId, QueryInt
 
@@ -92,6 +94,11 @@ class AccountsApi(Controller):
             summary="Reset a user's two-factor sign-in (a lost phone); their sessions end")
     async def reset_twofa(self, request: Req, user_id: PathId) -> TwoFactorOut:
         return to(TwoFactorOut, await services.reset_twofa(request.user, user_id))
+    @get("/quotas", guards=[requires("admin")],
+         summary="The plan's quotas: contacts, users, storage bytes, messages per day; used and limit (null: none)")
+    async def quotas(self) -> QuotasOut:
+        return QuotasOut(items=[QuotaOut(kind=q.kind, label=i18n.gettext(q.label), used=q.used, limit=q.limit,
+                                         full=q.full) for q in await quotas.usage()])
 
     @get("/users", summary="Everyone in the workspace")
     async def users(self) -> list[UserOut]:
@@ -104,6 +111,11 @@ class AccountsApi(Controller):
     @patch("/users/{user_id:int}", guards=[requires("admin")], summary="Change a user's role or disable them")
     async def update_user(self, request: Req, user_id: PathId, data: JSONBody[UserPatch]) -> UserOut:
         return to(UserOut, await services.update_user(request.user, user_id, role=data.role, status=data.status))
+
+    @delete("/users/{user_id:int}/sessions", guards=[requires("admin")], status_code=200,
+            summary="Sign a user out everywhere: their sessions end and their open consoles close")
+    async def revoke_sessions(self, request: Req, user_id: PathId) -> dict[str, int]:
+        return {"revoked": await services.revoke_sessions(request.user, user_id)}
 
     @get("/invitations", guards=[requires("admin")])
     async def invitations(self, request: Req) -> list[InvitationOut]:

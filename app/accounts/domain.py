@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.accounts import jobs, twofa
+from app.accounts import jobs, services, twofa
 from app.accounts.api import AccountsApi
 from app.accounts.views import AuthViews, WorkspaceViews
 from app.lib.crypto import EncryptedColumn
@@ -15,4 +15,5 @@ DOMAIN = Domain(
     jobs={"accounts.send_invitation": JobSpec(jobs.send_invitation)},
     piccolo_app="app.accounts.piccolo_app",
     secrets=(EncryptedColumn("user_totp", "secret_enc", twofa.TOTP_PURPOSE),),
+    quota_usage={"users": services.quota_used},
 )

@@ -143,3 +143,19 @@ class Page(msgspec.Struct):
 def to(struct: type[msgspec.Struct], row: dict[str, Any]) -> Any:
     fields = set(struct.__struct_fields__)
     return struct(**{k: v for k, v in row.items() if k in fields})
+
+
+class QuotaOut(msgspec.Struct):
+    """One quota of the plan: what is used and the limit (null: unlimited)."""
+
+    kind: str
+    """contacts | users | storage (bytes) | messages_per_day (SMS and email since midnight UTC)."""
+    label: str
+    used: int
+    limit: int | None
+    full: bool
+    """True when nothing more of it can be added."""
+
+
+class QuotasOut(msgspec.Struct):
+    items: list[QuotaOut]

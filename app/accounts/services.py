@@ -15,7 +15,7 @@ from babel.numbers import list_currencies
 from app.accounts import twofa
 from app.accounts.tables import ApiKey, Invitation, Session, User, Workspace
 from app.audit import services as audit
-from app.lib import i18n, jobs, reqctx
+from app.lib import i18n, jobs, quotas, reqctx
 from app.lib.clock import now
 from app.lib.db import TenantRef, current_tenant, current_uow, forget_tenant
 from app.lib.errors import Conflict, Forbidden, Invalid, NotFound, TooManyAttempts, Unauthorized
@@ -23,6 +23,9 @@ from app.lib.identities import normalize_email
 from app.lib.roles import RANK, ROLES
 from app.lib.security import check_password_policy, hash_password, new_token, token_hash, verify_password
 from app.settings import get_settings
+from realtime import channels
+from realtime.events import SESSION_REVOKED
+from realtime.publish import emit
 
 API_KEY_PREFIX = "sbk_"
 
@@ -288,6 +291,36 @@ async def logout(principal: Principal) -> None:
         await Session.update({Session.revoked_at: now()}).where(Session.id == principal.credential_id)
         await audit.record("logout", actor_id=principal.user_id, actor=principal.email, target_type="session",
                            target_id=principal.credential_id)
+        await _announce_revoked(principal.user_id, [principal.credential_id])
+
+
+async def _announce_revoked(user_id: int, session_ids: list[int]) -> None:
+    """`session.revoked` per ended session: the consoles' feeds re-check their sockets' sessions at once (they also
+    do every second, which is what closes a socket whose session expired or whose user was disabled)."""
+    for session_id in session_ids:
+        await emit(SESSION_REVOKED, channels=[channels.user(user_id)], user_id=user_id, session_id=session_id)
+
+
+async def end_sessions(user_id: int) -> list[int]:
+    """Revoke every live session of a user (their sockets close with 4401); the ids ended."""
+    rows = await Session.update({Session.revoked_at: now()}).where(
+        (Session.user == user_id) & Session.revoked_at.is_null()).returning(Session.id)
+    ended = [int(r["id"]) for r in rows]
+    await _announce_revoked(user_id, ended)
+    return ended
+
+
+async def revoke_sessions(actor: Principal, user_id: int) -> int:
+    """An admin signs a user out everywhere (a lost laptop, a shared password): every session ends and its sockets
+    close; API keys are not sessions and stay (revoke them on the API keys page). Audited. Returns how many."""
+    _require(actor, "admin")
+    target = await get_user(user_id)
+    if target["role"] == "owner" and actor.role != "owner" and user_id != actor.user_id:
+        raise Forbidden("Only an owner can sign an owner out.")
+    ended = await end_sessions(user_id)
+    await audit.record("sessions.revoked", actor_id=actor.user_id, actor=actor.label, target_type="user",
+                       target_id=user_id, detail={"email": target["email"], "sessions": len(ended)})
+    return len(ended)
 
 
 # -- API keys ----------------------------------------------------------------------------------------------------
@@ -391,6 +424,8 @@ async def update_user(actor: Principal, user_id: int, *, role: str | None = None
         if target["role"] == "owner" and actor.role != "owner":
             raise Forbidden("Only an owner can disable an owner.")
         changes[User.status] = status
+        if status == "active":
+            await quotas.check("users")
     if not changes:
         return target
     if target["role"] == "owner" and (changes.get(User.role, "owner") != "owner"
@@ -401,13 +436,19 @@ async def update_user(actor: Principal, user_id: int, *, role: str | None = None
     await User.update(changes).where(User.id == user_id)
     if changes.get(User.status) == "disabled" or User.role in changes:
         # A role change or a disabled account ends the user's sessions at once.
-        await Session.update({Session.revoked_at: now()}).where(
-            (Session.user == user_id) & Session.revoked_at.is_null())
+        await end_sessions(user_id)
     await audit.record("user.updated", actor_id=actor.user_id, actor=actor.label, target_type="user",
                        target_id=user_id, detail={"email": target["email"], "before": {
                            "role": target["role"], "status": target["status"]},
                            "after": {c._meta.name: v for c, v in changes.items()}})
     return await get_user(user_id)
+
+
+async def quota_used() -> int:
+    """Users the plan's quota counts: active users and open invitations (each becomes a user when accepted)."""
+    return int(await current_uow().connection.fetchval(
+        "SELECT (SELECT count(*) FROM app_user WHERE status = 'active') + (SELECT count(*) FROM invitation "
+        "WHERE accepted_at IS NULL AND revoked_at IS NULL AND expires_at > now())"))
 
 
 # -- invitations ---------------------------------------------------------------------------------------------------
@@ -436,6 +477,7 @@ async def invite(actor: Principal, email: str, role: str) -> dict[str, Any]:
         raise Forbidden("You cannot invite someone as %(role)s.", role=role)
     if await User.exists().where(User.email == email):
         raise Conflict("%(email)s is already a member of this workspace.", field="email", email=email)
+    await quotas.check("users")
     days = get_settings().security.invite_days
     rows = await Invitation.insert(Invitation(
         email=email, role=role, token_hash=new_token(16), invited_by=actor.user_id,

@@ -13,7 +13,7 @@ from app.accounts import services, twofa
 from app.accounts.cookies import SESSION_COOKIE, TWOFA_COOKIE, session_cookie, twofa_cookie
 from app.accounts.guards import requires, signed_in
 from app.audit import services as audit
-from app.lib import i18n
+from app.lib import i18n, quotas
 from app.lib.csrf import CSRF_COOKIE
 from app.lib.errors import DomainError
 from app.lib.forms import fields
@@ -275,6 +275,16 @@ class WorkspaceViews(Controller):
                                status_code=exc.status_code)
         return render_page(request, "pages/team.html", await self._team(request, notice=i18n.gettext("Saved.")))
 
+    @post("/settings/team/{user_id:int}/sign-out", guards=[requires("admin")])
+    async def sign_out_everywhere(self, request: Req, user_id: PathId) -> Template:
+        try:
+            count = await services.revoke_sessions(request.user, user_id)
+        except DomainError as exc:
+            return render_page(request, "pages/team.html", await self._team(request, error=exc.detail),
+                               status_code=exc.status_code)
+        return render_page(request, "pages/team.html", await self._team(request, notice=i18n.ngettext(
+            "%(num)d session ended.", "%(num)d sessions ended.", count)))
+
     @get("/settings/api-keys", guards=[requires("admin")])
     async def api_keys(self, request: Req) -> Template:
         return render_page(request, "pages/api_keys.html",
@@ -295,6 +305,15 @@ class WorkspaceViews(Controller):
     async def revoke_api_key(self, request: Req, slug: FromPath[str], key_id: PathId) -> Redirect:
         await services.revoke_api_key(request.user, key_id)
         return Redirect(f"/t/{slug}/settings/api-keys", status_code=303)
+
+    @get("/settings/plan", guards=[requires("admin")])
+    async def plan(self, request: Req) -> Template:
+        """Plan and usage: each quota the platform set, what the shop uses of it."""
+        return render_page(request, "pages/plan.html", {"quotas": [
+            {"kind": q.kind, "label": i18n.gettext(q.label), "used": quotas.shown(q.kind, q.used),
+             "limit": quotas.shown(q.kind, q.limit), "unlimited": q.limit is None, "full": q.full,
+             "percent": min(100, int(q.used * 100 / q.limit)) if q.limit else (100 if q.limit == 0 else 0)}
+            for q in await quotas.usage()]})
 
     @get("/settings/audit", guards=[requires("admin")])
     async def audit_log(self, request: Req, before: QueryId = None) -> Template:

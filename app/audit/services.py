@@ -18,6 +18,7 @@ ACTIONS: dict[str, str] = {
     "api_key.created": N_("API key created"),
     "api_key.revoked": N_("API key revoked"),
     "user.updated": N_("User changed"),
+    "sessions.revoked": N_("User signed out everywhere"),
     "user.invited": N_("User invited"),
     "user.preferences_changed": N_("Own preferences changed"),
     "invitation.revoked": N_("Invitation revoked"),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.contacts import events, jobs, live, merge
+from app.contacts import events, files, jobs, live, merge, services
 from app.contacts.api import ContactsApi
 from app.contacts.files_api import ContactFilesApi
 from app.contacts.files_views import ContactFileViews
@@ -23,4 +23,5 @@ DOMAIN = Domain(
     merge_steps=merge.STEPS,
     piccolo_app="app.contacts.piccolo_app",
     events=events,
+    quota_usage={"contacts": services.quota_used, "storage": files.quota_used},
 )

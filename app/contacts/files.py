@@ -9,7 +9,7 @@ from typing import Any
 from app.audit import services as audit
 from app.contacts import events, services
 from app.contacts.tables import StoredFile
-from app.lib import i18n
+from app.lib import i18n, quotas
 from app.lib.db import current_tenant, current_uow, tenant_selected
 from app.lib.errors import DomainError, Forbidden, Invalid, NotFound
 from app.lib.storage import ObjectNotFound, get_storage
@@ -66,6 +66,7 @@ async def upload(actor: Any, contact_id: int, filename: str, chunks: AsyncIterab
     try:
         if measured.size == 0:
             raise Invalid("The file is empty.", field="file")
+        await quotas.check("storage", measured.size)  # refused: the stored bytes are deleted below
         content_type = sniff(bytes(measured.head), name)
         sha256 = measured.hash.hexdigest()
         rows = await StoredFile.insert(StoredFile(
@@ -85,6 +86,11 @@ async def upload(actor: Any, contact_id: int, filename: str, chunks: AsyncIterab
         raise
     await emit(events.CONTACT_UPDATED, contact_id=contact_id)
     return await get(contact_id, file_id)
+
+
+async def quota_used() -> int:
+    """Bytes of the contacts' files, as the plan's storage quota counts them."""
+    return int(await current_uow().connection.fetchval("SELECT coalesce(sum(size), 0) FROM stored_file"))
 
 
 async def list_for(contact_id: int) -> list[dict[str, Any]]:

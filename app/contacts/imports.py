@@ -24,7 +24,7 @@ from app.audit import services as audit
 from app.contacts import events, fields, identities, import_mapping, services
 from app.contacts import fields_spec as spec
 from app.contacts.tables import ContactImport
-from app.lib import i18n, import_csv, jobs, reqctx
+from app.lib import i18n, import_csv, jobs, quotas, reqctx
 from app.lib.clock import now
 from app.lib.db import TenantRef, current_uow, tenant_context
 from app.lib.errors import DomainError, Invalid
@@ -167,6 +167,7 @@ async def start(actor: Any, import_id: int) -> dict[str, Any]:
     """Queue the job in this transaction: it runs only if the start commits, and a start is accepted once."""
     async def check(state: dict[str, Any]) -> None:
         import_mapping.check(state["mapping"]["fields"], state["mapping"]["header"], await fields.definitions())
+        await quotas.check("contacts", state["total"], message=quotas.IMPORT_REFUSAL)
 
     return await KIND.start(actor, import_id, check, import_mapping.IGNORE)
 

@@ -15,7 +15,7 @@ from app.audit import services as audit
 from app.contacts import events, fields, queries
 from app.contacts import fields_spec as spec
 from app.contacts.tables import TEMPERATURES, Contact, ContactEmail, ContactPhone, Note
-from app.lib import i18n
+from app.lib import i18n, quotas
 from app.lib.clock import now
 from app.lib.db import current_uow
 from app.lib.errors import Conflict, Invalid, NotFound
@@ -233,7 +233,11 @@ SEARCH_TEXT_SQL = ("trim(concat_ws(' ', lower(c.name), lower(c.company), "
 
 
 async def create(actor: Any, values: dict[str, Any], *, source: str = "manual") -> dict[str, Any]:
+    """A new contact. One a person makes (`manual`) counts against the plan's contact quota; one made for an
+    incoming call or message is never refused (a customer is not turned away) but is counted."""
     clean = await validate(values)
+    if source == "manual":
+        await quotas.check("contacts")
     phones, emails = clean.pop("phones", []), clean.pop("emails", [])
     owner = clean.pop("owner_id", None)
     row = Contact(**clean, owner=owner,
@@ -252,6 +256,13 @@ async def create(actor: Any, values: dict[str, Any], *, source: str = "manual") 
                            target_id=contact_id)
     await emit(events.CONTACT_CREATED, contact_id=contact_id)
     return await get(contact_id)
+
+
+
+async def quota_used() -> int:
+    """Contacts the plan's quota counts: every live card (not merged away, not deleted)."""
+    return int(await current_uow().connection.fetchval(
+        "SELECT count(*) FROM contact WHERE merged_into IS NULL AND deleted_at IS NULL"))
 
 
 async def _cards(ids: list[int]) -> list[dict[str, Any]]:

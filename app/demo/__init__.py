@@ -3,6 +3,7 @@
 `story` tells the past as plain data from a seed, `seed` and `talk` write it through the domains' tables and the
 timeline service, `shop` creates the tenant and its simulated line and chat, `texts` holds each locale's words."""
 
+from app.demo.quotas import ensure_demo_quotas
 from app.demo.security import ensure_demo_security
 from app.demo.shop import (
     DEFAULT_LOCALE,
@@ -50,6 +51,7 @@ __all__ = [
     "ensure_demo_automation",
     "ensure_demo_chat",
     "ensure_demo_hours",
+    "ensure_demo_quotas",
     "ensure_demo_routing",
     "ensure_demo_security",
     "ensure_demo_sla",

@@ -22,4 +22,5 @@ DOMAIN = Domain(
     merge_steps=(outbound.MERGE_STEP,),
     piccolo_app="app.email.piccolo_app",
     secrets=(EncryptedColumn("email_account", "smtp_password_enc", config.PASSWORD_PURPOSE),),
+    quota_usage={"messages_per_day": outbound.sent_today},
 )

@@ -20,9 +20,9 @@ from app.conversations import message_events
 from app.conversations.tables import Conversation
 from app.email import config, templating
 from app.email.tables import EmailMessage, EmailTemplate
-from app.lib import mail
+from app.lib import mail, quotas
 from app.lib.clock import now
-from app.lib.db import resolve_active, tenant_context
+from app.lib.db import current_uow, resolve_active, tenant_context
 from app.lib.domain import MergeStep
 from app.lib.errors import Invalid, NotFound
 from app.lib.identities import normalize_email
@@ -96,6 +96,12 @@ async def _thread_of(reply_to_id: int | None, conversation_id: int | None, conta
             "refs": " ".join(refs.split()[-20:]), "subject": parent["subject"]}
 
 
+async def sent_today() -> int:
+    """Emails sent (queued included) since midnight UTC, as the plan's messages-per-day quota counts them."""
+    return int(await current_uow().connection.fetchval(
+        "SELECT count(*) FROM email_message WHERE direction = 'out' AND created_at >= date_trunc('day', now(), 'UTC')"))
+
+
 async def compose(actor: Principal, contact_id: int, data: dict[str, Any]) -> dict[str, Any]:
     """Queue an email to a contact. Body: subject, body (plain text), optional to, template_id, variables,
     reply_to (an email id) or conversation_id, attachments [{filename, content_type, data}]."""
@@ -130,6 +136,7 @@ async def compose(actor: Principal, contact_id: int, data: dict[str, Any]) -> di
         raise Invalid("At most %(max_attachments)s attachments.", field="attachments", max_attachments=MAX_ATTACHMENTS)
     parsed = [_attachment(i, item) for i, item in enumerate(raw_attachments)]
     _, sender = await config.require_account()
+    await quotas.check("messages_per_day")
     attachments = [await _store(*item) for item in parsed]
     token = secrets.token_hex(10)
     rows = await EmailMessage.insert(EmailMessage(

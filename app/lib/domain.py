@@ -65,3 +65,6 @@ class Domain:
     presence_watchers: tuple[Any, ...] = ()
     """`async fn(user_id, status)` run when a user's first console connects (online) or their last one leaves
     (offline), inside that change's unit of work (realtime.presence.watch)."""
+    quota_usage: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    """How much of a tenant quota the domain's rows use: {"contacts": async fn() -> int}, read in the caller's unit
+    of work (app.lib.quotas.register; counters of one quota add up)."""

@@ -25,10 +25,15 @@ def _wants_html(request: Request[Any, Any, Any]) -> bool:
 
 
 def domain_error_handler(request: Request[Any, Any, Any], exc: DomainError) -> Response[Any]:
+    retry_after = exc.extra.get("retry_after")
+    headers = {"Retry-After": str(int(retry_after))} if retry_after is not None else None
     if _wants_html(request):
-        return render_page(request, "pages/error.html", {"status": exc.status_code, "detail": exc.detail},
-                           status_code=exc.status_code)
-    return Response(exc.to_dict(), status_code=exc.status_code)
+        response = render_page(request, "pages/error.html", {"status": exc.status_code, "detail": exc.detail},
+                               status_code=exc.status_code)
+        if headers:
+            response.headers.update(headers)
+        return response
+    return Response(exc.to_dict(), status_code=exc.status_code, headers=headers)
 
 
 _MISSING_FIELD = re.compile(r"(?:missing required|contains unknown) field `([^`]+)`")

@@ -286,3 +286,61 @@ async def test_console_frames_are_compressed_without_a_context_kept_per_socket(
         assert [f.event_id for f in named(frames)] == ids
     finally:
         await sock.close()
+
+
+async def closed_with(sock: ConsoleSocket, wait: float) -> int:
+    """Read frames until the server closes the socket (within `wait` seconds); its close code."""
+    deadline = time.monotonic() + wait
+    with pytest.raises(ConnectionClosed) as exc:
+        while True:
+            await sock.frame(wait=max(0.1, deadline - time.monotonic()))
+    assert exc.value.rcvd is not None, "closed by the client side, not the server"
+    return exc.value.rcvd.code
+
+
+async def still_open(sock: ConsoleSocket, shop: ShopFixture) -> None:
+    """The socket still gets the shop's events."""
+    last = await emit(shop, "contact.updated", {"contact_id": 7})
+    assert [f.event_id for f in await sock.until(lambda f: f.event_id == last)][-1] == last
+
+
+async def test_a_socket_closes_when_its_session_expires_and_the_others_stay(
+        fx_server: InProcessServer, fx_shop: ShopFixture) -> None:
+    """No one signs out: the session reaches its absolute expiry (set a second ahead here, as a short
+    SESSION_ABSOLUTE_HOURS would) and its socket is closed with 4401; the same user's other session stays."""
+    short, short_id = await login(fx_shop)
+    other, _ = await login(fx_shop)
+    expiring, _ = await connect(fx_server, fx_shop, short)
+    staying, _ = await connect(fx_server, fx_shop, other)
+    async with tenant_context(fx_shop.tenant) as uow:
+        await uow.connection.execute(
+            "UPDATE user_session SET expires_at = now() + interval '1 second' WHERE id = $1", short_id)
+    assert await closed_with(expiring, wait=5) == 4401
+    await still_open(staying, fx_shop)
+    with pytest.raises(InvalidStatus):  # and the expired session cannot open a new one
+        await ConsoleSocket.open(fx_server.ws_url, fx_shop.slug, short, ORIGIN)
+    await staying.close()
+
+
+async def test_an_admin_signs_a_user_out_everywhere_and_only_their_sockets_close(
+        fx_server: InProcessServer, fx_shop: ShopFixture, fx_other_shop: ShopFixture) -> None:
+    import httpx
+
+    operator_id = await add_user(fx_shop, "operator")
+    op_sockets = [(await connect(fx_server, fx_shop, (await login(fx_shop, operator_id))[0]))[0] for _ in range(2)]
+    owner, _ = await connect(fx_server, fx_shop, (await login(fx_shop))[0])
+    async with httpx.AsyncClient(base_url=fx_server.url) as client:
+        foreign = await client.delete(f"/t/{fx_shop.slug}/api/v1/users/{operator_id}/sessions",
+                                      headers=fx_other_shop.auth)
+        assert foreign.status_code == 404  # another shop's key reaches nothing
+        resp = await client.delete(f"/t/{fx_shop.slug}/api/v1/users/{operator_id}/sessions", headers=fx_shop.auth)
+    assert resp.status_code == 200 and resp.json() == {"revoked": 2}
+    for sock in op_sockets:
+        assert await closed_with(sock, wait=3) == 4401
+    await still_open(owner, fx_shop)
+    async with tenant_context(fx_shop.tenant) as uow:
+        entry = await uow.connection.fetchrow(
+            "SELECT actor, detail FROM audit_entry WHERE action = 'sessions.revoked' AND target_id = $1",
+            str(operator_id))
+    assert entry is not None and '"sessions": 2' in entry["detail"]
+    await owner.close()
