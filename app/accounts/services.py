@@ -608,7 +608,7 @@ async def reset_twofa(actor: Principal, user_id: int) -> dict[str, Any]:
         raise Forbidden("Only an owner can reset an owner's two-factor sign-in.")
     if not await twofa.remove(user_id):
         raise Conflict("%(email)s has no two-factor sign-in to reset.", email=target["email"])
-    await Session.update({Session.revoked_at: now()}).where((Session.user == user_id) & Session.revoked_at.is_null())
+    await end_sessions(user_id)  # their open consoles close too (session.revoked)
     await audit.record("twofa.reset", actor_id=actor.user_id, actor=actor.label, target_type="user",
                        target_id=user_id, detail={"email": target["email"]})
     return {**await twofa.state(user_id), "required": twofa.required_for(await twofa.policy(), target["role"])}
@@ -629,9 +629,8 @@ async def set_twofa_policy(actor: Principal, policy: str) -> str:
     covered = [u["id"] for u in await User.select(User.id, User.role)
                if twofa.required_for(policy, u["role"]) and u["id"] not in enabled]
     ended = 0
-    if covered:
-        ended = len(await Session.update({Session.revoked_at: now()}).where(
-            Session.user.is_in(covered) & Session.revoked_at.is_null()).returning(Session.id))
+    for user_id in covered:  # their open consoles close too (session.revoked)
+        ended += len(await end_sessions(user_id))
     await audit.record("twofa.policy_changed", actor_id=actor.user_id, actor=actor.label, target_type="workspace",
                        detail={"before": before, "after": policy, "sessions_ended": ended})
     return policy
