@@ -106,6 +106,12 @@ ACTIONS: dict[str, str] = {
     "webhook.secret_rotated": N_("Webhook signing secret rotated"),
     "webhook.redelivered": N_("Webhook delivery sent again"),
     "webhook.disabled": N_("Webhook endpoint turned off after failures"),
+    "privacy.export_requested": N_("Export of a client's data requested"),
+    "privacy.erased": N_("Client's personal data erased"),
+    "privacy.hold_set": N_("Legal hold set"),
+    "privacy.hold_cleared": N_("Legal hold lifted"),
+    "retention.policy_set": N_("Retention policy changed"),
+    "retention.purged": N_("Retention purge ran"),
 }
 """What each stored action (an English key) means, as the audit page shows it in the reader's language."""
 
