@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post, put
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_202_ACCEPTED
 
@@ -14,6 +15,7 @@ from app.accounts.services import Principal
 from app.contacts.services import to_struct
 from app.lib.db import current_tenant
 from app.lib.errors import NotFound
+from app.lib.openapi import ErrorOut
 from app.lib.storage import ObjectNotFound, get_storage
 from app.lib.uploads import download_headers
 from app.lib.wire import PathId, QueryId
@@ -21,6 +23,13 @@ from app.privacy import retention, services
 from app.privacy.schemas import DryRunOut, HoldIn, HoldOut, PolicyIn, PolicyOut, PurgeOut, RequestOut
 
 Req = Request[Principal, Any, Any]
+
+DOWNLOAD_ERRORS = {
+    409: ResponseSpec(data_container=ErrorOut, description="The export is not ready yet: poll the request.",
+                      generate_examples=False),
+    410: ResponseSpec(data_container=ErrorOut, description="The link has expired (7 days): ask for a new export.",
+                      generate_examples=False),
+}
 
 
 def request_out(row: dict[str, Any]) -> RequestOut:
@@ -75,7 +84,7 @@ class PrivacyApi(Controller):
     async def one(self, request_id: PathId) -> RequestOut:
         return request_out(await services.get_request(request_id))
 
-    @get("/privacy/requests/{request_id:int}/download",
+    @get("/privacy/requests/{request_id:int}/download", responses=DOWNLOAD_ERRORS,
          summary="The export's zip (signed-in supervisors and admins of this workspace; 410 after it expires)")
     async def download(self, request_id: PathId) -> Response[bytes]:
         key, filename = await services.download(request_id)

@@ -28,8 +28,11 @@ log = structlog.get_logger(__name__)
 ERASED = "[erased]"
 MIN_SWEEP = 4
 """Shorter values ("ok", "Li") are cleared where they belong, but not hunted across the schema."""
-SKIP_TABLES = {"suppression", "consent_salt", "migration", "privacy_request", "listener_cursor", "event_log_floor"}
-"""Tables that hold no personal values (hashes, salts, bookkeeping)."""
+SKIP_TABLES = {"suppression", "consent_salt", "migration", "privacy_request", "listener_cursor", "event_log_floor",
+               "app_user", "api_key", "user_session", "invitation", "workspace", "email_account", "twilio_config",
+               "chat_settings", "custom_field"}
+"""Tables that hold no client's values (hashes, salts, bookkeeping) or the shop's own people and settings: a staff
+member who shares the client's name keeps it."""
 
 
 async def _fetch_values(contact_id: int) -> tuple[list[str], list[str], list[str]]:

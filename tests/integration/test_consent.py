@@ -121,3 +121,20 @@ async def test_another_shops_contact_is_404_and_its_suppression_is_its_own(
         assert not await services.is_suppressed("sms", "+14155550136")
     async with tenant_context(fx_shop.tenant):
         assert await services.is_suppressed("sms", "+14155550136")
+
+
+async def test_the_demo_shop_has_a_client_with_a_consent_story(fx_client: Any, fx_db: str) -> None:
+    from app import demo
+    from app.consent import services
+    from app.lib.db import resolve_active
+
+    await demo.ensure_demo()
+    tenant = await resolve_active(demo.DEMO_SLUG)
+    assert tenant is not None
+    async with tenant_context(tenant):
+        conn = current_uow().connection
+        contact_id = await conn.fetchval("SELECT contact FROM consent_entry ORDER BY id LIMIT 1")
+        ledger = await services.ledger(contact_id)
+        email = await conn.fetchval("SELECT email FROM contact_email WHERE contact = $1 LIMIT 1", contact_id)
+        assert await services.is_suppressed("email", email)
+    assert [(e["channel"], e["status"]) for e in ledger] == [("email", "opt_out"), ("sms", "opt_in")]
