@@ -20,12 +20,15 @@ from app.lib.db import current_tenant, current_uow, tenant_selected
 from app.lib.errors import Invalid, NotFound
 from app.lib.storage import StorageError, get_storage
 from app.privacy.tables import ACTIONS, DATA_CLASSES
+from realtime import log as event_log
 
 RETENTION_JOB = "privacy.retention"
 BATCH = 500
 MAX_BATCHES = 200
 """At most BATCH * MAX_BATCHES rows per class per night; the rest waits for the next night."""
 MIN_AUDIT_DAYS = 365
+EVERYTHING = 2**62
+"""`keep` for realtime.log.trim: no count limit, the age alone decides."""
 NIGHT_HOUR = 3
 """Local hour (the workspace's zone) the nightly run starts."""
 
@@ -90,11 +93,8 @@ PLANS: dict[str, tuple[Step, ...]] = {
              "DELETE FROM webhook_delivery WHERE id = ANY($1)",
              "UPDATE webhook_delivery SET body = '', request_headers = '{}', response_body = '' WHERE id = ANY($1)"),
     ),
-    "event_log": (
-        # Never past the slowest durable listener's cursor: it has not read those events yet.
-        Step("event_log", "at < $1 AND id <= COALESCE((SELECT min(last_event_id) FROM listener_cursor), 0)",
-             "DELETE FROM event_log WHERE id = ANY($1)", "UPDATE event_log SET data = '{}' WHERE id = ANY($1)"),
-    ),
+    # The event log is trimmed by realtime.log.trim (its floor, and the slowest durable listener, respected).
+    "event_log": (),
     "audit": (
         Step("audit_entry", "at < $1 AND action NOT LIKE 'retention.%'",
              "DELETE FROM audit_entry WHERE id = ANY($1)",
@@ -141,6 +141,8 @@ async def dry_run(data_class: str, keep_days: int | None) -> int:
     if keep_days is None:
         return 0
     conn = current_uow().connection
+    if data_class == "event_log":
+        return int(await conn.fetchval("SELECT count(*) FROM event_log WHERE at < $1", _cutoff(keep_days)))
     total = 0
     for step in PLANS[data_class]:
         total += int(await conn.fetchval(f"SELECT count(*) FROM {step.table} WHERE {step.where}",  # noqa: S608
@@ -178,6 +180,9 @@ async def purge(data_class: str, *, actor: Principal | None = None) -> int:
     cutoff = _cutoff(p["keep_days"])
     counts: dict[str, int] = {}
     keys: list[str] = []
+    if data_class == "event_log":
+        # Either action drops the events: an event without its data is of no use to anyone.
+        counts["event_log"] = await event_log.trim(keep=EVERYTHING, max_age=dt.timedelta(days=p["keep_days"]))
     for step in PLANS[data_class]:
         for _ in range(MAX_BATCHES):
             ids = [r["id"] for r in await conn.fetch(

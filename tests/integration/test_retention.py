@@ -151,3 +151,26 @@ async def test_the_retention_page_shows_a_dry_run_and_saves(fx_client: Any, fx_s
     policy = next(p for p in (await fx_client.get(api(fx_shop, "/privacy/retention/"), headers=fx_shop.auth)).json()
                   if p["data_class"] == "messages")
     assert (policy["keep_days"], policy["action"], policy["enabled"]) == (30, "anonymise", True)
+
+
+async def test_the_event_log_is_trimmed_by_age_but_never_past_a_listener(fx_client: Any,
+                                                                         fx_shop: ShopFixture) -> None:
+    for n in range(3):
+        await make_contact(fx_client, fx_shop, name=f"Event {n}")
+    async with tenant_context(fx_shop.tenant):
+        conn = current_uow().connection
+        ids = [r["id"] for r in await conn.fetch("SELECT id FROM event_log ORDER BY tx, id")]
+        assert len(ids) >= 3
+        # Everything but the newest event is old; every durable listener has read them all but the newest.
+        await conn.execute("UPDATE event_log SET at = now() - interval '10 days' WHERE id <> $1", ids[-1])
+        await conn.execute("UPDATE listener_cursor SET (last_tx, last_event_id) = "
+                           "(SELECT tx, id FROM event_log WHERE id = $1)", ids[-2])
+    base = api(fx_shop, "/privacy/retention")
+    assert (await fx_client.get(f"{base}/event_log/dry-run", params={"keep_days": 5},
+                                headers=fx_shop.auth)).json()["count"] == len(ids) - 1
+    await fx_client.put(f"{base}/event_log", json={"keep_days": 5}, headers=fx_shop.auth)
+    purged = (await fx_client.post(f"{base}/event_log/purge", headers=fx_shop.auth)).json()
+    async with tenant_context(fx_shop.tenant):
+        left = [r["id"] for r in await current_uow().connection.fetch("SELECT id FROM event_log ORDER BY tx, id")]
+    assert ids[-1] in left and not set(ids[:-1]) & set(left)
+    assert purged["count"] == len(ids) - 1
