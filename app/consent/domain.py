@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.consent import events
+from app.consent import events, services
 from app.consent.api import ConsentApi
 from app.consent.views import ConsentViews
 from app.lib.domain import Domain
@@ -10,6 +10,7 @@ from app.lib.domain import Domain
 DOMAIN = Domain(
     name="consent",
     routes=(ConsentApi, ConsentViews),
+    merge_steps=(services.MERGE_STEP,),
     piccolo_app="app.consent.piccolo_app",
     events=events,
 )

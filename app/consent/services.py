@@ -18,6 +18,7 @@ from app.consent.tables import CHANNELS, PURPOSES, SOURCES, STATUSES, ConsentEnt
 from app.contacts import services as contacts
 from app.contacts.tables import Contact, ContactEmail, ContactPhone
 from app.lib.db import current_uow
+from app.lib.domain import MergeStep
 from app.lib.errors import Invalid, NotFound
 from app.lib.identities import normalize_email, normalize_phone
 from realtime.publish import emit
@@ -149,3 +150,13 @@ async def current(contact_id: int) -> dict[tuple[str, str], str]:
     for row in reversed(await ledger(contact_id)):
         out[(row["channel"], row["purpose"])] = row["status"]
     return out
+
+
+async def _move_to_contact(source: int, target: int) -> int:
+    """Merge step: the merged-away contact's ledger becomes the survivor's (entries keep their times)."""
+    status = await current_uow().connection.execute("UPDATE consent_entry SET contact = $2 WHERE contact = $1",
+                                                    source, target)
+    return int(status.split()[-1])
+
+
+MERGE_STEP = MergeStep("consent", _move_to_contact, tables=("consent_entry",))

@@ -16,5 +16,6 @@ DOMAIN = Domain(
         jobs.EXPIRE_JOB: JobSpec(jobs.expire_export),
         retention.RETENTION_JOB: JobSpec(jobs.nightly_retention, max_attempts=3),
     },
+    merge_steps=(services.MERGE_STEP,),
     piccolo_app="app.privacy.piccolo_app",
 )

@@ -16,6 +16,7 @@ from app.contacts.events import CONTACT_UPDATED
 from app.lib import jobs
 from app.lib.clock import now
 from app.lib.db import current_uow
+from app.lib.domain import MergeStep
 from app.lib.errors import Conflict, Gone, Invalid, NotFound
 from app.privacy import erase as erasure
 from realtime.publish import emit
@@ -153,3 +154,15 @@ async def download(request_id: int) -> tuple[str, str]:
     if row["status"] != "done" or not row["storage_key"]:
         raise Conflict("This export is not ready yet (status %(status)s).", status=row["status"])
     return row["storage_key"], f"contact-{row['contact']}-export-{request_id}.zip"
+
+
+async def _move_hold(source: int, target: int) -> int:
+    """Merge step: a hold on the merged-away contact holds the survivor (the survivor's own hold wins if both)."""
+    conn = current_uow().connection
+    status = await conn.execute("UPDATE legal_hold SET contact = $2 WHERE contact = $1 AND NOT EXISTS "
+                                "(SELECT 1 FROM legal_hold WHERE contact = $2)", source, target)
+    await conn.execute("DELETE FROM legal_hold WHERE contact = $1", source)
+    return int(status.split()[-1])
+
+
+MERGE_STEP = MergeStep("legal_hold", _move_hold, tables=("legal_hold",))

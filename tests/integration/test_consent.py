@@ -138,3 +138,22 @@ async def test_the_demo_shop_has_a_client_with_a_consent_story(fx_client: Any, f
         email = await conn.fetchval("SELECT email FROM contact_email WHERE contact = $1 LIMIT 1", contact_id)
         assert await services.is_suppressed("email", email)
     assert [(e["channel"], e["status"]) for e in ledger] == [("email", "opt_out"), ("sms", "opt_in")]
+
+
+async def test_a_merge_moves_the_ledger_and_the_legal_hold_to_the_survivor(fx_client: Any,
+                                                                           fx_shop: ShopFixture) -> None:
+    keep = await make_contact(fx_client, fx_shop, name="Survivor", phones=["+14155550141"])
+    gone = await make_contact(fx_client, fx_shop, name="Merged Away", phones=["+14155550142"])
+    assert (await fx_client.post(api(fx_shop, f"/contacts/{gone['id']}/consent"), json={
+        "channel": "sms", "purpose": "marketing", "status": "opt_out"}, headers=fx_shop.auth)).status_code == 201
+    assert (await fx_client.put(api(fx_shop, f"/contacts/{gone['id']}/legal-hold"), json={"reason": "Audit"},
+                                headers=fx_shop.auth)).status_code == 200
+    merged = await fx_client.post(api(fx_shop, f"/contacts/{keep['id']}/merge"), json={"other_id": gone["id"]},
+                                  headers=fx_shop.auth)
+    assert merged.status_code == 200, merged.text
+    ledger = (await fx_client.get(api(fx_shop, f"/contacts/{keep['id']}/consent"), headers=fx_shop.auth)).json()
+    assert [(e["channel"], e["status"]) for e in ledger] == [("sms", "opt_out")]
+    hold = (await fx_client.get(api(fx_shop, f"/contacts/{keep['id']}/legal-hold"), headers=fx_shop.auth)).json()
+    assert hold["held"] is True and hold["reason"] == "Audit"
+    assert (await fx_client.post(api(fx_shop, f"/contacts/{keep['id']}/erase"),
+                                 headers=fx_shop.auth)).status_code == 409
