@@ -15,7 +15,7 @@ from app.audit import services as audit
 from app.contacts.events import CONTACT_UPDATED
 from app.lib import jobs
 from app.lib.clock import now
-from app.lib.db import current_uow
+from app.lib.db import current_tenant, current_uow
 from app.lib.domain import MergeStep
 from app.lib.errors import Conflict, Gone, Invalid, NotFound
 from app.privacy import erase as erasure
@@ -56,7 +56,8 @@ async def request_export(actor: Principal, contact_id: int) -> dict[str, Any]:
     """Log an export request and queue the job that builds the zip; returns the request (status queued)."""
     await _contact_exists(contact_id)
     request_id = await _log(actor, "export", contact_id, "queued")
-    await jobs.enqueue(EXPORT_JOB, {"request_id": request_id}, dedupe_key=f"privacy:export:{request_id}")
+    await jobs.enqueue(EXPORT_JOB, {"request_id": request_id},
+                       dedupe_key=f"privacy:export:{current_tenant().slug}:{request_id}")
     await audit.record("privacy.export_requested", actor_id=actor.user_id, actor=actor.label, target_type="contact",
                        target_id=contact_id, detail={"request_id": request_id})
     return await get_request(request_id)

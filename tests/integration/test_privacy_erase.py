@@ -8,9 +8,10 @@ from typing import Any
 
 from app.lib.db import current_uow, tenant_context
 from app.lib.storage import LocalStorage, get_storage
-from tests.conftest import ShopFixture, browser_login, csrf_from, run_jobs_until
+from tests.conftest import ShopFixture, browser_login, csrf_from
 from tests.integration.privacy_kit import find_anywhere, seed_everything
 from tests.integration.test_orders import api, make_contact
+from tests.integration.test_privacy_export import run_export
 
 
 async def _storage_holds(shop: ShopFixture, needle: bytes) -> list[str]:
@@ -30,12 +31,7 @@ async def test_erasure_leaves_no_personal_value_anywhere_and_keeps_the_business_
     cid = seeded.contact_id
     # An export made before the erasure holds the same data: it must go too.
     export = (await fx_client.post(api(fx_shop, f"/contacts/{cid}/export"), headers=fx_shop.auth)).json()
-
-    async def exported() -> bool:
-        r = (await fx_client.get(api(fx_shop, f"/privacy/requests/{export['id']}"), headers=fx_shop.auth)).json()
-        return bool(r["status"] == "done")
-
-    await run_jobs_until(exported, timeout=30)
+    assert (await run_export(fx_client, fx_shop, export["id"]))["status"] == "done"
     for what, value in seeded.values.items():  # the seed reached the database (else the test proves nothing)
         assert await find_anywhere(fx_shop, value), f"{what} was never stored"
     for name, data in seeded.blobs.items():
