@@ -45,35 +45,40 @@ class Step:
     keys: str = ""
 
 
+NOT_HELD = " AND (contact IS NULL OR contact NOT IN (SELECT contact FROM legal_hold))"
+"""A contact under a legal hold keeps everything: retention skips the rows that belong to them."""
+CONVERSATION_NOT_HELD = (" AND (conversation IS NULL OR conversation NOT IN (SELECT c.id FROM conversation c "
+                         "JOIN legal_hold h ON h.contact = c.contact))")
+
 PLANS: dict[str, tuple[Step, ...]] = {
     "recordings": (
-        Step("twilio_call", "recording_key <> '' AND created_at < $1",
+        Step("twilio_call", "recording_key <> '' AND created_at < $1" + NOT_HELD,
              "UPDATE twilio_call SET recording_key = '' WHERE id = ANY($1)",
              "UPDATE twilio_call SET recording_key = '' WHERE id = ANY($1)",
              "SELECT recording_key AS k FROM twilio_call WHERE id = ANY($1)"),
     ),
     "messages": (
-        Step("sms_message", "created_at < $1 AND body <> ''",
+        Step("sms_message", "created_at < $1 AND body <> ''" + NOT_HELD,
              "DELETE FROM sms_message WHERE id = ANY($1)", "UPDATE sms_message SET body = '' WHERE id = ANY($1)"),
-        Step("chat_message", "created_at < $1 AND body <> ''",
+        Step("chat_message", "created_at < $1 AND body <> ''" + CONVERSATION_NOT_HELD,
              "DELETE FROM chat_message WHERE id = ANY($1)", "UPDATE chat_message SET body = '' WHERE id = ANY($1)"),
-        Step("email_message", "created_at < $1 AND (text <> '' OR html <> '' OR subject <> '')",
+        Step("email_message", "created_at < $1 AND (text <> '' OR html <> '' OR subject <> '')" + NOT_HELD,
              "UPDATE email_message SET subject = '', text = '', html = '' WHERE id = ANY($1)",
              "UPDATE email_message SET subject = '', text = '', html = '' WHERE id = ANY($1)"),
     ),
     "attachments": (
-        Step("email_message", "created_at < $1 AND attachments <> '[]'::jsonb",
+        Step("email_message", "created_at < $1 AND attachments <> '[]'::jsonb" + NOT_HELD,
              "UPDATE email_message SET attachments = '[]' WHERE id = ANY($1)",
              "UPDATE email_message SET attachments = '[]' WHERE id = ANY($1)",
              "SELECT a ->> 'key' AS k FROM email_message, jsonb_array_elements(attachments) AS a "
              "WHERE id = ANY($1) AND jsonb_typeof(attachments) = 'array'"),
-        Step("stored_file", "created_at < $1",
+        Step("stored_file", "created_at < $1" + NOT_HELD,
              "DELETE FROM stored_file WHERE id = ANY($1)", "DELETE FROM stored_file WHERE id = ANY($1)",
              "SELECT storage_key AS k FROM stored_file WHERE id = ANY($1)"),
     ),
     "closed_conversations": (
         Step("conversation", "status = 'closed' AND closed_at < $1 AND (subject <> '' OR wrapup_note <> '' "
-                             "OR from_address <> '' OR callback_number <> '')",
+                             "OR from_address <> '' OR callback_number <> '')" + NOT_HELD,
              "UPDATE conversation SET subject = '', wrapup_note = '', from_address = '', callback_number = '' "
              "WHERE id = ANY($1)",
              "UPDATE conversation SET subject = '', wrapup_note = '', from_address = '', callback_number = '' "

@@ -33,6 +33,10 @@ async def test_dry_run_counts_and_the_purge_deletes_exactly_those_and_audits(fx_
     c = await make_contact(fx_client, fx_shop, name="Old Messages")
     old = await _seed_sms(fx_shop, c["id"], [100, 45, 31])
     new = await _seed_sms(fx_shop, c["id"], [29, 1])
+    held = await make_contact(fx_client, fx_shop, name="Under Hold")
+    held_sms = await _seed_sms(fx_shop, held["id"], [300])  # a legal hold keeps everything of its contact
+    assert (await fx_client.put(api(fx_shop, f"/contacts/{held['id']}/legal-hold"), json={"reason": "Litigation"},
+                                headers=fx_shop.auth)).status_code == 200
     base = api(fx_shop, "/privacy/retention")
     policies = (await fx_client.get(f"{base}/", headers=fx_shop.auth)).json()
     assert {p["data_class"] for p in policies} >= {"recordings", "messages", "attachments", "closed_conversations",
@@ -63,11 +67,12 @@ async def test_dry_run_counts_and_the_purge_deletes_exactly_those_and_audits(fx_
         conn = current_uow().connection
         left = [r["id"] for r in await conn.fetch("SELECT id FROM sms_message WHERE contact = $1 ORDER BY id",
                                                   c["id"])]
+        kept = [r["id"] for r in await conn.fetch("SELECT id FROM sms_message WHERE contact = $1", held["id"])]
         entry = await conn.fetchrow("SELECT actor_id, detail FROM audit_entry WHERE action = 'retention.purged' "
                                     "AND target_id = 'messages'")
         policy_set = await conn.fetchval("SELECT detail->>'would_purge' FROM audit_entry "
                                          "WHERE action = 'retention.policy_set' AND target_id = 'messages'")
-    assert left == new
+    assert left == new and kept == held_sms
     detail = json.loads(entry["detail"]) if isinstance(entry["detail"], str) else entry["detail"]
     assert detail["count"] == len(old) and detail["tables"] == {"sms_message": len(old)} and entry["actor_id"]
     assert policy_set == str(len(old))
