@@ -19,6 +19,7 @@ from app.accounts.domain import DOMAIN as ACCOUNTS
 from app.agents.domain import DOMAIN as AGENTS
 from app.audit.domain import DOMAIN as AUDIT
 from app.chat.domain import DOMAIN as CHAT
+from app.consent.domain import DOMAIN as CONSENT
 from app.contacts import merge
 from app.contacts.domain import DOMAIN as CONTACTS
 from app.conversations import actions, console
@@ -33,6 +34,7 @@ from app.lib.domain import Domain
 from app.lib.jobs import JobSpec
 from app.onboarding.domain import DOMAIN as ONBOARDING
 from app.orders.domain import DOMAIN as ORDERS
+from app.privacy.domain import DOMAIN as PRIVACY
 from app.routing.domain import DOMAIN as ROUTING
 from app.security.domain import DOMAIN as SECURITY
 from app.sla.domain import DOMAIN as SLA
@@ -70,11 +72,13 @@ DOMAINS: tuple[Domain, ...] = (
     EMAIL,
     CHAT,
     SECURITY,
+    CONSENT,
     ROUTING,
     WEBHOOKS_OUT,
     HOME,
     ONBOARDING,
     WORKSPACE,
+    PRIVACY,
     AUTOMATION,
     SPINE,
 )

@@ -112,6 +112,12 @@ ACTIONS: dict[str, str] = {
     "twofa.reset": N_("Two-factor sign-in reset by an admin"),
     "twofa.recovery_codes_renewed": N_("New recovery codes made"),
     "twofa.policy_changed": N_("Two-factor sign-in policy changed"),
+    "privacy.export_requested": N_("Export of a client's data requested"),
+    "privacy.erased": N_("Client's personal data erased"),
+    "privacy.hold_set": N_("Legal hold set"),
+    "privacy.hold_cleared": N_("Legal hold lifted"),
+    "retention.policy_set": N_("Retention policy changed"),
+    "retention.purged": N_("Retention purge ran"),
 }
 """What each stored action (an English key) means, as the audit page shows it in the reader's language."""
 

@@ -14,6 +14,7 @@ from app.audit import services as audit
 from app.audit.tables import AuditEntry
 from app.chat import services as chat
 from app.chat.tables import ChatSettings
+from app.consent import services as consent
 from app.contacts.tables import Note
 from app.conversations import services as conversations
 from app.conversations.tables import Conversation, Queue
@@ -128,6 +129,7 @@ async def seed_shop(tenant: TenantRef, *, seed: int = DEFAULT_SEED, locale: str 
         await _mention_for_the_operator(users, anchor)
         await demo_agents.write(users, anchor, locale)
         await _tasks(users, anchor)
+        await _consent(anchor)
         await audit.record(SEEDED, actor_id=owner.user_id, actor=owner.email, target_type="tenant",
                            target_id=tenant.slug, detail={
                                "seed": seed, "locale": locale, "anchor": anchor.isoformat(), "version": STORY_VERSION,
@@ -180,6 +182,23 @@ async def _tasks(users: dict[str, dict[str, Any]], anchor: dt.datetime) -> None:
             "UPDATE task SET created_at = $2, updated_at = $2 WHERE id = $1", task["id"], at)
         await current_uow().connection.execute(
             "UPDATE interaction SET occurred_at = $2 WHERE links ->> 'task_id' = $1", str(task["id"]), at)
+
+
+async def _consent(anchor: dt.datetime) -> None:
+    """One client's consent ledger: marketing SMS agreed at checkout, marketing email refused later by one click
+    (their address is on the suppression list), so the card's consent panel has a story to show."""
+    row = await current_uow().connection.fetchrow(
+        "SELECT c.id FROM contact c WHERE EXISTS (SELECT 1 FROM contact_phone p WHERE p.contact = c.id) "
+        "AND EXISTS (SELECT 1 FROM contact_email e WHERE e.contact = c.id) ORDER BY c.id LIMIT 1")
+    if row is None:
+        return
+    first = await consent.record(row["id"], "sms", "marketing", "opt_in", "form", "Checkout form: "
+                                 "'Send me offers by SMS' ticked")
+    second = await consent.record(row["id"], "email", "marketing", "opt_out", "one_click",
+                                  "List-Unsubscribe-Post from the November newsletter")
+    for entry, days in ((first, 40), (second, 3)):  # written in the story's past, like the rest of the shop
+        await current_uow().connection.execute("UPDATE consent_entry SET at = $2 WHERE id = $1", entry["id"],
+                                               anchor - dt.timedelta(days=days))
 
 
 async def _team() -> dict[str, dict[str, Any]]:

@@ -73,3 +73,9 @@ class Unauthorized(DomainError):
 
 class TooManyAttempts(DomainError):
     status_code = 429
+
+
+class Gone(DomainError):
+    """It existed and no longer does (an expired download link)."""
+
+    status_code = 410

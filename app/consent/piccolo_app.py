@@ -1,0 +1,17 @@
+"""Piccolo app for consent (one copy per tenant schema)."""
+
+import os
+
+from piccolo.conf.apps import AppConfig
+
+from app.consent.tables import ConsentEntry, ConsentSalt, Suppression
+
+CURRENT_DIRECTORY = os.path.dirname(os.path.abspath(__file__))
+
+APP_CONFIG = AppConfig(
+    app_name="consent",
+    migrations_folder_path=os.path.join(CURRENT_DIRECTORY, "piccolo_migrations"),
+    table_classes=[ConsentEntry, Suppression, ConsentSalt],
+    migration_dependencies=["app.contacts.piccolo_app"],
+    commands=[],
+)

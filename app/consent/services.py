@@ -1,0 +1,162 @@
+"""Consent rules: append to the ledger, read it, and keep the suppression list of opted-out addresses.
+
+The ledger is append-only: nothing here updates or deletes an entry (a contact's erasure in app.privacy is the one
+exception, and it keeps the suppression hashes). An opt-out for marketing puts a salted hash of each of the
+contact's addresses on that channel on the suppression list; an opt-in for marketing from the contact (form,
+keyword, operator) takes them off again. A hash, never the address: the list outlives the contact.
+
+Every function runs inside the caller's unit of work."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from typing import Any
+
+from app.consent.events import CONSENT_RECORDED
+from app.consent.tables import CHANNELS, PURPOSES, SOURCES, STATUSES, ConsentEntry, ConsentSalt, Suppression
+from app.contacts import services as contacts
+from app.contacts.tables import Contact, ContactEmail, ContactPhone
+from app.lib.db import current_uow
+from app.lib.domain import MergeStep
+from app.lib.errors import Invalid, NotFound
+from app.lib.identities import normalize_email, normalize_phone
+from realtime.publish import emit
+
+MAX_EVIDENCE = 2000
+PHONE_CHANNELS = ("sms", "call")
+
+
+def _check(value: str, choices: tuple[str, ...], field: str) -> str:
+    if value not in choices:
+        raise Invalid("%(name)s must be one of: %(choices)s.", field=field, name=field, choices=", ".join(choices))
+    return value
+
+
+async def _salt() -> str:
+    return str(await ConsentSalt.select(ConsentSalt.salt).order_by(ConsentSalt.id).first().output(as_list=True)
+               or "")
+
+
+async def normalise(channel: str, address: str) -> str:
+    """The address as it is hashed: E.164 for sms/call (the workspace's default region for local numbers), the
+    lower-cased address for email."""
+    _check(channel, CHANNELS, "channel")
+    if channel == "email":
+        return normalize_email(address, field="address").lower()
+    return normalize_phone(address, await contacts.default_region(), field="address")
+
+
+def _hash(salt: str, channel: str, normalised: str) -> str:
+    return hashlib.sha256(f"{salt}{channel}:{normalised}".encode()).hexdigest()
+
+
+async def address_hash(channel: str, address: str) -> str:
+    """The salted sha256 of a normalised address on a channel, as the suppression list stores it."""
+    return _hash(await _salt(), channel, await normalise(channel, address))
+
+
+async def suppress(channel: str, addresses: Iterable[str], source: str) -> int:
+    """Put addresses (already normalised: E.164 or lower-cased email) on the suppression list; returns how many were
+    new. Used by an opt-out and by a contact's erasure."""
+    salt = await _salt()
+    hashes = sorted({_hash(salt, channel, a) for a in addresses if a})
+    if not hashes:
+        return 0
+    rows = await current_uow().connection.fetch(
+        "INSERT INTO suppression (address_hash, channel, source) SELECT h, $2, $3 FROM unnest($1::text[]) AS h "
+        "ON CONFLICT (channel, address_hash) DO NOTHING RETURNING id", hashes, channel, source)
+    return len(rows)
+
+
+async def _unsuppress(channel: str, addresses: Iterable[str]) -> None:
+    salt = await _salt()
+    hashes = [_hash(salt, channel, a) for a in addresses if a]
+    if hashes:
+        await current_uow().connection.execute(
+            "DELETE FROM suppression WHERE channel = $1 AND address_hash = ANY($2::text[])", channel, hashes)
+
+
+async def is_suppressed(channel: str, address: str) -> bool:
+    """True when the address opted out of marketing on this channel (even if its contact was since erased)."""
+    try:
+        digest = await address_hash(channel, address)
+    except Invalid:
+        return False
+    return bool(await Suppression.exists().where((Suppression.channel == channel)
+                                                 & (Suppression.address_hash == digest)))
+
+
+async def addresses_of(contact_id: int, channel: str) -> list[str]:
+    """The contact's addresses on a channel: phones for sms and call, emails for email."""
+    if channel == "email":
+        rows = await ContactEmail.select(ContactEmail.email).where(ContactEmail.contact == contact_id)
+        return [r["email"].lower() for r in rows]
+    rows = await ContactPhone.select(ContactPhone.e164).where(ContactPhone.contact == contact_id)
+    return [r["e164"] for r in rows]
+
+
+async def record(contact_id: int, channel: str, purpose: str, status: str, source: str, evidence: str = "", *,
+                 recorded_by: int | None = None) -> dict[str, Any]:
+    """Append one entry to the contact's ledger. An opt-out for marketing suppresses the contact's addresses on that
+    channel; an opt-in for marketing lifts it."""
+    _check(channel, CHANNELS, "channel")
+    _check(purpose, PURPOSES, "purpose")
+    _check(status, STATUSES, "status")
+    _check(source, SOURCES, "source")
+    evidence = (evidence or "").strip()
+    if len(evidence) > MAX_EVIDENCE:
+        raise Invalid("evidence must be at most %(max)s characters.", field="evidence", max=MAX_EVIDENCE)
+    if not await Contact.exists().where((Contact.id == contact_id) & Contact.deleted_at.is_null()):
+        raise NotFound("No such contact.")
+    rows = await ConsentEntry.insert(ConsentEntry(
+        contact=contact_id, channel=channel, purpose=purpose, status=status, source=source, evidence=evidence,
+        recorded_by=recorded_by)).returning(ConsentEntry.id)
+    entry_id = rows[0]["id"]
+    if purpose == "marketing":
+        addresses = await addresses_of(contact_id, channel)
+        if status == "opt_out":
+            await suppress(channel, addresses, source)
+        else:
+            await _unsuppress(channel, addresses)
+    await emit(CONSENT_RECORDED, entry_id=entry_id, contact_id=contact_id, channel=channel, purpose=purpose,
+               status=status, source=source)
+    return await _entry(entry_id)
+
+
+LEDGER_COLUMNS = (ConsentEntry.id, ConsentEntry.contact.as_alias("contact_id"), ConsentEntry.channel,
+                  ConsentEntry.purpose, ConsentEntry.status, ConsentEntry.source, ConsentEntry.evidence,
+                  ConsentEntry.recorded_by.as_alias("recorded_by_id"),
+                  ConsentEntry.recorded_by.name.as_alias("recorded_by_name"), ConsentEntry.at)
+
+
+async def _entry(entry_id: int) -> dict[str, Any]:
+    row = await ConsentEntry.select(*LEDGER_COLUMNS).where(ConsentEntry.id == entry_id).first()
+    assert row is not None
+    return row
+
+
+async def ledger(contact_id: int) -> list[dict[str, Any]]:
+    """The contact's consent entries, newest first (404 for no such contact)."""
+    if not await Contact.exists().where(Contact.id == contact_id):
+        raise NotFound("No such contact.")
+    return await ConsentEntry.select(*LEDGER_COLUMNS).where(ConsentEntry.contact == contact_id).order_by(
+        ConsentEntry.at, ascending=False).order_by(ConsentEntry.id, ascending=False)
+
+
+async def current(contact_id: int) -> dict[tuple[str, str], str]:
+    """The latest status per (channel, purpose) of a contact; a pair never recorded is absent."""
+    out: dict[tuple[str, str], str] = {}
+    for row in reversed(await ledger(contact_id)):
+        out[(row["channel"], row["purpose"])] = row["status"]
+    return out
+
+
+async def _move_to_contact(source: int, target: int) -> int:
+    """Merge step: the merged-away contact's ledger becomes the survivor's (entries keep their times)."""
+    status = await current_uow().connection.execute("UPDATE consent_entry SET contact = $2 WHERE contact = $1",
+                                                    source, target)
+    return int(status.split()[-1])
+
+
+MERGE_STEP = MergeStep("consent", _move_to_contact, tables=("consent_entry",))
