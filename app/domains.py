@@ -35,6 +35,7 @@ from app.routing.domain import DOMAIN as ROUTING
 from app.sla.domain import DOMAIN as SLA
 from app.tasks.domain import DOMAIN as TASKS
 from app.timeline.domain import DOMAIN as TIMELINE
+from app.wallboard.domain import DOMAIN as WALLBOARD
 from app.workspace.domain import DOMAIN as WORKSPACE
 from realtime import durable, presence, render
 from realtime import views as sockets
@@ -70,6 +71,7 @@ DOMAINS: tuple[Domain, ...] = (
     WEBHOOKS_OUT,
     HOME,
     ONBOARDING,
+    WALLBOARD,
     WORKSPACE,
     AUTOMATION,
     SPINE,
