@@ -6,8 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, WebSocket, get, post, websocket
+from litestar.connection import ASGIConnection
 from litestar.datastructures import Cookie
-from litestar.exceptions import NotFoundException, PermissionDeniedException
+from litestar.exceptions import NotFoundException
+from litestar.handlers.base import BaseRouteHandler
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
@@ -33,11 +35,25 @@ def _cookie(slug: str, secret: str) -> Cookie:
                   secure=get_settings().security.cookie_secure, max_age=400 * 24 * 3600)
 
 
+async def _supervisor_or_link(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+    """Staff of supervisor rank, or a screen holding a live wallboard link's cookie; `?token=` (a screen signing
+    in) is let through to the handler, which checks it."""
+    if isinstance(connection.scope.get("user"), Principal):
+        await _SUPERVISOR(connection, handler)
+    elif (connection.query_params.get("token") is None
+          and await services.resolve_token(connection.cookies.get(services.COOKIE, "")) is None):
+        raise LoginRequired(i18n.gettext("Sign in first, or open the wallboard link an admin gave you."))
+
+
+_SUPERVISOR = requires("supervisor")
+_supervisor_or_link.__name__ = "requires_supervisor"  # what the role sweeps read (tests/integration/test_isolation)
+
+
 class WallboardViews(Controller):
     path = "/"
     include_in_schema = False
 
-    @get("/wallboard")
+    @get("/wallboard", guards=[_supervisor_or_link])
     async def board(self, request: Req, slug: FromPath[str], token: FromQuery[str | None] = None,
                     tv: FromQuery[str | None] = None) -> Template | Redirect:
         """A staff member of supervisor rank or a screen with a live wallboard link; `?token=` signs a screen in
@@ -48,13 +64,6 @@ class WallboardViews(Controller):
             response = Redirect(f"/t/{slug}/wallboard" + ("?tv=1" if tv else ""), status_code=303)
             response.cookies.append(_cookie(slug, token))
             return response
-        user = request.scope.get("user")
-        if isinstance(user, Principal):
-            if not user.has_role("supervisor"):
-                raise PermissionDeniedException(i18n.gettext(
-                    "This needs the %(role)s role or higher; you are %(yours)s.", role="supervisor", yours=user.role))
-        elif await services.resolve_token(request.cookies.get(services.COOKIE, "")) is None:
-            raise LoginRequired(i18n.gettext("Sign in first, or open the wallboard link an admin gave you."))
         return render_page(request, "pages/wallboard.html", {
             "board": await services.board(), "sl": services.service_level_text, "tv": bool(tv), "live": True,
             "live_socket": f"/t/{slug}/wallboard/ws", "last_event_id": await current_id()})
