@@ -34,6 +34,7 @@ from app.demo import (
     ensure_demo_routing,
     ensure_demo_sla,
     ensure_demo_telephony,
+    ensure_demo_wallboard,
     ensure_demo_webhooks,
 )
 from app.email import listener
@@ -275,6 +276,7 @@ def _run(stack: contextlib.ExitStack, host: str | None, port: int | None, demo: 
             await ensure_demo_sla()
             await ensure_demo_automation()
             await ensure_demo_webhooks(DEMO_SLUG)
+            await ensure_demo_wallboard(DEMO_SLUG)
             if _simulated(settings):
                 await ensure_demo_chat(settings.app.twilio_api_base.rstrip("/"))
             return made
@@ -336,6 +338,8 @@ def _banner(settings: Any, demo: bool, created: bool) -> None:
         login = f"{settings.app.base_url}/t/{d.DEMO_SLUG}/login"
         lines += ["", _("Demo shop: [b]%(url)s[/b]", url=login) + (_(" (created now)") if created else "")]
         lines += [f"  {role:<10} {email} / {password}" for email, password, _key, role in d.DEMO_TEAM]
+        wallboard = settings.app.base_url + d.demo_wallboard_path(d.DEMO_SLUG)
+        lines += [_("Wallboard for a wall screen: %(url)s", url=wallboard)]
     console.print(Panel("\n".join(lines), title=_("Switchboard is starting"), expand=False))
 
 

@@ -27,9 +27,11 @@ from app.demo.shop import (
     seeded,
 )
 from app.demo.texts import LOCALES
+from app.demo.wallboard import demo_wallboard_path, ensure_demo_wallboard
 from app.demo.webhooks import ensure_demo_webhooks
 
 __all__ = ["DEFAULT_LOCALE", "DEFAULT_SEED", "DEMO_ADMIN", "DEMO_DEVICES", "DEMO_NUMBER", "DEMO_OPERATOR",
            "DEMO_OWNER", "DEMO_SLUG", "DEMO_SUPERVISOR", "DEMO_TEAM", "DEMO_TWILIO_SID", "DEMO_TWILIO_TOKEN", "LOCALES",
-           "ensure_demo", "ensure_demo_automation", "ensure_demo_chat", "ensure_demo_hours", "ensure_demo_routing",
-           "ensure_demo_sla", "ensure_demo_telephony", "ensure_demo_webhooks", "seed_shop", "seeded"]
+           "demo_wallboard_path", "ensure_demo", "ensure_demo_automation", "ensure_demo_chat", "ensure_demo_hours",
+           "ensure_demo_routing", "ensure_demo_sla", "ensure_demo_telephony", "ensure_demo_wallboard",
+           "ensure_demo_webhooks", "seed_shop", "seeded"]

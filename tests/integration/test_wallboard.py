@@ -208,3 +208,14 @@ async def test_sockets_without_a_right_are_refused_and_a_revoked_links_screen_go
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
     with pytest.raises(InvalidStatus):
         await BoardSocket.board(fx_live, fx_shop.slug, link=created["secret"])
+
+
+async def test_the_demo_shop_has_a_wallboard_link_made_once(fx_client: Any, fx_shop: ShopFixture) -> None:
+    from app.demo import demo_wallboard_path, ensure_demo_wallboard
+
+    assert await ensure_demo_wallboard(fx_shop.slug) is True
+    assert await ensure_demo_wallboard(fx_shop.slug) is False  # made once; a revoked one is not brought back
+    opened = await fx_client.get(demo_wallboard_path(fx_shop.slug), headers={"accept": "text/html"})
+    assert opened.status_code == 303 and opened.headers["location"] == f"/t/{fx_shop.slug}/wallboard?tv=1"
+    listed = (await fx_client.get(api(fx_shop, "/wallboard/tokens"), headers=fx_shop.auth)).json()
+    assert [t["name"] for t in listed] == ["Demo: floor TV"]
