@@ -1,0 +1,14 @@
+"""The reports domain's manifest: the facts' durable listener, the report routes (JSON, CSV, pages) and the CLI's
+rebuild."""
+
+from __future__ import annotations
+
+from app.lib.domain import Domain
+from app.reports import listener, registry  # noqa: F401  (registry: the report modules register themselves)
+
+DOMAIN = Domain(
+    name="reports",
+    routes=(),
+    listeners=(listener.LISTENER,),
+    piccolo_app="app.reports.piccolo_app",
+)

@@ -1,0 +1,3 @@
+"""Imports the report modules so they register with the kit (one import per line: merges union cleanly)."""
+
+from app.reports import agents  # noqa: F401
