@@ -75,6 +75,7 @@ ACTIONS: dict[str, str] = {
     "sla_policy.created": N_("SLA policy created"),
     "sla_policy.updated": N_("SLA policy changed"),
     "sla_policy.deleted": N_("SLA policy deleted"),
+    "report_settings.updated": N_("Service-level settings changed"),
     "conversation.opened": N_("Conversation opened"),
     "conversation.transferred": N_("Conversation transferred"),
     "conversation.linked": N_("Conversation linked to a client"),

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from app.lib.domain import Domain
 from app.reports import listener, registry  # noqa: F401  (registry: the report modules register themselves)
+from app.reports.service_level_api import ServiceLevelApi
+from app.reports.service_level_views import ServiceLevelViews
 
 DOMAIN = Domain(
     name="reports",
-    routes=(),
+    routes=(ServiceLevelApi, ServiceLevelViews),
     listeners=(listener.LISTENER,),
     piccolo_app="app.reports.piccolo_app",
 )

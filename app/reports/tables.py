@@ -112,3 +112,14 @@ class Target(Table, tablename="report_target"):
     agent = Integer(null=True, default=None)
     value = DoublePrecision()
     updated_at = Timestamptz(default=TimestamptzNow())
+
+
+class ReportSettings(Table, tablename="report_settings"):
+    """How the queue service report computes service level (app.reports.service_level); one row (id 1), absent
+    until an admin saves: the defaults apply."""
+
+    id = Integer(primary_key=True, default=1)
+    service_level_formula = Varchar(length=30, default="offered_minus_short")
+    service_level_seconds = Integer(default=20)
+    short_abandon_seconds = Integer(default=5)
+    updated_at = Timestamptz(default=TimestamptzNow())
