@@ -11,6 +11,7 @@ import datetime as dt
 import io
 from typing import Any
 
+from app.demo import ensure_demo_service_level
 from app.lib import i18n
 from app.lib.db import current_uow, tenant_context
 from app.reports import queues
@@ -328,3 +329,14 @@ async def test_another_shop_sees_nothing(fx_client: Any, fx_shop: ShopFixture) -
     mine = (await fx_client.get(api(fx_shop, "/reports/settings"), headers=fx_shop.auth)).json()
     assert mine["service_level_seconds"] == 20
 
+
+
+async def test_the_demo_writes_its_service_level_once(fx_client: Any, fx_shop: ShopFixture) -> None:
+    assert await ensure_demo_service_level(fx_shop.slug) is True
+    assert await ensure_demo_service_level(fx_shop.slug) is False  # once: an admin's later choice is kept
+    read = (await fx_client.get(api(fx_shop, "/reports/settings"), headers=fx_shop.auth)).json()
+    assert (read["service_level_formula"], read["service_level_seconds"], read["short_abandon_seconds"]) == (
+        "offered_minus_short", 20, 5)
+    async with tenant_context(fx_shop.tenant):
+        assert await current_uow().connection.fetchval(
+            "SELECT count(*) FROM audit_entry WHERE action = 'report_settings.updated'") == 1
