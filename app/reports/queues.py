@@ -28,6 +28,7 @@ DRILLABLE = ("offered", "answered", "abandoned", "short_abandons", "callbacks")
 TOTAL = "total"
 
 OUTCOMES = {"answered": N_("answered"), "abandoned": N_("abandoned"), "callback": N_("callback requested"),
+            "called_back": N_("called back"),
             "overflowed": N_("overflowed"), "transferred": N_("moved to another queue"),
             "closed": N_("closed while waiting")}
 
@@ -41,7 +42,8 @@ def columns(formula: str) -> list[Column]:
         Column("label", N_("Queue"), "text"),
         Column("offered", N_("Offered"), formula=N_("contacts that entered the queue and left it (answered, "
                                                     "abandoned, callback, moved or closed)"), drill=True),
-        Column("answered", N_("Answered"), formula=N_("taken by an agent from the queue"), drill=True),
+        Column("answered", N_("Answered"), formula=N_(
+            "taken by an agent while waiting (a caller called back later counts as a callback)"), drill=True),
         Column("abandoned", N_("Abandoned"), formula=N_("left the queue before an answer, without asking for a "
                                                         "callback"), drill=True),
         Column("short_abandons", N_("Short abandons"), formula=N_("abandoned within the short-abandon threshold"),
@@ -68,16 +70,19 @@ def _group_sql(group: str) -> str:
     return "v.queue::text" if group == "queue" else "v.channel"
 
 
+ANSWERED_SQL = "v.outcome = 'answered' AND NOT v.callback"
+"""Answered while waiting: a caller who asked for a callback counts under callbacks, whatever happened next."""
+ABANDONED_SQL = "v.outcome = 'abandoned' AND NOT v.callback"
 _COUNTS = (
     "count(*) AS offered, "
-    "count(*) FILTER (WHERE v.outcome = 'answered') AS answered, "
-    "count(*) FILTER (WHERE v.outcome = 'abandoned' AND NOT v.callback) AS abandoned, "
-    "count(*) FILTER (WHERE v.outcome = 'abandoned' AND NOT v.callback AND v.wait_seconds <= $4) AS short_abandons, "
+    f"count(*) FILTER (WHERE {ANSWERED_SQL}) AS answered, "
+    f"count(*) FILTER (WHERE {ABANDONED_SQL}) AS abandoned, "
+    f"count(*) FILTER (WHERE {ABANDONED_SQL} AND v.wait_seconds <= $4) AS short_abandons, "
     "count(*) FILTER (WHERE v.callback) AS callbacks, "
-    "count(*) FILTER (WHERE v.outcome = 'answered' AND v.wait_seconds <= $3) AS answered_within, "
-    "count(*) FILTER (WHERE v.outcome = 'abandoned' AND NOT v.callback AND v.wait_seconds <= $3) AS abandoned_within, "
-    "count(*) FILTER (WHERE v.outcome = 'abandoned' AND NOT v.callback AND v.wait_seconds > $3) AS abandoned_after, "
-    "coalesce(sum(v.wait_seconds) FILTER (WHERE v.outcome = 'answered'), 0)::bigint AS answered_wait, "
+    f"count(*) FILTER (WHERE {ANSWERED_SQL} AND v.wait_seconds <= $3) AS answered_within, "
+    f"count(*) FILTER (WHERE {ABANDONED_SQL} AND v.wait_seconds <= $3) AS abandoned_within, "
+    f"count(*) FILTER (WHERE {ABANDONED_SQL} AND v.wait_seconds > $3) AS abandoned_after, "
+    f"coalesce(sum(v.wait_seconds) FILTER (WHERE {ANSWERED_SQL}), 0)::bigint AS answered_wait, "
     "coalesce(max(v.wait_seconds), 0) AS longest_wait")
 _VISITS = "FROM report_queue_visit v WHERE v.entered_at >= $1 AND v.entered_at < $2 AND v.outcome <> 'waiting'"
 
@@ -184,9 +189,9 @@ DRILL_COLUMNS = [
 
 _DRILL_FILTERS = {
     "offered": "TRUE",
-    "answered": "v.outcome = 'answered'",
-    "abandoned": "v.outcome = 'abandoned' AND NOT v.callback",
-    "short_abandons": "v.outcome = 'abandoned' AND NOT v.callback AND v.wait_seconds <= $3",
+    "answered": ANSWERED_SQL,
+    "abandoned": ABANDONED_SQL,
+    "short_abandons": f"{ABANDONED_SQL} AND v.wait_seconds <= $3",
     "callbacks": "v.callback",
 }
 
@@ -220,7 +225,7 @@ async def drill(p: Period, params: Mapping[str, str], row_key: str, column_key: 
     slug = current_tenant().slug
     out = []
     for r in rows:
-        outcome = "callback" if r["callback"] and r["outcome"] != "answered" else r["outcome"]
+        outcome = ("called_back" if r["outcome"] == "answered" else "callback") if r["callback"] else r["outcome"]
         out.append({
             "conversation": f"#{r['conversation']}", "href": f"/t/{slug}/workspace/{r['conversation']}",
             "contact": r["contact_name"] or "", "contact_href": f"/t/{slug}/contacts/{r['contact']}"

@@ -90,7 +90,8 @@ async def _day(client: Any, shop: ShopFixture) -> tuple[int, int]:
         {"queue": g, "entered": utc("2026-10-25T07:30:00"), "wait": 25, "outcome": "abandoned"},  # after T
         {"queue": g, "entered": utc("2026-10-25T07:40:00"), "wait": 60, "outcome": "abandoned"},  # after T
         {"queue": g, "entered": utc("2026-10-25T08:00:00"), "wait": 90, "outcome": "callback", "callback": True},
-        {"queue": g, "entered": utc("2026-10-25T08:10:00"), "wait": 40, "outcome": "callback", "callback": True},
+        # asked for a callback and was called back 5 minutes later: a callback, not an answer from the queue
+        {"queue": g, "entered": utc("2026-10-25T08:10:00"), "wait": 300, "outcome": "answered", "callback": True},
         {"queue": g, "entered": utc("2026-10-25T09:00:00"), "wait": 30, "outcome": "overflowed"},
         {"queue": g, "entered": utc("2026-10-25T12:00:00"), "wait": None, "outcome": "waiting"},  # not left yet
         {"queue": g, "entered": utc("2026-10-25T21:50:00"), "wait": 700},  # 23:50 local, answered after midnight
@@ -185,6 +186,10 @@ async def test_drill_rows_add_up_and_csv_equals_json(fx_client: Any, fx_shop: Sh
         "from": DAY, "to": DAY, "row": str(general), "column": "short_abandons"})
     assert sorted(r["wait_seconds"] for r in shorts.json()["rows"]) == [3, 5]
     assert {r["outcome"] for r in shorts.json()["rows"]} == {"abandoned"}
+    callbacks = await fx_client.get(api(fx_shop, "/reports/queues/drill"), headers=fx_shop.auth, params={
+        "from": DAY, "to": DAY, "row": str(general), "column": "callbacks"})
+    assert sorted((r["wait_seconds"], r["outcome"]) for r in callbacks.json()["rows"]) == [
+        (90, "callback requested"), (300, "called back")]
 
     hours = await _report(fx_client, fx_shop, bucket="hour")
     repeated = next(r for r in hours["rows"] if r["bucket"] == "2026-10-25 03:00")
