@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from app.lib.domain import Domain
 from app.reports import listener, registry  # noqa: F401  (registry: the report modules register themselves)
+from app.reports.api import ReportsApi
 
 DOMAIN = Domain(
     name="reports",
-    routes=(),
+    routes=(ReportsApi,),
     listeners=(listener.LISTENER,),
     piccolo_app="app.reports.piccolo_app",
 )
