@@ -32,6 +32,7 @@ from app.demo import (
     ensure_demo_chat,
     ensure_demo_hours,
     ensure_demo_routing,
+    ensure_demo_service_level,
     ensure_demo_sla,
     ensure_demo_telephony,
     ensure_demo_wallboard,
@@ -274,6 +275,7 @@ def _run(stack: contextlib.ExitStack, host: str | None, port: int | None, demo: 
             await ensure_demo_routing()
             await ensure_demo_hours()
             await ensure_demo_sla()
+            await ensure_demo_service_level(DEMO_SLUG)
             await ensure_demo_automation()
             await ensure_demo_webhooks(DEMO_SLUG)
             await ensure_demo_wallboard(DEMO_SLUG)

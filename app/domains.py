@@ -31,6 +31,7 @@ from app.lib.domain import Domain
 from app.lib.jobs import JobSpec
 from app.onboarding.domain import DOMAIN as ONBOARDING
 from app.orders.domain import DOMAIN as ORDERS
+from app.reports.domain import DOMAIN as REPORTS
 from app.routing.domain import DOMAIN as ROUTING
 from app.sla.domain import DOMAIN as SLA
 from app.tasks.domain import DOMAIN as TASKS
@@ -73,6 +74,7 @@ DOMAINS: tuple[Domain, ...] = (
     ONBOARDING,
     WALLBOARD,
     WORKSPACE,
+    REPORTS,
     AUTOMATION,
     SPINE,
 )

@@ -75,6 +75,7 @@ ACTIONS: dict[str, str] = {
     "sla_policy.created": N_("SLA policy created"),
     "sla_policy.updated": N_("SLA policy changed"),
     "sla_policy.deleted": N_("SLA policy deleted"),
+    "report_settings.updated": N_("Service-level settings changed"),
     "conversation.opened": N_("Conversation opened"),
     "conversation.transferred": N_("Conversation transferred"),
     "conversation.linked": N_("Conversation linked to a client"),
@@ -106,6 +107,7 @@ ACTIONS: dict[str, str] = {
     "webhook.secret_rotated": N_("Webhook signing secret rotated"),
     "webhook.redelivered": N_("Webhook delivery sent again"),
     "webhook.disabled": N_("Webhook endpoint turned off after failures"),
+    "reports.targets_changed": N_("KPI targets changed"),
 }
 """What each stored action (an English key) means, as the audit page shows it in the reader's language."""
 

@@ -3,6 +3,7 @@
 `story` tells the past as plain data from a seed, `seed` and `talk` write it through the domains' tables and the
 timeline service, `shop` creates the tenant and its simulated line and chat, `texts` holds each locale's words."""
 
+from app.demo.service_level import ensure_demo_service_level
 from app.demo.shop import (
     DEFAULT_LOCALE,
     DEFAULT_SEED,
@@ -33,5 +34,5 @@ from app.demo.webhooks import ensure_demo_webhooks
 __all__ = ["DEFAULT_LOCALE", "DEFAULT_SEED", "DEMO_ADMIN", "DEMO_DEVICES", "DEMO_NUMBER", "DEMO_OPERATOR",
            "DEMO_OWNER", "DEMO_SLUG", "DEMO_SUPERVISOR", "DEMO_TEAM", "DEMO_TWILIO_SID", "DEMO_TWILIO_TOKEN", "LOCALES",
            "demo_wallboard_path", "ensure_demo", "ensure_demo_automation", "ensure_demo_chat", "ensure_demo_hours",
-           "ensure_demo_routing", "ensure_demo_sla", "ensure_demo_telephony", "ensure_demo_wallboard",
-           "ensure_demo_webhooks", "seed_shop", "seeded"]
+           "ensure_demo_routing", "ensure_demo_service_level", "ensure_demo_sla", "ensure_demo_telephony",
+           "ensure_demo_wallboard", "ensure_demo_webhooks", "seed_shop", "seeded"]

@@ -1,0 +1,17 @@
+"""The reports domain's manifest: the facts' durable listener, the report routes (JSON, CSV, pages) and the CLI's
+rebuild."""
+
+from __future__ import annotations
+
+from app.lib.domain import Domain
+from app.reports import listener, registry  # noqa: F401  (registry: the report modules register themselves)
+from app.reports.api import ReportsApi
+from app.reports.service_level_api import ServiceLevelApi
+from app.reports.service_level_views import ServiceLevelViews
+
+DOMAIN = Domain(
+    name="reports",
+    routes=(ServiceLevelApi, ServiceLevelViews, ReportsApi),
+    listeners=(listener.LISTENER,),
+    piccolo_app="app.reports.piccolo_app",
+)
