@@ -5,6 +5,7 @@ screens are closed."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import re
 from typing import Any
 
@@ -219,3 +220,35 @@ async def test_the_demo_shop_has_a_wallboard_link_made_once(fx_client: Any, fx_s
     assert opened.status_code == 303 and opened.headers["location"] == f"/t/{fx_shop.slug}/wallboard?tv=1"
     listed = (await fx_client.get(api(fx_shop, "/wallboard/tokens"), headers=fx_shop.auth)).json()
     assert [t["name"] for t in listed] == ["Demo: floor TV"]
+
+
+async def test_the_board_shows_service_level_and_abandons_today_from_the_queue_report(
+    fx_client: Any, fx_shop: ShopFixture, fx_other_shop: ShopFixture
+) -> None:
+    from app.lib import i18n
+    from tests.integration.test_reports_queues import _sofia, _visits
+
+    await _sofia(fx_client, fx_shop)
+    queues = (await fx_client.get(api(fx_shop, "/queues"), headers=fx_shop.auth)).json()
+    general = int(next(q["id"] for q in queues if q["key"] == "general"))
+    midnight = i18n.day_start("Europe/Sofia")
+    await _visits(fx_shop, [
+        {"queue": general, "entered": midnight - dt.timedelta(seconds=1), "wait": 2},  # yesterday: not counted
+        {"queue": general, "entered": midnight, "wait": 12},
+        {"queue": general, "entered": midnight + dt.timedelta(seconds=1), "wait": 33},
+        {"queue": general, "entered": midnight + dt.timedelta(seconds=2), "wait": 4, "outcome": "abandoned"},
+        {"queue": general, "entered": midnight + dt.timedelta(seconds=3), "wait": 50, "outcome": "abandoned"},
+    ])
+    board = (await fx_client.get(api(fx_shop, "/wallboard/"), headers=fx_shop.auth)).json()
+    service = next(q for q in board["queues"] if q["key"] == "general")["service"]
+    # Default formula: answered within 20 s ÷ (offered - short abandons) = 1 ÷ (4 - 1).
+    assert service == {"offered": 4, "answered": 2, "abandoned": 2, "service_level": 1 / 3,
+                       "formula": "answered within T ÷ (offered - short abandons)"}
+    secret = (await _link(fx_client, fx_shop))["secret"]
+    page = await fx_client.get(f"/t/{fx_shop.slug}/wallboard",
+                               headers={"Cookie": f"sb_wallboard={secret}", "accept": "text/html"})
+    assert _figure(page.text, "sl-general") == "33%" and _figure(page.text, "abandoned-general") == "2"
+    assert 'title="answered within T ÷ (offered - short abandons)"' in page.text
+
+    other = (await fx_client.get(api(fx_other_shop, "/wallboard/"), headers=fx_other_shop.auth)).json()
+    assert next(q for q in other["queues"] if q["key"] == "general")["service"]["offered"] == 0  # A's never B's
