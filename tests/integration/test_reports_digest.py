@@ -114,3 +114,23 @@ def test_next_send_is_7_in_the_readers_zone_and_mondays_for_weekly() -> None:
     assert digest.next_send("weekly", "Europe/Sofia", after) == dt.datetime(2026, 10, 26, 5, 0, tzinfo=dt.UTC)
     assert digest.next_send("daily", "Europe/Sofia", dt.datetime(2026, 10, 25, 6, 0, tzinfo=dt.UTC)) == \
         dt.datetime(2026, 10, 26, 5, 0, tzinfo=dt.UTC)
+
+
+async def test_the_profile_section_saves_the_choice_and_tells_operators_it_is_not_theirs(
+    fx_client: Any, fx_shop: ShopFixture
+) -> None:
+    _, op_token, _ = await _user(fx_shop, "operator")
+    fx_client.cookies.set("sb_session", op_token, path=f"/t/{fx_shop.slug}")
+    page = await fx_client.get(f"/t/{fx_shop.slug}/profile", headers={"accept": "text/html"})
+    assert f'hx-get="/t/{fx_shop.slug}/profile/digest/"' in page.text
+    section = await fx_client.get(f"/t/{fx_shop.slug}/profile/digest/", headers={"accept": "text/html"})
+    assert "for supervisors, admins and the owner" in section.text and "digest-frequency" not in section.text
+
+    _, token, _ = await _user(fx_shop, "supervisor")
+    fx_client.cookies.set("sb_session", token, path=f"/t/{fx_shop.slug}")
+    csrf = await csrf_from(fx_client, f"/t/{fx_shop.slug}/profile")
+    saved = await fx_client.post(f"/t/{fx_shop.slug}/profile/digest/", data={"frequency": "weekly", "_csrf": csrf},
+                                 headers={"accept": "text/html", "HX-Request": "true"})
+    assert saved.status_code == 200 and 'value="weekly" selected' in saved.text
+    assert 'data-testid="digest-next"' in saved.text
+    assert (await fx_client.get(api(fx_shop, "/me/digest/"))).json()["frequency"] == "weekly"
