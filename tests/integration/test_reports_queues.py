@@ -166,7 +166,7 @@ async def test_channels_hours_and_the_repeated_hour(fx_client: Any, fx_shop: Sho
     two_days = await fx_client.get(api(fx_shop, "/reports/queues"), headers=fx_shop.auth,
                                    params={"from": "2026-10-24", "to": "2026-10-26", "bucket": "day"})
     assert sorted((r["bucket"], r["offered"]) for r in two_days.json()["rows"]) == [
-        ("2026-10-24", 1), (DAY, 13), (DAY, 1), ("2026-10-26", 1)]
+        ("2026-10-24", 1), (DAY, 1), (DAY, 13), ("2026-10-26", 1)]
     bad = await fx_client.get(api(fx_shop, "/reports/queues"), params={"group": "agent"}, headers=fx_shop.auth)
     assert bad.status_code == 400 and "group" in bad.json()["detail"]
 
