@@ -6,10 +6,11 @@ from __future__ import annotations
 from app.lib.domain import Domain
 from app.reports import listener, registry  # noqa: F401  (registry: the report modules register themselves)
 from app.reports.api import ReportsApi
+from app.reports.views import ReportsViews
 
 DOMAIN = Domain(
     name="reports",
-    routes=(ReportsApi,),
+    routes=(ReportsApi, ReportsViews),
     listeners=(listener.LISTENER,),
     piccolo_app="app.reports.piccolo_app",
 )
