@@ -8,10 +8,11 @@ from app.reports import listener, registry  # noqa: F401  (registry: the report 
 from app.reports.api import ReportsApi
 from app.reports.service_level_api import ServiceLevelApi
 from app.reports.service_level_views import ServiceLevelViews
+from app.reports.views import ReportsViews
 
 DOMAIN = Domain(
     name="reports",
-    routes=(ServiceLevelApi, ServiceLevelViews, ReportsApi),
+    routes=(ServiceLevelApi, ServiceLevelViews, ReportsApi, ReportsViews),
     listeners=(listener.LISTENER,),
     piccolo_app="app.reports.piccolo_app",
 )
