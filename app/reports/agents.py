@@ -356,4 +356,5 @@ async def drill(period: kit.Period, params: Mapping[str, str], row_key: str,
 
 SPEC = kit.register(kit.ReportSpec("agents", build, drill, roles="supervisor", title=N_("Agent performance"),
                                    description=N_("Handled, handle time, response and resolution, offers, "
-                                                  "occupancy and utilisation per agent.")))
+                                                  "occupancy and utilisation per agent."),
+                                   groups=GROUPS, buckets=BUCKETS))

@@ -15,7 +15,7 @@ from app.accounts.services import Principal
 from app.lib import i18n
 from app.lib.errors import DomainError
 from app.lib.templates import render_page
-from app.reports import agents, kit, services
+from app.reports import kit, services
 from app.reports.api import extra
 
 Req = Request[Principal, Any, Any]
@@ -74,8 +74,8 @@ class ReportsViews(Controller):
         params = extra(request)
         params.pop("date", None)
         ctx: dict[str, Any] = {"spec": spec, "zone": zone, "error": "", "report": None, "params": params,
-                               "shown": shown, "query": _query(request), "groups": agents.GROUPS,
-                               "buckets": agents.BUCKETS}
+                               "shown": shown, "query": _query(request), "groups": spec.groups,
+                               "buckets": spec.buckets}
         status = 200
         try:
             period = kit.period(request.query_params.get("from"), request.query_params.get("to"), zone)

@@ -378,3 +378,20 @@ async def test_the_live_path_a_taken_sms_counts_today(fx_client: Any, fx_shop: S
     assert today["service_level"] == 1.0 and today["longest_wait_seconds"] <= 20
     report = (await fx_client.get(api(fx_shop, "/reports/queues"), headers=fx_shop.auth)).json()
     assert report["totals"]["offered"] == 1 and report["totals"]["answered"] == 1
+
+
+async def test_the_page_shows_formula_groups_and_drill_links(fx_client: Any, fx_shop: ShopFixture) -> None:
+    general, _ = await _day(fx_client, fx_shop)
+    await browser_login(fx_client, fx_shop.slug, fx_shop.email, fx_shop.password)
+    page = await fx_client.get(f"/t/{fx_shop.slug}/reports/queues", params={"from": DAY, "to": DAY, "bucket": "hour"},
+                               headers={"accept": "text/html"})
+    assert page.status_code == 200, page.text
+    assert 'title="answered within T ÷ (offered - short abandons)"' in page.text
+    assert '<option value="channel"' in page.text and '<option value="hour" selected' in page.text
+    assert f"row={general}@2026-10-25T03:00&column=offered" in page.text
+    drill = await fx_client.get(f"/t/{fx_shop.slug}/reports/queues/drill", headers={"accept": "text/html"}, params={
+        "from": DAY, "to": DAY, "bucket": "hour", "row": f"{general}@2026-10-25T03:00", "column": "offered"})
+    assert drill.status_code == 200 and drill.text.count('data-testid="drill-row"') == 2
+    assert "/workspace/" in drill.text
+    settings = await fx_client.get(f"/t/{fx_shop.slug}/settings/service-level/", headers={"accept": "text/html"})
+    assert 'data-testid="nav-service-level"' in settings.text
