@@ -164,7 +164,7 @@ async def build(p: Period, params: Mapping[str, str]) -> Report:
               "sla_met": _percent(met_all, breached_all)}
     notes = [
         i18n.gettext("Service level: %(formula)s, with T = %(t)s s; a short abandon left within %(short)s s "
-                     "(Reports → Service level settings).",
+                     "(Settings → Service level).",
                      formula=i18n.gettext(service_level.FORMULAS[formula]), t=t, short=short),
         N_("A contact counts in the period and bucket it entered the queue in, once it has left the queue; "
            "a contact moved to another queue counts in both."),
