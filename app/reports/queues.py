@@ -25,7 +25,7 @@ from app.reports.kit import Column, Period, Report, ReportSpec, period, register
 GROUPS = ("queue", "channel")
 BUCKETS = ("", "hour", "day", "week", "month")
 DRILLABLE = ("offered", "answered", "abandoned", "short_abandons", "callbacks")
-TOTAL = "total"
+TOTAL = "all"
 
 OUTCOMES = {"answered": N_("answered"), "abandoned": N_("abandoned"), "callback": N_("callback requested"),
             "called_back": N_("called back"),
@@ -200,7 +200,7 @@ _DRILL_FILTERS = {
 async def drill(p: Period, params: Mapping[str, str], row_key: str, column_key: str) -> tuple[
         list[Column], list[dict[str, Any]]]:
     """The visits behind one number: a row (`<queue id or channel>[@<bucket start: 2026-10-25, 2026-10,
-    2026-10-25T03:00>]`, or `total`) and a count column."""
+    2026-10-25T03:00>]`, or `all`) and a count column."""
     group = _choice(params, "group", GROUPS, "queue")
     bucket = _choice(params, "bucket", BUCKETS, "")
     if column_key not in _DRILL_FILTERS:

@@ -337,7 +337,7 @@ async def test_another_shop_sees_nothing(fx_client: Any, fx_shop: ShopFixture) -
     assert drill.status_code == 200 and drill.json()["rows"] == []
     # Shop A's data with shop B's key: 401/403/404, never A's numbers
     for path in ("/reports/queues", "/reports/queues/drill", "/reports/settings"):
-        resp = await fx_client.get(api(fx_shop, path), params={"from": DAY, "to": DAY, "row": "total",
+        resp = await fx_client.get(api(fx_shop, path), params={"from": DAY, "to": DAY, "row": "all",
                                                                "column": "offered"}, headers=other.auth)
         assert resp.status_code in (401, 403, 404), (path, resp.status_code)
     put = await fx_client.put(api(fx_shop, "/reports/settings"), json={"service_level_seconds": 99},
