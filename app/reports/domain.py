@@ -9,10 +9,11 @@ from app.reports import digest, listener, registry  # noqa: F401  (registry: the
 from app.reports.api import ReportsApi
 from app.reports.service_level_api import ServiceLevelApi
 from app.reports.service_level_views import ServiceLevelViews
+from app.reports.views import ReportsViews
 
 DOMAIN = Domain(
     name="reports",
-    routes=(ServiceLevelApi, ServiceLevelViews, ReportsApi, digest.DigestApi, digest.DigestViews),
+    routes=(ServiceLevelApi, ServiceLevelViews, ReportsApi, ReportsViews, digest.DigestApi, digest.DigestViews),
     jobs={digest.JOB: JobSpec(digest.send, max_attempts=8)},
     listeners=(listener.LISTENER,),
     piccolo_app="app.reports.piccolo_app",

@@ -112,6 +112,10 @@ class ReportSpec:
     """msgid for the index of reports (the built report carries its own title too)."""
     description: str = ""
     """msgid: one line under the title in the index of reports."""
+    groups: tuple[str, ...] = ()
+    """The `group` choices the report page offers (the first is the default); none: no selector."""
+    buckets: tuple[str, ...] = ()
+    """The `bucket` choices the report page offers besides the whole period."""
 
 
 REPORTS: dict[str, ReportSpec] = {}

@@ -11,6 +11,7 @@ from app.reports.tables import (
     QueueVisit,
     ReportSettings,
     Rollup,
+    RollupDay,
     Step,
     Target,
 )
@@ -20,7 +21,7 @@ CURRENT_DIRECTORY = os.path.dirname(os.path.abspath(__file__))
 APP_CONFIG = AppConfig(
     app_name="reports",
     migrations_folder_path=os.path.join(CURRENT_DIRECTORY, "piccolo_migrations"),
-    table_classes=[Step, QueueVisit, AgentLeg, ConversationFact, OfferFact, Rollup, Target, ReportSettings],
+    table_classes=[Step, QueueVisit, AgentLeg, ConversationFact, OfferFact, Rollup, RollupDay, Target, ReportSettings],
     migration_dependencies=["app.conversations.piccolo_app", "app.routing.piccolo_app", "app.agents.piccolo_app",
                             "app.sla.piccolo_app", "realtime.piccolo_app"],
     commands=[],

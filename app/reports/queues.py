@@ -25,7 +25,7 @@ from app.reports.kit import Column, Period, Report, ReportSpec, period, register
 GROUPS = ("queue", "channel")
 BUCKETS = ("", "hour", "day", "week", "month")
 DRILLABLE = ("offered", "answered", "abandoned", "short_abandons", "callbacks")
-TOTAL = "total"
+TOTAL = "all"
 
 OUTCOMES = {"answered": N_("answered"), "abandoned": N_("abandoned"), "callback": N_("callback requested"),
             "called_back": N_("called back"),
@@ -154,7 +154,8 @@ async def build(p: Period, params: Mapping[str, str]) -> Report:
         when = _bucket_label(bucket, r["b"]) if r["b"] else ""
         name = labels.get(r["g"], r["g"]) if group == "queue" else word(r["g"])
         met, breached = sla.get((r["g"], when), (0, 0))
-        out.append({"key": f"{r['g']}@{when}" if when else r["g"], "label": f"{name} · {when}" if when else name,
+        key = f"{r['g']}@{when.replace(' ', 'T')}" if when else r["g"]
+        out.append({"key": key, "label": f"{name} · {when}" if when else name,
                     "group": r["g"], "bucket": when or None, **_figures(r, formula),
                     "sla_met": _percent(met, breached)})
     met_all = sum(m for m, _ in sla.values())
@@ -163,7 +164,7 @@ async def build(p: Period, params: Mapping[str, str]) -> Report:
               "sla_met": _percent(met_all, breached_all)}
     notes = [
         i18n.gettext("Service level: %(formula)s, with T = %(t)s s; a short abandon left within %(short)s s "
-                     "(Reports → Service level settings).",
+                     "(Settings → Service level).",
                      formula=i18n.gettext(service_level.FORMULAS[formula]), t=t, short=short),
         N_("A contact counts in the period and bucket it entered the queue in, once it has left the queue; "
            "a contact moved to another queue counts in both."),
@@ -178,7 +179,7 @@ async def build(p: Period, params: Mapping[str, str]) -> Report:
 
 
 DRILL_COLUMNS = [
-    Column("conversation", N_("Conversation"), "text"),
+    Column("conversation", N_("Conversation"), "int"),
     Column("contact", N_("Contact"), "text"),
     Column("queue", N_("Queue"), "text"),
     Column("channel", N_("Channel"), "text"),
@@ -198,7 +199,8 @@ _DRILL_FILTERS = {
 
 async def drill(p: Period, params: Mapping[str, str], row_key: str, column_key: str) -> tuple[
         list[Column], list[dict[str, Any]]]:
-    """The visits behind one number: a row (`<queue id or channel>[@<bucket>]`, or `total`) and a count column."""
+    """The visits behind one number: a row (`<queue id or channel>[@<bucket start: 2026-10-25, 2026-10,
+    2026-10-25T03:00>]`, or `all`) and a count column."""
     group = _choice(params, "group", GROUPS, "queue")
     bucket = _choice(params, "bucket", BUCKETS, "")
     if column_key not in _DRILL_FILTERS:
@@ -227,7 +229,7 @@ async def drill(p: Period, params: Mapping[str, str], row_key: str, column_key: 
     for r in rows:
         outcome = ("called_back" if r["outcome"] == "answered" else "callback") if r["callback"] else r["outcome"]
         out.append({
-            "conversation": f"#{r['conversation']}", "href": f"/t/{slug}/workspace/{r['conversation']}",
+            "conversation": r["conversation"], "href": f"/t/{slug}/workspace/{r['conversation']}",
             "contact": r["contact_name"] or "", "contact_href": f"/t/{slug}/contacts/{r['contact']}"
             if r["contact"] else None,
             "queue": word(r["queue_name"]) if r["queue_name"] else str(r["queue"]), "channel": word(r["channel"]),
@@ -239,7 +241,7 @@ async def drill(p: Period, params: Mapping[str, str], row_key: str, column_key: 
 def _parse_bucket(bucket: str, when: str) -> dt.datetime:
     try:
         if bucket == "hour":
-            return dt.datetime.strptime(when, "%Y-%m-%d %H:00")
+            return dt.datetime.strptime(when.replace(" ", "T"), "%Y-%m-%dT%H:00")
         if bucket == "month":
             return dt.datetime.strptime(when, "%Y-%m")
         return dt.datetime.combine(dt.date.fromisoformat(when), dt.time())
@@ -279,4 +281,5 @@ async def service_today(queue_id: int | None = None) -> dict[str, Any]:
 
 SPEC = register(ReportSpec(name="queues", build=build, drill=drill, roles="supervisor", title=N_("Queue service"),
                            description=N_("Offered, answered, abandoned, service level, ASA and longest wait per "
-                                          "queue or channel.")))
+                                          "queue or channel."),
+                           groups=GROUPS, buckets=BUCKETS[1:]))

@@ -14,7 +14,8 @@ from app.accounts.tables import User
 from app.lib.db import tenant_context
 from app.reports import digest
 from tests.conftest import ShopFixture, csrf_from
-from tests.integration.test_reports_queues import _sofia, _visits
+from tests.integration.test_reports_agents import Day
+from tests.integration.test_reports_queues import _sofia
 
 SOFIA = zoneinfo.ZoneInfo("Europe/Sofia")
 
@@ -60,24 +61,29 @@ async def test_a_supervisor_gets_the_daily_digest_in_russian_with_the_fixtures_n
     assert (next_at.hour, next_at.minute) == (7, 0) and next_at - dt.datetime.now(SOFIA) <= dt.timedelta(days=1)
     assert (await fx_client.get(api(fx_shop, "/me/digest/"))).json()["frequency"] == "daily"
 
-    # The digest due a minute ago covers yesterday in Sofia: 4 calls (2 answered in 12 s and 33 s, 2 abandoned
-    # after 4 s and 50 s) and 3 handled legs of 180 s on average.
+    # The digest due a minute ago covers yesterday in Sofia, told to the reports listener through the events it
+    # consumes: 3 SMS answered after 5, 12 and 33 s, each handled 180 s by Ann; 2 calls abandoned after 4 s (a short
+    # abandon) and 50 s; one more abandon the day before, not counted.
     due = (dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)).replace(microsecond=0)
     yesterday = due.astimezone(SOFIA).date() - dt.timedelta(days=1)
     start = dt.datetime.combine(yesterday, dt.time(9), tzinfo=SOFIA).astimezone(dt.UTC)
+    day = Day(fx_shop)
+    await day.setup()
+    for i, wait in enumerate((5, 12, 33)):
+        entered = start + dt.timedelta(minutes=10 * i)
+        taken, closed = entered + dt.timedelta(seconds=wait), entered + dt.timedelta(seconds=wait + 180)
+        conv = await day.conversation("sms", entered, taken=taken, agent=day.ann, closed=closed, code="info")
+        ids = {"conversation_id": conv, "queue_id": day.queue, "contact_id": 0}
+        await day.event("queue.item_added", entered, **ids)
+        await day.event("queue.item_taken", taken, **ids, user_id=day.ann)
+        await day.event("queue.item_removed", closed, **ids)
+    for entered, wait in ((start + dt.timedelta(hours=1), 4), (start + dt.timedelta(hours=2), 50),
+                          (start - dt.timedelta(days=1), 50)):
+        conv = await day.conversation("call", entered, closed=entered + dt.timedelta(seconds=wait))
+        ids = {"conversation_id": conv, "queue_id": day.queue, "contact_id": 0}
+        await day.event("queue.item_added", entered, **ids)
+        await day.event("queue.item_removed", entered + dt.timedelta(seconds=wait), **ids)
     async with tenant_context(fx_shop.tenant) as uow:
-        general = await uow.connection.fetchval("SELECT id FROM queue WHERE key = 'general'")
-    await _visits(fx_shop, [
-        {"queue": general, "entered": start, "wait": 12},
-        {"queue": general, "entered": start + dt.timedelta(minutes=1), "wait": 33},
-        {"queue": general, "entered": start + dt.timedelta(minutes=2), "wait": 4, "outcome": "abandoned"},
-        {"queue": general, "entered": start + dt.timedelta(minutes=3), "wait": 50, "outcome": "abandoned"},
-        {"queue": general, "entered": start - dt.timedelta(days=1), "wait": 50, "outcome": "abandoned"},  # before
-    ])
-    async with tenant_context(fx_shop.tenant) as uow:
-        await uow.connection.execute(
-            "INSERT INTO report_rollup (bucket, queue, agent, channel, metric, count, sum) "
-            "VALUES ($1, $2, $3, 'call', 'handle', 3, 540)", start, general, uid)
         await uow.connection.execute('UPDATE report_digest SET next_at = $1 WHERE "user" = $2', due, uid)
 
     await digest.send({"tenant": fx_shop.slug, "user_id": uid, "due": due.isoformat()})
@@ -88,8 +94,8 @@ async def test_a_supervisor_gets_the_daily_digest_in_russian_with_the_fixtures_n
     text = _text(mine[0], "plain")
     assert "Здравствуйте, Supervisor Digest" in text
     lines = [line for line in text.splitlines() if line.startswith("- ")]
-    # handled, AHT (m:ss), service level (1 within 20 s ÷ (4 - 1 short abandon)), abandoned; revenue not installed
-    assert [line.split(": ", 1)[1].split(" (")[0] for line in lines] == ["3", "3:00", "33,3 %", "2"]
+    # handled, AHT (m:ss), service level (2 within 20 s ÷ (5 offered - 1 short abandon)), abandoned; no revenue
+    assert [line.split(": ", 1)[1].split(" (")[0] for line in lines] == ["3", "3:00", "50,0 %", "2"]
     html = _text(mine[0], "html")
     assert "<svg" in html and 'lang="ru"' in html
 

@@ -16,9 +16,9 @@ from app.lib import i18n
 from app.lib.db import current_uow, tenant_context
 from app.reports import queues
 from app.reports.kit import cell
-from app.reports.tables import QueueVisit
-from tests.conftest import ShopFixture, browser_login, csrf_from, make_shop
+from tests.conftest import ShopFixture, browser_login, csrf_from, make_shop, run_jobs_until
 from tests.integration.test_conversation_actions import _user
+from tests.integration.test_reports_agents import Day
 
 UTC = dt.UTC
 DAY = "2026-10-25"
@@ -40,19 +40,31 @@ async def _queue(client: Any, shop: ShopFixture, key: str, name: str) -> int:
     return int(resp.json()["id"])
 
 
-async def _visits(shop: ShopFixture, rows: list[dict[str, Any]]) -> None:
-    """Queue visits as app.reports' listener writes them (one row per wait in a queue): the facts the report reads."""
-    async with tenant_context(shop.tenant):
-        for i, row in enumerate(rows):
-            entered = row["entered"]
-            wait = row.get("wait")
-            outcome = row.get("outcome", "answered")
-            left = entered + dt.timedelta(seconds=wait) if wait is not None else None
-            await QueueVisit.insert(QueueVisit(
-                conversation=1000 + i, contact=None, channel=row.get("channel", "call"), queue=row["queue"],
-                entered_at=entered, answered_at=left if outcome == "answered" else None,
-                answered_by=None, left_at=left, outcome=outcome, wait_seconds=wait,
-                callback=row.get("callback", False)))
+async def _visits(shop: ShopFixture, rows: list[dict[str, Any]]) -> list[int]:
+    """One conversation per wait, told to the reports listener through the events it consumes (the handler the
+    worker runs), at the given times: queued, then taken, removed (abandoned), callback requested, overflowed."""
+    day = Day(shop)
+    await day.setup()
+    ids = []
+    for row in rows:
+        entered, wait, queue = row["entered"], row.get("wait"), row["queue"]
+        outcome = row.get("outcome", "answered")
+        left = entered + dt.timedelta(seconds=wait or 0)
+        conv = await day.conversation(row.get("channel", "call"), entered, taken=left if outcome == "answered"
+                                      else None, agent=day.ann if outcome == "answered" else None)
+        ids.append(conv)
+        ids_ = {"conversation_id": conv, "queue_id": queue, "contact_id": 0}
+        await day.event("queue.item_added", entered, **ids_)
+        if row.get("callback"):
+            await day.event("call.callback_requested", entered + dt.timedelta(seconds=1), **ids_)
+        if outcome == "answered":
+            await day.event("queue.item_taken", left, **ids_, user_id=day.ann)
+        elif outcome in ("abandoned", "callback"):
+            await day.event("queue.item_removed", left, **ids_)
+        elif outcome == "overflowed":
+            await day.event("routing.overflowed", left, conversation_id=conv, queue_id=queue,
+                            to_queue_id=row["to_queue"])
+    return ids
 
 
 async def _sofia(client: Any, shop: ShopFixture) -> None:
@@ -89,10 +101,12 @@ async def _day(client: Any, shop: ShopFixture) -> tuple[int, int]:
         {"queue": g, "entered": utc("2026-10-25T07:20:00"), "wait": 15, "outcome": "abandoned"},  # within T
         {"queue": g, "entered": utc("2026-10-25T07:30:00"), "wait": 25, "outcome": "abandoned"},  # after T
         {"queue": g, "entered": utc("2026-10-25T07:40:00"), "wait": 60, "outcome": "abandoned"},  # after T
+        # asked for a callback and hung up the queue after 90 s: a callback, not an abandon
         {"queue": g, "entered": utc("2026-10-25T08:00:00"), "wait": 90, "outcome": "callback", "callback": True},
         # asked for a callback and was called back 5 minutes later: a callback, not an answer from the queue
         {"queue": g, "entered": utc("2026-10-25T08:10:00"), "wait": 300, "outcome": "answered", "callback": True},
-        {"queue": g, "entered": utc("2026-10-25T09:00:00"), "wait": 30, "outcome": "overflowed"},
+        # overflowed to Sales after 30 s, still waiting there: counted in General, not yet in Sales
+        {"queue": g, "entered": utc("2026-10-25T09:00:00"), "wait": 30, "outcome": "overflowed", "to_queue": sales},
         {"queue": g, "entered": utc("2026-10-25T12:00:00"), "wait": None, "outcome": "waiting"},  # not left yet
         {"queue": g, "entered": utc("2026-10-25T21:50:00"), "wait": 700},  # 23:50 local, answered after midnight
         {"queue": g, "entered": utc("2026-10-25T22:00:00"), "wait": 1},  # 00:00 of the 26th: not counted
@@ -166,7 +180,7 @@ async def test_channels_hours_and_the_repeated_hour(fx_client: Any, fx_shop: Sho
     two_days = await fx_client.get(api(fx_shop, "/reports/queues"), headers=fx_shop.auth,
                                    params={"from": "2026-10-24", "to": "2026-10-26", "bucket": "day"})
     assert sorted((r["bucket"], r["offered"]) for r in two_days.json()["rows"]) == [
-        ("2026-10-24", 1), (DAY, 13), (DAY, 1), ("2026-10-26", 1)]
+        ("2026-10-24", 1), (DAY, 1), (DAY, 13), ("2026-10-26", 1)]
     bad = await fx_client.get(api(fx_shop, "/reports/queues"), params={"group": "agent"}, headers=fx_shop.auth)
     assert bad.status_code == 400 and "group" in bad.json()["detail"]
 
@@ -323,7 +337,7 @@ async def test_another_shop_sees_nothing(fx_client: Any, fx_shop: ShopFixture) -
     assert drill.status_code == 200 and drill.json()["rows"] == []
     # Shop A's data with shop B's key: 401/403/404, never A's numbers
     for path in ("/reports/queues", "/reports/queues/drill", "/reports/settings"):
-        resp = await fx_client.get(api(fx_shop, path), params={"from": DAY, "to": DAY, "row": "total",
+        resp = await fx_client.get(api(fx_shop, path), params={"from": DAY, "to": DAY, "row": "all",
                                                                "column": "offered"}, headers=other.auth)
         assert resp.status_code in (401, 403, 404), (path, resp.status_code)
     put = await fx_client.put(api(fx_shop, "/reports/settings"), json={"service_level_seconds": 99},
@@ -345,3 +359,39 @@ async def test_the_demo_writes_its_service_level_once(fx_client: Any, fx_shop: S
     async with tenant_context(fx_shop.tenant):
         assert await current_uow().connection.fetchval(
             "SELECT count(*) FROM audit_entry WHERE action = 'report_settings.updated'") == 1
+
+
+async def test_the_live_path_a_taken_sms_counts_today(fx_client: Any, fx_shop: ShopFixture) -> None:
+    """Through the product and the worker: a conversation queued and taken is offered and answered today."""
+    taken = (await fx_client.post(api(fx_shop, "/conversations"), json={"channel": "sms"}, headers=fx_shop.auth)).json()
+    assert (await fx_client.post(api(fx_shop, f"/conversations/{taken['id']}/take"),
+                                 headers=fx_shop.auth)).status_code == 200
+
+    async def counted() -> bool:
+        async with tenant_context(fx_shop.tenant):
+            return (await queues.service_today())["answered"] == 1
+
+    await run_jobs_until(counted, timeout=20)
+    async with tenant_context(fx_shop.tenant):
+        today = await queues.service_today()
+    assert (today["offered"], today["answered"], today["abandoned"]) == (1, 1, 0)
+    assert today["service_level"] == 1.0 and today["longest_wait_seconds"] <= 20
+    report = (await fx_client.get(api(fx_shop, "/reports/queues"), headers=fx_shop.auth)).json()
+    assert report["totals"]["offered"] == 1 and report["totals"]["answered"] == 1
+
+
+async def test_the_page_shows_formula_groups_and_drill_links(fx_client: Any, fx_shop: ShopFixture) -> None:
+    general, _ = await _day(fx_client, fx_shop)
+    await browser_login(fx_client, fx_shop.slug, fx_shop.email, fx_shop.password)
+    page = await fx_client.get(f"/t/{fx_shop.slug}/reports/queues", params={"from": DAY, "to": DAY, "bucket": "hour"},
+                               headers={"accept": "text/html"})
+    assert page.status_code == 200, page.text
+    assert 'title="answered within T ÷ (offered - short abandons)"' in page.text
+    assert '<option value="channel"' in page.text and '<option value="hour" selected' in page.text
+    assert f"row={general}@2026-10-25T03:00&column=offered" in page.text
+    drill = await fx_client.get(f"/t/{fx_shop.slug}/reports/queues/drill", headers={"accept": "text/html"}, params={
+        "from": DAY, "to": DAY, "bucket": "hour", "row": f"{general}@2026-10-25T03:00", "column": "offered"})
+    assert drill.status_code == 200 and drill.text.count('data-testid="drill-row"') == 2
+    assert "/workspace/" in drill.text
+    settings = await fx_client.get(f"/t/{fx_shop.slug}/settings/service-level/", headers={"accept": "text/html"})
+    assert 'data-testid="nav-service-level"' in settings.text
