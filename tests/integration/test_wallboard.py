@@ -252,3 +252,13 @@ async def test_the_board_shows_service_level_and_abandons_today_from_the_queue_r
 
     other = (await fx_client.get(api(fx_other_shop, "/wallboard/"), headers=fx_other_shop.auth)).json()
     assert next(q for q in other["queues"] if q["key"] == "general")["service"]["offered"] == 0  # A's never B's
+
+
+async def test_a_screen_reads_the_board_in_the_workspaces_language(fx_client: Any, fx_shop: ShopFixture) -> None:
+    resp = await fx_client.put(api(fx_shop, "/workspace"), json={"language": "ru"}, headers=fx_shop.auth)
+    assert resp.status_code == 200, resp.text
+    secret = (await _link(fx_client, fx_shop))["secret"]
+    page = await fx_client.get(f"/t/{fx_shop.slug}/wallboard",
+                               headers={"Cookie": f"sb_wallboard={secret}", "accept": "text/html"})
+    assert page.status_code == 200
+    assert '<html lang="ru">' in page.text and "Уровень обслуживания сегодня" in page.text and "Табло" in page.text
