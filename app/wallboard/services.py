@@ -18,6 +18,7 @@ from app.lib.clock import now
 from app.lib.db import current_uow
 from app.lib.errors import Forbidden, Invalid, NotFound
 from app.lib.i18n import N_
+from app.lib.roles import RANK
 from app.lib.security import new_token, token_hash
 from app.reports import queues as queue_report
 from app.wallboard.tables import WallboardToken
@@ -157,6 +158,17 @@ async def live_tokens(token_ids: list[int]) -> set[int]:
     """Which of `token_ids` are still live (not revoked): the hub's re-check of open wallboard sockets."""
     rows = await current_uow().connection.fetch(
         "SELECT id FROM wallboard_token WHERE id = ANY($1::int[]) AND revoked_at IS NULL", token_ids)
+    return {r["id"] for r in rows}
+
+
+async def live_supervisor_sessions(session_ids: list[int], idle_minutes: int) -> set[int]:
+    """Which of `session_ids` are live sessions of active staff of supervisor rank or higher: a supervisor's board
+    closes when their session ends or they are moved to a lower role."""
+    rows = await current_uow().connection.fetch(
+        'SELECT s.id FROM user_session s JOIN app_user u ON u.id = s."user" WHERE s.id = ANY($1::int[]) '
+        "AND s.revoked_at IS NULL AND u.status = 'active' AND s.expires_at > now() "
+        "AND s.last_seen_at + make_interval(mins => $2) > now() AND u.role = ANY($3::text[])",
+        session_ids, idle_minutes, [r for r, rank in RANK.items() if rank >= RANK["supervisor"]])
     return {r["id"] for r in rows}
 
 

@@ -93,8 +93,12 @@ async def _tokens(request: Req, slug: str, **extra: Any) -> dict[str, Any]:
     return {"tokens": await services.list_tokens(request.user), "error": None, "link": None, **extra}
 
 
-async def _still_valid(token_ids: list[int]) -> set[int]:
+async def _links_alive(token_ids: list[int]) -> set[int]:
     return await services.live_tokens(token_ids)
+
+
+async def _supervisors_alive(session_ids: list[int]) -> set[int]:
+    return await services.live_supervisor_sessions(session_ids, get_settings().security.session_idle_minutes)
 
 
 @websocket("/wallboard/ws", opt={"csrf_exempt": True}, include_in_schema=False)
@@ -122,4 +126,4 @@ async def wallboard_socket(socket: WebSocket[Any, Any, Any], slug: FromPath[str]
         return
     await socket.accept()
     await serve_narrow(socket, tenant, viewer, topics=set(live.TOPICS),
-                       still_valid=_still_valid if viewer.via == "wallboard" else None)
+                       still_valid=_links_alive if viewer.via == "wallboard" else _supervisors_alive)

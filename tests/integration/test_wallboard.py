@@ -210,6 +210,20 @@ async def test_sockets_without_a_right_are_refused_and_a_revoked_links_screen_go
     with pytest.raises(InvalidStatus):
         await BoardSocket.board(fx_live, fx_shop.slug, link=created["secret"])
 
+    # A supervisor's board goes dark when they are moved to a lower role.
+    sup_id, sup_session = await _user(fx_shop, "supervisor", "Sue")
+    board = await BoardSocket.board(fx_live, fx_shop.slug, session=sup_session)
+    demoted = await fx_client.patch(api(fx_shop, f"/users/{sup_id}"), json={"role": "operator"}, headers=fx_shop.auth)
+    assert demoted.status_code == 200, demoted.text
+
+    async def drain_board() -> None:
+        while True:
+            parse_frame(await board.ws.recv())
+
+    with pytest.raises(ConnectionClosed) as closed:
+        await asyncio.wait_for(drain_board(), 15)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
+
 
 async def test_the_demo_shop_has_a_wallboard_link_made_once(fx_client: Any, fx_shop: ShopFixture) -> None:
     from app.demo import demo_wallboard_path, ensure_demo_wallboard
