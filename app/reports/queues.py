@@ -84,6 +84,9 @@ _COUNTS = (
     f"count(*) FILTER (WHERE {ABANDONED_SQL} AND v.wait_seconds > $3) AS abandoned_after, "
     f"coalesce(sum(v.wait_seconds) FILTER (WHERE {ANSWERED_SQL}), 0)::bigint AS answered_wait, "
     "coalesce(max(v.wait_seconds), 0) AS longest_wait")
+COUNT_KEYS = ("offered", "answered", "abandoned", "short_abandons", "callbacks", "answered_within", "abandoned_within",
+              "abandoned_after", "answered_wait", "longest_wait")
+"""What _COUNTS answers per row: sums add up across rows, `longest_wait` is their maximum."""
 _VISITS = "FROM report_queue_visit v WHERE v.entered_at >= $1 AND v.entered_at < $2 AND v.outcome <> 'waiting'"
 
 
@@ -143,16 +146,21 @@ async def build(p: Period, params: Mapping[str, str]) -> Report:
     t, short = settings["service_level_seconds"], settings["short_abandon_seconds"]
     bucket_sql = f"date_trunc('{bucket}', v.entered_at AT TIME ZONE $5)" if bucket else "NULL::timestamp"
     conn = current_uow().connection
-    rows = await conn.fetch(
+    rows = [dict(r) for r in await conn.fetch(
         f"SELECT {_group_sql(group)} AS g, {bucket_sql} AS b, {_COUNTS} {_VISITS} "
-        "GROUP BY 1, 2 ORDER BY 2 NULLS FIRST, 1", p.start, p.end, t, short, *([p.zone] if bucket else []))
-    totals_row = await conn.fetchrow(f"SELECT {_COUNTS} {_VISITS}", p.start, p.end, t, short)
+        "GROUP BY 1, 2 ORDER BY 2 NULLS FIRST, 1", p.start, p.end, t, short, *([p.zone] if bucket else []))]
     sla = await _sla(p, group, bucket)
     labels = await _labels(group)
+    seen = {(r["g"], _bucket_label(bucket, r["b"]) if r["b"] else "") for r in rows}
+    # A queue with SLA clocks decided in the period but no visit that entered it still gets its row.
+    rows += [{"g": g, "when": when, **dict.fromkeys(COUNT_KEYS, 0)} for (g, when) in sorted(sla)
+             if (g, when) not in seen]
+    totals_counts = {k: sum(r[k] for r in rows) for k in COUNT_KEYS if k != "longest_wait"}
+    totals_counts["longest_wait"] = max((r["longest_wait"] for r in rows), default=0)
     out: list[dict[str, Any]] = []
     for r in rows:
-        when = _bucket_label(bucket, r["b"]) if r["b"] else ""
-        name = labels.get(r["g"], r["g"]) if group == "queue" else word(r["g"])
+        when = r["when"] if "when" in r else (_bucket_label(bucket, r["b"]) if r["b"] else "")
+        name = (labels.get(r["g"]) or "—") if group == "queue" else word(r["g"])
         met, breached = sla.get((r["g"], when), (0, 0))
         key = f"{r['g']}@{when.replace(' ', 'T')}" if when else r["g"]
         out.append({"key": key, "label": f"{name} · {when}" if when else name,
@@ -160,7 +168,7 @@ async def build(p: Period, params: Mapping[str, str]) -> Report:
                     "sla_met": _percent(met, breached)})
     met_all = sum(m for m, _ in sla.values())
     breached_all = sum(b for _, b in sla.values())
-    totals = {"key": TOTAL, "label": i18n.gettext("Total"), **_figures(totals_row, formula),
+    totals = {"key": TOTAL, "label": i18n.gettext("Total"), **_figures(totals_counts, formula),
               "sla_met": _percent(met_all, breached_all)}
     notes = [
         i18n.gettext("Service level: %(formula)s, with T = %(t)s s; a short abandon left within %(short)s s "

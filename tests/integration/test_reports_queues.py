@@ -224,6 +224,7 @@ async def test_drill_rows_add_up_and_csv_equals_json(fx_client: Any, fx_shop: Sh
 
 async def test_sla_met_share_comes_from_the_clocks(fx_client: Any, fx_shop: ShopFixture) -> None:
     general, _ = await _day(fx_client, fx_shop)
+    vip = await _queue(fx_client, fx_shop, "vip", "VIP")
     ids = []
     for _ in range(3):
         resp = await fx_client.post(api(fx_shop, "/conversations"), json={"channel": "chat"}, headers=fx_shop.auth)
@@ -238,9 +239,18 @@ async def test_sla_met_share_comes_from_the_clocks(fx_client: Any, fx_shop: Shop
                 "INSERT INTO sla_clock (conversation, metric, cycle, queue, target_seconds, warn_percent, started_at, "
                 "warn_at, due_at, met_at, breached_at) VALUES ($1, 'next_response', $2, $3, 60, 80, $4, $4, $4, $5, $6)",
                 ids[n % 3], n, general, start, at if state == "met" else None, at if state == "breached" else None)
+        # a queue nobody waited in that day, with one clock met: its row shows the clock and no visits
+        await current_uow().connection.execute(
+            "INSERT INTO sla_clock (conversation, metric, cycle, queue, target_seconds, warn_percent, started_at, "
+            "warn_at, due_at, met_at) VALUES ($1, 'resolution', 0, $2, 60, 80, $3, $3, $3, $4)",
+            ids[0], vip, start, utc("2026-10-25T12:00:00"))
     report = await _report(fx_client, fx_shop)
     assert _row(report, str(general))["sla_met"] == round(2 / 3 * 100, 1)
-    assert report["totals"]["sla_met"] == round(2 / 3 * 100, 1)
+    assert _row(report, str(vip)) | {"key": "", "group": ""} == {
+        "key": "", "group": "", "label": "VIP", "bucket": None, "offered": 0, "answered": 0, "abandoned": 0,
+        "short_abandons": 0, "callbacks": 0, "service_level": None, "asa": None, "longest_wait": None,
+        "abandon_rate": None, "sla_met": 100.0}
+    assert report["totals"]["sla_met"] == 75.0 and report["totals"]["offered"] == 14
 
 
 async def test_service_today_for_the_wallboard(fx_client: Any, fx_shop: ShopFixture) -> None:
