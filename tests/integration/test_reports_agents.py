@@ -349,3 +349,30 @@ async def test_pages_show_chart_table_formulas_drill_links_and_timeline(fx_clien
     assert bad.status_code == 400 and 'data-testid="error"' in bad.text
     targets = await fx_client.get(f"/t/{fx_shop.slug}/reports/targets")
     assert targets.status_code == 200 and 'name="t:aht:team"' in targets.text
+
+
+async def test_the_cli_rebuilds_one_shop_with_progress_and_the_same_facts(fx_client: Any, fx_shop: ShopFixture) -> None:
+    import asyncio
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import TEST_DSN
+
+    await build_day(fx_shop)
+    async with tenant_context(fx_shop.tenant):
+        live = await services.snapshot()
+        for table in ("report_agent_leg", "report_rollup", "report_rollup_day"):
+            await current_uow().connection.execute(f"DELETE FROM {table}")
+    env = {**os.environ, "DATABASE_URL": TEST_DSN, "COLUMNS": "200", "LANGUAGE": "en"}
+    done = await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "app.cli", "reports", "rebuild", "--tenant",
+                                                    fx_shop.slug], env=env, capture_output=True, text=True,
+                                   timeout=300, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"{fx_shop.slug}: 5 conversations" in done.stdout
+    async with tenant_context(fx_shop.tenant):
+        assert await services.snapshot() == live
+    unknown = await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "app.cli", "reports", "rebuild",
+                                                       "--tenant", "no_such_shop"], env=env, capture_output=True,
+                                      text=True, timeout=300, check=False)
+    assert unknown.returncode != 0 and "No shop no_such_shop" in unknown.stdout + unknown.stderr
