@@ -185,6 +185,13 @@ async def test_a_day_with_holds_transfers_and_a_wrap_up_across_midnight_on_a_dst
     # Per day in the workspace's zone: the 25-hour day keeps everything of its 25 hours.
     per_day = {r["key"]: r for r in (await report(fx_client, fx_shop, "2026-10-24", NEXT, bucket="day"))["rows"]}
     assert per_day[DAY]["handled"] == 4 and per_day["2026-10-24"]["handled"] == 1 and per_day[NEXT]["handled"] == 1
+    weeks = {r["key"]: r["handled"] for r in (await report(fx_client, fx_shop, "2026-10-19", NEXT, bucket="week"))["rows"]}
+    assert weeks == {"2026-10-19": 5, "2026-10-26": 1}  # weeks start on Monday
+    queues = await report(fx_client, fx_shop, group="queue")
+    assert [(r["handled"], r["aht"], r["occupancy"]) for r in queues["rows"]] == [(4, 317.5, None)]
+    assert any("per agent or per period" in n for n in queues["notes"])
+    channels = {r["key"]: r["handled"] for r in (await report(fx_client, fx_shop, group="channel"))["rows"]}
+    assert channels == {"call": 3, "sms": 1}
 
 
 async def test_drill_down_rows_sum_to_the_number_and_csv_equals_json(fx_client: Any, fx_shop: ShopFixture) -> None:
