@@ -35,9 +35,11 @@ from app.demo import (
     ensure_demo_quotas,
     ensure_demo_routing,
     ensure_demo_security,
+    ensure_demo_service_level,
     ensure_demo_sla,
     ensure_demo_telephony,
     ensure_demo_twofa,
+    ensure_demo_wallboard,
     ensure_demo_webhooks,
 )
 from app.domains import encrypted_columns
@@ -51,6 +53,7 @@ from app.lib.jobs import Worker, install_queue
 from app.lib.mail import start_catcher
 from app.lib.templates import word
 from app.listeners import DURABLE
+from app.reports import services as reports
 from app.security.rotation import TenantRotation, rotate_all
 from app.settings import SettingsError, get_settings
 from realtime.durable import Spine
@@ -279,11 +282,13 @@ def _run(stack: contextlib.ExitStack, host: str | None, port: int | None, demo: 
             await ensure_demo_routing()
             await ensure_demo_hours()
             await ensure_demo_sla()
+            await ensure_demo_service_level(DEMO_SLUG)
             await ensure_demo_automation()
             await ensure_demo_webhooks(DEMO_SLUG)
             await ensure_demo_twofa(DEMO_SLUG, DEMO_ADMIN[0])
             await ensure_demo_security(DEMO_SLUG)
             await ensure_demo_quotas(DEMO_SLUG)
+            await ensure_demo_wallboard(DEMO_SLUG)
             if _simulated(settings):
                 await ensure_demo_chat(settings.app.twilio_api_base.rstrip("/"))
             return made
@@ -345,6 +350,8 @@ def _banner(settings: Any, demo: bool, created: bool) -> None:
         login = f"{settings.app.base_url}/t/{d.DEMO_SLUG}/login"
         lines += ["", _("Demo shop: [b]%(url)s[/b]", url=login) + (_(" (created now)") if created else "")]
         lines += [f"  {role:<10} {email} / {password}" for email, password, _key, role in d.DEMO_TEAM]
+        wallboard = settings.app.base_url + d.demo_wallboard_path(d.DEMO_SLUG)
+        lines += [_("Wallboard for a wall screen: %(url)s", url=wallboard)]
     console.print(Panel("\n".join(lines), title=_("Switchboard is starting"), expand=False))
 
 
@@ -577,6 +584,36 @@ def tenants_quota(slug: str, contacts: str | None, users: str | None, storage_mb
     table.add_row(_("storage"), limit(row["quota_storage_bytes"], 1_000_000, " MB"))
     table.add_row(_("messages per day"), limit(row["quota_messages_per_day"]))
     console.print(table)
+@main.group("reports")
+def reports_group() -> None:
+    """Reporting facts and rollups."""
+
+
+@reports_group.command("rebuild")
+@click.option("--tenant", "slug", default=None, help=N_("Only this shop (its address); default: every shop."))
+def reports_rebuild(slug: str | None) -> None:
+    """Project every conversation's facts and every 15-minute rollup again from history (the same code the live
+    listener runs: the result equals the live facts)."""
+    async def go() -> list[tuple[str, int, int]]:
+        tenants = [t for t in await all_tenants() if slug is None or t.slug == slug]
+        if slug is not None and not tenants:
+            raise click.ClickException(_("No shop %(slug)s.", slug=slug))
+        done: list[tuple[str, int, int]] = []
+        with Progress(TextColumn("[b]{task.fields[slug]}[/b] {task.description}"), BarColumn(), MofNCompleteColumn(),
+                      TimeElapsedColumn(), console=console) as progress:
+            for tenant in tenants:
+                task = progress.add_task("", total=None, slug=tenant.slug)
+
+                def tick(phase: str, count: int, total: int, task: Any = task) -> None:
+                    progress.update(task, completed=count, total=total, description=_(phase))
+
+                result = await reports.rebuild(tenant, tick)
+                done.append((tenant.slug, result.conversations, result.buckets))
+        return done
+
+    for tenant_slug, conversations, buckets in _db_call(go):
+        console.print(_("%(slug)s: %(conversations)s conversations, %(buckets)s fifteen-minute buckets rebuilt",
+                        slug=tenant_slug, conversations=conversations, buckets=buckets))
 
 
 @main.command()

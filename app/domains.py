@@ -35,11 +35,13 @@ from app.lib.jobs import JobSpec
 from app.onboarding.domain import DOMAIN as ONBOARDING
 from app.orders.domain import DOMAIN as ORDERS
 from app.privacy.domain import DOMAIN as PRIVACY
+from app.reports.domain import DOMAIN as REPORTS
 from app.routing.domain import DOMAIN as ROUTING
 from app.security.domain import DOMAIN as SECURITY
 from app.sla.domain import DOMAIN as SLA
 from app.tasks.domain import DOMAIN as TASKS
 from app.timeline.domain import DOMAIN as TIMELINE
+from app.wallboard.domain import DOMAIN as WALLBOARD
 from app.workspace.domain import DOMAIN as WORKSPACE
 from realtime import durable, presence, render
 from realtime import views as sockets
@@ -77,8 +79,10 @@ DOMAINS: tuple[Domain, ...] = (
     WEBHOOKS_OUT,
     HOME,
     ONBOARDING,
+    WALLBOARD,
     WORKSPACE,
     PRIVACY,
+    REPORTS,
     AUTOMATION,
     SPINE,
 )

@@ -14,7 +14,7 @@ import asyncio
 import collections
 import contextlib
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import structlog
@@ -47,6 +47,9 @@ UNREPLAYABLE = Position(-1, -1)
 """What a socket's unreadable cursor becomes: below every floor, so the console is told to refresh."""
 
 CLOSE_SESSION_ENDED = 4401
+
+CredentialCheck = Callable[[list[int]], Awaitable[set[int]]]
+"""`check(credential_ids) -> the ids still valid`, for sockets whose credential is not a user session."""
 CLOSE_RESTART = 1012
 CLOSE_TOO_SLOW = 1013
 
@@ -62,14 +65,19 @@ class Connection:
     to be sent to it."""
 
     def __init__(self, tenant: TenantRef, user: Viewer, send: Callable[[str], Awaitable[None]], *,
-                 counts_presence: bool = True) -> None:
+                 counts_presence: bool = True, topics: Iterable[str] | None = None,
+                 still_valid: CredentialCheck | None = None) -> None:
         self.id = secrets.token_hex(8)
         self.counts_presence = counts_presence
         """False for a page's passive socket (only toasts, `?presence=0`): the user is not online because of it."""
         self.tenant = tenant
         self.user = user
         self.send = send
-        self.topics: set[str] = set(base_topics(user))
+        self.topics: set[str] = set(base_topics(user) if topics is None else topics)
+        """What it listens to: who the user is decides it, unless the socket's endpoint narrows it (a wallboard)."""
+        self.still_valid = still_valid
+        """For a socket not held by a user session (a wallboard link): which of its credential ids are still valid,
+        asked inside the tenant's unit of work with every session re-check; None: a user session."""
         self.view = (user.user_id, user.role, getattr(user, "language", ""), getattr(user, "timezone", ""))
         """Sockets with the same view get the same message: the same user, role, language and zone (what a socket
         listens to decides only whether it hears an event; renderers look at the event's topics, not the socket's)."""
@@ -310,12 +318,23 @@ class TenantFeed:
         if not conns:
             return
         idle = get_settings().security.session_idle_minutes
-        async with tenant_context(self.tenant) as uow:
-            rows = await uow.connection.fetch(_SESSION_SQL, list({c.user.credential_id for c in conns}), idle)
-        alive = {r["id"] for r in rows}
+        sessions = [c for c in conns if c.still_valid is None]
+        others: dict[CredentialCheck, list[Connection]] = {}
         for conn in conns:
-            if conn.user.credential_id not in alive:
-                conn.kick(CLOSE_SESSION_ENDED)
+            if conn.still_valid is not None:
+                others.setdefault(conn.still_valid, []).append(conn)
+        async with tenant_context(self.tenant) as uow:
+            if sessions:
+                rows = await uow.connection.fetch(_SESSION_SQL, list({c.user.credential_id for c in sessions}), idle)
+                alive = {r["id"] for r in rows}
+                for conn in sessions:
+                    if conn.user.credential_id not in alive:
+                        conn.kick(CLOSE_SESSION_ENDED)
+            for check, group in others.items():
+                valid = await check(sorted({c.user.credential_id for c in group}))
+                for conn in group:
+                    if conn.user.credential_id not in valid:
+                        conn.kick(CLOSE_SESSION_ENDED)
 
 
 class Hub:

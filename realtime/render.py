@@ -54,6 +54,9 @@ class Audience:
     """PER_USER, CONCERNED: only these viewers get a render at all."""
     skip: Callable[[Event, Viewer], bool] | None = None
     """Any kind: these sockets get nothing from this renderer (the typist's own "is replying")."""
+    surface: str = "console"
+    """Which kind of screen the fragment is for: a viewer whose `surface` (default "console") differs never gets
+    it. A wallboard's socket gets the wallboard's renderers and nothing of the consoles', and the reverse."""
 
     def but(self, **changes: Any) -> Audience:
         return dataclasses.replace(self, **changes)
@@ -202,6 +205,8 @@ async def _render_one(fn: Renderer, event: Event, tenant: TenantRef, viewers: Se
         if aud.users is not None:
             wanted |= set(await aud.users(event, memo))
     for i, v in enumerate(viewers):
+        if getattr(v, "surface", "console") != aud.surface:
+            continue
         if aud.skip is not None and aud.skip(event, v):
             continue
         lang = (getattr(v, "language", "") or "", getattr(v, "timezone", "") or "")

@@ -23,7 +23,7 @@ from app.lib.db import TenantRef
 from app.settings import get_settings
 from realtime.channels import may_watch
 from realtime.events import Position
-from realtime.hub import UNREPLAYABLE, Connection
+from realtime.hub import UNREPLAYABLE, Connection, CredentialCheck
 from realtime.log import position_of
 from realtime.runtime import runtime
 from realtime.sockets import json_frames, stop_reader
@@ -77,10 +77,23 @@ async def console_socket(socket: WebSocket[Any, Any, Any], slug: FromPath[str]) 
                  counts_presence=socket.query_params.get("presence") != "0")
 
 
+async def serve_narrow(socket: WebSocket[Any, Any, Any], tenant: TenantRef, viewer: Viewer, *, topics: set[str],
+                       still_valid: CredentialCheck | None = None) -> None:
+    """Serve an accepted socket that hears only `topics` and answers no client message but its cursor (a
+    wallboard): the hub's feed, replay and re-checks, without the console's watches, presence or extra keys.
+    `still_valid` re-checks a credential that is not a user session (see realtime.hub.Connection)."""
+    raw = socket.query_params.get("last_id")
+    await _serve(socket, tenant, viewer, _last_id(raw), wait_hello=raw is None, counts_presence=False,
+                 topics=topics, still_valid=still_valid)
+
+
 async def _serve(socket: WebSocket[Any, Any, Any], tenant: TenantRef, user: Viewer, last_id: Position | None,
-                 *, wait_hello: bool, counts_presence: bool = True) -> None:
+                 *, wait_hello: bool, counts_presence: bool = True, topics: set[str] | None = None,
+                 still_valid: CredentialCheck | None = None) -> None:
     hub = runtime().hub
-    conn = Connection(tenant, user, socket.send_text, counts_presence=counts_presence)
+    conn = Connection(tenant, user, socket.send_text, counts_presence=counts_presence, topics=topics,
+                      still_valid=still_valid)
+    narrow = topics is not None
     feed = await hub.attach(conn)
     hello: asyncio.Future[Position | None] = asyncio.get_running_loop().create_future()
     if not wait_hello:
@@ -101,6 +114,8 @@ async def _serve(socket: WebSocket[Any, Any, Any], tenant: TenantRef, user: View
             conn.kick(0)
 
     async def _handle(msg: dict[str, Any]) -> None:
+        if narrow:
+            return
         topic = msg.get("watch")
         if isinstance(topic, str) and may_watch(user, topic):
             await feed.add_topics(conn, {topic})

@@ -76,6 +76,7 @@ ACTIONS: dict[str, str] = {
     "sla_policy.created": N_("SLA policy created"),
     "sla_policy.updated": N_("SLA policy changed"),
     "sla_policy.deleted": N_("SLA policy deleted"),
+    "report_settings.updated": N_("Service-level settings changed"),
     "conversation.opened": N_("Conversation opened"),
     "conversation.transferred": N_("Conversation transferred"),
     "conversation.linked": N_("Conversation linked to a client"),
@@ -118,6 +119,7 @@ ACTIONS: dict[str, str] = {
     "privacy.hold_cleared": N_("Legal hold lifted"),
     "retention.policy_set": N_("Retention policy changed"),
     "retention.purged": N_("Retention purge ran"),
+    "reports.targets_changed": N_("KPI targets changed"),
 }
 """What each stored action (an English key) means, as the audit page shows it in the reader's language."""
 

@@ -5,6 +5,7 @@ timeline service, `shop` creates the tenant and its simulated line and chat, `te
 
 from app.demo.quotas import ensure_demo_quotas
 from app.demo.security import ensure_demo_security
+from app.demo.service_level import ensure_demo_service_level
 from app.demo.shop import (
     DEFAULT_LOCALE,
     DEFAULT_SEED,
@@ -29,8 +30,6 @@ from app.demo.shop import (
     seeded,
 )
 from app.demo.texts import LOCALES
-from app.demo.twofa import DEMO_TOTP_KEY, ensure_demo_twofa
-from app.demo.webhooks import ensure_demo_webhooks
 
 __all__ = [
     "DEFAULT_LOCALE",
@@ -47,6 +46,7 @@ __all__ = [
     "DEMO_TWILIO_SID",
     "DEMO_TWILIO_TOKEN",
     "LOCALES",
+    "demo_wallboard_path",
     "ensure_demo",
     "ensure_demo_automation",
     "ensure_demo_chat",
@@ -54,9 +54,11 @@ __all__ = [
     "ensure_demo_quotas",
     "ensure_demo_routing",
     "ensure_demo_security",
+    "ensure_demo_service_level",
     "ensure_demo_sla",
     "ensure_demo_telephony",
     "ensure_demo_twofa",
+    "ensure_demo_wallboard",
     "ensure_demo_webhooks",
     "seed_shop",
     "seeded",
