@@ -1,3 +1,6 @@
 """Imports the report modules so they register with the kit (one import per line: merges union cleanly)."""
 
-from app.reports import agents  # noqa: F401
+from app.reports import (
+    agents,  # noqa: F401
+    revenue,  # noqa: F401
+)

@@ -112,3 +112,14 @@ class Target(Table, tablename="report_target"):
     agent = Integer(null=True, default=None)
     value = DoublePrecision()
     updated_at = Timestamptz(default=TimestamptzNow())
+
+
+class RevenueSetting(Table, tablename="report_revenue_setting"):
+    """The revenue reports' rules (app.reports.revenue_facts.RevenueSettings): one row per tenant, id 1."""
+
+    id = Integer(primary_key=True, default=1)
+    touch_days = Integer(default=7)
+    """The last touch before an order counts when it is at most this many days older than the order."""
+    lapsed_factor = DoublePrecision(default=2.0)
+    lapsed_days = Integer(default=180)
+    updated_at = Timestamptz(default=TimestamptzNow())
