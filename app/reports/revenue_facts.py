@@ -10,8 +10,10 @@ import dataclasses
 import datetime as dt
 from typing import Any
 
+from app.accounts.services import Principal
+from app.audit import services as audit
 from app.lib.db import current_uow
-from app.lib.errors import Invalid
+from app.lib.errors import Forbidden, Invalid
 from app.orders.revenue import NET_TOTAL_SQL, SALE_SQL
 from app.timeline.tables import CONVERSATION_CHANNELS
 
@@ -59,6 +61,19 @@ async def save_settings(new: RevenueSettings) -> None:
         "VALUES (1, $1, $2, $3, now()) ON CONFLICT (id) DO UPDATE SET touch_days = EXCLUDED.touch_days, "
         "lapsed_factor = EXCLUDED.lapsed_factor, lapsed_days = EXCLUDED.lapsed_days, updated_at = now()",
         new.touch_days, new.lapsed_factor, new.lapsed_days)
+
+
+async def configure(actor: Principal, *, touch_days: int, lapsed_factor: float, lapsed_days: int) -> RevenueSettings:
+    """An admin sets the revenue reports' rules (checked, saved, in the audit log with the old and new values)."""
+    if not actor.has_role("admin"):
+        raise Forbidden("Only admins change the revenue report's settings.")
+    new = check_settings(touch_days, lapsed_factor, lapsed_days)
+    old = await settings()
+    await save_settings(new)
+    await audit.record("revenue_settings.updated", actor_id=actor.user_id, actor=actor.label,
+                       target_type="report", target_id="revenue",
+                       detail={"from": dataclasses.asdict(old), "to": dataclasses.asdict(new)})
+    return new
 
 
 # One row per order of `currency` placed in [start, end). The last touch: the newest call/SMS/email/chat item

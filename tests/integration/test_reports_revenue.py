@@ -21,7 +21,8 @@ from app.lib.db import tenant_context
 from app.reports import revenue_facts
 from app.reports.kit import REPORTS, period
 from app.timeline import services as timeline
-from tests.conftest import ShopFixture
+from tests.conftest import ShopFixture, browser_login, csrf_from
+from tests.integration.test_conversations import _operator_keys
 from tests.integration.test_orders import api, make_contact, make_order
 
 ZONE = "Europe/Sofia"
@@ -240,6 +241,52 @@ async def test_top_clients_and_clients_who_stopped_buying(fx_client: Any, fx_sho
     async with tenant_context(fx_shop.tenant):
         await revenue_facts.save_settings(revenue_facts.check_settings(7, 2.0, 50))
     assert str(fay["id"]) in (await report(fx_shop, "revenue_lapsed"))["rows"]   # 55 days > 50
+
+
+async def test_settings_api_page_audit_roles_and_other_shops(fx_client: Any, fx_shop: ShopFixture,
+                                                            fx_other_shop: ShopFixture) -> None:
+    url = api(fx_shop, "/reports/revenue/settings")
+    got = await fx_client.get(url, headers=fx_shop.auth)
+    assert got.status_code == 200 and got.json() == {"touch_days": 7, "lapsed_factor": 2.0, "lapsed_days": 180}
+    bad = await fx_client.put(url, json={"touch_days": 0, "lapsed_factor": 2, "lapsed_days": 90}, headers=fx_shop.auth)
+    assert bad.status_code == 400 and bad.json()["errors"][0]["field"] == "touch_days" and "1 to 365" in bad.json()["detail"]
+    bad = await fx_client.put(url, json={"touch_days": 3, "lapsed_factor": 0.5, "lapsed_days": 90},
+                              headers=fx_shop.auth)
+    assert bad.status_code == 400 and bad.json()["errors"][0]["field"] == "lapsed_factor"
+    ok = await fx_client.put(url, json={"touch_days": 3, "lapsed_factor": 1.5, "lapsed_days": 90}, headers=fx_shop.auth)
+    assert ok.status_code == 200 and ok.json() == {"touch_days": 3, "lapsed_factor": 1.5, "lapsed_days": 90}
+    audit = (await fx_client.get(api(fx_shop, "/audit"), headers=fx_shop.auth)).json()
+    entries = audit["items"] if isinstance(audit, dict) else audit
+    assert any(e["action"] == "revenue_settings.updated" for e in entries)
+
+    operator = (await _operator_keys(fx_client, fx_shop, 1))[0]
+    assert (await fx_client.get(url, headers=operator)).status_code == 403
+    assert (await fx_client.put(url, json={"touch_days": 9, "lapsed_factor": 2, "lapsed_days": 9},
+                                headers=operator)).status_code == 403
+    # another shop's key: the same 404 as an unknown shop; its own settings are its own
+    assert (await fx_client.get(url, headers=fx_other_shop.auth)).status_code == 404
+    assert (await fx_client.put(url, json={"touch_days": 30, "lapsed_factor": 2, "lapsed_days": 9},
+                                headers=fx_other_shop.auth)).status_code == 404
+    theirs = await fx_client.get(api(fx_other_shop, "/reports/revenue/settings"), headers=fx_other_shop.auth)
+    assert theirs.json()["touch_days"] == 7
+    assert (await fx_client.get(url, headers=fx_shop.auth)).json()["touch_days"] == 3
+
+    # the page: the same rules, refusals shown on the form
+    await browser_login(fx_client, fx_shop.slug, fx_shop.email, fx_shop.password)
+    page_url = f"/t/{fx_shop.slug}/settings/revenue-report/"
+    page = await fx_client.get(page_url)
+    assert page.status_code == 200 and 'value="3"' in page.text and "/reports/revenue" in page.text
+    token = await csrf_from(fx_client, page_url)
+    refused = await fx_client.post(page_url, data={"_csrf": token, "touch_days": "400", "lapsed_factor": "2",
+                                                   "lapsed_days": "90"})
+    assert refused.status_code == 400 and 'data-testid="error"' in refused.text
+    saved = await fx_client.post(page_url, data={"_csrf": token, "touch_days": "10", "lapsed_factor": "2,5",
+                                                 "lapsed_days": "120"})
+    assert saved.status_code == 200 and 'data-testid="notice"' in saved.text
+    assert (await fx_client.get(url, headers=fx_shop.auth)).json() == {"touch_days": 10, "lapsed_factor": 2.5,
+                                                                       "lapsed_days": 120}
+    orders_page = await fx_client.get(f"/t/{fx_shop.slug}/orders/")
+    assert 'data-testid="revenue-settings"' in orders_page.text and 'data-testid="revenue-report"' in orders_page.text
 
 
 def _csv_rows(text: str) -> list[dict[str, str]]:
