@@ -30,7 +30,8 @@ TOP_CLIENTS = 20
 
 GROUP_LABELS = {"channel": N_("Channel of the last touch"), "operator": N_("Operator"),
                 "temperature": N_("Temperature"), "tag": N_("Tag"), "customer": N_("New or returning"),
-                "day": N_("Day"), "week": N_("Week"), "month": N_("Month")}
+                "day": N_("Day of the order"), "week": N_("Week of the order (from Monday)"),
+                "month": N_("Month of the order")}
 
 ORDERS = Column("orders", N_("Orders"), "int", N_("orders placed in the period that count as a sale (cancelled "
                                                     "and returned ones are left out)"), drill=True)
@@ -116,7 +117,8 @@ def _keys(group: str, names: dict[int, str]) -> Callable[[dict[str, Any]], list[
         return [(f"tag:{t}", t) for t in tags] or [("none", i18n.gettext("no tag"))]
 
     def customer(r: dict[str, Any]) -> list[tuple[str, str]]:
-        return [("returning", i18n.gettext("returning"))] if r["returning"] else [("new", i18n.gettext("new"))]
+        return ([("returning", i18n.gettext("returning client"))] if r["returning"]
+                else [("new", i18n.gettext("new client"))])
 
     def bucket(r: dict[str, Any]) -> list[tuple[str, str]]:
         start = _bucket_start(r["local_day"], group)
