@@ -184,7 +184,10 @@ async def emit_updated(call: dict[str, Any]) -> None:
     if call["conversation"] is None:
         return
     topics = [channels.queue()] + ([channels.user(call["operator"])] if call["operator"] else [])
-    await emit(CALL_UPDATED, conversation_id=call["conversation"], call_id=call["id"], channels=topics)
+    # The row, not `call` (callers pass the row as it was before their change): hold time is counted from this.
+    on_hold = await Call.select(Call.on_hold).where(Call.id == call["id"]).first()
+    await emit(CALL_UPDATED, conversation_id=call["conversation"], call_id=call["id"],
+               on_hold=bool(on_hold and on_hold["on_hold"]), channels=topics)
 
 
 async def finish(call: dict[str, Any]) -> None:

@@ -11,6 +11,8 @@ from realtime.events import EventType, declare
 class CallPayload(msgspec.Struct):
     conversation_id: int
     call_id: int
+    on_hold: bool | None = None
+    """Whether the caller is on hold after this change (reporting counts hold time from it)."""
 
 
 CALL_UPDATED = EventType("call.updated", "A phone call changed: bridged, on hold, resumed, transferred, ended "

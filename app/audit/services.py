@@ -106,6 +106,7 @@ ACTIONS: dict[str, str] = {
     "webhook.secret_rotated": N_("Webhook signing secret rotated"),
     "webhook.redelivered": N_("Webhook delivery sent again"),
     "webhook.disabled": N_("Webhook endpoint turned off after failures"),
+    "reports.targets_changed": N_("KPI targets changed"),
     "revenue_settings.updated": N_("Revenue report settings changed"),
 }
 """What each stored action (an English key) means, as the audit page shows it in the reader's language."""

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from app.lib.domain import Domain
 from app.reports import listener, registry  # noqa: F401  (registry: the report modules register themselves)
+from app.reports.api import ReportsApi
 from app.reports.revenue_api import RevenueSettingsApi
 from app.reports.revenue_views import RevenueSettingsViews
 
 DOMAIN = Domain(
     name="reports",
-    routes=(RevenueSettingsApi, RevenueSettingsViews),
+    routes=(ReportsApi, RevenueSettingsApi, RevenueSettingsViews),
     listeners=(listener.LISTENER,),
     piccolo_app="app.reports.piccolo_app",
 )

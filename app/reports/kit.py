@@ -164,11 +164,16 @@ def drill_csv(columns: list[Column], rows: list[dict[str, Any]]) -> str:
     return _csv(columns, rows, None, None)
 
 
+def columns_json(columns: Iterable[Column]) -> list[dict[str, Any]]:
+    """Columns as the JSON answers carry them: label and formula in the caller's language."""
+    return [{**dataclasses.asdict(c), "label": i18n.gettext(c.label),
+             "formula": i18n.gettext(c.formula) if c.formula else ""} for c in columns]
+
+
 def as_json(report: Report, period_: Period) -> dict[str, Any]:
     """The JSON answer of `GET /api/v1/reports/{name}` (labels and formulas translated by the caller's catalogue)."""
     return {"name": report.name, "title": i18n.gettext(report.title), "from": period_.first.isoformat(),
             "to": period_.last.isoformat(), "zone": period_.zone,
-            "columns": [{**dataclasses.asdict(c), "label": i18n.gettext(c.label),
-                         "formula": i18n.gettext(c.formula) if c.formula else ""} for c in report.columns],
+            "columns": columns_json(report.columns),
             "rows": report.rows, "totals": report.totals, "chart": report.chart,
             "notes": [i18n.gettext(n) for n in report.notes], "params": report.params}

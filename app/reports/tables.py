@@ -35,6 +35,21 @@ class QueueVisit(Table, tablename="report_queue_visit"):
     """The caller asked to be called back while waiting (kept apart from abandons)."""
 
 
+class Step(Table, tablename="report_step"):
+    """The journal of a conversation's steps as the event spine told them (the event log is trimmed after a day;
+    this is kept): queued, taken, assigned, overflowed, removed, closed, hold, resume, ended, callback, snoozed,
+    reopened. The facts are projected from it (app.reports.facts)."""
+
+    id = BigInt(primary_key=True)
+    conversation = Integer()
+    event_id = BigInt()
+    kind = Varchar(length=12)
+    at = Timestamptz()
+    queue = Integer(null=True, default=None)
+    agent = Integer(null=True, default=None)
+    detail = Varchar(length=50, default="")
+
+
 class AgentLeg(Table, tablename="report_agent_leg"):
     """One agent's handling of a conversation, from taking it until it was closed or handed on."""
 
@@ -64,6 +79,8 @@ class ConversationFact(Table, tablename="report_conversation"):
     queue = Integer()
     agent = Integer(null=True, default=None)
     """Who resolved it (the last agent), else who handled it last."""
+    responder = Integer(null=True, default=None)
+    """Who answered first (calls: who took it; other channels: the first outbound message's author)."""
     created_at = Timestamptz()
     first_response_at = Timestamptz(null=True, default=None)
     first_response_seconds = Integer(null=True, default=None)

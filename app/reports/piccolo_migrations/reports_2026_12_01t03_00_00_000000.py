@@ -33,6 +33,19 @@ async def forwards() -> MigrationManager:
             );
             CREATE INDEX IF NOT EXISTS report_queue_visit_conversation ON report_queue_visit (conversation);
             CREATE INDEX IF NOT EXISTS report_queue_visit_entered ON report_queue_visit (entered_at);
+            -- The journal of each conversation's steps as the spine told them (the event log is trimmed; this is
+            -- not): the history the facts are projected from, live and on rebuild (app.reports.facts).
+            CREATE TABLE IF NOT EXISTS report_step (
+                id bigserial PRIMARY KEY,
+                conversation integer NOT NULL,
+                event_id bigint NOT NULL,
+                kind varchar(12) NOT NULL,
+                at timestamptz NOT NULL,
+                queue integer NULL,
+                agent integer NULL,
+                detail varchar(50) NOT NULL DEFAULT '',
+                UNIQUE (conversation, event_id, kind)
+            );
             CREATE TABLE IF NOT EXISTS report_agent_leg (
                 id serial PRIMARY KEY,
                 conversation integer NOT NULL,
@@ -55,6 +68,7 @@ async def forwards() -> MigrationManager:
                 channel varchar(10) NOT NULL,
                 queue integer NOT NULL,
                 agent integer NULL,
+                responder integer NULL,
                 created_at timestamptz NOT NULL,
                 first_response_at timestamptz NULL,
                 first_response_seconds integer NULL,

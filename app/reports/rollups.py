@@ -1,0 +1,135 @@
+"""15-minute rollups of the facts: per bucket x queue x agent x channel x metric, a count, a sum and a histogram.
+
+Reports over long periods read these rows instead of the facts. Histogram bins: 1 second under 5 minutes, 10
+seconds under 30 minutes, 60 seconds beyond; a bin is named by its lower edge. Medians and P90 are nearest-rank
+percentiles over the bins: exact for values under 5 minutes, to the bin's lower edge above.
+
+Metrics (the time a fact counts at, the agent it counts for, the value summed and binned):
+- legs at ended_at, their agent: `handle` (talk + hold + wrap; binned), `talk`, `hold`, `wrap`, `transfer`
+  (count of legs handed on).
+- conversations: `first_response`, `first_response_bh` at first_response_at for the responder; `resolution`,
+  `resolution_bh` at resolved_at for the resolving agent (binned).
+- offers at offered_at, their agent: `offer_accepted`, `offer_rejected`, `offer_timeout`, `offer_withdrawn`.
+- queue visits at entered_at (agent: who answered, else 0): `queue_offered` (every visit), and one per outcome:
+  `queue_answered`, `queue_abandoned`, `queue_callback`, `queue_overflowed`, `queue_transferred`, `queue_closed`
+  (value and bins: the wait in seconds; `queue_waiting` while still waiting, no value).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from app.lib.db import current_uow
+
+BUCKET = dt.timedelta(minutes=15)
+BINNED = ("handle", "first_response", "first_response_bh", "resolution", "resolution_bh", "queue_answered",
+          "queue_abandoned", "queue_callback", "queue_overflowed", "queue_transferred", "queue_closed")
+EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+
+
+def bucket_of(at: dt.datetime) -> dt.datetime:
+    """The start of the 15-minute bucket (UTC) that `at` falls in."""
+    return at - (at - EPOCH) % BUCKET
+
+
+def bin_of(seconds: int) -> int:
+    if seconds < 300:
+        return seconds
+    if seconds < 1800:
+        return seconds - seconds % 10
+    return seconds - seconds % 60
+
+
+def percentile(hist: Mapping[int, int], share: float) -> int | None:
+    """Nearest-rank percentile of a histogram {bin: count}: the smallest bin with at least `share` of the values at
+    or below it (None when empty)."""
+    total = sum(hist.values())
+    if total <= 0:
+        return None
+    rank = max(1, math.ceil(share * total))
+    seen = 0
+    for value in sorted(hist):
+        seen += hist[value]
+        if seen >= rank:
+            return value
+    return None
+
+
+_VALUES = """
+    SELECT b.bucket, l.queue, l.agent, l.channel, m.metric, m.value
+    FROM b JOIN report_agent_leg l ON l.ended_at >= b.bucket AND l.ended_at < b.bucket + interval '15 minutes'
+    CROSS JOIN LATERAL (VALUES ('handle', l.talk_seconds + l.hold_seconds + l.wrap_seconds),
+                               ('talk', l.talk_seconds), ('hold', l.hold_seconds), ('wrap', l.wrap_seconds))
+        AS m(metric, value)
+    UNION ALL
+    SELECT b.bucket, l.queue, l.agent, l.channel, 'transfer', NULL
+    FROM b JOIN report_agent_leg l ON l.ended_at >= b.bucket AND l.ended_at < b.bucket + interval '15 minutes'
+    WHERE l.transferred_out
+    UNION ALL
+    SELECT b.bucket, c.queue, coalesce(c.responder, 0), c.channel, m.metric, m.value
+    FROM b JOIN report_conversation c ON c.first_response_at >= b.bucket
+        AND c.first_response_at < b.bucket + interval '15 minutes'
+    CROSS JOIN LATERAL (VALUES ('first_response', c.first_response_seconds),
+                               ('first_response_bh', c.first_response_bh_seconds)) AS m(metric, value)
+    UNION ALL
+    SELECT b.bucket, c.queue, coalesce(c.agent, 0), c.channel, m.metric, m.value
+    FROM b JOIN report_conversation c ON c.resolved_at >= b.bucket AND c.resolved_at < b.bucket + interval '15 minutes'
+    CROSS JOIN LATERAL (VALUES ('resolution', c.resolution_seconds),
+                               ('resolution_bh', c.resolution_bh_seconds)) AS m(metric, value)
+    UNION ALL
+    SELECT b.bucket, o.queue, o.agent, o.channel, 'offer_' || o.outcome, NULL
+    FROM b JOIN report_offer o ON o.offered_at >= b.bucket AND o.offered_at < b.bucket + interval '15 minutes'
+    WHERE o.outcome <> 'pending'
+    UNION ALL
+    SELECT b.bucket, v.queue, coalesce(v.answered_by, 0), v.channel, m.metric, m.value
+    FROM b JOIN report_queue_visit v ON v.entered_at >= b.bucket AND v.entered_at < b.bucket + interval '15 minutes'
+    CROSS JOIN LATERAL (VALUES ('queue_offered', NULL::integer), ('queue_' || v.outcome, v.wait_seconds))
+        AS m(metric, value)
+"""
+
+_REFRESH = f"""
+WITH b AS (SELECT DISTINCT unnest($1::timestamptz[]) AS bucket),
+v AS ({_VALUES}),
+binned AS (
+    SELECT bucket, queue, agent, channel, metric,
+           CASE WHEN value IS NULL OR NOT (metric = ANY($2::varchar[])) THEN NULL
+                WHEN value < 300 THEN value WHEN value < 1800 THEN value - value % 10
+                ELSE value - value % 60 END AS bin,
+           count(*) AS n, sum(value) AS s
+    FROM v GROUP BY 1, 2, 3, 4, 5, 6)
+INSERT INTO report_rollup (bucket, queue, agent, channel, metric, count, sum, hist)
+SELECT bucket, queue, agent, channel, metric, sum(n), coalesce(sum(s), 0),
+       coalesce(jsonb_object_agg(bin::text, n) FILTER (WHERE bin IS NOT NULL), '{{}}'::jsonb)
+FROM binned GROUP BY 1, 2, 3, 4, 5
+"""  # noqa: S608 (constants)
+
+
+async def refresh(buckets: Iterable[dt.datetime]) -> None:
+    """Recompute the rollup rows of `buckets` from the facts (rows of a bucket with no facts left disappear)."""
+    items = sorted({bucket_of(b) for b in buckets})
+    if items:
+        conn = current_uow().connection
+        await conn.execute("DELETE FROM report_rollup WHERE bucket = ANY($1::timestamptz[])", items)
+        await conn.execute(_REFRESH, items, list(BINNED))
+
+
+async def all_buckets() -> list[dt.datetime]:
+    """Every bucket any fact counts in (for the rebuild)."""
+    rows = await current_uow().connection.fetch("""
+        SELECT DISTINCT t FROM (
+            SELECT entered_at AS t FROM report_queue_visit
+            UNION ALL SELECT ended_at FROM report_agent_leg WHERE ended_at IS NOT NULL
+            UNION ALL SELECT first_response_at FROM report_conversation WHERE first_response_at IS NOT NULL
+            UNION ALL SELECT resolved_at FROM report_conversation WHERE resolved_at IS NOT NULL
+            UNION ALL SELECT offered_at FROM report_offer) x""")
+    return sorted({bucket_of(r["t"]) for r in rows})
+
+
+def merge_hist(rows: Iterable[Mapping[str, Any]]) -> dict[int, int]:
+    out: dict[int, int] = {}
+    for row in rows:
+        out[int(row["bin"])] = out.get(int(row["bin"]), 0) + int(row["n"])
+    return out
