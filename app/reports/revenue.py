@@ -60,13 +60,15 @@ async def _currency(params: Mapping[str, str]) -> str:
     return money.check_currency(raw) if raw else str((await accounts.workspace())["currency"])
 
 
-def _figures(rows: Iterable[dict[str, Any]]) -> dict[str, Any]:
-    """orders, revenue and average order value of some orders (money in minor units; no orders: no average)."""
+def _figures(rows: Iterable[dict[str, Any]], currency: str) -> dict[str, Any]:
+    """orders, revenue and average order value of some orders (money in minor units of `currency`, which the row
+    carries for the CSV and the page; no orders: no average)."""
     orders = revenue = 0
     for r in rows:
         orders += 1 if r["sale"] else 0
         revenue += r["net"]
-    return {"orders": orders, "revenue": revenue, "aov": revenue // orders if orders else None}
+    return {"orders": orders, "revenue": revenue, "aov": revenue // orders if orders else None,
+            "currency": currency}
 
 
 async def _names() -> dict[int, str]:
@@ -136,7 +138,8 @@ def _group(params: Mapping[str, str]) -> str:
     return group
 
 
-def _order_rows(rows: Iterable[dict[str, Any]], names: dict[int, str], column: str) -> list[dict[str, Any]]:
+def _order_rows(rows: Iterable[dict[str, Any]], names: dict[int, str], column: str,
+                currency: str) -> list[dict[str, Any]]:
     """Drill rows: the orders behind a number (only the sales behind an order count), each linking to the order
     and its client; their net totals (or their count) add up to the number clicked."""
     slug = _slug()
@@ -145,11 +148,12 @@ def _order_rows(rows: Iterable[dict[str, Any]], names: dict[int, str], column: s
         if column == "orders" and not r["sale"]:
             continue
         touch = r.get("touch_channel")
+        operator = r.get("operator")
         out.append({"key": str(r["id"]), "number": r["number"], "contact_id": r["contact"],
                     "contact_name": r["contact_name"], "placed_at": r["placed_at"], "net": r["net"],
-                    "sale": i18n.gettext("yes") if r["sale"] else i18n.gettext("no"),
-                    "touch": word(touch) if touch else "", "operator_name":
-                        names.get(r["operator"], "") if r.get("operator") is not None else "",
+                    "currency": currency, "sale": i18n.gettext("yes") if r["sale"] else i18n.gettext("no"),
+                    "touch": word(touch) if touch else "",
+                    "operator_name": names.get(operator, "") if operator is not None else "",
                     "href": f"/t/{slug}/orders/{r['id']}", "contact_href": f"/t/{slug}/contacts/{r['contact']}"})
     return out
 
@@ -177,7 +181,7 @@ async def build(period: Period, params: Mapping[str, str]) -> Report:
     for r in orders:
         for key, label in keys(r):
             groups.setdefault(key, (label, []))[1].append(r)
-    rows = [{"key": key, "label": label, **_figures(members)} for key, (label, members) in groups.items()]
+    rows = [{"key": key, "label": label, **_figures(members, currency)} for key, (label, members) in groups.items()]
     rows = _sorted(group, rows)
     notes = [i18n.gettext("Revenue is the net total (payments - refunds) of each order placed in the period, in "
                           "%(currency)s; the total is the sum over those orders.", currency=currency)]
@@ -199,7 +203,7 @@ async def build(period: Period, params: Mapping[str, str]) -> Report:
                                   "to see them.", list=", ".join(f"{c}: {n}" for c, n in others.items())))
     return Report(name="revenue", title=N_("Revenue"),
                   columns=[Column("label", GROUP_LABELS[group], "text"), ORDERS, REVENUE, AOV],
-                  rows=rows, totals={"key": "_total", "label": i18n.gettext("Total"), **_figures(orders)},
+                  rows=rows, totals={"key": "_total", "label": i18n.gettext("Total"), **_figures(orders, currency)},
                   chart={"type": "line" if group in BUCKETS else "bar", "x": "label", "series": ["revenue"]},
                   notes=notes,
                   params={"group": group, "groups": list(GROUPS), "currency": currency,
@@ -234,7 +238,7 @@ async def drill(period: Period, params: Mapping[str, str], row: str, column: str
     if row not in TOTAL_KEYS:
         keys = _keys(group, names)
         orders = [r for r in orders if any(k == row for k, _ in keys(r))]
-    return DRILL_COLUMNS, _order_rows(orders, names, column)
+    return DRILL_COLUMNS, _order_rows(orders, names, column, currency)
 
 
 # -- top clients -------------------------------------------------------------------------------------------------
@@ -251,7 +255,7 @@ async def build_clients(period: Period, params: Mapping[str, str]) -> Report:
         per.setdefault(r["contact"], []).append(r)
     lifetime = await facts.clients(period.end, currency, sorted(per))
     slug = _slug()
-    rows = [{"key": str(cid), "label": members[0]["contact_name"], **_figures(members),
+    rows = [{"key": str(cid), "label": members[0]["contact_name"], **_figures(members, currency),
              "ltv": lifetime[cid]["ltv"] if cid in lifetime else 0, "href": f"/t/{slug}/contacts/{cid}"}
             for cid, members in per.items()]
     rows.sort(key=lambda r: (-r["revenue"], -r["ltv"], r["label"], int(r["key"])))
@@ -260,7 +264,7 @@ async def build_clients(period: Period, params: Mapping[str, str]) -> Report:
                           "%(currency)s. Lifetime value: all their orders up to the end of the period.",
                           top=len(shown), all=len(rows), currency=currency)]
     return Report(name="revenue_clients", title=N_("Top clients"), columns=CLIENT_COLUMNS, rows=shown,
-                  totals={"key": "_total", "label": i18n.gettext("Total"), **_figures(orders),
+                  totals={"key": "_total", "label": i18n.gettext("Total"), **_figures(orders, currency),
                           "ltv": sum(r["ltv"] for r in shown)},
                   chart={"type": "bar", "x": "label", "series": ["revenue", "ltv"]}, notes=notes,
                   params={"currency": currency, "limit": TOP_CLIENTS})
@@ -276,13 +280,13 @@ async def drill_clients(period: Period, params: Mapping[str, str], row: str, col
         if column == "ltv":
             raise Invalid("Open one client's lifetime value; the total has no single client.", field="row")
         orders = await facts.orders(period.start, period.end, currency, period.zone, settings.touch_days)
-        return DRILL_COLUMNS, _order_rows(orders, names, column)
+        return DRILL_COLUMNS, _order_rows(orders, names, column, currency)
     contact_id = _contact_key(row)
     if column == "ltv":
         return DRILL_COLUMNS, _order_rows(await facts.client_orders(contact_id, period.end, currency), names,
-                                          "revenue")
+                                          "revenue", currency)
     orders = await facts.orders(period.start, period.end, currency, period.zone, settings.touch_days, contact_id)
-    return DRILL_COLUMNS, _order_rows(orders, names, column)
+    return DRILL_COLUMNS, _order_rows(orders, names, column, currency)
 
 
 def _contact_key(row: str) -> int:
@@ -316,7 +320,7 @@ async def build_lapsed(period: Period, params: Mapping[str, str]) -> Report:
         interval, since = verdict
         rows.append({"key": str(cid), "label": c["contact_name"], "orders": c["sales"], "ltv": c["ltv"],
                      "last_order_at": c["last_at"], "interval_days": round(interval), "days_since": since,
-                     "href": f"/t/{slug}/contacts/{cid}"})
+                     "href": f"/t/{slug}/contacts/{cid}", "currency": currency})
     rows.sort(key=lambda r: (-r["ltv"], -r["days_since"], int(r["key"])))
     rule = i18n.gettext("Clients who stopped buying: at least 2 orders, and the last one is more than %(factor)s times "
                         "their usual interval (the average gap between their orders) or more than %(days)s days "
@@ -324,7 +328,7 @@ async def build_lapsed(period: Period, params: Mapping[str, str]) -> Report:
                         days=settings.lapsed_days)
     return Report(name="revenue_lapsed", title=N_("Clients who stopped buying"), columns=LAPSED_COLUMNS, rows=rows,
                   totals={"key": "_total", "label": i18n.gettext("Total"), "orders": sum(r["orders"] for r in rows),
-                          "ltv": sum(r["ltv"] for r in rows)},
+                          "ltv": sum(r["ltv"] for r in rows), "currency": currency},
                   chart={"type": "bar", "x": "label", "series": ["ltv"]},
                   notes=[rule, i18n.gettext("Lifetime value in %(currency)s.", currency=currency)],
                   params={"currency": currency, "lapsed_factor": settings.lapsed_factor,
@@ -350,7 +354,7 @@ async def drill_lapsed(period: Period, params: Mapping[str, str], row: str, colu
     if row in TOTAL_KEYS:
         raise Invalid("Open one client's orders; the total has no single client.", field="row")
     rows = await facts.client_orders(_contact_key(row), period.end, currency)
-    return DRILL_COLUMNS, _order_rows(rows, names, "orders" if column == "orders" else "revenue")
+    return DRILL_COLUMNS, _order_rows(rows, names, "orders" if column == "orders" else "revenue", currency)
 
 
 REVENUE_SPEC = register(ReportSpec("revenue", build, drill, roles="admin", title=N_("Revenue"),

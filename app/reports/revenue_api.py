@@ -1,5 +1,6 @@
-"""The revenue reports' settings under /t/{slug}/api/v1/reports/revenue/settings: the last-touch window and the
-rule for clients who stopped buying (admins). The reports themselves are served by app.reports.api."""
+"""The revenue reports' settings under /t/{slug}/api/v1/revenue-report/settings: the last-touch window and the
+rule for clients who stopped buying (admins). The reports themselves are served by app.reports.api (not under
+/reports/revenue/...: a static segment there would shadow the generic /reports/{name} routes)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ def _out(settings: revenue_facts.RevenueSettings) -> RevenueSettingsOut:
 
 
 class RevenueSettingsApi(Controller):
-    path = "/api/v1/reports/revenue/settings"
+    path = "/api/v1/revenue-report/settings"
     tags = ["reports"]
     guards = [requires("admin")]
 

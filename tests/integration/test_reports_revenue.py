@@ -245,7 +245,7 @@ async def test_top_clients_and_clients_who_stopped_buying(fx_client: Any, fx_sho
 
 async def test_settings_api_page_audit_roles_and_other_shops(fx_client: Any, fx_shop: ShopFixture,
                                                             fx_other_shop: ShopFixture) -> None:
-    url = api(fx_shop, "/reports/revenue/settings")
+    url = api(fx_shop, "/revenue-report/settings")
     got = await fx_client.get(url, headers=fx_shop.auth)
     assert got.status_code == 200 and got.json() == {"touch_days": 7, "lapsed_factor": 2.0, "lapsed_days": 180}
     bad = await fx_client.put(url, json={"touch_days": 0, "lapsed_factor": 2, "lapsed_days": 90}, headers=fx_shop.auth)
@@ -267,7 +267,7 @@ async def test_settings_api_page_audit_roles_and_other_shops(fx_client: Any, fx_
     assert (await fx_client.get(url, headers=fx_other_shop.auth)).status_code == 404
     assert (await fx_client.put(url, json={"touch_days": 30, "lapsed_factor": 2, "lapsed_days": 9},
                                 headers=fx_other_shop.auth)).status_code == 404
-    theirs = await fx_client.get(api(fx_other_shop, "/reports/revenue/settings"), headers=fx_other_shop.auth)
+    theirs = await fx_client.get(api(fx_other_shop, "/revenue-report/settings"), headers=fx_other_shop.auth)
     assert theirs.json()["touch_days"] == 7
     assert (await fx_client.get(url, headers=fx_shop.auth)).json()["touch_days"] == 3
 
@@ -291,3 +291,83 @@ async def test_settings_api_page_audit_roles_and_other_shops(fx_client: Any, fx_
 
 def _csv_rows(text: str) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(text)))
+
+
+def _major(cents: int | None) -> str:
+    return "" if cents is None else f"{cents // 100}.{cents % 100:02d}"
+
+
+async def test_api_json_csv_drill_and_other_shops(fx_client: Any, fx_shop: ShopFixture,
+                                                  fx_other_shop: ShopFixture) -> None:
+    ids = await story(fx_client, fx_shop)
+    # the other shop sells too, on the same days: none of it is counted here
+    resp = await fx_client.put(api(fx_other_shop, "/workspace"), json={"timezone": ZONE}, headers=fx_other_shop.auth)
+    assert resp.status_code == 200
+    stranger = await make_contact(fx_client, fx_other_shop, "Stranger")
+    await _order(fx_client, fx_other_shop, stranger, "2026-10-24T12:00", 99900, paid=99900)
+
+    url = api(fx_shop, "/reports/revenue")
+    params = {"from": FROM, "to": TO, "group": "channel"}
+    got = await fx_client.get(url, params=params, headers=fx_shop.auth)
+    assert got.status_code == 200, got.text
+    body = got.json()
+    assert (body["from"], body["to"], body["zone"]) == (FROM, TO, ZONE)
+    assert body["totals"]["revenue"] == 30700 and body["totals"]["orders"] == 5
+    assert [c["key"] for c in body["columns"]] == ["label", "orders", "revenue", "aov"]
+    assert [c["drill"] for c in body["columns"]] == [False, True, True, False]
+    assert all(c["formula"] for c in body["columns"][1:])
+    # CSV: exactly the JSON's rows and columns, money in major units, then the totals line
+    csv_resp = await fx_client.get(url, params={**params, "format": "csv"}, headers=fx_shop.auth)
+    assert csv_resp.status_code == 200 and csv_resp.headers["content-type"].startswith("text/csv")
+    assert f'filename="revenue_{FROM}_{TO}.csv"' in csv_resp.headers["content-disposition"]
+    lines = _csv_rows(csv_resp.text)
+    assert [(r["label"], r["orders"], r["revenue"], r["aov"]) for r in lines] == [
+        *[(r["label"], str(r["orders"]), _major(r["revenue"]), _major(r["aov"])) for r in body["rows"]],
+        ("total", "5", "307.00", "61.40")]
+
+    # drill through the API: rows sum to the number; CSV of the drill equals its JSON
+    drill_url = api(fx_shop, "/reports/revenue/drill")
+    for row in body["rows"]:
+        d = await fx_client.get(drill_url, params={**params, "row": row["key"], "column": "revenue"},
+                                headers=fx_shop.auth)
+        assert d.status_code == 200, d.text
+        assert sum(r["net"] for r in d.json()["rows"]) == row["revenue"]
+        d_csv = await fx_client.get(drill_url, params={**params, "row": row["key"], "column": "revenue",
+                                                       "format": "csv"}, headers=fx_shop.auth)
+        assert [(r["number"], r["net"]) for r in _csv_rows(d_csv.text)] == [
+            (r["number"], _major(r["net"])) for r in d.json()["rows"]]
+    bad = await fx_client.get(drill_url, params={**params, "row": "sms", "column": "aov"}, headers=fx_shop.auth)
+    assert bad.status_code == 400 and "aov" in bad.json()["detail"]
+    bad = await fx_client.get(url, params={**params, "group": "weather"}, headers=fx_shop.auth)
+    assert bad.status_code == 400 and "weather" in bad.json()["detail"]
+    bad = await fx_client.get(url, params={**params, "currency": "XXY"}, headers=fx_shop.auth)
+    assert bad.status_code == 400
+
+    clients = (await fx_client.get(api(fx_shop, "/reports/revenue_clients"), params={"from": FROM, "to": TO},
+                                   headers=fx_shop.auth)).json()
+    assert [r["key"] for r in clients["rows"]] == [str(ids[k]) for k in ("ada", "bob", "dan", "cyd")]
+    lapsed = await fx_client.get(api(fx_shop, "/reports/revenue_lapsed"), params={"from": FROM, "to": TO,
+                                                                                  "format": "csv"},
+                                 headers=fx_shop.auth)
+    assert [r["label"] for r in _csv_rows(lapsed.text)] == ["Dan", "total"]
+
+    # another shop's key: the unknown shop's 404 on the report, its CSV and its drill; an operator: 403
+    for path, extra in (("/reports/revenue", {}), ("/reports/revenue", {"format": "csv"}),
+                        ("/reports/revenue/drill", {"row": "_total", "column": "revenue"}),
+                        ("/reports/revenue_clients", {}), ("/reports/revenue_lapsed", {})):
+        foreign = await fx_client.get(api(fx_shop, path), params={**params, **extra}, headers=fx_other_shop.auth)
+        unknown = await fx_client.get(f"/t/no_such_shop/api/v1{path}", params={**params, **extra},
+                                      headers=fx_other_shop.auth)
+        assert foreign.status_code == unknown.status_code == 404 and foreign.json() == unknown.json()
+    operator = (await _operator_keys(fx_client, fx_shop, 1))[0]
+    assert (await fx_client.get(url, params=params, headers=operator)).status_code == 403
+    assert (await fx_client.get(drill_url, params={**params, "row": "_total", "column": "revenue"},
+                                headers=operator)).status_code == 403
+    # the other shop's own report holds only its own order; the same contact id there is their own client
+    theirs = (await fx_client.get(api(fx_other_shop, "/reports/revenue"), params=params,
+                                  headers=fx_other_shop.auth)).json()
+    assert theirs["totals"]["revenue"] == 99900 and theirs["totals"]["orders"] == 1
+    leak = await fx_client.get(api(fx_other_shop, "/reports/revenue_clients/drill"),
+                               params={**params, "row": str(ids["ada"]), "column": "ltv"},
+                               headers=fx_other_shop.auth)
+    assert leak.status_code == 200 and [r["contact_name"] for r in leak.json()["rows"]] == ["Stranger"]
