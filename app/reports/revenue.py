@@ -319,7 +319,7 @@ async def build_lapsed(period: Period, params: Mapping[str, str]) -> Report:
             continue
         interval, since = verdict
         rows.append({"key": str(cid), "label": c["contact_name"], "orders": c["sales"], "ltv": c["ltv"],
-                     "last_order_at": c["last_at"], "interval_days": round(interval), "days_since": since,
+                     "last_order_at": c["last_at"], "interval_days": round(interval, 1), "days_since": since,
                      "href": f"/t/{slug}/contacts/{cid}", "currency": currency})
     rows.sort(key=lambda r: (-r["ltv"], -r["days_since"], int(r["key"])))
     rule = i18n.gettext("Clients who stopped buying: at least 2 orders, and the last one is more than %(factor)s times "

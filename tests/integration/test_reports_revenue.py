@@ -14,10 +14,12 @@ import io
 import time
 from typing import Any
 
+from app import demo
+from app.accounts import services as accounts
 from app.accounts.tables import User
 from app.conversations import services as conversations
 from app.conversations.tables import Conversation
-from app.lib.db import tenant_context
+from app.lib.db import current_uow, resolve_active, tenant_context
 from app.reports import revenue_facts
 from app.reports.kit import REPORTS, period
 from app.timeline import services as timeline
@@ -371,3 +373,22 @@ async def test_api_json_csv_drill_and_other_shops(fx_client: Any, fx_shop: ShopF
                                params={**params, "row": str(ids["ada"]), "column": "ltv"},
                                headers=fx_other_shop.auth)
     assert leak.status_code == 200 and [r["contact_name"] for r in leak.json()["rows"]] == ["Stranger"]
+
+
+async def test_the_demo_shop_has_revenue_over_weeks_on_every_channel(fx_db: str) -> None:
+    """`make run`'s demo shop: orders over the last 90 days, credited to calls, SMS, emails and chats."""
+    await demo.ensure_demo()
+    tenant = await resolve_active(demo.DEMO_SLUG)
+    assert tenant is not None
+    async with tenant_context(tenant):
+        zone = (await accounts.workspace())["timezone"]
+        today = dt.datetime.now(dt.UTC).date()
+        span = period((today - dt.timedelta(days=89)).isoformat(), today.isoformat(), zone)
+        by_channel = await REPORTS["revenue"].build(span, {"group": "channel"})
+        by_week = await REPORTS["revenue"].build(span, {"group": "week"})
+        net = await current_uow().connection.fetchval(
+            "SELECT sum(paid - refunded) FROM shop_order WHERE placed_at >= $1 AND placed_at < $2 AND currency = $3",
+            span.start, span.end, by_channel.params["currency"])
+    assert {"call", "sms", "email", "chat"} <= {r["key"] for r in by_channel.rows if r["orders"]}
+    assert by_channel.totals["revenue"] == net > 0
+    assert sum(1 for r in by_week.rows if r["orders"]) >= 8
