@@ -8,10 +8,11 @@ from app.reports import listener, registry  # noqa: F401  (registry: the report 
 from app.reports.api import ReportsApi
 from app.reports.revenue_api import RevenueSettingsApi
 from app.reports.revenue_views import RevenueSettingsViews
+from app.reports.views import ReportsViews
 
 DOMAIN = Domain(
     name="reports",
-    routes=(ReportsApi, RevenueSettingsApi, RevenueSettingsViews),
+    routes=(ReportsApi, ReportsViews, RevenueSettingsApi, RevenueSettingsViews),
     listeners=(listener.LISTENER,),
     piccolo_app="app.reports.piccolo_app",
 )

@@ -197,8 +197,11 @@ async def timeline(day: dt.date, zone_name: str) -> dict[str, Any]:
         entry = agents.setdefault(r["agent"], {"agent": r["agent"], "label": labels.get(r["agent"], str(r["agent"])),
                                                "spans": [], "seconds": {}})
         seconds = round((r["e"] - r["s"]).total_seconds())
+        day_seconds = (end - start).total_seconds()
         entry["spans"].append({"state": r["state"], "reason": r["reason"], "start": r["s"].isoformat(),
-                               "end": r["e"].isoformat(), "seconds": seconds})
+                               "end": r["e"].isoformat(), "seconds": seconds,
+                               "left": round(100 * (r["s"] - start).total_seconds() / day_seconds, 3),
+                               "width": round(100 * seconds / day_seconds, 3)})
         entry["seconds"][r["state"]] = entry["seconds"].get(r["state"], 0) + seconds
     notes = []
     if first is None or first > start:

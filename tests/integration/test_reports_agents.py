@@ -327,3 +327,25 @@ async def test_timeline_of_a_25_hour_day_and_targets_with_gaps(fx_client: Any, f
 
 
 pytestmark = pytest.mark.xdist_group("reports")
+
+
+async def test_pages_show_chart_table_formulas_drill_links_and_timeline(fx_client: Any, fx_shop: ShopFixture) -> None:
+    from tests.conftest import browser_login
+    await build_day(fx_shop)
+    await browser_login(fx_client, fx_shop.slug, fx_shop.email, fx_shop.password)
+    home = await fx_client.get(f"/t/{fx_shop.slug}/reports/")
+    assert home.status_code == 200 and f"/t/{fx_shop.slug}/reports/agents" in home.text
+    page = await fx_client.get(f"/t/{fx_shop.slug}/reports/agents?from={DAY}&to={DAY}&date={DAY}")
+    assert page.status_code == 200, page.text
+    html = page.text
+    assert 'id="report-chart"' in html and "chart-4.6.1.umd.js" in html
+    assert 'title="(talk + hold + wrap) ÷ handled"' in html
+    assert f"/t/{fx_shop.slug}/reports/agents/drill?from={DAY}&amp;to={DAY}&row=" in html
+    assert "Ann" in html and 'data-testid="timeline-row"' in html and "format=csv" in html
+    assert 'data-testid="nav-reports"' in html
+    drill = await fx_client.get(f"/t/{fx_shop.slug}/reports/agents/drill?from={DAY}&to={DAY}&row=all&column=handled")
+    assert drill.status_code == 200 and drill.text.count('data-testid="drill-row"') == 4
+    bad = await fx_client.get(f"/t/{fx_shop.slug}/reports/agents?from=soon")
+    assert bad.status_code == 400 and 'data-testid="error"' in bad.text
+    targets = await fx_client.get(f"/t/{fx_shop.slug}/reports/targets")
+    assert targets.status_code == 200 and 'name="t:aht:team"' in targets.text
