@@ -60,6 +60,20 @@ async def _currency(params: Mapping[str, str]) -> str:
     return money.check_currency(raw) if raw else str((await accounts.workspace())["currency"])
 
 
+SEE_ALSO = (("revenue", N_("Revenue")), ("revenue_clients", N_("Top clients")),
+            ("revenue_lapsed", N_("Clients who stopped buying")))
+
+
+def _params(name: str, currency: str, **more: Any) -> dict[str, Any]:
+    """What every revenue report says about itself: its currency (and its decimals, for the chart), links to the
+    other revenue reports and to their settings, and its own choices."""
+    slug = _slug()
+    links = [{"href": f"/t/{slug}/reports/{key}", "label": i18n.gettext(label)} for key, label in SEE_ALSO
+             if key != name]
+    links.append({"href": f"/t/{slug}/settings/revenue-report/", "label": i18n.gettext("Revenue report settings")})
+    return {"currency": currency, "money_digits": money.exponent(currency), "see_also": links, **more}
+
+
 def _figures(rows: Iterable[dict[str, Any]], currency: str) -> dict[str, Any]:
     """orders, revenue and average order value of some orders (money in minor units of `currency`, which the row
     carries for the CSV and the page; no orders: no average)."""
@@ -206,8 +220,9 @@ async def build(period: Period, params: Mapping[str, str]) -> Report:
                   rows=rows, totals={"key": "_total", "label": i18n.gettext("Total"), **_figures(orders, currency)},
                   chart={"type": "line" if group in BUCKETS else "bar", "x": "label", "series": ["revenue"]},
                   notes=notes,
-                  params={"group": group, "groups": list(GROUPS), "currency": currency,
-                          "touch_days": settings.touch_days})
+                  params=_params("revenue", currency, group=group, groups=list(GROUPS),
+                                 group_labels={g: i18n.gettext(label) for g, label in GROUP_LABELS.items()},
+                                 touch_days=settings.touch_days))
 
 
 _TEMPERATURE_ORDER = {"hot": 0, "warm": 1, "cold": 2, "none": 3}
@@ -267,7 +282,7 @@ async def build_clients(period: Period, params: Mapping[str, str]) -> Report:
                   totals={"key": "_total", "label": i18n.gettext("Total"), **_figures(orders, currency),
                           "ltv": sum(r["ltv"] for r in shown)},
                   chart={"type": "bar", "x": "label", "series": ["revenue", "ltv"]}, notes=notes,
-                  params={"currency": currency, "limit": TOP_CLIENTS})
+                  params=_params("revenue_clients", currency, limit=TOP_CLIENTS))
 
 
 async def drill_clients(period: Period, params: Mapping[str, str], row: str, column: str) -> tuple[
@@ -331,8 +346,8 @@ async def build_lapsed(period: Period, params: Mapping[str, str]) -> Report:
                           "ltv": sum(r["ltv"] for r in rows), "currency": currency},
                   chart={"type": "bar", "x": "label", "series": ["ltv"]},
                   notes=[rule, i18n.gettext("Lifetime value in %(currency)s.", currency=currency)],
-                  params={"currency": currency, "lapsed_factor": settings.lapsed_factor,
-                          "lapsed_days": settings.lapsed_days})
+                  params=_params("revenue_lapsed", currency, lapsed_factor=settings.lapsed_factor,
+                                 lapsed_days=settings.lapsed_days))
 
 
 def lapsed(client: Mapping[str, Any], end: dt.datetime, settings: facts.RevenueSettings) -> tuple[float, int] | None:

@@ -392,3 +392,29 @@ async def test_the_demo_shop_has_revenue_over_weeks_on_every_channel(fx_db: str)
     assert {"call", "sms", "email", "chat"} <= {r["key"] for r in by_channel.rows if r["orders"]}
     assert by_channel.totals["revenue"] == net > 0
     assert sum(1 for r in by_week.rows if r["orders"]) >= 8
+
+
+async def test_pages_show_money_in_the_shops_currency_and_drill_to_the_orders(fx_client: Any,
+                                                                             fx_shop: ShopFixture) -> None:
+    ids = await story(fx_client, fx_shop)
+    await browser_login(fx_client, fx_shop.slug, fx_shop.email, fx_shop.password)
+    page = await fx_client.get(f"/t/{fx_shop.slug}/reports/revenue", params={"from": FROM, "to": TO,
+                                                                             "group": "operator"})
+    assert page.status_code == 200, page.text
+    assert 'data-testid="report-chart"' in page.text and 'data-testid="report-group"' in page.text
+    assert '<option value="operator" selected>' in page.text
+    assert "$307.00" in page.text and "$175.00" in page.text and "$61.40" in page.text   # total, Olga, average
+    assert f"/t/{fx_shop.slug}/reports/revenue_clients" in page.text                     # see also
+    assert f"row=user%3A{ids['olga']}&column=revenue" in page.text
+    drill = await fx_client.get(f"/t/{fx_shop.slug}/reports/revenue/drill",
+                                params={"from": FROM, "to": TO, "group": "operator", "row": f"user:{ids['olga']}",
+                                        "column": "revenue"})
+    assert drill.status_code == 200
+    assert drill.text.count('data-testid="drill-row"') == 1 and "$175.00" in drill.text
+    assert f'href="/t/{fx_shop.slug}/orders/{ids["A1"]}"' in drill.text
+    assert f'href="/t/{fx_shop.slug}/contacts/{ids["ada"]}"' in drill.text
+    clients = await fx_client.get(f"/t/{fx_shop.slug}/reports/revenue_clients", params={"from": FROM, "to": TO})
+    assert f'href="/t/{fx_shop.slug}/contacts/{ids["ada"]}" data-testid="row-link"' in clients.text
+    assert "$305.00" in clients.text                                                     # Ada's lifetime value
+    # the order behind the drill row opens
+    assert (await fx_client.get(f"/t/{fx_shop.slug}/orders/{ids['A1']}")).status_code == 200
