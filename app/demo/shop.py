@@ -22,6 +22,7 @@ from app.demo import actions as demo_actions
 from app.demo import agents as demo_agents
 from app.demo import automation as demo_automation
 from app.demo import callback as demo_callback
+from app.demo import reports as demo_reports
 from app.demo.seed import Writer
 from app.demo.story import tell
 from app.demo.talk import Talk
@@ -127,6 +128,7 @@ async def seed_shop(tenant: TenantRef, *, seed: int = DEFAULT_SEED, locale: str 
         items = await w.timeline()
         await _mention_for_the_operator(users, anchor)
         await demo_agents.write(users, anchor, locale)
+        await demo_reports.write(users, anchor)
         await _tasks(users, anchor)
         await audit.record(SEEDED, actor_id=owner.user_id, actor=owner.email, target_type="tenant",
                            target_id=tenant.slug, detail={

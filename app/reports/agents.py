@@ -163,16 +163,20 @@ async def build(period: kit.Period, params: Mapping[str, str]) -> kit.Report:
     agent = _agent_param(params)
     conn = current_uow().connection
     key_sql = _dimension(group, bucket, period.zone)
-    where = "r.bucket >= $1 AND r.bucket < $2 AND ($3::int IS NULL OR r.agent = $3)"
-    metrics = list(SUMMED) + sorted({m for m, _ in PERCENTILES.values()})
+    binned = sorted({m for m, _ in PERCENTILES.values()})
+    metrics = list(SUMMED) + binned
+    if bucket:  # rows per local day, week or month: the 15-minute rows
+        source, bounds = "report_rollup r WHERE r.bucket >= $1 AND r.bucket < $2 AND", []
+    else:  # the whole UTC days from the daily rows, the edges from the 15-minute rows
+        source, bounds = f"{rollups.SOURCE} r WHERE", list(rollups.split(period.start, period.end))
+    where = f"{source} ($3::int IS NULL OR r.agent = $3) AND r.metric = ANY($4::varchar[])"
     sums_rows = await conn.fetch(
-        f"SELECT {key_sql} AS k, r.metric, sum(r.count) AS c, sum(r.sum) AS s FROM report_rollup r "  # noqa: S608
-        f"WHERE {where} AND r.metric = ANY($4::varchar[]) GROUP BY 1, 2", period.start, period.end, agent, metrics)
+        f"SELECT {key_sql} AS k, r.metric, sum(r.count) AS c, sum(r.sum) AS s FROM {where} GROUP BY 1, 2",  # noqa: S608
+        period.start, period.end, agent, metrics, *bounds)
     hist_rows = await conn.fetch(
         f"SELECT {key_sql} AS k, r.metric, e.key::int AS bin, sum(e.value::bigint) AS n "  # noqa: S608
-        f"FROM report_rollup r CROSS JOIN LATERAL jsonb_each_text(r.hist) e "
-        f"WHERE {where} AND r.metric = ANY($4::varchar[]) GROUP BY 1, 2, 3", period.start, period.end, agent,
-        sorted({m for m, _ in PERCENTILES.values()}))
+        f"FROM {where.replace(' r WHERE', ' r CROSS JOIN LATERAL jsonb_each_text(r.hist) e WHERE', 1)} "
+        "GROUP BY 1, 2, 3", period.start, period.end, agent, binned, *bounds)
     sums: dict[str, dict[str, tuple[int, float]]] = {}
     hists: dict[str, dict[str, dict[int, int]]] = {}
     total_sums: dict[str, tuple[int, float]] = {}

@@ -1,12 +1,13 @@
 """15-minute rollups of the facts: per bucket x queue x agent x channel x metric, a count, a sum and a histogram.
 
-Reports over long periods read these rows instead of the facts. Histogram bins: 1 second under 5 minutes, 10
+Reports over long periods read these rows instead of the facts, and for the whole UTC days inside a period the daily
+sums of them (report_rollup_day, refreshed with their buckets). Histogram bins: 1 second under 5 minutes, 10
 seconds under 30 minutes, 60 seconds beyond; a bin is named by its lower edge. Medians and P90 are nearest-rank
 percentiles over the bins: exact for values under 5 minutes, to the bin's lower edge above.
 
 Metrics (the time a fact counts at, the agent it counts for, the value summed and binned):
-- legs at ended_at, their agent: `handle` (talk + hold + wrap; binned), `talk`, `hold`, `wrap`, `transfer`
-  (count of legs handed on).
+- legs at ended_at, their agent: `handle` (talk + hold + wrap; binned), `transfer` (count of legs handed on).
+  Talk, hold and wrap apart are read from the legs (the drill-down); rollups keep what the reports aggregate.
 - conversations: `first_response`, `first_response_bh` at first_response_at for the responder; `resolution`,
   `resolution_bh` at resolved_at for the resolving agent (binned).
 - offers at offered_at, their agent: `offer_accepted`, `offer_rejected`, `offer_timeout`, `offer_withdrawn`.
@@ -61,9 +62,7 @@ def percentile(hist: Mapping[int, int], share: float) -> int | None:
 _VALUES = """
     SELECT b.bucket, l.queue, l.agent, l.channel, m.metric, m.value
     FROM b JOIN report_agent_leg l ON l.ended_at >= b.bucket AND l.ended_at < b.bucket + interval '15 minutes'
-    CROSS JOIN LATERAL (VALUES ('handle', l.talk_seconds + l.hold_seconds + l.wrap_seconds),
-                               ('talk', l.talk_seconds), ('hold', l.hold_seconds), ('wrap', l.wrap_seconds))
-        AS m(metric, value)
+    CROSS JOIN LATERAL (VALUES ('handle', l.talk_seconds + l.hold_seconds + l.wrap_seconds)) AS m(metric, value)
     UNION ALL
     SELECT b.bucket, l.queue, l.agent, l.channel, 'transfer', NULL
     FROM b JOIN report_agent_leg l ON l.ended_at >= b.bucket AND l.ended_at < b.bucket + interval '15 minutes'
@@ -107,13 +106,60 @@ FROM binned GROUP BY 1, 2, 3, 4, 5
 """  # noqa: S608 (constants)
 
 
+_DAYS = """
+INSERT INTO report_rollup_day (day, queue, agent, channel, metric, count, sum, hist)
+SELECT day, queue, agent, channel, metric, sum(c), sum(s),
+       coalesce(jsonb_object_agg(bin, n) FILTER (WHERE bin IS NOT NULL), '{}'::jsonb)
+FROM (
+    SELECT (r.bucket AT TIME ZONE 'UTC')::date AS day, r.queue, r.agent, r.channel, r.metric, NULL::text AS bin,
+           sum(r.count) AS c, sum(r.sum) AS s, NULL::bigint AS n
+    FROM report_rollup r WHERE (r.bucket AT TIME ZONE 'UTC')::date = ANY($1::date[])
+        AND r.bucket >= $2 AND r.bucket < $3
+    GROUP BY 1, 2, 3, 4, 5
+    UNION ALL
+    SELECT (r.bucket AT TIME ZONE 'UTC')::date, r.queue, r.agent, r.channel, r.metric, e.key, 0, 0,
+           sum(e.value::bigint)
+    FROM report_rollup r CROSS JOIN LATERAL jsonb_each_text(r.hist) e
+    WHERE (r.bucket AT TIME ZONE 'UTC')::date = ANY($1::date[]) AND r.bucket >= $2 AND r.bucket < $3
+    GROUP BY 1, 2, 3, 4, 5, 6) x
+GROUP BY 1, 2, 3, 4, 5
+"""
+
+
 async def refresh(buckets: Iterable[dt.datetime]) -> None:
-    """Recompute the rollup rows of `buckets` from the facts (rows of a bucket with no facts left disappear)."""
+    """Recompute the rollup rows of `buckets` from the facts (rows of a bucket with no facts left disappear), then
+    the daily rows (UTC days) of the days they fall in."""
     items = sorted({bucket_of(b) for b in buckets})
     if items:
         conn = current_uow().connection
         await conn.execute("DELETE FROM report_rollup WHERE bucket = ANY($1::timestamptz[])", items)
         await conn.execute(_REFRESH, items, list(BINNED))
+        days = sorted({b.astimezone(dt.UTC).date() for b in items})
+        await conn.execute("DELETE FROM report_rollup_day WHERE day = ANY($1::date[])", days)
+        first = dt.datetime.combine(days[0], dt.time(), tzinfo=dt.UTC)
+        last = dt.datetime.combine(days[-1], dt.time(), tzinfo=dt.UTC) + dt.timedelta(days=1)
+        await conn.execute(_DAYS, days, first, last)
+
+
+def split(start: dt.datetime, end: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+    """Where whole UTC days begin and end inside [start, end): the daily rows cover [first, last), the 15-minute
+    rows the edges. first >= last: no whole day inside."""
+    first = dt.datetime.combine(start.astimezone(dt.UTC).date(), dt.time(), tzinfo=dt.UTC)
+    if first < start:
+        first += dt.timedelta(days=1)
+    last = dt.datetime.combine(end.astimezone(dt.UTC).date(), dt.time(), tzinfo=dt.UTC)
+    return first, last
+
+
+SOURCE = """(
+    SELECT agent, queue, channel, metric, count, sum, hist FROM report_rollup
+    WHERE bucket >= $1 AND bucket < $2 AND (bucket < $5 OR bucket >= $6)
+    UNION ALL
+    SELECT agent, queue, channel, metric, count, sum, hist FROM report_rollup_day
+    WHERE $5 < $6 AND day >= ($5 AT TIME ZONE 'UTC')::date AND day < ($6 AT TIME ZONE 'UTC')::date
+)"""
+"""The rollups of [$1, $2) as rows (agent, queue, channel, metric, count, sum, hist): daily rows for the whole UTC
+days [$5, $6) (see `split`), 15-minute rows for the rest."""
 
 
 async def all_buckets() -> list[dt.datetime]:

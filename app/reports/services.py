@@ -22,6 +22,8 @@ REBUILD_BATCH = 500
 """Conversations projected per transaction: a rebuild never holds one long transaction (it would hold back the
 event log's safe horizon for every tenant)."""
 BUCKET_BATCH = 2000
+FACTS, ROLLUPS = N_("facts"), N_("rollups")
+"""The rebuild's phases, as its progress names them."""
 
 TARGET_METRICS: dict[str, str] = {
     "handled": N_("Handled"),
@@ -57,27 +59,27 @@ async def rebuild(tenant: TenantRef, on_progress: Callable[[str, int, int], None
         conn = current_uow().connection
         await conn.execute(facts.LOCK)
         for table in ("report_queue_visit", "report_agent_leg", "report_conversation", "report_offer",
-                      "report_rollup"):
+                      "report_rollup", "report_rollup_day"):
             await conn.execute(f"DELETE FROM {table}")  # noqa: S608 (constants)
         ids = [r["id"] for r in await conn.fetch("SELECT id FROM conversation ORDER BY id")]
     result = RebuildResult(conversations=len(ids))
-    tick("facts", 0, len(ids))
+    tick(FACTS, 0, len(ids))
     for start in range(0, len(ids), REBUILD_BATCH):
         chunk = ids[start:start + REBUILD_BATCH]
         async with tenant_context(tenant):
             for conversation_id in chunk:
                 await facts.project(conversation_id, refresh=False)
-        tick("facts", start + len(chunk), len(ids))
+        tick(FACTS, start + len(chunk), len(ids))
     async with tenant_context(tenant):
         buckets = await rollups.all_buckets()
     result.buckets = len(buckets)
-    tick("rollups", 0, len(buckets))
+    tick(ROLLUPS, 0, len(buckets))
     for start in range(0, len(buckets), BUCKET_BATCH):
         chunk_b = buckets[start:start + BUCKET_BATCH]
         async with tenant_context(tenant):
             await current_uow().connection.execute(facts.LOCK)
             await rollups.refresh(chunk_b)
-        tick("rollups", start + len(chunk_b), len(buckets))
+        tick(ROLLUPS, start + len(chunk_b), len(buckets))
     return result
 
 
@@ -95,6 +97,8 @@ async def snapshot() -> dict[str, list[tuple[Any, ...]]]:
         "offers": "SELECT * FROM report_offer ORDER BY id",
         "rollups": "SELECT bucket, queue, agent, channel, metric, count, sum, hist::text FROM report_rollup "
                    "ORDER BY bucket, metric, agent, queue, channel",
+        "days": "SELECT day, queue, agent, channel, metric, count, sum, hist::text FROM report_rollup_day "
+                "ORDER BY day, metric, agent, queue, channel",
     }
     for key, sql in queries.items():
         out[key] = [tuple(r.values()) for r in await conn.fetch(sql)]

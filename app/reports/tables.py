@@ -6,7 +6,7 @@ The column lists are the contract other report modules read (R2 queues, R3 reven
 
 from __future__ import annotations
 
-from piccolo.columns import JSONB, BigInt, Boolean, DoublePrecision, Integer, Serial, Timestamptz, Varchar
+from piccolo.columns import JSONB, BigInt, Boolean, Date, DoublePrecision, Integer, Serial, Timestamptz, Varchar
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
@@ -119,6 +119,19 @@ class Rollup(Table, tablename="report_rollup"):
     sum = DoublePrecision(default=0.0)
     hist = JSONB(default={})
     """{bin: count}: 1-second bins under 5 min, 10 s under 30 min, 60 s beyond (app.reports.rollups.bin_of)."""
+
+
+class RollupDay(Table, tablename="report_rollup_day"):
+    """The 15-minute rollups summed per UTC day (the whole days of a long period are read from here)."""
+
+    day = Date()
+    queue = Integer(default=0)
+    agent = Integer(default=0)
+    channel = Varchar(length=10, default="")
+    metric = Varchar(length=30)
+    count = BigInt(default=0)
+    sum = DoublePrecision(default=0.0)
+    hist = JSONB(default={})
 
 
 class Target(Table, tablename="report_target"):

@@ -120,9 +120,9 @@ def seconds_label(value: Any) -> str:
     if total < 60:
         return i18n.gettext("%(n)s s", n=total)
     if total < 3600:
-        return i18n.gettext("%(m)s:%(s)s min", m=total // 60, s=f"{total % 60:02d}")
-    return i18n.gettext("%(h)s:%(m)s:%(s)s h", h=total // 3600, m=f"{total % 3600 // 60:02d}",
-                        s=f"{total % 60:02d}")
+        return i18n.gettext("%(m)s:%(s)s min", m=total // 60, s=str(total % 60).zfill(2))
+    return i18n.gettext("%(h)s:%(m)s:%(s)s h", h=total // 3600, m=str(total % 3600 // 60).zfill(2),
+                        s=str(total % 60).zfill(2))
 
 
 def shown(value: Any, kind: str, currency: str = "") -> str:

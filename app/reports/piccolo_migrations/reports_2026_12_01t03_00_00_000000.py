@@ -103,6 +103,18 @@ async def forwards() -> MigrationManager:
                 hist jsonb NOT NULL DEFAULT '{}',
                 PRIMARY KEY (bucket, metric, agent, queue, channel)
             );
+            -- The same per UTC day: a report over months reads these for its whole days.
+            CREATE TABLE IF NOT EXISTS report_rollup_day (
+                day date NOT NULL,
+                queue integer NOT NULL DEFAULT 0,
+                agent integer NOT NULL DEFAULT 0,
+                channel varchar(10) NOT NULL DEFAULT '',
+                metric varchar(30) NOT NULL,
+                count bigint NOT NULL DEFAULT 0,
+                sum double precision NOT NULL DEFAULT 0,
+                hist jsonb NOT NULL DEFAULT '{}',
+                PRIMARY KEY (day, metric, agent, queue, channel)
+            );
             CREATE TABLE IF NOT EXISTS report_target (
                 id serial PRIMARY KEY,
                 metric varchar(30) NOT NULL,
