@@ -30,4 +30,4 @@ async def write(users: dict[str, dict[str, Any]], anchor: dt.datetime) -> None:
                            "VALUES ($1, $2, $3, $4, $5)", rows)
     for row in await conn.fetch("SELECT id FROM conversation ORDER BY id"):
         await facts.project(row["id"], refresh=False)
-    await rollups.refresh(await rollups.all_buckets())
+    await rollups.rebuild_all()

@@ -202,8 +202,8 @@ async def synthesised_steps(conv: dict[str, Any]) -> list[Step]:
         steps.append(Step("taken", conv["taken_at"], conv["queue"], conv["assigned_to"]))
     for row in await current_uow().connection.fetch(
             "SELECT occurred_at, payload ->> 'event' AS event FROM interaction "
-            "WHERE (links ->> 'conversation_id')::int = $1 AND channel = 'call' "
-            "AND payload ->> 'event' IN ('hold', 'resumed') ORDER BY occurred_at, id", conv["id"]):
+            "WHERE links ->> 'conversation_id' = $1 AND channel = 'call' "
+            "AND payload ->> 'event' IN ('hold', 'resumed') ORDER BY occurred_at, id", str(conv["id"])):
         steps.append(Step("hold" if row["event"] == "hold" else "resume", row["occurred_at"]))
     if conv["channel"] == "call" and conv["ended_at"] is not None and conv["taken_at"] is not None:
         steps.append(Step("ended", conv["ended_at"]))
@@ -219,8 +219,8 @@ async def first_reply(conv: dict[str, Any], legs: Sequence[Leg]) -> tuple[dt.dat
     if conv["channel"] == "call":
         return (legs[0].started_at, legs[0].agent) if legs else (None, None)
     row = await current_uow().connection.fetchrow(
-        "SELECT occurred_at, actor_id FROM interaction WHERE (links ->> 'conversation_id')::int = $1 "
-        "AND direction = 'out' AND actor_type = 'user' ORDER BY occurred_at, id LIMIT 1", conv["id"])
+        "SELECT occurred_at, actor_id FROM interaction WHERE links ->> 'conversation_id' = $1 "
+        "AND direction = 'out' AND actor_type = 'user' ORDER BY occurred_at, id LIMIT 1", str(conv["id"]))
     if row is None:
         return None, None
     return row["occurred_at"], row["actor_id"]
