@@ -120,6 +120,7 @@ ACTIONS: dict[str, str] = {
     "retention.policy_set": N_("Retention policy changed"),
     "retention.purged": N_("Retention purge ran"),
     "reports.targets_changed": N_("KPI targets changed"),
+    "revenue_settings.updated": N_("Revenue report settings changed"),
 }
 """What each stored action (an English key) means, as the audit page shows it in the reader's language."""
 

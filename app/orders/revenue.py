@@ -11,20 +11,27 @@ from app.lib import i18n
 from app.lib import money as _money  # noqa: F401  (registers its currency digits for format_money)
 from app.lib.db import current_uow
 
+NET_TOTAL_SQL = "(o.paid - o.refunded)"
+"""An order's net total in minor units (payments - refunds), over `shop_order o`: the one definition of revenue
+(the card, the contact lists, the home page and the revenue reports all sum it)."""
+SALE_SQL = "coalesce(s.counts_as_sale, true)"
+"""Whether an order counts as a sale, over `shop_order o LEFT JOIN order_status s ON s.key = o.status`: cancelled
+and returned orders leave the order count and the average order value (their net money stays in revenue)."""
+
 # One row per currency: a contact who bought in USD and EUR has two figures, never a sum of different moneys.
 # Cancelled/returned orders (counts_as_sale = false) leave the order count, and their net money stays in revenue
 # (a returned order is normally refunded, which takes it out).
-_PER_CURRENCY = """
+_PER_CURRENCY = f"""
 SELECT o.contact, o.currency,
-       coalesce(sum(o.paid - o.refunded), 0)::bigint AS revenue,
-       count(*) FILTER (WHERE coalesce(s.counts_as_sale, true))::int AS orders,
-       max(o.placed_at) FILTER (WHERE coalesce(s.counts_as_sale, true)) AS last_purchase_at,
+       coalesce(sum({NET_TOTAL_SQL}), 0)::bigint AS revenue,
+       count(*) FILTER (WHERE {SALE_SQL})::int AS orders,
+       max(o.placed_at) FILTER (WHERE {SALE_SQL}) AS last_purchase_at,
        count(*) FILTER (WHERE NOT coalesce(s.final, false))::int AS open_orders
 FROM shop_order o LEFT JOIN order_status s ON s.key = o.status
 WHERE o.contact = ANY($1::int[])
 GROUP BY o.contact, o.currency
 ORDER BY o.contact, revenue DESC, o.currency
-"""
+"""  # noqa: S608 (a constant)
 
 
 

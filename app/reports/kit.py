@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from app.lib import i18n
+from app.lib import i18n, money
 from app.lib.errors import Invalid
 
 KINDS = ("text", "int", "seconds", "percent", "money", "datetime")
@@ -129,14 +129,18 @@ def register(spec: ReportSpec) -> ReportSpec:
     return spec
 
 
-def cell(value: Any, kind: str) -> str:
-    """A value as the CSV writes it: numbers plain (seconds as integers, percents with one decimal), None empty."""
+def cell(value: Any, kind: str, currency: str = "") -> str:
+    """A value as the CSV writes it: numbers plain (seconds as integers, percents with one decimal), None empty.
+    Money with a `currency` (the row's "currency" key) is integer minor units, written exactly in major units
+    ("130.00", JPY "1300", KWD "1.300")."""
     if value is None:
         return ""
     if kind == "percent":
         return f"{float(value):.1f}"
     if kind == "seconds":
         return str(round(float(value)))
+    if kind == "money" and currency:
+        return money.major(int(value), currency)
     if kind == "money":
         return f"{float(value):.2f}"
     if kind == "datetime" and isinstance(value, dt.datetime):
@@ -151,9 +155,10 @@ def _csv(columns: Iterable[Column], rows: Iterable[Mapping[str, Any]], totals: M
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow([c.key for c in cols])
     for row in rows:
-        writer.writerow([cell(row.get(c.key), c.kind) for c in cols])
+        writer.writerow([cell(row.get(c.key), c.kind, row.get("currency", "")) for c in cols])
     if totals is not None:
-        writer.writerow([("total" if c.key == label_key else cell(totals.get(c.key), c.kind)) for c in cols])
+        writer.writerow([("total" if c.key == label_key else cell(totals.get(c.key), c.kind,
+                                                                  totals.get("currency", ""))) for c in cols])
     return out.getvalue()
 
 

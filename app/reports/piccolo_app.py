@@ -10,6 +10,7 @@ from app.reports.tables import (
     OfferFact,
     QueueVisit,
     ReportSettings,
+    RevenueSetting,
     Rollup,
     RollupDay,
     Step,
@@ -21,7 +22,8 @@ CURRENT_DIRECTORY = os.path.dirname(os.path.abspath(__file__))
 APP_CONFIG = AppConfig(
     app_name="reports",
     migrations_folder_path=os.path.join(CURRENT_DIRECTORY, "piccolo_migrations"),
-    table_classes=[Step, QueueVisit, AgentLeg, ConversationFact, OfferFact, Rollup, RollupDay, Target, ReportSettings],
+    table_classes=[Step, QueueVisit, AgentLeg, ConversationFact, OfferFact, Rollup, RollupDay, Target, ReportSettings,
+                   RevenueSetting],
     migration_dependencies=["app.conversations.piccolo_app", "app.routing.piccolo_app", "app.agents.piccolo_app",
                             "app.sla.piccolo_app", "realtime.piccolo_app"],
     commands=[],

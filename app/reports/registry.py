@@ -4,3 +4,6 @@ from app.reports import agents  # noqa: F401
 
 # isort: split
 from app.reports import queues  # noqa: F401
+
+# isort: split
+from app.reports import revenue  # noqa: F401

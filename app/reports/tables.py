@@ -153,3 +153,14 @@ class ReportSettings(Table, tablename="report_settings"):
     service_level_seconds = Integer(default=20)
     short_abandon_seconds = Integer(default=5)
     updated_at = Timestamptz(default=TimestamptzNow())
+
+
+class RevenueSetting(Table, tablename="report_revenue_setting"):
+    """The revenue reports' rules (app.reports.revenue_facts.RevenueSettings): one row per tenant, id 1."""
+
+    id = Integer(primary_key=True, default=1)
+    touch_days = Integer(default=7)
+    """The last touch before an order counts when it is at most this many days older than the order."""
+    lapsed_factor = DoublePrecision(default=2.0)
+    lapsed_days = Integer(default=180)
+    updated_at = Timestamptz(default=TimestamptzNow())

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
+from urllib.parse import urlencode
 
 from litestar import Controller, Request, get, post
 from litestar.params import FromPath, FromQuery
@@ -24,7 +25,7 @@ Req = Request[Principal, Any, Any]
 def _query(request: Req, **changes: str) -> str:
     params = {k: v for k, v in request.query_params.items() if k not in ("format", "date")}
     params.update(changes)
-    return "&".join(f"{k}={v}" for k, v in params.items() if v != "")
+    return urlencode({k: v for k, v in params.items() if v != ""})  # a tag key may hold & or #
 
 
 class ReportsViews(Controller):
@@ -124,10 +125,13 @@ def seconds_label(value: Any) -> str:
                         s=str(total % 60).zfill(2))
 
 
-def shown(value: Any, kind: str) -> str:
-    """A report cell as the table shows it (the CSV and JSON keep raw numbers)."""
+def shown(value: Any, kind: str, currency: str = "") -> str:
+    """A report cell as the table shows it (the CSV and JSON keep raw numbers). Money with a `currency` (the row's
+    "currency" key) is integer minor units, shown in the viewer's locale ("$307.00", "307,00 €")."""
     if value is None or value == "":
         return "—" if kind != "text" else ""
+    if kind == "money" and currency:
+        return i18n.format_money(int(value), currency)
     if kind == "seconds":
         return seconds_label(value)
     if kind == "percent":
