@@ -143,7 +143,10 @@ _DAYS_ALL = _DAYS.replace(
 
 
 _KEYS = "SELECT DISTINCT agent, queue, channel FROM report_rollup WHERE bucket = ANY($1::timestamptz[])"
-_IN_KEYS = "(r.agent, r.queue, r.channel) IN (SELECT * FROM unnest($4::int[], $5::int[], $6::varchar[]))"
+_IN_KEYS = "r.agent = ANY($4::int[]) AND r.queue = ANY($5::int[]) AND r.channel = ANY($6::varchar[])"
+"""The keys a refresh recomputes a day's rows for: every combination of the agents, queues and channels touched
+(a superset of the keys touched; deleting and re-inserting the same set keeps it exact). Plain column conditions,
+applied while scanning, before any histogram is expanded."""
 _DELETE_DAYS = ("DELETE FROM report_rollup_day r WHERE day = ANY($1::date[]) AND "  # noqa: S608 (constants)
                 + _IN_KEYS.replace("$4", "$2").replace("$5", "$3").replace("$6", "$4"))
 _DAYS_KEYED = _DAYS.replace("AND r.bucket >= $2 AND r.bucket < $3",
@@ -165,7 +168,7 @@ async def refresh(buckets: Iterable[dt.datetime]) -> None:
     if not keys:
         return
     days = sorted({b.astimezone(dt.UTC).date() for b in items})
-    agents, queues, channels = (list(x) for x in zip(*sorted(keys), strict=True))
+    agents, queues, channels = (sorted(set(x)) for x in zip(*keys, strict=True))
     await conn.execute(_DELETE_DAYS, days, agents, queues, channels)
     first = dt.datetime.combine(days[0], dt.time(), tzinfo=dt.UTC)
     last = dt.datetime.combine(days[-1], dt.time(), tzinfo=dt.UTC) + dt.timedelta(days=1)
