@@ -153,22 +153,26 @@ _DAYS_KEYED = _DAYS.replace("AND r.bucket >= $2 AND r.bucket < $3",
                             "AND r.bucket >= $2 AND r.bucket < $3 AND " + _IN_KEYS)
 
 
-async def refresh(buckets: Iterable[dt.datetime]) -> None:
+async def refresh(buckets: Iterable[dt.datetime], keys: Iterable[tuple[int, int, str]] | None = None) -> None:
     """Recompute the rollup rows of `buckets` from the facts (rows of a bucket with no facts left disappear), then
-    the daily rows (UTC days) of the days they fall in, for the agent x queue x channel keys those buckets had or
-    have (the other keys of the day did not change)."""
+    the daily rows (UTC days) of the days they fall in, for the agent x queue x channel `keys` whose facts changed
+    (the caller knows them: one conversation's old and new facts), else for every key those buckets had or have."""
     items = sorted({bucket_of(b) for b in buckets})
     if not items:
         return
     conn = current_uow().connection
-    keys = {tuple(r) for r in await conn.fetch(_KEYS, items)}
+    known = keys is not None
+    touched: set[tuple[Any, ...]] = set(keys or ())
+    if not known:
+        touched |= {tuple(r) for r in await conn.fetch(_KEYS, items)}
     await conn.execute("DELETE FROM report_rollup WHERE bucket = ANY($1::timestamptz[])", items)
     await conn.execute(_REFRESH, items, list(BINNED))
-    keys |= {tuple(r) for r in await conn.fetch(_KEYS, items)}
-    if not keys:
+    if not known:
+        touched |= {tuple(r) for r in await conn.fetch(_KEYS, items)}
+    if not touched:
         return
     days = sorted({b.astimezone(dt.UTC).date() for b in items})
-    agents, queues, channels = (sorted(set(x)) for x in zip(*keys, strict=True))
+    agents, queues, channels = (sorted(set(x)) for x in zip(*touched, strict=True))
     await conn.execute(_DELETE_DAYS, days, agents, queues, channels)
     first = dt.datetime.combine(days[0], dt.time(), tzinfo=dt.UTC)
     last = dt.datetime.combine(days[-1], dt.time(), tzinfo=dt.UTC) + dt.timedelta(days=1)
