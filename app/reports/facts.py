@@ -226,6 +226,20 @@ async def first_reply(conv: dict[str, Any], legs: Sequence[Leg]) -> tuple[dt.dat
     return row["occurred_at"], row["actor_id"]
 
 
+_KEYS = """
+    SELECT agent, queue, channel FROM report_agent_leg WHERE conversation = $1
+    UNION SELECT coalesce(responder, 0), queue, channel FROM report_conversation WHERE conversation = $1
+    UNION SELECT coalesce(agent, 0), queue, channel FROM report_conversation WHERE conversation = $1
+    UNION SELECT agent, queue, channel FROM report_offer WHERE conversation = $1
+    UNION SELECT coalesce(answered_by, 0), queue, channel FROM report_queue_visit WHERE conversation = $1"""
+
+
+async def _keys(conversation_id: int) -> set[tuple[int, int, str]]:
+    """The rollup keys (agent, queue, channel) the conversation's current facts count under."""
+    return {(r["agent"], r["queue"], r["channel"])
+            for r in await current_uow().connection.fetch(_KEYS, conversation_id)}
+
+
 async def _touched(conversation_id: int) -> set[dt.datetime]:
     """The 15-minute buckets the conversation's current facts count in."""
     rows = await current_uow().connection.fetch("""
@@ -246,15 +260,16 @@ async def project(conversation_id: int, *, refresh: bool = True) -> set[dt.datet
     longer exists loses its facts."""
     conn = current_uow().connection
     await conn.execute(LOCK)
-    touched = await _touched(conversation_id)
+    touched, keys = await _touched(conversation_id), await _keys(conversation_id)
     for table in ("report_queue_visit", "report_agent_leg", "report_conversation", "report_offer"):
         await conn.execute(f"DELETE FROM {table} WHERE conversation = $1", conversation_id)  # noqa: S608
     conv = await conversation(conversation_id)
     if conv is not None:
         await _write(conv)
         touched |= await _touched(conversation_id)
+        keys |= await _keys(conversation_id)
     if refresh and touched:
-        await rollups.refresh(touched)
+        await rollups.refresh(touched, keys)
     return touched
 
 
