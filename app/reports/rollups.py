@@ -142,19 +142,34 @@ _DAYS_ALL = _DAYS.replace(
 """Every day's rows from every 15-minute row (the rebuild)."""
 
 
+_KEYS = "SELECT DISTINCT agent, queue, channel FROM report_rollup WHERE bucket = ANY($1::timestamptz[])"
+_IN_KEYS = "(r.agent, r.queue, r.channel) IN (SELECT * FROM unnest($4::int[], $5::int[], $6::varchar[]))"
+_DELETE_DAYS = ("DELETE FROM report_rollup_day r WHERE day = ANY($1::date[]) AND "  # noqa: S608 (constants)
+                + _IN_KEYS.replace("$4", "$2").replace("$5", "$3").replace("$6", "$4"))
+_DAYS_KEYED = _DAYS.replace("AND r.bucket >= $2 AND r.bucket < $3",
+                            "AND r.bucket >= $2 AND r.bucket < $3 AND " + _IN_KEYS)
+
+
 async def refresh(buckets: Iterable[dt.datetime]) -> None:
     """Recompute the rollup rows of `buckets` from the facts (rows of a bucket with no facts left disappear), then
-    the daily rows (UTC days) of the days they fall in."""
+    the daily rows (UTC days) of the days they fall in, for the agent x queue x channel keys those buckets had or
+    have (the other keys of the day did not change)."""
     items = sorted({bucket_of(b) for b in buckets})
-    if items:
-        conn = current_uow().connection
-        await conn.execute("DELETE FROM report_rollup WHERE bucket = ANY($1::timestamptz[])", items)
-        await conn.execute(_REFRESH, items, list(BINNED))
-        days = sorted({b.astimezone(dt.UTC).date() for b in items})
-        await conn.execute("DELETE FROM report_rollup_day WHERE day = ANY($1::date[])", days)
-        first = dt.datetime.combine(days[0], dt.time(), tzinfo=dt.UTC)
-        last = dt.datetime.combine(days[-1], dt.time(), tzinfo=dt.UTC) + dt.timedelta(days=1)
-        await conn.execute(_DAYS, days, first, last)
+    if not items:
+        return
+    conn = current_uow().connection
+    keys = {tuple(r) for r in await conn.fetch(_KEYS, items)}
+    await conn.execute("DELETE FROM report_rollup WHERE bucket = ANY($1::timestamptz[])", items)
+    await conn.execute(_REFRESH, items, list(BINNED))
+    keys |= {tuple(r) for r in await conn.fetch(_KEYS, items)}
+    if not keys:
+        return
+    days = sorted({b.astimezone(dt.UTC).date() for b in items})
+    agents, queues, channels = (list(x) for x in zip(*sorted(keys), strict=True))
+    await conn.execute(_DELETE_DAYS, days, agents, queues, channels)
+    first = dt.datetime.combine(days[0], dt.time(), tzinfo=dt.UTC)
+    last = dt.datetime.combine(days[-1], dt.time(), tzinfo=dt.UTC) + dt.timedelta(days=1)
+    await conn.execute(_DAYS_KEYED, days, first, last, agents, queues, channels)
 
 
 async def rebuild_all() -> int:
@@ -174,18 +189,24 @@ def split(start: dt.datetime, end: dt.datetime) -> tuple[dt.datetime, dt.datetim
     if first < start:
         first += dt.timedelta(days=1)
     last = dt.datetime.combine(end.astimezone(dt.UTC).date(), dt.time(), tzinfo=dt.UTC)
+    if first >= last:
+        return end, end  # no whole day: the 15-minute rows of [start, end) alone
     return first, last
 
 
 SOURCE = """(
     SELECT agent, queue, channel, metric, count, sum, hist FROM report_rollup
-    WHERE bucket >= $1 AND bucket < $2 AND (bucket < $5 OR bucket >= $6)
+    WHERE bucket >= $1 AND bucket < least($2::timestamptz, $5::timestamptz)
+    UNION ALL
+    SELECT agent, queue, channel, metric, count, sum, hist FROM report_rollup
+    WHERE bucket >= greatest($1::timestamptz, $6::timestamptz) AND bucket < $2
     UNION ALL
     SELECT agent, queue, channel, metric, count, sum, hist FROM report_rollup_day
     WHERE $5 < $6 AND day >= ($5 AT TIME ZONE 'UTC')::date AND day < ($6 AT TIME ZONE 'UTC')::date
 )"""
 """The rollups of [$1, $2) as rows (agent, queue, channel, metric, count, sum, hist): daily rows for the whole UTC
-days [$5, $6) (see `split`), 15-minute rows for the rest."""
+days [$5, $6) (see `split`), 15-minute rows for the edges before and after (two plain ranges of the primary key:
+an OR of them would scan every bucket in between)."""
 
 
 async def all_buckets() -> list[dt.datetime]:

@@ -185,6 +185,13 @@ async def test_a_day_with_holds_transfers_and_a_wrap_up_across_midnight_on_a_dst
     # Per day in the workspace's zone: the 25-hour day keeps everything of its 25 hours.
     per_day = {r["key"]: r for r in (await report(fx_client, fx_shop, "2026-10-24", NEXT, bucket="day"))["rows"]}
     assert per_day[DAY]["handled"] == 4 and per_day["2026-10-24"]["handled"] == 1 and per_day[NEXT]["handled"] == 1
+    weeks = {r["key"]: r["handled"] for r in (await report(fx_client, fx_shop, "2026-10-19", NEXT, bucket="week"))["rows"]}
+    assert weeks == {"2026-10-19": 5, "2026-10-26": 1}  # weeks start on Monday
+    queues = await report(fx_client, fx_shop, group="queue")
+    assert [(r["handled"], r["aht"], r["occupancy"]) for r in queues["rows"]] == [(4, 317.5, None)]
+    assert any("per agent or per period" in n for n in queues["notes"])
+    channels = {r["key"]: r["handled"] for r in (await report(fx_client, fx_shop, group="channel"))["rows"]}
+    assert channels == {"call": 3, "sms": 1}
 
 
 async def test_drill_down_rows_sum_to_the_number_and_csv_equals_json(fx_client: Any, fx_shop: ShopFixture) -> None:
@@ -349,3 +356,30 @@ async def test_pages_show_chart_table_formulas_drill_links_and_timeline(fx_clien
     assert bad.status_code == 400 and 'data-testid="error"' in bad.text
     targets = await fx_client.get(f"/t/{fx_shop.slug}/reports/targets")
     assert targets.status_code == 200 and 'name="t:aht:team"' in targets.text
+
+
+async def test_the_cli_rebuilds_one_shop_with_progress_and_the_same_facts(fx_client: Any, fx_shop: ShopFixture) -> None:
+    import asyncio
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import TEST_DSN
+
+    await build_day(fx_shop)
+    async with tenant_context(fx_shop.tenant):
+        live = await services.snapshot()
+        for table in ("report_agent_leg", "report_rollup", "report_rollup_day"):
+            await current_uow().connection.execute(f"DELETE FROM {table}")
+    env = {**os.environ, "DATABASE_URL": TEST_DSN, "COLUMNS": "200", "LANGUAGE": "en"}
+    done = await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "app.cli", "reports", "rebuild", "--tenant",
+                                                    fx_shop.slug], env=env, capture_output=True, text=True,
+                                   timeout=300, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"{fx_shop.slug}: 5 conversations" in done.stdout
+    async with tenant_context(fx_shop.tenant):
+        assert await services.snapshot() == live
+    unknown = await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "app.cli", "reports", "rebuild",
+                                                       "--tenant", "no_such_shop"], env=env, capture_output=True,
+                                      text=True, timeout=300, check=False)
+    assert unknown.returncode != 0 and "No shop no_such_shop" in unknown.stdout + unknown.stderr

@@ -38,6 +38,16 @@ def test_nearest_rank_percentiles_and_bins() -> None:
     assert rollups.bucket_of(dt.datetime(2026, 10, 25, 6, 14, 59, tzinfo=dt.UTC)) == at("06:00:00")
 
 
+def test_a_period_splits_into_whole_utc_days_and_edges_without_overlap() -> None:
+    p = kit.period("2026-10-24", "2026-10-26", "Europe/Sofia")  # 2026-10-23 21:00 .. 2026-10-26 22:00 UTC
+    assert rollups.split(p.start, p.end) == (dt.datetime(2026, 10, 24, tzinfo=dt.UTC),
+                                             dt.datetime(2026, 10, 26, tzinfo=dt.UTC))
+    day = kit.period("2026-10-25", "2026-10-25", "Europe/Sofia")  # no whole UTC day inside: no daily rows
+    assert rollups.split(day.start, day.end) == (day.end, day.end)
+    utc = kit.period("2026-10-25", "2026-10-25", "UTC")
+    assert rollups.split(utc.start, utc.end) == (utc.start, utc.end)
+
+
 def test_steps_replay_into_visits_and_legs_with_hold_transfer_and_wrap() -> None:
     steps = [Step("queued", at("08:00:00"), 1), Step("taken", at("08:00:10"), 1, 7),
              Step("hold", at("08:01:00")), Step("resume", at("08:01:40")),
