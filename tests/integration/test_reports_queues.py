@@ -11,10 +11,11 @@ import datetime as dt
 import io
 from typing import Any
 
+from app import demo
 from app.demo import ensure_demo_service_level
 from app.lib import i18n
-from app.lib.db import current_uow, tenant_context
-from app.reports import queues
+from app.lib.db import current_uow, resolve_active, tenant_context
+from app.reports import kit, queues
 from app.reports.kit import cell
 from tests.conftest import ShopFixture, browser_login, csrf_from, make_shop, run_jobs_until
 from tests.integration.test_conversation_actions import _user
@@ -405,3 +406,17 @@ async def test_the_page_shows_formula_groups_and_drill_links(fx_client: Any, fx_
     assert "/workspace/" in drill.text
     settings = await fx_client.get(f"/t/{fx_shop.slug}/settings/service-level/", headers={"accept": "text/html"})
     assert 'data-testid="nav-service-level"' in settings.text
+
+
+async def test_the_demo_shop_has_queue_figures(fx_client: Any) -> None:
+    """`make run`'s demo shop: its history is projected into queue visits, so the report opens with numbers."""
+    await demo.ensure_demo()
+    tenant = await resolve_active(demo.DEMO_SLUG)
+    assert tenant is not None
+    async with tenant_context(tenant):
+        zone = await queues._zone()
+        today = kit.period(None, None, zone).last
+        report = await queues.build(kit.period((today - dt.timedelta(days=60)).isoformat(), today.isoformat(), zone),
+                                    {})
+    assert report.totals["offered"] > 0 and report.totals["answered"] > 0
+    assert report.totals["service_level"] is not None and report.rows
