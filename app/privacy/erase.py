@@ -21,6 +21,7 @@ import structlog
 
 from app.consent import services as consent
 from app.lib.db import current_tenant, current_uow, tenant_selected
+from app.lib.errors import Conflict
 from app.lib.storage import StorageError, get_storage
 
 log = structlog.get_logger(__name__)
@@ -33,6 +34,10 @@ SKIP_TABLES = {"suppression", "consent_salt", "migration", "privacy_request", "l
                "chat_settings", "custom_field"}
 """Tables that hold no client's values (hashes, salts, bookkeeping) or the shop's own people and settings: a staff
 member who shares the client's name keeps it."""
+CODE_COLUMNS = {"action", "target_type", "kind", "status", "state", "outcome", "metric", "channel", "code", "key",
+                "strategy", "purpose"}
+"""Columns that hold the product's own codes (an audit action, a status, a channel), never a person's words: a
+client whose name happens to be "waiting" or "contact" must not rewrite them (and the audit log refuses it)."""
 
 
 async def _fetch_values(contact_id: int) -> tuple[list[str], list[str], list[str]]:
@@ -182,6 +187,8 @@ async def sweep(contact_id: int, values: list[str]) -> dict[str, int]:
     uow = current_uow()
     changed: dict[str, int] = {}
     for table, column, kind, has_contact in await _columns():
+        if column in CODE_COLUMNS:
+            continue
         col = _ident(column)
         scope = ""
         if table == "contact":
@@ -206,7 +213,9 @@ async def sweep(contact_id: int, values: list[str]) -> dict[str, int]:
                 changed[table] = changed.get(table, 0) + count
             break
         else:
-            raise RuntimeError(f"erasure could not clear {table}.{column}")
+            raise Conflict("The erasure stopped: a value of this contact could not be cleared from %(place)s, so "
+                           "nothing was changed. Tell your administrator; the request is logged.",
+                           place=f"{table}.{column}")
     return changed
 
 

@@ -60,10 +60,17 @@ async def _chat(client: httpx.AsyncClient, shop: ShopFixture) -> Opening:
     return Opening("/chat/ws", SITE, subprotocols=["sb-chat", started.json()["token"]])
 
 
+async def _wallboard(client: httpx.AsyncClient, shop: ShopFixture) -> Opening:
+    made = await client.post(api(shop, "/wallboard/tokens"), json={"name": "Floor TV"}, headers=shop.auth)
+    assert made.status_code == 201, made.text
+    return Opening("/wallboard/ws", APP_ORIGIN, headers={"Cookie": f"sb_wallboard={made.json()['secret']}"})
+
+
 OPENINGS: dict[str, Callable[[httpx.AsyncClient, ShopFixture], Awaitable[Opening]]] = {
     "/t/{slug:str}/ws": _console,
     "/t/{slug:str}/portal/{token:str}/ws": _portal,
     "/t/{slug:str}/chat/ws": _chat,
+    "/t/{slug:str}/wallboard/ws": _wallboard,
 }
 
 
