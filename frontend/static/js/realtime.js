@@ -8,11 +8,14 @@
  * data-refresh="true" (too much missed), `sb:refresh` is dispatched on <body>: panels listen with
  * hx-trigger="sb:refresh from:body" and reload themselves. While disconnected, <body> carries the class
  * `sb-reconnecting` (style a small indicator with it). A socket closed because the session ended (4401)
- * reloads the page, which leads to the sign-in form.
+ * reloads the page, which leads to the sign-in form -- unless the page is already leaving (its own sign-out form
+ * ended the session: reloading then would cut that navigation short).
  */
 (function () {
   "use strict";
   var lastId = null;
+  var leaving = false;
+  window.addEventListener("beforeunload", function () { leaving = true; });
 
   function markerId() {
     var el = document.getElementById("sb-last-event");
@@ -68,7 +71,7 @@
   document.addEventListener("htmx:wsClose", function (evt) {
     var code = evt.detail && evt.detail.event && evt.detail.event.code;
     if (code === 4401) {
-      window.location.reload();
+      if (!leaving) window.location.reload();
       return;
     }
     document.body.classList.add("sb-reconnecting");
