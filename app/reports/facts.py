@@ -228,11 +228,11 @@ async def first_reply(conv: dict[str, Any], legs: Sequence[Leg]) -> tuple[dt.dat
 
 # -- writing ----------------------------------------------------------------------------------------------------
 
-async def project(conversation_id: int, *, refresh: bool = True) -> set[dt.datetime]:
+async def project(conversation_id: int, *, refresh: bool = True) -> deltas.Contributions:
     """Replace the facts of `conversation_id` with what its history says now, and (with `refresh`) add the change
     of its contributions to the rollups (app.reports.deltas: what its facts counted before, taken away; what they
-    count now, added). Returns the 15-minute buckets whose rollups changed. A conversation that no longer exists
-    loses its facts."""
+    count now, added). Returns that change (empty without `refresh`, or when nothing counted changed). A
+    conversation that no longer exists loses its facts."""
     conn = current_uow().connection
     await conn.execute(LOCK)
     before = await deltas.contributions(conversation_id) if refresh else {}
@@ -242,10 +242,10 @@ async def project(conversation_id: int, *, refresh: bool = True) -> set[dt.datet
     if conv is not None:
         await _write(conv)
     if not refresh:
-        return set()
+        return {}
     delta = deltas.difference(before, await deltas.contributions(conversation_id))
     await deltas.apply(delta)
-    return {key[0] for key in delta}
+    return delta
 
 
 async def _write(conv: dict[str, Any]) -> None:
