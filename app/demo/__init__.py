@@ -30,6 +30,9 @@ from app.demo.shop import (
     seeded,
 )
 from app.demo.texts import LOCALES
+from app.demo.twofa import DEMO_TOTP_KEY, ensure_demo_twofa
+from app.demo.wallboard import demo_wallboard_path, ensure_demo_wallboard
+from app.demo.webhooks import ensure_demo_webhooks
 
 __all__ = [
     "DEFAULT_LOCALE",
