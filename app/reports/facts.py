@@ -1,5 +1,5 @@
 """Projection of one conversation's history into the reporting facts (queue visits, agent legs, response and
-resolution, offers) and the rollups of the buckets they touch: the one function the live listener and the rebuild
+resolution, offers) and their contributions to the rollups: the one function the live listener and the rebuild
 both call, so a rebuild equals the live facts.
 
 A conversation's history is its journal of steps (`report_step`, appended by app.reports.listener from the event
@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from app.lib.db import current_uow
-from app.reports import rollups
+from app.reports import deltas
 from app.sla.calendar import calendar_for
 
 LOCK = "SELECT pg_advisory_xact_lock(hashtext(current_schema() || ':reports.facts'))"
@@ -226,51 +226,26 @@ async def first_reply(conv: dict[str, Any], legs: Sequence[Leg]) -> tuple[dt.dat
     return row["occurred_at"], row["actor_id"]
 
 
-_KEYS = """
-    SELECT agent, queue, channel FROM report_agent_leg WHERE conversation = $1
-    UNION SELECT coalesce(responder, 0), queue, channel FROM report_conversation WHERE conversation = $1
-    UNION SELECT coalesce(agent, 0), queue, channel FROM report_conversation WHERE conversation = $1
-    UNION SELECT agent, queue, channel FROM report_offer WHERE conversation = $1
-    UNION SELECT coalesce(answered_by, 0), queue, channel FROM report_queue_visit WHERE conversation = $1"""
-
-
-async def _keys(conversation_id: int) -> set[tuple[int, int, str]]:
-    """The rollup keys (agent, queue, channel) the conversation's current facts count under."""
-    return {(r["agent"], r["queue"], r["channel"])
-            for r in await current_uow().connection.fetch(_KEYS, conversation_id)}
-
-
-async def _touched(conversation_id: int) -> set[dt.datetime]:
-    """The 15-minute buckets the conversation's current facts count in."""
-    rows = await current_uow().connection.fetch("""
-        SELECT entered_at AS t FROM report_queue_visit WHERE conversation = $1
-        UNION SELECT ended_at FROM report_agent_leg WHERE conversation = $1 AND ended_at IS NOT NULL
-        UNION SELECT first_response_at FROM report_conversation WHERE conversation = $1
-              AND first_response_at IS NOT NULL
-        UNION SELECT resolved_at FROM report_conversation WHERE conversation = $1 AND resolved_at IS NOT NULL
-        UNION SELECT offered_at FROM report_offer WHERE conversation = $1""", conversation_id)
-    return {rollups.bucket_of(r["t"]) for r in rows}
-
-
 # -- writing ----------------------------------------------------------------------------------------------------
 
-async def project(conversation_id: int, *, refresh: bool = True) -> set[dt.datetime]:
-    """Replace the facts of `conversation_id` with what its history says now, and (with `refresh`) recompute the
-    rollups of every 15-minute bucket the old or new facts touch. Returns those buckets. A conversation that no
-    longer exists loses its facts."""
+async def project(conversation_id: int, *, refresh: bool = True) -> deltas.Contributions:
+    """Replace the facts of `conversation_id` with what its history says now, and (with `refresh`) add the change
+    of its contributions to the rollups (app.reports.deltas: what its facts counted before, taken away; what they
+    count now, added). Returns that change (empty without `refresh`, or when nothing counted changed). A
+    conversation that no longer exists loses its facts."""
     conn = current_uow().connection
     await conn.execute(LOCK)
-    touched, keys = await _touched(conversation_id), await _keys(conversation_id)
+    before = await deltas.contributions(conversation_id) if refresh else {}
     for table in ("report_queue_visit", "report_agent_leg", "report_conversation", "report_offer"):
         await conn.execute(f"DELETE FROM {table} WHERE conversation = $1", conversation_id)  # noqa: S608
     conv = await conversation(conversation_id)
     if conv is not None:
         await _write(conv)
-        touched |= await _touched(conversation_id)
-        keys |= await _keys(conversation_id)
-    if refresh and touched:
-        await rollups.refresh(touched, keys)
-    return touched
+    if not refresh:
+        return {}
+    delta = deltas.difference(before, await deltas.contributions(conversation_id))
+    await deltas.apply(delta)
+    return delta
 
 
 async def _write(conv: dict[str, Any]) -> None:

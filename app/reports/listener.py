@@ -10,17 +10,22 @@ colleague, or queued in the new queue when moved; `routing.overflowed` overflowe
 `queue.item_removed` removed (with the wrap-up code: abandoned, callback-cancelled or the disposition);
 `conversation.closed` closed; `call.updated` hold / resume (its `on_hold`) and ended (when the call's conversation
 has an end time); `call.callback_requested` callback; `conversation.snoozed` / `conversation.reopened`. Offers
-(`routing.offered`, `routing.offer_closed`) re-project only: the routing_offer rows are their history."""
+(`routing.offered`, `routing.offer_closed`) re-project only: the routing_offer rows are their history.
+
+When a projection changed what a queue's visits count (offered, answered, abandoned, waits), the listener emits
+`reports.facts_changed` {queue_id} on the console channel: the wallboard, which reads its service level and
+abandons from these facts, redraws with them (it rendered on the event itself, before they were written)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from app.lib.db import current_uow
-from app.reports import facts
+from app.reports import events, facts
 from app.reports.facts import Step
 from realtime.durable import DurableListener
 from realtime.events import Event
+from realtime.publish import emit
 
 EVENTS = frozenset({"queue.item_added", "queue.item_taken", "queue.item_removed", "conversation.assigned",
                     "conversation.snoozed", "conversation.reopened", "conversation.closed", "conversation.merged",
@@ -87,10 +92,13 @@ async def on_event(event: Event) -> None:
                 if s.kind in ("queued", "taken", "hold", "resume") and s.at <= event.at]
         await facts.record(conv["id"], 0, seed)
     await facts.record(conv["id"], event.id, steps)
-    await facts.project(conv["id"])
+    changed = await facts.project(conv["id"])
     merged = event.data.get("merged_id")
     if merged:
-        await facts.project(int(merged))
+        changed |= await facts.project(int(merged))
+    for queue_id in sorted({key[1] for key in changed if key[4].startswith("queue_")}):
+        # The wallboard read these facts before they were written (it renders on the same event): it redraws now.
+        await emit(events.FACTS_CHANGED, queue_id=queue_id)
 
 
 LISTENER = DurableListener("reports.facts", on_event, EVENTS,

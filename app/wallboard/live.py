@@ -3,7 +3,9 @@ per audience (language and zone) for every wallboard socket, and never for a con
 
 A wallboard socket is held by a `BoardViewer`: no user behind it (a supervisor's board is rendered as nobody in
 particular, a wall TV has nobody), role "wallboard", surface "wallboard"; it hears only the tenant's console
-channel (`queue`), which carries every event the board shows."""
+channel (`queue`), which carries every event the board shows. Service level and abandons come from the reporting
+facts, written by the reports listener after the event that changed them: its `reports.facts_changed` redraws the
+board with them."""
 
 from __future__ import annotations
 
@@ -20,10 +22,11 @@ from realtime.render import Audience
 WALLBOARD = Audience("role", surface="wallboard")
 """The same board for every wallboard socket of a language and zone; consoles never get it."""
 TOPICS = {"queue"}
-"""What a wallboard socket hears: the tenant-wide console channel (queue, agent and conversation events)."""
+"""What a wallboard socket hears: the tenant-wide console channel (queue, agent and conversation events, and the
+reports listener's `reports.facts_changed`)."""
 EVENTS = ("queue.item_added", "queue.item_taken", "queue.item_removed", "agent.state_changed",
           "conversation.assigned", "conversation.closed", "conversation.reopened", "conversation.snoozed",
-          "conversation.merged")
+          "conversation.merged", "reports.facts_changed")
 
 
 @dataclasses.dataclass(frozen=True)

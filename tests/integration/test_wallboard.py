@@ -276,3 +276,45 @@ async def test_a_screen_reads_the_board_in_the_workspaces_language(fx_client: An
                                headers={"Cookie": f"sb_wallboard={secret}", "accept": "text/html"})
     assert page.status_code == 200
     assert '<html lang="ru">' in page.text and "Уровень обслуживания сегодня" in page.text and "Табло" in page.text
+
+
+def _shown(html: str, testid: str) -> str | None:
+    found = re.search(rf'data-testid="{testid}">([^<]*)<', html)
+    return found.group(1).strip() if found else None
+
+
+@pytest.mark.xdist_group("realtime")
+async def test_the_board_redraws_service_level_and_abandons_once_the_reports_listener_wrote_them(
+    fx_live: InProcessServer, fx_client: Any, fx_shop: ShopFixture
+) -> None:
+    from app.lib.db import current_uow
+    from tests.conftest import run_jobs_until
+
+    secret = (await _link(fx_client, fx_shop))["secret"]
+    screen = await BoardSocket.board(fx_live, fx_shop.slug, link=secret)
+    answered = await fx_client.post(api(fx_shop, "/conversations"), json={"channel": "chat", "subject": "A"},
+                                    headers=fx_shop.auth)
+    assert answered.status_code == 201, answered.text
+    taken = await fx_client.post(api(fx_shop, f"/conversations/{answered.json()['id']}/take"), headers=fx_shop.auth)
+    assert taken.status_code == 200, taken.text
+    left = await fx_client.post(api(fx_shop, "/conversations"), json={"channel": "chat", "subject": "B"},
+                                headers=fx_shop.auth)
+    assert left.status_code == 201, left.text
+    gone = await fx_client.post(api(fx_shop, f"/conversations/{left.json()['id']}/wrapup"),  # untaken: abandoned
+                                json={"code": "hung up", "note": ""}, headers=fx_shop.auth)
+    assert gone.status_code == 200, gone.text
+    # The board rendered on those events before the reports listener wrote their facts (it is not running yet).
+    await screen.until(lambda f: f.event == "queue.item_removed" and "wallboard-board" in f.text)
+
+    async def written() -> bool:
+        async with tenant_context(fx_shop.tenant):
+            return sorted(r["outcome"] for r in await current_uow().connection.fetch(
+                "SELECT outcome FROM report_queue_visit")) == ["abandoned", "answered"]
+
+    await run_jobs_until(written, timeout=20)
+    # Then, with no other event, the board redraws: 1 answered within 20 s ÷ (2 offered - 1 short abandon).
+    frames = await screen.until(lambda f: f.event == "reports.facts_changed"
+                                and _shown(f.text, "abandoned-general") == "1", wait=10)
+    assert _figure(frames[-1].text, "sl-general") == "100%"
+    assert 'hx-swap-oob="true"' in frames[-1].text
+    await screen.close()
