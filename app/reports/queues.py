@@ -2,11 +2,11 @@
 many contacts were offered, answered, abandoned (short abandons apart, callbacks apart), the service level by the
 tenant's formula (app.reports.service_level), ASA, longest wait, abandonment rate and the share of SLA clocks met.
 
-The report reads the rollups' `svc_*` metrics of the visits (app.reports.rollups: exact, callbacks apart, the longest
-wait to the second) and `sla_clock`; the drill-down and `service_today` read `report_queue_visit` (one row per wait
-in a queue, written by app.reports' listener), the rows behind a number. A visit counts in the period and bucket
-it entered the queue in, once it has left the queue (still waiting: not yet). `service_today(queue_id)` is the same
-arithmetic over the visits of the workspace's today, for the wallboard.
+The report over its whole period reads the rollups' `svc_*` metrics of the visits (app.reports.rollups: exact,
+callbacks apart, the longest wait to the second) and `sla_clock`; per hour/day/week/month, the drill-down and
+`service_today` read `report_queue_visit` (one row per wait in a queue, written by app.reports' listener). A visit
+counts in the period and bucket it entered the queue in, once it has left the queue (still waiting: not yet).
+`service_today(queue_id)` is the same arithmetic over the visits of the workspace's today, for the wallboard.
 """
 
 from __future__ import annotations
@@ -120,21 +120,14 @@ ORDER BY 2 NULLS FIRST, 1
 bins (both thresholds are under 300 s), the longest wait from the lowest bin of `svc_left` (minus the wait)."""
 
 
-async def _rollup_counts(p: Period, group: str, bucket: str, t: int, short: int) -> list[dict[str, Any]]:
-    """Per group key and bucket (`g`, `b`) the COUNT_KEYS of the visits that entered in [p.start, p.end) and left:
-    the 15-minute rows per hour/day/week/month of the workspace's zone (every zone's offset is a whole number of
-    quarter hours), else the daily rows for the whole UTC days and the 15-minute rows for the edges."""
-    if bucket:
-        source = "report_rollup r WHERE r.bucket >= $1 AND r.bucket < $2 AND $5::timestamptz IS NULL AND"
-        bucket_sql = f"date_trunc('{bucket}', r.bucket AT TIME ZONE $6::text)"
-        bounds: list[Any] = [None, p.zone]
-    else:
-        source, bucket_sql = f"{rollups.SOURCE} r WHERE", "NULL::timestamp"
-        bounds = list(rollups.split(p.start, p.end))
-    group_sql = "r.queue::text" if group == "queue" else "r.channel"
-    sql = _ROLLUP_COUNTS.format(group=group_sql, bucket=bucket_sql, source=source)
+async def _rollup_counts(p: Period, group: str, t: int, short: int) -> list[dict[str, Any]]:
+    """Per group key (`g`; `b` is null) the COUNT_KEYS of the visits that entered in [p.start, p.end) and left: the
+    monthly rows for the whole UTC months, the daily rows for the other whole UTC days, the 15-minute rows for the
+    edges (`rollups.SOURCE`)."""
+    sql = _ROLLUP_COUNTS.format(group="r.queue::text" if group == "queue" else "r.channel", bucket="NULL::timestamp",
+                                source=f"{rollups.SOURCE} r WHERE")
     return [dict(r) for r in await current_uow().connection.fetch(
-        sql, p.start, p.end, t, short, *bounds, list(SERVICE_METRICS))]
+        sql, p.start, p.end, t, short, *rollups.split(p.start, p.end), list(SERVICE_METRICS))]
 
 
 def _figures(counts: Mapping[str, Any], formula: str) -> dict[str, Any]:
@@ -191,7 +184,13 @@ async def build(p: Period, params: Mapping[str, str]) -> Report:
     settings = await service_level.get_settings()
     formula = settings["service_level_formula"]
     t, short = settings["service_level_seconds"], settings["short_abandon_seconds"]
-    rows = await _rollup_counts(p, group, bucket, t, short)
+    if bucket:  # per local hour/day/week/month: the visits (the 15-minute rows are about as many, and slower)
+        bucket_sql = f"date_trunc('{bucket}', v.entered_at AT TIME ZONE $5)"
+        rows = [dict(r) for r in await current_uow().connection.fetch(
+            f"SELECT {_group_sql(group)} AS g, {bucket_sql} AS b, {_COUNTS} {_VISITS} "
+            "GROUP BY 1, 2 ORDER BY 2 NULLS FIRST, 1", p.start, p.end, t, short, p.zone)]
+    else:  # the whole period: the rollups (whole months, whole days, 15-minute edges)
+        rows = await _rollup_counts(p, group, t, short)
     sla = await _sla(p, group, bucket)
     labels = await _labels(group)
     seen = {(r["g"], _bucket_label(bucket, r["b"]) if r["b"] else "") for r in rows}
