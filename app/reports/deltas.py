@@ -46,6 +46,7 @@ class Level:
 LEVELS: tuple[Level, ...] = (
     Level("report_rollup", "bucket", "bucket", "timestamptz"),
     Level("report_rollup_day", "day", "(bucket AT TIME ZONE 'UTC')::date", "date"),
+    Level("report_rollup_month", "month", "date_trunc('month', bucket AT TIME ZONE 'UTC')::date", "date"),
 )
 """Every rollup level the deltas are applied to, finest first (a new level: one more entry here, and in the
 rebuild)."""

@@ -13,6 +13,7 @@ from app.reports.tables import (
     RevenueSetting,
     Rollup,
     RollupDay,
+    RollupMonth,
     Step,
     Target,
 )
@@ -22,8 +23,8 @@ CURRENT_DIRECTORY = os.path.dirname(os.path.abspath(__file__))
 APP_CONFIG = AppConfig(
     app_name="reports",
     migrations_folder_path=os.path.join(CURRENT_DIRECTORY, "piccolo_migrations"),
-    table_classes=[Step, QueueVisit, AgentLeg, ConversationFact, OfferFact, Rollup, RollupDay, Target, ReportSettings,
-                   RevenueSetting],
+    table_classes=[Step, QueueVisit, AgentLeg, ConversationFact, OfferFact, Rollup, RollupDay, RollupMonth, Target,
+                   ReportSettings, RevenueSetting],
     migration_dependencies=["app.conversations.piccolo_app", "app.routing.piccolo_app", "app.agents.piccolo_app",
                             "app.sla.piccolo_app", "realtime.piccolo_app"],
     commands=[],

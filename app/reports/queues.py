@@ -2,9 +2,11 @@
 many contacts were offered, answered, abandoned (short abandons apart, callbacks apart), the service level by the
 tenant's formula (app.reports.service_level), ASA, longest wait, abandonment rate and the share of SLA clocks met.
 
-It reads `report_queue_visit` (one row per wait in a queue, written by app.reports' listener) and `sla_clock`. A
-visit counts in the period and bucket it entered the queue in, once it has left the queue (still waiting: not yet).
-`service_today(queue_id)` is the same arithmetic for the workspace's today, for the wallboard.
+The report over its whole period reads the rollups' `svc_*` metrics of the visits (app.reports.rollups: exact,
+callbacks apart, the longest wait to the second) and `sla_clock`; per hour/day/week/month, the drill-down and
+`service_today` read `report_queue_visit` (one row per wait in a queue, written by app.reports' listener). A visit
+counts in the period and bucket it entered the queue in, once it has left the queue (still waiting: not yet).
+`service_today(queue_id)` is the same arithmetic over the visits of the workspace's today, for the wallboard.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from app.lib.db import current_tenant, current_uow
 from app.lib.errors import Invalid, NotFound
 from app.lib.i18n import N_
 from app.lib.templates import word
-from app.reports import service_level
+from app.reports import rollups, service_level
 from app.reports.kit import Column, Period, Report, ReportSpec, period, register
 
 GROUPS = ("queue", "channel")
@@ -87,7 +89,45 @@ _COUNTS = (
 COUNT_KEYS = ("offered", "answered", "abandoned", "short_abandons", "callbacks", "answered_within", "abandoned_within",
               "abandoned_after", "answered_wait", "longest_wait")
 """What _COUNTS answers per row: sums add up across rows, `longest_wait` is their maximum."""
+SERVICE_METRICS = ("svc_left", "svc_answered", "svc_abandoned", "svc_callback")
 _VISITS = "FROM report_queue_visit v WHERE v.entered_at >= $1 AND v.entered_at < $2 AND v.outcome <> 'waiting'"
+
+
+_ROLLUP_COUNTS = """
+SELECT g, b,
+       coalesce(sum(r.count) FILTER (WHERE r.metric = 'svc_left'), 0)::bigint AS offered,
+       coalesce(sum(r.count) FILTER (WHERE r.metric = 'svc_answered'), 0)::bigint AS answered,
+       coalesce(sum(r.count) FILTER (WHERE r.metric = 'svc_abandoned'), 0)::bigint AS abandoned,
+       coalesce(sum(r.within) FILTER (WHERE r.metric = 'svc_abandoned'), 0)::bigint AS abandoned_within,
+       coalesce(sum(r.count - coalesce(r.within, 0)) FILTER (WHERE r.metric = 'svc_abandoned'), 0)::bigint
+           AS abandoned_after,
+       coalesce(sum(r.short) FILTER (WHERE r.metric = 'svc_abandoned'), 0)::bigint AS short_abandons,
+       coalesce(sum(r.count) FILTER (WHERE r.metric = 'svc_callback'), 0)::bigint AS callbacks,
+       coalesce(sum(r.within) FILTER (WHERE r.metric = 'svc_answered'), 0)::bigint AS answered_within,
+       coalesce(sum(r.sum) FILTER (WHERE r.metric = 'svc_answered'), 0)::bigint AS answered_wait,
+       coalesce(-min(r.lowest) FILTER (WHERE r.metric = 'svc_left'), 0)::integer AS longest_wait
+FROM (SELECT {group} AS g, {bucket} AS b, r.metric, r.count, r.sum,
+             CASE WHEN r.metric <> 'svc_left' THEN
+                 (SELECT sum((r.hist ->> k::text)::bigint) FROM generate_series(0, $3::int) k) END AS within,
+             CASE WHEN r.metric = 'svc_abandoned' THEN
+                 (SELECT sum((r.hist ->> k::text)::bigint) FROM generate_series(0, $4::int) k) END AS short,
+             CASE WHEN r.metric = 'svc_left' THEN (SELECT min(k::int) FROM jsonb_object_keys(r.hist) k) END AS lowest
+      FROM {source} r.metric = ANY($7::varchar[])) r
+GROUP BY 1, 2 HAVING coalesce(sum(r.count) FILTER (WHERE r.metric = 'svc_left'), 0) > 0
+ORDER BY 2 NULLS FIRST, 1
+"""
+"""A row's counts (COUNT_KEYS) from the rollups' `svc_*` metrics: within T and short abandons from their 1-second
+bins (both thresholds are under 300 s), the longest wait from the lowest bin of `svc_left` (minus the wait)."""
+
+
+async def _rollup_counts(p: Period, group: str, t: int, short: int) -> list[dict[str, Any]]:
+    """Per group key (`g`; `b` is null) the COUNT_KEYS of the visits that entered in [p.start, p.end) and left: the
+    monthly rows for the whole UTC months, the daily rows for the other whole UTC days, the 15-minute rows for the
+    edges (`rollups.SOURCE`)."""
+    sql = _ROLLUP_COUNTS.format(group="r.queue::text" if group == "queue" else "r.channel", bucket="NULL::timestamp",
+                                source=f"{rollups.SOURCE} r WHERE")
+    return [dict(r) for r in await current_uow().connection.fetch(
+        sql, p.start, p.end, t, short, *rollups.split(p.start, p.end), list(SERVICE_METRICS))]
 
 
 def _figures(counts: Mapping[str, Any], formula: str) -> dict[str, Any]:
@@ -144,11 +184,13 @@ async def build(p: Period, params: Mapping[str, str]) -> Report:
     settings = await service_level.get_settings()
     formula = settings["service_level_formula"]
     t, short = settings["service_level_seconds"], settings["short_abandon_seconds"]
-    bucket_sql = f"date_trunc('{bucket}', v.entered_at AT TIME ZONE $5)" if bucket else "NULL::timestamp"
-    conn = current_uow().connection
-    rows = [dict(r) for r in await conn.fetch(
-        f"SELECT {_group_sql(group)} AS g, {bucket_sql} AS b, {_COUNTS} {_VISITS} "
-        "GROUP BY 1, 2 ORDER BY 2 NULLS FIRST, 1", p.start, p.end, t, short, *([p.zone] if bucket else []))]
+    if bucket:  # per local hour/day/week/month: the visits (the 15-minute rows are about as many, and slower)
+        bucket_sql = f"date_trunc('{bucket}', v.entered_at AT TIME ZONE $5)"
+        rows = [dict(r) for r in await current_uow().connection.fetch(
+            f"SELECT {_group_sql(group)} AS g, {bucket_sql} AS b, {_COUNTS} {_VISITS} "
+            "GROUP BY 1, 2 ORDER BY 2 NULLS FIRST, 1", p.start, p.end, t, short, p.zone)]
+    else:  # the whole period: the rollups (whole months, whole days, 15-minute edges)
+        rows = await _rollup_counts(p, group, t, short)
     sla = await _sla(p, group, bucket)
     labels = await _labels(group)
     seen = {(r["g"], _bucket_label(bucket, r["b"]) if r["b"] else "") for r in rows}

@@ -14,6 +14,11 @@ Metrics (the time a fact counts at, the agent it counts for, the value summed an
 - queue visits at entered_at (agent: who answered, else 0): `queue_offered` (every visit), and one per outcome:
   `queue_answered`, `queue_abandoned`, `queue_callback`, `queue_overflowed`, `queue_transferred`, `queue_closed`
   (value and bins: the wait in seconds; `queue_waiting` while still waiting, no value).
+- queue visits that left the queue, for the queue service report (app.reports.queues), at entered_at: `svc_left`
+  (every one; value: minus the wait, so that its bins are whole seconds at any length (every negative value is
+  under 5 minutes) and its lowest bin is exactly minus the longest wait), `svc_answered` and `svc_abandoned` (taken
+  or abandoned without a callback asked for; the wait), `svc_callback` (a callback was asked for, whatever came
+  next; no value). Thresholds up to 299 s are exact from their 1-second bins.
 """
 
 from __future__ import annotations
@@ -22,13 +27,17 @@ import datetime as dt
 import math
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from app.lib.db import current_uow
 
 BUCKET = dt.timedelta(minutes=15)
+SERVICE = ("svc_left", "svc_answered", "svc_abandoned")
+"""The queue service report's binned metrics (see the module's docstring)."""
 BINNED = ("handle", "first_response", "first_response_bh", "resolution", "resolution_bh", "queue_answered",
-          "queue_abandoned", "queue_callback", "queue_overflowed", "queue_transferred", "queue_closed")
+          "queue_abandoned", "queue_callback", "queue_overflowed", "queue_transferred", "queue_closed",
+          *SERVICE)
 EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 
 
@@ -88,6 +97,14 @@ _VALUES = """
     FROM b JOIN report_queue_visit v ON v.entered_at >= b.bucket AND v.entered_at < b.bucket + interval '15 minutes'
     CROSS JOIN LATERAL (VALUES ('queue_offered', NULL::integer), ('queue_' || v.outcome, v.wait_seconds))
         AS m(metric, value)
+    UNION ALL
+    SELECT b.bucket, v.queue, coalesce(v.answered_by, 0), v.channel, m.metric, m.value
+    FROM b JOIN report_queue_visit v ON v.entered_at >= b.bucket AND v.entered_at < b.bucket + interval '15 minutes'
+    CROSS JOIN LATERAL (VALUES ('svc_left', -v.wait_seconds),
+                               (CASE WHEN v.callback THEN 'svc_callback'
+                                     WHEN v.outcome IN ('answered', 'abandoned') THEN 'svc_' || v.outcome END,
+                                CASE WHEN NOT v.callback THEN v.wait_seconds END)) AS m(metric, value)
+    WHERE v.outcome <> 'waiting' AND m.metric IS NOT NULL
 """
 
 _REFRESH = f"""
@@ -112,7 +129,7 @@ _ALL_VALUES = re.sub(
     r"FROM \1 \2 JOIN LATERAL (SELECT date_bin('15 minutes', \2.\3, TIMESTAMPTZ '2000-01-01 00:00:00+00') AS bucket) b "
     r"ON \2.\3 IS NOT NULL", _VALUES)
 """The same values for every bucket at once (the rebuild): one pass over each fact table, no join per bucket."""
-assert _ALL_VALUES.count("date_bin") == 6, "every fact table of _VALUES is rewritten"
+assert _ALL_VALUES.count("date_bin") == _VALUES.count("FROM b JOIN"), "every fact table of _VALUES is rewritten"
 _REBUILD = _REFRESH.replace("WITH b AS (SELECT DISTINCT unnest($1::timestamptz[]) AS bucket),\n", "WITH ").replace(
     _VALUES, _ALL_VALUES).replace("$2::varchar[]", "$1::varchar[]")
 
@@ -153,6 +170,75 @@ _DAYS_KEYED = _DAYS.replace("AND r.bucket >= $2 AND r.bucket < $3",
                             "AND r.bucket >= $2 AND r.bucket < $3 AND " + _IN_KEYS)
 
 
+@dataclass(frozen=True)
+class Level:
+    """A rollup level above the day: its rows are the daily rows summed per `unit` (a date_trunc unit) in `table`
+    (column `column`, the unit's first day). Maintained after the daily rows: `refresh_levels`, `rebuild_all`."""
+
+    table: str
+    column: str
+    unit: str
+
+    @property
+    def _select(self) -> str:
+        return f"""
+INSERT INTO {self.table} ({self.column}, queue, agent, channel, metric, count, sum, hist)
+SELECT p, queue, agent, channel, metric, sum(c), sum(s),
+       coalesce(jsonb_object_agg(bin, n) FILTER (WHERE bin IS NOT NULL), '{{}}'::jsonb)
+FROM (
+    SELECT date_trunc('{self.unit}', r.day::timestamp)::date AS p, r.queue, r.agent, r.channel, r.metric,
+           NULL::text AS bin,
+           sum(r.count) AS c, sum(r.sum) AS s, NULL::bigint AS n
+    FROM report_rollup_day r WHERE <where>
+    GROUP BY 1, 2, 3, 4, 5
+    UNION ALL
+    SELECT date_trunc('{self.unit}', r.day::timestamp)::date, r.queue, r.agent, r.channel, r.metric, e.key, 0, 0,
+           sum(e.value::bigint)
+    FROM report_rollup_day r CROSS JOIN LATERAL jsonb_each_text(r.hist) e WHERE <where>
+    GROUP BY 1, 2, 3, 4, 5, 6) x
+GROUP BY 1, 2, 3, 4, 5"""  # noqa: S608 (constants)
+
+    @property
+    def build_all(self) -> str:
+        """Every row of the level from every daily row (the rebuild)."""
+        return self._select.replace("<where>", "true")
+
+    @property
+    def delete_keyed(self) -> str:
+        """Delete the rows of the periods $1 (their first days) for the keys $2 agents, $3 queues, $4 channels."""
+        return (f"DELETE FROM {self.table} r WHERE r.{self.column} = ANY($1::date[]) AND "  # noqa: S608 (constants)
+                + _IN_KEYS.replace("$4", "$2").replace("$5", "$3").replace("$6", "$4"))
+
+    @property
+    def build_keyed(self) -> str:
+        """Insert them again from the daily rows of those periods and keys."""
+        return self._select.replace("<where>", f"date_trunc('{self.unit}', r.day::timestamp)::date = ANY($1::date[]) "
+                                    "AND " + _IN_KEYS.replace("$4", "$2").replace("$5", "$3").replace("$6", "$4"))
+
+
+LEVELS = (Level("report_rollup_month", "month", "month"),)
+"""The levels above the daily rows, each summed from the daily rows (a report reads whole months from the monthly
+rows, whole days from the daily rows, the edges from the 15-minute rows: `SOURCE`)."""
+
+
+async def refresh_levels(days: Iterable[dt.date], agents: Iterable[int], queues: Iterable[int],
+                         channels: Iterable[str]) -> None:
+    """After the daily rows of `days` changed for (a superset of) the keys agents x queues x channels: the rows of
+    every level above them again from the daily rows."""
+    conn = current_uow().connection
+    agents, queues, channels = sorted(set(agents)), sorted(set(queues)), sorted(set(channels))
+    for level in LEVELS:
+        periods = sorted({_trunc(d, level.unit) for d in days})
+        if periods:
+            await conn.execute(level.delete_keyed, periods, agents, queues, channels)
+            await conn.execute(level.build_keyed, periods, agents, queues, channels)
+
+
+def _trunc(day: dt.date, unit: str) -> dt.date:
+    assert unit == "month", unit
+    return day.replace(day=1)
+
+
 async def refresh(buckets: Iterable[dt.datetime], keys: Iterable[tuple[int, int, str]] | None = None) -> None:
     """Recompute the rollup rows of `buckets` from the facts (rows of a bucket with no facts left disappear), then
     the daily rows (UTC days) of the days they fall in, for the agent x queue x channel `keys` whose facts changed
@@ -177,6 +263,7 @@ async def refresh(buckets: Iterable[dt.datetime], keys: Iterable[tuple[int, int,
     first = dt.datetime.combine(days[0], dt.time(), tzinfo=dt.UTC)
     last = dt.datetime.combine(days[-1], dt.time(), tzinfo=dt.UTC) + dt.timedelta(days=1)
     await conn.execute(_DAYS_KEYED, days, first, last, agents, queues, channels)
+    await refresh_levels(days, agents, queues, channels)
 
 
 async def rebuild_all() -> int:
@@ -186,6 +273,9 @@ async def rebuild_all() -> int:
     await conn.execute("DELETE FROM report_rollup_day")
     await conn.execute(_REBUILD, list(BINNED))
     await conn.execute(_DAYS_ALL)
+    for level in LEVELS:
+        await conn.execute(f"DELETE FROM {level.table}")  # noqa: S608 (constants)
+        await conn.execute(level.build_all)
     return int(await conn.fetchval("SELECT count(DISTINCT bucket) FROM report_rollup"))
 
 
@@ -201,7 +291,15 @@ def split(start: dt.datetime, end: dt.datetime) -> tuple[dt.datetime, dt.datetim
     return first, last
 
 
-SOURCE = """(
+_D5, _D6 = "($5 AT TIME ZONE 'UTC')::date", "($6 AT TIME ZONE 'UTC')::date"
+_M1 = f"(date_trunc('month', ({_D5} - 1)::timestamp) + interval '1 month')::date"
+"""The first month start on or after the first whole day."""
+_M2 = f"date_trunc('month', {_D6}::timestamp)::date"
+"""The last month start on or before the end of the whole days."""
+_MONTHS = f"$5 < $6 AND {_M1} < {_M2}"
+"""Whole months inside the whole days."""
+
+SOURCE = f"""(
     SELECT agent, queue, channel, metric, count, sum, hist FROM report_rollup
     WHERE bucket >= $1 AND bucket < least($2::timestamptz, $5::timestamptz)
     UNION ALL
@@ -209,11 +307,18 @@ SOURCE = """(
     WHERE bucket >= greatest($1::timestamptz, $6::timestamptz) AND bucket < $2
     UNION ALL
     SELECT agent, queue, channel, metric, count, sum, hist FROM report_rollup_day
-    WHERE $5 < $6 AND day >= ($5 AT TIME ZONE 'UTC')::date AND day < ($6 AT TIME ZONE 'UTC')::date
-)"""
-"""The rollups of [$1, $2) as rows (agent, queue, channel, metric, count, sum, hist): daily rows for the whole UTC
-days [$5, $6) (see `split`), 15-minute rows for the edges before and after (two plain ranges of the primary key:
-an OR of them would scan every bucket in between)."""
+    WHERE $5 < $6 AND day >= {_D5} AND day < CASE WHEN {_MONTHS} THEN {_M1} ELSE {_D6} END
+    UNION ALL
+    SELECT agent, queue, channel, metric, count, sum, hist FROM report_rollup_day
+    WHERE {_MONTHS} AND day >= {_M2} AND day < {_D6}
+    UNION ALL
+    SELECT agent, queue, channel, metric, count, sum, hist FROM report_rollup_month
+    WHERE {_MONTHS} AND month >= {_M1} AND month < {_M2}
+)"""  # noqa: S608 (constants)
+"""The rollups of [$1, $2) as rows (agent, queue, channel, metric, count, sum, hist): monthly rows for the whole
+months inside the whole UTC days [$5, $6) (see `split`), daily rows for the days before and after them, 15-minute
+rows for the edges before and after the days (plain ranges of the primary keys: an OR of them would scan every
+bucket in between)."""
 
 
 async def all_buckets() -> list[dt.datetime]:

@@ -58,7 +58,7 @@ async def rebuild(tenant: TenantRef, on_progress: Callable[[str, int, int], None
         conn = current_uow().connection
         await conn.execute(facts.LOCK)
         for table in ("report_queue_visit", "report_agent_leg", "report_conversation", "report_offer",
-                      "report_rollup", "report_rollup_day"):
+                      "report_rollup", "report_rollup_day", "report_rollup_month"):
             await conn.execute(f"DELETE FROM {table}")  # noqa: S608 (constants)
         ids = [r["id"] for r in await conn.fetch("SELECT id FROM conversation ORDER BY id")]
     result = RebuildResult(conversations=len(ids))
@@ -93,6 +93,8 @@ async def snapshot() -> dict[str, list[tuple[Any, ...]]]:
                    "ORDER BY bucket, metric, agent, queue, channel",
         "days": "SELECT day, queue, agent, channel, metric, count, sum, hist::text FROM report_rollup_day "
                 "ORDER BY day, metric, agent, queue, channel",
+        "months": "SELECT month, queue, agent, channel, metric, count, sum, hist::text FROM report_rollup_month "
+                  "ORDER BY month, metric, agent, queue, channel",
     }
     for key, sql in queries.items():
         out[key] = [tuple(r.values()) for r in await conn.fetch(sql)]

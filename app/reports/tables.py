@@ -134,6 +134,20 @@ class RollupDay(Table, tablename="report_rollup_day"):
     hist = JSONB(default={})
 
 
+class RollupMonth(Table, tablename="report_rollup_month"):
+    """The daily rollups summed per UTC month (`month`: its first day); the whole months of a long period are read
+    from here (app.reports.rollups.LEVELS)."""
+
+    month = Date()
+    queue = Integer(default=0)
+    agent = Integer(default=0)
+    channel = Varchar(length=10, default="")
+    metric = Varchar(length=30)
+    count = BigInt(default=0)
+    sum = DoublePrecision(default=0.0)
+    hist = JSONB(default={})
+
+
 class Target(Table, tablename="report_target"):
     """A KPI target: for one agent, or the team default (agent null)."""
 
