@@ -127,9 +127,13 @@ class AutomationViews(Controller):
         return Redirect(f"/t/{slug}/automation/{saved['id']}", status_code=303)
 
     @post("/{rule_id:int}/enabled")
-    async def toggle(self, request: Req, rule_id: PathId) -> Template:
+    async def toggle(self, request: Req, rule_id: PathId) -> Template | Redirect:
+        """htmx swaps the toggle in place; a plain form post (a click before htmx took the form over) comes back
+        to the rule's page."""
         form = await request.form()
         rule = await services.set_enabled(request.user, rule_id, form.get("enabled") == "1")
+        if not request.headers.get("hx-request"):
+            return Redirect(f"/t/{request.scope['state']['tenant'].slug}/automation/{rule_id}", status_code=303)
         return render_page(request, "_partials/automation_toggle.html", {"r": rule})
 
     @post("/{rule_id:int}/move")

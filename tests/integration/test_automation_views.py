@@ -59,6 +59,12 @@ async def test_builder_pages_save_versions_order_test_and_card(fx_client: Any, f
     rules = (await fx_client.get(api(fx_shop, "/automation/rules"), headers=fx_shop.auth)).json()
     assert [r["name"] for r in rules] == ["SMS when an order ships", "Notes on VIPs"]
 
+    # A plain form post (clicked before htmx took the form over) works too and comes back to the rule's page.
+    plain = await fx_client.post(f"{base}/{rule_id}/enabled", data={"_csrf": csrf, "enabled": "1"})
+    assert plain.status_code == 303 and plain.headers["location"] == f"{base}/{rule_id}"
+    rules = (await fx_client.get(api(fx_shop, "/automation/rules"), headers=fx_shop.auth)).json()
+    assert [r["enabled"] for r in rules if r["id"] == rule_id] == [True]
+    await fx_client.post(f"{base}/{rule_id}/enabled", headers=headers, data={"enabled": "0"})
     toggled = await fx_client.post(f"{base}/{rule_id}/enabled", headers=headers, data={"enabled": "1"})
     assert toggled.status_code == 200 and 'data-enabled="yes"' in toggled.text
     await fx_client.post(api(fx_shop, f"/contacts/{contact['id']}/notes"), json={"body": "hello"},
