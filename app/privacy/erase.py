@@ -219,6 +219,25 @@ async def sweep(contact_id: int, values: list[str]) -> dict[str, int]:
     return changed
 
 
+def delete_after_commit(keys: list[str]) -> None:
+    """Delete these storage objects once the caller's unit of work commits (a rollback keeps them); a delete that
+    fails is logged, never raised (the rows are gone already)."""
+    if not keys:
+        return
+    tenant = current_tenant()
+
+    async def delete_objects() -> None:
+        storage = get_storage()
+        with tenant_selected(tenant):  # after-commit hooks run once the unit of work has let go of the tenant
+            for key in keys:
+                try:
+                    await storage.delete(key)
+                except StorageError:
+                    log.warning("privacy.storage_delete_failed", key=key)
+
+    current_uow().after_commit(delete_objects)
+
+
 async def erase_contact(contact_id: int) -> dict[str, Any]:
     """Erase inside the caller's unit of work; returns the counts for the request log and the audit entry (no
     personal value in them). Storage objects are deleted after commit."""
@@ -236,18 +255,6 @@ async def erase_contact(contact_id: int) -> dict[str, Any]:
     await conn.execute("UPDATE privacy_request SET storage_key = '' WHERE contact = $1 AND kind = 'export'",
                        contact_id)
     swept = await sweep(contact_id, values)
-
-    tenant = current_tenant()
-
-    async def delete_objects() -> None:
-        storage = get_storage()
-        with tenant_selected(tenant):  # after-commit hooks run once the unit of work has let go of the tenant
-            for key in keys:
-                try:
-                    await storage.delete(key)
-                except StorageError:
-                    log.warning("privacy.storage_delete_failed", key=key)
-
-    current_uow().after_commit(delete_objects)
+    delete_after_commit(keys)
     return {"rows": {k: v for k, v in counts.items() if v}, "swept": swept, "files": len(keys),
             "suppressed": suppressed}

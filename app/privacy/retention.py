@@ -16,9 +16,9 @@ from app.accounts.services import Principal
 from app.audit import services as audit
 from app.lib import jobs
 from app.lib.clock import now
-from app.lib.db import current_tenant, current_uow, tenant_selected
+from app.lib.db import current_tenant, current_uow
 from app.lib.errors import Invalid, NotFound
-from app.lib.storage import StorageError, get_storage
+from app.privacy.erase import delete_after_commit
 from app.privacy.tables import ACTIONS, DATA_CLASSES
 from realtime import log as event_log
 
@@ -205,19 +205,7 @@ async def purge(data_class: str, *, actor: Principal | None = None) -> int:
                        actor=actor.label if actor else "retention", target_type="retention_policy",
                        target_id=data_class, detail={"action": p["action"], "keep_days": p["keep_days"],
                                                      "cutoff": cutoff.isoformat(), "count": total, "tables": counts})
-    if keys:
-        tenant = current_tenant()
-
-        async def delete_objects() -> None:
-            storage = get_storage()
-            with tenant_selected(tenant):  # after-commit hooks run once the unit of work has let go of the tenant
-                for key in keys:
-                    try:
-                        await storage.delete(key)
-                    except StorageError:
-                        pass
-
-        current_uow().after_commit(delete_objects)
+    delete_after_commit(keys)
     return total
 
 
