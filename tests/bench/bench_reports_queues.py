@@ -12,6 +12,7 @@ import random
 import secrets
 import time
 
+from tests.bench.bench_reports import time_90_day_report
 from tests.bench.harness import BenchContext, percentiles
 
 RUNS = 20
@@ -21,7 +22,7 @@ OUTCOMES = ["answered"] * 14 + ["abandoned"] * 3 + ["callback", "overflowed", "c
 async def main(ctx: BenchContext) -> None:
     from app import events_catalogue  # noqa: F401  (every domain declares its events, as the app does)
     from app.lib.db import current_uow, tenant_context
-    from app.reports import kit, queues, rollups
+    from app.reports import queues, rollups
     from tenants import services as tenants
 
     visits = ctx.env_int("BENCH_QUEUE_VISITS", 1_000_000)
@@ -67,27 +68,9 @@ async def main(ctx: BenchContext) -> None:
     ctx.log(f"rollups built from the visits in {time.perf_counter() - t0:.1f} s")
 
     ctx.section("90-day queue service report")
-    period = kit.period("2026-09-02", "2026-11-30", "UTC")
-    report_ms: list[float] = []
-    raw_ms: list[float] = []
-    offered = counted = 0
-    for _ in range(RUNS):
-        async with tenant_context(tenant):
-            t0 = time.perf_counter()
-            report = await queues.build(period, {})
-            report_ms.append((time.perf_counter() - t0) * 1000)
-            offered = int(report.totals["offered"])
-            t0 = time.perf_counter()
-            counted = int(await current_uow().connection.fetchval(
-                "SELECT count(*) FROM report_queue_visit WHERE entered_at >= $1 AND entered_at < $2", period.start,
-                period.end))
-            raw_ms.append((time.perf_counter() - t0) * 1000)
-    p = percentiles(report_ms, (50, 95))
-    r = percentiles(raw_ms, (50, 95))
-    ctx.record("queues report, 90 days (p95)", round(p[95], 1), "ms",
-               note=f"p50 {p[50]:.1f} ms; target <= 300 ms; {offered:,} visits counted, 4 queue rows",
-               errors=0 if offered == counted else 1)
-    ctx.record("  raw: SELECT count(*) over the same visits (p95)", round(r[95], 1), "ms", note=f"p50 {r[50]:.1f} ms")
+    await time_90_day_report(
+        ctx, tenant, "queues report", queues.build, "offered", "visits counted, 4 queue rows",
+        "SELECT count(*) FROM report_queue_visit WHERE entered_at >= $1 AND entered_at < $2", "visits")
 
     day_ms: list[float] = []
     for _ in range(RUNS):
