@@ -69,7 +69,7 @@ SELECT bucket, queue, agent, channel, metric,
        count(*) AS n, coalesce(sum(value), 0) AS s
 FROM v GROUP BY 1, 2, 3, 4, 5, 6
 """  # noqa: S608 (constants)
-"""The same binning as the rollups' refresh and rebuild (app.reports.rollups.bin_of)."""
+"""The same binning as the rollups' rebuild (app.reports.rollups.bin_of)."""
 
 
 async def contributions(conversation_id: int) -> Contributions:

@@ -1,9 +1,9 @@
 """15-minute rollups of the facts: per bucket x queue x agent x channel x metric, a count, a sum and a histogram.
 
-Reports over long periods read these rows instead of the facts, and for the whole UTC days inside a period the daily
-sums of them (report_rollup_day, refreshed with their buckets). Histogram bins: 1 second under 5 minutes, 10
-seconds under 30 minutes, 60 seconds beyond; a bin is named by its lower edge. Medians and P90 are nearest-rank
-percentiles over the bins: exact for values under 5 minutes, to the bin's lower edge above.
+Reports over long periods read these rows instead of the facts, and for the whole UTC days and months inside a period
+their sums (report_rollup_day, report_rollup_month; app.reports.deltas keeps all of them live). Histogram bins:
+1 second under 5 minutes, 10 seconds under 30 minutes, 60 seconds beyond; a bin is named by its lower edge. Medians
+and P90 are nearest-rank percentiles over the bins: exact for values under 5 minutes, to the bin's lower edge above.
 
 Metrics (the time a fact counts at, the agent it counts for, the value summed and binned):
 - legs at ended_at, their agent: `handle` (talk + hold + wrap; binned), `transfer` (count of legs handed on).
@@ -159,21 +159,10 @@ _DAYS_ALL = _DAYS.replace(
 """Every day's rows from every 15-minute row (the rebuild)."""
 
 
-_KEYS = "SELECT DISTINCT agent, queue, channel FROM report_rollup WHERE bucket = ANY($1::timestamptz[])"
-_IN_KEYS = "r.agent = ANY($4::int[]) AND r.queue = ANY($5::int[]) AND r.channel = ANY($6::varchar[])"
-"""The keys a refresh recomputes a day's rows for: every combination of the agents, queues and channels touched
-(a superset of the keys touched; deleting and re-inserting the same set keeps it exact). Plain column conditions,
-applied while scanning, before any histogram is expanded."""
-_DELETE_DAYS = ("DELETE FROM report_rollup_day r WHERE day = ANY($1::date[]) AND "  # noqa: S608 (constants)
-                + _IN_KEYS.replace("$4", "$2").replace("$5", "$3").replace("$6", "$4"))
-_DAYS_KEYED = _DAYS.replace("AND r.bucket >= $2 AND r.bucket < $3",
-                            "AND r.bucket >= $2 AND r.bucket < $3 AND " + _IN_KEYS)
-
-
 @dataclass(frozen=True)
 class Level:
     """A rollup level above the day: its rows are the daily rows summed per `unit` (a date_trunc unit) in `table`
-    (column `column`, the unit's first day). Maintained after the daily rows: `refresh_levels`, `rebuild_all`."""
+    (column `column`, the unit's first day). Built by `rebuild_all`; kept live by app.reports.deltas (its LEVELS)."""
 
     table: str
     column: str
@@ -203,71 +192,13 @@ GROUP BY 1, 2, 3, 4, 5"""  # noqa: S608 (constants)
         """Every row of the level from every daily row (the rebuild)."""
         return self._select.replace("<where>", "true")
 
-    @property
-    def delete_keyed(self) -> str:
-        """Delete the rows of the periods $1 (their first days) for the keys $2 agents, $3 queues, $4 channels."""
-        return (f"DELETE FROM {self.table} r WHERE r.{self.column} = ANY($1::date[]) AND "  # noqa: S608 (constants)
-                + _IN_KEYS.replace("$4", "$2").replace("$5", "$3").replace("$6", "$4"))
-
-    @property
-    def build_keyed(self) -> str:
-        """Insert them again from the daily rows of those periods and keys."""
-        return self._select.replace("<where>", f"date_trunc('{self.unit}', r.day::timestamp)::date = ANY($1::date[]) "
-                                    "AND " + _IN_KEYS.replace("$4", "$2").replace("$5", "$3").replace("$6", "$4"))
-
-
 LEVELS = (Level("report_rollup_month", "month", "month"),)
 """The levels above the daily rows, each summed from the daily rows (a report reads whole months from the monthly
 rows, whole days from the daily rows, the edges from the 15-minute rows: `SOURCE`)."""
 
 
-async def refresh_levels(days: Iterable[dt.date], agents: Iterable[int], queues: Iterable[int],
-                         channels: Iterable[str]) -> None:
-    """After the daily rows of `days` changed for (a superset of) the keys agents x queues x channels: the rows of
-    every level above them again from the daily rows."""
-    conn = current_uow().connection
-    agents, queues, channels = sorted(set(agents)), sorted(set(queues)), sorted(set(channels))
-    for level in LEVELS:
-        periods = sorted({_trunc(d, level.unit) for d in days})
-        if periods:
-            await conn.execute(level.delete_keyed, periods, agents, queues, channels)
-            await conn.execute(level.build_keyed, periods, agents, queues, channels)
-
-
-def _trunc(day: dt.date, unit: str) -> dt.date:
-    assert unit == "month", unit
-    return day.replace(day=1)
-
-
-async def refresh(buckets: Iterable[dt.datetime], keys: Iterable[tuple[int, int, str]] | None = None) -> None:
-    """Recompute the rollup rows of `buckets` from the facts (rows of a bucket with no facts left disappear), then
-    the daily rows (UTC days) of the days they fall in, for the agent x queue x channel `keys` whose facts changed
-    (the caller knows them: one conversation's old and new facts), else for every key those buckets had or have."""
-    items = sorted({bucket_of(b) for b in buckets})
-    if not items:
-        return
-    conn = current_uow().connection
-    known = keys is not None
-    touched: set[tuple[Any, ...]] = set(keys or ())
-    if not known:
-        touched |= {tuple(r) for r in await conn.fetch(_KEYS, items)}
-    await conn.execute("DELETE FROM report_rollup WHERE bucket = ANY($1::timestamptz[])", items)
-    await conn.execute(_REFRESH, items, list(BINNED))
-    if not known:
-        touched |= {tuple(r) for r in await conn.fetch(_KEYS, items)}
-    if not touched:
-        return
-    days = sorted({b.astimezone(dt.UTC).date() for b in items})
-    agents, queues, channels = (sorted(set(x)) for x in zip(*touched, strict=True))
-    await conn.execute(_DELETE_DAYS, days, agents, queues, channels)
-    first = dt.datetime.combine(days[0], dt.time(), tzinfo=dt.UTC)
-    last = dt.datetime.combine(days[-1], dt.time(), tzinfo=dt.UTC) + dt.timedelta(days=1)
-    await conn.execute(_DAYS_KEYED, days, first, last, agents, queues, channels)
-    await refresh_levels(days, agents, queues, channels)
-
-
 async def rebuild_all() -> int:
-    """Every rollup row again from all the facts, in one pass (the rebuild; live changes use `refresh`)."""
+    """Every rollup row again from all the facts, in one pass (the rebuild; app.reports.deltas adds live changes)."""
     conn = current_uow().connection
     await conn.execute("DELETE FROM report_rollup")
     await conn.execute("DELETE FROM report_rollup_day")
