@@ -292,8 +292,10 @@ class _Teller:
         weights = [3 if c["values"]["temperature"] == "hot" else 1 for c in s.contacts]
         for i in range(ORDERS):
             ci = r.choices(range(CONTACTS), weights)[0]
-            s.orders.append(self.order(i, ci, r.randrange(HOUR, s.contacts[ci]["created"] - 60)
-                                       if s.contacts[ci]["created"] > 2 * HOUR else 60))
+            placed = r.randrange(HOUR, s.contacts[ci]["created"] - 60) if s.contacts[ci]["created"] > 2 * HOUR else 60
+            # The first order came in two minutes ago, so "this month" and "today" have one in every zone on the
+            # first day of a month too (the draw above still happens: the rest of the story stays as it was).
+            s.orders.append(self.order(i, ci, 120 if i == 0 else placed))
         self.first_touches()
         buyers = [i for i, c in enumerate(s.contacts) if c["values"]["company"] or c["values"]["temperature"] == "hot"]
         open_keys = [k for k, kind in deal_kinds.items() if kind == "open"]
