@@ -15,6 +15,13 @@
   "use strict";
   var lastId = null;
   var leaving = false;
+  // Reconnect with full jitter, but never wait more than 8 s (the extension's default grows to 64 s): after a
+  // deploy or a restart every console is back within seconds, spread over that window.
+  if (window.htmx) {
+    window.htmx.config.wsReconnectDelay = function (retryCount) {
+      return Math.min(8000, 500 * Math.pow(2, retryCount)) * Math.random();
+    };
+  }
   window.addEventListener("beforeunload", function () { leaving = true; });
 
   function markerId() {
