@@ -59,6 +59,8 @@ class OrderItem(Table, tablename="order_item"):
     position = Integer(default=0)
     name = Varchar(length=200)
     sku = Varchar(length=64, default="")
+    category = Varchar(length=100, default="")
+    """The product's category as the shop names it (empty when unknown)."""
     quantity = Integer()
     unit_price = BigInt()
     line_total = BigInt()
