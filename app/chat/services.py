@@ -23,7 +23,7 @@ from app.conversations.tables import OPEN_STATUSES, Conversation
 from app.lib.clock import now
 from app.lib.db import current_tenant, current_uow, save_single_row
 from app.lib.domain import MergeStep
-from app.lib.errors import Conflict, Forbidden, Invalid, NotFound
+from app.lib.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from app.lib.forms import message_text
 from app.lib.i18n import N_
 from app.lib.identities import normalize_email, normalize_phone
@@ -31,7 +31,7 @@ from app.lib.lru import LRU
 from app.lib.security import constant_time_equals, new_token, token_hash
 from app.timeline import services as timeline
 from realtime import channels
-from realtime.publish import emit
+from realtime.publish import emit, emit_many
 
 MAX_MESSAGE = 2000
 MAX_ORIGINS = 20
@@ -269,7 +269,14 @@ MESSAGE_COLUMNS = (ChatMessage.id, ChatMessage.direction, ChatMessage.body, Chat
 
 
 def _body(body: Any) -> str:
-    return message_text(body, MAX_MESSAGE)
+    text = message_text(body, MAX_MESSAGE)
+    if "\x00" in text:  # PostgreSQL text cannot hold it: refused here, not a failed transaction
+        raise Invalid("The message contains a NUL character, which cannot be stored; remove it.", field="body")
+    return text
+
+
+check_body = _body
+"""A message's text as stored (Invalid for an empty or too long one): checked before it joins a batch."""
 
 
 _MESSAGES = """
@@ -337,6 +344,81 @@ async def visitor_message(session_id: int, body: str) -> dict[str, Any]:
     await emit(chat_events.CHAT_MESSAGE, session_id=session_id, conversation_id=conv["id"], message_id=message_id,
                direction="in", channels=_topics(session_id, conv))
     return {**dict(stored), "conversation_id": conv["id"]}
+
+
+_LOCK_SESSIONS = """
+SELECT s.id, s.visitor_name, s.visitor_email, s.visitor_phone, s.contact AS contact_id,
+       s.conversation AS conversation_id, c.status AS conv_status, c.assigned_to AS conv_assigned_to_id
+FROM chat_session s LEFT JOIN conversation c ON c.id = s.conversation
+WHERE s.id = ANY($1::int[]) ORDER BY s.id FOR UPDATE OF s
+"""
+
+_INSERT_MESSAGES = """
+INSERT INTO chat_message (chat_session, conversation, direction, body, author_label)
+SELECT u.session, u.conversation, 'in', u.body, u.label
+FROM unnest($1::int[], $2::int[], $3::text[], $4::text[]) WITH ORDINALITY AS u(session, conversation, body, label, ord)
+ORDER BY u.ord
+RETURNING id, direction, body, author_label, status, created_at, conversation AS conversation_id
+"""
+
+JOINS_AS_IS = ("waiting", "active")
+"""Conversation states a visitor's message simply joins (a snoozed one wakes up, a closed or missing one is replaced:
+those take `visitor_message`'s one-by-one path)."""
+
+
+def _visitor_label(session: dict[str, Any]) -> str:
+    return session["visitor_name"] or session["visitor_email"] or session["visitor_phone"] or "Web visitor"
+
+
+async def visitor_messages(items: list[tuple[int, str]]) -> list[dict[str, Any] | DomainError]:
+    """Many visitors' messages (session id, checked text) filed in the open unit of work at once: the group commit
+    of app.chat.writer. What `visitor_message` does for each, with one statement per kind of row for the whole batch
+    (the sessions locked in id order, the messages, the sessions' last-seen, the timeline, the events). Messages of a
+    chat that needs more (a first message opens a conversation, a snoozed one wakes, a blocked sender) go through
+    `visitor_message` one by one in the same transaction. Returns each message's row in the order of `items`, or the
+    error that refused it (a chat that is gone) without failing the others."""
+    conn = current_uow().connection
+    sessions = {r["id"]: dict(r) for r in await conn.fetch(_LOCK_SESSIONS, sorted({s for s, _ in items}))}
+    labels = {s["id"]: _visitor_label(s) for s in sessions.values()}
+    keys = {conversations.address_key(label)[0] for label in labels.values()}
+    blocked = {r["address"] for r in await conn.fetch(
+        "SELECT address FROM blocked_address WHERE address = ANY($1::text[])", sorted(k for k in keys if k))}
+    out: list[dict[str, Any] | DomainError | None] = [None] * len(items)
+    simple: list[int] = []
+    for i, (session_id, text) in enumerate(items):
+        session = sessions.get(session_id)
+        if session is None:
+            out[i] = NotFound(GONE)
+        elif session["conv_status"] in JOINS_AS_IS and conversations.address_key(labels[session_id])[0] not in blocked:
+            simple.append(i)
+        else:  # opens (or wakes) its conversation; the chat's later messages in this batch then join it as usual
+            try:
+                out[i] = await visitor_message(session_id, text)
+            except DomainError as exc:
+                out[i] = exc
+    if simple:
+        rows = await conn.fetch(_INSERT_MESSAGES, [items[i][0] for i in simple],
+                                [sessions[items[i][0]]["conversation_id"] for i in simple],
+                                [items[i][1] for i in simple],
+                                [(sessions[items[i][0]]["visitor_name"] or "Visitor")[:100] for i in simple])
+        stored = sorted((dict(r) for r in rows), key=lambda r: r["id"])  # serial ids follow the insert's order
+        await conn.execute("UPDATE chat_session SET last_seen_at = now() WHERE id = ANY($1::int[])",
+                           sorted({items[i][0] for i in simple}))
+        known = [(i, row) for i, row in zip(simple, stored, strict=True) if sessions[items[i][0]]["contact_id"]]
+        await timeline.record_many("chat", "in", [
+            (sessions[items[i][0]]["contact_id"], row["body"][:200],
+             {"event": "chat_message", "message_id": row["id"], "body": row["body"]},
+             {**_links(items[i][0], None), "conversation_id": row["conversation_id"]}) for i, row in known])
+        notices = []
+        for i, row in zip(simple, stored, strict=True):
+            session_id = items[i][0]
+            conv = {"id": row["conversation_id"], "assigned_to_id": sessions[session_id]["conv_assigned_to_id"]}
+            notices.append((chat_events.CHAT_MESSAGE, _topics(session_id, conv),
+                            {"session_id": session_id, "conversation_id": row["conversation_id"],
+                             "message_id": row["id"], "direction": "in"}))
+            out[i] = row
+        await emit_many(notices)
+    return [r if r is not None else NotFound(GONE) for r in out]
 
 
 _CONVERSATION = """

@@ -16,23 +16,27 @@ import contextlib
 from typing import Any
 
 import msgspec
+import structlog
 from litestar import WebSocket, websocket
 from litestar.exceptions import WebSocketDisconnect
 from litestar.params import FromPath
 
-from app.chat import services
+from app.chat import services, writer
 from app.chat.schemas import MessageOut
 from app.chat.widget import limits
 from app.contacts import services as contacts
 from app.contacts.services import to_struct
-from app.lib import reqctx
+from app.lib import i18n, reqctx
 from app.lib.db import TenantRef, tenant_context
 from app.lib.errors import DomainError
+from app.lib.i18n import N_
 from app.security import rejections
 from realtime import channels
 from realtime.channels import channel_name
 from realtime.runtime import ensure_started
 from realtime.sockets import finish, json_frames, next_burst
+
+log = structlog.get_logger(__name__)
 
 CLOSE_GONE = 4404
 CLOSE_REFUSED = 4403
@@ -117,9 +121,14 @@ async def chat_socket(socket: WebSocket[Any, Any, Any], slug: FromPath[str]) -> 
     sub = await backend.subscribe([name])  # before the first sync: nothing committed after it can be missed
     await socket.accept(subprotocols=SUBPROTOCOL)
 
+    acked: set[int] = set()  # this socket's own messages: their event needs no resync here (the answer had them)
+
     async def receive() -> None:
         with contextlib.suppress(WebSocketDisconnect, RuntimeError):
             async for msg in json_frames(socket):
+                if "send" in msg:
+                    await _send(socket, tenant, session_id, msg, acked)
+                    continue
                 try:
                     await _handle(tenant, session_id, msg)
                 except DomainError:
@@ -134,6 +143,8 @@ async def chat_socket(socket: WebSocket[Any, Any, Any], slug: FromPath[str]) -> 
             for event in burst:
                 if event.name == "chat.typing":
                     typing = typing or event.data.get("who") == "operator"
+                elif event.name == "chat.message" and event.data.get("message_id") in acked:
+                    acked.discard(event.data["message_id"])  # the visitor's own, already answered with its row
                 elif event.name == "chat.message" or (event.name == "chat.status"
                                                       and event.data.get("direction") == "in"):
                     resync = True
@@ -154,6 +165,34 @@ async def _refuse(socket: WebSocket[Any, Any, Any], code: int) -> None:
     with contextlib.suppress(Exception):
         await socket.accept(subprotocols=_subprotocol(socket))
         await socket.close(code=code)
+
+
+NOT_STORED = N_("Your message could not be stored; send it again.")
+MAX_ACKED = 200
+"""Own message ids a socket remembers until their event comes back (bounded: a lost event costs only a resync)."""
+
+
+async def _send(socket: WebSocket[Any, Any, Any], tenant: TenantRef, session_id: int, msg: dict[str, Any],
+                acked: set[int]) -> None:
+    """`{"send": text, "ref": r}`: the message through the tenant's group-commit writer; the widget gets
+    `{"type": "sent", "ref": r, "message": {...}}` once it is committed, or `{"type": "error", "ref": r, "detail":
+    ...}` (too fast, too long, the chat is gone). One at a time per socket: a chat's messages keep their order."""
+    ref = msg.get("ref")
+    ref = ref if isinstance(ref, (str, int)) and not isinstance(ref, bool) and len(str(ref)) <= 64 else None
+    try:
+        await limits()["messages"].check(tenant.slug, str(session_id))
+        row = await writer.send(tenant, session_id, msg.get("send"))
+    except DomainError as exc:
+        answer = {"type": "error", "ref": ref, **exc.to_dict()}
+    except Exception:  # stored neither in its batch nor alone: the sender is told, the socket stays open
+        log.exception("chat_message_not_stored", tenant=tenant.slug, session_id=session_id)
+        answer = {"type": "error", "ref": ref, "detail": i18n.gettext(NOT_STORED), "status_code": 500}
+    else:
+        if len(acked) >= MAX_ACKED:
+            acked.clear()
+        acked.add(int(row["id"]))
+        answer = {"type": "sent", "ref": ref, "message": to_struct(MessageOut, row)}
+    await socket.send_text(_encoder.encode(answer).decode())
 
 
 async def _handle(tenant: TenantRef, session_id: int, msg: dict[str, Any]) -> None:

@@ -293,7 +293,8 @@ async def test_live_both_ways_with_typing_and_isolation(fx_server: InProcessServ
 
         assert (await say(client, a, s["token"], "are you there?")).status_code == 201
         frames = await op_a.until(lambda f: f.event == "chat.message")
-        assert "are you there?" in frames[-1].text and f'id="chat-log-{conv["id"]}"' in frames[-1].text
+        assert "are you there?" in frames[-1].text and f'id="chat-msgs-{conv["id"]}"' in frames[-1].text
+        assert 'hx-swap-oob="beforeend"' in frames[-1].text and "first" not in frames[-1].text  # the new one alone
 
         await w.ws.send(json.dumps({"typing": True}))
         frames = await op_a.until(lambda f: f.event == "chat.typing")

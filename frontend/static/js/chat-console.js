@@ -1,4 +1,5 @@
-/* Console chat panes: Enter sends (Shift+Enter for a new line); "visitor is typing" hides itself when it expires. */
+/* Console chat panes: Enter sends (Shift+Enter for a new line); "visitor is typing" hides itself when it expires;
+   a message pushed twice shows once. */
 (function () {
   "use strict";
   document.addEventListener("keydown", function (evt) {
@@ -28,8 +29,26 @@
       el.hidden = !((typingUntil[log.id] || 0) > now);
     });
   }
+  // A new message is appended to its pane alone (app/chat/live.py). The pane may have been rendered whole after the
+  // message was stored (a panel swap), so the append can bring a message already shown: keep the first of each id,
+  // and drop "No messages yet." once there is one.
+  function dedupe() {
+    document.querySelectorAll(".chat-messages").forEach(function (list) {
+      var seen = {};
+      list.querySelectorAll(".chat-msg[data-message-id]").forEach(function (msg) {
+        var id = msg.getAttribute("data-message-id");
+        if (seen[id]) msg.remove(); else seen[id] = true;
+      });
+      if (list.querySelector(".chat-msg")) {
+        list.querySelectorAll(".chat-empty").forEach(function (p) { p.remove(); });
+      }
+    });
+  }
   ["htmx:oobBeforeSwap", "htmx:oobAfterSwap", "htmx:beforeSwap", "htmx:afterSwap"].forEach(function (name) {
     document.addEventListener(name, syncTyping);
+  });
+  ["htmx:oobAfterSwap", "htmx:afterSwap"].forEach(function (name) {
+    document.addEventListener(name, dedupe);
   });
   setInterval(syncTyping, 500);
 })();

@@ -173,6 +173,18 @@
     if (newest) socket.send(JSON.stringify({ read: newest }));
   }
 
+  // With the socket open a message goes over it (the server files it in a group commit and answers "sent" with the
+  // stored message, or "error"); before it opens, by POST.
+  var pending = {}, nextRef = 1;
+  function say(body) {
+    if (!socket || socket.readyState !== 1) return request("POST", "/messages", { body: body });
+    return new Promise(function (resolve, reject) {
+      var ref = String(nextRef++);
+      pending[ref] = { resolve: resolve, reject: reject };
+      socket.send(JSON.stringify({ send: body, ref: ref }));
+    });
+  }
+
   function connect() {
     if (!token || (socket && socket.readyState <= 1)) return;
     socket = new WebSocket(wsBase, ["sb-chat", token]); // the token rides in the handshake, not the URL
@@ -193,6 +205,11 @@
           clearTimeout(typingTimer);
         }
         render();
+      } else if ((msg.type === "sent" || msg.type === "error") && pending[msg.ref]) {
+        var waiter = pending[msg.ref];
+        delete pending[msg.ref];
+        if (msg.type === "sent") waiter.resolve(msg.message);
+        else { var e = new Error(msg.detail || _("Error")); e.status = msg.status_code; waiter.reject(e); }
       } else if (msg.type === "typing") {
         typingEl.hidden = false;
         clearTimeout(typingTimer);
@@ -201,6 +218,9 @@
     };
     socket.onclose = function (evt) {
       socket = null;
+      // Messages handed over without an answer may be stored or not: the next sync shows which.
+      Object.keys(pending).forEach(function (ref) { pending[ref].reject(new Error(_("Connection lost. Reconnecting…"))); });
+      pending = {};
       if (evt.code === 4404) { token = null; save(null); return; } // the chat is gone: the next message starts anew
       if (evt.code === 4403) { showError(_("Chat is not available on this site.")); return; }
       retry = Math.min(retry + 1, 6);
@@ -224,7 +244,7 @@
     var body = input.value.trim();
     if (!body) return;
     input.disabled = true;
-    ensureSession().then(function () { return request("POST", "/messages", { body: body }); }).then(function (m) {
+    ensureSession().then(function () { return say(body); }).then(function (m) {
       input.value = ""; showError("");
       if (!messages.some(function (x) { return x.id === m.id; })) { messages.push(m); render(); }
     }).catch(function (e) {

@@ -1,0 +1,118 @@
+"""Group commit of visitors' chat messages: one writer per tenant per process files the messages that arrive while
+its previous batch commits, from any number of chats, in ONE transaction (services.visitor_messages: a statement
+per kind of row, not per message), and answers each sender only after that commit.
+
+Nothing acknowledged is lost: a sender's future resolves after the commit (or with the error that refused its own
+message). If the batch fails as a whole (a broken row, a deadlock, the database going away), each of its messages is
+retried alone in its own transaction, so one bad message cannot sink the others. A sender that goes away before
+its answer does not withdraw its message: once handed over it is filed.
+
+The widget's socket hands its messages here (app.chat.socket). The HTTP `POST /chat/messages` keeps its own unit of
+work: a request already holds a pooled connection, and requests waiting on the writer's connection could exhaust
+the pool the writer needs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import dataclasses
+from typing import Any
+
+import structlog
+
+from app.chat import services
+from app.lib.db import TenantRef, tenant_context
+
+log = structlog.get_logger(__name__)
+
+MAX_BATCH = 500
+"""Messages in one transaction at most (a larger backlog commits in several, one after the other)."""
+
+STATS: dict[str, int] = {"batches": 0, "messages": 0, "retried": 0}
+"""This process's counts: transactions, messages filed through them, messages retried alone after a failed batch."""
+
+
+@dataclasses.dataclass(slots=True)
+class _Pending:
+    session_id: int
+    text: str
+    done: asyncio.Future[dict[str, Any]]
+
+
+class ChatWriter:
+    """The writer of one tenant in this process: at most one batch in flight; what arrives meanwhile is the next."""
+
+    def __init__(self, tenant: TenantRef) -> None:
+        self.tenant = tenant
+        self.pending: list[_Pending] = []
+        self.task: asyncio.Task[None] | None = None
+
+    def submit(self, session_id: int, text: str) -> asyncio.Future[dict[str, Any]]:
+        loop = asyncio.get_running_loop()
+        item = _Pending(session_id, text, loop.create_future())
+        self.pending.append(item)
+        if self.task is None or self.task.done():
+            # A fresh context: the writer's transactions are its own, never the unit of work of whoever woke it.
+            self.task = loop.create_task(self._drain(), name=f"chat-writer-{self.tenant.slug}",
+                                         context=contextvars.Context())
+        return item.done
+
+    async def _drain(self) -> None:
+        try:
+            while self.pending:
+                batch, self.pending = self.pending[:MAX_BATCH], self.pending[MAX_BATCH:]
+                await self._commit(batch)
+        finally:
+            if not self.pending and _writers.get(self.tenant.schema) is self:
+                del _writers[self.tenant.schema]
+
+    async def _commit(self, batch: list[_Pending]) -> None:
+        try:
+            async with tenant_context(self.tenant):
+                results = await services.visitor_messages([(p.session_id, p.text) for p in batch])
+        except Exception:
+            log.warning("chat_batch_failed", tenant=self.tenant.slug, size=len(batch), exc_info=True)
+            STATS["retried"] += len(batch)
+            for p in batch:
+                await self._alone(p)
+            return
+        STATS["batches"] += 1
+        STATS["messages"] += len(batch)
+        for p, result in zip(batch, results, strict=True):
+            _settle(p.done, result)
+
+    async def _alone(self, p: _Pending) -> None:
+        try:
+            async with tenant_context(self.tenant):
+                result: dict[str, Any] | BaseException = await services.visitor_message(p.session_id, p.text)
+        except Exception as exc:  # this message's own failure, told to its sender alone
+            result = exc
+        _settle(p.done, result)
+
+
+def _settle(done: asyncio.Future[dict[str, Any]], result: dict[str, Any] | BaseException) -> None:
+    if done.done():
+        return
+    if isinstance(result, BaseException):
+        done.set_exception(result)
+    else:
+        done.set_result(result)
+
+
+_writers: dict[str, ChatWriter] = {}
+"""Writers with work, by tenant schema; a writer leaves once drained (a process serving many shops keeps none idle)."""
+
+
+async def send(tenant: TenantRef, session_id: int, body: Any) -> dict[str, Any]:
+    """A visitor's message through the tenant's writer: its stored row once committed. Invalid text is refused
+    here, before it joins a batch."""
+    text = services.check_body(body)
+    writer = _writers.get(tenant.schema)
+    if writer is None:
+        writer = _writers[tenant.schema] = ChatWriter(tenant)
+    # Shielded: a sender that is cancelled (its socket closed) still has its message filed.
+    return await asyncio.shield(writer.submit(session_id, text))
+
+
+

@@ -1,0 +1,212 @@
+"""Web chat under many senders: visitors' messages through the widget's socket go through the group-commit writer
+(app.chat.writer). Every message is stored once, in order per chat, and seen by the operator and the visitor; a
+message that breaks its batch loses no other; one shop's sockets never see another's messages; a batch costs the
+same few statements whatever its size."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+
+from app.chat import services, writer
+from app.lib.db import tenant_context
+from app.lib.errors import NotFound
+from tests.conftest import ShopFixture, make_shop
+from tests.integration.test_chat import SITE, Widget, allow, console, fx_server, start, waiting_chat, widget
+from tests.integration.test_orders import api
+from tests.servers import InProcessServer
+
+pytestmark = pytest.mark.xdist_group("realtime")
+
+__all__ = ["fx_server"]  # the live server fixture of test_chat (memory and Redis backends)
+
+CHATS = 12
+EACH = 5
+
+
+async def open_chats(client: Any, shop: ShopFixture, n: int, *, take: bool) -> list[dict[str, Any]]:
+    """`n` chats with a first message each (by POST: it opens the conversation), taken by the owner when `take`."""
+    chats = []
+    for i in range(n):
+        s = await start(client, shop)
+        resp = await client.post(f"/t/{shop.slug}/chat/messages", json={"body": f"hello {i}"},
+                                 headers={"Origin": SITE, "X-Chat-Token": s["token"]})
+        assert resp.status_code == 201, resp.text
+        async with tenant_context(shop.tenant) as uow:
+            conversation_id = await uow.connection.fetchval(
+                "SELECT conversation FROM chat_session WHERE id = $1", s["session_id"])
+        chats.append({**s, "conversation_id": conversation_id})
+    if take:
+        for c in chats:
+            took = await client.post(api(shop, f"/conversations/{c['conversation_id']}/take"), headers=shop.auth)
+            assert took.status_code in (200, 201), took.text
+    return chats
+
+
+async def answers(w: Widget, count: int) -> list[dict[str, Any]]:
+    """The socket's next `count` answers to messages it sent (sync and typing frames skipped)."""
+    got: list[dict[str, Any]] = []
+    while len(got) < count:
+        msg = await w.until(lambda m: m["type"] in ("sent", "error"), wait=15)
+        got.append(msg)
+    return got
+
+
+async def stored(shop: ShopFixture, session_id: int) -> list[str]:
+    async with tenant_context(shop.tenant) as uow:
+        rows = await uow.connection.fetch(
+            "SELECT body FROM chat_message WHERE chat_session = $1 AND direction = 'in' ORDER BY id", session_id)
+    return [r["body"] for r in rows]
+
+
+async def test_many_chats_send_at_once_through_the_socket(fx_server: InProcessServer) -> None:
+    import httpx
+
+    a, b = await make_shop("chat_tp_a"), await make_shop("chat_tp_b")
+    async with httpx.AsyncClient(base_url=fx_server.url, trust_env=False, timeout=20) as client:
+        await allow(client, a, SITE)
+        await allow(client, b, SITE)
+        chats = await open_chats(client, a, CHATS, take=True)
+        (other,) = await open_chats(client, b, 1, take=False)
+        op_a, op_b = await console(fx_server, a), await console(fx_server, b)
+        widgets = [await widget(fx_server, a, c["token"]) for c in chats]
+        second_tab = await widget(fx_server, a, chats[0]["token"])
+        spy = await widget(fx_server, b, other["token"])
+        for w in [*widgets, second_tab, spy]:
+            await w.until(lambda m: m["type"] == "sync" and m["full"])
+
+        # Every chat sends all its messages at once, all chats together: the server answers each after its commit.
+        for i, w in enumerate(widgets):
+            for k in range(EACH):
+                await w.ws.send(json.dumps({"send": f"chat {i} says {k}", "ref": k}))
+        await spy.ws.send(json.dumps({"send": "shop B only", "ref": "b"}))
+        replies = await asyncio.gather(*(answers(w, EACH) for w in widgets))
+        for i, got in enumerate(replies):
+            assert [r["type"] for r in got] == ["sent"] * EACH
+            assert [r["ref"] for r in got] == list(range(EACH))
+            assert [r["message"]["body"] for r in got] == [f"chat {i} says {k}" for k in range(EACH)]
+            ids = [r["message"]["id"] for r in got]
+            assert ids == sorted(ids)
+        (b_reply,) = await answers(spy, 1)
+        assert b_reply["type"] == "sent" and b_reply["message"]["body"] == "shop B only"
+
+        # Stored once each, in the order each chat sent them.
+        for i, c in enumerate(chats):
+            assert await stored(a, c["session_id"]) == [f"hello {i}", *(f"chat {i} says {k}" for k in range(EACH))]
+        assert await stored(b, other["session_id"]) == ["hello 0", "shop B only"]
+
+        # The operator handling the chats sees every message, each pushed alone into its chat's pane.
+        wanted = {f"chat {i} says {k}" for i in range(CHATS) for k in range(EACH)}
+        seen: set[str] = set()
+
+        def all_seen(frame: Any) -> bool:
+            if frame.event == "chat.message":
+                assert 'hx-swap-oob="beforeend"' in frame.text and "chat-msgs-" in frame.text
+                seen.update(t for t in wanted if t in frame.text)
+            return seen == wanted
+
+        frames = await op_a.until(all_seen, wait=20)
+        assert not [f for f in frames if "shop B only" in f.text]
+
+        # The visitor's other tab gets them through its sync; nothing of shop A reaches shop B's socket or console.
+        await second_tab.until(lambda m: m["type"] == "sync" and {x["body"] for x in m["messages"]} >= {
+            f"chat 0 says {k}" for k in range(EACH)}, wait=15)
+        conv_b = await waiting_chat(client, b)
+        sentinel = await client.post(api(b, f"/conversations/{conv_b['id']}/take"), headers=b.auth)
+        assert sentinel.status_code in (200, 201), sentinel.text
+        b_frames = await op_b.until(lambda f: f.event == "queue.item_taken", wait=10)
+        assert not [f for f in b_frames if "says" in f.text]
+        await spy.ws.send(json.dumps({"send": "shop B again", "ref": "b2"}))
+        spy_frames = []
+        while True:
+            msg = await spy.until(lambda m: True, wait=10)
+            spy_frames.append(msg)
+            if msg.get("type") == "sent":
+                break
+        assert not [m for m in spy_frames if "says" in json.dumps(m)]
+
+        # Refused input is answered on the socket, the socket stays open.
+        await widgets[1].ws.send(json.dumps({"send": "   ", "ref": "empty"}))
+        (refused,) = await answers(widgets[1], 1)
+        assert refused["type"] == "error" and refused["ref"] == "empty" and refused["status_code"] == 400
+        assert refused["detail"]
+        for w in [*widgets, second_tab, spy]:
+            await w.ws.close()
+        await op_a.close()
+        await op_b.close()
+
+
+async def test_a_message_that_breaks_its_batch_loses_no_other(fx_db: str) -> None:
+    shop = await make_shop("chat_tp_bad")
+    async with tenant_context(shop.tenant):
+        sessions = [(await services.start_session())["session_id"] for _ in range(4)]
+        for sid in sessions:
+            await services.visitor_message(sid, "first")
+    retried = writer.STATS["retried"]
+    w = writer.ChatWriter(shop.tenant)
+    good = [w.submit(sid, f"good {n}") for n, sid in enumerate(sessions)]
+    # Past the public checks (which refuse a NUL), PostgreSQL refuses it: the whole batch fails in the database.
+    bad = w.submit(sessions[1], "bad \x00 byte")
+    gone = w.submit(999_999, "to a chat that does not exist")
+    more = w.submit(sessions[0], "good again")
+    results = await asyncio.gather(*good, bad, gone, more, return_exceptions=True)
+    assert [r["body"] for r in results[:4]] == [f"good {n}" for n in range(4)]  # type: ignore[index]
+    assert isinstance(results[4], Exception) and not isinstance(results[4], NotFound)
+    assert isinstance(results[5], NotFound)
+    assert results[6]["body"] == "good again"  # type: ignore[index]
+    assert writer.STATS["retried"] == retried + 7  # the failed batch, each message then alone
+    async with tenant_context(shop.tenant) as uow:
+        rows = await uow.connection.fetch(
+            "SELECT chat_session, body FROM chat_message WHERE direction = 'in' ORDER BY id")
+    by_session: dict[int, list[str]] = {}
+    for r in rows:
+        by_session.setdefault(r["chat_session"], []).append(r["body"])
+    assert by_session == {sessions[0]: ["first", "good 0", "good again"], sessions[1]: ["first", "good 1"],
+                          sessions[2]: ["first", "good 2"], sessions[3]: ["first", "good 3"]}
+
+
+async def test_one_batch_files_new_and_known_chats_with_a_fixed_number_of_statements(fx_db: str) -> None:
+    shop = await make_shop("chat_tp_batch")
+    async with tenant_context(shop.tenant):
+        old = [(await services.start_session())["session_id"] for _ in range(30)]
+        for sid in old:
+            await services.visitor_message(sid, "first")
+        known = (await services.start_session(email="known@example.com"))["session_id"]
+        await services.visitor_message(known, "first")
+        new = (await services.start_session())["session_id"]
+
+    async def batch(items: list[tuple[int, str]]) -> tuple[list[Any], int]:
+        statements: list[str] = []
+
+        def logged(query: Any) -> None:
+            statements.append(query.query)
+
+        async with tenant_context(shop.tenant) as uow:
+            uow.connection.add_query_logger(logged)
+            try:
+                results = await services.visitor_messages(items)
+            finally:
+                uow.connection.remove_query_logger(logged)
+        return results, len(statements)
+
+    _, small = await batch([(sid, "again") for sid in old[:3]])
+    _, large = await batch([(sid, "and again") for sid in old])
+    assert large == small  # one statement per kind of row, whatever the batch size
+    results, _ = await batch([(new, "I am new"), (known, "known here"), (new, "still me"), (404_404, "nobody")])
+    assert isinstance(results[3], NotFound)
+    first, second = results[0], results[2]
+    assert first["conversation_id"] and second["conversation_id"] == first["conversation_id"]  # type: ignore[index]
+    assert second["id"] > first["id"]  # type: ignore[index]
+    async with tenant_context(shop.tenant) as uow:
+        conn = uow.connection
+        assert await conn.fetchval("SELECT count(*) FROM conversation WHERE external_ref = $1", f"chat:{new}") == 1
+        contact = await conn.fetchval("SELECT contact FROM chat_session WHERE id = $1", known)
+        summaries = [r["summary"] for r in await conn.fetch(
+            "SELECT summary FROM interaction WHERE contact = $1 AND channel = 'chat' ORDER BY id", contact)]
+        assert summaries[-1] == "known here"
+        names = [r["name"] for r in await conn.fetch(
+            "SELECT name FROM event_log WHERE name IN ('chat.message', 'interaction.created') ORDER BY tx, id")]
+        assert names.count("chat.message") == 31 + 3 + 30 + 3  # the firsts, the two batches, this one
