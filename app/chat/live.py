@@ -8,33 +8,53 @@ from typing import Any
 
 from app.accounts.services import Principal
 from app.chat import services
-from app.conversations.live import handler_of
 from app.lib.db import TenantRef, current_uow
 from app.lib.templates import render_text
 from realtime import renders
 from realtime.events import Event
-from realtime.render import CONCERNED, shared
+from realtime.render import CONCERNED, Memo, shared
 
 TYPING_SHOWN = 5.0
 """Seconds a "visitor is typing" stays up after the last typing event."""
 
-_MESSAGE = """
-SELECT id, direction, body, author_label, status, created_at FROM chat_message WHERE id = $1 AND conversation = $2
-"""
 _STATUSES = """
 SELECT id, status FROM chat_message WHERE chat_session = $1 AND direction = 'out' AND id <= $2
 ORDER BY id DESC LIMIT $3
 """
+_HANDLER = "SELECT assigned_to FROM conversation WHERE id = $1 AND status <> 'closed'"
+_HANDLER_AND_MESSAGE = """
+SELECT c.assigned_to, m.id, m.direction, m.body, m.author_label, m.status, m.created_at
+FROM conversation c LEFT JOIN chat_message m ON m.id = $2 AND m.conversation = c.id
+WHERE c.id = $1 AND c.status <> 'closed'
+"""
 
 
-async def _handler(conversation_id: int) -> int | None:
-    """Who handles the open conversation: the same read (and memo key) as the audience's `handler_of`, so the
-    renderer's check costs no query."""
-    return await shared(("handler", conversation_id), lambda: current_uow().connection.fetchval(
-        "SELECT assigned_to FROM conversation WHERE id = $1 AND status <> 'closed'", conversation_id))
+async def _load(event: Event) -> dict[str, Any] | None:
+    """Who handles the event's open chat and, for a message, the message: ONE read per event, shared by the audience
+    and the render (the feed renders every event in a transaction of its own, so each statement counts)."""
+    conversation_id = int(event.data.get("conversation_id") or 0)
+    if not conversation_id:
+        return None
+
+    async def load() -> dict[str, Any] | None:
+        conn = current_uow().connection
+        if event.name == "chat.message":
+            row = await conn.fetchrow(_HANDLER_AND_MESSAGE, conversation_id, int(event.data.get("message_id") or 0))
+        else:
+            row = await conn.fetchrow(_HANDLER, conversation_id)
+        return dict(row) if row is not None else None
+
+    return await shared(("chat_pane", conversation_id), load)  # type: ignore[no-any-return]
 
 
-@renders("chat.message", "chat.typing", "chat.status", audience=CONCERNED.but(users=handler_of))
+async def handler(event: Event, memo: Memo) -> list[int]:
+    """`Audience.users` of the chat pane: the operator handling the chat while it is open (conversations.live's
+    `handler_of`, read together with the message)."""
+    row = await _load(event)
+    return [row["assigned_to"]] if row and row["assigned_to"] else []
+
+
+@renders("chat.message", "chat.typing", "chat.status", audience=CONCERNED.but(users=handler))
 async def chat_pane(event: Event, tenant: TenantRef, user: Principal) -> str | None:
     conversation_id = int(event.data.get("conversation_id") or 0)
     if not conversation_id:
@@ -43,7 +63,8 @@ async def chat_pane(event: Event, tenant: TenantRef, user: Principal) -> str | N
         return None
     if event.name == "chat.status" and event.data.get("direction") != "out":
         return None  # the operator's own "seen": nothing changes on their screen
-    if await _handler(conversation_id) != user.user_id:
+    loaded = await _load(event)
+    if loaded is None or loaded["assigned_to"] != user.user_id:
         return None  # only the operator handling the chat has its pane open
     c = {"id": conversation_id}
     conn = current_uow().connection
@@ -55,10 +76,9 @@ async def chat_pane(event: Event, tenant: TenantRef, user: Principal) -> str | N
                                 services.CONSOLE_HISTORY)
         return "".join(render_text("_partials/console_chat_status.html", {"m": dict(r), "oob_status": True})
                        for r in rows)
-    row = await conn.fetchrow(_MESSAGE, int(event.data["message_id"]), conversation_id)
-    if row is None:
-        return None
-    m = dict(row)
+    if loaded["id"] is None:
+        return None  # gone meanwhile
+    m = {k: v for k, v in loaded.items() if k != "assigned_to"}
     message = render_text("_partials/console_chat_message.html", {
         "m": m, "c": c, "tenant": tenant, "seen_upto": m["id"] if m["direction"] == "in" and m["status"] == "sent"
         else None})

@@ -1,11 +1,17 @@
-"""Web chat: message round trip visitor -> operator console -> visitor with 500 concurrent chats.
+"""Web chat: 500 concurrent chats, visitor -> operator console -> visitor, from this (separate) process.
 
 Set-up: one shop, BENCH_CHAT_OPERATORS operators with an open console socket each, BENCH_CHAT_SESSIONS visitors with
-an open widget socket each, every chat taken by one operator. Then every chat runs BENCH_CHAT_ROUNDS rounds at once
-(a random pause of up to BENCH_CHAT_THINK_MS between rounds, 20 s by default: people type; 0 measures
-saturation): the visitor POSTs a message; when it shows up in the
-assigned operator's console (pushed chat pane), the operator answers through the API; the round ends when the
-answer arrives in the visitor's widget socket. Timed from just before the visitor's POST.
+an open widget socket each, every chat taken by one operator. Then every chat runs BENCH_CHAT_ROUNDS rounds at once,
+a random pause of up to BENCH_CHAT_THINK_MS between rounds (0 measures saturation): the visitor sends a message
+over its widget socket (the server files it through the group-commit writer and answers "sent" after the commit);
+when it shows up in the assigned operator's console (one pushed message), the operator answers through the API; the
+round ends when the answer arrives in the visitor's widget socket. Timed from just before the visitor's send.
+Messages/s count both messages of a round.
+
+Beside it, from the same run: the same rows written by raw asyncpg (a transaction per message, and grouped), a bare
+uvicorn websocket echo under the same load, the statements one visitor message costs (counted in this process), the
+database transactions per round during the load; the app with 1 and with 2 web processes (`switchboard run
+--workers N`, Redis between them).
 """
 
 from __future__ import annotations
@@ -13,45 +19,240 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import random
 import re
 import secrets
+import subprocess
+import sys
 import time
 from typing import Any
 
-from tests.bench.harness import BenchContext, app_server, percentiles
+from tests.bench.harness import REPO, BenchContext, free_port, percentiles
 
 SITE = "https://bench-shop.example"
 MARK_RE = re.compile(r"bm[0-9a-f]{12}")
 
 
 async def main(ctx: BenchContext) -> None:
+    from tests.bench.bench_processes import switchboard_run
+
     n_chats = ctx.env_int("BENCH_CHAT_SESSIONS", 500)
     n_ops = ctx.env_int("BENCH_CHAT_OPERATORS", 50)
-    rounds = ctx.env_int("BENCH_CHAT_ROUNDS", 3)
-    think_ms = ctx.env_int("BENCH_CHAT_THINK_MS", 20000)
+    rounds = ctx.env_int("BENCH_CHAT_ROUNDS", 5)
+    think_ms = ctx.env_int("BENCH_CHAT_THINK_MS", 2000)
+    workers = [int(w) for w in os.environ.get("BENCH_CHAT_WORKERS", "1,2").split(",") if w]
     limits = {"CHAT_SESSIONS_PER_MINUTE": "1000000", "CHAT_MESSAGES_PER_MINUTE": "1000000",
-              "CHAT_REQUESTS_PER_MINUTE": "1000000"}
-    async with app_server(limits) as server:
-        await run(ctx, server.base_url, n_chats, n_ops, rounds, think_ms)
+              "CHAT_REQUESTS_PER_MINUTE": "1000000", "AUTH_RATE_PER_MINUTE": "1000000"}
+    profile = os.environ.get("BENCH_CHAT_PROFILE")
+    if profile:  # where the server's time goes: one process under cProfile (memory backend), stats to `profile`
+        await profiled(ctx, profile, n_chats, n_ops, rounds, think_ms, limits)
+        return
+    ctx.section(f"baselines: {n_chats} senders, pauses up to {think_ms / 1000:.1f} s")
+    await raw_sql(ctx, n_chats, rounds)
+    await bare_echo(ctx, n_chats, rounds, think_ms)
+    await statements(ctx)
+    for n in workers:
+        ctx.section(f"{n_chats} chats, {n_ops} operators, {rounds} rounds each, {n} web process"
+                    + ("es" if n > 1 else ""))
+        async with switchboard_run(ctx, n, {"DATABASE_URL": ctx.dsn, **limits}) as base:
+            await run(ctx, base, n_chats, n_ops, rounds, think_ms, label=f"{n}p")
+            if n == 1 and os.environ.get("BENCH_CHAT_POST", "1") == "1":
+                await run(ctx, base, n_chats, n_ops, rounds, think_ms, label="1p, by POST", via_post=True)
 
 
-async def run(ctx: BenchContext, base: str, n_chats: int, n_ops: int, rounds: int, think_ms: int) -> None:
+async def profiled(ctx: BenchContext, out: str, n_chats: int, n_ops: int, rounds: int, think_ms: int,
+                   limits: dict[str, str]) -> None:
+    import tempfile
+    from pathlib import Path
+
+    from tests.bench.harness import stop_child, wait_healthy
+
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": ctx.dsn, "EMBEDDED_WORKER": "false", "BASE_URL": f"http://127.0.0.1:{port}",
+           **limits}
+    log = tempfile.NamedTemporaryFile(prefix="sb-bench-prof-", suffix=".log", delete=False)
+    proc = subprocess.Popen([sys.executable, "-m", "cProfile", "-o", out, "-m", "uvicorn", "app.asgi:create_app",
+                             "--factory", "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
+                             "--log-level", "warning"], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        await wait_healthy(base, proc, lambda: Path(log.name).read_text()[-3000:], 120, "uvicorn")
+        ctx.section(f"profiled: {n_chats} chats, stats in {out}")
+        await run(ctx, base, n_chats, n_ops, rounds, think_ms, label="profiled")
+    finally:
+        await stop_child(proc, log, 30)
+
+
+# -- baselines -------------------------------------------------------------------------------------------------
+
+async def _shop(name: str) -> Any:
+    from tenants import services
+
+    slug = re.sub(r"[^a-z0-9_]+", "_", name.lower()).strip("_")[:30] + f"_{secrets.token_hex(3)}"
+    return await services.signup(name, slug, f"owner@{slug.replace('_', '-')}.example",
+                                 "bench-password-" + secrets.token_hex(6), owner_name="Owner")
+
+
+async def raw_sql(ctx: BenchContext, n: int, rounds: int) -> None:
+    """The rows one visitor message writes (its message, the session's last-seen, its event), by raw asyncpg on a pool
+    of the app's size: one transaction per message from `n` concurrent senders, then grouped like the writer."""
+    import asyncpg
+
+    shop = await _shop("chat raw")
+    schema = shop.tenant.schema
+    pool = await asyncpg.create_pool(ctx.dsn, min_size=20, max_size=20)
+    try:
+        async with pool.acquire() as conn:
+            await conn.execute(f'SET search_path TO "{schema}"')
+            sessions = [r["id"] for r in await conn.fetch(
+                "INSERT INTO chat_session (token_hash) SELECT md5(random()::text) || g FROM generate_series(1, $1) g "
+                "RETURNING id", n)]
+            await conn.execute("RESET search_path")
+
+        async def one(session_id: int, k: int) -> None:
+            async with pool.acquire() as conn, conn.transaction():
+                await conn.execute(f'SET LOCAL search_path TO "{schema}"')
+                mid = await conn.fetchval("INSERT INTO chat_message (chat_session, direction, body, author_label) "
+                                          "VALUES ($1, 'in', $2, 'Visitor') RETURNING id", session_id, f"raw {k}")
+                await conn.execute("UPDATE chat_session SET last_seen_at = now() WHERE id = $1", session_id)
+                await conn.execute("INSERT INTO event_log (name, data, channels) VALUES ('chat.message', $1::jsonb, "
+                                   "$2::varchar[])", json.dumps({"session_id": session_id, "message_id": mid}),
+                                   [f"chat:{session_id}"])
+
+        async def sender(session_id: int) -> None:
+            for k in range(rounds):
+                await one(session_id, k)
+
+        t = time.perf_counter()
+        await asyncio.gather(*(sender(s) for s in sessions))
+        alone = n * rounds / (time.perf_counter() - t)
+        ctx.record("raw asyncpg, a transaction per message", alone, "msg/s",
+                   f"{n * rounds} messages from {n} concurrent senders, pool of 20")
+
+        async def grouped(batch: list[int], k: int) -> None:
+            async with pool.acquire() as conn, conn.transaction():
+                await conn.execute(f'SET LOCAL search_path TO "{schema}"')
+                ids = await conn.fetch(
+                    "INSERT INTO chat_message (chat_session, direction, body, author_label) SELECT s, 'in', b, "
+                    "'Visitor' FROM unnest($1::int[], $2::text[]) AS u(s, b) RETURNING id, chat_session", batch,
+                    [f"raw {k}"] * len(batch))
+                await conn.execute("UPDATE chat_session SET last_seen_at = now() WHERE id = ANY($1::int[])", batch)
+                await conn.execute("INSERT INTO event_log (name, data, channels) SELECT 'chat.message', d::jsonb, "
+                                   "ARRAY['chat:' || s]::varchar[] FROM unnest($1::text[], $2::int[]) AS u(d, s)",
+                                   [json.dumps({"message_id": r["id"]}) for r in ids], [r["chat_session"] for r in ids])
+
+        size = 50
+        t = time.perf_counter()
+        for k in range(rounds):
+            await asyncio.gather(*(grouped(sessions[i:i + size], k) for i in range(0, n, size)))
+        ctx.record("raw asyncpg, grouped 50 per transaction", n * rounds / (time.perf_counter() - t), "msg/s",
+                   "the same rows in multi-row statements (what the writer does)")
+    finally:
+        await pool.close()
+
+
+async def bare_echo(ctx: BenchContext, n: int, rounds: int, think_ms: int) -> None:
+    """`n` sockets on a bare uvicorn echo (tests/bench/bare_echo.py), each sending `rounds` messages with the same
+    pauses and waiting for each echo: the floor of a websocket round trip here."""
+    from websockets.asyncio.client import connect
+
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "tests.bench.bare_echo:app", "--host", "127.0.0.1",
+                             "--port", str(port), "--log-level", "warning", "--no-access-log"], cwd=REPO,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    socks: list[Any] = []
+    try:
+        url = f"ws://127.0.0.1:{port}/"
+        for _ in range(100):
+            try:
+                socks.append(await connect(url, ping_interval=None, close_timeout=1))
+                break
+            except OSError:
+                await asyncio.sleep(0.1)
+        for _ in range(n - 1):
+            socks.append(await connect(url, ping_interval=None, close_timeout=1, open_timeout=60))
+        samples: list[float] = []
+
+        async def talk(ws: Any) -> None:
+            await asyncio.sleep(random.random() * think_ms / 1000)
+            for k in range(rounds):
+                t = time.perf_counter()
+                await ws.send(json.dumps({"send": f"echo {k}", "ref": k}))
+                await ws.recv()
+                samples.append((time.perf_counter() - t) * 1000)
+                await asyncio.sleep(random.random() * think_ms / 1000)
+
+        t = time.perf_counter()
+        await asyncio.gather(*(talk(ws) for ws in socks))
+        elapsed = time.perf_counter() - t
+        p = percentiles(samples, (50, 99))
+        ctx.record("bare websocket echo round trip p50 / p99", f"{p[50]:.1f} / {p[99]:.1f}", "ms",
+                   f"{len(samples)} messages in {elapsed:.1f} s ({len(samples) / elapsed:.0f} msg/s, the pauses "
+                   f"bound it), {n} sockets")
+    finally:
+        for ws in socks:
+            with contextlib.suppress(Exception):
+                await ws.close()
+        proc.terminate()
+        await asyncio.to_thread(proc.wait, 10)
+
+
+async def statements(ctx: BenchContext) -> None:
+    """Statements one visitor message sends to PostgreSQL: alone (the HTTP path, a unit of work each) and through the
+    writer in batches of 1, 10 and 100 (counted with asyncpg's query logger in this process; BEGIN and COMMIT not
+    counted)."""
+    from app.chat import services
+    from app.lib.db import tenant_context
+
+    shop = await _shop("chat statements")
+    async with tenant_context(shop.tenant):
+        sessions = [(await services.start_session())["session_id"] for _ in range(100)]
+        for sid in sessions:
+            await services.visitor_message(sid, "first")
+
+    async def count(work: Any) -> int:
+        seen: list[str] = []
+
+        def logged(query: Any) -> None:
+            if "pg_catalog" not in query.query and "'jit'" not in query.query:  # asyncpg's type introspection
+                seen.append(query.query)
+
+        async with tenant_context(shop.tenant) as uow:
+            uow.connection.add_query_logger(logged)
+            try:
+                await work()
+            finally:
+                uow.connection.remove_query_logger(logged)
+        return len(seen)
+
+    alone = await count(lambda: services.visitor_message(sessions[0], "alone"))
+    parts = [f"alone {alone}"]
+    for size in (1, 10, 100):
+        n = await count(lambda size=size: services.visitor_messages([(s, "grouped") for s in sessions[:size]]))
+        parts.append(f"batch of {size}: {n / size:.2f}")
+    ctx.record("statements per visitor message", round(
+        await count(lambda: services.visitor_messages([(s, "grouped") for s in sessions])) / len(sessions), 2),
+        "", "; ".join(parts) + " (+ BEGIN/SET LOCAL and COMMIT per transaction)")
+
+
+# -- the app ---------------------------------------------------------------------------------------------------
+
+async def run(ctx: BenchContext, base: str, n_chats: int, n_ops: int, rounds: int, think_ms: int,
+              label: str, via_post: bool = False) -> None:
+    import asyncpg
     import httpx
     import websockets
 
     from app.accounts.services import create_session
     from app.accounts.tables import User
     from app.lib.db import tenant_context
-    from tenants import services
 
-    slug = f"bench_chat_{secrets.token_hex(3)}"
-    shop = await services.signup("Chat bench", slug, f"owner@{slug.replace('_', '-')}.example",
-                                 "bench-password-" + secrets.token_hex(6), owner_name="Owner")
+    shop = await _shop(f"chat bench {label}")
+    slug = shop.tenant.slug
     auth = {"Authorization": f"Bearer {shop.api_key}"}
     api = f"{base}/t/{slug}/api/v1"
     ws_base = base.replace("http://", "ws://")
-    ctx.section(f"{n_chats} concurrent chats, {n_ops} operators, {rounds} rounds each")
     ops: list[tuple[int, str]] = []
     async with tenant_context(shop.tenant):
         for i in range(n_ops):
@@ -61,8 +262,8 @@ async def run(ctx: BenchContext, base: str, n_chats: int, n_ops: int, rounds: in
             ops.append((int(rows[0]["id"]), token))
 
     # Shorter than uvicorn's 5 s keep-alive, so the client never reuses a connection the server is closing.
-    limits = httpx.Limits(max_connections=200, max_keepalive_connections=200, keepalive_expiry=2.0)
-    async with httpx.AsyncClient(timeout=60, limits=limits) as client:
+    http_limits = httpx.Limits(max_connections=200, max_keepalive_connections=200, keepalive_expiry=2.0)
+    async with httpx.AsyncClient(timeout=60, limits=http_limits) as client:
         resp = await client.put(f"{api}/chat/settings", json={"allowed_origins": [SITE]}, headers=auth)
         assert resp.status_code == 200, resp.text
         visitor_h = {"Origin": SITE}
@@ -90,6 +291,7 @@ async def run(ctx: BenchContext, base: str, n_chats: int, n_ops: int, rounds: in
         seen_op: dict[str, float] = {}
         seen_visitor: dict[str, float] = {}
         waiters: dict[int, dict[str, asyncio.Event]] = {id(seen_op): {}, id(seen_visitor): {}}
+        acks: dict[str, asyncio.Future[dict[str, Any]]] = {}
 
         def note(store: dict[str, float], text: str) -> None:
             t = time.perf_counter()
@@ -100,10 +302,22 @@ async def run(ctx: BenchContext, base: str, n_chats: int, n_ops: int, rounds: in
                     if ev is not None:
                         ev.set()
 
-        async def listen(ws: Any, store: dict[str, float]) -> None:
+        async def listen_console(ws: Any) -> None:
             with contextlib.suppress(Exception):
                 async for frame in ws:
-                    note(store, frame if isinstance(frame, str) else frame.decode())
+                    note(seen_op, frame if isinstance(frame, str) else frame.decode())
+
+        async def listen_widget(ws: Any) -> None:
+            with contextlib.suppress(Exception):
+                async for frame in ws:
+                    text = frame if isinstance(frame, str) else frame.decode()
+                    if text.startswith('{"type":"sent"') or text.startswith('{"type":"error"'):
+                        msg = json.loads(text)
+                        fut = acks.pop(str(msg.get("ref")), None)
+                        if fut is not None and not fut.done():
+                            fut.set_result(msg)
+                    else:
+                        note(seen_visitor, text)
 
         consoles = []
         for _, token in ops:
@@ -111,22 +325,22 @@ async def run(ctx: BenchContext, base: str, n_chats: int, n_ops: int, rounds: in
                                           additional_headers={"Cookie": f"sb_session={token}"}, open_timeout=30,
                                           ping_interval=None, max_size=2**24)
             consoles.append(ws)
-        widgets = []
         for chat in chats:
             ws = await websockets.connect(f"{ws_base}/t/{slug}/chat/ws", origin=SITE,  # type: ignore[arg-type]
                                           subprotocols=["sb-chat", chat["token"]],  # type: ignore[list-item]
                                           open_timeout=30, ping_interval=None, max_size=2**22)
             json.loads(await ws.recv())  # the first sync
-            widgets.append(ws)
-        ctx.record("chats set up", len(chats), "", f"sessions, first messages, {len(consoles)} console and "
-                   f"{len(widgets)} widget sockets in {time.perf_counter() - t_setup:.1f} s")
-        listeners = [asyncio.create_task(listen(ws, seen_op)) for ws in consoles]
-        listeners += [asyncio.create_task(listen(ws, seen_visitor)) for ws in widgets]
+            chat["ws"] = ws
+        ctx.record(f"[{label}] chats set up", len(chats), "", f"sessions, first messages, {len(consoles)} console "
+                   f"and {len(chats)} widget sockets in {time.perf_counter() - t_setup:.1f} s")
+        listeners = [asyncio.create_task(listen_console(ws)) for ws in consoles]
+        listeners += [asyncio.create_task(listen_widget(c["ws"])) for c in chats]
 
         round_ms: list[float] = []
+        ack_ms: list[float] = []
         leg1_ms: list[float] = []
         leg2_ms: list[float] = []
-        lost = 0
+        lost = errors = 0
 
         async def wait_mark(mark: str, store: dict[str, float], wait: float = 30) -> float | None:
             if mark in store:
@@ -136,15 +350,30 @@ async def run(ctx: BenchContext, base: str, n_chats: int, n_ops: int, rounds: in
                 await asyncio.wait_for(ev.wait(), wait)
             return store.get(mark)
 
-        async def converse(chat: dict[str, Any], n_rounds: int | None = None) -> None:
-            nonlocal lost
-            await asyncio.sleep(random.random() * think_ms / 1000)
-            for _ in range(rounds if n_rounds is None else n_rounds):
+        async def converse(chat: dict[str, Any], n_rounds: int, pause: float) -> None:
+            nonlocal lost, errors
+            await asyncio.sleep(random.random() * pause)
+            for _ in range(n_rounds):
                 ask, answer = f"bm{secrets.token_hex(6)}", f"bm{secrets.token_hex(6)}"
+                fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+                acks[ask] = fut
                 t0 = time.perf_counter()
-                r = await client.post(f"{base}/t/{slug}/chat/messages", json={"body": f"question {ask}"},
-                                      headers={**visitor_h, "X-Chat-Token": chat["token"]})
-                assert r.status_code == 201, r.text
+                if via_post:  # the per-message path: one unit of work per request
+                    acks.pop(ask, None)
+                    r = await client.post(f"{base}/t/{slug}/chat/messages", json={"body": f"question {ask}"},
+                                          headers={**visitor_h, "X-Chat-Token": chat["token"]})
+                    ack = {"type": "sent" if r.status_code == 201 else "error"}
+                else:
+                    await chat["ws"].send(json.dumps({"send": f"question {ask}", "ref": ask}))
+                    try:
+                        ack = await asyncio.wait_for(fut, 30)
+                    except TimeoutError:
+                        lost += 1
+                        continue
+                if ack["type"] != "sent":
+                    errors += 1
+                    continue
+                ack_ms.append((time.perf_counter() - t0) * 1000)
                 t1 = await wait_mark(ask, seen_op)
                 if t1 is None:
                     lost += 1
@@ -152,7 +381,9 @@ async def run(ctx: BenchContext, base: str, n_chats: int, n_ops: int, rounds: in
                 t2 = time.perf_counter()
                 r = await client.post(f"{api}/conversations/{chat['conversation_id']}/chat",
                                       json={"body": f"answer {answer}"}, headers=auth)
-                assert r.status_code == 201, r.text
+                if r.status_code != 201:
+                    errors += 1
+                    continue
                 t3 = await wait_mark(answer, seen_visitor)
                 if t3 is None:
                     lost += 1
@@ -160,34 +391,47 @@ async def run(ctx: BenchContext, base: str, n_chats: int, n_ops: int, rounds: in
                 round_ms.append((t3 - t0) * 1000)
                 leg1_ms.append((t1 - t0) * 1000)
                 leg2_ms.append((t3 - t2) * 1000)
-                await asyncio.sleep(random.random() * think_ms / 1000)
+                await asyncio.sleep(random.random() * pause)
 
         # Baseline: one chat alone, nothing else going on.
-        solo_rounds, think_saved = 10, think_ms
-        think_ms = 0
-        for _ in range(solo_rounds):
-            await converse(chats[0], 1)
+        for _ in range(10):
+            await converse(chats[0], 1, 0)
         pb = percentiles(round_ms, (50, 99))
-        ctx.record("one chat alone: round trip p50 / p99", f"{pb[50]:.1f} / {pb[99]:.1f}", "ms",
-                   f"{len(round_ms)} rounds, no other traffic", lost=lost)
-        lost_solo, lost = lost, 0
-        for samples in (round_ms, leg1_ms, leg2_ms):
+        ctx.record(f"[{label}] one chat alone: round trip p50 / p99", f"{pb[50]:.1f} / {pb[99]:.1f}", "ms",
+                   f"{len(round_ms)} rounds, no other traffic", lost=lost, errors=errors)
+        for samples in (round_ms, ack_ms, leg1_ms, leg2_ms):
             samples.clear()
-        think_ms = think_saved
+        lost = errors = 0
 
-        t_run = time.perf_counter()
-        await asyncio.gather(*(converse(c) for c in chats))
-        elapsed = time.perf_counter() - t_run
-        pr, p1, p2 = percentiles(round_ms, (50, 99)), percentiles(leg1_ms, (50, 99)), percentiles(leg2_ms, (50, 99))
-        ctx.record("round trip visitor -> operator -> visitor p50", pr[50], "ms",
-                   f"{len(round_ms)} rounds in {elapsed:.1f} s ({2 * len(round_ms) / elapsed:.0f} messages/s, "
-                   f"pauses up to {think_ms / 1000:.0f} s)", lost=lost)
-        ctx.record("round trip visitor -> operator -> visitor p99", pr[99], "ms", lost=lost)
-        ctx.record("  visitor POST -> operator console p50 / p99", f"{p1[50]:.1f} / {p1[99]:.1f}", "ms", lost=lost)
-        ctx.record("  operator reply POST -> widget p50 / p99", f"{p2[50]:.1f} / {p2[99]:.1f}", "ms", lost=lost)
-        ctx.record("  rounds lost (no arrival within 30 s)", lost_solo + lost, "", lost=lost_solo + lost)
+        async with contextlib.AsyncExitStack() as stack:
+            admin = await asyncpg.connect(ctx.dsn)
+            stack.push_async_callback(admin.close)
+            xacts = "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()"
+            x0 = await admin.fetchval(xacts)
+            load0 = os.getloadavg()[0]
+            t_run = time.perf_counter()
+            await asyncio.gather(*(converse(c, rounds, think_ms / 1000) for c in chats))
+            elapsed = time.perf_counter() - t_run
+            await asyncio.sleep(0.6)  # pg_stat_database is updated about every 500 ms
+            x1 = await admin.fetchval(xacts)
+        done = len(round_ms)
+        pr, pa = percentiles(round_ms, (50, 99)), percentiles(ack_ms, (50, 99))
+        p1, p2 = percentiles(leg1_ms, (50, 99)), percentiles(leg2_ms, (50, 99))
+        load = f"load {load0:.2f} -> {os.getloadavg()[0]:.2f}"
+        ctx.record(f"[{label}] messages/s (visitor + operator)", 2 * done / elapsed, "msg/s",
+                   f"{done} rounds in {elapsed:.1f} s, pauses up to {think_ms / 1000:.1f} s; {load}",
+                   lost=lost, errors=errors)
+        ctx.record(f"[{label}] round trip visitor -> operator -> visitor p50 / p99", f"{pr[50]:.0f} / {pr[99]:.0f}",
+                   "ms", lost=lost, errors=errors)
+        ctx.record(f"[{label}]   visitor send -> 'sent' (committed) p50 / p99", f"{pa[50]:.1f} / {pa[99]:.1f}", "ms")
+        ctx.record(f"[{label}]   visitor send -> operator console p50 / p99", f"{p1[50]:.1f} / {p1[99]:.1f}", "ms")
+        ctx.record(f"[{label}]   operator reply POST -> widget p50 / p99", f"{p2[50]:.1f} / {p2[99]:.1f}", "ms")
+        ctx.record(f"[{label}]   database transactions per message", round((x1 - x0) / max(1, 2 * done), 2), "",
+                   "every transaction of the database during the load (requests, renders, syncs, the writer's)")
+        ctx.record(f"[{label}]   errors / rounds lost (no answer within 30 s)", f"{errors} / {lost}", "",
+                   lost=lost, errors=errors)
         for task in listeners:
             task.cancel()
-        for ws in consoles + widgets:
+        for ws in consoles + [c["ws"] for c in chats]:
             with contextlib.suppress(Exception):
                 await ws.close()
