@@ -157,7 +157,35 @@ async def emit_many(events: Sequence[tuple[EventType, Iterable[str] | None, dict
     uow = current_uow()
     tenant = current_tenant()
     out = await log.append_many(prepared)
-    for event in out:
-        uow.after_commit(functools.partial(_send, tenant, event))
+    uow.after_commit(functools.partial(_send_many, tenant, out))
     uow.after_commit_once(Wake(tenant.schema))
     return out
+
+
+SEND_CONCURRENCY = 16
+"""Channels a group's events are published to at once (each may take a connection of the backend's pool)."""
+
+
+async def _send_many(tenant: TenantRef, events: list[Event]) -> None:
+    """`_send` for a group's events: each channel's events in order, the channels side by side (a batch of many
+    chats is many channels; one after the other they would hold up the acknowledgements behind the commit)."""
+    from realtime.runtime import ensure_started  # deferred: see _send
+
+    rt = await ensure_started()
+    by_channel: dict[str, list[bytes]] = {}
+    for event in events:
+        payload = encode(event)
+        for topic in event.channels:
+            by_channel.setdefault(channel_name(tenant, topic), []).append(payload)
+
+    gate = asyncio.Semaphore(SEND_CONCURRENCY)
+
+    async def one(channel: str, payloads: list[bytes]) -> None:
+        async with gate:
+            for payload in payloads:
+                await rt.backend.publish(channel, payload)
+
+    await asyncio.gather(*(one(c, p) for c, p in by_channel.items()))
+    if any(event.id % log.TRIM_EVERY == 0 for event in events):
+        async with tenant_context(tenant):
+            await log.trim()

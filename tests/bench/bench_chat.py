@@ -43,7 +43,8 @@ async def main(ctx: BenchContext) -> None:
     think_ms = ctx.env_int("BENCH_CHAT_THINK_MS", 2000)
     workers = [int(w) for w in os.environ.get("BENCH_CHAT_WORKERS", "1,2").split(",") if w]
     limits = {"CHAT_SESSIONS_PER_MINUTE": "1000000", "CHAT_MESSAGES_PER_MINUTE": "1000000",
-              "CHAT_REQUESTS_PER_MINUTE": "1000000", "AUTH_RATE_PER_MINUTE": "1000000"}
+              "CHAT_REQUESTS_PER_MINUTE": "1000000", "AUTH_RATE_PER_MINUTE": "1000000",
+              "API_RATE_PER_MINUTE": "1000000", "TENANT_API_RATE_PER_MINUTE": "1000000"}
     profile = os.environ.get("BENCH_CHAT_PROFILE")
     if profile:  # where the server's time goes: one process under cProfile (memory backend), stats to `profile`
         await profiled(ctx, profile, n_chats, n_ops, rounds, think_ms, limits)
@@ -341,6 +342,7 @@ async def run(ctx: BenchContext, base: str, n_chats: int, n_ops: int, rounds: in
         leg1_ms: list[float] = []
         leg2_ms: list[float] = []
         lost = errors = 0
+        kinds: dict[str, int] = {}
 
         async def wait_mark(mark: str, store: dict[str, float], wait: float = 30) -> float | None:
             if mark in store:
@@ -362,7 +364,7 @@ async def run(ctx: BenchContext, base: str, n_chats: int, n_ops: int, rounds: in
                     acks.pop(ask, None)
                     r = await client.post(f"{base}/t/{slug}/chat/messages", json={"body": f"question {ask}"},
                                           headers={**visitor_h, "X-Chat-Token": chat["token"]})
-                    ack = {"type": "sent" if r.status_code == 201 else "error"}
+                    ack = {"type": "sent" if r.status_code == 201 else "error", "status_code": r.status_code}
                 else:
                     await chat["ws"].send(json.dumps({"send": f"question {ask}", "ref": ask}))
                     try:
@@ -372,6 +374,8 @@ async def run(ctx: BenchContext, base: str, n_chats: int, n_ops: int, rounds: in
                         continue
                 if ack["type"] != "sent":
                     errors += 1
+                    kind = f"visitor {ack.get('status_code', '?')}"
+                    kinds[kind] = kinds.get(kind, 0) + 1
                     continue
                 ack_ms.append((time.perf_counter() - t0) * 1000)
                 t1 = await wait_mark(ask, seen_op)
@@ -383,6 +387,7 @@ async def run(ctx: BenchContext, base: str, n_chats: int, n_ops: int, rounds: in
                                       json={"body": f"answer {answer}"}, headers=auth)
                 if r.status_code != 201:
                     errors += 1
+                    kinds[f"reply {r.status_code}"] = kinds.get(f"reply {r.status_code}", 0) + 1
                     continue
                 t3 = await wait_mark(answer, seen_visitor)
                 if t3 is None:
@@ -429,7 +434,7 @@ async def run(ctx: BenchContext, base: str, n_chats: int, n_ops: int, rounds: in
         ctx.record(f"[{label}]   database transactions per message", round((x1 - x0) / max(1, 2 * done), 2), "",
                    "every transaction of the database during the load (requests, renders, syncs, the writer's)")
         ctx.record(f"[{label}]   errors / rounds lost (no answer within 30 s)", f"{errors} / {lost}", "",
-                   lost=lost, errors=errors)
+                   ", ".join(f"{k}: {v}" for k, v in sorted(kinds.items())), lost=lost, errors=errors)
         for task in listeners:
             task.cancel()
         for ws in consoles + [c["ws"] for c in chats]:
