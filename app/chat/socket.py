@@ -5,8 +5,10 @@ Server -> widget (JSON): `{"type": "sync", "messages": [...], "time_zone": ...}`
 their delivery state (and, in the first frame, the linked contact's time zone, "" for none), reloaded after every
 burst of events (a missed event can never leave the widget stale; after the first, full one a frame carries only
 what may have changed, merged by id), and
-`{"type": "typing"}` while an operator types. Widget -> server: `{"typing": true}`, `{"read": <message id>}`.
-Operator messages the socket pushes count as delivered.
+`{"type": "typing"}` while an operator types. Widget -> server: `{"typing": true}`, `{"read": <message id>}`, and
+`{"send": <text>, "ref": <anything short>}`: a message, filed by the tenant's group-commit writer (app.chat.writer)
+and answered `{"type": "sent", "ref": ..., "message": {...}}` once committed, or `{"type": "error", "ref": ...,
+"detail": ..., "status_code": ...}`. Operator messages the socket pushes count as delivered.
 """
 
 from __future__ import annotations
