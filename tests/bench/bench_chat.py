@@ -23,6 +23,7 @@ import os
 import random
 import re
 import secrets
+import signal
 import subprocess
 import sys
 import time
@@ -73,14 +74,15 @@ async def profiled(ctx: BenchContext, out: str, n_chats: int, n_ops: int, rounds
     env = {**os.environ, "DATABASE_URL": ctx.dsn, "EMBEDDED_WORKER": "false", "BASE_URL": f"http://127.0.0.1:{port}",
            **limits}
     log = tempfile.NamedTemporaryFile(prefix="sb-bench-prof-", suffix=".log", delete=False)
-    proc = subprocess.Popen([sys.executable, "-m", "cProfile", "-o", out, "-m", "uvicorn", "app.asgi:create_app",
-                             "--factory", "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
-                             "--log-level", "warning"], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen([sys.executable, "-m", "tests.bench.profile_server", out, str(port)], cwd=REPO, env=env,
+                            stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
         await wait_healthy(base, proc, lambda: Path(log.name).read_text()[-3000:], 120, "uvicorn")
         ctx.section(f"profiled: {n_chats} chats, stats in {out}")
         await run(ctx, base, n_chats, n_ops, rounds, think_ms, label="profiled")
+        proc.send_signal(signal.SIGUSR1)
+        await asyncio.sleep(3)
     finally:
         await stop_child(proc, log, 30)
 
