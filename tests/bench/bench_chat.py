@@ -54,13 +54,15 @@ async def main(ctx: BenchContext) -> None:
     await raw_sql(ctx, n_chats, rounds)
     await bare_echo(ctx, n_chats, rounds, think_ms)
     await statements(ctx)
-    for n in workers:
+    layouts = [(n, False) for n in workers]
+    if 1 in workers and os.environ.get("BENCH_CHAT_POST", "1") == "1":
+        layouts.insert(workers.index(1) + 1, (1, True))  # the per-message path beside it, on a fresh server
+    for n, via_post in layouts:
         ctx.section(f"{n_chats} chats, {n_ops} operators, {rounds} rounds each, {n} web process"
-                    + ("es" if n > 1 else ""))
+                    + ("es" if n > 1 else "") + (", visitor messages by POST (a transaction each)" if via_post else ""))
         async with switchboard_run(ctx, n, {"DATABASE_URL": ctx.dsn, **limits}) as base:
-            await run(ctx, base, n_chats, n_ops, rounds, think_ms, label=f"{n}p")
-            if n == 1 and os.environ.get("BENCH_CHAT_POST", "1") == "1":
-                await run(ctx, base, n_chats, n_ops, rounds, think_ms, label="1p, by POST", via_post=True)
+            await run(ctx, base, n_chats, n_ops, rounds, think_ms, label=f"{n}p" + (" POST" if via_post else ""),
+                      via_post=via_post)
 
 
 async def profiled(ctx: BenchContext, out: str, n_chats: int, n_ops: int, rounds: int, think_ms: int,
