@@ -14,7 +14,18 @@ from collections.abc import Iterable
 from typing import Any
 
 from app.consent.events import CONSENT_RECORDED
-from app.consent.tables import CHANNELS, PURPOSES, SOURCES, STATUSES, ConsentEntry, ConsentSalt, Suppression
+from app.consent.one_click import list_unsubscribe_headers as list_unsubscribe_headers  # re-exported: the contract
+from app.consent.one_click import one_click_url as one_click_url
+from app.consent.tables import (
+    CHANNELS,
+    PURPOSES,
+    SOURCES,
+    STATUSES,
+    ConsentEntry,
+    ConsentSalt,
+    ConsentSettings,
+    Suppression,
+)
 from app.contacts import services as contacts
 from app.contacts.tables import Contact, ContactEmail, ContactPhone
 from app.lib.db import current_uow
@@ -157,6 +168,49 @@ async def _move_to_contact(source: int, target: int) -> int:
     status = await current_uow().connection.execute("UPDATE consent_entry SET contact = $2 WHERE contact = $1",
                                                     source, target)
     return int(status.split()[-1])
+
+
+# -- may a message go? ---------------------------------------------------------------------------------------------
+
+BLOCK_REASONS = ("suppressed", "opted_out", "no_opt_in", "transactional_only")
+MARKETING_CHANNELS = ("sms", "email")
+"""Channels a shop may market on; calls are for service only (a marketing call is 'transactional_only')."""
+
+
+async def settings() -> dict[str, Any]:
+    """The shop's consent rules (the defaults when never saved)."""
+    row = await ConsentSettings.select().order_by(ConsentSettings.id).first()
+    return row or {"id": None, "marketing_needs_opt_in": False, "stop_words": [], "start_words": [],
+                   "updated_at": None}
+
+
+async def latest_status(contact_id: int, channel: str, purpose: str) -> str | None:
+    """The contact's latest status for one channel and purpose (None when never recorded)."""
+    return await current_uow().connection.fetchval(
+        "SELECT status FROM consent_entry WHERE contact = $1 AND channel = $2 AND purpose = $3 "
+        "ORDER BY at DESC, id DESC LIMIT 1", contact_id, channel, purpose)
+
+
+async def blocked(channel: str, address: str, *, contact_id: int | None, purpose: str = "marketing") -> str | None:
+    """None when a message on `channel` to `address` for `purpose` may go now, else why not: 'opted_out' (the
+    contact's latest entry for the channel and purpose is an opt-out), 'suppressed' (the address is on the
+    suppression list, even if its contact was erased or it belongs to another card), 'no_opt_in' (the shop requires
+    an opt-in for marketing and there is none), 'transactional_only' (marketing on a service-only channel).
+    Checked per message, so an opt-out recorded mid-campaign stops the next message."""
+    _check(channel, CHANNELS, "channel")
+    _check(purpose, PURPOSES, "purpose")
+    status = await latest_status(contact_id, channel, purpose) if contact_id is not None else None
+    if status == "opt_out":
+        return "opted_out"
+    if purpose != "marketing":
+        return None
+    if channel not in MARKETING_CHANNELS:
+        return "transactional_only"
+    if address and await is_suppressed(channel, address):
+        return "suppressed"
+    if status != "opt_in" and (await settings())["marketing_needs_opt_in"]:
+        return "no_opt_in"
+    return None
 
 
 MERGE_STEP = MergeStep("consent", _move_to_contact, tables=("consent_entry",))
