@@ -18,6 +18,7 @@ from typing import Any
 from app.accounts.domain import DOMAIN as ACCOUNTS
 from app.agents.domain import DOMAIN as AGENTS
 from app.audit.domain import DOMAIN as AUDIT
+from app.campaigns.domain import DOMAIN as CAMPAIGNS
 from app.chat.domain import DOMAIN as CHAT
 from app.consent.domain import DOMAIN as CONSENT
 from app.contacts import merge
@@ -83,6 +84,7 @@ DOMAINS: tuple[Domain, ...] = (
     WORKSPACE,
     PRIVACY,
     REPORTS,
+    CAMPAIGNS,
     AUTOMATION,
     SPINE,
 )
