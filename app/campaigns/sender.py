@@ -124,7 +124,7 @@ async def _claim(tenant: TenantRef, campaign: dict[str, Any]) -> tuple[list[dict
         if throttle:
             window = await conn.fetchrow(
                 "SELECT count(*) AS n, min(claimed_at) AS first FROM campaign_recipient "
-                "WHERE campaign = $1 AND claimed_at > now() - interval '1 minute'", cid)
+                "WHERE campaign = $1 AND claimed_at > now() - interval '1 minute' AND status <> 'skipped'", cid)
             limit = min(limit, throttle - int(window["n"]))
             if limit <= 0:
                 return [], max(window["first"] + dt.timedelta(minutes=1) - now(), dt.timedelta(seconds=1)), False
@@ -281,8 +281,9 @@ async def _send_one(tenant: TenantRef, campaign: dict[str, Any], variants: dict[
 async def _finish(recipient_id: int, status: str, *, skip_reason: str | None = None,
                   sms_message_id: int | None = None, email_message_id: int | None = None) -> None:
     await current_uow().connection.execute(
-        "UPDATE campaign_recipient SET status = $2, skip_reason = $3, sms_message_id = $4, email_message_id = $5, "
-        "sent_at = CASE WHEN $2 = 'sent' THEN now() END, failed_at = CASE WHEN $2 = 'failed' THEN now() END "
+        "UPDATE campaign_recipient SET status = $2::varchar, skip_reason = $3, sms_message_id = $4, "
+        "email_message_id = $5, sent_at = CASE WHEN $2::varchar = 'sent' THEN now() END, "
+        "failed_at = CASE WHEN $2::varchar = 'failed' THEN now() END "
         "WHERE id = $1", recipient_id, status, skip_reason, sms_message_id, email_message_id)
 
 

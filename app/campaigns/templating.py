@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from jinja2 import TemplateError, TemplateSyntaxError, Undefined, meta
+from jinja2 import ChainableUndefined, TemplateError, TemplateSyntaxError, meta
 from jinja2.sandbox import SandboxedEnvironment
 
 from app.lib import i18n
@@ -29,7 +29,7 @@ VARIABLES: tuple[tuple[str, str], ...] = (
 """What the editor's variable picker offers (the same names the renderer fills)."""
 
 
-class _Lenient(Undefined):
+class _Lenient(ChainableUndefined):
     """Missing values render as "" (and `default()` replaces them); only syntax and sandbox errors are refused."""
 
 
@@ -40,17 +40,17 @@ MAX_TEMPLATE = 10_000
 def check(text: str, field: str) -> None:
     """Refuse a template that does not compile or names a variable outside the set, with the problem named."""
     if len(text) > MAX_TEMPLATE:
-        raise Invalid("%(field)s is longer than %(max)s characters.", field=field, max=MAX_TEMPLATE)
+        raise Invalid("%(where)s is longer than %(max)s characters.", field=field, where=field, max=MAX_TEMPLATE)
     try:
         parsed = _ENV.parse(text)
     except TemplateSyntaxError as exc:
-        raise Invalid("The template in %(field)s has an error on line %(line)s: %(problem)s", field=field,
-                      line=exc.lineno, problem=exc.message or "") from None
+        raise Invalid("The template in %(where)s has an error on line %(line)s: %(problem)s", field=field,
+                      where=field, line=exc.lineno, problem=exc.message or "") from None
     allowed = {name.split(".")[0] for name, _ in VARIABLES}
     unknown = sorted(meta.find_undeclared_variables(parsed) - allowed)
     if unknown:
-        raise Invalid("The template in %(field)s uses %(names)s; the variables are %(allowed)s.", field=field,
-                      names=", ".join(unknown), allowed=", ".join(name for name, _ in VARIABLES))
+        raise Invalid("The template in %(where)s uses %(names)s; the variables are %(allowed)s.", field=field,
+                      where=field, names=", ".join(unknown), allowed=", ".join(name for name, _ in VARIABLES))
 
 
 def render(text: str, variables: dict[str, Any], field: str = "body") -> str:
@@ -61,7 +61,7 @@ def render(text: str, variables: dict[str, Any], field: str = "body") -> str:
     try:
         return _ENV.from_string(text).render(**variables)
     except TemplateError as exc:
-        raise Invalid("The template in %(field)s cannot be rendered: %(problem)s", field=field,
+        raise Invalid("The template in %(where)s cannot be rendered: %(problem)s", field=field, where=field,
                       problem=str(exc)) from None
 
 

@@ -7,7 +7,7 @@ import datetime as dt
 from typing import Any
 
 from litestar import Controller, Request, get, post
-from litestar.params import FromQuery
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from app.accounts.guards import requires
@@ -49,10 +49,7 @@ def labels() -> dict[str, Any]:
 
 
 async def segment_choices() -> list[dict[str, Any]]:
-    conn = current_uow().connection
-    if not await conn.fetchval("SELECT to_regclass('segment') IS NOT NULL"):
-        return []
-    return [dict(r) for r in await conn.fetch("SELECT id, name FROM segment ORDER BY name")]
+    return [dict(r) for r in await current_uow().connection.fetch("SELECT id, name FROM segment ORDER BY name")]
 
 
 def _opt_int(form: Any, name: str, low: int = 0, high: int = 1_000_000) -> int | None:
@@ -191,7 +188,7 @@ class CampaignViews(Controller):
         return render_page(request, "_partials/campaign_preview.html", {"preview": result})
 
     @post("/{campaign_id:int}/{action:str}")
-    async def act(self, request: Req, campaign_id: PathId, action: str) -> Template | Redirect:
+    async def act(self, request: Req, campaign_id: PathId, action: FromPath[str]) -> Template | Redirect:
         verbs = {"pause": services.pause, "resume": services.resume, "cancel": services.cancel}
         try:
             if action == "send":
