@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001  (Russian and Bulgarian keywords are the point of these tests)
 """Consent that holds up: SMS STOP/START keywords (standard and the shop's own Russian/Bulgarian words) through the
 simulator's signed webhooks, Twilio's 21610 refusal, the consent settings (opt-in rule), RFC 8058 one-click
 unsubscribe over real HTTP, suppression that survives erasure, and another shop's token refused."""
