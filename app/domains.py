@@ -39,6 +39,7 @@ from app.privacy.domain import DOMAIN as PRIVACY
 from app.reports.domain import DOMAIN as REPORTS
 from app.routing.domain import DOMAIN as ROUTING
 from app.security.domain import DOMAIN as SECURITY
+from app.segments.domain import DOMAIN as SEGMENTS
 from app.sla.domain import DOMAIN as SLA
 from app.tasks.domain import DOMAIN as TASKS
 from app.timeline.domain import DOMAIN as TIMELINE
@@ -77,6 +78,7 @@ DOMAINS: tuple[Domain, ...] = (
     SECURITY,
     CONSENT,
     ROUTING,
+    SEGMENTS,
     WEBHOOKS_OUT,
     HOME,
     ONBOARDING,

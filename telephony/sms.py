@@ -118,16 +118,24 @@ async def send(actor: Principal | None, contact_id: int, body: str, number: str 
         raise Conflict("This number unsubscribed (it texted STOP to the shop's number): Twilio refuses to text it "
                        "until it texts START.", field="number", extra={"twilio_code": exc.extra["twilio_code"]},
                        ) from None
+    return await record_outbound(actor, contact_id, sid=msg.sid, to=to, from_=config.numbers[0], body=body,
+                                 status=msg.status or "queued", links=links, extra=extra)
+
+
+async def record_outbound(actor: Principal | None, contact_id: int, *, sid: str, to: str, from_: str, body: str,
+                          status: str, links: dict[str, Any] | None = None,
+                          extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Record an SMS Twilio accepted: the timeline entry and the `sms_message` row its status callbacks update.
+    `send` calls it; so does a sender that found, after a crash, that Twilio took a message it had not recorded."""
     interaction_id = await timeline.record(
         contact_id, "sms", "out", body[:200], actor_type="user" if actor else "system",
         actor_id=actor.user_id if actor else None, actor_label=actor.label if actor else "", links=links,
-        payload={**(extra or {}), "event": "sms", "sid": msg.sid, "body": body, "to": to,
-                                "status": msg.status or "queued"})
+        payload={**(extra or {}), "event": "sms", "sid": sid, "body": body, "to": to, "status": status})
     conn = current_uow().connection
     row = await conn.fetchrow(
         "INSERT INTO sms_message (sid, direction, from_number, to_number, body, status, error_code, contact, "
         "interaction_id, sent_by, created_at, updated_at) VALUES ($1, 'out', $2, $3, $4, $5, '', $6, $7, $8, now(), "
-        "now()) RETURNING id", msg.sid, config.numbers[0], to, body, msg.status or "queued", contact_id,
+        "now()) RETURNING id", sid, from_, to, body, status, contact_id,
         interaction_id, actor.user_id if actor else None)
     await emit(message_events.MESSAGE_SENT, contact_id=contact_id, message_id=row["id"], channel="sms")
     return await get(row["id"])

@@ -78,6 +78,8 @@ class CampaignRecipient(Table, tablename="campaign_recipient"):
     sms_message_id = Integer(null=True, default=None)
     email_message_id = Integer(null=True, default=None)
     queued_at = Timestamptz(default=TimestamptzNow())
+    claimed_at = Timestamptz(null=True, default=None)
+    """When a sender took it ('sending'): the throttle's clock and where a crashed send is looked up at Twilio."""
     sent_at = Timestamptz(null=True, default=None)
     delivered_at = Timestamptz(null=True, default=None)
     failed_at = Timestamptz(null=True, default=None)
