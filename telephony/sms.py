@@ -10,7 +10,7 @@ from app.conversations import message_events
 from app.conversations import services as conversations
 from app.lib import quotas
 from app.lib.db import current_tenant, current_uow
-from app.lib.errors import Conflict, DomainError, Invalid
+from app.lib.errors import DomainError, Invalid
 from app.lib.identities import pretty_phone
 from app.timeline import services as timeline
 from realtime.publish import emit
@@ -21,6 +21,12 @@ from telephony.tables import SmsMessage
 from telephony.twiml import Urls
 
 MAX_BODY = 1600
+
+
+class Unsubscribed(client.TwilioUnavailable):
+    """Twilio refused with 21610: the number texted STOP to the shop's number (409: a retry cannot fix it)."""
+
+    status_code = 409
 # Forward-only: a late "sent" never overwrites "delivered"; failed/undelivered/delivered are final.
 STATUS_RANK = {"accepted": 0, "scheduled": 0, "queued": 1, "sending": 2, "sent": 3, "receiving": 3, "received": 4,
                "delivered": 5, "undelivered": 5, "failed": 5, "read": 6, "canceled": 5}
@@ -87,7 +93,7 @@ async def on_status(p: dict[str, str], meta: dict[str, Any]) -> None:
         await timeline.update_payload(row["interaction_id"], status=status, error_code=p.get("ErrorCode", ""))
     if row["contact"] is not None:
         await emit(message_events.MESSAGE_STATUS_CHANGED, contact_id=row["contact"], message_id=row["id"],
-                                  status=status)
+                   status=status, channel="sms")
 
 
 async def send(actor: Principal | None, contact_id: int, body: str, number: str | None = None, *,
@@ -115,9 +121,9 @@ async def send(actor: Principal | None, contact_id: int, body: str, number: str 
         # kept although the caller sees an error (an API request or a campaign job would otherwise roll it back).
         await sms_consent.on_unsubscribed_error(contact_id, to, "on a send")
         current_uow().keep_on_error()
-        raise Conflict("This number unsubscribed (it texted STOP to the shop's number): Twilio refuses to text it "
-                       "until it texts START.", field="number", extra={"twilio_code": exc.extra["twilio_code"]},
-                       ) from None
+        raise Unsubscribed("This number unsubscribed (it texted STOP to the shop's number): Twilio refuses to text "
+                           "it until it texts START.", field="number",
+                           extra={"twilio_code": exc.extra["twilio_code"]}) from None
     return await record_outbound(actor, contact_id, sid=msg.sid, to=to, from_=config.numbers[0], body=body,
                                  status=msg.status or "queued", links=links, extra=extra)
 

@@ -77,6 +77,11 @@ async def results(campaign_id: int) -> dict[str, Any]:
             _add(variants.setdefault(row["variant"], {f: 0 for f in FIELDS}), row)
     holdout_rate = _rate(held["converted"], held["audience"])
     channel = campaign["channel"]
+    # Revenue is summed in the shop's money: the currency most of the credited orders (else of all orders) use.
+    currency = await conn.fetchval(
+        "SELECT currency FROM shop_order WHERE id IN (SELECT order_id FROM campaign_recipient WHERE campaign = $1) "
+        "OR NOT EXISTS (SELECT 1 FROM campaign_recipient WHERE campaign = $1 AND order_id IS NOT NULL) "
+        "GROUP BY currency ORDER BY count(*) DESC, currency LIMIT 1", campaign_id) or "USD"
 
     def with_lift(counts: dict[str, int]) -> dict[str, Any]:
         out = _group(counts, channel)
@@ -84,7 +89,7 @@ async def results(campaign_id: int) -> dict[str, Any]:
         return out
 
     return {"campaign_id": campaign["id"], "name": campaign["name"], "channel": channel,
-            "status": campaign["status"], "conversion_days": campaign["conversion_days"],
+            "status": campaign["status"], "conversion_days": campaign["conversion_days"], "currency": currency,
             "total": with_lift(treated),
             "variants": [{"variant": key, **with_lift(v)} for key, v in sorted(variants.items())],
             "holdout": {"audience": held["audience"], "converted": held["converted"], "revenue": held["revenue"],

@@ -17,6 +17,7 @@ from app.lib.db import current_tenant, current_uow
 from app.lib.errors import Invalid, NotFound
 from app.lib.security import constant_time_equals, sign
 from app.settings import get_settings
+from realtime.durable import DurableListener
 from realtime.events import Event
 from realtime.publish import emit
 
@@ -194,6 +195,23 @@ async def on_order_created(event: Event) -> None:
         "revenue = revenue + $4 WHERE id = $1 AND (order_id IS NULL OR order_id <> $3) RETURNING id, campaign",
         touch, order["placed_at"], order["id"], int(order["total"] or 0))
     await _announce(rows)
+
+
+LISTENERS = (
+    DurableListener("campaign_tracking.delivery", on_message_status,
+                    frozenset({"message.status_changed"}),
+                    "Moves a campaign recipient to delivered, failed or bounced from its message's status."),
+    DurableListener("campaign_tracking.replies", on_message_received, frozenset({"message.received"}),
+                    "Marks the latest campaign recipient of a contact who wrote back (same channel, within the "
+                    "conversion window) as replied and tags the conversation with the campaign."),
+    DurableListener("campaign_tracking.unsubscribes", on_consent_recorded,
+                    frozenset({"consent.recorded"}),
+                    "Marks a campaign recipient unsubscribed after a one-click link or an SMS keyword opt-out."),
+    DurableListener("campaign_tracking.conversions", on_order_created, frozenset({"order.created"}),
+                    "Credits an order placed within a campaign's conversion window to its latest recipient "
+                    "(last touch, holdout included) with the order's total."),
+)
+"""The milestone listeners (the manifest runs them; the 06:46 migration starts their cursors with the shop)."""
 
 
 # -- the console's badge -------------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ import datetime as dt
 from typing import Any
 
 from litestar import Controller, Request, get, post
-from litestar.params import FromQuery
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from app.accounts.guards import requires
@@ -191,7 +191,7 @@ class CampaignViews(Controller):
         return render_page(request, "_partials/campaign_preview.html", {"preview": result})
 
     @post("/{campaign_id:int}/{action:str}")
-    async def act(self, request: Req, campaign_id: PathId, action: str) -> Template | Redirect:
+    async def act(self, request: Req, campaign_id: PathId, action: FromPath[str]) -> Template | Redirect:
         verbs = {"pause": services.pause, "resume": services.resume, "cancel": services.cancel}
         try:
             if action == "send":
