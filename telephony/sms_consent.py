@@ -55,9 +55,9 @@ async def on_keyword(contact_id: int, p: dict[str, str]) -> str | None:
     shop = await current_uow().connection.fetchval("SELECT display_name FROM workspace LIMIT 1") or ""
     start = " / ".join(["START", *rules["start_words"][:1]])
     stop = " / ".join(["STOP", *rules["stop_words"][:1]])
+    template = OPTED_OUT_TEXT if status == "opt_out" else OPTED_IN_TEXT
     with i18n.viewing(await contacts.language_of(contact_id) or None):
-        return i18n.gettext(OPTED_OUT_TEXT if status == "opt_out" else OPTED_IN_TEXT, shop=shop, start=start,
-                            stop=stop)
+        return i18n.gettext(template, shop=shop, start=start, stop=stop)
 
 
 async def on_unsubscribed_error(contact_id: int | None, number: str, context: str) -> bool:
