@@ -19,6 +19,7 @@ from app.accounts.domain import DOMAIN as ACCOUNTS
 from app.agents.domain import DOMAIN as AGENTS
 from app.audit.domain import DOMAIN as AUDIT
 from app.campaigns.domain import DOMAIN as CAMPAIGNS
+from app.campaigns.tracking_domain import DOMAIN as CAMPAIGN_TRACKING
 from app.chat.domain import DOMAIN as CHAT
 from app.consent.domain import DOMAIN as CONSENT
 from app.contacts import merge
@@ -87,6 +88,7 @@ DOMAINS: tuple[Domain, ...] = (
     PRIVACY,
     REPORTS,
     CAMPAIGNS,
+    CAMPAIGN_TRACKING,
     AUTOMATION,
     SPINE,
 )

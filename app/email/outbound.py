@@ -239,7 +239,7 @@ async def _set_status(row: dict[str, Any], status: str, **changes: Any) -> None:
         await timeline.update_payload(row["interaction_id"], status=status, error=changes.get("error", ""))
     if row["contact"]:
         kind = message_events.MESSAGE_SENT if status == "sent" else message_events.MESSAGE_STATUS_CHANGED
-        await emit(kind, contact_id=row["contact"], message_id=row["id"], status=status)
+        await emit(kind, contact_id=row["contact"], message_id=row["id"], status=status, channel="email")
 
 
 async def deliver(payload: dict[str, Any]) -> None:

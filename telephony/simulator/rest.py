@@ -141,6 +141,8 @@ class Api:
         if from_ not in self.sim.numbers or self.sim.numbers[from_].account_sid != acct:
             return _error(400, 21606, "The From phone number provided is not a valid message-capable Twilio phone "
                           "number for this account.")
+        if (to, from_) in self.sim.opted_out:
+            return _error(400, 21610, "Attempt to send to unsubscribed recipient")
         msg = self.sim.create_message(acct, to=to, from_=from_, body=body,
                                       status_callback=form.get("StatusCallback", ""))
         return Response(msg.json(), status_code=201)
