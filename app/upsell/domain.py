@@ -6,11 +6,13 @@ from __future__ import annotations
 from app.lib.domain import Domain
 from app.lib.jobs import JobSpec
 from app.upsell import jobs, services
+from app.upsell.api import UpsellApi
+from app.upsell.views import UpsellPanelViews, UpsellViews
 from realtime.durable import DurableListener
 
 DOMAIN = Domain(
     name="upsell",
-    routes=(),
+    routes=(UpsellApi, UpsellPanelViews, UpsellViews),
     jobs={jobs.RECOMPUTE_JOB: JobSpec(jobs.recompute, max_attempts=3)},
     listeners=(
         DurableListener("upsell.recompute", jobs.on_order_event, jobs.ORDER_EVENTS,

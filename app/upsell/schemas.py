@@ -28,7 +28,7 @@ class EventIn(msgspec.Struct, forbid_unknown_fields=True):
     contact_id: int
     product_key: str
     kind: str
-    """shown | accepted (ordered is recorded by the order listener)"""
+    """shown | offered | accepted (ordered is recorded by the order listener)"""
     source: str = "card"
     """card | console | campaign"""
     ref: str = ""
@@ -59,13 +59,14 @@ class SettingsIO(msgspec.Struct, forbid_unknown_fields=True):
     min_support: float = 0.02
     min_confidence: float = 0.2
     min_count: int = 2
-    recent_days: int = 30
+    recent_days: int = 7
     attribution_days: int = 14
 
 
 class ReportOut(msgspec.Struct):
     days: int
     shown: int
+    offered: int
     accepted: int
     ordered: int
     revenue: int

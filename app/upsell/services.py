@@ -243,10 +243,10 @@ async def contact_suggestions(contact_id: int, limit: int = 3) -> list[Suggestio
 # -- events -----------------------------------------------------------------------------------------------------
 
 async def record(contact_id: int, product_key: str, kind: str, source: str, ref: str = "") -> bool:
-    """Record that a suggestion was shown or accepted. 'shown' is kept at most once a day per contact and product
+    """Record that a suggestion was shown, offered or accepted. 'shown' is kept at most once a day per contact and product
     (False when it was already recorded today); 'ordered' comes from the order listener, not from here."""
-    if kind not in ("shown", "accepted"):
-        raise Invalid("kind must be one of: %(choices)s.", field="kind", choices="shown, accepted")
+    if kind not in ("shown", "offered", "accepted"):
+        raise Invalid("kind must be one of: %(choices)s.", field="kind", choices="shown, offered, accepted")
     if source not in EVENT_SOURCES:
         raise Invalid("source must be one of: %(choices)s.", field="source", choices=", ".join(EVENT_SOURCES))
     product_key = (product_key or "").strip()
@@ -286,9 +286,9 @@ async def attribute_order(order_id: int) -> int:
                        FROM ({SALE_ITEMS_SQL}) h WHERE h.order_id = $1 GROUP BY h.contact, h.key),
         hit AS (SELECT DISTINCT ON (l.key) l.contact, l.key, l.revenue, l.placed_at, e.source, e.ref
                 FROM lines l JOIN upsell_event e ON e.contact = l.contact AND e.product_key = l.key
-                 AND e.kind IN ('shown', 'accepted') AND e.at <= l.placed_at
+                 AND e.kind IN ('shown', 'offered', 'accepted') AND e.at <= l.placed_at
                  AND e.at >= l.placed_at - make_interval(days => $2)
-                ORDER BY l.key, (e.kind = 'accepted') DESC, e.at DESC)
+                ORDER BY l.key, (e.kind = 'accepted') DESC, (e.kind = 'offered') DESC, e.at DESC)
         INSERT INTO upsell_event (contact, product_key, kind, source, ref, order_id, revenue, at)
         SELECT contact, key, 'ordered', source, ref, $1, revenue, now() FROM hit
         ON CONFLICT (order_id, product_key) WHERE kind = 'ordered' DO NOTHING
@@ -315,23 +315,26 @@ async def pairs(level: str = "product", limit: int = 100) -> list[dict[str, Any]
 
 
 async def report(days: int = 30) -> dict[str, Any]:
-    """Suggestions shown, accepted and ordered in the last `days` days and the revenue they brought."""
+    """Suggestions shown, offered, accepted and ordered in the last `days` days and the revenue they brought."""
     if not 1 <= days <= 3650:
         raise Invalid("days must be from 1 to 3650.", field="days")
     conn = current_uow().connection
     since = clock.now() - dt.timedelta(days=days)
     totals = await conn.fetchrow(
-        "SELECT count(*) FILTER (WHERE kind = 'shown') AS shown, count(*) FILTER (WHERE kind = 'accepted') AS "
+        "SELECT count(*) FILTER (WHERE kind = 'shown') AS shown, count(*) FILTER (WHERE kind = 'offered') AS offered, "
+        "count(*) FILTER (WHERE kind = 'accepted') AS "
         "accepted, count(*) FILTER (WHERE kind = 'ordered') AS ordered, "
         "coalesce(sum(revenue) FILTER (WHERE kind = 'ordered'), 0)::bigint AS revenue "
         "FROM upsell_event WHERE at >= $1", since)
     by_product = await conn.fetch(
-        "SELECT e.product_key, coalesce(max(s.product_name), e.product_key) AS product_name, "
-        "count(*) FILTER (WHERE e.kind = 'shown') AS shown, count(*) FILTER (WHERE e.kind = 'accepted') AS accepted, "
-        "count(*) FILTER (WHERE e.kind = 'ordered') AS ordered, "
-        "coalesce(sum(e.revenue) FILTER (WHERE e.kind = 'ordered'), 0)::bigint AS revenue "
-        "FROM upsell_event e LEFT JOIN upsell_suggestion s ON s.product_key = e.product_key "
-        "WHERE e.at >= $1 GROUP BY e.product_key ORDER BY revenue DESC, shown DESC, e.product_key LIMIT 50", since)
+        "SELECT t.*, coalesce((SELECT s.product_name FROM upsell_suggestion s WHERE s.product_key = t.product_key "
+        "LIMIT 1), t.product_key) AS product_name FROM ("
+        "SELECT product_key, count(*) FILTER (WHERE kind = 'shown') AS shown, "
+        "count(*) FILTER (WHERE kind = 'offered') AS offered, count(*) FILTER (WHERE kind = 'accepted') AS accepted, "
+        "count(*) FILTER (WHERE kind = 'ordered') AS ordered, "
+        "coalesce(sum(revenue) FILTER (WHERE kind = 'ordered'), 0)::bigint AS revenue "
+        "FROM upsell_event WHERE at >= $1 GROUP BY product_key) t "
+        "ORDER BY t.revenue DESC, t.shown DESC, t.product_key LIMIT 50", since)
     currency = await conn.fetchval("SELECT currency FROM shop_order GROUP BY currency ORDER BY count(*) DESC LIMIT 1")
     return {"days": days, **dict(totals), "currency": currency or "", "by_product": [dict(r) for r in by_product],
             "pairs": await pairs("product")}

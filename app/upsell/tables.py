@@ -10,7 +10,8 @@ from piccolo.table import Table
 from app.contacts.tables import Contact
 
 SUGGESTION_KINDS = ("pair", "reorder")
-EVENT_KINDS = ("shown", "accepted", "ordered")
+EVENT_KINDS = ("shown", "offered", "accepted", "ordered")
+"""shown: rendered on a panel; offered: the operator offered it; accepted: the client said yes; ordered: an order."""
 EVENT_SOURCES = ("card", "console", "campaign")
 PAIR_LEVELS = ("product", "category")
 
@@ -25,7 +26,7 @@ class UpsellSettings(Table, tablename="upsell_settings"):
     """Share of the baskets with X that also hold Y, 0..1."""
     min_count = Integer(default=2)
     """Baskets that must hold both, whatever the shares say (two people are a pattern, one is an accident)."""
-    recent_days = Integer(default=30)
+    recent_days = Integer(default=7)
     """Nothing is suggested that the contact bought in the last this many days."""
     attribution_days = Integer(default=14)
     """An order within this many days after a suggestion was shown or accepted counts as 'ordered'."""
@@ -69,7 +70,7 @@ class UpsellEvent(Table, tablename="upsell_event"):
     id: Serial
     contact = ForeignKey(references=Contact, null=False, index=True)
     product_key = Varchar(length=200)
-    kind = Varchar(length=8)  # shown | accepted | ordered
+    kind = Varchar(length=8)  # shown | offered | accepted | ordered
     source = Varchar(length=16)  # card | console | campaign
     ref = Varchar(length=64, default="")
     order_id = Integer(null=True, default=None)

@@ -21,7 +21,7 @@ async def forwards() -> MigrationManager:
                 min_support double precision NOT NULL DEFAULT 0.02 CHECK (min_support BETWEEN 0 AND 1),
                 min_confidence double precision NOT NULL DEFAULT 0.2 CHECK (min_confidence BETWEEN 0 AND 1),
                 min_count integer NOT NULL DEFAULT 2 CHECK (min_count >= 1),
-                recent_days integer NOT NULL DEFAULT 30 CHECK (recent_days >= 0),
+                recent_days integer NOT NULL DEFAULT 7 CHECK (recent_days >= 0),
                 attribution_days integer NOT NULL DEFAULT 14 CHECK (attribution_days >= 1));
             INSERT INTO upsell_settings DEFAULT VALUES;
             CREATE TABLE upsell_pair (
@@ -55,7 +55,7 @@ async def forwards() -> MigrationManager:
                 id serial PRIMARY KEY,
                 contact integer NOT NULL REFERENCES contact (id) ON DELETE CASCADE,
                 product_key varchar(200) NOT NULL,
-                kind varchar(8) NOT NULL CHECK (kind IN ('shown', 'accepted', 'ordered')),
+                kind varchar(8) NOT NULL CHECK (kind IN ('shown', 'offered', 'accepted', 'ordered')),
                 source varchar(16) NOT NULL CHECK (source IN ('card', 'console', 'campaign')),
                 ref varchar(64) NOT NULL DEFAULT '',
                 order_id integer,
