@@ -218,7 +218,8 @@ def read(fields: list[str], row: int, cells: list[str]) -> Line:
         raise Invalid("The item name is empty.", field="item_name")
     return Line(row=row, external_id=external_id, number=v.get("number", ""), phone=v.get("contact_phone", ""),
                 email=v.get("contact_email", ""), name=v.get("contact_name", ""), item_name=v["item_name"],
-                sku=v.get("sku", ""), category=v.get("category", ""), quantity=parse_quantity(v.get("quantity", "")), price_text=v.get("price", ""),
+                sku=v.get("sku", ""), category=v.get("category", ""), quantity=parse_quantity(v.get("quantity", "")),
+                price_text=v.get("price", ""),
                 currency=parse_currency(v["currency"]) if v.get("currency") else "", status=v.get("status", ""),
                 placed_at=parse_date(v["date"]) if v.get("date") else None)
 

@@ -22,7 +22,7 @@ from app.lib.errors import Invalid, NotFound
 from app.lib.i18n import N_
 from app.orders.revenue import SALE_SQL
 from app.upsell.schemas import Suggestion
-from app.upsell.tables import EVENT_KINDS, EVENT_SOURCES, PAIR_LEVELS
+from app.upsell.tables import EVENT_SOURCES, PAIR_LEVELS
 
 KEY_SQL = "CASE WHEN i.sku <> '' THEN i.sku ELSE lower(i.name) END"
 """An order line's product key over `order_item i` (the one definition: sku, else lower(name))."""
@@ -35,8 +35,10 @@ JOIN shop_order o ON o.id = i.shop_order
 LEFT JOIN order_status s ON s.key = o.status
 JOIN contact c ON c.id = o.contact AND c.deleted_at IS NULL AND c.merged_into IS NULL
 WHERE {SALE_SQL} AND NOT (o.total > 0 AND o.refunded >= o.total)
+  AND NOT EXISTS (SELECT 1 FROM privacy_request pr WHERE pr.contact = o.contact AND pr.kind = 'erase')
 """  # noqa: S608 (constants)
-"""Order lines that count for upsell: sales, not refunded entirely, of live contacts."""
+"""Order lines that count for upsell: sales, not refunded entirely, of live contacts (not merged away, not erased
+or asked to be)."""
 
 REASON_PAIR = N_("Bought %(because)s: %(confidence)s of the clients who bought it also bought this "
                  "(lift %(lift)s).")
@@ -49,11 +51,14 @@ MAX_LIMIT = 20
 
 # -- settings ---------------------------------------------------------------------------------------------------
 
+_COLUMNS = ", ".join(SETTINGS_FIELDS)
+
+
 async def settings() -> dict[str, Any]:
     conn = current_uow().connection
-    row = await conn.fetchrow(f"SELECT {', '.join(SETTINGS_FIELDS)} FROM upsell_settings ORDER BY id LIMIT 1")
+    row = await conn.fetchrow(f"SELECT {_COLUMNS} FROM upsell_settings ORDER BY id LIMIT 1")  # noqa: S608
     if row is None:
-        row = await conn.fetchrow(f"INSERT INTO upsell_settings DEFAULT VALUES RETURNING {', '.join(SETTINGS_FIELDS)}")
+        row = await conn.fetchrow(f"INSERT INTO upsell_settings DEFAULT VALUES RETURNING {_COLUMNS}")  # noqa: S608
     return dict(row)
 
 
@@ -196,9 +201,9 @@ def _suggestion(row: dict[str, Any], today_: dt.date) -> Suggestion:
     reason = row["reason"] if isinstance(row["reason"], dict) else json.loads(row["reason"] or "{}")
     if row["kind"] == "pair":
         details = {k: reason.get(k) for k in ("because", "because_key", "support", "confidence", "lift")}
+        lift = format(float(reason.get("lift") or 0), ".2f")
         text = i18n.gettext(REASON_PAIR, because=reason.get("because", ""),
-                            confidence=_percent(float(reason.get("confidence") or 0)),
-                            lift=f"{float(reason.get('lift') or 0):.2f}")
+                            confidence=_percent(float(reason.get("confidence") or 0)), lift=lift)
         score = float(row["score"])
     else:
         interval = int(reason.get("interval_days") or 1)
@@ -243,8 +248,8 @@ async def contact_suggestions(contact_id: int, limit: int = 3) -> list[Suggestio
 # -- events -----------------------------------------------------------------------------------------------------
 
 async def record(contact_id: int, product_key: str, kind: str, source: str, ref: str = "") -> bool:
-    """Record that a suggestion was shown, offered or accepted. 'shown' is kept at most once a day per contact and product
-    (False when it was already recorded today); 'ordered' comes from the order listener, not from here."""
+    """Record that a suggestion was shown, offered or accepted. 'shown' is kept at most once a day per contact and
+    product (False when it was already recorded today); 'ordered' comes from the order listener, not from here."""
     if kind not in ("shown", "offered", "accepted"):
         raise Invalid("kind must be one of: %(choices)s.", field="kind", choices="shown, offered, accepted")
     if source not in EVENT_SOURCES:
@@ -353,4 +358,3 @@ async def _move_to_contact(source: int, target: int) -> int:
 
 MERGE_STEP = MergeStep("upsell", _move_to_contact, tables=("upsell_suggestion", "upsell_event"))
 
-__all__ = ["EVENT_KINDS", "MERGE_STEP", "Suggestion", "record", "recompute", "suggestions_for"]

@@ -260,18 +260,32 @@ async def test_another_shops_contact_is_not_found(fx_client: Any, fx_shop: ShopF
     assert (await fx_client.get(api(other, "/upsell/pairs"), headers=fx_shop.auth)).status_code in (401, 403, 404)
 
 
-async def test_merge_moves_events_and_erasure_removes_them(fx_client: Any, fx_shop: ShopFixture) -> None:
+async def test_merge_moves_events_and_erasure_drops_the_profile(fx_client: Any, fx_shop: ShopFixture) -> None:
     from app.upsell import services
 
     ids = await fixture(fx_client, fx_shop)
     await recompute(fx_shop, min_support=0, min_confidence=0)
     async with tenant_context(fx_shop.tenant):
         assert await services.record(ids["D"], "GR-9", "offered", "console", "12")
-        moved = await services.MERGE_STEP.fn(ids["D"], ids["A"])
+        assert await services.MERGE_STEP.fn(ids["D"], ids["A"]) == 1
         conn = current_uow().connection
-        assert moved == 1
         assert await conn.fetchval("SELECT count(*) FROM upsell_suggestion WHERE contact = $1", ids["D"]) == 0
         assert await conn.fetchval("SELECT count(*) FROM upsell_event WHERE contact = $1", ids["A"]) == 1
-        await conn.execute("DELETE FROM shop_order WHERE contact = $1", ids["A"])
-        await conn.execute("DELETE FROM contact WHERE id = $1", ids["A"])
-        assert await conn.fetchval("SELECT count(*) FROM upsell_event") == 0
+
+    # Erasure: C's suggestions go at once, and no later recompute profiles C again; C's events stay as amounts.
+    c = ids["C"]
+    async with tenant_context(fx_shop.tenant):
+        assert await services.record(c, "GR-9", "accepted", "card")
+    resp = await fx_client.post(api(fx_shop, f"/contacts/{c}/erase"), headers=fx_shop.auth)
+    assert resp.status_code == 200, resp.text
+    async with tenant_context(fx_shop.tenant):
+        conn = current_uow().connection
+        assert await conn.fetchval("SELECT count(*) FROM upsell_suggestion WHERE contact = $1", c) == 0
+    await recompute(fx_shop)
+    async with tenant_context(fx_shop.tenant):
+        conn = current_uow().connection
+        assert await conn.fetchval("SELECT count(*) FROM upsell_suggestion WHERE contact = $1", c) == 0
+        assert await conn.fetchval("SELECT count(*) FROM upsell_event WHERE contact = $1", c) == 1
+    # Baskets without C: beans {A, B, D}, filters {B}: beans+filters 1 < min_count, so that pair is gone.
+    pairs = (await fx_client.get(api(fx_shop, "/upsell/pairs"), headers=fx_shop.auth)).json()
+    assert ("BEAN-1", "paper filters") not in rules(pairs) and ("BEAN-1", "GR-9") in rules(pairs)
