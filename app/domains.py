@@ -44,6 +44,7 @@ from app.segments.domain import DOMAIN as SEGMENTS
 from app.sla.domain import DOMAIN as SLA
 from app.tasks.domain import DOMAIN as TASKS
 from app.timeline.domain import DOMAIN as TIMELINE
+from app.upsell.domain import DOMAIN as UPSELL
 from app.wallboard.domain import DOMAIN as WALLBOARD
 from app.workspace.domain import DOMAIN as WORKSPACE
 from realtime import durable, presence, render
@@ -72,6 +73,7 @@ DOMAINS: tuple[Domain, ...] = (
     SLA,
     ORDERS,
     DEALS,
+    UPSELL,
     TASKS,
     TELEPHONY,
     EMAIL,
