@@ -8,6 +8,7 @@ membership, gt/lt on a missing value is false), so a rule and a segment agree on
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -254,15 +255,26 @@ class Compiler:
         if seg["kind"] == "static":
             return (f"SELECT c.id FROM segment_member m JOIN contact c ON c.id = m.contact "  # noqa: S608
                     f"WHERE m.segment = {self.arg(segment_id)} AND {BASE_WHERE}")
-        return self.query(_tree(seg["definition"]), where=f"segment {segment_id}")
+        return self.query(tree_of(seg["definition"]), where=f"segment {segment_id}")
 
 
-def _tree(definition: Any) -> dict[str, Any]:
+def tree_of(definition: Any) -> dict[str, Any]:
+    """A stored definition (asyncpg hands jsonb over as text) as a tree."""
     if isinstance(definition, str):
-        import json
-
         definition = json.loads(definition)
     return definition or {"all": []}
+
+
+def segments_in(node: dict[str, Any]) -> set[int]:
+    """The segment ids a tree's `contact.in_segment` leaves name."""
+    for key in ("all", "any"):
+        if key in node:
+            return set().union(*(segments_in(child) for child in node[key])) if node[key] else set()
+    if "not" in node:
+        return segments_in(node["not"])
+    if node.get("field") == "contact.in_segment" and isinstance(node.get("value"), int):
+        return {node["value"]}
+    return set()
 
 
 def segment_sql(segment_id: int, segments: Mapping[int, Mapping[str, Any]]) -> tuple[str, list[Any]]:
