@@ -402,6 +402,13 @@ async def temperature_set(contact_id: int, previous: str | None, temperature: st
                                    "previous": previous, "temperature": temperature})
 
 
+async def segment_choices() -> list[dict[str, Any]]:
+    """The saved segments for the list's filter and "add the ticked contacts to a list" (the segment table is read by
+    name: contacts sits below app.segments)."""
+    rows = await current_uow().connection.fetch("SELECT id, name, kind FROM segment ORDER BY lower(name), id")
+    return [dict(r) for r in rows]
+
+
 SegmentResolver = Callable[[int], Awaitable[tuple[str, list[Any]]]]
 _segment_resolver: list[SegmentResolver] = []
 

@@ -140,6 +140,7 @@ TOMBSTONES = (
     ("deal_changes", "UPDATE deal_stage_change SET reason = '' WHERE deal IN (SELECT id FROM deal WHERE contact = $1)"),
     ("consent", "UPDATE consent_entry SET evidence = '' WHERE contact = $1"),
     ("automation_runs", "UPDATE automation_run SET note = '' WHERE contact_id = $1"),
+    ("segment_lists", "DELETE FROM segment_member WHERE contact = $1"),  # off every static list
 )
 
 

@@ -61,6 +61,18 @@ _BOUGHT = ("EXISTS (SELECT 1 FROM shop_order o JOIN order_item i ON i.shop_order
 MAX_SEGMENT_DEPTH = 4
 
 
+def last_channel_sql(channels_arg: str) -> str:
+    """The channel of contact `c`'s latest conversation on the timeline; `channels_arg` is a $n of the keys."""
+    return _LAST_CHANNEL.format(channels=f"{channels_arg}::varchar[]")
+
+
+def consent_sql(channel: str) -> str:
+    """`c`'s latest marketing consent on a channel (opt_in | opt_out | none)."""
+    if channel not in F.CONSENT_CHANNELS:
+        raise ValueError(channel)
+    return _CONSENT.format(channel=channel)
+
+
 def norm(sql: str) -> str:
     return f"lower(btrim({sql}))"
 
@@ -177,9 +189,9 @@ class Compiler:
         if path in _NEEDS_RFM:
             self.rfm = True
         if path == "contact.last_channel":
-            sql = _LAST_CHANNEL.format(channels=self.arg(list(F.LAST_CHANNELS), "::varchar[]"))
+            sql = last_channel_sql(self.arg(list(F.LAST_CHANNELS)))
         elif path.startswith("contact.consent_marketing_"):
-            sql = _CONSENT.format(channel=path.rsplit("_", 1)[1])  # (one of CONSENT_CHANNELS: the field table's)
+            sql = consent_sql(path.rsplit("_", 1)[1])
         elif path == "upsell.reorder_due":
             due = ("EXISTS (SELECT 1 FROM upsell_suggestion us WHERE us.contact = c.id AND us.kind = 'reorder' "
                    "AND us.due_on <= current_date)")

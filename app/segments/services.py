@@ -17,7 +17,7 @@ from app.lib.domain import MergeStep
 from app.lib.errors import Conflict, Invalid, NotFound
 from app.lib.identities import try_phone
 from app.segments import compile as compiler
-from app.segments import events
+from app.segments import events, fields
 from app.segments.tables import KINDS, SOURCES
 from realtime.publish import emit
 
@@ -310,3 +310,32 @@ async def _move_to_contact(source: int, target: int) -> int:
 
 
 MERGE_STEP = MergeStep("segment_members", _move_to_contact, tables=("segment_member",))
+
+
+# -- one contact's values (what an automation rule evaluates) -----------------------------------------------------
+
+async def values_for(contact_id: int) -> dict[str, Any]:
+    """The segment fields of one contact, as app.lib.conditions.evaluate reads them (`contact.<name>`): order
+    aggregates, bought products and categories, RFM scores, last channel, marketing consent per channel and the
+    segments that hold them. The same definitions as the compiled SQL (tests hold the two together)."""
+    conn = current_uow().connection
+    row = await conn.fetchrow(
+        f"SELECT oa.orders_count, oa.total_spent, oa.last_order_at, "  # noqa: S608 (constants)
+        f"{compiler.last_channel_sql('$2')} AS last_channel, "
+        + ", ".join(f"{compiler.consent_sql(ch)} AS consent_marketing_{ch}" for ch in fields.CONSENT_CHANNELS)
+        + f" FROM contact c {compiler.ORDER_AGG} WHERE c.id = $1", contact_id, list(fields.LAST_CHANNELS))
+    if row is None:
+        return {}
+    bought = await conn.fetch(
+        "SELECT DISTINCT lower(btrim(i.sku)) AS sku, lower(btrim(i.name)) AS name, lower(btrim(i.category)) AS cat "
+        f"FROM shop_order o JOIN order_item i ON i.shop_order = o.id LEFT JOIN order_status s ON s.key = o.status "
+        f"WHERE o.contact = $1 AND {compiler.SALE}", contact_id)  # noqa: S608 (constants)
+    scores = (await rfm([contact_id])).get(contact_id)
+    return {
+        **dict(row),
+        "bought_product": sorted({v for b in bought for v in (b["sku"], b["name"]) if v}),
+        "bought_category": sorted({b["cat"] for b in bought if b["cat"]}),
+        "rfm_r": scores.r if scores else None, "rfm_f": scores.f if scores else None,
+        "rfm_m": scores.m if scores else None,
+        "in_segment": await memberships(contact_id),
+    }

@@ -46,6 +46,13 @@ def _definition(form: Any) -> Any:
         raise Invalid("The definition could not be read; reload the page.", field="definition") from None
 
 
+def _ticked(form: Any) -> list[int]:
+    ids = [int(v) for v in form.getall("contact_id", []) if str(v).isdigit()]
+    if not ids:
+        raise Invalid("Tick at least one contact.", field="contact_id")
+    return ids
+
+
 def _slug(request: Req) -> str:
     return str(request.scope["state"]["tenant"].slug)
 
@@ -128,18 +135,24 @@ class SegmentViews(Controller):
             return flash(request, exc.labelled, ok=False, status=exc.status_code)
         return Redirect(f"/t/{_slug(request)}/segments/", status_code=303)
 
-    @post("/{segment_id:int}/members")
-    async def members(self, request: Req, segment_id: PathId) -> Template | Redirect:
-        """Add (from the contacts list's selection) or remove (`remove=1`) contacts of a static list."""
+    @post("/selection")
+    async def selection(self, request: Req) -> Template | Redirect:
+        """The contacts list's ticked contacts onto a static list."""
         form = await request.form()
-        ids = [int(v) for v in form.getall("contact_id", []) if str(v).isdigit()] if hasattr(form, "getall") else []
+        segment_id = str(form.get("segment_id") or "")
         try:
-            if not ids:
-                raise Invalid("Tick at least one contact.", field="contact_id")
-            if form.get("remove"):
-                await services.remove_members(request.user, segment_id, ids)
-            else:
-                await services.add_members(request.user, segment_id, ids, "selection")
+            if not segment_id.isdigit():
+                raise Invalid("Choose a list.", field="segment_id")
+            await services.add_members(request.user, int(segment_id), _ticked(form), "selection")
+        except DomainError as exc:
+            return flash(request, exc.labelled, ok=False, status=exc.status_code)
+        return Redirect(f"/t/{_slug(request)}/segments/{segment_id}", status_code=303)
+
+    @post("/{segment_id:int}/remove")
+    async def remove(self, request: Req, segment_id: PathId) -> Template | Redirect:
+        form = await request.form()
+        try:
+            await services.remove_members(request.user, segment_id, _ticked(form))
         except DomainError as exc:
             return flash(request, exc.labelled, ok=False, status=exc.status_code)
         return Redirect(f"/t/{_slug(request)}/segments/{segment_id}", status_code=303)

@@ -189,3 +189,166 @@ async def test_rfm_scores_and_in_segment_with_a_static_list(fx_shop: ShopFixture
         assert await services.remove_members(None, lst["id"], [ids["dee"]]) == 1
         assert await services.count(both["id"]) == 3  # Dee is still VIP
         assert await services.memberships(ids["bob"]) == [lst["id"], both["id"]]
+
+
+# -- the API -------------------------------------------------------------------------------------------------------
+
+def api(shop: ShopFixture, path: str = "") -> str:
+    return f"/t/{shop.slug}/api/v1{path}"
+
+
+async def _seed_api(fx_shop: ShopFixture) -> dict[str, int]:
+    async with tenant_context(fx_shop.tenant):
+        return await build_fixture()
+
+
+async def test_api_create_201_with_id_and_count_read_patch_page_delete(fx_client: Any, fx_shop: ShopFixture) -> None:
+    ids = await _seed_api(fx_shop)
+    body = {"name": "Coffee buyers", "definition": {"all": [
+        {"field": "contact.bought_category", "op": "contains", "value": "Coffee"}]}}
+    made = await fx_client.post(api(fx_shop, "/segments"), json=body, headers=fx_shop.auth)
+    assert made.status_code == 201, made.text
+    seg = made.json()
+    assert isinstance(seg["id"], int) and seg["count"] == 3 and seg["kind"] == "dynamic"
+    assert seg["definition"] == body["definition"]
+    listed = (await fx_client.get(api(fx_shop, "/segments"), headers=fx_shop.auth)).json()
+    assert [(s["name"], s["count"]) for s in listed] == [("Coffee buyers", 3)]
+    one = await fx_client.get(api(fx_shop, f"/segments/{seg['id']}"), headers=fx_shop.auth)
+    assert one.status_code == 200 and one.json()["count"] == 3
+    page1 = (await fx_client.get(api(fx_shop, f"/segments/{seg['id']}/contacts?limit=2"), headers=fx_shop.auth)).json()
+    assert len(page1["items"]) == 2 and page1["next"]
+    page2 = (await fx_client.get(api(fx_shop, f"/segments/{seg['id']}/contacts?limit=2&cursor={page1['next']}"),
+                                 headers=fx_shop.auth)).json()
+    assert page2["next"] is None
+    assert {c["name"] for c in page1["items"] + page2["items"]} == {"Ann", "Cid", "Hal"}
+    patched = await fx_client.patch(api(fx_shop, f"/segments/{seg['id']}"), json={"definition": {"all": [
+        {"field": "contact.bought_category", "op": "contains", "value": "tea"}]}}, headers=fx_shop.auth)
+    assert patched.status_code == 200 and patched.json()["count"] == 1
+    preview = await fx_client.post(api(fx_shop, "/segments/preview"), json={"definition": {"any": [
+        {"field": "contact.in_segment", "op": "contains", "value": seg["id"]},
+        {"field": "contact.name", "op": "equals", "value": "dee"}]}}, headers=fx_shop.auth)
+    assert preview.status_code == 200 and preview.json() == {"count": 2}
+    csv = await fx_client.get(api(fx_shop, f"/segments/{seg['id']}/export.csv"), headers=fx_shop.auth)
+    assert csv.status_code == 200 and csv.text.count("\r\n") == 2 and "Bob" in csv.text
+    gone = await fx_client.delete(api(fx_shop, f"/segments/{seg['id']}"), headers=fx_shop.auth)
+    assert gone.status_code == 204
+    assert (await fx_client.get(api(fx_shop, f"/segments/{seg['id']}"), headers=fx_shop.auth)).status_code == 404
+    assert ids
+
+
+@pytest.mark.parametrize(("definition", "field"), [
+    ({"all": [{"field": "contact.shoe", "op": "equals", "value": "x"}]}, "definition.all[0].field"),
+    ({"any": [{"field": "contact.name", "op": "equals", "value": "x"}, {"field": "contact.name", "op": "nearly"}]},
+     "definition.any[1].op"),
+    ({"all": [{"not": {"field": "contact.orders_count", "op": "gt", "value": "many"}}]}, "definition.all[0].not.value"),
+    ({"all": [{"field": "contact.last_order_at", "op": "equals", "value": "x"}]}, "definition.all[0].op"),
+    ({"all": [{"field": "contact.temperature", "op": "equals", "value": "lukewarm"}]}, "definition.all[0].value"),
+    ({"all": [{"field": "contact.in_segment", "op": "contains", "value": 999999}]}, "definition.all[0].value"),
+    ({"all": [{"op": "time_between", "value": "09:00-17:00"}]}, "definition.all[0].op"),
+    ({"all": "everyone"}, "definition"),
+    ("not a tree", "definition"),
+])
+async def test_bad_definitions_are_400_with_the_field_path(fx_client: Any, fx_shop: ShopFixture, definition: Any,
+                                                           field: str) -> None:
+    for url, body in ((api(fx_shop, "/segments"), {"name": "Bad", "definition": definition}),
+                      (api(fx_shop, "/segments/preview"), {"definition": definition})):
+        resp = await fx_client.post(url, json=body, headers=fx_shop.auth)
+        assert resp.status_code == 400, resp.text
+        assert resp.json()["errors"][0]["field"] == field, resp.text
+    assert (await fx_client.get(api(fx_shop, "/segments"), headers=fx_shop.auth)).json() == []
+
+
+async def test_names_are_unique_and_a_used_segment_cannot_be_deleted(fx_client: Any, fx_shop: ShopFixture) -> None:
+    a = (await fx_client.post(api(fx_shop, "/segments"), json={"name": "A", "kind": "static"},
+                              headers=fx_shop.auth)).json()
+    twin = await fx_client.post(api(fx_shop, "/segments"), json={"name": "a", "kind": "static"}, headers=fx_shop.auth)
+    assert twin.status_code == 409 and twin.json()["errors"][0]["field"] == "name"
+    b = (await fx_client.post(api(fx_shop, "/segments"), json={"name": "B", "definition": {"all": [
+        {"field": "contact.in_segment", "op": "contains", "value": a["id"]}]}}, headers=fx_shop.auth)).json()
+    cycle = await fx_client.patch(api(fx_shop, f"/segments/{b['id']}"), json={"definition": {"all": [
+        {"field": "contact.in_segment", "op": "contains", "value": b["id"]}]}}, headers=fx_shop.auth)
+    assert cycle.status_code == 400 and cycle.json()["errors"][0]["field"] == "definition.all[0].value"
+    used = await fx_client.delete(api(fx_shop, f"/segments/{a['id']}"), headers=fx_shop.auth)
+    assert used.status_code == 409
+    dynamic = await fx_client.post(api(fx_shop, f"/segments/{b['id']}/members"), json={"contact_ids": [1]},
+                                   headers=fx_shop.auth)
+    assert dynamic.status_code == 400
+
+
+async def test_static_members_through_the_api_and_a_csv_import(fx_client: Any, fx_shop: ShopFixture) -> None:
+    from tests.integration.test_orders import make_contact
+
+    ann = await make_contact(fx_client, fx_shop, "Ann", phones=["+14155550101"], emails=["ann@example.com"])
+    bob = await make_contact(fx_client, fx_shop, "Bob", phones=["+14155550102"])
+    cid = await make_contact(fx_client, fx_shop, "Cid", emails=["cid@example.com"])
+    lst = (await fx_client.post(api(fx_shop, "/segments"), json={"name": "Callback list", "kind": "static"},
+                                headers=fx_shop.auth)).json()
+    assert lst["count"] == 0
+    added = await fx_client.post(api(fx_shop, f"/segments/{lst['id']}/members"),
+                                 json={"contact_ids": [ann["id"], bob["id"]]}, headers=fx_shop.auth)
+    assert added.json() == {"changed": 2, "count": 2}
+    unknown = await fx_client.post(api(fx_shop, f"/segments/{lst['id']}/members"), json={"contact_ids": [999999]},
+                                   headers=fx_shop.auth)
+    assert unknown.status_code == 400 and unknown.json()["errors"][0]["field"] == "contact_ids"
+    removed = await fx_client.post(api(fx_shop, f"/segments/{lst['id']}/members/remove"),
+                                   json={"contact_ids": [bob["id"]]}, headers=fx_shop.auth)
+    assert removed.json() == {"changed": 1, "count": 1}
+    data = "phone,email\n(415) 555-0102,\n,CID@example.com\n+14155550199,nobody@example.com\n".encode()
+    imported = await fx_client.post(api(fx_shop, f"/segments/{lst['id']}/members/import"),
+                                    files={"file": ("list.csv", data, "text/csv")}, headers=fx_shop.auth)
+    assert imported.status_code == 200, imported.text
+    assert imported.json() == {"added": 2, "matched": 2, "unmatched": 2}
+    names = {c["name"] for c in (await fx_client.get(api(fx_shop, f"/segments/{lst['id']}/contacts"),
+                                                     headers=fx_shop.auth)).json()["items"]}
+    assert names == {"Ann", "Bob", "Cid"}
+    # The contacts list filtered by the segment (the saved filter), in the API's search and the HTML list.
+    async with tenant_context(fx_shop.tenant):
+        from app.contacts import services as contacts
+        from app.contacts.queries import ContactFilter
+
+        rows, _ = await contacts.search(ContactFilter(segment=lst["id"], q="ann"))
+        assert [r["name"] for r in rows] == ["Ann"]
+
+
+async def test_another_shops_segment_is_404(fx_client: Any, fx_shop: ShopFixture,
+                                            fx_other_shop: ShopFixture) -> None:
+    theirs = (await fx_client.post(api(fx_other_shop, "/segments"), json={"name": "Theirs", "kind": "static"},
+                                   headers=fx_other_shop.auth)).json()
+    mine = (await fx_client.post(api(fx_shop, "/segments"), json={"name": "Mine", "kind": "static"},
+                                 headers=fx_shop.auth)).json()
+    assert theirs["id"] == mine["id"]  # same id in both schemas: the schema decides
+    await fx_client.delete(api(fx_shop, f"/segments/{mine['id']}"), headers=fx_shop.auth)
+    sid = theirs["id"]
+    for method, path, body in (("GET", f"/segments/{sid}", None), ("GET", f"/segments/{sid}/contacts", None),
+                               ("PATCH", f"/segments/{sid}", {"name": "x"}), ("DELETE", f"/segments/{sid}", None),
+                               ("POST", f"/segments/{sid}/members", {"contact_ids": [1]}),
+                               ("GET", f"/segments/{sid}/export.csv", None)):
+        resp = await fx_client.request(method, api(fx_shop, path), json=body, headers=fx_shop.auth)
+        assert resp.status_code == 404, (method, path, resp.status_code)
+    # Their segment in my definition, and their key on my shop.
+    used = await fx_client.post(api(fx_shop, "/segments/preview"), json={"definition": {"all": [
+        {"field": "contact.in_segment", "op": "contains", "value": sid}]}}, headers=fx_shop.auth)
+    assert used.status_code == 400
+    assert (await fx_client.get(api(fx_shop, f"/segments/{sid}"), headers=fx_other_shop.auth)).status_code in (401, 403, 404)
+    assert (await fx_client.get(api(fx_other_shop, f"/segments/{sid}"), headers=fx_other_shop.auth)).status_code == 200
+
+
+async def test_merge_moves_list_membership_and_erasure_takes_it_off(fx_client: Any, fx_shop: ShopFixture) -> None:
+    from tests.integration.test_orders import make_contact
+
+    keep = await make_contact(fx_client, fx_shop, "Keep", phones=["+14155550111"])
+    gone = await make_contact(fx_client, fx_shop, "Gone", phones=["+14155550112"])
+    lst = (await fx_client.post(api(fx_shop, "/segments"), json={"name": "L", "kind": "static"},
+                                headers=fx_shop.auth)).json()
+    await fx_client.post(api(fx_shop, f"/segments/{lst['id']}/members"), json={"contact_ids": [gone["id"]]},
+                         headers=fx_shop.auth)
+    merged = await fx_client.post(api(fx_shop, f"/contacts/{keep['id']}/merge"), json={"other_id": gone["id"]},
+                                  headers=fx_shop.auth)
+    assert merged.status_code == 200, merged.text
+    items = (await fx_client.get(api(fx_shop, f"/segments/{lst['id']}/contacts"), headers=fx_shop.auth)).json()["items"]
+    assert [c["id"] for c in items] == [keep["id"]]
+    erased = await fx_client.post(api(fx_shop, f"/contacts/{keep['id']}/erase"), headers=fx_shop.auth)
+    assert erased.status_code in (200, 201), erased.text
+    assert (await fx_client.get(api(fx_shop, f"/segments/{lst['id']}"), headers=fx_shop.auth)).json()["count"] == 0
+    async with tenant_context(fx_shop.tenant):
+        assert await current_uow().connection.fetchval("SELECT count(*) FROM segment_member") == 0
