@@ -143,6 +143,7 @@ TOMBSTONES = (
     # Upsell: suggestions are a profile of the client, deleted; its events keep only product keys and amounts, like
     # the orders they count (app.upsell leaves erased contacts out of every recompute).
     ("upsell_suggestions", "DELETE FROM upsell_suggestion WHERE contact = $1"),
+    ("segment_lists", "DELETE FROM segment_member WHERE contact = $1"),  # off every static list
 )
 
 
