@@ -7,7 +7,6 @@ template that does not parse, or uses anything outside the sandbox, is refused w
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 from jinja2 import ChainableUndefined, TemplateError, TemplateSyntaxError, meta
@@ -16,6 +15,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from app.lib import i18n
 from app.lib.db import current_uow
 from app.lib.errors import Invalid
+from app.upsell import services as upsell
 
 VARIABLES: tuple[tuple[str, str], ...] = (
     ("contact.name", i18n.N_("The contact's full name")),
@@ -73,40 +73,33 @@ def pick_content(content: dict[str, Any], language: str) -> dict[str, str]:
     return {"subject": str(chosen.get("subject") or ""), "body": str(chosen.get("body") or "")}
 
 
-def _upsell() -> Any:
-    """app.upsell.services when the upsell package provides it (contract: suggestions_for)."""
-    try:
-        return importlib.import_module("app.upsell.services")
-    except ModuleNotFoundError:
-        return None
-
-
 async def variables_for(contact_ids: list[int]) -> dict[int, dict[str, Any]]:
     """The template variables of many contacts at once (one query each for cards and last orders). Dates and
     money are formatted when rendered, in the recipient's language and zone (see `render_for`)."""
     if not contact_ids:
         return {}
     conn = current_uow().connection
-    cards = await conn.fetch("SELECT id, name FROM contact WHERE id = ANY($1::int[])", contact_ids)
+    cards = await conn.fetch("SELECT id, name, language FROM contact WHERE id = ANY($1::int[])", contact_ids)
     orders = await conn.fetch(
         "SELECT DISTINCT ON (contact) contact, number, placed_at, total, currency FROM shop_order "
         "WHERE contact = ANY($1::int[]) ORDER BY contact, placed_at DESC, id DESC", contact_ids)
     out: dict[int, dict[str, Any]] = {}
+    by_language: dict[str, list[int]] = {}
     for card in cards:
         name = (card["name"] or "").strip()
         out[card["id"]] = {"contact": {"name": name, "first_name": name.split(" ")[0] if name else ""}}
+        by_language.setdefault(card["language"] or "", []).append(card["id"])
     for o in orders:
         if o["contact"] in out:
             out[o["contact"]]["_order"] = dict(o)
-    upsell = _upsell()
-    if upsell is not None and hasattr(upsell, "suggestions_for"):
-        found = await upsell.suggestions_for(contact_ids, limit=1)
+    for language, ids in by_language.items():  # the reason is written in the recipient's language
+        with i18n.viewing(language or None):
+            found = await upsell.suggestions_for(ids, limit=1)
         for cid, items in found.items():
             if items and cid in out:
                 item = items[0]
-                out[cid]["suggestion"] = {"product_name": getattr(item, "product_name", ""),
-                                          "reason": getattr(item, "reason", ""),
-                                          "product_key": getattr(item, "product_key", "")}
+                out[cid]["suggestion"] = {"product_name": item.product_name, "reason": item.reason,
+                                          "product_key": item.product_key}
     return out
 
 
