@@ -1,9 +1,8 @@
-"""Live campaign page: progress counts and the changed recipients' rows, pushed to the supervisors' sockets after
-each batch of the sender (reloaded from the database, never taken from the event)."""
+"""Live campaign page: progress counts and the recipients table's first page, pushed to the supervisors' sockets
+after each batch of the sender and each tracking milestone (reloaded from the database, never taken from the
+event)."""
 
 from __future__ import annotations
-
-from typing import Any
 
 from app.accounts.services import Principal
 from app.campaigns import services
@@ -15,8 +14,6 @@ from realtime import renders
 from realtime.events import Event
 from realtime.render import EVERYONE
 
-MAX_ROWS = 200
-
 
 @renders("campaign.progress", "campaign.recipient_changed", audience=EVERYONE)
 async def campaign_page(event: Event, tenant: TenantRef, user: Principal) -> str | None:
@@ -27,13 +24,5 @@ async def campaign_page(event: Event, tenant: TenantRef, user: Principal) -> str
         c = await services.get(int(campaign_id))
     except NotFound:
         return None
-    rows: list[dict[str, Any]] = []
-    first_page = None
-    if event.name == "campaign.progress":
-        # The table's first page as a whole: when a scheduled campaign starts, its rows appear on an open page.
-        first_page, _ = await services.recipients(int(campaign_id), limit=PAGE)
-    else:
-        ids = [int(i) for i in event.data.get("recipient_ids") or []][:MAX_ROWS]
-        rows = await services.recipients_by_id(int(campaign_id), ids) if ids else []
-    return render_text("_partials/campaign_live.html", {"c": c, "rows": rows, "first_page": first_page, "oob": True,
-                                                        **labels()})
+    first_page, _ = await services.recipients(int(campaign_id), limit=PAGE)
+    return render_text("_partials/campaign_live.html", {"c": c, "first_page": first_page, "oob": True, **labels()})

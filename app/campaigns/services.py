@@ -219,14 +219,6 @@ async def recipients(campaign_id: int, *, status: str | None = None, limit: int 
     return items, (items[-1]["id"] if len(rows) > limit else None)
 
 
-async def recipients_by_id(campaign_id: int, ids: list[int]) -> list[dict[str, Any]]:
-    rows = await current_uow().connection.fetch(
-        "SELECT r.*, r.contact AS contact_id, c.name AS contact_name FROM campaign_recipient r "
-        "JOIN contact c ON c.id = r.contact WHERE r.campaign = $1 AND r.id = ANY($2::bigint[]) ORDER BY r.id",
-        campaign_id, ids)
-    return [dict(r) for r in rows]
-
-
 # -- preview ----------------------------------------------------------------------------------------------------------
 
 async def preview(campaign_id: int | None, data: PreviewIn, channel: str = "sms") -> dict[str, Any]:

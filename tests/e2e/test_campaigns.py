@@ -62,7 +62,10 @@ async def test_write_send_and_watch_a_campaign_live(fx_new_context: NewContext,
     await page.get_by_test_id("campaign-holdout").fill("30")
     await page.get_by_test_id("campaign-save").click()
     await expect(page.get_by_test_id("campaign-preview")).to_be_visible()  # saved: the draft's editor
-    await page.get_by_test_id("campaign-preview").click()
+    async with page.expect_response(lambda r: r.url.endswith("/preview")) as answer:
+        await page.get_by_test_id("campaign-preview").click()
+    response = await answer.value
+    assert response.status == 200, await response.text()
     await expect(page.get_by_test_id("preview-body-A")).to_have_text("Hi Ann, new beans are in!")
 
     # Sent for a few seconds from now (the workspace's zone is UTC): the page is open when it starts.
