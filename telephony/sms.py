@@ -10,17 +10,23 @@ from app.conversations import message_events
 from app.conversations import services as conversations
 from app.lib import quotas
 from app.lib.db import current_tenant, current_uow
-from app.lib.errors import Invalid
+from app.lib.errors import DomainError, Invalid
 from app.lib.identities import pretty_phone
 from app.timeline import services as timeline
 from realtime.publish import emit
-from telephony import client
+from telephony import client, sms_consent
 from telephony import config as config_service
 from telephony.calls import NotReady, contact_for
 from telephony.tables import SmsMessage
 from telephony.twiml import Urls
 
 MAX_BODY = 1600
+
+
+class Unsubscribed(client.TwilioUnavailable):
+    """Twilio refused with 21610: the number texted STOP to the shop's number (409: a retry cannot fix it)."""
+
+    status_code = 409
 # Forward-only: a late "sent" never overwrites "delivered"; failed/undelivered/delivered are final.
 STATUS_RANK = {"accepted": 0, "scheduled": 0, "queued": 1, "sending": 2, "sent": 3, "receiving": 3, "received": 4,
                "delivered": 5, "undelivered": 5, "failed": 5, "read": 6, "canceled": 5}
@@ -48,6 +54,24 @@ async def on_inbound(p: dict[str, str], meta: dict[str, Any]) -> None:
     if contact_id is not None:
         await emit(message_events.MESSAGE_RECEIVED, contact_id=contact_id, message_id=rows[0]["id"],
                    conversation_id=conversation_id, channel="sms")
+        reply = await sms_consent.on_keyword(contact_id, p)
+        if reply:
+            await _consent_reply(contact_id, p.get("From", ""), reply)
+
+
+async def _consent_reply(contact_id: int, number: str, text: str) -> None:
+    """The answer to a STOP/START keyword. A refusal a retry cannot fix goes on the timeline (the ledger entry
+    stands); Twilio unreachable: the webhook job is retried."""
+    conn = current_uow().connection
+    try:
+        async with conn.transaction():  # a savepoint: a refused reply leaves the opt-out standing
+            await send(None, contact_id, text, number, extra={"consent_reply": True})
+    except DomainError as exc:
+        if exc.status_code >= 500 and exc.extra.get("twilio_code") is None:
+            raise
+        await timeline.record(contact_id, "sms", "out", "Consent confirmation SMS to %(to)s not sent: %(reason)s",
+                              params={"to": pretty_phone(number), "reason": exc.detail},
+                              payload={"event": "consent_reply_failed", "reason": exc.detail})
 
 
 async def on_status(p: dict[str, str], meta: dict[str, Any]) -> None:
@@ -62,12 +86,14 @@ async def on_status(p: dict[str, str], meta: dict[str, Any]) -> None:
         return
     await conn.execute("UPDATE sms_message SET status = $2, error_code = $3, updated_at = now() WHERE id = $1",
                        row["id"], status, p.get("ErrorCode", "")[:10])
+    if p.get("ErrorCode") == str(sms_consent.UNSUBSCRIBED) and row["direction"] == "out":
+        await sms_consent.on_unsubscribed_error(row["contact"], row["to_number"], f"on message {sid}")
     if row["interaction_id"] is not None:
         # The timeline entry shows the delivery status; only its payload's status and error change.
         await timeline.update_payload(row["interaction_id"], status=status, error_code=p.get("ErrorCode", ""))
     if row["contact"] is not None:
         await emit(message_events.MESSAGE_STATUS_CHANGED, contact_id=row["contact"], message_id=row["id"],
-                                  status=status)
+                   status=status, channel="sms")
 
 
 async def send(actor: Principal | None, contact_id: int, body: str, number: str | None = None, *,
@@ -85,18 +111,37 @@ async def send(actor: Principal | None, contact_id: int, body: str, number: str 
     config = await config_service.require()
     await quotas.check("messages_per_day")  # before Twilio is asked: a refused message is not sent
     urls = Urls(current_tenant().slug)
-    msg = await client.call(config, lambda c: c.messages.create(to=to, from_=config.numbers[0], body=body,
-                                                                status_callback=urls.sms_status))
+    try:
+        msg = await client.call(config, lambda c: c.messages.create(to=to, from_=config.numbers[0], body=body,
+                                                                    status_callback=urls.sms_status))
+    except client.TwilioUnavailable as exc:
+        if exc.extra.get("twilio_code") != sms_consent.UNSUBSCRIBED:
+            raise
+        # The number texted STOP to the shop's number: Twilio refuses it until START. The opt-out is recorded and
+        # kept although the caller sees an error (an API request or a campaign job would otherwise roll it back).
+        await sms_consent.on_unsubscribed_error(contact_id, to, "on a send")
+        current_uow().keep_on_error()
+        raise Unsubscribed("This number unsubscribed (it texted STOP to the shop's number): Twilio refuses to text "
+                           "it until it texts START.", field="number",
+                           extra={"twilio_code": exc.extra["twilio_code"]}) from None
+    return await record_outbound(actor, contact_id, sid=msg.sid, to=to, from_=config.numbers[0], body=body,
+                                 status=msg.status or "queued", links=links, extra=extra)
+
+
+async def record_outbound(actor: Principal | None, contact_id: int, *, sid: str, to: str, from_: str, body: str,
+                          status: str, links: dict[str, Any] | None = None,
+                          extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Record an SMS Twilio accepted: the timeline entry and the `sms_message` row its status callbacks update.
+    `send` calls it; so does a sender that found, after a crash, that Twilio took a message it had not recorded."""
     interaction_id = await timeline.record(
         contact_id, "sms", "out", body[:200], actor_type="user" if actor else "system",
         actor_id=actor.user_id if actor else None, actor_label=actor.label if actor else "", links=links,
-        payload={**(extra or {}), "event": "sms", "sid": msg.sid, "body": body, "to": to,
-                                "status": msg.status or "queued"})
+        payload={**(extra or {}), "event": "sms", "sid": sid, "body": body, "to": to, "status": status})
     conn = current_uow().connection
     row = await conn.fetchrow(
         "INSERT INTO sms_message (sid, direction, from_number, to_number, body, status, error_code, contact, "
         "interaction_id, sent_by, created_at, updated_at) VALUES ($1, 'out', $2, $3, $4, $5, '', $6, $7, $8, now(), "
-        "now()) RETURNING id", msg.sid, config.numbers[0], to, body, msg.status or "queued", contact_id,
+        "now()) RETURNING id", sid, from_, to, body, status, contact_id,
         interaction_id, actor.user_id if actor else None)
     await emit(message_events.MESSAGE_SENT, contact_id=contact_id, message_id=row["id"], channel="sms")
     return await get(row["id"])

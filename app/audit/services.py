@@ -121,6 +121,7 @@ ACTIONS: dict[str, str] = {
     "retention.purged": N_("Retention purge ran"),
     "reports.targets_changed": N_("KPI targets changed"),
     "revenue_settings.updated": N_("Revenue report settings changed"),
+    "consent.settings_saved": N_("Consent settings changed"),
 }
 """What each stored action (an English key) means, as the audit page shows it in the reader's language."""
 

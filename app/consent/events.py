@@ -17,6 +17,8 @@ class ConsentPayload(msgspec.Struct):
     purpose: str
     status: str
     source: str
+    ref: str = ""
+    """What the entry came from, when known: a campaign recipient's tracking token (one-click link, keyword)."""
 
 
 def card(data: dict[str, Any]) -> list[str]:
@@ -24,6 +26,6 @@ def card(data: dict[str, Any]) -> list[str]:
 
 
 CONSENT_RECORDED = EventType("consent.recorded", "A consent entry was appended to a contact's ledger (entry_id, "
-                             "contact_id, channel, purpose, status opt_in|opt_out, source).", ConsentPayload, card)
+                             "contact_id, channel, purpose, status opt_in|opt_out, source, ref).", ConsentPayload, card)
 
 declare(CONSENT_RECORDED)

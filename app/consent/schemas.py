@@ -29,3 +29,28 @@ class ConsentOut(msgspec.Struct):
     at: dt.datetime
     evidence: str = ""
     recorded_by_id: int | None = None
+
+
+class ConsentSettingsIn(msgspec.Struct, forbid_unknown_fields=True):
+    marketing_needs_opt_in: bool = False
+    """False: marketing may go unless the contact opted out; True: only after an opt-in."""
+    stop_words: list[str] = []
+    """The shop's own SMS opt-out words (e.g. Russian and Bulgarian 'stop') besides STOP, STOPALL, UNSUBSCRIBE,
+    CANCEL, END, QUIT."""
+    start_words: list[str] = []
+    """The shop's own SMS opt-in words besides START and UNSTOP."""
+
+
+class ConsentSettingsOut(msgspec.Struct):
+    marketing_needs_opt_in: bool
+    stop_words: list[str]
+    start_words: list[str]
+    standard_stop_words: list[str]
+    standard_start_words: list[str]
+
+
+class UnsubscribeOut(msgspec.Struct):
+    channel: str
+    purpose: str
+    unsubscribed: bool
+    """True: the contact is opted out now (by this request or an earlier one)."""

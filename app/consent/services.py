@@ -13,11 +13,25 @@ import hashlib
 from collections.abc import Iterable
 from typing import Any
 
+from app.audit import services as audit
 from app.consent.events import CONSENT_RECORDED
-from app.consent.tables import CHANNELS, PURPOSES, SOURCES, STATUSES, ConsentEntry, ConsentSalt, Suppression
+from app.consent.one_click import list_unsubscribe_headers as list_unsubscribe_headers  # re-exported: the contract
+from app.consent.one_click import one_click_url as one_click_url
+from app.consent.one_click import verify
+from app.consent.tables import (
+    CHANNELS,
+    PURPOSES,
+    SOURCES,
+    STATUSES,
+    ConsentEntry,
+    ConsentSalt,
+    ConsentSettings,
+    Suppression,
+)
 from app.contacts import services as contacts
 from app.contacts.tables import Contact, ContactEmail, ContactPhone
-from app.lib.db import current_uow
+from app.lib.clock import now
+from app.lib.db import current_uow, save_single_row
 from app.lib.domain import MergeStep
 from app.lib.errors import Invalid, NotFound
 from app.lib.identities import normalize_email, normalize_phone
@@ -97,9 +111,9 @@ async def addresses_of(contact_id: int, channel: str) -> list[str]:
 
 
 async def record(contact_id: int, channel: str, purpose: str, status: str, source: str, evidence: str = "", *,
-                 recorded_by: int | None = None) -> dict[str, Any]:
+                 recorded_by: int | None = None, ref: str = "") -> dict[str, Any]:
     """Append one entry to the contact's ledger. An opt-out for marketing suppresses the contact's addresses on that
-    channel; an opt-in for marketing lifts it."""
+    channel; an opt-in for marketing lifts it. `ref` rides on the event (a campaign recipient's tracking token)."""
     _check(channel, CHANNELS, "channel")
     _check(purpose, PURPOSES, "purpose")
     _check(status, STATUSES, "status")
@@ -120,7 +134,7 @@ async def record(contact_id: int, channel: str, purpose: str, status: str, sourc
         else:
             await _unsuppress(channel, addresses)
     await emit(CONSENT_RECORDED, entry_id=entry_id, contact_id=contact_id, channel=channel, purpose=purpose,
-               status=status, source=source)
+               status=status, source=source, ref=ref[:64])
     return await _entry(entry_id)
 
 
@@ -157,6 +171,117 @@ async def _move_to_contact(source: int, target: int) -> int:
     status = await current_uow().connection.execute("UPDATE consent_entry SET contact = $2 WHERE contact = $1",
                                                     source, target)
     return int(status.split()[-1])
+
+
+# -- may a message go? ---------------------------------------------------------------------------------------------
+
+BLOCK_REASONS = ("suppressed", "opted_out", "no_opt_in", "transactional_only")
+MARKETING_CHANNELS = ("sms", "email")
+"""Channels a shop may market on; calls are for service only (a marketing call is 'transactional_only')."""
+
+
+async def settings() -> dict[str, Any]:
+    """The shop's consent rules (the defaults when never saved)."""
+    row = await ConsentSettings.select().order_by(ConsentSettings.id).first()
+    return row or {"id": None, "marketing_needs_opt_in": False, "stop_words": [], "start_words": [],
+                   "updated_at": None}
+
+
+MAX_WORDS = 10
+STANDARD_STOP_WORDS = ("STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT")
+STANDARD_START_WORDS = ("START", "UNSTOP")
+"""The SMS keywords every shop honours (carriers and Twilio know them); the shop adds its own words."""
+
+
+def _words(values: Iterable[str], field: str) -> list[str]:
+    out: list[str] = []
+    for raw in values:
+        word = raw.strip().strip(".!").strip()
+        if not word:
+            continue
+        if len(word) > 40 or " " in word:
+            raise Invalid("A keyword is one word of at most 40 characters: %(word)s", field=field, word=word[:60])
+        if word.casefold() not in {w.casefold() for w in out}:
+            out.append(word)
+    if len(out) > MAX_WORDS:
+        raise Invalid("At most %(max)s keywords.", field=field, max=MAX_WORDS)
+    return out
+
+
+async def save_settings(actor: Any, *, marketing_needs_opt_in: bool, stop_words: Iterable[str],
+                        start_words: Iterable[str]) -> dict[str, Any]:
+    """Save the shop's consent rules; a word may not be both a stop and a start word."""
+    stop, start = _words(stop_words, "stop_words"), _words(start_words, "start_words")
+    both = {w.casefold() for w in stop} & {w.casefold() for w in start}
+    if both:
+        raise Invalid("A word cannot both stop and start messages: %(words)s", field="start_words",
+                      words=", ".join(sorted(both)))
+    row = await settings()
+    values = {ConsentSettings.marketing_needs_opt_in: bool(marketing_needs_opt_in), ConsentSettings.stop_words: stop,
+              ConsentSettings.start_words: start, ConsentSettings.updated_at: now()}
+    await save_single_row(ConsentSettings, values, row["id"])
+    await audit.record("consent.settings_saved", actor_id=getattr(actor, "user_id", None),
+                       actor=getattr(actor, "label", ""), target_type="consent_settings",
+                       detail={"marketing_needs_opt_in": bool(marketing_needs_opt_in), "stop_words": stop,
+                               "start_words": start})
+    return await settings()
+
+
+async def one_click_unsubscribe(token: str, evidence: str) -> dict[str, Any]:
+    """An RFC 8058 one-click POST (or the confirm page's button): an opt-out for the link's channel and purpose
+    with source 'one_click'. Idempotent: a second POST of the same link writes nothing more."""
+    link = verify(token)
+    if not await Contact.exists().where(Contact.id == link.contact_id):
+        raise NotFound("This unsubscribe link is not valid. Use the link from the latest message.")
+    if await Contact.exists().where((Contact.id == link.contact_id) & Contact.deleted_at.is_not_null()):
+        return {"contact_id": link.contact_id, "channel": link.channel, "purpose": link.purpose, "ref": link.ref,
+                "recorded": False}  # erased: its addresses are already on the suppression list
+    recorded = await latest_status(link.contact_id, link.channel, link.purpose) != "opt_out"
+    if recorded:
+        await record(link.contact_id, link.channel, link.purpose, "opt_out", "one_click", evidence[:MAX_EVIDENCE],
+                     ref=link.ref)
+    return {"contact_id": link.contact_id, "channel": link.channel, "purpose": link.purpose, "ref": link.ref,
+            "recorded": recorded}
+
+
+async def link_view(token: str) -> dict[str, Any]:
+    """What the confirm page needs: the link's contents and the contact's language (404 for a bad link)."""
+    link = verify(token)
+    row = await Contact.select(Contact.language, Contact.deleted_at).where(Contact.id == link.contact_id).first()
+    if row is None:
+        raise NotFound("This unsubscribe link is not valid. Use the link from the latest message.")
+    status = await latest_status(link.contact_id, link.channel, link.purpose)
+    return {"channel": link.channel, "purpose": link.purpose, "language": row["language"] or "",
+            "done": status == "opt_out" or row["deleted_at"] is not None}
+
+
+async def latest_status(contact_id: int, channel: str, purpose: str) -> str | None:
+    """The contact's latest status for one channel and purpose (None when never recorded)."""
+    return await current_uow().connection.fetchval(
+        "SELECT status FROM consent_entry WHERE contact = $1 AND channel = $2 AND purpose = $3 "
+        "ORDER BY at DESC, id DESC LIMIT 1", contact_id, channel, purpose)
+
+
+async def blocked(channel: str, address: str, *, contact_id: int | None, purpose: str = "marketing") -> str | None:
+    """None when a message on `channel` to `address` for `purpose` may go now, else why not: 'opted_out' (the
+    contact's latest entry for the channel and purpose is an opt-out), 'suppressed' (the address is on the
+    suppression list, even if its contact was erased or it belongs to another card), 'no_opt_in' (the shop requires
+    an opt-in for marketing and there is none), 'transactional_only' (marketing on a service-only channel).
+    Checked per message, so an opt-out recorded mid-campaign stops the next message."""
+    _check(channel, CHANNELS, "channel")
+    _check(purpose, PURPOSES, "purpose")
+    status = await latest_status(contact_id, channel, purpose) if contact_id is not None else None
+    if status == "opt_out":
+        return "opted_out"
+    if purpose != "marketing":
+        return None
+    if channel not in MARKETING_CHANNELS:
+        return "transactional_only"
+    if address and await is_suppressed(channel, address):
+        return "suppressed"
+    if status != "opt_in" and (await settings())["marketing_needs_opt_in"]:
+        return "no_opt_in"
+    return None
 
 
 MERGE_STEP = MergeStep("consent", _move_to_contact, tables=("consent_entry",))

@@ -5,7 +5,7 @@ are never deleted: they outlive the contact, so an erased address is still never
 
 from __future__ import annotations
 
-from piccolo.columns import ForeignKey, Serial, Text, Timestamptz, Varchar
+from piccolo.columns import Array, Boolean, ForeignKey, Serial, Text, Timestamptz, Varchar
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
@@ -45,3 +45,16 @@ class ConsentSalt(Table, tablename="consent_salt"):
 
     id: Serial
     salt = Varchar(length=64)
+
+
+class ConsentSettings(Table, tablename="consent_settings"):
+    """At most one row: the shop's consent rules (no row = the defaults)."""
+
+    id: Serial
+    marketing_needs_opt_in = Boolean(default=False)
+    """False: marketing may go unless the contact opted out; True: only to contacts whose latest entry is opt_in."""
+    stop_words = Array(base_column=Text())
+    """Own SMS opt-out words (Russian, Bulgarian, ...) besides STOP, STOPALL, UNSUBSCRIBE, CANCEL, END, QUIT."""
+    start_words = Array(base_column=Text())
+    """The shop's own SMS opt-in words (Russian, Bulgarian, ...) besides START, UNSTOP."""
+    updated_at = Timestamptz(default=TimestamptzNow())

@@ -7,7 +7,7 @@ from typing import Any
 from litestar import Controller, Request, get, post
 from litestar.response import Template
 
-from app.accounts.guards import signed_in
+from app.accounts.guards import requires, signed_in
 from app.accounts.services import Principal
 from app.consent import services
 from app.consent.tables import CHANNELS, PURPOSES, STATUSES
@@ -62,3 +62,37 @@ class ConsentViews(Controller):
                                {**await panel_context(contact_id), "error": exc.labelled},
                                status_code=exc.status_code)
         return render_page(request, "_partials/consent_card.html", await panel_context(contact_id))
+
+
+class ConsentSettingsViews(Controller):
+    """/t/{slug}/settings/consent (admins): marketing needs an opt-in?, the shop's own SMS stop/start words."""
+
+    path = "/settings/consent"
+    include_in_schema = False
+    guards = [requires("admin")]
+
+    async def _page(self, request: Req, *, error: str | None = None, notice: str | None = None,
+                    status: int = 200) -> Template:
+        return render_page(request, "pages/consent_settings.html",
+                           {"settings": await services.settings(), "error": error, "notice": notice,
+                            "standard_stop": services.STANDARD_STOP_WORDS,
+                            "standard_start": services.STANDARD_START_WORDS}, status_code=status)
+
+    @get("/")
+    async def page(self, request: Req) -> Template:
+        return await self._page(request)
+
+    @post("/")
+    async def save(self, request: Req) -> Template:
+        form = await request.form()
+        try:
+            await services.save_settings(
+                request.user, marketing_needs_opt_in=str(form.get("marketing_needs_opt_in", "")) == "on",
+                stop_words=_split(form.get("stop_words")), start_words=_split(form.get("start_words")))
+        except DomainError as exc:
+            return await self._page(request, error=exc.labelled, status=exc.status_code)
+        return await self._page(request, notice=i18n.gettext("Consent settings saved."))
+
+
+def _split(raw: Any) -> list[str]:
+    return [w for w in str(raw or "").replace(";", ",").split(",")]

@@ -211,6 +211,8 @@ def build_mime(row: dict[str, Any], files: list[tuple[dict[str, Any], bytes]], s
     if row["in_reply_to"]:
         msg["In-Reply-To"] = f"<{row['in_reply_to']}>"
         msg["References"] = row["thread_refs"] or f"<{row['in_reply_to']}>"
+    for name, value in (row.get("headers") or {}).items():
+        msg[name] = value
     msg.set_content(row["text"])
     if row["html"]:
         msg.add_alternative(row["html"], subtype="html")
@@ -239,7 +241,7 @@ async def _set_status(row: dict[str, Any], status: str, **changes: Any) -> None:
         await timeline.update_payload(row["interaction_id"], status=status, error=changes.get("error", ""))
     if row["contact"]:
         kind = message_events.MESSAGE_SENT if status == "sent" else message_events.MESSAGE_STATUS_CHANGED
-        await emit(kind, contact_id=row["contact"], message_id=row["id"], status=status)
+        await emit(kind, contact_id=row["contact"], message_id=row["id"], status=status, channel="email")
 
 
 async def deliver(payload: dict[str, Any]) -> None:

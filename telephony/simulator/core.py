@@ -39,6 +39,9 @@ from telephony.simulator.resources import (
 )
 
 FINAL = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
+OPT_OUT_KEYWORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "OPTOUT", "REVOKE"})
+OPT_IN_KEYWORDS = frozenset({"START", "YES", "UNSTOP"})
+"""Twilio's default opt-out and opt-in keywords (https://help.twilio.com/articles/223134027)."""
 VERBS = frozenset({"Say", "Play", "Pause", "Gather", "Enqueue", "Dial", "Record", "Redirect", "Hangup", "Leave",
                    "Reject"})
 WAIT_VERBS = frozenset({"Say", "Play", "Pause", "Gather", "Redirect", "Hangup", "Leave"})
@@ -127,6 +130,8 @@ class Simulator:
         self.webhook_log: list[dict[str, Any]] = []
         self.undeliverable: set[str] = set()
         """Destinations whose SMS fail (error 30003 Unreachable destination handset)."""
+        self.opted_out: set[tuple[str, str]] = set()
+        """(customer, Twilio number) pairs that texted an opt-out keyword: Twilio refuses to send to them (21610)."""
         self._tasks: set[asyncio.Task[Any]] = set()
         self.conferences = Conferences(self)
         self.devices: list[str] = []
@@ -260,6 +265,15 @@ class Simulator:
                   "From": from_, "To": to, "Body": body, "NumMedia": "0", "NumSegments": "1", "SmsStatus": "received",
                   "ApiVersion": API_VERSION, "FromCity": "", "FromState": "", "FromZip": "", "FromCountry": "US",
                   "ToCity": "", "ToState": "", "ToZip": "", "ToCountry": "US"}
+        # Twilio's default opt-out handling: the standard keywords (the whole body, any case) block or unblock the
+        # pair; the message is still delivered to the webhook, with OptOutType as Advanced Opt-Out adds it.
+        keyword = body.strip().upper()
+        if keyword in OPT_OUT_KEYWORDS:
+            self.opted_out.add((from_, to))
+            params["OptOutType"] = "STOP"
+        elif keyword in OPT_IN_KEYWORDS:
+            self.opted_out.discard((from_, to))
+            params["OptOutType"] = "START"
         self.spawn(self.post(msg.account_sid, number.sms_url, params))
         return msg
 

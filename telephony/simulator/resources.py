@@ -140,4 +140,6 @@ class Message:
                 "num_media": "0", "direction": self.direction, "api_version": API_VERSION, "price": None,
                 "price_unit": "USD", "error_code": self.error_code, "error_message": None,
                 "messaging_service_sid": None, "date_created": rfc2822(self.created),
-                "date_updated": rfc2822(self.updated), "date_sent": None, "uri": uri, "subresource_uris": {}}
+                "date_updated": rfc2822(self.updated), "date_sent": None if self.direction == "outbound-api"
+                and self.status in ("queued", "accepted", "sending") else rfc2822(self.created),
+                "uri": uri, "subresource_uris": {}}

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import re
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 from litestar import Litestar, Request, Response, route
 from litestar.datastructures import FormMultiDict
@@ -23,6 +24,7 @@ ROUTES = [
     ("GET", re.compile(r"^/(?P<acct>AC\w+)/Calls/(?P<sid>CA\w+)\.json$"), "fetch_call"),
     ("POST", re.compile(r"^/(?P<acct>AC\w+)/Calls/(?P<sid>CA\w+)\.json$"), "update_call"),
     ("POST", re.compile(r"^/(?P<acct>AC\w+)/Messages\.json$"), "create_message"),
+    ("GET", re.compile(r"^/(?P<acct>AC\w+)/Messages\.json$"), "list_messages"),
     ("GET", re.compile(r"^/(?P<acct>AC\w+)/Messages/(?P<sid>SM\w+)\.json$"), "fetch_message"),
     ("GET", re.compile(r"^/(?P<acct>AC\w+)/Recordings/(?P<sid>RE\w+)\.json$"), "fetch_recording"),
     ("GET", re.compile(r"^/(?P<acct>AC\w+)/Recordings/(?P<sid>RE\w+)(?P<ext>\.wav|\.mp3)?$"), "recording_media"),
@@ -39,6 +41,14 @@ ROUTES = [
     ("GET", re.compile(r"^/(?P<acct>AC\w+)/Conferences/(?P<conf>CF\w+)\.json$"), "fetch_conference"),
     ("POST", re.compile(r"^/(?P<acct>AC\w+)/Conferences/(?P<conf>CF\w+)\.json$"), "update_conference"),
 ]
+
+
+def _date_filter(value: str) -> dt.datetime | None:
+    """A `DateSent` filter value: `YYYY-MM-DD` (midnight UTC) or `YYYY-MM-DDTHH:MM:SSZ`, as twilio-python sends."""
+    if not value:
+        return None
+    parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
 def _error(status: int, code: int, message: str) -> Response[Any]:
@@ -131,9 +141,42 @@ class Api:
         if from_ not in self.sim.numbers or self.sim.numbers[from_].account_sid != acct:
             return _error(400, 21606, "The From phone number provided is not a valid message-capable Twilio phone "
                           "number for this account.")
+        if (to, from_) in self.sim.opted_out:
+            return _error(400, 21610, "Attempt to send to unsubscribed recipient")
         msg = self.sim.create_message(acct, to=to, from_=from_, body=body,
                                       status_callback=form.get("StatusCallback", ""))
         return Response(msg.json(), status_code=201)
+
+    async def list_messages(self, form: FormMultiDict, acct: str) -> Response[Any]:
+        """Messages.json GET, as Twilio filters it: `To`, `From`, `DateSent` (that UTC day), `DateSent<` and
+        `DateSent>` (a day or an ISO 8601 UTC instant; Twilio's bounds are inclusive), newest first, paged by
+        `PageSize` (default 50, at most 1000) and `Page` with a `next_page_uri` that carries the filters."""
+        try:
+            bounds = {key: _date_filter(form.get(key, "")) for key in ("DateSent", "DateSent<", "DateSent>")}
+            size = min(max(int(form.get("PageSize") or 50), 1), 1000)
+            page = max(int(form.get("Page") or 0), 0)
+        except ValueError:
+            return _error(400, 20001, "Invalid DateSent, PageSize or Page parameter")
+        to, from_ = form.get("To", ""), form.get("From", "")
+
+        def keep(msg: Any) -> bool:
+            sent = msg.created.replace(microsecond=0)
+            on, before, after = bounds["DateSent"], bounds["DateSent<"], bounds["DateSent>"]
+            return (msg.account_sid == acct and (not to or msg.to == to) and (not from_ or msg.from_ == from_)
+                    and (on is None or sent.date() == on.date()) and (before is None or sent <= before)
+                    and (after is None or sent >= after))
+
+        found = sorted((m for m in self.sim.messages.values() if keep(m)), key=lambda m: m.created, reverse=True)
+        chunk = found[page * size:(page + 1) * size]
+        query = "&".join(f"{k}={quote(v)}" for k, v in form.multi_items() if k not in ("Page", "PageSize", "PageToken"))
+        base = f"{PREFIX}/{acct}/Messages.json?{query + '&' if query else ''}PageSize={size}"
+        more = (page + 1) * size < len(found)
+        return Response({"messages": [m.json() for m in chunk], "page": page, "page_size": size,
+                         "start": page * size, "end": page * size + max(len(chunk) - 1, 0),
+                         "first_page_uri": f"{base}&Page=0",
+                         "next_page_uri": f"{base}&Page={page + 1}&PageToken=PA{page + 1}" if more else None,
+                         "previous_page_uri": f"{base}&Page={page - 1}" if page else None,
+                         "uri": f"{base}&Page={page}"})
 
     async def fetch_message(self, form: FormMultiDict, acct: str, sid: str) -> Response[Any]:
         msg = self.sim.messages.get(sid)
