@@ -422,7 +422,8 @@ def worker(health_port: int | None, concurrency: int | None) -> None:
 
 
 @main.command()
-@click.option("--concurrency", default=4, show_default=True, help=N_("Schemas migrated at once."))
+@click.option("--jobs", "-j", "--concurrency", "concurrency", default=4, show_default=True,
+              help=N_("Schemas migrated at once (connections)."))
 def migrate(concurrency: int) -> None:
     """Bring `public` and every tenant schema to head; failures are listed and do not stop the others."""
     async def go() -> Any:
@@ -449,6 +450,27 @@ def migrate(concurrency: int) -> None:
             table.add_row(slug, error)
         console.print(table)
         sys.exit(1)
+
+
+@main.command("baseline")
+@click.option("--check", is_flag=True, help=N_("Only compare: exit 1 when tenants/baseline.sql is stale."))
+def baseline_command(check: bool) -> None:
+    """Write tenants/baseline.sql: a new tenant schema in its final state, in one script (needs pg_dump)."""
+    from tenants import baseline
+
+    async def go() -> str:
+        await migrate_platform()
+        return await baseline.generate()
+
+    text = _db_call(go)
+    if check:
+        if baseline.stale(text):
+            console.print(_("%(path)s is stale: run `make baseline` and commit it", path=str(baseline.BASELINE_PATH)))
+            sys.exit(1)
+        console.print(_("%(path)s is up to date", path=str(baseline.BASELINE_PATH)))
+        return
+    baseline.BASELINE_PATH.write_text(text, encoding="utf-8")
+    console.print(_("Wrote %(path)s", path=str(baseline.BASELINE_PATH)))
 
 
 @main.group("secrets")
