@@ -1,0 +1,251 @@
+"""Schemas: N tenant schemas from empty (baseline vs migrations vs raw asyncpg), the no-op check, and RSS serving all.
+
+Sizes (environment): BENCH_SCHEMAS (10000) empty schemas brought to head by `migrate_all` (the code under
+`switchboard migrate`), BENCH_JOBS (4) schemas at once (`--jobs`), BENCH_RAW_SCHEMAS (24) schemas per raw asyncpg
+baseline, BENCH_RSS_PASSES (2) passes of GET /t/{slug}/api/v1/me over every tenant, BENCH_RSS_EVERY (1000) tenants
+between RSS samples, BENCH_HTTP_CONCURRENCY (8) requests in flight.
+
+Figures, each beside its raw baseline from the same run:
+- ms per new schema: `migrate_all` (the baseline script, tenants/baseline.py) against raw asyncpg sending the same
+  script over the same number of connections, and against raw asyncpg sending the SQL the migrations run (the
+  recorded replay plan: what a new schema cost before the baseline);
+- the no-op check over every schema;
+- the RSS of one app process (uvicorn, real app) while it serves GET /me once for every tenant, sampled every
+  BENCH_RSS_EVERY tenants; the second pass over the same tenants shows whether it keeps growing (the first pass
+  also fills what is bounded: pool connections' caches, bounded per-tenant maps).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from tests.bench.harness import BenchContext, app_server
+
+
+def _rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def _load() -> str:
+    return " / ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+async def main(ctx: BenchContext) -> None:
+    n = ctx.env_int("BENCH_SCHEMAS", 10_000)
+    jobs = ctx.env_int("BENCH_JOBS", 4)
+    slugs = await bench_migrate(ctx, n, jobs)
+    await bench_rss(ctx, slugs)
+
+
+async def _register(ctx: BenchContext, slugs: list[str]) -> None:
+    from app.lib.db import quote_schema
+
+    conn = await asyncpg.connect(ctx.dsn)
+    try:
+        for i in range(0, len(slugs), 1000):
+            part = slugs[i:i + 1000]
+            async with conn.transaction():
+                await conn.executemany(
+                    "INSERT INTO public.tenant (slug, schema_name, name, status, plan, created_at) "
+                    "VALUES ($1, $2, $3, 'active', 'trial', now())", [(s, f"t_{s}", f"Bench {s}") for s in part])
+                await conn.execute(";".join(f"CREATE SCHEMA {quote_schema('t_' + s)}" for s in part))
+    finally:
+        await conn.close()
+
+
+async def _raw(ctx: BenchContext, label: str, script_for: Any, names: list[str], connections: int, *,
+               per_transaction: int = 1, async_commit: bool = False) -> float:
+    """Raw asyncpg: CREATE SCHEMA; SET LOCAL search_path; the script; `per_transaction` schemas per transaction over
+    `connections` connections. Returns ms per schema."""
+    conns = [await asyncpg.connect(ctx.dsn) for _ in range(connections)]
+    batches = iter(range(0, len(names), per_transaction))
+    try:
+        async def worker(conn: asyncpg.Connection) -> None:
+            for i in batches:
+                async with conn.transaction():
+                    if async_commit:
+                        await conn.execute("SET LOCAL synchronous_commit = off")
+                    for schema in names[i:i + per_transaction]:
+                        await conn.execute(f'CREATE SCHEMA "{schema}"; SET LOCAL search_path TO "{schema}"')
+                        await script_for(conn)
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(worker(c) for c in conns))
+        per = (time.perf_counter() - t0) / len(names) * 1000
+    finally:
+        for c in conns:
+            await c.close()
+    return per
+
+
+async def bench_migrate(ctx: BenchContext, n: int, jobs: int) -> list[str]:
+    from tenants import baseline, migrations
+    from tenants.provisioning import migrate_all
+
+    snapshot = baseline.load()
+    apps = migrations.tenant_apps()
+    ctx.section(f"{n:,} new tenant schemas brought to head (`switchboard migrate --jobs {jobs}`), load {_load()}")
+    if snapshot is None:
+        ctx.log("[red]no tenants/baseline.sql: run `make baseline`[/red]")
+    slugs = [f"sch_{i:05d}" for i in range(n)]
+    t0 = time.perf_counter()
+    await _register(ctx, slugs)
+    ctx.log(f"{n:,} empty schemas + registry rows in {time.perf_counter() - t0:.1f} s (bulk SQL, not timed)")
+
+    progress: list[float] = []
+
+    def tick(_slug: str, _outcome: str) -> None:
+        progress.append(time.perf_counter())
+        if len(progress) % 1000 == 0:
+            ctx.log(f"  {len(progress):,} schemas, {progress[-1] - t0:.0f} s, load {_load()}")
+
+    t0 = time.perf_counter()
+    report = await migrate_all(concurrency=jobs, on_progress=tick)
+    elapsed = time.perf_counter() - t0
+    per_app = elapsed / max(1, n) * 1000
+    ctx.record("migrate_all: new schema → head", per_app, "ms/schema",
+               f"{n:,} schemas in {elapsed:.0f} s, --jobs {jobs}, {len(report.failed)} failed; x 10,000 = "
+               f"{per_app * 10:.0f} s; load {_load()}", errors=len(report.failed))
+
+    # The raw baselines, in the same run and the same database (which now holds n more schemas).
+    k = ctx.env_int("BENCH_RAW_SCHEMAS", 24)
+    plan = await _recorded_plan()
+    if snapshot is not None:
+        script = snapshot.script
+
+        async def run_script(conn: asyncpg.Connection) -> None:
+            await conn.execute(script)
+
+        raw = await _raw(ctx, "baseline", run_script, [f"t_rawb_{i:04d}" for i in range(k)], jobs)
+        ctx.record("  raw asyncpg: the baseline script", raw, "ms/schema",
+                   f"{k} schemas, {jobs} connections, one per transaction; app/raw {per_app / raw:.2f}x")
+        raw1 = await _raw(ctx, "baseline", run_script, [f"t_rawc_{i:04d}" for i in range(k)], 1)
+        ctx.record("  raw asyncpg: the baseline script, 1 connection", raw1, "ms/schema", f"{k} schemas")
+        rawb = await _raw(ctx, "baseline", run_script, [f"t_rawd_{i:04d}" for i in range(k)], jobs,
+                          per_transaction=4, async_commit=True)
+        ctx.record("  raw asyncpg: baseline, 4 per transaction, synchronous_commit off", rawb, "ms/schema",
+                   f"{k} schemas, {jobs} connections")
+    if plan:
+        async def run_plan(conn: asyncpg.Connection) -> None:
+            await migrations._replay(conn, plan)
+
+        replay = await _raw(ctx, "replay", run_plan, [f"t_rawr_{i:04d}" for i in range(k)], jobs)
+        ctx.record("  raw asyncpg: the migrations' SQL (replay, before the baseline)", replay, "ms/schema",
+                   f"{k} schemas, {len(plan)} statements, {jobs} connections; baseline/replay "
+                   f"{(raw / replay) if snapshot else float('nan'):.2f}x")
+
+    t0 = time.perf_counter()
+    report = await migrate_all(concurrency=jobs)
+    elapsed = time.perf_counter() - t0
+    ctx.record("migrate_all: no-op check", elapsed, "s",
+               f"{len(report.up_to_date):,} at head; x 10,000/n = {elapsed * 10_000 / max(1, report.total):.1f} s",
+               errors=len(report.failed) + len(report.migrated))
+    ctx.log(f"head: {len(migrations.head(apps))} migrations; load {_load()}")
+    return slugs
+
+
+async def _recorded_plan() -> tuple[Any, ...] | None:
+    """The SQL the migrations run for an empty schema, recorded by migrating one throwaway schema the slow way."""
+    from app.lib.db import TenantRef
+    from app.lib.engine import DB
+    from tenants import migrations, services
+
+    async with DB.pool.acquire() as conn:
+        await conn.execute('CREATE SCHEMA "t_rec_plan"')
+    await services.migrate_tenant(TenantRef(id=0, slug="rec_plan", schema="t_rec_plan"), use_baseline=False)
+    return migrations.fresh_plan(migrations.tenant_apps())
+
+
+async def _seed_keys(ctx: BenchContext, slugs: list[str]) -> dict[str, str]:
+    """An owner and an API key in every schema (raw SQL: what signup's seed writes for GET /me)."""
+    from app.accounts.services import API_KEY_PREFIX
+    from app.lib.security import token_hash
+
+    keys = {s: f"{API_KEY_PREFIX}{s}_{os.urandom(8).hex()}" for s in slugs}
+    conns = [await asyncpg.connect(ctx.dsn) for _ in range(4)]
+    todo = iter(slugs)
+
+    async def worker(conn: asyncpg.Connection) -> None:
+        for s in todo:
+            await conn.execute(
+                f'INSERT INTO "t_{s}".workspace (display_name) VALUES (\'Bench\'); '
+                f'INSERT INTO "t_{s}".app_user (email, name, role) VALUES (\'owner@{s}.example\', \'Owner\', \'owner\'); '
+                f'INSERT INTO "t_{s}".api_key (name, prefix, key_hash, "user") '
+                f"VALUES ('bench', '{keys[s][:12]}', '{token_hash(keys[s])}', 1)")
+
+    try:
+        await asyncio.gather(*(worker(c) for c in conns))
+    finally:
+        for c in conns:
+            await c.close()
+    return keys
+
+
+async def bench_rss(ctx: BenchContext, slugs: list[str]) -> None:
+    import httpx
+
+    passes = ctx.env_int("BENCH_RSS_PASSES", 2)
+    every = max(1, ctx.env_int("BENCH_RSS_EVERY", 1000))
+    concurrency = ctx.env_int("BENCH_HTTP_CONCURRENCY", 8)
+    ctx.section(f"RSS of one app process serving GET /me for {len(slugs):,} tenants, {passes} passes, load {_load()}")
+    t0 = time.perf_counter()
+    keys = await _seed_keys(ctx, slugs)
+    ctx.log(f"an owner and an API key in {len(slugs):,} schemas in {time.perf_counter() - t0:.1f} s (not timed)")
+    errors = 0
+    first_error = ""
+    async with app_server() as server, httpx.AsyncClient(
+            base_url=server.base_url, timeout=30.0,
+            limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)) as client:
+        pid = server.process.pid
+        started = _rss_kib(pid)
+        warm = await client.get(f"/t/{slugs[0]}/api/v1/me", headers={"Authorization": f"Bearer {keys[slugs[0]]}"})
+        if warm.status_code != 200:
+            raise RuntimeError(f"GET /me answered {warm.status_code}: {warm.text[:300]}")
+        curve: list[tuple[int, int, int]] = [(0, 0, _rss_kib(pid))]
+        ctx.log(f"uvicorn pid {pid}: RSS {started / 1024:.1f} MiB at start, {curve[0][2] / 1024:.1f} MiB after the "
+                "first request")
+        for p in range(1, passes + 1):
+            for i in range(0, len(slugs), every):
+                part = slugs[i:i + every]
+                todo = iter(part)
+
+                async def worker() -> None:
+                    nonlocal errors, first_error
+                    for s in todo:
+                        resp = await client.get(f"/t/{s}/api/v1/me", headers={"Authorization": f"Bearer {keys[s]}"})
+                        if resp.status_code != 200 or resp.json().get("tenant") != s:
+                            errors += 1
+                            first_error = first_error or f"{s}: {resp.status_code} {resp.text[:200]}"
+
+                await asyncio.gather(*(worker() for _ in range(concurrency)))
+                rss = _rss_kib(pid)
+                curve.append((p, i + len(part), rss))
+                ctx.log(f"  pass {p}: {i + len(part):>6,} tenants served, RSS {rss / 1024:7.1f} MiB, load {_load()}")
+    ctx.log("RSS curve (pass, tenants, MiB): " + ", ".join(f"{p}:{t}:{r / 1024:.1f}" for p, t, r in curve))
+    n = len(slugs)
+    first_pass = [c for c in curve if c[0] == 1]
+    base = curve[0][2]
+    end1 = first_pass[-1][2]
+    ctx.record("RSS after the first request", base / 1024, "MiB", f"at start {started / 1024:.1f} MiB")
+    ctx.record(f"RSS after serving {n:,} tenants once", end1 / 1024, "MiB",
+               f"growth {(end1 - base) / max(1, n):.2f} KiB per tenant over the first pass", errors=errors)
+    if len(first_pass) > 1:
+        tail = first_pass[len(first_pass) // 2:]
+        slope = (tail[-1][2] - tail[0][2]) / max(1, tail[-1][1] - tail[0][1])
+        ctx.record("  growth per tenant, second half of pass 1", slope, "KiB/tenant",
+                   f"from {tail[0][1]:,} to {tail[-1][1]:,} tenants")
+    if passes > 1:
+        last = curve[-1][2]
+        ctx.record(f"RSS after pass {passes} over the same {n:,}", last / 1024, "MiB",
+                   f"{(last - end1) / max(1, n * (passes - 1)):.3f} KiB per request-tenant after pass 1", errors=errors)
+    if first_error:
+        ctx.log(f"[red]first error: {first_error}[/red]")
