@@ -1,7 +1,7 @@
 """Schemas: N tenant schemas from empty (baseline vs migrations vs raw asyncpg), the no-op check, and RSS serving all.
 
 Sizes (environment): BENCH_SCHEMAS (10000) empty schemas brought to head by `migrate_all` (the code under
-`switchboard migrate`), BENCH_JOBS (4) schemas at once (`--jobs`), BENCH_RAW_SCHEMAS (24) schemas per raw asyncpg
+`switchboard migrate`), BENCH_JOBS (8) schemas at once (`--jobs`), BENCH_RAW_SCHEMAS (24) schemas per raw asyncpg
 baseline, BENCH_RSS_PASSES (2) passes of GET /t/{slug}/api/v1/me over every tenant, BENCH_RSS_EVERY (1000) tenants
 between RSS samples, BENCH_HTTP_CONCURRENCY (8) requests in flight.
 
@@ -18,6 +18,7 @@ Figures, each beside its raw baseline from the same run:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
 from pathlib import Path
@@ -35,15 +36,62 @@ def _rss_kib(pid: int) -> int:
     return 0
 
 
+def _rss_anon_kib(pid: int) -> int:
+    """A process's own memory, without the shared pages (a PostgreSQL backend's RSS counts shared_buffers)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("RssAnon:"):
+                return int(line.split()[1])
+    except OSError:
+        return 0
+    return 0
+
+
+def _client_ports(pid: int, server_port: int = 5432) -> set[int]:
+    """Local ports of `pid`'s TCP connections to `server_port` (its pool's connections, as PostgreSQL sees them)."""
+    inodes: set[str] = set()
+    fd_dir = Path(f"/proc/{pid}/fd")
+    for fd in fd_dir.iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    ports: set[int] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                cols = line.split()
+                if cols[9] in inodes and int(cols[2].rsplit(":", 1)[1], 16) == server_port:
+                    ports.add(int(cols[1].rsplit(":", 1)[1], 16))
+    return ports
+
+
+async def _backends_anon_kib(ctx: BenchContext, pid: int) -> tuple[int, int]:
+    """(count, summed RssAnon) of the PostgreSQL backends serving `pid`'s pool."""
+    ports = _client_ports(pid)
+    conn = await asyncpg.connect(ctx.dsn)
+    try:
+        pids = [r["pid"] for r in await conn.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE client_port = ANY($1::int[])", list(ports))]
+    finally:
+        await conn.close()
+    return len(pids), sum(_rss_anon_kib(p) for p in pids)
+
+
 def _load() -> str:
     return " / ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 async def main(ctx: BenchContext) -> None:
     n = ctx.env_int("BENCH_SCHEMAS", 10_000)
-    jobs = ctx.env_int("BENCH_JOBS", 4)
+    jobs = ctx.env_int("BENCH_JOBS", 8)
     slugs = await bench_migrate(ctx, n, jobs)
-    await bench_rss(ctx, slugs)
+    keys = await _seed_keys(ctx, slugs)
+    await bench_rss(ctx, slugs, keys, "before: asyncpg's default, a connection lives 50,000 queries",
+                    {"DB_POOL_MAX_QUERIES": "50000"})
+    await bench_rss(ctx, slugs, keys, "DB_POOL_MAX_QUERIES=5,000 (the default)", {})
 
 
 async def _register(ctx: BenchContext, slugs: list[str]) -> None:
@@ -190,19 +238,17 @@ async def _seed_keys(ctx: BenchContext, slugs: list[str]) -> dict[str, str]:
     return keys
 
 
-async def bench_rss(ctx: BenchContext, slugs: list[str]) -> None:
+async def bench_rss(ctx: BenchContext, slugs: list[str], keys: dict[str, str], label: str,
+                    env: dict[str, str]) -> None:
     import httpx
 
     passes = ctx.env_int("BENCH_RSS_PASSES", 2)
     every = max(1, ctx.env_int("BENCH_RSS_EVERY", 1000))
     concurrency = ctx.env_int("BENCH_HTTP_CONCURRENCY", 8)
-    ctx.section(f"RSS of one app process serving GET /me for {len(slugs):,} tenants, {passes} passes, load {_load()}")
-    t0 = time.perf_counter()
-    keys = await _seed_keys(ctx, slugs)
-    ctx.log(f"an owner and an API key in {len(slugs):,} schemas in {time.perf_counter() - t0:.1f} s (not timed)")
+    ctx.section(f"RSS serving GET /me for {len(slugs):,} tenants, {passes} passes, {label}; load {_load()}")
     errors = 0
     first_error = ""
-    async with app_server() as server, httpx.AsyncClient(
+    async with app_server(env) as server, httpx.AsyncClient(
             base_url=server.base_url, timeout=30.0,
             limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)) as client:
         pid = server.process.pid
@@ -211,6 +257,7 @@ async def bench_rss(ctx: BenchContext, slugs: list[str]) -> None:
         if warm.status_code != 200:
             raise RuntimeError(f"GET /me answered {warm.status_code}: {warm.text[:300]}")
         curve: list[tuple[int, int, int]] = [(0, 0, _rss_kib(pid))]
+        backends: list[tuple[int, int]] = [await _backends_anon_kib(ctx, pid)]
         ctx.log(f"uvicorn pid {pid}: RSS {started / 1024:.1f} MiB at start, {curve[0][2] / 1024:.1f} MiB after the "
                 "first request")
         for p in range(1, passes + 1):
@@ -229,14 +276,19 @@ async def bench_rss(ctx: BenchContext, slugs: list[str]) -> None:
                 await asyncio.gather(*(worker() for _ in range(concurrency)))
                 rss = _rss_kib(pid)
                 curve.append((p, i + len(part), rss))
-                ctx.log(f"  pass {p}: {i + len(part):>6,} tenants served, RSS {rss / 1024:7.1f} MiB, load {_load()}")
-    ctx.log("RSS curve (pass, tenants, MiB): " + ", ".join(f"{p}:{t}:{r / 1024:.1f}" for p, t, r in curve))
+                backends.append(await _backends_anon_kib(ctx, pid))
+                ctx.log(f"  pass {p}: {i + len(part):>6,} tenants served, RSS {rss / 1024:7.1f} MiB; its "
+                        f"{backends[-1][0]} PostgreSQL backends {backends[-1][1] / 1024:7.1f} MiB; load {_load()}")
+    ctx.log("RSS curve (pass:tenants:MiB): " + ", ".join(f"{p}:{t}:{r / 1024:.1f}" for p, t, r in curve))
+    ctx.record(f"[{label}] PostgreSQL backends of the process, own memory", backends[-1][1] / 1024, "MiB",
+               f"{backends[-1][0]} backends at the end; max {max(b[1] for b in backends) / 1024:.1f} MiB; "
+               f"{backends[0][1] / 1024:.1f} MiB after the first request")
     n = len(slugs)
     first_pass = [c for c in curve if c[0] == 1]
     base = curve[0][2]
     end1 = first_pass[-1][2]
-    ctx.record("RSS after the first request", base / 1024, "MiB", f"at start {started / 1024:.1f} MiB")
-    ctx.record(f"RSS after serving {n:,} tenants once", end1 / 1024, "MiB",
+    ctx.record(f"[{label}] app RSS after the first request", base / 1024, "MiB", f"at start {started / 1024:.1f} MiB")
+    ctx.record(f"[{label}] app RSS after serving {n:,} tenants once", end1 / 1024, "MiB",
                f"growth {(end1 - base) / max(1, n):.2f} KiB per tenant over the first pass", errors=errors)
     if len(first_pass) > 1:
         tail = first_pass[len(first_pass) // 2:]
@@ -245,7 +297,7 @@ async def bench_rss(ctx: BenchContext, slugs: list[str]) -> None:
                    f"from {tail[0][1]:,} to {tail[-1][1]:,} tenants")
     if passes > 1:
         last = curve[-1][2]
-        ctx.record(f"RSS after pass {passes} over the same {n:,}", last / 1024, "MiB",
+        ctx.record(f"[{label}] app RSS after pass {passes} over the same {n:,}", last / 1024, "MiB",
                    f"{(last - end1) / max(1, n * (passes - 1)):.3f} KiB per request-tenant after pass 1", errors=errors)
     if first_error:
         ctx.log(f"[red]first error: {first_error}[/red]")
