@@ -53,7 +53,7 @@ async def test_migrate_fifty_tenants_with_one_broken(fx_db: str) -> None:
     # Repair the broken schema, re-run: it resumes and finishes; the others are a no-op.
     async with DB.pool.acquire() as conn:
         await conn.execute(f'CREATE TABLE "{broken.tenant.schema}".audit_entry (id serial PRIMARY KEY)')
-    second = await asyncio.to_thread(_cli, "migrate")
+    second = await asyncio.to_thread(_cli, "migrate", "--jobs", "2")
     assert second.returncode == 0, second.stdout + second.stderr
     assert "0 failed" in second.stdout
     assert await _has_trigger_migration(broken.tenant.schema)
