@@ -32,8 +32,8 @@ from app.lib.db import quote_schema
 
 BASELINE_PATH = Path(__file__).with_name("baseline.sql")
 REFERENCE_SCHEMAS = ("t_sb_baseline_ref_a", "t_sb_baseline_ref_b")
-"""Built, dumped and dropped by `write()`; the names are not valid slugs' schemas (slugs are at most 41 chars but
-`sb_baseline_ref_a` is reserved by nobody: a shop could take it, so `write()` refuses when one exists)."""
+"""Built, dumped and dropped by `generate()`, which refuses to run when one exists; their slugs are reserved
+(tenants.services.RESERVED_SLUGS), so no shop owns them."""
 
 VOLATILE: dict[tuple[str, str], str] = {
     ("consent_salt", "salt"): "encode(sha256((gen_random_uuid()::text || gen_random_uuid()::text)::bytea), 'hex')",

@@ -20,6 +20,7 @@ RESERVED_SLUGS = frozenset({
     "admin", "api", "app", "assets", "auth", "billing", "console", "dashboard", "default", "demo_admin", "docs",
     "health", "help", "information_schema", "login", "logout", "mail", "platform", "postgres", "public", "root",
     "schema", "signup", "static", "status", "support", "switchboard", "system", "template", "test_admin", "www",
+    "sb_baseline_ref_a", "sb_baseline_ref_b",  # tenants.baseline builds its reference schemas under these
 })
 
 

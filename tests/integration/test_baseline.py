@@ -63,6 +63,7 @@ async def test_the_committed_baseline_is_current(fx_db: str) -> None:
     missing = migrations.head(migrations.tenant_apps()) - snapshot.migrations
     assert not missing, f"tenants/baseline.sql is stale (lacks {sorted(missing)}): run `make baseline` and commit it"
     assert not baseline.stale(await baseline.generate()), "tenants/baseline.sql is stale: run `make baseline`"
+    assert {s.removeprefix("t_") for s in baseline.REFERENCE_SCHEMAS} <= services.RESERVED_SLUGS
 
 
 async def test_a_stale_baseline_runs_the_newer_migrations_after_it(fx_db: str, monkeypatch: Any) -> None:
