@@ -119,8 +119,8 @@ class DatabaseSettings:
     direct_url: str | None = None
     """DATABASE_DIRECT_URL: PostgreSQL itself, bypassing any pooler, for what needs one session: the job queue's and
     the durable listeners' LISTEN, the queue's install lock (default DATABASE_URL)."""
-    pool_max_queries: int = 2_000
-    """DB_POOL_MAX_QUERIES: queries a pooled connection runs before it is replaced (default 2,000). A PostgreSQL
+    pool_max_queries: int = 1_000
+    """DB_POOL_MAX_QUERIES: queries a pooled connection runs before it is replaced (default 1,000). A PostgreSQL
     session keeps a cache entry for every table and index it has opened, in every schema, and never drops them: a
     connection that served every tenant holds hundreds of MB. Replacing it bounds that (docs/architecture.md)."""
 
@@ -274,7 +274,7 @@ def load_settings() -> Settings:
         raise SettingsError(f"DATABASE_POOLER={pooler!r} must be `none` or `pgbouncer`")
     pool_min = _int("DB_POOL_MIN", 2, minimum=1)
     pool_max = _int("DB_POOL_MAX", 20, minimum=1)
-    pool_max_queries = _int("DB_POOL_MAX_QUERIES", 2_000, minimum=1)
+    pool_max_queries = _int("DB_POOL_MAX_QUERIES", 1_000, minimum=1)
     if pool_max < pool_min:
         raise SettingsError(f"DB_POOL_MAX={pool_max} must be at least DB_POOL_MIN={pool_min}")
     smtp_tls = _env("SMTP_TLS", "none") or "none"
