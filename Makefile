@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 PYTEST_WORKERS ?= 2
 
-.PHONY: install run test test-fast bench lint clean messages
+.PHONY: install run test test-fast bench lint clean messages baseline
 
 install: $(STAMP)
 
@@ -43,6 +43,15 @@ messages: install
 		--project Switchboard -o app/locale/messages.pot . >/dev/null
 	for lang in $$(ls app/locale | grep -v messages.pot); do \
 		$(BIN)/pybabel update -i app/locale/messages.pot -d app/locale -l $$lang --no-fuzzy-matching --ignore-obsolete; done
+
+# tenants/baseline.sql: a new tenant schema in one script, generated from the migrations (pg_dump); commit it after
+# adding a tenant migration (tests/integration/test_baseline.py fails while it is stale).
+BASELINE_DB ?= sb_baseline_$(shell echo $$PPID)
+baseline: install
+	bash infra/ensure-services.sh
+	psql -h 127.0.0.1 -U postgres -qc 'DROP DATABASE IF EXISTS $(BASELINE_DB)' -c 'CREATE DATABASE $(BASELINE_DB)'
+	DATABASE_URL=postgresql://postgres@127.0.0.1:5432/$(BASELINE_DB) $(BIN)/python -m app.cli baseline $(BASELINE_ARGS); \
+		status=$$?; psql -h 127.0.0.1 -U postgres -qc 'DROP DATABASE IF EXISTS $(BASELINE_DB) WITH (FORCE)'; exit $$status
 
 clean:
 	rm -rf $(VENV) .state .pytest_cache

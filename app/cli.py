@@ -20,7 +20,7 @@ import click
 import uvicorn
 from rich.console import Console
 from rich.panel import Panel
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
 from app import demo as d
@@ -75,11 +75,12 @@ def _settings() -> Any:
         sys.exit(2)
 
 
-def _with_db(fn: Callable[[], Awaitable[T]]) -> T:
-    """Run `fn` with the pool open (the embedded database must already be up when DATABASE_URL is unset)."""
+def _with_db(fn: Callable[[], Awaitable[T]], pool_max: int = 4) -> T:
+    """Run `fn` with the pool open (the embedded database must already be up when DATABASE_URL is unset), at most
+    `pool_max` connections (or DB_POOL_MIN when larger)."""
     async def main() -> T:
         settings = _settings()
-        await start_database(database_url(), 1, max(4, settings.db.pool_min))
+        await start_database(database_url(), 1, max(pool_max, settings.db.pool_min))
         try:
             return await fn()
         finally:
@@ -140,10 +141,10 @@ def _database() -> Iterator[None]:
             server.cleanup()
 
 
-def _db_call(fn: Callable[[], Awaitable[T]]) -> T:
+def _db_call(fn: Callable[[], Awaitable[T]], pool_max: int = 4) -> T:
     """A one-shot command: the database (embedded if needed) and the pool around one coroutine."""
     with _database():
-        return _with_db(fn)
+        return _with_db(fn, pool_max)
 
 
 async def _prepare(progress: bool = True) -> Any:
@@ -422,15 +423,17 @@ def worker(health_port: int | None, concurrency: int | None) -> None:
 
 
 @main.command()
-@click.option("--concurrency", default=4, show_default=True, help=N_("Schemas migrated at once."))
+@click.option("--jobs", "-j", "--concurrency", "concurrency", default=8, show_default=True, type=click.IntRange(1, 64),
+              help=N_("Schemas migrated at once, each on its own connection."))
 def migrate(concurrency: int) -> None:
     """Bring `public` and every tenant schema to head; failures are listed and do not stop the others."""
     async def go() -> Any:
         await install_queue()
         await migrate_platform()  # a fresh database has no tenant registry to count yet
         total = len(await all_tenants())
-        with Progress(TextColumn("[b]migrate[/b]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      TextColumn("{task.description}"), console=console) as progress:
+        with Progress(TextColumn("[b]migrate[/b]"), BarColumn(), MofNCompleteColumn(),
+                      TimeElapsedColumn(), TimeRemainingColumn(), TextColumn("{task.description}"),
+                      console=console) as progress:
             task = progress.add_task("", total=total)
 
             def tick(slug: str, outcome: str) -> None:
@@ -438,7 +441,7 @@ def migrate(concurrency: int) -> None:
 
             return await migrate_all(concurrency=concurrency, on_progress=tick)
 
-    report = _db_call(go)
+    report = _db_call(go, pool_max=concurrency + 1)
     console.print(ngettext("%(num)d tenant: %(migrated)d migrated, %(current)d already at head, %(failed)d failed",
                            "%(num)d tenants: %(migrated)d migrated, %(current)d already at head, %(failed)d failed",
                            report.total, migrated=len(report.migrated), current=len(report.up_to_date),
@@ -449,6 +452,27 @@ def migrate(concurrency: int) -> None:
             table.add_row(slug, error)
         console.print(table)
         sys.exit(1)
+
+
+@main.command("baseline")
+@click.option("--check", is_flag=True, help=N_("Only compare: exit 1 when tenants/baseline.sql is stale."))
+def baseline_command(check: bool) -> None:
+    """Write tenants/baseline.sql: a new tenant schema in its final state, in one script (needs pg_dump)."""
+    from tenants import baseline
+
+    async def go() -> str:
+        await migrate_platform()
+        return await baseline.generate()
+
+    text = _db_call(go)
+    if check:
+        if baseline.stale(text):
+            console.print(_("%(path)s is stale: run `make baseline` and commit it", path=str(baseline.BASELINE_PATH)))
+            sys.exit(1)
+        console.print(_("%(path)s is up to date", path=str(baseline.BASELINE_PATH)))
+        return
+    baseline.BASELINE_PATH.write_text(text, encoding="utf-8")
+    console.print(_("Wrote %(path)s", path=str(baseline.BASELINE_PATH)))
 
 
 @main.group("secrets")

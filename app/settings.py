@@ -119,6 +119,10 @@ class DatabaseSettings:
     direct_url: str | None = None
     """DATABASE_DIRECT_URL: PostgreSQL itself, bypassing any pooler, for what needs one session: the job queue's and
     the durable listeners' LISTEN, the queue's install lock (default DATABASE_URL)."""
+    pool_max_queries: int = 1_000
+    """DB_POOL_MAX_QUERIES: queries a pooled connection runs before it is replaced (default 1,000). A PostgreSQL
+    session keeps a cache entry for every table and index it has opened, in every schema, and never drops them: a
+    connection that served every tenant holds hundreds of MB. Replacing it bounds that (docs/architecture.md)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -270,6 +274,7 @@ def load_settings() -> Settings:
         raise SettingsError(f"DATABASE_POOLER={pooler!r} must be `none` or `pgbouncer`")
     pool_min = _int("DB_POOL_MIN", 2, minimum=1)
     pool_max = _int("DB_POOL_MAX", 20, minimum=1)
+    pool_max_queries = _int("DB_POOL_MAX_QUERIES", 1_000, minimum=1)
     if pool_max < pool_min:
         raise SettingsError(f"DB_POOL_MAX={pool_max} must be at least DB_POOL_MIN={pool_min}")
     smtp_tls = _env("SMTP_TLS", "none") or "none"
@@ -292,7 +297,8 @@ def load_settings() -> Settings:
             twilio_api_base=_url("TWILIO_API_BASE", "http://127.0.0.1:8010", ("http", "https")) or "",
             webhook_allow_loopback=webhook_allow_loopback,
         ),
-        db=DatabaseSettings(url=db_url, pool_min=pool_min, pool_max=pool_max, pooler=pooler, direct_url=direct_url),
+        db=DatabaseSettings(url=db_url, pool_min=pool_min, pool_max=pool_max, pooler=pooler, direct_url=direct_url,
+                              pool_max_queries=pool_max_queries),
         redis=RedisSettings(url=_url("REDIS_URL", None, ("redis", "rediss", "unix")), prefix=_prefix("REDIS_PREFIX")),
         mail=MailSettings(
             smtp_host=_env("SMTP_HOST", "127.0.0.1") or "127.0.0.1",

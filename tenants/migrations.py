@@ -28,6 +28,7 @@ from piccolo.conf.apps import Finder
 
 from app.lib.db import current_uow, quote_schema
 from app.lib.engine import DB
+from tenants import baseline
 
 PLATFORM_APPS = ("platform",)
 
@@ -142,17 +143,28 @@ Python time). Tenant migrations may look at the database (is pg_trgm installed?)
 what they do to an empty schema must be the same every time in one database."""
 
 
-async def migrate_current_schema(apps: tuple[str, ...]) -> list[str]:
+async def migrate_current_schema(apps: tuple[str, ...], *, use_baseline: bool = True) -> list[str]:
     """Bring the schema of the open unit of work to head for `apps`; return the migration ids applied.
 
     All of it runs in the caller's transaction, so a crash leaves the schema as it was and a re-run resumes.
-    An empty schema replays the statements recorded when the first empty schema was migrated in this process."""
+    An empty schema runs the baseline script (tenants/baseline.py) when it fits this database, then the migrations
+    newer than it; without one it replays the statements recorded when the first empty schema was migrated in this
+    process."""
     await Migration.create_table(if_not_exists=True)
     done = await applied(apps)
     todo = [(app, mid, module) for app in apps for mid, module in migration_modules(app) if (app, mid) not in done]
     if not todo:
         return []
     connection = current_uow().connection
+    if not done and use_baseline and (snapshot := await _usable_baseline(connection, apps)) is not None:
+        await connection.execute(snapshot.script)
+        for app, mid, module in todo:
+            if (app, mid) not in snapshot.migrations:
+                manager = await module.forwards()
+                if isinstance(manager, MigrationManager):
+                    await _apply(manager)
+        await Migration.insert(*(Migration(name=mid, app_name=app) for app, mid, _ in todo))
+        return [f"{app}:{mid}" for app, mid, _ in todo]
     key = (apps, await _database(connection)) if not done else None
     plan = _FRESH_PLANS.get(key) if key else None
     if plan is not None:
@@ -178,6 +190,22 @@ async def migrate_current_schema(apps: tuple[str, ...]) -> list[str]:
             _FRESH_PLANS.setdefault(key, tuple(recorded))
     await Migration.insert(*(Migration(name=mid, app_name=app) for app, mid, _ in todo))
     return [f"{app}:{mid}" for app, mid, _ in todo]
+
+
+_BASELINE_FITS: dict[str, bool] = {}
+"""Per database: whether its extensions are the ones the baseline was generated with."""
+
+
+async def _usable_baseline(connection: Any, apps: tuple[str, ...]) -> baseline.Baseline | None:
+    """The baseline, when it covers only migrations of `apps` that exist and this database has the extensions it was
+    made with (migrations may look at them); else None and the migrations run."""
+    snapshot = baseline.load()
+    if snapshot is None or not snapshot.migrations <= head(apps):
+        return None
+    key = await _database(connection)
+    if key not in _BASELINE_FITS:
+        _BASELINE_FITS[key] = await baseline.database_extensions(connection) == snapshot.extensions
+    return snapshot if _BASELINE_FITS[key] else None
 
 
 async def _database(connection: Any) -> str:

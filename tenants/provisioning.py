@@ -29,19 +29,25 @@ SMALL_BATCH = 16
 empty schema (its whole DDL, ~150 relations to lock) goes alone."""
 
 
-async def migrate_all(concurrency: int = 4, on_progress: Callable[[str, str], None] | None = None) -> MigrateReport:
+async def migrate_all(concurrency: int = 8, on_progress: Callable[[str, str], None] | None = None) -> MigrateReport:
     """Bring `public` and then every tenant schema (suspended ones too) to head. Re-running resumes.
 
     First a survey reads every schema's `migration` table in a few statements (migrations.survey): schemas at head
     cost no transaction of their own. The others are migrated over the pool, `concurrency` transactions at once;
     schemas with little to do go several per transaction. A batch that fails is retried schema by schema, so one
-    broken schema fails alone and changes nothing in itself, and the others go on."""
+    broken schema fails alone and changes nothing in itself, and the others go on.
+
+    A new schema is the baseline script (tenants/baseline.py); what it costs is PostgreSQL's: catalog work for ~420
+    relations (plus ~60 toast tables), and each of its ~300 b-tree builds fsyncs its file before the statement
+    returns (PostgreSQL <= 16). One connection does it all on one core; `concurrency` connections spread it over the
+    cores and overlap the waits, which is what --jobs buys (docs/architecture.md, "10,000 tenant schemas")."""
     await services.migrate_platform()
     tenants = await all_tenants()
     report = MigrateReport(total=len(tenants))
     apps = migrations.tenant_apps()
     target = len(migrations.head(apps))
-    applied = await migrations.survey([t.schema for t in tenants], apps, concurrency=max(1, concurrency))
+    # The survey's chunks each lock SURVEY_CHUNK `migration` tables: a few at once, whatever --jobs says.
+    applied = await migrations.survey([t.schema for t in tenants], apps, concurrency=max(1, min(4, concurrency)))
 
     def done(tenant: TenantRef, outcome: str, error: str = "") -> None:
         if outcome == "failed":

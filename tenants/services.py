@@ -20,6 +20,7 @@ RESERVED_SLUGS = frozenset({
     "admin", "api", "app", "assets", "auth", "billing", "console", "dashboard", "default", "demo_admin", "docs",
     "health", "help", "information_schema", "login", "logout", "mail", "platform", "postgres", "public", "root",
     "schema", "signup", "static", "status", "support", "switchboard", "system", "template", "test_admin", "www",
+    "sb_baseline_ref_a", "sb_baseline_ref_b",  # tenants.baseline builds its reference schemas under these
 })
 
 
@@ -149,9 +150,9 @@ async def signup(shop_name: str, slug: str, email: str, password: str, owner_nam
     return SignupResult(tenant, owner_id, api_key, time.perf_counter() - started)
 
 
-async def migrate_tenant(tenant: TenantRef) -> list[str]:
+async def migrate_tenant(tenant: TenantRef, *, use_baseline: bool = True) -> list[str]:
     async with schema_transaction(tenant.schema, tenant):
-        return await migrations.migrate_current_schema(migrations.tenant_apps())
+        return await migrations.migrate_current_schema(migrations.tenant_apps(), use_baseline=use_baseline)
 
 
 async def migrate_tenants(tenants: list[TenantRef]) -> list[list[str]]:

@@ -27,6 +27,7 @@ from asyncpg.transaction import TransactionState
 from piccolo.engine.postgres import PostgresTransaction
 
 from app.lib.engine import DB
+from app.lib.lru import LRU
 from app.settings import SettingsError, get_settings
 
 log = structlog.get_logger(__name__)
@@ -114,8 +115,10 @@ async def resolve_active(slug: str) -> TenantRef | None:
 TENANT_CACHE_SECONDS = 5.0
 """How long a process answers a slug from memory: a suspension made by *another* process (the CLI, a second web
 process) shows within this time; one made in this process at once (`forget_tenant`)."""
-_TENANT_CACHE_MAX = 20_000
-_tenant_cache: dict[str, tuple[float, TenantRef]] = {}
+TENANT_CACHE_MAX = 4_096
+"""Slugs remembered (the most recently used): an entry is good for TENANT_CACHE_SECONDS only, so more than the
+tenants served in that time would only hold memory."""
+_tenant_cache: LRU[str, tuple[float, TenantRef]] = LRU(TENANT_CACHE_MAX)
 
 
 async def resolve_active_cached(slug: str) -> TenantRef | None:
@@ -130,8 +133,6 @@ async def resolve_active_cached(slug: str) -> TenantRef | None:
     if tenant is None:
         _tenant_cache.pop(slug, None)
         return None
-    if len(_tenant_cache) >= _TENANT_CACHE_MAX:  # bounded: a process serving every tenant keeps a flat size
-        _tenant_cache.clear()
     _tenant_cache[slug] = (clock + TENANT_CACHE_SECONDS, tenant)
     return tenant
 
@@ -357,7 +358,10 @@ async def start_database(dsn: str, min_size: int = 2, max_size: int = 20, pooler
         return False
     DB.config = pool_config(dsn, pooler)
     pooled = (pooler or get_settings().db.pooler) == "pgbouncer"
-    await DB.start_connection_pool(min_size=min_size, max_size=max_size,
+    # A session caches every relation it opened, in every tenant schema, for its whole life: replacing each
+    # connection after DB_POOL_MAX_QUERIES keeps the server's memory per connection bounded however many tenants
+    # the process serves.
+    await DB.start_connection_pool(min_size=min_size, max_size=max_size, max_queries=get_settings().db.pool_max_queries,
                                    reset=_no_session_reset if pooled else _reset_on_release)
     return True
 

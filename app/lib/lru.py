@@ -46,6 +46,14 @@ class LRU(Generic[K, V]):
         while len(self._data) > self.maxsize:
             self._data.popitem(last=False)
 
+    def __getitem__(self, key: K) -> V:
+        value = self._data[key]
+        self._data.move_to_end(key)
+        return value
+
+    def __delitem__(self, key: K) -> None:
+        del self._data[key]
+
     def pop(self, key: K, default: V | None = None) -> V | None:
         return self._data.pop(key, default)
 

@@ -29,8 +29,10 @@ from app.settings import get_settings
 
 log = structlog.get_logger(__name__)
 
-MAX_KEYS = 50_000
-"""Above this many keys the idle ones are forgotten, so the in-memory map cannot grow without bound."""
+MAX_KEYS = 1_024
+"""Above this many logs in memory, the idle ones (no hit within the window) are dropped, at most once per window:
+the map holds about the keys of the last two windows, however many tenants and keys the process has seen (two logs
+per tenant for the API keys: a process that served 10,000 tenants would otherwise keep 20,000)."""
 
 # KEYS: the logs to spend one hit from (all or none); ARGV: now, window, member, then one limit per key.
 # Answers {0, retry_after_ms, index of the refusing key} or {1}.
@@ -76,6 +78,7 @@ class Limiter:
         self._redis_url = redis_url
         self._prefix = prefix
         self._hits: dict[str, collections.deque[float]] = {}
+        self._pruned_at = float("-inf")
 
     def _logs(self, tenant: str, key: str) -> list[tuple[str, int, str]]:
         logs = [(f"{tenant}|{key}", self.limit, self.message)]
@@ -105,7 +108,8 @@ class Limiter:
             found.append(hits)
         for hits in found:
             hits.append(t)
-        if len(self._hits) > MAX_KEYS:
+        if len(self._hits) > MAX_KEYS and t - self._pruned_at >= self.window:
+            self._pruned_at = t
             for k in [k for k, v in self._hits.items() if not v or v[-1] <= t - self.window]:
                 del self._hits[k]
 

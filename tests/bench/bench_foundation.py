@@ -106,13 +106,17 @@ async def bench_migrate(ctx: BenchContext, n: int) -> None:
 async def _raw_ddl_baseline(ctx: BenchContext, n: int, app_seconds: float) -> None:
     """The same DDL without the app: the SQL the app recorded for an empty schema, sent by bare asyncpg into fresh
     schemas (CREATE SCHEMA; SET LOCAL; the script; one transaction each), over 1 and over 4 connections."""
-    from tenants import migrations
+    from tenants import baseline, migrations
 
     plan = migrations.fresh_plan(migrations.tenant_apps())
-    if plan is None or any(args for _, args in plan):
+    snapshot = baseline.load()  # what the app ran for each new schema when it fits this database (tenants/baseline.py)
+    if snapshot is not None:
+        script, plan = snapshot.script, ((snapshot.script, ()),)
+    elif plan is None or any(args for _, args in plan):
         ctx.log("no recorded plan (or one with arguments): skipping the raw DDL baseline")
         return
-    script = ";\n".join(query.strip().rstrip(";") for query, _ in plan)
+    else:
+        script = ";\n".join(query.strip().rstrip(";") for query, _ in plan)
     k = ctx.env_int("BENCH_RAW_SCHEMAS", 20)
     for connections in (1, 4):
         conns = [await asyncpg.connect(ctx.dsn) for _ in range(connections)]

@@ -12,7 +12,7 @@ import asyncpg
 import pytest
 
 from app.piccolo_conf import DB
-from tenants import migrations
+from tenants import baseline, migrations
 from tests.conftest import TEST_DSN, make_shop
 
 TRIGGER_MIGRATION = "2026-11-23T00:58:00:000000"
@@ -53,7 +53,7 @@ async def test_migrate_fifty_tenants_with_one_broken(fx_db: str) -> None:
     # Repair the broken schema, re-run: it resumes and finishes; the others are a no-op.
     async with DB.pool.acquire() as conn:
         await conn.execute(f'CREATE TABLE "{broken.tenant.schema}".audit_entry (id serial PRIMARY KEY)')
-    second = await asyncio.to_thread(_cli, "migrate")
+    second = await asyncio.to_thread(_cli, "migrate", "--jobs", "2")
     assert second.returncode == 0, second.stdout + second.stderr
     assert "0 failed" in second.stdout
     assert await _has_trigger_migration(broken.tenant.schema)
@@ -111,7 +111,9 @@ async def _catalogue(schema: str) -> tuple[list[tuple[str, str]], dict[str, int]
 
 async def test_a_new_schema_replays_what_the_migrations_did(fx_db: str, monkeypatch: Any) -> None:
     """The first empty schema of a process runs every migration and records its SQL; the next ones replay it. Both
-    end with the same tables, columns, indexes, constraints, triggers, seeded rows and migration rows."""
+    end with the same tables, columns, indexes, constraints, triggers, seeded rows and migration rows (the path
+    taken where the baseline does not fit: tests/integration/test_baseline.py covers the baseline)."""
+    monkeypatch.setattr(baseline, "load", lambda: None)
     monkeypatch.setattr(migrations, "_FRESH_PLANS", {})
     recorded = await make_shop("plan")
     assert migrations.fresh_plan(migrations.tenant_apps())
@@ -135,6 +137,7 @@ async def test_a_replay_that_fails_midway_leaves_the_schema_empty_and_a_rerun_fi
     from app.lib.db import TenantRef
     from tenants import services
 
+    monkeypatch.setattr(baseline, "load", lambda: None)  # the recorded plan's path
     shop = await make_shop("half")  # records the plan in this process if no earlier test did
     plan = migrations.fresh_plan(migrations.tenant_apps())
     assert plan is not None

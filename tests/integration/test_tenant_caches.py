@@ -3,15 +3,18 @@ answer each tenant with its own entry."""
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 import pytest
 
 from app.chat import services as chat
 from app.chat.tables import ChatSettings
-from app.lib.db import tenant_context
+from app.lib import db
+from app.lib.db import resolve_active_cached, tenant_context
 from app.lib.lru import LRU
-from tests.conftest import make_shop
+from app.piccolo_conf import DB
+from tests.conftest import ShopFixture, make_shop
 
 
 def test_lru_keeps_the_most_recently_used_keys() -> None:
@@ -49,3 +52,60 @@ async def test_chat_settings_cache_is_bounded_and_answers_each_tenant_with_its_o
     async with tenant_context(first.tenant):
         assert (await chat.cached_settings())["greeting"] == f"Hello from {first.slug}"
     assert first.slug in cache and second.slug not in cache
+
+
+async def _registered(prefix: str, n: int, schema: str) -> list[Any]:
+    """n registry rows (active tenants) whose work runs in `schema`, one real shop's: the per-tenant caches are keyed
+    by the tenant's slug, so n cheap tenants fill them as n shops would. Removed again by the caller."""
+    from app.lib.db import TenantRef
+
+    slugs = [f"{prefix}_{i:04d}" for i in range(n)]
+    async with DB.pool.acquire() as conn:
+        rows = await conn.fetch(
+            "INSERT INTO public.tenant (slug, schema_name, name, status, plan, created_at) "
+            "SELECT s, 't_' || s, s, 'active', 'trial', now() FROM unnest($1::text[]) AS s RETURNING id, slug", slugs)
+    return [TenantRef(id=r["id"], slug=r["slug"], schema=schema, name=r["slug"]) for r in rows]
+
+
+async def test_per_tenant_caches_stay_bounded_over_300_tenants(fx_shop: ShopFixture, monkeypatch: Any) -> None:
+    """A process that serves 300 tenants keeps at most each cache's bound, and every answer is the tenant's own."""
+    from app.lib import ratelimit
+    from app.lib.engine import DB as ENGINE
+
+    tenants = await _registered(f"lru{secrets.token_hex(2)}", 300, fx_shop.tenant.schema)
+    try:
+        # The slug -> tenant map behind every request (app.lib.db.resolve_active_cached).
+        monkeypatch.setattr(db, "_tenant_cache", LRU(50))
+        for t in tenants:
+            got = await resolve_active_cached(t.slug)
+            assert got is not None and (got.slug, got.id) == (t.slug, t.id)
+            assert len(db._tenant_cache) <= 50
+        assert tenants[-1].slug in db._tenant_cache and tenants[0].slug not in db._tenant_cache
+        assert db.TENANT_CACHE_MAX <= 10_000
+
+        # Chat settings per tenant (read by every widget call).
+        monkeypatch.setattr(chat, "_settings_cache", LRU(50))
+        for t in tenants:
+            async with tenant_context(t):
+                await chat.cached_settings()
+            assert len(chat._settings_cache) <= 50
+        assert chat.SETTINGS_CACHED <= 10_000
+
+        # The API keys' rate limiter in memory (two logs per tenant): above MAX_KEYS logs, the idle ones go once a
+        # window, so it holds about two windows' worth.
+        clock = [1_000.0]
+        limiter = ratelimit.Limiter(100, 60.0, name="bench", redis_url="", tenant_limit=1000,
+                                    clock=lambda: clock[0])
+        monkeypatch.setattr(ratelimit, "MAX_KEYS", 100)
+        for t in tenants:
+            await limiter.check(t.slug, "key")
+            clock[0] += 1.0  # a tenant a second: the logs of a minute ago are idle
+            assert len(limiter._hits) <= 100 + 2 * 2 * 61
+        assert f"{tenants[-1].slug}|key" in limiter._hits and f"{tenants[0].slug}|key" not in limiter._hits
+
+        # Pooled connections are replaced after DB_POOL_MAX_QUERIES: a PostgreSQL session never drops the cache
+        # entries of the tables it opened in each schema, so one that lived through every tenant would hold them all.
+        assert ENGINE.pool is not None and 0 < ENGINE.pool._max_queries <= 50_000
+    finally:
+        async with DB.pool.acquire() as conn:
+            await conn.execute("DELETE FROM public.tenant WHERE id = ANY($1::int[])", [t.id for t in tenants])

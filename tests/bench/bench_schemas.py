@@ -1,0 +1,323 @@
+"""Schemas: N tenant schemas from empty (baseline vs migrations vs raw asyncpg), the no-op check, and RSS serving all.
+
+Sizes (environment): BENCH_SCHEMAS (10000) empty schemas brought to head by `migrate_all` (the code under
+`switchboard migrate`), BENCH_JOBS (8) schemas at once (`--jobs`), BENCH_RAW_SCHEMAS (24) schemas per raw asyncpg
+baseline, BENCH_RSS_PASSES (2) passes of GET /t/{slug}/api/v1/me over every tenant, BENCH_RSS_EVERY (1000) tenants
+between RSS samples, BENCH_HTTP_CONCURRENCY (8) requests in flight.
+
+Figures, each beside its raw baseline from the same run:
+- ms per new schema: `migrate_all` (the baseline script, tenants/baseline.py) against raw asyncpg sending the same
+  script over the same number of connections, and against raw asyncpg sending the SQL the migrations run (the
+  recorded replay plan: what a new schema cost before the baseline);
+- the no-op check over every schema;
+- the RSS of one app process (uvicorn, real app) while it serves GET /me once for every tenant, sampled every
+  BENCH_RSS_EVERY tenants; the second pass over the same tenants shows whether it keeps growing (the first pass
+  also fills what is bounded: pool connections' caches, bounded per-tenant maps).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from tests.bench.harness import BenchContext, app_server
+
+
+def _rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def _rss_anon_kib(pid: int) -> int:
+    """A process's own memory, without the shared pages (a PostgreSQL backend's RSS counts shared_buffers)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("RssAnon:"):
+                return int(line.split()[1])
+    except OSError:
+        return 0
+    return 0
+
+
+def _client_ports(pid: int, server_port: int = 5432) -> set[int]:
+    """Local ports of `pid`'s TCP connections to `server_port` (its pool's connections, as PostgreSQL sees them)."""
+    inodes: set[str] = set()
+    fd_dir = Path(f"/proc/{pid}/fd")
+    for fd in fd_dir.iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    ports: set[int] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                cols = line.split()
+                if cols[9] in inodes and int(cols[2].rsplit(":", 1)[1], 16) == server_port:
+                    ports.add(int(cols[1].rsplit(":", 1)[1], 16))
+    return ports
+
+
+async def _backends_anon_kib(ctx: BenchContext, pid: int) -> tuple[int, int]:
+    """(count, summed RssAnon) of the PostgreSQL backends serving `pid`'s pool."""
+    ports = _client_ports(pid)
+    conn = await asyncpg.connect(ctx.dsn)
+    try:
+        pids = [r["pid"] for r in await conn.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE client_port = ANY($1::int[])", list(ports))]
+    finally:
+        await conn.close()
+    return len(pids), sum(_rss_anon_kib(p) for p in pids)
+
+
+def _load() -> str:
+    return " / ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+async def main(ctx: BenchContext) -> None:
+    n = ctx.env_int("BENCH_SCHEMAS", 10_000)
+    jobs = ctx.env_int("BENCH_JOBS", 8)
+    slugs = await bench_migrate(ctx, n, jobs)
+    keys = await _seed_keys(ctx, slugs)
+    await bench_rss(ctx, slugs, keys, "before (max_queries 50,000)", {"DB_POOL_MAX_QUERIES": "50000"})
+    await bench_rss(ctx, slugs, keys, "now (max_queries 1,000)", {})
+
+
+async def _register(ctx: BenchContext, slugs: list[str]) -> None:
+    from app.lib.db import quote_schema
+
+    conn = await asyncpg.connect(ctx.dsn)
+    try:
+        for i in range(0, len(slugs), 1000):
+            part = slugs[i:i + 1000]
+            async with conn.transaction():
+                await conn.executemany(
+                    "INSERT INTO public.tenant (slug, schema_name, name, status, plan, created_at) "
+                    "VALUES ($1, $2, $3, 'active', 'trial', now())", [(s, f"t_{s}", f"Bench {s}") for s in part])
+                await conn.execute(";".join(f"CREATE SCHEMA {quote_schema('t_' + s)}" for s in part))
+    finally:
+        await conn.close()
+
+
+async def _raw(ctx: BenchContext, label: str, script_for: Any, names: list[str], connections: int, *,
+               per_transaction: int = 1, async_commit: bool = False) -> float:
+    """Raw asyncpg: CREATE SCHEMA; SET LOCAL search_path; the script; `per_transaction` schemas per transaction over
+    `connections` connections. Returns ms per schema."""
+    conns = [await asyncpg.connect(ctx.dsn) for _ in range(connections)]
+    batches = iter(range(0, len(names), per_transaction))
+    try:
+        async def worker(conn: asyncpg.Connection) -> None:
+            for i in batches:
+                async with conn.transaction():
+                    if async_commit:
+                        await conn.execute("SET LOCAL synchronous_commit = off")
+                    for schema in names[i:i + per_transaction]:
+                        await conn.execute(f'CREATE SCHEMA "{schema}"; SET LOCAL search_path TO "{schema}"')
+                        await script_for(conn)
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(worker(c) for c in conns))
+        per = (time.perf_counter() - t0) / len(names) * 1000
+    finally:
+        for c in conns:
+            await c.close()
+    return per
+
+
+async def bench_migrate(ctx: BenchContext, n: int, jobs: int) -> list[str]:
+    from piccolo.apps.migrations.tables import Migration
+
+    from tenants import baseline, migrations
+    from tenants.provisioning import migrate_all
+
+    snapshot = baseline.load()
+    apps = migrations.tenant_apps()
+    k = ctx.env_int("BENCH_RAW_SCHEMAS", 24)
+    ctx.section(f"{n:,} new tenant schemas brought to head (`switchboard migrate --jobs {jobs}`), load {_load()}")
+    if snapshot is None:
+        raise RuntimeError("no tenants/baseline.sql: run `make baseline`")
+    ddl = Migration.create_table(if_not_exists=True).ddl
+    script = ";\n".join([*(ddl if isinstance(ddl, list) else [ddl]), snapshot.script])
+    ids = sorted(migrations.head(apps))
+
+    async def same_sql(conn: asyncpg.Connection) -> None:
+        # What the app sends for a new schema, in fewer round trips: its `migration` table, the baseline, the ids.
+        await conn.execute(script)
+        await conn.execute("INSERT INTO migration (app_name, name) SELECT * FROM unnest($1::text[], $2::text[])",
+                           [a for a, _ in ids], [m for _, m in ids])
+
+    # The raw baseline before and after the app's run (the load moves: both are printed).
+    before = await _raw(ctx, "same", same_sql, [f"t_rawa_{i:04d}" for i in range(k)], jobs)
+    slugs = [f"sch_{i:05d}" for i in range(n)]
+    t0 = time.perf_counter()
+    await _register(ctx, slugs)
+    ctx.log(f"{n:,} empty schemas + registry rows in {time.perf_counter() - t0:.1f} s (bulk SQL, not timed)")
+
+    progress: list[float] = []
+
+    def tick(_slug: str, _outcome: str) -> None:
+        progress.append(time.perf_counter())
+        if len(progress) % 500 == 0:
+            ctx.log(f"  {len(progress):,} schemas, {progress[-1] - t0:.0f} s, load {_load()}")
+
+    t0 = time.perf_counter()
+    report = await migrate_all(concurrency=jobs, on_progress=tick)
+    elapsed = time.perf_counter() - t0
+    per_app = elapsed / max(1, n) * 1000
+    after = await _raw(ctx, "same", same_sql, [f"t_rawb_{i:04d}" for i in range(k)], jobs)
+    raw = (before + after) / 2
+    ctx.record("migrate_all: new schema → head", per_app, "ms/schema",
+               f"{n:,} schemas in {elapsed:.0f} s, --jobs {jobs}, {len(report.failed)} failed; x 10,000 = "
+               f"{per_app * 10:.0f} s; load {_load()}", errors=len(report.failed))
+    ctx.record("  raw asyncpg: the same SQL (migration table, baseline, ids)", raw, "ms/schema",
+               f"{k} schemas before ({before:.0f}) and {k} after ({after:.0f}), {jobs} connections, one per "
+               f"transaction; app/raw {per_app / raw:.2f}x")
+    raw1 = await _raw(ctx, "same", same_sql, [f"t_rawc_{i:04d}" for i in range(k)], 1)
+    ctx.record("  raw asyncpg: the same SQL, 1 connection", raw1, "ms/schema", f"{k} schemas; load {_load()}")
+    raw4 = await _raw(ctx, "same", same_sql, [f"t_rawd_{i:04d}" for i in range(k)], jobs,
+                      per_transaction=4, async_commit=True)
+    ctx.record("  raw asyncpg: the same SQL, 4 per transaction, synchronous_commit off", raw4, "ms/schema",
+               f"{k} schemas, {jobs} connections")
+    plan = await _recorded_plan()
+    if plan:
+        async def run_plan(conn: asyncpg.Connection) -> None:
+            await migrations._replay(conn, plan)
+            await conn.execute("INSERT INTO migration (app_name, name) SELECT * FROM unnest($1::text[], $2::text[])",
+                               [a for a, _ in ids], [m for _, m in ids])
+
+        async def with_table(conn: asyncpg.Connection) -> None:
+            await conn.execute(";\n".join(ddl if isinstance(ddl, list) else [ddl]))
+            await run_plan(conn)
+
+        # Interleaved, so the load of the machine moves both alike: a few schemas each way, in turns.
+        totals = {"baseline": 0.0, "replay": 0.0}
+        rounds = 4
+        for r in range(rounds):
+            for name, fn in (("baseline", same_sql), ("replay", with_table)):
+                names = [f"t_raw{name[0]}{r}_{i:03d}" for i in range(max(1, k // rounds))]
+                totals[name] += await _raw(ctx, name, fn, names, jobs) / rounds
+        ctx.record("  raw asyncpg: the migrations' SQL (the replay a new schema ran before the baseline)",
+                   totals["replay"], "ms/schema", f"{len(plan)} statements, {jobs} connections, interleaved with the "
+                   f"same SQL from the baseline ({totals['baseline']:.0f} ms/schema): baseline/replay "
+                   f"{totals['baseline'] / totals['replay']:.2f}x; load {_load()}")
+
+    t0 = time.perf_counter()
+    report = await migrate_all(concurrency=jobs)
+    elapsed = time.perf_counter() - t0
+    ctx.record("migrate_all: no-op check", elapsed, "s",
+               f"{len(report.up_to_date):,} at head; x 10,000/n = {elapsed * 10_000 / max(1, report.total):.1f} s",
+               errors=len(report.failed) + len(report.migrated))
+    ctx.log(f"head: {len(migrations.head(apps))} migrations; load {_load()}")
+    return slugs
+
+
+async def _recorded_plan() -> tuple[Any, ...] | None:
+    """The SQL the migrations run for an empty schema, recorded by migrating one throwaway schema the slow way."""
+    from app.lib.db import TenantRef
+    from app.lib.engine import DB
+    from tenants import migrations, services
+
+    async with DB.pool.acquire() as conn:
+        await conn.execute('CREATE SCHEMA "t_rec_plan"')
+    await services.migrate_tenant(TenantRef(id=0, slug="rec_plan", schema="t_rec_plan"), use_baseline=False)
+    return migrations.fresh_plan(migrations.tenant_apps())
+
+
+async def _seed_keys(ctx: BenchContext, slugs: list[str]) -> dict[str, str]:
+    """An owner and an API key in every schema (raw SQL: what signup's seed writes for GET /me)."""
+    from app.accounts.services import API_KEY_PREFIX
+    from app.lib.security import token_hash
+
+    keys = {s: f"{API_KEY_PREFIX}{s}_{os.urandom(8).hex()}" for s in slugs}
+    conns = [await asyncpg.connect(ctx.dsn) for _ in range(4)]
+    todo = iter(slugs)
+
+    async def worker(conn: asyncpg.Connection) -> None:
+        for s in todo:
+            await conn.execute(
+                f'INSERT INTO "t_{s}".workspace (display_name) VALUES (\'Bench\'); '
+                f'INSERT INTO "t_{s}".app_user (email, name, role) VALUES (\'owner@{s}.example\', \'Owner\', \'owner\'); '
+                f'INSERT INTO "t_{s}".api_key (name, prefix, key_hash, "user") '
+                f"VALUES ('bench', '{keys[s][:12]}', '{token_hash(keys[s])}', 1)")
+
+    try:
+        await asyncio.gather(*(worker(c) for c in conns))
+    finally:
+        for c in conns:
+            await c.close()
+    return keys
+
+
+async def bench_rss(ctx: BenchContext, slugs: list[str], keys: dict[str, str], label: str,
+                    env: dict[str, str]) -> None:
+    import httpx
+
+    passes = ctx.env_int("BENCH_RSS_PASSES", 2)
+    every = max(1, ctx.env_int("BENCH_RSS_EVERY", 1000))
+    concurrency = ctx.env_int("BENCH_HTTP_CONCURRENCY", 8)
+    ctx.section(f"RSS serving GET /me for {len(slugs):,} tenants, {passes} passes, {label}; load {_load()}")
+    errors = 0
+    first_error = ""
+    async with app_server(env) as server, httpx.AsyncClient(
+            base_url=server.base_url, timeout=30.0,
+            limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)) as client:
+        pid = server.process.pid
+        started = _rss_kib(pid)
+        warm = await client.get(f"/t/{slugs[0]}/api/v1/me", headers={"Authorization": f"Bearer {keys[slugs[0]]}"})
+        if warm.status_code != 200:
+            raise RuntimeError(f"GET /me answered {warm.status_code}: {warm.text[:300]}")
+        curve: list[tuple[int, int, int]] = [(0, 0, _rss_kib(pid))]
+        backends: list[tuple[int, int]] = [await _backends_anon_kib(ctx, pid)]
+        ctx.log(f"uvicorn pid {pid}: RSS {started / 1024:.1f} MiB at start, {curve[0][2] / 1024:.1f} MiB after the "
+                "first request")
+        for p in range(1, passes + 1):
+            for i in range(0, len(slugs), every):
+                part = slugs[i:i + every]
+                todo = iter(part)
+
+                async def worker() -> None:
+                    nonlocal errors, first_error
+                    for s in todo:
+                        resp = await client.get(f"/t/{s}/api/v1/me", headers={"Authorization": f"Bearer {keys[s]}"})
+                        if resp.status_code != 200 or resp.json().get("tenant") != s:
+                            errors += 1
+                            first_error = first_error or f"{s}: {resp.status_code} {resp.text[:200]}"
+
+                await asyncio.gather(*(worker() for _ in range(concurrency)))
+                rss = _rss_kib(pid)
+                curve.append((p, i + len(part), rss))
+                backends.append(await _backends_anon_kib(ctx, pid))
+                ctx.log(f"  pass {p}: {i + len(part):>6,} tenants served, RSS {rss / 1024:7.1f} MiB; its "
+                        f"{backends[-1][0]} PostgreSQL backends {backends[-1][1] / 1024:7.1f} MiB; load {_load()}")
+    ctx.log("RSS curve (pass:tenants:MiB): " + ", ".join(f"{p}:{t}:{r / 1024:.1f}" for p, t, r in curve))
+    ctx.record(f"{label}: PostgreSQL backends of the process, own memory", backends[-1][1] / 1024, "MiB",
+               f"{backends[-1][0]} backends at the end; max {max(b[1] for b in backends) / 1024:.1f} MiB; "
+               f"{backends[0][1] / 1024:.1f} MiB after the first request")
+    n = len(slugs)
+    first_pass = [c for c in curve if c[0] == 1]
+    base = curve[0][2]
+    end1 = first_pass[-1][2]
+    ctx.record(f"{label}: app RSS after the first request", base / 1024, "MiB", f"at start {started / 1024:.1f} MiB")
+    ctx.record(f"{label}: app RSS after serving {n:,} tenants once", end1 / 1024, "MiB",
+               f"growth {(end1 - base) / max(1, n):.2f} KiB per tenant over the first pass", errors=errors)
+    if len(first_pass) > 1:
+        tail = first_pass[len(first_pass) // 2:]
+        slope = (tail[-1][2] - tail[0][2]) / max(1, tail[-1][1] - tail[0][1])
+        ctx.record(f"  {label}: app growth per tenant, second half of pass 1", slope, "KiB/tenant",
+                   f"from {tail[0][1]:,} to {tail[-1][1]:,} tenants")
+    if passes > 1:
+        last = curve[-1][2]
+        ctx.record(f"{label}: app RSS after pass {passes} over the same {n:,}", last / 1024, "MiB",
+                   f"{(last - end1) / max(1, n * (passes - 1)):.3f} KiB per request-tenant after pass 1", errors=errors)
+    if first_error:
+        ctx.log(f"[red]first error: {first_error}[/red]")
