@@ -13,6 +13,7 @@ import socket
 import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 from urllib.parse import urlparse
 
@@ -25,6 +26,7 @@ from rich.table import Table
 
 from app import demo as d
 from app import jobs as _jobs  # noqa: F401  (hands the job registry to app.lib.jobs: the worker and mail-in enqueue)
+from app.contacts import imports as contact_imports
 from app.demo import (
     DEMO_ADMIN,
     DEMO_SLUG,
@@ -45,10 +47,11 @@ from app.demo import (
 from app.domains import encrypted_columns
 from app.email import listener
 from app.lib import embedded_pg, health, i18n, logs
-from app.lib.db import database_url, direct_database_url, start_database, stop_database
+from app.lib.db import database_url, direct_database_url, resolve_active, start_database, stop_database, tenant_context
 from app.lib.errors import DomainError
 from app.lib.i18n import N_, ngettext
 from app.lib.i18n import gettext as _
+from app.lib.imports import ImportActor
 from app.lib.jobs import Worker, install_queue
 from app.lib.mail import start_catcher
 from app.lib.templates import word
@@ -561,6 +564,67 @@ def tenants_suspend(slug: str) -> None:
 @click.argument("slug")
 def tenants_activate(slug: str) -> None:
     _set_status(slug, "active")
+
+
+# -- contacts import (ingest) -------------------------------------------------------------------------------------
+
+@main.group("contacts")
+def contacts_group() -> None:
+    """Contacts from the command line: import a CSV file."""
+
+
+@contacts_group.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--tenant", "slug", required=True, help=N_("The shop's address (slug)."))
+@click.option("--errors-csv", "errors_path", default=None, type=click.Path(dir_okay=False, path_type=Path),
+              help=N_("Write the refused rows, each with its reason, to this file."))
+def contacts_import(path: Path, slug: str, errors_path: Path | None) -> None:
+    """Import contacts from a CSV file into a shop, columns mapped from the header as the upload page guesses them,
+    with a progress bar. It is the web page's import (listed there, resumable there); a worker may share its
+    batches."""
+    actor = ImportActor(label=_("Command line (%(user)s)", user=os.environ.get("USER") or "?"))
+
+    async def go() -> dict[str, Any]:
+        await install_queue()
+        tenant = await resolve_active(slug)
+        if tenant is None:
+            raise click.ClickException(_("No shop %(slug)s.", slug=slug))
+        async with tenant_context(tenant):
+            row = await contact_imports.upload(actor, path.name, await asyncio.to_thread(path.read_bytes))
+            await contact_imports.start(actor, row["id"])
+        console.print(_("Import #%(id)s of %(rows)s rows; columns: %(mapping)s", id=row["id"], rows=row["total"],
+                        mapping=", ".join(f"{h} → {f}" for h, f in zip(row["header"], row["fields"], strict=True))))
+        job = asyncio.create_task(contact_imports.run(tenant, row["id"], actor_label=actor.label))
+        with Progress(TextColumn("[b]import[/b]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      TextColumn("{task.description}"), console=console) as progress:
+            task = progress.add_task("", total=row["total"])
+            while True:
+                done = job.done()
+                async with tenant_context(tenant):
+                    state = await contact_imports.get(row["id"])
+                progress.update(task, completed=state["processed"], description=_(
+                    "%(created)s created, %(updated)s updated, %(failed)s refused", created=state["created"],
+                    updated=state["updated"], failed=state["failed"]))
+                if done:
+                    break
+                await asyncio.wait([job], timeout=0.5)
+        job.result()
+        if errors_path is not None and state["failed"]:
+            async with tenant_context(tenant):
+                body = (await contact_imports.errors_csv(row["id"]))[1]
+            await asyncio.to_thread(errors_path.write_bytes, body)
+        return state
+
+    try:
+        state = _db_call(go)
+    except DomainError as exc:
+        console.print(f"[red]{exc.detail}[/red]")
+        sys.exit(1)
+    console.print(_("Import #%(id)s %(status)s: %(created)s created, %(updated)s updated, %(unchanged)s unchanged, "
+                    "%(failed)s refused", id=state["id"], status=word(state["status"]), created=state["created"],
+                    updated=state["updated"], unchanged=state["unchanged"], failed=state["failed"]))
+    if state["status"] != "done":
+        sys.exit(1)
 
 
 def _quota_option(value: str | None) -> Any:

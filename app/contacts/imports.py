@@ -14,14 +14,14 @@ import dataclasses
 import datetime as dt
 import itertools
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import asyncpg
 import structlog
 
 from app.audit import services as audit
-from app.contacts import events, fields, identities, import_mapping, services
+from app.contacts import events, fields, identities, import_mapping, imports_prepare, services
 from app.contacts import fields_spec as spec
 from app.contacts.tables import ContactImport
 from app.lib import i18n, import_csv, jobs, quotas, reqctx
@@ -107,13 +107,6 @@ class _Known:
             except Invalid:
                 self._email[raw] = None
         return self._email[raw]
-
-    def warm(self, values: dict[str, Any]) -> None:
-        """Normalise a row's phones and emails ahead (identities memoises them for `load` and the rules)."""
-        for raw in values.get("phones", []):
-            try_phone(raw, self.region)
-        for raw in values.get("emails", []):
-            self._email_of(raw)
 
     async def load(self, rows: list[dict[str, Any]], *, claim: bool) -> _Known:
         """Who owns the rows' addresses; `claim` also locks them until the batch's transaction ends."""
@@ -218,20 +211,21 @@ async def _apply(actor: ImportActor, values: dict[str, Any], known: _Known) -> t
 
 class _Rows:
     """The file's data rows, read once per job run as they are taken (the file is streamed from storage, read off
-    the event loop). While a batch is written, the next one is read ahead in a thread and its values worked out
-    (`read_ahead`): the Python work of the next batch overlaps the database work of this one."""
+    the event loop). While a batch is written, the next one is read ahead in a thread and its values and addresses
+    worked out by the `Preparer` (in worker processes for a big file): the Python work of the next batch overlaps
+    the database work of this one."""
 
-    def __init__(self, rows: Iterator[import_csv.Record]) -> None:
+    def __init__(self, rows: Iterator[import_csv.Record], preparer: imports_prepare.Preparer | None = None) -> None:
         self._rows = rows
+        self._preparer = preparer or imports_prepare.Preparer(0)
         self._buffer: list[tuple[import_csv.Record, dict[str, Any] | None]] = []
         self._ahead: asyncio.Future[list[tuple[import_csv.Record, dict[str, Any] | None]]] | None = None
         self._prepared_for: Any = None
         self.position = 0
         """Index of the next row to hand out."""
 
-    def _read(self, n: int, prepare: Callable[[list[str]], dict[str, Any]] | None
-              ) -> list[tuple[import_csv.Record, dict[str, Any] | None]]:
-        return [(rec, prepare(rec.cells) if prepare else None) for rec in itertools.islice(self._rows, n)]
+    def _read(self, n: int) -> list[tuple[import_csv.Record, dict[str, Any] | None]]:
+        return [(rec, None) for rec in itertools.islice(self._rows, n)]
 
     async def _take(self, n: int) -> list[tuple[import_csv.Record, dict[str, Any] | None]]:
         if self._ahead is not None:
@@ -239,7 +233,7 @@ class _Rows:
             self._ahead = None
         out, self._buffer = self._buffer[:n], self._buffer[n:]
         if len(out) < n:
-            out += await asyncio.to_thread(self._read, n - len(out), None)
+            out += await asyncio.to_thread(self._read, n - len(out))
         self.position += len(out)
         return out
 
@@ -250,20 +244,19 @@ class _Rows:
         return [(rec, values if ready and values is not None else import_mapping.row_values(mapping, rec.cells, kinds))
                 for rec, values in await self._take(n)]
 
-    def read_ahead(self, n: int, mapping: list[str], kinds: dict[str, str], warm: Callable[[dict[str, Any]], None]
-                   ) -> None:
-        """Start reading the next `n` rows in a thread: their values, and `warm(values)` (the memoised phone and
-        email normalising) done there while the caller writes the current batch."""
+    def read_ahead(self, n: int, mapping: list[str], kinds: dict[str, str], region: str) -> None:
+        """Start reading the next `n` rows (in a thread) and working out their values and addresses (in the
+        preparer's processes) while the caller writes the current batch."""
         if self._ahead is not None:
             return
 
-        def prepare(cells: list[str]) -> dict[str, Any]:
-            values = import_mapping.row_values(mapping, cells, kinds)
-            warm(values)
-            return values
+        async def ahead() -> list[tuple[import_csv.Record, dict[str, Any] | None]]:
+            records = [rec for rec, _ in await asyncio.to_thread(self._read, n)]
+            values = await self._preparer.values(mapping, kinds, region, [rec.cells for rec in records])
+            return list(zip(records, values, strict=True))
 
         self._prepared_for = (mapping, kinds)
-        self._ahead = asyncio.ensure_future(asyncio.to_thread(self._read, n, prepare))
+        self._ahead = asyncio.ensure_future(ahead())
 
     async def skip_to(self, position: int) -> None:
         if position < self.position:
@@ -272,10 +265,12 @@ class _Rows:
             pass
 
     async def close(self) -> None:
-        """Wait for a read ahead still running (it cannot be cancelled), so nothing outlives the job."""
+        """Wait for a read ahead still running (it cannot be cancelled), so nothing outlives the job; stop the
+        preparer's processes."""
         if self._ahead is not None:
             await asyncio.gather(self._ahead, return_exceptions=True)
             self._ahead = None
+        await self._preparer.close()
 
 
 # -- a batch, set-based ----------------------------------------------------------------------------------------
@@ -481,6 +476,9 @@ async def _process_batch(tenant: TenantRef, import_id: int, rows: _Rows, actor: 
     announce the progress (one event). Returns whether the file is finished. A crash rolls the batch back whole, so
     a retried job resumes at the last committed row and no row lands twice."""
     async with tenant_context(tenant) as uow:
+        # A batch lost in a database crash is lost with its progress counter (one transaction): the job resumes
+        # before it, so its commit need not wait for the disk.
+        await uow.connection.execute("SET LOCAL synchronous_commit = off")
         state = await KIND.state(import_id, lock=True)
         if state["status"] in ("done", "failed"):
             return True
@@ -490,7 +488,7 @@ async def _process_batch(tenant: TenantRef, import_id: int, rows: _Rows, actor: 
         todo = await rows.take(batch_rows, mapping, kinds)
         batch = _Batch()
         if todo:
-            rows.read_ahead(batch_rows, mapping, kinds, _Known(region).warm)
+            rows.read_ahead(batch_rows, mapping, kinds, region)
             batch = await _land_set_based(todo, region, actor) or await _land_row_by_row(todo, region, actor)
         finished = not todo
         room = max(MAX_ERRORS_KEPT - state["errors_kept"], 0)
@@ -514,13 +512,17 @@ def default_batch_rows() -> int:
     return get_settings().jobs.import_batch_rows
 
 
-async def run(tenant: TenantRef, import_id: int, *, actor_label: str = "", batch_rows: int | None = None) -> None:
-    """The job body: idempotent (a finished import is left alone) and resumable (from the committed position)."""
+async def run(tenant: TenantRef, import_id: int, *, actor_label: str = "", batch_rows: int | None = None,
+              processes: int | None = None) -> None:
+    """The job body: idempotent (a finished import is left alone) and resumable (from the committed position).
+    `processes`: workers that prepare rows ahead (default: one per core for a big file, none for a small one)."""
     begun = await KIND.begin(tenant, import_id, actor_label, stream=True)
     if begun is None:
         return
-    _, records, actor = begun
-    rows = _Rows(records)
+    state, records, actor = begun
+    if processes is None:
+        processes = imports_prepare.processes_for(state["total"] - state["processed"])
+    rows = _Rows(records, imports_prepare.Preparer(processes))
     size = batch_rows or default_batch_rows()
     try:
         while not await _process_batch(tenant, import_id, rows, actor, batch_rows=size):

@@ -1,15 +1,18 @@
 """Processing a stored inbound email: parse, find or create the contact, thread into its conversation, timeline.
 
 One job per stored mail (mail-in queues it with the mail), but a job files up to BATCH mails of its shop in one
-unit of work: its own, then others still waiting that no other job holds (`FOR UPDATE SKIP LOCKED`), each in a
-savepoint. One transaction, one tenant lookup, one address lock for the batch instead of one each; the jobs of the
-mails it took find them filed and stop. A batched mail that fails is rolled back alone and left to its own job,
-which retries it (and keeps the failure) as before; a failure of the job's own mail fails the job.
+unit of work: its own, then others still waiting, one filer per shop at a time. The batch is filed set-based
+(app/email/inbound_batch.py: a few statements for the whole batch) inside a savepoint; when that fails, it is
+rolled back and the mails are filed one by one, each in a savepoint: a mail that fails there is rolled back alone
+and left to its own job, which retries it (and keeps the failure); a failure of the job's own mail fails the job.
+The jobs of the mails a batch took find them filed and stop.
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
+import hashlib
 from typing import Any
 
 import structlog
@@ -17,21 +20,20 @@ import structlog
 from app.contacts import identities
 from app.conversations import message_events
 from app.conversations import services as conversations
-from app.email import outbound
+from app.email import inbound_batch, outbound
 from app.email.listener import split_address
 from app.email.parse import ParsedMail, parse
 from app.email.tables import EmailMessage
 from app.lib.clock import now
-from app.lib.db import resolve_active, tenant_context
+from app.lib.db import resolve_active_cached, tenant_context
 from app.lib.errors import Invalid
 from app.lib.identities import normalize_email
-from app.lib.jobs import QUEUE_TABLE
 from realtime import channels
 from realtime.publish import emit
 
 log = structlog.get_logger(__name__)
 
-BATCH = 20
+BATCH = 50
 JOB = "messaging.process_inbound"
 """Mails one job files in one transaction (its own and up to BATCH - 1 waiting ones). Events of a tenant are
 numbered under a lock held until commit (realtime/log.py), so a bigger batch holds the shop's other writers longer."""
@@ -124,29 +126,35 @@ class InboundEmail:
 
 
 _OWN = "SELECT * FROM inbound_mail WHERE id = $1 FOR UPDATE"
-_WAITING = (  # PgQueuer's own table name goes into the text
-    "SELECT * FROM inbound_mail WHERE processed_at IS NULL AND id <> $1 AND id NOT IN ("  # noqa: S608
-    " SELECT (convert_from(payload, 'UTF8')::jsonb ->> 'inbound_id')::int FROM " + QUEUE_TABLE +
-    " WHERE entrypoint = $3 AND status = 'picked' AND convert_from(payload, 'UTF8')::jsonb ->> 'tenant' = $4)"
-    " ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED")
-"""Waiting mails to batch: not locked by another batch, and not the own mail of a job a worker is running (that job
-would only wait for this batch to commit, holding a worker's slot; it files its own mail, in a batch of its own)."""
+_WAITING = ("SELECT * FROM inbound_mail WHERE processed_at IS NULL AND id <> $1 ORDER BY id LIMIT $2 "
+            "FOR UPDATE SKIP LOCKED")
+"""Waiting mails to batch, their jobs' included: those jobs wait for the shop's filer lock, then find them filed."""
+
+
+def _filer_key(schema: str) -> int:
+    """The advisory lock of a shop's inbound filing (64 bits of a hash, as app.contacts.identities keys addresses)."""
+    digest = hashlib.blake2b(f"inbound-filer\x00{schema}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
 
 
 async def process(payload: dict[str, Any]) -> None:
     """Job: parse and file one stored inbound mail, and up to BATCH - 1 others of the shop still waiting.
     Idempotent: a processed mail is left alone (the row lock makes the job of a mail another job is filing wait
     for that one's commit, then find it done)."""
-    tenant = await resolve_active(payload["tenant"])
+    tenant = await resolve_active_cached(payload["tenant"])  # a job per mail: the burst's jobs share one lookup
     if tenant is None:
         return
     async with tenant_context(tenant) as uow:
+        # One filer per shop at a time, taken before any row: the jobs of a burst of mail wait here while the first
+        # files their mails in its batch, then find them filed; filers that ran side by side would each lock a few
+        # mails and then queue behind each other for the senders' addresses and the shop's event counter anyway.
+        await uow.connection.execute("SELECT pg_advisory_xact_lock($1)", _filer_key(uow.schema))
         own = await uow.connection.fetchrow(_OWN, payload["inbound_id"])
         if own is None or own["processed_at"] is not None:
             return
         first = InboundEmail(dict(own))
         batch: list[InboundEmail] = []
-        for row in await uow.connection.fetch(_WAITING, own["id"], BATCH - 1, JOB, tenant.slug):
+        for row in await uow.connection.fetch(_WAITING, own["id"], BATCH - 1):
             try:
                 batch.append(InboundEmail(dict(row)))
             except Exception:  # its own job parses it again and keeps the failure
@@ -156,16 +164,29 @@ async def process(payload: dict[str, Any]) -> None:
         known = await identities.claim(emails=[h.address for h in handlers if h.address])
         ids = [h.mail.message_id for h in handlers if h.mail.message_id]
         seen = {r["message_id"] for r in await uow.connection.fetch(_SEEN, ids)} if ids else set()
-        filed: dict[int, str] = {}
-        for n, handler in enumerate(handlers):
-            try:
-                async with uow.savepoint() if n else contextlib.nullcontext():  # the job's own mail fails the job
-                    filed[handler.row["id"]] = await _file(handler, known, seen)
-            except Exception:
-                if not n:
-                    raise
-                log.warning("inbound_batch_mail_failed", inbound_id=handler.row["id"], exc_info=True)
+        try:
+            async with uow.savepoint():  # set-based; when it fails, nothing of it stays and the mails go one by one
+                filed = await inbound_batch.Batch(handlers, copy.deepcopy(known), set(seen)).file()
+        except Exception:
+            log.warning("inbound_batch_failed_filing_one_by_one", mails=len(handlers), exc_info=True)
+            filed = await _one_by_one(uow, handlers, known, seen)
         await uow.connection.execute(_FILED, list(filed), list(filed.values()), now())
+
+
+async def _one_by_one(uow: Any, handlers: list[InboundEmail], known: identities.Owners, seen: set[str]
+                      ) -> dict[int, str]:
+    """Each mail in a savepoint of its own: a batched mail that fails is rolled back alone and left to its own job
+    (which retries it and keeps the failure); the job's own mail failing fails the job."""
+    filed: dict[int, str] = {}
+    for n, handler in enumerate(handlers):
+        try:
+            async with uow.savepoint() if n else contextlib.nullcontext():
+                filed[handler.row["id"]] = await _file(handler, known, seen)
+        except Exception:
+            if not n:
+                raise
+            log.warning("inbound_batch_mail_failed", inbound_id=handler.row["id"], exc_info=True)
+    return filed
 
 
 _SEEN = "SELECT message_id FROM email_message WHERE direction = 'in' AND message_id = ANY($1::varchar[])"

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import functools
 import re
+from collections.abc import Iterable
+from typing import Any
 
 import email_validator
 import phonenumbers
@@ -28,9 +29,30 @@ def _plain_email(text: str) -> str | None:
     return low
 
 
-@functools.lru_cache(maxsize=65_536)
+_MEMO_LIMIT = 262_144
+"""Entries each memo below keeps before it starts again empty (a 1M-row import meets a million distinct numbers)."""
+_EMAILS: dict[str, tuple[str | None, str]] = {}
+_PHONES: dict[tuple[str, str], str | None] = {}
+
+
+def _remember(memo: dict[Any, Any], key: Any, value: Any) -> None:
+    if len(memo) >= _MEMO_LIMIT:
+        memo.clear()
+    memo[key] = value
+
+
 def _email(text: str) -> tuple[str | None, str]:
     """(normalised, "") or (None, why not): memoised, as an import meets each address in several steps."""
+    try:
+        return _EMAILS[text]
+    except KeyError:
+        pass
+    found = _check_email(text)
+    _remember(_EMAILS, text, found)
+    return found
+
+
+def _check_email(text: str) -> tuple[str | None, str]:
     if (plain := _plain_email(text)) is not None:
         return plain, ""
     try:
@@ -62,9 +84,18 @@ def normalize_phone(raw: str, region: str = "US", field: str = "phones") -> str:
     return e164
 
 
-@functools.lru_cache(maxsize=65_536)
 def _e164(text: str, region: str) -> str | None:
     """The number in E.164, or None: memoised, as an import meets each number in several steps."""
+    try:
+        return _PHONES[(text, region)]
+    except KeyError:
+        pass
+    found = _parse_e164(text, region)
+    _remember(_PHONES, (text, region), found)
+    return found
+
+
+def _parse_e164(text: str, region: str) -> str | None:
     digits = "".join(ch for ch in text if ch.isdigit())
     candidates = [text]
     if not text.startswith("+") and len(digits) == 11 and digits.startswith("8") and region in {"RU", "KZ"}:
@@ -77,6 +108,37 @@ def _e164(text: str, region: str) -> str | None:
         if phonenumbers.is_valid_number(number):
             return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
     return None
+
+
+# -- many at once: a contact import works out a batch's addresses in worker processes, then hands the answers to
+# the process that validates the rows (`learn`), so its rules find every address already worked out.
+
+Worked = tuple[dict[str, str | None], dict[str, tuple[str | None, str]]]
+"""(raw phone -> E.164 or None, raw email -> (normalised or None, why not)), keyed by the stripped raw text."""
+
+
+def work_out(phones: Iterable[str], emails: Iterable[str], region: str) -> Worked:
+    """Normalise many phones (in `region`) and emails at once, each distinct raw value once."""
+    phone_out: dict[str, str | None] = {}
+    email_out: dict[str, tuple[str | None, str]] = {}
+    for raw in phones:
+        text = raw.strip()
+        if text and text not in phone_out:
+            phone_out[text] = _e164(text, region)
+    for raw in emails:
+        text = raw.strip()
+        if text not in email_out:
+            email_out[text] = _email(text)
+    return phone_out, email_out
+
+
+def learn(worked: Worked, region: str) -> None:
+    """Take answers worked out elsewhere (another process) into this process's memos."""
+    phones, emails = worked
+    for text, e164 in phones.items():
+        _remember(_PHONES, (text, region), e164)
+    for text, found in emails.items():
+        _remember(_EMAILS, text, found)
 
 
 def try_phone(raw: str, region: str) -> str | None:

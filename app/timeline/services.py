@@ -42,6 +42,23 @@ async def record(contact_id: int, channel: str, direction: str, summary: str, *,
     `params={}` for one without placeholders): the filled English text is stored as `summary` (the API's), the
     template and params go into the payload (i18n.STORED_TEXT) and the timeline shows it in each reader's language.
     A summary without `params` is someone's own words (a message, a subject) and shows as written."""
+    row = entry(contact_id, channel, direction, summary, payload=payload, links=links, actor_type=actor_type,
+                actor_id=actor_id, actor_label=actor_label, occurred_at=occurred_at, params=params,
+                translated=translated)
+    rows = await Interaction.insert(Interaction(**row)).returning(Interaction.id)
+    if channel in CONTACT_CHANNELS:
+        await Contact.raw("UPDATE contact SET last_contact_at = GREATEST(coalesce(last_contact_at, {}), {}) "
+                          "WHERE id = {}", row["occurred_at"], row["occurred_at"], contact_id)
+    await emit(events.INTERACTION_CREATED, contact_id=contact_id, interaction_id=rows[0]["id"], channel=channel)
+    return int(rows[0]["id"])
+
+
+def entry(contact_id: int, channel: str, direction: str, summary: str, *, payload: dict[str, Any] | None = None,
+          links: dict[str, Any] | None = None, actor_type: str = "system", actor_id: int | None = None,
+          actor_label: str = "", occurred_at: dt.datetime | None = None, params: dict[str, Any] | None = None,
+          translated: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The interaction row `record` writes (its columns), checked, without writing it: for a caller that writes many
+    at once (inbound email's batches) and then bumps `last_contact_at` and announces each as `record` does."""
     if channel not in CHANNELS:
         raise ValueError(f"unknown timeline channel {channel!r}")
     if direction not in DIRECTIONS:
@@ -50,16 +67,9 @@ async def record(contact_id: int, channel: str, direction: str, summary: str, *,
     if params is not None:
         payload = {**(payload or {}), i18n.STORED_TEXT: i18n.stored_text(summary, params, translated)}
         summary = i18n.fill(summary, {k: _english(v) for k, v in params.items()})
-    rows = await Interaction.insert(Interaction(
-        contact=contact_id, channel=channel, direction=direction, occurred_at=when, actor_type=actor_type,
-        actor_id=actor_id, actor_label=actor_label[:254], summary=summary[:500], payload=payload or {},
-        links=links or {},
-    )).returning(Interaction.id)
-    if channel in CONTACT_CHANNELS:
-        await Contact.raw("UPDATE contact SET last_contact_at = GREATEST(coalesce(last_contact_at, {}), {}) "
-                          "WHERE id = {}", when, when, contact_id)
-    await emit(events.INTERACTION_CREATED, contact_id=contact_id, interaction_id=rows[0]["id"], channel=channel)
-    return int(rows[0]["id"])
+    return {"contact": contact_id, "channel": channel, "direction": direction, "occurred_at": when,
+            "actor_type": actor_type, "actor_id": actor_id, "actor_label": actor_label[:254], "summary": summary[:500],
+            "payload": payload or {}, "links": links or {}}
 
 
 _RECORD_MANY = """

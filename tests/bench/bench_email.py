@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import resource
 import secrets
 import subprocess
 import sys
@@ -151,7 +152,16 @@ async def main(ctx: BenchContext) -> None:
         ctx.log(f"{total} mails stored, {size} bytes on average")
 
         ctx.section(f"parse + store: the processing job ({workers} worker(s))")
+        one_by_one = bool(ctx.env_int("BENCH_MAIL_ONE_BY_ONE", 0))
+        if one_by_one:  # the batch's set-based filing refused: every mail through InboundEmail.handle, as before
+            from app.email import inbound_batch
+
+            async def refuse(self: Any) -> dict[int, str]:
+                raise RuntimeError("BENCH_MAIL_ONE_BY_ONE")
+
+            inbound_batch.Batch.file = refuse  # type: ignore[method-assign]
         pool = [Worker(ctx.dsn, poll_seconds=0.2) for _ in range(workers)]
+        cpu0 = _cpu_seconds()
         started = time.perf_counter()
         for worker in pool:
             await worker.start()
@@ -165,6 +175,7 @@ async def main(ctx: BenchContext) -> None:
                     raise RuntimeError(f"{left} mails still unprocessed after 10 minutes")
                 await asyncio.sleep(0.05)
             elapsed = time.perf_counter() - started
+            cpu = _cpu_seconds() - cpu0
         finally:
             for worker in pool:
                 await worker.stop()
@@ -183,10 +194,18 @@ async def main(ctx: BenchContext) -> None:
                     f"conversations, {stats['errors']} errors; {workers} job worker(s)",
                errors=int(stats["errors"]), lost=max(0, int(total) - int(stats["emails"]) - int(stats["errors"])))
     rate = total / elapsed
+    ctx.record("inbound parsed + stored per CPU-second of the app process", total / cpu, "emails/s",
+               note=f"{cpu:.1f} s CPU (this process: the job worker; PostgreSQL's own not counted) in {elapsed:.1f} s "
+                    f"wall; {'one by one (BENCH_MAIL_ONE_BY_ONE=1)' if one_by_one else 'set-based batches'}")
     ctx.record("  raw: Python email parse (policy.default) of the same mails", raw_parse, "emails/s",
                note=f"one core, no database; the app's parse: {app_parse:,.0f}/s ({app_parse / raw_parse:.1f}x raw)")
     ctx.record("  raw: asyncpg, one INSERT per mail of the same mails, 20 per transaction", raw_store, "emails/s",
                note=f"parsed + stored is {rate / raw_store:.2f}x this and {rate / raw_parse:.2f}x the raw parse")
+
+
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _parse_rates(contents: list[bytes]) -> tuple[float, float]:
