@@ -23,6 +23,7 @@ from app.campaigns.tracking_domain import DOMAIN as CAMPAIGN_TRACKING
 from app.chat.domain import DOMAIN as CHAT
 from app.consent.domain import DOMAIN as CONSENT
 from app.contacts import merge
+from app.contacts import services as contacts_services
 from app.contacts.domain import DOMAIN as CONTACTS
 from app.conversations import actions, console
 from app.conversations.domain import DOMAIN as CONVERSATIONS
@@ -40,10 +41,12 @@ from app.privacy.domain import DOMAIN as PRIVACY
 from app.reports.domain import DOMAIN as REPORTS
 from app.routing.domain import DOMAIN as ROUTING
 from app.security.domain import DOMAIN as SECURITY
+from app.segments import services as segments_services
 from app.segments.domain import DOMAIN as SEGMENTS
 from app.sla.domain import DOMAIN as SLA
 from app.tasks.domain import DOMAIN as TASKS
 from app.timeline.domain import DOMAIN as TIMELINE
+from app.upsell.domain import DOMAIN as UPSELL
 from app.wallboard.domain import DOMAIN as WALLBOARD
 from app.workspace.domain import DOMAIN as WORKSPACE
 from realtime import durable, presence, render
@@ -72,6 +75,7 @@ DOMAINS: tuple[Domain, ...] = (
     SLA,
     ORDERS,
     DEALS,
+    UPSELL,
     TASKS,
     TELEPHONY,
     EMAIL,
@@ -145,6 +149,8 @@ def install() -> None:
             presence.watch(watcher)
         for kind, counter in domain.quota_usage.items():
             quotas.register(kind, counter)
+    # segments: the contact list's `segment` filter (contacts sits below segments).
+    contacts_services.register_segment_resolver(segments_services.contact_ids_sql)
     durable.declare_listeners(listeners())
 
 

@@ -22,6 +22,7 @@ from app.lib.errors import Invalid
 from app.lib.i18n import N_
 from app.orders import services as orders
 from app.routing import services as routing
+from app.segments import services as segments
 from app.tasks import services as tasks
 from app.webhooks_out import services as webhooks
 from realtime import channels
@@ -62,7 +63,7 @@ class Param:
     name: str
     label: str
     kind: str = "text"
-    """text | longtext | number | choice | user | queue | status"""
+    """text | longtext | number | choice | user | queue | status | segment (a static list's id)"""
     required: bool = True
     options: tuple[str, ...] = ()
 
@@ -116,6 +117,16 @@ async def add_tag(actor: AutomationActor, ctx: dict[str, Any], p: dict[str, Any]
 
 async def remove_tag(actor: AutomationActor, ctx: dict[str, Any], p: dict[str, Any]) -> Said:
     return await _tags(actor, ctx, str(p["tag"]), False)
+
+
+async def add_to_list(actor: AutomationActor, ctx: dict[str, Any], p: dict[str, Any]) -> Said:
+    contact = _need(ctx, "contact")
+    added = await segments.add_members(actor, int(p["segment_id"]), [int(contact["id"])], "automation")
+    in_segment = ctx["contact"].setdefault("in_segment", [])
+    if int(p["segment_id"]) not in in_segment:
+        in_segment.append(int(p["segment_id"]))
+    return _said(N_("Added to list %(segment_id)s") if added else N_("Already on list %(segment_id)s"),
+                 segment_id=p["segment_id"])
 
 
 async def set_temperature(actor: AutomationActor, ctx: dict[str, Any], p: dict[str, Any]) -> Said:
@@ -229,6 +240,8 @@ KINDS = ("callback", "follow_up", "todo")
 ACTIONS: dict[str, Action] = {a.key: a for a in (
     Action("add_tag", N_("Add a tag"), (Param("tag", N_("Tag")),), add_tag, "contact"),
     Action("remove_tag", N_("Remove a tag"), (Param("tag", N_("Tag")),), remove_tag, "contact"),
+    Action("add_to_list", N_("Add to a static list"), (Param("segment_id", N_("List"), "segment"),), add_to_list,
+           "contact"),
     Action("set_temperature", N_("Set temperature"),
            (Param("temperature", N_("Temperature"), "choice", options=TEMPERATURES),), set_temperature, "contact"),
     Action("set_field", N_("Set a custom field"), (Param("field", N_("Field key")), Param("value", N_("Value"))),
@@ -281,7 +294,7 @@ def check(actions: Any) -> list[dict[str, Any]]:
                     raise Invalid("%(action)s needs %(param)s.", field=f"{where}.{param.name}", action=action.key,
                                   param=param.name)
                 continue
-            if param.kind in ("number", "user"):
+            if param.kind in ("number", "user", "segment"):
                 try:
                     value = int(value)
                 except (TypeError, ValueError):

@@ -13,6 +13,7 @@ from app.lib.clock import now
 from app.lib.db import current_uow
 from app.lib.errors import NotFound
 from app.orders import services as orders
+from app.segments import services as segments
 from app.tasks import services as tasks
 from realtime.events import Event
 
@@ -83,7 +84,8 @@ async def load(ids: dict[str, Any], *, event_name: str = "") -> dict[str, Any]:
             card = None
         if card is not None:
             card["tags"] = list(card.get("tags") or [])
-            card["orders_count"] = await orders.count_for_contact(card["id"])
+            # The segment fields (order aggregates, RFM, consent, last channel, segments): one tree, one meaning.
+            card.update(await segments.values_for(card["id"]))
             ctx["contact"] = card
     ctx["ids"] = dict(ids)
     return ctx

@@ -25,6 +25,7 @@ from app.lib.i18n import N_, gettext
 from app.lib.templates import flash, render_page
 from app.lib.wire import PathId, QueryId
 from app.orders import pipeline
+from app.segments import services as segments
 
 Req = Request[Principal, Any, Any]
 EMPTY = {"name": "", "trigger": "event", "event": "message.received", "schedule": "", "delay_minutes": 0,
@@ -47,6 +48,7 @@ async def catalogue() -> dict[str, Any]:
         "queues": [{"key": q["key"], "name": q["name"]} for q in await conversations.queues()],
         "statuses": [s["key"] for s in await pipeline.statuses()],
         "templates": [{"id": t["id"], "name": t["name"]} for t in await email_templates.list_all()],
+        "segments": [{"id": s["id"], "name": s["name"], "kind": s["kind"]} for s in await segments.list_segments()],
     }
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from app.accounts.services import Principal
 from app.campaigns import services
-from app.campaigns.views import labels
+from app.campaigns.views import PAGE, labels
 from app.lib.db import TenantRef
 from app.lib.errors import NotFound
 from app.lib.templates import render_text
@@ -28,7 +28,12 @@ async def campaign_page(event: Event, tenant: TenantRef, user: Principal) -> str
     except NotFound:
         return None
     rows: list[dict[str, Any]] = []
-    ids = [int(i) for i in event.data.get("recipient_ids") or []][:MAX_ROWS]
-    if ids:
-        rows = await services.recipients_by_id(int(campaign_id), ids)
-    return render_text("_partials/campaign_live.html", {"c": c, "rows": rows, "oob": True, **labels()})
+    first_page = None
+    if event.name == "campaign.progress":
+        # The table's first page as a whole: when a scheduled campaign starts, its rows appear on an open page.
+        first_page, _ = await services.recipients(int(campaign_id), limit=PAGE)
+    else:
+        ids = [int(i) for i in event.data.get("recipient_ids") or []][:MAX_ROWS]
+        rows = await services.recipients_by_id(int(campaign_id), ids) if ids else []
+    return render_text("_partials/campaign_live.html", {"c": c, "rows": rows, "first_page": first_page, "oob": True,
+                                                        **labels()})

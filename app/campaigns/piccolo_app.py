@@ -12,6 +12,6 @@ APP_CONFIG = AppConfig(
     app_name="campaigns",
     migrations_folder_path=os.path.join(CURRENT_DIRECTORY, "piccolo_migrations"),
     table_classes=[Campaign, CampaignVariant, CampaignRecipient],
-    migration_dependencies=["app.contacts.piccolo_app"],
+    migration_dependencies=["app.contacts.piccolo_app", "app.segments.piccolo_app"],
     commands=[],
 )

@@ -19,7 +19,7 @@ from typing import Any
 
 import structlog
 
-from app.campaigns import templating
+from app.campaigns import mailing, templating
 from app.campaigns.events import CAMPAIGN_PROGRESS, CAMPAIGN_RECIPIENT_CHANGED
 from app.campaigns.services import RUN_JOB, start
 from app.consent import services as consent
@@ -124,7 +124,7 @@ async def _claim(tenant: TenantRef, campaign: dict[str, Any]) -> tuple[list[dict
         if throttle:
             window = await conn.fetchrow(
                 "SELECT count(*) AS n, min(claimed_at) AS first FROM campaign_recipient "
-                "WHERE campaign = $1 AND claimed_at > now() - interval '1 minute'", cid)
+                "WHERE campaign = $1 AND claimed_at > now() - interval '1 minute' AND status <> 'skipped'", cid)
             limit = min(limit, throttle - int(window["n"]))
             if limit <= 0:
                 return [], max(window["first"] + dt.timedelta(minutes=1) - now(), dt.timedelta(seconds=1)), False
@@ -249,13 +249,11 @@ async def _send_one(tenant: TenantRef, campaign: dict[str, Any], variants: dict[
         if not rendered["body"]:
             await _finish(r["id"], "failed", skip_reason="empty_message")
             return True
-        if campaign["channel"] == "email":
-            from app.campaigns import mailing
-
-            email_id = await mailing.queue_email(campaign, r, rendered)
-            await _finish(r["id"], "sent", email_message_id=email_id)
-            return True
         try:
+            if campaign["channel"] == "email":
+                email_id = await mailing.queue_email(campaign, r, rendered)
+                await _finish(r["id"], "sent", email_message_id=email_id)
+                return True
             msg = await sms.send(None, r["contact"], rendered["body"], r["address"],
                                  extra={"campaign_id": campaign["id"], "campaign_recipient_id": r["id"]})
         except QuotaExceeded:
@@ -271,7 +269,7 @@ async def _send_one(tenant: TenantRef, campaign: dict[str, Any], variants: dict[
                 raise  # unreachable: the job retries; the recipient stays 'sending' and is looked up first
             await _finish(r["id"], "failed", skip_reason=f"twilio_{code}"[:32])
             return True
-        except DomainError as exc:  # no Twilio set up, a number that is not one
+        except DomainError as exc:  # no Twilio or SMTP set up, a number that is not one
             await _finish(r["id"], "failed", skip_reason=(exc.field or "invalid")[:32])
             return True
         await _finish(r["id"], "sent", sms_message_id=msg["id"])
@@ -281,8 +279,9 @@ async def _send_one(tenant: TenantRef, campaign: dict[str, Any], variants: dict[
 async def _finish(recipient_id: int, status: str, *, skip_reason: str | None = None,
                   sms_message_id: int | None = None, email_message_id: int | None = None) -> None:
     await current_uow().connection.execute(
-        "UPDATE campaign_recipient SET status = $2, skip_reason = $3, sms_message_id = $4, email_message_id = $5, "
-        "sent_at = CASE WHEN $2 = 'sent' THEN now() END, failed_at = CASE WHEN $2 = 'failed' THEN now() END "
+        "UPDATE campaign_recipient SET status = $2::varchar, skip_reason = $3, sms_message_id = $4, "
+        "email_message_id = $5, sent_at = CASE WHEN $2::varchar = 'sent' THEN now() END, "
+        "failed_at = CASE WHEN $2::varchar = 'failed' THEN now() END "
         "WHERE id = $1", recipient_id, status, skip_reason, sms_message_id, email_message_id)
 
 

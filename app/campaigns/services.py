@@ -3,7 +3,6 @@ counts per status and the recipients' page. The sending itself is `app.campaigns
 
 from __future__ import annotations
 
-import importlib
 import json
 import re
 from typing import Any
@@ -17,6 +16,7 @@ from app.lib import jobs
 from app.lib.clock import now
 from app.lib.db import current_uow
 from app.lib.errors import Conflict, Invalid, NotFound
+from app.segments import services as segments
 from realtime.publish import emit
 
 RUN_JOB = "campaigns.run"
@@ -27,14 +27,6 @@ SMS_MAX = 1600
 EDITABLE = ("draft",)
 COLUMNS = ("name", "channel", "purpose", "scheduled_at", "quiet_start", "quiet_end", "throttle_per_minute",
            "cap_messages", "cap_days", "holdout_percent", "conversion_days")
-
-
-def segments_module() -> Any:
-    """app.segments.services (contract: contact_ids_sql, count); None until that package provides it."""
-    try:
-        return importlib.import_module("app.segments.services")
-    except ModuleNotFoundError:
-        return None
 
 
 # -- drafts ---------------------------------------------------------------------------------------------------------
@@ -93,13 +85,9 @@ async def _check_fields(values: dict[str, Any]) -> None:
     if at is not None and at.tzinfo is None:
         raise Invalid("scheduled_at needs a time zone offset (e.g. 2026-12-24T09:00:00+02:00).", field="scheduled_at")
     segment = values.get("segment")
-    if segment is not None:
-        seg = segments_module()
-        found = await current_uow().connection.fetchval(
-            "SELECT to_regclass('segment') IS NOT NULL AND EXISTS (SELECT 1 FROM segment WHERE id = $1)", segment) \
-            if seg is not None else False
-        if not found:
-            raise Invalid("No segment %(segment_id)s.", field="segment_id", segment_id=segment)
+    if segment is not None and not await current_uow().connection.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM segment WHERE id = $1)", segment):
+        raise Invalid("No segment %(segment_id)s.", field="segment_id", segment_id=segment)
 
 
 async def _save_variants(campaign_id: int, variants: list[dict[str, Any]]) -> None:
@@ -301,10 +289,9 @@ async def start(campaign_id: int, *, enqueue: bool = True) -> int:
     its sender. Holdout and variant are drawn at random per recipient; the address is the contact's first phone
     (sms) or email on the channel at this moment; a contact without one is skipped ('no_address')."""
     row = await _row(campaign_id, lock=True)
-    seg = segments_module()
-    if seg is None or row["segment"] is None:
+    if row["segment"] is None:
         raise Invalid("Choose a segment to send to.", field="segment_id")
-    sql, params = await seg.contact_ids_sql(row["segment"])
+    sql, params = await segments.contact_ids_sql(row["segment"])
     variants = await _variants(campaign_id)
     live = [v for v in variants if v["weight"] > 0]
     keys = [v["key"] for v in live]

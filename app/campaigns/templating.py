@@ -7,15 +7,15 @@ template that does not parse, or uses anything outside the sandbox, is refused w
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
-from jinja2 import TemplateError, TemplateSyntaxError, Undefined, meta
+from jinja2 import ChainableUndefined, TemplateError, TemplateSyntaxError, meta
 from jinja2.sandbox import SandboxedEnvironment
 
 from app.lib import i18n
 from app.lib.db import current_uow
 from app.lib.errors import Invalid
+from app.upsell import services as upsell
 
 VARIABLES: tuple[tuple[str, str], ...] = (
     ("contact.name", i18n.N_("The contact's full name")),
@@ -29,7 +29,7 @@ VARIABLES: tuple[tuple[str, str], ...] = (
 """What the editor's variable picker offers (the same names the renderer fills)."""
 
 
-class _Lenient(Undefined):
+class _Lenient(ChainableUndefined):
     """Missing values render as "" (and `default()` replaces them); only syntax and sandbox errors are refused."""
 
 
@@ -40,17 +40,17 @@ MAX_TEMPLATE = 10_000
 def check(text: str, field: str) -> None:
     """Refuse a template that does not compile or names a variable outside the set, with the problem named."""
     if len(text) > MAX_TEMPLATE:
-        raise Invalid("%(field)s is longer than %(max)s characters.", field=field, max=MAX_TEMPLATE)
+        raise Invalid("%(where)s is longer than %(max)s characters.", field=field, where=field, max=MAX_TEMPLATE)
     try:
         parsed = _ENV.parse(text)
     except TemplateSyntaxError as exc:
-        raise Invalid("The template in %(field)s has an error on line %(line)s: %(problem)s", field=field,
-                      line=exc.lineno, problem=exc.message or "") from None
+        raise Invalid("The template in %(where)s has an error on line %(line)s: %(problem)s", field=field,
+                      where=field, line=exc.lineno, problem=exc.message or "") from None
     allowed = {name.split(".")[0] for name, _ in VARIABLES}
     unknown = sorted(meta.find_undeclared_variables(parsed) - allowed)
     if unknown:
-        raise Invalid("The template in %(field)s uses %(names)s; the variables are %(allowed)s.", field=field,
-                      names=", ".join(unknown), allowed=", ".join(name for name, _ in VARIABLES))
+        raise Invalid("The template in %(where)s uses %(names)s; the variables are %(allowed)s.", field=field,
+                      where=field, names=", ".join(unknown), allowed=", ".join(name for name, _ in VARIABLES))
 
 
 def render(text: str, variables: dict[str, Any], field: str = "body") -> str:
@@ -61,7 +61,7 @@ def render(text: str, variables: dict[str, Any], field: str = "body") -> str:
     try:
         return _ENV.from_string(text).render(**variables)
     except TemplateError as exc:
-        raise Invalid("The template in %(field)s cannot be rendered: %(problem)s", field=field,
+        raise Invalid("The template in %(where)s cannot be rendered: %(problem)s", field=field, where=field,
                       problem=str(exc)) from None
 
 
@@ -73,40 +73,33 @@ def pick_content(content: dict[str, Any], language: str) -> dict[str, str]:
     return {"subject": str(chosen.get("subject") or ""), "body": str(chosen.get("body") or "")}
 
 
-def _upsell() -> Any:
-    """app.upsell.services when the upsell package provides it (contract: suggestions_for)."""
-    try:
-        return importlib.import_module("app.upsell.services")
-    except ModuleNotFoundError:
-        return None
-
-
 async def variables_for(contact_ids: list[int]) -> dict[int, dict[str, Any]]:
     """The template variables of many contacts at once (one query each for cards and last orders). Dates and
     money are formatted when rendered, in the recipient's language and zone (see `render_for`)."""
     if not contact_ids:
         return {}
     conn = current_uow().connection
-    cards = await conn.fetch("SELECT id, name FROM contact WHERE id = ANY($1::int[])", contact_ids)
+    cards = await conn.fetch("SELECT id, name, language FROM contact WHERE id = ANY($1::int[])", contact_ids)
     orders = await conn.fetch(
         "SELECT DISTINCT ON (contact) contact, number, placed_at, total, currency FROM shop_order "
         "WHERE contact = ANY($1::int[]) ORDER BY contact, placed_at DESC, id DESC", contact_ids)
     out: dict[int, dict[str, Any]] = {}
+    by_language: dict[str, list[int]] = {}
     for card in cards:
         name = (card["name"] or "").strip()
         out[card["id"]] = {"contact": {"name": name, "first_name": name.split(" ")[0] if name else ""}}
+        by_language.setdefault(card["language"] or "", []).append(card["id"])
     for o in orders:
         if o["contact"] in out:
             out[o["contact"]]["_order"] = dict(o)
-    upsell = _upsell()
-    if upsell is not None and hasattr(upsell, "suggestions_for"):
-        found = await upsell.suggestions_for(contact_ids, limit=1)
+    for language, ids in by_language.items():  # the reason is written in the recipient's language
+        with i18n.viewing(language or None):
+            found = await upsell.suggestions_for(ids, limit=1)
         for cid, items in found.items():
             if items and cid in out:
                 item = items[0]
-                out[cid]["suggestion"] = {"product_name": getattr(item, "product_name", ""),
-                                          "reason": getattr(item, "reason", ""),
-                                          "product_key": getattr(item, "product_key", "")}
+                out[cid]["suggestion"] = {"product_name": item.product_name, "reason": item.reason,
+                                          "product_key": item.product_key}
     return out
 
 

@@ -49,10 +49,7 @@ def labels() -> dict[str, Any]:
 
 
 async def segment_choices() -> list[dict[str, Any]]:
-    conn = current_uow().connection
-    if not await conn.fetchval("SELECT to_regclass('segment') IS NOT NULL"):
-        return []
-    return [dict(r) for r in await conn.fetch("SELECT id, name FROM segment ORDER BY name")]
+    return [dict(r) for r in await current_uow().connection.fetch("SELECT id, name FROM segment ORDER BY name")]
 
 
 def _opt_int(form: Any, name: str, low: int = 0, high: int = 1_000_000) -> int | None:
@@ -161,7 +158,7 @@ class CampaignViews(Controller):
         if c["status"] == "draft":
             return await self._editor(request, c)
         rows, nxt = await services.recipients(campaign_id, status=status or None, limit=PAGE, after=after)
-        ctx = {"c": c, "recipients": rows, "next": nxt, "filter": status, "live": True,
+        ctx = {"c": c, "recipients": rows, "next": nxt, "filter": status, "after": after, "live": True,
                "last_event_id": await current_id(), **labels()}
         return render_page(request, "pages/campaign.html", ctx)
 
@@ -206,6 +203,6 @@ class CampaignViews(Controller):
                 return await self._editor(request, c, exc.labelled, status_code=exc.status_code)
             rows, nxt = await services.recipients(campaign_id, limit=PAGE)
             return render_page(request, "pages/campaign.html", {
-                "c": c, "recipients": rows, "next": nxt, "filter": "", "error": exc.labelled, "live": True,
+                "c": c, "recipients": rows, "next": nxt, "filter": "", "after": 0, "error": exc.labelled, "live": True,
                 "last_event_id": await current_id(), **labels()}, status_code=exc.status_code)
         return Redirect(f"/t/{current_tenant().slug}/campaigns/{campaign_id}", status_code=303)

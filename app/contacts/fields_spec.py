@@ -36,6 +36,7 @@ _WIRE: dict[str, tuple[Any, Any, Any]] = {
     "timestamp": (None, None, dt.datetime),
     "timestamp?": (None, None, dt.datetime | None),
     "version": (None, None, int),
+    "flag": (None, None, bool),
 }
 
 MERGE_RULES = ("fill", "union", "identities", "custom")
@@ -110,6 +111,8 @@ FIELDS: tuple[ContactField, ...] = (
     ContactField("temperature", N_("Temperature"), "choice", column="temperature", export="temperature",
                  importable=ImportTarget(N_("Temperature (hot / warm / cold)"), ""), merge="fill", section="main",
                  options=TEMPERATURES, on_new_form=True),
+    ContactField("temperature_manual", N_("Temperature set by hand"), "flag", writable=False,
+                 column="temperature_manual"),
     ContactField("owner_id", N_("Owner"), "user", column="owner", export="owner", merge="fill", section="main"),
     ContactField("owner_name", N_("Owner"), "name", writable=False, column="owner.name"),
     ContactField("language", N_("Language"), "language", column="language", section="main"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import re
 from typing import Any
 
 # Purchase figures per contact `c`, read from the orders tables by name (keep in step with app.orders.revenue,
@@ -40,6 +41,10 @@ class ContactFilter:
     min_revenue: int | None = None
     """Net revenue (payments - refunds) of at least this many minor units."""
     min_orders: int | None = None
+    segment: int | None = None
+    """A saved segment's id: only its contacts (services.prepare_filter resolves it into `within`)."""
+    within: tuple[str, list[Any]] | None = None
+    """A SELECT of contact ids (column `id`) with its own $1.. arguments: only those contacts."""
 
 
 def like_pattern(text: str) -> str:
@@ -84,6 +89,12 @@ def build(f: ContactFilter, *, limit: int, offset: int) -> tuple[str, list[Any]]
         where.append(f"{NET_REVENUE_SQL} >= {arg(f.min_revenue)}")
     if f.min_orders is not None:
         where.append(f"{ORDER_COUNT_SQL} >= {arg(f.min_orders)}")
+    if f.within is not None:
+        inner, inner_args = f.within
+        base = len(args)
+        args.extend(inner_args)
+        inner = re.sub(r"\$(\d+)", lambda m: f"${int(m.group(1)) + base}", inner)
+        where.append(f"c.id IN ({inner})")
     order = SORTS.get(f.sort, SORTS["updated"])
     sql = (f"SELECT c.id FROM contact c WHERE {' AND '.join(where)} ORDER BY {order} "  # noqa: S608 (values are $n parameters)
            f"LIMIT {arg(limit)} OFFSET {arg(offset)}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Generator
+from collections.abc import Awaitable, Callable, Generator
 from typing import Any
 
 import msgspec
@@ -246,6 +246,9 @@ async def create(actor: Any, values: dict[str, Any], *, source: str = "manual") 
     contact_id = int(rows[0]["id"])
     await _write_identities(contact_id, phones, emails)
     actor_id = getattr(actor, "user_id", None)
+    if clean.get("temperature") and source == "manual":
+        await current_uow().connection.execute("UPDATE contact SET temperature_manual = true WHERE id = $1",
+                                               contact_id)
     await timeline.record(contact_id, "system", "internal",
                           "Contact created (%(source)s)" if source != "manual" else "Contact created",
                           params={"source": source} if source != "manual" else {},
@@ -263,6 +266,11 @@ async def quota_used() -> int:
     """Contacts the plan's quota counts: every live card (not merged away, not deleted)."""
     return int(await current_uow().connection.fetchval(
         "SELECT count(*) FROM contact WHERE merged_into IS NULL AND deleted_at IS NULL"))
+
+
+async def cards(ids: list[int]) -> list[dict[str, Any]]:
+    """Several cards in the order of `ids` (missing ids are skipped)."""
+    return await _cards(ids)
 
 
 async def _cards(ids: list[int]) -> list[dict[str, Any]]:
@@ -354,6 +362,8 @@ async def update(actor: Any, contact_id: int, values: dict[str, Any], *, version
     await _write_identities(contact_id, phones, emails)
     await _refresh_search_text(contact_id)
     actor_id = getattr(actor, "user_id", None)
+    if "temperature" in changed:
+        await temperature_set(contact_id, current["temperature"], clean.get("temperature"), actor=actor)
     await audit.record("contact.updated", actor_id=actor_id, actor=getattr(actor, "label", "system"),
                        target_type="contact", target_id=contact_id, detail={"fields": changed})
     await emit(events.CONTACT_UPDATED, contact_id=contact_id)
@@ -369,8 +379,52 @@ async def delete(actor: Any, contact_id: int) -> None:
     await emit(events.CONTACT_DELETED, contact_id=contact_id)
 
 
+async def temperature_set(contact_id: int, previous: str | None, temperature: str | None, *, actor: Any = None,
+                          rule: bool = False) -> None:
+    """Record a temperature change on the timeline, saying who moved it: a person (the value is then hand-set and
+    the shop's behaviour rules leave it alone; clearing it hands it back to the rules) or the rules."""
+    manual = not rule and temperature is not None
+    await current_uow().connection.execute("UPDATE contact SET temperature_manual = $2 WHERE id = $1", contact_id,
+                                           manual)
+    actor_id = getattr(actor, "user_id", None)
+    words = {"previous": previous or "none", "temperature": temperature or "none"}
+    if rule:
+        summary = "Temperature %(previous)s → %(temperature)s (the shop's rules)"
+    elif temperature is None:
+        summary = "Temperature %(previous)s → %(temperature)s, back to the shop's rules"
+    else:
+        summary = "Temperature %(previous)s → %(temperature)s, set by hand"
+    await timeline.record(contact_id, "system", "internal", summary, params=words,
+                          translated=("previous", "temperature"),
+                          actor_type="user" if actor_id else "system", actor_id=actor_id,
+                          actor_label=getattr(actor, "label", "") if actor_id else "rules",
+                          payload={"event": "temperature", "by": "rule" if rule else "person",
+                                   "previous": previous, "temperature": temperature})
+
+
+async def segment_choices() -> list[dict[str, Any]]:
+    """The saved segments for the list's filter and "add the ticked contacts to a list" (the segment table is read by
+    name: contacts sits below app.segments)."""
+    rows = await current_uow().connection.fetch("SELECT id, name, kind FROM segment ORDER BY lower(name), id")
+    return [dict(r) for r in rows]
+
+
+SegmentResolver = Callable[[int], Awaitable[tuple[str, list[Any]]]]
+_segment_resolver: list[SegmentResolver] = []
+
+
+def register_segment_resolver(fn: SegmentResolver) -> None:
+    """app.segments hands over `contact_ids_sql(segment_id)` at start-up (app/domains.py): the list's `segment`
+    filter (contacts sits below segments and does not import them)."""
+    _segment_resolver[:] = [fn]
+
+
 async def prepare_filter(f: queries.ContactFilter) -> queries.ContactFilter:
     """Check a filter and read a phone number out of `q`; the list and the CSV export share it."""
+    if f.segment is not None and f.within is None:
+        if not _segment_resolver:
+            raise Invalid("Segments are not available here.", field="segment")
+        f.within = await _segment_resolver[0](f.segment)
     if f.temperature and f.temperature not in TEMPERATURES:
         raise Invalid("temperature must be one of: %(choices)s.", field="temperature", choices=', '.join(TEMPERATURES))
     if f.sort not in queries.SORTS:

@@ -31,6 +31,9 @@ class Contact(Table, tablename="contact"):
     preferences = Text(default="")
     tags = Array(base_column=Varchar(length=50), default=list)
     temperature = Varchar(length=10, null=True, default=None)
+    # True when a person set the temperature: the shop's behaviour rules (app.segments.temperature) leave it alone.
+    # The column comes with app/segments' migration.
+    temperature_manual = Boolean(default=False)
     owner = ForeignKey(references=User, null=True)
     custom = JSONB(default={})
     # Lower-cased name, company, emails and phone digits: what partial search matches (trigram-indexed).

@@ -64,21 +64,22 @@ class ContactViews(Controller):
     async def index(self, request: Req, q: FromQuery[str] = "", tag: FromQuery[str] = "",
                     temperature: FromQuery[str] = "", owner_id: FromQuery[str] = "", custom: FromQuery[str] = "",
                     last_from: FromQuery[str] = "", last_to: FromQuery[str] = "", sort: FromQuery[str] = "updated",
-                    offset: QueryInt = 0) -> Template:
+                    segment: FromQuery[str] = "", offset: QueryInt = 0) -> Template:
         params = {"q": q, "tag": tag, "temperature": temperature, "owner_id": owner_id, "custom": custom,
-                  "last_from": last_from, "last_to": last_to, "sort": sort}
+                  "last_from": last_from, "last_to": last_to, "sort": sort, "segment": segment}
         error = None
         try:
             f = ContactFilter(q=q, tag=tag or None, temperature=temperature or None,
                               owner_id=int(owner_id) if owner_id.isdigit() else None,
                               custom=parse_custom_filter([custom] if custom else None),
                               last_contact_from=_date(last_from), last_contact_to=_date(last_to),
-                              sort=sort if sort in SORTS else "updated")
+                              sort=sort if sort in SORTS else "updated",
+                              segment=int(segment) if segment.isdigit() else None)
             rows, nxt = await services.search(f, limit=50, offset=offset)
         except DomainError as exc:
             rows, nxt, error = [], None, exc.detail
         ctx = {"contacts": rows, "next": nxt, "params": params, "error": error, "temperatures": TEMPERATURES,
-               "sorts": SORTS, "users": await accounts.list_users()}
+               "sorts": SORTS, "users": await accounts.list_users(), "segments": await services.segment_choices()}
         if request.headers.get("hx-request") and request.headers.get("hx-target") in ("contact-rows", None):
             return render_page(request, "_partials/contact_rows.html", ctx)
         return render_page(request, "pages/contacts.html", ctx)

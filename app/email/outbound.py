@@ -211,6 +211,8 @@ def build_mime(row: dict[str, Any], files: list[tuple[dict[str, Any], bytes]], s
     if row["in_reply_to"]:
         msg["In-Reply-To"] = f"<{row['in_reply_to']}>"
         msg["References"] = row["thread_refs"] or f"<{row['in_reply_to']}>"
+    for name, value in (row.get("headers") or {}).items():
+        msg[name] = value
     msg.set_content(row["text"])
     if row["html"]:
         msg.add_alternative(row["html"], subtype="html")

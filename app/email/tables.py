@@ -63,6 +63,8 @@ class EmailMessage(Table, tablename="email_message"):
     text = Text(default="")
     html = Text(default="")
     attachments = JSONB(default=[])  # [{"key", "filename", "content_type", "size"}]
+    headers = JSONB(default={})
+    """Extra headers of an outbound email, {name: value} (a campaign's List-Unsubscribe and List-Unsubscribe-Post)."""
     error = Text(default="")
     attempts = Integer(default=0)
     interaction_id = Integer(null=True, default=None)

@@ -23,6 +23,7 @@ FIELDS: tuple[tuple[str, str], ...] = (
     ("contact_name", N_("Customer name")),
     ("item_name", N_("Item name")),
     ("sku", N_("SKU / article")),
+    ("category", N_("Category")),
     ("quantity", N_("Quantity")),
     ("price", N_("Unit price")),
     ("currency", N_("Currency")),
@@ -47,6 +48,8 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
                   "номенклатура", "наименование", "наименованиетовара", "товары", "позиция", "услуга"),
     "sku": ("sku", "article", "articlenumber", "productcode", "itemcode", "артикул", "кодтовара", "кодноменклатуры",
             "штрихкод"),
+    "category": ("category", "productcategory", "itemcategory", "group", "productgroup", "категория",
+                 "категориятовара", "группа", "группатоваров", "группаноменклатуры"),
     "quantity": ("quantity", "qty", "count", "количество", "колво", "кол", "число"),
     "price": ("price", "unitprice", "priceperunit", "цена", "ценазаединицу", "стоимостьединицы", "ценасндс"),
     "currency": ("currency", "curr", "валюта", "валютадокумента"),
@@ -83,6 +86,7 @@ def suggest(header: list[str]) -> list[str]:
 
 _CONTAINS = (("contact_phone", ("телефон", "phone")), ("contact_email", ("email", "почта")),
              ("quantity", ("количеств", "quantity")), ("price", ("цена", "price")), ("sku", ("артикул", "sku")),
+             ("category", ("категор", "category")),
              ("date", ("дата", "date")), ("status", ("статус", "status")))
 
 
@@ -133,6 +137,7 @@ class Line:
     name: str = ""
     item_name: str = ""
     sku: str = ""
+    category: str = ""
     quantity: int = 1
     price_text: str = ""
     currency: str = ""
@@ -213,7 +218,8 @@ def read(fields: list[str], row: int, cells: list[str]) -> Line:
         raise Invalid("The item name is empty.", field="item_name")
     return Line(row=row, external_id=external_id, number=v.get("number", ""), phone=v.get("contact_phone", ""),
                 email=v.get("contact_email", ""), name=v.get("contact_name", ""), item_name=v["item_name"],
-                sku=v.get("sku", ""), quantity=parse_quantity(v.get("quantity", "")), price_text=v.get("price", ""),
+                sku=v.get("sku", ""), category=v.get("category", ""), quantity=parse_quantity(v.get("quantity", "")),
+                price_text=v.get("price", ""),
                 currency=parse_currency(v["currency"]) if v.get("currency") else "", status=v.get("status", ""),
                 placed_at=parse_date(v["date"]) if v.get("date") else None)
 

@@ -141,7 +141,8 @@ def draft(unit: Unit, default_currency: str | None, defs: dict[str, dict[str, An
             price = import_mapping.parse_price(ln.price_text, currency)
         except Invalid as exc:
             raise _row_error(ln, "price", exc.detail) from None
-        items.append({"name": ln.item_name[:200], "sku": ln.sku[:64], "quantity": ln.quantity, "unit_price": price})
+        items.append({"name": ln.item_name[:200], "sku": ln.sku[:64], "category": ln.category[:100],
+                      "quantity": ln.quantity, "unit_price": price})
     status_text = import_mapping.first(lines, "status")
     try:
         status = _status_key(status_text, defs) if status_text else None
@@ -190,8 +191,8 @@ async def _apply(actor: ImportActor, d: Draft) -> tuple[str, int]:
                        field="currency", external_id=d.external_id, currency=current["currency"],
                        file_currency=d.currency)
     changed = False
-    stored = [(i["name"], i["sku"], i["quantity"], i["unit_price"]) for i in current["items"]]
-    if stored != [(i["name"], i["sku"], i["quantity"], i["unit_price"]) for i in d.items]:
+    stored = [(i["name"], i["sku"], i.get("category", ""), i["quantity"], i["unit_price"]) for i in current["items"]]
+    if stored != [(i["name"], i["sku"], i.get("category", ""), i["quantity"], i["unit_price"]) for i in d.items]:
         await services.update(actor, order_id, {"items": d.items})  # type: ignore[arg-type]
         changed = True
     if d.status and d.status != current["status"]:

@@ -64,7 +64,7 @@ class OrderUploadOut(UploadAnswer):
 
 class OrderMappingIn(msgspec.Struct, forbid_unknown_fields=True):
     mapping: list[str]
-    """One field per column: external_id, number, contact_phone, contact_email, contact_name, item_name, sku,
+    """One field per column: external_id, number, contact_phone, contact_email, contact_name, item_name, sku, category,
     quantity, price, currency, status, date or ignore."""
     currency: str | None = None
 

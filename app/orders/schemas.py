@@ -15,6 +15,8 @@ class ItemIn(msgspec.Struct, forbid_unknown_fields=True):
     unit_price: Money
     """Minor units of the order's currency (1999 = 19.99 USD)."""
     sku: str = ""
+    category: str = ""
+    """The product's category as the shop names it ("Coffee"); upsell pairs categories as well as products."""
 
 
 class CustomerIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -85,6 +87,7 @@ class ItemOut(msgspec.Struct):
     quantity: int
     unit_price: int
     line_total: int
+    category: str = ""
 
 
 class PaymentOut(msgspec.Struct):

@@ -59,7 +59,8 @@ def clean_items(items: list[Any]) -> list[dict[str, Any]]:
                           field=f"items[{i}].quantity", i=i)
         price = money.check_amount(get("unit_price"), f"items[{i}].unit_price")
         out.append({"name": _text(get("name"), f"items[{i}].name", 200, required=True),
-                    "sku": _text(get("sku") or "", f"items[{i}].sku", 64), "quantity": quantity,
+                    "sku": _text(get("sku") or "", f"items[{i}].sku", 64),
+                    "category": _text(get("category") or "", f"items[{i}].category", 100), "quantity": quantity,
                     "unit_price": price, "line_total": quantity * price})
     return out
 

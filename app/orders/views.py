@@ -29,6 +29,7 @@ PORTAL_HEADERS = {"Referrer-Policy": "no-referrer", "Cache-Control": "no-store",
 
 def _items_from_form(form: Any, currency: str) -> list[dict[str, Any]]:
     names, skus = form.getall("item_name", []), form.getall("item_sku", [])
+    categories = form.getall("item_category", [])
     qtys, prices = form.getall("item_qty", []), form.getall("item_price", [])
     items = []
     for i, name in enumerate(names):
@@ -41,7 +42,7 @@ def _items_from_form(form: Any, currency: str) -> list[dict[str, Any]]:
         price = money.parse_major(str(prices[i] if i < len(prices) else ""), currency,
                                   f"items[{len(items)}].unit_price")
         items.append({"name": str(name), "sku": str(skus[i] if i < len(skus) else ""), "quantity": int(qty),
-                      "unit_price": price})
+                      "unit_price": price, "category": str(categories[i] if i < len(categories) else "").strip()})
     return items
 
 

@@ -140,6 +140,10 @@ TOMBSTONES = (
     ("deal_changes", "UPDATE deal_stage_change SET reason = '' WHERE deal IN (SELECT id FROM deal WHERE contact = $1)"),
     ("consent", "UPDATE consent_entry SET evidence = '' WHERE contact = $1"),
     ("automation_runs", "UPDATE automation_run SET note = '' WHERE contact_id = $1"),
+    # Upsell: suggestions are a profile of the client, deleted; its events keep only product keys and amounts, like
+    # the orders they count (app.upsell leaves erased contacts out of every recompute).
+    ("upsell_suggestions", "DELETE FROM upsell_suggestion WHERE contact = $1"),
+    ("segment_lists", "DELETE FROM segment_member WHERE contact = $1"),  # off every static list
 )
 
 

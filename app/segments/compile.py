@@ -8,6 +8,7 @@ membership, gt/lt on a missing value is false), so a rule and a segment agree on
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -58,6 +59,18 @@ _CONSENT = ("coalesce((SELECT e.status FROM consent_entry e WHERE e.contact = c.
 _BOUGHT = ("EXISTS (SELECT 1 FROM shop_order o JOIN order_item i ON i.shop_order = o.id LEFT JOIN order_status s "
            "ON s.key = o.status WHERE o.contact = c.id AND " + SALE + " AND {match})")
 MAX_SEGMENT_DEPTH = 4
+
+
+def last_channel_sql(channels_arg: str) -> str:
+    """The channel of contact `c`'s latest conversation on the timeline; `channels_arg` is a $n of the keys."""
+    return _LAST_CHANNEL.format(channels=f"{channels_arg}::varchar[]")
+
+
+def consent_sql(channel: str) -> str:
+    """`c`'s latest marketing consent on a channel (opt_in | opt_out | none)."""
+    if channel not in F.CONSENT_CHANNELS:
+        raise ValueError(channel)
+    return _CONSENT.format(channel=channel)
 
 
 def norm(sql: str) -> str:
@@ -176,9 +189,9 @@ class Compiler:
         if path in _NEEDS_RFM:
             self.rfm = True
         if path == "contact.last_channel":
-            sql = _LAST_CHANNEL.format(channels=self.arg(list(F.LAST_CHANNELS), "::varchar[]"))
+            sql = last_channel_sql(self.arg(list(F.LAST_CHANNELS)))
         elif path.startswith("contact.consent_marketing_"):
-            sql = _CONSENT.format(channel=path.rsplit("_", 1)[1])  # (one of CONSENT_CHANNELS: the field table's)
+            sql = consent_sql(path.rsplit("_", 1)[1])
         elif path == "upsell.reorder_due":
             due = ("EXISTS (SELECT 1 FROM upsell_suggestion us WHERE us.contact = c.id AND us.kind = 'reorder' "
                    "AND us.due_on <= current_date)")
@@ -254,15 +267,26 @@ class Compiler:
         if seg["kind"] == "static":
             return (f"SELECT c.id FROM segment_member m JOIN contact c ON c.id = m.contact "  # noqa: S608
                     f"WHERE m.segment = {self.arg(segment_id)} AND {BASE_WHERE}")
-        return self.query(_tree(seg["definition"]), where=f"segment {segment_id}")
+        return self.query(tree_of(seg["definition"]), where=f"segment {segment_id}")
 
 
-def _tree(definition: Any) -> dict[str, Any]:
+def tree_of(definition: Any) -> dict[str, Any]:
+    """A stored definition (asyncpg hands jsonb over as text) as a tree."""
     if isinstance(definition, str):
-        import json
-
         definition = json.loads(definition)
     return definition or {"all": []}
+
+
+def segments_in(node: dict[str, Any]) -> set[int]:
+    """The segment ids a tree's `contact.in_segment` leaves name."""
+    for key in ("all", "any"):
+        if key in node:
+            return set().union(*(segments_in(child) for child in node[key])) if node[key] else set()
+    if "not" in node:
+        return segments_in(node["not"])
+    if node.get("field") == "contact.in_segment" and isinstance(node.get("value"), int):
+        return {node["value"]}
+    return set()
 
 
 def segment_sql(segment_id: int, segments: Mapping[int, Mapping[str, Any]]) -> tuple[str, list[Any]]:

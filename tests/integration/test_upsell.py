@@ -1,0 +1,291 @@
+"""Upsell: pairs with exact support/confidence/lift over a fixture of orders (hand-computed), category pairs, a
+reorder suggestion on the right day and not before, shown/offered/accepted/ordered tracking with revenue, the card and
+console panels, merge and erasure, and another shop's ids -> 404."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+
+from app.lib import clock
+from app.lib.db import current_uow, tenant_context
+from tests.conftest import ShopFixture, browser_login, make_shop
+from tests.integration.test_orders import api, make_contact
+
+BEANS = {"name": "Espresso beans 1kg", "sku": "BEAN-1", "category": "Coffee", "quantity": 1, "unit_price": 1999}
+GRINDER = {"name": "Grinder", "sku": "GR-9", "category": "Equipment", "quantity": 1, "unit_price": 8950}
+FILTER = {"name": "Paper filters", "sku": "", "category": "Equipment", "quantity": 2, "unit_price": 450}
+MUG = {"name": "Mug", "sku": "MUG", "category": "Tableware", "quantity": 1, "unit_price": 1200}
+FOOD = {"name": "Dog Food 5kg", "sku": "", "category": "Pets", "quantity": 1, "unit_price": 3000}
+BASE = dt.datetime.now(dt.UTC).replace(hour=12, minute=0, second=0, microsecond=0) - dt.timedelta(days=200)
+
+
+def day(n: int) -> dt.datetime:
+    return BASE + dt.timedelta(days=n)
+
+
+async def order(client: Any, shop: ShopFixture, contact_id: int, items: list[dict[str, Any]], at: dt.datetime,
+                currency: str = "USD") -> dict[str, Any]:
+    resp = await client.post(api(shop, "/orders"), json={"contact_id": contact_id, "currency": currency,
+                                                         "items": items, "placed_at": at.isoformat()},
+                             headers=shop.auth)
+    assert resp.status_code == 201, resp.text
+    return resp.json()
+
+
+async def fixture(client: Any, shop: ShopFixture) -> dict[str, int]:
+    """Baskets: A {beans, grinder}, B {beans, grinder, filters}, C {beans, filters}, D {beans}, E {grinder, mug};
+    F's order was refunded entirely and G's cancelled: neither counts. N = 5 baskets."""
+    ids = {}
+    for name in "ABCDEFG":
+        ids[name] = (await make_contact(client, shop, name=f"Client {name}"))["id"]
+    await order(client, shop, ids["A"], [BEANS, GRINDER], day(1))
+    await order(client, shop, ids["B"], [BEANS], day(2))
+    await order(client, shop, ids["B"], [GRINDER, FILTER], day(5))
+    await order(client, shop, ids["C"], [BEANS, FILTER], day(3))
+    await order(client, shop, ids["D"], [BEANS], day(4))
+    await order(client, shop, ids["E"], [GRINDER, MUG], day(6))
+    refunded = await order(client, shop, ids["F"], [BEANS, MUG], day(7))
+    cancelled = await order(client, shop, ids["G"], [GRINDER, MUG], day(8))
+    async with tenant_context(shop.tenant):
+        conn = current_uow().connection
+        await conn.execute("UPDATE shop_order SET paid = total, refunded = total WHERE id = $1", refunded["id"])
+        await conn.execute("UPDATE shop_order SET status = 'cancelled' WHERE id = $1", cancelled["id"])
+    return ids
+
+
+async def recompute(shop: ShopFixture, **settings: Any) -> dict[str, int]:
+    from app.upsell import services
+
+    async with tenant_context(shop.tenant):
+        if settings:
+            await services.save_settings(settings)
+        return await services.recompute()
+
+
+def rules(rows: list[dict[str, Any]]) -> dict[tuple[str, str], tuple[int, float, float, float]]:
+    return {(r["antecedent"], r["consequent"]): (r["baskets_xy"], round(r["support"], 4), round(r["confidence"], 4),
+                                                 round(r["lift"], 4)) for r in rows}
+
+
+async def test_pairs_have_the_hand_computed_support_confidence_and_lift(fx_client: Any, fx_shop: ShopFixture) -> None:
+    ids = await fixture(fx_client, fx_shop)
+    await recompute(fx_shop, min_support=0, min_confidence=0, min_count=2)
+    resp = await fx_client.get(api(fx_shop, "/upsell/pairs"), headers=fx_shop.auth)
+    assert resp.status_code == 200, resp.text
+    # Counts: beans 4, grinder 3, filters 2, mug 1 of N = 5. Both: beans+grinder 2 (A, B), beans+filters 2 (B, C);
+    # grinder+filters 1 and grinder+mug 1 stay under min_count 2.
+    assert rules(resp.json()) == {
+        ("BEAN-1", "GR-9"): (2, 0.4, 0.5, round(0.5 / 0.6, 4)),
+        ("GR-9", "BEAN-1"): (2, 0.4, round(2 / 3, 4), round((2 / 3) / 0.8, 4)),
+        ("BEAN-1", "paper filters"): (2, 0.4, 0.5, 1.25),
+        ("paper filters", "BEAN-1"): (2, 0.4, 1.0, 1.25),
+    }
+    # Categories: coffee {A, B, C, D}, equipment {A, B, C, E}: both 3 of 5.
+    cats = (await fx_client.get(api(fx_shop, "/upsell/pairs?level=category"), headers=fx_shop.auth)).json()
+    assert rules(cats) == {("coffee", "equipment"): (3, 0.6, 0.75, 0.9375),
+                           ("equipment", "coffee"): (3, 0.6, 0.75, 0.9375)}
+    assert {c["antecedent_name"] for c in cats} == {"Coffee", "Equipment"}
+
+    # The shop's minimum confidence leaves the weaker rules out.
+    await recompute(fx_shop, min_confidence=0.6)
+    strong = (await fx_client.get(api(fx_shop, "/upsell/pairs"), headers=fx_shop.auth)).json()
+    assert set(rules(strong)) == {("GR-9", "BEAN-1"), ("paper filters", "BEAN-1")}
+    assert strong[0]["lift"] >= strong[1]["lift"]
+    await recompute(fx_shop, min_confidence=0, min_support=0.5)
+    assert (await fx_client.get(api(fx_shop, "/upsell/pairs"), headers=fx_shop.auth)).json() == []
+
+    # Suggestions: what their basket's rules say, never what they hold already.
+    await recompute(fx_shop, min_support=0, min_confidence=0)
+    got = {}
+    for name in "ABCDE":
+        r = await fx_client.get(api(fx_shop, f"/contacts/{ids[name]}/suggestions"), headers=fx_shop.auth)
+        assert r.status_code == 200, r.text
+        got[name] = {(s["product_key"], s["kind"]) for s in r.json()}
+    assert got == {"A": {("paper filters", "pair")}, "B": set(), "C": {("GR-9", "pair")},
+                   "D": {("GR-9", "pair"), ("paper filters", "pair")}, "E": {("BEAN-1", "pair")}}
+    e = (await fx_client.get(api(fx_shop, f"/contacts/{ids['E']}/suggestions"), headers=fx_shop.auth)).json()[0]
+    assert e["details"]["because"] == "Grinder" and round(e["details"]["confidence"], 4) == round(2 / 3, 4)
+    assert e["reason"] == "Bought Grinder: 67% of the clients who bought it also bought this (lift 0.83)."
+
+    bad = await fx_client.get(api(fx_shop, "/upsell/pairs?level=brand"), headers=fx_shop.auth)
+    assert bad.status_code == 400 and bad.json()["errors"][0]["field"] == "level"
+    bad = await fx_client.put(api(fx_shop, "/upsell/settings"), json={"min_support": 1.5}, headers=fx_shop.auth)
+    assert bad.status_code == 400 and bad.json()["errors"][0]["field"] == "min_support"
+    ok = await fx_client.put(api(fx_shop, "/upsell/settings"), json={"min_support": 0.1, "min_confidence": 0.3},
+                             headers=fx_shop.auth)
+    assert ok.status_code == 200 and ok.json()["min_support"] == 0.1
+    assert (await fx_client.get(api(fx_shop, "/upsell/settings"), headers=fx_shop.auth)).json()["min_confidence"] == 0.3
+
+
+async def test_reorder_suggestion_appears_on_the_due_day_and_not_before(
+        fx_client: Any, fx_shop: ShopFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    from app.upsell import services
+
+    r = (await make_contact(fx_client, fx_shop, name="Rex Owner"))["id"]
+    s = (await make_contact(fx_client, fx_shop, name="Sam Once"))["id"]
+    # R reorders after 28 and 32 days: the median is 30; the last order was on day 60, so due on day 90.
+    for n in (0, 28, 60):
+        await order(fx_client, fx_shop, r, [FOOD], day(n))
+    # S bought once on day 70: clients reorder it every 30 days (R's two intervals), so due on day 100.
+    await order(fx_client, fx_shop, s, [FOOD], day(70))
+    await recompute(fx_shop)
+
+    async def at(n: int) -> dict[int, list[Any]]:
+        monkeypatch.setattr(clock, "now", lambda: day(n) + dt.timedelta(hours=1))
+        async with tenant_context(fx_shop.tenant):
+            return await services.suggestions_for([r, s])
+
+    assert await at(89) == {r: [], s: []}
+    due = await at(90)
+    assert [(x.kind, x.product_key, x.due_on) for x in due[r]] == [("reorder", "dog food 5kg", day(90).date())]
+    assert due[r][0].details["interval_days"] == 30 and due[r][0].details["days_since"] == 30
+    assert due[s] == []
+    late = await at(94)
+    assert late[r][0].reason == "Usually reorders every 30 days; it has been 34 days."
+    assert late[r][0].details["days_since"] == 34
+    assert late[s] == []
+    assert (await at(100))[s][0].reason == "Clients reorder this every 30 days; it has been 30 days."
+
+    # R orders again on day 95: nothing is suggested for a product bought just now, even before a recompute.
+    monkeypatch.setattr(clock, "now", lambda: dt.datetime.now(dt.UTC))
+    await order(fx_client, fx_shop, r, [FOOD], day(95))
+    assert (await at(96))[r] == []
+    await recompute(fx_shop)
+    # Intervals 28, 32 and 35: the median is 32, so the next one is due on day 127.
+    assert (await at(126))[r] == []
+    assert [x.due_on for x in (await at(127))[r]] == [day(127).date()]
+
+
+async def test_shown_offered_accepted_and_ordered_with_revenue(fx_client: Any, fx_shop: ShopFixture) -> None:
+    from app.upsell import jobs
+    from app.upsell.domain import DOMAIN
+    from realtime import durable
+
+    ids = await fixture(fx_client, fx_shop)
+    await recompute(fx_shop, min_support=0, min_confidence=0)
+    listener = next(li for li in DOMAIN.listeners if li.name == "upsell.attribution")
+    async with tenant_context(fx_shop.tenant):
+        await durable.ensure_cursors([listener])
+    d = ids["D"]
+    await browser_login(fx_client, fx_shop.slug, fx_shop.email, fx_shop.password)
+    card = await fx_client.get(f"/t/{fx_shop.slug}/contacts/{d}", headers={"accept": "text/html"})
+    assert 'data-testid="card-upsell-loader"' in card.text
+    panel = await fx_client.get(f"/t/{fx_shop.slug}/contacts/{d}/upsell/?source=card",
+                                headers={"accept": "text/html"})
+    assert panel.status_code == 200
+    assert panel.text.count('data-testid="upsell-suggestion"') == 2
+    assert "Bought Espresso beans 1kg: 50% of the clients who bought it also bought this" in panel.text
+    # Rendered again the same day (and in the console): 'shown' stays one per contact and product.
+    await fx_client.get(f"/t/{fx_shop.slug}/contacts/{d}/upsell/?source=console&ref=7",
+                        headers={"accept": "text/html"})
+    again = await fx_client.post(api(fx_shop, "/upsell/events"), headers=fx_shop.auth,
+                                 json={"contact_id": d, "product_key": "GR-9", "kind": "shown", "source": "card"})
+    assert again.status_code == 201 and again.json() == {"recorded": False}
+    accepted = await fx_client.post(f"/t/{fx_shop.slug}/contacts/{d}/upsell/events", headers={"accept": "text/html"},
+                                    data={"product_key": "GR-9", "kind": "accepted", "source": "card",
+                                          "_csrf": csrf_of(panel.text, card.text)})
+    assert accepted.status_code in (200, 201), accepted.text
+    assert "Recorded" in accepted.text
+    bad = await fx_client.post(api(fx_shop, "/upsell/events"), headers=fx_shop.auth,
+                               json={"contact_id": d, "product_key": "GR-9", "kind": "bought", "source": "card"})
+    assert bad.status_code == 400 and bad.json()["errors"][0]["field"] == "kind"
+
+    # D orders the grinder (and beans again): the grinder's line becomes 'ordered' with its revenue.
+    now = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1)
+    placed = await order(fx_client, fx_shop, d, [dict(GRINDER, quantity=2), BEANS], now)
+    await drain(fx_shop, listener)
+    await drain(fx_shop, listener)  # handled once: nothing more
+    async with tenant_context(fx_shop.tenant):
+        rows = await current_uow().connection.fetch(
+            "SELECT kind, product_key, source, order_id, revenue FROM upsell_event WHERE contact = $1 ORDER BY id", d)
+    kinds = [(r["kind"], r["product_key"]) for r in rows]
+    assert kinds.count(("shown", "GR-9")) == 1 and kinds.count(("shown", "paper filters")) == 1
+    assert ("accepted", "GR-9") in kinds
+    ordered = [dict(r) for r in rows if r["kind"] == "ordered"]
+    assert ordered == [{"kind": "ordered", "product_key": "GR-9", "source": "card", "order_id": placed["id"],
+                        "revenue": 2 * 8950}]
+    async with tenant_context(fx_shop.tenant):
+        from app.upsell import services
+        assert await services.attribute_order(placed["id"]) == 0  # idempotent
+
+    report = (await fx_client.get(api(fx_shop, "/upsell/report?days=30"), headers=fx_shop.auth)).json()
+    assert (report["shown"], report["accepted"], report["ordered"], report["revenue"]) == (2, 1, 1, 17900)
+    assert report["currency"] == "USD" and report["pairs"]
+    page = await fx_client.get(f"/t/{fx_shop.slug}/upsell/", headers={"accept": "text/html"})
+    assert page.status_code == 200 and 'data-testid="upsell-pairs"' in page.text and "$179.00" in page.text
+    assert jobs.RECOMPUTE_JOB == "upsell.recompute"
+
+
+async def drain(shop: ShopFixture, listener: Any) -> None:
+    """Run the durable listener over the shop's events until none waits (held-back ones are visited again)."""
+    import asyncio
+
+    from realtime import durable
+
+    for _ in range(500):
+        async with tenant_context(shop.tenant):
+            result = await durable.run_batch(listener, durable.Backoff())
+        if not result.more and result.retry_in is None:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("the listener did not catch up")
+
+
+def csrf_of(*pages: str) -> str:
+    import re
+
+    for text in pages:
+        m = re.search(r'name="_csrf" value="([^"]+)"', text) or re.search(r'csrf[^"]*"\s*content="([^"]+)"', text)
+        if m:
+            return m.group(1)
+    return ""
+
+
+async def test_another_shops_contact_is_not_found(fx_client: Any, fx_shop: ShopFixture) -> None:
+    other = await make_shop("b")
+    ids = await fixture(fx_client, fx_shop)
+    await recompute(fx_shop, min_support=0, min_confidence=0)
+    d = ids["D"]
+    assert (await fx_client.get(api(other, f"/contacts/{d}/suggestions"), headers=other.auth)).status_code == 404
+    resp = await fx_client.post(api(other, "/upsell/events"), headers=other.auth,
+                                json={"contact_id": d, "product_key": "GR-9", "kind": "shown", "source": "card"})
+    assert resp.status_code == 404
+    assert (await fx_client.get(api(other, "/upsell/pairs"), headers=other.auth)).json() == []
+    report = (await fx_client.get(api(other, "/upsell/report"), headers=other.auth)).json()
+    assert report["shown"] == 0 and report["pairs"] == []
+    # The shop's own key on the other shop's path: refused.
+    assert (await fx_client.get(api(other, "/upsell/pairs"), headers=fx_shop.auth)).status_code in (401, 403, 404)
+
+
+async def test_merge_moves_events_and_erasure_drops_the_profile(fx_client: Any, fx_shop: ShopFixture) -> None:
+    from app.upsell import services
+
+    ids = await fixture(fx_client, fx_shop)
+    await recompute(fx_shop, min_support=0, min_confidence=0)
+    async with tenant_context(fx_shop.tenant):
+        assert await services.record(ids["D"], "GR-9", "offered", "console", "12")
+        assert await services.MERGE_STEP.fn(ids["D"], ids["A"]) == 1
+        conn = current_uow().connection
+        assert await conn.fetchval("SELECT count(*) FROM upsell_suggestion WHERE contact = $1", ids["D"]) == 0
+        assert await conn.fetchval("SELECT count(*) FROM upsell_event WHERE contact = $1", ids["A"]) == 1
+
+    # Erasure: C's suggestions go at once, and no later recompute profiles C again; C's events stay as amounts.
+    c = ids["C"]
+    async with tenant_context(fx_shop.tenant):
+        assert await services.record(c, "GR-9", "accepted", "card")
+    resp = await fx_client.post(api(fx_shop, f"/contacts/{c}/erase"), headers=fx_shop.auth)
+    assert resp.status_code == 200, resp.text
+    async with tenant_context(fx_shop.tenant):
+        conn = current_uow().connection
+        assert await conn.fetchval("SELECT count(*) FROM upsell_suggestion WHERE contact = $1", c) == 0
+    await recompute(fx_shop)
+    async with tenant_context(fx_shop.tenant):
+        conn = current_uow().connection
+        assert await conn.fetchval("SELECT count(*) FROM upsell_suggestion WHERE contact = $1", c) == 0
+        assert await conn.fetchval("SELECT count(*) FROM upsell_event WHERE contact = $1", c) == 1
+    # Baskets without C: beans {A, B, D}, filters {B}: beans+filters 1 < min_count, so that pair is gone.
+    pairs = (await fx_client.get(api(fx_shop, "/upsell/pairs"), headers=fx_shop.auth)).json()
+    assert ("BEAN-1", "paper filters") not in rules(pairs) and ("BEAN-1", "GR-9") in rules(pairs)
