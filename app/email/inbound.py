@@ -20,7 +20,7 @@ import structlog
 from app.contacts import identities
 from app.conversations import message_events
 from app.conversations import services as conversations
-from app.email import inbound_batch, outbound
+from app.email import bounces, inbound_batch, outbound
 from app.email.listener import split_address
 from app.email.parse import ParsedMail, parse
 from app.email.tables import EmailMessage
@@ -159,17 +159,26 @@ async def process(payload: dict[str, Any]) -> None:
                 batch.append(InboundEmail(dict(row)))
             except Exception:  # its own job parses it again and keeps the failure
                 log.warning("inbound_batch_parse_failed", inbound_id=row["id"], exc_info=True)
-        handlers = [first, *batch]
-        # The senders' addresses in one lock, before anything emits (identities: addresses first, then rows).
-        known = await identities.claim(emails=[h.address for h in handlers if h.address])
-        ids = [h.mail.message_id for h in handlers if h.mail.message_id]
-        seen = {r["message_id"] for r in await uow.connection.fetch(_SEEN, ids)} if ids else set()
-        try:
-            async with uow.savepoint():  # set-based; when it fails, nothing of it stays and the mails go one by one
-                filed = await inbound_batch.Batch(handlers, copy.deepcopy(known), set(seen)).file()
-        except Exception:
-            log.warning("inbound_batch_failed_filing_one_by_one", mails=len(handlers), exc_info=True)
-            filed = await _one_by_one(uow, handlers, known, seen)
+        # DSNs for mail we sent are filed as bounces, not as messages from clients (app/email/bounces.py).
+        filed: dict[int, str] = {}
+        handlers = []
+        for handler in (first, *batch):
+            bounce = bounces.parse(bytes(handler.row["content"])) if bounces.may_be(handler.row["content"]) else None
+            if bounce is None:
+                handlers.append(handler)
+            else:
+                filed[handler.row["id"]] = await bounces.file(handler.row, bounce)
+        if handlers:
+            # The senders' addresses in one lock, before anything emits (identities: addresses first, then rows).
+            known = await identities.claim(emails=[h.address for h in handlers if h.address])
+            ids = [h.mail.message_id for h in handlers if h.mail.message_id]
+            seen = {r["message_id"] for r in await uow.connection.fetch(_SEEN, ids)} if ids else set()
+            try:
+                async with uow.savepoint():  # set-based; when it fails, nothing of it stays and the mails go one by one
+                    filed.update(await inbound_batch.Batch(handlers, copy.deepcopy(known), set(seen)).file())
+            except Exception:
+                log.warning("inbound_batch_failed_filing_one_by_one", mails=len(handlers), exc_info=True)
+                filed.update(await _one_by_one(uow, handlers, known, seen))
         await uow.connection.execute(_FILED, list(filed), list(filed.values()), now())
 
 
