@@ -339,3 +339,14 @@ async def values_for(contact_id: int) -> dict[str, Any]:
         "rfm_m": scores.m if scores else None,
         "in_segment": await memberships(contact_id),
     }
+
+
+async def members_among(segment_id: int, contact_ids: list[int]) -> list[int]:
+    """Which of these contacts the segment holds (reports group orders by segment)."""
+    if not contact_ids:
+        return []
+    sql, args = await contact_ids_sql(segment_id)
+    args.append(contact_ids)
+    rows = await current_uow().connection.fetch(
+        f"SELECT s.id FROM ({sql}) s WHERE s.id = ANY(${len(args)}::int[])", *args)  # noqa: S608
+    return [r["id"] for r in rows]

@@ -352,3 +352,23 @@ async def test_merge_moves_list_membership_and_erasure_takes_it_off(fx_client: A
     assert (await fx_client.get(api(fx_shop, f"/segments/{lst['id']}"), headers=fx_shop.auth)).json()["count"] == 0
     async with tenant_context(fx_shop.tenant):
         assert await current_uow().connection.fetchval("SELECT count(*) FROM segment_member") == 0
+
+
+async def test_revenue_report_has_a_line_per_segment(fx_client: Any, fx_shop: ShopFixture) -> None:
+    from tests.integration.test_reports_revenue import drill, figures, report, story
+
+    await story(fx_client, fx_shop)
+    vip = await fx_client.post(api(fx_shop, "/segments"), json={"name": "VIP", "definition": {"all": [
+        {"op": "has_tag", "value": "vip"}]}}, headers=fx_shop.auth)
+    hot = await fx_client.post(api(fx_shop, "/segments"), json={"name": "Hot", "definition": {"all": [
+        {"field": "contact.temperature", "op": "equals", "value": "hot"}]}}, headers=fx_shop.auth)
+    by_tag = await report(fx_shop, group="tag")
+    by_temperature = await report(fx_shop, group="temperature")
+    by_segment = await report(fx_shop, group="segment")
+    rows = by_segment["rows"]
+    assert figures(rows[f"segment:{vip.json()['id']}"]) == figures(by_tag["rows"]["tag:vip"])
+    assert figures(rows[f"segment:{hot.json()['id']}"]) == figures(by_temperature["rows"]["hot"])
+    assert rows[f"segment:{vip.json()['id']}"]["label"] == "VIP"
+    assert by_segment["totals"]["revenue"] == by_tag["totals"]["revenue"]
+    drilled = await drill(fx_shop, f"segment:{vip.json()['id']}", "revenue", group="segment")
+    assert sum(r["net"] for r in drilled) == rows[f"segment:{vip.json()['id']}"]["revenue"]
