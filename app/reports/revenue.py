@@ -19,8 +19,8 @@ from app.lib.errors import Invalid
 from app.lib.i18n import N_
 from app.lib.templates import word
 from app.reports import revenue_facts as facts
-from app.segments import services as segments
 from app.reports.kit import Column, Period, Report, ReportSpec, register
+from app.segments import services as segments
 
 GROUPS = ("channel", "operator", "temperature", "tag", "customer", "segment", "day", "week", "month")
 """The `group` parameter of the revenue report; the first is the default."""

@@ -31,7 +31,7 @@ ORDER_AGG = (
     "FROM shop_order o LEFT JOIN order_status s ON s.key = o.status WHERE o.contact = c.id) oa ON true")
 
 RFM_CTE = (
-    "WITH buyers AS (SELECT o.contact, max(o.placed_at) FILTER (WHERE " + SALE + ") AS last_order_at, "
+    "WITH buyers AS (SELECT o.contact, max(o.placed_at) FILTER (WHERE " + SALE + ") AS last_order_at, "  # noqa: S608
     "count(*) FILTER (WHERE " + SALE + ")::int AS frequency, coalesce(sum(" + NET + "), 0)::bigint AS monetary "
     "FROM shop_order o LEFT JOIN order_status s ON s.key = o.status JOIN contact bc ON bc.id = o.contact "
     "AND bc.deleted_at IS NULL GROUP BY o.contact HAVING count(*) FILTER (WHERE " + SALE + ") > 0), "
@@ -56,7 +56,7 @@ _LAST_CHANNEL = ("(SELECT i.channel FROM interaction i WHERE i.contact = c.id AN
                  "ORDER BY i.occurred_at DESC, i.id DESC LIMIT 1)")
 _CONSENT = ("coalesce((SELECT e.status FROM consent_entry e WHERE e.contact = c.id AND e.channel = '{channel}' "
             "AND e.purpose = 'marketing' ORDER BY e.at DESC, e.id DESC LIMIT 1), 'none')")
-_BOUGHT = ("EXISTS (SELECT 1 FROM shop_order o JOIN order_item i ON i.shop_order = o.id LEFT JOIN order_status s "
+_BOUGHT = ("EXISTS (SELECT 1 FROM shop_order o JOIN order_item i ON i.shop_order = o.id LEFT JOIN order_status s "  # noqa: S608
            "ON s.key = o.status WHERE o.contact = c.id AND " + SALE + " AND {match})")
 MAX_SEGMENT_DEPTH = 4
 
@@ -241,15 +241,20 @@ class Compiler:
                 "upsell.suggested_product": "EXISTS (SELECT 1 FROM upsell_suggestion us WHERE us.contact = c.id)",
             }[path]
         v = norm(self.arg(str(value)))
-        return {
-            "contact.tags": f"EXISTS (SELECT 1 FROM unnest(c.tags) t WHERE {norm('t')} = {v})",
-            "contact.phones": f"EXISTS (SELECT 1 FROM contact_phone p WHERE p.contact = c.id AND {norm('p.e164')} = {v})",
-            "contact.emails": f"EXISTS (SELECT 1 FROM contact_email e WHERE e.contact = c.id AND {norm('e.email')} = {v})",
+        # Identifiers and functions only; the value is the parameter `v`.
+        tests = {
+            "contact.tags": f"EXISTS (SELECT 1 FROM unnest(c.tags) t WHERE {norm('t')} = {v})",  # noqa: S608
+            "contact.phones": ("EXISTS (SELECT 1 FROM contact_phone p WHERE p.contact = c.id "  # noqa: S608
+                               f"AND {norm('p.e164')} = {v})"),
+            "contact.emails": ("EXISTS (SELECT 1 FROM contact_email e WHERE e.contact = c.id "  # noqa: S608
+                               f"AND {norm('e.email')} = {v})"),
             "contact.bought_product": _BOUGHT.format(match=f"({norm('i.sku')} = {v} OR {norm('i.name')} = {v})"),
             "contact.bought_category": _BOUGHT.format(match=f"{norm('i.category')} = {v}"),
-            "upsell.suggested_product": (f"EXISTS (SELECT 1 FROM upsell_suggestion us WHERE us.contact = c.id AND "
-                                         f"({norm('us.product_key')} = {v} OR {norm('us.product_name')} = {v}))"),
-        }[path]
+            "upsell.suggested_product": ("EXISTS (SELECT 1 FROM upsell_suggestion us "  # noqa: S608
+                                         f"WHERE us.contact = c.id AND ({norm('us.product_key')} = {v} "
+                                         f"OR {norm('us.product_name')} = {v}))"),
+        }
+        return tests[path]
 
     def in_segment(self, segment_id: int, where: str) -> str:
         if segment_id not in self.segments:

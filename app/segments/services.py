@@ -327,9 +327,9 @@ async def values_for(contact_id: int) -> dict[str, Any]:
     if row is None:
         return {}
     bought = await conn.fetch(
-        "SELECT DISTINCT lower(btrim(i.sku)) AS sku, lower(btrim(i.name)) AS name, lower(btrim(i.category)) AS cat "
+        "SELECT DISTINCT lower(btrim(i.sku)) AS sku, lower(btrim(i.name)) AS name, lower(btrim(i.category)) AS cat "  # noqa: S608
         f"FROM shop_order o JOIN order_item i ON i.shop_order = o.id LEFT JOIN order_status s ON s.key = o.status "
-        f"WHERE o.contact = $1 AND {compiler.SALE}", contact_id)  # noqa: S608 (constants)
+        f"WHERE o.contact = $1 AND {compiler.SALE}", contact_id)
     scores = (await rfm([contact_id])).get(contact_id)
     return {
         **dict(row),
