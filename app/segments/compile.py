@@ -165,7 +165,10 @@ class Compiler:
             return "(" + " OR ".join(parts) + ")" if parts else "false"
         if "not" in node:
             return f"(NOT {self.node(node['not'], where + '.not')})"
-        return f"coalesce({self.leaf(node, where)}, false)"
+        sql = self.leaf(node, where)
+        # EXISTS is never NULL, and a bare EXISTS under AND lets the planner make it a semi-join (coalesce() around
+        # it kept it a per-contact subplan: 13x slower for "bought category" in bench_segments).
+        return sql if sql.startswith(("EXISTS", "(c.id IN")) else f"coalesce({sql}, false)"
 
     def leaf(self, node: dict[str, Any], where: str) -> str:
         op, path, value = node["op"], str(node.get("field") or ""), node.get("value")
