@@ -59,6 +59,8 @@ _CONSENT = ("coalesce((SELECT e.status FROM consent_entry e WHERE e.contact = c.
 _BOUGHT = ("EXISTS (SELECT 1 FROM shop_order o JOIN order_item i ON i.shop_order = o.id LEFT JOIN order_status s "  # noqa: S608
            "ON s.key = o.status WHERE o.contact = c.id AND " + SALE + " AND {match})")
 MAX_SEGMENT_DEPTH = 4
+MAX_DAYS = 36_500
+MAX_NUMBER = 10**15
 
 
 def last_channel_sql(channels_arg: str) -> str:
@@ -117,6 +119,10 @@ def _ops(node: dict[str, Any], where: str) -> None:
         raise Invalid("The operator %(op)s needs a value.", field=f"{where}.value", op=op)
     if f.kind == "number" and op in ("equals", "not_equals") and not _is_number(value):
         raise Invalid("%(name)s is a number.", field=f"{where}.value", name=f.path)
+    if op in ("days_ago_lt", "days_ago_gt") and not 0 <= float(value) <= MAX_DAYS:
+        raise Invalid("A number of days from 0 to %(max)s.", field=f"{where}.value", max=MAX_DAYS)
+    if op in ("gt", "lt", "equals", "not_equals") and _is_number(value) and abs(float(value)) > MAX_NUMBER:
+        raise Invalid("A number from -%(max)s to %(max)s.", field=f"{where}.value", max=MAX_NUMBER)
 
 
 def _is_number(value: Any) -> bool:
