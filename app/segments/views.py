@@ -14,6 +14,7 @@ from litestar.response import Redirect, Template
 
 from app.accounts.guards import requires
 from app.accounts.services import Principal
+from app.contacts import services as contacts
 from app.lib import conditions
 from app.lib.errors import DomainError, Invalid
 from app.lib.i18n import gettext
@@ -77,8 +78,6 @@ class SegmentViews(Controller):
             count = await services.count(seg["id"])
         members: list[dict[str, Any]] = []
         if seg and seg["kind"] == "static":
-            from app.contacts import services as contacts
-
             ids, _ = await services.contact_page(seg["id"], limit=200)
             members = await contacts.cards(ids)
         return render_page(request, "pages/segment.html", {
