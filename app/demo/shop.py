@@ -24,6 +24,7 @@ from app.demo import agents as demo_agents
 from app.demo import automation as demo_automation
 from app.demo import callback as demo_callback
 from app.demo import reports as demo_reports
+from app.demo import upsell as demo_upsell
 from app.demo.seed import Writer
 from app.demo.story import tell
 from app.demo.talk import Talk
@@ -120,6 +121,7 @@ async def seed_shop(tenant: TenantRef, *, seed: int = DEFAULT_SEED, locale: str 
         await w.custom_fields(owner)
         await w.contacts()
         await w.orders({s["key"]: s["label"] for s in statuses})
+        await demo_upsell.write(w, loc)
         await w.deals({s["key"]: s["label"] for s in stages})
         await w.notes()
         talk = Talk(w, DEMO_NUMBER, DEMO_SHOP_EMAIL)

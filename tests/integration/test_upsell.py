@@ -129,7 +129,10 @@ async def test_reorder_suggestion_appears_on_the_due_day_and_not_before(
     # R reorders after 28 and 32 days: the median is 30; the last order was on day 60, so due on day 90.
     for n in (0, 28, 60):
         await order(fx_client, fx_shop, r, [FOOD], day(n))
-    # S bought once on day 70: clients reorder it every 30 days (R's two intervals), so due on day 100.
+    t = (await make_contact(fx_client, fx_shop, name="Tess Twice"))["id"]
+    await order(fx_client, fx_shop, t, [FOOD], day(10))
+    await order(fx_client, fx_shop, t, [FOOD], day(40))
+    # S bought once on day 70: two of its three buyers reorder it, every 28, 30 and 32 days: S is due on day 100.
     await order(fx_client, fx_shop, s, [FOOD], day(70))
     await recompute(fx_shop)
 
@@ -289,3 +292,24 @@ async def test_merge_moves_events_and_erasure_drops_the_profile(fx_client: Any, 
     # Baskets without C: beans {A, B, D}, filters {B}: beans+filters 1 < min_count, so that pair is gone.
     pairs = (await fx_client.get(api(fx_shop, "/upsell/pairs"), headers=fx_shop.auth)).json()
     assert ("BEAN-1", "paper filters") not in rules(pairs) and ("BEAN-1", "GR-9") in rules(pairs)
+
+
+async def test_the_demo_shop_has_a_pair_and_a_due_reorder(fx_db: str) -> None:
+    from app import demo
+    from app.upsell import services
+    from tenants import services as tenants
+    from tests.conftest import unique_slug
+
+    shop = await tenants.signup("Demo twin", unique_slug("upsell_demo"), demo.DEMO_OWNER[0], demo.DEMO_OWNER[1],
+                                owner_name="Owner")
+    assert await demo.seed_shop(shop.tenant, seed=7) is True
+    async with tenant_context(shop.tenant):
+        conn = current_uow().connection
+        assert await conn.fetchval("SELECT count(*) FROM order_item WHERE category = ''") == 0
+        assert await conn.fetchval("SELECT count(*) FROM upsell_pair WHERE level = 'product'") >= 1
+        assert await conn.fetchval("SELECT count(*) FROM upsell_pair WHERE level = 'category'") >= 1
+        due = [r["contact"] for r in await conn.fetch(
+            "SELECT contact FROM upsell_suggestion WHERE kind = 'reorder' AND reason->>'basis' = 'contact'")]
+        found = await services.suggestions_for(due)
+    reasons = [s.reason for items in found.values() for s in items if s.kind == "reorder"]
+    assert "Usually reorders every 29 days; it has been 31 days." in reasons
