@@ -313,3 +313,71 @@ async def test_the_demo_shop_has_a_pair_and_a_due_reorder(fx_db: str) -> None:
         found = await services.suggestions_for(due)
     reasons = [s.reason for items in found.values() for s in items if s.kind == "reorder"]
     assert "Usually reorders every 29 days; it has been 31 days." in reasons
+
+
+async def test_order_lines_carry_their_category_through_api_form_and_import(
+        fx_client: Any, fx_shop: ShopFixture) -> None:
+    from tests.integration.test_orders_import import _prepare, _run, _upload, cp1251
+
+    c = (await make_contact(fx_client, fx_shop, name="Cat Buyer"))["id"]
+    made = await order(fx_client, fx_shop, c, [BEANS, dict(MUG, category="")], day(1))
+    assert [(i["sku"], i["category"]) for i in made["items"]] == [("BEAN-1", "Coffee"), ("MUG", "")]
+    patched = await fx_client.patch(api(fx_shop, f"/orders/{made['id']}"), headers=fx_shop.auth,
+                                    json={"items": [dict(MUG, category="Tableware")]})
+    assert patched.status_code == 200 and patched.json()["items"][0]["category"] == "Tableware"
+    long = await fx_client.post(api(fx_shop, "/orders"), headers=fx_shop.auth, json={
+        "contact_id": c, "currency": "USD", "items": [dict(MUG, category="x" * 101)]})
+    assert long.status_code == 400 and long.json()["errors"][0]["field"] == "items[0].category"
+
+    # The order form on the card and the order page show and keep it.
+    await browser_login(fx_client, fx_shop.slug, fx_shop.email, fx_shop.password)
+    page = await fx_client.get(f"/t/{fx_shop.slug}/orders/{made['id']}", headers={"accept": "text/html"})
+    assert 'name="item_category" value="Tableware"' in page.text and ">Tableware</td>" in page.text
+
+    # A 1C export with a «Категория» column: mapped by its name, stored on each line.
+    await _prepare(fx_client, fx_shop)
+    lines = ["Код заказа;Дата;Покупатель;Телефон;Номенклатура;Артикул;Категория;Количество;Цена;Валюта",
+             "1C-9;05.03.2026;Иванов Иван;+7 912 345-67-89;Кофе зерновой 1 кг;CF-1;Кофе;2;1 234,50;руб.",
+             "1C-9;;;;Кружка;MG-1;Посуда;1;350,00;"]
+    up = await _upload(fx_client, fx_shop, cp1251(lines))
+    assert up["suggested_mapping"][6] == "category"
+    resp = await fx_client.put(api(fx_shop, f"/order-imports/{up['id']}/mapping"), headers=fx_shop.auth,
+                               json={"mapping": up["suggested_mapping"]})
+    assert resp.status_code == 200, resp.text
+    done = await _run(fx_client, fx_shop, up["id"])
+    assert done["status"] == "done" and done["created"] == 1, done
+    items = (await fx_client.get(api(fx_shop, "/orders"), headers=fx_shop.auth)).json()["items"]
+    imported = next(o for o in items if o["external_id"] == "1C-9")
+    assert [(i["sku"], i["category"]) for i in imported["items"]] == [("CF-1", "Кофе"), ("MG-1", "Посуда")]
+
+
+async def test_order_events_queue_one_debounced_recompute_and_the_job_queues_the_next_night(
+        fx_client: Any, fx_shop: ShopFixture) -> None:
+    from app.lib.jobs import QUEUE_TABLE
+    from app.upsell import jobs
+    from app.upsell.domain import DOMAIN
+    from realtime import durable
+
+    listener = next(li for li in DOMAIN.listeners if li.name == "upsell.recompute")
+    async with tenant_context(fx_shop.tenant):
+        await durable.ensure_cursors([listener])
+    ids = await fixture(fx_client, fx_shop)  # eight orders, two changed
+    await drain(fx_shop, listener)
+
+    async def queued() -> list[dict[str, Any]]:
+        async with tenant_context(fx_shop.tenant):
+            rows = await current_uow().connection.fetch(
+                f"SELECT dedupe_key, execute_after > now() AS later FROM {QUEUE_TABLE} "  # noqa: S608
+                "WHERE entrypoint = $1 AND status = 'queued' AND dedupe_key LIKE $2 ORDER BY id",
+                jobs.RECOMPUTE_JOB, f"upsell:recompute:{fx_shop.slug}:%")
+        return [dict(r) for r in rows]
+
+    assert await queued() == [{"dedupe_key": f"upsell:recompute:{fx_shop.slug}:soon", "later": True}]
+    await jobs.recompute({"tenant": fx_shop.slug})
+    nights = [r["dedupe_key"] for r in await queued() if not r["dedupe_key"].endswith(":soon")]
+    assert len(nights) == 1 and dt.date.fromisoformat(nights[0].rsplit(":", 1)[1]) > dt.date.today() - dt.timedelta(1)
+    async with tenant_context(fx_shop.tenant):
+        assert await current_uow().connection.fetchval(
+            "SELECT count(*) FROM upsell_suggestion WHERE contact = $1", ids["E"]) == 1
+        await current_uow().connection.execute(
+            f"DELETE FROM {QUEUE_TABLE} WHERE dedupe_key LIKE $1", f"upsell:recompute:{fx_shop.slug}:%")  # noqa: S608
