@@ -1,6 +1,7 @@
 """Upsell: pairs with exact support/confidence/lift over a fixture of orders (hand-computed), category pairs, a
 reorder suggestion on the right day and not before, shown/offered/accepted/ordered tracking with revenue, the card and
 console panels, merge and erasure, and another shop's ids -> 404."""
+# ruff: noqa: RUF001  (the Russian test data is Cyrillic on purpose)
 
 from __future__ import annotations
 
@@ -367,7 +368,7 @@ async def test_order_events_queue_one_debounced_recompute_and_the_job_queues_the
     async def queued() -> list[dict[str, Any]]:
         async with tenant_context(fx_shop.tenant):
             rows = await current_uow().connection.fetch(
-                f"SELECT dedupe_key, execute_after > now() AS later FROM {QUEUE_TABLE} "  # noqa: S608
+                f"SELECT dedupe_key, execute_after > now() AS later FROM {QUEUE_TABLE} "
                 "WHERE entrypoint = $1 AND status = 'queued' AND dedupe_key LIKE $2 ORDER BY id",
                 jobs.RECOMPUTE_JOB, f"upsell:recompute:{fx_shop.slug}:%")
         return [dict(r) for r in rows]
@@ -380,4 +381,4 @@ async def test_order_events_queue_one_debounced_recompute_and_the_job_queues_the
         assert await current_uow().connection.fetchval(
             "SELECT count(*) FROM upsell_suggestion WHERE contact = $1", ids["E"]) == 1
         await current_uow().connection.execute(
-            f"DELETE FROM {QUEUE_TABLE} WHERE dedupe_key LIKE $1", f"upsell:recompute:{fx_shop.slug}:%")  # noqa: S608
+            f"DELETE FROM {QUEUE_TABLE} WHERE dedupe_key LIKE $1", f"upsell:recompute:{fx_shop.slug}:%")
