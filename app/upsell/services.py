@@ -193,14 +193,15 @@ async def recompute() -> dict[str, int]:
 # -- reading suggestions ----------------------------------------------------------------------------------------
 
 _SUGGESTIONS_SQL = f"""
-SELECT s.contact, s.kind, s.product_key, s.product_name, s.reason, s.score, s.due_on
-FROM upsell_suggestion s
-WHERE s.contact = ANY($1::int[])
-  AND (s.due_on IS NULL OR s.due_on <= $2)
-  AND (s.kind <> 'reorder' OR (s.reason->>'last_on')::date + {LAPSED} * (s.reason->>'interval_days')::int > $2)
-  AND NOT EXISTS (SELECT 1 FROM ({SALE_ITEMS_SQL}) h
-                  WHERE h.contact = s.contact AND h.key = s.product_key
-                    AND (h.placed_at > s.computed_at OR h.placed_at > $3))
+SELECT u.contact, u.kind, u.product_key, u.product_name, u.reason, u.score, u.due_on
+FROM upsell_suggestion u
+WHERE u.contact = ANY($1::int[])
+  AND (u.due_on IS NULL OR u.due_on <= $2)
+  AND (u.kind <> 'reorder' OR (u.reason->>'last_on')::date + {LAPSED} * (u.reason->>'interval_days')::int > $2)
+  AND NOT EXISTS (SELECT 1 FROM shop_order o JOIN order_item i ON i.shop_order = o.id
+                  LEFT JOIN order_status s ON s.key = o.status
+                  WHERE o.contact = u.contact AND {KEY_SQL} = u.product_key AND {SALE_SQL}
+                    AND (o.placed_at > u.computed_at OR o.placed_at > $3))
 """  # noqa: S608 (constants)
 
 
