@@ -382,3 +382,28 @@ async def test_order_events_queue_one_debounced_recompute_and_the_job_queues_the
             "SELECT count(*) FROM upsell_suggestion WHERE contact = $1", ids["E"]) == 1
         await current_uow().connection.execute(
             f"DELETE FROM {QUEUE_TABLE} WHERE dedupe_key LIKE $1", f"upsell:recompute:{fx_shop.slug}:%")
+
+
+async def test_console_conversation_shows_the_clients_suggestions(fx_client: Any, fx_shop: ShopFixture) -> None:
+    from tests.conftest import csrf_from
+
+    ids = await fixture(fx_client, fx_shop)
+    await recompute(fx_shop, min_support=0, min_confidence=0)
+    e = ids["E"]
+    made = await fx_client.post(api(fx_shop, "/conversations"), headers=fx_shop.auth,
+                                json={"channel": "chat", "subject": "About my grinder", "contact_id": e})
+    assert made.status_code == 201, made.text
+    await browser_login(fx_client, fx_shop.slug, fx_shop.email, fx_shop.password)
+    token = await csrf_from(fx_client, f"/t/{fx_shop.slug}/console/")
+    took = await fx_client.post(f"/t/{fx_shop.slug}/console/take/{made.json()['id']}", headers={"X-CSRF-Token": token})
+    assert took.status_code < 400, took.text
+    mine = await fx_client.get(f"/t/{fx_shop.slug}/console/panels/mine", headers={"accept": "text/html"})
+    url = f"/t/{fx_shop.slug}/contacts/{e}/upsell/?source=console&amp;ref={made.json()['id']}"
+    assert url in mine.text
+    panel = await fx_client.get(url.replace("&amp;", "&"), headers={"accept": "text/html"})
+    assert 'data-source="console"' in panel.text and 'data-product-key="BEAN-1"' in panel.text
+    assert "Bought Grinder: 67% of the clients who bought it also bought this (lift 0.83)." in panel.text
+    async with tenant_context(fx_shop.tenant):
+        row = await current_uow().connection.fetchrow(
+            "SELECT kind, source, ref FROM upsell_event WHERE contact = $1 AND product_key = 'BEAN-1'", e)
+    assert dict(row) == {"kind": "shown", "source": "console", "ref": str(made.json()["id"])}
