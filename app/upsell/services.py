@@ -195,6 +195,7 @@ async def recompute() -> dict[str, int]:
 _SUGGESTIONS_SQL = f"""
 SELECT u.contact, u.kind, u.product_key, u.product_name, u.reason, u.score, u.due_on
 FROM upsell_suggestion u
+JOIN contact c ON c.id = u.contact AND c.deleted_at IS NULL AND c.merged_into IS NULL
 WHERE u.contact = ANY($1::int[])
   AND (u.due_on IS NULL OR u.due_on <= $2)
   AND (u.kind <> 'reorder' OR (u.reason->>'last_on')::date + {LAPSED} * (u.reason->>'interval_days')::int > $2)
