@@ -166,6 +166,9 @@ async def recompute() -> dict[str, int]:
     """Rebuild the pairs (products and categories) and every contact's suggestions from the orders, in one
     transaction: readers see the old set or the new one."""
     conn = current_uow().connection
+    # One recompute per shop at a time (the job and the admin's button): the second one waits and then rebuilds
+    # from what the first committed, instead of colliding on the suggestions' unique key.
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtext('upsell.recompute:' || current_schema()))")
     cfg = await settings()
     at = clock.now()
     await conn.execute("DROP TABLE IF EXISTS upsell_items")

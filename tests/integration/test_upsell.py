@@ -407,3 +407,11 @@ async def test_console_conversation_shows_the_clients_suggestions(fx_client: Any
         row = await current_uow().connection.fetchrow(
             "SELECT kind, source, ref FROM upsell_event WHERE contact = $1 AND product_key = 'BEAN-1'", e)
     assert dict(row) == {"kind": "shown", "source": "console", "ref": str(made.json()["id"])}
+
+
+async def test_two_recomputes_at_once_both_finish(fx_client: Any, fx_shop: ShopFixture) -> None:
+    import asyncio
+
+    await fixture(fx_client, fx_shop)
+    first, second = await asyncio.gather(recompute(fx_shop, min_support=0, min_confidence=0), recompute(fx_shop))
+    assert first["pairs"] == second["pairs"] == 4
