@@ -415,3 +415,23 @@ async def test_two_recomputes_at_once_both_finish(fx_client: Any, fx_shop: ShopF
     await fixture(fx_client, fx_shop)
     first, second = await asyncio.gather(recompute(fx_shop, min_support=0, min_confidence=0), recompute(fx_shop))
     assert first["pairs"] == second["pairs"] == 4
+
+
+async def test_settings_and_recompute_from_the_upsell_page(fx_client: Any, fx_shop: ShopFixture) -> None:
+    from tests.conftest import csrf_from
+
+    await fixture(fx_client, fx_shop)
+    await browser_login(fx_client, fx_shop.slug, fx_shop.email, fx_shop.password)
+    base = f"/t/{fx_shop.slug}/upsell"
+    home = await fx_client.get(f"/t/{fx_shop.slug}/", headers={"accept": "text/html"}, follow_redirects=True)
+    assert f'href="{base}/"' in home.text
+    token = await csrf_from(fx_client, f"{base}/")
+    form = {"min_support": "2", "min_confidence": "0,5", "min_count": "2", "recent_days": "7",
+            "attribution_days": "14", "_csrf": token}
+    bad = await fx_client.post(f"{base}/settings", data=form, headers={"accept": "text/html"})
+    assert bad.status_code == 400 and "min_support must be a number between 0 and 1." in bad.text
+    ok = await fx_client.post(f"{base}/settings", data={**form, "min_support": "0.1"}, headers={"accept": "text/html"})
+    assert ok.status_code in (200, 201) and "Upsell settings saved." in ok.text
+    done = await fx_client.post(f"{base}/recompute", data={"_csrf": token}, headers={"accept": "text/html"})
+    # Confidence 0.5 or more: beans -> grinder and -> filters (0.5), grinder -> beans (0.67), filters -> beans (1).
+    assert "Recomputed: 4 pairs." in done.text and done.text.count('data-testid="upsell-pair"') == 4 + 2
