@@ -54,7 +54,9 @@ async def test_one_render_per_audience_and_each_socket_sees_only_its_own(
     assert render.RENDERS[MINE] == 0  # nobody has it yet
     assert render.RENDERS[LIVE_CALLS] == 2  # per supervisor or above: Sveta and the owner
     for frame in added:
-        assert 'id="console-queue"' in frame.text and f'data-conversation-id="{conversation_id}"' in frame.text
+        # the one item, not the whole queue panel: inserted into the list, and the counts
+        assert f'id="queue-item-{conversation_id}"' in frame.text and 'beforeend:#console-queue-items' in frame.text
+        assert 'id="console-queue"' not in frame.text and 'id="console-waiting-count"' in frame.text
         assert f'id="ws-unread-{conversation_id}"' in frame.text  # each user's own count
     for frame in added[:6]:  # operators never get the supervisors' fragment
         assert 'id="console-live-calls"' not in frame.text and 'id="console-mine"' not in frame.text
