@@ -350,6 +350,11 @@ async def mine_of(user_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
 async def stats(principal: Principal) -> dict[str, Any]:
     """Totals for the visible queues: waiting per queue, longest wait, handled today (the workspace's day)."""
     ids = await visible_queue_ids(principal) or [0]
+    # The same for every viewer of these queues: once per live event per set of queues (realtime.render.shared).
+    return await render_shared(("stats", tuple(ids)), lambda: _stats(ids))
+
+
+async def _stats(ids: list[int]) -> dict[str, Any]:
     conn = current_uow().connection
     per_queue = await conn.fetch(
         "SELECT q.id, q.key, q.name, count(c.id) FILTER (WHERE c.status = 'waiting') AS waiting, "

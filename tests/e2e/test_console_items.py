@@ -12,9 +12,12 @@ from tests.e2e.conftest import LiveServer, NewContext, live_signup, sign_in
 from tests.e2e.test_console import _api
 
 
-async def _order(page: object) -> list[str]:
+async def _order(page: object, selector: str = "#console-queue-items > [data-testid=queue-item]") -> list[str]:
     return await page.eval_on_selector_all(  # type: ignore[attr-defined]
-        "#console-queue-items > [data-testid=queue-item]", "els => els.map(e => e.getAttribute('data-conversation-id'))")
+        selector, "els => els.map(e => e.getAttribute('data-conversation-id'))")
+
+
+WS_QUEUE = "#ws-list-queue-items > [data-testid=ws-item]"
 
 
 async def test_items_added_removed_and_back_end_in_queue_order(fx_new_context: NewContext,
@@ -24,12 +27,17 @@ async def test_items_added_removed_and_back_end_in_queue_order(fx_new_context: N
     page = await (await fx_new_context()).new_page()
     await sign_in(page, shop.slug, shop.email, shop.password)
     await page.goto(f"/t/{shop.slug}/console/")
+    desk = await (await fx_new_context()).new_page()  # the workspace's left list follows the same pushes
+    await sign_in(desk, shop.slug, shop.email, shop.password)
+    await desk.goto(f"/t/{shop.slug}/workspace/")
     stranger = await (await fx_new_context()).new_page()
     await sign_in(stranger, other.slug, other.email, other.password)
     await stranger.goto(f"/t/{other.slug}/console/")
     for p in (page, stranger):
         await expect(p.get_by_test_id("queue-empty")).to_be_visible()
+    for p in (page, stranger, desk):
         await expect(p.locator("body[data-sb-socket=open]")).to_have_count(1)
+    await expect(desk.get_by_test_id("ws-list-queue-empty")).to_be_visible()
     await asyncio.sleep(0.3)
 
     ids = []
@@ -53,6 +61,9 @@ async def test_items_added_removed_and_back_end_in_queue_order(fx_new_context: N
     await expect(page.get_by_test_id("total-waiting")).to_have_text("3")
     assert await _order(page) == ids
     assert await page.locator(f"#queue-item-{ids[1]}").count() == 1  # replaced, never doubled
+    await expect(desk.locator(WS_QUEUE)).to_have_count(3)
+    assert await _order(desk, WS_QUEUE) == ids
+    await expect(desk.locator("#ws-list-count-queue")).to_have_text("3")
 
     # All gone: the list is empty and says so, the counts follow.
     for cid in ids:
@@ -61,6 +72,8 @@ async def test_items_added_removed_and_back_end_in_queue_order(fx_new_context: N
     await expect(page.get_by_test_id("queue-empty")).to_be_visible()
     await expect(page.get_by_test_id("total-waiting")).to_have_text("0")
     await expect(page.get_by_test_id("queue-count-general")).to_contain_text("0")
+    await expect(desk.locator(WS_QUEUE)).to_have_count(0)
+    await expect(desk.get_by_test_id("ws-list-queue-empty")).to_be_visible()
 
     # A reload renders the same list the pushes built (the page and the pushes agree).
     await _api(fx_live_server.url, shop, "POST", f"/conversations/{ids[2]}/reopen")
@@ -68,6 +81,8 @@ async def test_items_added_removed_and_back_end_in_queue_order(fx_new_context: N
     await expect(items).to_have_count(2)
     pushed = await _order(page)
     assert pushed == [ids[0], ids[2]]
+    await expect(desk.locator(WS_QUEUE)).to_have_count(2)
+    assert await _order(desk, WS_QUEUE) == pushed
     await page.reload()
     await expect(items).to_have_count(2)
     assert await _order(page) == pushed
