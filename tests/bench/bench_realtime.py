@@ -24,11 +24,17 @@ to tenant c % TENANTS, so consoles are spread evenly.
    latency (hub, per-socket queue, marker, deflate, send), not a panel render. A cell whose fan-out would exceed
    BENCH_RT_MAX_FRAMES (100000) frames is shortened (a burst, then): the offered and delivered frame rates tell
    whether it was sustainable.
-4. Rendered event at every console step: `queue.item_added`, whose renderers (the console's queue, totals and team
+4. Rendered events at every console step: `queue.item_added` and the conversation.* mix, whose renderers (the console's queue, totals and team
    per role, "mine" for the operator concerned, the supervisors' live calls, the workspace list and unread counts,
    the home page's figures) run once per audience for all the feed's sockets (realtime.render), at
    BENCH_RT_HEAVY_RATES ("10,200") events/s.
-BENCH_RT_PROCS (1) server processes for the latency runs (consoles round-robin over them).
+The latency runs (3, 4) are repeated per web layout of BENCH_RT_WORKERS ("1,2"): 1 = one uvicorn process, N > 1 =
+`switchboard run --workers N` (N processes on one port, each rendering for its own sockets). Their consoles live
+in BENCH_RT_CLIENT_PROCS (1) client processes of their own (tests/bench/console_fleet.py; 0 = in this process), so
+the server's CPU is not shared with the clients' event loop. The rendered cells publish a mix of real console
+events in turn (HEAVY_MIX: queue.item_added, conversation.assigned, queue.item_taken, ...), each rendering item
+fragments; every `#sb-last-event` marker of a frame counts (the hub coalesces a busy socket's messages into one
+frame): the cells print websocket frames/s and messages per frame, and the messages lost.
 
 Figures move with other work on the machine: the load average is printed per run.
 """
