@@ -41,7 +41,14 @@ def item_ids(event: Event) -> list[int]:
 async def items_of(event: Event) -> list[dict[str, Any]]:
     """The rows of the event's conversations, read once per event in one query (every role's render shares it)."""
     ids = item_ids(event)
-    return await shared(("console_items", tuple(ids)), lambda: queries.some(ids))
+    rows: list[dict[str, Any]] = await shared(("console_items", tuple(ids)), lambda: queries.some(ids))
+    for row in rows:  # what `services.get` reads for the same event (the workspace's conversation state)
+        await shared(("conversation", row["id"]), lambda row=row: _ready(row))
+    return rows
+
+
+async def _ready(value: Any) -> Any:
+    return value
 
 
 @renders(*CONSOLE_EVENTS, audience=BY_ROLE)
