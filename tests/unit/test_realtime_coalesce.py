@@ -13,8 +13,6 @@ from realtime.render import marker
 from tests.servers import parse_frame, split_messages
 
 
-
-
 def _conn(send: object) -> Connection:
     viewer = type("V", (), {"user_id": 1, "role": "operator", "language": "", "timezone": ""})()
     return Connection(TenantRef(1, "shop", "t_shop"), viewer, send, counts_presence=False, topics=["queue"])  # type: ignore[arg-type]
