@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import html
 import json
@@ -158,6 +159,19 @@ async def start_processes(count: int, env: dict[str, str]) -> list[ServerProcess
 
 _MARKER_RE = re.compile(r'<div id="sb-last-event"([^>]*)>')
 _ATTR_RE = re.compile(r'data-([a-z-]+)="([^"]*)"')
+_MESSAGE_END_RE = re.compile(r'<div id="sb-last-event"[^>]*></div>')
+
+
+def split_messages(text: str) -> list[str]:
+    """The events' messages one websocket frame carries: the hub joins what queued up while a socket was busy
+    (realtime.hub `Connection.pump`), each message ending with its `#sb-last-event` marker."""
+    out, start = [], 0
+    for m in _MESSAGE_END_RE.finditer(text):
+        out.append(text[start:m.end()])
+        start = m.end()
+    if start < len(text) or not out:
+        out.append(text[start:])
+    return out
 
 
 @dataclass
@@ -187,6 +201,9 @@ class ConsoleSocket:
 
     def __init__(self, ws: Any) -> None:
         self.ws = ws
+        self._pending: collections.deque[str] = collections.deque()
+        self.ws_frames = 0
+        """Websocket frames read (one may carry several events' messages: `frame()` returns them one by one)."""
 
     @classmethod
     async def open(cls, base_ws_url: str, slug: str, token: str | None, origin: str | None,
@@ -205,7 +222,11 @@ class ConsoleSocket:
         return cls(ws)
 
     async def frame(self, wait: float = 5) -> Frame:
-        return parse_frame(await asyncio.wait_for(self.ws.recv(), wait))
+        """The next event's message (a coalesced websocket frame is split into its messages, in order)."""
+        if not self._pending:
+            self._pending.extend(split_messages(await asyncio.wait_for(self.ws.recv(), wait)))
+            self.ws_frames += 1
+        return parse_frame(self._pending.popleft())
 
     async def ready(self, wait: float = 5) -> tuple[list[Frame], Frame]:
         """Frames replayed before the ready marker, and the marker itself."""

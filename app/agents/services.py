@@ -127,6 +127,8 @@ async def status_of(user_id: int) -> dict[str, Any]:
 
 async def statuses(user_ids: list[int]) -> dict[int, dict[str, Any]]:
     """States of several agents, with their free room per channel and seconds in the state."""
+    if not user_ids:
+        return {}
     rows = await current_uow().connection.fetch(
         'SELECT "user" AS user_id, state, reason, since, wrapup_until, chosen, chosen_reason, call_blocks '
         'FROM agent_state WHERE "user" = ANY($1::int[])', user_ids)

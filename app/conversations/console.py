@@ -38,6 +38,29 @@ async def panel_context(tenant: TenantRef, user: Principal) -> dict[str, Any]:
     return ctx
 
 
+async def item_context(tenant: TenantRef, user: Principal, rows: list[dict[str, Any]], *,
+                       domains: bool = True) -> dict[str, Any]:
+    """What `_partials/console_queue_item.html` needs for a few waiting `rows` alone (a live queue event): the
+    extras of the channels and (`domains`) of the domains (SLA badges, the caller's value, a call's state), asked
+    about these rows only. With no rows and `domains=False`: what every channel shows whatever the items (the
+    team's live calls)."""
+
+    async def load() -> dict[str, Any]:
+        ctx: dict[str, Any] = {"waiting": rows, "mine": [], "people": [], "user_id": 0, "queues": [], "now": None}
+        wanted = {c["channel"] for c in rows}
+        for key, channel in sorted(channels.implementations().items()):
+            if channel.console_extras is not None and (key in wanted or not rows):
+                ctx.update(await channel.console_extras(ctx))
+        for extra in _extras if domains else ():
+            ctx.update(await extra(ctx))
+        return ctx
+
+    # Nothing here depends on the viewer (no user, no queues): once per live event for every role.
+    ctx = dict(await render_shared(("item_context", tuple(c["id"] for c in rows), domains), load))
+    ctx.update(tenant=tenant, user=user)
+    return ctx
+
+
 Extra = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
 _extras: list[Extra] = []
 

@@ -6,15 +6,13 @@ import datetime as dt
 import re
 from typing import Any
 
-from piccolo.query import OrderByRaw
-
 from app import channels
 from app.accounts.services import RANK, Principal
 from app.accounts.tables import User
 from app.audit import services as audit
 from app.contacts.tables import Contact
-from app.conversations import dispositions, events
-from app.conversations.tables import BlockedAddress, Conversation, Queue, waiting_order
+from app.conversations import dispositions, events, queries
+from app.conversations.tables import BlockedAddress, Conversation, Queue
 from app.lib import i18n
 from app.lib.clock import now
 from app.lib.db import current_uow
@@ -124,7 +122,7 @@ COLUMNS = (Conversation.id, Conversation.contact.as_alias("contact_id"), Convers
 
 async def get(conversation_id: int) -> dict[str, Any]:
     async def load() -> dict[str, Any] | None:
-        return await Conversation.select(*COLUMNS).where(Conversation.id == conversation_id).first()
+        return await queries.one(conversation_id)
 
     row = await render_shared(("conversation", conversation_id), load)  # once per live event (realtime.render)
     row = dict(row) if row is not None else None
@@ -330,24 +328,19 @@ async def waiting(principal: Principal) -> list[dict[str, Any]]:
         return []
 
     async def load() -> list[dict[str, Any]]:
-        return await Conversation.select(*COLUMNS).where(
-            (Conversation.status == "waiting") & Conversation.queue.is_in(ids)).order_by(OrderByRaw(waiting_order()))
+        return await queries.waiting(ids)
 
     # The waiting list depends on the visible queues alone: once per live event per set of queues.
     return [dict(c) for c in await render_shared(("waiting", tuple(ids)), load)]
 
 
 async def mine(principal: Principal) -> list[dict[str, Any]]:
-    return await Conversation.select(*COLUMNS).where(
-        (Conversation.assigned_to == principal.user_id) & Conversation.status.is_in(["active", "wrapup"])).order_by(
-        Conversation.taken_at)
+    return await queries.mine_of([principal.user_id])
 
 
 async def mine_of(user_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
     """`mine` for many operators in one query: user id -> their active and wrap-up conversations."""
-    rows = await Conversation.select(*COLUMNS).where(
-        Conversation.assigned_to.is_in(user_ids or [0]) & Conversation.status.is_in(["active", "wrapup"])).order_by(
-        Conversation.taken_at)
+    rows = await queries.mine_of(user_ids or [0])
     out: dict[int, list[dict[str, Any]]] = {}
     for row in rows:
         out.setdefault(row["assigned_to_id"], []).append(row)
@@ -357,6 +350,11 @@ async def mine_of(user_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
 async def stats(principal: Principal) -> dict[str, Any]:
     """Totals for the visible queues: waiting per queue, longest wait, handled today (the workspace's day)."""
     ids = await visible_queue_ids(principal) or [0]
+    # The same for every viewer of these queues: once per live event per set of queues (realtime.render.shared).
+    return await render_shared(("stats", tuple(ids)), lambda: _stats(ids))
+
+
+async def _stats(ids: list[int]) -> dict[str, Any]:
     conn = current_uow().connection
     per_queue = await conn.fetch(
         "SELECT q.id, q.key, q.name, count(c.id) FILTER (WHERE c.status = 'waiting') AS waiting, "

@@ -9,7 +9,7 @@ from app.lib.db import TenantRef
 from app.lib.templates import render_text
 from realtime import renders
 from realtime.events import Event
-from realtime.render import BY_ROLE
+from realtime.render import BY_ROLE, shared
 
 
 @renders("order.created", "order.updated", "order.status_changed", "contact.created", "contact_import.progress",
@@ -17,5 +17,6 @@ from realtime.render import BY_ROLE
 async def home_business(event: Event, tenant: TenantRef, user: Principal) -> str | None:
     if not user.has_role("admin"):
         return None  # revenue is for admins and the owner only
-    ctx = {"business": await services.business(), "tenant": tenant, "user": user, "oob": True}
+    # The same figures for every admin role: read once per event (realtime.render.shared).
+    ctx = {"business": await shared("home_business", services.business), "tenant": tenant, "user": user, "oob": True}
     return render_text("_partials/home_business.html", ctx)

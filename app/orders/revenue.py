@@ -54,6 +54,8 @@ async def for_contact(contact_id: int) -> list[dict[str, Any]]:
 
 async def callers(contact_ids: list[int]) -> dict[int, dict[str, Any]]:
     """For the console's call items: each caller's lifetime value (biggest currency) and open orders (all)."""
+    if not contact_ids:
+        return {}
     seen: dict[int, dict[str, Any]] = {}
     for r in await per_currency(contact_ids):
         row = seen.setdefault(r["contact"], {"lifetime_value": i18n.format_money(r["revenue"], r["currency"]),

@@ -8,6 +8,7 @@ from typing import Any
 from app import channels
 from app.accounts import services as accounts
 from app.accounts.services import Principal
+from app.conversations import live as console_live
 from app.conversations import services as conversations
 from app.lib.db import TenantRef, tenant_context
 from app.lib.errors import NotFound
@@ -54,7 +55,20 @@ def _list_changes(event: Event) -> bool:
 
 @renders(*LIST_EVENTS, audience=BY_ROLE)
 async def left_queue(event: Event, tenant: TenantRef, user: Principal) -> str | None:
-    """The queue part of the left list: the same for every console of a role (unread counts follow per user)."""
+    """The queue part of the left list: the same for every console of a role (unread counts follow per user). An
+    event about one conversation sends that item alone (inserted in order, replaced or deleted) and the count."""
+    if event.name in console_live.ITEM_EVENTS and console_live.item_ids(event):
+        rows = await console_live.items_of(event)
+        visible = set(await conversations.visible_queue_ids(user))
+        shown = [c for c in rows if c["status"] == "waiting" and c["queue_id"] in visible]
+        ctx = {"kind": "queue", "tenant": tenant, "selected": None}
+        out = [f'<div hx-swap-oob="beforeend:#ws-list-queue-items">'
+               f'{render_text("_partials/ws_list_item.html", {**ctx, "c": c})}</div>' for c in shown]
+        out.extend(f'<div id="ws-queue-item-{i}" hx-swap-oob="delete"></div>'
+                   for i in console_live.item_ids(event) if i not in {c["id"] for c in shown})
+        waiting = (await conversations.stats(user))["waiting"]
+        out.append(f'<span class="muted" id="ws-list-count-queue" hx-swap-oob="true">{waiting}</span>')
+        return "".join(out)
     ctx = {"waiting": await conversations.waiting(user), "mine": [], "now": None}
     return render_text("_partials/ws_list_part.html", {**ctx, "kind": "queue", "tenant": tenant, "oob": True})
 
@@ -72,6 +86,8 @@ async def left_unread(event: Event, tenant: TenantRef, viewers: list[Principal])
     queue each role sees, one for everyone's own, one for the counts)."""
     if not _list_changes(event):
         return {}
+    if event.name in console_live.ITEM_EVENTS and console_live.item_ids(event):
+        return await _item_unread(event, viewers)
     roles = {v.role: v for v in viewers}
     waiting = {role: await conversations.waiting(v.as_audience(role)) for role, v in roles.items()}
     mine = await conversations.mine_of([v.user_id for v in viewers])
@@ -84,6 +100,28 @@ async def left_unread(event: Event, tenant: TenantRef, viewers: list[Principal])
         out[v.user_id] = "".join(render_text("_partials/ws_unread.html", {
             "c": {"id": c["id"], "unread": counts.get((v.user_id, c["id"]), 0)}, "oob": True}) for c in rows)
     return out
+
+
+async def _item_unread(event: Event, viewers: list[Principal]) -> dict[int, str]:
+    """Unread counts after an event about one conversation: only the items it put in each user's list (its queue
+    item, or it in their own list), plus their whole own list when "mine" was rendered again for them."""
+    rows = await console_live.items_of(event)
+    concerned = concerned_users(event) & {v.user_id for v in viewers}
+    mine = await conversations.mine_of(sorted(concerned)) if concerned else {}
+    wanted: dict[int, list[int]] = {}
+    for v in viewers:
+        visible = set(await conversations.visible_queue_ids(v.as_audience(v.role)))
+        ids = [c["id"] for c in rows if (c["status"] == "waiting" and c["queue_id"] in visible)
+               or (c["assigned_to_id"] == v.user_id and c["status"] in ("active", "wrapup"))]
+        ids += [c["id"] for c in mine.get(v.user_id, [])]
+        wanted[v.user_id] = list(dict.fromkeys(ids))
+    ids = sorted({i for got in wanted.values() for i in got})
+    if not ids:
+        return {}
+    counts = await services.unread_by_user([v.user_id for v in viewers], ids)
+    return {uid: "".join(render_text("_partials/ws_unread.html", {
+        "c": {"id": i, "unread": counts.get((uid, i), 0)}, "oob": True}) for i in got)
+        for uid, got in wanted.items() if got}
 
 
 def _concerned(event: Event, viewer: Principal) -> bool:

@@ -24,11 +24,17 @@ to tenant c % TENANTS, so consoles are spread evenly.
    latency (hub, per-socket queue, marker, deflate, send), not a panel render. A cell whose fan-out would exceed
    BENCH_RT_MAX_FRAMES (100000) frames is shortened (a burst, then): the offered and delivered frame rates tell
    whether it was sustainable.
-4. Rendered event at every console step: `queue.item_added`, whose renderers (the console's queue, totals and team
+4. Rendered events at every console step: `queue.item_added` and the conversation.* mix, whose renderers (the console's queue, totals and team
    per role, "mine" for the operator concerned, the supervisors' live calls, the workspace list and unread counts,
    the home page's figures) run once per audience for all the feed's sockets (realtime.render), at
    BENCH_RT_HEAVY_RATES ("10,200") events/s.
-BENCH_RT_PROCS (1) server processes for the latency runs (consoles round-robin over them).
+The latency runs (3, 4) are repeated per web layout of BENCH_RT_WORKERS ("1,2"): 1 = one uvicorn process, N > 1 =
+`switchboard run --workers N` (N processes on one port, each rendering for its own sockets). Their consoles live
+in BENCH_RT_CLIENT_PROCS (1) client processes of their own (tests/bench/console_fleet.py; 0 = in this process), so
+the server's CPU is not shared with the clients' event loop. The rendered cells publish a mix of real console
+events in turn (HEAVY_MIX: queue.item_added, conversation.assigned, queue.item_taken, ...), each rendering item
+fragments; every `#sb-last-event` marker of a frame counts (the hub coalesces a busy socket's messages into one
+frame): the cells print websocket frames/s and messages per frame, and the messages lost.
 
 Figures move with other work on the machine: the load average is printed per run.
 """
@@ -44,7 +50,7 @@ import resource
 import secrets
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -53,8 +59,16 @@ from tests.bench.harness import AppServer, BenchContext, app_server, percentiles
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 LIGHT_CANDIDATES = ("contact.created", "order.created", "deal.moved", "message.received", "interaction.updated")
 HEAVY_EVENT = "queue.item_added"
+HEAVY_MIX = ("queue.item_added", "conversation.assigned", "queue.item_taken", "conversation.snoozed",
+             "queue.item_removed", "conversation.reopened")
+"""The rendered cells publish these in turn (a console's real queue events; each renders item fragments)."""
 _MARKER_RE = re.compile(r'data-event-id="\d+\.(\d+)"(?: data-event="([a-z_.]+)")?')  # position "<tx>.<id>": the id
 TAIL = '<div id="sb-last-event"'
+
+
+def watched(event: str) -> str:
+    """What a cell counts: the light event alone, or every event of the rendered mix (comma-separated)."""
+    return ",".join(HEAVY_MIX) if event == HEAVY_EVENT else event
 
 
 def env_list(name: str, default: str) -> list[int]:
@@ -148,9 +162,11 @@ class Fleet:
         self.socks: list[tuple[Any, int, asyncio.Task[None]]] = []
         self.per_tenant: Counter[int] = Counter()
         self.arrivals: list[tuple[int, int, float]] = []
-        self.watch: str = ""
+        self.watch: set[str] = set()
         self.close_codes: Counter[int | None] = Counter()
         self.frames_total = 0
+        self.frames = 0
+        self.messages = 0
 
     def __len__(self) -> int:
         return len(self.socks)
@@ -190,19 +206,32 @@ class Fleet:
             async for msg in ws:
                 t = clock()
                 self.frames_total += 1
-                at = msg.rfind(TAIL)
-                m = _MARKER_RE.search(msg, at if at >= 0 else 0)
-                if m is not None and m.group(2) == self.watch:
-                    self.arrivals.append((ti, int(m.group(1)), t))
+                hit = False
+                for m in _MARKER_RE.finditer(msg):  # a coalesced frame carries several events' markers
+                    if m.group(2) and m.group(2) in self.watch:
+                        self.arrivals.append((ti, int(m.group(1)), t))
+                        self.messages += 1
+                        hit = True
+                self.frames += hit
         except ConnectionClosed as exc:
             self.close_codes[exc.rcvd.code if exc.rcvd is not None else None] += 1
         except Exception:
             self.close_codes[-1] += 1
 
     def reset(self, watch: str) -> list[tuple[int, int, float]]:
-        self.watch = watch
+        self.watch = set(watch.split(","))
         self.arrivals = []
+        self.frames = self.messages = 0
         return self.arrivals
+
+    async def watch(self, event: str) -> None:
+        self.reset(event)
+
+    async def count(self) -> tuple[int, int]:
+        return len(self.arrivals), self.frames_total
+
+    async def collect(self) -> tuple[list[tuple[int, int, float]], int, int]:
+        return self.arrivals, self.frames, self.messages
 
     async def close_all(self) -> None:
         async def one(ws: Any, task: asyncio.Task[None]) -> None:
@@ -221,6 +250,86 @@ class Fleet:
         await asyncio.gather(*(limited(ws, task) for ws, _, task in self.socks))
         self.socks.clear()
         self.per_tenant.clear()
+
+
+class RemoteFleet:
+    """Consoles in `procs` client processes of their own (tests/bench/console_fleet.py), so the server's process
+    shares no event loop with them; the same face as `Fleet` for the latency cells."""
+
+    def __init__(self, procs: int) -> None:
+        self.n_procs = max(1, procs)
+        self.procs: list[asyncio.subprocess.Process] = []
+        self.per_tenant: Counter[int] = Counter()
+        self.close_codes: Counter[str] = Counter()
+        self.open = 0
+        self.pids: list[int] = []
+
+    def __len__(self) -> int:
+        return self.open
+
+    async def start(self) -> None:
+        import sys
+
+        from tests.bench.harness import REPO
+
+        for _ in range(self.n_procs):
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "tests.bench.console_fleet", cwd=REPO, stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE, limit=1 << 30)
+            self.procs.append(proc)
+            self.pids.append(proc.pid)
+
+    async def _ask(self, proc: asyncio.subprocess.Process, cmd: dict[str, Any]) -> dict[str, Any]:
+        import json
+
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write((json.dumps(cmd) + "\n").encode())
+        await proc.stdin.drain()
+        answer = json.loads(await proc.stdout.readline())
+        if "error" in answer:
+            raise RuntimeError(f"console client {proc.pid}: {answer['error']}")
+        return answer
+
+    async def _all(self, cmd: dict[str, Any]) -> list[dict[str, Any]]:
+        return await asyncio.gather(*(self._ask(p, cmd) for p in self.procs))
+
+    async def connect_many(self, targets: list[tuple[str, str, int, str, str]]) -> float:
+        t0 = time.perf_counter()
+        parts = [targets[i::len(self.procs)] for i in range(len(self.procs))]
+        got = await asyncio.gather(*(self._ask(p, {"op": "connect", "targets": part})
+                                     for p, part in zip(self.procs, parts, strict=True)))
+        self.open = sum(g["open"] for g in got)
+        for t in targets:
+            self.per_tenant[t[2]] += 1
+        return time.perf_counter() - t0
+
+    def reset(self, watch: str) -> None:
+        self._watch = watch
+
+    async def watch(self, event: str) -> None:
+        await self._all({"op": "watch", "event": event})
+
+    async def count(self) -> tuple[int, int]:
+        got = await self._all({"op": "count"})
+        return sum(g["arrivals"] for g in got), sum(g["frames_total"] for g in got)
+
+    async def collect(self) -> tuple[list[tuple[int, int, float]], int, int]:
+        got = await self._all({"op": "collect"})
+        arrivals = [tuple(a) for g in got for a in g["arrivals"]]
+        self.close_codes = Counter()
+        for g in got:
+            self.close_codes.update(g["close_codes"])
+        return arrivals, sum(g["frames"] for g in got), sum(g["messages"] for g in got)  # type: ignore[return-value]
+
+    async def close_all(self) -> None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self._all({"op": "close"}), 60)
+        for proc in self.procs:
+            if proc.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.kill()
+            await proc.wait()
+        self.procs.clear()
 
 
 def targets_for(shops: list[Shop], tokens: list[str], servers: list[AppServer], start: int, stop: int
@@ -292,12 +401,14 @@ async def publish_events(shops: list[Shop], name: str, rate: float, n: int) -> P
         try:
             async with tenant_context(shop.ref) as uow:
                 uow.after_commit(stamp)
+                kind = name
                 if name == HEAVY_EVENT:
+                    kind = HEAVY_MIX[(i // len(shops)) % len(HEAVY_MIX)]
                     conv = shop.conversations[i // len(shops) % len(shop.conversations)]
                     data = {"conversation_id": conv["id"], "queue_id": conv["queue_id"], "contact_id": 0}
                 else:
                     data = {"contact_id": i + 1}
-                event = await publish(name, data, channels=[channels.queue()])
+                event = await publish(kind, data, channels=[channels.queue()])
                 holder.append(event.id)
         except Exception as exc:
             errors.append(f"{type(exc).__name__}: {exc}")
@@ -329,7 +440,8 @@ async def main(ctx: BenchContext) -> None:
     n_idle = ctx.env_int("BENCH_RT_IDLE", 5000)
     seconds = float(ctx.env_int("BENCH_RT_SECONDS", 5))
     max_frames = ctx.env_int("BENCH_RT_MAX_FRAMES", 100_000)
-    n_procs = max(1, ctx.env_int("BENCH_RT_PROCS", 1))
+    workers_list = env_list("BENCH_RT_WORKERS", "1,2")
+    client_procs = ctx.env_int("BENCH_RT_CLIENT_PROCS", 1)
     ctx.log(f"fd limit {resource.getrlimit(resource.RLIMIT_NOFILE)[0]}; load average {load_avg()}")
 
     light = next((e for e in LIGHT_CANDIDATES if not _RENDERERS.get(e)), None)
@@ -357,8 +469,9 @@ async def main(ctx: BenchContext) -> None:
             await bench_idle_rss(ctx, shops, tokens, env, n_idle)
         if ctx.env_int("BENCH_RT_LATENCY", 1):
             await bench_raw_redis(ctx, rates, seconds)
-            await bench_latency(ctx, shops, tokens, env, steps, rates, heavy_rates, light, seconds, max_frames,
-                                n_procs)
+            for workers in workers_list:
+                await bench_latency(ctx, shops, tokens, env, steps, rates, heavy_rates, light, seconds, max_frames,
+                                    workers, client_procs)
     finally:
         await rt_mod.stop()
         with contextlib.suppress(Exception):
@@ -569,30 +682,79 @@ async def bench_raw_redis(ctx: BenchContext, rates: list[int], seconds: float) -
 # 3. Commit → websocket frame
 
 
+@contextlib.asynccontextmanager
+async def web_processes(env: dict[str, str], workers: int) -> AsyncIterator[tuple[list[AppServer], list[int]]]:
+    """The app's web tier: one uvicorn process (`harness.app_server`), or `switchboard run --workers N` (uvicorn's
+    supervisor and N processes on one port, as in production); the servers to connect to and the pids that serve."""
+    if workers <= 1:
+        async with app_server(env) as server:
+            yield [server], [server.process.pid]
+        return
+    import subprocess
+    import sys
+    import tempfile
+
+    from tests.bench.harness import REPO, free_port, stop_child, wait_healthy
+
+    port = free_port()
+    full = {**os.environ, "PORT": str(port), "BASE_URL": f"http://127.0.0.1:{port}", "MAIL_CATCHER": "false",
+            "TWILIO_API_BASE": "https://api.twilio.invalid", **env}
+    log = tempfile.NamedTemporaryFile(prefix="sb-bench-run-", suffix=".log", delete=False)
+    proc = subprocess.Popen([sys.executable, "-m", "app.cli", "run", "--no-demo", "--no-mail-in", "--workers",
+                             str(workers)], cwd=REPO, env=full, stdout=log, stderr=subprocess.STDOUT)
+    server = AppServer(f"http://127.0.0.1:{port}", proc, Path(log.name))
+    try:
+        await wait_healthy(server.base_url, proc, server.log_tail, 180, "switchboard run")
+        await asyncio.sleep(3)  # the other processes finish their start-up too
+        yield [server], descendants(proc.pid) or [proc.pid]
+    finally:
+        await stop_child(proc, log, 30)
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below `pid` (uvicorn's workers under its supervisor)."""
+    out: list[int] = []
+    todo = [pid]
+    while todo:
+        p = todo.pop()
+        for task in Path(f"/proc/{p}/task").glob("*"):
+            with contextlib.suppress(OSError):
+                kids = [int(k) for k in (task / "children").read_text().split()]
+                out.extend(kids)
+                todo.extend(kids)
+    return out
+
+
 async def bench_latency(ctx: BenchContext, shops: list[Shop], tokens: list[str], env: dict[str, str],
                         steps: list[int], rates: list[int], heavy_rates: list[int], light: str, seconds: float,
-                        max_frames: int, n_procs: int) -> None:
+                        max_frames: int, workers: int, client_procs: int) -> None:
+    where = f"`switchboard run --workers {workers}`" if workers > 1 else "1 server process"
+    clients = f"{client_procs} client process(es)" if client_procs else "the bench process"
     async with contextlib.AsyncExitStack() as stack:
-        servers = [await stack.enter_async_context(app_server(env)) for _ in range(n_procs)]
-        pids = [s.process.pid for s in servers]
-        fleet = Fleet()
+        servers, pids = await stack.enter_async_context(web_processes(env, workers))
+        fleet: Fleet | RemoteFleet
+        if client_procs:
+            fleet = RemoteFleet(client_procs)
+            await fleet.start()
+        else:
+            fleet = Fleet()
         stack.push_async_callback(fleet.close_all)
         done = 0
         for step_no, n in enumerate(steps):
-            ctx.section(f"commit → websocket frame: {n:,} consoles on {n_procs} server process(es), "
-                        f"{len(shops)} tenants ({n // len(shops):,} consoles each)")
+            ctx.section(f"commit → websocket frame: {n:,} consoles on {where} ({len(pids)} serving), "
+                        f"{len(shops)} tenants ({n // len(shops):,} consoles each), consoles in {clients}")
             took = await fleet.connect_many(targets_for(shops, tokens, servers, done, n))
             ctx.log(f"connected {n - done:,} more consoles in {took:.1f} s; {len(fleet):,} open; "
                     f"server RSS {', '.join(f'{rss_kb(p) / 1024:.0f}' for p in pids)} MiB")
             done = n
             await quiet(fleet)
             for rate in rates:
-                await one_cell(ctx, shops, fleet, pids, light, rate, seconds, max_frames, label="")
-            if step_no == 0:
+                await one_cell(ctx, shops, fleet, pids, light, rate, seconds, max_frames, label=f" ({where})")
+            if step_no == 0 and workers <= 1:
                 await render_cost(ctx, shops)
             for rate in heavy_rates:
                 await one_cell(ctx, shops, fleet, pids, HEAVY_EVENT, rate, seconds, max_frames,
-                               label=" [rendered]")
+                               label=f" (rendered, {where})")
         if fleet.close_codes:
             ctx.log(f"[yellow]sockets closed by the server during the runs: {dict(fleet.close_codes)}[/yellow]")
 
@@ -628,19 +790,20 @@ async def render_cost(ctx: BenchContext, shops: list[Shop], n: int = 50) -> None
                f"load average {load_avg()}")
 
 
-async def quiet(fleet: Fleet, settle: float = 1.0, limit: float = 20.0) -> None:
+async def quiet(fleet: Fleet | RemoteFleet, settle: float = 1.0, limit: float = 20.0) -> None:
     """Wait until no frame has arrived for `settle` seconds (presence announcements after connecting)."""
     deadline = time.monotonic() + limit
     last = -1
     while time.monotonic() < deadline:
-        if fleet.frames_total == last:
+        total = (await fleet.count())[1]
+        if total == last:
             return
-        last = fleet.frames_total
+        last = total
         await asyncio.sleep(settle)
 
 
-async def one_cell(ctx: BenchContext, shops: list[Shop], fleet: Fleet, pids: list[int], event: str, rate: int,
-                   seconds: float, max_frames: int, label: str) -> None:
+async def one_cell(ctx: BenchContext, shops: list[Shop], fleet: Fleet | RemoteFleet, pids: list[int], event: str,
+                   rate: int, seconds: float, max_frames: int, label: str) -> None:
     per_tenant = dict(fleet.per_tenant)
     fanout = sum(per_tenant.values()) / len(shops)
     n = int(rate * seconds)
@@ -651,9 +814,10 @@ async def one_cell(ctx: BenchContext, shops: list[Shop], fleet: Fleet, pids: lis
     n -= n % len(shops)
     n = max(n, len(shops))
     expected = sum(per_tenant.get(i % len(shops), 0) for i in range(n))
-    arrivals = fleet.reset(event)
+    await fleet.watch(watched(event))
+    clients = getattr(fleet, "pids", [])
     la = load_avg()
-    cpu0 = [cpu_seconds(p) for p in pids]
+    cpu0 = [cpu_seconds(p) for p in [*pids, *clients]]
     wait0 = [runq_wait(p) for p in [*pids, os.getpid()]]
     me0 = self_cpu()
     t0 = time.perf_counter()
@@ -661,17 +825,21 @@ async def one_cell(ctx: BenchContext, shops: list[Shop], fleet: Fleet, pids: lis
     t_pub = time.perf_counter()
     # Drain: until every frame arrived, or nothing arrived for 3 s, or 60 s passed.
     last, last_change = -1, time.perf_counter()
-    while len(arrivals) < expected:
+    while True:
+        got = (await fleet.count())[0]
+        if got >= expected:
+            break
         now = time.perf_counter()
-        if len(arrivals) != last:
-            last, last_change = len(arrivals), now
+        if got != last:
+            last, last_change = got, now
         elif now - last_change > 3.0 or now - t_pub > 60:
             break
         await asyncio.sleep(0.05)
     t_end = time.perf_counter()
-    cpu = [cpu_seconds(p) - c for p, c in zip(pids, cpu0, strict=True)]
+    cpu = [cpu_seconds(p) - c for p, c in zip([*pids, *clients], cpu0, strict=True)]
     me = self_cpu() - me0
     waits = [runq_wait(p) - w for p, w in zip([*pids, os.getpid()], wait0, strict=True)]
+    arrivals, frames, messages = await fleet.collect()
     lat = [(t - pub.commits[(ti, eid)]) * 1000 for ti, eid, t in arrivals if (ti, eid) in pub.commits]
     stray = len(arrivals) - len(lat)
     p = percentiles(lat, (50, 99))
@@ -680,20 +848,28 @@ async def one_cell(ctx: BenchContext, shops: list[Shop], fleet: Fleet, pids: lis
     offered = n * fanout / max(1e-6, pub.seconds)
     delivered_rate = len(lat) / span
     cp = percentiles(pub.commit_ms, (50, 99))
+    lost = max(0, expected - len(lat))
     name = f"{len(fleet):,} consoles @ {rate:,} ev/s{label}"
+    what = f"{event} + conversation.* mix" if event == HEAVY_EVENT else event
     ctx.record(f"{name}: commit→frame p50 / p99", f"{p[50]:.1f} / {p[99]:.1f}", "ms",
-               f"{event}; {len(lat):,}/{expected:,} frames ({100 * len(lat) / max(1, expected):.1f}%)"
+               f"{what}; {len(lat):,}/{expected:,} messages ({100 * len(lat) / max(1, expected):.1f}%)"
                f"{shortened}; max {max(lat, default=float('nan')):.0f} ms",
-               errors=pub.errors, lost=max(0, expected - len(lat)))
+               errors=pub.errors, lost=lost)
     wall = t_end - t0
     err = f"{pub.errors} errors" + (f" ({pub.first_error})" if pub.errors else "")
-    server_cpu = "+".join(f"{c / wall * 100:.0f}" for c in cpu)
+    server_cpu = "+".join(f"{c / wall * 100:.0f}" for c in cpu[:len(pids)])
+    client_cpu = "+".join(f"{c / wall * 100:.0f}" for c in cpu[len(pids):]) or "in the bench process"
     server_wait = "+".join(f"{w / wall * 100:.0f}" for w in waits[:-1])
-    ctx.record(f"  {name}: frames/s offered → delivered", f"{offered:,.0f} → {delivered_rate:,.0f}", "frames/s",
+    ctx.record(f"  {name}: messages/s offered → delivered", f"{offered:,.0f} → {delivered_rate:,.0f}", "msg/s",
                f"{n:,} events published at {pub.rate:,.0f}/s (target {rate:,}) in {pub.seconds:.1f} s, publish call "
                f"incl. pool wait p50/p99 {cp[50]:.1f}/{cp[99]:.1f} ms, {err}; last frame "
-               f"{last_arrival - t_pub:.1f} s after last publish; CPU used: server {server_cpu}%, bench process "
-               f"{me / wall * 100:.0f}%; waiting for a CPU (run queue): server {server_wait}%, bench "
-               f"{waits[-1] / wall * 100:.0f}% of the wall time; load avg {la}" + (f"; {stray} stray" if stray else ""),
-               errors=pub.errors, lost=max(0, expected - len(lat)))
+               f"{last_arrival - t_pub:.1f} s after last publish; CPU used: server {server_cpu}%, console clients "
+               f"{client_cpu}%, bench process {me / wall * 100:.0f}%; waiting for a CPU (run queue): server "
+               f"{server_wait}%, bench {waits[-1] / wall * 100:.0f}% of the wall time; load avg {la}"
+               + (f"; {stray} stray" if stray else ""),
+               errors=pub.errors, lost=lost)
+    ctx.record(f"  {name}: websocket frames/s, messages per frame", f"{frames / span:,.0f}, "
+               f"{messages / max(1, frames):.2f}", "frames/s",
+               f"{frames:,} frames carried {messages:,} messages (the hub joins what queued while a socket's writer "
+               f"was busy); lost {lost:,} messages", lost=lost)
     await quiet(fleet, settle=0.5, limit=10)

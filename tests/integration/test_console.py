@@ -69,7 +69,9 @@ async def test_queue_item_reaches_eligible_consoles_and_vanishes_when_taken(
     item = created.json()
     for sock in (owner, operator):
         frames = await sock.until(lambda f: f.event == "queue.item_added")
-        assert 'id="console-queue" hx-swap-oob="true"' in frames[-1].text
+        # the one new item, put into the list (not the whole panel again)
+        assert '<div hx-swap-oob="beforeend:#console-queue-items">' in frames[-1].text
+        assert f'id="queue-item-{item["id"]}"' in frames[-1].text
         assert "Parcel missing" in frames[-1].text and f'data-conversation-id="{item["id"]}"' in frames[-1].text
 
     took = await fx_client.post(f"/t/{fx_shop.slug}/api/v1/conversations/{item['id']}/take", headers=fx_shop.auth)
@@ -77,6 +79,7 @@ async def test_queue_item_reaches_eligible_consoles_and_vanishes_when_taken(
     frames = await operator.until(lambda f: f.event == "queue.item_taken")
     queue_html = frames[-1].text.split('id="console-mine"')[0]
     assert f'data-conversation-id="{item["id"]}"' not in queue_html  # gone from the other console's queue
+    assert f'<div id="queue-item-{item["id"]}" hx-swap-oob="delete"></div>' in queue_html
 
     # A restricted queue: the operator's console is told nothing about it.
     await fx_client.post(f"/t/{fx_shop.slug}/api/v1/queues", json={"key": "vip", "name": "VIP",

@@ -54,7 +54,9 @@ async def test_one_render_per_audience_and_each_socket_sees_only_its_own(
     assert render.RENDERS[MINE] == 0  # nobody has it yet
     assert render.RENDERS[LIVE_CALLS] == 2  # per supervisor or above: Sveta and the owner
     for frame in added:
-        assert 'id="console-queue"' in frame.text and f'data-conversation-id="{conversation_id}"' in frame.text
+        # the one item, not the whole queue panel: inserted into the list, and the counts
+        assert f'id="queue-item-{conversation_id}"' in frame.text and 'beforeend:#console-queue-items' in frame.text
+        assert 'id="console-queue"' not in frame.text and 'id="console-waiting-count"' in frame.text
         assert f'id="ws-unread-{conversation_id}"' in frame.text  # each user's own count
     for frame in added[:6]:  # operators never get the supervisors' fragment
         assert 'id="console-live-calls"' not in frame.text and 'id="console-mine"' not in frame.text
@@ -76,4 +78,42 @@ async def test_one_render_per_audience_and_each_socket_sees_only_its_own(
     with pytest.raises(asyncio.TimeoutError):  # another shop's console hears none of it
         await stranger.until(lambda f: f.event in ("queue.item_added", "queue.item_taken"), wait=0.5)
     for sock in (*everyone, stranger):
+        await sock.close()
+
+
+@pytest.mark.xdist_group("realtime")
+async def test_a_burst_of_item_events_arrives_complete_in_order_rendered_once_per_audience(
+    fx_live: InProcessServer, fx_client: Any, fx_shop: ShopFixture, fx_other_shop: ShopFixture
+) -> None:
+    """Events of a backlog render several at once (realtime.hub RENDER_AHEAD) and a busy socket gets them joined
+    into fewer frames: still every event once, in position order, each rendered once per audience."""
+    from realtime import channels
+    from realtime.publish import publish
+
+    anna = await _user(fx_shop, "operator", "Anna Operator")
+    contact_id = await _contact(fx_client, fx_shop)
+    conversation_id = await _inbound(fx_shop, contact_id, "Burst")
+    socks = [await _socket(fx_live, fx_shop, anna.user_id) for _ in range(2)]
+    owner = await _socket(fx_live, fx_shop, fx_shop.user_id)
+    stranger = await _socket(fx_live, fx_other_shop, fx_other_shop.user_id)
+    await asyncio.sleep(0.2)
+    render.RENDERS.clear()
+
+    async def one(name: str) -> Any:
+        async with tenant_context(fx_shop.tenant):
+            return await publish(name, {"conversation_id": conversation_id, "queue_id": None, "contact_id": 0},
+                                 channels=[channels.queue()])
+
+    names = ["queue.item_added", "conversation.assigned", "conversation.snoozed", "conversation.reopened"] * 10
+    published = await asyncio.gather(*(one(n) for n in names))
+    last = max(e.position for e in published)
+    for sock in (*socks, owner):
+        frames = await sock.until(lambda f: f.event_id >= last, wait=20)
+        got = [f for f in frames if f.event in names]
+        assert [f.event_id for f in got] == sorted(e.position for e in published)  # all, once, in order
+        assert all(f'id="queue-item-{conversation_id}"' in f.text for f in got)
+    assert render.RENDERS[SHARED] == 2 * len(names)  # operator and owner, per event: not per socket
+    with pytest.raises(asyncio.TimeoutError):
+        await stranger.until(lambda f: f.event in names, wait=0.5)
+    for sock in (*socks, owner, stranger):
         await sock.close()

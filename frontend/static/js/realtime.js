@@ -10,6 +10,12 @@
  * `sb-reconnecting` (style a small indicator with it). A socket closed because the session ended (4401)
  * reloads the page, which leads to the sign-in form -- unless the page is already leaving (its own sign-out form
  * ended the session: reloading then would cut that navigation short).
+ *
+ * Item-level pushes: a live queue event sends one item, `<div hx-swap-oob="beforeend:#list">item</div>`, for a
+ * list marked [data-sb-sorted]. Before the swap the older copy of that item (same id) is dropped; after each
+ * message every such list is put back in order (data-order, then data-conversation-id, ascending) -- unless the
+ * queue is sorted by SLA due in this browser (sla.js keeps that order) -- and the [data-sb-empty] element after it
+ * shows only while the list is empty.
  */
 (function () {
   "use strict";
@@ -47,7 +53,39 @@
     window.htmx.__sbRealtime = true;
   }
 
+  function key(el) {
+    return [parseFloat(el.getAttribute("data-order")) || 0, parseInt(el.getAttribute("data-conversation-id"), 10) || 0];
+  }
+
+  function sortLists() {
+    var bySla = false;
+    try { bySla = window.localStorage.getItem("sb-sla-sort") === "due"; } catch (e) { bySla = false; }
+    document.querySelectorAll("[data-sb-sorted]").forEach(function (list) {
+      var items = Array.prototype.slice.call(list.children);
+      if (!bySla) {
+        var sorted = items.slice().sort(function (a, b) {
+          var ka = key(a), kb = key(b);
+          return ka[0] - kb[0] || ka[1] - kb[1];
+        });
+        var moved = sorted.some(function (el, i) { return el !== items[i]; });
+        if (moved) sorted.forEach(function (el) { list.appendChild(el); });
+      }
+      var empty = list.nextElementSibling;
+      if (empty && empty.hasAttribute("data-sb-empty")) empty.hidden = items.length > 0;
+    });
+  }
+
+  document.addEventListener("htmx:oobBeforeSwap", function (evt) {
+    var target = evt.detail && evt.detail.target, fragment = evt.detail && evt.detail.fragment;
+    if (!target || !target.hasAttribute || !target.hasAttribute("data-sb-sorted") || !fragment) return;
+    Array.prototype.slice.call(fragment.children || []).forEach(function (el) {
+      var old = el.id && document.getElementById(el.id);
+      if (old) old.remove();
+    });
+  });
+
   document.addEventListener("htmx:wsAfterMessage", function () {
+    sortLists();
     var el = document.getElementById("sb-last-event");
     var position = markerId();
     if (position !== null) lastId = position;  // messages arrive in log order: the newest marker is the cursor

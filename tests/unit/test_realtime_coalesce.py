@@ -1,0 +1,71 @@
+"""Per-socket send coalescing (realtime.hub `Connection.pump`): while the writer is busy, what queues up goes out
+as ONE frame carrying every message in position order; an idle socket gets each message as its own frame; what
+replay already sent is never sent again; a kick still ends the socket after what was queued before it."""
+
+from __future__ import annotations
+
+import asyncio
+
+from app.lib.db import TenantRef
+from realtime.events import Position
+from realtime.hub import CLOSE_TOO_SLOW, Connection
+from realtime.render import marker
+from tests.servers import parse_frame, split_messages
+
+
+def _conn(send: object) -> Connection:
+    viewer = type("V", (), {"user_id": 1, "role": "operator", "language": "", "timezone": ""})()
+    return Connection(TenantRef(1, "shop", "t_shop"), viewer, send, counts_presence=False, topics=["queue"])  # type: ignore[arg-type]
+
+
+def _message(n: int) -> str:
+    return f'<div id="queue-item-{n}" hx-swap-oob="true">item {n}</div>' + marker(Position(1, n))
+
+
+async def test_busy_writer_gets_one_frame_with_every_message_in_order() -> None:
+    sent: list[str] = []
+    gate = asyncio.Event()
+
+    async def send(text: str) -> None:
+        sent.append(text)
+        if len(sent) == 1:
+            await gate.wait()  # the first write is slow: everything after it queues up
+
+    conn = _conn(send)
+    pump = asyncio.create_task(conn.pump())
+    conn.offer(Position(1, 1), _message(1))
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    for n in range(2, 7):
+        conn.offer(Position(1, n), _message(n))
+    gate.set()
+    await asyncio.sleep(0.05)
+    assert len(sent) == 2  # the first alone, then the five that queued behind it in one frame
+    assert sent[0] == _message(1)
+    parts = split_messages(sent[1])
+    assert parts == [_message(n) for n in range(2, 7)]
+    assert [parse_frame(p).event_id for p in parts] == [Position(1, n) for n in range(2, 7)]
+    assert parse_frame(sent[1][sent[1].rfind('<div id="sb-last-event"'):]).event_id == Position(1, 6)
+    assert (conn.frames_sent, conn.messages_sent, conn.last_sent) == (2, 6, Position(1, 6))
+
+    conn.offer(Position(1, 7), _message(7))  # idle again: at once, alone
+    await asyncio.sleep(0.01)
+    assert sent[2] == _message(7)
+    conn.kick(CLOSE_TOO_SLOW)
+    assert await asyncio.wait_for(pump, 1) == CLOSE_TOO_SLOW
+
+
+async def test_coalesced_frame_skips_what_replay_sent_and_stops_at_a_kick() -> None:
+    sent: list[str] = []
+
+    async def send(text: str) -> None:
+        sent.append(text)
+
+    conn = _conn(send)
+    conn.last_sent = Position(1, 3)  # replay went up to 3
+    for n in range(1, 6):
+        conn.offer(Position(1, n), _message(n))
+    conn.kick(CLOSE_TOO_SLOW)
+    conn.offer(Position(1, 9), _message(9))  # after the kick: dropped
+    assert await asyncio.wait_for(conn.pump(), 1) == CLOSE_TOO_SLOW
+    assert sent == [_message(4) + _message(5)]
