@@ -408,3 +408,22 @@ async def test_pages_roles_and_the_contacts_list_filter(fx_client: Any, fx_shop:
         "_csrf": token, "enabled": "1", "hot_days": "20", "hot_orders": "2", "hot_spent": "0", "warm_days": "10",
         "warm_orders": "1", "warm_spent": "0"})
     assert saved.status_code == 400 and "hot_days" in saved.text
+
+
+async def test_the_segment_list_refreshes_live_for_supervisors(fx_client: Any, fx_shop: ShopFixture) -> None:
+    from app.accounts.services import Principal
+    from app.segments.live import segment_rows
+    from realtime.events import Event
+
+    made = (await fx_client.post(api(fx_shop, "/segments"), json={"name": "Fresh list", "kind": "static"},
+                                 headers=fx_shop.auth)).json()
+    event = Event(id=1, name="segment.changed", tenant=fx_shop.slug, at=NOW, data={"segment_id": made["id"]},
+                  channels=("role:supervisor",))
+    owner = Principal(user_id=fx_shop.user_id, email=fx_shop.email, name="Owner", role="supervisor", via="session",
+                      credential_id=0)
+    operator = Principal(user_id=fx_shop.user_id, email=fx_shop.email, name="Op", role="operator", via="session",
+                         credential_id=0)
+    async with tenant_context(fx_shop.tenant):
+        html = await segment_rows(event, fx_shop.tenant, owner)
+        assert html and 'id="segment-rows"' in html and 'hx-swap-oob="true"' in html and "Fresh list" in html
+        assert await segment_rows(event, fx_shop.tenant, operator) is None
