@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import UploadFile
 from litestar.params import FromQuery
 from litestar.response import Redirect, Template
@@ -22,6 +22,7 @@ from app.lib.imports import read_upload
 from app.lib.templates import flash, render_page
 from app.lib.wire import PathId
 from app.segments import fields, services, temperature
+from realtime import current_id
 
 Req = Request[Principal, Any, Any]
 
@@ -67,7 +68,8 @@ class SegmentViews(Controller):
     async def index(self, request: Req) -> Template:
         rows = await services.list_segments()
         counts = await services.counts([r["id"] for r in rows])
-        return render_page(request, "pages/segments.html", {"segments": rows, "counts": counts})
+        return render_page(request, "pages/segments.html", {"segments": rows, "counts": counts, "live": True,
+                                                            "last_event_id": await current_id()})
 
     async def _builder(self, request: Req, seg: dict[str, Any] | None, *, draft: dict[str, Any] | None = None,
                        error: str | None = None, status_code: int = 200) -> Template:
@@ -200,6 +202,10 @@ class TemperatureCardViews(Controller):
     include_in_schema = False
 
     @post("/automatic", guards=[requires("operator")])
-    async def automatic(self, request: Req, contact_id: PathId) -> Redirect:
+    async def automatic(self, request: Req, contact_id: PathId) -> Redirect | Response[None]:
+        """The card's button: htmx (the card may have been re-rendered live, without a form token) reloads the
+        card; a plain form post comes back to it."""
         await temperature.set_automatic(request.user, contact_id)
+        if request.headers.get("hx-request"):
+            return Response(None, status_code=204, headers={"HX-Refresh": "true"})
         return Redirect(f"/t/{_slug(request)}/contacts/{contact_id}", status_code=303)
