@@ -874,4 +874,10 @@ async def one_cell(ctx: BenchContext, shops: list[Shop], fleet: Fleet | RemoteFl
                f"{messages / max(1, frames):.2f}", "frames/s",
                f"{frames:,} frames carried {messages:,} messages (the hub joins what queued while a socket's writer "
                f"was busy); lost {lost:,} messages", lost=lost)
+    server_ms = sum(cpu[:len(pids)]) * 1000
+    ctx.record(f"  {name}: server CPU per event", server_ms / max(1, n), "ms",
+               f"{server_ms / max(1, len(lat)) * 1000:.0f} µs per delivered message; the CPU the server process(es) "
+               f"used over the cell / events published: what the load on the machine does not change (a free 2-core "
+               f"machine would top out near {2000 / max(1e-6, server_ms / max(1, n)):,.0f} events/s at this fan-out, "
+               f"before the bench and PostgreSQL take their share)")
     await quiet(fleet, settle=0.5, limit=10)
