@@ -43,6 +43,11 @@ VOLATILE: dict[tuple[str, str], str] = {
 the migration's). Each tenant schema gets its own value: a consent salt shared by two shops would let one shop's
 hashes be matched against another's."""
 
+PROBED_EXTENSIONS = frozenset({"pg_trgm"})
+"""Extensions a tenant migration looks for and acts differently without (contacts: the trigram indexes). A database
+may have others (pg_stat_statements...) and still use the baseline; it must have the baseline's, and of these,
+exactly the baseline's. Add one here when a migration starts asking for it."""
+
 HEADER = "-- Switchboard tenant baseline"
 _MIGRATION_LINE = re.compile(r"^-- migration: (\S+) (\S+)$")
 _EXTENSIONS_LINE = re.compile(r"^-- extensions: (.*)$")
@@ -85,6 +90,12 @@ def load() -> Baseline | None:
 
 async def database_extensions(connection: Any) -> frozenset[str]:
     return frozenset(r["extname"] for r in await connection.fetch("SELECT extname FROM pg_extension"))
+
+
+def fits(snapshot: Baseline, extensions: frozenset[str]) -> bool:
+    """Whether a database with `extensions` would get from the migrations what the baseline makes."""
+    return snapshot.extensions <= extensions and (extensions & PROBED_EXTENSIONS) == (
+        snapshot.extensions & PROBED_EXTENSIONS)
 
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -198,13 +198,13 @@ _BASELINE_FITS: dict[str, bool] = {}
 
 async def _usable_baseline(connection: Any, apps: tuple[str, ...]) -> baseline.Baseline | None:
     """The baseline, when it covers only migrations of `apps` that exist and this database has the extensions it was
-    made with (migrations may look at them); else None and the migrations run."""
+    made with (migrations may look at them: baseline.fits); else None and the migrations run."""
     snapshot = baseline.load()
     if snapshot is None or not snapshot.migrations <= head(apps):
         return None
     key = await _database(connection)
     if key not in _BASELINE_FITS:
-        _BASELINE_FITS[key] = await baseline.database_extensions(connection) == snapshot.extensions
+        _BASELINE_FITS[key] = baseline.fits(snapshot, await baseline.database_extensions(connection))
     return snapshot if _BASELINE_FITS[key] else None
 
 

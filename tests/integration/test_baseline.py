@@ -88,6 +88,15 @@ async def test_a_stale_baseline_runs_the_newer_migrations_after_it(fx_db: str, m
                                    NEWEST_ORDERS) == 1
 
 
+def test_the_baseline_fits_a_database_only_with_the_extensions_the_migrations_look_at() -> None:
+    made_with = baseline.Baseline(frozenset(), frozenset({"plpgsql", "pg_trgm"}), "")
+    assert baseline.fits(made_with, frozenset({"plpgsql", "pg_trgm"}))
+    assert baseline.fits(made_with, frozenset({"plpgsql", "pg_trgm", "pg_stat_statements"}))
+    assert not baseline.fits(made_with, frozenset({"plpgsql"}))  # no trigram indexes there: the migrations run
+    without = baseline.Baseline(frozenset(), frozenset({"plpgsql"}), "")
+    assert not baseline.fits(without, frozenset({"plpgsql", "pg_trgm"}))  # the migrations would add them
+
+
 async def test_shops_made_from_the_baseline_share_nothing(fx_client: Any) -> None:
     first, second = await make_shop("bsa"), await make_shop("bsb")
     async with DB.pool.acquire() as conn:

@@ -105,7 +105,16 @@ async def test_per_tenant_caches_stay_bounded_over_300_tenants(fx_shop: ShopFixt
 
         # Pooled connections are replaced after DB_POOL_MAX_QUERIES: a PostgreSQL session never drops the cache
         # entries of the tables it opened in each schema, so one that lived through every tenant would hold them all.
-        assert ENGINE.pool is not None and 0 < ENGINE.pool._max_queries <= 50_000
+        from app.settings import get_settings
+
+        assert ENGINE.pool is not None and ENGINE.pool._max_queries == get_settings().db.pool_max_queries <= 5_000
+        for holder in ENGINE.pool._holders:  # the same rule at a size a test reaches
+            monkeypatch.setattr(holder, "_max_queries", 6)
+        pids: set[int] = set()
+        for t in tenants[:90]:
+            async with tenant_context(t) as uow:
+                pids.add(await uow.connection.fetchval("SELECT pg_backend_pid()"))
+        assert len(pids) > len(ENGINE.pool._holders), "connections are replaced once they ran max_queries"
     finally:
         async with DB.pool.acquire() as conn:
             await conn.execute("DELETE FROM public.tenant WHERE id = ANY($1::int[])", [t.id for t in tenants])
