@@ -12,7 +12,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from app.contacts import imports
+import pytest
+
+from app.contacts import imports, imports_prepare
 from app.contacts.tables import Contact, ContactEmail, ContactPhone
 from app.lib.db import tenant_context
 from app.lib.imports import ImportActor
@@ -72,11 +74,20 @@ async def _import(shop: ShopFixture, data: bytes, *, processes: int) -> dict[str
 
 
 async def test_rows_prepared_in_worker_processes_land_as_rows_prepared_in_process(
-        fx_client: Any, fx_shop: ShopFixture, fx_other_shop: ShopFixture) -> None:
+        fx_client: Any, fx_shop: ShopFixture, fx_other_shop: ShopFixture, monkeypatch: pytest.MonkeyPatch) -> None:
     for shop in (fx_shop, fx_other_shop):
         await _russian_shop_with_a_contact(fx_client, shop, "Existing Person", "+79131112233")
     in_process = await _import(fx_shop, MESSY, processes=0)
+    pooled_batches: list[int] = []
+    real = imports_prepare.Preparer._pooled
+
+    async def pooled_spy(self: imports_prepare.Preparer, *args: Any) -> Any:
+        pooled_batches.append(len(args[-1]))
+        return await real(self, *args)
+
+    monkeypatch.setattr(imports_prepare.Preparer, "_pooled", pooled_spy)
     pooled = await _import(fx_other_shop, MESSY, processes=1)
+    assert sum(pooled_batches) == 7, "every batch after the first was prepared by the worker process"
     for done in (in_process, pooled):
         assert done["status"] == "done"
         assert (done["processed"], done["created"], done["updated"], done["unchanged"], done["failed"]) == (

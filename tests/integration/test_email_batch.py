@@ -13,6 +13,7 @@ from app.email.tables import EmailMessage as EmailRow
 from app.email.tables import InboundMail
 from app.lib.db import tenant_context
 from app.settings import get_settings
+from app.timeline import services as timeline
 from tests.conftest import ShopFixture
 
 
@@ -42,14 +43,16 @@ async def _state(shop: ShopFixture) -> tuple[dict[int, Any], list[str]]:
 async def test_one_job_files_waiting_mails_and_leaves_a_failing_one_to_its_own_job(
         fx_shop: ShopFixture, monkeypatch: pytest.MonkeyPatch) -> None:
     ids = await _store(fx_shop, ["first", "poison", "third"])
-    real = inbound.InboundEmail.handle
+    real = timeline.entry
 
-    async def handle(self: inbound.InboundEmail, known: Any = None) -> int:
-        if self.mail.subject == "poison":
+    def entry(contact_id: int, channel: str, direction: str, summary: str, **kwargs: Any) -> dict[str, Any]:
+        # The timeline item is written by the set-based batch and by the one-by-one path alike: the batch fails,
+        # then the mails go one by one and only this one is rolled back.
+        if summary == "poison":
             raise RuntimeError("cannot file this one yet")
-        return await real(self, known)
+        return real(contact_id, channel, direction, summary, **kwargs)
 
-    monkeypatch.setattr(inbound.InboundEmail, "handle", handle)
+    monkeypatch.setattr(timeline, "entry", entry)
     await inbound.process({"tenant": fx_shop.slug, "inbound_id": ids[0]})
     processed, subjects = await _state(fx_shop)
     assert processed[ids[0]] is not None and processed[ids[2]] is not None
@@ -59,7 +62,7 @@ async def test_one_job_files_waiting_mails_and_leaves_a_failing_one_to_its_own_j
     # Its own job fails while the cause lasts (the queue retries it), then files it; the others are not filed twice.
     with pytest.raises(RuntimeError):
         await inbound.process({"tenant": fx_shop.slug, "inbound_id": ids[1]})
-    monkeypatch.setattr(inbound.InboundEmail, "handle", real)
+    monkeypatch.setattr(timeline, "entry", real)
     await inbound.process({"tenant": fx_shop.slug, "inbound_id": ids[1]})
     await inbound.process({"tenant": fx_shop.slug, "inbound_id": ids[2]})  # its mail was filed by the first job
     processed, subjects = await _state(fx_shop)
