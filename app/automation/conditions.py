@@ -17,7 +17,6 @@ from app.lib.conditions import FIELDLESS, MAX_DEPTH, MAX_LEAVES, OPS, Evaluation
 from app.lib.i18n import N_
 from app.segments.fields import CONTACT_FIELDS
 
-
 ENTITIES: dict[str, str] = {"contact": N_("Contact"), "conversation": N_("Conversation"), "message": N_("Message"),
                             "order": N_("Order"), "task": N_("Task"), "interaction": N_("Timeline entry"),
                             "event": N_("Event")}

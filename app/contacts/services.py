@@ -380,7 +380,7 @@ async def delete(actor: Any, contact_id: int) -> None:
 
 
 async def temperature_set(contact_id: int, previous: str | None, temperature: str | None, *, actor: Any = None,
-                          rule: bool = False) -> None:
+                          rule: bool = False, at: dt.datetime | None = None) -> None:
     """Record a temperature change on the timeline, saying who moved it: a person (the value is then hand-set and
     the shop's behaviour rules leave it alone; clearing it hands it back to the rules) or the rules."""
     manual = not rule and temperature is not None
@@ -397,7 +397,7 @@ async def temperature_set(contact_id: int, previous: str | None, temperature: st
     await timeline.record(contact_id, "system", "internal", summary, params=words,
                           translated=("previous", "temperature"),
                           actor_type="user" if actor_id else "system", actor_id=actor_id,
-                          actor_label=getattr(actor, "label", "") if actor_id else "rules",
+                          actor_label=getattr(actor, "label", "") if actor_id else "rules", occurred_at=at,
                           payload={"event": "temperature", "by": "rule" if rule else "person",
                                    "previous": previous, "temperature": temperature})
 

@@ -24,7 +24,9 @@ from app.demo import agents as demo_agents
 from app.demo import automation as demo_automation
 from app.demo import callback as demo_callback
 from app.demo import campaigns as demo_campaigns
+from app.demo import feedback as demo_feedback
 from app.demo import reports as demo_reports
+from app.demo import segments as demo_segments
 from app.demo.seed import Writer
 from app.demo.story import tell
 from app.demo.talk import Talk
@@ -133,7 +135,9 @@ async def seed_shop(tenant: TenantRef, *, seed: int = DEFAULT_SEED, locale: str 
         await demo_reports.write(users, anchor)
         await _tasks(users, anchor)
         await _consent(anchor)
+        await demo_segments.write(owner, anchor)
         await demo_campaigns.write(owner, anchor)
+        await demo_feedback.write(anchor)
         await audit.record(SEEDED, actor_id=owner.user_id, actor=owner.email, target_type="tenant",
                            target_id=tenant.slug, detail={
                                "seed": seed, "locale": locale, "anchor": anchor.isoformat(), "version": STORY_VERSION,

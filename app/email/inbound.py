@@ -17,7 +17,7 @@ import structlog
 from app.contacts import identities
 from app.conversations import message_events
 from app.conversations import services as conversations
-from app.email import outbound
+from app.email import bounces, outbound
 from app.email.listener import split_address
 from app.email.parse import ParsedMail, parse
 from app.email.tables import EmailMessage
@@ -180,6 +180,9 @@ async def _file(handler: InboundEmail, known: identities.Owners, seen: set[str])
     mail_id = handler.mail.message_id
     if mail_id and mail_id in seen:
         return "duplicate Message-ID"
+    bounce = bounces.parse(bytes(handler.row["content"]))
+    if bounce is not None:  # a DSN for an email we sent (VERP envelope sender), not a message from the client
+        return await bounces.file(handler.row, bounce)
     await handler.handle(known)
     if mail_id:
         seen.add(mail_id)

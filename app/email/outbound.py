@@ -285,7 +285,9 @@ async def deliver(payload: dict[str, Any]) -> None:
                 (EmailMessage.id == row["id"]) & EmailMessage.sent_at.is_null())
 
     try:
-        await mail.send(smtp, message, timeout=SEND_TIMEOUT, on_accepted=_accepted)
+        # VERP: bounces (DSNs) come back to the thread's address on our inbound listener (app.email.bounces).
+        await mail.send(smtp, message, timeout=SEND_TIMEOUT, on_accepted=_accepted,
+                        envelope_from=config.reply_address(row["reply_token"], tenant.slug))
     except Exception as exc:
         reason = _permanent(exc)
         async with tenant_context(tenant):

@@ -51,7 +51,7 @@ def build_message(sender: str, to: str, subject: str, text: str, html: str | Non
 
 
 async def send(account: SmtpAccount, message: EmailMessage, *, timeout: float = 15.0,  # noqa: ASYNC109
-               on_accepted: Callable[[], Awaitable[None]] | None = None) -> None:
+               on_accepted: Callable[[], Awaitable[None]] | None = None, envelope_from: str | None = None) -> None:
     """Deliver one message; raises on failure so the calling job retries with back-off.
 
     Once the server has answered 250 to the end of DATA the message is its responsibility: `on_accepted` runs
@@ -64,7 +64,7 @@ async def send(account: SmtpAccount, message: EmailMessage, *, timeout: float = 
                              start_tls=True if account.tls == "starttls" else False, timeout=timeout)
     try:
         await client.connect()
-        await client.send_message(message)
+        await client.send_message(message, sender=envelope_from)  # None: the From header
     except BaseException:
         client.close()
         raise

@@ -20,8 +20,9 @@ from app.lib.i18n import N_
 from app.lib.templates import word
 from app.reports import revenue_facts as facts
 from app.reports.kit import Column, Period, Report, ReportSpec, register
+from app.segments import services as segments
 
-GROUPS = ("channel", "operator", "temperature", "tag", "customer", "day", "week", "month")
+GROUPS = ("channel", "operator", "temperature", "tag", "customer", "segment", "day", "week", "month")
 """The `group` parameter of the revenue report; the first is the default."""
 BUCKETS = ("day", "week", "month")
 TOTAL_KEYS = ("", "_total", "total")
@@ -30,6 +31,7 @@ TOP_CLIENTS = 20
 
 GROUP_LABELS = {"channel": N_("Channel of the last touch"), "operator": N_("Operator"),
                 "temperature": N_("Temperature"), "tag": N_("Tag"), "customer": N_("New or returning"),
+                "segment": N_("Segment"),
                 "day": N_("Day of the order"), "week": N_("Week of the order (from Monday)"),
                 "month": N_("Month of the order")}
 
@@ -112,8 +114,21 @@ def _bucket_label(day: dt.date, bucket: str) -> str:
     return i18n.format_date(day, "medium")
 
 
-def _keys(group: str, names: dict[int, str]) -> Callable[[dict[str, Any]], list[tuple[str, str]]]:
-    """For each order, the (key, label) of the group(s) it falls in: one, except for tags (one per tag)."""
+async def _segment_keys(orders: list[dict[str, Any]]) -> dict[int, list[tuple[str, str]]]:
+    """Per client of these orders, the saved segments that hold them now (key `segment:<id>`, the name)."""
+    contact_ids = sorted({r["contact"] for r in orders})
+    out: dict[int, list[tuple[str, str]]] = {}
+    for seg in await segments.list_segments():
+        for contact_id in await segments.members_among(seg["id"], contact_ids):
+            out.setdefault(contact_id, []).append((f"segment:{seg['id']}", seg["name"]))
+    return out
+
+
+def _keys(group: str, names: dict[int, str],
+          in_segments: dict[int, list[tuple[str, str]]] | None = None) -> Callable[[dict[str, Any]],
+                                                                            list[tuple[str, str]]]:
+    """For each order, the (key, label) of the group(s) it falls in: one, except for tags and segments (one per
+    tag or segment)."""
     def channel(r: dict[str, Any]) -> list[tuple[str, str]]:
         ch = r["touch_channel"]
         return [(ch, word(ch))] if ch else [("none", i18n.gettext("no touch"))]
@@ -140,8 +155,11 @@ def _keys(group: str, names: dict[int, str]) -> Callable[[dict[str, Any]], list[
         start = _bucket_start(r["local_day"], group)
         return [(start.isoformat(), _bucket_label(start, group))]
 
+    def segment(r: dict[str, Any]) -> list[tuple[str, str]]:
+        return (in_segments or {}).get(r["contact"]) or [("none", i18n.gettext("in no segment"))]
+
     return {"channel": channel, "operator": operator, "temperature": temperature, "tag": tag,
-            "customer": customer}.get(group, bucket)
+            "customer": customer, "segment": segment}.get(group, bucket)
 
 
 def _group(params: Mapping[str, str]) -> str:
@@ -187,7 +205,7 @@ async def build(period: Period, params: Mapping[str, str]) -> Report:
     settings = await facts.settings()
     orders = await facts.orders(period.start, period.end, currency, period.zone, settings.touch_days)
     names = await _names() if group == "operator" else {}
-    keys = _keys(group, names)
+    keys = _keys(group, names, await _segment_keys(orders) if group == "segment" else None)
     groups: dict[str, tuple[str, list[dict[str, Any]]]] = {}
     if group in BUCKETS:  # every bucket of the period, empty ones too: the chart's x axis has no gaps
         for day in _buckets(period, group):
@@ -209,6 +227,9 @@ async def build(period: Period, params: Mapping[str, str]) -> Report:
     if group == "tag":
         notes.append(N_("An order counts under each of its client's tags, so the rows add up to more than the "
                         "total when clients have several tags."))
+    if group == "segment":
+        notes.append(N_("An order counts under each saved segment its client is in today, so the rows add up to "
+                        "more than the total when segments overlap."))
     if group == "customer":
         notes.append(N_("New: the client's first order that counts as a sale; returning: they had one before."))
     others = {c: n for c, n in (await facts.currencies(period.start, period.end)).items() if c != currency}
@@ -238,7 +259,7 @@ def _sorted(group: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return sorted(rows, key=lambda r: (_TEMPERATURE_ORDER.get(r["key"], 3), r["key"]))
     if group == "customer":
         return sorted(rows, key=lambda r: r["key"] != "new")
-    # operators and tags: biggest revenue first, "none" last
+    # operators, tags and segments: biggest revenue first, "none" last
     return sorted(rows, key=lambda r: (r["key"] == "none", -r["revenue"], r["label"]))
 
 
@@ -251,7 +272,7 @@ async def drill(period: Period, params: Mapping[str, str], row: str, column: str
     orders = await facts.orders(period.start, period.end, currency, period.zone, settings.touch_days)
     names = await _names()
     if row not in TOTAL_KEYS:
-        keys = _keys(group, names)
+        keys = _keys(group, names, await _segment_keys(orders) if group == "segment" else None)
         orders = [r for r in orders if any(k == row for k, _ in keys(r))]
     return DRILL_COLUMNS, _order_rows(orders, names, column, currency)
 

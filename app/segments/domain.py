@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from app.lib.domain import Domain
 from app.lib.jobs import JobSpec
-from app.segments import events, services, temperature
+from app.segments import events, live, services, temperature
 from app.segments.api import SegmentsApi, TemperatureRulesApi
 from app.segments.views import SegmentViews, TemperatureCardViews, TemperatureViews
 from realtime.durable import DurableListener
@@ -20,6 +20,7 @@ DOMAIN = Domain(
         DurableListener(temperature.LISTENER_NAME, temperature.on_order_event, temperature.ORDER_EVENTS,
                         "Recomputes a buyer's temperature from the shop's rules after their order events."),
     ),
+    renderers=(live.segment_rows,),
     merge_steps=(services.MERGE_STEP,),
     piccolo_app="app.segments.piccolo_app",
     events=events,

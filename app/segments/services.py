@@ -327,9 +327,9 @@ async def values_for(contact_id: int) -> dict[str, Any]:
     if row is None:
         return {}
     bought = await conn.fetch(
-        "SELECT DISTINCT lower(btrim(i.sku)) AS sku, lower(btrim(i.name)) AS name, lower(btrim(i.category)) AS cat "
+        "SELECT DISTINCT lower(btrim(i.sku)) AS sku, lower(btrim(i.name)) AS name, lower(btrim(i.category)) AS cat "  # noqa: S608
         f"FROM shop_order o JOIN order_item i ON i.shop_order = o.id LEFT JOIN order_status s ON s.key = o.status "
-        f"WHERE o.contact = $1 AND {compiler.SALE}", contact_id)  # noqa: S608 (constants)
+        f"WHERE o.contact = $1 AND {compiler.SALE}", contact_id)
     scores = (await rfm([contact_id])).get(contact_id)
     return {
         **dict(row),
@@ -339,3 +339,14 @@ async def values_for(contact_id: int) -> dict[str, Any]:
         "rfm_m": scores.m if scores else None,
         "in_segment": await memberships(contact_id),
     }
+
+
+async def members_among(segment_id: int, contact_ids: list[int]) -> list[int]:
+    """Which of these contacts the segment holds (reports group orders by segment)."""
+    if not contact_ids:
+        return []
+    sql, args = await contact_ids_sql(segment_id)
+    args.append(contact_ids)
+    rows = await current_uow().connection.fetch(
+        f"SELECT s.id FROM ({sql}) s WHERE s.id = ANY(${len(args)}::int[])", *args)  # noqa: S608
+    return [r["id"] for r in rows]

@@ -84,13 +84,13 @@ agg AS (
     GROUP BY o.contact HAVING count(*) FILTER (WHERE {SALE}) > 0),
 target AS (
     SELECT agg.contact, CASE
-        WHEN agg.last_at >= now() - make_interval(days => r.hot_days) AND agg.n >= r.hot_orders
+        WHEN agg.last_at >= $2::timestamptz - make_interval(days => r.hot_days) AND agg.n >= r.hot_orders
              AND agg.spent >= r.hot_spent THEN 'hot'
-        WHEN agg.last_at >= now() - make_interval(days => r.warm_days) AND agg.n >= r.warm_orders
+        WHEN agg.last_at >= $2::timestamptz - make_interval(days => r.warm_days) AND agg.n >= r.warm_orders
              AND agg.spent >= r.warm_spent THEN 'warm'
         ELSE 'cold' END AS t
     FROM agg, r)
-UPDATE contact c SET temperature = target.t, updated_at = now(), version = c.version + 1
+UPDATE contact c SET temperature = target.t, updated_at = $2::timestamptz, version = c.version + 1
 FROM target JOIN contact old ON old.id = target.contact
 WHERE c.id = target.contact AND NOT c.temperature_manual AND c.deleted_at IS NULL AND c.merged_into IS NULL
   AND c.temperature IS DISTINCT FROM target.t
@@ -98,11 +98,13 @@ RETURNING c.id, old.temperature AS previous, c.temperature
 """  # noqa: S608 (constants)
 
 
-async def recompute(contact_ids: list[int] | None = None) -> int:
-    """Apply the rules to these contacts (None: every buyer); returns how many moved. Disabled rules move nobody."""
-    rows = await current_uow().connection.fetch(_RECOMPUTE, contact_ids)
+async def recompute(contact_ids: list[int] | None = None, *, at: dt.datetime | None = None) -> int:
+    """Apply the rules to these contacts (None: every buyer) as of `at` (now); returns how many moved. Disabled
+    rules move nobody."""
+    at = at or now()
+    rows = await current_uow().connection.fetch(_RECOMPUTE, contact_ids, at)
     for r in rows:
-        await contacts.temperature_set(r["id"], r["previous"], r["temperature"], rule=True)
+        await contacts.temperature_set(r["id"], r["previous"], r["temperature"], rule=True, at=at)
         await emit(contact_events.CONTACT_UPDATED, contact_id=r["id"])
     return len(rows)
 

@@ -7,13 +7,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import UploadFile
 from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 
 from app.accounts.guards import requires
 from app.accounts.services import Principal
+from app.contacts import services as contacts
 from app.lib import conditions
 from app.lib.errors import DomainError, Invalid
 from app.lib.i18n import gettext
@@ -21,6 +22,7 @@ from app.lib.imports import read_upload
 from app.lib.templates import flash, render_page
 from app.lib.wire import PathId
 from app.segments import fields, services, temperature
+from realtime import current_id
 
 Req = Request[Principal, Any, Any]
 
@@ -66,7 +68,8 @@ class SegmentViews(Controller):
     async def index(self, request: Req) -> Template:
         rows = await services.list_segments()
         counts = await services.counts([r["id"] for r in rows])
-        return render_page(request, "pages/segments.html", {"segments": rows, "counts": counts})
+        return render_page(request, "pages/segments.html", {"segments": rows, "counts": counts, "live": True,
+                                                            "last_event_id": await current_id()})
 
     async def _builder(self, request: Req, seg: dict[str, Any] | None, *, draft: dict[str, Any] | None = None,
                        error: str | None = None, status_code: int = 200) -> Template:
@@ -77,8 +80,6 @@ class SegmentViews(Controller):
             count = await services.count(seg["id"])
         members: list[dict[str, Any]] = []
         if seg and seg["kind"] == "static":
-            from app.contacts import services as contacts
-
             ids, _ = await services.contact_page(seg["id"], limit=200)
             members = await contacts.cards(ids)
         return render_page(request, "pages/segment.html", {
@@ -201,6 +202,10 @@ class TemperatureCardViews(Controller):
     include_in_schema = False
 
     @post("/automatic", guards=[requires("operator")])
-    async def automatic(self, request: Req, contact_id: PathId) -> Redirect:
+    async def automatic(self, request: Req, contact_id: PathId) -> Redirect | Response[None]:
+        """The card's button: htmx (the card may have been re-rendered live, without a form token) reloads the
+        card; a plain form post comes back to it."""
         await temperature.set_automatic(request.user, contact_id)
+        if request.headers.get("hx-request"):
+            return Response(None, status_code=204, headers={"HX-Refresh": "true"})
         return Redirect(f"/t/{_slug(request)}/contacts/{contact_id}", status_code=303)

@@ -178,3 +178,23 @@ async def test_conversions_revenue_and_lift_against_the_holdout(fx_client: Any, 
     await browser_login(fx_client, fx_shop.slug, fx_shop.email, fx_shop.password)
     page = await fx_client.get(f"/t/{fx_shop.slug}/campaigns/{campaign_id}/results/", headers={"accept": "text/html"})
     assert page.status_code == 200 and 'data-testid="campaign-results"' in page.text and "+100" in page.text
+
+
+async def test_the_demo_shop_shows_keywords_and_campaign_results(fx_client: Any, fx_db: str) -> None:
+    from app import demo
+    from app.campaigns import results
+    from app.consent import services
+    from app.demo import feedback
+    from app.lib.db import resolve_active
+
+    await demo.ensure_demo()
+    tenant = await resolve_active(demo.DEMO_SLUG)
+    assert tenant is not None
+    async with tenant_context(tenant):
+        assert (await services.settings())["stop_words"] == feedback.STOP_WORDS
+        campaign_id = await current_uow().connection.fetchval("SELECT id FROM campaign WHERE name = $1",
+                                                              feedback.CAMPAIGN)
+        r = await results.results(campaign_id)
+    assert r["holdout"]["audience"] == 4 and r["total"]["sent"] == 12
+    assert r["total"]["replied"] > 0 and r["total"]["unsubscribed"] == 1 and r["total"]["revenue"] > 0
+    assert r["total"]["lift"] is not None

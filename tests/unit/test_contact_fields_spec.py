@@ -38,7 +38,7 @@ def test_the_export_and_the_api_keep_their_shape() -> None:
     assert set(schemas.ContactOut.__struct_fields__) == {
         "id", "name", "company", "phones", "emails", "tags", "temperature", "owner_id", "owner_name", "birth_date",
         "address", "preferences", "custom", "created_at", "updated_at", "last_contact_at", "version", "language",
-        "timezone"}
+        "timezone", "temperature_manual"}
     assert set(merge.FIELDS) == {"name", "company", "birth_date", "address", "preferences", "temperature",
                                  "owner_id", "timezone"}
 
