@@ -27,6 +27,7 @@ from app.demo import campaigns as demo_campaigns
 from app.demo import feedback as demo_feedback
 from app.demo import reports as demo_reports
 from app.demo import segments as demo_segments
+from app.demo import upsell as demo_upsell
 from app.demo.seed import Writer
 from app.demo.story import tell
 from app.demo.talk import Talk
@@ -123,6 +124,7 @@ async def seed_shop(tenant: TenantRef, *, seed: int = DEFAULT_SEED, locale: str 
         await w.custom_fields(owner)
         await w.contacts()
         await w.orders({s["key"]: s["label"] for s in statuses})
+        await demo_upsell.write(w, loc)
         await w.deals({s["key"]: s["label"] for s in stages})
         await w.notes()
         talk = Talk(w, DEMO_NUMBER, DEMO_SHOP_EMAIL)

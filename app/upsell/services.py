@@ -6,6 +6,11 @@ a product is its sku, else its lower-cased name (`product_key`). For a rule "bou
 baskets: support = |X and Y| / N, confidence = |X and Y| / |X|, lift = confidence / (|Y| / N). Everything is
 computed in SQL (a self-join of the contact x product set), so it scales with the orders, not with Python.
 
+A reorder is due `interval` days after the contact's last purchase of a product: the median of their own intervals
+between purchases of it (days in the workspace's zone) or, for a one-time buyer, the median of everyone's intervals
+when enough clients reorder it (at least `min_count` of them, and `min_confidence` of its buyers). It is suggested
+from its due day until three intervals have passed.
+
 Every function runs inside the caller's unit of work."""
 
 from __future__ import annotations
@@ -45,6 +50,8 @@ REASON_PAIR = N_("Bought %(because)s: %(confidence)s of the clients who bought i
 REASON_REORDER = N_("Usually reorders every %(interval)s days; it has been %(since)s.")
 REASON_REORDER_TYPICAL = N_("Clients reorder this every %(interval)s days; it has been %(since)s.")
 
+LAPSED = 3
+"""A reorder is no longer suggested once this many intervals passed since the last purchase: the client moved on."""
 SETTINGS_FIELDS = ("min_support", "min_confidence", "min_count", "recent_days", "attribution_days")
 MAX_LIMIT = 20
 
@@ -137,8 +144,11 @@ gaps AS (SELECT contact, key, day, day - lag(day) OVER (PARTITION BY contact, ke
 mine AS (SELECT contact, key, max(day) AS last_day, count(gap) AS reorders,
                 percentile_cont(0.5) WITHIN GROUP (ORDER BY gap) AS median
          FROM gaps GROUP BY contact, key),
-typical AS (SELECT key, percentile_cont(0.5) WITHIN GROUP (ORDER BY gap) AS median, count(*) AS n
-            FROM gaps WHERE gap IS NOT NULL GROUP BY key HAVING count(*) >= $2),
+buyers AS (SELECT key, count(*) AS buyers, count(*) FILTER (WHERE reorders > 0) AS reorderers FROM mine GROUP BY key),
+typical AS (SELECT g.key, percentile_cont(0.5) WITHIN GROUP (ORDER BY g.gap) AS median
+            FROM gaps g JOIN buyers b ON b.key = g.key
+            WHERE g.gap IS NOT NULL AND b.reorderers >= $2 AND b.reorderers::float / b.buyers >= $4
+            GROUP BY g.key),
 names AS (SELECT DISTINCT ON (key) key, name FROM upsell_items ORDER BY key, placed_at DESC),
 due AS (SELECT m.contact, m.key, m.last_day, CASE WHEN m.reorders > 0 THEN 'contact' ELSE 'product' END AS basis,
                greatest(1, round(CASE WHEN m.reorders > 0 THEN m.median ELSE t.median END))::int AS interval_days
@@ -156,6 +166,9 @@ async def recompute() -> dict[str, int]:
     """Rebuild the pairs (products and categories) and every contact's suggestions from the orders, in one
     transaction: readers see the old set or the new one."""
     conn = current_uow().connection
+    # One recompute per shop at a time (the job and the admin's button): the second one waits and then rebuilds
+    # from what the first committed, instead of colliding on the suggestions' unique key.
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtext('upsell.recompute:' || current_schema()))")
     cfg = await settings()
     at = clock.now()
     await conn.execute("DROP TABLE IF EXISTS upsell_items")
@@ -170,7 +183,7 @@ async def recompute() -> dict[str, int]:
                            cfg["min_confidence"], level, at)
     await conn.execute("DELETE FROM upsell_suggestion")
     await conn.execute(_PAIR_SUGGESTIONS_SQL, at)
-    await conn.execute(_REORDER_SQL, str(await zone()), max(2, cfg["min_count"]), at)
+    await conn.execute(_REORDER_SQL, str(await zone()), max(2, cfg["min_count"]), at, cfg["min_confidence"])
     counts = await conn.fetchrow(
         "SELECT (SELECT count(*) FROM upsell_pair WHERE level = 'product') AS pairs, "
         "(SELECT count(*) FROM upsell_pair WHERE level = 'category') AS category_pairs, "
@@ -183,13 +196,16 @@ async def recompute() -> dict[str, int]:
 # -- reading suggestions ----------------------------------------------------------------------------------------
 
 _SUGGESTIONS_SQL = f"""
-SELECT s.contact, s.kind, s.product_key, s.product_name, s.reason, s.score, s.due_on
-FROM upsell_suggestion s
-WHERE s.contact = ANY($1::int[])
-  AND (s.due_on IS NULL OR s.due_on <= $2)
-  AND NOT EXISTS (SELECT 1 FROM ({SALE_ITEMS_SQL}) h
-                  WHERE h.contact = s.contact AND h.key = s.product_key
-                    AND (h.placed_at > s.computed_at OR h.placed_at > $3))
+SELECT u.contact, u.kind, u.product_key, u.product_name, u.reason, u.score, u.due_on
+FROM upsell_suggestion u
+JOIN contact c ON c.id = u.contact AND c.deleted_at IS NULL AND c.merged_into IS NULL
+WHERE u.contact = ANY($1::int[])
+  AND (u.due_on IS NULL OR u.due_on <= $2)
+  AND (u.kind <> 'reorder' OR (u.reason->>'last_on')::date + {LAPSED} * (u.reason->>'interval_days')::int > $2)
+  AND NOT EXISTS (SELECT 1 FROM shop_order o JOIN order_item i ON i.shop_order = o.id
+                  LEFT JOIN order_status s ON s.key = o.status
+                  WHERE o.contact = u.contact AND {KEY_SQL} = u.product_key AND {SALE_SQL}
+                    AND (o.placed_at > u.computed_at OR o.placed_at > $3))
 """  # noqa: S608 (constants)
 
 

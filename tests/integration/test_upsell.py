@@ -1,6 +1,7 @@
 """Upsell: pairs with exact support/confidence/lift over a fixture of orders (hand-computed), category pairs, a
 reorder suggestion on the right day and not before, shown/offered/accepted/ordered tracking with revenue, the card and
 console panels, merge and erasure, and another shop's ids -> 404."""
+# ruff: noqa: RUF001  (the Russian test data is Cyrillic on purpose)
 
 from __future__ import annotations
 
@@ -129,7 +130,10 @@ async def test_reorder_suggestion_appears_on_the_due_day_and_not_before(
     # R reorders after 28 and 32 days: the median is 30; the last order was on day 60, so due on day 90.
     for n in (0, 28, 60):
         await order(fx_client, fx_shop, r, [FOOD], day(n))
-    # S bought once on day 70: clients reorder it every 30 days (R's two intervals), so due on day 100.
+    t = (await make_contact(fx_client, fx_shop, name="Tess Twice"))["id"]
+    await order(fx_client, fx_shop, t, [FOOD], day(10))
+    await order(fx_client, fx_shop, t, [FOOD], day(40))
+    # S bought once on day 70: two of its three buyers reorder it, every 28, 30 and 32 days: S is due on day 100.
     await order(fx_client, fx_shop, s, [FOOD], day(70))
     await recompute(fx_shop)
 
@@ -289,3 +293,145 @@ async def test_merge_moves_events_and_erasure_drops_the_profile(fx_client: Any, 
     # Baskets without C: beans {A, B, D}, filters {B}: beans+filters 1 < min_count, so that pair is gone.
     pairs = (await fx_client.get(api(fx_shop, "/upsell/pairs"), headers=fx_shop.auth)).json()
     assert ("BEAN-1", "paper filters") not in rules(pairs) and ("BEAN-1", "GR-9") in rules(pairs)
+
+
+async def test_the_demo_shop_has_a_pair_and_a_due_reorder(fx_db: str) -> None:
+    from app import demo
+    from app.upsell import services
+    from tenants import services as tenants
+    from tests.conftest import unique_slug
+
+    shop = await tenants.signup("Demo twin", unique_slug("upsell_demo"), demo.DEMO_OWNER[0], demo.DEMO_OWNER[1],
+                                owner_name="Owner")
+    assert await demo.seed_shop(shop.tenant, seed=7) is True
+    async with tenant_context(shop.tenant):
+        conn = current_uow().connection
+        assert await conn.fetchval("SELECT count(*) FROM order_item WHERE category = ''") == 0
+        assert await conn.fetchval("SELECT count(*) FROM upsell_pair WHERE level = 'product'") >= 1
+        assert await conn.fetchval("SELECT count(*) FROM upsell_pair WHERE level = 'category'") >= 1
+        due = [r["contact"] for r in await conn.fetch(
+            "SELECT contact FROM upsell_suggestion WHERE kind = 'reorder' AND reason->>'basis' = 'contact'")]
+        found = await services.suggestions_for(due)
+    reasons = [s.reason for items in found.values() for s in items if s.kind == "reorder"]
+    assert "Usually reorders every 29 days; it has been 31 days." in reasons
+
+
+async def test_order_lines_carry_their_category_through_api_form_and_import(
+        fx_client: Any, fx_shop: ShopFixture) -> None:
+    from tests.integration.test_orders_import import _prepare, _run, _upload, cp1251
+
+    c = (await make_contact(fx_client, fx_shop, name="Cat Buyer"))["id"]
+    made = await order(fx_client, fx_shop, c, [BEANS, dict(MUG, category="")], day(1))
+    assert [(i["sku"], i["category"]) for i in made["items"]] == [("BEAN-1", "Coffee"), ("MUG", "")]
+    patched = await fx_client.patch(api(fx_shop, f"/orders/{made['id']}"), headers=fx_shop.auth,
+                                    json={"items": [dict(MUG, category="Tableware")]})
+    assert patched.status_code == 200 and patched.json()["items"][0]["category"] == "Tableware"
+    long = await fx_client.post(api(fx_shop, "/orders"), headers=fx_shop.auth, json={
+        "contact_id": c, "currency": "USD", "items": [dict(MUG, category="x" * 101)]})
+    assert long.status_code == 400 and long.json()["errors"][0]["field"] == "items[0].category"
+
+    # The order form on the card and the order page show and keep it.
+    await browser_login(fx_client, fx_shop.slug, fx_shop.email, fx_shop.password)
+    page = await fx_client.get(f"/t/{fx_shop.slug}/orders/{made['id']}", headers={"accept": "text/html"})
+    assert 'name="item_category" value="Tableware"' in page.text and ">Tableware</td>" in page.text
+
+    # A 1C export with a «Категория» column: mapped by its name, stored on each line.
+    await _prepare(fx_client, fx_shop)
+    lines = ["Код заказа;Дата;Покупатель;Телефон;Номенклатура;Артикул;Категория;Количество;Цена;Валюта",
+             "1C-9;05.03.2026;Иванов Иван;+7 912 345-67-89;Кофе зерновой 1 кг;CF-1;Кофе;2;1 234,50;руб.",
+             "1C-9;;;;Кружка;MG-1;Посуда;1;350,00;"]
+    up = await _upload(fx_client, fx_shop, cp1251(lines))
+    assert up["suggested_mapping"][6] == "category"
+    resp = await fx_client.put(api(fx_shop, f"/order-imports/{up['id']}/mapping"), headers=fx_shop.auth,
+                               json={"mapping": up["suggested_mapping"]})
+    assert resp.status_code == 200, resp.text
+    done = await _run(fx_client, fx_shop, up["id"])
+    assert done["status"] == "done" and done["created"] == 1, done
+    items = (await fx_client.get(api(fx_shop, "/orders"), headers=fx_shop.auth)).json()["items"]
+    imported = next(o for o in items if o["external_id"] == "1C-9")
+    assert [(i["sku"], i["category"]) for i in imported["items"]] == [("CF-1", "Кофе"), ("MG-1", "Посуда")]
+
+
+async def test_order_events_queue_one_debounced_recompute_and_the_job_queues_the_next_night(
+        fx_client: Any, fx_shop: ShopFixture) -> None:
+    from app.lib.jobs import QUEUE_TABLE
+    from app.upsell import jobs
+    from app.upsell.domain import DOMAIN
+    from realtime import durable
+
+    listener = next(li for li in DOMAIN.listeners if li.name == "upsell.recompute")
+    async with tenant_context(fx_shop.tenant):
+        await durable.ensure_cursors([listener])
+    ids = await fixture(fx_client, fx_shop)  # eight orders, two changed
+    await drain(fx_shop, listener)
+
+    async def queued() -> list[dict[str, Any]]:
+        async with tenant_context(fx_shop.tenant):
+            rows = await current_uow().connection.fetch(
+                f"SELECT dedupe_key, execute_after > now() AS later FROM {QUEUE_TABLE} "
+                "WHERE entrypoint = $1 AND status = 'queued' AND dedupe_key LIKE $2 ORDER BY id",
+                jobs.RECOMPUTE_JOB, f"upsell:recompute:{fx_shop.slug}:%")
+        return [dict(r) for r in rows]
+
+    assert await queued() == [{"dedupe_key": f"upsell:recompute:{fx_shop.slug}:soon", "later": True}]
+    await jobs.recompute({"tenant": fx_shop.slug})
+    nights = [r["dedupe_key"] for r in await queued() if not r["dedupe_key"].endswith(":soon")]
+    assert len(nights) == 1 and dt.date.fromisoformat(nights[0].rsplit(":", 1)[1]) > dt.date.today() - dt.timedelta(1)
+    async with tenant_context(fx_shop.tenant):
+        assert await current_uow().connection.fetchval(
+            "SELECT count(*) FROM upsell_suggestion WHERE contact = $1", ids["E"]) == 1
+        await current_uow().connection.execute(
+            f"DELETE FROM {QUEUE_TABLE} WHERE dedupe_key LIKE $1", f"upsell:recompute:{fx_shop.slug}:%")
+
+
+async def test_console_conversation_shows_the_clients_suggestions(fx_client: Any, fx_shop: ShopFixture) -> None:
+    from tests.conftest import csrf_from
+
+    ids = await fixture(fx_client, fx_shop)
+    await recompute(fx_shop, min_support=0, min_confidence=0)
+    e = ids["E"]
+    made = await fx_client.post(api(fx_shop, "/conversations"), headers=fx_shop.auth,
+                                json={"channel": "chat", "subject": "About my grinder", "contact_id": e})
+    assert made.status_code == 201, made.text
+    await browser_login(fx_client, fx_shop.slug, fx_shop.email, fx_shop.password)
+    token = await csrf_from(fx_client, f"/t/{fx_shop.slug}/console/")
+    took = await fx_client.post(f"/t/{fx_shop.slug}/console/take/{made.json()['id']}", headers={"X-CSRF-Token": token})
+    assert took.status_code < 400, took.text
+    mine = await fx_client.get(f"/t/{fx_shop.slug}/console/panels/mine", headers={"accept": "text/html"})
+    url = f"/t/{fx_shop.slug}/contacts/{e}/upsell/?source=console&amp;ref={made.json()['id']}"
+    assert url in mine.text
+    panel = await fx_client.get(url.replace("&amp;", "&"), headers={"accept": "text/html"})
+    assert 'data-source="console"' in panel.text and 'data-product-key="BEAN-1"' in panel.text
+    assert "Bought Grinder: 67% of the clients who bought it also bought this (lift 0.83)." in panel.text
+    async with tenant_context(fx_shop.tenant):
+        row = await current_uow().connection.fetchrow(
+            "SELECT kind, source, ref FROM upsell_event WHERE contact = $1 AND product_key = 'BEAN-1'", e)
+    assert dict(row) == {"kind": "shown", "source": "console", "ref": str(made.json()["id"])}
+
+
+async def test_two_recomputes_at_once_both_finish(fx_client: Any, fx_shop: ShopFixture) -> None:
+    import asyncio
+
+    await fixture(fx_client, fx_shop)
+    first, second = await asyncio.gather(recompute(fx_shop, min_support=0, min_confidence=0), recompute(fx_shop))
+    assert first["pairs"] == second["pairs"] == 4
+
+
+async def test_settings_and_recompute_from_the_upsell_page(fx_client: Any, fx_shop: ShopFixture) -> None:
+    from tests.conftest import csrf_from
+
+    await fixture(fx_client, fx_shop)
+    await browser_login(fx_client, fx_shop.slug, fx_shop.email, fx_shop.password)
+    base = f"/t/{fx_shop.slug}/upsell"
+    home = await fx_client.get(f"/t/{fx_shop.slug}/", headers={"accept": "text/html"}, follow_redirects=True)
+    assert f'href="{base}/"' in home.text
+    token = await csrf_from(fx_client, f"{base}/")
+    form = {"min_support": "2", "min_confidence": "0,5", "min_count": "2", "recent_days": "7",
+            "attribution_days": "14", "_csrf": token}
+    bad = await fx_client.post(f"{base}/settings", data=form, headers={"accept": "text/html"})
+    assert bad.status_code == 400 and "min_support must be a number between 0 and 1." in bad.text
+    ok = await fx_client.post(f"{base}/settings", data={**form, "min_support": "0.1"}, headers={"accept": "text/html"})
+    assert ok.status_code in (200, 201) and "Upsell settings saved." in ok.text
+    done = await fx_client.post(f"{base}/recompute", data={"_csrf": token}, headers={"accept": "text/html"})
+    # Confidence 0.5 or more: beans -> grinder and -> filters (0.5), grinder -> beans (0.67), filters -> beans (1).
+    assert "Recomputed: 4 pairs." in done.text and done.text.count('data-testid="upsell-pair"') == 4 + 2
