@@ -13,6 +13,7 @@ busy loop."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import zoneinfo
 from typing import Any
@@ -37,6 +38,8 @@ from telephony.client import TwilioUnavailable
 log = structlog.get_logger(__name__)
 
 BATCH = 25
+SEND_CONCURRENCY = 4
+"""Messages of a batch in flight at once (Twilio's REST calls wait on the network, not on us)."""
 QUIET_SQL = """($2::time IS NULL OR $2 = $3 OR NOT (CASE WHEN $2 < $3
     THEN (now() AT TIME ZONE r.timezone)::time >= $2 AND (now() AT TIME ZONE r.timezone)::time < $3
     ELSE (now() AT TIME ZONE r.timezone)::time >= $2 OR (now() AT TIME ZONE r.timezone)::time < $3 END))"""
@@ -189,28 +192,27 @@ def _until_open(zones: list[str], start: dt.time | None, end: dt.time | None) ->
 
 async def _send_batch(tenant: TenantRef, campaign: dict[str, Any], variants: dict[str, Any],
                       claimed: list[dict[str, Any]]) -> bool:
-    """Send each claimed recipient in its own transaction; False when the campaign stopped meanwhile."""
+    """Send the claimed recipients, a few at once (each in its own transaction, each checking the campaign's status
+    first, so a pause still stops everything not yet handed to Twilio); False when the campaign stopped meanwhile.
+    Every send finishes before the batch returns, even when one fails: the lock must not be released while a
+    message is in flight."""
     async with tenant_context(tenant):
         values = await templating.variables_for([r["contact"] for r in claimed])
-    changed: list[int] = []
-    going = True
-    for r in claimed:
-        if going:
-            going = await _send_one(tenant, campaign, variants, r, values.get(r["contact"], {}))
-        else:
-            await _release(tenant, campaign["id"], r["id"])
-        changed.append(r["id"])
+    slots = asyncio.Semaphore(SEND_CONCURRENCY)
+
+    async def one(r: dict[str, Any]) -> bool:
+        async with slots:
+            return await _send_one(tenant, campaign, variants, r, values.get(r["contact"], {}))
+
+    outcomes = await asyncio.gather(*(one(r) for r in claimed), return_exceptions=True)
+    going = all(o is True for o in outcomes)
     async with tenant_context(tenant):
-        await emit(CAMPAIGN_RECIPIENT_CHANGED, campaign_id=campaign["id"], recipient_ids=changed)
+        await emit(CAMPAIGN_RECIPIENT_CHANGED, campaign_id=campaign["id"], recipient_ids=[r["id"] for r in claimed])
         await emit(CAMPAIGN_PROGRESS, campaign_id=campaign["id"], status="sending" if going else "paused")
+    for o in outcomes:
+        if isinstance(o, BaseException):
+            raise o
     return going
-
-
-async def _release(tenant: TenantRef, campaign_id: int, recipient_id: int) -> None:
-    """A claimed recipient the sender will not send to now: back to the queue, or skipped if cancelled."""
-    async with tenant_context(tenant):
-        status = await current_uow().connection.fetchval("SELECT status FROM campaign WHERE id = $1", campaign_id)
-        await _put_back(recipient_id, status)
 
 
 async def _put_back(recipient_id: int, campaign_status: str) -> None:

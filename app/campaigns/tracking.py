@@ -152,8 +152,9 @@ async def on_consent_recorded(event: Event) -> None:
     """A marketing opt-out: by a campaign's one-click link (its ref is the recipient's token), or by a keyword
     or carrier error after a campaign SMS (the latest one within the window) -> 'unsubscribed'."""
     data = event.data
-    if data.get("status") != "opt_out" or data.get("purpose") != "marketing":
-        return
+    if data.get("status") != "opt_out" or data.get("purpose") != "marketing" or data.get("source") not in (
+            "keyword", "one_click", "carrier_error"):
+        return  # an operator's or an import's entry is not the recipient reacting to the campaign
     conn = current_uow().connection
     ref = data.get("ref") or ""
     if ref:

@@ -137,9 +137,9 @@ async def seed_shop(tenant: TenantRef, *, seed: int = DEFAULT_SEED, locale: str 
         await demo_reports.write(users, anchor)
         await _tasks(users, anchor)
         await _consent(anchor)
+        await demo_segments.write(owner, anchor)
         await demo_campaigns.write(owner, anchor)
         await demo_feedback.write(anchor)
-        await demo_segments.write(owner, anchor)
         await audit.record(SEEDED, actor_id=owner.user_id, actor=owner.email, target_type="tenant",
                            target_id=tenant.slug, detail={
                                "seed": seed, "locale": locale, "anchor": anchor.isoformat(), "version": STORY_VERSION,

@@ -110,6 +110,7 @@ async def main(ctx: BenchContext) -> None:
         await _raw(ctx, url, acct, auth, raw_count, 8)
 
         ctx.section(f"A {size:,}-recipient SMS campaign")
+        ctx.log("signing up the shop (a schema migrated from scratch)")
         result = await tenants.signup("Bench campaigns", "bench_camp", "owner@bench-camp.example",
                                       "bench owner passphrase", owner_name="Owner")
         actor = Principal(user_id=result.user_id, email="owner@bench-camp.example", name="Owner", role="owner",
@@ -120,13 +121,14 @@ async def main(ctx: BenchContext) -> None:
             conn = current_uow().connection
             await conn.execute(
                 "INSERT INTO contact (name) SELECT 'Client ' || g FROM generate_series(1, $1) g", size)
-            await conn.execute("INSERT INTO contact_phone (contact, e164) SELECT id, '+1415' || lpad(id::text, 7, '0') "
+            await conn.execute("INSERT INTO contact_phone (contact, e164) SELECT id, '+1415' || (2000000 + id)::text "
                                "FROM contact")
             seg = await conn.fetchval("INSERT INTO segment (name, kind) VALUES ('Everyone', 'static') RETURNING id")
             await conn.execute("INSERT INTO segment_member (segment, contact) SELECT $1, id FROM contact", seg)
             draft = await campaigns.create(actor, CampaignIn(
                 name="Bench", channel="sms", segment_id=seg,
                 variants=[VariantIn(key="A", content={"": ContentIn(body="Hi {{ contact.first_name }}, new beans!")})]))
+        ctx.log("audience and draft ready; sending")
         worker = Worker(ctx.dsn, poll_seconds=0.5)
         await worker.start()
         t0 = time.perf_counter()
@@ -153,6 +155,13 @@ async def main(ctx: BenchContext) -> None:
                 draft["id"])
             started = await current_uow().connection.fetchval("SELECT started_at FROM campaign WHERE id = $1",
                                                               draft["id"])
+            outcomes = await current_uow().connection.fetch(
+                "SELECT status, coalesce(skip_reason, '') AS why, count(*) AS n FROM campaign_recipient "
+                "WHERE campaign = $1 GROUP BY 1, 2", draft["id"])
+        ctx.log("recipients: " + ", ".join(f"{r['status']} {r['why']} {r['n']}".replace("  ", " ") for r in outcomes))
+        if timing["first"] is None:
+            ctx.record("campaign messages/s", 0, "msg/s", errors=size, note="nothing was sent")
+            return
         span = max((timing["last"] - timing["first"]).total_seconds(), 1e-6)
         ctx.record("time to first message", round((timing["first"] - started).total_seconds() * 1000), "ms",
                    note=f"start -> first Twilio-accepted SMS (polled: {first or 0:.1f} s)")
