@@ -45,6 +45,9 @@ RFM_CTE = (
 """RFM of every buyer (a contact with at least one sale), as the CTE `rfm(contact, recency_days, frequency,
 monetary, r, f, m)`."""
 
+_SHOWN = "(us.kind <> 'reorder' OR us.due_on <= current_date)"
+"""A suggestion the card would show: pairs always, a reorder once it is due (app.upsell decides it the same way)."""
+
 _COLUMNS = {"contact.name": "c.name", "contact.company": "c.company", "contact.language": "c.language",
             "contact.temperature": "c.temperature", "contact.last_contact_at": "c.last_contact_at",
             "contact.orders_count": "oa.orders_count", "contact.total_spent": "oa.total_spent",
@@ -247,7 +250,8 @@ class Compiler:
                 "contact.emails": "EXISTS (SELECT 1 FROM contact_email e WHERE e.contact = c.id)",
                 "contact.bought_product": _BOUGHT.format(match="true"),
                 "contact.bought_category": _BOUGHT.format(match="i.category <> ''"),
-                "upsell.suggested_product": "EXISTS (SELECT 1 FROM upsell_suggestion us WHERE us.contact = c.id)",
+                "upsell.suggested_product": ("EXISTS (SELECT 1 FROM upsell_suggestion us WHERE us.contact = c.id "  # noqa: S608
+                                             f"AND {_SHOWN})"),
             }[path]
         v = norm(self.arg(str(value)))
         # Identifiers and functions only; the value is the parameter `v`.
@@ -260,7 +264,7 @@ class Compiler:
             "contact.bought_product": _BOUGHT.format(match=f"({norm('i.sku')} = {v} OR {norm('i.name')} = {v})"),
             "contact.bought_category": _BOUGHT.format(match=f"{norm('i.category')} = {v}"),
             "upsell.suggested_product": ("EXISTS (SELECT 1 FROM upsell_suggestion us "  # noqa: S608
-                                         f"WHERE us.contact = c.id AND ({norm('us.product_key')} = {v} "
+                                         f"WHERE us.contact = c.id AND {_SHOWN} AND ({norm('us.product_key')} = {v} "
                                          f"OR {norm('us.product_name')} = {v}))"),
         }
         return tests[path]
