@@ -116,12 +116,16 @@ class _Waker:
 _waker = _Waker()
 
 
-async def _send(tenant: TenantRef, event: Event) -> None:
+async def _runtime() -> Any:
     # deferred import: a real cycle, realtime.runtime -> hub -> presence -> publish (the hub announces presence
     # through emit); sending after commit needs the running runtime, which a worker starts here on first use.
     from realtime.runtime import ensure_started
 
-    rt = await ensure_started()
+    return await ensure_started()
+
+
+async def _send(tenant: TenantRef, event: Event) -> None:
+    rt = await _runtime()
     payload = encode(event)
     for topic in event.channels:
         await rt.backend.publish(channel_name(tenant, topic), payload)
@@ -169,9 +173,7 @@ SEND_CONCURRENCY = 16
 async def _send_many(tenant: TenantRef, events: list[Event]) -> None:
     """`_send` for a group's events: each channel's events in order, the channels side by side (a batch of many
     chats is many channels; one after the other they would hold up the acknowledgements behind the commit)."""
-    from realtime.runtime import ensure_started  # deferred: see _send
-
-    rt = await ensure_started()
+    rt = await _runtime()
     by_channel: dict[str, list[bytes]] = {}
     for event in events:
         payload = encode(event)
