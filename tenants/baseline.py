@@ -38,6 +38,7 @@ REFERENCE_SCHEMAS = ("t_sb_baseline_ref_a", "t_sb_baseline_ref_b")
 VOLATILE: dict[tuple[str, str], str] = {
     ("consent_salt", "salt"): "encode(sha256((gen_random_uuid()::text || gen_random_uuid()::text)::bytea), 'hex')",
     ("listener_cursor", "updated_at"): "now()",
+    ("temperature_rules", "updated_at"): "now()",
 }
 """Seed columns whose value is made when the schema is made (table, column) -> the SQL that makes it (the same as
 the migration's). Each tenant schema gets its own value: a consent salt shared by two shops would let one shop's

@@ -30,6 +30,7 @@
 -- migration: orders 2026-12-01T06:00:00:000000
 -- migration: deals 2026-11-23T01:39:39:006588
 -- migration: deals 2026-11-23T01:40:00:000000
+-- migration: upsell 2026-12-01T06:35:00:000000
 -- migration: tasks 2026-12-01T01:50:00:000000
 -- migration: telephony 2026-11-23T01:54:51:578539
 -- migration: telephony 2026-11-23T03:10:00:000000
@@ -39,12 +40,15 @@
 -- migration: telephony 2026-12-01T01:30:00:000000
 -- migration: messaging 2026-11-23T02:30:51:970282
 -- migration: messaging 2026-11-30T14:30:00:000000
+-- migration: messaging 2026-12-01T06:42:00:000000
 -- migration: chat 2026-11-29T17:00:00:000000
 -- migration: security 2026-12-01T03:40:00:000000
 -- migration: consent 2026-12-01T03:45:00:000000
+-- migration: consent 2026-12-01T06:45:00:000000
 -- migration: routing 2026-12-01T00:00:00:000000
 -- migration: routing 2026-12-01T00:01:00:000000
 -- migration: routing 2026-12-01T00:02:00:000000
+-- migration: segments 2026-12-01T06:30:00:000000
 -- migration: webhooks_out 2026-12-01T01:00:00:000000
 -- migration: wallboard 2026-12-01T03:20:00:000000
 -- migration: workspace 2026-11-30T17:20:00:000000
@@ -54,6 +58,9 @@
 -- migration: reports 2026-12-01T03:15:00:000000
 -- migration: reports 2026-12-01T03:21:00:000000
 -- migration: reports 2026-12-01T03:57:00:000000
+-- migration: campaigns 2026-12-01T06:40:00:000000
+-- migration: campaigns 2026-12-01T06:41:00:000000
+-- migration: campaigns 2026-12-01T06:46:00:000000
 -- migration: automation 2026-12-01T01:20:00:000000
 
 CREATE FUNCTION audit_entry_append_only() RETURNS trigger
@@ -338,6 +345,105 @@ CREATE SEQUENCE call_participant_id_seq
 
 ALTER SEQUENCE call_participant_id_seq OWNED BY call_participant.id;
 
+CREATE TABLE campaign (
+    id integer NOT NULL,
+    name character varying(200) NOT NULL,
+    channel character varying(8) NOT NULL,
+    purpose character varying(16) DEFAULT 'marketing'::character varying NOT NULL,
+    segment integer,
+    status character varying(16) DEFAULT 'draft'::character varying NOT NULL,
+    scheduled_at timestamp with time zone,
+    quiet_start time without time zone,
+    quiet_end time without time zone,
+    throttle_per_minute integer,
+    cap_messages integer,
+    cap_days integer,
+    holdout_percent integer DEFAULT 0 NOT NULL,
+    conversion_days integer DEFAULT 7 NOT NULL,
+    audience_count integer DEFAULT 0 NOT NULL,
+    started_at timestamp with time zone,
+    finished_at timestamp with time zone,
+    created_by integer,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT campaign_cap_days_check CHECK ((cap_days > 0)),
+    CONSTRAINT campaign_cap_messages_check CHECK ((cap_messages > 0)),
+    CONSTRAINT campaign_channel_check CHECK (((channel)::text = ANY ((ARRAY['sms'::character varying, 'email'::character varying])::text[]))),
+    CONSTRAINT campaign_conversion_days_check CHECK (((conversion_days >= 1) AND (conversion_days <= 90))),
+    CONSTRAINT campaign_holdout_percent_check CHECK (((holdout_percent >= 0) AND (holdout_percent <= 90))),
+    CONSTRAINT campaign_purpose_check CHECK (((purpose)::text = ANY ((ARRAY['marketing'::character varying, 'transactional'::character varying])::text[]))),
+    CONSTRAINT campaign_status_check CHECK (((status)::text = ANY ((ARRAY['draft'::character varying, 'scheduled'::character varying, 'sending'::character varying, 'paused'::character varying, 'done'::character varying, 'cancelled'::character varying])::text[]))),
+    CONSTRAINT campaign_throttle_per_minute_check CHECK ((throttle_per_minute > 0))
+);
+
+CREATE SEQUENCE campaign_id_seq
+    AS integer
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+ALTER SEQUENCE campaign_id_seq OWNED BY campaign.id;
+
+CREATE TABLE campaign_recipient (
+    id bigint NOT NULL,
+    campaign integer NOT NULL,
+    contact integer NOT NULL,
+    variant character varying(4),
+    holdout boolean DEFAULT false NOT NULL,
+    address character varying(254) DEFAULT ''::character varying NOT NULL,
+    language character varying(8) DEFAULT ''::character varying NOT NULL,
+    timezone character varying(64) DEFAULT ''::character varying NOT NULL,
+    token character varying(32) NOT NULL,
+    status character varying(16) DEFAULT 'queued'::character varying NOT NULL,
+    skip_reason character varying(32),
+    sms_message_id integer,
+    email_message_id integer,
+    queued_at timestamp with time zone DEFAULT now() NOT NULL,
+    sent_at timestamp with time zone,
+    delivered_at timestamp with time zone,
+    failed_at timestamp with time zone,
+    opened_at timestamp with time zone,
+    clicked_at timestamp with time zone,
+    replied_at timestamp with time zone,
+    unsubscribed_at timestamp with time zone,
+    converted_at timestamp with time zone,
+    order_id integer,
+    revenue bigint DEFAULT 0 NOT NULL,
+    claimed_at timestamp with time zone,
+    reply_conversation integer,
+    CONSTRAINT campaign_recipient_status_check CHECK (((status)::text = ANY ((ARRAY['queued'::character varying, 'skipped'::character varying, 'sending'::character varying, 'sent'::character varying, 'delivered'::character varying, 'failed'::character varying, 'bounced'::character varying, 'held_out'::character varying])::text[])))
+);
+
+CREATE SEQUENCE campaign_recipient_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+ALTER SEQUENCE campaign_recipient_id_seq OWNED BY campaign_recipient.id;
+
+CREATE TABLE campaign_variant (
+    id integer NOT NULL,
+    campaign integer NOT NULL,
+    key character varying(4) NOT NULL,
+    weight integer DEFAULT 1 NOT NULL,
+    content jsonb DEFAULT '{}'::jsonb NOT NULL,
+    CONSTRAINT campaign_variant_weight_check CHECK ((weight >= 0))
+);
+
+CREATE SEQUENCE campaign_variant_id_seq
+    AS integer
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+ALTER SEQUENCE campaign_variant_id_seq OWNED BY campaign_variant.id;
+
 CREATE TABLE chat_message (
     id integer NOT NULL,
     chat_session integer NOT NULL,
@@ -446,6 +552,24 @@ CREATE SEQUENCE consent_salt_id_seq
 
 ALTER SEQUENCE consent_salt_id_seq OWNED BY consent_salt.id;
 
+CREATE TABLE consent_settings (
+    id integer NOT NULL,
+    marketing_needs_opt_in boolean DEFAULT false NOT NULL,
+    stop_words text[] DEFAULT '{}'::text[] NOT NULL,
+    start_words text[] DEFAULT '{}'::text[] NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+CREATE SEQUENCE consent_settings_id_seq
+    AS integer
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+ALTER SEQUENCE consent_settings_id_seq OWNED BY consent_settings.id;
+
 CREATE TABLE contact (
     id integer NOT NULL,
     name character varying(200) DEFAULT ''::character varying NOT NULL,
@@ -465,7 +589,8 @@ CREATE TABLE contact (
     deleted_at timestamp with time zone,
     version integer DEFAULT 1 NOT NULL,
     language character varying(8) DEFAULT ''::character varying NOT NULL,
-    timezone character varying(64) DEFAULT ''::character varying NOT NULL
+    timezone character varying(64) DEFAULT ''::character varying NOT NULL,
+    temperature_manual boolean DEFAULT false NOT NULL
 );
 
 CREATE TABLE contact_email (
@@ -725,7 +850,8 @@ CREATE TABLE email_message (
     interaction_id integer,
     sent_by integer,
     created_at timestamp with time zone DEFAULT CURRENT_TIMESTAMP NOT NULL,
-    sent_at timestamp with time zone
+    sent_at timestamp with time zone,
+    headers jsonb DEFAULT '{}'::jsonb NOT NULL
 );
 
 CREATE SEQUENCE email_message_id_seq
@@ -1594,6 +1720,36 @@ CREATE TABLE security_seen_request (
     first_at timestamp with time zone DEFAULT now() NOT NULL
 );
 
+CREATE TABLE segment (
+    id integer NOT NULL,
+    name character varying(100) NOT NULL,
+    kind character varying(8) DEFAULT 'dynamic'::character varying NOT NULL,
+    definition jsonb DEFAULT '{"all": []}'::jsonb NOT NULL,
+    description text DEFAULT ''::text NOT NULL,
+    created_by integer,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT segment_kind_check CHECK (((kind)::text = ANY ((ARRAY['dynamic'::character varying, 'static'::character varying])::text[])))
+);
+
+CREATE SEQUENCE segment_id_seq
+    AS integer
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+ALTER SEQUENCE segment_id_seq OWNED BY segment.id;
+
+CREATE TABLE segment_member (
+    segment integer NOT NULL,
+    contact integer NOT NULL,
+    added_at timestamp with time zone DEFAULT now() NOT NULL,
+    source character varying(16) DEFAULT 'api'::character varying NOT NULL,
+    CONSTRAINT segment_member_source_check CHECK (((source)::text = ANY ((ARRAY['selection'::character varying, 'import'::character varying, 'automation'::character varying, 'api'::character varying])::text[])))
+);
+
 CREATE TABLE shop_order (
     id integer NOT NULL,
     contact integer NOT NULL,
@@ -1810,6 +1966,28 @@ CREATE SEQUENCE task_id_seq
 
 ALTER SEQUENCE task_id_seq OWNED BY task.id;
 
+CREATE TABLE temperature_rules (
+    id integer NOT NULL,
+    enabled boolean DEFAULT false NOT NULL,
+    hot_days integer DEFAULT 30 NOT NULL,
+    hot_orders integer DEFAULT 2 NOT NULL,
+    hot_spent bigint DEFAULT 0 NOT NULL,
+    warm_days integer DEFAULT 90 NOT NULL,
+    warm_orders integer DEFAULT 1 NOT NULL,
+    warm_spent bigint DEFAULT 0 NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+CREATE SEQUENCE temperature_rules_id_seq
+    AS integer
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+ALTER SEQUENCE temperature_rules_id_seq OWNED BY temperature_rules.id;
+
 CREATE TABLE twilio_call (
     id integer NOT NULL,
     sid character varying(64) DEFAULT ''::character varying NOT NULL,
@@ -1892,6 +2070,104 @@ CREATE SEQUENCE twilio_webhook_id_seq
     CACHE 1;
 
 ALTER SEQUENCE twilio_webhook_id_seq OWNED BY twilio_webhook.id;
+
+CREATE TABLE upsell_event (
+    id integer NOT NULL,
+    contact integer NOT NULL,
+    product_key character varying(200) NOT NULL,
+    kind character varying(8) NOT NULL,
+    source character varying(16) NOT NULL,
+    ref character varying(64) DEFAULT ''::character varying NOT NULL,
+    order_id integer,
+    revenue bigint DEFAULT 0 NOT NULL,
+    at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT upsell_event_kind_check CHECK (((kind)::text = ANY ((ARRAY['shown'::character varying, 'offered'::character varying, 'accepted'::character varying, 'ordered'::character varying])::text[]))),
+    CONSTRAINT upsell_event_source_check CHECK (((source)::text = ANY ((ARRAY['card'::character varying, 'console'::character varying, 'campaign'::character varying])::text[])))
+);
+
+CREATE SEQUENCE upsell_event_id_seq
+    AS integer
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+ALTER SEQUENCE upsell_event_id_seq OWNED BY upsell_event.id;
+
+CREATE TABLE upsell_pair (
+    id integer NOT NULL,
+    level character varying(8) NOT NULL,
+    antecedent character varying(200) NOT NULL,
+    antecedent_name character varying(200) NOT NULL,
+    consequent character varying(200) NOT NULL,
+    consequent_name character varying(200) NOT NULL,
+    baskets_x integer NOT NULL,
+    baskets_y integer NOT NULL,
+    baskets_xy integer NOT NULL,
+    support double precision NOT NULL,
+    confidence double precision NOT NULL,
+    lift double precision NOT NULL,
+    computed_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT upsell_pair_level_check CHECK (((level)::text = ANY ((ARRAY['product'::character varying, 'category'::character varying])::text[])))
+);
+
+CREATE SEQUENCE upsell_pair_id_seq
+    AS integer
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+ALTER SEQUENCE upsell_pair_id_seq OWNED BY upsell_pair.id;
+
+CREATE TABLE upsell_settings (
+    id integer NOT NULL,
+    min_support double precision DEFAULT 0.02 NOT NULL,
+    min_confidence double precision DEFAULT 0.2 NOT NULL,
+    min_count integer DEFAULT 2 NOT NULL,
+    recent_days integer DEFAULT 7 NOT NULL,
+    attribution_days integer DEFAULT 14 NOT NULL,
+    CONSTRAINT upsell_settings_attribution_days_check CHECK ((attribution_days >= 1)),
+    CONSTRAINT upsell_settings_min_confidence_check CHECK (((min_confidence >= (0)::double precision) AND (min_confidence <= (1)::double precision))),
+    CONSTRAINT upsell_settings_min_count_check CHECK ((min_count >= 1)),
+    CONSTRAINT upsell_settings_min_support_check CHECK (((min_support >= (0)::double precision) AND (min_support <= (1)::double precision))),
+    CONSTRAINT upsell_settings_recent_days_check CHECK ((recent_days >= 0))
+);
+
+CREATE SEQUENCE upsell_settings_id_seq
+    AS integer
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+ALTER SEQUENCE upsell_settings_id_seq OWNED BY upsell_settings.id;
+
+CREATE TABLE upsell_suggestion (
+    id integer NOT NULL,
+    contact integer NOT NULL,
+    kind character varying(8) NOT NULL,
+    product_key character varying(200) NOT NULL,
+    product_name character varying(200) NOT NULL,
+    reason jsonb DEFAULT '{}'::jsonb NOT NULL,
+    score double precision DEFAULT 0 NOT NULL,
+    due_on date,
+    computed_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT upsell_suggestion_kind_check CHECK (((kind)::text = ANY ((ARRAY['pair'::character varying, 'reorder'::character varying])::text[])))
+);
+
+CREATE SEQUENCE upsell_suggestion_id_seq
+    AS integer
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+ALTER SEQUENCE upsell_suggestion_id_seq OWNED BY upsell_suggestion.id;
 
 CREATE TABLE user_recovery_code (
     id integer NOT NULL,
@@ -2151,6 +2427,12 @@ ALTER TABLE ONLY blocked_address ALTER COLUMN id SET DEFAULT nextval('blocked_ad
 
 ALTER TABLE ONLY call_participant ALTER COLUMN id SET DEFAULT nextval('call_participant_id_seq'::regclass);
 
+ALTER TABLE ONLY campaign ALTER COLUMN id SET DEFAULT nextval('campaign_id_seq'::regclass);
+
+ALTER TABLE ONLY campaign_recipient ALTER COLUMN id SET DEFAULT nextval('campaign_recipient_id_seq'::regclass);
+
+ALTER TABLE ONLY campaign_variant ALTER COLUMN id SET DEFAULT nextval('campaign_variant_id_seq'::regclass);
+
 ALTER TABLE ONLY chat_message ALTER COLUMN id SET DEFAULT nextval('chat_message_id_seq'::regclass);
 
 ALTER TABLE ONLY chat_session ALTER COLUMN id SET DEFAULT nextval('chat_session_id_seq'::regclass);
@@ -2160,6 +2442,8 @@ ALTER TABLE ONLY chat_settings ALTER COLUMN id SET DEFAULT nextval('chat_setting
 ALTER TABLE ONLY consent_entry ALTER COLUMN id SET DEFAULT nextval('consent_entry_id_seq'::regclass);
 
 ALTER TABLE ONLY consent_salt ALTER COLUMN id SET DEFAULT nextval('consent_salt_id_seq'::regclass);
+
+ALTER TABLE ONLY consent_settings ALTER COLUMN id SET DEFAULT nextval('consent_settings_id_seq'::regclass);
 
 ALTER TABLE ONLY contact ALTER COLUMN id SET DEFAULT nextval('contact_id_seq'::regclass);
 
@@ -2255,6 +2539,8 @@ ALTER TABLE ONLY security_rejection ALTER COLUMN id SET DEFAULT nextval('securit
 
 ALTER TABLE ONLY security_rejection_minute ALTER COLUMN id SET DEFAULT nextval('security_rejection_minute_id_seq'::regclass);
 
+ALTER TABLE ONLY segment ALTER COLUMN id SET DEFAULT nextval('segment_id_seq'::regclass);
+
 ALTER TABLE ONLY shop_order ALTER COLUMN id SET DEFAULT nextval('shop_order_id_seq'::regclass);
 
 ALTER TABLE ONLY sla_clock ALTER COLUMN id SET DEFAULT nextval('sla_clock_id_seq'::regclass);
@@ -2269,11 +2555,21 @@ ALTER TABLE ONLY suppression ALTER COLUMN id SET DEFAULT nextval('suppression_id
 
 ALTER TABLE ONLY task ALTER COLUMN id SET DEFAULT nextval('task_id_seq'::regclass);
 
+ALTER TABLE ONLY temperature_rules ALTER COLUMN id SET DEFAULT nextval('temperature_rules_id_seq'::regclass);
+
 ALTER TABLE ONLY twilio_call ALTER COLUMN id SET DEFAULT nextval('twilio_call_id_seq'::regclass);
 
 ALTER TABLE ONLY twilio_config ALTER COLUMN id SET DEFAULT nextval('twilio_config_id_seq'::regclass);
 
 ALTER TABLE ONLY twilio_webhook ALTER COLUMN id SET DEFAULT nextval('twilio_webhook_id_seq'::regclass);
+
+ALTER TABLE ONLY upsell_event ALTER COLUMN id SET DEFAULT nextval('upsell_event_id_seq'::regclass);
+
+ALTER TABLE ONLY upsell_pair ALTER COLUMN id SET DEFAULT nextval('upsell_pair_id_seq'::regclass);
+
+ALTER TABLE ONLY upsell_settings ALTER COLUMN id SET DEFAULT nextval('upsell_settings_id_seq'::regclass);
+
+ALTER TABLE ONLY upsell_suggestion ALTER COLUMN id SET DEFAULT nextval('upsell_suggestion_id_seq'::regclass);
 
 ALTER TABLE ONLY user_recovery_code ALTER COLUMN id SET DEFAULT nextval('user_recovery_code_id_seq'::regclass);
 
@@ -2351,6 +2647,24 @@ ALTER TABLE ONLY blocked_address
 ALTER TABLE ONLY call_participant
     ADD CONSTRAINT call_participant_pkey PRIMARY KEY (id);
 
+ALTER TABLE ONLY campaign
+    ADD CONSTRAINT campaign_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY campaign_recipient
+    ADD CONSTRAINT campaign_recipient_campaign_contact_key UNIQUE (campaign, contact);
+
+ALTER TABLE ONLY campaign_recipient
+    ADD CONSTRAINT campaign_recipient_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY campaign_recipient
+    ADD CONSTRAINT campaign_recipient_token_key UNIQUE (token);
+
+ALTER TABLE ONLY campaign_variant
+    ADD CONSTRAINT campaign_variant_campaign_key_key UNIQUE (campaign, key);
+
+ALTER TABLE ONLY campaign_variant
+    ADD CONSTRAINT campaign_variant_pkey PRIMARY KEY (id);
+
 ALTER TABLE ONLY chat_message
     ADD CONSTRAINT chat_message_pkey PRIMARY KEY (id);
 
@@ -2368,6 +2682,9 @@ ALTER TABLE ONLY consent_entry
 
 ALTER TABLE ONLY consent_salt
     ADD CONSTRAINT consent_salt_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY consent_settings
+    ADD CONSTRAINT consent_settings_pkey PRIMARY KEY (id);
 
 ALTER TABLE ONLY contact_email
     ADD CONSTRAINT contact_email_pkey PRIMARY KEY (id);
@@ -2594,6 +2911,15 @@ ALTER TABLE ONLY security_rejection
 ALTER TABLE ONLY security_seen_request
     ADD CONSTRAINT security_seen_request_pkey PRIMARY KEY (digest);
 
+ALTER TABLE ONLY segment_member
+    ADD CONSTRAINT segment_member_pkey PRIMARY KEY (segment, contact);
+
+ALTER TABLE ONLY segment
+    ADD CONSTRAINT segment_name_key UNIQUE (name);
+
+ALTER TABLE ONLY segment
+    ADD CONSTRAINT segment_pkey PRIMARY KEY (id);
+
 ALTER TABLE ONLY shop_order
     ADD CONSTRAINT shop_order_external_id_key UNIQUE (external_id);
 
@@ -2636,6 +2962,9 @@ ALTER TABLE ONLY suppression
 ALTER TABLE ONLY task
     ADD CONSTRAINT task_pkey PRIMARY KEY (id);
 
+ALTER TABLE ONLY temperature_rules
+    ADD CONSTRAINT temperature_rules_pkey PRIMARY KEY (id);
+
 ALTER TABLE ONLY twilio_call
     ADD CONSTRAINT twilio_call_pkey PRIMARY KEY (id);
 
@@ -2650,6 +2979,24 @@ ALTER TABLE ONLY twilio_webhook
 
 ALTER TABLE ONLY twilio_webhook
     ADD CONSTRAINT twilio_webhook_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY upsell_event
+    ADD CONSTRAINT upsell_event_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY upsell_pair
+    ADD CONSTRAINT upsell_pair_level_antecedent_consequent_key UNIQUE (level, antecedent, consequent);
+
+ALTER TABLE ONLY upsell_pair
+    ADD CONSTRAINT upsell_pair_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY upsell_settings
+    ADD CONSTRAINT upsell_settings_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY upsell_suggestion
+    ADD CONSTRAINT upsell_suggestion_contact_kind_product_key_key UNIQUE (contact, kind, product_key);
+
+ALTER TABLE ONLY upsell_suggestion
+    ADD CONSTRAINT upsell_suggestion_pkey PRIMARY KEY (id);
 
 ALTER TABLE ONLY user_recovery_code
     ADD CONSTRAINT user_recovery_code_pkey PRIMARY KEY (id);
@@ -2723,6 +3070,22 @@ CREATE INDEX call_participant_call ON call_participant USING btree (call);
 CREATE UNIQUE INDEX call_participant_call_sid ON call_participant USING btree (call_sid);
 
 CREATE INDEX call_participant_offer_id ON call_participant USING btree (offer_id) WHERE (offer_id IS NOT NULL);
+
+CREATE INDEX campaign_recipient_claimed ON campaign_recipient USING btree (campaign, claimed_at) WHERE (claimed_at IS NOT NULL);
+
+CREATE INDEX campaign_recipient_contact_queued ON campaign_recipient USING btree (contact, queued_at);
+
+CREATE INDEX campaign_recipient_contact_sent ON campaign_recipient USING btree (contact, sent_at) WHERE (sent_at IS NOT NULL);
+
+CREATE INDEX campaign_recipient_email ON campaign_recipient USING btree (email_message_id) WHERE (email_message_id IS NOT NULL);
+
+CREATE INDEX campaign_recipient_reply_conversation ON campaign_recipient USING btree (reply_conversation) WHERE (reply_conversation IS NOT NULL);
+
+CREATE INDEX campaign_recipient_sms ON campaign_recipient USING btree (sms_message_id) WHERE (sms_message_id IS NOT NULL);
+
+CREATE INDEX campaign_recipient_work ON campaign_recipient USING btree (campaign, status, id);
+
+CREATE INDEX campaign_status ON campaign USING btree (status, scheduled_at);
 
 CREATE INDEX chat_message_conversation ON chat_message USING btree (conversation, id);
 
@@ -2860,6 +3223,8 @@ CREATE INDEX security_rejection_minute_at ON security_rejection_minute USING btr
 
 CREATE INDEX security_seen_request_at ON security_seen_request USING btree (first_at);
 
+CREATE INDEX segment_member_contact ON segment_member USING btree (contact);
+
 CREATE INDEX shop_order_contact ON shop_order USING btree (contact);
 
 CREATE INDEX shop_order_contact_placed ON shop_order USING btree (contact, placed_at DESC);
@@ -2881,6 +3246,14 @@ CREATE INDEX task_mine ON task USING btree (assignee, due_at) WHERE ((status)::t
 CREATE UNIQUE INDEX task_next_once ON task USING btree (previous) WHERE (previous IS NOT NULL);
 
 CREATE INDEX twilio_webhook_sid ON twilio_webhook USING btree (sid);
+
+CREATE INDEX upsell_event_at ON upsell_event USING btree (at);
+
+CREATE INDEX upsell_event_contact ON upsell_event USING btree (contact, product_key, at DESC);
+
+CREATE UNIQUE INDEX upsell_event_ordered_once ON upsell_event USING btree (order_id, product_key) WHERE ((kind)::text = 'ordered'::text);
+
+CREATE INDEX upsell_suggestion_product ON upsell_suggestion USING btree (product_key, kind);
 
 CREATE INDEX user_recovery_code_user ON user_recovery_code USING btree ("user", code_hash);
 
@@ -2932,6 +3305,21 @@ ALTER TABLE ONLY call_participant
 
 ALTER TABLE ONLY call_participant
     ADD CONSTRAINT call_participant_user_fkey FOREIGN KEY ("user") REFERENCES app_user(id) ON DELETE SET NULL;
+
+ALTER TABLE ONLY campaign
+    ADD CONSTRAINT campaign_created_by_fkey FOREIGN KEY (created_by) REFERENCES app_user(id) ON DELETE SET NULL;
+
+ALTER TABLE ONLY campaign_recipient
+    ADD CONSTRAINT campaign_recipient_campaign_fkey FOREIGN KEY (campaign) REFERENCES campaign(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY campaign_recipient
+    ADD CONSTRAINT campaign_recipient_contact_fkey FOREIGN KEY (contact) REFERENCES contact(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY campaign
+    ADD CONSTRAINT campaign_segment_fkey FOREIGN KEY (segment) REFERENCES segment(id) ON DELETE SET NULL;
+
+ALTER TABLE ONLY campaign_variant
+    ADD CONSTRAINT campaign_variant_campaign_fkey FOREIGN KEY (campaign) REFERENCES campaign(id) ON DELETE CASCADE;
 
 ALTER TABLE ONLY chat_message
     ADD CONSTRAINT chat_message_author_fkey FOREIGN KEY (author) REFERENCES app_user(id) ON DELETE SET NULL;
@@ -3104,6 +3492,15 @@ ALTER TABLE ONLY routing_offer
 ALTER TABLE ONLY routing_offer
     ADD CONSTRAINT routing_offer_user_fkey FOREIGN KEY ("user") REFERENCES app_user(id) ON DELETE CASCADE;
 
+ALTER TABLE ONLY segment
+    ADD CONSTRAINT segment_created_by_fkey FOREIGN KEY (created_by) REFERENCES app_user(id) ON DELETE SET NULL;
+
+ALTER TABLE ONLY segment_member
+    ADD CONSTRAINT segment_member_contact_fkey FOREIGN KEY (contact) REFERENCES contact(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY segment_member
+    ADD CONSTRAINT segment_member_segment_fkey FOREIGN KEY (segment) REFERENCES segment(id) ON DELETE CASCADE;
+
 ALTER TABLE ONLY shop_order
     ADD CONSTRAINT shop_order_contact_fkey FOREIGN KEY (contact) REFERENCES contact(id) ON UPDATE CASCADE ON DELETE CASCADE;
 
@@ -3167,6 +3564,12 @@ ALTER TABLE ONLY twilio_call
 ALTER TABLE ONLY twilio_call
     ADD CONSTRAINT twilio_call_operator_fkey FOREIGN KEY (operator) REFERENCES app_user(id) ON UPDATE CASCADE ON DELETE CASCADE;
 
+ALTER TABLE ONLY upsell_event
+    ADD CONSTRAINT upsell_event_contact_fkey FOREIGN KEY (contact) REFERENCES contact(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY upsell_suggestion
+    ADD CONSTRAINT upsell_suggestion_contact_fkey FOREIGN KEY (contact) REFERENCES contact(id) ON DELETE CASCADE;
+
 ALTER TABLE ONLY user_recovery_code
     ADD CONSTRAINT user_recovery_code_user_fkey FOREIGN KEY ("user") REFERENCES app_user(id) ON DELETE CASCADE;
 
@@ -3210,12 +3613,18 @@ SELECT "id", "key", "kind", "label", "position" FROM jsonb_populate_recordset(NU
 INSERT INTO "event_log_floor" ("id", "tx", "seq")
 SELECT "id", "tx", "seq" FROM jsonb_populate_recordset(NULL::"event_log_floor", $seed$[{"id": 1, "seq": 0, "tx": "0"}]$seed$);
 INSERT INTO "listener_cursor" ("name", "state", "events", "last_tx", "attempts", "last_error", "last_event_id", "next_attempt_at", "updated_at")
-SELECT "name", "state", "events", "last_tx", "attempts", "last_error", "last_event_id", "next_attempt_at", now() FROM jsonb_populate_recordset(NULL::"listener_cursor", $seed$[{"attempts": 0, "events": ["call.updated", "conversation.assigned", "conversation.closed", "conversation.merged", "conversation.reopened", "conversation.snoozed", "queue.item_added", "queue.item_removed", "queue.item_taken"], "last_error": "", "last_event_id": 0, "last_tx": "0", "name": "agents.work", "next_attempt_at": null, "state": "active"}, {"attempts": 0, "events": ["chat.message", "message.received"], "last_error": "", "last_event_id": 0, "last_tx": "0", "name": "hours.auto_reply", "next_attempt_at": null, "state": "active"}, {"attempts": 0, "events": ["order.status_changed"], "last_error": "", "last_event_id": 0, "last_tx": "0", "name": "orders.status_notifier", "next_attempt_at": null, "state": "active"}, {"attempts": 0, "events": ["call.callback_requested", "call.updated", "conversation.assigned", "conversation.closed", "conversation.merged", "conversation.reopened", "conversation.snoozed", "queue.item_added", "queue.item_removed", "queue.item_taken", "routing.offer_closed", "routing.offered", "routing.overflowed"], "last_error": "", "last_event_id": 0, "last_tx": "0", "name": "reports.facts", "next_attempt_at": null, "state": "active"}, {"attempts": 0, "events": ["agent.state_changed"], "last_error": "", "last_event_id": 0, "last_tx": "0", "name": "routing.agents", "next_attempt_at": null, "state": "active"}, {"attempts": 0, "events": ["conversation.assigned", "conversation.closed", "conversation.reopened", "conversation.snoozed", "queue.item_added", "queue.item_removed", "queue.item_taken"], "last_error": "", "last_event_id": 0, "last_tx": "0", "name": "routing.items", "next_attempt_at": null, "state": "active"}, {"attempts": 0, "events": ["chat.message", "conversation.closed", "conversation.reopened", "conversation.snoozed", "interaction.created", "queue.item_added", "queue.item_removed", "queue.item_taken"], "last_error": "", "last_event_id": 0, "last_tx": "0", "name": "sla.clocks", "next_attempt_at": null, "state": "active"}]$seed$);
+SELECT "name", "state", "events", "last_tx", "attempts", "last_error", "last_event_id", "next_attempt_at", now() FROM jsonb_populate_recordset(NULL::"listener_cursor", $seed$[{"attempts": 0, "events": ["call.updated", "conversation.assigned", "conversation.closed", "conversation.merged", "conversation.reopened", "conversation.snoozed", "queue.item_added", "queue.item_removed", "queue.item_taken"], "last_error": "", "last_event_id": 0, "last_tx": "0", "name": "agents.work", "next_attempt_at": null, "state": "active"}, {"attempts": 0, "events": ["order.created"], "last_error": "", "last_event_id": 0, "last_tx": "0", "name": "campaign_tracking.conversions", "next_attempt_at": null, "state": "active"}, {"attempts": 0, "events": ["message.status_changed"], "last_error": "", "last_event_id": 0, "last_tx": "0", "name": "campaign_tracking.delivery", "next_attempt_at": null, "state": "active"}, {"attempts": 0, "events": ["message.received"], "last_error": "", "last_event_id": 0, "last_tx": "0", "name": "campaign_tracking.replies", "next_attempt_at": null, "state": "active"}, {"attempts": 0, "events": ["consent.recorded"], "last_error": "", "last_event_id": 0, "last_tx": "0", "name": "campaign_tracking.unsubscribes", "next_attempt_at": null, "state": "active"}, {"attempts": 0, "events": ["chat.message", "message.received"], "last_error": "", "last_event_id": 0, "last_tx": "0", "name": "hours.auto_reply", "next_attempt_at": null, "state": "active"}, {"attempts": 0, "events": ["order.status_changed"], "last_error": "", "last_event_id": 0, "last_tx": "0", "name": "orders.status_notifier", "next_attempt_at": null, "state": "active"}, {"attempts": 0, "events": ["call.callback_requested", "call.updated", "conversation.assigned", "conversation.closed", "conversation.merged", "conversation.reopened", "conversation.snoozed", "queue.item_added", "queue.item_removed", "queue.item_taken", "routing.offer_closed", "routing.offered", "routing.overflowed"], "last_error": "", "last_event_id": 0, "last_tx": "0", "name": "reports.facts", "next_attempt_at": null, "state": "active"}, {"attempts": 0, "events": ["agent.state_changed"], "last_error": "", "last_event_id": 0, "last_tx": "0", "name": "routing.agents", "next_attempt_at": null, "state": "active"}, {"attempts": 0, "events": ["conversation.assigned", "conversation.closed", "conversation.reopened", "conversation.snoozed", "queue.item_added", "queue.item_removed", "queue.item_taken"], "last_error": "", "last_event_id": 0, "last_tx": "0", "name": "routing.items", "next_attempt_at": null, "state": "active"}, {"attempts": 0, "events": ["chat.message", "conversation.closed", "conversation.reopened", "conversation.snoozed", "interaction.created", "queue.item_added", "queue.item_removed", "queue.item_taken"], "last_error": "", "last_event_id": 0, "last_tx": "0", "name": "sla.clocks", "next_attempt_at": null, "state": "active"}]$seed$);
 INSERT INTO "order_status" ("id", "key", "final", "label", "allowed", "archived", "position", "counts_as_sale")
 SELECT "id", "key", "final", "label", "allowed", "archived", "position", "counts_as_sale" FROM jsonb_populate_recordset(NULL::"order_status", $seed$[{"allowed": ["paid", "cancelled"], "archived": false, "counts_as_sale": true, "final": false, "id": 1, "key": "new", "label": "New", "position": 0}, {"allowed": ["packed", "cancelled", "returned"], "archived": false, "counts_as_sale": true, "final": false, "id": 2, "key": "paid", "label": "Paid", "position": 1}, {"allowed": ["shipped", "cancelled"], "archived": false, "counts_as_sale": true, "final": false, "id": 3, "key": "packed", "label": "Packed", "position": 2}, {"allowed": ["delivered", "returned"], "archived": false, "counts_as_sale": true, "final": false, "id": 4, "key": "shipped", "label": "Shipped", "position": 3}, {"allowed": ["returned"], "archived": false, "counts_as_sale": true, "final": true, "id": 5, "key": "delivered", "label": "Delivered", "position": 4}, {"allowed": [], "archived": false, "counts_as_sale": false, "final": true, "id": 6, "key": "cancelled", "label": "Cancelled", "position": 5}, {"allowed": [], "archived": false, "counts_as_sale": false, "final": true, "id": 7, "key": "returned", "label": "Returned", "position": 6}]$seed$);
 INSERT INTO "queue" ("id", "key", "name", "roles", "archived", "position", "wrapup_seconds", "wrapup_required")
 SELECT "id", "key", "name", "roles", "archived", "position", "wrapup_seconds", "wrapup_required" FROM jsonb_populate_recordset(NULL::"queue", $seed$[{"archived": false, "id": 1, "key": "general", "name": "General", "position": 0, "roles": [], "wrapup_required": false, "wrapup_seconds": 0}]$seed$);
+INSERT INTO "temperature_rules" ("id", "enabled", "hot_days", "hot_spent", "warm_days", "hot_orders", "warm_spent", "warm_orders", "updated_at")
+SELECT "id", "enabled", "hot_days", "hot_spent", "warm_days", "hot_orders", "warm_spent", "warm_orders", now() FROM jsonb_populate_recordset(NULL::"temperature_rules", $seed$[{"enabled": false, "hot_days": 30, "hot_orders": 2, "hot_spent": 0, "id": 1, "warm_days": 90, "warm_orders": 1, "warm_spent": 0}]$seed$);
+INSERT INTO "upsell_settings" ("id", "min_count", "min_support", "recent_days", "min_confidence", "attribution_days")
+SELECT "id", "min_count", "min_support", "recent_days", "min_confidence", "attribution_days" FROM jsonb_populate_recordset(NULL::"upsell_settings", $seed$[{"attribution_days": 14, "id": 1, "min_confidence": 0.2, "min_count": 2, "min_support": 0.02, "recent_days": 7}]$seed$);
 SELECT setval('"consent_salt_id_seq"', 1, true);
 SELECT setval('"deal_stage_id_seq"', 6, true);
 SELECT setval('"order_status_id_seq"', 7, true);
 SELECT setval('"queue_id_seq"', 1, true);
+SELECT setval('"temperature_rules_id_seq"', 1, true);
+SELECT setval('"upsell_settings_id_seq"', 1, true);
