@@ -166,15 +166,23 @@ class Api:
                     and (on is None or sent.date() == on.date()) and (before is None or sent <= before)
                     and (after is None or sent >= after))
 
-        found = sorted((m for m in self.sim.messages.values() if keep(m)), key=lambda m: m.created, reverse=True)
-        chunk = found[page * size:(page + 1) * size]
+        found = sorted((m for m in self.sim.messages.values() if keep(m)), key=lambda m: (m.created, m.sid),
+                       reverse=True)
+        # PageToken is a cursor (the last SID of the previous page), as Twilio's: messages created while a client
+        # pages through the list do not shift it, so no message is listed twice.
+        token = form.get("PageToken", "")
+        start = page * size
+        if token.startswith("PA"):
+            after = next((i for i, m in enumerate(found) if m.sid == token[2:]), None)
+            start = after + 1 if after is not None else start
+        chunk = found[start:start + size]
         query = "&".join(f"{k}={quote(v)}" for k, v in form.multi_items() if k not in ("Page", "PageSize", "PageToken"))
         base = f"{PREFIX}/{acct}/Messages.json?{query + '&' if query else ''}PageSize={size}"
-        more = (page + 1) * size < len(found)
+        more = start + size < len(found) and bool(chunk)
         return Response({"messages": [m.json() for m in chunk], "page": page, "page_size": size,
-                         "start": page * size, "end": page * size + max(len(chunk) - 1, 0),
+                         "start": start, "end": start + max(len(chunk) - 1, 0),
                          "first_page_uri": f"{base}&Page=0",
-                         "next_page_uri": f"{base}&Page={page + 1}&PageToken=PA{page + 1}" if more else None,
+                         "next_page_uri": f"{base}&Page={page + 1}&PageToken=PA{chunk[-1].sid}" if more else None,
                          "previous_page_uri": f"{base}&Page={page - 1}" if page else None,
                          "uri": f"{base}&Page={page}"})
 

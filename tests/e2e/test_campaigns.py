@@ -62,6 +62,7 @@ async def test_write_send_and_watch_a_campaign_live(fx_new_context: NewContext,
     await page.get_by_test_id("campaign-holdout").fill("30")
     await page.get_by_test_id("campaign-save").click()
     await expect(page.get_by_test_id("campaign-preview")).to_be_visible()  # saved: the draft's editor
+    await page.wait_for_load_state("load")  # htmx has processed the page (it wires the Preview button)
     async with page.expect_response(lambda r: r.url.endswith("/preview")) as answer:
         await page.get_by_test_id("campaign-preview").click()
     response = await answer.value

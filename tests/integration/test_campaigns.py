@@ -277,6 +277,13 @@ async def test_simulator_lists_messages_filtered_like_twilio(fx_client: Any, fx_
     assert len(found) == 2 and {m.to for m in found} == {PHONES[0]}
     paged = await twilio_client.call(config, lambda cl: cl.messages.list(page_size=1))
     assert len(paged) == 3  # followed next_page_uri
+
+    # A message sent while a client pages through the list does not make it list another one twice.
+    first = await twilio_client.call(config, lambda cl: cl.messages.page(page_size=2))
+    fx_sim.create_message(line.account_sid, to=PHONES[2], from_=line.number, body="x", status_callback="")
+    rest = await twilio_client.call(config, lambda cl: list(first.next_page()) if first.next_page_url else [])
+    sids = [m.sid for m in list(first) + rest]
+    assert len(sids) == len(set(sids)) == 3
     future = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5)
     assert await twilio_client.call(config, lambda cl: cl.messages.list(date_sent_after=future)) == []
 
