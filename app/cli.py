@@ -61,7 +61,7 @@ from app.security.rotation import TenantRotation, rotate_all
 from app.settings import SettingsError, get_settings
 from realtime.durable import Spine
 from telephony.simulator.serve import serve, start_in_thread
-from tenants import services
+from tenants import baseline, baseline_make, services
 from tenants import services as tenants_service
 from tenants.provisioning import all_tenants, migrate_all
 from tenants.services import migrate_platform
@@ -461,11 +461,10 @@ def migrate(concurrency: int) -> None:
 @click.option("--check", is_flag=True, help=N_("Only compare: exit 1 when tenants/baseline.sql is stale."))
 def baseline_command(check: bool) -> None:
     """Write tenants/baseline.sql: a new tenant schema in its final state, in one script (needs pg_dump)."""
-    from tenants import baseline
 
     async def go() -> str:
         await migrate_platform()
-        return await baseline.generate()
+        return await baseline_make.generate()
 
     text = _db_call(go)
     if check:

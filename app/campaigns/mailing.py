@@ -3,6 +3,7 @@ one-click unsubscribe headers and a footer link (app.consent), then the outbox's
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 from typing import Any
@@ -54,7 +55,7 @@ async def queue_email(campaign: dict[str, Any], r: dict[str, Any], rendered: dic
         rendered["subject"][:300], sender, r["address"], text, str(html),
         _json(consent.list_unsubscribe_headers(unsubscribe))))
     interaction_id = await timeline.record(
-        r["contact"], "email", "out", rendered["subject"][:200] or "(campaign email)", actor_type="system",
+        r["contact"], "email", "out", rendered["subject"][:200] or rendered["body"][:200], actor_type="system",
         links={"email_id": email_id},
         payload={"event": "email", "status": "queued", "to": r["address"], "body": rendered["body"][:2000],
                  "campaign_id": campaign["id"], "campaign_recipient_id": r["id"]})
@@ -64,6 +65,4 @@ async def queue_email(campaign: dict[str, Any], r: dict[str, Any], rendered: dic
 
 
 def _json(value: Any) -> str:
-    import json
-
     return json.dumps(value)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import zoneinfo
 from typing import Any
 
@@ -106,8 +107,6 @@ async def _run(tenant: TenantRef, campaign_id: int) -> str:
 
 
 def _json(value: Any) -> Any:
-    import json
-
     return json.loads(value) if isinstance(value, str) else value
 
 

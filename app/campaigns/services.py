@@ -10,7 +10,7 @@ from typing import Any
 from app.accounts.services import Principal
 from app.campaigns import templating
 from app.campaigns.events import CAMPAIGN_PROGRESS
-from app.campaigns.schemas import CampaignIn, CampaignPatch, PreviewIn, VariantIn
+from app.campaigns.schemas import CampaignIn, CampaignPatch, ContentIn, PreviewIn, VariantIn
 from app.campaigns.tables import CHANNELS, PURPOSES, RECIPIENT_STATUSES
 from app.lib import jobs
 from app.lib.clock import now
@@ -137,8 +137,6 @@ async def update(campaign_id: int, data: CampaignPatch) -> dict[str, Any]:
 
 
 def _content_in(c: dict[str, Any]) -> Any:
-    from app.campaigns.schemas import ContentIn
-
     return ContentIn(body=c.get("body", ""), subject=c.get("subject", ""))
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from app.lib.db import TenantRef
 from app.piccolo_conf import DB
-from tenants import baseline, migrations, services
+from tenants import baseline, baseline_make, migrations, services
 from tests.conftest import make_shop, unique_slug
 
 NEWEST_ORDERS = "2026-12-01T06:00:00:000000"
@@ -62,7 +62,7 @@ async def test_the_committed_baseline_is_current(fx_db: str) -> None:
     assert snapshot is not None, "tenants/baseline.sql is missing: run `make baseline`"
     missing = migrations.head(migrations.tenant_apps()) - snapshot.migrations
     assert not missing, f"tenants/baseline.sql is stale (lacks {sorted(missing)}): run `make baseline` and commit it"
-    assert not baseline.stale(await baseline.generate()), "tenants/baseline.sql is stale: run `make baseline`"
+    assert not baseline.stale(await baseline_make.generate()), "tenants/baseline.sql is stale: run `make baseline`"
     assert {s.removeprefix("t_") for s in baseline.REFERENCE_SCHEMAS} <= services.RESERVED_SLUGS
 
 
@@ -74,7 +74,7 @@ async def test_a_stale_baseline_runs_the_newer_migrations_after_it(fx_db: str, m
 
     monkeypatch.setattr(migrations, "migration_modules", without_newest)
     monkeypatch.setattr(migrations, "_FRESH_PLANS", {})  # the plan recorded earlier in this process has it all
-    old = baseline.parse(await baseline.generate())
+    old = baseline.parse(await baseline_make.generate())
     monkeypatch.setattr(migrations, "migration_modules", full)
     assert old is not None and ("orders", NEWEST_ORDERS) not in old.migrations
     assert "category" not in old.script.split("CREATE TABLE order_item (", 1)[1].split(");", 1)[0]

@@ -76,4 +76,7 @@ async def test_two_processes_route_200_items_to_5_agents(fx_client: Any, fx_shop
     open_agents = [assigned[u] for u, cap in caps.items() if assigned[u] < cap]
     if open_agents:
         assert max(open_agents) - min(open_agents) <= 1, (assigned, caps)
-        assert all(assigned[u] <= max(open_agents) for u, cap in caps.items() if assigned[u] == cap), (assigned, caps)
+        # (An agent whose capacity happens to equal the round's share + 1 fills up while being the one ahead: at most
+        # one more than the least served open agent, as with any two agents of the rotation.)
+        assert all(assigned[u] <= min(open_agents) + 1 for u, cap in caps.items() if assigned[u] == cap), (
+            assigned, caps)

@@ -20,6 +20,9 @@ EXEMPT = {
     *(("POST", f"/t/{{slug:str}}/chat/{name}") for name in ("contact", "read", "sessions", "messages", "typing")),
     # JSON signup: no session exists yet, and a cross-site form cannot send JSON.
     ("POST", "/api/v1/signup"),
+    # RFC 8058 one-click unsubscribe: the mail client POSTs without cookies; the signed token is the credential, and
+    # all it can do is opt its own address out (tests/integration/test_consent_keywords.py).
+    ("POST", "/t/{slug:str}/unsubscribe/{token:str}"),
 }
 
 
