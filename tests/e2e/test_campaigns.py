@@ -1,6 +1,7 @@
-"""A supervisor writes an SMS campaign in the browser (a variable from the picker, a holdout, a schedule a few
-seconds away), previews it, sends it through the Twilio simulator, and watches the campaign page fill in live:
-the rows appear when it starts and every recipient's status moves without a reload."""
+"""A supervisor builds a segment in the browser (the live count follows the condition), writes an SMS campaign to it
+(a variable from the picker, a holdout, a schedule a few seconds away), previews it, sends it through the Twilio
+simulator, and watches the campaign page fill in live: the rows appear when it starts and every recipient's status
+moves without a reload. A contact outside the segment gets nothing."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from tests.e2e.test_telephony_console import phone_shop_server  # noqa: F401  (t
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 NAMES = ["Ann Lee", "Boris Ivanov", "Cleo Park", "Dan Ruiz", "Eva Stone", "Finn Moss"]
+OUTSIDER = "+14157779999"
 
 
 async def test_write_send_and_watch_a_campaign_live(fx_new_context: NewContext,
@@ -36,19 +38,32 @@ async def test_write_send_and_watch_a_campaign_live(fx_new_context: NewContext,
         saved = await api.put("/channels/twilio", json={"account_sid": acct.sid, "auth_token": token,
                                                         "numbers": [number]})
         assert saved.status_code == 200, saved.text
-        ids = []
         for name, phone in zip(NAMES, phones, strict=True):
-            resp = await api.post("/contacts", json={"name": name, "phones": [phone]})
+            resp = await api.post("/contacts", json={"name": name, "phones": [phone], "tags": ["regular"]})
             assert resp.status_code == 201, resp.text
-            ids.append(resp.json()["id"])
-        seg = await api.post("/segments", json={"name": "Regulars", "kind": "static"})
-        assert seg.status_code == 201, seg.text
-        added = await api.post(f"/segments/{seg.json()['id']}/members", json={"contact_ids": ids})
-        assert added.status_code == 200, added.text
+        outsider = await api.post("/contacts", json={"name": "Olga Other", "phones": [OUTSIDER]})
+        assert outsider.status_code == 201, outsider.text
 
     page = await (await fx_new_context(base_url=server.url)).new_page()
     page.on("dialog", lambda dialog: dialog.accept())
     await sign_in(page, shop.slug, shop.email, shop.password)
+
+    # The segment, built in the segment builder: regulars only.
+    await page.get_by_test_id("nav-segments").click()
+    await page.get_by_test_id("new-segment").click()
+    count = page.locator("#segment-count")
+    await expect(count).to_have_attribute("data-count", str(len(NAMES) + 1))  # an empty definition: everyone
+    await page.locator("#segment-name").fill("Regulars")
+    root = page.get_by_test_id("conditions").get_by_test_id("group").first
+    await root.get_by_test_id("add-leaf").click()
+    leaf = root.get_by_test_id("leaf-editor").last
+    await leaf.get_by_test_id("leaf-field").select_option("contact.tags")
+    await leaf.get_by_test_id("leaf-op").select_option("contains")
+    await leaf.get_by_test_id("leaf-value").fill("regular")
+    await expect(count).to_have_attribute("data-count", str(len(NAMES)))
+    await page.locator("#segment-save").click()
+    await expect(page.locator("#segment-count")).to_have_attribute("data-count", str(len(NAMES)))
+
     await page.get_by_test_id("nav-campaigns").click()
     await page.get_by_test_id("new-campaign").click()
     await page.get_by_test_id("campaign-name").fill("Spring beans")
@@ -90,6 +105,7 @@ async def test_write_send_and_watch_a_campaign_live(fx_new_context: NewContext,
     texts = [m for m in sim.messages.values() if m.direction == "outbound-api"]
     assert len(texts) == len(sent)
     by_phone: dict[str, Any] = {m.to: m for m in texts}
+    assert OUTSIDER not in by_phone, "a contact outside the segment got the campaign"
     for name, phone in zip(NAMES, phones, strict=True):
         if phone in by_phone:
             assert by_phone[phone].body == f"Hi {name.split()[0]}, new beans are in!"
