@@ -28,6 +28,7 @@ from tests.integration.campaign_kit import (
     texts,
 )
 from tests.integration.telephony_kit import connect, sim_fixture  # noqa: F401
+from tests.integration.telephony_kit import run_jobs as run_all_jobs
 from tests.integration.test_orders import api, make_order
 
 PHONES = [f"+1415555{n:04d}" for n in range(2100, 2200)]
@@ -119,7 +120,7 @@ async def test_send_fixes_the_audience_holds_out_and_sends_once(fx_client: Any, 
 
 async def test_opt_out_mid_send_stops_the_next_message(fx_client: Any, fx_shop: ShopFixture,
                                                        fx_sim: Simulator) -> None:
-    await connect(fx_client, fx_shop, fx_sim)
+    line = await connect(fx_client, fx_shop, fx_sim)
     ids = [await contact(fx_client, fx_shop, f"Client {i}", PHONES[i]) for i in range(4)]
     already = await contact(fx_client, fx_shop, "Opted out before", PHONES[10])
     async with tenant_context(fx_shop.tenant):
@@ -130,12 +131,18 @@ async def test_opt_out_mid_send_stops_the_next_message(fx_client: Any, fx_shop: 
     later = await run_jobs(fx_shop)
     assert len(texts(fx_sim)) == 2  # the throttle: two this minute, the job queued again for the next
     assert len(later) == 1 and 0 < later[0]["delay"] <= 60
-    # One of the two still queued opts out while the campaign waits for its next minute.
+    # One of the two still queued texts STOP to the shop (through the simulator's signed webhook) while the campaign
+    # waits for its next minute.
     waiting = await recipients(fx_client, fx_shop, c["id"], "queued")
     assert len(waiting) == 2
     stop, go = waiting[0], waiting[1]
+    fx_sim.send_sms(stop["address"], line.number, "STOP")
+    await fx_sim.settle()
+    await run_all_jobs(fx_shop)
+    ledger = (await fx_client.get(api(fx_shop, f"/contacts/{stop['contact_id']}/consent"), headers=fx_shop.auth)).json()
+    assert {k: ledger[0][k] for k in ("channel", "purpose", "status", "source")} == {
+        "channel": "sms", "purpose": "marketing", "status": "opt_out", "source": "keyword"}
     async with tenant_context(fx_shop.tenant):
-        await consent.record(stop["contact_id"], "sms", "marketing", "opt_out", "keyword", "STOP")
         await current_uow().connection.execute(  # the minute has passed
             "UPDATE campaign_recipient SET claimed_at = claimed_at - interval '61 seconds' WHERE campaign = $1",
             c["id"])
