@@ -7,7 +7,7 @@ from app.lib.domain import Domain
 from app.lib.jobs import JobSpec
 from app.upsell import jobs, services
 from app.upsell.api import UpsellApi
-from app.upsell.views import UpsellPanelViews, UpsellViews
+from app.upsell.views import UpsellPanelViews, UpsellViews, console_callers
 from realtime.durable import DurableListener
 
 DOMAIN = Domain(
@@ -21,5 +21,6 @@ DOMAIN = Domain(
                         "Marks suggestions as ordered when their contact orders the product soon after, with revenue."),
     ),
     merge_steps=(services.MERGE_STEP,),
+    console_extras=(console_callers,),
     piccolo_app="app.upsell.piccolo_app",
 )

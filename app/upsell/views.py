@@ -101,3 +101,15 @@ class UpsellViews(Controller):
         counts = await services.recompute()
         return await self._page(request, notice=i18n.ngettext(
             "Recomputed: %(num)s pair.", "Recomputed: %(num)s pairs.", counts["pairs"]))
+
+
+async def console_callers(ctx: dict[str, Any]) -> dict[str, Any]:
+    """Console extra: `upsell_of` {contact id: the best current suggestion} for the callers waiting in the queue, shown
+    on the caller panel of a call item (one query per render, shared by every console that sees the queue). Not
+    recorded as shown: a queue is on everyone's screen; the operator who takes the call gets the full panel beside
+    the conversation, which records it."""
+    ids = [int(c["contact_id"]) for c in ctx.get("waiting", []) if c.get("channel") == "call" and c.get("contact_id")]
+    if not ids:
+        return {"upsell_of": {}}
+    found = await services.suggestions_for(ids, limit=1)
+    return {"upsell_of": {contact: items[0] for contact, items in found.items() if items}}

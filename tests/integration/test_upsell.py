@@ -435,3 +435,23 @@ async def test_settings_and_recompute_from_the_upsell_page(fx_client: Any, fx_sh
     done = await fx_client.post(f"{base}/recompute", data={"_csrf": token}, headers={"accept": "text/html"})
     # Confidence 0.5 or more: beans -> grinder and -> filters (0.5), grinder -> beans (0.67), filters -> beans (1).
     assert "Recomputed: 4 pairs." in done.text and done.text.count('data-testid="upsell-pair"') == 4 + 2
+
+
+async def test_a_waiting_callers_panel_shows_their_best_suggestion(fx_client: Any, fx_shop: ShopFixture,
+                                                                   fx_other_shop: ShopFixture) -> None:
+    """The caller panel of a call waiting in the queue names the caller's best suggestion and why, in the viewer's
+    language; another shop's console shows nothing of it."""
+    ids = await fixture(fx_client, fx_shop)
+    await recompute(fx_shop, min_support=0, min_confidence=0)
+    e = ids["E"]
+    made = await fx_client.post(api(fx_shop, "/conversations"), headers=fx_shop.auth,
+                                json={"channel": "call", "subject": "Incoming call", "contact_id": e})
+    assert made.status_code == 201, made.text
+    await browser_login(fx_client, fx_shop.slug, fx_shop.email, fx_shop.password)
+    queue = await fx_client.get(f"/t/{fx_shop.slug}/console/panels/queue", headers={"accept": "text/html"})
+    assert queue.status_code == 200, queue.text
+    assert 'data-testid="caller-upsell" data-product-key="BEAN-1"' in queue.text
+    assert "Suggest Espresso beans 1kg" in queue.text and "often bought with Grinder" in queue.text
+    await browser_login(fx_client, fx_other_shop.slug, fx_other_shop.email, fx_other_shop.password)
+    other = await fx_client.get(f"/t/{fx_other_shop.slug}/console/panels/queue", headers={"accept": "text/html"})
+    assert other.status_code == 200 and "caller-upsell" not in other.text
