@@ -13,7 +13,7 @@ import dataclasses
 import functools
 import os
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 import msgspec
@@ -30,7 +30,7 @@ from pgqueuer.executors import DatabaseRetryEntrypointExecutor, EntrypointExecut
 from pgqueuer.models import Job
 from pgqueuer.ports.driver import NotifyCallback
 
-from app.lib import i18n
+from app.lib import clock, i18n
 from app.lib.backoff import Backoff
 from app.lib.db import current_tenant, current_uow, raw_connect
 from app.settings import get_settings
@@ -76,6 +76,21 @@ async def enqueue(entrypoint: str, payload: dict[str, Any], *, delay: timedelta 
     maybe = await queries.enqueue(entrypoint, msgspec.json.encode(body), execute_after=delay, dedupe_key=dedupe_key,
                                   on_conflict="skip")
     return None if maybe[0] is None else int(maybe[0])
+
+
+async def enqueue_nightly(entrypoint: str, *, hour: int, zone: tzinfo, key: str, after: datetime | None = None,
+                          payload: dict[str, Any] | None = None) -> datetime:
+    """Queue `entrypoint` for the next `hour`:00 on `zone`'s wall clock after `after` (default now), at most once a
+    night: the dedupe key is `<key>:<that night's date>`, so every caller of the same night adds nothing more.
+    Returns when it runs (nightly recomputes and purges of the domains)."""
+    current = clock.now()
+    base = (after or current).astimezone(zone)
+    run = base.replace(hour=hour, minute=0, second=0, microsecond=0)
+    if run <= base:
+        run += timedelta(days=1)
+    night = run.date().isoformat()
+    await enqueue(entrypoint, {**(payload or {}), "night": night}, delay=run - current, dedupe_key=f"{key}:{night}")
+    return run
 
 
 async def pending(dedupe_key: str) -> bool:

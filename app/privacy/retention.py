@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import zoneinfo
 from typing import Any
 
 from app.accounts.services import Principal
 from app.audit import services as audit
-from app.lib import jobs
+from app.lib import i18n, jobs
 from app.lib.clock import now
 from app.lib.db import current_tenant, current_uow
 from app.lib.errors import Invalid, NotFound
@@ -223,14 +222,6 @@ async def schedule_next(after: dt.datetime | None = None) -> None:
     conn = current_uow().connection
     if not await conn.fetchval("SELECT EXISTS (SELECT 1 FROM retention_policy WHERE enabled)"):
         return
-    name = await conn.fetchval("SELECT timezone FROM workspace LIMIT 1") or "UTC"
-    try:
-        zone = zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        zone = zoneinfo.ZoneInfo("UTC")
-    base = (after or now()).astimezone(zone)
-    run = base.replace(hour=NIGHT_HOUR, minute=0, second=0, microsecond=0)
-    if run <= base:
-        run += dt.timedelta(days=1)
-    await jobs.enqueue(RETENTION_JOB, {"night": run.date().isoformat()}, delay=run - now(),
-                       dedupe_key=f"privacy:retention:{current_tenant().slug}:{run.date().isoformat()}")
+    name = await conn.fetchval("SELECT timezone FROM workspace LIMIT 1")
+    await jobs.enqueue_nightly(RETENTION_JOB, hour=NIGHT_HOUR, zone=i18n.to_zone(name) or dt.UTC, after=after,
+                               key=f"privacy:retention:{current_tenant().slug}")

@@ -8,13 +8,12 @@ on the contact's timeline, saying whether the rules or a person moved it."""
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
 from typing import Any
 
 from app.audit import services as audit
 from app.contacts import events as contact_events
 from app.contacts import services as contacts
-from app.lib import jobs
+from app.lib import i18n, jobs
 from app.lib.clock import now
 from app.lib.db import current_tenant, current_uow, resolve_active, tenant_context
 from app.lib.errors import Invalid
@@ -153,15 +152,6 @@ async def nightly_job(payload: dict[str, Any]) -> None:
 
 async def schedule_next(after: dt.datetime | None = None) -> None:
     """Queue the next nightly run (02:00 in the workspace's zone) unless one is queued for that night already."""
-    conn = current_uow().connection
-    name = await conn.fetchval("SELECT timezone FROM workspace LIMIT 1") or "UTC"
-    try:
-        zone = zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        zone = zoneinfo.ZoneInfo("UTC")
-    base = (after or now()).astimezone(zone)
-    run = base.replace(hour=NIGHT_HOUR, minute=0, second=0, microsecond=0)
-    if run <= base:
-        run += dt.timedelta(days=1)
-    await jobs.enqueue(NIGHTLY_JOB, {"night": run.date().isoformat()}, delay=run - now(),
-                       dedupe_key=f"segments:temperature:{current_tenant().slug}:{run.date().isoformat()}")
+    name = await current_uow().connection.fetchval("SELECT timezone FROM workspace LIMIT 1")
+    await jobs.enqueue_nightly(NIGHTLY_JOB, hour=NIGHT_HOUR, zone=i18n.to_zone(name) or dt.UTC, after=after,
+                               key=f"segments:temperature:{current_tenant().slug}")

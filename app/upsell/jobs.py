@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from app.lib import clock, jobs
+from app.lib import jobs
 from app.lib.db import current_tenant, resolve_active, tenant_context
 from app.upsell import services
 from realtime.events import Event
@@ -29,13 +29,8 @@ async def queue_recompute() -> None:
 
 
 async def schedule_nightly() -> None:
-    zone = await services.zone()
-    base = clock.now().astimezone(zone)
-    run = base.replace(hour=NIGHT_HOUR, minute=0, second=0, microsecond=0)
-    if run <= base:
-        run += dt.timedelta(days=1)
-    await jobs.enqueue(RECOMPUTE_JOB, {"reason": "nightly", "night": run.date().isoformat()},
-                       delay=run - clock.now(), dedupe_key=_key(run.date().isoformat()))
+    await jobs.enqueue_nightly(RECOMPUTE_JOB, hour=NIGHT_HOUR, zone=await services.zone(), key=_key("nightly"),
+                               payload={"reason": "nightly"})
 
 
 async def recompute(payload: dict[str, Any]) -> None:
