@@ -11,19 +11,7 @@
   var actionsByKey = {};
   cat.actions.forEach(function (a) { actionsByKey[a.key] = a; });
 
-  function el(tag, attrs, children) {
-    var node = document.createElement(tag);
-    Object.keys(attrs || {}).forEach(function (k) {
-      if (k === "text") { node.textContent = attrs[k]; } else { node.setAttribute(k, attrs[k]); }
-    });
-    (children || []).forEach(function (c) { node.appendChild(c); });
-    return node;
-  }
-  function option(value, label, selected) {
-    var o = new Option(label, value);
-    if (selected) { o.selected = true; }
-    return o;
-  }
+  var el = window.sbConditions.el, option = window.sbConditions.option;  // conditions.js, loaded before this script
   function button(label, testid, onclick) {
     var b = el("button", {type: "button", "class": "secondary small", "data-testid": testid, text: label});
     b.addEventListener("click", function () { onclick(); sync(); });

@@ -164,5 +164,5 @@
     return {value: value, render: render};
   }
 
-  window.sbConditions = {editor: editor, toModel: toModel, fromModel: fromModel};
+  window.sbConditions = {editor: editor, toModel: toModel, fromModel: fromModel, el: el, option: option};
 })();
