@@ -99,7 +99,7 @@ def test_merge_steps_and_renderers_are_registered_from_the_manifests() -> None:
     from app.conversations import console
 
     assert console.registered_extras() == tuple(fn for d in domains.DOMAINS for fn in d.console_extras)
-    assert [d.name for d in domains.DOMAINS if d.console_extras] == ["hours", "agents", "sla", "orders", "campaign_tracking"]
+    assert [d.name for d in domains.DOMAINS if d.console_extras] == ["hours", "agents", "sla", "orders", "upsell", "campaign_tracking"]
 
 
 def test_socket_messages_are_exactly_the_manifests() -> None:
