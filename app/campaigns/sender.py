@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-import zoneinfo
 from typing import Any
 
 import structlog
@@ -25,7 +24,7 @@ from app.campaigns import mailing, templating
 from app.campaigns.events import CAMPAIGN_PROGRESS, CAMPAIGN_RECIPIENT_CHANGED
 from app.campaigns.services import RUN_JOB, start
 from app.consent import services as consent
-from app.lib import jobs
+from app.lib import i18n, jobs
 from app.lib.clock import now
 from app.lib.db import TenantRef, current_uow, raw_connect, resolve_active, tenant_context
 from app.lib.errors import DomainError
@@ -174,10 +173,7 @@ def _until_open(zones: list[str], start: dt.time | None, end: dt.time | None) ->
     moment = now()
     best: dt.timedelta | None = None
     for name in zones:
-        try:
-            zone = zoneinfo.ZoneInfo(name)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            zone = zoneinfo.ZoneInfo("UTC")
+        zone = i18n.pick_zone(name)
         local = moment.astimezone(zone)
         opening = dt.datetime.combine(local.date(), end, tzinfo=zone)
         if opening <= local:

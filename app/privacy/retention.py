@@ -223,5 +223,5 @@ async def schedule_next(after: dt.datetime | None = None) -> None:
     if not await conn.fetchval("SELECT EXISTS (SELECT 1 FROM retention_policy WHERE enabled)"):
         return
     name = await conn.fetchval("SELECT timezone FROM workspace LIMIT 1")
-    await jobs.enqueue_nightly(RETENTION_JOB, hour=NIGHT_HOUR, zone=i18n.to_zone(name) or dt.UTC, after=after,
+    await jobs.enqueue_nightly(RETENTION_JOB, hour=NIGHT_HOUR, zone=i18n.pick_zone(name), after=after,
                                key=f"privacy:retention:{current_tenant().slug}")

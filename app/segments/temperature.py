@@ -153,5 +153,5 @@ async def nightly_job(payload: dict[str, Any]) -> None:
 async def schedule_next(after: dt.datetime | None = None) -> None:
     """Queue the next nightly run (02:00 in the workspace's zone) unless one is queued for that night already."""
     name = await current_uow().connection.fetchval("SELECT timezone FROM workspace LIMIT 1")
-    await jobs.enqueue_nightly(NIGHTLY_JOB, hour=NIGHT_HOUR, zone=i18n.to_zone(name) or dt.UTC, after=after,
+    await jobs.enqueue_nightly(NIGHTLY_JOB, hour=NIGHT_HOUR, zone=i18n.pick_zone(name), after=after,
                                key=f"segments:temperature:{current_tenant().slug}")
