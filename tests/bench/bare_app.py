@@ -36,7 +36,8 @@ KEY_SQL = ("SELECT k.id, k.last_used_at, u.id AS user_id, u.email, u.name, u.rol
            "WHERE k.key_hash = $1 AND k.revoked_at IS NULL AND u.status = 'active'")
 CARD_SQL = (
     'SELECT c."id" AS "id", c."name" AS "name", c."company" AS "company", c."tags" AS "tags", '
-    'c."temperature" AS "temperature", c."owner" AS "owner_id", o."name" AS "owner_name", '
+    'c."temperature" AS "temperature", c."temperature_manual" AS "temperature_manual", '
+    'c."owner" AS "owner_id", o."name" AS "owner_name", '
     'c."language" AS "language", c."birth_date" AS "birth_date", c."address" AS "address", '
     'c."preferences" AS "preferences", c."custom" AS "custom", c."last_contact_at" AS "last_contact_at", '
     'c."created_at" AS "created_at", c."updated_at" AS "updated_at", c."version" AS "version", '

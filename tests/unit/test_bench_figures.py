@@ -4,9 +4,12 @@ is not imported here: it points the environment at a benchmark database)."""
 from __future__ import annotations
 
 import io
+import re
 
 from rich.console import Console
 
+from app.contacts import services
+from tests.bench import bare_app
 from tests.bench.harness import BenchContext, Figure
 
 
@@ -25,3 +28,12 @@ def test_record_prints_the_mark_beside_the_figure() -> None:
     assert "FAILED: 2 lost" in out.getvalue().splitlines()[0]
     assert "FAILED" not in out.getvalue().splitlines()[1]
     assert [(f.errors, f.lost) for f in ctx.figures] == [(0, 2), (0, 0)]  # the summary prints them per figure
+
+
+def test_the_bare_app_reads_the_same_card_columns_as_the_app() -> None:
+    """bench_http compares the bare app's `GET /contacts/{id}` with the app's: a card field added to the app only
+    breaks the bench at run time; this says so at once."""
+    def names(sql: str) -> set[str]:
+        return set(re.findall(r'AS "?(\w+)"?', sql))
+
+    assert names(bare_app.CARD_SQL) == names(services._CARD_SQL)
