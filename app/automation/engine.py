@@ -20,13 +20,14 @@ import msgspec
 import structlog
 from croniter import croniter
 
-from app.accounts.tables import User, Workspace
+from app.accounts.services import workspace_zone
+from app.accounts.tables import User
 from app.automation import actions as steps
 from app.automation import conditions
 from app.automation import context as records
 from app.automation.actions import AutomationActor
 from app.automation.events import RUN_LOGGED
-from app.lib import i18n, jobs
+from app.lib import jobs
 from app.lib.clock import now
 from app.lib.db import TenantRef, current_uow, resolve_active, tenant_context
 from app.lib.errors import DomainError
@@ -52,11 +53,6 @@ def _json(value: Any) -> Any:
     return msgspec.json.decode(value) if isinstance(value, (str, bytes)) else value
 
 
-async def zone() -> Any:
-    row = await Workspace.select(Workspace.timezone).first()
-    return i18n.pick_zone(row["timezone"] if row else None)
-
-
 async def actor_for(rule: dict[str, Any]) -> AutomationActor:
     """The account a rule acts as: its author, else the workspace's first owner."""
     query = User.select(User.id, User.email, User.name)
@@ -80,7 +76,7 @@ async def on_event(event: Event) -> None:
     ids = records.ids_of(event)
     ctx = await records.load(dict(ids), event_name=event.name)
     ctx["event"]["id"] = event.id
-    await _evaluate(rules, event.id, event.name, depth_of(event.data), ctx, now(), await zone())
+    await _evaluate(rules, event.id, event.name, depth_of(event.data), ctx, now(), await workspace_zone())
 
 
 async def evaluate_now(rule_id: int, event_name: str, ids: dict[str, Any]) -> None:
@@ -90,7 +86,7 @@ async def evaluate_now(rule_id: int, event_name: str, ids: dict[str, Any]) -> No
         "SELECT id, name, version, trigger, event, delay_minutes, conditions, actions, rate_limit, created_by "
         "FROM automation_rule WHERE id = $1", rule_id)
     ctx = await records.load(dict(ids), event_name=event_name)
-    await _evaluate([dict(row)], None, event_name, 0, ctx, now(), await zone())
+    await _evaluate([dict(row)], None, event_name, 0, ctx, now(), await workspace_zone())
 
 
 _CLAIM = """
@@ -293,7 +289,7 @@ async def resume(payload: dict[str, Any]) -> None:
         if rule is None:
             return
         ctx = await records.load(dict(_json(run["ids"])), event_name=run["event_name"])
-        evaluation = conditions.evaluate(rule["conditions"], ctx, now=now(), zone=await zone())
+        evaluation = conditions.evaluate(rule["conditions"], ctx, now=now(), zone=await workspace_zone())
         plan = _json(run["actions"])
         if run["next_step"] > 0 and plan[run["next_step"] - 1]["type"] == "wait":
             plan[run["next_step"] - 1]["status"] = "done"
@@ -352,7 +348,7 @@ async def plan_schedule(rule_id: int, *, after: dt.datetime | None = None) -> No
     if rule is None or not rule["enabled"] or rule["trigger"] != "schedule":
         await conn.execute("UPDATE automation_rule SET next_run_at = NULL WHERE id = $1", rule_id)
         return
-    local = max(now(), after or now()).astimezone(await zone())
+    local = max(now(), after or now()).astimezone(await workspace_zone())
     at = croniter(rule["schedule"], local).get_next(dt.datetime).astimezone(dt.UTC)
     await conn.execute("UPDATE automation_rule SET next_run_at = $2 WHERE id = $1", rule_id, at)
     await jobs.enqueue("automation.schedule", {"rule_id": rule_id, "version": rule["version"], "at": at.isoformat()},
@@ -377,7 +373,7 @@ async def fire_schedule(payload: dict[str, Any]) -> None:
             return  # changed, disabled, or fired already
         contacts = await conn.fetch("SELECT id FROM contact WHERE deleted_at IS NULL ORDER BY updated_at DESC "
                                     "LIMIT $1", SCHEDULE_CONTACTS)
-        when, tz = now(), await zone()
+        when, tz = now(), await workspace_zone()
         for contact in contacts:
             ctx = await records.load({"contact_id": contact["id"]}, event_name="schedule")
             await _evaluate([dict(rule)], None, "schedule", 0, ctx, when, tz, log_unmatched=False)
