@@ -34,6 +34,18 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+async def answer_lifespan(receive: Any, send: Any) -> None:
+    """The lifespan protocol for a bare ASGI app with nothing to start or stop (test receivers, bench baselines):
+    startup complete, then shutdown complete when uvicorn stops it."""
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        else:
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
 class _QuietServer(uvicorn.Server):
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:

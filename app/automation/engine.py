@@ -20,15 +20,16 @@ import msgspec
 import structlog
 from croniter import croniter
 
-from app.accounts.tables import User, Workspace
+from app.accounts.services import workspace_zone
+from app.accounts.tables import User
 from app.automation import actions as steps
 from app.automation import conditions
 from app.automation import context as records
 from app.automation.actions import AutomationActor
 from app.automation.events import RUN_LOGGED
-from app.lib import i18n, jobs
+from app.lib import jobs
 from app.lib.clock import now
-from app.lib.db import TenantRef, current_uow, resolve_active, tenant_context
+from app.lib.db import TenantRef, current_uow, jsonb, resolve_active, tenant_context
 from app.lib.errors import DomainError
 from app.lib.i18n import N_
 from realtime.events import Event
@@ -46,15 +47,6 @@ _RULES_SQL = """
 SELECT id, name, version, trigger, event, delay_minutes, conditions, actions, rate_limit, created_by
 FROM automation_rule WHERE enabled AND event = $1 AND trigger IN ('event', 'delay') ORDER BY position, id
 """
-
-
-def _json(value: Any) -> Any:
-    return msgspec.json.decode(value) if isinstance(value, (str, bytes)) else value
-
-
-async def zone() -> Any:
-    row = await Workspace.select(Workspace.timezone).first()
-    return i18n.pick_zone(row["timezone"] if row else None)
 
 
 async def actor_for(rule: dict[str, Any]) -> AutomationActor:
@@ -80,7 +72,7 @@ async def on_event(event: Event) -> None:
     ids = records.ids_of(event)
     ctx = await records.load(dict(ids), event_name=event.name)
     ctx["event"]["id"] = event.id
-    await _evaluate(rules, event.id, event.name, depth_of(event.data), ctx, now(), await zone())
+    await _evaluate(rules, event.id, event.name, depth_of(event.data), ctx, now(), await workspace_zone())
 
 
 async def evaluate_now(rule_id: int, event_name: str, ids: dict[str, Any]) -> None:
@@ -90,7 +82,7 @@ async def evaluate_now(rule_id: int, event_name: str, ids: dict[str, Any]) -> No
         "SELECT id, name, version, trigger, event, delay_minutes, conditions, actions, rate_limit, created_by "
         "FROM automation_rule WHERE id = $1", rule_id)
     ctx = await records.load(dict(ids), event_name=event_name)
-    await _evaluate([dict(row)], None, event_name, 0, ctx, now(), await zone())
+    await _evaluate([dict(row)], None, event_name, 0, ctx, now(), await workspace_zone())
 
 
 _CLAIM = """
@@ -117,7 +109,7 @@ async def _evaluate(rules: list[dict[str, Any]], event_id: int | None, event_nam
             row = (rule["id"], rule["version"], "depth_limit", False, "[]",
                    N_("Caused by three automated reactions in a row: not acted on."))
         else:
-            evaluation = conditions.evaluate(_json(rule["conditions"]), ctx, now=when, zone=tz)
+            evaluation = conditions.evaluate(jsonb(rule["conditions"]), ctx, now=when, zone=tz)
             if not evaluation.matched and not log_unmatched:
                 continue
             row = (rule["id"], rule["version"], "pending" if evaluation.matched else "not_matched",
@@ -138,7 +130,7 @@ async def _evaluate(rules: list[dict[str, Any]], event_id: int | None, event_nam
             await _logged(run["id"], rule, "depth_limit", ids.get("contact_id"))
             continue
         if acted:
-            evaluation = conditions.evaluate(_json(rule["conditions"]), ctx, now=when, zone=tz)
+            evaluation = conditions.evaluate(jsonb(rule["conditions"]), ctx, now=when, zone=tz)
             await conn.execute("UPDATE automation_run SET leaves = $2::jsonb, matched = $3 WHERE id = $1", run["id"],
                                msgspec.json.encode(evaluation.leaves).decode(), evaluation.matched)
             if not evaluation.matched:
@@ -159,7 +151,7 @@ async def _proceed(run_id: int, rule: dict[str, Any], ctx: dict[str, Any], depth
             await _finish(run_id, rule, "rate_limited",
                           note=N_("The rule's limit of runs per hour for this contact was reached."))
             return False
-    plan = [{"type": a["type"], "params": a, "status": "pending"} for a in _json(rule["actions"])]
+    plan = [{"type": a["type"], "params": a, "status": "pending"} for a in jsonb(rule["actions"])]
     if rule["trigger"] == "delay" and rule["delay_minutes"]:
         await _save_plan(run_id, plan)
         await _wait(run_id, rule, 0, rule["delay_minutes"])
@@ -173,7 +165,7 @@ async def _proceed(run_id: int, rule: dict[str, Any], ctx: dict[str, Any], depth
 async def _execute(run_id: int, rule: dict[str, Any], ctx: dict[str, Any], depth: int, *, start: int,
                    plan: list[dict[str, Any]] | None = None) -> None:
     if plan is None:
-        plan = _json(await current_uow().connection.fetchval("SELECT actions FROM automation_run WHERE id = $1",
+        plan = jsonb(await current_uow().connection.fetchval("SELECT actions FROM automation_run WHERE id = $1",
                                                              run_id))
     actor = await actor_for(rule) if len(plan) > start else None
     ctx["run"] = {"run_id": run_id, "rule_id": rule["id"], "event_id": ctx["event"].get("id"), "depth": depth + 1}
@@ -271,7 +263,7 @@ async def _definition(rule_id: int, version: int) -> dict[str, Any] | None:
         "JOIN automation_rule_version v ON v.rule = r.id AND v.version = $2 WHERE r.id = $1", rule_id, version)
     if row is None:
         return None
-    definition = _json(row["definition"])
+    definition = jsonb(row["definition"])
     return {**dict(row), "conditions": definition.get("conditions") or {"all": []},
             "actions": definition.get("actions") or []}
 
@@ -292,13 +284,13 @@ async def resume(payload: dict[str, Any]) -> None:
         rule = await _definition(run["rule"], run["version"])
         if rule is None:
             return
-        ctx = await records.load(dict(_json(run["ids"])), event_name=run["event_name"])
-        evaluation = conditions.evaluate(rule["conditions"], ctx, now=now(), zone=await zone())
-        plan = _json(run["actions"])
+        ctx = await records.load(dict(jsonb(run["ids"])), event_name=run["event_name"])
+        evaluation = conditions.evaluate(rule["conditions"], ctx, now=now(), zone=await workspace_zone())
+        plan = jsonb(run["actions"])
         if run["next_step"] > 0 and plan[run["next_step"] - 1]["type"] == "wait":
             plan[run["next_step"] - 1]["status"] = "done"
         await _save_plan(run["id"], plan)
-        leaves = _json(run["leaves"]) + [{**leaf, "phase": "recheck"} for leaf in evaluation.leaves]
+        leaves = jsonb(run["leaves"]) + [{**leaf, "phase": "recheck"} for leaf in evaluation.leaves]
         await current_uow().connection.execute("UPDATE automation_run SET leaves = $2::jsonb WHERE id = $1",
                                                run["id"], msgspec.json.encode(leaves).decode())
         if not evaluation.matched:
@@ -319,14 +311,14 @@ async def retry_step(payload: dict[str, Any]) -> None:
         run = await _locked_run(int(payload["run_id"]))
         if run is None:
             return
-        plan = _json(run["actions"])
+        plan = jsonb(run["actions"])
         i = int(payload["step"])
         if i >= len(plan) or plan[i]["status"] != "retrying":
             return
         rule = await _definition(run["rule"], run["version"])
         if rule is None:
             return
-        ctx = await records.load(dict(_json(run["ids"])), event_name=run["event_name"])
+        ctx = await records.load(dict(jsonb(run["ids"])), event_name=run["event_name"])
         token = causation_depth.set(run["depth"] + 1)
         try:
             await _attempt(run["id"], plan, i, await actor_for(rule), ctx)
@@ -352,7 +344,7 @@ async def plan_schedule(rule_id: int, *, after: dt.datetime | None = None) -> No
     if rule is None or not rule["enabled"] or rule["trigger"] != "schedule":
         await conn.execute("UPDATE automation_rule SET next_run_at = NULL WHERE id = $1", rule_id)
         return
-    local = max(now(), after or now()).astimezone(await zone())
+    local = max(now(), after or now()).astimezone(await workspace_zone())
     at = croniter(rule["schedule"], local).get_next(dt.datetime).astimezone(dt.UTC)
     await conn.execute("UPDATE automation_rule SET next_run_at = $2 WHERE id = $1", rule_id, at)
     await jobs.enqueue("automation.schedule", {"rule_id": rule_id, "version": rule["version"], "at": at.isoformat()},
@@ -377,7 +369,7 @@ async def fire_schedule(payload: dict[str, Any]) -> None:
             return  # changed, disabled, or fired already
         contacts = await conn.fetch("SELECT id FROM contact WHERE deleted_at IS NULL ORDER BY updated_at DESC "
                                     "LIMIT $1", SCHEDULE_CONTACTS)
-        when, tz = now(), await zone()
+        when, tz = now(), await workspace_zone()
         for contact in contacts:
             ctx = await records.load({"contact_id": contact["id"]}, event_name="schedule")
             await _evaluate([dict(rule)], None, "schedule", 0, ctx, when, tz, log_unmatched=False)

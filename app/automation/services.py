@@ -8,12 +8,11 @@ from typing import Any
 import msgspec
 from croniter import croniter
 
-from app.accounts.services import Principal
+from app.accounts.services import Principal, workspace_zone
 from app.audit import services as audit
 from app.automation import actions as steps
 from app.automation import conditions, engine
 from app.automation import context as records
-from app.automation.engine import zone
 from app.automation.starters import BY_KEY as STARTERS
 from app.automation.tables import Rule, RuleVersion, Run
 from app.lib.clock import now
@@ -207,7 +206,7 @@ async def test(definition: dict[str, Any], kind: str, record_id: int) -> dict[st
     """Would this rule fire for the record, and why: each leaf with the value it read and its result."""
     tree = conditions.check(definition.get("conditions"))
     ctx = await records.for_record(kind, record_id)
-    evaluation = conditions.evaluate(tree, ctx, now=now(), zone=await zone())
+    evaluation = conditions.evaluate(tree, ctx, now=now(), zone=await workspace_zone())
     planned = steps.check(definition.get("actions") or [])
     missing = sorted({steps.ACTIONS[a["type"]].needs for a in planned
                       if steps.ACTIONS[a["type"]].needs and not ctx.get(steps.ACTIONS[a["type"]].needs)})
@@ -225,7 +224,7 @@ async def preview(definition: dict[str, Any]) -> dict[str, Any]:
     where = " WHERE deleted_at IS NULL" if kind == "contact" else ""
     ids = [r["id"] for r in await current_uow().connection.fetch(
         f"SELECT id FROM {table}{where} ORDER BY id DESC LIMIT $1", PREVIEW_LIMIT)]  # noqa: S608 (fixed names)
-    when, tz = now(), await zone()
+    when, tz = now(), await workspace_zone()
     matched = []
     for record_id in ids:
         ctx = await records.load({f"{kind}_id": record_id})

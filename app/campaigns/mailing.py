@@ -53,7 +53,7 @@ async def queue_email(campaign: dict[str, Any], r: dict[str, Any], rendered: dic
         "to_address, text, html, attachments, headers, created_at) VALUES ('out', $1, 'queued', $2, $3, $4, $5, $6, "
         "$7, $8, '[]', $9::jsonb, now()) RETURNING id", r["contact"], new_message_id(reply_token), reply_token,
         rendered["subject"][:300], sender, r["address"], text, str(html),
-        _json(consent.list_unsubscribe_headers(unsubscribe))))
+        json.dumps(consent.list_unsubscribe_headers(unsubscribe))))
     interaction_id = await timeline.record(
         r["contact"], "email", "out", rendered["subject"][:200] or rendered["body"][:200], actor_type="system",
         links={"email_id": email_id},
@@ -62,7 +62,3 @@ async def queue_email(campaign: dict[str, Any], r: dict[str, Any], rendered: dic
     await conn.execute("UPDATE email_message SET interaction_id = $2 WHERE id = $1", email_id, interaction_id)
     await enqueue(SEND_JOB, {"email_id": email_id})
     return email_id
-
-
-def _json(value: Any) -> str:
-    return json.dumps(value)

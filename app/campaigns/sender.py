@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
 from typing import Any
 
 import structlog
@@ -26,7 +25,7 @@ from app.campaigns.services import RUN_JOB, start
 from app.consent import services as consent
 from app.lib import i18n, jobs
 from app.lib.clock import now
-from app.lib.db import TenantRef, current_uow, raw_connect, resolve_active, tenant_context
+from app.lib.db import TenantRef, current_uow, jsonb, raw_connect, resolve_active, tenant_context
 from app.lib.errors import DomainError
 from app.lib.quotas import QuotaExceeded
 from realtime.publish import emit
@@ -86,7 +85,7 @@ async def _run(tenant: TenantRef, campaign_id: int) -> str:
         elif row["status"] != "sending":
             return "stopped"
         campaign = dict(await current_uow().connection.fetchrow("SELECT * FROM campaign WHERE id = $1", campaign_id))
-        variants = {r["key"]: _json(r["content"]) for r in await current_uow().connection.fetch(
+        variants = {r["key"]: jsonb(r["content"]) for r in await current_uow().connection.fetch(
             "SELECT key, content FROM campaign_variant WHERE campaign = $1", campaign_id)}
     await _resolve_orphans(tenant, campaign)
     while True:
@@ -103,10 +102,6 @@ async def _run(tenant: TenantRef, campaign_id: int) -> str:
             return "waiting"
         if not await _send_batch(tenant, campaign, variants, claimed):
             return "stopped"
-
-
-def _json(value: Any) -> Any:
-    return json.loads(value) if isinstance(value, str) else value
 
 
 # -- claiming -------------------------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from app import channels
-from app.accounts.services import RANK, Principal
+from app.accounts.services import RANK, Principal, workspace_zone
 from app.accounts.tables import User
 from app.audit import services as audit
 from app.contacts.tables import Contact
@@ -361,7 +361,7 @@ async def _stats(ids: list[int]) -> dict[str, Any]:
         "min(c.created_at) FILTER (WHERE c.status = 'waiting') AS oldest "
         "FROM queue q LEFT JOIN conversation c ON c.queue = q.id WHERE q.id = ANY($1::int[]) AND NOT q.archived "
         "GROUP BY q.id ORDER BY q.position, q.id", ids)
-    today = i18n.day_start(await conn.fetchval("SELECT timezone FROM workspace LIMIT 1"), now())
+    today = i18n.day_start(await workspace_zone(), now())
     handled = await conn.fetchval(
         "SELECT count(*) FROM conversation WHERE closed_at >= $1 AND queue = ANY($2::int[])", today, ids)
     oldest = min((r["oldest"] for r in per_queue if r["oldest"]), default=None)

@@ -22,6 +22,7 @@ from typing import Any
 
 import asyncpg
 import asyncpg.transaction
+import msgspec
 import structlog
 from asyncpg.transaction import TransactionState
 from piccolo.engine.postgres import PostgresTransaction
@@ -90,6 +91,12 @@ class UnitOfWork:
 
 _current_uow: contextvars.ContextVar[UnitOfWork | None] = contextvars.ContextVar("sb_uow", default=None)
 _current_tenant: contextvars.ContextVar[TenantRef | None] = contextvars.ContextVar("sb_tenant", default=None)
+
+
+def jsonb(value: Any) -> Any:
+    """A `jsonb` value as the pool returns it (text: no jsonb codec is set up, writes pass JSON text to `$n::jsonb`),
+    decoded; NULL (None) or an already decoded value passes through."""
+    return msgspec.json.decode(value) if isinstance(value, (str, bytes)) else value
 
 
 async def save_single_row(table: Any, values: dict[Any, Any], row_id: int | None) -> None:

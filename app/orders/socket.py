@@ -22,6 +22,7 @@ from litestar import WebSocket, websocket
 from litestar.exceptions import WebSocketDisconnect
 from litestar.params import FromPath
 
+from app.accounts.services import workspace_zone
 from app.lib import i18n, reqctx
 from app.lib.db import TenantRef, tenant_context
 from app.lib.errors import DomainError
@@ -40,13 +41,13 @@ RECHECK_EVERY = 15.0
 
 async def render(tenant: TenantRef, token: str) -> str | None:
     """The live fragments for the token's order, or None when the token no longer opens it (revoked)."""
-    async with tenant_context(tenant) as uow:
+    async with tenant_context(tenant):
         try:
             order_id = await portal.resolve(token)
         except DomainError:
             return None
         ctx = await portal.view(order_id)
-        zone = await uow.connection.fetchval("SELECT timezone FROM workspace LIMIT 1")
+        zone = await workspace_zone()
     ctx.update(token=token, tenant=tenant, live=True)
     # One render serves every page of the link: the contact's language and zone (none: the browser shows times in
     # its own zone).

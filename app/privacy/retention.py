@@ -11,9 +11,9 @@ import dataclasses
 import datetime as dt
 from typing import Any
 
-from app.accounts.services import Principal
+from app.accounts.services import Principal, workspace_zone
 from app.audit import services as audit
-from app.lib import i18n, jobs
+from app.lib import jobs
 from app.lib.clock import now
 from app.lib.db import current_tenant, current_uow
 from app.lib.errors import Invalid, NotFound
@@ -222,6 +222,5 @@ async def schedule_next(after: dt.datetime | None = None) -> None:
     conn = current_uow().connection
     if not await conn.fetchval("SELECT EXISTS (SELECT 1 FROM retention_policy WHERE enabled)"):
         return
-    name = await conn.fetchval("SELECT timezone FROM workspace LIMIT 1")
-    await jobs.enqueue_nightly(RETENTION_JOB, hour=NIGHT_HOUR, zone=i18n.pick_zone(name), after=after,
+    await jobs.enqueue_nightly(RETENTION_JOB, hour=NIGHT_HOUR, zone=await workspace_zone(), after=after,
                                key=f"privacy:retention:{current_tenant().slug}")

@@ -15,6 +15,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
+from app.accounts.services import workspace_zone
 from app.lib import i18n
 from app.lib.clock import now
 from app.lib.db import current_tenant, current_uow
@@ -299,10 +300,6 @@ def _parse_bucket(bucket: str, when: str) -> dt.datetime:
         raise NotFound("No row %(row)s in this report.", row=when) from None
 
 
-async def _zone() -> str:
-    return str(await current_uow().connection.fetchval("SELECT timezone FROM workspace LIMIT 1") or "UTC")
-
-
 async def service_today(queue_id: int | None = None) -> dict[str, Any]:
     """Today's service (the workspace's day) for one queue, or every queue when `queue_id` is None.
 
@@ -312,9 +309,9 @@ async def service_today(queue_id: int | None = None) -> dict[str, Any]:
       "formula": str,                  # msgid of the tenant's service-level formula, translate when shown
       "longest_wait_seconds": int}`    # longest wait of a contact that entered today and has left the queue
     """
-    zone = await _zone()
-    today = now().astimezone(i18n.pick_zone(zone)).date().isoformat()
-    day = period(today, today, zone)
+    zone = await workspace_zone()
+    today = now().astimezone(zone).date().isoformat()
+    day = period(today, today, zone.key)
     settings = await service_level.get_settings()
     formula = settings["service_level_formula"]
     args: list[Any] = [day.start, day.end, settings["service_level_seconds"], settings["short_abandon_seconds"]]

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from app.accounts.services import Principal
+from app.accounts.services import Principal, workspace_zone
 from app.audit import services as audit
 from app.lib import i18n
 from app.lib.db import TenantRef, current_uow, tenant_context
@@ -104,9 +104,8 @@ async def snapshot() -> dict[str, list[tuple[Any, ...]]]:
 # -- workspace and labels ---------------------------------------------------------------------------------------
 
 async def zone() -> str:
-    """The workspace's time zone (reports' days are its days)."""
-    value = await current_uow().connection.fetchval("SELECT timezone FROM workspace LIMIT 1")
-    return str(i18n.pick_zone(value))
+    """The name of the workspace's time zone (reports' days are its days; `kit.period` takes the name)."""
+    return (await workspace_zone()).key
 
 
 async def agent_labels(ids: Iterable[int] | None = None) -> dict[int, str]:

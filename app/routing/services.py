@@ -28,7 +28,7 @@ from app.conversations.tables import PRIORITY_AGEING_SECONDS, waiting_order
 from app.hours.services import hours_for_queue
 from app.lib import i18n, jobs
 from app.lib.clock import now
-from app.lib.db import current_tenant, current_uow
+from app.lib.db import current_tenant, current_uow, jsonb
 from app.lib.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from app.routing import events
 from app.routing.tables import STRATEGIES
@@ -63,13 +63,9 @@ def _settings_row(queue: dict[str, Any], row: Any) -> dict[str, Any]:
     if row is not None:
         out.update({k: row[k] for k in ("strategy", "sticky_minutes", "offer_timeout", "misses_before_away",
                                         "overflow_after")})
-        out["skills"] = _json(row["skills"]) or {}
+        out["skills"] = jsonb(row["skills"]) or {}
         out["overflow_queue_id"] = row["overflow_queue"]
     return out
-
-
-def _json(value: Any) -> Any:
-    return json.loads(value) if isinstance(value, str) else value
 
 
 async def queue_settings(queue_key: str) -> dict[str, Any]:
@@ -178,7 +174,7 @@ async def team_skills() -> list[dict[str, Any]]:
         "SELECT u.id, u.name, u.email, u.role, coalesce(jsonb_object_agg(s.skill, s.level) "
         "FILTER (WHERE s.skill IS NOT NULL), '{}') AS skills FROM app_user u "
         'LEFT JOIN agent_skill s ON s."user" = u.id WHERE u.status = \'active\' GROUP BY u.id ORDER BY u.name, u.id')
-    return [{**dict(r), "skills": _json(r["skills"])} for r in rows]
+    return [{**dict(r), "skills": jsonb(r["skills"])} for r in rows]
 
 
 async def set_priority(actor: Principal, conversation_id: int, priority: int) -> dict[str, Any]:
@@ -601,7 +597,7 @@ async def decisions(actor: Principal, conversation_id: int) -> list[dict[str, An
         "FROM routing_decision d LEFT JOIN app_user u ON u.id = d.winner "
         "LEFT JOIN routing_offer o ON o.decision = d.id WHERE d.conversation = $1 ORDER BY d.id DESC LIMIT 50",
         conversation_id)
-    return [{**dict(r), "candidates": _json(r["candidates"])} for r in rows]
+    return [{**dict(r), "candidates": jsonb(r["candidates"])} for r in rows]
 
 
 # -- overflow ------------------------------------------------------------------------------------------------------

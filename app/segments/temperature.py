@@ -10,10 +10,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from app.accounts.services import workspace_zone
 from app.audit import services as audit
 from app.contacts import events as contact_events
 from app.contacts import services as contacts
-from app.lib import i18n, jobs
+from app.lib import jobs
 from app.lib.clock import now
 from app.lib.db import current_tenant, current_uow, resolve_active, tenant_context
 from app.lib.errors import Invalid
@@ -152,6 +153,5 @@ async def nightly_job(payload: dict[str, Any]) -> None:
 
 async def schedule_next(after: dt.datetime | None = None) -> None:
     """Queue the next nightly run (02:00 in the workspace's zone) unless one is queued for that night already."""
-    name = await current_uow().connection.fetchval("SELECT timezone FROM workspace LIMIT 1")
-    await jobs.enqueue_nightly(NIGHTLY_JOB, hour=NIGHT_HOUR, zone=i18n.pick_zone(name), after=after,
+    await jobs.enqueue_nightly(NIGHTLY_JOB, hour=NIGHT_HOUR, zone=await workspace_zone(), after=after,
                                key=f"segments:temperature:{current_tenant().slug}")

@@ -14,7 +14,7 @@ from typing import Any
 
 from dateutil.rrule import rrulestr
 
-from app.accounts.services import Principal
+from app.accounts.services import Principal, workspace_zone
 from app.accounts.tables import User
 from app.contacts.tables import Contact, ContactPhone
 from app.conversations import services as conversations
@@ -92,10 +92,8 @@ def next_occurrence(rrule: str, start: dt.datetime, after: dt.datetime,
 
 async def zone_of(user_id: int | None) -> zoneinfo.ZoneInfo:
     """The time zone a user's tasks recur in: theirs, else the workspace's, else UTC."""
-    name = await current_uow().connection.fetchval(
-        "SELECT COALESCE(NULLIF((SELECT timezone FROM app_user WHERE id = $1), ''), "
-        "(SELECT timezone FROM workspace LIMIT 1), 'UTC')", user_id)
-    return i18n.to_zone(name) or i18n.UTC
+    name = await current_uow().connection.fetchval("SELECT timezone FROM app_user WHERE id = $1", user_id)
+    return i18n.to_zone(name) or await workspace_zone()
 
 
 async def _check_links(*, contact_id: int, assignee_id: int | None, queue_id: int | None,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from app.accounts.services import workspace_zone
 from app.lib import jobs
 from app.lib.db import current_tenant, resolve_active, tenant_context
 from app.upsell import services
@@ -29,7 +30,7 @@ async def queue_recompute() -> None:
 
 
 async def schedule_nightly() -> None:
-    await jobs.enqueue_nightly(RECOMPUTE_JOB, hour=NIGHT_HOUR, zone=await services.zone(), key=_key("nightly"),
+    await jobs.enqueue_nightly(RECOMPUTE_JOB, hour=NIGHT_HOUR, zone=await workspace_zone(), key=_key("nightly"),
                                payload={"reason": "nightly"})
 
 

@@ -19,6 +19,7 @@ import datetime as dt
 import json
 from typing import Any
 
+from app.accounts.services import workspace_zone
 from app.contacts.tables import Contact
 from app.lib import clock, i18n
 from app.lib.db import current_uow
@@ -95,14 +96,9 @@ async def save_settings(data: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
-async def zone() -> dt.tzinfo:
-    value = await current_uow().connection.fetchval("SELECT timezone FROM workspace LIMIT 1")
-    return i18n.pick_zone(value)
-
-
 async def today() -> dt.date:
     """Today in the workspace's zone (by app.lib.clock)."""
-    return clock.now().astimezone(await zone()).date()
+    return clock.now().astimezone(await workspace_zone()).date()
 
 
 # -- recompute --------------------------------------------------------------------------------------------------
@@ -183,7 +179,7 @@ async def recompute() -> dict[str, int]:
                            cfg["min_confidence"], level, at)
     await conn.execute("DELETE FROM upsell_suggestion")
     await conn.execute(_PAIR_SUGGESTIONS_SQL, at)
-    await conn.execute(_REORDER_SQL, str(await zone()), max(2, cfg["min_count"]), at, cfg["min_confidence"])
+    await conn.execute(_REORDER_SQL, str(await workspace_zone()), max(2, cfg["min_count"]), at, cfg["min_confidence"])
     counts = await conn.fetchrow(
         "SELECT (SELECT count(*) FROM upsell_pair WHERE level = 'product') AS pairs, "
         "(SELECT count(*) FROM upsell_pair WHERE level = 'category') AS category_pairs, "
@@ -279,8 +275,7 @@ async def record(contact_id: int, product_key: str, kind: str, source: str, ref:
     conn = current_uow().connection
     at = clock.now()
     if kind == "shown":
-        day = at.astimezone(await zone()).date()
-        start = dt.datetime.combine(day, dt.time(), tzinfo=await zone())
+        start = i18n.day_start(await workspace_zone(), at)
         # One writer per contact+product at a time, so two panels rendering at once record one 'shown'.
         await conn.execute("SELECT pg_advisory_xact_lock(hashtext('upsell_shown'), hashtext($1))",
                            f"{contact_id}:{product_key}")

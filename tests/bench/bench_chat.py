@@ -29,7 +29,7 @@ import sys
 import time
 from typing import Any
 
-from tests.bench.harness import REPO, BenchContext, free_port, percentiles
+from tests.bench.harness import REPO, BenchContext, app_server, free_port, percentiles
 
 SITE = "https://bench-shop.example"
 MARK_RE = re.compile(r"bm[0-9a-f]{12}")
@@ -158,49 +158,38 @@ async def raw_sql(ctx: BenchContext, n: int, rounds: int) -> None:
 
 
 async def bare_echo(ctx: BenchContext, n: int, rounds: int, think_ms: int) -> None:
-    """`n` sockets on a bare uvicorn echo (tests/bench/bare_echo.py), each sending `rounds` messages with the same
-    pauses and waiting for each echo: the floor of a websocket round trip here."""
+    """`n` sockets on a bare uvicorn echo (tests/bench/bare_ws.py `echo`), each sending `rounds` messages with the
+    same pauses and waiting for each echo: the floor of a websocket round trip here."""
     from websockets.asyncio.client import connect
 
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "tests.bench.bare_echo:app", "--host", "127.0.0.1",
-                             "--port", str(port), "--log-level", "warning", "--no-access-log"], cwd=REPO,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     socks: list[Any] = []
-    try:
-        url = f"ws://127.0.0.1:{port}/"
-        for _ in range(100):
-            try:
-                socks.append(await connect(url, ping_interval=None, close_timeout=1))
-                break
-            except OSError:
-                await asyncio.sleep(0.1)
-        for _ in range(n - 1):
-            socks.append(await connect(url, ping_interval=None, close_timeout=1, open_timeout=60))
-        samples: list[float] = []
+    async with app_server(factory="tests.bench.bare_ws:echo") as server:
+        url = server.base_url.replace("http", "ws", 1) + "/"
+        try:
+            for _ in range(n):
+                socks.append(await connect(url, ping_interval=None, close_timeout=1, open_timeout=60))
+            samples: list[float] = []
 
-        async def talk(ws: Any) -> None:
-            await asyncio.sleep(random.random() * think_ms / 1000)
-            for k in range(rounds):
-                t = time.perf_counter()
-                await ws.send(json.dumps({"send": f"echo {k}", "ref": k}))
-                await ws.recv()
-                samples.append((time.perf_counter() - t) * 1000)
+            async def talk(ws: Any) -> None:
                 await asyncio.sleep(random.random() * think_ms / 1000)
+                for k in range(rounds):
+                    t = time.perf_counter()
+                    await ws.send(json.dumps({"send": f"echo {k}", "ref": k}))
+                    await ws.recv()
+                    samples.append((time.perf_counter() - t) * 1000)
+                    await asyncio.sleep(random.random() * think_ms / 1000)
 
-        t = time.perf_counter()
-        await asyncio.gather(*(talk(ws) for ws in socks))
-        elapsed = time.perf_counter() - t
-        p = percentiles(samples, (50, 99))
-        ctx.record("bare websocket echo round trip p50 / p99", f"{p[50]:.1f} / {p[99]:.1f}", "ms",
-                   f"{len(samples)} messages in {elapsed:.1f} s ({len(samples) / elapsed:.0f} msg/s, the pauses "
-                   f"bound it), {n} sockets")
-    finally:
-        for ws in socks:
-            with contextlib.suppress(Exception):
-                await ws.close()
-        proc.terminate()
-        await asyncio.to_thread(proc.wait, 10)
+            t = time.perf_counter()
+            await asyncio.gather(*(talk(ws) for ws in socks))
+            elapsed = time.perf_counter() - t
+            p = percentiles(samples, (50, 99))
+            ctx.record("bare websocket echo round trip p50 / p99", f"{p[50]:.1f} / {p[99]:.1f}", "ms",
+                       f"{len(samples)} messages in {elapsed:.1f} s ({len(samples) / elapsed:.0f} msg/s, the pauses "
+                       f"bound it), {n} sockets")
+        finally:
+            for ws in socks:
+                with contextlib.suppress(Exception):
+                    await ws.close()
 
 
 async def statements(ctx: BenchContext) -> None:

@@ -576,52 +576,36 @@ async def bench_idle_rss(ctx: BenchContext, shops: list[Shop], tokens: list[str]
 
 
 async def bare_idle_rss(ctx: BenchContext, n: int, app_kb: float, *, lean: bool) -> None:
-    """Baseline: the same number of idle websockets on a bare ASGI app (tests/bench/bare_ws.py) under the same
+    """Baseline: the same number of idle websockets on a bare ASGI app (tests/bench/bare_ws.py `idle`) under the same
     uvicorn: what a socket costs before any of our code runs; `lean`: with the app's compression setting
     (realtime.sockets.lean_compression), else uvicorn's default (a zlib context kept per socket)."""
-    import subprocess
-    import sys
-
     from websockets.asyncio.client import connect
 
-    from tests.bench.harness import REPO, free_port
-
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "tests.bench.bare_ws:app", "--host", "127.0.0.1",
-                             "--port", str(port), "--log-level", "warning", "--no-access-log"], cwd=REPO,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            env={**os.environ, "BARE_WS_LEAN": "1" if lean else "0"})
     socks: list[Any] = []
-    try:
-        url = f"ws://127.0.0.1:{port}/"
-        for _ in range(100):
-            try:
-                socks.append(await connect(url, ping_interval=None, close_timeout=1))
-                break
-            except OSError:
-                await asyncio.sleep(0.1)
-        await socks[0].recv()
-        await asyncio.sleep(0.5)
-        base = rss_kb(proc.pid)
-        sem = asyncio.Semaphore(50)
+    async with app_server({"BARE_WS_LEAN": "1" if lean else "0"}, factory="tests.bench.bare_ws:idle") as server:
+        url = server.base_url.replace("http", "ws", 1) + "/"
+        try:
+            socks.append(await connect(url, ping_interval=None, close_timeout=1))
+            await socks[0].recv()
+            await asyncio.sleep(0.5)
+            base = rss_kb(server.process.pid)
+            sem = asyncio.Semaphore(50)
 
-        async def one() -> None:
-            async with sem:
-                ws = await connect(url, ping_interval=None, close_timeout=1, open_timeout=60)
-                await ws.recv()
-                socks.append(ws)
+            async def one() -> None:
+                async with sem:
+                    ws = await connect(url, ping_interval=None, close_timeout=1, open_timeout=60)
+                    await ws.recv()
+                    socks.append(ws)
 
-        await asyncio.gather(*(one() for _ in range(n - 1)))
-        await asyncio.sleep(2.0)
-        per = (rss_kb(proc.pid) - base) / max(1, n - 1)
-        ctx.record(f"  baseline: bare ASGI websocket server RSS per idle socket "
-                   f"({'lean compression, as the app' if lean else 'uvicorn default compression'})", per, "KB",
-                   f"{n:,} sockets, same uvicorn; app/bare {app_kb / per:.2f}x; app overhead "
-                   f"{app_kb - per:.1f} KB/console")
-    finally:
-        await asyncio.gather(*(ws.close() for ws in socks), return_exceptions=True)
-        proc.terminate()
-        proc.wait(10)
+            await asyncio.gather(*(one() for _ in range(n - 1)))
+            await asyncio.sleep(2.0)
+            per = (rss_kb(server.process.pid) - base) / max(1, n - 1)
+            ctx.record(f"  baseline: bare ASGI websocket server RSS per idle socket "
+                       f"({'lean compression, as the app' if lean else 'uvicorn default compression'})", per, "KB",
+                       f"{n:,} sockets, same uvicorn; app/bare {app_kb / per:.2f}x; app overhead "
+                       f"{app_kb - per:.1f} KB/console")
+        finally:
+            await asyncio.gather(*(ws.close() for ws in socks), return_exceptions=True)
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import re
+import zoneinfo
 from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
 
+from app.accounts.services import workspace_zone
+from app.lib.db import tenant_context
 from app.lib.jobs import Worker
 from tests.conftest import TEST_DSN, Inbox, ShopFixture, csrf_from, free_port, run_jobs_until
 
@@ -83,6 +86,19 @@ async def test_workspace_profile_validation(fx_client: Any, fx_shop: ShopFixture
     ok = await fx_client.put(f"{base}/workspace", json={"timezone": "Europe/Berlin", "default_region": "de"},
                              headers=fx_shop.auth)
     assert ok.status_code == 200 and ok.json()["default_region"] == "DE"
+
+
+async def test_the_workspace_zone_is_the_profiles_else_utc(fx_client: Any, fx_shop: ShopFixture) -> None:
+    """The one read of the workspace's zone every domain's "today" and nightly run use."""
+    base = f"/t/{fx_shop.slug}/api/v1"
+    async with tenant_context(fx_shop.tenant):
+        assert await workspace_zone() == zoneinfo.ZoneInfo("UTC")  # a new workspace's default
+    assert (await fx_client.put(f"{base}/workspace", json={"timezone": "Asia/Tokyo"},
+                                headers=fx_shop.auth)).status_code == 200
+    async with tenant_context(fx_shop.tenant) as uow:
+        assert await workspace_zone() == zoneinfo.ZoneInfo("Asia/Tokyo")
+        await uow.connection.execute("UPDATE workspace SET timezone = ''")
+        assert await workspace_zone() == zoneinfo.ZoneInfo("UTC")
 
 
 async def test_health(fx_client: Any) -> None:

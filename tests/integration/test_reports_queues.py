@@ -12,6 +12,7 @@ import io
 from typing import Any
 
 from app import demo
+from app.accounts.services import workspace_zone
 from app.demo import ensure_demo_service_level
 from app.lib import i18n
 from app.lib.db import current_uow, resolve_active, tenant_context
@@ -415,7 +416,7 @@ async def test_the_demo_shop_has_queue_figures(fx_client: Any) -> None:
     tenant = await resolve_active(demo.DEMO_SLUG)
     assert tenant is not None
     async with tenant_context(tenant):
-        zone = await queues._zone()
+        zone = (await workspace_zone()).key
         today = kit.period(None, None, zone).last
         report = await queues.build(kit.period((today - dt.timedelta(days=60)).isoformat(), today.isoformat(), zone),
                                     {})

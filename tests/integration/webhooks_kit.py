@@ -13,7 +13,7 @@ from app.lib.db import tenant_context
 from app.webhooks_out.tables import WebhookDelivery
 from tests.conftest import ShopFixture, work_left
 from tests.integration.test_orders import api
-from tests.servers import InProcessServer
+from tests.servers import InProcessServer, answer_lifespan
 
 
 class Receiver:
@@ -26,13 +26,8 @@ class Receiver:
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                else:
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
+            await answer_lifespan(receive, send)
+            return
         body, more = b"", True
         while more:
             message = await receive()
