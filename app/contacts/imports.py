@@ -14,7 +14,7 @@ import dataclasses
 import datetime as dt
 import itertools
 import json
-from collections.abc import Iterator
+from collections.abc import AsyncIterable, Iterator
 from typing import Any
 
 import asyncpg
@@ -63,8 +63,9 @@ async def _suggest(header: list[str]) -> list[str]:
     return import_mapping.suggest(header, await fields.definitions())
 
 
-async def upload(actor: Any, filename: str, data: bytes) -> dict[str, Any]:
-    """Check and keep the file; the mapping starts as a guess from the header. Returns the import and a sample."""
+async def upload(actor: Any, filename: str, data: bytes | AsyncIterable[bytes]) -> dict[str, Any]:
+    """Check and keep the file (bytes, or streamed: `ImportKind.upload`); the mapping starts as a guess from the
+    header. Returns the import and a sample."""
     return await KIND.upload(actor, filename, data, _suggest)
 
 
