@@ -199,8 +199,9 @@ class ParsedFile:
     text: str
 
 
-HEAD_BYTES = 1024 * 1024
-"""What an upload streamed to storage keeps in memory to tell its encoding and separator (the sniffers read less)."""
+HEAD_BYTES = 256 * 1024
+"""What an upload streamed to storage keeps in memory to tell its encoding and separator: the encoding sniffers read
+200 KB at most, the separator's the first 200 lines."""
 
 
 class Watch:

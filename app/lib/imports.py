@@ -281,7 +281,7 @@ class ImportKind:
     async def upload(self, actor: Any, filename: str, data: bytes | AsyncIterable[bytes],
                      suggest: Callable[[list[str]], Any], **mapping_extra: Any) -> dict[str, Any]:
         """Check and keep the file; the mapping starts as `suggest(header)`. Returns the import and a sample.
-        `data` may stream (an upload's chunks): it goes to storage as it comes, a chunk and the first MiB held
+        `data` may stream (an upload's chunks): it goes to storage as it comes, a chunk and the first 256 KiB held
         (`import_csv.Watch`), then is read back from storage once to count its rows: a 1M-row file never sits in
         memory whole."""
         name = safe_filename(filename or self.default_filename)
