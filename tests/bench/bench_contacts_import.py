@@ -13,7 +13,10 @@ matches: nothing written), and the CSV export of all contacts (`export.csv_chunk
 Beside it, the raw baseline of the same run: the same rows, split by the same CSV reader, COPY'd with asyncpg's
 `copy_records_to_table` into a plain table in batches of the job's size (no normalising, no matching, no
 timeline): the import's rows/s is printed as a ratio of it. Peak RSS is the process's high-water mark over the
-import job alone (reset with /proc/self/clear_refs before the start), against its RSS before.
+import job alone (reset with /proc/self/clear_refs before the start), against its RSS before; the upload is handed
+over in 64 KiB chunks as the web handler does, its own RSS growth printed. CPU per row is split between the app
+process, its worker processes (reaped children) and the PostgreSQL backends of the bench database (/proc), as the
+wall figure moves with whatever else runs on the machine.
 
 Sizes (environment): BENCH_IMPORT_ROWS (100000), BENCH_IMPORT_BIG=1 for the 1M-row run (the upload limit is raised
 to fit);
