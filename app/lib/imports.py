@@ -272,7 +272,8 @@ class ImportKind:
         meta = await self.get(import_id)
         problems = await self.errors(import_id, limit=None)
         header, rows = await self.stream(state)
-        more = meta["failed"] - sum(1 for p in problems if p["row"] > 0)
+        # Kept in full below the limit; at it, the rows `failed` counts past the kept ones were not kept.
+        more = meta["failed"] - sum(1 for p in problems if p["row"] > 0) if len(problems) >= MAX_ERRORS_KEPT else 0
         return import_errors.download_name(meta["filename"]), import_errors.rejected_rows_chunks(
             header, _batches(rows), problems, state["delimiter"], not_kept=more)
 

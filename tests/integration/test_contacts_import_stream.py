@@ -104,6 +104,7 @@ async def test_errors_csv_streams_the_refused_rows_and_counts_those_not_kept(
         lines.append(f"Bad {i};12-34;" if i % 10 == 3 else f"Good {i};+1 415 555 {i:04d};good{i}@example.com")
     data = ("\r\n".join(lines) + "\r\n").encode()
     monkeypatch.setattr(imports, "MAX_ERRORS_KEPT", 3)  # 4 rows refused, 3 kept in detail
+    monkeypatch.setattr(import_lib, "MAX_ERRORS_KEPT", 3)
     batches = import_lib._batches
     monkeypatch.setattr(import_lib, "_batches", lambda rows: batches(rows, 7))  # several reads from storage
     async with tenant_context(fx_shop.tenant):
