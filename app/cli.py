@@ -12,7 +12,7 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 from urllib.parse import urlparse
@@ -142,6 +142,16 @@ def _database() -> Iterator[None]:
     finally:
         if server is not None:
             server.cleanup()
+
+
+async def _file_chunks(path: Path, size: int = 1024 * 1024) -> AsyncIterator[bytes]:
+    """A local file's bytes, a MiB at a time, read off the event loop (an import's file is never held whole)."""
+    handle = await asyncio.to_thread(path.open, "rb")
+    try:
+        while chunk := await asyncio.to_thread(handle.read, size):
+            yield chunk
+    finally:
+        handle.close()
 
 
 def _db_call(fn: Callable[[], Awaitable[T]], pool_max: int = 4) -> T:
@@ -589,7 +599,7 @@ def contacts_import(path: Path, slug: str, errors_path: Path | None) -> None:
         if tenant is None:
             raise click.ClickException(_("No shop %(slug)s.", slug=slug))
         async with tenant_context(tenant):
-            row = await contact_imports.upload(actor, path.name, await asyncio.to_thread(path.read_bytes))
+            row = await contact_imports.upload(actor, path.name, _file_chunks(path))
             await contact_imports.start(actor, row["id"])
         console.print(_("Import #%(id)s of %(rows)s rows; columns: %(mapping)s", id=row["id"], rows=row["total"],
                         mapping=", ".join(f"{h} → {f}" for h, f in zip(row["header"], row["fields"], strict=True))))
@@ -609,9 +619,13 @@ def contacts_import(path: Path, slug: str, errors_path: Path | None) -> None:
                 await asyncio.wait([job], timeout=0.5)
         job.result()
         if errors_path is not None and state["failed"]:
-            async with tenant_context(tenant):
-                body = (await contact_imports.errors_csv(row["id"]))[1]
-            await asyncio.to_thread(errors_path.write_bytes, body)
+            handle = await asyncio.to_thread(errors_path.open, "wb")
+            try:
+                async with tenant_context(tenant):
+                    async for chunk in (await contact_imports.errors_csv(row["id"]))[1]:
+                        await asyncio.to_thread(handle.write, chunk)
+            finally:
+                handle.close()
         return state
 
     try:

@@ -20,7 +20,7 @@ from app.accounts.cookies import SESSION_COOKIE
 from app.lib import i18n, ratelimit, reqctx
 from app.lib.db import current_uow, resolve_active_cached, tenant_context, tenant_selected
 
-STREAM_RESPONSE = "stream_response"
+STREAM_RESPONSE = reqctx.STREAM_RESPONSE
 
 
 class _Rollback(Exception):

@@ -16,8 +16,7 @@ from app.accounts.services import Principal
 from app.contacts import files
 from app.contacts.schemas import FileOut
 from app.contacts.services import to_struct
-from app.lib.storage import CHUNK
-from app.lib.uploads import download_headers
+from app.lib.uploads import download_headers, upload_chunks
 from app.lib.wire import PathId
 from app.settings import get_settings
 
@@ -34,11 +33,6 @@ def upload_body_limit() -> int:
 def too_large_response(request: Request[Any, Any, Any], exc: RequestEntityTooLarge) -> Response[Any]:
     return Response({"detail": files.too_large_message(), "status_code": 413,
                      "errors": [{"field": "file", "message": files.too_large_message()}]}, status_code=413)
-
-
-async def upload_chunks(upload: UploadFile) -> AsyncIterator[bytes]:
-    while chunk := await upload.read(CHUNK):
-        yield chunk
 
 
 async def download_response(row: dict[str, Any], stream: AsyncIterator[bytes]) -> Response[bytes]:

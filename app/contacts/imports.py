@@ -14,7 +14,7 @@ import dataclasses
 import datetime as dt
 import itertools
 import json
-from collections.abc import Iterator
+from collections.abc import AsyncIterable, Iterator
 from typing import Any
 
 import asyncpg
@@ -63,8 +63,9 @@ async def _suggest(header: list[str]) -> list[str]:
     return import_mapping.suggest(header, await fields.definitions())
 
 
-async def upload(actor: Any, filename: str, data: bytes) -> dict[str, Any]:
-    """Check and keep the file; the mapping starts as a guess from the header. Returns the import and a sample."""
+async def upload(actor: Any, filename: str, data: bytes | AsyncIterable[bytes]) -> dict[str, Any]:
+    """Check and keep the file (bytes, or streamed: `ImportKind.upload`); the mapping starts as a guess from the
+    header. Returns the import and a sample."""
     return await KIND.upload(actor, filename, data, _suggest)
 
 
@@ -492,10 +493,13 @@ async def _process_batch(tenant: TenantRef, import_id: int, rows: _Rows, actor: 
             batch = await _land_set_based(todo, region, actor) or await _land_row_by_row(todo, region, actor)
         finished = not todo
         room = max(MAX_ERRORS_KEPT - state["errors_kept"], 0)
+        # A batch with no error to keep leaves the kept errors as they are: no rewrite of a value that grows to
+        # MBs over a 1M-row file (the unchanged TOAST pointer is kept)
         status = "done" if finished else "running"
         counters = await uow.connection.fetchrow(
             "UPDATE contact_import SET processed = $2, created = created + $3, updated = updated + $4, "
-            "failed = failed + $5, errors = errors || $6::jsonb, status = $7::varchar, "
+            "failed = failed + $5, errors = CASE WHEN $6::jsonb = '[]' THEN errors ELSE errors || $6::jsonb END, "
+            "status = $7::varchar, "
             "finished_at = CASE WHEN $7::varchar = 'done' THEN now() ELSE finished_at END WHERE id = $1 "
             "RETURNING processed, created, updated, failed",
             import_id, rows.position, batch.created, batch.updated, batch.failed, json.dumps(batch.errors[:room]),

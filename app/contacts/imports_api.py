@@ -6,7 +6,7 @@ import dataclasses
 import datetime as dt
 from typing import Any
 
-from litestar import Controller, Request, Response, get, post, put
+from litestar import Controller, Request, get, post, put
 from litestar.datastructures import UploadFile
 from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from litestar.params import FromQuery, JSONBody, MultipartBody
@@ -20,7 +20,7 @@ from app.contacts.imports_schemas import ImportOut, ImportRowError, MappingIn, P
 from app.contacts.queries import ContactFilter
 from app.lib.clock import now
 from app.lib.import_errors import errors_csv_response
-from app.lib.imports import body_limit, read_upload, too_large_response
+from app.lib.imports import body_limit, too_large_response, upload_stream
 from app.lib.uploads import download_headers
 from app.lib.wire import PathId, QueryId, QueryMoney, QueryOptInt
 from tenants.routing import STREAM_RESPONSE
@@ -52,10 +52,9 @@ class ImportsApi(Controller):
           request_max_body_size=body_limit())
     async def upload(self, request: Req, data: MultipartBody[CsvUpload]) -> UploadOut:
         try:
-            filename, content = await read_upload(data.file)
+            row = await imports.upload(request.user, *upload_stream(data.file))
         finally:
             await data.file.close()
-        row = await imports.upload(request.user, filename, content)
         choices = import_mapping.targets(await fields.definitions())
         return UploadOut.of(row, [{"key": t.key, "label": t.label} for t in choices])
 
@@ -77,8 +76,8 @@ class ImportsApi(Controller):
 
     @get("/{import_id:int}/errors.csv", summary="The refused rows as in the file, plus an `error` column",
          media_type="text/csv")
-    async def errors_csv(self, import_id: PathId) -> Response[bytes]:
-        return errors_csv_response(*await imports.errors_csv(import_id))
+    async def errors_csv(self, request: Req, import_id: PathId) -> Stream:
+        return errors_csv_response(request, *await imports.errors_csv(import_id))
 
 
 class ContactExportApi(Controller):

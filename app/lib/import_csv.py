@@ -7,7 +7,7 @@ import csv
 import dataclasses
 import io
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterator
 
 from charset_normalizer import from_bytes
 
@@ -39,8 +39,9 @@ class Record:
     cells: list[str]
 
 
-def detect_encoding(data: bytes) -> str:
-    """A codec name for `data`: BOM first, then strict UTF-8, then the most likely legacy code page.
+def detect_encoding(data: bytes, utf8: bool | None = None) -> str:
+    """A codec name for `data`: BOM first, then strict UTF-8, then the most likely legacy code page. `utf8`: whether
+    the whole file is UTF-8, when `data` is only its head (a file streamed to storage: `Watch`).
 
     charset-normalizer tells Cyrillic single-byte text from Latin; cp1251 and KOI8-R are then told apart by case:
     the same bytes are lowercase letters in one and capitals in the other, and real text is mostly lowercase.
@@ -48,11 +49,14 @@ def detect_encoding(data: bytes) -> str:
     for bom, name in _BOMS:
         if data.startswith(bom):
             return name
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError:
-        return _legacy(data)
-    return "utf-8"
+    if utf8 is None:
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError:
+            utf8 = False
+        else:
+            utf8 = True
+    return "utf-8" if utf8 else _legacy(data)
 
 
 def _legacy(data: bytes) -> str:
@@ -98,9 +102,10 @@ def check_is_text(data: bytes, filename: str) -> None:
                       field="file", kind=kind)
 
 
-def decode(data: bytes, encoding: str) -> str:
+def decode(data: bytes, encoding: str, *, final: bool = True) -> str:
+    """The text of `data`; `final=False`: `data` is the head of a longer file (it may end inside a character)."""
     try:
-        text = data.decode(encoding)
+        text = codecs.getincrementaldecoder(encoding)().decode(data, final=final)
     except UnicodeDecodeError as exc:
         raise Invalid("The file is not valid %(encoding)s text (byte %(start)s); save it as UTF-8 CSV and upload it "
                       "again.", field="file", encoding=encoding, start=exc.start) from None
@@ -192,6 +197,54 @@ class ParsedFile:
     delimiter: str
     header: list[str]
     text: str
+
+
+HEAD_BYTES = 256 * 1024
+"""What an upload streamed to storage keeps in memory to tell its encoding and separator: the encoding sniffers read
+200 KB at most, the separator's the first 200 lines."""
+
+
+class Watch:
+    """The bytes of an upload as they stream past (to storage): counted, refused past `limit` (`too_large()` is
+    raised), the head kept, checked as UTF-8 incrementally and for anything but whitespace, so `sniff` answers what
+    `parse` of the whole file would, holding only `HEAD_BYTES`."""
+
+    def __init__(self, chunks: AsyncIterable[bytes], limit: int, too_large: Callable[[], Exception]) -> None:
+        self.chunks, self.limit, self.too_large = chunks, limit, too_large
+        self.size = 0
+        self.head = bytearray()
+        self.utf8 = True
+        self.blank = True
+        self._utf8 = codecs.getincrementaldecoder("utf-8")()
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for chunk in self.chunks:
+            self.size += len(chunk)
+            if self.size > self.limit:
+                raise self.too_large()
+            if len(self.head) < HEAD_BYTES:
+                self.head.extend(chunk[:HEAD_BYTES - len(self.head)])
+            self.blank = self.blank and not chunk.strip()
+            if self.utf8:
+                try:
+                    self._utf8.decode(chunk)
+                except UnicodeDecodeError:
+                    self.utf8 = False
+            yield chunk
+        if self.utf8:
+            try:
+                self._utf8.decode(b"", final=True)
+            except UnicodeDecodeError:
+                self.utf8 = False
+
+    def sniff(self, filename: str = "") -> tuple[str, str]:
+        """(encoding, separator) of the whole file, from what streamed past; Invalid as `parse` says it."""
+        data = bytes(self.head)
+        if self.blank:
+            raise Invalid("The file is empty.", field="file")
+        check_is_text(data, filename)
+        encoding = detect_encoding(data, self.utf8)
+        return encoding, detect_delimiter(decode(data, encoding, final=self.size <= len(data)))
 
 
 def parse(data: bytes, filename: str = "") -> ParsedFile:

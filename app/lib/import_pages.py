@@ -13,12 +13,12 @@ from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import UploadFile
 from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from litestar.params import FromPath
-from litestar.response import Redirect, Template
+from litestar.response import Redirect, Stream, Template
 
 from app.lib import import_csv
 from app.lib.errors import DomainError
 from app.lib.import_errors import errors_csv_response
-from app.lib.imports import body_limit, max_bytes, read_upload, too_large_message
+from app.lib.imports import body_limit, max_bytes, too_large_message, upload_stream
 from app.lib.templates import render_page
 from app.lib.wire import PathId
 
@@ -90,8 +90,7 @@ class ImportPages:
         form = await request.form()
         upload = form.get("file")
         try:
-            filename, content = await read_upload(upload)
-            row = await self.service.upload(request.user, filename, content)
+            row = await self.service.upload(request.user, *upload_stream(upload))
         except DomainError as exc:
             return await self.upload_page(request, exc.detail, exc.status_code)
         finally:
@@ -143,8 +142,8 @@ class ImportPages:
         return render_page(request, TEMPLATES["progress"],
                            await self._progress_context(await self.service.get(import_id)))
 
-    async def errors_csv(self, import_id: int) -> Response[bytes]:
-        return errors_csv_response(*await self.service.errors_csv(import_id))
+    async def errors_csv(self, request: Req, import_id: int) -> Stream:
+        return errors_csv_response(request, *await self.service.errors_csv(import_id))
 
 
 def controller(name: str, pages: ImportPages, *, guards: list[Any]) -> type[Controller]:
@@ -182,8 +181,8 @@ def controller(name: str, pages: ImportPages, *, guards: list[Any]) -> type[Cont
             return await pages.progress(request, import_id)
 
         @get("/{import_id:int}/errors.csv")
-        async def errors_csv(self, import_id: PathId) -> Response[bytes]:
-            return await pages.errors_csv(import_id)
+        async def errors_csv(self, request: Req, import_id: PathId) -> Stream:
+            return await pages.errors_csv(request, import_id)
 
     ImportViews.__name__ = ImportViews.__qualname__ = name
     return ImportViews

@@ -14,7 +14,7 @@ import io
 import itertools
 import json
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import msgspec
@@ -28,7 +28,7 @@ from app.lib.clock import now
 from app.lib.db import TenantRef, current_tenant, current_uow, tenant_context, tenant_selected
 from app.lib.errors import Conflict, DomainError, Invalid, NotFound
 from app.lib.storage import CHUNK, ObjectNotFound, get_storage
-from app.lib.uploads import safe_filename
+from app.lib.uploads import safe_filename, upload_chunks
 from app.settings import get_settings
 
 SAMPLE_ROWS = 10
@@ -77,6 +77,14 @@ async def read_upload(upload: Any) -> tuple[str, bytes]:
         parts.append(chunk)
         size += len(chunk)
     return upload.filename, b"".join(parts)
+
+
+def upload_stream(upload: Any) -> tuple[str, AsyncIterator[bytes]]:
+    """The file of a form field as chunks (Litestar has spooled it to a temporary file): for `ImportKind.upload`,
+    which keeps it in storage as it reads, the size limit checked as it goes (413)."""
+    if not isinstance(upload, UploadFile) or not upload.filename:
+        raise Invalid("Choose a CSV file to upload (multipart field `file`).", field="file")
+    return upload.filename, upload_chunks(upload)
 
 
 class UploadAnswer(msgspec.Struct):
@@ -146,11 +154,15 @@ async def _one(data: bytes) -> AsyncIterator[bytes]:
     yield data
 
 
-def _inspect(data: bytes, name: str) -> tuple[import_csv.ParsedFile, list[str], list[list[str]], int]:
-    parsed = import_csv.parse(data, name)
-    header, rows = import_csv.records(parsed.text, parsed.delimiter)
+async def _batches(rows: Iterator[import_csv.Record], size: int = 5_000) -> AsyncIterator[list[import_csv.Record]]:
+    """A streamed file's rows, `size` at a time, each batch read off the event loop."""
+    while batch := await asyncio.to_thread(lambda: list(itertools.islice(rows, size))):
+        yield batch
+
+
+def _sample_and_count(rows: Iterator[import_csv.Record]) -> tuple[list[list[str]], int]:
     sample = [r.cells for r in itertools.islice(rows, SAMPLE_ROWS)]
-    return parsed, header, sample, len(sample) + sum(1 for _ in rows)
+    return sample, len(sample) + sum(1 for _ in rows)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -252,39 +264,48 @@ class ImportKind:
     async def sample(self, import_id: int) -> list[list[str]]:
         return [r.cells for r in await self.head(await self.state(import_id), SAMPLE_ROWS)]
 
-    async def errors_csv(self, import_id: int) -> tuple[str, bytes]:
-        """The refused rows as they were in the file, plus an `error` column (app/lib/import_errors.py)."""
+    async def errors_csv(self, import_id: int) -> tuple[str, AsyncIterator[bytes]]:
+        """The refused rows as they were in the file, plus an `error` column (app/lib/import_errors.py): the name
+        and the chunks, the file streamed from storage (a 1M-row file is never held whole) up to its last refused
+        row. Consume the chunks in the caller's tenant (storage keys are the tenant's)."""
         state = await self.state(import_id)
         meta = await self.get(import_id)
         problems = await self.errors(import_id, limit=None)
-        header, rows = await self.file(state)
-        return import_errors.download_name(meta["filename"]), import_errors.rejected_rows_csv(
-            header, rows, problems, state["delimiter"])
+        header, rows = await self.stream(state)
+        # Kept in full below the limit; at it, the rows `failed` counts past the kept ones were not kept.
+        more = meta["failed"] - sum(1 for p in problems if p["row"] > 0) if len(problems) >= MAX_ERRORS_KEPT else 0
+        return import_errors.download_name(meta["filename"]), import_errors.rejected_rows_chunks(
+            header, _batches(rows), problems, state["delimiter"], not_kept=more)
 
     # -- upload, mapping, start ----------------------------------------------------------------------------------
 
-    async def upload(self, actor: Any, filename: str, data: bytes,
+    async def upload(self, actor: Any, filename: str, data: bytes | AsyncIterable[bytes],
                      suggest: Callable[[list[str]], Any], **mapping_extra: Any) -> dict[str, Any]:
-        """Check and keep the file; the mapping starts as `suggest(header)`. Returns the import and a sample."""
-        if len(data) > max_bytes():
-            raise TooLarge(too_large_message(), field="file")
+        """Check and keep the file; the mapping starts as `suggest(header)`. Returns the import and a sample.
+        `data` may stream (an upload's chunks): it goes to storage as it comes, a chunk and the first 256 KiB held
+        (`import_csv.Watch`), then is read back from storage once to count its rows: a 1M-row file never sits in
+        memory whole."""
         name = safe_filename(filename or self.default_filename)
-        parsed, header, sample, total = await asyncio.to_thread(_inspect, data, name)  # up to 20 MB of parsing
-        if total == 0:
-            raise Invalid("The file has a header but no rows to import.", field="file")
-        suggested = await suggest(header)
+        watch = import_csv.Watch(_one(data) if isinstance(data, bytes) else data, max_bytes(),
+                                 lambda: TooLarge(too_large_message(), field="file"))
         storage = get_storage()
-        key = await storage.put(_one(data), namespace="imports")
+        key = await storage.put(watch, namespace="imports")
         try:
+            encoding, delimiter = watch.sniff(name)
+            header, rows = await self.stream({"id": 0, "storage_key": key, "encoding": encoding,
+                                              "delimiter": delimiter})
+            sample, total = await asyncio.to_thread(_sample_and_count, rows)
+            if total == 0:
+                raise Invalid("The file has a header but no rows to import.", field="file")
+            suggested = await suggest(header)
             inserted = await self.table.insert(self.table(
-                filename=name, storage_key=key, encoding=parsed.encoding, delimiter=parsed.delimiter,
+                filename=name, storage_key=key, encoding=encoding, delimiter=delimiter,
                 mapping={"header": header, "fields": suggested, "suggested": suggested, **mapping_extra},
                 status="uploaded", total=total, created_by=actor.user_id)).returning(self.table.id)
             import_id = int(inserted[0]["id"])
             await self.audit(f"{self.audit_name}.uploaded", actor_id=actor.user_id, actor=actor.label,
                              target_type=self.audit_name, target_id=import_id,
-                             detail={"filename": name, "rows": total, "encoding": parsed.encoding,
-                                     "size": len(data)})
+                             detail={"filename": name, "rows": total, "encoding": encoding, "size": watch.size})
         except BaseException:
             await storage.delete(key)
             raise

@@ -11,6 +11,10 @@ from typing import Any
 
 import structlog
 
+STREAM_RESPONSE = "stream_response"
+"""Set `scope["state"][STREAM_RESPONSE]` in a read-only handler to have its 2xx answer streamed as produced instead of
+held until the tenant's transaction commits (tenants/routing.py): a CSV export, an errors.csv."""
+
 client_ip: contextvars.ContextVar[str] = contextvars.ContextVar("sb_client_ip", default="")
 user_agent: contextvars.ContextVar[str] = contextvars.ContextVar("sb_user_agent", default="")
 

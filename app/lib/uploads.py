@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import AsyncIterator
+from typing import Any
 from urllib.parse import quote
+
+from app.lib.storage import CHUNK
 
 MAX_NAME = 150
 SNIFF_BYTES = 8192
@@ -99,3 +103,9 @@ def download_headers(filename: str, content_type: str) -> dict[str, str]:
         "Content-Security-Policy": "default-src 'none'; sandbox",
         "Cache-Control": "private, no-store",
     }
+
+
+async def upload_chunks(upload: Any) -> AsyncIterator[bytes]:
+    """The bytes of an uploaded form file (Litestar's `UploadFile`, spooled to disk past 1 MiB), a chunk at a time."""
+    while chunk := await upload.read(CHUNK):
+        yield chunk

@@ -15,7 +15,7 @@ import datetime as dt
 import itertools
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterable, Iterator
 from typing import Any
 
 import asyncpg
@@ -227,7 +227,7 @@ async def _suggest(header: list[str]) -> list[str]:
     return import_mapping.suggest(header)
 
 
-async def upload(actor: Any, filename: str, data: bytes) -> dict[str, Any]:
+async def upload(actor: Any, filename: str, data: bytes | AsyncIterable[bytes]) -> dict[str, Any]:
     return await KIND.upload(actor, filename, data, _suggest, currency=None)
 
 

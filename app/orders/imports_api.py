@@ -8,15 +8,16 @@ import datetime as dt
 from typing import Any
 
 import msgspec
-from litestar import Controller, Request, Response, get, post, put
+from litestar import Controller, Request, get, post, put
 from litestar.datastructures import UploadFile
 from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from litestar.params import JSONBody, MultipartBody
+from litestar.response import Stream
 
 from app.accounts.guards import requires
 from app.accounts.services import Principal
 from app.lib.import_errors import errors_csv_response
-from app.lib.imports import UploadAnswer, body_limit, read_upload, too_large_response
+from app.lib.imports import UploadAnswer, body_limit, too_large_response, upload_stream
 from app.lib.wire import PathId
 from app.orders import import_mapping, imports
 
@@ -110,10 +111,9 @@ class OrderImportsApi(Controller):
           request_max_body_size=body_limit())
     async def upload(self, request: Req, data: MultipartBody[CsvUpload]) -> OrderUploadOut:
         try:
-            filename, content = await read_upload(data.file)
+            row = await imports.upload(request.user, *upload_stream(data.file))
         finally:
             await data.file.close()
-        row = await imports.upload(request.user, filename, content)
         return OrderUploadOut.of(row, [{"key": k, "label": v} for k, v in import_mapping.FIELDS])
 
     @get("/{import_id:int}", summary="Progress, counts and the refused rows with their reasons")
@@ -137,5 +137,5 @@ class OrderImportsApi(Controller):
 
     @get("/{import_id:int}/errors.csv", summary="Every refused row as in the file, plus an `error` column",
          media_type="text/csv")
-    async def errors_csv(self, import_id: PathId) -> Response[bytes]:
-        return errors_csv_response(*await imports.errors_csv(import_id))
+    async def errors_csv(self, request: Req, import_id: PathId) -> Stream:
+        return errors_csv_response(request, *await imports.errors_csv(import_id))

@@ -13,7 +13,10 @@ matches: nothing written), and the CSV export of all contacts (`export.csv_chunk
 Beside it, the raw baseline of the same run: the same rows, split by the same CSV reader, COPY'd with asyncpg's
 `copy_records_to_table` into a plain table in batches of the job's size (no normalising, no matching, no
 timeline): the import's rows/s is printed as a ratio of it. Peak RSS is the process's high-water mark over the
-import job alone (reset with /proc/self/clear_refs before the start), against its RSS before.
+import job alone (reset with /proc/self/clear_refs before the start), against its RSS before; the upload is handed
+over in 64 KiB chunks as the web handler does, its own RSS growth printed. CPU per row is split between the app
+process, its worker processes (reaped children) and the PostgreSQL backends of the bench database (/proc), as the
+wall figure moves with whatever else runs on the machine.
 
 Sizes (environment): BENCH_IMPORT_ROWS (100000), BENCH_IMPORT_BIG=1 for the 1M-row run (the upload limit is raised
 to fit);
@@ -93,6 +96,52 @@ def _cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def _children_cpu_seconds() -> float:
+    """CPU of this process's reaped children: the import's worker processes, once the job has stopped its pool."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _proc_cpu(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return -1.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class _BackendCpu:
+    """CPU seconds of the PostgreSQL backends serving the bench database (the machine's other work excluded):
+    sampled while the job runs, each backend from when it is first seen (0 for one born during the job)."""
+
+    def __init__(self) -> None:
+        self.first: dict[int, float] = {}
+        self.last: dict[int, float] = {}
+        self.kind: dict[int, str] = {}
+
+    async def sample(self, conn: Any, *, starting: bool = False) -> None:
+        for pid, kind in await conn.fetch(
+                "SELECT pid, backend_type FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid()"):
+            cpu = _proc_cpu(pid)
+            if cpu < 0:
+                continue
+            self.first.setdefault(pid, cpu if starting else 0.0)
+            self.last[pid] = cpu
+            self.kind[pid] = kind
+
+    @property
+    def seconds(self) -> float:
+        return sum(self.last[p] - self.first[p] for p in self.last)
+
+    def by_kind(self) -> str:
+        kinds: dict[str, float] = {}
+        for pid in self.last:
+            kinds[self.kind[pid]] = kinds.get(self.kind[pid], 0.0) + self.last[pid] - self.first[pid]
+        return ", ".join(f"{kind} {seconds:.1f} s" for kind, seconds in sorted(kinds.items()))
+
+
 def _reset_peak() -> bool:
     """Start the high-water mark (VmHWM) again from the current RSS; False where the kernel does not allow it."""
     try:
@@ -126,14 +175,17 @@ async def _raw_baseline(ctx: BenchContext, data: bytes, batch: int) -> float:
     return len(rows) / seconds
 
 
-async def _wait(tenant: Any, import_id: int, ctx: BenchContext, label: str) -> dict[str, Any]:
+async def _wait(tenant: Any, import_id: int, ctx: BenchContext, label: str,
+                backends: _BackendCpu | None = None) -> dict[str, Any]:
     from app.contacts import imports
     from app.lib.db import tenant_context
 
     last_log = time.perf_counter()
     while True:
-        async with tenant_context(tenant):
+        async with tenant_context(tenant) as uow:
             state = await imports.get(import_id)
+            if backends is not None:
+                await backends.sample(uow.connection)
         if state["status"] in ("done", "failed"):
             return state
         if time.perf_counter() - last_log > 10:
@@ -146,27 +198,49 @@ async def _import(ctx: BenchContext, tenant: Any, actor: Any, data: bytes, label
     from app.contacts import imports
     from app.lib.db import tenant_context
 
+    async def chunks() -> Any:  # as the web handler hands Litestar's spooled upload over: 64 KiB at a time
+        for start in range(0, len(data), 65_536):
+            yield data[start:start + 65_536]
+
+    rss_before = _rss_kib()
+    peak_known = _reset_peak()
     t0 = time.perf_counter()
     async with tenant_context(tenant):
-        up = await imports.upload(actor, "export-1c.csv", data)
+        up = await imports.upload(actor, "export-1c.csv", chunks())
     upload_s = time.perf_counter() - t0
     ctx.log(f"{label}: upload of {len(data) / 1e6:.1f} MB ({up['total']:,} rows, {up['encoding']}, "
             f"{up['delimiter']!r}) in {upload_s:.2f} s; mapping {up['fields']}")
+    if peak_known:
+        ctx.record(f"{label}: upload's peak RSS growth", (_rss_kib("VmHWM") - rss_before) / 1024, "MiB",
+                   f"streamed to storage and counted reading it back, {len(data) / 1e6:.1f} MB file "
+                   f"({upload_s:.1f} s; the bench itself holds the file)")
     rss_before = _rss_kib()
     peak_known = _reset_peak()
-    async with tenant_context(tenant):
+    backends = _BackendCpu()
+    async with tenant_context(tenant) as uow:
+        await backends.sample(uow.connection, starting=True)
         await imports.start(actor, up["id"])
     t0 = time.perf_counter()
-    cpu0 = _cpu_seconds()
-    state = await _wait(tenant, up["id"], ctx, label)
+    cpu0, children0 = _cpu_seconds(), _children_cpu_seconds()
+    state = await _wait(tenant, up["id"], ctx, label, backends)
     seconds = time.perf_counter() - t0
     cpu = _cpu_seconds() - cpu0
+    await asyncio.sleep(1.5)  # the job stops its worker processes after the last batch: then their CPU is counted
+    workers = _children_cpu_seconds() - children0
+    worker_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    rows = max(state["processed"], 1)
+    ctx.record(f"{label}: CPU per row, app process / worker processes / PostgreSQL", cpu / rows * 1e6, "µs",
+               f"app {cpu / rows * 1e6:.0f} µs, workers (parse-ahead, mapping, phones, emails) "
+               f"{workers / rows * 1e6:.0f} µs, PostgreSQL backends of the bench database "
+               f"{backends.seconds / rows * 1e6:.0f} µs a row ({cpu:.1f} + {workers:.1f} + {backends.seconds:.1f} s "
+               f"CPU in {seconds:.1f} s wall; PostgreSQL's by backend type: {backends.by_kind()})")
     ctx.record(f"{label}: rows per CPU-second of the app process", state["processed"] / cpu, "rows/s",
                f"{cpu:.1f} s CPU (all threads; PostgreSQL's own not counted) for {state['processed']:,} rows in "
                f"{seconds:.1f} s wall: what one uncontended core would do, as other work on the machine moves wall time")
     if peak_known:
         ctx.record(f"{label}: peak RSS during the job", _rss_kib("VmHWM") / 1024, "MiB",
-                   f"RSS before the start {rss_before / 1024:.0f} MiB (the bench holds the file and its rows)")
+                   f"RSS before the start {rss_before / 1024:.0f} MiB (the bench holds the file and its rows); "
+                   f"largest worker process's peak RSS {worker_peak:.0f} MiB")
     return state, seconds
 
 
