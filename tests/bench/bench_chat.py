@@ -50,10 +50,11 @@ async def main(ctx: BenchContext) -> None:
     if profile:  # where the server's time goes: one process under cProfile (memory backend), stats to `profile`
         await profiled(ctx, profile, n_chats, n_ops, rounds, think_ms, limits)
         return
-    ctx.section(f"baselines: {n_chats} senders, pauses up to {think_ms / 1000:.1f} s")
-    await raw_sql(ctx, n_chats, rounds)
-    await bare_echo(ctx, n_chats, rounds, think_ms)
-    await statements(ctx)
+    if os.environ.get("BENCH_CHAT_BASELINES", "1") == "1":
+        ctx.section(f"baselines: {n_chats} senders, pauses up to {think_ms / 1000:.1f} s")
+        await raw_sql(ctx, n_chats, rounds)
+        await bare_echo(ctx, n_chats, rounds, think_ms)
+        await statements(ctx)
     layouts = [(n, False) for n in workers]
     if 1 in workers and os.environ.get("BENCH_CHAT_POST", "1") == "1":
         layouts.insert(workers.index(1) + 1, (1, True))  # the per-message path beside it, on a fresh server
@@ -243,6 +244,39 @@ async def statements(ctx: BenchContext) -> None:
 
 # -- the app ---------------------------------------------------------------------------------------------------
 
+def _descendants() -> list[int]:
+    """This process's descendants (the web server: `switchboard run`'s supervisor and its workers)."""
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                with open(f"/proc/{entry}/stat") as f:
+                    parents[int(entry)] = int(f.read().rsplit(")", 1)[1].split()[1])
+    found, todo = [], [os.getpid()]
+    while todo:
+        pid = todo.pop()
+        kids = [c for c, p in parents.items() if p == pid]
+        found += kids
+        todo += kids
+    return found
+
+
+def _cpu(pids: list[int]) -> dict[int, float]:
+    """CPU seconds (user + system) of each of `pids` so far."""
+    out = {}
+    for pid in pids:
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            out[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return out
+
+
+def _self_cpu() -> float:
+    t = os.times()
+    return t.user + t.system
+
+
 async def run(ctx: BenchContext, base: str, n_chats: int, n_ops: int, rounds: int, think_ms: int,
               label: str, via_post: bool = False) -> None:
     import asyncpg
@@ -418,9 +452,12 @@ async def run(ctx: BenchContext, base: str, n_chats: int, n_ops: int, rounds: in
             xacts = "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()"
             x0 = await admin.fetchval(xacts)
             load0 = os.getloadavg()[0]
+            server_pids = _descendants()
+            cpu0, me0 = _cpu(server_pids), _self_cpu()
             t_run = time.perf_counter()
             await asyncio.gather(*(converse(c, rounds, think_ms / 1000) for c in chats))
             elapsed = time.perf_counter() - t_run
+            cpu1, me1 = _cpu(server_pids), _self_cpu()
             await asyncio.sleep(0.6)  # pg_stat_database is updated about every 500 ms
             x1 = await admin.fetchval(xacts)
         done = len(round_ms)
@@ -435,6 +472,11 @@ async def run(ctx: BenchContext, base: str, n_chats: int, n_ops: int, rounds: in
         ctx.record(f"[{label}]   visitor send -> 'sent' (committed) p50 / p99", f"{pa[50]:.1f} / {pa[99]:.1f}", "ms")
         ctx.record(f"[{label}]   visitor send -> operator console p50 / p99", f"{p1[50]:.1f} / {p1[99]:.1f}", "ms")
         ctx.record(f"[{label}]   operator reply POST -> widget p50 / p99", f"{p2[50]:.1f} / {p2[99]:.1f}", "ms")
+        server_cpu = sum(cpu1.get(p, c) - c for p, c in cpu0.items())
+        ctx.record(f"[{label}]   server CPU per round", round(server_cpu * 1000 / max(1, done), 2), "ms",
+                   f"web process(es) {server_cpu:.1f} s = {server_cpu / elapsed * 100:.0f}% of a core; the bench's "
+                   f"clients {(me1 - me0) * 1000 / max(1, done):.2f} ms per round = "
+                   f"{(me1 - me0) / elapsed * 100:.0f}% (moves least with the machine's load)")
         ctx.record(f"[{label}]   database transactions per message", round((x1 - x0) / max(1, 2 * done), 2), "",
                    "every transaction of the database during the load (requests, renders, syncs, the writer's)")
         ctx.record(f"[{label}]   errors / rounds lost (no answer within 30 s)", f"{errors} / {lost}", "",

@@ -211,3 +211,34 @@ async def test_one_batch_files_new_and_known_chats_with_a_fixed_number_of_statem
         names = [r["name"] for r in await conn.fetch(
             "SELECT name FROM event_log WHERE name IN ('chat.message', 'interaction.created') ORDER BY tx, id")]
         assert names.count("chat.message") == 31 + 3 + 30 + 3  # the firsts, the two batches, this one
+
+
+async def test_the_writer_answers_after_the_commit_without_waiting_for_the_broadcast(
+        fx_db: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from realtime import publish
+
+    shop = await make_shop("chat_tp_first")
+    async with tenant_context(shop.tenant):
+        sessions = [(await services.start_session())["session_id"] for _ in range(3)]
+        for sid in sessions:
+            await services.visitor_message(sid, "first")
+    release = asyncio.Event()
+    sent: list[list[int]] = []
+
+    async def held_send_many(tenant: Any, events: list[Any]) -> None:
+        await release.wait()  # the broadcast is stuck until the answers are in
+        sent.append([e.data["message_id"] for e in events])
+
+    monkeypatch.setattr(publish, "_send_many", held_send_many)
+    w = writer.ChatWriter(shop.tenant)
+    pending = [w.submit(sid, f"quick {n}") for n, sid in enumerate(sessions)]
+    rows = await asyncio.wait_for(asyncio.gather(*pending), 10)  # answered while the events are still held
+    assert [r["body"] for r in rows] == ["quick 0", "quick 1", "quick 2"]
+    assert not sent
+    async with tenant_context(shop.tenant) as uow:  # committed before the answer
+        assert await uow.connection.fetchval(
+            "SELECT count(*) FROM chat_message WHERE body LIKE 'quick %'") == 3
+    release.set()
+    assert w.task is not None
+    await asyncio.wait_for(w.task, 10)
+    assert sent == [[r["id"] for r in rows]]  # then every event goes out, nothing lost
