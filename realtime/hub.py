@@ -28,7 +28,7 @@ from realtime.backends.base import BroadcastBackend, Subscription
 from realtime.channels import base_topics, channel_name
 from realtime.events import START, Event, Position, decode
 from realtime.presence import PresenceStore
-from realtime.render import frames, marker, render
+from realtime.render import frames, frames_checked, marker, render
 from realtime.viewer import Viewer
 
 logger = structlog.get_logger(__name__)
@@ -51,6 +51,11 @@ RENDER_AHEAD = 4
 """Events of one feed rendered at once, each in its own unit of work, their messages still queued in position
 order: a render waits mostly on database round trips, so a backlog drains several times faster (the pool has 20
 connections; HTTP requests keep the rest)."""
+RENDER_CHUNK = 16
+"""At most this many consecutive events of a backlog rendered one after the other in ONE unit of work (a
+transaction's begin and commit, and a pooled connection, for many events instead of each); a backlog is spread
+over RENDER_AHEAD such units of work at once, and each event's messages are queued as soon as it and every earlier
+event are rendered."""
 UNREPLAYABLE = Position(-1, -1)
 """What a socket's unreadable cursor becomes: below every floor, so the console is told to refresh."""
 
@@ -299,31 +304,74 @@ class TenantFeed:
 
     async def _catch_up(self) -> None:
         """Deliver everything final after `wm` from the log, in position order; caller holds the lock. Up to
-        RENDER_AHEAD events render at once; each one's messages are queued only after every earlier event's."""
+        RENDER_AHEAD chunks of up to RENDER_CHUNK events render at once, each chunk in one unit of work; each event's
+        messages are queued only after every earlier event's."""
         while True:
             async with tenant_context(self.tenant):
                 rows = await event_log.read(self.wm, limit=1000)
+            loop = asyncio.get_running_loop()
+            rendered: list[asyncio.Future[tuple[list[list[Connection]], list[str]]]] = [
+                loop.create_future() for _ in rows]
             gate = asyncio.Semaphore(RENDER_AHEAD)
-            renders = [asyncio.create_task(self._render(event, gate)) for event in rows]
+            size = min(RENDER_CHUNK, -(-len(rows) // RENDER_AHEAD)) or 1  # a short backlog still spreads out
+            renders = [asyncio.create_task(self._render_chunk(rows, range(i, min(i + size, len(rows))), rendered,
+                                                              gate)) for i in range(0, len(rows), size)]
             try:
-                for event, task in zip(rows, renders, strict=True):
-                    self._offer(event, *await task)
+                for event, done in zip(rows, rendered, strict=True):
+                    self._offer(event, *await done)
             finally:
                 for task in renders:
                     task.cancel()
             if len(rows) < 1000:
                 return
 
-    async def _render(self, event: Event, gate: asyncio.Semaphore | None = None
-                      ) -> tuple[list[list[Connection]], list[str]]:
-        """`event`'s message for each audience among the sockets that hear it (rendered once per audience)."""
+    async def _render_chunk(self, rows: list[Event], chunk: range,
+                            rendered: list[asyncio.Future[tuple[list[list[Connection]], list[str]]]],
+                            gate: asyncio.Semaphore) -> None:
+        """Render `rows[chunk]` one after the other in one unit of work, each result set as soon as it is ready. From
+        an event whose render failed on, each renders in a unit of work of its own (as `_render`), so a broken
+        renderer costs no other event its fragments."""
+        try:
+            async with gate:
+                todo = []
+                for i in chunk:
+                    groups = self._audiences(rows[i])
+                    if groups:
+                        todo.append((i, groups))
+                    else:
+                        rendered[i].set_result(([], []))
+                with contextlib.suppress(Exception):  # the database is away: each event alone, below
+                    if not todo:
+                        return
+                    async with tenant_context(self.tenant):
+                        for i, groups in todo:
+                            messages, ok = await frames_checked(rows[i], self.tenant, [g[0].user for g in groups])
+                            if not ok:
+                                break
+                            rendered[i].set_result((groups, messages))
+                for i, _groups in todo:
+                    if not rendered[i].done():
+                        rendered[i].set_result(await self._render(rows[i]))
+        except Exception as exc:
+            for i in chunk:
+                if not rendered[i].done():
+                    rendered[i].set_exception(exc)
+            raise
+
+    def _audiences(self, event: Event) -> list[list[Connection]]:
+        """The sockets that hear `event`, grouped by view (one render each)."""
         viewers: dict[tuple[Any, ...], list[Connection]] = {}
         for conn in self.conns:
             if conn.hears(event):
                 viewers.setdefault(conn.view, []).append(conn)
-        if not viewers:
+        return list(viewers.values())
+
+    async def _render(self, event: Event, gate: asyncio.Semaphore | None = None
+                      ) -> tuple[list[list[Connection]], list[str]]:
+        """`event`'s message for each audience among the sockets that hear it (rendered once per audience)."""
+        groups = self._audiences(event)
+        if not groups:
             return [], []
-        groups = list(viewers.values())
         try:
             async with gate or contextlib.nullcontext():
                 messages = await frames(event, self.tenant, [g[0].user for g in groups])

@@ -127,8 +127,7 @@ async def _runtime() -> Any:
 async def _send(tenant: TenantRef, event: Event) -> None:
     rt = await _runtime()
     payload = encode(event)
-    for topic in event.channels:
-        await rt.backend.publish(channel_name(tenant, topic), payload)
+    await rt.backend.publish_many([(channel_name(tenant, topic), payload) for topic in event.channels])
     if event.id % log.TRIM_EVERY == 0:
         async with tenant_context(tenant):
             await log.trim()
@@ -166,28 +165,14 @@ async def emit_many(events: Sequence[tuple[EventType, Iterable[str] | None, dict
     return out
 
 
-SEND_CONCURRENCY = 16
-"""Channels a group's events are published to at once (each may take a connection of the backend's pool)."""
-
-
 async def _send_many(tenant: TenantRef, events: list[Event]) -> None:
-    """`_send` for a group's events: each channel's events in order, the channels side by side (a batch of many
-    chats is many channels; one after the other they would hold up the acknowledgements behind the commit)."""
+    """`_send` for a group's events, all in one go (Redis: one pipeline): each channel's events in order."""
     rt = await _runtime()
-    by_channel: dict[str, list[bytes]] = {}
+    messages = []
     for event in events:
         payload = encode(event)
-        for topic in event.channels:
-            by_channel.setdefault(channel_name(tenant, topic), []).append(payload)
-
-    gate = asyncio.Semaphore(SEND_CONCURRENCY)
-
-    async def one(channel: str, payloads: list[bytes]) -> None:
-        async with gate:
-            for payload in payloads:
-                await rt.backend.publish(channel, payload)
-
-    await asyncio.gather(*(one(c, p) for c, p in by_channel.items()))
+        messages += [(channel_name(tenant, topic), payload) for topic in event.channels]
+    await rt.backend.publish_many(messages)
     if any(event.id % log.TRIM_EVERY == 0 for event in events):
         async with tenant_context(tenant):
             await log.trim()

@@ -74,6 +74,9 @@ class Memo:
 
     def __init__(self) -> None:
         self._values: dict[Hashable, Any] = {}
+        self.failed = False
+        """A renderer of the event raised: its unit of work may be unusable for the next event (a failed statement
+        aborts the transaction)."""
 
     async def get(self, key: Hashable, load: Callable[[], Awaitable[Any]]) -> Any:
         if key not in self._values:
@@ -166,14 +169,26 @@ async def _call(fn: Renderer, *args: Any) -> Any:
         return await fn(*args)
     except Exception:  # one broken panel must not cut the console off from every other event
         log.exception("realtime_render_failed", renderer=_name(fn), event=args[0].name)
+        memo = _MEMO.get()
+        if memo is not None:
+            memo.failed = True
         return None
 
 
 async def frames(event: Event, tenant: TenantRef, viewers: Sequence[Viewer]) -> list[str]:
     """The message of `event` for each of `viewers` (same order), each fragment rendered once per audience, all in
-    one unit of work of the tenant."""
+    one unit of work of the tenant (the open one, when the caller renders several events in one: see
+    `frames_checked`)."""
+    return (await frames_checked(event, tenant, viewers))[0]
+
+
+async def frames_checked(event: Event, tenant: TenantRef, viewers: Sequence[Viewer]) -> tuple[list[str], bool]:
+    """`frames`, and whether every renderer succeeded: when one raised inside a unit of work shared with other
+    events, the caller renders the events after it in units of work of their own (the failed statement may have
+    aborted the shared transaction)."""
     parts: list[list[str]] = [[] for _ in viewers]
     renderers = _RENDERERS.get(event.name)
+    ok = True
     if renderers and viewers:
         memo = Memo()
         token = _MEMO.set(memo)
@@ -183,6 +198,7 @@ async def frames(event: Event, tenant: TenantRef, viewers: Sequence[Viewer]) -> 
                     await _render_one(fn, event, tenant, viewers, parts, memo)
         finally:
             _MEMO.reset(token)
+        ok = not memo.failed
     tail = marker(event.position, event=event)
     shared: dict[tuple[int, ...], str] = {}
     out = []
@@ -191,7 +207,7 @@ async def frames(event: Event, tenant: TenantRef, viewers: Sequence[Viewer]) -> 
         if key not in shared:
             shared[key] = "".join(chosen) + tail
         out.append(shared[key])
-    return out
+    return out, ok
 
 
 async def _render_one(fn: Renderer, event: Event, tenant: TenantRef, viewers: Sequence[Viewer],

@@ -17,9 +17,12 @@ from realtime.render import CONCERNED, Memo, shared
 TYPING_SHOWN = 5.0
 """Seconds a "visitor is typing" stays up after the last typing event."""
 
-_STATUSES = """
-SELECT id, status FROM chat_message WHERE chat_session = $1 AND direction = 'out' AND id <= $2
-ORDER BY id DESC LIMIT $3
+_HANDLER_AND_STATUSES = """
+SELECT c.assigned_to, m.id, m.status
+FROM conversation c LEFT JOIN LATERAL (
+    SELECT id, status FROM chat_message WHERE chat_session = $2 AND direction = 'out' AND id <= $3
+    ORDER BY id DESC LIMIT $4) m ON true
+WHERE c.id = $1 AND c.status <> 'closed'
 """
 _HANDLER = "SELECT assigned_to FROM conversation WHERE id = $1 AND status <> 'closed'"
 _HANDLER_AND_MESSAGE = """
@@ -30,8 +33,9 @@ WHERE c.id = $1 AND c.status <> 'closed'
 
 
 async def _load(event: Event) -> dict[str, Any] | None:
-    """Who handles the event's open chat and, for a message, the message: ONE read per event, shared by the audience
-    and the render (the feed renders every event in a transaction of its own, so each statement counts)."""
+    """Who handles the event's open chat and, for a message, the message (for the visitor's delivered/read, the
+    operator's messages it covers): ONE read per event, shared by the audience and the render (the feed renders
+    many events per unit of work, but every statement still counts)."""
     conversation_id = int(event.data.get("conversation_id") or 0)
     if not conversation_id:
         return None
@@ -40,6 +44,12 @@ async def _load(event: Event) -> dict[str, Any] | None:
         conn = current_uow().connection
         if event.name == "chat.message":
             row = await conn.fetchrow(_HANDLER_AND_MESSAGE, conversation_id, int(event.data.get("message_id") or 0))
+        elif event.name == "chat.status" and event.data.get("direction") == "out":
+            rows = await conn.fetch(_HANDLER_AND_STATUSES, conversation_id, int(event.data["session_id"]),
+                                    int(event.data["upto"]), services.CONSOLE_HISTORY)
+            return {"assigned_to": rows[0]["assigned_to"],
+                    "statuses": [{"id": r["id"], "status": r["status"]} for r in rows if r["id"] is not None]
+                    } if rows else None
         else:
             row = await conn.fetchrow(_HANDLER, conversation_id)
         return dict(row) if row is not None else None
@@ -67,15 +77,12 @@ async def chat_pane(event: Event, tenant: TenantRef, user: Principal) -> str | N
     if loaded is None or loaded["assigned_to"] != user.user_id:
         return None  # only the operator handling the chat has its pane open
     c = {"id": conversation_id}
-    conn = current_uow().connection
     if event.name == "chat.typing":
         return render_text("_partials/console_chat_typing.html", {
             "c": c, "oob_typing": True, "typing_until": event.at.timestamp() + TYPING_SHOWN})
     if event.name == "chat.status":  # the operator's messages the visitor has now received or read
-        rows = await conn.fetch(_STATUSES, int(event.data["session_id"]), int(event.data["upto"]),
-                                services.CONSOLE_HISTORY)
-        return "".join(render_text("_partials/console_chat_status.html", {"m": dict(r), "oob_status": True})
-                       for r in rows)
+        return "".join(render_text("_partials/console_chat_status.html", {"m": m, "oob_status": True})
+                       for m in loaded["statuses"])
     if loaded["id"] is None:
         return None  # gone meanwhile
     m = {k: v for k, v in loaded.items() if k != "assigned_to"}

@@ -292,6 +292,28 @@ async def messages(session_id: int, *, limit: int = HISTORY, since: int = 0) -> 
     return [dict(r) for r in reversed(rows)]
 
 
+_MESSAGES_AND_CONTACT = """
+SELECT s.contact, ct.language, m.id, m.direction, m.body, m.author_label, m.status, m.created_at,
+       m.conversation AS conversation_id
+FROM chat_session s LEFT JOIN contact ct ON ct.id = s.contact
+LEFT JOIN LATERAL (SELECT * FROM chat_message WHERE chat_session = s.id AND id >= $2 ORDER BY id DESC LIMIT $3) m
+  ON true
+WHERE s.id = $1
+"""
+
+
+async def messages_and_contact(session_id: int, *, limit: int = HISTORY, since: int = 0
+                               ) -> tuple[list[dict[str, Any]], int | None, str]:
+    """`messages`, and the contact the chat is linked to with their own language ("" for none), in ONE statement:
+    what the widget's socket reads after every burst of events."""
+    rows = await current_uow().connection.fetch(_MESSAGES_AND_CONTACT, session_id, since, limit)
+    if not rows:
+        return [], None, ""
+    out = [{k: r[k] for k in ("id", "direction", "body", "author_label", "status", "created_at", "conversation_id")}
+           for r in reversed(rows) if r["id"] is not None]
+    return out, rows[0]["contact"], str(rows[0]["language"] or "")
+
+
 async def get_message(message_id: int) -> dict[str, Any]:
     row = await ChatMessage.select(*MESSAGE_COLUMNS).where(ChatMessage.id == message_id).first()
     if row is None:
@@ -495,21 +517,34 @@ RETURNING id, direction, body, author_label, status, created_at, conversation AS
 _RANK = {s: i for i, s in enumerate(STATUSES)}
 
 
+_MARK = """
+WITH changed AS (
+    UPDATE chat_message SET status = $4, STAMP_ = $5
+    WHERE chat_session = $1 AND direction = $2 AND id <= $3 AND status = ANY($6::varchar[]) RETURNING id)
+SELECT m.upto, m.n, c.id, c.status, c.assigned_to AS assigned_to_id, c.contact AS contact_id, c.queue AS queue_id
+FROM (SELECT max(id) AS upto, count(*) AS n FROM changed) m
+LEFT JOIN chat_session s ON m.n > 0 AND s.id = $1 LEFT JOIN conversation c ON c.id = s.conversation
+"""
+_MARKS = {"delivered": _MARK.replace("STAMP_", "delivered_at"), "read": _MARK.replace("STAMP_", "read_at")}
+
+
 async def mark(session_id: int, *, direction: str, upto: int, status: str) -> int:
-    """Move messages of one direction up to `upto` forward to `status` (never back); tell both sides."""
+    """Move messages of one direction up to `upto` forward to `status` (never back); tell both sides. One statement
+    (the update and the chat's conversation): it runs for every message pushed to either side."""
     if status not in ("delivered", "read") or direction not in ("in", "out"):
         raise Invalid("status must be delivered or read.", field="status")
     lower = [s for s in STATUSES if _RANK[s] < _RANK[status]]
-    stamp = ChatMessage.read_at if status == "read" else ChatMessage.delivered_at
-    changed = await ChatMessage.update({ChatMessage.status: status, stamp: now()}).where(
-        (ChatMessage.chat_session == session_id) & (ChatMessage.direction == direction)
-        & (ChatMessage.id <= upto) & ChatMessage.status.is_in(lower)).returning(ChatMessage.id)
-    if changed:
-        conv = await _open_conversation_of_session(session_id)
-        await emit(chat_events.CHAT_STATUS, session_id=session_id, conversation_id=conv["id"] if conv else 0,
-                   upto=max(r["id"] for r in changed), status=status, direction=direction,
-                   channels=_topics(session_id, conv))
-    return len(changed)
+    row = await current_uow().connection.fetchrow(_MARKS[status], session_id, direction, upto, status, now(), lower)
+    if row["upto"] is None:
+        return 0
+    found = {k: row[k] for k in ("id", "status", "assigned_to_id", "contact_id", "queue_id")}
+    conv = found if found["id"] is not None and found["status"] in OPEN_STATUSES else None
+    # The visitor's widget acts only on its own messages' state (an operator saw them); what it reports itself about
+    # the operator's goes to the operator alone (the chat's channel when nobody handles it: every change has topics).
+    topics = _topics(session_id, conv, visitor=direction == "in") or [channels.chat(session_id)]
+    await emit(chat_events.CHAT_STATUS, session_id=session_id, conversation_id=conv["id"] if conv else 0,
+               upto=row["upto"], status=status, direction=direction, channels=topics)
+    return int(row["n"])
 
 
 async def operator_seen(actor: Principal, conversation_id: int, upto: int) -> int:

@@ -45,15 +45,12 @@ CLOSE_REFUSED = 4403
 _encoder = msgspec.json.Encoder()
 
 
-_LINKED = "SELECT s.contact, c.language FROM chat_session s LEFT JOIN contact c ON c.id = s.contact WHERE s.id = $1"
-
-
 async def sync(tenant: TenantRef, session_id: int, since: int = 0) -> tuple[bytes, int]:
     """The messages from id `since` on (the newest HISTORY when 0) with their state; the widget merges them by id.
     Returns the frame and the next `since`: after the newest message, or at the visitor's oldest message not yet
     read (its state may still change). Operator messages in the frame count as delivered."""
-    async with tenant_context(tenant) as uow:
-        rows = await services.messages(session_id, since=since)
+    async with tenant_context(tenant):
+        rows, contact_id, language = await services.messages_and_contact(session_id, since=since)
         newest_out = max((m["id"] for m in rows if m["direction"] == "out" and m["status"] == "sent"), default=0)
         if newest_out:
             await services.mark(session_id, direction="out", upto=newest_out, status="delivered")
@@ -63,10 +60,7 @@ async def sync(tenant: TenantRef, session_id: int, since: int = 0) -> tuple[byte
         # The first frame also says the contact's time zone when the chat is linked to a contact who has one (the
         # widget shows times in it; else in the browser's); every frame says the contact's language ("" for none:
         # the widget keeps its own), so a chat linked meanwhile switches the widget to it.
-        linked = await uow.connection.fetchrow(_LINKED, session_id)
-        contact_id = linked["contact"] if linked is not None else None
         zone = await contacts.zone_of(contact_id) if since == 0 else ""
-        language = str((linked["language"] if linked is not None else "") or "")  # contacts.own_language_of
     frame = _encoder.encode({"type": "sync", "session_id": session_id, "full": since == 0, "time_zone": zone,
                              "language": language,
                              "messages": [to_struct(MessageOut, r) for r in rows]})

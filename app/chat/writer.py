@@ -17,12 +17,14 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import dataclasses
+import functools
 from typing import Any
 
 import structlog
 
 from app.chat import services
 from app.lib.db import TenantRef, tenant_context
+from app.lib.errors import DomainError
 
 log = structlog.get_logger(__name__)
 
@@ -68,9 +70,13 @@ class ChatWriter:
                 del _writers[self.tenant.schema]
 
     async def _commit(self, batch: list[_Pending]) -> None:
+        results: list[dict[str, Any] | DomainError] = []
         try:
-            async with tenant_context(self.tenant):
-                results = await services.visitor_messages([(p.session_id, p.text) for p in batch])
+            async with tenant_context(self.tenant) as uow:
+                # The senders are answered first thing after the commit, before the batch's events go out (the
+                # hooks run in order, and the events' are added below): an answer never waits on the broadcast.
+                uow.after_commit(functools.partial(_settle_all, batch, results))
+                results += await services.visitor_messages([(p.session_id, p.text) for p in batch])
         except Exception:
             log.warning("chat_batch_failed", tenant=self.tenant.slug, size=len(batch), exc_info=True)
             STATS["retried"] += len(batch)
@@ -79,8 +85,6 @@ class ChatWriter:
             return
         STATS["batches"] += 1
         STATS["messages"] += len(batch)
-        for p, result in zip(batch, results, strict=True):
-            _settle(p.done, result)
 
     async def _alone(self, p: _Pending) -> None:
         try:
@@ -88,6 +92,11 @@ class ChatWriter:
                 result: dict[str, Any] | BaseException = await services.visitor_message(p.session_id, p.text)
         except Exception as exc:  # this message's own failure, told to its sender alone
             result = exc
+        _settle(p.done, result)
+
+
+async def _settle_all(batch: list[_Pending], results: list[dict[str, Any] | DomainError]) -> None:
+    for p, result in zip(batch, results, strict=True):
         _settle(p.done, result)
 
 

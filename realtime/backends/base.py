@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import abc
 import asyncio
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Any
 
 
@@ -82,6 +82,11 @@ class BroadcastBackend(abc.ABC):
     @abc.abstractmethod
     async def publish(self, channel: str, payload: bytes) -> None:
         """Send `payload` to every subscriber of `channel`, in this and every other process."""
+
+    async def publish_many(self, messages: Sequence[tuple[str, bytes]]) -> None:
+        """`publish` each (channel, payload) in the order given (a backend may send them in one go)."""
+        for channel, payload in messages:
+            await self.publish(channel, payload)
 
     async def subscribe(self, channels: Iterable[str] = ()) -> Subscription:
         sub = Subscription(self)

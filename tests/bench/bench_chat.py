@@ -50,10 +50,11 @@ async def main(ctx: BenchContext) -> None:
     if profile:  # where the server's time goes: one process under cProfile (memory backend), stats to `profile`
         await profiled(ctx, profile, n_chats, n_ops, rounds, think_ms, limits)
         return
-    ctx.section(f"baselines: {n_chats} senders, pauses up to {think_ms / 1000:.1f} s")
-    await raw_sql(ctx, n_chats, rounds)
-    await bare_echo(ctx, n_chats, rounds, think_ms)
-    await statements(ctx)
+    if os.environ.get("BENCH_CHAT_BASELINES", "1") == "1":
+        ctx.section(f"baselines: {n_chats} senders, pauses up to {think_ms / 1000:.1f} s")
+        await raw_sql(ctx, n_chats, rounds)
+        await bare_echo(ctx, n_chats, rounds, think_ms)
+        await statements(ctx)
     layouts = [(n, False) for n in workers]
     if 1 in workers and os.environ.get("BENCH_CHAT_POST", "1") == "1":
         layouts.insert(workers.index(1) + 1, (1, True))  # the per-message path beside it, on a fresh server
@@ -232,11 +233,72 @@ async def statements(ctx: BenchContext) -> None:
 
 # -- the app ---------------------------------------------------------------------------------------------------
 
+def _descendants() -> list[int]:
+    """This process's descendants (the web server: `switchboard run`'s supervisor and its workers)."""
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                with open(f"/proc/{entry}/stat") as f:
+                    parents[int(entry)] = int(f.read().rsplit(")", 1)[1].split()[1])
+    found, todo = [], [os.getpid()]
+    while todo:
+        pid = todo.pop()
+        kids = [c for c, p in parents.items() if p == pid]
+        found += kids
+        todo += kids
+    return found
+
+
+def _cpu(pids: list[int]) -> dict[int, float]:
+    """CPU seconds (user + system) of each of `pids` so far."""
+    out = {}
+    for pid in pids:
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            out[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return out
+
+
+class _Fleet:
+    """One client process (tests/bench/chat_fleet.py): JSON commands in, JSON answers out."""
+
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self.proc = proc
+
+    @classmethod
+    async def start(cls, connect: dict[str, Any]) -> _Fleet:
+        proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "tests.bench.chat_fleet", cwd=REPO,
+                                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, limit=2**26)
+        fleet = cls(proc)
+        await fleet.ask(connect)
+        return fleet
+
+    async def ask(self, cmd: dict[str, Any]) -> dict[str, Any]:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write((json.dumps(cmd) + "\n").encode())
+        await self.proc.stdin.drain()
+        line = await self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"chat fleet exited ({self.proc.returncode}) on {cmd['op']}")
+        answer: dict[str, Any] = json.loads(line)
+        if "error" in answer:
+            raise RuntimeError(f"chat fleet: {answer['error']}")
+        return answer
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.ask({"op": "close"}), 30)
+        if self.proc.returncode is None:
+            self.proc.kill()
+        await self.proc.wait()
+
+
 async def run(ctx: BenchContext, base: str, n_chats: int, n_ops: int, rounds: int, think_ms: int,
               label: str, via_post: bool = False) -> None:
     import asyncpg
     import httpx
-    import websockets
 
     from app.accounts.services import create_session
     from app.accounts.tables import User
@@ -282,136 +344,56 @@ async def run(ctx: BenchContext, base: str, n_chats: int, n_ops: int, rounds: in
                     "FROM chat_session s "
                     "WHERE s.id = $2 AND c.id = s.conversation RETURNING c.id", chat["operator"], chat["session_id"])
 
-        seen_op: dict[str, float] = {}
-        seen_visitor: dict[str, float] = {}
-        waiters: dict[int, dict[str, asyncio.Event]] = {id(seen_op): {}, id(seen_visitor): {}}
-        acks: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        # The visitors and operators run in client processes of their own (tests/bench/chat_fleet.py), each with
+        # a share of the operators and their chats: the server's CPU is not the clients'.
+        n_procs = max(1, min(ctx.env_int("BENCH_CHAT_CLIENT_PROCS", 1), n_ops))
+        fleets = []
+        for k in range(n_procs):
+            mine = {op for j, (op, _) in enumerate(ops) if j % n_procs == k}
+            fleets.append(await _Fleet.start({
+                "op": "connect", "base": base, "ws_base": ws_base, "slug": slug, "site": SITE, "api": api,
+                "api_key": shop.api_key, "via_post": via_post,
+                "operator_tokens": [t for j, (_, t) in enumerate(ops) if j % n_procs == k],
+                "chats": [{"token": c["token"], "conversation_id": c["conversation_id"]} for c in chats
+                          if c["operator"] in mine]}))
+        stack = contextlib.AsyncExitStack()
+        for fleet in fleets:
+            stack.push_async_callback(fleet.close)
+        async with stack:
+            ctx.record(f"[{label}] chats set up", len(chats), "", f"sessions, first messages, {n_ops} console "
+                       f"and {len(chats)} widget sockets in {time.perf_counter() - t_setup:.1f} s, "
+                       f"{n_procs} client process(es)")
+            # Baseline: one chat alone, nothing else going on.
+            alone = await fleets[0].ask({"op": "alone", "rounds": 10})
+            pb = percentiles(alone["round"], (50, 99))
+            ctx.record(f"[{label}] one chat alone: round trip p50 / p99", f"{pb[50]:.1f} / {pb[99]:.1f}", "ms",
+                       f"{len(alone['round'])} rounds, no other traffic", lost=alone["lost"], errors=alone["errors"])
 
-        def note(store: dict[str, float], text: str) -> None:
-            t = time.perf_counter()
-            for mark in MARK_RE.findall(text):
-                if mark not in store:
-                    store[mark] = t
-                    ev = waiters[id(store)].pop(mark, None)
-                    if ev is not None:
-                        ev.set()
-
-        async def listen_console(ws: Any) -> None:
-            with contextlib.suppress(Exception):
-                async for frame in ws:
-                    note(seen_op, frame if isinstance(frame, str) else frame.decode())
-
-        async def listen_widget(ws: Any) -> None:
-            with contextlib.suppress(Exception):
-                async for frame in ws:
-                    text = frame if isinstance(frame, str) else frame.decode()
-                    if text.startswith('{"type":"sent"') or text.startswith('{"type":"error"'):
-                        msg = json.loads(text)
-                        fut = acks.pop(str(msg.get("ref")), None)
-                        if fut is not None and not fut.done():
-                            fut.set_result(msg)
-                    else:
-                        note(seen_visitor, text)
-
-        consoles = []
-        for _, token in ops:
-            ws = await websockets.connect(f"{ws_base}/t/{slug}/ws?last_id=", origin=base,  # type: ignore[arg-type]
-                                          additional_headers={"Cookie": f"sb_session={token}"}, open_timeout=30,
-                                          ping_interval=None, max_size=2**24)
-            consoles.append(ws)
-        for chat in chats:
-            ws = await websockets.connect(f"{ws_base}/t/{slug}/chat/ws", origin=SITE,  # type: ignore[arg-type]
-                                          subprotocols=["sb-chat", chat["token"]],  # type: ignore[list-item]
-                                          open_timeout=30, ping_interval=None, max_size=2**22)
-            json.loads(await ws.recv())  # the first sync
-            chat["ws"] = ws
-        ctx.record(f"[{label}] chats set up", len(chats), "", f"sessions, first messages, {len(consoles)} console "
-                   f"and {len(chats)} widget sockets in {time.perf_counter() - t_setup:.1f} s")
-        listeners = [asyncio.create_task(listen_console(ws)) for ws in consoles]
-        listeners += [asyncio.create_task(listen_widget(c["ws"])) for c in chats]
-
-        round_ms: list[float] = []
-        ack_ms: list[float] = []
-        leg1_ms: list[float] = []
-        leg2_ms: list[float] = []
-        lost = errors = 0
-        kinds: dict[str, int] = {}
-
-        async def wait_mark(mark: str, store: dict[str, float], wait: float = 30) -> float | None:
-            if mark in store:
-                return store[mark]
-            ev = waiters[id(store)].setdefault(mark, asyncio.Event())
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(ev.wait(), wait)
-            return store.get(mark)
-
-        async def converse(chat: dict[str, Any], n_rounds: int, pause: float) -> None:
-            nonlocal lost, errors
-            await asyncio.sleep(random.random() * pause)
-            for _ in range(n_rounds):
-                ask, answer = f"bm{secrets.token_hex(6)}", f"bm{secrets.token_hex(6)}"
-                fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-                acks[ask] = fut
-                t0 = time.perf_counter()
-                if via_post:  # the per-message path: one unit of work per request
-                    acks.pop(ask, None)
-                    r = await client.post(f"{base}/t/{slug}/chat/messages", json={"body": f"question {ask}"},
-                                          headers={**visitor_h, "X-Chat-Token": chat["token"]})
-                    ack = {"type": "sent" if r.status_code == 201 else "error", "status_code": r.status_code}
-                else:
-                    await chat["ws"].send(json.dumps({"send": f"question {ask}", "ref": ask}))
-                    try:
-                        ack = await asyncio.wait_for(fut, 30)
-                    except TimeoutError:
-                        lost += 1
-                        continue
-                if ack["type"] != "sent":
-                    errors += 1
-                    kind = f"visitor {ack.get('status_code', '?')}"
-                    kinds[kind] = kinds.get(kind, 0) + 1
-                    continue
-                ack_ms.append((time.perf_counter() - t0) * 1000)
-                t1 = await wait_mark(ask, seen_op)
-                if t1 is None:
-                    lost += 1
-                    continue
-                t2 = time.perf_counter()
-                r = await client.post(f"{api}/conversations/{chat['conversation_id']}/chat",
-                                      json={"body": f"answer {answer}"}, headers=auth)
-                if r.status_code != 201:
-                    errors += 1
-                    kinds[f"reply {r.status_code}"] = kinds.get(f"reply {r.status_code}", 0) + 1
-                    continue
-                t3 = await wait_mark(answer, seen_visitor)
-                if t3 is None:
-                    lost += 1
-                    continue
-                round_ms.append((t3 - t0) * 1000)
-                leg1_ms.append((t1 - t0) * 1000)
-                leg2_ms.append((t3 - t2) * 1000)
-                await asyncio.sleep(random.random() * pause)
-
-        # Baseline: one chat alone, nothing else going on.
-        for _ in range(10):
-            await converse(chats[0], 1, 0)
-        pb = percentiles(round_ms, (50, 99))
-        ctx.record(f"[{label}] one chat alone: round trip p50 / p99", f"{pb[50]:.1f} / {pb[99]:.1f}", "ms",
-                   f"{len(round_ms)} rounds, no other traffic", lost=lost, errors=errors)
-        for samples in (round_ms, ack_ms, leg1_ms, leg2_ms):
-            samples.clear()
-        lost = errors = 0
-
-        async with contextlib.AsyncExitStack() as stack:
             admin = await asyncpg.connect(ctx.dsn)
             stack.push_async_callback(admin.close)
             xacts = "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()"
             x0 = await admin.fetchval(xacts)
             load0 = os.getloadavg()[0]
+            server_pids = [p for p in _descendants() if p not in {f.proc.pid for f in fleets}]
+            cpu0 = _cpu(server_pids)
             t_run = time.perf_counter()
-            await asyncio.gather(*(converse(c, rounds, think_ms / 1000) for c in chats))
+            results = await asyncio.gather(*(f.ask({"op": "run", "rounds": rounds, "think_ms": think_ms})
+                                             for f in fleets))
             elapsed = time.perf_counter() - t_run
+            cpu1 = _cpu(server_pids)
             await asyncio.sleep(0.6)  # pg_stat_database is updated about every 500 ms
             x1 = await admin.fetchval(xacts)
+        round_ms = [x for r in results for x in r["round"]]
+        ack_ms = [x for r in results for x in r["ack"]]
+        leg1_ms = [x for r in results for x in r["leg1"]]
+        leg2_ms = [x for r in results for x in r["leg2"]]
+        lost = sum(r["lost"] for r in results)
+        errors = sum(r["errors"] for r in results)
+        kinds: dict[str, int] = {}
+        for r in results:
+            for k, v in r["kinds"].items():
+                kinds[k] = kinds.get(k, 0) + v
+        client_cpu = sum(r["cpu"] for r in results)
         done = len(round_ms)
         pr, pa = percentiles(round_ms, (50, 99)), percentiles(ack_ms, (50, 99))
         p1, p2 = percentiles(leg1_ms, (50, 99)), percentiles(leg2_ms, (50, 99))
@@ -424,12 +406,12 @@ async def run(ctx: BenchContext, base: str, n_chats: int, n_ops: int, rounds: in
         ctx.record(f"[{label}]   visitor send -> 'sent' (committed) p50 / p99", f"{pa[50]:.1f} / {pa[99]:.1f}", "ms")
         ctx.record(f"[{label}]   visitor send -> operator console p50 / p99", f"{p1[50]:.1f} / {p1[99]:.1f}", "ms")
         ctx.record(f"[{label}]   operator reply POST -> widget p50 / p99", f"{p2[50]:.1f} / {p2[99]:.1f}", "ms")
+        server_cpu = sum(cpu1.get(p, c) - c for p, c in cpu0.items())
+        ctx.record(f"[{label}]   server CPU per round", round(server_cpu * 1000 / max(1, done), 2), "ms",
+                   f"web process(es) {server_cpu:.1f} s = {server_cpu / elapsed * 100:.0f}% of a core; the "
+                   f"clients (own processes) {client_cpu * 1000 / max(1, done):.2f} ms per round = "
+                   f"{client_cpu / elapsed * 100:.0f}% (CPU per round moves least with the machine's load)")
         ctx.record(f"[{label}]   database transactions per message", round((x1 - x0) / max(1, 2 * done), 2), "",
                    "every transaction of the database during the load (requests, renders, syncs, the writer's)")
         ctx.record(f"[{label}]   errors / rounds lost (no answer within 30 s)", f"{errors} / {lost}", "",
                    ", ".join(f"{k}: {v}" for k, v in sorted(kinds.items())), lost=lost, errors=errors)
-        for task in listeners:
-            task.cancel()
-        for ws in consoles + [c["ws"] for c in chats]:
-            with contextlib.suppress(Exception):
-                await ws.close()

@@ -211,3 +211,65 @@ async def test_one_batch_files_new_and_known_chats_with_a_fixed_number_of_statem
         names = [r["name"] for r in await conn.fetch(
             "SELECT name FROM event_log WHERE name IN ('chat.message', 'interaction.created') ORDER BY tx, id")]
         assert names.count("chat.message") == 31 + 3 + 30 + 3  # the firsts, the two batches, this one
+
+
+async def test_the_writer_answers_after_the_commit_without_waiting_for_the_broadcast(
+        fx_db: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from realtime import publish
+
+    shop = await make_shop("chat_tp_first")
+    async with tenant_context(shop.tenant):
+        sessions = [(await services.start_session())["session_id"] for _ in range(3)]
+        for sid in sessions:
+            await services.visitor_message(sid, "first")
+    release = asyncio.Event()
+    sent: list[list[int]] = []
+
+    async def held_send_many(tenant: Any, events: list[Any]) -> None:
+        await release.wait()  # the broadcast is stuck until the answers are in
+        sent.append([e.data["message_id"] for e in events])
+
+    monkeypatch.setattr(publish, "_send_many", held_send_many)
+    w = writer.ChatWriter(shop.tenant)
+    pending = [w.submit(sid, f"quick {n}") for n, sid in enumerate(sessions)]
+    rows = await asyncio.wait_for(asyncio.gather(*pending), 10)  # answered while the events are still held
+    assert [r["body"] for r in rows] == ["quick 0", "quick 1", "quick 2"]
+    assert not sent
+    async with tenant_context(shop.tenant) as uow:  # committed before the answer
+        assert await uow.connection.fetchval(
+            "SELECT count(*) FROM chat_message WHERE body LIKE 'quick %'") == 3
+    release.set()
+    assert w.task is not None
+    await asyncio.wait_for(w.task, 10)
+    assert sent == [[r["id"] for r in rows]]  # then every event goes out, nothing lost
+
+
+async def test_the_widget_read_and_the_status_topics_cost_nothing_extra(fx_db: str) -> None:
+    """The widget's socket reads its messages and the linked contact's language in one statement; what the visitor
+    reports about the operator's messages goes to the operator handling the chat, not back to the widget (which
+    ignores it), and to the chat's own channel only when nobody handles it."""
+    shop = await make_shop("chat_tp_status")
+    async with tenant_context(shop.tenant) as uow:
+        session_id = (await services.start_session())["session_id"]
+        first = await services.visitor_message(session_id, "first")
+        conversation_id = first["conversation_id"]
+        await services.auto_message(conversation_id, "we are away")
+        rows, contact, language = await services.messages_and_contact(session_id)
+        assert [r["body"] for r in rows] == [r["body"] for r in await services.messages(session_id)]
+        assert rows == await services.messages(session_id) and (contact, language) == (None, "")
+        assert await services.mark(session_id, direction="out", upto=rows[-1]["id"], status="delivered") == 1
+        assert await services.mark(session_id, direction="out", upto=rows[-1]["id"], status="delivered") == 0
+        waiting = await uow.connection.fetchval(
+            "SELECT channels FROM event_log WHERE name = 'chat.status' ORDER BY id DESC LIMIT 1")
+        assert waiting == [f"chat:{session_id}"]
+        await uow.connection.execute("UPDATE conversation SET status = 'active', assigned_to = $1 WHERE id = $2",
+                                     shop.user_id, conversation_id)
+        await services.auto_message(conversation_id, "back now")
+        newest = (await services.messages(session_id))[-1]["id"]
+        assert await services.mark(session_id, direction="out", upto=newest, status="read") == 2
+        assert await services.mark(session_id, direction="in", upto=newest, status="delivered") == 1
+        topics = await uow.connection.fetch(
+            "SELECT data->>'direction' AS direction, channels FROM event_log WHERE name = 'chat.status' "
+            "ORDER BY id DESC LIMIT 2")
+        assert [(t["direction"], t["channels"]) for t in topics] == [
+            ("in", [f"chat:{session_id}", f"user:{shop.user_id}"]), ("out", [f"user:{shop.user_id}"])]

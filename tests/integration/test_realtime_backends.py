@@ -54,6 +54,21 @@ async def test_subscribers_get_only_their_channels(fx_rt: Any) -> None:
     await b.close()
 
 
+async def test_publish_many_delivers_each_message_to_its_channel_in_order(fx_rt: Any) -> None:
+    """What a unit of work's events send after its commit (Redis: one pipeline for all of them)."""
+    backend = fx_rt.backend
+    a = await backend.subscribe(["tenant:acme:chat:1"])
+    b = await backend.subscribe(["tenant:acme:user:1", "tenant:acme:chat:1"])
+    await backend.publish_many([("tenant:acme:chat:1", b"m1"), ("tenant:acme:user:1", b"m1"),
+                                ("tenant:acme:chat:1", b"m2"), ("tenant:acme:user:1", b"m2")])
+    assert [await _next(a) for _ in range(2)] == [("tenant:acme:chat:1", b"m1"), ("tenant:acme:chat:1", b"m2")]
+    assert [await _next(b) for _ in range(4)] == [("tenant:acme:chat:1", b"m1"), ("tenant:acme:user:1", b"m1"),
+                                                  ("tenant:acme:chat:1", b"m2"), ("tenant:acme:user:1", b"m2")]
+    await _nothing(a)
+    await a.close()
+    await b.close()
+
+
 async def test_concurrent_subscriptions_on_a_fresh_backend_all_receive(fx_rt: Any) -> None:
     # STACK_NOTES: Litestar's pub/sub backend lost one of two simultaneous first subscriptions.
     subs = await asyncio.gather(*(fx_rt.backend.subscribe([f"tenant:acme:user:{i % 3 + 1}"]) for i in range(12)))
