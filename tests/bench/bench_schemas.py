@@ -9,6 +9,8 @@ Figures, each beside its raw baseline from the same run:
 - ms per new schema: `migrate_all` (the baseline script, tenants/baseline.py) against raw asyncpg sending the same
   script over the same number of connections, and against raw asyncpg sending the SQL the migrations run (the
   recorded replay plan: what a new schema cost before the baseline);
+- PostgreSQL's CPU per new schema (the backends' user+sys, app and raw), what moves least with the machine's load,
+  and the bound the cores set; the disk a schema takes (the run refuses a size the disk cannot hold);
 - the no-op check over every schema;
 - the RSS of one app process (uvicorn, real app) while it serves GET /me once for every tenant, sampled every
   BENCH_RSS_EVERY tenants; the second pass over the same tenants shows whether it keeps growing (the first pass
