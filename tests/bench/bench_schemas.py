@@ -259,7 +259,8 @@ async def bench_migrate(ctx: BenchContext, n: int, jobs: int) -> list[str]:
                f"{k} schemas before ({before:.0f}) and {k} after ({after:.0f}), {jobs} connections, one per "
                f"transaction; app/raw {per_app / raw:.2f}x (wall: moves with the load between the runs)")
     ctx.record("migrate_all: PostgreSQL CPU per new schema", cpu_app, "ms/schema",
-               f"the backends' user+sys; raw same SQL {cpu_raw:.0f} ms (app/raw {cpu_app / max(cpu_raw, 1e-9):.2f}x); "
+               f"the backends' user+sys; raw same SQL {cpu_raw:.0f} ms (app/raw {cpu_app / max(cpu_raw, 1e-9):.2f}x; "
+               f"raw {RAW_CPU['same'][0]:.0f} ms in the empty database, {RAW_CPU['same'][-1]:.0f} beside {n:,} schemas); "
                f"this process {own:.1f} ms/schema; {os.cpu_count()} cores bound the run near "
                f"{cpu_app / max(1, os.cpu_count() or 1):.0f} ms/schema (x 10,000 = "
                f"{cpu_app / max(1, os.cpu_count() or 1) * 10 / 60:.1f} min)")
