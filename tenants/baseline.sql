@@ -5,6 +5,7 @@
 -- migration: accounts 2026-11-30T14:40:00:000000
 -- migration: accounts 2026-11-30T15:30:00:000000
 -- migration: accounts 2026-12-01T03:30:00:000000
+-- migration: accounts 2026-12-01T09:30:00:000000
 -- migration: contacts 2026-11-23T01:11:30:695958
 -- migration: contacts 2026-11-23T01:12:30:000000
 -- migration: contacts 2026-11-30T14:41:00:000000
@@ -18,6 +19,7 @@
 -- migration: conversations 2026-11-23T01:30:00:000000
 -- migration: conversations 2026-11-30T17:30:00:000000
 -- migration: conversations 2026-12-01T00:11:00:000000
+-- migration: conversations 2026-12-01T09:30:00:000000
 -- migration: hours 2026-12-01T00:20:00:000000
 -- migration: hours 2026-12-01T00:21:00:000000
 -- migration: agents 2026-12-01T00:10:00:000000
@@ -28,8 +30,10 @@
 -- migration: orders 2026-11-23T01:53:33:513020
 -- migration: orders 2026-11-23T02:40:00:000000
 -- migration: orders 2026-12-01T06:00:00:000000
+-- migration: orders 2026-12-01T09:30:00:000000
 -- migration: deals 2026-11-23T01:39:39:006588
 -- migration: deals 2026-11-23T01:40:00:000000
+-- migration: deals 2026-12-01T09:30:00:000000
 -- migration: upsell 2026-12-01T06:35:00:000000
 -- migration: tasks 2026-12-01T01:50:00:000000
 -- migration: telephony 2026-11-23T01:54:51:578539
@@ -48,6 +52,7 @@
 -- migration: routing 2026-12-01T00:00:00:000000
 -- migration: routing 2026-12-01T00:01:00:000000
 -- migration: routing 2026-12-01T00:02:00:000000
+-- migration: routing 2026-12-01T09:30:00:000000
 -- migration: segments 2026-12-01T06:30:00:000000
 -- migration: webhooks_out 2026-12-01T01:00:00:000000
 -- migration: wallboard 2026-12-01T03:20:00:000000
@@ -3049,10 +3054,6 @@ CREATE UNIQUE INDEX agent_state_interval_open ON agent_state_interval USING btre
 
 CREATE INDEX agent_state_interval_user ON agent_state_interval USING btree ("user", started_at);
 
-CREATE INDEX api_key_key_hash ON api_key USING btree (key_hash);
-
-CREATE INDEX app_user_email ON app_user USING btree (email);
-
 CREATE INDEX audit_entry_action ON audit_entry USING btree (action);
 
 CREATE INDEX audit_entry_at ON audit_entry USING btree (at);
@@ -3125,8 +3126,6 @@ CREATE INDEX conversation_contact ON conversation USING btree (contact, created_
 
 CREATE INDEX conversation_external_ref ON conversation USING btree (external_ref);
 
-CREATE INDEX conversation_handler_open ON conversation USING btree (assigned_to) WHERE ((status)::text = ANY ((ARRAY['active'::character varying, 'wrapup'::character varying])::text[]));
-
 CREATE INDEX conversation_routing_order ON conversation USING btree (queue, (((created_at AT TIME ZONE 'UTC'::text) - ((priority)::double precision * '00:01:00'::interval))), id) WHERE ((status)::text = 'waiting'::text);
 
 CREATE INDEX conversation_snoozed ON conversation USING btree (snoozed_until) WHERE ((status)::text = 'snoozed'::text);
@@ -3135,13 +3134,9 @@ CREATE INDEX conversation_status ON conversation USING btree (status);
 
 CREATE INDEX conversation_waiting ON conversation USING btree (queue, created_at) WHERE ((status)::text = 'waiting'::text);
 
-CREATE INDEX conversation_waiting_queue ON conversation USING btree (queue, created_at) WHERE ((status)::text = 'waiting'::text);
-
 CREATE INDEX deal_board ON deal USING btree (stage, "position", id);
 
 CREATE INDEX deal_contact ON deal USING btree (contact);
-
-CREATE INDEX deal_order_deal ON deal_order USING btree (deal);
 
 CREATE UNIQUE INDEX deal_order_once ON deal_order USING btree (deal, shop_order);
 
@@ -3179,13 +3174,9 @@ CREATE INDEX order_item_shop_order ON order_item USING btree (shop_order);
 
 CREATE INDEX order_message_order ON order_message USING btree (shop_order, id);
 
-CREATE INDEX order_message_shop_order ON order_message USING btree (shop_order);
-
 CREATE INDEX order_payment_shop_order ON order_payment USING btree (shop_order);
 
 CREATE INDEX order_status_change_order ON order_status_change USING btree (shop_order, id);
-
-CREATE INDEX order_status_change_shop_order ON order_status_change USING btree (shop_order);
 
 CREATE INDEX privacy_request_contact ON privacy_request USING btree (contact);
 
@@ -3225,8 +3216,6 @@ CREATE INDEX security_seen_request_at ON security_seen_request USING btree (firs
 
 CREATE INDEX segment_member_contact ON segment_member USING btree (contact);
 
-CREATE INDEX shop_order_contact ON shop_order USING btree (contact);
-
 CREATE INDEX shop_order_contact_placed ON shop_order USING btree (contact, placed_at DESC);
 
 CREATE INDEX shop_order_status_placed ON shop_order USING btree (status, placed_at DESC);
@@ -3256,8 +3245,6 @@ CREATE UNIQUE INDEX upsell_event_ordered_once ON upsell_event USING btree (order
 CREATE INDEX upsell_suggestion_product ON upsell_suggestion USING btree (product_key, kind);
 
 CREATE INDEX user_recovery_code_user ON user_recovery_code USING btree ("user", code_hash);
-
-CREATE INDEX user_session_token_hash ON user_session USING btree (token_hash);
 
 CREATE INDEX webhook_attempt_delivery ON webhook_attempt USING btree (delivery, id);
 

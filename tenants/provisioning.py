@@ -37,10 +37,11 @@ async def migrate_all(concurrency: int = 8, on_progress: Callable[[str, str], No
     schemas with little to do go several per transaction. A batch that fails is retried schema by schema, so one
     broken schema fails alone and changes nothing in itself, and the others go on.
 
-    A new schema is the baseline script (tenants/baseline.py); what it costs is PostgreSQL's: catalog work for ~420
-    relations (plus ~60 toast tables), and each of its ~300 b-tree builds fsyncs its file before the statement
-    returns (PostgreSQL <= 16). One connection does it all on one core; `concurrency` connections spread it over the
-    cores and overlap the waits, which is what --jobs buys (docs/architecture.md, "10,000 tenant schemas")."""
+    A new schema is the baseline script (tenants/baseline.py); what it costs is PostgreSQL's: ~200 ms of CPU for
+    ~520 relations (toast tables included), and each of its ~317 b-tree builds fsyncs its file before the statement
+    returns (PostgreSQL <= 16, wal_level above minimal). One connection waits for each fsync in turn; `concurrency`
+    connections overlap the waits and spread the CPU over the cores, which is what --jobs buys
+    (docs/architecture.md, "Where a new schema's time goes")."""
     await services.migrate_platform()
     tenants = await all_tenants()
     report = MigrateReport(total=len(tenants))

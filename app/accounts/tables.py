@@ -13,7 +13,7 @@ from piccolo.table import Table
 
 class User(Table, tablename="app_user"):
     id: Serial
-    email = Varchar(length=254, unique=True, index=True)
+    email = Varchar(length=254, unique=True)
     name = Varchar(length=200)
     role = Varchar(length=20, choices=None)
     password_hash = Text(null=True, default=None)
@@ -29,7 +29,7 @@ class User(Table, tablename="app_user"):
 
 class Session(Table, tablename="user_session"):
     id: Serial
-    token_hash = Varchar(length=64, unique=True, index=True)
+    token_hash = Varchar(length=64, unique=True)
     user = ForeignKey(references=User, null=False)
     created_at = Timestamptz(default=TimestamptzNow())
     last_seen_at = Timestamptz(default=TimestamptzNow())
@@ -43,7 +43,7 @@ class ApiKey(Table, tablename="api_key"):
     id: Serial
     name = Varchar(length=100)
     prefix = Varchar(length=16)
-    key_hash = Varchar(length=64, unique=True, index=True)
+    key_hash = Varchar(length=64, unique=True)
     user = ForeignKey(references=User, null=False)
     created_at = Timestamptz(default=TimestamptzNow())
     last_used_at = Timestamptz(null=True, default=None)

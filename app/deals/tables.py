@@ -43,7 +43,7 @@ class Deal(Table, tablename="deal"):
 
 class DealOrder(Table, tablename="deal_order"):
     id: Serial
-    deal = ForeignKey(references=Deal, null=False, index=True)
+    deal = ForeignKey(references=Deal, null=False)
     shop_order = ForeignKey(references=Order, null=False)
 
 

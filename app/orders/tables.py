@@ -30,7 +30,7 @@ class Order(Table, tablename="shop_order"):
     """Money is integer minor units of `currency` (cents for USD, yen for JPY); totals are computed here."""
 
     id: Serial
-    contact = ForeignKey(references=Contact, null=False, index=True)
+    contact = ForeignKey(references=Contact, null=False)
     number = Varchar(length=50, unique=True)
     external_id = Varchar(length=100, null=True, default=None, unique=True)
     currency = Varchar(length=3)
@@ -83,7 +83,7 @@ class OrderPayment(Table, tablename="order_payment"):
 
 class OrderStatusChange(Table, tablename="order_status_change"):
     id: Serial
-    shop_order = ForeignKey(references=Order, null=False, index=True)
+    shop_order = ForeignKey(references=Order, null=False)
     from_status = Varchar(length=40, null=True, default=None)
     to_status = Varchar(length=40)
     changed_at = Timestamptz(default=TimestamptzNow())
@@ -95,7 +95,7 @@ class OrderMessage(Table, tablename="order_message"):
     """A message between the customer (direction in, from the portal) and the shop (out, an operator's reply)."""
 
     id: Serial
-    shop_order = ForeignKey(references=Order, null=False, index=True)
+    shop_order = ForeignKey(references=Order, null=False)
     direction = Varchar(length=3)
     body = Text()
     author_label = Varchar(length=254, default="")

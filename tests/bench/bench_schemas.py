@@ -9,6 +9,8 @@ Figures, each beside its raw baseline from the same run:
 - ms per new schema: `migrate_all` (the baseline script, tenants/baseline.py) against raw asyncpg sending the same
   script over the same number of connections, and against raw asyncpg sending the SQL the migrations run (the
   recorded replay plan: what a new schema cost before the baseline);
+- PostgreSQL's CPU per new schema (the backends' user+sys, app and raw), what moves least with the machine's load,
+  and the bound the cores set; the disk a schema takes (the run refuses a size the disk cannot hold);
 - the no-op check over every schema;
 - the RSS of one app process (uvicorn, real app) while it serves GET /me once for every tenant, sampled every
   BENCH_RSS_EVERY tenants; the second pass over the same tenants shows whether it keeps growing (the first pass
@@ -20,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -80,6 +83,64 @@ async def _backends_anon_kib(ctx: BenchContext, pid: int) -> tuple[int, int]:
     return len(pids), sum(_rss_anon_kib(p) for p in pids)
 
 
+def _cpu_s(pid: int) -> float:
+    """utime + stime of a process, in seconds (0 when it is gone or not on this machine)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class _BackendCpu:
+    """CPU seconds the PostgreSQL backends of the bench database spent while it runs (PostgreSQL on this machine):
+    the figure that moves least with the other work on the machine (a busy machine stretches the wall time; the CPU
+    a schema costs stays). Backends are sampled every `every` s, each one's last reading counts, so a connection
+    the pool replaced loses at most its last interval."""
+
+    def __init__(self, ctx: BenchContext, every: float = 0.5) -> None:
+        self.ctx, self.every = ctx, every
+        self.start: dict[int, float] = {}
+        self.last: dict[int, float] = {}
+        self._task: asyncio.Task[None] | None = None
+        self._conn: asyncpg.Connection | None = None
+
+    async def _sample(self) -> None:
+        assert self._conn is not None
+        pids = [r["pid"] for r in await self._conn.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() "
+            "AND backend_type = 'client backend'")]
+        for pid in pids:
+            cpu = _cpu_s(pid)
+            if cpu:
+                self.start.setdefault(pid, cpu if self._task is None else 0.0)
+                self.last[pid] = cpu
+
+    async def __aenter__(self) -> _BackendCpu:
+        self._conn = await asyncpg.connect(self.ctx.dsn)
+        await self._sample()  # backends already open count from here; later ones from their start
+
+        async def loop() -> None:
+            while True:
+                await asyncio.sleep(self.every)
+                await self._sample()
+
+        self._task = asyncio.create_task(loop())
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._task is not None and self._conn is not None
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        await self._sample()
+        await self._conn.close()
+
+    @property
+    def seconds(self) -> float:
+        return sum(cpu - self.start.get(pid, 0.0) for pid, cpu in self.last.items())
+
+
 def _load() -> str:
     return " / ".join(f"{x:.2f}" for x in os.getloadavg())
 
@@ -109,10 +170,14 @@ async def _register(ctx: BenchContext, slugs: list[str]) -> None:
         await conn.close()
 
 
+RAW_CPU: dict[str, list[float]] = {}
+"""Backend CPU ms per schema of each _raw run, by label."""
+
+
 async def _raw(ctx: BenchContext, label: str, script_for: Any, names: list[str], connections: int, *,
                per_transaction: int = 1, async_commit: bool = False) -> float:
     """Raw asyncpg: CREATE SCHEMA; SET LOCAL search_path; the script; `per_transaction` schemas per transaction over
-    `connections` connections. Returns ms per schema."""
+    `connections` connections. Returns ms per schema; the backends' CPU ms per schema goes to RAW_CPU[label]."""
     conns = [await asyncpg.connect(ctx.dsn) for _ in range(connections)]
     batches = iter(range(0, len(names), per_transaction))
     try:
@@ -125,9 +190,12 @@ async def _raw(ctx: BenchContext, label: str, script_for: Any, names: list[str],
                         await conn.execute(f'CREATE SCHEMA "{schema}"; SET LOCAL search_path TO "{schema}"')
                         await script_for(conn)
 
+        cpu0 = sum(_cpu_s(c.get_server_pid()) for c in conns)
         t0 = time.perf_counter()
         await asyncio.gather(*(worker(c) for c in conns))
         per = (time.perf_counter() - t0) / len(names) * 1000
+        cpu = (sum(_cpu_s(c.get_server_pid()) for c in conns) - cpu0) / len(names) * 1000
+        RAW_CPU.setdefault(label, []).append(cpu)
     finally:
         for c in conns:
             await c.close()
@@ -156,9 +224,11 @@ async def bench_migrate(ctx: BenchContext, n: int, jobs: int) -> list[str]:
         await conn.execute("INSERT INTO migration (app_name, name) SELECT * FROM unnest($1::text[], $2::text[])",
                            [a for a, _ in ids], [m for _, m in ids])
 
+    await _check_disk(ctx, n + 8 * k)
     # The raw baseline before and after the app's run (the load moves: both are printed).
     before = await _raw(ctx, "same", same_sql, [f"t_rawa_{i:04d}" for i in range(k)], jobs)
     slugs = [f"sch_{i:05d}" for i in range(n)]
+    size0 = await _database_bytes(ctx)
     t0 = time.perf_counter()
     await _register(ctx, slugs)
     ctx.log(f"{n:,} empty schemas + registry rows in {time.perf_counter() - t0:.1f} s (bulk SQL, not timed)")
@@ -171,23 +241,39 @@ async def bench_migrate(ctx: BenchContext, n: int, jobs: int) -> list[str]:
             ctx.log(f"  {len(progress):,} schemas, {progress[-1] - t0:.0f} s, load {_load()}")
 
     t0 = time.perf_counter()
-    report = await migrate_all(concurrency=jobs, on_progress=tick)
+    own0 = sum(os.times()[:2])
+    async with _BackendCpu(ctx) as backends:
+        report = await migrate_all(concurrency=jobs, on_progress=tick)
     elapsed = time.perf_counter() - t0
+    own = (sum(os.times()[:2]) - own0) / max(1, n) * 1000
     per_app = elapsed / max(1, n) * 1000
+    cpu_app = backends.seconds / max(1, n) * 1000
+    size = (await _database_bytes(ctx) - size0) / max(1, n)
     after = await _raw(ctx, "same", same_sql, [f"t_rawb_{i:04d}" for i in range(k)], jobs)
     raw = (before + after) / 2
+    cpu_raw = sum(RAW_CPU["same"]) / len(RAW_CPU["same"])
     ctx.record("migrate_all: new schema → head", per_app, "ms/schema",
                f"{n:,} schemas in {elapsed:.0f} s, --jobs {jobs}, {len(report.failed)} failed; x 10,000 = "
                f"{per_app * 10:.0f} s; load {_load()}", errors=len(report.failed))
     ctx.record("  raw asyncpg: the same SQL (migration table, baseline, ids)", raw, "ms/schema",
                f"{k} schemas before ({before:.0f}) and {k} after ({after:.0f}), {jobs} connections, one per "
-               f"transaction; app/raw {per_app / raw:.2f}x")
-    raw1 = await _raw(ctx, "same", same_sql, [f"t_rawc_{i:04d}" for i in range(k)], 1)
-    ctx.record("  raw asyncpg: the same SQL, 1 connection", raw1, "ms/schema", f"{k} schemas; load {_load()}")
-    raw4 = await _raw(ctx, "same", same_sql, [f"t_rawd_{i:04d}" for i in range(k)], jobs,
+               f"transaction; app/raw {per_app / raw:.2f}x (wall: moves with the load between the runs)")
+    ctx.record("migrate_all: PostgreSQL CPU per new schema", cpu_app, "ms/schema",
+               f"the backends' user+sys; raw same SQL {cpu_raw:.0f} ms (app/raw {cpu_app / max(cpu_raw, 1e-9):.2f}x; "
+               f"raw {RAW_CPU['same'][0]:.0f} ms in the empty database, {RAW_CPU['same'][-1]:.0f} beside {n:,} schemas); "
+               f"this process {own:.1f} ms/schema; {os.cpu_count()} cores bound the run near "
+               f"{cpu_app / max(1, os.cpu_count() or 1):.0f} ms/schema (x 10,000 = "
+               f"{cpu_app / max(1, os.cpu_count() or 1) * 10 / 60:.1f} min)")
+    ctx.record("migrate_all: disk per new schema", size / 1e6, "MB",
+               f"database size grown by {size * n / 1e9:.1f} GB for {n:,} (catalog rows, ~590 files); "
+               f"x 10,000 = {size * 10_000 / 1e9:.0f} GB")
+    raw1 = await _raw(ctx, "same1", same_sql, [f"t_rawc_{i:04d}" for i in range(k)], 1)
+    ctx.record("  raw asyncpg: the same SQL, 1 connection", raw1, "ms/schema",
+               f"{k} schemas; CPU {RAW_CPU['same1'][-1]:.0f} ms/schema, the rest waits (fsync); load {_load()}")
+    raw4 = await _raw(ctx, "same4", same_sql, [f"t_rawd_{i:04d}" for i in range(k)], jobs,
                       per_transaction=4, async_commit=True)
     ctx.record("  raw asyncpg: the same SQL, 4 per transaction, synchronous_commit off", raw4, "ms/schema",
-               f"{k} schemas, {jobs} connections")
+               f"{k} schemas, {jobs} connections; CPU {RAW_CPU['same4'][-1]:.0f} ms/schema")
     plan = await _recorded_plan()
     if plan:
         async def run_plan(conn: asyncpg.Connection) -> None:
@@ -209,7 +295,8 @@ async def bench_migrate(ctx: BenchContext, n: int, jobs: int) -> list[str]:
         ctx.record("  raw asyncpg: the migrations' SQL (the replay a new schema ran before the baseline)",
                    totals["replay"], "ms/schema", f"{len(plan)} statements, {jobs} connections, interleaved with the "
                    f"same SQL from the baseline ({totals['baseline']:.0f} ms/schema): baseline/replay "
-                   f"{totals['baseline'] / totals['replay']:.2f}x; load {_load()}")
+                   f"{totals['baseline'] / totals['replay']:.2f}x; CPU {sum(RAW_CPU['replay']) / rounds:.0f} vs "
+                   f"{sum(RAW_CPU['baseline']) / rounds:.0f} ms/schema; load {_load()}")
 
     t0 = time.perf_counter()
     report = await migrate_all(concurrency=jobs)
@@ -219,6 +306,38 @@ async def bench_migrate(ctx: BenchContext, n: int, jobs: int) -> list[str]:
                errors=len(report.failed) + len(report.migrated))
     ctx.log(f"head: {len(migrations.head(apps))} migrations; load {_load()}")
     return slugs
+
+
+SCHEMA_BYTES = 6_500_000
+"""Disk a new tenant schema takes, a little above the measured (~5.9 MB on PostgreSQL 15: catalog rows and ~590
+mostly empty files; 10,000 schemas ~59 GB)."""
+
+
+async def _database_bytes(ctx: BenchContext) -> int:
+    conn = await asyncpg.connect(ctx.dsn)
+    try:
+        return int(await conn.fetchval("SELECT pg_database_size(current_database())"))
+    finally:
+        await conn.close()
+
+
+async def _check_disk(ctx: BenchContext, schemas: int) -> None:
+    """Refuse to start what would fill the disk of a local PostgreSQL (10,000 schemas need ~60 GB)."""
+    conn = await asyncpg.connect(ctx.dsn)
+    try:
+        data_dir = await conn.fetchval("SELECT current_setting('data_directory', true)")
+    finally:
+        await conn.close()
+    need = schemas * SCHEMA_BYTES
+    try:
+        free = shutil.disk_usage(data_dir).free
+    except (OSError, TypeError):
+        ctx.log(f"{schemas:,} schemas need ~{need / 1e9:.0f} GB on the database's disk (not visible from here)")
+        return
+    ctx.log(f"{schemas:,} schemas need ~{need / 1e9:.0f} GB; {free / 1e9:.0f} GB free under {data_dir}")
+    if need > free * 0.9:
+        raise RuntimeError(f"{schemas:,} schemas need ~{need / 1e9:.0f} GB and {free / 1e9:.0f} GB are free: "
+                           "lower BENCH_SCHEMAS (the per-schema figures do not need 10,000)")
 
 
 async def _recorded_plan() -> tuple[Any, ...] | None:
@@ -299,7 +418,7 @@ async def bench_rss(ctx: BenchContext, slugs: list[str], keys: dict[str, str], l
                 backends.append(await _backends_anon_kib(ctx, pid))
                 ctx.log(f"  pass {p}: {i + len(part):>6,} tenants served, RSS {rss / 1024:7.1f} MiB; its "
                         f"{backends[-1][0]} PostgreSQL backends {backends[-1][1] / 1024:7.1f} MiB; load {_load()}")
-    ctx.log("RSS curve (pass:tenants:MiB): " + ", ".join(f"{p}:{t}:{r / 1024:.1f}" for p, t, r in curve))
+    ctx.log("RSS curve (pass/tenants/MiB): " + ", ".join(f"{p}/{t}/{r / 1024:.1f}" for p, t, r in curve))
     ctx.record(f"{label}: PostgreSQL backends of the process, own memory", backends[-1][1] / 1024, "MiB",
                f"{backends[-1][0]} backends at the end; max {max(b[1] for b in backends) / 1024:.1f} MiB; "
                f"{backends[0][1] / 1024:.1f} MiB after the first request")
