@@ -11,7 +11,7 @@ import pytest
 
 from app.conversations import services as conversations
 from app.lib.db import tenant_context
-from realtime import render
+from realtime import render, sockets
 from tests.conftest import ShopFixture
 from tests.integration.test_workspace import _contact, _inbound, _socket, _user
 from tests.servers import ConsoleSocket, Frame, InProcessServer
@@ -46,8 +46,14 @@ async def test_one_render_per_audience_and_each_socket_sees_only_its_own(
     await asyncio.sleep(0.2)
 
     render.RENDERS.clear()
+    deflated = sockets.DEFLATE.misses
     conversation_id = await _inbound(fx_shop, contact_id, "Where is my parcel?")  # queue.item_added
     added = await _all_get(everyone, "queue.item_added")
+    # one message per audience, compressed once: the three tabs of Anna get the very same frame, and the deflates
+    # are at most one per distinct message (Anna, Boris, Sveta, the owner), not one per socket
+    assert added[0].text == added[1].text == added[2].text
+    assert added[3].text == added[4].text == added[5].text and added[6].text == added[7].text
+    assert sockets.DEFLATE.misses - deflated <= 4 + 2  # (+ presence or agent-state frames that may interleave)
     assert render.RENDERS[SHARED] == 3  # operator, supervisor, owner: not 9
     assert render.RENDERS[LEFT_QUEUE] == 3
     assert render.RENDERS[UNREAD] == 1  # every user's unread counts in one call
