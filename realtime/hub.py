@@ -68,6 +68,36 @@ WHERE s.id = ANY($1::int[]) AND s.revoked_at IS NULL AND u.status = 'active' AND
 """
 
 
+class JoinMemo:
+    """Frames joined lately, shared by the sockets that are caught up alike: the sockets of one audience queue the
+    same message objects (one per audience, see realtime.render.frames), so a frame of the same messages is one
+    string, joined once (and then deflated once, realtime.sockets.DEFLATE), not once per socket. Keyed by the
+    messages' identities; an entry keeps its messages alive, so their ids cannot be reused while it is kept."""
+
+    def __init__(self, budget: int = 4 << 20) -> None:
+        self.budget = budget
+        self.size = 0
+        self._memo: dict[tuple[int, ...], tuple[list[str], str]] = {}
+
+    def join(self, messages: list[str]) -> str:
+        if len(messages) == 1:
+            return messages[0]
+        key = tuple(map(id, messages))
+        hit = self._memo.get(key)
+        if hit is not None:
+            return hit[1]
+        text = "".join(messages)
+        if 2 * len(text) <= self.budget:
+            self._memo[key] = (messages, text)
+            self.size += len(text)
+            while self.size > self.budget:
+                self.size -= len(self._memo.pop(next(iter(self._memo)))[1])
+        return text
+
+
+JOINED = JoinMemo()
+
+
 class Connection:
     """One socket: who it is, what it listens to, and the messages (rendered once per audience by its feed) waiting
     to be sent to it."""
@@ -176,7 +206,7 @@ class Connection:
                 last = position
         if not fresh:
             return
-        await self.send(fresh[0] if len(fresh) == 1 else "".join(fresh))
+        await self.send(JOINED.join(fresh))
         self.last_sent = last
         self.frames_sent += 1
         self.messages_sent += len(fresh)
