@@ -28,7 +28,7 @@ from realtime.backends.base import BroadcastBackend, Subscription
 from realtime.channels import base_topics, channel_name
 from realtime.events import START, Event, Position, decode
 from realtime.presence import PresenceStore
-from realtime.render import frames, marker, render
+from realtime.render import frames_of, marker, render
 from realtime.viewer import Viewer
 
 logger = structlog.get_logger(__name__)
@@ -51,6 +51,10 @@ RENDER_AHEAD = 4
 """Events of one feed rendered at once, each in its own unit of work, their messages still queued in position
 order: a render waits mostly on database round trips, so a backlog drains several times faster (the pool has 20
 connections; HTTP requests keep the rest)."""
+RENDER_BATCH = 16
+"""At most this many events of a backlog rendered in one unit of work (realtime.render.frames_of: what the renderers
+share by key is read once for them all); a backlog is cut into at least RENDER_AHEAD such batches while it has that
+many events, so batches still render side by side."""
 UNREPLAYABLE = Position(-1, -1)
 """What a socket's unreadable cursor becomes: below every floor, so the console is told to refresh."""
 
@@ -328,46 +332,56 @@ class TenantFeed:
             await self._catch_up()
 
     async def _catch_up(self) -> None:
-        """Deliver everything final after `wm` from the log, in position order; caller holds the lock. Up to
-        RENDER_AHEAD events render at once; each one's messages are queued only after every earlier event's."""
+        """Deliver everything final after `wm` from the log, in position order; caller holds the lock. A backlog
+        renders in batches of up to RENDER_BATCH events (one unit of work each), up to RENDER_AHEAD batches at once;
+        each event's messages are queued only after every earlier event's."""
         while True:
             async with tenant_context(self.tenant):
                 rows = await event_log.read(self.wm, limit=1000)
             gate = asyncio.Semaphore(RENDER_AHEAD)
-            renders = [asyncio.create_task(self._render(event, gate)) for event in rows]
+            size = min(RENDER_BATCH, max(1, -(-len(rows) // RENDER_AHEAD)))
+            batches = [rows[i:i + size] for i in range(0, len(rows), size)]
+            renders = [asyncio.create_task(self._render(batch, gate)) for batch in batches]
             try:
-                for event, task in zip(rows, renders, strict=True):
-                    self._offer(event, *await task)
+                for batch, task in zip(batches, renders, strict=True):
+                    for event, (groups, messages) in zip(batch, await task, strict=True):
+                        self._offer(event, groups, messages)
             finally:
                 for task in renders:
                     task.cancel()
             if len(rows) < 1000:
                 return
 
-    async def _render(self, event: Event, gate: asyncio.Semaphore | None = None
-                      ) -> tuple[list[list[Connection]], list[str]]:
-        """`event`'s message for each audience among the sockets that hear it (rendered once per audience)."""
-        viewers: dict[tuple[Any, ...], list[Connection]] = {}
-        for conn in self.conns:
-            if conn.hears(event):
-                viewers.setdefault(conn.view, []).append(conn)
-        if not viewers:
-            return [], []
-        groups = list(viewers.values())
+    async def _render(self, batch: list[Event], gate: asyncio.Semaphore | None = None
+                      ) -> list[tuple[list[list[Connection]], list[str]]]:
+        """Each event's message for each audience among the sockets that hear it (rendered once per audience, the
+        batch in one unit of work)."""
+        audiences: list[list[list[Connection]]] = []
+        for event in batch:
+            viewers: dict[tuple[Any, ...], list[Connection]] = {}
+            for conn in self.conns:
+                if conn.hears(event):
+                    viewers.setdefault(conn.view, []).append(conn)
+            audiences.append(list(viewers.values()))
+        if not any(audiences):
+            return [([], []) for _ in batch]
         try:
             async with gate or contextlib.nullcontext():
-                messages = await frames(event, self.tenant, [g[0].user for g in groups])
+                messages = await frames_of([(event, [g[0].user for g in groups])
+                                            for event, groups in zip(batch, audiences, strict=True)], self.tenant)
         except Exception:  # the database is away: the marker alone keeps cursors moving; a refresh heals
-            logger.exception("realtime_render_batch_failed", tenant=self.tenant.slug, event=event.name)
-            messages = [marker(event.position, event=event)] * len(groups)
-        return groups, messages
+            logger.exception("realtime_render_batch_failed", tenant=self.tenant.slug, events=len(batch))
+            messages = [[marker(event.position, event=event)] * len(groups)
+                        for event, groups in zip(batch, audiences, strict=True)]
+        return list(zip(audiences, messages, strict=True))
 
     def _offer(self, event: Event, groups: list[list[Connection]], messages: list[str]) -> None:
         """Queue each socket its audience's message of `event` (in position order: the caller's loop)."""
-        self.wm = max(self.wm, event.position)
+        position = event.position  # a new tuple on every read: once per event, not once per socket
+        self.wm = max(self.wm, position)
         for group, message in zip(groups, messages, strict=True):
             for conn in group:
-                conn.offer(event.position, message)
+                conn.offer(position, message)
         if event.name in ("session.revoked", "user.updated"):
             self._check_now.set()
 

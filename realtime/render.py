@@ -172,25 +172,36 @@ async def _call(fn: Renderer, *args: Any) -> Any:
 async def frames(event: Event, tenant: TenantRef, viewers: Sequence[Viewer]) -> list[str]:
     """The message of `event` for each of `viewers` (same order), each fragment rendered once per audience, all in
     one unit of work of the tenant."""
-    parts: list[list[str]] = [[] for _ in viewers]
-    renderers = _RENDERERS.get(event.name)
-    if renderers and viewers:
+    return (await frames_of([(event, viewers)], tenant))[0]
+
+
+async def frames_of(batch: Sequence[tuple[Event, Sequence[Viewer]]], tenant: TenantRef) -> list[list[str]]:
+    """`frames` of several events of one tenant (a feed's backlog, in position order), in ONE unit of work with one
+    `Memo`: what renderers read as it is now and share by key (the queues, a role's totals, the live calls, the
+    owner's figures) is read once for the batch, not once per event. Renderers reload state rather than trust the
+    payload, so this is what the consoles would get rendering each event at the same moment."""
+    parts: list[list[list[str]]] = [[[] for _ in viewers] for _, viewers in batch]
+    if any(_RENDERERS.get(event.name) and viewers for event, viewers in batch):
         memo = Memo()
         token = _MEMO.set(memo)
         try:
             async with tenant_context(tenant):
-                for fn in renderers:
-                    await _render_one(fn, event, tenant, viewers, parts, memo)
+                for (event, viewers), chosen in zip(batch, parts, strict=True):
+                    for fn in _RENDERERS.get(event.name, ()) if viewers else ():
+                        await _render_one(fn, event, tenant, viewers, chosen, memo)
         finally:
             _MEMO.reset(token)
-    tail = marker(event.position, event=event)
-    shared: dict[tuple[int, ...], str] = {}
     out = []
-    for chosen in parts:
-        key = tuple(id(p) for p in chosen)
-        if key not in shared:
-            shared[key] = "".join(chosen) + tail
-        out.append(shared[key])
+    for (event, _), chosen in zip(batch, parts, strict=True):
+        tail = marker(event.position, event=event)
+        shared: dict[tuple[int, ...], str] = {}
+        messages = []
+        for fragments in chosen:
+            key = tuple(id(p) for p in fragments)
+            if key not in shared:
+                shared[key] = "".join(fragments) + tail
+            messages.append(shared[key])
+        out.append(messages)
     return out
 
 

@@ -123,3 +123,40 @@ async def test_a_burst_of_item_events_arrives_complete_in_order_rendered_once_pe
         await stranger.until(lambda f: f.event in names, wait=0.5)
     for sock in (*socks, owner, stranger):
         await sock.close()
+
+
+async def test_a_batch_of_events_renders_in_one_unit_of_work_as_each_would_alone(
+    fx_client: Any, fx_shop: ShopFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A feed's backlog renders in batches (realtime.render.frames_of): what renderers share by key (a role's queue
+    totals) is read once for the batch, and every event's message is the one it would get rendered alone, for each
+    viewer its own (an operator never the supervisor's live calls)."""
+    import datetime as dt
+
+    from realtime.events import Event
+
+    anna = await _user(fx_shop, "operator", "Anna Operator")
+    sveta = await _user(fx_shop, "supervisor", "Sveta Supervisor")
+    contact_id = await _contact(fx_client, fx_shop)
+    ids = [await _inbound(fx_shop, contact_id, f"Parcel {n}") for n in range(3)]
+    names = ["queue.item_added", "conversation.snoozed", "queue.item_added"]
+    events = [Event(id=10**9 + n, tx=10**9, name=name, tenant=fx_shop.slug, at=dt.datetime.now(dt.UTC),
+                    data={"conversation_id": cid, "queue_id": None, "contact_id": contact_id}, channels=("queue",))
+              for n, (name, cid) in enumerate(zip(names, ids, strict=True))]
+    loads: list[tuple[int, ...]] = []
+    real = conversations._stats
+
+    async def counted(queue_ids: Any) -> Any:
+        loads.append(tuple(queue_ids))
+        return await real(queue_ids)
+
+    monkeypatch.setattr(conversations, "_stats", counted)
+    alone = [await render.frames(event, fx_shop.tenant, [anna, sveta]) for event in events]
+    one_by_one, loads[:] = len(loads), []
+    together = await render.frames_of([(event, [anna, sveta]) for event in events], fx_shop.tenant)
+    assert together == alone
+    assert len(loads) == len(set(loads)) and one_by_one == 3 * len(loads)  # each role's totals once, not per event
+    for n, (to_anna, to_sveta) in enumerate(together):
+        assert f'id="queue-item-{ids[n]}"' in to_anna and f'data-event-id="{events[n].position}"' in to_anna
+        assert 'id="console-live-calls"' not in to_anna
+        assert ('id="console-live-calls"' in to_sveta) == events[n].name.startswith("queue.")
