@@ -74,6 +74,8 @@ class Memo:
 
     def __init__(self) -> None:
         self._values: dict[Hashable, Any] = {}
+        self.failed = False
+        """A renderer raised: a database error leaves the unit of work unusable for the renders after it."""
 
     async def get(self, key: Hashable, load: Callable[[], Awaitable[Any]]) -> Any:
         if key not in self._values:
@@ -165,7 +167,10 @@ async def _call(fn: Renderer, *args: Any) -> Any:
     try:
         return await fn(*args)
     except Exception:  # one broken panel must not cut the console off from every other event
-        log.exception("realtime_render_failed", renderer=_name(fn), event=args[0].name)
+        log.exception("realtime_render_failed", renderer=_name(fn), event_name=args[0].name)
+        memo = _MEMO.get()
+        if memo is not None:
+            memo.failed = True
         return None
 
 
@@ -179,7 +184,9 @@ async def frames_of(batch: Sequence[tuple[Event, Sequence[Viewer]]], tenant: Ten
     """`frames` of several events of one tenant (a feed's backlog, in position order), in ONE unit of work with one
     `Memo`: what renderers read as it is now and share by key (the queues, a role's totals, the live calls, the
     owner's figures) is read once for the batch, not once per event. Renderers reload state rather than trust the
-    payload, so this is what the consoles would get rendering each event at the same moment."""
+    payload, so this is what the consoles would get rendering each event at the same moment. If a renderer fails,
+    the batch is rendered again one event per unit of work (a failed statement aborts the transaction for the
+    renders after it), so one broken panel costs no other event its fragments."""
     parts: list[list[list[str]]] = [[[] for _ in viewers] for _, viewers in batch]
     if any(_RENDERERS.get(event.name) and viewers for event, viewers in batch):
         memo = Memo()
@@ -191,6 +198,8 @@ async def frames_of(batch: Sequence[tuple[Event, Sequence[Viewer]]], tenant: Ten
                         await _render_one(fn, event, tenant, viewers, chosen, memo)
         finally:
             _MEMO.reset(token)
+        if memo.failed and len(batch) > 1:  # a failed statement aborts the transaction: each event on its own
+            return [(await frames_of([one], tenant))[0] for one in batch]
     out = []
     for (event, _), chosen in zip(batch, parts, strict=True):
         tail = marker(event.position, event=event)

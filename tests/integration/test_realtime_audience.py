@@ -160,3 +160,34 @@ async def test_a_batch_of_events_renders_in_one_unit_of_work_as_each_would_alone
         assert f'id="queue-item-{ids[n]}"' in to_anna and f'data-event-id="{events[n].position}"' in to_anna
         assert 'id="console-live-calls"' not in to_anna
         assert ('id="console-live-calls"' in to_sveta) == events[n].name.startswith("queue.")
+
+
+async def test_a_renderer_failing_in_a_batch_costs_no_other_event_its_fragments(
+    fx_client: Any, fx_shop: ShopFixture
+) -> None:
+    """A statement that fails aborts the batch's transaction: the batch is rendered again event by event, so the
+    other events keep their fragments (and the broken one keeps the rest of its own)."""
+    import datetime as dt
+
+    from app.lib.db import current_uow
+    from realtime.events import Event
+
+    anna = await _user(fx_shop, "operator", "Anna Operator")
+    contact_id = await _contact(fx_client, fx_shop)
+    ids = [await _inbound(fx_shop, contact_id, f"Parcel {n}") for n in range(2)]
+
+    async def broken(event: Event, tenant: Any, viewer: Any) -> str:
+        await current_uow().connection.fetchval("SELECT 1 / 0")
+        return "never"
+
+    events = [Event(id=10**9 + n, tx=10**9, name=name, tenant=fx_shop.slug, at=dt.datetime.now(dt.UTC),
+                    data={"conversation_id": cid, "queue_id": None, "contact_id": contact_id}, channels=("queue",))
+              for n, (name, cid) in enumerate(zip(["conversation.snoozed", "queue.item_added"], ids, strict=True))]
+    render.register_renderer("conversation.snoozed", broken)
+    try:
+        got = await render.frames_of([(event, [anna]) for event in events], fx_shop.tenant)
+    finally:
+        render.unregister_renderer("conversation.snoozed", broken)
+    assert f'id="queue-item-{ids[1]}"' in got[1][0] and 'id="console-waiting-count"' in got[1][0]
+    assert got[1] == await render.frames(events[1], fx_shop.tenant, [anna])  # all of it, as if rendered alone
+    assert 'id="console-waiting-count"' in got[0][0] and "never" not in got[0][0]
