@@ -28,7 +28,7 @@ from realtime.backends.base import BroadcastBackend, Subscription
 from realtime.channels import base_topics, channel_name
 from realtime.events import START, Event, Position, decode
 from realtime.presence import PresenceStore
-from realtime.render import frames, frames_checked, marker, render
+from realtime.render import frames_of, marker, render
 from realtime.viewer import Viewer
 
 logger = structlog.get_logger(__name__)
@@ -51,11 +51,10 @@ RENDER_AHEAD = 4
 """Events of one feed rendered at once, each in its own unit of work, their messages still queued in position
 order: a render waits mostly on database round trips, so a backlog drains several times faster (the pool has 20
 connections; HTTP requests keep the rest)."""
-RENDER_CHUNK = 16
-"""At most this many consecutive events of a backlog rendered one after the other in ONE unit of work (a
-transaction's begin and commit, and a pooled connection, for many events instead of each); a backlog is spread
-over RENDER_AHEAD such units of work at once, and each event's messages are queued as soon as it and every earlier
-event are rendered."""
+RENDER_BATCH = 16
+"""At most this many events of a backlog rendered in one unit of work (realtime.render.frames_of: what the renderers
+share by key is read once for them all); a backlog is cut into at least RENDER_AHEAD such batches while it has that
+many events, so batches still render side by side."""
 UNREPLAYABLE = Position(-1, -1)
 """What a socket's unreadable cursor becomes: below every floor, so the console is told to refresh."""
 
@@ -71,6 +70,36 @@ SELECT s.id FROM user_session s JOIN app_user u ON u.id = s."user"
 WHERE s.id = ANY($1::int[]) AND s.revoked_at IS NULL AND u.status = 'active' AND s.expires_at > now()
   AND s.last_seen_at + make_interval(mins => $2) > now()
 """
+
+
+class JoinMemo:
+    """Frames joined lately, shared by the sockets that are caught up alike: the sockets of one audience queue the
+    same message objects (one per audience, see realtime.render.frames), so a frame of the same messages is one
+    string, joined once (and then deflated once, realtime.sockets.DEFLATE), not once per socket. Keyed by the
+    messages' identities; an entry keeps its messages alive, so their ids cannot be reused while it is kept."""
+
+    def __init__(self, budget: int = 4 << 20) -> None:
+        self.budget = budget
+        self.size = 0
+        self._memo: dict[tuple[int, ...], tuple[list[str], str]] = {}
+
+    def join(self, messages: list[str]) -> str:
+        if len(messages) == 1:
+            return messages[0]
+        key = tuple(map(id, messages))
+        hit = self._memo.get(key)
+        if hit is not None:
+            return hit[1]
+        text = "".join(messages)
+        if 2 * len(text) <= self.budget:
+            self._memo[key] = (messages, text)
+            self.size += len(text)
+            while self.size > self.budget:
+                self.size -= len(self._memo.pop(next(iter(self._memo)))[1])
+        return text
+
+
+JOINED = JoinMemo()
 
 
 class Connection:
@@ -181,7 +210,7 @@ class Connection:
                 last = position
         if not fresh:
             return
-        await self.send(fresh[0] if len(fresh) == 1 else "".join(fresh))
+        await self.send(JOINED.join(fresh))
         self.last_sent = last
         self.frames_sent += 1
         self.messages_sent += len(fresh)
@@ -303,89 +332,56 @@ class TenantFeed:
             await self._catch_up()
 
     async def _catch_up(self) -> None:
-        """Deliver everything final after `wm` from the log, in position order; caller holds the lock. Up to
-        RENDER_AHEAD chunks of up to RENDER_CHUNK events render at once, each chunk in one unit of work; each event's
-        messages are queued only after every earlier event's."""
+        """Deliver everything final after `wm` from the log, in position order; caller holds the lock. A backlog
+        renders in batches of up to RENDER_BATCH events (one unit of work each), up to RENDER_AHEAD batches at once;
+        each event's messages are queued only after every earlier event's."""
         while True:
             async with tenant_context(self.tenant):
                 rows = await event_log.read(self.wm, limit=1000)
-            loop = asyncio.get_running_loop()
-            rendered: list[asyncio.Future[tuple[list[list[Connection]], list[str]]]] = [
-                loop.create_future() for _ in rows]
             gate = asyncio.Semaphore(RENDER_AHEAD)
-            size = min(RENDER_CHUNK, -(-len(rows) // RENDER_AHEAD)) or 1  # a short backlog still spreads out
-            renders = [asyncio.create_task(self._render_chunk(rows, range(i, min(i + size, len(rows))), rendered,
-                                                              gate)) for i in range(0, len(rows), size)]
+            size = min(RENDER_BATCH, max(1, -(-len(rows) // RENDER_AHEAD)))
+            batches = [rows[i:i + size] for i in range(0, len(rows), size)]
+            renders = [asyncio.create_task(self._render(batch, gate)) for batch in batches]
             try:
-                for event, done in zip(rows, rendered, strict=True):
-                    self._offer(event, *await done)
+                for batch, task in zip(batches, renders, strict=True):
+                    for event, (groups, messages) in zip(batch, await task, strict=True):
+                        self._offer(event, groups, messages)
             finally:
                 for task in renders:
                     task.cancel()
             if len(rows) < 1000:
                 return
 
-    async def _render_chunk(self, rows: list[Event], chunk: range,
-                            rendered: list[asyncio.Future[tuple[list[list[Connection]], list[str]]]],
-                            gate: asyncio.Semaphore) -> None:
-        """Render `rows[chunk]` one after the other in one unit of work, each result set as soon as it is ready. From
-        an event whose render failed on, each renders in a unit of work of its own (as `_render`), so a broken
-        renderer costs no other event its fragments."""
-        try:
-            async with gate:
-                todo = []
-                for i in chunk:
-                    groups = self._audiences(rows[i])
-                    if groups:
-                        todo.append((i, groups))
-                    else:
-                        rendered[i].set_result(([], []))
-                with contextlib.suppress(Exception):  # the database is away: each event alone, below
-                    if not todo:
-                        return
-                    async with tenant_context(self.tenant):
-                        for i, groups in todo:
-                            messages, ok = await frames_checked(rows[i], self.tenant, [g[0].user for g in groups])
-                            if not ok:
-                                break
-                            rendered[i].set_result((groups, messages))
-                for i, _groups in todo:
-                    if not rendered[i].done():
-                        rendered[i].set_result(await self._render(rows[i]))
-        except Exception as exc:
-            for i in chunk:
-                if not rendered[i].done():
-                    rendered[i].set_exception(exc)
-            raise
-
-    def _audiences(self, event: Event) -> list[list[Connection]]:
-        """The sockets that hear `event`, grouped by view (one render each)."""
-        viewers: dict[tuple[Any, ...], list[Connection]] = {}
-        for conn in self.conns:
-            if conn.hears(event):
-                viewers.setdefault(conn.view, []).append(conn)
-        return list(viewers.values())
-
-    async def _render(self, event: Event, gate: asyncio.Semaphore | None = None
-                      ) -> tuple[list[list[Connection]], list[str]]:
-        """`event`'s message for each audience among the sockets that hear it (rendered once per audience)."""
-        groups = self._audiences(event)
-        if not groups:
-            return [], []
+    async def _render(self, batch: list[Event], gate: asyncio.Semaphore | None = None
+                      ) -> list[tuple[list[list[Connection]], list[str]]]:
+        """Each event's message for each audience among the sockets that hear it (rendered once per audience, the
+        batch in one unit of work)."""
+        audiences: list[list[list[Connection]]] = []
+        for event in batch:
+            viewers: dict[tuple[Any, ...], list[Connection]] = {}
+            for conn in self.conns:
+                if conn.hears(event):
+                    viewers.setdefault(conn.view, []).append(conn)
+            audiences.append(list(viewers.values()))
+        if not any(audiences):
+            return [([], []) for _ in batch]
         try:
             async with gate or contextlib.nullcontext():
-                messages = await frames(event, self.tenant, [g[0].user for g in groups])
+                messages = await frames_of([(event, [g[0].user for g in groups])
+                                            for event, groups in zip(batch, audiences, strict=True)], self.tenant)
         except Exception:  # the database is away: the marker alone keeps cursors moving; a refresh heals
-            logger.exception("realtime_render_batch_failed", tenant=self.tenant.slug, event=event.name)
-            messages = [marker(event.position, event=event)] * len(groups)
-        return groups, messages
+            logger.exception("realtime_render_batch_failed", tenant=self.tenant.slug, events=len(batch))
+            messages = [[marker(event.position, event=event)] * len(groups)
+                        for event, groups in zip(batch, audiences, strict=True)]
+        return list(zip(audiences, messages, strict=True))
 
     def _offer(self, event: Event, groups: list[list[Connection]], messages: list[str]) -> None:
         """Queue each socket its audience's message of `event` (in position order: the caller's loop)."""
-        self.wm = max(self.wm, event.position)
+        position = event.position  # a new tuple on every read: once per event, not once per socket
+        self.wm = max(self.wm, position)
         for group, message in zip(groups, messages, strict=True):
             for conn in group:
-                conn.offer(event.position, message)
+                conn.offer(position, message)
         if event.name in ("session.revoked", "user.updated"):
             self._check_now.set()
 

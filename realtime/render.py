@@ -75,8 +75,7 @@ class Memo:
     def __init__(self) -> None:
         self._values: dict[Hashable, Any] = {}
         self.failed = False
-        """A renderer of the event raised: its unit of work may be unusable for the next event (a failed statement
-        aborts the transaction)."""
+        """A renderer raised: a database error leaves the unit of work unusable for the renders after it."""
 
     async def get(self, key: Hashable, load: Callable[[], Awaitable[Any]]) -> Any:
         if key not in self._values:
@@ -168,7 +167,7 @@ async def _call(fn: Renderer, *args: Any) -> Any:
     try:
         return await fn(*args)
     except Exception:  # one broken panel must not cut the console off from every other event
-        log.exception("realtime_render_failed", renderer=_name(fn), event=args[0].name)
+        log.exception("realtime_render_failed", renderer=_name(fn), event_name=args[0].name)
         memo = _MEMO.get()
         if memo is not None:
             memo.failed = True
@@ -177,37 +176,42 @@ async def _call(fn: Renderer, *args: Any) -> Any:
 
 async def frames(event: Event, tenant: TenantRef, viewers: Sequence[Viewer]) -> list[str]:
     """The message of `event` for each of `viewers` (same order), each fragment rendered once per audience, all in
-    one unit of work of the tenant (the open one, when the caller renders several events in one: see
-    `frames_checked`)."""
-    return (await frames_checked(event, tenant, viewers))[0]
+    one unit of work of the tenant."""
+    return (await frames_of([(event, viewers)], tenant))[0]
 
 
-async def frames_checked(event: Event, tenant: TenantRef, viewers: Sequence[Viewer]) -> tuple[list[str], bool]:
-    """`frames`, and whether every renderer succeeded: when one raised inside a unit of work shared with other
-    events, the caller renders the events after it in units of work of their own (the failed statement may have
-    aborted the shared transaction)."""
-    parts: list[list[str]] = [[] for _ in viewers]
-    renderers = _RENDERERS.get(event.name)
-    ok = True
-    if renderers and viewers:
+async def frames_of(batch: Sequence[tuple[Event, Sequence[Viewer]]], tenant: TenantRef) -> list[list[str]]:
+    """`frames` of several events of one tenant (a feed's backlog, in position order), in ONE unit of work with one
+    `Memo`: what renderers read as it is now and share by key (the queues, a role's totals, the live calls, the
+    owner's figures) is read once for the batch, not once per event. Renderers reload state rather than trust the
+    payload, so this is what the consoles would get rendering each event at the same moment. If a renderer fails,
+    the batch is rendered again one event per unit of work (a failed statement aborts the transaction for the
+    renders after it), so one broken panel costs no other event its fragments."""
+    parts: list[list[list[str]]] = [[[] for _ in viewers] for _, viewers in batch]
+    if any(_RENDERERS.get(event.name) and viewers for event, viewers in batch):
         memo = Memo()
         token = _MEMO.set(memo)
         try:
             async with tenant_context(tenant):
-                for fn in renderers:
-                    await _render_one(fn, event, tenant, viewers, parts, memo)
+                for (event, viewers), chosen in zip(batch, parts, strict=True):
+                    for fn in _RENDERERS.get(event.name, ()) if viewers else ():
+                        await _render_one(fn, event, tenant, viewers, chosen, memo)
         finally:
             _MEMO.reset(token)
-        ok = not memo.failed
-    tail = marker(event.position, event=event)
-    shared: dict[tuple[int, ...], str] = {}
+        if memo.failed and len(batch) > 1:  # a failed statement aborts the transaction: each event on its own
+            return [(await frames_of([one], tenant))[0] for one in batch]
     out = []
-    for chosen in parts:
-        key = tuple(id(p) for p in chosen)
-        if key not in shared:
-            shared[key] = "".join(chosen) + tail
-        out.append(shared[key])
-    return out, ok
+    for (event, _), chosen in zip(batch, parts, strict=True):
+        tail = marker(event.position, event=event)
+        shared: dict[tuple[int, ...], str] = {}
+        messages = []
+        for fragments in chosen:
+            key = tuple(id(p) for p in fragments)
+            if key not in shared:
+                shared[key] = "".join(fragments) + tail
+            messages.append(shared[key])
+        out.append(messages)
+    return out
 
 
 async def _render_one(fn: Renderer, event: Event, tenant: TenantRef, viewers: Sequence[Viewer],

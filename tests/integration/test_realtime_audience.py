@@ -11,7 +11,7 @@ import pytest
 
 from app.conversations import services as conversations
 from app.lib.db import tenant_context
-from realtime import render
+from realtime import render, sockets
 from tests.conftest import ShopFixture
 from tests.integration.test_workspace import _contact, _inbound, _socket, _user
 from tests.servers import ConsoleSocket, Frame, InProcessServer
@@ -46,8 +46,14 @@ async def test_one_render_per_audience_and_each_socket_sees_only_its_own(
     await asyncio.sleep(0.2)
 
     render.RENDERS.clear()
+    deflated = sockets.DEFLATE.misses
     conversation_id = await _inbound(fx_shop, contact_id, "Where is my parcel?")  # queue.item_added
     added = await _all_get(everyone, "queue.item_added")
+    # one message per audience, compressed once: the three tabs of Anna get the very same frame, and the deflates
+    # are at most one per distinct message (Anna, Boris, Sveta, the owner), not one per socket
+    assert added[0].text == added[1].text == added[2].text
+    assert added[3].text == added[4].text == added[5].text and added[6].text == added[7].text
+    assert sockets.DEFLATE.misses - deflated <= 4 + 2  # (+ presence or agent-state frames that may interleave)
     assert render.RENDERS[SHARED] == 3  # operator, supervisor, owner: not 9
     assert render.RENDERS[LEFT_QUEUE] == 3
     assert render.RENDERS[UNREAD] == 1  # every user's unread counts in one call
@@ -117,3 +123,71 @@ async def test_a_burst_of_item_events_arrives_complete_in_order_rendered_once_pe
         await stranger.until(lambda f: f.event in names, wait=0.5)
     for sock in (*socks, owner, stranger):
         await sock.close()
+
+
+async def test_a_batch_of_events_renders_in_one_unit_of_work_as_each_would_alone(
+    fx_client: Any, fx_shop: ShopFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A feed's backlog renders in batches (realtime.render.frames_of): what renderers share by key (a role's queue
+    totals) is read once for the batch, and every event's message is the one it would get rendered alone, for each
+    viewer its own (an operator never the supervisor's live calls)."""
+    import datetime as dt
+
+    from realtime.events import Event
+
+    anna = await _user(fx_shop, "operator", "Anna Operator")
+    sveta = await _user(fx_shop, "supervisor", "Sveta Supervisor")
+    contact_id = await _contact(fx_client, fx_shop)
+    ids = [await _inbound(fx_shop, contact_id, f"Parcel {n}") for n in range(3)]
+    names = ["queue.item_added", "conversation.snoozed", "queue.item_added"]
+    events = [Event(id=10**9 + n, tx=10**9, name=name, tenant=fx_shop.slug, at=dt.datetime.now(dt.UTC),
+                    data={"conversation_id": cid, "queue_id": None, "contact_id": contact_id}, channels=("queue",))
+              for n, (name, cid) in enumerate(zip(names, ids, strict=True))]
+    loads: list[tuple[int, ...]] = []
+    real = conversations._stats
+
+    async def counted(queue_ids: Any) -> Any:
+        loads.append(tuple(queue_ids))
+        return await real(queue_ids)
+
+    monkeypatch.setattr(conversations, "_stats", counted)
+    alone = [await render.frames(event, fx_shop.tenant, [anna, sveta]) for event in events]
+    one_by_one, loads[:] = len(loads), []
+    together = await render.frames_of([(event, [anna, sveta]) for event in events], fx_shop.tenant)
+    assert together == alone
+    assert len(loads) == len(set(loads)) and one_by_one == 3 * len(loads)  # each role's totals once, not per event
+    for n, (to_anna, to_sveta) in enumerate(together):
+        assert f'id="queue-item-{ids[n]}"' in to_anna and f'data-event-id="{events[n].position}"' in to_anna
+        assert 'id="console-live-calls"' not in to_anna
+        assert ('id="console-live-calls"' in to_sveta) == events[n].name.startswith("queue.")
+
+
+async def test_a_renderer_failing_in_a_batch_costs_no_other_event_its_fragments(
+    fx_client: Any, fx_shop: ShopFixture
+) -> None:
+    """A statement that fails aborts the batch's transaction: the batch is rendered again event by event, so the
+    other events keep their fragments (and the broken one keeps the rest of its own)."""
+    import datetime as dt
+
+    from app.lib.db import current_uow
+    from realtime.events import Event
+
+    anna = await _user(fx_shop, "operator", "Anna Operator")
+    contact_id = await _contact(fx_client, fx_shop)
+    ids = [await _inbound(fx_shop, contact_id, f"Parcel {n}") for n in range(2)]
+
+    async def broken(event: Event, tenant: Any, viewer: Any) -> str:
+        await current_uow().connection.fetchval("SELECT 1 / 0")
+        return "never"
+
+    events = [Event(id=10**9 + n, tx=10**9, name=name, tenant=fx_shop.slug, at=dt.datetime.now(dt.UTC),
+                    data={"conversation_id": cid, "queue_id": None, "contact_id": contact_id}, channels=("queue",))
+              for n, (name, cid) in enumerate(zip(["conversation.snoozed", "queue.item_added"], ids, strict=True))]
+    render.register_renderer("conversation.snoozed", broken)
+    try:
+        got = await render.frames_of([(event, [anna]) for event in events], fx_shop.tenant)
+    finally:
+        render.unregister_renderer("conversation.snoozed", broken)
+    assert f'id="queue-item-{ids[1]}"' in got[1][0] and 'id="console-waiting-count"' in got[1][0]
+    assert got[1] == await render.frames(events[1], fx_shop.tenant, [anna])  # all of it, as if rendered alone
+    assert 'id="console-waiting-count"' in got[0][0] and "never" not in got[0][0]

@@ -69,3 +69,38 @@ async def test_coalesced_frame_skips_what_replay_sent_and_stops_at_a_kick() -> N
     conn.offer(Position(1, 9), _message(9))  # after the kick: dropped
     assert await asyncio.wait_for(conn.pump(), 1) == CLOSE_TOO_SLOW
     assert sent == [_message(4) + _message(5)]
+
+
+async def test_sockets_caught_up_alike_share_one_frame_and_a_lagging_one_still_gets_all_in_order() -> None:
+    """The sockets of one audience queue the same message objects: their frames are one string, joined once. A
+    socket whose writer is slow coalesces on its own and still gets every message once, in order."""
+    sent: dict[str, list[str]] = {"a": [], "b": [], "slow": []}
+    gate = asyncio.Event()
+
+    def sender(name: str) -> object:
+        async def send(text: str) -> None:
+            sent[name].append(text)
+            if name == "slow" and len(sent[name]) == 1:
+                await gate.wait()
+
+        return send
+
+    conns = {name: _conn(sender(name)) for name in sent}
+    messages = [_message(n) for n in range(1, 9)]
+    for n in range(4):  # queued before the writers run: each socket's first frame joins these four
+        for conn in conns.values():
+            conn.offer(Position(1, n + 1), messages[n])
+    pumps = [asyncio.create_task(c.pump()) for c in conns.values()]
+    await asyncio.sleep(0.01)
+    for n in range(4, 8):
+        for conn in conns.values():
+            conn.offer(Position(1, n + 1), messages[n])
+        await asyncio.sleep(0.01)
+    gate.set()
+    await asyncio.sleep(0.05)
+    assert sent["a"][0] is sent["b"][0]  # the same object: joined once for both
+    assert sent["a"] == sent["b"] == ["".join(messages[:4]), *messages[4:]]
+    assert sent["slow"] == ["".join(messages[:4]), "".join(messages[4:])]  # its own coalescing, all, in order
+    for conn in conns.values():
+        conn.kick(CLOSE_TOO_SLOW)
+    await asyncio.gather(*pumps)

@@ -1,7 +1,7 @@
-"""A feed's backlog renders in chunks (realtime.hub `TenantFeed._catch_up`): consecutive events share ONE unit of work
-instead of one each, every event is still queued once and in position order, and from an event whose render failed
-on (its statement may have aborted the shared transaction) each event renders alone, so no other event loses its
-fragments."""
+"""A feed's backlog renders in batches (realtime.hub `TenantFeed._catch_up`): consecutive events go to ONE
+`realtime.render.frames_of` call (one unit of work) instead of one each, the batches render side by side, and every
+event is still queued once and in position order. What a failing renderer does inside a batch is checked against the
+real renderers in tests/integration/test_realtime_audience.py."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import pytest
 from app.lib.db import TenantRef
 from realtime import hub
 from realtime.events import Event, Position
-from realtime.hub import RENDER_AHEAD, Connection, TenantFeed
+from realtime.hub import RENDER_AHEAD, RENDER_BATCH, Connection, TenantFeed
 
 TENANT = TenantRef(1, "shop", "t_shop")
 
@@ -33,38 +33,25 @@ def _conn() -> Connection:
     return Connection(TENANT, viewer, send, counts_presence=False, topics=["queue"])  # type: ignore[arg-type]
 
 
-async def test_a_backlog_renders_in_shared_units_of_work_and_a_failure_renders_the_rest_alone(
+async def test_a_backlog_renders_in_batches_and_every_event_is_queued_once_in_order(
         monkeypatch: pytest.MonkeyPatch) -> None:
     events = [_event(n) for n in range(1, 12)] + [_event(12, "user:99")]  # the last one: nobody here hears it
-    units: list[int] = []
-    current: list[int] = []
-    in_unit: dict[int, int] = {}
-    alone: list[int] = []
-
-    @contextlib.asynccontextmanager
-    async def fake_context(tenant: TenantRef) -> AsyncIterator[None]:
-        units.append(len(units))
-        current.append(units[-1])
-        try:
-            yield None
-        finally:
-            current.pop()
+    batches: list[list[int]] = []
 
     async def read(after: Position, **_: Any) -> list[Event]:
         return events
 
-    async def checked(event: Event, tenant: TenantRef, viewers: Sequence[Any]) -> tuple[list[str], bool]:
-        in_unit[event.id] = current[-1]
-        return [f"m{event.id}"] * len(viewers), event.id != 5  # event 5's renderer raised
+    async def frames_of(batch: Sequence[tuple[Event, Sequence[Any]]], tenant: TenantRef) -> list[list[str]]:
+        batches.append([event.id for event, _ in batch])
+        return [[f"m{event.id}"] * len(viewers) for event, viewers in batch]
 
-    async def by_itself(event: Event, tenant: TenantRef, viewers: Sequence[Any]) -> list[str]:
-        alone.append(event.id)
-        return [f"m{event.id}"] * len(viewers)
+    @contextlib.asynccontextmanager
+    async def no_db(tenant: TenantRef) -> AsyncIterator[None]:
+        yield None
 
-    monkeypatch.setattr(hub, "tenant_context", fake_context)
+    monkeypatch.setattr(hub, "tenant_context", no_db)
     monkeypatch.setattr(hub.event_log, "read", read)
-    monkeypatch.setattr(hub, "frames_checked", checked)
-    monkeypatch.setattr(hub, "frames", by_itself)
+    monkeypatch.setattr(hub, "frames_of", frames_of)
     feed = TenantFeed(None, TENANT)  # type: ignore[arg-type]
     conn = _conn()
     feed.conns.add(conn)
@@ -77,8 +64,6 @@ async def test_a_backlog_renders_in_shared_units_of_work_and_a_failure_renders_t
         queued.append(item)
     assert queued == [(e.position, f"m{e.id}") for e in events[:11]]  # each once, in order; 12 heard by nobody
     assert feed.wm == events[-1].position
-    # 1 read + RENDER_AHEAD chunks of 3 consecutive events, each chunk in one unit of work (not one per event).
-    assert len(units) == 1 + RENDER_AHEAD
-    assert [in_unit[n] for n in (1, 2, 3)] == [1, 1, 1] and in_unit[4] == in_unit[5] != in_unit[3]
-    assert alone == [5, 6]  # the failed event and the one after it in its chunk, each in a unit of work of its own
-    assert 6 not in in_unit and in_unit[7] == in_unit[9] != in_unit[5] and 12 not in in_unit
+    # 12 events over RENDER_AHEAD batches of consecutive events (3 each, at most RENDER_BATCH), one call each.
+    assert len(batches) == RENDER_AHEAD and all(len(b) <= RENDER_BATCH for b in batches)
+    assert [n for b in batches for n in b] == list(range(1, 13)) and batches[0] == [1, 2, 3]
