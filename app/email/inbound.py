@@ -126,7 +126,8 @@ class InboundEmail:
         return email_id
 
 
-_OWN = "SELECT * FROM inbound_mail WHERE id = $1 FOR UPDATE"
+_FILED_ALREADY = "SELECT processed_at IS NOT NULL FROM inbound_mail WHERE id = $1"
+_OWN = "SELECT * FROM inbound_mail WHERE id = $1 AND processed_at IS NULL FOR UPDATE"
 _WAITING = ("SELECT * FROM inbound_mail WHERE processed_at IS NULL AND id <> $1 ORDER BY id LIMIT $2 "
             "FOR UPDATE SKIP LOCKED")
 """Waiting mails to batch, their jobs' included: those jobs wait for the shop's filer lock, then find them filed."""
@@ -149,9 +150,13 @@ async def process(payload: dict[str, Any]) -> None:
         # One filer per shop at a time, taken before any row: the jobs of a burst of mail wait here while the first
         # files their mails in its batch, then find them filed; filers that ran side by side would each lock a few
         # mails and then queue behind each other for the senders' addresses and the shop's event counter anyway.
+        # A mail a batch filed already is seen without the lock and without a write: the job of every mail of a
+        # burst that the worker picked before its batch committed ends here, in a read-only transaction.
+        if await uow.connection.fetchval(_FILED_ALREADY, payload["inbound_id"]):
+            return
         await uow.connection.execute("SELECT pg_advisory_xact_lock($1)", _filer_key(uow.schema))
         own = await uow.connection.fetchrow(_OWN, payload["inbound_id"])
-        if own is None or own["processed_at"] is not None:
+        if own is None:  # gone, or filed by the batch this job waited for (the row is left unlocked: no write)
             return
         first = InboundEmail(dict(own))
         batch: list[InboundEmail] = []
