@@ -84,7 +84,17 @@ async def test_a_job_whose_mail_was_filed_files_the_next_waiting_ones_and_otherw
     processed, subjects = await _state(fx_shop)
     assert [processed[i] is not None for i in ids] == [True, True, False, False] and subjects == ["one", "two"]
 
-    # The job of "two" filed already: it ends before the filer lock, neither locking nor writing its row.
+    # The job of "two" filed already ends without a query: this process remembers what its batches filed.
+    def no_unit_of_work(*_: Any) -> None:
+        raise AssertionError("the job of a mail this process filed opened a unit of work")
+
+    monkeypatch.setattr(inbound, "tenant_context", no_unit_of_work)
+    await inbound.process({"tenant": fx_shop.slug, "inbound_id": ids[1]})
+    monkeypatch.undo()
+    monkeypatch.setattr(inbound, "BATCH", 2)
+
+    # Filed by another process: it ends before the filer lock, neither locking nor writing its row.
+    monkeypatch.setattr(inbound, "_filed_here", {})
     before = await _xmax(fx_shop, ids[1])
     await inbound.process({"tenant": fx_shop.slug, "inbound_id": ids[1]})
     assert await _xmax(fx_shop, ids[1]) == before
