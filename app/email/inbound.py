@@ -1,7 +1,9 @@
 """Processing a stored inbound email: parse, find or create the contact, thread into its conversation, timeline.
 
 One job per stored mail (mail-in queues it with the mail), but a job files up to BATCH mails of its shop in one
-unit of work: its own, then others still waiting, one filer per shop at a time. The batch is filed set-based
+unit of work: its own, then others still waiting, one filer per shop at a time. The job of a mail filed already
+ends without the lock and without a write; one that waited for the lock while a batch filed its mail files the
+next waiting ones, so a burst's jobs pass the lock from batch to batch. The batch is filed set-based
 (app/email/inbound_batch.py: a few statements for the whole batch) inside a savepoint; when that fails, it is
 rolled back and the mails are filed one by one, each in a savepoint: a mail that fails there is rolled back alone
 and left to its own job, which retries it (and keeps the failure); a failure of the job's own mail fails the job.
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import hashlib
 from typing import Any
 
@@ -36,8 +39,9 @@ log = structlog.get_logger(__name__)
 
 BATCH = 50
 JOB = "messaging.process_inbound"
-"""Mails one job files in one transaction (its own and up to BATCH - 1 waiting ones). Events of a tenant are
-numbered under a lock held until commit (realtime/log.py), so a bigger batch holds the shop's other writers longer."""
+"""Mails one job files in one transaction (its own and up to BATCH - 1 waiting ones). An open transaction holds back
+the delivery of every shop's events committed after it began (the safe horizon, realtime/log.py), so a bigger batch
+delays the consoles longer; 100 and 200 measured no faster than 50 (docs/architecture.md)."""
 
 
 class InboundEmail:
@@ -126,10 +130,31 @@ class InboundEmail:
         return email_id
 
 
-_OWN = "SELECT * FROM inbound_mail WHERE id = $1 FOR UPDATE"
+_FILER = "SELECT pg_advisory_xact_lock($1), set_config('synchronous_commit', 'off', true)"
+"""The shop's filer lock, and a commit that does not wait for the disk: a batch lost in a database crash is lost
+with its mails' processed marks and the deletion of their jobs (one transaction), so their jobs file them again; and
+the queue's acknowledgement of the job, a commit that does wait, comes later in the log and flushes the batch too."""
+_FILED_ALREADY = "SELECT processed_at IS NOT NULL FROM inbound_mail WHERE id = $1"
+_OWN = "SELECT * FROM inbound_mail WHERE id = $1 AND processed_at IS NULL FOR UPDATE"
 _WAITING = ("SELECT * FROM inbound_mail WHERE processed_at IS NULL AND id <> $1 ORDER BY id LIMIT $2 "
             "FOR UPDATE SKIP LOCKED")
 """Waiting mails to batch, their jobs' included: those jobs wait for the shop's filer lock, then find them filed."""
+
+
+FILED_MEMORY = 10_000
+"""Inbound ids a shop's batches filed in this process lately, remembered after their commit: the jobs of a burst are
+mostly picked by the worker whose batches filed their mails, and those end without a query at all. (Safe with the
+filer's commit not waiting for the disk: the job's acknowledgement is a commit later in the log, which flushes it.)"""
+_filed_here: dict[tuple[int, str], dict[int, None]] = {}
+"""(Tenant id, schema) -> inbound ids in filing order (a dict as an ordered set). The ids are the shop's own, and a
+shop made again under the same name has another tenant id."""
+
+
+async def _remember(shop: tuple[int, str], ids: list[int]) -> None:
+    filed = _filed_here.setdefault(shop, {})
+    filed.update(dict.fromkeys(ids))
+    while len(filed) > FILED_MEMORY:
+        del filed[next(iter(filed))]
 
 
 def _filer_key(schema: str) -> int:
@@ -139,31 +164,37 @@ def _filer_key(schema: str) -> int:
 
 
 async def process(payload: dict[str, Any]) -> None:
-    """Job: parse and file one stored inbound mail, and up to BATCH - 1 others of the shop still waiting.
-    Idempotent: a processed mail is left alone (the row lock makes the job of a mail another job is filing wait
-    for that one's commit, then find it done)."""
+    """Job: parse and file one stored inbound mail, and up to BATCH - 1 others of the shop still waiting (BATCH of
+    them when its own was filed by a batch it waited for). Idempotent: a processed mail is left alone (the filer
+    lock makes the job of a mail another job is filing wait for that one's commit, then find it done)."""
     tenant = await resolve_active_cached(payload["tenant"])  # a job per mail: the burst's jobs share one lookup
-    if tenant is None:
+    if tenant is None or payload["inbound_id"] in _filed_here.get((tenant.id, tenant.schema), ()):
         return
     async with tenant_context(tenant) as uow:
         # One filer per shop at a time, taken before any row: the jobs of a burst of mail wait here while the first
         # files their mails in its batch, then find them filed; filers that ran side by side would each lock a few
         # mails and then queue behind each other for the senders' addresses and the shop's event counter anyway.
-        await uow.connection.execute("SELECT pg_advisory_xact_lock($1)", _filer_key(uow.schema))
-        own = await uow.connection.fetchrow(_OWN, payload["inbound_id"])
-        if own is None or own["processed_at"] is not None:
+        # A mail a batch filed already is seen without the lock and without a write: the job of every mail of a
+        # burst that the worker picked before its batch committed ends here, in a read-only transaction.
+        if await uow.connection.fetchval(_FILED_ALREADY, payload["inbound_id"]):
             return
-        first = InboundEmail(dict(own))
-        batch: list[InboundEmail] = []
-        for row in await uow.connection.fetch(_WAITING, own["id"], BATCH - 1):
+        await uow.connection.execute(_FILER, _filer_key(uow.schema))
+        # Its own mail first, unless a batch filed it while this job waited for the lock: then the job files the next
+        # waiting ones all the same, so the lock passes from batch to batch without a gap (the jobs of a burst queue
+        # for it together, and the mails of the next ones in the queue are the ones waiting).
+        own = await uow.connection.fetchrow(_OWN, payload["inbound_id"])
+        batch: list[InboundEmail] = [InboundEmail(dict(own))] if own is not None else []
+        for row in await uow.connection.fetch(_WAITING, payload["inbound_id"], BATCH - len(batch)):
             try:
                 batch.append(InboundEmail(dict(row)))
             except Exception:  # its own job parses it again and keeps the failure
                 log.warning("inbound_batch_parse_failed", inbound_id=row["id"], exc_info=True)
+        if not batch:
+            return
         # DSNs for mail we sent are filed as bounces, not as messages from clients (app/email/bounces.py).
         filed: dict[int, str] = {}
         handlers = []
-        for handler in (first, *batch):
+        for handler in batch:
             bounce = bounces.parse(bytes(handler.row["content"])) if bounces.may_be(handler.row["content"]) else None
             if bounce is None:
                 handlers.append(handler)
@@ -179,24 +210,26 @@ async def process(payload: dict[str, Any]) -> None:
                     filed.update(await inbound_batch.Batch(handlers, copy.deepcopy(known), set(seen)).file())
             except Exception:
                 log.warning("inbound_batch_failed_filing_one_by_one", mails=len(handlers), exc_info=True)
-                filed.update(await _one_by_one(uow, handlers, known, seen))
+                filed.update(await _one_by_one(uow, handlers, known, seen, own=payload["inbound_id"]))
         await uow.connection.execute(_FILED, list(filed), list(filed.values()), now())
+        uow.after_commit(functools.partial(_remember, (tenant.id, tenant.schema), list(filed)))
         # The queued jobs of the mails this batch filed have nothing left to do: gone with the same commit, so a burst
         # does not leave a no-op job per mail waiting for the filer lock one after another.
-        await uow.connection.execute(_DONE_JOBS, JOB, tenant.slug, [i for i in filed if i != own["id"]])
+        await uow.connection.execute(_DONE_JOBS, JOB, tenant.slug, [i for i in filed if i != payload["inbound_id"]])
 
 
-async def _one_by_one(uow: Any, handlers: list[InboundEmail], known: identities.Owners, seen: set[str]
-                      ) -> dict[int, str]:
+async def _one_by_one(uow: Any, handlers: list[InboundEmail], known: identities.Owners, seen: set[str], *,
+                      own: int) -> dict[int, str]:
     """Each mail in a savepoint of its own: a batched mail that fails is rolled back alone and left to its own job
-    (which retries it and keeps the failure); the job's own mail failing fails the job."""
+    (which retries it and keeps the failure); the job's own mail (inbound id `own`) failing fails the job."""
     filed: dict[int, str] = {}
-    for n, handler in enumerate(handlers):
+    for handler in handlers:
+        mine = handler.row["id"] == own
         try:
-            async with uow.savepoint() if n else contextlib.nullcontext():
+            async with contextlib.nullcontext() if mine else uow.savepoint():
                 filed[handler.row["id"]] = await _file(handler, known, seen)
         except Exception:
-            if not n:
+            if mine:
                 raise
             log.warning("inbound_batch_mail_failed", inbound_id=handler.row["id"], exc_info=True)
     return filed

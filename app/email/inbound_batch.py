@@ -30,7 +30,8 @@ from app.lib.clock import now
 from app.lib.db import current_uow
 from app.timeline import services as timeline
 from realtime import channels
-from realtime.publish import emit
+from realtime.events import EventType
+from realtime.publish import emit_many
 
 if TYPE_CHECKING:
     from app.email.inbound import InboundEmail
@@ -259,8 +260,8 @@ class Batch:
                       p.handler.row["received_at"], "", "", 0, now())
                      for p, email_id, message, attachments in messages])
         queued = iter(e for e in entries if e["payload"].get("event") == "queued")
-        for p, email_id, message, _ in messages:
-            await self._announce(p, email_id, message["id"], next(queued)["id"] if p.opened else None)
+        await emit_many([event for p, email_id, message, _ in messages
+                         for event in _announce(p, email_id, message["id"], next(queued)["id"] if p.opened else None)])
 
     def _queued_entry(self, p: _Pending) -> dict[str, Any]:
         """The new conversation's own timeline item, as `conversations.open_conversation` writes it."""
@@ -271,23 +272,30 @@ class Batch:
                               translated=("queue",), links={"conversation_id": p.conversation.id},
                               actor_type="customer", payload={"queue": self._queue["key"], "event": "queued"})
 
-    async def _announce(self, p: _Pending, email_id: int, interaction_id: int, queued_id: int | None) -> None:
-        """The events of one mail, as the one-by-one path emits them."""
-        conversation = p.conversation
-        assert conversation.id is not None
-        if queued_id is not None:
-            await emit(conversation_events.QUEUE_ITEM_ADDED, **conversation_events.about(
-                {"id": conversation.id, "queue_id": conversation.queue_id, "assigned_to_id": None,
-                 "contact_id": p.contact_id}))
-            await emit(contact_events.INTERACTION_CREATED, contact_id=p.contact_id, interaction_id=queued_id,
-                       channel=CHANNEL)
-        await emit(contact_events.INTERACTION_CREATED, contact_id=p.contact_id, interaction_id=interaction_id,
-                   channel=CHANNEL)
-        topics = [channels.queue(), channels.contact(p.contact_id)]
-        if conversation.assigned_to_id:
-            topics.append(channels.user(conversation.assigned_to_id))
-        await emit(message_events.MESSAGE_RECEIVED, message_id=email_id, contact_id=p.contact_id,
-                   conversation_id=conversation.id, channel=CHANNEL, channels=topics)
+
+Announcement = tuple[EventType, list[str] | None, dict[str, Any]]
+
+
+def _announce(p: _Pending, email_id: int, interaction_id: int, queued_id: int | None) -> list[Announcement]:
+    """The events of one mail, as the one-by-one path emits them (the batch writes all of them in one insert)."""
+    conversation = p.conversation
+    assert conversation.id is not None
+    events: list[Announcement] = []
+    if queued_id is not None:
+        about = conversation_events.about({"id": conversation.id, "queue_id": conversation.queue_id,
+                                           "assigned_to_id": None, "contact_id": p.contact_id})
+        events.append((conversation_events.QUEUE_ITEM_ADDED, about.pop("channels"), about))
+        events.append((contact_events.INTERACTION_CREATED, None,
+                       {"contact_id": p.contact_id, "interaction_id": queued_id, "channel": CHANNEL}))
+    events.append((contact_events.INTERACTION_CREATED, None,
+                   {"contact_id": p.contact_id, "interaction_id": interaction_id, "channel": CHANNEL}))
+    topics = [channels.queue(), channels.contact(p.contact_id)]
+    if conversation.assigned_to_id:
+        topics.append(channels.user(conversation.assigned_to_id))
+    events.append((message_events.MESSAGE_RECEIVED, topics,
+                   {"message_id": email_id, "contact_id": p.contact_id, "conversation_id": conversation.id,
+                    "channel": CHANNEL}))
+    return events
 
 
 def _tokens(handler: InboundEmail) -> list[str]:

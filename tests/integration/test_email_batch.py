@@ -68,3 +68,47 @@ async def test_one_job_files_waiting_mails_and_leaves_a_failing_one_to_its_own_j
     processed, subjects = await _state(fx_shop)
     assert all(processed[i] is not None for i in ids)
     assert sorted(subjects) == ["first", "poison", "third"]
+
+
+async def _xmax(shop: ShopFixture, inbound_id: int) -> str:
+    """The row's xmax: a job that locked or wrote it leaves its transaction id there."""
+    async with tenant_context(shop.tenant) as uow:
+        return str(await uow.connection.fetchval("SELECT xmax FROM inbound_mail WHERE id = $1", inbound_id))
+
+
+async def test_a_job_whose_mail_was_filed_files_the_next_waiting_ones_and_otherwise_writes_nothing(
+        fx_shop: ShopFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    ids = await _store(fx_shop, ["one", "two", "three", "four"])
+    monkeypatch.setattr(inbound, "BATCH", 2)
+    await inbound.process({"tenant": fx_shop.slug, "inbound_id": ids[0]})  # files one and two
+    processed, subjects = await _state(fx_shop)
+    assert [processed[i] is not None for i in ids] == [True, True, False, False] and subjects == ["one", "two"]
+
+    # The job of "two" filed already ends without a query: this process remembers what its batches filed.
+    def no_unit_of_work(*_: Any) -> None:
+        raise AssertionError("the job of a mail this process filed opened a unit of work")
+
+    monkeypatch.setattr(inbound, "tenant_context", no_unit_of_work)
+    await inbound.process({"tenant": fx_shop.slug, "inbound_id": ids[1]})
+    monkeypatch.undo()
+    monkeypatch.setattr(inbound, "BATCH", 2)
+
+    # Filed by another process: it ends before the filer lock, neither locking nor writing its row.
+    monkeypatch.setattr(inbound, "_filed_here", {})
+    before = await _xmax(fx_shop, ids[1])
+    await inbound.process({"tenant": fx_shop.slug, "inbound_id": ids[1]})
+    assert await _xmax(fx_shop, ids[1]) == before
+    assert (await _state(fx_shop))[1] == ["one", "two"]
+
+    # Had it passed that check before the batch committed, it waits for the lock, finds its mail filed, and files
+    # the next waiting ones in its place (two of them: a whole batch), still leaving its own row untouched.
+    monkeypatch.setattr(inbound, "_FILED_ALREADY", "SELECT $1::int < 0")
+    await inbound.process({"tenant": fx_shop.slug, "inbound_id": ids[1]})
+    processed, subjects = await _state(fx_shop)
+    assert all(processed[i] is not None for i in ids) and subjects == ["one", "two", "three", "four"]
+    assert await _xmax(fx_shop, ids[1]) == before
+
+    # With nothing left waiting it does nothing; the jobs of three and four find their mails filed.
+    for inbound_id in ids:
+        await inbound.process({"tenant": fx_shop.slug, "inbound_id": inbound_id})
+    assert (await _state(fx_shop))[1] == ["one", "two", "three", "four"]
