@@ -8,8 +8,9 @@ import asyncio
 import contextlib
 import dataclasses
 import json
+import struct
 import zlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import structlog
@@ -60,6 +61,59 @@ DEFLATE = DeflateMemo()
 """The process's memo of compressed messages (see `lean_compression`)."""
 
 
+class WireFrames:
+    """Server-to-client text frames as they go on the wire (header and payload, compressed when the socket
+    negotiated the lean permessage-deflate), built once per message string and written as they are to every socket
+    that is sent that string (see `direct_send`).
+
+    Keyed by the string's identity (the sockets of one audience are handed the same string object: one rendered
+    message, or one frame joined by realtime.hub.JoinMemo), so a hit hashes nothing; an entry keeps its string alive,
+    so the id cannot be reused while it is kept (and the entry checks it is the same object). A miss compresses
+    through `DEFLATE`, keyed by content, so equal strings built apart still deflate once. Bounded by `budget` bytes
+    (string plus frame), the oldest forgotten first."""
+
+    def __init__(self, budget: int = 4 << 20) -> None:
+        self.budget = budget
+        self.size = 0
+        self.hits = 0
+        self.misses = 0
+        self.protocol: type | None = None
+        """uvicorn's websocket protocol class whose sockets `direct_send` writes to (set by `lean_compression`)."""
+        self._memo: dict[tuple[int, int, tuple[tuple[str, Any], ...]], tuple[str, bytes]] = {}
+
+    def frame(self, text: str, wbits: int = 0, settings: tuple[tuple[str, Any], ...] = ()) -> bytes:
+        """`text` as one unmasked, final text frame; deflated (RSV1 set) with `wbits` unless it is 0."""
+        key = (id(text), wbits, settings)
+        hit = self._memo.get(key)
+        if hit is not None and hit[0] is text:
+            self.hits += 1
+            return hit[1]
+        self.misses += 1
+        payload = text.encode()
+        head = 0x81  # FIN, text
+        if wbits:
+            payload = DEFLATE.compress(payload, wbits, settings)
+            head |= 0x40  # RSV1: compressed (RFC 7692 §6)
+        length = len(payload)
+        if length < 126:
+            out = struct.pack("!BB", head, length) + payload
+        elif length < 65536:
+            out = struct.pack("!BBH", head, 126, length) + payload
+        else:
+            out = struct.pack("!BBQ", head, 127, length) + payload
+        if 2 * (len(text) + len(out)) <= self.budget:
+            self._memo[key] = (text, out)
+            self.size += len(text) + len(out)
+            while self.size > self.budget:
+                oldest = self._memo.pop(next(iter(self._memo)))
+                self.size -= len(oldest[0]) + len(oldest[1])
+        return out
+
+
+WIRE = WireFrames()
+"""The process's frames built lately (see `direct_send`)."""
+
+
 def lean_compression() -> None:
     """Keep permessage-deflate, but without a compression context kept per socket between messages, and compress
     a message sent to many sockets once.
@@ -82,10 +136,14 @@ def lean_compression() -> None:
         )
     except ImportError:
         return
+    WIRE.protocol = impl.WebSocketsSansIOProtocol
     if getattr(impl.ServerPerMessageDeflateFactory, "lean", False):
         return
 
     class SharedDeflate(PerMessageDeflate):
+        shared = True
+        """Compresses a whole message through `DEFLATE`: `direct_send` may frame it itself (`WIRE`)."""
+
         def __init__(self, *args: Any) -> None:
             super().__init__(*args)
             self.settings = tuple(sorted(self.compress_settings.items()))
@@ -110,6 +168,62 @@ def lean_compression() -> None:
                                            ext.compress_settings)
 
     impl.ServerPerMessageDeflateFactory = LeanDeflateFactory  # type: ignore[misc]
+
+
+def _server_protocol(send: Any, protocol: type) -> Any:
+    """The server's protocol object behind an ASGI `send` callable, or None: `send` is the server's bound method
+    wrapped in closures by the framework and middleware (Litestar's socket and before_send wrappers), so follow the
+    closures' callables (a bounded walk, once per socket) to a bound method of a `protocol` instance."""
+    todo, seen = [send], 0
+    while todo and seen < 32:
+        fn = todo.pop()
+        seen += 1
+        owner = getattr(fn, "__self__", None)
+        if isinstance(owner, protocol):
+            return owner
+        for cell in getattr(fn, "__closure__", None) or ():
+            with contextlib.suppress(ValueError):  # an empty cell
+                if callable(cell.cell_contents):
+                    todo.append(cell.cell_contents)
+    return None
+
+
+def direct_send(socket: WebSocket[Any, Any, Any]) -> Callable[[str], Awaitable[None]]:
+    """`socket.send_text` for an accepted socket, writing the frame straight to its transport when it can.
+
+    Sending a message through the ASGI chain costs, per socket: Litestar's and the app's send wrappers, uvicorn's
+    send, websockets' framing and the deflate memo's lookup (hashing the frame's bytes), then the write. For one
+    message sent to many sockets all that yields the same bytes each time (no context takeover: see
+    `lean_compression`), so the frame is built once (`WIRE`, keyed by the string's identity) and each socket costs a
+    transport write. Only under uvicorn's websockets-sansio protocol with no extension or exactly our lean deflate,
+    and only while the socket is open: the write waits, as uvicorn's own send does, while the transport's buffer is
+    over its high-water mark; a socket closing, closed or disconnected goes through `socket.send_text`, which says
+    so as it always did. Frames cannot interleave: uvicorn writes each frame (pings, pongs, the close) to the
+    transport in one synchronous call too."""
+    protocol = WIRE.protocol
+    proto = _server_protocol(socket.send, protocol) if protocol is not None else None
+    conn = getattr(proto, "conn", None)
+    if proto is None or proto.scope is not socket.scope or conn is None or getattr(conn.state, "name", "") != "OPEN":
+        return socket.send_text
+    extensions = list(conn.extensions)
+    wbits, settings = 0, ()
+    if extensions:
+        ext = extensions[0]
+        if len(extensions) > 1 or not getattr(ext, "shared", False) or not ext.local_no_context_takeover:
+            return socket.send_text
+        wbits, settings = ext.local_max_window_bits, ext.settings
+    open_state, writable, transport = conn.state, proto.writable, proto.transport
+
+    async def send(text: str) -> None:
+        if not writable.is_set():
+            await writable.wait()
+        if (proto.disconnected or proto.close_sent or conn.state is not open_state or transport.is_closing()
+                or socket.connection_state == "disconnect"):
+            await socket.send_text(text)
+            return
+        transport.write(WIRE.frame(text, wbits, settings))
+
+    return send
 
 
 async def json_frames(socket: WebSocket[Any, Any, Any]) -> AsyncIterator[dict[str, Any]]:

@@ -26,7 +26,7 @@ from realtime.events import Position
 from realtime.hub import UNREPLAYABLE, Connection, CredentialCheck
 from realtime.log import position_of
 from realtime.runtime import runtime
-from realtime.sockets import json_frames, stop_reader
+from realtime.sockets import direct_send, json_frames, stop_reader
 from realtime.viewer import Viewer
 
 log = structlog.get_logger(__name__)
@@ -91,7 +91,7 @@ async def _serve(socket: WebSocket[Any, Any, Any], tenant: TenantRef, user: View
                  *, wait_hello: bool, counts_presence: bool = True, topics: set[str] | None = None,
                  still_valid: CredentialCheck | None = None) -> None:
     hub = runtime().hub
-    conn = Connection(tenant, user, socket.send_text, counts_presence=counts_presence, topics=topics,
+    conn = Connection(tenant, user, direct_send(socket), counts_presence=counts_presence, topics=topics,
                       still_valid=still_valid)
     narrow = topics is not None
     feed = await hub.attach(conn)

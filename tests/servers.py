@@ -219,9 +219,10 @@ class ConsoleSocket:
 
     @classmethod
     async def open(cls, base_ws_url: str, slug: str, token: str | None, origin: str | None,
-                   last_id: Position | None = None, query: str = "", hello: bool = False) -> ConsoleSocket:
+                   last_id: Position | None = None, query: str = "", hello: bool = False,
+                   compression: str | None = "deflate") -> ConsoleSocket:
         """`last_id=None` connects with no cursor (`?last_id=`); `hello=True` leaves it out of the URL, for a
-        first message to carry it."""
+        first message to carry it; `compression=None` offers no permessage-deflate."""
         from websockets.asyncio.client import connect
 
         url = f"{base_ws_url}/t/{slug}/ws"
@@ -230,7 +231,8 @@ class ConsoleSocket:
         if params:
             url += "?" + "&".join(params)
         headers = {"Cookie": f"sb_session={token}"} if token else {}
-        ws = await connect(url, origin=origin, additional_headers=headers, open_timeout=10)  # type: ignore[arg-type]
+        ws = await connect(url, origin=origin, additional_headers=headers, open_timeout=10,  # type: ignore[arg-type]
+                           compression=compression)
         return cls(ws)
 
     async def frame(self, wait: float = 5) -> Frame:

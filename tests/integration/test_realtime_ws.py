@@ -17,6 +17,7 @@ from app.lib.db import tenant_context
 from realtime import channels, log
 from realtime.events import Position
 from realtime.publish import publish
+from realtime.sockets import WIRE
 from tests.conftest import ShopFixture, make_shop, until_final
 from tests.servers import ConsoleSocket, Frame, InProcessServer, realtime_runtime
 
@@ -286,6 +287,32 @@ async def test_console_frames_are_compressed_without_a_context_kept_per_socket(
         assert [f.event_id for f in named(frames)] == ids
     finally:
         await sock.close()
+
+
+@pytest.mark.parametrize("compression", ["deflate", None])
+async def test_console_frames_are_written_straight_to_the_transport_and_decode(
+        fx_server: InProcessServer, fx_shop: ShopFixture, compression: str | None) -> None:
+    """The hub's frames skip the ASGI send chain (realtime.sockets.direct_send): built once per message string
+    (`WIRE`) and written to the socket's transport. A real websockets client decodes them, with and without
+    permessage-deflate, in order, and a ping answered meanwhile by uvicorn does not get in their way."""
+    token, _ = await login(fx_shop)
+    socks = [(await connect(fx_server, fx_shop, token, compression=compression))[0] for _ in range(3)]
+    try:
+        assert [len(s.ws.protocol.extensions) for s in socks] == [1 if compression else 0] * 3
+        hits, misses = WIRE.hits, WIRE.misses
+        ids = []
+        for n in range(5):
+            ids.append(await emit(fx_shop, "contact.updated", {"contact_id": n, "name": "é" * (50 + 100 * n)}))
+            if n == 2:
+                await asyncio.wait_for(await socks[0].ws.ping(), 5)
+        for sock in socks:
+            frames = named(await sock.until(lambda f: f.event_id == ids[-1]))
+            assert [f.event_id for f in frames] == ids
+            assert [f.payload["name"] for f in frames] == ["é" * (50 + 100 * n) for n in range(5)]
+        assert WIRE.misses > misses and WIRE.hits > hits  # built once, written to the three sockets
+    finally:
+        for sock in socks:
+            await sock.close()
 
 
 async def closed_with(sock: ConsoleSocket, wait: float) -> int:

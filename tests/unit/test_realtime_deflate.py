@@ -9,7 +9,7 @@ import zlib
 from websockets.extensions.permessage_deflate import PerMessageDeflate
 from websockets.frames import Frame, Opcode
 
-from realtime.sockets import DeflateMemo
+from realtime.sockets import WIRE, DeflateMemo, WireFrames, direct_send, lean_compression
 
 SETTINGS = {"memLevel": 5}
 
@@ -50,3 +50,56 @@ def test_the_memo_forgets_the_oldest_past_its_budget() -> None:
     huge = b"x" * 20_000  # more than half the budget: compressed, never kept
     assert _inflate(memo.compress(huge, 12)) == huge
     assert memo.size <= 10_000 and memo.compress(huge, 12) and memo.misses == 13
+
+
+def test_a_wire_frame_is_what_websockets_would_write_and_built_once_per_string() -> None:
+    """`WireFrames` (what `direct_send` writes to a socket's transport) gives the bytes websockets itself serializes
+    for the same message, with and without the lean deflate, for every length encoding (7, 16 and 64 bits)."""
+    wire = WireFrames()
+    settings = tuple(sorted(SETTINGS.items()))
+    for size in (3, 125, 126, 5_000, 70_000, 200_000):
+        text = "".join(chr(0x41 + (i * 7919) % 900) for i in range(size))  # poorly compressible, not ASCII
+        plain = Frame(Opcode.TEXT, text.encode()).serialize(mask=False)
+        deflate = PerMessageDeflate(True, True, 12, 12, dict(SETTINGS))
+        packed = Frame(Opcode.TEXT, text.encode()).serialize(mask=False, extensions=[deflate])
+        assert wire.frame(text) == plain
+        assert wire.frame(text, 12, settings) == packed
+    text = "<div>" + "x" * 300 + "</div>"
+    first = wire.frame(text, 12, settings)
+    hits = wire.hits
+    assert wire.frame(text, 12, settings) is first and wire.hits == hits + 1  # the same string: no work at all
+    equal = "".join(["<div>", "x" * 300, "</div>"])  # equal content, another object: built again, equal bytes
+    assert equal is not text and wire.frame(equal, 12, settings) == first and wire.hits == hits + 1
+
+
+def test_wire_frames_forget_the_oldest_past_their_budget() -> None:
+    wire = WireFrames(budget=20_000)
+    texts = [f"message {n} " * 200 for n in range(10)]
+    for t in texts:
+        wire.frame(t)
+    assert wire.size <= 20_000
+    wire.frame(texts[-1])
+    wire.frame(texts[0])
+    assert (wire.hits, wire.misses) == (1, 11)
+
+
+async def test_direct_send_falls_back_to_the_socket_s_own_send_off_uvicorn() -> None:
+    """A socket not served by uvicorn's websockets-sansio protocol (another server, a test client) is sent to
+    through its own `send_text`."""
+
+    class Socket:
+        scope: dict[str, object] = {}
+
+        async def send(self, message: object) -> None:
+            raise AssertionError
+
+        async def send_text(self, text: str) -> None:
+            sent.append(text)
+
+    lean_compression()  # as the app does: direct_send looks for uvicorn's protocol
+    assert WIRE.protocol is not None
+    sent: list[str] = []
+    sock = Socket()
+    send = direct_send(sock)  # type: ignore[arg-type]
+    await send("hello")
+    assert sent == ["hello"]
