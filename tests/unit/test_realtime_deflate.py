@@ -4,8 +4,10 @@ gives every socket exactly what its own compressor would have produced, and forg
 
 from __future__ import annotations
 
+import asyncio
 import zlib
 
+import pytest
 from websockets.extensions.permessage_deflate import PerMessageDeflate
 from websockets.frames import Frame, Opcode
 
@@ -103,3 +105,83 @@ async def test_direct_send_falls_back_to_the_socket_s_own_send_off_uvicorn() -> 
     send = direct_send(sock)  # type: ignore[arg-type]
     await send("hello")
     assert sent == ["hello"]
+
+
+class _State:
+    name = "OPEN"
+
+
+class _Transport:
+    def __init__(self) -> None:
+        self.written: list[bytes] = []
+        self.closing = False
+
+    def write(self, data: bytes) -> None:
+        self.written.append(data)
+
+    def is_closing(self) -> bool:
+        return self.closing
+
+
+class _Protocol:
+    """What `direct_send` uses of uvicorn's websockets-sansio protocol."""
+
+    def __init__(self, extensions: list[object]) -> None:
+        self.conn = type("Conn", (), {"state": _State(), "extensions": extensions})()
+        self.transport = _Transport()
+        self.writable = asyncio.Event()
+        self.writable.set()
+        self.disconnected = self.close_sent = False
+        self.scope: dict[str, object] = {}
+
+    async def send(self, message: object) -> None:
+        raise AssertionError("not through ASGI")
+
+
+class _Socket:
+    def __init__(self, proto: _Protocol) -> None:
+        self.scope = proto.scope
+        self.connection_state = "receive"
+        self.sent: list[str] = []
+
+        inner = proto.send
+
+        async def wrapped_send(message: object) -> None:  # a framework's wrapper around the server's send
+            await inner(message)
+
+        self.send = wrapped_send
+
+    async def send_text(self, text: str) -> None:
+        self.sent.append(text)
+
+
+async def test_direct_send_writes_frames_waits_while_the_transport_is_full_and_steps_aside_when_closing(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(WIRE, "protocol", _Protocol)
+    deflate = type("Lean", (), {"shared": True, "local_no_context_takeover": True, "local_max_window_bits": 12,
+                                "settings": tuple(sorted(SETTINGS.items()))})()
+    proto = _Protocol([deflate])
+    sock = _Socket(proto)
+    send = direct_send(sock)  # type: ignore[arg-type]
+    await send("one")
+    assert proto.transport.written == [WIRE.frame("one", 12, tuple(sorted(SETTINGS.items())))] and not sock.sent
+    proto.writable.clear()  # over the high-water mark: the write waits, as uvicorn's send would
+    waiting = asyncio.create_task(send("two"))
+    await asyncio.sleep(0.01)
+    assert not waiting.done() and len(proto.transport.written) == 1
+    proto.writable.set()
+    await waiting
+    assert len(proto.transport.written) == 2
+    proto.close_sent = True  # a close is on its way: the normal path says what it always said
+    await send("three")
+    assert sock.sent == ["three"] and len(proto.transport.written) == 2
+
+    plain = _Protocol([])
+    plain_sock = _Socket(plain)
+    await direct_send(plain_sock)("four")  # type: ignore[arg-type]
+    assert plain.transport.written == [WIRE.frame("four")]
+
+    other = _Protocol([object()])  # an extension it does not know: never framed by hand
+    other_sock = _Socket(other)
+    await direct_send(other_sock)("five")  # type: ignore[arg-type]
+    assert other_sock.sent == ["five"] and not other.transport.written
