@@ -5,6 +5,7 @@ events of a single-channel feed, and stop a connection's reader task and subscri
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import dataclasses
 import json
@@ -35,7 +36,9 @@ class DeflateMemo:
         self.size = 0
         self.hits = 0
         self.misses = 0
-        self._memo: dict[tuple[int, tuple[tuple[str, Any], ...], bytes], bytes] = {}
+        self._memo: collections.OrderedDict[tuple[int, tuple[tuple[str, Any], ...], bytes], bytes] = (
+            collections.OrderedDict())
+        """Oldest first (an OrderedDict: see realtime.hub.JoinMemo)."""
 
     def compress(self, data: bytes, wbits: int, settings: tuple[tuple[str, Any], ...] = ()) -> bytes:
         """`data` as one compressed permessage-deflate message (RFC 7692 §7.2.1: the 00 00 ff ff tail removed)."""
@@ -52,8 +55,8 @@ class DeflateMemo:
             self._memo[key] = out
             self.size += len(data) + len(out)
             while self.size > self.budget:
-                oldest = next(iter(self._memo))
-                self.size -= len(oldest[2]) + len(self._memo.pop(oldest))
+                oldest, dropped = self._memo.popitem(last=False)
+                self.size -= len(oldest[2]) + len(dropped)
         return out
 
 
@@ -79,7 +82,8 @@ class WireFrames:
         self.misses = 0
         self.protocol: type | None = None
         """uvicorn's websocket protocol class whose sockets `direct_send` writes to (set by `lean_compression`)."""
-        self._memo: dict[tuple[int, int, tuple[tuple[str, Any], ...]], tuple[str, bytes]] = {}
+        self._memo: collections.OrderedDict[tuple[int, int, tuple[tuple[str, Any], ...]], tuple[str, bytes]] = (
+            collections.OrderedDict())
 
     def frame(self, text: str, wbits: int = 0, settings: tuple[tuple[str, Any], ...] = ()) -> bytes:
         """`text` as one unmasked, final text frame; deflated (RSV1 set) with `wbits` unless it is 0."""
@@ -105,8 +109,8 @@ class WireFrames:
             self._memo[key] = (text, out)
             self.size += len(text) + len(out)
             while self.size > self.budget:
-                oldest = self._memo.pop(next(iter(self._memo)))
-                self.size -= len(oldest[0]) + len(oldest[1])
+                _key, (text_out, frame_out) = self._memo.popitem(last=False)
+                self.size -= len(text_out) + len(frame_out)
         return out
 
 

@@ -8,7 +8,7 @@ import asyncio
 
 from app.lib.db import TenantRef
 from realtime.events import Position
-from realtime.hub import CLOSE_TOO_SLOW, Connection
+from realtime.hub import CLOSE_TOO_SLOW, Connection, JoinMemo
 from realtime.render import marker
 from tests.servers import parse_frame, split_messages
 
@@ -104,3 +104,15 @@ async def test_sockets_caught_up_alike_share_one_frame_and_a_lagging_one_still_g
     for conn in conns.values():
         conn.kick(CLOSE_TOO_SLOW)
     await asyncio.gather(*pumps)
+
+
+def test_the_join_memo_gives_one_string_per_list_of_the_same_messages_and_forgets_the_oldest() -> None:
+    memo = JoinMemo(budget=2_000)
+    a, b = "a" * 100, "b" * 100
+    first = memo.join([a, b])
+    assert first == a + b and memo.join([a, b]) is first  # another socket, the same messages: the same string
+    assert memo.join([b, a]) == b + a
+    for n in range(30):
+        memo.join([a, f"{n:>100}"])
+    assert memo.size <= 2_000
+    assert memo.join([a, b]) is not first  # the oldest was forgotten: joined again
