@@ -175,8 +175,26 @@ async def _raw_baseline(ctx: BenchContext, data: bytes, batch: int) -> float:
     return len(rows) / seconds
 
 
+def _tenths(track: list[tuple[float, int, float]], total: int) -> tuple[float, str]:
+    """PostgreSQL CPU per row and wall rows/s over the file's first and last tenth (from the samples `_wait` took):
+    whether a row costs more as the tables grow."""
+    def over(lo: float, hi: float) -> tuple[float, float] | None:
+        inside = [p for p in track if lo * total <= p[1] <= hi * total]
+        if len(inside) < 2 or inside[-1][1] == inside[0][1]:
+            return None
+        rows = inside[-1][1] - inside[0][1]
+        return (inside[-1][2] - inside[0][2]) / rows * 1e6, rows / (inside[-1][0] - inside[0][0])
+
+    first, last = over(0.0, 0.1), over(0.9, 1.0)
+    if first is None or last is None:
+        return 0.0, "too few samples"
+    return last[0] / first[0], (f"PostgreSQL {first[0]:.0f} -> {last[0]:.0f} µs a row (x{last[0] / first[0]:.2f}), wall {first[1]:,.0f} -> "
+            f"{last[1]:,.0f} rows/s, first -> last tenth of the file")
+
+
 async def _wait(tenant: Any, import_id: int, ctx: BenchContext, label: str,
-                backends: _BackendCpu | None = None) -> dict[str, Any]:
+                backends: _BackendCpu | None = None,
+                track: list[tuple[float, int, float]] | None = None) -> dict[str, Any]:
     from app.contacts import imports
     from app.lib.db import tenant_context
 
@@ -186,6 +204,8 @@ async def _wait(tenant: Any, import_id: int, ctx: BenchContext, label: str,
             state = await imports.get(import_id)
             if backends is not None:
                 await backends.sample(uow.connection)
+                if track is not None:
+                    track.append((time.perf_counter(), state["processed"], backends.seconds))
         if state["status"] in ("done", "failed"):
             return state
         if time.perf_counter() - last_log > 10:
@@ -222,7 +242,8 @@ async def _import(ctx: BenchContext, tenant: Any, actor: Any, data: bytes, label
         await imports.start(actor, up["id"])
     t0 = time.perf_counter()
     cpu0, children0 = _cpu_seconds(), _children_cpu_seconds()
-    state = await _wait(tenant, up["id"], ctx, label, backends)
+    track: list[tuple[float, int, float]] = []
+    state = await _wait(tenant, up["id"], ctx, label, backends, track)
     seconds = time.perf_counter() - t0
     cpu = _cpu_seconds() - cpu0
     await asyncio.sleep(1.5)  # the job stops its worker processes after the last batch: then their CPU is counted
@@ -234,6 +255,8 @@ async def _import(ctx: BenchContext, tenant: Any, actor: Any, data: bytes, label
                f"{workers / rows * 1e6:.0f} µs, PostgreSQL backends of the bench database "
                f"{backends.seconds / rows * 1e6:.0f} µs a row ({cpu:.1f} + {workers:.1f} + {backends.seconds:.1f} s "
                f"CPU in {seconds:.1f} s wall; PostgreSQL's by backend type: {backends.by_kind()})")
+    growth, tenths = _tenths(track, rows)
+    ctx.record(f"{label}: PostgreSQL CPU per row, last tenth of the file / first", growth, "x", tenths)
     ctx.record(f"{label}: rows per CPU-second of the app process", state["processed"] / cpu, "rows/s",
                f"{cpu:.1f} s CPU (all threads; PostgreSQL's own not counted) for {state['processed']:,} rows in "
                f"{seconds:.1f} s wall: what one uncontended core would do, as other work on the machine moves wall time")

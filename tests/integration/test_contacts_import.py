@@ -261,6 +261,29 @@ async def test_a_retried_job_resumes_without_doubling_rows(
 
 # -- refusing uploads ------------------------------------------------------------------------------------------
 
+async def test_the_job_refreshes_the_planners_statistics_as_it_fills_the_tables(
+    fx_client: Any, fx_shop: ShopFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Never-analysed tables make the batch's owner lookup hash every contact (a cost growing with the table): the
+    job analyses them after its first ANALYZE_FIRST contacts, then each time it has landed as many as the table held."""
+    lines = ["name,phone,email"] + [f"Client {i},+1 415 555 01{i:02d},client{i}@example.com" for i in range(10)]
+    up = (await _upload(fx_client, fx_shop, "\n".join(lines).encode())).json()
+    assert (await fx_client.post(api(fx_shop, f"/imports/{up['id']}/start"), headers=fx_shop.auth)).status_code == 202
+    monkeypatch.setattr(imports, "ANALYZE_FIRST", 3)
+
+    async def sizes() -> list[float]:
+        async with tenant_context(fx_shop.tenant):
+            return [await current_uow().connection.fetchval(
+                "SELECT reltuples FROM pg_class WHERE oid = $1::regclass", table)
+                for table in ("contact", "contact_phone", "contact_email")]
+
+    assert await sizes() == [-1, -1, -1], "a new shop's tables are not analysed yet"
+    await imports.run(fx_shop.tenant, up["id"], batch_rows=3)
+    # batches of 3: analysed after 3 (then due after 3 more), after 6 (due after 6 more: not reached by row 10)
+    assert await sizes() == [6, 6, 6]
+    assert await _contact_count(fx_shop) == 10
+
+
 async def test_uploads_that_are_not_csv_or_too_big_are_refused_clearly(fx_client: Any, fx_shop: ShopFixture) -> None:
     png = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + b"\x00" * 100
     resp = await _upload(fx_client, fx_shop, png, name="photo.csv")
