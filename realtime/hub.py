@@ -360,13 +360,13 @@ class TenantFeed:
         once it is scheduled, not rendered: the feed reads the next events while these render (pipelined), so an
         event that arrives mid-render waits for a free render slot, not for the whole backlog to be delivered.
 
-        A read is cut into batches of up to RENDER_BATCH events (one unit of work each; at least RENDER_AHEAD
-        batches while it has that many events), at most RENDER_AHEAD batches render at once, and the next read
-        waits until fewer than RENDER_AHEAD batches are pending, so what arrives meanwhile is read at once, in
-        one query, and rendered in batches. `_deliver` queues each event's messages only after every earlier
+        A read is cut into batches of up to RENDER_BATCH events (one unit of work each), as many as there are
+        free render slots while it has that many events; at most RENDER_AHEAD batches render at once, and the next
+        read waits until one of them is rendered, so what arrives meanwhile is read at once, in one query, and
+        rendered in batches (a batch rendered but waiting for an earlier one to be queued holds no slot). `_deliver` queues each event's messages only after every earlier
         event's (position order), each event once."""
         while True:
-            while len(self._rendering) >= RENDER_AHEAD:
+            while (busy := self._unrendered()) >= RENDER_AHEAD:
                 self._changed.clear()
                 await self._changed.wait()
             restarts = self.restarts
@@ -378,13 +378,21 @@ class TenantFeed:
             if not rows:
                 return
             self.read_to = rows[-1].position
-            size = min(RENDER_BATCH, max(1, -(-len(rows) // RENDER_AHEAD)))
+            size = min(RENDER_BATCH, max(1, -(-len(rows) // (RENDER_AHEAD - busy))))
             for i in range(0, len(rows), size):
                 batch = rows[i:i + size]
-                self._rendering.append((batch, asyncio.create_task(self._render(batch, self._gate))))
+                task = asyncio.create_task(self._render(batch, self._gate))
+                task.add_done_callback(self._rendered)
+                self._rendering.append((batch, task))
             self._changed.set()
             if len(rows) < 1000:
                 return
+
+    def _unrendered(self) -> int:
+        return sum(not task.done() for _, task in self._rendering)
+
+    def _rendered(self, _task: asyncio.Task[Rendered]) -> None:
+        self._changed.set()
 
     def _count(self, rows: list[Event]) -> None:
         STATS["reads"] += 1
