@@ -363,8 +363,9 @@ class TenantFeed:
         A read is cut into batches of up to RENDER_BATCH events (one unit of work each), as many as there are
         free render slots while it has that many events; at most RENDER_AHEAD batches render at once, and the next
         read waits until one of them is rendered, so what arrives meanwhile is read at once, in one query, and
-        rendered in batches (a batch rendered but waiting for an earlier one to be queued holds no slot). `_deliver` queues each event's messages only after every earlier
-        event's (position order), each event once."""
+        rendered in batches (a batch rendered but waiting for an earlier one to be queued holds no slot).
+        `_deliver` queues each event's messages only after every earlier event's (position order), each event
+        once."""
         while True:
             while (busy := self._unrendered()) >= RENDER_AHEAD:
                 self._changed.clear()
