@@ -244,6 +244,32 @@ async def test_the_writer_answers_after_the_commit_without_waiting_for_the_broad
     assert sent == [[r["id"] for r in rows]]  # then every event goes out, nothing lost
 
 
+async def test_the_next_batch_commits_while_the_previous_one_is_still_broadcast(
+        fx_db: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from realtime import publish
+
+    shop = await make_shop("chat_tp_overlap")
+    async with tenant_context(shop.tenant):
+        sessions = [(await services.start_session())["session_id"] for _ in range(2)]
+        for sid in sessions:
+            await services.visitor_message(sid, "first")
+    release = asyncio.Event()
+    sent: list[list[int]] = []
+
+    async def held_send_many(tenant: Any, events: list[Any]) -> None:
+        await release.wait()  # every broadcast is stuck until both batches are answered
+        sent.append([e.data["message_id"] for e in events])
+
+    monkeypatch.setattr(publish, "_send_many", held_send_many)
+    w = writer.ChatWriter(shop.tenant)
+    one = await asyncio.wait_for(w.submit(sessions[0], "batch one"), 10)
+    two = await asyncio.wait_for(w.submit(sessions[1], "batch two"), 10)  # the same writer, its next batch
+    assert not sent and w.task is not None and not w.task.done()  # still waiting for the broadcasts
+    release.set()
+    await asyncio.wait_for(w.task, 10)  # the writer leaves only once everything it filed went out
+    assert sorted(sent) == sorted([[one["id"]], [two["id"]]])
+
+
 async def test_the_widget_read_and_the_status_topics_cost_nothing_extra(fx_db: str) -> None:
     """The widget's socket reads its messages and the linked contact's language in one statement; what the visitor
     reports about the operator's messages goes to the operator handling the chat, not back to the widget (which
