@@ -54,7 +54,9 @@ async def _load(event: Event) -> dict[str, Any] | None:
             row = await conn.fetchrow(_HANDLER, conversation_id)
         return dict(row) if row is not None else None
 
-    return await shared(("chat_pane", conversation_id), load)  # type: ignore[no-any-return]
+    # Keyed by the event, not the chat: a batch may hold several events of one chat (a message, the reply, the
+    # visitor's delivered), each with its own rows.
+    return await shared(("chat_pane", event.position), load)  # type: ignore[no-any-return]
 
 
 async def handler(event: Event, memo: Memo) -> list[int]:

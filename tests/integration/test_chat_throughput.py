@@ -270,6 +270,34 @@ async def test_the_next_batch_commits_while_the_previous_one_is_still_broadcast(
     assert sorted(sent) == sorted([[one["id"]], [two["id"]]])
 
 
+async def test_a_batch_renders_each_event_of_one_chat_with_its_own_message(fx_db: str) -> None:
+    """The feed renders a backlog in batches with one memo (realtime.render.frames_of): the visitor's message and the
+    operator's reply of one chat, in one batch, each append their own message to the operator's pane."""
+    from app.conversations import services as conversations
+    from realtime import log as event_log
+    from realtime import render
+    from realtime.events import START
+    from tests.integration.test_workspace import _user
+
+    shop = await make_shop("chat_tp_pane")
+    anna = await _user(shop, "operator", "Anna Operator")
+    async with tenant_context(shop.tenant):
+        session_id = (await services.start_session())["session_id"]
+        conversation_id = (await services.visitor_message(session_id, "hello"))["conversation_id"]
+        await conversations.take(anna, conversation_id)
+        asked = await services.visitor_message(session_id, "where is my parcel")
+        answered = await services.operator_reply(anna, conversation_id, "on its way")
+    async with tenant_context(shop.tenant):
+        events = [e for e in await event_log.read(START, names=["chat.message"])
+                  if e.data["message_id"] in (asked["id"], answered["id"])]
+    got = await render.frames_of([(event, [anna]) for event in events], shop.tenant)
+    assert [e.data["message_id"] for e in events] == [asked["id"], answered["id"]]
+    assert "where is my parcel" in got[0][0] and "on its way" not in got[0][0]
+    assert "on its way" in got[1][0] and "where is my parcel" not in got[1][0]
+    for event, frames in zip(events, got, strict=True):
+        assert frames == await render.frames(event, shop.tenant, [anna])  # as if rendered alone
+
+
 async def test_the_widget_read_and_the_status_topics_cost_nothing_extra(fx_db: str) -> None:
     """The widget's socket reads its messages and the linked contact's language in one statement; what the visitor
     reports about the operator's messages goes to the operator handling the chat, not back to the widget (which
