@@ -9,9 +9,10 @@ import asyncio
 import json
 from typing import Any
 
+import asyncpg
 import pytest
 
-from app.chat import services, writer
+from app.chat import live, services, writer
 from app.lib.db import tenant_context
 from app.lib.errors import NotFound
 from tests.conftest import ShopFixture, make_shop
@@ -270,9 +271,11 @@ async def test_the_next_batch_commits_while_the_previous_one_is_still_broadcast(
     assert sorted(sent) == sorted([[one["id"]], [two["id"]]])
 
 
-async def test_a_batch_renders_each_event_of_one_chat_with_its_own_message(fx_db: str) -> None:
+async def test_a_batch_renders_each_event_of_one_chat_with_its_own_message(
+        fx_db: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """The feed renders a backlog in batches with one memo (realtime.render.frames_of): the visitor's message and the
-    operator's reply of one chat, in one batch, each append their own message to the operator's pane."""
+    operator's reply of one chat, in one batch, each append their own message to the operator's pane, both read in
+    one statement."""
     from app.conversations import services as conversations
     from realtime import log as event_log
     from realtime import render
@@ -290,7 +293,17 @@ async def test_a_batch_renders_each_event_of_one_chat_with_its_own_message(fx_db
     async with tenant_context(shop.tenant):
         events = [e for e in await event_log.read(START, names=["chat.message"])
                   if e.data["message_id"] in (asked["id"], answered["id"])]
+    reads: list[str] = []
+    fetch = asyncpg.Connection.fetch
+
+    async def counted(self: Any, query: str, *args: Any, **kwargs: Any) -> Any:
+        if query == live._HANDLERS_AND_MESSAGES:
+            reads.append(query)
+        return await fetch(self, query, *args, **kwargs)
+
+    monkeypatch.setattr(asyncpg.Connection, "fetch", counted)
     got = await render.frames_of([(event, [anna]) for event in events], shop.tenant)
+    assert len(reads) == 1  # the batch's chat messages in one read
     assert [e.data["message_id"] for e in events] == [asked["id"], answered["id"]]
     assert "where is my parcel" in got[0][0] and "on its way" not in got[0][0]
     assert "on its way" in got[1][0] and "where is my parcel" not in got[1][0]
