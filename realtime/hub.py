@@ -55,10 +55,18 @@ RENDER_BATCH = 16
 """At most this many events of a backlog rendered in one unit of work (realtime.render.frames_of: what the renderers
 share by key is read once for them all); a backlog is cut into at least RENDER_AHEAD such batches while it has that
 many events, so batches still render side by side."""
+STATS: collections.Counter[str] = collections.Counter()
+"""This process's feeds: `reads` of the log and the `events` they got; `held` reads after which a notified event was
+still above the safe horizon (an older transaction open), `waits` such episodes and `held_ms` how long they lasted
+in all (from the read that found it held back to the read that reached it); `timer` reads woken by the held-back
+retry rather than by a notification."""
 UNREPLAYABLE = Position(-1, -1)
 """What a socket's unreadable cursor becomes: below every floor, so the console is told to refresh."""
 
 CLOSE_SESSION_ENDED = 4401
+
+Rendered = list[tuple[list[list["Connection"]], list[str]]]
+"""A batch rendered: per event, its audiences (the sockets of each) and each audience's message."""
 
 CredentialCheck = Callable[[list[int]], Awaitable[set[int]]]
 """`check(credential_ids) -> the ids still valid`, for sockets whose credential is not a user session."""
@@ -228,8 +236,21 @@ class TenantFeed:
         self._refs: collections.Counter[str] = collections.Counter()
         self._sub: Subscription | None = None
         self.wm: Position = START
+        """The newest position whose messages are queued on the sockets."""
+        self.read_to: Position = START
+        """The newest position read from the log: ahead of `wm` while its batches render (see `_catch_up`)."""
         self._held_back: Position = START
-        """The newest position notified but not yet readable (above the horizon): re-read until wm reaches it."""
+        """The newest position notified but not yet readable (above the horizon): re-read until `read_to` reaches
+        it."""
+        self._held_since: float | None = None
+        """When a read first left a notified event above the horizon (for STATS)."""
+        self._rendering: collections.deque[tuple[list[Event], asyncio.Task[Rendered]]] = collections.deque()
+        """Batches read and rendering (or rendered), oldest first: `_deliver` queues their messages in this order."""
+        self._gate = asyncio.Semaphore(RENDER_AHEAD)
+        self._changed = asyncio.Event()
+        """Set when a batch is scheduled or delivered (wakes `_deliver`, and a read waiting for room)."""
+        self.restarts = 0
+        """Times a batch failed outside the render's own fallback and the feed read again from `wm`."""
         self._tasks: list[asyncio.Task[None]] = []
         self._check_now = asyncio.Event()
         self._lock = asyncio.Lock()
@@ -239,9 +260,10 @@ class TenantFeed:
     async def start(self) -> None:
         self._sub = await self.hub.backend.subscribe()
         async with tenant_context(self.tenant):
-            self.wm = await event_log.current_id()
+            self.wm = self.read_to = await event_log.current_id()
             self._held_back = await event_log.newest()  # above wm: committed, not final yet; read again shortly
         self._tasks = [asyncio.create_task(self._run(), name=f"realtime-feed-{self.tenant.slug}"),
+                       asyncio.create_task(self._deliver(), name=f"realtime-deliver-{self.tenant.slug}"),
                        asyncio.create_task(self._tick(), name=f"realtime-tick-{self.tenant.slug}")]
 
     async def stop(self, code: int | None = None) -> None:
@@ -250,6 +272,7 @@ class TenantFeed:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        self._drop_rendering()
         if code is not None:
             for conn in self.conns:
                 conn.kick(code)
@@ -299,9 +322,10 @@ class TenantFeed:
         retry = HELD_BACK_RETRY[0]
         while True:
             batch: list[tuple[str, bytes]] = []
-            if self._held_back > self.wm:  # notified events wait above the horizon: look again soon
+            if self._held_back > self.read_to:  # notified events wait above the horizon: look again soon
                 with contextlib.suppress(TimeoutError):
                     batch.append(await asyncio.wait_for(self._sub.get(), retry))
+                STATS["timer"] += not batch
                 retry = min(retry * 2, HELD_BACK_RETRY[1])
             else:
                 batch.append(await self._sub.get())
@@ -316,9 +340,9 @@ class TenantFeed:
                 except Exception:
                     logger.warning("realtime_bad_payload", tenant=self.tenant.slug)
                     continue
-                if event.tenant == self.tenant.slug and event.position > self.wm:
+                if event.tenant == self.tenant.slug and event.position > self.read_to:
                     newest = event.position if newest is None else max(newest, event.position)
-            if newest is None and self._held_back <= self.wm:
+            if newest is None and self._held_back <= self.read_to:
                 continue
             try:
                 await self._advance(newest)
@@ -326,36 +350,93 @@ class TenantFeed:
                 logger.exception("realtime_feed_failed", tenant=self.tenant.slug)
 
     async def _advance(self, newest: Position | None) -> None:
-        """Read and dispatch what the log holds after `wm` up to the horizon (one query per batch, whatever the
-        number of sockets); remember `newest` if it is not readable yet."""
+        """Read what the log holds after `read_to` up to the horizon (one query per batch, whatever the number of
+        sockets) and set it rendering; remember `newest` if it is not readable yet."""
         async with self._lock:
             if newest is not None:
                 self._held_back = max(self._held_back, newest)
             await self._catch_up()
 
     async def _catch_up(self) -> None:
-        """Deliver everything final after `wm` from the log, in position order; caller holds the lock. A backlog
-        renders in batches of up to RENDER_BATCH events (one unit of work each), up to RENDER_AHEAD batches at once;
-        each event's messages are queued only after every earlier event's."""
+        """Read everything final after `read_to` from the log and set it rendering; caller holds the lock. Returns
+        once it is scheduled, not rendered: the feed reads the next events while these render (pipelined), so an
+        event that arrives mid-render waits for a free render slot, not for the whole backlog to be delivered.
+
+        A read is cut into batches of up to RENDER_BATCH events (one unit of work each), as many as there are
+        free render slots while it has that many events; at most RENDER_AHEAD batches render at once, and the next
+        read waits until one of them is rendered, so what arrives meanwhile is read at once, in one query, and
+        rendered in batches (a batch rendered but waiting for an earlier one to be queued holds no slot).
+        `_deliver` queues each event's messages only after every earlier event's (position order), each event
+        once."""
         while True:
+            while (busy := self._unrendered()) >= RENDER_AHEAD:
+                self._changed.clear()
+                await self._changed.wait()
+            restarts = self.restarts
             async with tenant_context(self.tenant):
-                rows = await event_log.read(self.wm, limit=1000)
-            gate = asyncio.Semaphore(RENDER_AHEAD)
-            size = min(RENDER_BATCH, max(1, -(-len(rows) // RENDER_AHEAD)))
-            batches = [rows[i:i + size] for i in range(0, len(rows), size)]
-            renders = [asyncio.create_task(self._render(batch, gate)) for batch in batches]
-            try:
-                for batch, task in zip(batches, renders, strict=True):
-                    for event, (groups, messages) in zip(batch, await task, strict=True):
-                        self._offer(event, groups, messages)
-            finally:
-                for task in renders:
-                    task.cancel()
+                rows = await event_log.read(self.read_to, limit=1000)
+            if self.restarts != restarts:  # a batch failed meanwhile and read_to went back: read again from there
+                continue
+            self._count(rows)
+            if not rows:
+                return
+            self.read_to = rows[-1].position
+            size = min(RENDER_BATCH, max(1, -(-len(rows) // (RENDER_AHEAD - busy))))
+            for i in range(0, len(rows), size):
+                batch = rows[i:i + size]
+                task = asyncio.create_task(self._render(batch, self._gate))
+                task.add_done_callback(self._rendered)
+                self._rendering.append((batch, task))
+            self._changed.set()
             if len(rows) < 1000:
                 return
 
-    async def _render(self, batch: list[Event], gate: asyncio.Semaphore | None = None
-                      ) -> list[tuple[list[list[Connection]], list[str]]]:
+    def _unrendered(self) -> int:
+        return sum(not task.done() for _, task in self._rendering)
+
+    def _rendered(self, _task: asyncio.Task[Rendered]) -> None:
+        self._changed.set()
+
+    def _count(self, rows: list[Event]) -> None:
+        STATS["reads"] += 1
+        STATS["events"] += len(rows)
+        now = asyncio.get_running_loop().time()
+        if self._held_back > (rows[-1].position if rows else self.read_to):
+            STATS["held"] += 1
+            if self._held_since is None:
+                self._held_since = now
+        elif self._held_since is not None:
+            STATS["waits"] += 1
+            STATS["held_ms"] += round((now - self._held_since) * 1000)
+            self._held_since = None
+
+    async def _deliver(self) -> None:
+        """Queue the rendered batches' messages on the sockets, oldest batch first (position order)."""
+        while True:
+            if not self._rendering:
+                self._changed.clear()
+                await self._changed.wait()
+                continue
+            batch, task = self._rendering[0]
+            try:
+                rendered = await task
+            except Exception:  # not the database (the render falls back to markers): read again from wm
+                logger.exception("realtime_deliver_failed", tenant=self.tenant.slug, events=len(batch))
+                self.restarts += 1
+                self._drop_rendering()
+                self.read_to = self.wm
+                self._changed.set()
+                continue
+            self._rendering.popleft()
+            for event, (groups, messages) in zip(batch, rendered, strict=True):
+                self._offer(event, groups, messages)
+            self._changed.set()
+
+    def _drop_rendering(self) -> None:
+        while self._rendering:
+            self._rendering.popleft()[1].cancel()
+
+    async def _render(self, batch: list[Event], gate: asyncio.Semaphore | None = None) -> Rendered:
         """Each event's message for each audience among the sockets that hear it (rendered once per audience, the
         batch in one unit of work)."""
         audiences: list[list[list[Connection]]] = []

@@ -72,8 +72,11 @@ BATCH = Audience("batch")
 class Memo:
     """Per-event loads shared by the audiences and renderers of one event (inside its unit of work)."""
 
-    def __init__(self) -> None:
+    def __init__(self, events: Sequence[Event] = ()) -> None:
         self._values: dict[Hashable, Any] = {}
+        self.events = events
+        """The events rendered with this memo (a feed's batch, in position order): a load may read the rows of all
+        of them at once and `remember` the others'."""
         self.failed = False
         """A renderer raised: a database error leaves the unit of work unusable for the renders after it."""
 
@@ -84,6 +87,20 @@ class Memo:
 
 
 _MEMO: contextvars.ContextVar[Memo | None] = contextvars.ContextVar("sb_render_memo", default=None)
+
+
+def batch() -> Sequence[Event]:
+    """The events being rendered together (see `Memo.events`); empty outside a render."""
+    memo = _MEMO.get()
+    return memo.events if memo is not None else ()
+
+
+def remember(key: Hashable, value: Any) -> None:
+    """What `shared(key, ...)` will return for the rest of this render, unless it has a value already: a load that
+    read the rows of several events of the batch keeps each event's under its own key."""
+    memo = _MEMO.get()
+    if memo is not None:
+        memo._values.setdefault(key, value)
 
 
 def shared(key: Hashable, load: Callable[[], Awaitable[Any]]) -> Awaitable[Any]:
@@ -189,7 +206,7 @@ async def frames_of(batch: Sequence[tuple[Event, Sequence[Viewer]]], tenant: Ten
     renders after it), so one broken panel costs no other event its fragments."""
     parts: list[list[list[str]]] = [[[] for _ in viewers] for _, viewers in batch]
     if any(_RENDERERS.get(event.name) and viewers for event, viewers in batch):
-        memo = Memo()
+        memo = Memo([event for event, viewers in batch if viewers])
         token = _MEMO.set(memo)
         try:
             async with tenant_context(tenant):

@@ -12,7 +12,7 @@ from app.lib.db import TenantRef, current_uow
 from app.lib.templates import render_text
 from realtime import renders
 from realtime.events import Event
-from realtime.render import CONCERNED, Memo, shared
+from realtime.render import CONCERNED, Memo, batch, remember, shared
 
 TYPING_SHOWN = 5.0
 """Seconds a "visitor is typing" stays up after the last typing event."""
@@ -25,10 +25,11 @@ FROM conversation c LEFT JOIN LATERAL (
 WHERE c.id = $1 AND c.status <> 'closed'
 """
 _HANDLER = "SELECT assigned_to FROM conversation WHERE id = $1 AND status <> 'closed'"
-_HANDLER_AND_MESSAGE = """
-SELECT c.assigned_to, m.id, m.direction, m.body, m.author_label, m.status, m.created_at
-FROM conversation c LEFT JOIN chat_message m ON m.id = $2 AND m.conversation = c.id
-WHERE c.id = $1 AND c.status <> 'closed'
+_HANDLERS_AND_MESSAGES = """
+SELECT x.n, c.assigned_to, m.id, m.direction, m.body, m.author_label, m.status, m.created_at
+FROM unnest($1::int[], $2::bigint[]) WITH ORDINALITY AS x(conversation, message, n)
+JOIN conversation c ON c.id = x.conversation AND c.status <> 'closed'
+LEFT JOIN chat_message m ON m.id = x.message AND m.conversation = c.id
 """
 
 
@@ -42,8 +43,22 @@ async def _load(event: Event) -> dict[str, Any] | None:
 
     async def load() -> dict[str, Any] | None:
         conn = current_uow().connection
-        if event.name == "chat.message":
-            row = await conn.fetchrow(_HANDLER_AND_MESSAGE, conversation_id, int(event.data.get("message_id") or 0))
+        if event.name == "chat.message":  # with the batch's other chat messages: one read for them all
+            events = [e for e in batch() if e.name == "chat.message" and e.data.get("conversation_id")]
+            if not any(e is event for e in events):  # rendered alone, or outside a feed's batch
+                events.append(event)
+            rows = {r["n"]: r for r in await conn.fetch(
+                _HANDLERS_AND_MESSAGES, [int(e.data["conversation_id"]) for e in events],
+                [int(e.data.get("message_id") or 0) for e in events])}
+            found = None
+            for n, e in enumerate(events, 1):
+                row = rows.get(n)
+                value = {k: v for k, v in row.items() if k != "n"} if row is not None else None
+                if e is event:
+                    found = value
+                else:
+                    remember(("chat_pane", e.position), value)
+            return found
         elif event.name == "chat.status" and event.data.get("direction") == "out":
             rows = await conn.fetch(_HANDLER_AND_STATUSES, conversation_id, int(event.data["session_id"]),
                                     int(event.data["upto"]), services.CONSOLE_HISTORY)
@@ -54,7 +69,9 @@ async def _load(event: Event) -> dict[str, Any] | None:
             row = await conn.fetchrow(_HANDLER, conversation_id)
         return dict(row) if row is not None else None
 
-    return await shared(("chat_pane", conversation_id), load)  # type: ignore[no-any-return]
+    # Keyed by the event, not the chat: a batch may hold several events of one chat (a message, the reply, the
+    # visitor's delivered), each with its own rows.
+    return await shared(("chat_pane", event.position), load)  # type: ignore[no-any-return]
 
 
 async def handler(event: Event, memo: Memo) -> list[int]:

@@ -43,17 +43,21 @@ class _Pending:
 
 
 class ChatWriter:
-    """The writer of one tenant in this process: at most one batch in flight; what arrives meanwhile is the next."""
+    """The writer of one tenant in this process: at most one batch committing; what arrives meanwhile is the next."""
 
     def __init__(self, tenant: TenantRef) -> None:
         self.tenant = tenant
         self.pending: list[_Pending] = []
         self.task: asyncio.Task[None] | None = None
+        self.more: asyncio.Future[None] | None = None
+        """Set by `submit` while a drained writer waits for its last broadcasts."""
 
     def submit(self, session_id: int, text: str) -> asyncio.Future[dict[str, Any]]:
         loop = asyncio.get_running_loop()
         item = _Pending(session_id, text, loop.create_future())
         self.pending.append(item)
+        if self.more is not None:
+            _set(self.more)
         if self.task is None or self.task.done():
             # A fresh context: the writer's transactions are its own, never the unit of work of whoever woke it.
             self.task = loop.create_task(self._drain(), name=f"chat-writer-{self.tenant.slug}",
@@ -61,21 +65,39 @@ class ChatWriter:
         return item.done
 
     async def _drain(self) -> None:
+        """Commit batch after batch. The next batch starts as soon as the previous one has committed (its senders
+        answered), while the previous one's events are still being broadcast; once drained, the writer waits for
+        those broadcasts before it goes (so it is gone only when everything it filed went out)."""
+        loop = asyncio.get_running_loop()
+        broadcasting: list[asyncio.Task[None]] = []
         try:
-            while self.pending:
-                batch, self.pending = self.pending[:MAX_BATCH], self.pending[MAX_BATCH:]
-                await self._commit(batch)
+            while True:
+                broadcasting = [t for t in broadcasting if not t.done()]
+                if self.pending:
+                    batch, self.pending = self.pending[:MAX_BATCH], self.pending[MAX_BATCH:]
+                    committed: asyncio.Future[None] = loop.create_future()
+                    task = loop.create_task(self._commit(batch, committed))
+                    task.add_done_callback(functools.partial(_set, committed))
+                    broadcasting.append(task)
+                    await committed
+                elif broadcasting:  # until they are out, or a message arrives (it starts the next batch at once)
+                    self.more = loop.create_future()
+                    await asyncio.wait([*broadcasting, self.more], return_when=asyncio.FIRST_COMPLETED)
+                    self.more = None
+                else:
+                    break
         finally:
             if not self.pending and _writers.get(self.tenant.schema) is self:
                 del _writers[self.tenant.schema]
 
-    async def _commit(self, batch: list[_Pending]) -> None:
+    async def _commit(self, batch: list[_Pending], committed: asyncio.Future[None]) -> None:
         results: list[dict[str, Any] | DomainError] = []
         try:
             async with tenant_context(self.tenant) as uow:
                 # The senders are answered first thing after the commit, before the batch's events go out (the
-                # hooks run in order, and the events' are added below): an answer never waits on the broadcast.
-                uow.after_commit(functools.partial(_settle_all, batch, results))
+                # hooks run in order, and the events' are added below): an answer never waits on the broadcast,
+                # and neither does the next batch (`committed`).
+                uow.after_commit(functools.partial(_settle_all, batch, results, committed))
                 results += await services.visitor_messages([(p.session_id, p.text) for p in batch])
         except Exception:
             log.warning("chat_batch_failed", tenant=self.tenant.slug, size=len(batch), exc_info=True)
@@ -95,9 +117,16 @@ class ChatWriter:
         _settle(p.done, result)
 
 
-async def _settle_all(batch: list[_Pending], results: list[dict[str, Any] | DomainError]) -> None:
+async def _settle_all(batch: list[_Pending], results: list[dict[str, Any] | DomainError],
+                      committed: asyncio.Future[None]) -> None:
     for p, result in zip(batch, results, strict=True):
         _settle(p.done, result)
+    _set(committed)
+
+
+def _set(committed: asyncio.Future[None], *_: Any) -> None:
+    if not committed.done():
+        committed.set_result(None)
 
 
 def _settle(done: asyncio.Future[dict[str, Any]], result: dict[str, Any] | BaseException) -> None:

@@ -10,6 +10,9 @@ from typing import Any
 
 import uvicorn
 
+from app.chat import writer
+from realtime import hub
+
 
 def main() -> None:
     out, port = sys.argv[1], int(sys.argv[2])
@@ -18,6 +21,8 @@ def main() -> None:
     def dump(*_: Any) -> None:
         prof.disable()
         prof.dump_stats(out)
+        with open(out + ".counts", "w") as f:  # the feeds' reads and held-back waits, the writer's batches
+            f.write(f"feed {dict(hub.STATS)}\nwriter {writer.STATS}\n")
         prof.enable()
 
     signal.signal(signal.SIGUSR1, dump)

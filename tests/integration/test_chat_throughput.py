@@ -9,9 +9,10 @@ import asyncio
 import json
 from typing import Any
 
+import asyncpg
 import pytest
 
-from app.chat import services, writer
+from app.chat import live, services, writer
 from app.lib.db import tenant_context
 from app.lib.errors import NotFound
 from tests.conftest import ShopFixture, make_shop
@@ -242,6 +243,72 @@ async def test_the_writer_answers_after_the_commit_without_waiting_for_the_broad
     assert w.task is not None
     await asyncio.wait_for(w.task, 10)
     assert sent == [[r["id"] for r in rows]]  # then every event goes out, nothing lost
+
+
+async def test_the_next_batch_commits_while_the_previous_one_is_still_broadcast(
+        fx_db: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from realtime import publish
+
+    shop = await make_shop("chat_tp_overlap")
+    async with tenant_context(shop.tenant):
+        sessions = [(await services.start_session())["session_id"] for _ in range(2)]
+        for sid in sessions:
+            await services.visitor_message(sid, "first")
+    release = asyncio.Event()
+    sent: list[list[int]] = []
+
+    async def held_send_many(tenant: Any, events: list[Any]) -> None:
+        await release.wait()  # every broadcast is stuck until both batches are answered
+        sent.append([e.data["message_id"] for e in events])
+
+    monkeypatch.setattr(publish, "_send_many", held_send_many)
+    w = writer.ChatWriter(shop.tenant)
+    one = await asyncio.wait_for(w.submit(sessions[0], "batch one"), 10)
+    two = await asyncio.wait_for(w.submit(sessions[1], "batch two"), 10)  # the same writer, its next batch
+    assert not sent and w.task is not None and not w.task.done()  # still waiting for the broadcasts
+    release.set()
+    await asyncio.wait_for(w.task, 10)  # the writer leaves only once everything it filed went out
+    assert sorted(sent) == sorted([[one["id"]], [two["id"]]])
+
+
+async def test_a_batch_renders_each_event_of_one_chat_with_its_own_message(
+        fx_db: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The feed renders a backlog in batches with one memo (realtime.render.frames_of): the visitor's message and the
+    operator's reply of one chat, in one batch, each append their own message to the operator's pane, both read in
+    one statement."""
+    from app.conversations import services as conversations
+    from realtime import log as event_log
+    from realtime import render
+    from realtime.events import START
+    from tests.integration.test_workspace import _user
+
+    shop = await make_shop("chat_tp_pane")
+    anna = await _user(shop, "operator", "Anna Operator")
+    async with tenant_context(shop.tenant):
+        session_id = (await services.start_session())["session_id"]
+        conversation_id = (await services.visitor_message(session_id, "hello"))["conversation_id"]
+        await conversations.take(anna, conversation_id)
+        asked = await services.visitor_message(session_id, "where is my parcel")
+        answered = await services.operator_reply(anna, conversation_id, "on its way")
+    async with tenant_context(shop.tenant):
+        events = [e for e in await event_log.read(START, names=["chat.message"])
+                  if e.data["message_id"] in (asked["id"], answered["id"])]
+    reads: list[str] = []
+    fetch = asyncpg.Connection.fetch
+
+    async def counted(self: Any, query: str, *args: Any, **kwargs: Any) -> Any:
+        if query == live._HANDLERS_AND_MESSAGES:
+            reads.append(query)
+        return await fetch(self, query, *args, **kwargs)
+
+    monkeypatch.setattr(asyncpg.Connection, "fetch", counted)
+    got = await render.frames_of([(event, [anna]) for event in events], shop.tenant)
+    assert len(reads) == 1  # the batch's chat messages in one read
+    assert [e.data["message_id"] for e in events] == [asked["id"], answered["id"]]
+    assert "where is my parcel" in got[0][0] and "on its way" not in got[0][0]
+    assert "on its way" in got[1][0] and "where is my parcel" not in got[1][0]
+    for event, frames in zip(events, got, strict=True):
+        assert frames == await render.frames(event, shop.tenant, [anna])  # as if rendered alone
 
 
 async def test_the_widget_read_and_the_status_topics_cost_nothing_extra(fx_db: str) -> None:
