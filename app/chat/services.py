@@ -479,11 +479,9 @@ async def operator_reply(actor: Principal, conversation_id: int, body: str) -> d
     _may_answer(actor, conv)
     session = await get_session(session_id, lock=True)
     conn = current_uow().connection
-    stored = dict(await conn.fetchrow(_REPLY, session_id, conversation_id, text, actor.user_id,
-                                      (actor.name or "Operator")[:100]))
+    stored = dict(await conn.fetchrow(_ANSWER, session_id, conversation_id, text, actor.user_id,
+                                      (actor.name or "Operator")[:100], now()))
     message_id = int(stored["id"])
-    await conn.execute("UPDATE chat_message SET status = 'read', read_at = $2 WHERE chat_session = $1 "
-                       "AND direction = 'in' AND status <> 'read'", session_id, now())
     if session["contact_id"]:
         await timeline.record(session["contact_id"], "chat", "out", text[:200], actor_type="user",
                               actor_id=actor.user_id, actor_label=actor.label,
@@ -512,6 +510,17 @@ INSERT INTO chat_message (chat_session, conversation, direction, body, author, a
 VALUES ($1, $2, 'out', $3, $4, $5)
 RETURNING id, direction, body, author_label, status, created_at, conversation AS conversation_id
 """
+
+
+_ANSWER = """
+WITH seen AS (UPDATE chat_message SET status = 'read', read_at = $6
+              WHERE chat_session = $1 AND direction = 'in' AND status <> 'read')
+INSERT INTO chat_message (chat_session, conversation, direction, body, author, author_label)
+VALUES ($1, $2, 'out', $3, $4, $5)
+RETURNING id, direction, body, author_label, status, created_at, conversation AS conversation_id
+"""
+"""`_REPLY` and, in the same statement (after the session's lock: it sees every visitor message filed before the
+answer), everything the visitor wrote marked read."""
 
 
 _RANK = {s: i for i, s in enumerate(STATUSES)}

@@ -45,27 +45,36 @@ CLOSE_REFUSED = 4403
 _encoder = msgspec.json.Encoder()
 
 
-async def sync(tenant: TenantRef, session_id: int, since: int = 0) -> tuple[bytes, int]:
+async def sync(tenant: TenantRef, session_id: int, since: int = 0) -> tuple[bytes, int, int]:
     """The messages from id `since` on (the newest HISTORY when 0) with their state; the widget merges them by id.
-    Returns the frame and the next `since`: after the newest message, or at the visitor's oldest message not yet
-    read (its state may still change). Operator messages in the frame count as delivered."""
+    Returns the frame, the next `since` (after the newest message, or at the visitor's oldest message not yet
+    read: its state may still change) and the newest operator message the frame delivers (0 for none). Operator
+    messages in the frame count as delivered: the caller marks them (`deliver`) once the frame is out. A read-only
+    transaction: it takes no transaction id, so it never holds back the event log's safe horizon."""
     async with tenant_context(tenant):
         rows, contact_id, language = await services.messages_and_contact(session_id, since=since)
-        newest_out = max((m["id"] for m in rows if m["direction"] == "out" and m["status"] == "sent"), default=0)
-        if newest_out:
-            await services.mark(session_id, direction="out", upto=newest_out, status="delivered")
-            for m in rows:
-                if m["direction"] == "out" and m["status"] == "sent":
-                    m["status"] = "delivered"
         # The first frame also says the contact's time zone when the chat is linked to a contact who has one (the
         # widget shows times in it; else in the browser's); every frame says the contact's language ("" for none:
         # the widget keeps its own), so a chat linked meanwhile switches the widget to it.
         zone = await contacts.zone_of(contact_id) if since == 0 else ""
+    newest_out = max((m["id"] for m in rows if m["direction"] == "out" and m["status"] == "sent"), default=0)
+    for m in rows:
+        if m["direction"] == "out" and m["status"] == "sent":
+            m["status"] = "delivered"
     frame = _encoder.encode({"type": "sync", "session_id": session_id, "full": since == 0, "time_zone": zone,
                              "language": language,
                              "messages": [to_struct(MessageOut, r) for r in rows]})
     newest = max([since - 1, *(m["id"] for m in rows)])
-    return frame, min([newest + 1, *(m["id"] for m in rows if m["direction"] == "in" and m["status"] != "read")])
+    cursor = min([newest + 1, *(m["id"] for m in rows if m["direction"] == "in" and m["status"] != "read")])
+    return frame, cursor, newest_out
+
+
+async def deliver(tenant: TenantRef, session_id: int, upto: int) -> None:
+    """The operator's messages up to `upto` reached the widget: "delivered", told to the operator. Its own short
+    write transaction (one statement and the event), only when a frame delivered something."""
+    if upto:
+        async with tenant_context(tenant):
+            await services.mark(session_id, direction="out", upto=upto, status="delivered")
 
 
 SUBPROTOCOL = "sb-chat"
@@ -132,8 +141,9 @@ async def chat_socket(socket: WebSocket[Any, Any, Any], slug: FromPath[str]) -> 
 
     receiver = asyncio.create_task(receive())
     try:
-        frame, cursor = await sync(tenant, session_id)
+        frame, cursor, delivered = await sync(tenant, session_id)
         await socket.send_text(frame.decode())
+        await deliver(tenant, session_id, delivered)
         while (burst := await next_burst(sub, receiver, tenant=tenant.slug, channel=name, topic=topic)) is not None:
             resync = typing = False
             for event in burst:
@@ -145,10 +155,12 @@ async def chat_socket(socket: WebSocket[Any, Any, Any], slug: FromPath[str]) -> 
                                                       and event.data.get("direction") == "in"):
                     resync = True
             if resync:
-                frame, cursor = await sync(tenant, session_id, cursor)
+                frame, cursor, delivered = await sync(tenant, session_id, cursor)
                 await socket.send_text(frame.decode())
             if typing:  # after the sync: the widget ends "typing" when the operator's message arrives, not before
                 await socket.send_text(_encoder.encode({"type": "typing", "who": "operator"}).decode())
+            if resync:
+                await deliver(tenant, session_id, delivered)
     except (WebSocketDisconnect, RuntimeError, OSError):
         pass
     finally:

@@ -12,7 +12,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from app.chat import live, services, writer
+from app.chat import live, services, socket, writer
 from app.lib.db import tenant_context
 from app.lib.errors import NotFound
 from tests.conftest import ShopFixture, make_shop
@@ -340,3 +340,30 @@ async def test_the_widget_read_and_the_status_topics_cost_nothing_extra(fx_db: s
             "ORDER BY id DESC LIMIT 2")
         assert [(t["direction"], t["channels"]) for t in topics] == [
             ("in", [f"chat:{session_id}", f"user:{shop.user_id}"]), ("out", [f"user:{shop.user_id}"])]
+
+
+async def test_the_widget_resync_reads_only_and_delivery_is_marked_once_the_frame_is_out(fx_db: str) -> None:
+    """The widget's resync is a read: the frame shows the operator's messages delivered, but the mark (and the
+    operator's "delivered" tick) is a separate write after it, and none at all when nothing is undelivered."""
+    shop = await make_shop("chat_tp_resync")
+    async with tenant_context(shop.tenant):
+        session_id = (await services.start_session())["session_id"]
+        first = await services.visitor_message(session_id, "first")
+        reply = await services.auto_message(first["conversation_id"], "we are away")
+
+    async def state() -> tuple[str, int]:
+        async with tenant_context(shop.tenant) as uow:
+            status = await uow.connection.fetchval("SELECT status FROM chat_message WHERE id = $1", reply["id"])
+            events = await uow.connection.fetchval("SELECT count(*) FROM event_log WHERE name = 'chat.status'")
+        return status, events
+
+    frame, cursor, delivered = await socket.sync(shop.tenant, session_id)
+    assert json.loads(frame)["messages"][-1]["status"] == "delivered" and delivered == reply["id"]
+    assert cursor == first["id"]  # the visitor's message is not read yet: its state may still change
+    assert await state() == ("sent", 0)  # the read wrote nothing
+    await socket.deliver(shop.tenant, session_id, delivered)
+    assert await state() == ("delivered", 1)  # the operator is told
+    frame, _, delivered = await socket.sync(shop.tenant, session_id, cursor)
+    assert delivered == 0 and json.loads(frame)["messages"][-1]["status"] == "delivered"
+    await socket.deliver(shop.tenant, session_id, delivered)
+    assert await state() == ("delivered", 1)  # nothing undelivered: nothing written

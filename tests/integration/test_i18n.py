@@ -498,7 +498,7 @@ async def test_the_chat_widget_speaks_the_linked_contacts_language(fx_client: An
     assert after["language"] == "bg" and after["messages"]["Chat with us"] == "Пишете ни"
     refused = await fx_client.post(f"{base}/messages", json={"body": 5}, headers=auth)
     assert refused.status_code == 400 and refused.json()["errors"][0]["message"].startswith("Очаква се `str`")
-    frame, _cursor = await chat_socket.sync(fx_shop.tenant, token["session_id"])
+    frame, _cursor, _delivered = await chat_socket.sync(fx_shop.tenant, token["session_id"])
     assert b'"language":"bg"' in frame
 
     other = (await fx_client.get(f"/t/{fx_other_shop.slug}/chat/strings", headers=auth)).json()
