@@ -556,6 +556,39 @@ async def mark(session_id: int, *, direction: str, upto: int, status: str) -> in
     return int(row["n"])
 
 
+_DELIVERED = """
+WITH changed AS (
+    UPDATE chat_message m SET status = 'delivered', delivered_at = $3
+    FROM unnest($1::int[], $2::int[]) AS w(session, upto)
+    WHERE m.chat_session = w.session AND m.direction = 'out' AND m.id <= w.upto AND m.status = 'sent'
+    RETURNING m.chat_session, m.id)
+SELECT m.session, m.upto, c.id, c.status, c.assigned_to AS assigned_to_id
+FROM (SELECT chat_session AS session, max(id) AS upto FROM changed GROUP BY chat_session) m
+JOIN chat_session s ON s.id = m.session LEFT JOIN conversation c ON c.id = s.conversation ORDER BY m.session
+"""
+
+
+async def delivered_many(marks: dict[int, int]) -> int:
+    """`mark(session, direction="out", upto=upto, status="delivered")` for many chats (session id -> upto) in ONE
+    statement and one insert of their events: the widgets' delivery marks, group-committed (app.chat.writer).
+    Returns the number of chats whose state changed."""
+    if not marks:
+        return 0
+    sessions = sorted(marks)
+    rows = await current_uow().connection.fetch(_DELIVERED, sessions, [marks[s] for s in sessions], now())
+    notices = []
+    for row in rows:
+        conv = {"id": row["id"], "assigned_to_id": row["assigned_to_id"]} \
+            if row["id"] is not None and row["status"] in OPEN_STATUSES else None
+        topics = _topics(row["session"], conv, visitor=False) or [channels.chat(row["session"])]
+        notices.append((chat_events.CHAT_STATUS, topics,
+                        {"session_id": row["session"], "conversation_id": conv["id"] if conv else 0,
+                         "upto": row["upto"], "status": "delivered", "direction": "out"}))
+    if notices:
+        await emit_many(notices)
+    return len(rows)
+
+
 async def operator_seen(actor: Principal, conversation_id: int, upto: int) -> int:
     """The operator's console showed the visitor's messages up to `upto`."""
     conv, session_id = await conversation_session(conversation_id)

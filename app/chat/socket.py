@@ -8,7 +8,8 @@ what may have changed, merged by id), and
 `{"type": "typing"}` while an operator types. Widget -> server: `{"typing": true}`, `{"read": <message id>}`, and
 `{"send": <text>, "ref": <anything short>}`: a message, filed by the tenant's group-commit writer (app.chat.writer)
 and answered `{"type": "sent", "ref": ..., "message": {...}}` once committed, or `{"type": "error", "ref": ...,
-"detail": ..., "status_code": ...}`. Operator messages the socket pushes count as delivered.
+"detail": ..., "status_code": ...}`. Operator messages the socket pushes count as delivered (marked through the
+writer's delivery batches, after the frame).
 """
 
 from __future__ import annotations
@@ -49,7 +50,8 @@ async def sync(tenant: TenantRef, session_id: int, since: int = 0) -> tuple[byte
     """The messages from id `since` on (the newest HISTORY when 0) with their state; the widget merges them by id.
     Returns the frame, the next `since` (after the newest message, or at the visitor's oldest message not yet
     read: its state may still change) and the newest operator message the frame delivers (0 for none). Operator
-    messages in the frame count as delivered: the caller marks them (`deliver`) once the frame is out. A read-only
+    messages in the frame count as delivered: the caller marks them once the frame is out (`writer.deliver`: group
+committed with other chats' marks). A read-only
     transaction: it takes no transaction id, so it never holds back the event log's safe horizon."""
     async with tenant_context(tenant):
         rows, contact_id, language = await services.messages_and_contact(session_id, since=since)
@@ -67,14 +69,6 @@ async def sync(tenant: TenantRef, session_id: int, since: int = 0) -> tuple[byte
     newest = max([since - 1, *(m["id"] for m in rows)])
     cursor = min([newest + 1, *(m["id"] for m in rows if m["direction"] == "in" and m["status"] != "read")])
     return frame, cursor, newest_out
-
-
-async def deliver(tenant: TenantRef, session_id: int, upto: int) -> None:
-    """The operator's messages up to `upto` reached the widget: "delivered", told to the operator. Its own short
-    write transaction (one statement and the event), only when a frame delivered something."""
-    if upto:
-        async with tenant_context(tenant):
-            await services.mark(session_id, direction="out", upto=upto, status="delivered")
 
 
 SUBPROTOCOL = "sb-chat"
@@ -143,7 +137,7 @@ async def chat_socket(socket: WebSocket[Any, Any, Any], slug: FromPath[str]) -> 
     try:
         frame, cursor, delivered = await sync(tenant, session_id)
         await socket.send_text(frame.decode())
-        await deliver(tenant, session_id, delivered)
+        writer.deliver(tenant, session_id, delivered)
         while (burst := await next_burst(sub, receiver, tenant=tenant.slug, channel=name, topic=topic)) is not None:
             resync = typing = False
             for event in burst:
@@ -160,7 +154,7 @@ async def chat_socket(socket: WebSocket[Any, Any, Any], slug: FromPath[str]) -> 
             if typing:  # after the sync: the widget ends "typing" when the operator's message arrives, not before
                 await socket.send_text(_encoder.encode({"type": "typing", "who": "operator"}).decode())
             if resync:
-                await deliver(tenant, session_id, delivered)
+                writer.deliver(tenant, session_id, delivered)
     except (WebSocketDisconnect, RuntimeError, OSError):
         pass
     finally:

@@ -7,9 +7,12 @@ message). If the batch fails as a whole (a broken row, a deadlock, the database 
 retried alone in its own transaction, so one bad message cannot sink the others. A sender that goes away before
 its answer does not withdraw its message: once handed over it is filed.
 
-The widget's socket hands its messages here (app.chat.socket). The HTTP `POST /chat/messages` keeps its own unit of
-work: a request already holds a pooled connection, and requests waiting on the writer's connection could exhaust
-the pool the writer needs.
+The widget's socket hands its messages here (app.chat.socket), and its delivery marks ("the frame showed the
+operator's messages up to N"): `deliver` collects them per tenant and files what arrived meanwhile, from any number
+of chats, in one transaction (services.delivered_many), without the socket waiting for it.
+
+The HTTP `POST /chat/messages` keeps its own unit of work: a request already holds a pooled connection, and requests
+waiting on the writer's connection could exhaust the pool the writer needs.
 """
 
 from __future__ import annotations
@@ -31,8 +34,9 @@ log = structlog.get_logger(__name__)
 MAX_BATCH = 500
 """Messages in one transaction at most (a larger backlog commits in several, one after the other)."""
 
-STATS: dict[str, int] = {"batches": 0, "messages": 0, "retried": 0}
-"""This process's counts: transactions, messages filed through them, messages retried alone after a failed batch."""
+STATS: dict[str, int] = {"batches": 0, "messages": 0, "retried": 0, "deliveries": 0}
+"""This process's counts: transactions, messages filed through them, messages retried alone after a failed batch,
+transactions of delivery marks."""
 
 
 @dataclasses.dataclass(slots=True)
@@ -154,3 +158,60 @@ async def send(tenant: TenantRef, session_id: int, body: Any) -> dict[str, Any]:
 
 
 
+
+
+class Deliveries:
+    """The delivery marks of one tenant in this process: at most one transaction marking; what arrives meanwhile (the
+    newest mark per chat) is the next. A failed batch is retried chat by chat."""
+
+    def __init__(self, tenant: TenantRef) -> None:
+        self.tenant = tenant
+        self.pending: dict[int, int] = {}
+        self.task: asyncio.Task[None] | None = None
+
+    def submit(self, session_id: int, upto: int) -> None:
+        self.pending[session_id] = max(upto, self.pending.get(session_id, 0))
+        if self.task is None or self.task.done():
+            self.task = asyncio.get_running_loop().create_task(
+                self._drain(), name=f"chat-deliveries-{self.tenant.slug}", context=contextvars.Context())
+
+    async def _drain(self) -> None:
+        try:
+            while self.pending:
+                batch, self.pending = self.pending, {}
+                try:
+                    async with tenant_context(self.tenant):
+                        await services.delivered_many(batch)
+                    STATS["deliveries"] += 1
+                except Exception:
+                    log.warning("chat_deliveries_failed", tenant=self.tenant.slug, size=len(batch), exc_info=True)
+                    for session_id, upto in batch.items():
+                        try:
+                            async with tenant_context(self.tenant):
+                                await services.delivered_many({session_id: upto})
+                        except Exception:
+                            log.exception("chat_delivery_not_marked", tenant=self.tenant.slug, session_id=session_id)
+        finally:
+            if not self.pending and _deliveries.get(self.tenant.schema) is self:
+                del _deliveries[self.tenant.schema]
+
+
+_deliveries: dict[str, Deliveries] = {}
+"""Delivery batchers with work, by tenant schema (gone once drained, like the writers)."""
+
+
+def deliver(tenant: TenantRef, session_id: int, upto: int) -> None:
+    """The widget showed the operator's messages of the chat up to `upto`: marked "delivered" (and the operator
+    told) by the tenant's next delivery batch. Returns at once."""
+    if upto <= 0:
+        return
+    batcher = _deliveries.get(tenant.schema)
+    if batcher is None:
+        batcher = _deliveries[tenant.schema] = Deliveries(tenant)
+    batcher.submit(session_id, upto)
+
+
+async def delivered(tenant: TenantRef) -> None:
+    """Wait until the tenant's delivery marks handed over so far are filed (tests, shutdown)."""
+    while (batcher := _deliveries.get(tenant.schema)) is not None and batcher.task is not None:
+        await asyncio.shield(batcher.task)

@@ -344,12 +344,17 @@ async def test_the_widget_read_and_the_status_topics_cost_nothing_extra(fx_db: s
 
 async def test_the_widget_resync_reads_only_and_delivery_is_marked_once_the_frame_is_out(fx_db: str) -> None:
     """The widget's resync is a read: the frame shows the operator's messages delivered, but the mark (and the
-    operator's "delivered" tick) is a separate write after it, and none at all when nothing is undelivered."""
+    operator's "delivered" tick) is a separate write after it, group-committed for many chats in one statement,
+    and none at all when nothing is undelivered."""
     shop = await make_shop("chat_tp_resync")
     async with tenant_context(shop.tenant):
         session_id = (await services.start_session())["session_id"]
         first = await services.visitor_message(session_id, "first")
         reply = await services.auto_message(first["conversation_id"], "we are away")
+        others = [(await services.start_session())["session_id"] for _ in range(3)]
+        for sid in others:
+            conv = (await services.visitor_message(sid, "hi"))["conversation_id"]
+            await services.auto_message(conv, "away")
 
     async def state() -> tuple[str, int]:
         async with tenant_context(shop.tenant) as uow:
@@ -361,9 +366,18 @@ async def test_the_widget_resync_reads_only_and_delivery_is_marked_once_the_fram
     assert json.loads(frame)["messages"][-1]["status"] == "delivered" and delivered == reply["id"]
     assert cursor == first["id"]  # the visitor's message is not read yet: its state may still change
     assert await state() == ("sent", 0)  # the read wrote nothing
-    await socket.deliver(shop.tenant, session_id, delivered)
-    assert await state() == ("delivered", 1)  # the operator is told
+    before = writer.STATS["deliveries"]
+    writer.deliver(shop.tenant, session_id, delivered)
+    for sid in others:
+        writer.deliver(shop.tenant, sid, (await socket.sync(shop.tenant, sid))[2])
+    await writer.delivered(shop.tenant)
+    assert await state() == ("delivered", 4)  # the operator is told, for each chat
+    assert writer.STATS["deliveries"] - before <= 2  # the first chat's batch, then the others' together
+    async with tenant_context(shop.tenant) as uow:
+        assert await uow.connection.fetchval(
+            "SELECT count(*) FROM chat_message WHERE direction = 'out' AND status = 'sent'") == 0
     frame, _, delivered = await socket.sync(shop.tenant, session_id, cursor)
     assert delivered == 0 and json.loads(frame)["messages"][-1]["status"] == "delivered"
-    await socket.deliver(shop.tenant, session_id, delivered)
-    assert await state() == ("delivered", 1)  # nothing undelivered: nothing written
+    writer.deliver(shop.tenant, session_id, delivered)
+    await writer.delivered(shop.tenant)
+    assert await state() == ("delivered", 4)  # nothing undelivered: nothing written
