@@ -41,15 +41,20 @@ def depth_of(data: dict[str, Any]) -> int:
 async def emit(event_type: EventType, /, *, channels: Iterable[str] | None = None, **data: Any) -> Event:
     """Announce a change of the current tenant, as the last write of its unit of work: `data` is checked against
     the declaration's payload (missing or mistyped fields raise), topics come from the declaration unless given."""
+    return await publish(event_type.name, data, channels=_channels_of(event_type, channels, data))
+
+
+def _channels_of(event_type: EventType, channels: Iterable[str] | None, data: dict[str, Any]) -> Iterable[str]:
+    """`data` checked against the declaration's payload; the channels given, else the declaration's topics."""
     try:
         msgspec.convert(data, event_type.payload)
     except msgspec.ValidationError as exc:
         raise ValueError(f"{event_type.name}: {exc}") from None
-    if channels is None:
-        if event_type.topics is None:
-            raise ValueError(f"{event_type.name} declares no default topics: pass channels=")
-        channels = event_type.topics(data)
-    return await publish(event_type.name, data, channels=channels)
+    if channels is not None:
+        return channels
+    if event_type.topics is None:
+        raise ValueError(f"{event_type.name} declares no default topics: pass channels=")
+    return event_type.topics(data)
 
 
 async def publish(name: str, data: dict[str, Any] | None = None, *, channels: Iterable[str]) -> Event:
@@ -59,6 +64,18 @@ async def publish(name: str, data: dict[str, Any] | None = None, *, channels: It
     Call it inside the unit of work that made the change, as its last write: the event row is part of the
     transaction, so a rollback publishes nothing, and it is sent to consoles only once the commit succeeded.
     """
+    uow = current_uow()
+    tenant = current_tenant()
+    event = await log.append(*_prepared(name, data, channels))
+    uow.after_commit(functools.partial(_send_many, tenant, [event]))
+    uow.after_commit_once(Wake(tenant.schema))
+    return event
+
+
+def _prepared(name: str, data: dict[str, Any] | None, channels: Iterable[str]
+              ) -> tuple[str, dict[str, Any], tuple[str, ...]]:
+    """What the log stores of an event: its checked name, its data (with this context's causation depth) checked,
+    and its distinct checked topics (at least one)."""
     check_name(name)
     data = dict(data or {})
     depth = causation_depth.get()
@@ -68,12 +85,7 @@ async def publish(name: str, data: dict[str, Any] | None = None, *, channels: It
     topics = tuple(dict.fromkeys(check_topic(t) for t in channels))
     if not topics:
         raise ValueError("publish needs at least one channel")
-    uow = current_uow()
-    tenant = current_tenant()
-    event = await log.append(name, data, topics)
-    uow.after_commit(functools.partial(_send, tenant, event))
-    uow.after_commit_once(Wake(tenant.schema))
-    return event
+    return name, data, topics
 
 
 @dataclasses.dataclass(frozen=True)
@@ -124,37 +136,11 @@ async def _runtime() -> Any:
     return await ensure_started()
 
 
-async def _send(tenant: TenantRef, event: Event) -> None:
-    rt = await _runtime()
-    payload = encode(event)
-    await rt.backend.publish_many([(channel_name(tenant, topic), payload) for topic in event.channels])
-    if event.id % log.TRIM_EVERY == 0:
-        async with tenant_context(tenant):
-            await log.trim()
-
-
 async def emit_many(events: Sequence[tuple[EventType, Iterable[str] | None, dict[str, Any]]]) -> list[Event]:
     """`emit` for many events of the current tenant with ONE insert into the log (a group commit's events: each
     checked as `emit` checks it), in the order given; each is sent after commit like one from `emit`."""
-    prepared: list[tuple[str, dict[str, Any], tuple[str, ...]]] = []
-    depth = causation_depth.get()
-    for event_type, channels, given in events:
-        try:
-            msgspec.convert(given, event_type.payload)
-        except msgspec.ValidationError as exc:
-            raise ValueError(f"{event_type.name}: {exc}") from None
-        if channels is None:
-            if event_type.topics is None:
-                raise ValueError(f"{event_type.name} declares no default topics: pass channels")
-            channels = event_type.topics(given)
-        check_name(event_type.name)
-        data = dict(given)
-        if depth:
-            data[DEPTH_KEY] = depth
-        topics = tuple(dict.fromkeys(check_topic(t) for t in channels))
-        if not topics:
-            raise ValueError("publish needs at least one channel")
-        prepared.append((event_type.name, check_data(data), topics))
+    prepared = [_prepared(event_type.name, given, _channels_of(event_type, channels, given))
+                for event_type, channels, given in events]
     if not prepared:
         return []
     uow = current_uow()
@@ -166,7 +152,7 @@ async def emit_many(events: Sequence[tuple[EventType, Iterable[str] | None, dict
 
 
 async def _send_many(tenant: TenantRef, events: list[Event]) -> None:
-    """`_send` for a group's events, all in one go (Redis: one pipeline): each channel's events in order."""
+    """Send events of one commit, all in one go (Redis: one pipeline): each channel's events in order."""
     rt = await _runtime()
     messages = []
     for event in events:
