@@ -15,7 +15,7 @@ from app.accounts.services import Principal
 from app.campaigns import services, templating
 from app.campaigns.schemas import CampaignIn, CampaignPatch, ContentIn, PreviewIn, VariantIn
 from app.campaigns.tables import RECIPIENT_STATUSES
-from app.lib import i18n
+from app.lib import forms, i18n
 from app.lib.db import current_tenant, current_uow
 from app.lib.errors import DomainError, Invalid
 from app.lib.i18n import N_
@@ -72,17 +72,6 @@ def _opt_time(form: Any, name: str) -> dt.time | None:
         raise Invalid("Give %(name)s as HH:MM.", field=name, name=name) from None
 
 
-def _local_time(raw: str, field: str) -> dt.datetime | None:
-    raw = (raw or "").strip()
-    if not raw:
-        return None
-    try:
-        when = dt.datetime.fromisoformat(raw)
-    except ValueError:
-        raise Invalid("Give the time as YYYY-MM-DD HH:MM.", field=field) from None
-    return when if when.tzinfo else when.replace(tzinfo=i18n.current().zone)
-
-
 def variants_from_form(form: Any) -> list[VariantIn]:
     out = []
     for key in VARIANT_KEYS:
@@ -103,7 +92,7 @@ def fields_from_form(form: Any) -> dict[str, Any]:
     return {"name": str(form.get("name") or ""), "channel": str(form.get("channel") or "sms"),
             "purpose": str(form.get("purpose") or "marketing"),
             "segment_id": _opt_int(form, "segment_id", 1, 2**31 - 1),
-            "scheduled_at": _local_time(str(form.get("scheduled_at") or ""), "scheduled_at"),
+            "scheduled_at": forms.local_time(str(form.get("scheduled_at") or ""), "scheduled_at"),
             "quiet_start": _opt_time(form, "quiet_start"), "quiet_end": _opt_time(form, "quiet_end"),
             "throttle_per_minute": _opt_int(form, "throttle_per_minute", 1),
             "cap_messages": _opt_int(form, "cap_messages", 1), "cap_days": _opt_int(form, "cap_days", 1, 365),

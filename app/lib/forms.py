@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from litestar import Request
 
+from app.lib import i18n
 from app.lib.errors import Invalid
 
 
@@ -37,3 +39,15 @@ def optional_int(raw: Any) -> int | None:
     """A whole number typed in a form, or None when the box is empty or holds something else."""
     text = str(raw or "").strip()
     return int(text) if text.lstrip("-").isdigit() else None
+
+
+def local_time(raw: str, field: str) -> dt.datetime | None:
+    """A `datetime-local` value (or a date) read in the viewer's time zone; "" is none."""
+    raw = (raw or "").strip()
+    if not raw:
+        return None
+    try:
+        when = dt.datetime.fromisoformat(raw)
+    except ValueError:
+        raise Invalid("Give the time as YYYY-MM-DD HH:MM.", field=field) from None
+    return when if when.tzinfo else when.replace(tzinfo=i18n.current().zone)

@@ -14,7 +14,7 @@ from app.accounts import services as accounts
 from app.accounts.guards import requires, signed_in
 from app.accounts.services import Principal
 from app.conversations import services as conversations
-from app.lib import i18n
+from app.lib import forms, i18n
 from app.lib.clock import now
 from app.lib.db import current_tenant
 from app.lib.errors import DomainError, Invalid
@@ -41,18 +41,6 @@ def labels() -> dict[str, Any]:
             "status_label": {k: t(v) for k, v in STATUS_LABELS.items()}}
 
 
-def local_time(raw: str, field: str = "due_at") -> dt.datetime | None:
-    """A `datetime-local` value (or a date) read in the viewer's time zone; "" is none."""
-    raw = (raw or "").strip()
-    if not raw:
-        return None
-    try:
-        when = dt.datetime.fromisoformat(raw)
-    except ValueError:
-        raise Invalid("Give the time as YYYY-MM-DD HH:MM.", field=field) from None
-    return when if when.tzinfo else when.replace(tzinfo=i18n.current().zone)
-
-
 def _int(raw: Any, field: str) -> int | None:
     value = str(raw or "").strip()
     if not value:
@@ -74,7 +62,8 @@ async def create_from_form(user: Principal, form: Any, *, contact_id: int | None
         raise Invalid("Choose the contact the task is about.", field="contact_id")
     return await services.create(
         user, contact_id=contact, title=str(form.get("title", "")), kind=str(form.get("kind") or "todo"),
-        due_at=local_time(str(form.get("due_at", ""))), assignee_id=_int(form.get("assignee_id"), "assignee_id"),
+        due_at=forms.local_time(str(form.get("due_at", "")), "due_at"),
+        assignee_id=_int(form.get("assignee_id"), "assignee_id"),
         queue_id=_int(form.get("queue_id"), "queue_id"), priority=_int(form.get("priority"), "priority") or 0,
         conversation_id=_int(form.get("conversation_id"), "conversation_id"), note=str(form.get("note", "")),
         rrule=str(form.get("rrule", "")),
@@ -105,7 +94,7 @@ class TaskViews(Controller):
             rows = await services.search(
                 status=status or None, kind=kind or None,
                 assignee_id=request.user.user_id if assignee == "me" else _int(assignee, "assignee"),
-                due_from=local_time(due_from, "due_from"), due_to=local_time(due_to, "due_to"))
+                due_from=forms.local_time(due_from, "due_from"), due_to=forms.local_time(due_to, "due_to"))
         except DomainError as exc:
             rows, error = [], exc.detail
         ctx = {"tasks": rows, "filters": filters, "error": error, "users": await accounts.list_users(), **labels(),
@@ -137,7 +126,7 @@ class TaskViews(Controller):
         form = await request.form()
         error = None
         try:
-            due = local_time(str(form.get("due_at", "")))
+            due = forms.local_time(str(form.get("due_at", "")), "due_at")
             if due is None:
                 raise Invalid("Choose the new due time.", field="due_at")
             await services.update(request.user, task_id, due_at=due)
@@ -182,7 +171,7 @@ class TaskViews(Controller):
                 "Call back %(name)s", name=conversation["contact_name"] or conversation["from_address"])
             await services.create(request.user, contact_id=conversation["contact_id"], title=title,
                                   kind=str(form.get("kind") or "callback"),
-                                  due_at=local_time(str(form.get("due_at", ""))) or tomorrow_at_ten(),
+                                  due_at=forms.local_time(str(form.get("due_at", "")), "due_at") or tomorrow_at_ten(),
                                   assignee_id=request.user.user_id, conversation_id=conversation["id"],
                                   note=str(form.get("note", "")))
         except DomainError as exc:
