@@ -134,6 +134,12 @@ class Connection:
         """Sockets with the same view get the same message: the same user, role, language and zone (what a socket
         listens to decides only whether it hears an event; renderers look at the event's topics, not the socket's)."""
         self.inbox: asyncio.Queue[tuple[Position, str] | None] = asyncio.Queue()
+        self.write_now: Callable[[str], bool] | None = getattr(send, "write_now", None)
+        """Writes a message at once, without awaiting (realtime.sockets.direct_send), or answers False; None: the
+        socket has no such writer, every message goes through `inbox` and `pump`."""
+        self.idle = False
+        """True while `pump` waits on an empty inbox: nothing of this socket is queued or being sent, so the feed
+        may write the next message straight to the socket (`offer`) and keep position order."""
         self.last_sent: Position = START
         self.close_code: int | None = None
         self.frames_sent = 0
@@ -145,11 +151,57 @@ class Connection:
         return self.close_code is None and not self.topics.isdisjoint(event.channels)
 
     def offer(self, position: Position, frame: str) -> None:
-        if self.close_code is None:
-            if self.inbox.qsize() >= INBOX_MAX:
-                self.kick(CLOSE_TOO_SLOW)
-            else:
-                self.inbox.put_nowait((position, frame))
+        """Send one message: written at once when the socket's writer is idle (the common case: a caught-up
+        console costs one transport write, no queue, task switch or coroutine per socket), else queued for `pump`,
+        which joins what queued into one frame."""
+        if self.close_code is not None:
+            return
+        if self.idle and self.write_now is not None and self.inbox.empty():
+            if position <= self.last_sent:
+                return  # sent already (replay)
+            if self._write(frame):
+                self.last_sent = position
+                self.frames_sent += 1
+                self.messages_sent += 1
+                return
+        if self.inbox.qsize() >= INBOX_MAX:
+            self.kick(CLOSE_TOO_SLOW)
+        else:
+            self.inbox.put_nowait((position, frame))
+
+    def offer_many(self, batch: list[tuple[Position, str]]) -> None:
+        """Send several events' messages (position order) as one frame when the writer is idle, else queue them."""
+        if len(batch) == 1:
+            self.offer(*batch[0])
+            return
+        if self.close_code is not None:
+            return
+        if self.idle and self.write_now is not None and self.inbox.empty():
+            last = self.last_sent
+            fresh = []
+            for position, message in batch:
+                if position > last:
+                    fresh.append(message)
+                    last = position
+            if not fresh:
+                return
+            if self._write(JOINED.join(fresh)):
+                self.last_sent = last
+                self.frames_sent += 1
+                self.messages_sent += len(fresh)
+                return
+        if self.inbox.qsize() + len(batch) > INBOX_MAX:
+            self.kick(CLOSE_TOO_SLOW)
+        else:
+            for item in batch:
+                self.inbox.put_nowait(item)
+
+    def _write(self, text: str) -> bool:
+        assert self.write_now is not None
+        try:
+            return self.write_now(text)
+        except Exception:  # whatever the transport says, `pump`'s send path says it properly: queue it
+            return False
 
     def kick(self, code: int) -> None:
         """End the socket with `code` (the sender loop closes it)."""
@@ -193,7 +245,11 @@ class Connection:
         message, and the last `#sb-last-event` marker of the frame is the cursor). An idle socket sends each
         message at once: no timer, no delay."""
         while True:
-            item = await self.inbox.get()
+            self.idle = self.inbox.empty()
+            try:
+                item = await self.inbox.get()
+            finally:
+                self.idle = False
             if item is None:
                 return self.close_code
             batch = [item]
@@ -428,8 +484,10 @@ class TenantFeed:
                 self._changed.set()
                 continue
             self._rendering.popleft()
-            for event, (groups, messages) in zip(batch, rendered, strict=True):
-                self._offer(event, groups, messages)
+            if len(batch) == 1:
+                self._offer(batch[0], *rendered[0])
+            else:
+                self._offer_batch(batch, rendered)
             self._changed.set()
 
     def _drop_rendering(self) -> None:
@@ -466,6 +524,27 @@ class TenantFeed:
             for conn in group:
                 conn.offer(position, message)
         if event.name in ("session.revoked", "user.updated"):
+            self._check_now.set()
+
+    def _offer_batch(self, batch: list[Event], rendered: Rendered) -> None:
+        """`_offer` for several events at once: each socket is handed all its messages of the batch together (one
+        frame when its writer is idle; the sockets of one audience get the same messages, joined once: JoinMemo)."""
+        per_conn: dict[Connection, list[tuple[Position, str]]] = {}
+        check = False
+        for event, (groups, messages) in zip(batch, rendered, strict=True):
+            position = event.position
+            self.wm = max(self.wm, position)
+            for group, message in zip(groups, messages, strict=True):
+                for conn in group:
+                    items = per_conn.get(conn)
+                    if items is None:
+                        per_conn[conn] = [(position, message)]
+                    else:
+                        items.append((position, message))
+            check = check or event.name in ("session.revoked", "user.updated")
+        for conn, items in per_conn.items():
+            conn.offer_many(items)
+        if check:
             self._check_now.set()
 
     async def _tick(self) -> None:

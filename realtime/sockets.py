@@ -203,7 +203,12 @@ def direct_send(socket: WebSocket[Any, Any, Any]) -> Callable[[str], Awaitable[N
     and only while the socket is open: the write waits, as uvicorn's own send does, while the transport's buffer is
     over its high-water mark; a socket closing, closed or disconnected goes through `socket.send_text`, which says
     so as it always did. Frames cannot interleave: uvicorn writes each frame (pings, pongs, the close) to the
-    transport in one synchronous call too."""
+    transport in one synchronous call too.
+
+    The returned `send` also carries `send.write_now(text) -> bool`, the same write without awaiting: the hub's feed
+    calls it for a socket whose writer is idle (nothing queued), so a caught-up socket costs one write per message,
+    not a queue, a task switch and a coroutine (realtime.hub.Connection.offer). It writes nothing and answers False
+    when the socket is not open or its transport is over the high-water mark: the message is then queued."""
     protocol = WIRE.protocol
     proto = _server_protocol(socket.send, protocol) if protocol is not None else None
     conn = getattr(proto, "conn", None)
@@ -218,15 +223,21 @@ def direct_send(socket: WebSocket[Any, Any, Any]) -> Callable[[str], Awaitable[N
         wbits, settings = ext.local_max_window_bits, ext.settings
     open_state, writable, transport = conn.state, proto.writable, proto.transport
 
+    def write_now(text: str) -> bool:
+        """Write `text`'s frame now if the socket is open and its transport takes more (False: it did not)."""
+        if (not writable.is_set() or proto.disconnected or proto.close_sent or conn.state is not open_state
+                or transport.is_closing() or socket.connection_state == "disconnect"):
+            return False
+        transport.write(WIRE.frame(text, wbits, settings))
+        return True
+
     async def send(text: str) -> None:
         if not writable.is_set():
             await writable.wait()
-        if (proto.disconnected or proto.close_sent or conn.state is not open_state or transport.is_closing()
-                or socket.connection_state == "disconnect"):
+        if not write_now(text):
             await socket.send_text(text)
-            return
-        transport.write(WIRE.frame(text, wbits, settings))
 
+    send.write_now = write_now  # type: ignore[attr-defined]
     return send
 
 

@@ -45,7 +45,6 @@ import asyncio
 import contextlib
 import dataclasses
 import os
-import re
 import resource
 import secrets
 import time
@@ -54,6 +53,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from tests.bench.console_fleet import Consoles as Fleet
 from tests.bench.harness import AppServer, BenchContext, app_server, percentiles
 
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -63,8 +63,6 @@ DRAIN_IDLE = float(os.environ.get("BENCH_RT_IDLE_DRAIN", "10"))
 HEAVY_MIX = ("queue.item_added", "conversation.assigned", "queue.item_taken", "conversation.snoozed",
              "queue.item_removed", "conversation.reopened")
 """The rendered cells publish these in turn (a console's real queue events; each renders item fragments)."""
-_MARKER_RE = re.compile(r'data-event-id="\d+\.(\d+)"(?: data-event="([a-z_.]+)")?')  # position "<tx>.<id>": the id
-TAIL = '<div id="sb-last-event"'
 
 
 RAW_P50: dict[int, float] = {}
@@ -160,103 +158,6 @@ async def make_sessions(shops: list[Shop], n_consoles: int) -> list[str]:
 
 # --------------------------------------------------------------------------------------------------------------
 # The consoles
-
-
-class Fleet:
-    """Websocket consoles in this process; every frame of a watched event is timestamped on arrival."""
-
-    def __init__(self) -> None:
-        self.socks: list[tuple[Any, int, asyncio.Task[None]]] = []
-        self.per_tenant: Counter[int] = Counter()
-        self.arrivals: list[tuple[int, int, float]] = []
-        self.watch: set[str] = set()
-        self.close_codes: Counter[int | None] = Counter()
-        self.frames_total = 0
-        self.frames = 0
-        self.messages = 0
-
-    def __len__(self) -> int:
-        return len(self.socks)
-
-    async def connect_many(self, targets: list[tuple[str, str, int, str, str]], concurrency: int = 50) -> float:
-        """targets: (ws_url, origin, tenant_idx, slug, token). Returns the wall time."""
-        sem = asyncio.Semaphore(concurrency)
-
-        async def one(t: tuple[str, str, int, str, str]) -> None:
-            async with sem:
-                await self.connect(*t)
-
-        t0 = time.perf_counter()
-        await asyncio.gather(*(one(t) for t in targets))
-        return time.perf_counter() - t0
-
-    async def connect(self, ws_url: str, origin: str, ti: int, slug: str, token: str) -> None:
-        from websockets.asyncio.client import connect
-
-        ws = await connect(f"{ws_url}/t/{slug}/ws?last_id=", origin=origin,  # type: ignore[arg-type]
-                           additional_headers={"Cookie": f"sb_session={token}"}, open_timeout=60,
-                           ping_interval=None, close_timeout=2)
-        deadline = time.monotonic() + 60
-        while True:
-            msg = await asyncio.wait_for(ws.recv(), max(0.1, deadline - time.monotonic()))
-            if 'data-ready="true"' in msg:
-                break
-        task = asyncio.create_task(self._read(ws, ti))
-        self.socks.append((ws, ti, task))
-        self.per_tenant[ti] += 1
-
-    async def _read(self, ws: Any, ti: int) -> None:
-        from websockets.exceptions import ConnectionClosed
-
-        clock = time.perf_counter
-        try:
-            async for msg in ws:
-                t = clock()
-                self.frames_total += 1
-                hit = False
-                for m in _MARKER_RE.finditer(msg):  # a coalesced frame carries several events' markers
-                    if m.group(2) and m.group(2) in self.watch:
-                        self.arrivals.append((ti, int(m.group(1)), t))
-                        self.messages += 1
-                        hit = True
-                self.frames += hit
-        except ConnectionClosed as exc:
-            self.close_codes[exc.rcvd.code if exc.rcvd is not None else None] += 1
-        except Exception:
-            self.close_codes[-1] += 1
-
-    def reset(self, watch: str) -> list[tuple[int, int, float]]:
-        self.watch = set(watch.split(","))
-        self.arrivals = []
-        self.frames = self.messages = 0
-        return self.arrivals
-
-    async def watch(self, event: str) -> None:
-        self.reset(event)
-
-    async def count(self) -> tuple[int, int]:
-        return len(self.arrivals), self.frames_total
-
-    async def collect(self) -> tuple[list[tuple[int, int, float]], int, int]:
-        return self.arrivals, self.frames, self.messages
-
-    async def close_all(self) -> None:
-        async def one(ws: Any, task: asyncio.Task[None]) -> None:
-            with contextlib.suppress(Exception):
-                await ws.close()
-            task.cancel()
-            with contextlib.suppress(BaseException):
-                await task
-
-        sem = asyncio.Semaphore(200)
-
-        async def limited(ws: Any, task: asyncio.Task[None]) -> None:
-            async with sem:
-                await one(ws, task)
-
-        await asyncio.gather(*(limited(ws, task) for ws, _, task in self.socks))
-        self.socks.clear()
-        self.per_tenant.clear()
 
 
 class RemoteFleet:

@@ -116,3 +116,88 @@ def test_the_join_memo_gives_one_string_per_list_of_the_same_messages_and_forget
         memo.join([a, f"{n:>100}"])
     assert memo.size <= 2_000
     assert memo.join([a, b]) is not first  # the oldest was forgotten: joined again
+
+
+class _Direct:
+    """A socket writer with `write_now` (realtime.sockets.direct_send's shape): `open` False plays a transport over
+    its high-water mark; every write, direct or awaited, lands in `wire` in the order it was made."""
+
+    def __init__(self) -> None:
+        self.wire: list[tuple[str, str]] = []
+        self.open = True
+        self.gate = asyncio.Event()
+        self.gate.set()
+
+    def write_now(self, text: str) -> bool:
+        if not self.open:
+            return False
+        self.wire.append(("now", text))
+        return True
+
+    async def __call__(self, text: str) -> None:
+        await self.gate.wait()
+        self.wire.append(("awaited", text))
+
+
+async def test_an_idle_socket_is_written_at_once_without_its_writer_task() -> None:
+    """A caught-up socket costs one synchronous write per message: nothing is queued, the pump never wakes. What
+    replay sent already is skipped, and after a kick nothing more is written."""
+    send = _Direct()
+    conn = _conn(send)
+    pump = asyncio.create_task(conn.pump())
+    await asyncio.sleep(0)
+    conn.offer(Position(1, 1), _message(1))  # no await between: written during the call
+    conn.offer(Position(1, 2), _message(2))
+    assert send.wire == [("now", _message(1)), ("now", _message(2))]
+    assert conn.inbox.empty()
+    conn.offer(Position(1, 2), _message(2))  # not again
+    conn.offer_many([(Position(1, 3), _message(3)), (Position(1, 4), _message(4))])
+    assert send.wire[2:] == [("now", _message(3) + _message(4))]  # a batch: one frame
+    assert (conn.frames_sent, conn.messages_sent, conn.last_sent) == (3, 4, Position(1, 4))
+    conn.kick(CLOSE_TOO_SLOW)
+    conn.offer(Position(1, 5), _message(5))
+    assert await asyncio.wait_for(pump, 1) == CLOSE_TOO_SLOW
+    assert len(send.wire) == 3
+
+
+async def test_a_socket_that_cannot_take_more_queues_and_order_holds() -> None:
+    """When the transport is full the message is queued for the pump; until the pump has sent it, later messages
+    queue behind it (never overtake it by a direct write), and once it is idle again writes are direct."""
+    send = _Direct()
+    conn = _conn(send)
+    pump = asyncio.create_task(conn.pump())
+    await asyncio.sleep(0)
+    send.open = False
+    send.gate.clear()  # the awaited send waits too, as uvicorn's does while the buffer drains
+    conn.offer(Position(1, 1), _message(1))  # cannot write now: queued
+    send.open = True
+    conn.offer(Position(1, 2), _message(2))  # the pump has not sent 1 yet: 2 must queue behind it
+    conn.offer_many([(Position(1, 3), _message(3)), (Position(1, 4), _message(4))])
+    assert send.wire == []
+    await asyncio.sleep(0.01)
+    send.gate.set()
+    await asyncio.sleep(0.01)
+    sent = "".join(text for _, text in send.wire)
+    assert [parse_frame(p).event_id for p in split_messages(sent)] == [Position(1, n) for n in range(1, 5)]
+    assert all(how == "awaited" for how, _ in send.wire)
+    conn.offer(Position(1, 5), _message(5))  # idle again
+    assert send.wire[-1] == ("now", _message(5))
+    conn.kick(CLOSE_TOO_SLOW)
+    assert await asyncio.wait_for(pump, 1) == CLOSE_TOO_SLOW
+
+
+async def test_a_failing_direct_write_falls_back_to_the_awaited_send() -> None:
+    send = _Direct()
+
+    def broken(text: str) -> bool:
+        raise RuntimeError("transport gone")
+
+    send.write_now = broken  # type: ignore[method-assign]
+    conn = _conn(send)
+    pump = asyncio.create_task(conn.pump())
+    await asyncio.sleep(0)
+    conn.offer(Position(1, 1), _message(1))
+    await asyncio.sleep(0.01)
+    assert send.wire == [("awaited", _message(1))]
+    conn.kick(CLOSE_TOO_SLOW)
+    assert await asyncio.wait_for(pump, 1) == CLOSE_TOO_SLOW
