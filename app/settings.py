@@ -86,6 +86,9 @@ class AppSettings:
     """TWILIO_API_BASE: where the Twilio REST client sends requests meant for https://api.twilio.com (default: the local simulator `switchboard twilio-sim` serves; set https://api.twilio.com in production)."""
     secret_keys: tuple[str, ...] = ()
     """SECRET_KEYS: the keyring that encrypts tenant secrets (Twilio tokens, SMTP passwords, webhook secrets), comma-separated, newest first: the first encrypts, every one decrypts (default: SECRET_KEY alone). Rotate: README "Security"."""
+    templates_reload: bool = True
+    """TEMPLATES_RELOAD: look at the template files for changes on every render (default true in dev, false in prod: a
+    deployed release's templates do not change, and the check is a stat() per template per render)."""
     webhook_allow_loopback: bool = False
     """WEBHOOK_ALLOW_LOOPBACK: outbound webhooks may go to 127.0.0.1 and ::1 (default false; for development and tests only, refused when SWITCHBOARD_ENV=prod). Private, link-local and other special addresses stay refused."""
 
@@ -296,6 +299,7 @@ def load_settings() -> Settings:
             workers=_int("WEB_WORKERS", 1, minimum=1),
             twilio_api_base=_url("TWILIO_API_BASE", "http://127.0.0.1:8010", ("http", "https")) or "",
             webhook_allow_loopback=webhook_allow_loopback,
+            templates_reload=_bool("TEMPLATES_RELOAD", env == "dev"),
         ),
         db=DatabaseSettings(url=db_url, pool_min=pool_min, pool_max=pool_max, pooler=pooler, direct_url=direct_url,
                               pool_max_queries=pool_max_queries),

@@ -17,6 +17,7 @@ from app.lib.i18n import N_
 from app.lib.identities import pretty_phone
 from app.lib.markdown import render as markdown
 from app.lib.roles import ROLES
+from app.settings import get_settings
 
 WORDS: dict[str, str] = {
     # channels and directions
@@ -74,7 +75,8 @@ STATIC_DIR = Path(__file__).resolve().parents[2] / "frontend" / "static"
 @functools.cache
 def environment() -> Environment:
     env = Environment(loader=FileSystemLoader(TEMPLATE_DIR), autoescape=select_autoescape(["html", "xml"]),
-                      enable_async=False, extensions=["jinja2.ext.i18n"])
+                      enable_async=False, extensions=["jinja2.ext.i18n"],
+                      auto_reload=get_settings().app.templates_reload)
     # Every string goes through the viewer's catalogue (app/lib/i18n: the request's or the renderer's viewer).
     env.install_gettext_callables(  # type: ignore[attr-defined]
         lambda message: i18n.current().translations.gettext(message),

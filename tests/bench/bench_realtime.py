@@ -97,6 +97,19 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def postgres_cpu() -> float:
+    """CPU seconds used so far by every PostgreSQL process of the machine (the server's backends and the bench's;
+    on a quiet machine, what the cell's renders and publishes cost the database; a backend that exits takes its
+    share with it, the pools keep theirs open)."""
+    total = 0.0
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            with contextlib.suppress(OSError):
+                if (proc / "comm").read_text().strip() == "postgres":
+                    total += cpu_seconds(int(proc.name))
+    return total
+
+
 def runq_wait(pid: int) -> float:
     """Seconds the process's main thread spent runnable but waiting for a CPU (/proc/<pid>/schedstat)."""
     try:
@@ -713,6 +726,7 @@ async def one_cell(ctx: BenchContext, shops: list[Shop], fleet: Fleet | RemoteFl
     cpu0 = [cpu_seconds(p) for p in [*pids, *clients]]
     wait0 = [runq_wait(p) for p in [*pids, os.getpid()]]
     me0 = self_cpu()
+    pg0 = postgres_cpu()
     t0 = time.perf_counter()
     pub = await publish_events(shops, event, rate, n)
     t_pub = time.perf_counter()
@@ -732,6 +746,7 @@ async def one_cell(ctx: BenchContext, shops: list[Shop], fleet: Fleet | RemoteFl
     t_end = time.perf_counter()
     cpu = [cpu_seconds(p) - c for p, c in zip([*pids, *clients], cpu0, strict=True)]
     me = self_cpu() - me0
+    pg = postgres_cpu() - pg0
     waits = [runq_wait(p) - w for p, w in zip([*pids, os.getpid()], wait0, strict=True)]
     arrivals, frames, messages = await fleet.collect()
     lat = [(t - pub.commits[(ti, eid)]) * 1000 for ti, eid, t in arrivals if (ti, eid) in pub.commits]
@@ -762,7 +777,7 @@ async def one_cell(ctx: BenchContext, shops: list[Shop], fleet: Fleet | RemoteFl
                f"{n:,} events published at {pub.rate:,.0f}/s (target {rate:,}) in {pub.seconds:.1f} s, publish call "
                f"incl. pool wait p50/p99 {cp[50]:.1f}/{cp[99]:.1f} ms, {err}; last frame "
                f"{last_arrival - t_pub:.1f} s after last publish; CPU used: server {server_cpu}%, console clients "
-               f"{client_cpu}%, bench process {me / wall * 100:.0f}%; waiting for a CPU (run queue): server "
+               f"{client_cpu}%, bench process {me / wall * 100:.0f}%, PostgreSQL {pg / wall * 100:.0f}%; waiting for a CPU (run queue): server "
                f"{server_wait}%, bench {waits[-1] / wall * 100:.0f}% of the wall time; load avg {la}"
                + (f"; {stray} stray" if stray else ""),
                errors=pub.errors, lost=lost)
@@ -775,5 +790,6 @@ async def one_cell(ctx: BenchContext, shops: list[Shop], fleet: Fleet | RemoteFl
                f"{server_ms / max(1, len(lat)) * 1000:.0f} µs per delivered message; the CPU the server process(es) "
                f"used over the cell / events published: what the load on the machine does not change (a free 2-core "
                f"machine would top out near {2000 / max(1e-6, server_ms / max(1, n)):,.0f} events/s at this fan-out, "
-               f"before the bench and PostgreSQL take their share)")
+               f"before the bench and PostgreSQL take their share); PostgreSQL CPU per event "
+               f"{pg * 1000 / max(1, n):.2f} ms (its renders' reads and the publish)")
     await quiet(fleet, settle=0.5, limit=10)

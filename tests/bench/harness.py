@@ -48,6 +48,7 @@ def setup_env() -> None:
         "API_RATE_PER_MINUTE": "100000000",
         "TENANT_API_RATE_PER_MINUTE": "100000000",
         "WEBHOOK_ALLOW_LOOPBACK": "true",  # bench_webhooks' receiver listens on 127.0.0.1
+        "TEMPLATES_RELOAD": "false",  # as deployed (SWITCHBOARD_ENV=prod): no stat() of every template per render
     })
     os.environ.pop("REDIS_URL", None)
 
