@@ -98,16 +98,33 @@ def cpu_seconds(pid: int) -> float:
 
 
 def postgres_cpu() -> float:
-    """CPU seconds used so far by every PostgreSQL process of the machine (the server's backends and the bench's;
-    on a quiet machine, what the cell's renders and publishes cost the database; a backend that exits takes its
-    share with it, the pools keep theirs open)."""
-    total = 0.0
+    """CPU seconds used so far by the machine's PostgreSQL: every live postgres process, plus what the backends
+    that exited used (the postmaster's reaped children, cutime + cstime), so connections replaced during a cell
+    count too. Other work in other databases counts as well: a figure for a quiet machine."""
+    tick = os.sysconf("SC_CLK_TCK")
+    stats: dict[int, list[str]] = {}
     for proc in Path("/proc").iterdir():
         if proc.name.isdigit():
             with contextlib.suppress(OSError):
                 if (proc / "comm").read_text().strip() == "postgres":
-                    total += cpu_seconds(int(proc.name))
-    return total
+                    stats[int(proc.name)] = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+    total = 0
+    for fields in stats.values():
+        total += int(fields[11]) + int(fields[12])
+        if int(fields[1]) not in stats:  # the postmaster: its parent is not PostgreSQL
+            total += int(fields[13]) + int(fields[14])
+    return total / tick
+
+
+async def sessions_opened(dsn: str) -> int:
+    """Connections opened to the bench's database so far (pg_stat_database.sessions): pools replacing theirs."""
+    import asyncpg
+
+    conn = await asyncpg.connect(dsn)
+    try:
+        return int(await conn.fetchval("SELECT sessions FROM pg_stat_database WHERE datname = current_database()"))
+    finally:
+        await conn.close()
 
 
 def runq_wait(pid: int) -> float:
@@ -727,6 +744,7 @@ async def one_cell(ctx: BenchContext, shops: list[Shop], fleet: Fleet | RemoteFl
     wait0 = [runq_wait(p) for p in [*pids, os.getpid()]]
     me0 = self_cpu()
     pg0 = postgres_cpu()
+    sessions0 = await sessions_opened(ctx.dsn)
     t0 = time.perf_counter()
     pub = await publish_events(shops, event, rate, n)
     t_pub = time.perf_counter()
@@ -747,6 +765,7 @@ async def one_cell(ctx: BenchContext, shops: list[Shop], fleet: Fleet | RemoteFl
     cpu = [cpu_seconds(p) - c for p, c in zip([*pids, *clients], cpu0, strict=True)]
     me = self_cpu() - me0
     pg = postgres_cpu() - pg0
+    sessions = await sessions_opened(ctx.dsn) - sessions0 - 1
     waits = [runq_wait(p) - w for p, w in zip([*pids, os.getpid()], wait0, strict=True)]
     arrivals, frames, messages = await fleet.collect()
     lat = [(t - pub.commits[(ti, eid)]) * 1000 for ti, eid, t in arrivals if (ti, eid) in pub.commits]
@@ -777,7 +796,7 @@ async def one_cell(ctx: BenchContext, shops: list[Shop], fleet: Fleet | RemoteFl
                f"{n:,} events published at {pub.rate:,.0f}/s (target {rate:,}) in {pub.seconds:.1f} s, publish call "
                f"incl. pool wait p50/p99 {cp[50]:.1f}/{cp[99]:.1f} ms, {err}; last frame "
                f"{last_arrival - t_pub:.1f} s after last publish; CPU used: server {server_cpu}%, console clients "
-               f"{client_cpu}%, bench process {me / wall * 100:.0f}%, PostgreSQL {pg / wall * 100:.0f}%; waiting for a CPU (run queue): server "
+               f"{client_cpu}%, bench process {me / wall * 100:.0f}%, PostgreSQL {pg / wall * 100:.0f}% ({sessions} connections opened); waiting for a CPU (run queue): server "
                f"{server_wait}%, bench {waits[-1] / wall * 100:.0f}% of the wall time; load avg {la}"
                + (f"; {stray} stray" if stray else ""),
                errors=pub.errors, lost=lost)
