@@ -9,5 +9,5 @@ from app.lib.domain import Domain
 DOMAIN = Domain(
     name="home",
     routes=(HomeViews,),
-    renderers=(live.home_business,),
+    renderers=(live.home_business, live.home_open_conversations),
 )

@@ -13,10 +13,20 @@ from realtime.render import BY_ROLE, shared
 
 
 @renders("order.created", "order.updated", "order.status_changed", "contact.created", "contact_import.progress",
-         "queue.item_added", "queue.item_taken", "queue.item_removed", audience=BY_ROLE)
+         audience=BY_ROLE)
 async def home_business(event: Event, tenant: TenantRef, user: Principal) -> str | None:
     if not user.has_role("admin"):
         return None  # revenue is for admins and the owner only
     # The same figures for every admin role: read once per event (realtime.render.shared).
     ctx = {"business": await shared("home_business", services.business), "tenant": tenant, "user": user, "oob": True}
     return render_text("_partials/home_business.html", ctx)
+
+
+@renders("queue.item_added", "queue.item_taken", "queue.item_removed", audience=BY_ROLE)
+async def home_open_conversations(event: Event, tenant: TenantRef, user: Principal) -> str | None:
+    """A queue event changes the open conversations figure of the business card, nothing else in it: that figure
+    alone (one count), not the month's orders and revenue again on every conversation that comes and goes."""
+    if not user.has_role("admin"):
+        return None  # the business card is for admins and the owner only
+    count = await shared("home_open_conversations", services.open_conversations)
+    return render_text("_partials/home_open_conversations.html", {"open_conversations": count, "oob": True})

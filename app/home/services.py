@@ -43,9 +43,14 @@ async def business(at: dt.datetime | None = None) -> dict[str, Any]:
         "orders_month": sum(r["orders_month"] for r in per_currency),
         "new_clients_today": await conn.fetchval(
             "SELECT count(*) FROM contact WHERE created_at >= $1 AND merged_into IS NULL", today),
-        "open_conversations": await conn.fetchval(
-            "SELECT count(*) FROM conversation WHERE status = ANY($1::text[])", list(OPEN_STATUSES)),
+        "open_conversations": await open_conversations(),
     }
+
+
+async def open_conversations() -> int:
+    """Conversations not closed yet (waiting, with an operator, in wrap-up, snoozed)."""
+    return int(await current_uow().connection.fetchval(
+        "SELECT count(*) FROM conversation WHERE status = ANY($1::text[])", list(OPEN_STATUSES)))
 
 
 async def context(tenant: TenantRef, user: Principal) -> dict[str, Any]:

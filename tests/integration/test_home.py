@@ -154,7 +154,13 @@ async def test_owner_home_counts_a_new_order_live_and_operators_never_get_revenu
     await fx_client.post(api(fx_shop, "/conversations"), json={"channel": "chat", "subject": "Sentinel"},
                          headers=fx_shop.auth)
     heard = await operator.until(lambda f: f.event == "queue.item_added" and "Sentinel" in f.text)
-    assert heard and not any("home-business" in f.text or "$130.00" in f.text for f in heard)
+    assert heard and not any("home-business" in f.text or "$130.00" in f.text or "home-open-conversations" in f.text
+                             for f in heard)
+    # The owner gets the open conversations figure alone: a queue event does not recompute the revenue.
+    frames = await owner.until(lambda f: f.event == "queue.item_added" and "Sentinel" in f.text)
+    assert 'id="home-open-conversations" hx-swap-oob="true"' in frames[-1].text
+    assert _figure(frames[-1].text, "open-conversations") == "1"
+    assert 'id="home-business"' not in frames[-1].text and "$130.00" not in frames[-1].text
     with pytest.raises(TimeoutError):  # another shop's owner hears nothing of it
         await stranger.until(lambda f: f.event is not None and f.event.startswith(("order.", "queue.")), wait=1.0)
     for sock in (owner, operator, stranger):
