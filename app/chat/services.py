@@ -471,19 +471,46 @@ def _may_answer(actor: Principal, conv: dict[str, Any]) -> None:
         raise Forbidden("Only the operator handling this chat or a supervisor can answer it.")
 
 
+_CONVERSATION_LOCKING_SESSION = """
+WITH c AS (SELECT id, channel, external_ref, status, assigned_to AS assigned_to_id, contact AS contact_id,
+                  queue AS queue_id FROM conversation WHERE id = $1),
+     s AS (SELECT s.id, s.contact FROM chat_session s JOIN c ON s.id = CASE WHEN c.channel = 'chat'
+               AND c.external_ref ~ '^chat:[0-9]{1,18}$' THEN substr(c.external_ref, 6)::bigint END
+           FOR UPDATE OF s)
+SELECT c.*, s.id AS session_id, s.contact AS session_contact_id FROM c LEFT JOIN s ON true
+"""
+"""`conversation_session` and `get_session(lock=True)` in ONE statement (the operator's answer: one round trip less
+on every reply). The session's row lock is taken before the answer's checks: a refused answer only rolls it back."""
+
+
+async def _conversation_locking_session(conversation_id: int) -> tuple[dict[str, Any], int, int | None]:
+    """The conversation as `conversation_session` reads it, its chat session id and that session's contact, the
+    session's row locked (one visitor message or answer at a time per chat)."""
+    found = await current_uow().connection.fetchrow(_CONVERSATION_LOCKING_SESSION, conversation_id)
+    if found is None:
+        raise NotFound("No conversation %(conversation_id)s.", conversation_id=conversation_id)
+    conv = {k: found[k] for k in ("id", "channel", "external_ref", "status", "assigned_to_id", "contact_id",
+                                  "queue_id")}
+    session_id = session_id_of(conv)
+    if session_id is None:
+        raise NotFound("Conversation %(conversation_id)s is not a web chat.", conversation_id=conversation_id)
+    if found["session_id"] is None:
+        raise NotFound(GONE)
+    return conv, session_id, found["session_contact_id"]
+
+
 async def operator_reply(actor: Principal, conversation_id: int, body: str) -> dict[str, Any]:
     """An operator's answer: stored, on the timeline when the visitor is known, live in the widget. Everything
     the visitor wrote before it counts as read."""
     text = _body(body)
-    conv, session_id = await conversation_session(conversation_id)
+    conv, session_id, contact_id = await _conversation_locking_session(conversation_id)
     _may_answer(actor, conv)
-    session = await get_session(session_id, lock=True)
     conn = current_uow().connection
     stored = dict(await conn.fetchrow(_ANSWER, session_id, conversation_id, text, actor.user_id,
                                       (actor.name or "Operator")[:100], now()))
     message_id = int(stored["id"])
-    if session["contact_id"]:
-        await timeline.record(session["contact_id"], "chat", "out", text[:200], actor_type="user",
+    if contact_id:
+        await timeline.record(contact_id, "chat", "out", text[:200], actor_type="user",
                               actor_id=actor.user_id, actor_label=actor.label,
                               links=_links(session_id, conversation_id),
                               payload={"event": "chat_reply", "message_id": message_id, "body": text})

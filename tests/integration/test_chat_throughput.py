@@ -12,9 +12,10 @@ from typing import Any
 import asyncpg
 import pytest
 
+from app.accounts.services import Principal
 from app.chat import live, services, socket, writer
 from app.lib.db import tenant_context
-from app.lib.errors import NotFound
+from app.lib.errors import Conflict, NotFound
 from tests.conftest import ShopFixture, make_shop
 from tests.integration.test_chat import SITE, Widget, allow, console, fx_server, start, waiting_chat, widget
 from tests.integration.test_orders import api
@@ -381,3 +382,46 @@ async def test_the_widget_resync_reads_only_and_delivery_is_marked_once_the_fram
     writer.deliver(shop.tenant, session_id, delivered)
     await writer.delivered(shop.tenant)
     assert await state() == ("delivered", 4)  # nothing undelivered: nothing written
+
+
+async def test_an_operator_reply_reads_its_chat_and_locks_the_session_in_one_statement(fx_db: str) -> None:
+    """The operator's answer costs three statements: the conversation with its chat session locked, the answer (with
+    the visitor's messages marked read), its event. A conversation that is not a web chat, a chat whose session is
+    gone and one still waiting are refused as before."""
+    shop = await make_shop("chat_tp_reply")
+    owner = Principal(user_id=shop.user_id, email=shop.email, name="Owner", role="owner", via="session",
+                      credential_id=0)
+    async with tenant_context(shop.tenant) as uow:
+        session_id = (await services.start_session())["session_id"]
+        first = await services.visitor_message(session_id, "where is my parcel")
+        conversation_id = first["conversation_id"]
+        with pytest.raises(Conflict):
+            await services.operator_reply(owner, conversation_id, "too early")
+        await uow.connection.execute("UPDATE conversation SET status = 'active', assigned_to = $1 WHERE id = $2",
+                                     shop.user_id, conversation_id)
+        other = await uow.connection.fetchval(
+            "INSERT INTO conversation (channel, status, subject, external_ref, queue) SELECT 'chat', 'active', 'x', "
+            "'order:7', queue FROM conversation WHERE id = $1 RETURNING id", conversation_id)
+        gone = await uow.connection.fetchval(
+            "INSERT INTO conversation (channel, status, subject, external_ref, queue) SELECT 'chat', 'active', 'x', "
+            "'chat:2147483000', queue FROM conversation WHERE id = $1 RETURNING id", conversation_id)
+
+    statements: list[str] = []
+
+    def logged(query: Any) -> None:
+        if "pg_catalog" not in query.query and "'jit'" not in query.query:  # asyncpg's type introspection
+            statements.append(query.query)
+
+    async with tenant_context(shop.tenant) as uow:
+        uow.connection.add_query_logger(logged)
+        try:
+            answer = await services.operator_reply(owner, conversation_id, "on its way")
+            await asyncio.sleep(0)  # asyncpg calls query loggers soon after, not at once
+        finally:
+            uow.connection.remove_query_logger(logged)
+        assert len(statements) == 3, statements
+        assert answer["direction"] == "out" and answer["conversation_id"] == conversation_id
+        assert await uow.connection.fetchval("SELECT status FROM chat_message WHERE id = $1", first["id"]) == "read"
+        for refused in (other, gone, 404_404):
+            with pytest.raises(NotFound):
+                await services.operator_reply(owner, refused, "hello?")
