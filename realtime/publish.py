@@ -16,8 +16,7 @@ from typing import Any
 import msgspec
 import structlog
 
-from app.lib.db import TenantRef, current_tenant, current_uow, tenant_context
-from app.lib.engine import DB
+from app.lib.db import TenantRef, current_tenant, current_uow, stateless, tenant_context
 from realtime import log
 from realtime.channels import channel_name, check_topic
 from realtime.events import Event, EventType, check_data, check_name, encode
@@ -118,7 +117,7 @@ class _Waker:
         while self.pending:
             schemas, self.pending = sorted(self.pending), set()
             try:
-                async with DB.pool.acquire() as conn:
+                async with stateless() as conn:  # pg_notify leaves nothing behind: no reset on release
                     await conn.execute("SELECT pg_notify($1, s) FROM unnest($2::text[]) AS s", log.WAKE_CHANNEL,
                                        schemas)
             except Exception:  # the runner's sweep catches up; a wake-up must never fail a request
