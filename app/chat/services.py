@@ -557,8 +557,9 @@ _MARK = """
 WITH changed AS (
     UPDATE chat_message SET status = $4, STAMP_ = $5
     WHERE chat_session = $1 AND direction = $2 AND id <= $3 AND status = ANY($6::varchar[]) RETURNING id)
-SELECT m.upto, m.n, c.id, c.status, c.assigned_to AS assigned_to_id, c.contact AS contact_id, c.queue AS queue_id
-FROM (SELECT max(id) AS upto, count(*) AS n FROM changed) m
+SELECT m.upto, m.since, m.n, c.id, c.status, c.assigned_to AS assigned_to_id, c.contact AS contact_id,
+       c.queue AS queue_id
+FROM (SELECT max(id) AS upto, min(id) AS since, count(*) AS n FROM changed) m
 LEFT JOIN chat_session s ON m.n > 0 AND s.id = $1 LEFT JOIN conversation c ON c.id = s.conversation
 """
 _MARKS = {"delivered": _MARK.replace("STAMP_", "delivered_at"), "read": _MARK.replace("STAMP_", "read_at")}
@@ -579,7 +580,7 @@ async def mark(session_id: int, *, direction: str, upto: int, status: str) -> in
     # the operator's goes to the operator alone (the chat's channel when nobody handles it: every change has topics).
     topics = _topics(session_id, conv, visitor=direction == "in") or [channels.chat(session_id)]
     await emit(chat_events.CHAT_STATUS, session_id=session_id, conversation_id=conv["id"] if conv else 0,
-               upto=row["upto"], status=status, direction=direction, channels=topics)
+               upto=row["upto"], since=row["since"], status=status, direction=direction, channels=topics)
     return int(row["n"])
 
 
@@ -589,8 +590,8 @@ WITH changed AS (
     FROM unnest($1::int[], $2::int[]) AS w(session, upto)
     WHERE m.chat_session = w.session AND m.direction = 'out' AND m.id <= w.upto AND m.status = 'sent'
     RETURNING m.chat_session, m.id)
-SELECT m.session, m.upto, c.id, c.status, c.assigned_to AS assigned_to_id
-FROM (SELECT chat_session AS session, max(id) AS upto FROM changed GROUP BY chat_session) m
+SELECT m.session, m.upto, m.since, c.id, c.status, c.assigned_to AS assigned_to_id
+FROM (SELECT chat_session AS session, max(id) AS upto, min(id) AS since FROM changed GROUP BY chat_session) m
 JOIN chat_session s ON s.id = m.session LEFT JOIN conversation c ON c.id = s.conversation ORDER BY m.session
 """
 
@@ -610,7 +611,7 @@ async def delivered_many(marks: dict[int, int]) -> int:
         topics = _topics(row["session"], conv, visitor=False) or [channels.chat(row["session"])]
         notices.append((chat_events.CHAT_STATUS, topics,
                         {"session_id": row["session"], "conversation_id": conv["id"] if conv else 0,
-                         "upto": row["upto"], "status": "delivered", "direction": "out"}))
+                         "upto": row["upto"], "since": row["since"], "status": "delivered", "direction": "out"}))
     if notices:
         await emit_many(notices)
     return len(rows)

@@ -425,3 +425,48 @@ async def test_an_operator_reply_reads_its_chat_and_locks_the_session_in_one_sta
         for refused in (other, gone, 404_404):
             with pytest.raises(NotFound):
                 await services.operator_reply(owner, refused, "hello?")
+
+
+async def test_a_batch_of_delivery_marks_is_read_once_and_redraws_only_what_changed(
+        fx_db: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The writer commits many chats' delivery marks together; the feed renders their events in one batch with ONE
+    read for all of them, and each operator's pane gets the marks of the messages that changed (`since`..`upto`),
+    not one per earlier message of the chat."""
+    from app.conversations import services as conversations
+    from realtime import log as event_log
+    from realtime import render
+    from realtime.events import START
+    from tests.integration.test_workspace import _user
+
+    shop = await make_shop("chat_tp_marks")
+    anna = await _user(shop, "operator", "Anna Operator")
+    chats = []
+    async with tenant_context(shop.tenant):
+        for i in range(3):
+            session_id = (await services.start_session())["session_id"]
+            conversation_id = (await services.visitor_message(session_id, f"hello {i}"))["conversation_id"]
+            await conversations.take(anna, conversation_id)
+            earlier = await services.operator_reply(anna, conversation_id, f"first answer {i}")
+            await services.delivered_many({session_id: earlier["id"]})
+            newer = await services.operator_reply(anna, conversation_id, f"second answer {i}")
+            chats.append((session_id, earlier["id"], newer["id"]))
+        assert await services.delivered_many({s: newer for s, _, newer in chats}) == 3
+    async with tenant_context(shop.tenant):
+        events = (await event_log.read(START, names=["chat.status"]))[-3:]
+    assert [(e.data["since"], e.data["upto"]) for e in events] == [(newer, newer) for _, _, newer in chats]
+    reads: list[str] = []
+    fetch = asyncpg.Connection.fetch
+
+    async def counted(self: Any, query: str, *args: Any, **kwargs: Any) -> Any:
+        if query == live._HANDLERS_AND_STATUSES:
+            reads.append(query)
+        return await fetch(self, query, *args, **kwargs)
+
+    monkeypatch.setattr(asyncpg.Connection, "fetch", counted)
+    got = await render.frames_of([(event, [anna]) for event in events], shop.tenant)
+    assert len(reads) == 1  # the batch's marks in one read
+    for (_, earlier, newer), frames in zip(chats, got, strict=True):
+        assert f'id="chat-status-{newer}"' in frames[0] and 'data-status="delivered"' in frames[0]
+        assert f'id="chat-status-{earlier}"' not in frames[0]  # unchanged: not redrawn
+    for event, frames in zip(events, got, strict=True):
+        assert frames == await render.frames(event, shop.tenant, [anna])  # as if rendered alone
