@@ -97,9 +97,21 @@ def _status_out(event: Event) -> bool:
         and bool(event.data.get("conversation_id"))
 
 
+def _drawn(event: Event) -> bool:
+    """Whether the pane shows anything for the event: not for the operator's own typing, nor for their own "seen"
+    (a visitor message marked delivered: the console posts it for every message it shows)."""
+    if event.name == "chat.typing":
+        return event.data.get("who") == "visitor"
+    if event.name == "chat.status":
+        return event.data.get("direction") == "out"
+    return True
+
+
 async def handler(event: Event, memo: Memo) -> list[int]:
     """`Audience.users` of the chat pane: the operator handling the chat while it is open (conversations.live's
-    `handler_of`, read together with the message)."""
+    `handler_of`, read together with the message); nobody, without a read, for an event the pane does not draw."""
+    if not _drawn(event):
+        return []
     row = await _load(event)
     return [row["assigned_to"]] if row and row["assigned_to"] else []
 
@@ -109,10 +121,8 @@ async def chat_pane(event: Event, tenant: TenantRef, user: Principal) -> str | N
     conversation_id = int(event.data.get("conversation_id") or 0)
     if not conversation_id:
         return None
-    if event.name == "chat.typing" and event.data.get("who") != "visitor":
-        return None
-    if event.name == "chat.status" and event.data.get("direction") != "out":
-        return None  # the operator's own "seen": nothing changes on their screen
+    if not _drawn(event):
+        return None  # the operator's own typing or "seen": nothing changes on their screen
     loaded = await _load(event)
     if loaded is None or loaded["assigned_to"] != user.user_id:
         return None  # only the operator handling the chat has its pane open

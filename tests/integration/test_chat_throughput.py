@@ -470,3 +470,44 @@ async def test_a_batch_of_delivery_marks_is_read_once_and_redraws_only_what_chan
         assert f'id="chat-status-{earlier}"' not in frames[0]  # unchanged: not redrawn
     for event, frames in zip(events, got, strict=True):
         assert frames == await render.frames(event, shop.tenant, [anna])  # as if rendered alone
+
+
+async def test_the_operators_own_seen_costs_the_console_feed_no_read(
+        fx_db: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The console posts "seen" for every visitor message it shows: the resulting chat.status (direction in) goes to
+    the operator's channel, but their pane draws nothing for it, so the feed reads nothing for it either; the marks
+    of the operator's own messages (direction out) are still drawn."""
+    from app.conversations import services as conversations
+    from realtime import log as event_log
+    from realtime import render
+    from realtime.events import START
+    from tests.integration.test_workspace import _user
+
+    shop = await make_shop("chat_tp_seen")
+    anna = await _user(shop, "operator", "Anna Operator")
+    async with tenant_context(shop.tenant):
+        session_id = (await services.start_session())["session_id"]
+        asked = await services.visitor_message(session_id, "hello")
+        await conversations.take(anna, asked["conversation_id"])
+        assert await services.operator_seen(anna, asked["conversation_id"], asked["id"]) == 1
+        answer = await services.operator_reply(anna, asked["conversation_id"], "hi there")
+        await services.delivered_many({session_id: answer["id"]})
+    async with tenant_context(shop.tenant):
+        seen, delivered = await event_log.read(START, names=["chat.status"])
+    assert (seen.data["direction"], delivered.data["direction"]) == ("in", "out")
+    assert f"user:{anna.user_id}" in seen.channels
+    reads: list[str] = []
+    for method in ("fetch", "fetchrow", "fetchval"):
+        original = getattr(asyncpg.Connection, method)
+
+        async def counted(self: Any, query: str, *args: Any, original: Any = original, **kwargs: Any) -> Any:
+            if "conversation" in query:
+                reads.append(query)
+            return await original(self, query, *args, **kwargs)
+
+        monkeypatch.setattr(asyncpg.Connection, method, counted)
+    drawn = "".join(await render.frames(seen, shop.tenant, [anna]))
+    assert "chat-status-" not in drawn and "chat-msgs-" not in drawn  # only the feed's own last-event marker
+    assert reads == []
+    assert f'id="chat-status-{answer["id"]}"' in "".join(await render.frames(delivered, shop.tenant, [anna]))
+    assert reads == [live._HANDLERS_AND_STATUSES]
