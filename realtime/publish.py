@@ -16,8 +16,7 @@ from typing import Any
 import msgspec
 import structlog
 
-from app.lib.db import TenantRef, current_tenant, current_uow, tenant_context
-from app.lib.engine import DB
+from app.lib.db import TenantRef, current_tenant, current_uow, stateless, tenant_context
 from realtime import log
 from realtime.channels import channel_name, check_topic
 from realtime.events import Event, EventType, check_data, check_name, encode
@@ -101,8 +100,15 @@ class Wake:
         _waker.add(self.schema)
 
 
+WAKE_EVERY = 0.05
+"""Seconds between two wake-up statements of one process: the first wake-up after a quiet spell goes at once, those
+meanwhile wait for the next one (every schema in it). Under load a wake-up per commit was a statement and a pooled
+connection per chat message; the durable listeners (webhooks, automations) start at most this much later."""
+
+
 class _Waker:
-    """Coalesces wake-ups: one task per event loop sends every schema collected while it ran."""
+    """Coalesces wake-ups: one task per event loop sends every schema collected while it ran, at most one statement
+    every WAKE_EVERY seconds."""
 
     def __init__(self) -> None:
         self.pending: set[str] = set()
@@ -117,12 +123,15 @@ class _Waker:
     async def _flush(self) -> None:
         while self.pending:
             schemas, self.pending = sorted(self.pending), set()
-            try:
-                async with DB.pool.acquire() as conn:
-                    await conn.execute("SELECT pg_notify($1, s) FROM unnest($2::text[]) AS s", log.WAKE_CHANNEL,
-                                       schemas)
-            except Exception:  # the runner's sweep catches up; a wake-up must never fail a request
-                logger.warning("realtime_wake_failed", schemas=len(schemas), exc_info=True)
+            await self._send(schemas)
+            await asyncio.sleep(WAKE_EVERY)  # wake-ups meanwhile join the next statement
+
+    async def _send(self, schemas: list[str]) -> None:
+        try:
+            async with stateless() as conn:  # pg_notify leaves nothing behind: no reset on release
+                await conn.execute("SELECT pg_notify($1, s) FROM unnest($2::text[]) AS s", log.WAKE_CHANNEL, schemas)
+        except Exception:  # the runner's sweep catches up; a wake-up must never fail a request
+            logger.warning("realtime_wake_failed", schemas=len(schemas), exc_info=True)
 
 
 _waker = _Waker()

@@ -22,6 +22,9 @@ class ChatStatusPayload(msgspec.Struct):
     upto: int
     status: str
     direction: str
+    since: int = 0
+    """The lowest message id whose state changed (0: not said, as in events logged before it was added): a console
+    redraws the marks of `since`..`upto` alone, not every earlier message of the chat."""
 
 
 class ChatTypingPayload(msgspec.Struct):

@@ -17,12 +17,15 @@ from realtime.render import CONCERNED, Memo, batch, remember, shared
 TYPING_SHOWN = 5.0
 """Seconds a "visitor is typing" stays up after the last typing event."""
 
-_HANDLER_AND_STATUSES = """
-SELECT c.assigned_to, m.id, m.status
-FROM conversation c LEFT JOIN LATERAL (
-    SELECT id, status FROM chat_message WHERE chat_session = $2 AND direction = 'out' AND id <= $3
-    ORDER BY id DESC LIMIT $4) m ON true
-WHERE c.id = $1 AND c.status <> 'closed'
+_HANDLERS_AND_STATUSES = """
+SELECT x.n, c.assigned_to, m.id, m.status
+FROM unnest($1::int[], $2::int[], $3::bigint[], $4::bigint[])
+     WITH ORDINALITY AS x(conversation, session, since, upto, n)
+JOIN conversation c ON c.id = x.conversation AND c.status <> 'closed'
+LEFT JOIN LATERAL (
+    SELECT id, status FROM chat_message
+    WHERE chat_session = x.session AND direction = 'out' AND id <= x.upto AND id >= x.since
+    ORDER BY id DESC LIMIT $5) m ON true
 """
 _HANDLER = "SELECT assigned_to FROM conversation WHERE id = $1 AND status <> 'closed'"
 _HANDLERS_AND_MESSAGES = """
@@ -35,8 +38,9 @@ LEFT JOIN chat_message m ON m.id = x.message AND m.conversation = c.id
 
 async def _load(event: Event) -> dict[str, Any] | None:
     """Who handles the event's open chat and, for a message, the message (for the visitor's delivered/read, the
-    operator's messages it covers): ONE read per event, shared by the audience and the render (the feed renders
-    many events per unit of work, but every statement still counts)."""
+    operator's messages it changed): ONE read per event, shared by the audience and the render, and one for all the
+    batch's messages, one for all its marks (the feed renders many events per unit of work, and the writer commits
+    many chats' messages and delivery marks together: every statement counts)."""
     conversation_id = int(event.data.get("conversation_id") or 0)
     if not conversation_id:
         return None
@@ -59,12 +63,25 @@ async def _load(event: Event) -> dict[str, Any] | None:
                 else:
                     remember(("chat_pane", e.position), value)
             return found
-        elif event.name == "chat.status" and event.data.get("direction") == "out":
-            rows = await conn.fetch(_HANDLER_AND_STATUSES, conversation_id, int(event.data["session_id"]),
-                                    int(event.data["upto"]), services.CONSOLE_HISTORY)
-            return {"assigned_to": rows[0]["assigned_to"],
-                    "statuses": [{"id": r["id"], "status": r["status"]} for r in rows if r["id"] is not None]
-                    } if rows else None
+        elif _status_out(event):  # with the batch's other delivered/read marks (a group commit's): one read
+            events = [e for e in batch() if _status_out(e)]
+            if not any(e is event for e in events):
+                events.append(event)
+            found = None
+            by_event: dict[int, dict[str, Any]] = {}
+            for r in await conn.fetch(
+                    _HANDLERS_AND_STATUSES, [int(e.data["conversation_id"]) for e in events],
+                    [int(e.data["session_id"]) for e in events], [int(e.data.get("since") or 0) for e in events],
+                    [int(e.data["upto"]) for e in events], services.CONSOLE_HISTORY):
+                value = by_event.setdefault(r["n"], {"assigned_to": r["assigned_to"], "statuses": []})
+                if r["id"] is not None:
+                    value["statuses"].append({"id": r["id"], "status": r["status"]})
+            for n, e in enumerate(events, 1):
+                if e is event:
+                    found = by_event.get(n)
+                else:
+                    remember(("chat_pane", e.position), by_event.get(n))
+            return found
         else:
             row = await conn.fetchrow(_HANDLER, conversation_id)
         return dict(row) if row is not None else None
@@ -74,9 +91,27 @@ async def _load(event: Event) -> dict[str, Any] | None:
     return await shared(("chat_pane", event.position), load)  # type: ignore[no-any-return]
 
 
+def _status_out(event: Event) -> bool:
+    """A delivered/read mark of the operator's messages (the operator's pane shows it), of an open conversation."""
+    return event.name == "chat.status" and event.data.get("direction") == "out" \
+        and bool(event.data.get("conversation_id"))
+
+
+def _drawn(event: Event) -> bool:
+    """Whether the pane shows anything for the event: not for the operator's own typing, nor for their own "seen"
+    (a visitor message marked delivered: the console posts it for every message it shows)."""
+    if event.name == "chat.typing":
+        return event.data.get("who") == "visitor"
+    if event.name == "chat.status":
+        return event.data.get("direction") == "out"
+    return True
+
+
 async def handler(event: Event, memo: Memo) -> list[int]:
     """`Audience.users` of the chat pane: the operator handling the chat while it is open (conversations.live's
-    `handler_of`, read together with the message)."""
+    `handler_of`, read together with the message); nobody, without a read, for an event the pane does not draw."""
+    if not _drawn(event):
+        return []
     row = await _load(event)
     return [row["assigned_to"]] if row and row["assigned_to"] else []
 
@@ -86,10 +121,8 @@ async def chat_pane(event: Event, tenant: TenantRef, user: Principal) -> str | N
     conversation_id = int(event.data.get("conversation_id") or 0)
     if not conversation_id:
         return None
-    if event.name == "chat.typing" and event.data.get("who") != "visitor":
-        return None
-    if event.name == "chat.status" and event.data.get("direction") != "out":
-        return None  # the operator's own "seen": nothing changes on their screen
+    if not _drawn(event):
+        return None  # the operator's own typing or "seen": nothing changes on their screen
     loaded = await _load(event)
     if loaded is None or loaded["assigned_to"] != user.user_id:
         return None  # only the operator handling the chat has its pane open

@@ -471,19 +471,46 @@ def _may_answer(actor: Principal, conv: dict[str, Any]) -> None:
         raise Forbidden("Only the operator handling this chat or a supervisor can answer it.")
 
 
+_CONVERSATION_LOCKING_SESSION = """
+WITH c AS (SELECT id, channel, external_ref, status, assigned_to AS assigned_to_id, contact AS contact_id,
+                  queue AS queue_id FROM conversation WHERE id = $1),
+     s AS (SELECT s.id, s.contact FROM chat_session s JOIN c ON s.id = CASE WHEN c.channel = 'chat'
+               AND c.external_ref ~ '^chat:[0-9]{1,18}$' THEN substr(c.external_ref, 6)::bigint END
+           FOR UPDATE OF s)
+SELECT c.*, s.id AS session_id, s.contact AS session_contact_id FROM c LEFT JOIN s ON true
+"""
+"""`conversation_session` and `get_session(lock=True)` in ONE statement (the operator's answer: one round trip less
+on every reply). The session's row lock is taken before the answer's checks: a refused answer only rolls it back."""
+
+
+async def _conversation_locking_session(conversation_id: int) -> tuple[dict[str, Any], int, int | None]:
+    """The conversation as `conversation_session` reads it, its chat session id and that session's contact, the
+    session's row locked (one visitor message or answer at a time per chat)."""
+    found = await current_uow().connection.fetchrow(_CONVERSATION_LOCKING_SESSION, conversation_id)
+    if found is None:
+        raise NotFound("No conversation %(conversation_id)s.", conversation_id=conversation_id)
+    conv = {k: found[k] for k in ("id", "channel", "external_ref", "status", "assigned_to_id", "contact_id",
+                                  "queue_id")}
+    session_id = session_id_of(conv)
+    if session_id is None:
+        raise NotFound("Conversation %(conversation_id)s is not a web chat.", conversation_id=conversation_id)
+    if found["session_id"] is None:
+        raise NotFound(GONE)
+    return conv, session_id, found["session_contact_id"]
+
+
 async def operator_reply(actor: Principal, conversation_id: int, body: str) -> dict[str, Any]:
     """An operator's answer: stored, on the timeline when the visitor is known, live in the widget. Everything
     the visitor wrote before it counts as read."""
     text = _body(body)
-    conv, session_id = await conversation_session(conversation_id)
+    conv, session_id, contact_id = await _conversation_locking_session(conversation_id)
     _may_answer(actor, conv)
-    session = await get_session(session_id, lock=True)
     conn = current_uow().connection
     stored = dict(await conn.fetchrow(_ANSWER, session_id, conversation_id, text, actor.user_id,
                                       (actor.name or "Operator")[:100], now()))
     message_id = int(stored["id"])
-    if session["contact_id"]:
-        await timeline.record(session["contact_id"], "chat", "out", text[:200], actor_type="user",
+    if contact_id:
+        await timeline.record(contact_id, "chat", "out", text[:200], actor_type="user",
                               actor_id=actor.user_id, actor_label=actor.label,
                               links=_links(session_id, conversation_id),
                               payload={"event": "chat_reply", "message_id": message_id, "body": text})
@@ -530,8 +557,9 @@ _MARK = """
 WITH changed AS (
     UPDATE chat_message SET status = $4, STAMP_ = $5
     WHERE chat_session = $1 AND direction = $2 AND id <= $3 AND status = ANY($6::varchar[]) RETURNING id)
-SELECT m.upto, m.n, c.id, c.status, c.assigned_to AS assigned_to_id, c.contact AS contact_id, c.queue AS queue_id
-FROM (SELECT max(id) AS upto, count(*) AS n FROM changed) m
+SELECT m.upto, m.since, m.n, c.id, c.status, c.assigned_to AS assigned_to_id, c.contact AS contact_id,
+       c.queue AS queue_id
+FROM (SELECT max(id) AS upto, min(id) AS since, count(*) AS n FROM changed) m
 LEFT JOIN chat_session s ON m.n > 0 AND s.id = $1 LEFT JOIN conversation c ON c.id = s.conversation
 """
 _MARKS = {"delivered": _MARK.replace("STAMP_", "delivered_at"), "read": _MARK.replace("STAMP_", "read_at")}
@@ -552,7 +580,7 @@ async def mark(session_id: int, *, direction: str, upto: int, status: str) -> in
     # the operator's goes to the operator alone (the chat's channel when nobody handles it: every change has topics).
     topics = _topics(session_id, conv, visitor=direction == "in") or [channels.chat(session_id)]
     await emit(chat_events.CHAT_STATUS, session_id=session_id, conversation_id=conv["id"] if conv else 0,
-               upto=row["upto"], status=status, direction=direction, channels=topics)
+               upto=row["upto"], since=row["since"], status=status, direction=direction, channels=topics)
     return int(row["n"])
 
 
@@ -562,8 +590,8 @@ WITH changed AS (
     FROM unnest($1::int[], $2::int[]) AS w(session, upto)
     WHERE m.chat_session = w.session AND m.direction = 'out' AND m.id <= w.upto AND m.status = 'sent'
     RETURNING m.chat_session, m.id)
-SELECT m.session, m.upto, c.id, c.status, c.assigned_to AS assigned_to_id
-FROM (SELECT chat_session AS session, max(id) AS upto FROM changed GROUP BY chat_session) m
+SELECT m.session, m.upto, m.since, c.id, c.status, c.assigned_to AS assigned_to_id
+FROM (SELECT chat_session AS session, max(id) AS upto, min(id) AS since FROM changed GROUP BY chat_session) m
 JOIN chat_session s ON s.id = m.session LEFT JOIN conversation c ON c.id = s.conversation ORDER BY m.session
 """
 
@@ -583,7 +611,7 @@ async def delivered_many(marks: dict[int, int]) -> int:
         topics = _topics(row["session"], conv, visitor=False) or [channels.chat(row["session"])]
         notices.append((chat_events.CHAT_STATUS, topics,
                         {"session_id": row["session"], "conversation_id": conv["id"] if conv else 0,
-                         "upto": row["upto"], "status": "delivered", "direction": "out"}))
+                         "upto": row["upto"], "since": row["since"], "status": "delivered", "direction": "out"}))
     if notices:
         await emit_many(notices)
     return len(rows)

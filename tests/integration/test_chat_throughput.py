@@ -12,9 +12,10 @@ from typing import Any
 import asyncpg
 import pytest
 
+from app.accounts.services import Principal
 from app.chat import live, services, socket, writer
 from app.lib.db import tenant_context
-from app.lib.errors import NotFound
+from app.lib.errors import Conflict, NotFound
 from tests.conftest import ShopFixture, make_shop
 from tests.integration.test_chat import SITE, Widget, allow, console, fx_server, start, waiting_chat, widget
 from tests.integration.test_orders import api
@@ -381,3 +382,132 @@ async def test_the_widget_resync_reads_only_and_delivery_is_marked_once_the_fram
     writer.deliver(shop.tenant, session_id, delivered)
     await writer.delivered(shop.tenant)
     assert await state() == ("delivered", 4)  # nothing undelivered: nothing written
+
+
+async def test_an_operator_reply_reads_its_chat_and_locks_the_session_in_one_statement(fx_db: str) -> None:
+    """The operator's answer costs three statements: the conversation with its chat session locked, the answer (with
+    the visitor's messages marked read), its event. A conversation that is not a web chat, a chat whose session is
+    gone and one still waiting are refused as before."""
+    shop = await make_shop("chat_tp_reply")
+    owner = Principal(user_id=shop.user_id, email=shop.email, name="Owner", role="owner", via="session",
+                      credential_id=0)
+    async with tenant_context(shop.tenant) as uow:
+        session_id = (await services.start_session())["session_id"]
+        first = await services.visitor_message(session_id, "where is my parcel")
+        conversation_id = first["conversation_id"]
+        with pytest.raises(Conflict):
+            await services.operator_reply(owner, conversation_id, "too early")
+        await uow.connection.execute("UPDATE conversation SET status = 'active', assigned_to = $1 WHERE id = $2",
+                                     shop.user_id, conversation_id)
+        other = await uow.connection.fetchval(
+            "INSERT INTO conversation (channel, status, subject, external_ref, queue) SELECT 'chat', 'active', 'x', "
+            "'order:7', queue FROM conversation WHERE id = $1 RETURNING id", conversation_id)
+        gone = await uow.connection.fetchval(
+            "INSERT INTO conversation (channel, status, subject, external_ref, queue) SELECT 'chat', 'active', 'x', "
+            "'chat:2147483000', queue FROM conversation WHERE id = $1 RETURNING id", conversation_id)
+
+    statements: list[str] = []
+
+    def logged(query: Any) -> None:
+        if "pg_catalog" not in query.query and "'jit'" not in query.query:  # asyncpg's type introspection
+            statements.append(query.query)
+
+    async with tenant_context(shop.tenant) as uow:
+        uow.connection.add_query_logger(logged)
+        try:
+            answer = await services.operator_reply(owner, conversation_id, "on its way")
+            await asyncio.sleep(0)  # asyncpg calls query loggers soon after, not at once
+        finally:
+            uow.connection.remove_query_logger(logged)
+        assert len(statements) == 3, statements
+        assert answer["direction"] == "out" and answer["conversation_id"] == conversation_id
+        assert await uow.connection.fetchval("SELECT status FROM chat_message WHERE id = $1", first["id"]) == "read"
+        for refused in (other, gone, 404_404):
+            with pytest.raises(NotFound):
+                await services.operator_reply(owner, refused, "hello?")
+
+
+async def test_a_batch_of_delivery_marks_is_read_once_and_redraws_only_what_changed(
+        fx_db: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The writer commits many chats' delivery marks together; the feed renders their events in one batch with ONE
+    read for all of them, and each operator's pane gets the marks of the messages that changed (`since`..`upto`),
+    not one per earlier message of the chat."""
+    from app.conversations import services as conversations
+    from realtime import log as event_log
+    from realtime import render
+    from realtime.events import START
+    from tests.integration.test_workspace import _user
+
+    shop = await make_shop("chat_tp_marks")
+    anna = await _user(shop, "operator", "Anna Operator")
+    chats = []
+    async with tenant_context(shop.tenant):
+        for i in range(3):
+            session_id = (await services.start_session())["session_id"]
+            conversation_id = (await services.visitor_message(session_id, f"hello {i}"))["conversation_id"]
+            await conversations.take(anna, conversation_id)
+            earlier = await services.operator_reply(anna, conversation_id, f"first answer {i}")
+            await services.delivered_many({session_id: earlier["id"]})
+            newer = await services.operator_reply(anna, conversation_id, f"second answer {i}")
+            chats.append((session_id, earlier["id"], newer["id"]))
+        assert await services.delivered_many({s: newer for s, _, newer in chats}) == 3
+    async with tenant_context(shop.tenant):
+        events = (await event_log.read(START, names=["chat.status"]))[-3:]
+    assert [(e.data["since"], e.data["upto"]) for e in events] == [(newer, newer) for _, _, newer in chats]
+    reads: list[str] = []
+    fetch = asyncpg.Connection.fetch
+
+    async def counted(self: Any, query: str, *args: Any, **kwargs: Any) -> Any:
+        if query == live._HANDLERS_AND_STATUSES:
+            reads.append(query)
+        return await fetch(self, query, *args, **kwargs)
+
+    monkeypatch.setattr(asyncpg.Connection, "fetch", counted)
+    got = await render.frames_of([(event, [anna]) for event in events], shop.tenant)
+    assert len(reads) == 1  # the batch's marks in one read
+    for (_, earlier, newer), frames in zip(chats, got, strict=True):
+        assert f'id="chat-status-{newer}"' in frames[0] and 'data-status="delivered"' in frames[0]
+        assert f'id="chat-status-{earlier}"' not in frames[0]  # unchanged: not redrawn
+    for event, frames in zip(events, got, strict=True):
+        assert frames == await render.frames(event, shop.tenant, [anna])  # as if rendered alone
+
+
+async def test_the_operators_own_seen_costs_the_console_feed_no_read(
+        fx_db: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The console posts "seen" for every visitor message it shows: the resulting chat.status (direction in) goes to
+    the operator's channel, but their pane draws nothing for it, so the feed reads nothing for it either; the marks
+    of the operator's own messages (direction out) are still drawn."""
+    from app.conversations import services as conversations
+    from realtime import log as event_log
+    from realtime import render
+    from realtime.events import START
+    from tests.integration.test_workspace import _user
+
+    shop = await make_shop("chat_tp_seen")
+    anna = await _user(shop, "operator", "Anna Operator")
+    async with tenant_context(shop.tenant):
+        session_id = (await services.start_session())["session_id"]
+        asked = await services.visitor_message(session_id, "hello")
+        await conversations.take(anna, asked["conversation_id"])
+        assert await services.operator_seen(anna, asked["conversation_id"], asked["id"]) == 1
+        answer = await services.operator_reply(anna, asked["conversation_id"], "hi there")
+        await services.delivered_many({session_id: answer["id"]})
+    async with tenant_context(shop.tenant):
+        seen, delivered = await event_log.read(START, names=["chat.status"])
+    assert (seen.data["direction"], delivered.data["direction"]) == ("in", "out")
+    assert f"user:{anna.user_id}" in seen.channels
+    reads: list[str] = []
+    for method in ("fetch", "fetchrow", "fetchval"):
+        original = getattr(asyncpg.Connection, method)
+
+        async def counted(self: Any, query: str, *args: Any, original: Any = original, **kwargs: Any) -> Any:
+            if "conversation" in query:
+                reads.append(query)
+            return await original(self, query, *args, **kwargs)
+
+        monkeypatch.setattr(asyncpg.Connection, method, counted)
+    drawn = "".join(await render.frames(seen, shop.tenant, [anna]))
+    assert "chat-status-" not in drawn and "chat-msgs-" not in drawn  # only the feed's own last-event marker
+    assert reads == []
+    assert f'id="chat-status-{answer["id"]}"' in "".join(await render.frames(delivered, shop.tenant, [anna]))
+    assert reads == [live._HANDLERS_AND_STATUSES]

@@ -137,6 +137,20 @@ async def test_the_pool_skips_the_reset_query_only_after_a_committed_unit_of_wor
     async with DB.pool.acquire() as conn:  # a pooled connection used outside a unit of work
         used = conn._con
     assert full_resets == [failed, used]
+    # A stateless statement (the publisher's pg_notify) skips it; the same block failing, or leaving a transaction
+    # open, does not.
+    async with db.stateless() as conn:
+        await conn.execute("SELECT pg_notify('sb_test_channel', 'x')")
+    assert full_resets == [failed, used]
+    with pytest.raises(_Refused):
+        async with db.stateless() as conn:
+            broken = conn._con
+            raise _Refused
+    assert full_resets == [failed, used, broken]
+    async with db.stateless() as conn:
+        await conn.execute("BEGIN")
+        left_open = conn._con
+    assert full_resets == [failed, used, broken, left_open]
     # Any other use of a pooled connection gets asyncpg's full reset: session settings go back to the startup ones.
     conn = await db.raw_connect()
     try:
