@@ -12,6 +12,9 @@ Figures, each beside its raw baseline from the same run:
 - PostgreSQL's CPU per new schema (the backends' user+sys, app and raw), what moves least with the machine's load,
   and the bound the cores set; the disk a schema takes (the run refuses a size the disk cannot hold);
 - the no-op check over every schema;
+- one new small migration (ALTER TABLE ADD COLUMN, a synthetic module the bench adds to the contacts app) over the
+  N schemas already at head, per schema: `migrate_all` wall and PostgreSQL CPU beside raw asyncpg sending the same
+  SQL in the same batches (the figure every later release pays, where the from-empty one is paid once);
 - the RSS of one app process (uvicorn, real app) while it serves GET /me once for every tenant, sampled every
   BENCH_RSS_EVERY tenants; the second pass over the same tenants shows whether it keeps growing (the first pass
   also fills what is bounded: pool connections' caches, bounded per-tenant maps).
@@ -175,9 +178,9 @@ RAW_CPU: dict[str, list[float]] = {}
 
 
 async def _raw(ctx: BenchContext, label: str, script_for: Any, names: list[str], connections: int, *,
-               per_transaction: int = 1, async_commit: bool = False) -> float:
-    """Raw asyncpg: CREATE SCHEMA; SET LOCAL search_path; the script; `per_transaction` schemas per transaction over
-    `connections` connections. Returns ms per schema; the backends' CPU ms per schema goes to RAW_CPU[label]."""
+               per_transaction: int = 1, async_commit: bool = False, create: bool = True) -> float:
+    """Raw asyncpg: CREATE SCHEMA (unless not `create`: schemas that exist); SET LOCAL search_path; the script;
+    `per_transaction` schemas per transaction over `connections` connections. Returns ms per schema; the backends' CPU ms per schema goes to RAW_CPU[label]."""
     conns = [await asyncpg.connect(ctx.dsn) for _ in range(connections)]
     batches = iter(range(0, len(names), per_transaction))
     try:
@@ -187,7 +190,8 @@ async def _raw(ctx: BenchContext, label: str, script_for: Any, names: list[str],
                     if async_commit:
                         await conn.execute("SET LOCAL synchronous_commit = off")
                     for schema in names[i:i + per_transaction]:
-                        await conn.execute(f'CREATE SCHEMA "{schema}"; SET LOCAL search_path TO "{schema}"')
+                        await conn.execute((f'CREATE SCHEMA "{schema}"; ' if create else "")
+                                           + f'SET LOCAL search_path TO "{schema}"')
                         await script_for(conn)
 
         cpu0 = sum(_cpu_s(c.get_server_pid()) for c in conns)
@@ -305,7 +309,73 @@ async def bench_migrate(ctx: BenchContext, n: int, jobs: int) -> list[str]:
                f"{len(report.up_to_date):,} at head; x 10,000/n = {elapsed * 10_000 / max(1, report.total):.1f} s",
                errors=len(report.failed) + len(report.migrated))
     ctx.log(f"head: {len(migrations.head(apps))} migrations; load {_load()}")
+    await bench_one_migration(ctx, n, jobs, [f"t_raw{x}_{i:04d}" for x in "ab" for i in range(k)])
     return slugs
+
+
+ONE_MIGRATION = ("contacts", "2099-01-01T00:00:00:000000")
+ONE_MIGRATION_SQL = "ALTER TABLE contact ADD COLUMN bench_note varchar(40)"
+"""The synthetic small migration: a nullable column without a default, a catalog-only change (no table rewrite)."""
+
+
+async def bench_one_migration(ctx: BenchContext, n: int, jobs: int, raw_schemas: list[str]) -> None:
+    """ONE new small migration over the `n` schemas at head, through `migrate_all`: the survey finds each one
+    behind by one and migrates them provisioning.SMALL_BATCH per transaction. The migration is a module added to
+    the contacts app for this run only (migrations.migration_modules patched, restored after)."""
+    import types
+
+    from piccolo.apps.migrations.auto.migration_manager import MigrationManager
+
+    from app.lib.db import current_uow
+    from tenants import migrations
+    from tenants.provisioning import SMALL_BATCH, migrate_all
+
+    app, mid = ONE_MIGRATION
+
+    async def forwards() -> MigrationManager:
+        manager = MigrationManager(migration_id=mid, app_name=app, description="bench: one small migration")
+
+        async def run() -> None:
+            await current_uow().connection.execute(ONE_MIGRATION_SQL)
+
+        manager.add_raw(run)
+        return manager
+
+    module = types.ModuleType("bench_one_migration")
+    module.forwards = forwards  # type: ignore[attr-defined]
+    original = migrations.migration_modules
+
+    def patched(name: str) -> tuple[tuple[str, types.ModuleType], ...]:
+        return (*original(name), (mid, module)) if name == app else original(name)
+
+    ctx.section(f"one new small migration over {n:,} schemas at head ({ONE_MIGRATION_SQL}), --jobs {jobs}")
+    migrations.migration_modules = patched  # type: ignore[assignment]
+    try:
+        t0 = time.perf_counter()
+        async with _BackendCpu(ctx) as backends:
+            report = await migrate_all(concurrency=jobs)
+        elapsed = time.perf_counter() - t0
+    finally:
+        migrations.migration_modules = original  # type: ignore[assignment]
+    per_app = elapsed / max(1, n) * 1000
+    cpu_app = backends.seconds / max(1, n) * 1000
+
+    async def same_sql(conn: asyncpg.Connection) -> None:
+        await conn.execute(ONE_MIGRATION_SQL)
+        await conn.execute("INSERT INTO migration (app_name, name) VALUES ($1, $2)", app, mid)
+
+    raw = await _raw(ctx, "one", same_sql, raw_schemas, jobs, per_transaction=SMALL_BATCH, create=False)
+    cpu_raw = RAW_CPU["one"][-1]
+    ctx.record("one new migration: schemas at head → head", per_app, "ms/schema",
+               f"{len(report.migrated):,} migrated in {elapsed:.1f} s, --jobs {jobs}, {SMALL_BATCH} per transaction, "
+               f"{len(report.failed)} failed; x 10,000 = {per_app * 10:.0f} s; load {_load()}",
+               errors=len(report.failed) + (n - len(report.migrated)))
+    ctx.record("  raw asyncpg: the same SQL (ALTER TABLE, migration row)", raw, "ms/schema",
+               f"{len(raw_schemas)} schemas, {jobs} connections, {SMALL_BATCH} per transaction; app/raw "
+               f"{per_app / raw:.2f}x")
+    ctx.record("one new migration: PostgreSQL CPU per schema", cpu_app, "ms/schema",
+               f"the backends' user+sys (survey included); raw same SQL {cpu_raw:.1f} ms "
+               f"(app/raw {cpu_app / max(cpu_raw, 1e-9):.2f}x)")
 
 
 SCHEMA_BYTES = 6_500_000
