@@ -122,10 +122,14 @@ class DatabaseSettings:
     direct_url: str | None = None
     """DATABASE_DIRECT_URL: PostgreSQL itself, bypassing any pooler, for what needs one session: the job queue's and
     the durable listeners' LISTEN, the queue's install lock (default DATABASE_URL)."""
-    pool_max_queries: int = 1_000
-    """DB_POOL_MAX_QUERIES: queries a pooled connection runs before it is replaced (default 1,000). A PostgreSQL
-    session keeps a cache entry for every table and index it has opened, in every schema, and never drops them: a
-    connection that served every tenant holds hundreds of MB. Replacing it bounds that (docs/architecture.md)."""
+    pool_max_queries: int = 100_000
+    """DB_POOL_MAX_QUERIES: queries a pooled connection runs before it is replaced (default 100,000): a backstop for
+    whatever else a long session accumulates; DB_POOL_MAX_SCHEMAS is what bounds its memory."""
+    pool_max_schemas: int = 100
+    """DB_POOL_MAX_SCHEMAS: tenant schemas a pooled connection serves before it is replaced (default 100). A
+    PostgreSQL session keeps a cache entry for every table and index it has opened, in every schema, and never drops
+    them: a connection that served every tenant holds hundreds of MB. Replacing it after this many schemas bounds
+    that (docs/architecture.md), and a process serving a few busy shops keeps its connections and their plans."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -277,7 +281,8 @@ def load_settings() -> Settings:
         raise SettingsError(f"DATABASE_POOLER={pooler!r} must be `none` or `pgbouncer`")
     pool_min = _int("DB_POOL_MIN", 2, minimum=1)
     pool_max = _int("DB_POOL_MAX", 20, minimum=1)
-    pool_max_queries = _int("DB_POOL_MAX_QUERIES", 1_000, minimum=1)
+    pool_max_queries = _int("DB_POOL_MAX_QUERIES", 100_000, minimum=1)
+    pool_max_schemas = _int("DB_POOL_MAX_SCHEMAS", 100, minimum=1)
     if pool_max < pool_min:
         raise SettingsError(f"DB_POOL_MAX={pool_max} must be at least DB_POOL_MIN={pool_min}")
     smtp_tls = _env("SMTP_TLS", "none") or "none"
@@ -302,7 +307,7 @@ def load_settings() -> Settings:
             templates_reload=_bool("TEMPLATES_RELOAD", env == "dev"),
         ),
         db=DatabaseSettings(url=db_url, pool_min=pool_min, pool_max=pool_max, pooler=pooler, direct_url=direct_url,
-                              pool_max_queries=pool_max_queries),
+                              pool_max_queries=pool_max_queries, pool_max_schemas=pool_max_schemas),
         redis=RedisSettings(url=_url("REDIS_URL", None, ("redis", "rediss", "unix")), prefix=_prefix("REDIS_PREFIX")),
         mail=MailSettings(
             smtp_host=_env("SMTP_HOST", "127.0.0.1") or "127.0.0.1",

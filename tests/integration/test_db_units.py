@@ -159,3 +159,66 @@ async def test_the_pool_skips_the_reset_query_only_after_a_committed_unit_of_wor
         assert await conn.fetchval("SHOW application_name") != "left_behind"
     finally:
         await conn.close()
+
+
+async def test_a_tenant_gets_back_the_connection_that_last_served_it(
+    fx_shop: ShopFixture, fx_other_shop: ShopFixture
+) -> None:
+    """Units of work of two tenants in turn each land on a connection of their own (db._SchemaAffineQueue): the
+    statements a connection prepared keep the plans made under that tenant's search_path instead of being planned
+    again at every switch. What they read stays their own."""
+    assert isinstance(DB.pool._queue, db._SchemaAffineQueue)
+
+    async def pid_and_owner(shop: ShopFixture) -> tuple[int, str]:
+        async with tenant_context(shop.tenant) as uow:
+            return (await uow.connection.fetchval("SELECT pg_backend_pid()"),
+                    await uow.connection.fetchval("SELECT email FROM app_user ORDER BY id LIMIT 1"))
+
+    await asyncio.gather(*(pid_and_owner(s) for s in (fx_shop, fx_other_shop) for _ in range(3)))  # both warm
+    seen: dict[str, set[int]] = {fx_shop.slug: set(), fx_other_shop.slug: set()}
+    for _ in range(10):
+        for shop in (fx_shop, fx_other_shop):
+            pid, email = await pid_and_owner(shop)
+            assert email == shop.email
+            seen[shop.slug].add(pid)
+    assert len(seen[fx_shop.slug]) == 1 and len(seen[fx_other_shop.slug]) == 1
+    assert seen[fx_shop.slug] != seen[fx_other_shop.slug]
+
+    # A unit of work outside any tenant (the pool as asyncpg hands it out) still works and leaves no schema behind.
+    async with DB.pool.acquire() as conn:
+        assert await conn.fetchval("SHOW search_path") == NO_TENANT_SEARCH_PATH
+
+
+async def test_the_affine_queue_prefers_the_schema_then_an_unused_connection_then_the_longest_idle() -> None:
+    class Holder:
+        def __init__(self, con: Any, connected: bool = True) -> None:
+            self._con = con
+            self.connected = connected
+
+        def is_connected(self) -> bool:
+            return self.connected
+
+    class Con:
+        pass
+
+    a, b, fresh = Con(), Con(), Con()
+    db._LAST_SCHEMA[a] = "t_a"
+    db._LAST_SCHEMA[b] = "t_b"
+    queue = db._SchemaAffineQueue()
+    old_b, new_a, unused, closed = Holder(b), Holder(a), Holder(fresh), Holder(None, connected=False)
+    for h in (old_b, closed, unused, new_a):  # the last put is the most recently released
+        queue.put_nowait(h)
+
+    def take(schema: str | None) -> Any:
+        token = db._WANTED_SCHEMA.set(schema)
+        try:
+            return queue.get_nowait()
+        finally:
+            db._WANTED_SCHEMA.reset(token)
+
+    assert take("t_b") is old_b  # its own, though released long ago
+    assert take("t_c") is unused  # nobody's yet
+    assert take("t_c") is closed  # then a new connection
+    queue.put_nowait(old_b)
+    assert take("t_c") is new_a  # then the one idle longest (old_b was just put back)
+    assert take(None) is old_b  # outside a schema: asyncpg's order

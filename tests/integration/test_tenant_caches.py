@@ -103,18 +103,27 @@ async def test_per_tenant_caches_stay_bounded_over_300_tenants(fx_shop: ShopFixt
             assert len(limiter._hits) <= 100 + 2 * 2 * 61
         assert f"{tenants[-1].slug}|key" in limiter._hits and f"{tenants[0].slug}|key" not in limiter._hits
 
-        # Pooled connections are replaced after DB_POOL_MAX_QUERIES: a PostgreSQL session never drops the cache
-        # entries of the tables it opened in each schema, so one that lived through every tenant would hold them all.
+        # Pooled connections are replaced after DB_POOL_MAX_SCHEMAS schemas: a PostgreSQL session never drops the
+        # cache entries of the tables it opened in each schema, so one that lived through every tenant would hold
+        # them all. One busy tenant keeps its connection (and the plans of its statements).
+        import dataclasses
+
+        from app.lib.db import TenantRef
         from app.settings import get_settings
 
-        assert ENGINE.pool is not None and ENGINE.pool._max_queries == get_settings().db.pool_max_queries <= 5_000
-        for holder in ENGINE.pool._holders:  # the same rule at a size a test reaches
-            monkeypatch.setattr(holder, "_max_queries", 6)
+        settings = get_settings()
+        assert ENGINE.pool is not None and settings.db.pool_max_schemas <= 1_000
+        small = dataclasses.replace(settings, db=dataclasses.replace(settings.db, pool_max_schemas=4))
+        monkeypatch.setattr(db, "get_settings", lambda: small)  # the same rule at a size a test reaches
         pids: set[int] = set()
-        for t in tenants[:90]:
-            async with tenant_context(t) as uow:
+        for _ in range(40):
+            async with tenant_context(tenants[0]) as uow:
                 pids.add(await uow.connection.fetchval("SELECT pg_backend_pid()"))
-        assert len(pids) > len(ENGINE.pool._holders), "connections are replaced once they ran max_queries"
+        assert len(pids) == 1, "one schema: the connection is kept"
+        for i in range(40):  # as many schemas (a search_path may name a schema that does not exist)
+            async with tenant_context(TenantRef(id=0, slug=f"nx{i}", schema=f"t_nx_schema_{i}", name="")) as uow:
+                pids.add(await uow.connection.fetchval("SELECT pg_backend_pid()"))
+        assert len(pids) >= 40 // 4, "connections are replaced once they served DB_POOL_MAX_SCHEMAS schemas"
     finally:
         async with DB.pool.acquire() as conn:
             await conn.execute("DELETE FROM public.tenant WHERE id = ANY($1::int[])", [t.id for t in tenants])
