@@ -160,9 +160,7 @@ class Connection:
             if position <= self.last_sent:
                 return  # sent already (replay)
             if self._write(frame):
-                self.last_sent = position
-                self.frames_sent += 1
-                self.messages_sent += 1
+                self._sent(position, 1)
                 return
         if self.inbox.qsize() >= INBOX_MAX:
             self.kick(CLOSE_TOO_SLOW)
@@ -177,18 +175,11 @@ class Connection:
         if self.close_code is not None:
             return
         if self.idle and self.write_now is not None and self.inbox.empty():
-            last = self.last_sent
-            fresh = []
-            for position, message in batch:
-                if position > last:
-                    fresh.append(message)
-                    last = position
+            fresh, last = self._fresh(batch)
             if not fresh:
                 return
             if self._write(JOINED.join(fresh)):
-                self.last_sent = last
-                self.frames_sent += 1
-                self.messages_sent += len(fresh)
+                self._sent(last, len(fresh))
                 return
         if self.inbox.qsize() + len(batch) > INBOX_MAX:
             self.kick(CLOSE_TOO_SLOW)
@@ -268,18 +259,26 @@ class Connection:
 
     async def deliver_many(self, batch: list[tuple[Position, str]]) -> None:
         """Send the messages of `batch` not sent yet (replay may have sent some) as one frame."""
+        fresh, last = self._fresh(batch)
+        if not fresh:
+            return
+        await self.send(JOINED.join(fresh))
+        self._sent(last, len(fresh))
+
+    def _fresh(self, batch: list[tuple[Position, str]]) -> tuple[list[str], Position]:
+        """The messages of `batch` after `last_sent` (in position order), and the position of the last of them."""
         fresh = []
         last = self.last_sent
         for position, message in batch:
             if position > last:
                 fresh.append(message)
                 last = position
-        if not fresh:
-            return
-        await self.send(JOINED.join(fresh))
+        return fresh, last
+
+    def _sent(self, last: Position, messages: int) -> None:
         self.last_sent = last
         self.frames_sent += 1
-        self.messages_sent += len(fresh)
+        self.messages_sent += messages
 
 
 class TenantFeed:

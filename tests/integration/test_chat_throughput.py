@@ -64,6 +64,19 @@ async def stored(shop: ShopFixture, session_id: int) -> list[str]:
     return [r["body"] for r in rows]
 
 
+def _reads_of(monkeypatch: Any, query: str) -> list[str]:
+    """Every time `query` is fetched from now on (a list that fills as the test goes)."""
+    reads: list[str] = []
+    fetch = asyncpg.Connection.fetch
+
+    async def counted(self: Any, sql: str, *args: Any, **kwargs: Any) -> Any:
+        if sql == query:
+            reads.append(sql)
+        return await fetch(self, sql, *args, **kwargs)
+
+    monkeypatch.setattr(asyncpg.Connection, "fetch", counted)
+    return reads
+
 async def test_many_chats_send_at_once_through_the_socket(fx_server: InProcessServer) -> None:
     import httpx
 
@@ -294,15 +307,7 @@ async def test_a_batch_renders_each_event_of_one_chat_with_its_own_message(
     async with tenant_context(shop.tenant):
         events = [e for e in await event_log.read(START, names=["chat.message"])
                   if e.data["message_id"] in (asked["id"], answered["id"])]
-    reads: list[str] = []
-    fetch = asyncpg.Connection.fetch
-
-    async def counted(self: Any, query: str, *args: Any, **kwargs: Any) -> Any:
-        if query == live._HANDLERS_AND_MESSAGES:
-            reads.append(query)
-        return await fetch(self, query, *args, **kwargs)
-
-    monkeypatch.setattr(asyncpg.Connection, "fetch", counted)
+    reads = _reads_of(monkeypatch, live._HANDLERS_AND_MESSAGES)
     got = await render.frames_of([(event, [anna]) for event in events], shop.tenant)
     assert len(reads) == 1  # the batch's chat messages in one read
     assert [e.data["message_id"] for e in events] == [asked["id"], answered["id"]]
@@ -454,15 +459,7 @@ async def test_a_batch_of_delivery_marks_is_read_once_and_redraws_only_what_chan
     async with tenant_context(shop.tenant):
         events = (await event_log.read(START, names=["chat.status"]))[-3:]
     assert [(e.data["since"], e.data["upto"]) for e in events] == [(newer, newer) for _, _, newer in chats]
-    reads: list[str] = []
-    fetch = asyncpg.Connection.fetch
-
-    async def counted(self: Any, query: str, *args: Any, **kwargs: Any) -> Any:
-        if query == live._HANDLERS_AND_STATUSES:
-            reads.append(query)
-        return await fetch(self, query, *args, **kwargs)
-
-    monkeypatch.setattr(asyncpg.Connection, "fetch", counted)
+    reads = _reads_of(monkeypatch, live._HANDLERS_AND_STATUSES)
     got = await render.frames_of([(event, [anna]) for event in events], shop.tenant)
     assert len(reads) == 1  # the batch's marks in one read
     for (_, earlier, newer), frames in zip(chats, got, strict=True):
