@@ -147,9 +147,6 @@ class Connection:
         self.messages_sent = 0
         """Events' messages written by `pump`."""
 
-    def hears(self, event: Event) -> bool:
-        return self.close_code is None and not self.topics.isdisjoint(event.channels)
-
     def offer(self, position: Position, frame: str) -> None:
         """Send one message: written at once when the socket's writer is idle (the common case: a caught-up
         console costs one transport write, no queue, task switch or coroutine per socket), else queued for `pump`,
@@ -311,6 +308,9 @@ class TenantFeed:
         self._lock = asyncio.Lock()
         self.members = 0
         """Sockets joined or joining; the feed stops when it drops to zero."""
+        self._audiences: dict[tuple[str, ...], list[list[Connection]]] = {}
+        """The sockets that hear an event on these channels, grouped by view (see `_audiences_of`); forgotten
+        whenever a socket joins, leaves or changes what it listens to."""
 
     async def start(self) -> None:
         self._sub = await self.hub.backend.subscribe()
@@ -339,6 +339,7 @@ class TenantFeed:
         assert self._sub is not None
         new = topics - conn.topics
         conn.topics |= new
+        self._audiences.clear()
         fresh = [t for t in new if self._refs[t] == 0]
         self._refs.update(new)
         await self._sub.add(channel_name(self.tenant, t) for t in fresh)
@@ -347,6 +348,7 @@ class TenantFeed:
         assert self._sub is not None
         gone = topics & conn.topics
         conn.topics -= gone
+        self._audiences.clear()
         self._refs.subtract(gone)
         stale = [t for t in gone if self._refs[t] <= 0]
         for t in stale:
@@ -357,6 +359,7 @@ class TenantFeed:
         topics, conn.topics = set(conn.topics), set()
         await self.add_topics(conn, topics)
         self.conns.add(conn)
+        self._audiences.clear()
         if not conn.counts_presence:
             return
         changed = await self.hub.presence.connect(self.tenant.slug, conn.user.user_id, conn.id)
@@ -365,6 +368,7 @@ class TenantFeed:
 
     async def leave(self, conn: Connection) -> None:
         self.conns.discard(conn)
+        self._audiences.clear()
         await self.remove_topics(conn, set(conn.topics))
         if not conn.counts_presence:
             return
@@ -496,13 +500,7 @@ class TenantFeed:
     async def _render(self, batch: list[Event], gate: asyncio.Semaphore | None = None) -> Rendered:
         """Each event's message for each audience among the sockets that hear it (rendered once per audience, the
         batch in one unit of work)."""
-        audiences: list[list[list[Connection]]] = []
-        for event in batch:
-            viewers: dict[tuple[Any, ...], list[Connection]] = {}
-            for conn in self.conns:
-                if conn.hears(event):
-                    viewers.setdefault(conn.view, []).append(conn)
-            audiences.append(list(viewers.values()))
+        audiences = [self._audiences_of(event.channels) for event in batch]
         if not any(audiences):
             return [([], []) for _ in batch]
         try:
@@ -514,6 +512,23 @@ class TenantFeed:
             messages = [[marker(event.position, event=event)] * len(groups)
                         for event, groups in zip(batch, audiences, strict=True)]
         return list(zip(audiences, messages, strict=True))
+
+    def _audiences_of(self, channels: tuple[str, ...]) -> list[list[Connection]]:
+        """The sockets that hear an event on `channels`, one group per view, worked out once for every event on the
+        same channels until a socket joins, leaves or changes its topics (not once per socket per event). A socket
+        kicked meanwhile may still be in a group: `Connection.offer` sends it nothing. The groups are shared: read
+        them, never change them."""
+        groups = self._audiences.get(channels)
+        if groups is None:
+            viewers: dict[tuple[Any, ...], list[Connection]] = {}
+            for conn in self.conns:
+                if conn.close_code is None and not conn.topics.isdisjoint(channels):
+                    viewers.setdefault(conn.view, []).append(conn)
+            groups = list(viewers.values())
+            if len(self._audiences) >= 256:  # channels vary by conversation, contact, user: keep the recent ones
+                self._audiences.clear()
+            self._audiences[channels] = groups
+        return groups
 
     def _offer(self, event: Event, groups: list[list[Connection]], messages: list[str]) -> None:
         """Queue each socket its audience's message of `event` (in position order: the caller's loop)."""

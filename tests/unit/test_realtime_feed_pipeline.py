@@ -16,7 +16,7 @@ import pytest
 from app.lib.db import TenantRef
 from realtime import hub
 from realtime.events import Event, Position
-from realtime.hub import Connection, TenantFeed
+from realtime.hub import CLOSE_TOO_SLOW, Connection, TenantFeed
 
 TENANT = TenantRef(1, "shop", "t_shop")
 
@@ -138,3 +138,54 @@ async def test_a_batch_that_fails_is_read_again_from_what_was_delivered(
         assert feed.restarts == 1
     finally:
         deliver.cancel()
+
+
+async def test_audiences_are_worked_out_once_per_channels_and_follow_joins_leaves_and_topics() -> None:
+    """`TenantFeed._audiences_of`: the sockets that hear an event on some channels, grouped by view, kept until a
+    socket joins, leaves or changes its topics; a kicked socket may stay in a group but is sent nothing."""
+
+    class Sub:
+        async def add(self, names: Any) -> None:
+            list(names)
+
+        async def remove(self, names: Any) -> None:
+            list(names)
+
+    class Presence:
+        async def connect(self, *args: Any) -> None:
+            return None
+
+        async def disconnect(self, *args: Any) -> None:
+            return None
+
+    feed = TenantFeed(type("Hub", (), {"presence": Presence()})(), TENANT)  # type: ignore[arg-type]
+    feed._sub = Sub()  # type: ignore[assignment]
+
+    def viewer(user_id: int, role: str) -> Any:
+        return type("V", (), {"user_id": user_id, "role": role, "language": "", "timezone": ""})()
+
+    async def send(text: str) -> None:
+        return None
+
+    anna1, anna2 = (Connection(TENANT, viewer(1, "operator"), send, counts_presence=False, topics=["queue"])
+                    for _ in range(2))
+    boss = Connection(TENANT, viewer(2, "owner"), send, counts_presence=False, topics=["queue", "user:2"])
+    for conn in (anna1, anna2, boss):
+        await feed.join(conn)
+    queue = feed._audiences_of(("queue",))
+    assert sorted(len(g) for g in queue) == [1, 2] and feed._audiences_of(("queue",)) is queue  # once
+    assert feed._audiences_of(("user:2",)) == [[boss]]
+    assert feed._audiences_of(("contact:7",)) == []
+
+    await feed.add_topics(anna1, {"contact:7"})  # a card opened
+    assert feed._audiences_of(("contact:7",)) == [[anna1]]
+    await feed.remove_topics(anna1, {"contact:7"})
+    assert feed._audiences_of(("contact:7",)) == []
+    await feed.leave(anna2)
+    assert sorted(len(g) for g in feed._audiences_of(("queue",))) == [1, 1]
+
+    anna1.kick(CLOSE_TOO_SLOW)  # still in its group until it leaves, but offered nothing
+    anna1.offer(Position(1, 1), "m1")
+    assert anna1.inbox.qsize() == 1 and anna1.inbox.get_nowait() is None  # only the kick's end marker
+    await feed.leave(anna1)
+    assert feed._audiences_of(("queue",)) == [[boss]]
