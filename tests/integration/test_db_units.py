@@ -162,12 +162,17 @@ async def test_the_pool_skips_the_reset_query_only_after_a_committed_unit_of_wor
 
 
 async def test_a_tenant_gets_back_the_connection_that_last_served_it(
-    fx_shop: ShopFixture, fx_other_shop: ShopFixture
+    fx_shop: ShopFixture, fx_other_shop: ShopFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Units of work of two tenants in turn each land on a connection of their own (db._SchemaAffineQueue): the
     statements a connection prepared keep the plans made under that tenant's search_path instead of being planned
     again at every switch. What they read stays their own."""
+    import dataclasses
+
     assert isinstance(DB.pool._queue, db._SchemaAffineQueue)
+    settings = db.get_settings()  # no connection replaced mid-test for the schemas it served in earlier tests
+    unbounded = dataclasses.replace(settings, db=dataclasses.replace(settings.db, pool_max_schemas=10**9))
+    monkeypatch.setattr(db, "get_settings", lambda: unbounded)
 
     async def pid_and_owner(shop: ShopFixture) -> tuple[int, str]:
         async with tenant_context(shop.tenant) as uow:
