@@ -6,7 +6,9 @@ same few statements whatever its size."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import asyncpg
@@ -62,6 +64,22 @@ async def stored(shop: ShopFixture, session_id: int) -> list[str]:
         rows = await uow.connection.fetch(
             "SELECT body FROM chat_message WHERE chat_session = $1 AND direction = 'in' ORDER BY id", session_id)
     return [r["body"] for r in rows]
+
+
+@contextlib.contextmanager
+def _statements_of(connection: Any) -> Iterator[list[str]]:
+    """The statements `connection` runs inside the block (asyncpg's own type introspection left out)."""
+    statements: list[str] = []
+
+    def logged(query: Any) -> None:
+        if "pg_catalog" not in query.query and "'jit'" not in query.query:
+            statements.append(query.query)
+
+    connection.add_query_logger(logged)
+    try:
+        yield statements
+    finally:
+        connection.remove_query_logger(logged)
 
 
 def _reads_of(monkeypatch: Any, query: str) -> list[str]:
@@ -194,18 +212,9 @@ async def test_one_batch_files_new_and_known_chats_with_a_fixed_number_of_statem
         new = (await services.start_session())["session_id"]
 
     async def batch(items: list[tuple[int, str]]) -> tuple[list[Any], int]:
-        statements: list[str] = []
-
-        def logged(query: Any) -> None:
-            if "pg_catalog" not in query.query and "'jit'" not in query.query:  # asyncpg's type introspection
-                statements.append(query.query)
-
         async with tenant_context(shop.tenant) as uow:
-            uow.connection.add_query_logger(logged)
-            try:
+            with _statements_of(uow.connection) as statements:
                 results = await services.visitor_messages(items)
-            finally:
-                uow.connection.remove_query_logger(logged)
         return results, len(statements)
 
     _, small = await batch([(sid, "again") for sid in old[:3]])
@@ -411,19 +420,10 @@ async def test_an_operator_reply_reads_its_chat_and_locks_the_session_in_one_sta
             "INSERT INTO conversation (channel, status, subject, external_ref, queue) SELECT 'chat', 'active', 'x', "
             "'chat:2147483000', queue FROM conversation WHERE id = $1 RETURNING id", conversation_id)
 
-    statements: list[str] = []
-
-    def logged(query: Any) -> None:
-        if "pg_catalog" not in query.query and "'jit'" not in query.query:  # asyncpg's type introspection
-            statements.append(query.query)
-
     async with tenant_context(shop.tenant) as uow:
-        uow.connection.add_query_logger(logged)
-        try:
+        with _statements_of(uow.connection) as statements:
             answer = await services.operator_reply(owner, conversation_id, "on its way")
             await asyncio.sleep(0)  # asyncpg calls query loggers soon after, not at once
-        finally:
-            uow.connection.remove_query_logger(logged)
         assert len(statements) == 3, statements
         assert answer["direction"] == "out" and answer["conversation_id"] == conversation_id
         assert await uow.connection.fetchval("SELECT status FROM chat_message WHERE id = $1", first["id"]) == "read"

@@ -34,15 +34,17 @@ def _conn() -> Connection:
     return Connection(TENANT, viewer, send, counts_presence=False, topics=["queue"])  # type: ignore[arg-type]
 
 
-async def test_a_backlog_renders_in_batches_and_every_event_is_queued_once_in_order(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    events = [_event(n) for n in range(1, 12)] + [_event(12, "user:99")]  # the last one: nobody here hears it
-    batches: list[list[int]] = []
+async def _drain(feed: TenantFeed, events: list[Event], batches: list[list[int]], monkeypatch: pytest.MonkeyPatch,
+                 on_render: Any = None) -> Connection:
+    """`feed` with one operator's socket reads `events` (no database: the log and the render are stand-ins that
+    note each batch's event ids in `batches`) until its deliverer has queued every batch; returns the socket."""
 
     async def read(after: Position, **_: Any) -> list[Event]:
         return [e for e in events if e.position > after]
 
     async def frames_of(batch: Sequence[tuple[Event, Sequence[Any]]], tenant: TenantRef) -> list[list[str]]:
+        if on_render is not None:
+            on_render()
         batches.append([event.id for event, _ in batch])
         return [[f"m{event.id}"] * len(viewers) for event, viewers in batch]
 
@@ -53,7 +55,6 @@ async def test_a_backlog_renders_in_batches_and_every_event_is_queued_once_in_or
     monkeypatch.setattr(hub, "tenant_context", no_db)
     monkeypatch.setattr(hub.event_log, "read", read)
     monkeypatch.setattr(hub, "frames_of", frames_of)
-    feed = TenantFeed(None, TENANT)  # type: ignore[arg-type]
     conn = _conn()
     feed.conns.add(conn)
     deliver = asyncio.create_task(feed._deliver())
@@ -63,6 +64,16 @@ async def test_a_backlog_renders_in_batches_and_every_event_is_queued_once_in_or
             break
         await asyncio.sleep(0)
     deliver.cancel()
+    return conn
+
+
+async def test_a_backlog_renders_in_batches_and_every_event_is_queued_once_in_order(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    events = [_event(n) for n in range(1, 12)] + [_event(12, "user:99")]  # the last one: nobody here hears it
+    batches: list[list[int]] = []
+
+    feed = TenantFeed(None, TENANT)  # type: ignore[arg-type]
+    conn = await _drain(feed, events, batches, monkeypatch)
 
     queued = []
     while not conn.inbox.empty():
@@ -103,30 +114,8 @@ async def test_a_feed_among_many_busy_ones_renders_its_backlog_in_one_batch(monk
     feed = TenantFeed(process, TENANT)  # type: ignore[arg-type]
     seen_busy: list[bool] = []
 
-    async def read(after: Position, **_: Any) -> list[Event]:
-        return [e for e in events if e.position > after]
-
-    async def frames_of(batch: Sequence[tuple[Event, Sequence[Any]]], tenant: TenantRef) -> list[list[str]]:
-        seen_busy.append(feed in process.rendering)
-        batches.append([event.id for event, _ in batch])
-        return [[f"m{event.id}"] * len(viewers) for event, viewers in batch]
-
-    @contextlib.asynccontextmanager
-    async def no_db(tenant: TenantRef) -> AsyncIterator[None]:
-        yield None
-
-    monkeypatch.setattr(hub, "tenant_context", no_db)
-    monkeypatch.setattr(hub.event_log, "read", read)
-    monkeypatch.setattr(hub, "frames_of", frames_of)
-    conn = _conn()
-    feed.conns.add(conn)
-    deliver = asyncio.create_task(feed._deliver())
-    await feed._catch_up()
-    for _ in range(1000):
-        if not feed._rendering:
-            break
-        await asyncio.sleep(0)
-    deliver.cancel()
+    conn = await _drain(feed, events, batches, monkeypatch,
+                        on_render=lambda: seen_busy.append(feed in process.rendering))
     assert batches == [list(range(1, 13))] and seen_busy == [True]
     assert feed not in process.rendering and process.rendering == set(others)
     assert conn.inbox.qsize() == 12
