@@ -307,12 +307,14 @@ async def schema_transaction(schema: str, tenant: TenantRef | None = None) -> As
     finally:
         if uow_committed:
             _clean.add(tx._connection)
-        if retire and raw is not None and not raw.is_closed():
-            # Closed here, the pool opens a fresh connection in its place (asyncpg's holder, as for max_queries).
-            with contextlib.suppress(Exception):
-                await asyncio.shield(raw.close(timeout=5))
-        # asyncpg shields release: it rolls back anything left open, or discards a connection broken mid-query.
-        await pool.release(conn)
+        try:
+            if retire and raw is not None and not raw.is_closed():
+                # Closed here, the pool opens a fresh connection in its place (asyncpg's holder, as for max_queries).
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(raw.close(timeout=5))
+        finally:
+            # asyncpg shields release: it rolls back anything left open, or discards a connection broken mid-query.
+            await pool.release(conn)
     for fn in uow._after_commit:
         try:
             await fn()
