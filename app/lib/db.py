@@ -114,10 +114,25 @@ async def resolve_active(slug: str) -> TenantRef | None:
     Hand-written SQL on a pooled connection: every tenant request runs it before its unit of work opens."""
     if not SLUG_RE.match(slug):
         return None
-    async with DB.pool.acquire() as conn:
-        row = await conn.fetchrow(
-            "SELECT id, slug, schema_name, name FROM public.tenant WHERE slug = $1 AND status = 'active'", slug)
+    try:
+        row = await _tenant_row(slug)
+    except DEAD_CONNECTION:
+        # The server ended the pool's sessions (a restart, a failover, an administrator): every idle connection is
+        # dead, the pool finds out one query at a time. Replace them all and ask once more, on a fresh one.
+        await DB.pool.expire_connections()
+        row = await _tenant_row(slug)
     return TenantRef(id=row["id"], slug=row["slug"], schema=row["schema_name"], name=row["name"]) if row else None
+
+
+DEAD_CONNECTION = (asyncpg.exceptions.ConnectionDoesNotExistError, asyncpg.exceptions.AdminShutdownError,
+                   asyncpg.exceptions.InterfaceError, ConnectionError)
+"""What a query on a pooled connection raises when the server ended that session."""
+
+
+async def _tenant_row(slug: str) -> asyncpg.Record | None:
+    async with DB.pool.acquire() as conn:
+        return await conn.fetchrow(
+            "SELECT id, slug, schema_name, name FROM public.tenant WHERE slug = $1 AND status = 'active'", slug)
 
 
 TENANT_CACHE_SECONDS = 5.0

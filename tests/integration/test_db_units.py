@@ -227,3 +227,31 @@ async def test_the_affine_queue_prefers_the_schema_then_an_unused_connection_the
     queue.put_nowait(old_b)
     assert take("t_c") is new_a  # then the one idle longest (old_b was just put back)
     assert take(None) is old_b  # outside a schema: asyncpg's order
+
+
+async def test_a_dead_pooled_connection_met_by_the_lookup_replaces_the_pool_and_asks_again(
+    fx_shop: ShopFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When the lookup meets the drop before the pool has noticed it (the server's goodbye not read yet), the query
+    fails on the dead session: the pool's connections are replaced and the lookup asks once more."""
+    real = db._tenant_row
+    calls: list[str] = []
+    expired: list[bool] = []
+
+    async def first_one_dead(slug: str) -> Any:
+        calls.append(slug)
+        if len(calls) == 1:
+            raise asyncpg.exceptions.ConnectionDoesNotExistError("connection was closed in the middle of operation")
+        return await real(slug)
+
+    expire = asyncpg.Pool.expire_connections
+
+    async def counted_expire(pool: asyncpg.Pool) -> None:
+        expired.append(True)
+        await expire(pool)
+
+    monkeypatch.setattr(db, "_tenant_row", first_one_dead)
+    monkeypatch.setattr(asyncpg.Pool, "expire_connections", counted_expire)
+    got = await db.resolve_active(fx_shop.slug)
+    assert got is not None and got.slug == fx_shop.slug
+    assert calls == [fx_shop.slug, fx_shop.slug] and expired == [True]
