@@ -14,7 +14,7 @@ import asyncio
 import collections
 import contextlib
 import secrets
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
 import structlog
@@ -71,6 +71,8 @@ UNREPLAYABLE = Position(-1, -1)
 """What a socket's unreadable cursor becomes: below every floor, so the console is told to refresh."""
 
 CLOSE_SESSION_ENDED = 4401
+RECHECK_ON = frozenset({"session.revoked", "user.updated"})
+"""Events after which every socket's session is checked at once (not at the next SESSION_CHECK_EVERY)."""
 
 Rendered = list[tuple[list[list["Connection"]], list[str]]]
 """A batch rendered: per event, its audiences (the sockets of each) and each audience's message."""
@@ -160,16 +162,13 @@ class Connection:
         which joins what queued into one frame."""
         if self.close_code is not None:
             return
-        if self.idle and self.write_now is not None and self.inbox.empty():
+        if self._writable_now():
             if position <= self.last_sent:
                 return  # sent already (replay)
             if self._write(frame):
                 self._sent(position, 1)
                 return
-        if self.inbox.qsize() >= INBOX_MAX:
-            self.kick(CLOSE_TOO_SLOW)
-        else:
-            self.inbox.put_nowait((position, frame))
+        self._enqueue(((position, frame),))
 
     def offer_many(self, batch: list[tuple[Position, str]]) -> None:
         """Send several events' messages (position order) as one frame when the writer is idle, else queue them."""
@@ -178,17 +177,25 @@ class Connection:
             return
         if self.close_code is not None:
             return
-        if self.idle and self.write_now is not None and self.inbox.empty():
+        if self._writable_now():
             fresh, last = self._fresh(batch)
             if not fresh:
                 return
             if self._write(JOINED.join(fresh)):
                 self._sent(last, len(fresh))
                 return
-        if self.inbox.qsize() + len(batch) > INBOX_MAX:
+        self._enqueue(batch)
+
+    def _writable_now(self) -> bool:
+        """Nothing of this socket is queued or being sent and it can be written without awaiting."""
+        return self.idle and self.write_now is not None and self.inbox.empty()
+
+    def _enqueue(self, items: Sequence[tuple[Position, str]]) -> None:
+        """Queue messages for `pump`, or end a socket that fell INBOX_MAX behind (it reconnects and catches up)."""
+        if self.inbox.qsize() + len(items) > INBOX_MAX:
             self.kick(CLOSE_TOO_SLOW)
         else:
-            for item in batch:
+            for item in items:
                 self.inbox.put_nowait(item)
 
     def _write(self, text: str) -> bool:
@@ -306,7 +313,9 @@ class TenantFeed:
         self._rendering: collections.deque[tuple[list[Event], asyncio.Task[Rendered]]] = collections.deque()
         """Batches read and rendering (or rendered), oldest first: `_deliver` queues their messages in this order."""
         self._gate = asyncio.Semaphore(RENDER_AHEAD)
-        self._alone: set[TenantFeed] = set()
+        busy = getattr(hub, "rendering", None)
+        self._busy: set[TenantFeed] = busy if busy is not None else set()
+        """The process's feeds with a batch rendering (the hub's `rendering`; a feed without a hub counts alone)."""
         self._changed = asyncio.Event()
         """Set when a batch is scheduled or delivered (wakes `_deliver`, and a read waiting for room)."""
         self.restarts = 0
@@ -336,7 +345,7 @@ class TenantFeed:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._drop_rendering()
-        self._busy().discard(self)
+        self._busy.discard(self)
         if code is not None:
             for conn in self.conns:
                 conn.kick(code)
@@ -455,7 +464,7 @@ class TenantFeed:
                 task = asyncio.create_task(self._render(batch, self._gate))
                 task.add_done_callback(self._rendered)
                 self._rendering.append((batch, task))
-                self._busy().add(self)
+                self._busy.add(self)
             self._changed.set()
             if len(rows) < 1000:
                 return
@@ -465,21 +474,13 @@ class TenantFeed:
 
     def _rendered(self, _task: asyncio.Task[Rendered]) -> None:
         if not self._unrendered():
-            self._busy().discard(self)
+            self._busy.discard(self)
         self._changed.set()
-
-    def _busy(self) -> set[TenantFeed]:
-        """The process's feeds with a batch rendering (the hub's; a feed without a hub counts alone)."""
-        busy = getattr(self.hub, "rendering", None)
-        if busy is None:
-            busy = self._alone
-        return busy
 
     def _render_limit(self) -> int:
         """Batches this feed may render at once: RENDER_AHEAD while it is the only busy feed, fewer as more feeds of
         the process render (RENDER_PROCESS shared out, at least one each: no feed waits for another)."""
-        busy = self._busy()
-        feeds = len(busy) + (self not in busy)
+        feeds = len(self._busy) + (self not in self._busy)
         return max(1, min(RENDER_AHEAD, RENDER_PROCESS // feeds))
 
     def _count(self, rows: list[Event]) -> None:
@@ -563,7 +564,7 @@ class TenantFeed:
         for group, message in zip(groups, messages, strict=True):
             for conn in group:
                 conn.offer(position, message)
-        if event.name in ("session.revoked", "user.updated"):
+        if event.name in RECHECK_ON:
             self._check_now.set()
 
     def _offer_batch(self, batch: list[Event], rendered: Rendered) -> None:
@@ -581,7 +582,7 @@ class TenantFeed:
                         per_conn[conn] = [(position, message)]
                     else:
                         items.append((position, message))
-            check = check or event.name in ("session.revoked", "user.updated")
+            check = check or event.name in RECHECK_ON
         for conn, items in per_conn.items():
             conn.offer_many(items)
         if check:

@@ -244,17 +244,19 @@ class _SchemaAffineQueue(asyncpg.pool._PoolConnectionHolderQueue):
         if wanted is None:
             return super()._get()
         holders = self._queue
-        for i in range(len(holders) - 1, -1, -1):
-            con = holders[i]._con
-            if con is not None and holders[i].is_connected() and _LAST_SCHEMA.get(con) == wanted:
-                return holders.pop(i)
-        for i in range(len(holders) - 1, -1, -1):
-            con = holders[i]._con
-            if con is not None and holders[i].is_connected() and con not in _LAST_SCHEMA:
-                return holders.pop(i)
-        for i in range(len(holders) - 1, -1, -1):
+        unused = unconnected = None
+        for i in range(len(holders) - 1, -1, -1):  # most recently released first
             if not holders[i].is_connected():
+                unconnected = i if unconnected is None else unconnected
+                continue
+            last = _LAST_SCHEMA.get(holders[i]._con)
+            if last == wanted:
                 return holders.pop(i)
+            if last is None and unused is None:
+                unused = i
+        for choice in (unused, unconnected):
+            if choice is not None:
+                return holders.pop(choice)
         return holders.pop(0)
 
 
@@ -323,7 +325,7 @@ async def schema_transaction(schema: str, tenant: TenantRef | None = None) -> As
         if uow_committed:
             _clean.add(tx._connection)
         try:
-            if retire and raw is not None and not raw.is_closed():
+            if retire and not raw.is_closed():
                 # Closed here, the pool opens a fresh connection in its place (asyncpg's holder, as for max_queries).
                 with contextlib.suppress(Exception):
                     await asyncio.shield(raw.close(timeout=5))
