@@ -237,23 +237,35 @@ async def test_one_batch_files_new_and_known_chats_with_a_fixed_number_of_statem
         assert names.count("chat.message") == 31 + 3 + 30 + 3  # the firsts, the two batches, this one
 
 
-async def test_the_writer_answers_after_the_commit_without_waiting_for_the_broadcast(
-        fx_db: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    from realtime import publish
-
-    shop = await make_shop("chat_tp_first")
+async def _shop_with_chats(name: str, n: int) -> tuple[ShopFixture, list[int]]:
+    """A new shop with `n` web chats, each with the visitor's first message filed."""
+    shop = await make_shop(name)
     async with tenant_context(shop.tenant):
-        sessions = [(await services.start_session())["session_id"] for _ in range(3)]
+        sessions = [(await services.start_session())["session_id"] for _ in range(n)]
         for sid in sessions:
             await services.visitor_message(sid, "first")
+    return shop, sessions
+
+
+def _held_broadcasts(monkeypatch: pytest.MonkeyPatch) -> tuple[asyncio.Event, list[list[int]]]:
+    """Every broadcast after a commit waits until the returned event is set, then notes its chat message ids."""
+    from realtime import publish
+
     release = asyncio.Event()
     sent: list[list[int]] = []
 
     async def held_send_many(tenant: Any, events: list[Any]) -> None:
-        await release.wait()  # the broadcast is stuck until the answers are in
+        await release.wait()
         sent.append([e.data["message_id"] for e in events])
 
     monkeypatch.setattr(publish, "_send_many", held_send_many)
+    return release, sent
+
+
+async def test_the_writer_answers_after_the_commit_without_waiting_for_the_broadcast(
+        fx_db: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    shop, sessions = await _shop_with_chats("chat_tp_first", 3)
+    release, sent = _held_broadcasts(monkeypatch)  # the broadcast is stuck until the answers are in
     w = writer.ChatWriter(shop.tenant)
     pending = [w.submit(sid, f"quick {n}") for n, sid in enumerate(sessions)]
     rows = await asyncio.wait_for(asyncio.gather(*pending), 10)  # answered while the events are still held
@@ -270,21 +282,8 @@ async def test_the_writer_answers_after_the_commit_without_waiting_for_the_broad
 
 async def test_the_next_batch_commits_while_the_previous_one_is_still_broadcast(
         fx_db: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    from realtime import publish
-
-    shop = await make_shop("chat_tp_overlap")
-    async with tenant_context(shop.tenant):
-        sessions = [(await services.start_session())["session_id"] for _ in range(2)]
-        for sid in sessions:
-            await services.visitor_message(sid, "first")
-    release = asyncio.Event()
-    sent: list[list[int]] = []
-
-    async def held_send_many(tenant: Any, events: list[Any]) -> None:
-        await release.wait()  # every broadcast is stuck until both batches are answered
-        sent.append([e.data["message_id"] for e in events])
-
-    monkeypatch.setattr(publish, "_send_many", held_send_many)
+    shop, sessions = await _shop_with_chats("chat_tp_overlap", 2)
+    release, sent = _held_broadcasts(monkeypatch)  # every broadcast is stuck until both batches are answered
     w = writer.ChatWriter(shop.tenant)
     one = await asyncio.wait_for(w.submit(sessions[0], "batch one"), 10)
     two = await asyncio.wait_for(w.submit(sessions[1], "batch two"), 10)  # the same writer, its next batch
