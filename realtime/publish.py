@@ -63,12 +63,17 @@ async def publish(name: str, data: dict[str, Any] | None = None, *, channels: It
     Call it inside the unit of work that made the change, as its last write: the event row is part of the
     transaction, so a rollback publishes nothing, and it is sent to consoles only once the commit succeeded.
     """
+    event = await log.append(*_prepared(name, data, channels))
+    _send_after_commit([event])
+    return event
+
+
+def _send_after_commit(events: list[Event]) -> None:
+    """Send `events` (just written to the log) once the open unit of work commits, and wake the durable listeners."""
     uow = current_uow()
     tenant = current_tenant()
-    event = await log.append(*_prepared(name, data, channels))
-    uow.after_commit(functools.partial(_send_many, tenant, [event]))
+    uow.after_commit(functools.partial(_send_many, tenant, events))
     uow.after_commit_once(Wake(tenant.schema))
-    return event
 
 
 def _prepared(name: str, data: dict[str, Any] | None, channels: Iterable[str]
@@ -152,11 +157,8 @@ async def emit_many(events: Sequence[tuple[EventType, Iterable[str] | None, dict
                 for event_type, channels, given in events]
     if not prepared:
         return []
-    uow = current_uow()
-    tenant = current_tenant()
     out = await log.append_many(prepared)
-    uow.after_commit(functools.partial(_send_many, tenant, out))
-    uow.after_commit_once(Wake(tenant.schema))
+    _send_after_commit(out)
     return out
 
 
