@@ -37,3 +37,16 @@ def test_the_bare_app_reads_the_same_card_columns_as_the_app() -> None:
         return set(re.findall(r'AS "?(\w+)"?', sql))
 
     assert names(bare_app.CARD_SQL) == names(services._CARD_SQL)
+
+
+def test_the_chat_rate_counts_the_rounds_that_end_while_nearly_every_chat_runs() -> None:
+    """bench_chat's headline: ten chats, nine of them run from 1 s to 10 s, one only from 0 to 2 s. The window in
+    which 90% run is from the ninth start (1 s) to the second finish (10 s); a round ending outside it (the early
+    chat's, at 0.5 s) does not count, and a window under a second gives no figure."""
+    from tests.bench.bench_chat import steady_window
+
+    spans = [[0.0, 2.0], *([[1.0, 10.0]] * 9)]
+    ends = [(0.5, 99.0), (1.5, 10.0), (5.0, 20.0), (10.0, 30.0), (10.5, 40.0)]
+    assert steady_window(spans, ends) == (9.0, [10.0, 20.0, 30.0])
+    assert steady_window([[0.0, 0.5]] * 10, ends) is None
+    assert steady_window([], ends) is None
