@@ -27,6 +27,7 @@ from app.settings import get_settings
 from realtime import channels
 from realtime.events import SESSION_REVOKED
 from realtime.publish import emit
+from realtime.render import shared as render_shared
 
 API_KEY_PREFIX = "sbk_"
 
@@ -117,8 +118,14 @@ async def workspace() -> dict[str, Any]:
 
 async def workspace_zone() -> zoneinfo.ZoneInfo:
     """The workspace's time zone (its "today", nightly runs, reports' days), UTC when unset or unknown: the one read
-    of it for every domain (a query that needs it per row, or beside the user's or contact's own zone, joins it)."""
-    return i18n.pick_zone(await current_uow().connection.fetchval("SELECT timezone FROM workspace LIMIT 1"))
+    of it for every domain (a query that needs it per row, or beside the user's or contact's own zone, joins it).
+    Read once per live event however many panels ask (realtime.render.shared: the totals of each role's queues
+    read it), every time outside a render."""
+
+    async def load() -> zoneinfo.ZoneInfo:
+        return i18n.pick_zone(await current_uow().connection.fetchval("SELECT timezone FROM workspace LIMIT 1"))
+
+    return await render_shared("workspace_zone", load)  # type: ignore[no-any-return]
 
 
 async def update_workspace(actor: Principal, *, display_name: str | None = None, timezone: str | None = None,

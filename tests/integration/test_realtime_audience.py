@@ -191,3 +191,55 @@ async def test_a_renderer_failing_in_a_batch_costs_no_other_event_its_fragments(
     assert f'id="queue-item-{ids[1]}"' in got[1][0] and 'id="console-waiting-count"' in got[1][0]
     assert got[1] == await render.frames(events[1], fx_shop.tenant, [anna])  # all of it, as if rendered alone
     assert 'id="console-waiting-count"' in got[0][0] and "never" not in got[0][0]
+
+
+async def test_a_batch_reads_the_workspace_zone_once(fx_shop: ShopFixture) -> None:
+    """Every role's totals need the workspace's day (its zone): a batch of events reads the zone once, however many
+    renders ask; outside a render every call reads it."""
+    import datetime as dt
+
+    from app.accounts.services import workspace_zone
+    from app.lib.db import current_uow
+    from realtime.events import Event
+
+    reads: list[list[str]] = []  # asyncpg calls query loggers soon after each query: counted once all is done
+
+    def counting(into: list[str]) -> Any:
+        def logged(query: Any) -> None:
+            if "FROM workspace" in query.query:
+                into.append(query.query)
+        return logged
+
+    async def zone_twice(event: Event, tenant: Any, viewer: Any) -> str:
+        seen: list[str] = []
+        logged = counting(seen)
+        current_uow().connection.add_query_logger(logged)
+        try:
+            await workspace_zone()
+            await workspace_zone()
+        finally:
+            current_uow().connection.remove_query_logger(logged)
+        reads.append(seen)
+        return ""
+
+    events = [Event(id=10**9 + n, tx=10**9, name="deal.moved", tenant=fx_shop.slug,
+                    at=dt.datetime.now(dt.UTC), data={}, channels=("queue",)) for n in range(3)]
+    owner = await _user(fx_shop, "owner", "Olga Owner")
+    render.register_renderer("deal.moved", zone_twice)  # an event no panel renders: this is its only renderer
+    try:
+        await render.frames_of([(event, [owner]) for event in events], fx_shop.tenant)
+    finally:
+        render.unregister_renderer("deal.moved", zone_twice)
+    await asyncio.sleep(0.05)
+    assert [len(seen) for seen in reads] == [1, 0, 0]
+    async with tenant_context(fx_shop.tenant) as uow:
+        seen: list[str] = []
+        logged = counting(seen)
+        uow.connection.add_query_logger(logged)
+        try:
+            await workspace_zone()
+            await workspace_zone()
+        finally:
+            await asyncio.sleep(0.05)
+            uow.connection.remove_query_logger(logged)
+    assert len(seen) == 2
