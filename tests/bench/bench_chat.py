@@ -33,6 +33,7 @@ from typing import Any
 
 from tests.bench.bench_realtime import runq_wait
 from tests.bench.harness import REPO, BenchContext, app_server, free_port, percentiles
+from tests.statements import statements_of
 
 SITE = "https://bench-shop.example"
 MARK_RE = re.compile(r"bm[0-9a-f]{12}")
@@ -231,18 +232,9 @@ async def statements(ctx: BenchContext) -> None:
             await services.visitor_message(sid, "first")
 
     async def count(work: Any) -> int:
-        seen: list[str] = []
-
-        def logged(query: Any) -> None:
-            if "pg_catalog" not in query.query and "'jit'" not in query.query:  # asyncpg's type introspection
-                seen.append(query.query)
-
         async with tenant_context(shop.tenant) as uow:
-            uow.connection.add_query_logger(logged)
-            try:
+            with statements_of(uow.connection) as seen:
                 await work()
-            finally:
-                uow.connection.remove_query_logger(logged)
         return len(seen)
 
     alone = await count(lambda: services.visitor_message(sessions[0], "alone"))

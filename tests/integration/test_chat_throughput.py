@@ -6,9 +6,7 @@ same few statements whatever its size."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import asyncpg
@@ -22,6 +20,7 @@ from tests.conftest import ShopFixture, make_shop
 from tests.integration.test_chat import SITE, Widget, allow, console, fx_server, start, waiting_chat, widget
 from tests.integration.test_orders import api
 from tests.servers import InProcessServer
+from tests.statements import statements_of
 
 pytestmark = pytest.mark.xdist_group("realtime")
 
@@ -64,22 +63,6 @@ async def stored(shop: ShopFixture, session_id: int) -> list[str]:
         rows = await uow.connection.fetch(
             "SELECT body FROM chat_message WHERE chat_session = $1 AND direction = 'in' ORDER BY id", session_id)
     return [r["body"] for r in rows]
-
-
-@contextlib.contextmanager
-def _statements_of(connection: Any) -> Iterator[list[str]]:
-    """The statements `connection` runs inside the block (asyncpg's own type introspection left out)."""
-    statements: list[str] = []
-
-    def logged(query: Any) -> None:
-        if "pg_catalog" not in query.query and "'jit'" not in query.query:
-            statements.append(query.query)
-
-    connection.add_query_logger(logged)
-    try:
-        yield statements
-    finally:
-        connection.remove_query_logger(logged)
 
 
 def _reads_of(monkeypatch: Any, query: str) -> list[str]:
@@ -213,7 +196,7 @@ async def test_one_batch_files_new_and_known_chats_with_a_fixed_number_of_statem
 
     async def batch(items: list[tuple[int, str]]) -> tuple[list[Any], int]:
         async with tenant_context(shop.tenant) as uow:
-            with _statements_of(uow.connection) as statements:
+            with statements_of(uow.connection) as statements:
                 results = await services.visitor_messages(items)
         return results, len(statements)
 
@@ -432,7 +415,7 @@ async def test_an_operator_reply_reads_its_chat_and_locks_the_session_in_one_sta
             "'chat:2147483000', queue FROM conversation WHERE id = $1 RETURNING id", conversation_id)
 
     async with tenant_context(shop.tenant) as uow:
-        with _statements_of(uow.connection) as statements:
+        with statements_of(uow.connection) as statements:
             answer = await services.operator_reply(owner, conversation_id, "on its way")
             await asyncio.sleep(0)  # asyncpg calls query loggers soon after, not at once
         assert len(statements) == 3, statements

@@ -15,6 +15,7 @@ from realtime import render, sockets
 from tests.conftest import ShopFixture
 from tests.integration.test_workspace import _contact, _inbound, _socket, _user
 from tests.servers import ConsoleSocket, Frame, InProcessServer
+from tests.statements import statements_of
 
 SHARED = "app.conversations.live.console_shared"
 MINE = "app.conversations.live.console_mine"
@@ -204,23 +205,15 @@ async def test_a_batch_reads_the_workspace_zone_once(fx_shop: ShopFixture) -> No
 
     reads: list[list[str]] = []  # asyncpg calls query loggers soon after each query: counted once all is done
 
-    def counting(into: list[str]) -> Any:
-        def logged(query: Any) -> None:
-            if "FROM workspace" in query.query:
-                into.append(query.query)
-        return logged
-
     async def zone_twice(event: Event, tenant: Any, viewer: Any) -> str:
-        seen: list[str] = []
-        logged = counting(seen)
-        current_uow().connection.add_query_logger(logged)
-        try:
+        with statements_of(current_uow().connection) as seen:
             await workspace_zone()
             await workspace_zone()
-        finally:
-            current_uow().connection.remove_query_logger(logged)
         reads.append(seen)
         return ""
+
+    def zone_reads(statements: list[str]) -> int:
+        return sum("FROM workspace" in s for s in statements)
 
     events = [Event(id=10**9 + n, tx=10**9, name="deal.moved", tenant=fx_shop.slug,
                     at=dt.datetime.now(dt.UTC), data={}, channels=("queue",)) for n in range(3)]
@@ -231,15 +224,10 @@ async def test_a_batch_reads_the_workspace_zone_once(fx_shop: ShopFixture) -> No
     finally:
         render.unregister_renderer("deal.moved", zone_twice)
     await asyncio.sleep(0.05)
-    assert [len(seen) for seen in reads] == [1, 0, 0]
+    assert [zone_reads(seen) for seen in reads] == [1, 0, 0]
     async with tenant_context(fx_shop.tenant) as uow:
-        seen: list[str] = []
-        logged = counting(seen)
-        uow.connection.add_query_logger(logged)
-        try:
+        with statements_of(uow.connection) as seen:
             await workspace_zone()
             await workspace_zone()
-        finally:
             await asyncio.sleep(0.05)
-            uow.connection.remove_query_logger(logged)
-    assert len(seen) == 2
+    assert zone_reads(seen) == 2
